@@ -1,0 +1,60 @@
+"""Where the local workspace keeps its files.
+
+Everything lives under one root, ``ODOOLAKE_HOME`` (default ``./.odoolake``), always made absolute:
+Sail rejects relative warehouse paths, and absolute paths keep tables valid whatever the cwd.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = ".odoolake"
+
+
+@dataclass(frozen=True)
+class WorkspacePaths:
+    home: Path
+
+    @classmethod
+    def from_env(cls, home: str | os.PathLike[str] | None = None) -> WorkspacePaths:
+        raw = home if home is not None else os.environ.get("ODOOLAKE_HOME", DEFAULT_HOME)
+        return cls(Path(raw).expanduser().resolve())
+
+    @property
+    def warehouse(self) -> Path:
+        """Delta tables: ``<warehouse>/<schema>/<table>``."""
+        return self.home / "warehouse"
+
+    @property
+    def dbfs_root(self) -> Path:
+        """The local DBFS root: ``dbfs:/x`` is ``<dbfs_root>/x``."""
+        return self.home / "dbfs"
+
+    @property
+    def registry_file(self) -> Path:
+        return self.home / "tables.json"
+
+    @property
+    def spill_dir(self) -> Path:
+        return self.home / "tmp"
+
+    def ensure(self) -> WorkspacePaths:
+        for path in (self.home, self.warehouse, self.dbfs_root, self.spill_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def dbfs_to_local(self, uri: str) -> Path:
+        """Map ``dbfs:/a/b`` or ``/dbfs/a/b`` to the local file; refuse paths that escape the root."""
+        rel = uri
+        for prefix in ("dbfs:/", "/dbfs/"):
+            if rel.startswith(prefix):
+                rel = rel[len(prefix):]
+                break
+        else:
+            raise ValueError(f"not a DBFS path: {uri!r} (expected dbfs:/…)")
+        local = (self.dbfs_root / rel.lstrip("/")).resolve()
+        if local != self.dbfs_root and self.dbfs_root not in local.parents:
+            raise ValueError(f"DBFS path escapes the DBFS root: {uri!r}")
+        return local

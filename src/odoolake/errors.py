@@ -1,0 +1,61 @@
+"""One error root for the whole project.
+
+Errors keep their structured arguments as attributes and build their message themselves, so logs,
+the CLI and tests can all read what went wrong without parsing text.
+"""
+
+from __future__ import annotations
+
+
+class OdoolakeError(Exception):
+    """Root of every error odoolake raises on purpose."""
+
+
+class EngineError(OdoolakeError):
+    """The embedded engine could not start, or refused an operation."""
+
+
+class SchemaGuardError(EngineError):
+    """A write would silently lose columns (Sail's NOT NULL append bug); it was refused."""
+
+    def __init__(self, target: str, lost_columns: list[str], not_null: list[str]) -> None:
+        self.target = target
+        self.lost_columns = lost_columns
+        self.not_null = not_null
+        super().__init__(
+            f"Refusing to write to {target}: the engine would silently drop the new column(s) "
+            f"{', '.join(lost_columns)} because the table has NOT NULL column(s) {', '.join(not_null)}. "
+            "Add the columns first (ALTER TABLE … ADD COLUMNS) or rewrite the table with "
+            "option('overwriteSchema', 'true')."
+        )
+
+
+class DeltaCommandError(EngineError):
+    """A Delta maintenance statement (OPTIMIZE, VACUUM, RESTORE …) was refused or failed."""
+
+
+class UnknownTableError(EngineError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        hint = f" Known tables: {', '.join(sorted(known)[:12])}." if known else " No tables are registered yet."
+        super().__init__(f"Table {name} is not registered in the local workspace.{hint}")
+
+
+class PipelineError(OdoolakeError):
+    """The month-end pipeline stopped; nothing it was writing has been committed."""
+
+
+class RawDataError(PipelineError):
+    """A raw drop cannot be ingested (not JSON lines, or a required field is missing)."""
+
+    def __init__(self, path: str, problem: str, lines: list[int] | None = None) -> None:
+        self.path = path
+        self.problem = problem
+        self.lines = lines or []
+        where = f" (line {', '.join(str(n) for n in self.lines[:5])})" if self.lines else ""
+        super().__init__(f"{path}{where}: {problem}")
+
+
+class BirRuleError(OdoolakeError):
+    """A BIR rule was broken by the input (unknown ATC, malformed TIN, …)."""

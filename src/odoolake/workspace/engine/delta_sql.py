@@ -1,0 +1,259 @@
+"""Delta statements Sail's parser rejects, served with delta-rs.
+
+Each handler takes the parsed statement and returns ``(columns, rows)``; the session layer turns that
+into a DataFrame, so ``spark.sql("DESCRIBE HISTORY gold.t").show()`` behaves as on Databricks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow
+from deltalake import DeltaTable, Field
+from deltalake.schema import PrimitiveType
+
+from odoolake.errors import DeltaCommandError
+
+MIN_RETENTION_HOURS = 168
+RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
+
+_TARGET = r"(?P<target>delta\.`[^`]+`|[`\w.]+)"
+
+Result = tuple[list[tuple[str, str]], list[tuple[Any, ...]]]
+
+
+@dataclass(frozen=True)
+class DeltaStatement:
+    kind: str
+    target: str
+    match: re.Match[str]
+
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "optimize",
+        re.compile(
+            rf"^\s*OPTIMIZE\s+{_TARGET}(?:\s+WHERE\s+(?P<where>.+?))?"
+            r"(?:\s+ZORDER\s+BY\s*\(?(?P<zorder>[^)]+?)\)?)?\s*;?\s*$",
+            re.I | re.S,
+        ),
+    ),
+    (
+        "vacuum",
+        re.compile(
+            rf"^\s*VACUUM\s+{_TARGET}(?:\s+RETAIN\s+(?P<hours>[0-9.]+)\s+HOURS)?(?P<dry>\s+DRY\s+RUN)?\s*;?\s*$",
+            re.I | re.S,
+        ),
+    ),
+    (
+        "history",
+        re.compile(rf"^\s*DESCRIBE\s+HISTORY\s+{_TARGET}(?:\s+LIMIT\s+(?P<limit>\d+))?\s*;?\s*$", re.I | re.S),
+    ),
+    ("detail", re.compile(rf"^\s*DESCRIBE\s+DETAIL\s+{_TARGET}\s*;?\s*$", re.I | re.S)),
+    (
+        "restore",
+        re.compile(
+            rf"^\s*RESTORE\s+(?:TABLE\s+)?{_TARGET}\s+(?:TO\s+)?"
+            r"(?:VERSION\s+AS\s+OF\s+(?P<version>\d+)|TIMESTAMP\s+AS\s+OF\s+'(?P<ts>[^']+)')\s*;?\s*$",
+            re.I | re.S,
+        ),
+    ),
+    (
+        "add_columns",
+        re.compile(rf"^\s*ALTER\s+TABLE\s+{_TARGET}\s+ADD\s+COLUMNS?\s*\((?P<cols>.+)\)\s*;?\s*$", re.I | re.S),
+    ),
+    ("tblproperties", re.compile(rf"^\s*SHOW\s+TBLPROPERTIES\s+{_TARGET}\s*;?\s*$", re.I | re.S)),
+]
+
+
+def match_delta_statement(sql: str) -> DeltaStatement | None:
+    for kind, pattern in _PATTERNS:
+        m = pattern.match(sql)
+        if m:
+            return DeltaStatement(kind, m.group("target"), m)
+    return None
+
+
+def run_delta_statement(stmt: DeltaStatement, location: str, conf: Callable[[str], str | None]) -> Result:
+    try:
+        table = DeltaTable(location)
+    except Exception as exc:  # delta-rs raises several types for "not a table"
+        raise DeltaCommandError(f"{stmt.target} at {location} is not a Delta table: {exc}") from exc
+    handler = _HANDLERS[stmt.kind]
+    return handler(stmt, table, location, conf)
+
+
+def _optimize(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
+    if stmt.match.group("where"):
+        raise DeltaCommandError(
+            "OPTIMIZE … WHERE is not supported locally; run OPTIMIZE on the whole table."
+        )
+    zorder = stmt.match.group("zorder")
+    if zorder:
+        columns = [c.strip().strip("`") for c in zorder.split(",") if c.strip()]
+        unknown = [c for c in columns if c not in table.schema().to_arrow().names]
+        if unknown:
+            raise DeltaCommandError(f"ZORDER BY column(s) not in {stmt.target}: {', '.join(unknown)}")
+        metrics = table.optimize.z_order(columns)
+    else:
+        metrics = table.optimize.compact()
+    return [("path", "string"), ("metrics", "string")], [(location, json.dumps(metrics, default=str))]
+
+
+def _vacuum(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
+    hours_text = stmt.match.group("hours")
+    hours = float(hours_text) if hours_text is not None else float(MIN_RETENTION_HOURS)
+    check = (conf(RETENTION_CHECK_CONF) or "true").lower() != "false"
+    if check and hours < MIN_RETENTION_HOURS:
+        raise DeltaCommandError(
+            f"VACUUM {stmt.target} RETAIN {hours_text} HOURS is below the {MIN_RETENTION_HOURS}-hour minimum: "
+            "it could delete files that running readers or time travel still need. "
+            f"If you are certain, set {RETENTION_CHECK_CONF} = false first."
+        )
+    removed = table.vacuum(
+        retention_hours=int(hours),
+        dry_run=bool(stmt.match.group("dry")),
+        enforce_retention_duration=False,
+    )
+    return [("path", "string")], [(f"{location}/{p}",) for p in removed]
+
+
+def _history(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
+    limit = stmt.match.group("limit")
+    rows = []
+    for entry in table.history(int(limit) if limit else None):
+        ts = entry.get("timestamp")
+        when = datetime.fromtimestamp(ts / 1000, UTC).isoformat() if isinstance(ts, int | float) else ts
+        rows.append(
+            (
+                entry.get("version"),
+                when,
+                entry.get("operation"),
+                json.dumps(entry.get("operationParameters") or {}, default=str),
+                json.dumps(entry.get("operationMetrics") or {}, default=str),
+                entry.get("engineInfo") or entry.get("clientVersion"),
+            )
+        )
+    columns = [
+        ("version", "bigint"),
+        ("timestamp", "string"),
+        ("operation", "string"),
+        ("operationParameters", "string"),
+        ("operationMetrics", "string"),
+        ("engineInfo", "string"),
+    ]
+    return columns, rows
+
+
+def _detail(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
+    meta = table.metadata()
+    protocol = table.protocol()
+    actions = pyarrow.table(table.get_add_actions(flatten=True))
+    sizes = actions.column("size_bytes").to_pylist() if "size_bytes" in actions.column_names else []
+    history = table.history(1)
+    last_ts = history[0].get("timestamp") if history else None
+    columns = [
+        ("format", "string"),
+        ("id", "string"),
+        ("name", "string"),
+        ("description", "string"),
+        ("location", "string"),
+        ("createdAt", "string"),
+        ("lastModified", "string"),
+        ("partitionColumns", "string"),
+        ("numFiles", "bigint"),
+        ("sizeInBytes", "bigint"),
+        ("properties", "string"),
+        ("minReaderVersion", "int"),
+        ("minWriterVersion", "int"),
+        ("version", "bigint"),
+    ]
+    created = datetime.fromtimestamp(meta.created_time / 1000, UTC).isoformat() if meta.created_time else None
+    modified = datetime.fromtimestamp(last_ts / 1000, UTC).isoformat() if last_ts else None
+    row = (
+        "delta",
+        meta.id,
+        meta.name,
+        meta.description,
+        location,
+        created,
+        modified,
+        json.dumps(list(meta.partition_columns)),
+        len(sizes),
+        int(sum(sizes)),
+        json.dumps(dict(meta.configuration)),
+        protocol.min_reader_version,
+        protocol.min_writer_version,
+        table.version(),
+    )
+    return columns, [row]
+
+
+def _restore(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
+    version = stmt.match.group("version")
+    target: int | str = int(version) if version is not None else stmt.match.group("ts")
+    current = table.version()
+    if isinstance(target, int) and target > current:
+        raise DeltaCommandError(f"Cannot restore {stmt.target} to version {target}: the latest is {current}.")
+    metrics = table.restore(target)
+    columns = [(k, "string") for k in sorted(metrics)]
+    return columns, [tuple(str(metrics[k]) for k in sorted(metrics))]
+
+
+_TYPES = {
+    "string": "string",
+    "int": "integer",
+    "integer": "integer",
+    "bigint": "long",
+    "long": "long",
+    "double": "double",
+    "float": "float",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+    "smallint": "short",
+    "tinyint": "byte",
+}
+
+
+def _add_columns(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
+    fields = []
+    existing = set(table.schema().to_arrow().names)
+    for spec in stmt.match.group("cols").split(","):
+        parts = spec.split()
+        if len(parts) < 2:
+            raise DeltaCommandError(f"ADD COLUMNS expects 'name type', got {spec.strip()!r}")
+        name, type_text = parts[0].strip("`"), parts[1].lower()
+        decimal = re.fullmatch(r"decimal\((\d+),\s*(\d+)\)", type_text)
+        if decimal:
+            delta_type = f"decimal({decimal.group(1)},{decimal.group(2)})"
+        elif type_text in _TYPES:
+            delta_type = _TYPES[type_text]
+        else:
+            raise DeltaCommandError(f"ADD COLUMNS: type {parts[1]!r} is not supported locally")
+        if name in existing:
+            raise DeltaCommandError(f"Column {name} already exists in {stmt.target}")
+        fields.append(Field(name, PrimitiveType(delta_type), nullable=True))
+    table.alter.add_columns(fields)
+    return [], []
+
+
+def _tblproperties(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
+    props = dict(table.metadata().configuration)
+    return [("key", "string"), ("value", "string")], sorted(props.items())
+
+
+_HANDLERS: dict[str, Callable[[DeltaStatement, DeltaTable, str, Callable], Result]] = {
+    "optimize": _optimize,
+    "vacuum": _vacuum,
+    "history": _history,
+    "detail": _detail,
+    "restore": _restore,
+    "add_columns": _add_columns,
+    "tblproperties": _tblproperties,
+}
