@@ -383,7 +383,7 @@ class _MonthContext:
             state = "cancel"
         elif state_roll < messy.cancelled + messy.draft_at_cutoff:
             state = "draft"
-        ref = f"SI-{vendor.id}-{move_id % 100000}"
+        ref = f"SI-{vendor.id}-{acc_date:%y%m}-{move_id % ID_BLOCK}"
         fuel = (
             vendor.tax_key == "ewt_WC158" and acc_date >= date(2025, 10, 10) and rng.random() < 0.15
         )

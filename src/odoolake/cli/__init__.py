@@ -1,0 +1,1 @@
+"""The ``odoolake`` command line."""

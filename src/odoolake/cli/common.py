@@ -1,0 +1,45 @@
+"""Shared CLI helpers: one error handler, the console, and the local file lister."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+
+from odoolake.config import WorkspacePaths
+from odoolake.errors import OdoolakeError
+
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+DEBUG = False
+
+
+def handle_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except OdoolakeError as exc:
+            if DEBUG:
+                raise
+            err_console.print(f"[bold red]error:[/] {exc}")
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def dbfs_lister(paths: WorkspacePaths) -> Callable[[str], list[str]]:
+    """``dbutils.fs.ls`` for the local DBFS root: file URIs under a ``dbfs:/`` folder."""
+
+    def ls(uri: str) -> list[str]:
+        folder: Path = paths.dbfs_to_local(uri)
+        if not folder.is_dir():
+            return []
+        return [f"{uri.rstrip('/')}/{p.name}" for p in sorted(folder.iterdir()) if p.is_file()]
+
+    return ls

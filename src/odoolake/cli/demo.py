@@ -1,0 +1,107 @@
+"""``odoolake demo``: generate Odoo-shaped data, run the BIR month-end, print what came out."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import date
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from odoolake.cli.common import console, dbfs_lister, handle_errors
+from odoolake.config import WorkspacePaths
+
+RAW_ROOT = "dbfs:/raw/odoo"
+
+
+def last_full_month(today: date | None = None) -> date:
+    today = today or date.today()
+    return date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
+
+
+@handle_errors
+def demo(
+    months: int = typer.Option(24, min=1, help="Months of history to generate."),
+    lines: int = typer.Option(300_000, min=1000, help="Approximate account.move.line records in total."),
+    seed: int = typer.Option(42, help="Random seed; the same seed gives the same data."),
+    home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME", help="Workspace root (default ./.odoolake)."),
+    reset: bool = typer.Option(False, "--reset", help="Delete the workspace root first."),
+) -> None:
+    """Generate Odoo data for the agencies, run the month-end (bronze → silver → gold) and summarise it."""
+    from odoolake.datagen import GenConfig, generate
+    from odoolake.pipeline import month_end
+    from odoolake.workspace.engine import LocalEngine
+
+    paths = WorkspacePaths.from_env(home)
+    if reset and paths.home.exists():
+        shutil.rmtree(paths.home)
+    paths.ensure()
+    end = last_full_month()
+    cfg = GenConfig(months=months, end=end, lines=lines, seed=seed)
+    started = time.perf_counter()
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=False) as progress:
+        gen_task = progress.add_task("generate Odoo extracts", total=months, note="")
+        generate(cfg, paths.dbfs_to_local(RAW_ROOT),
+                 progress=lambda batch, n, total: progress.update(gen_task, completed=n, note=batch))
+        stages = ["bronze_ingestion", "silver_cleaning", "gold_aggregation"]
+        run_task = progress.add_task("month-end", total=len(stages) + 1, note="starting engine")
+        engine = LocalEngine.start(paths.home)
+        spark = engine.session()
+        done: list[str] = []
+
+        def on_stage(name: str) -> None:
+            if done:
+                progress.advance(run_task)
+            done.append(name)
+            progress.update(run_task, note=name)
+
+        result = month_end.run(spark, RAW_ROOT, dbfs_lister(paths), on_stage=on_stage)
+        progress.advance(run_task)
+        progress.update(run_task, completed=len(stages) + 1, note="done")
+    _summary(spark, result, end, time.perf_counter() - started, paths)
+    engine.close()
+
+
+def _summary(spark, result, end: date, seconds: float, paths: WorkspacePaths) -> None:
+    from odoolake.pipeline import io
+
+    layers = Table(title="Rows per layer", show_edge=False)
+    layers.add_column("table")
+    layers.add_column("rows", justify="right")
+    for name in ("bronze.odoo_account_move", "bronze.odoo_account_move_line", "bronze.odoo_res_partner",
+                 "bronze.odoo_account_tax", io.SILVER_MOVES, io.SILVER_LINES, io.EWT_LINES, io.VAT_LINES,
+                 io.QUARANTINE, io.BIR_TRANSACTIONS, io.EWT_BY_ATC, io.BIR_FEATURES):
+        if io.table_exists(spark, name):
+            layers.add_row(name, f"{spark.table(name).count():,}")
+    console.print(layers)
+
+    q = Table(title="Quarantine by reason (rejected rows are excluded; flagged rows are kept)", show_edge=False)
+    for col in ("reason", "action", "stage", "rows"):
+        q.add_column(col, justify="right" if col == "rows" else "left")
+    rows = spark.sql(
+        "SELECT reason, action, stage, COUNT(*) AS n FROM silver.quarantine GROUP BY reason, action, stage "
+        "ORDER BY action DESC, n DESC"
+    ).collect()
+    for r in rows:
+        q.add_row(r["reason"], r["action"], r["stage"], f"{r['n']:,}")
+    console.print(q)
+
+    year, month = end.year, end.month
+    wht = spark.sql(
+        "SELECT agency, SUM(withholding_tax) AS total_wht FROM gold.bir_transactions "
+        f"WHERE year = {year} AND month = {month} GROUP BY agency ORDER BY agency"
+    ).collect()
+    t = Table(title=f"Withholding tax by agency, {end:%B %Y} (gold.bir_transactions)", show_edge=False)
+    t.add_column("agency")
+    t.add_column("total_wht (PHP)", justify="right")
+    for r in wht:
+        t.add_row(r["agency"], f"{r['total_wht']:,.2f}")
+    t.add_row("[bold]total", f"[bold]{sum(r['total_wht'] for r in wht):,.2f}")
+    console.print(t)
+    new = ", ".join(result.bronze.new_batches[-3:]) or "none (already ingested)"
+    console.print(f"New batches: {len(result.bronze.new_batches)} (last: {new}); periods rebuilt: "
+                  f"{len(result.silver.periods)}. Finished in {seconds:.1f} s. Lake: {paths.warehouse}")

@@ -1,0 +1,66 @@
+"""``odoolake lake …``: the pieces of the demo, one at a time."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import typer
+
+from odoolake.cli.common import console, dbfs_lister, handle_errors
+from odoolake.cli.demo import RAW_ROOT, last_full_month
+from odoolake.config import WorkspacePaths
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("generate")
+@handle_errors
+def generate_cmd(
+    months: int = typer.Option(24, min=1),
+    lines: int = typer.Option(300_000, min=1000),
+    seed: int = typer.Option(42),
+    end: str = typer.Option(None, help="Last month, YYYY-MM (default: last full month)."),
+    only: str = typer.Option(None, help="Generate only this month's batch, YYYY-MM (an incremental drop)."),
+    home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME"),
+) -> None:
+    """Write Odoo-shaped raw drops to dbfs:/raw/odoo."""
+    from odoolake.datagen import GenConfig, generate
+
+    paths = WorkspacePaths.from_env(home).ensure()
+    last = date.fromisoformat(end + "-01") if end else last_full_month()
+    cfg = GenConfig(months=months, end=last, lines=lines, seed=seed)
+    wanted = [date.fromisoformat(only + "-01")] if only else None
+    manifest = generate(cfg, paths.dbfs_to_local(RAW_ROOT), wanted)
+    console.print(f"Wrote {', '.join(manifest.batches)}: " + ", ".join(f"{k} {v:,}" for k, v in manifest.rows.items()))
+
+
+@app.command("run")
+@handle_errors
+def run_cmd(
+    full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild silver and gold from all of bronze."),
+    home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME"),
+) -> None:
+    """Run the month-end over whatever raw drops are new."""
+    from odoolake.pipeline import month_end
+    from odoolake.workspace.engine import LocalEngine
+
+    paths = WorkspacePaths.from_env(home)
+    with LocalEngine.start(paths.home) as engine:
+        spark = engine.session()
+        result = month_end.run(spark, RAW_ROOT, dbfs_lister(paths),
+                               on_stage=lambda s: console.print(f"[dim]→ {s}[/]"), full_refresh=full_refresh)
+    console.print(f"batches {result.bronze.new_batches or 'none'}; periods rebuilt {result.silver.periods or 'none'}")
+
+
+@app.command("sql")
+@handle_errors
+def sql_cmd(
+    statement: str = typer.Argument(..., help="SQL to run on the embedded engine."),
+    home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME"),
+    limit: int = typer.Option(50),
+) -> None:
+    """Run one SQL statement (Delta commands like DESCRIBE HISTORY included) and print the result."""
+    from odoolake.workspace.engine import LocalEngine
+
+    with LocalEngine.start(WorkspacePaths.from_env(home).home) as engine:
+        engine.session().sql(statement).show(limit, truncate=False)

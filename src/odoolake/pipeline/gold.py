@@ -1,0 +1,101 @@
+"""Gold: what finance reads. Monthly BIR totals per agency, EWT by ATC, and the forecast features.
+
+``bir_transactions`` answers the seed's query
+``SELECT agency, SUM(withholding_tax) FROM gold.bir_transactions WHERE year = … AND month = … GROUP BY agency``.
+- ``withholding_tax``: expanded withholding tax withheld by the agency on its purchases (0619-E/1601-EQ);
+- ``final_withholding_tax``: final withholding (0619-F), e.g. WC230 on non-residents;
+- ``income_tax``: creditable tax withheld *from* the agency by its customers (claimed via SAWT);
+- ``output_vat``, ``input_vat`` and ``vat`` = output − input (the 2550Q position);
+- ``ewt_base`` and ``lines`` (EWT lines).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from odoolake.pipeline import io
+
+
+def build_ewt_by_atc(ewt: DataFrame) -> DataFrame:
+    return ewt.groupBy("period", "year", "month", "agency", "regime", "atc", "rate").agg(
+        F.round(F.sum("base"), 2).alias("base"),
+        F.round(F.sum("tax_withheld"), 2).alias("tax_withheld"),
+        F.count(F.lit(1)).alias("lines"),
+    )
+
+
+def build_bir_transactions(ewt: DataFrame, vat: DataFrame) -> DataFrame:
+    keys = ["period", "year", "month", "agency"]
+    wht = ewt.groupBy(*keys).agg(
+        F.round(F.sum(F.when(F.col("regime") == "EWT", F.col("tax_withheld")).otherwise(0.0)), 2).alias("withholding_tax"),
+        F.round(F.sum(F.when(F.col("regime") == "FWT", F.col("tax_withheld")).otherwise(0.0)), 2)
+        .alias("final_withholding_tax"),
+        F.round(F.sum(F.when(F.col("regime") == "CWT", F.col("tax_withheld")).otherwise(0.0)), 2).alias("income_tax"),
+        F.round(F.sum(F.when(F.col("regime") == "EWT", F.col("base")).otherwise(0.0)), 2).alias("ewt_base"),
+        F.sum(F.when(F.col("regime") == "EWT", 1).otherwise(0)).cast("bigint").alias("lines"),
+    )
+    v = vat.groupBy(*keys).agg(
+        F.round(F.sum(F.when(F.col("side") == "sale", F.col("vat")).otherwise(0.0)), 2).alias("output_vat"),
+        F.round(F.sum(F.when(F.col("side") == "purchase", F.col("vat")).otherwise(0.0)), 2).alias("input_vat"),
+    )
+    out = wht.join(v, keys, "full_outer").na.fill(0.0, ["withholding_tax", "final_withholding_tax", "income_tax",
+                                                        "ewt_base", "output_vat", "input_vat"])
+    return out.na.fill(0, ["lines"]).withColumn("vat", F.round(F.col("output_vat") - F.col("input_vat"), 2))
+
+
+def build_features(transactions: DataFrame) -> DataFrame:
+    """One row per agency and month, gaps filled with zero, so lag(1)/lag(12) are true calendar lags."""
+    bounds = transactions.agg(F.min("period").alias("lo"), F.max("period").alias("hi"))
+    months = bounds.select(
+        F.explode(F.sequence(F.to_date(F.concat("lo", F.lit("-01"))), F.to_date(F.concat("hi", F.lit("-01"))),
+                             F.expr("interval 1 month"))).alias("d")
+    )
+    grid = transactions.select("agency").distinct().crossJoin(months)
+    grid = grid.select("agency", F.date_format("d", "yyyy-MM").alias("period"),
+                       F.year("d").alias("year"), F.month("d").alias("month"))
+    facts = transactions.select("agency", "period", "withholding_tax", "income_tax", "vat")
+    full = grid.join(facts, ["agency", "period"], "left").na.fill(0.0, ["withholding_tax", "income_tax", "vat"])
+    w = Window.partitionBy("agency").orderBy("period")
+    return full.select(
+        "agency", "period", "year", "month", "withholding_tax",
+        F.lag("withholding_tax", 1).over(w).alias("prev_month_wht"),
+        F.lag("withholding_tax", 12).over(w).alias("prev_year_wht"),
+        "income_tax", "vat",
+    )
+
+
+def pending_periods(spark: SparkSession) -> tuple[list[str], list[str]]:
+    """Silver batches gold has not seen yet, and the periods they touched."""
+    silver_log = spark.table(io.SILVER_LOG)
+    done: set[str] = set()
+    if io.table_exists(spark, io.GOLD_LOG):
+        done = {r[0] for r in spark.table(io.GOLD_LOG).select("batch_id").collect()}
+    rows = [r for r in silver_log.collect() if r["batch_id"] not in done]
+    periods = sorted({p for r in rows for p in (r["periods"] or "").split(",") if p})
+    return sorted(r["batch_id"] for r in rows), periods
+
+
+def run(spark: SparkSession, periods: list[str] | None = None) -> list[str]:
+    """Rebuild gold for ``periods`` (default: what silver changed since the last gold run)."""
+    io.ensure_schemas(spark)
+    batches, pending = pending_periods(spark)
+    todo = sorted(set(periods) if periods is not None else set(pending))
+    if not io.table_exists(spark, io.BIR_TRANSACTIONS):
+        todo = sorted({r[0] for r in spark.table(io.EWT_LINES).select("period").distinct().collect()}
+                      | {r[0] for r in spark.table(io.VAT_LINES).select("period").distinct().collect()})
+    if todo:
+        where_p = io.in_list("period", todo)
+        ewt = spark.table(io.EWT_LINES).where(where_p)
+        vat = spark.table(io.VAT_LINES).where(where_p)
+        io.replace_where(build_ewt_by_atc(ewt), io.EWT_BY_ATC, where_p)
+        io.replace_where(build_bir_transactions(ewt, vat), io.BIR_TRANSACTIONS, where_p)
+        io.overwrite(build_features(spark.table(io.BIR_TRANSACTIONS)), io.BIR_FEATURES)
+    if batches:
+        log = spark.createDataFrame([(b,) for b in batches], "batch_id string").withColumn(
+            "processed_at", F.current_timestamp())
+        if io.table_exists(spark, io.GOLD_LOG):
+            io.replace_where(log, io.GOLD_LOG, io.in_list("batch_id", batches))
+        else:
+            io.overwrite(log, io.GOLD_LOG)
+    return todo

@@ -1,0 +1,69 @@
+"""Table names and the only writes the pipeline makes: append, and replace-by-predicate.
+
+Written with the plain Databricks idioms (``saveAsTable`` + ``replaceWhere``) so the notebooks run
+unchanged on Databricks; the local engine gives ``saveAsTable`` a stable location. Every write is one
+Delta commit, so a stage that fails leaves each table at its last committed version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pyspark.sql import DataFrame, SparkSession
+
+SCHEMAS = ("bronze", "silver", "gold")
+
+QUARANTINE = "silver.quarantine"
+SILVER_MOVES = "silver.moves"
+SILVER_LINES = "silver.move_lines"
+SILVER_PARTNERS = "silver.partners"
+SILVER_TAXES = "silver.taxes"
+SILVER_COMPANIES = "silver.companies"
+EWT_LINES = "silver.ewt_lines"
+VAT_LINES = "silver.vat_lines"
+SILVER_LOG = "silver.batch_log"
+BIR_TRANSACTIONS = "gold.bir_transactions"
+EWT_BY_ATC = "gold.ewt_by_atc"
+BIR_FEATURES = "gold.bir_features"
+GOLD_LOG = "gold.batch_log"
+
+
+def ensure_schemas(spark: SparkSession) -> None:
+    for schema in SCHEMAS:
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+
+def table_exists(spark: SparkSession, name: str) -> bool:
+    return bool(spark.catalog.tableExists(name))
+
+
+def append(df: DataFrame, name: str) -> None:
+    df.write.format("delta").mode("append").option("mergeSchema", "true").saveAsTable(name)
+
+
+def overwrite(df: DataFrame, name: str, partition_by: Iterable[str] = ()) -> None:
+    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.saveAsTable(name)
+
+
+def replace_where(df: DataFrame, name: str, predicate: str, partition_by: Iterable[str] = ()) -> None:
+    """Atomically replace the rows matching ``predicate`` with ``df`` (creating the table if needed).
+
+    ``df`` must only hold rows that match ``predicate``; callers build it that way.
+    """
+    spark = df.sparkSession
+    if not table_exists(spark, name):
+        overwrite(df, name, partition_by)
+        return
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.saveAsTable(name)
+
+
+def in_list(column: str, values: Iterable[str]) -> str:
+    """SQL ``column IN ('a', 'b')`` for trusted literals (periods, batch ids)."""
+    quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(set(values)))
+    return f"{column} IN ({quoted})" if quoted else "false"

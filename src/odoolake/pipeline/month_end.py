@@ -1,0 +1,32 @@
+"""The month-end as one call: bronze → silver → gold (+ features). Notebooks run the same stages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from odoolake.pipeline import bronze, gold, silver
+
+
+@dataclass
+class MonthEndResult:
+    bronze: bronze.BronzeResult
+    silver: silver.SilverResult
+    gold_periods: list[str]
+
+
+def run(spark: SparkSession, raw_root: str, list_files: Callable[[str], Iterable[str]],
+        on_stage: Callable[[str], None] | None = None, full_refresh: bool = False) -> MonthEndResult:
+    def stage(name: str) -> None:
+        if on_stage:
+            on_stage(name)
+
+    stage("bronze_ingestion")
+    b = bronze.ingest(spark, raw_root, list_files)
+    stage("silver_cleaning")
+    s = silver.run(spark, full_refresh=full_refresh)
+    stage("gold_aggregation")
+    g = gold.run(spark, s.periods if full_refresh else None)
+    return MonthEndResult(b, s, g)

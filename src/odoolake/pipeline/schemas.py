@@ -1,0 +1,87 @@
+"""The raw Odoo extract contract: fields read from each model's JSON lines, and which are required.
+
+Odoo sends ``false`` for empty fields and ``[id, "name"]`` for many2one fields, so many2one fields are
+read as ``array<string>`` and strings may arrive as ``"false"`` (conformed to null in silver).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+M2O = "array<string>"
+
+
+@dataclass(frozen=True)
+class RawModel:
+    name: str  # folder name under the raw root, e.g. account_move
+    odoo_model: str
+    fields: tuple[tuple[str, str], ...]
+    required: tuple[str, ...]
+
+    @property
+    def ddl(self) -> str:
+        return ", ".join(f"`{name}` {kind}" for name, kind in self.fields)
+
+    @property
+    def bronze_table(self) -> str:
+        return f"bronze.odoo_{self.name}"
+
+
+RES_COMPANY = RawModel(
+    "res_company",
+    "res.company",
+    (("id", "bigint"), ("name", "string"), ("vat", "string"), ("l10n_ph_rdo", "string"),
+     ("currency_id", M2O), ("partner_id", M2O), ("write_date", "string"), ("_deleted", "boolean")),
+    ("id", "name", "write_date"),
+)
+
+RES_PARTNER = RawModel(
+    "res_partner",
+    "res.partner",
+    (("id", "bigint"), ("name", "string"), ("is_company", "boolean"), ("company_type", "string"),
+     ("vat", "string"), ("branch_code", "string"), ("first_name", "string"), ("middle_name", "string"),
+     ("last_name", "string"), ("zip", "string"), ("country_id", M2O), ("commercial_partner_id", M2O),
+     ("active", "boolean"), ("write_date", "string"), ("_deleted", "boolean")),
+    ("id", "write_date"),
+)
+
+ACCOUNT_TAX = RawModel(
+    "account_tax",
+    "account.tax",
+    (("id", "bigint"), ("name", "string"), ("description", "string"), ("amount", "double"),
+     ("amount_type", "string"), ("type_tax_use", "string"), ("l10n_ph_atc", "string"),
+     ("is_withholding_tax_on_payment", "boolean"), ("active", "boolean"), ("company_id", M2O),
+     ("write_date", "string"), ("_deleted", "boolean")),
+    ("id", "amount", "type_tax_use", "write_date"),
+)
+
+ACCOUNT_MOVE = RawModel(
+    "account_move",
+    "account.move",
+    (("id", "bigint"), ("name", "string"), ("ref", "string"), ("move_type", "string"), ("state", "string"),
+     ("date", "string"), ("invoice_date", "string"), ("partner_id", M2O), ("commercial_partner_id", M2O),
+     ("company_id", M2O), ("journal_id", M2O), ("currency_id", M2O), ("amount_untaxed", "double"),
+     ("amount_tax", "double"), ("amount_total", "double"), ("amount_total_signed", "double"),
+     ("reversed_entry_id", M2O), ("origin_payment_id", M2O), ("write_date", "string"),
+     ("create_date", "string"), ("_deleted", "boolean")),
+    ("id", "write_date"),
+)
+
+ACCOUNT_MOVE_LINE = RawModel(
+    "account_move_line",
+    "account.move.line",
+    (("id", "bigint"), ("move_id", M2O), ("name", "string"), ("date", "string"), ("parent_state", "string"),
+     ("company_id", M2O), ("partner_id", M2O), ("account_id", M2O), ("display_type", "string"),
+     ("tax_ids", "array<bigint>"), ("tax_line_id", M2O), ("tax_base_amount", "double"), ("balance", "double"),
+     ("debit", "double"), ("credit", "double"), ("amount_currency", "double"), ("currency_id", M2O),
+     ("price_subtotal", "double"), ("write_date", "string"), ("_deleted", "boolean")),
+    ("id", "move_id", "balance", "write_date"),
+)
+
+RAW_MODELS: tuple[RawModel, ...] = (RES_COMPANY, RES_PARTNER, ACCOUNT_TAX, ACCOUNT_MOVE, ACCOUNT_MOVE_LINE)
+RAW_BY_NAME = {m.name: m for m in RAW_MODELS}
+
+QUARANTINE_DDL = (
+    "stage string, reason string, action string, model string, record_id bigint, move_id bigint, "
+    "period string, agency string, detail string, _batch_id string, _source_file string, raw string"
+)

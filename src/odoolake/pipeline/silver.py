@@ -1,0 +1,411 @@
+"""Silver: the current state of Odoo's journal, and typed EWT/VAT lines with every rejection explained.
+
+Incremental by period. For new bronze batches B:
+1. touched moves T = moves delivered in B, plus moves of lines delivered in B;
+2. the latest version of each touched move wins (by ``write_date``); a move's lines are those of its
+   latest delivery (Odoo re-creates tax lines when a bill changes), deduplicated by line id;
+3. the affected periods P are the touched moves' new periods and their previous ones;
+4. ``silver.moves``/``move_lines`` and then ``ewt_lines``/``vat_lines``/quarantine rules are replaced
+   for P only, so loading one month never rewrites history and re-running a month is idempotent.
+Dimensions (partners, taxes, companies) are small and rebuilt whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from odoolake.bir.atc import catalog_rows
+from odoolake.pipeline import io
+from odoolake.pipeline.schemas import ACCOUNT_MOVE, ACCOUNT_MOVE_LINE, ACCOUNT_TAX, RES_COMPANY, RES_PARTNER
+
+ATC_PATTERN = r"(W[ICV][0-9]{3})"
+LATE_DAY = 10  # 0619-E is due on the 10th of the next month
+
+
+@dataclass
+class SilverResult:
+    batches: list[str] = field(default_factory=list)
+    periods: list[str] = field(default_factory=list)
+
+
+def m2o_id(col: str) -> Column:
+    return F.col(col).getItem(0).cast("bigint")
+
+
+def m2o_name(col: str) -> Column:
+    return F.col(col).getItem(1)
+
+
+def blank_to_null(col: str) -> Column:
+    """Odoo sends ``false`` for an empty char field."""
+    value = F.trim(F.col(col))
+    return F.when((value == "") | (F.lower(value) == "false"), F.lit(None)).otherwise(value)
+
+
+def latest(df: DataFrame, key: str, order: list[Column]) -> DataFrame:
+    """One row per ``key``: the first by ``order`` (window dedup; Sail's dropDuplicates is slow)."""
+    w = Window.partitionBy(key).orderBy(*order)
+    return df.withColumn("_rn", F.row_number().over(w)).where(F.col("_rn") == 1).drop("_rn")
+
+
+# -- TINs (the same rules as odoolake.bir.tin, in Spark) --------------------------------------------
+
+def tin_columns(vat: Column, branch_code: Column) -> list[Column]:
+    raw = F.trim(vat)
+    digits = F.regexp_replace(raw, r"[^0-9]", "")
+    number = F.substring(digits, 1, 9)
+    tail = F.substring(digits, 10, 10)
+    hint = F.regexp_replace(F.coalesce(branch_code, F.lit("")), r"[^0-9]", "")
+    branch_digits = F.when(tail == "", hint).otherwise(tail)
+    trimmed = F.regexp_replace(branch_digits, r"^0+", "")
+    branch = F.lpad(F.when(trimmed == "", F.lit("0")).otherwise(trimmed), 4, "0")
+    missing = raw.isNull() | (raw == "")
+    malformed = (
+        raw.rlike("[A-Za-z]")
+        | ~F.length(digits).isin(9, 12, 13, 14)
+        | (number == F.repeat(F.substring(number, 1, 1), 9))
+        | (F.length(trimmed) > 4)
+    )
+    status = (
+        F.when(missing, "MISSING")
+        .when(malformed, "MALFORMED")
+        .when(raw.rlike(r"^[0-9]{3}-[0-9]{3}-[0-9]{3}(-[0-9]{3,5})?$"), "VALID")
+        .otherwise("NORMALISED")
+    )
+    ok = ~missing & ~malformed
+    return [
+        F.when(ok, number).alias("tin"),
+        F.when(ok, branch).alias("tin_branch"),
+        status.alias("tin_status"),
+    ]
+
+
+# -- dimensions ------------------------------------------------------------------------------------
+
+def build_partners(raw: DataFrame) -> DataFrame:
+    cur = latest(raw, "id", [F.col("write_date").desc(), F.col("_batch_id").desc()])
+    vat = blank_to_null("vat")
+    return cur.select(
+        F.col("id").alias("partner_id"),
+        F.col("name").alias("partner_name"),
+        F.coalesce(F.col("is_company"), F.col("company_type") == "company").alias("is_company"),
+        blank_to_null("first_name").alias("first_name"),
+        blank_to_null("middle_name").alias("middle_name"),
+        blank_to_null("last_name").alias("last_name"),
+        vat.alias("vat"),
+        *tin_columns(vat, blank_to_null("branch_code")),
+        blank_to_null("zip").alias("zip"),
+        m2o_name("country_id").alias("country"),
+        F.coalesce(F.col("_deleted"), F.lit(False)).alias("is_deleted"),
+    )
+
+
+def build_taxes(raw: DataFrame) -> DataFrame:
+    cur = latest(raw, "id", [F.col("write_date").desc(), F.col("_batch_id").desc()])
+    field_atc = F.upper(blank_to_null("l10n_ph_atc"))
+    name_atc = F.regexp_extract(F.upper(F.coalesce(F.col("name"), F.lit(""))), ATC_PATTERN, 1)
+    return cur.select(
+        F.col("id").alias("tax_id"),
+        F.col("name").alias("tax_name"),
+        F.col("amount").alias("tax_amount"),
+        F.col("type_tax_use").alias("tax_use"),
+        (F.col("amount") < 0).alias("is_withholding"),
+        F.coalesce(field_atc, F.when(name_atc != "", name_atc)).alias("atc"),
+        F.when(field_atc.isNotNull(), "field").when(name_atc != "", "name").alias("atc_source"),
+        F.lower(F.coalesce(F.col("name"), F.lit(""))).alias("_lname"),
+    ).withColumn(
+        "vat_category",
+        F.when(F.col("is_withholding"), F.lit(None))
+        .when(F.col("_lname").contains("zero"), "zero_rated")
+        .when(F.col("_lname").contains("exempt"), "exempt")
+        .when(F.col("_lname").contains("capital"), "capital_goods")
+        .when(F.col("_lname").contains("import"), "imports")
+        .when(F.col("_lname").contains("service"), "services")
+        .when(F.col("tax_use") == "sale", "taxable")
+        .otherwise("goods"),
+    ).drop("_lname")
+
+
+def build_companies(raw: DataFrame) -> DataFrame:
+    cur = latest(raw, "id", [F.col("write_date").desc(), F.col("_batch_id").desc()])
+    vat = blank_to_null("vat")
+    return cur.select(
+        F.col("id").alias("company_id"),
+        F.col("name").alias("agency"),
+        *[c.alias("agency_" + name) for c, name in zip(tin_columns(vat, F.lit(None)), ("tin", "branch", "tin_status"),
+                                                        strict=True)],
+        blank_to_null("l10n_ph_rdo").alias("rdo"),
+    )
+
+
+# -- journal current state ---------------------------------------------------------------------------
+
+def current_moves(moves: DataFrame) -> DataFrame:
+    # A tombstone ({"id", "_deleted": true}) carries no date or company: take them from earlier versions.
+    by_id = Window.partitionBy("id").orderBy("write_date").rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    for name in ("date", "name", "company_id", "partner_id", "move_type"):
+        moves = moves.withColumn(name, F.coalesce(F.col(name), F.first(name, ignorenulls=True).over(by_id)))
+    cur = latest(moves, "id", [F.col("write_date").desc(), F.col("_batch_id").desc()])
+    return cur.select(
+        F.col("id").alias("move_id"),
+        F.col("name").alias("move_name"),
+        blank_to_null("ref").alias("ref"),
+        F.col("move_type"),
+        F.when(F.coalesce(F.col("_deleted"), F.lit(False)), F.lit("deleted")).otherwise(F.col("state")).alias("state"),
+        F.to_date("date").alias("date"),
+        F.to_date(blank_to_null("invoice_date")).alias("invoice_date"),
+        m2o_id("partner_id").alias("partner_id"),
+        m2o_id("company_id").alias("company_id"),
+        F.coalesce(m2o_name("currency_id"), F.lit("PHP")).alias("currency"),
+        m2o_id("origin_payment_id").alias("origin_payment_id"),
+        F.to_timestamp("write_date").alias("write_date"),
+        F.col("_batch_id"),
+    )
+
+
+def with_period(df: DataFrame, date_col: str = "date") -> DataFrame:
+    return df.withColumn("period", F.date_format(F.col(date_col), "yyyy-MM"))
+
+
+def current_lines(lines: DataFrame, moves_now: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Lines of each move's latest delivery, deduplicated; returns (lines, duplicate records)."""
+    exact = Window.partitionBy("id", "write_date").orderBy("_batch_id", "_source_file")
+    ranked = lines.withColumn("_copy", F.row_number().over(exact))
+    duplicates = ranked.where(F.col("_copy") > 1).drop("_copy")
+    anchor = moves_now.select("move_id", F.col("_batch_id").alias("_move_batch"), "period")
+    candidates = (
+        ranked.where(F.col("_copy") == 1).drop("_copy")
+        .withColumn("move_id", m2o_id("move_id"))
+        .join(anchor, "move_id")
+        .where(F.col("_batch_id") >= F.col("_move_batch"))
+    )
+    cur = latest(candidates, "id", [F.col("write_date").desc(), F.col("_batch_id").desc()])
+    return cur.select(
+        F.col("id").alias("line_id"),
+        "move_id",
+        "period",
+        F.col("display_type"),
+        m2o_id("tax_line_id").alias("tax_line_id"),
+        F.col("tax_ids"),
+        F.col("tax_base_amount"),
+        F.col("balance"),
+        F.col("amount_currency"),
+        m2o_name("account_id").alias("account"),
+        F.col("parent_state"),
+        F.to_timestamp("write_date").alias("write_date"),
+        F.col("_batch_id"),
+    ), duplicates
+
+
+# -- EWT / VAT lines and rule-based quarantine ------------------------------------------------------
+
+def _quarantine(df: DataFrame, reason: str, action: str, model: str, record_id: Column, detail: Column) -> DataFrame:
+    return df.select(
+        F.lit("rules").alias("stage"),
+        F.lit(reason).alias("reason"),
+        F.lit(action).alias("action"),
+        F.lit(model).alias("model"),
+        record_id.cast("bigint").alias("record_id"),
+        F.col("move_id").cast("bigint").alias("move_id"),
+        F.col("period"),
+        F.col("agency"),
+        detail.alias("detail"),
+        F.col("_batch_id"),
+        F.lit(None).cast("string").alias("_source_file"),
+        F.lit(None).cast("string").alias("raw"),
+    )
+
+
+def build_tax_lines(
+    spark: SparkSession, moves: DataFrame, lines: DataFrame, partners: DataFrame, taxes: DataFrame,
+    companies: DataFrame,
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """(ewt_lines, vat_lines, quarantine) for the moves and lines given (already period-filtered)."""
+    moves = moves.join(companies.select("company_id", "agency"), "company_id", "left")
+    same_doc = Window.partitionBy("company_id", "partner_id", "move_type", "ref").orderBy("move_id")
+    posted = moves.where(F.col("state") == "posted").withColumn(
+        "_dup_rank", F.when(F.col("ref").isNull(), F.lit(1)).otherwise(F.row_number().over(same_doc))
+    )
+    move_rejects = [
+        _quarantine(moves.where(F.col("state") == state), reason, "rejected", "account.move", F.col("move_id"),
+                    F.concat(F.lit(f"move is {state}: "), F.coalesce(F.col("move_name"), F.lit(""))))
+        for state, reason in (("draft", "DRAFT"), ("cancel", "CANCELLED"), ("deleted", "DELETED"))
+    ]
+    duplicate_bills = posted.where(F.col("_dup_rank") > 1)
+    move_rejects.append(_quarantine(
+        duplicate_bills, "DUPLICATE_BILL", "rejected", "account.move", F.col("move_id"),
+        F.concat(F.lit("same vendor and reference as an earlier posted bill: "), F.col("ref")),
+    ))
+    usable = posted.where(F.col("_dup_rank") == 1).drop("_dup_rank")
+
+    tax_lines = (
+        lines.where(F.col("tax_line_id").isNotNull())
+        .join(usable.drop("period", "write_date", "_batch_id"), "move_id")
+        .join(taxes, F.col("tax_line_id") == F.col("tax_id"), "left")
+        .join(partners, "partner_id", "left")
+    )
+    no_rate = (F.col("currency") != "PHP") & (F.col("balance") == 0) & (F.col("amount_currency") != 0)
+    rate_missing = tax_lines.where(no_rate)
+    ok = tax_lines.where(~no_rate)
+    unknown_tax = ok.where(F.col("tax_id").isNull())
+    ok = ok.where(F.col("tax_id").isNotNull())
+
+    catalog = spark.createDataFrame(
+        catalog_rows(), "atc string, payee_type string, regime string, rate double, valid_from string, "
+        "valid_to string, description string",
+    )
+    known = catalog.select("atc", "regime").distinct()
+    wht = ok.where(F.col("is_withholding")).join(known, "atc", "left")
+    unknown_atc = wht.where(F.col("regime").isNull())
+    wht = wht.where(F.col("regime").isNotNull())
+    sales = F.col("tax_use") == "sale"
+    refund = F.col("move_type").isin("in_refund", "out_refund")
+    sign = F.when(refund, F.lit(-1.0)).otherwise(F.lit(1.0))
+    rate = F.abs(F.col("tax_amount"))
+    base = F.round(F.abs(F.coalesce(F.col("tax_base_amount"), F.lit(0.0))) * sign, 2)
+    withheld = F.round(F.when(sales, F.col("balance")).otherwise(-F.col("balance")), 2)
+    in_force = (
+        wht.select("line_id", "atc", "date", rate.alias("_rate"))
+        .join(catalog.select("atc", F.col("rate").alias("_crate"), "valid_from", "valid_to"), "atc")
+        .where((F.col("date") >= F.to_date("valid_from")) & (F.col("date") <= F.to_date("valid_to"))
+               & (F.abs(F.col("_rate") - F.col("_crate")) < 1e-9))
+        .select("line_id").distinct().withColumn("_rate_in_force", F.lit(True))
+    )
+    deadline = F.make_date(F.year(F.add_months("date", 1)), F.month(F.add_months("date", 1)), F.lit(LATE_DAY))
+    expected = F.abs(base) * rate / 100
+    flags = {
+        "MISSING_TIN": F.col("tin_status") == "MISSING",
+        "MALFORMED_TIN": F.col("tin_status") == "MALFORMED",
+        "ATC_FROM_NAME": F.col("atc_source") == "name",
+        "WRONG_ATC_FOR_PAYEE": (
+            (F.col("atc").startswith("WI") & F.col("is_company"))
+            | (F.col("atc").startswith("WC") & ~F.coalesce(F.col("is_company"), F.lit(True)))
+        ),
+        "RATE_NOT_IN_FORCE": F.col("_rate_in_force").isNull(),
+        "TAX_NOT_RATE_X_BASE": F.abs(F.abs(withheld) - expected) > F.greatest(F.lit(1.0), expected * 0.005),
+        "BACKDATED_POSTING": F.to_date(F.col("write_date")) > deadline,
+    }
+    ewt = wht.join(in_force, "line_id", "left").select(
+        "period", F.year("date").alias("year"), F.month("date").alias("month"), "agency", "company_id",
+        "move_id", "move_name", "move_type", "line_id", "date", "invoice_date", "partner_id",
+        F.col("partner_name").alias("payee_name"), "is_company", "first_name", "middle_name", "last_name",
+        F.col("tin").alias("payee_tin"), F.col("tin_branch").alias("payee_branch"), "tin_status",
+        F.when(F.col("is_company"), "corporation").otherwise("individual").alias("payee_type"),
+        "atc", "atc_source",
+        F.when(sales, F.lit("CWT")).otherwise(F.col("regime")).alias("regime"),
+        "tax_id", "tax_name", rate.alias("rate"), base.alias("base"), withheld.alias("tax_withheld"),
+        "currency", F.col("write_date").alias("posted_at"),
+        F.concat_ws(",", *[F.when(cond, F.lit(name)) for name, cond in flags.items()]).alias("dq_flags"),
+        "_batch_id",
+    )
+    vat = ok.where(~F.col("is_withholding")).select(
+        "period", F.year("date").alias("year"), F.month("date").alias("month"), "agency", "company_id",
+        "move_id", "move_name", "move_type", "line_id", "date", "partner_id",
+        F.col("tin").alias("partner_tin"), F.col("tin_branch").alias("partner_branch"), "tin_status",
+        F.when(sales, "sale").otherwise("purchase").alias("side"), "vat_category", "tax_id", "tax_name",
+        rate.alias("rate"), base.alias("base"),
+        F.round(F.when(sales, -F.col("balance")).otherwise(F.col("balance")), 2).alias("vat"),
+        "_batch_id",
+    )
+    line_rejects = [
+        _quarantine(rate_missing, "MISSING_CURRENCY_RATE", "rejected", "account.move.line", F.col("line_id"),
+                    F.concat(F.lit("no PHP amount on a "), F.col("currency"), F.lit(" line (currency rate missing)"))),
+        _quarantine(unknown_tax, "UNKNOWN_TAX", "rejected", "account.move.line", F.col("line_id"),
+                    F.concat(F.lit("tax id "), F.col("tax_line_id").cast("string"), F.lit(" is not in account.tax"))),
+        _quarantine(unknown_atc, "UNKNOWN_ATC", "rejected", "account.move.line", F.col("line_id"),
+                    F.concat(F.lit("withholding tax '"), F.col("tax_name"),
+                             F.lit("' has no known ATC (l10n_ph_atc empty or not in the catalog)"))),
+    ]
+    flagged = []
+    for name in flags:
+        hits = ewt.where(F.array_contains(F.split("dq_flags", ","), name))
+        flagged.append(_quarantine(hits, name, "flagged", "account.move.line", F.col("line_id"),
+                                   F.concat(F.lit(f"{name} on "), F.col("atc"), F.lit(" line of "), F.col("move_name"))))
+    quarantine = move_rejects[0]
+    for extra in [*move_rejects[1:], *line_rejects, *flagged]:
+        quarantine = quarantine.unionByName(extra)
+    return ewt, vat, quarantine
+
+
+# -- the stage --------------------------------------------------------------------------------------
+
+def processed_batches(spark: SparkSession) -> set[str]:
+    if not io.table_exists(spark, io.SILVER_LOG):
+        return set()
+    return {r[0] for r in spark.table(io.SILVER_LOG).select("batch_id").collect()}
+
+
+def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: bool = False) -> SilverResult:
+    io.ensure_schemas(spark)
+    bronze_moves = spark.table(ACCOUNT_MOVE.bronze_table)
+    bronze_lines = spark.table(ACCOUNT_MOVE_LINE.bronze_table)
+    all_batches = {r[0] for r in bronze_moves.select("_batch_id").distinct().collect()}
+    full = full_refresh or not io.table_exists(spark, io.SILVER_MOVES)
+    todo = sorted(all_batches if full else (set(batches) if batches is not None else all_batches - processed_batches(spark)))
+    result = SilverResult(batches=todo)
+
+    partners = build_partners(spark.table(RES_PARTNER.bronze_table))
+    taxes = build_taxes(spark.table(ACCOUNT_TAX.bronze_table))
+    companies = build_companies(spark.table(RES_COMPANY.bronze_table))
+    io.overwrite(partners, io.SILVER_PARTNERS)
+    io.overwrite(taxes, io.SILVER_TAXES)
+    io.overwrite(companies, io.SILVER_COMPANIES)
+    if not todo:
+        return result
+
+    in_batch = F.col("_batch_id").isin(todo)
+    touched = (
+        bronze_moves.where(in_batch).select("id")
+        .unionByName(bronze_lines.where(in_batch).select(m2o_id("move_id").alias("id")))
+        .distinct()
+    )
+    moves_now = with_period(current_moves(bronze_moves.join(touched, "id", "left_semi")))
+    lines_now, duplicates = current_lines(bronze_lines.join(touched.withColumnRenamed("id", "_mid"),
+                                                            m2o_id("move_id") == F.col("_mid"), "left_semi"),
+                                          moves_now)
+    moves_now = moves_now.cache()
+    periods = {r[0] for r in moves_now.select("period").distinct().collect() if r[0]}
+    if not full:
+        previous = spark.table(io.SILVER_MOVES).join(touched.withColumnRenamed("id", "move_id"), "move_id", "left_semi")
+        periods |= {r[0] for r in previous.select("period").distinct().collect() if r[0]}
+    result.periods = sorted(periods)
+    where_p = io.in_list("period", periods)
+
+    if full:
+        moves_p, lines_p = moves_now, lines_now
+    else:
+        keep_moves = spark.table(io.SILVER_MOVES).where(where_p).join(
+            touched.withColumnRenamed("id", "move_id"), "move_id", "left_anti")
+        keep_lines = spark.table(io.SILVER_LINES).where(where_p).join(
+            touched.withColumnRenamed("id", "move_id"), "move_id", "left_anti")
+        moves_p = keep_moves.unionByName(moves_now.where(where_p))
+        lines_p = keep_lines.unionByName(lines_now.where(where_p))
+    io.replace_where(moves_p, io.SILVER_MOVES, where_p, ["period"])
+    io.replace_where(lines_p, io.SILVER_LINES, where_p, ["period"])
+
+    moves_p = spark.table(io.SILVER_MOVES).where(where_p)
+    lines_p = spark.table(io.SILVER_LINES).where(where_p)
+    ewt, vat, rules = build_tax_lines(spark, moves_p, lines_p, spark.table(io.SILVER_PARTNERS),
+                                      spark.table(io.SILVER_TAXES), spark.table(io.SILVER_COMPANIES))
+    dups = duplicates.where(in_batch).select(
+        F.lit("dedup").alias("stage"), F.lit("DUPLICATE_RECORD").alias("reason"), F.lit("rejected").alias("action"),
+        F.lit("account.move.line").alias("model"), F.col("id").alias("record_id"), m2o_id("move_id").alias("move_id"),
+        F.date_format(F.to_date("date"), "yyyy-MM").alias("period"), m2o_name("company_id").alias("agency"),
+        F.concat(F.lit("same id and write_date delivered again in "), F.col("_batch_id")).alias("detail"),
+        "_batch_id", "_source_file", F.lit(None).cast("string").alias("raw"),
+    )
+    io.replace_where(ewt, io.EWT_LINES, where_p, ["period"])
+    io.replace_where(vat, io.VAT_LINES, where_p, ["period"])
+    io.replace_where(rules, io.QUARANTINE, f"stage = 'rules' AND {where_p}")
+    io.replace_where(dups, io.QUARANTINE, f"stage = 'dedup' AND {io.in_list('_batch_id', todo)}")
+    log = spark.createDataFrame([(b, ",".join(result.periods)) for b in todo], "batch_id string, periods string")
+    log = log.withColumn("processed_at", F.current_timestamp())
+    if full:
+        io.overwrite(log, io.SILVER_LOG)
+    else:
+        io.replace_where(log, io.SILVER_LOG, io.in_list("batch_id", todo))
+    moves_now.unpersist()
+    return result

@@ -1,0 +1,46 @@
+"""The embedded engine: catalogs, registry, Delta statements, guards."""
+
+import pytest
+
+from odoolake.errors import DeltaCommandError, SchemaGuardError
+
+
+def test_two_and_three_part_names_and_restart(lake_engine, spark):
+    df = spark.createDataFrame([("RIM", 1.5)], "agency string, wht double")
+    spark.sql("CREATE SCHEMA IF NOT EXISTS t_gold")
+    df.write.format("delta").mode("overwrite").saveAsTable("t_gold.tx")
+    assert spark.sql("SELECT SUM(wht) FROM t_gold.tx").first()[0] == 1.5
+    assert spark.sql("SELECT COUNT(*) FROM main.t_gold.tx").first()[0] == 1
+    other = lake_engine.session()  # a new session (as after a restart) sees the table from the registry
+    try:
+        assert other.sql("SELECT COUNT(*) FROM hive_metastore.t_gold.tx").first()[0] == 1
+    finally:
+        lake_engine.stop_session(other)
+
+
+def test_delta_statements_served_by_delta_rs(spark):
+    df = spark.createDataFrame([(1, "a")], "id long, s string")
+    df.write.format("delta").mode("overwrite").saveAsTable("default.maint")
+    df.write.format("delta").mode("append").saveAsTable("default.maint")
+    assert spark.sql("DESCRIBE HISTORY default.maint").count() == 2
+    spark.sql("OPTIMIZE default.maint ZORDER BY (id)").collect()
+    detail = spark.sql("DESCRIBE DETAIL default.maint").first()
+    assert detail["numFiles"] == 1 and detail["format"] == "delta"
+    spark.sql("RESTORE TABLE default.maint TO VERSION AS OF 0").collect()
+    assert spark.table("default.maint").count() == 1
+    with pytest.raises(DeltaCommandError, match="168-hour minimum"):
+        spark.sql("VACUUM default.maint RETAIN 0 HOURS")
+    assert spark.sql("VACUUM default.maint RETAIN 168 HOURS").count() == 0
+
+
+def test_not_null_append_that_would_drop_columns_is_refused(spark):
+    from pyspark.sql import functions as F
+
+    spark.range(3).write.format("delta").mode("overwrite").saveAsTable("default.nn")
+    with pytest.raises(SchemaGuardError, match="silently drop the new column"):
+        spark.range(3).withColumn("x", F.lit(1)).write.format("delta").mode("append") \
+            .option("mergeSchema", "true").saveAsTable("default.nn")
+    assert spark.table("default.nn").columns == ["id"]
+    spark.sql("ALTER TABLE default.nn ADD COLUMNS (x int)")
+    spark.range(3).withColumn("x", F.lit(1)).write.format("delta").mode("append").saveAsTable("default.nn")
+    assert spark.table("default.nn").where("x = 1").count() == 3
