@@ -46,7 +46,7 @@ def parse_tin(raw: object, branch_hint: object = None) -> tuple[Tin | None, TinS
         return None, TinStatus.MALFORMED
     number, branch = digits[:9], digits[9:]
     if len(set(number)) == 1:
-        return None, TinStatus.MALFORMED  # 000000000 and other placeholders
+        return None, TinStatus.MALFORMED  # 000000000 and other all-same-digit dummy TINs
     if not branch and branch_hint not in (None, False, ""):
         branch = re.sub(r"\D", "", str(branch_hint))
     branch = (branch or "0").lstrip("0").zfill(4)

@@ -176,7 +176,7 @@ class Generator:
                     tin_digits + "000",  # 12 digits: normalisable
                     tin_digits[:-1] + "X",  # letters
                     tin_digits + "0",  # 10 digits
-                    "000-000-000-000",  # placeholder
+                    "000-000-000-000",  # dummy all-zero TIN
                     f"{tin_digits[:3]}-{tin_digits[3:6]}-{tin_digits[6:]}-123456",  # branch too long
                 ])
                 self_case = "malformed_tin"

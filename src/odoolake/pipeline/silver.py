@@ -51,6 +51,11 @@ def latest(df: DataFrame, key: str, order: list[Column]) -> DataFrame:
     return df.withColumn("_rn", F.row_number().over(w)).where(F.col("_rn") == 1).drop("_rn")
 
 
+def latest_version(df: DataFrame, key: str = "id") -> DataFrame:
+    """The newest delivery of each Odoo record: highest ``write_date``, then the latest batch."""
+    return latest(df, key, [F.col("write_date").desc(), F.col("_batch_id").desc()])
+
+
 # -- TINs (the same rules as odoolake.bir.tin, in Spark) --------------------------------------------
 
 def tin_columns(vat: Column, branch_code: Column) -> list[Column]:
@@ -86,7 +91,7 @@ def tin_columns(vat: Column, branch_code: Column) -> list[Column]:
 # -- dimensions ------------------------------------------------------------------------------------
 
 def build_partners(raw: DataFrame) -> DataFrame:
-    cur = latest(raw, "id", [F.col("write_date").desc(), F.col("_batch_id").desc()])
+    cur = latest_version(raw)
     vat = blank_to_null("vat")
     return cur.select(
         F.col("id").alias("partner_id"),
@@ -104,7 +109,7 @@ def build_partners(raw: DataFrame) -> DataFrame:
 
 
 def build_taxes(raw: DataFrame) -> DataFrame:
-    cur = latest(raw, "id", [F.col("write_date").desc(), F.col("_batch_id").desc()])
+    cur = latest_version(raw)
     field_atc = F.upper(blank_to_null("l10n_ph_atc"))
     name_atc = F.regexp_extract(F.upper(F.coalesce(F.col("name"), F.lit(""))), ATC_PATTERN, 1)
     return cur.select(
@@ -130,13 +135,13 @@ def build_taxes(raw: DataFrame) -> DataFrame:
 
 
 def build_companies(raw: DataFrame) -> DataFrame:
-    cur = latest(raw, "id", [F.col("write_date").desc(), F.col("_batch_id").desc()])
+    cur = latest_version(raw)
     vat = blank_to_null("vat")
     return cur.select(
         F.col("id").alias("company_id"),
         F.col("name").alias("agency"),
-        *[c.alias("agency_" + name) for c, name in zip(tin_columns(vat, F.lit(None)), ("tin", "branch", "tin_status"),
-                                                        strict=True)],
+        *[column.alias(f"agency_{name}") for column, name in zip(tin_columns(vat, F.lit(None)),
+                                                                  ("tin", "branch", "tin_status"), strict=True)],
         blank_to_null("l10n_ph_rdo").alias("rdo"),
     )
 
@@ -148,7 +153,7 @@ def current_moves(moves: DataFrame) -> DataFrame:
     by_id = Window.partitionBy("id").orderBy("write_date").rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     for name in ("date", "name", "company_id", "partner_id", "move_type"):
         moves = moves.withColumn(name, F.coalesce(F.col(name), F.first(name, ignorenulls=True).over(by_id)))
-    cur = latest(moves, "id", [F.col("write_date").desc(), F.col("_batch_id").desc()])
+    cur = latest_version(moves)
     return cur.select(
         F.col("id").alias("move_id"),
         F.col("name").alias("move_name"),
@@ -182,7 +187,7 @@ def current_lines(lines: DataFrame, moves_now: DataFrame) -> tuple[DataFrame, Da
         .join(anchor, "move_id")
         .where(F.col("_batch_id") >= F.col("_move_batch"))
     )
-    cur = latest(candidates, "id", [F.col("write_date").desc(), F.col("_batch_id").desc()])
+    cur = latest_version(candidates)
     return cur.select(
         F.col("id").alias("line_id"),
         "move_id",

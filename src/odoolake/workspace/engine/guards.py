@@ -80,7 +80,7 @@ def install() -> None:
             if format is not None:
                 self.format(format)
 
-        def _write_to(self: DataFrameWriter, engine: LocalEngine, target: str, location: str) -> None:
+        def _write_to(self: DataFrameWriter, target: str, location: str) -> None:
             mode = (self._write.mode or "errorifexists").lower()
             columns = DataFrame(self._df, self._spark).columns
             with table_lock(location):
@@ -99,7 +99,7 @@ def install() -> None:
             location = engine.local_path(str(target))
             if (self._write.source or "delta").lower() != "delta":
                 return original_save(self, location)
-            _write_to(self, engine, str(target), location)
+            _write_to(self, str(target), location)
             return None
 
         def save_as_table(self: DataFrameWriter, name: str, format: Any = None, mode: Any = None,
@@ -125,7 +125,7 @@ def install() -> None:
             if mode_name in ("error", "errorifexists", "default", "ignore"):
                 self._write.mode = "overwrite"
             Path(location).parent.mkdir(parents=True, exist_ok=True)
-            _write_to(self, engine, str(table), location)
+            _write_to(self, str(table), location)
             engine.redeclare(self._spark, table, location)
             return None
 

@@ -212,8 +212,4 @@ def _frame(spark: SparkSession, columns: list[tuple[str, str]], rows: list[tuple
     return spark.createDataFrame(rows, ddl)
 
 
-def engine_of(spark: SparkSession) -> LocalEngine | None:
-    return getattr(spark, "_odoolake_engine", None)
-
-
-__all__ = ["CATALOG_ALIASES", "LocalEngine", "engine_of"]
+__all__ = ["CATALOG_ALIASES", "LocalEngine"]
