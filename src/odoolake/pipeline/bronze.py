@@ -34,42 +34,62 @@ def batch_of(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".jsonl").removesuffix(".json")
 
 
-def parse_file(spark: SparkSession, model: RawModel, path: str) -> tuple[DataFrame, DataFrame]:
-    """Parse one raw file into (bronze rows, quarantine rows); raise RawDataError if unusable."""
-    text = spark.read.text(path).where(F.trim("value") != "")
-    text = text.withColumn("_rid", F.monotonically_increasing_id())
-    parsed = text.select("_rid", "value", F.from_json("value", model.ddl).alias("r"))
-    has_key = {name: F.col("value").rlike(rf'"{name}"\s*:') for name in model.required}
-    missing_expr = F.concat_ws(
-        ",", *[F.when(~present, F.lit(name)) for name, present in has_key.items()]
-    )
-    checked = parsed.select(
-        "_rid", "value", "r",
+def _parsed(spark: SparkSession, model: RawModel, paths: list[str]) -> DataFrame:
+    """Every non-blank line of ``paths`` with its file, parse result and validation columns."""
+    texts = None
+    for path in paths:
+        one = spark.read.text(path).where(F.trim("value") != "").withColumn("_source_file", F.lit(path))
+        texts = one if texts is None else texts.unionByName(one)
+    assert texts is not None
+    has_key = [F.when(~F.col("value").rlike(rf'"{name}"\s*:'), F.lit(name)) for name in model.required]
+    return texts.select(
+        "value", "_source_file", F.from_json("value", model.ddl).alias("r"),
+    ).select(
+        "value", "_source_file", "r",
         F.col("r.id").isNull().alias("_malformed"),
-        missing_expr.alias("_missing"),
-    ).cache()
-    stats = checked.agg(
+        F.concat_ws(",", *has_key).alias("_missing"),
+    )
+
+
+def _validate(spark: SparkSession, model: RawModel, parsed: DataFrame, paths: list[str]) -> dict[str, int]:
+    """Per-file checks in one pass; returns rejected line counts per file or raises RawDataError."""
+    missing = {name: F.sum(F.array_contains(F.split("_missing", ","), name).cast("int")).alias(f"m_{name}")
+               for name in model.required}
+    stats = {r["_source_file"]: r for r in parsed.groupBy("_source_file").agg(
         F.count(F.lit(1)).alias("n"),
         F.sum(F.col("_malformed").cast("int")).alias("malformed"),
-        *[F.sum((~has_key[name]).cast("int")).alias(f"m_{name}") for name in model.required],
-    ).first()
-    total = int(stats["n"] or 0)
-    malformed = int(stats["malformed"] or 0)
-    batch = batch_of(path)
-    if total == 0:
-        raise RawDataError(path, "the file is empty: expected one JSON object per line")
-    if malformed and malformed >= max(1, total * MALFORMED_SHARE_LIMIT):
-        raise RawDataError(
-            path, f"not JSON lines: {malformed} of {total} lines do not parse as JSON objects",
-            _line_numbers(checked, F.col("_malformed")),
-        )
-    for name in model.required:
-        if int(stats[f"m_{name}"] or 0) >= total - malformed and total > malformed:
-            raise RawDataError(path, f"required field {name!r} of {model.odoo_model} is missing from every record")
-    meta = [F.lit(path).alias("_source_file"), F.lit(batch).alias("_batch_id"),
-            F.current_timestamp().alias("_ingested_at")]
-    good = checked.where(~F.col("_malformed") & (F.col("_missing") == "")).select("r.*", *meta)
-    bad = checked.where(F.col("_malformed") | (F.col("_missing") != "")).select(
+        F.sum(((F.col("_missing") != "") & ~F.col("_malformed")).cast("int")).alias("incomplete"),
+        *missing.values(),
+    ).collect()}
+    rejected: dict[str, int] = {}
+    for path in paths:
+        row = stats.get(path)
+        if row is None:
+            raise RawDataError(path, "the file is empty: expected one JSON object per line")
+        total, malformed = int(row["n"]), int(row["malformed"] or 0)
+        if malformed and malformed >= max(1, total * MALFORMED_SHARE_LIMIT):
+            raise RawDataError(
+                path, f"not JSON lines: {malformed} of {total} lines do not parse as JSON objects",
+                _line_numbers(spark, model, path),
+            )
+        for name in model.required:
+            if total > malformed and int(row[f"m_{name}"] or 0) >= total - malformed:
+                raise RawDataError(path, f"required field {name!r} of {model.odoo_model} is missing from every record")
+        rejected[path] = malformed + int(row["incomplete"] or 0)
+    return rejected
+
+
+def _line_numbers(spark: SparkSession, model: RawModel, path: str, limit: int = 5) -> list[int]:
+    """1-based numbers of the first lines of ``path`` that do not parse, in file order (error path only)."""
+    text = spark.read.text(path).withColumn("_rid", F.monotonically_increasing_id())
+    parsed = text.withColumn("_bad", F.from_json("value", model.ddl).getField("id").isNull() & (F.trim("value") != ""))
+    bad = [r["_rid"] for r in parsed.where("_bad").orderBy("_rid").select("_rid").limit(limit).collect()]
+    return [parsed.where(F.col("_rid") <= rid).count() for rid in bad]
+
+
+def _rejects(parsed: DataFrame, model: RawModel) -> DataFrame:
+    batch = F.regexp_extract("_source_file", r"([^/]+?)(\.jsonl|\.json)?$", 1)
+    return parsed.where(F.col("_malformed") | (F.col("_missing") != "")).select(
         F.lit("ingest").alias("stage"),
         F.when(F.col("_malformed"), F.lit("MALFORMED_JSON")).otherwise(F.lit("MISSING_FIELD")).alias("reason"),
         F.lit("rejected").alias("action"),
@@ -80,17 +100,10 @@ def parse_file(spark: SparkSession, model: RawModel, path: str) -> tuple[DataFra
         F.lit(None).cast("string").alias("agency"),
         F.when(F.col("_malformed"), F.lit("line does not parse as a JSON object"))
         .otherwise(F.concat(F.lit("missing required field(s): "), F.col("_missing"))).alias("detail"),
-        F.lit(batch).alias("_batch_id"),
-        F.lit(path).alias("_source_file"),
+        batch.alias("_batch_id"),
+        F.col("_source_file"),
         F.substring("value", 1, 2000).alias("raw"),
     )
-    return good, bad
-
-
-def _line_numbers(checked: DataFrame, condition, limit: int = 5) -> list[int]:
-    """1-based line numbers of the first rows matching ``condition``, in file order."""
-    bad = [r["_rid"] for r in checked.where(condition).orderBy("_rid").select("_rid").limit(limit).collect()]
-    return [checked.where(F.col("_rid") <= rid).count() for rid in bad]
 
 
 def ingested_files(spark: SparkSession, model: RawModel) -> set[str]:
@@ -105,30 +118,37 @@ def ingest(
     list_files: Callable[[str], Iterable[str]],
     models: Iterable[RawModel] = RAW_MODELS,
 ) -> BronzeResult:
-    """Ingest every new ``<raw_root>/<model>/*.jsonl`` file; validate all of them before writing any."""
+    """Ingest every new ``<raw_root>/<model>/*.jsonl`` file; validate all of them before writing any.
+
+    Two passes per model: one to validate every new file, one to append the good lines.
+    """
     io.ensure_schemas(spark)
     result = BronzeResult()
-    staged: list[tuple[RawModel, str, DataFrame, DataFrame]] = []
+    staged: list[tuple[RawModel, list[str], DataFrame, dict[str, int]]] = []
     for model in models:
         done = ingested_files(spark, model)
-        files = sorted(f for f in list_files(f"{raw_root.rstrip('/')}/{model.name}") if f.endswith((".jsonl", ".json")))
-        for path in files:
-            if path in done:
-                result.skipped_files += 1
-                continue
-            good, bad = parse_file(spark, model, path)
-            staged.append((model, path, good, bad))
-    batches: set[str] = set()
-    for model, path, good, bad in staged:
-        rejected = bad.count()
-        if rejected:
+        listed = sorted(f for f in list_files(f"{raw_root.rstrip('/')}/{model.name}") if f.endswith((".jsonl", ".json")))
+        new = [f for f in listed if f not in done]
+        result.skipped_files += len(listed) - len(new)
+        if not new:
+            continue
+        parsed = _parsed(spark, model, new)
+        staged.append((model, new, parsed, _validate(spark, model, parsed, new)))
+    if not io.table_exists(spark, io.QUARANTINE):
+        io.overwrite(spark.createDataFrame([], QUARANTINE_DDL), io.QUARANTINE)
+    for model, paths, parsed, rejected in staged:
+        if any(rejected.values()):
             # Keyed by source file, so re-ingesting a file after a crash replaces, never duplicates.
-            io.replace_where(bad, io.QUARANTINE, f"stage = 'ingest' AND _source_file = '{path}'")
-        elif not io.table_exists(spark, io.QUARANTINE):
-            io.overwrite(spark.createDataFrame([], QUARANTINE_DDL), io.QUARANTINE)
+            io.replace_where(_rejects(parsed, model), io.QUARANTINE,
+                             f"stage = 'ingest' AND {io.in_list('_source_file', paths)}")
+        good = parsed.where(~F.col("_malformed") & (F.col("_missing") == "")).select(
+            "r.*", "_source_file",
+            F.regexp_extract("_source_file", r"([^/]+?)(\.jsonl|\.json)?$", 1).alias("_batch_id"),
+            F.current_timestamp().alias("_ingested_at"),
+        )
         io.append(good, model.bronze_table)
-        batches.add(batch_of(path))
-        result.rows[model.name] = result.rows.get(model.name, 0) + good.count()
-        result.rejected[model.name] = result.rejected.get(model.name, 0) + rejected
-    result.new_batches = sorted(batches)
+        result.rows[model.name] = io.last_write_rows(spark, model.bronze_table)
+        result.rejected[model.name] = sum(rejected.values())
+        result.new_batches.extend(batch_of(p) for p in paths)
+    result.new_batches = sorted(set(result.new_batches))
     return result

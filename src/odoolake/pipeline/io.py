@@ -7,6 +7,7 @@ Delta commit, so a stage that fails leaves each table at its last committed vers
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
@@ -61,6 +62,17 @@ def replace_where(df: DataFrame, name: str, predicate: str, partition_by: Iterab
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.saveAsTable(name)
+
+
+def last_write_rows(spark: SparkSession, name: str) -> int:
+    """Rows written by the table's latest commit, from the Delta log (no scan)."""
+    last = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").first()
+    if last is None:
+        return 0
+    metrics = last["operationMetrics"] or {}
+    if isinstance(metrics, str):  # the local engine serves history as JSON text; Databricks as a map
+        metrics = json.loads(metrics)
+    return int(metrics.get("numOutputRows", 0))
 
 
 def in_list(column: str, values: Iterable[str]) -> str:

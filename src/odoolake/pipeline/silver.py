@@ -175,15 +175,11 @@ def with_period(df: DataFrame, date_col: str = "date") -> DataFrame:
     return df.withColumn("period", F.date_format(F.col(date_col), "yyyy-MM"))
 
 
-def current_lines(lines: DataFrame, moves_now: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """Lines of each move's latest delivery, deduplicated; returns (lines, duplicate records)."""
-    exact = Window.partitionBy("id", "write_date").orderBy("_batch_id", "_source_file")
-    ranked = lines.withColumn("_copy", F.row_number().over(exact))
-    duplicates = ranked.where(F.col("_copy") > 1).drop("_copy")
+def current_lines(lines: DataFrame, moves_now: DataFrame) -> DataFrame:
+    """Lines of each move's latest delivery, one row per line id (re-deliveries collapse)."""
     anchor = moves_now.select("move_id", F.col("_batch_id").alias("_move_batch"), "period")
     candidates = (
-        ranked.where(F.col("_copy") == 1).drop("_copy")
-        .withColumn("move_id", m2o_id("move_id"))
+        lines.withColumn("move_id", m2o_id("move_id"))
         .join(anchor, "move_id")
         .where(F.col("_batch_id") >= F.col("_move_batch"))
     )
@@ -202,15 +198,21 @@ def current_lines(lines: DataFrame, moves_now: DataFrame) -> tuple[DataFrame, Da
         F.col("parent_state"),
         F.to_timestamp("write_date").alias("write_date"),
         F.col("_batch_id"),
-    ), duplicates
+    )
+
+
+def duplicate_records(lines: DataFrame) -> DataFrame:
+    """Second and later deliveries of the same line version (same id and write_date)."""
+    exact = Window.partitionBy("id", "write_date").orderBy("_batch_id", "_source_file")
+    return lines.withColumn("_copy", F.row_number().over(exact)).where(F.col("_copy") > 1).drop("_copy")
 
 
 # -- EWT / VAT lines and rule-based quarantine ------------------------------------------------------
 
-def _quarantine(df: DataFrame, reason: str, action: str, model: str, record_id: Column, detail: Column) -> DataFrame:
+def _quarantine(df: DataFrame, reason: Column, action: str, model: str, record_id: Column, detail: Column) -> DataFrame:
     return df.select(
         F.lit("rules").alias("stage"),
-        F.lit(reason).alias("reason"),
+        reason.alias("reason"),
         F.lit(action).alias("action"),
         F.lit(model).alias("model"),
         record_id.cast("bigint").alias("record_id"),
@@ -224,48 +226,57 @@ def _quarantine(df: DataFrame, reason: str, action: str, model: str, record_id: 
     )
 
 
+def build_move_rejects(moves: DataFrame) -> DataFrame:
+    """Moves that are not usable: not posted, or a second posted bill with the same vendor and reference."""
+    posted = F.col("state") == "posted"
+    same_doc = Window.partitionBy("company_id", "partner_id", "move_type", "ref", posted).orderBy("move_id")
+    reason = (
+        F.when(F.col("state") == "draft", "DRAFT")
+        .when(F.col("state") == "cancel", "CANCELLED")
+        .when(F.col("state") == "deleted", "DELETED")
+        .when(posted & F.col("ref").isNotNull() & (F.row_number().over(same_doc) > 1), "DUPLICATE_BILL")
+    )
+    flagged = moves.withColumn("_reason", reason).where(F.col("_reason").isNotNull())
+    detail = F.when(
+        F.col("_reason") == "DUPLICATE_BILL",
+        F.concat(F.lit("same vendor and reference as an earlier posted bill: "), F.col("ref")),
+    ).otherwise(F.concat(F.lit("move is "), F.col("state"), F.lit(": "), F.coalesce(F.col("move_name"), F.lit(""))))
+    return _quarantine(flagged, F.col("_reason"), "rejected", "account.move", F.col("move_id"), detail)
+
+
 def build_tax_lines(
     spark: SparkSession, moves: DataFrame, lines: DataFrame, partners: DataFrame, taxes: DataFrame,
     companies: DataFrame,
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """(ewt_lines, vat_lines, quarantine) for the moves and lines given (already period-filtered)."""
+    """(ewt_lines, vat_lines, rejected tax lines) for the moves and lines given (already period-filtered).
+
+    Each tax line gets at most one rejection reason in a single pass, so the joins run once per output.
+    """
     moves = moves.join(companies.select("company_id", "agency"), "company_id", "left")
-    same_doc = Window.partitionBy("company_id", "partner_id", "move_type", "ref").orderBy("move_id")
-    posted = moves.where(F.col("state") == "posted").withColumn(
-        "_dup_rank", F.when(F.col("ref").isNull(), F.lit(1)).otherwise(F.row_number().over(same_doc))
-    )
-    move_rejects = [
-        _quarantine(moves.where(F.col("state") == state), reason, "rejected", "account.move", F.col("move_id"),
-                    F.concat(F.lit(f"move is {state}: "), F.coalesce(F.col("move_name"), F.lit(""))))
-        for state, reason in (("draft", "DRAFT"), ("cancel", "CANCELLED"), ("deleted", "DELETED"))
-    ]
-    duplicate_bills = posted.where(F.col("_dup_rank") > 1)
-    move_rejects.append(_quarantine(
-        duplicate_bills, "DUPLICATE_BILL", "rejected", "account.move", F.col("move_id"),
-        F.concat(F.lit("same vendor and reference as an earlier posted bill: "), F.col("ref")),
-    ))
-    usable = posted.where(F.col("_dup_rank") == 1).drop("_dup_rank")
-
-    tax_lines = (
-        lines.where(F.col("tax_line_id").isNotNull())
-        .join(usable.drop("period", "write_date", "_batch_id"), "move_id")
-        .join(taxes, F.col("tax_line_id") == F.col("tax_id"), "left")
-        .join(partners, "partner_id", "left")
-    )
-    no_rate = (F.col("currency") != "PHP") & (F.col("balance") == 0) & (F.col("amount_currency") != 0)
-    rate_missing = tax_lines.where(no_rate)
-    ok = tax_lines.where(~no_rate)
-    unknown_tax = ok.where(F.col("tax_id").isNull())
-    ok = ok.where(F.col("tax_id").isNotNull())
-
+    usable = moves.join(build_move_rejects(moves).select(F.col("record_id").alias("move_id")), "move_id", "left_anti")
+    usable = usable.where(F.col("state") == "posted")
     catalog = spark.createDataFrame(
         catalog_rows(), "atc string, payee_type string, regime string, rate double, valid_from string, "
         "valid_to string, description string",
     )
     known = catalog.select("atc", "regime").distinct()
-    wht = ok.where(F.col("is_withholding")).join(known, "atc", "left")
-    unknown_atc = wht.where(F.col("regime").isNull())
-    wht = wht.where(F.col("regime").isNotNull())
+    tax_lines = (
+        lines.where(F.col("tax_line_id").isNotNull())
+        .join(usable.drop("period", "write_date", "_batch_id"), "move_id")
+        .join(taxes, F.col("tax_line_id") == F.col("tax_id"), "left")
+        .join(known, "atc", "left")
+        .join(partners, "partner_id", "left")
+    )
+    no_rate = (F.col("currency") != "PHP") & (F.col("balance") == 0) & (F.col("amount_currency") != 0)
+    tax_lines = tax_lines.withColumn(
+        "_reject",
+        F.when(no_rate, "MISSING_CURRENCY_RATE")
+        .when(F.col("tax_id").isNull(), "UNKNOWN_TAX")
+        .when(F.col("is_withholding") & F.col("regime").isNull(), "UNKNOWN_ATC"),
+    )
+    rejected = tax_lines.where(F.col("_reject").isNotNull())
+    ok = tax_lines.where(F.col("_reject").isNull())
+    wht = ok.where(F.col("is_withholding"))
     sales = F.col("tax_use") == "sale"
     refund = F.col("move_type").isin("in_refund", "out_refund")
     sign = F.when(refund, F.lit(-1.0)).otherwise(F.lit(1.0))
@@ -315,24 +326,23 @@ def build_tax_lines(
         F.round(F.when(sales, -F.col("balance")).otherwise(F.col("balance")), 2).alias("vat"),
         "_batch_id",
     )
-    line_rejects = [
-        _quarantine(rate_missing, "MISSING_CURRENCY_RATE", "rejected", "account.move.line", F.col("line_id"),
-                    F.concat(F.lit("no PHP amount on a "), F.col("currency"), F.lit(" line (currency rate missing)"))),
-        _quarantine(unknown_tax, "UNKNOWN_TAX", "rejected", "account.move.line", F.col("line_id"),
-                    F.concat(F.lit("tax id "), F.col("tax_line_id").cast("string"), F.lit(" is not in account.tax"))),
-        _quarantine(unknown_atc, "UNKNOWN_ATC", "rejected", "account.move.line", F.col("line_id"),
-                    F.concat(F.lit("withholding tax '"), F.col("tax_name"),
-                             F.lit("' has no known ATC (l10n_ph_atc empty or not in the catalog)"))),
-    ]
-    flagged = []
-    for name in flags:
-        hits = ewt.where(F.array_contains(F.split("dq_flags", ","), name))
-        flagged.append(_quarantine(hits, name, "flagged", "account.move.line", F.col("line_id"),
-                                   F.concat(F.lit(f"{name} on "), F.col("atc"), F.lit(" line of "), F.col("move_name"))))
-    quarantine = move_rejects[0]
-    for extra in [*move_rejects[1:], *line_rejects, *flagged]:
-        quarantine = quarantine.unionByName(extra)
-    return ewt, vat, quarantine
+    detail = (
+        F.when(F.col("_reject") == "MISSING_CURRENCY_RATE",
+               F.concat(F.lit("no PHP amount on a "), F.col("currency"), F.lit(" line (currency rate missing)")))
+        .when(F.col("_reject") == "UNKNOWN_TAX",
+              F.concat(F.lit("tax id "), F.col("tax_line_id").cast("string"), F.lit(" is not in account.tax")))
+        .otherwise(F.concat(F.lit("withholding tax '"), F.col("tax_name"),
+                            F.lit("' has no known ATC (l10n_ph_atc empty or not in the catalog)")))
+    )
+    line_rejects = _quarantine(rejected, F.col("_reject"), "rejected", "account.move.line", F.col("line_id"), detail)
+    return ewt, vat, line_rejects
+
+
+def build_flags(ewt_lines: DataFrame) -> DataFrame:
+    """One quarantine row per data-quality flag on a kept EWT line."""
+    exploded = ewt_lines.where(F.col("dq_flags") != "").withColumn("_flag", F.explode(F.split("dq_flags", ",")))
+    detail = F.concat(F.col("_flag"), F.lit(" on "), F.col("atc"), F.lit(" line of "), F.col("move_name"))
+    return _quarantine(exploded, F.col("_flag"), "flagged", "account.move.line", F.col("line_id"), detail)
 
 
 # -- the stage --------------------------------------------------------------------------------------
@@ -367,35 +377,41 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
         .unionByName(bronze_lines.where(in_batch).select(m2o_id("move_id").alias("id")))
         .distinct()
     )
-    moves_now = with_period(current_moves(bronze_moves.join(touched, "id", "left_semi")))
-    lines_now, duplicates = current_lines(bronze_lines.join(touched.withColumnRenamed("id", "_mid"),
-                                                            m2o_id("move_id") == F.col("_mid"), "left_semi"),
-                                          moves_now)
-    moves_now = moves_now.cache()
-    periods = {r[0] for r in moves_now.select("period").distinct().collect() if r[0]}
+    if full:  # every move is touched: skip the semi-joins
+        moves_src, lines_src = bronze_moves, bronze_lines
+    else:
+        moves_src = bronze_moves.join(touched, "id", "left_semi")
+        lines_src = bronze_lines.join(touched.withColumnRenamed("id", "_mid"), m2o_id("move_id") == F.col("_mid"),
+                                      "left_semi")
+    # Every period any version of a touched move was in (a superset of what changes; rebuilding is idempotent).
+    dated = moves_src.select(F.substring("date", 1, 7).alias("period")).distinct()
+    periods = {r[0] for r in dated.collect() if r[0]}
     if not full:
         previous = spark.table(io.SILVER_MOVES).join(touched.withColumnRenamed("id", "move_id"), "move_id", "left_semi")
         periods |= {r[0] for r in previous.select("period").distinct().collect() if r[0]}
     result.periods = sorted(periods)
     where_p = io.in_list("period", periods)
 
+    moves_now = with_period(current_moves(moves_src))
     if full:
-        moves_p, lines_p = moves_now, lines_now
+        io.replace_where(moves_now, io.SILVER_MOVES, where_p, ["period"])
+        anchor = spark.table(io.SILVER_MOVES)
+        io.replace_where(current_lines(lines_src, anchor), io.SILVER_LINES, where_p, ["period"])
     else:
-        keep_moves = spark.table(io.SILVER_MOVES).where(where_p).join(
-            touched.withColumnRenamed("id", "move_id"), "move_id", "left_anti")
-        keep_lines = spark.table(io.SILVER_LINES).where(where_p).join(
-            touched.withColumnRenamed("id", "move_id"), "move_id", "left_anti")
-        moves_p = keep_moves.unionByName(moves_now.where(where_p))
-        lines_p = keep_lines.unionByName(lines_now.where(where_p))
-    io.replace_where(moves_p, io.SILVER_MOVES, where_p, ["period"])
-    io.replace_where(lines_p, io.SILVER_LINES, where_p, ["period"])
+        touched_ids = touched.withColumnRenamed("id", "move_id")
+        keep_moves = spark.table(io.SILVER_MOVES).where(where_p).join(touched_ids, "move_id", "left_anti")
+        io.replace_where(keep_moves.unionByName(moves_now.where(where_p)), io.SILVER_MOVES, where_p, ["period"])
+        anchor = spark.table(io.SILVER_MOVES).where(where_p).join(touched_ids, "move_id", "left_semi")
+        keep_lines = spark.table(io.SILVER_LINES).where(where_p).join(touched_ids, "move_id", "left_anti")
+        io.replace_where(keep_lines.unionByName(current_lines(lines_src, anchor)), io.SILVER_LINES, where_p,
+                         ["period"])
 
     moves_p = spark.table(io.SILVER_MOVES).where(where_p)
     lines_p = spark.table(io.SILVER_LINES).where(where_p)
-    ewt, vat, rules = build_tax_lines(spark, moves_p, lines_p, spark.table(io.SILVER_PARTNERS),
-                                      spark.table(io.SILVER_TAXES), spark.table(io.SILVER_COMPANIES))
-    dups = duplicates.where(in_batch).select(
+    companies_now = spark.table(io.SILVER_COMPANIES)
+    ewt, vat, line_rejects = build_tax_lines(spark, moves_p, lines_p, spark.table(io.SILVER_PARTNERS),
+                                             spark.table(io.SILVER_TAXES), companies_now)
+    dups = duplicate_records(lines_src).where(in_batch).select(
         F.lit("dedup").alias("stage"), F.lit("DUPLICATE_RECORD").alias("reason"), F.lit("rejected").alias("action"),
         F.lit("account.move.line").alias("model"), F.col("id").alias("record_id"), m2o_id("move_id").alias("move_id"),
         F.date_format(F.to_date("date"), "yyyy-MM").alias("period"), m2o_name("company_id").alias("agency"),
@@ -404,6 +420,8 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     )
     io.replace_where(ewt, io.EWT_LINES, where_p, ["period"])
     io.replace_where(vat, io.VAT_LINES, where_p, ["period"])
+    move_rejects = build_move_rejects(moves_p.join(companies_now.select("company_id", "agency"), "company_id", "left"))
+    rules = move_rejects.unionByName(line_rejects).unionByName(build_flags(spark.table(io.EWT_LINES).where(where_p)))
     io.replace_where(rules, io.QUARANTINE, f"stage = 'rules' AND {where_p}")
     io.replace_where(dups, io.QUARANTINE, f"stage = 'dedup' AND {io.in_list('_batch_id', todo)}")
     log = spark.createDataFrame([(b, ",".join(result.periods)) for b in todo], "batch_id string, periods string")
@@ -412,5 +430,4 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
         io.overwrite(log, io.SILVER_LOG)
     else:
         io.replace_where(log, io.SILVER_LOG, io.in_list("batch_id", todo))
-    moves_now.unpersist()
     return result
