@@ -54,7 +54,8 @@ class WorkspacePaths:
                 break
         else:
             raise ValueError(f"not a DBFS path: {uri!r} (expected dbfs:/…)")
-        local = (self.dbfs_root / rel.lstrip("/")).resolve()
+        # Lexical check: `..` may not climb out, but symlinks the owner placed inside the root are followed.
+        local = Path(os.path.normpath(self.dbfs_root / rel.lstrip("/")))
         if local != self.dbfs_root and self.dbfs_root not in local.parents:
             raise ValueError(f"DBFS path escapes the DBFS root: {uri!r}")
         return local

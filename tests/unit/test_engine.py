@@ -44,3 +44,15 @@ def test_not_null_append_that_would_drop_columns_is_refused(spark):
     spark.sql("ALTER TABLE default.nn ADD COLUMNS (x int)")
     spark.range(3).withColumn("x", F.lit(1)).write.format("delta").mode("append").saveAsTable("default.nn")
     assert spark.table("default.nn").where("x = 1").count() == 3
+
+
+def test_dbfs_paths_cannot_escape_the_root(tmp_path):
+    from odoolake.config import WorkspacePaths
+
+    paths = WorkspacePaths.from_env(tmp_path)
+    assert paths.dbfs_to_local("dbfs:/raw/odoo/x.jsonl") == paths.dbfs_root / "raw/odoo/x.jsonl"
+    assert paths.dbfs_to_local("/dbfs/raw") == paths.dbfs_root / "raw"
+    with pytest.raises(ValueError, match="escapes the DBFS root"):
+        paths.dbfs_to_local("dbfs:/raw/../../etc/passwd")
+    with pytest.raises(ValueError, match="not a DBFS path"):
+        paths.dbfs_to_local("s3://bucket/x")
