@@ -9,13 +9,16 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen -q
 	touch $@
 
-.PHONY: install demo test
+.PHONY: install demo test bench
 install: $(VENV)/.installed
 
 demo: install
 	$(VENV)/bin/odoolake demo
 
 test: install
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/pytest
 
+
+bench: install
+	$(VENV)/bin/python bench/month_end.py

@@ -14,3 +14,4 @@ from odoolake.pipeline import silver
 
 result = silver.run(spark, full_refresh=full_refresh)
 print(f"batches: {result.batches}; periods rebuilt: {result.periods}")
+dbutils.jobs.taskValues.set(key="periods", value=result.periods)

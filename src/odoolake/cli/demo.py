@@ -5,15 +5,18 @@ from __future__ import annotations
 import shutil
 import time
 from datetime import date
+from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from odoolake.cli.common import console, dbfs_lister, handle_errors
+from odoolake.bundles.jobs import BundleError
+from odoolake.cli.common import console, handle_errors
 from odoolake.config import WorkspacePaths
 
 RAW_ROOT = "dbfs:/raw/odoo"
+JOB_KEY = "bir_etl"
 
 
 def last_full_month(today: date | None = None) -> date:
@@ -28,12 +31,15 @@ def demo(
     seed: int = typer.Option(42, help="Random seed; the same seed gives the same data."),
     home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME", help="Workspace root (default ./.odoolake)."),
     reset: bool = typer.Option(False, "--reset", help="Delete the workspace root first."),
+    bundle: str = typer.Option(None, "--bundle", help="Bundle folder with databricks.yml (default ./databricks)."),
 ) -> None:
-    """Generate Odoo data for the agencies, run the month-end (bronze → silver → gold) and summarise it."""
+    """Generate Odoo data for the agencies, run the bundle's bir_etl notebooks (bronze → silver → gold), summarise."""
+    from odoolake.bundles.jobs import notebook_tasks
     from odoolake.datagen import GenConfig, generate
-    from odoolake.pipeline import month_end
     from odoolake.workspace.engine import LocalEngine
+    from odoolake.workspace.notebooks import run_notebook
 
+    tasks = notebook_tasks(find_bundle(bundle), JOB_KEY)
     paths = WorkspacePaths.from_env(home)
     if reset and paths.home.exists():
         shutil.rmtree(paths.home)
@@ -47,26 +53,30 @@ def demo(
         gen_task = progress.add_task("generate Odoo extracts", total=months, note="")
         generate(cfg, paths.dbfs_to_local(RAW_ROOT),
                  progress=lambda batch, n, total: progress.update(gen_task, completed=n, note=batch))
-        stages = ["bronze_ingestion", "silver_cleaning", "gold_aggregation"]
-        run_task = progress.add_task("month-end", total=len(stages) + 1, note="starting engine")
+        run_task = progress.add_task(f"job {JOB_KEY}", total=len(tasks), note="starting engine")
         engine = LocalEngine.start(paths.home)
         spark = engine.session()
-        done: list[str] = []
-
-        def on_stage(name: str) -> None:
-            if done:
-                progress.advance(run_task)
-            done.append(name)
-            progress.update(run_task, note=name)
-
-        result = month_end.run(spark, RAW_ROOT, dbfs_lister(paths), on_stage=on_stage)
-        progress.advance(run_task)
-        progress.update(run_task, completed=len(stages) + 1, note="done")
-    _summary(spark, result, end, time.perf_counter() - started, paths)
+        task_values: dict = {}
+        for task in tasks:
+            progress.update(run_task, note=task.task_key)
+            run_notebook(task.notebook, spark, paths, task.parameters, task_values, task.task_key)
+            progress.advance(run_task)
+        progress.update(run_task, note="done")
+    _summary(spark, task_values, end, time.perf_counter() - started, paths)
     engine.close()
 
 
-def _summary(spark, result, end: date, seconds: float, paths: WorkspacePaths) -> None:
+def find_bundle(explicit: str | None) -> Path:
+    """The bundle folder: the option, else ``./databricks``, else the one beside this source tree."""
+    candidates = [Path(explicit)] if explicit else [Path("databricks"), Path(__file__).resolve().parents[3] / "databricks"]
+    for candidate in candidates:
+        if (candidate / "databricks.yml").is_file():
+            return candidate
+    raise BundleError(f"No bundle found (looked for databricks.yml in {', '.join(str(c) for c in candidates)}); "
+                      "run from the repository root or pass --bundle.")
+
+
+def _summary(spark, task_values: dict, end: date, seconds: float, paths: WorkspacePaths) -> None:
     from odoolake.pipeline import io
 
     layers = Table(title="Rows per layer", show_edge=False)
@@ -102,6 +112,8 @@ def _summary(spark, result, end: date, seconds: float, paths: WorkspacePaths) ->
         t.add_row(r["agency"], f"{r['total_wht']:,.2f}")
     t.add_row("[bold]total", f"[bold]{sum(r['total_wht'] for r in wht):,.2f}")
     console.print(t)
-    new = ", ".join(result.bronze.new_batches[-3:]) or "none (already ingested)"
-    console.print(f"New batches: {len(result.bronze.new_batches)} (last: {new}); periods rebuilt: "
-                  f"{len(result.silver.periods)}. Finished in {seconds:.1f} s. Lake: {paths.warehouse}")
+    batches = task_values.get("bronze_ingestion", {}).get("new_batches", [])
+    periods = task_values.get("silver_cleaning", {}).get("periods", [])
+    new = ", ".join(batches[-3:]) or "none (already ingested)"
+    console.print(f"New batches: {len(batches)} (last: {new}); periods rebuilt: {len(periods)}. "
+                  f"Finished in {seconds:.1f} s. Lake: {paths.warehouse}")

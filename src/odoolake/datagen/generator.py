@@ -141,7 +141,7 @@ class Generator:
                 taxes[(company["id"], spec.key)] = {
                     "id": tax_id, "name": spec.name, "description": spec.name, "amount": spec.amount,
                     "amount_type": "percent", "type_tax_use": spec.use,
-                    "l10n_ph_atc": spec.atc or False, "is_withholding_tax_on_payment": False,
+                    "l10n_ph_atc": spec.atc or False, "is_withholding_tax_on_payment": spec.on_payment,
                     "active": True, "company_id": [company["id"], company["name"]],
                     "write_date": f"{self.first_month:%Y-%m-%d} 00:00:00",
                 }
@@ -199,7 +199,9 @@ class Generator:
                     if atc not in EWT_RATES:
                         atc = cat.atcs[0]
                 tax_key = "fwt_WC230" if atc == "WC230" else f"ewt_{atc}"
-                if rng.random() < messy.tax_without_atc:
+                if self.cfg.odoo_version >= 19 and tax_key.startswith("ewt_") and rng.random() < messy.ewt_on_payment:
+                    tax_key += "_onpay"
+                elif rng.random() < messy.tax_without_atc:
                     tax_key = rng.choice(["manual_named", "manual_unnamed"])
                     self.manifest_cases.setdefault(f"tax_{tax_key}", []).append(pid)
             if cat.key == "nonresident":
@@ -404,6 +406,8 @@ class _MonthContext:
         if state == "cancel":
             self.case("cancelled", move_id)
         self._emit(move, lines)
+        if tax_key and tax_key.endswith("_onpay") and state == "posted" and not refund and not missing_rate:
+            self._payment_with_withholding(move, vendor, round(sum(amounts), 2), rate, self.tax(tax_key))
         if state == "draft":
             self._draft_followup(move, lines, vendor, amounts, currency, rate, ref, tax_key, refund)
         elif state == "posted":
@@ -427,6 +431,54 @@ class _MonthContext:
             dup_line = lines[0]
             self.followups.append(("account_move_line", dup_line))
             self.later_case("duplicate_record", dup_line["id"])
+
+    def _payment_with_withholding(self, bill: dict[str, Any], vendor: Vendor, base: float, rate: float,
+                                  tax: dict[str, Any]) -> None:
+        """Odoo 19 "Withhold On Payment": the EWT line is on the payment's journal entry, dated the payment."""
+        pay_date = date.fromisoformat(bill["date"]) + timedelta(days=self.rng.randint(0, 25))
+        next_month = _next_month(self.month)
+        pay_date = min(pay_date, _next_month(next_month) - timedelta(days=1))
+        base_php = round(base * rate, 2)
+        ewt = round(base_php * -tax["amount"] / 100, 2)
+        payable = round(-bill["amount_total_signed"], 2)
+        pay_id = self._move_id()
+        name = f"PBNK/{pay_date:%Y/%m}/{pay_id % ID_BLOCK:05d}"
+        written = _ts(datetime.combine(pay_date, datetime.min.time()) + timedelta(hours=15))
+        mref, vref = [pay_id, name], [vendor.id, vendor.name]
+
+        def line(display_type: str, balance: float, account: list, **extra: Any) -> dict[str, Any]:
+            rec = {
+                "id": self._line_id(), "move_id": mref, "name": name, "date": pay_date.isoformat(),
+                "parent_state": "posted", "company_id": self.cref, "partner_id": vref, "account_id": account,
+                "display_type": display_type, "tax_ids": [], "tax_line_id": False, "tax_base_amount": 0.0,
+                "balance": balance, "debit": max(balance, 0.0), "credit": max(-balance, 0.0),
+                "amount_currency": balance, "currency_id": [1, "PHP"], "price_subtotal": abs(balance),
+                "write_date": written,
+            }
+            rec.update(extra)
+            return rec
+
+        lines = [
+            line("payment_term", payable, [201000, "201000 Accounts payable"]),
+            line("tax", -ewt, [206020, "206020 Withholding tax payable"], tax_line_id=[tax["id"], tax["name"]],
+                 tax_base_amount=base_php),
+            line("product", round(-(payable - ewt), 2), [101100, "101100 Bank"]),
+        ]
+        move = {
+            "id": pay_id, "name": name, "ref": False, "move_type": "entry", "state": "posted",
+            "date": pay_date.isoformat(), "invoice_date": False, "partner_id": vref, "commercial_partner_id": vref,
+            "company_id": self.cref, "journal_id": [3, "Bank"], "currency_id": [1, "PHP"],
+            "amount_untaxed": 0.0, "amount_tax": 0.0, "amount_total": payable, "amount_total_signed": payable,
+            "reversed_entry_id": False, "origin_payment_id": [pay_id, f"PAY/{pay_date:%Y/%m}/{pay_id % ID_BLOCK:05d}"],
+            "line_ids": [rec["id"] for rec in lines], "write_date": written, "create_date": written,
+        }
+        if pay_date < next_month:
+            self._emit(move, lines)
+            self.case("ewt_on_payment", pay_id)
+        else:
+            self.followups.append(("account_move", move))
+            self.followups.extend(("account_move_line", rec) for rec in lines)
+            self.later_case("ewt_on_payment", pay_id)
 
     def _draft_followup(self, move, lines, vendor, amounts, currency, rate, ref, tax_key, refund) -> None:
         rng = self.rng
@@ -517,7 +569,7 @@ class _MonthContext:
             line("tax", sign * vat_amount, vat_spec.name, [106010, "106010 Input VAT"],
                  tax_line_id=[taxes[0]["id"], taxes[0]["name"]], tax_base_amount=round(abs(base) * rate, 2))
         wht_amount = 0.0
-        if wht is not None:
+        if wht is not None and not wht["is_withholding_tax_on_payment"]:
             pct = -wht["amount"]
             basis = base * 1.12 if base_incl_vat else base
             wht_amount = round(basis * pct / 100, 2)

@@ -53,6 +53,7 @@ class TaxSpec:
     atc: str | None  # l10n_ph_atc, None when the field is empty
     kind: str  # vat | ewt | cwt | fwt
     vat_category: str | None = None
+    on_payment: bool = False  # Odoo 19 "Withhold On Payment" (l10n_account_withholding_tax)
 
 
 VAT_TAXES: tuple[TaxSpec, ...] = (
@@ -84,6 +85,8 @@ def withholding_taxes() -> tuple[TaxSpec, ...]:
         TaxSpec("cwt_WC158", "1% WC158 withheld by customer", -1.0, "sale", "WC158", "cwt"),
         TaxSpec("cwt_WC160", "2% WC160 withheld by customer", -2.0, "sale", "WC160", "cwt"),
     ]
+    specs += [TaxSpec(f"ewt_{atc}_onpay", f"{rate:g}% {atc} (on payment)", -float(rate), "purchase", atc, "ewt",
+                      on_payment=True) for atc, rate in EWT_RATES.items()]
     return tuple(specs)
 
 
@@ -113,6 +116,7 @@ class MessyRates:
     base_includes_vat: float = 0.01
     missing_field: float = 0.0005
     malformed_json_lines: int = 2  # per run, in the first batch of account.move.line
+    ewt_on_payment: float = 0.4  # share of EWT vendors whose tax withholds on payment (Odoo 19+ only)
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ class GenConfig:
     agencies: tuple[str, ...] = AGENCIES
     messy: MessyRates = field(default_factory=MessyRates)
     customer_invoice_share: float = 0.12  # share of moves that are customer invoices
+    odoo_version: int = 17  # 19+ adds withholding on payment (bir-odoo.md §3.4)
 
     def month_starts(self) -> list[date]:
         out = []

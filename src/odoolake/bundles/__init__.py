@@ -1,0 +1,1 @@
+"""Databricks Asset Bundles: reading ``databricks/databricks.yml``."""

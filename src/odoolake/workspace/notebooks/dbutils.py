@@ -1,0 +1,219 @@
+"""A local ``dbutils`` with the parts notebooks use: widgets, fs, notebook, jobs.taskValues, secrets.
+
+``dbutils.fs`` works on the local DBFS root; ``dbfs:/`` and ``/dbfs/`` paths are accepted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from odoolake.config import WorkspacePaths
+from odoolake.errors import OdoolakeError
+
+
+class NotebookExit(Exception):
+    def __init__(self, value: str) -> None:
+        self.value = value
+        super().__init__(value)
+
+
+class WidgetError(OdoolakeError):
+    pass
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    name: str
+    size: int
+    modificationTime: int
+
+    def isDir(self) -> bool:
+        return self.name.endswith("/")
+
+    def isFile(self) -> bool:
+        return not self.isDir()
+
+
+class Widgets:
+    def __init__(self, params: dict[str, str]) -> None:
+        self._params = dict(params)
+        self._defaults: dict[str, str] = {}
+
+    def _define(self, name: str, default: str) -> None:
+        self._defaults[name] = "" if default is None else str(default)
+
+    def text(self, name: str, defaultValue: str = "", label: str | None = None) -> None:
+        self._define(name, defaultValue)
+
+    def dropdown(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:
+        if str(defaultValue) not in [str(c) for c in choices]:
+            raise WidgetError(f"widget {name!r}: default {defaultValue!r} is not one of {choices}")
+        value = self._params.get(name)
+        if value is not None and value not in [str(c) for c in choices]:
+            raise WidgetError(f"widget {name!r}: value {value!r} is not one of {choices}")
+        self._define(name, defaultValue)
+
+    combobox = text
+
+    def multiselect(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:
+        self._define(name, defaultValue)
+
+    def get(self, name: str) -> str:
+        if name in self._params:
+            return self._params[name]
+        if name in self._defaults:
+            return self._defaults[name]
+        raise WidgetError(f"No input widget named {name} is defined, and no parameter {name!r} was passed.")
+
+    getArgument = get
+
+    def getAll(self) -> dict[str, str]:
+        return {**self._defaults, **self._params}
+
+    def remove(self, name: str) -> None:
+        self._defaults.pop(name, None)
+
+    def removeAll(self) -> None:
+        self._defaults.clear()
+
+
+class Fs:
+    def __init__(self, paths: WorkspacePaths) -> None:
+        self._paths = paths
+
+    def _local(self, path: str) -> Path:
+        if path.startswith("file:"):
+            return Path(path[len("file:"):])
+        if path.startswith(("dbfs:/", "/dbfs/")):
+            return self._paths.dbfs_to_local(path)
+        return self._paths.dbfs_to_local("dbfs:" + ("" if path.startswith("/") else "/") + path)
+
+    def ls(self, path: str) -> list[FileInfo]:
+        local = self._local(path)
+        if not local.exists():
+            raise FileNotFoundError(f"{path} does not exist")
+        base = path.rstrip("/") if path.startswith("dbfs:") else "dbfs:" + path.rstrip("/")
+        if local.is_file():
+            st = local.stat()
+            return [FileInfo(base, local.name, st.st_size, int(st.st_mtime * 1000))]
+        out = []
+        for child in sorted(local.iterdir()):
+            st = child.stat()
+            name = child.name + ("/" if child.is_dir() else "")
+            out.append(FileInfo(f"{base}/{name}", name, 0 if child.is_dir() else st.st_size, int(st.st_mtime * 1000)))
+        return out
+
+    def mkdirs(self, path: str) -> bool:
+        self._local(path).mkdir(parents=True, exist_ok=True)
+        return True
+
+    def put(self, path: str, contents: str, overwrite: bool = False) -> bool:
+        local = self._local(path)
+        if local.exists() and not overwrite:
+            raise FileExistsError(f"{path} already exists; pass overwrite=True")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_text(contents)
+        return True
+
+    def head(self, path: str, maxBytes: int = 65536) -> str:
+        with self._local(path).open("rb") as fh:
+            return fh.read(maxBytes).decode("utf-8", errors="replace")
+
+    def cp(self, source: str, dest: str, recurse: bool = False) -> bool:
+        src, dst = self._local(source), self._local(dest)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            if not recurse:
+                raise IsADirectoryError(f"{source} is a directory; pass recurse=True")
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dst)
+        return True
+
+    def mv(self, source: str, dest: str, recurse: bool = False) -> bool:
+        dst = self._local(dest)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(self._local(source), dst)
+        return True
+
+    def rm(self, path: str, recurse: bool = False) -> bool:
+        local = self._local(path)
+        if not local.exists():
+            return False
+        if local.is_dir():
+            if not recurse:
+                raise IsADirectoryError(f"{path} is a directory; pass recurse=True")
+            shutil.rmtree(local)
+        else:
+            local.unlink()
+        return True
+
+
+class TaskValues:
+    """``dbutils.jobs.taskValues``: values a task sets for the tasks after it in the same run."""
+
+    def __init__(self, store: dict[str, dict[str, Any]], task_key: str) -> None:
+        self._store = store
+        self._task = task_key
+
+    def set(self, key: str, value: Any) -> None:
+        self._store.setdefault(self._task, {})[key] = value
+
+    def get(self, taskKey: str, key: str, default: Any = None, debugValue: Any = None) -> Any:
+        values = self._store.get(taskKey, {})
+        if key in values:
+            return values[key]
+        if default is not None:
+            return default
+        raise ValueError(f"Task value {key!r} of task {taskKey!r} was not set and no default was given.")
+
+
+class Jobs:
+    def __init__(self, task_values: TaskValues) -> None:
+        self.taskValues = task_values
+
+
+class Notebook:
+    def __init__(self, run_child: Callable[[str, int, dict[str, str]], str]) -> None:
+        self._run_child = run_child
+
+    def exit(self, value: Any) -> None:
+        raise NotebookExit(str(value))
+
+    def run(self, path: str, timeout_seconds: int = 0, arguments: dict[str, str] | None = None) -> str:
+        return self._run_child(path, timeout_seconds, arguments or {})
+
+
+class Secrets:
+    """Secrets come from the environment: ``ODOOLAKE_SECRET_<SCOPE>_<KEY>`` (upper-case, ``-`` → ``_``)."""
+
+    def get(self, scope: str, key: str) -> str:
+        name = f"ODOOLAKE_SECRET_{scope}_{key}".upper().replace("-", "_").replace(".", "_")
+        value = os.environ.get(name)
+        if value is None:
+            raise OdoolakeError(f"Secret {scope}/{key} is not set (expected environment variable {name}).")
+        return value
+
+    def list(self, scope: str) -> list[Any]:
+        prefix = f"ODOOLAKE_SECRET_{scope}_".upper().replace("-", "_")
+        return [name[len(prefix):].lower() for name in os.environ if name.startswith(prefix)]
+
+
+class DBUtils:
+    def __init__(self, paths: WorkspacePaths, params: dict[str, str], task_values: dict[str, dict[str, Any]],
+                 task_key: str, run_child: Callable[[str, int, dict[str, str]], str]) -> None:
+        self.widgets = Widgets(params)
+        self.fs = Fs(paths)
+        self.jobs = Jobs(TaskValues(task_values, task_key))
+        self.notebook = Notebook(run_child)
+        self.secrets = Secrets()
+
+    @staticmethod
+    def help() -> str:
+        return "local dbutils: widgets, fs, notebook, jobs.taskValues, secrets"

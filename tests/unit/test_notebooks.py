@@ -1,0 +1,85 @@
+"""Databricks source notebooks run locally: cells, magics, dbutils, display."""
+
+import traceback
+
+import pytest
+
+from odoolake.workspace.notebooks import parse_notebook, run_notebook
+from odoolake.workspace.notebooks.source import NotebookFormatError
+
+NB = """# Databricks notebook source
+# MAGIC %md
+# MAGIC # Title
+
+# COMMAND ----------
+
+dbutils.widgets.text("month", "2026-01")
+month = dbutils.widgets.get("month")
+print("month", month)
+
+# COMMAND ----------
+
+# MAGIC %sql
+# MAGIC SELECT 1 AS one;
+# MAGIC SELECT 2 AS two
+
+# COMMAND ----------
+
+dbutils.jobs.taskValues.set(key="month", value=month)
+dbutils.notebook.exit(month)
+print("not reached")
+"""
+
+
+def test_parse_cells_and_magics():
+    cells = parse_notebook(NB)
+    assert [c.kind for c in cells] == ["md", "python", "sql", "python"]
+    assert cells[2].source.strip().startswith("SELECT 1 AS one;")
+    assert cells[1].line == 7
+
+
+def test_parse_rejects_plain_python_and_unknown_magic():
+    with pytest.raises(NotebookFormatError, match="not a Databricks notebook"):
+        parse_notebook("print(1)\n", "x.py")
+    with pytest.raises(NotebookFormatError, match="unknown magic %foo"):
+        parse_notebook("# Databricks notebook source\n# MAGIC %foo bar\n", "x.py")
+
+
+def test_run_notebook_widgets_sql_task_values_and_exit(tmp_path, spark, lake_engine):
+    nb = tmp_path / "nb.py"
+    nb.write_text(NB)
+    values: dict = {}
+    result = run_notebook(nb, spark, lake_engine.paths, {"month": "2026-10"}, values, "t1")
+    assert result.exit_value == "2026-10"
+    assert "month 2026-10" in result.output and "two" in result.output and "not reached" not in result.output
+    assert values == {"t1": {"month": "2026-10"}}
+    default = run_notebook(nb, spark, lake_engine.paths)
+    assert default.exit_value == "2026-01"
+
+
+def test_run_shares_namespace_and_dbfs_ls(tmp_path, spark, lake_engine):
+    (lake_engine.paths.dbfs_root / "raw" / "x").mkdir(parents=True, exist_ok=True)
+    (lake_engine.paths.dbfs_root / "raw" / "x" / "a.jsonl").write_text("{}\n")
+    (tmp_path / "helpers.py").write_text("# Databricks notebook source\nGREETING = 'hi'\n")
+    (tmp_path / "main.py").write_text(
+        "# Databricks notebook source\n# MAGIC %run ./helpers\n\n# COMMAND ----------\n\n"
+        "print(GREETING, [f.path for f in dbutils.fs.ls('dbfs:/raw/x')])\n"
+    )
+    result = run_notebook(tmp_path / "main.py", spark, lake_engine.paths)
+    assert "hi ['dbfs:/raw/x/a.jsonl']" in result.output
+
+
+def test_errors_point_at_the_notebook_line(tmp_path, spark, lake_engine):
+    nb = tmp_path / "bad.py"
+    nb.write_text("# Databricks notebook source\nx = 1\n\n# COMMAND ----------\n\ny = 1 / 0\n")
+    with pytest.raises(ZeroDivisionError) as err:
+        run_notebook(nb, spark, lake_engine.paths)
+    frame = traceback.extract_tb(err.value.__traceback__)[-1]
+    assert (frame.filename, frame.lineno) == (str(nb), 6)
+
+
+def test_pip_magic_is_refused_with_a_reason(tmp_path, spark, lake_engine):
+    nb = tmp_path / "pip.py"
+    nb.write_text("# Databricks notebook source\n# MAGIC %pip install requests\n")
+    with pytest.raises(NotebookFormatError, match=r"add the package to pyproject\.toml"):
+        run_notebook(nb, spark, lake_engine.paths)
