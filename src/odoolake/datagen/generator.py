@@ -39,6 +39,8 @@ from odoolake.datagen.model import (
 
 MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line")
 USD_RATE = 56.2
+# Sales lines are large enough that sales run about 1.5x purchases, as for the reference company (bir-odoo.md §6.1).
+CUSTOMER_LINE_MEDIAN = 300_000
 RDO = "050"
 
 
@@ -605,7 +607,7 @@ class _MonthContext:
         name = f"INV/{acc_date:%Y/%m}/{move_id % ID_BLOCK:05d}"
         write = datetime.combine(acc_date, datetime.min.time()) + timedelta(hours=10)
         n = max(1, min(20, int(rng.lognormvariate(0.6, 0.6))))
-        amounts = [round(rng.lognormvariate(math.log(40_000), 1.0), 2) for _ in range(n)]
+        amounts = [round(rng.lognormvariate(math.log(CUSTOMER_LINE_MEDIAN), 1.0), 2) for _ in range(n)]
         base = round(sum(amounts), 2)
         vat_tax = self.tax("vat_sale")
         cwt = self.tax(rng.choice(["cwt_WC158", "cwt_WC160"])) if withholds else None
