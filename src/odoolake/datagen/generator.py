@@ -13,6 +13,7 @@ re-posted) are emitted into the *next* month's batch, as an extractor would see 
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections import defaultdict
@@ -329,7 +330,8 @@ class _MonthContext:
         self.messy = gen.cfg.messy
         pool = [v for v in gen.vendors if rng.random() < 0.3] or gen.vendors
         self.vendor_pool = pool
-        self.vendor_weights = [v.category.share for v in pool]
+        # cumulative once: rng.choices with plain weights re-accumulates them on every call (O(pool) per bill)
+        self.vendor_cum_weights = list(itertools.accumulate(v.category.share for v in pool))
 
     def case(self, name: str, record_id: int) -> None:
         """A case visible in this month's own batch."""
@@ -359,7 +361,7 @@ class _MonthContext:
 
     def vendor_bill(self) -> None:
         rng, messy = self.rng, self.messy
-        vendor = rng.choices(self.vendor_pool, self.vendor_weights)[0]
+        vendor = rng.choices(self.vendor_pool, cum_weights=self.vendor_cum_weights)[0]
         move_id = self._move_id()
         refund = rng.random() < messy.credit_note
         acc_date = self._date()
