@@ -1,0 +1,171 @@
+"""The local workspace server: the Databricks REST API on FastAPI, backed by SQLite and the embedded engine.
+
+``create_app(settings)`` wires the services (one ``Workspace``), the routers (explicit list), bearer-token
+authentication for everything except ``/.well-known/databricks-config``, Databricks-shaped errors, and a
+lifespan that starts the engine and the job runner and stops them.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import time
+import uuid
+import zlib
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from odoolake.config import WorkspacePaths
+from odoolake.workspace.compute import LOCAL_CLUSTER_ID, LocalCompute
+from odoolake.workspace.db import Database
+from odoolake.workspace.engine import LocalEngine
+from odoolake.workspace.errors import ApiError, EndpointNotFound, NotImplementedLocally, Unauthenticated
+from odoolake.workspace.files.dbfs import Dbfs, Volumes
+from odoolake.workspace.files.workspace_tree import WorkspaceTree
+from odoolake.workspace.identity.tokens import TokenService
+from odoolake.workspace.jobs.runner import JobRunner
+from odoolake.workspace.jobs.service import JobsService
+from odoolake.workspace.jobs.store import JobsStore
+from odoolake.workspace.routes import compute, files, identity, jobs
+from odoolake.workspace.sql.statements import StatementService
+
+LOG = logging.getLogger(__name__)
+DEFAULT_PORT = 8765
+ROUTERS = (identity.router, jobs.router, compute.router, files.router)
+
+
+def local_user() -> str:
+    try:
+        name = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        name = "local"
+    return f"{name}@localhost"
+
+
+@dataclass
+class WorkspaceSettings:
+    home: Path
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    spark_remote: str | None = None  # use a Spark Connect server elsewhere instead of the embedded one
+    runner_workers: int = 2
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class Workspace:
+    """Every service of one local workspace, created once per server."""
+
+    def __init__(self, settings: WorkspaceSettings) -> None:
+        self.settings = settings
+        self.paths = WorkspacePaths.from_env(settings.home).ensure()
+        self.db = Database(self.paths.home / "workspace.db")
+        self.workspace_id = str(zlib.crc32(str(self.paths.home).encode()) % 10**15 + 10**15)
+        self.user = local_user()
+        self.tokens = TokenService(self.db)
+        self.tree = WorkspaceTree(self.db, self.paths.home / "workspace")
+        self.dbfs = Dbfs(self.paths.dbfs_root)
+        self.volumes = Volumes(self.paths.home / "volumes")
+        self.compute = LocalCompute(self.user, settings.host, settings.port)
+        self.engine = LocalEngine(self.paths, remote=settings.spark_remote)
+        self.runner = JobRunner(JobsStore(self.db), self.tree, self.paths, lambda: self.engine.remote_url,
+                                settings.runner_workers)
+        self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
+        self.statements = StatementService(self.engine)
+
+    def start(self) -> None:
+        url = self.engine.remote_url  # starts the embedded Spark Connect server
+        interrupted = self.runner.recover()
+        LOG.info("workspace %s ready at %s (Spark Connect %s)", self.workspace_id, self.settings.base_url, url)
+        if interrupted:
+            LOG.warning("%d run(s) were active when the workspace last stopped; marked INTERNAL_ERROR", interrupted)
+
+    def stop(self) -> None:
+        self.runner.stop()
+        self.statements.close()
+        self.engine.close()
+
+
+def _error(exc: ApiError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+def create_app(settings: WorkspaceSettings, workspace: Workspace | None = None) -> FastAPI:
+    ws = workspace or Workspace(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        ws.start()
+        yield
+        ws.stop()
+
+    app = FastAPI(title="odoolake local workspace", version="0.1.0", lifespan=lifespan,
+                  docs_url="/_odoolake/docs", openapi_url="/_odoolake/openapi.json", redoc_url=None)
+    app.state.ws = ws
+    app.include_router(identity.public_router)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/_odoolake/health", include_in_schema=False)
+    def health() -> dict:
+        return {"status": "ok", "workspace_id": ws.workspace_id, "spark_connect": ws.engine.remote_url}
+
+    @app.middleware("http")
+    async def authenticate(request: Request, call_next):
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex[:12]
+        path = request.url.path
+        if path.startswith("/api/") or path.startswith("/serving-endpoints") or path.startswith("/model/"):
+            auth = request.headers.get("authorization", "")
+            token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+            try:
+                request.state.user = ws.tokens.authenticate(token)
+            except Unauthenticated as exc:
+                response = _error(exc)
+                LOG.info("%s %s %s %.1fms %s", request.method, path, response.status_code,
+                         (time.perf_counter() - started) * 1000, request_id)
+                return response
+        response = await call_next(request)
+        LOG.info("%s %s %s %.1fms %s", request.method, path, response.status_code,
+                 (time.perf_counter() - started) * 1000, request_id)
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+        return JSONResponse({"error_code": "INVALID_PARAMETER_VALUE",
+                             "message": f"Invalid {where or 'request'}: {first.get('msg', 'invalid value')}"},
+                            status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404 and request.url.path.startswith("/api/"):
+            return _error(NotImplementedLocally(f"{request.method} {request.url.path} is not implemented by the local "
+                                                "workspace."))
+        if exc.status_code == 404:
+            return _error(EndpointNotFound(f"No endpoint {request.method} {request.url.path}."))
+        if exc.status_code == 405:
+            return JSONResponse({"error_code": "ENDPOINT_NOT_FOUND",
+                                 "message": f"{request.method} is not allowed on {request.url.path}."}, status_code=405)
+        return JSONResponse({"error_code": "BAD_REQUEST", "message": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        LOG.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"},
+                            status_code=500)
+
+    return app

@@ -1,0 +1,87 @@
+"""SQLite state for the local workspace: WAL mode, one connection per thread, numbered migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: tokens
+    """
+    CREATE TABLE tokens (
+        token_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, comment TEXT, user_name TEXT NOT NULL,
+        creation_time INTEGER NOT NULL, expiry_time INTEGER NOT NULL DEFAULT -1, revoked INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+    # 2: jobs and runs
+    """
+    CREATE TABLE jobs (
+        job_id INTEGER PRIMARY KEY, settings TEXT NOT NULL, creator_user_name TEXT, created_time INTEGER NOT NULL
+    );
+    CREATE TABLE runs (
+        run_id INTEGER PRIMARY KEY, job_id INTEGER, body TEXT NOT NULL, created_time INTEGER NOT NULL
+    );
+    CREATE INDEX runs_by_job ON runs(job_id, run_id);
+    CREATE TABLE task_outputs (
+        run_id INTEGER PRIMARY KEY, parent_run_id INTEGER NOT NULL, body TEXT NOT NULL
+    );
+    CREATE TABLE ids (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    """,
+    # 3: workspace objects (content lives on disk under <home>/workspace)
+    """
+    CREATE TABLE objects (
+        path TEXT PRIMARY KEY, parent TEXT NOT NULL, object_type TEXT NOT NULL, language TEXT,
+        object_id INTEGER NOT NULL, created_at INTEGER NOT NULL, modified_at INTEGER NOT NULL, size INTEGER
+    );
+    CREATE INDEX objects_by_parent ON objects(parent);
+    """,
+)
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    def connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def next_id(self, name: str, start: int = 1) -> int:
+        with self.transaction() as conn:
+            row = conn.execute("SELECT value FROM ids WHERE name = ?", (name,)).fetchone()
+            value = (row["value"] + 1) if row else start
+            conn.execute("INSERT INTO ids(name, value) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET value = ?",
+                         (name, value, value))
+            return value
+
+    def _migrate(self) -> None:
+        conn = self.connect()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS, start=1):
+            if number > version:
+                conn.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")

@@ -1,0 +1,242 @@
+"""DBFS 2.0 (``/api/2.0/dbfs/*``) and the Files API (``/api/2.0/fs/*``) over local folders.
+
+DBFS is the same folder the notebooks see as ``dbfs:/``; Volumes (``/Volumes/...``) live beside it.
+Uploads are written to a temporary file and renamed on close, so a failed upload leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from odoolake.workspace.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from odoolake.workspace.files.paths import clean_path, under
+
+MAX_BLOCK = 1024 * 1024  # DBFS add-block / put limit (decoded bytes)
+MAX_READ = 1024 * 1024
+MAX_FILE_BYTES = 5 * 1024 * 1024 * 1024
+
+
+def _b64(data: str | None, field: str) -> bytes:
+    try:
+        return base64.b64decode(data or "", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidParameterValue(f"Invalid {field}: not valid base64 ({exc}).") from exc
+
+
+def file_info(path: str, local: Path) -> dict:
+    st = local.stat()
+    return {"path": path, "is_dir": local.is_dir(), "file_size": 0 if local.is_dir() else st.st_size,
+            "modification_time": int(st.st_mtime * 1000)}
+
+
+@dataclass
+class _Upload:
+    path: str
+    tmp: Path
+    final: Path
+    size: int = 0
+
+
+class Dbfs:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self._uploads: dict[int, _Upload] = {}
+        self._lock = threading.Lock()
+
+    def _path(self, raw: str | None, field: str = "path") -> tuple[str, Path]:
+        text = raw[len("dbfs:"):] if isinstance(raw, str) and raw.startswith("dbfs:") else raw
+        path = clean_path(text, field)
+        return path, under(self.root, path)
+
+    def get_status(self, raw: str | None) -> dict:
+        path, local = self._path(raw)
+        if not local.exists():
+            raise ResourceDoesNotExist(f"No file or directory exists on path {path}.")
+        return file_info(path, local)
+
+    def list(self, raw: str | None) -> list[dict]:
+        path, local = self._path(raw)
+        if not local.exists():
+            raise ResourceDoesNotExist(f"No file or directory exists on path {path}.")
+        if local.is_file():
+            return [file_info(path, local)]
+        return [file_info(f"{path.rstrip('/')}/{child.name}", child) for child in sorted(local.iterdir())
+                if not child.name.endswith(".odoolake-upload")]
+
+    def mkdirs(self, raw: str | None) -> None:
+        path, local = self._path(raw)
+        if local.exists() and not local.is_dir():
+            raise ResourceAlreadyExists(f"A file or directory already exists at the input path {path}.")
+        local.mkdir(parents=True, exist_ok=True)
+
+    def delete(self, raw: str | None, recursive: bool = False) -> None:
+        path, local = self._path(raw)
+        if path == "/":
+            raise InvalidParameterValue("Cannot delete the DBFS root.")
+        if not local.exists():
+            return  # Databricks: deleting a missing path succeeds
+        if local.is_dir():
+            if any(local.iterdir()) and not recursive:
+                raise InvalidParameterValue(f"{path} is a non-empty directory; pass recursive=true.",
+                                            error_code="IO_ERROR")
+            shutil.rmtree(local)
+        else:
+            local.unlink()
+
+    def move(self, source: str | None, destination: str | None) -> None:
+        src_path, src = self._path(source, "source_path")
+        dst_path, dst = self._path(destination, "destination_path")
+        if not src.exists():
+            raise ResourceDoesNotExist(f"No file or directory exists on path {src_path}.")
+        if dst.exists():
+            raise ResourceAlreadyExists(f"A file or directory already exists at the input path {dst_path}.")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+
+    def put(self, raw: str | None, contents: str | None, overwrite: bool = False) -> None:
+        data = _b64(contents, "contents")
+        if len(data) > MAX_BLOCK:
+            raise InvalidParameterValue(
+                f"contents is {len(data)} bytes; dbfs/put accepts at most {MAX_BLOCK}. Use create/add-block/close.",
+                error_code="MAX_BLOCK_SIZE_EXCEEDED")
+        path, local = self._path(raw)
+        self._check_target(path, local, overwrite)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(local.name + f".{secrets.token_hex(4)}.odoolake-upload")
+        tmp.write_bytes(data)
+        os.replace(tmp, local)
+
+    def _check_target(self, path: str, local: Path, overwrite: bool) -> None:
+        if local.is_dir():
+            raise ResourceAlreadyExists(f"A directory already exists at the input path {path}.")
+        if local.exists() and not overwrite:
+            raise ResourceAlreadyExists(f"A file or directory already exists at the input path {path}.")
+
+    def create(self, raw: str | None, overwrite: bool = False) -> int:
+        path, local = self._path(raw)
+        self._check_target(path, local, overwrite)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        handle = secrets.randbits(48)
+        tmp = local.with_name(local.name + f".{handle}.odoolake-upload")
+        tmp.write_bytes(b"")
+        with self._lock:
+            self._uploads[handle] = _Upload(path, tmp, local)
+        return handle
+
+    def _upload(self, handle: object) -> _Upload:
+        if not isinstance(handle, int):
+            raise InvalidParameterValue(f"Invalid handle: expected an integer, got {handle!r}.")
+        with self._lock:
+            upload = self._uploads.get(handle)
+        if upload is None:
+            raise ResourceDoesNotExist(f"Handle {handle} does not exist (closed, or never created).")
+        return upload
+
+    def add_block(self, handle: object, data: str | None) -> None:
+        upload = self._upload(handle)
+        block = _b64(data, "data")
+        if len(block) > MAX_BLOCK:
+            raise InvalidParameterValue(f"data is {len(block)} bytes; a block is at most {MAX_BLOCK}.",
+                                        error_code="MAX_BLOCK_SIZE_EXCEEDED")
+        if upload.size + len(block) > MAX_FILE_BYTES:
+            raise InvalidParameterValue(f"The file would exceed {MAX_FILE_BYTES} bytes.")
+        with upload.tmp.open("ab") as fh:
+            fh.write(block)
+        upload.size += len(block)
+
+    def close(self, handle: object) -> None:
+        upload = self._upload(handle)
+        with self._lock:
+            self._uploads.pop(handle, None)  # type: ignore[arg-type]
+        os.replace(upload.tmp, upload.final)
+
+    def read(self, raw: str | None, offset: int = 0, length: int = MAX_READ) -> dict:
+        path, local = self._path(raw)
+        if not local.exists():
+            raise ResourceDoesNotExist(f"No file or directory exists on path {path}.")
+        if local.is_dir():
+            raise InvalidParameterValue(f"Cannot read a directory: {path}.", error_code="INVALID_PARAMETER_VALUE")
+        if offset < 0 or length < 0:
+            raise InvalidParameterValue("offset and length must not be negative.")
+        length = min(length or MAX_READ, MAX_READ)
+        with local.open("rb") as fh:
+            fh.seek(offset)
+            data = fh.read(length)
+        return {"bytes_read": len(data), "data": base64.b64encode(data).decode()}
+
+
+class Volumes:
+    """The Files API on ``/Volumes/<catalog>/<schema>/<volume>/...`` (and ``/dbfs`` style paths refused)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, raw: str) -> tuple[str, Path]:
+        path = clean_path(raw, "file_path")
+        if not path.startswith("/Volumes/") or len(path.split("/")) < 5:
+            raise InvalidParameterValue(
+                f"Invalid file_path {raw!r}: the Files API works on /Volumes/<catalog>/<schema>/<volume>/…")
+        return path, under(self.root, path)
+
+    def upload(self, raw: str, data: bytes, overwrite: bool) -> None:
+        path, local = self.path(raw)
+        if local.is_dir():
+            raise ResourceAlreadyExists(f"A directory already exists at {path}.")
+        if local.exists() and not overwrite:
+            raise ResourceAlreadyExists(f"The file {path} already exists; pass overwrite=true.",
+                                        error_code="ALREADY_EXISTS")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(local.name + f".{secrets.token_hex(4)}.odoolake-upload")
+        tmp.write_bytes(data)
+        os.replace(tmp, local)
+
+    def file(self, raw: str) -> Path:
+        path, local = self.path(raw)
+        if not local.is_file():
+            raise ResourceDoesNotExist(f"The file {path} does not exist.", error_code="NOT_FOUND")
+        return local
+
+    def delete(self, raw: str) -> None:
+        self.file(raw).unlink()
+
+    def directory(self, raw: str) -> tuple[str, Path]:
+        path, local = self.path(raw) if raw.count("/") >= 4 else (raw, under(self.root, clean_path(raw)))
+        return path, local
+
+    def list_directory(self, raw: str) -> list[dict]:
+        path, local = self.directory(raw)
+        if not local.is_dir():
+            raise ResourceDoesNotExist(f"The directory {path} does not exist.", error_code="NOT_FOUND")
+        out = []
+        for child in sorted(local.iterdir()):
+            if child.name.endswith(".odoolake-upload"):
+                continue
+            st = child.stat()
+            entry = {"path": f"{path.rstrip('/')}/{child.name}", "name": child.name, "is_directory": child.is_dir()}
+            if child.is_file():
+                entry |= {"file_size": st.st_size, "last_modified": int(st.st_mtime * 1000)}
+            out.append(entry)
+        return out
+
+    def create_directory(self, raw: str) -> None:
+        path, local = self.directory(raw)
+        if local.is_file():
+            raise ResourceAlreadyExists(f"A file already exists at {path}.")
+        local.mkdir(parents=True, exist_ok=True)
+
+    def delete_directory(self, raw: str) -> None:
+        path, local = self.directory(raw)
+        if not local.is_dir():
+            raise ResourceDoesNotExist(f"The directory {path} does not exist.", error_code="NOT_FOUND")
+        if any(local.iterdir()):
+            raise InvalidParameterValue(f"The directory {path} is not empty.", error_code="DIRECTORY_NOT_EMPTY")
+        local.rmdir()

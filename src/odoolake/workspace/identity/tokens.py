@@ -1,0 +1,81 @@
+"""Personal access tokens: minted once, shown once, stored as SHA-256 hashes, revocable, optionally expiring."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from odoolake.workspace.db import Database
+from odoolake.workspace.errors import InvalidParameterValue, ResourceDoesNotExist, Unauthenticated
+
+TOKEN_PREFIX = "dapi"
+MAX_LIFETIME_SECONDS = 10 * 365 * 24 * 3600
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    token_id: str
+    comment: str
+    creation_time: int
+    expiry_time: int
+    created_by_username: str
+
+    def as_dict(self) -> dict:
+        return {"token_id": self.token_id, "comment": self.comment, "creation_time": self.creation_time,
+                "expiry_time": self.expiry_time, "created_by_username": self.created_by_username}
+
+
+class TokenService:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.clock = clock
+
+    def create(self, user_name: str, comment: str = "", lifetime_seconds: int | None = None) -> tuple[str, TokenInfo]:
+        if lifetime_seconds is not None and (lifetime_seconds < 0 or lifetime_seconds > MAX_LIFETIME_SECONDS):
+            raise InvalidParameterValue(
+                f"lifetime_seconds must be between 0 and {MAX_LIFETIME_SECONDS}, got {lifetime_seconds}.")
+        now = int(self.clock() * 1000)
+        expiry = now + lifetime_seconds * 1000 if lifetime_seconds else -1
+        value = TOKEN_PREFIX + secrets.token_hex(16)
+        token_id = secrets.token_hex(32)
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO tokens(token_id, token_hash, comment, user_name, creation_time, expiry_time) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (token_id, _hash(value), comment or "", user_name, now, expiry))
+        return value, TokenInfo(token_id, comment or "", now, expiry, user_name)
+
+    def list(self, user_name: str | None = None) -> list[TokenInfo]:
+        sql = "SELECT * FROM tokens WHERE revoked = 0" + (" AND user_name = ?" if user_name else "")
+        rows = self.db.connect().execute(sql + " ORDER BY creation_time", (user_name,) if user_name else ())
+        return [TokenInfo(r["token_id"], r["comment"], r["creation_time"], r["expiry_time"], r["user_name"])
+                for r in rows]
+
+    def revoke(self, token_id: str) -> None:
+        with self.db.transaction() as conn:
+            changed = conn.execute("UPDATE tokens SET revoked = 1 WHERE token_id = ? AND revoked = 0",
+                                   (token_id,)).rowcount
+        if not changed:
+            raise ResourceDoesNotExist(f"Token {token_id} does not exist.")
+
+    def count(self) -> int:
+        return self.db.connect().execute("SELECT COUNT(*) FROM tokens WHERE revoked = 0").fetchone()[0]
+
+    def authenticate(self, value: str | None) -> str:
+        """The user a bearer token belongs to; Unauthenticated for a missing, unknown, revoked or expired token."""
+        if not value:
+            raise Unauthenticated("Missing Authorization header: expected 'Authorization: Bearer <token>'.")
+        row = self.db.connect().execute("SELECT * FROM tokens WHERE token_hash = ?", (_hash(value),)).fetchone()
+        if row is None:
+            raise Unauthenticated("Invalid access token.")
+        if row["revoked"]:
+            raise Unauthenticated("Invalid access token: the token has been revoked.")
+        if row["expiry_time"] != -1 and row["expiry_time"] <= self.clock() * 1000:
+            raise Unauthenticated("Invalid access token: the token has expired.")
+        return row["user_name"]

@@ -1,0 +1,63 @@
+"""Run and task states exactly as the SDK reads them: ``state`` (RunState) and ``status`` (RunStatus).
+
+The SDK's waiter polls ``state.life_cycle_state`` until TERMINATED/SKIPPED/INTERNAL_ERROR, so every
+terminal transition sets both objects together.
+"""
+
+from __future__ import annotations
+
+import logging
+
+LOG = logging.getLogger(__name__)
+
+ACTIVE = ("QUEUED", "PENDING", "RUNNING", "TERMINATING", "WAITING_FOR_RETRY", "BLOCKED")
+TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+
+# result_state -> (termination code, termination type, default message)
+RESULTS: dict[str, tuple[str, str, str]] = {
+    "SUCCESS": ("SUCCESS", "SUCCESS", ""),
+    "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR", "Workload failed, see run output for details"),
+    "TIMEDOUT": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR", "Run timed out"),
+    "CANCELED": ("USER_CANCELED", "SUCCESS", "Run was cancelled"),
+    "UPSTREAM_FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR", "An upstream task failed"),
+    "UPSTREAM_CANCELED": ("CANCELED", "SUCCESS", "An upstream task was cancelled"),
+    "EXCLUDED": ("SUCCESS", "SUCCESS", "Excluded by a condition"),
+    "MAXIMUM_CONCURRENT_RUNS_REACHED": ("MAX_CONCURRENT_RUNS_EXCEEDED", "CLIENT_ERROR",
+                                        "The job has reached its maximum number of concurrent runs"),
+    "SUCCESS_WITH_FAILURES": ("SUCCESS_WITH_FAILURES", "SUCCESS", "Some tasks failed"),
+}
+
+
+def set_active(run: dict, life_cycle_state: str, message: str = "") -> None:
+    run["state"] = {"life_cycle_state": life_cycle_state, "state_message": message,
+                    "user_cancelled_or_timedout": False}
+    run["status"] = {"state": "WAITING" if life_cycle_state == "WAITING_FOR_RETRY" else life_cycle_state}
+    _log(run)
+
+
+def set_result(run: dict, result_state: str, message: str | None = None, *, skipped: bool = False) -> None:
+    code, kind, default = RESULTS[result_state]
+    text = default if message is None else message
+    life = "SKIPPED" if skipped else "TERMINATED"
+    run["state"] = {"life_cycle_state": life, "result_state": result_state, "state_message": text,
+                    "user_cancelled_or_timedout": result_state in ("CANCELED", "TIMEDOUT")}
+    run["status"] = {"state": "TERMINATED", "termination_details": {"code": code, "type": kind, "message": text}}
+    _log(run)
+
+
+def set_internal_error(run: dict, message: str) -> None:
+    run["state"] = {"life_cycle_state": "INTERNAL_ERROR", "state_message": message,
+                    "user_cancelled_or_timedout": False}
+    run["status"] = {"state": "TERMINATED",
+                     "termination_details": {"code": "INTERNAL_ERROR", "type": "INTERNAL_ERROR", "message": message}}
+    _log(run)
+
+
+def is_active(run: dict) -> bool:
+    return run.get("state", {}).get("life_cycle_state") in ACTIVE
+
+
+def _log(run: dict) -> None:
+    state = run["state"]
+    LOG.info("run %s%s: %s%s", run.get("run_id"), f" ({run['task_key']})" if run.get("task_key") else "",
+             state["life_cycle_state"], f"/{state['result_state']}" if state.get("result_state") else "")

@@ -1,0 +1,402 @@
+"""The job runner: executes runs in background threads, one process per task.
+
+A run walks its task DAG in dependency order. For each task it evaluates ``run_if`` and condition-task
+outcomes, resolves ``{{…}}`` dynamic values, then starts a task process and waits for it under the task's
+``timeout_seconds``, retrying per ``max_retries``/``min_retry_interval_millis``/``retry_on_timeout``.
+Cancelling a run kills its current task process. State changes are written to SQLite as they happen, so
+``runs/get`` always shows the truth and a restarted server can mark interrupted runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from odoolake.config import WorkspacePaths
+from odoolake.workspace.errors import ApiError
+from odoolake.workspace.files.workspace_tree import WorkspaceTree
+from odoolake.workspace.jobs import lifecycle
+from odoolake.workspace.jobs.settings import topological_order
+from odoolake.workspace.jobs.store import JobsStore
+
+LOG = logging.getLogger(__name__)
+
+LOG_LIMIT = 1024 * 1024
+_REF = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+FAILED_STATES = ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "INTERNAL_ERROR")
+
+
+class TaskFailure(Exception):
+    def __init__(self, result_state: str, message: str, trace: str | None = None) -> None:
+        self.result_state = result_state
+        self.message = message
+        self.trace = trace
+        super().__init__(message)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class JobRunner:
+    def __init__(self, store: JobsStore, tree: WorkspaceTree, paths: WorkspacePaths,
+                 remote_url: Callable[[], str], workers: int = 2) -> None:
+        self.store = store
+        self.tree = tree
+        self.paths = paths
+        self.remote_url = remote_url
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="odoolake-run")
+        self._lock = threading.Lock()
+        self._cancelled: set[int] = set()
+        self._processes: dict[int, subprocess.Popen] = {}
+        self._queued_wakeup = threading.Condition()
+
+    # -- control ---------------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Mark runs that were active when the server stopped; returns how many."""
+        count = 0
+        for run in self.store.runs():
+            if lifecycle.is_active(run):
+                for task in run.get("tasks", []):
+                    if lifecycle.is_active(task):
+                        lifecycle.set_internal_error(task, "The workspace stopped while this task was running.")
+                lifecycle.set_internal_error(run, "The workspace stopped while this run was active; run it again.")
+                run["end_time"] = _now_ms()
+                self.store.save_run(run)
+                count += 1
+        return count
+
+    def enqueue(self, run_id: int) -> None:
+        self._pool.submit(self._execute_safely, run_id)
+
+    def cancel(self, run_id: int) -> None:
+        with self._lock:
+            self._cancelled.add(run_id)
+            proc = self._processes.get(run_id)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        with self._queued_wakeup:
+            self._queued_wakeup.notify_all()
+
+    def notify_slot_free(self) -> None:
+        with self._queued_wakeup:
+            self._queued_wakeup.notify_all()
+
+    def stop(self) -> None:
+        with self._lock:
+            procs = list(self._processes.values())
+            self._cancelled.update(self._processes)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _is_cancelled(self, run_id: int) -> bool:
+        with self._lock:
+            return run_id in self._cancelled
+
+    # -- execution -------------------------------------------------------------------------------
+
+    def _execute_safely(self, run_id: int) -> None:
+        try:
+            self._execute(run_id)
+        except Exception as exc:  # never leave a run hanging in RUNNING
+            LOG.exception("run %s failed inside the runner", run_id)
+            run = self.store.run(run_id)
+            if run is not None and lifecycle.is_active(run):
+                lifecycle.set_internal_error(run, f"The local runner failed: {exc}")
+                run["end_time"] = _now_ms()
+                self.store.save_run(run)
+        finally:
+            self.notify_slot_free()
+
+    def _wait_for_slot(self, run: dict, max_runs: int) -> bool:
+        """Queued runs wait until the job has fewer than ``max_runs`` active runs (or are cancelled)."""
+        with self._queued_wakeup:
+            while True:
+                if self._is_cancelled(run["run_id"]):
+                    return False
+                active = [r for r in self.store.runs(run.get("job_id"))
+                          if r["run_id"] < run["run_id"] and lifecycle.is_active(r)]
+                if len(active) < max_runs:
+                    return True
+                self._queued_wakeup.wait(timeout=1.0)
+
+    def _execute(self, run_id: int) -> None:
+        run = self.store.run(run_id)
+        if run is None or not lifecycle.is_active(run):
+            return
+        queued = run["state"]["life_cycle_state"] == "QUEUED"
+        if queued and not self._wait_for_slot(run, run.pop("_max_concurrent_runs", 1)):
+            self._finish_cancelled(run)
+            return
+        started = _now_ms()
+        run["start_time"] = started
+        run["queue_duration"] = started - run.get("_enqueued_at", started)
+        lifecycle.set_active(run, "RUNNING", "In run")
+        self.store.save_run(run)
+        deadline = started / 1000 + run["timeout_seconds"] if run.get("timeout_seconds") else None
+        tasks = {t["task_key"]: t for t in run["tasks"]}
+        graph = {k: [d["task_key"] for d in t.get("depends_on") or []] for k, t in tasks.items()}
+        values: dict[str, dict[str, Any]] = {}
+        for key in topological_order(graph) or []:
+            task = tasks[key]
+            if self._is_cancelled(run_id):
+                lifecycle.set_result(task, "CANCELED", "The run was cancelled before this task started.")
+                self._save(run)
+                continue
+            verdict = self._should_run(task, tasks)
+            if verdict is not None:
+                result_state, message = verdict
+                lifecycle.set_result(task, result_state, message, skipped=result_state == "EXCLUDED")
+                self._save(run)
+                continue
+            self._run_task(run, task, values, deadline)
+        self._finish(run)
+
+    def _should_run(self, task: dict, tasks: dict[str, dict]) -> tuple[str, str] | None:
+        """None to run the task, else the (result_state, message) it ends with without running."""
+        deps = task.get("depends_on") or []
+        results = []
+        for dep in deps:
+            upstream = tasks[dep["task_key"]]
+            state = upstream["state"].get("result_state", "")
+            if "outcome" in dep:
+                outcome = (upstream.get("condition_task") or {}).get("outcome")
+                if state != "SUCCESS" or outcome != dep["outcome"]:
+                    return "EXCLUDED", f"Condition {dep['task_key']} was not {dep['outcome']}."
+            results.append(state)
+        if not deps:
+            return None
+        rule = task.get("run_if", "ALL_SUCCESS")
+        ok = [r in ("SUCCESS", "SUCCESS_WITH_FAILURES", "EXCLUDED") for r in results]
+        failed = [r in FAILED_STATES for r in results]
+        if any(r in ("CANCELED", "UPSTREAM_CANCELED") for r in results) and rule != "ALL_DONE":
+            return "UPSTREAM_CANCELED", "An upstream task was cancelled."
+        runs = {
+            "ALL_SUCCESS": all(ok),
+            "ALL_DONE": True,
+            "NONE_FAILED": not any(failed),
+            "AT_LEAST_ONE_SUCCESS": any(r in ("SUCCESS", "SUCCESS_WITH_FAILURES") for r in results),
+            "ALL_FAILED": all(failed),
+            "AT_LEAST_ONE_FAILED": any(failed),
+        }[rule]
+        if runs:
+            return None
+        if rule in ("ALL_SUCCESS", "NONE_FAILED", "AT_LEAST_ONE_SUCCESS"):
+            return "UPSTREAM_FAILED", f"run_if {rule} was not met by the upstream tasks."
+        return "EXCLUDED", f"run_if {rule} was not met by the upstream tasks."
+
+    def _run_task(self, run: dict, task: dict, values: dict[str, dict[str, Any]], deadline: float | None) -> None:
+        max_retries = task.get("max_retries", 0) or 0
+        max_retries = 1000 if max_retries == -1 else max_retries
+        attempt = 0
+        while True:
+            task["attempt_number"] = attempt
+            task["start_time"] = _now_ms()
+            task.pop("end_time", None)
+            lifecycle.set_active(task, "RUNNING", "In run")
+            self._save(run)
+            output: dict[str, Any] = {}
+            try:
+                output = self._attempt(run, task, values, deadline)
+                lifecycle.set_result(task, "SUCCESS", "")
+                failure = None
+            except TaskFailure as exc:
+                failure = exc
+                output = {"error": exc.message, "error_trace": exc.trace}
+            task["end_time"] = _now_ms()
+            task["execution_duration"] = task["end_time"] - task["start_time"]
+            task["run_duration"] = task["execution_duration"]
+            self._save_output(run, task, output)
+            if failure is None:
+                self._save(run)
+                return
+            retryable = failure.result_state == "FAILED" or (
+                failure.result_state == "TIMEDOUT" and task.get("retry_on_timeout"))
+            if attempt < max_retries and retryable and not self._is_cancelled(run["run_id"]):
+                attempt += 1
+                lifecycle.set_active(task, "WAITING_FOR_RETRY", f"Retrying after: {failure.message}")
+                self._save(run)
+                time.sleep((task.get("min_retry_interval_millis") or 0) / 1000)
+                continue
+            lifecycle.set_result(task, failure.result_state, f"Task {task['task_key']} failed with message: "
+                                 f"{failure.message}")
+            self._save(run)
+            return
+
+    def _attempt(self, run: dict, task: dict, values: dict[str, dict[str, Any]],
+                 deadline: float | None) -> dict[str, Any]:
+        kind = next((k for k in ("notebook_task", "spark_python_task", "python_wheel_task", "sql_task",
+                                 "condition_task", "run_job_task", "pipeline_task") if k in task), None)
+        resolve = self._resolver(run, task, values)
+        if kind == "condition_task":
+            spec = task["condition_task"]
+            outcome = _compare(spec["op"], resolve(spec["left"]), resolve(spec["right"]))
+            task["condition_task"] = {**spec, "outcome": "true" if outcome else "false"}
+            return {}
+        if kind in ("run_job_task", "pipeline_task"):
+            raise TaskFailure("FAILED", f"{kind} is not supported by the local runner yet.")
+        spec = json.loads(json.dumps(task[kind]))
+        self._prepare(kind, spec, run, resolve)
+        run_dir = self.paths.home / "runs" / str(run["run_id"]) / str(task["run_id"])
+        run_dir.mkdir(parents=True, exist_ok=True)
+        spec_path, result_path, log_path = run_dir / "task.json", run_dir / "result.json", run_dir / "stdout.log"
+        result_path.unlink(missing_ok=True)
+        spec_path.write_text(json.dumps({
+            "kind": kind, "spec": spec, "remote": self.remote_url(), "home": str(self.paths.home),
+            "task_key": task["task_key"], "task_values": values, "result_path": str(result_path),
+        }))
+        timeout = task.get("timeout_seconds") or None
+        if deadline is not None:
+            remaining = max(0.0, deadline - time.time())
+            timeout = min(timeout, remaining) if timeout else remaining
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "odoolake.workspace.jobs.task_process", str(spec_path)],
+                                    stdout=log, stderr=subprocess.STDOUT, cwd=str(self.paths.home))
+            with self._lock:
+                self._processes[run["run_id"]] = proc
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise TaskFailure("TIMEDOUT", f"Task timed out after {timeout:.0f} seconds.") from None
+            finally:
+                with self._lock:
+                    self._processes.pop(run["run_id"], None)
+        logs = _tail(log_path)
+        if self._is_cancelled(run["run_id"]):
+            raise TaskFailure("CANCELED", "The run was cancelled.")
+        if not result_path.exists():
+            raise TaskFailure("FAILED", f"The task process exited with code {code} before reporting a result "
+                              "(killed, or out of memory).", logs[0])
+        outcome = json.loads(result_path.read_text())
+        values[task["task_key"]] = outcome.get("task_values") or {}
+        output = {"logs": logs[0], "logs_truncated": logs[1]}
+        if kind == "notebook_task":
+            output["notebook_output"] = {"result": outcome.get("exit_value"), "truncated": False}
+        if outcome.get("error"):
+            raise TaskFailure("FAILED", outcome["error"], outcome.get("error_trace"))
+        return output
+
+    def _prepare(self, kind: str, spec: dict, run: dict, resolve: Callable[[str], str]) -> None:
+        try:
+            if kind == "notebook_task":
+                params = {**{p["name"]: p["value"] for p in run.get("job_parameters") or []},
+                          **(spec.get("base_parameters") or {}), **(run.get("_notebook_params") or {})}
+                spec["base_parameters"] = {k: resolve(str(v)) for k, v in params.items()}
+                spec["local_path"] = str(self.tree.local_file(spec["notebook_path"]))
+            elif kind == "spark_python_task":
+                spec["parameters"] = [resolve(str(p)) for p in (run.get("_python_params") or spec.get("parameters", []))]
+                spec["local_path"] = str(self._file(spec["python_file"]))
+            elif kind == "python_wheel_task":
+                spec["parameters"] = [resolve(str(p)) for p in spec.get("parameters", [])]
+                spec["named_parameters"] = {k: resolve(str(v)) for k, v in (spec.get("named_parameters") or {}).items()}
+            elif kind == "sql_task":
+                spec["parameters"] = {k: resolve(str(v)) for k, v in (spec.get("parameters") or {}).items()}
+                spec["local_path"] = str(self._file(spec["file"]["path"]))
+        except ApiError as exc:
+            raise TaskFailure("FAILED", f"{exc.message} Import it into the workspace first.") from exc
+
+    def _file(self, path: str) -> Path:
+        if path.startswith("dbfs:/"):
+            local = self.paths.dbfs_to_local(path)
+            if not local.is_file():
+                raise TaskFailure("FAILED", f"{path} does not exist.")
+            return local
+        return self.tree.local_file(path)
+
+    def _resolver(self, run: dict, task: dict, values: dict[str, dict[str, Any]]) -> Callable[[str], str]:
+        start = datetime.fromtimestamp((run.get("start_time") or _now_ms()) / 1000, UTC)
+        params = {p["name"]: p["value"] for p in run.get("job_parameters") or []}
+        fixed = {
+            "job.id": str(run.get("job_id", "")), "job.run_id": str(run["run_id"]),
+            "job.name": run.get("run_name", ""), "task.name": task["task_key"], "task.run_id": str(task["run_id"]),
+            "job.start_time.iso_date": start.date().isoformat(),
+            "job.start_time.iso_datetime": start.isoformat(timespec="seconds"),
+            "job.start_time.timestamp_ms": str(int(start.timestamp() * 1000)),
+            "job.trigger.type": run.get("trigger", "ONE_TIME"),
+        }
+        tasks_by_key = {t["task_key"]: t for t in run["tasks"]}
+
+        def lookup(ref: str) -> str:
+            if ref in fixed:
+                return fixed[ref]
+            if ref.startswith("job.parameters."):
+                name = ref[len("job.parameters."):]
+                if name in params:
+                    return str(params[name])
+            parts = ref.split(".")
+            if len(parts) == 4 and parts[0] == "tasks" and parts[2] == "values" and parts[3] in values.get(parts[1], {}):
+                value = values[parts[1]][parts[3]]
+                return value if isinstance(value, str) else json.dumps(value)
+            if len(parts) == 3 and parts[0] == "tasks" and parts[2] == "result_state" and parts[1] in tasks_by_key:
+                return tasks_by_key[parts[1]]["state"].get("result_state", "").lower()
+            raise TaskFailure("FAILED", f"Unknown dynamic value reference {{{{{ref}}}}}.")
+
+        return lambda text: _REF.sub(lambda m: lookup(m.group(1)), text)
+
+    def _save(self, run: dict) -> None:
+        self.store.save_run(run)
+
+    def _save_output(self, run: dict, task: dict, output: dict[str, Any]) -> None:
+        self.store.save_output(task["run_id"], run["run_id"], output)
+
+    def _finish_cancelled(self, run: dict) -> None:
+        for task in run["tasks"]:
+            lifecycle.set_result(task, "CANCELED", "The run was cancelled while queued.")
+        lifecycle.set_result(run, "CANCELED")
+        run["end_time"] = _now_ms()
+        self.store.save_run(run)
+
+    def _finish(self, run: dict) -> None:
+        results = [t["state"].get("result_state") for t in run["tasks"]]
+        failed = [t for t in run["tasks"] if t["state"].get("result_state") in ("FAILED", "TIMEDOUT")]
+        if self._is_cancelled(run["run_id"]) or any(r == "CANCELED" for r in results):
+            lifecycle.set_result(run, "CANCELED")
+        elif failed:
+            first = failed[0]
+            state = "TIMEDOUT" if all(t["state"]["result_state"] == "TIMEDOUT" for t in failed) else "FAILED"
+            lifecycle.set_result(run, state, first["state"]["state_message"])
+        elif any(r in FAILED_STATES for r in results):
+            lifecycle.set_result(run, "FAILED")
+        else:
+            lifecycle.set_result(run, "SUCCESS")
+        run["end_time"] = _now_ms()
+        run["execution_duration"] = run["end_time"] - run.get("start_time", run["end_time"])
+        run["run_duration"] = run["execution_duration"] + run.get("queue_duration", 0)
+        self.store.save_run(run)
+
+
+def _compare(op: str, left: str, right: str) -> bool:
+    if op == "EQUAL_TO":
+        return left == right
+    if op == "NOT_EQUAL":
+        return left != right
+    try:
+        a, b = float(left), float(right)
+    except ValueError:
+        raise TaskFailure("FAILED", f"condition_task {op} needs numbers, got {left!r} and {right!r}.") from None
+    return {"GREATER_THAN": a > b, "GREATER_THAN_OR_EQUAL": a >= b, "LESS_THAN": a < b,
+            "LESS_THAN_OR_EQUAL": a <= b}[op]
+
+
+def _tail(path: Path) -> tuple[str, bool]:
+    size = path.stat().st_size if path.exists() else 0
+    if size == 0:
+        return "", False
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - LOG_LIMIT))
+        return fh.read().decode("utf-8", errors="replace"), size > LOG_LIMIT

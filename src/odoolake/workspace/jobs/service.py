@@ -1,0 +1,330 @@
+"""JobsService: the rules of the Jobs API (2.0/2.1/2.2). Method names follow the SDK's ``JobsAPI``.
+
+Limits: one page size for ``list`` (max 100) and ``list_runs`` (max 25); task runs are kept as one entry per
+task (``attempt_number`` counts retries); ``repair_run`` and ``export_run`` are not implemented (501).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import time
+from typing import Any
+
+from odoolake.workspace.errors import InvalidParameterValue, InvalidState, ResourceDoesNotExist, missing
+from odoolake.workspace.jobs import lifecycle
+from odoolake.workspace.jobs.runner import JobRunner
+from odoolake.workspace.jobs.settings import validate_settings, validate_tasks
+from odoolake.workspace.jobs.store import JobsStore
+
+TASK_FIELDS_FOR_RUN = ("task_key", "description", "depends_on", "run_if", "notebook_task", "spark_python_task",
+                       "python_wheel_task", "sql_task", "condition_task", "run_job_task", "pipeline_task",
+                       "existing_cluster_id", "job_cluster_key", "new_cluster", "environment_key", "libraries",
+                       "timeout_seconds", "max_retries", "min_retry_interval_millis", "retry_on_timeout")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def public(doc: dict) -> dict:
+    """A stored document without the runner's private fields (``_…``)."""
+    return {k: v for k, v in doc.items() if not k.startswith("_")}
+
+
+def _page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _offset(token: str | None, offset: int | None) -> int:
+    if token:
+        try:
+            return int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
+        except (ValueError, KeyError, TypeError):
+            raise InvalidParameterValue(f"Invalid page_token {token!r}.") from None
+    return offset or 0
+
+
+class JobsService:
+    def __init__(self, store: JobsStore, runner: JobRunner, base_url: str, user: str, cluster_id: str) -> None:
+        self.store = store
+        self.runner = runner
+        self.base_url = base_url.rstrip("/")
+        self.user = user
+        self.cluster_id = cluster_id
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def create(self, settings: dict) -> int:
+        validate_settings(settings, self.cluster_id)
+        settings = copy.deepcopy(settings)
+        settings.setdefault("name", "Untitled")
+        settings.setdefault("max_concurrent_runs", 1)
+        settings.setdefault("timeout_seconds", 0)
+        settings.setdefault("format", "MULTI_TASK")
+        settings.setdefault("email_notifications", {})
+        job_id = self.store.next_id()
+        self.store.insert_job(job_id, settings, self.user, _now_ms())
+        return job_id
+
+    def _job(self, job_id: Any) -> dict:
+        if not isinstance(job_id, int) or isinstance(job_id, bool):
+            raise InvalidParameterValue(f"Invalid job_id: expected an integer, got {job_id!r}.")
+        job = self.store.job(job_id)
+        if job is None:
+            raise missing("Job", job_id)
+        return job
+
+    def get(self, job_id: Any) -> dict:
+        job = self._job(job_id)
+        return {**job, "run_as_user_name": job["creator_user_name"]}
+
+    def list(self, limit: int = 20, offset: int = 0, name: str | None = None, expand_tasks: bool = False,
+             page_token: str | None = None) -> dict:
+        if not 0 <= limit <= 100:
+            raise InvalidParameterValue(f"Invalid limit {limit}: must be between 0 and 100.")
+        limit = limit or 20
+        start = _offset(page_token, offset)
+        jobs = self.store.jobs(name)
+        page = jobs[start:start + limit]
+        out = []
+        for job in page:
+            settings = job["settings"] if expand_tasks else {k: v for k, v in job["settings"].items()
+                                                              if k not in ("tasks", "job_clusters")}
+            out.append({**job, "settings": settings})
+        body: dict[str, Any] = {"jobs": out, "has_more": start + limit < len(jobs)}
+        if body["has_more"]:
+            body["next_page_token"] = _page_token(start + limit)
+        if start > 0:
+            body["prev_page_token"] = _page_token(max(0, start - limit))
+        return body
+
+    def reset(self, job_id: Any, new_settings: dict) -> None:
+        self._job(job_id)
+        validate_settings(new_settings, self.cluster_id)
+        settings = copy.deepcopy(new_settings)
+        settings.setdefault("name", "Untitled")
+        settings.setdefault("max_concurrent_runs", 1)
+        self.store.save_settings(job_id, settings)
+
+    def update(self, job_id: Any, new_settings: dict | None, fields_to_remove: list[str] | None) -> None:
+        job = self._job(job_id)
+        settings = copy.deepcopy(job["settings"])
+        new_settings = new_settings or {}
+        if not isinstance(new_settings, dict):
+            raise InvalidParameterValue("Invalid new_settings: expected an object.")
+        validate_settings(new_settings, self.cluster_id, partial=True)
+        for field in fields_to_remove or []:
+            if not isinstance(field, str):
+                raise InvalidParameterValue(f"Invalid fields_to_remove entry {field!r}: expected a string.")
+            if "/" in field:
+                kind, key = field.split("/", 1)
+                if kind not in ("tasks", "job_clusters"):
+                    raise InvalidParameterValue(f"Invalid fields_to_remove entry {field!r}.")
+                key_name = "task_key" if kind == "tasks" else "job_cluster_key"
+                settings[kind] = [t for t in settings.get(kind, []) if t.get(key_name) != key]
+            else:
+                settings.pop(field, None)
+        for key, value in new_settings.items():
+            if key in ("tasks", "job_clusters"):
+                key_name = "task_key" if key == "tasks" else "job_cluster_key"
+                merged = {t[key_name]: t for t in settings.get(key, [])}
+                merged.update({t[key_name]: t for t in value})
+                settings[key] = list(merged.values())
+            else:
+                settings[key] = value
+        validate_settings(settings, self.cluster_id)
+        self.store.save_settings(job_id, settings)
+
+    def delete(self, job_id: Any) -> None:
+        self._job(job_id)
+        for run in self.store.runs(job_id):
+            if lifecycle.is_active(run):
+                self.runner.cancel(run["run_id"])
+        self.store.delete_job(job_id)
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    def run_now(self, job_id: Any, job_parameters: dict | None = None, notebook_params: dict | None = None,
+                python_params: list | None = None, only: list | None = None, queue: dict | None = None,
+                trigger: str = "ONE_TIME") -> dict:
+        job = self._job(job_id)
+        settings = job["settings"]
+        tasks = settings.get("tasks") or []
+        if not tasks:
+            raise InvalidParameterValue(f"Job {job_id} has no tasks to run.")
+        if only:
+            unknown = [k for k in only if k not in {t["task_key"] for t in tasks}]
+            if unknown:
+                raise InvalidParameterValue(f"Invalid only: unknown task(s) {', '.join(unknown)}.")
+            tasks = [t for t in tasks if t["task_key"] in only]
+            for t in tasks:
+                t["depends_on"] = [d for d in t.get("depends_on") or [] if d["task_key"] in only]
+        params = self._job_parameters(settings, job_parameters)
+        for field, value, kind in (("notebook_params", notebook_params, dict), ("python_params", python_params, list)):
+            if value is not None and not isinstance(value, kind):
+                raise InvalidParameterValue(f"Invalid {field}: expected {'an object' if kind is dict else 'a list'}.")
+        run = self._new_run(settings.get("name", "Untitled"), tasks, job_id=job_id, run_type="JOB_RUN",
+                            trigger=trigger, job_parameters=params, timeout=settings.get("timeout_seconds", 0),
+                            job_clusters=settings.get("job_clusters", []))
+        run["_notebook_params"] = {k: str(v) for k, v in (notebook_params or {}).items()}
+        if python_params is not None:
+            run["_python_params"] = [str(p) for p in python_params]
+        self._admit(run, settings, queue)
+        return {"run_id": run["run_id"], "number_in_job": run["number_in_job"]}
+
+    def _job_parameters(self, settings: dict, given: dict | None) -> list[dict]:
+        defined = {p["name"]: p for p in settings.get("parameters") or []}
+        given = given or {}
+        if not isinstance(given, dict):
+            raise InvalidParameterValue("Invalid job_parameters: expected an object of strings.")
+        unknown = [k for k in given if k not in defined]
+        if unknown:
+            raise InvalidParameterValue(f"Invalid job_parameters: {', '.join(unknown)} not defined on the job "
+                                        f"(defined: {', '.join(defined) or 'none'}).")
+        return [{"name": name, "default": str(p.get("default", "")), "value": str(given.get(name, p.get("default", "")))}
+                for name, p in defined.items()]
+
+    def submit(self, run_name: str | None, tasks: Any, timeout_seconds: int | None = None) -> dict:
+        validate_tasks(tasks, "tasks", self.cluster_id, None)
+        run = self._new_run(run_name or "Untitled", tasks, job_id=None, run_type="SUBMIT_RUN", trigger="ONE_TIME",
+                            job_parameters=[], timeout=timeout_seconds or 0, job_clusters=[])
+        self._admit(run, {"max_concurrent_runs": 1000}, None)
+        return {"run_id": run["run_id"]}
+
+    def _new_run(self, name: str, tasks: list[dict], *, job_id: int | None, run_type: str, trigger: str,
+                 job_parameters: list[dict], timeout: int, job_clusters: list) -> dict:
+        run_id = self.store.next_id()
+        run: dict[str, Any] = {
+            "run_id": run_id, "number_in_job": run_id, "original_attempt_run_id": run_id, "run_name": name,
+            "creator_user_name": self.user, "run_type": run_type, "trigger": trigger,
+            "start_time": 0, "setup_duration": 0, "execution_duration": 0, "cleanup_duration": 0,
+            "queue_duration": 0, "run_page_url": f"{self.base_url}/#job/{job_id or 'runs'}/run/{run_id}",
+            "job_parameters": job_parameters, "job_clusters": job_clusters, "timeout_seconds": timeout,
+            "format": "MULTI_TASK", "tasks": [], "_enqueued_at": _now_ms(),
+        }
+        if job_id is not None:
+            run["job_id"] = job_id
+        for spec in tasks:
+            task_run_id = self.store.next_id()
+            task = {k: copy.deepcopy(v) for k, v in spec.items() if k in TASK_FIELDS_FOR_RUN}
+            task.update({"run_id": task_run_id, "attempt_number": 0, "run_if": spec.get("run_if", "ALL_SUCCESS"),
+                         "run_page_url": f"{self.base_url}/#job/{job_id or 'runs'}/run/{task_run_id}",
+                         "start_time": 0, "setup_duration": 0, "execution_duration": 0, "cleanup_duration": 0,
+                         "cluster_instance": {"cluster_id": self.cluster_id, "spark_context_id": "local"}})
+            for kind in ("notebook_task", "spark_python_task", "sql_task"):
+                if kind in task and kind != "sql_task":
+                    task[kind].setdefault("source", "WORKSPACE")
+            lifecycle.set_active(task, "PENDING", "Waiting for upstream tasks")
+            run["tasks"].append(task)
+        return run
+
+    def _admit(self, run: dict, settings: dict, queue: dict | None) -> None:
+        max_runs = int(settings.get("max_concurrent_runs", 1) or 1)
+        active = [r for r in self.store.runs(run.get("job_id")) if lifecycle.is_active(r)] if "job_id" in run else []
+        queue_enabled = (queue or settings.get("queue") or {}).get("enabled", False)
+        if len(active) >= max_runs and not queue_enabled:
+            for task in run["tasks"]:
+                lifecycle.set_result(task, "MAXIMUM_CONCURRENT_RUNS_REACHED", skipped=True)
+            lifecycle.set_result(run, "MAXIMUM_CONCURRENT_RUNS_REACHED", skipped=True)
+            run["start_time"] = run["end_time"] = _now_ms()
+            self.store.save_run(run)
+            return
+        if len(active) >= max_runs:
+            lifecycle.set_active(run, "QUEUED", "Queued: the job has reached its maximum concurrent runs")
+        else:
+            lifecycle.set_active(run, "PENDING", "Waiting for the local runner")
+        run["_max_concurrent_runs"] = max_runs
+        self.store.save_run(run)
+        self.runner.enqueue(run["run_id"])
+
+    def _run(self, run_id: Any) -> dict:
+        if not isinstance(run_id, int) or isinstance(run_id, bool):
+            raise InvalidParameterValue(f"Invalid run_id: expected an integer, got {run_id!r}.")
+        run = self.store.run(run_id)
+        if run is None:
+            raise missing("Run", run_id)
+        return run
+
+    def get_run(self, run_id: Any) -> dict:
+        found = self.store.run(run_id) if isinstance(run_id, int) and not isinstance(run_id, bool) else None
+        if found is None:
+            owner = self.store.output(run_id) if isinstance(run_id, int) else None
+            if owner is not None:
+                parent = self._run(owner[0])
+                return public(next(t for t in parent["tasks"] if t["run_id"] == run_id))
+        return public(self._run(run_id))
+
+    def list_runs(self, job_id: int | None = None, active_only: bool = False, completed_only: bool = False,
+                  limit: int = 20, offset: int = 0, expand_tasks: bool = False, page_token: str | None = None,
+                  run_type: str | None = None, start_time_from: int | None = None,
+                  start_time_to: int | None = None) -> dict:
+        if active_only and completed_only:
+            raise InvalidParameterValue("active_only and completed_only cannot both be true.")
+        if not 0 <= limit <= 25:
+            raise InvalidParameterValue(f"Invalid limit {limit}: must be between 0 and 25.")
+        if job_id is not None:
+            self._job(job_id)
+        limit = limit or 25
+        runs = self.store.runs(job_id)
+        if active_only:
+            runs = [r for r in runs if lifecycle.is_active(r)]
+        if completed_only:
+            runs = [r for r in runs if not lifecycle.is_active(r)]
+        if run_type:
+            runs = [r for r in runs if r.get("run_type") == run_type]
+        if start_time_from:
+            runs = [r for r in runs if (r.get("start_time") or r.get("_enqueued_at", 0)) >= start_time_from]
+        if start_time_to:
+            runs = [r for r in runs if (r.get("start_time") or r.get("_enqueued_at", 0)) <= start_time_to]
+        start = _offset(page_token, offset)
+        page = runs[start:start + limit]
+        out = [public(r) if expand_tasks else {k: v for k, v in public(r).items() if k != "tasks"} for r in page]
+        body: dict[str, Any] = {"runs": out, "has_more": start + limit < len(runs)}
+        if body["has_more"]:
+            body["next_page_token"] = _page_token(start + limit)
+        if start > 0:
+            body["prev_page_token"] = _page_token(max(0, start - limit))
+        return body
+
+    def cancel_run(self, run_id: Any) -> None:
+        run = self._run(run_id)
+        if lifecycle.is_active(run):
+            self.runner.cancel(run_id)
+
+    def cancel_all_runs(self, job_id: Any) -> None:
+        self._job(job_id)
+        for run in self.store.runs(job_id):
+            if lifecycle.is_active(run):
+                self.runner.cancel(run["run_id"])
+
+    def delete_run(self, run_id: Any) -> None:
+        run = self._run(run_id)
+        if lifecycle.is_active(run):
+            raise InvalidState(f"Run {run_id} is still active; cancel it before deleting it.")
+        self.store.delete_run(run_id)
+
+    def get_run_output(self, run_id: Any) -> dict:
+        if not isinstance(run_id, int) or isinstance(run_id, bool):
+            raise InvalidParameterValue(f"Invalid run_id: expected an integer, got {run_id!r}.")
+        run = self.store.run(run_id)
+        if run is not None:
+            if len(run["tasks"]) != 1:
+                raise InvalidParameterValue(
+                    "Retrieving the output of runs with multiple tasks is not supported. Please retrieve the output "
+                    "of each individual task run instead (tasks[].run_id).")
+            run_id = run["tasks"][0]["run_id"]
+        owner = self.store.output(run_id)
+        if owner is None:
+            parent = next((r for r in self.store.runs() if any(t["run_id"] == run_id for t in r["tasks"])), None)
+            if parent is None:
+                raise missing("Run", run_id)
+            task = next(t for t in parent["tasks"] if t["run_id"] == run_id)
+            return {"metadata": {**public(task), "job_id": parent.get("job_id")}}
+        parent = self._run(owner[0])
+        task = next((t for t in parent["tasks"] if t["run_id"] == run_id), None)
+        if task is None:
+            raise ResourceDoesNotExist(f"Run {run_id} does not exist.")
+        body = {k: v for k, v in owner[1].items() if v is not None}
+        return {"metadata": {**public(task), "job_id": parent.get("job_id")}, **body}

@@ -1,0 +1,216 @@
+"""Validation of JobSettings and task specs, with errors that name the field (``tasks[1].depends_on[0]``).
+
+Unknown fields are kept and echoed back (the SDK sends whole settings objects); fields whose meaning cannot
+be honoured locally are refused with a named error instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from odoolake.workspace.errors import InvalidParameterValue
+
+TASK_TYPES = ("notebook_task", "spark_python_task", "python_wheel_task", "sql_task", "condition_task",
+              "run_job_task", "pipeline_task")
+REFUSED_TASK_TYPES = ("spark_jar_task", "spark_submit_task", "dbt_task", "for_each_task", "dashboard_task",
+                      "power_bi_task", "clean_rooms_notebook_task", "gen_ai_compute_task")
+RUN_IF = ("ALL_SUCCESS", "ALL_DONE", "NONE_FAILED", "AT_LEAST_ONE_SUCCESS", "ALL_FAILED", "AT_LEAST_ONE_FAILED")
+CONDITION_OPS = ("EQUAL_TO", "NOT_EQUAL", "GREATER_THAN", "GREATER_THAN_OR_EQUAL", "LESS_THAN",
+                 "LESS_THAN_OR_EQUAL")
+PAUSE = ("PAUSED", "UNPAUSED")
+TASK_KEY = re.compile(r"^[\w\-.]{1,100}$")
+
+
+def _fail(field: str, problem: str) -> InvalidParameterValue:
+    return InvalidParameterValue(f"Invalid {field}: {problem}")
+
+
+def _type(value: Any, kind: type | tuple[type, ...], field: str, what: str) -> Any:
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+        raise _fail(field, f"expected {what}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _int(obj: dict, key: str, field: str, minimum: int) -> None:
+    if key in obj and obj[key] is not None:
+        value = _type(obj[key], int, f"{field}{key}", "an integer")
+        if value < minimum:
+            raise _fail(f"{field}{key}", f"must be >= {minimum}, got {value}")
+
+
+def _str_map(value: Any, field: str) -> None:
+    _type(value, dict, field, "an object of strings")
+    for k, v in value.items():
+        if not isinstance(v, str | int | float | bool):
+            raise _fail(f"{field}.{k}", f"expected a string, got {type(v).__name__}")
+
+
+def validate_task(task: Any, field: str, local_cluster_id: str, job_cluster_keys: set[str] | None) -> None:
+    _type(task, dict, field, "an object")
+    key = task.get("task_key")
+    if not isinstance(key, str) or not TASK_KEY.match(key):
+        raise _fail(f"{field}.task_key", "required; 1-100 letters, digits, '_', '-' or '.'")
+    refused = [t for t in REFUSED_TASK_TYPES if t in task]
+    if refused:
+        raise InvalidParameterValue(
+            f"Invalid {field}.{refused[0]}: {refused[0]} is not supported by the local workspace "
+            f"(supported: {', '.join(TASK_TYPES)}).")
+    kinds = [t for t in TASK_TYPES if t in task]
+    if len(kinds) != 1:
+        raise _fail(field, f"exactly one task type is required ({', '.join(TASK_TYPES)}); got {kinds or 'none'}")
+    spec = _type(task[kinds[0]], dict, f"{field}.{kinds[0]}", "an object")
+    sub = f"{field}.{kinds[0]}."
+    if kinds[0] == "notebook_task":
+        _type(spec.get("notebook_path"), str, sub + "notebook_path", "a string")
+        if "base_parameters" in spec:
+            _str_map(spec["base_parameters"], sub + "base_parameters")
+        if spec.get("source", "WORKSPACE") not in ("WORKSPACE", "GIT"):
+            raise _fail(sub + "source", "expected WORKSPACE or GIT")
+        if spec.get("source") == "GIT":
+            raise InvalidParameterValue(f"Invalid {sub}source: GIT sources are not supported locally.")
+    elif kinds[0] == "spark_python_task":
+        _type(spec.get("python_file"), str, sub + "python_file", "a string")
+        for i, p in enumerate(spec.get("parameters") or []):
+            _type(p, str, f"{sub}parameters[{i}]", "a string")
+    elif kinds[0] == "python_wheel_task":
+        _type(spec.get("package_name"), str, sub + "package_name", "a string")
+        _type(spec.get("entry_point"), str, sub + "entry_point", "a string")
+    elif kinds[0] == "sql_task":
+        if "file" not in spec:
+            present = [k for k in ("query", "dashboard", "alert") if k in spec]
+            raise InvalidParameterValue(
+                f"Invalid {sub}{present[0] if present else 'file'}: only sql_task.file is supported locally "
+                "(queries, dashboards and alerts live in Databricks SQL).")
+        _type(spec["file"], dict, sub + "file", "an object")
+        _type(spec["file"].get("path"), str, sub + "file.path", "a string")
+    elif kinds[0] == "condition_task":
+        if spec.get("op") not in CONDITION_OPS:
+            raise _fail(sub + "op", f"expected one of {', '.join(CONDITION_OPS)}, got {spec.get('op')!r}")
+        for side in ("left", "right"):
+            _type(spec.get(side), str, sub + side, "a string")
+    elif kinds[0] == "run_job_task":
+        _type(spec.get("job_id"), int, sub + "job_id", "an integer")
+    elif kinds[0] == "pipeline_task":
+        _type(spec.get("pipeline_id"), str, sub + "pipeline_id", "a string")
+    if task.get("run_if", "ALL_SUCCESS") not in RUN_IF:
+        raise _fail(f"{field}.run_if", f"expected one of {', '.join(RUN_IF)}, got {task.get('run_if')!r}")
+    _int(task, "timeout_seconds", f"{field}.", 0)
+    _int(task, "max_retries", f"{field}.", -1)
+    _int(task, "min_retry_interval_millis", f"{field}.", 0)
+    for i, dep in enumerate(task.get("depends_on") or []):
+        _type(dep, dict, f"{field}.depends_on[{i}]", "an object")
+        _type(dep.get("task_key"), str, f"{field}.depends_on[{i}].task_key", "a string")
+        if "outcome" in dep and dep["outcome"] not in ("true", "false"):
+            raise _fail(f"{field}.depends_on[{i}].outcome", "expected 'true' or 'false'")
+    cluster = task.get("existing_cluster_id")
+    if cluster is not None and cluster != local_cluster_id:
+        raise InvalidParameterValue(f"Cluster {cluster} does not exist.")
+    jck = task.get("job_cluster_key")
+    if jck is not None and job_cluster_keys is not None and jck not in job_cluster_keys:
+        raise _fail(f"{field}.job_cluster_key", f"{jck!r} is not defined in job_clusters")
+
+
+def validate_tasks(tasks: Any, field: str, local_cluster_id: str, job_cluster_keys: set[str] | None) -> None:
+    _type(tasks, list, field, "a list of tasks")
+    keys: dict[str, int] = {}
+    for i, task in enumerate(tasks):
+        validate_task(task, f"{field}[{i}]", local_cluster_id, job_cluster_keys)
+        if task["task_key"] in keys:
+            raise _fail(f"{field}[{i}].task_key", f"duplicate task_key {task['task_key']!r}")
+        keys[task["task_key"]] = i
+    graph = {t["task_key"]: [d["task_key"] for d in t.get("depends_on") or []] for t in tasks}
+    for i, task in enumerate(tasks):
+        for j, dep in enumerate(graph[task["task_key"]]):
+            if dep not in keys:
+                raise _fail(f"{field}[{i}].depends_on[{j}].task_key", f"unknown task {dep!r}")
+    order = topological_order(graph)
+    if order is None:
+        raise _fail(field, "depends_on has a cycle: " + " -> ".join(find_cycle(graph)))
+
+
+def topological_order(graph: dict[str, list[str]]) -> list[str] | None:
+    indegree = {k: len(v) for k, v in graph.items()}
+    dependents: dict[str, list[str]] = {k: [] for k in graph}
+    for key, deps in graph.items():
+        for dep in deps:
+            dependents[dep].append(key)
+    ready = [k for k, n in indegree.items() if n == 0]
+    order = []
+    while ready:
+        key = ready.pop(0)
+        order.append(key)
+        for nxt in dependents[key]:
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                ready.append(nxt)
+    return order if len(order) == len(graph) else None
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str]:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(key: str) -> list[str] | None:
+        state[key] = 1
+        stack.append(key)
+        for dep in graph[key]:
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep):], dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[key] = 2
+        return None
+
+    for key in graph:
+        if key not in state:
+            found = visit(key)
+            if found:
+                return found
+    return []
+
+
+def validate_settings(settings: Any, local_cluster_id: str, partial: bool = False) -> dict:
+    _type(settings, dict, "settings", "an object")
+    if "name" in settings and settings["name"] is not None:
+        _type(settings["name"], str, "name", "a string")
+    _int(settings, "max_concurrent_runs", "", 0)
+    _int(settings, "timeout_seconds", "", 0)
+    job_cluster_keys: set[str] | None = None
+    if "job_clusters" in settings:
+        _type(settings["job_clusters"], list, "job_clusters", "a list")
+        job_cluster_keys = set()
+        for i, jc in enumerate(settings["job_clusters"]):
+            _type(jc, dict, f"job_clusters[{i}]", "an object")
+            _type(jc.get("job_cluster_key"), str, f"job_clusters[{i}].job_cluster_key", "a string")
+            job_cluster_keys.add(jc["job_cluster_key"])
+    if "tasks" in settings:
+        validate_tasks(settings["tasks"], "tasks", local_cluster_id, None if partial else (job_cluster_keys or set()))
+    params = settings.get("parameters")
+    if params is not None:
+        _type(params, list, "parameters", "a list")
+        names = set()
+        for i, p in enumerate(params):
+            _type(p, dict, f"parameters[{i}]", "an object")
+            _type(p.get("name"), str, f"parameters[{i}].name", "a string")
+            if p["name"] in names:
+                raise _fail(f"parameters[{i}].name", f"duplicate parameter {p['name']!r}")
+            names.add(p["name"])
+            if "default" in p and not isinstance(p["default"], str | int | float | bool):
+                raise _fail(f"parameters[{i}].default", "expected a string")
+    schedule = settings.get("schedule")
+    if schedule is not None:
+        _type(schedule, dict, "schedule", "an object")
+        cron = _type(schedule.get("quartz_cron_expression"), str, "schedule.quartz_cron_expression", "a string")
+        if len(cron.split()) not in (6, 7):
+            raise _fail("schedule.quartz_cron_expression", f"expected 6 or 7 Quartz fields, got {cron!r}")
+        _type(schedule.get("timezone_id"), str, "schedule.timezone_id", "a string")
+        if schedule.get("pause_status", "UNPAUSED") not in PAUSE:
+            raise _fail("schedule.pause_status", f"expected PAUSED or UNPAUSED, got {schedule.get('pause_status')!r}")
+    for key, allowed in (("format", ("SINGLE_TASK", "MULTI_TASK")), ("edit_mode", ("UI_LOCKED", "EDITABLE"))):
+        if key in settings and settings[key] not in allowed:
+            raise _fail(key, f"expected one of {', '.join(allowed)}, got {settings[key]!r}")
+    return settings

@@ -1,0 +1,77 @@
+"""Every SQL statement of the jobs group: jobs, runs and task outputs as JSON documents."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from odoolake.workspace.db import Database
+
+
+class JobsStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def next_id(self) -> int:
+        return self.db.next_id("jobs_runs", start=1001)
+
+    # jobs
+    def insert_job(self, job_id: int, settings: dict, creator: str, created: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO jobs(job_id, settings, creator_user_name, created_time) VALUES (?, ?, ?, ?)",
+                         (job_id, json.dumps(settings), creator, created))
+
+    def job(self, job_id: int) -> dict | None:
+        row = self.db.connect().execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        if row is None:
+            return None
+        return {"job_id": row["job_id"], "settings": json.loads(row["settings"]),
+                "creator_user_name": row["creator_user_name"], "created_time": row["created_time"]}
+
+    def jobs(self, name: str | None = None) -> list[dict]:
+        rows = self.db.connect().execute("SELECT job_id FROM jobs ORDER BY job_id").fetchall()
+        out = [self.job(r["job_id"]) for r in rows]
+        return [j for j in out if j and (name is None or j["settings"].get("name") == name)]
+
+    def save_settings(self, job_id: int, settings: dict) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE jobs SET settings = ? WHERE job_id = ?", (json.dumps(settings), job_id))
+
+    def delete_job(self, job_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+
+    # runs
+    def save_run(self, run: dict) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO runs(run_id, job_id, body, created_time) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT(run_id) DO UPDATE SET body = excluded.body",
+                         (run["run_id"], run.get("job_id"), json.dumps(run), run.get("start_time", 0)))
+
+    def run(self, run_id: int) -> dict | None:
+        row = self.db.connect().execute("SELECT body FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return json.loads(row["body"]) if row else None
+
+    def runs(self, job_id: int | None = None) -> list[dict]:
+        if job_id is None:
+            rows = self.db.connect().execute("SELECT body FROM runs ORDER BY run_id DESC")
+        else:
+            rows = self.db.connect().execute("SELECT body FROM runs WHERE job_id = ? ORDER BY run_id DESC", (job_id,))
+        return [json.loads(r["body"]) for r in rows]
+
+    def delete_run(self, run_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM task_outputs WHERE parent_run_id = ?", (run_id,))
+
+    # task outputs (task run id -> output document)
+    def save_output(self, task_run_id: int, parent_run_id: int, output: dict[str, Any]) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO task_outputs(run_id, parent_run_id, body) VALUES (?, ?, ?) "
+                         "ON CONFLICT(run_id) DO UPDATE SET body = excluded.body",
+                         (task_run_id, parent_run_id, json.dumps(output)))
+
+    def output(self, task_run_id: int) -> tuple[int, dict] | None:
+        row = self.db.connect().execute("SELECT parent_run_id, body FROM task_outputs WHERE run_id = ?",
+                                        (task_run_id,)).fetchone()
+        return (row["parent_run_id"], json.loads(row["body"])) if row else None

@@ -1,0 +1,98 @@
+"""One task, in its own process: ``python -m odoolake.workspace.jobs.task_process <spec.json>``.
+
+A process per task means a timeout or a cancel can stop it for real, a crash or out-of-memory cannot take
+the workspace server down, and stdout/stderr land in the task's log file. The task connects to the
+workspace's Spark Connect endpoint with a normal engine session (registry, Delta SQL, guards).
+
+The spec (written by the runner) holds ``kind``, ``spec`` (resolved task settings), ``remote``, ``home``,
+``task_key``, ``task_values`` (values set by earlier tasks) and ``result_path``; the process writes
+``{"exit_value", "task_values", "error", "error_trace"}`` to ``result_path``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import runpy
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+
+def _session(spec: dict[str, Any]):
+    from pyspark.sql.connect.session import SparkSession
+
+    from odoolake.config import WorkspacePaths
+    from odoolake.workspace.engine import LocalEngine
+
+    paths = WorkspacePaths.from_env(spec["home"])
+    engine = LocalEngine(paths, remote=spec["remote"])
+    spark = engine.session()
+    SparkSession._set_default_and_active_session(spark)  # so builder.getOrCreate() returns it
+    return paths, spark
+
+
+def _run_sql_file(spark: Any, path: Path, parameters: dict[str, str]) -> None:
+    from odoolake.workspace.notebooks.runtime import _sql_statements, display
+
+    for statement in _sql_statements(path.read_text()):
+        result = spark.sql(statement, args=parameters or None)
+        if result.columns:
+            display(result)
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    kind, task = spec["kind"], spec["spec"]
+    values: dict[str, dict[str, Any]] = dict(spec.get("task_values") or {})
+    outcome: dict[str, Any] = {"exit_value": None, "task_values": {}, "error": None, "error_trace": None}
+    try:
+        paths, spark = _session(spec)
+        if kind == "notebook_task":
+            from odoolake.workspace.notebooks import run_notebook
+
+            result = run_notebook(task["local_path"], spark, paths, task.get("base_parameters") or {}, values,
+                                  spec["task_key"], echo=True)
+            outcome["exit_value"] = result.exit_value
+        elif kind == "spark_python_task":
+            sys.argv = [task["local_path"], *task.get("parameters", [])]
+            runpy.run_path(task["local_path"], run_name="__main__")
+        elif kind == "python_wheel_task":
+            _run_entry_point(task)
+        elif kind == "sql_task":
+            _run_sql_file(spark, Path(task["local_path"]), task.get("parameters") or {})
+        else:
+            raise ValueError(f"task type {kind} cannot run in a task process")
+        outcome["task_values"] = values.get(spec["task_key"], {})
+    except SystemExit as done:
+        if done.code not in (None, 0):
+            outcome["error"] = f"SystemExit: {done.code}"
+            outcome["error_trace"] = traceback.format_exc()
+    except BaseException as exc:  # the task's own failure, reported to the runner
+        outcome["error"] = f"{type(exc).__name__}: {exc}"
+        outcome["error_trace"] = traceback.format_exc()
+        traceback.print_exc()
+    return outcome
+
+
+def _run_entry_point(task: dict[str, Any]) -> None:
+    package, name = task["package_name"], task["entry_point"]
+    matches = [ep for ep in importlib.metadata.entry_points() if ep.name == name
+               and (ep.dist is None or ep.dist.name.replace("-", "_") == package.replace("-", "_"))]
+    if not matches:
+        raise LookupError(f"Entry point {name!r} of package {package!r} is not installed in the local workspace.")
+    named = task.get("named_parameters") or {}
+    sys.argv = [name, *task.get("parameters", []), *[f"--{k}={v}" for k, v in named.items()]]
+    matches[0].load()()
+
+
+def main() -> None:
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    outcome = run(spec)
+    Path(spec["result_path"]).write_text(json.dumps(outcome, default=str))
+    sys.stdout.flush()
+    sys.exit(1 if outcome["error"] else 0)
+
+
+if __name__ == "__main__":
+    main()

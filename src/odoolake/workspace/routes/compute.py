@@ -1,0 +1,136 @@
+"""Clusters (2.0/2.1) and SQL warehouses for the one local engine."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from odoolake.workspace.errors import InvalidParameterValue
+from odoolake.workspace.routes.common import field, json_body, versioned
+
+router = APIRouter()
+V = ("2.0", "2.1")
+
+
+def _c(request: Request):
+    return request.app.state.ws.compute
+
+
+@versioned(router, "GET", V, "/clusters/list")
+def clusters_list(request: Request) -> dict:
+    states = request.query_params.getlist("filter_by.cluster_states")
+    cluster = _c(request).cluster()
+    return {"clusters": [cluster] if not states or cluster["state"] in states else []}
+
+
+@versioned(router, "GET", V, "/clusters/get")
+def clusters_get(request: Request) -> dict:
+    return _c(request).require_cluster(request.query_params.get("cluster_id"))
+
+
+async def _cluster_id(request: Request) -> str:
+    return field(await json_body(request), "cluster_id", str, required=True)
+
+
+@versioned(router, "POST", V, "/clusters/start")
+async def clusters_start(request: Request) -> dict:
+    _c(request).set_cluster_state(await _cluster_id(request), "RUNNING")
+    return {}
+
+
+@versioned(router, "POST", V, "/clusters/restart")
+async def clusters_restart(request: Request) -> dict:
+    _c(request).set_cluster_state(await _cluster_id(request), "RUNNING")
+    return {}
+
+
+@versioned(router, "POST", V, "/clusters/delete")
+async def clusters_delete(request: Request) -> dict:
+    _c(request).set_cluster_state(await _cluster_id(request), "TERMINATED")
+    return {}
+
+
+@versioned(router, "POST", V, "/clusters/permanent-delete")
+async def clusters_permanent_delete(request: Request) -> dict:
+    cluster_id = await _cluster_id(request)
+    _c(request).require_cluster(cluster_id)
+    raise InvalidParameterValue(f"Cluster {cluster_id} is the embedded engine and cannot be permanently deleted; "
+                                "use clusters/delete to stop it.")
+
+
+@versioned(router, "POST", V, "/clusters/edit")
+async def clusters_edit(request: Request) -> dict:
+    body = await json_body(request)
+    _c(request).require_cluster(field(body, "cluster_id", str, required=True))
+    return {}
+
+
+@versioned(router, "POST", V, "/clusters/resize")
+async def clusters_resize(request: Request) -> dict:
+    body = await json_body(request)
+    _c(request).require_cluster(field(body, "cluster_id", str, required=True))
+    return {}
+
+
+@versioned(router, "POST", V, "/clusters/create")
+async def clusters_create(request: Request) -> dict:
+    await json_body(request)
+    _c(request).create_cluster()
+    return {}
+
+
+@router.get("/api/2.0/sql/warehouses")
+def warehouses_list(request: Request) -> dict:
+    return {"warehouses": [_c(request).warehouse()]}
+
+
+@router.get("/api/2.0/sql/warehouses/{warehouse_id}")
+def warehouses_get(warehouse_id: str, request: Request) -> dict:
+    return _c(request).require_warehouse(warehouse_id)
+
+
+@router.post("/api/2.0/sql/warehouses/{warehouse_id}/start")
+def warehouses_start(warehouse_id: str, request: Request) -> dict:
+    _c(request).set_warehouse_state(warehouse_id, "RUNNING")
+    return {}
+
+
+@router.post("/api/2.0/sql/warehouses/{warehouse_id}/stop")
+def warehouses_stop(warehouse_id: str, request: Request) -> dict:
+    _c(request).set_warehouse_state(warehouse_id, "STOPPED")
+    return {}
+
+
+@router.post("/api/2.0/sql/warehouses")
+async def warehouses_create(request: Request) -> dict:
+    await json_body(request)
+    raise InvalidParameterValue("The local workspace has one SQL warehouse (the embedded engine); "
+                                "use warehouses/list to find its id.")
+
+
+@router.post("/api/2.0/sql/statements")
+@router.post("/api/2.0/sql/statements/")
+async def statements_execute(request: Request) -> dict:
+    body = await json_body(request)
+    compute = _c(request)
+    if body.get("warehouse_id") == compute.warehouse()["id"] and compute.warehouse_state != "RUNNING":
+        raise InvalidParameterValue(f"Warehouse {body['warehouse_id']} is stopped; start it first.",
+                                    error_code="INVALID_STATE")
+    import anyio
+
+    return await anyio.to_thread.run_sync(request.app.state.ws.statements.execute, body)
+
+
+@router.get("/api/2.0/sql/statements/{statement_id}")
+def statements_get(statement_id: str, request: Request) -> dict:
+    return request.app.state.ws.statements.get(statement_id)
+
+
+@router.get("/api/2.0/sql/statements/{statement_id}/result/chunks/{chunk_index}")
+def statements_chunk(statement_id: str, chunk_index: int, request: Request) -> dict:
+    return request.app.state.ws.statements.chunk(statement_id, chunk_index)
+
+
+@router.post("/api/2.0/sql/statements/{statement_id}/cancel")
+def statements_cancel(statement_id: str, request: Request) -> dict:
+    request.app.state.ws.statements.cancel(statement_id)
+    return {}

@@ -1,0 +1,259 @@
+"""Workspace tree, workspace-files, DBFS 2.0 and the Files API routes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import mimetypes
+from email.utils import formatdate
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
+
+from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, RequestTooLarge
+from odoolake.workspace.files.workspace_tree import MAX_IMPORT_BYTES
+from odoolake.workspace.routes.common import field, json_body, query_bool, query_int
+
+router = APIRouter()
+MAX_FILE_UPLOAD = 512 * 1024 * 1024
+
+
+def _tree(request: Request):
+    return request.app.state.ws.tree
+
+
+def _dbfs(request: Request):
+    return request.app.state.ws.dbfs
+
+
+def _volumes(request: Request):
+    return request.app.state.ws.volumes
+
+
+async def _limited_body(request: Request, limit: int, what: str) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"{what} is {declared} bytes; the limit is {limit}.")
+    data = await request.body()
+    if len(data) > limit:
+        raise RequestTooLarge(f"{what} is {len(data)} bytes; the limit is {limit}.")
+    return data
+
+
+# -- workspace ---------------------------------------------------------------------------------------
+
+@router.post("/api/2.0/workspace/import")
+async def workspace_import(request: Request) -> dict:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        await _limited_body(request, MAX_IMPORT_BYTES + 64 * 1024, "content")
+        form = await request.form()
+        upload = form.get("content")
+        content = await upload.read() if hasattr(upload, "read") else (str(upload or "")).encode()
+        path = form.get("path")
+        fmt, language = form.get("format"), form.get("language")
+        overwrite = str(form.get("overwrite", "false")).lower() == "true"
+    else:
+        body = await json_body(request, MAX_IMPORT_BYTES * 2)
+        path = field(body, "path", str, required=True)
+        try:
+            content = base64.b64decode(field(body, "content", str, default=""), validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidParameterValue("Invalid content: not valid base64.") from None
+        fmt, language = field(body, "format", str), field(body, "language", str)
+        overwrite = field(body, "overwrite", bool, default=False)
+    _tree(request).import_(path if isinstance(path, str) else None, content, fmt, language, overwrite)
+    return {}
+
+
+@router.get("/api/2.0/workspace/export")
+def workspace_export(request: Request) -> Response:
+    path, fmt = request.query_params.get("path"), request.query_params.get("format")
+    if query_bool(request, "direct_download"):
+        content, _ = _tree(request).export(path, fmt)
+        return Response(content, media_type="application/octet-stream")
+    return Response(_json(_tree(request).export_b64(path, fmt)), media_type="application/json")
+
+
+def _json(body: dict) -> bytes:
+    import json
+
+    return json.dumps(body).encode()
+
+
+@router.get("/api/2.0/workspace/list")
+def workspace_list(request: Request) -> dict:
+    return {"objects": _tree(request).list(request.query_params.get("path"))}
+
+
+@router.get("/api/2.0/workspace/get-status")
+def workspace_get_status(request: Request) -> dict:
+    return _tree(request).get_status(request.query_params.get("path"))
+
+
+@router.post("/api/2.0/workspace/mkdirs")
+async def workspace_mkdirs(request: Request) -> dict:
+    body = await json_body(request)
+    _tree(request).mkdirs(field(body, "path", str, required=True))
+    return {}
+
+
+@router.post("/api/2.0/workspace/delete")
+async def workspace_delete(request: Request) -> dict:
+    body = await json_body(request)
+    _tree(request).delete(field(body, "path", str, required=True), field(body, "recursive", bool, default=False))
+    return {}
+
+
+@router.post("/api/2.0/workspace-files/import-file/{path:path}")
+async def workspace_import_file(path: str, request: Request) -> dict:
+    content = await _limited_body(request, MAX_IMPORT_BYTES, "The file")
+    _tree(request).import_file("/" + unquote(path).lstrip("/"), content, query_bool(request, "overwrite"))
+    return {}
+
+
+@router.get("/api/2.0/workspace-files/{path:path}")
+def workspace_file_get(path: str, request: Request) -> Response:
+    content, _ = _tree(request).export("/" + unquote(path).lstrip("/"), "SOURCE")
+    return Response(content, media_type="application/octet-stream")
+
+
+# -- DBFS 2.0 ----------------------------------------------------------------------------------------
+
+@router.get("/api/2.0/dbfs/get-status")
+def dbfs_get_status(request: Request) -> dict:
+    return _dbfs(request).get_status(request.query_params.get("path"))
+
+
+@router.get("/api/2.0/dbfs/list")
+def dbfs_list(request: Request) -> dict:
+    return {"files": _dbfs(request).list(request.query_params.get("path"))}
+
+
+@router.post("/api/2.0/dbfs/mkdirs")
+async def dbfs_mkdirs(request: Request) -> dict:
+    _dbfs(request).mkdirs(field(await json_body(request), "path", str, required=True))
+    return {}
+
+
+@router.post("/api/2.0/dbfs/delete")
+async def dbfs_delete(request: Request) -> dict:
+    body = await json_body(request)
+    _dbfs(request).delete(field(body, "path", str, required=True), field(body, "recursive", bool, default=False))
+    return {}
+
+
+@router.post("/api/2.0/dbfs/move")
+async def dbfs_move(request: Request) -> dict:
+    body = await json_body(request)
+    _dbfs(request).move(field(body, "source_path", str, required=True),
+                        field(body, "destination_path", str, required=True))
+    return {}
+
+
+@router.post("/api/2.0/dbfs/put")
+async def dbfs_put(request: Request) -> dict:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        await _limited_body(request, 2 * 1024 * 1024, "contents")
+        form = await request.form()
+        upload = form.get("contents")
+        data = await upload.read() if hasattr(upload, "read") else str(upload or "").encode()
+        _dbfs(request).put(str(form.get("path") or ""), base64.b64encode(data).decode(),
+                           str(form.get("overwrite", "false")).lower() == "true")
+        return {}
+    body = await json_body(request, 4 * 1024 * 1024)
+    _dbfs(request).put(field(body, "path", str, required=True), field(body, "contents", str, default=""),
+                       field(body, "overwrite", bool, default=False))
+    return {}
+
+
+@router.post("/api/2.0/dbfs/create")
+async def dbfs_create(request: Request) -> dict:
+    body = await json_body(request)
+    return {"handle": _dbfs(request).create(field(body, "path", str, required=True),
+                                            field(body, "overwrite", bool, default=False))}
+
+
+@router.post("/api/2.0/dbfs/add-block")
+async def dbfs_add_block(request: Request) -> dict:
+    body = await json_body(request, 4 * 1024 * 1024)
+    _dbfs(request).add_block(body.get("handle"), field(body, "data", str, required=True))
+    return {}
+
+
+@router.post("/api/2.0/dbfs/close")
+async def dbfs_close(request: Request) -> dict:
+    body = await json_body(request)
+    _dbfs(request).close(body.get("handle"))
+    return {}
+
+
+@router.get("/api/2.0/dbfs/read")
+def dbfs_read(request: Request) -> dict:
+    return _dbfs(request).read(request.query_params.get("path"), query_int(request, "offset", 0),
+                               query_int(request, "length", 1024 * 1024))
+
+
+# -- Files API (Volumes) -----------------------------------------------------------------------------
+
+@router.post("/api/2.0/fs/create-download-url")
+@router.post("/api/2.0/fs/create-upload-part-urls")
+@router.post("/api/2.0/fs/create-upload-url")
+def files_presigned(request: Request) -> dict:
+    raise NotImplementedLocally("Presigned URLs are not available locally; use GET/PUT /api/2.0/fs/files directly.")
+
+
+@router.put("/api/2.0/fs/files/{path:path}")
+async def files_upload(path: str, request: Request) -> Response:
+    data = await _limited_body(request, MAX_FILE_UPLOAD, "The file")
+    _volumes(request).upload("/" + unquote(path).lstrip("/"), data, query_bool(request, "overwrite"))
+    return Response(status_code=204)
+
+
+@router.post("/api/2.0/fs/files/{path:path}")
+def files_post(path: str, request: Request) -> dict:
+    raise NotImplementedLocally("Multipart uploads are not supported locally; upload with a single PUT.")
+
+
+@router.get("/api/2.0/fs/files/{path:path}")
+def files_download(path: str, request: Request) -> Response:
+    local = _volumes(request).file("/" + unquote(path).lstrip("/"))
+    return FileResponse(local, media_type=mimetypes.guess_type(local.name)[0] or "application/octet-stream",
+                        headers={"Last-Modified": formatdate(local.stat().st_mtime, usegmt=True)})
+
+
+@router.head("/api/2.0/fs/files/{path:path}")
+def files_metadata(path: str, request: Request) -> Response:
+    local = _volumes(request).file("/" + unquote(path).lstrip("/"))
+    st = local.stat()
+    return Response(headers={"Content-Length": str(st.st_size), "Content-Type": "application/octet-stream",
+                             "Last-Modified": formatdate(st.st_mtime, usegmt=True)})
+
+
+@router.delete("/api/2.0/fs/files/{path:path}")
+def files_delete(path: str, request: Request) -> Response:
+    _volumes(request).delete("/" + unquote(path).lstrip("/"))
+    return Response(status_code=204)
+
+
+@router.get("/api/2.0/fs/directories/{path:path}")
+def directories_list(path: str, request: Request) -> dict:
+    return {"contents": _volumes(request).list_directory("/" + unquote(path).strip("/"))}
+
+
+@router.put("/api/2.0/fs/directories/{path:path}")
+def directories_create(path: str, request: Request) -> Response:
+    _volumes(request).create_directory("/" + unquote(path).strip("/"))
+    return Response(status_code=204)
+
+
+@router.delete("/api/2.0/fs/directories/{path:path}")
+def directories_delete(path: str, request: Request) -> Response:
+    _volumes(request).delete_directory("/" + unquote(path).strip("/"))
+    return Response(status_code=204)
+
+
+@router.head("/api/2.0/fs/directories/{path:path}")
+def directories_metadata(path: str, request: Request) -> Response:
+    _volumes(request).list_directory("/" + unquote(path).strip("/"))
+    return Response(status_code=200)

@@ -1,0 +1,126 @@
+"""Jobs API routes, registered under 2.0, 2.1 and 2.2 (the SDK uses 2.2; n8n and older tools 2.1/2.0)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from odoolake.workspace.errors import NotImplementedLocally
+from odoolake.workspace.routes.common import field, json_body, query_bool, query_int, versioned
+
+router = APIRouter()
+V = ("2.0", "2.1", "2.2")
+
+
+def _svc(request: Request):
+    return request.app.state.ws.jobs
+
+
+@versioned(router, "POST", V, "/jobs/create")
+async def create(request: Request) -> dict:
+    body = await json_body(request)
+    body.pop("access_control_list", None)
+    return {"job_id": _svc(request).create(body)}
+
+
+@versioned(router, "GET", V, "/jobs/get")
+def get(request: Request) -> dict:
+    return _svc(request).get(query_int(request, "job_id", required=True))
+
+
+@versioned(router, "GET", V, "/jobs/list")
+def list_jobs(request: Request) -> dict:
+    return _svc(request).list(query_int(request, "limit", 20), query_int(request, "offset", 0),
+                              request.query_params.get("name"), query_bool(request, "expand_tasks"),
+                              request.query_params.get("page_token"))
+
+
+@versioned(router, "POST", V, "/jobs/reset")
+async def reset(request: Request) -> dict:
+    body = await json_body(request)
+    _svc(request).reset(field(body, "job_id", int, required=True), field(body, "new_settings", dict, required=True))
+    return {}
+
+
+@versioned(router, "POST", V, "/jobs/update")
+async def update(request: Request) -> dict:
+    body = await json_body(request)
+    _svc(request).update(field(body, "job_id", int, required=True), field(body, "new_settings", dict),
+                         field(body, "fields_to_remove", list))
+    return {}
+
+
+@versioned(router, "POST", V, "/jobs/delete")
+async def delete(request: Request) -> dict:
+    body = await json_body(request)
+    _svc(request).delete(field(body, "job_id", int, required=True))
+    return {}
+
+
+@versioned(router, "POST", V, "/jobs/run-now")
+async def run_now(request: Request) -> dict:
+    body = await json_body(request)
+    job_id = body.get("job_id")
+    if isinstance(job_id, str) and job_id.isdigit():  # n8n and curl users often send the id as a string
+        body["job_id"] = int(job_id)
+    return _svc(request).run_now(
+        field(body, "job_id", int, required=True), field(body, "job_parameters", dict),
+        field(body, "notebook_params", dict), field(body, "python_params", list), field(body, "only", list),
+        field(body, "queue", dict))
+
+
+@versioned(router, "POST", V, "/jobs/runs/submit")
+async def submit(request: Request) -> dict:
+    body = await json_body(request)
+    return _svc(request).submit(field(body, "run_name", str), field(body, "tasks", list, required=True),
+                                field(body, "timeout_seconds", int))
+
+
+@versioned(router, "GET", V, "/jobs/runs/get")
+def get_run(request: Request) -> dict:
+    return _svc(request).get_run(query_int(request, "run_id", required=True))
+
+
+@versioned(router, "GET", V, "/jobs/runs/list")
+def list_runs(request: Request) -> dict:
+    q = request.query_params
+    return _svc(request).list_runs(
+        query_int(request, "job_id"), query_bool(request, "active_only"), query_bool(request, "completed_only"),
+        query_int(request, "limit", 20), query_int(request, "offset", 0), query_bool(request, "expand_tasks"),
+        q.get("page_token"), q.get("run_type"), query_int(request, "start_time_from"),
+        query_int(request, "start_time_to"))
+
+
+@versioned(router, "POST", V, "/jobs/runs/cancel")
+async def cancel_run(request: Request) -> dict:
+    body = await json_body(request)
+    _svc(request).cancel_run(field(body, "run_id", int, required=True))
+    return {}
+
+
+@versioned(router, "POST", V, "/jobs/runs/cancel-all")
+async def cancel_all(request: Request) -> dict:
+    body = await json_body(request)
+    _svc(request).cancel_all_runs(field(body, "job_id", int, required=True))
+    return {}
+
+
+@versioned(router, "POST", V, "/jobs/runs/delete")
+async def delete_run(request: Request) -> dict:
+    body = await json_body(request)
+    _svc(request).delete_run(field(body, "run_id", int, required=True))
+    return {}
+
+
+@versioned(router, "GET", V, "/jobs/runs/get-output")
+def get_output(request: Request) -> dict:
+    return _svc(request).get_run_output(query_int(request, "run_id", required=True))
+
+
+@versioned(router, "POST", V, "/jobs/runs/repair")
+def repair(request: Request) -> dict:
+    raise NotImplementedLocally("jobs/runs/repair is not supported locally; start a new run with run-now.")
+
+
+@versioned(router, "GET", V, "/jobs/runs/export")
+def export(request: Request) -> dict:
+    raise NotImplementedLocally("jobs/runs/export is not supported locally; use runs/get-output.")

@@ -1,0 +1,1 @@
+"""The SQL warehouse and the Statement Execution API on the embedded engine."""

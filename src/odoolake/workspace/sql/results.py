@@ -1,0 +1,85 @@
+"""Spark results as the Statement Execution API sends them: a typed manifest and JSON_ARRAY strings."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import json
+from typing import Any
+
+from pyspark.sql import types as T
+
+
+def type_of(data_type: T.DataType) -> tuple[str, str]:
+    """(type_name, type_text) of ColumnInfo for a Spark data type."""
+    simple = {
+        T.BooleanType: "BOOLEAN", T.ByteType: "BYTE", T.ShortType: "SHORT", T.IntegerType: "INT",
+        T.LongType: "LONG", T.FloatType: "FLOAT", T.DoubleType: "DOUBLE", T.StringType: "STRING",
+        T.BinaryType: "BINARY", T.DateType: "DATE", T.TimestampType: "TIMESTAMP", T.TimestampNTZType: "TIMESTAMP",
+        T.NullType: "NULL",
+    }
+    for kind, name in simple.items():
+        if isinstance(data_type, kind):
+            text = {"LONG": "BIGINT", "SHORT": "SMALLINT", "BYTE": "TINYINT", "NULL": "VOID"}.get(name, name)
+            if isinstance(data_type, T.TimestampNTZType):
+                text = "TIMESTAMP_NTZ"
+            return name, text
+    if isinstance(data_type, T.DecimalType):
+        return "DECIMAL", f"DECIMAL({data_type.precision},{data_type.scale})"
+    if isinstance(data_type, T.ArrayType):
+        return "ARRAY", data_type.simpleString().upper()
+    if isinstance(data_type, T.MapType):
+        return "MAP", data_type.simpleString().upper()
+    if isinstance(data_type, T.StructType):
+        return "STRUCT", data_type.simpleString().upper()
+    if isinstance(data_type, T.DayTimeIntervalType | T.YearMonthIntervalType):
+        return "INTERVAL", data_type.simpleString().upper()
+    return "USER_DEFINED_TYPE", data_type.simpleString().upper()
+
+
+def columns(schema: T.StructType) -> list[dict[str, Any]]:
+    out = []
+    for position, field in enumerate(schema.fields):
+        type_name, type_text = type_of(field.dataType)
+        info: dict[str, Any] = {"name": field.name, "type_name": type_name, "type_text": type_text,
+                                "position": position}
+        if isinstance(field.dataType, T.DecimalType):
+            info |= {"type_precision": field.dataType.precision, "type_scale": field.dataType.scale}
+        out.append(info)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "asDict"):
+        return {k: _plain(v) for k, v in value.asDict().items()}
+    return value
+
+
+def cell(value: Any) -> str | None:
+    """One JSON_ARRAY cell: every value is a string, null stays null."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date | decimal.Decimal | int | str):
+        return str(value)
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    return json.dumps(_plain(value))

@@ -1,0 +1,314 @@
+"""Statement execution: synchronous up to ``wait_timeout``, then asynchronous with polling; cancel;
+named parameters bound by the engine (never spliced into the SQL text); JSON_ARRAY results in chunks.
+
+Statements run on a small pool of warm engine sessions, so a query on small gold tables costs the query,
+not a session start. Before each statement a session re-declares tables that appeared or changed since it
+last looked (jobs may have written them in other sessions). A failed statement is HTTP 200 with
+``status.state = FAILED`` and the engine's message, as on Databricks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import logging
+import queue
+import re
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, ResourceDoesNotExist
+from odoolake.workspace.sql.results import cell, columns
+
+LOG = logging.getLogger(__name__)
+
+LOCAL_WAREHOUSE_ID = "local0000000000"
+CHUNK_ROWS = 5000
+INLINE_LIMIT_BYTES = 25 * 1024 * 1024
+KEEP_SECONDS = 3600
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "CLOSED")
+_WAIT = re.compile(r"^(\d+)s$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class Statement:
+    statement_id: str
+    state: str = "PENDING"
+    error: dict | None = None
+    sql_state: str | None = None
+    manifest: dict | None = None
+    chunks: list[list[list[str | None]]] = field(default_factory=list)
+    chunk_bytes: list[int] = field(default_factory=list)
+    created: float = field(default_factory=time.time)
+    future: Future | None = None
+    session: Any = None
+
+
+def _convert(value: str | None, kind: str, name: str) -> Any:
+    if value is None:
+        return None
+    kind = (kind or "STRING").upper()
+    try:
+        if kind in ("INT", "INTEGER", "BIGINT", "LONG", "SMALLINT", "SHORT", "TINYINT", "BYTE"):
+            return int(value)
+        if kind in ("DOUBLE", "FLOAT", "REAL"):
+            return float(value)
+        if kind.startswith("DECIMAL"):
+            return decimal.Decimal(value)
+        if kind in ("BOOLEAN", "BOOL"):
+            if value.lower() not in ("true", "false"):
+                raise ValueError(value)
+            return value.lower() == "true"
+        if kind == "DATE":
+            return dt.date.fromisoformat(value)
+        if kind in ("TIMESTAMP", "TIMESTAMP_NTZ"):
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if kind == "STRING":
+            return value
+    except (ValueError, decimal.InvalidOperation):
+        raise InvalidParameterValue(f"Invalid parameters.{name}: {value!r} is not a valid {kind}.") from None
+    raise InvalidParameterValue(f"Invalid parameters.{name}.type: unsupported type {kind!r}.")
+
+
+class _SessionPool:
+    def __init__(self, engine: Any, size: int) -> None:
+        self.engine = engine
+        self._idle: queue.Queue = queue.Queue()
+        self._created = 0
+        self._size = size
+        self._lock = threading.Lock()
+        self._seen: dict[int, dict[str, float]] = {}
+
+    def acquire(self) -> Any:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._created < self._size:
+                self._created += 1
+                spark = self.engine.session()
+                self._seen[id(spark)] = self._versions()
+                return spark
+        return self._idle.get()
+
+    def release(self, spark: Any) -> None:
+        self._idle.put(spark)
+
+    def _versions(self) -> dict[str, float]:
+        out = {}
+        for name, location in self.engine.registry.tables().items():
+            log = Path(location, "_delta_log")
+            try:
+                out[name] = log.stat().st_mtime
+            except OSError:
+                continue
+        return out
+
+    def refresh(self, spark: Any) -> None:
+        """Declare tables created or rewritten by other sessions since this one last looked."""
+        seen = self._seen.setdefault(id(spark), {})
+        from odoolake.workspace.engine.registry import TableName
+
+        tables = self.engine.registry.tables()
+        for name, version in self._versions().items():
+            if seen.get(name) != version:
+                schema, table = name.split(".")
+                self.engine.redeclare(spark, TableName(schema, table), tables[name])
+                seen[name] = version
+
+    def close(self) -> None:
+        while not self._idle.empty():
+            self.engine.stop_session(self._idle.get_nowait())
+
+
+class StatementService:
+    def __init__(self, engine: Any, pool_size: int = 2) -> None:
+        self._pool = _SessionPool(engine, pool_size)
+        self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="odoolake-sql")
+        self._statements: dict[str, Statement] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
+
+    # -- API ---------------------------------------------------------------------------------------
+
+    def execute(self, body: dict) -> dict:
+        statement = body.get("statement")
+        if not isinstance(statement, str) or not statement.strip():
+            raise InvalidParameterValue("Invalid statement: a non-empty SQL string is required.")
+        warehouse = body.get("warehouse_id")
+        if warehouse != LOCAL_WAREHOUSE_ID:
+            raise InvalidParameterValue(f"Invalid warehouse_id {warehouse!r}: the local workspace has one SQL "
+                                        f"warehouse, {LOCAL_WAREHOUSE_ID}.")
+        wait = body.get("wait_timeout", "10s")
+        m = _WAIT.match(wait) if isinstance(wait, str) else None
+        seconds = int(m.group(1)) if m else -1
+        if seconds != 0 and not 5 <= seconds <= 50:
+            raise InvalidParameterValue(f"Invalid wait_timeout {wait!r}: expected '0s' or between '5s' and '50s'.")
+        on_timeout = body.get("on_wait_timeout", "CONTINUE")
+        if on_timeout not in ("CONTINUE", "CANCEL"):
+            raise InvalidParameterValue(f"Invalid on_wait_timeout {on_timeout!r}: expected CONTINUE or CANCEL.")
+        disposition = body.get("disposition", "INLINE")
+        fmt = body.get("format", "JSON_ARRAY")
+        if disposition not in ("INLINE", "EXTERNAL_LINKS"):
+            raise InvalidParameterValue(f"Invalid disposition {disposition!r}: expected INLINE or EXTERNAL_LINKS.")
+        if fmt not in ("JSON_ARRAY", "ARROW_STREAM", "CSV"):
+            raise InvalidParameterValue(f"Invalid format {fmt!r}: expected JSON_ARRAY, ARROW_STREAM or CSV.")
+        if disposition == "EXTERNAL_LINKS":
+            raise NotImplementedLocally("disposition EXTERNAL_LINKS is not supported locally; use INLINE.")
+        if fmt != "JSON_ARRAY":
+            raise InvalidParameterValue(f"format {fmt} requires disposition EXTERNAL_LINKS; INLINE supports JSON_ARRAY.")
+        row_limit = body.get("row_limit")
+        if row_limit is not None and (not isinstance(row_limit, int) or isinstance(row_limit, bool) or row_limit < 0):
+            raise InvalidParameterValue(f"Invalid row_limit {row_limit!r}: expected a non-negative integer.")
+        byte_limit = body.get("byte_limit")
+        if byte_limit is not None and (not isinstance(byte_limit, int) or isinstance(byte_limit, bool) or byte_limit < 0):
+            raise InvalidParameterValue(f"Invalid byte_limit {byte_limit!r}: expected a non-negative integer.")
+        args = self._parameters(body.get("parameters"))
+        catalog, schema = body.get("catalog"), body.get("schema")
+        for name, value in (("catalog", catalog), ("schema", schema)):
+            if value is not None and (not isinstance(value, str) or not _IDENT.match(value)):
+                raise InvalidParameterValue(f"Invalid {name} {value!r}: expected an identifier.")
+        self._expire()
+        st = Statement(str(uuid.uuid4()))
+        with self._lock:
+            self._statements[st.statement_id] = st
+        st.future = self._executor.submit(self._run, st, statement, args, catalog, schema, row_limit,
+                                          byte_limit or INLINE_LIMIT_BYTES)
+        if seconds:
+            try:
+                st.future.result(timeout=seconds)
+            except Exception:  # timeout; failures are recorded on the statement
+                if on_timeout == "CANCEL" and st.state not in TERMINAL:
+                    self.cancel(st.statement_id)
+        return self.response(st)
+
+    def _parameters(self, params: Any) -> dict[str, Any] | None:
+        if params is None:
+            return None
+        if not isinstance(params, list):
+            raise InvalidParameterValue("Invalid parameters: expected a list of {name, value, type}.")
+        args = {}
+        for i, p in enumerate(params):
+            if not isinstance(p, dict) or not isinstance(p.get("name"), str) or not _IDENT.match(p["name"]):
+                raise InvalidParameterValue(f"Invalid parameters[{i}].name: expected an identifier.")
+            value = p.get("value")
+            if value is not None and not isinstance(value, str):
+                raise InvalidParameterValue(f"Invalid parameters[{i}].value: expected a string.")
+            args[p["name"]] = _convert(value, p.get("type") or "STRING", p["name"])
+        return args
+
+    def _run(self, st: Statement, statement: str, args: dict | None, catalog: str | None, schema: str | None,
+             row_limit: int | None, byte_limit: int) -> None:
+        if st.state == "CANCELED":
+            return
+        spark = self._pool.acquire()
+        st.session = spark
+        st.state = "RUNNING"
+        try:
+            self._pool.refresh(spark)
+            spark.sql(f"USE SCHEMA {catalog + '.' if catalog else ''}{schema or 'default'}")
+            df = spark.sql(statement, args=args) if args else spark.sql(statement)
+            schema_info = df.schema
+            rows = df.limit(row_limit + 1).collect() if row_limit is not None else df.collect()
+            if st.state == "CANCELED":
+                return
+            truncated = row_limit is not None and len(rows) > row_limit
+            rows = rows[:row_limit] if truncated else rows
+            data = [[cell(v) for v in row] for row in rows]
+            chunks, sizes, total = [], [], 0
+            for start in range(0, max(len(data), 1), CHUNK_ROWS):
+                chunk = data[start:start + CHUNK_ROWS]
+                size = sum(len(str(r)) for r in chunk)
+                if total + size > byte_limit:
+                    truncated = True
+                    break
+                chunks.append(chunk)
+                sizes.append(size)
+                total += size
+            st.chunks, st.chunk_bytes = chunks, sizes
+            n = sum(len(c) for c in chunks)
+            st.manifest = {
+                "format": "JSON_ARRAY",
+                "schema": {"column_count": len(schema_info.fields), "columns": columns(schema_info)},
+                "total_chunk_count": len(chunks), "total_row_count": n, "total_byte_count": total,
+                "truncated": truncated,
+                "chunks": [{"chunk_index": i, "row_offset": i * CHUNK_ROWS, "row_count": len(c), "byte_count": b}
+                           for i, (c, b) in enumerate(zip(chunks, sizes, strict=True))],
+            }
+            if st.state != "CANCELED":
+                st.state = "SUCCEEDED"
+        except Exception as exc:
+            if st.state != "CANCELED":
+                st.state = "FAILED"
+                st.error = {"error_code": "BAD_REQUEST", "message": str(exc).strip().split("\n\nJVM stacktrace")[0]}
+                get_state = getattr(exc, "getSqlState", None)
+                st.sql_state = get_state() if callable(get_state) else None
+        finally:
+            st.session = None
+            self._pool.release(spark)
+
+    def _get(self, statement_id: str) -> Statement:
+        with self._lock:
+            st = self._statements.get(statement_id)
+        if st is None:
+            raise ResourceDoesNotExist(f"Statement {statement_id} does not exist (or has expired).")
+        return st
+
+    def get(self, statement_id: str) -> dict:
+        return self.response(self._get(statement_id))
+
+    def cancel(self, statement_id: str) -> None:
+        st = self._get(statement_id)
+        if st.state in TERMINAL:
+            return
+        st.state = "CANCELED"
+        session = st.session
+        if session is not None:
+            try:
+                session.interruptAll()
+            except Exception:  # the engine may not support interrupts; the result is discarded anyway
+                LOG.debug("interrupt failed for statement %s", statement_id, exc_info=True)
+
+    def chunk(self, statement_id: str, index: int) -> dict:
+        st = self._get(statement_id)
+        if st.state != "SUCCEEDED":
+            raise InvalidParameterValue(f"Statement {statement_id} is {st.state}; results exist only when SUCCEEDED.")
+        if not 0 <= index < len(st.chunks):
+            raise InvalidParameterValue(f"Invalid chunk_index {index}: the result has {len(st.chunks)} chunk(s).")
+        return self._chunk(st, index)
+
+    def response(self, st: Statement) -> dict:
+        body: dict[str, Any] = {"statement_id": st.statement_id, "status": {"state": st.state}}
+        if st.state == "FAILED":
+            body["status"]["error"] = st.error
+            if st.sql_state:
+                body["status"]["sql_state"] = st.sql_state
+        if st.state == "SUCCEEDED":
+            body["manifest"] = st.manifest
+            body["result"] = self._chunk(st, 0) if st.chunks else {"chunk_index": 0, "row_offset": 0, "row_count": 0}
+        return body
+
+    def _chunk(self, st: Statement, index: int) -> dict:
+        data = st.chunks[index]
+        out: dict[str, Any] = {"chunk_index": index, "row_offset": index * CHUNK_ROWS, "row_count": len(data),
+                               "byte_count": st.chunk_bytes[index], "data_array": data}
+        if index + 1 < len(st.chunks):
+            out["next_chunk_index"] = index + 1
+            out["next_chunk_internal_link"] = f"/api/2.0/sql/statements/{st.statement_id}/result/chunks/{index + 1}"
+        return out
+
+    def _expire(self) -> None:
+        cutoff = time.time() - KEEP_SECONDS
+        with self._lock:
+            for key in [k for k, s in self._statements.items() if s.created < cutoff and s.state in TERMINAL]:
+                del self._statements[key]

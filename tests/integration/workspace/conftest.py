@@ -1,0 +1,54 @@
+"""A real workspace server on a free loopback port, driven by the official databricks-sdk."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+
+from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    workspace: Workspace
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[Server]:
+    port = free_port()
+    settings = WorkspaceSettings(home=tmp_path_factory.mktemp("workspace"), port=port)
+    workspace = Workspace(settings)
+    app = create_app(settings, workspace)
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not uv.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("the workspace server did not start")
+        time.sleep(0.05)
+    token, _ = workspace.tokens.create(workspace.user, "integration tests")
+    yield Server(settings.base_url, token, workspace)
+    uv.should_exit = True
+    thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def w(server: Server):
+    from databricks.sdk import WorkspaceClient
+
+    return WorkspaceClient(host=server.url, token=server.token)

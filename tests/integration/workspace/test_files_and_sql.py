@@ -1,0 +1,114 @@
+import io
+
+import httpx
+import pytest
+from databricks.sdk.errors import BadRequest, ResourceAlreadyExists
+from databricks.sdk.service.compute import State
+from databricks.sdk.service.sql import StatementParameterListItem, StatementState
+from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language, ObjectType
+
+
+def test_clusters_list_get_start(w):
+    clusters = list(w.clusters.list())
+    assert len(clusters) == 1 and clusters[0].state == State.RUNNING
+    cid = clusters[0].cluster_id
+    w.clusters.delete(cid).result()
+    assert w.clusters.get(cid).state == State.TERMINATED
+    w.clusters.start(cid).result()
+    assert w.clusters.get(cid).state == State.RUNNING
+
+
+def test_workspace_upload_export_list_delete(w):
+    source = b"# Databricks notebook source\nprint('hi')\n"
+    w.workspace.upload("/Users/me/nb", source, format=ImportFormat.SOURCE, language=Language.PYTHON)
+    assert w.workspace.get_status("/Users/me/nb").object_type == ObjectType.NOTEBOOK
+    assert w.workspace.download("/Users/me/nb").read() == source
+    exported = w.workspace.export("/Users/me/nb", format=ExportFormat.SOURCE)
+    assert exported.content
+    with pytest.raises(ResourceAlreadyExists):
+        w.workspace.upload("/Users/me/nb", source, format=ImportFormat.SOURCE, language=Language.PYTHON)
+    assert [o.path for o in w.workspace.list("/Users/me")] == ["/Users/me/nb"]
+    w.workspace.delete("/Users/me", recursive=True)
+    assert not [o for o in w.workspace.list("/Users") if o.path == "/Users/me"]
+
+
+def test_workspace_paths_cannot_traverse(server):
+    headers = {"Authorization": f"Bearer {server.token}"}
+    r = httpx.get(f"{server.url}/api/2.0/workspace/get-status", params={"path": "/Users/../../etc"}, headers=headers)
+    assert r.status_code == 400 and "path" in r.json()["message"]
+    r = httpx.get(f"{server.url}/api/2.0/dbfs/get-status", params={"path": "/../../etc/passwd"}, headers=headers)
+    assert r.status_code == 400
+
+
+def test_dbfs_round_trip_with_blocks(w):
+    data = bytes(range(256)) * 9000  # > 1 MiB: create / add-block / close
+    w.dbfs.upload("/tmp/odoolake/blob.bin", io.BytesIO(data), overwrite=True)
+    assert w.dbfs.get_status("/tmp/odoolake/blob.bin").file_size == len(data)
+    assert w.dbfs.download("/tmp/odoolake/blob.bin").read() == data
+    assert [f.path for f in w.dbfs.list("/tmp/odoolake")] == ["/tmp/odoolake/blob.bin"]
+    w.dbfs.move_("/tmp/odoolake/blob.bin", "/tmp/odoolake/moved.bin")
+    w.dbfs.delete("/tmp/odoolake", recursive=True)
+    assert not w.dbfs.exists("/tmp/odoolake")
+
+
+def test_files_api_round_trip(w):
+    w.files.upload("/Volumes/main/default/raw/a.csv", io.BytesIO(b"x,y\n1,2\n"), overwrite=True)
+    assert w.files.download("/Volumes/main/default/raw/a.csv").contents.read() == b"x,y\n1,2\n"
+    names = [e.name for e in w.files.list_directory_contents("/Volumes/main/default/raw")]
+    assert names == ["a.csv"]
+    w.files.delete("/Volumes/main/default/raw/a.csv")
+
+
+def test_seed_gold_query_through_the_warehouse(w, server):
+    spark = server.workspace.engine.session()
+    spark.sql("CREATE SCHEMA IF NOT EXISTS gold")
+    spark.createDataFrame([("RIM", 2026, 1, 100.5), ("RIM", 2026, 1, 0.25), ("BOM", 2026, 1, 7.0),
+                           ("BOM", 2025, 12, 1.0)], "agency string, year int, month int, withholding_tax double") \
+        .write.format("delta").mode("overwrite").saveAsTable("gold.bir_transactions")
+    server.workspace.engine.stop_session(spark)
+    warehouse = next(iter(w.warehouses.list()))
+    result = w.statement_execution.execute_statement(
+        warehouse_id=warehouse.id, wait_timeout="30s",
+        statement="SELECT agency, SUM(withholding_tax) AS total_wht FROM gold.bir_transactions "
+                  "WHERE year = :year AND month = :month GROUP BY agency ORDER BY agency",
+        parameters=[StatementParameterListItem(name="year", value="2026", type="INT"),
+                    StatementParameterListItem(name="month", value="1", type="INT")])
+    assert result.status.state == StatementState.SUCCEEDED
+    assert result.result.data_array == [["BOM", "7.0"], ["RIM", "100.75"]]
+    assert [c.name for c in result.manifest.schema.columns] == ["agency", "total_wht"]
+
+
+def test_statement_injection_is_a_bound_value(w):
+    warehouse = next(iter(w.warehouses.list())).id
+    r = w.statement_execution.execute_statement(
+        warehouse_id=warehouse, wait_timeout="30s", statement="SELECT :v AS v",
+        parameters=[StatementParameterListItem(name="v", value="x'; DROP TABLE gold.bir_transactions; --")])
+    assert r.result.data_array == [["x'; DROP TABLE gold.bir_transactions; --"]]
+
+
+def test_failed_statement_is_200_failed_with_the_engine_message(w):
+    warehouse = next(iter(w.warehouses.list())).id
+    r = w.statement_execution.execute_statement(warehouse_id=warehouse, statement="SELECT * FROM no_such_table",
+                                                wait_timeout="30s")
+    assert r.status.state == StatementState.FAILED
+    assert "no_such_table" in r.status.error.message
+
+
+def test_async_statement_polls_to_success_and_chunks(w):
+    warehouse = next(iter(w.warehouses.list())).id
+    r = w.statement_execution.execute_statement(warehouse_id=warehouse, statement="SELECT id FROM range(12000)",
+                                                wait_timeout="0s")
+    assert r.status.state in (StatementState.PENDING, StatementState.RUNNING, StatementState.SUCCEEDED)
+    for _ in range(200):
+        got = w.statement_execution.get_statement(r.statement_id)
+        if got.status.state == StatementState.SUCCEEDED:
+            break
+    assert got.manifest.total_row_count == 12000 and got.manifest.total_chunk_count == 3
+    second = w.statement_execution.get_statement_result_chunk_n(r.statement_id, 1)
+    assert second.row_offset == 5000 and len(second.data_array) == 5000
+
+
+def test_bad_wait_timeout_is_400(w):
+    warehouse = next(iter(w.warehouses.list())).id
+    with pytest.raises(BadRequest, match="wait_timeout"):
+        w.statement_execution.execute_statement(warehouse_id=warehouse, statement="SELECT 1", wait_timeout="3s")

@@ -1,0 +1,136 @@
+"""The seed's job through the official SDK: create the three-task BIR job, run it, read outputs."""
+
+import time
+
+import httpx
+import pytest
+from databricks.sdk.service.jobs import (
+    JobParameterDefinition,
+    NotebookTask,
+    RunIf,
+    RunLifeCycleState,
+    RunResultState,
+    Task,
+)
+from databricks.sdk.service.jobs import TaskDependency as Dep
+from databricks.sdk.service.workspace import ImportFormat, Language
+
+NB = "# Databricks notebook source\n"
+
+
+def upload(w, path: str, source: str) -> None:
+    w.workspace.upload(path, (NB + source).encode(), format=ImportFormat.SOURCE, language=Language.PYTHON,
+                       overwrite=True)
+
+
+@pytest.fixture(scope="module")
+def notebooks(w):
+    w.workspace.mkdirs("/Shared/ETL")
+    upload(w, "/Shared/ETL/first", 'dbutils.widgets.text("month", "none")\n'
+           'm = dbutils.widgets.get("month")\nprint("month is", m)\n'
+           'spark.createDataFrame([(m,)], "month string").write.format("delta").mode("overwrite")'
+           '.saveAsTable("default.job_probe")\n'
+           'dbutils.jobs.taskValues.set(key="month", value=m)\ndbutils.notebook.exit(m)\n')
+    upload(w, "/Shared/ETL/second", 'v = dbutils.jobs.taskValues.get(taskKey="first", key="month")\n'
+           'n = spark.table("default.job_probe").where(f"month = \'{v}\'").count()\ndbutils.notebook.exit(str(n))\n')
+    upload(w, "/Shared/ETL/boom", "raise ValueError('boom from the notebook')\n")
+    return "/Shared/ETL"
+
+
+def test_bir_month_end_job_runs_to_success(w, notebooks):
+    job = w.jobs.create(
+        name="BIR Month-End ETL",
+        parameters=[JobParameterDefinition(name="month", default="2026-01")],
+        tasks=[
+            Task(task_key="first", notebook_task=NotebookTask(notebook_path="/Shared/ETL/first",
+                                                              base_parameters={"month": "{{job.parameters.month}}"})),
+            Task(task_key="second", depends_on=[Dep(task_key="first")],
+                 notebook_task=NotebookTask(notebook_path="/Shared/ETL/second")),
+        ],
+    )
+    run = w.jobs.run_now(job_id=job.job_id, job_parameters={"month": "2026-10"}).result()
+    assert run.state.life_cycle_state == RunLifeCycleState.TERMINATED
+    assert run.state.result_state == RunResultState.SUCCESS, run.state.state_message
+    outputs = {t.task_key: w.jobs.get_run_output(t.run_id) for t in run.tasks}
+    assert outputs["first"].notebook_output.result == "2026-10"
+    assert "month is 2026-10" in outputs["first"].logs
+    assert outputs["second"].notebook_output.result == "1"
+    assert any(j.job_id == job.job_id for j in w.jobs.list())
+    assert [r.run_id for r in w.jobs.list_runs(job_id=job.job_id)] == [run.run_id]
+
+
+def test_failure_is_reported_retried_and_downstream_upstream_failed(w, notebooks):
+    job = w.jobs.create(name="fails", tasks=[
+        Task(task_key="boom", max_retries=1, min_retry_interval_millis=10,
+             notebook_task=NotebookTask(notebook_path="/Shared/ETL/boom")),
+        Task(task_key="after", depends_on=[Dep(task_key="boom")],
+             notebook_task=NotebookTask(notebook_path="/Shared/ETL/first")),
+        Task(task_key="cleanup", depends_on=[Dep(task_key="boom")], run_if=RunIf.ALL_DONE,
+             notebook_task=NotebookTask(notebook_path="/Shared/ETL/first")),
+    ])
+    run = w.jobs.run_now(job_id=job.job_id).result()
+    assert run.state.result_state == RunResultState.FAILED
+    tasks = {t.task_key: t for t in run.tasks}
+    assert tasks["boom"].attempt_number == 1
+    assert tasks["after"].state.result_state == RunResultState.UPSTREAM_FAILED
+    assert tasks["cleanup"].state.result_state == RunResultState.SUCCESS
+    out = w.jobs.get_run_output(tasks["boom"].run_id)
+    assert "ValueError: boom from the notebook" in out.error
+    assert "Traceback" in out.error_trace
+    with pytest.raises(Exception, match="multiple tasks"):
+        w.jobs.get_run_output(run.run_id)
+
+
+def test_timeout_and_cancel_stop_the_task_process(w, server):
+    upload(w, "/Shared/ETL/slow", "import time\ntime.sleep(60)\n")
+    job = w.jobs.create(name="slow", tasks=[Task(task_key="slow", timeout_seconds=3,
+                                                 notebook_task=NotebookTask(notebook_path="/Shared/ETL/slow"))])
+    started = time.time()
+    run = w.jobs.run_now(job_id=job.job_id).result()
+    assert run.state.result_state == RunResultState.TIMEDOUT
+    assert time.time() - started < 45
+    waiter = w.jobs.run_now(job_id=job.job_id)
+    time.sleep(1)
+    w.jobs.cancel_run(waiter.run_id).result()
+    assert w.jobs.get_run(waiter.run_id).state.result_state == RunResultState.CANCELED
+
+
+def test_submit_missing_notebook_fails_with_a_clear_message(w):
+    run = w.jobs.submit(run_name="one-off", tasks=[
+        Task(task_key="t", notebook_task=NotebookTask(notebook_path="/Shared/does/not/exist"))]).result()
+    assert run.state.result_state == RunResultState.FAILED
+    assert "doesn't exist" in run.tasks[0].state.state_message
+
+
+def test_update_reset_delete(w, notebooks):
+    job = w.jobs.create(name="to-edit", tasks=[Task(task_key="a", notebook_task=NotebookTask(
+        notebook_path="/Shared/ETL/first"))])
+    from databricks.sdk.service.jobs import JobSettings
+
+    w.jobs.update(job.job_id, new_settings=JobSettings(name="edited", max_concurrent_runs=3))
+    got = w.jobs.get(job.job_id)
+    assert got.settings.name == "edited" and got.settings.max_concurrent_runs == 3 and len(got.settings.tasks) == 1
+    w.jobs.reset(job.job_id, new_settings=JobSettings(name="reset", tasks=[
+        Task(task_key="b", notebook_task=NotebookTask(notebook_path="/Shared/ETL/first"))]))
+    assert [t.task_key for t in w.jobs.get(job.job_id).settings.tasks] == ["b"]
+    w.jobs.delete(job.job_id)
+    from databricks.sdk.errors import ResourceDoesNotExist
+
+    with pytest.raises(ResourceDoesNotExist):
+        w.jobs.get(job.job_id)
+
+
+def test_n8n_style_run_now_over_plain_http(w, server, notebooks):
+    job = w.jobs.create(name="n8n", tasks=[Task(task_key="a", notebook_task=NotebookTask(
+        notebook_path="/Shared/ETL/first"))])
+    r = httpx.post(f"{server.url}/api/2.1/jobs/run-now", json={"job_id": job.job_id},
+                   headers={"Authorization": f"Bearer {server.token}"})
+    assert r.status_code == 200 and r.json()["run_id"]
+    run_id = r.json()["run_id"]
+    for _ in range(120):
+        state = httpx.get(f"{server.url}/api/2.1/jobs/runs/get", params={"run_id": run_id},
+                          headers={"Authorization": f"Bearer {server.token}"}).json()["state"]
+        if state["life_cycle_state"] == "TERMINATED":
+            break
+        time.sleep(0.5)
+    assert state["result_state"] == "SUCCESS"
