@@ -6,14 +6,21 @@ import logging
 
 import typer
 
-from odoolake.cli import common, demo, lake
+from odoolake.cli import common, demo, lake, server, tokens
 
 app = typer.Typer(no_args_is_help=True, help="odoolake: the Odoo finance lakehouse, local-first.")
 app.command("demo")(demo.demo)
 app.add_typer(lake.app, name="lake", help="Generate data and run the month-end on the embedded engine.")
+app.command("up")(server.up)
+app.command("down")(server.down)
+app.add_typer(tokens.app, name="tokens", help="Personal access tokens (as the Databricks CLI's tokens commands).")
 
 
 @app.callback()
 def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs.")) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     common.DEBUG = debug
+
+
+if __name__ == "__main__":
+    app()

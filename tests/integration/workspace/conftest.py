@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -27,10 +28,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Iterator[Server]:
+@contextmanager
+def running_server(home) -> Iterator[Server]:
+    """A workspace server in a thread of this process, with one token minted for the tests."""
     port = free_port()
-    settings = WorkspaceSettings(home=tmp_path_factory.mktemp("workspace"), port=port)
+    settings = WorkspaceSettings(home=home, port=port)
     workspace = Workspace(settings)
     app = create_app(settings, workspace)
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -45,6 +47,12 @@ def server(tmp_path_factory) -> Iterator[Server]:
     yield Server(settings.base_url, token, workspace)
     uv.should_exit = True
     thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("workspace")) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="session")

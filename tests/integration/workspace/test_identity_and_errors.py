@@ -58,3 +58,25 @@ def test_missing_job_run_and_cluster_are_resource_does_not_exist(w):
         w.clusters.get("nope")
     with pytest.raises(NotFound):
         w.workspace.get_status("/Shared/none")
+
+
+def test_jobs_runs_files_and_tokens_survive_a_restart(tmp_path):
+    from databricks.sdk.service.jobs import NotebookTask, Task
+    from databricks.sdk.service.workspace import ImportFormat, Language
+
+    from tests.integration.workspace.conftest import running_server
+
+    home = tmp_path / "restart"
+    with running_server(home) as first:
+        w1 = WorkspaceClient(host=first.url, token=first.token)
+        w1.workspace.upload("/Shared/keep", b"# Databricks notebook source\ndbutils.notebook.exit('kept')\n",
+                            format=ImportFormat.SOURCE, language=Language.PYTHON)
+        job = w1.jobs.create(name="survivor", tasks=[Task(task_key="t", notebook_task=NotebookTask(
+            notebook_path="/Shared/keep"))])
+        run = w1.jobs.run_now(job_id=job.job_id).result()
+        token = first.token
+    with running_server(home) as second:
+        w2 = WorkspaceClient(host=second.url, token=token)  # the old token still works
+        assert w2.jobs.get(job.job_id).settings.name == "survivor"
+        assert w2.jobs.get_run(run.run_id).state.result_state.value == "SUCCESS"
+        assert w2.workspace.get_status("/Shared/keep").object_type.value == "NOTEBOOK"

@@ -134,3 +134,58 @@ def test_n8n_style_run_now_over_plain_http(w, server, notebooks):
             break
         time.sleep(0.5)
     assert state["result_state"] == "SUCCESS"
+
+
+def test_python_sql_condition_and_wheel_tasks(w, server):
+    import io
+
+    from databricks.sdk.service.jobs import ConditionTask, ConditionTaskOp, PythonWheelTask, SparkPythonTask, SqlTask
+    from databricks.sdk.service.jobs import SqlTaskFile as SqlFile
+
+    script = ("import sys\nfrom pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\n"
+              "print('args', sys.argv[1:], spark.range(3).count())\n")
+    w.workspace.upload("/Shared/py/job.py", script.encode(), format=ImportFormat.AUTO, overwrite=True)
+    w.workspace.upload("/Shared/py/q.sql", b"SELECT 1 AS one; SELECT CAST(:n AS INT) * 2 AS doubled",
+                       format=ImportFormat.AUTO, overwrite=True)
+    w.dbfs.upload("/scripts/dbfs_job.py", io.BytesIO(b"print('from dbfs')\n"), overwrite=True)
+    job = w.jobs.create(name="types", tasks=[
+        Task(task_key="py", spark_python_task=SparkPythonTask(python_file="/Shared/py/job.py",
+                                                              parameters=["--month", "{{job.run_id}}"])),
+        Task(task_key="dbfs_py", spark_python_task=SparkPythonTask(python_file="dbfs:/scripts/dbfs_job.py")),
+        Task(task_key="sql", sql_task=SqlTask(warehouse_id="local0000000000", file=SqlFile(path="/Shared/py/q.sql"),
+                                              parameters={"n": "21"})),
+        Task(task_key="check", depends_on=[Dep(task_key="py")],
+             condition_task=ConditionTask(op=ConditionTaskOp.GREATER_THAN, left="{{job.run_id}}", right="0")),
+        Task(task_key="if_true", depends_on=[Dep(task_key="check", outcome="true")],
+             python_wheel_task=PythonWheelTask(package_name="odoolake", entry_point="odoolake",
+                                               parameters=["--help"])),
+        Task(task_key="if_false", depends_on=[Dep(task_key="check", outcome="false")],
+             spark_python_task=SparkPythonTask(python_file="/Shared/py/job.py")),
+    ])
+    run = w.jobs.run_now(job_id=job.job_id).result()
+    tasks = {t.task_key: t for t in run.tasks}
+    assert run.state.result_state == RunResultState.SUCCESS, {k: t.state.state_message for k, t in tasks.items()}
+    py_logs = w.jobs.get_run_output(tasks["py"].run_id).logs
+    assert f"args ['--month', '{run.run_id}'] 3" in py_logs
+    assert "from dbfs" in w.jobs.get_run_output(tasks["dbfs_py"].run_id).logs
+    assert "42" in w.jobs.get_run_output(tasks["sql"].run_id).logs
+    assert tasks["check"].condition_task.outcome == "true"
+    assert "Usage" in w.jobs.get_run_output(tasks["if_true"].run_id).logs
+    assert tasks["if_false"].state.result_state == RunResultState.EXCLUDED
+
+
+def test_max_concurrent_runs_skips_or_queues(w, server):
+    from databricks.sdk.service.jobs import QueueSettings
+
+    upload(w, "/Shared/ETL/pause", "import time\ntime.sleep(4)\n")
+    job = w.jobs.create(name="one-at-a-time", max_concurrent_runs=1, tasks=[
+        Task(task_key="p", notebook_task=NotebookTask(notebook_path="/Shared/ETL/pause"))])
+    first = w.jobs.run_now(job_id=job.job_id)
+    skipped = w.jobs.run_now(job_id=job.job_id).result()
+    assert skipped.state.result_state == RunResultState.MAXIMUM_CONCURRENT_RUNS_REACHED
+    queued = w.jobs.run_now(job_id=job.job_id, queue=QueueSettings(enabled=True))
+    assert w.jobs.get_run(queued.run_id).state.life_cycle_state in (RunLifeCycleState.QUEUED,
+                                                                    RunLifeCycleState.PENDING,
+                                                                    RunLifeCycleState.RUNNING)
+    assert first.result().state.result_state == RunResultState.SUCCESS
+    assert queued.result().state.result_state == RunResultState.SUCCESS

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import runpy
 import sys
 import traceback
@@ -26,6 +27,9 @@ def _session(spec: dict[str, Any]):
     from odoolake.config import WorkspacePaths
     from odoolake.workspace.engine import LocalEngine
 
+    # Scripts call SparkSession.builder.getOrCreate(); with SPARK_REMOTE set, PySpark hands back the default
+    # Spark Connect session, which is the engine session made here.
+    os.environ["SPARK_REMOTE"] = spec["remote"]
     paths = WorkspacePaths.from_env(spec["home"])
     engine = LocalEngine(paths, remote=spec["remote"])
     spark = engine.session()
@@ -77,8 +81,9 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _run_entry_point(task: dict[str, Any]) -> None:
     package, name = task["package_name"], task["entry_point"]
-    matches = [ep for ep in importlib.metadata.entry_points() if ep.name == name
-               and (ep.dist is None or ep.dist.name.replace("-", "_") == package.replace("-", "_"))]
+    wanted = package.replace("-", "_").lower()
+    matches = [ep for ep in importlib.metadata.entry_points(name=name)
+               if ep.dist is None or ep.dist.name.replace("-", "_").lower() == wanted]
     if not matches:
         raise LookupError(f"Entry point {name!r} of package {package!r} is not installed in the local workspace.")
     named = task.get("named_parameters") or {}

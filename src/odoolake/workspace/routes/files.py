@@ -156,7 +156,7 @@ async def dbfs_put(request: Request) -> dict:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         await _limited_body(request, 2 * 1024 * 1024, "contents")
         form = await request.form()
-        upload = form.get("contents")
+        upload = form.get("file") or form.get("contents")  # the legacy CLI names the part "file"
         data = await upload.read() if hasattr(upload, "read") else str(upload or "").encode()
         _dbfs(request).put(str(form.get("path") or ""), base64.b64encode(data).decode(),
                            str(form.get("overwrite", "false")).lower() == "true")

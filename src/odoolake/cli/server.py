@@ -1,0 +1,160 @@
+"""``odoolake up`` / ``odoolake down``: the local workspace server (REST API + Spark Connect)."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from odoolake.cli.common import console, err_console, handle_errors
+from odoolake.config import WorkspacePaths
+from odoolake.errors import OdoolakeError
+
+DEFAULT_PORT = 8765
+
+
+def _pid_file(paths: WorkspacePaths) -> Path:
+    return paths.home / "server.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _health(url: str) -> dict | None:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/_odoolake/health", timeout=1) as r:
+            return json.loads(r.read())
+    except Exception:
+        return None
+
+
+def write_profile(profile: str, host: str, token: str, path: Path | None = None) -> Path:
+    cfg_path = path or Path(os.environ.get("DATABRICKS_CONFIG_FILE", Path.home() / ".databrickscfg"))
+    config = configparser.ConfigParser()
+    if cfg_path.exists():
+        config.read(cfg_path)
+    config[profile] = {"host": host, "token": token}
+    cfg_path.parent.mkdir(parents=True, exist_ok=True)
+    with cfg_path.open("w") as fh:
+        config.write(fh)
+    cfg_path.chmod(0o600)
+    return cfg_path
+
+
+def _announce(paths: WorkspacePaths, url: str, spark_url: str, profile: str | None) -> None:
+    from odoolake.workspace.db import Database
+    from odoolake.workspace.identity.tokens import TokenService
+
+    tokens = TokenService(Database(paths.home / "workspace.db"))
+    console.print(f"[bold green]odoolake workspace[/] at [bold]{url}[/]  (Spark Connect {spark_url})")
+    console.print(f"  state: {paths.home}")
+    if profile:
+        from odoolake.workspace.app import local_user
+
+        value, _ = tokens.create(local_user(), f"profile {profile}")
+        cfg = write_profile(profile, url, value)
+        console.print(f"  wrote profile [bold]{profile}[/] to {cfg}: use [bold]--profile {profile}[/] or "
+                      f"DATABRICKS_CONFIG_PROFILE={profile}")
+    elif tokens.count() == 0:
+        console.print("  no tokens yet: [bold]odoolake tokens create --comment laptop[/] mints one without a token "
+                      "on this machine (or restart with --write-profile odoolake)")
+
+
+@handle_errors
+def up(
+    port: int = typer.Option(DEFAULT_PORT, help="REST API port on 127.0.0.1."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; keep loopback unless you know why."),
+    home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME"),
+    detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; stop with odoolake down."),
+    write_profile_name: str = typer.Option(None, "--write-profile", help="Mint a token and write this profile to "
+                                           "~/.databrickscfg."),
+) -> None:
+    """Start the local workspace: the Databricks REST API and the Spark Connect endpoint."""
+    paths = WorkspacePaths.from_env(home).ensure()
+    url = f"http://{host}:{port}"
+    state = _pid_file(paths)
+    if state.exists():
+        running = json.loads(state.read_text())
+        if _alive(running["pid"]) and _health(running["url"]):
+            raise OdoolakeError(f"A workspace for {paths.home} is already running at {running['url']} "
+                                f"(pid {running['pid']}); stop it with odoolake down.")
+        state.unlink()
+    if detach:
+        log = (paths.home / "server.log").open("ab")
+        proc = subprocess.Popen([sys.executable, "-m", "odoolake.cli.main", "up", "--port", str(port), "--host", host,
+                                 "--home", str(paths.home)], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            health = _health(url)
+            if health:
+                state.write_text(json.dumps({"pid": proc.pid, "url": url}))
+                _announce(paths, url, health["spark_connect"], write_profile_name)
+                console.print(f"  running in the background (pid {proc.pid}); log {paths.home / 'server.log'}")
+                return
+            if proc.poll() is not None:
+                raise OdoolakeError(f"The workspace server exited with code {proc.returncode}; see "
+                                    f"{paths.home / 'server.log'}")
+            time.sleep(0.2)
+        proc.terminate()
+        raise OdoolakeError(f"The workspace server did not answer on {url} within 60 s.")
+    import uvicorn
+
+    from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
+
+    settings = WorkspaceSettings(home=paths.home, host=host, port=port)
+    workspace = Workspace(settings)
+    app = create_app(settings, workspace)
+    state.write_text(json.dumps({"pid": os.getpid(), "url": url}))
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(config)
+
+    original_startup = server.startup
+
+    async def startup(sockets=None) -> None:
+        await original_startup(sockets)
+        if server.started:
+            _announce(paths, url, workspace.engine.remote_url, write_profile_name)
+
+    server.startup = startup  # type: ignore[method-assign]
+    try:
+        server.run()
+    finally:
+        if state.exists() and json.loads(state.read_text()).get("pid") == os.getpid():
+            state.unlink()
+
+
+@handle_errors
+def down(home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME")) -> None:
+    """Stop the background workspace started with ``odoolake up --detach``."""
+    paths = WorkspacePaths.from_env(home)
+    state = _pid_file(paths)
+    if not state.exists():
+        err_console.print(f"No workspace is running for {paths.home}.")
+        raise typer.Exit(1)
+    running = json.loads(state.read_text())
+    pid = running["pid"]
+    if _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not _alive(pid):
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    state.unlink(missing_ok=True)
+    console.print(f"stopped the workspace at {running['url']} (pid {pid})")
