@@ -36,6 +36,7 @@ MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_
 class PeakRss:
     def __init__(self) -> None:
         self.peak = 0
+        self.window = 0  # peak since the last mark()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -44,7 +45,12 @@ class PeakRss:
         while not self._stop.is_set():
             rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
             self.peak = max(self.peak, rss)
+            self.window = max(self.window, rss)
             time.sleep(0.05)
+
+    def mark(self) -> int:
+        peak, self.window = self.window, 0
+        return peak
 
     def __enter__(self) -> PeakRss:
         self._thread.start()
@@ -55,10 +61,14 @@ class PeakRss:
         self._thread.join()
 
 
-def timed(stages: dict[str, float], name: str, fn):
+def timed(stages: dict[str, float], name: str, fn, rss: PeakRss | None = None, peaks: dict | None = None):
+    if rss is not None:
+        rss.mark()
     started = time.perf_counter()
     result = fn()
     stages[name] = round(time.perf_counter() - started, 3)
+    if rss is not None and peaks is not None:
+        peaks[name] = rss.mark()
     return result
 
 
@@ -88,9 +98,10 @@ def worker_sail(raw: Path, extra: Path, home: Path) -> dict:
         engine = LocalEngine(paths)
         spark = timed(stages, "startup", engine.session)
         ls = dbfs_lister(paths)
-        timed(stages, "bronze", lambda: bronze.ingest(spark, "dbfs:/raw/odoo", ls))
-        timed(stages, "silver", lambda: silver.run(spark))
-        timed(stages, "gold+features", lambda: gold.run(spark))
+        peaks: dict[str, int] = {}
+        timed(stages, "bronze", lambda: bronze.ingest(spark, "dbfs:/raw/odoo", ls), rss, peaks)
+        timed(stages, "silver", lambda: silver.run(spark), rss, peaks)
+        timed(stages, "gold+features", lambda: gold.run(spark), rss, peaks)
         totals = {r["period"]: round(r["t"], 2) for r in spark.sql(
             "SELECT period, SUM(withholding_tax) AS t FROM gold.bir_transactions GROUP BY period").collect()}
         _link_raw(extra, local_raw)
@@ -99,7 +110,7 @@ def worker_sail(raw: Path, extra: Path, home: Path) -> dict:
         timed(inc, "silver", lambda: silver.run(spark))
         timed(inc, "gold+features", lambda: gold.run(spark))
         engine.close()
-    return {"stages": stages, "incremental": inc, "peak_rss": rss.peak, "totals": totals}
+    return {"stages": stages, "incremental": inc, "peak_rss": rss.peak, "stage_peak_rss": peaks, "totals": totals}
 
 
 FLOOR_SQL = r"""

@@ -189,3 +189,22 @@ def test_odoo19_withholding_on_payment_counts_in_the_payment_month(tmp_path):
     assert set(got) == set(expected)
     for key, value in expected.items():
         assert got[key] == pytest.approx(value, abs=0.011), key
+
+
+def test_schema_drift_and_empty_files_stop_before_writing(lake):
+    paths, raw, _, _, spark, _ = lake
+    drift = raw / "account_move_line" / "odoo-209902.jsonl"
+    drift.write_text('{"id": 1, "move_id": [1, "X"], "write_date": "2026-01-01 00:00:00"}\n' * 3)
+    empty = raw / "account_tax" / "odoo-209903.jsonl"
+    empty.write_text("\n\n")
+    rows_before = spark.table("bronze.odoo_account_move_line").count()
+    try:
+        with pytest.raises(RawDataError, match=r"odoo-20990[23]\.jsonl"):
+            bronze.ingest(spark, RAW, dbfs_lister(paths))
+        empty.unlink()
+        with pytest.raises(RawDataError, match=r"required field 'balance' of account\.move\.line is missing"):
+            bronze.ingest(spark, RAW, dbfs_lister(paths))
+        assert spark.table("bronze.odoo_account_move_line").count() == rows_before
+    finally:
+        drift.unlink(missing_ok=True)
+        empty.unlink(missing_ok=True)

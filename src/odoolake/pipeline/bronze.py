@@ -1,10 +1,12 @@
 """Bronze: raw Odoo drops into append-only Delta tables, as received plus ingestion metadata.
 
 A file is read as text and parsed line by line, so one bad line cannot hide the rest:
-- a line that is not JSON, or lacks a required field, goes to ``silver.quarantine`` (stage ``ingest``);
-- a file where most lines do not parse is not JSON lines at all, and the run stops naming it;
+- a line that is not JSON, or lacks a required field, is kept in bronze flagged in ``_reject`` (with its raw
+  text) and goes to ``silver.quarantine`` (stage ``ingest``);
+- a file that is empty, or whose first lines mostly do not parse, is not JSON lines at all, and the run stops
+  naming it and the lines, before anything is written;
 - a required field missing from every line is schema drift, and the run stops naming it.
-Validation happens before anything is written; files already in bronze are skipped.
+Files already in bronze are skipped. Each model's new files are parsed once (Sail's ``cache()`` is a no-op).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from odoolake.pipeline import io
 from odoolake.pipeline.schemas import QUARANTINE_DDL, RAW_MODELS, RawModel
 
 MALFORMED_SHARE_LIMIT = 0.5
+SAMPLE_LINES = 1000
 
 
 @dataclass
@@ -34,34 +37,43 @@ def batch_of(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".jsonl").removesuffix(".json")
 
 
-def _parsed(spark: SparkSession, model: RawModel, paths: list[str]) -> DataFrame:
-    """Every non-blank line of ``paths`` with its file, parse result and validation columns."""
+def _parsed(spark: SparkSession, model: RawModel, paths: list[str], sample: int | None = None) -> DataFrame:
+    """Every non-blank line of ``paths`` (or the first ``sample`` of each) with its file, parse and verdict."""
     texts = None
     for path in paths:
-        one = spark.read.text(path).where(F.trim("value") != "").withColumn("_source_file", F.lit(path))
+        one = spark.read.text(path).where(F.trim("value") != "")
+        if sample is not None:
+            one = one.limit(sample)
+        one = one.withColumn("_source_file", F.lit(path))
         texts = one if texts is None else texts.unionByName(one)
     assert texts is not None
-    has_key = [F.when(~F.col("value").rlike(rf'"{name}"\s*:'), F.lit(name)) for name in model.required]
-    return texts.select(
-        "value", "_source_file", F.from_json("value", model.ddl).alias("r"),
-    ).select(
+    parsed = texts.select("value", "_source_file", F.from_json("value", model.ddl).alias("r"))
+    # a required field must be present and not null (Odoo sends false, never null, for an empty value)
+    absent = [F.when(F.col(f"r.{name}").isNull(), F.lit(name)) for name in model.required if name != "id"]
+    malformed = F.col("r.id").isNull()
+    missing = F.concat_ws(",", *absent)
+    return parsed.select(
         "value", "_source_file", "r",
-        F.col("r.id").isNull().alias("_malformed"),
-        F.concat_ws(",", *has_key).alias("_missing"),
+        F.when(malformed, F.lit("MALFORMED_JSON")).when(missing != "", F.lit("MISSING_FIELD")).alias("_reject"),
+        F.when(malformed, F.lit("line does not parse as a JSON object"))
+        .when(missing != "", F.concat(F.lit("missing or null required field(s): "), missing)).alias("_detail"),
+        missing.alias("_missing"),
     )
 
 
-def _validate(spark: SparkSession, model: RawModel, parsed: DataFrame, paths: list[str]) -> dict[str, int]:
-    """Per-file checks in one pass; returns rejected line counts per file or raises RawDataError."""
-    missing = {name: F.sum(F.array_contains(F.split("_missing", ","), name).cast("int")).alias(f"m_{name}")
-               for name in model.required}
-    stats = {r["_source_file"]: r for r in parsed.groupBy("_source_file").agg(
+def _precheck(spark: SparkSession, model: RawModel, paths: list[str]) -> None:
+    """Refuse, before anything is written, files that are empty, not JSON lines, or lack a field on every line.
+
+    Judged on the first SAMPLE_LINES lines of each file, in one query for all files of a model; lines that fail
+    later in an accepted file are kept as rejected rows and quarantined.
+    """
+    sample = _parsed(spark, model, paths, SAMPLE_LINES)
+    stats = {r["_source_file"]: r for r in sample.groupBy("_source_file").agg(
         F.count(F.lit(1)).alias("n"),
-        F.sum(F.col("_malformed").cast("int")).alias("malformed"),
-        F.sum(((F.col("_missing") != "") & ~F.col("_malformed")).cast("int")).alias("incomplete"),
-        *missing.values(),
+        F.sum((F.col("_reject") == "MALFORMED_JSON").cast("int")).alias("malformed"),
+        *[F.sum(F.array_contains(F.split("_missing", ","), name).cast("int")).alias(f"m_{name}")
+          for name in model.required if name != "id"],
     ).collect()}
-    rejected: dict[str, int] = {}
     for path in paths:
         row = stats.get(path)
         if row is None:
@@ -69,14 +81,12 @@ def _validate(spark: SparkSession, model: RawModel, parsed: DataFrame, paths: li
         total, malformed = int(row["n"]), int(row["malformed"] or 0)
         if malformed and malformed >= max(1, total * MALFORMED_SHARE_LIMIT):
             raise RawDataError(
-                path, f"not JSON lines: {malformed} of {total} lines do not parse as JSON objects",
+                path, f"not JSON lines: {malformed} of the first {total} lines do not parse as JSON objects",
                 _line_numbers(spark, model, path),
             )
         for name in model.required:
-            if total > malformed and int(row[f"m_{name}"] or 0) >= total - malformed:
+            if name != "id" and total > malformed and int(row[f"m_{name}"] or 0) >= total - malformed:
                 raise RawDataError(path, f"required field {name!r} of {model.odoo_model} is missing from every record")
-        rejected[path] = malformed + int(row["incomplete"] or 0)
-    return rejected
 
 
 def _line_numbers(spark: SparkSession, model: RawModel, path: str, limit: int = 5) -> list[int]:
@@ -87,22 +97,25 @@ def _line_numbers(spark: SparkSession, model: RawModel, path: str, limit: int = 
     return [parsed.where(F.col("_rid") <= rid).count() for rid in bad]
 
 
-def _rejects(parsed: DataFrame, model: RawModel) -> DataFrame:
-    batch = F.regexp_extract("_source_file", r"([^/]+?)(\.jsonl|\.json)?$", 1)
-    return parsed.where(F.col("_malformed") | (F.col("_missing") != "")).select(
+def valid_rows(spark: SparkSession, model: RawModel) -> DataFrame:
+    """The bronze rows silver may use: everything that parsed and has its required fields."""
+    return spark.table(model.bronze_table).where(F.col("_reject").isNull())
+
+
+def _quarantine_rows(bronze: DataFrame, model: RawModel, paths: list[str]) -> DataFrame:
+    return bronze.where(F.col("_reject").isNotNull() & F.col("_source_file").isin(paths)).select(
         F.lit("ingest").alias("stage"),
-        F.when(F.col("_malformed"), F.lit("MALFORMED_JSON")).otherwise(F.lit("MISSING_FIELD")).alias("reason"),
+        F.col("_reject").alias("reason"),
         F.lit("rejected").alias("action"),
         F.lit(model.odoo_model).alias("model"),
-        F.col("r.id").alias("record_id"),
+        F.col("id").alias("record_id"),
         F.lit(None).cast("bigint").alias("move_id"),
         F.lit(None).cast("string").alias("period"),
         F.lit(None).cast("string").alias("agency"),
-        F.when(F.col("_malformed"), F.lit("line does not parse as a JSON object"))
-        .otherwise(F.concat(F.lit("missing required field(s): "), F.col("_missing"))).alias("detail"),
-        batch.alias("_batch_id"),
+        F.col("_detail").alias("detail"),
+        F.col("_batch_id"),
         F.col("_source_file"),
-        F.substring("value", 1, 2000).alias("raw"),
+        F.substring("_raw", 1, 2000).alias("raw"),
     )
 
 
@@ -118,37 +131,42 @@ def ingest(
     list_files: Callable[[str], Iterable[str]],
     models: Iterable[RawModel] = RAW_MODELS,
 ) -> BronzeResult:
-    """Ingest every new ``<raw_root>/<model>/*.jsonl`` file; validate all of them before writing any.
+    """Ingest every new ``<raw_root>/<model>/*.jsonl`` file.
 
-    Two passes per model: one to validate every new file, one to append the good lines.
+    Every new file of every model is pre-checked before anything is written; then each model's files are
+    parsed once and appended in one commit, rejected lines included (flagged in ``_reject``, with the raw
+    text): bronze keeps what was received. The rejected lines are also written to ``silver.quarantine``.
     """
     io.ensure_schemas(spark)
     result = BronzeResult()
-    staged: list[tuple[RawModel, list[str], DataFrame, dict[str, int]]] = []
+    staged: list[tuple[RawModel, list[str]]] = []
     for model in models:
         done = ingested_files(spark, model)
         listed = sorted(f for f in list_files(f"{raw_root.rstrip('/')}/{model.name}") if f.endswith((".jsonl", ".json")))
         new = [f for f in listed if f not in done]
         result.skipped_files += len(listed) - len(new)
-        if not new:
-            continue
-        parsed = _parsed(spark, model, new)
-        staged.append((model, new, parsed, _validate(spark, model, parsed, new)))
+        if new:
+            _precheck(spark, model, new)
+            staged.append((model, new))
     if not io.table_exists(spark, io.QUARANTINE):
         io.overwrite(spark.createDataFrame([], QUARANTINE_DDL), io.QUARANTINE)
-    for model, paths, parsed, rejected in staged:
-        if any(rejected.values()):
-            # Keyed by source file, so re-ingesting a file after a crash replaces, never duplicates.
-            io.replace_where(_rejects(parsed, model), io.QUARANTINE,
-                             f"stage = 'ingest' AND {io.in_list('_source_file', paths)}")
-        good = parsed.where(~F.col("_malformed") & (F.col("_missing") == "")).select(
+    for model, paths in staged:
+        rows = _parsed(spark, model, paths).select(
             "r.*", "_source_file",
             F.regexp_extract("_source_file", r"([^/]+?)(\.jsonl|\.json)?$", 1).alias("_batch_id"),
             F.current_timestamp().alias("_ingested_at"),
+            "_reject", "_detail", F.when(F.col("_reject").isNotNull(), F.col("value")).alias("_raw"),
         )
-        io.append(good, model.bronze_table)
-        result.rows[model.name] = io.last_write_rows(spark, model.bronze_table)
-        result.rejected[model.name] = sum(rejected.values())
+        io.append(rows, model.bronze_table)
+        written = io.last_write_rows(spark, model.bronze_table)
+        bronze = spark.table(model.bronze_table)
+        rejected = bronze.where(F.col("_reject").isNotNull() & F.col("_source_file").isin(paths)).count()
+        if rejected:
+            # Keyed by source file, so re-ingesting a file after a crash replaces, never duplicates.
+            io.replace_where(_quarantine_rows(bronze, model, paths), io.QUARANTINE,
+                             f"stage = 'ingest' AND {io.in_list('_source_file', paths)}")
+        result.rows[model.name] = written - rejected
+        result.rejected[model.name] = rejected
         result.new_batches.extend(batch_of(p) for p in paths)
     result.new_batches = sorted(set(result.new_batches))
     return result

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 from odoolake.bir.atc import catalog_rows
 from odoolake.pipeline import io
+from odoolake.pipeline.bronze import valid_rows
 from odoolake.pipeline.schemas import ACCOUNT_MOVE, ACCOUNT_MOVE_LINE, ACCOUNT_TAX, RES_COMPANY, RES_PARTNER
 
 ATC_PATTERN = r"(W[ICV][0-9]{3})"
@@ -148,12 +149,20 @@ def build_companies(raw: DataFrame) -> DataFrame:
 
 # -- journal current state ---------------------------------------------------------------------------
 
+TOMBSTONE_FILL = ("date", "name", "company_id", "partner_id", "move_type")
+
+
 def current_moves(moves: DataFrame) -> DataFrame:
-    # A tombstone ({"id", "_deleted": true}) carries no date or company: take them from earlier versions.
-    by_id = Window.partitionBy("id").orderBy("write_date").rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    for name in ("date", "name", "company_id", "partner_id", "move_type"):
-        moves = moves.withColumn(name, F.coalesce(F.col(name), F.first(name, ignorenulls=True).over(by_id)))
-    cur = latest_version(moves)
+    # A tombstone ({"id", "_deleted": true}) carries no date or company: take them from an earlier version.
+    # Only tombstoned ids are looked up (a small join), not every move (a window over all of them).
+    tombstoned = moves.where(F.coalesce(F.col("_deleted"), F.lit(False))).select("id").distinct()
+    earlier = (
+        moves.join(tombstoned, "id", "left_semi").where(F.col("date").isNotNull())
+        .groupBy("id").agg(*[F.first(name, ignorenulls=True).alias(f"_prev_{name}") for name in TOMBSTONE_FILL])
+    )
+    cur = latest_version(moves).join(earlier, "id", "left")
+    for name in TOMBSTONE_FILL:
+        cur = cur.withColumn(name, F.coalesce(F.col(name), F.col(f"_prev_{name}")))
     return cur.select(
         F.col("id").alias("move_id"),
         F.col("name").alias("move_name"),
@@ -202,9 +211,14 @@ def current_lines(lines: DataFrame, moves_now: DataFrame) -> DataFrame:
 
 
 def duplicate_records(lines: DataFrame) -> DataFrame:
-    """Second and later deliveries of the same line version (same id and write_date)."""
+    """Second and later deliveries of the same line version (same id and write_date).
+
+    A hash aggregate finds the repeated keys; only those few rows are then ordered, not every line.
+    """
+    repeated = lines.groupBy("id", "write_date").count().where(F.col("count") > 1).drop("count")
     exact = Window.partitionBy("id", "write_date").orderBy("_batch_id", "_source_file")
-    return lines.withColumn("_copy", F.row_number().over(exact)).where(F.col("_copy") > 1).drop("_copy")
+    copies = lines.join(repeated, ["id", "write_date"], "left_semi")
+    return copies.withColumn("_copy", F.row_number().over(exact)).where(F.col("_copy") > 1).drop("_copy")
 
 
 # -- EWT / VAT lines and rule-based quarantine ------------------------------------------------------
@@ -355,16 +369,16 @@ def processed_batches(spark: SparkSession) -> set[str]:
 
 def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: bool = False) -> SilverResult:
     io.ensure_schemas(spark)
-    bronze_moves = spark.table(ACCOUNT_MOVE.bronze_table)
-    bronze_lines = spark.table(ACCOUNT_MOVE_LINE.bronze_table)
+    bronze_moves = valid_rows(spark, ACCOUNT_MOVE)
+    bronze_lines = valid_rows(spark, ACCOUNT_MOVE_LINE)
     all_batches = {r[0] for r in bronze_moves.select("_batch_id").distinct().collect()}
     full = full_refresh or not io.table_exists(spark, io.SILVER_MOVES)
     todo = sorted(all_batches if full else (set(batches) if batches is not None else all_batches - processed_batches(spark)))
     result = SilverResult(batches=todo)
 
-    partners = build_partners(spark.table(RES_PARTNER.bronze_table))
-    taxes = build_taxes(spark.table(ACCOUNT_TAX.bronze_table))
-    companies = build_companies(spark.table(RES_COMPANY.bronze_table))
+    partners = build_partners(valid_rows(spark, RES_PARTNER))
+    taxes = build_taxes(valid_rows(spark, ACCOUNT_TAX))
+    companies = build_companies(valid_rows(spark, RES_COMPANY))
     io.overwrite(partners, io.SILVER_PARTNERS)
     io.overwrite(taxes, io.SILVER_TAXES)
     io.overwrite(companies, io.SILVER_COMPANIES)
