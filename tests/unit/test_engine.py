@@ -56,3 +56,30 @@ def test_dbfs_paths_cannot_escape_the_root(tmp_path):
         paths.dbfs_to_local("dbfs:/raw/../../etc/passwd")
     with pytest.raises(ValueError, match="not a DBFS path"):
         paths.dbfs_to_local("s3://bucket/x")
+
+
+def test_unsupported_features_are_named(spark, tmp_path):
+    from odoolake.errors import EngineError
+
+    with pytest.raises(EngineError, match="Auto Loader"):
+        spark.readStream.format("cloudFiles").load(str(tmp_path))
+    with pytest.raises(EngineError, match="Structured Streaming sinks"):
+        spark.readStream.format("rate").load().writeStream.format("delta").start(str(tmp_path / "s"))
+    with pytest.raises(EngineError, match="Change Data Feed"):
+        spark.read.format("delta").option("readChangeFeed", "true").load(str(tmp_path))
+    with pytest.raises(DeltaCommandError, match="OPTIMIZE … WHERE"):
+        spark.sql("OPTIMIZE default.maint WHERE id > 0")
+    with pytest.raises(EngineError, match="Delta only"):
+        spark.range(1).write.format("parquet").saveAsTable("default.pq")
+
+
+def test_secrets_come_from_the_environment(monkeypatch, tmp_path):
+    from odoolake.config import WorkspacePaths
+    from odoolake.errors import OdoolakeError
+    from odoolake.workspace.notebooks.dbutils import DBUtils
+
+    dbutils = DBUtils(WorkspacePaths.from_env(tmp_path), {}, {}, "t", lambda *a: "")
+    monkeypatch.setenv("ODOOLAKE_SECRET_ODOO_API_KEY", "s3cret")
+    assert dbutils.secrets.get("odoo", "api-key") == "s3cret"
+    with pytest.raises(OdoolakeError, match="ODOOLAKE_SECRET_ODOO_MISSING"):
+        dbutils.secrets.get("odoo", "missing")

@@ -112,3 +112,17 @@ def test_bad_wait_timeout_is_400(w):
     warehouse = next(iter(w.warehouses.list())).id
     with pytest.raises(BadRequest, match="wait_timeout"):
         w.statement_execution.execute_statement(warehouse_id=warehouse, statement="SELECT 1", wait_timeout="3s")
+
+
+def test_workspace_files_import_file(server, w):
+    headers = {"Authorization": f"Bearer {server.token}"}
+    nb = b"# Databricks notebook source\nprint(1)\n"
+    r = httpx.post(f"{server.url}/api/2.0/workspace-files/import-file/Shared/bundle/files/nb.py",
+                   params={"overwrite": "true"}, content=nb, headers=headers)
+    assert r.status_code == 200
+    assert w.workspace.get_status("/Shared/bundle/files/nb").object_type == ObjectType.NOTEBOOK
+    r = httpx.post(f"{server.url}/api/2.0/workspace-files/import-file/Shared/bundle/files/conf.json",
+                   content=b'{"a": 1}', headers=headers)
+    assert w.workspace.get_status("/Shared/bundle/files/conf.json").object_type == ObjectType.FILE
+    got = httpx.get(f"{server.url}/api/2.0/workspace-files/Shared/bundle/files/conf.json", headers=headers)
+    assert got.content == b'{"a": 1}'

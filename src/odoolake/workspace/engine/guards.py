@@ -50,6 +50,44 @@ def check_columns_kept(target: str, location: str, incoming: list[str], mode: st
         raise SchemaGuardError(target, lost, not_null)
 
 
+def _install_refusals() -> None:
+    """Name the Databricks features the local engine cannot compute, instead of Sail's generic errors."""
+    from pyspark.sql.connect.readwriter import DataFrameReader
+    from pyspark.sql.connect.streaming.readwriter import DataStreamReader, DataStreamWriter
+
+    original_stream_load = DataStreamReader.load
+    original_batch_load = DataFrameReader.load
+
+    def stream_load(self: DataStreamReader, *args: Any, **kwargs: Any):
+        if _engine(self._client) is not None:
+            source = (kwargs.get("format") or getattr(self, "_format", None) or "").lower()
+            if source == "cloudfiles":
+                raise EngineError("Auto Loader (format 'cloudFiles') is a Databricks feature and is not available "
+                                  "locally; read the files in batch with spark.read and skip files already ingested.")
+        return original_stream_load(self, *args, **kwargs)
+
+    def refuse_sink(name: str):
+        original = getattr(DataStreamWriter, name)
+
+        def guarded(self: DataStreamWriter, *args: Any, **kwargs: Any):
+            if _engine(self._session) is not None:
+                raise EngineError(f"Structured Streaming sinks ({name}) are not supported by the local engine "
+                                  "(Sail 0.7.2); run the logic as a batch job (spark.read … write).")
+            return original(self, *args, **kwargs)
+
+        return guarded
+
+    def batch_load(self: DataFrameReader, *args: Any, **kwargs: Any):
+        if _engine(self._client) is not None and str(self._options.get("readChangeFeed", "")).lower() == "true":
+            raise EngineError("Delta Change Data Feed (readChangeFeed) is not supported by the local engine.")
+        return original_batch_load(self, *args, **kwargs)
+
+    DataStreamReader.load = stream_load  # type: ignore[method-assign]
+    DataFrameReader.load = batch_load  # type: ignore[method-assign]
+    for name in ("start", "toTable", "foreachBatch"):
+        setattr(DataStreamWriter, name, refuse_sink(name))
+
+
 def install() -> None:
     global _installed
     with _install_lock:
@@ -58,6 +96,7 @@ def install() -> None:
         from pyspark.sql.connect.dataframe import DataFrame
         from pyspark.sql.connect.readwriter import DataFrameReader, DataFrameWriter
 
+        _install_refusals()  # first, so the path mapping below wraps the refusal checks
         original_load = DataFrameReader.load
         original_save = DataFrameWriter.save
         original_save_as_table = DataFrameWriter.saveAsTable
