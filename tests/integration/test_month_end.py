@@ -208,3 +208,40 @@ def test_schema_drift_and_empty_files_stop_before_writing(lake):
     finally:
         drift.unlink(missing_ok=True)
         empty.unlink(missing_ok=True)
+
+
+def test_bir_forms_reconcile_with_gold(lake):
+    """2307 totals = QAP totals = gold EWT for each quarter; credit notes reduce their own quarter."""
+    from odoolake.pipeline import forms
+
+    spark = lake[4]
+    quarters = forms.run(spark, as_of=date(2026, 11, 5))
+    assert quarters
+    q = "quarter"
+
+    def totals(table: str, column: str) -> dict:
+        return {(r["agency"], r[q]): round(r["t"], 2) for r in spark.sql(
+            f"SELECT agency, {q}, SUM({column}) AS t FROM {table} GROUP BY agency, {q}").collect()}
+
+    gold = {(r["agency"], r[q]): round(r["t"], 2) for r in spark.sql(
+        "SELECT agency, concat(year, 'Q', ceil(month / 3)) AS quarter, SUM(withholding_tax) AS t "
+        "FROM gold.bir_transactions GROUP BY agency, concat(year, 'Q', ceil(month / 3))").collect()}
+    form_2307 = totals("gold.form_2307", "tax_withheld")
+    qap = totals("gold.qap", "tax_withheld")
+    assert set(form_2307) == set(qap) <= set(gold)
+    for key in form_2307:
+        assert form_2307[key] == pytest.approx(qap[key], abs=0.05) == pytest.approx(gold[key], abs=0.05)
+    monthly = spark.sql("SELECT SUM(income_month1 + income_month2 + income_month3 - income_total) AS d "
+                        "FROM gold.form_2307").first()["d"]
+    assert abs(monthly) < 0.5
+    refunds = spark.sql("SELECT COUNT(*) AS n FROM silver.ewt_lines WHERE move_type = 'in_refund' "
+                        "AND tax_withheld < 0").first()["n"]
+    assert refunds > 0
+    cal = spark.table("gold.filing_calendar")
+    assert cal.where("form = '1601-EQ' AND period = '2026Q3'").select("due").first()["due"] == date(2026, 11, 3)
+    status = {(r["form"], r["period"]): r["status"] for r in cal.where("agency = 'RIM'").collect()}
+    assert status[("0619-E", "2026-10")] == "due_soon"  # due 10 Nov, 5 days after as_of
+    assert status[("1601-EQ", "2026Q3")] == "deadline_passed"
+    assert status[("0619-E", "2026-01")] == "no_data"  # the test data start in May 2026
+    assert spark.table("gold.slsp").where("side = 'purchase'").count() > 0
+    assert spark.table("gold.sawt").count() > 0
