@@ -245,3 +245,51 @@ def test_bir_forms_reconcile_with_gold(lake):
     assert status[("0619-E", "2026-01")] == "no_data"  # the test data start in May 2026
     assert spark.table("gold.slsp").where("side = 'purchase'").count() > 0
     assert spark.table("gold.sawt").count() > 0
+
+
+def test_bir_cli_outputs(lake):
+    """odoolake bir calendar / dat qap / forms on the e2e lake: strict by default, explicit when skipping."""
+    from decimal import Decimal
+
+    import openpyxl
+    from typer.testing import CliRunner
+
+    from odoolake.cli.main import app
+
+    paths, spark = lake[0], lake[4]
+    runner = CliRunner()
+    home = ["--home", str(paths.home)]
+    cal = runner.invoke(app, ["bir", "calendar", "--year", "2026", *home])
+    assert cal.exit_code == 0 and "1601-EQ" in cal.output and "moved" in cal.output
+    strict = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2026Q3", "--agency", "RIM", *home])
+    assert strict.exit_code == 1 and "need fixing in Odoo first" in strict.output
+    folder = paths.dbfs_to_local("dbfs:/bir/RIM/2026Q3")
+    assert not (folder.exists() and any(folder.glob("*.dat"))), "nothing is written half"
+    skip = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2026Q3", "--agency", "RIM", "--skip-invalid-tins",
+                               *home])
+    assert skip.exit_code == 0, skip.output
+    dat = next(folder.glob("*1601EQ.dat")).read_text()
+    c1 = next(line for line in dat.splitlines() if line.startswith("C1,"))
+    excluded = next(folder.glob("*_excluded.csv")).read_text().splitlines()[1:]
+    written_tax = Decimal(c1.split(",")[-1])
+    excluded_tax = sum((Decimal(line.rsplit(",", 1)[1]) for line in excluded), Decimal(0))
+    gold_tax = spark.sql("SELECT SUM(tax_withheld) AS t FROM gold.qap WHERE agency = 'RIM' AND quarter = '2026Q3' "
+                         "AND schedule = 1").first()["t"]
+    assert float(written_tax + excluded_tax) == pytest.approx(gold_tax, abs=0.05)
+    forms_run = runner.invoke(app, ["bir", "forms", "--period", "2026Q3", "--agency", "RIM", "--skip-invalid-tins",
+                                    *home])
+    assert forms_run.exit_code == 0, forms_run.output
+    xlsx = sorted(folder.glob("2307_*.xlsx"))
+    assert xlsx
+    tin = xlsx[0].name.split("_")[1]
+    sheet = openpyxl.load_workbook(xlsx[0]).active
+    values = [c for row in sheet.iter_rows(values_only=True) for c in row if isinstance(c, float)]
+    expected = spark.sql(f"SELECT SUM(tax_withheld) AS t FROM gold.form_2307 WHERE agency = 'RIM' "
+                         f"AND quarter = '2026Q3' AND payee_tin = '{tin}'").first()["t"]
+    assert any(abs(v - expected) < 0.01 for v in values)
+    summary = paths.dbfs_to_local("dbfs:/bir/all/2026Q3/month_end_2026-09.html").read_text()
+    assert "<svg" in summary and "RIM" in summary
+    bad = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2026Q5", "--agency", "RIM", *home])
+    assert bad.exit_code == 1 and "not a quarter" in bad.output
+    empty = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2024Q1", "--agency", "RIM", *home])
+    assert empty.exit_code == 1 and "No withholding data for RIM in 2024Q1" in empty.output

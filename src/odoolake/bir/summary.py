@@ -1,0 +1,94 @@
+"""The month-end summary a finance officer prints: one self-contained HTML page with an inline SVG chart."""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+
+PALETTE = ("#1b6ca8", "#e07b39", "#3a9d5d", "#c0392b", "#8e44ad", "#16a085", "#d4ac0d", "#7f8c8d", "#2c3e50",
+           "#e84393", "#00838f", "#6d4c41")
+
+
+@dataclass(frozen=True)
+class AtcTotal:
+    agency: str
+    atc: str
+    base: float
+    tax: float
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def stacked_bar_svg(totals: list[AtcTotal], width: int = 760, bar_height: int = 26) -> str:
+    """Horizontal stacked bars: withholding per agency, one segment per ATC, with a legend."""
+    agencies = sorted({t.agency for t in totals})
+    atcs = sorted({t.atc for t in totals})
+    colour = {atc: PALETTE[i % len(PALETTE)] for i, atc in enumerate(atcs)}
+    by_agency: dict[str, dict[str, float]] = defaultdict(dict)
+    for t in totals:
+        by_agency[t.agency][t.atc] = by_agency[t.agency].get(t.atc, 0.0) + t.tax
+    biggest = max((sum(v for v in parts.values() if v > 0) for parts in by_agency.values()), default=1.0) or 1.0
+    left, plot = 70, width - 70 - 150
+    height = len(agencies) * (bar_height + 10) + 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{max(height, 40 + 18 * len(atcs))}" '
+             'font-family="sans-serif" font-size="12" role="img" aria-label="Withholding by agency and ATC">']
+    for i, agency in enumerate(agencies):
+        y = 10 + i * (bar_height + 10)
+        parts.append(f'<text x="{left - 8}" y="{y + bar_height * 0.65}" text-anchor="end">{html.escape(agency)}</text>')
+        x = float(left)
+        for atc in atcs:
+            value = by_agency[agency].get(atc, 0.0)
+            if value <= 0:
+                continue
+            w = plot * value / biggest
+            parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{colour[atc]}">'
+                         f'<title>{html.escape(agency)} {atc}: {_money(value)}</title></rect>')
+            x += w
+        total = sum(v for v in by_agency[agency].values())
+        parts.append(f'<text x="{x + 4:.1f}" y="{y + bar_height * 0.65}">{_money(total)}</text>')
+    for j, atc in enumerate(atcs):
+        y = 10 + j * 18
+        parts.append(f'<rect x="{width - 120}" y="{y}" width="12" height="12" fill="{colour[atc]}"/>'
+                     f'<text x="{width - 102}" y="{y + 10}">{atc}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def month_end_html(company: str, year: int, month: int, totals: list[AtcTotal], generated: datetime | None = None,
+                   deadlines: list[tuple[str, str, date]] | None = None) -> str:
+    """A printable page: totals by agency, by ATC, the chart, and the next filing deadlines."""
+    period = date(year, month, 1).strftime("%B %Y")
+    by_agency: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    by_atc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for t in totals:
+        by_agency[t.agency][0] += t.base
+        by_agency[t.agency][1] += t.tax
+        by_atc[t.atc][0] += t.base
+        by_atc[t.atc][1] += t.tax
+
+    def table(title: str, rows: dict[str, list[float]], key: str) -> str:
+        body = "".join(f"<tr><td>{html.escape(k)}</td><td class=n>{_money(b)}</td><td class=n>{_money(t)}</td></tr>"
+                       for k, (b, t) in sorted(rows.items()))
+        total_b, total_t = sum(v[0] for v in rows.values()), sum(v[1] for v in rows.values())
+        return (f"<h2>{title}</h2><table><tr><th>{key}</th><th>Income payments (PHP)</th><th>Tax withheld (PHP)</th>"
+                f"</tr>{body}<tr class=total><td>Total</td><td class=n>{_money(total_b)}</td>"
+                f"<td class=n>{_money(total_t)}</td></tr></table>")
+
+    upcoming = ""
+    if deadlines:
+        items = "".join(f"<tr><td>{html.escape(f)}</td><td>{html.escape(p)}</td><td>{d:%a %d %b %Y}</td></tr>"
+                        for f, p, d in deadlines)
+        upcoming = f"<h2>Next filing deadlines</h2><table><tr><th>Form</th><th>Period</th><th>Due</th></tr>{items}</table>"
+    stamp = (generated or datetime.now()).strftime("%Y-%m-%d %H:%M")
+    style = ("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}"
+             "td,th{border:1px solid #bbb;padding:4px 10px}th{background:#eef2f5}.n{text-align:right}"
+             ".total td{font-weight:bold}@media print{body{margin:1cm}}")
+    return (f"<!doctype html><html><head><meta charset=utf-8><title>Month-end withholding — {period}</title>"
+            f"<style>{style}</style></head><body><h1>{html.escape(company)}: expanded withholding tax, {period}</h1>"
+            f"<p>Generated {stamp} from gold.ewt_by_atc. Amounts in PHP.</p>"
+            f"<h2>Withholding by agency and ATC</h2>{stacked_bar_svg(totals)}"
+            f"{table('By agency', by_agency, 'Agency')}{table('By ATC', by_atc, 'ATC')}{upcoming}</body></html>")
