@@ -231,6 +231,13 @@ def test_bir_forms_reconcile_with_gold(lake):
     assert set(form_2307) == set(qap) <= set(gold)
     for key in form_2307:
         assert form_2307[key] == pytest.approx(qap[key], abs=0.05) == pytest.approx(gold[key], abs=0.05)
+    by_atc = {(r["agency"], r["period"]): r["t"] for r in spark.sql(
+        "SELECT agency, period, SUM(tax_withheld) AS t FROM gold.ewt_by_atc WHERE regime = 'EWT' "
+        "GROUP BY agency, period").collect()}
+    monthly_gold = {(r["agency"], r["period"]): r["withholding_tax"] for r in spark.table("gold.bir_transactions")
+                    .collect()}
+    assert by_atc.keys() <= monthly_gold.keys()
+    assert all(by_atc[k] == pytest.approx(monthly_gold[k], abs=0.05) for k in by_atc)
     monthly = spark.sql("SELECT SUM(income_month1 + income_month2 + income_month3 - income_total) AS d "
                         "FROM gold.form_2307").first()["d"]
     assert abs(monthly) < 0.5
@@ -293,3 +300,10 @@ def test_bir_cli_outputs(lake):
     assert bad.exit_code == 1 and "not a quarter" in bad.output
     empty = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2024Q1", "--agency", "RIM", *home])
     assert empty.exit_code == 1 and "No withholding data for RIM in 2024Q1" in empty.output
+    sawt_run = runner.invoke(app, ["bir", "dat", "sawt", "--quarter", "2026Q3", "--agency", "RIM", *home])
+    assert sawt_run.exit_code == 0, sawt_run.output
+    assert next(folder.glob("*1702Q.dat")).read_text().startswith("HSAWT,H1702Q,")
+    annual = runner.invoke(app, ["bir", "dat", "1604e", "--year", "2026", "--agency", "RIM", "--skip-invalid-tins",
+                                 *home])
+    assert annual.exit_code == 0, annual.output
+    assert next(paths.dbfs_to_local("dbfs:/bir/RIM/2026").glob("*1604E.dat")).read_text().startswith("H1604E,")

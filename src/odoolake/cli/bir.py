@@ -186,6 +186,75 @@ def _write_qap(paths: WorkspacePaths, spark, agency: str, year: int, q: int, ski
     return out
 
 
+@dat_app.command("sawt")
+@handle_errors
+def dat_sawt(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1 (the SAWT goes with the quarterly return)."),
+             agency: str = typer.Option(..., help="Agency (company) code."),
+             form: str = typer.Option("1702Q", help="The return the credits are claimed on: 1701Q, 1702Q, 2550Q …"),
+             skip_invalid_tins: bool = SkipOpt, home: str = HomeOpt) -> None:
+    """The SAWT: 2307s received from customers (tax withheld from the agency), per payor and ATC."""
+    from odoolake.bir.dat import AlphalistRow, sawt
+
+    year, q = parse_quarter(quarter)
+    paths = WorkspacePaths.from_env(home)
+    engine, spark = _session(paths)
+    try:
+        found = spark.sql("SELECT * FROM gold.sawt WHERE agency = :a AND quarter = :q ORDER BY payor_key, atc",
+                          args={"a": agency, "q": f"{year}Q{q}"}).collect()
+        if not found:
+            raise BirRuleError(f"No tax withheld by customers for {agency} in {year}Q{q}.")
+        rows = [AlphalistRow(r["payor_tin"], r["atc"], Decimal(str(r["rate"])), Decimal(str(r["income"])),
+                             Decimal(str(r["tax_withheld"])), company_name=r["payor_name"] or "", branch=r["payor_branch"],
+                             nature="Sales of goods and services") for r in found]
+        rows, left = _split_invalid(rows, skip_invalid_tins)
+        name, content = sawt(_agent(spark, agency), form, year, 3 * q, rows)
+        console.print(_write(paths, agency, f"{year}Q{q}", name, content))
+        if left:
+            console.print(_write(paths, agency, f"{year}Q{q}", name.replace(".dat", "_excluded.csv"), _excluded_csv(left)))
+    finally:
+        engine.close()
+
+
+@dat_app.command("1604e")
+@handle_errors
+def dat_1604e(year: int = typer.Option(..., help="Calendar year."), agency: str = typer.Option(...),
+              skip_invalid_tins: bool = SkipOpt, home: str = HomeOpt) -> None:
+    """The annual 1604-E alphalist: schedule 3 (tax withheld) and 4 (exempt) for the year."""
+    from odoolake.bir.dat import AlphalistRow, form1604e
+
+    paths = WorkspacePaths.from_env(home)
+    engine, spark = _session(paths)
+    try:
+        found = spark.sql(
+            "SELECT payee_key, atc, rate, schedule, first(payee_tin, true) AS payee_tin, "
+            "first(payee_branch, true) AS payee_branch, first(payee_name, true) AS payee_name, "
+            "first(is_company, true) AS is_company, first(last_name, true) AS last_name, "
+            "first(first_name, true) AS first_name, first(middle_name, true) AS middle_name, "
+            "SUM(income) AS income, SUM(tax_withheld) AS tax_withheld FROM gold.qap "
+            "WHERE agency = :a AND quarter LIKE :y GROUP BY payee_key, atc, rate, schedule ORDER BY payee_key, atc",
+            args={"a": agency, "y": f"{year}Q%"}).collect()
+        if not found:
+            raise BirRuleError(f"No withholding data for {agency} in {year}.")
+
+        def row(r) -> AlphalistRow:
+            company = r["payee_name"] if r["is_company"] else ""
+            return AlphalistRow(r["payee_tin"], r["atc"], Decimal(str(r["rate"])), Decimal(str(round(r["income"], 2))),
+                                Decimal(str(round(r["tax_withheld"], 2))), company_name=company or "",
+                                last_name=r["last_name"] or ("" if company else r["payee_name"] or ""),
+                                first_name=r["first_name"] or "", middle_name=r["middle_name"] or "",
+                                branch=r["payee_branch"])
+
+        schedule3, left3 = _split_invalid([row(r) for r in found if r["schedule"] == 1], skip_invalid_tins)
+        schedule4, left4 = _split_invalid([row(r) for r in found if r["schedule"] == 2], skip_invalid_tins)
+        name, content = form1604e(_agent(spark, agency), year, schedule3, schedule4)
+        console.print(_write(paths, agency, str(year), name, content))
+        if left3 or left4:
+            console.print(_write(paths, agency, str(year), name.replace(".dat", "_excluded.csv"),
+                                 _excluded_csv(left3 + left4)))
+    finally:
+        engine.close()
+
+
 @app.command("forms")
 @handle_errors
 def forms_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q1."),
