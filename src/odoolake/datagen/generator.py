@@ -346,6 +346,21 @@ class _MonthContext:
     def tax(self, key: str) -> dict[str, Any]:
         return self.gen.taxes[(self.company["id"], key)]
 
+    def _line_record(self, move_ref: list, label: str, on: date, state: str, partner_ref: list, account: list,
+                     display_type: str, balance: float, amount_currency: float, currency: list, subtotal: float,
+                     written: str, **extra: Any) -> dict[str, Any]:
+        """One ``account.move.line`` as ``search_read`` returns it."""
+        rec = {
+            "id": self._line_id(), "move_id": move_ref, "name": label, "date": on.isoformat(),
+            "parent_state": state, "company_id": self.cref, "partner_id": partner_ref, "account_id": account,
+            "display_type": display_type, "tax_ids": [], "tax_line_id": False, "tax_base_amount": 0.0,
+            "balance": balance, "debit": max(balance, 0.0), "credit": max(-balance, 0.0),
+            "amount_currency": amount_currency, "currency_id": currency, "price_subtotal": subtotal,
+            "write_date": written,
+        }
+        rec.update(extra)
+        return rec
+
     def _move_id(self) -> int:
         self.next_id += 1
         return self.next_id
@@ -451,16 +466,8 @@ class _MonthContext:
         mref, vref = [pay_id, name], [vendor.id, vendor.name]
 
         def line(display_type: str, balance: float, account: list, **extra: Any) -> dict[str, Any]:
-            rec = {
-                "id": self._line_id(), "move_id": mref, "name": name, "date": pay_date.isoformat(),
-                "parent_state": "posted", "company_id": self.cref, "partner_id": vref, "account_id": account,
-                "display_type": display_type, "tax_ids": [], "tax_line_id": False, "tax_base_amount": 0.0,
-                "balance": balance, "debit": max(balance, 0.0), "credit": max(-balance, 0.0),
-                "amount_currency": balance, "currency_id": [1, "PHP"], "price_subtotal": abs(balance),
-                "write_date": written,
-            }
-            rec.update(extra)
-            return rec
+            return self._line_record(mref, name, pay_date, "posted", vref, account, display_type, balance, balance,
+                                     [1, "PHP"], abs(balance), written, **extra)
 
         lines = [
             line("payment_term", payable, [201000, "201000 Accounts payable"]),
@@ -553,16 +560,8 @@ class _MonthContext:
 
         def line(display_type: str, doc_amount: float, label: str, account: list, **extra: Any) -> None:
             balance, amount_currency = money(doc_amount)
-            rec = {
-                "id": self._line_id(), "move_id": mref, "name": label, "date": acc_date.isoformat(),
-                "parent_state": state, "company_id": self.cref, "partner_id": vendor_ref,
-                "account_id": account, "display_type": display_type, "tax_ids": [], "tax_line_id": False,
-                "tax_base_amount": 0.0, "balance": balance, "debit": max(balance, 0.0),
-                "credit": max(-balance, 0.0), "amount_currency": amount_currency, "currency_id": cur,
-                "price_subtotal": round(abs(doc_amount), 2), "write_date": _ts(write),
-            }
-            rec.update(extra)
-            lines.append(rec)
+            lines.append(self._line_record(mref, label, acc_date, state, vendor_ref, account, display_type, balance,
+                                           amount_currency, cur, round(abs(doc_amount), 2), _ts(write), **extra))
 
         base = round(sum(amounts), 2)
         for k, amount in enumerate(amounts):
@@ -620,16 +619,8 @@ class _MonthContext:
 
         def line(display_type: str, balance: float, label: str, account: list, **extra: Any) -> None:
             balance = round(balance, 2)
-            rec = {
-                "id": self._line_id(), "move_id": mref, "name": label, "date": acc_date.isoformat(),
-                "parent_state": "posted", "company_id": self.cref, "partner_id": pref, "account_id": account,
-                "display_type": display_type, "tax_ids": [], "tax_line_id": False, "tax_base_amount": 0.0,
-                "balance": balance, "debit": max(balance, 0.0), "credit": max(-balance, 0.0),
-                "amount_currency": balance, "currency_id": [1, "PHP"], "price_subtotal": abs(balance),
-                "write_date": _ts(write),
-            }
-            rec.update(extra)
-            lines.append(rec)
+            lines.append(self._line_record(mref, label, acc_date, "posted", pref, account, display_type, balance,
+                                           balance, [1, "PHP"], abs(balance), _ts(write), **extra))
 
         for k, amount in enumerate(amounts):
             line("product", -amount, f"Service {k + 1}", [400000, "400000 Revenue"], tax_ids=tax_ids)
