@@ -30,6 +30,7 @@ from odoolake.workspace.files.dbfs import Dbfs, Volumes
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
 from odoolake.workspace.identity.tokens import TokenService
 from odoolake.workspace.jobs.runner import JobRunner
+from odoolake.workspace.jobs.scheduler import Scheduler
 from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
 from odoolake.workspace.routes import compute, files, identity, jobs
@@ -55,6 +56,7 @@ class WorkspaceSettings:
     port: int = DEFAULT_PORT
     spark_remote: str | None = None  # use a Spark Connect server elsewhere instead of the embedded one
     runner_workers: int = 2
+    scheduler: bool = True  # fire job schedules; tests drive Scheduler.tick with their own clock instead
 
     @property
     def base_url(self) -> str:
@@ -80,15 +82,19 @@ class Workspace:
                                 settings.runner_workers)
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
         self.statements = StatementService(self.engine)
+        self.scheduler = Scheduler(self.db, self.jobs)
 
     def start(self) -> None:
         url = self.engine.remote_url  # starts the embedded Spark Connect server
         interrupted = self.runner.recover()
+        if self.settings.scheduler:
+            self.scheduler.start()
         LOG.info("workspace %s ready at %s (Spark Connect %s)", self.workspace_id, self.settings.base_url, url)
         if interrupted:
             LOG.warning("%d run(s) were active when the workspace last stopped; marked INTERNAL_ERROR", interrupted)
 
     def stop(self) -> None:
+        self.scheduler.stop()
         self.runner.stop()
         self.statements.close()
         self.engine.close()

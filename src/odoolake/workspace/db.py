@@ -38,6 +38,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX objects_by_parent ON objects(parent);
     """,
+    # 4: scheduler: the last fire time handled per job
+    """
+    CREATE TABLE schedule_state (job_id INTEGER PRIMARY KEY, last_fire_ms INTEGER NOT NULL);
+    """,
 )
 
 

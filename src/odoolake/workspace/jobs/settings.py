@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from odoolake.errors import OdoolakeError
 from odoolake.workspace.errors import InvalidParameterValue
+from odoolake.workspace.jobs.quartz import to_croniter, zone
 
 TASK_TYPES = ("notebook_task", "spark_python_task", "python_wheel_task", "sql_task", "condition_task",
               "run_job_task", "pipeline_task")
@@ -205,9 +207,15 @@ def validate_settings(settings: Any, local_cluster_id: str, partial: bool = Fals
     if schedule is not None:
         _type(schedule, dict, "schedule", "an object")
         cron = _type(schedule.get("quartz_cron_expression"), str, "schedule.quartz_cron_expression", "a string")
-        if len(cron.split()) not in (6, 7):
-            raise _fail("schedule.quartz_cron_expression", f"expected 6 or 7 Quartz fields, got {cron!r}")
-        _type(schedule.get("timezone_id"), str, "schedule.timezone_id", "a string")
+        try:
+            to_croniter(cron)
+        except OdoolakeError as exc:
+            raise _fail("schedule.quartz_cron_expression", str(exc)) from None
+        timezone_id = _type(schedule.get("timezone_id"), str, "schedule.timezone_id", "a string")
+        try:
+            zone(timezone_id)
+        except OdoolakeError as exc:
+            raise _fail("schedule.timezone_id", str(exc)) from None
         if schedule.get("pause_status", "UNPAUSED") not in PAUSE:
             raise _fail("schedule.pause_status", f"expected PAUSED or UNPAUSED, got {schedule.get('pause_status')!r}")
     for key, allowed in (("format", ("SINGLE_TASK", "MULTI_TASK")), ("edit_mode", ("UI_LOCKED", "EDITABLE"))):

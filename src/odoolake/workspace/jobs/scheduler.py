@@ -1,0 +1,99 @@
+"""The Quartz scheduler of the local workspace: starts ``PERIODIC`` runs of jobs with an unpaused schedule.
+
+Each tick looks at every scheduled job and the fire times between the last one it handled and now.
+- One run per tick per job, however many fire times passed: runs missed while the server was down collapse
+  into a single catch-up run at start-up (a month-end job that missed its 02:00 slot runs once, not N times),
+  and nothing before the job's creation is ever backfilled.
+- ``max_concurrent_runs`` and ``queue`` apply as for run-now (skipped with MAXIMUM_CONCURRENT_RUNS_REACHED, or
+  queued).
+- Paused schedules (``pause_status: PAUSED``) never fire; unpausing does not replay the paused period.
+The clock is injected, so tests drive ``tick(now)`` directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from odoolake.errors import OdoolakeError
+from odoolake.workspace.db import Database
+from odoolake.workspace.jobs.quartz import fire_times
+from odoolake.workspace.jobs.service import JobsService
+
+LOG = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(self, db: Database, jobs: JobsService, clock: Callable[[], float] = time.time,
+                 interval_seconds: float = 1.0) -> None:
+        self.db = db
+        self.jobs = jobs
+        self.clock = clock
+        self.interval = interval_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _last(self, job_id: int) -> int | None:
+        row = self.db.connect().execute("SELECT last_fire_ms FROM schedule_state WHERE job_id = ?", (job_id,)).fetchone()
+        return row["last_fire_ms"] if row else None
+
+    def _remember(self, job_id: int, fire_ms: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO schedule_state(job_id, last_fire_ms) VALUES (?, ?) "
+                         "ON CONFLICT(job_id) DO UPDATE SET last_fire_ms = excluded.last_fire_ms", (job_id, fire_ms))
+
+    def tick(self, now: float | None = None) -> list[int]:
+        """Start the runs that are due at ``now`` (epoch seconds); returns their run ids."""
+        now_ms = int((self.clock() if now is None else now) * 1000)
+        started = []
+        for job in self.jobs.store.jobs():
+            schedule = job["settings"].get("schedule")
+            if not schedule:
+                continue
+            last = self._last(job["job_id"])
+            if schedule.get("pause_status", "UNPAUSED") == "PAUSED":
+                self._remember(job["job_id"], now_ms)  # unpausing must not replay the paused period
+                continue
+            since = last if last is not None else job["created_time"]
+            try:
+                upcoming = fire_times(schedule["quartz_cron_expression"], schedule.get("timezone_id", "UTC"),
+                                      datetime.fromtimestamp(since / 1000, UTC))
+                due = None
+                for fire in upcoming:
+                    fire_ms = int(fire.timestamp() * 1000)
+                    if fire_ms > now_ms:
+                        break
+                    due = fire_ms
+            except OdoolakeError as exc:
+                LOG.warning("job %s: schedule cannot be evaluated: %s", job["job_id"], exc)
+                continue
+            if due is None:
+                if last is None:
+                    self._remember(job["job_id"], since)
+                continue
+            self._remember(job["job_id"], due)
+            run = self.jobs.run_now(job["job_id"], trigger="PERIODIC")
+            LOG.info("job %s: scheduled run %s for %s", job["job_id"], run["run_id"],
+                     datetime.fromtimestamp(due / 1000, UTC).isoformat())
+            started.append(run["run_id"])
+        return started
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="odoolake-scheduler", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:  # a bad job must not stop the scheduler for the others
+                LOG.exception("scheduler tick failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,61 @@
+"""The Quartz scheduler with a controllable clock: catch-up policy, pause/unpause, and validation."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from databricks.sdk.errors import BadRequest
+from databricks.sdk.service.jobs import CronSchedule, JobSettings, NotebookTask, PauseStatus, Task
+from databricks.sdk.service.workspace import ImportFormat, Language
+
+from odoolake.workspace.jobs.scheduler import Scheduler
+
+MANILA = ZoneInfo("Asia/Manila")
+
+
+def at(*args: int) -> float:
+    return datetime(*args, tzinfo=MANILA).timestamp()
+
+
+@pytest.fixture()
+def scheduler(server):
+    ws = server.workspace
+    return Scheduler(ws.db, ws.jobs, clock=lambda: 0.0)
+
+
+def _job(w, name: str, pause: PauseStatus = PauseStatus.UNPAUSED) -> int:
+    w.workspace.upload(f"/Shared/sched/{name}", b"# Databricks notebook source\nprint('tick')\n",
+                       format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
+    return w.jobs.create(name=name, tasks=[Task(task_key="t", notebook_task=NotebookTask(
+        notebook_path=f"/Shared/sched/{name}"))], schedule=CronSchedule(
+        quartz_cron_expression="0 0 2 1 * ?", timezone_id="Asia/Manila", pause_status=pause)).job_id
+
+
+def test_missed_fires_collapse_into_one_catch_up_run(w, scheduler):
+    job_id = _job(w, "monthly")
+    started = scheduler.tick(at(2030, 1, 1, 3, 0))  # ~3 years of monthly slots passed
+    assert len(started) == 1
+    run = w.jobs.get_run(started[0])
+    assert run.trigger.value == "PERIODIC" and run.job_id == job_id
+    assert scheduler.tick(at(2030, 1, 1, 3, 0)) == []  # nothing new
+    assert scheduler.tick(at(2030, 2, 1, 1, 59)) == []  # before the next slot
+    assert len(scheduler.tick(at(2030, 2, 1, 2, 0, 1))) == 1
+
+
+def test_paused_schedules_never_fire_and_unpausing_does_not_replay(w, scheduler):
+    job_id = _job(w, "paused", PauseStatus.PAUSED)
+    assert job_id not in [w.jobs.get_run(r).job_id for r in scheduler.tick(at(2031, 1, 1, 3, 0))]
+    w.jobs.update(job_id, new_settings=JobSettings(schedule=CronSchedule(
+        quartz_cron_expression="0 0 2 1 * ?", timezone_id="Asia/Manila", pause_status=PauseStatus.UNPAUSED)))
+    assert job_id not in [w.jobs.get_run(r).job_id for r in scheduler.tick(at(2031, 1, 15, 0, 0))]
+    fired = [w.jobs.get_run(r).job_id for r in scheduler.tick(at(2031, 2, 1, 2, 0, 5))]
+    assert job_id in fired
+
+
+def test_invalid_schedules_are_refused_at_create(w):
+    with pytest.raises(BadRequest, match="exactly one of day-of-month and day-of-week"):
+        w.jobs.create(name="bad", tasks=[Task(task_key="t", notebook_task=NotebookTask(notebook_path="/x"))],
+                      schedule=CronSchedule(quartz_cron_expression="0 0 2 1 * *", timezone_id="UTC"))
+    with pytest.raises(BadRequest, match="timezone_id"):
+        w.jobs.create(name="bad-tz", tasks=[Task(task_key="t", notebook_task=NotebookTask(notebook_path="/x"))],
+                      schedule=CronSchedule(quartz_cron_expression="0 0 2 1 * ?", timezone_id="Mars/Olympus"))

@@ -1,0 +1,50 @@
+"""Quartz expressions against next fire times worked out by hand from a calendar (Nov-Dec 2026)."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from odoolake.workspace.jobs.quartz import QuartzError, fire_times, to_croniter
+
+MANILA = ZoneInfo("Asia/Manila")
+BASE = datetime(2026, 11, 26, 12, 0, tzinfo=MANILA)  # a Thursday
+
+CASES = [
+    # expression, timezone, the next two fire times (local)
+    ("0 0 2 1 * ?", "Asia/Manila", [datetime(2026, 12, 1, 2, 0), datetime(2027, 1, 1, 2, 0)]),  # the seed's bir_etl
+    ("0 15 10 ? * MON-FRI", "Asia/Manila", [datetime(2026, 11, 27, 10, 15), datetime(2026, 11, 30, 10, 15)]),
+    ("0 0/30 * * * ?", "Asia/Manila", [datetime(2026, 11, 26, 12, 30), datetime(2026, 11, 26, 13, 0)]),
+    ("0 0 8 ? * 2", "Asia/Manila", [datetime(2026, 11, 30, 8, 0), datetime(2026, 12, 7, 8, 0)]),  # 2 = Monday
+    ("0 0 8 ? * 1,7", "Asia/Manila", [datetime(2026, 11, 28, 8, 0), datetime(2026, 11, 29, 8, 0)]),  # Sat, Sun
+    ("0 0 12 ? * 6L", "Asia/Manila", [datetime(2026, 11, 27, 12, 0), datetime(2026, 12, 25, 12, 0)]),  # last Fri
+    ("0 0 9 ? * 2#1", "Asia/Manila", [datetime(2026, 12, 7, 9, 0), datetime(2027, 1, 4, 9, 0)]),  # 1st Monday
+    ("0 0 12 L * ?", "Asia/Manila", [datetime(2026, 11, 30, 12, 0), datetime(2026, 12, 31, 12, 0)]),
+    ("0 0 12 15W * ?", "Asia/Manila", [datetime(2026, 12, 15, 12, 0), datetime(2027, 1, 15, 12, 0)]),
+    ("0 0 2 1 * ? 2027", "Asia/Manila", [datetime(2027, 1, 1, 2, 0), datetime(2027, 2, 1, 2, 0)]),  # year field
+]
+
+
+@pytest.mark.parametrize(("expression", "tz", "expected"), CASES)
+def test_next_fire_times(expression, tz, expected):
+    it = fire_times(expression, tz, BASE)
+    got = [next(it).astimezone(ZoneInfo(tz)).replace(tzinfo=None) for _ in expected]
+    assert got == expected
+
+
+def test_time_zone_matters():
+    utc = next(fire_times("0 0 2 1 * ?", "UTC", BASE)).astimezone(MANILA)
+    assert utc == datetime(2026, 12, 1, 10, 0, tzinfo=MANILA)  # 02:00 UTC is 10:00 in Manila
+
+
+@pytest.mark.parametrize(("expression", "problem"), [
+    ("0 0 2 1 * *", "exactly one of"),
+    ("0 0 2 ? * ?", "exactly one of"),
+    ("0 0 2 1 *", "6 or 7 fields"),
+    ("0 0 25 1 * ?", "out of range"),
+    ("0 0 12 LW * ?", "not supported locally"),
+    ("0 0 12 ? * 9", "day-of-week"),
+])
+def test_invalid_expressions_name_the_problem(expression, problem):
+    with pytest.raises(QuartzError, match=problem):
+        to_croniter(expression)
