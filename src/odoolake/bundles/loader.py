@@ -1,0 +1,455 @@
+"""Load a Databricks Asset Bundle: YAML with locations, includes, target selection and merge, variables,
+interpolation, presets of the target mode — then validation that reports every problem with file, line and
+key path (``resources.jobs.bir_etl.tasks[1].depends_on[0]``).
+
+Phases, as the Databricks CLI names them: load → select target → merge → variables → interpolate →
+mode presets → validate. Each step appends ``Diagnostic`` objects; ``load_bundle`` raises ``BundleError`` with
+all of them when any is an error. Semantics follow shared/reference/databricks-api.md §8.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from odoolake.errors import OdoolakeError
+
+TOP_LEVEL = {"bundle", "include", "variables", "workspace", "targets", "resources", "run_as", "presets",
+             "permissions", "sync", "artifacts", "scripts", "python", "experimental"}
+TARGET_KEYS = {"default", "mode", "workspace", "variables", "resources", "run_as", "presets", "permissions",
+               "sync", "artifacts", "bundle", "git", "compute_id", "cluster_id"}
+RESOURCE_TYPES = {"jobs", "pipelines", "experiments", "models", "registered_models", "model_serving_endpoints",
+                  "schemas", "volumes", "clusters", "sql_warehouses", "dashboards", "apps", "secret_scopes",
+                  "quality_monitors"}
+JOB_KEYS = {"name", "description", "tasks", "job_clusters", "environments", "parameters", "schedule", "continuous",
+            "trigger", "max_concurrent_runs", "timeout_seconds", "email_notifications", "webhook_notifications",
+            "notification_settings", "tags", "run_as", "queue", "git_source", "health", "format", "edit_mode",
+            "deployment", "permissions", "performance_target", "budget_policy_id", "lifecycle"}
+TASK_TYPES = ("notebook_task", "spark_python_task", "python_wheel_task", "sql_task", "condition_task",
+              "run_job_task", "pipeline_task", "spark_jar_task", "spark_submit_task", "dbt_task", "for_each_task")
+_REF = re.compile(r"\$\{([A-Za-z_][\w\-]*(?:\.[\w\-]+|\[\d+\])*)\}")
+MAX_ROUNDS = 11
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str  # error | warning
+    summary: str
+    path: str = ""
+    location: Location | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        at = f" (at {self.path})" if self.path else ""
+        return f"{self.severity}: {where}{self.summary}{at}"
+
+
+class BundleError(OdoolakeError):
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        errors = [d for d in diagnostics if d.severity == "error"]
+        super().__init__(f"The bundle has {len(errors)} error(s):\n" + "\n".join(f"  {d}" for d in errors))
+
+
+@dataclass
+class Bundle:
+    root: Path
+    target: str
+    config: dict[str, Any]
+    locations: dict[str, Location] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.config["bundle"]["name"]
+
+    def resources(self, kind: str) -> dict[str, dict]:
+        return self.config.get("resources", {}).get(kind, {}) or {}
+
+
+# -- YAML with locations -------------------------------------------------------------------------
+
+def _path_str(parts: tuple) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _to_python(node: yaml.Node, file: str, parts: tuple, locations: dict[str, Location]) -> Any:
+    locations.setdefault(_path_str(parts), Location(file, node.start_mark.line + 1, node.start_mark.column + 1))
+    if isinstance(node, yaml.MappingNode):
+        out = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            locations[_path_str((*parts, key))] = Location(file, key_node.start_mark.line + 1,
+                                                           key_node.start_mark.column + 1)
+            out[key] = _to_python(value_node, file, (*parts, key), locations)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, file, (*parts, i), locations) for i, item in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def _read(path: Path, locations: dict[str, Location], diagnostics: list[Diagnostic]) -> dict[str, Any]:
+    try:
+        node = yaml.compose(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        loc = Location(str(path), mark.line + 1, mark.column + 1) if mark else Location(str(path), 1, 1)
+        diagnostics.append(Diagnostic("error", f"not valid YAML: {getattr(exc, 'problem', exc)}", "", loc))
+        return {}
+    if node is None:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        diagnostics.append(Diagnostic("error", "the file must be a YAML mapping", "", Location(str(path), 1, 1)))
+        return {}
+    return _to_python(node, str(path), (), locations)
+
+
+# -- merge ----------------------------------------------------------------------------------------
+
+def _deep_merge(base: Any, override: Any) -> Any:
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = _deep_merge(base[key], value) if key in base else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(override)
+
+
+def _merge_tasks_by_key(base: list, override: list) -> list:
+    """Target overrides of job tasks merge by task_key (as Databricks merges them), other lists replace."""
+    merged = {t.get("task_key"): t for t in base}
+    for task in override:
+        key = task.get("task_key")
+        merged[key] = _deep_merge(merged[key], task) if key in merged else task
+    return list(merged.values())
+
+
+def short_name(user: str) -> str:
+    local = user.split("@")[0].lower()
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]", "_", local)).strip("_")
+
+
+# -- the phases -----------------------------------------------------------------------------------
+
+def load_bundle(root: str | os.PathLike[str], target: str | None = None, variables: dict[str, str] | None = None,
+                user: str = "local@localhost", env: dict[str, str] | None = None) -> Bundle:
+    """Load, resolve and validate; raises BundleError listing every error (warnings stay on ``diagnostics``)."""
+    root = Path(root)
+    env = dict(os.environ) if env is None else env
+    diags: list[Diagnostic] = []
+    locations: dict[str, Location] = {}
+    root_file = root / "databricks.yml"
+    if not root_file.is_file():
+        raise BundleError([Diagnostic("error", f"no databricks.yml in {root}")])
+    config = _read(root_file, locations, diags)
+    for pattern in config.get("include") or []:
+        matched = sorted(root.glob(pattern))
+        if not matched:
+            diags.append(Diagnostic("warning", f"include {pattern!r} matches no file", "include",
+                                    locations.get("include")))
+        for path in matched:
+            part = _read(path, locations, diags)
+            for key, value in part.items():
+                if key not in TOP_LEVEL:
+                    diags.append(Diagnostic("warning", f"unknown top-level key {key!r} (kept)", key, locations.get(key)))
+                if key == "resources":
+                    for kind, items in (value or {}).items():
+                        existing = config.setdefault("resources", {}).setdefault(kind, {})
+                        for name, spec in (items or {}).items():
+                            if name in existing:
+                                diags.append(Diagnostic("error", f"{kind} {name!r} is defined twice",
+                                                        f"resources.{kind}.{name}",
+                                                        locations.get(f"resources.{kind}.{name}")))
+                            existing[name] = spec
+                else:
+                    config[key] = _deep_merge(config.get(key), value) if key in config else value
+    for key in config:
+        if key not in TOP_LEVEL:
+            diags.append(Diagnostic("warning", f"unknown top-level key {key!r} (kept)", key, locations.get(key)))
+    name = (config.get("bundle") or {}).get("name")
+    if not name:
+        diags.append(Diagnostic("error", "bundle.name is required", "bundle", locations.get("bundle")))
+    chosen = _select_target(config, target, locations, diags)
+    config = _merge_target(config, chosen, locations, diags)
+    values = _variables(config, chosen, variables or {}, env, locations, diags)
+    explicit_root = "root_path" in (config.get("workspace") or {})
+    _defaults(config, chosen, user)
+    config = _interpolate(config, values, chosen, user, locations, diags)
+    _apply_mode(config, user, explicit_root, locations, diags)
+    _validate(config, root, locations, diags)
+    bundle = Bundle(root, chosen or "", config, locations, diags)
+    if any(d.severity == "error" for d in diags):
+        raise BundleError(diags)
+    return bundle
+
+
+def _select_target(config: dict, target: str | None, locations: dict, diags: list) -> str | None:
+    targets = config.get("targets") or {}
+    if target:
+        if target not in targets:
+            diags.append(Diagnostic("error", f"target {target!r} is not defined; the bundle has "
+                                    f"{', '.join(targets) or 'none'}", "targets", locations.get("targets")))
+            return None
+        return target
+    if not targets:
+        return None
+    defaults = [k for k, v in targets.items() if (v or {}).get("default")]
+    if len(defaults) > 1:
+        diags.append(Diagnostic("error", f"several targets are marked default: {', '.join(defaults)}", "targets",
+                                locations.get("targets")))
+        return None
+    if defaults:
+        return defaults[0]
+    if len(targets) == 1:
+        return next(iter(targets))
+    diags.append(Diagnostic("error", f"please specify a target (-t); the bundle has {', '.join(targets)}", "targets",
+                            locations.get("targets")))
+    return None
+
+
+def _merge_target(config: dict, target: str | None, locations: dict, diags: list) -> dict:
+    config = copy.deepcopy(config)
+    config.setdefault("bundle", {})["target"] = target
+    if target is None:
+        return config
+    override = (config.get("targets") or {}).get(target) or {}
+    for key in override:
+        if key not in TARGET_KEYS:
+            diags.append(Diagnostic("warning", f"unknown key {key!r} in target {target!r} (kept)",
+                                    f"targets.{target}.{key}", locations.get(f"targets.{target}.{key}")))
+    for key in ("bundle", "workspace", "artifacts", "sync", "permissions", "presets"):
+        if key in override:
+            config[key] = _deep_merge(config.get(key) or {}, override[key])
+    for kind, items in (override.get("resources") or {}).items():
+        base = config.setdefault("resources", {}).setdefault(kind, {})
+        for name, spec in (items or {}).items():
+            if name in base and kind == "jobs" and "tasks" in spec and "tasks" in base[name]:
+                merged = _deep_merge(base[name], {k: v for k, v in spec.items() if k != "tasks"})
+                merged["tasks"] = _merge_tasks_by_key(base[name]["tasks"], spec["tasks"])
+                base[name] = merged
+            else:
+                base[name] = _deep_merge(base.get(name) or {}, spec)
+    for key in ("run_as", "mode"):
+        if key in override:
+            config[key] = copy.deepcopy(override[key])
+    for var, value in (override.get("variables") or {}).items():
+        spec = config.setdefault("variables", {}).setdefault(var, {})
+        if isinstance(value, dict):
+            spec.update({k: v for k, v in value.items() if k in ("default", "lookup")})
+        else:
+            spec["default"] = value
+    return config
+
+
+def _variables(config: dict, target: str | None, given: dict[str, str], env: dict[str, str], locations: dict,
+               diags: list) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    declared = config.get("variables") or {}
+    for name in given:
+        if name not in declared:
+            diags.append(Diagnostic("error", f"--var {name}=… sets a variable the bundle does not declare",
+                                    "variables", locations.get("variables")))
+    for name, spec in declared.items():
+        spec = spec if isinstance(spec, dict) else {"default": spec}
+        if name in given:
+            values[name] = given[name]
+        elif f"BUNDLE_VAR_{name}" in env:
+            values[name] = env[f"BUNDLE_VAR_{name}"]
+        elif "default" in spec:
+            values[name] = spec["default"]
+        elif "lookup" in spec:
+            values[name] = f"${{lookup.{name}}}"  # resolved against the workspace at deploy time
+        else:
+            looked = [f"--var {name}=…", f"BUNDLE_VAR_{name}", f"targets.{target}.variables.{name}" if target else "",
+                      f"variables.{name}.default"]
+            diags.append(Diagnostic("error", f"no value assigned to required variable {name!r} (looked in "
+                                    + ", ".join(p for p in looked if p) + ")", f"variables.{name}",
+                                    locations.get(f"variables.{name}")))
+    return values
+
+
+def _defaults(config: dict, target: str | None, user: str) -> None:
+    ws = config.setdefault("workspace", {})
+    name = (config.get("bundle") or {}).get("name", "bundle")
+    ws.setdefault("root_path", f"/Workspace/Users/{user}/.bundle/{name}/{target or 'default'}")
+    for key, sub in (("file_path", "files"), ("artifact_path", "artifacts"), ("state_path", "state"),
+                     ("resource_path", "resources")):
+        ws.setdefault(key, f"{ws['root_path']}/{sub}")
+    ws.setdefault("current_user", {"userName": user, "short_name": short_name(user)})
+
+
+def _interpolate(config: dict, values: dict, target: str | None, user: str, locations: dict, diags: list) -> dict:
+    context = {"var": values, "variables": {k: {"value": v} for k, v in values.items()},
+               "bundle": {**(config.get("bundle") or {}), "target": target}, "workspace": config.get("workspace", {})}
+
+    def lookup(ref: str) -> Any:
+        parts = re.findall(r"[\w\-]+|\[\d+\]", ref)
+        if parts[0] in ("resources", "lookup"):
+            raise KeyError("deploy-time")
+        node: Any = context
+        for part in parts:
+            if part.startswith("["):
+                node = node[int(part[1:-1])]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                raise LookupError(ref)
+        return node
+
+    def resolve(value: Any, path: tuple) -> Any:
+        if isinstance(value, dict):
+            return {k: resolve(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [resolve(v, (*path, i)) for i, v in enumerate(value)]
+        if not isinstance(value, str) or "${" not in value:
+            return value
+        text = value
+        for _ in range(MAX_ROUNDS):
+            whole = _REF.fullmatch(text)
+            try:
+                if whole:
+                    found = lookup(whole.group(1))
+                    if not isinstance(found, str):
+                        return found
+                    text = found
+                else:
+                    text = _REF.sub(lambda m: str(lookup(m.group(1))), text)
+            except KeyError:
+                return text  # ${resources.…} and lookups: known only after deploy
+            except (LookupError, IndexError, TypeError):
+                ref = (_REF.search(text) or re.search(r"\$\{[^}]*\}", text))
+                diags.append(Diagnostic("error", f"cannot resolve {ref.group(0) if ref else text!r}",
+                                        _path_str(path), locations.get(_path_str(path))))
+                return text
+            if "${" not in text:
+                return text
+        diags.append(Diagnostic("error", f"{value!r} does not resolve after {MAX_ROUNDS} rounds (a reference cycle?)",
+                                _path_str(path), locations.get(_path_str(path))))
+        return text
+
+    resolved = {k: (resolve(v, (k,)) if k not in ("targets", "variables") else v) for k, v in config.items()}
+    context["workspace"] = resolved.get("workspace", {})
+    return resolved
+
+
+def _apply_mode(config: dict, user: str, explicit_root: bool, locations: dict, diags: list) -> None:
+    mode = config.get("mode")
+    if mode == "development":
+        short = short_name(user)
+        prefix = (config.get("presets") or {}).get("name_prefix", f"[dev {short}] ")
+        for kind in ("jobs", "pipelines", "models", "experiments"):
+            for spec in (config.get("resources", {}).get(kind) or {}).values():
+                if kind == "experiments" and "name" in spec:
+                    head, _, base = spec["name"].rpartition("/")
+                    spec["name"] = f"{head}/{prefix}{base}" if head else prefix + base
+                elif "name" in spec:
+                    spec["name"] = prefix + spec["name"]
+                if kind == "jobs":
+                    spec.setdefault("tags", {})["dev"] = short
+                    for trigger in ("schedule", "continuous", "trigger"):
+                        if trigger in spec and "pause_status" not in spec[trigger]:
+                            spec[trigger]["pause_status"] = "PAUSED"
+                    spec.setdefault("max_concurrent_runs", 4)
+                if kind == "pipelines":
+                    spec["development"] = True
+        for spec in (config.get("resources", {}).get("model_serving_endpoints") or {}).values():
+            if "name" in spec:
+                spec["name"] = f"dev_{short}_{spec['name']}"
+    elif mode == "production":
+        target = config["bundle"].get("target")
+        if not explicit_root:
+            diags.append(Diagnostic("error", "production mode: set workspace.root_path explicitly in the target",
+                                    f"targets.{target}", locations.get(f"targets.{target}")))
+        for key, spec in (config.get("resources", {}).get("pipelines") or {}).items():
+            if spec.get("development"):
+                diags.append(Diagnostic("error", f"production mode: pipeline {key} has development: true",
+                                        f"resources.pipelines.{key}.development",
+                                        locations.get(f"resources.pipelines.{key}.development")))
+
+
+def _validate(config: dict, root: Path, locations: dict, diags: list) -> None:
+    for kind in (config.get("resources") or {}):
+        if kind not in RESOURCE_TYPES:
+            diags.append(Diagnostic("warning", f"unknown resource type {kind!r} (kept)", f"resources.{kind}",
+                                    locations.get(f"resources.{kind}")))
+    for key, job in (config.get("resources", {}).get("jobs") or {}).items():
+        base = f"resources.jobs.{key}"
+        if not isinstance(job, dict):
+            diags.append(Diagnostic("error", "a job must be a mapping", base, locations.get(base)))
+            continue
+        for field_name in job:
+            if field_name not in JOB_KEYS:
+                diags.append(Diagnostic("warning", f"unknown job field {field_name!r} (passed through)",
+                                        f"{base}.{field_name}", locations.get(f"{base}.{field_name}")))
+        tasks = job.get("tasks") or []
+        keys = [t.get("task_key") for t in tasks]
+        for i, task in enumerate(tasks):
+            path = f"{base}.tasks[{i}]"
+            if not task.get("task_key"):
+                diags.append(Diagnostic("error", "task_key is required", path, locations.get(path)))
+            elif keys.count(task["task_key"]) > 1:
+                diags.append(Diagnostic("error", f"duplicate task_key {task['task_key']!r}", f"{path}.task_key",
+                                        locations.get(f"{path}.task_key")))
+            kinds = [t for t in TASK_TYPES if t in task]
+            if len(kinds) != 1:
+                diags.append(Diagnostic("error", f"exactly one task type is required, got {kinds or 'none'}", path,
+                                        locations.get(path)))
+            for j, dep in enumerate(task.get("depends_on") or []):
+                if dep.get("task_key") not in keys:
+                    dpath = f"{path}.depends_on[{j}].task_key"
+                    diags.append(Diagnostic("error", f"depends on unknown task {dep.get('task_key')!r}", dpath,
+                                            locations.get(dpath) or locations.get(f"{path}.depends_on[{j}]")))
+            nb = (task.get("notebook_task") or {}).get("notebook_path")
+            if nb and not nb.startswith(("/", "${")):
+                source = locations.get(f"{path}.notebook_task.notebook_path")
+                folder = Path(source.file).parent if source else root
+                if not (folder / nb).is_file():
+                    diags.append(Diagnostic("error", f"notebook {nb!r} not found (relative to {folder})",
+                                            f"{path}.notebook_task.notebook_path", source))
+        cycle = _cycle({t.get("task_key"): [d.get("task_key") for d in t.get("depends_on") or []] for t in tasks})
+        if cycle:
+            diags.append(Diagnostic("error", "depends_on has a cycle: " + " -> ".join(cycle), f"{base}.tasks",
+                                    locations.get(f"{base}.tasks")))
+
+
+def _cycle(graph: dict[str, list[str]]) -> list[str]:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if dep not in graph:
+                continue
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep):], dep]
+            if dep not in state and (found := visit(dep)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state and (found := visit(node)):
+            return found
+    return []

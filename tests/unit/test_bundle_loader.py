@@ -1,0 +1,120 @@
+"""Bundle loading: the project's bundle across targets, and invalid bundles each with a precise error."""
+
+from pathlib import Path
+
+import pytest
+
+from odoolake.bundles.loader import BundleError, load_bundle
+
+REPO_BUNDLE = Path(__file__).resolve().parents[2] / "databricks"
+USER = "jane.doe@example.com"
+
+
+@pytest.mark.parametrize(("target", "prefix", "paused", "root"), [
+    ("local", "[dev jane_doe] ", "PAUSED", f"/Workspace/Users/{USER}/.bundle/odoo-ce-databricks/local"),
+    ("dev", "[dev jane_doe] ", "PAUSED", f"/Workspace/Users/{USER}/.bundle/odoo-ce-databricks/dev"),
+    ("prod", "", None, "/Workspace/Shared/.bundle/odoo-ce-databricks/prod"),
+])
+def test_target_matrix(target, prefix, paused, root):
+    bundle = load_bundle(REPO_BUNDLE, target, user=USER, env={})
+    job = bundle.resources("jobs")["bir_etl"]
+    assert job["name"] == prefix + "BIR Month-End ETL"
+    assert job["schedule"].get("pause_status") == paused
+    assert bundle.config["workspace"]["root_path"] == root
+    assert bundle.config["workspace"]["file_path"] == root + "/files"
+    assert [t["task_key"] for t in job["tasks"]] == ["bronze_ingestion", "silver_cleaning", "gold_aggregation",
+                                                     "bir_forms"]
+
+
+def test_variable_precedence_var_then_env_then_default():
+    default = load_bundle(REPO_BUNDLE, "prod", user=USER, env={})
+    assert default.config["workspace"]["host"] == "https://adb-prod.azuredatabricks.net"
+    from_env = load_bundle(REPO_BUNDLE, "prod", user=USER, env={"BUNDLE_VAR_prod_host": "https://env.example"})
+    assert from_env.config["workspace"]["host"] == "https://env.example"
+    from_var = load_bundle(REPO_BUNDLE, "prod", {"prod_host": "https://var.example"}, user=USER,
+                           env={"BUNDLE_VAR_prod_host": "https://env.example"})
+    assert from_var.config["workspace"]["host"] == "https://var.example"
+
+
+def write(tmp_path: Path, text: str, extra: dict[str, str] | None = None) -> Path:
+    (tmp_path / "databricks.yml").write_text(text)
+    for name, body in (extra or {}).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(body)
+    return tmp_path
+
+
+BASE = """bundle:
+  name: t
+variables:
+  region:
+    description: needs a value
+resources:
+  jobs:
+    j:
+      name: job
+      tasks:
+        - task_key: a
+          notebook_task: {notebook_path: /Shared/a}
+"""
+
+
+def test_missing_variable_lists_every_place_looked(tmp_path):
+    with pytest.raises(BundleError, match=r"no value assigned to required variable 'region' \(looked in "
+                                          r"--var region=…, BUNDLE_VAR_region, variables.region.default\)"):
+        load_bundle(write(tmp_path, BASE), env={})
+
+
+def test_unknown_key_is_a_warning_with_its_line(tmp_path):
+    bundle = load_bundle(write(tmp_path, BASE.replace("      name: job\n", "      name: job\n      colour: red\n")),
+                         variables={"region": "ph"}, env={})
+    warning = next(d for d in bundle.diagnostics if "colour" in d.summary)
+    assert warning.severity == "warning" and warning.location.line == 10
+    assert warning.path == "resources.jobs.j.colour"
+
+
+def test_bad_interpolation_names_file_line_and_path(tmp_path):
+    text = BASE.replace("      name: job\n", "      name: ${var.nope}\n")
+    with pytest.raises(BundleError) as err:
+        load_bundle(write(tmp_path, text), variables={"region": "ph"}, env={})
+    diag = next(d for d in err.value.diagnostics if d.severity == "error")
+    assert "cannot resolve '${var.nope}'" in diag.summary and diag.path == "resources.jobs.j.name"
+    assert diag.location.file.endswith("databricks.yml") and diag.location.line == 9
+
+
+def test_cycle_and_unknown_task_key(tmp_path):
+    text = BASE + """        - task_key: b
+          depends_on: [{task_key: c}]
+          notebook_task: {notebook_path: /Shared/b}
+        - task_key: c
+          depends_on: [{task_key: b}, {task_key: zz}]
+          notebook_task: {notebook_path: /Shared/c}
+"""
+    with pytest.raises(BundleError) as err:
+        load_bundle(write(tmp_path, text), variables={"region": "ph"}, env={})
+    summaries = [d.summary for d in err.value.diagnostics if d.severity == "error"]
+    assert any("cycle: b -> c -> b" in s or "cycle: c -> b -> c" in s for s in summaries)
+    unknown = next(d for d in err.value.diagnostics if "unknown task 'zz'" in d.summary)
+    assert unknown.path == "resources.jobs.j.tasks[2].depends_on[1].task_key"
+
+
+def test_includes_relative_notebooks_and_production_rules(tmp_path):
+    text = """bundle: {name: t}
+include: ["resources/*.yml"]
+targets:
+  prod: {mode: production}
+"""
+    job = """resources:
+  jobs:
+    j:
+      name: job
+      tasks:
+        - task_key: a
+          notebook_task: {notebook_path: ../src/missing.py}
+"""
+    with pytest.raises(BundleError) as err:
+        load_bundle(write(tmp_path, text, {"resources/jobs.yml": job}), env={})
+    errors = {d.summary: d for d in err.value.diagnostics if d.severity == "error"}
+    missing = next(d for s, d in errors.items() if "notebook '../src/missing.py' not found" in s)
+    assert missing.location.file.endswith("resources/jobs.yml") and missing.location.line == 7
+    assert any("set workspace.root_path explicitly" in s for s in errors)
