@@ -61,3 +61,65 @@ def summary(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = 
         for key, spec in (items or {}).items():
             table.add_row(kind, key, str((spec or {}).get("name", "")))
     console.print(table)
+
+
+def _client(bundle, profile: str | None):
+    from databricks.sdk import WorkspaceClient
+
+    host = bundle.config["workspace"].get("host")
+    if profile:
+        return WorkspaceClient(profile=profile)
+    return WorkspaceClient(host=host) if host else WorkspaceClient()
+
+
+ProfileOpt = typer.Option(None, "--profile", "-p", help="~/.databrickscfg profile (default: env or the target host).")
+ParamsOpt = typer.Option(None, "--params", help="Job parameter name=value (repeatable).")
+
+
+@app.command("deploy")
+@handle_errors
+def deploy_cmd(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = DirOpt,
+               profile: str = ProfileOpt) -> None:
+    """Upload the bundle's files and create or update its jobs in the target workspace."""
+    from odoolake.bundles.deploy import deploy
+
+    bundle = _load(bundle_dir, target, var)
+    result = deploy(_client(bundle, profile), bundle)
+    console.print(f"Uploaded {result.files} file(s) to {bundle.config['workspace']['file_path']}")
+    for action in result.actions:
+        ident = result.ids.get(action.resource, "")
+        console.print(f"  {action.kind:9} {action.resource} {ident} {action.detail}".rstrip())
+    console.print("[green]Deployment complete![/]")
+
+
+@app.command("run")
+@handle_errors
+def run_cmd(key: str = typer.Argument(..., help="Job key in the bundle, e.g. bir_etl."), target: str = TargetOpt,
+            var: list[str] = VarOpt, bundle_dir: str = DirOpt, profile: str = ProfileOpt,
+            params: list[str] = ParamsOpt) -> None:
+    """Run a deployed job, wait for it, and print each task's result."""
+    from odoolake.bundles.deploy import run
+
+    bundle = _load(bundle_dir, target, var)
+    finished = run(_client(bundle, profile), bundle, key, _vars(params))
+    console.print(f"Run {finished.run_id}: {finished.state.result_state.value if finished.state.result_state else ''} "
+                  f"{finished.run_page_url or ''}")
+    for task in finished.tasks or []:
+        state = task.state.result_state.value if task.state and task.state.result_state else "-"
+        console.print(f"  {task.task_key:20} {state} {task.state.state_message or ''}".rstrip())
+    if not finished.state.result_state or finished.state.result_state.value != "SUCCESS":
+        raise typer.Exit(1)
+
+
+@app.command("destroy")
+@handle_errors
+def destroy_cmd(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = DirOpt, profile: str = ProfileOpt,
+                auto_approve: bool = typer.Option(False, "--auto-approve", help="Do not ask for confirmation.")) -> None:
+    """Delete what this bundle deployed to the target (and nothing else), then its root folder."""
+    from odoolake.bundles.deploy import destroy
+
+    bundle = _load(bundle_dir, target, var)
+    if not auto_approve and not typer.confirm(f"Destroy bundle {bundle.name} in target {bundle.target}?"):
+        raise typer.Exit(1)
+    removed = destroy(_client(bundle, profile), bundle)
+    console.print(f"Removed {', '.join(removed) or 'nothing'} and {bundle.config['workspace']['root_path']}")
