@@ -307,3 +307,19 @@ def test_bir_cli_outputs(lake):
                                  *home])
     assert annual.exit_code == 0, annual.output
     assert next(paths.dbfs_to_local("dbfs:/bir/RIM/2026").glob("*1604E.dat")).read_text().startswith("H1604E,")
+
+
+def test_scout_dlt_pipeline_runs_locally(lake):
+    """The bundle's DLT notebook, unchanged (it says `import dlt`), through odoolake.dlt on the e2e lake."""
+    from odoolake.dlt import run_pipeline
+    from odoolake.workspace.notebooks import run_notebook
+
+    paths, spark = lake[0], lake[4]
+    notebook = Path(__file__).resolve().parents[2] / "databricks/src/etl/dlt_pipeline.py"
+    results = run_pipeline(spark, lambda: run_notebook(notebook, spark, paths), target="scout", pipeline_id="scout_dlt")
+    assert [r.name for r in results] == ["scout_moves", "scout_bills", "scout_bills_by_agency"]
+    states = {r[0] for r in spark.table("scout.scout_bills").select("state").distinct().collect()}
+    assert states == {"posted"}
+    dropped = {m["name"]: m["failed_records"] for m in next(r for r in results if r.name == "scout_bills").expectations}
+    assert dropped["posted"] > 0 and dropped["vendor_document"] > 0
+    assert spark.table("scout.event_log").where("pipeline_id = 'scout_dlt'").count() >= 4

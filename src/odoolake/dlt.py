@@ -1,0 +1,258 @@
+"""A DLT-compatible module for local pipelines: ``@table``, ``@view``, ``@materialized_view``, expectations
+(``@expect``, ``@expect_or_drop``, ``@expect_or_fail`` and the ``expect_all*`` forms) and ``read``.
+
+Databricks notebooks say ``import dlt``. The name ``dlt`` belongs to another PyPI project, so this module is not
+shipped as ``dlt``; the local pipeline runner maps it in with ``install_alias()`` (opt-in), or a notebook can
+``import odoolake.dlt as dlt``.
+
+``run_pipeline`` executes the datasets a notebook defined, in the order their ``read`` calls require (a dataset
+is materialised the first time something reads it), checks expectations in one aggregate per dataset, and
+appends the metrics to an event-log table. Locally every update recomputes the datasets (batch semantics);
+``full_refresh`` also drops the tables first, so schema changes and removed rows reset.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from odoolake.errors import OdoolakeError
+
+
+class ExpectationFailed(OdoolakeError):
+    def __init__(self, dataset: str, expectation: str, failed: int) -> None:
+        self.dataset, self.expectation, self.failed = dataset, expectation, failed
+        super().__init__(f"Expectation {expectation!r} on {dataset} failed for {failed} row(s) (expect_or_fail): "
+                         "the update stopped and the table was not written.")
+
+
+class PipelineDefinitionError(OdoolakeError):
+    pass
+
+
+@dataclass
+class Expectation:
+    name: str
+    condition: str
+    action: str  # warn | drop | fail
+
+
+@dataclass
+class Dataset:
+    name: str
+    kind: str  # table | materialized_view | view
+    fn: Callable[[], Any]
+    comment: str | None = None
+    partition_cols: list[str] | None = None
+    expectations: list[Expectation] = field(default_factory=list)
+
+
+_registry: dict[str, Dataset] = {}
+_pending: dict[Callable, list[Expectation]] = {}
+_context: dict[str, Any] = {}
+
+
+def _expectation(action: str, name: str, condition: str) -> Callable:
+    def decorate(fn: Callable) -> Callable:
+        expectation = Expectation(name, condition, action)
+        registered = getattr(fn, "_dlt_dataset", None)
+        if registered:  # the expectation decorator sits above @dlt.table
+            _registry[registered].expectations.insert(0, expectation)
+        else:
+            _pending.setdefault(fn, []).insert(0, expectation)
+        return fn
+
+    return decorate
+
+
+def expect(name: str, condition: str) -> Callable:
+    return _expectation("warn", name, condition)
+
+
+def expect_or_drop(name: str, condition: str) -> Callable:
+    return _expectation("drop", name, condition)
+
+
+def expect_or_fail(name: str, condition: str) -> Callable:
+    return _expectation("fail", name, condition)
+
+
+def _expect_all(action: str, expectations: dict[str, str]) -> Callable:
+    def decorate(fn: Callable) -> Callable:
+        for name, condition in reversed(list(expectations.items())):
+            _expectation(action, name, condition)(fn)
+        return fn
+
+    return decorate
+
+
+def expect_all(expectations: dict[str, str]) -> Callable:
+    return _expect_all("warn", expectations)
+
+
+def expect_all_or_drop(expectations: dict[str, str]) -> Callable:
+    return _expect_all("drop", expectations)
+
+
+def expect_all_or_fail(expectations: dict[str, str]) -> Callable:
+    return _expect_all("fail", expectations)
+
+
+def _dataset(kind: str, fn: Callable | None, name: str | None, comment: str | None,
+             partition_cols: list[str] | None) -> Callable:
+    def register(f: Callable) -> Callable:
+        dataset_name = name or f.__name__
+        if dataset_name in _registry:
+            raise PipelineDefinitionError(f"Dataset {dataset_name!r} is defined twice in the pipeline.")
+        _registry[dataset_name] = Dataset(dataset_name, kind, f, comment, partition_cols, list(_pending.pop(f, [])))
+        f._dlt_dataset = dataset_name  # type: ignore[attr-defined]
+        return f
+
+    return register(fn) if fn is not None else register
+
+
+def table(fn: Callable | None = None, *, name: str | None = None, comment: str | None = None,
+          partition_cols: list[str] | None = None, **_: Any) -> Callable:
+    return _dataset("table", fn, name, comment, partition_cols)
+
+
+def materialized_view(fn: Callable | None = None, *, name: str | None = None, comment: str | None = None,
+                      partition_cols: list[str] | None = None, **_: Any) -> Callable:
+    return _dataset("materialized_view", fn, name, comment, partition_cols)
+
+
+def view(fn: Callable | None = None, *, name: str | None = None, comment: str | None = None, **_: Any) -> Callable:
+    return _dataset("view", fn, name, comment, None)
+
+
+def read(name: str) -> Any:
+    """The DataFrame of another dataset of this pipeline (materialised first if needed), or of a catalog table."""
+    runner = _context.get("runner")
+    if runner is None:
+        raise PipelineDefinitionError("dlt.read() is only available while a pipeline update runs.")
+    return runner.materialise(name)
+
+
+def read_stream(name: str) -> Any:
+    """Locally a batch read: streaming sources are recomputed on each update."""
+    return read(name)
+
+
+def install_alias() -> None:
+    """Make ``import dlt`` resolve to this module, unless another ``dlt`` is already imported."""
+    existing = sys.modules.get("dlt")
+    if existing is not None and existing is not sys.modules[__name__]:
+        raise PipelineDefinitionError("Another module named 'dlt' is already imported; use 'import odoolake.dlt as dlt'.")
+    sys.modules["dlt"] = sys.modules[__name__]
+
+
+def reset() -> None:
+    _registry.clear()
+    _pending.clear()
+
+
+# -- running an update ----------------------------------------------------------------------------------
+
+@dataclass
+class DatasetResult:
+    name: str
+    kind: str
+    rows: int
+    expectations: list[dict[str, Any]]
+
+
+class _Runner:
+    def __init__(self, spark: Any, target: str, full_refresh: bool) -> None:
+        self.spark = spark
+        self.target = target
+        self.full_refresh = full_refresh
+        self.done: dict[str, Any] = {}
+        self.results: list[DatasetResult] = []
+        self._active: list[str] = []
+
+    def materialise(self, name: str) -> Any:
+        if name in self.done:
+            return self.done[name]
+        if name not in _registry:
+            return self.spark.table(name)  # a table outside the pipeline
+        if name in self._active:
+            raise PipelineDefinitionError("Datasets read each other in a cycle: " + " -> ".join([*self._active, name]))
+        self._active.append(name)
+        try:
+            dataset = _registry[name]
+            df = dataset.fn()
+            df, metrics = self._check(dataset, df)
+            if dataset.kind == "view":
+                df.createOrReplaceTempView(name)
+                rows = -1
+            else:
+                full = f"{self.target}.{name}"
+                if self.full_refresh:
+                    self.spark.sql(f"DROP TABLE IF EXISTS {full}")
+                writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+                if dataset.partition_cols:
+                    writer = writer.partitionBy(*dataset.partition_cols)
+                writer.saveAsTable(full)
+                df = self.spark.table(full)
+                rows = df.count()
+            self.done[name] = df
+            self.results.append(DatasetResult(name, dataset.kind, rows, metrics))
+            return df
+        finally:
+            self._active.pop()
+
+    def _check(self, dataset: Dataset, df: Any) -> tuple[Any, list[dict[str, Any]]]:
+        from pyspark.sql import functions as F
+
+        if not dataset.expectations:
+            return df, []
+        failing = [F.sum(F.when(~F.coalesce(F.expr(e.condition), F.lit(False)), 1).otherwise(0)).alias(f"e{i}")
+                   for i, e in enumerate(dataset.expectations)]
+        counts = df.agg(F.count(F.lit(1)).alias("n"), *failing).first()
+        metrics = []
+        for i, e in enumerate(dataset.expectations):
+            failed = int(counts[f"e{i}"] or 0)
+            metrics.append({"name": e.name, "condition": e.condition, "action": e.action,
+                            "passed_records": int(counts["n"]) - failed, "failed_records": failed})
+            if e.action == "fail" and failed:
+                raise ExpectationFailed(dataset.name, e.name, failed)
+        for e in dataset.expectations:
+            if e.action == "drop":
+                df = df.where(F.coalesce(F.expr(e.condition), F.lit(False)))
+        return df, metrics
+
+
+def run_pipeline(spark: Any, definitions: Callable[[], None], target: str, full_refresh: bool = False,
+                 pipeline_id: str = "local") -> list[DatasetResult]:
+    """Run ``definitions`` (which registers the datasets, e.g. by executing notebooks), then materialise them all.
+
+    Expectation metrics of every dataset are appended to ``<target>.event_log`` with the update id.
+    """
+    reset()
+    install_alias()
+    definitions()
+    if not _registry:
+        raise PipelineDefinitionError("The pipeline defines no datasets (no @dlt.table / @dlt.view).")
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {target}")
+    runner = _Runner(spark, target, full_refresh)
+    _context["runner"] = runner
+    update_id = uuid.uuid4().hex
+    try:
+        for name in list(_registry):
+            runner.materialise(name)
+    finally:
+        _context.pop("runner", None)
+    now = time.time()
+    rows = [(pipeline_id, update_id, now, r.name, r.kind, r.rows, m["name"], m["action"], m["passed_records"],
+             m["failed_records"], full_refresh)
+            for r in runner.results for m in (r.expectations or [{"name": None, "action": None, "passed_records": None,
+                                                                  "failed_records": None}])]
+    events = spark.createDataFrame(rows, "pipeline_id string, update_id string, timestamp double, dataset string, "
+                                         "kind string, output_rows long, expectation string, action string, "
+                                         "passed_records long, failed_records long, full_refresh boolean")
+    events.write.format("delta").mode("append").saveAsTable(f"{target}.event_log")
+    return runner.results

@@ -1,0 +1,80 @@
+"""The DLT-compatible module: dependency order from reads, expectations (warn/drop/fail), event log, refresh."""
+
+import pytest
+
+from odoolake import dlt
+from odoolake.dlt import ExpectationFailed, PipelineDefinitionError, run_pipeline
+
+
+def definitions(spark, fail_on_negative: bool = False):
+    def define():
+        # the aggregate is defined before its source: order comes from dlt.read, not from the file
+        @dlt.table(name="totals")
+        @dlt.expect_all({"has_agency": "agency IS NOT NULL"})
+        def totals():
+            from pyspark.sql import functions as F
+
+            return dlt.read("clean").groupBy("agency").agg(F.sum("amount").alias("amount"))
+
+        @dlt.table
+        @dlt.expect_or_drop("positive", "amount > 0")
+        @dlt.expect("has_agency", "agency IS NOT NULL")
+        def clean():
+            return dlt.read("raw")
+
+        @dlt.view
+        def raw():
+            return spark.createDataFrame([("RIM", 10.0), ("RIM", -2.0), (None, 5.0), ("BOM", None)],
+                                         "agency string, amount double")
+
+        if fail_on_negative:
+            @dlt.table
+            @dlt.expect_or_fail("no_negatives", "amount >= 0")
+            def strict():
+                return dlt.read("raw")
+
+    return define
+
+
+def test_datasets_run_in_read_order_with_expectations_and_event_log(spark):
+    results = run_pipeline(spark, definitions(spark), target="dlt_test", pipeline_id="p1")
+    assert [r.name for r in results] == ["raw", "clean", "totals"]
+    clean = next(r for r in results if r.name == "clean")
+    metrics = {m["name"]: m for m in clean.expectations}
+    assert metrics["positive"]["failed_records"] == 2  # -2.0 and null amount
+    assert metrics["has_agency"]["failed_records"] == 1  # warned, kept
+    assert clean.rows == 2
+    assert sorted(r["agency"] or "-" for r in spark.table("dlt_test.clean").collect()) == ["-", "RIM"]
+    log = spark.table("dlt_test.event_log").where("pipeline_id = 'p1' AND dataset = 'clean'").collect()
+    assert {r["expectation"]: r["failed_records"] for r in log} == {"positive": 2, "has_agency": 1}
+
+
+def test_expect_or_fail_stops_before_writing(spark):
+    with pytest.raises(ExpectationFailed, match=r"no_negatives.*2 row"):  # -2.0, and null (a null result fails)
+        run_pipeline(spark, definitions(spark, fail_on_negative=True), target="dlt_fail")
+    assert not spark.catalog.tableExists("dlt_fail.strict")
+
+
+def test_full_refresh_and_cycles(spark):
+    run_pipeline(spark, definitions(spark), target="dlt_refresh")
+    results = run_pipeline(spark, definitions(spark), target="dlt_refresh", full_refresh=True)
+    assert next(r for r in results if r.name == "totals").rows == 2
+
+    def cyclic():
+        @dlt.table
+        def a():
+            return dlt.read("b")
+
+        @dlt.table
+        def b():
+            return dlt.read("a")
+
+    with pytest.raises(PipelineDefinitionError, match="cycle: a -> b -> a"):
+        run_pipeline(spark, cyclic, target="dlt_cycle")
+
+
+def test_import_dlt_alias_is_opt_in():
+    import sys
+
+    dlt.install_alias()
+    assert sys.modules["dlt"] is dlt
