@@ -29,16 +29,17 @@ from odoolake.workspace.errors import ApiError, EndpointNotFound, NotImplemented
 from odoolake.workspace.files.dbfs import Dbfs, Volumes
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
 from odoolake.workspace.identity.tokens import TokenService
-from odoolake.workspace.jobs.runner import JobRunner
+from odoolake.workspace.jobs.runner import JobRunner, TaskFailure
 from odoolake.workspace.jobs.scheduler import Scheduler
 from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
-from odoolake.workspace.routes import compute, files, identity, jobs
+from odoolake.workspace.pipelines import PipelinesService
+from odoolake.workspace.routes import compute, files, identity, jobs, pipelines
 from odoolake.workspace.sql.statements import StatementService
 
 LOG = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
-ROUTERS = (identity.router, jobs.router, compute.router, files.router)
+ROUTERS = (identity.router, jobs.router, compute.router, files.router, pipelines.router)
 
 
 def local_user() -> str:
@@ -83,6 +84,20 @@ class Workspace:
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
         self.statements = StatementService(self.engine)
         self.scheduler = Scheduler(self.db, self.jobs)
+        self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
+        self.runner.pipelines = self.pipelines
+
+    def _execute_pipeline(self, spec: dict, update_id: str, full_refresh: bool) -> tuple[bool, str | None]:
+        """One pipeline update in a task process: the pipeline's notebooks under odoolake.dlt."""
+        try:
+            notebooks = [str(self.tree.local_file(lib["notebook"]["path"])) for lib in spec["libraries"]]
+            task = {"notebooks": notebooks, "target": spec["target"], "full_refresh": full_refresh,
+                    "pipeline_id": spec["id"], "configuration": spec.get("configuration") or {}}
+            outcome, _ = self.runner.spawn("pipeline", task, self.paths.home / "pipelines" / spec["id"] / update_id,
+                                           "pipeline", {}, None, update_id)
+        except (TaskFailure, ApiError) as exc:
+            return False, exc.message
+        return not outcome.get("error"), outcome.get("error")
 
     def start(self) -> None:
         url = self.engine.remote_url  # starts the embedded Spark Connect server

@@ -42,6 +42,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE schedule_state (job_id INTEGER PRIMARY KEY, last_fire_ms INTEGER NOT NULL);
     """,
+    # 5: DLT-style pipelines and their updates
+    """
+    CREATE TABLE pipelines (pipeline_id TEXT PRIMARY KEY, spec TEXT NOT NULL, creator TEXT, created INTEGER NOT NULL);
+    CREATE TABLE pipeline_updates (
+        update_id TEXT PRIMARY KEY, pipeline_id TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL
+    );
+    """,
 )
 
 

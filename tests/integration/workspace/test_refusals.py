@@ -28,10 +28,10 @@ def test_unsupported_task_types_are_refused_naming_the_field(http):
     assert r.status_code == 400 and "cycle" in r.json()["message"]
 
 
-def test_pipeline_task_fails_with_a_reason(w):
+def test_pipeline_task_with_an_unknown_pipeline_fails_with_a_reason(w):
     run = w.jobs.submit(run_name="dlt", tasks=[Task(task_key="p", pipeline_task=PipelineTask(pipeline_id="x"))]).result()
     assert run.state.result_state == RunResultState.FAILED
-    assert "pipeline_task is not supported" in run.tasks[0].state.state_message
+    assert "pipeline x was not found" in run.tasks[0].state.state_message
 
 
 def test_repair_export_and_presigned_urls_are_501(http):

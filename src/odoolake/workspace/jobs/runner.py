@@ -60,6 +60,7 @@ class JobRunner:
         self._cancelled: set[int] = set()
         self._processes: dict[int, subprocess.Popen] = {}
         self._queued_wakeup = threading.Condition()
+        self.pipelines: Any = None  # the workspace's PipelinesService, for pipeline_task
 
     # -- control ---------------------------------------------------------------------------------
 
@@ -246,27 +247,41 @@ class JobRunner:
             outcome = _compare(spec["op"], resolve(spec["left"]), resolve(spec["right"]))
             task["condition_task"] = {**spec, "outcome": "true" if outcome else "false"}
             return {}
-        if kind in ("run_job_task", "pipeline_task"):
-            raise TaskFailure("FAILED", f"{kind} is not supported by the local runner yet.")
+        if kind == "pipeline_task":
+            return self._run_pipeline_task(task["pipeline_task"])
+        if kind == "run_job_task":
+            raise TaskFailure("FAILED", "run_job_task is not supported by the local runner yet.")
         spec = json.loads(json.dumps(task[kind]))
         self._prepare(kind, spec, run, resolve)
         run_dir = self.paths.home / "runs" / str(run["run_id"]) / str(task["run_id"])
+        timeout = task.get("timeout_seconds") or None
+        if deadline is not None:
+            remaining = max(0.0, deadline - time.time())
+            timeout = min(timeout, remaining) if timeout else remaining
+        outcome, logs = self.spawn(kind, spec, run_dir, task["task_key"], values, timeout, run["run_id"])
+        values[task["task_key"]] = outcome.get("task_values") or {}
+        output = {"logs": logs[0], "logs_truncated": logs[1]}
+        if kind == "notebook_task":
+            output["notebook_output"] = {"result": outcome.get("exit_value"), "truncated": False}
+        if outcome.get("error"):
+            raise TaskFailure("FAILED", outcome["error"], outcome.get("error_trace"))
+        return output
+
+    def spawn(self, kind: str, spec: dict, run_dir: Path, task_key: str, values: dict[str, dict[str, Any]],
+              timeout: float | None, owner: int | str) -> tuple[dict[str, Any], tuple[str, bool]]:
+        """Run one task process; returns (its reported outcome, the tail of its log). Cancel kills it via ``owner``."""
         run_dir.mkdir(parents=True, exist_ok=True)
         spec_path, result_path, log_path = run_dir / "task.json", run_dir / "result.json", run_dir / "stdout.log"
         result_path.unlink(missing_ok=True)
         spec_path.write_text(json.dumps({
             "kind": kind, "spec": spec, "remote": self.remote_url(), "home": str(self.paths.home),
-            "task_key": task["task_key"], "task_values": values, "result_path": str(result_path),
+            "task_key": task_key, "task_values": values, "result_path": str(result_path),
         }))
-        timeout = task.get("timeout_seconds") or None
-        if deadline is not None:
-            remaining = max(0.0, deadline - time.time())
-            timeout = min(timeout, remaining) if timeout else remaining
         with log_path.open("ab") as log:
             proc = subprocess.Popen([sys.executable, "-m", "odoolake.workspace.jobs.task_process", str(spec_path)],
                                     stdout=log, stderr=subprocess.STDOUT, cwd=str(self.paths.home))
             with self._lock:
-                self._processes[run["run_id"]] = proc
+                self._processes[owner] = proc  # type: ignore[index]
             try:
                 code = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -275,21 +290,27 @@ class JobRunner:
                 raise TaskFailure("TIMEDOUT", f"Task timed out after {timeout:.0f} seconds.") from None
             finally:
                 with self._lock:
-                    self._processes.pop(run["run_id"], None)
+                    self._processes.pop(owner, None)  # type: ignore[arg-type]
         logs = _tail(log_path)
-        if self._is_cancelled(run["run_id"]):
+        if isinstance(owner, int) and self._is_cancelled(owner):
             raise TaskFailure("CANCELED", "The run was cancelled.")
         if not result_path.exists():
             raise TaskFailure("FAILED", f"The task process exited with code {code} before reporting a result "
                               "(killed, or out of memory).", logs[0])
-        outcome = json.loads(result_path.read_text())
-        values[task["task_key"]] = outcome.get("task_values") or {}
-        output = {"logs": logs[0], "logs_truncated": logs[1]}
-        if kind == "notebook_task":
-            output["notebook_output"] = {"result": outcome.get("exit_value"), "truncated": False}
-        if outcome.get("error"):
-            raise TaskFailure("FAILED", outcome["error"], outcome.get("error_trace"))
-        return output
+        return json.loads(result_path.read_text()), logs
+
+    def _run_pipeline_task(self, spec: dict) -> dict[str, Any]:
+        pipelines = self.pipelines
+        if pipelines is None:
+            raise TaskFailure("FAILED", "pipeline_task needs the workspace's pipelines service.")
+        try:
+            update_id = pipelines.start_update(spec["pipeline_id"], bool(spec.get("full_refresh")), wait=True)
+            update = pipelines.get_update(spec["pipeline_id"], update_id)["update"]
+        except ApiError as exc:
+            raise TaskFailure("FAILED", exc.message) from None
+        if update["state"] != "COMPLETED":
+            raise TaskFailure("FAILED", f"Pipeline update {update_id} {update['state']}: {update.get('message', '')}")
+        return {"logs": f"pipeline {spec['pipeline_id']} update {update_id} COMPLETED\n", "logs_truncated": False}
 
     def _prepare(self, kind: str, spec: dict, run: dict, resolve: Callable[[str], str]) -> None:
         try:

@@ -65,6 +65,16 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             _run_entry_point(task)
         elif kind == "sql_task":
             _run_sql_file(spark, Path(task["local_path"]), task.get("parameters") or {})
+        elif kind == "pipeline":
+            from odoolake.dlt import run_pipeline
+            from odoolake.workspace.notebooks import run_notebook
+
+            def definitions() -> None:
+                for notebook in task["notebooks"]:
+                    run_notebook(notebook, spark, paths, task.get("configuration") or {}, echo=True)
+
+            for result in run_pipeline(spark, definitions, task["target"], task["full_refresh"], task["pipeline_id"]):
+                print(f"{result.kind} {result.name}: {result.rows} rows; expectations {result.expectations}")
         else:
             raise ValueError(f"task type {kind} cannot run in a task process")
         outcome["task_values"] = values.get(spec["task_key"], {})

@@ -1,0 +1,150 @@
+"""The Pipelines API (``/api/2.0/pipelines``) for DLT-style pipelines run by ``odoolake.dlt``.
+
+An update runs in a task process (like a job task): its notebooks are read from the workspace tree, datasets are
+written to the pipeline's ``target`` (or ``schema``) and expectation metrics to ``<target>.event_log``.
+States follow the API: updates go QUEUED → INITIALIZING → RUNNING → COMPLETED | FAILED | CANCELED.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+from odoolake.workspace.db import Database
+from odoolake.workspace.errors import InvalidParameterValue, ResourceDoesNotExist
+
+TERMINAL = ("COMPLETED", "FAILED", "CANCELED")
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+class PipelinesService:
+    def __init__(self, db: Database, execute: Any, user: str) -> None:
+        """``execute(pipeline_spec, update_id, full_refresh) -> (ok, message)`` runs one update (blocking)."""
+        self.db = db
+        self.execute = execute
+        self.user = user
+
+    def _spec(self, body: dict) -> dict:
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidParameterValue("Missing required field: name")
+        libraries = body.get("libraries") or []
+        if not isinstance(libraries, list) or not libraries:
+            raise InvalidParameterValue("Invalid libraries: a pipeline needs at least one notebook library.")
+        for i, lib in enumerate(libraries):
+            if not isinstance(lib, dict) or not isinstance((lib.get("notebook") or {}).get("path"), str):
+                raise InvalidParameterValue(f"Invalid libraries[{i}]: only notebook libraries are supported locally.")
+        target = body.get("target") or body.get("schema")
+        if not isinstance(target, str) or not target:
+            raise InvalidParameterValue("Missing required field: target (or schema), the schema the datasets go to.")
+        spec = {k: v for k, v in body.items() if k not in ("dry_run", "allow_duplicate_names")}
+        spec["target"] = target
+        return spec
+
+    def create(self, body: dict) -> str:
+        spec = self._spec(body)
+        if not body.get("allow_duplicate_names"):
+            for existing in self.list():
+                if existing["name"] == spec["name"]:
+                    raise InvalidParameterValue(f"A pipeline named {spec['name']!r} already exists "
+                                                f"({existing['pipeline_id']}).", error_code="RESOURCE_CONFLICT")
+        pipeline_id = str(uuid.uuid4())
+        spec["id"] = pipeline_id
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO pipelines(pipeline_id, spec, creator, created) VALUES (?, ?, ?, ?)",
+                         (pipeline_id, json.dumps(spec), self.user, _now()))
+        return pipeline_id
+
+    def _row(self, pipeline_id: str):
+        row = self.db.connect().execute("SELECT * FROM pipelines WHERE pipeline_id = ?", (pipeline_id,)).fetchone()
+        if row is None:
+            raise ResourceDoesNotExist(f"The specified pipeline {pipeline_id} was not found.")
+        return row
+
+    def _updates(self, pipeline_id: str) -> list[dict]:
+        rows = self.db.connect().execute("SELECT body FROM pipeline_updates WHERE pipeline_id = ? ORDER BY created DESC",
+                                         (pipeline_id,)).fetchall()
+        return [json.loads(r["body"]) for r in rows]
+
+    def get(self, pipeline_id: str) -> dict:
+        row = self._row(pipeline_id)
+        spec = json.loads(row["spec"])
+        updates = self._updates(pipeline_id)
+        running = any(u["state"] not in TERMINAL for u in updates)
+        state = "RUNNING" if running else ("FAILED" if updates and updates[0]["state"] == "FAILED" else "IDLE")
+        return {"pipeline_id": pipeline_id, "name": spec["name"], "spec": spec, "state": state,
+                "creator_user_name": row["creator"], "run_as_user_name": row["creator"],
+                "latest_updates": [{"update_id": u["update_id"], "state": u["state"],
+                                    "creation_time": u["creation_time"]} for u in updates[:5]]}
+
+    def list(self) -> list[dict]:
+        ids = [r["pipeline_id"] for r in self.db.connect().execute("SELECT pipeline_id FROM pipelines ORDER BY created")]
+        return [{k: v for k, v in self.get(i).items() if k != "spec"} for i in ids]
+
+    def edit(self, pipeline_id: str, body: dict) -> None:
+        self._row(pipeline_id)
+        spec = self._spec(body)
+        spec["id"] = pipeline_id
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE pipelines SET spec = ? WHERE pipeline_id = ?", (json.dumps(spec), pipeline_id))
+
+    def delete(self, pipeline_id: str) -> None:
+        self._row(pipeline_id)
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM pipelines WHERE pipeline_id = ?", (pipeline_id,))
+            conn.execute("DELETE FROM pipeline_updates WHERE pipeline_id = ?", (pipeline_id,))
+
+    def _save(self, update: dict) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO pipeline_updates(update_id, pipeline_id, body, created) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT(update_id) DO UPDATE SET body = excluded.body",
+                         (update["update_id"], update["pipeline_id"], json.dumps(update), update["creation_time"]))
+
+    def start_update(self, pipeline_id: str, full_refresh: bool = False, wait: bool = False) -> str:
+        spec = json.loads(self._row(pipeline_id)["spec"])
+        if any(u["state"] not in TERMINAL for u in self._updates(pipeline_id)):
+            raise InvalidParameterValue(f"Pipeline {pipeline_id} already has an active update.",
+                                        error_code="RESOURCE_CONFLICT")
+        update = {"update_id": str(uuid.uuid4()), "pipeline_id": pipeline_id, "state": "QUEUED",
+                  "full_refresh": bool(full_refresh), "creation_time": _now(), "cause": "API_CALL"}
+        self._save(update)
+
+        def work() -> None:
+            update["state"] = "RUNNING"
+            self._save(update)
+            ok, message = self.execute(spec, update["update_id"], bool(full_refresh))
+            update["state"] = "COMPLETED" if ok else "FAILED"
+            if message:
+                update["message"] = message
+            self._save(update)
+
+        if wait:
+            work()
+        else:
+            threading.Thread(target=work, name=f"pipeline-{pipeline_id[:8]}", daemon=True).start()
+        return update["update_id"]
+
+    def get_update(self, pipeline_id: str, update_id: str) -> dict:
+        self._row(pipeline_id)
+        for update in self._updates(pipeline_id):
+            if update["update_id"] == update_id:
+                return {"update": {k: v for k, v in update.items()}}
+        raise ResourceDoesNotExist(f"Update {update_id} of pipeline {pipeline_id} does not exist.")
+
+    def events(self, pipeline_id: str) -> list[dict]:
+        self._row(pipeline_id)
+        out = []
+        for u in self._updates(pipeline_id):
+            level = "ERROR" if u["state"] == "FAILED" else "INFO"
+            out.append({"id": u["update_id"], "event_type": "update_progress", "level": level,
+                        "message": f"Update {u['update_id'][:8]} is {u['state']}" + (f": {u['message']}"
+                                                                                    if u.get("message") else ""),
+                        "timestamp": u["creation_time"], "origin": {"pipeline_id": pipeline_id,
+                                                                    "update_id": u["update_id"]}})
+        return out

@@ -1,0 +1,56 @@
+"""Pipelines API routes (``/api/2.0/pipelines``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from odoolake.workspace.routes.common import field, json_body
+
+router = APIRouter()
+
+
+def _svc(request: Request):
+    return request.app.state.ws.pipelines
+
+
+@router.post("/api/2.0/pipelines")
+async def create(request: Request) -> dict:
+    return {"pipeline_id": _svc(request).create(await json_body(request))}
+
+
+@router.get("/api/2.0/pipelines")
+def list_pipelines(request: Request) -> dict:
+    return {"statuses": _svc(request).list()}
+
+
+@router.get("/api/2.0/pipelines/{pipeline_id}")
+def get(pipeline_id: str, request: Request) -> dict:
+    return _svc(request).get(pipeline_id)
+
+
+@router.put("/api/2.0/pipelines/{pipeline_id}")
+async def edit(pipeline_id: str, request: Request) -> dict:
+    _svc(request).edit(pipeline_id, await json_body(request))
+    return {}
+
+
+@router.delete("/api/2.0/pipelines/{pipeline_id}")
+def delete(pipeline_id: str, request: Request) -> dict:
+    _svc(request).delete(pipeline_id)
+    return {}
+
+
+@router.post("/api/2.0/pipelines/{pipeline_id}/updates")
+async def start_update(pipeline_id: str, request: Request) -> dict:
+    body = await json_body(request)
+    return {"update_id": _svc(request).start_update(pipeline_id, field(body, "full_refresh", bool, default=False))}
+
+
+@router.get("/api/2.0/pipelines/{pipeline_id}/updates/{update_id}")
+def get_update(pipeline_id: str, update_id: str, request: Request) -> dict:
+    return _svc(request).get_update(pipeline_id, update_id)
+
+
+@router.get("/api/2.0/pipelines/{pipeline_id}/events")
+def events(pipeline_id: str, request: Request) -> dict:
+    return {"events": _svc(request).events(pipeline_id)}
