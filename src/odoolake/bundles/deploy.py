@@ -5,7 +5,7 @@ Deploy is a plan, then actions: sync the bundle's source files to ``workspace.fi
 notebooks, other files stay files), create or reset each job with its notebook paths rewritten to workspace
 paths, and record what the bundle owns in ``state_path/resources.json``. Re-deploying updates in place
 (``jobs/reset``); destroy deletes only the resources recorded there, then the bundle's root folder.
-Pipelines, experiments, models and serving endpoints are not deployed yet (reported as skipped).
+Experiments, models and serving endpoints are not deployed yet (reported as skipped).
 """
 
 from __future__ import annotations
@@ -115,12 +115,28 @@ def job_settings(bundle: Bundle, key: str) -> dict[str, Any]:
     return spec
 
 
+def pipeline_settings(bundle: Bundle, key: str) -> dict[str, Any]:
+    """The pipeline as the Pipelines API wants it: library paths translated to workspace notebooks."""
+    spec = copy.deepcopy(bundle.resources("pipelines")[key])
+    spec.pop("permissions", None)
+    for i, lib in enumerate(spec.get("libraries") or []):
+        where = bundle.locations.get(f"resources.pipelines.{key}.libraries[{i}]")
+        source = where.file if where else str(bundle.root / "databricks.yml")
+        if "notebook" in lib:
+            lib["notebook"]["path"] = _workspace_path(bundle, source, lib["notebook"]["path"], True)
+        if "file" in lib:
+            lib["file"]["path"] = _workspace_path(bundle, source, lib["file"]["path"], False)
+    spec.setdefault("root_path", bundle.config["workspace"]["file_path"])
+    return spec
+
+
 def plan(w: Any, bundle: Bundle) -> list[Action]:
     state = read_state(w, bundle)
     actions = []
-    for key in bundle.resources("jobs"):
-        actions.append(Action("update" if f"jobs.{key}" in state else "create", f"jobs.{key}"))
-    for kind in ("pipelines", "experiments", "models", "model_serving_endpoints", "registered_models"):
+    for kind in ("jobs", "pipelines"):
+        for key in bundle.resources(kind):
+            actions.append(Action("update" if f"{kind}.{key}" in state else "create", f"{kind}.{key}"))
+    for kind in ("experiments", "models", "model_serving_endpoints", "registered_models"):
         for key in bundle.resources(kind):
             actions.append(Action("skip", f"{kind}.{key}", "not deployed by odoolake yet"))
     for resource in state:
@@ -146,6 +162,13 @@ def deploy(w: Any, bundle: Bundle) -> DeployResult:
             w.jobs.reset(int(state[action.resource]), JobSettings.from_dict(job_settings(bundle, key)))
         elif action.kind == "delete" and kind == "jobs":
             _delete_job(w, int(state.pop(action.resource)))
+        elif action.kind == "create" and kind == "pipelines":
+            created = w.api_client.do("POST", "/api/2.0/pipelines", body=pipeline_settings(bundle, key))
+            state[action.resource] = created["pipeline_id"]
+        elif action.kind == "update" and kind == "pipelines":
+            w.api_client.do("PUT", f"/api/2.0/pipelines/{state[action.resource]}", body=pipeline_settings(bundle, key))
+        elif action.kind == "delete" and kind == "pipelines":
+            _delete_pipeline(w, state.pop(action.resource))
     result.ids = dict(state)
     _write_state(w, bundle, state)
     return result
@@ -158,6 +181,31 @@ def _delete_job(w: Any, job_id: int) -> None:
         w.jobs.delete(job_id)
     except NotFound:
         LOG.info("job %s was already gone", job_id)
+
+
+def _delete_pipeline(w: Any, pipeline_id: str) -> None:
+    from databricks.sdk.errors import NotFound
+
+    with contextlib.suppress(NotFound):
+        w.pipelines.delete(pipeline_id)
+
+
+def run_pipeline_update(w: Any, bundle: Bundle, key: str, full_refresh: bool = False, timeout: float = 1800) -> str:
+    """Start an update of a deployed pipeline and wait; returns its final state."""
+    import time
+
+    state = read_state(w, bundle)
+    if f"pipelines.{key}" not in state:
+        raise BundleError([Diagnostic("error", f"pipeline {key!r} is not deployed for target {bundle.target!r}")])
+    pipeline_id = state[f"pipelines.{key}"]
+    update_id = w.pipelines.start_update(pipeline_id, full_refresh=full_refresh).update_id
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        current = w.pipelines.get_update(pipeline_id, update_id).update.state.value
+        if current in ("COMPLETED", "FAILED", "CANCELED"):
+            return current
+        time.sleep(1)
+    raise BundleError([Diagnostic("error", f"pipeline {key} update {update_id} did not finish in {timeout:.0f} s")])
 
 
 def run(w: Any, bundle: Bundle, key: str, params: dict[str, str] | None = None) -> Any:
@@ -177,6 +225,9 @@ def destroy(w: Any, bundle: Bundle) -> list[str]:
     for resource, ident in state.items():
         if resource.startswith("jobs."):
             _delete_job(w, int(ident))
+            removed.append(resource)
+        elif resource.startswith("pipelines."):
+            _delete_pipeline(w, ident)
             removed.append(resource)
     from databricks.sdk.errors import NotFound
 

@@ -97,10 +97,16 @@ def deploy_cmd(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str
 def run_cmd(key: str = typer.Argument(..., help="Job key in the bundle, e.g. bir_etl."), target: str = TargetOpt,
             var: list[str] = VarOpt, bundle_dir: str = DirOpt, profile: str = ProfileOpt,
             params: list[str] = ParamsOpt) -> None:
-    """Run a deployed job, wait for it, and print each task's result."""
-    from odoolake.bundles.deploy import run
+    """Run a deployed job (or start a pipeline update), wait for it, and print the result."""
+    from odoolake.bundles.deploy import run, run_pipeline_update
 
     bundle = _load(bundle_dir, target, var)
+    if key in bundle.resources("pipelines"):
+        state = run_pipeline_update(_client(bundle, profile), bundle, key)
+        console.print(f"Pipeline {key}: {state}")
+        if state != "COMPLETED":
+            raise typer.Exit(1)
+        return
     finished = run(_client(bundle, profile), bundle, key, _vars(params))
     console.print(f"Run {finished.run_id}: {finished.state.result_state.value if finished.state.result_state else ''} "
                   f"{finished.run_page_url or ''}")

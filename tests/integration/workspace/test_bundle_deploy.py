@@ -6,7 +6,7 @@ from pathlib import Path
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import NotFound
 
-from odoolake.bundles.deploy import deploy, destroy, read_state, run
+from odoolake.bundles.deploy import deploy, destroy, read_state, run, run_pipeline_update
 from odoolake.bundles.loader import load_bundle
 from odoolake.datagen import GenConfig, generate
 from tests.integration.workspace.conftest import running_server
@@ -32,11 +32,14 @@ def test_round_trip_of_the_project_bundle(tmp_path):
         finished = run(w, bundle, "bir_etl")
         assert finished.state.result_state.value == "SUCCESS", [t.state.state_message for t in finished.tasks]
         assert [t.task_key for t in finished.tasks][-1] == "bir_forms"
+        assert run_pipeline_update(w, bundle, "scout_dlt") == "COMPLETED"
+        pipeline_id = read_state(w, bundle)["pipelines.scout_dlt"]
+        assert w.pipelines.get(pipeline_id).spec.development is True  # development mode
         again = deploy(w, bundle)  # updates in place
         assert [a.kind for a in again.actions if a.resource == "jobs.bir_etl"] == ["update"]
         assert int(read_state(w, bundle)["jobs.bir_etl"]) == job_id
         other = w.jobs.create(name="not from the bundle")
-        assert destroy(w, bundle) == ["jobs.bir_etl"]
+        assert destroy(w, bundle) == ["jobs.bir_etl", "pipelines.scout_dlt"]
         assert w.jobs.get(other.job_id).settings.name == "not from the bundle"  # only what the bundle created
         try:
             w.jobs.get(job_id)
