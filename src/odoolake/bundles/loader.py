@@ -79,6 +79,10 @@ class Bundle:
     def name(self) -> str:
         return self.config["bundle"]["name"]
 
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.diagnostics)
+
     def resources(self, kind: str) -> dict[str, dict]:
         return self.config.get("resources", {}).get(kind, {}) or {}
 
@@ -151,8 +155,12 @@ def short_name(user: str) -> str:
 # -- the phases -----------------------------------------------------------------------------------
 
 def load_bundle(root: str | os.PathLike[str], target: str | None = None, variables: dict[str, str] | None = None,
-                user: str = "local@localhost", env: dict[str, str] | None = None) -> Bundle:
-    """Load, resolve and validate; raises BundleError listing every error (warnings stay on ``diagnostics``)."""
+                user: str = "local@localhost", env: dict[str, str] | None = None, raise_errors: bool = True) -> Bundle:
+    """Load, resolve and validate; raises BundleError listing every error (warnings stay on ``diagnostics``).
+
+    With ``raise_errors=False`` the bundle is returned with its error diagnostics, for callers that check
+    something first (e.g. that a job exists) and then raise themselves.
+    """
     root = Path(root)
     env = dict(os.environ) if env is None else env
     diags: list[Diagnostic] = []
@@ -197,7 +205,7 @@ def load_bundle(root: str | os.PathLike[str], target: str | None = None, variabl
     _apply_mode(config, user, explicit_root, locations, diags)
     _validate(config, root, locations, diags)
     bundle = Bundle(root, chosen or "", config, locations, diags)
-    if any(d.severity == "error" for d in diags):
+    if raise_errors and bundle.has_errors:
         raise BundleError(diags)
     return bundle
 
