@@ -22,3 +22,4 @@ test: install
 
 bench: install
 	$(VENV)/bin/python bench/month_end.py
+	$(VENV)/bin/python bench/serving.py

@@ -59,3 +59,12 @@ class WorkspacePaths:
         if local != self.dbfs_root and self.dbfs_root not in local.parents:
             raise ValueError(f"DBFS path escapes the DBFS root: {uri!r}")
         return local
+
+
+def dbfs_file(uri: str, paths: WorkspacePaths | None = None) -> Path:
+    """A ``dbfs:/`` path as a file path Python can open: the FUSE mount on Databricks, the local root here."""
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        if not uri.startswith("dbfs:/"):
+            raise ValueError(f"not a DBFS path: {uri!r} (expected dbfs:/…)")
+        return Path("/dbfs") / uri[len("dbfs:/"):].lstrip("/")
+    return (paths or WorkspacePaths.from_env()).dbfs_to_local(uri)

@@ -23,7 +23,7 @@ def test_target_matrix(target, prefix, paused, root):
     assert bundle.config["workspace"]["root_path"] == root
     assert bundle.config["workspace"]["file_path"] == root + "/files"
     assert [t["task_key"] for t in job["tasks"]] == ["bronze_ingestion", "silver_cleaning", "gold_aggregation",
-                                                     "bir_forms"]
+                                                     "bir_forms", "features", "train_forecaster", "score_forecast"]
 
 
 def test_variable_precedence_var_then_env_then_default():

@@ -1,6 +1,6 @@
 # Databricks notebook source
 # MAGIC %md
-# MAGIC # Gold aggregation: `gold.bir_transactions`, `gold.ewt_by_atc`, `gold.bir_features`
+# MAGIC # Gold aggregation: `gold.bir_transactions`, `gold.ewt_by_atc`
 
 # COMMAND ----------
 

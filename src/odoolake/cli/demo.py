@@ -112,6 +112,19 @@ def _summary(spark, task_values: dict, end: date, seconds: float, paths: Workspa
         t.add_row(r["agency"], f"{r['total_wht']:,.2f}")
     t.add_row("[bold]total", f"[bold]{sum(r['total_wht'] for r in wht):,.2f}")
     console.print(t)
+    if io.table_exists(spark, "gold.bir_forecast"):
+        rows = spark.sql("SELECT agency, withholding_tax, predicted_wht, model_version FROM gold.bir_forecast "
+                         f"WHERE year = {year} AND month = {month} ORDER BY agency").collect()
+        if rows:
+            f = Table(title=f"Forecaster estimate vs actual, {end:%B %Y} (gold.bir_forecast, "
+                            f"bir_tax_forecaster v{rows[0]['model_version']})", show_edge=False)
+            for col in ("agency", "actual (PHP)", "estimate (PHP)"):
+                f.add_column(col, justify="left" if col == "agency" else "right")
+            for r in rows:
+                f.add_row(r["agency"], f"{r['withholding_tax']:,.2f}", f"{r['predicted_wht']:,.2f}")
+            console.print(f)
+            console.print(f"Charts: {paths.dbfs_to_local('dbfs:/reports/bir_forecast/latest')}; "
+                          "method and honest metrics: docs/forecasting.md; `odoolake ml models` lists versions.")
     batches = task_values.get("bronze_ingestion", {}).get("new_batches", [])
     periods = task_values.get("silver_cleaning", {}).get("periods", [])
     new = ", ".join(batches[-3:]) or "none (already ingested)"

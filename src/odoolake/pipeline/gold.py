@@ -65,6 +65,12 @@ def build_features(transactions: DataFrame) -> DataFrame:
     )
 
 
+def refresh_features(spark: SparkSession) -> int:
+    """Rebuild ``gold.bir_features`` from ``gold.bir_transactions``; the lags make every row depend on others."""
+    io.overwrite(build_features(spark.table(io.BIR_TRANSACTIONS)), io.BIR_FEATURES)
+    return io.last_write_rows(spark, io.BIR_FEATURES)
+
+
 def pending_periods(spark: SparkSession) -> tuple[list[str], list[str]]:
     """Silver batches gold has not seen yet, and the periods they touched."""
     silver_log = spark.table(io.SILVER_LOG)
@@ -90,7 +96,6 @@ def run(spark: SparkSession, periods: list[str] | None = None) -> list[str]:
         vat = spark.table(io.VAT_LINES).where(where_p)
         io.replace_where(build_ewt_by_atc(ewt), io.EWT_BY_ATC, where_p)
         io.replace_where(build_bir_transactions(ewt, vat), io.BIR_TRANSACTIONS, where_p)
-        io.overwrite(build_features(spark.table(io.BIR_TRANSACTIONS)), io.BIR_FEATURES)
     if batches:
         log = spark.createDataFrame([(b,) for b in batches], "batch_id string").withColumn(
             "processed_at", F.current_timestamp())

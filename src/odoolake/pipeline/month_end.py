@@ -29,4 +29,6 @@ def run(spark: SparkSession, raw_root: str, list_files: Callable[[str], Iterable
     s = silver.run(spark, full_refresh=full_refresh)
     stage("gold_aggregation")
     g = gold.run(spark, s.periods if full_refresh else None)
+    stage("features")
+    gold.refresh_features(spark)
     return MonthEndResult(b, s, g)

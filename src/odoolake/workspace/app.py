@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import logging
 import time
-import uuid
 import zlib
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,12 +33,14 @@ from odoolake.workspace.jobs.scheduler import Scheduler
 from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
 from odoolake.workspace.pipelines import PipelinesService
-from odoolake.workspace.routes import compute, files, identity, jobs, pipelines
+from odoolake.workspace.routes import compute, files, identity, jobs, pipelines, serving
+from odoolake.workspace.serving.endpoints import ServingEndpoints
+from odoolake.workspace.serving.models import ModelStore
 from odoolake.workspace.sql.statements import StatementService
 
 LOG = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
-ROUTERS = (identity.router, jobs.router, compute.router, files.router, pipelines.router)
+ROUTERS = (identity.router, jobs.router, compute.router, files.router, pipelines.router, serving.router)
 
 
 def local_user() -> str:
@@ -86,6 +87,8 @@ class Workspace:
         self.scheduler = Scheduler(self.db, self.jobs)
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
         self.runner.pipelines = self.pipelines
+        self.models = ModelStore(self.paths)
+        self.serving = ServingEndpoints(self.db, self.models, self.user)
 
     def _execute_pipeline(self, spec: dict, update_id: str, full_refresh: bool) -> tuple[bool, str | None]:
         """One pipeline update in a task process: the pipeline's notebooks under odoolake.dlt."""
@@ -110,9 +113,56 @@ class Workspace:
 
     def stop(self) -> None:
         self.scheduler.stop()
+        self.models.close()
         self.runner.stop()
         self.statements.close()
         self.engine.close()
+
+
+PROTECTED_PREFIXES = ("/api/", "/serving-endpoints", "/model/")
+
+
+class BearerAuth:
+    """Pure ASGI middleware: bearer tokens on the API, serving and classic model routes; one access-log line each.
+
+    (Starlette's ``@app.middleware("http")`` wraps every response in a stream and costs about a millisecond a
+    request, which is half the serving latency budget.)
+    """
+
+    def __init__(self, app, tokens: TokenService) -> None:
+        self.app = app
+        self.tokens = tokens
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope["path"]
+        status = {"code": 0}
+
+        async def send_logged(message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            if path.startswith(PROTECTED_PREFIXES):
+                auth = ""
+                for key, value in scope["headers"]:
+                    if key == b"authorization":
+                        auth = value.decode("latin-1")
+                        break
+                token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+                try:
+                    scope.setdefault("state", {})["user"] = self.tokens.authenticate(token)
+                except Unauthenticated as exc:
+                    await _error(exc)(scope, receive, send_logged)
+                    return
+            await self.app(scope, receive, send_logged)
+        finally:
+            if LOG.isEnabledFor(logging.INFO):
+                LOG.info("%s %s %s %.1fms", scope["method"], path, status["code"], (time.perf_counter() - started) * 1000)
 
 
 def _error(exc: ApiError) -> JSONResponse:
@@ -131,6 +181,7 @@ def create_app(settings: WorkspaceSettings, workspace: Workspace | None = None) 
     app = FastAPI(title="odoolake local workspace", version="0.1.0", lifespan=lifespan,
                   docs_url="/_odoolake/docs", openapi_url="/_odoolake/openapi.json", redoc_url=None)
     app.state.ws = ws
+    app.include_router(serving.invocation_router)
     app.include_router(identity.public_router)
     for router in ROUTERS:
         app.include_router(router)
@@ -139,25 +190,7 @@ def create_app(settings: WorkspaceSettings, workspace: Workspace | None = None) 
     def health() -> dict:
         return {"status": "ok", "workspace_id": ws.workspace_id, "spark_connect": ws.engine.remote_url}
 
-    @app.middleware("http")
-    async def authenticate(request: Request, call_next):
-        started = time.perf_counter()
-        request_id = uuid.uuid4().hex[:12]
-        path = request.url.path
-        if path.startswith("/api/") or path.startswith("/serving-endpoints") or path.startswith("/model/"):
-            auth = request.headers.get("authorization", "")
-            token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-            try:
-                request.state.user = ws.tokens.authenticate(token)
-            except Unauthenticated as exc:
-                response = _error(exc)
-                LOG.info("%s %s %s %.1fms %s", request.method, path, response.status_code,
-                         (time.perf_counter() - started) * 1000, request_id)
-                return response
-        response = await call_next(request)
-        LOG.info("%s %s %s %.1fms %s", request.method, path, response.status_code,
-                 (time.perf_counter() - started) * 1000, request_id)
-        return response
+    app.add_middleware(BearerAuth, tokens=ws.tokens)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -49,6 +49,13 @@ MIGRATIONS: tuple[str, ...] = (
         update_id TEXT PRIMARY KEY, pipeline_id TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL
     );
     """,
+    # 6: model serving endpoints
+    """
+    CREATE TABLE serving_endpoints (
+        name TEXT PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL, creator TEXT,
+        created INTEGER NOT NULL, updated INTEGER NOT NULL
+    );
+    """,
 )
 
 

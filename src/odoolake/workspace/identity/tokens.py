@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,10 @@ class TokenService:
     def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
+        # hash -> (user, expiry ms). Dropped whenever any other connection commits (PRAGMA data_version moves),
+        # so a token revoked by the CLI in another process stops working on its next request.
+        self._cache: dict[str, tuple[str, int]] = {}
+        self._seen = threading.local()
 
     def create(self, user_name: str, comment: str = "", lifetime_seconds: int | None = None) -> tuple[str, TokenInfo]:
         if lifetime_seconds is not None and (lifetime_seconds < 0 or lifetime_seconds > MAX_LIFETIME_SECONDS):
@@ -61,6 +66,7 @@ class TokenService:
         with self.db.transaction() as conn:
             changed = conn.execute("UPDATE tokens SET revoked = 1 WHERE token_id = ? AND revoked = 0",
                                    (token_id,)).rowcount
+        self._cache.clear()
         if not changed:
             raise ResourceDoesNotExist(f"Token {token_id} does not exist.")
 
@@ -71,11 +77,21 @@ class TokenService:
         """The user a bearer token belongs to; Unauthenticated for a missing, unknown, revoked or expired token."""
         if not value:
             raise Unauthenticated("Missing Authorization header: expected 'Authorization: Bearer <token>'.")
-        row = self.db.connect().execute("SELECT * FROM tokens WHERE token_hash = ?", (_hash(value),)).fetchone()
-        if row is None:
-            raise Unauthenticated("Invalid access token.")
-        if row["revoked"]:
-            raise Unauthenticated("Invalid access token: the token has been revoked.")
-        if row["expiry_time"] != -1 and row["expiry_time"] <= self.clock() * 1000:
+        digest = _hash(value)
+        conn = self.db.connect()
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if getattr(self._seen, "version", None) != version:
+            self._cache.clear()
+            self._seen.version = version
+        cached = self._cache.get(digest)
+        if cached is None:
+            row = conn.execute("SELECT * FROM tokens WHERE token_hash = ?", (digest,)).fetchone()
+            if row is None:
+                raise Unauthenticated("Invalid access token.")
+            if row["revoked"]:
+                raise Unauthenticated("Invalid access token: the token has been revoked.")
+            cached = self._cache[digest] = (row["user_name"], row["expiry_time"])
+        user, expiry = cached
+        if expiry != -1 and expiry <= self.clock() * 1000:
             raise Unauthenticated("Invalid access token: the token has expired.")
-        return row["user_name"]
+        return user

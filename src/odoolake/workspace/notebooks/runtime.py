@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,8 @@ def run_notebook(
 ) -> NotebookResult:
     """Run a Databricks source notebook; ``dbutils.notebook.exit`` ends it with a value."""
     nb_path = resolve_notebook(path)
+    # Library code the notebook calls (odoolake.ml, dbfs_file) finds the workspace the way a script would.
+    os.environ["ODOOLAKE_HOME"] = str(paths.home)
     values = task_values if task_values is not None else {}
     result = NotebookResult(str(nb_path), task_values=values)
     buffer = io.StringIO()

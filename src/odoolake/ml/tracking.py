@@ -1,0 +1,73 @@
+"""Where MLflow keeps runs and models: the workspace's own SQLite store locally, the workspace on Databricks.
+
+MLflow 3 refuses the file store and, with a SQLite backend and no server, writes artifacts to ``./mlruns``
+under whatever directory the process runs in. Both URIs and the experiment's artifact location are therefore
+always set explicitly, from the workspace root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from odoolake.config import WorkspacePaths
+
+EXPERIMENT = "/Shared/Experiments/BIR_Tax_Forecasting"
+EXPERIMENT_ARTIFACTS = "dbfs:/mlflow/bir_forecasting"
+MODEL_NAME = "bir_tax_forecaster"
+ALIAS = "champion"
+
+# mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI; a value we exported ourselves is not the user's choice.
+_SET_BY_US: set[str] = set()
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    tracking_uri: str
+    registry_uri: str
+    artifact_location: str
+
+
+def store_file(paths: WorkspacePaths) -> Path:
+    return paths.home / "mlflow" / "mlflow.db"
+
+
+def local_config(paths: WorkspacePaths) -> TrackingConfig:
+    db = store_file(paths)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{db}"
+    return TrackingConfig(uri, uri, paths.dbfs_to_local(EXPERIMENT_ARTIFACTS).as_uri())
+
+
+def resolve(paths: WorkspacePaths | None = None) -> TrackingConfig:
+    """``MLFLOW_TRACKING_URI`` wins; on a Databricks cluster the workspace; otherwise the local store."""
+    explicit = os.environ.get("MLFLOW_TRACKING_URI")
+    if explicit and explicit not in _SET_BY_US:
+        return TrackingConfig(explicit, os.environ.get("MLFLOW_REGISTRY_URI", explicit), EXPERIMENT_ARTIFACTS)
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        return TrackingConfig("databricks", "databricks", EXPERIMENT_ARTIFACTS)
+    return local_config(paths or WorkspacePaths.from_env())
+
+
+def configure(paths: WorkspacePaths | None = None, experiment: str = EXPERIMENT) -> TrackingConfig:
+    """Point the ``mlflow`` module at the store and select (creating if needed) the experiment."""
+    import mlflow
+
+    config = resolve(paths)
+    _SET_BY_US.add(config.tracking_uri)
+    mlflow.set_tracking_uri(config.tracking_uri)
+    mlflow.set_registry_uri(config.registry_uri)
+    client = mlflow.MlflowClient()
+    if client.get_experiment_by_name(experiment) is None:
+        client.create_experiment(experiment, artifact_location=config.artifact_location)
+    mlflow.set_experiment(experiment)
+    return config
+
+
+def client(paths: WorkspacePaths | None = None):
+    """An ``MlflowClient`` bound to the store without touching the module-level URIs."""
+    from mlflow import MlflowClient
+
+    config = resolve(paths)
+    return MlflowClient(tracking_uri=config.tracking_uri, registry_uri=config.registry_uri)

@@ -1,0 +1,104 @@
+"""Serving endpoints API (``/api/2.0/serving-endpoints``) and the invocation routes.
+
+``/serving-endpoints/{name}/invocations`` is Databricks Model Serving; ``/model/{name}/{version}/invocations``
+is the retired classic serving URL the seed's Odoo code still calls, served here for a version or an alias.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request, Response
+
+from odoolake.workspace.errors import RequestTooLarge
+from odoolake.workspace.routes.common import field, json_body
+from odoolake.workspace.serving.invoke import MAX_PAYLOAD, score
+
+# A small request to a model already in memory is scored on the event loop: handing ~5 ms of GIL-bound predict to a
+# worker thread costs ~0.3 ms, a sixth of the serving overhead budget. Anything that may load a model or parse a
+# large body goes to a thread so the loop keeps answering other requests.
+INLINE_MAX_BYTES = 64 * 1024
+
+router = APIRouter()
+invocation_router = APIRouter()  # mounted first: the hot path should not be matched against every API route
+
+
+def _svc(request: Request):
+    return request.app.state.ws.serving
+
+
+@router.post("/api/2.0/serving-endpoints")
+async def create(request: Request) -> dict:
+    body = await json_body(request)
+    return await asyncio.to_thread(_svc(request).create, body)
+
+
+@router.get("/api/2.0/serving-endpoints")
+def list_endpoints(request: Request) -> dict:
+    return {"endpoints": _svc(request).list()}
+
+
+@router.get("/api/2.0/serving-endpoints/{name}")
+def get(name: str, request: Request) -> dict:
+    return _svc(request).get(name)
+
+
+@router.put("/api/2.0/serving-endpoints/{name}/config")
+async def update_config(name: str, request: Request) -> dict:
+    body = await json_body(request)
+    return await asyncio.to_thread(_svc(request).update_config, name, body)
+
+
+@router.patch("/api/2.0/serving-endpoints/{name}/tags")
+async def patch_tags(name: str, request: Request) -> dict:
+    body = await json_body(request)
+    tags = _svc(request).patch_tags(name, field(body, "add_tags", list, default=[]),
+                                    field(body, "delete_tags", list, default=[]))
+    return {"tags": tags}
+
+
+@router.delete("/api/2.0/serving-endpoints/{name}")
+def delete(name: str, request: Request) -> dict:
+    _svc(request).delete(name)
+    return {}
+
+
+async def _payload(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_PAYLOAD:
+        raise RequestTooLarge(f"Request body is {len(body)} bytes; Model Serving accepts at most {MAX_PAYLOAD}.")
+    return body
+
+
+def _answer(served_name: str, outcome: tuple[int, str, str]) -> Response:
+    status, content, media_type = outcome
+    return Response(content, status_code=status, media_type=media_type, headers={"served-model-name": served_name})
+
+
+@invocation_router.post("/serving-endpoints/{name}/invocations")
+async def invocations(name: str, request: Request) -> Response:
+    body = await _payload(request)
+    content_type = request.headers.get("content-type")
+
+    def run():
+        served, model = _svc(request).route(name)
+        return served, score(model, body, content_type)
+
+    inline = len(body) <= INLINE_MAX_BYTES and _svc(request).is_warm(name)
+    served, outcome = run() if inline else await asyncio.to_thread(run)
+    return _answer(served, outcome)
+
+
+@invocation_router.post("/model/{name}/{version}/invocations")
+async def classic_invocations(name: str, version: str, request: Request) -> Response:
+    body = await _payload(request)
+    content_type = request.headers.get("content-type")
+    models = request.app.state.ws.models
+
+    def run():
+        model = models.get(name, version)
+        return score(model, body, content_type)
+
+    inline = len(body) <= INLINE_MAX_BYTES and models.peek(name, version) is not None
+    outcome = run() if inline else await asyncio.to_thread(run)
+    return _answer(f"{name}-{version}", outcome)

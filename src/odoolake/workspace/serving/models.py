@@ -1,0 +1,138 @@
+"""Registered models for serving: resolve a version or alias, load each version once, follow moving aliases.
+
+The request path only reads dictionaries. A watcher thread re-resolves the aliases in use every
+``alias_poll_seconds``; when one moves it loads the new version first and then swaps, so requests keep
+being answered by the old version until the new one is ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from odoolake.config import WorkspacePaths
+from odoolake.ml import tracking
+from odoolake.workspace.errors import ResourceDoesNotExist
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    version: str
+    pyfunc: Any
+    input_schema: Any
+
+
+class ModelStore:
+    def __init__(self, paths: WorkspacePaths, alias_poll_seconds: float = 1.0) -> None:
+        self.paths = paths
+        self.alias_poll_seconds = alias_poll_seconds
+        self._client = None
+        self._loaded: dict[tuple[str, str], LoadedModel] = {}
+        self._aliases: dict[tuple[str, str], str] = {}  # (name, alias) -> version
+        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            config = tracking.local_config(self.paths)
+            self._client = MlflowClient(tracking_uri=config.tracking_uri, registry_uri=config.registry_uri)
+        return self._client
+
+    def resolve(self, name: str, ref: str) -> str:
+        """The version ``ref`` names: itself when it is a number, else the version the alias points to."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            if ref.isdigit():
+                return str(self.client.get_model_version(name, ref).version)
+            return str(self.client.get_model_version_by_alias(name, ref).version)
+        except MlflowException as exc:
+            what = f"version {ref}" if ref.isdigit() else f"alias {ref!r}"
+            raise ResourceDoesNotExist(f"Registered model {name!r} has no {what} in this workspace's registry "
+                                       f"({_first_line(exc)}).") from None
+
+    def _load(self, name: str, version: str) -> LoadedModel:
+        key = (name, version)
+        cached = self._loaded.get(key)
+        if cached is not None:
+            return cached
+        with self._load_lock:
+            cached = self._loaded.get(key)
+            if cached is not None:
+                return cached
+            import mlflow.pyfunc
+
+            started = time.perf_counter()
+            uri = self.client.get_model_version_download_uri(name, version)
+            model = mlflow.pyfunc.load_model(uri)
+            loaded = LoadedModel(name, version, model, model.metadata.get_input_schema())
+            self._loaded[key] = loaded
+            LOG.info("loaded model %s version %s in %.2f s", name, version, time.perf_counter() - started)
+            return loaded
+
+    def get(self, name: str, ref: str) -> LoadedModel:
+        """The model for ``ref`` (a version or an alias); loaded on first use, then served from memory."""
+        if ref.isdigit():
+            loaded = self._loaded.get((name, ref))
+            return loaded if loaded is not None else self._load(name, self.resolve(name, ref))
+        version = self._aliases.get((name, ref))
+        if version is None:
+            version = self.resolve(name, ref)
+            model = self._load(name, version)
+            with self._lock:
+                self._aliases[(name, ref)] = version
+            self._ensure_watcher()
+            return model
+        return self._loaded[(name, version)]
+
+    def peek(self, name: str, ref: str) -> LoadedModel | None:
+        """The model for ``ref`` if it is already in memory; never touches the registry."""
+        version = ref if ref.isdigit() else self._aliases.get((name, ref))
+        return self._loaded.get((name, version)) if version is not None else None
+
+    def _ensure_watcher(self) -> None:
+        if self._watcher is None or not self._watcher.is_alive():
+            self._watcher = threading.Thread(target=self._watch, name="alias-watcher", daemon=True)
+            self._watcher.start()
+
+    def refresh_aliases(self) -> list[tuple[str, str, str]]:
+        """Re-resolve every alias in use; load and swap the ones that moved. Returns (name, alias, version) swapped."""
+        swapped = []
+        for (name, alias), version in list(self._aliases.items()):
+            try:
+                current = self.resolve(name, alias)
+            except ResourceDoesNotExist:
+                LOG.warning("alias %s@%s was removed; still serving version %s", name, alias, version)
+                continue
+            if current != version:
+                self._load(name, current)
+                with self._lock:
+                    self._aliases[(name, alias)] = current
+                LOG.info("alias %s@%s moved from version %s to %s: swapped", name, alias, version, current)
+                swapped.append((name, alias, current))
+        return swapped
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.alias_poll_seconds):
+            try:
+                self.refresh_aliases()
+            except Exception:  # the registry may be briefly locked by a training run; try again next tick
+                LOG.exception("alias refresh failed")
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def _first_line(exc: Exception) -> str:
+    return str(getattr(exc, "message", exc)).splitlines()[0]
