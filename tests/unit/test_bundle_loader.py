@@ -11,7 +11,7 @@ USER = "jane.doe@example.com"
 
 
 @pytest.mark.parametrize(("target", "prefix", "paused", "root"), [
-    ("local", "[dev jane_doe] ", "PAUSED", f"/Workspace/Users/{USER}/.bundle/odoo-ce-databricks/local"),
+    ("local", "", "PAUSED", f"/Workspace/Users/{USER}/.bundle/odoo-ce-databricks/local"),
     ("dev", "[dev jane_doe] ", "PAUSED", f"/Workspace/Users/{USER}/.bundle/odoo-ce-databricks/dev"),
     ("prod", "", None, "/Workspace/Shared/.bundle/odoo-ce-databricks/prod"),
 ])
@@ -118,3 +118,21 @@ targets:
     missing = next(d for s, d in errors.items() if "notebook '../src/missing.py' not found" in s)
     assert missing.location.file.endswith("resources/jobs.yml") and missing.location.line == 7
     assert any("set workspace.root_path explicitly" in s for s in errors)
+
+
+def test_resource_references_resolve_after_mode_prefixes_and_unknown_ones_fail(tmp_path):
+    text = BASE.replace("      name: job\n", "      name: job\n      description: trains ${resources.models.m.name}\n")
+    text += """  models:
+    m:
+      name: forecaster
+targets:
+  dev:
+    mode: development
+"""
+    bundle = load_bundle(write(tmp_path, text), "dev", variables={"region": "ph"}, user="jane.doe@example.com", env={})
+    assert bundle.resources("jobs")["j"]["description"] == "trains [dev jane_doe] forecaster"
+    with pytest.raises(BundleError) as err:
+        load_bundle(write(tmp_path, text.replace("models.m.name", "models.nope.name")), "dev",
+                    variables={"region": "ph"}, env={})
+    diag = next(d for d in err.value.diagnostics if d.severity == "error")
+    assert "resources.models.nope" in diag.summary and diag.path == "resources.jobs.j.description"

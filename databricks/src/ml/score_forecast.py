@@ -7,6 +7,7 @@
 # COMMAND ----------
 
 dbutils.widgets.text("chart_dir", "dbfs:/reports/bir_forecast/latest")
+dbutils.widgets.text("model_name", "bir_tax_forecaster")
 
 # COMMAND ----------
 
@@ -17,7 +18,8 @@ from odoolake.ml.dataset import ForecastDataError
 from odoolake.ml.scoring import score
 
 try:
-    result = score(spark, chart_dir=dbfs_file(dbutils.widgets.get("chart_dir")))
+    result = score(spark, chart_dir=dbfs_file(dbutils.widgets.get("chart_dir")),
+                   model_name=dbutils.widgets.get("model_name"))
 except ForecastDataError as nothing_to_score:
     print(f"Scoring skipped: {nothing_to_score}")
     dbutils.notebook.exit(json.dumps({"skipped": str(nothing_to_score)}))

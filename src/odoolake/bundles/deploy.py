@@ -14,6 +14,7 @@ import contextlib
 import copy
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -37,6 +38,7 @@ class DeployResult:
     actions: list[Action] = field(default_factory=list)
     files: int = 0
     ids: dict[str, str] = field(default_factory=dict)
+    artifacts: list[str] = field(default_factory=list)
 
 
 def _state_path(bundle: Bundle) -> str:
@@ -91,7 +93,65 @@ def _workspace_path(bundle: Bundle, source_file: str, relative: str, notebook: b
     return f"{bundle.config['workspace']['file_path']}/{rel}"
 
 
-def job_settings(bundle: Bundle, key: str) -> dict[str, Any]:
+def build_artifacts(w: Any, bundle: Bundle) -> dict[str, str]:
+    """Build each ``artifacts`` entry (``type: whl``) and upload the wheels to ``artifact_path/.internal``.
+
+    Returns local wheel path → workspace path, for ``libraries: [{whl: ../dist/*.whl}]`` to be rewritten.
+    """
+    import os
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    built: dict[str, str] = {}
+    internal = f"{bundle.config['workspace']['artifact_path']}/.internal"
+    for key, art in (bundle.config.get("artifacts") or {}).items():
+        where = f"artifacts.{key}"
+        if (art or {}).get("type", "whl") != "whl":
+            raise BundleError([Diagnostic("error", f"artifact type {art.get('type')!r} is not supported; only whl",
+                                          where, bundle.locations.get(where))])
+        folder = (bundle.root / art.get("path", ".")).resolve()
+        command = shlex.split(art.get("build") or "uv build --wheel")
+        tool_dir = os.path.dirname(sys.executable)  # uv and python from the environment odoolake runs in
+        exe = shutil.which(command[0], path=tool_dir + os.pathsep + os.environ.get("PATH", ""))
+        if exe is None:
+            raise BundleError([Diagnostic("error", f"cannot build {key}: {command[0]!r} is not on PATH", where,
+                                          bundle.locations.get(where))])
+        started = time.time()
+        proc = subprocess.run([exe, *command[1:]], cwd=folder, capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+            raise BundleError([Diagnostic("error", f"building {key} failed ({' '.join(command)} in {folder}): "
+                                          + " | ".join(tail), where, bundle.locations.get(where))])
+        wheels = [p for p in (folder / "dist").glob("*.whl") if p.stat().st_mtime >= started - 1]
+        if not wheels:
+            raise BundleError([Diagnostic("error", f"building {key} produced no wheel in {folder / 'dist'}", where,
+                                          bundle.locations.get(where))])
+        w.workspace.mkdirs(internal)
+        for wheel in wheels:
+            target = f"{internal}/{wheel.name}"
+            w.api_client.do("POST", f"/api/2.0/workspace-files/import-file{target}", query={"overwrite": "true"},
+                            data=wheel.read_bytes(), headers={"Content-Type": "application/octet-stream"})
+            built[str(wheel)] = target
+    return built
+
+
+def _library_path(bundle: Bundle, source_file: str, pattern: str, built: dict[str, str], where: str) -> str:
+    """A ``whl`` library: a workspace/volume path stays; a local glob must match a wheel built by this deploy."""
+    import fnmatch
+
+    if pattern.startswith(("/", "dbfs:", "s3:", "abfss:", "gs:")):
+        return pattern
+    local_glob = str((Path(source_file).parent / pattern).resolve())
+    matches = [target for local, target in built.items() if fnmatch.fnmatch(local, local_glob)]
+    if not matches:
+        raise BundleError([Diagnostic("error", f"library {pattern} matches no wheel built by the bundle's artifacts",
+                                      where, bundle.locations.get(where))])
+    return sorted(matches)[-1]
+
+
+def job_settings(bundle: Bundle, key: str, built: dict[str, str] | None = None) -> dict[str, Any]:
     """The job as the Jobs API wants it: paths translated, bundle-only fields removed, deployment recorded."""
     spec = copy.deepcopy(bundle.resources("jobs")[key])
     spec.pop("permissions", None)
@@ -107,7 +167,14 @@ def job_settings(bundle: Bundle, key: str) -> dict[str, Any]:
                                                                        task["spark_python_task"]["python_file"], False)
         if "sql_task" in task and "file" in task["sql_task"]:
             task["sql_task"]["file"]["path"] = _workspace_path(bundle, source, task["sql_task"]["file"]["path"], False)
-        task.pop("libraries", None)  # wheels are built and attached by the artifacts step (not yet implemented)
+        libraries = []
+        for j, lib in enumerate(task.get("libraries") or []):
+            if "whl" in lib:
+                lib = {**lib, "whl": _library_path(bundle, source, lib["whl"], built or {},
+                                                   f"resources.jobs.{key}.tasks[{i}].libraries[{j}].whl")}
+            libraries.append(lib)
+        if libraries:
+            task["libraries"] = libraries
     metadata = f"{bundle.config['workspace']['state_path']}/metadata.json"
     spec["deployment"] = {"kind": "BUNDLE", "metadata_file_path": metadata}
     spec.setdefault("edit_mode", "UI_LOCKED")
@@ -130,20 +197,85 @@ def pipeline_settings(bundle: Bundle, key: str) -> dict[str, Any]:
     return spec
 
 
+DEPLOY_ORDER = ("experiments", "models", "jobs", "pipelines", "model_serving_endpoints")
+ADOPTED = "adopted."
+
+
 def plan(w: Any, bundle: Bundle) -> list[Action]:
     state = read_state(w, bundle)
     actions = []
-    for kind in ("jobs", "pipelines"):
+    for kind in DEPLOY_ORDER:
         for key in bundle.resources(kind):
-            actions.append(Action("update" if f"{kind}.{key}" in state else "create", f"{kind}.{key}"))
-    for kind in ("experiments", "models", "model_serving_endpoints", "registered_models"):
-        for key in bundle.resources(kind):
-            actions.append(Action("skip", f"{kind}.{key}", "not deployed by odoolake yet"))
+            owned = f"{kind}.{key}" in state or f"{ADOPTED}{kind}.{key}" in state
+            actions.append(Action("update" if owned else "create", f"{kind}.{key}"))
+    for key in bundle.resources("registered_models"):
+        actions.append(Action("skip", f"registered_models.{key}", "Unity Catalog models are not deployed by odoolake; "
+                              "declare workspace-registry `models` instead"))
     for resource in state:
+        if resource.startswith(ADOPTED):
+            continue
         kind, key = resource.split(".", 1)
         if key not in bundle.resources(kind):
             actions.append(Action("delete", resource, "no longer in the bundle"))
     return actions
+
+
+def _ident(state: dict[str, str], resource: str) -> str:
+    return state.get(resource) or state[ADOPTED + resource]
+
+
+def _deploy_experiment(w: Any, spec: dict, action: Action, state: dict[str, str]) -> None:
+    from databricks.sdk.errors import NotFound
+    from databricks.sdk.service.ml import ExperimentTag
+
+    name = spec["name"]
+    if action.kind == "update":
+        ident = _ident(state, action.resource)
+        if w.experiments.get_experiment(ident).experiment.name != name:
+            w.experiments.update_experiment(ident, new_name=name)
+        return
+    try:
+        existing = w.experiments.get_by_name(name).experiment
+    except NotFound:
+        existing = None
+    if existing is not None:
+        state[ADOPTED + action.resource] = existing.experiment_id
+        action.kind, action.detail = "update", f"adopted the existing experiment {name} (destroy leaves it)"
+        return
+    tags = [ExperimentTag(key=t["key"], value=t.get("value", "")) for t in spec.get("tags") or []]
+    created = w.experiments.create_experiment(name, artifact_location=spec.get("artifact_location"), tags=tags or None)
+    state[action.resource] = created.experiment_id
+
+
+def _deploy_model(w: Any, spec: dict, action: Action, state: dict[str, str]) -> None:
+    from databricks.sdk.errors import NotFound
+
+    name, description = spec["name"], spec.get("description")
+    if action.kind == "create":
+        try:
+            w.model_registry.get_model(name)
+            state[ADOPTED + action.resource] = name
+            action.kind, action.detail = "update", f"adopted the existing registered model {name} (destroy leaves it)"
+        except NotFound:
+            w.model_registry.create_model(name, description=description)
+            state[action.resource] = name
+            return
+    w.model_registry.update_model(_ident(state, action.resource), description=description)
+
+
+def _deploy_endpoint(w: Any, spec: dict, action: Action, state: dict[str, str]) -> None:
+    from databricks.sdk.errors import NotFound
+
+    name = spec["name"]
+    try:
+        if action.kind == "create":
+            w.api_client.do("POST", "/api/2.0/serving-endpoints", body=spec)
+            state[action.resource] = name
+        else:
+            w.api_client.do("PUT", f"/api/2.0/serving-endpoints/{_ident(state, action.resource)}/config",
+                            body=spec.get("config") or {})
+    except NotFound as exc:
+        action.kind, action.detail = "skip", f"deferred: {exc} Run the job that registers it, then deploy again."
 
 
 def deploy(w: Any, bundle: Bundle) -> DeployResult:
@@ -152,14 +284,26 @@ def deploy(w: Any, bundle: Bundle) -> DeployResult:
     result = DeployResult(actions=plan(w, bundle))
     state = read_state(w, bundle)
     result.files = _sync_files(w, bundle)
+    built = build_artifacts(w, bundle)
+    result.artifacts = sorted(built.values())
     for action in result.actions:
         kind, key = action.resource.split(".", 1)
-        if action.kind == "create" and kind == "jobs":
-            settings = JobSettings.from_dict(job_settings(bundle, key)).as_dict()  # typed round trip
+        if action.kind == "skip":
+            continue
+        if kind == "experiments" and action.kind != "delete":
+            _deploy_experiment(w, bundle.resources(kind)[key], action, state)
+        elif kind == "models" and action.kind != "delete":
+            _deploy_model(w, bundle.resources(kind)[key], action, state)
+        elif kind == "model_serving_endpoints" and action.kind != "delete":
+            _deploy_endpoint(w, bundle.resources(kind)[key], action, state)
+        elif action.kind == "delete" and kind in ("experiments", "models", "model_serving_endpoints"):
+            _delete_other(w, kind, state.pop(action.resource))
+        elif action.kind == "create" and kind == "jobs":
+            settings = JobSettings.from_dict(job_settings(bundle, key, built)).as_dict()  # typed round trip
             created = w.api_client.do("POST", "/api/2.2/jobs/create", body=settings)
             state[action.resource] = str(created["job_id"])
         elif action.kind == "update" and kind == "jobs":
-            w.jobs.reset(int(state[action.resource]), JobSettings.from_dict(job_settings(bundle, key)))
+            w.jobs.reset(int(state[action.resource]), JobSettings.from_dict(job_settings(bundle, key, built)))
         elif action.kind == "delete" and kind == "jobs":
             _delete_job(w, int(state.pop(action.resource)))
         elif action.kind == "create" and kind == "pipelines":
@@ -181,6 +325,18 @@ def _delete_job(w: Any, job_id: int) -> None:
         w.jobs.delete(job_id)
     except NotFound:
         LOG.info("job %s was already gone", job_id)
+
+
+def _delete_other(w: Any, kind: str, ident: str) -> None:
+    from databricks.sdk.errors import NotFound
+
+    with contextlib.suppress(NotFound):
+        if kind == "experiments":
+            w.experiments.delete_experiment(ident)
+        elif kind == "models":
+            w.model_registry.delete_model(ident)
+        elif kind == "model_serving_endpoints":
+            w.serving_endpoints.delete(ident)
 
 
 def _delete_pipeline(w: Any, pipeline_id: str) -> None:
@@ -222,13 +378,18 @@ def destroy(w: Any, bundle: Bundle) -> list[str]:
     """Delete what the bundle deployed (and only that), then its root folder; returns the resources removed."""
     state = read_state(w, bundle)
     removed = []
-    for resource, ident in state.items():
-        if resource.startswith("jobs."):
+    order = {kind: i for i, kind in enumerate(reversed(DEPLOY_ORDER))}  # endpoints before models, jobs before experiments
+    for resource, ident in sorted(state.items(), key=lambda item: order.get(item[0].split(".", 1)[0], -1)):
+        kind = resource.split(".", 1)[0]
+        if resource.startswith(ADOPTED):
+            continue
+        if kind == "jobs":
             _delete_job(w, int(ident))
-            removed.append(resource)
-        elif resource.startswith("pipelines."):
+        elif kind == "pipelines":
             _delete_pipeline(w, ident)
-            removed.append(resource)
+        else:
+            _delete_other(w, kind, ident)
+        removed.append(resource)
     from databricks.sdk.errors import NotFound
 
     with contextlib.suppress(NotFound):

@@ -203,6 +203,7 @@ def load_bundle(root: str | os.PathLike[str], target: str | None = None, variabl
     _defaults(config, chosen, user)
     config = _interpolate(config, values, chosen, user, locations, diags)
     _apply_mode(config, user, explicit_root, locations, diags)
+    _resolve_resource_refs(config, locations, diags)
     _validate(config, root, locations, diags)
     bundle = Bundle(root, chosen or "", config, locations, diags)
     if raise_errors and bundle.has_errors:
@@ -359,6 +360,47 @@ def _interpolate(config: dict, values: dict, target: str | None, user: str, loca
     return resolved
 
 
+_RESOURCE_REF = re.compile(r"\$\{resources\.([\w-]+)\.([\w-]+)\.([\w.\-\[\]]+)\}")
+
+
+def _resolve_resource_refs(config: dict, locations: dict, diags: list) -> None:
+    """``${resources.<kind>.<key>.<field>}`` from the final configuration (after mode prefixes); ``.id`` waits for
+    deploy. A reference to a resource the bundle does not define is an error."""
+    resources = config.get("resources") or {}
+
+    def sub(match: re.Match, path: tuple) -> str:
+        kind, key, field = match.groups()
+        if key not in (resources.get(kind) or {}):
+            diags.append(Diagnostic("error", f"{match.group(0)} refers to resources.{kind}.{key}, which the bundle "
+                                    "does not define", _path_str(path), locations.get(_path_str(path))))
+            return match.group(0)
+        if field == "id":
+            return match.group(0)
+        node: Any = resources[kind][key]
+        for part in re.findall(r"[\w-]+|\[\d+\]", field):
+            if part.startswith("[") and isinstance(node, list) and int(part[1:-1]) < len(node):
+                node = node[int(part[1:-1])]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                diags.append(Diagnostic("error", f"cannot resolve {match.group(0)}: resources.{kind}.{key} has no "
+                                        f"{field!r}", _path_str(path), locations.get(_path_str(path))))
+                return match.group(0)
+        return str(node)
+
+    def walk(value: Any, path: tuple) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and "${resources." in value:
+            return _RESOURCE_REF.sub(lambda m: sub(m, path), value)
+        return value
+
+    if resources:
+        config["resources"] = walk(resources, ("resources",))
+
+
 def _apply_mode(config: dict, user: str, explicit_root: bool, locations: dict, diags: list) -> None:
     mode = config.get("mode")
     if mode == "development":
@@ -379,9 +421,11 @@ def _apply_mode(config: dict, user: str, explicit_root: bool, locations: dict, d
                     spec.setdefault("max_concurrent_runs", 4)
                 if kind == "pipelines":
                     spec["development"] = True
+        explicit = (config.get("presets") or {}).get("name_prefix")
+        endpoint_prefix = f"dev_{short}_" if explicit is None else re.sub(r"[^A-Za-z0-9_-]+", "_", explicit)
         for spec in (config.get("resources", {}).get("model_serving_endpoints") or {}).values():
             if "name" in spec:
-                spec["name"] = f"dev_{short}_{spec['name']}"
+                spec["name"] = f"{endpoint_prefix}{spec['name']}"
     elif mode == "production":
         target = config["bundle"].get("target")
         if not explicit_root:

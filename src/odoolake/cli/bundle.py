@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from odoolake.cli.common import console, err_console, handle_errors
@@ -59,7 +60,7 @@ def summary(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = 
     table = Table("type", "key", "name", show_edge=False)
     for kind, items in (bundle.config.get("resources") or {}).items():
         for key, spec in (items or {}).items():
-            table.add_row(kind, key, str((spec or {}).get("name", "")))
+            table.add_row(kind, key, escape(str((spec or {}).get("name", ""))))
     console.print(table)
 
 
@@ -80,14 +81,16 @@ ParamsOpt = typer.Option(None, "--params", help="Job parameter name=value (repea
 @handle_errors
 def deploy_cmd(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = DirOpt,
                profile: str = ProfileOpt) -> None:
-    """Upload the bundle's files and create or update its jobs in the target workspace."""
+    """Build artifacts, upload files, create or update experiments, models, jobs, pipelines and serving endpoints."""
     from odoolake.bundles.deploy import deploy
 
     bundle = _load(bundle_dir, target, var)
     result = deploy(_client(bundle, profile), bundle)
     console.print(f"Uploaded {result.files} file(s) to {bundle.config['workspace']['file_path']}")
+    for artifact in result.artifacts:
+        console.print(f"Built and uploaded {artifact}")
     for action in result.actions:
-        ident = result.ids.get(action.resource, "")
+        ident = result.ids.get(action.resource) or result.ids.get("adopted." + action.resource, "")
         console.print(f"  {action.kind:9} {action.resource} {ident} {action.detail}".rstrip())
     console.print("[green]Deployment complete![/]")
 

@@ -21,7 +21,8 @@ class ScoreResult:
     charts: list[Path] = field(default_factory=list)
 
 
-def score(spark, paths: WorkspacePaths | None = None, chart_dir: Path | None = None) -> ScoreResult:
+def score(spark, paths: WorkspacePaths | None = None, chart_dir: Path | None = None,
+          model_name: str = tracking.MODEL_NAME) -> ScoreResult:
     import mlflow
     from mlflow.exceptions import MlflowException
     from pyspark.sql import functions as F
@@ -30,16 +31,16 @@ def score(spark, paths: WorkspacePaths | None = None, chart_dir: Path | None = N
 
     tracking.configure(paths)
     try:
-        champion = mlflow.MlflowClient().get_model_version_by_alias(tracking.MODEL_NAME, tracking.ALIAS)
+        champion = mlflow.MlflowClient().get_model_version_by_alias(model_name, tracking.ALIAS)
     except MlflowException as exc:
         raise dataset.ForecastDataError(
-            f"No {tracking.MODEL_NAME}@{tracking.ALIAS} to score with: run the train_forecaster task first "
+            f"No {model_name}@{tracking.ALIAS} to score with: run the train_forecaster task first "
             f"({exc.message if hasattr(exc, 'message') else exc})") from exc
-    model = mlflow.pyfunc.load_model(f"models:/{tracking.MODEL_NAME}/{champion.version}")
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{champion.version}")
     frame = dataset.usable_rows(dataset.load_features(spark))
     frame["predicted_wht"] = [round(float(v), 2) for v in model.predict(frame[dataset.FEATURES])]
     frame["abs_error"] = (frame["predicted_wht"] - frame[dataset.TARGET]).abs().round(2)
-    frame["model_name"] = tracking.MODEL_NAME
+    frame["model_name"] = model_name
     frame["model_version"] = str(champion.version)
     out = frame[["agency", "period", "year", "month", dataset.TARGET, "predicted_wht", "abs_error", "model_name",
                  "model_version"]]
@@ -48,5 +49,5 @@ def score(spark, paths: WorkspacePaths | None = None, chart_dir: Path | None = N
     charts = []
     if chart_dir is not None:
         charts = forecast_vs_actual(out.rename(columns={dataset.TARGET: "actual", "predicted_wht": "predicted"}),
-                                    chart_dir, title=f"{tracking.MODEL_NAME} v{champion.version}")
+                                    chart_dir, title=f"{model_name} v{champion.version}")
     return ScoreResult(len(out), str(champion.version), charts)

@@ -54,16 +54,17 @@ class TrainResult:
 
 
 def train(spark, paths: WorkspacePaths | None = None, test_months: int = 3, seed: int = 42,
-          chart_dir: Path | None = None) -> TrainResult:
+          chart_dir: Path | None = None, experiment: str = tracking.EXPERIMENT,
+          model_name: str = tracking.MODEL_NAME) -> TrainResult:
     import mlflow
 
-    tracking.configure(paths)
+    tracking.configure(paths, experiment)
     split = dataset.time_split(dataset.load_features(spark), test_months=test_months)
     x_train, y_train = split.train[dataset.FEATURES], split.train[dataset.TARGET]
     x_test, y_test = split.test[dataset.FEATURES], split.test[dataset.TARGET]
     results: dict[str, CandidateResult] = {}
     predictions: dict[str, Any] = {}
-    with mlflow.start_run(run_name=tracking.MODEL_NAME) as parent:
+    with mlflow.start_run(run_name=model_name) as parent:
         mlflow.log_params({"test_months": test_months, "seed": seed, "features": ",".join(dataset.FEATURES),
                            "train_first": split.train_periods[0], "train_last": split.train_periods[-1],
                            "holdout_first": split.test_periods[0], "holdout_last": split.test_periods[-1],
@@ -76,7 +77,7 @@ def train(spark, paths: WorkspacePaths | None = None, test_months: int = 3, seed
             mlflow.log_metrics({f"{name}_{k}": v for k, v in result.metrics.items()})
         chosen = min((n for n in results if n != candidates.BASELINE), key=lambda n: results[n].metrics["mae"])
         mlflow.set_tag("chosen", chosen)
-        version, promoted, decision, champion = _register(results[chosen], x_test, y_test, baseline_mae)
+        version, promoted, decision, champion = _register(model_name, results[chosen], x_test, y_test, baseline_mae)
         mlflow.set_tags({"registered_version": version, "promotion": decision})
         holdout = split.test.assign(actual=y_test, predicted=predictions[chosen])
         history = split.train.assign(actual=y_train, predicted=_fitted(results[chosen], x_train))
@@ -134,31 +135,32 @@ def promotion(mae: float, baseline_mae: float, champion_version: str | None,
                                 f"{champion_mae:,.2f} on the same holdout")
 
 
-def _register(result: CandidateResult, x_test, y_test, baseline_mae: float) -> tuple[str, bool, str, str | None]:
+def _register(model_name: str, result: CandidateResult, x_test, y_test,
+              baseline_mae: float) -> tuple[str, bool, str, str | None]:
     """New version from the chosen run; move the alias only if it wins. Returns version, promoted, why, champion."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient()
     try:
-        client.get_registered_model(tracking.MODEL_NAME)
+        client.get_registered_model(model_name)
     except MlflowException:
         client.create_registered_model(
-            tracking.MODEL_NAME, description="Monthly expanded withholding tax per agency (PHP), from gold.bir_features.")
+            model_name, description="Monthly expanded withholding tax per agency (PHP), from gold.bir_features.")
     mae = result.metrics["mae"]
-    mv = client.create_model_version(tracking.MODEL_NAME, source=result.model_uri, run_id=result.run_id,
+    mv = client.create_model_version(model_name, source=result.model_uri, run_id=result.run_id,
                                      tags={"candidate": result.name, "holdout_mae": f"{mae:.2f}"})
     try:
-        current = client.get_model_version_by_alias(tracking.MODEL_NAME, tracking.ALIAS)
+        current = client.get_model_version_by_alias(model_name, tracking.ALIAS)
     except MlflowException:
         current = None
     champion_mae = None
     if current is not None:
-        model = mlflow.pyfunc.load_model(f"models:/{tracking.MODEL_NAME}/{current.version}")
+        model = mlflow.pyfunc.load_model(f"models:/{model_name}/{current.version}")
         champion_mae = evaluate(y_test, model.predict(x_test))["mae"]
     current_version = str(current.version) if current is not None else None
     promoted, decision = promotion(mae, baseline_mae, current_version, champion_mae)
-    client.set_model_version_tag(tracking.MODEL_NAME, mv.version, "promotion", decision)
+    client.set_model_version_tag(model_name, mv.version, "promotion", decision)
     if promoted:
-        client.set_registered_model_alias(tracking.MODEL_NAME, tracking.ALIAS, mv.version)
+        client.set_registered_model_alias(model_name, tracking.ALIAS, mv.version)
     return str(mv.version), promoted, decision, str(mv.version) if promoted else current_version

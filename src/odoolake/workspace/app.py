@@ -32,15 +32,17 @@ from odoolake.workspace.jobs.runner import JobRunner, TaskFailure
 from odoolake.workspace.jobs.scheduler import Scheduler
 from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
+from odoolake.workspace.mlflow_api import MlflowApi
 from odoolake.workspace.pipelines import PipelinesService
-from odoolake.workspace.routes import compute, files, identity, jobs, pipelines, serving
+from odoolake.workspace.routes import compute, files, identity, jobs, mlflow, pipelines, serving
 from odoolake.workspace.serving.endpoints import ServingEndpoints
 from odoolake.workspace.serving.models import ModelStore
 from odoolake.workspace.sql.statements import StatementService
 
 LOG = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
-ROUTERS = (identity.router, jobs.router, compute.router, files.router, pipelines.router, serving.router)
+ROUTERS = (identity.router, jobs.router, compute.router, files.router, pipelines.router, serving.router,
+           mlflow.router)
 
 
 def local_user() -> str:
@@ -88,6 +90,7 @@ class Workspace:
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
         self.runner.pipelines = self.pipelines
         self.models = ModelStore(self.paths)
+        self.mlflow = MlflowApi(self.paths)
         self.serving = ServingEndpoints(self.db, self.models, self.user)
 
     def _execute_pipeline(self, spec: dict, update_id: str, full_refresh: bool) -> tuple[bool, str | None]:

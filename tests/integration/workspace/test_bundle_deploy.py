@@ -25,10 +25,21 @@ def test_round_trip_of_the_project_bundle(tmp_path):
         assert [a.kind for a in first.actions if a.resource == "jobs.bir_etl"] == ["create"]
         job_id = int(read_state(w, bundle)["jobs.bir_etl"])
         job = w.jobs.get(job_id)
-        assert job.settings.name.startswith("[dev ") and job.settings.schedule.pause_status.value == "PAUSED"
+        # local: development mode (schedules paused) without a name prefix, one developer per local workspace
+        assert job.settings.name == "BIR Month-End ETL" and job.settings.schedule.pause_status.value == "PAUSED"
+        state = read_state(w, bundle)
+        experiment = w.experiments.get_experiment(state["experiments.bir_forecasting"]).experiment
+        assert experiment.name == "/Shared/Experiments/BIR_Tax_Forecasting"
+        assert experiment.artifact_location.endswith("/dbfs/mlflow/bir_forecasting")
+        assert w.model_registry.get_model("bir_tax_forecaster").registered_model_databricks.name == "bir_tax_forecaster"
+        endpoint = next(a for a in first.actions if a.resource == "model_serving_endpoints.bir_forecast")
+        assert endpoint.kind == "skip" and "deferred" in endpoint.detail and "champion" in endpoint.detail
         nb = job.settings.tasks[0].notebook_task.notebook_path
         assert nb == f"{bundle.config['workspace']['file_path']}/src/etl/bronze_ingestion"
         assert w.workspace.get_status(nb).object_type.value == "NOTEBOOK"
+        wheel = job.settings.tasks[0].libraries[0].whl  # built by the bundle's artifacts and uploaded
+        assert wheel.startswith(bundle.config["workspace"]["artifact_path"] + "/.internal/odoolake-")
+        assert w.workspace.get_status(wheel).object_type.value == "FILE"
         finished = run(w, bundle, "bir_etl")
         assert finished.state.result_state.value == "SUCCESS", [t.state.state_message for t in finished.tasks]
         tasks = {t.task_key: t for t in finished.tasks}
@@ -43,10 +54,41 @@ def test_round_trip_of_the_project_bundle(tmp_path):
         assert [a.kind for a in again.actions if a.resource == "jobs.bir_etl"] == ["update"]
         assert int(read_state(w, bundle)["jobs.bir_etl"]) == job_id
         other = w.jobs.create(name="not from the bundle")
-        assert destroy(w, bundle) == ["jobs.bir_etl", "pipelines.scout_dlt"]
+        assert sorted(destroy(w, bundle)) == ["experiments.bir_forecasting", "jobs.bir_etl", "models.bir_tax_forecaster",
+                                              "pipelines.scout_dlt"]
+        try:
+            w.model_registry.get_model("bir_tax_forecaster")
+            raise AssertionError("the bundle's registered model should be gone")
+        except NotFound:
+            pass
         assert w.jobs.get(other.job_id).settings.name == "not from the bundle"  # only what the bundle created
         try:
             w.jobs.get(job_id)
             raise AssertionError("the bundle's job should be gone")
+        except NotFound:
+            pass
+
+
+def test_ml_resources_adopt_what_training_created_and_serve_it(forecast_lake):
+    """On a lake where training already registered bir_tax_forecaster, deploy adopts the experiment and model,
+    creates the endpoint following the champion alias, and destroy removes only the endpoint."""
+    with running_server(forecast_lake.paths.home) as server:
+        w = WorkspaceClient(host=server.url, token=server.token)
+        bundle = load_bundle(REPO_BUNDLE, "local", user=w.current_user.me().user_name, env={})
+        result = deploy(w, bundle)
+        kinds = {a.resource: (a.kind, a.detail) for a in result.actions}
+        assert kinds["experiments.bir_forecasting"][0] == "update" and "adopted" in kinds["experiments.bir_forecasting"][1]
+        assert kinds["models.bir_tax_forecaster"][0] == "update" and "adopted" in kinds["models.bir_tax_forecaster"][1]
+        assert kinds["model_serving_endpoints.bir_forecast"][0] == "create"
+        row = {"prev_month_wht": 1.0e5, "prev_year_wht": 1.2e5, "income_tax": 3.0e4, "vat": 8.0e5}
+        answer = w.serving_endpoints.query("bir-forecast", dataframe_records=[row])
+        assert answer.served_model_name == "bir_tax_forecaster-champion" and len(answer.predictions) == 1
+        assert deploy(w, bundle).actions  # idempotent re-deploy updates the endpoint's config in place
+        assert w.serving_endpoints.get("bir-forecast").config.config_version == 2
+        assert "model_serving_endpoints.bir_forecast" in destroy(w, bundle)
+        w.model_registry.get_model("bir_tax_forecaster")  # adopted: still there, with its versions
+        try:
+            w.serving_endpoints.get("bir-forecast")
+            raise AssertionError("the bundle's endpoint should be gone")
         except NotFound:
             pass
