@@ -7,8 +7,16 @@ shipped as ``dlt``; the local pipeline runner maps it in with ``install_alias()`
 
 ``run_pipeline`` executes the datasets a notebook defined, in the order their ``read`` calls require (a dataset
 is materialised the first time something reads it), checks expectations in one aggregate per dataset, and
-appends the metrics to an event-log table. Locally every update recomputes the datasets (batch semantics);
-``full_refresh`` also drops the tables first, so schema changes and removed rows reset.
+appends the metrics to an event-log table.
+
+- Tables and materialized views are recomputed on every update.
+- A table whose function calls ``read_stream`` is a **streaming table**. Its first update reads the whole
+  source. Each later update reads only what was appended to the source since the version checkpointed in the
+  table's properties (``odoolake.streaming.checkpoint.<source>``), runs the expectations on those rows alone and
+  appends them. A source changed in place (delete, update, overwrite) stops the update with the commit that
+  did it. The data is appended first and the checkpoint committed second, so a crash between the two re-reads
+  that increment: the delivery is at-least-once.
+- ``full_refresh`` drops the tables, checkpoints included, and rebuilds from the whole source.
 """
 
 from __future__ import annotations
@@ -138,8 +146,11 @@ def read(name: str) -> Any:
 
 
 def read_stream(name: str) -> Any:
-    """Locally a batch read: streaming sources are recomputed on each update."""
-    return read(name)
+    """Rows appended to a dataset of this pipeline, or to a catalog table, since this streaming table last read it."""
+    runner = _context.get("runner")
+    if runner is None:
+        raise PipelineDefinitionError("dlt.read_stream() is only available while a pipeline update runs.")
+    return runner.stream(name)
 
 
 def install_alias() -> None:
@@ -165,6 +176,9 @@ class DatasetResult:
     expectations: list[dict[str, Any]]
 
 
+CHECKPOINT_PREFIX = "odoolake.streaming.checkpoint."
+
+
 class _Runner:
     def __init__(self, spark: Any, target: str, full_refresh: bool) -> None:
         self.spark = spark
@@ -173,6 +187,64 @@ class _Runner:
         self.done: dict[str, Any] = {}
         self.results: list[DatasetResult] = []
         self._active: list[str] = []
+        self.streams: dict[str, dict[str, int]] = {}  # streaming table -> {source table: version read up to}
+
+    def _location(self, table: str) -> str:
+        return self.spark.sql(f"DESCRIBE DETAIL {table}").first()["location"]
+
+    def _checkpoints(self, dataset: str) -> dict[str, int]:
+        from deltalake import DeltaTable
+
+        full = f"{self.target}.{dataset}"
+        if self.full_refresh or not self.spark.catalog.tableExists(full):
+            return {}
+        config = DeltaTable(self._location(full)).metadata().configuration
+        return {k[len(CHECKPOINT_PREFIX):]: int(v) for k, v in config.items() if k.startswith(CHECKPOINT_PREFIX)}
+
+    def stream(self, name: str) -> Any:
+        from odoolake.delta_log import appended_since, latest_version
+
+        if not self._active:
+            raise PipelineDefinitionError("dlt.read_stream() must be called inside a dataset function.")
+        reader = self._active[-1]
+        if name in _registry:
+            if _registry[name].kind == "view":
+                raise PipelineDefinitionError(f"{reader} reads the view {name} as a stream; locally a streaming table "
+                                              f"follows a table: declare {name} with @dlt.table.")
+            self.materialise(name)
+            source = f"{self.target}.{name}"
+        else:
+            source = name
+        location = self._location(source)
+        since = self._checkpoints(reader).get(source)
+        if since is None:
+            version, df = latest_version(location), self.spark.table(source)
+        else:
+            appended = appended_since(source, location, since)
+            version, df = appended.version, self._read_files(source, appended.files)
+        self.streams.setdefault(reader, {})[source] = version
+        return df
+
+    def _read_files(self, source: str, files: list[tuple[str, dict]]) -> Any:
+        """The appended files as rows of ``source``: partition values come from the log, not the files."""
+        from pyspark.sql import functions as F
+
+        schema = self.spark.table(source).schema
+        if not files:
+            return self.spark.table(source).limit(0)
+        groups: dict[tuple, list[str]] = {}
+        for path, partitions in files:
+            groups.setdefault(tuple(sorted(partitions.items())), []).append(path)
+        parts = []
+        for partitions, paths in groups.items():
+            df = self.spark.read.parquet(*paths)
+            for column, value in partitions:
+                df = df.withColumn(column, F.lit(value))
+            parts.append(df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields]))
+        out = parts[0]
+        for part in parts[1:]:
+            out = out.unionByName(part)
+        return out
 
     def materialise(self, name: str) -> Any:
         if name in self.done:
@@ -193,14 +265,24 @@ class _Runner:
                 full = f"{self.target}.{name}"
                 if self.full_refresh:
                     self.spark.sql(f"DROP TABLE IF EXISTS {full}")
-                writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+                incremental = name in self.streams and self.spark.catalog.tableExists(full)
+                if incremental:
+                    rows = df.count()
+                    writer = df.write.format("delta").mode("append")
+                else:
+                    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
                 if dataset.partition_cols:
                     writer = writer.partitionBy(*dataset.partition_cols)
                 writer.saveAsTable(full)
+                if name in self.streams:
+                    props = ", ".join(f"'{CHECKPOINT_PREFIX}{src}' = '{v}'" for src, v in self.streams[name].items())
+                    self.spark.sql(f"ALTER TABLE {full} SET TBLPROPERTIES ({props})")
                 df = self.spark.table(full)
-                rows = df.count()
+                if not incremental:
+                    rows = df.count()
             self.done[name] = df
-            self.results.append(DatasetResult(name, dataset.kind, rows, metrics))
+            kind = "streaming_table" if name in self.streams else dataset.kind
+            self.results.append(DatasetResult(name, kind, rows, metrics))
             return df
         finally:
             self._active.pop()

@@ -78,3 +78,41 @@ def test_import_dlt_alias_is_opt_in():
 
     dlt.install_alias()
     assert sys.modules["dlt"] is dlt
+
+
+def _stream_definitions():
+    def define():
+        @dlt.table(name="bills_stream")
+        @dlt.expect_or_drop("positive", "amount > 0")
+        def bills_stream():
+            return dlt.read_stream("dlt_src.bills")
+
+    return define
+
+
+def _append(spark, rows):
+    spark.createDataFrame(rows, "id long, amount double").write.format("delta").mode("append").saveAsTable("dlt_src.bills")
+
+
+def test_streaming_table_reads_only_what_was_appended(spark):
+    from odoolake.delta_log import NonAppendChange
+
+    spark.sql("CREATE SCHEMA IF NOT EXISTS dlt_src")
+    spark.createDataFrame([(1, 10.0), (2, -1.0)], "id long, amount double").write.format("delta") \
+        .mode("overwrite").saveAsTable("dlt_src.bills")
+    first = run_pipeline(spark, _stream_definitions(), target="dlt_stream")
+    assert first[0].kind == "streaming_table" and first[0].rows == 1
+    _append(spark, [(3, 5.0), (4, -7.0)])
+    spark.sql("OPTIMIZE dlt_src.bills")  # compaction rewrites files without changing data: not re-read
+    second = run_pipeline(spark, _stream_definitions(), target="dlt_stream")
+    assert second[0].rows == 1
+    assert {m["name"]: (m["passed_records"], m["failed_records"]) for m in second[0].expectations} == {"positive": (1, 1)}
+    assert sorted(r["id"] for r in spark.table("dlt_stream.bills_stream").collect()) == [1, 3]
+    assert run_pipeline(spark, _stream_definitions(), target="dlt_stream")[0].rows == 0  # nothing new
+
+    spark.sql("DELETE FROM dlt_src.bills WHERE id = 1")
+    with pytest.raises(NonAppendChange, match=r"dlt_src.bills changed in place at version \d+ \(DELETE\).*full refresh"):
+        run_pipeline(spark, _stream_definitions(), target="dlt_stream")
+    assert sorted(r["id"] for r in spark.table("dlt_stream.bills_stream").collect()) == [1, 3]  # untouched
+    rebuilt = run_pipeline(spark, _stream_definitions(), target="dlt_stream", full_refresh=True)
+    assert rebuilt[0].rows == 1 and [r["id"] for r in spark.table("dlt_stream.bills_stream").collect()] == [3]
