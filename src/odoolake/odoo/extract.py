@@ -1,0 +1,283 @@
+"""Checkpointed incremental extraction from Odoo into raw drops that bronze ingests.
+
+For each model, records changed since the checkpoint are read in keyset pages ordered by ``(write_date, id)``
+(offsets drift under concurrent writes). Each page starts a little before the checkpoint (``lookback``) because
+``write_date`` has one-second granularity and a transaction may commit after a later one was read. Rows already
+delivered, with the same ``(id, write_date)``, are skipped.
+
+Moves and lines follow silver's contract: a move that changed is delivered together with all its current lines
+in the same batch, because Odoo deletes and re-creates the tax lines of a draft. Moves and partners that
+disappeared from Odoo (drafts can be unlinked) become tombstones (``{"id", "_deleted": true}``). This is found by
+comparing Odoo's ids with the ids the lake holds.
+
+Atomicity: each model's records are written to ``<model>/_tmp/<batch>.jsonl.part`` and renamed into place
+whole. Only after that is the model's checkpoint written, again by rename, to ``_state/odoo_checkpoint.json``.
+Lines are committed before moves. If the process dies between the rename and the checkpoint, the next run
+takes the checkpoint from the committed file. Either way, a crash leaves neither a gap nor a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from odoolake.odoo.client import OdooClient
+from odoolake.odoo.errors import OdooMissingError
+from odoolake.pipeline.schemas import ACCOUNT_MOVE, ACCOUNT_MOVE_LINE, ACCOUNT_TAX, RES_COMPANY, RES_PARTNER, RawModel
+
+BATCH_PREFIX = "odoo-extract-"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class ExtractModel:
+    raw: RawModel
+    context: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # lake field -> Odoo names, newest first
+    detect_deletions: bool = False
+
+    @property
+    def odoo(self) -> str:
+        return self.raw.odoo_model
+
+
+# Extraction order; commit order puts lines before moves (see the module docstring).
+MODELS: tuple[ExtractModel, ...] = (
+    ExtractModel(RES_COMPANY),
+    ExtractModel(RES_PARTNER, {"active_test": False}, detect_deletions=True),
+    ExtractModel(ACCOUNT_TAX, {"active_test": False}),
+    ExtractModel(ACCOUNT_MOVE, aliases={"origin_payment_id": ("origin_payment_id", "payment_id")},
+                 detect_deletions=True),
+    ExtractModel(ACCOUNT_MOVE_LINE),
+)
+COMMIT_ORDER = ("res.company", "res.partner", "account.tax", "account.move.line", "account.move")
+
+
+@dataclass
+class ModelCheckpoint:
+    write_date: str | None = None
+    id: int = 0
+    batch: str | None = None
+    recent: dict[str, str] = field(default_factory=dict)  # id -> write_date delivered inside the look-back window
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"write_date": self.write_date, "id": self.id, "batch": self.batch, "recent": self.recent}
+
+
+class CheckpointStore:
+    """``<raw_root>/_state/odoo_checkpoint.json``, replaced atomically."""
+
+    def __init__(self, raw_dir: Path) -> None:
+        self.path = raw_dir / "_state" / "odoo_checkpoint.json"
+
+    def load(self) -> dict[str, ModelCheckpoint]:
+        if not self.path.is_file():
+            return {}
+        data = json.loads(self.path.read_text())
+        return {model: ModelCheckpoint(**value) for model, value in (data.get("models") or {}).items()}
+
+    def save(self, checkpoints: dict[str, ModelCheckpoint]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"models": {m: c.as_dict() for m, c in checkpoints.items()},
+                                   "updated_at": datetime.now(UTC).isoformat()}, indent=1))
+        os.replace(tmp, self.path)
+
+
+@dataclass
+class ExtractResult:
+    batch: str
+    rows: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+
+def _key(rec: dict[str, Any]) -> tuple[str, int]:
+    return str(rec.get("write_date") or ""), int(rec["id"])
+
+
+def _shift(stamp: str, seconds: float) -> str:
+    return (datetime.strptime(stamp, TIME_FORMAT) - timedelta(seconds=seconds)).strftime(TIME_FORMAT)
+
+
+class Extractor:
+    def __init__(self, client: OdooClient, raw_dir: Path, page_size: int = 2000, lookback_seconds: float = 300,
+                 models: tuple[ExtractModel, ...] = MODELS, clock: Callable[[], datetime] | None = None,
+                 progress: Callable[[str, int], None] | None = None) -> None:
+        self.client = client
+        self.raw_dir = raw_dir
+        self.page_size = page_size
+        self.lookback = lookback_seconds
+        self.models = models
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.progress = progress
+        self.store = CheckpointStore(raw_dir)
+
+    # -- fields ---------------------------------------------------------------------------------------------
+
+    def _fields(self, spec: ExtractModel) -> dict[str, str]:
+        """Lake field -> Odoo field, from ``fields_get``; a missing required field stops the run naming it."""
+        available = self.client.fields_get(spec.odoo)
+        mapping: dict[str, str] = {}
+        for name, _ in spec.raw.fields:
+            if name == "_deleted":
+                continue
+            found = next((c for c in spec.aliases.get(name, (name,)) if c in available), None)
+            if found is not None:
+                mapping[name] = found
+            elif name in spec.raw.required:
+                raise OdooMissingError(f"{self.client.url}: {spec.odoo} has no field {name!r} (fields_get), which the "
+                                       "lake requires; is the accounting module installed and up to date?")
+        return mapping
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    def _changed(self, spec: ExtractModel, mapping: dict[str, str], cp: ModelCheckpoint,
+                 since: str | None) -> Iterator[dict[str, Any]]:
+        """Records changed after the checkpoint (or ``since``), in (write_date, id) order, minus re-deliveries."""
+        fields = sorted(set(mapping.values()) | {"write_date"})
+        start = since or (cp.write_date and _shift(cp.write_date, self.lookback))
+        last: tuple[str, int] | None = (start, 0) if start else None
+        while True:
+            domain: list = []
+            if last is not None:
+                w, i = last
+                domain = ["|", ["write_date", ">", w], "&", ["write_date", "=", w], ["id", ">", i]]
+            page = self.client.search_read(spec.odoo, domain, fields, limit=self.page_size,
+                                           order="write_date asc, id asc", context=spec.context or None)
+            for rec in page:
+                if cp.recent.get(str(rec["id"])) != rec.get("write_date"):
+                    yield rec
+            if len(page) < self.page_size:
+                return
+            last = _key(page[-1])
+
+    def _lines_of(self, move_ids: list[int], mapping: dict[str, str]) -> Iterator[dict[str, Any]]:
+        fields = sorted(set(mapping.values()) | {"write_date"})
+        for start in range(0, len(move_ids), 500):
+            chunk = move_ids[start:start + 500]
+            yield from self.client.search_read("account.move.line", [["move_id", "in", chunk]], fields,
+                                               order="id asc")
+
+    @staticmethod
+    def _to_lake(rec: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
+        return {lake: rec.get(odoo, False) for lake, odoo in mapping.items()} | {"id": rec["id"]}
+
+    # -- one run --------------------------------------------------------------------------------------------
+
+    def run(self, known_ids: dict[str, set[int]] | None = None, since: datetime | None = None) -> ExtractResult:
+        """Extract what changed; ``known_ids`` (Odoo model -> ids the lake holds) enables deletion detection."""
+        now = self.clock()
+        batch = f"{BATCH_PREFIX}{now:%Y%m%dT%H%M%S%f}"
+        checkpoints = self._recovered(self.store.load())
+        since_text = since.astimezone(UTC).strftime(TIME_FORMAT) if since else None
+        result = ExtractResult(batch)
+        staged: dict[str, tuple[Path, ModelCheckpoint, int]] = {}
+        try:
+            self._read_all(batch, now, checkpoints, since_text, known_ids, staged, result)
+        except BaseException:
+            for tmp, _, _ in staged.values():  # nothing of a failed run becomes visible; the checkpoint is unchanged
+                tmp.unlink(missing_ok=True)
+            for spec in self.models:
+                (self.raw_dir / spec.raw.name / "_tmp" / f"{batch}.jsonl.part").unlink(missing_ok=True)
+            raise
+        for odoo in COMMIT_ORDER:  # everything was read: now make it visible, lines before moves
+            if odoo not in staged:
+                continue
+            tmp, new_cp, count = staged[odoo]
+            if count:
+                final = tmp.parent.parent / f"{batch}.jsonl"
+                os.replace(tmp, final)
+                result.files.append(final)
+                checkpoints[odoo] = new_cp
+                self.store.save(checkpoints)
+            else:
+                tmp.unlink()
+        return result
+
+    def _read_all(self, batch: str, now: datetime, checkpoints: dict[str, ModelCheckpoint], since_text: str | None,
+                  known_ids: dict[str, set[int]] | None, staged: dict[str, tuple[Path, ModelCheckpoint, int]],
+                  result: ExtractResult) -> None:
+        moved: list[int] = []
+        for spec in self.models:
+            mapping = self._fields(spec)
+            cp = checkpoints.get(spec.odoo, ModelCheckpoint())
+            tmp = self.raw_dir / spec.raw.name / "_tmp" / f"{batch}.jsonl.part"
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            newest, count, seen, recent = cp.write_date and (cp.write_date, cp.id), 0, set(), dict(cp.recent)
+            with tmp.open("w") as out:
+                changed = self._changed(spec, mapping, cp, since_text)
+                if spec.odoo == "account.move.line" and moved and cp.write_date:
+                    changed = _chain(changed, self._lines_of(moved, mapping))
+                for rec in changed:
+                    if rec["id"] in seen:
+                        continue
+                    seen.add(rec["id"])
+                    out.write(json.dumps(self._to_lake(rec, mapping)) + "\n")
+                    count += 1
+                    key = _key(rec)
+                    if newest is None or key > newest:
+                        newest = key
+                    recent[str(rec["id"])] = key[0]
+                    if self.progress and count % self.page_size == 0:
+                        self.progress(spec.odoo, count)
+                if spec.detect_deletions and known_ids and spec.odoo in known_ids:
+                    present = set(self.client.search(spec.odoo, [], context={"active_test": False}))
+                    gone = sorted(known_ids[spec.odoo] - present)
+                    stamp = now.strftime(TIME_FORMAT)
+                    for record_id in gone:
+                        out.write(json.dumps({"id": record_id, "_deleted": True, "write_date": stamp}) + "\n")
+                    result.deleted[spec.odoo] = len(gone)
+                    count += len(gone)
+            if spec.odoo == "account.move":
+                moved = sorted(seen)
+            new_cp = ModelCheckpoint(newest[0] if newest else None, newest[1] if newest else 0, batch,
+                                     self._trim(recent, newest[0] if newest else None))
+            staged[spec.odoo] = (tmp, new_cp, count)
+            result.rows[spec.odoo] = count
+
+    def _trim(self, recent: dict[str, str], newest: str | None) -> dict[str, str]:
+        if newest is None:
+            return {}
+        floor = _shift(newest, self.lookback)
+        return {k: v for k, v in recent.items() if v >= floor}
+
+    def _recovered(self, checkpoints: dict[str, ModelCheckpoint]) -> dict[str, ModelCheckpoint]:
+        """A batch renamed into place after the last checkpoint save (a crash in between) is the checkpoint."""
+        for spec in self.models:
+            folder = self.raw_dir / spec.raw.name
+            cp = checkpoints.get(spec.odoo, ModelCheckpoint())
+            later = sorted(p for p in folder.glob(f"{BATCH_PREFIX}*.jsonl") if cp.batch is None or p.stem > cp.batch)
+            for path in later:
+                records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+                keys = [_key(r) for r in records if not r.get("_deleted")]
+                recent = dict(cp.recent)
+                recent.update({str(r["id"]): str(r.get("write_date")) for r in records if not r.get("_deleted")})
+                newest = max([*keys, (cp.write_date, cp.id)] if cp.write_date else keys, default=None)
+                cp = ModelCheckpoint(newest[0] if newest else None, newest[1] if newest else 0, path.stem,
+                                     self._trim(recent, newest[0] if newest else None))
+            if later:
+                checkpoints[spec.odoo] = cp
+        return checkpoints
+
+
+def _chain(*iterables: Any) -> Iterator[Any]:
+    for it in iterables:
+        yield from it
+
+
+def lake_ids(spark: Any, raw: RawModel) -> set[int]:
+    """Ids whose latest bronze version is not a tombstone: what the lake believes exists in Odoo."""
+    from odoolake.pipeline import io
+
+    if not io.table_exists(spark, raw.bronze_table):
+        return set()
+    rows = spark.sql(
+        f"SELECT id FROM (SELECT id, max_by(coalesce(_deleted, false), write_date) AS gone "
+        f"FROM {raw.bronze_table} WHERE _reject IS NULL GROUP BY id) WHERE NOT gone").collect()
+    return {int(r["id"]) for r in rows}

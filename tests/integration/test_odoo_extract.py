@@ -1,0 +1,210 @@
+"""The real Odoo client and extractor driven against FakeOdooServer (a protocol-level fake of Odoo's JSON-2 and
+JSON-RPC APIs; no Odoo server can be installed here), then through bronze → silver → gold."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from odoolake.cli.common import dbfs_lister
+from odoolake.config import WorkspacePaths
+from odoolake.datagen import GenConfig, generate
+from odoolake.odoo import OdooAccessError, OdooAuthError, OdooClient, OdooMissingError, OdooSettings, OdooUnavailable
+from odoolake.odoo.extract import CheckpointStore, Extractor, lake_ids
+from odoolake.pipeline import month_end
+from odoolake.pipeline.schemas import ACCOUNT_MOVE
+from odoolake.testing.fake_odoo import FakeOdoo, FakeOdooServer
+from odoolake.workspace.engine import LocalEngine
+
+CFG = GenConfig(months=3, end=date(2026, 10, 1), lines=6000, seed=21)
+KEY = "s3cret-odoo-api-key"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 2, 1, 0, tzinfo=UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    raw = tmp_path_factory.mktemp("generated") / "raw"
+    generate(CFG, raw)
+    return raw
+
+
+def _db(generated: Path, version: int = 19) -> FakeOdoo:
+    return FakeOdoo.from_raw(generated, version=version, api_key=KEY, clock=Clock())
+
+
+def _settings(url: str, **kw) -> OdooSettings:
+    return OdooSettings(url=url, api_key=KEY, retries=kw.pop("retries", 2), backoff=0.01, timeout=kw.pop("timeout", 5),
+                        max_rps=1000, **kw)
+
+
+def _visible(raw_dir: Path) -> list[str]:
+    return sorted(p.relative_to(raw_dir).as_posix() for p in raw_dir.glob("*/*.jsonl"))
+
+
+def test_full_then_incremental_extraction_feeds_the_month_end(generated, tmp_path):
+    db = _db(generated)
+    paths = WorkspacePaths.from_env(tmp_path / "lake").ensure()
+    raw_dir = paths.dbfs_to_local("dbfs:/raw/odoo")
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+        assert client.protocol == "json2" and client.version == 19
+        first = Extractor(client, raw_dir, page_size=500).run()
+        moves = db.models["account.move"].records
+        assert first.rows["account.move"] == len(moves)
+        assert first.rows["account.move.line"] == len(db.models["account.move.line"].records)
+        assert ("json2", "account.move.line", "fields_get") in db.calls
+
+        engine = LocalEngine(paths)
+        spark = engine.session()
+        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+        before = {(r["agency"], r["period"]): r["withholding_tax"] for r in spark.table("gold.bir_transactions").collect()}
+        assert before
+
+        # A posted vendor bill changes in Odoo: one tax line's amount; Odoo bumps write_date on both.
+        moves_by_id = db.models["account.move"].records
+        line = next(r for r in db.models["account.move.line"].records.values()
+                    if r.get("parent_state") == "posted" and r.get("display_type") == "tax"
+                    and "Withholding" in str(r.get("account_id")) and (r.get("balance") or 0) < 0
+                    and moves_by_id[r["move_id"][0]].get("move_type") == "in_invoice"
+                    and moves_by_id[r["move_id"][0]].get("currency_id", [0, "PHP"])[1] == "PHP")
+        move_id = line["move_id"][0]
+        key = (moves_by_id[move_id]["company_id"][1], moves_by_id[move_id]["date"][:7])
+        db.clock.now += 3600
+        client.write("account.move.line", [line["id"]], {"balance": line["balance"] - 100.0})
+        client.write("account.move", [move_id], {"ref": "changed in Odoo"})
+        second = Extractor(client, raw_dir, page_size=500).run(
+            known_ids={"account.move": lake_ids(spark, ACCOUNT_MOVE)})
+        assert second.rows["account.move"] == 1
+        siblings = [r for r in db.models["account.move.line"].records.values() if r["move_id"][0] == move_id]
+        assert second.rows["account.move.line"] == len(siblings)  # the changed move with all its current lines
+        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+        after = {(r["agency"], r["period"]): r["withholding_tax"] for r in spark.table("gold.bir_transactions").collect()}
+        assert {k for k in before if abs(before[k] - after[k]) > 0.005} == {key}  # only that agency-month moved
+        assert after[key] == pytest.approx(before[key] + 100.0, abs=0.011)  # EWT = -Σ balance of its tax lines
+
+        third = Extractor(client, raw_dir, page_size=500).run(known_ids={"account.move": lake_ids(spark, ACCOUNT_MOVE)})
+        assert sum(third.rows.values()) == 0 and not third.files  # nothing changed: no batch, no duplicates
+        engine.close()
+
+
+def test_deleted_drafts_become_tombstones(generated, tmp_path):
+    db = _db(generated)
+    raw_dir = tmp_path / "raw"
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+        Extractor(client, raw_dir).run()
+        draft = next(r for r in db.models["account.move"].records.values() if r.get("state") == "draft")
+        client.call("account.move", "unlink", ids=[draft["id"]])
+        known = {"account.move": set(db.models["account.move"].records) | {draft["id"]}}
+        result = Extractor(client, raw_dir).run(known_ids=known)
+        assert result.deleted == {"account.move": 1}
+        tombstones = [json.loads(line) for path in raw_dir.glob("account_move/odoo-extract-*.jsonl")
+                      for line in path.read_text().splitlines() if '"_deleted": true' in line]
+        assert tombstones == [{"id": draft["id"], "_deleted": True, "write_date": tombstones[0]["write_date"]}]
+
+
+def test_jsonrpc_for_odoo_17_maps_renamed_fields(generated, tmp_path):
+    db = _db(generated, version=17)
+    with FakeOdooServer(db) as server:
+        with pytest.raises(Exception, match="needs the database and login"):
+            OdooClient(_settings(server.url))
+        client = OdooClient(_settings(server.url, database="odoo", login="admin"))
+        assert client.protocol == "jsonrpc"
+        Extractor(client, tmp_path).run()
+        assert ("jsonrpc", "account.move", "search_read") in db.calls
+        record = json.loads(next((tmp_path / "account_move").glob("*.jsonl")).read_text().splitlines()[0])
+        assert "origin_payment_id" in record and "payment_id" not in record  # 17's payment_id, under the 18+ name
+
+
+def test_a_crash_between_commit_and_checkpoint_neither_loses_nor_duplicates(generated, tmp_path, monkeypatch):
+    db = _db(generated)
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+        Extractor(client, tmp_path).run()
+        db.clock.now += 60
+        move = next(iter(db.models["account.move"].records))
+        client.write("account.move", [move], {"ref": "edited"})
+        saves = {"n": 0}
+        original = CheckpointStore.save
+
+        def crash_on_moves(self, checkpoints):
+            saves["n"] += 1
+            if "account.move" in checkpoints and checkpoints["account.move"].write_date.startswith("2026-11-02 01:01"):
+                raise KeyboardInterrupt("killed after the move batch was renamed, before its checkpoint")
+            original(self, checkpoints)
+
+        monkeypatch.setattr(CheckpointStore, "save", crash_on_moves)
+        with pytest.raises(KeyboardInterrupt):
+            Extractor(client, tmp_path).run()
+        monkeypatch.setattr(CheckpointStore, "save", original)
+        assert CheckpointStore(tmp_path).load()["account.move"].write_date < "2026-11-02 01:01"
+        again = Extractor(client, tmp_path).run()
+        assert again.rows["account.move"] == 0  # recovered from the committed batch: not delivered twice
+        delivered = [json.loads(line)["id"] for p in (tmp_path / "account_move").glob("*.jsonl")
+                     for line in p.read_text().splitlines()]
+        assert delivered.count(move) == 2  # the original and the edit, once each
+
+
+def test_bad_credentials_missing_models_access_and_timeouts_leave_the_checkpoint(generated, tmp_path, caplog):
+    db = _db(generated)
+    caplog.set_level(logging.DEBUG)
+    with FakeOdooServer(db) as server:
+        bad = OdooClient(OdooSettings(url=server.url, api_key="wrong", retries=0))
+        with pytest.raises(OdooAuthError, match="refused the credentials"):
+            Extractor(bad, tmp_path).run()
+        client = OdooClient(_settings(server.url, timeout=0.5, retries=1))
+        Extractor(client, tmp_path).run()
+        store_before = CheckpointStore(tmp_path).path.read_text()
+        files_before = _visible(tmp_path)
+        db.clock.now += 60
+        for rec_id in list(db.models["account.move.line"].records)[:3]:
+            client.write("account.move.line", [rec_id], {"name": "touched"})
+
+        db.inject("timeout", times=2, model="account.move.line", method="search_read", seconds=1.5)
+        with pytest.raises(OdooUnavailable, match=r"account.move.line.search_read: no answer within 0.5 s after 2"):
+            Extractor(client, tmp_path).run()
+        db.models["account.tax"].readable = False
+        with pytest.raises(OdooAccessError, match=r"not allowed to access 'account.tax'"):
+            Extractor(client, tmp_path).run()
+        db.models["account.tax"].readable = True
+        del db.models["res.partner"].fields["write_date"]
+        with pytest.raises(OdooMissingError, match=r"res.partner has no field 'write_date'"):
+            Extractor(client, tmp_path).run()
+        db.models["res.partner"].fields["write_date"] = "datetime"
+        assert CheckpointStore(tmp_path).path.read_text() == store_before and _visible(tmp_path) == files_before
+        assert not list(tmp_path.glob("*/_tmp/*.part"))
+
+        db.inject("http_503", times=1, model="account.move.line", method="search_read")
+        assert Extractor(client, tmp_path).run().rows["account.move.line"] == 3  # one 503, retried
+    assert KEY not in caplog.text
+
+
+def test_missing_model_is_named():
+    db = FakeOdoo(api_key=KEY)
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+        with pytest.raises(OdooMissingError, match=r"the model 'res.company' does not exist"):
+            Extractor(client, Path("/nonexistent-never-written")).run()
+
+
+def test_rate_limit_spaces_calls(monkeypatch):
+    from odoolake.odoo import client as client_module
+
+    slept: list[float] = []
+    monkeypatch.setattr(client_module.time, "sleep", slept.append)
+    limiter = client_module._RateLimiter(4)
+    for _ in range(5):
+        limiter.wait()
+    # time stands still (sleep is recorded, not done): call n is scheduled n/4 s after the first
+    assert slept == pytest.approx([0.25, 0.5, 0.75, 1.0], abs=0.01)
