@@ -16,7 +16,7 @@ demo: install
 	$(VENV)/bin/odoolake demo
 
 test: install
-	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff check src tests bench scripts addons
 	$(VENV)/bin/pytest
 
 

@@ -170,3 +170,51 @@ def test_external_models_and_bad_traffic_are_refused(serving, forecast_lake):
     assert r.status_code == 501
     listed = httpx.get(f"{srv.url}/api/2.0/serving-endpoints", headers=auth).json()["endpoints"]
     assert not {"ext", "split"} & {e["name"] for e in listed}  # nothing half-created
+
+
+def _addon_client():
+    """The addon's serving_client module, loaded by path (the addon package itself imports odoo)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "addons" / "ipai_finance_ppm" / "models" / "serving_client.py"
+    spec = importlib.util.spec_from_file_location("ipai_serving_client", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_odoo_addons_http_call_against_the_real_endpoint(serving, forecast_lake):
+    srv, w = serving
+    addon = _addon_client()
+    rows = [{"prev_month_wht": 1000.0 * i, "prev_year_wht": 1500.0 * i, "income_tax": 300.0, "vat": 9000.0 * i}
+            for i in range(1, 6)]
+    version = _champion(forecast_lake.paths)
+    url = f"{srv.url}/model/{MODEL_NAME}/{version}/invocations"  # the seed's URL shape
+    got = addon.predict_batch(url, srv.token, rows, timeout=10)
+    assert got == pytest.approx(_expected(forecast_lake.paths, version, rows))  # five records, one request
+
+    w.serving_endpoints.create_and_wait("bir-forecast-odoo", config=EndpointCoreConfigInput(
+        name="bir-forecast-odoo", served_entities=[ServedEntityInput(
+            entity_name=MODEL_NAME, entity_version=version, workload_size="Small", scale_to_zero_enabled=True)]))
+    try:
+        endpoint = f"{srv.url}/serving-endpoints/bir-forecast-odoo/invocations"
+        assert addon.predict_batch(endpoint, srv.token, rows[:1]) == pytest.approx(got[:1])
+        with pytest.raises(addon.PredictionError, match=r"refused the token \(HTTP 401\)") as refused:
+            addon.predict_batch(endpoint, "dapi-wrong", rows)
+        assert "dapi-wrong" not in str(refused.value)
+        with pytest.raises(addon.PredictionError, match="HTTP 404"):
+            addon.predict_batch(f"{srv.url}/serving-endpoints/nope/invocations", srv.token, rows)
+        with pytest.raises(addon.PredictionError, match="not set"):
+            addon.predict_batch("", srv.token, rows)
+        with pytest.raises(addon.PredictionError, match="could not be reached"):
+            addon.predict_batch("http://127.0.0.1:9/invocations", srv.token, rows, timeout=2)
+        import socket
+
+        with socket.socket() as silent:  # accepts connections (backlog) and never answers
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(1)
+            with pytest.raises(addon.PredictionError, match=r"did not answer within 0.5 s"):
+                addon.predict_batch(f"http://127.0.0.1:{silent.getsockname()[1]}/x", srv.token, rows, timeout=0.5)
+    finally:
+        w.serving_endpoints.delete("bir-forecast-odoo")

@@ -1,0 +1,1 @@
+from . import bir_schedule, res_config_settings

@@ -1,0 +1,14 @@
+from odoo import fields, models
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    ipai_serving_url = fields.Char(
+        string="Serving endpoint URL", config_parameter="ipai_finance_ppm.serving_url",
+        help="e.g. https://adb-….azuredatabricks.net/serving-endpoints/bir-forecast/invocations")
+    ipai_serving_token = fields.Char(
+        string="Serving token", config_parameter="ipai_finance_ppm.serving_token",
+        help="A Databricks token (a service principal's, short-lived). Readable by administrators.")
+    ipai_serving_timeout = fields.Float(
+        string="Timeout (seconds)", config_parameter="ipai_finance_ppm.serving_timeout", default=10.0)
