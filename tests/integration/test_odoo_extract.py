@@ -236,3 +236,49 @@ def test_writeback_is_idempotent_and_names_what_it_skipped():
         assert records[2]["write_date"] == stamp  # nothing was written the second time
         newer = push_predictions(client, [Prediction(p.agency, p.period, p.predicted, "4") for p in preds])
         assert newer.written == [1, 2] and records[1]["lake_model_version"] == "4"
+
+
+def test_the_job_task_extracts_with_the_key_from_the_secret_scope(generated, tmp_path, monkeypatch, spark):
+    from odoolake.workspace.notebooks import run_notebook
+
+    notebook = Path(__file__).resolve().parents[2] / "databricks" / "src" / "etl" / "odoo_extract.py"
+    paths = WorkspacePaths.from_env(tmp_path / "home").ensure()
+    skipped = run_notebook(notebook, spark, paths, {"raw_root": "dbfs:/raw/odoo"})
+    assert "skipped" in json.loads(skipped.exit_value) and "no Odoo connection configured" in skipped.output
+
+    db = _db(generated)
+    with FakeOdooServer(db) as server:
+        monkeypatch.setenv("ODOO_URL", server.url)
+        monkeypatch.setenv("ODOOLAKE_SECRET_ODOO_API_KEY", KEY)  # dbutils.secrets.get("odoo", "api_key")
+        result = run_notebook(notebook, spark, paths, {"raw_root": "dbfs:/raw/odoo"})
+    done = json.loads(result.exit_value)
+    assert done["rows"]["account.move"] == len(db.models["account.move"].records)
+    assert list(paths.dbfs_to_local("dbfs:/raw/odoo/account_move").glob(f"{done['batch']}.jsonl"))
+    assert KEY not in result.output
+
+
+def test_cli_check_extract_and_since(generated, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from odoolake.cli.main import app
+
+    db = _db(generated, version=17)
+    runner = CliRunner()
+    with FakeOdooServer(db) as server:
+        env = {"ODOO_URL": server.url, "ODOO_API_KEY": KEY, "ODOO_DB": "odoo", "ODOO_LOGIN": "admin",
+               "ODOOLAKE_HOME": str(tmp_path / "home")}
+        checked = runner.invoke(app, ["odoo", "check"], env=env)
+        assert checked.exit_code == 0 and "Odoo 17 over jsonrpc" in checked.output
+        first = runner.invoke(app, ["odoo", "extract"], env=env)
+        assert first.exit_code == 0, first.output
+        assert f"account.move: {len(db.models['account.move'].records):,} record(s)" in first.output
+        assert "Nothing changed" in runner.invoke(app, ["odoo", "extract"], env=env).output
+        bad = runner.invoke(app, ["odoo", "extract", "--since", "last tuesday"], env=env)
+        assert bad.exit_code != 0 and "is not a date or ISO time" in bad.output
+        before = CheckpointStore(Path(env["ODOOLAKE_HOME"]) / "dbfs" / "raw" / "odoo").load()["account.move"]
+        again = runner.invoke(app, ["odoo", "extract", "--since", "2020-01-01"], env=env)  # a backfill re-delivers
+        assert again.exit_code == 0 and f"account.move: {len(db.models['account.move'].records):,}" in again.output
+        after = CheckpointStore(Path(env["ODOOLAKE_HOME"]) / "dbfs" / "raw" / "odoo").load()["account.move"]
+        assert (after.write_date, after.id) == (before.write_date, before.id)  # the checkpoint never moves back
+        wrong = runner.invoke(app, ["odoo", "check"], env={**env, "ODOO_API_KEY": "nope"})
+        assert wrong.exit_code == 1 and "refused the credentials" in wrong.output and KEY not in wrong.output

@@ -22,8 +22,9 @@ def test_target_matrix(target, prefix, paused, root):
     assert job["schedule"].get("pause_status") == paused
     assert bundle.config["workspace"]["root_path"] == root
     assert bundle.config["workspace"]["file_path"] == root + "/files"
-    assert [t["task_key"] for t in job["tasks"]] == ["bronze_ingestion", "silver_cleaning", "gold_aggregation",
-                                                     "bir_forms", "features", "train_forecaster", "score_forecast"]
+    assert [t["task_key"] for t in job["tasks"]] == ["odoo_extract", "bronze_ingestion", "silver_cleaning",
+                                                     "gold_aggregation", "bir_forms", "features", "train_forecaster",
+                                                     "score_forecast", "odoo_writeback"]
 
 
 def test_variable_precedence_var_then_env_then_default():

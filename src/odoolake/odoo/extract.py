@@ -151,7 +151,7 @@ class Extractor:
             page = self.client.search_read(spec.odoo, domain, fields, limit=self.page_size,
                                            order="write_date asc, id asc", context=spec.context or None)
             for rec in page:
-                if cp.recent.get(str(rec["id"])) != rec.get("write_date"):
+                if since or cp.recent.get(str(rec["id"])) != rec.get("write_date"):  # a backfill re-delivers
                     yield rec
             if len(page) < self.page_size:
                 return

@@ -34,7 +34,7 @@ def test_round_trip_of_the_project_bundle(tmp_path):
         assert w.model_registry.get_model("bir_tax_forecaster").registered_model_databricks.name == "bir_tax_forecaster"
         endpoint = next(a for a in first.actions if a.resource == "model_serving_endpoints.bir_forecast")
         assert endpoint.kind == "skip" and "deferred" in endpoint.detail and "champion" in endpoint.detail
-        nb = job.settings.tasks[0].notebook_task.notebook_path
+        nb = next(t for t in job.settings.tasks if t.task_key == "bronze_ingestion").notebook_task.notebook_path
         assert nb == f"{bundle.config['workspace']['file_path']}/src/etl/bronze_ingestion"
         assert w.workspace.get_status(nb).object_type.value == "NOTEBOOK"
         wheel = job.settings.tasks[0].libraries[0].whl  # built by the bundle's artifacts and uploaded
