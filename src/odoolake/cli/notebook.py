@@ -1,0 +1,56 @@
+"""``odoolake notebook run``: a Databricks source notebook as a local Python process, so breakpoints work.
+
+Cells are compiled with their real file name and line numbers, so a debugger (VS Code's launch configuration
+"Notebook: run this file") stops on breakpoints set in the notebook file itself.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from odoolake.cli.common import console, handle_errors
+from odoolake.config import WorkspacePaths
+
+app = typer.Typer(no_args_is_help=True)
+ParamOpt = typer.Option(None, "--param", "-p", help="Widget value name=value (repeatable).")
+
+
+@app.command("run")
+@handle_errors
+def run_cmd(
+    path: str = typer.Argument(..., help="Notebook file (.py or .sql in Databricks source format)."),
+    param: list[str] = ParamOpt,
+    home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME", help="Workspace root (default ./.odoolake)."),
+    workspace: str = typer.Option(None, "--workspace", help="Use the engine of a running `odoolake up` at this URL "
+                                                            "(e.g. http://127.0.0.1:8765) instead of starting one."),
+) -> None:
+    """Run a notebook on the embedded engine, on a running workspace's engine, or on ODOOLAKE_SPARK_REMOTE."""
+    import os
+
+    from odoolake.workspace.engine import LocalEngine
+    from odoolake.workspace.notebooks import run_notebook
+
+    if workspace:
+        import httpx
+
+        try:
+            health = httpx.get(workspace.rstrip("/") + "/_odoolake/health", timeout=10).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise typer.BadParameter(f"--workspace {workspace}: no odoolake workspace answers there "
+                                     f"({type(exc).__name__}); start one with `odoolake up`") from None
+        os.environ["ODOOLAKE_SPARK_REMOTE"] = health["spark_connect"]
+
+    params = {}
+    for item in param or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"--param {item!r}: expected name=value")
+        params[name] = value
+    paths = WorkspacePaths.from_env(home).ensure()
+    engine = LocalEngine.start(paths.home)
+    try:
+        result = run_notebook(path, engine.session(), paths, params, echo=True)
+    finally:
+        engine.close()
+    console.print(f"[green]{result.cells_run} cell(s) run[/]" + (f"; exit value: {result.exit_value}"
+                                                                 if result.exit_value is not None else ""))

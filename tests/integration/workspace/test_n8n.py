@@ -1,0 +1,106 @@
+"""The n8n workflow in integrations/n8n, replayed against the local workspace: the same HTTP calls its nodes make
+(N8nReplay, a replayer of n8n's node semantics; the n8n server itself needs Node 24 and 2.8 GB)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from odoolake.testing.n8n_replay import N8nReplay
+
+N8N = Path(__file__).resolve().parents[3] / "integrations" / "n8n"
+
+
+class Receiver:
+    """A chat webhook stand-in on loopback that records what the Notify nodes post."""
+
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks/finance"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def _workflow(host: str, job_name: str, notify: str) -> dict:
+    wf = json.loads((N8N / "bir_etl_run_and_wait.json").read_text())
+    config = next(n for n in wf["nodes"] if n["name"] == "Config")
+    values = {"databricks_host": host, "job_name": job_name, "notify_url": notify, "max_polls": 200}
+    for assignment in config["parameters"]["assignments"]["assignments"]:
+        assignment["value"] = values[assignment["name"]]  # what a user edits after importing
+    return wf
+
+
+def _job(w, name: str, source: str) -> int:
+    from databricks.sdk.service.jobs import JobParameterDefinition, NotebookTask, Task
+    from databricks.sdk.service.workspace import ImportFormat, Language
+
+    path = f"/Shared/n8n/{name.replace(' ', '_')}"
+    w.workspace.mkdirs("/Shared/n8n")
+    w.workspace.import_(path, content=base64.b64encode(source.encode()).decode(), format=ImportFormat.SOURCE,
+                        language=Language.PYTHON, overwrite=True)
+    return w.jobs.create(name=name, parameters=[JobParameterDefinition(name="raw_root", default="dbfs:/raw/odoo")],
+                         tasks=[Task(task_key="main", notebook_task=NotebookTask(notebook_path=path))]).job_id
+
+
+def test_the_workflow_file_is_importable():
+    wf = json.loads((N8N / "bir_etl_run_and_wait.json").read_text())
+    creds = {c["id"]: c for c in json.loads((N8N / "credentials.example.json").read_text())}
+    names = [n["name"] for n in wf["nodes"]]
+    assert len(set(names)) == len(names) and len({n["id"] for n in wf["nodes"]}) == len(names)
+    assert wf["settings"]["executionOrder"] == "v1"
+    for source, outputs in wf["connections"].items():
+        assert source in names
+        assert all(t["node"] in names for branch in outputs["main"] for t in branch)
+    for node in wf["nodes"]:
+        if node["type"] == "n8n-nodes-base.httpRequest":
+            assert node["typeVersion"] in (3, 4, 4.1, 4.2, 4.3, 4.4, 4.5)
+            for cred in (node.get("credentials") or {}).values():
+                assert cred["id"] in creds and creds[cred["id"]]["type"] == "httpHeaderAuth"
+    run_now = next(n for n in wf["nodes"] if n["name"] == "Run bir_etl")
+    assert run_now["parameters"]["genericAuthType"] == "httpHeaderAuth"
+
+
+@pytest.mark.parametrize(("outcome", "source"), [
+    ("success", "# Databricks notebook source\nprint('month-end ok')\n"),
+    ("failure", "# Databricks notebook source\nraise ValueError('silver found an unknown ATC')\n"),
+])
+def test_replay_runs_the_job_polls_and_notifies(server, w, outcome, source):
+    name = f"n8n replay {outcome}"
+    job_id = _job(w, name, source)
+    receiver = Receiver()
+    replay = N8nReplay(_workflow(server.url, name, receiver.url),
+                       {"odoolakeHeader01": {"name": "Authorization", "value": f"Bearer {server.token}"}},
+                       wait_scale=0.02, max_steps=4000)  # a 10 s wait becomes 0.2 s
+    executed = replay.run()
+    receiver.httpd.shutdown()
+
+    find, run_now, *polls = [c for c in replay.calls if not c.node.startswith("Notify")]
+    assert (find.method, find.url, find.params) == ("GET", f"{server.url}/api/2.1/jobs/list", {"name": name})
+    assert run_now.method == "POST" and run_now.url.endswith("/api/2.1/jobs/run-now")
+    assert run_now.body == {"job_id": job_id, "job_parameters": {"raw_root": "dbfs:/raw/odoo"}}
+    assert run_now.headers == {"Authorization": f"Bearer {server.token}"}
+    run_id = run_now.response["run_id"]
+    assert polls and all(c.params == {"run_id": str(run_id)} for c in polls)
+    assert polls[-1].response["state"]["life_cycle_state"] == "TERMINATED"
+    assert executed.count("Get run") == len(polls) and executed[-1] == f"Notify {outcome}"
+    [message] = receiver.received
+    assert str(run_id) in message["text"]
+    if outcome == "failure":
+        assert "TERMINATED / FAILED" in message["text"] and "unknown ATC" in message["text"]
