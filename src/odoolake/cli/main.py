@@ -6,12 +6,13 @@ import logging
 
 import typer
 
-from odoolake.cli import bir, bundle, common, demo, lake, ml, notebook, odoo, server, tokens
+from odoolake.cli import bir, bundle, common, demo, lake, mcp, ml, notebook, odoo, server, tokens
 
 app = typer.Typer(no_args_is_help=True, help="odoolake: the Odoo finance lakehouse, local-first.")
 app.command("demo")(demo.demo)
 app.add_typer(lake.app, name="lake", help="Generate data and run the month-end on the embedded engine.")
 app.command("up")(server.up)
+app.command("mcp")(mcp.mcp)
 app.command("down")(server.down)
 app.add_typer(bundle.app, name="bundle", help="Databricks Asset Bundles: validate and summarise (deploy: next).")
 app.add_typer(bir.app, name="bir", help="BIR filing calendar, 2307 certificates, QAP/SAWT/1604-E DAT files.")
