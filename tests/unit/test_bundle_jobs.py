@@ -11,7 +11,7 @@ def test_bir_etl_tasks_in_dependency_order():
     tasks = notebook_tasks(REPO / "databricks", "bir_etl")
     assert [t.task_key for t in tasks] == ["odoo_extract", "bronze_ingestion", "silver_cleaning", "gold_aggregation",
                                          "bir_forms", "features", "train_forecaster", "score_forecast",
-                                         "odoo_writeback"]
+                                         "odoo_writeback", "publish_superset"]
     assert all(t.notebook.is_file() for t in tasks)
     assert tasks[0].parameters == {"raw_root": "dbfs:/raw/odoo"}
     assert notebook_tasks(REPO / "databricks", "bir_etl", {"raw_root": "dbfs:/x"})[0].parameters == {"raw_root": "dbfs:/x"}

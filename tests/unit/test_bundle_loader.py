@@ -24,7 +24,7 @@ def test_target_matrix(target, prefix, paused, root):
     assert bundle.config["workspace"]["file_path"] == root + "/files"
     assert [t["task_key"] for t in job["tasks"]] == ["odoo_extract", "bronze_ingestion", "silver_cleaning",
                                                      "gold_aggregation", "bir_forms", "features", "train_forecaster",
-                                                     "score_forecast", "odoo_writeback"]
+                                                     "score_forecast", "odoo_writeback", "publish_superset"]
 
 
 def test_variable_precedence_var_then_env_then_default():

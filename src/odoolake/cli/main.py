@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from odoolake.cli import bir, bundle, common, demo, lake, mcp, ml, notebook, odoo, server, tokens
+from odoolake.cli import bir, bundle, common, demo, lake, mcp, ml, notebook, odoo, server, superset, tokens
 
 app = typer.Typer(no_args_is_help=True, help="odoolake: the Odoo finance lakehouse, local-first.")
 app.command("demo")(demo.demo)
@@ -19,6 +19,7 @@ app.add_typer(bir.app, name="bir", help="BIR filing calendar, 2307 certificates,
 app.add_typer(ml.app, name="ml", help="The withholding-tax forecaster: train, score, list versions, MLflow UI.")
 app.add_typer(odoo.app, name="odoo", help="Odoo: check the connection, extract into raw drops, write predictions back.")
 app.add_typer(notebook.app, name="notebook", help="Run a Databricks source notebook locally (debuggable).")
+app.add_typer(superset.app, name="superset", help="Publish gold to DuckDB for Superset; write the dashboard export.")
 app.add_typer(tokens.app, name="tokens", help="Personal access tokens (as the Databricks CLI's tokens commands).")
 
 

@@ -1,0 +1,85 @@
+"""Superset: gold published to a DuckDB file Superset 6.1 can read, and a dashboard export whose every dataset runs
+on that file (Superset itself needs SQLAlchemy<2 and its own environment; the import command is documented)."""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+
+import duckdb
+import pytest
+import yaml
+
+from odoolake.ml.scoring import score
+from odoolake.pipeline import io
+from odoolake.superset.dashboard import export_dashboard
+from odoolake.superset.publish import GOLD_TABLES, publish
+
+
+@pytest.fixture(scope="module")
+def published(forecast_lake, tmp_path_factory):
+    if not io.table_exists(forecast_lake.spark, "gold.bir_forecast"):
+        score(forecast_lake.spark, forecast_lake.paths)
+    target = tmp_path_factory.mktemp("superset") / "gold.duckdb"
+    return publish(forecast_lake.spark, target)
+
+
+def test_publish_writes_every_gold_table_in_a_storage_version_superset_reads(published, forecast_lake):
+    assert {"bir_transactions", "ewt_by_atc", "bir_forecast"} <= set(published.tables)
+    assert set(published.tables) | set(published.missing) == set(GOLD_TABLES)  # forms were not built in this lake
+    header = published.path.read_bytes()[:20]
+    assert header[8:12] == b"DUCK" and 64 <= struct.unpack("<Q", header[12:20])[0] <= 68  # DuckDB 1.5 reads 64-68
+    con = duckdb.connect(str(published.path), read_only=True)
+    try:
+        for table, rows in published.tables.items():
+            assert con.execute(f"SELECT COUNT(*) FROM main.{table}").fetchone()[0] == rows
+        lake_total = forecast_lake.spark.sql("SELECT ROUND(SUM(withholding_tax), 2) FROM gold.bir_transactions").first()[0]
+        assert con.execute("SELECT ROUND(SUM(withholding_tax), 2) FROM main.bir_transactions").fetchone()[0] == lake_total
+    finally:
+        con.close()
+    assert not published.path.with_name(published.path.name + ".tmp").exists()
+
+
+def test_dashboard_export_structure_and_every_dataset_runs(published, tmp_path):
+    out = export_dashboard(published.path, tmp_path / "dash.zip")
+    with zipfile.ZipFile(out) as zf:
+        docs = {name: yaml.safe_load(zf.read(name)) for name in zf.namelist()}
+    assert {name.split("/")[0] for name in docs} == {"odoolake_bir_export"}  # one top-level folder
+    kinds = {name.split("/")[1] for name in docs}
+    assert kinds == {"metadata.yaml", "databases", "datasets", "charts", "dashboards"}
+    meta = docs["odoolake_bir_export/metadata.yaml"]
+    assert meta["type"] == "Dashboard" and meta["version"] == "1.0.0"
+    [database] = [d for n, d in docs.items() if "/databases/" in n]
+    assert database["sqlalchemy_uri"] == f"duckdb:///{published.path.resolve()}"
+    datasets = {d["uuid"]: d for n, d in docs.items() if "/datasets/" in n}
+    charts = [d for n, d in docs.items() if "/charts/" in n]
+    [dashboard] = [d for n, d in docs.items() if "/dashboards/" in n]
+
+    con = duckdb.connect(str(published.path), read_only=True)
+    try:
+        for ds in datasets.values():
+            assert ds["database_uuid"] == database["uuid"]
+            source = f"({ds['sql']})" if ds["sql"] else f"main.{ds['table_name']}"
+            got = [d[0] for d in con.execute(f"SELECT * FROM {source} AS t LIMIT 5").description]
+            declared = [c["column_name"] for c in ds["columns"]]
+            assert set(declared) <= set(got), (ds["table_name"], set(declared) - set(got))
+            for metric in ds["metrics"]:
+                value = con.execute(f"SELECT {metric['expression']} FROM {source} AS t").fetchone()[0]
+                assert value is not None, (ds["table_name"], metric["metric_name"])
+    finally:
+        con.close()
+
+    for chart in charts:
+        ds = datasets[chart["dataset_uuid"]]
+        names = {m["metric_name"] for m in ds["metrics"]}
+        columns = {c["column_name"] for c in ds["columns"]}
+        params = chart["params"]
+        wanted = params.get("metrics") or [params["metric"]]
+        assert set(wanted) <= names, (chart["slice_name"], wanted)
+        assert set(params.get("groupby") or []) <= columns
+        assert params.get("x_axis") in (None, *columns)
+    placed = {v["meta"]["uuid"] for k, v in dashboard["position"].items() if k.startswith("CHART-")}
+    assert placed == {c["uuid"] for c in charts}
+    export_again = export_dashboard(published.path, tmp_path / "again.zip")  # deterministic uuids: re-import updates
+    with zipfile.ZipFile(export_again) as zf:
+        assert yaml.safe_load(zf.read("odoolake_bir_export/dashboards/BIR_withholding.yaml"))["uuid"] == dashboard["uuid"]
