@@ -60,6 +60,7 @@ class WorkspaceSettings:
     port: int = DEFAULT_PORT
     spark_remote: str | None = None  # use a Spark Connect server elsewhere instead of the embedded one
     runner_workers: int = 2
+    task_memory_mb: int | None = None  # per task process; default ODOOLAKE_TASK_MEMORY_MB or a quarter of RAM
     scheduler: bool = True  # fire job schedules; tests drive Scheduler.tick with their own clock instead
 
     @property
@@ -83,7 +84,7 @@ class Workspace:
         self.compute = LocalCompute(self.user, settings.host, settings.port)
         self.engine = LocalEngine(self.paths, remote=settings.spark_remote)
         self.runner = JobRunner(JobsStore(self.db), self.tree, self.paths, lambda: self.engine.remote_url,
-                                settings.runner_workers)
+                                settings.runner_workers, settings.task_memory_mb)
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
         self.statements = StatementService(self.engine)
         self.scheduler = Scheduler(self.db, self.jobs)

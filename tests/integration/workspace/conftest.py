@@ -29,10 +29,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(home) -> Iterator[Server]:
+def running_server(home, **settings_kwargs) -> Iterator[Server]:
     """A workspace server in a thread of this process, with one token minted for the tests."""
     port = free_port()
-    settings = WorkspaceSettings(home=home, port=port)
+    settings = WorkspaceSettings(home=home, port=port, **settings_kwargs)
     workspace = Workspace(settings)
     app = create_app(settings, workspace)
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

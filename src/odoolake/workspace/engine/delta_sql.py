@@ -85,7 +85,12 @@ def run_delta_statement(stmt: DeltaStatement, location: str, conf: Callable[[str
     except Exception as exc:  # delta-rs raises several types for "not a table"
         raise DeltaCommandError(f"{stmt.target} at {location} is not a Delta table: {exc}") from exc
     handler = _HANDLERS[stmt.kind]
-    return handler(stmt, table, location, conf)
+    if stmt.kind in ("history", "detail"):
+        return handler(stmt, table, location, conf)
+    from odoolake.workspace.engine.guards import table_lock
+
+    with table_lock(location):  # maintenance commits queue behind (and block) data writes
+        return handler(stmt, DeltaTable(location), location, conf)
 
 
 def _optimize(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:

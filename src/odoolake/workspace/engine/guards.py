@@ -9,7 +9,10 @@ straight through.
 
 from __future__ import annotations
 
+import fcntl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +29,25 @@ _table_locks: dict[str, threading.Lock] = {}
 _table_locks_guard = threading.Lock()
 
 
-def table_lock(location: str) -> threading.Lock:
-    """One writer per table at a time: Sail has no Delta conflict detection."""
+@contextmanager
+def table_lock(location: str) -> Iterator[None]:
+    """One writer per table at a time, across threads and processes: Sail has no Delta conflict detection.
+
+    Task processes of different runs write through their own sessions, so a thread lock is not enough: an
+    exclusive ``flock`` on a hidden file beside the table serialises them (released by the kernel if the
+    writer dies, so a killed task cannot leave the table locked).
+    """
+    resolved = Path(location).resolve()
     with _table_locks_guard:
-        return _table_locks.setdefault(str(Path(location).resolve()), threading.Lock())
+        local = _table_locks.setdefault(str(resolved), threading.Lock())
+    resolved.parent.mkdir(parents=True, exist_ok=True)
+    lock_file = resolved.parent / f".{resolved.name}.odoolake-lock"
+    with local, lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _engine(session: Any) -> LocalEngine | None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -21,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from odoolake.config import WorkspacePaths
 from odoolake.workspace.errors import ApiError
@@ -48,10 +52,19 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def default_task_memory_mb() -> int:
+    """``ODOOLAKE_TASK_MEMORY_MB``, else a quarter of the machine's memory: a runaway task cannot starve the rest."""
+    configured = os.environ.get("ODOOLAKE_TASK_MEMORY_MB")
+    if configured:
+        return int(configured)
+    return max(512, psutil.virtual_memory().total // 4 // 2**20)
+
+
 class JobRunner:
     def __init__(self, store: JobsStore, tree: WorkspaceTree, paths: WorkspacePaths,
-                 remote_url: Callable[[], str], workers: int = 2) -> None:
+                 remote_url: Callable[[], str], workers: int = 2, task_memory_mb: int | None = None) -> None:
         self.store = store
+        self.task_memory_mb = task_memory_mb or default_task_memory_mb()
         self.tree = tree
         self.paths = paths
         self.remote_url = remote_url
@@ -283,11 +296,7 @@ class JobRunner:
             with self._lock:
                 self._processes[owner] = proc  # type: ignore[index]
             try:
-                code = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise TaskFailure("TIMEDOUT", f"Task timed out after {timeout:.0f} seconds.") from None
+                code = self._watch(proc, timeout)
             finally:
                 with self._lock:
                     self._processes.pop(owner, None)  # type: ignore[arg-type]
@@ -295,9 +304,37 @@ class JobRunner:
         if isinstance(owner, int) and self._is_cancelled(owner):
             raise TaskFailure("CANCELED", "The run was cancelled.")
         if not result_path.exists():
-            raise TaskFailure("FAILED", f"The task process exited with code {code} before reporting a result "
-                              "(killed, or out of memory).", logs[0])
+            how = (f"was killed by signal {-code} ({signal.Signals(-code).name}; the kernel's out-of-memory killer "
+                   "sends SIGKILL)") if code < 0 else f"exited with code {code}"
+            raise TaskFailure("FAILED", f"The task process {how} before reporting a result.", logs[0])
         return json.loads(result_path.read_text()), logs
+
+    def _watch(self, proc: subprocess.Popen, timeout: float | None) -> int:
+        """Wait for the task process, stopping it at its timeout or when it outgrows its memory limit."""
+        started = time.monotonic()
+        limit = self.task_memory_mb * 1024 * 1024
+        try:
+            watched = psutil.Process(proc.pid)
+        except psutil.Error:
+            watched = None
+        while True:
+            try:
+                return proc.wait(timeout=0.25)
+            except subprocess.TimeoutExpired:
+                pass
+            if timeout is not None and time.monotonic() - started > timeout:
+                proc.kill()
+                proc.wait()
+                raise TaskFailure("TIMEDOUT", f"Task timed out after {timeout:.0f} seconds.")
+            try:
+                rss = watched.memory_info().rss if watched else 0
+            except psutil.Error:
+                rss = 0
+            if rss > limit:
+                proc.kill()
+                proc.wait()
+                raise TaskFailure("FAILED", f"Out of memory: the task used {rss / 2**20:,.0f} MiB, over its limit of "
+                                  f"{self.task_memory_mb:,} MiB (ODOOLAKE_TASK_MEMORY_MB), and was stopped.")
 
     def _run_pipeline_task(self, spec: dict) -> dict[str, Any]:
         pipelines = self.pipelines
@@ -353,6 +390,8 @@ class JobRunner:
         tasks_by_key = {t["task_key"]: t for t in run["tasks"]}
 
         def lookup(ref: str) -> str:
+            if ref.startswith("secrets/"):
+                return "{{" + ref + "}}"  # resolved inside the task process: the value never reaches the run record
             if ref in fixed:
                 return fixed[ref]
             if ref.startswith("job.parameters."):

@@ -101,10 +101,30 @@ def _run_entry_point(task: dict[str, Any]) -> None:
     matches[0].load()()
 
 
+def _resolve_secrets(task: dict[str, Any]) -> None:
+    from odoolake.workspace.secrets import resolve_refs
+
+    for key in ("base_parameters", "named_parameters", "parameters", "configuration"):
+        value = task.get(key)
+        if isinstance(value, dict):
+            task[key] = {k: resolve_refs(v) if isinstance(v, str) else v for k, v in value.items()}
+        elif isinstance(value, list):
+            task[key] = [resolve_refs(v) if isinstance(v, str) else v for v in value]
+
+
 def main() -> None:
+    from odoolake.workspace.secrets import RedactingStream, redact
+
+    sys.stdout = RedactingStream(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = RedactingStream(sys.stderr)  # type: ignore[assignment]
     spec = json.loads(Path(sys.argv[1]).read_text())
-    outcome = run(spec)
-    Path(spec["result_path"]).write_text(json.dumps(outcome, default=str))
+    try:
+        _resolve_secrets(spec["spec"])
+    except Exception as exc:
+        outcome = {"exit_value": None, "task_values": {}, "error": f"{type(exc).__name__}: {exc}", "error_trace": None}
+    else:
+        outcome = run(spec)
+    Path(spec["result_path"]).write_text(json.dumps(redact(outcome), default=str))
     sys.stdout.flush()
     sys.exit(1 if outcome["error"] else 0)
 

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -191,18 +190,18 @@ class Notebook:
 
 
 class Secrets:
-    """Secrets come from the environment: ``ODOOLAKE_SECRET_<SCOPE>_<KEY>`` (upper-case, ``-`` → ``_``)."""
+    """Secrets come from the environment: ``ODOOLAKE_SECRET_<SCOPE>_<KEY>`` (upper-case, ``-`` → ``_``); every value
+    read is redacted from the task's output."""
 
     def get(self, scope: str, key: str) -> str:
-        name = f"ODOOLAKE_SECRET_{scope}_{key}".upper().replace("-", "_").replace(".", "_")
-        value = os.environ.get(name)
-        if value is None:
-            raise OdoolakeError(f"Secret {scope}/{key} is not set (expected environment variable {name}).")
-        return value
+        from odoolake.workspace.secrets import get_secret
+
+        return get_secret(scope, key)
 
     def list(self, scope: str) -> list[Any]:
-        prefix = f"ODOOLAKE_SECRET_{scope}_".upper().replace("-", "_")
-        return [name[len(prefix):].lower() for name in os.environ if name.startswith(prefix)]
+        from odoolake.workspace.secrets import list_keys
+
+        return list_keys(scope)
 
 
 class DBUtils:

@@ -1,0 +1,119 @@
+"""Faults: a task that runs out of memory or hangs is stopped, reported and retried; a server killed with SIGKILL in
+the middle of a run comes back with the run marked, its Delta table at the last commit, and the job re-runnable."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.service.jobs import JobParameterDefinition, NotebookTask, RunResultState, Task
+from databricks.sdk.service.workspace import ImportFormat, Language
+from deltalake import DeltaTable
+
+from odoolake.workspace.db import Database
+from odoolake.workspace.identity.tokens import TokenService
+
+from .conftest import free_port, running_server
+
+
+def _notebook(w, path: str, body: str) -> None:
+    w.workspace.mkdirs(path.rsplit("/", 1)[0])
+    w.workspace.import_(path, content=base64.b64encode(("# Databricks notebook source\n" + body).encode()).decode(),
+                        format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
+
+
+def test_out_of_memory_and_hanging_tasks_are_stopped_reported_and_retried(tmp_path):
+    with running_server(tmp_path / "ws", task_memory_mb=300) as srv:
+        w = WorkspaceClient(host=srv.url, token=srv.token)
+        _notebook(w, "/Shared/faults/hog", "import time\nhog = []\nfor _ in range(40):\n"
+                                           "    hog.append(bytearray(50 * 2**20))\n    time.sleep(0.2)\n")
+        _notebook(w, "/Shared/faults/hang", "import time\ntime.sleep(120)\n")
+        job = w.jobs.create(name="faults", tasks=[
+            Task(task_key="hog", max_retries=1, min_retry_interval_millis=10,
+                 notebook_task=NotebookTask(notebook_path="/Shared/faults/hog")),
+            Task(task_key="hang", max_retries=1, min_retry_interval_millis=10, retry_on_timeout=True,
+                 timeout_seconds=2, notebook_task=NotebookTask(notebook_path="/Shared/faults/hang")),
+        ])
+        run = w.jobs.run_now(job_id=job.job_id).result()
+        tasks = {t.task_key: t for t in run.tasks}
+        assert tasks["hog"].state.result_state == RunResultState.FAILED and tasks["hog"].attempt_number == 1
+        error = w.jobs.get_run_output(tasks["hog"].run_id).error
+        assert "Out of memory" in error and "limit of 300 MiB" in error
+        assert tasks["hang"].state.result_state == RunResultState.TIMEDOUT and tasks["hang"].attempt_number == 1
+        assert srv.workspace.engine.session().sql("SELECT 1 AS ok").first()["ok"] == 1  # the server is unharmed
+
+
+SLOW_WRITER = """dbutils.widgets.text("rounds", "400")
+spark.sql("CREATE SCHEMA IF NOT EXISTS faults")
+for i in range(int(dbutils.widgets.get("rounds"))):
+    spark.range(500).selectExpr("id", f"{i} AS round").write.format("delta").mode("append").saveAsTable("faults.log")
+"""
+
+
+def _start(home, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "odoolake.cli.main", "up", "--home", str(home), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/_odoolake/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("the workspace server did not start")
+
+
+def test_sigkill_mid_run_marks_the_run_keeps_committed_data_and_reruns(tmp_path):
+    home = tmp_path / "ws"
+    home.mkdir()
+    token, _ = TokenService(Database(home / "workspace.db")).create("owner@localhost", "faults")
+    port = free_port()
+    server = _start(home, port)
+    try:
+        w = WorkspaceClient(host=f"http://127.0.0.1:{port}", token=token)
+        _notebook(w, "/Shared/faults/writer", SLOW_WRITER)
+        job = w.jobs.create(name="writer", parameters=[JobParameterDefinition(name="rounds", default="400")],
+                            tasks=[Task(task_key="write",
+                                        notebook_task=NotebookTask(notebook_path="/Shared/faults/writer"))])
+        run_id = w.jobs.run_now(job_id=job.job_id).run_id
+        location = home / "warehouse" / "faults" / "log"
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if (location / "_delta_log").is_dir() and DeltaTable(str(location)).version() >= 3:
+                break
+            time.sleep(0.2)
+        os.kill(server.pid, signal.SIGKILL)  # the server only: its task process loses its engine and dies
+        server.wait()
+    finally:
+        if server.poll() is None:
+            server.kill()
+
+    table = DeltaTable(str(location))
+    committed = table.version()
+    rows = table.to_pandas()
+    assert len(rows) == 500 * (committed + 1) and sorted(rows["round"].unique()) == list(range(committed + 1))
+
+    server = _start(home, port)
+    try:
+        w = WorkspaceClient(host=f"http://127.0.0.1:{port}", token=token)
+        run = w.jobs.get_run(run_id)
+        assert run.state.life_cycle_state.value == "INTERNAL_ERROR"
+        assert "stopped while this run was active" in run.state.state_message
+        assert w.jobs.get_run(run_id).tasks[0].state.life_cycle_state.value == "INTERNAL_ERROR"
+        counted = w.statement_execution.execute_statement(
+            statement="SELECT COUNT(*) FROM faults.log", warehouse_id=next(iter(w.warehouses.list())).id,
+            wait_timeout="30s")
+        assert int(counted.result.data_array[0][0]) == 500 * (DeltaTable(str(location)).version() + 1)
+        again = w.jobs.run_now(job_id=job.job_id, job_parameters={"rounds": "2"}).result()
+        assert again.state.result_state == RunResultState.SUCCESS
+        assert DeltaTable(str(location)).version() == committed + 2  # the two new rounds, on top of what survived
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
