@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from odoolake.cli import bir, bundle, common, demo, lake, mcp, ml, notebook, odoo, server, superset, tokens
+from odoolake.cli import bir, bundle, common, demo, lake, mcp, ml, notebook, odoo, server, superset, tokens, users
 
 app = typer.Typer(no_args_is_help=True, help="odoolake: the Odoo finance lakehouse, local-first.")
 app.command("demo")(demo.demo)
@@ -20,6 +20,7 @@ app.add_typer(ml.app, name="ml", help="The withholding-tax forecaster: train, sc
 app.add_typer(odoo.app, name="odoo", help="Odoo: check the connection, extract into raw drops, write predictions back.")
 app.add_typer(notebook.app, name="notebook", help="Run a Databricks source notebook locally (debuggable).")
 app.add_typer(superset.app, name="superset", help="Publish gold to DuckDB for Superset; write the dashboard export.")
+app.add_typer(users.app, name="users", help="Workspace users and roles (admin, developer, service_principal, read_only).")
 app.add_typer(tokens.app, name="tokens", help="Personal access tokens (as the Databricks CLI's tokens commands).")
 
 

@@ -82,6 +82,8 @@ def up(
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; stop with odoolake down."),
     write_profile_name: str = typer.Option(None, "--write-profile", help="Mint a token and write this profile to "
                                            "~/.databrickscfg."),
+    production: bool = typer.Option(False, "--production", help="Accept deploys (jobs, pipelines, files, models, "
+                                                                "endpoints) only from service principals."),
 ) -> None:
     """Start the local workspace: the Databricks REST API and the Spark Connect endpoint."""
     paths = WorkspacePaths.from_env(home).ensure()
@@ -95,8 +97,9 @@ def up(
         state.unlink()
     if detach:
         log = (paths.home / "server.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "odoolake.cli.main", "up", "--port", str(port), "--host", host,
-                                 "--home", str(paths.home)], stdout=log, stderr=subprocess.STDOUT,
+        command = [sys.executable, "-m", "odoolake.cli.main", "up", "--port", str(port), "--host", host,
+                   "--home", str(paths.home), *(["--production"] if production else [])]
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -116,7 +119,7 @@ def up(
 
     from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
 
-    settings = WorkspaceSettings(home=paths.home, host=host, port=port)
+    settings = WorkspaceSettings(home=paths.home, host=host, port=port, production=production)
     workspace = Workspace(settings)
     app = create_app(settings, workspace)
     state.write_text(json.dumps({"pid": os.getpid(), "url": url}))

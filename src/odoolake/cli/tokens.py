@@ -56,16 +56,21 @@ def _emit(output: str, data: object, table: Table | None = None) -> None:
 def create(
     comment: str = typer.Option("", "--comment"),
     lifetime_seconds: int = typer.Option(None, "--lifetime-seconds", min=0),
+    user: str = typer.Option(None, "--user", help="Owner mode only: mint the token for this workspace user "
+                                                  "(see odoolake users) instead of yourself."),
     output: str = OutputOpt, profile: str = ProfileOpt, home: str = HomeOpt,
 ) -> None:
     """Create a personal access token; its value is shown once."""
     client = _client(profile)
     if client is not None:
+        if user:
+            raise OdoolakeError("--user needs owner mode (no --profile or DATABRICKS_HOST): through the API a "
+                                "token is always for the caller.")
         created = client.tokens.create(comment=comment, lifetime_seconds=lifetime_seconds).as_dict()
     else:
         from odoolake.workspace.app import local_user
 
-        value, info = _local(home).create(local_user(), comment, lifetime_seconds)
+        value, info = _local(home).create(user or local_user(), comment, lifetime_seconds)
         created = {"token_value": value, "token_info": info.as_dict()}
     if output == "json":
         _emit(output, created)

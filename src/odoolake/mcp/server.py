@@ -21,7 +21,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
-from odoolake.mcp.readonly import NotReadOnly, check_read_only
+from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
 
 DEFAULT_SCHEMAS = ("gold", "silver", "bronze")
 TABLE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")

@@ -24,9 +24,10 @@ from odoolake.config import WorkspacePaths
 from odoolake.workspace.compute import LOCAL_CLUSTER_ID, LocalCompute
 from odoolake.workspace.db import Database
 from odoolake.workspace.engine import LocalEngine
-from odoolake.workspace.errors import ApiError, EndpointNotFound, NotImplementedLocally, Unauthenticated
+from odoolake.workspace.errors import ApiError, EndpointNotFound, NotImplementedLocally
 from odoolake.workspace.files.dbfs import Dbfs, Volumes
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
+from odoolake.workspace.identity.roles import Roles
 from odoolake.workspace.identity.tokens import TokenService
 from odoolake.workspace.jobs.runner import JobRunner, TaskFailure
 from odoolake.workspace.jobs.scheduler import Scheduler
@@ -61,6 +62,7 @@ class WorkspaceSettings:
     spark_remote: str | None = None  # use a Spark Connect server elsewhere instead of the embedded one
     runner_workers: int = 2
     task_memory_mb: int | None = None  # per task process; default ODOOLAKE_TASK_MEMORY_MB or a quarter of RAM
+    production: bool = False  # deploys only from a service principal (see identity/roles.py)
     scheduler: bool = True  # fire job schedules; tests drive Scheduler.tick with their own clock instead
 
     @property
@@ -78,6 +80,7 @@ class Workspace:
         self.workspace_id = str(zlib.crc32(str(self.paths.home).encode()) % 10**15 + 10**15)
         self.user = local_user()
         self.tokens = TokenService(self.db)
+        self.roles = Roles(self.db, self.user, settings.production)
         self.tree = WorkspaceTree(self.db, self.paths.home / "workspace")
         self.dbfs = Dbfs(self.paths.dbfs_root)
         self.volumes = Volumes(self.paths.home / "volumes")
@@ -133,9 +136,10 @@ class BearerAuth:
     request, which is half the serving latency budget.)
     """
 
-    def __init__(self, app, tokens: TokenService) -> None:
+    def __init__(self, app, tokens: TokenService, roles: Roles) -> None:
         self.app = app
         self.tokens = tokens
+        self.roles = roles
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -159,10 +163,14 @@ class BearerAuth:
                         break
                 token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
                 try:
-                    scope.setdefault("state", {})["user"] = self.tokens.authenticate(token)
-                except Unauthenticated as exc:
+                    user = self.tokens.authenticate(token)
+                    role = self.roles.role_of(user)
+                    self.roles.authorize(user, role, scope["method"], path)
+                except ApiError as exc:  # 401 for the token, 403 for the role
                     await _error(exc)(scope, receive, send_logged)
                     return
+                state = scope.setdefault("state", {})
+                state["user"], state["role"] = user, role
             await self.app(scope, receive, send_logged)
         finally:
             if LOG.isEnabledFor(logging.INFO):
@@ -194,7 +202,7 @@ def create_app(settings: WorkspaceSettings, workspace: Workspace | None = None) 
     def health() -> dict:
         return {"status": "ok", "workspace_id": ws.workspace_id, "spark_connect": ws.engine.remote_url}
 
-    app.add_middleware(BearerAuth, tokens=ws.tokens)
+    app.add_middleware(BearerAuth, tokens=ws.tokens, roles=ws.roles)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

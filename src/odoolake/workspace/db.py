@@ -56,6 +56,10 @@ MIGRATIONS: tuple[str, ...] = (
         created INTEGER NOT NULL, updated INTEGER NOT NULL
     );
     """,
+    # 7: workspace users and their roles (the owner is admin without a row)
+    """
+    CREATE TABLE users (user_name TEXT PRIMARY KEY, role TEXT NOT NULL, created INTEGER NOT NULL);
+    """,
 )
 
 

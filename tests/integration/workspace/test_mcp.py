@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from odoolake.mcp.readonly import NotReadOnly, check_read_only
+from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
 from odoolake.mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
