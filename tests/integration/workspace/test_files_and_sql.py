@@ -126,3 +126,20 @@ def test_workspace_files_import_file(server, w):
     assert w.workspace.get_status("/Shared/bundle/files/conf.json").object_type == ObjectType.FILE
     got = httpx.get(f"{server.url}/api/2.0/workspace-files/Shared/bundle/files/conf.json", headers=headers)
     assert got.content == b'{"a": 1}'
+
+
+def test_repeated_read_only_statements_are_answered_from_the_result_cache_until_a_table_changes(w, server):
+    wh = next(iter(w.warehouses.list())).id
+    run = lambda sql: w.statement_execution.execute_statement(statement=sql, warehouse_id=wh,  # noqa: E731
+                                                              wait_timeout="30s")
+    run("CREATE OR REPLACE TABLE default.cache_demo AS SELECT 1 AS x")
+    cache = server.workspace.statements.cache
+    query = "SELECT COUNT(*) AS n FROM default.cache_demo"
+    assert run(query).result.data_array == [["1"]]
+    entries = len(cache._entries)
+    assert run(query).result.data_array == [["1"]] and len(cache._entries) == entries  # a hit, not a new entry
+    run("INSERT INTO default.cache_demo VALUES (2)")
+    assert run(query).result.data_array == [["2"]]  # the commit changed the table: recomputed
+    assert run("SELECT current_timestamp() AS t").status.state.value == "SUCCEEDED"
+    assert cache.key("SELECT current_timestamp()", None, None, None, None, 1, {}) is None  # never cached
+    assert cache.key("DELETE FROM default.cache_demo", None, None, None, None, 1, {}) is None

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
 from odoolake.mcp.server import build_server
+from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
 
 pytestmark = pytest.mark.anyio
 

@@ -40,7 +40,7 @@ def test_read_only_users_query_but_cannot_write(tmp_path):
                     "SELECT 1; DELETE FROM default.audit_demo"):
             with pytest.raises(PermissionDenied, match="read-only and may only run read-only SQL"):
                 reader.statement_execution.execute_statement(statement=sql, warehouse_id=wh, wait_timeout="30s")
-        with pytest.raises(PermissionDenied, match="auditor@example.ph is read-only"):
+        with pytest.raises(PermissionDenied, match=r"auditor@example.ph is read-only"):
             reader.jobs.create(name="nope", tasks=[Task(task_key="t", notebook_task=NotebookTask(notebook_path="/x"))])
         with pytest.raises(PermissionDenied):
             reader.workspace.mkdirs("/Shared/nope")
@@ -57,7 +57,7 @@ def test_production_workspace_accepts_deploys_only_from_the_service_principal(tm
         robot = WorkspaceClient(host=srv.url, token=_token(srv, "ci-deployer@example.ph", "service_principal"))
         bundle = load_bundle(REPO_BUNDLE, "local", user="ci-deployer@example.ph", env={})
         for who in (developer, admin):
-            with pytest.raises(PermissionDenied, match="production workspace.*only from a service principal"):
+            with pytest.raises(PermissionDenied, match=r"production workspace.*only from a service principal"):
                 deploy(who, bundle)
         result = deploy(robot, bundle)
         job_id = int(result.ids["jobs.bir_etl"])

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import logging
 import queue
 import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,12 +130,59 @@ class _SessionPool:
             self.engine.stop_session(self._idle.get_nowait())
 
 
+class ResultCache:
+    """Results of read-only statements, reused while no table they could read has changed (Databricks SQL
+    warehouses keep a result cache too). Keys hold the statement, its parameters, the current schema, the limits and
+    the modification times of every registered table's Delta log, so a commit anywhere is a miss. Each query Sail
+    runs keeps about 100 KB of server memory (measured with pysail 0.7.2; see docs/reliability.md), so answering a
+    dashboard's repeated queries from here also keeps the server's memory flat."""
+
+    NON_DETERMINISTIC = re.compile(r"\b(current_\w+|now|rand|randn|random|uuid|shuffle|monotonically_increasing_id)\b",
+                                   re.I)
+
+    PATH_TABLE = re.compile(r"\w+\.`|dbfs:|/Volumes/", re.I)  # tables named by path are not in the registry
+
+    def __init__(self, max_entries: int = 256, max_bytes: int = 4 * 1024 * 1024) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._entries: OrderedDict[tuple, tuple[dict, list, list]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def key(self, statement: str, args: dict | None, catalog: str | None, schema: str | None, row_limit: int | None,
+            byte_limit: int, versions: dict[str, float]) -> tuple | None:
+        from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
+
+        try:
+            check_read_only(statement)
+        except NotReadOnly:
+            return None
+        if self.NON_DETERMINISTIC.search(statement) or self.PATH_TABLE.search(statement):
+            return None
+        return (statement, json.dumps(args or {}, sort_keys=True, default=str), catalog, schema, row_limit,
+                byte_limit, tuple(sorted(versions.items())))
+
+    def get(self, key: tuple) -> tuple[dict, list, list] | None:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple, manifest: dict, chunks: list, sizes: list) -> None:
+        if sum(sizes) > self.max_bytes:
+            return
+        with self._lock:
+            self._entries[key] = (manifest, chunks, sizes)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
 class StatementService:
     def __init__(self, engine: Any, pool_size: int = 2) -> None:
         self._pool = _SessionPool(engine, pool_size)
         self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="odoolake-sql")
         self._statements: dict[str, Statement] = {}
         self._lock = threading.Lock()
+        self.cache = ResultCache()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -182,8 +231,14 @@ class StatementService:
         st = Statement(str(uuid.uuid4()))
         with self._lock:
             self._statements[st.statement_id] = st
-        st.future = self._executor.submit(self._run, st, statement, args, catalog, schema, row_limit,
-                                          byte_limit or INLINE_LIMIT_BYTES)
+        limit = byte_limit or INLINE_LIMIT_BYTES
+        key = self.cache.key(statement, args, catalog, schema, row_limit, limit, self._pool._versions())
+        hit = self.cache.get(key) if key is not None else None
+        if hit is not None:
+            st.manifest, st.chunks, st.chunk_bytes = hit
+            st.state = "SUCCEEDED"
+            return self.response(st)
+        st.future = self._executor.submit(self._run, st, statement, args, catalog, schema, row_limit, limit, key)
         if seconds:
             try:
                 st.future.result(timeout=seconds)
@@ -208,7 +263,7 @@ class StatementService:
         return args
 
     def _run(self, st: Statement, statement: str, args: dict | None, catalog: str | None, schema: str | None,
-             row_limit: int | None, byte_limit: int) -> None:
+             row_limit: int | None, byte_limit: int, cache_key: tuple | None = None) -> None:
         if st.state == "CANCELED":
             return
         spark = self._pool.acquire()
@@ -247,6 +302,8 @@ class StatementService:
             }
             if st.state != "CANCELED":
                 st.state = "SUCCEEDED"
+                if cache_key is not None:
+                    self.cache.put(cache_key, st.manifest, chunks, sizes)
         except Exception as exc:
             if st.state != "CANCELED":
                 st.state = "FAILED"
