@@ -11,6 +11,7 @@ import sys
 import time
 
 import httpx
+import psutil
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.jobs import JobParameterDefinition, NotebookTask, RunResultState, Task
 from databricks.sdk.service.workspace import ImportFormat, Language
@@ -89,8 +90,16 @@ def test_sigkill_mid_run_marks_the_run_keeps_committed_data_and_reruns(tmp_path)
             if (location / "_delta_log").is_dir() and DeltaTable(str(location)).version() >= 3:
                 break
             time.sleep(0.2)
-        os.kill(server.pid, signal.SIGKILL)  # the server only: its task process loses its engine and dies
+        os.kill(server.pid, signal.SIGKILL)  # the server only
         server.wait()
+        [pid_file] = list((home / "runs").rglob("task.pid"))
+        orphan = int(pid_file.read_text())
+        for _ in range(40):  # the task process notices its parent is gone and exits, releasing its table lock
+            if not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == psutil.STATUS_ZOMBIE:
+                break
+            time.sleep(0.25)
+        else:
+            raise AssertionError(f"task process {orphan} outlived its server")
     finally:
         if server.poll() is None:
             server.kill()

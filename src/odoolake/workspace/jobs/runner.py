@@ -84,6 +84,7 @@ class JobRunner:
             if lifecycle.is_active(run):
                 for task in run.get("tasks", []):
                     if lifecycle.is_active(task):
+                        self._kill_leftover(self.paths.home / "runs" / str(run["run_id"]) / str(task["run_id"]))
                         lifecycle.set_internal_error(task, "The workspace stopped while this task was running.")
                 lifecycle.set_internal_error(run, "The workspace stopped while this run was active; run it again.")
                 run["end_time"] = _now_ms()
@@ -293,6 +294,7 @@ class JobRunner:
         with log_path.open("ab") as log:
             proc = subprocess.Popen([sys.executable, "-m", "odoolake.workspace.jobs.task_process", str(spec_path)],
                                     stdout=log, stderr=subprocess.STDOUT, cwd=str(self.paths.home))
+            (run_dir / "task.pid").write_text(str(proc.pid))
             with self._lock:
                 self._processes[owner] = proc  # type: ignore[index]
             try:
@@ -308,6 +310,17 @@ class JobRunner:
                    "sends SIGKILL)") if code < 0 else f"exited with code {code}"
             raise TaskFailure("FAILED", f"The task process {how} before reporting a result.", logs[0])
         return json.loads(result_path.read_text()), logs
+
+    @staticmethod
+    def _kill_leftover(run_dir: Path) -> None:
+        """A task process of the previous server that is somehow still alive is stopped before anything reruns."""
+        try:
+            pid = int((run_dir / "task.pid").read_text())
+            proc = psutil.Process(pid)
+            if any("odoolake.workspace.jobs.task_process" in part for part in proc.cmdline()):
+                proc.kill()
+        except (OSError, ValueError, psutil.Error):
+            pass
 
     def _watch(self, proc: subprocess.Popen, timeout: float | None) -> int:
         """Wait for the task process, stopping it at its timeout or when it outgrows its memory limit."""

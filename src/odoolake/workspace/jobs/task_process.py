@@ -16,6 +16,8 @@ import json
 import os
 import runpy
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -112,9 +114,24 @@ def _resolve_secrets(task: dict[str, Any]) -> None:
             task[key] = [resolve_refs(v) if isinstance(v, str) else v for v in value]
 
 
+def _exit_with_parent() -> None:
+    """A task must not outlive its workspace server: an orphan would keep running against a dead engine, holding
+    its table locks. The server's pid is watched; when it changes (the server died, even by SIGKILL), exit."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(137)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main() -> None:
     from odoolake.workspace.secrets import RedactingStream, redact
 
+    _exit_with_parent()
     sys.stdout = RedactingStream(sys.stdout)  # type: ignore[assignment]
     sys.stderr = RedactingStream(sys.stderr)  # type: ignore[assignment]
     spec = json.loads(Path(sys.argv[1]).read_text())
