@@ -137,3 +137,19 @@ targets:
                     variables={"region": "ph"}, env={})
     diag = next(d for d in err.value.diagnostics if d.severity == "error")
     assert "resources.models.nope" in diag.summary and diag.path == "resources.jobs.j.description"
+
+
+def test_production_mode_needs_a_fixed_run_as_identity(tmp_path):
+    text = BASE + """targets:
+  prod:
+    mode: production
+    workspace:
+      root_path: /Workspace/Shared/.bundle/t/prod
+"""
+    with pytest.raises(BundleError) as err:
+        load_bundle(write(tmp_path, text), "prod", variables={"region": "ph"}, env={})
+    diag = next(d for d in err.value.diagnostics if "run_as" in d.summary)
+    assert diag.path == "targets.prod.run_as" and "whoever deployed" in diag.summary
+    fixed = text + "    run_as:\n      service_principal_name: ci-sp\n"
+    assert load_bundle(write(tmp_path, fixed), "prod", variables={"region": "ph"}, env={}).config["run_as"] == {
+        "service_principal_name": "ci-sp"}

@@ -175,6 +175,10 @@ def job_settings(bundle: Bundle, key: str, built: dict[str, str] | None = None) 
             libraries.append(lib)
         if libraries:
             task["libraries"] = libraries
+    run_as = bundle.config.get("run_as") or {}
+    identity = {k: run_as[k] for k in ("service_principal_name", "user_name") if run_as.get(k)}
+    if identity and "run_as" not in spec:
+        spec["run_as"] = identity  # the bundle's run_as applies to every job that does not set its own
     metadata = f"{bundle.config['workspace']['state_path']}/metadata.json"
     spec["deployment"] = {"kind": "BUNDLE", "metadata_file_path": metadata}
     spec.setdefault("edit_mode", "UI_LOCKED")

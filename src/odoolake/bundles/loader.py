@@ -431,6 +431,17 @@ def _apply_mode(config: dict, user: str, explicit_root: bool, locations: dict, d
         if not explicit_root:
             diags.append(Diagnostic("error", "production mode: set workspace.root_path explicitly in the target",
                                     f"targets.{target}", locations.get(f"targets.{target}")))
+        run_as = config.get("run_as") or {}
+        if not (isinstance(run_as, dict) and (run_as.get("service_principal_name") or run_as.get("user_name"))):
+            diags.append(Diagnostic("error", "production mode: set run_as (service_principal_name, or user_name) so "
+                                    "jobs run as a fixed identity, not as whoever deployed", f"targets.{target}.run_as",
+                                    locations.get(f"targets.{target}")))
+        for kind in ("jobs", "pipelines", "experiments", "models"):
+            for key, spec in (config.get("resources", {}).get(kind) or {}).items():
+                if "[dev " in str(spec.get("name", "")):
+                    diags.append(Diagnostic("error", f"production mode: {kind}.{key} is named {spec['name']!r}, "
+                                            "with a development prefix", f"resources.{kind}.{key}.name",
+                                            locations.get(f"resources.{kind}.{key}.name")))
         for key, spec in (config.get("resources", {}).get("pipelines") or {}).items():
             if spec.get("development"):
                 diags.append(Diagnostic("error", f"production mode: pipeline {key} has development: true",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
@@ -22,12 +23,15 @@ DEBUG = False
 def handle_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from databricks.sdk.errors import DatabricksError
+
         try:
             return func(*args, **kwargs)
-        except OdoolakeError as exc:
+        except (OdoolakeError, DatabricksError) as exc:  # ours, and what a workspace (local or real) answered
             if DEBUG:
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}")
+            message = str(exc).split(". Config: ")[0]  # the SDK appends its whole config; the cause comes first
+            err_console.print(f"[bold red]error:[/] {escape(message)}")
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

@@ -50,3 +50,18 @@ def remove_cmd(user: str = typer.Argument(...), home: str = HomeOpt) -> None:
     """Remove a user's role row (their tokens stay valid with the default developer role: revoke them too)."""
     _roles(home).remove(user)
     console.print(f"removed {user}")
+
+
+@app.command("secret")
+@handle_errors
+def secret_cmd(client_id: str = typer.Argument(..., help="A service principal (odoolake users set NAME "
+                                                        "service_principal)."),
+               home: str = HomeOpt) -> None:
+    """Create an OAuth client secret for a service principal (machine-to-machine, as CI uses it); shown once."""
+    from odoolake.workspace.identity.oauth import OAuthService
+    from odoolake.workspace.identity.tokens import TokenService
+
+    roles = _roles(home)
+    value = OAuthService(roles.db, roles, TokenService(roles.db)).create_secret(client_id)
+    console.print(f"DATABRICKS_CLIENT_ID={client_id}")
+    console.print(f"DATABRICKS_CLIENT_SECRET={value}  (shown once; store it as a CI secret)")

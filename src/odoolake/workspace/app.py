@@ -27,6 +27,7 @@ from odoolake.workspace.engine import LocalEngine
 from odoolake.workspace.errors import ApiError, EndpointNotFound, NotImplementedLocally
 from odoolake.workspace.files.dbfs import Dbfs, Volumes
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
+from odoolake.workspace.identity.oauth import OAuthService
 from odoolake.workspace.identity.roles import Roles
 from odoolake.workspace.identity.tokens import TokenService
 from odoolake.workspace.jobs.runner import JobRunner, TaskFailure
@@ -81,6 +82,7 @@ class Workspace:
         self.user = local_user()
         self.tokens = TokenService(self.db)
         self.roles = Roles(self.db, self.user, settings.production)
+        self.oauth = OAuthService(self.db, self.roles, self.tokens)
         self.tree = WorkspaceTree(self.db, self.paths.home / "workspace")
         self.dbfs = Dbfs(self.paths.dbfs_root)
         self.volumes = Volumes(self.paths.home / "volumes")
@@ -89,6 +91,7 @@ class Workspace:
         self.runner = JobRunner(JobsStore(self.db), self.tree, self.paths, lambda: self.engine.remote_url,
                                 settings.runner_workers, settings.task_memory_mb)
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
+        self.jobs.known_principal = self.roles.exists
         self.statements = StatementService(self.engine)
         self.scheduler = Scheduler(self.db, self.jobs)
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)

@@ -60,6 +60,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE users (user_name TEXT PRIMARY KEY, role TEXT NOT NULL, created INTEGER NOT NULL);
     """,
+    # 8: OAuth client secrets of service principals (machine-to-machine), hashed
+    """
+    CREATE TABLE oauth_secrets (
+        secret_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, secret_hash TEXT NOT NULL, created INTEGER NOT NULL
+    );
+    """,
 )
 
 

@@ -49,6 +49,10 @@ class Roles:
         row = self.db.connect().execute("SELECT role FROM users WHERE user_name = ?", (user,)).fetchone()
         return row["role"] if row else "developer"
 
+    def exists(self, user: str) -> bool:
+        return user == self.owner or self.db.connect().execute(
+            "SELECT 1 FROM users WHERE user_name = ?", (user,)).fetchone() is not None
+
     def set_role(self, user: str, role: str) -> None:
         if role not in ROLES:
             raise InvalidParameterValue(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")

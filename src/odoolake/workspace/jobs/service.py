@@ -28,6 +28,14 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _with_trigger_defaults(settings: dict) -> dict:
+    """A schedule or trigger without ``pause_status`` is UNPAUSED, as the Jobs API reports it."""
+    for trigger in ("schedule", "continuous", "trigger"):
+        if isinstance(settings.get(trigger), dict):
+            settings[trigger].setdefault("pause_status", "UNPAUSED")
+    return settings
+
+
 def public(doc: dict) -> dict:
     """A stored document without the runner's private fields (``_…``)."""
     return {k: v for k, v in doc.items() if not k.startswith("_")}
@@ -53,12 +61,26 @@ class JobsService:
         self.base_url = base_url.rstrip("/")
         self.user = user
         self.cluster_id = cluster_id
+        self.known_principal: Any = lambda name: name == user  # the workspace replaces it with its users table
+
+    def _check_run_as(self, settings: dict) -> None:
+        run_as = settings.get("run_as")
+        if not run_as:
+            return
+        if not isinstance(run_as, dict) or len(run_as) != 1 or next(iter(run_as)) not in ("user_name",
+                                                                                          "service_principal_name"):
+            raise InvalidParameterValue("Invalid run_as: expected exactly one of user_name or service_principal_name.")
+        name = next(iter(run_as.values()))
+        if not isinstance(name, str) or not self.known_principal(name):
+            raise InvalidParameterValue(f"Invalid run_as: {name!r} is not a user or service principal of this "
+                                        f"workspace (add it with: odoolake users set {name} service_principal).")
 
     # -- jobs ------------------------------------------------------------------------------------
 
     def create(self, settings: dict) -> int:
         validate_settings(settings, self.cluster_id)
-        settings = copy.deepcopy(settings)
+        self._check_run_as(settings)
+        settings = _with_trigger_defaults(copy.deepcopy(settings))
         settings.setdefault("name", "Untitled")
         settings.setdefault("max_concurrent_runs", 1)
         settings.setdefault("timeout_seconds", 0)
@@ -78,7 +100,8 @@ class JobsService:
 
     def get(self, job_id: Any) -> dict:
         job = self._job(job_id)
-        return {**job, "run_as_user_name": job["creator_user_name"]}
+        run_as = job["settings"].get("run_as") or {}
+        return {**job, "run_as_user_name": next(iter(run_as.values()), job["creator_user_name"])}
 
     def list(self, limit: int = 20, offset: int = 0, name: str | None = None, expand_tasks: bool = False,
              page_token: str | None = None) -> dict:
@@ -103,7 +126,8 @@ class JobsService:
     def reset(self, job_id: Any, new_settings: dict) -> None:
         self._job(job_id)
         validate_settings(new_settings, self.cluster_id)
-        settings = copy.deepcopy(new_settings)
+        self._check_run_as(new_settings)
+        settings = _with_trigger_defaults(copy.deepcopy(new_settings))
         settings.setdefault("name", "Untitled")
         settings.setdefault("max_concurrent_runs", 1)
         self.store.save_settings(job_id, settings)
@@ -115,6 +139,7 @@ class JobsService:
         if not isinstance(new_settings, dict):
             raise InvalidParameterValue("Invalid new_settings: expected an object.")
         validate_settings(new_settings, self.cluster_id, partial=True)
+        self._check_run_as(new_settings)
         for field in fields_to_remove or []:
             if not isinstance(field, str):
                 raise InvalidParameterValue(f"Invalid fields_to_remove entry {field!r}: expected a string.")
@@ -135,7 +160,7 @@ class JobsService:
             else:
                 settings[key] = value
         validate_settings(settings, self.cluster_id)
-        self.store.save_settings(job_id, settings)
+        self.store.save_settings(job_id, _with_trigger_defaults(settings))
 
     def delete(self, job_id: Any) -> None:
         self._job(job_id)

@@ -13,6 +13,36 @@ public_router = APIRouter()
 router = APIRouter()
 
 
+@public_router.get("/oidc/.well-known/oauth-authorization-server")
+def oidc_discovery(request: Request) -> dict:
+    base = str(request.base_url).rstrip("/")
+    return {"issuer": f"{base}/oidc", "authorization_endpoint": f"{base}/oidc/v1/authorize",
+            "token_endpoint": f"{base}/oidc/v1/token", "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "scopes_supported": ["all-apis"]}
+
+
+@public_router.post("/oidc/v1/token")
+async def oidc_token(request: Request) -> JSONResponse:
+    import base64
+
+    from odoolake.workspace.identity.oauth import OAuthError
+
+    form = await request.form()
+    client_id, client_secret = form.get("client_id"), form.get("client_secret")
+    auth = request.headers.get("authorization", "")
+    if auth[:6].lower() == "basic ":
+        try:
+            client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return JSONResponse({"error": "invalid_client", "error_description": "malformed Basic credentials"}, 401)
+    try:
+        body = request.app.state.ws.oauth.token(client_id, client_secret, form.get("grant_type"))
+    except OAuthError as exc:
+        return JSONResponse({"error": exc.error, "error_description": exc.description}, status_code=exc.status)
+    return JSONResponse(body)
+
+
 @public_router.get("/.well-known/databricks-config")
 def well_known(request: Request) -> dict:
     base = str(request.base_url).rstrip("/")
