@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen -q
 	touch $@
 
-.PHONY: install demo test bench test-superset
+.PHONY: install demo test bench test-superset parity
 install: $(VENV)/.installed
 
 demo: install
@@ -22,7 +22,9 @@ test: install
 
 bench: install
 	$(VENV)/bin/python bench/month_end.py
+	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/serving.py
+	$(VENV)/bin/python bench/cold_start.py
 
 # Opt-in: Superset 6.1 in its own venv (it pins SQLAlchemy<2), importing the dashboard export and querying it.
 SUPERSET_VENV := .superset-venv
@@ -33,3 +35,13 @@ $(SUPERSET_VENV)/.installed:
 
 test-superset: install $(SUPERSET_VENV)/.installed
 	ODOOLAKE_SUPERSET_VENV=$(abspath $(SUPERSET_VENV)) $(VENV)/bin/pytest tests/integration/test_superset.py
+
+# JVM parity: Apache Spark (local mode, Java 17) in its own venv runs the same notebooks; gold is compared row by row.
+JVM_VENV := .jvm-venv
+$(JVM_VENV)/.installed:
+	$(PYTHON) -m venv $(JVM_VENV)
+	$(JVM_VENV)/bin/pip install -q "pyspark==4.3.0" "pandas>=2.2,<3" pyarrow pyyaml holidays orjson
+	touch $@
+
+parity: install $(JVM_VENV)/.installed
+	ODOOLAKE_JVM_PYTHON=$(abspath $(JVM_VENV))/bin/python $(VENV)/bin/pytest tests/integration/test_parity.py

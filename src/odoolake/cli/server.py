@@ -84,6 +84,8 @@ def up(
                                            "~/.databrickscfg."),
     production: bool = typer.Option(False, "--production", help="Accept deploys (jobs, pipelines, files, models, "
                                                                 "endpoints) only from service principals."),
+    workers: int = typer.Option(None, "--workers", min=1, envvar="ODOOLAKE_ENGINE_WORKERS",
+                                help="Run the engine in Sail's local cluster mode with this many workers."),
 ) -> None:
     """Start the local workspace: the Databricks REST API and the Spark Connect endpoint."""
     paths = WorkspacePaths.from_env(home).ensure()
@@ -98,7 +100,8 @@ def up(
     if detach:
         log = (paths.home / "server.log").open("ab")
         command = [sys.executable, "-m", "odoolake.cli.main", "up", "--port", str(port), "--host", host,
-                   "--home", str(paths.home), *(["--production"] if production else [])]
+                   "--home", str(paths.home), *(["--production"] if production else []),
+                   *(["--workers", str(workers)] if workers else [])]
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 60
@@ -119,6 +122,8 @@ def up(
 
     from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
 
+    if workers:
+        os.environ["ODOOLAKE_ENGINE_WORKERS"] = str(workers)
     settings = WorkspaceSettings(home=paths.home, host=host, port=port, production=production)
     workspace = Workspace(settings)
     app = create_app(settings, workspace)

@@ -8,6 +8,7 @@ Delta commit, so a stage that fails leaves each table at its last committed vers
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
@@ -38,12 +39,23 @@ def table_exists(spark: SparkSession, name: str) -> bool:
     return bool(spark.catalog.tableExists(name))
 
 
+def table_format() -> str:
+    """Delta everywhere, except the JVM parity run (``ODOOLAKE_TABLE_FORMAT=parquet``): no Delta jars can be fetched
+    here, so JVM Spark writes plain parquet tables and the same pipeline code runs on both engines."""
+    return os.environ.get("ODOOLAKE_TABLE_FORMAT", "delta")
+
+
 def append(df: DataFrame, name: str) -> None:
-    df.write.format("delta").mode("append").option("mergeSchema", "true").saveAsTable(name)
+    writer = df.write.format(table_format()).mode("append")
+    if table_format() == "delta":
+        writer = writer.option("mergeSchema", "true")
+    writer.saveAsTable(name)
 
 
 def overwrite(df: DataFrame, name: str, partition_by: Iterable[str] = ()) -> None:
-    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    writer = df.write.format(table_format()).mode("overwrite")
+    if table_format() == "delta":
+        writer = writer.option("overwriteSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.saveAsTable(name)
@@ -58,6 +70,10 @@ def replace_where(df: DataFrame, name: str, predicate: str, partition_by: Iterab
     if not table_exists(spark, name):
         overwrite(df, name, partition_by)
         return
+    if table_format() != "delta":  # parquet: keep the other rows, cut the lineage, rewrite the table
+        kept = spark.table(name).where(f"NOT ({predicate})").unionByName(df, allowMissingColumns=True)
+        overwrite(kept.localCheckpoint(), name, partition_by)
+        return
     writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
     if partition_by:
         writer = writer.partitionBy(*partition_by)
@@ -66,6 +82,8 @@ def replace_where(df: DataFrame, name: str, predicate: str, partition_by: Iterab
 
 def last_write_rows(spark: SparkSession, name: str) -> int:
     """Rows written by the table's latest commit, from the Delta log (no scan)."""
+    if table_format() != "delta":
+        return spark.table(name).count()
     last = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").first()
     if last is None:
         return 0

@@ -25,6 +25,9 @@ _server = None
 _address: tuple[str, int] | None = None
 
 
+WORKERS_ENV = "ODOOLAKE_ENGINE_WORKERS"
+
+
 def default_memory_limit() -> int:
     """Half the machine's RAM: Sail's default pool is unbounded and a large dedup can take it all."""
     configured = os.environ.get(MEMORY_LIMIT_ENV)
@@ -46,6 +49,14 @@ def _configure_environment(spill_dir: str) -> None:
     os.environ["SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE"] = str(default_memory_limit())
     os.environ["SAIL_RUNTIME__TEMPORARY_FILES__PATHS"] = f'["{spill_dir}"]'
     os.environ.setdefault("RUST_LOG", "error")
+    workers = os.environ.get(WORKERS_ENV)
+    if workers:
+        # Sail's local cluster mode: a driver and N workers in this process, talking over RPC as a cluster does.
+        if not workers.isdigit() or int(workers) < 1:
+            raise EngineError(f"{WORKERS_ENV} must be a positive number of workers, got {workers!r}")
+        os.environ["SAIL_MODE"] = "local-cluster"
+        os.environ["SAIL_CLUSTER__WORKER_INITIAL_COUNT"] = workers
+        os.environ["SAIL_CLUSTER__WORKER_MAX_COUNT"] = workers
 
 
 def connect_address(spill_dir: str) -> tuple[str, int]:

@@ -97,7 +97,7 @@ class Fs:
         local = self._local(path)
         if not local.exists():
             raise FileNotFoundError(f"{path} does not exist")
-        base = path.rstrip("/") if path.startswith("dbfs:") else "dbfs:" + path.rstrip("/")
+        base = path.rstrip("/") if path.startswith(("dbfs:", "file:")) else "dbfs:" + path.rstrip("/")
         if local.is_file():
             st = local.stat()
             return [FileInfo(base, local.name, st.st_size, int(st.st_mtime * 1000))]
