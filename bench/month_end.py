@@ -101,14 +101,14 @@ def worker_sail(raw: Path, extra: Path, home: Path) -> dict:
         peaks: dict[str, int] = {}
         timed(stages, "bronze", lambda: bronze.ingest(spark, "dbfs:/raw/odoo", ls), rss, peaks)
         timed(stages, "silver", lambda: silver.run(spark), rss, peaks)
-        timed(stages, "gold+features", lambda: gold.run(spark), rss, peaks)
+        timed(stages, "gold+features", lambda: (gold.run(spark), gold.refresh_features(spark)), rss, peaks)
         totals = {r["period"]: round(r["t"], 2) for r in spark.sql(
             "SELECT period, SUM(withholding_tax) AS t FROM gold.bir_transactions GROUP BY period").collect()}
         _link_raw(extra, local_raw)
         inc: dict[str, float] = {}
         timed(inc, "bronze", lambda: bronze.ingest(spark, "dbfs:/raw/odoo", ls))
         timed(inc, "silver", lambda: silver.run(spark))
-        timed(inc, "gold+features", lambda: gold.run(spark))
+        timed(inc, "gold+features", lambda: (gold.run(spark), gold.refresh_features(spark)))
         engine.close()
     return {"stages": stages, "incremental": inc, "peak_rss": rss.peak, "stage_peak_rss": peaks, "totals": totals}
 
