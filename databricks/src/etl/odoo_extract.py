@@ -18,30 +18,19 @@ dbutils.widgets.text("secret_scope", "odoo")
 # COMMAND ----------
 
 import json
-import os
 
 from odoolake.config import dbfs_file
-from odoolake.odoo import OdooClient, OdooSettings
+from odoolake.odoo import OdooClient
+from odoolake.odoo.client import settings_from_notebook
 from odoolake.odoo.extract import MODELS, Extractor, lake_ids
 
-
-def secret(key):
-    try:
-        return dbutils.secrets.get(dbutils.widgets.get("secret_scope"), key)
-    except Exception:
-        return None
-
-
-url = dbutils.widgets.get("odoo_url") or os.environ.get("ODOO_URL") or secret("url")
-api_key = secret("api_key") or os.environ.get("ODOO_API_KEY")
-if not url or not api_key:
+settings = settings_from_notebook(dbutils)
+if settings is None:
     print("Odoo extraction skipped: no Odoo connection configured (odoo_url / ODOO_URL and the secret odoo/api_key "
           "or ODOO_API_KEY). Bronze ingests the raw drops already in " + dbutils.widgets.get("raw_root") + ".")
     dbutils.jobs.taskValues.set(key="extracted", value=False)
     dbutils.notebook.exit(json.dumps({"skipped": "no Odoo connection configured"}))
 
-settings = OdooSettings.from_env(url=url, api_key=api_key, database=dbutils.widgets.get("odoo_db") or None,
-                                 login=dbutils.widgets.get("odoo_login") or None)
 client = OdooClient(settings)
 known = {spec.odoo: lake_ids(spark, spec.raw) for spec in MODELS if spec.detect_deletions}
 result = Extractor(client, dbfs_file(dbutils.widgets.get("raw_root"))).run(known_ids=known)

@@ -14,30 +14,20 @@ dbutils.widgets.text("secret_scope", "odoo")
 # COMMAND ----------
 
 import json
-import os
 from datetime import UTC, datetime
 
-from odoolake.odoo import OdooClient, OdooSettings
+from odoolake.odoo import OdooClient
+from odoolake.odoo.client import settings_from_notebook
 from odoolake.odoo.writeback import predictions_from_lake, push_predictions
 from odoolake.pipeline import io
 
-
-def secret(key):
-    try:
-        return dbutils.secrets.get(dbutils.widgets.get("secret_scope"), key)
-    except Exception:
-        return None
-
-
-url = dbutils.widgets.get("odoo_url") or os.environ.get("ODOO_URL") or secret("url")
-api_key = secret("api_key") or os.environ.get("ODOO_API_KEY")
-if not url or not api_key or not io.table_exists(spark, "gold.bir_forecast"):
-    reason = "no Odoo connection configured" if not url or not api_key else "gold.bir_forecast does not exist yet"
+settings = settings_from_notebook(dbutils)
+if settings is None or not io.table_exists(spark, "gold.bir_forecast"):
+    reason = "no Odoo connection configured" if settings is None else "gold.bir_forecast does not exist yet"
     print(f"Write-back skipped: {reason}.")
     dbutils.notebook.exit(json.dumps({"skipped": reason}))
 
-client = OdooClient(OdooSettings.from_env(url=url, api_key=api_key, database=dbutils.widgets.get("odoo_db") or None,
-                                          login=dbutils.widgets.get("odoo_login") or None))
+client = OdooClient(settings)
 result = push_predictions(client, predictions_from_lake(spark), now=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"))
 print(f"written {len(result.written)}, unchanged {len(result.unchanged)}, skipped {len(result.skipped)}")
 for record_id, why in sorted(result.skipped.items())[:20]:

@@ -56,6 +56,30 @@ class OdooSettings:
         return cls(**values)
 
 
+def settings_from_notebook(dbutils: Any) -> OdooSettings | None:
+    """Connection settings inside a job task: the ``odoo_url``/``odoo_db``/``odoo_login`` widgets, the API key from
+    the secret scope named by the ``secret_scope`` widget (key ``api_key``), each falling back to the environment.
+    None when no Odoo connection is configured (the tasks then say so and skip)."""
+
+    def widget(name: str) -> str | None:
+        try:
+            return dbutils.widgets.get(name) or None
+        except Exception:
+            return None
+
+    def secret(key: str) -> str | None:
+        try:
+            return dbutils.secrets.get(widget("secret_scope") or "odoo", key)
+        except Exception:
+            return None
+
+    url = widget("odoo_url") or os.environ.get("ODOO_URL") or secret("url")
+    api_key = secret("api_key") or os.environ.get("ODOO_API_KEY")
+    if not url or not api_key:
+        return None
+    return OdooSettings.from_env(url=url, api_key=api_key, database=widget("odoo_db"), login=widget("odoo_login"))
+
+
 class _RateLimiter:
     def __init__(self, per_second: float) -> None:
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
