@@ -93,6 +93,14 @@ def last_write_rows(spark: SparkSession, name: str) -> int:
     return int(metrics.get("numOutputRows", 0))
 
 
+def table_bytes(spark: SparkSession, name: str) -> int:
+    """Size of a table's current files (``DESCRIBE DETAIL``; 0 when unknown, e.g. parquet tables on JVM Spark)."""
+    if table_format() != "delta":
+        return 0
+    detail = spark.sql(f"DESCRIBE DETAIL {name}").first()
+    return int(detail["sizeInBytes"] or 0) if detail is not None else 0
+
+
 def in_list(column: str, values: Iterable[str]) -> str:
     """SQL ``column IN ('a', 'b')`` for trusted literals (periods, batch ids)."""
     quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(set(values)))

@@ -361,6 +361,16 @@ def build_flags(ewt_lines: DataFrame) -> DataFrame:
 
 # -- the stage --------------------------------------------------------------------------------------
 
+LINES_BYTES_PER_CHUNK = 512 * 1024 * 1024
+
+
+def period_chunks(periods: list[str], bronze_lines_bytes: int) -> list[list[str]]:
+    """Consecutive groups of periods, one per ~512 MiB of bronze lines (one group below that)."""
+    groups = max(1, min(len(periods), -(-bronze_lines_bytes // LINES_BYTES_PER_CHUNK)))
+    size = -(-len(periods) // groups) if periods else 1
+    return [periods[i:i + size] for i in range(0, len(periods), size)]
+
+
 def processed_batches(spark: SparkSession) -> set[str]:
     if not io.table_exists(spark, io.SILVER_LOG):
         return set()
@@ -410,7 +420,12 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     if full:
         io.replace_where(moves_now, io.SILVER_MOVES, where_p, ["period"])
         anchor = spark.table(io.SILVER_MOVES)
-        io.replace_where(current_lines(lines_src, anchor), io.SILVER_LINES, where_p, ["period"])
+        # The newest version of every line is a window over all of bronze: at 10M lines it alone took the engine
+        # past 4 GiB. Lines belong to their move's period, so groups of periods are independent; each group's
+        # window sees only its lines (bronze is scanned once per group).
+        for chunk in period_chunks(sorted(periods), io.table_bytes(spark, ACCOUNT_MOVE_LINE.bronze_table)):
+            where_c = io.in_list("period", chunk)
+            io.replace_where(current_lines(lines_src, anchor.where(where_c)), io.SILVER_LINES, where_c, ["period"])
     else:
         touched_ids = touched.withColumnRenamed("id", "move_id")
         keep_moves = spark.table(io.SILVER_MOVES).where(where_p).join(touched_ids, "move_id", "left_anti")
