@@ -3,6 +3,7 @@ on that file (Superset itself needs SQLAlchemy<2 and its own environment; the im
 
 from __future__ import annotations
 
+import os
 import struct
 import zipfile
 from pathlib import Path
@@ -86,11 +87,11 @@ def test_dashboard_export_structure_and_every_dataset_runs(published, tmp_path):
         assert yaml.safe_load(zf.read("odoolake_bir_export/dashboards/BIR_withholding.yaml"))["uuid"] == dashboard["uuid"]
 
 
-@pytest.mark.skipif(not __import__("os").environ.get("ODOOLAKE_SUPERSET_VENV"),
-                    reason="opt-in: set ODOOLAKE_SUPERSET_VENV to a venv with apache-superset[duckdb]==6.1.0")
+@pytest.mark.skipif(not os.environ.get("ODOOLAKE_SUPERSET_VENV"),
+                    reason="needs Superset 6.1 in its own virtualenv (it pins SQLAlchemy<2, which MLflow 3 cannot "
+                           "share); `make test-superset` builds it and runs this test")
 def test_real_superset_imports_the_export_and_queries_every_dataset(published, tmp_path):
     """Superset's own CLI and REST API: import-dashboards, then /api/v1/chart/data on each dataset."""
-    import os
     import socket
     import subprocess
     import time
