@@ -69,6 +69,32 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+class ReadCache:
+    """Values read from SQLite, kept until any commit lands on the database.
+
+    SQLite's ``PRAGMA data_version`` changes when another connection commits, so a write by another thread or
+    process (the CLI revoking a token, say) empties the cache on the next read. Writes through this object's own
+    owner must call ``clear()``, since a connection does not see its own commits in ``data_version``.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._values: dict = {}
+        self._seen = threading.local()
+
+    def get(self, key, load):
+        version = self.db.connect().execute("PRAGMA data_version").fetchone()[0]
+        if getattr(self._seen, "version", None) != version:
+            self._values.clear()
+            self._seen.version = version
+        if key not in self._values:
+            self._values[key] = load()
+        return self._values[key]
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
 class Database:
     def __init__(self, path: Path) -> None:
         self.path = path

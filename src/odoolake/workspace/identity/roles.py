@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 
-from odoolake.workspace.db import Database
+from odoolake.workspace.db import Database, ReadCache
 from odoolake.workspace.errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
 
 ROLES = ("admin", "developer", "service_principal", "read_only")
@@ -42,16 +42,22 @@ class Roles:
         self.db = db
         self.owner = owner
         self.production = production
+        self._roles = ReadCache(db)  # asked on every request: read once until something commits
+
+    def _row(self, user: str) -> str | None:
+        def load() -> str | None:
+            row = self.db.connect().execute("SELECT role FROM users WHERE user_name = ?", (user,)).fetchone()
+            return row["role"] if row else None
+
+        return self._roles.get(user, load)
 
     def role_of(self, user: str) -> str:
         if user == self.owner:
             return "admin"
-        row = self.db.connect().execute("SELECT role FROM users WHERE user_name = ?", (user,)).fetchone()
-        return row["role"] if row else "developer"
+        return self._row(user) or "developer"
 
     def exists(self, user: str) -> bool:
-        return user == self.owner or self.db.connect().execute(
-            "SELECT 1 FROM users WHERE user_name = ?", (user,)).fetchone() is not None
+        return user == self.owner or self._row(user) is not None
 
     def set_role(self, user: str, role: str) -> None:
         if role not in ROLES:
@@ -59,11 +65,13 @@ class Roles:
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO users(user_name, role, created) VALUES (?, ?, ?) "
                          "ON CONFLICT(user_name) DO UPDATE SET role = excluded.role", (user, role, int(time.time())))
+        self._roles.clear()
 
     def remove(self, user: str) -> None:
         with self.db.transaction() as conn:
             if not conn.execute("DELETE FROM users WHERE user_name = ?", (user,)).rowcount:
                 raise ResourceDoesNotExist(f"User {user} does not exist.")
+        self._roles.clear()
 
     def users(self) -> list[tuple[str, str]]:
         rows = self.db.connect().execute("SELECT user_name, role FROM users ORDER BY user_name").fetchall()
@@ -71,12 +79,11 @@ class Roles:
 
     def authorize(self, user: str, role: str, method: str, path: str) -> None:
         """Raise PermissionDenied if ``role`` may not make this request."""
-        if role == "admin" and not (self.production and method != "GET" and DEPLOY_PATHS.match(path)):
+        if method in ("GET", "HEAD"):
             return
-        if role == "read_only" and method not in ("GET", "HEAD") and not any(p.match(path) for p in READ_POSTS):
+        if role == "read_only" and not any(p.match(path) for p in READ_POSTS):
             raise PermissionDenied(f"{user} is read-only: they may query and read the workspace, not change it "
                                    f"({method} {path}).")
-        if self.production and method not in ("GET", "HEAD") and DEPLOY_PATHS.match(path) \
-                and role != "service_principal":
+        if self.production and role != "service_principal" and DEPLOY_PATHS.match(path):
             raise PermissionDenied(f"This is a production workspace: {method} {path} (a deploy) is accepted only "
                                    f"from a service principal, not from {user} ({role}).")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from odoolake.workspace.db import Database
+from odoolake.workspace.db import Database, ReadCache
 from odoolake.workspace.errors import InvalidParameterValue, ResourceDoesNotExist, Unauthenticated
 
 TOKEN_PREFIX = "dapi"
@@ -37,10 +36,8 @@ class TokenService:
     def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
-        # hash -> (user, expiry ms). Dropped whenever any other connection commits (PRAGMA data_version moves),
-        # so a token revoked by the CLI in another process stops working on its next request.
-        self._cache: dict[str, tuple[str, int]] = {}
-        self._seen = threading.local()
+        # hash -> (user, expiry ms) or None; dropped when any commit lands (a token revoked by the CLI included).
+        self._cache = ReadCache(db)
 
     def create(self, user_name: str, comment: str = "", lifetime_seconds: int | None = None) -> tuple[str, TokenInfo]:
         if lifetime_seconds is not None and (lifetime_seconds < 0 or lifetime_seconds > MAX_LIFETIME_SECONDS):
@@ -54,6 +51,7 @@ class TokenService:
             conn.execute(
                 "INSERT INTO tokens(token_id, token_hash, comment, user_name, creation_time, expiry_time) "
                 "VALUES (?, ?, ?, ?, ?, ?)", (token_id, _hash(value), comment or "", user_name, now, expiry))
+        self._cache.clear()
         return value, TokenInfo(token_id, comment or "", now, expiry, user_name)
 
     def list(self, user_name: str | None = None) -> list[TokenInfo]:
@@ -78,20 +76,17 @@ class TokenService:
         if not value:
             raise Unauthenticated("Missing Authorization header: expected 'Authorization: Bearer <token>'.")
         digest = _hash(value)
-        conn = self.db.connect()
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if getattr(self._seen, "version", None) != version:
-            self._cache.clear()
-            self._seen.version = version
-        cached = self._cache.get(digest)
+
+        def load() -> tuple[str, int, bool] | None:
+            row = self.db.connect().execute("SELECT * FROM tokens WHERE token_hash = ?", (digest,)).fetchone()
+            return None if row is None else (row["user_name"], row["expiry_time"], bool(row["revoked"]))
+
+        cached = self._cache.get(digest, load)
         if cached is None:
-            row = conn.execute("SELECT * FROM tokens WHERE token_hash = ?", (digest,)).fetchone()
-            if row is None:
-                raise Unauthenticated("Invalid access token.")
-            if row["revoked"]:
-                raise Unauthenticated("Invalid access token: the token has been revoked.")
-            cached = self._cache[digest] = (row["user_name"], row["expiry_time"])
-        user, expiry = cached
+            raise Unauthenticated("Invalid access token.")
+        if cached[2]:
+            raise Unauthenticated("Invalid access token: the token has been revoked.")
+        user, expiry, _ = cached
         if expiry != -1 and expiry <= self.clock() * 1000:
             raise Unauthenticated("Invalid access token: the token has expired.")
         return user
