@@ -18,8 +18,10 @@ EXPERIMENT_ARTIFACTS = "dbfs:/mlflow/bir_forecasting"
 MODEL_NAME = "bir_tax_forecaster"
 ALIAS = "champion"
 
-# mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI; a value we exported ourselves is not the user's choice.
-_SET_BY_US: set[str] = set()
+# The user's choice, read before anything here runs: mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI itself,
+# so reading the environment later would see our own last value instead.
+_USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
+_USER_REGISTRY_URI = os.environ.get("MLFLOW_REGISTRY_URI")
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,8 @@ def local_config(paths: WorkspacePaths) -> TrackingConfig:
 
 def resolve(paths: WorkspacePaths | None = None) -> TrackingConfig:
     """``MLFLOW_TRACKING_URI`` wins; on a Databricks cluster the workspace; otherwise the local store."""
-    explicit = os.environ.get("MLFLOW_TRACKING_URI")
-    if explicit and explicit not in _SET_BY_US:
-        return TrackingConfig(explicit, os.environ.get("MLFLOW_REGISTRY_URI", explicit), EXPERIMENT_ARTIFACTS)
+    if _USER_TRACKING_URI:
+        return TrackingConfig(_USER_TRACKING_URI, _USER_REGISTRY_URI or _USER_TRACKING_URI, EXPERIMENT_ARTIFACTS)
     if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return TrackingConfig("databricks", "databricks", EXPERIMENT_ARTIFACTS)
     return local_config(paths or WorkspacePaths.from_env())
@@ -55,7 +56,6 @@ def configure(paths: WorkspacePaths | None = None, experiment: str = EXPERIMENT)
     import mlflow
 
     config = resolve(paths)
-    _SET_BY_US.add(config.tracking_uri)
     mlflow.set_tracking_uri(config.tracking_uri)
     mlflow.set_registry_uri(config.registry_uri)
     client = mlflow.MlflowClient()
@@ -67,7 +67,15 @@ def configure(paths: WorkspacePaths | None = None, experiment: str = EXPERIMENT)
 
 def client(paths: WorkspacePaths | None = None):
     """An ``MlflowClient`` bound to the store without touching the module-level URIs."""
+    return _client_for(resolve(paths))
+
+
+def local_client(paths: WorkspacePaths):
+    """An ``MlflowClient`` on the workspace's own store, whatever the environment says (the workspace server's)."""
+    return _client_for(local_config(paths))
+
+
+def _client_for(config: TrackingConfig):
     from mlflow import MlflowClient
 
-    config = resolve(paths)
     return MlflowClient(tracking_uri=config.tracking_uri, registry_uri=config.registry_uri)

@@ -65,7 +65,7 @@ class MlflowApi:
     @property
     def client(self):
         if self._client is None:
-            self._client = tracking.client(self.paths)  # local store: the server never reads MLFLOW_TRACKING_URI
+            self._client = tracking.local_client(self.paths)
         return self._client
 
     def _artifact_location(self, location: Any) -> str | None:

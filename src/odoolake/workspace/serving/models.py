@@ -43,10 +43,7 @@ class ModelStore:
     @property
     def client(self):
         if self._client is None:
-            from mlflow import MlflowClient
-
-            config = tracking.local_config(self.paths)
-            self._client = MlflowClient(tracking_uri=config.tracking_uri, registry_uri=config.registry_uri)
+            self._client = tracking.local_client(self.paths)
         return self._client
 
     def resolve(self, name: str, ref: str) -> str:
