@@ -96,14 +96,15 @@ class _SessionPool:
             if self._created < self._size:
                 self._created += 1
                 spark = self.engine.session()
-                self._seen[id(spark)] = self._versions()
+                self._seen[id(spark)] = self.versions()
                 return spark
         return self._idle.get()
 
     def release(self, spark: Any) -> None:
         self._idle.put(spark)
 
-    def _versions(self) -> dict[str, float]:
+    def versions(self) -> dict[str, float]:
+        """Modification time of each registered table's Delta log: any commit changes it."""
         out = {}
         for name, location in self.engine.registry.tables().items():
             log = Path(location, "_delta_log")
@@ -119,7 +120,7 @@ class _SessionPool:
         from odoolake.workspace.engine.registry import TableName
 
         tables = self.engine.registry.tables()
-        for name, version in self._versions().items():
+        for name, version in self.versions().items():
             if seen.get(name) != version:
                 schema, table = name.split(".")
                 self.engine.redeclare(spark, TableName(schema, table), tables[name])
@@ -232,7 +233,9 @@ class StatementService:
         with self._lock:
             self._statements[st.statement_id] = st
         limit = byte_limit or INLINE_LIMIT_BYTES
-        key = self.cache.key(statement, args, catalog, schema, row_limit, limit, self._pool._versions())
+        # Versions are read here for the cache key and again when the statement runs (it may wait in the queue
+        # while a job commits): two stats per registered table, on purpose.
+        key = self.cache.key(statement, args, catalog, schema, row_limit, limit, self._pool.versions())
         hit = self.cache.get(key) if key is not None else None
         if hit is not None:
             st.manifest, st.chunks, st.chunk_bytes = hit
