@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from odoolake.cli.common import console, err_console, handle_errors
+from odoolake.cli.common import HomeOpt, console, err_console, handle_errors
 from odoolake.config import WorkspacePaths
 from odoolake.errors import BirRuleError, OdoolakeError
 
@@ -24,7 +24,6 @@ app = typer.Typer(no_args_is_help=True)
 dat_app = typer.Typer(no_args_is_help=True, help="BIR alphalist DAT files (QAP, SAWT, 1604-E).")
 app.add_typer(dat_app, name="dat")
 
-HomeOpt = typer.Option(None, "--home", envvar="ODOOLAKE_HOME")
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
 

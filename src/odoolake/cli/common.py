@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 
@@ -47,3 +48,7 @@ def dbfs_lister(paths: WorkspacePaths) -> Callable[[str], list[str]]:
         return [f"{uri.rstrip('/')}/{p.name}" for p in sorted(folder.iterdir()) if p.is_file()]
 
     return ls
+
+
+# Every command that works on a local workspace takes the same --home.
+HomeOpt = typer.Option(None, "--home", envvar="ODOOLAKE_HOME", help="Workspace root (default ./.odoolake).")

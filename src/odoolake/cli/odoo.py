@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 
 import typer
 
-from odoolake.cli.common import console, handle_errors
+from odoolake.cli.common import HomeOpt, console, handle_errors
 from odoolake.cli.demo import RAW_ROOT
 from odoolake.config import WorkspacePaths
 
 app = typer.Typer(no_args_is_help=True)
-HomeOpt = typer.Option(None, "--home", envvar="ODOOLAKE_HOME", help="Workspace root (default ./.odoolake).")
 UrlOpt = typer.Option(None, "--url", help="Odoo base URL (default ODOO_URL).")
 DbOpt = typer.Option(None, "--db", help="Database (default ODOO_DB; needed for JSON-RPC, 16-18).")
 LoginOpt = typer.Option(None, "--login", help="Login (default ODOO_LOGIN; needed for JSON-RPC, 16-18).")

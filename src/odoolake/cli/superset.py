@@ -6,11 +6,10 @@ from pathlib import Path
 
 import typer
 
-from odoolake.cli.common import console, handle_errors
+from odoolake.cli.common import HomeOpt, console, handle_errors
 from odoolake.config import WorkspacePaths
 
 app = typer.Typer(no_args_is_help=True)
-HomeOpt = typer.Option(None, "--home", envvar="ODOOLAKE_HOME", help="Workspace root (default ./.odoolake).")
 
 
 @app.command("publish")

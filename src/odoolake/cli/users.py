@@ -5,12 +5,11 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from odoolake.cli.common import console, handle_errors
+from odoolake.cli.common import HomeOpt, console, handle_errors
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
 
 app = typer.Typer(no_args_is_help=True)
-HomeOpt = typer.Option(None, "--home", envvar="ODOOLAKE_HOME", help="Workspace root (default ./.odoolake).")
 
 
 def _roles(home: str | None):

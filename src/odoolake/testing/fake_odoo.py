@@ -72,7 +72,7 @@ def _infer_type(name: str, value: Any) -> str:
     if isinstance(value, list) and len(value) == 2 and isinstance(value[1], str):
         return "many2one"
     if isinstance(value, list):
-        return "one2many" if name.endswith("_ids") and name in ("line_ids",) else "many2many"
+        return "one2many" if name == "line_ids" else "many2many"
     if name.endswith("date") and isinstance(value, str) and len(value) == 10:
         return "date"
     if name in ("write_date", "create_date"):
