@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import httpx
 import pytest
 import uvicorn
 
@@ -47,6 +50,23 @@ def running_server(home, **settings_kwargs) -> Iterator[Server]:
     yield Server(settings.base_url, token, workspace)
     uv.should_exit = True
     thread.join(timeout=15)
+
+
+def start_server_process(home, port: int) -> subprocess.Popen:
+    """`odoolake up` in its own process (for SIGKILL, memory and load tests), returned once it answers."""
+    proc = subprocess.Popen([sys.executable, "-m", "odoolake.cli.main", "up", "--home", str(home), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/_odoolake/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError("the workspace server process did not start")
 
 
 @pytest.fixture(scope="session")

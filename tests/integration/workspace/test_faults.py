@@ -6,11 +6,8 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import subprocess
-import sys
 import time
 
-import httpx
 import psutil
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.jobs import JobParameterDefinition, NotebookTask, RunResultState, Task
@@ -20,7 +17,7 @@ from deltalake import DeltaTable
 from odoolake.workspace.db import Database
 from odoolake.workspace.identity.tokens import TokenService
 
-from .conftest import free_port, running_server
+from .conftest import free_port, running_server, start_server_process
 
 
 def _notebook(w, path: str, body: str) -> None:
@@ -57,26 +54,12 @@ for i in range(int(dbutils.widgets.get("rounds"))):
 """
 
 
-def _start(home, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "odoolake.cli.main", "up", "--home", str(home), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/_odoolake/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the workspace server did not start")
-
-
 def test_sigkill_mid_run_marks_the_run_keeps_committed_data_and_reruns(tmp_path):
     home = tmp_path / "ws"
     home.mkdir()
     token, _ = TokenService(Database(home / "workspace.db")).create("owner@localhost", "faults")
     port = free_port()
-    server = _start(home, port)
+    server = start_server_process(home, port)
     try:
         w = WorkspaceClient(host=f"http://127.0.0.1:{port}", token=token)
         _notebook(w, "/Shared/faults/writer", SLOW_WRITER)
@@ -109,7 +92,7 @@ def test_sigkill_mid_run_marks_the_run_keeps_committed_data_and_reruns(tmp_path)
     rows = table.to_pandas()
     assert len(rows) == 500 * (committed + 1) and sorted(rows["round"].unique()) == list(range(committed + 1))
 
-    server = _start(home, port)
+    server = start_server_process(home, port)
     try:
         w = WorkspaceClient(host=f"http://127.0.0.1:{port}", token=token)
         run = w.jobs.get_run(run_id)

@@ -4,13 +4,10 @@ must stay flat once warm."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 
-import httpx
 import psutil
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import DatabricksError, TooManyRequests
@@ -20,7 +17,7 @@ from odoolake.ml import ALIAS, MODEL_NAME
 from odoolake.workspace.db import Database
 from odoolake.workspace.identity.tokens import TokenService
 
-from .conftest import free_port
+from .conftest import free_port, start_server_process
 
 CLIENTS, SECONDS = 50, 60
 ROW = {"prev_month_wht": 1.2e5, "prev_year_wht": 1.5e5, "income_tax": 4.0e4, "vat": 9.0e5}
@@ -31,15 +28,8 @@ def test_fifty_clients_for_a_minute(forecast_lake):
     token, _ = TokenService(Database(home / "workspace.db")).create("owner@localhost", "load test")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "odoolake.cli.main", "up", "--home", str(home), "--port",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_server_process(home, port)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/_odoolake/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
         admin = WorkspaceClient(host=url, token=token)
         admin.serving_endpoints.create_and_wait("bir-load", config=EndpointCoreConfigInput(
             name="bir-load", served_entities=[ServedEntityInput(entity_name=MODEL_NAME, entity_version=ALIAS,
