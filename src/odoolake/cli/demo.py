@@ -83,7 +83,7 @@ def _summary(spark, task_values: dict, end: date, seconds: float, paths: Workspa
     layers.add_column("table")
     layers.add_column("rows", justify="right")
     for name in ("bronze.odoo_account_move", "bronze.odoo_account_move_line", "bronze.odoo_res_partner",
-                 "bronze.odoo_account_tax", io.SILVER_MOVES, io.SILVER_LINES, io.EWT_LINES, io.VAT_LINES,
+                 "bronze.odoo_account_tax", io.SILVER_MOVES, io.SILVER_LINES, io.TAX_LINES, io.EWT_LINES, io.VAT_LINES,
                  io.QUARANTINE, io.BIR_TRANSACTIONS, io.EWT_BY_ATC, io.BIR_FEATURES):
         if io.table_exists(spark, name):
             layers.add_row(name, f"{spark.table(name).count():,}")
