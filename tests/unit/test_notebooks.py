@@ -1,5 +1,6 @@
 """Databricks source notebooks run locally: cells, magics, dbutils, display."""
 
+import os
 import traceback
 
 import pytest
@@ -83,3 +84,20 @@ def test_pip_magic_is_refused_with_a_reason(tmp_path, spark, lake_engine):
     nb.write_text("# Databricks notebook source\n# MAGIC %pip install requests\n")
     with pytest.raises(NotebookFormatError, match=r"add the package to pyproject\.toml"):
         run_notebook(nb, spark, lake_engine.paths)
+
+
+def test_the_workspace_home_is_set_for_the_run_only(tmp_path, spark, lake_engine, monkeypatch):
+    monkeypatch.setenv("ODOOLAKE_HOME", str(tmp_path / "callers-home"))
+    nb = tmp_path / "home.py"
+    nb.write_text("# Databricks notebook source\nimport os\nprint(os.environ['ODOOLAKE_HOME'])\n")
+    result = run_notebook(nb, spark, lake_engine.paths)
+    assert result.output.strip() == str(lake_engine.paths.home)
+    assert os.environ["ODOOLAKE_HOME"] == str(tmp_path / "callers-home")
+    with pytest.raises(ZeroDivisionError):
+        run_notebook(_write(tmp_path / "fails.py", "1 / 0"), spark, lake_engine.paths)
+    assert os.environ["ODOOLAKE_HOME"] == str(tmp_path / "callers-home")
+
+
+def _write(path, code: str):
+    path.write_text(f"# Databricks notebook source\n{code}\n")
+    return path

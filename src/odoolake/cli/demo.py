@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from odoolake.bundles.jobs import BundleError
-from odoolake.cli.common import console, handle_errors
+from odoolake.cli.common import HomeOpt, console, handle_errors
 from odoolake.config import WorkspacePaths
 
 RAW_ROOT = "dbfs:/raw/odoo"
@@ -29,7 +29,7 @@ def demo(
     months: int = typer.Option(24, min=1, help="Months of history to generate."),
     lines: int = typer.Option(300_000, min=1000, help="Approximate account.move.line records in total."),
     seed: int = typer.Option(42, help="Random seed; the same seed gives the same data."),
-    home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME", help="Workspace root (default ./.odoolake)."),
+    home: str = HomeOpt,
     reset: bool = typer.Option(False, "--reset", help="Delete the workspace root first."),
     bundle: str = typer.Option(None, "--bundle", help="Bundle folder with databricks.yml (default ./databricks)."),
 ) -> None:

@@ -6,7 +6,7 @@ from datetime import date
 
 import typer
 
-from odoolake.cli.common import console, dbfs_lister, handle_errors
+from odoolake.cli.common import HomeOpt, console, dbfs_lister, handle_errors
 from odoolake.cli.demo import RAW_ROOT, last_full_month
 from odoolake.config import WorkspacePaths
 
@@ -21,7 +21,7 @@ def generate_cmd(
     seed: int = typer.Option(42),
     end: str = typer.Option(None, help="Last month, YYYY-MM (default: last full month)."),
     only: str = typer.Option(None, help="Generate only this month's batch, YYYY-MM (an incremental drop)."),
-    home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME"),
+    home: str = HomeOpt,
 ) -> None:
     """Write Odoo-shaped raw drops to dbfs:/raw/odoo."""
     from odoolake.datagen import GenConfig, generate
@@ -38,7 +38,7 @@ def generate_cmd(
 @handle_errors
 def run_cmd(
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild silver and gold from all of bronze."),
-    home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME"),
+    home: str = HomeOpt,
 ) -> None:
     """Run the month-end over whatever raw drops are new."""
     from odoolake.pipeline import month_end
@@ -56,7 +56,7 @@ def run_cmd(
 @handle_errors
 def sql_cmd(
     statement: str = typer.Argument(..., help="SQL to run on the embedded engine."),
-    home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME"),
+    home: str = HomeOpt,
     limit: int = typer.Option(50),
 ) -> None:
     """Run one SQL statement (Delta commands like DESCRIBE HISTORY included) and print the result."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from odoolake.cli.common import console, handle_errors
+from odoolake.cli.common import HomeOpt, console, handle_errors
 from odoolake.config import WorkspacePaths
 
 app = typer.Typer(no_args_is_help=True)
@@ -20,7 +20,7 @@ ParamOpt = typer.Option(None, "--param", "-p", help="Widget value name=value (re
 def run_cmd(
     path: str = typer.Argument(..., help="Notebook file (.py or .sql in Databricks source format)."),
     param: list[str] = ParamOpt,
-    home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME", help="Workspace root (default ./.odoolake)."),
+    home: str = HomeOpt,
     workspace: str = typer.Option(None, "--workspace", help="Use the engine of a running `odoolake up` at this URL "
                                                             "(e.g. http://127.0.0.1:8765) instead of starting one."),
 ) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from odoolake.cli.common import console, err_console, handle_errors
+from odoolake.cli.common import HomeOpt, console, err_console, handle_errors
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
 
@@ -78,7 +78,7 @@ def _announce(paths: WorkspacePaths, url: str, spark_url: str, profile: str | No
 def up(
     port: int = typer.Option(DEFAULT_PORT, help="REST API port on 127.0.0.1."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind; keep loopback unless you know why."),
-    home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME"),
+    home: str = HomeOpt,
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; stop with odoolake down."),
     write_profile_name: str = typer.Option(None, "--write-profile", help="Mint a token and write this profile to "
                                            "~/.databrickscfg."),
@@ -147,7 +147,7 @@ def up(
 
 
 @handle_errors
-def down(home: str = typer.Option(None, "--home", envvar="ODOOLAKE_HOME")) -> None:
+def down(home: str = HomeOpt) -> None:
     """Stop the background workspace started with ``odoolake up --detach``."""
     paths = WorkspacePaths.from_env(home)
     state = _pid_file(paths)

@@ -105,6 +105,29 @@ def _shift(stamp: str, seconds: float) -> str:
     return (datetime.strptime(stamp, TIME_FORMAT) - timedelta(seconds=seconds)).strftime(TIME_FORMAT)
 
 
+@dataclass
+class _Staged:
+    tmp: Path
+    checkpoint: ModelCheckpoint
+    count: int
+
+
+@dataclass
+class _Batch:
+    """One extraction run: its batch name, clock, checkpoints and what it has staged so far."""
+
+    name: str
+    now: datetime
+    checkpoints: dict[str, ModelCheckpoint]
+    since: str | None
+    known_ids: dict[str, set[int]]
+    staged: dict[str, _Staged] = field(default_factory=dict)
+    result: ExtractResult = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.result = ExtractResult(self.name)
+
+
 class Extractor:
     def __init__(self, client: OdooClient, raw_dir: Path, page_size: int = 2000, lookback_seconds: float = 300,
                  models: tuple[ExtractModel, ...] = MODELS, clock: Callable[[], datetime] | None = None,
@@ -173,73 +196,73 @@ class Extractor:
     def run(self, known_ids: dict[str, set[int]] | None = None, since: datetime | None = None) -> ExtractResult:
         """Extract what changed; ``known_ids`` (Odoo model -> ids the lake holds) enables deletion detection."""
         now = self.clock()
-        batch = f"{BATCH_PREFIX}{now:%Y%m%dT%H%M%S%f}"
-        checkpoints = self._recovered(self.store.load())
-        since_text = since.astimezone(UTC).strftime(TIME_FORMAT) if since else None
-        result = ExtractResult(batch)
-        staged: dict[str, tuple[Path, ModelCheckpoint, int]] = {}
+        batch = _Batch(
+            name=f"{BATCH_PREFIX}{now:%Y%m%dT%H%M%S%f}", now=now, checkpoints=self._recovered(self.store.load()),
+            since=since.astimezone(UTC).strftime(TIME_FORMAT) if since else None, known_ids=known_ids or {},
+        )
         try:
-            self._read_all(batch, now, checkpoints, since_text, known_ids, staged, result)
-        except BaseException:
-            for tmp, _, _ in staged.values():  # nothing of a failed run becomes visible; the checkpoint is unchanged
-                tmp.unlink(missing_ok=True)
+            moved: list[int] = []
             for spec in self.models:
-                (self.raw_dir / spec.raw.name / "_tmp" / f"{batch}.jsonl.part").unlink(missing_ok=True)
+                moved = self._read_model(batch, spec, moved)
+        except BaseException:
+            for staged in batch.staged.values():  # nothing of a failed run becomes visible; checkpoints unchanged
+                staged.tmp.unlink(missing_ok=True)
+            for spec in self.models:
+                self._tmp_path(spec, batch.name).unlink(missing_ok=True)
             raise
         for odoo in COMMIT_ORDER:  # everything was read: now make it visible, lines before moves
-            if odoo not in staged:
+            staged = batch.staged.get(odoo)
+            if staged is None:
                 continue
-            tmp, new_cp, count = staged[odoo]
-            if count:
-                final = tmp.parent.parent / f"{batch}.jsonl"
-                os.replace(tmp, final)
-                result.files.append(final)
-                checkpoints[odoo] = new_cp
-                self.store.save(checkpoints)
+            if staged.count:
+                final = staged.tmp.parent.parent / f"{batch.name}.jsonl"
+                os.replace(staged.tmp, final)
+                batch.result.files.append(final)
+                batch.checkpoints[odoo] = staged.checkpoint
+                self.store.save(batch.checkpoints)
             else:
-                tmp.unlink()
-        return result
+                staged.tmp.unlink()
+        return batch.result
 
-    def _read_all(self, batch: str, now: datetime, checkpoints: dict[str, ModelCheckpoint], since_text: str | None,
-                  known_ids: dict[str, set[int]] | None, staged: dict[str, tuple[Path, ModelCheckpoint, int]],
-                  result: ExtractResult) -> None:
-        moved: list[int] = []
-        for spec in self.models:
-            mapping = self._fields(spec)
-            cp = checkpoints.get(spec.odoo, ModelCheckpoint())
-            tmp = self.raw_dir / spec.raw.name / "_tmp" / f"{batch}.jsonl.part"
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            newest, count, seen, recent = cp.write_date and (cp.write_date, cp.id), 0, set(), dict(cp.recent)
-            with tmp.open("w") as out:
-                changed = self._changed(spec, mapping, cp, since_text)
-                if spec.odoo == "account.move.line" and moved and cp.write_date:
-                    changed = _chain(changed, self._lines_of(moved, mapping))
-                for rec in changed:
-                    if rec["id"] in seen:
-                        continue
-                    seen.add(rec["id"])
-                    out.write(json.dumps(self._to_lake(rec, mapping)) + "\n")
-                    count += 1
-                    key = _key(rec)
-                    if newest is None or key > newest:
-                        newest = key
-                    recent[str(rec["id"])] = key[0]
-                    if self.progress and count % self.page_size == 0:
-                        self.progress(spec.odoo, count)
-                if spec.detect_deletions and known_ids and spec.odoo in known_ids:
-                    present = set(self.client.search(spec.odoo, [], context={"active_test": False}))
-                    gone = sorted(known_ids[spec.odoo] - present)
-                    stamp = now.strftime(TIME_FORMAT)
-                    for record_id in gone:
-                        out.write(json.dumps({"id": record_id, "_deleted": True, "write_date": stamp}) + "\n")
-                    result.deleted[spec.odoo] = len(gone)
-                    count += len(gone)
-            if spec.odoo == "account.move":
-                moved = sorted(seen)
-            new_cp = ModelCheckpoint(newest[0] if newest else None, newest[1] if newest else 0, batch,
-                                     self._trim(recent, newest[0] if newest else None))
-            staged[spec.odoo] = (tmp, new_cp, count)
-            result.rows[spec.odoo] = count
+    def _tmp_path(self, spec: ExtractModel, batch: str) -> Path:
+        return self.raw_dir / spec.raw.name / "_tmp" / f"{batch}.jsonl.part"
+
+    def _read_model(self, batch: _Batch, spec: ExtractModel, moved: list[int]) -> list[int]:
+        """Stage one model's changes (and tombstones) in a part file; returns the ids written (moves: for lines)."""
+        mapping = self._fields(spec)
+        cp = batch.checkpoints.get(spec.odoo, ModelCheckpoint())
+        tmp = self._tmp_path(spec, batch.name)
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        newest, count, seen, recent = cp.write_date and (cp.write_date, cp.id), 0, set(), dict(cp.recent)
+        with tmp.open("w") as out:
+            changed = self._changed(spec, mapping, cp, batch.since)
+            if spec.odoo == "account.move.line" and moved and cp.write_date:
+                changed = _chain(changed, self._lines_of(moved, mapping))
+            for rec in changed:
+                if rec["id"] in seen:
+                    continue
+                seen.add(rec["id"])
+                out.write(json.dumps(self._to_lake(rec, mapping)) + "\n")
+                count += 1
+                key = _key(rec)
+                if newest is None or key > newest:
+                    newest = key
+                recent[str(rec["id"])] = key[0]
+                if self.progress and count % self.page_size == 0:
+                    self.progress(spec.odoo, count)
+            if spec.detect_deletions and spec.odoo in batch.known_ids:
+                present = set(self.client.search(spec.odoo, [], context={"active_test": False}))
+                gone = sorted(batch.known_ids[spec.odoo] - present)
+                stamp = batch.now.strftime(TIME_FORMAT)
+                for record_id in gone:
+                    out.write(json.dumps({"id": record_id, "_deleted": True, "write_date": stamp}) + "\n")
+                batch.result.deleted[spec.odoo] = len(gone)
+                count += len(gone)
+        new_cp = ModelCheckpoint(newest[0] if newest else None, newest[1] if newest else 0, batch.name,
+                                 self._trim(recent, newest[0] if newest else None))
+        batch.staged[spec.odoo] = _Staged(tmp, new_cp, count)
+        batch.result.rows[spec.odoo] = count
+        return sorted(seen) if spec.odoo == "account.move" else moved
 
     def _trim(self, recent: dict[str, str], newest: str | None) -> dict[str, str]:
         if newest is None:

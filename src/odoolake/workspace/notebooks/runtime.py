@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,24 @@ def _sql_statements(text: str) -> list[str]:
     return [s for s in lines if s]
 
 
+@contextlib.contextmanager
+def _workspace_env(paths: WorkspacePaths) -> Iterator[None]:
+    """``ODOOLAKE_HOME`` for the length of a run, then as it was.
+
+    Library code a notebook calls (``odoolake.ml``, ``dbfs_file``) finds the workspace the way a script would,
+    without the run leaving its workspace behind in the calling process.
+    """
+    before = os.environ.get("ODOOLAKE_HOME")
+    os.environ["ODOOLAKE_HOME"] = str(paths.home)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("ODOOLAKE_HOME", None)
+        else:
+            os.environ["ODOOLAKE_HOME"] = before
+
+
 def run_notebook(
     path: str | Path,
     spark: Any,
@@ -94,8 +113,6 @@ def run_notebook(
 ) -> NotebookResult:
     """Run a Databricks source notebook; ``dbutils.notebook.exit`` ends it with a value."""
     nb_path = resolve_notebook(path)
-    # Library code the notebook calls (odoolake.ml, dbfs_file) finds the workspace the way a script would.
-    os.environ["ODOOLAKE_HOME"] = str(paths.home)
     values = task_values if task_values is not None else {}
     result = NotebookResult(str(nb_path), task_values=values)
     buffer = io.StringIO()
@@ -110,7 +127,7 @@ def run_notebook(
     namespace: dict[str, Any] = {"__name__": "__main__", "spark": spark, "dbutils": dbutils, "display": display,
                                  "displayHTML": print}
     stream = _Tee(buffer, sys.stdout) if echo else buffer
-    with contextlib.redirect_stdout(stream):  # type: ignore[type-var]
+    with _workspace_env(paths), contextlib.redirect_stdout(stream):  # type: ignore[type-var]
         try:
             _execute(nb_path, namespace, spark, result)
         except NotebookExit as done:
