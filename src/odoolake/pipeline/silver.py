@@ -212,6 +212,18 @@ def current_lines(lines: DataFrame, moves_now: DataFrame) -> DataFrame:
     )
 
 
+def lines_since(lines: DataFrame, anchor: DataFrame) -> DataFrame:
+    """The bronze lines that can be current for the moves of ``anchor`` (one small query to find where to start).
+
+    A move's current lines come from its latest delivery or later, so batches older than the anchor's oldest are
+    skipped; Delta's file statistics let the engine leave their files unread. The join in ``current_lines`` then
+    keeps only the anchor's lines. At 10M lines this saves a new month's run a full read of bronze, and a full
+    run's later period groups most of one.
+    """
+    oldest = anchor.agg(F.min("_batch_id")).first()[0]
+    return lines if oldest is None else lines.where(F.col("_batch_id") >= oldest)
+
+
 def duplicate_records(lines: DataFrame) -> DataFrame:
     """Second and later deliveries of the same line version (same id and write_date).
 
@@ -466,19 +478,17 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
         # window sees only its lines (bronze is scanned once per group).
         for chunk in period_chunks(sorted(periods), io.table_bytes(spark, ACCOUNT_MOVE_LINE.bronze_table)):
             where_c = io.in_list("period", chunk)
-            io.replace_where(current_lines(bronze_lines, anchor.where(where_c)), io.SILVER_LINES, where_c, ["period"])
+            group = anchor.where(where_c)
+            io.replace_where(current_lines(lines_since(bronze_lines, group), group), io.SILVER_LINES, where_c,
+                             ["period"])
     else:
         touched_ids = touched.withColumnRenamed("id", "move_id")
         keep_moves = spark.table(io.SILVER_MOVES).where(where_p).join(touched_ids, "move_id", "left_anti")
         io.replace_where(keep_moves.unionByName(moves_now.where(where_p)), io.SILVER_MOVES, where_p, ["period"])
         anchor = spark.table(io.SILVER_MOVES).where(where_p).join(touched_ids, "move_id", "left_semi")
-        # A move's current lines come from its latest delivery or later, so older batches need not be read
-        # (Delta's file statistics skip them); joining on the anchor keeps only the touched moves' lines.
-        oldest = anchor.agg(F.min("_batch_id")).first()[0]
-        fresh_lines = bronze_lines if oldest is None else bronze_lines.where(F.col("_batch_id") >= oldest)
         keep_lines = spark.table(io.SILVER_LINES).where(where_p).join(touched_ids, "move_id", "left_anti")
-        io.replace_where(keep_lines.unionByName(current_lines(fresh_lines, anchor)), io.SILVER_LINES, where_p,
-                         ["period"])
+        io.replace_where(keep_lines.unionByName(current_lines(lines_since(bronze_lines, anchor), anchor)),
+                         io.SILVER_LINES, where_p, ["period"])
 
     moves_p = spark.table(io.SILVER_MOVES).where(where_p)
     lines_p = spark.table(io.SILVER_LINES).where(where_p)
