@@ -63,7 +63,8 @@ def main() -> None:
     quarantine = spark.sql("SELECT reason, action, stage, COUNT(*) AS n FROM silver.quarantine "
                            "GROUP BY reason, action, stage").collect()
     out["quarantine"] = sorted([r.asDict() for r in quarantine], key=lambda r: (r["reason"], r["stage"]))
-    out["counts"] = {t: spark.table(t).count() for t in ("silver.ewt_lines", "silver.vat_lines", "silver.moves")}
+    out["counts"] = {t: spark.table(t).count() for t in ("silver.ewt_lines", "silver.vat_lines", "silver.moves",
+                                                           "silver.move_lines", "silver.tax_lines")}
     Path(args.out).write_text(json.dumps(out, default=str))
 
 
