@@ -325,28 +325,34 @@ def conform_tax_lines(
     )
 
 
-_SALES = F.col("tax_use") == "sale"
-_RATE = F.abs(F.col("tax_amount"))
-_BASE = F.round(
-    F.abs(F.coalesce(F.col("tax_base_amount"), F.lit(0.0)))
-    * F.when(F.col("move_type").isin("in_refund", "out_refund"), F.lit(-1.0)).otherwise(F.lit(1.0)),
-    2,
-)
+# Functions, not module constants: classic (JVM) PySpark cannot build a Column before a session exists.
+def _sales() -> Column:
+    return F.col("tax_use") == "sale"
+
+
+def _rate() -> Column:
+    return F.abs(F.col("tax_amount"))
+
+
+def _base() -> Column:
+    """Signed taxable base: credit notes count negative."""
+    refund = F.col("move_type").isin("in_refund", "out_refund")
+    return F.round(F.abs(F.coalesce(F.col("tax_base_amount"), F.lit(0.0))) * F.when(refund, -1.0).otherwise(1.0), 2)
 
 
 def ewt_lines(spark: SparkSession, tax_lines: DataFrame) -> DataFrame:
     """Usable withholding tax lines with payee, ATC, regime, amounts and their data-quality flags."""
     wht = tax_lines.where(F.col("_reject").isNull() & F.col("is_withholding"))
-    withheld = F.round(F.when(_SALES, F.col("balance")).otherwise(-F.col("balance")), 2)
+    withheld = F.round(F.when(_sales(), F.col("balance")).otherwise(-F.col("balance")), 2)
     in_force = (
-        wht.select("line_id", "atc", "date", _RATE.alias("_rate"))
+        wht.select("line_id", "atc", "date", _rate().alias("_rate"))
         .join(_atc_catalog(spark).select("atc", F.col("rate").alias("_crate"), "valid_from", "valid_to"), "atc")
         .where((F.col("date") >= F.to_date("valid_from")) & (F.col("date") <= F.to_date("valid_to"))
                & (F.abs(F.col("_rate") - F.col("_crate")) < 1e-9))
         .select("line_id").distinct().withColumn("_rate_in_force", F.lit(True))
     )
     deadline = F.make_date(F.year(F.add_months("date", 1)), F.month(F.add_months("date", 1)), F.lit(LATE_DAY))
-    expected = F.abs(_BASE) * _RATE / 100
+    expected = F.abs(_base()) * _rate() / 100
     flags = {
         "MISSING_TIN": F.col("tin_status") == "MISSING",
         "MALFORMED_TIN": F.col("tin_status") == "MALFORMED",
@@ -356,7 +362,7 @@ def ewt_lines(spark: SparkSession, tax_lines: DataFrame) -> DataFrame:
             | (F.col("atc").startswith("WC") & ~F.coalesce(F.col("is_company"), F.lit(True)))
         ),
         "RATE_NOT_IN_FORCE": F.col("_rate_in_force").isNull(),
-        "TAX_NOT_RATE_X_BASE": F.abs(F.abs(withheld) - expected) > F.greatest(F.lit(1.0), expected * 0.005),
+        "TAX_NOT_rate()_X_base()": F.abs(F.abs(withheld) - expected) > F.greatest(F.lit(1.0), expected * 0.005),
         "BACKDATED_POSTING": F.to_date(F.col("write_date")) > deadline,
     }
     return wht.join(in_force, "line_id", "left").select(
@@ -366,8 +372,8 @@ def ewt_lines(spark: SparkSession, tax_lines: DataFrame) -> DataFrame:
         F.col("tin").alias("payee_tin"), F.col("tin_branch").alias("payee_branch"), "tin_status",
         F.when(F.col("is_company"), "corporation").otherwise("individual").alias("payee_type"),
         "atc", "atc_source",
-        F.when(_SALES, F.lit("CWT")).otherwise(F.col("regime")).alias("regime"),
-        "tax_id", "tax_name", _RATE.alias("rate"), _BASE.alias("base"), withheld.alias("tax_withheld"),
+        F.when(_sales(), F.lit("CWT")).otherwise(F.col("regime")).alias("regime"),
+        "tax_id", "tax_name", _rate().alias("rate"), _base().alias("base"), withheld.alias("tax_withheld"),
         "currency", F.col("write_date").alias("posted_at"),
         F.concat_ws(",", *[F.when(cond, F.lit(name)) for name, cond in flags.items()]).alias("dq_flags"),
         "_batch_id",
@@ -380,9 +386,9 @@ def vat_lines(tax_lines: DataFrame) -> DataFrame:
         "period", F.year("date").alias("year"), F.month("date").alias("month"), "agency", "company_id",
         "move_id", "move_name", "move_type", "line_id", "date", "partner_id",
         F.col("tin").alias("partner_tin"), F.col("tin_branch").alias("partner_branch"), "tin_status",
-        F.when(_SALES, "sale").otherwise("purchase").alias("side"), "vat_category", "tax_id", "tax_name",
-        _RATE.alias("rate"), _BASE.alias("base"),
-        F.round(F.when(_SALES, -F.col("balance")).otherwise(F.col("balance")), 2).alias("vat"),
+        F.when(_sales(), "sale").otherwise("purchase").alias("side"), "vat_category", "tax_id", "tax_name",
+        _rate().alias("rate"), _base().alias("base"),
+        F.round(F.when(_sales(), -F.col("balance")).otherwise(F.col("balance")), 2).alias("vat"),
         "_batch_id",
     )
 
