@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from odoolake.cli.common import HomeOpt, console, err_console, handle_errors
+from odoolake.cli.common import HomeOpt, console, err_console, handle_errors, lake_session
 from odoolake.config import WorkspacePaths
 from odoolake.errors import BirRuleError, OdoolakeError
 
@@ -75,13 +75,6 @@ def calendar_cmd(year: int = typer.Option(None, help="Year of the periods (defau
         note = "moved: weekend or holiday" if ob.moved else ""
         table.add_row(ob.form, ob.period, f"{ob.due:%a %d %b %Y}", f"{ob.statutory_due:%d %b}", note)
     console.print(table)
-
-
-def _session(paths: WorkspacePaths):
-    from odoolake.workspace.engine import LocalEngine
-
-    engine = LocalEngine(paths)
-    return engine, engine.session()
 
 
 def _agent(spark, agency: str):
@@ -161,12 +154,9 @@ def dat_qap(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1."),
     """The QAP attached to the 1601-EQ, as a DAT file."""
     year, q = parse_quarter(quarter)
     paths = WorkspacePaths.from_env(home)
-    engine, spark = _session(paths)
-    try:
+    with lake_session(paths) as spark:
         for line in _write_qap(paths, spark, agency, year, q, skip_invalid_tins):
             console.print(line)
-    finally:
-        engine.close()
 
 
 def _write_qap(paths: WorkspacePaths, spark, agency: str, year: int, q: int, skip_invalid: bool) -> list[str]:
@@ -196,8 +186,7 @@ def dat_sawt(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1 (the SA
 
     year, q = parse_quarter(quarter)
     paths = WorkspacePaths.from_env(home)
-    engine, spark = _session(paths)
-    try:
+    with lake_session(paths) as spark:
         found = spark.sql("SELECT * FROM gold.sawt WHERE agency = :a AND quarter = :q ORDER BY payor_key, atc",
                           args={"a": agency, "q": f"{year}Q{q}"}).collect()
         if not found:
@@ -210,8 +199,6 @@ def dat_sawt(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1 (the SA
         console.print(_write(paths, agency, f"{year}Q{q}", name, content))
         if left:
             console.print(_write(paths, agency, f"{year}Q{q}", name.replace(".dat", "_excluded.csv"), _excluded_csv(left)))
-    finally:
-        engine.close()
 
 
 @dat_app.command("1604e")
@@ -222,8 +209,7 @@ def dat_1604e(year: int = typer.Option(..., help="Calendar year."), agency: str 
     from odoolake.bir.dat import AlphalistRow, form1604e
 
     paths = WorkspacePaths.from_env(home)
-    engine, spark = _session(paths)
-    try:
+    with lake_session(paths) as spark:
         found = spark.sql(
             "SELECT payee_key, atc, rate, schedule, first(payee_tin, true) AS payee_tin, "
             "first(payee_branch, true) AS payee_branch, first(payee_name, true) AS payee_name, "
@@ -250,8 +236,6 @@ def dat_1604e(year: int = typer.Option(..., help="Calendar year."), agency: str 
         if left3 or left4:
             console.print(_write(paths, agency, str(year), name.replace(".dat", "_excluded.csv"),
                                  _excluded_csv(left3 + left4)))
-    finally:
-        engine.close()
 
 
 @app.command("forms")
@@ -267,9 +251,8 @@ def forms_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q1."),
     year, q = parse_quarter(period)
     quarter = f"{year}Q{q}"
     paths = WorkspacePaths.from_env(home)
-    engine, spark = _session(paths)
     problems: list[str] = []
-    try:
+    with lake_session(paths) as spark:
         months = [f"{year}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)]
         forms.run(spark, months)
         for code in _agencies(spark, agency):
@@ -312,8 +295,6 @@ def forms_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q1."),
         if totals:
             page = month_end_html("odoolake", year, last_month, totals)
             console.print(_write(paths, "all", quarter, f"month_end_{year}-{last_month:02d}.html", page))
-    finally:
-        engine.close()
     if problems:
         err_console.print(f"[yellow]{len(problems)} output(s) need fixes in Odoo first:[/]")
         for problem in problems[:20]:

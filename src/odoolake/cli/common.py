@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +37,15 @@ def handle_errors(func: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def lake_session(paths: WorkspacePaths) -> Iterator[Any]:
+    """A Spark session for one command, closed after it: the embedded engine, or ``ODOOLAKE_SPARK_REMOTE`` if set."""
+    from odoolake.workspace.engine import LocalEngine
+
+    with LocalEngine.start(paths.home) as engine:
+        yield engine.session()
 
 
 def dbfs_lister(paths: WorkspacePaths) -> Callable[[str], list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from datetime import date
@@ -12,7 +13,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from odoolake.bundles.jobs import BundleError
-from odoolake.cli.common import HomeOpt, console, handle_errors
+from odoolake.cli.common import HomeOpt, console, handle_errors, lake_session
 from odoolake.config import WorkspacePaths
 
 RAW_ROOT = "dbfs:/raw/odoo"
@@ -36,7 +37,6 @@ def demo(
     """Generate Odoo data for the agencies, run the bundle's bir_etl notebooks (bronze → silver → gold), summarise."""
     from odoolake.bundles.jobs import notebook_tasks
     from odoolake.datagen import GenConfig, generate
-    from odoolake.workspace.engine import LocalEngine
     from odoolake.workspace.notebooks import run_notebook
 
     tasks = notebook_tasks(find_bundle(bundle), JOB_KEY)
@@ -49,21 +49,21 @@ def demo(
     started = time.perf_counter()
     columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"),
                TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=False) as progress:
+    with contextlib.ExitStack() as stack:
+        progress = stack.enter_context(Progress(*columns, console=console, transient=False))
         gen_task = progress.add_task("generate Odoo extracts", total=months, note="")
         generate(cfg, paths.dbfs_to_local(RAW_ROOT),
                  progress=lambda batch, n, total: progress.update(gen_task, completed=n, note=batch))
         run_task = progress.add_task(f"job {JOB_KEY}", total=len(tasks), note="starting engine")
-        engine = LocalEngine.start(paths.home)
-        spark = engine.session()
+        spark = stack.enter_context(lake_session(paths))
         task_values: dict = {}
         for task in tasks:
             progress.update(run_task, note=task.task_key)
             run_notebook(task.notebook, spark, paths, task.parameters, task_values, task.task_key)
             progress.advance(run_task)
         progress.update(run_task, note="done")
-    _summary(spark, task_values, end, time.perf_counter() - started, paths)
-    engine.close()
+        progress.stop()
+        _summary(spark, task_values, end, time.perf_counter() - started, paths)
 
 
 def find_bundle(explicit: str | None) -> Path:

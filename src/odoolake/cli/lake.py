@@ -6,7 +6,7 @@ from datetime import date
 
 import typer
 
-from odoolake.cli.common import HomeOpt, console, dbfs_lister, handle_errors
+from odoolake.cli.common import HomeOpt, console, dbfs_lister, handle_errors, lake_session
 from odoolake.cli.demo import RAW_ROOT, last_full_month
 from odoolake.config import WorkspacePaths
 
@@ -42,11 +42,9 @@ def run_cmd(
 ) -> None:
     """Run the month-end over whatever raw drops are new."""
     from odoolake.pipeline import month_end
-    from odoolake.workspace.engine import LocalEngine
 
     paths = WorkspacePaths.from_env(home)
-    with LocalEngine.start(paths.home) as engine:
-        spark = engine.session()
+    with lake_session(paths) as spark:
         result = month_end.run(spark, RAW_ROOT, dbfs_lister(paths),
                                on_stage=lambda s: console.print(f"[dim]→ {s}[/]"), full_refresh=full_refresh)
     console.print(f"batches {result.bronze.new_batches or 'none'}; periods rebuilt {result.silver.periods or 'none'}")
@@ -60,7 +58,5 @@ def sql_cmd(
     limit: int = typer.Option(50),
 ) -> None:
     """Run one SQL statement (Delta commands like DESCRIBE HISTORY included) and print the result."""
-    from odoolake.workspace.engine import LocalEngine
-
-    with LocalEngine.start(WorkspacePaths.from_env(home).home) as engine:
-        engine.session().sql(statement).show(limit, truncate=False)
+    with lake_session(WorkspacePaths.from_env(home)) as spark:
+        spark.sql(statement).show(limit, truncate=False)

@@ -9,16 +9,10 @@ import sys
 import typer
 from rich.table import Table
 
-from odoolake.cli.common import HomeOpt, console, handle_errors
+from odoolake.cli.common import HomeOpt, console, handle_errors, lake_session
 from odoolake.config import WorkspacePaths
 
 app = typer.Typer(no_args_is_help=True)
-
-
-def _spark(paths: WorkspacePaths):
-    from odoolake.workspace.engine import LocalEngine
-
-    return LocalEngine.start(paths.home)
 
 
 @app.command("train")
@@ -29,13 +23,9 @@ def train_cmd(test_months: int = typer.Option(3, min=1, help="Latest months held
     from odoolake.ml.train import train
 
     paths = WorkspacePaths.from_env(home).ensure()
-    engine = _spark(paths)
-    try:
-        with console.status("training seasonal naive, random forest and ridge…"):
-            result = train(engine.session(), paths, test_months=test_months, seed=seed,
-                           chart_dir=paths.dbfs_to_local("dbfs:/reports/bir_forecast/training"))
-    finally:
-        engine.close()
+    with lake_session(paths) as spark, console.status("training seasonal naive, random forest and ridge…"):
+        result = train(spark, paths, test_months=test_months, seed=seed,
+                       chart_dir=paths.dbfs_to_local("dbfs:/reports/bir_forecast/training"))
     table = Table(title=f"Holdout {result.test_periods[0]}..{result.test_periods[-1]} "
                         f"(trained on {result.train_periods[0]}..{result.train_periods[-1]})", show_edge=False)
     for col in ("model", "MAE (PHP)", "MAPE", "R²", "MAE / naive"):
@@ -56,11 +46,8 @@ def score_cmd(home: str = HomeOpt) -> None:
     from odoolake.ml.scoring import score
 
     paths = WorkspacePaths.from_env(home).ensure()
-    engine = _spark(paths)
-    try:
-        result = score(engine.session(), paths, chart_dir=paths.dbfs_to_local("dbfs:/reports/bir_forecast/latest"))
-    finally:
-        engine.close()
+    with lake_session(paths) as spark:
+        result = score(spark, paths, chart_dir=paths.dbfs_to_local("dbfs:/reports/bir_forecast/latest"))
     console.print(f"gold.bir_forecast: {result.rows} rows from version {result.version}; charts in "
                   f"{paths.dbfs_to_local('dbfs:/reports/bir_forecast/latest')}")
 

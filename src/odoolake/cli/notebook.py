@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from odoolake.cli.common import HomeOpt, console, handle_errors
+from odoolake.cli.common import HomeOpt, console, handle_errors, lake_session
 from odoolake.config import WorkspacePaths
 
 app = typer.Typer(no_args_is_help=True)
@@ -27,7 +27,6 @@ def run_cmd(
     """Run a notebook on the embedded engine, on a running workspace's engine, or on ODOOLAKE_SPARK_REMOTE."""
     import os
 
-    from odoolake.workspace.engine import LocalEngine
     from odoolake.workspace.notebooks import run_notebook
 
     if workspace:
@@ -47,10 +46,7 @@ def run_cmd(
             raise typer.BadParameter(f"--param {item!r}: expected name=value")
         params[name] = value
     paths = WorkspacePaths.from_env(home).ensure()
-    engine = LocalEngine.start(paths.home)
-    try:
-        result = run_notebook(path, engine.session(), paths, params, echo=True)
-    finally:
-        engine.close()
+    with lake_session(paths) as spark:
+        result = run_notebook(path, spark, paths, params, echo=True)
     console.print(f"[green]{result.cells_run} cell(s) run[/]" + (f"; exit value: {result.exit_value}"
                                                                  if result.exit_value is not None else ""))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import typer
 
-from odoolake.cli.common import HomeOpt, console, handle_errors
+from odoolake.cli.common import HomeOpt, console, handle_errors, lake_session
 from odoolake.cli.demo import RAW_ROOT
 from odoolake.config import WorkspacePaths
 
@@ -48,7 +48,6 @@ def extract_cmd(
 ) -> None:
     """Extract what changed in Odoo since the checkpoint into dbfs:/raw/odoo (bronze ingests it on the next run)."""
     from odoolake.odoo.extract import MODELS, Extractor, lake_ids
-    from odoolake.workspace.engine import LocalEngine
 
     start = None
     if since:
@@ -59,12 +58,8 @@ def extract_cmd(
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
     paths = WorkspacePaths.from_env(home).ensure()
     client = _client(url, db, login)
-    engine = LocalEngine(paths)
-    try:
-        spark = engine.session()
+    with lake_session(paths) as spark:
         known = {spec.odoo: lake_ids(spark, spec.raw) for spec in MODELS if spec.detect_deletions}
-    finally:
-        engine.close()
     with console.status(f"extracting from {client.url} ({client.protocol})…") as status:
         extractor = Extractor(client, paths.dbfs_to_local(RAW_ROOT), page_size=page_size,
                               progress=lambda model, n: status.update(f"{model}: {n:,} records…"))
@@ -81,15 +76,11 @@ def extract_cmd(
 def writeback_cmd(url: str = UrlOpt, db: str = DbOpt, login: str = LoginOpt, home: str = HomeOpt) -> None:
     """Write gold.bir_forecast into ipai.finance.bir_schedule.lake_predicted_tax (only what changed)."""
     from odoolake.odoo.writeback import predictions_from_lake, push_predictions
-    from odoolake.workspace.engine import LocalEngine
 
     paths = WorkspacePaths.from_env(home)
     client = _client(url, db, login)
-    engine = LocalEngine(paths)
-    try:
-        predictions = predictions_from_lake(engine.session())
-    finally:
-        engine.close()
+    with lake_session(paths) as spark:
+        predictions = predictions_from_lake(spark)
     result = push_predictions(client, predictions, now=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"))
     console.print(f"written {len(result.written)}, unchanged {len(result.unchanged)}, skipped {len(result.skipped)}")
     for record_id, why in sorted(result.skipped.items()):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from odoolake.cli.common import HomeOpt, console, handle_errors
+from odoolake.cli.common import HomeOpt, console, handle_errors, lake_session
 from odoolake.config import WorkspacePaths
 
 app = typer.Typer(no_args_is_help=True)
@@ -17,14 +17,10 @@ app = typer.Typer(no_args_is_help=True)
 def publish_cmd(home: str = HomeOpt) -> None:
     """Write the gold tables to dbfs:/superset/gold.duckdb (what the bir_etl task publish_superset does)."""
     from odoolake.superset.publish import DEFAULT_TARGET, publish
-    from odoolake.workspace.engine import LocalEngine
 
     paths = WorkspacePaths.from_env(home).ensure()
-    engine = LocalEngine(paths)
-    try:
-        result = publish(engine.session(), paths.dbfs_to_local(DEFAULT_TARGET))
-    finally:
-        engine.close()
+    with lake_session(paths) as spark:
+        result = publish(spark, paths.dbfs_to_local(DEFAULT_TARGET))
     console.print(f"{result.path}: " + ", ".join(f"{t} {n:,}" for t, n in result.tables.items()))
     if result.missing:
         console.print(f"[yellow]not built yet:[/] {', '.join(result.missing)} (run the bir_etl job)")
