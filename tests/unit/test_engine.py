@@ -83,3 +83,17 @@ def test_secrets_come_from_the_environment(monkeypatch, tmp_path):
     assert dbutils.secrets.get("odoo", "api-key") == "s3cret"
     with pytest.raises(OdoolakeError, match="ODOOLAKE_SECRET_ODOO_MISSING"):
         dbutils.secrets.get("odoo", "missing")
+
+
+def test_cli_sessions_use_the_spark_connect_server_named_in_the_environment(lake_engine, monkeypatch, tmp_path):
+    """ODOOLAKE_SPARK_REMOTE sends every CLI command to another Spark Connect server (here the fixture's own
+    server, named through ``localhost`` so that the address can only have come from the variable)."""
+    from odoolake.cli.common import lake_session
+    from odoolake.config import WorkspacePaths
+
+    remote = lake_engine.remote_url.replace("127.0.0.1", "localhost")
+    assert remote != lake_engine.remote_url
+    monkeypatch.setenv("ODOOLAKE_SPARK_REMOTE", remote)
+    with lake_session(WorkspacePaths.from_env(tmp_path / "home")) as spark:
+        assert spark._odoolake_engine.remote_url == remote
+        assert spark.sql("SELECT 41 + 1 AS answer").first()["answer"] == 42
