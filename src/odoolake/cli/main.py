@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import typer
 
@@ -27,6 +28,8 @@ app.add_typer(tokens.app, name="tokens", help="Personal access tokens (as the Da
 @app.callback()
 def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs.")) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # MLflow keeps its own INFO logger (database migrations, uv exports) that would print over the progress bars.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if debug else "WARNING")
     common.DEBUG = debug
 
 
