@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen -q
 	touch $@
 
-.PHONY: install demo test bench test-superset parity
+.PHONY: install demo test bench test-superset parity test-dbconnect
 install: $(VENV)/.installed
 
 demo: install
@@ -45,3 +45,13 @@ $(JVM_VENV)/.installed:
 
 parity: install $(JVM_VENV)/.installed
 	ODOOLAKE_JVM_PYTHON=$(abspath $(JVM_VENV))/bin/python $(VENV)/bin/pytest tests/integration/test_parity.py
+
+# Databricks Connect 15.4 (the last line for Python 3.11) in its own venv: it replaces pyspark with Databricks' build.
+DBCONNECT_VENV := .dbconnect-venv
+$(DBCONNECT_VENV)/.installed:
+	$(PYTHON) -m venv $(DBCONNECT_VENV)
+	$(DBCONNECT_VENV)/bin/pip install -q "databricks-connect==15.4.26"
+	touch $@
+
+test-dbconnect: install $(DBCONNECT_VENV)/.installed
+	ODOOLAKE_DBCONNECT_PYTHON=$(abspath $(DBCONNECT_VENV))/bin/python $(VENV)/bin/pytest tests/integration/test_databricks_connect.py

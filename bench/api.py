@@ -1,11 +1,15 @@
-"""REST API benchmark on loopback: run-now → TERMINATED, statement latency, jobs/list throughput.
+"""Workspace API benchmark on loopback.
 
-    python bench/api.py [--runs 20] [--statements 100] [--clients 20] [--seconds 10]
+    python bench/api.py [--runs 20] [--statements 100] [--clients 20] [--seconds 10] [--queries 200] [--fetches 5]
 
-The server runs in this process (uvicorn thread) on a free 127.0.0.1 port with a temporary home. Clients are
-plain HTTP (httpx) so the numbers measure the server, not the SDK's polling back-off (1 s minimum).
+The server runs in this process (the real front door, in a thread) on a free 127.0.0.1 port with a temporary home.
+Its engine host runs with ODOOLAKE_ENGINE_ISOLATION=off so that Sail's own port, the baseline, can be reached from
+here (inside its network namespace nothing outside the engine could).
 - run-now: a one-cell notebook job; poll runs/get every 20 ms until TERMINATED.
-- statement: the seed's gold query (GROUP BY agency on a small gold.bir_transactions), wait_timeout 30s.
+- statement: the seed's gold query (cached after the first call) and the same query with a new text each call
+  (never a cache hit), wait_timeout 30s.
+- Spark Connect: a small query on gold and a 1M-row ``toPandas()``, through the front door (TLS, token, the engine's
+  rules) and straight to Sail, interleaved call by call; CPU time of this process plus the engine host beside wall.
 - jobs/list: N client threads for a fixed time; requests/s and error count.
 """
 
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
+import os
 import statistics
 import sys
 import tempfile
@@ -23,7 +27,6 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 HERE = Path(__file__).resolve().parent
 
@@ -33,32 +36,53 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def summary(values: list[float]) -> dict:
+    return {"p50": round(statistics.median(values), 2), "p99": round(pct(values, 0.99), 2), "n": len(values)}
+
+
+class Cpu:
+    """CPU seconds of this process and the engine host, read around each measured call."""
+
+    def __init__(self, engine_pid: int) -> None:
+        import psutil
+
+        self.procs = [psutil.Process(), psutil.Process(engine_pid)]
+
+    def now(self) -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in self.procs)
+
+
 def main() -> None:
+    os.environ["ODOOLAKE_ENGINE_ISOLATION"] = "off"
     from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
+    from odoolake.workspace.engine.host import front_socket
+    from odoolake.workspace.frontdoor.server import WorkspaceServer, bind
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--statements", type=int, default=100)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--fetches", type=int, default=5)
+    parser.add_argument("--big-rows", type=int, default=1_000_000)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        listener = bind("127.0.0.1", 0)
+        port = listener.getsockname()[1]
         settings = WorkspaceSettings(home=Path(tmp), port=port)
         ws = Workspace(settings)
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, ws), host="127.0.0.1", port=port,
-                                               log_level="warning"))
+        server = WorkspaceServer(create_app(settings, ws), listener, ws.tls, front_socket(ws.paths.home), True)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:
             time.sleep(0.05)
         token, _ = ws.tokens.create(ws.user, "bench")
-        base = settings.base_url
+        base = f"http://127.0.0.1:{port}"
         headers = {"Authorization": f"Bearer {token}"}
         client = httpx.Client(base_url=base, headers=headers, timeout=60)
+        report: dict = {"date": date.today().isoformat()}
 
         # run-now -> TERMINATED
         import base64
@@ -80,25 +104,77 @@ def main() -> None:
                 time.sleep(0.02)
             assert state.get("result_state") == "SUCCESS", state
             run_times.append((time.perf_counter() - started) * 1000)
+        report["run_now_to_terminated_ms"] = summary(run_times)
 
-        # statements on small gold
+        # data: a small gold table and a 1M-row table
         spark = ws.engine.session()
         spark.sql("CREATE SCHEMA IF NOT EXISTS gold")
         rows = [(a, 2026, m, float(i)) for i, (a, m) in enumerate((a, m) for a in
                 ("RIM", "CKVC", "BOM", "JPAL", "JLI", "JAP", "LAS", "RMQB") for m in range(1, 13))]
         spark.createDataFrame(rows, "agency string, year int, month int, withholding_tax double").write \
-            .format("delta").mode("overwrite").saveAsTable("gold.bir_transactions")
+            .mode("overwrite").saveAsTable("gold.bir_transactions")
+        spark.range(args.big_rows).selectExpr("id", "id % 8 AS agency", "CAST(id AS DOUBLE) * 1.5 AS amount",
+                                              "CAST(id % 28 AS INT) AS day", "uuid() AS ref") \
+            .write.mode("overwrite").saveAsTable("gold.big")
         ws.engine.stop_session(spark)
-        body = {"warehouse_id": "local0000000000", "wait_timeout": "30s",
-                "statement": "SELECT agency, SUM(withholding_tax) AS total_wht FROM gold.bir_transactions "
-                             "WHERE year = 2026 AND month = 1 GROUP BY agency"}
-        client.post("/api/2.0/sql/statements", json=body).raise_for_status()  # warm the session pool
-        stmt_times = []
-        for _ in range(args.statements):
+        query = ("SELECT agency, SUM(withholding_tax) AS total_wht FROM gold.bir_transactions "
+                 "WHERE year = 2026 AND month = {month} GROUP BY agency")
+
+        # statements: cached, and a new text each call
+        def statement(text: str) -> float:
+            body = {"warehouse_id": "local0000000000", "wait_timeout": "30s", "statement": text}
             started = time.perf_counter()
             r = client.post("/api/2.0/sql/statements", json=body).json()
-            stmt_times.append((time.perf_counter() - started) * 1000)
+            elapsed = (time.perf_counter() - started) * 1000
             assert r["status"]["state"] == "SUCCEEDED", r
+            return elapsed
+
+        statement(query.format(month=1))  # warm the principal's session
+        report["statement_cached_ms"] = summary([statement(query.format(month=1)) for _ in range(args.statements)])
+        fresh = [statement(query.format(month=1) + f" HAVING total_wht > -{i}") for i in range(args.statements)]
+        report["statement_uncached_ms"] = summary(fresh)
+
+        # Spark Connect: front door vs Sail direct, interleaved
+        from pyspark.sql.connect.session import SparkSession
+
+        status = ws.engine.lease().status
+        os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = str(ws.tls.ca_bundle)
+        paths = {
+            "front_door": SparkSession.builder.remote(f"sc://127.0.0.1:{port}/;use_ssl=true;token={token}").create(),
+            "sail_direct": SparkSession.builder.remote(f"sc://{status['sail_address']}").create(),
+        }
+        cpu = Cpu(status["pid"])
+        small = {name: [] for name in paths}
+        small_cpu = {name: [] for name in paths}
+        for session in paths.values():
+            session.sql(query.format(month=2)).collect()
+        for i in range(args.queries):
+            for name, session in paths.items():
+                text = query.format(month=1 + i % 12)
+                c0, t0 = cpu.now(), time.perf_counter()
+                session.sql(text).collect()
+                small[name].append((time.perf_counter() - t0) * 1000)
+                small_cpu[name].append((cpu.now() - c0) * 1000)
+        big = {name: [] for name in paths}
+        big_cpu = {name: [] for name in paths}
+        for _ in range(args.fetches):
+            for name, session in paths.items():
+                c0, t0 = cpu.now(), time.perf_counter()
+                frame = session.table("gold.big").toPandas()
+                big[name].append(time.perf_counter() - t0)
+                big_cpu[name].append(cpu.now() - c0)
+                assert len(frame) == args.big_rows
+        report["spark_connect_small_query_ms"] = {
+            name: {**summary(small[name]), "cpu_p50": round(statistics.median(small_cpu[name]), 2)} for name in paths}
+        report["spark_connect_small_query_ms"]["front_door_added_p50"] = round(
+            statistics.median(small["front_door"]) - statistics.median(small["sail_direct"]), 2)
+        report["spark_connect_1m_topandas_s"] = {
+            name: {"median": round(statistics.median(big[name]), 3),
+                   "cpu_median": round(statistics.median(big_cpu[name]), 3), "n": len(big[name])} for name in paths}
+        report["spark_connect_1m_topandas_s"]["front_door_ratio"] = round(
+            statistics.median(big["front_door"]) / statistics.median(big["sail_direct"]), 3)
+        for session in paths.values():
+            session.stop()
 
         # jobs/list under concurrent clients
         count, errors, stop = [0], [0], time.perf_counter() + args.seconds
@@ -118,18 +194,11 @@ def main() -> None:
             t.start()
         for t in threads:
             t.join()
-        rps = count[0] / (time.perf_counter() - t0)
+        report["jobs_list"] = {"clients": args.clients, "requests_per_s": round(count[0] / (time.perf_counter() - t0), 1),
+                               "errors": errors[0]}
         server.should_exit = True
         thread.join(timeout=10)
 
-    report = {
-        "date": date.today().isoformat(),
-        "run_now_to_terminated_ms": {"p50": round(statistics.median(run_times), 1), "p99": round(pct(run_times, 0.99), 1),
-                                     "n": len(run_times)},
-        "statement_ms": {"p50": round(statistics.median(stmt_times), 1), "p99": round(pct(stmt_times, 0.99), 1),
-                         "n": len(stmt_times)},
-        "jobs_list": {"clients": args.clients, "requests_per_s": round(rps, 1), "errors": errors[0]},
-    }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / f"api-{date.today().isoformat()}.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

@@ -15,31 +15,8 @@ class EngineError(OdoolakeError):
     """The embedded engine could not start, or refused an operation."""
 
 
-class SchemaGuardError(EngineError):
-    """A write would silently lose columns (Sail's NOT NULL append bug); it was refused."""
-
-    def __init__(self, target: str, lost_columns: list[str], not_null: list[str]) -> None:
-        self.target = target
-        self.lost_columns = lost_columns
-        self.not_null = not_null
-        super().__init__(
-            f"Refusing to write to {target}: the engine would silently drop the new column(s) "
-            f"{', '.join(lost_columns)} because the table has NOT NULL column(s) {', '.join(not_null)}. "
-            "Add the columns first (ALTER TABLE … ADD COLUMNS) or rewrite the table with "
-            "option('overwriteSchema', 'true')."
-        )
-
-
 class DeltaCommandError(EngineError):
     """A Delta maintenance statement (OPTIMIZE, VACUUM, RESTORE …) was refused or failed."""
-
-
-class UnknownTableError(EngineError):
-    def __init__(self, name: str, known: list[str]) -> None:
-        self.name = name
-        self.known = known
-        hint = f" Known tables: {', '.join(sorted(known)[:12])}." if known else " No tables are registered yet."
-        super().__init__(f"Table {name} is not registered in the local workspace.{hint}")
 
 
 class PipelineError(OdoolakeError):

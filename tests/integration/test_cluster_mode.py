@@ -20,7 +20,7 @@ from odoolake.workspace.engine import LocalEngine
 
 CFG = GenConfig(months=2, end=date(2026, 10, 1), lines=6000, seed=9)
 RUN = textwrap.dedent("""
-    import json, os, sys
+    import json, sys
     from odoolake.cli.common import dbfs_lister
     from odoolake.config import WorkspacePaths
     from odoolake.pipeline import month_end
@@ -31,7 +31,7 @@ RUN = textwrap.dedent("""
     spark = engine.session()
     month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
     gold = {f"{r['agency']}|{r['period']}": r["withholding_tax"] for r in spark.table("gold.bir_transactions").collect()}
-    print(json.dumps({"mode": os.environ.get("SAIL_MODE"), "gold": gold}))
+    print(json.dumps({"mode": engine.lease().status.get("mode"), "gold": gold}))
 """)
 
 

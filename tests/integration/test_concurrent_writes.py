@@ -17,13 +17,14 @@ WRITER = textwrap.dedent("""
     from odoolake.config import WorkspacePaths
     from odoolake.workspace.engine import LocalEngine
 
-    home, remote, tag, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    engine = LocalEngine(WorkspacePaths.from_env(home), remote=remote)
+    home, tag, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    engine = LocalEngine(WorkspacePaths.from_env(home))  # the same engine host as the test's own session
     spark = engine.session()
     for i in range(rounds):
         df = spark.range(2000).selectExpr(f"id", f"'{tag}' AS writer", f"{i} AS round")
         mode = "append" if i % 2 else "overwrite"
         df.write.format("delta").mode(mode).saveAsTable("race.shared")
+    engine.close()
 """)
 
 
@@ -37,11 +38,11 @@ def test_two_processes_never_interleave_a_commit(tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     rounds = 6
-    procs = [subprocess.Popen([sys.executable, str(script), str(paths.home), engine.remote_url, tag, str(rounds)],
+    procs = [subprocess.Popen([sys.executable, str(script), str(paths.home), tag, str(rounds)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for tag in ("A", "B")]
     outputs = [p.communicate(timeout=600)[0].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    location = spark.sql("DESCRIBE DETAIL race.shared").first()["location"]
+    location = spark.sql("DESCRIBE DETAIL race.shared").first()["location"].removeprefix("file://")
     table = DeltaTable(location)
     assert table.version() == 2 * rounds  # every write committed: none lost to a race
     for version in range(1, table.version() + 1):

@@ -1,99 +1,283 @@
-"""The embedded engine: catalogs, registry, Delta statements, guards."""
+"""The engine: one catalog for every session, tables that survive restarts, metadata statements with real rows, the
+statements served next to Sail, and the rules applied on the server whoever the client is."""
 
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import psutil
 import pytest
+from pyspark.errors import PySparkException
 
-from odoolake.errors import DeltaCommandError, SchemaGuardError
-
-
-def test_two_and_three_part_names_and_restart(lake_engine, spark):
-    df = spark.createDataFrame([("RIM", 1.5)], "agency string, wht double")
-    spark.sql("CREATE SCHEMA IF NOT EXISTS t_gold")
-    df.write.format("delta").mode("overwrite").saveAsTable("t_gold.tx")
-    assert spark.sql("SELECT SUM(wht) FROM t_gold.tx").first()[0] == 1.5
-    assert spark.sql("SELECT COUNT(*) FROM main.t_gold.tx").first()[0] == 1
-    other = lake_engine.session()  # a new session (as after a restart) sees the table from the registry
-    try:
-        assert other.sql("SELECT COUNT(*) FROM hive_metastore.t_gold.tx").first()[0] == 1
-    finally:
-        lake_engine.stop_session(other)
+from odoolake.config import WorkspacePaths
+from odoolake.workspace.engine import LocalEngine
+from odoolake.workspace.engine.access import PATH_OUTSIDE_LAKE, READ_ONLY_PRINCIPAL
+from odoolake.workspace.engine.isolation import NETWORK_NAMESPACE
+from odoolake.workspace.engine.rewrite import SILENT_COLUMN_DROP
 
 
-def test_delta_statements_served_by_delta_rs(spark):
-    df = spark.createDataFrame([(1, "a")], "id long, s string")
-    df.write.format("delta").mode("overwrite").saveAsTable("default.maint")
-    df.write.format("delta").mode("append").saveAsTable("default.maint")
-    assert spark.sql("DESCRIBE HISTORY default.maint").count() == 2
-    spark.sql("OPTIMIZE default.maint ZORDER BY (id)").collect()
-    detail = spark.sql("DESCRIBE DETAIL default.maint").first()
+def error_class(exc: BaseException) -> str | None:
+    return exc.getCondition() if isinstance(exc, PySparkException) else None
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> WorkspacePaths:
+    return WorkspacePaths.from_env(tmp_path_factory.mktemp("engine-home")).ensure()
+
+
+@pytest.fixture(scope="module")
+def engine(home):
+    engine = LocalEngine(home)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def spark(engine):
+    session = engine.session()
+    session.sql("CREATE SCHEMA IF NOT EXISTS t_gold")
+    return session
+
+
+def test_every_way_of_creating_a_table_is_seen_by_other_sessions_and_survives_a_restart(home, spark):
+    spark.sql("CREATE TABLE t_gold.declared (id INT, amount DECIMAL(18,2)) USING DELTA")
+    spark.sql("INSERT INTO t_gold.declared VALUES (1, 2.50), (2, 3.25)")
+    spark.sql("CREATE TABLE t_gold.ctas AS SELECT 7 AS x")
+    spark.createDataFrame([("RIM", 1.5)], "agency string, wht double").write.saveAsTable("t_gold.saved")
+    spark.range(3).writeTo("t_gold.v2").create()
+
+    with LocalEngine(home) as other:  # another client of the same engine: no re-registration anywhere
+        s2 = other.session()
+        assert s2.sql("SELECT SUM(amount) FROM t_gold.declared").first()[0] == pytest.approx(5.75)
+        assert {r.tableName for r in s2.sql("SHOW TABLES IN t_gold").collect()} >= {"declared", "ctas", "saved", "v2"}
+
+    # The engine host stops when its last client leaves; a new one reads the same catalog.
+    status = spark._odoolake_engine.lease().status
+    spark._odoolake_engine.close()
+    psutil.wait_procs([psutil.Process(status["pid"])], timeout=30) if psutil.pid_exists(status["pid"]) else None
+    with LocalEngine(home) as restarted:
+        s3 = restarted.session()
+        assert restarted.lease().status["pid"] != status["pid"]
+        assert s3.table("t_gold.saved").first()["agency"] == "RIM"
+        assert s3.sql("SELECT x FROM main.t_gold.ctas").first()[0] == 7
+        assert s3.table("t_gold.v2").count() == 3
+
+
+@pytest.fixture
+def fresh(engine):
+    session = engine.session()
+    session.sql("CREATE SCHEMA IF NOT EXISTS t_gold")
+    yield session
+    engine.stop_session(session)
+
+
+def test_three_part_names_and_catalog_aliases(fresh):
+    fresh.sql("CREATE TABLE IF NOT EXISTS t_gold.named (id BIGINT) USING DELTA")
+    for name in ("t_gold.named", "main.t_gold.named", "spark_catalog.t_gold.named", "hive_metastore.t_gold.named"):
+        assert fresh.table(name).columns == ["id"]
+    with pytest.raises(PySparkException) as err:
+        fresh.sql("SELECT * FROM nowhere.t_gold.named").collect()
+    assert "TABLE_OR_VIEW_NOT_FOUND" in str(err.value) and "named" in str(err.value)
+    fresh.sql("USE main.t_gold")
+    assert fresh.sql("SELECT COUNT(*) FROM named").first()[0] == 0
+
+
+def test_metadata_statements_answer_with_real_rows(fresh):
+    fresh.sql("CREATE OR REPLACE TABLE t_gold.meta AS SELECT CAST(1 AS INT) AS id, CAST(2.5 AS DECIMAL(18,2)) AS amt")
+    described = [(r.col_name, r.data_type) for r in fresh.sql("DESCRIBE TABLE t_gold.meta").collect()]
+    assert described == [("id", "int"), ("amt", "decimal(18,2)")]
+    assert [(r.col_name, r.data_type) for r in fresh.sql("DESCRIBE t_gold.meta").collect()] == described
+    assert [r.name for r in fresh.sql("SHOW COLUMNS IN t_gold.meta").collect()] == ["id", "amt"]
+    ddl = fresh.sql("SHOW CREATE TABLE t_gold.meta").first()[0]
+    assert ddl.startswith("CREATE TABLE main.t_gold.meta (") and "`amt` DECIMAL(18,2)" in ddl and "USING delta" in ddl
+    columns = fresh.sql("SELECT column_name, full_data_type, ordinal_position FROM main.information_schema.columns "
+                        "WHERE table_schema = 't_gold' AND table_name = 'meta' ORDER BY ordinal_position").collect()
+    assert [(r[0], r[1], r[2]) for r in columns] == [("id", "int", 0), ("amt", "decimal(18,2)", 1)]
+    tables = {(r.table_name, r.table_type) for r in fresh.sql(
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 't_gold'").collect()}
+    assert ("meta", "MANAGED") in tables
+    assert "t_gold" in {r[0] for r in fresh.sql("SELECT schema_name FROM information_schema.schemata").collect()}
+    assert [r[0] for r in fresh.sql("SELECT catalog_name FROM information_schema.catalogs").collect()] == ["main"]
+    # A schema change by a write (no catalog call at all) is what the catalog reports next.
+    fresh.sql("ALTER TABLE t_gold.meta ADD COLUMNS (note STRING)")
+    assert [r.col_name for r in fresh.sql("DESCRIBE TABLE t_gold.meta").collect()] == ["id", "amt", "note"]
+
+
+def test_missing_and_existing_tables_are_named_in_errors(fresh):
+    with pytest.raises(PySparkException) as err:
+        fresh.sql("SELECT * FROM t_gold.no_such_table").collect()
+    assert "TABLE_OR_VIEW_NOT_FOUND" in str(err.value) and "no_such_table" in str(err.value)
+    with pytest.raises(PySparkException) as err:
+        fresh.sql("SHOW CREATE TABLE t_gold.no_such_table").collect()
+    assert error_class(err.value) == "TABLE_OR_VIEW_NOT_FOUND" and "t_gold.no_such_table" in str(err.value)
+    fresh.range(1).write.mode("overwrite").saveAsTable("t_gold.once")
+    with pytest.raises(PySparkException) as err:
+        fresh.range(1).write.saveAsTable("t_gold.once")
+    assert error_class(err.value) == "TABLE_OR_VIEW_ALREADY_EXISTS"
+    fresh.range(5).write.mode("ignore").saveAsTable("t_gold.once")  # ignore: nothing written
+    assert fresh.table("t_gold.once").count() == 1
+
+
+def test_drop_and_rename_follow_managed_and_external_rules(home, fresh):
+    fresh.range(2).write.mode("overwrite").saveAsTable("t_gold.managed")
+    managed_dir = home.warehouse / "t_gold" / "managed"
+    assert (managed_dir / "_delta_log").is_dir()
+    fresh.sql("ALTER TABLE t_gold.managed RENAME TO t_gold.renamed")
+    assert not managed_dir.exists() and (home.warehouse / "t_gold" / "renamed" / "_delta_log").is_dir()
+    assert fresh.table("t_gold.renamed").count() == 2
+    fresh.sql("DROP TABLE t_gold.renamed")
+    assert not (home.warehouse / "t_gold" / "renamed").exists()
+
+    external = home.dbfs_root / "ext" / "t"
+    fresh.range(3).write.format("delta").save("dbfs:/ext/t")
+    fresh.sql("CREATE TABLE t_gold.ext LOCATION 'dbfs:/ext/t'")
+    assert fresh.table("t_gold.ext").count() == 3
+    fresh.sql("DROP TABLE t_gold.ext")
+    assert (external / "_delta_log").is_dir()  # an external table's files stay
+
+
+def test_delta_statements_served_by_delta_rs(fresh):
+    df = fresh.createDataFrame([(1, "a")], "id long, s string")
+    df.write.format("delta").mode("overwrite").saveAsTable("t_gold.maint")
+    df.write.format("delta").mode("append").saveAsTable("t_gold.maint")
+    assert fresh.sql("DESCRIBE HISTORY t_gold.maint").count() == 2
+    fresh.sql("OPTIMIZE t_gold.maint ZORDER BY (id)").collect()
+    detail = fresh.sql("DESCRIBE DETAIL t_gold.maint").first()
     assert detail["numFiles"] == 1 and detail["format"] == "delta"
-    spark.sql("RESTORE TABLE default.maint TO VERSION AS OF 0").collect()
-    assert spark.table("default.maint").count() == 1
-    with pytest.raises(DeltaCommandError, match="168-hour minimum"):
-        spark.sql("VACUUM default.maint RETAIN 0 HOURS")
-    assert spark.sql("VACUUM default.maint RETAIN 168 HOURS").count() == 0
+    fresh.sql("RESTORE TABLE t_gold.maint TO VERSION AS OF 0").collect()
+    assert fresh.table("t_gold.maint").count() == 1
+    with pytest.raises(PySparkException, match="168-hour minimum") as err:
+        fresh.sql("VACUUM t_gold.maint RETAIN 0 HOURS")
+    assert error_class(err.value) == "DELTA_COMMAND_FAILED"
+    assert fresh.sql("VACUUM t_gold.maint RETAIN 168 HOURS").count() == 0
 
 
-def test_not_null_append_that_would_drop_columns_is_refused(spark):
+def test_the_silent_column_drop_of_sail_is_still_refused(fresh):
     from pyspark.sql import functions as F
 
-    spark.range(3).write.format("delta").mode("overwrite").saveAsTable("default.nn")
-    with pytest.raises(SchemaGuardError, match="silently drop the new column"):
-        spark.range(3).withColumn("x", F.lit(1)).write.format("delta").mode("append") \
-            .option("mergeSchema", "true").saveAsTable("default.nn")
-    assert spark.table("default.nn").columns == ["id"]
-    spark.sql("ALTER TABLE default.nn ADD COLUMNS (x int)")
-    spark.range(3).withColumn("x", F.lit(1)).write.format("delta").mode("append").saveAsTable("default.nn")
-    assert spark.table("default.nn").where("x = 1").count() == 3
+    fresh.range(3).write.format("delta").mode("overwrite").saveAsTable("t_gold.nn")  # id is NOT NULL
+    with pytest.raises(PySparkException, match="silently drop the new column") as err:
+        fresh.range(3).withColumn("x", F.lit(1)).write.mode("append").option("mergeSchema", "true") \
+            .saveAsTable("t_gold.nn")
+    assert error_class(err.value) == SILENT_COLUMN_DROP
+    assert fresh.table("t_gold.nn").columns == ["id"]
+    fresh.sql("ALTER TABLE t_gold.nn ADD COLUMNS (x int)")
+    fresh.range(3).withColumn("x", F.lit(1)).write.mode("append").saveAsTable("t_gold.nn")
+    assert fresh.table("t_gold.nn").where("x = 1").count() == 3
 
 
-def test_dbfs_paths_cannot_escape_the_root(tmp_path):
-    from odoolake.config import WorkspacePaths
-
-    paths = WorkspacePaths.from_env(tmp_path)
-    assert paths.dbfs_to_local("dbfs:/raw/odoo/x.jsonl") == paths.dbfs_root / "raw/odoo/x.jsonl"
-    assert paths.dbfs_to_local("/dbfs/raw") == paths.dbfs_root / "raw"
-    with pytest.raises(ValueError, match="escapes the DBFS root"):
-        paths.dbfs_to_local("dbfs:/raw/../../etc/passwd")
-    with pytest.raises(ValueError, match="not a DBFS path"):
-        paths.dbfs_to_local("s3://bucket/x")
-
-
-def test_unsupported_features_are_named(spark, tmp_path):
-    from odoolake.errors import EngineError
-
-    with pytest.raises(EngineError, match="Auto Loader"):
-        spark.readStream.format("cloudFiles").load(str(tmp_path))
-    with pytest.raises(EngineError, match="Structured Streaming sinks"):
-        spark.readStream.format("rate").load().writeStream.format("delta").start(str(tmp_path / "s"))
-    with pytest.raises(EngineError, match="Change Data Feed"):
-        spark.read.format("delta").option("readChangeFeed", "true").load(str(tmp_path))
-    with pytest.raises(DeltaCommandError, match="OPTIMIZE … WHERE"):
-        spark.sql("OPTIMIZE default.maint WHERE id > 0")
-    with pytest.raises(EngineError, match="Delta only"):
-        spark.range(1).write.format("parquet").saveAsTable("default.pq")
+def test_unsupported_features_are_named(fresh, tmp_path):
+    with pytest.raises(PySparkException, match="Auto Loader"):
+        fresh.readStream.format("cloudFiles").load(str(tmp_path)).writeStream.format("delta").start(str(tmp_path))
+    with pytest.raises(PySparkException, match="Change Data Feed"):
+        fresh.read.format("delta").option("readChangeFeed", "true").load("dbfs:/ext/t").collect()
+    with pytest.raises(PySparkException, match="OPTIMIZE … WHERE"):
+        fresh.sql("OPTIMIZE t_gold.maint WHERE id > 0")
+    with pytest.raises(PySparkException, match="Delta tables") as err:
+        fresh.range(1).write.format("parquet").saveAsTable("t_gold.pq")
+    assert error_class(err.value) == "UNSUPPORTED_FEATURE"
 
 
-def test_secrets_come_from_the_environment(monkeypatch, tmp_path):
-    from odoolake.config import WorkspacePaths
-    from odoolake.errors import OdoolakeError
-    from odoolake.workspace.notebooks.dbutils import DBUtils
+def test_temp_views_and_settings_stay_in_their_session(engine):
+    a, b = engine.session("alice@example.com"), engine.session("bob@example.com")
+    try:
+        a.sql("CREATE TEMP VIEW mine AS SELECT 1 AS x")
+        a.sql("SET spark.sql.session.timeZone = Asia/Manila")
+        assert a.table("mine").count() == 1
+        with pytest.raises(PySparkException, match="TABLE_OR_VIEW_NOT_FOUND"):
+            b.table("mine").collect()
+        assert a.sql("SET spark.sql.session.timeZone").first()["value"] == "Asia/Manila"
+        assert b.sql("SET spark.sql.session.timeZone").first()["value"] == "UTC"
+        assert a.sql("SELECT current_timezone()").first()[0] == "Asia/Manila"
+        assert b.sql("SELECT current_timezone()").first()[0] == "UTC"
+    finally:
+        engine.stop_session(a)
+        engine.stop_session(b)
 
-    dbutils = DBUtils(WorkspacePaths.from_env(tmp_path), {}, {}, "t", lambda *a: "")
-    monkeypatch.setenv("ODOOLAKE_SECRET_ODOO_API_KEY", "s3cret")
-    assert dbutils.secrets.get("odoo", "api-key") == "s3cret"
-    with pytest.raises(OdoolakeError, match="ODOOLAKE_SECRET_ODOO_MISSING"):
-        dbutils.secrets.get("odoo", "missing")
+
+def test_a_session_cannot_be_taken_over_by_another_principal(engine):
+    from pyspark.sql.connect.session import SparkSession
+
+    from odoolake.workspace.engine.session import _channel_builder
+
+    a = engine.session("alice@example.com")
+    try:
+        a.sql("CREATE TEMP VIEW secret AS SELECT 42 AS x")
+        builder = _channel_builder(str(engine.lease().socket), "mallory@example.com")
+        builder.set("session_id", a.client._session_id)
+        mallory = SparkSession.builder.channelBuilder(builder).create()
+        with pytest.raises(PySparkException, match="belongs to another principal"):
+            mallory.table("secret").collect()
+    finally:
+        engine.stop_session(a)
 
 
-def test_cli_sessions_use_the_spark_connect_server_named_in_the_environment(lake_engine, monkeypatch, tmp_path):
-    """ODOOLAKE_SPARK_REMOTE sends every CLI command to another Spark Connect server (here the fixture's own
-    server, named through ``localhost`` so that the address can only have come from the variable)."""
-    from odoolake.cli.common import lake_session
-    from odoolake.config import WorkspacePaths
+def _set_role(home: WorkspacePaths, user: str, role: str) -> None:
+    from odoolake.workspace.db import Database
+    from odoolake.workspace.identity.roles import Roles
 
-    remote = lake_engine.remote_url.replace("127.0.0.1", "localhost")
-    assert remote != lake_engine.remote_url
-    monkeypatch.setenv("ODOOLAKE_SPARK_REMOTE", remote)
-    with lake_session(WorkspacePaths.from_env(tmp_path / "home")) as spark:
-        assert spark._odoolake_engine.remote_url == remote
-        assert spark.sql("SELECT 41 + 1 AS answer").first()["answer"] == 42
+    Roles(Database(home.home / "workspace.db"), "owner@localhost").set_role(user, role)
+
+
+def test_files_outside_the_lake_are_refused_for_everyone_but_admins(home, engine, fresh):
+    _set_role(home, "dev@example.com", "developer")
+    (home.dbfs_root / "in").mkdir(exist_ok=True)
+    (home.dbfs_root / "in" / "a.csv").write_text("x\n1\n")
+    outside = Path(os.path.realpath(home.home)).parent / "outside.csv"
+    outside.write_text("secret\n1\n")
+    (home.dbfs_root / "in" / "link.csv").symlink_to(outside)
+    dev = engine.session("dev@example.com")
+    try:
+        assert dev.read.csv("dbfs:/in/a.csv", header=True).count() == 1
+        assert dev.sql("SELECT * FROM csv.`dbfs:/in/a.csv`").count() == 2
+        for attempt in (lambda: dev.sql(f"SELECT * FROM csv.`{outside}`").collect(),
+                        lambda: dev.sql("SELECT * FROM text.`/etc/hostname`").collect(),
+                        lambda: dev.read.text("/etc/hostname").collect(),
+                        lambda: dev.read.csv("dbfs:/in/link.csv").collect(),
+                        lambda: dev.range(1).write.format("delta").save(str(outside.parent / "elsewhere"))):
+            with pytest.raises(PySparkException) as err:
+                attempt()
+            assert PATH_OUTSIDE_LAKE in str(err.value) and error_class(err.value) == "INSUFFICIENT_PERMISSIONS"
+        assert fresh.sql(f"SELECT * FROM csv.`{outside}`").count() == 2  # the owner is admin
+    finally:
+        engine.stop_session(dev)
+
+
+def test_a_read_only_principal_reads_but_cannot_write(home, engine, fresh):
+    fresh.range(2).write.mode("overwrite").saveAsTable("t_gold.readable")
+    _set_role(home, "viewer@example.com", "read_only")
+    viewer = engine.session("viewer@example.com")
+    try:
+        assert viewer.table("t_gold.readable").count() == 2
+        viewer.sql("CREATE TEMP VIEW v AS SELECT 1")  # session-local: allowed
+        for attempt in (lambda: viewer.range(1).write.mode("append").saveAsTable("t_gold.readable"),
+                        lambda: viewer.sql("INSERT INTO t_gold.readable VALUES (9)"),
+                        lambda: viewer.sql("DROP TABLE t_gold.readable"),
+                        lambda: viewer.sql("CREATE TABLE t_gold.mine AS SELECT 1 AS x")):
+            with pytest.raises(PySparkException) as err:
+                attempt()
+            assert READ_ONLY_PRINCIPAL in str(err.value)
+        assert fresh.table("t_gold.readable").count() == 2  # nothing changed
+    finally:
+        engine.stop_session(viewer)
+
+
+def test_the_engine_listens_on_no_port_of_the_machine(engine):
+    status = engine.lease().status
+    if status["isolation"] != NETWORK_NAMESPACE:
+        pytest.skip(f"network namespaces are not available here: {status.get('isolation_unavailable')}")
+    listening = "0A"  # TCP_LISTEN in /proc/<pid>/net/tcp, which shows the process's own network namespace
+    rows = Path(f"/proc/{status['pid']}/net/tcp").read_text().splitlines()[1:]
+    inside = {int(r.split()[1].split(":")[1], 16) for r in rows if r.split()[3] == listening}
+    assert inside, "Sail and its catalog listen on the engine's private loopback"
+    for port in inside:  # from here those ports lead nowhere (or to some other program, never the engine)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                owners = {c.pid for c in psutil.net_connections(kind="tcp") if c.laddr.port == port}
+                assert status["pid"] not in owners
+        except OSError:
+            pass
+    run_dir = Path(engine.lease().socket).parent
+    assert oct(run_dir.stat().st_mode & 0o777) == "0o700"

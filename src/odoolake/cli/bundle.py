@@ -67,8 +67,11 @@ def summary(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = 
 def _client(bundle, profile: str | None):
     from databricks.sdk import WorkspaceClient
 
+    from odoolake.workspace.frontdoor.trust import trust_profile
+
     host = bundle.config["workspace"].get("host")
     if profile:
+        trust_profile(profile)
         return WorkspaceClient(profile=profile)
     return WorkspaceClient(host=host) if host else WorkspaceClient()
 

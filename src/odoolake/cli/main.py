@@ -15,6 +15,7 @@ app.add_typer(lake.app, name="lake", help="Generate data and run the month-end o
 app.command("up")(server.up)
 app.command("mcp")(mcp.mcp)
 app.command("down")(server.down)
+app.command("env")(server.env)
 app.add_typer(bundle.app, name="bundle", help="Databricks Asset Bundles: validate and summarise (deploy: next).")
 app.add_typer(bir.app, name="bir", help="BIR filing calendar, 2307 certificates, QAP/SAWT/1604-E DAT files.")
 app.add_typer(ml.app, name="ml", help="The withholding-tax forecaster: train, score, list versions, MLflow UI.")

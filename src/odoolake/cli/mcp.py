@@ -21,7 +21,9 @@ def mcp(
     from databricks.sdk import WorkspaceClient
 
     from odoolake.mcp.server import build_server
+    from odoolake.workspace.frontdoor.trust import trust_profile
 
+    trust_profile(profile)
     base = WorkspaceClient(profile=profile) if profile else WorkspaceClient()
 
     def client_for(token: str | None):

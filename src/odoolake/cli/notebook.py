@@ -21,23 +21,18 @@ def run_cmd(
     path: str = typer.Argument(..., help="Notebook file (.py or .sql in Databricks source format)."),
     param: list[str] = ParamOpt,
     home: str = HomeOpt,
-    workspace: str = typer.Option(None, "--workspace", help="Use the engine of a running `odoolake up` at this URL "
-                                                            "(e.g. http://127.0.0.1:8765) instead of starting one."),
+    profile: str = typer.Option(None, "--profile", help="Run on the workspace of this profile (its Spark "
+                                                              "Connect endpoint, with the profile's token)."),
 ) -> None:
-    """Run a notebook on the embedded engine, on a running workspace's engine, or on ODOOLAKE_SPARK_REMOTE."""
+    """Run a notebook on the embedded engine, on a workspace named by a profile, or on ODOOLAKE_SPARK_REMOTE."""
     import os
 
     from odoolake.workspace.notebooks import run_notebook
 
-    if workspace:
-        import httpx
+    if profile:
+        from odoolake.workspace.frontdoor.trust import spark_remote
 
-        try:
-            health = httpx.get(workspace.rstrip("/") + "/_odoolake/health", timeout=10).json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise typer.BadParameter(f"--workspace {workspace}: no odoolake workspace answers there "
-                                     f"({type(exc).__name__}); start one with `odoolake up`") from None
-        os.environ["ODOOLAKE_SPARK_REMOTE"] = health["spark_connect"]
+        os.environ["ODOOLAKE_SPARK_REMOTE"] = spark_remote(profile)
 
     params = {}
     for item in param or []:

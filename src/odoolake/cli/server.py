@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import signal
@@ -33,42 +32,42 @@ def _alive(pid: int) -> bool:
 
 
 def _health(url: str) -> dict | None:
+    import ssl
     import urllib.request
 
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # liveness only: nothing secret is read
     try:
-        with urllib.request.urlopen(f"{url}/_odoolake/health", timeout=1) as r:
+        with urllib.request.urlopen(f"{url}/_odoolake/health", timeout=1, context=context) as r:
             return json.loads(r.read())
     except Exception:
         return None
 
 
-def write_profile(profile: str, host: str, token: str, path: Path | None = None) -> Path:
-    cfg_path = path or Path(os.environ.get("DATABRICKS_CONFIG_FILE", Path.home() / ".databrickscfg"))
-    config = configparser.ConfigParser()
-    if cfg_path.exists():
-        config.read(cfg_path)
-    config[profile] = {"host": host, "token": token}
-    cfg_path.parent.mkdir(parents=True, exist_ok=True)
-    with cfg_path.open("w") as fh:
-        config.write(fh)
-    cfg_path.chmod(0o600)
-    return cfg_path
-
-
-def _announce(paths: WorkspacePaths, url: str, spark_url: str, profile: str | None) -> None:
+def _announce(paths: WorkspacePaths, url: str, plain_http: bool, profile: str | None) -> None:
+    from odoolake.workspace.app import local_user
     from odoolake.workspace.db import Database
+    from odoolake.workspace.engine.identity import LOCAL_CLUSTER_ID
+    from odoolake.workspace.engine.launcher import engine_status
+    from odoolake.workspace.frontdoor.tls import TlsFiles
+    from odoolake.workspace.frontdoor.trust import write_profile
     from odoolake.workspace.identity.tokens import TokenService
 
     tokens = TokenService(Database(paths.home / "workspace.db"))
-    console.print(f"[bold green]odoolake workspace[/] at [bold]{url}[/]  (Spark Connect {spark_url})")
-    console.print(f"  state: {paths.home}")
+    tls = TlsFiles.under(paths.home)
+    status = engine_status(paths.home) or {}
+    console.print(f"[bold green]odoolake workspace[/] at [bold]{url}[/]  (REST and Spark Connect, TLS; "
+                  f"plain HTTP {'also accepted' if plain_http else 'refused'})")
+    console.print(f"  state: {paths.home}   CA: {tls.ca_cert}")
+    isolation = status.get("isolation", "unknown")
+    reason = status.get("isolation_unavailable")
+    console.print(f"  engine: {isolation}" + (f" ({reason})" if reason else ""))
     if profile:
-        from odoolake.workspace.app import local_user
-
         value, _ = tokens.create(local_user(), f"profile {profile}")
-        cfg = write_profile(profile, url, value)
+        cfg = write_profile(profile, url, value, tls.ca_bundle, LOCAL_CLUSTER_ID)
         console.print(f"  wrote profile [bold]{profile}[/] to {cfg}: use [bold]--profile {profile}[/] or "
-                      f"DATABRICKS_CONFIG_PROFILE={profile}")
+                      f"DATABRICKS_CONFIG_PROFILE={profile}; [bold]eval \"$(odoolake env --profile {profile})\"[/] "
+                      "makes other clients trust the workspace's CA")
     elif tokens.count() == 0:
         console.print("  no tokens yet: [bold]odoolake tokens create --comment laptop[/] mints one without a token "
                       "on this machine (or restart with --write-profile odoolake)")
@@ -76,20 +75,26 @@ def _announce(paths: WorkspacePaths, url: str, spark_url: str, profile: str | No
 
 @handle_errors
 def up(
-    port: int = typer.Option(DEFAULT_PORT, help="REST API port on 127.0.0.1."),
+    port: int = typer.Option(DEFAULT_PORT, help="Port on the host for REST and Spark Connect."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind; keep loopback unless you know why."),
     home: str = HomeOpt,
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; stop with odoolake down."),
     write_profile_name: str = typer.Option(None, "--write-profile", help="Mint a token and write this profile to "
                                            "~/.databrickscfg."),
     production: bool = typer.Option(False, "--production", help="Accept deploys (jobs, pipelines, files, models, "
-                                                                "endpoints) only from service principals."),
+                                                                "endpoints) and writes only from service principals."),
     workers: int = typer.Option(None, "--workers", min=1, envvar="ODOOLAKE_ENGINE_WORKERS",
                                 help="Run the engine in Sail's local cluster mode with this many workers."),
+    plain_http: bool = typer.Option(None, "--plain-http/--no-plain-http",
+                                    help="Also accept plain HTTP on the port (for the legacy databricks-cli). "
+                                         "Default: on for a loopback host, off otherwise."),
 ) -> None:
-    """Start the local workspace: the Databricks REST API and the Spark Connect endpoint."""
+    """Start the local workspace: the Databricks REST API and Spark Connect, on one TLS port."""
+    from odoolake.workspace.frontdoor.server import is_loopback
+
     paths = WorkspacePaths.from_env(home).ensure()
-    url = f"http://{host}:{port}"
+    url = f"https://{host}:{port}"
+    allow_plain = is_loopback(host) if plain_http is None else plain_http
     state = _pid_file(paths)
     if state.exists():
         running = json.loads(state.read_text())
@@ -101,42 +106,49 @@ def up(
         log = (paths.home / "server.log").open("ab")
         command = [sys.executable, "-m", "odoolake.cli.main", "up", "--port", str(port), "--host", host,
                    "--home", str(paths.home), *(["--production"] if production else []),
-                   *(["--workers", str(workers)] if workers else [])]
+                   *(["--workers", str(workers)] if workers else []),
+                   "--plain-http" if allow_plain else "--no-plain-http"]
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.time() + 60
+        deadline = time.time() + 120
         while time.time() < deadline:
-            health = _health(url)
-            if health:
-                state.write_text(json.dumps({"pid": proc.pid, "url": url}))
-                _announce(paths, url, health["spark_connect"], write_profile_name)
-                console.print(f"  running in the background (pid {proc.pid}); log {paths.home / 'server.log'}")
-                return
             if proc.poll() is not None:
                 raise OdoolakeError(f"The workspace server exited with code {proc.returncode}; see "
                                     f"{paths.home / 'server.log'}")
+            health = _health(url)
+            if health and health.get("workspace_id") and state.exists() and \
+                    json.loads(state.read_text()).get("pid") == proc.pid:
+                _announce(paths, url, allow_plain, write_profile_name)
+                console.print(f"  running in the background (pid {proc.pid}); log {paths.home / 'server.log'}")
+                return
             time.sleep(0.2)
         proc.terminate()
-        raise OdoolakeError(f"The workspace server did not answer on {url} within 60 s.")
-    import uvicorn
+        raise OdoolakeError(f"The workspace server did not answer on {url} within 120 s.")
 
     from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
+    from odoolake.workspace.engine.host import front_socket
+    from odoolake.workspace.frontdoor.server import WorkspaceServer, bind
 
+    try:
+        listener = bind(host, port)
+    except OSError as exc:
+        raise OdoolakeError(f"Cannot listen on {host}:{port}: {exc.strerror}. Another program (or workspace) holds "
+                            "the port: stop it, or choose another with --port.") from None
     if workers:
         os.environ["ODOOLAKE_ENGINE_WORKERS"] = str(workers)
-    settings = WorkspaceSettings(home=paths.home, host=host, port=port, production=production)
+    settings = WorkspaceSettings(home=paths.home, host=host, port=port, production=production,
+                                 plain_http=allow_plain)
     workspace = Workspace(settings)
     app = create_app(settings, workspace)
-    state.write_text(json.dumps({"pid": os.getpid(), "url": url}))
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
-    server = uvicorn.Server(config)
+    server = WorkspaceServer(app, listener, workspace.tls, front_socket(paths.home), allow_plain)
 
     original_startup = server.startup
 
     async def startup(sockets=None) -> None:
         await original_startup(sockets)
         if server.started:
-            _announce(paths, url, workspace.engine.remote_url, write_profile_name)
+            state.write_text(json.dumps({"pid": os.getpid(), "url": url}))
+            _announce(paths, url, allow_plain, write_profile_name)
 
     server.startup = startup  # type: ignore[method-assign]
     try:
@@ -144,6 +156,19 @@ def up(
     finally:
         if state.exists() and json.loads(state.read_text()).get("pid") == os.getpid():
             state.unlink()
+
+
+@handle_errors
+def env(profile: str = typer.Option(None, "--profile", "-p", help="A profile written by odoolake up "
+                                                                  "--write-profile.")) -> None:
+    """Print the `export` lines a client needs to trust a local workspace (nothing for a real one).
+
+    Use: eval "$(odoolake env --profile odoolake)"
+    """
+    from odoolake.workspace.frontdoor.trust import exports
+
+    for line in exports(profile):
+        print(line)
 
 
 @handle_errors

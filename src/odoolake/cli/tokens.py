@@ -28,6 +28,9 @@ def _client(profile: str | None):
     if profile or os.environ.get("DATABRICKS_TOKEN") or os.environ.get("DATABRICKS_CONFIG_PROFILE"):
         from databricks.sdk import WorkspaceClient
 
+        from odoolake.workspace.frontdoor.trust import trust_profile
+
+        trust_profile(profile)
         return WorkspaceClient(profile=profile) if profile else WorkspaceClient()
     return None
 

@@ -21,15 +21,19 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from odoolake.config import WorkspacePaths
+from odoolake.workspace.catalog import routes as catalog_routes
+from odoolake.workspace.catalog.store import CatalogStore
 from odoolake.workspace.compute import LOCAL_CLUSTER_ID, LocalCompute
 from odoolake.workspace.db import Database
 from odoolake.workspace.engine import LocalEngine
 from odoolake.workspace.errors import ApiError, EndpointNotFound, NotImplementedLocally
 from odoolake.workspace.files.dbfs import Dbfs, Volumes
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
+from odoolake.workspace.frontdoor.tls import ensure_certificates
 from odoolake.workspace.identity.oauth import OAuthService
 from odoolake.workspace.identity.roles import Roles
 from odoolake.workspace.identity.tokens import TokenService
+from odoolake.workspace.jobs.connections import TaskConnections
 from odoolake.workspace.jobs.runner import JobRunner, TaskFailure
 from odoolake.workspace.jobs.scheduler import Scheduler
 from odoolake.workspace.jobs.service import JobsService
@@ -66,9 +70,16 @@ class WorkspaceSettings:
     production: bool = False  # deploys only from a service principal (see identity/roles.py)
     scheduler: bool = True  # fire job schedules; tests drive Scheduler.tick with their own clock instead
 
+    plain_http: bool | None = None  # also serve REST over plain HTTP on the port (default: only on loopback)
+
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"https://{self.host}:{self.port}"
+
+    @property
+    def spark_url(self) -> str:
+        """The Spark Connect URL of the front door (TLS; the token comes from the client's credentials)."""
+        return f"sc://{self.host}:{self.port}/;use_ssl=true"
 
 
 class Workspace:
@@ -87,12 +98,16 @@ class Workspace:
         self.dbfs = Dbfs(self.paths.dbfs_root)
         self.volumes = Volumes(self.paths.home / "volumes")
         self.compute = LocalCompute(self.user, settings.host, settings.port)
+        self.catalog = CatalogStore(self.paths, self.user)
+        self.tls = ensure_certificates(self.paths.home, (settings.host,))
         self.engine = LocalEngine(self.paths, remote=settings.spark_remote)
-        self.runner = JobRunner(JobsStore(self.db), self.tree, self.paths, lambda: self.engine.remote_url,
+        connections = TaskConnections(self.tokens, self.paths.home, settings.spark_url, self.tls.ca_bundle,
+                                      remote=settings.spark_remote)
+        self.runner = JobRunner(JobsStore(self.db), self.tree, self.paths, connections,
                                 settings.runner_workers, settings.task_memory_mb)
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
         self.jobs.known_principal = self.roles.exists
-        self.statements = StatementService(self.engine)
+        self.statements = StatementService(self.engine, self.catalog)
         self.scheduler = Scheduler(self.db, self.jobs)
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
         self.runner.pipelines = self.pipelines
@@ -107,17 +122,23 @@ class Workspace:
             task = {"notebooks": notebooks, "target": spec["target"], "full_refresh": full_refresh,
                     "pipeline_id": spec["id"], "configuration": spec.get("configuration") or {}}
             outcome, _ = self.runner.spawn("pipeline", task, self.paths.home / "pipelines" / spec["id"] / update_id,
-                                           "pipeline", {}, None, update_id)
+                                           "pipeline", {}, None, update_id, spec.get("creator") or self.user)
         except (TaskFailure, ApiError) as exc:
             return False, exc.message
         return not outcome.get("error"), outcome.get("error")
 
     def start(self) -> None:
-        url = self.engine.remote_url  # starts the embedded Spark Connect server
+        production_flag = self.paths.home / "production"  # the engine applies the production rule too
+        if self.settings.production:
+            production_flag.write_text("deploys and writes only from service principals\n")
+        else:
+            production_flag.unlink(missing_ok=True)
+        if self.engine.remote is None:
+            self.engine.lease()  # starts the engine host, held until stop()
         interrupted = self.runner.recover()
         if self.settings.scheduler:
             self.scheduler.start()
-        LOG.info("workspace %s ready at %s (Spark Connect %s)", self.workspace_id, self.settings.base_url, url)
+        LOG.info("workspace %s ready at %s", self.workspace_id, self.settings.base_url)
         if interrupted:
             LOG.warning("%d run(s) were active when the workspace last stopped; marked INTERNAL_ERROR", interrupted)
 
@@ -196,6 +217,8 @@ def create_app(settings: WorkspaceSettings, workspace: Workspace | None = None) 
     app = FastAPI(title="odoolake local workspace", version="0.1.0", lifespan=lifespan,
                   docs_url="/_odoolake/docs", openapi_url="/_odoolake/openapi.json", redoc_url=None)
     app.state.ws = ws
+    app.state.catalog = ws.catalog
+    app.include_router(catalog_routes.router)
     app.include_router(serving.invocation_router)
     app.include_router(identity.public_router)
     for router in ROUTERS:
@@ -203,7 +226,8 @@ def create_app(settings: WorkspaceSettings, workspace: Workspace | None = None) 
 
     @app.get("/_odoolake/health", include_in_schema=False)
     def health() -> dict:
-        return {"status": "ok", "workspace_id": ws.workspace_id, "spark_connect": ws.engine.remote_url}
+        """Liveness only: where the engine listens is never told here (it is reached through this port)."""
+        return {"status": "ok", "workspace_id": ws.workspace_id}
 
     app.add_middleware(BearerAuth, tokens=ws.tokens, roles=ws.roles)
 

@@ -96,8 +96,9 @@ class ReadCache:
 
 
 class Database:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, migrations: tuple[str, ...] = MIGRATIONS) -> None:
         self.path = path
+        self.migrations = migrations
         self._local = threading.local()
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +137,6 @@ class Database:
     def _migrate(self) -> None:
         conn = self.connect()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS, start=1):
+        for number, script in enumerate(self.migrations, start=1):
             if number > version:
                 conn.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")

@@ -13,16 +13,29 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
 from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
+from odoolake.workspace.engine.host import front_socket
+from odoolake.workspace.frontdoor.server import WorkspaceServer, bind
 
 
 @dataclass
 class Server:
-    url: str
+    url: str  # plain HTTP on the front door's port, as the legacy CLI uses it
     token: str
     workspace: Workspace
+
+    @property
+    def https_url(self) -> str:
+        return self.url.replace("http://", "https://")
+
+    @property
+    def ca_bundle(self) -> str:
+        return str(self.workspace.tls.ca_bundle)
+
+    @property
+    def spark_url(self) -> str:
+        return self.workspace.settings.spark_url
 
 
 def free_port() -> int:
@@ -33,12 +46,13 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(home, **settings_kwargs) -> Iterator[Server]:
-    """A workspace server in a thread of this process, with one token minted for the tests."""
-    port = free_port()
+    """A workspace server (front door included) in a thread of this process, with one token minted for the tests."""
+    listener = bind("127.0.0.1", 0)
+    port = listener.getsockname()[1]
     settings = WorkspaceSettings(home=home, port=port, **settings_kwargs)
     workspace = Workspace(settings)
     app = create_app(settings, workspace)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    uv = WorkspaceServer(app, listener, workspace.tls, front_socket(workspace.paths.home), plain_http=True)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     deadline = time.time() + 30
@@ -47,7 +61,7 @@ def running_server(home, **settings_kwargs) -> Iterator[Server]:
             raise RuntimeError("the workspace server did not start")
         time.sleep(0.05)
     token, _ = workspace.tokens.create(workspace.user, "integration tests")
-    yield Server(settings.base_url, token, workspace)
+    yield Server(f"http://127.0.0.1:{port}", token, workspace)
     uv.should_exit = True
     thread.join(timeout=15)
 

@@ -24,7 +24,7 @@ def test_up_tokens_down(tmp_path):
     started = odoolake("up", "--detach", "--port", str(port), "--write-profile", "local", env=env)
     assert started.returncode == 0, started.stdout + started.stderr
     try:
-        assert f"http://127.0.0.1:{port}" in started.stdout and "wrote profile local" in started.stdout
+        assert f"https://127.0.0.1:{port}" in started.stdout and "wrote profile local" in started.stdout
         created = odoolake("tokens", "create", "--comment", "ci", "--lifetime-seconds", "3600", "-o", "json", env=env)
         assert created.returncode == 0, created.stderr
         token = json.loads(created.stdout)

@@ -141,5 +141,5 @@ def test_repeated_read_only_statements_are_answered_from_the_result_cache_until_
     run("INSERT INTO default.cache_demo VALUES (2)")
     assert run(query).result.data_array == [["2"]]  # the commit changed the table: recomputed
     assert run("SELECT current_timestamp() AS t").status.state.value == "SUCCEEDED"
-    assert cache.key("SELECT current_timestamp()", None, None, None, None, 1, {}) is None  # never cached
-    assert cache.key("DELETE FROM default.cache_demo", None, None, None, None, 1, {}) is None
+    assert cache.key("me", "SELECT current_timestamp()", None, None, None, None, 1, (), {}) is None  # never cached
+    assert cache.key("me", "DELETE FROM default.cache_demo", None, None, None, None, 1, (), {}) is None

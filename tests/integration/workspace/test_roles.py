@@ -10,6 +10,7 @@ import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import PermissionDenied
 from databricks.sdk.service.jobs import NotebookTask, Task
+from databricks.sdk.service.sql import StatementState
 from databricks.sdk.service.workspace import ImportFormat, Language
 
 from odoolake.bundles.deploy import deploy
@@ -37,9 +38,14 @@ def test_read_only_users_query_but_cannot_write(tmp_path):
                                                                warehouse_id=wh, wait_timeout="30s")
         assert result.result.data_array == [["1"]]
         for sql in ("DROP TABLE default.audit_demo", "INSERT INTO default.audit_demo VALUES (2)",
-                    "SELECT 1; DELETE FROM default.audit_demo"):
-            with pytest.raises(PermissionDenied, match="read-only and may only run read-only SQL"):
-                reader.statement_execution.execute_statement(statement=sql, warehouse_id=wh, wait_timeout="30s")
+                    "CREATE TABLE default.mine AS SELECT 1 AS x"):
+            refused = reader.statement_execution.execute_statement(statement=sql, warehouse_id=wh, wait_timeout="30s")
+            assert refused.status.state == StatementState.FAILED, sql
+            assert refused.status.sql_state == "42501"  # insufficient privilege
+            assert "[READ_ONLY_PRINCIPAL] auditor@example.ph is read-only" in refused.status.error.message
+        two = reader.statement_execution.execute_statement(statement="SELECT 1; DELETE FROM default.audit_demo",
+                                                           warehouse_id=wh, wait_timeout="30s")
+        assert two.status.state == StatementState.FAILED and "one SQL statement" in two.status.error.message
         with pytest.raises(PermissionDenied, match=r"auditor@example.ph is read-only"):
             reader.jobs.create(name="nope", tasks=[Task(task_key="t", notebook_task=NotebookTask(notebook_path="/x"))])
         with pytest.raises(PermissionDenied):

@@ -1,4 +1,4 @@
-"""The embedded Spark engine: Sail behind Spark Connect, with a Delta table registry and SQL layer.
+"""The embedded engine: Sail behind the workspace's Spark Connect service, with one catalog for every session.
 
 Usage::
 
@@ -8,7 +8,6 @@ Usage::
         spark.sql("SELECT 1").show()
 """
 
-from odoolake.workspace.engine.registry import TableName, TableRegistry
-from odoolake.workspace.engine.session import CATALOG_ALIASES, LocalEngine
+from odoolake.workspace.engine.session import REMOTE_ENV, LocalEngine
 
-__all__ = ["CATALOG_ALIASES", "LocalEngine", "TableName", "TableRegistry"]
+__all__ = ["REMOTE_ENV", "LocalEngine"]

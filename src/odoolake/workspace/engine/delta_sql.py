@@ -68,7 +68,12 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(rf"^\s*ALTER\s+TABLE\s+{_TARGET}\s+ADD\s+COLUMNS?\s*\((?P<cols>.+)\)\s*;?\s*$", re.I | re.S),
     ),
     ("tblproperties", re.compile(rf"^\s*SHOW\s+TBLPROPERTIES\s+{_TARGET}\s*;?\s*$", re.I | re.S)),
+    (
+        "set_tblproperties",
+        re.compile(rf"^\s*ALTER\s+TABLE\s+{_TARGET}\s+SET\s+TBLPROPERTIES\s*\((?P<props>.+)\)\s*;?\s*$", re.I | re.S),
+    ),
 ]
+_PROPERTY = re.compile(r"\s*'(?P<key>(?:[^'\\]|\\.)*)'\s*=\s*'(?P<value>(?:[^'\\]|\\.)*)'\s*(?:,|$)")
 
 
 def match_delta_statement(sql: str) -> DeltaStatement | None:
@@ -87,7 +92,7 @@ def run_delta_statement(stmt: DeltaStatement, location: str, conf: Callable[[str
     handler = _HANDLERS[stmt.kind]
     if stmt.kind in ("history", "detail"):
         return handler(stmt, table, location, conf)
-    from odoolake.workspace.engine.guards import table_lock
+    from odoolake.workspace.engine.locks import table_lock
 
     with table_lock(location):  # maintenance commits queue behind (and block) data writes
         return handler(stmt, DeltaTable(location), location, conf)
@@ -253,6 +258,19 @@ def _tblproperties(stmt: DeltaStatement, table: DeltaTable, location: str, conf:
     return [("key", "string"), ("value", "string")], sorted(props.items())
 
 
+def _set_tblproperties(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
+    text = stmt.match.group("props")
+    properties, pos = {}, 0
+    while pos < len(text):
+        m = _PROPERTY.match(text, pos)
+        if m is None:
+            raise DeltaCommandError(f"SET TBLPROPERTIES expects 'key' = 'value' pairs, got {text[pos:].strip()!r}")
+        properties[m.group("key")] = m.group("value")
+        pos = m.end()
+    table.alter.set_table_properties(properties, raise_if_not_exists=False)
+    return [], []
+
+
 _HANDLERS: dict[str, Callable[[DeltaStatement, DeltaTable, str, Callable], Result]] = {
     "optimize": _optimize,
     "vacuum": _vacuum,
@@ -261,4 +279,5 @@ _HANDLERS: dict[str, Callable[[DeltaStatement, DeltaTable, str, Callable], Resul
     "restore": _restore,
     "add_columns": _add_columns,
     "tblproperties": _tblproperties,
+    "set_tblproperties": _set_tblproperties,
 }

@@ -30,6 +30,7 @@ from odoolake.config import WorkspacePaths
 from odoolake.workspace.errors import ApiError
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
 from odoolake.workspace.jobs import lifecycle
+from odoolake.workspace.jobs.connections import TaskConnections
 from odoolake.workspace.jobs.settings import topological_order
 from odoolake.workspace.jobs.store import JobsStore
 
@@ -62,12 +63,12 @@ def default_task_memory_mb() -> int:
 
 class JobRunner:
     def __init__(self, store: JobsStore, tree: WorkspaceTree, paths: WorkspacePaths,
-                 remote_url: Callable[[], str], workers: int = 2, task_memory_mb: int | None = None) -> None:
+                 connections: TaskConnections, workers: int = 2, task_memory_mb: int | None = None) -> None:
         self.store = store
         self.task_memory_mb = task_memory_mb or default_task_memory_mb()
         self.tree = tree
         self.paths = paths
-        self.remote_url = remote_url
+        self.connections = connections
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="odoolake-run")
         self._lock = threading.Lock()
         self._cancelled: set[int] = set()
@@ -272,7 +273,8 @@ class JobRunner:
         if deadline is not None:
             remaining = max(0.0, deadline - time.time())
             timeout = min(timeout, remaining) if timeout else remaining
-        outcome, logs = self.spawn(kind, spec, run_dir, task["task_key"], values, timeout, run["run_id"])
+        principal = run.get("run_as_user_name") or run["creator_user_name"]
+        outcome, logs = self.spawn(kind, spec, run_dir, task["task_key"], values, timeout, run["run_id"], principal)
         values[task["task_key"]] = outcome.get("task_values") or {}
         output = {"logs": logs[0], "logs_truncated": logs[1]}
         if kind == "notebook_task":
@@ -282,26 +284,32 @@ class JobRunner:
         return output
 
     def spawn(self, kind: str, spec: dict, run_dir: Path, task_key: str, values: dict[str, dict[str, Any]],
-              timeout: float | None, owner: int | str) -> tuple[dict[str, Any], tuple[str, bool]]:
-        """Run one task process; returns (its reported outcome, the tail of its log). Cancel kills it via ``owner``."""
+              timeout: float | None, owner: int | str, principal: str) -> tuple[dict[str, Any], tuple[str, bool]]:
+        """Run one task process as ``principal``; returns (its reported outcome, the tail of its log). Cancel kills it
+        via ``owner``; whatever the end, its engine work is interrupted before this returns."""
         run_dir.mkdir(parents=True, exist_ok=True)
         spec_path, result_path, log_path = run_dir / "task.json", run_dir / "result.json", run_dir / "stdout.log"
         result_path.unlink(missing_ok=True)
-        spec_path.write_text(json.dumps({
-            "kind": kind, "spec": spec, "remote": self.remote_url(), "home": str(self.paths.home),
-            "task_key": task_key, "task_values": values, "result_path": str(result_path),
-        }))
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "odoolake.workspace.jobs.task_process", str(spec_path)],
-                                    stdout=log, stderr=subprocess.STDOUT, cwd=str(self.paths.home))
-            (run_dir / "task.pid").write_text(str(proc.pid))
-            with self._lock:
-                self._processes[owner] = proc  # type: ignore[index]
-            try:
-                code = self._watch(proc, timeout)
-            finally:
+        connection = self.connections.open(principal, timeout)
+        try:
+            spec_path.write_text(json.dumps({
+                "kind": kind, "spec": spec, "remote": connection.remote, "home": str(self.paths.home),
+                "task_key": task_key, "task_values": values, "result_path": str(result_path),
+            }))
+            with log_path.open("ab") as log:
+                proc = subprocess.Popen([sys.executable, "-m", "odoolake.workspace.jobs.task_process", str(spec_path)],
+                                        stdout=log, stderr=subprocess.STDOUT, cwd=str(self.paths.home),
+                                        env={**os.environ, **connection.env})
+                (run_dir / "task.pid").write_text(str(proc.pid))
                 with self._lock:
-                    self._processes.pop(owner, None)  # type: ignore[arg-type]
+                    self._processes[owner] = proc  # type: ignore[index]
+                try:
+                    code = self._watch(proc, timeout)
+                finally:
+                    with self._lock:
+                        self._processes.pop(owner, None)  # type: ignore[arg-type]
+        finally:
+            self.connections.close(connection)  # the engine work stops before the run can be marked terminal
         logs = _tail(log_path)
         if isinstance(owner, int) and self._is_cancelled(owner):
             raise TaskFailure("CANCELED", "The run was cancelled.")

@@ -193,6 +193,7 @@ class JobsService:
         run = self._new_run(settings.get("name", "Untitled"), tasks, job_id=job_id, run_type="JOB_RUN",
                             trigger=trigger, job_parameters=params, timeout=settings.get("timeout_seconds", 0),
                             job_clusters=settings.get("job_clusters", []))
+        run["run_as_user_name"] = next(iter((settings.get("run_as") or {}).values()), job["creator_user_name"])
         run["_notebook_params"] = {k: str(v) for k, v in (notebook_params or {}).items()}
         if python_params is not None:
             run["_python_params"] = [str(p) for p in python_params]

@@ -2,7 +2,7 @@
 
 A process per task means a timeout or a cancel can stop it for real, a crash or out-of-memory cannot take
 the workspace server down, and stdout/stderr land in the task's log file. The task connects to the
-workspace's Spark Connect endpoint with a normal engine session (registry, Delta SQL, guards).
+workspace's Spark Connect endpoint through its front door, with the run's own token (see ``jobs.connections``).
 
 The spec (written by the runner) holds ``kind``, ``spec`` (resolved task settings), ``remote``, ``home``,
 ``task_key``, ``task_values`` (values set by earlier tasks) and ``result_path``; the process writes

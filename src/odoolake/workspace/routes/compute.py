@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from odoolake.workspace.errors import InvalidParameterValue, PermissionDenied
+from odoolake.workspace.errors import InvalidParameterValue
 from odoolake.workspace.routes.common import field, json_body, versioned
 
 router = APIRouter()
@@ -111,20 +111,14 @@ async def warehouses_create(request: Request) -> dict:
 @router.post("/api/2.0/sql/statements/")
 async def statements_execute(request: Request) -> dict:
     body = await json_body(request)
-    if getattr(request.state, "role", None) == "read_only":
-        from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
-
-        try:
-            check_read_only(str(body.get("statement") or ""))
-        except NotReadOnly as exc:
-            raise PermissionDenied(f"{request.state.user} is read-only and may only run read-only SQL: {exc}.") from None
     compute = _c(request)
     if body.get("warehouse_id") == compute.warehouse()["id"] and compute.warehouse_state != "RUNNING":
         raise InvalidParameterValue(f"Warehouse {body['warehouse_id']} is stopped; start it first.",
                                     error_code="INVALID_STATE")
     import anyio
 
-    return await anyio.to_thread.run_sync(request.app.state.ws.statements.execute, body)
+    principal = getattr(request.state, "user", None) or request.app.state.ws.user
+    return await anyio.to_thread.run_sync(request.app.state.ws.statements.execute, body, principal)
 
 
 @router.get("/api/2.0/sql/statements/{statement_id}")

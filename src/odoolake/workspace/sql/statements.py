@@ -1,9 +1,9 @@
 """Statement execution: synchronous up to ``wait_timeout``, then asynchronous with polling; cancel;
 named parameters bound by the engine (never spliced into the SQL text); JSON_ARRAY results in chunks.
 
-Statements run on a small pool of warm engine sessions, so a query on small gold tables costs the query,
-not a session start. Before each statement a session re-declares tables that appeared or changed since it
-last looked (jobs may have written them in other sessions). A failed statement is HTTP 200 with
+Each principal's statements run in that principal's own warm engine session, so a query on small gold tables costs
+the query, not a session start, and the engine applies that principal's rules (read-only users, file access). Tables
+come from the workspace catalog, which every session reads. A failed statement is HTTP 200 with
 ``status.state = FAILED`` and the engine's message, as on Databricks.
 """
 
@@ -13,7 +13,6 @@ import datetime as dt
 import decimal
 import json
 import logging
-import queue
 import re
 import threading
 import time
@@ -35,6 +34,7 @@ INLINE_LIMIT_BYTES = 25 * 1024 * 1024
 KEEP_SECONDS = 3600
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "CLOSED")
 _WAIT = re.compile(r"^(\d+)s$")
+_SET = re.compile(r"^\s*(?P<verb>SET|RESET)\s+(?P<key>[`\w.-]+)\s*(?P<eq>=\s*(?P<value>.*?))?\s*;?\s*$", re.I | re.S)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -78,78 +78,102 @@ def _convert(value: str | None, kind: str, name: str) -> Any:
     raise InvalidParameterValue(f"Invalid parameters.{name}.type: unsupported type {kind!r}.")
 
 
-class _SessionPool:
-    def __init__(self, engine: Any, size: int) -> None:
+def statement_error(exc: Exception) -> dict[str, str]:
+    """The ``status.error`` of a failed statement. The error code is one of the SDK's ServiceErrorCode values
+    (BAD_REQUEST); what went wrong is in the message, led by the Spark error class."""
+    return {"error_code": "BAD_REQUEST", "message": str(exc).strip().split("\n\nJVM stacktrace")[0]}
+
+
+class PrincipalSessions:
+    """One engine session per principal, shared by that principal's statements (Spark Connect sessions run
+    concurrent queries), so temp views and ``SET`` stay with the user who made them and never reach another.
+    What a principal ``SET`` through this API is remembered, so the result cache can key on it."""
+
+    def __init__(self, engine: Any, max_principals: int = 32) -> None:
         self.engine = engine
-        self._idle: queue.Queue = queue.Queue()
-        self._created = 0
-        self._size = size
+        self.max_principals = max_principals
+        self._sessions: OrderedDict[str, Any] = OrderedDict()
+        self._settings: dict[str, dict[str, str]] = {}
+        self._schemas: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._seen: dict[int, dict[str, float]] = {}
 
-    def acquire(self) -> Any:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
+    def get(self, principal: str) -> Any:
         with self._lock:
-            if self._created < self._size:
-                self._created += 1
-                spark = self.engine.session()
-                self._seen[id(spark)] = self.versions()
+            spark = self._sessions.get(principal)
+            if spark is not None:
+                self._sessions.move_to_end(principal)
                 return spark
-        return self._idle.get()
+        spark = self.engine.session(principal)
+        evicted = None
+        with self._lock:
+            if principal in self._sessions:  # another thread won the race: keep its session
+                evicted, spark = spark, self._sessions[principal]
+            else:
+                self._sessions[principal] = spark
+                if len(self._sessions) > self.max_principals:
+                    old, evicted = self._sessions.popitem(last=False)
+                    self._settings.pop(old, None)
+                    self._schemas.pop(old, None)
+        if evicted is not None:
+            self.engine.stop_session(evicted)
+        return spark
 
-    def release(self, spark: Any) -> None:
-        self._idle.put(spark)
+    def use(self, principal: str, spark: Any, catalog: str | None, schema: str | None) -> None:
+        """Point the session at the request's catalog and schema (one round trip only when they change)."""
+        target = f"{catalog or ''}.{schema or 'default'}"
+        with self._lock:
+            if self._schemas.get(principal) == target:
+                return
+        if catalog:
+            spark.sql(f"USE CATALOG `{catalog}`")
+        spark.sql(f"USE SCHEMA `{schema or 'default'}`")
+        with self._lock:
+            self._schemas[principal] = target
 
-    def versions(self) -> dict[str, float]:
-        """Modification time of each registered table's Delta log: any commit changes it."""
-        out = {}
-        for name, location in self.engine.registry.tables().items():
-            log = Path(location, "_delta_log")
-            try:
-                out[name] = log.stat().st_mtime
-            except OSError:
-                continue
-        return out
+    def settings(self, principal: str) -> tuple[tuple[str, str], ...]:
+        with self._lock:
+            return tuple(sorted(self._settings.get(principal, {}).items()))
 
-    def refresh(self, spark: Any) -> None:
-        """Declare tables created or rewritten by other sessions since this one last looked."""
-        seen = self._seen.setdefault(id(spark), {})
-        from odoolake.workspace.engine.registry import TableName
-
-        tables = self.engine.registry.tables()
-        for name, version in self.versions().items():
-            if seen.get(name) != version:
-                schema, table = name.split(".")
-                self.engine.redeclare(spark, TableName(schema, table), tables[name])
-                seen[name] = version
+    def record_setting(self, principal: str, statement: str) -> None:
+        m = _SET.match(statement)
+        if not m:
+            return
+        key, value = m.group("key").strip("`"), (m.group("value") or "").strip().strip("'\"")
+        with self._lock:
+            values = self._settings.setdefault(principal, {})
+            if m.group("verb").upper() == "RESET":
+                values.pop(key, None)
+            elif m.group("eq"):
+                values[key] = value
 
     def close(self) -> None:
-        while not self._idle.empty():
-            self.engine.stop_session(self._idle.get_nowait())
+        with self._lock:
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+        for spark in sessions:
+            self.engine.stop_session(spark)
 
 
 class ResultCache:
     """Results of read-only statements, reused while no table they could read has changed (Databricks SQL
-    warehouses keep a result cache too). Keys hold the statement, its parameters, the current schema, the limits and
-    the modification times of every registered table's Delta log, so a commit anywhere is a miss. Each query Sail
+    warehouses keep a result cache too). Keys hold the principal, the statement, its parameters, the current schema,
+    the limits, the settings the principal made with SET and the modification times of every catalog table's Delta
+    log, so a commit anywhere, or a setting that changes results (ANSI mode, time zone), is a miss. Each query Sail
     runs keeps about 100 KB of server memory (measured with pysail 0.7.2; see docs/reliability.md), so answering a
     dashboard's repeated queries from here also keeps the server's memory flat."""
 
     NON_DETERMINISTIC = re.compile(r"\b(current_\w+|now|rand|randn|random|uuid|shuffle|monotonically_increasing_id)\b",
                                    re.I)
 
-    PATH_TABLE = re.compile(r"\w+\.`|dbfs:|/Volumes/", re.I)  # tables named by path are not in the registry
+    PATH_TABLE = re.compile(r"\w+\.`|dbfs:|/Volumes/", re.I)  # files named by path are not in the catalog
 
     def __init__(self, max_entries: int = 256, max_bytes: int = 4 * 1024 * 1024) -> None:
         self.max_entries, self.max_bytes = max_entries, max_bytes
         self._entries: OrderedDict[tuple, tuple[dict, list, list]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def key(self, statement: str, args: dict | None, catalog: str | None, schema: str | None, row_limit: int | None,
-            byte_limit: int, versions: dict[str, float]) -> tuple | None:
+    def key(self, principal: str, statement: str, args: dict | None, catalog: str | None, schema: str | None,
+            row_limit: int | None, byte_limit: int, settings: tuple, versions: dict[str, float]) -> tuple | None:
         from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
 
         try:
@@ -158,8 +182,8 @@ class ResultCache:
             return None
         if self.NON_DETERMINISTIC.search(statement) or self.PATH_TABLE.search(statement):
             return None
-        return (statement, json.dumps(args or {}, sort_keys=True, default=str), catalog, schema, row_limit,
-                byte_limit, tuple(sorted(versions.items())))
+        return (principal, statement, json.dumps(args or {}, sort_keys=True, default=str), catalog, schema,
+                row_limit, byte_limit, settings, tuple(sorted(versions.items())))
 
     def get(self, key: tuple) -> tuple[dict, list, list] | None:
         with self._lock:
@@ -178,20 +202,31 @@ class ResultCache:
 
 
 class StatementService:
-    def __init__(self, engine: Any, pool_size: int = 2) -> None:
-        self._pool = _SessionPool(engine, pool_size)
-        self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="odoolake-sql")
+    def __init__(self, engine: Any, catalog: Any, workers: int = 4) -> None:
+        self.catalog = catalog
+        self._sessions = PrincipalSessions(engine)
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="odoolake-sql")
         self._statements: dict[str, Statement] = {}
         self._lock = threading.Lock()
         self.cache = ResultCache()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-        self._pool.close()
+        self._sessions.close()
+
+    def versions(self) -> dict[str, float]:
+        """Modification time of each catalog table's Delta log: any commit changes it."""
+        out = {}
+        for table in self.catalog.all_tables():
+            try:
+                out[str(table.name)] = Path(table.storage_location, "_delta_log").stat().st_mtime
+            except OSError:
+                continue
+        return out
 
     # -- API ---------------------------------------------------------------------------------------
 
-    def execute(self, body: dict) -> dict:
+    def execute(self, body: dict, principal: str) -> dict:
         statement = body.get("statement")
         if not isinstance(statement, str) or not statement.strip():
             raise InvalidParameterValue("Invalid statement: a non-empty SQL string is required.")
@@ -235,13 +270,15 @@ class StatementService:
         limit = byte_limit or INLINE_LIMIT_BYTES
         # Versions are read here for the cache key and again when the statement runs (it may wait in the queue
         # while a job commits): two stats per registered table, on purpose.
-        key = self.cache.key(statement, args, catalog, schema, row_limit, limit, self._pool.versions())
+        key = self.cache.key(principal, statement, args, catalog, schema, row_limit, limit,
+                             self._sessions.settings(principal), self.versions())
         hit = self.cache.get(key) if key is not None else None
         if hit is not None:
             st.manifest, st.chunks, st.chunk_bytes = hit
             st.state = "SUCCEEDED"
             return self.response(st)
-        st.future = self._executor.submit(self._run, st, statement, args, catalog, schema, row_limit, limit, key)
+        st.future = self._executor.submit(self._run, st, principal, statement, args, catalog, schema, row_limit, limit,
+                                          key)
         if seconds:
             try:
                 st.future.result(timeout=seconds)
@@ -265,17 +302,18 @@ class StatementService:
             args[p["name"]] = _convert(value, p.get("type") or "STRING", p["name"])
         return args
 
-    def _run(self, st: Statement, statement: str, args: dict | None, catalog: str | None, schema: str | None,
-             row_limit: int | None, byte_limit: int, cache_key: tuple | None = None) -> None:
+    def _run(self, st: Statement, principal: str, statement: str, args: dict | None, catalog: str | None,
+             schema: str | None, row_limit: int | None, byte_limit: int, cache_key: tuple | None = None) -> None:
         if st.state == "CANCELED":
             return
-        spark = self._pool.acquire()
-        st.session = spark
         st.state = "RUNNING"
         try:
-            self._pool.refresh(spark)
-            spark.sql(f"USE SCHEMA {catalog + '.' if catalog else ''}{schema or 'default'}")
+            spark = self._sessions.get(principal)
+            st.session = spark
+            self._sessions.use(principal, spark, catalog, schema)
+            spark.addTag(st.statement_id)  # tags are per thread: cancel interrupts this statement only
             df = spark.sql(statement, args=args) if args else spark.sql(statement)
+            self._sessions.record_setting(principal, statement)
             schema_info = df.schema
             rows = df.limit(row_limit + 1).collect() if row_limit is not None else df.collect()
             if st.state == "CANCELED":
@@ -310,12 +348,13 @@ class StatementService:
         except Exception as exc:
             if st.state != "CANCELED":
                 st.state = "FAILED"
-                st.error = {"error_code": "BAD_REQUEST", "message": str(exc).strip().split("\n\nJVM stacktrace")[0]}
+                st.error = statement_error(exc)
                 get_state = getattr(exc, "getSqlState", None)
                 st.sql_state = get_state() if callable(get_state) else None
         finally:
+            if st.session is not None:
+                st.session.removeTag(st.statement_id)
             st.session = None
-            self._pool.release(spark)
 
     def _get(self, statement_id: str) -> Statement:
         with self._lock:
@@ -335,7 +374,7 @@ class StatementService:
         session = st.session
         if session is not None:
             try:
-                session.interruptAll()
+                session.interruptTag(statement_id)
             except Exception:  # the engine may not support interrupts; the result is discarded anyway
                 LOG.debug("interrupt failed for statement %s", statement_id, exc_info=True)
 

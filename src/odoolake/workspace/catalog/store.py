@@ -1,0 +1,387 @@
+"""The workspace's one catalog: catalogs, schemas and tables, in Unity Catalog's shape, kept in ``catalog.db``.
+
+Every name a Spark session, the SQL warehouse, the SDK or a job resolves comes from here: the engine reads it through
+Sail's ``unity`` catalog provider (the same REST paths Databricks serves), and the workspace serves it to clients.
+Tables are Delta directories; their columns, partitioning and properties are read from the Delta log
+(:mod:`.columns`), never copied, so schema evolution needs no catalog call.
+
+Rules kept here, once:
+- one catalog, ``main``; the engine also answers to ``spark_catalog`` and ``hive_metastore`` for it;
+- a table whose location is its managed location (``<warehouse>/<schema>/<table>``) is MANAGED: dropping it deletes
+  its files, renaming it moves them. Any other location is EXTERNAL: dropping forgets the name, the files stay;
+- names are lower-cased identifiers, as Unity Catalog stores them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from odoolake.config import WorkspacePaths
+from odoolake.workspace.catalog.columns import DeltaLogReader, delta_schema, uc_columns
+from odoolake.workspace.catalog.information_schema import TABLES as SYSTEM_TABLES
+from odoolake.workspace.db import Database
+from odoolake.workspace.errors import ApiError, InvalidParameterValue
+
+CATALOG = "main"
+CATALOG_ALIASES: tuple[str, ...] = (CATALOG, "spark_catalog", "hive_metastore")
+DEFAULT_SCHEMA = "default"
+INFORMATION_SCHEMA = "information_schema"
+MANAGED, EXTERNAL = "MANAGED", "EXTERNAL"
+FORMATS = ("DELTA", "PARQUET", "CSV", "JSON", "TEXT", "ORC", "AVRO")
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE catalogs (
+        name TEXT PRIMARY KEY, comment TEXT, owner TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE schemas (
+        catalog_name TEXT NOT NULL, name TEXT NOT NULL, schema_id TEXT NOT NULL, comment TEXT, properties TEXT,
+        owner TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (catalog_name, name)
+    );
+    CREATE TABLE tables (
+        catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, name TEXT NOT NULL, table_id TEXT NOT NULL UNIQUE,
+        table_type TEXT NOT NULL, data_source_format TEXT NOT NULL, storage_location TEXT NOT NULL,
+        declared_columns TEXT, comment TEXT, properties TEXT, owner TEXT,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+        PRIMARY KEY (catalog_name, schema_name, name)
+    );
+    """,
+)
+
+
+class CatalogError(ApiError):
+    """A Unity Catalog API error; the code is the one Databricks sends (the SDK maps on the status)."""
+
+
+def _not_found(kind: str, full_name: str) -> CatalogError:
+    return CatalogError(f"{kind.capitalize()} '{full_name}' does not exist.",
+                        error_code=f"{kind.upper()}_DOES_NOT_EXIST", status=404)
+
+
+def _exists(kind: str, full_name: str) -> CatalogError:
+    return CatalogError(f"{kind.capitalize()} '{full_name}' already exists.",
+                        error_code=f"{kind.upper()}_ALREADY_EXISTS", status=409)
+
+
+def identifier(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _IDENT.match(value.lower()):
+        raise InvalidParameterValue(f"Invalid {what} {value!r}: expected an identifier (letters, digits, _).")
+    return value.lower()
+
+
+@dataclass(frozen=True)
+class FullName:
+    catalog: str
+    schema: str
+    table: str
+
+    @classmethod
+    def parse(cls, full_name: str) -> FullName:
+        parts = full_name.split(".")
+        if len(parts) != 3:
+            raise InvalidParameterValue(f"Invalid full name {full_name!r}: expected catalog.schema.table.")
+        catalog, schema, table = (identifier(p, "name") for p in parts)
+        return cls(catalog, schema, table)
+
+    def __str__(self) -> str:
+        return f"{self.catalog}.{self.schema}.{self.table}"
+
+
+@dataclass
+class TableInfo:
+    """One row of ``tables`` plus what the Delta log says; ``as_api()`` is the Unity Catalog TableInfo."""
+
+    name: FullName
+    table_id: str
+    table_type: str
+    data_source_format: str
+    storage_location: str
+    comment: str | None
+    properties: dict[str, str]
+    owner: str | None
+    created_at: int
+    updated_at: int
+    columns: list[dict] = field(default_factory=list)
+    delta_version: int | None = None
+
+    def as_api(self, with_columns: bool = True, for_engine: bool = False) -> dict:
+        """``for_engine``: the view Sail gets. Every table is EXTERNAL to it, because Sail treats a MANAGED table as
+        catalog-managed (commits through the catalog) while here the Delta log on disk is the truth for all tables."""
+        body: dict = {
+            "name": self.name.table, "catalog_name": self.name.catalog, "schema_name": self.name.schema,
+            "full_name": str(self.name), "table_id": self.table_id,
+            "table_type": EXTERNAL if for_engine else self.table_type,
+            "data_source_format": self.data_source_format, "storage_location": Path(self.storage_location).as_uri(),
+            "owner": self.owner, "created_at": self.created_at, "updated_at": self.updated_at,
+            "properties": self.properties,
+        }
+        if self.comment:
+            body["comment"] = self.comment
+        if with_columns:
+            body["columns"] = self.columns
+        return body
+
+
+class CatalogStore:
+    def __init__(self, paths: WorkspacePaths, owner: str) -> None:
+        self.paths = paths
+        self.owner = owner
+        self.db = Database(paths.home / "catalog.db", MIGRATIONS)
+        self.delta = DeltaLogReader()
+        self._seed()
+
+    # -- locations ---------------------------------------------------------------------------------------------
+
+    def managed_location(self, schema: str, table: str) -> Path:
+        return self.paths.warehouse / schema / table
+
+    def information_schema_location(self, table: str) -> Path:
+        return self.paths.home / "catalog" / INFORMATION_SCHEMA / table
+
+    # -- catalogs and schemas ------------------------------------------------------------------------------------
+
+    def _seed(self) -> None:
+        now = _now()
+        with self.db.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO catalogs VALUES (?, ?, ?, ?, ?)",
+                         (CATALOG, "The local workspace's catalog", self.owner, now, now))
+            for schema in (DEFAULT_SCHEMA, INFORMATION_SCHEMA):
+                conn.execute("INSERT OR IGNORE INTO schemas VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (CATALOG, schema, str(uuid.uuid4()), None, "{}", self.owner, now, now))
+
+    def catalogs(self) -> list[dict]:
+        rows = self.db.connect().execute("SELECT * FROM catalogs ORDER BY name").fetchall()
+        return [_catalog_api(r) for r in rows]
+
+    def catalog(self, name: str) -> dict:
+        row = self.db.connect().execute("SELECT * FROM catalogs WHERE name = ?", (name.lower(),)).fetchone()
+        if row is None:
+            raise _not_found("catalog", name)
+        return _catalog_api(row)
+
+    def _require_catalog(self, name: str) -> str:
+        name = identifier(name, "catalog_name")
+        self.catalog(name)
+        return name
+
+    def schemas(self, catalog: str) -> list[dict]:
+        catalog = self._require_catalog(catalog)
+        rows = self.db.connect().execute("SELECT * FROM schemas WHERE catalog_name = ? ORDER BY name",
+                                         (catalog,)).fetchall()
+        return [_schema_api(r) for r in rows]
+
+    def schema(self, catalog: str, name: str) -> dict:
+        row = self.db.connect().execute("SELECT * FROM schemas WHERE catalog_name = ? AND name = ?",
+                                        (catalog.lower(), name.lower())).fetchone()
+        if row is None:
+            raise _not_found("schema", f"{catalog}.{name}")
+        return _schema_api(row)
+
+    def create_schema(self, catalog: str, name: str, comment: str | None = None,
+                      properties: dict | None = None, owner: str | None = None) -> dict:
+        catalog = self._require_catalog(catalog)
+        name = identifier(name, "schema name")
+        now = _now()
+        with self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM schemas WHERE catalog_name = ? AND name = ?", (catalog, name)).fetchone():
+                raise _exists("schema", f"{catalog}.{name}")
+            conn.execute("INSERT INTO schemas VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (catalog, name, str(uuid.uuid4()), comment, json.dumps(properties or {}),
+                          owner or self.owner, now, now))
+        return self.schema(catalog, name)
+
+    def delete_schema(self, catalog: str, name: str, force: bool = False) -> None:
+        catalog, name = catalog.lower(), name.lower()
+        self.schema(catalog, name)
+        if name in (DEFAULT_SCHEMA, INFORMATION_SCHEMA):
+            raise InvalidParameterValue(f"Schema '{catalog}.{name}' cannot be deleted.")
+        tables = self.tables(catalog, name)
+        if tables and not force:
+            raise CatalogError(f"Schema '{catalog}.{name}' is not empty: it has {len(tables)} table(s). "
+                               "Drop them first, or use DROP SCHEMA … CASCADE.", error_code="SCHEMA_NOT_EMPTY",
+                               status=400)
+        for table in tables:
+            self.delete_table(table.name)
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM schemas WHERE catalog_name = ? AND name = ?", (catalog, name))
+
+    # -- tables ------------------------------------------------------------------------------------------------
+
+    def tables(self, catalog: str, schema: str | None = None) -> list[TableInfo]:
+        catalog = self._require_catalog(catalog)
+        if schema is not None and schema.lower() == INFORMATION_SCHEMA:
+            return [self._system_table(FullName(catalog, INFORMATION_SCHEMA, t)) for t in SYSTEM_TABLES]
+        if schema is not None:
+            self.schema(catalog, schema)
+            rows = self.db.connect().execute(
+                "SELECT * FROM tables WHERE catalog_name = ? AND schema_name = ? ORDER BY name",
+                (catalog, schema.lower())).fetchall()
+        else:
+            rows = self.db.connect().execute(
+                "SELECT * FROM tables WHERE catalog_name = ? ORDER BY schema_name, name", (catalog,)).fetchall()
+        return [self._info(r) for r in rows]
+
+    def find(self, name: FullName) -> TableInfo | None:
+        if name.schema == INFORMATION_SCHEMA:
+            return self._system_table(name) if name.table in SYSTEM_TABLES else None
+        row = self.db.connect().execute(
+            "SELECT * FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
+            (name.catalog, name.schema, name.table)).fetchone()
+        return self._info(row) if row is not None else None
+
+    def table(self, name: FullName) -> TableInfo:
+        info = self.find(name)
+        if info is None:
+            raise _not_found("table", str(name))
+        return info
+
+    def create_table(self, name: FullName, storage_location: str | None, data_source_format: str = "DELTA",
+                     columns: list[dict] | None = None, comment: str | None = None,
+                     properties: dict | None = None, owner: str | None = None) -> TableInfo:
+        """Register a table. With declared columns and no Delta log at the location yet, create the empty Delta
+        table there (as Databricks does for ``CREATE TABLE t (…)``), so the first INSERT has a table to append to."""
+        self._require_catalog(name.catalog)
+        self.schema(name.catalog, name.schema)
+        if name.schema == INFORMATION_SCHEMA:
+            raise InvalidParameterValue(f"Schema '{name.catalog}.{INFORMATION_SCHEMA}' is read-only.")
+        fmt = (data_source_format or "DELTA").upper()
+        if fmt not in FORMATS:
+            raise InvalidParameterValue(f"Invalid data_source_format {data_source_format!r}: expected one of "
+                                        f"{', '.join(FORMATS)}.")
+        location = self.local_location(storage_location) if storage_location else \
+            self.managed_location(name.schema, name.table)
+        table_type = MANAGED if location == self.managed_location(name.schema, name.table) else EXTERNAL
+        if self.find(name) is not None:
+            raise _exists("table", str(name))
+        if fmt == "DELTA" and columns and not Path(location, "_delta_log").is_dir():
+            _create_empty_delta(location, delta_schema(columns), comment)
+        now = _now()
+        with self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
+                            (name.catalog, name.schema, name.table)).fetchone():
+                raise _exists("table", str(name))
+            conn.execute("INSERT INTO tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (name.catalog, name.schema, name.table, str(uuid.uuid4()), table_type, fmt, str(location),
+                          json.dumps(columns or []), comment, json.dumps(properties or {}), owner or self.owner,
+                          now, now))
+        return self.table(name)
+
+    def delete_table(self, name: FullName) -> TableInfo:
+        info = self.table(name)
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
+                         (name.catalog, name.schema, name.table))
+        if info.table_type == MANAGED:
+            from odoolake.workspace.engine.locks import table_lock
+
+            with table_lock(info.storage_location):
+                shutil.rmtree(info.storage_location, ignore_errors=True)
+            self.delta.forget(info.storage_location)
+        return info
+
+    def rename_table(self, name: FullName, new_name: FullName) -> TableInfo:
+        """Rename within the catalog; a managed table's files move to its new managed location."""
+        info = self.table(name)
+        self.schema(new_name.catalog, new_name.schema)
+        if self.find(new_name) is not None:
+            raise _exists("table", str(new_name))
+        location = info.storage_location
+        if info.table_type == MANAGED:
+            target = self.managed_location(new_name.schema, new_name.table)
+            if target.exists():
+                raise CatalogError(f"Cannot rename {name} to {new_name}: {target} is already in use.",
+                                   error_code="TABLE_ALREADY_EXISTS", status=409)
+            from odoolake.workspace.engine.locks import table_lock
+
+            with table_lock(info.storage_location):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                Path(info.storage_location).rename(target)
+            location = str(target)
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE tables SET catalog_name = ?, schema_name = ?, name = ?, storage_location = ?, "
+                         "updated_at = ? WHERE catalog_name = ? AND schema_name = ? AND name = ?",
+                         (new_name.catalog, new_name.schema, new_name.table, location, _now(),
+                          name.catalog, name.schema, name.table))
+        return self.table(new_name)
+
+    def by_location(self, location: str) -> TableInfo | None:
+        row = self.db.connect().execute("SELECT * FROM tables WHERE storage_location = ?",
+                                        (str(self.local_location(location)),)).fetchone()
+        return self._info(row) if row is not None else None
+
+    def all_tables(self) -> Iterator[TableInfo]:
+        for row in self.db.connect().execute("SELECT * FROM tables ORDER BY catalog_name, schema_name, name"):
+            yield self._info(row)
+
+    def local_location(self, location: str) -> Path:
+        """``file:///x``, ``dbfs:/x`` or a plain path as an absolute local path."""
+        if location.startswith("file://"):
+            location = location[len("file://"):]
+        if location.startswith(("dbfs:/", "/dbfs/")):
+            return self.paths.dbfs_to_local(location)
+        path = Path(location)
+        if not path.is_absolute():
+            raise InvalidParameterValue(f"Invalid storage_location {location!r}: expected an absolute path.")
+        return Path(*path.parts).resolve() if ".." in path.parts else path
+
+    def _system_table(self, name: FullName) -> TableInfo:
+        location = str(self.information_schema_location(name.table))
+        facts = self.delta.read(location)
+        return TableInfo(name=name, table_id=f"information_schema.{name.table}", table_type=EXTERNAL,
+                         data_source_format="DELTA", storage_location=location, comment=None, properties={},
+                         owner="System user", created_at=0, updated_at=0,
+                         columns=uc_columns(facts.schema, []) if facts else [],
+                         delta_version=facts.version if facts else None)
+
+    def _info(self, row) -> TableInfo:
+        location = row["storage_location"]
+        facts = self.delta.read(location) if row["data_source_format"] == "DELTA" else None
+        if facts is not None:
+            columns = uc_columns(facts.schema, facts.partition_columns)
+            properties = {**json.loads(row["properties"] or "{}"), **facts.properties}
+        else:
+            columns = json.loads(row["declared_columns"] or "[]")
+            properties = json.loads(row["properties"] or "{}")
+        return TableInfo(
+            name=FullName(row["catalog_name"], row["schema_name"], row["name"]), table_id=row["table_id"],
+            table_type=row["table_type"], data_source_format=row["data_source_format"], storage_location=location,
+            comment=row["comment"], properties=properties, owner=row["owner"], created_at=row["created_at"],
+            updated_at=row["updated_at"], columns=columns, delta_version=facts.version if facts else None,
+        )
+
+
+def _create_empty_delta(location: Path, schema: dict, comment: str | None) -> None:
+    import pyarrow
+    from deltalake import Schema, write_deltalake
+
+    arrow_schema = pyarrow.schema(Schema.from_json(json.dumps(schema)).to_arrow())  # type: ignore[arg-type]
+    location.parent.mkdir(parents=True, exist_ok=True)
+    write_deltalake(str(location), arrow_schema.empty_table(), mode="error", description=comment)
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _catalog_api(row) -> dict:
+    return {"name": row["name"], "full_name": row["name"], "comment": row["comment"], "owner": row["owner"],
+            "created_at": row["created_at"], "updated_at": row["updated_at"], "catalog_type": "MANAGED_CATALOG"}
+
+
+def _schema_api(row) -> dict:
+    body = {"name": row["name"], "catalog_name": row["catalog_name"],
+            "full_name": f"{row['catalog_name']}.{row['name']}", "schema_id": row["schema_id"],
+            "owner": row["owner"], "created_at": row["created_at"], "updated_at": row["updated_at"],
+            "properties": json.loads(row["properties"] or "{}")}
+    if row["comment"]:
+        body["comment"] = row["comment"]
+    return body

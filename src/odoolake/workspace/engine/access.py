@@ -1,0 +1,95 @@
+"""Who may touch which files and tables through the engine.
+
+Rules, each named once:
+- ``LAKE_ROOTS``: a principal other than an admin reads and writes files only under the lake's roots (the DBFS
+  root, Volumes, the managed warehouse); anything else is refused with ``PATH_OUTSIDE_LAKE``. Paths are resolved
+  (``..`` and symlinks followed) before the check, so a link inside DBFS cannot lead out of it;
+- ``READ_ONLY``: a read-only principal runs queries, never writes (tables, files, DDL);
+- ``PRODUCTION``: on a production workspace only a service principal writes (jobs deploy and run as one).
+``dbfs:/…`` and ``/Volumes/…`` paths are mapped to their local directories for every principal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from odoolake.config import WorkspacePaths
+from odoolake.workspace.engine.identity import CallRefused, Principal
+
+PATH_OUTSIDE_LAKE = "PATH_OUTSIDE_LAKE"
+READ_ONLY_PRINCIPAL = "READ_ONLY_PRINCIPAL"
+PRODUCTION_WRITE = "PRODUCTION_WRITE"
+INSUFFICIENT_PERMISSIONS = "INSUFFICIENT_PERMISSIONS"  # the Spark error class Databricks uses for all three
+
+_GLOB = re.compile(r"[*?\[{]")
+
+
+class AccessRules:
+    def __init__(self, paths: WorkspacePaths) -> None:
+        self.paths = paths
+        self.volumes_root = paths.home / "volumes"
+        self._production_file = paths.home / "production"
+
+    # -- paths -------------------------------------------------------------------------------------------------
+
+    def roots(self) -> tuple[Path, ...]:
+        return tuple(p.resolve() for p in (self.paths.dbfs_root, self.volumes_root, self.paths.warehouse))
+
+    def local(self, path: str) -> str:
+        """``dbfs:/x``, ``/dbfs/x``, ``/Volumes/c/s/v/x`` and ``file:/x`` as the local path the engine opens."""
+        if path.startswith(("dbfs:/", "/dbfs/")):
+            try:
+                return str(self.paths.dbfs_to_local(path))
+            except ValueError as exc:
+                raise CallRefused("PERMISSION_DENIED", f"[{PATH_OUTSIDE_LAKE}] {exc}", INSUFFICIENT_PERMISSIONS,
+                                  "42501") from None
+        if path.startswith("/Volumes/"):
+            return str(self.volumes_root / path[len("/Volumes/"):])
+        if path.startswith("file://"):
+            return path[len("file://"):]
+        if path.startswith("file:/"):
+            return path[len("file:"):]
+        return path
+
+    def check_path(self, principal: Principal, local_path: str) -> None:
+        if principal.role == "admin":
+            return
+        if "://" in local_path:
+            raise CallRefused("PERMISSION_DENIED", f"[{PATH_OUTSIDE_LAKE}] {local_path!r}: only the lake's own storage "
+                                                   "(dbfs:/, /Volumes, the warehouse) can be read or written here.",
+                              INSUFFICIENT_PERMISSIONS, "42501")
+        fixed = _GLOB.split(local_path, maxsplit=1)[0]
+        if not os.path.isabs(fixed):
+            raise CallRefused("PERMISSION_DENIED", f"[{PATH_OUTSIDE_LAKE}] {local_path!r} is a relative path: name "
+                                                   "files with dbfs:/… or /Volumes/… paths.",
+                              INSUFFICIENT_PERMISSIONS, "42501")
+        resolved = Path(fixed).resolve()
+        if not any(resolved == root or root in resolved.parents for root in self.roots()):
+            raise CallRefused(
+                "PERMISSION_DENIED",
+                f"[{PATH_OUTSIDE_LAKE}] {principal.name} ({principal.role}) may read and write files only under the "
+                f"lake's roots (dbfs:/, /Volumes, the warehouse); {local_path!r} is outside them.",
+                INSUFFICIENT_PERMISSIONS, "42501")
+
+    def map_and_check(self, principal: Principal, path: str) -> str:
+        local = self.local(path)
+        self.check_path(principal, local)
+        return local
+
+    # -- writes ------------------------------------------------------------------------------------------------
+
+    @property
+    def production(self) -> bool:
+        return self._production_file.exists()
+
+    def check_write(self, principal: Principal, what: str) -> None:
+        if principal.role == "read_only":
+            raise CallRefused("PERMISSION_DENIED", f"[{READ_ONLY_PRINCIPAL}] {principal.name} is read-only and cannot "
+                                                   f"{what}.", INSUFFICIENT_PERMISSIONS, "42501")
+        if self.production and principal.role != "service_principal":
+            raise CallRefused("PERMISSION_DENIED",
+                              f"[{PRODUCTION_WRITE}] This is a production workspace: only a service principal may "
+                              f"{what}; {principal.name} is {principal.role}. Run it as a job (run_as a service "
+                              "principal).", INSUFFICIENT_PERMISSIONS, "42501")

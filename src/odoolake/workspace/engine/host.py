@@ -1,0 +1,227 @@
+"""The engine host: one process per workspace root that runs Sail, the catalog Sail reads, and the Spark Connect
+service every client goes through (``python -m odoolake.workspace.engine.host --home …``; started by
+:mod:`.launcher`, never by hand).
+
+Inside the process (its own network namespace where the kernel allows, see :mod:`.isolation`):
+- Sail's Spark Connect server on the private ``127.0.0.1``;
+- the Unity Catalog API over ``catalog.db`` on the private ``127.0.0.1``, which Sail's ``unity`` provider reads;
+- the engine's service (:mod:`.proxy`) on two Unix sockets in ``<home>/run`` (owner-only): ``engine.sock`` for the
+  owner's own programs, ``front.sock`` (TLS, tokens) behind the workspace's front door;
+- an admin service on ``engine.sock``: status, interrupt a token's work, shut down.
+It exits on SIGTERM, on an admin shutdown, or when no client has held its lease for a while.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from odoolake.workspace.engine.isolation import isolate_network
+
+LOG = logging.getLogger("odoolake.engine")
+
+ADMIN_SERVICE = "odoolake.EngineAdmin"
+IDLE_EXIT_SECONDS = 5.0
+CATALOG_ALIASES = ("main", "spark_catalog", "hive_metastore")
+
+
+def run_dir(home: Path) -> Path:
+    return home / "run"
+
+
+def engine_socket(home: Path) -> Path:
+    return run_dir(home) / "engine.sock"
+
+
+def front_socket(home: Path) -> Path:
+    return run_dir(home) / "front.sock"
+
+
+def status_file(home: Path) -> Path:
+    return run_dir(home) / "engine.json"
+
+
+def lease_file(home: Path) -> Path:
+    return run_dir(home) / "engine.lease"
+
+
+def _configure_sail(catalog_uri: str, token: str, spill_dir: Path, memory_bytes: int, workers: int | None) -> None:
+    providers = ", ".join(f'{{name="{name}", type="unity", uri="{catalog_uri}", default_catalog="main", '
+                          f'token="{token}"}}' for name in CATALOG_ALIASES)
+    os.environ["SAIL_CATALOG__LIST"] = f"[{providers}]"
+    os.environ["SAIL_CATALOG__DEFAULT_CATALOG"] = CATALOG_ALIASES[0]
+    os.environ["UNITY_ALLOW_HTTP_URL"] = "true"  # the catalog is on the engine's private loopback
+    os.environ["SAIL_RUNTIME__MEMORY_POOL__TYPE"] = "fair"
+    os.environ["SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE"] = str(memory_bytes)
+    os.environ["SAIL_RUNTIME__TEMPORARY_FILES__PATHS"] = f'["{spill_dir}"]'
+    os.environ.setdefault("RUST_LOG", "error")
+    if workers:
+        os.environ["SAIL_MODE"] = "local-cluster"
+        os.environ["SAIL_CLUSTER__WORKER_INITIAL_COUNT"] = str(workers)
+        os.environ["SAIL_CLUSTER__WORKER_MAX_COUNT"] = str(workers)
+
+
+def _serve_catalog(app) -> tuple[int, object]:
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="catalog", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the engine's catalog server did not start")
+        time.sleep(0.01)
+    return sock.getsockname()[1], server
+
+
+def _idle(home: Path) -> bool:
+    """True when no client holds a lease (each holds a shared lock for as long as it uses the engine)."""
+    with lease_file(home).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="odoolake-engine")
+    parser.add_argument("--home", required=True)
+    parser.add_argument("--owner", required=True)
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args(argv)
+    isolation, why_not = isolate_network()  # before any thread exists
+
+    logging.basicConfig(level=os.environ.get("ODOOLAKE_ENGINE_LOG", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import grpc
+
+    from odoolake.config import WorkspacePaths
+    from odoolake.workspace.catalog.app import catalog_app
+    from odoolake.workspace.catalog.store import CatalogStore
+    from odoolake.workspace.engine.access import AccessRules
+    from odoolake.workspace.engine.identity import Authenticator
+    from odoolake.workspace.engine.legacy import import_legacy_tables
+    from odoolake.workspace.engine.memory import default_memory_limit
+    from odoolake.workspace.engine.proxy import SparkConnectProxy
+    from odoolake.workspace.engine.rewrite import PlanRewriter
+    from odoolake.workspace.engine.upstream import CHANNEL_OPTIONS, Upstream
+    from odoolake.workspace.frontdoor.tls import ensure_certificates
+
+    paths = WorkspacePaths.from_env(args.home).ensure()
+    home = paths.home
+    store = CatalogStore(paths, args.owner)
+    imported = import_legacy_tables(store)
+    if imported:
+        LOG.warning("imported %d table(s) from the previous table registry into the catalog", imported)
+    secret = secrets.token_urlsafe(32)
+    catalog_port, catalog_server = _serve_catalog(catalog_app(store, secret))
+    _configure_sail(f"http://127.0.0.1:{catalog_port}/api/2.1/unity-catalog", secret, paths.spill_dir,
+                    default_memory_limit(), args.workers)
+    from pysail.spark import SparkConnectServer
+
+    sail = SparkConnectServer("127.0.0.1", 0)
+    sail.start(background=True)
+    address = sail.listening_address
+    if address is None:
+        raise RuntimeError("Sail started but is not listening")
+    upstream = Upstream(f"{address[0]}:{address[1]}")
+    proxy = SparkConnectProxy(upstream, PlanRewriter(store, upstream, AccessRules(paths)))
+    tls = ensure_certificates(home)
+
+    stopping = threading.Event()
+    options = [*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)]
+    owner_server = grpc.server(ThreadPoolExecutor(max_workers=64, thread_name_prefix="engine"), options=options)
+    owner_server.add_generic_rpc_handlers((proxy.handler(Authenticator(home, args.owner, trust_owner_socket=True)),
+                                           _admin_handler(proxy, stopping, isolation, why_not, address)))
+    front_server = grpc.server(ThreadPoolExecutor(max_workers=64, thread_name_prefix="front"), options=options)
+    front_server.add_generic_rpc_handlers((proxy.handler(Authenticator(home, args.owner, trust_owner_socket=False)),))
+    for sock in (engine_socket(home), front_socket(home)):
+        sock.unlink(missing_ok=True)
+    owner_server.add_insecure_port(f"unix:{engine_socket(home)}")
+    credentials = grpc.ssl_server_credentials([(tls.server_key.read_bytes(), tls.server_cert.read_bytes())])
+    front_server.add_secure_port(f"unix:{front_socket(home)}", credentials)
+    owner_server.start()
+    front_server.start()
+    for sock in (engine_socket(home), front_socket(home)):
+        os.chmod(sock, 0o600)
+    status = {"pid": os.getpid(), "isolation": isolation, "isolation_unavailable": why_not,
+              "started": time.time(), "engine_socket": str(engine_socket(home)),
+              "front_socket": str(front_socket(home))}
+    tmp = status_file(home).with_suffix(".tmp")
+    tmp.write_text(json.dumps(status))
+    os.replace(tmp, status_file(home))
+    LOG.info("engine ready (%s)", isolation)
+
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    idle_since: float | None = None
+    while not stopping.wait(1.0):
+        if _idle(home):
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since > IDLE_EXIT_SECONDS:
+                LOG.info("no client holds the engine lease: exiting")
+                break
+        else:
+            idle_since = None
+
+    status_file(home).unlink(missing_ok=True)
+    proxy.interrupt_all(timeout=10)  # nothing a client started may commit after the engine said it stopped
+    front_server.stop(grace=2).wait()
+    owner_server.stop(grace=2).wait()
+    upstream.close()
+    sail.stop()
+    catalog_server.should_exit = True  # type: ignore[attr-defined]
+    for sock in (engine_socket(home), front_socket(home)):
+        sock.unlink(missing_ok=True)
+    return 0
+
+
+def _admin_handler(proxy, stopping: threading.Event, isolation: str, why_not: str | None, sail: tuple[str, int]):
+    import grpc
+
+    def status(request: bytes, context) -> bytes:
+        # Sail's address is told only on the owner's socket (for diagnostics and bench/api.py); inside the network
+        # namespace nobody outside the engine can reach it anyway.
+        return json.dumps({"pid": os.getpid(), "isolation": isolation, "isolation_unavailable": why_not,
+                           "sail_address": f"{sail[0]}:{sail[1]}",
+                           "mode": os.environ.get("SAIL_MODE", "local"),
+                           "sessions": len(proxy.sessions.all()),
+                           "operations": len(proxy.operations.matching())}).encode()
+
+    def interrupt(request: bytes, context) -> bytes:
+        body = json.loads(request or b"{}")
+        count = proxy.interrupt_token(body["token"], float(body.get("timeout", 30)))
+        return json.dumps({"interrupted": count}).encode()
+
+    def shutdown(request: bytes, context) -> bytes:
+        stopping.set()
+        return b"{}"
+
+    def identity(data: bytes) -> bytes:
+        return data
+
+    handlers = {name: grpc.unary_unary_rpc_method_handler(fn, request_deserializer=identity,
+                                                          response_serializer=identity)
+                for name, fn in (("Status", status), ("InterruptToken", interrupt), ("Shutdown", shutdown))}
+    return grpc.method_handlers_generic_handler(ADMIN_SERVICE, handlers)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

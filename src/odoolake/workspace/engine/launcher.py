@@ -1,0 +1,139 @@
+"""Find or start the engine host of a workspace root, and hold it while in use.
+
+Every user of the engine (the workspace server, a CLI command, a test) takes a *lease*: a shared ``flock`` on
+``<home>/run/engine.lease``, held for as long as it uses the engine. The first user starts the host; the last one
+to leave stops it; a host nobody leases (its users crashed) exits on its own. Starting is serialised by a second
+lock, so two commands started together share one host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+from odoolake.config import WorkspacePaths
+from odoolake.errors import EngineError
+from odoolake.workspace.engine import host
+
+START_TIMEOUT = 90.0
+ADMIN_TIMEOUT = 5.0
+
+
+def _admin(home: Path, method: str, body: dict | None = None, timeout: float = ADMIN_TIMEOUT) -> dict:
+    import grpc
+
+    with grpc.insecure_channel(f"unix:{host.engine_socket(home)}") as channel:
+        call = channel.unary_unary(f"/{host.ADMIN_SERVICE}/{method}")
+        raw = call(json.dumps(body or {}).encode(), timeout=timeout)
+    return json.loads(raw or b"{}")
+
+
+def engine_status(home: Path) -> dict | None:
+    """The running host's status, or None when no host answers for ``home``."""
+    if not host.engine_socket(home).exists():
+        return None
+    try:
+        return _admin(home, "Status", timeout=2.0)
+    except Exception:
+        return None
+
+
+def interrupt_token(home: Path, token: str, timeout: float = 30.0) -> int:
+    """Interrupt every engine operation started with ``token`` and wait for each to end."""
+    try:
+        return int(_admin(home, "InterruptToken", {"token": token, "timeout": timeout}, timeout + 10)["interrupted"])
+    except Exception:
+        return 0  # no engine running: nothing of that token's can be running either
+
+
+class EngineLease:
+    """A hold on the engine host of one workspace root; ``close()`` lets it go (and stops it if last)."""
+
+    def __init__(self, paths: WorkspacePaths, owner: str, workers: int | None = None) -> None:
+        self.paths = paths
+        self.home = paths.home
+        run = host.run_dir(self.home)
+        run.mkdir(parents=True, exist_ok=True)
+        os.chmod(run, 0o700)
+        self._lease: IO[str] | None = host.lease_file(self.home).open("a")
+        fcntl.flock(self._lease, fcntl.LOCK_SH)  # waits while a last user is stopping the host
+        self.started_here = False
+        self._proc: subprocess.Popen | None = None
+        if engine_status(self.home) is None:
+            with (run / "engine.start-lock").open("a") as starting:
+                fcntl.flock(starting, fcntl.LOCK_EX)
+                if engine_status(self.home) is None:
+                    self._start(owner, workers)
+                    self.started_here = True
+        self.status = engine_status(self.home) or {}
+
+    @property
+    def socket(self) -> Path:
+        return host.engine_socket(self.home)
+
+    def _start(self, owner: str, workers: int | None) -> None:
+        log_path = host.run_dir(self.home) / "engine.log"
+        command = [sys.executable, "-m", "odoolake.workspace.engine.host", "--home", str(self.home),
+                   "--owner", owner, *(["--workers", str(workers)] if workers else [])]
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        self._proc = proc
+        threading.Thread(target=proc.wait, name="engine-reaper", daemon=True).start()  # no zombie when it exits
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if host.status_file(self.home).exists() and engine_status(self.home) is not None:
+                return
+            if proc.poll() is not None:
+                tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]
+                raise EngineError(f"The engine did not start (exit code {proc.returncode}):\n  " + "\n  ".join(tail))
+            time.sleep(0.05)
+        proc.kill()
+        raise EngineError(f"The engine did not start within {START_TIMEOUT:.0f} s; see {log_path}.")
+
+    def close(self) -> None:
+        """Release the lease; if nobody else holds one, stop the host and wait for it to exit."""
+        if self._lease is None:
+            return
+        lease, self._lease = self._lease, None
+        fcntl.flock(lease, fcntl.LOCK_UN)
+        try:
+            fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lease.close()
+            return
+        try:
+            status = engine_status(self.home)
+            if status is not None:
+                with contextlib.suppress(Exception):
+                    _admin(self.home, "Shutdown")
+                if self._proc is not None:  # our child: reap it, or it lingers as a zombie
+                    try:
+                        self._proc.wait(30)
+                    except subprocess.TimeoutExpired:
+                        self._proc.kill()
+                else:
+                    _wait_exit(int(status["pid"]), 30)
+        finally:
+            fcntl.flock(lease, fcntl.LOCK_UN)
+            lease.close()
+
+
+def _wait_exit(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(OSError):
+        os.kill(pid, 9)

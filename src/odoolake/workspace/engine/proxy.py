@@ -1,0 +1,376 @@
+"""The engine's Spark Connect service: every client's way in, in front of Sail.
+
+For each call: find the principal (:mod:`.identity`), keep sessions apart (a session id belongs to the principal
+who opened it; the user id Sail sees is the principal's), apply the plan rules (:mod:`.rewrite`), then forward to
+Sail and relay its answer unchanged. Writes to a table hold its write lock until Sail's answer ends, and a table a
+write created is recorded in the catalog only once that write succeeded.
+
+Operations are tracked per session so that the workspace can stop a run's work: ``interrupt_token`` interrupts
+every operation started with a run's token and waits until each has ended (Sail interrupts an operation before its
+commit, so nothing it started lands afterwards). A client that disconnects mid-call cancels its operation too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from odoolake.workspace.engine import wire
+from odoolake.workspace.engine.identity import Authenticator, CallRefused, Principal
+from odoolake.workspace.engine.locks import table_lock
+from odoolake.workspace.engine.protos import base_pb2
+from odoolake.workspace.engine.rewrite import Call, PlanRewriter
+from odoolake.workspace.engine.upstream import SERVICE, Upstream
+
+LOG = logging.getLogger(__name__)
+
+# Spark exception classes the clients map to their own exception types.
+_EXCEPTION_CLASS = {
+    "NOT_FOUND": "org.apache.spark.sql.AnalysisException",
+    "ALREADY_EXISTS": "org.apache.spark.sql.AnalysisException",
+    "INVALID_ARGUMENT": "org.apache.spark.sql.AnalysisException",
+    "UNIMPLEMENTED": "java.lang.UnsupportedOperationException",
+    "PERMISSION_DENIED": "org.apache.spark.SparkSecurityException",
+}
+# Configuration keys Databricks clients read that Sail does not know.
+CLIENT_DEFAULTS = {
+    "spark.sql.execution.pandas.inferPandasDictAsMap": "false",
+    "spark.databricks.clusterUsageTags.clusterId": "0101-000000-odoolake",
+    "spark.databricks.clusterUsageTags.clusterName": "odoolake-local",
+    "spark.databricks.workspaceUrl": "localhost",
+}
+
+
+def _analyze_kind(raw: bytes) -> str | None:
+    """Which analysis an AnalyzePlanRequest asks for, read from its top-level fields without decoding it."""
+    by_number = base_pb2.AnalyzePlanRequest.DESCRIPTOR.fields_by_number
+    for item in wire.fields(raw, 0, len(raw)):
+        descriptor = by_number.get(item.number)
+        if descriptor is not None and descriptor.containing_oneof is not None and \
+                descriptor.containing_oneof.name == "analyze":
+            return descriptor.name
+    return None
+
+
+def _status(refused: CallRefused) -> Any:
+    code = getattr(grpc.StatusCode, refused.code)
+    details = []
+    if refused.error_class:
+        exception = _EXCEPTION_CLASS.get(refused.code, "org.apache.spark.SparkException")
+        metadata = {"classes": json.dumps([exception, "org.apache.spark.SparkException"]),
+                    "errorClass": refused.error_class, "sqlState": refused.sql_state or ""}
+        info = error_details_pb2.ErrorInfo(reason=exception, domain="org.apache.spark", metadata=metadata)
+        packed = any_pb2.Any()
+        packed.Pack(info)
+        details.append(packed)
+    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=refused.message, details=details))
+
+
+@dataclass
+class Operation:
+    session_id: str
+    principal: Principal
+    done: threading.Event = field(default_factory=threading.Event)
+    call: Any = None
+
+
+class Operations:
+    """In-flight ExecutePlan calls, so a run's work can be interrupted and waited for."""
+
+    def __init__(self) -> None:
+        self._ops: dict[int, Operation] = {}
+        self._lock = threading.Lock()
+        self._next = 0
+
+    def start(self, session_id: str, principal: Principal) -> tuple[int, Operation]:
+        with self._lock:
+            self._next += 1
+            op = Operation(session_id, principal)
+            self._ops[self._next] = op
+            return self._next, op
+
+    def end(self, key: int) -> None:
+        with self._lock:
+            op = self._ops.pop(key, None)
+        if op is not None:
+            op.done.set()
+
+    def matching(self, token: str | None = None) -> list[Operation]:
+        with self._lock:
+            return [op for op in self._ops.values() if token is None or op.principal.token == token]
+
+
+class Sessions:
+    """A session id belongs to the principal who first used it: nobody else can attach to it."""
+
+    def __init__(self) -> None:
+        self._owners: dict[str, str] = {}
+        self._tokens: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, session_id: str, principal: Principal) -> None:
+        if not session_id:
+            raise CallRefused("INVALID_ARGUMENT", "The request has no session_id.")
+        with self._lock:
+            owner = self._owners.setdefault(session_id, principal.name)
+            if principal.token:
+                self._tokens.setdefault(principal.token, set()).add(session_id)
+        if owner != principal.name:
+            raise CallRefused("PERMISSION_DENIED", f"Session {session_id} belongs to another principal; start a new "
+                                                   "session.", "INSUFFICIENT_PERMISSIONS", "42501")
+
+    def release(self, session_id: str) -> None:
+        with self._lock:
+            self._owners.pop(session_id, None)
+            for sessions in self._tokens.values():
+                sessions.discard(session_id)
+
+    def of_token(self, token: str) -> set[str]:
+        with self._lock:
+            return set(self._tokens.get(token, ()))
+
+    def all(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._owners)
+
+
+class SparkConnectProxy:
+    def __init__(self, upstream: Upstream, rewriter: PlanRewriter) -> None:
+        self.upstream = upstream
+        self.rewriter = rewriter
+        self.sessions = Sessions()
+        self.operations = Operations()
+
+    def handler(self, auth: Authenticator) -> grpc.GenericRpcHandler:
+        """The service as one door sees it: ``auth`` decides who the caller is."""
+        parse = {name: getattr(base_pb2, f"{name}Request").FromString
+                 for name in ("ExecutePlan", "AnalyzePlan", "Config", "Interrupt", "ReattachExecute",
+                              "ReleaseExecute", "ReleaseSession", "FetchErrorDetails")}
+        parse["ArtifactStatus"] = base_pb2.ArtifactStatusesRequest.FromString
+
+        def identity(data: bytes) -> bytes:
+            return data
+
+        def unary(name: str, fn):
+            return grpc.unary_unary_rpc_method_handler(lambda req, ctx: fn(name, req, ctx, auth),
+                                                       request_deserializer=parse.get(name, identity),
+                                                       response_serializer=identity)
+
+        parse["ExecutePlan"] = parse["AnalyzePlan"] = identity  # decoded in the handler: some plans are too deep
+        handlers = {
+            "ExecutePlan": grpc.unary_stream_rpc_method_handler(
+                lambda req, ctx: self.execute_plan(req, ctx, auth), request_deserializer=identity,
+                response_serializer=identity),
+            "ReattachExecute": grpc.unary_stream_rpc_method_handler(
+                lambda req, ctx: self.reattach(req, ctx, auth), request_deserializer=parse["ReattachExecute"],
+                response_serializer=identity),
+            "AddArtifacts": grpc.stream_unary_rpc_method_handler(
+                lambda it, ctx: self.add_artifacts(it, ctx, auth), request_deserializer=identity,
+                response_serializer=identity),
+        }
+        for name in ("AnalyzePlan", "Config", "ArtifactStatus", "Interrupt", "ReleaseExecute", "ReleaseSession",
+                     "FetchErrorDetails", "CloneSession", "GetStatus"):
+            handlers[name] = unary(name, self.unary)
+        return grpc.method_handlers_generic_handler(SERVICE, handlers)
+
+    # -- the common prologue ---------------------------------------------------------------------------------------
+
+    def _call(self, request: Any, context: grpc.ServicerContext, auth: Authenticator) -> Call:
+        principal = auth.principal({k: v for k, v in context.invocation_metadata() if isinstance(v, str)})
+        self.sessions.claim(request.session_id, principal)
+        request.user_context.user_id = principal.name
+        return Call(principal, request.session_id)
+
+    @staticmethod
+    def _abort(context: grpc.ServicerContext, refused: CallRefused) -> None:
+        context.abort_with_status(_status(refused))
+
+    @staticmethod
+    def _relay(context: grpc.ServicerContext, error: grpc.RpcError) -> None:
+        context.set_code(error.code())
+        context.set_details(error.details() or "")
+        trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
+        if trailing:
+            context.set_trailing_metadata(tuple((k, v) for k, v in trailing if k.startswith(("grpc-status-details",
+                                                                                               "x-"))))
+
+    # -- handlers ---------------------------------------------------------------------------------------------------
+
+    def _decode(self, raw: bytes, kind: Any, plan_field: str, context: grpc.ServicerContext,
+                auth: Authenticator) -> tuple[Any, Call, bytes | None]:
+        """The request decoded, or — when its plan is too deep for upb — its envelope decoded and the rest kept raw
+        (the third value: the whole request re-encoded with the envelope's changes)."""
+        try:
+            request = kind.FromString(raw)
+            return request, self._call(request, context, auth), None
+        except DecodeError:
+            number = kind.DESCRIPTOR.fields_by_name[plan_field].number
+            envelope, plan = wire.without(raw, 0, len(raw), number)
+            request = kind.FromString(envelope)
+            call = self._call(request, context, auth)
+            return request, call, request.SerializeToString() + plan
+
+    def execute_plan(self, raw: bytes, context: grpc.ServicerContext, auth: Authenticator) -> Iterator[bytes]:
+        try:
+            request, call, deep = self._decode(raw, base_pb2.ExecutePlanRequest, "plan", context, auth)
+            if deep is None:
+                prepared = self.rewriter.prepare_execute(request, call)
+            else:
+                request, prepared = self.rewriter.prepare_deep(deep, base_pb2.ExecutePlanRequest, call)
+        except CallRefused as refused:
+            self._abort(context, refused)
+            return
+        except (DecodeError, wire.WireError) as exc:
+            self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))
+            return
+        key, op = self.operations.start(call.session_id, call.principal)
+        with ExitStack() as stack:
+            try:
+                if prepared.lock:
+                    stack.enter_context(table_lock(prepared.lock))
+                stream = self.upstream.unary_stream["ExecutePlan"](request)
+                op.call = stream
+                context.add_callback(stream.cancel)  # the client went away: so does its operation
+                if prepared.after_success is None:
+                    yield from stream
+                else:  # hold the last message until the catalog knows the table, so the client's next call does
+                    last = None
+                    for raw in stream:
+                        if last is not None:
+                            yield last
+                        last = raw
+                    prepared.after_success()
+                    if last is not None:
+                        yield last
+            except grpc.RpcError as error:
+                self._relay(context, error)
+            except CallRefused as refused:
+                self._abort(context, refused)
+            finally:
+                self.operations.end(key)
+
+    def reattach(self, request: base_pb2.ReattachExecuteRequest, context: grpc.ServicerContext,
+                 auth: Authenticator) -> Iterator[bytes]:
+        try:
+            call = self._call(request, context, auth)
+        except CallRefused as refused:
+            self._abort(context, refused)
+            return
+        key, op = self.operations.start(call.session_id, call.principal)
+        try:
+            stream = self.upstream.unary_stream["ReattachExecute"](request)
+            op.call = stream
+            context.add_callback(stream.cancel)
+            yield from stream
+        except grpc.RpcError as error:
+            self._relay(context, error)
+        finally:
+            self.operations.end(key)
+
+    def unary(self, name: str, request: Any, context: grpc.ServicerContext, auth: Authenticator) -> bytes:
+        try:
+            if name == "AnalyzePlan":
+                # The analysis's own oneof field holds the (possibly deep) plan; the envelope is the rest.
+                request, call, deep = self._decode(request, base_pb2.AnalyzePlanRequest,
+                                                   _analyze_kind(request) or "schema", context, auth)
+                if deep is None:
+                    self.rewriter.prepare_analyze(request, call)
+                else:
+                    request, _ = self.rewriter.prepare_deep(deep, base_pb2.AnalyzePlanRequest, call)
+            elif isinstance(request, bytes):  # CloneSession, GetStatus: only the caller is checked
+                auth.principal({k: v for k, v in context.invocation_metadata() if isinstance(v, str)})
+            else:
+                call = self._call(request, context, auth)
+                if name == "Config":
+                    answered = self._config(request)
+                    if answered is not None:
+                        return answered
+                elif name == "ReleaseSession":
+                    self.sessions.release(request.session_id)
+        except CallRefused as refused:
+            self._abort(context, refused)
+            return b""
+        except (DecodeError, wire.WireError) as exc:
+            LOG.warning("undecodable %s request", name, exc_info=True)
+            self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))
+            return b""
+        try:
+            return self.upstream.unary_unary[name](request)
+        except grpc.RpcError as error:
+            self._relay(context, error)
+            return b""
+
+    def add_artifacts(self, requests: Iterator[bytes], context: grpc.ServicerContext, auth: Authenticator) -> bytes:
+        try:
+            principal = auth.principal({k: v for k, v in context.invocation_metadata() if isinstance(v, str)})
+        except CallRefused as refused:
+            self._abort(context, refused)
+            return b""
+
+        def checked() -> Iterator[bytes]:
+            for raw in requests:
+                request = base_pb2.AddArtifactsRequest.FromString(raw)
+                self.sessions.claim(request.session_id, principal)
+                request.user_context.user_id = principal.name
+                yield request.SerializeToString()
+
+        try:
+            return self.upstream.stream_unary["AddArtifacts"](checked())
+        except grpc.RpcError as error:
+            self._relay(context, error)
+            return b""
+        except CallRefused as refused:
+            self._abort(context, refused)
+            return b""
+
+    def _config(self, request: base_pb2.ConfigRequest) -> bytes | None:
+        """Answer reads of keys Databricks clients expect and Sail lacks; everything else goes to Sail."""
+        operation = request.operation
+        kind = operation.WhichOneof("op_type")
+        if kind not in ("get", "get_with_default", "get_option"):
+            return None
+        keys = [p.key for p in operation.get_with_default.pairs] if kind == "get_with_default" else \
+            list(getattr(operation, kind).keys)
+        if not keys or not all(k in CLIENT_DEFAULTS for k in keys):
+            return None
+        response = base_pb2.ConfigResponse(session_id=request.session_id)
+        for key in keys:
+            response.pairs.add(key=key, value=CLIENT_DEFAULTS[key])
+        return response.SerializeToString()
+
+    # -- stopping work ----------------------------------------------------------------------------------------------
+
+    def interrupt_token(self, token: str, timeout: float = 30.0) -> int:
+        """Interrupt every operation started with ``token`` and wait until each has ended; returns how many."""
+        ops = self.operations.matching(token)
+        for session_id in self.sessions.of_token(token) | {op.session_id for op in ops}:
+            owner = next((op.principal.name for op in ops if op.session_id == session_id), None) or \
+                self.sessions.all().get(session_id, "")
+            self.upstream.interrupt_all(session_id, owner)
+        deadline = time.monotonic() + timeout
+        for op in ops:
+            if not op.done.wait(max(0.0, deadline - time.monotonic())) and op.call is not None:
+                op.call.cancel()
+                op.done.wait(5)
+        return len(ops)
+
+    def interrupt_all(self, timeout: float = 30.0) -> int:
+        ops = self.operations.matching()
+        for session_id, owner in self.sessions.all().items():
+            self.upstream.interrupt_all(session_id, owner)
+        deadline = time.monotonic() + timeout
+        for op in ops:
+            op.done.wait(max(0.0, deadline - time.monotonic()))
+        return len(ops)

@@ -1,0 +1,631 @@
+"""What the engine does to a plan before Sail runs it, so that any Spark Connect client gets Databricks behaviour.
+
+Every client — the project's own sessions, Databricks Connect, a plain ``pyspark`` — goes through here, so the
+rules live on the server and no client is patched:
+- **access**: read-only and production rules on writes, file paths confined to the lake (:mod:`.access`);
+- **paths**: ``dbfs:/…`` and ``/Volumes/…`` mapped to local directories, in SQL and in DataFrame reads and writes;
+- **tables**: ``saveAsTable``/``writeTo`` become a Delta write at the table's location plus a catalog entry (Sail's
+  own catalog-table writes cannot create or overwrite Delta tables); ``CREATE TABLE`` without ``LOCATION`` gets its
+  managed location; Delta's default format where Spark's would be parquet;
+- **statements Sail does not serve**: Delta maintenance and history (delta-rs), ``SHOW CREATE TABLE``, ``ALTER TABLE
+  … RENAME``, two-part ``USE``, ``DESCRIBE name``. The engine does the work and hands Sail a query that returns the
+  answer, so the client's session receives an ordinary result;
+- **refusals** for what the local engine cannot compute (Auto Loader, streaming sinks, Change Data Feed), by name.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.message import Message
+
+from odoolake.errors import DeltaCommandError
+from odoolake.workspace.catalog.information_schema import InformationSchema
+from odoolake.workspace.catalog.store import CATALOG, CATALOG_ALIASES, CatalogStore, FullName, TableInfo
+from odoolake.workspace.engine import sqltext, wire
+from odoolake.workspace.engine.access import AccessRules
+from odoolake.workspace.engine.delta_sql import match_delta_statement, run_delta_statement
+from odoolake.workspace.engine.identity import CallRefused, Principal
+from odoolake.workspace.engine.locks import table_lock
+from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_pb2
+from odoolake.workspace.engine.upstream import Upstream, UpstreamError
+from odoolake.workspace.errors import ApiError
+from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
+
+LOG = logging.getLogger(__name__)
+
+WriteOp = commands_pb2.WriteOperation
+WriteV2 = commands_pb2.WriteOperationV2
+SILENT_COLUMN_DROP = "SILENT_COLUMN_DROP"  # our error class for the guard against Sail's NOT NULL append bug
+MUTATING_DELTA = frozenset({"optimize", "vacuum", "restore", "add_columns", "set_tblproperties"})
+SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
+_DESCRIBE_TARGETS = frozenset({"TABLE", "EXTENDED", "FORMATTED", "QUERY", "DATABASE", "SCHEMA", "CATALOG",
+                               "FUNCTION", "HISTORY", "DETAIL", "NAMESPACE"})
+_TEMP_VIEW = re.compile(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?(GLOBAL\s+)?TEMP(ORARY)?\s+VIEW\b", re.I)
+_SET_SPECIAL = re.compile(r"^\s*SET\s+(TIME\s+ZONE|CATALOG|SCHEMA|VAR|VARIABLE)\b", re.I)
+
+
+def refuse(code: str, error_class: str, sql_state: str, message: str) -> CallRefused:
+    return CallRefused(code, f"[{error_class}] {message}", error_class, sql_state)
+
+
+def not_found(name: FullName | str) -> CallRefused:
+    return refuse("NOT_FOUND", "TABLE_OR_VIEW_NOT_FOUND", "42P01",
+                  f"The table or view `{name}` cannot be found. Verify the spelling and the schema; "
+                  "`SHOW TABLES IN <schema>` lists what exists.")
+
+
+@dataclass
+class Call:
+    principal: Principal
+    session_id: str
+
+    @property
+    def user_id(self) -> str:
+        return self.principal.name
+
+
+@dataclass
+class Prepared:
+    """What the proxy must do around forwarding: hold a table's write lock, then record a new table."""
+
+    lock: str | None = None
+    after_success: Callable[[], None] | None = None
+
+
+class PlanRewriter:
+    def __init__(self, catalog: CatalogStore, upstream: Upstream, access: AccessRules) -> None:
+        self.catalog = catalog
+        self.upstream = upstream
+        self.access = access
+        self.information_schema = InformationSchema(catalog)
+
+    # -- entry points --------------------------------------------------------------------------------------------
+
+    def prepare_execute(self, request: base_pb2.ExecutePlanRequest, call: Call) -> Prepared:
+        plan = request.plan
+        if plan.HasField("root"):
+            self._relations(plan.root, call)
+            return Prepared()
+        command = plan.command
+        kind = command.WhichOneof("command_type")
+        if kind == "sql_command":
+            return self._sql_command(command.sql_command, call)
+        if kind == "write_operation":
+            return self._write(command, call)
+        if kind == "write_operation_v2":
+            return self._write_v2(command, call)
+        if kind == "write_stream_operation_start":
+            self._relations(command.write_stream_operation_start.input, call)  # name an Auto Loader source first
+            raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
+                         "Structured Streaming sinks (writeStream.start/toTable/foreachBatch) are not supported by "
+                         "the local engine (Sail 0.7.2); run the logic as a batch job (spark.read … write).")
+        if kind == "merge_into_table_command":
+            self.access.check_write(call.principal, "merge into tables")
+        for relation in _messages(command, relations_pb2.Relation):
+            self._relation(relation, call)
+        return Prepared()
+
+    def prepare_analyze(self, request: base_pb2.AnalyzePlanRequest, call: Call) -> None:
+        for relation in _messages(request, relations_pb2.Relation):
+            self._relation(relation, call)
+
+    # -- plans too deep to decode (see .wire): the same rules, applied to the messages they read ------------------
+
+    def prepare_deep(self, buf: bytes, root: Any, call: Call) -> tuple[bytes, Prepared]:
+        """Apply the rules to a serialized request of type ``root`` that upb cannot decode; returns the new bytes."""
+        prepared = Prepared()
+        index = 0
+        while True:
+            hits = sorted(wire.find(buf, root.DESCRIPTOR, lambda d: d.full_name in _DEEP_TARGETS),
+                          key=lambda hit: hit.field.tag_start)
+            if index >= len(hits):
+                return buf, prepared
+            buf, step = self._deep_hit(buf, hits[index], call)
+            prepared = Prepared(step.lock or prepared.lock, step.after_success or prepared.after_success)
+            index += 1
+
+    def _deep_hit(self, buf: bytes, hit: wire.Found, call: Call) -> tuple[bytes, Prepared]:
+        field = hit.field
+        value = buf[field.value_start:field.value_end]
+        name = hit.descriptor.full_name
+        if name == relations_pb2.Read.DESCRIPTOR.full_name:
+            read = relations_pb2.Read.FromString(value)
+            if read.HasField("data_source"):
+                self._read(read, call)
+            return wire.replace(buf, hit.path, read.SerializeToString()), Prepared()
+        if name == relations_pb2.SQL.DESCRIPTOR.full_name:
+            shallow, rest = wire.without(value, 0, len(value), _SQL_NAMED_ARGUMENTS)
+            sql = relations_pb2.SQL.FromString(shallow)
+            sql.query = self.prepare_sql(sql.query, call, eager=False)
+            return wire.replace(buf, hit.path, sql.SerializeToString() + rest), Prepared()
+        if name in (WriteOp.DESCRIPTOR.full_name, WriteV2.DESCRIPTOR.full_name):
+            kind = WriteOp if name == WriteOp.DESCRIPTOR.full_name else WriteV2
+            shallow, raw_input_field = wire.without(value, 0, len(value), _INPUT)
+            raw_input = next((buf_value for buf_value in _values(raw_input_field)), b"")
+            command = commands_pb2.Command()
+            getattr(command, "write_operation" if kind is WriteOp else "write_operation_v2").CopyFrom(
+                kind.FromString(shallow))
+            prepared = self._write(command, call, raw_input) if kind is WriteOp else \
+                self._write_v2(command, call, raw_input)
+            if command.WhichOneof("command_type") == "write_operation":
+                write = command.write_operation.SerializeToString() + wire.length_delimited(_INPUT, raw_input)
+                replaced = wire.length_delimited(_COMMAND_WRITE, write)
+            else:
+                replaced = command.SerializeToString()
+            return wire.replace(buf, hit.path[:-1], replaced), prepared
+        if name == commands_pb2.WriteStreamOperationStart.DESCRIPTOR.full_name:
+            raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
+                         "Structured Streaming sinks are not supported by the local engine (Sail 0.7.2); run the "
+                         "logic as a batch job (spark.read … write).")
+        self.access.check_write(call.principal, "merge into tables")
+        return buf, Prepared()
+
+    # -- relations (reads, and SQL in a relation position) --------------------------------------------------------
+
+    def _relations(self, root: relations_pb2.Relation, call: Call) -> None:
+        for relation in _messages(root, relations_pb2.Relation):
+            self._relation(relation, call)
+
+    def _relation(self, relation: relations_pb2.Relation, call: Call) -> None:
+        kind = relation.WhichOneof("rel_type")
+        if kind == "sql":
+            relation.sql.query = self.prepare_sql(relation.sql.query, call, eager=False)
+        elif kind == "read" and relation.read.HasField("data_source"):
+            self._read(relation.read, call)
+
+    def _read(self, read: relations_pb2.Read, call: Call) -> None:
+        source = read.data_source
+        if source.format.lower() == "cloudfiles":
+            raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
+                         "Auto Loader (format 'cloudFiles') is a Databricks feature and is not available locally; "
+                         "read the files in batch with spark.read and skip files already ingested.")
+        if str(source.options.get("readChangeFeed", "")).lower() == "true":
+            raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
+                         "Delta Change Data Feed (readChangeFeed) is not supported by the local engine.")
+        for i, path in enumerate(source.paths):
+            source.paths[i] = self.access.map_and_check(call.principal, path)
+        if "path" in source.options:
+            source.options["path"] = self.access.map_and_check(call.principal, source.options["path"])
+
+    # -- SQL -------------------------------------------------------------------------------------------------------
+
+    def _sql_command(self, sql_command: commands_pb2.SqlCommand, call: Call) -> Prepared:
+        prepared = Prepared()
+        if sql_command.HasField("input"):
+            target = _sql_relation(sql_command.input)
+            if target is not None:
+                target.query = self.prepare_sql(target.query, call, eager=True, prepared=prepared)
+            for relation in _messages(sql_command.input, relations_pb2.Relation):
+                if relation.WhichOneof("rel_type") == "read":
+                    self._read(relation.read, call)
+        elif sql_command.sql:
+            sql_command.sql = self.prepare_sql(sql_command.sql, call, eager=True, prepared=prepared)
+        return prepared
+
+    def prepare_sql(self, sql: str, call: Call, eager: bool, prepared: Prepared | None = None) -> str:
+        """The text Sail should run for ``sql``; statements the engine serves itself are done here (only when
+        ``eager``: a command, run once) and replaced by a query that returns their result."""
+        if sqltext.statements(sql) > 1:
+            raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "42601",
+                         "Only one SQL statement can be run at a time; split the text at its semicolons.")
+        head = sqltext.words(sql, 4)
+        if not head:
+            raise refuse("INVALID_ARGUMENT", "PARSE_EMPTY_STATEMENT", "42617", "The SQL text is empty.")
+        writes = self._is_write(sql, head)
+        if writes:
+            self.access.check_write(call.principal, f"run {head[0]} statements")
+        sql = sqltext.replace_paths(sql, lambda ref: self.access.map_and_check(call.principal, ref.path))
+        if sqltext.mentions(sql, "information_schema"):
+            self.information_schema.refresh()
+
+        delta = match_delta_statement(sql)
+        if delta is not None:
+            if delta.kind in MUTATING_DELTA and not eager:
+                raise self._needs_command(head[0])
+            return self._delta(delta, call)
+        shown = sqltext.show_create_table(sql) if head[:2] == ["SHOW", "CREATE"] else None
+        if shown is not None:
+            return sqltext.answer_query([("createtab_stmt", "string")],
+                                        [(self.show_create(self.resolve(shown, call)),)])
+        renamed = sqltext.rename_table(sql) if head[:2] == ["ALTER", "TABLE"] else None
+        if renamed is not None:
+            if not eager:
+                raise self._needs_command("ALTER TABLE")
+            old, new = self.resolve(renamed[0], call), self.resolve(renamed[1], call)
+            self._catalog(lambda: self.catalog.rename_table(old, new))
+            return sqltext.answer_query([], [])
+        if head[0] == "USE":
+            return self._use(sql, head, call)
+        if head[0] in ("SET", "RESET") and not _SET_SPECIAL.match(sql):
+            if not eager:
+                raise self._needs_command(head[0])
+            return self._set(sql, head[0], call)
+        if head[0] in ("DESCRIBE", "DESC") and len(head) > 1 and head[1] not in _DESCRIBE_TARGETS:
+            return re.sub(r"^\s*(DESCRIBE|DESC)\b", "DESCRIBE TABLE", sql, count=1, flags=re.I)
+        if head[0] == "CREATE":
+            create = sqltext.create_table(sql)
+            if create is not None:
+                return self._create_table(sql, create, call, eager, prepared)
+        return sql
+
+    def _is_write(self, sql: str, head: list[str]) -> bool:
+        if head[0] in SESSION_STATEMENTS or _TEMP_VIEW.match(sql):
+            return False
+        try:
+            check_read_only(sql)
+        except NotReadOnly:
+            return True
+        return False
+
+    @staticmethod
+    def _needs_command(what: str) -> CallRefused:
+        return refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                      f"{what} changes a table: run it as a statement (spark.sql(...)), not inside a query.")
+
+    def _delta(self, stmt: Any, call: Call) -> str:
+        if stmt.target.lower().startswith("delta.`"):
+            location = stmt.target[len("delta.`"):-1]
+            name = None
+        else:
+            name = self.resolve(stmt.target, call)
+            info = self.catalog.find(name)
+            if info is None:
+                raise not_found(name)
+            location = info.storage_location
+
+        def conf(key: str) -> str | None:
+            response = self.upstream.config(call.session_id, call.user_id, base_pb2.ConfigRequest.Operation(
+                get_option=base_pb2.ConfigRequest.GetOption(keys=[key])))
+            return response.pairs[0].value if response.pairs and response.pairs[0].HasField("value") else None
+
+        try:
+            columns, rows = run_delta_statement(stmt, location, conf)
+        except DeltaCommandError as exc:
+            raise refuse("INVALID_ARGUMENT", "DELTA_COMMAND_FAILED", "42000", str(exc)) from None
+        if name is not None:
+            self.catalog.delta.forget(location)
+        return sqltext.answer_query(columns, rows)
+
+    def _set(self, sql: str, verb: str, call: Call) -> str:
+        """``SET k = v``, ``SET k``, ``SET``, ``RESET k``: session configuration, kept in the caller's session."""
+        rest = re.sub(rf"^\s*{verb}\b", "", sql, count=1, flags=re.I).strip().rstrip(";").strip()
+        Operation = base_pb2.ConfigRequest.Operation
+        key, _, value = (part.strip() for part in rest.partition("="))
+        key = key.strip("`")
+        if verb == "RESET":
+            if key:
+                self.upstream.config(call.session_id, call.user_id,
+                                     Operation(unset=base_pb2.ConfigRequest.Unset(keys=[key])))
+            return sqltext.answer_query([], [])
+        if not key:
+            response = self.upstream.config(call.session_id, call.user_id,
+                                            Operation(get_all=base_pb2.ConfigRequest.GetAll()))
+            return sqltext.answer_query([("key", "string"), ("value", "string")],
+                                        sorted((p.key, p.value) for p in response.pairs))
+        if not _:
+            response = self.upstream.config(call.session_id, call.user_id,
+                                            Operation(get_option=base_pb2.ConfigRequest.GetOption(keys=[key])))
+            found = response.pairs[0].value if response.pairs and response.pairs[0].HasField("value") else None
+            return sqltext.answer_query([("key", "string"), ("value", "string")],
+                                        [(key, found if found is not None else "<undefined>")])
+        value = value.strip("'\"")
+        try:
+            self.upstream.config(call.session_id, call.user_id, Operation(set=base_pb2.ConfigRequest.Set(
+                pairs=[base_pb2.KeyValue(key=key, value=value)])))
+        except UpstreamError as exc:
+            raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
+                         f"SET {key} = {value}: {exc.error.details()}") from None
+        return sqltext.answer_query([("key", "string"), ("value", "string")], [(key, value)])
+
+    def _use(self, sql: str, head: list[str], call: Call) -> str:
+        target = [t.text for t in sqltext.tokens(sql)[1:] if t.text not in (";",)]
+        if target and target[0].upper() in ("CATALOG",):
+            catalog = target[-1].lower()
+            if catalog not in CATALOG_ALIASES:
+                raise self._unknown_catalog(catalog)
+            return sql
+        if target and target[0].upper() in ("SCHEMA", "DATABASE", "NAMESPACE"):
+            target = target[1:]
+        parts = [p for p in target if p != "."]
+        if len(parts) == 2:
+            if parts[0].lower() not in CATALOG_ALIASES:
+                raise self._unknown_catalog(parts[0])
+            return f"USE SCHEMA `{parts[1]}`"
+        if len(parts) == 1:
+            return f"USE SCHEMA `{parts[0]}`"
+        return sql
+
+    @staticmethod
+    def _unknown_catalog(name: str) -> CallRefused:
+        return refuse("NOT_FOUND", "CATALOG_NOT_FOUND", "42704",
+                      f"The catalog `{name}` cannot be found: this workspace has one catalog, `{CATALOG}` (also "
+                      f"reachable as {', '.join(CATALOG_ALIASES[1:])}).")
+
+    def _create_table(self, sql: str, create: sqltext.CreateTable, call: Call, eager: bool,
+                      prepared: Prepared | None) -> str:
+        if not eager:
+            raise self._needs_command("CREATE TABLE")
+        name = self.resolve(create.name, call)
+        existing = self.catalog.find(name)
+        if create.replace and create.query_start is not None:
+            return self._replace_table_as(name, existing, sql[create.query_start:].rstrip().rstrip(";"), call)
+        if create.replace:
+            if existing is not None:
+                raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                             f"CREATE OR REPLACE TABLE {name} with a column list is not supported locally: "
+                             f"DROP TABLE {name} first, or replace it with CREATE OR REPLACE TABLE … AS SELECT.")
+            sql = re.sub(r"^\s*CREATE\s+OR\s+REPLACE\b", "CREATE", sql, count=1, flags=re.I)
+            create = sqltext.create_table(sql) or create
+        if existing is not None:
+            if create.if_not_exists:
+                return sqltext.answer_query([], [])
+            raise refuse("ALREADY_EXISTS", "TABLE_OR_VIEW_ALREADY_EXISTS", "42P07",
+                         f"Cannot create table `{name}` because it already exists. Choose a different name, drop "
+                         "the existing table, or add IF NOT EXISTS.")
+        location = str(self.catalog.managed_location(name.schema, name.table))
+        if not create.has_location:  # LOCATION first: USING must stay before it when both go at the end
+            at = create.clauses_end
+            sql = sql[:at] + f" LOCATION {sqltext.quote_path(location, chr(39))} " + sql[at:]
+            if not create.has_using:
+                sql = sql[:create.provider_at] + " USING DELTA " + sql[create.provider_at:]
+            if Path(location).exists() and not Path(location, "_delta_log").is_dir():
+                _clear_leftover(location)
+        if prepared is not None and not create.has_location:
+            prepared.lock = location
+        return sql
+
+    def _replace_table_as(self, name: FullName, existing: TableInfo | None, query: str, call: Call) -> str:
+        location = existing.storage_location if existing else str(self.catalog.managed_location(name.schema,
+                                                                                                 name.table))
+        write = WriteOp(input=relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), source="delta",
+                        path=location, mode=WriteOp.SaveMode.SAVE_MODE_OVERWRITE)
+        write.options["overwriteSchema"] = "true"
+        with table_lock(location):
+            try:
+                self.upstream.run_command(call.session_id, call.user_id, commands_pb2.Command(write_operation=write))
+            except UpstreamError as exc:
+                raise CallRefused(exc.error.code().name, exc.error.details() or str(exc)) from None
+        if existing is None:
+            self._register(name, location, call)
+        return sqltext.answer_query([], [])
+
+    # -- writes --------------------------------------------------------------------------------------------------
+
+    def _write(self, command: commands_pb2.Command, call: Call, raw_input: bytes | None = None) -> Prepared:
+        write = command.write_operation
+        self.access.check_write(call.principal, "write tables or files")
+        self._relations(write.input, call)
+        if not write.source:
+            write.source = "delta"  # Databricks' default format; Spark's would be parquet
+        if "path" in write.options:
+            write.options["path"] = self.access.map_and_check(call.principal, write.options["path"])
+        target = write.WhichOneof("save_type")
+        if target == "path":
+            write.path = self.access.map_and_check(call.principal, write.path)
+            if write.source.lower() != "delta":
+                return Prepared()
+            self._guard_column_drop(write, write.path, call, raw_input)
+            return Prepared(lock=write.path)
+        if target != "table":
+            return Prepared()
+        method = write.table.save_method
+        name = self.resolve(write.table.table_name, call)
+        existing = self.catalog.find(name)
+        if method == WriteOp.SaveTable.TableSaveMethod.TABLE_SAVE_METHOD_INSERT_INTO:
+            if existing is None:
+                raise not_found(name)
+            write.table.table_name = str(name)
+            return Prepared(lock=existing.storage_location)
+        if write.source.lower() != "delta":
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         f"saveAsTable({str(name)!r}) with format {write.source!r}: tables in this workspace are "
+                         "Delta tables; write files with .save(path) for other formats.")
+        mode = write.mode
+        if existing is not None and mode in (WriteOp.SaveMode.SAVE_MODE_ERROR_IF_EXISTS,
+                                             WriteOp.SaveMode.SAVE_MODE_UNSPECIFIED):
+            raise refuse("ALREADY_EXISTS", "TABLE_OR_VIEW_ALREADY_EXISTS", "42P07",
+                         f"Cannot create table `{name}` because it already exists; use mode('append') or "
+                         "mode('overwrite').")
+        if existing is not None and mode == WriteOp.SaveMode.SAVE_MODE_IGNORE:
+            command.Clear()
+            command.sql_command.input.sql.query = sqltext.answer_query([], [])
+            return Prepared()
+        location = existing.storage_location if existing else str(self.catalog.managed_location(name.schema,
+                                                                                                 name.table))
+        if existing is None:
+            if mode in (WriteOp.SaveMode.SAVE_MODE_ERROR_IF_EXISTS, WriteOp.SaveMode.SAVE_MODE_UNSPECIFIED,
+                        WriteOp.SaveMode.SAVE_MODE_IGNORE):
+                write.mode = WriteOp.SaveMode.SAVE_MODE_OVERWRITE
+            if Path(location).exists() and not Path(location, "_delta_log").is_dir():
+                _clear_leftover(location)
+        write.ClearField("table")
+        write.path = location
+        self._guard_column_drop(write, location, call, raw_input)
+        after = None if existing is not None else (lambda: self._register(name, location, call))
+        return Prepared(lock=location, after_success=after)
+
+    def _guard_column_drop(self, write: WriteOp, location: str, call: Call, raw_input: bytes | None = None) -> None:
+        """Refuse an append that Sail (0.7.2) would accept while silently dropping the new columns: it does that
+        when the table has NOT NULL columns, whatever mergeSchema says. Costs one schema lookup, only then."""
+        if write.mode != WriteOp.SaveMode.SAVE_MODE_APPEND:
+            return
+        facts = self.catalog.delta.read(location)
+        if facts is None:
+            return
+        fields = facts.schema.get("fields", [])
+        not_null = [f["name"] for f in fields if not f.get("nullable", True)]
+        if not not_null:
+            return
+        existing = {f["name"].lower() for f in fields}
+        try:
+            incoming = self.upstream.column_names(call.session_id, call.user_id,
+                                                  raw_input if raw_input is not None else write.input)
+        except UpstreamError:
+            return  # the write itself will report what is wrong with its input
+        lost = [c for c in incoming if c.lower() not in existing]
+        if lost:
+            raise refuse("INVALID_ARGUMENT", SILENT_COLUMN_DROP, "42000",
+                         f"Refusing to append to {location}: the engine would silently drop the new column(s) "
+                         f"{', '.join(lost)} because the table has NOT NULL column(s) {', '.join(not_null)}. Add the "
+                         "columns first (ALTER TABLE … ADD COLUMNS) or rewrite the table with "
+                         "option('overwriteSchema', 'true').")
+
+    def _write_v2(self, command: commands_pb2.Command, call: Call, raw_input: bytes | None = None) -> Prepared:
+        v2 = command.write_operation_v2
+        self.access.check_write(call.principal, "write tables")
+        self._relations(v2.input, call)
+        name = self.resolve(v2.table_name, call)
+        existing = self.catalog.find(name)
+        provider = (v2.provider or "delta").lower()
+        if provider != "delta":
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         f"writeTo({str(name)!r}).using({provider!r}): tables in this workspace are Delta tables.")
+        modes = WriteV2.Mode
+        if v2.mode == modes.MODE_CREATE and existing is not None:
+            raise refuse("ALREADY_EXISTS", "TABLE_OR_VIEW_ALREADY_EXISTS", "42P07",
+                         f"Cannot create table `{name}` because it already exists; use append() or "
+                         "createOrReplace().")
+        if v2.mode in (modes.MODE_APPEND, modes.MODE_REPLACE, modes.MODE_OVERWRITE,
+                       modes.MODE_OVERWRITE_PARTITIONS) and existing is None:
+            raise not_found(name)
+        if v2.mode == modes.MODE_OVERWRITE_PARTITIONS:
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         "overwritePartitions() is not supported locally; use overwrite() with a condition, or "
+                         "write(...).option('replaceWhere', ...).")
+        write = WriteOp(input=v2.input, source="delta")
+        write.options.update(v2.options)
+        if v2.mode == modes.MODE_APPEND:
+            write.mode = WriteOp.SaveMode.SAVE_MODE_APPEND
+        elif v2.mode == modes.MODE_OVERWRITE:
+            write.mode = WriteOp.SaveMode.SAVE_MODE_OVERWRITE
+            if v2.HasField("overwrite_condition"):
+                condition = v2.overwrite_condition
+                if condition.WhichOneof("expr_type") != "expression_string":
+                    raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                                 "overwrite(condition) needs a SQL condition locally: pass F.expr('…').")
+                write.options["replaceWhere"] = condition.expression_string.expression
+        else:  # CREATE, REPLACE, CREATE_OR_REPLACE
+            write.mode = WriteOp.SaveMode.SAVE_MODE_OVERWRITE
+            write.options["overwriteSchema"] = "true"
+        for column in v2.partitioning_columns:
+            if column.WhichOneof("expr_type") != "unresolved_attribute":
+                raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                             "partitionedBy() accepts column names only locally.")
+            write.partitioning_columns.append(column.unresolved_attribute.unparsed_identifier)
+        location = existing.storage_location if existing else str(self.catalog.managed_location(name.schema,
+                                                                                                 name.table))
+        write.path = location
+        self._guard_column_drop(write, location, call, raw_input)
+        command.Clear()
+        command.write_operation.CopyFrom(write)
+        after = None if existing is not None else (lambda: self._register(name, location, call))
+        return Prepared(lock=location, after_success=after)
+
+    def _register(self, name: FullName, location: str, call: Call) -> None:
+        if self.catalog.find(name) is None:
+            self._catalog(lambda: self.catalog.create_table(name, location, "DELTA", owner=call.principal.name))
+
+    @staticmethod
+    def _catalog(action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except ApiError as exc:
+            code = {404: "NOT_FOUND", 409: "ALREADY_EXISTS", 403: "PERMISSION_DENIED"}.get(exc.status,
+                                                                                          "INVALID_ARGUMENT")
+            raise CallRefused(code, f"[{exc.error_code}] {exc.message}", exc.error_code) from None
+
+    # -- names -----------------------------------------------------------------------------------------------------
+
+    def resolve(self, text: str, call: Call) -> FullName:
+        parts = [t.text.lower() for t in sqltext.tokens(text) if t.text != "."]
+        if len(parts) == 3:
+            if parts[0] not in CATALOG_ALIASES:
+                raise self._unknown_catalog(parts[0])
+            return FullName(CATALOG, parts[1], parts[2])
+        if len(parts) == 2:
+            return FullName(CATALOG, parts[0], parts[1])
+        if len(parts) == 1:
+            schema = self.upstream.current_schema(call.session_id, call.user_id)
+            return FullName(CATALOG, schema, parts[0])
+        raise refuse("INVALID_ARGUMENT", "INVALID_IDENTIFIER", "42602",
+                     f"{text!r} is not a table name: expected [catalog.][schema.]table.")
+
+    def show_create(self, name: FullName) -> str:
+        info = self.catalog.find(name)
+        if info is None:
+            raise not_found(name)
+        columns = ",\n".join(f"  `{c['name']}` {c['type_text'].upper()}" + ("" if c.get("nullable", True)
+                                                                              else " NOT NULL")
+                             + (f" COMMENT {sqltext.sql_literal(c['comment'])}" if c.get("comment") else "")
+                             for c in info.columns)
+        partitions = [c["name"] for c in sorted((c for c in info.columns if "partition_index" in c),
+                                                key=lambda c: c["partition_index"])]
+        text = f"CREATE TABLE {name} (\n{columns})\nUSING {info.data_source_format.lower()}\n"
+        if partitions:
+            text += f"PARTITIONED BY ({', '.join(partitions)})\n"
+        if info.comment:
+            text += f"COMMENT {sqltext.sql_literal(info.comment)}\n"
+        if info.table_type == "EXTERNAL":
+            text += f"LOCATION {sqltext.sql_literal(info.storage_location)}\n"
+        properties = {k: v for k, v in info.properties.items() if k.startswith("delta.")}
+        if properties:
+            text += "TBLPROPERTIES (\n" + ",\n".join(f"  {sqltext.sql_literal(k)} = {sqltext.sql_literal(v)}"
+                                                     for k, v in sorted(properties.items())) + ")\n"
+        return text
+
+
+def _clear_leftover(location: str) -> None:
+    """A managed location with files but no Delta log is what a killed first write leaves: nothing committed."""
+    import shutil
+
+    LOG.warning("removing uncommitted files at %s (a first write that never committed)", location)
+    shutil.rmtree(location, ignore_errors=True)
+
+
+_DEEP_TARGETS = frozenset({relations_pb2.Read.DESCRIPTOR.full_name, relations_pb2.SQL.DESCRIPTOR.full_name,
+                           WriteOp.DESCRIPTOR.full_name, WriteV2.DESCRIPTOR.full_name,
+                           commands_pb2.WriteStreamOperationStart.DESCRIPTOR.full_name,
+                           commands_pb2.MergeIntoTableCommand.DESCRIPTOR.full_name})
+_INPUT = WriteOp.DESCRIPTOR.fields_by_name["input"].number
+assert WriteV2.DESCRIPTOR.fields_by_name["input"].number == _INPUT
+_COMMAND_WRITE = commands_pb2.Command.DESCRIPTOR.fields_by_name["write_operation"].number
+_SQL_NAMED_ARGUMENTS = relations_pb2.SQL.DESCRIPTOR.fields_by_name["named_arguments"].number
+
+
+def _values(encoded_fields: bytes) -> Iterator[bytes]:
+    for field in wire.fields(encoded_fields, 0, len(encoded_fields)):
+        yield encoded_fields[field.value_start:field.value_end]
+
+
+def _sql_relation(relation: relations_pb2.Relation) -> relations_pb2.SQL | None:
+    kind = relation.WhichOneof("rel_type")
+    if kind == "sql":
+        return relation.sql
+    if kind == "with_relations" and relation.with_relations.root.WhichOneof("rel_type") == "sql":
+        return relation.with_relations.root.sql
+    return None
+
+
+def _messages(message: Message, kind: type) -> Iterator[Any]:
+    """Every message of type ``kind`` inside ``message`` (depth first, ``message`` itself included)."""
+    if isinstance(message, kind):
+        yield message
+    for descriptor, value in message.ListFields():
+        if descriptor.type != descriptor.TYPE_MESSAGE:
+            continue
+        if descriptor.message_type.GetOptions().map_entry:
+            value_field = descriptor.message_type.fields_by_name["value"]
+            if value_field.type == value_field.TYPE_MESSAGE:
+                for item in value.values():
+                    yield from _messages(item, kind)
+        elif descriptor.is_repeated:
+            for item in value:
+                yield from _messages(item, kind)
+        else:
+            yield from _messages(value, kind)

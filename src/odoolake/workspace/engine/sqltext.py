@@ -1,0 +1,292 @@
+"""What the engine needs to know about a SQL text before Sail sees it, read from sqlglot's Databricks tokens.
+
+Tokens, not regular expressions over the raw text: string literals, quoted names and comments are told apart, and
+every position is exact, so an edit (a ``dbfs:/`` path made local, ``LOCATION`` added to a managed ``CREATE TABLE``)
+changes only what it means to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlglot.dialects.databricks import Databricks
+from sqlglot.errors import TokenError
+from sqlglot.tokens import Token, TokenType
+
+from odoolake.errors import EngineError
+
+# ``<format>.`<path>``` reads files directly (Spark's "run SQL on files").
+FILE_FORMATS = frozenset({"csv", "json", "parquet", "text", "orc", "avro", "delta", "binaryfile", "xml"})
+# Table-valued functions whose first argument is a path.
+PATH_FUNCTIONS = frozenset({"read_files", "read_csv", "read_json", "read_parquet"})
+# Keywords followed by a path literal.
+PATH_KEYWORDS = frozenset({"LOCATION", "DIRECTORY", "INPATH"})
+
+_DIALECT = Databricks()
+
+
+class SqlSyntaxError(EngineError):
+    """The text could not be tokenized (an unterminated string, say)."""
+
+
+@dataclass(frozen=True)
+class PathRef:
+    """A path the statement reads or writes: ``kind`` is ``table`` (``csv.`/x```), ``literal`` or ``function``."""
+
+    path: str
+    start: int
+    end: int  # inclusive, like sqlglot's token positions
+    kind: str
+    quote: str
+
+
+@lru_cache(maxsize=512)
+def _tokens(sql: str) -> tuple[Token, ...]:
+    try:
+        return tuple(_DIALECT.tokenize(sql))
+    except TokenError as exc:
+        raise SqlSyntaxError(f"[PARSE_SYNTAX_ERROR] Syntax error in SQL: {exc}") from None
+
+
+def tokens(sql: str) -> tuple[Token, ...]:
+    return _tokens(sql)
+
+
+def words(sql: str, count: int) -> list[str]:
+    """The first ``count`` tokens, upper-cased (``["SHOW", "CREATE", "TABLE"]``)."""
+    return [t.text.upper() for t in _tokens(sql)[:count]]
+
+
+def statements(sql: str) -> int:
+    """How many statements the text holds (semicolons outside literals and comments, trailing one ignored)."""
+    toks = _tokens(sql)
+    count, pending = 0, False
+    for tok in toks:
+        if tok.token_type == TokenType.SEMICOLON:
+            count += pending
+            pending = False
+        else:
+            pending = True
+    return count + pending
+
+
+def paths(sql: str) -> list[PathRef]:
+    """Every path the statement names in a position where Spark reads or writes files."""
+    toks = _tokens(sql)
+    found = []
+    for i, tok in enumerate(toks):
+        prev = toks[i - 1] if i >= 1 else None
+        prev2 = toks[i - 2] if i >= 2 else None
+        if tok.token_type == TokenType.IDENTIFIER and prev is not None and prev.token_type == TokenType.DOT \
+                and prev2 is not None and prev2.text.lower() in FILE_FORMATS:
+            found.append(PathRef(tok.text, tok.start, tok.end, "table", "`"))
+        elif tok.token_type == TokenType.STRING and prev is not None:
+            quote = sql[tok.start]
+            if prev.text.upper() in PATH_KEYWORDS:
+                found.append(PathRef(tok.text, tok.start, tok.end, "literal", quote))
+            elif prev.token_type == TokenType.L_PAREN and prev2 is not None and prev2.text.lower() in PATH_FUNCTIONS:
+                found.append(PathRef(tok.text, tok.start, tok.end, "function", quote))
+            elif prev.text.lower() == "path" and _inside_options(toks, i):
+                found.append(PathRef(tok.text, tok.start, tok.end, "literal", quote))
+    return found
+
+
+def _inside_options(toks: tuple[Token, ...], index: int) -> bool:
+    depth = 0
+    for j in range(index - 1, -1, -1):
+        kind = toks[j].token_type
+        if kind == TokenType.R_PAREN:
+            depth += 1
+        elif kind == TokenType.L_PAREN:
+            if depth == 0:
+                return j >= 1 and toks[j - 1].text.upper() == "OPTIONS"
+            depth -= 1
+    return False
+
+
+def quote_path(path: str, quote: str) -> str:
+    if quote == "`":
+        return "`" + path.replace("`", "``") + "`"
+    return quote + path.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
+
+
+def replace_paths(sql: str, mapper: Callable[[PathRef], str]) -> str:
+    """The text with each path ``mapper`` changes replaced (quoted as it was)."""
+    out, last = [], 0
+    for ref in paths(sql):
+        new = mapper(ref)
+        if new == ref.path:
+            continue
+        out.append(sql[last:ref.start])
+        out.append(quote_path(new, ref.quote))
+        last = ref.end + 1
+    if not out:
+        return sql
+    out.append(sql[last:])
+    return "".join(out)
+
+
+def mentions(sql: str, name: str) -> bool:
+    """Does a name token (bare or quoted) equal ``name``?"""
+    name = name.lower()
+    return any(t.text.lower() == name for t in _tokens(sql)
+               if t.token_type in (TokenType.VAR, TokenType.IDENTIFIER) or t.text.lower() == name)
+
+
+def _name_at(toks: list[Token], i: int) -> tuple[str | None, int]:
+    """A dotted name starting at token ``i`` (each part bare or back-quoted) and the index after it."""
+    parts: list[str] = []
+    while i < len(toks):
+        tok = toks[i]
+        if tok.token_type == TokenType.IDENTIFIER:
+            parts.append("`" + tok.text.replace("`", "``") + "`")
+        elif tok.token_type == TokenType.VAR or tok.text.isidentifier():
+            parts.append(tok.text)
+        else:
+            break
+        i += 1
+        if i < len(toks) and toks[i].token_type == TokenType.DOT:
+            i += 1
+            continue
+        break
+    return (".".join(parts) if parts else None), i
+
+
+def _statement_tokens(sql: str) -> list[Token]:
+    toks = list(_tokens(sql))
+    while toks and toks[-1].token_type == TokenType.SEMICOLON:
+        toks.pop()
+    return toks
+
+
+def show_create_table(sql: str) -> str | None:
+    """The table of ``SHOW CREATE TABLE name [AS SERDE]``, else None."""
+    toks = _statement_tokens(sql)
+    if [t.text.upper() for t in toks[:3]] != ["SHOW", "CREATE", "TABLE"]:
+        return None
+    name, i = _name_at(toks, 3)
+    rest = [t.text.upper() for t in toks[i:]]
+    return name if name and rest in ([], ["AS", "SERDE"]) else None
+
+
+def rename_table(sql: str) -> tuple[str, str] | None:
+    """(old, new) of ``ALTER TABLE old RENAME TO new``, else None."""
+    toks = _statement_tokens(sql)
+    if [t.text.upper() for t in toks[:2]] != ["ALTER", "TABLE"]:
+        return None
+    old, i = _name_at(toks, 2)
+    if old is None or [t.text.upper() for t in toks[i:i + 2]] != ["RENAME", "TO"]:
+        return None
+    new, j = _name_at(toks, i + 2)
+    return (old, new) if new is not None and j == len(toks) else None
+
+
+@dataclass(frozen=True)
+class CreateTable:
+    """A ``CREATE [OR REPLACE] [EXTERNAL] TABLE [IF NOT EXISTS] name …`` statement, as far as the engine cares."""
+
+    name: str
+    replace: bool
+    if_not_exists: bool
+    has_location: bool
+    has_using: bool
+    has_columns: bool
+    query_start: int | None  # where the query of a CTAS starts (after AS)
+    provider_at: int  # where ``USING …`` goes when missing: after the name or the column list
+    clauses_end: int  # where ``LOCATION …`` goes when missing: before AS, or at the end
+
+
+def create_table(sql: str) -> CreateTable | None:
+    toks = list(_tokens(sql))
+    while toks and toks[-1].token_type == TokenType.SEMICOLON:
+        toks.pop()
+    upper = [t.text.upper() for t in toks]
+    i = 0
+    if upper[:1] != ["CREATE"]:
+        return None
+    i = 1
+    replace = upper[i:i + 2] == ["OR", "REPLACE"]
+    if replace:
+        i += 2
+    if i < len(upper) and upper[i] == "EXTERNAL":
+        i += 1
+    if i >= len(upper) or upper[i] != "TABLE":
+        return None
+    i += 1
+    if_not_exists = upper[i:i + 3] == ["IF", "NOT", "EXISTS"]
+    if if_not_exists:
+        i += 3
+    name_parts: list[str] = []
+    while i < len(toks):
+        if toks[i].token_type in (TokenType.VAR, TokenType.IDENTIFIER) or toks[i].text.isidentifier():
+            name_parts.append(toks[i].text)
+            i += 1
+            if i < len(toks) and toks[i].token_type == TokenType.DOT:
+                i += 1
+                continue
+        break
+    if not name_parts:
+        return None
+    provider_at = toks[i - 1].end + 1
+    has_columns = i < len(toks) and toks[i].token_type == TokenType.L_PAREN
+    if has_columns:
+        depth = 0
+        while i < len(toks):
+            if toks[i].token_type == TokenType.L_PAREN:
+                depth += 1
+            elif toks[i].token_type == TokenType.R_PAREN:
+                depth -= 1
+                if depth == 0:
+                    provider_at = toks[i].end + 1
+                    i += 1
+                    break
+            i += 1
+    has_location = has_using = False
+    query_start = None
+    clauses_end = toks[-1].end + 1 if toks else len(sql)
+    depth = 0
+    while i < len(toks):
+        kind = toks[i].token_type
+        if kind == TokenType.L_PAREN:
+            depth += 1
+        elif kind == TokenType.R_PAREN:
+            depth -= 1
+        elif depth == 0:
+            if upper[i] == "LOCATION":
+                has_location = True
+            elif upper[i] == "USING":
+                has_using = True
+            elif upper[i] == "AS" or kind in (TokenType.SELECT, TokenType.WITH):
+                query_start = toks[i + 1].start if upper[i] == "AS" and i + 1 < len(toks) else toks[i].start
+                clauses_end = toks[i].start
+                break
+        i += 1
+    return CreateTable(".".join(name_parts), replace, if_not_exists, has_location, has_using, has_columns,
+                       query_start, provider_at, clauses_end)
+
+
+def sql_literal(value: object) -> str:
+    """A Spark SQL literal for a Python value (for results the engine answers itself)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return quote_path(str(value), "'")
+
+
+def answer_query(columns: list[tuple[str, str]], rows: list[tuple]) -> str:
+    """A query whose result is ``rows`` with ``columns`` (name, Spark type): how the engine answers a statement it
+    served itself, so the client's session receives an ordinary result."""
+    if not columns:
+        return "SELECT 1 AS result WHERE false"
+    projection = ", ".join(f"CAST(c{i} AS {kind}) AS `{name}`" for i, (name, kind) in enumerate(columns))
+    aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+    if not rows:
+        nulls = ", ".join("NULL" for _ in columns)
+        return f"SELECT {projection} FROM VALUES ({nulls}) AS t({aliases}) WHERE false"
+    values = ", ".join("(" + ", ".join(sql_literal(v) for v in row) + ")" for row in rows)
+    return f"SELECT {projection} FROM VALUES {values} AS t({aliases})"

@@ -1,0 +1,120 @@
+"""The engine's side of the proxy: a gRPC channel to Sail, and the few calls the proxy makes on its own.
+
+Requests go up as serialized protobufs and responses come back as raw bytes, untouched: the proxy reads what
+clients ask, never what Sail answers, so result streams cost one copy.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Any
+
+import grpc
+
+from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_pb2
+
+SERVICE = "spark.connect.SparkConnectService"
+MAX_MESSAGE = 512 * 1024 * 1024
+CHANNEL_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
+
+
+def _serialize(message: Any) -> bytes:
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+class UpstreamError(Exception):
+    def __init__(self, error: grpc.RpcError) -> None:
+        self.error = error
+        super().__init__(error.details() if hasattr(error, "details") else str(error))
+
+
+class Upstream:
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self.unary_stream = {name: self.channel.unary_stream(f"/{SERVICE}/{name}", request_serializer=_serialize)
+                             for name in ("ExecutePlan", "ReattachExecute")}
+        self.unary_unary = {name: self.channel.unary_unary(f"/{SERVICE}/{name}", request_serializer=_serialize)
+                            for name in ("AnalyzePlan", "Config", "ArtifactStatus", "Interrupt", "ReleaseExecute",
+                                         "ReleaseSession", "FetchErrorDetails", "CloneSession", "GetStatus")}
+        self.stream_unary = {"AddArtifacts": self.channel.stream_unary(f"/{SERVICE}/AddArtifacts",
+                                                                      request_serializer=_serialize)}
+
+    def close(self) -> None:
+        self.channel.close()
+
+    # -- calls the proxy makes itself, in a client's session ----------------------------------------------------
+
+    def execute(self, session_id: str, user_id: str, plan: base_pb2.Plan) -> list[base_pb2.ExecutePlanResponse]:
+        request = base_pb2.ExecutePlanRequest(session_id=session_id, operation_id=str(uuid.uuid4()),
+                                              user_context=base_pb2.UserContext(user_id=user_id),
+                                              client_type="odoolake-engine")
+        request.plan.CopyFrom(plan)
+        try:
+            return [base_pb2.ExecutePlanResponse.FromString(raw) for raw in self.unary_stream["ExecutePlan"](request)]
+        except grpc.RpcError as exc:
+            raise UpstreamError(exc) from None
+
+    def run_command(self, session_id: str, user_id: str, command: commands_pb2.Command) -> None:
+        self.execute(session_id, user_id, base_pb2.Plan(command=command))
+
+    def run_sql(self, session_id: str, user_id: str, sql: str) -> None:
+        self.run_command(session_id, user_id, commands_pb2.Command(sql_command=commands_pb2.SqlCommand(
+            input=relations_pb2.Relation(sql=relations_pb2.SQL(query=sql)))))
+
+    def query_rows(self, session_id: str, user_id: str, relation: relations_pb2.Relation) -> list[dict]:
+        import pyarrow.ipc
+
+        rows: list[dict] = []
+        for response in self.execute(session_id, user_id, base_pb2.Plan(root=relation)):
+            if response.HasField("arrow_batch"):
+                reader = pyarrow.ipc.open_stream(io.BytesIO(response.arrow_batch.data))
+                rows.extend(reader.read_all().to_pylist())
+        return rows
+
+    def column_names(self, session_id: str, user_id: str, relation: relations_pb2.Relation | bytes) -> list[str]:
+        """The output columns of a relation (given decoded, or as raw bytes when too deep to decode)."""
+        from odoolake.workspace.engine import wire
+
+        request = base_pb2.AnalyzePlanRequest(session_id=session_id, user_context=base_pb2.UserContext(user_id=user_id),
+                                              client_type="odoolake-engine")
+        if isinstance(relation, bytes):
+            plan = wire.length_delimited(base_pb2.Plan.DESCRIPTOR.fields_by_name["root"].number, relation)
+            schema = wire.length_delimited(base_pb2.AnalyzePlanRequest.Schema.DESCRIPTOR.fields_by_name["plan"].number,
+                                           plan)
+            payload: bytes | base_pb2.AnalyzePlanRequest = request.SerializeToString() + wire.length_delimited(
+                base_pb2.AnalyzePlanRequest.DESCRIPTOR.fields_by_name["schema"].number, schema)
+        else:
+            request.schema.plan.root.CopyFrom(relation)
+            payload = request
+        try:
+            response = base_pb2.AnalyzePlanResponse.FromString(self.unary_unary["AnalyzePlan"](payload))
+        except grpc.RpcError as exc:
+            raise UpstreamError(exc) from None
+        return [f.name for f in response.schema.schema.struct.fields]
+
+    def current_schema(self, session_id: str, user_id: str) -> str:
+        relation = relations_pb2.Relation(catalog=relations_pb2.Catalog(
+            current_database=relations_pb2.CurrentDatabase()))
+        rows = self.query_rows(session_id, user_id, relation)
+        value = next(iter(rows[0].values())) if rows else "default"
+        return str(value).split(".")[-1]
+
+    def config(self, session_id: str, user_id: str, operation: base_pb2.ConfigRequest.Operation
+               ) -> base_pb2.ConfigResponse:
+        request = base_pb2.ConfigRequest(session_id=session_id, user_context=base_pb2.UserContext(user_id=user_id),
+                                         operation=operation, client_type="odoolake-engine")
+        try:
+            return base_pb2.ConfigResponse.FromString(self.unary_unary["Config"](request))
+        except grpc.RpcError as exc:
+            raise UpstreamError(exc) from None
+
+    def interrupt_all(self, session_id: str, user_id: str) -> list[str]:
+        request = base_pb2.InterruptRequest(
+            session_id=session_id, user_context=base_pb2.UserContext(user_id=user_id),
+            interrupt_type=base_pb2.InterruptRequest.InterruptType.INTERRUPT_TYPE_ALL)
+        try:
+            return list(base_pb2.InterruptResponse.FromString(self.unary_unary["Interrupt"](request)).interrupted_ids)
+        except grpc.RpcError:
+            return []  # the session is already gone: nothing left to interrupt

@@ -1,0 +1,138 @@
+"""Protocol-buffer wire format, for plans deeper than upb will decode.
+
+PySpark's protobuf runtime (upb) refuses messages nested more than 100 levels, and a DataFrame built from a few
+dozen chained operations is that deep (each operation is a Relation holding a Relation). Spark's own server accepts
+1024 levels. For such plans the engine does not decode the whole request: it walks the wire format without
+recursion, finds the small messages its rules read (``Read``, ``SQL`` …), decodes and rewrites only those, and
+splices them back, fixing the length of every enclosing message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+
+MAX_DEPTH = 1024  # Spark Connect's own limit (spark.connect.grpc.marshallerRecursionLimit)
+_LEN = 2
+
+
+class WireError(ValueError):
+    pass
+
+
+def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if pos >= len(buf):
+            raise WireError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise WireError("varint too long")
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+@dataclass(frozen=True)
+class Field:
+    number: int
+    wire_type: int
+    tag_start: int
+    length_start: int  # where a length-delimited field's length prefix starts (== value_start otherwise)
+    value_start: int
+    value_end: int
+
+
+def fields(buf: bytes, start: int, end: int) -> Iterator[Field]:
+    pos = start
+    while pos < end:
+        tag_start = pos
+        tag, pos = read_varint(buf, pos)
+        number, wire_type = tag >> 3, tag & 7
+        length_start = pos
+        if wire_type == 0:
+            _, pos = read_varint(buf, pos)
+            value_start = length_start
+        elif wire_type == 1:
+            value_start, pos = pos, pos + 8
+        elif wire_type == 5:
+            value_start, pos = pos, pos + 4
+        elif wire_type == _LEN:
+            length, value_start = read_varint(buf, pos)
+            pos = value_start + length
+        else:
+            raise WireError(f"unsupported wire type {wire_type}")
+        if pos > end:
+            raise WireError("field runs past its message")
+        yield Field(number, wire_type, tag_start, length_start, value_start, pos)
+
+
+@dataclass(frozen=True)
+class Found:
+    path: tuple[Field, ...]  # from the outermost field to the found message's own field
+    descriptor: Descriptor
+
+    @property
+    def field(self) -> Field:
+        return self.path[-1]
+
+
+def find(buf: bytes, root: Descriptor, wanted: Callable[[Descriptor], bool]) -> list[Found]:
+    """Every message ``wanted`` accepts, at any depth (found messages are searched inside too)."""
+    found: list[Found] = []
+    stack: list[tuple[int, int, Descriptor, tuple[Field, ...]]] = [(0, len(buf), root, ())]
+    while stack:
+        start, end, descriptor, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            raise WireError(f"the plan is nested more than {MAX_DEPTH} levels deep")
+        for field in fields(buf, start, end):
+            fd = descriptor.fields_by_number.get(field.number)
+            if fd is None or fd.type != FieldDescriptor.TYPE_MESSAGE or field.wire_type != _LEN:
+                continue
+            child = fd.message_type
+            child_path = (*path, field)
+            if wanted(child):
+                found.append(Found(child_path, child))
+            stack.append((field.value_start, field.value_end, child, child_path))
+    return found
+
+
+def replace(buf: bytes, path: tuple[Field, ...], value: bytes) -> bytes:
+    """``buf`` with the value of the last field of ``path`` replaced, every enclosing length updated."""
+    new = value
+    for depth in range(len(path) - 1, -1, -1):
+        field = path[depth]
+        encoded = buf[field.tag_start:field.length_start] + varint(len(new)) + new
+        if depth == 0:
+            return buf[:field.tag_start] + encoded + buf[field.value_end:]
+        parent = path[depth - 1]
+        new = buf[parent.value_start:field.tag_start] + encoded + buf[field.value_end:parent.value_end]
+    return value
+
+
+def without(buf: bytes, start: int, end: int, number: int) -> tuple[bytes, bytes]:
+    """Split a message into (its bytes without field ``number``, the raw encoding of that field)."""
+    kept, taken = bytearray(), bytearray()
+    for field in fields(buf, start, end):
+        (taken if field.number == number else kept).extend(buf[field.tag_start:field.value_end])
+    return bytes(kept), bytes(taken)
+
+
+def length_delimited(number: int, value: bytes) -> bytes:
+    return varint(number << 3 | _LEN) + varint(len(value)) + value

@@ -1,0 +1,67 @@
+"""The workspace server: uvicorn running the REST app, with :class:`FrontDoor` accepting the connections."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import sys
+from typing import Any
+
+import uvicorn
+
+from odoolake.workspace.frontdoor.router import FrontDoor, server_ssl_context
+from odoolake.workspace.frontdoor.tls import TlsFiles
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the app starts, so a busy port fails at once with the OS's reason."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    return sock
+
+
+class WorkspaceServer(uvicorn.Server):
+    def __init__(self, app: Any, listener: socket.socket, tls: TlsFiles, grpc_socket, plain_http: bool) -> None:
+        super().__init__(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+        self.listener = listener
+        self.tls = tls
+        self.grpc_socket = grpc_socket
+        self.plain_http = plain_http
+        self._accept: asyncio.Task | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.listener.getsockname()[1])
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            sys.exit(3)
+        config = self.config
+
+        def http_protocol() -> asyncio.Protocol:
+            return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore[call-arg]
+                                              app_state=self.lifespan.state)
+
+        door = FrontDoor(http_protocol, server_ssl_context(self.tls.server_cert, self.tls.server_key),
+                         self.grpc_socket, self.plain_http)
+        self._accept = asyncio.get_running_loop().create_task(door.serve(self.listener))
+        self.servers = []
+        self.started = True
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._accept is not None:
+            self._accept.cancel()
+        self.listener.close()
+        await super().shutdown(sockets)

@@ -1,0 +1,57 @@
+"""How a task process reaches the engine: through the workspace's front door, as the run's principal.
+
+Each task attempt gets its own short-lived token for the principal the run runs as (``run_as``, else its creator).
+The task connects with it like any Databricks Connect client (TLS, bearer token), so the engine applies that
+principal's rules. When the attempt ends — success, failure, cancel, timeout or a killed process — ``close()`` first
+interrupts every engine operation the token started and waits for each to end, then revokes the token: nothing the
+task started can commit after the run is marked terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from odoolake.workspace.engine.launcher import interrupt_token
+from odoolake.workspace.identity.tokens import TokenService
+
+TOKEN_COMMENT = "job task"
+SLACK_SECONDS = 3600  # a token outlives its task's timeout by this much, in case the server misses the end
+
+
+@dataclass
+class TaskConnection:
+    remote: str
+    env: dict[str, str] = field(default_factory=dict)
+    token: str | None = None
+    token_id: str | None = None
+
+
+class TaskConnections:
+    def __init__(self, tokens: TokenService, home: Path, spark_url: str | None, ca_bundle: Path | None,
+                 remote: str | None = None) -> None:
+        self.tokens = tokens
+        self.home = home
+        self.spark_url = spark_url
+        self.ca_bundle = ca_bundle
+        self.remote = remote  # a Spark Connect server elsewhere (ODOOLAKE_SPARK_REMOTE): used as it is
+
+    def open(self, principal: str, timeout: float | None) -> TaskConnection:
+        if self.remote or self.spark_url is None:
+            return TaskConnection(self.remote or "")
+        lifetime = int(timeout or 0) + SLACK_SECONDS
+        value, info = self.tokens.create(principal, TOKEN_COMMENT, lifetime_seconds=lifetime)
+        env = {"SPARK_CONNECT_AUTHENTICATE_TOKEN": value}
+        if self.ca_bundle is not None:
+            env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = str(self.ca_bundle)
+        return TaskConnection(self.spark_url, env, value, info.token_id)
+
+    def close(self, connection: TaskConnection) -> None:
+        if connection.token is None or connection.token_id is None:
+            return
+        try:
+            interrupt_token(self.home, connection.token)
+        finally:
+            with contextlib.suppress(Exception):  # already revoked by an admin: the point is that it no longer works
+                self.tokens.revoke(connection.token_id)

@@ -1,0 +1,139 @@
+"""The real Databricks Connect (15.4, in its own virtualenv: it replaces pyspark) against `odoolake up`: the profile
+that `--write-profile` writes, the cluster-id, environment and serverless forms, gold tables, a table written from
+Databricks Connect that the SDK, the SQL warehouse and a job then read, and the pipeline's own ``gold.run(spark)``.
+
+Opt-in like the JVM parity check: ``make test-dbconnect`` builds the virtualenv and sets ODOOLAKE_DBCONNECT_PYTHON;
+``.ci/run`` runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from odoolake.config import WorkspacePaths
+from odoolake.datagen import GenConfig, generate
+
+DBCONNECT_PYTHON = os.environ.get("ODOOLAKE_DBCONNECT_PYTHON")
+pytestmark = pytest.mark.skipif(
+    not DBCONNECT_PYTHON,
+    reason="needs databricks-connect 15.4 in its own virtualenv (it replaces pyspark): run `make test-dbconnect`")
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+SCRIPT = textwrap.dedent("""
+    import json, os, sys
+    from databricks.connect import DatabricksSession
+    form = sys.argv[1]
+    out = {"form": form}
+    builder = DatabricksSession.builder
+    if form == "profile":
+        spark = builder.profile("dbc").getOrCreate()
+    elif form == "cluster_id":
+        spark = builder.host(os.environ["HOST"]).token(os.environ["TOKEN"]).clusterId("0101-000000-odoolake").getOrCreate()
+    elif form == "environment":
+        spark = builder.getOrCreate()  # DATABRICKS_HOST, DATABRICKS_TOKEN, DATABRICKS_CLUSTER_ID
+    else:
+        spark = builder.profile("dbc").serverless().getOrCreate()
+    rows = spark.sql("SELECT agency, SUM(withholding_tax) AS wht FROM gold.bir_transactions GROUP BY agency").collect()
+    out["agencies"] = len(rows)
+    out["gold_rows"] = spark.table("gold.bir_transactions").count()
+    table = f"gold.from_dbconnect_{form}"
+    spark.createDataFrame([(1, "RIM", 10.5)], "id int, agency string, wht double").write.mode("overwrite") \\
+        .saveAsTable(table)
+    out["written"] = spark.table(table).count()
+    if form == "profile":
+        from odoolake.pipeline import gold
+        gold.run(spark)
+        out["gold_after_run"] = spark.table("gold.bir_transactions").count()
+    print(json.dumps(out))
+""")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    home = tmp_path_factory.mktemp("dbconnect-home")
+    paths = WorkspacePaths.from_env(home).ensure()
+    generate(GenConfig(months=3, end=date(2026, 10, 1), lines=6000, seed=5), paths.dbfs_to_local("dbfs:/raw/odoo"))
+    cfg = home / "databrickscfg"
+    env = {**os.environ, "DATABRICKS_CONFIG_FILE": str(cfg)}
+    subprocess.run([sys.executable, "-m", "odoolake.cli.main", "lake", "run", "--home", str(home)], check=True,
+                   env=env, capture_output=True, timeout=600)
+    port = _free_port()
+    subprocess.run([sys.executable, "-m", "odoolake.cli.main", "up", "--home", str(home), "--port", str(port),
+                    "--detach", "--write-profile", "dbc"], check=True, env=env, capture_output=True, timeout=180)
+    yield home, cfg, port
+    subprocess.run([sys.executable, "-m", "odoolake.cli.main", "down", "--home", str(home)], env=env,
+                   capture_output=True, timeout=60)
+
+
+def _run(workspace, form: str) -> dict:
+    home, cfg, _port = workspace
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(cfg)
+    profile = parser["dbc"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "DATABRICKS_CONFIG_FILE": str(cfg), "PYTHONPATH": SRC,
+           "REQUESTS_CA_BUNDLE": profile["odoolake_ca_bundle"],
+           "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": profile["odoolake_ca_bundle"],
+           "HOST": profile["host"], "TOKEN": profile["token"]}
+    if form == "environment":
+        env.update(DATABRICKS_HOST=profile["host"], DATABRICKS_TOKEN=profile["token"],
+                   DATABRICKS_CLUSTER_ID=profile["cluster_id"])
+    proc = subprocess.run([DBCONNECT_PYTHON, "-c", SCRIPT, form], capture_output=True, text=True, timeout=600,
+                          env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("form", ["profile", "cluster_id", "environment", "serverless"])
+def test_databricks_connect_runs_on_the_local_workspace(workspace, form):
+    out = _run(workspace, form)
+    assert out["agencies"] > 0 and out["gold_rows"] > 0 and out["written"] == 1
+    if form == "profile":
+        assert out["gold_after_run"] == out["gold_rows"]  # the pipeline's own function, idempotent
+
+
+@pytest.mark.timeout(600)
+def test_what_databricks_connect_wrote_is_seen_by_the_sdk_the_warehouse_and_a_job(workspace):
+    home, cfg, _ = workspace
+    _run(workspace, "profile")
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service import jobs
+
+    from odoolake.workspace.frontdoor.trust import trust_profile
+    from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
+
+    os.environ["DATABRICKS_CONFIG_FILE"] = str(cfg)
+    trust_profile("dbc")
+    w = WorkspaceClient(profile="dbc")
+    assert [c.name for c in w.tables.get("main.gold.from_dbconnect_profile").columns] == ["id", "agency", "wht"]
+    result = w.statement_execution.execute_statement("SELECT SUM(wht) FROM gold.from_dbconnect_profile",
+                                                     LOCAL_WAREHOUSE_ID, wait_timeout="30s")
+    assert result.result.data_array == [["10.5"]]
+    script = home / "dbfs" / "read_it.py"
+    script.write_text("from pyspark.sql import SparkSession\n"
+                      "spark = SparkSession.builder.getOrCreate()\n"
+                      "assert spark.table('gold.from_dbconnect_profile').count() == 1\n")
+    run = w.jobs.submit(run_name="reads what dbconnect wrote", tasks=[jobs.SubmitTask(
+        task_key="read", existing_cluster_id="0101-000000-odoolake",
+        spark_python_task=jobs.SparkPythonTask(python_file="dbfs:/read_it.py"))]).result(
+        timeout=timedelta(minutes=5))
+    assert run.state.result_state == jobs.RunResultState.SUCCESS, run.state.state_message

@@ -1,0 +1,183 @@
+"""One authenticated front door: REST and Spark Connect on the workspace's port over TLS, the catalog served as Unity
+Catalog, and the Statement API running each principal in their own session. Spark Connect is driven by the genuine
+pyspark client in its own process, as a user's script would be."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import ssl
+import subprocess
+import sys
+import textwrap
+
+import httpx
+import pytest
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import NotFound
+from databricks.sdk.service.sql import StatementState
+
+from odoolake.workspace.frontdoor.router import alpn_offers, is_grpc
+from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
+
+CLIENT = textwrap.dedent("""
+    import json, sys
+    from pyspark.sql import SparkSession
+    url, script = sys.argv[1], sys.argv[2]
+    out = {}
+    try:
+        spark = SparkSession.builder.remote(url).create()
+        exec(script)
+    except Exception as exc:
+        out["error"] = f"{type(exc).__name__}: {exc}"
+    print(json.dumps(out, default=str))
+""")
+
+
+def spark_client(server, script: str, token: str | None = None, extra: str = "") -> dict:
+    """Run ``script`` (it fills ``out``) in a fresh process with a Spark Connect session on the front door."""
+    url = server.spark_url + (f";token={token}" if token else "") + extra
+    client = server.workspace.paths.home / "spark_client.py"
+    client.write_text(CLIENT)
+    proc = subprocess.run([sys.executable, str(client), url, textwrap.dedent(script)], capture_output=True,
+                          text=True, timeout=300, env={"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": server.ca_bundle,
+                                                       "PATH": "/usr/bin:/bin"})
+    assert proc.stdout.strip(), proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def tls_client(server, token: str | None = None) -> WorkspaceClient:
+    """The SDK over TLS; requests reads the CA bundle from the environment at each call."""
+    import os
+
+    os.environ["REQUESTS_CA_BUNDLE"] = server.ca_bundle
+    return WorkspaceClient(host=server.https_url, token=token or server.token)
+
+
+def test_rest_over_tls_with_the_workspace_ca(server):
+    context = ssl.create_default_context(cafile=server.ca_bundle)
+    response = httpx.get(f"{server.https_url}/api/2.0/clusters/list", verify=context,
+                         headers={"Authorization": f"Bearer {server.token}"})
+    assert response.status_code == 200 and response.http_version == "HTTP/1.1"
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(f"{server.https_url}/_odoolake/health", verify=ssl.create_default_context())
+    health = httpx.get(f"{server.https_url}/_odoolake/health", verify=context).json()
+    assert set(health) == {"status", "workspace_id"}  # the engine's address is never advertised
+
+
+def test_spark_connect_on_the_rest_port_with_a_token(server):
+    out = spark_client(server, """
+        out["one"] = spark.sql("SELECT 1 AS one").first()[0]
+        spark.sql("CREATE SCHEMA IF NOT EXISTS fd")
+        spark.createDataFrame([(1, "RIM")], "id int, agency string").write.mode("overwrite").saveAsTable("fd.made")
+        out["rows"] = spark.table("fd.made").count()
+    """, token=server.token)
+    assert out == {"one": 1, "rows": 1}
+    # The SDK, the SQL warehouse and the catalog see what the Spark Connect client wrote.
+    w = tls_client(server)
+    info = w.tables.get("main.fd.made")
+    assert [c.name for c in info.columns] == ["id", "agency"] and info.table_type.value == "MANAGED"
+    assert "made" in [t.name for t in w.tables.list("main", "fd")]
+    assert "fd" in [s.name for s in w.schemas.list("main")]
+    assert [c.name for c in w.catalogs.list()] == ["main"]
+    result = w.statement_execution.execute_statement("SELECT COUNT(*) FROM made", LOCAL_WAREHOUSE_ID,
+                                                     catalog="main", schema="fd", wait_timeout="30s")
+    assert result.status.state == StatementState.SUCCEEDED and result.result.data_array == [["1"]]
+    with pytest.raises(NotFound):
+        w.tables.get("main.fd.missing")
+
+
+@pytest.mark.parametrize("token,extra,expected", [
+    (None, "", "Missing credentials"),
+    ("dapi-not-a-token", "", "Invalid access token"),
+    ("<valid>", ";x-databricks-cluster-id=0000-000000-nope", "Unknown cluster id"),
+])
+def test_bad_credentials_are_refused_with_the_fix_named(server, token, extra, expected):
+    out = spark_client(server, 'out["one"] = spark.sql("SELECT 1").first()[0]',
+                       token=server.token if token == "<valid>" else token, extra=extra)
+    assert expected in out["error"] and "one" not in out
+    if token is None or token.startswith("dapi-"):
+        assert "UNAUTHENTICATED" in out["error"] and "odoolake" in out["error"]
+
+
+def test_the_local_cluster_id_is_accepted(server):
+    out = spark_client(server, 'out["one"] = spark.sql("SELECT 1").first()[0]', token=server.token,
+                       extra=";x-databricks-cluster-id=0101-000000-odoolake")
+    assert out == {"one": 1}
+
+
+def test_a_read_only_token_cannot_write_through_spark_connect(server):
+    server.workspace.roles.set_role("reader@example.com", "read_only")
+    token, _ = server.workspace.tokens.create("reader@example.com", "test")
+    out = spark_client(server, """
+        out["count"] = spark.sql("SELECT 1").count()
+        try:
+            spark.range(1).write.mode("overwrite").saveAsTable("default.by_reader")
+        except Exception as exc:
+            out["write"] = str(exc)
+        try:
+            spark.sql("SELECT * FROM text.`/etc/hostname`").collect()
+        except Exception as exc:
+            out["file"] = str(exc)
+    """, token=token)
+    assert out["count"] == 1
+    assert "READ_ONLY_PRINCIPAL" in out["write"] and "PATH_OUTSIDE_LAKE" in out["file"]
+    assert not tls_client(server).tables.exists("main.default.by_reader").table_exists
+
+
+def test_statements_run_in_each_principals_own_session(server):
+    server.workspace.roles.set_role("ana@example.com", "developer")
+    server.workspace.roles.set_role("ben@example.com", "developer")
+    ana = tls_client(server, server.workspace.tokens.create("ana@example.com", "t")[0])
+    ben = tls_client(server, server.workspace.tokens.create("ben@example.com", "t")[0])
+
+    def run(client, sql):
+        return client.statement_execution.execute_statement(sql, LOCAL_WAREHOUSE_ID, wait_timeout="30s")
+
+    assert run(ana, "CREATE TEMP VIEW anas AS SELECT 1 AS x").status.state == StatementState.SUCCEEDED
+    assert run(ana, "SELECT x FROM anas").result.data_array == [["1"]]
+    missing = run(ben, "SELECT x FROM anas")
+    assert missing.status.state == StatementState.FAILED and "TABLE_OR_VIEW_NOT_FOUND" in missing.status.error.message
+    # SET stays in the caller's session, and the result cache keys on it.
+    query = "SELECT hour(to_utc_timestamp(TIMESTAMP '2026-01-01 00:00:00', current_timezone()))"
+    assert run(ana, query).result.data_array == [["0"]]
+    run(ana, "SET spark.sql.session.timeZone = Asia/Manila")
+    assert run(ana, query).result.data_array == [["16"]]
+    assert run(ben, query).result.data_array == [["0"]]
+
+
+def test_files_outside_the_lake_are_refused_over_rest_for_non_admins(server):
+    server.workspace.roles.set_role("dev2@example.com", "developer")
+    dev = tls_client(server, server.workspace.tokens.create("dev2@example.com", "t")[0])
+    result = dev.statement_execution.execute_statement("SELECT * FROM text.`/etc/hostname`", LOCAL_WAREHOUSE_ID,
+                                                       wait_timeout="30s")
+    assert result.status.state == StatementState.FAILED and result.status.sql_state == "42501"
+    assert "PATH_OUTSIDE_LAKE" in result.status.error.message
+
+
+def test_alpn_decides_where_a_tls_connection_goes():
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    hellos = {}
+    for name, protocols in (("grpc", ["grpc-exp", "h2"]), ("browser", ["h2", "http/1.1"]), ("sdk", None)):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        if protocols:
+            context.set_alpn_protocols(protocols)
+        client = socket.create_connection(listener.getsockname())
+        conn, _ = listener.accept()
+        tls = context.wrap_socket(client, do_handshake_on_connect=False)
+        tls.setblocking(False)
+        with contextlib.suppress(ssl.SSLWantReadError):
+            tls.do_handshake()
+        hellos[name] = conn.recv(16384)
+        for s in (tls, conn):
+            s.close()
+    listener.close()
+    assert is_grpc(alpn_offers(hellos["grpc"]) or [])
+    assert not is_grpc(alpn_offers(hellos["browser"]) or [])  # browsers offer h2 and http/1.1: REST
+    assert alpn_offers(hellos["sdk"]) == []  # requests offers no ALPN: REST
+    assert alpn_offers(b"\x16\x03\x01\x00") is None  # incomplete record

@@ -1,0 +1,101 @@
+"""Stopping a task stops its work: a large append cancelled (or timed out) mid-write never commits, even after the
+time it would have needed to finish, and a re-run leaves exactly one copy of its rows."""
+
+from __future__ import annotations
+
+import base64
+import time
+from datetime import timedelta
+
+import pytest
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.service.jobs import JobParameterDefinition, NotebookTask, RunLifeCycleState, RunResultState, Task
+from databricks.sdk.service.workspace import ImportFormat, Language
+from deltalake import DeltaTable
+
+from odoolake.workspace.catalog.store import FullName
+
+from .conftest import running_server
+
+BASE_ROWS = 1_000_000
+BATCH_ROWS = 8_000
+PAUSE = 0.01
+# A Python UDF that pauses makes the append slow on purpose: 4 partitions × 2000 rows × 10 ms = 20 s of work, so the
+# write is certainly under way when it is stopped.
+APPENDER = f"""dbutils.widgets.text("slow", "true")
+import time
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType
+slow = dbutils.widgets.get("slow") == "true"
+
+@F.udf(LongType())
+def pace(x):
+    if slow:
+        time.sleep({PAUSE})
+    return x
+
+print("appending", flush=True)
+spark.range(0, {BATCH_ROWS}, 1, 4).select(pace("id").alias("id")).withColumn("batch", F.lit("late")) \\
+    .write.format("delta").mode("append").saveAsTable("interrupt.target")
+"""
+WRITE_SECONDS = BATCH_ROWS / 4 * PAUSE
+TIMEOUT_SECONDS = 12  # start-up (a few seconds) plus part of the write
+
+
+def _notebook(w, path: str, body: str) -> None:
+    w.workspace.mkdirs(path.rsplit("/", 1)[0])
+    w.workspace.import_(path, content=base64.b64encode(("# Databricks notebook source\n" + body).encode()).decode(),
+                        format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
+
+
+def _wait_for_append_to_start(w, run_id: int, log_dir) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        logs = list(log_dir.glob(f"runs/{run_id}/*/stdout.log"))
+        if logs and "appending" in logs[0].read_text():
+            return
+        assert w.jobs.get_run(run_id).state.life_cycle_state in (RunLifeCycleState.PENDING, RunLifeCycleState.RUNNING,
+                                                                 RunLifeCycleState.QUEUED)
+        time.sleep(0.1)
+    raise AssertionError("the append never started")
+
+
+def _watch_for_a_late_commit(location: str, version: int, until: float) -> None:
+    """Fail as soon as a commit appears; pass once the uninterrupted write would long have finished."""
+    while time.monotonic() < until:
+        assert DeltaTable(location).version() == version, "a stopped task committed its write afterwards"
+        time.sleep(0.5)
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("stop", ["cancel", "timeout"])
+def test_a_stopped_append_never_commits_and_a_rerun_adds_one_copy(tmp_path, stop):
+    with running_server(tmp_path / "ws") as srv:
+        w = WorkspaceClient(host=srv.url, token=srv.token)
+        spark = srv.workspace.engine.session()
+        spark.sql("CREATE SCHEMA IF NOT EXISTS interrupt")
+        spark.range(BASE_ROWS).selectExpr("id", "'base' AS batch").write.format("delta").mode("overwrite") \
+            .saveAsTable("interrupt.target")
+        location = srv.workspace.catalog.table(FullName("main", "interrupt", "target")).storage_location
+        before = DeltaTable(location).version()
+        _notebook(w, "/Shared/interrupt/append", APPENDER)
+        job = w.jobs.create(name="append", parameters=[JobParameterDefinition(name="slow", default="true")], tasks=[
+            Task(task_key="append", notebook_task=NotebookTask(notebook_path="/Shared/interrupt/append"),
+                 timeout_seconds=TIMEOUT_SECONDS if stop == "timeout" else 0)])
+        run_id = w.jobs.run_now(job_id=job.job_id).run_id
+        _wait_for_append_to_start(w, run_id, srv.workspace.paths.home)
+        started = time.monotonic()
+        if stop == "cancel":
+            w.jobs.cancel_run(run_id)
+        run = w.jobs.wait_get_run_job_terminated_or_skipped(run_id, timeout=timedelta(minutes=5))
+        expected = RunResultState.CANCELED if stop == "cancel" else RunResultState.TIMEDOUT
+        assert run.tasks[0].state.result_state == expected, run.state.state_message
+        assert DeltaTable(location).version() == before  # at the run's end …
+        _watch_for_a_late_commit(location, before, started + WRITE_SECONDS + 30)  # … and long after
+        assert srv.workspace.engine.lease().status["operations"] == 0
+
+        rerun = w.jobs.run_now(job_id=job.job_id, job_parameters={"slow": "false"}).result()
+        assert rerun.state.result_state == RunResultState.SUCCESS
+        counts = {r["batch"]: r["n"] for r in spark.sql(
+            "SELECT batch, COUNT(*) AS n FROM interrupt.target GROUP BY batch").collect()}
+        assert counts == {"base": BASE_ROWS, "late": BATCH_ROWS}  # exactly one copy
