@@ -140,7 +140,7 @@ class Generator:
                  and not v.tax_key.endswith("_onpay")]
         self.retainers = [retainer_fees(i, config.seed, [v for v in plain if v.category.key in RETAINER_CATEGORIES])
                           for i in range(len(config.agencies))]
-        self.contractors = [v for v in plain if v.category.key == "contractor"]
+        self.contractors = [v for v in plain if v.category.key == "contractor"] or plain  # tiny runs may have none
 
     # -- master data -----------------------------------------------------------------------------
 

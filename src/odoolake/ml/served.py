@@ -72,13 +72,17 @@ def answer(rows: Iterable[Mapping[str, Any]], table: Mapping[tuple[str, str], Ma
 
 
 class ForecastTableModel(mlflow.pyfunc.PythonModel):
-    """The pyfunc logged for each version: its forecast table, answered through :func:`answer`."""
+    """The pyfunc logged for each version: its forecast table, answered through :func:`answer`.
+
+    ``model_input`` is hinted as a DataFrame, which MLflow cannot derive a schema from: the explicit signature
+    (:func:`signature`) stays the contract.
+    """
 
     def __init__(self, forecast: pd.DataFrame, method: str) -> None:
         records = forecast.assign(method=method).to_dict(orient="records")
         self.table = {(r["agency"], r["period"]): {k: r[k] for k in OUTPUT_COLUMNS} for r in records}
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         from mlflow.exceptions import MlflowException
         from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
