@@ -36,14 +36,15 @@ def forecast_charts(actual: pd.DataFrame, backtest: pd.DataFrame, future: pd.Dat
     out_dir.mkdir(parents=True, exist_ok=True)
     one_ahead = backtest[backtest["horizon"] == 1]
     written = []
-    for agency in actual.columns:
+    for agency in sorted(set(actual.columns) | set(future["agency"])):
         past = one_ahead[one_ahead["agency"] == agency].sort_values("period")
         ahead = future[future["agency"] == agency].sort_values("period")
-        periods = sorted(set(actual.index) | set(ahead["period"]))
+        periods = sorted(set(actual.index) | set(past["period"]) | set(ahead["period"]))
         x = {p: i for i, p in enumerate(periods)}
         fig, ax = plt.subplots(figsize=(9, 3.4), dpi=100)
-        ax.plot([x[p] for p in actual.index], actual[agency], marker="o", markersize=3, color="#1f4e79",
-                label="withheld (actual)")
+        if agency in actual.columns:
+            ax.plot([x[p] for p in actual.index], actual[agency], marker="o", markersize=3, color="#1f4e79",
+                    label="withheld (actual)")
         if not past.empty:
             xs = [x[p] for p in past["period"]]
             ax.axvspan(xs[0] - 0.5, xs[-1] + 0.5, color="#eeeeee", label="backtest (forecast made a month before)")
