@@ -125,6 +125,12 @@ def test_batch_scoring_writes_future_months_and_marked_backtest_rows(forecast_la
     assert str(spark.table(FORECAST_TABLE).schema["predicted_wht"].dataType) == "DecimalType(18,2)"
     assert sorted(p.name for p in result.charts) == sorted(f"{a}.png" for a in actual.columns)
 
+    from odoolake.odoo.writeback import predictions_from_lake
+
+    to_odoo = predictions_from_lake(spark)  # what the write-back sends: the coming months only
+    assert sorted({p.period for p in to_odoo}) == ["2026-11", "2026-12", "2027-01"] and len(to_odoo) == 24
+    assert all(0 <= p.low <= p.predicted <= p.high and p.model_version == champion for p in to_odoo)
+
 
 def test_ml_models_lists_window_data_version_and_metrics(forecast_lake):
     env = {**os.environ, "ODOOLAKE_HOME": str(forecast_lake.paths.home), "COLUMNS": "250"}
