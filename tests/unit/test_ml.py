@@ -286,3 +286,18 @@ def test_line_amounts_are_winsorised():
     values = [amounts.line_amount(rng, 1000.0, 1.0) for _ in range(5000)]
     spread = amounts.LINE_SIGMA_FACTOR * amounts.LINE_SIGMA_CAP
     assert max(values) <= 1000.0 * math.exp(spread) + 0.01 and min(values) >= 1000.0 * math.exp(-spread) - 0.01
+
+
+def test_the_data_model_page_lists_the_generators_parameters():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "data-model.md").read_text()
+    months = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+              "November", "December")
+    for code, p in amounts.AGENCY_PROFILES.items():
+        growth = f"{'+' if p.growth >= 0 else '−'}{abs(p.growth):.0%}"
+        assert f"| {code} | {p.level:.1f} | {growth} | {months[p.fiscal_year_end - 1]} |" in page, code
+    for value in (amounts.MONTH_EFFECT[1], amounts.MONTH_EFFECT[2], amounts.MONTH_EFFECT[12],
+                  amounts.QUARTER_END_EFFECT, amounts.FISCAL_YEAR_END_EFFECT, amounts.HOLY_WEEK_EFFECT):
+        assert f"| {value:.2f} |" in page
+    assert f"lognormal σ {amounts.NOISE_SIGMA:g}" in page and f"{amounts.LARGE_CONTRACT_PROBABILITY:.0%} of" in page
