@@ -142,6 +142,20 @@ def test_ml_models_lists_window_data_version_and_metrics(forecast_lake):
         assert words in shown.stdout
 
 
+def test_the_forecasting_page_is_written_from_the_champions_run(forecast_lake):
+    from odoolake.ml.report import for_version
+
+    paths = forecast_lake.paths
+    version = _client(paths).get_model_version_by_alias(MODEL_NAME, ALIAS)
+    run = _client(paths).get_run(version.run_id)
+    page = for_version(paths, None, "odoolake demo --as-of 2026-11-03", "the test lake")
+    method = version.tags["method"]
+    assert f"**Champion: `{method}`** (version {version.version})" in page
+    assert f"| **{method}** | {run.data.metrics[f'{method}_mae']:,.0f} |" in page
+    assert version.tags["decision"] in page and "odoolake demo --as-of 2026-11-03" in page
+    assert "| RIM | " in page and "2026-11 | 2026-12 | 2027-01" in page
+
+
 def test_scoring_without_a_champion_says_what_to_run(tmp_path, spark):
     from odoolake.config import WorkspacePaths
 

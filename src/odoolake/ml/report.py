@@ -39,6 +39,8 @@ run's.
 |---|---|---|
 {candidate_rows}
 
+{ets_note}
+
 ## How they are judged
 
 - **Rolling-origin backtest**: {origins} origins (the last closed month at a simulated forecast date), every
@@ -73,7 +75,7 @@ Data: {data_line}. Training window {window}; forecast made after {origin}.
 ### Forecast for the next months (version {version}, `{champion}`)
 
 | agency | {month_headers} |
-|---|{month_align}|
+|---|{month_align}
 {forecast_rows}
 
 Each cell: median forecast, and the p10-p90 interval below it.
@@ -142,6 +144,16 @@ def render(version: Any, run: Any, forecast: pd.DataFrame, command: str, data_li
     else:
         verdict = (f"`{champion}` beat the best baseline, `{tags.get('best_baseline')}`, by more than the backtest's "
                    "own variation; its forecasts and intervals are what Odoo and `gold.bir_forecast` get.")
+    coverage = metrics.get(f"{champion}_coverage", float("nan"))
+    if coverage == coverage and abs(coverage - 0.8) > 0.1:
+        side = "below" if coverage < 0.8 else "above"
+        verdict += (f" Its p10-p90 interval held the actual in {coverage:.0%} of the backtest forecasts that had one, "
+                    f"{side} the 80% aimed at: read the band as {'too narrow' if side == 'below' else 'too wide'}.")
+    ets_note = ("ETS (`ets`: exponential smoothing on log1p, damped trend, monthly seasonality, statsmodels) is "
+                "compared too." if "ets" in names else
+                "ETS (`ets`) is available with `odoolake ml train --candidates all`; the month-end job leaves it out "
+                "because it fits one model per agency and origin (about a hundred fits, each tens of milliseconds) "
+                "and Theta, the simplest of that family, is already compared.")
     months = sorted(forecast["period"].unique())
     forecast_rows = []
     for agency, rows in forecast.groupby("agency"):
@@ -159,7 +171,7 @@ def render(version: Any, run: Any, forecast: pd.DataFrame, command: str, data_li
         decision=tags.get("decision", ""), verdict=verdict, month_headers=" | ".join(months),
         month_align="---:|" * len(months), forecast_rows="\n".join(forecast_rows),
         months_needed=config.months_needed, example_agency=first["agency"], example_period=first["period"],
-        command=command)
+        command=command, ets_note=ets_note)
 
 
 def for_version(paths, version_ref: str | None, command: str, data_line: str,
