@@ -259,6 +259,29 @@ def test_served_answer_refuses_rows_it_cannot_answer_naming_the_field(row, field
     assert refused.value.field == field and words in str(refused.value)
 
 
+def test_chart_axis_is_in_pesos():
+    from odoolake.ml.charts import pesos
+
+    assert [pesos(v) for v in (0, 850.0, 850_000.0, 1_000_000.0, 1_250_000.0, 12_500_000.0)] == [
+        "₱0", "₱850", "₱850k", "₱1M", "₱1.25M", "₱12.5M"]
+
+
+def test_configuring_mlflow_does_not_leak_the_store_into_child_processes(tmp_path, monkeypatch):
+    import os
+
+    from odoolake.config import WorkspacePaths
+    from odoolake.ml import tracking
+
+    monkeypatch.setattr(tracking, "_USER_TRACKING_URI", None)
+    monkeypatch.setattr(tracking, "_USER_REGISTRY_URI", None)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    config = tracking.configure(WorkspacePaths.from_env(tmp_path))
+    import mlflow
+
+    assert mlflow.get_tracking_uri() == config.tracking_uri
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+
+
 # -- generated amounts -----------------------------------------------------------------------------------------
 
 

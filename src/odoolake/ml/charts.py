@@ -14,10 +14,10 @@ import pandas as pd
 
 
 def pesos(value: float, _position: object = None) -> str:
-    """Axis label: ₱1.2M, ₱850k, ₱0."""
+    """Axis label: ₱1.25M, ₱1M, ₱850k, ₱0."""
     magnitude = abs(value)
     if magnitude >= 1_000_000:
-        return f"₱{value / 1_000_000:,.1f}M"
+        return f"₱{value / 1_000_000:,.2f}".rstrip("0").rstrip(".") + "M"
     if magnitude >= 1_000:
         return f"₱{value / 1_000:,.0f}k"
     return f"₱{value:,.0f}"
