@@ -32,6 +32,9 @@ run's.
 - **Never negative**: models work on `log1p` of the amounts and every forecast and bound is clipped at zero.
 - **One-off contracts** (a fit-out, a system) are not forecast: for the models, a month above
   {cap:g} times its trailing 12-month median is capped there. Finance adds a known contract by hand.
+- **Revisions**: the backtest reads past months as the lake knows them now. At a real forecast date the newest
+  closed month still lacks bills posted after the extract (drafts at the cut-off, posted and back-dated later),
+  so real one-month-ahead errors can be somewhat larger than the backtest's.
 
 ## Candidates
 
