@@ -324,3 +324,15 @@ def test_the_data_model_page_lists_the_generators_parameters():
                   amounts.QUARTER_END_EFFECT, amounts.FISCAL_YEAR_END_EFFECT, amounts.HOLY_WEEK_EFFECT):
         assert f"| {value:.2f} |" in page
     assert f"lognormal σ {amounts.NOISE_SIGMA:g}" in page and f"{amounts.LARGE_CONTRACT_PROBABILITY:.0%} of" in page
+
+
+def test_as_of_sets_the_last_month_and_bad_dates_name_the_option():
+    import typer
+
+    from odoolake.cli.demo import last_full_month, parse_as_of
+
+    assert last_full_month(parse_as_of("2026-12-01")) == date(2026, 11, 1)
+    assert last_full_month(parse_as_of("2027-01-31")) == date(2026, 12, 1)
+    assert parse_as_of(None) == date.today()
+    with pytest.raises(typer.BadParameter, match="--as-of must be a date YYYY-MM-DD, got '2026-13-01'"):
+        parse_as_of("2026-13-01")
