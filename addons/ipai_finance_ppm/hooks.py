@@ -1,8 +1,8 @@
 """Version-dependent records: Odoo 18 renamed the ``tree`` view type to ``list`` and removed ``ir.cron.numbercall``
 (which defaults to a single run up to 17), so these are created here for the running version."""
 
-FIELDS = ("name", "company_id", "form_code", "period_start", "period_end", "due_date", "predicted_tax",
-          "lake_predicted_tax", "prediction_error")
+FIELDS = ("name", "company_id", "form_code", "period_start", "period_end", "due_date", "predicted_tax_low",
+          "predicted_tax", "predicted_tax_high", "lake_predicted_tax", "prediction_error")
 MODULE = "ipai_finance_ppm"
 
 

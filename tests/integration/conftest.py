@@ -1,4 +1,4 @@
-"""A lake with two years of generated Odoo data and a trained forecaster, shared by the ML and serving tests."""
+"""A lake with three years of generated Odoo data and a trained forecaster, shared by the ML and serving tests."""
 
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ class ForecastLake:
 @pytest.fixture(scope="session")
 def forecast_lake(tmp_path_factory) -> ForecastLake:
     paths = WorkspacePaths.from_env(tmp_path_factory.mktemp("forecast")).ensure()
-    generate(GenConfig(months=24, end=date(2026, 10, 1), lines=24_000, seed=11), paths.dbfs_to_local("dbfs:/raw/odoo"))
+    generate(GenConfig(months=36, end=date(2026, 10, 1), lines=24_000, seed=11, as_of=date(2026, 11, 3)),
+             paths.dbfs_to_local("dbfs:/raw/odoo"))
     engine = LocalEngine(paths)
     spark = engine.session()
     month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
-    first = train(spark, paths, test_months=3, chart_dir=paths.dbfs_to_local("dbfs:/reports/test-training"))
+    first = train(spark, paths, chart_dir=paths.dbfs_to_local("dbfs:/reports/test-training"))
     yield ForecastLake(paths, spark, first)
     engine.close()

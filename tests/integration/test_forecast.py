@@ -1,84 +1,163 @@
-"""Training, registry transitions and batch scoring of bir_tax_forecaster on generated data."""
+"""Training, registry rules and batch scoring of bir_tax_forecaster on generated data through the real pipeline."""
 
 from __future__ import annotations
 
-import numpy as np
+import os
+import subprocess
+import sys
+
+import mlflow
 import pytest
-from sklearn.dummy import DummyRegressor
 
-from odoolake.ml import ALIAS, MODEL_NAME, tracking
-from odoolake.ml.dataset import FEATURES, load_features, usable_rows
-from odoolake.ml.scoring import FORECAST_TABLE, score
-from odoolake.ml.train import train
-
-
-def test_model_beats_the_naive_baseline_on_a_later_holdout(forecast_lake):
-    first = forecast_lake.first
-    assert max(first.train_periods) < min(first.test_periods)
-    assert first.test_periods == ["2026-08", "2026-09", "2026-10"]
-    chosen = first.results[first.chosen].metrics
-    naive = first.results["seasonal_naive"].metrics
-    assert first.chosen in ("random_forest", "ridge")
-    assert chosen["mae"] < naive["mae"]
-    assert first.promoted and first.champion_version == first.version
-    assert set(first.results) == {"seasonal_naive", "random_forest", "ridge"}
-    assert len(first.charts) == 8 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in first.charts)
+from odoolake.datagen.generator import read_run_record
+from odoolake.ml import ALIAS, MODEL_NAME, history, tracking, train
+from odoolake.ml.backtest import BacktestConfig
+from odoolake.ml.scoring import FORECAST_TABLE, KIND_BACKTEST, KIND_FORECAST, score
 
 
-def test_the_run_logs_metrics_params_signature_and_input_example(forecast_lake):
-    import mlflow
+def _client(paths):
+    return tracking.client(paths)
 
-    client = tracking.client(forecast_lake.paths)
-    run = client.get_run(forecast_lake.first.run_id)
-    for name in ("seasonal_naive", "random_forest", "ridge"):
-        for metric in ("r2", "mae", "mape", "mae_vs_naive"):
+
+def _champion(paths) -> str:
+    return str(_client(paths).get_model_version_by_alias(MODEL_NAME, ALIAS).version)
+
+
+def test_the_generator_records_its_settings_and_marks_one_off_contracts(forecast_lake):
+    record = read_run_record(forecast_lake.paths.dbfs_to_local("dbfs:/raw/odoo"))
+    assert record["as_of"] == "2026-11-03" and record["end"] == "2026-10" and record["seed"] == 11
+    assert record["months"] == 36 and len(record["batches"]) == 36
+    contracts = forecast_lake.spark.sql(
+        "SELECT COUNT(*) AS n FROM bronze.odoo_account_move WHERE ref LIKE 'CONTRACT-%'").first()["n"]
+    assert contracts == record["cases"]["large_contract"] > 0
+
+
+def test_first_training_registers_the_champion_with_its_window_data_version_and_backtest(forecast_lake):
+    first, paths = forecast_lake.first, forecast_lake.paths
+    assert not first.unchanged and first.window == ("2023-11", "2026-10")
+    assert set(first.metrics) == {"naive", "seasonal_naive", "median_12", "theta", "gbm"}
+    version = _client(paths).get_model_version(MODEL_NAME, first.version)
+    tags = version.tags
+    assert tags["training_window"] == "2023-11..2026-10" and tags["origin"] == "2026-10"
+    assert tags["data_version"] == str(history.load(forecast_lake.spark).table_version) != ""
+    assert tags["method"] == first.method == first.selection.champion
+    assert float(tags["backtest_mae"]) == pytest.approx(first.metrics[first.method]["mae"], rel=1e-4)
+    assert 0 <= float(tags["backtest_coverage"]) <= 1 and tags["backtest_origins"] == "12"
+    assert tags["decision"] == first.selection.reason and tags["best_baseline"] in ("naive", "seasonal_naive",
+                                                                                    "median_12")
+    assert _champion(paths) == first.version
+    run = _client(paths).get_run(first.run_id)
+    for name in first.metrics:
+        for metric in ("mae", "mape", "smape", "bias", "coverage"):
             assert f"{name}_{metric}" in run.data.metrics
-    assert run.data.params["holdout_first"] == "2026-08"
-    version = client.get_model_version(MODEL_NAME, forecast_lake.first.version)
-    tracking.configure(forecast_lake.paths)
-    info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/{version.version}")
-    assert [c.name for c in info.signature.inputs] == FEATURES
-    assert info.saved_input_example_info is not None
-    assert "charts/RIM.png" in [a.path for a in client.list_artifacts(forecast_lake.first.run_id, "charts")]
+    artifacts = {a.path for a in _client(paths).list_artifacts(first.run_id)}
+    assert {"backtest", "forecast", "charts"} <= artifacts  # the model itself is a LoggedModel (MLflow 3)
+    assert len(first.charts) == 8 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in first.charts)
+    ahead = first.forecast
+    assert sorted(ahead["period"].unique()) == ["2026-11", "2026-12", "2027-01"]
+    assert (ahead["p10"] >= 0).all() and (ahead["p10"] <= ahead["p50"]).all() and (ahead["p50"] <= ahead["p90"]).all()
 
 
-def test_alias_moves_only_when_a_new_version_beats_the_champion(forecast_lake):
-    import mlflow
-
-    paths, spark = forecast_lake.paths, forecast_lake.spark
-    client = tracking.client(paths)
-    same = train(spark, paths)  # same data and seed: equal holdout error, so the champion stays
-    assert not same.promoted and "kept out" in same.decision
-    assert str(client.get_model_version_by_alias(MODEL_NAME, ALIAS).version) == forecast_lake.first.version
-
-    # A deliberately poor champion (predicts zero) is beaten by the next training.
+def test_the_served_model_takes_agency_and_period_with_a_signature(forecast_lake):
+    paths = forecast_lake.paths
     tracking.configure(paths)
-    split_x = usable_rows(load_features(spark))[FEATURES]
-    with mlflow.start_run(run_name="zero-model") as run:
-        zero = DummyRegressor(strategy="constant", constant=0.0).fit(split_x, np.zeros(len(split_x)))
-        info = mlflow.sklearn.log_model(zero, name="model", input_example=split_x.head(2))
-    poor = client.create_model_version(MODEL_NAME, source=info.model_uri, run_id=run.info.run_id)
-    client.set_registered_model_alias(MODEL_NAME, ALIAS, poor.version)
-    better = train(spark, paths)
-    assert better.promoted and f"vs champion v{poor.version}" in better.decision
-    assert str(client.get_model_version_by_alias(MODEL_NAME, ALIAS).version) == better.version
-    assert client.get_model_version(MODEL_NAME, same.version).tags["promotion"].startswith("kept out")
+    info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/{forecast_lake.first.version}")
+    assert [c.name for c in info.signature.inputs] == ["agency", "period"]
+    assert {"p10", "p50", "p90"} <= {c.name for c in info.signature.outputs}
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{forecast_lake.first.version}")
+    import pandas as pd
+
+    got = model.predict(pd.DataFrame([{"agency": "RIM", "period": "2026-12"}]))
+    expected = forecast_lake.first.forecast.set_index(["agency", "period"]).loc[("RIM", "2026-12")]
+    assert got.iloc[0]["p50"] == pytest.approx(expected["p50"]) and got.iloc[0]["horizon"] == 2
 
 
-def test_batch_scoring_writes_the_champions_forecast(forecast_lake, tmp_path):
+def test_retraining_the_same_data_registers_nothing_and_a_new_config_does(forecast_lake):
     paths, spark = forecast_lake.paths, forecast_lake.spark
-    champion = str(tracking.client(paths).get_model_version_by_alias(MODEL_NAME, ALIAS).version)
+    client = _client(paths)
+    before = client.search_model_versions(f"name='{MODEL_NAME}'")
+    same = train.train(spark, paths)
+    assert same.unchanged and "nothing registered" in same.decision
+    assert len(client.search_model_versions(f"name='{MODEL_NAME}'")) == len(before)
+    wider = train.train(spark, paths, BacktestConfig(origins=13))
+    assert not wider.unchanged and int(wider.version) > int(forecast_lake.first.version)
+    assert _champion(paths) == wider.version  # trained on the same data, chosen by its own backtest
+
+
+def test_a_failed_training_leaves_the_champion_untouched(forecast_lake, monkeypatch):
+    paths, spark = forecast_lake.paths, forecast_lake.spark
+    client = _client(paths)
+    champion = _champion(paths)
+    count = len(client.search_model_versions(f"name='{MODEL_NAME}'"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("registry went away while tagging")
+
+    monkeypatch.setattr(train, "version_tags", broken)  # fails after the version was created
+    with pytest.raises(RuntimeError, match="registry went away"):
+        train.train(spark, paths, BacktestConfig(origins=14))
+    assert _champion(paths) == champion
+    assert len(client.search_model_versions(f"name='{MODEL_NAME}'")) == count  # the half-made version is gone
+    failed = client.search_runs([client.get_experiment_by_name(tracking.EXPERIMENT).experiment_id],
+                                order_by=["attributes.start_time DESC"], max_results=1)[0]
+    assert failed.info.status == "FAILED"
+
+
+def test_batch_scoring_writes_future_months_and_marked_backtest_rows(forecast_lake, tmp_path):
+    paths, spark = forecast_lake.paths, forecast_lake.spark
+    champion = _champion(paths)
     result = score(spark, paths, chart_dir=tmp_path)
     table = spark.table(FORECAST_TABLE).toPandas()
-    assert len(table) == result.rows == len(usable_rows(load_features(spark)))
-    assert set(table["model_version"]) == {champion}
-    assert (table["abs_error"] - (table["predicted_wht"] - table["withholding_tax"]).abs()).abs().max() < 0.011
-    assert sorted(p.name for p in result.charts) == sorted(f"{a}.png" for a in table["agency"].unique())
+    assert set(table["model_version"]) == {champion} and set(table["kind"]) == {KIND_FORECAST, KIND_BACKTEST}
+    ahead = table[table["kind"] == KIND_FORECAST]
+    assert sorted(ahead["period"].unique()) == ["2026-11", "2026-12", "2027-01"] and len(ahead) == 8 * 3
+    assert ahead["withholding_tax"].isna().all() and ahead["abs_error"].isna().all()
+    low, mid, high = (ahead[c].astype(float) for c in ("predicted_wht_p10", "predicted_wht", "predicted_wht_p90"))
+    assert (low >= 0).all() and (low <= mid).all() and (mid <= high).all()
+    past = table[table["kind"] == KIND_BACKTEST]
+    assert (past["period"] > past["origin"]).all() and (past["period"] <= "2026-10").all()
+    assert set(past["method"]) == {result.method}
+    actual = history.load(spark).wide
+    row = past.iloc[0]
+    assert float(row["withholding_tax"]) == pytest.approx(actual.loc[row["period"], row["agency"]], abs=0.01)
+    assert float(row["abs_error"]) == pytest.approx(abs(float(row["predicted_wht"]) - float(row["withholding_tax"])),
+                                                    abs=0.011)
+    assert str(spark.table(FORECAST_TABLE).schema["predicted_wht"].dataType) == "DecimalType(18,2)"
+    assert sorted(p.name for p in result.charts) == sorted(f"{a}.png" for a in actual.columns)
+
+    from odoolake.odoo.writeback import predictions_from_lake
+
+    to_odoo = predictions_from_lake(spark)  # what the write-back sends: the coming months only
+    assert sorted({p.period for p in to_odoo}) == ["2026-11", "2026-12", "2027-01"] and len(to_odoo) == 24
+    assert all(0 <= p.low <= p.predicted <= p.high and p.model_version == champion for p in to_odoo)
+
+
+def test_ml_models_lists_window_data_version_and_metrics(forecast_lake):
+    env = {**os.environ, "ODOOLAKE_HOME": str(forecast_lake.paths.home), "COLUMNS": "250"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    shown = subprocess.run([sys.executable, "-m", "odoolake.cli.main", "ml", "models"], capture_output=True,
+                           text=True, env=env, timeout=120, check=False)
+    assert shown.returncode == 0, shown.stderr
+    for words in ("training window", "data version", "backtest MAE", "2023-11..2026-10", "champion"):
+        assert words in shown.stdout
+
+
+def test_the_forecasting_page_is_written_from_the_champions_run(forecast_lake):
+    from odoolake.ml.report import for_version
+
+    paths = forecast_lake.paths
+    version = _client(paths).get_model_version_by_alias(MODEL_NAME, ALIAS)
+    run = _client(paths).get_run(version.run_id)
+    page = for_version(paths, None, "odoolake demo --as-of 2026-11-03", "the test lake")
+    method = version.tags["method"]
+    assert f"**Champion: `{method}`** (version {version.version})" in page
+    assert f"| **{method}** | {run.data.metrics[f'{method}_mae']:,.0f} |" in page
+    assert version.tags["decision"] in page and "odoolake demo --as-of 2026-11-03" in page
+    assert "| RIM | " in page and "2026-11 | 2026-12 | 2027-01" in page
 
 
 def test_scoring_without_a_champion_says_what_to_run(tmp_path, spark):
     from odoolake.config import WorkspacePaths
-    from odoolake.ml.dataset import ForecastDataError
 
-    with pytest.raises(ForecastDataError, match="run the train_forecaster task first"):
+    with pytest.raises(history.ForecastDataError, match="run the train_forecaster task first"):
         score(spark, WorkspacePaths.from_env(tmp_path))

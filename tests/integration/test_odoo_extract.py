@@ -214,28 +214,39 @@ def test_writeback_is_idempotent_and_names_what_it_skipped():
     from odoolake.odoo.writeback import Prediction, push_predictions
 
     db = FakeOdoo(api_key=KEY, clock=Clock())
+    empty = {"lake_predicted_tax": 0.0, "lake_predicted_tax_low": 0.0, "lake_predicted_tax_high": 0.0,
+             "lake_model_version": False}
     db.add_model("ipai.finance.bir_schedule", [
         {"id": 1, "name": "0619-E RIM 2026-09", "company_id": [1, "RIM"], "period_start": "2026-09-01",
-         "period_end": "2026-09-30", "lake_predicted_tax": 0.0, "lake_model_version": False},
+         "period_end": "2026-09-30", **empty},
         {"id": 2, "name": "1601-EQ RIM 2026Q3", "company_id": [1, "RIM"], "period_start": "2026-07-01",
-         "period_end": "2026-09-30", "lake_predicted_tax": 0.0, "lake_model_version": False},
+         "period_end": "2026-09-30", **empty},
         {"id": 3, "name": "0619-E BOM 2026-10", "company_id": [2, "BOM"], "period_start": "2026-10-01",
-         "period_end": "2026-10-31", "lake_predicted_tax": 0.0, "lake_model_version": False},
+         "period_end": "2026-10-31", **empty},
     ], {"lake_scored_at": "datetime", "lake_model_version": "char"})
-    preds = [Prediction("RIM", p, v, "3") for p, v in (("2026-07", 100.0), ("2026-08", 200.0), ("2026-09", 300.5))]
+    preds = [Prediction("RIM", p, v, "3", v * 0.8, v * 1.5)
+             for p, v in (("2026-07", 100.0), ("2026-08", 200.0), ("2026-09", 300.5))]
     with FakeOdooServer(db) as server:
         client = OdooClient(_settings(server.url))
         first = push_predictions(client, preds)
-        assert first.written == [1, 2] and first.skipped == {3: "no forecast for BOM 2026-10"}
+        assert first.written == [1]
+        assert first.skipped == {2: "covers 3 months (2026-07..2026-09); the forecast is per month",
+                                 3: "no forecast for BOM 2026-10"}
         records = db.models["ipai.finance.bir_schedule"].records
-        assert records[1]["lake_predicted_tax"] == 300.5 and records[2]["lake_predicted_tax"] == 600.5
-        stamp = records[2]["write_date"]
+        assert (records[1]["lake_predicted_tax_low"], records[1]["lake_predicted_tax"],
+                records[1]["lake_predicted_tax_high"]) == (240.4, 300.5, 450.75)
+        assert records[2]["lake_predicted_tax"] == 0.0
+        stamp = records[1]["write_date"]
         db.clock.now += 3600
         again = push_predictions(client, preds)
-        assert again.written == [] and again.unchanged == [1, 2]
-        assert records[2]["write_date"] == stamp  # nothing was written the second time
-        newer = push_predictions(client, [Prediction(p.agency, p.period, p.predicted, "4") for p in preds])
-        assert newer.written == [1, 2] and records[1]["lake_model_version"] == "4"
+        assert again.written == [] and again.unchanged == [1]
+        assert records[1]["write_date"] == stamp  # nothing was written the second time
+        wider = push_predictions(client, [Prediction(p.agency, p.period, p.predicted, "3", p.low, p.high * 2)
+                                          for p in preds])
+        assert wider.written == [1] and records[1]["lake_predicted_tax_high"] == 901.5  # the interval alone moved
+        newer = push_predictions(client, [Prediction(p.agency, p.period, p.predicted, "4", p.low, p.high * 2)
+                                          for p in preds])
+        assert newer.written == [1] and records[1]["lake_model_version"] == "4"
 
 
 def test_the_job_task_extracts_with_the_key_from_the_secret_scope(generated, tmp_path, monkeypatch, spark):

@@ -55,9 +55,64 @@ def test_access_rules_name_the_model_and_real_groups():
     assert (manager["perm_write"], manager["perm_create"], manager["perm_unlink"]) == ("1", "1", "1")
 
 
+def test_a_multi_company_record_rule_keeps_users_to_their_companies():
+    rule = ET.parse(ADDON / "security" / "ir_rule.xml").getroot().find("./record[@model='ir.rule']")
+    values = {f.get("name"): (f.text or "", f.get("ref"), f.get("eval")) for f in rule.iter("field")}
+    assert values["model_id"][1] == "model_ipai_finance_bir_schedule"
+    assert values["domain_force"][0].replace(" ", "") == "[('company_id','in',company_ids)]"
+    assert "groups" not in values and "global" not in values  # no groups: a global rule (`global` is computed)
+    assert "security/ir_rule.xml" in _manifest()["data"]
+
+
+def test_the_refresh_button_is_only_for_a_group_that_may_write():
+    form = ET.parse(ADDON / "views" / "bir_schedule_views.xml").getroot()
+    button = next(b for b in form.iter("button") if b.get("name") == "action_refresh_predictions")
+    rows = list(csv.DictReader((ADDON / "security" / "ir.model.access.csv").open()))
+    writers = {r["group_id:id"] for r in rows if r["perm_write"] == "1"}
+    assert button.get("groups") and set(button.get("groups").split(",")) <= writers
+    source = (ADDON / "models" / "bir_schedule.py").read_text()
+    refresh = source[source.index("def action_refresh_predictions"):source.index("def _cron_refresh_predictions")]
+    assert "self._check_may_write()" in refresh  # the server checks too: a button's groups only hide it
+
+
+def test_only_monthly_ewt_forms_ask_and_the_request_is_agency_and_month():
+    tree = ast.parse((ADDON / "models" / "bir_schedule.py").read_text())
+    constants = {t.id: ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                 for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, (ast.Tuple, ast.Constant))}
+    assert constants["MONTHLY_EWT_FORMS"] == ("0619E",)
+    assert set(constants["REQUEST_FIELDS"]) == {"company_id", "form_code", "period_start"}
+    client = _serving_client()
+    assert client.INPUTS == ("agency", "period") and client.ANSWER == ("p10", "p50", "p90")
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -1, "-5", "soon", None, float("nan")])
+def test_an_invalid_timeout_is_an_error_naming_the_setting(bad):
+    client = _serving_client()
+    with pytest.raises(client.PredictionError, match="The timeout setting must be a positive number of seconds"):
+        client.check_timeout(bad)
+    with pytest.raises(client.PredictionError, match="timeout setting"):
+        client.predict_batch("http://127.0.0.1:9/x", "", [{"agency": "RIM", "period": "2026-12"}], timeout=bad)
+    assert client.check_timeout("2.5") == 2.5
+
+
+def test_a_missing_field_is_refused_before_anything_is_sent():
+    client = _serving_client()
+    with pytest.raises(client.PredictionError, match="Record 1 has no agency; nothing was sent"):
+        client.predict_batch("http://127.0.0.1:9/x", "", [{"agency": False, "period": "2026-12"}])
+
+
+def _serving_client():
+    spec = importlib.util.spec_from_file_location("ipai_serving_client", ADDON / "models" / "serving_client.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_views_and_cron_refer_to_fields_and_methods_that_exist():
     fields = _model_fields()
-    assert {"predicted_tax", "prediction_error", "lake_predicted_tax", "company_id", "period_start"} <= fields
+    assert {"predicted_tax", "predicted_tax_low", "predicted_tax_high", "prediction_error", "lake_predicted_tax",
+            "company_id", "period_start"} <= fields
+    assert not {"prev_month_withholding_tax", "prev_year_withholding_tax", "income_tax", "vat"} & fields
     form = ET.parse(ADDON / "views" / "bir_schedule_views.xml").getroot()
     arch = form.find("./record/field[@name='arch']")
     used = {f.get("name") for f in arch.iter("field") if f is not arch}

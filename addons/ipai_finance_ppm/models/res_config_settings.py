@@ -11,4 +11,6 @@ class ResConfigSettings(models.TransientModel):
         string="Serving token", config_parameter="ipai_finance_ppm.serving_token",
         help="A Databricks token (a service principal's, short-lived). Readable by administrators.")
     ipai_serving_timeout = fields.Float(
-        string="Timeout (seconds)", config_parameter="ipai_finance_ppm.serving_timeout", default=10.0)
+        string="Timeout (seconds)", config_parameter="ipai_finance_ppm.serving_timeout", default=10.0,
+        help="Seconds to wait for the endpoint; must be more than 0 (otherwise nothing is sent and the schedule "
+             "says why).")

@@ -1,8 +1,8 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # Score with the champion: `gold.bir_forecast`
-# MAGIC Predicted withholding tax for every agency-month with both lags, beside the actual, with one
-# MAGIC forecast-vs-actual chart per agency.
+# MAGIC The champion version's forecast of the coming months (p10/p50/p90) and its backtest forecasts beside the
+# MAGIC actuals, marked by `kind`, with one chart per agency.
 
 # COMMAND ----------
 
@@ -14,7 +14,7 @@ dbutils.widgets.text("model_name", "bir_tax_forecaster")
 import json
 
 from odoolake.config import dbfs_file
-from odoolake.ml.dataset import ForecastDataError
+from odoolake.ml.history import ForecastDataError
 from odoolake.ml.scoring import score
 
 try:
@@ -23,11 +23,11 @@ try:
 except ForecastDataError as nothing_to_score:
     print(f"Scoring skipped: {nothing_to_score}")
     dbutils.notebook.exit(json.dumps({"skipped": str(nothing_to_score)}))
-print(f"gold.bir_forecast: {result.rows} rows scored with version {result.version}")
+print(f"gold.bir_forecast: {result.rows} rows from version {result.version} ({result.method})")
 print("charts:", ", ".join(str(p) for p in result.charts))
 
 # COMMAND ----------
 
 # MAGIC %sql
-# MAGIC SELECT agency, period, withholding_tax, predicted_wht, abs_error
-# MAGIC FROM gold.bir_forecast ORDER BY period DESC, agency LIMIT 16
+# MAGIC SELECT agency, period, predicted_wht_p10, predicted_wht, predicted_wht_p90, model_version
+# MAGIC FROM gold.bir_forecast WHERE kind = 'forecast' ORDER BY period, agency

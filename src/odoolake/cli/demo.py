@@ -25,14 +25,29 @@ def last_full_month(today: date | None = None) -> date:
     return date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
 
 
+def parse_as_of(value: str | None) -> date:
+    """``--as-of YYYY-MM-DD`` (default today): the day the extract is taken; the data ends the month before."""
+    if not value:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"--as-of must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+AsOfOpt = typer.Option(None, "--as-of", help="Day the Odoo extract is taken, YYYY-MM-DD (default today); the "
+                                             "data ends with the month before. Recorded in dbfs:/raw/odoo/_generator.json.")
+
+
 @handle_errors
 def demo(
-    months: int = typer.Option(24, min=1, help="Months of history to generate."),
+    months: int = typer.Option(36, min=1, help="Months of history to generate (the forecaster's backtest needs 24+)."),
     lines: int = typer.Option(300_000, min=1000, help="Approximate account.move.line records in total."),
     seed: int = typer.Option(42, help="Random seed; the same seed gives the same data."),
     home: str = HomeOpt,
     reset: bool = typer.Option(False, "--reset", help="Delete the workspace root first."),
     bundle: str = typer.Option(None, "--bundle", help="Bundle folder with databricks.yml (default ./databricks)."),
+    as_of: str = AsOfOpt,
 ) -> None:
     """Generate Odoo data for the agencies, run the bundle's bir_etl notebooks (bronze → silver → gold), summarise."""
     from odoolake.bundles.jobs import notebook_tasks
@@ -44,8 +59,9 @@ def demo(
     if reset and paths.home.exists():
         shutil.rmtree(paths.home)
     paths.ensure()
-    end = last_full_month()
-    cfg = GenConfig(months=months, end=end, lines=lines, seed=seed)
+    as_of_day = parse_as_of(as_of)
+    end = last_full_month(as_of_day)
+    cfg = GenConfig(months=months, end=end, lines=lines, seed=seed, as_of=as_of_day)
     started = time.perf_counter()
     columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"),
                TimeElapsedColumn()]
@@ -63,7 +79,7 @@ def demo(
             progress.advance(run_task)
         progress.update(run_task, note="done")
         progress.stop()
-        _summary(spark, task_values, end, time.perf_counter() - started, paths)
+        _summary(spark, task_values, end, time.perf_counter() - started, paths, as_of_day)
 
 
 def find_bundle(explicit: str | None) -> Path:
@@ -76,7 +92,7 @@ def find_bundle(explicit: str | None) -> Path:
                       "run from the repository root or pass --bundle.")
 
 
-def _summary(spark, task_values: dict, end: date, seconds: float, paths: WorkspacePaths) -> None:
+def _summary(spark, task_values: dict, end: date, seconds: float, paths: WorkspacePaths, as_of: date) -> None:
     from odoolake.pipeline import io
 
     layers = Table(title="Rows per layer", show_edge=False)
@@ -113,20 +129,36 @@ def _summary(spark, task_values: dict, end: date, seconds: float, paths: Workspa
     t.add_row("[bold]total", f"[bold]{sum(r['total_wht'] for r in wht):,.2f}")
     console.print(t)
     if io.table_exists(spark, "gold.bir_forecast"):
-        rows = spark.sql("SELECT agency, withholding_tax, predicted_wht, model_version FROM gold.bir_forecast "
-                         f"WHERE year = {year} AND month = {month} ORDER BY agency").collect()
-        if rows:
-            f = Table(title=f"Forecaster estimate vs actual, {end:%B %Y} (gold.bir_forecast, "
-                            f"bir_tax_forecaster v{rows[0]['model_version']})", show_edge=False)
-            for col in ("agency", "actual (PHP)", "estimate (PHP)"):
-                f.add_column(col, justify="left" if col == "agency" else "right")
-            for r in rows:
-                f.add_row(r["agency"], f"{r['withholding_tax']:,.2f}", f"{r['predicted_wht']:,.2f}")
-            console.print(f)
-            console.print(f"Charts: {paths.dbfs_to_local('dbfs:/reports/bir_forecast/latest')}; "
-                          "method and honest metrics: docs/forecasting.md; `odoolake ml models` lists versions.")
+        _forecast_summary(spark, paths)
     batches = task_values.get("bronze_ingestion", {}).get("new_batches", [])
     periods = task_values.get("silver_cleaning", {}).get("periods", [])
     new = ", ".join(batches[-3:]) or "none (already ingested)"
-    console.print(f"New batches: {len(batches)} (last: {new}); periods rebuilt: {len(periods)}. "
-                  f"Finished in {seconds:.1f} s. Lake: {paths.warehouse}")
+    console.print(f"New batches: {len(batches)} (last: {new}); periods rebuilt: {len(periods)}. Data as of {as_of} "
+                  f"(--as-of). Finished in {seconds:.1f} s. Lake: {paths.warehouse}")
+
+
+def _forecast_summary(spark, paths: WorkspacePaths) -> None:
+    rows = spark.sql("SELECT agency, period, predicted_wht_p10, predicted_wht, predicted_wht_p90, method, model_version "
+                     "FROM gold.bir_forecast WHERE kind = 'forecast' ORDER BY agency, period").collect()
+    if not rows:
+        return
+    months = sorted({r["period"] for r in rows})
+    f = Table(title=f"Withholding tax to remit, forecast {months[0]}..{months[-1]}: median (p10-p90) "
+                    f"(gold.bir_forecast, bir_tax_forecaster v{rows[0]['model_version']}, {rows[0]['method']})",
+              show_edge=False)
+    f.add_column("agency")
+    for month in months:
+        f.add_column(month, justify="right")
+    by_agency: dict[str, list[str]] = {}
+    for r in rows:
+        by_agency.setdefault(r["agency"], []).append(
+            f"{float(r['predicted_wht']):,.0f} ({float(r['predicted_wht_p10']):,.0f}-{float(r['predicted_wht_p90']):,.0f})")
+    for agency, cells in by_agency.items():
+        f.add_row(agency, *cells)
+    console.print(f)
+    from odoolake.ml import tracking
+
+    version = tracking.client(paths).get_model_version("bir_tax_forecaster", str(rows[0]["model_version"]))
+    console.print(f"Why {rows[0]['method']}: {version.tags.get('decision', '')}")
+    console.print(f"Charts: {paths.dbfs_to_local('dbfs:/reports/bir_forecast/latest')}; method and backtest: "
+                  "docs/forecasting.md; `odoolake ml models` lists versions.")

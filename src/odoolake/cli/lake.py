@@ -7,7 +7,7 @@ from datetime import date
 import typer
 
 from odoolake.cli.common import HomeOpt, console, dbfs_lister, handle_errors, lake_session
-from odoolake.cli.demo import RAW_ROOT, last_full_month
+from odoolake.cli.demo import RAW_ROOT, AsOfOpt, last_full_month, parse_as_of
 from odoolake.config import WorkspacePaths
 
 app = typer.Typer(no_args_is_help=True)
@@ -16,10 +16,11 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("generate")
 @handle_errors
 def generate_cmd(
-    months: int = typer.Option(24, min=1),
+    months: int = typer.Option(36, min=1),
     lines: int = typer.Option(300_000, min=1000),
     seed: int = typer.Option(42),
-    end: str = typer.Option(None, help="Last month, YYYY-MM (default: last full month)."),
+    end: str = typer.Option(None, help="Last month, YYYY-MM (default: the month before --as-of)."),
+    as_of: str = AsOfOpt,
     only: str = typer.Option(None, help="Generate only this month's batch, YYYY-MM (an incremental drop)."),
     home: str = HomeOpt,
 ) -> None:
@@ -27,8 +28,9 @@ def generate_cmd(
     from odoolake.datagen import GenConfig, generate
 
     paths = WorkspacePaths.from_env(home).ensure()
-    last = date.fromisoformat(end + "-01") if end else last_full_month()
-    cfg = GenConfig(months=months, end=last, lines=lines, seed=seed)
+    as_of_day = parse_as_of(as_of)
+    last = date.fromisoformat(end + "-01") if end else last_full_month(as_of_day)
+    cfg = GenConfig(months=months, end=last, lines=lines, seed=seed, as_of=as_of_day)
     wanted = [date.fromisoformat(only + "-01")] if only else None
     manifest = generate(cfg, paths.dbfs_to_local(RAW_ROOT), wanted)
     console.print(f"Wrote {', '.join(manifest.batches)}: " + ", ".join(f"{k} {v:,}" for k, v in manifest.rows.items()))

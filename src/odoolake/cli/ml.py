@@ -1,61 +1,100 @@
-"""``odoolake ml …``: train, score and inspect the withholding-tax forecaster; open the MLflow UI on its store."""
+"""``odoolake ml …``: train, score, list and report the withholding-tax forecaster; open the MLflow UI on its store."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from odoolake.cli.common import HomeOpt, console, handle_errors, lake_session
 from odoolake.config import WorkspacePaths
 
 app = typer.Typer(no_args_is_help=True)
+TRAINING_CHARTS = "dbfs:/reports/bir_forecast/training"
+LATEST_CHARTS = "dbfs:/reports/bir_forecast/latest"
+
+
+def _config(origins: int, horizon: int, candidates: str | None, seed: int):
+    from odoolake.ml.backtest import BacktestConfig
+    from odoolake.ml.candidates import CANDIDATES, DEFAULT_CANDIDATES
+
+    if candidates == "all":
+        chosen = tuple(CANDIDATES)
+    elif candidates:
+        chosen = tuple(c.strip() for c in candidates.split(",") if c.strip())
+    else:
+        chosen = DEFAULT_CANDIDATES
+    config = BacktestConfig(horizon=horizon, origins=origins, candidates=chosen, seed=seed)
+    config.validate()
+    return config
 
 
 @app.command("train")
 @handle_errors
-def train_cmd(test_months: int = typer.Option(3, min=1, help="Latest months held out for evaluation."),
+def train_cmd(origins: int = typer.Option(12, help="Backtest origins (months), at least 12."),
+              horizon: int = typer.Option(3, help="Months ahead to forecast."),
+              candidates: str = typer.Option(None, help="Comma-separated candidates, or 'all' (adds ETS, slower); "
+                                                        "default: naive, seasonal_naive, median_12, theta, gbm."),
               seed: int = typer.Option(42), home: str = HomeOpt) -> None:
-    """Train the candidates on gold.bir_features, register the best, promote it if it wins the holdout."""
+    """Backtest the candidates on gold.bir_features, choose the champion honestly, register its forecast."""
     from odoolake.ml.train import train
 
+    config = _config(origins, horizon, candidates, seed)
     paths = WorkspacePaths.from_env(home).ensure()
-    with lake_session(paths) as spark, console.status("training seasonal naive, random forest and ridge…"):
-        result = train(spark, paths, test_months=test_months, seed=seed,
-                       chart_dir=paths.dbfs_to_local("dbfs:/reports/bir_forecast/training"))
-    table = Table(title=f"Holdout {result.test_periods[0]}..{result.test_periods[-1]} "
-                        f"(trained on {result.train_periods[0]}..{result.train_periods[-1]})", show_edge=False)
-    for col in ("model", "MAE (PHP)", "MAPE", "R²", "MAE / naive"):
-        table.add_column(col, justify="left" if col == "model" else "right")
-    for name, r in result.results.items():
-        m = r.metrics
-        table.add_row(name + (" ←" if name == result.chosen else ""), f"{m['mae']:,.2f}", f"{m['mape']:.1%}",
-                      f"{m['r2']:.3f}", f"{m['mae_vs_naive']:.2f}")
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn()]
+    with lake_session(paths) as spark, Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("backtest origins", total=config.origins)
+        result = train(spark, paths, config, chart_dir=paths.dbfs_to_local(TRAINING_CHARTS),
+                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if result.unchanged:
+        console.print(f"bir_tax_forecaster: {result.decision}.")
+        return
+    print_backtest(result)
+    console.print(f"Charts: {paths.dbfs_to_local(TRAINING_CHARTS)}")
+
+
+def print_backtest(result) -> None:
+    """The backtest table and the decision, as the CLI and the demo show them."""
+    sel = result.selection
+    table = Table(title=f"Backtest: {result.config.origins} origins, horizons 1-{result.config.horizon}, "
+                        f"data {result.window[0]}..{result.window[1]}", show_edge=False)
+    for col in ("candidate", "MAE (PHP)", "MAPE", "sMAPE", "bias (PHP)", "p10-p90 coverage"):
+        table.add_column(col, justify="left" if col == "candidate" else "right")
+    for name, m in result.metrics.items():
+        table.add_row(name + (" ← champion" if name == sel.champion else ""), f"{m['mae']:,.0f}", f"{m['mape']:.1%}",
+                      f"{m['smape']:.1%}", f"{m['bias']:+,.0f}", f"{m['coverage']:.0%}")
     console.print(table)
-    console.print(f"bir_tax_forecaster version {result.version}: {result.decision}")
-    console.print(f"Charts: {paths.dbfs_to_local('dbfs:/reports/bir_forecast/training')}")
+    console.print(f"bir_tax_forecaster version {result.version}: {sel.reason}")
 
 
 @app.command("score")
 @handle_errors
 def score_cmd(home: str = HomeOpt) -> None:
-    """Write gold.bir_forecast with the champion, and a forecast-vs-actual chart per agency."""
+    """Write gold.bir_forecast (next months with p10/p50/p90, and the backtest) and a chart per agency."""
     from odoolake.ml.scoring import score
 
     paths = WorkspacePaths.from_env(home).ensure()
     with lake_session(paths) as spark:
-        result = score(spark, paths, chart_dir=paths.dbfs_to_local("dbfs:/reports/bir_forecast/latest"))
-    console.print(f"gold.bir_forecast: {result.rows} rows from version {result.version}; charts in "
-                  f"{paths.dbfs_to_local('dbfs:/reports/bir_forecast/latest')}")
+        result = score(spark, paths, chart_dir=paths.dbfs_to_local(LATEST_CHARTS))
+    console.print(f"gold.bir_forecast: {result.rows} rows from version {result.version} ({result.method}); charts in "
+                  f"{paths.dbfs_to_local(LATEST_CHARTS)}")
+
+
+MODEL_COLUMNS = (("version", None), ("alias", None), ("method", "method"), ("training window", "training_window"),
+                 ("data version", "data_version"), ("backtest MAE", "backtest_mae"),
+                 ("coverage", "backtest_coverage"), ("best baseline MAE", "best_baseline_mae"), ("p", "p_value"))
 
 
 @app.command("models")
 @handle_errors
 def models_cmd(home: str = HomeOpt) -> None:
-    """Versions of bir_tax_forecaster with their holdout MAE and promotion decision."""
+    """Versions of bir_tax_forecaster: method, training window, Delta version of the data, backtest metrics."""
     from mlflow.exceptions import MlflowException
 
     from odoolake.ml import MODEL_NAME, tracking
@@ -67,13 +106,45 @@ def models_cmd(home: str = HomeOpt) -> None:
         console.print(f"No {MODEL_NAME} registered yet: run `odoolake ml train` (or the bir_etl job).")
         return
     table = Table(title=MODEL_NAME, show_edge=False)
-    for col in ("version", "alias", "candidate", "holdout MAE", "decision"):
-        table.add_column(col)
+    for title, _ in MODEL_COLUMNS:
+        table.add_column(title, justify="right" if title not in ("alias", "method", "training window") else "left")
     by_version = {str(v): k for k, v in aliases.items()}
     for mv in sorted(client.search_model_versions(f"name='{MODEL_NAME}'"), key=lambda v: int(v.version)):
-        table.add_row(str(mv.version), by_version.get(str(mv.version), ""), mv.tags.get("candidate", ""),
-                      mv.tags.get("holdout_mae", ""), mv.tags.get("promotion", ""))
+        cells = [str(mv.version), by_version.get(str(mv.version), "")]
+        for _, tag in MODEL_COLUMNS[2:]:
+            value = mv.tags.get(tag, "")
+            if tag in ("backtest_mae", "best_baseline_mae") and value:
+                value = f"{float(value):,.0f}"
+            elif tag == "backtest_coverage" and value:
+                value = f"{float(value):.0%}"
+            cells.append(value)
+        table.add_row(*cells)
     console.print(table)
+
+
+@app.command("report")
+@handle_errors
+def report_cmd(output: str = typer.Option(None, help="Write the page here (default: print it)."),
+               version: str = typer.Option(None, help="Version to report (default: the champion)."),
+               command: str = typer.Option("odoolake demo --as-of <date> && odoolake ml report",
+                                           help="The commands that produced this run, quoted on the page."),
+               home: str = HomeOpt) -> None:
+    """docs/forecasting.md from a registered version's training run (every number comes from the run)."""
+    from odoolake.cli.demo import RAW_ROOT
+    from odoolake.datagen.generator import read_run_record
+    from odoolake.ml.report import for_version
+
+    paths = WorkspacePaths.from_env(home)
+    record = read_run_record(paths.dbfs_to_local(RAW_ROOT))
+    data_line = ("the lake's Odoo data" if record is None else
+                 f"generated Odoo data, seed {record['seed']}, {record['months']} months to {record['end']}, "
+                 f"~{record['lines']:,} journal lines, {len(record['agencies'])} agencies, as of {record['as_of']}")
+    page = for_version(paths, version, command, data_line)
+    if output is None:
+        console.print(page, markup=False, highlight=False)
+    else:
+        Path(output).write_text(page)
+        console.print(f"Wrote {output}")
 
 
 @app.command("ui")

@@ -14,7 +14,6 @@ re-posted) are emitted into the *next* month's batch, as an extractor would see 
 from __future__ import annotations
 
 import itertools
-import math
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -25,6 +24,18 @@ from typing import Any
 
 import orjson
 
+from odoolake.datagen.amounts import (
+    LARGE_CONTRACT_REF,
+    RETAINER_CATEGORIES,
+    ad_hoc_median,
+    amount_scale,
+    count_scale,
+    large_contract_base,
+    line_amount,
+    profile,
+    retainer_fees,
+    vendor_weights,
+)
 from odoolake.datagen.model import (
     ALL_TAXES,
     CATEGORIES,
@@ -123,6 +134,13 @@ class Generator:
         self.companies = self._companies(master)
         self.taxes = self._taxes()
         self.vendors, self.customers, self.partner_records = self._partners(master)
+        self.profiles = [profile(code, i, config.seed) for i, code in enumerate(config.agencies)]
+        self.mean_level = sum(p.level for p in self.profiles) / len(self.profiles)
+        plain = [v for v in self.vendors if v.currency == "PHP" and v.tax_key and v.tax_key.startswith("ewt_")
+                 and not v.tax_key.endswith("_onpay")]
+        self.retainers = [retainer_fees(i, config.seed, [v for v in plain if v.category.key in RETAINER_CATEGORIES])
+                          for i in range(len(config.agencies))]
+        self.contractors = [v for v in plain if v.category.key == "contractor"] or plain  # tiny runs may have none
 
     # -- master data -----------------------------------------------------------------------------
 
@@ -291,14 +309,22 @@ class Generator:
         mi = month_index(month)
         rng = random.Random(self.cfg.seed * 1_000_003 + mi * 101 + a_idx)
         block = (mi * len(self.cfg.agencies) + a_idx) * ID_BLOCK
-        ctx = _MonthContext(self, rng, month, company, block, own_manifest, followup_manifest)
-        season = _seasonality(month)
-        target_lines = self.lines_per_agency_month * season
+        # The amount structure (datagen.amounts) draws from its own stream: it never shifts the records' choices.
+        size_rng = random.Random(self.cfg.seed * 1_000_033 + mi * 131 + a_idx)
+        agency = self.profiles[a_idx]
+        scale = amount_scale(agency, month, self.mean_level, size_rng)
+        ctx = _MonthContext(self, rng, month, company, block, own_manifest, followup_manifest, scale)
+        target_lines = self.lines_per_agency_month * count_scale(agency, self.mean_level)
         while ctx.line_count < target_lines:
             if rng.random() < self.cfg.customer_invoice_share:
                 ctx.customer_invoice()
             else:
                 ctx.vendor_bill()
+        for vendor, fee in self.retainers[a_idx]:
+            ctx.retainer_bill(vendor, round(fee * scale, 2))
+        contract = large_contract_base(size_rng, agency)
+        if contract is not None:
+            ctx.large_contract(contract)
         return ctx.records, ctx.followups
 
 
@@ -306,14 +332,11 @@ def month_before(month: date) -> date:
     return date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
 
 
-def _seasonality(month: date) -> float:
-    return {1: 0.8, 3: 1.05, 4: 0.95, 6: 1.1, 9: 1.1, 12: 1.4}.get(month.month, 1.0)
-
-
 class _MonthContext:
     def __init__(self, gen: Generator, rng: random.Random, month: date, company: dict[str, Any], block: int,
-                 own_manifest: Manifest | None, followup_manifest: Manifest | None) -> None:
+                 own_manifest: Manifest | None, followup_manifest: Manifest | None, scale: float = 1.0) -> None:
         self.gen = gen
+        self.scale = scale  # the month's amount structure (datagen.amounts)
         self.rng = rng
         self.month = month
         self.company = company
@@ -331,7 +354,7 @@ class _MonthContext:
         pool = [v for v in gen.vendors if rng.random() < 0.3] or gen.vendors
         self.vendor_pool = pool
         # cumulative once: rng.choices with plain weights re-accumulates them on every call (O(pool) per bill)
-        self.vendor_cum_weights = list(itertools.accumulate(v.category.share for v in pool))
+        self.vendor_cum_weights = list(itertools.accumulate(vendor_weights(pool)))
 
     def case(self, name: str, record_id: int) -> None:
         """A case visible in this month's own batch."""
@@ -387,7 +410,7 @@ class _MonthContext:
             self.case("late_receipt", move_id)
         n_lines = max(1, min(40, int(rng.lognormvariate(0.75, 0.7))))
         cat = vendor.category
-        amounts = [round(rng.lognormvariate(math.log(cat.amount_median), cat.sigma), 2) for _ in range(n_lines)]
+        amounts = [line_amount(rng, ad_hoc_median(cat), cat.sigma, self.scale) for _ in range(n_lines)]
         if cat.key == "rent":
             amounts = [round(cat.amount_median * (1 + (vendor.id % 5) / 10), 2)]
         if rng.random() < messy.discount_line:
@@ -396,6 +419,7 @@ class _MonthContext:
         currency, rate = vendor.currency, 1.0
         if currency == "USD":
             rate = USD_RATE
+            amounts = [round(a / USD_RATE, 2) for a in amounts]  # the medians are PHP: a USD bill is as large
             self.case("usd_bill", move_id)
         missing_rate = currency == "USD" and rng.random() < messy.missing_rate * 25
         state = "posted"
@@ -608,7 +632,7 @@ class _MonthContext:
         name = f"INV/{acc_date:%Y/%m}/{move_id % ID_BLOCK:05d}"
         write = datetime.combine(acc_date, datetime.min.time()) + timedelta(hours=10)
         n = max(1, min(20, int(rng.lognormvariate(0.6, 0.6))))
-        amounts = [round(rng.lognormvariate(math.log(CUSTOMER_LINE_MEDIAN), 1.0), 2) for _ in range(n)]
+        amounts = [line_amount(rng, CUSTOMER_LINE_MEDIAN, 1.0, self.scale) for _ in range(n)]
         base = round(sum(amounts), 2)
         vat_tax = self.tax("vat_sale")
         cwt = self.tax(rng.choice(["cwt_WC158", "cwt_WC160"])) if withholds else None
@@ -645,8 +669,53 @@ class _MonthContext:
         }
         self._emit(move, lines)
 
+    def _plain_bill(self, vendor: Vendor, base: float, on_day: int, ref_prefix: str) -> int:
+        """A posted PHP bill of one line, withheld at the vendor's own rate (the amount-structure documents)."""
+        move_id = self._move_id()
+        acc_date = self.month + timedelta(days=min(self.days - 1, on_day))
+        ref = f"{ref_prefix}-{vendor.id}-{acc_date:%y%m}-{move_id % ID_BLOCK}"
+        move, lines = self._bill_records(move_id, vendor, False, acc_date, acc_date, [base], "PHP", 1.0, "posted",
+                                         ref, vendor.tax_key, False, False)
+        self._emit(move, lines)
+        return move_id
+
+    def retainer_bill(self, vendor: Vendor, base: float) -> None:
+        """This month's bill of one of the agency's retainers (datagen.amounts)."""
+        self._plain_bill(vendor, base, 24, "RET")
+
+    def large_contract(self, base: float) -> None:
+        """A one-off contract bill (datagen.amounts), marked ``large_contract`` and by its reference."""
+        if not self.gen.contractors:
+            return
+        vendor = self.gen.contractors[self.month.toordinal() % len(self.gen.contractors)]
+        self.case("large_contract", self._plain_bill(vendor, base, 14, LARGE_CONTRACT_REF))
+
+
+RUN_RECORD = "_generator.json"  # beside the model folders: what the last generation was asked for
+
 
 def generate(config: GenConfig, raw_root: Path, months: Iterable[date] | None = None,
              progress: Callable[[str, int, int], None] | None = None) -> Manifest:
     """Write Odoo-shaped raw drops under ``raw_root`` and return what was generated."""
-    return Generator(config).run(raw_root, months, progress)
+    manifest = Generator(config).run(raw_root, months, progress)
+    record_run(manifest, raw_root)
+    return manifest
+
+
+def record_run(manifest: Manifest, raw_root: Path) -> Path:
+    """``<raw_root>/_generator.json``: the settings (as-of date and seed included) that reproduce these drops."""
+    cfg = manifest.config
+    record = {
+        "as_of": cfg.as_of.isoformat() if cfg.as_of else None, "end": f"{cfg.end:%Y-%m}", "months": cfg.months,
+        "lines": cfg.lines, "seed": cfg.seed, "agencies": list(cfg.agencies), "odoo_version": cfg.odoo_version,
+        "batches": manifest.batches, "cases": {k: len(v) for k, v in sorted(manifest.cases.items())},
+    }
+    raw_root.mkdir(parents=True, exist_ok=True)
+    path = raw_root / RUN_RECORD
+    path.write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    return path
+
+
+def read_run_record(raw_root: Path) -> dict[str, Any] | None:
+    path = raw_root / RUN_RECORD
+    return orjson.loads(path.read_bytes()) if path.is_file() else None

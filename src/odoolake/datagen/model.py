@@ -129,6 +129,7 @@ class GenConfig:
     messy: MessyRates = field(default_factory=MessyRates)
     customer_invoice_share: float = 0.12  # share of moves that are customer invoices
     odoo_version: int = 17  # 19+ adds withholding on payment (bir-odoo.md §3.4)
+    as_of: date | None = None  # the day the extract is taken (the demo's --as-of); recorded with the run
 
     def month_starts(self) -> list[date]:
         out = []

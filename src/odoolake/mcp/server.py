@@ -79,7 +79,13 @@ class RunSummary(BaseModel):
 
 
 class Prediction(BaseModel):
-    predicted_withholding_tax: float
+    agency: str
+    period: str
+    predicted_withholding_tax: float  # the median forecast (p50)
+    low: float  # p10
+    high: float  # p90
+    origin: str  # the last closed month the forecast used
+    method: str
     served_model: str | None
     endpoint: str
 
@@ -270,19 +276,21 @@ def build_server(client_factory: Callable[[], Any], warehouse_id: str | None = N
             raise ToolError(f"Run {run_id}: {exc}") from None
 
     @mcp.tool()
-    def predict_withholding_tax(prev_month_wht: float, prev_year_wht: float, income_tax: float, vat: float,
-                                endpoint: str = "bir-forecast") -> Prediction:
-        """Estimate a month's expanded withholding tax (PHP) with the served bir_tax_forecaster."""
+    def predict_withholding_tax(agency: str, period: str, endpoint: str = "bir-forecast") -> Prediction:
+        """Forecast of an agency's expanded withholding tax to remit for a month (YYYY-MM), with its p10-p90
+        interval, from the served bir_tax_forecaster."""
         from databricks.sdk.errors import DatabricksError
 
-        row = {"prev_month_wht": prev_month_wht, "prev_year_wht": prev_year_wht, "income_tax": income_tax, "vat": vat}
         try:
-            answer = client().serving_endpoints.query(endpoint, dataframe_records=[row])
+            answer = client().serving_endpoints.query(endpoint, dataframe_records=[{"agency": agency,
+                                                                                    "period": period}])
         except DatabricksError as exc:
             raise ToolError(f"Serving endpoint {endpoint!r}: {exc} (deploy the bundle, or create the endpoint, "
                             "after bir_etl has trained the model)") from None
-        return Prediction(predicted_withholding_tax=float(answer.predictions[0]), served_model=answer.served_model_name,
-                          endpoint=endpoint)
+        row = answer.predictions[0]
+        return Prediction(agency=row["agency"], period=row["period"], predicted_withholding_tax=float(row["p50"]),
+                          low=float(row["p10"]), high=float(row["p90"]), origin=row["origin"], method=row["method"],
+                          served_model=answer.served_model_name, endpoint=endpoint)
 
     @mcp.tool()
     def bir_deadlines(within_days: int = 60, form: str | None = None, today: str | None = None) -> list[Deadline]:

@@ -58,11 +58,26 @@ def configure(paths: WorkspacePaths | None = None, experiment: str = EXPERIMENT)
     config = resolve(paths)
     mlflow.set_tracking_uri(config.tracking_uri)
     mlflow.set_registry_uri(config.registry_uri)
+    _restore_user_environment()
     client = mlflow.MlflowClient()
     if client.get_experiment_by_name(experiment) is None:
         client.create_experiment(experiment, artifact_location=config.artifact_location)
     mlflow.set_experiment(experiment)
     return config
+
+
+def _restore_user_environment() -> None:
+    """Put MLFLOW_TRACKING_URI/MLFLOW_REGISTRY_URI back as the user set them.
+
+    ``mlflow.set_*_uri`` also exports them, and every process started afterwards (a job's task process) would
+    take our last workspace's store for the user's explicit choice and log into it. (A test session that trained
+    in one workspace then ran another workspace's month-end job did exactly that.) The module-level URIs stay set.
+    """
+    for name, value in (("MLFLOW_TRACKING_URI", _USER_TRACKING_URI), ("MLFLOW_REGISTRY_URI", _USER_REGISTRY_URI)):
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def client(paths: WorkspacePaths | None = None):

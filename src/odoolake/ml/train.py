@@ -1,166 +1,179 @@
-"""Train the candidates on the earlier months, score them on the latest ones, register and maybe promote.
+"""Train ``bir_tax_forecaster``: backtest the candidates, choose honestly, register the champion's forecast.
 
-One parent MLflow run per training, one nested run per candidate. The best candidate (lowest holdout MAE)
-becomes a new version of ``bir_tax_forecaster``. The ``champion`` alias moves to it only if it beats the
-seasonal naive baseline *and* the current champion, both measured on this training's holdout.
+One MLflow run per training. It logs the configuration, every candidate's backtest metrics, the choice and its
+test, the backtest forecasts and the charts, and the champion as a pyfunc (:mod:`odoolake.ml.served`) with a
+signature. The new version is tagged with its training window, the Delta version and fingerprint of the data,
+the configuration's fingerprint and its backtest metrics; the ``champion`` alias moves to it last, so a run that
+fails at any step leaves the alias where it was (a half-registered version is deleted).
+
+A retrain on the same data (by content) with the same configuration registers nothing and says which version
+already holds that forecast.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from odoolake.config import WorkspacePaths
-from odoolake.ml import candidates, dataset, tracking
-from odoolake.ml.charts import forecast_vs_actual
-from odoolake.ml.metrics import evaluate
+from odoolake.ml import backtest, history, tracking
+from odoolake.ml.charts import forecast_charts
 
-SKOPS_TRUSTED = ["sklearn.tree._tree.Tree"]
-
-
-@dataclass
-class CandidateResult:
-    name: str
-    metrics: dict[str, float]
-    run_id: str
-    model_uri: str | None = None
+BACKTEST_ARTIFACT = "backtest/forecasts.csv"
+FORECAST_ARTIFACT = "forecast/forecast.csv"
+METRICS = ("mae", "mape", "smape", "bias", "coverage", "width")
 
 
 @dataclass
 class TrainResult:
-    run_id: str
-    train_periods: list[str]
-    test_periods: list[str]
-    results: dict[str, CandidateResult]
-    chosen: str
     version: str
-    promoted: bool
-    decision: str
-    champion_version: str | None
+    unchanged: bool
+    run_id: str | None
+    method: str
+    window: tuple[str, str]
+    data_version: int | None
+    data_fingerprint: str
+    config: backtest.BacktestConfig
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    selection: backtest.Selection | None = None
+    forecast: pd.DataFrame | None = None
     charts: list[Path] = field(default_factory=list)
 
+    @property
+    def decision(self) -> str:
+        if self.unchanged:
+            return (f"nothing registered: version {self.version} was trained on the same data "
+                    f"({self.data_fingerprint}) with the same configuration")
+        return self.selection.reason if self.selection else ""
+
     def summary(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id, "version": self.version, "chosen": self.chosen, "promoted": self.promoted,
-            "decision": self.decision, "champion_version": self.champion_version,
-            "train": f"{self.train_periods[0]}..{self.train_periods[-1]}",
-            "holdout": f"{self.test_periods[0]}..{self.test_periods[-1]}",
-            "metrics": {name: r.metrics for name, r in self.results.items()},
-        }
+        return {"version": self.version, "unchanged": self.unchanged, "run_id": self.run_id, "method": self.method,
+                "training_window": f"{self.window[0]}..{self.window[1]}", "data_version": self.data_version,
+                "decision": self.decision, "metrics": self.metrics}
 
 
-def train(spark, paths: WorkspacePaths | None = None, test_months: int = 3, seed: int = 42,
-          chart_dir: Path | None = None, experiment: str = tracking.EXPERIMENT,
-          model_name: str = tracking.MODEL_NAME) -> TrainResult:
+def find_version(client, model_name: str, data_fingerprint: str, config_fingerprint: str):
+    """The version already trained on this data with this configuration, if any."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(f"name='{model_name}'")
+    except MlflowException:
+        return None
+    for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
+        if mv.tags.get("data_fingerprint") == data_fingerprint and mv.tags.get(
+                "config_fingerprint") == config_fingerprint:
+            return mv
+    return None
+
+
+def train(spark, paths: WorkspacePaths | None = None, config: backtest.BacktestConfig | None = None,
+          chart_dir: Path | None = None, experiment: str = tracking.EXPERIMENT, model_name: str = tracking.MODEL_NAME,
+          progress: Callable[[int, int], None] | None = None) -> TrainResult:
+    config = config or backtest.BacktestConfig()
+    config.validate()
+    data = history.load(spark)
+    return train_on(data, paths, config, chart_dir, experiment, model_name, progress)
+
+
+def train_on(data: history.History, paths: WorkspacePaths | None, config: backtest.BacktestConfig,
+             chart_dir: Path | None = None, experiment: str = tracking.EXPERIMENT,
+             model_name: str = tracking.MODEL_NAME, progress: Callable[[int, int], None] | None = None) -> TrainResult:
     import mlflow
 
     tracking.configure(paths, experiment)
-    split = dataset.time_split(dataset.load_features(spark), test_months=test_months)
-    x_train, y_train = split.train[dataset.FEATURES], split.train[dataset.TARGET]
-    x_test, y_test = split.test[dataset.FEATURES], split.test[dataset.TARGET]
-    results: dict[str, CandidateResult] = {}
-    predictions: dict[str, Any] = {}
-    with mlflow.start_run(run_name=model_name) as parent:
-        mlflow.log_params({"test_months": test_months, "seed": seed, "features": ",".join(dataset.FEATURES),
-                           "train_first": split.train_periods[0], "train_last": split.train_periods[-1],
-                           "holdout_first": split.test_periods[0], "holdout_last": split.test_periods[-1],
-                           "train_rows": len(x_train), "holdout_rows": len(x_test)})
-        for name, build in candidates.CANDIDATES.items():
-            results[name], predictions[name] = _fit_candidate(name, build(seed), x_train, y_train, x_test, y_test)
-        baseline_mae = results[candidates.BASELINE].metrics["mae"]
-        for name, result in results.items():
-            result.metrics["mae_vs_naive"] = result.metrics["mae"] / baseline_mae if baseline_mae else float("nan")
-            mlflow.log_metrics({f"{name}_{k}": v for k, v in result.metrics.items()})
-        chosen = min((n for n in results if n != candidates.BASELINE), key=lambda n: results[n].metrics["mae"])
-        mlflow.set_tag("chosen", chosen)
-        version, promoted, decision, champion = _register(model_name, results[chosen], x_test, y_test, baseline_mae)
-        mlflow.set_tags({"registered_version": version, "promotion": decision})
-        holdout = split.test.assign(actual=y_test, predicted=predictions[chosen])
-        history = split.train.assign(actual=y_train, predicted=_fitted(results[chosen], x_train))
-        frame = pd.concat([history, holdout])[["agency", "period", "actual", "predicted"]]
-        with tempfile.TemporaryDirectory() as tmp:
-            pngs = forecast_vs_actual(frame, Path(tmp), split.test_periods[0],
-                                      title=f"{chosen} v{version}: forecast vs actual")
-            mlflow.log_artifacts(tmp, artifact_path="charts")
-            charts = []
-            if chart_dir is not None:
-                chart_dir.mkdir(parents=True, exist_ok=True)
-                for png in pngs:
-                    target = chart_dir / png.name
-                    target.write_bytes(png.read_bytes())
-                    charts.append(target)
-    return TrainResult(parent.info.run_id, split.train_periods, split.test_periods, results, chosen, version,
-                       promoted, decision, champion, charts)
+    client = mlflow.MlflowClient()
+    window = (data.first, data.last)
+    fingerprint = data.fingerprint()
+    same = find_version(client, model_name, fingerprint, config.fingerprint())
+    if same is not None:
+        return TrainResult(str(same.version), True, same.run_id, same.tags.get("method", ""), window,
+                           data.table_version, fingerprint, config)
+    with mlflow.start_run(run_name=f"{model_name} {data.last}") as run:
+        mlflow.log_params({**{k: (",".join(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+                           "training_first": data.first, "training_last": data.last, "agencies": len(data.agencies),
+                           "data_version": data.table_version, "data_fingerprint": fingerprint})
+        result = backtest.run(data, config, progress)
+        for name, m in result.metrics.items():
+            mlflow.log_metrics({f"{name}_{k}": v for k, v in m.items() if k in METRICS and v == v})
+        sel = result.selection
+        mlflow.set_tags({"champion_method": sel.champion, "best_baseline": sel.best_baseline,
+                         "best_model": sel.best_model or "", "p_value": _fmt(sel.p_value), "decision": sel.reason})
+        ahead = backtest.future(data, result)
+        charts = _log_artifacts(data, result, ahead, chart_dir, f"{sel.champion}, data through {data.last}")
+        version = _register(client, model_name, run.info.run_id, data, config, result, ahead)
+    return TrainResult(version, False, run.info.run_id, sel.champion, window, data.table_version, fingerprint, config,
+                       result.metrics, sel, ahead, charts)
 
 
-def _fit_candidate(name, model, x_train, y_train, x_test, y_test) -> tuple[CandidateResult, Any]:
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _log_artifacts(data, result, ahead, chart_dir: Path | None, subtitle: str) -> list[Path]:
     import mlflow
-    from mlflow.models import infer_signature
 
-    with mlflow.start_run(run_name=name, nested=True) as run:
-        model.fit(x_train, y_train)
-        predicted = model.predict(x_test)
-        metrics = evaluate(y_test, predicted)
-        mlflow.log_params(candidates.params_of(model))
-        mlflow.log_metrics(metrics)
-        uri = None
-        if name != candidates.BASELINE:
-            info = mlflow.sklearn.log_model(
-                model, name="model", signature=infer_signature(x_train, model.predict(x_train)),
-                input_example=x_train.head(2), skops_trusted_types=SKOPS_TRUSTED)
-            uri = info.model_uri
-        result = CandidateResult(name, metrics, run.info.run_id, uri)
-        result.model = model  # type: ignore[attr-defined]
-    return result, predicted
-
-
-def _fitted(result: CandidateResult, x):
-    return result.model.predict(x)  # type: ignore[attr-defined]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "backtest").mkdir()
+        (root / "forecast").mkdir()
+        result.rows.to_csv(root / BACKTEST_ARTIFACT, index=False)
+        ahead.to_csv(root / FORECAST_ARTIFACT, index=False)
+        pngs = forecast_charts(data.wide, result.champion_rows(), ahead, root / "charts", subtitle)
+        mlflow.log_artifacts(tmp)
+        written = []
+        if chart_dir is not None:
+            chart_dir.mkdir(parents=True, exist_ok=True)
+            for png in pngs:
+                target = chart_dir / png.name
+                target.write_bytes(png.read_bytes())
+                written.append(target)
+    return written
 
 
-def promotion(mae: float, baseline_mae: float, champion_version: str | None,
-              champion_mae: float | None) -> tuple[bool, str]:
-    """Whether a new version with holdout ``mae`` takes the alias, and why, in words for the version's tag."""
-    if mae >= baseline_mae:
-        return False, (f"kept out: holdout MAE {mae:,.2f} does not beat the seasonal naive baseline "
-                       f"({baseline_mae:,.2f})")
-    if champion_version is None or champion_mae is None:
-        return True, f"promoted: first version to beat the naive baseline (MAE {mae:,.2f} vs {baseline_mae:,.2f})"
-    verdict = "promoted" if mae < champion_mae else "kept out"
-    return mae < champion_mae, (f"{verdict}: holdout MAE {mae:,.2f} vs champion v{champion_version} "
-                                f"{champion_mae:,.2f} on the same holdout")
+def version_tags(data, config, result) -> dict[str, str]:
+    sel = result.selection
+    champion = result.metrics[sel.champion]
+    baseline = result.metrics[sel.best_baseline]
+    tags = {"method": sel.champion, "training_window": f"{data.first}..{data.last}", "origin": data.last,
+            "data_table": "gold.bir_features", "data_version": "" if data.table_version is None else str(
+                data.table_version), "data_fingerprint": data.fingerprint(), "config_fingerprint": config.fingerprint(),
+            "backtest_origins": str(config.origins), "horizon": str(config.horizon),
+            "best_baseline": sel.best_baseline, "best_baseline_mae": f"{baseline['mae']:.2f}",
+            "best_model": sel.best_model or "", "p_value": _fmt(sel.p_value), "decision": sel.reason}
+    for key in METRICS:
+        value = champion.get(key)
+        tags[f"backtest_{key}"] = "" if value is None or value != value else f"{value:.4f}"
+    return tags
 
 
-def _register(model_name: str, result: CandidateResult, x_test, y_test,
-              baseline_mae: float) -> tuple[str, bool, str, str | None]:
-    """New version from the chosen run; move the alias only if it wins. Returns version, promoted, why, champion."""
+def _register(client, model_name: str, run_id: str, data, config, result, ahead) -> str:
+    """Log the pyfunc, create the version with its tags, then move the alias; undo the version if a step fails."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    client = mlflow.MlflowClient()
+    from odoolake.ml.served import ForecastTableModel, signature
+
+    info = mlflow.pyfunc.log_model(name="model", python_model=ForecastTableModel(ahead, result.selection.champion),
+                                   signature=signature(), input_example=ahead[["agency", "period"]].head(2),
+                                   pip_requirements=["mlflow", "pandas"])
     try:
         client.get_registered_model(model_name)
     except MlflowException:
-        client.create_registered_model(
-            model_name, description="Monthly expanded withholding tax per agency (PHP), from gold.bir_features.")
-    mae = result.metrics["mae"]
-    mv = client.create_model_version(model_name, source=result.model_uri, run_id=result.run_id,
-                                     tags={"candidate": result.name, "holdout_mae": f"{mae:.2f}"})
+        client.create_registered_model(model_name, description=(
+            "Next months' expanded withholding tax per agency (PHP), p10/p50/p90, from gold.bir_features. "
+            "Input: agency and period (YYYY-MM)."))
+    mv = client.create_model_version(model_name, source=info.model_uri, run_id=run_id)
     try:
-        current = client.get_model_version_by_alias(model_name, tracking.ALIAS)
-    except MlflowException:
-        current = None
-    champion_mae = None
-    if current is not None:
-        model = mlflow.pyfunc.load_model(f"models:/{model_name}/{current.version}")
-        champion_mae = evaluate(y_test, model.predict(x_test))["mae"]
-    current_version = str(current.version) if current is not None else None
-    promoted, decision = promotion(mae, baseline_mae, current_version, champion_mae)
-    client.set_model_version_tag(model_name, mv.version, "promotion", decision)
-    if promoted:
+        for key, value in version_tags(data, config, result).items():
+            client.set_model_version_tag(model_name, mv.version, key, value)
         client.set_registered_model_alias(model_name, tracking.ALIAS, mv.version)
-    return str(mv.version), promoted, decision, str(mv.version) if promoted else current_version
+    except Exception:
+        client.delete_model_version(model_name, mv.version)
+        raise
+    return str(mv.version)

@@ -1,11 +1,13 @@
-"""Write the lake's predicted withholding tax into Odoo's BIR schedule records, idempotently.
+"""Write the lake's withholding-tax forecast into Odoo's BIR schedule records, idempotently.
 
 Each ``ipai.finance.bir_schedule`` record (from the ``ipai_finance_ppm`` addon) covers a company and a period
-(``period_start``..``period_end``, a month or a quarter). Its ``lake_predicted_tax`` is the sum of
-``gold.bir_forecast.predicted_wht`` over the months of that period, for the agency whose name is the company's.
-A record is written only when the value or the model version differs from what Odoo already holds, so
-running the write-back again changes nothing, not even ``write_date``. A period with a month missing from the
-forecast is skipped, with the reason.
+(``period_start``..``period_end``). A one-month record gets the forecast of that month from ``gold.bir_forecast``
+(``kind = 'forecast'`` rows only, never a backtest row) for the agency whose name is the company's: the median in
+``lake_predicted_tax`` and the p10-p90 interval in ``lake_predicted_tax_low``/``_high``. Records spanning several
+months (quarterly and annual returns) are skipped, with the reason: a sum of monthly medians is not the median
+of the sum, and its interval is not the sum of theirs. A record is written only when a value or the model
+version differs from what Odoo already holds, so running the write-back again changes nothing, not even
+``write_date``. A month missing from the forecast is skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ from typing import Any
 from odoolake.odoo.client import OdooClient
 
 SCHEDULE_MODEL = "ipai.finance.bir_schedule"
-FIELDS = ["company_id", "period_start", "period_end", "lake_predicted_tax", "lake_model_version"]
+FIELDS = ["company_id", "period_start", "period_end", "lake_predicted_tax", "lake_predicted_tax_low",
+          "lake_predicted_tax_high", "lake_model_version"]
+VALUES = (("lake_predicted_tax", "predicted"), ("lake_predicted_tax_low", "low"), ("lake_predicted_tax_high", "high"))
 
 
 @dataclass(frozen=True)
 class Prediction:
     agency: str
     period: str  # YYYY-MM
-    predicted: float
+    predicted: float  # p50
     model_version: str
+    low: float  # p10
+    high: float  # p90
 
 
 @dataclass
@@ -56,16 +62,20 @@ def push_predictions(client: OdooClient, predictions: Iterable[Prediction], doma
             result.skipped[rec["id"]] = "no company or period on the record"
             continue
         months = _months(rec["period_start"], rec["period_end"])
-        missing = [m for m in months if (agency, m) not in by_key]
-        if missing:
-            result.skipped[rec["id"]] = f"no forecast for {agency} {', '.join(missing)}"
+        if len(months) != 1:
+            result.skipped[rec["id"]] = (f"covers {len(months)} months ({months[0]}..{months[-1]}); the forecast is "
+                                         "per month")
             continue
-        value = round(sum(by_key[(agency, m)].predicted for m in months), 2)
-        version = ",".join(sorted({by_key[(agency, m)].model_version for m in months}))
-        if round(float(rec.get("lake_predicted_tax") or 0.0), 2) == value and rec.get("lake_model_version") == version:
+        found = by_key.get((agency, months[0]))
+        if found is None:
+            result.skipped[rec["id"]] = f"no forecast for {agency} {months[0]}"
+            continue
+        vals: dict[str, Any] = {field: round(getattr(found, attr), 2) for field, attr in VALUES}
+        vals["lake_model_version"] = found.model_version
+        if all(round(float(rec.get(field) or 0.0), 2) == vals[field] for field, _ in VALUES) and rec.get(
+                "lake_model_version") == found.model_version:
             result.unchanged.append(rec["id"])
             continue
-        vals: dict[str, Any] = {"lake_predicted_tax": value, "lake_model_version": version}
         if now:
             vals["lake_scored_at"] = now
         client.write(SCHEDULE_MODEL, [rec["id"]], vals)
@@ -74,5 +84,9 @@ def push_predictions(client: OdooClient, predictions: Iterable[Prediction], doma
 
 
 def predictions_from_lake(spark: Any, table: str = "gold.bir_forecast") -> list[Prediction]:
-    rows = spark.table(table).select("agency", "period", "predicted_wht", "model_version").collect()
-    return [Prediction(r["agency"], r["period"], float(r["predicted_wht"]), str(r["model_version"])) for r in rows]
+    """The coming months' forecasts (``kind = 'forecast'``); backtest rows are history, never written to Odoo."""
+    rows = (spark.table(table).where("kind = 'forecast'")
+            .select("agency", "period", "predicted_wht", "predicted_wht_p10", "predicted_wht_p90", "model_version")
+            .collect())
+    return [Prediction(r["agency"], r["period"], float(r["predicted_wht"]), str(r["model_version"]),
+                       float(r["predicted_wht_p10"]), float(r["predicted_wht_p90"])) for r in rows]

@@ -47,7 +47,8 @@ DATASETS = (
     Dataset("forecast_vs_actual", {"agency": "VARCHAR", "month": "DATE", "actual": "DOUBLE", "forecast": "DOUBLE",
                                    "model_version": "VARCHAR"},
             sql="SELECT agency, make_date(year, month, 1) AS month, withholding_tax AS actual, "
-                "predicted_wht AS forecast, model_version FROM main.bir_forecast",
+                "predicted_wht AS forecast, model_version FROM main.bir_forecast "
+                "WHERE kind = 'forecast' OR horizon = 1",  # one forecast per month: the next ones, and 1-ahead past
             metrics={"actual": "SUM(actual)", "forecast": "SUM(forecast)"}, dttm="month"),
 )
 

@@ -93,8 +93,7 @@ async def test_tools_in_process(w, lake):
         deadlines = (await client.call_tool("bir_deadlines", {"today": "2026-10-01", "within_days": 45,
                                                               "form": "1601-EQ"})).structured_content["result"]
         assert [(d["form"], d["period"]) for d in deadlines] == [("1601-EQ", "2026Q3")]
-        missing = await client.call_tool("predict_withholding_tax", {"prev_month_wht": 1.0, "prev_year_wht": 1.0,
-                                                                     "income_tax": 1.0, "vat": 1.0,
+        missing = await client.call_tool("predict_withholding_tax", {"agency": "RIM", "period": "2026-11",
                                                                      "endpoint": "no-endpoint"})
         assert missing.is_error and "Serving endpoint 'no-endpoint'" in missing.content[0].text
 

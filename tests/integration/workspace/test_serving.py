@@ -12,17 +12,19 @@ from databricks.sdk.errors import NotFound
 from databricks.sdk.service.serving import EndpointCoreConfigInput, ServedEntityInput
 
 from odoolake.ml import ALIAS, MODEL_NAME, tracking
+from odoolake.ml.backtest import BacktestConfig
 from odoolake.ml.train import train
 
 from .conftest import running_server
 
-ROW = {"prev_month_wht": 120_000.0, "prev_year_wht": 150_000.0, "income_tax": 40_000.0, "vat": 900_000.0}
+ROW = {"agency": "RIM", "period": "2026-11"}  # the forecast lake's data ends 2026-10
+OTHER = {"agency": "LAS", "period": "2027-01-01"}  # a date in the month, as Odoo sends period_start
 
 
 @pytest.fixture(scope="module")
 def serving(forecast_lake):
-    if len(_versions(forecast_lake.paths)) < 2:  # a second version to switch to (not promoted: same holdout error)
-        train(forecast_lake.spark, forecast_lake.paths)
+    if len(_versions(forecast_lake.paths)) < 2:  # a second version to switch to (another backtest configuration)
+        train(forecast_lake.spark, forecast_lake.paths, BacktestConfig(origins=13))
     with running_server(forecast_lake.paths.home) as srv:
         yield srv, WorkspaceClient(host=srv.url, token=srv.token)
 
@@ -31,13 +33,24 @@ def _versions(paths) -> list[str]:
     return sorted((str(v.version) for v in tracking.client(paths).search_model_versions(f"name='{MODEL_NAME}'")), key=int)
 
 
-def _expected(paths, version: str, rows: list[dict]) -> list[float]:
-    import mlflow.pyfunc
+def _expected(paths, version: str, rows: list[dict]) -> list[dict]:
+    """What the version's training run recorded for these rows: its forecast table, read independently."""
+    import mlflow
     import pandas as pd
 
     client = tracking.client(paths)
-    model = mlflow.pyfunc.load_model(client.get_model_version_download_uri(MODEL_NAME, version))
-    return [float(v) for v in model.predict(pd.DataFrame(rows))]
+    run_id = client.get_model_version(MODEL_NAME, version).run_id
+    tracking.configure(paths)
+    table = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="forecast/forecast.csv"))
+    out = []
+    for row in rows:
+        hit = table[(table["agency"] == row["agency"]) & (table["period"] == row["period"][:7])].iloc[0]
+        out.append({"p10": hit["p10"], "p50": hit["p50"], "p90": hit["p90"], "horizon": int(hit["horizon"])})
+    return out
+
+
+def _numbers(predictions: list[dict]) -> list[dict]:
+    return [{k: p[k] for k in ("p10", "p50", "p90", "horizon")} for p in predictions]
 
 
 def _champion(paths) -> str:
@@ -56,7 +69,8 @@ def test_endpoint_lifecycle_through_the_sdk(serving, forecast_lake):
     assert "bir-forecast-sdk" in [e.name for e in w.serving_endpoints.list()]
     got = w.serving_endpoints.query("bir-forecast-sdk", dataframe_records=[ROW])
     assert got.served_model_name == f"{MODEL_NAME}-{version}"
-    assert got.predictions == pytest.approx(_expected(forecast_lake.paths, version, [ROW]))
+    assert _numbers(got.predictions) == _expected(forecast_lake.paths, version, [ROW])
+    assert got.predictions[0]["agency"] == "RIM" and got.predictions[0]["origin"] == "2026-10"
 
     other = next(v for v in _versions(forecast_lake.paths) if v != version)
     updated = w.serving_endpoints.update_config_and_wait(
@@ -79,12 +93,13 @@ def test_unknown_model_version_is_refused_at_create(serving):
 
 
 @pytest.mark.parametrize(("content_type", "body"), [
-    ("application/json", json.dumps({"dataframe_records": [ROW, ROW]})),
-    ("application/json", json.dumps({"dataframe_split": {"columns": list(ROW), "data": [list(ROW.values())] * 2}})),
-    ("application/json", json.dumps({"inputs": {k: [v, v] for k, v in ROW.items()}})),
-    ("application/json", json.dumps({"instances": [ROW, ROW]})),
-    ("application/json", json.dumps({"inputs": [ROW, ROW], "params": {}, "client_request_id": "odoo-42"})),
-    ("text/csv", ",".join(ROW) + "\n" + ("{},{},{},{}\n".format(*ROW.values())) * 2),
+    ("application/json", json.dumps({"dataframe_records": [ROW, OTHER]})),
+    ("application/json", json.dumps({"dataframe_split": {"columns": list(ROW), "data": [list(ROW.values()),
+                                                                                        list(OTHER.values())]}})),
+    ("application/json", json.dumps({"inputs": {k: [ROW[k], OTHER[k]] for k in ROW}})),
+    ("application/json", json.dumps({"instances": [ROW, OTHER]})),
+    ("application/json", json.dumps({"inputs": [ROW, OTHER], "params": {}, "client_request_id": "odoo-42"})),
+    ("text/csv", "agency,period\nRIM,2026-11\nLAS,2027-01-01\n"),
 ])
 def test_classic_invocations_accept_every_mlflow_input_format(serving, forecast_lake, content_type, body):
     srv, _ = serving
@@ -93,26 +108,63 @@ def test_classic_invocations_accept_every_mlflow_input_format(serving, forecast_
                    headers={"Authorization": f"Bearer {srv.token}", "Content-Type": content_type})
     assert r.status_code == 200, r.text
     assert r.headers["served-model-name"] == f"{MODEL_NAME}-{version}"
-    assert r.json()["predictions"] == pytest.approx(_expected(forecast_lake.paths, version, [ROW, ROW]))
+    assert _numbers(r.json()["predictions"]) == _expected(forecast_lake.paths, version, [ROW, OTHER])
 
 
-def test_wrong_input_gets_mlflows_errors(serving, forecast_lake):
+def test_wrong_input_gets_a_400_naming_the_field(serving, forecast_lake):
     srv, _ = serving
     url = f"{srv.url}/model/{MODEL_NAME}/{_champion(forecast_lake.paths)}/invocations"
     auth = {"Authorization": f"Bearer {srv.token}"}
-    missing = {k: v for k, v in ROW.items() if k != "vat"}
-    r = httpx.post(url, json={"dataframe_records": [missing]}, headers=auth)
-    assert r.status_code == 400
-    assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE" and "missing inputs" in r.json()["message"]
-    assert r.json()["error_class"] == "SCHEMA_ENFORCEMENT_FAILED"
-    r = httpx.post(url, json={"dataframe_records": [{**ROW, "vat": "lots"}]}, headers=auth)
-    assert r.status_code == 400 and r.json()["error_code"] == "BAD_REQUEST"
+
+    def refused(records: list[dict]) -> dict:
+        r = httpx.post(url, json={"dataframe_records": records}, headers=auth)
+        assert r.status_code == 400, r.text
+        return r.json()
+
+    missing = refused([{"agency": "RIM"}])
+    assert missing["error_class"] == "SCHEMA_ENFORCEMENT_FAILED" and "missing inputs ['period']" in missing["message"]
+    null = refused([{"agency": None, "period": "2026-11"}])
+    assert null["error_code"] == "INVALID_PARAMETER_VALUE" and "Invalid agency: agency is missing in row 0" in (
+        null["message"])
+    unknown = refused([ROW, {"agency": "NOPE", "period": "2026-11"}])
+    assert "Invalid agency: agency 'NOPE' in row 1 is not one this model version forecasts" in unknown["message"]
+    assert "Invalid period: period 'November' in row 0 is not a month" in refused(
+        [{"agency": "RIM", "period": "November"}])["message"]
+    assert "Invalid period" in refused([{"agency": "RIM", "period": 202611}])["message"]
+    late = refused([{"agency": "RIM", "period": "2027-06"}])
+    assert "period 2027-06 in row 0 is outside this model version's forecast horizon (2026-11..2027-01)" in (
+        late["message"])
     r = httpx.post(url, json={"rows": [ROW]}, headers=auth)
     assert r.status_code == 400 and "exactly one of the input fields" in r.json()["message"]
     r = httpx.post(url, content=b"{not json", headers={**auth, "Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["error_code"] == "BAD_REQUEST"
     r = httpx.post(url, content=b"x", headers={**auth, "Content-Type": "text/plain"})
     assert r.status_code == 415
+
+
+def test_a_version_without_a_signature_is_refused(serving, forecast_lake):
+    import mlflow
+    import pandas as pd
+
+    srv, _ = serving
+    paths = forecast_lake.paths
+    tracking.configure(paths)
+
+    class Echo(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+            return model_input
+
+    with mlflow.start_run(run_name="no-signature") as run:
+        info = mlflow.pyfunc.log_model(name="model", python_model=Echo())
+    client = tracking.client(paths)
+    version = client.create_model_version(MODEL_NAME, source=info.model_uri, run_id=run.info.run_id).version
+    try:
+        r = httpx.post(f"{srv.url}/model/{MODEL_NAME}/{version}/invocations", json={"dataframe_records": [ROW]},
+                       headers={"Authorization": f"Bearer {srv.token}"})
+        assert r.status_code == 400
+        assert r.json()["error_class"] == "NO_SIGNATURE" and "has no input signature" in r.json()["message"]
+    finally:
+        client.delete_model_version(MODEL_NAME, version)
 
 
 def test_auth_and_unknown_models(serving, forecast_lake):
@@ -147,7 +199,7 @@ def test_alias_endpoint_loads_once_and_swaps_when_the_alias_moves(serving, forec
     try:
         assert models.refresh_aliases() == [(MODEL_NAME, ALIAS, target)]  # what the watcher thread does each second
         got = w.serving_endpoints.query("bir-forecast-champion", dataframe_records=[ROW])
-        assert got.predictions == pytest.approx(_expected(paths, target, [ROW]))
+        assert _numbers(got.predictions) == _expected(paths, target, [ROW])
     finally:
         client.set_registered_model_alias(MODEL_NAME, ALIAS, start)
         w.serving_endpoints.delete("bir-forecast-champion")
@@ -187,19 +239,25 @@ def _addon_client():
 def test_the_odoo_addons_http_call_against_the_real_endpoint(serving, forecast_lake):
     srv, w = serving
     addon = _addon_client()
-    rows = [{"prev_month_wht": 1000.0 * i, "prev_year_wht": 1500.0 * i, "income_tax": 300.0, "vat": 9000.0 * i}
-            for i in range(1, 6)]
+    rows = [{"agency": a, "period": "2026-12"} for a in ("BOM", "CKVC", "JAP", "RIM", "LAS")]
     version = _champion(forecast_lake.paths)
     url = f"{srv.url}/model/{MODEL_NAME}/{version}/invocations"  # the seed's URL shape
     got = addon.predict_batch(url, srv.token, rows, timeout=10)
-    assert got == pytest.approx(_expected(forecast_lake.paths, version, rows))  # five records, one request
+    assert _numbers(got) == _expected(forecast_lake.paths, version, rows)  # five records, one request
 
     w.serving_endpoints.create_and_wait("bir-forecast-odoo", config=EndpointCoreConfigInput(
         name="bir-forecast-odoo", served_entities=[ServedEntityInput(
             entity_name=MODEL_NAME, entity_version=version, workload_size="Small", scale_to_zero_enabled=True)]))
     try:
         endpoint = f"{srv.url}/serving-endpoints/bir-forecast-odoo/invocations"
-        assert addon.predict_batch(endpoint, srv.token, rows[:1]) == pytest.approx(got[:1])
+        assert addon.predict_batch(endpoint, srv.token, rows[:1])[0]["p50"] == got[0]["p50"]
+        with pytest.raises(addon.PredictionError, match=r"HTTP 400: Invalid agency: agency 'ACME' in row 0"):
+            addon.predict_batch(endpoint, srv.token, [{"agency": "ACME", "period": "2026-12"}])
+        with pytest.raises(addon.PredictionError, match="Record 2 has no period; nothing was sent"):
+            addon.predict_batch(endpoint, srv.token, [rows[0], {"agency": "RIM", "period": False}])
+        for bad in (0, -1, "soon", None):
+            with pytest.raises(addon.PredictionError, match="The timeout setting must be a positive number"):
+                addon.predict_batch(endpoint, srv.token, rows, timeout=bad)
         with pytest.raises(addon.PredictionError, match=r"refused the token \(HTTP 401\)") as refused:
             addon.predict_batch(endpoint, "dapi-wrong", rows)
         assert "dapi-wrong" not in str(refused.value)
