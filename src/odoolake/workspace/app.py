@@ -39,6 +39,7 @@ from odoolake.workspace.pipelines import PipelinesService
 from odoolake.workspace.routes import compute, files, identity, jobs, mlflow, pipelines, serving
 from odoolake.workspace.serving.endpoints import ServingEndpoints
 from odoolake.workspace.serving.models import ModelStore
+from odoolake.workspace.sql.owners import StatementOwners
 from odoolake.workspace.sql.statements import StatementService
 
 LOG = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class Workspace:
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
         self.jobs.known_principal = self.roles.exists
         self.statements = StatementService(self.engine)
+        self.statement_owners = StatementOwners()
         self.scheduler = Scheduler(self.db, self.jobs)
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
         self.runner.pipelines = self.pipelines

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from odoolake.workspace.errors import InvalidParameterValue, PermissionDenied
+from odoolake.workspace.identity.roles import ADMIN
 from odoolake.workspace.routes.common import field, json_body, versioned
 
 router = APIRouter()
@@ -110,21 +111,27 @@ async def warehouses_create(request: Request) -> dict:
 @router.post("/api/2.0/sql/statements")
 @router.post("/api/2.0/sql/statements/")
 async def statements_execute(request: Request) -> dict:
-    body = await json_body(request)
-    if getattr(request.state, "role", None) == "read_only":
-        from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
+    from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
 
-        try:
-            check_read_only(str(body.get("statement") or ""))
-        except NotReadOnly as exc:
-            raise PermissionDenied(f"{request.state.user} is read-only and may only run read-only SQL: {exc}.") from None
+    body = await json_body(request)
+    statement = body.get("statement")
+    if not isinstance(statement, str) or not statement.strip():
+        raise InvalidParameterValue(f"Invalid statement: expected a non-empty SQL string, got "
+                                    f"{type(statement).__name__}.")
+    ws = request.app.state.ws
+    try:
+        check_read_only(statement)
+    except NotReadOnly as exc:
+        ws.roles.check_data_write(request.state.user, request.state.role, f"a statement that writes ({exc})")
     compute = _c(request)
     if body.get("warehouse_id") == compute.warehouse()["id"] and compute.warehouse_state != "RUNNING":
         raise InvalidParameterValue(f"Warehouse {body['warehouse_id']} is stopped; start it first.",
                                     error_code="INVALID_STATE")
     import anyio
 
-    return await anyio.to_thread.run_sync(request.app.state.ws.statements.execute, body)
+    answer = await anyio.to_thread.run_sync(ws.statements.execute, body)
+    ws.statement_owners.record(answer["statement_id"], request.state.user)
+    return answer
 
 
 @router.get("/api/2.0/sql/statements/{statement_id}")
@@ -139,5 +146,10 @@ def statements_chunk(statement_id: str, chunk_index: int, request: Request) -> d
 
 @router.post("/api/2.0/sql/statements/{statement_id}/cancel")
 def statements_cancel(statement_id: str, request: Request) -> dict:
-    request.app.state.ws.statements.cancel(statement_id)
+    ws = request.app.state.ws
+    owner = ws.statement_owners.owner(statement_id)
+    if owner is not None and owner != request.state.user and request.state.role != ADMIN:
+        raise PermissionDenied(f"Statement {statement_id} was started by another user: only its owner or an admin "
+                               "may cancel it.")
+    ws.statements.cancel(statement_id)
     return {}
