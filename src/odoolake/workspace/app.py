@@ -36,7 +36,9 @@ from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
 from odoolake.workspace.mlflow_api import MlflowApi
 from odoolake.workspace.pipelines import PipelinesService
-from odoolake.workspace.routes import compute, files, identity, jobs, mlflow, pipelines, serving
+from odoolake.workspace.routes import compute, files, identity, jobs, mlflow, pipelines, secrets, serving
+from odoolake.workspace.secrets.grants import TaskGrants
+from odoolake.workspace.secrets.store import SecretStore
 from odoolake.workspace.serving.endpoints import ServingEndpoints
 from odoolake.workspace.serving.models import ModelStore
 from odoolake.workspace.sql.owners import StatementOwners
@@ -45,7 +47,7 @@ from odoolake.workspace.sql.statements import StatementService
 LOG = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
 ROUTERS = (identity.router, jobs.router, compute.router, files.router, pipelines.router, serving.router,
-           mlflow.router)
+           mlflow.router, secrets.router, secrets.task_router)
 
 
 def local_user() -> str:
@@ -84,13 +86,15 @@ class Workspace:
         self.tokens = TokenService(self.db)
         self.roles = Roles(self.db, self.user, settings.production)
         self.oauth = OAuthService(self.db, self.roles, self.tokens)
+        self.secrets = SecretStore(self.db, self.paths.home)
+        self.task_grants = TaskGrants()
         self.tree = WorkspaceTree(self.db, self.paths.home / "workspace")
         self.dbfs = Dbfs(self.paths.dbfs_root)
         self.volumes = Volumes(self.paths.home / "volumes")
         self.compute = LocalCompute(self.user, settings.host, settings.port)
         self.engine = LocalEngine(self.paths, remote=settings.spark_remote)
         self.runner = JobRunner(JobsStore(self.db), self.tree, self.paths, lambda: self.engine.remote_url,
-                                settings.runner_workers, settings.task_memory_mb)
+                                settings.runner_workers, settings.task_memory_mb, self.task_grants, settings.base_url)
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
         self.jobs.known_principal = self.roles.exists
         self.statements = StatementService(self.engine)
@@ -109,7 +113,7 @@ class Workspace:
             task = {"notebooks": notebooks, "target": spec["target"], "full_refresh": full_refresh,
                     "pipeline_id": spec["id"], "configuration": spec.get("configuration") or {}}
             outcome, _ = self.runner.spawn("pipeline", task, self.paths.home / "pipelines" / spec["id"] / update_id,
-                                           "pipeline", {}, None, update_id)
+                                           "pipeline", {}, None, update_id, spec.get("creator_user_name") or self.user)
         except (TaskFailure, ApiError) as exc:
             return False, exc.message
         return not outcome.get("error"), outcome.get("error")

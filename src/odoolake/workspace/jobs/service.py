@@ -36,6 +36,12 @@ def _with_trigger_defaults(settings: dict) -> dict:
     return settings
 
 
+def run_as_principal(job: dict) -> str:
+    """Whom a job's runs act as (their secrets, for one): ``run_as``, else the job's creator."""
+    run_as = job["settings"].get("run_as") or {}
+    return next(iter(run_as.values()), None) or job["creator_user_name"]
+
+
 def public(doc: dict) -> dict:
     """A stored document without the runner's private fields (``_…``)."""
     return {k: v for k, v in doc.items() if not k.startswith("_")}
@@ -77,7 +83,7 @@ class JobsService:
 
     # -- jobs ------------------------------------------------------------------------------------
 
-    def create(self, settings: dict) -> int:
+    def create(self, settings: dict, creator: str | None = None) -> int:
         validate_settings(settings, self.cluster_id)
         self._check_run_as(settings)
         settings = _with_trigger_defaults(copy.deepcopy(settings))
@@ -87,7 +93,7 @@ class JobsService:
         settings.setdefault("format", "MULTI_TASK")
         settings.setdefault("email_notifications", {})
         job_id = self.store.next_id()
-        self.store.insert_job(job_id, settings, self.user, _now_ms())
+        self.store.insert_job(job_id, settings, creator or self.user, _now_ms())
         return job_id
 
     def _job(self, job_id: Any) -> dict:
@@ -100,8 +106,7 @@ class JobsService:
 
     def get(self, job_id: Any) -> dict:
         job = self._job(job_id)
-        run_as = job["settings"].get("run_as") or {}
-        return {**job, "run_as_user_name": next(iter(run_as.values()), job["creator_user_name"])}
+        return {**job, "run_as_user_name": run_as_principal(job)}
 
     def list(self, limit: int = 20, offset: int = 0, name: str | None = None, expand_tasks: bool = False,
              page_token: str | None = None) -> dict:
@@ -192,7 +197,8 @@ class JobsService:
                 raise InvalidParameterValue(f"Invalid {field}: expected {'an object' if kind is dict else 'a list'}.")
         run = self._new_run(settings.get("name", "Untitled"), tasks, job_id=job_id, run_type="JOB_RUN",
                             trigger=trigger, job_parameters=params, timeout=settings.get("timeout_seconds", 0),
-                            job_clusters=settings.get("job_clusters", []))
+                            job_clusters=settings.get("job_clusters", []), creator=job["creator_user_name"],
+                            principal=run_as_principal(job))
         run["_notebook_params"] = {k: str(v) for k, v in (notebook_params or {}).items()}
         if python_params is not None:
             run["_python_params"] = [str(p) for p in python_params]
@@ -211,19 +217,21 @@ class JobsService:
         return [{"name": name, "default": str(p.get("default", "")), "value": str(given.get(name, p.get("default", "")))}
                 for name, p in defined.items()]
 
-    def submit(self, run_name: str | None, tasks: Any, timeout_seconds: int | None = None) -> dict:
+    def submit(self, run_name: str | None, tasks: Any, timeout_seconds: int | None = None,
+               creator: str | None = None) -> dict:
         validate_tasks(tasks, "tasks", self.cluster_id, None)
         run = self._new_run(run_name or "Untitled", tasks, job_id=None, run_type="SUBMIT_RUN", trigger="ONE_TIME",
-                            job_parameters=[], timeout=timeout_seconds or 0, job_clusters=[])
+                            job_parameters=[], timeout=timeout_seconds or 0, job_clusters=[],
+                            creator=creator or self.user, principal=creator or self.user)
         self._admit(run, {"max_concurrent_runs": 1000}, None)
         return {"run_id": run["run_id"]}
 
     def _new_run(self, name: str, tasks: list[dict], *, job_id: int | None, run_type: str, trigger: str,
-                 job_parameters: list[dict], timeout: int, job_clusters: list) -> dict:
+                 job_parameters: list[dict], timeout: int, job_clusters: list, creator: str, principal: str) -> dict:
         run_id = self.store.next_id()
         run: dict[str, Any] = {
             "run_id": run_id, "number_in_job": run_id, "original_attempt_run_id": run_id, "run_name": name,
-            "creator_user_name": self.user, "run_type": run_type, "trigger": trigger,
+            "creator_user_name": creator, "run_type": run_type, "trigger": trigger, "_principal": principal,
             "start_time": 0, "setup_duration": 0, "execution_duration": 0, "cleanup_duration": 0,
             "queue_duration": 0, "run_page_url": f"{self.base_url}/#job/{job_id or 'runs'}/run/{run_id}",
             "job_parameters": job_parameters, "job_clusters": job_clusters, "timeout_seconds": timeout,

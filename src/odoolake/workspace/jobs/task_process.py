@@ -15,6 +15,7 @@ import importlib.metadata
 import json
 import os
 import runpy
+import signal
 import sys
 import threading
 import time
@@ -104,7 +105,7 @@ def _run_entry_point(task: dict[str, Any]) -> None:
 
 
 def _resolve_secrets(task: dict[str, Any]) -> None:
-    from odoolake.workspace.secrets import resolve_refs
+    from odoolake.workspace.secrets.reader import resolve_refs
 
     for key in ("base_parameters", "named_parameters", "parameters", "configuration"):
         value = task.get(key)
@@ -116,22 +117,39 @@ def _resolve_secrets(task: dict[str, Any]) -> None:
 
 def _exit_with_parent() -> None:
     """A task must not outlive its workspace server: an orphan would keep running against a dead engine, holding
-    its table locks. The server's pid is watched; when it changes (the server died, even by SIGKILL), exit."""
+    its table locks. The server's pid is watched; when it changes (the server died, even by SIGKILL), the task's
+    whole process group (its children too) is killed."""
     parent = os.getppid()
 
     def watch() -> None:
         while True:
             time.sleep(0.5)
             if os.getppid() != parent:
+                os.killpg(os.getpgid(0), signal.SIGKILL)
                 os._exit(137)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _adopt_orphans() -> None:
+    """Become the child subreaper of everything this task starts (Linux): a child that daemonizes is re-parented
+    here, not to PID 1, so the runner still sees it in this process's tree, counts its memory and stops it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the process group still reaches children that do not start their own session
+
+
 def main() -> None:
-    from odoolake.workspace.secrets import RedactingStream, redact
+    from odoolake.workspace.secrets.redaction import RedactingStream, redact
 
     _exit_with_parent()
+    _adopt_orphans()
     sys.stdout = RedactingStream(sys.stdout)  # type: ignore[assignment]
     sys.stderr = RedactingStream(sys.stderr)  # type: ignore[assignment]
     spec = json.loads(Path(sys.argv[1]).read_text())
