@@ -189,3 +189,16 @@ def test_max_concurrent_runs_skips_or_queues(w, server):
                                                                     RunLifeCycleState.RUNNING)
     assert first.result().state.result_state == RunResultState.SUCCESS
     assert queued.result().state.result_state == RunResultState.SUCCESS
+
+
+def test_run_magic_and_notebook_run_find_workspace_notebooks_in_a_job(w):
+    upload(w, "/Shared/lib/rates", "WC158 = '0.01'\n")
+    upload(w, "/Shared/lib/square", 'dbutils.widgets.text("n", "0")\n'
+           'dbutils.notebook.exit(str(int(dbutils.widgets.get("n")) ** 2))\n')
+    w.workspace.mkdirs("/Users/analyst")
+    upload(w, "/Users/analyst/uses_lib", "# MAGIC %run /Shared/lib/rates\n\n# COMMAND ----------\n\n"
+           "print('rate', WC158, 'square', dbutils.notebook.run('/Shared/lib/square', 60, {'n': '7'}))\n")
+    run = w.jobs.submit(run_name="lib", tasks=[Task(task_key="t", notebook_task=NotebookTask(
+        notebook_path="/Users/analyst/uses_lib"))]).result()
+    assert run.state.result_state == RunResultState.SUCCESS, run.tasks[0].state.state_message
+    assert "rate 0.01 square 49" in w.jobs.get_run_output(run.tasks[0].run_id).logs
