@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import logging
 import time
-import zlib
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
 from odoolake.workspace.mlflow_api import MlflowApi
 from odoolake.workspace.pipelines import PipelinesService
-from odoolake.workspace.routes import compute, files, identity, jobs, mlflow, pipelines, secrets, serving
+from odoolake.workspace.routes import compute, files, identity, jobs, mlflow, pipelines, run_page, secrets, serving
 from odoolake.workspace.secrets.grants import TaskGrants
 from odoolake.workspace.secrets.store import SecretStore
 from odoolake.workspace.serving.endpoints import ServingEndpoints
@@ -47,7 +46,7 @@ from odoolake.workspace.sql.statements import StatementService
 LOG = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
 ROUTERS = (identity.router, jobs.router, compute.router, files.router, pipelines.router, serving.router,
-           mlflow.router, secrets.router, secrets.task_router)
+           mlflow.router, secrets.router, secrets.task_router, run_page.router)
 
 
 def local_user() -> str:
@@ -81,7 +80,7 @@ class Workspace:
         self.settings = settings
         self.paths = WorkspacePaths.from_env(settings.home).ensure()
         self.db = Database(self.paths.home / "workspace.db")
-        self.workspace_id = str(zlib.crc32(str(self.paths.home).encode()) % 10**15 + 10**15)
+        self.workspace_id = self.paths.workspace_id
         self.user = local_user()
         self.tokens = TokenService(self.db)
         self.roles = Roles(self.db, self.user, settings.production)

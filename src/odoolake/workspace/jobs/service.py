@@ -226,6 +226,12 @@ class JobsService:
         self._admit(run, {"max_concurrent_runs": 1000}, None)
         return {"run_id": run["run_id"]}
 
+    def run_page_url(self, job_id: int | None, run_id: int) -> str:
+        """The page the workspace serves for a run (routes/run_page.py), as Databricks' /jobs/<job>/runs/<run>."""
+        if job_id is None:
+            return f"{self.base_url}/jobs/runs/{run_id}"
+        return f"{self.base_url}/jobs/{job_id}/runs/{run_id}"
+
     def _new_run(self, name: str, tasks: list[dict], *, job_id: int | None, run_type: str, trigger: str,
                  job_parameters: list[dict], timeout: int, job_clusters: list, creator: str, principal: str) -> dict:
         run_id = self.store.next_id()
@@ -233,7 +239,7 @@ class JobsService:
             "run_id": run_id, "number_in_job": run_id, "original_attempt_run_id": run_id, "run_name": name,
             "creator_user_name": creator, "run_type": run_type, "trigger": trigger, "_principal": principal,
             "start_time": 0, "setup_duration": 0, "execution_duration": 0, "cleanup_duration": 0,
-            "queue_duration": 0, "run_page_url": f"{self.base_url}/#job/{job_id or 'runs'}/run/{run_id}",
+            "queue_duration": 0, "run_page_url": self.run_page_url(job_id, run_id),
             "job_parameters": job_parameters, "job_clusters": job_clusters, "timeout_seconds": timeout,
             "format": "MULTI_TASK", "tasks": [], "_enqueued_at": _now_ms(),
         }
@@ -243,7 +249,7 @@ class JobsService:
             task_run_id = self.store.next_id()
             task = {k: copy.deepcopy(v) for k, v in spec.items() if k in TASK_FIELDS_FOR_RUN}
             task.update({"run_id": task_run_id, "attempt_number": 0, "run_if": spec.get("run_if", "ALL_SUCCESS"),
-                         "run_page_url": f"{self.base_url}/#job/{job_id or 'runs'}/run/{task_run_id}",
+                         "run_page_url": self.run_page_url(job_id, task_run_id),
                          "start_time": 0, "setup_duration": 0, "execution_duration": 0, "cleanup_duration": 0,
                          "cluster_instance": {"cluster_id": self.cluster_id, "spark_context_id": "local"}})
             for kind in ("notebook_task", "spark_python_task", "sql_task"):
