@@ -60,7 +60,7 @@ def validate(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str =
         f"Name: {bundle.name}\nTarget: {bundle.target}\nWorkspace: {bundle.config['workspace'].get('host', '')} "
         f"{bundle.config['workspace']['root_path']}\n"
         + ("[green]Validation OK![/]" if not bundle.diagnostics else
-           f"[yellow]Validation OK, with {len(bundle.diagnostics)} warning(s)[/]")))
+           f"[yellow]Validation OK, with {len(bundle.diagnostics)} warning(s)[/]"), soft_wrap=True))
 
 
 @app.command("summary")
