@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import time
 
 import psutil
 from databricks.sdk import WorkspaceClient
@@ -69,21 +68,14 @@ def test_sigkill_mid_run_marks_the_run_keeps_committed_data_and_reruns(tmp_path)
                                         notebook_task=NotebookTask(notebook_path="/Shared/faults/writer"))])
         run_id = w.jobs.run_now(job_id=job.job_id).run_id
         location = home / "warehouse" / "faults" / "log"
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if (location / "_delta_log").is_dir() and DeltaTable(str(location)).version() >= 3:
-                break
-            time.sleep(0.2)
+        wait_until(lambda: (location / "_delta_log").is_dir() and DeltaTable(str(location)).version() >= 3,
+                   what="the job to commit a few rounds")
         os.kill(server.pid, signal.SIGKILL)  # the server only
         server.wait()
         [pid_file] = list((home / "runs").rglob("task.pid"))
         orphan = int(pid_file.read_text())
-        for _ in range(40):  # the task process notices its parent is gone and exits, releasing its table lock
-            if not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == psutil.STATUS_ZOMBIE:
-                break
-            time.sleep(0.25)
-        else:
-            raise AssertionError(f"task process {orphan} outlived its server")
+        # the task process notices its parent is gone and exits, releasing its table lock
+        wait_until(lambda: _gone(orphan), what=f"task process {orphan} to exit after its server")
     finally:
         if server.poll() is None:
             server.kill()

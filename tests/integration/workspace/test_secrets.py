@@ -4,6 +4,7 @@ run's principal, and never finds one in its environment; every byte a task (or i
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 
 import httpx
@@ -47,10 +48,8 @@ def _notebook(w, path: str, source: str) -> None:
 
 @pytest.fixture(scope="module")
 def odoo_scope(w):
-    try:
+    with contextlib.suppress(ResourceAlreadyExists):
         w.secrets.create_scope("odoo")
-    except ResourceAlreadyExists:
-        pass
     w.secrets.put_secret("odoo", "api_key", string_value=SECRET)
     return "odoo"
 
