@@ -488,7 +488,7 @@ def _validate(config: dict, root: Path, locations: dict, diags: list) -> None:
             if len(kinds) != 1:
                 diags.append(Diagnostic("error", f"exactly one task type is required, got {kinds or 'none'}", path,
                                         locations.get(path)))
-            deps = task.get("depends_on") if isinstance(task.get("depends_on"), list) else []
+            deps: list[Any] = task["depends_on"] if isinstance(task.get("depends_on"), list) else []
             for j, dep in enumerate(deps):
                 if isinstance(dep, dict) and dep.get("task_key") not in keys:
                     dpath = f"{path}.depends_on[{j}].task_key"
@@ -502,7 +502,8 @@ def _validate(config: dict, root: Path, locations: dict, diags: list) -> None:
                 if not (folder / nb).is_file():
                     diags.append(Diagnostic("error", f"notebook {nb!r} not found (relative to {folder})",
                                             f"{path}.notebook_task.notebook_path", source))
-        cycle = _cycle({t.get("task_key"): [d.get("task_key") for d in t.get("depends_on") or [] if isinstance(d, dict)]
+        cycle = _cycle({str(t.get("task_key")): [str(d.get("task_key")) for d in t.get("depends_on") or []
+                                                 if isinstance(d, dict)]
                         for t in tasks if isinstance(t.get("depends_on") or [], list)})
         if cycle:
             diags.append(Diagnostic("error", "depends_on has a cycle: " + " -> ".join(cycle), f"{base}.tasks",

@@ -31,10 +31,11 @@ def mcp(
         build_server(client_for, warehouse_id).run()
         return
     from mcp.server.auth.settings import AuthSettings
+    from pydantic import AnyHttpUrl
 
     from odoolake.mcp.auth import WorkspaceTokenVerifier
 
     server = build_server(client_for, warehouse_id, token_verifier=WorkspaceTokenVerifier(base.config.host),
                           auth=AuthSettings(issuer_url=base.config.host,
-                                            resource_server_url=f"http://{host}:{port}/mcp"))
+                                            resource_server_url=AnyHttpUrl(f"http://{host}:{port}/mcp")))
     server.run("streamable-http", host=host, port=port, stateless_http=True, json_response=True)

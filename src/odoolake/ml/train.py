@@ -148,6 +148,7 @@ def _register(model_name: str, result: CandidateResult, x_test, y_test,
         client.create_registered_model(
             model_name, description="Monthly expanded withholding tax per agency (PHP), from gold.bir_features.")
     mae = result.metrics["mae"]
+    assert result.model_uri is not None, "the chosen candidate was logged with its model"
     mv = client.create_model_version(model_name, source=result.model_uri, run_id=result.run_id,
                                      tags={"candidate": result.name, "holdout_mae": f"{mae:.2f}"})
     try:

@@ -56,6 +56,9 @@ def test_bad_arguments_and_an_empty_lake_are_one_line_each(tmp_path):
     bad_month = odoolake("lake", "generate", "--only", "2026-13", home=home)
     assert bad_month.returncode == 2 and "expected a month as YYYY-MM" in bad_month.stderr
     one_line_error(odoolake("notebook", "run", "nope.py", home=home), "Notebook nope.py not found")
+    done = odoolake("demo", "--bundle", str(tmp_path / "nowhere"), home=home)
+    assert done.returncode == 1 and "No bundle found (looked for databricks.yml in" in done.stderr
+    assert "Traceback" not in done.stderr and "AttributeError" not in done.stderr
     one_line_error(odoolake("lake", "run", home=home), "No raw drops in dbfs:/raw/odoo", "odoolake lake generate")
     one_line_error(odoolake("lake", "sql", "SELECT * FROM gold.bir_transactions", home=home),
                    "TABLE_OR_VIEW_NOT_FOUND", "odoolake demo")

@@ -171,7 +171,7 @@ def install() -> None:
                     f"saveAsTable({name!r}) with format {source!r}: the local workspace stores tables as Delta only."
                 )
             self._write.source = "delta"
-            table = engine.table_name(self._spark, name)
+            table = engine.table_name(self._spark, name)  # type: ignore[arg-type]  # Connect session, classic type
             location = engine.managed_location(table)
             exists = Path(location, "_delta_log").exists()
             mode_name = (self._write.mode or "errorifexists").lower()
@@ -183,7 +183,7 @@ def install() -> None:
                 self._write.mode = "overwrite"
             Path(location).parent.mkdir(parents=True, exist_ok=True)
             _write_to(self, str(table), location)
-            engine.redeclare(self._spark, table, location)
+            engine.redeclare(self._spark, table, location)  # type: ignore[arg-type]  # as above
             return None
 
         DataFrameReader.load = load  # type: ignore[method-assign]

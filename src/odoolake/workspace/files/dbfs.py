@@ -157,8 +157,9 @@ class Dbfs:
 
     def close(self, handle: object) -> None:
         upload = self._upload(handle)
+        assert isinstance(handle, int)  # _upload refused anything else
         with self._lock:
-            self._uploads.pop(handle, None)  # type: ignore[arg-type]
+            self._uploads.pop(handle, None)
         os.replace(upload.tmp, upload.final)
 
     def read(self, raw: str | None, offset: int = 0, length: int = MAX_READ) -> dict:

@@ -267,11 +267,13 @@ class JobRunner:
                  deadline: float | None) -> dict[str, Any]:
         kind = next((k for k in ("notebook_task", "spark_python_task", "python_wheel_task", "sql_task",
                                  "condition_task", "run_job_task", "pipeline_task") if k in task), None)
+        if kind is None:
+            raise TaskFailure("FAILED", "The task has no task type the local runner knows.")
         resolve = self._resolver(run, task, values)
         if kind == "condition_task":
             spec = task["condition_task"]
-            outcome = _compare(spec["op"], resolve(spec["left"]), resolve(spec["right"]))
-            task["condition_task"] = {**spec, "outcome": "true" if outcome else "false"}
+            holds = _compare(spec["op"], resolve(spec["left"]), resolve(spec["right"]))
+            task["condition_task"] = {**spec, "outcome": "true" if holds else "false"}
             return {}
         if kind == "pipeline_task":
             return self._run_pipeline_task(task["pipeline_task"])

@@ -7,6 +7,7 @@ task (``attempt_number`` counts retries); ``repair_run`` and ``export_run`` are 
 from __future__ import annotations
 
 import base64
+import builtins
 import copy
 import json
 import time
@@ -137,7 +138,7 @@ class JobsService:
         settings.setdefault("max_concurrent_runs", 1)
         self.store.save_settings(job_id, settings)
 
-    def update(self, job_id: Any, new_settings: dict | None, fields_to_remove: list[str] | None) -> None:
+    def update(self, job_id: Any, new_settings: dict | None, fields_to_remove: builtins.list[str] | None) -> None:
         job = self._job(job_id)
         settings = copy.deepcopy(job["settings"])
         new_settings = new_settings or {}
@@ -177,8 +178,8 @@ class JobsService:
     # -- runs ------------------------------------------------------------------------------------
 
     def run_now(self, job_id: Any, job_parameters: dict | None = None, notebook_params: dict | None = None,
-                python_params: list | None = None, only: list | None = None, queue: dict | None = None,
-                trigger: str = "ONE_TIME") -> dict:
+                python_params: builtins.list | None = None, only: builtins.list | None = None,
+                queue: dict | None = None, trigger: str = "ONE_TIME") -> dict:
         job = self._job(job_id)
         settings = job["settings"]
         tasks = settings.get("tasks") or []
@@ -205,7 +206,7 @@ class JobsService:
         self._admit(run, settings, queue)
         return {"run_id": run["run_id"], "number_in_job": run["number_in_job"]}
 
-    def _job_parameters(self, settings: dict, given: dict | None) -> list[dict]:
+    def _job_parameters(self, settings: dict, given: dict | None) -> builtins.list[dict]:
         defined = {p["name"]: p for p in settings.get("parameters") or []}
         given = given or {}
         if not isinstance(given, dict):
@@ -232,8 +233,9 @@ class JobsService:
             return f"{self.base_url}/jobs/runs/{run_id}"
         return f"{self.base_url}/jobs/{job_id}/runs/{run_id}"
 
-    def _new_run(self, name: str, tasks: list[dict], *, job_id: int | None, run_type: str, trigger: str,
-                 job_parameters: list[dict], timeout: int, job_clusters: list, creator: str, principal: str) -> dict:
+    def _new_run(self, name: str, tasks: builtins.list[dict], *, job_id: int | None, run_type: str, trigger: str,
+                 job_parameters: builtins.list[dict], timeout: int, job_clusters: builtins.list, creator: str,
+                 principal: str) -> dict:
         run_id = self.store.next_id()
         run: dict[str, Any] = {
             "run_id": run_id, "number_in_job": run_id, "original_attempt_run_id": run_id, "run_name": name,

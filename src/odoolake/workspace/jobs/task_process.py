@@ -36,7 +36,8 @@ def _session(spec: dict[str, Any]):
     paths = WorkspacePaths.from_env(spec["home"])
     engine = LocalEngine(paths, remote=spec["remote"])
     spark = engine.session()
-    SparkSession._set_default_and_active_session(spark)  # so builder.getOrCreate() returns it
+    # so builder.getOrCreate() returns it (engine.session() is a Spark Connect session, typed as the classic one)
+    SparkSession._set_default_and_active_session(spark)  # type: ignore[arg-type]
     return paths, spark
 
 
@@ -76,8 +77,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 for notebook in task["notebooks"]:
                     run_notebook(notebook, spark, paths, task.get("configuration") or {}, echo=True)
 
-            for result in run_pipeline(spark, definitions, task["target"], task["full_refresh"], task["pipeline_id"]):
-                print(f"{result.kind} {result.name}: {result.rows} rows; expectations {result.expectations}")
+            for dataset in run_pipeline(spark, definitions, task["target"], task["full_refresh"], task["pipeline_id"]):
+                print(f"{dataset.kind} {dataset.name}: {dataset.rows} rows; expectations {dataset.expectations}")
         else:
             raise ValueError(f"task type {kind} cannot run in a task process")
         outcome["task_values"] = values.get(spec["task_key"], {})
@@ -150,9 +151,10 @@ def main() -> None:
 
     _exit_with_parent()
     _adopt_orphans()
-    sys.stdout = RedactingStream(sys.stdout)  # type: ignore[assignment]
-    sys.stderr = RedactingStream(sys.stderr)  # type: ignore[assignment]
+    sys.stdout = RedactingStream(sys.stdout)
+    sys.stderr = RedactingStream(sys.stderr)
     spec = json.loads(Path(sys.argv[1]).read_text())
+    outcome: dict[str, Any]
     try:
         _resolve_secrets(spec["spec"])
     except Exception as exc:

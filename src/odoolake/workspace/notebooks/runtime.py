@@ -106,7 +106,9 @@ def display(obj: Any, *args: Any, **kwargs: Any) -> None:
 
 
 def _sql_statements(text: str) -> list[str]:
-    statements, current, quote = [], [], None
+    statements: list[str] = []
+    current: list[str] = []
+    quote: str | None = None
     for ch in text:
         if quote:
             if ch == quote:
@@ -166,7 +168,7 @@ def run_notebook(
     namespace: dict[str, Any] = {"__name__": "__main__", "spark": spark, "dbutils": dbutils, "display": display,
                                  "displayHTML": print}
     stream = _Tee(buffer, sys.stdout) if echo else buffer
-    with _workspace_env(paths), contextlib.redirect_stdout(stream):  # type: ignore[type-var]
+    with _workspace_env(paths), contextlib.redirect_stdout(stream):
         try:
             _execute(nb_path, namespace, spark, result, paths)
         except NotebookExit as done:

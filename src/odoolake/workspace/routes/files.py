@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
+from starlette.datastructures import UploadFile  # what request.form() returns
 
 from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, RequestTooLarge
 from odoolake.workspace.files.workspace_tree import MAX_IMPORT_BYTES
@@ -39,7 +40,7 @@ async def workspace_import(request: Request) -> dict:
         await read_body(request, MAX_IMPORT_BYTES + 64 * 1024, "content")
         form = await request.form()
         upload = form.get("content")
-        content = await upload.read() if hasattr(upload, "read") else (str(upload or "")).encode()
+        content = await upload.read() if isinstance(upload, UploadFile) else (str(upload or "")).encode()
         path = form.get("path")
         fmt, language = form.get("format"), form.get("language")
         overwrite = str(form.get("overwrite", "false")).lower() == "true"
@@ -147,7 +148,7 @@ async def dbfs_put(request: Request) -> dict:
         await read_body(request, 2 * 1024 * 1024, "contents")
         form = await request.form()
         upload = form.get("file") or form.get("contents")  # the legacy CLI names the part "file"
-        data = await upload.read() if hasattr(upload, "read") else str(upload or "").encode()
+        data = await upload.read() if isinstance(upload, UploadFile) else str(upload or "").encode()
         _dbfs(request).put(str(form.get("path") or ""), base64.b64encode(data).decode(),
                            str(form.get("overwrite", "false")).lower() == "true")
         return {}

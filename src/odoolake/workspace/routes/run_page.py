@@ -88,7 +88,8 @@ def _show(request: Request, run_id: int) -> HTMLResponse:
         parent = ws.jobs.store.output(run_id)
         if parent is not None:
             run = ws.jobs.get_run(parent[0])
-    outputs = {t["run_id"]: (ws.jobs.store.output(t["run_id"]) or (0, {}))[1] for t in run.get("tasks", [])}
+    outputs: dict[int, dict] = {t["run_id"]: (ws.jobs.store.output(t["run_id"]) or (0, {}))[1]
+                                for t in run.get("tasks", [])}
     return HTMLResponse(_page(run, outputs))
 
 

@@ -73,7 +73,7 @@ async def delete_secret(request: Request) -> dict:
 
 @router.get(f"{BASE}/list")
 def list_secrets(request: Request) -> dict:
-    return {"secrets": _store(request).list(request.query_params.get("scope"), _caller(request))}
+    return {"secrets": _store(request).list_secrets(request.query_params.get("scope"), _caller(request))}
 
 
 @router.get(f"{BASE}/get")
@@ -132,4 +132,4 @@ def task_get_secret(request: Request) -> dict:
 @task_router.get(f"{TASK_ROUTE}/list", include_in_schema=False)
 def task_list_secrets(request: Request) -> dict:
     _, caller = _grant(request)
-    return {"secrets": _store(request).list(request.query_params.get("scope"), caller)}
+    return {"secrets": _store(request).list_secrets(request.query_params.get("scope"), caller)}

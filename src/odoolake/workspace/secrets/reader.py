@@ -104,7 +104,7 @@ def list_keys(scope: str, paths: WorkspacePaths | None = None) -> list[str]:
     keys: list[str] = []
     if store is not None:
         try:
-            keys = [s["key"] for s in store.list(scope, Caller("owner", is_admin=True))]
+            keys = [s["key"] for s in store.list_secrets(scope, Caller("owner", is_admin=True))]
         except ApiError:
             keys = []
     prefix = env_name(scope, "")

@@ -135,7 +135,7 @@ class SecretStore:
             if not conn.execute("DELETE FROM secrets WHERE scope = ? AND key = ?", (name, key_name)).rowcount:
                 raise ResourceDoesNotExist(f"Secret {key_name} does not exist in scope {name}!")
 
-    def list(self, scope: object, caller: Caller) -> list[dict]:
+    def list_secrets(self, scope: object, caller: Caller) -> list[dict]:
         name = _name(scope, "scope")
         self._require(name, caller, READ)
         rows = self.db.connect().execute("SELECT key, updated FROM secrets WHERE scope = ? ORDER BY key", (name,))
