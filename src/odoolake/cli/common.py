@@ -63,9 +63,8 @@ def error_line(exc: BaseException) -> str:
     if isinstance(exc, OdoolakeError | DatabricksError):
         return str(exc).split(". Config: ")[0].strip()  # the SDK appends its whole config; the cause comes first
     text = str(exc).strip().split("\n")[0]
-    if _is_connection_error(exc):
-        host = _workspace.get("host", "the workspace")
-        return str(WorkspaceUnreachable(host, text or type(exc).__name__))
+    if _is_connection_error(exc) and "host" in _workspace:  # a workspace command lost its workspace
+        return str(WorkspaceUnreachable(_workspace["host"], text or type(exc).__name__))
     spark_error = type(exc).__module__.startswith(("pyspark", "py4j"))
     if spark_error:
         text = text.split("\n\nJVM stacktrace")[0]
