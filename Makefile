@@ -17,6 +17,7 @@ demo: install
 
 test: install
 	$(VENV)/bin/ruff check src tests bench scripts addons
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 

@@ -7,6 +7,7 @@ Sail rejects relative warehouse paths, and absolute paths keep tables valid what
 from __future__ import annotations
 
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,11 @@ class WorkspacePaths:
     def from_env(cls, home: str | os.PathLike[str] | None = None) -> WorkspacePaths:
         raw = home if home is not None else os.environ.get("ODOOLAKE_HOME", DEFAULT_HOME)
         return cls(Path(raw).expanduser().resolve())
+
+    @property
+    def workspace_id(self) -> str:
+        """The workspace's numeric id (``.well-known``, ``X-Databricks-Org-Id``), derived from its root."""
+        return str(zlib.crc32(str(self.home).encode()) % 10**15 + 10**15)
 
     @property
     def warehouse(self) -> Path:

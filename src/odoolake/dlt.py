@@ -236,9 +236,9 @@ class _Runner:
         for path, partitions in files:
             groups.setdefault(tuple(sorted(partitions.items())), []).append(path)
         parts = []
-        for partitions, paths in groups.items():
+        for group, paths in groups.items():
             df = self.spark.read.parquet(*paths)
-            for column, value in partitions:
+            for column, value in group:
                 df = df.withColumn(column, F.lit(value))
             parts.append(df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields]))
         out = parts[0]

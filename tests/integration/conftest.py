@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import httpx
 import pytest
 
 from odoolake.cli.common import dbfs_lister
@@ -14,6 +16,27 @@ from odoolake.datagen import GenConfig, generate
 from odoolake.ml.train import TrainResult, train
 from odoolake.pipeline import month_end
 from odoolake.workspace.engine import LocalEngine
+
+HTTP_TIMEOUT = 120.0  # seconds; httpx's default of 5 s is too short for a 2-core machine at a load average of 8
+
+
+@pytest.fixture(scope="session", autouse=True)
+def patient_http():
+    """Give every plain ``httpx`` call in the tests HTTP_TIMEOUT unless it names its own timeout: a slow answer
+    under load is not a failure (a wrong answer is)."""
+
+    def patient(fn):
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            kwargs.setdefault("timeout", HTTP_TIMEOUT)
+            return fn(*args, **kwargs)
+        return call
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("get", "post", "put", "delete", "request"):
+            mp.setattr(httpx, name, patient(getattr(httpx, name)))
+        mp.setattr(httpx, "Client", functools.partial(httpx.Client, timeout=HTTP_TIMEOUT))
+        yield
 
 
 @dataclass

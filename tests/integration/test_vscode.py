@@ -43,7 +43,7 @@ def test_notebook_run_reports_errors_at_the_notebooks_own_line(tmp_path, monkeyp
     monkeypatch.setenv("ODOOLAKE_HOME", str(tmp_path / "home"))
     sys.settrace(record)
     try:
-        result = CliRunner().invoke(app, ["notebook", "run", str(notebook), "-p", "agency=BOM"])
+        result = CliRunner().invoke(app, ["notebook", "run", str(notebook), "--params", "agency=BOM"])
     finally:
         sys.settrace(None)
     assert "agency BOM" in result.output

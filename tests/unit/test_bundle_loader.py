@@ -153,3 +153,53 @@ def test_production_mode_needs_a_fixed_run_as_identity(tmp_path):
     fixed = text + "    run_as:\n      service_principal_name: ci-sp\n"
     assert load_bundle(write(tmp_path, fixed), "prod", variables={"region": "ph"}, env={}).config["run_as"] == {
         "service_principal_name": "ci-sp"}
+
+
+def _diagnostics(tmp_path, text: str) -> list:
+    try:
+        return load_bundle(write(tmp_path, text), variables={"region": "ph"}, env={}).diagnostics
+    except BundleError as exc:
+        return exc.diagnostics
+
+
+SCHEDULED = BASE.replace("      name: job\n", """      name: job
+      max_concurrent_runs: 1
+      schedule:
+        quartz_cron_expression: "0 0 2 1 * ?"
+        timezone_id: Asia/Manila
+""")
+
+
+@pytest.mark.parametrize(("old", "new", "severity", "path", "line", "summary"), [
+    ("          notebook_task: {notebook_path: /Shared/a}\n",
+     "          notebook_task: {notebook_path: /Shared/a}\n          depends_onn: []\n", "warning",
+     "resources.jobs.j.tasks[0].depends_onn", 17, "unknown field 'depends_onn' (kept; real Databricks may refuse "
+     "it); did you mean 'depends_on'?"),
+    ("max_concurrent_runs: 1", "max_concurrent_runs: one", "error", "resources.jobs.j.max_concurrent_runs", 10,
+     "expected an integer, got str 'one'"),
+    ("max_concurrent_runs: 1", "max_concurrent_runs: -2", "error", "resources.jobs.j.max_concurrent_runs", 10,
+     "must be >= 0, got -2"),
+    ('"0 0 2 1 * ?"', '"0 0 25 1 * ?"', "error", "resources.jobs.j.schedule.quartz_cron_expression", 12,
+     "Invalid Quartz cron expression '0 0 25 1 * ?': a field is out of range"),
+    ('"0 0 2 1 * ?"', '"0 0 0 30 2 ?"', "error", "resources.jobs.j.schedule.quartz_cron_expression", 12,
+     "never fires"),
+    ("Asia/Manila", "Asia/Manilla", "error", "resources.jobs.j.schedule.timezone_id", 13,
+     "unknown timezone_id 'Asia/Manilla'; did you mean 'Asia/Manila'?"),
+    ("timezone_id: Asia/Manila", "timezone_id: Asia/Manila\n        pause_status: STOPPED", "error",
+     "resources.jobs.j.schedule.pause_status", 14, "'STOPPED' is not one of PAUSED, UNPAUSED"),
+    ("{notebook_path: /Shared/a}", "{notebook_path: /Shared/a, base_parameters: [a]}", "error",
+     "resources.jobs.j.tasks[0].notebook_task.base_parameters", 16, "expected a mapping, got list"),
+])
+def test_validate_reports_unknown_keys_and_forbidden_values_at_their_line(tmp_path, old, new, severity, path, line,
+                                                                          summary):
+    found = [d for d in _diagnostics(tmp_path, SCHEDULED.replace(old, new)) if d.path == path]
+    assert len(found) == 1, [str(d) for d in _diagnostics(tmp_path, SCHEDULED.replace(old, new))]
+    diagnostic = found[0]
+    assert diagnostic.severity == severity and summary in diagnostic.summary
+    assert diagnostic.location.file.endswith("databricks.yml") and diagnostic.location.line == line
+    assert f"databricks.yml:{line}:" in str(diagnostic)
+
+
+def test_the_project_bundle_has_no_diagnostics():
+    for target in ("local", "dev", "prod"):
+        assert load_bundle(REPO_BUNDLE, target, user=USER, env={}).diagnostics == []

@@ -99,5 +99,30 @@ def test_the_workspace_home_is_set_for_the_run_only(tmp_path, spark, lake_engine
 
 
 def _write(path, code: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# Databricks notebook source\n{code}\n")
     return path
+
+
+def test_run_and_notebook_run_resolve_workspace_paths_and_never_leave_the_tree(tmp_path, spark, lake_engine):
+    from odoolake.workspace.notebooks.runtime import NotebookNotFound
+
+    tree = lake_engine.paths.home / "workspace"
+    _write(tree / "Shared" / "lib" / "helper", "HELPER = 'from /Shared/lib/helper'")
+    _write(tree / "Shared" / "lib" / "child", "dbutils.notebook.exit('child ran')")
+    main = _write(tree / "Users" / "me" / "main", "# MAGIC %run /Shared/lib/helper\n\n# COMMAND ----------\n\n"
+                  "print(HELPER)\nprint(dbutils.notebook.run('/Workspace/Shared/lib/child', 60))\n"
+                  "print(dbutils.notebook.run('../../Shared/lib/child', 60))\n")
+    result = run_notebook(main, spark, lake_engine.paths)
+    assert "from /Shared/lib/helper" in result.output and result.output.count("child ran") == 2
+
+    outside = _write(tmp_path / "outside.py", "print('outside ran')")
+    for target, problem in ((str(outside), "not found in the workspace tree"),
+                            (str(outside.with_suffix("")), "not found in the workspace tree"),
+                            ("../../../../" + outside.name, "leads outside the workspace tree")):
+        sneaky = _write(tree / "Users" / "me" / "sneaky", f"# MAGIC %run {target}\n")
+        with pytest.raises(NotebookNotFound, match=problem):
+            run_notebook(sneaky, spark, lake_engine.paths)
+        caller = _write(tree / "Users" / "me" / "caller", f"dbutils.notebook.run({target!r}, 60)\n")
+        with pytest.raises(NotebookNotFound, match=problem):
+            run_notebook(caller, spark, lake_engine.paths)

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from odoolake.workspace.jobs.quartz import QuartzError, fire_times, to_croniter
+from odoolake.workspace.jobs.quartz import QuartzError, fire_times, next_fire, to_croniter
 
 MANILA = ZoneInfo("Asia/Manila")
 BASE = datetime(2026, 11, 26, 12, 0, tzinfo=MANILA)  # a Thursday
@@ -48,3 +48,16 @@ def test_time_zone_matters():
 def test_invalid_expressions_name_the_problem(expression, problem):
     with pytest.raises(QuartzError, match=problem):
         to_croniter(expression)
+
+
+@pytest.mark.parametrize("expression", ["0 0 0 30 2 ?", "0 0 0 31 4 ?", "0 0 2 1 * ? 2025"])
+def test_expressions_that_never_fire_again_are_named(expression):
+    with pytest.raises(QuartzError, match="never fires after 2026-11-26 12:00 Asia/Manila"):
+        next_fire(expression, "Asia/Manila", BASE)
+    assert list(fire_times(expression, "Asia/Manila", BASE)) == []  # the iterator ends; croniter's error stays inside
+
+
+def test_the_last_fire_of_a_year_bounded_expression_then_the_end():
+    fires = list(fire_times("0 0 2 1 * ? 2027", "Asia/Manila", BASE))
+    assert len(fires) == 12 and fires[-1].replace(tzinfo=None) == datetime(2027, 12, 1, 2, 0)
+    assert next_fire("0 0 0 29 2 ?", "Asia/Manila", BASE).replace(tzinfo=None) == datetime(2028, 2, 29, 0, 0)

@@ -72,7 +72,7 @@ def form_2307_xlsx(payee: Party, payor: Party, year: int, quarter: int, lines: l
     ws["A1"].font = Font(bold=True, size=13)
     ws["A3"], ws["B3"] = "For the period from", start.strftime("%m/%d/%Y")
     ws["C3"], ws["D3"] = "to", end.strftime("%m/%d/%Y")
-    rows = [
+    rows: list[tuple[str, object]] = [
         ("Part I – Payee Information", None),
         ("Taxpayer Identification Number (TIN)", payee_tin),
         ("Payee's Name", payee.name),

@@ -15,6 +15,7 @@ import copy
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -282,18 +283,24 @@ def _deploy_endpoint(w: Any, spec: dict, action: Action, state: dict[str, str]) 
         action.kind, action.detail = "skip", f"deferred: {exc} Run the job that registers it, then deploy again."
 
 
-def deploy(w: Any, bundle: Bundle) -> DeployResult:
+def deploy(w: Any, bundle: Bundle, on_step: Callable[[str], None] | None = None) -> DeployResult:
+    """Deploy the bundle; ``on_step`` hears each step as it starts (progress)."""
     from databricks.sdk.service.jobs import JobSettings
 
+    step = on_step or (lambda _: None)
+    step("planning")
     result = DeployResult(actions=plan(w, bundle))
     state = read_state(w, bundle)
+    step(f"uploading files to {bundle.config['workspace']['file_path']}")
     result.files = _sync_files(w, bundle)
+    step("building artifacts")
     built = build_artifacts(w, bundle)
     result.artifacts = sorted(built.values())
     for action in result.actions:
         kind, key = action.resource.split(".", 1)
         if action.kind == "skip":
             continue
+        step(f"{action.kind} {action.resource}")
         if kind == "experiments" and action.kind != "delete":
             _deploy_experiment(w, bundle.resources(kind)[key], action, state)
         elif kind == "models" and action.kind != "delete":
@@ -352,7 +359,6 @@ def _delete_pipeline(w: Any, pipeline_id: str) -> None:
 
 def run_pipeline_update(w: Any, bundle: Bundle, key: str, full_refresh: bool = False, timeout: float = 1800) -> str:
     """Start an update of a deployed pipeline and wait; returns its final state."""
-    import time
 
     state = read_state(w, bundle)
     if f"pipelines.{key}" not in state:
@@ -368,14 +374,26 @@ def run_pipeline_update(w: Any, bundle: Bundle, key: str, full_refresh: bool = F
     raise BundleError([Diagnostic("error", f"pipeline {key} update {update_id} did not finish in {timeout:.0f} s")])
 
 
-def run(w: Any, bundle: Bundle, key: str, params: dict[str, str] | None = None) -> Any:
-    """Run a deployed job and wait for it; returns the SDK Run."""
+RUN_DONE = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+
+
+def run(w: Any, bundle: Bundle, key: str, params: dict[str, str] | None = None,
+        on_update: Callable[[Any], None] | None = None, poll_seconds: float = 1.0) -> Any:
+    """Run a deployed job and wait for it; returns the SDK Run. ``on_update`` sees the run at every poll (progress)."""
+
     state = read_state(w, bundle)
     if f"jobs.{key}" not in state:
         known = [r.split(".", 1)[1] for r in state if r.startswith("jobs.")]
         raise BundleError([Diagnostic("error", f"job {key!r} is not deployed for target {bundle.target!r}; "
                                       f"deployed: {', '.join(known) or 'none'} (run bundle deploy first)")])
-    return w.jobs.run_now(job_id=int(state[f"jobs.{key}"]), job_parameters=params or None).result()
+    run_id = w.jobs.run_now(job_id=int(state[f"jobs.{key}"]), job_parameters=params or None).run_id
+    while True:
+        current = w.jobs.get_run(run_id)
+        if on_update is not None:
+            on_update(current)
+        if current.state and current.state.life_cycle_state and current.state.life_cycle_state.value in RUN_DONE:
+            return current
+        time.sleep(poll_seconds)
 
 
 def destroy(w: Any, bundle: Bundle) -> list[str]:

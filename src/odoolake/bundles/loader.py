@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from odoolake.bundles import schema
 from odoolake.errors import OdoolakeError
 
 TOP_LEVEL = {"bundle", "include", "variables", "workspace", "targets", "resources", "run_as", "presets",
@@ -27,10 +28,6 @@ TARGET_KEYS = {"default", "mode", "workspace", "variables", "resources", "run_as
 RESOURCE_TYPES = {"jobs", "pipelines", "experiments", "models", "registered_models", "model_serving_endpoints",
                   "schemas", "volumes", "clusters", "sql_warehouses", "dashboards", "apps", "secret_scopes",
                   "quality_monitors"}
-JOB_KEYS = {"name", "description", "tasks", "job_clusters", "environments", "parameters", "schedule", "continuous",
-            "trigger", "max_concurrent_runs", "timeout_seconds", "email_notifications", "webhook_notifications",
-            "notification_settings", "tags", "run_as", "queue", "git_source", "health", "format", "edit_mode",
-            "deployment", "permissions", "performance_target", "budget_policy_id", "lifecycle"}
 TASK_TYPES = ("notebook_task", "spark_python_task", "python_wheel_task", "sql_task", "condition_task",
               "run_job_task", "pipeline_task", "spark_jar_task", "spark_submit_task", "dbt_task", "for_each_task")
 _REF = re.compile(r"\$\{([A-Za-z_][\w\-]*(?:\.[\w\-]+|\[\d+\])*)\}")
@@ -64,7 +61,10 @@ class BundleError(OdoolakeError):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
         errors = [d for d in diagnostics if d.severity == "error"]
-        super().__init__(f"The bundle has {len(errors)} error(s):\n" + "\n".join(f"  {d}" for d in errors))
+        warnings = [d for d in diagnostics if d.severity != "error"]
+        also = f" and {len(warnings)} warning(s)" if warnings else ""
+        super().__init__(f"The bundle has {len(errors)} error(s){also}:\n"
+                         + "\n".join(f"  {d}" for d in errors + warnings))
 
 
 @dataclass
@@ -449,21 +449,33 @@ def _apply_mode(config: dict, user: str, explicit_root: bool, locations: dict, d
                                         locations.get(f"resources.pipelines.{key}.development")))
 
 
+def _located(locations: dict, path: str) -> Location | None:
+    """The location of ``path``, or of the nearest enclosing key that has one."""
+    while path:
+        if path in locations:
+            return locations[path]
+        path = path[:max(path.rfind("."), path.rfind("["))] if ("." in path or "[" in path) else ""
+    return None
+
+
 def _validate(config: dict, root: Path, locations: dict, diags: list) -> None:
+    def report(severity: str, summary: str, path: str) -> None:
+        diags.append(Diagnostic(severity, summary, path, _located(locations, path)))
+
     for kind in (config.get("resources") or {}):
         if kind not in RESOURCE_TYPES:
             diags.append(Diagnostic("warning", f"unknown resource type {kind!r} (kept)", f"resources.{kind}",
                                     locations.get(f"resources.{kind}")))
+    for kind, spec in schema.RESOURCES.items():
+        for key, resource in (config.get("resources", {}).get(kind) or {}).items():
+            schema.check(spec, resource, f"resources.{kind}.{key}", report)
+            if kind == "jobs" and isinstance(resource, dict):
+                schema.never_fires(resource.get("schedule"), f"resources.jobs.{key}.schedule", report)
     for key, job in (config.get("resources", {}).get("jobs") or {}).items():
         base = f"resources.jobs.{key}"
         if not isinstance(job, dict):
-            diags.append(Diagnostic("error", "a job must be a mapping", base, locations.get(base)))
-            continue
-        for field_name in job:
-            if field_name not in JOB_KEYS:
-                diags.append(Diagnostic("warning", f"unknown job field {field_name!r} (passed through)",
-                                        f"{base}.{field_name}", locations.get(f"{base}.{field_name}")))
-        tasks = job.get("tasks") or []
+            continue  # reported by the schema check
+        tasks = [t for t in job.get("tasks") or [] if isinstance(t, dict)] if isinstance(job.get("tasks"), list) else []
         keys = [t.get("task_key") for t in tasks]
         for i, task in enumerate(tasks):
             path = f"{base}.tasks[{i}]"
@@ -476,19 +488,23 @@ def _validate(config: dict, root: Path, locations: dict, diags: list) -> None:
             if len(kinds) != 1:
                 diags.append(Diagnostic("error", f"exactly one task type is required, got {kinds or 'none'}", path,
                                         locations.get(path)))
-            for j, dep in enumerate(task.get("depends_on") or []):
-                if dep.get("task_key") not in keys:
+            deps: list[Any] = task["depends_on"] if isinstance(task.get("depends_on"), list) else []
+            for j, dep in enumerate(deps):
+                if isinstance(dep, dict) and dep.get("task_key") not in keys:
                     dpath = f"{path}.depends_on[{j}].task_key"
                     diags.append(Diagnostic("error", f"depends on unknown task {dep.get('task_key')!r}", dpath,
                                             locations.get(dpath) or locations.get(f"{path}.depends_on[{j}]")))
-            nb = (task.get("notebook_task") or {}).get("notebook_path")
-            if nb and not nb.startswith(("/", "${")):
+            nb_task = task.get("notebook_task")
+            nb = nb_task.get("notebook_path") if isinstance(nb_task, dict) else None
+            if isinstance(nb, str) and nb and not nb.startswith(("/", "${")):
                 source = locations.get(f"{path}.notebook_task.notebook_path")
                 folder = Path(source.file).parent if source else root
                 if not (folder / nb).is_file():
                     diags.append(Diagnostic("error", f"notebook {nb!r} not found (relative to {folder})",
                                             f"{path}.notebook_task.notebook_path", source))
-        cycle = _cycle({t.get("task_key"): [d.get("task_key") for d in t.get("depends_on") or []] for t in tasks})
+        cycle = _cycle({str(t.get("task_key")): [str(d.get("task_key")) for d in t.get("depends_on") or []
+                                                 if isinstance(d, dict)]
+                        for t in tasks if isinstance(t.get("depends_on") or [], list)})
         if cycle:
             diags.append(Diagnostic("error", "depends_on has a cycle: " + " -> ".join(cycle), f"{base}.tasks",
                                     locations.get(f"{base}.tasks")))

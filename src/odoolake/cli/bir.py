@@ -240,7 +240,7 @@ def dat_1604e(year: int = typer.Option(..., help="Calendar year."), agency: str 
 
 @app.command("forms")
 @handle_errors
-def forms_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q1."),
+def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Quarter, e.g. 2026Q1."),
               agency: str = typer.Option(None, help="One agency (default: all)."),
               skip_invalid_tins: bool = SkipOpt, home: str = HomeOpt) -> None:
     """Rebuild the quarter's form tables, then write 2307 workbooks, the QAP and the month-end summary."""

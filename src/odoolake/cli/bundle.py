@@ -1,27 +1,37 @@
-"""``odoolake bundle validate | summary``: load the bundle as Databricks would and report every problem."""
+"""``odoolake bundle validate | summary | deploy | run | destroy``: the bundle as Databricks reads it, through the API."""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from odoolake.cli.common import console, err_console, handle_errors
+from odoolake.cli.common import (
+    Output,
+    OutputOpt,
+    ProfileOpt,
+    TargetOpt,
+    console,
+    emit,
+    err_console,
+    handle_errors,
+    workspace_client,
+)
 
 app = typer.Typer(no_args_is_help=True)
 
-TargetOpt = typer.Option(None, "--target", "-t", help="Target to resolve (default: the bundle's default target).")
 VarOpt = typer.Option(None, "--var", help="Set a variable: --var name=value (repeatable).")
 DirOpt = typer.Option("databricks", "--bundle-dir", help="Folder with databricks.yml.")
+ParamsOpt = typer.Option(None, "--params", help="Job parameter name=value (repeatable).")
 
 
-def _vars(pairs: list[str] | None) -> dict[str, str]:
+def _vars(pairs: list[str] | None, option: str = "--var") -> dict[str, str]:
     out = {}
     for pair in pairs or []:
         if "=" not in pair:
-            raise typer.BadParameter(f"--var {pair!r}: expected name=value")
+            raise typer.BadParameter(f"{option} {pair!r}: expected name=value")
         name, value = pair.split("=", 1)
         out[name.strip()] = value
     return out
@@ -34,104 +44,148 @@ def _load(bundle_dir: str, target: str | None, var: list[str] | None):
     return load_bundle(bundle_dir, target, _vars(var), user=local_user())
 
 
+def _client(bundle, profile: str | None):
+    return workspace_client(profile, bundle.config["workspace"].get("host"))
+
+
 @app.command("validate")
 @handle_errors
 def validate(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = DirOpt,
-             output: str = typer.Option("text", "--output", "-o", help="text, or json for the resolved config")) -> None:
-    """Load, merge the target, resolve variables and references, and validate."""
+             output: Output = OutputOpt) -> None:
+    """Load, merge the target, resolve variables and references, and validate (-o json prints the resolved config)."""
     bundle = _load(bundle_dir, target, var)
     for diagnostic in bundle.diagnostics:
-        err_console.print(f"[yellow]{diagnostic}[/]")
-    if output == "json":
-        print(json.dumps({k: v for k, v in bundle.config.items() if k != "targets"}, indent=2, default=str))
-        return
-    console.print(f"Name: {bundle.name}\nTarget: {bundle.target}\nWorkspace: "
-                  f"{bundle.config['workspace'].get('host', '')} {bundle.config['workspace']['root_path']}")
-    console.print("[green]Validation OK![/]")
+        err_console.print(f"[yellow]{escape(str(diagnostic))}[/]", soft_wrap=True)
+    emit(output, {k: v for k, v in bundle.config.items() if k != "targets"}, lambda: console.print(
+        f"Name: {bundle.name}\nTarget: {bundle.target}\nWorkspace: {bundle.config['workspace'].get('host', '')} "
+        f"{bundle.config['workspace']['root_path']}\n"
+        + ("[green]Validation OK![/]" if not bundle.diagnostics else
+           f"[yellow]Validation OK, with {len(bundle.diagnostics)} warning(s)[/]"), soft_wrap=True))
 
 
 @app.command("summary")
 @handle_errors
-def summary(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = DirOpt) -> None:
+def summary(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = DirOpt,
+            output: Output = OutputOpt) -> None:
     """Name, target, workspace paths and every resource of the bundle."""
     bundle = _load(bundle_dir, target, var)
-    console.print(f"Name: {bundle.name}  Target: {bundle.target}  Mode: {bundle.config.get('mode', '-')}")
-    console.print(f"Workspace: {bundle.config['workspace'].get('host', '')}  root {bundle.config['workspace']['root_path']}")
-    table = Table("type", "key", "name", show_edge=False)
-    for kind, items in (bundle.config.get("resources") or {}).items():
-        for key, spec in (items or {}).items():
-            table.add_row(kind, key, escape(str((spec or {}).get("name", ""))))
-    console.print(table)
+    resources = [{"type": kind, "key": key, "name": str((spec or {}).get("name", ""))}
+                 for kind, items in (bundle.config.get("resources") or {}).items() for key, spec in (items or {}).items()]
+    data = {"name": bundle.name, "target": bundle.target, "mode": bundle.config.get("mode"),
+            "host": bundle.config["workspace"].get("host", ""), "root_path": bundle.config["workspace"]["root_path"],
+            "resources": resources}
 
+    def text() -> None:
+        console.print(f"Name: {bundle.name}  Target: {bundle.target}  Mode: {bundle.config.get('mode', '-')}")
+        console.print(f"Workspace: {data['host']}  root {data['root_path']}")
+        table = Table("type", "key", "name", show_edge=False)
+        for r in resources:
+            table.add_row(r["type"], r["key"], escape(r["name"]))
+        console.print(table)
 
-def _client(bundle, profile: str | None):
-    from databricks.sdk import WorkspaceClient
-
-    from odoolake.workspace.frontdoor.trust import trust_profile
-
-    host = bundle.config["workspace"].get("host")
-    if profile:
-        trust_profile(profile)
-        return WorkspaceClient(profile=profile)
-    return WorkspaceClient(host=host) if host else WorkspaceClient()
-
-
-ProfileOpt = typer.Option(None, "--profile", "-p", help="~/.databrickscfg profile (default: env or the target host).")
-ParamsOpt = typer.Option(None, "--params", help="Job parameter name=value (repeatable).")
+    emit(output, data, text)
 
 
 @app.command("deploy")
 @handle_errors
 def deploy_cmd(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = DirOpt,
-               profile: str = ProfileOpt) -> None:
+               profile: str = ProfileOpt, output: Output = OutputOpt) -> None:
     """Build artifacts, upload files, create or update experiments, models, jobs, pipelines and serving endpoints."""
     from odoolake.bundles.deploy import deploy
 
     bundle = _load(bundle_dir, target, var)
-    result = deploy(_client(bundle, profile), bundle)
-    console.print(f"Uploaded {result.files} file(s) to {bundle.config['workspace']['file_path']}")
-    for artifact in result.artifacts:
-        console.print(f"Built and uploaded {artifact}")
-    for action in result.actions:
-        ident = result.ids.get(action.resource) or result.ids.get("adopted." + action.resource, "")
-        console.print(f"  {action.kind:9} {action.resource} {ident} {action.detail}".rstrip())
-    console.print("[green]Deployment complete![/]")
+    client = _client(bundle, profile)
+    with console.status("deploying…") as status:
+        result = deploy(client, bundle, on_step=lambda step: status.update(f"deploying: {step}…"))
+    actions = [{"action": a.kind, "resource": a.resource, "id": result.ids.get(a.resource)
+                or result.ids.get("adopted." + a.resource, ""), "detail": a.detail} for a in result.actions]
+
+    def text() -> None:
+        console.print(f"Uploaded {result.files} file(s) to {bundle.config['workspace']['file_path']}")
+        for artifact in result.artifacts:
+            console.print(f"Built and uploaded {artifact}")
+        for a in actions:
+            console.print(f"  {a['action']:9} {a['resource']} {a['id']} {a['detail']}".rstrip())
+        console.print("[green]Deployment complete![/]")
+
+    emit(output, {"files": result.files, "artifacts": result.artifacts, "actions": actions}, text)
+
+
+class _RunProgress:
+    """Prints a line whenever the run or one of its tasks changes state (what `bundle run` shows while it waits)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.seen: dict[str, str] = {}
+        self.quiet = quiet
+
+    def __call__(self, run: Any) -> None:
+        if "run" not in self.seen and not self.quiet:
+            console.print(f"Run {run.run_id}: {run.run_page_url or ''}".rstrip())
+            self.seen["run"] = "started"
+        for task in run.tasks or []:
+            state = _state(task.state)
+            if self.seen.get(task.task_key) != state:
+                self.seen[task.task_key] = state
+                if not self.quiet:
+                    console.print(f"  {task.task_key:24} {state}")
+
+
+def _state(state: Any) -> str:
+    if state is None or state.life_cycle_state is None:
+        return "PENDING"
+    if state.result_state is not None:
+        return state.result_state.value
+    return state.life_cycle_state.value
 
 
 @app.command("run")
 @handle_errors
 def run_cmd(key: str = typer.Argument(..., help="Job key in the bundle, e.g. bir_etl."), target: str = TargetOpt,
             var: list[str] = VarOpt, bundle_dir: str = DirOpt, profile: str = ProfileOpt,
-            params: list[str] = ParamsOpt) -> None:
-    """Run a deployed job (or start a pipeline update), wait for it, and print the result."""
+            params: list[str] = ParamsOpt, output: Output = OutputOpt) -> None:
+    """Run a deployed job (or start a pipeline update), show each task's state as it changes, and wait."""
     from odoolake.bundles.deploy import run, run_pipeline_update
 
     bundle = _load(bundle_dir, target, var)
+    client = _client(bundle, profile)
     if key in bundle.resources("pipelines"):
-        state = run_pipeline_update(_client(bundle, profile), bundle, key)
-        console.print(f"Pipeline {key}: {state}")
+        with console.status(f"pipeline {key}: updating…"):
+            state = run_pipeline_update(client, bundle, key)
+        emit(output, {"pipeline": key, "state": state}, lambda: console.print(f"Pipeline {key}: {state}"))
         if state != "COMPLETED":
             raise typer.Exit(1)
         return
-    finished = run(_client(bundle, profile), bundle, key, _vars(params))
-    console.print(f"Run {finished.run_id}: {finished.state.result_state.value if finished.state.result_state else ''} "
-                  f"{finished.run_page_url or ''}")
-    for task in finished.tasks or []:
-        state = task.state.result_state.value if task.state and task.state.result_state else "-"
-        console.print(f"  {task.task_key:20} {state} {task.state.state_message or ''}".rstrip())
-    if not finished.state.result_state or finished.state.result_state.value != "SUCCESS":
+    finished = run(client, bundle, key, _vars(params, "--params"), on_update=_RunProgress(output == Output.json))
+    result = _state(finished.state)
+    tasks = [{"task_key": t.task_key, "state": _state(t.state), "message": (t.state.state_message or "")
+              if t.state else ""} for t in finished.tasks or []]
+
+    def text() -> None:
+        console.print(f"Run {finished.run_id}: {result} {finished.run_page_url or ''}".rstrip())
+        for t in tasks:
+            if t["state"] != "SUCCESS" and t["message"]:
+                console.print(f"  {t['task_key']:24} {t['state']} {escape(t['message'])}")
+
+    emit(output, {"run_id": finished.run_id, "state": result, "run_page_url": finished.run_page_url, "tasks": tasks},
+         text)
+    if result != "SUCCESS":
         raise typer.Exit(1)
 
 
 @app.command("destroy")
 @handle_errors
 def destroy_cmd(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = DirOpt, profile: str = ProfileOpt,
-                auto_approve: bool = typer.Option(False, "--auto-approve", help="Do not ask for confirmation.")) -> None:
+                auto_approve: bool = typer.Option(False, "--auto-approve", help="Do not ask for confirmation."),
+                output: Output = OutputOpt) -> None:
     """Delete what this bundle deployed to the target (and nothing else), then its root folder."""
     from odoolake.bundles.deploy import destroy
 
     bundle = _load(bundle_dir, target, var)
     if not auto_approve and not typer.confirm(f"Destroy bundle {bundle.name} in target {bundle.target}?"):
         raise typer.Exit(1)
-    removed = destroy(_client(bundle, profile), bundle)
-    console.print(f"Removed {', '.join(removed) or 'nothing'} and {bundle.config['workspace']['root_path']}")
+    with console.status("destroying…"):
+        removed = destroy(_client(bundle, profile), bundle)
+    emit(output, {"removed": removed, "root_path": bundle.config["workspace"]["root_path"]}, lambda: console.print(
+        f"Removed {', '.join(removed) or 'nothing'} and {bundle.config['workspace']['root_path']}"))
+
+

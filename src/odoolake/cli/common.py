@@ -1,17 +1,31 @@
-"""Shared CLI helpers: one error handler, the console, and the local file lister."""
+"""Shared CLI helpers: the one error handler, the shared options, the workspace client, output and the console.
+
+Every command answers a failure with one line on stderr (what failed, why, what to do) and exit code 1;
+``--debug`` shows the traceback instead. Commands get the handler from ``handle_errors`` (main.py applies it to
+every command, so a new command cannot forget it).
+"""
 
 from __future__ import annotations
 
+import configparser
 import functools
+import json
+import os
+import socket
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.exceptions import TyperException
 
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
@@ -20,24 +34,183 @@ console = Console()
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 DEBUG = False
+CONNECT_TIMEOUT = 3.0  # seconds to open a connection to a workspace before saying it is not reachable
+RETRY_BUDGET = 60  # seconds the SDK may retry one call (its default is 300)
+_workspace: dict[str, str] = {}  # the host the command talks to, for messages
+
+
+class WorkspaceUnreachable(OdoolakeError):
+    def __init__(self, host: str, reason: str) -> None:
+        self.host = host
+        super().__init__(f"workspace not reachable at {host} ({reason}): start it with `odoolake up --detach`, or "
+                         "check --profile / DATABRICKS_HOST")
+
+
+# -- the one error handler ------------------------------------------------------------------------
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame outside odoolake and its libraries (a notebook line, a user script), if any."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if "site-packages" not in f.filename and "/odoolake/" not in f.filename
+           and not f.filename.startswith("<")]
+    return f" (at {own[-1].filename}:{own[-1].lineno})" if own else ""
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for any failure: ours and the workspace's as they are, others with a hint of what to do."""
+    from databricks.sdk.errors import DatabricksError
+
+    if isinstance(exc, OdoolakeError | DatabricksError):
+        return str(exc).split(". Config: ")[0].strip()  # the SDK appends its whole config; the cause comes first
+    text = str(exc).strip().split("\n")[0]
+    if _is_connection_error(exc) and "host" in _workspace:  # a workspace command lost its workspace
+        return str(WorkspaceUnreachable(_workspace["host"], text or type(exc).__name__))
+    spark_error = type(exc).__module__.startswith(("pyspark", "py4j"))
+    if spark_error:
+        text = text.split("\n\nJVM stacktrace")[0]
+        if "TABLE_OR_VIEW_NOT_FOUND" in text:
+            return f"{text}: the lake does not have it yet; build it with `odoolake demo` (or `odoolake lake run`)"
+        return f"the engine refused it: {text}"
+    return f"{type(exc).__name__}: {text}{_where(exc)} (run with --debug for the traceback)"
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import requests
+
+    try:
+        import httpx
+
+        kinds: tuple[type[BaseException], ...] = (requests.ConnectionError, httpx.ConnectError, ConnectionError,
+                                                    TimeoutError)
+    except ImportError:
+        kinds = (requests.ConnectionError, ConnectionError, TimeoutError)
+    return isinstance(exc, kinds)
 
 
 def handle_errors(func: F) -> F:
+    if getattr(func, "_odoolake_handled", False):
+        return func
+
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from databricks.sdk.errors import DatabricksError
-
         try:
             return func(*args, **kwargs)
-        except (OdoolakeError, DatabricksError) as exc:  # ours, and what a workspace (local or real) answered
+        except (typer.Exit, typer.Abort, TyperException, click.exceptions.ClickException, SystemExit):
+            raise  # usage errors and deliberate exits are click's to print
+        except KeyboardInterrupt:
+            err_console.print("[bold red]error:[/] interrupted")
+            sys.exit(130)
+        except Exception as exc:
             if DEBUG:
                 raise
-            message = str(exc).split(". Config: ")[0]  # the SDK appends its whole config; the cause comes first
-            err_console.print(f"[bold red]error:[/] {escape(message)}")
+            err_console.print(f"[bold red]error:[/] {escape(error_line(exc))}", soft_wrap=True)
             sys.exit(1)
 
+    wrapper._odoolake_handled = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
+
+def handle_all(app: typer.Typer) -> None:
+    """Apply handle_errors to every command of ``app`` and its groups (commands need not remember it)."""
+    for command in app.registered_commands:
+        if command.callback is not None:
+            command.callback = handle_errors(command.callback)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            handle_all(group.typer_instance)
+
+
+# -- shared options --------------------------------------------------------------------------------
+
+HomeOpt = typer.Option(None, "--home", envvar="ODOOLAKE_HOME", help="Workspace root (default ./.odoolake).")
+ProfileOpt = typer.Option(None, "--profile", "-p", help="A ~/.databrickscfg profile (default: DATABRICKS_HOST and "
+                          "DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE).")
+TargetOpt = typer.Option(None, "--target", "-t", help="Bundle target (default: the bundle's default target).")
+
+
+class Output(StrEnum):
+    """``--output``: text for people, json for scripts (annotate the parameter with this type)."""
+
+    text = "text"
+    json = "json"
+
+
+OutputOpt = typer.Option(Output.text, "--output", "-o", help="text, or json for scripts.")
+
+
+def emit(output: str, data: Any, text: Callable[[], None]) -> None:
+    """Print ``data`` as JSON for ``--output json``, else call ``text`` to print it for people."""
+    if output == "json":
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        text()
+
+
+# -- workspace clients -----------------------------------------------------------------------------
+
+def _config_file() -> Path:
+    return Path(os.environ.get("DATABRICKS_CONFIG_FILE", Path.home() / ".databrickscfg"))
+
+
+def _profile_host(profile: str) -> str:
+    path = _config_file()
+    config = configparser.ConfigParser()
+    if path.exists():
+        config.read(path)
+    if profile not in config:
+        known = ", ".join(s for s in config.sections()) or "none"
+        raise OdoolakeError(f"profile {profile!r} is not in {path} (profiles: {known}); create one with "
+                            f"`odoolake up --detach --write-profile {profile}`")
+    host = config[profile].get("host")
+    if not host:
+        raise OdoolakeError(f"profile {profile!r} in {path} has no host")
+    return host
+
+
+def check_reachable(host: str) -> None:
+    """Open (and close) a connection to ``host`` within CONNECT_TIMEOUT, or raise WorkspaceUnreachable."""
+    parts = urlsplit(host if "://" in host else f"https://{host}")
+    if not parts.hostname:
+        raise OdoolakeError(f"{host!r} is not a workspace URL; give it as http://host:port or https://host")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else (
+            f"no answer within {CONNECT_TIMEOUT:.0f} s" if isinstance(exc, TimeoutError) else str(exc))
+        raise WorkspaceUnreachable(host, reason) from None
+
+
+def workspace_client(profile: str | None = None, host: str | None = None):
+    """The SDK client for a profile, a host, or the environment, after checking the workspace answers at all.
+
+    A dead workspace is reported in a few seconds ("workspace not reachable at …") instead of after the SDK's
+    five minutes of retries; a missing profile is named with the ones that exist.
+    """
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.core import Config
+
+    env_profile = os.environ.get("DATABRICKS_CONFIG_PROFILE")
+    chosen = profile or (None if host or os.environ.get("DATABRICKS_HOST") else env_profile)
+    target = _profile_host(chosen) if chosen else (host or os.environ.get("DATABRICKS_HOST"))
+    if not target:
+        raise OdoolakeError("no workspace given: pass --profile NAME, or set DATABRICKS_HOST and DATABRICKS_TOKEN "
+                            "(`odoolake up --detach --write-profile odoolake` writes a profile)")
+    _workspace["host"] = target
+    check_reachable(target)
+    if chosen:
+        from odoolake.workspace.frontdoor.trust import trust_profile
+
+        trust_profile(chosen)  # a local workspace's CA, recorded in the profile by `odoolake up --write-profile`
+    try:
+        config = Config(profile=chosen, retry_timeout_seconds=RETRY_BUDGET) if chosen else Config(
+            host=target, retry_timeout_seconds=RETRY_BUDGET)
+    except ValueError as exc:
+        raise OdoolakeError(f"no credentials for {target}: {str(exc).split('. Config:')[0]}") from None
+    return WorkspaceClient(config=config)
+
+
+# -- the lake --------------------------------------------------------------------------------------
 
 @contextmanager
 def lake_session(paths: WorkspacePaths) -> Iterator[Any]:
@@ -58,7 +231,3 @@ def dbfs_lister(paths: WorkspacePaths) -> Callable[[str], list[str]]:
         return [f"{uri.rstrip('/')}/{p.name}" for p in sorted(folder.iterdir()) if p.is_file()]
 
     return ls
-
-
-# Every command that works on a local workspace takes the same --home.
-HomeOpt = typer.Option(None, "--home", envvar="ODOOLAKE_HOME", help="Workspace root (default ./.odoolake).")

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from odoolake.bundles.jobs import BundleError
+from odoolake.bundles.loader import Diagnostic
 from odoolake.cli.common import HomeOpt, console, handle_errors, lake_session
 from odoolake.config import WorkspacePaths
 
@@ -88,8 +89,9 @@ def find_bundle(explicit: str | None) -> Path:
     for candidate in candidates:
         if (candidate / "databricks.yml").is_file():
             return candidate
-    raise BundleError(f"No bundle found (looked for databricks.yml in {', '.join(str(c) for c in candidates)}); "
-                      "run from the repository root or pass --bundle.")
+    raise BundleError([Diagnostic("error", f"No bundle found (looked for databricks.yml in "
+                                  f"{', '.join(str(c) for c in candidates)}); run from the repository root or pass "
+                                  "--bundle.")])
 
 
 def _summary(spark, task_values: dict, end: date, seconds: float, paths: WorkspacePaths, as_of: date) -> None:

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from odoolake.cli.common import HomeOpt, console, dbfs_lister, handle_errors, lake_session
+from odoolake.cli.common import HomeOpt, Output, OutputOpt, console, dbfs_lister, emit, handle_errors, lake_session
 from odoolake.cli.demo import RAW_ROOT, AsOfOpt, last_full_month, parse_as_of
 from odoolake.config import WorkspacePaths
 
 app = typer.Typer(no_args_is_help=True)
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def parse_month(value: str, option: str) -> date:
+    m = _MONTH.match(value.strip())
+    if not m:
+        raise typer.BadParameter(f"{option} {value!r}: expected a month as YYYY-MM, e.g. 2026-11")
+    return date(int(m.group(1)), int(m.group(2)), 1)
 
 
 @app.command("generate")
@@ -21,19 +31,34 @@ def generate_cmd(
     seed: int = typer.Option(42),
     end: str = typer.Option(None, help="Last month, YYYY-MM (default: the month before --as-of)."),
     as_of: str = AsOfOpt,
-    only: str = typer.Option(None, help="Generate only this month's batch, YYYY-MM (an incremental drop)."),
+    only: str = typer.Option(None, help="Generate only this month's batch, YYYY-MM (an incremental drop: a month not "
+                                        "generated yet, such as the one after --end)."),
     home: str = HomeOpt,
+    output: Output = OutputOpt,
 ) -> None:
-    """Write Odoo-shaped raw drops to dbfs:/raw/odoo."""
+    """Write Odoo-shaped raw drops to dbfs:/raw/odoo, with a progress bar over the months."""
     from odoolake.datagen import GenConfig, generate
+    from odoolake.datagen.generator import batch_id
 
-    paths = WorkspacePaths.from_env(home).ensure()
     as_of_day = parse_as_of(as_of)
-    last = date.fromisoformat(end + "-01") if end else last_full_month(as_of_day)
+    last = parse_month(end, "--end") if end else last_full_month(as_of_day)
+    wanted = [parse_month(only, "--only")] if only else None
+    paths = WorkspacePaths.from_env(home).ensure()
+    raw = paths.dbfs_to_local(RAW_ROOT)
+    if wanted:
+        existing = sorted(raw.glob(f"*/{batch_id(wanted[0])}.jsonl"))
+        if existing:
+            raise typer.BadParameter(f"--only {only}: the batch {batch_id(wanted[0])} is already in {RAW_ROOT}; a new "
+                                     "drop is a month not generated yet (e.g. the month after --end)")
     cfg = GenConfig(months=months, end=last, lines=lines, seed=seed, as_of=as_of_day)
-    wanted = [date.fromisoformat(only + "-01")] if only else None
-    manifest = generate(cfg, paths.dbfs_to_local(RAW_ROOT), wanted)
-    console.print(f"Wrote {', '.join(manifest.batches)}: " + ", ".join(f"{k} {v:,}" for k, v in manifest.rows.items()))
+    columns = [TextColumn("[bold]generating Odoo extracts"), BarColumn(), TextColumn("{task.fields[batch]}"),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True, disable=output == Output.json) as progress:
+        bar = progress.add_task("generate", total=len(wanted) if wanted else months, batch="")
+        manifest = generate(cfg, raw, wanted,
+                            progress=lambda batch, n, total: progress.update(bar, completed=n, batch=batch))
+    emit(output, {"batches": manifest.batches, "rows": manifest.rows}, lambda: console.print(
+        f"Wrote {', '.join(manifest.batches)}: " + ", ".join(f"{k} {v:,}" for k, v in manifest.rows.items())))
 
 
 @app.command("run")
@@ -41,15 +66,22 @@ def generate_cmd(
 def run_cmd(
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild silver and gold from all of bronze."),
     home: str = HomeOpt,
+    output: Output = OutputOpt,
 ) -> None:
     """Run the month-end over whatever raw drops are new."""
+    from odoolake.errors import PipelineError
     from odoolake.pipeline import month_end
 
     paths = WorkspacePaths.from_env(home)
-    with lake_session(paths) as spark:
-        result = month_end.run(spark, RAW_ROOT, dbfs_lister(paths),
-                               on_stage=lambda s: console.print(f"[dim]→ {s}[/]"), full_refresh=full_refresh)
-    console.print(f"batches {result.bronze.new_batches or 'none'}; periods rebuilt {result.silver.periods or 'none'}")
+    if not any(paths.dbfs_to_local(RAW_ROOT).glob("*/*.jsonl")):
+        raise PipelineError(f"No raw drops in {RAW_ROOT} of {paths.home}: generate some with `odoolake lake generate` "
+                            "or extract from Odoo with `odoolake odoo extract`.")
+    quiet = output == Output.json
+    with console.status("starting the engine…") as status, lake_session(paths) as spark:
+        result = month_end.run(spark, RAW_ROOT, dbfs_lister(paths), full_refresh=full_refresh,
+                               on_stage=lambda s: status.update(f"month-end: {s}…") if not quiet else None)
+    emit(output, {"new_batches": result.bronze.new_batches, "periods": result.silver.periods}, lambda: console.print(
+        f"batches {result.bronze.new_batches or 'none'}; periods rebuilt {result.silver.periods or 'none'}"))
 
 
 @app.command("sql")
@@ -57,8 +89,14 @@ def run_cmd(
 def sql_cmd(
     statement: str = typer.Argument(..., help="SQL to run on the embedded engine."),
     home: str = HomeOpt,
-    limit: int = typer.Option(50),
+    limit: int = typer.Option(50, min=0),
+    output: Output = OutputOpt,
 ) -> None:
     """Run one SQL statement (Delta commands like DESCRIBE HISTORY included) and print the result."""
     with lake_session(WorkspacePaths.from_env(home)) as spark:
-        spark.sql(statement).show(limit, truncate=False)
+        df = spark.sql(statement)
+        if output == Output.json:
+            rows = [r.asDict(recursive=True) for r in df.limit(limit).collect()] if df.columns else []
+            emit(output, {"columns": df.columns, "rows": rows}, lambda: None)
+        else:
+            df.show(limit, truncate=False)

@@ -8,6 +8,7 @@ import os
 import typer
 
 from odoolake.cli import bir, bundle, common, demo, lake, mcp, ml, notebook, odoo, server, superset, tokens, users
+from odoolake.cli.common import handle_all
 
 app = typer.Typer(no_args_is_help=True, help="odoolake: the Odoo finance lakehouse, local-first.")
 app.command("demo")(demo.demo)
@@ -16,7 +17,7 @@ app.command("up")(server.up)
 app.command("mcp")(mcp.mcp)
 app.command("down")(server.down)
 app.command("env")(server.env)
-app.add_typer(bundle.app, name="bundle", help="Databricks Asset Bundles: validate and summarise (deploy: next).")
+app.add_typer(bundle.app, name="bundle", help="Databricks Asset Bundles: validate, summary, deploy, run, destroy.")
 app.add_typer(bir.app, name="bir", help="BIR filing calendar, 2307 certificates, QAP/SAWT/1604-E DAT files.")
 app.add_typer(ml.app, name="ml", help="The withholding-tax forecaster: train, score, list versions, MLflow UI.")
 app.add_typer(odoo.app, name="odoo", help="Odoo: check the connection, extract into raw drops, write predictions back.")
@@ -24,6 +25,9 @@ app.add_typer(notebook.app, name="notebook", help="Run a Databricks source noteb
 app.add_typer(superset.app, name="superset", help="Publish gold to DuckDB for Superset; write the dashboard export.")
 app.add_typer(users.app, name="users", help="Workspace users and roles (admin, developer, service_principal, read_only).")
 app.add_typer(tokens.app, name="tokens", help="Personal access tokens (as the Databricks CLI's tokens commands).")
+
+
+handle_all(app)  # every command answers a failure with one line (common.handle_errors)
 
 
 @app.callback()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from odoolake.cli.common import handle_errors
+from odoolake.cli.common import ProfileOpt, handle_errors, workspace_client
 
 
 @handle_errors
@@ -12,8 +12,7 @@ def mcp(
     http: bool = typer.Option(False, "--http", help="Serve streamable HTTP (bearer tokens) instead of stdio."),
     host: str = typer.Option("127.0.0.1", help="HTTP interface (loopback unless you know why)."),
     port: int = typer.Option(8766, help="HTTP port; the endpoint is /mcp."),
-    profile: str = typer.Option(None, "--profile", "-p", help="~/.databrickscfg profile of the workspace "
-                                                              "(default: DATABRICKS_HOST / DATABRICKS_TOKEN)."),
+    profile: str = ProfileOpt,
     warehouse_id: str = typer.Option(None, "--warehouse-id", envvar="DATABRICKS_WAREHOUSE_ID",
                                      help="SQL warehouse for statements (default: the first one)."),
 ) -> None:
@@ -21,10 +20,8 @@ def mcp(
     from databricks.sdk import WorkspaceClient
 
     from odoolake.mcp.server import build_server
-    from odoolake.workspace.frontdoor.trust import trust_profile
 
-    trust_profile(profile)
-    base = WorkspaceClient(profile=profile) if profile else WorkspaceClient()
+    base = workspace_client(profile)
 
     def client_for(token: str | None):
         # Over HTTP each caller's own workspace token is used; over stdio the configured profile.
@@ -34,10 +31,11 @@ def mcp(
         build_server(client_for, warehouse_id).run()
         return
     from mcp.server.auth.settings import AuthSettings
+    from pydantic import AnyHttpUrl
 
     from odoolake.mcp.auth import WorkspaceTokenVerifier
 
     server = build_server(client_for, warehouse_id, token_verifier=WorkspaceTokenVerifier(base.config.host),
                           auth=AuthSettings(issuer_url=base.config.host,
-                                            resource_server_url=f"http://{host}:{port}/mcp"))
+                                            resource_server_url=AnyHttpUrl(f"http://{host}:{port}/mcp")))
     server.run("streamable-http", host=host, port=port, stateless_http=True, json_response=True)

@@ -12,7 +12,7 @@ from odoolake.cli.common import HomeOpt, console, handle_errors, lake_session
 from odoolake.config import WorkspacePaths
 
 app = typer.Typer(no_args_is_help=True)
-ParamOpt = typer.Option(None, "--param", "-p", help="Widget value name=value (repeatable).")
+ParamOpt = typer.Option(None, "--params", "--param", help="Widget value name=value (repeatable), as for bundle run.")
 
 
 @app.command("run")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +43,23 @@ def _health(url: str) -> dict | None:
             return json.loads(r.read())
     except Exception:
         return None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse, naming the fix, when something already listens on ``host:port`` (another workspace, or any program)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            return
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+    other = _health(f"https://{host}:{port}") or _health(f"http://{host}:{port}")
+    if other:
+        raise OdoolakeError(f"port {port} on {host} is already used by another odoolake workspace (id "
+                            f"{other.get('workspace_id')}): stop it with `odoolake down --home <its home>`, or start "
+                            f"this one with --port {port + 1}")
+    raise OdoolakeError(f"port {port} on {host} is not available ({reason}): choose another with --port")
 
 
 def _announce(paths: WorkspacePaths, url: str, plain_http: bool, profile: str | None) -> None:
@@ -102,6 +120,7 @@ def up(
             raise OdoolakeError(f"A workspace for {paths.home} is already running at {running['url']} "
                                 f"(pid {running['pid']}); stop it with odoolake down.")
         state.unlink()
+    check_port_free(host, port)
     if detach:
         log = (paths.home / "server.log").open("ab")
         command = [sys.executable, "-m", "odoolake.cli.main", "up", "--port", str(port), "--host", host,
@@ -111,17 +130,21 @@ def up(
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 120
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                raise OdoolakeError(f"The workspace server exited with code {proc.returncode}; see "
-                                    f"{paths.home / 'server.log'}")
-            health = _health(url)
-            if health and health.get("workspace_id") and state.exists() and \
-                    json.loads(state.read_text()).get("pid") == proc.pid:
-                _announce(paths, url, allow_plain, write_profile_name)
-                console.print(f"  running in the background (pid {proc.pid}); log {paths.home / 'server.log'}")
-                return
-            time.sleep(0.2)
+        with console.status(f"starting the workspace at {url}…"):
+            health = None
+            while time.time() < deadline and health is None:
+                if proc.poll() is not None:
+                    raise OdoolakeError(f"The workspace server exited with code {proc.returncode}; see "
+                                        f"{paths.home / 'server.log'}")
+                answer = _health(url)
+                if answer and answer.get("workspace_id") == paths.workspace_id:  # ours, not whoever holds the port
+                    health = answer
+                else:
+                    time.sleep(0.2)
+        if health is not None:
+            _announce(paths, url, allow_plain, write_profile_name)
+            console.print(f"  running in the background (pid {proc.pid}); log {paths.home / 'server.log'}")
+            return
         proc.terminate()
         raise OdoolakeError(f"The workspace server did not answer on {url} within 120 s.")
 

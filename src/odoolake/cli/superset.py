@@ -28,7 +28,8 @@ def publish_cmd(home: str = HomeOpt) -> None:
 
 @app.command("export")
 @handle_errors
-def export_cmd(output: str = typer.Option("odoolake_bir_dashboard.zip", "--output", "-o"),
+def export_cmd(output: str = typer.Option("odoolake_bir_dashboard.zip", "--file", "-f",
+                                          help="Where to write the export (a .zip)."),
                db: str = typer.Option(None, "--db", help="The DuckDB file Superset will open (default: the published "
                                                          "dbfs:/superset/gold.duckdb of this workspace)."),
                home: str = HomeOpt) -> None:

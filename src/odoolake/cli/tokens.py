@@ -7,31 +7,21 @@ workspace, they act on its state directly: that is how the first token is minted
 
 from __future__ import annotations
 
-import json
 import os
 
 import typer
 from rich.table import Table
 
-from odoolake.cli.common import console, handle_errors
+from odoolake.cli.common import HomeOpt, Output, OutputOpt, ProfileOpt, console, emit, handle_errors, workspace_client
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
 
 app = typer.Typer(no_args_is_help=True)
 
-OutputOpt = typer.Option("text", "--output", "-o", help="text or json")
-ProfileOpt = typer.Option(None, "--profile", "-p", help="A ~/.databrickscfg profile to use.")
-HomeOpt = typer.Option(None, "--home", envvar="ODOOLAKE_HOME", help="Local workspace root (owner mode).")
-
 
 def _client(profile: str | None):
     if profile or os.environ.get("DATABRICKS_TOKEN") or os.environ.get("DATABRICKS_CONFIG_PROFILE"):
-        from databricks.sdk import WorkspaceClient
-
-        from odoolake.workspace.frontdoor.trust import trust_profile
-
-        trust_profile(profile)
-        return WorkspaceClient(profile=profile) if profile else WorkspaceClient()
+        return workspace_client(profile)
     return None
 
 
@@ -47,13 +37,6 @@ def _local(home: str | None):
     return TokenService(Database(db_file))
 
 
-def _emit(output: str, data: object, table: Table | None = None) -> None:
-    if output == "json":
-        print(json.dumps(data, indent=2))
-    elif table is not None:
-        console.print(table)
-
-
 @app.command("create")
 @handle_errors
 def create(
@@ -61,7 +44,7 @@ def create(
     lifetime_seconds: int = typer.Option(None, "--lifetime-seconds", min=0),
     user: str = typer.Option(None, "--user", help="Owner mode only: mint the token for this workspace user "
                                                   "(see odoolake users) instead of yourself."),
-    output: str = OutputOpt, profile: str = ProfileOpt, home: str = HomeOpt,
+    output: Output = OutputOpt, profile: str = ProfileOpt, home: str = HomeOpt,
 ) -> None:
     """Create a personal access token; its value is shown once."""
     client = _client(profile)
@@ -75,16 +58,14 @@ def create(
 
         value, info = _local(home).create(user or local_user(), comment, lifetime_seconds)
         created = {"token_value": value, "token_info": info.as_dict()}
-    if output == "json":
-        _emit(output, created)
-    else:
-        console.print(f"token_value: [bold]{created['token_value']}[/]  (shown once; store it safely)")
-        console.print(f"token_id: {created['token_info']['token_id']}")
+    emit(output, created, lambda: console.print(
+        f"token_value: [bold]{created['token_value']}[/]  (shown once; store it safely)\n"
+        f"token_id: {created['token_info']['token_id']}"))
 
 
 @app.command("list")
 @handle_errors
-def list_tokens(output: str = OutputOpt, profile: str = ProfileOpt, home: str = HomeOpt) -> None:
+def list_tokens(output: Output = OutputOpt, profile: str = ProfileOpt, home: str = HomeOpt) -> None:
     """List tokens (never their values)."""
     client = _client(profile)
     infos = ([t.as_dict() for t in client.tokens.list()] if client is not None
@@ -92,16 +73,17 @@ def list_tokens(output: str = OutputOpt, profile: str = ProfileOpt, home: str = 
     table = Table("token_id", "comment", "creation_time", "expiry_time")
     for t in infos:
         table.add_row(t["token_id"], t.get("comment", ""), str(t.get("creation_time")), str(t.get("expiry_time")))
-    _emit(output, {"token_infos": infos}, table)
+    emit(output, {"token_infos": infos}, lambda: console.print(table))
 
 
 @app.command("revoke")
 @handle_errors
-def revoke(token_id: str = typer.Argument(...), profile: str = ProfileOpt, home: str = HomeOpt) -> None:
-    """Revoke a token by id."""
+def revoke(token_id: str = typer.Argument(...), profile: str = ProfileOpt, home: str = HomeOpt,
+           output: Output = OutputOpt) -> None:
+    """Revoke a token by id (your own; an admin may revoke anyone's)."""
     client = _client(profile)
     if client is not None:
         client.tokens.delete(token_id)
     else:
         _local(home).revoke(token_id)
-    console.print(f"revoked {token_id}")
+    emit(output, {"revoked": token_id}, lambda: console.print(f"revoked {token_id}"))

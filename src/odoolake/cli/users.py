@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from odoolake.cli.common import HomeOpt, console, handle_errors
+from odoolake.cli.common import HomeOpt, Output, OutputOpt, console, emit, handle_errors
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
 
@@ -35,12 +35,13 @@ def set_cmd(user: str = typer.Argument(..., help="e.g. ci-deployer@example.ph"),
 
 @app.command("list")
 @handle_errors
-def list_cmd(home: str = HomeOpt) -> None:
+def list_cmd(home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """Users and their roles (users without a row are developers)."""
+    users = _roles(home).users()
     table = Table("user", "role")
-    for user, role in _roles(home).users():
+    for user, role in users:
         table.add_row(user, role)
-    console.print(table)
+    emit(output, {"users": [{"user_name": u, "role": r} for u, r in users]}, lambda: console.print(table))
 
 
 @app.command("remove")

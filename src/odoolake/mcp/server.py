@@ -99,7 +99,7 @@ class Deadline(BaseModel):
     description: str
 
 
-def build_server(client_factory: Callable[[], Any], warehouse_id: str | None = None, **server_kwargs: Any):
+def build_server(client_factory: Callable[[str | None], Any], warehouse_id: str | None = None, **server_kwargs: Any):
     """``client_factory(token)`` returns the WorkspaceClient for a request (token: the HTTP caller's, or None)."""
     mcp = MCPServer("odoolake", instructions=(
         "The odoo-ce finance lakehouse: Odoo accounting data in Delta tables (bronze → silver → gold), BIR "
@@ -159,7 +159,7 @@ def build_server(client_factory: Callable[[], Any], warehouse_id: str | None = N
     def list_tables(schema: str | None = None) -> list[TableInfo]:
         """Tables of the lakehouse: bronze (raw Odoo), silver (conformed lines, quarantine), gold (BIR figures)."""
         schemas = [table_name(schema)] if schema else list(DEFAULT_SCHEMAS)
-        out = []
+        out: list[TableInfo] = []
         for s in schemas:
             try:
                 result = run_sql(f"SHOW TABLES IN {s}")

@@ -121,7 +121,7 @@ _LEVEL, _AGENCY = len(GBM_FEATURES), len(GBM_FEATURES) + 1  # columns after the 
 def _gbm_rows(logs: np.ndarray, periods: list[str], origin: int, horizons: range, with_target: bool) -> list[list]:
     """One row per agency and horizon at ``origin`` (an index into ``periods``), all on the log1p scale and
     relative to the agency's level (mean of its last twelve months), so one model serves agencies of any size."""
-    rows = []
+    rows: list[list] = []
     n = logs.shape[0]
     if origin < SEASON - 1:
         return rows

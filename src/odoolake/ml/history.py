@@ -64,7 +64,7 @@ def from_long(frame: pd.DataFrame, table_version: int | None = None) -> History:
 
 
 def _as_float(value: object) -> float | None:
-    return None if value is None else float(value)  # Decimal, int or float alike
+    return None if value is None else float(value)  # type: ignore[arg-type]  # Decimal, int or float alike
 
 
 def load(spark, table: str | None = None) -> History:

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from odoolake.ml.calendar import parse_period, period_of
 
@@ -71,7 +71,7 @@ def answer(rows: Iterable[Mapping[str, Any]], table: Mapping[tuple[str, str], Ma
     return out
 
 
-class ForecastTableModel(mlflow.pyfunc.PythonModel):
+class ForecastTableModel(PythonModel):
     """The pyfunc logged for each version: its forecast table, answered through :func:`answer`.
 
     ``model_input`` is hinted as a DataFrame, which MLflow cannot derive a schema from: the explicit signature

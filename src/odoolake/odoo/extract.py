@@ -211,9 +211,10 @@ class Extractor:
                 self._tmp_path(spec, batch.name).unlink(missing_ok=True)
             raise
         for odoo in COMMIT_ORDER:  # everything was read: now make it visible, lines before moves
-            staged = batch.staged.get(odoo)
-            if staged is None:
+            ready = batch.staged.get(odoo)
+            if ready is None:
                 continue
+            staged = ready
             if staged.count:
                 final = staged.tmp.parent.parent / f"{batch.name}.jsonl"
                 os.replace(staged.tmp, final)
@@ -233,7 +234,8 @@ class Extractor:
         cp = batch.checkpoints.get(spec.odoo, ModelCheckpoint())
         tmp = self._tmp_path(spec, batch.name)
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        newest, count, seen, recent = cp.write_date and (cp.write_date, cp.id), 0, set(), dict(cp.recent)
+        newest: tuple[str, int] | None = (cp.write_date, cp.id) if cp.write_date else None
+        count, seen, recent = 0, set(), dict(cp.recent)
         with tmp.open("w") as out:
             changed = self._changed(spec, mapping, cp, batch.since)
             if spec.odoo == "account.move.line" and moved and cp.write_date:

@@ -220,7 +220,8 @@ def lines_since(lines: DataFrame, anchor: DataFrame) -> DataFrame:
     keeps only the anchor's lines. At 10M lines this saves a new month's run a full read of bronze, and a full
     run's later period groups most of one.
     """
-    oldest = anchor.agg(F.min("_batch_id")).first()[0]
+    first = anchor.agg(F.min("_batch_id")).first()  # an aggregate always has one row
+    oldest = first[0] if first is not None else None
     return lines if oldest is None else lines.where(F.col("_batch_id") >= oldest)
 
 

@@ -208,13 +208,14 @@ class FakeOdoo:
         rows = [r for r in model.records.values()
                 if self._match(r, list(domain or []))
                 and not (active_test and "active" in model.fields and r.get("active") is False)]
-        keys = []
+        keys: list[tuple[str, bool]] = []
         for part in (order or "id asc").split(","):
             bits = part.strip().split()
             if bits:
                 keys.append((bits[0], len(bits) > 1 and bits[1].lower() == "desc"))
         for name, desc in reversed(keys):
-            rows.sort(key=lambda r, n=name: (r.get(n) is None or r.get(n) is False, r.get(n) or ""), reverse=desc)
+            rows.sort(key=lambda r, n=name: (r.get(n) is None or r.get(n) is False, r.get(n) or ""),  # type: ignore[misc]
+                      reverse=desc)  # mypy cannot infer a lambda with a bound default (python/mypy#4226)
         return rows
 
     @staticmethod

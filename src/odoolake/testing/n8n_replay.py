@@ -3,10 +3,14 @@
 The n8n server needs Node 24 and 2.8 GB of packages, so the default test suite replays the workflow instead.
 It makes exactly the HTTP calls the workflow's nodes describe, against a real server. The node types our
 workflows use are supported: schedule/manual trigger, Set (manual assignments), HTTP Request 4.x (header or
-bearer credentials, query and JSON body), Wait (time interval, scaled down), If 2.x (boolean and string
-conditions) and No Operation. ``={{ … }}`` expressions are translated from the small JavaScript subset the
-workflows use (``$json``, ``$('Node').item.json``, ``$runIndex``, ``$now.toFormat``, ``.includes``, ``||``,
-``&&``, ``===``). Anything else raises ``UnsupportedN8n``, so a workflow cannot silently outgrow its test.
+bearer credentials, query, JSON body or body fields, ``neverError``), Wait (time interval, scaled down), If 2.x
+(boolean, string, number and array conditions) and No Operation. ``={{ … }}`` expressions are translated from the
+small JavaScript subset the workflows use (``$json``, ``$('Node').item.json``, ``$runIndex``, ``$now.toFormat``,
+``.includes``, ``||``, ``&&``, ``===``). Anything else raises ``UnsupportedN8n``, so a workflow cannot silently
+outgrow its test.
+
+Like ``n8n execute --id``, an execution starts from the workflow's Manual Trigger; a workflow without one fails
+with n8n's own message ("Missing node to start execution").
 """
 
 from __future__ import annotations
@@ -23,6 +27,13 @@ import httpx
 
 class UnsupportedN8n(Exception):
     pass
+
+
+class N8nExecutionError(Exception):
+    """What n8n itself would report (the execution fails)."""
+
+
+START_TYPES = ("n8n-nodes-base.manualTrigger", "n8n-nodes-base.executeWorkflowTrigger")
 
 
 class _Obj(dict):
@@ -119,9 +130,12 @@ class N8nReplay:
             params = {q["name"]: _text(self._value(q["value"], item, name)) for q in p["queryParameters"]["parameters"]}
         body = None
         if p.get("sendBody"):
-            if p.get("specifyBody") != "json":
-                raise UnsupportedN8n(f"node {name!r}: only JSON bodies are replayed")
-            body = json.loads(self._value(p["jsonBody"], item, name))
+            if p.get("specifyBody") == "json":
+                body = json.loads(self._value(p["jsonBody"], item, name))
+            elif p.get("specifyBody") == "keypair":  # "Using Fields Below": each value is text, never parsed
+                body = {f["name"]: _text(self._value(f["value"], item, name)) for f in p["bodyParameters"]["parameters"]}
+            else:
+                raise UnsupportedN8n(f"node {name!r}: only JSON bodies and body fields are replayed")
         timeout = (p.get("options") or {}).get("timeout", 300000) / 1000
         response = self.http.request(p.get("method", "GET"), url, params=params or None, json=body, headers=headers,
                                      timeout=timeout)
@@ -130,8 +144,9 @@ class N8nReplay:
         except ValueError:
             payload = {"data": response.text}
         self.calls.append(Call(name, p.get("method", "GET"), url, params, body, headers, response.status_code, payload))
-        if response.status_code >= 400:  # n8n stops the execution on an HTTP error unless told to continue
-            raise RuntimeError(f"node {name!r}: HTTP {response.status_code} {payload}")
+        never_error = (((p.get("options") or {}).get("response") or {}).get("response") or {}).get("neverError")
+        if response.status_code >= 400 and not never_error:  # n8n stops the execution on an HTTP error
+            raise N8nExecutionError(f"node {name!r}: HTTP {response.status_code} {payload}")
         return payload if isinstance(payload, dict) else {"data": payload}
 
     def _if(self, node: dict[str, Any], item: dict[str, Any]) -> int:
@@ -141,10 +156,15 @@ class N8nReplay:
             left = self._value(c["leftValue"], item, node["name"])
             right = self._value(c.get("rightValue"), item, node["name"])
             op = c["operator"]
-            if op["type"] == "boolean" and op["operation"] in ("true", "false"):
-                results.append(bool(left) is (op["operation"] == "true"))
-            elif op["type"] == "string" and op["operation"] in ("equals", "notEquals"):
-                results.append((left == right) is (op["operation"] == "equals"))
+            kind, operation = op["type"], op["operation"]
+            if kind == "boolean" and operation in ("true", "false"):
+                results.append(bool(left) is (operation == "true"))
+            elif kind == "string" and operation in ("equals", "notEquals"):
+                results.append((left == right) is (operation == "equals"))
+            elif kind in ("string", "array") and operation in ("empty", "notEmpty"):
+                results.append((left is None or len(left) == 0) is (operation == "empty"))
+            elif operation in ("exists", "notExists"):
+                results.append((left is not None) is (operation == "exists"))
             else:
                 raise UnsupportedN8n(f"node {node['name']!r}: operator {op}")
         ok = all(results) if spec.get("combinator", "and") == "and" else any(results)
@@ -173,8 +193,13 @@ class N8nReplay:
         raise UnsupportedN8n(f"node {name!r}: type {kind} is not replayed")
 
     def run(self, start: str | None = None) -> list[str]:
-        """Execute from the trigger; returns the names of the nodes run, in order."""
-        current = start or next(n["name"] for n in self.workflow["nodes"] if n["type"].endswith("Trigger"))
+        """Execute from ``start`` (default: the Manual Trigger, as ``n8n execute`` does); returns the nodes run."""
+        if start is None:
+            manual = [n["name"] for n in self.workflow["nodes"] if n["type"] in START_TYPES]
+            if not manual:
+                raise N8nExecutionError("Missing node to start execution (n8n execute starts from a Manual Trigger)")
+            start = manual[0]
+        current = start
         item: dict[str, Any] = {}
         for _ in range(self.max_steps):
             item, branch = self._run_node(current, item)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import logging
 import time
-import zlib
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,15 +39,18 @@ from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
 from odoolake.workspace.mlflow_api import MlflowApi
 from odoolake.workspace.pipelines import PipelinesService
-from odoolake.workspace.routes import compute, files, identity, jobs, mlflow, pipelines, serving
+from odoolake.workspace.routes import compute, files, identity, jobs, mlflow, pipelines, run_page, secrets, serving
+from odoolake.workspace.secrets.grants import TaskGrants
+from odoolake.workspace.secrets.store import SecretStore
 from odoolake.workspace.serving.endpoints import ServingEndpoints
 from odoolake.workspace.serving.models import ModelStore
+from odoolake.workspace.sql.owners import StatementOwners
 from odoolake.workspace.sql.statements import StatementService
 
 LOG = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
 ROUTERS = (identity.router, jobs.router, compute.router, files.router, pipelines.router, serving.router,
-           mlflow.router)
+           mlflow.router, secrets.router, secrets.task_router, run_page.router)
 
 
 def local_user() -> str:
@@ -89,11 +91,13 @@ class Workspace:
         self.settings = settings
         self.paths = WorkspacePaths.from_env(settings.home).ensure()
         self.db = Database(self.paths.home / "workspace.db")
-        self.workspace_id = str(zlib.crc32(str(self.paths.home).encode()) % 10**15 + 10**15)
+        self.workspace_id = self.paths.workspace_id
         self.user = local_user()
         self.tokens = TokenService(self.db)
         self.roles = Roles(self.db, self.user, settings.production)
         self.oauth = OAuthService(self.db, self.roles, self.tokens)
+        self.secrets = SecretStore(self.db, self.paths.home)
+        self.task_grants = TaskGrants()
         self.tree = WorkspaceTree(self.db, self.paths.home / "workspace")
         self.dbfs = Dbfs(self.paths.dbfs_root)
         self.volumes = Volumes(self.paths.home / "volumes")
@@ -101,13 +105,14 @@ class Workspace:
         self.catalog = CatalogStore(self.paths, self.user)
         self.tls = ensure_certificates(self.paths.home, (settings.host,))
         self.engine = LocalEngine(self.paths, remote=settings.spark_remote)
-        connections = TaskConnections(self.tokens, self.paths.home, settings.spark_url, self.tls.ca_bundle,
+        connections = TaskConnections(self.tokens, self.paths.home, settings.spark_url, self.tls.ca_bundle, self.user,
                                       remote=settings.spark_remote)
         self.runner = JobRunner(JobsStore(self.db), self.tree, self.paths, connections,
-                                settings.runner_workers, settings.task_memory_mb)
+                                settings.runner_workers, settings.task_memory_mb, self.task_grants, settings.base_url)
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
         self.jobs.known_principal = self.roles.exists
         self.statements = StatementService(self.engine, self.catalog)
+        self.statement_owners = StatementOwners()
         self.scheduler = Scheduler(self.db, self.jobs)
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
         self.runner.pipelines = self.pipelines
@@ -122,7 +127,7 @@ class Workspace:
             task = {"notebooks": notebooks, "target": spec["target"], "full_refresh": full_refresh,
                     "pipeline_id": spec["id"], "configuration": spec.get("configuration") or {}}
             outcome, _ = self.runner.spawn("pipeline", task, self.paths.home / "pipelines" / spec["id"] / update_id,
-                                           "pipeline", {}, None, update_id, spec.get("creator") or self.user)
+                                           "pipeline", {}, None, update_id, spec.get("creator_user_name") or self.user)
         except (TaskFailure, ApiError) as exc:
             return False, exc.message
         return not outcome.get("error"), outcome.get("error")

@@ -66,6 +66,20 @@ MIGRATIONS: tuple[str, ...] = (
         secret_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, secret_hash TEXT NOT NULL, created INTEGER NOT NULL
     );
     """,
+    # 9: the Secrets API: scopes, values sealed with AES-GCM (secrets/store.py), and each scope's ACL
+    """
+    CREATE TABLE secret_scopes (
+        name TEXT PRIMARY KEY, backend_type TEXT NOT NULL, creator TEXT NOT NULL, created INTEGER NOT NULL
+    );
+    CREATE TABLE secrets (
+        scope TEXT NOT NULL REFERENCES secret_scopes(name) ON DELETE CASCADE, key TEXT NOT NULL,
+        sealed BLOB NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY (scope, key)
+    );
+    CREATE TABLE secret_acls (
+        scope TEXT NOT NULL REFERENCES secret_scopes(name) ON DELETE CASCADE, principal TEXT NOT NULL,
+        permission TEXT NOT NULL, PRIMARY KEY (scope, principal)
+    );
+    """,
 )
 
 

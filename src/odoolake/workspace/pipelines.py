@@ -7,6 +7,7 @@ States follow the API: updates go QUEUED → INITIALIZING → RUNNING → COMPLE
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 import time
@@ -111,7 +112,7 @@ class PipelinesService:
         if any(u["state"] not in TERMINAL for u in self._updates(pipeline_id)):
             raise InvalidParameterValue(f"Pipeline {pipeline_id} already has an active update.",
                                         error_code="RESOURCE_CONFLICT")
-        update = {"update_id": str(uuid.uuid4()), "pipeline_id": pipeline_id, "state": "QUEUED",
+        update: dict[str, Any] = {"update_id": str(uuid.uuid4()), "pipeline_id": pipeline_id, "state": "QUEUED",
                   "full_refresh": bool(full_refresh), "creation_time": _now(), "cause": "API_CALL"}
         self._save(update)
 
@@ -137,7 +138,7 @@ class PipelinesService:
                 return {"update": {k: v for k, v in update.items()}}
         raise ResourceDoesNotExist(f"Update {update_id} of pipeline {pipeline_id} does not exist.")
 
-    def events(self, pipeline_id: str) -> list[dict]:
+    def events(self, pipeline_id: str) -> builtins.list[dict]:
         self._row(pipeline_id)
         out = []
         for u in self._updates(pipeline_id):

@@ -6,7 +6,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from odoolake.testing.waiting import wait_until
 from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
 from odoolake.workspace.engine.host import front_socket
 from odoolake.workspace.frontdoor.server import WorkspaceServer, bind
@@ -55,11 +55,13 @@ def running_server(home, **settings_kwargs) -> Iterator[Server]:
     uv = WorkspaceServer(app, listener, workspace.tls, front_socket(workspace.paths.home), plain_http=True)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
-    deadline = time.time() + 30
-    while not uv.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("the workspace server did not start")
-        time.sleep(0.05)
+
+    def started() -> bool:
+        if not thread.is_alive():
+            raise RuntimeError("the workspace server thread died while starting")
+        return uv.started
+
+    wait_until(started, what="the workspace server to start")
     token, _ = workspace.tokens.create(workspace.user, "integration tests")
     yield Server(f"http://127.0.0.1:{port}", token, workspace)
     uv.should_exit = True
@@ -70,17 +72,18 @@ def start_server_process(home, port: int) -> subprocess.Popen:
     """`odoolake up` in its own process (for SIGKILL, memory and load tests), returned once it answers."""
     proc = subprocess.Popen([sys.executable, "-m", "odoolake.cli.main", "up", "--home", str(home), "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/_odoolake/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
+
+    def answers() -> bool:
         if proc.poll() is not None:
-            break
-    proc.kill()
-    raise RuntimeError("the workspace server process did not start")
+            raise RuntimeError(f"the workspace server process exited with code {proc.returncode}")
+        return httpx.get(f"http://127.0.0.1:{port}/_odoolake/health").status_code == 200
+
+    try:
+        wait_until(answers, what=f"the workspace server process on port {port}")
+    except (TimeoutError, RuntimeError):
+        proc.kill()
+        raise
+    return proc
 
 
 @pytest.fixture(scope="session")

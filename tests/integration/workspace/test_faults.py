@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import time
 
 import psutil
 from databricks.sdk import WorkspaceClient
@@ -14,6 +13,7 @@ from databricks.sdk.service.jobs import JobParameterDefinition, NotebookTask, Ru
 from databricks.sdk.service.workspace import ImportFormat, Language
 from deltalake import DeltaTable
 
+from odoolake.testing.waiting import wait_until
 from odoolake.workspace.db import Database
 from odoolake.workspace.identity.tokens import TokenService
 
@@ -68,21 +68,14 @@ def test_sigkill_mid_run_marks_the_run_keeps_committed_data_and_reruns(tmp_path)
                                         notebook_task=NotebookTask(notebook_path="/Shared/faults/writer"))])
         run_id = w.jobs.run_now(job_id=job.job_id).run_id
         location = home / "warehouse" / "faults" / "log"
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if (location / "_delta_log").is_dir() and DeltaTable(str(location)).version() >= 3:
-                break
-            time.sleep(0.2)
+        wait_until(lambda: (location / "_delta_log").is_dir() and DeltaTable(str(location)).version() >= 3,
+                   what="the job to commit a few rounds")
         os.kill(server.pid, signal.SIGKILL)  # the server only
         server.wait()
         [pid_file] = list((home / "runs").rglob("task.pid"))
         orphan = int(pid_file.read_text())
-        for _ in range(40):  # the task process notices its parent is gone and exits, releasing its table lock
-            if not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == psutil.STATUS_ZOMBIE:
-                break
-            time.sleep(0.25)
-        else:
-            raise AssertionError(f"task process {orphan} outlived its server")
+        # the task process notices its parent is gone and exits, releasing its table lock
+        wait_until(lambda: _gone(orphan), what=f"task process {orphan} to exit after its server")
     finally:
         if server.poll() is None:
             server.kill()
@@ -109,3 +102,44 @@ def test_sigkill_mid_run_marks_the_run_keeps_committed_data_and_reruns(tmp_path)
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+CHILD_HOG = """import subprocess, sys
+subprocess.run([sys.executable, "-c", "import time\\nhog = bytearray(700 * 2**20)\\ntime.sleep(120)"], check=True)
+"""
+DAEMON = """import os, subprocess, time
+dbutils.widgets.text("pid_file", "")
+child = subprocess.Popen(["sleep", "777"], start_new_session=True)  # its own session: not in the task's group
+open(dbutils.widgets.get("pid_file"), "w").write(str(child.pid))
+time.sleep(120)
+"""
+
+
+def _gone(pid: int) -> bool:
+    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_memory_limits_timeouts_and_cancel_reach_every_child_process(tmp_path):
+    with running_server(tmp_path / "ws", task_memory_mb=300) as srv:
+        w = WorkspaceClient(host=srv.url, token=srv.token)
+        _notebook(w, "/Shared/faults/child_hog", CHILD_HOG)
+        _notebook(w, "/Shared/faults/daemon", DAEMON)
+        hog = w.jobs.submit(run_name="child hog", tasks=[Task(task_key="hog", notebook_task=NotebookTask(
+            notebook_path="/Shared/faults/child_hog"))]).result()
+        assert hog.state.result_state == RunResultState.FAILED
+        error = w.jobs.get_run_output(hog.tasks[0].run_id).error
+        assert "Out of memory: the task (with its child processes)" in error and "limit of 300 MiB" in error
+
+        timed = tmp_path / "timed.pid"
+        run = w.jobs.submit(run_name="daemon", tasks=[Task(task_key="d", timeout_seconds=3, notebook_task=NotebookTask(
+            notebook_path="/Shared/faults/daemon", base_parameters={"pid_file": str(timed)}))]).result()
+        assert run.tasks[0].state.result_state == RunResultState.TIMEDOUT
+        assert _gone(int(timed.read_text())), "the daemonized child survived the timeout"
+
+        cancelled = tmp_path / "cancelled.pid"
+        waiter = w.jobs.submit(run_name="daemon", tasks=[Task(task_key="d", notebook_task=NotebookTask(
+            notebook_path="/Shared/faults/daemon", base_parameters={"pid_file": str(cancelled)}))])
+        wait_until(lambda: cancelled.exists() and cancelled.read_text(), what="the task to start its child")
+        w.jobs.cancel_run(waiter.run_id).result()
+        assert w.jobs.get_run(waiter.run_id).state.result_state == RunResultState.CANCELED
+        assert _gone(int(cancelled.read_text())), "the daemonized child survived the cancel"

@@ -1,7 +1,5 @@
 """The seed's job through the official SDK: create the three-task BIR job, run it, read outputs."""
 
-import time
-
 import httpx
 import pytest
 from databricks.sdk.service.jobs import (
@@ -14,6 +12,8 @@ from databricks.sdk.service.jobs import (
 )
 from databricks.sdk.service.jobs import TaskDependency as Dep
 from databricks.sdk.service.workspace import ImportFormat, Language
+
+from odoolake.testing.waiting import wait_until
 
 NB = "# Databricks notebook source\n"
 
@@ -85,12 +85,12 @@ def test_timeout_and_cancel_stop_the_task_process(w, server):
     upload(w, "/Shared/ETL/slow", "import time\ntime.sleep(60)\n")
     job = w.jobs.create(name="slow", tasks=[Task(task_key="slow", timeout_seconds=3,
                                                  notebook_task=NotebookTask(notebook_path="/Shared/ETL/slow"))])
-    started = time.time()
-    run = w.jobs.run_now(job_id=job.job_id).result()
+    run = w.jobs.run_now(job_id=job.job_id).result()  # 60 s of sleep, stopped at 3 s
     assert run.state.result_state == RunResultState.TIMEDOUT
-    assert time.time() - started < 45
+    assert "timed out after 3 seconds" in run.tasks[0].state.state_message
     waiter = w.jobs.run_now(job_id=job.job_id)
-    time.sleep(1)
+    wait_until(lambda: w.jobs.get_run(waiter.run_id).tasks[0].state.life_cycle_state == RunLifeCycleState.RUNNING,
+               what="the task to start running")
     w.jobs.cancel_run(waiter.run_id).result()
     assert w.jobs.get_run(waiter.run_id).state.result_state == RunResultState.CANCELED
 
@@ -127,13 +127,13 @@ def test_n8n_style_run_now_over_plain_http(w, server, notebooks):
                    headers={"Authorization": f"Bearer {server.token}"})
     assert r.status_code == 200 and r.json()["run_id"]
     run_id = r.json()["run_id"]
-    for _ in range(120):
+
+    def terminated() -> dict | None:
         state = httpx.get(f"{server.url}/api/2.1/jobs/runs/get", params={"run_id": run_id},
                           headers={"Authorization": f"Bearer {server.token}"}).json()["state"]
-        if state["life_cycle_state"] == "TERMINATED":
-            break
-        time.sleep(0.5)
-    assert state["result_state"] == "SUCCESS"
+        return state if state["life_cycle_state"] == "TERMINATED" else None
+
+    assert wait_until(terminated, what=f"run {run_id} to terminate")["result_state"] == "SUCCESS"
 
 
 def test_python_sql_condition_and_wheel_tasks(w, server):
@@ -174,18 +174,33 @@ def test_python_sql_condition_and_wheel_tasks(w, server):
     assert tasks["if_false"].state.result_state == RunResultState.EXCLUDED
 
 
-def test_max_concurrent_runs_skips_or_queues(w, server):
+def test_max_concurrent_runs_skips_or_queues(w, server, tmp_path):
     from databricks.sdk.service.jobs import QueueSettings
 
-    upload(w, "/Shared/ETL/pause", "import time\ntime.sleep(4)\n")
+    release = tmp_path / "release"  # the first run holds its slot until the test creates this file
+    upload(w, "/Shared/ETL/pause", 'dbutils.widgets.text("release", "")\nimport os, time\n'
+           'while not os.path.exists(dbutils.widgets.get("release")):\n    time.sleep(0.05)\n')
     job = w.jobs.create(name="one-at-a-time", max_concurrent_runs=1, tasks=[
-        Task(task_key="p", notebook_task=NotebookTask(notebook_path="/Shared/ETL/pause"))])
+        Task(task_key="p", notebook_task=NotebookTask(notebook_path="/Shared/ETL/pause",
+                                                      base_parameters={"release": str(release)}))])
     first = w.jobs.run_now(job_id=job.job_id)
     skipped = w.jobs.run_now(job_id=job.job_id).result()
     assert skipped.state.result_state == RunResultState.MAXIMUM_CONCURRENT_RUNS_REACHED
     queued = w.jobs.run_now(job_id=job.job_id, queue=QueueSettings(enabled=True))
-    assert w.jobs.get_run(queued.run_id).state.life_cycle_state in (RunLifeCycleState.QUEUED,
-                                                                    RunLifeCycleState.PENDING,
-                                                                    RunLifeCycleState.RUNNING)
+    assert w.jobs.get_run(queued.run_id).state.life_cycle_state == RunLifeCycleState.QUEUED
+    release.touch()
     assert first.result().state.result_state == RunResultState.SUCCESS
     assert queued.result().state.result_state == RunResultState.SUCCESS
+
+
+def test_run_magic_and_notebook_run_find_workspace_notebooks_in_a_job(w):
+    upload(w, "/Shared/lib/rates", "WC158 = '0.01'\n")
+    upload(w, "/Shared/lib/square", 'dbutils.widgets.text("n", "0")\n'
+           'dbutils.notebook.exit(str(int(dbutils.widgets.get("n")) ** 2))\n')
+    w.workspace.mkdirs("/Users/analyst")
+    upload(w, "/Users/analyst/uses_lib", "# MAGIC %run /Shared/lib/rates\n\n# COMMAND ----------\n\n"
+           "print('rate', WC158, 'square', dbutils.notebook.run('/Shared/lib/square', 60, {'n': '7'}))\n")
+    run = w.jobs.submit(run_name="lib", tasks=[Task(task_key="t", notebook_task=NotebookTask(
+        notebook_path="/Users/analyst/uses_lib"))]).result()
+    assert run.state.result_state == RunResultState.SUCCESS, run.tasks[0].state.state_message
+    assert "rate 0.01 square 49" in w.jobs.get_run_output(run.tasks[0].run_id).logs

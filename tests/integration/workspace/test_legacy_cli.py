@@ -10,10 +10,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from odoolake.testing.waiting import wait_until
 
 CLI = Path(sys.executable).with_name("databricks")
 
@@ -40,10 +41,7 @@ def port80(server):
     uv = uvicorn.Server(uvicorn.Config(app, host=LEGACY_HOST, port=80, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
-    for _ in range(200):
-        if uv.started:
-            break
-        time.sleep(0.05)
+    wait_until(lambda: uv.started, what=f"the app to listen on {LEGACY_HOST}:80")
     yield f"http://{LEGACY_HOST}"
     uv.should_exit = True
     thread.join(timeout=10)
@@ -83,12 +81,12 @@ def test_jobs_list_run_now_and_runs_get(cli, tmp_path):
     job_id = json.loads(cli("jobs", "create", "--json-file", str(spec)))["job_id"]
     assert "legacy-cli" in cli("jobs", "list")
     run_id = json.loads(cli("jobs", "run-now", "--job-id", str(job_id)))["run_id"]
-    for _ in range(120):
+
+    def terminated() -> dict | None:
         run = json.loads(cli("runs", "get", "--run-id", str(run_id)))
-        if run["state"]["life_cycle_state"] == "TERMINATED":
-            break
-        time.sleep(0.5)
-    assert run["state"]["result_state"] == "SUCCESS"
+        return run if run["state"]["life_cycle_state"] == "TERMINATED" else None
+
+    assert wait_until(terminated, what=f"run {run_id} to terminate")["state"]["result_state"] == "SUCCESS"
 
 
 def test_clusters_list_get_start(cli):

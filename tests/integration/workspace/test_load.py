@@ -14,12 +14,14 @@ from databricks.sdk.errors import DatabricksError, TooManyRequests
 from databricks.sdk.service.serving import EndpointCoreConfigInput, ServedEntityInput
 
 from odoolake.ml import ALIAS, MODEL_NAME
+from odoolake.testing.waiting import wait_until
 from odoolake.workspace.db import Database
 from odoolake.workspace.identity.tokens import TokenService
 
 from .conftest import free_port, start_server_process
 
 CLIENTS, SECONDS = 50, 60
+WARM_REQUESTS = 3000
 ROW = {"agency": "RIM", "period": "2026-11"}  # the forecast lake's first forecast month
 
 
@@ -70,7 +72,9 @@ def test_fifty_clients_for_a_minute(forecast_lake):
         threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(CLIENTS)]
         for t in threads:
             t.start()
-        time.sleep(15)
+        # warm = after WARM_REQUESTS answers (about 10 s on an idle machine), or at the end if load never gets there
+        wait_until(lambda: sum(outcomes.values()) >= WARM_REQUESTS or not any(t.is_alive() for t in threads),
+                   what="the server to warm up", timeout=SECONDS + 120)
         warm = process.memory_info().rss
         for t in threads:
             t.join()

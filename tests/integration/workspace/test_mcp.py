@@ -7,11 +7,11 @@ import base64
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 from odoolake.mcp.server import build_server
+from odoolake.testing.waiting import wait_until
 from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
 
 pytestmark = pytest.mark.anyio
@@ -123,15 +123,13 @@ async def test_streamable_http_with_bearer_tokens(server, lake):
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/mcp"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the MCP HTTP server did not start") from None
-                time.sleep(0.2)
+        def listening() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the MCP HTTP server exited with code {proc.returncode}")
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+
+        wait_until(listening, what="the MCP HTTP server to listen")
         headers = {"Authorization": f"Bearer {server.token}"}
         async with httpx2.AsyncClient(headers=headers, timeout=60) as http, \
                 Client(streamable_http_client(url, http_client=http)) as client:

@@ -1,10 +1,11 @@
 """The Pipelines API and pipeline_task: a DLT notebook (with `import dlt`) updated through the SDK."""
 
-import time
 
 from databricks.sdk.service.jobs import PipelineTask, RunResultState, Task
 from databricks.sdk.service.pipelines import NotebookLibrary, PipelineLibrary
 from databricks.sdk.service.workspace import ImportFormat, Language
+
+from odoolake.testing.waiting import wait_until
 
 NOTEBOOK = b"""# Databricks notebook source
 import dlt
@@ -21,12 +22,11 @@ def counted():
 
 
 def wait(w, pipeline_id: str, update_id: str) -> str:
-    for _ in range(240):
+    def finished() -> str | None:
         state = w.pipelines.get_update(pipeline_id, update_id).update.state.value
-        if state in ("COMPLETED", "FAILED", "CANCELED"):
-            return state
-        time.sleep(0.25)
-    raise AssertionError("update did not finish")
+        return state if state in ("COMPLETED", "FAILED", "CANCELED") else None
+
+    return wait_until(finished, what=f"pipeline update {update_id} to finish")
 
 
 def test_pipeline_api_and_pipeline_task(w, server):

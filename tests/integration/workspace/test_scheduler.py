@@ -59,3 +59,41 @@ def test_invalid_schedules_are_refused_at_create(w):
     with pytest.raises(BadRequest, match="timezone_id"):
         w.jobs.create(name="bad-tz", tasks=[Task(task_key="t", notebook_task=NotebookTask(notebook_path="/x"))],
                       schedule=CronSchedule(quartz_cron_expression="0 0 2 1 * ?", timezone_id="Mars/Olympus"))
+
+
+@pytest.mark.parametrize("expression", ["0 0 0 30 2 ?", "0 0 2 1 * ? 2020"])
+def test_never_firing_schedules_are_refused_at_create_and_update(w, expression):
+    never = CronSchedule(quartz_cron_expression=expression, timezone_id="Asia/Manila")
+    with pytest.raises(BadRequest, match=r"schedule\.quartz_cron_expression.*never fires"):
+        w.jobs.create(name="never", tasks=[Task(task_key="t", notebook_task=NotebookTask(notebook_path="/x"))],
+                      schedule=never)
+    job_id = _job(w, f"kept {expression}")
+    with pytest.raises(BadRequest, match="never fires"):
+        w.jobs.update(job_id, new_settings=JobSettings(schedule=never))
+    with pytest.raises(BadRequest, match="never fires"):
+        w.jobs.reset(job_id, new_settings=JobSettings(name="reset", schedule=never, tasks=[
+            Task(task_key="t", notebook_task=NotebookTask(notebook_path="/x"))]))
+    kept = w.jobs.get(job_id).settings
+    assert kept.name == f"kept {expression}" and kept.schedule.quartz_cron_expression == "0 0 2 1 * ?"
+
+
+def test_one_failing_schedule_never_stops_the_others(w, server, scheduler):
+    year = datetime.now(MANILA).year
+    store = server.workspace.jobs.store
+    healthy = _job(w, "healthy")
+    ends = w.jobs.create(name="ends", tasks=[Task(task_key="t", notebook_task=NotebookTask(
+        notebook_path="/Shared/sched/healthy"))], schedule=CronSchedule(
+        quartz_cron_expression=f"0 0 2 1 * ? {year + 1}", timezone_id="Asia/Manila")).job_id  # valid now, ends later
+    no_tasks = _job(w, "no tasks")
+    legacy = _job(w, "legacy")
+    settings = store.job(no_tasks)["settings"]
+    store.save_settings(no_tasks, {**settings, "tasks": []})  # run-now will refuse it
+    settings = store.job(legacy)["settings"]
+    store.save_settings(legacy, {**settings, "schedule": {**settings["schedule"],
+                                                          "quartz_cron_expression": "0 0 0 30 2 ?"}})
+    fired = [w.jobs.get_run(r).job_id for r in scheduler.tick(at(year + 3, 1, 1, 3, 0))]
+    assert healthy in fired and ends in fired  # the last fire of `ends` runs once, then it is done
+    assert no_tasks not in fired and legacy not in fired
+    assert "has no tasks" in scheduler.problems[no_tasks]
+    assert [w.jobs.get_run(r).job_id for r in scheduler.tick(at(year + 3, 2, 1, 2, 0, 1))].count(healthy) == 1
+    assert ends not in [w.jobs.get_run(r).job_id for r in scheduler.tick(at(year + 3, 3, 1, 2, 0, 1))]

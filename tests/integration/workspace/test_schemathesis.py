@@ -25,7 +25,7 @@ def test_no_operation_fails_with_a_server_error(tmp_path):
                       database=None)
             @given(case=operation.as_strategy())
             def check(case) -> None:
-                response = case.call(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"}, timeout=30)
+                response = case.call(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"}, timeout=120)
                 where = f"{case.method} {case.formatted_path} -> {response.status_code}"
                 if response.status_code in (500, 502, 503, 504):
                     failures.append(f"{where}: {response.text[:200]}")

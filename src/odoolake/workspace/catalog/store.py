@@ -363,7 +363,7 @@ def _create_empty_delta(location: Path, schema: dict, comment: str | None) -> No
     import pyarrow
     from deltalake import Schema, write_deltalake
 
-    arrow_schema = pyarrow.schema(Schema.from_json(json.dumps(schema)).to_arrow())  # type: ignore[arg-type]
+    arrow_schema = pyarrow.schema(Schema.from_json(json.dumps(schema)).to_arrow())
     location.parent.mkdir(parents=True, exist_ok=True)
     write_deltalake(str(location), arrow_schema.empty_table(), mode="error", description=comment)
 

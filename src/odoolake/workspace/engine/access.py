@@ -17,6 +17,8 @@ from pathlib import Path
 
 from odoolake.config import WorkspacePaths
 from odoolake.workspace.engine.identity import CallRefused, Principal
+from odoolake.workspace.errors import PermissionDenied
+from odoolake.workspace.identity.roles import ADMIN, READ_ONLY, Roles
 
 PATH_OUTSIDE_LAKE = "PATH_OUTSIDE_LAKE"
 READ_ONLY_PRINCIPAL = "READ_ONLY_PRINCIPAL"
@@ -27,8 +29,9 @@ _GLOB = re.compile(r"[*?\[{]")
 
 
 class AccessRules:
-    def __init__(self, paths: WorkspacePaths) -> None:
+    def __init__(self, paths: WorkspacePaths, roles: Roles) -> None:
         self.paths = paths
+        self.roles = roles
         self.volumes_root = paths.home / "volumes"
         self._production_file = paths.home / "production"
 
@@ -54,7 +57,7 @@ class AccessRules:
         return path
 
     def check_path(self, principal: Principal, local_path: str) -> None:
-        if principal.role == "admin":
+        if principal.role == ADMIN:
             return
         if "://" in local_path:
             raise CallRefused("PERMISSION_DENIED", f"[{PATH_OUTSIDE_LAKE}] {local_path!r}: only the lake's own storage "
@@ -85,11 +88,11 @@ class AccessRules:
         return self._production_file.exists()
 
     def check_write(self, principal: Principal, what: str) -> None:
-        if principal.role == "read_only":
-            raise CallRefused("PERMISSION_DENIED", f"[{READ_ONLY_PRINCIPAL}] {principal.name} is read-only and cannot "
-                                                   f"{what}.", INSUFFICIENT_PERMISSIONS, "42501")
-        if self.production and principal.role != "service_principal":
-            raise CallRefused("PERMISSION_DENIED",
-                              f"[{PRODUCTION_WRITE}] This is a production workspace: only a service principal may "
-                              f"{what}; {principal.name} is {principal.role}. Run it as a job (run_as a service "
-                              "principal).", INSUFFICIENT_PERMISSIONS, "42501")
+        """The workspace's one rule for data writes (``Roles.check_data_write``), as a Spark error."""
+        self.roles.production = self.production
+        try:
+            self.roles.check_data_write(principal.name, principal.role, what)
+        except PermissionDenied as exc:
+            code = READ_ONLY_PRINCIPAL if principal.role == READ_ONLY else PRODUCTION_WRITE
+            raise CallRefused("PERMISSION_DENIED", f"[{code}] {exc.message}", INSUFFICIENT_PERMISSIONS,
+                              "42501") from None

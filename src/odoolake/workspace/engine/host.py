@@ -142,13 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     if address is None:
         raise RuntimeError("Sail started but is not listening")
     upstream = Upstream(f"{address[0]}:{address[1]}")
-    proxy = SparkConnectProxy(upstream, PlanRewriter(store, upstream, AccessRules(paths)))
+    owner_door = Authenticator(home, args.owner, trust_owner_socket=True)
+    proxy = SparkConnectProxy(upstream, PlanRewriter(store, upstream, AccessRules(paths, owner_door.roles)))
     tls = ensure_certificates(home)
 
     stopping = threading.Event()
     options = [*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)]
     owner_server = grpc.server(ThreadPoolExecutor(max_workers=64, thread_name_prefix="engine"), options=options)
-    owner_server.add_generic_rpc_handlers((proxy.handler(Authenticator(home, args.owner, trust_owner_socket=True)),
+    owner_server.add_generic_rpc_handlers((proxy.handler(owner_door),
                                            _admin_handler(proxy, stopping, isolation, why_not, address)))
     front_server = grpc.server(ThreadPoolExecutor(max_workers=64, thread_name_prefix="front"), options=options)
     front_server.add_generic_rpc_handlers((proxy.handler(Authenticator(home, args.owner, trust_owner_socket=False)),))

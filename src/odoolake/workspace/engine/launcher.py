@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from odoolake.config import WorkspacePaths
 from odoolake.errors import EngineError
@@ -31,7 +31,7 @@ def _admin(home: Path, method: str, body: dict | None = None, timeout: float = A
     import grpc
 
     with grpc.insecure_channel(f"unix:{host.engine_socket(home)}") as channel:
-        call = channel.unary_unary(f"/{host.ADMIN_SERVICE}/{method}")
+        call: Any = channel.unary_unary(f"/{host.ADMIN_SERVICE}/{method}")
         raw = call(json.dumps(body or {}).encode(), timeout=timeout)
     return json.loads(raw or b"{}")
 

@@ -203,8 +203,9 @@ class SparkConnectProxy:
         context.set_details(error.details() or "")
         trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
         if trailing:
-            context.set_trailing_metadata(tuple((k, v) for k, v in trailing if k.startswith(("grpc-status-details",
-                                                                                               "x-"))))
+            pairs: list[tuple[str, Any]] = [tuple(item) for item in trailing]  # type: ignore[misc, arg-type]
+            context.set_trailing_metadata(tuple(pair for pair in pairs
+                                                if pair[0].startswith(("grpc-status-details", "x-"))))
 
     # -- handlers ---------------------------------------------------------------------------------------------------
 
@@ -242,7 +243,7 @@ class SparkConnectProxy:
                     stack.enter_context(table_lock(prepared.lock))
                 stream = self.upstream.unary_stream["ExecutePlan"](request)
                 op.call = stream
-                context.add_callback(stream.cancel)  # the client went away: so does its operation
+                context.add_callback(lambda: stream.cancel() and None)  # the client went away: so does its operation
                 if prepared.after_success is None:
                     yield from stream
                 else:  # hold the last message until the catalog knows the table, so the client's next call does
@@ -272,7 +273,7 @@ class SparkConnectProxy:
         try:
             stream = self.upstream.unary_stream["ReattachExecute"](request)
             op.call = stream
-            context.add_callback(stream.cancel)
+            context.add_callback(lambda: stream.cancel() and None)
             yield from stream
         except grpc.RpcError as error:
             self._relay(context, error)

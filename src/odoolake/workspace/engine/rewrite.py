@@ -39,8 +39,8 @@ from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
 
 LOG = logging.getLogger(__name__)
 
-WriteOp = commands_pb2.WriteOperation
-WriteV2 = commands_pb2.WriteOperationV2
+WriteOp: Any = commands_pb2.WriteOperation
+WriteV2: Any = commands_pb2.WriteOperationV2
 SILENT_COLUMN_DROP = "SILENT_COLUMN_DROP"  # our error class for the guard against Sail's NOT NULL append bug
 MUTATING_DELTA = frozenset({"optimize", "vacuum", "restore", "add_columns", "set_tblproperties"})
 SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
@@ -450,7 +450,7 @@ class PlanRewriter:
         after = None if existing is not None else (lambda: self._register(name, location, call))
         return Prepared(lock=location, after_success=after)
 
-    def _guard_column_drop(self, write: WriteOp, location: str, call: Call, raw_input: bytes | None = None) -> None:
+    def _guard_column_drop(self, write: Any, location: str, call: Call, raw_input: bytes | None = None) -> None:
         """Refuse an append that Sail (0.7.2) would accept while silently dropping the new columns: it does that
         when the table has NOT NULL columns, whatever mergeSchema says. Costs one schema lookup, only then."""
         if write.mode != WriteOp.SaveMode.SAVE_MODE_APPEND:
@@ -619,8 +619,10 @@ def _messages(message: Message, kind: type) -> Iterator[Any]:
     for descriptor, value in message.ListFields():
         if descriptor.type != descriptor.TYPE_MESSAGE:
             continue
-        if descriptor.message_type.GetOptions().map_entry:
-            value_field = descriptor.message_type.fields_by_name["value"]
+        message_type = descriptor.message_type
+        assert message_type is not None  # a message field always has one
+        if message_type.GetOptions().map_entry:
+            value_field = message_type.fields_by_name["value"]
             if value_field.type == value_field.TYPE_MESSAGE:
                 for item in value.values():
                     yield from _messages(item, kind)

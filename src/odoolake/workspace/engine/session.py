@@ -94,7 +94,8 @@ class LocalEngine:
             spark = SparkSession.builder.remote(self._remote).create()
         else:
             lease = self.lease()
-            spark = ConnectSession.builder.channelBuilder(_channel_builder(str(lease.socket), principal)).create()
+            spark = ConnectSession.builder.channelBuilder(  # type: ignore[assignment]  # the Connect session class
+                _channel_builder(str(lease.socket), principal)).create()
         spark.conf.set("spark.sql.session.timeZone", "UTC")
         spark._odoolake_engine = self  # type: ignore[attr-defined]
         self._sessions.append(spark)

@@ -33,13 +33,16 @@ class Upstream:
     def __init__(self, target: str) -> None:
         self.target = target
         self.channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
-        self.unary_stream = {name: self.channel.unary_stream(f"/{SERVICE}/{name}", request_serializer=_serialize)
-                             for name in ("ExecutePlan", "ReattachExecute")}
-        self.unary_unary = {name: self.channel.unary_unary(f"/{SERVICE}/{name}", request_serializer=_serialize)
-                            for name in ("AnalyzePlan", "Config", "ArtifactStatus", "Interrupt", "ReleaseExecute",
-                                         "ReleaseSession", "FetchErrorDetails", "CloneSession", "GetStatus")}
-        self.stream_unary = {"AddArtifacts": self.channel.stream_unary(f"/{SERVICE}/AddArtifacts",
-                                                                      request_serializer=_serialize)}
+        channel = self.channel
+        self.unary_stream: dict[str, Any] = {
+            name: channel.unary_stream(f"/{SERVICE}/{name}", request_serializer=_serialize)
+            for name in ("ExecutePlan", "ReattachExecute")}
+        self.unary_unary: dict[str, Any] = {
+            name: channel.unary_unary(f"/{SERVICE}/{name}", request_serializer=_serialize)
+            for name in ("AnalyzePlan", "Config", "ArtifactStatus", "Interrupt", "ReleaseExecute", "ReleaseSession",
+                         "FetchErrorDetails", "CloneSession", "GetStatus")}
+        self.stream_unary: dict[str, Any] = {
+            "AddArtifacts": channel.stream_unary(f"/{SERVICE}/AddArtifacts", request_serializer=_serialize)}
 
     def close(self) -> None:
         self.channel.close()

@@ -106,6 +106,7 @@ def find(buf: bytes, root: Descriptor, wanted: Callable[[Descriptor], bool]) -> 
             if fd is None or fd.type != FieldDescriptor.TYPE_MESSAGE or field.wire_type != _LEN:
                 continue
             child = fd.message_type
+            assert child is not None  # a message field always has one
             child_path = (*path, field)
             if wanted(child):
                 found.append(Found(child_path, child))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odoolake.workspace.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
-from odoolake.workspace.files.paths import clean_path, under
+from odoolake.workspace.files.paths import clean_path, inside, under
 
 MAX_BLOCK = 1024 * 1024  # DBFS add-block / put limit (decoded bytes)
 MAX_READ = 1024 * 1024
@@ -51,10 +51,10 @@ class Dbfs:
         self._uploads: dict[int, _Upload] = {}
         self._lock = threading.Lock()
 
-    def _path(self, raw: str | None, field: str = "path") -> tuple[str, Path]:
+    def _path(self, raw: str | None, field: str = "path", follow_last: bool = True) -> tuple[str, Path]:
         text = raw[len("dbfs:"):] if isinstance(raw, str) and raw.startswith("dbfs:") else raw
         path = clean_path(text, field)
-        return path, under(self.root, path)
+        return path, under(self.root, path, follow_last)
 
     def get_status(self, raw: str | None) -> dict:
         path, local = self._path(raw)
@@ -69,7 +69,7 @@ class Dbfs:
         if local.is_file():
             return [file_info(path, local)]
         return [file_info(f"{path.rstrip('/')}/{child.name}", child) for child in sorted(local.iterdir())
-                if not child.name.endswith(".odoolake-upload")]
+                if not child.name.endswith(".odoolake-upload") and inside(self.root, child)]
 
     def mkdirs(self, raw: str | None) -> None:
         path, local = self._path(raw)
@@ -78,9 +78,12 @@ class Dbfs:
         local.mkdir(parents=True, exist_ok=True)
 
     def delete(self, raw: str | None, recursive: bool = False) -> None:
-        path, local = self._path(raw)
+        path, local = self._path(raw, follow_last=False)
         if path == "/":
             raise InvalidParameterValue("Cannot delete the DBFS root.")
+        if local.is_symlink():
+            local.unlink()  # the link, never what it points to
+            return
         if not local.exists():
             return  # Databricks: deleting a missing path succeeds
         if local.is_dir():
@@ -154,8 +157,9 @@ class Dbfs:
 
     def close(self, handle: object) -> None:
         upload = self._upload(handle)
+        assert isinstance(handle, int)  # _upload refused anything else
         with self._lock:
-            self._uploads.pop(handle, None)  # type: ignore[arg-type]
+            self._uploads.pop(handle, None)
         os.replace(upload.tmp, upload.final)
 
     def read(self, raw: str | None, offset: int = 0, length: int = MAX_READ) -> dict:
@@ -187,7 +191,8 @@ class Volumes:
                 f"Invalid file_path {raw!r}: the Files API works on /Volumes/<catalog>/<schema>/<volume>/…")
         return path, under(self.root, path)
 
-    def upload(self, raw: str, data: bytes, overwrite: bool) -> None:
+    def begin_upload(self, raw: str, overwrite: bool) -> _Upload:
+        """Check the target and open a temporary file beside it; ``finish_upload`` renames it into place."""
         path, local = self.path(raw)
         if local.is_dir():
             raise ResourceAlreadyExists(f"A directory already exists at {path}.")
@@ -196,8 +201,17 @@ class Volumes:
                                         error_code="ALREADY_EXISTS")
         local.parent.mkdir(parents=True, exist_ok=True)
         tmp = local.with_name(local.name + f".{secrets.token_hex(4)}.odoolake-upload")
-        tmp.write_bytes(data)
-        os.replace(tmp, local)
+        tmp.write_bytes(b"")
+        return _Upload(path, tmp, local)
+
+    @staticmethod
+    def finish_upload(upload: _Upload) -> None:
+        os.replace(upload.tmp, upload.final)
+
+    def upload(self, raw: str, data: bytes, overwrite: bool) -> None:
+        upload = self.begin_upload(raw, overwrite)
+        upload.tmp.write_bytes(data)
+        self.finish_upload(upload)
 
     def file(self, raw: str) -> Path:
         path, local = self.path(raw)
@@ -218,7 +232,7 @@ class Volumes:
             raise ResourceDoesNotExist(f"The directory {path} does not exist.", error_code="NOT_FOUND")
         out = []
         for child in sorted(local.iterdir()):
-            if child.name.endswith(".odoolake-upload"):
+            if child.name.endswith(".odoolake-upload") or not inside(self.root, child):
                 continue
             st = child.stat()
             entry = {"path": f"{path.rstrip('/')}/{child.name}", "name": child.name, "is_directory": child.is_dir()}

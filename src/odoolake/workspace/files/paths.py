@@ -1,4 +1,5 @@
-"""Path checks shared by the workspace, DBFS and Files APIs: absolute, no ``..``, no NUL, bounded."""
+"""Path checks shared by the workspace, DBFS and Files APIs: absolute, no ``..``, no NUL, bounded, and no symbolic
+link that leads out of the storage root."""
 
 from __future__ import annotations
 
@@ -30,9 +31,21 @@ def clean_path(raw: str | None, field: str = "path", strip_prefixes: tuple[str, 
     return str(PurePosixPath(path))
 
 
-def under(root: Path, path: str) -> Path:
-    """The local file for a cleaned path; double-checks it stays inside ``root``."""
+def inside(root: Path, local: Path) -> bool:
+    """Whether ``local``, with every symbolic link on its way followed, is ``root`` or below it."""
+    real_root, real = root.resolve(), local.resolve()
+    return real == real_root or real_root in real.parents
+
+
+def under(root: Path, path: str, follow_last: bool = True) -> Path:
+    """The local file for a cleaned path; it must stay inside ``root`` lexically and after following symlinks.
+
+    The path itself is returned (not its resolution), so deleting a link deletes the link, not its target.
+    With ``follow_last=False`` (deleting) only the folders on the way are checked: a link itself may be removed.
+    """
     local = root / path.lstrip("/")
     if local != root and root not in local.parents:
         raise InvalidParameterValue(f"Invalid path {path!r}: outside the storage root.")
+    if not inside(root, local if follow_last or local == root else local.parent):
+        raise InvalidParameterValue(f"Invalid path {path!r}: a symbolic link on it leads outside the storage root.")
     return local

@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from odoolake.workspace.db import Database
 from odoolake.workspace.errors import (
@@ -63,7 +64,7 @@ def ipynb_to_source(content: bytes, path: str) -> tuple[str, str]:
 def source_to_ipynb(text: str, language: str) -> bytes:
     from odoolake.workspace.notebooks.source import parse_notebook
 
-    cells = []
+    cells: list[dict[str, Any]] = []
     for cell in parse_notebook(text):
         kind = "markdown" if cell.kind == "md" else "code"
         source = cell.source if cell.kind in ("python", "md") else f"%{cell.kind}\n{cell.source}"

@@ -15,7 +15,7 @@ import time
 
 from odoolake.workspace.db import Database
 from odoolake.workspace.errors import InvalidParameterValue
-from odoolake.workspace.identity.roles import Roles
+from odoolake.workspace.identity.roles import SERVICE_PRINCIPAL, Roles
 from odoolake.workspace.identity.tokens import TokenService
 
 ACCESS_TOKEN_SECONDS = 3600
@@ -36,7 +36,7 @@ class OAuthService:
         self.db, self.roles, self.tokens = db, roles, tokens
 
     def create_secret(self, client_id: str) -> str:
-        if self.roles.role_of(client_id) != "service_principal" or not self.roles.exists(client_id):
+        if self.roles.role_of(client_id) != SERVICE_PRINCIPAL or not self.roles.exists(client_id):
             raise InvalidParameterValue(f"{client_id} is not a service principal; first run: "
                                         f"odoolake users set {client_id} service_principal")
         value = "dose" + secrets.token_hex(24)
@@ -56,7 +56,7 @@ class OAuthService:
         digest = _hash(client_secret)
         if not any(hmac.compare_digest(r["secret_hash"], digest) for r in rows):
             raise OAuthError("invalid_client", "Client authentication failed", 401)
-        if self.roles.role_of(client_id) != "service_principal":
+        if self.roles.role_of(client_id) != SERVICE_PRINCIPAL:
             raise OAuthError("invalid_client", f"{client_id} is no longer a service principal", 401)
         value, _ = self.tokens.create(client_id, "oauth m2m access token", ACCESS_TOKEN_SECONDS)
         return {"access_token": value, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECONDS, "scope": "all-apis"}

@@ -7,9 +7,10 @@
 | ``service_principal`` | what a developer may, and deploy to a production workspace |
 | ``read_only`` | read (GET), run read-only SQL, score models, and manage their own tokens |
 
-A workspace started with ``production=True`` (``odoolake up --production``) accepts changes to what a bundle
-deploys (jobs, pipelines, notebooks and files, experiments, models, serving endpoints) only from a service
-principal, as the seed's RBAC note asks. Running jobs stays open to developers. Users are kept in SQLite.
+A workspace started with ``production=True`` (``odoolake up --production``) accepts every change to deployed code
+or data (jobs, runs/submit, notebooks and files, DBFS and Volumes, SQL writes, Spark Connect writes, pipelines,
+experiments, models, serving endpoints, secrets) only from a service principal, as the seed's RBAC note asks.
+Running and cancelling the deployed jobs stays open to developers. Users are kept in SQLite.
 """
 
 from __future__ import annotations
@@ -20,21 +21,28 @@ import time
 from odoolake.workspace.db import Database, ReadCache
 from odoolake.workspace.errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
 
-ROLES = ("admin", "developer", "service_principal", "read_only")
+ADMIN, DEVELOPER, SERVICE_PRINCIPAL, READ_ONLY = "admin", "developer", "service_principal", "read_only"
+ROLES = (ADMIN, DEVELOPER, SERVICE_PRINCIPAL, READ_ONLY)
 
-# POSTs that only read or score, open to read-only users.
+# POSTs that only read, score or manage the caller's own things: open to read-only users. Anything not listed here
+# is a change (an allow-list: a new route is protected until it is added on purpose).
 READ_POSTS = (
     re.compile(r"^/serving-endpoints/[^/]+/invocations$"),
     re.compile(r"^/model/[^/]+/[^/]+/invocations$"),
     re.compile(r"^/api/2\.0/sql/statements/?$"),  # the statement itself is checked to be read-only by the route
+    re.compile(r"^/api/2\.0/sql/statements/[^/]+/cancel$"),  # the route lets read-only users cancel only their own
     re.compile(r"^/api/2\.0/mlflow/[\w-]+/search$"),
-    re.compile(r"^/api/2\.0/token/(create|delete)$"),
+    re.compile(r"^/api/2\.0/token/(create|delete)$"),  # the Token API acts on the caller's own tokens only
 )
-# What a bundle deploys: protected on a production workspace.
-DEPLOY_PATHS = re.compile(
-    r"^/api/2\.\d/(jobs/(create|reset|update|delete)|pipelines(/[^/]+)?$|workspace/(import|mkdirs|delete)"
-    r"|workspace-files/import-file/|serving-endpoints|mlflow/(experiments|registered-models)/"
-    r"(create|update|delete|rename|restore))")
+# What operating a production workspace takes, open to everyone but read-only users there: running and stopping
+# what is deployed. Everything else that changes the workspace (jobs, runs/submit, notebooks and files, DBFS and
+# Volumes, SQL writes, pipelines, models, endpoints, secrets) is a deploy, accepted only from a service principal.
+OPERATE_POSTS = (
+    re.compile(r"^/api/2\.\d/jobs/(run-now|runs/cancel|runs/cancel-all)$"),
+    re.compile(r"^/api/2\.0/pipelines/[^/]+/(updates|stop)$"),
+    re.compile(r"^/api/2\.\d/clusters/(start|restart)$"),
+    re.compile(r"^/api/2\.0/sql/warehouses/[^/]+/(start|stop)$"),
+)
 
 
 class Roles:
@@ -53,8 +61,8 @@ class Roles:
 
     def role_of(self, user: str) -> str:
         if user == self.owner:
-            return "admin"
-        return self._row(user) or "developer"
+            return ADMIN
+        return self._row(user) or DEVELOPER
 
     def exists(self, user: str) -> bool:
         return user == self.owner or self._row(user) is not None
@@ -75,15 +83,35 @@ class Roles:
 
     def users(self) -> list[tuple[str, str]]:
         rows = self.db.connect().execute("SELECT user_name, role FROM users ORDER BY user_name").fetchall()
-        return [("(owner) " + self.owner, "admin"), *[(r["user_name"], r["role"]) for r in rows]]
+        return [("(owner) " + self.owner, ADMIN), *[(r["user_name"], r["role"]) for r in rows]]
 
     def authorize(self, user: str, role: str, method: str, path: str) -> None:
-        """Raise PermissionDenied if ``role`` may not make this request."""
+        """Raise PermissionDenied if ``role`` may not make this request.
+
+        1. GET and HEAD read, and are open to every role.
+        2. A read-only user may make only the READ_POSTS.
+        3. On a production workspace, anyone but a service principal may make only READ_POSTS and OPERATE_POSTS.
+        """
         if method in ("GET", "HEAD"):
             return
-        if role == "read_only" and not any(p.match(path) for p in READ_POSTS):
+        if role == READ_ONLY and not any(p.match(path) for p in READ_POSTS):
             raise PermissionDenied(f"{user} is read-only: they may query and read the workspace, not change it "
                                    f"({method} {path}).")
-        if self.production and role != "service_principal" and DEPLOY_PATHS.match(path):
+        if self.production and role != SERVICE_PRINCIPAL and not any(p.match(path) for p in (*READ_POSTS,
+                                                                                           *OPERATE_POSTS)):
             raise PermissionDenied(f"This is a production workspace: {method} {path} (a deploy) is accepted only "
                                    f"from a service principal, not from {user} ({role}).")
+
+    def check_data_write(self, user: str, role: str, action: str) -> None:
+        """Raise PermissionDenied unless ``user`` may change tables or files by ``action``, a phrase such as
+        "a statement that writes (…)" or "a Spark Connect write to gold.x".
+
+        The one rule for writes that do not show in the HTTP method and path: SQL statements, and writes through
+        Spark Connect (the front door calls this for every plan that writes). Read-only users never write; on a
+        production workspace only service principals do.
+        """
+        if role == READ_ONLY:
+            raise PermissionDenied(f"{user} is read-only and may only run read-only SQL, not {action}.")
+        if self.production and role != SERVICE_PRINCIPAL:
+            raise PermissionDenied(f"This is a production workspace: {action} changes deployed data and is accepted "
+                                   f"only from a service principal, not from {user} ({role}).")

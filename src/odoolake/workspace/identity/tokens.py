@@ -9,7 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from odoolake.workspace.db import Database, ReadCache
-from odoolake.workspace.errors import InvalidParameterValue, ResourceDoesNotExist, Unauthenticated
+from odoolake.workspace.errors import (
+    InvalidParameterValue,
+    PermissionDenied,
+    ResourceDoesNotExist,
+    Unauthenticated,
+)
 
 TOKEN_PREFIX = "dapi"
 MAX_LIFETIME_SECONDS = 10 * 365 * 24 * 3600
@@ -60,13 +65,19 @@ class TokenService:
         return [TokenInfo(r["token_id"], r["comment"], r["creation_time"], r["expiry_time"], r["user_name"])
                 for r in rows]
 
-    def revoke(self, token_id: str) -> None:
+    def revoke(self, token_id: str, requester: str | None = None, is_admin: bool = False) -> None:
+        """Revoke a token. Through the API (``requester`` given) only its owner or an admin may; the machine's owner
+        acting on the database directly (the CLI in owner mode) passes no requester."""
         with self.db.transaction() as conn:
-            changed = conn.execute("UPDATE tokens SET revoked = 1 WHERE token_id = ? AND revoked = 0",
-                                   (token_id,)).rowcount
+            row = conn.execute("SELECT user_name FROM tokens WHERE token_id = ? AND revoked = 0",
+                               (token_id,)).fetchone()
+            if row is None:
+                raise ResourceDoesNotExist(f"Token {token_id} does not exist.")
+            if requester is not None and not is_admin and row["user_name"] != requester:
+                raise PermissionDenied(f"Token {token_id} belongs to another user: only its owner or an admin may "
+                                       "revoke it.")
+            conn.execute("UPDATE tokens SET revoked = 1 WHERE token_id = ?", (token_id,))
         self._cache.clear()
-        if not changed:
-            raise ResourceDoesNotExist(f"Token {token_id} does not exist.")
 
     def count(self) -> int:
         return self.db.connect().execute("SELECT COUNT(*) FROM tokens WHERE revoked = 0").fetchone()[0]

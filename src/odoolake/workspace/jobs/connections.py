@@ -30,21 +30,24 @@ class TaskConnection:
 
 class TaskConnections:
     def __init__(self, tokens: TokenService, home: Path, spark_url: str | None, ca_bundle: Path | None,
-                 remote: str | None = None) -> None:
+                 owner: str, remote: str | None = None) -> None:
         self.tokens = tokens
+        self.owner = owner
         self.home = home
         self.spark_url = spark_url
         self.ca_bundle = ca_bundle
         self.remote = remote  # a Spark Connect server elsewhere (ODOOLAKE_SPARK_REMOTE): used as it is
 
-    def open(self, principal: str, timeout: float | None) -> TaskConnection:
+    def open(self, principal: str | None, timeout: float | None) -> TaskConnection:
+        """A connection for one task attempt run as ``principal`` (the workspace owner when None)."""
         if self.remote or self.spark_url is None:
             return TaskConnection(self.remote or "")
         lifetime = int(timeout or 0) + SLACK_SECONDS
-        value, info = self.tokens.create(principal, TOKEN_COMMENT, lifetime_seconds=lifetime)
+        value, info = self.tokens.create(principal or self.owner, TOKEN_COMMENT, lifetime_seconds=lifetime)
         env = {"SPARK_CONNECT_AUTHENTICATE_TOKEN": value}
-        if self.ca_bundle is not None:
-            env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = str(self.ca_bundle)
+        if self.ca_bundle is not None:  # gRPC (Spark Connect), requests (the SDK) and urllib (secrets) trust the CA
+            for variable in ("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+                env[variable] = str(self.ca_bundle)
         return TaskConnection(self.spark_url, env, value, info.token_id)
 
     def close(self, connection: TaskConnection) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from odoolake.errors import OdoolakeError
 
@@ -78,8 +78,26 @@ def zone(timezone_id: str) -> ZoneInfo:
 
 
 def fire_times(expression: str, timezone_id: str, after: datetime) -> Iterator[datetime]:
-    """Fire times strictly after ``after`` (timezone-aware), in the schedule's time zone."""
+    """Fire times strictly after ``after`` (timezone-aware), in the schedule's time zone.
+
+    Ends when the expression has no later fire time (a year field in the past, 30 February); never raises
+    croniter's own errors, so a caller handles one error type.
+    """
     tz = zone(timezone_id)
-    it = croniter(to_croniter(expression), after.astimezone(tz), second_at_beginning=True)
+    try:
+        it = croniter(to_croniter(expression), after.astimezone(tz), second_at_beginning=True)
+    except CroniterError as exc:
+        raise QuartzError(expression, str(exc)) from None
     while True:
-        yield it.get_next(datetime)
+        try:
+            yield it.get_next(datetime)
+        except CroniterError:
+            return
+
+
+def next_fire(expression: str, timezone_id: str, after: datetime) -> datetime:
+    """The first fire time after ``after``; QuartzError when the expression never fires again."""
+    for fire in fire_times(expression, timezone_id, after):
+        return fire
+    raise QuartzError(expression, f"it never fires after {after:%Y-%m-%d %H:%M} {timezone_id} (a day that does not "
+                      "exist in that month, such as 30 February, or a year already past)")

@@ -31,8 +31,13 @@ from odoolake.workspace.errors import ApiError
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
 from odoolake.workspace.jobs import lifecycle
 from odoolake.workspace.jobs.connections import TaskConnections
+from odoolake.workspace.jobs.processes import TaskCgroup, delegated_cgroup, kill_tree, new_cgroup, tree_rss
 from odoolake.workspace.jobs.settings import topological_order
 from odoolake.workspace.jobs.store import JobsStore
+from odoolake.workspace.secrets.crypto import KEY_ENV
+from odoolake.workspace.secrets.grants import CREDENTIAL_ENV, IN_TASK_ENV, WORKSPACE_URL_ENV, TaskGrants
+from odoolake.workspace.secrets.reader import ENV_PREFIX
+from odoolake.workspace.secrets.redaction import Redactor, StreamRedactor
 
 LOG = logging.getLogger(__name__)
 
@@ -42,10 +47,12 @@ FAILED_STATES = ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "INTERNAL_ERROR")
 
 
 class TaskFailure(Exception):
-    def __init__(self, result_state: str, message: str, trace: str | None = None) -> None:
+    def __init__(self, result_state: str, message: str, trace: str | None = None,
+                 logs: tuple[str, bool] | None = None) -> None:
         self.result_state = result_state
         self.message = message
         self.trace = trace
+        self.logs = logs  # what the task printed before it failed, for runs/get-output
         super().__init__(message)
 
 
@@ -63,16 +70,20 @@ def default_task_memory_mb() -> int:
 
 class JobRunner:
     def __init__(self, store: JobsStore, tree: WorkspaceTree, paths: WorkspacePaths,
-                 connections: TaskConnections, workers: int = 2, task_memory_mb: int | None = None) -> None:
+                 connections: TaskConnections, workers: int = 2, task_memory_mb: int | None = None,
+                 grants: TaskGrants | None = None, workspace_url: str | None = None) -> None:
         self.store = store
         self.task_memory_mb = task_memory_mb or default_task_memory_mb()
         self.tree = tree
         self.paths = paths
         self.connections = connections
+        self.grants = grants or TaskGrants()
+        self.workspace_url = workspace_url
+        self.cgroup_base = delegated_cgroup()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="odoolake-run")
         self._lock = threading.Lock()
         self._cancelled: set[int] = set()
-        self._processes: dict[int, subprocess.Popen] = {}
+        self._processes: dict[int | str, _TaskProcess] = {}
         self._queued_wakeup = threading.Condition()
         self.pipelines: Any = None  # the workspace's PipelinesService, for pipeline_task
 
@@ -99,9 +110,9 @@ class JobRunner:
     def cancel(self, run_id: int) -> None:
         with self._lock:
             self._cancelled.add(run_id)
-            proc = self._processes.get(run_id)
-        if proc is not None and proc.poll() is None:
-            proc.kill()
+            task = self._processes.get(run_id)
+        if task is not None:
+            task.kill()
         with self._queued_wakeup:
             self._queued_wakeup.notify_all()
 
@@ -111,11 +122,10 @@ class JobRunner:
 
     def stop(self) -> None:
         with self._lock:
-            procs = list(self._processes.values())
-            self._cancelled.update(self._processes)
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
+            tasks = list(self._processes.values())
+            self._cancelled.update(k for k in self._processes if isinstance(k, int))
+        for task in tasks:
+            task.kill()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _is_cancelled(self, run_id: int) -> bool:
@@ -232,6 +242,8 @@ class JobRunner:
             except TaskFailure as exc:
                 failure = exc
                 output = {"error": exc.message, "error_trace": exc.trace}
+                if exc.logs is not None:
+                    output["logs"], output["logs_truncated"] = exc.logs
             task["end_time"] = _now_ms()
             task["execution_duration"] = task["end_time"] - task["start_time"]
             task["run_duration"] = task["execution_duration"]
@@ -256,11 +268,13 @@ class JobRunner:
                  deadline: float | None) -> dict[str, Any]:
         kind = next((k for k in ("notebook_task", "spark_python_task", "python_wheel_task", "sql_task",
                                  "condition_task", "run_job_task", "pipeline_task") if k in task), None)
+        if kind is None:
+            raise TaskFailure("FAILED", "The task has no task type the local runner knows.")
         resolve = self._resolver(run, task, values)
         if kind == "condition_task":
             spec = task["condition_task"]
-            outcome = _compare(spec["op"], resolve(spec["left"]), resolve(spec["right"]))
-            task["condition_task"] = {**spec, "outcome": "true" if outcome else "false"}
+            holds = _compare(spec["op"], resolve(spec["left"]), resolve(spec["right"]))
+            task["condition_task"] = {**spec, "outcome": "true" if holds else "false"}
             return {}
         if kind == "pipeline_task":
             return self._run_pipeline_task(task["pipeline_task"])
@@ -273,43 +287,68 @@ class JobRunner:
         if deadline is not None:
             remaining = max(0.0, deadline - time.time())
             timeout = min(timeout, remaining) if timeout else remaining
-        principal = run.get("run_as_user_name") or run["creator_user_name"]
-        outcome, logs = self.spawn(kind, spec, run_dir, task["task_key"], values, timeout, run["run_id"], principal)
+        outcome, logs = self.spawn(kind, spec, run_dir, task["task_key"], values, timeout, run["run_id"],
+                                   run.get("_principal"))
         values[task["task_key"]] = outcome.get("task_values") or {}
         output = {"logs": logs[0], "logs_truncated": logs[1]}
         if kind == "notebook_task":
             output["notebook_output"] = {"result": outcome.get("exit_value"), "truncated": False}
         if outcome.get("error"):
-            raise TaskFailure("FAILED", outcome["error"], outcome.get("error_trace"))
+            raise TaskFailure("FAILED", outcome["error"], outcome.get("error_trace"), logs)
         return output
 
     def spawn(self, kind: str, spec: dict, run_dir: Path, task_key: str, values: dict[str, dict[str, Any]],
-              timeout: float | None, owner: int | str, principal: str) -> tuple[dict[str, Any], tuple[str, bool]]:
-        """Run one task process as ``principal``; returns (its reported outcome, the tail of its log). Cancel kills it
-        via ``owner``; whatever the end, its engine work is interrupted before this returns."""
+              timeout: float | None, owner: int | str, principal: str | None = None,
+              ) -> tuple[dict[str, Any], tuple[str, bool]]:
+        """Run one task process as ``principal`` (the workspace owner if None); returns (its reported outcome, the
+        tail of its log). Cancel kills it via ``owner``.
+
+        The process gets no secret in its environment, only a credential to read secrets as ``principal`` while it
+        runs, and a token of its own for the engine (``jobs.connections``); every secret value it reads, and that
+        token, is redacted from every byte it (or any child) writes, before the log file. Whatever the end, the
+        task's engine work is interrupted before this returns, so nothing it started commits after the run ends.
+        """
         run_dir.mkdir(parents=True, exist_ok=True)
         spec_path, result_path, log_path = run_dir / "task.json", run_dir / "result.json", run_dir / "stdout.log"
         result_path.unlink(missing_ok=True)
         connection = self.connections.open(principal, timeout)
+        grant = self.grants.issue(principal) if principal else None
+        env = {**task_environment(grant.credential if grant else None, self.workspace_url), **connection.env}
+        redactor = grant.redactor if grant else Redactor()
+        if connection.token:
+            redactor.add(connection.token)
+        memory_limit = self.task_memory_mb * 2**20
+        cgroup = new_cgroup(self.cgroup_base, f"odoolake-task-{run_dir.name}", memory_limit)
         try:
             spec_path.write_text(json.dumps({
                 "kind": kind, "spec": spec, "remote": connection.remote, "home": str(self.paths.home),
                 "task_key": task_key, "task_values": values, "result_path": str(result_path),
             }))
-            with log_path.open("ab") as log:
-                proc = subprocess.Popen([sys.executable, "-m", "odoolake.workspace.jobs.task_process", str(spec_path)],
-                                        stdout=log, stderr=subprocess.STDOUT, cwd=str(self.paths.home),
-                                        env={**os.environ, **connection.env})
-                (run_dir / "task.pid").write_text(str(proc.pid))
+            proc = subprocess.Popen([sys.executable, "-m", "odoolake.workspace.jobs.task_process", str(spec_path)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=str(self.paths.home), env=env, start_new_session=True)
+            task = _TaskProcess(proc, cgroup)
+            if cgroup is not None:
+                cgroup.add(proc.pid)
+            (run_dir / "task.pid").write_text(str(proc.pid))
+            pump = threading.Thread(target=_pump, args=(proc, log_path, redactor), name=f"odoolake-log-{proc.pid}",
+                                    daemon=True)
+            pump.start()
+            with self._lock:
+                self._processes[owner] = task
+            try:
+                code = self._watch(task, timeout, memory_limit)
+            finally:
                 with self._lock:
-                    self._processes[owner] = proc  # type: ignore[index]
-                try:
-                    code = self._watch(proc, timeout)
-                finally:
-                    with self._lock:
-                        self._processes.pop(owner, None)  # type: ignore[arg-type]
+                    self._processes.pop(owner, None)
+                task.kill()  # whatever the task left running in the background ends with it
+                pump.join(timeout=30)
         finally:
             self.connections.close(connection)  # the engine work stops before the run can be marked terminal
+            if grant is not None:
+                self.grants.revoke(grant)
+            if cgroup is not None:
+                cgroup.remove()
         logs = _tail(log_path)
         if isinstance(owner, int) and self._is_cancelled(owner):
             raise TaskFailure("CANCELED", "The run was cancelled.")
@@ -317,45 +356,43 @@ class JobRunner:
             how = (f"was killed by signal {-code} ({signal.Signals(-code).name}; the kernel's out-of-memory killer "
                    "sends SIGKILL)") if code < 0 else f"exited with code {code}"
             raise TaskFailure("FAILED", f"The task process {how} before reporting a result.", logs[0])
-        return json.loads(result_path.read_text()), logs
+        return redactor.redact(json.loads(result_path.read_text())), logs
 
     @staticmethod
     def _kill_leftover(run_dir: Path) -> None:
-        """A task process of the previous server that is somehow still alive is stopped before anything reruns."""
+        """Task processes of the previous server that are somehow still alive are stopped before anything reruns."""
         try:
             pid = int((run_dir / "task.pid").read_text())
-            proc = psutil.Process(pid)
-            if any("odoolake.workspace.jobs.task_process" in part for part in proc.cmdline()):
-                proc.kill()
-        except (OSError, ValueError, psutil.Error):
-            pass
-
-    def _watch(self, proc: subprocess.Popen, timeout: float | None) -> int:
-        """Wait for the task process, stopping it at its timeout or when it outgrows its memory limit."""
-        started = time.monotonic()
-        limit = self.task_memory_mb * 1024 * 1024
+        except (OSError, ValueError):
+            return
         try:
-            watched = psutil.Process(proc.pid)
+            proc = psutil.Process(pid)
+            if not any("odoolake.workspace.jobs.task_process" in part for part in proc.cmdline()):
+                return  # the pid was reused by something else
         except psutil.Error:
-            watched = None
+            pass  # the leader is gone; members of its process group may remain
+        kill_tree(pid)
+
+    def _watch(self, task: _TaskProcess, timeout: float | None, limit: int) -> int:
+        """Wait for the task process, stopping it and its children at the timeout or when together they outgrow
+        the memory limit."""
+        started = time.monotonic()
         while True:
             try:
-                return proc.wait(timeout=0.25)
+                return task.proc.wait(timeout=0.25)
             except subprocess.TimeoutExpired:
                 pass
             if timeout is not None and time.monotonic() - started > timeout:
-                proc.kill()
-                proc.wait()
+                task.kill()
+                task.proc.wait()
                 raise TaskFailure("TIMEDOUT", f"Task timed out after {timeout:.0f} seconds.")
-            try:
-                rss = watched.memory_info().rss if watched else 0
-            except psutil.Error:
-                rss = 0
-            if rss > limit:
-                proc.kill()
-                proc.wait()
-                raise TaskFailure("FAILED", f"Out of memory: the task used {rss / 2**20:,.0f} MiB, over its limit of "
-                                  f"{self.task_memory_mb:,} MiB (ODOOLAKE_TASK_MEMORY_MB), and was stopped.")
+            used = task.memory()
+            if used > limit or task.oom_killed():
+                task.kill()
+                task.proc.wait()
+                raise TaskFailure("FAILED", f"Out of memory: the task (with its child processes) used "
+                                  f"{max(used, limit) / 2**20:,.0f} MiB, over its limit of {self.task_memory_mb:,} MiB "
+                                  "(ODOOLAKE_TASK_MEMORY_MB), and was stopped.")
 
     def _run_pipeline_task(self, spec: dict) -> dict[str, Any]:
         pipelines = self.pipelines
@@ -481,3 +518,47 @@ def _tail(path: Path) -> tuple[str, bool]:
     with path.open("rb") as fh:
         fh.seek(max(0, size - LOG_LIMIT))
         return fh.read().decode("utf-8", errors="replace"), size > LOG_LIMIT
+
+
+class _TaskProcess:
+    """A running task process with its process group, and its cgroup where the machine allows one."""
+
+    def __init__(self, proc: subprocess.Popen, cgroup: TaskCgroup | None) -> None:
+        self.proc = proc
+        self.cgroup = cgroup
+
+    def memory(self) -> int:
+        return self.cgroup.memory() if self.cgroup is not None else tree_rss(self.proc.pid)
+
+    def oom_killed(self) -> bool:
+        return self.cgroup is not None and self.cgroup.oom_killed()
+
+    def kill(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.kill()
+        kill_tree(self.proc.pid)
+
+
+def task_environment(credential: str | None, workspace_url: str | None) -> dict[str, str]:
+    """The server's environment without any secret (ODOOLAKE_SECRET_*, the sealing key), plus the task credential."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) and k != KEY_ENV}
+    env.pop(CREDENTIAL_ENV, None)
+    env[IN_TASK_ENV] = "1"
+    if credential and workspace_url:
+        env[CREDENTIAL_ENV], env[WORKSPACE_URL_ENV] = credential, workspace_url
+    return env
+
+
+def _pump(proc: subprocess.Popen, log_path: Path, redactor: Redactor) -> None:
+    """Copy the task's stdout and stderr (one pipe, shared by its children) to its log file, redacted."""
+    stream = StreamRedactor(redactor)
+    fd = proc.stdout.fileno()  # type: ignore[union-attr]
+    with log_path.open("ab") as log:
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            log.write(stream.feed(chunk))
+            log.flush()
+        log.write(stream.close())
+    proc.stdout.close()  # type: ignore[union-attr]

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from odoolake.errors import OdoolakeError
 from odoolake.workspace.db import Database
 from odoolake.workspace.jobs.quartz import fire_times
 from odoolake.workspace.jobs.service import JobsService
@@ -35,6 +34,7 @@ class Scheduler:
         self.interval = interval_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.problems: dict[int, str] = {}  # job id -> why its schedule was last skipped
 
     def _last(self, job_id: int) -> int | None:
         row = self.db.connect().execute("SELECT last_fire_ms FROM schedule_state WHERE job_id = ?", (job_id,)).fetchone()
@@ -46,40 +46,54 @@ class Scheduler:
                          "ON CONFLICT(job_id) DO UPDATE SET last_fire_ms = excluded.last_fire_ms", (job_id, fire_ms))
 
     def tick(self, now: float | None = None) -> list[int]:
-        """Start the runs that are due at ``now`` (epoch seconds); returns their run ids."""
+        """Start the runs that are due at ``now`` (epoch seconds); returns their run ids.
+
+        Each job is handled on its own: a schedule that cannot be evaluated (or a run that cannot start) is logged
+        once, recorded in ``problems``, and never stops the schedules of other jobs.
+        """
         now_ms = int((self.clock() if now is None else now) * 1000)
         started = []
         for job in self.jobs.store.jobs():
-            schedule = job["settings"].get("schedule")
-            if not schedule:
-                continue
-            last = self._last(job["job_id"])
-            if schedule.get("pause_status", "UNPAUSED") == "PAUSED":
-                self._remember(job["job_id"], now_ms)  # unpausing must not replay the paused period
-                continue
-            since = last if last is not None else job["created_time"]
             try:
-                upcoming = fire_times(schedule["quartz_cron_expression"], schedule.get("timezone_id", "UTC"),
-                                      datetime.fromtimestamp(since / 1000, UTC))
-                due = None
-                for fire in upcoming:
-                    fire_ms = int(fire.timestamp() * 1000)
-                    if fire_ms > now_ms:
-                        break
-                    due = fire_ms
-            except OdoolakeError as exc:
-                LOG.warning("job %s: schedule cannot be evaluated: %s", job["job_id"], exc)
+                run_id = self._tick_job(job, now_ms)
+            except Exception as exc:
+                self._report(job["job_id"], f"{type(exc).__name__}: {exc}")
                 continue
-            if due is None:
-                if last is None:
-                    self._remember(job["job_id"], since)
-                continue
-            self._remember(job["job_id"], due)
-            run = self.jobs.run_now(job["job_id"], trigger="PERIODIC")
-            LOG.info("job %s: scheduled run %s for %s", job["job_id"], run["run_id"],
-                     datetime.fromtimestamp(due / 1000, UTC).isoformat())
-            started.append(run["run_id"])
+            self.problems.pop(job["job_id"], None)
+            if run_id is not None:
+                started.append(run_id)
         return started
+
+    def _report(self, job_id: int, problem: str) -> None:
+        if self.problems.get(job_id) != problem:  # once per distinct problem, not every second
+            LOG.warning("job %s: its schedule was skipped: %s", job_id, problem)
+        self.problems[job_id] = problem
+
+    def _tick_job(self, job: dict, now_ms: int) -> int | None:
+        schedule = job["settings"].get("schedule")
+        if not schedule:
+            return None
+        last = self._last(job["job_id"])
+        if schedule.get("pause_status", "UNPAUSED") == "PAUSED":
+            self._remember(job["job_id"], now_ms)  # unpausing must not replay the paused period
+            return None
+        since = last if last is not None else job["created_time"]
+        due = None
+        for fire in fire_times(schedule["quartz_cron_expression"], schedule.get("timezone_id", "UTC"),
+                               datetime.fromtimestamp(since / 1000, UTC)):
+            fire_ms = int(fire.timestamp() * 1000)
+            if fire_ms > now_ms:
+                break
+            due = fire_ms
+        if due is None:
+            if last is None:
+                self._remember(job["job_id"], since)
+            return None
+        self._remember(job["job_id"], due)
+        run = self.jobs.run_now(job["job_id"], trigger="PERIODIC")
+        LOG.info("job %s: scheduled run %s for %s", job["job_id"], run["run_id"],
+                 datetime.fromtimestamp(due / 1000, UTC).isoformat())
+        return run["run_id"]
 
     def start(self) -> None:
         self._stop.clear()

@@ -7,6 +7,7 @@ task (``attempt_number`` counts retries); ``repair_run`` and ``export_run`` are 
 from __future__ import annotations
 
 import base64
+import builtins
 import copy
 import json
 import time
@@ -34,6 +35,12 @@ def _with_trigger_defaults(settings: dict) -> dict:
         if isinstance(settings.get(trigger), dict):
             settings[trigger].setdefault("pause_status", "UNPAUSED")
     return settings
+
+
+def run_as_principal(job: dict) -> str:
+    """Whom a job's runs act as (their secrets, for one): ``run_as``, else the job's creator."""
+    run_as = job["settings"].get("run_as") or {}
+    return next(iter(run_as.values()), None) or job["creator_user_name"]
 
 
 def public(doc: dict) -> dict:
@@ -77,7 +84,7 @@ class JobsService:
 
     # -- jobs ------------------------------------------------------------------------------------
 
-    def create(self, settings: dict) -> int:
+    def create(self, settings: dict, creator: str | None = None) -> int:
         validate_settings(settings, self.cluster_id)
         self._check_run_as(settings)
         settings = _with_trigger_defaults(copy.deepcopy(settings))
@@ -87,7 +94,7 @@ class JobsService:
         settings.setdefault("format", "MULTI_TASK")
         settings.setdefault("email_notifications", {})
         job_id = self.store.next_id()
-        self.store.insert_job(job_id, settings, self.user, _now_ms())
+        self.store.insert_job(job_id, settings, creator or self.user, _now_ms())
         return job_id
 
     def _job(self, job_id: Any) -> dict:
@@ -100,8 +107,7 @@ class JobsService:
 
     def get(self, job_id: Any) -> dict:
         job = self._job(job_id)
-        run_as = job["settings"].get("run_as") or {}
-        return {**job, "run_as_user_name": next(iter(run_as.values()), job["creator_user_name"])}
+        return {**job, "run_as_user_name": run_as_principal(job)}
 
     def list(self, limit: int = 20, offset: int = 0, name: str | None = None, expand_tasks: bool = False,
              page_token: str | None = None) -> dict:
@@ -132,7 +138,7 @@ class JobsService:
         settings.setdefault("max_concurrent_runs", 1)
         self.store.save_settings(job_id, settings)
 
-    def update(self, job_id: Any, new_settings: dict | None, fields_to_remove: list[str] | None) -> None:
+    def update(self, job_id: Any, new_settings: dict | None, fields_to_remove: builtins.list[str] | None) -> None:
         job = self._job(job_id)
         settings = copy.deepcopy(job["settings"])
         new_settings = new_settings or {}
@@ -172,8 +178,8 @@ class JobsService:
     # -- runs ------------------------------------------------------------------------------------
 
     def run_now(self, job_id: Any, job_parameters: dict | None = None, notebook_params: dict | None = None,
-                python_params: list | None = None, only: list | None = None, queue: dict | None = None,
-                trigger: str = "ONE_TIME") -> dict:
+                python_params: builtins.list | None = None, only: builtins.list | None = None,
+                queue: dict | None = None, trigger: str = "ONE_TIME") -> dict:
         job = self._job(job_id)
         settings = job["settings"]
         tasks = settings.get("tasks") or []
@@ -192,15 +198,15 @@ class JobsService:
                 raise InvalidParameterValue(f"Invalid {field}: expected {'an object' if kind is dict else 'a list'}.")
         run = self._new_run(settings.get("name", "Untitled"), tasks, job_id=job_id, run_type="JOB_RUN",
                             trigger=trigger, job_parameters=params, timeout=settings.get("timeout_seconds", 0),
-                            job_clusters=settings.get("job_clusters", []))
-        run["run_as_user_name"] = next(iter((settings.get("run_as") or {}).values()), job["creator_user_name"])
+                            job_clusters=settings.get("job_clusters", []), creator=job["creator_user_name"],
+                            principal=run_as_principal(job))
         run["_notebook_params"] = {k: str(v) for k, v in (notebook_params or {}).items()}
         if python_params is not None:
             run["_python_params"] = [str(p) for p in python_params]
         self._admit(run, settings, queue)
         return {"run_id": run["run_id"], "number_in_job": run["number_in_job"]}
 
-    def _job_parameters(self, settings: dict, given: dict | None) -> list[dict]:
+    def _job_parameters(self, settings: dict, given: dict | None) -> builtins.list[dict]:
         defined = {p["name"]: p for p in settings.get("parameters") or []}
         given = given or {}
         if not isinstance(given, dict):
@@ -212,21 +218,30 @@ class JobsService:
         return [{"name": name, "default": str(p.get("default", "")), "value": str(given.get(name, p.get("default", "")))}
                 for name, p in defined.items()]
 
-    def submit(self, run_name: str | None, tasks: Any, timeout_seconds: int | None = None) -> dict:
+    def submit(self, run_name: str | None, tasks: Any, timeout_seconds: int | None = None,
+               creator: str | None = None) -> dict:
         validate_tasks(tasks, "tasks", self.cluster_id, None)
         run = self._new_run(run_name or "Untitled", tasks, job_id=None, run_type="SUBMIT_RUN", trigger="ONE_TIME",
-                            job_parameters=[], timeout=timeout_seconds or 0, job_clusters=[])
+                            job_parameters=[], timeout=timeout_seconds or 0, job_clusters=[],
+                            creator=creator or self.user, principal=creator or self.user)
         self._admit(run, {"max_concurrent_runs": 1000}, None)
         return {"run_id": run["run_id"]}
 
-    def _new_run(self, name: str, tasks: list[dict], *, job_id: int | None, run_type: str, trigger: str,
-                 job_parameters: list[dict], timeout: int, job_clusters: list) -> dict:
+    def run_page_url(self, job_id: int | None, run_id: int) -> str:
+        """The page the workspace serves for a run (routes/run_page.py), as Databricks' /jobs/<job>/runs/<run>."""
+        if job_id is None:
+            return f"{self.base_url}/jobs/runs/{run_id}"
+        return f"{self.base_url}/jobs/{job_id}/runs/{run_id}"
+
+    def _new_run(self, name: str, tasks: builtins.list[dict], *, job_id: int | None, run_type: str, trigger: str,
+                 job_parameters: builtins.list[dict], timeout: int, job_clusters: builtins.list, creator: str,
+                 principal: str) -> dict:
         run_id = self.store.next_id()
         run: dict[str, Any] = {
             "run_id": run_id, "number_in_job": run_id, "original_attempt_run_id": run_id, "run_name": name,
-            "creator_user_name": self.user, "run_type": run_type, "trigger": trigger,
+            "creator_user_name": creator, "run_type": run_type, "trigger": trigger, "_principal": principal,
             "start_time": 0, "setup_duration": 0, "execution_duration": 0, "cleanup_duration": 0,
-            "queue_duration": 0, "run_page_url": f"{self.base_url}/#job/{job_id or 'runs'}/run/{run_id}",
+            "queue_duration": 0, "run_page_url": self.run_page_url(job_id, run_id),
             "job_parameters": job_parameters, "job_clusters": job_clusters, "timeout_seconds": timeout,
             "format": "MULTI_TASK", "tasks": [], "_enqueued_at": _now_ms(),
         }
@@ -236,7 +251,7 @@ class JobsService:
             task_run_id = self.store.next_id()
             task = {k: copy.deepcopy(v) for k, v in spec.items() if k in TASK_FIELDS_FOR_RUN}
             task.update({"run_id": task_run_id, "attempt_number": 0, "run_if": spec.get("run_if", "ALL_SUCCESS"),
-                         "run_page_url": f"{self.base_url}/#job/{job_id or 'runs'}/run/{task_run_id}",
+                         "run_page_url": self.run_page_url(job_id, task_run_id),
                          "start_time": 0, "setup_duration": 0, "execution_duration": 0, "cleanup_duration": 0,
                          "cluster_instance": {"cluster_id": self.cluster_id, "spark_context_id": "local"}})
             for kind in ("notebook_task", "spark_python_task", "sql_task"):

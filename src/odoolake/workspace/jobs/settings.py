@@ -7,11 +7,12 @@ be honoured locally are refused with a named error instead of being ignored.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from odoolake.errors import OdoolakeError
 from odoolake.workspace.errors import InvalidParameterValue
-from odoolake.workspace.jobs.quartz import to_croniter, zone
+from odoolake.workspace.jobs.quartz import next_fire, to_croniter, zone
 
 TASK_TYPES = ("notebook_task", "spark_python_task", "python_wheel_task", "sql_task", "condition_task",
               "run_job_task", "pipeline_task")
@@ -216,6 +217,10 @@ def validate_settings(settings: Any, local_cluster_id: str, partial: bool = Fals
             zone(timezone_id)
         except OdoolakeError as exc:
             raise _fail("schedule.timezone_id", str(exc)) from None
+        try:  # valid fields can still describe no time at all (30 February, a past year)
+            next_fire(cron, timezone_id, datetime.now(UTC))
+        except OdoolakeError as exc:
+            raise _fail("schedule.quartz_cron_expression", str(exc)) from None
         if schedule.get("pause_status", "UNPAUSED") not in PAUSE:
             raise _fail("schedule.pause_status", f"expected PAUSED or UNPAUSED, got {schedule.get('pause_status')!r}")
     for key, allowed in (("format", ("SINGLE_TASK", "MULTI_TASK")), ("edit_mode", ("UI_LOCKED", "EDITABLE"))):

@@ -15,6 +15,7 @@ import importlib.metadata
 import json
 import os
 import runpy
+import signal
 import sys
 import threading
 import time
@@ -35,7 +36,8 @@ def _session(spec: dict[str, Any]):
     paths = WorkspacePaths.from_env(spec["home"])
     engine = LocalEngine(paths, remote=spec["remote"])
     spark = engine.session()
-    SparkSession._set_default_and_active_session(spark)  # so builder.getOrCreate() returns it
+    # so builder.getOrCreate() returns it (engine.session() is a Spark Connect session, typed as the classic one)
+    SparkSession._set_default_and_active_session(spark)  # type: ignore[arg-type]
     return paths, spark
 
 
@@ -75,8 +77,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 for notebook in task["notebooks"]:
                     run_notebook(notebook, spark, paths, task.get("configuration") or {}, echo=True)
 
-            for result in run_pipeline(spark, definitions, task["target"], task["full_refresh"], task["pipeline_id"]):
-                print(f"{result.kind} {result.name}: {result.rows} rows; expectations {result.expectations}")
+            for dataset in run_pipeline(spark, definitions, task["target"], task["full_refresh"], task["pipeline_id"]):
+                print(f"{dataset.kind} {dataset.name}: {dataset.rows} rows; expectations {dataset.expectations}")
         else:
             raise ValueError(f"task type {kind} cannot run in a task process")
         outcome["task_values"] = values.get(spec["task_key"], {})
@@ -104,7 +106,7 @@ def _run_entry_point(task: dict[str, Any]) -> None:
 
 
 def _resolve_secrets(task: dict[str, Any]) -> None:
-    from odoolake.workspace.secrets import resolve_refs
+    from odoolake.workspace.secrets.reader import resolve_refs
 
     for key in ("base_parameters", "named_parameters", "parameters", "configuration"):
         value = task.get(key)
@@ -116,25 +118,43 @@ def _resolve_secrets(task: dict[str, Any]) -> None:
 
 def _exit_with_parent() -> None:
     """A task must not outlive its workspace server: an orphan would keep running against a dead engine, holding
-    its table locks. The server's pid is watched; when it changes (the server died, even by SIGKILL), exit."""
+    its table locks. The server's pid is watched; when it changes (the server died, even by SIGKILL), the task's
+    whole process group (its children too) is killed."""
     parent = os.getppid()
 
     def watch() -> None:
         while True:
             time.sleep(0.5)
             if os.getppid() != parent:
+                os.killpg(os.getpgid(0), signal.SIGKILL)
                 os._exit(137)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _adopt_orphans() -> None:
+    """Become the child subreaper of everything this task starts (Linux): a child that daemonizes is re-parented
+    here, not to PID 1, so the runner still sees it in this process's tree, counts its memory and stops it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the process group still reaches children that do not start their own session
+
+
 def main() -> None:
-    from odoolake.workspace.secrets import RedactingStream, redact
+    from odoolake.workspace.secrets.redaction import RedactingStream, redact
 
     _exit_with_parent()
-    sys.stdout = RedactingStream(sys.stdout)  # type: ignore[assignment]
-    sys.stderr = RedactingStream(sys.stderr)  # type: ignore[assignment]
+    _adopt_orphans()
+    sys.stdout = RedactingStream(sys.stdout)
+    sys.stderr = RedactingStream(sys.stderr)
     spec = json.loads(Path(sys.argv[1]).read_text())
+    outcome: dict[str, Any]
     try:
         _resolve_secrets(spec["spec"])
     except Exception as exc:

@@ -190,18 +190,27 @@ class Notebook:
 
 
 class Secrets:
-    """Secrets come from the environment: ``ODOOLAKE_SECRET_<SCOPE>_<KEY>`` (upper-case, ``-`` → ``_``); every value
-    read is redacted from the task's output."""
+    """``dbutils.secrets``: in a job task from the workspace's Secrets API (as the run's principal), in a local run
+    from this workspace's store or ``ODOOLAKE_SECRET_<SCOPE>_<KEY>`` (see secrets/reader.py). Every value read is
+    redacted from the task's output."""
+
+    def __init__(self, paths: WorkspacePaths) -> None:
+        self._paths = paths
 
     def get(self, scope: str, key: str) -> str:
-        from odoolake.workspace.secrets import get_secret
+        from odoolake.workspace.secrets.reader import get_secret
 
-        return get_secret(scope, key)
+        return get_secret(scope, key, self._paths)
+
+    def getBytes(self, scope: str, key: str) -> bytes:
+        from odoolake.workspace.secrets.reader import get_bytes
+
+        return get_bytes(scope, key, self._paths)
 
     def list(self, scope: str) -> list[Any]:
-        from odoolake.workspace.secrets import list_keys
+        from odoolake.workspace.secrets.reader import list_keys
 
-        return list_keys(scope)
+        return list_keys(scope, self._paths)
 
 
 class DBUtils:
@@ -211,7 +220,7 @@ class DBUtils:
         self.fs = Fs(paths)
         self.jobs = Jobs(TaskValues(task_values, task_key))
         self.notebook = Notebook(run_child)
-        self.secrets = Secrets()
+        self.secrets = Secrets(paths)
 
     @staticmethod
     def help() -> str:

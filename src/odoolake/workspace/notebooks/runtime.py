@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import posixpath
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from odoolake.config import WorkspacePaths
+from odoolake.errors import OdoolakeError
+from odoolake.workspace.files.paths import inside
 from odoolake.workspace.notebooks.dbutils import DBUtils, NotebookExit
 from odoolake.workspace.notebooks.source import NotebookFormatError, parse_notebook
 
@@ -45,15 +48,51 @@ class _Tee(io.TextIOBase):
             stream.flush()
 
 
+class NotebookNotFound(OdoolakeError):
+    pass
+
+
+def _with_extensions(candidate: Path) -> list[Path]:
+    return [candidate, *(candidate.with_name(candidate.name + ext) for ext in (".py", ".sql")
+                         if candidate.suffix != ext)]
+
+
 def resolve_notebook(path: str | Path, relative_to: Path | None = None) -> Path:
+    """The notebook file a local run starts from (a file the user named: ``.py``/``.sql`` may be left off)."""
     candidate = Path(path)
     if not candidate.is_absolute() and relative_to is not None:
         candidate = relative_to / candidate
-    for option in (candidate, candidate.with_suffix(candidate.suffix + ".py") if candidate.suffix != ".py" else candidate,
-                   candidate.with_suffix(".sql")):
+    for option in _with_extensions(candidate):
         if option.is_file():
             return option.resolve()
-    raise FileNotFoundError(f"Notebook {path} not found (looked for {candidate}, .py and .sql)")
+    raise NotebookNotFound(f"Notebook {path} not found (looked for {candidate}, .py and .sql)")
+
+
+def resolve_target(target: str, current: Path, paths: WorkspacePaths) -> Path:
+    """What ``%run`` and ``dbutils.notebook.run`` name, from the notebook ``current``; never a file outside the tree.
+
+    - ``/Shared/lib/helper`` or ``/Workspace/Shared/lib/helper``: a path in the workspace tree
+      (``$ODOOLAKE_HOME/workspace``), as on Databricks. An absolute path never names a file elsewhere on disk.
+    - ``./helper``, ``../lib/helper``: relative to ``current``'s folder. Inside the workspace tree (a job task) it
+      must stay inside the tree; in a local run of a repository file it is the user's own folder.
+    """
+    root = paths.home / "workspace"
+    in_tree = inside(root, current)
+    if target.startswith("/"):
+        rel = target[len("/Workspace"):] if target == "/Workspace" or target.startswith("/Workspace/") else target
+        candidate = root / posixpath.normpath("/" + rel).lstrip("/")
+        where = f"the workspace tree ({root})"
+    else:
+        candidate = Path(os.path.normpath(current.parent / target))
+        where = f"the workspace tree ({root})" if in_tree else str(current.parent)
+        if in_tree and not inside(root, candidate):
+            raise NotebookNotFound(f"{target!r} leads outside the workspace tree; %run and dbutils.notebook.run only "
+                                   "reach notebooks in the workspace.")
+    for option in _with_extensions(candidate):
+        if option.is_file() and (inside(root, option) or not (in_tree or target.startswith("/"))):
+            return option.resolve()
+    raise NotebookNotFound(f"Notebook {target} not found in {where}: import it there first (workspace import or "
+                           "bundle deploy).")
 
 
 def display(obj: Any, *args: Any, **kwargs: Any) -> None:
@@ -67,7 +106,9 @@ def display(obj: Any, *args: Any, **kwargs: Any) -> None:
 
 
 def _sql_statements(text: str) -> list[str]:
-    statements, current, quote = [], [], None
+    statements: list[str] = []
+    current: list[str] = []
+    quote: str | None = None
     for ch in text:
         if quote:
             if ch == quote:
@@ -118,7 +159,7 @@ def run_notebook(
     buffer = io.StringIO()
 
     def run_child(child: str, timeout_seconds: int, arguments: dict[str, str]) -> str:
-        child_result = run_notebook(resolve_notebook(child, nb_path.parent), spark, paths, arguments, values,
+        child_result = run_notebook(resolve_target(child, nb_path, paths), spark, paths, arguments, values,
                                     task_key, echo)
         print(child_result.output, end="")
         return child_result.exit_value or ""
@@ -127,9 +168,9 @@ def run_notebook(
     namespace: dict[str, Any] = {"__name__": "__main__", "spark": spark, "dbutils": dbutils, "display": display,
                                  "displayHTML": print}
     stream = _Tee(buffer, sys.stdout) if echo else buffer
-    with _workspace_env(paths), contextlib.redirect_stdout(stream):  # type: ignore[type-var]
+    with _workspace_env(paths), contextlib.redirect_stdout(stream):
         try:
-            _execute(nb_path, namespace, spark, result)
+            _execute(nb_path, namespace, spark, result, paths)
         except NotebookExit as done:
             result.exit_value = done.value
         finally:
@@ -137,7 +178,8 @@ def run_notebook(
     return result
 
 
-def _execute(nb_path: Path, namespace: dict[str, Any], spark: Any, result: NotebookResult) -> None:
+def _execute(nb_path: Path, namespace: dict[str, Any], spark: Any, result: NotebookResult,
+             paths: WorkspacePaths) -> None:
     cells = parse_notebook(nb_path.read_text(), str(nb_path))
     for cell in cells:
         result.cells_run += 1
@@ -156,7 +198,7 @@ def _execute(nb_path: Path, namespace: dict[str, Any], spark: Any, result: Noteb
             target = cell.source.strip().split()[0] if cell.source.strip() else ""
             if not target:
                 raise NotebookFormatError(str(nb_path), f"line {cell.line}: %run needs a notebook path")
-            _execute(resolve_notebook(target, nb_path.parent), namespace, spark, result)
+            _execute(resolve_target(target, nb_path, paths), namespace, spark, result, paths)
         else:
             raise NotebookFormatError(
                 str(nb_path),

@@ -69,7 +69,7 @@ def parse_notebook(text: str, path: str = "<notebook>") -> list[Cell]:
 def _cell(body: str, default: str, magic: re.Pattern[str], line: int, path: str) -> Cell:
     rows = body.split("\n")
     if all(magic.match(r) or not r.strip() for r in rows):
-        content = [magic.match(r).group(1) if magic.match(r) else "" for r in rows]
+        content = [m.group(1) if (m := magic.match(r)) else "" for r in rows]
         first = next((c for c in content if c.strip()), "")
         m = re.match(r"^%(\w+)\s*(.*)$", first.strip())
         if not m:

@@ -10,20 +10,59 @@ from fastapi import APIRouter, Request
 from odoolake.workspace.errors import InvalidParameterValue, MalformedRequest, RequestTooLarge
 
 MAX_JSON_BODY = 20 * 1024 * 1024
+MAX_JSON_DEPTH = 64  # Databricks' own settings nest about 8 deep; deeper is an attack on recursive code
+INT64 = (-(2**63), 2**63 - 1)  # every integer the API stores (ids, times, sizes) is a 64-bit integer
+
+
+async def read_body(request: Request, limit: int, what: str = "Request body") -> bytes:
+    """The request body, refused with 400 MAX_REQUEST_SIZE_EXCEEDED as soon as it passes ``limit`` bytes.
+
+    Read while it streams in: a declared Content-Length over the limit is refused before reading anything, and a
+    chunked body is refused at the first chunk past the limit, so an oversized request never sits in memory.
+    """
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"{what} is {declared} bytes; the limit for this endpoint is {limit}.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(f"{what} is over {limit} bytes, the limit for this endpoint.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # so request.form() and request.body() see it (Starlette reads _body once set)
+    return body
+
+
+def _check_shape(body: Any) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH and integers outside 64 bits, naming where (iteratively)."""
+    stack: list[tuple[Any, str, int]] = [(body, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise MalformedRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels (at {where}).")
+        if isinstance(value, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k), depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
+            raise InvalidParameterValue(f"Invalid {where or 'body'}: {value} is out of range (a 64-bit integer).")
 
 
 async def json_body(request: Request, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > limit:
-        raise RequestTooLarge(f"Request body is {len(raw)} bytes; the limit for this endpoint is {limit}.")
+    raw = await read_body(request, limit)
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise MalformedRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedRequest(f"Malformed JSON request body: {exc}") from None
     if not isinstance(body, dict):
         raise MalformedRequest("The request body must be a JSON object.")
+    _check_shape(body)
     return body
 
 
@@ -47,9 +86,12 @@ def query_int(request: Request, name: str, default: int | None = None, required:
             raise InvalidParameterValue(f"Missing required parameter: {name}")
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise InvalidParameterValue(f"Invalid {name}: expected an integer, got {raw!r}.") from None
+    if not INT64[0] <= value <= INT64[1]:
+        raise InvalidParameterValue(f"Invalid {name}: {raw} is out of range (a 64-bit integer).")
+    return value
 
 
 def query_bool(request: Request, name: str, default: bool = False) -> bool:

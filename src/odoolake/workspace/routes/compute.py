@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from odoolake.workspace.errors import InvalidParameterValue
+from odoolake.workspace.errors import InvalidParameterValue, PermissionDenied
+from odoolake.workspace.identity.roles import ADMIN
 from odoolake.workspace.routes.common import field, json_body, versioned
 
 router = APIRouter()
@@ -111,14 +112,23 @@ async def warehouses_create(request: Request) -> dict:
 @router.post("/api/2.0/sql/statements/")
 async def statements_execute(request: Request) -> dict:
     body = await json_body(request)
+    statement = body.get("statement")
+    if not isinstance(statement, str) or not statement.strip():
+        raise InvalidParameterValue(f"Invalid statement: expected a non-empty SQL string, got "
+                                    f"{type(statement).__name__}.")
+    ws = request.app.state.ws
+    # Who may write what is the engine's rule (engine.access), applied to every path in: the statement runs as the
+    # caller, and a refused write comes back as a FAILED statement naming the rule, as on Databricks.
     compute = _c(request)
     if body.get("warehouse_id") == compute.warehouse()["id"] and compute.warehouse_state != "RUNNING":
         raise InvalidParameterValue(f"Warehouse {body['warehouse_id']} is stopped; start it first.",
                                     error_code="INVALID_STATE")
     import anyio
 
-    principal = getattr(request.state, "user", None) or request.app.state.ws.user
-    return await anyio.to_thread.run_sync(request.app.state.ws.statements.execute, body, principal)
+    principal = getattr(request.state, "user", None) or ws.user
+    answer = await anyio.to_thread.run_sync(ws.statements.execute, body, principal)
+    ws.statement_owners.record(answer["statement_id"], principal)
+    return answer
 
 
 @router.get("/api/2.0/sql/statements/{statement_id}")
@@ -133,5 +143,10 @@ def statements_chunk(statement_id: str, chunk_index: int, request: Request) -> d
 
 @router.post("/api/2.0/sql/statements/{statement_id}/cancel")
 def statements_cancel(statement_id: str, request: Request) -> dict:
-    request.app.state.ws.statements.cancel(statement_id)
+    ws = request.app.state.ws
+    owner = ws.statement_owners.owner(statement_id)
+    if owner is not None and owner != request.state.user and request.state.role != ADMIN:
+        raise PermissionDenied(f"Statement {statement_id} was started by another user: only its owner or an admin "
+                               "may cancel it.")
+    ws.statements.cancel(statement_id)
     return {}

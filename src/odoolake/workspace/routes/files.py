@@ -10,10 +10,11 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
+from starlette.datastructures import UploadFile  # what request.form() returns
 
 from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, RequestTooLarge
 from odoolake.workspace.files.workspace_tree import MAX_IMPORT_BYTES
-from odoolake.workspace.routes.common import field, json_body, query_bool, query_int
+from odoolake.workspace.routes.common import field, json_body, query_bool, query_int, read_body
 
 router = APIRouter()
 MAX_FILE_UPLOAD = 512 * 1024 * 1024
@@ -31,25 +32,15 @@ def _volumes(request: Request):
     return request.app.state.ws.volumes
 
 
-async def _limited_body(request: Request, limit: int, what: str) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise RequestTooLarge(f"{what} is {declared} bytes; the limit is {limit}.")
-    data = await request.body()
-    if len(data) > limit:
-        raise RequestTooLarge(f"{what} is {len(data)} bytes; the limit is {limit}.")
-    return data
-
-
 # -- workspace ---------------------------------------------------------------------------------------
 
 @router.post("/api/2.0/workspace/import")
 async def workspace_import(request: Request) -> dict:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        await _limited_body(request, MAX_IMPORT_BYTES + 64 * 1024, "content")
+        await read_body(request, MAX_IMPORT_BYTES + 64 * 1024, "content")
         form = await request.form()
         upload = form.get("content")
-        content = await upload.read() if hasattr(upload, "read") else (str(upload or "")).encode()
+        content = await upload.read() if isinstance(upload, UploadFile) else (str(upload or "")).encode()
         path = form.get("path")
         fmt, language = form.get("format"), form.get("language")
         overwrite = str(form.get("overwrite", "false")).lower() == "true"
@@ -107,7 +98,7 @@ async def workspace_delete(request: Request) -> dict:
 
 @router.post("/api/2.0/workspace-files/import-file/{path:path}")
 async def workspace_import_file(path: str, request: Request) -> dict:
-    content = await _limited_body(request, MAX_IMPORT_BYTES, "The file")
+    content = await read_body(request, MAX_IMPORT_BYTES, "The file")
     _tree(request).import_file("/" + unquote(path).lstrip("/"), content, query_bool(request, "overwrite"))
     return {}
 
@@ -154,10 +145,10 @@ async def dbfs_move(request: Request) -> dict:
 @router.post("/api/2.0/dbfs/put")
 async def dbfs_put(request: Request) -> dict:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        await _limited_body(request, 2 * 1024 * 1024, "contents")
+        await read_body(request, 2 * 1024 * 1024, "contents")
         form = await request.form()
         upload = form.get("file") or form.get("contents")  # the legacy CLI names the part "file"
-        data = await upload.read() if hasattr(upload, "read") else str(upload or "").encode()
+        data = await upload.read() if isinstance(upload, UploadFile) else str(upload or "").encode()
         _dbfs(request).put(str(form.get("path") or ""), base64.b64encode(data).decode(),
                            str(form.get("overwrite", "false")).lower() == "true")
         return {}
@@ -205,8 +196,22 @@ def files_presigned(request: Request) -> dict:
 
 @router.put("/api/2.0/fs/files/{path:path}")
 async def files_upload(path: str, request: Request) -> Response:
-    data = await _limited_body(request, MAX_FILE_UPLOAD, "The file")
-    _volumes(request).upload("/" + unquote(path).lstrip("/"), data, query_bool(request, "overwrite"))
+    """Streamed to a temporary file beside the target and renamed when complete: never held in memory."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_FILE_UPLOAD:
+        raise RequestTooLarge(f"The file is {declared} bytes; the limit is {MAX_FILE_UPLOAD}.")
+    volumes = _volumes(request)
+    upload = volumes.begin_upload("/" + unquote(path).lstrip("/"), query_bool(request, "overwrite"))
+    try:
+        with upload.tmp.open("wb") as fh:
+            async for chunk in request.stream():
+                upload.size += len(chunk)
+                if upload.size > MAX_FILE_UPLOAD:
+                    raise RequestTooLarge(f"The file is over {MAX_FILE_UPLOAD} bytes, the limit.")
+                fh.write(chunk)
+        volumes.finish_upload(upload)
+    finally:
+        upload.tmp.unlink(missing_ok=True)
     return Response(status_code=204)
 
 

@@ -7,6 +7,7 @@ import hashlib
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from odoolake.workspace.identity.roles import ADMIN
 from odoolake.workspace.routes.common import field, json_body
 
 public_router = APIRouter()
@@ -78,5 +79,6 @@ def token_list(request: Request) -> dict:
 @router.post("/api/2.0/token/delete")
 async def token_delete(request: Request) -> dict:
     body = await json_body(request)
-    request.app.state.ws.tokens.revoke(field(body, "token_id", str, required=True))
+    request.app.state.ws.tokens.revoke(field(body, "token_id", str, required=True), requester=request.state.user,
+                                       is_admin=request.state.role == ADMIN)
     return {}

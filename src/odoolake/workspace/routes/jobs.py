@@ -19,7 +19,7 @@ def _svc(request: Request):
 async def create(request: Request) -> dict:
     body = await json_body(request)
     body.pop("access_control_list", None)
-    return {"job_id": _svc(request).create(body)}
+    return {"job_id": _svc(request).create(body, request.state.user)}
 
 
 @versioned(router, "GET", V, "/jobs/get")
@@ -72,7 +72,7 @@ async def run_now(request: Request) -> dict:
 async def submit(request: Request) -> dict:
     body = await json_body(request)
     return _svc(request).submit(field(body, "run_name", str), field(body, "tasks", list, required=True),
-                                field(body, "timeout_seconds", int))
+                                field(body, "timeout_seconds", int), request.state.user)
 
 
 @versioned(router, "GET", V, "/jobs/runs/get")

@@ -10,8 +10,7 @@ import asyncio
 
 from fastapi import APIRouter, Request, Response
 
-from odoolake.workspace.errors import RequestTooLarge
-from odoolake.workspace.routes.common import field, json_body
+from odoolake.workspace.routes.common import field, json_body, read_body
 from odoolake.workspace.serving.invoke import MAX_PAYLOAD, score
 
 # A small request to a model already in memory is scored on the event loop: handing ~5 ms of GIL-bound predict to a
@@ -64,10 +63,7 @@ def delete(name: str, request: Request) -> dict:
 
 
 async def _payload(request: Request) -> bytes:
-    body = await request.body()
-    if len(body) > MAX_PAYLOAD:
-        raise RequestTooLarge(f"Request body is {len(body)} bytes; Model Serving accepts at most {MAX_PAYLOAD}.")
-    return body
+    return await read_body(request, MAX_PAYLOAD, "The Model Serving request")
 
 
 def _answer(served_name: str, outcome: tuple[int, str, str]) -> Response:

@@ -25,6 +25,8 @@ def check_read_only(sql: str) -> str:
     if len(statements) > 1:
         raise NotReadOnly("only one statement at a time")
     words = [w.upper() for w in re.findall(r"[A-Za-z_]+", statements[0])]
+    if not words:
+        raise NotReadOnly("no SQL keyword found")
     if words[0] not in READ_ONLY_START:
         raise NotReadOnly(f"only SELECT, WITH, SHOW, DESCRIBE and EXPLAIN are allowed, not {words[0]}")
     bad = sorted(set(words) & WRITES)

@@ -1,0 +1,146 @@
+"""The CLI answers every failure with one line on stderr (what failed, why, what to do) and exit code 1; --debug
+shows the traceback. A dead workspace is reported in seconds; long work shows progress; a run's URL opens a page."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from odoolake.cli.main import app
+
+from .conftest import free_port
+
+
+def odoolake(*args: str, home: Path, extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ODOOLAKE_HOME": str(home), "COLUMNS": "200", **(extra or {})}
+    for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE"):
+        env.pop(name, None)
+    return subprocess.run([sys.executable, "-m", "odoolake.cli.main", *args], capture_output=True, text=True,
+                          env=env, timeout=300, check=False)
+
+
+def one_line_error(done: subprocess.CompletedProcess, *expected: str) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+def test_a_dead_or_unknown_workspace_is_one_line_in_seconds(tmp_path):
+    dead = free_port()
+    config = tmp_path / "databrickscfg"
+    config.write_text(f"[dead]\nhost = http://127.0.0.1:{dead}\ntoken = dapi0\n")
+    extra = {"DATABRICKS_CONFIG_FILE": str(config)}
+    one_line_error(odoolake("tokens", "list", "--profile", "dead", home=tmp_path, extra=extra),
+                   f"workspace not reachable at http://127.0.0.1:{dead} (connection refused)", "odoolake up")
+    one_line_error(odoolake("bundle", "deploy", "--profile", "dead", "--bundle-dir",
+                            str(Path(__file__).resolve().parents[3] / "databricks"), home=tmp_path, extra=extra),
+                   "workspace not reachable")
+    one_line_error(odoolake("tokens", "list", "--profile", "nosuch", home=tmp_path, extra=extra),
+                   "profile 'nosuch' is not in", "(profiles: dead)", "--write-profile nosuch")
+
+
+def test_bad_arguments_and_an_empty_lake_are_one_line_each(tmp_path):
+    home = tmp_path / "empty"
+    bad_month = odoolake("lake", "generate", "--only", "2026-13", home=home)
+    assert bad_month.returncode == 2 and "expected a month as YYYY-MM" in bad_month.stderr
+    one_line_error(odoolake("notebook", "run", "nope.py", home=home), "Notebook nope.py not found")
+    done = odoolake("demo", "--bundle", str(tmp_path / "nowhere"), home=home)
+    assert done.returncode == 1 and "No bundle found (looked for databricks.yml in" in done.stderr
+    assert "Traceback" not in done.stderr and "AttributeError" not in done.stderr
+    one_line_error(odoolake("lake", "run", home=home), "No raw drops in dbfs:/raw/odoo", "odoolake lake generate")
+    one_line_error(odoolake("lake", "sql", "SELECT * FROM gold.bir_transactions", home=home),
+                   "TABLE_OR_VIEW_NOT_FOUND", "odoolake demo")
+    debug = odoolake("--debug", "notebook", "run", "nope.py", home=home)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr  # --debug keeps the whole story
+
+
+def test_up_detach_on_a_busy_port_fails_clearly(tmp_path):
+    port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        done = odoolake("up", "--detach", "--port", str(port), home=tmp_path / "ws")
+    one_line_error(done, f"port {port} on 127.0.0.1 is not available", "--port")
+    assert not (tmp_path / "ws" / "server.json").exists()
+
+
+def test_up_detach_where_another_workspace_runs_names_it(server, tmp_path):
+    port = int(server.url.rsplit(":", 1)[1])
+    done = odoolake("up", "--detach", "--port", str(port), home=tmp_path / "second")
+    one_line_error(done, f"port {port} on 127.0.0.1 is already used by another odoolake workspace "
+                         f"(id {server.workspace.workspace_id})", f"--port {port + 1}")
+
+
+BUNDLE = """bundle:
+  name: cli_probe
+targets:
+  local:
+    default: true
+    mode: development
+    workspace:
+      host: {host}
+resources:
+  jobs:
+    probe:
+      name: CLI probe
+      tasks:
+        - task_key: first
+          notebook_task:
+            notebook_path: ./first.py
+        - task_key: second
+          depends_on:
+            - task_key: first
+          notebook_task:
+            notebook_path: ./first.py
+"""
+
+
+def test_bundle_run_shows_each_task_as_it_changes_and_its_url_opens_a_page(server, tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "databricks.yml").write_text(BUNDLE.format(host=server.url))
+    (tmp_path / "b" / "first.py").write_text("# Databricks notebook source\nprint('probe <ran> & done')\n")
+    config = tmp_path / "databrickscfg"
+    config.write_text(f"[probe]\nhost = {server.url}\ntoken = {server.token}\n")
+    env = {"DATABRICKS_CONFIG_FILE": str(config), "COLUMNS": "200"}
+    runner = CliRunner()
+    deployed = runner.invoke(app, ["bundle", "deploy", "-p", "probe", "--bundle-dir", str(tmp_path / "b")], env=env)
+    assert deployed.exit_code == 0, deployed.output
+    ran = runner.invoke(app, ["bundle", "run", "probe", "-p", "probe", "--bundle-dir", str(tmp_path / "b")], env=env)
+    assert ran.exit_code == 0, ran.output
+    lines = ran.output.splitlines()
+    url = lines[0].split(": ", 1)[1]
+    assert lines[0].startswith("Run ") and url.startswith(f"{server.url}/jobs/")
+    seen = [line.split() for line in lines[1:] if line.startswith("  ")]
+    assert ["first", "SUCCESS"] in seen and ["second", "SUCCESS"] in seen
+    assert seen.index(["first", "SUCCESS"]) < seen.index(["second", "SUCCESS"])  # in the order they happened
+    assert lines[-1].startswith("Run ") and " SUCCESS " in lines[-1]
+
+    refused = httpx.get(url)
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
+    basic = base64.b64encode(f"me:{server.token}".encode()).decode()
+    page = httpx.get(url, headers={"Authorization": f"Basic {basic}"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "CLI probe" in page.text and page.text.count(">SUCCESS<") == 3  # the run and its two tasks
+    assert "probe &lt;ran&gt; &amp; done" in page.text  # the task's output, escaped
+    assert httpx.get(url, headers={"Authorization": "Basic " + base64.b64encode(b"me:dapi-wrong").decode()}
+                     ).status_code == 401
+
+
+@pytest.mark.parametrize(("args", "option"), [(["notebook", "run", "x.py", "-p", "a=b"], "-p"),
+                                              (["superset", "export", "-o", "x.zip"], "-o")])
+def test_short_flags_mean_one_thing_everywhere(args, option):
+    """-p is --profile and -o is --output wherever they exist; commands without them refuse them."""
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 2 and f"No such option: {option}" in done.output

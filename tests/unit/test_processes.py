@@ -1,0 +1,72 @@
+"""Task process trees and task cgroups (jobs/processes.py). The cgroup checks run on a directory laid out as the
+kernel's cgroup v2 files are (cgroup.subtree_control, memory.max, memory.current, memory.events, cgroup.kill)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from odoolake.testing.waiting import wait_until
+from odoolake.workspace.jobs.processes import CGROUP_ENV, delegated_cgroup, kill_tree, new_cgroup, tree, tree_rss
+
+SPAWNER = ("import subprocess, sys, time\n"
+           "kids = [subprocess.Popen(['sleep', '300']), subprocess.Popen(['sleep', '300'], start_new_session=True)]\n"
+           "print(' '.join(str(k.pid) for k in kids), flush=True)\n"
+           "time.sleep(300)\n")
+
+
+def _dead(pid: int) -> bool:
+    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_kill_tree_reaches_children_in_and_out_of_the_process_group():
+    proc = subprocess.Popen([sys.executable, "-c", SPAWNER], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    kids = [int(p) for p in proc.stdout.readline().split()]
+    assert {p.pid for p in tree(proc.pid)} >= {proc.pid, *kids}
+    assert tree_rss(proc.pid) > psutil.Process(proc.pid).memory_info().rss  # children count too
+    kill_tree(proc.pid)
+    proc.wait()
+    assert all(wait_until(lambda pid=pid: _dead(pid), what=f"process {pid} to die") for pid in kids)
+    assert tree(proc.pid) == [] and tree_rss(proc.pid) == 0
+
+
+def test_cgroups_are_used_only_when_delegated_with_the_memory_controller(tmp_path, monkeypatch):
+    monkeypatch.delenv(CGROUP_ENV, raising=False)
+    assert delegated_cgroup() is None
+    monkeypatch.setenv(CGROUP_ENV, str(tmp_path / "missing"))
+    assert delegated_cgroup() is None
+    (tmp_path / "cgroup.subtree_control").write_text("cpu pids\n")
+    monkeypatch.setenv(CGROUP_ENV, str(tmp_path))
+    assert delegated_cgroup() is None
+    (tmp_path / "cgroup.subtree_control").write_text("cpu memory pids\n")
+    assert delegated_cgroup() == tmp_path
+    assert new_cgroup(None, "t1", 2**20) is None
+
+
+def test_a_task_cgroup_sets_its_limit_reads_its_memory_and_kills_as_a_whole(tmp_path):
+    cgroup = new_cgroup(tmp_path, "odoolake-task-1", 300 * 2**20)
+    assert cgroup is not None and (tmp_path / "odoolake-task-1" / "memory.max").read_text() == str(300 * 2**20)
+    (cgroup.path / "memory.current").write_text("123456\n")
+    (cgroup.path / "memory.events").write_text("low 0\nhigh 0\nmax 4\noom 1\noom_kill 0\n")
+    assert cgroup.memory() == 123456 and not cgroup.oom_killed()
+    (cgroup.path / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\n")
+    assert cgroup.oom_killed()
+    (cgroup.path / "cgroup.kill").write_text("")
+    cgroup.kill()
+    assert (cgroup.path / "cgroup.kill").read_text() == "1"
+    cgroup.add(4242)
+    assert (cgroup.path / "cgroup.procs").read_text() == "4242"
+    for name in ("memory.max", "memory.current", "memory.events", "cgroup.kill", "cgroup.procs"):
+        (cgroup.path / name).unlink()  # the kernel's files vanish with the directory
+    cgroup.remove()
+    assert not cgroup.path.exists()
+
+
+@pytest.mark.parametrize("events", ["", "garbage\n"])
+def test_unreadable_cgroup_files_read_as_nothing(tmp_path, events):
+    cgroup = new_cgroup(tmp_path, "t", 2**20)
+    (cgroup.path / "memory.events").write_text(events)
+    assert cgroup.memory() == 0 and not cgroup.oom_killed()
