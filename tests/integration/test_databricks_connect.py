@@ -49,6 +49,9 @@ SCRIPT = textwrap.dedent("""
     spark.createDataFrame([(1, "RIM", 10.5)], "id int, agency string, wht double").write.mode("overwrite") \\
         .saveAsTable(table)
     out["written"] = spark.table(table).count()
+    out["cluster"] = spark.conf.get("spark.databricks.clusterUsageTags.clusterId")
+    import pandas as pd
+    out["from_pandas"] = spark.createDataFrame(pd.DataFrame({"a": [1, 2]})).count()
     if form == "profile":
         from odoolake.pipeline import gold
         gold.run(spark)
@@ -107,6 +110,7 @@ def _run(workspace, form: str) -> dict:
 def test_databricks_connect_runs_on_the_local_workspace(workspace, form):
     out = _run(workspace, form)
     assert out["agencies"] > 0 and out["gold_rows"] > 0 and out["written"] == 1
+    assert out["cluster"] == "0101-000000-odoolake" and out["from_pandas"] == 2
     if form == "profile":
         assert out["gold_after_run"] == out["gold_rows"]  # the pipeline's own function, idempotent
 

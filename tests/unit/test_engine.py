@@ -178,6 +178,15 @@ def test_unsupported_features_are_named(fresh, tmp_path):
     with pytest.raises(PySparkException, match="Delta tables") as err:
         fresh.range(1).write.format("parquet").saveAsTable("t_gold.pq")
     assert error_class(err.value) == "UNSUPPORTED_FEATURE"
+    with pytest.raises(PySparkException, match="does not support creating views"):
+        fresh.sql("CREATE VIEW t_gold.a_view AS SELECT 1 AS x")
+    fresh.sql("CREATE TABLE IF NOT EXISTS t_gold.kept AS SELECT 1 AS x")
+    with pytest.raises(PySparkException, match=r"DROP TABLE main\.t_gold\.kept first") as err:
+        fresh.sql("CREATE OR REPLACE TABLE t_gold.kept (y INT)")
+    assert error_class(err.value) == "UNSUPPORTED_FEATURE"
+    with pytest.raises(PySparkException, match="overwritePartitions"):
+        fresh.range(1).writeTo("t_gold.kept").overwritePartitions()
+    assert fresh.table("t_gold.kept").columns == ["x"]  # nothing refused changed the table
 
 
 def test_temp_views_and_settings_stay_in_their_session(engine):

@@ -21,7 +21,7 @@ def run_cmd(
     path: str = typer.Argument(..., help="Notebook file (.py or .sql in Databricks source format)."),
     param: list[str] = ParamOpt,
     home: str = HomeOpt,
-    profile: str = typer.Option(None, "--profile", help="Run on the workspace of this profile (its Spark "
+    profile: str = typer.Option(None, "--profile", "-p", help="Run on the workspace of this profile (its Spark "
                                                               "Connect endpoint, with the profile's token)."),
 ) -> None:
     """Run a notebook on the embedded engine, on a workspace named by a profile, or on ODOOLAKE_SPARK_REMOTE."""

@@ -182,16 +182,20 @@ def up(
 
 
 @handle_errors
-def env(profile: str = typer.Option(None, "--profile", "-p", help="A profile written by odoolake up "
-                                                                  "--write-profile.")) -> None:
-    """Print the `export` lines a client needs to trust a local workspace (nothing for a real one).
+def env(
+    profile: str = typer.Option(None, "--profile", "-p", help="A profile written by odoolake up --write-profile."),
+    dotenv: bool = typer.Option(False, "--dotenv", help="KEY=value lines (for VS Code's python.envFile) instead of "
+                                                       "shell exports."),
+) -> None:
+    """Print what a client needs in its environment to trust a local workspace (nothing for a real one).
 
-    Use: eval "$(odoolake env --profile odoolake)"
+    Use: eval "$(odoolake env --profile odoolake)", or
+    odoolake env --profile odoolake --dotenv > .vscode/odoolake.env
     """
     from odoolake.workspace.frontdoor.trust import exports
 
     for line in exports(profile):
-        print(line)
+        print(line.removeprefix("export ") if dotenv else line)
 
 
 @handle_errors

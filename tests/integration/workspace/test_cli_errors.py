@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -121,24 +122,25 @@ def test_bundle_run_shows_each_task_as_it_changes_and_its_url_opens_a_page(serve
     assert ran.exit_code == 0, ran.output
     lines = ran.output.splitlines()
     url = lines[0].split(": ", 1)[1]
-    assert lines[0].startswith("Run ") and url.startswith(f"{server.url}/jobs/")
+    assert lines[0].startswith("Run ") and url.startswith(f"{server.https_url}/jobs/")
     seen = [line.split() for line in lines[1:] if line.startswith("  ")]
     assert ["first", "SUCCESS"] in seen and ["second", "SUCCESS"] in seen
     assert seen.index(["first", "SUCCESS"]) < seen.index(["second", "SUCCESS"])  # in the order they happened
     assert lines[-1].startswith("Run ") and " SUCCESS " in lines[-1]
 
-    refused = httpx.get(url)
+    browser = httpx.Client(verify=ssl.create_default_context(cafile=server.ca_bundle))  # trusts the workspace CA
+    refused = browser.get(url)
     assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
     basic = base64.b64encode(f"me:{server.token}".encode()).decode()
-    page = httpx.get(url, headers={"Authorization": f"Basic {basic}"})
+    page = browser.get(url, headers={"Authorization": f"Basic {basic}"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "CLI probe" in page.text and page.text.count(">SUCCESS<") == 3  # the run and its two tasks
     assert "probe &lt;ran&gt; &amp; done" in page.text  # the task's output, escaped
-    assert httpx.get(url, headers={"Authorization": "Basic " + base64.b64encode(b"me:dapi-wrong").decode()}
-                     ).status_code == 401
+    assert browser.get(url, headers={"Authorization": "Basic " + base64.b64encode(b"me:dapi-wrong").decode()}
+                       ).status_code == 401
 
 
-@pytest.mark.parametrize(("args", "option"), [(["notebook", "run", "x.py", "-p", "a=b"], "-p"),
+@pytest.mark.parametrize(("args", "option"), [(["lake", "sql", "SELECT 1", "-p", "a=b"], "-p"),
                                               (["superset", "export", "-o", "x.zip"], "-o")])
 def test_short_flags_mean_one_thing_everywhere(args, option):
     """-p is --profile and -o is --output wherever they exist; commands without them refuse them."""

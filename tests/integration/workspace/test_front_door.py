@@ -181,3 +181,55 @@ def test_alpn_decides_where_a_tls_connection_goes():
     assert not is_grpc(alpn_offers(hellos["browser"]) or [])  # browsers offer h2 and http/1.1: REST
     assert alpn_offers(hellos["sdk"]) == []  # requests offers no ALPN: REST
     assert alpn_offers(b"\x16\x03\x01\x00") is None  # incomplete record
+
+
+def test_unity_catalog_api_through_the_sdk(server):
+    w = tls_client(server)
+    schema = w.schemas.create(name="uc_api", catalog_name="main", comment="made by the SDK")
+    assert schema.full_name == "main.uc_api" and w.schemas.get("main.uc_api").comment == "made by the SDK"
+    out = spark_client(server, 'spark.sql("CREATE TABLE uc_api.t (id BIGINT, note STRING)"); out["ok"] = 1',
+                       token=server.token)
+    assert out == {"ok": 1}
+    table = w.tables.get("main.uc_api.t")
+    assert table.data_source_format.value == "DELTA" and table.storage_location.startswith("file://")
+    assert [(c.name, c.type_text, c.position) for c in table.columns] == [("id", "bigint", 0), ("note", "string", 1)]
+    assert w.tables.exists("main.uc_api.t").table_exists
+    with pytest.raises(Exception, match="not empty"):
+        w.schemas.delete("main.uc_api")
+    w.tables.delete("main.uc_api.t")
+    w.schemas.delete("main.uc_api")
+    assert "uc_api" not in [s.name for s in w.schemas.list("main")]
+    headers = {"Authorization": f"Bearer {server.token}"}
+    refused = httpx.post(f"{server.url}/api/2.1/unity-catalog/catalogs", json={"name": "other"}, headers=headers)
+    assert refused.status_code == 400 and "one catalog, 'main'" in refused.json()["message"]
+    staging = httpx.post(f"{server.url}/api/2.1/unity-catalog/staging-tables",
+                         json={"name": "x", "catalog_name": "main", "schema_name": "default"}, headers=headers)
+    assert staging.status_code == 501 and staging.json()["error_code"] == "NOT_IMPLEMENTED"
+
+
+def test_oauth_access_tokens_work_on_spark_connect(server):
+    server.workspace.roles.set_role("etl-principal", "service_principal")
+    secret = server.workspace.oauth.create_secret("etl-principal")
+    answer = httpx.post(f"{server.url}/oidc/v1/token", auth=("etl-principal", secret),
+                        data={"grant_type": "client_credentials", "scope": "all-apis"})
+    assert answer.status_code == 200, answer.text
+    out = spark_client(server, 'out["me"] = spark.sql("SELECT 1 AS one").first()[0]',
+                       token=answer.json()["access_token"])
+    assert out == {"me": 1}
+
+
+def test_cli_commands_use_the_spark_connect_server_named_in_the_environment(server, tmp_path):
+    """ODOOLAKE_SPARK_REMOTE sends a CLI command's Spark work to another server (here the workspace's front door,
+    with a token): the command's own home has no engine and no tables, so the answer can only come from there."""
+    spark_client(server, 'spark.sql("CREATE SCHEMA IF NOT EXISTS remote_check"); '
+                         'spark.sql("CREATE OR REPLACE TABLE remote_check.answer AS SELECT 42 AS answer")',
+                 token=server.token)
+    env = {"PATH": "/usr/bin:/bin", "ODOOLAKE_HOME": str(tmp_path / "elsewhere"),
+           "ODOOLAKE_SPARK_REMOTE": f"{server.spark_url};token={server.token}",
+           "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": server.ca_bundle}
+    proc = subprocess.run([sys.executable, "-m", "odoolake.cli.main", "lake", "sql",
+                           "SELECT answer FROM remote_check.answer", "--output", "json"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["rows"] == [{"answer": 42}]
+    assert not (tmp_path / "elsewhere" / "run" / "engine.json").exists()  # no local engine was started

@@ -141,6 +141,12 @@ class Sessions:
         with self._lock:
             return set(self._tokens.get(token, ()))
 
+    def forget_token(self, token: str) -> dict[str, str]:
+        """Drop a spent token's sessions; returns them (session id → owner) so the engine can release them."""
+        with self._lock:
+            sessions = self._tokens.pop(token, set())
+            return {s: self._owners.pop(s) for s in sessions if s in self._owners}
+
     def all(self) -> dict[str, str]:
         with self._lock:
             return dict(self._owners)
@@ -365,6 +371,8 @@ class SparkConnectProxy:
             if not op.done.wait(max(0.0, deadline - time.monotonic())) and op.call is not None:
                 op.call.cancel()
                 op.done.wait(5)
+        for session_id, owner in self.sessions.forget_token(token).items():  # the token is spent: free its sessions
+            self.upstream.release_session(session_id, owner)
         return len(ops)
 
     def interrupt_all(self, timeout: float = 30.0) -> int:

@@ -75,9 +75,12 @@ class LocalEngine:
 
     def lease(self) -> EngineLease:
         """Hold the engine host (starting it if needed) until ``close()``."""
-        if self._lease is None:
-            from odoolake.workspace.engine.launcher import EngineLease
+        from odoolake.workspace.engine.launcher import EngineLease, engine_status
 
+        if self._lease is not None and engine_status(self.paths.home) is None:  # the host died: start a new one
+            stale, self._lease = self._lease, None
+            stale.close()
+        if self._lease is None:
             self._lease = EngineLease(self.paths, _owner(), workers_from_env())
         return self._lease
 

@@ -6,6 +6,7 @@ clients ask, never what Sail answers, so result streams cost one copy.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import uuid
 from typing import Any
@@ -112,6 +113,12 @@ class Upstream:
             return base_pb2.ConfigResponse.FromString(self.unary_unary["Config"](request))
         except grpc.RpcError as exc:
             raise UpstreamError(exc) from None
+
+    def release_session(self, session_id: str, user_id: str) -> None:
+        request = base_pb2.ReleaseSessionRequest(session_id=session_id,
+                                                 user_context=base_pb2.UserContext(user_id=user_id))
+        with contextlib.suppress(grpc.RpcError):  # already gone
+            self.unary_unary["ReleaseSession"](request)
 
     def interrupt_all(self, session_id: str, user_id: str) -> list[str]:
         request = base_pb2.InterruptRequest(

@@ -43,11 +43,16 @@ def trust_profile(profile: str | None) -> None:
 
 
 def exports(profile: str | None) -> list[str]:
-    """``export`` lines for a shell; empty when the profile needs nothing (a real Databricks workspace)."""
+    """``export`` lines for a shell; empty when the profile needs nothing (a real Databricks workspace). Node-based
+    clients (the VS Code Databricks extension) add ``NODE_EXTRA_CA_CERTS`` to their own roots, so it names the CA."""
     bundle = profile_ca_bundle(profile)
     if bundle is None:
         return []
-    return [f"export {variable}={shlex.quote(str(bundle))}" for variable in TRUST_VARIABLES]
+    values = {variable: bundle for variable in TRUST_VARIABLES}
+    ca = bundle.with_name("ca.pem")
+    if ca.is_file():
+        values["NODE_EXTRA_CA_CERTS"] = ca
+    return [f"export {variable}={shlex.quote(str(path))}" for variable, path in values.items()]
 
 
 def write_profile(profile: str, host: str, token: str, ca_bundle: Path | None, cluster_id: str | None,
