@@ -36,6 +36,15 @@ def test_one_byte_at_a_time_several_values_and_the_longest_wins():
     assert _stream([b"nothing to hide\n"]) == b"nothing to hide\n"
 
 
+def test_ordinary_output_is_written_at_once_and_only_a_possible_secret_start_waits():
+    redactor = Redactor()
+    redactor.add(SECRET)
+    stream = StreamRedactor(redactor)
+    assert stream.feed(b"appending\n") == b"appending\n"  # a live log line is not held back
+    assert stream.feed(f"token {SECRET[:5]}".encode()) == b"token "  # this may be the start of the secret
+    assert stream.feed(SECRET[5:].encode() + b"\n") == f"{REDACTED}\n".encode()
+
+
 def test_redactor_covers_nested_values_and_unicode():
     redactor = Redactor()
     redactor.add("sécret")

@@ -142,16 +142,17 @@ def test_production_refuses_every_path_that_changes_deployed_code_or_data(tmp_pa
                                                      data=b"print(1)", query={"overwrite": "true"}),
             "runs submit": lambda c: c.jobs.submit(run_name="hotfix", tasks=[Task(
                 task_key="t", spark_python_task=SparkPythonTask(python_file="dbfs:/scripts/etl.py"))]),
-            "sql insert": lambda c: c.statement_execution.execute_statement(
-                statement="INSERT INTO default.prod_t VALUES (2)", warehouse_id=wh, wait_timeout="30s"),
-            "sql drop": lambda c: c.statement_execution.execute_statement(
-                statement="DROP TABLE default.prod_t", warehouse_id=wh, wait_timeout="30s"),
         }
         for who in (developer, admin):
             for name, attempt in attempts.items():
                 with pytest.raises(PermissionDenied, match="production workspace"):
                     attempt(who)
                     pytest.fail(f"{name} was accepted")
+            # SQL writes are the engine's rule, as every path to it: the statement fails, naming the rule.
+            for sql in ("INSERT INTO default.prod_t VALUES (2)", "DROP TABLE default.prod_t"):
+                refused = who.statement_execution.execute_statement(statement=sql, warehouse_id=wh, wait_timeout="30s")
+                assert refused.status.state == StatementState.FAILED, sql
+                assert "[PRODUCTION_WRITE] This is a production workspace" in refused.status.error.message
         assert robot.workspace.download("/Shared/etl/job").read() == deployed
         assert robot.dbfs.download("/scripts/etl.py").read() == b"print('deployed')\n"
         assert robot.files.download("/Volumes/main/default/vol/rates.csv").contents.read() == b"atc,rate\nWC158,0.01\n"

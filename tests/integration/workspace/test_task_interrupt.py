@@ -9,7 +9,14 @@ from datetime import timedelta
 
 import pytest
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.service.jobs import JobParameterDefinition, NotebookTask, RunLifeCycleState, RunResultState, Task
+from databricks.sdk.service.jobs import (
+    JobParameterDefinition,
+    JobSettings,
+    NotebookTask,
+    RunLifeCycleState,
+    RunResultState,
+    Task,
+)
 from databricks.sdk.service.workspace import ImportFormat, Language
 from deltalake import DeltaTable
 
@@ -18,28 +25,31 @@ from odoolake.workspace.catalog.store import FullName
 from .conftest import running_server
 
 BASE_ROWS = 1_000_000
-BATCH_ROWS = 8_000
-PAUSE = 0.01
-# A Python UDF that pauses makes the append slow on purpose: 4 partitions × 2000 rows × 10 ms = 20 s of work, so the
-# write is certainly under way when it is stopped.
+BATCH_ROWS = 2_000
+PAUSE = 0.02
+# A Python UDF that pauses makes the append slow on purpose: 2000 rows × 20 ms is 40 s of work (Sail runs the UDF's
+# batches one after the other), so the write is certainly under way when it is stopped. Sail cannot cut a running
+# Python batch short: the interrupted write keeps working until then, and must end without a commit.
 APPENDER = f"""dbutils.widgets.text("slow", "true")
+dbutils.widgets.text("marker", "")
 import time
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType
 slow = dbutils.widgets.get("slow") == "true"
+marker = dbutils.widgets.get("marker")
 
 @F.udf(LongType())
-def pace(x):
+def pace(x):  # runs inside the engine, row by row: the marker proves the write is under way
     if slow:
+        open(marker, "a").close()
         time.sleep({PAUSE})
     return x
 
-print("appending", flush=True)
 spark.range(0, {BATCH_ROWS}, 1, 4).select(pace("id").alias("id")).withColumn("batch", F.lit("late")) \\
     .write.format("delta").mode("append").saveAsTable("interrupt.target")
 """
-WRITE_SECONDS = BATCH_ROWS / 4 * PAUSE
-TIMEOUT_SECONDS = 12  # start-up (a few seconds) plus part of the write
+WRITE_SECONDS = BATCH_ROWS * PAUSE
+TIMEOUT_SECONDS = 30  # start-up (a few seconds) plus part of the write
 
 
 def _notebook(w, path: str, body: str) -> None:
@@ -48,11 +58,10 @@ def _notebook(w, path: str, body: str) -> None:
                         format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
 
 
-def _wait_for_append_to_start(w, run_id: int, log_dir) -> None:
+def _wait_for_append_to_start(w, run_id: int, marker) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        logs = list(log_dir.glob(f"runs/{run_id}/*/stdout.log"))
-        if logs and "appending" in logs[0].read_text():
+        if marker.exists():
             return
         assert w.jobs.get_run(run_id).state.life_cycle_state in (RunLifeCycleState.PENDING, RunLifeCycleState.RUNNING,
                                                                  RunLifeCycleState.QUEUED)
@@ -79,22 +88,30 @@ def test_a_stopped_append_never_commits_and_a_rerun_adds_one_copy(tmp_path, stop
         location = srv.workspace.catalog.table(FullName("main", "interrupt", "target")).storage_location
         before = DeltaTable(location).version()
         _notebook(w, "/Shared/interrupt/append", APPENDER)
-        job = w.jobs.create(name="append", parameters=[JobParameterDefinition(name="slow", default="true")], tasks=[
+        marker = srv.workspace.paths.dbfs_root / "append-under-way"
+        job = w.jobs.create(name="append", parameters=[JobParameterDefinition(name="slow", default="true"),
+                                                       JobParameterDefinition(name="marker", default=str(marker))],
+                            tasks=[
             Task(task_key="append", notebook_task=NotebookTask(notebook_path="/Shared/interrupt/append"),
                  timeout_seconds=TIMEOUT_SECONDS if stop == "timeout" else 0)])
         run_id = w.jobs.run_now(job_id=job.job_id).run_id
-        _wait_for_append_to_start(w, run_id, srv.workspace.paths.home)
+        if stop == "cancel":
+            _wait_for_append_to_start(w, run_id, marker)
         started = time.monotonic()
         if stop == "cancel":
             w.jobs.cancel_run(run_id)
         run = w.jobs.wait_get_run_job_terminated_or_skipped(run_id, timeout=timedelta(minutes=5))
         expected = RunResultState.CANCELED if stop == "cancel" else RunResultState.TIMEDOUT
         assert run.tasks[0].state.result_state == expected, run.state.state_message
+        assert marker.exists(), "the append had not started when the task was stopped"
         assert DeltaTable(location).version() == before  # at the run's end …
         _watch_for_a_late_commit(location, before, started + WRITE_SECONDS + 30)  # … and long after
         assert srv.workspace.engine.lease().status["operations"] == 0
 
-        rerun = w.jobs.run_now(job_id=job.job_id, job_parameters={"slow": "false"}).result()
+        w.jobs.update(job.job_id, new_settings=JobSettings(tasks=[Task(  # no timeout for the fast re-run
+            task_key="append", notebook_task=NotebookTask(notebook_path="/Shared/interrupt/append"))]))
+        rerun = w.jobs.run_now(job_id=job.job_id, job_parameters={"slow": "false"}).result(
+            timeout=timedelta(minutes=5))
         assert rerun.state.result_state == RunResultState.SUCCESS
         counts = {r["batch"]: r["n"] for r in spark.sql(
             "SELECT batch, COUNT(*) AS n FROM interrupt.target GROUP BY batch").collect()}

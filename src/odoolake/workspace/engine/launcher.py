@@ -46,7 +46,7 @@ def engine_status(home: Path) -> dict | None:
         return None
 
 
-def interrupt_token(home: Path, token: str, timeout: float = 30.0) -> int:
+def interrupt_token(home: Path, token: str, timeout: float = 10.0) -> int:
     """Interrupt every engine operation started with ``token`` and wait for each to end."""
     try:
         return int(_admin(home, "InterruptToken", {"token": token, "timeout": timeout}, timeout + 10)["interrupted"])

@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,7 +84,7 @@ class Operation:
     session_id: str
     principal: Principal
     done: threading.Event = field(default_factory=threading.Event)
-    call: Any = None
+    answered: bool = False  # the client received Sail's whole answer
 
 
 class Operations:
@@ -158,6 +159,8 @@ class SparkConnectProxy:
         self.rewriter = rewriter
         self.sessions = Sessions()
         self.operations = Operations()
+        self._pending: set[Any] = set()  # Interrupt calls waiting for Sail's answer
+        self._pending_lock = threading.Lock()
 
     def handler(self, auth: Authenticator) -> grpc.GenericRpcHandler:
         """The service as one door sees it: ``auth`` decides who the caller is."""
@@ -248,8 +251,7 @@ class SparkConnectProxy:
                 if prepared.lock:
                     stack.enter_context(table_lock(prepared.lock))
                 stream = self.upstream.unary_stream["ExecutePlan"](request)
-                op.call = stream
-                context.add_callback(lambda: stream.cancel() and None)  # the client went away: so does its operation
+                context.add_callback(lambda: self._client_gone(op, call))
                 if prepared.after_success is None:
                     yield from stream
                 else:  # hold the last message until the catalog knows the table, so the client's next call does
@@ -261,12 +263,34 @@ class SparkConnectProxy:
                     prepared.after_success()
                     if last is not None:
                         yield last
+                op.answered = True
             except grpc.RpcError as error:
                 self._relay(context, error)
             except CallRefused as refused:
                 self._abort(context, refused)
             finally:
                 self.operations.end(key)
+
+    def _client_gone(self, op: Operation, call: Call) -> None:
+        """The RPC ended: if the client left before Sail's answer ended, interrupt what it started. The upstream call
+        is not cancelled — Sail would finish the work and commit anyway — but kept until Sail ends it, so its table
+        lock is held until then and nothing it started commits."""
+        if not op.answered and not op.done.is_set():
+            self._interrupt({call.session_id: call.user_id})
+
+    def _interrupt(self, sessions: dict[str, str]) -> None:
+        """Interrupt every operation of these sessions. Sail answers an Interrupt only once the operation's work
+        has ended (a running Python batch cannot be cut short) and forgets it if the call is dropped, so each call
+        is kept alive here until Sail answers."""
+        for session_id, owner in sessions.items():
+            future = self.upstream.interrupt_async(session_id, owner)
+            with self._pending_lock:
+                self._pending.add(future)
+            future.add_done_callback(self._forget_pending)
+
+    def _forget_pending(self, future: Any) -> None:
+        with self._pending_lock:
+            self._pending.discard(future)
 
     def reattach(self, request: base_pb2.ReattachExecuteRequest, context: grpc.ServicerContext,
                  auth: Authenticator) -> Iterator[bytes]:
@@ -278,9 +302,9 @@ class SparkConnectProxy:
         key, op = self.operations.start(call.session_id, call.principal)
         try:
             stream = self.upstream.unary_stream["ReattachExecute"](request)
-            op.call = stream
-            context.add_callback(lambda: stream.cancel() and None)
+            context.add_callback(lambda: self._client_gone(op, call))
             yield from stream
+            op.answered = True
         except grpc.RpcError as error:
             self._relay(context, error)
         finally:
@@ -359,27 +383,33 @@ class SparkConnectProxy:
 
     # -- stopping work ----------------------------------------------------------------------------------------------
 
-    def interrupt_token(self, token: str, timeout: float = 30.0) -> int:
-        """Interrupt every operation started with ``token`` and wait until each has ended; returns how many."""
+    def interrupt_token(self, token: str, timeout: float = 10.0) -> int:
+        """Interrupt every operation started with ``token``; wait up to ``timeout`` for them to end. Returns how
+        many were running. Whatever is still running then keeps its interrupt: it ends without committing."""
         ops = self.operations.matching(token)
-        for session_id in self.sessions.of_token(token) | {op.session_id for op in ops}:
-            owner = next((op.principal.name for op in ops if op.session_id == session_id), None) or \
-                self.sessions.all().get(session_id, "")
-            self.upstream.interrupt_all(session_id, owner)
+        owners = self.sessions.all()
+        targets = {s: owners.get(s, "") for s in self.sessions.of_token(token)}
+        targets.update({op.session_id: op.principal.name for op in ops})
+        self._interrupt(targets)
         deadline = time.monotonic() + timeout
-        for op in ops:
-            if not op.done.wait(max(0.0, deadline - time.monotonic())) and op.call is not None:
-                op.call.cancel()
-                op.done.wait(5)
-        for session_id, owner in self.sessions.forget_token(token).items():  # the token is spent: free its sessions
-            self.upstream.release_session(session_id, owner)
+        ended = all(op.done.wait(max(0.0, deadline - time.monotonic())) for op in ops)
+        spent = self.sessions.forget_token(token)  # the token is spent: nobody may use its sessions again
+        if ended:  # free them in Sail too (not while an interrupted operation still runs there)
+            self._each(self.upstream.release_session, spent)
         return len(ops)
 
     def interrupt_all(self, timeout: float = 30.0) -> int:
         ops = self.operations.matching()
-        for session_id, owner in self.sessions.all().items():
-            self.upstream.interrupt_all(session_id, owner)
+        self._interrupt(self.sessions.all())
         deadline = time.monotonic() + timeout
         for op in ops:
             op.done.wait(max(0.0, deadline - time.monotonic()))
         return len(ops)
+
+    @staticmethod
+    def _each(call: Any, sessions: dict[str, str]) -> None:
+        """``call(session_id, owner)`` for every session at once, so slow answers do not add up."""
+        if not sessions:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(sessions)), thread_name_prefix="interrupt") as pool:
+            list(pool.map(lambda item: call(*item), sessions.items()))

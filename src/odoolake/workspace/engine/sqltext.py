@@ -45,9 +45,28 @@ class PathRef:
 @lru_cache(maxsize=512)
 def _tokens(sql: str) -> tuple[Token, ...]:
     try:
-        return tuple(_DIALECT.tokenize(sql))
+        return tuple(_expand_commands(sql, _DIALECT.tokenize(sql), 0))
     except TokenError as exc:
         raise SqlSyntaxError(f"[PARSE_SYNTAX_ERROR] Syntax error in SQL: {exc}") from None
+
+
+def _expand_commands(sql: str, toks: list[Token], offset: int) -> list[Token]:
+    """sqlglot keeps the rest of a command it does not parse (``SHOW …``) as one STRING token; split it again, so
+    ``SHOW CREATE TABLE gold.t`` has its words and its name like any other statement."""
+    out: list[Token] = []
+    for tok in toks:
+        start = tok.start + offset
+        is_literal = sql[start:start + 1] in ("'", '"') or tok.token_type != TokenType.STRING
+        if is_literal or not tok.text.strip():
+            if offset:
+                tok = Token(tok.token_type, tok.text, tok.line, tok.col, start, tok.end + offset, tok.comments)
+            out.append(tok)
+            continue
+        # The command's remainder: where it really starts is after the previous token (its own positions are off).
+        after = out[-1].end + 1 if out else offset
+        begin = sql.find(tok.text, after)
+        out.extend(_expand_commands(sql, _DIALECT.tokenize(tok.text), begin if begin >= 0 else after))
+    return out
 
 
 def tokens(sql: str) -> tuple[Token, ...]:

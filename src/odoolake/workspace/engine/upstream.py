@@ -17,6 +17,7 @@ from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_p
 
 SERVICE = "spark.connect.SparkConnectService"
 MAX_MESSAGE = 512 * 1024 * 1024
+CONTROL_TIMEOUT = 5.0  # for ReleaseSession: a session that is gone needs no more waiting
 CHANNEL_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
 
 
@@ -118,13 +119,11 @@ class Upstream:
         request = base_pb2.ReleaseSessionRequest(session_id=session_id,
                                                  user_context=base_pb2.UserContext(user_id=user_id))
         with contextlib.suppress(grpc.RpcError):  # already gone
-            self.unary_unary["ReleaseSession"](request)
+            self.unary_unary["ReleaseSession"](request, timeout=CONTROL_TIMEOUT)
 
-    def interrupt_all(self, session_id: str, user_id: str) -> list[str]:
+    def interrupt_async(self, session_id: str, user_id: str) -> Any:
+        """Interrupt every operation of a session; the call's future, which must be kept until it is done."""
         request = base_pb2.InterruptRequest(
             session_id=session_id, user_context=base_pb2.UserContext(user_id=user_id),
             interrupt_type=base_pb2.InterruptRequest.InterruptType.INTERRUPT_TYPE_ALL)
-        try:
-            return list(base_pb2.InterruptResponse.FromString(self.unary_unary["Interrupt"](request)).interrupted_ids)
-        except grpc.RpcError:
-            return []  # the session is already gone: nothing left to interrupt
+        return self.unary_unary["Interrupt"].future(request)

@@ -37,6 +37,19 @@ class Redactor:
                 self._pattern = re.compile(b"|".join(re.escape(v) for v in ordered))
             return self._pattern
 
+    def partial_suffix(self, data: bytes) -> int:
+        """The length of the longest end of ``data`` that is the start (not the whole) of a secret: only that much
+        must wait for the next chunk, so a line of ordinary output is never held back."""
+        with self._lock:
+            values = [v.encode() for v in self._values]
+        longest = 0
+        for value in values:
+            for size in range(min(len(value) - 1, len(data)), longest, -1):
+                if data.endswith(value[:size]):
+                    longest = size
+                    break
+        return longest
+
     def redact(self, value: Any) -> Any:
         """``value`` (a string, bytes, or lists/dicts of them) with every known secret replaced."""
         if isinstance(value, bytes):
@@ -56,7 +69,8 @@ class Redactor:
 class StreamRedactor:
     """Redacts a byte stream: ``feed`` returns what may be written now, ``close`` the rest.
 
-    Up to ``longest - 1`` bytes are held back after each chunk, since a value may continue in the next chunk. Any
+    After each chunk only the end that could be the start of a secret is held back (``Redactor.partial_suffix``),
+    since a value may continue in the next chunk; everything else is written at once, so live logs stay live. Any
     occurrence that starts before the held-back tail lies wholly inside what has been seen, so it is caught.
     """
 
@@ -70,7 +84,7 @@ class StreamRedactor:
         if pattern is None:
             self._held = b""
             return data
-        safe = max(0, len(data) - (self.redactor.longest - 1))
+        safe = len(data) - self.redactor.partial_suffix(data)
         out, pos = [], 0
         for match in pattern.finditer(data):
             if match.start() >= safe:

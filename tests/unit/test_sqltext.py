@@ -1,0 +1,66 @@
+"""What the engine reads from SQL text before Sail sees it: statements, paths, names, CREATE TABLE clauses."""
+
+from __future__ import annotations
+
+import pytest
+
+from odoolake.workspace.engine import sqltext
+
+
+def test_paths_are_found_only_where_spark_reads_or_writes_files():
+    sql = ("SELECT '/etc/passwd' AS note, * FROM csv.`/etc/shadow` JOIN read_files('dbfs:/raw') "
+           "JOIN delta.`/Volumes/main/x/y` -- text.`/not/a/path`")
+    assert [(p.path, p.kind) for p in sqltext.paths(sql)] == [
+        ("/etc/shadow", "table"), ("dbfs:/raw", "function"), ("/Volumes/main/x/y", "table")]
+    create = "CREATE TABLE t (id INT) USING DELTA OPTIONS (path '/tmp/o') LOCATION '/tmp/l'"
+    assert [p.path for p in sqltext.paths(create)] == ["/tmp/o", "/tmp/l"]
+    assert sqltext.paths("INSERT OVERWRITE DIRECTORY '/tmp/d' SELECT 1")[0].path == "/tmp/d"
+
+
+def test_replacing_paths_keeps_quotes_and_everything_else():
+    sql = "SELECT * FROM json.`dbfs:/raw/a b.json` WHERE x = 'dbfs:/not/a/path'"
+    out = sqltext.replace_paths(sql, lambda ref: ref.path.replace("dbfs:/", "/home/lake/dbfs/"))
+    assert out == "SELECT * FROM json.`/home/lake/dbfs/raw/a b.json` WHERE x = 'dbfs:/not/a/path'"
+    odd = sqltext.replace_paths("CREATE TABLE t LOCATION 'dbfs:/it\\'s'", lambda ref: f"/x/{ref.path[6:]}")
+    assert odd == "CREATE TABLE t LOCATION '/x/it\\'s'"  # the quote stays escaped
+
+
+def test_statements_are_counted_outside_literals_and_comments():
+    assert sqltext.statements("SELECT 1;") == 1
+    assert sqltext.statements("SELECT ';' AS x -- ; \n") == 1
+    assert sqltext.statements("SELECT 1; DROP TABLE t") == 2
+
+
+def test_commands_sqlglot_keeps_whole_are_split_into_words():
+    assert sqltext.words("SHOW CREATE TABLE gold.t", 3) == ["SHOW", "CREATE", "TABLE"]
+    assert sqltext.show_create_table("show create table `gold`.t AS SERDE;") == "`gold`.t"
+    assert sqltext.show_create_table("SHOW CREATE TABLE gold.t EXTRA") is None
+    assert sqltext.rename_table("ALTER TABLE gold.a RENAME TO gold.b") == ("gold.a", "gold.b")
+    assert sqltext.rename_table("ALTER TABLE gold.a RENAME COLUMN x TO y") is None
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("CREATE TABLE s.t (id INT, v DECIMAL(18,2))", ("s.t", False, False, False, True, None)),
+    ("CREATE OR REPLACE TABLE IF NOT EXISTS t USING DELTA AS SELECT 1", ("t", True, False, True, False, "SELECT 1")),
+    ("CREATE TABLE t LOCATION '/x' AS WITH a AS (SELECT 1) SELECT * FROM a", ("t", False, True, False, False,
+                                                                            "WITH a AS (SELECT 1) SELECT * FROM a")),
+])
+def test_create_table_clauses(sql, expected):
+    create = sqltext.create_table(sql)
+    assert create is not None
+    query = sql[create.query_start:] if create.query_start is not None else None
+    assert (create.name, create.replace, create.has_location, create.has_using, create.has_columns, query) == expected
+
+
+def test_create_table_insertion_points_give_valid_clause_order():
+    sql = "CREATE TABLE s.t (id INT) PARTITIONED BY (id) AS SELECT 1 AS id"
+    create = sqltext.create_table(sql)
+    assert sql[:create.provider_at].endswith("(id INT)") and sql[create.clauses_end:].startswith("AS SELECT")
+    assert sqltext.create_table("CREATE VIEW v AS SELECT 1") is None
+
+
+def test_answers_are_typed_queries():
+    assert sqltext.answer_query([("k", "string"), ("n", "bigint")], [("a'b\\c", 1), (None, None)]) == (
+        "SELECT CAST(c0 AS string) AS `k`, CAST(c1 AS bigint) AS `n` FROM VALUES ('a\\'b\\\\c', 1), (NULL, NULL) "
+        "AS t(c0, c1)")
+    assert "WHERE false" in sqltext.answer_query([("k", "string")], [])
