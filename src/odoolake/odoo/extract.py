@@ -49,7 +49,13 @@ class ExtractModel:
 # Extraction order; commit order puts lines before moves (see the module docstring).
 MODELS: tuple[ExtractModel, ...] = (
     ExtractModel(RES_COMPANY),
-    ExtractModel(RES_PARTNER, {"active_test": False}, detect_deletions=True),
+    ExtractModel(RES_PARTNER, {"active_test": False}, detect_deletions=True, aliases={
+        # Odoo 19 renamed l10n_ph's partner fields (and computes the split names itself)
+        "branch_code": ("branch_code", "l10n_ph_branch_code"),
+        "first_name": ("first_name", "l10n_ph_first_name", "l10n_ph_first_names"),
+        "middle_name": ("middle_name", "l10n_ph_middle_name"),
+        "last_name": ("last_name", "l10n_ph_last_name"),
+    }),
     ExtractModel(ACCOUNT_TAX, {"active_test": False}),
     ExtractModel(ACCOUNT_MOVE, aliases={"origin_payment_id": ("origin_payment_id", "payment_id")},
                  detect_deletions=True),
