@@ -186,6 +186,7 @@ class Line:
     php_from_base: bool
     base: Decimal
     reason: str | None = None  # UNKNOWN_TAX / UNKNOWN_ATC / ATC_NOT_IN_FORCE / MISSING_CURRENCY_RATE
+    php_from_rate: bool = False
     flags: set[str] = field(default_factory=set)
     paid: Decimal | None = None
 
@@ -305,8 +306,34 @@ def _vat_category(name: str, use: str) -> str:
     return "taxable" if use == "sale" else "goods"
 
 
+def exchange_rates(raw: Path) -> dict[str, list[tuple[date, Decimal]]]:
+    """Currency -> [(date, PHP per unit)] from Odoo's rate table, one rate a day (the newest record), by date."""
+    frame = load(raw, "res_currency_rate")
+    if frame.empty:
+        return {}
+    by_day: dict[tuple[str, date], tuple[int, Decimal]] = {}
+    for _, r in latest(frame).iterrows():
+        if r.get("_deleted") is True:
+            continue
+        per_unit = dec(r.get("inverse_company_rate")) or (1 / dec(r["rate"]) if dec(r.get("rate")) else D0)
+        key = (r["currency_id"][1], date.fromisoformat(str(r["name"])[:10]))
+        if per_unit and (key not in by_day or int(r["id"]) > by_day[key][0]):
+            by_day[key] = (int(r["id"]), Decimal(per_unit).quantize(Decimal("0.000001")))
+    out: dict[str, list[tuple[date, Decimal]]] = defaultdict(list)
+    for (currency, day), (_, value) in sorted(by_day.items()):
+        out[currency].append((day, value))
+    return out
+
+
+def rate_on(rates: dict[str, list[tuple[date, Decimal]]], currency: str, on: date) -> Decimal | None:
+    """The latest rate on or before ``on`` (a rate holds until the next one)."""
+    found = [value for day, value in rates.get(currency, []) if day <= on]
+    return found[-1] if found else None
+
+
 def build(raw: Path) -> Oracle:
     partners = partners_of(raw)
+    rates = exchange_rates(raw)
     companies = {int(c["id"]): c for _, c in latest(load(raw, "res_company")).iterrows()}
     taxes = {int(t["id"]): t for _, t in latest(load(raw, "account_tax")).iterrows()}
     all_moves = load(raw, "account_move")
@@ -347,16 +374,21 @@ def build(raw: Path) -> Oracle:
         atc = field_atc or (named[0] if named else None)
         balance, in_currency = dec(ln["balance"]), dec(ln.get("amount_currency"))
         php: Decimal | None = balance
-        from_base = False
+        from_base = from_rate = False
         if ln["move_currency"][1] != "PHP" and balance == 0 and in_currency != 0:
             tax_base = abs(dec(ln.get("tax_base_amount")))
-            php, from_base = (q2(tax_base * rate / 100) * (1 if in_currency > 0 else -1), True) if tax_base else (
-                None, False)
+            fx = rate_on(rates, ln["move_currency"][1], on)
+            if tax_base:
+                php, from_base = q2(tax_base * rate / 100) * (1 if in_currency > 0 else -1), True
+            elif fx is not None:
+                php, from_rate = q2(in_currency * fx), True
+            else:
+                php = None
         withholding = dec(tax["amount"]) < 0
         sale = tax["type_tax_use"] == "sale"
         line = Line(int(ln["id"]), int(ln["move"]), ln["move_type"], ln["move_company"][1], on, written, partner,
                     sale, withholding, rate, atc, not field_atc and atc is not None,
-                    _vat_category(text(tax["name"]), tax["type_tax_use"]), php, from_base, base)
+                    _vat_category(text(tax["name"]), tax["type_tax_use"]), php, from_base, base, php_from_rate=from_rate)
         if php is None:
             line.reason = "MISSING_CURRENCY_RATE"
         elif withholding and atc not in CODES:
@@ -386,6 +418,8 @@ def _flag(oracle: Oracle) -> None:
             ln.flags.add("MALFORMED_TIN")
         if ln.php_from_base:
             ln.flags.add("PHP_FROM_TAX_BASE")
+        if ln.php_from_rate:
+            ln.flags.add("PHP_FROM_REFERENCE_RATE")
         if ln.reason is not None:
             if not ln.sale and ln.written > _deadline(ln.on):
                 ln.flags.add("BACKDATED_POSTING")

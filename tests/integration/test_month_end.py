@@ -97,9 +97,16 @@ def test_every_quarantine_reason_by_name_and_count(lake):
     assert expected[reasons.NAME_NOT_SPLIT.code] <= cases["name_not_split"]
     assert cases["duplicate_partner"] <= expected[reasons.TIN_SHARED_BY_PARTNERS.code]
     assert cases["missing_address"] | cases["missing_zip"] <= expected[reasons.MISSING_ADDRESS.code]
+    moves_of = defaultdict(set)
+    for r in spark.table("silver.quarantine").where("stage = 'rules'").collect():
+        moves_of[r["reason"]].add(r["move_id"])
+    no_php = cases["no_php_base"] | cases["no_php_base_rate_later"]
+    assert moves_of[reasons.PHP_FROM_REFERENCE_RATE.code] and moves_of[reasons.PHP_FROM_REFERENCE_RATE.code] <= no_php
+    assert moves_of[reasons.MISSING_CURRENCY_RATE.code] <= cases["no_php_base"]
+    assert moves_of[reasons.PHP_FROM_TAX_BASE.code] <= cases["missing_rate"] - no_php
     # every case the generated data can show is shown (rules never fed by the generator are unit-tested)
-    never_generated = {reasons.UNKNOWN_TAX, reasons.ATC_NOT_IN_FORCE, reasons.MISSING_CURRENCY_RATE,
-                       reasons.PAYOR_NOT_ELIGIBLE, reasons.RATE_NOT_IN_FORCE}
+    never_generated = {reasons.UNKNOWN_TAX, reasons.ATC_NOT_IN_FORCE, reasons.PAYOR_NOT_ELIGIBLE,
+                       reasons.RATE_NOT_IN_FORCE}
     assert all(found[r.code] for r in reasons.ALL_REASONS if r not in never_generated), \
         [r.code for r in reasons.ALL_REASONS if r not in never_generated and not found[r.code]]
 

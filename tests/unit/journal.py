@@ -9,7 +9,7 @@ from decimal import Decimal
 from pyspark.sql import functions as F
 
 from odoolake.pipeline import silver
-from odoolake.pipeline.schemas import ACCOUNT_TAX, RES_COMPANY, RES_PARTNER, RawModel
+from odoolake.pipeline.schemas import ACCOUNT_TAX, RES_COMPANY, RES_CURRENCY_RATE, RES_PARTNER, RawModel
 
 
 def raw_frame(spark, model: RawModel, rows: list[dict]):
@@ -74,13 +74,15 @@ def journal(spark, bills: list[Bill]):
     return moves, lines
 
 
-def silver_lines(spark, bills: list[Bill], partners: list[dict], taxes: list[dict], company: dict | None = None):
-    """(ewt_lines, vat_lines, quarantined tax lines) of the bills, keyed by line id where that helps."""
+def silver_lines(spark, bills: list[Bill], partners: list[dict], taxes: list[dict], company: dict | None = None,
+                 rates: list[dict] | None = None):
+    """(ewt_lines, vat_lines, quarantined tax lines) of the bills; ``rates`` are res.currency.rate records."""
     moves, lines = journal(spark, bills)
     return silver.build_tax_lines(
         moves, lines, silver.build_partners(raw_frame(spark, RES_PARTNER, partners)),
         silver.build_taxes(raw_frame(spark, ACCOUNT_TAX, taxes)),
-        silver.build_companies(raw_frame(spark, RES_COMPANY, [company or COMPANY])))
+        silver.build_companies(raw_frame(spark, RES_COMPANY, [company or COMPANY])),
+        silver.build_currency_rates(raw_frame(spark, RES_CURRENCY_RATE, rates)) if rates else None)
 
 
 def by_move(frame) -> dict[int, dict]:

@@ -95,19 +95,27 @@ def test_tax_without_an_atc_is_remitted_and_carried_to_classify(spark):
     assert (month["withholding_tax"], month["withholding_to_classify"]) == (D("140.00"), D("40.00"))
 
 
-def test_foreign_currency_lines_take_the_php_base_odoo_holds(spark):
-    """A USD bill posted without a rate: balance 0, but Odoo holds the base in PHP (tax_base_amount). The PHP tax
-    is that base times the rate; with no PHP base either, the line is carried to classify, named."""
+def test_foreign_currency_lines_take_the_php_amounts_odoo_holds(spark):
+    """A USD bill posted without a rate: balance 0, but Odoo holds the base in PHP (tax_base_amount): the PHP tax
+    is that base times the rate. Without a PHP base either, the rate of the date in Odoo's rate table (entered
+    later) converts amount_currency; with no rate on or before the date, the line is carried to classify, named."""
     partners = [partner(1, "Cloud Corp.", True)]
     taxes = [tax(50, "WC160", 2)]
+    usd = {"currency_id": [2, "USD"], "write_date": "2026-06-01 00:00:00"}
+    rates = [{"id": 1, "name": "2026-05-06", "inverse_company_rate": 56.25, **usd},
+             {"id": 2, "name": "2026-05-20", "rate": 1 / 50, **usd}]
     bills = [Bill(1, "2026-05-05", 1, 50, "56200.00", "0", currency="USD", balance="0", amount_currency="-20.00"),
-             Bill(2, "2026-05-06", 1, 50, "0", "0", currency="USD", balance="0", amount_currency="-20.00")]
-    ewt, _, held = silver_lines(spark, bills, partners, taxes)
+             Bill(2, "2026-05-05", 1, 50, "0", "0", currency="USD", balance="0", amount_currency="-20.00"),
+             Bill(3, "2026-05-19", 1, 50, "0", "0", currency="USD", balance="0", amount_currency="-20.00"),
+             Bill(4, "2026-05-20", 1, 50, "0", "0", currency="USD", balance="0", amount_currency="-20.00")]
+    ewt, _, held = silver_lines(spark, bills, partners, taxes, rates=rates)
     rows = by_move(ewt)
     assert rows[1]["tax_withheld"] == D("1124.00") and flags(rows[1]) >= {reasons.PHP_FROM_TAX_BASE.code}
-    assert rows[2]["atc_status"] == "to_classify" and rows[2]["tax_withheld"] is None
+    assert rows[2]["atc_status"] == "to_classify" and rows[2]["tax_withheld"] is None  # before the first rate
+    assert rows[3]["tax_withheld"] == D("1125.00") and reasons.PHP_FROM_REFERENCE_RATE.code in flags(rows[3])
+    assert rows[4]["tax_withheld"] == D("1000.00")  # 20 USD at 50 from 20 May
     missing = held.where(F.col("reason") == reasons.MISSING_CURRENCY_RATE.code).collect()
-    assert len(missing) == 1 and "enter the rate for 2026-05-06 in Odoo" in missing[0]["detail"]
+    assert len(missing) == 1 and "enter the rate for 2026-05-05 in Odoo" in missing[0]["detail"]
 
 
 def test_backdated_posting_uses_the_return_that_covers_the_month(spark):

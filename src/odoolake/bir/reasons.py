@@ -59,9 +59,9 @@ UNKNOWN_ATC = _r("UNKNOWN_ATC", TO_CLASSIFY, "rules",
 ATC_NOT_IN_FORCE = _r("ATC_NOT_IN_FORCE", TO_CLASSIFY, "rules", "the tax's ATC is not valid on the line's date",
                       "use the ATC in force on that date (e.g. WC820 instead of WC760 from 14 Mar 2025)")
 MISSING_CURRENCY_RATE = _r("MISSING_CURRENCY_RATE", TO_CLASSIFY, "rules",
-                           "a foreign-currency line has no PHP amount, no PHP tax base and no reference rate",
-                           "enter the exchange rate of the currency for that date in Odoo (Accounting > "
-                           "Currencies) and re-post, or add the BSP reference rate to the reference-rate table")
+                           "a foreign-currency line has no PHP amount, no PHP tax base and no exchange rate on or "
+                           "before its date", "enter the BSP reference rate of the currency for that date in Odoo "
+                           "(Accounting > Configuration > Currencies); the next run converts the line with it")
 
 # -- flags on kept withholding lines --------------------------------------------------------------------------
 MISSING_TIN = _r("MISSING_TIN", FLAGGED, "rules", "the payee has no TIN", "enter the payee's TIN in Odoo")
@@ -92,6 +92,10 @@ BACKDATED_POSTING = _r("BACKDATED_POSTING", FLAGGED, "rules",
 PHP_FROM_TAX_BASE = _r("PHP_FROM_TAX_BASE", FLAGGED, "rules",
                        "a foreign-currency line without a PHP balance: the PHP tax is the PHP base Odoo holds "
                        "(tax_base_amount) x the rate", "re-post the bill with its exchange rate in Odoo")
+PHP_FROM_REFERENCE_RATE = _r("PHP_FROM_REFERENCE_RATE", FLAGGED, "rules",
+                             "a foreign-currency line with neither a PHP balance nor a PHP base: converted at the "
+                             "latest exchange rate on or before its date in Odoo's rate table",
+                             "re-post the bill with its exchange rate in Odoo")
 
 # -- partners (stage "partners", rebuilt whole every run) ----------------------------------------------------------
 NAME_NOT_SPLIT = _r("NAME_NOT_SPLIT", FLAGGED, "partners",

@@ -38,7 +38,7 @@ from odoolake.datagen.model import (
     month_index,
 )
 
-MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line")
+MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
 USD_RATE = 56.2
 # Sales lines are large enough that sales run about 1.5x purchases, as for the reference company (bir-odoo.md §6.1).
 CUSTOMER_LINE_MEDIAN = 300_000
@@ -420,6 +420,8 @@ class _MonthContext:
         )
         if tax_case:
             self.case(tax_case, move_id)
+        if missing_rate:
+            self._without_php(move_id, acc_date, lines)
         if base_incl_vat:
             self.case("base_includes_vat", move_id)
         if missing_rate:
@@ -454,6 +456,20 @@ class _MonthContext:
             dup_line = lines[0]
             self.followups.append(("account_move_line", dup_line))
             self.later_case("duplicate_record", dup_line["id"])
+
+    def _without_php(self, move_id: int, on: date, lines: list[dict[str, Any]]) -> None:
+        """A bill posted without a rate may lack the PHP base too; its rate may be entered later (next batch)."""
+        case = profiles.currency_case(profiles.attribute_rng(self.gen.cfg.seed, move_id))
+        if not case:
+            return
+        for rec in lines:
+            if rec["display_type"] == "tax":
+                rec["tax_base_amount"] = 0.0
+        self.case(case, move_id)
+        if case == "no_php_base_rate_later":
+            written = _ts(self.extracted_at + timedelta(days=2))
+            self.followups.append(("res_currency_rate", profiles.rate_record(move_id, on, USD_RATE, self.cref,
+                                                                             written)))
 
     def _payment_with_withholding(self, bill: dict[str, Any], vendor: Vendor, base: float, rate: float,
                                   tax: dict[str, Any]) -> None:

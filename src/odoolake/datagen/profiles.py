@@ -169,3 +169,21 @@ def company_profile(code: str, index: int, rng: random.Random) -> dict[str, Any]
         "x_ph_is_government": False,
         "x_ph_efps_group": "ABCDE"[index % 5] if index % 3 else False,
     }
+
+
+NO_PHP_BASE = 0.5  # of bills posted without a rate: Odoo holds no PHP base either
+RATE_ENTERED_LATER = 0.5  # of those: the rate of the bill's date is entered after posting
+
+
+def currency_case(rng: random.Random) -> str:
+    """For a foreign-currency bill posted without a rate: "" (Odoo still holds the PHP base), "no_php_base" (no
+    PHP amount at all) or "no_php_base_rate_later" (the rate is entered later, in Odoo's rate table)."""
+    if rng.random() >= NO_PHP_BASE:
+        return ""
+    return "no_php_base_rate_later" if rng.random() < RATE_ENTERED_LATER else "no_php_base"
+
+
+def rate_record(rate_id: int, on: date, php_per_unit: float, company: list, written: str) -> dict[str, Any]:
+    """A ``res.currency.rate`` record as ``search_read`` returns it (USD, for one company)."""
+    return {"id": rate_id, "name": on.isoformat(), "currency_id": [2, "USD"], "company_id": company,
+            "rate": round(1 / php_per_unit, 12), "inverse_company_rate": php_per_unit, "write_date": written}

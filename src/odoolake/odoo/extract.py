@@ -28,7 +28,15 @@ from typing import Any
 
 from odoolake.odoo.client import OdooClient
 from odoolake.odoo.errors import OdooMissingError
-from odoolake.pipeline.schemas import ACCOUNT_MOVE, ACCOUNT_MOVE_LINE, ACCOUNT_TAX, RES_COMPANY, RES_PARTNER, RawModel
+from odoolake.pipeline.schemas import (
+    ACCOUNT_MOVE,
+    ACCOUNT_MOVE_LINE,
+    ACCOUNT_TAX,
+    RES_COMPANY,
+    RES_CURRENCY_RATE,
+    RES_PARTNER,
+    RawModel,
+)
 
 BATCH_PREFIX = "odoo-extract-"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -57,11 +65,12 @@ MODELS: tuple[ExtractModel, ...] = (
         "last_name": ("last_name", "l10n_ph_last_name"),
     }),
     ExtractModel(ACCOUNT_TAX, {"active_test": False}),
+    ExtractModel(RES_CURRENCY_RATE),
     ExtractModel(ACCOUNT_MOVE, aliases={"origin_payment_id": ("origin_payment_id", "payment_id")},
                  detect_deletions=True),
     ExtractModel(ACCOUNT_MOVE_LINE),
 )
-COMMIT_ORDER = ("res.company", "res.partner", "account.tax", "account.move.line", "account.move")
+COMMIT_ORDER = ("res.company", "res.partner", "account.tax", "res.currency.rate", "account.move.line", "account.move")
 
 
 @dataclass

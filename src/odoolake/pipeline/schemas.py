@@ -102,7 +102,18 @@ ACCOUNT_MOVE_LINE = RawModel(
     ("id", "move_id", "balance", "write_date"),
 )
 
-RAW_MODELS: tuple[RawModel, ...] = (RES_COMPANY, RES_PARTNER, ACCOUNT_TAX, ACCOUNT_MOVE, ACCOUNT_MOVE_LINE)
+# Exchange rates as Odoo holds them (name = the rate's date; inverse_company_rate = PHP per unit). Used only for
+# foreign-currency lines posted without any PHP amount (docs/bir-outputs.md, "Foreign currency").
+RES_CURRENCY_RATE = RawModel(
+    "res_currency_rate",
+    "res.currency.rate",
+    (("id", "bigint"), ("name", "string"), ("currency_id", M2O), ("company_id", M2O), ("rate", "double"),
+     ("inverse_company_rate", "double"), ("write_date", "string"), ("_deleted", "boolean")),
+    ("id", "name", "currency_id", "write_date"),
+)
+
+RAW_MODELS: tuple[RawModel, ...] = (RES_COMPANY, RES_PARTNER, ACCOUNT_TAX, ACCOUNT_MOVE, ACCOUNT_MOVE_LINE,
+                                    RES_CURRENCY_RATE)
 RAW_BY_NAME = {m.name: m for m in RAW_MODELS}
 
 QUARANTINE_DDL = (

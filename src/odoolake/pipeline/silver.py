@@ -23,7 +23,16 @@ from odoolake.bir.atc import THRESHOLD_FAMILIES
 from odoolake.bir.calendar import REMITTANCE_DAY
 from odoolake.pipeline import catalog, io
 from odoolake.pipeline.bronze import valid_rows
-from odoolake.pipeline.schemas import ACCOUNT_MOVE, ACCOUNT_MOVE_LINE, ACCOUNT_TAX, MONEY, RATE, RES_COMPANY, RES_PARTNER
+from odoolake.pipeline.schemas import (
+    ACCOUNT_MOVE,
+    ACCOUNT_MOVE_LINE,
+    ACCOUNT_TAX,
+    MONEY,
+    RATE,
+    RES_COMPANY,
+    RES_CURRENCY_RATE,
+    RES_PARTNER,
+)
 
 ATC_PATTERN = r"(W[ICV][0-9]{3})"
 
@@ -220,6 +229,25 @@ def build_companies(raw: DataFrame) -> DataFrame:
     )
 
 
+def build_currency_rates(raw: DataFrame, horizon_days: int = 62) -> DataFrame:
+    """PHP per unit of each currency for every day, from Odoo's rate table: a rate holds from its date to the day
+    before the next one (the last one for ``horizon_days`` past today). One small table, joined by equality."""
+    cur = latest_version(raw).where(~F.coalesce(F.col("_deleted"), F.lit(False)))
+    per_unit = F.when(F.col("inverse_company_rate") > 0, F.col("inverse_company_rate")).when(
+        F.col("rate") > 0, 1 / F.col("rate"))
+    rates = cur.select(m2o_name("currency_id").alias("currency"), F.to_date("name").alias("rate_date"),
+                       per_unit.cast("decimal(18,6)").alias("php_per_unit"), "id")
+    one_a_day = latest(rates.withColumn("_key", F.concat_ws("|", "currency", F.col("rate_date").cast("string"))),
+                       "_key", [F.col("id").desc()]).drop("_key")
+    with_next = one_a_day.where(F.col("php_per_unit").isNotNull()).withColumn(
+        "_next", F.lead("rate_date").over(Window.partitionBy("currency").orderBy("rate_date")))
+    until = F.coalesce(F.date_sub(F.col("_next"), 1),
+                       F.date_add(F.greatest(F.col("rate_date"), F.current_date()), horizon_days))
+    return with_next.select(
+        "currency", F.explode(F.sequence("rate_date", until)).alias("date"),
+        F.col("php_per_unit").alias("fx_php_per_unit"))
+
+
 # -- journal current state ---------------------------------------------------------------------------
 
 TOMBSTONE_FILL = ("date", "name", "company_id", "partner_id", "move_type")
@@ -377,15 +405,19 @@ def _php_amount() -> tuple[Column, Column]:
     Written rule (docs/bir-outputs.md): a PHP line, or a line with a PHP balance, uses ``balance``. A
     foreign-currency line whose balance Odoo left at zero (no rate on the date) uses the PHP base Odoo holds on the
     tax line (``tax_base_amount``, always in company currency) times the tax's rate, with the sign of
-    ``amount_currency``; this is the document amount converted at the rate Odoo used for the base. With neither,
-    the amount is unknown (MISSING_CURRENCY_RATE).
+    ``amount_currency``: the document amount converted at the rate Odoo used for the base. Without a PHP base
+    either, ``amount_currency`` is converted at the latest rate on or before the date in Odoo's rate table (the BSP
+    reference rate, where the company loads it). With none of these the amount is unknown (MISSING_CURRENCY_RATE).
     """
     balance, amount_currency = F.col("balance"), F.col("amount_currency")
     from_balance = (F.col("currency") == "PHP") | (balance != 0) | F.coalesce(amount_currency == 0, F.lit(True))
     base = F.abs(F.coalesce(F.col("tax_base_amount"), F.lit(0).cast(MONEY)))
     derived = F.round(base * F.abs(F.col("tax_amount")) / 100, 2) * F.signum(amount_currency).cast("int")
-    php = F.when(from_balance, balance).when(base != 0, money(derived))
-    source = F.when(from_balance, F.lit("balance")).when(base != 0, F.lit("tax_base"))
+    converted = F.round(amount_currency * F.col("fx_php_per_unit"), 2)
+    php = (F.when(from_balance, balance).when(base != 0, money(derived))
+           .when(F.col("fx_php_per_unit").isNotNull(), money(converted)))
+    source = (F.when(from_balance, F.lit("balance")).when(base != 0, F.lit("tax_base"))
+              .when(F.col("fx_php_per_unit").isNotNull(), F.lit("reference_rate")))
     return php, source
 
 
@@ -394,7 +426,7 @@ PARTNER_COLUMNS = ("partner_name", "is_company", "payee_type", "payee_key", "tin
 
 
 def conform_tax_lines(moves: DataFrame, lines: DataFrame, partners: DataFrame, taxes: DataFrame,
-                      companies: DataFrame) -> DataFrame:
+                      companies: DataFrame, rates: DataFrame | None = None) -> DataFrame:
     """Every tax line of a usable posted move, joined with its move, partner and tax, with its PHP amount.
 
     Each line gets at most one ``_reject`` (not usable: excluded) or ``_classify`` (withheld tax that cannot be put
@@ -410,6 +442,10 @@ def conform_tax_lines(moves: DataFrame, lines: DataFrame, partners: DataFrame, t
         .join(taxes, F.col("tax_line_id") == F.col("tax_id"), "left")
         .join(partners.select("partner_id", *PARTNER_COLUMNS), "partner_id", "left")
     )
+    if rates is not None:  # a small per-day table: an equality join, broadcast
+        joined = joined.join(F.broadcast(rates), ["currency", "date"], "left")
+    else:
+        joined = joined.withColumn("fx_php_per_unit", F.lit(None).cast("decimal(18,6)"))
     php, source = _php_amount()
     withholding = F.coalesce(F.col("is_withholding"), F.lit(False))
     reject = F.when(F.col("tax_id").isNull(), reasons.UNKNOWN_TAX.code)
@@ -509,6 +545,7 @@ def ewt_lines(tax_lines: DataFrame, prior_ytd: DataFrame | None = None) -> DataF
             F.abs(F.abs(F.col("tax_withheld")) - at_rate) > F.greatest(F.lit(1), at_rate * F.lit(0.005).cast(RATE))),
         reasons.BACKDATED_POSTING: purchase & (F.to_date(F.col("write_date")) > remittance_deadline(F.col("date"))),
         reasons.PHP_FROM_TAX_BASE: F.col("php_source") == "tax_base",
+        reasons.PHP_FROM_REFERENCE_RATE: F.col("php_source") == "reference_rate",
     }
     staged = wht.select(
         "*", withheld.alias("tax_withheld"), _base().alias("base"), condition.alias("payee_condition"),
@@ -573,9 +610,10 @@ def tax_line_rejects(tax_lines: DataFrame) -> DataFrame:
 
 def build_tax_lines(
     moves: DataFrame, lines: DataFrame, partners: DataFrame, taxes: DataFrame, companies: DataFrame,
+    rates: DataFrame | None = None,
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
     """(ewt_lines, vat_lines, quarantined tax lines) straight from the journal, without materialising tax lines."""
-    tax_lines = conform_tax_lines(moves, lines, partners, taxes, companies)
+    tax_lines = conform_tax_lines(moves, lines, partners, taxes, companies, rates)
     return ewt_lines(tax_lines), vat_lines(tax_lines), tax_line_rejects(tax_lines)
 
 
@@ -669,6 +707,17 @@ def later_periods_of_same_year(periods: set[str], known: set[str]) -> set[str]:
     return {k for k in known if k[:4] in first and k > first[k[:4]]}
 
 
+def periods_of_new_rates(spark: SparkSession, batches: list[str], known: set[str]) -> set[str]:
+    """Periods whose foreign-currency lines a newly delivered exchange rate can convert: from the month of the
+    earliest new rate on (a rate holds until the next one). Odoo's rates arrive with the month they are for, so an
+    ordinary month-end adds nothing here."""
+    if not io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
+        return set()
+    first = valid_rows(spark, RES_CURRENCY_RATE).where(F.col("_batch_id").isin(batches)).agg(
+        F.min(F.substring("name", 1, 7))).first()[0]
+    return {k for k in known if first and k >= first}
+
+
 def prior_ytd(spark: SparkSession, periods: set[str]) -> DataFrame | None:
     """Running-total rows of the years being rebuilt, for the periods not being rebuilt (the earlier months)."""
     if not io.table_exists(spark, io.PAYEE_YTD):
@@ -695,6 +744,8 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     io.overwrite(partners, io.SILVER_PARTNERS)
     io.overwrite(taxes, io.SILVER_TAXES)
     io.overwrite(companies, io.SILVER_COMPANIES)
+    if io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
+        io.overwrite(build_currency_rates(valid_rows(spark, RES_CURRENCY_RATE)), io.SILVER_RATES)
     io.replace_where(build_partner_flags(spark.table(io.SILVER_PARTNERS)), io.QUARANTINE, "stage = 'partners'")
     if not todo:
         return result
@@ -712,7 +763,9 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     if not full:
         previous = spark.table(io.SILVER_MOVES).join(touched.withColumnRenamed("id", "move_id"), "move_id", "left_semi")
         periods |= {r[0] for r in previous.select("period").distinct().collect() if r[0]}
-        periods |= later_periods_of_same_year(periods, logged_periods(spark))
+        known = logged_periods(spark)
+        periods |= later_periods_of_same_year(periods, known)
+        periods |= periods_of_new_rates(spark, todo, known)
     result.periods = sorted(periods)
     where_p = io.in_list("period", periods)
 
@@ -740,8 +793,9 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     moves_p = spark.table(io.SILVER_MOVES).where(where_p)
     lines_p = spark.table(io.SILVER_LINES).where(where_p)
     companies_now = spark.table(io.SILVER_COMPANIES)
+    rates = spark.table(io.SILVER_RATES) if io.table_exists(spark, io.SILVER_RATES) else None
     tax_lines = conform_tax_lines(moves_p, lines_p, spark.table(io.SILVER_PARTNERS), spark.table(io.SILVER_TAXES),
-                                  companies_now)
+                                  companies_now, rates)
     io.replace_where(tax_lines, io.TAX_LINES, where_p, ["period"])
     tax_lines = spark.table(io.TAX_LINES).where(where_p)
     # Copies of the lines delivered in these batches: every delivery of those line ids, and no others.
