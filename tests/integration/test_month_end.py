@@ -351,6 +351,9 @@ def test_bir_cli_outputs(lake):
     final = runner.invoke(app, ["bir", "dat", "1604f", "--year", "2026", "--agency", "RIM", "--classification", "A",
                                 "--skip-invalid", *home])
     assert final.exit_code == 0, final.output
+    total = spark.sql("SELECT SUM(withholding_tax) AS t FROM gold.bir_transactions").first()["t"]
+    shown = runner.invoke(app, ["lake", "sql", "SELECT SUM(withholding_tax) AS t FROM gold.bir_transactions", *home])
+    assert shown.exit_code == 0 and f"{total:,.2f}" in shown.output and "," in f"{total:,.2f}", shown.output
 
 
 def test_scout_dlt_pipeline_runs_locally(lake):

@@ -57,6 +57,20 @@ def sql_cmd(
     home: str = HomeOpt,
     limit: int = typer.Option(50),
 ) -> None:
-    """Run one SQL statement (Delta commands like DESCRIBE HISTORY included) and print the result."""
+    """Run one SQL statement (Delta commands like DESCRIBE HISTORY included) and print the result; amounts
+    (DECIMAL) print with two decimals and thousands separators."""
+    from decimal import Decimal
+
+    from rich.table import Table
+
     with lake_session(WorkspacePaths.from_env(home)) as spark:
-        spark.sql(statement).show(limit, truncate=False)
+        frame = spark.sql(statement)
+        columns, rows = frame.columns, frame.limit(limit + 1).collect()
+    table = Table(show_edge=False)
+    for column in columns:
+        table.add_column(column, justify="right" if rows and isinstance(rows[0][column], Decimal) else "left")
+    for row in rows[:limit]:
+        table.add_row(*["NULL" if v is None else f"{v:,.2f}" if isinstance(v, Decimal) else str(v) for v in row])
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"[dim]first {limit} rows shown (--limit)[/]")
