@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from odoolake.bir import reasons
 from odoolake.pipeline import gold
-from tests.unit.journal import Bill, by_move, flags, partner, silver_lines, tax
+from tests.unit.journal import COMPANY, Bill, by_move, flags, partner, silver_lines, tax
 
 DECLARED = {"x_ph_gross_income_declaration": "not_over", "x_ph_declaration_date": "2020-01-06"}
 OVER = {"x_ph_gross_income_declaration": "over", "x_ph_declaration_date": "2020-01-06"}
@@ -174,3 +174,51 @@ def test_partner_names_addresses_and_shared_tins(spark):
     assert found == [(reasons.MISSING_ADDRESS.code, 4), (reasons.MISSING_ADDRESS.code, 6),
                      (reasons.NAME_NOT_SPLIT.code, 3), (reasons.TIN_SHARED_BY_PARTNERS.code, 4),
                      (reasons.TIN_SHARED_BY_PARTNERS.code, 5)]
+
+
+def test_a_credit_note_in_a_later_quarter_is_an_exception_not_a_negative_row(spark):
+    """A P100,000 bill in Q1 (WC120 2%: P2,000 withheld) and a P30,000 credit note in Q2 with nothing else from the
+    payee: Q1's QAP row stands, Q2's nets negative, so it is not written (amounts are unsigned) and is listed;
+    the payee gets no Q2 certificate; the year's 1604-E row nets to P70,000 / P1,400.00."""
+    from odoolake.bir import dat, filing
+    from odoolake.bir.certificate import Party
+    from odoolake.pipeline import forms, silver
+    from odoolake.pipeline.schemas import RES_PARTNER
+    from tests.unit.journal import raw_frame
+
+    partners = [partner(1, "Builders Inc.", True, "500-000-001-00000")]
+    bills = [Bill(1, "2026-02-10", 1, 90, "100000.00", "2000.00"),
+             Bill(2, "2026-05-10", 1, 90, "30000.00", "600.00", move_type="in_refund")]
+    ewt, _, _ = silver_lines(spark, bills, partners, [tax(90, "WC120", 2)])
+    identity = silver.build_partners(raw_frame(spark, RES_PARTNER, partners))
+    lines = forms.with_identity(ewt, identity)
+    qap_rows = [r.asDict() for r in forms.build_qap(lines).collect()]
+    by_quarter = {r["quarter"]: r for r in qap_rows}
+    assert (by_quarter["2026Q1"]["income"], by_quarter["2026Q2"]["income"]) == (D("100000.00"), D("-30000.00"))
+    agent = dat.Agent(tin="111-222-333-00000", registered_name="RIM Advertising Corporation", rdo="050")
+    q2 = dat.qap(agent, 2026, 2, *filing.qap_schedules([by_quarter["2026Q2"]]))
+    assert q2.rows == 0 and [e.problem for e in q2.exceptions] == [dat.Problem.NET_NEGATIVE]
+    assert "\r\nD1," not in q2.content and "-" not in q2.content.split("\r\n")[1]
+    annual = dat.form1604e(agent, 2026, filing.qap_schedules(filing.annual_rows(qap_rows))[0])
+    assert ",WC120,70000.00,2.00,1400.00\r\n" in annual.content
+    certificates = [r.asDict() for r in forms.build_form_2307(lines).where("quarter = '2026Q2'").collect()]
+    certs, issues, _ = filing.certificates(certificates, Party("RIM", "111-222-333-00000"), 2026, 2)
+    assert certs == [] and [i.problem for i in issues] == ["NET_NEGATIVE"]
+
+
+def test_codes_a_company_may_not_use_codes_out_of_force_and_unknown_taxes(spark):
+    """A TWA code before the company became a TWA is flagged; WC760 after RR 5-2025 replaced it (13 Mar 2025) is
+    carried to classify; a tax missing from account.tax is rejected, named."""
+    company = {**COMPANY, "x_ph_twa_since": "2026-03-01"}
+    partners = [partner(1, "Supplier Corp.", True)]
+    taxes = [tax(100, "WC158", 1), tax(101, "WC760", 0.5)]
+    bills = [Bill(1, "2026-02-27", 1, 100, "1000.00", "10.00"), Bill(2, "2026-03-02", 1, 100, "1000.00", "10.00"),
+             Bill(3, "2026-03-02", 1, 101, "1000.00", "5.00"), Bill(4, "2026-03-02", 1, 999, "1000.00", "5.00")]
+    ewt, _, held = silver_lines(spark, bills, partners, taxes, company)
+    rows = by_move(ewt)
+    assert flags(rows[1]) == {reasons.PAYOR_NOT_ELIGIBLE.code} and not flags(rows[2])
+    assert (rows[3]["atc_status"], rows[3]["classify_reason"], rows[3]["tax_withheld"]) == (
+        "to_classify", reasons.ATC_NOT_IN_FORCE.code, D("5.00"))
+    assert 4 not in rows
+    found = {(r["reason"], r["action"], r["move_id"]) for r in held.collect()}
+    assert found == {(reasons.ATC_NOT_IN_FORCE.code, "to_classify", 3), (reasons.UNKNOWN_TAX.code, "rejected", 4)}

@@ -82,7 +82,8 @@ def payee_identity(partners: DataFrame) -> DataFrame:
     )
 
 
-def _with_identity(lines: DataFrame, partners: DataFrame) -> DataFrame:
+def with_identity(lines: DataFrame, partners: DataFrame) -> DataFrame:
+    """EWT or VAT lines with the payee identity the outputs print, joined on the line's partner."""
     drop = [c for c in ("payee_name", "payee_tin", "payee_branch", "tin_status") if c in lines.columns]
     return lines.drop(*drop).join(payee_identity(partners), "partner_id", "left")
 
@@ -225,8 +226,8 @@ def run(spark: SparkSession, periods: list[str] | None = None, as_of: date | Non
     if quarters:
         where_q = io.in_list("quarter", quarters)
         partners = spark.table(io.SILVER_PARTNERS)
-        ewt = _with_identity(with_quarter(spark.table(io.EWT_LINES)).where(where_q).drop("quarter"), partners)
-        vat = _with_identity(with_quarter(spark.table(io.VAT_LINES)).where(where_q).drop("quarter"), partners)
+        ewt = with_identity(with_quarter(spark.table(io.EWT_LINES)).where(where_q).drop("quarter"), partners)
+        vat = with_identity(with_quarter(spark.table(io.VAT_LINES)).where(where_q).drop("quarter"), partners)
         io.replace_where(build_form_2307(ewt), FORM_2307, where_q)
         io.replace_where(build_qap(ewt), QAP, where_q)
         io.replace_where(build_sawt(ewt), SAWT, where_q)
