@@ -27,6 +27,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from odoolake.bir import reasons
 from odoolake.bir.atc import KNOWN_ATCS
 from odoolake.bir.tin import parse_tin
 from odoolake.errors import BirRuleError
@@ -45,9 +46,9 @@ class Problem(StrEnum):
 
 
 FIX = {
-    Problem.INVALID_TIN: "enter the payee's TIN (NNN-NNN-NNN-NNNNN) on the partner in Odoo",
-    Problem.NAME_NOT_SPLIT: "fill Last/First/Middle name on the partner in Odoo",
-    Problem.UNKNOWN_ATC: "set the Philippines ATC on the tax in Odoo",
+    Problem.INVALID_TIN: reasons.MALFORMED_TIN.fix,
+    Problem.NAME_NOT_SPLIT: reasons.NAME_NOT_SPLIT.fix,
+    Problem.UNKNOWN_ATC: reasons.UNKNOWN_ATC.fix,
     Problem.NET_NEGATIVE: "credit notes exceed this period's payments: nothing to report for the row; the excess "
                           "reduces a later period's withholding or amends the period of the original bill",
 }

@@ -17,7 +17,7 @@ from typing import Any
 
 from odoolake.bir import reasons
 from odoolake.bir.certificate import Certificate, CertificateLine, Party
-from odoolake.bir.dat import Agent, AlphalistRow, ImportEntry, Problem, ReliefRow, tax_at_rate
+from odoolake.bir.dat import FIX, Agent, AlphalistRow, ImportEntry, Problem, ReliefRow, tax_at_rate
 from odoolake.bir.tin import parse_tin
 
 Row = Mapping[str, Any]
@@ -114,8 +114,8 @@ def _certificate(group: list[Row], payor: Party, year: int, quarter: int
                  ) -> tuple[Certificate | None, list[CertificateIssue], list[tuple[Row, Decimal]]]:
     first = group[0]
     if parse_tin(first["payee_tin"], first["payee_branch"])[0] is None:
-        return None, [_issue(first, r, r["atc"], Problem.INVALID_TIN.value,
-                             "enter the payee's TIN on the partner in Odoo", False) for r in group], []
+        return None, [_issue(first, r, r["atc"], Problem.INVALID_TIN.value, FIX[Problem.INVALID_TIN], False)
+                      for r in group], []
     issues = [_issue(first, r, r["atc"], Problem.NET_NEGATIVE.value,
                      "credit notes exceed the quarter's payments under this ATC: not certified; the excess reduces "
                      "later withholding or amends the earlier quarter", True) for r in group if _negative(r)]
@@ -128,8 +128,7 @@ def _certificate(group: list[Row], payor: Party, year: int, quarter: int
     lines = tuple(CertificateLine(_s(r["atc"]), _s(r["nature"]) or _s(r["atc"]), _d(r["rate"]),
                                   _d(r["income_month1"]), _d(r["income_month2"]), _d(r["income_month3"])) for r in good)
     if payee.individual and not (payee.last_name and payee.first_name):
-        issues.append(_issue(first, first, "", Problem.NAME_NOT_SPLIT.value,
-                             "fill Last/First/Middle name on the partner in Odoo", True))
+        issues.append(_issue(first, first, "", Problem.NAME_NOT_SPLIT.value, FIX[Problem.NAME_NOT_SPLIT], True))
     if not payee.address or not payee.zip_code:
         issues.append(_issue(first, first, "", reasons.MISSING_ADDRESS.code, reasons.MISSING_ADDRESS.fix, True))
     differences = [(r, tax_at_rate(_d(r["income_total"]), _d(r["rate"]))) for r in good

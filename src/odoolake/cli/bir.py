@@ -344,9 +344,8 @@ def forms_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q1."),
         forms.run(spark, [f"{year}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)])
         forms.check_in_step(spark)
         for code in _agencies(spark, agency):
-            for line in write_certificates(paths, spark, code, year, q):
-                console.print(f"{code}: {line}")
-            steps = [("QAP 1601-EQ", lambda c=code: write_qap(paths, spark, c, year, q, skip_invalid))]
+            steps = [("2307 certificates", lambda c=code: write_certificates(paths, spark, c, year, q)),
+                     ("QAP 1601-EQ", lambda c=code: write_qap(paths, spark, c, year, q, skip_invalid))]
             if _rows(spark, "gold.qap", code, "quarter = :q AND regime = 'FWT'", {"q": quarter}):
                 steps.append(("QAP 1601-FQ", lambda c=code: write_qap(paths, spark, c, year, q, skip_invalid,
                                                                       "1601FQ")))
