@@ -228,8 +228,9 @@ class Oracle:
                 name = {"EWT": "withholding_tax", "FWT": "final_withholding_tax", "WVAT": "withholding_vat",
                         "CWT": "income_tax"}[regime]
                 t[name] += ln.withheld
-                if regime == "EWT" and ln.reason:
-                    t["withholding_to_classify"] += ln.withheld
+                if ln.reason:
+                    t[{"EWT": "withholding_to_classify", "FWT": "final_withholding_to_classify",
+                       "CWT": "income_tax_to_classify", "WVAT": "withholding_vat_to_classify"}[regime]] += ln.withheld
             elif ln.reason is None:
                 t["output_vat" if ln.sale else "input_vat"] += -ln.php if ln.sale else ln.php
         return out

@@ -36,8 +36,8 @@ def lake(tmp_path_factory):
     engine.close()
 
 
-AMOUNTS = ("withholding_tax", "withholding_to_classify", "final_withholding_tax", "withholding_vat", "income_tax",
-           "output_vat", "input_vat")
+AMOUNTS = ("withholding_tax", "withholding_to_classify", "final_withholding_tax", "final_withholding_to_classify",
+           "withholding_vat", "income_tax", "income_tax_to_classify", "output_vat", "input_vat")
 
 
 def _gold(spark) -> dict[tuple[str, str], Decimal]:
@@ -220,6 +220,9 @@ def test_bir_forms_match_the_oracle_and_gold(lake):
     _, raw, _, _, spark, _ = lake
     truth = oracle.build(raw)
     forms.check_in_step(spark)
+    buckets = spark.sql("SELECT SUM(withholding_to_classify) AS e, SUM(income_tax_to_classify) AS c "
+                        "FROM gold.bir_transactions").first()
+    assert buckets["e"] > 0 and buckets["c"] > 0, "the check ran with tax to classify on both sides"
     for regime in ("EWT", "FWT"):
         got = {(r["agency"], r["quarter"], r["payee_key"], r["atc"], r["rate"]): (r["income"], r["tax_withheld"])
                for r in spark.table("gold.qap").where(f"regime = '{regime}'").collect()}

@@ -321,8 +321,8 @@ def write_summary(paths: WorkspacePaths, spark, year: int, month: int, quarter: 
         args={"y": year, "m": month}).collect()]
     bucket = [BucketTotal(r["agency"], r["reason"], r["n"], r["t"]) for r in spark.sql(
         "SELECT agency, classify_reason AS reason, COUNT(*) AS n, SUM(tax_withheld) AS t FROM silver.ewt_lines "
-        "WHERE atc_status = 'to_classify' AND year = :y AND month = :m GROUP BY 1, 2", args={"y": year, "m": month}
-    ).collect()]
+        "WHERE period = :p AND atc_status = 'to_classify' AND regime <> 'CWT' GROUP BY 1, 2",
+        args={"p": f"{year}-{month:02d}"}).collect()]
     page = month_end_html("odoolake", year, month, totals, bucket=bucket)
     return _write(paths, "all", quarter, f"month_end_{year}-{month:02d}.html", page)
 

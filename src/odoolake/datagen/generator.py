@@ -632,6 +632,9 @@ class _MonthContext:
         base = round(sum(amounts), 2)
         vat_tax = self.tax("vat_sale")
         cwt = self.tax(rng.choice(["cwt_WC158", "cwt_WC160"])) if withholds else None
+        if cwt and profiles.customer_tax_without_atc(profiles.attribute_rng(self.gen.cfg.seed, move_id)):
+            cwt = self.tax("cwt_manual")
+            self.case("cwt_without_atc", move_id)
         tax_ids = [vat_tax["id"]] + ([cwt["id"]] if cwt else [])
         mref = [move_id, name]
         pref = [cust_id, cust_name]

@@ -86,6 +86,7 @@ def withholding_taxes() -> tuple[TaxSpec, ...]:
         TaxSpec("manual_unnamed", "2% EWT contractor", -2.0, "purchase", None, "ewt"),
         TaxSpec("cwt_WC158", "1% WC158 withheld by customer", -1.0, "sale", "WC158", "cwt"),
         TaxSpec("cwt_WC160", "2% WC160 withheld by customer", -2.0, "sale", "WC160", "cwt"),
+        TaxSpec("cwt_manual", "2% CWT withheld by customer (manual)", -2.0, "sale", None, "cwt"),
     ]
     specs += [TaxSpec(f"ewt_{atc}_onpay", f"{rate:g}% {atc} (on payment)", -float(rate), "purchase", atc, "ewt",
                       on_payment=True) for atc, rate in EWT_RATES.items()]

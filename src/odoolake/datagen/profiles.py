@@ -187,3 +187,11 @@ def rate_record(rate_id: int, on: date, php_per_unit: float, company: list, writ
     """A ``res.currency.rate`` record as ``search_read`` returns it (USD, for one company)."""
     return {"id": rate_id, "name": on.isoformat(), "currency_id": [2, "USD"], "company_id": company,
             "rate": round(1 / php_per_unit, 12), "inverse_company_rate": php_per_unit, "write_date": written}
+
+
+CUSTOMER_TAX_WITHOUT_ATC = 0.03  # of customer invoices with withholding: a hand-made tax without an ATC
+
+
+def customer_tax_without_atc(rng: random.Random) -> bool:
+    """A customer's withholding booked under a hand-made tax with no ATC (carried to classify on the SAWT side)."""
+    return rng.random() < CUSTOMER_TAX_WITHOUT_ATC

@@ -148,9 +148,10 @@ def build_remittances(transactions: DataFrame) -> DataFrame:
     """The monthly remittances (months 1-2) and the quarterly returns, from gold.bir_transactions."""
     tx = with_quarter(transactions).withColumn("m", F.col("month") - (F.ceil(F.col("month") / 3) - 1) * 3)
     rows = []
-    for monthly, quarterly, total, to_classify in (("0619-E", "1601-EQ", "withholding_tax", "withholding_to_classify"),
-                                                    ("0619-F", "1601-FQ", "final_withholding_tax", None)):
-        bucket = F.col(to_classify) if to_classify else F.lit(0).cast(MONEY)
+    for monthly, quarterly, total, to_classify in (
+            ("0619-E", "1601-EQ", "withholding_tax", "withholding_to_classify"),
+            ("0619-F", "1601-FQ", "final_withholding_tax", "final_withholding_to_classify")):
+        bucket = F.col(to_classify)
         rows.append(tx.where(F.col("m") < 3).select(
             "agency", F.lit(monthly).alias("form"), "period", "quarter",
             (F.col(total) - bucket).cast(MONEY).alias("classified"), bucket.cast(MONEY).alias("to_classify"),
@@ -252,8 +253,8 @@ def check_in_step(spark: SparkSession) -> None:
     with the VAT. One grouped query per table, over the small gold tables."""
     gold = {(r["agency"], r["quarter"]): r for r in with_quarter(spark.table(io.BIR_TRANSACTIONS)).groupBy(
         "agency", "quarter").agg(*[F.sum(c).alias(c) for c in (
-            "withholding_tax", "withholding_to_classify", "final_withholding_tax", "income_tax", "output_vat",
-            "input_vat")]).collect()}
+            "withholding_tax", "withholding_to_classify", "final_withholding_tax", "final_withholding_to_classify",
+            "income_tax", "income_tax_to_classify", "output_vat", "input_vat")]).collect()}
 
     def totals(table: str, value: str, where: str = "true", key: str = "quarter") -> dict[tuple[str, str], Decimal]:
         if not io.table_exists(spark, table):
@@ -267,8 +268,9 @@ def check_in_step(spark: SparkSession) -> None:
          lambda g: g["withholding_tax"] - g["withholding_to_classify"]),
         ("gold.qap 1601-EQ tax", totals(QAP, "tax_withheld", "regime = 'EWT'"),
          lambda g: g["withholding_tax"] - g["withholding_to_classify"]),
-        ("gold.qap 1601-FQ tax", totals(QAP, "tax_withheld", "regime = 'FWT'"), lambda g: g["final_withholding_tax"]),
-        ("gold.sawt tax", totals(SAWT, "tax_withheld"), lambda g: g["income_tax"]),
+        ("gold.qap 1601-FQ tax", totals(QAP, "tax_withheld", "regime = 'FWT'"),
+         lambda g: g["final_withholding_tax"] - g["final_withholding_to_classify"]),
+        ("gold.sawt tax", totals(SAWT, "tax_withheld"), lambda g: g["income_tax"] - g["income_tax_to_classify"]),
         ("1601-EQ remittance", totals(REMITTANCES, "total_withheld", "form = '1601-EQ'", "period"),
          lambda g: g["withholding_tax"]),
         ("SLS output VAT", totals(SLSP, "vat", "side = 'sale'"), lambda g: g["output_vat"]),

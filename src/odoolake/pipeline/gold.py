@@ -5,9 +5,11 @@
 - ``withholding_tax``: expanded withholding tax withheld by the agency on its purchases (0619-E/1601-EQ),
   including the "withheld, to classify" bucket (``withholding_to_classify``): tax withheld under a tax without a
   usable ATC is remitted all the same (Tax Code Sec. 58(A));
-- ``final_withholding_tax``: final withholding (0619-F), e.g. WC230 on non-residents;
+- ``final_withholding_tax``: final withholding (0619-F), e.g. WC230 on non-residents (``final_withholding_to_classify``:
+  the part under a code not in force on the date);
 - ``withholding_vat``: VAT withheld as a government payor (1600-VT);
-- ``income_tax``: creditable tax withheld *from* the agency by its customers (claimed via SAWT);
+- ``income_tax``: creditable tax withheld *from* the agency by its customers (claimed via SAWT;
+  ``income_tax_to_classify``: the part without a usable ATC, which no SAWT row can carry yet);
 - ``output_vat``, ``input_vat`` and ``vat`` = output − input (the 2550Q position);
 - ``ewt_base`` and ``lines`` (EWT lines). Amounts are DECIMAL(18,2).
 """
@@ -21,7 +23,8 @@ from odoolake.pipeline import io
 from odoolake.pipeline.schemas import MONEY
 
 LAYOUT = {
-    io.BIR_TRANSACTIONS: {"withholding_tax": MONEY, "withholding_to_classify": MONEY},
+    io.BIR_TRANSACTIONS: {"withholding_tax": MONEY, "withholding_to_classify": MONEY,
+                          "final_withholding_to_classify": MONEY, "income_tax_to_classify": MONEY},
     io.EWT_BY_ATC: {"tax_withheld": MONEY, "atc_status": "string"},
     io.BIR_FEATURES: {"withholding_tax": MONEY},
 }
@@ -51,8 +54,10 @@ def build_bir_transactions(ewt: DataFrame, vat: DataFrame) -> DataFrame:
         _sum(tax, regime == "EWT").alias("withholding_tax"),
         _sum(tax, (regime == "EWT") & to_classify).alias("withholding_to_classify"),
         _sum(tax, regime == "FWT").alias("final_withholding_tax"),
+        _sum(tax, (regime == "FWT") & to_classify).alias("final_withholding_to_classify"),
         _sum(tax, regime == "WVAT").alias("withholding_vat"),
         _sum(tax, regime == "CWT").alias("income_tax"),
+        _sum(tax, (regime == "CWT") & to_classify).alias("income_tax_to_classify"),
         _sum(F.col("base"), regime == "EWT").alias("ewt_base"),
         F.sum(F.when(regime == "EWT", 1).otherwise(0)).cast("bigint").alias("lines"),
     )
@@ -60,8 +65,8 @@ def build_bir_transactions(ewt: DataFrame, vat: DataFrame) -> DataFrame:
         _sum(F.col("vat"), F.col("side") == "sale").alias("output_vat"),
         _sum(F.col("vat"), F.col("side") != "sale").alias("input_vat"),
     )
-    amounts = ["withholding_tax", "withholding_to_classify", "final_withholding_tax", "withholding_vat",
-               "income_tax", "ewt_base", "output_vat", "input_vat"]
+    amounts = ["withholding_tax", "withholding_to_classify", "final_withholding_tax", "final_withholding_to_classify",
+               "withholding_vat", "income_tax", "income_tax_to_classify", "ewt_base", "output_vat", "input_vat"]
     out = wht.join(v, keys, "full_outer")
     out = out.select(*keys, *[F.coalesce(F.col(c), F.lit(0).cast(MONEY)).alias(c) for c in amounts],
                      F.coalesce(F.col("lines"), F.lit(0).cast("bigint")).alias("lines"))
