@@ -354,6 +354,11 @@ def test_bir_cli_outputs(lake):
     final = runner.invoke(app, ["bir", "dat", "1604f", "--year", "2026", "--agency", "RIM", "--classification", "A",
                                 "--skip-invalid", *home])
     assert final.exit_code == 0, final.output
+    owed = spark.sql("SELECT total_withheld, to_classify FROM gold.remittances WHERE agency = 'RIM' "
+                     "AND form = '1601-EQ' AND period = '2026Q3'").first()
+    listed = runner.invoke(app, ["bir", "remittances", "--period", "2026Q3", "--agency", "RIM", *home])
+    assert listed.exit_code == 0 and f"{owed['total_withheld']:,.2f}" in listed.output, listed.output
+    assert "1601-EQ" in listed.output and "0619-E" in listed.output and "03 Nov 2026" in listed.output
     total = spark.sql("SELECT SUM(withholding_tax) AS t FROM gold.bir_transactions").first()["t"]
     shown = runner.invoke(app, ["lake", "sql", "SELECT SUM(withholding_tax) AS t FROM gold.bir_transactions", *home])
     assert shown.exit_code == 0 and f"{total:,.2f}" in shown.output and "," in f"{total:,.2f}", shown.output

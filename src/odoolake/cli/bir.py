@@ -102,6 +102,41 @@ def calendar_cmd(year: int = typer.Option(None, help="Year the obligations fall 
     console.print(out)
 
 
+@app.command("remittances")
+@handle_errors
+def remittances_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q4."),
+                    agency: str = typer.Option(None, help="One agency (default: all)."),
+                    home: str = HomeOpt) -> None:
+    """What to remit for a quarter: the 0619-E/F of its first two months and the 1601-EQ/FQ, with the part still
+    to classify, what the monthly returns paid, what is still due, and the due date."""
+    year, q = parse_quarter(period)
+    quarter = f"{year}Q{q}"
+    paths = WorkspacePaths.from_env(home)
+    with lake_session(paths) as spark:
+        rows = spark.sql(
+            "SELECT r.*, c.due FROM gold.remittances r LEFT JOIN gold.filing_calendar c "
+            "ON c.agency = r.agency AND c.form = r.form AND c.period = r.period "
+            f"WHERE r.quarter = :q {'AND r.agency = :a ' if agency else ''}ORDER BY r.agency, r.form, r.period",
+            args={"q": quarter, **({"a": agency} if agency else {})}).collect()
+    if not rows:
+        raise BirRuleError(f"No remittances for {agency or 'any agency'} in {quarter}: run the month-end first.")
+    console.print(f"[bold]Remittances for {quarter}[/] (PHP)")
+    current = None
+    for r in rows:
+        if r["agency"] != current:
+            current = r["agency"]
+            console.print(f"[bold]{current}[/]")
+        parts = [f"  {r['form']} {r['period']}: withheld {peso(r['total_withheld'])}"]
+        if r["to_classify"]:
+            parts.append(f"(of which to classify {peso(r['to_classify'])})")
+        if r["form"].startswith("1601"):
+            parts.append(f"paid with the monthly returns {peso(r['previously_remitted'])}, "
+                         f"still due {peso(r['still_due'])}")
+        if r["due"]:
+            parts.append(f"due {r['due']:%a %d %b %Y}")
+        console.print(" ".join(parts))
+
+
 # -- reading gold ------------------------------------------------------------------------------------------------
 
 def _company(spark, agency: str):
