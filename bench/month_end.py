@@ -30,7 +30,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 END = date(2026, 10, 1)
 EXTRA = date(2026, 11, 1)
-MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line")
+MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
 
 
 class PeakRss:
@@ -102,7 +102,7 @@ def worker_sail(raw: Path, extra: Path, home: Path) -> dict:
         timed(stages, "bronze", lambda: bronze.ingest(spark, "dbfs:/raw/odoo", ls), rss, peaks)
         timed(stages, "silver", lambda: silver.run(spark), rss, peaks)
         timed(stages, "gold+features", lambda: (gold.run(spark), gold.refresh_features(spark)), rss, peaks)
-        totals = {r["period"]: round(r["t"], 2) for r in spark.sql(
+        totals = {r["period"]: float(r["t"]) for r in spark.sql(
             "SELECT period, SUM(withholding_tax) AS t FROM gold.bir_transactions GROUP BY period").collect()}
         _link_raw(extra, local_raw)
         inc: dict[str, float] = {}
@@ -135,6 +135,7 @@ CREATE TABLE b_taxes AS SELECT * FROM read_json('{raw}/account_tax/*.jsonl', for
   l10n_ph_atc:'VARCHAR', write_date:'VARCHAR'}}) WHERE id IS NOT NULL;
 CREATE TABLE b_companies AS SELECT * FROM read_json('{raw}/res_company/*.jsonl', format='newline_delimited',
   ignore_errors=true, columns={{id:'BIGINT', name:'VARCHAR', write_date:'VARCHAR'}}) WHERE id IS NOT NULL;
+{rates_bronze}
 COPY b_lines TO '{out}/bronze_lines.parquet';
 COPY b_moves TO '{out}/bronze_moves.parquet';
 ---
@@ -160,20 +161,27 @@ CREATE TABLE taxes AS SELECT id AS tax_id, name, amount, type_tax_use,
 CREATE TABLE usable AS SELECT m.*, c.name AS agency FROM moves m JOIN b_companies c ON c.id = m.company_id
   WHERE state = 'posted'
   QUALIFY ref IS NULL OR row_number() OVER (PARTITION BY m.company_id, partner_id, move_type, ref ORDER BY move_id) = 1;
+CREATE TABLE rates AS SELECT currency_id->>'$[1]' AS currency, CAST(name AS DATE) AS rate_date,
+    round(CASE WHEN inverse_company_rate > 0 THEN inverse_company_rate ELSE 1 / rate END, 6) AS php_per_unit
+  FROM b_rates QUALIFY row_number() OVER (PARTITION BY currency_id->>'$[1]', name ORDER BY id DESC) = 1;
 CREATE TABLE tax_lines AS SELECT l.*, u.agency, u.date, u.move_type, u.currency, t.amount, t.type_tax_use, t.atc,
-    k.regime, p.tin_status
+    k.regime, p.tin_status,
+    CASE WHEN u.currency = 'PHP' OR l.balance <> 0 OR l.amount_currency = 0 THEN l.balance
+         WHEN coalesce(l.tax_base_amount, 0) <> 0
+           THEN round(abs(l.tax_base_amount) * abs(t.amount) / 100, 2) * sign(l.amount_currency)
+         ELSE round(l.amount_currency * r.php_per_unit, 2) END AS php
   FROM lines l JOIN usable u USING (move_id) JOIN taxes t ON t.tax_id = l.tax_line_id
   LEFT JOIN catalog k ON k.atc = t.atc LEFT JOIN partners p ON p.partner_id = u.partner_id
-  WHERE NOT (u.currency <> 'PHP' AND l.balance = 0 AND l.amount_currency <> 0);
+  ASOF LEFT JOIN rates r ON r.currency = u.currency AND u.date >= r.rate_date;
 CREATE TABLE ewt AS SELECT strftime(date, '%Y-%m') AS period, agency,
-    CASE WHEN type_tax_use = 'sale' THEN 'CWT' ELSE regime END AS regime, atc, abs(amount) AS rate,
+    CASE WHEN type_tax_use = 'sale' THEN 'CWT' ELSE coalesce(regime, 'EWT') END AS regime, atc, abs(amount) AS rate,
     round(abs(tax_base_amount) * CASE WHEN move_type IN ('in_refund', 'out_refund') THEN -1 ELSE 1 END, 2) AS base,
-    round(CASE WHEN type_tax_use = 'sale' THEN balance ELSE -balance END, 2) AS tax_withheld
-  FROM tax_lines WHERE amount < 0 AND regime IS NOT NULL;
+    round(CASE WHEN type_tax_use = 'sale' THEN php ELSE -php END, 2) AS tax_withheld
+  FROM tax_lines WHERE amount < 0 AND php IS NOT NULL;
 CREATE TABLE vat AS SELECT strftime(date, '%Y-%m') AS period, agency,
     CASE WHEN type_tax_use = 'sale' THEN 'sale' ELSE 'purchase' END AS side,
-    round(CASE WHEN type_tax_use = 'sale' THEN -balance ELSE balance END, 2) AS vat
-  FROM tax_lines WHERE amount >= 0;
+    round(CASE WHEN type_tax_use = 'sale' THEN -php ELSE php END, 2) AS vat
+  FROM tax_lines WHERE amount >= 0 AND php IS NOT NULL;
 COPY ewt TO '{out}/ewt_lines.parquet';
 COPY vat TO '{out}/vat_lines.parquet';
 ---
@@ -198,11 +206,17 @@ def worker_duckdb(raw: Path, out: Path) -> dict:
     from odoolake.bir.atc import ALL_RATES
 
     out.mkdir(parents=True, exist_ok=True)
-    catalog = ", ".join(sorted({f"('{r.atc}', '{r.regime}')" for r in ALL_RATES}))
+    catalog = ", ".join(sorted({f"('{r.atc}', '{r.regime.value}')" for r in ALL_RATES}))
     stages: dict[str, float] = {}
     with PeakRss() as rss:
         con = timed(stages, "startup", lambda: duckdb.connect(str(out / "floor.duckdb")))
-        parts = FLOOR_SQL.format(raw=raw, out=out, catalog=catalog).split("---")
+        rates = (f"CREATE TABLE b_rates AS SELECT * FROM read_json('{raw}/res_currency_rate/*.jsonl', "
+                 "format='newline_delimited', ignore_errors=true, columns={id:'BIGINT', name:'VARCHAR', "
+                 "currency_id:'JSON', rate:'DOUBLE', inverse_company_rate:'DOUBLE', write_date:'VARCHAR'}) "
+                 "WHERE id IS NOT NULL;" if any((raw / "res_currency_rate").glob("*.jsonl")) else
+                 "CREATE TABLE b_rates (id BIGINT, name VARCHAR, currency_id JSON, rate DOUBLE, "
+                 "inverse_company_rate DOUBLE, write_date VARCHAR);")
+        parts = FLOOR_SQL.format(raw=raw, out=out, catalog=catalog, rates_bronze=rates).split("---")
         for name, sql in zip(("bronze", "silver", "gold+features"), parts, strict=True):
             timed(stages, name, lambda sql=sql: con.execute(sql))
         totals = {p: round(t, 2) for p, t in con.execute(

@@ -16,11 +16,13 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ("bronze_ingestion", "silver_cleaning", "gold_aggregation", "features")
+NOTEBOOKS = ("bronze_ingestion", "silver_cleaning", "gold_aggregation", "bir_forms", "features")
 TABLES = {
     "gold.bir_transactions": ["agency", "period"],
-    "gold.ewt_by_atc": ["agency", "period", "regime", "atc", "rate"],
+    "gold.ewt_by_atc": ["agency", "period", "regime", "atc_status", "atc", "rate"],
     "gold.bir_features": ["agency", "period"],
+    "gold.qap": ["agency", "quarter", "regime", "payee_key", "atc", "rate"],
+    "gold.remittances": ["agency", "form", "period"],
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,7 @@ def test_full_then_incremental_extraction_feeds_the_month_end(generated, tmp_pat
         month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
         after = {(r["agency"], r["period"]): r["withholding_tax"] for r in spark.table("gold.bir_transactions").collect()}
         assert {k for k in before if abs(before[k] - after[k]) > 0.005} == {key}  # only that agency-month moved
-        assert after[key] == pytest.approx(before[key] + 100.0, abs=0.011)  # EWT = -Σ balance of its tax lines
+        assert after[key] == before[key] + Decimal("100.00")  # EWT = -Σ balance of its tax lines
 
         third = Extractor(client, raw_dir, page_size=500).run(known_ids={"account.move": lake_ids(spark, ACCOUNT_MOVE)})
         assert sum(third.rows.values()) == 0 and not third.files  # nothing changed: no batch, no duplicates

@@ -1,30 +1,63 @@
-"""BIR alphalist DAT files: QAP (1601-EQ), SAWT and the 1604-E schedules (shared/reference/bir-odoo.md §1.8).
+"""BIR alphalist and RELIEF DAT files: QAP (1601-EQ and 1601-FQ), 1604-E, 1604-F, SAWT, SLSP (sales, purchases,
+importations). Layouts and what each was checked against: docs/bir-outputs.md.
 
-Layout choices where sources differ follow the BIR-generated reference file (accepted by the BIR validator):
-sequence numbers start at 1, empty name fields are left unquoted, lines end with CRLF. Text is upper-cased,
-commas are removed and ``&`` becomes ``AND``; names are cut to the widths Odoo uses (registered name 50,
-last/first/middle 30). Amounts have two decimals and no thousands separator; rates are percentages
-(``10.00``). A file is produced whole or not at all: any payee without a valid TIN stops it, naming them.
+Rules every writer follows:
+- one detail row per payee (TIN + branch), ATC and rate for the period; the caller nets invoices and credit notes
+  before (``income`` and ``tax`` are the period's net amounts);
+- a row whose net income or tax is not positive is never written (the amount format is unsigned ``9(11).99``): it
+  goes to the exceptions list as NET_NEGATIVE;
+- the tax written is ``income x rate / 100`` rounded half up to the centavo, at the row (``tax_at_rate``), as the
+  validator recomputes it; the tax actually withheld is in the books and the 1601-EQ/FQ totals, and every row where
+  they differ is listed in the differences (never hidden);
+- amounts are VAT-exclusive (Odoo's tax base); control totals are the sums of the detail rows written;
+- individuals carry last, first and middle names (no registered name), juridical payees their registered name;
+- sequence numbers start at 1, empty fields are left unquoted, lines end with CRLF, text is upper-cased without
+  commas or quotes, ``&`` becomes ``AND``, widths are cut to the layout's (name 50, last/first/middle 30, address 300);
+- a row that needs fixing in Odoo (no valid TIN, an individual's name not split, an ATC the catalog does not know)
+  is listed with the fix; by default the file is then refused, with ``skip_invalid`` it is written without them.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 
+from odoolake.bir import reasons
 from odoolake.bir.atc import KNOWN_ATCS
-from odoolake.bir.tin import TinStatus, parse_tin
+from odoolake.bir.tin import parse_tin
 from odoolake.errors import BirRuleError
 
 CRLF = "\r\n"
 CENT = Decimal("0.01")
+ZERO = Decimal("0")
+NAME_WIDTH, PERSON_WIDTH, ADDRESS_WIDTH, NATURE_WIDTH = 50, 30, 300, 50
+
+
+class Problem(StrEnum):
+    INVALID_TIN = "INVALID_TIN"
+    NAME_NOT_SPLIT = "NAME_NOT_SPLIT"
+    UNKNOWN_ATC = "UNKNOWN_ATC"
+    NET_NEGATIVE = "NET_NEGATIVE"
+
+
+FIX = {
+    Problem.INVALID_TIN: reasons.MALFORMED_TIN.fix,
+    Problem.NAME_NOT_SPLIT: reasons.NAME_NOT_SPLIT.fix,
+    Problem.UNKNOWN_ATC: reasons.UNKNOWN_ATC.fix,
+    Problem.NET_NEGATIVE: "credit notes exceed this period's payments: nothing to report for the row; the excess "
+                          "reduces a later period's withholding or amends the period of the original bill",
+}
+BLOCKING = frozenset({Problem.INVALID_TIN, Problem.NAME_NOT_SPLIT, Problem.UNKNOWN_ATC})
 
 
 @dataclass(frozen=True)
 class Agent:
-    """The withholding agent (the company filing)."""
+    """The company filing (the withholding agent, or the payee for a SAWT)."""
 
     tin: str
     registered_name: str
@@ -33,23 +66,75 @@ class Agent:
     last_name: str = ""
     first_name: str = ""
     middle_name: str = ""
+    trade_name: str = ""
+    address1: str = ""
+    address2: str = ""
 
 
 @dataclass(frozen=True)
 class AlphalistRow:
-    """One payee (or payor, for SAWT) × ATC line."""
+    """One payee (or payor, for the SAWT) x ATC x rate, with the period's net amounts."""
 
     tin: str | None
     atc: str
     rate: Decimal  # percent
     income: Decimal
-    tax: Decimal = Decimal("0")
+    tax: Decimal = ZERO  # tax withheld (the books)
     company_name: str = ""
     last_name: str = ""
     first_name: str = ""
     middle_name: str = ""
     branch: str | None = None
     nature: str = ""  # SAWT "nature of income"
+    individual: bool = False
+
+    @property
+    def who(self) -> str:
+        name = self.company_name if not self.individual else ", ".join(
+            p for p in (self.last_name, self.first_name) if p)
+        return clean_text(name or self.company_name, 80) or "(no name)"
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A row left out of a file, why, and how to fix it."""
+
+    row: AlphalistRow
+    problem: Problem
+
+    @property
+    def fix(self) -> str:
+        return FIX[self.problem]
+
+
+@dataclass
+class DatFile:
+    name: str
+    content: str
+    rows: int
+    income: Decimal
+    tax: Decimal  # tax written (at rate)
+    withheld: Decimal  # tax withheld on the rows written
+    exceptions: list[LeftOut] = field(default_factory=list)
+    differences: list[tuple[AlphalistRow, Decimal]] = field(default_factory=list)  # (row, tax at rate)
+
+    def exceptions_csv(self) -> str:
+        return _csv(["output", "payee", "tin", "atc", "rate", "income", "tax_withheld", "problem", "fix"],
+                    [[self.name, e.row.who, e.row.tin or "", e.row.atc, e.row.rate, e.row.income, e.row.tax,
+                      e.problem.value, e.fix] for e in self.exceptions])
+
+    def differences_csv(self) -> str:
+        return _csv(["payee", "tin", "atc", "rate", "income", "tax_withheld", "tax_at_rate", "difference"],
+                    [[r.who, r.tin or "", r.atc, r.rate, r.income, r.tax, at, r.tax - at]
+                     for r, at in self.differences])
+
+
+def _csv(header: list[str], rows: list[list]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
 
 
 def clean_text(value: str | None, width: int) -> str:
@@ -64,41 +149,75 @@ def _quoted(value: str | None, width: int) -> str:
 
 def money(value: Decimal | float | int) -> str:
     amount = Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+    if amount < 0:
+        raise BirRuleError(f"Amount {amount} is negative: DAT amounts are unsigned (9(11).99).")
     text = f"{amount:.2f}"
-    if len(text.lstrip("-")) > 14:
+    if len(text) > 14:
         raise BirRuleError(f"Amount {text} does not fit the 14-character DAT field.")
     return text
+
+
+def tax_at_rate(income: Decimal, rate: Decimal) -> Decimal:
+    """The tax a validator expects on a row: income x rate %, rounded half up to the centavo."""
+    return (Decimal(income) * Decimal(rate) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _tin(raw: str | None, branch: str | None, who: str) -> tuple[str, str]:
     tin, status = parse_tin(raw, branch)
     if tin is None:
-        raise BirRuleError(f"{who}: TIN {raw!r} is {status.value.lower()}.")
+        raise BirRuleError(f"{who}: TIN {raw!r} is {status.value.lower()}; set the company's TIN in Odoo.")
     return tin.number, tin.branch
 
 
-def _check_rows(rows: list[AlphalistRow], kind: str) -> list[tuple[AlphalistRow, str, str]]:
-    problems, checked = [], []
+def problems_of(row: AlphalistRow, needs_atc: bool = True) -> list[Problem]:
+    """Everything that keeps ``row`` out of a file (the one place these rules live). A net-negative row comes first:
+    it is not reportable whatever else is wrong with it."""
+    found = []
+    if row.income <= 0 or row.tax < 0:
+        found.append(Problem.NET_NEGATIVE)
+    if parse_tin(row.tin, row.branch)[0] is None:
+        found.append(Problem.INVALID_TIN)
+    if row.individual and not (row.last_name.strip() and row.first_name.strip()):
+        found.append(Problem.NAME_NOT_SPLIT)
+    if needs_atc and row.atc.upper() not in KNOWN_ATCS:
+        found.append(Problem.UNKNOWN_ATC)
+    return found
+
+
+def _select(rows: Iterable[AlphalistRow], kind: str, skip_invalid: bool, needs_atc: bool = True
+            ) -> tuple[list[tuple[AlphalistRow, str, str]], list[LeftOut]]:
+    """(rows to write with TIN and branch, exceptions). Refuses the file when a row needs fixing in Odoo, unless
+    ``skip_invalid``; net-negative rows never block (they are simply not reportable)."""
+    keep, left = [], []
     for row in rows:
-        who = clean_text(row.company_name or f"{row.last_name} {row.first_name}", 80) or "(no name)"
-        tin, status = parse_tin(row.tin, row.branch)
-        if tin is None:
-            problems.append(f"{who} ({'no TIN' if status == TinStatus.MISSING else f'TIN {row.tin!r}'})")
+        found = problems_of(row, needs_atc)
+        if found:
+            left.extend(LeftOut(row, p) for p in found[:1])
             continue
-        if row.atc.upper() not in KNOWN_ATCS:
-            problems.append(f"{who} (unknown ATC {row.atc!r})")
-            continue
-        checked.append((row, tin.number, tin.branch))
-    if problems:
-        raise BirRuleError(f"Cannot write the {kind}: {len(problems)} line(s) need fixing in Odoo first: "
-                           + "; ".join(problems[:10]) + (" …" if len(problems) > 10 else ""))
-    return checked
+        tin = parse_tin(row.tin, row.branch)[0]
+        assert tin is not None
+        keep.append((row, tin.number, tin.branch))
+    blocking = [e for e in left if e.problem in BLOCKING]
+    if blocking and not skip_invalid:
+        named = "; ".join(f"{e.row.who} ({e.problem.value}"
+                          f"{' ' + repr(e.row.tin) if e.problem == Problem.INVALID_TIN and e.row.tin else ''})"
+                          for e in blocking[:10])
+        raise BirRuleError(f"Cannot write the {kind}: {len(blocking)} line(s) need fixing in Odoo first: {named}"
+                           + (" …" if len(blocking) > 10 else "")
+                           + " (or leave them out on purpose with --skip-invalid, listed in an exceptions file).")
+    return keep, left
+
+
+def _exempt(row: AlphalistRow) -> AlphalistRow:
+    """Exempt rows (schedule 2 / 4) carry no tax."""
+    return replace(row, tax=ZERO)
 
 
 def _names(row: AlphalistRow) -> str:
-    if row.company_name:
-        return ",".join([_quoted(row.company_name, 50), "", "", ""])
-    return ",".join(["", _quoted(row.last_name, 30), _quoted(row.first_name, 30), _quoted(row.middle_name, 30)])
+    if not row.individual:
+        return ",".join([_quoted(row.company_name, NAME_WIDTH), "", "", ""])
+    return ",".join(["", _quoted(row.last_name, PERSON_WIDTH), _quoted(row.first_name, PERSON_WIDTH),
+                     _quoted(row.middle_name, PERSON_WIDTH)])
 
 
 def _quarter_end(year: int, quarter: int) -> tuple[int, int]:
@@ -107,65 +226,251 @@ def _quarter_end(year: int, quarter: int) -> tuple[int, int]:
     return year, quarter * 3
 
 
+def _totals(rows: list[tuple[AlphalistRow, str, str]]) -> tuple[Decimal, Decimal, Decimal]:
+    income = sum((r.income for r, _, _ in rows), ZERO)
+    at_rate = sum((tax_at_rate(r.income, r.rate) for r, _, _ in rows), ZERO)
+    withheld = sum((r.tax for r, _, _ in rows), ZERO)
+    return income, at_rate, withheld
+
+
+def _differences(rows: list[tuple[AlphalistRow, str, str]]) -> list[tuple[AlphalistRow, Decimal]]:
+    return [(r, tax_at_rate(r.income, r.rate)) for r, _, _ in rows if r.tax != tax_at_rate(r.income, r.rate)]
+
+
+QAP_FORMS = ("1601EQ", "1601FQ")
+
+
 def qap(agent: Agent, year: int, quarter: int, rows: Iterable[AlphalistRow],
-        exempt: Iterable[AlphalistRow] = ()) -> tuple[str, str]:
-    """(file name, content) of the QAP attached to the 1601-EQ."""
+        exempt: Iterable[AlphalistRow] = (), form: str = "1601EQ", skip_invalid: bool = False) -> DatFile:
+    """The QAP attached to the 1601-EQ (or the 1601-FQ), named ``{TIN}{BR}{MMYYYY}{form}.dat``."""
+    if form not in QAP_FORMS:
+        raise BirRuleError(f"QAP form must be one of {', '.join(QAP_FORMS)}, got {form!r}.")
     tin, br = _tin(agent.tin, agent.branch, "Withholding agent")
     y, m = _quarter_end(year, quarter)
     period = f"{m:02d}/{y}"
-    schedule1 = _check_rows(list(rows), "QAP")
-    schedule2 = _check_rows(list(exempt), "QAP schedule 2")
-    lines = [f"HQAP,H1601EQ,{tin},{br},{_quoted(agent.registered_name, 50)},{period},{agent.rdo}"]
+    schedule1, left1 = _select(rows, f"QAP {form}", skip_invalid)
+    schedule2, left2 = _select((_exempt(r) for r in exempt), f"QAP {form} schedule 2", skip_invalid)
+    lines = [f"HQAP,H{form},{tin},{br},{_quoted(agent.registered_name, NAME_WIDTH)},{period},{agent.rdo}"]
     for seq, (row, ptin, pbr) in enumerate(schedule1, start=1):
-        lines.append(f"D1,1601EQ,{seq},{ptin},{pbr},{_names(row)},{period},{row.atc.upper()},{money(row.rate)},"
-                     f"{money(row.income)},{money(row.tax)}")
-    lines.append(f"C1,1601EQ,{tin},{br},{period},{money(sum((r.income for r, _, _ in schedule1), Decimal(0)))},"
-                 f"{money(sum((r.tax for r, _, _ in schedule1), Decimal(0)))}")
+        amounts = f"{row.atc.upper()},{money(row.rate)},{money(row.income)},{money(tax_at_rate(row.income, row.rate))}"
+        if form == "1601EQ":
+            lines.append(f"D1,{form},{seq},{ptin},{pbr},{_names(row)},{period},{amounts}")
+        else:  # the 1601-FQ detail puts the TIN first and the sequence after the period
+            lines.append(f"D1,{form},{ptin},{pbr},{_names(row)},{period},{seq},{amounts}")
+    income, at_rate, withheld = _totals(schedule1)
+    lines.append(f"C1,{form},{tin},{br},{period},{money(income)},{money(at_rate)}")
     if schedule2:
         for seq, (row, ptin, pbr) in enumerate(schedule2, start=1):
-            lines.append(f"D2,1601EQ,{seq},{ptin},{pbr},{_names(row)},{period},{row.atc.upper()},{money(row.income)}")
-        lines.append(f"C2,1601EQ,{tin},{br},{period},{money(sum((r.income for r, _, _ in schedule2), Decimal(0)))}")
-    return f"{tin}{br}{m:02d}{y}1601EQ.dat", CRLF.join(lines) + CRLF
+            lines.append(f"D2,{form},{seq},{ptin},{pbr},{_names(row)},{period},{row.atc.upper()},{money(row.income)}")
+        lines.append(f"C2,{form},{tin},{br},{period},{money(sum((r.income for r, _, _ in schedule2), ZERO))}")
+    return DatFile(f"{tin}{br}{m:02d}{y}{form}.dat", CRLF.join(lines) + CRLF, len(schedule1) + len(schedule2),
+                   income, at_rate, withheld, left1 + left2, _differences(schedule1))
 
 
-def form1604e(agent: Agent, year: int, rows: Iterable[AlphalistRow],
-              exempt: Iterable[AlphalistRow] = ()) -> tuple[str, str]:
-    """(file name, content) of the 1604-E alphalist: schedule 3 (withheld) and 4 (exempt)."""
+def form1604e(agent: Agent, year: int, rows: Iterable[AlphalistRow], exempt: Iterable[AlphalistRow] = (),
+              skip_invalid: bool = False) -> DatFile:
+    """The 1604-E alphalist, ``{TIN}{BR}{MMDDYYYY}1604E.dat``: schedule 3 (tax withheld) and 4 (exempt)."""
     tin, br = _tin(agent.tin, agent.branch, "Withholding agent")
     as_of = date(year, 12, 31).strftime("%m/%d/%Y")
-    schedule3 = _check_rows(list(rows), "1604-E")
-    schedule4 = _check_rows(list(exempt), "1604-E schedule 4")
+    schedule3, left3 = _select(rows, "1604-E", skip_invalid)
+    schedule4, left4 = _select((_exempt(r) for r in exempt), "1604-E schedule 4", skip_invalid)
     lines = [f"H1604E,{tin},{br},{as_of}"]
     for seq, (row, ptin, pbr) in enumerate(schedule3, start=1):
         lines.append(f"D3,1604E,{tin},{br},{as_of},{seq},{ptin},{pbr},{_names(row)},{row.atc.upper()},"
-                     f"{money(row.income)},{money(row.rate)},{money(row.tax)}")
-    lines.append(f"C3,1604E,{tin},{br},{as_of},{money(sum((r.tax for r, _, _ in schedule3), Decimal(0)))}")
+                     f"{money(row.income)},{money(row.rate)},{money(tax_at_rate(row.income, row.rate))}")
+    income, at_rate, withheld = _totals(schedule3)
+    lines.append(f"C3,1604E,{tin},{br},{as_of},{money(at_rate)}")
     if schedule4:
         for seq, (row, ptin, pbr) in enumerate(schedule4, start=1):
             lines.append(f"D4,1604E,{tin},{br},{as_of},{seq},{ptin},{pbr},{_names(row)},{row.atc.upper()},"
                          f"{money(row.income)}")
-        lines.append(f"C4,1604E,{tin},{br},{as_of},{money(sum((r.income for r, _, _ in schedule4), Decimal(0)))}")
-    return f"{tin}{br}{date(year, 12, 31):%m%d%Y}1604E.dat", CRLF.join(lines) + CRLF
+        lines.append(f"C4,1604E,{tin},{br},{as_of},{money(sum((r.income for r, _, _ in schedule4), ZERO))}")
+    return DatFile(f"{tin}{br}{date(year, 12, 31):%m%d%Y}1604E.dat", CRLF.join(lines) + CRLF,
+                   len(schedule3) + len(schedule4), income, at_rate, withheld, left3 + left4, _differences(schedule3))
+
+
+def form1604f(agent: Agent, year: int, rows: Iterable[AlphalistRow], classification: str,
+              skip_invalid: bool = False) -> DatFile:
+    """The 1604-F alphalist (schedule 4: final tax withheld), ``{TIN}{BR}{MMDDYYYY}1604F.dat``.
+
+    ``classification`` is the payee classification code (A to H) the alphalist module asks for on each row; its
+    table was not found in any source checked, so the filer supplies it."""
+    code = (classification or "").strip().upper()
+    if code not in tuple("ABCDEFGH"):
+        raise BirRuleError(f"The 1604-F classification code must be one letter A to H, got {classification!r}.")
+    tin, br = _tin(agent.tin, agent.branch, "Withholding agent")
+    as_of = date(year, 12, 31).strftime("%m/%d/%Y")
+    schedule4, left = _select(rows, "1604-F", skip_invalid)
+    lines = [f"H1604F,{tin},{br},{as_of}"]
+    for seq, (row, ptin, pbr) in enumerate(schedule4, start=1):
+        lines.append(f"D4,1604F,{tin},{br},{as_of},{seq},{ptin},{pbr},{_names(row)},{code},{row.atc.upper()},"
+                     f"{money(row.income)},{money(row.rate)},{money(tax_at_rate(row.income, row.rate))}")
+    income, at_rate, withheld = _totals(schedule4)
+    lines.append(f"C4,1604F,{tin},{br},{as_of},{money(income)},{money(at_rate)}")
+    return DatFile(f"{tin}{br}{date(year, 12, 31):%m%d%Y}1604F.dat", CRLF.join(lines) + CRLF, len(schedule4),
+                   income, at_rate, withheld, left, _differences(schedule4))
 
 
 SAWT_FORMS = ("1701Q", "1701", "1702Q", "1702", "2550Q", "2551Q")
 
 
-def sawt(payee: Agent, form: str, year: int, month: int, rows: Iterable[AlphalistRow]) -> tuple[str, str]:
-    """(file name, content) of the SAWT: 2307s received by ``payee``, per payor × ATC, for the return ``form``."""
+def sawt(payee: Agent, form: str, year: int, month: int, rows: Iterable[AlphalistRow],
+         skip_invalid: bool = False) -> DatFile:
+    """The SAWT: 2307s received by ``payee``, per payor x ATC x rate, for the return ``form``."""
     if form not in SAWT_FORMS:
         raise BirRuleError(f"SAWT form must be one of {', '.join(SAWT_FORMS)}, got {form!r}.")
     if not 1 <= month <= 12:
         raise BirRuleError(f"Month must be 1 to 12, got {month}.")
     tin, br = _tin(payee.tin, payee.branch, "Payee")
     period = f"{month:02d}/{year}"
-    checked = _check_rows(list(rows), "SAWT")
-    names = ",".join([_quoted(payee.registered_name, 50), _quoted(payee.last_name, 30), _quoted(payee.first_name, 30),
-                      _quoted(payee.middle_name, 30)])
+    checked, left = _select(rows, "SAWT", skip_invalid)
+    names = ",".join([_quoted(payee.registered_name, NAME_WIDTH), _quoted(payee.last_name, PERSON_WIDTH),
+                      _quoted(payee.first_name, PERSON_WIDTH), _quoted(payee.middle_name, PERSON_WIDTH)])
     lines = [f"HSAWT,H{form},{tin},{br},{names},{period},{payee.rdo}"]
     for seq, (row, ptin, pbr) in enumerate(checked, start=1):
-        lines.append(f"DSAWT,D{form},{seq},{ptin},{pbr},{_names(row)},{period},{_quoted(row.nature, 50)},"
-                     f"{row.atc.upper()},{money(row.rate)},{money(row.income)},{money(row.tax)}")
-    lines.append(f"CSAWT,C{form},{tin},{br},{period},{money(sum((r.income for r, _, _ in checked), Decimal(0)))},"
-                 f"{money(sum((r.tax for r, _, _ in checked), Decimal(0)))}")
-    return f"{tin}{br}{month:02d}{year}{form}.dat", CRLF.join(lines) + CRLF
+        lines.append(f"DSAWT,D{form},{seq},{ptin},{pbr},{_names(row)},{period},{_quoted(row.nature, NATURE_WIDTH)},"
+                     f"{row.atc.upper()},{money(row.rate)},{money(row.income)},"
+                     f"{money(tax_at_rate(row.income, row.rate))}")
+    income, at_rate, withheld = _totals(checked)
+    lines.append(f"CSAWT,C{form},{tin},{br},{period},{money(income)},{money(at_rate)}")
+    return DatFile(f"{tin}{br}{month:02d}{year}{form}.dat", CRLF.join(lines) + CRLF, len(checked), income, at_rate,
+                   withheld, left, _differences(checked))
+
+
+# -- RELIEF: summary lists of sales, purchases and importations ----------------------------------------------------
+
+@dataclass(frozen=True)
+class ReliefRow:
+    """One counterparty's net VAT figures for the quarter (purchases: exempt, zero-rated, services, capital goods,
+    other goods, input tax; sales: exempt, zero-rated, taxable, output tax)."""
+
+    tin: str | None
+    registered_name: str
+    last_name: str = ""
+    first_name: str = ""
+    middle_name: str = ""
+    address1: str = ""
+    address2: str = ""
+    exempt: Decimal = ZERO
+    zero_rated: Decimal = ZERO
+    services: Decimal = ZERO
+    capital_goods: Decimal = ZERO
+    goods: Decimal = ZERO  # other goods (purchases) / taxable (sales)
+    tax: Decimal = ZERO
+    individual: bool = False
+
+    @property
+    def amounts(self) -> tuple[Decimal, ...]:
+        return self.exempt, self.zero_rated, self.services, self.capital_goods, self.goods, self.tax
+
+
+@dataclass(frozen=True)
+class ImportEntry:
+    """One importation (SLI): the entry, its dates, the seller, the landed cost and the VAT paid at customs."""
+
+    entry: str
+    assessed: date
+    seller: str
+    imported: date
+    country: str
+    dutiable_value: Decimal
+    other_charges: Decimal
+    exempt: Decimal
+    taxable: Decimal
+    vat: Decimal
+    receipt: str
+    paid: date
+
+
+def _relief_names(row: ReliefRow) -> str:
+    if row.individual:
+        return ",".join(["", _quoted(row.last_name, PERSON_WIDTH), _quoted(row.first_name, PERSON_WIDTH),
+                         _quoted(row.middle_name, PERSON_WIDTH)])
+    return ",".join([_quoted(row.registered_name, NAME_WIDTH), "", "", ""])
+
+
+def relief_problems(row: ReliefRow) -> list[str]:
+    found = []
+    if parse_tin(row.tin, None)[0] is None:
+        found.append(Problem.INVALID_TIN.value)
+    if row.individual and not (row.last_name.strip() and row.first_name.strip()):
+        found.append(Problem.NAME_NOT_SPLIT.value)
+    if any(a < 0 for a in row.amounts):
+        found.append(Problem.NET_NEGATIVE.value)
+    return found
+
+
+def slsp(agent: Agent, kind: str, year: int, quarter: int, rows: Iterable[ReliefRow],
+         skip_invalid: bool = False) -> tuple[str, str, list[tuple[ReliefRow, str]]]:
+    """(file name, content, rows left out) of the summary list of purchases (``P``) or sales (``S``).
+
+    Counterparties without a valid TIN cannot be listed (RELIEF keys on the TIN); they are left out and named."""
+    if kind not in ("P", "S"):
+        raise BirRuleError(f"SLSP kind must be P (purchases) or S (sales), got {kind!r}.")
+    tin, _ = _tin(agent.tin, agent.branch, "Taxpayer")
+    y, m = _quarter_end(year, quarter)
+    as_of = date(y + (m == 12), m % 12 + 1, 1).toordinal() - 1
+    period = date.fromordinal(as_of).strftime("%m/%d/%Y")
+    keep, left = [], []
+    for row in rows:
+        found = relief_problems(row)
+        if found:
+            left.append((row, found[0]))
+        else:
+            keep.append(row)
+    blocking = [(r, p) for r, p in left if p != Problem.NET_NEGATIVE.value]
+    if blocking and not skip_invalid:
+        named = "; ".join(f"{clean_text(r.registered_name, 80)} ({p})" for r, p in blocking[:10])
+        raise BirRuleError(f"Cannot write the SL{kind}: {len(blocking)} counterpart(ies) need fixing in Odoo first: "
+                           f"{named} (or leave them out on purpose with --skip-invalid).")
+
+    def total(i: int) -> Decimal:
+        return sum((r.amounts[i] for r in keep), ZERO)
+
+    head = [f"H,{kind},{tin}", _quoted(agent.registered_name, NAME_WIDTH), _quoted(agent.last_name, PERSON_WIDTH),
+            _quoted(agent.first_name, PERSON_WIDTH), _quoted(agent.middle_name, PERSON_WIDTH),
+            _quoted(agent.trade_name or agent.registered_name, NAME_WIDTH), _quoted(agent.address1, ADDRESS_WIDTH),
+            _quoted(agent.address2, ADDRESS_WIDTH)]
+    lines = []
+    if kind == "P":
+        head += [money(total(i)) for i in range(6)] + [money(total(5)), money(ZERO), agent.rdo, period]
+    else:
+        head += [money(total(0)), money(total(1)), money(total(4)), money(total(5)), agent.rdo, period]
+    lines.append(",".join(head))
+    for row in keep:
+        parse = parse_tin(row.tin, None)[0]
+        assert parse is not None
+        detail = [f"D,{kind},{parse.number}", _relief_names(row), _quoted(row.address1, ADDRESS_WIDTH),
+                  _quoted(row.address2, ADDRESS_WIDTH)]
+        if kind == "P":
+            detail += [money(a) for a in row.amounts]
+        else:
+            detail += [money(row.exempt), money(row.zero_rated), money(row.goods), money(row.tax)]
+        lines.append(",".join([*detail, tin, period]))
+    return f"{tin}{kind}{m:02d}{y}.dat", CRLF.join(lines) + CRLF, left
+
+
+def sli(agent: Agent, year: int, quarter: int, entries: Iterable[ImportEntry]) -> tuple[str, str]:
+    """(file name, content) of the summary list of importations, ``{TIN}I{MMYYYY}.dat``."""
+    tin, _ = _tin(agent.tin, agent.branch, "Taxpayer")
+    y, m = _quarter_end(year, quarter)
+    entries = list(entries)
+    bad = [e for e in entries if min(e.dutiable_value, e.other_charges, e.exempt, e.taxable, e.vat) < 0]
+    if bad:
+        raise BirRuleError(f"Importation {bad[0].entry}: negative amounts cannot be listed; correct the entry in Odoo.")
+    period = date.fromordinal(date(y + (m == 12), m % 12 + 1, 1).toordinal() - 1).strftime("%m/%d/%Y")
+
+    def total(name: str) -> Decimal:
+        return sum((getattr(e, name) for e in entries), ZERO)
+
+    lines = [",".join([f"H,I,{tin}", _quoted(agent.registered_name, NAME_WIDTH), _quoted(agent.address1, ADDRESS_WIDTH),
+                       _quoted(agent.address2, ADDRESS_WIDTH), money(total("dutiable_value")),
+                       money(total("other_charges")), money(total("exempt")), money(total("taxable")),
+                       money(total("vat")), agent.rdo, period])]
+    for e in entries:
+        lines.append(",".join([
+            "D,I", _quoted(e.entry, 30), e.assessed.strftime("%m/%d/%Y"), _quoted(e.seller, NAME_WIDTH),
+            e.imported.strftime("%m/%d/%Y"), _quoted(e.country, 30), money(e.dutiable_value), money(e.other_charges),
+            money(e.exempt), money(e.taxable), money(e.vat), _quoted(e.receipt, 30), e.paid.strftime("%m/%d/%Y"),
+            tin, period]))
+    return f"{tin}I{m:02d}{y}.dat", CRLF.join(lines) + CRLF

@@ -6,6 +6,7 @@ import html
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 PALETTE = ("#1b6ca8", "#e07b39", "#3a9d5d", "#c0392b", "#8e44ad", "#16a085", "#d4ac0d", "#7f8c8d", "#2c3e50",
            "#e84393", "#00838f", "#6d4c41")
@@ -15,11 +16,21 @@ PALETTE = ("#1b6ca8", "#e07b39", "#3a9d5d", "#c0392b", "#8e44ad", "#16a085", "#d
 class AtcTotal:
     agency: str
     atc: str
-    base: float
-    tax: float
+    base: Decimal
+    tax: Decimal
 
 
-def _money(value: float) -> str:
+@dataclass(frozen=True)
+class BucketTotal:
+    """Tax withheld that could not be put under an ATC in the month: remitted all the same, to classify in Odoo."""
+
+    agency: str
+    reason: str
+    lines: int
+    tax: Decimal | None  # None when the lines have no PHP amount (a currency without a rate)
+
+
+def _money(value: Decimal | float) -> str:
     return f"{value:,.2f}"
 
 
@@ -30,7 +41,7 @@ def stacked_bar_svg(totals: list[AtcTotal], width: int = 760, bar_height: int = 
     colour = {atc: PALETTE[i % len(PALETTE)] for i, atc in enumerate(atcs)}
     by_agency: dict[str, dict[str, float]] = defaultdict(dict)
     for t in totals:
-        by_agency[t.agency][t.atc] = by_agency[t.agency].get(t.atc, 0.0) + t.tax
+        by_agency[t.agency][t.atc] = by_agency[t.agency].get(t.atc, 0.0) + float(t.tax)
     biggest = max((sum(v for v in parts.values() if v > 0) for parts in by_agency.values()), default=1.0) or 1.0
     left, plot = 70, width - 70 - 150
     height = len(agencies) * (bar_height + 10) + 30
@@ -59,25 +70,42 @@ def stacked_bar_svg(totals: list[AtcTotal], width: int = 760, bar_height: int = 
 
 
 def month_end_html(company: str, year: int, month: int, totals: list[AtcTotal], generated: datetime | None = None,
-                   deadlines: list[tuple[str, str, date]] | None = None) -> str:
-    """A printable page: totals by agency, by ATC, the chart, and the next filing deadlines."""
+                   deadlines: list[tuple[str, str, date]] | None = None, bucket: list[BucketTotal] | None = None) -> str:
+    """A printable page: totals by agency, by ATC (the "to classify" bucket included), the chart, the bucket's lines
+    by reason with what to do, and the next filing deadlines."""
     period = date(year, month, 1).strftime("%B %Y")
-    by_agency: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    by_atc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    by_agency: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    by_atc: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for t in totals:
         by_agency[t.agency][0] += t.base
         by_agency[t.agency][1] += t.tax
         by_atc[t.atc][0] += t.base
         by_atc[t.atc][1] += t.tax
 
-    def table(title: str, rows: dict[str, list[float]], key: str) -> str:
+    def table(title: str, rows: dict[str, list[Decimal]], key: str) -> str:
         body = "".join(f"<tr><td>{html.escape(k)}</td><td class=n>{_money(b)}</td><td class=n>{_money(t)}</td></tr>"
                        for k, (b, t) in sorted(rows.items()))
-        total_b, total_t = sum(v[0] for v in rows.values()), sum(v[1] for v in rows.values())
+        total_b = sum((v[0] for v in rows.values()), Decimal(0))
+        total_t = sum((v[1] for v in rows.values()), Decimal(0))
         return (f"<h2>{title}</h2><table><tr><th>{key}</th><th>Income payments (PHP)</th><th>Tax withheld (PHP)</th>"
                 f"</tr>{body}<tr class=total><td>Total</td><td class=n>{_money(total_b)}</td>"
                 f"<td class=n>{_money(total_t)}</td></tr></table>")
 
+    held = ""
+    if bucket:
+        from odoolake.bir.reasons import BY_CODE
+
+        items = "".join(
+            f"<tr><td>{html.escape(b.agency)}</td><td>{html.escape(b.reason)}</td><td class=n>{b.lines:,}</td>"
+            f"<td class=n>{_money(b.tax) if b.tax is not None else 'no PHP amount'}</td>"
+            f"<td>{html.escape(BY_CODE[b.reason].fix if b.reason in BY_CODE else '')}</td></tr>"
+            for b in sorted(bucket, key=lambda b: (b.agency, b.reason)))
+        total = sum((b.tax or Decimal(0) for b in bucket), Decimal(0))
+        held = ("<h2>Withheld, to classify</h2><p>Tax withheld under a tax Odoo cannot tie to an ATC. It is included "
+                "in the remittance totals above (Tax Code Sec. 58(A)) and must be classified in Odoo before the "
+                "quarterly alphalist.</p><table><tr><th>Agency</th><th>Reason</th><th>Lines</th><th>Tax withheld "
+                f"(PHP)</th><th>Fix in Odoo</th></tr>{items}<tr class=total><td>Total</td><td></td><td></td>"
+                f"<td class=n>{_money(total)}</td><td></td></tr></table>")
     upcoming = ""
     if deadlines:
         items = "".join(f"<tr><td>{html.escape(f)}</td><td>{html.escape(p)}</td><td>{d:%a %d %b %Y}</td></tr>"
@@ -91,4 +119,4 @@ def month_end_html(company: str, year: int, month: int, totals: list[AtcTotal], 
             f"<style>{style}</style></head><body><h1>{html.escape(company)}: expanded withholding tax, {period}</h1>"
             f"<p>Generated {stamp} from gold.ewt_by_atc. Amounts in PHP.</p>"
             f"<h2>Withholding by agency and ATC</h2>{stacked_bar_svg(totals)}"
-            f"{table('By agency', by_agency, 'Agency')}{table('By ATC', by_atc, 'ATC')}{upcoming}</body></html>")
+            f"{table('By agency', by_agency, 'Agency')}{table('By ATC', by_atc, 'ATC')}{held}{upcoming}</body></html>")

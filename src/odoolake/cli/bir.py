@@ -1,8 +1,9 @@
-"""``odoolake bir calendar | forms | dat``: the filing calendar and BIR outputs, written to DBFS.
+"""``odoolake bir calendar | forms | dat``: the filing calendar and the BIR outputs, written to DBFS.
 
 Outputs go to ``dbfs:/bir/<agency>/<period>/`` (download them with ``w.dbfs.download`` or from
-``$ODOOLAKE_HOME/dbfs/bir``). A file is written whole or not at all; problems (a payee without a valid TIN,
-a period with no data) are reported by name.
+``$ODOOLAKE_HOME/dbfs/bir``). A file is written whole or not at all. Beside each DAT file: ``…_exceptions.csv``
+(rows left out, with the fix in Odoo) and ``…_differences.csv`` (rows whose tax at the rate differs from the tax
+withheld), when there are any. Amounts print with two decimals and thousands separators.
 """
 
 from __future__ import annotations
@@ -21,10 +22,19 @@ from odoolake.config import WorkspacePaths
 from odoolake.errors import BirRuleError, OdoolakeError
 
 app = typer.Typer(no_args_is_help=True)
-dat_app = typer.Typer(no_args_is_help=True, help="BIR alphalist DAT files (QAP, SAWT, 1604-E).")
+dat_app = typer.Typer(no_args_is_help=True, help="BIR DAT files: QAP (1601-EQ/FQ), SAWT, 1604-E, 1604-F, SLSP.")
 app.add_typer(dat_app, name="dat")
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+SkipOpt = typer.Option(False, "--skip-invalid", "--skip-invalid-tins",
+                       help="Write the file without the rows that need fixing in Odoo (no valid TIN, an individual's "
+                            "name not split), listed with the fix in an _exceptions.csv beside it, instead of "
+                            "refusing the whole file.")
+
+
+def peso(value: Decimal | float | int | None) -> str:
+    """An amount as the CLI prints it: two decimals and thousands separators."""
+    return f"{Decimal(str(value or 0)):,.2f}"
 
 
 def parse_quarter(text: str) -> tuple[int, int]:
@@ -61,32 +71,80 @@ def holiday_table(paths: WorkspacePaths, years: range):
 
 @app.command("calendar")
 @handle_errors
-def calendar_cmd(year: int = typer.Option(None, help="Year of the periods (default: this year)."),
+def calendar_cmd(year: int = typer.Option(None, help="Year the obligations fall due in (default: this year)."),
+                 efps_group: str = typer.Option(None, "--efps-group", help="eFPS filing group A to E (RR 26-2002): "
+                                                "monthly returns move to the 15th (A) … 11th (E)."),
+                 by_period: bool = typer.Option(False, "--by-period", help="List the obligations for the year's "
+                                                "periods instead (annual returns then fall due the year after)."),
                  home: str = HomeOpt) -> None:
-    """What is due for the periods of a year, after weekends and PH holidays."""
-    from odoolake.bir.calendar import obligations_for_year
+    """What falls due in a year (last year's annual and fourth-quarter returns included), after weekends and PH
+    holidays."""
+    from odoolake.bir.calendar import EfpsGroup, obligations_due_in, obligations_for_year
 
     year = year or date.today().year
+    group = None
+    if efps_group:
+        if efps_group.strip().upper() not in EfpsGroup.__members__:
+            raise BirRuleError(f"eFPS group must be one of A, B, C, D, E, got {efps_group!r}.")
+        group = EfpsGroup(efps_group.strip().upper())
     paths = WorkspacePaths.from_env(home)
-    table = Table(title=f"BIR filing calendar for {year} periods", show_edge=False)
+    table = holiday_table(paths, range(year - 1, year + 2))
+    found = obligations_for_year(year, table, group) if by_period else obligations_due_in(year, table, group)
+    title = f"BIR obligations for {year} periods" if by_period else f"BIR obligations falling due in {year}"
+    out = Table(title=title + (f" (eFPS group {group.value})" if group else ""), show_edge=False)
     for column in ("form", "period", "due", "statutory", "note"):
-        table.add_column(column)
-    for ob in obligations_for_year(year, holiday_table(paths, range(year, year + 2))):
-        note = "moved: weekend or holiday" if ob.moved else ""
-        table.add_row(ob.form, ob.period, f"{ob.due:%a %d %b %Y}", f"{ob.statutory_due:%d %b}", note)
-    console.print(table)
+        out.add_column(column)
+    for ob in found:
+        notes = ["moved: weekend or holiday"] if ob.moved else []
+        if not ob.period.startswith(str(year)):
+            notes.append("prior-year period")
+        out.add_row(ob.form, ob.period, f"{ob.due:%a %d %b %Y}", f"{ob.statutory_due:%d %b %Y}", "; ".join(notes))
+    console.print(out)
 
 
-def _agent(spark, agency: str):
-    from odoolake.bir.dat import Agent
+@app.command("remittances")
+@handle_errors
+def remittances_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q4."),
+                    agency: str = typer.Option(None, help="One agency (default: all)."),
+                    home: str = HomeOpt) -> None:
+    """What to remit for a quarter: the 0619-E/F of its first two months and the 1601-EQ/FQ, with the part still
+    to classify, what the monthly returns paid, what is still due, and the due date."""
+    year, q = parse_quarter(period)
+    quarter = f"{year}Q{q}"
+    paths = WorkspacePaths.from_env(home)
+    with lake_session(paths) as spark:
+        rows = spark.sql(
+            "SELECT r.*, c.due FROM gold.remittances r LEFT JOIN gold.filing_calendar c "
+            "ON c.agency = r.agency AND c.form = r.form AND c.period = r.period "
+            f"WHERE r.quarter = :q {'AND r.agency = :a ' if agency else ''}ORDER BY r.agency, r.form, r.period",
+            args={"q": quarter, **({"a": agency} if agency else {})}).collect()
+    if not rows:
+        raise BirRuleError(f"No remittances for {agency or 'any agency'} in {quarter}: run the month-end first.")
+    console.print(f"[bold]Remittances for {quarter}[/] (PHP)")
+    current = None
+    for r in rows:
+        if r["agency"] != current:
+            current = r["agency"]
+            console.print(f"[bold]{current}[/]")
+        parts = [f"  {r['form']} {r['period']}: withheld {peso(r['total_withheld'])}"]
+        if r["to_classify"]:
+            parts.append(f"(of which to classify {peso(r['to_classify'])})")
+        if r["form"].startswith("1601"):
+            parts.append(f"paid with the monthly returns {peso(r['previously_remitted'])}, "
+                         f"still due {peso(r['still_due'])}")
+        if r["due"]:
+            parts.append(f"due {r['due']:%a %d %b %Y}")
+        console.print(" ".join(parts))
 
-    row = spark.sql("SELECT agency, agency_tin, agency_branch, rdo FROM silver.companies WHERE agency = :a",
-                    args={"a": agency}).first()
+
+# -- reading gold ------------------------------------------------------------------------------------------------
+
+def _company(spark, agency: str):
+    row = spark.sql("SELECT * FROM silver.companies WHERE agency = :a", args={"a": agency}).first()
     if row is None:
         known = [r[0] for r in spark.sql("SELECT agency FROM silver.companies ORDER BY agency").collect()]
         raise BirRuleError(f"Unknown agency {agency!r}; the lake has {', '.join(known) or 'none (run the month-end)'}.")
-    return Agent(tin=row["agency_tin"] or "", branch=row["agency_branch"], registered_name=row["agency"],
-                 rdo=row["rdo"] or "")
+    return row.asDict()
 
 
 def _agencies(spark, agency: str | None) -> list[str]:
@@ -95,41 +153,9 @@ def _agencies(spark, agency: str | None) -> list[str]:
     return [r[0] for r in spark.sql("SELECT agency FROM silver.companies ORDER BY agency").collect()]
 
 
-def _split_invalid(rows: list, skip_invalid: bool) -> tuple[list, list]:
-    """(rows to write, rows left out). Left-out rows are only allowed when the user asked for it."""
-    from odoolake.bir.tin import parse_tin
-
-    if not skip_invalid:
-        return rows, []
-    good = [r for r in rows if parse_tin(r.tin, r.branch)[0] is not None]
-    return good, [r for r in rows if parse_tin(r.tin, r.branch)[0] is None]
-
-
-def _excluded_csv(rows: list) -> str:
-    lines = ["payee,tin,atc,income,tax"]
-    for r in rows:
-        name = (r.company_name or f"{r.last_name} {r.first_name}").replace(",", " ").strip()
-        lines.append(f"{name},{r.tin or ''},{r.atc},{r.income},{r.tax}")
-    return "\n".join(lines) + "\n"
-
-
-def _qap_rows(spark, agency: str, quarter: str):
-    from odoolake.bir.dat import AlphalistRow
-
-    rows = spark.sql("SELECT * FROM gold.qap WHERE agency = :a AND quarter = :q ORDER BY payee_key, atc",
-                     args={"a": agency, "q": quarter}).collect()
-    if not rows:
-        raise BirRuleError(f"No withholding data for {agency} in {quarter}: run the month-end for that quarter first.")
-
-    def row(r) -> AlphalistRow:
-        company = r["payee_name"] if r["is_company"] else ""
-        return AlphalistRow(r["payee_tin"], r["atc"], Decimal(str(r["rate"])), Decimal(str(r["income"])),
-                            Decimal(str(r["tax_withheld"])), company_name=company or "",
-                            last_name=r["last_name"] or ("" if company else r["payee_name"] or ""),
-                            first_name=r["first_name"] or "", middle_name=r["middle_name"] or "",
-                            branch=r["payee_branch"])
-
-    return [row(r) for r in rows if r["schedule"] == 1], [row(r) for r in rows if r["schedule"] == 2]
+def _rows(spark, table: str, agency: str, where: str, args: dict) -> list[dict]:
+    return [r.asDict() for r in spark.sql(f"SELECT * FROM {table} WHERE agency = :a AND {where}",
+                                          args={"a": agency, **args}).collect()]
 
 
 def _write(paths: WorkspacePaths, agency: str, period: str, name: str, content: bytes | str) -> str:
@@ -142,37 +168,54 @@ def _write(paths: WorkspacePaths, agency: str, period: str, name: str, content: 
     return f"dbfs:/bir/{agency}/{period}/{name}"
 
 
-SkipOpt = typer.Option(False, "--skip-invalid-tins", help="Leave out payees without a valid TIN (listed in an "
-                       "_excluded.csv beside the file) instead of refusing the whole file.")
+def _write_dat(paths: WorkspacePaths, agency: str, period: str, out) -> list[str]:
+    """The DAT file and, when there are any, its exceptions and differences beside it; one line per file."""
+    lines = [f"{_write(paths, agency, period, out.name, out.content)}  ({out.rows} row(s), income "
+             f"{peso(out.income)}, tax {peso(out.tax)})"]
+    stem = out.name.removesuffix(".dat")
+    if out.exceptions:
+        left = sum((e.row.tax for e in out.exceptions), Decimal(0))
+        lines.append(f"{_write(paths, agency, period, stem + '_exceptions.csv', out.exceptions_csv())}  "
+                     f"({len(out.exceptions)} row(s) left out, tax withheld {peso(left)})")
+    if out.differences:
+        gap = sum((r.tax - at for r, at in out.differences), Decimal(0))
+        lines.append(f"{_write(paths, agency, period, stem + '_differences.csv', out.differences_csv())}  "
+                     f"({len(out.differences)} row(s) where tax withheld differs from income x rate, net {peso(gap)})")
+    return lines
+
+
+def _quarter_rows(spark, agency: str, quarter: str, regime: str) -> list[dict]:
+    rows = _rows(spark, "gold.qap", agency, "quarter = :q AND regime = :r", {"q": quarter, "r": regime})
+    if not rows:
+        raise BirRuleError(f"No {'final' if regime == 'FWT' else 'expanded'} withholding data for {agency} in "
+                           f"{quarter}: run the month-end for that quarter first.")
+    return rows
+
+
+def write_qap(paths: WorkspacePaths, spark, agency: str, year: int, q: int, skip_invalid: bool,
+              form: str = "1601EQ") -> list[str]:
+    from odoolake.bir import dat, filing
+
+    quarter = f"{year}Q{q}"
+    regime = "FWT" if form == "1601FQ" else "EWT"
+    schedule1, schedule2 = filing.qap_schedules(_quarter_rows(spark, agency, quarter, regime))
+    out = dat.qap(filing.agent(_company(spark, agency)), year, q, schedule1, schedule2, form, skip_invalid)
+    return _write_dat(paths, agency, quarter, out)
 
 
 @dat_app.command("qap")
 @handle_errors
 def dat_qap(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1."),
             agency: str = typer.Option(..., help="Agency (company) code, e.g. RIM."),
-            skip_invalid_tins: bool = SkipOpt, home: str = HomeOpt) -> None:
-    """The QAP attached to the 1601-EQ, as a DAT file."""
+            form: str = typer.Option("1601EQ", help="1601EQ (expanded withholding) or 1601FQ (final withholding)."),
+            skip_invalid: bool = SkipOpt, home: str = HomeOpt) -> None:
+    """The QAP attached to the 1601-EQ (or the 1601-FQ), as a DAT file."""
     year, q = parse_quarter(quarter)
+    form = form.upper().replace("-", "")
     paths = WorkspacePaths.from_env(home)
     with lake_session(paths) as spark:
-        for line in _write_qap(paths, spark, agency, year, q, skip_invalid_tins):
+        for line in write_qap(paths, spark, agency, year, q, skip_invalid, form):
             console.print(line)
-
-
-def _write_qap(paths: WorkspacePaths, spark, agency: str, year: int, q: int, skip_invalid: bool) -> list[str]:
-    from odoolake.bir.dat import qap
-
-    quarter = f"{year}Q{q}"
-    schedule1, schedule2 = _qap_rows(spark, agency, quarter)
-    schedule1, left1 = _split_invalid(schedule1, skip_invalid)
-    schedule2, left2 = _split_invalid(schedule2, skip_invalid)
-    name, content = qap(_agent(spark, agency), year, q, schedule1, schedule2)
-    out = [_write(paths, agency, quarter, name, content)]
-    if left1 or left2:
-        tax = sum((r.tax for r in left1), Decimal(0))
-        out.append(_write(paths, agency, quarter, name.replace(".dat", "_excluded.csv"), _excluded_csv(left1 + left2))
-                   + f"  ({len(left1) + len(left2)} line(s) without a valid TIN left out, tax {tax:,.2f})")
-    return out
 
 
 @dat_app.command("sawt")
@@ -180,72 +223,152 @@ def _write_qap(paths: WorkspacePaths, spark, agency: str, year: int, q: int, ski
 def dat_sawt(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1 (the SAWT goes with the quarterly return)."),
              agency: str = typer.Option(..., help="Agency (company) code."),
              form: str = typer.Option("1702Q", help="The return the credits are claimed on: 1701Q, 1702Q, 2550Q …"),
-             skip_invalid_tins: bool = SkipOpt, home: str = HomeOpt) -> None:
+             skip_invalid: bool = SkipOpt, home: str = HomeOpt) -> None:
     """The SAWT: 2307s received from customers (tax withheld from the agency), per payor and ATC."""
-    from odoolake.bir.dat import AlphalistRow, sawt
+    from odoolake.bir import dat, filing
 
     year, q = parse_quarter(quarter)
     paths = WorkspacePaths.from_env(home)
     with lake_session(paths) as spark:
-        found = spark.sql("SELECT * FROM gold.sawt WHERE agency = :a AND quarter = :q ORDER BY payor_key, atc",
-                          args={"a": agency, "q": f"{year}Q{q}"}).collect()
+        found = _rows(spark, "gold.sawt", agency, "quarter = :q", {"q": f"{year}Q{q}"})
         if not found:
             raise BirRuleError(f"No tax withheld by customers for {agency} in {year}Q{q}.")
-        rows = [AlphalistRow(r["payor_tin"], r["atc"], Decimal(str(r["rate"])), Decimal(str(r["income"])),
-                             Decimal(str(r["tax_withheld"])), company_name=r["payor_name"] or "", branch=r["payor_branch"],
-                             nature="Sales of goods and services") for r in found]
-        rows, left = _split_invalid(rows, skip_invalid_tins)
-        name, content = sawt(_agent(spark, agency), form, year, 3 * q, rows)
-        console.print(_write(paths, agency, f"{year}Q{q}", name, content))
-        if left:
-            console.print(_write(paths, agency, f"{year}Q{q}", name.replace(".dat", "_excluded.csv"), _excluded_csv(left)))
+        rows = [filing.alphalist_row(r) for r in sorted(found, key=lambda r: (r["payee_name"] or "").upper())]
+        out = dat.sawt(filing.agent(_company(spark, agency)), form, year, 3 * q, rows, skip_invalid)
+        for line in _write_dat(paths, agency, f"{year}Q{q}", out):
+            console.print(line)
+
+
+def _annual(spark, agency: str, year: int, regime: str) -> list[dict]:
+    from odoolake.bir import filing
+
+    found = _rows(spark, "gold.qap", agency, "quarter LIKE :y AND regime = :r", {"y": f"{year}Q%", "r": regime})
+    if not found:
+        raise BirRuleError(f"No {'final' if regime == 'FWT' else 'expanded'} withholding data for {agency} in {year}.")
+    return filing.annual_rows(found)
 
 
 @dat_app.command("1604e")
 @handle_errors
 def dat_1604e(year: int = typer.Option(..., help="Calendar year."), agency: str = typer.Option(...),
-              skip_invalid_tins: bool = SkipOpt, home: str = HomeOpt) -> None:
-    """The annual 1604-E alphalist: schedule 3 (tax withheld) and 4 (exempt) for the year."""
-    from odoolake.bir.dat import AlphalistRow, form1604e
+              skip_invalid: bool = SkipOpt, home: str = HomeOpt) -> None:
+    """The annual 1604-E alphalist: schedule 3 (tax withheld) and 4 (exempt), netted over the year."""
+    from odoolake.bir import dat, filing
 
     paths = WorkspacePaths.from_env(home)
     with lake_session(paths) as spark:
-        found = spark.sql(
-            "SELECT payee_key, atc, rate, schedule, first(payee_tin, true) AS payee_tin, "
-            "first(payee_branch, true) AS payee_branch, first(payee_name, true) AS payee_name, "
-            "first(is_company, true) AS is_company, first(last_name, true) AS last_name, "
-            "first(first_name, true) AS first_name, first(middle_name, true) AS middle_name, "
-            "SUM(income) AS income, SUM(tax_withheld) AS tax_withheld FROM gold.qap "
-            "WHERE agency = :a AND quarter LIKE :y GROUP BY payee_key, atc, rate, schedule ORDER BY payee_key, atc",
-            args={"a": agency, "y": f"{year}Q%"}).collect()
-        if not found:
-            raise BirRuleError(f"No withholding data for {agency} in {year}.")
+        schedule3, schedule4 = filing.qap_schedules(_annual(spark, agency, year, "EWT"))
+        out = dat.form1604e(filing.agent(_company(spark, agency)), year, schedule3, schedule4, skip_invalid)
+        for line in _write_dat(paths, agency, str(year), out):
+            console.print(line)
 
-        def row(r) -> AlphalistRow:
-            company = r["payee_name"] if r["is_company"] else ""
-            return AlphalistRow(r["payee_tin"], r["atc"], Decimal(str(r["rate"])), Decimal(str(round(r["income"], 2))),
-                                Decimal(str(round(r["tax_withheld"], 2))), company_name=company or "",
-                                last_name=r["last_name"] or ("" if company else r["payee_name"] or ""),
-                                first_name=r["first_name"] or "", middle_name=r["middle_name"] or "",
-                                branch=r["payee_branch"])
 
-        schedule3, left3 = _split_invalid([row(r) for r in found if r["schedule"] == 1], skip_invalid_tins)
-        schedule4, left4 = _split_invalid([row(r) for r in found if r["schedule"] == 2], skip_invalid_tins)
-        name, content = form1604e(_agent(spark, agency), year, schedule3, schedule4)
-        console.print(_write(paths, agency, str(year), name, content))
-        if left3 or left4:
-            console.print(_write(paths, agency, str(year), name.replace(".dat", "_excluded.csv"),
-                                 _excluded_csv(left3 + left4)))
+@dat_app.command("1604f")
+@handle_errors
+def dat_1604f(year: int = typer.Option(..., help="Calendar year."), agency: str = typer.Option(...),
+              classification: str = typer.Option(..., help="The payee classification code (A to H) the BIR "
+                                                 "alphalist module asks for on each schedule 4 row."),
+              skip_invalid: bool = SkipOpt, home: str = HomeOpt) -> None:
+    """The annual 1604-F alphalist of final tax withheld (schedule 4), netted over the year."""
+    from odoolake.bir import dat, filing
+
+    paths = WorkspacePaths.from_env(home)
+    with lake_session(paths) as spark:
+        rows, _ = filing.qap_schedules(_annual(spark, agency, year, "FWT"))
+        out = dat.form1604f(filing.agent(_company(spark, agency)), year, rows, classification, skip_invalid)
+        for line in _write_dat(paths, agency, str(year), out):
+            console.print(line)
+
+
+def write_slsp(paths: WorkspacePaths, spark, agency: str, year: int, q: int, skip_invalid: bool) -> list[str]:
+    from odoolake.bir import dat, filing
+
+    quarter = f"{year}Q{q}"
+    found = _rows(spark, "gold.slsp", agency, "quarter = :q", {"q": quarter})
+    if not found:
+        raise BirRuleError(f"No VAT data for {agency} in {quarter}: run the month-end for that quarter first.")
+    agent = filing.agent(_company(spark, agency))
+    written = []
+    for kind, side in (("P", "purchase"), ("S", "sale")):
+        rows = filing.relief_rows(found, side)
+        if not rows:
+            continue
+        name, content, left = dat.slsp(agent, kind, year, q, rows, skip_invalid)
+        written.append(f"{_write(paths, agency, quarter, name, content)}  ({len(rows) - len(left)} counterpart(ies))")
+        if left:
+            text = "counterparty,tin,problem\n" + "".join(f"{r.registered_name.replace(',', ' ')},{r.tin or ''},{p}\n"
+                                                           for r, p in left)
+            written.append(f"{_write(paths, agency, quarter, name.replace('.dat', '_exceptions.csv'), text)}  "
+                           f"({len(left)} counterpart(ies) left out)")
+    entries = filing.import_entries(found)
+    if entries:
+        name, content = dat.sli(agent, year, q, entries)
+        written.append(f"{_write(paths, agency, quarter, name, content)}  ({len(entries)} importation(s))")
+    return written
+
+
+@dat_app.command("slsp")
+@handle_errors
+def dat_slsp(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1."), agency: str = typer.Option(...),
+             skip_invalid: bool = SkipOpt, home: str = HomeOpt) -> None:
+    """The RELIEF summary lists of the quarter: purchases (P), sales (S) and importations (I)."""
+    year, q = parse_quarter(quarter)
+    paths = WorkspacePaths.from_env(home)
+    with lake_session(paths) as spark:
+        for line in write_slsp(paths, spark, agency, year, q, skip_invalid):
+            console.print(line)
+
+
+def write_certificates(paths: WorkspacePaths, spark, agency: str, year: int, q: int) -> list[str]:
+    """A 2307 (XLSX and PDF) per payee with something to certify, and the quarter's exceptions list."""
+    from odoolake.bir import filing
+    from odoolake.bir.certificate import form_2307_pdf, form_2307_xlsx
+
+    quarter = f"{year}Q{q}"
+    rows = _rows(spark, "gold.form_2307", agency, "quarter = :q", {"q": quarter})
+    if not rows:
+        raise BirRuleError(f"No withholding data for {agency} in {quarter}: run the month-end for it first.")
+    certs, issues, differences = filing.certificates(rows, filing.payor_party(_company(spark, agency)), year, q)
+    for cert in certs:
+        safe = re.sub(r"[^A-Za-z0-9]+", "_", cert.payee.printed_name).strip("_")[:40]
+        stem = f"2307_{cert.payee_tin.replace('-', '')}_{safe}"
+        _write(paths, agency, quarter, f"{stem}.xlsx", form_2307_xlsx(cert))
+        _write(paths, agency, quarter, f"{stem}.pdf", form_2307_pdf(cert))
+    out = [f"{len(certs)} certificate(s) (XLSX and PDF) in dbfs:/bir/{agency}/{quarter}/"]
+    if issues:
+        withheld = sum((i.tax_withheld for i in issues if not i.certificate_issued or i.problem == "NET_NEGATIVE"),
+                       Decimal(0))
+        out.append(f"{_write(paths, agency, quarter, '2307_exceptions.csv', filing.issues_csv(issues))}  "
+                   f"({len(issues)} line(s) to look at; tax not certified {peso(withheld)})")
+    if differences:
+        gap = sum((Decimal(str(r['tax_withheld'])) - at for r, at in differences), Decimal(0))
+        out.append(f"{len(differences)} certificate row(s) certify income x rate, not the tax withheld "
+                   f"(net {peso(gap)}; listed in the QAP's _differences.csv)")
+    return out
+
+
+def write_summary(paths: WorkspacePaths, spark, year: int, month: int, quarter: str) -> str:
+    from odoolake.bir.summary import AtcTotal, BucketTotal, month_end_html
+
+    totals = [AtcTotal(r["agency"], r["atc"], r["b"], r["t"]) for r in spark.sql(
+        "SELECT agency, coalesce(atc, 'to classify') AS atc, SUM(base) AS b, SUM(tax_withheld) AS t "
+        "FROM gold.ewt_by_atc WHERE year = :y AND month = :m AND regime = 'EWT' GROUP BY 1, 2",
+        args={"y": year, "m": month}).collect()]
+    bucket = [BucketTotal(r["agency"], r["reason"], r["n"], r["t"]) for r in spark.sql(
+        "SELECT agency, classify_reason AS reason, COUNT(*) AS n, SUM(tax_withheld) AS t FROM silver.ewt_lines "
+        "WHERE period = :p AND atc_status = 'to_classify' AND regime <> 'CWT' GROUP BY 1, 2",
+        args={"p": f"{year}-{month:02d}"}).collect()]
+    page = month_end_html("odoolake", year, month, totals, bucket=bucket)
+    return _write(paths, "all", quarter, f"month_end_{year}-{month:02d}.html", page)
 
 
 @app.command("forms")
 @handle_errors
 def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Quarter, e.g. 2026Q1."),
               agency: str = typer.Option(None, help="One agency (default: all)."),
-              skip_invalid_tins: bool = SkipOpt, home: str = HomeOpt) -> None:
-    """Rebuild the quarter's form tables, then write 2307 workbooks, the QAP and the month-end summary."""
-    from odoolake.bir.certificate import CertificateLine, Party, form_2307_xlsx
-    from odoolake.bir.summary import AtcTotal, month_end_html
+              skip_invalid: bool = SkipOpt, home: str = HomeOpt) -> None:
+    """Rebuild the quarter's form tables and check them against gold, then write the 2307s, the QAPs (1601-EQ and,
+    when there is final withholding, 1601-FQ), the SLSP and the month-end summary."""
     from odoolake.pipeline import forms
 
     year, q = parse_quarter(period)
@@ -253,48 +376,22 @@ def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Qua
     paths = WorkspacePaths.from_env(home)
     problems: list[str] = []
     with lake_session(paths) as spark:
-        months = [f"{year}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)]
-        forms.run(spark, months)
+        forms.run(spark, [f"{year}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)])
+        forms.check_in_step(spark)
         for code in _agencies(spark, agency):
-            agent = _agent(spark, code)
-            certs = spark.sql("SELECT * FROM gold.form_2307 WHERE agency = :a AND quarter = :q ORDER BY payee_key, atc",
-                              args={"a": code, "q": quarter}).collect()
-            if not certs:
-                raise BirRuleError(f"No withholding data for {code} in {quarter}: run the month-end for it first.")
-            by_payee: dict[str, list] = {}
-            for r in certs:
-                by_payee.setdefault(r["payee_key"], []).append(r)
-            written = 0
-            for key, rows in by_payee.items():
-                if skip_invalid_tins and not rows[0]["payee_tin"]:
-                    continue
-                first = rows[0]
-                payee = Party(first["payee_name"] or key, first["payee_tin"], first["payee_branch"])
-                lines = [CertificateLine(r["atc"], r["atc"], Decimal(str(r["income_month1"])),
-                                         Decimal(str(r["income_month2"])), Decimal(str(r["income_month3"])),
-                                         Decimal(str(r["tax_withheld"]))) for r in rows]
+            steps = [("2307 certificates", lambda c=code: write_certificates(paths, spark, c, year, q)),
+                     ("QAP 1601-EQ", lambda c=code: write_qap(paths, spark, c, year, q, skip_invalid))]
+            if _rows(spark, "gold.qap", code, "quarter = :q AND regime = 'FWT'", {"q": quarter}):
+                steps.append(("QAP 1601-FQ", lambda c=code: write_qap(paths, spark, c, year, q, skip_invalid,
+                                                                      "1601FQ")))
+            steps.append(("SLSP", lambda c=code: write_slsp(paths, spark, c, year, q, skip_invalid)))
+            for label, step in steps:
                 try:
-                    xlsx = form_2307_xlsx(payee, Party(agent.registered_name, agent.tin, agent.branch), year, q, lines)
+                    for line in step():
+                        console.print(f"{code}: {line}")
                 except BirRuleError as exc:
-                    problems.append(str(exc))
-                    continue
-                safe = re.sub(r"[^A-Za-z0-9]+", "_", payee.name).strip("_")[:40]
-                _write(paths, code, quarter, f"2307_{first['payee_tin'] or 'NOTIN'}_{safe}.xlsx", xlsx)
-                written += 1
-            console.print(f"{code}: {written} certificate(s) in dbfs:/bir/{code}/{quarter}/")
-            try:
-                for line in _write_qap(paths, spark, code, year, q, skip_invalid_tins):
-                    console.print(f"{code}: {line}")
-            except BirRuleError as exc:
-                problems.append(f"{code} QAP not written: {exc}")
-        last_month = 3 * q
-        totals = [AtcTotal(r["agency"], r["atc"], r["b"], r["t"]) for r in spark.sql(
-            "SELECT agency, atc, SUM(base) AS b, SUM(tax_withheld) AS t FROM gold.ewt_by_atc "
-            "WHERE year = :y AND month = :m AND regime = 'EWT' GROUP BY agency, atc",
-            args={"y": year, "m": last_month}).collect()]
-        if totals:
-            page = month_end_html("odoolake", year, last_month, totals)
-            console.print(_write(paths, "all", quarter, f"month_end_{year}-{last_month:02d}.html", page))
+                    problems.append(f"{code} {label} not written: {exc}")
+        console.print(write_summary(paths, spark, year, 3 * q, quarter))
     if problems:
         err_console.print(f"[yellow]{len(problems)} output(s) need fixes in Odoo first:[/]")
         for problem in problems[:20]:

@@ -120,15 +120,17 @@ def _summary(spark, task_values: dict, end: date, seconds: float, paths: Workspa
 
     year, month = end.year, end.month
     wht = spark.sql(
-        "SELECT agency, SUM(withholding_tax) AS total_wht FROM gold.bir_transactions "
-        f"WHERE year = {year} AND month = {month} GROUP BY agency ORDER BY agency"
+        "SELECT agency, SUM(withholding_tax) AS total_wht, SUM(withholding_to_classify) AS to_classify "
+        f"FROM gold.bir_transactions WHERE year = {year} AND month = {month} GROUP BY agency ORDER BY agency"
     ).collect()
     t = Table(title=f"Withholding tax by agency, {end:%B %Y} (gold.bir_transactions)", show_edge=False)
     t.add_column("agency")
     t.add_column("total_wht (PHP)", justify="right")
+    t.add_column("of which withheld, to classify", justify="right")
     for r in wht:
-        t.add_row(r["agency"], f"{r['total_wht']:,.2f}")
-    t.add_row("[bold]total", f"[bold]{sum(r['total_wht'] for r in wht):,.2f}")
+        t.add_row(r["agency"], f"{r['total_wht']:,.2f}", f"{r['to_classify']:,.2f}")
+    t.add_row("[bold]total", f"[bold]{sum(r['total_wht'] for r in wht):,.2f}",
+              f"[bold]{sum(r['to_classify'] for r in wht):,.2f}")
     console.print(t)
     if io.table_exists(spark, "gold.bir_forecast"):
         _forecast_summary(spark, paths)

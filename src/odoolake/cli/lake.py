@@ -92,11 +92,24 @@ def sql_cmd(
     limit: int = typer.Option(50, min=0),
     output: Output = OutputOpt,
 ) -> None:
-    """Run one SQL statement (Delta commands like DESCRIBE HISTORY included) and print the result."""
+    """Run one SQL statement (Delta commands like DESCRIBE HISTORY included) and print the result; amounts
+    (DECIMAL) print with two decimals and thousands separators."""
+    from decimal import Decimal
+
+    from rich.table import Table
+
     with lake_session(WorkspacePaths.from_env(home)) as spark:
-        df = spark.sql(statement)
-        if output == Output.json:
-            rows = [r.asDict(recursive=True) for r in df.limit(limit).collect()] if df.columns else []
-            emit(output, {"columns": df.columns, "rows": rows}, lambda: None)
-        else:
-            df.show(limit, truncate=False)
+        frame = spark.sql(statement)
+        columns = frame.columns
+        rows = frame.limit(limit + 1).collect() if columns else []
+    if output == Output.json:  # amounts as exact strings, never floats
+        emit(output, {"columns": columns, "rows": [r.asDict(recursive=True) for r in rows[:limit]]}, lambda: None)
+        return
+    table = Table(show_edge=False)
+    for column in columns:
+        table.add_column(column, justify="right" if rows and isinstance(rows[0][column], Decimal) else "left")
+    for row in rows[:limit]:
+        table.add_row(*["NULL" if v is None else f"{v:,.2f}" if isinstance(v, Decimal) else str(v) for v in row])
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"[dim]first {limit} rows shown (--limit)[/]")

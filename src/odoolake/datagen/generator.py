@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from odoolake.datagen import profiles
 from odoolake.datagen.amounts import (
     LARGE_CONTRACT_REF,
     RETAINER_CATEGORIES,
@@ -39,7 +40,6 @@ from odoolake.datagen.amounts import (
 from odoolake.datagen.model import (
     ALL_TAXES,
     CATEGORIES,
-    EWT_RATES,
     ID_BLOCK,
     PARTNER_BASE,
     TAX_BASE,
@@ -49,7 +49,7 @@ from odoolake.datagen.model import (
     month_index,
 )
 
-MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line")
+MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
 USD_RATE = 56.2
 # Sales lines are large enough that sales run about 1.5x purchases, as for the reference company (bir-odoo.md §6.1).
 CUSTOMER_LINE_MEDIAN = 300_000
@@ -151,6 +151,7 @@ class Generator:
             out.append({
                 "id": idx, "name": code, "vat": tin, "l10n_ph_rdo": RDO, "currency_id": [1, "PHP"],
                 "partner_id": [idx, code], "write_date": f"{self.first_month:%Y-%m-%d} 00:00:00",
+                **profiles.company_profile(code, idx, profiles.attribute_rng(self.cfg.seed, idx)),
             })
         return out
 
@@ -183,8 +184,11 @@ class Generator:
             is_company = cat.payee == "corporation" if rng.random() > 0.1 else cat.payee != "corporation"
             if cat.key in ("prof_ind", "services_ind", "goods_ind", "commission"):
                 is_company = False
-            first, last = f"Juan{i}", f"Dela Cruz{i}"
-            name = f"{cat.key.split('_')[0].title()} Supplier {i} Inc." if is_company else f"{first} {last}"
+            attrs = profiles.attribute_rng(self.cfg.seed, pid)
+            names, name_case = profiles.person_name(i, attrs) if not is_company else (
+                {"name": f"{cat.key.split('_')[0].title()} Supplier {i} Inc.", "first_name": False,
+                 "middle_name": False, "last_name": False}, "")
+            name = names["name"]
             tin_digits = f"{rng.randint(100, 999)}{rng.randint(100, 999)}{rng.randint(100, 999)}"
             vat: Any = f"{tin_digits[:3]}-{tin_digits[3:6]}-{tin_digits[6:]}-00000"
             r = rng.random()
@@ -207,24 +211,6 @@ class Generator:
             else:
                 self_case = ""
                 used_tins.append(vat)
-            if self_case:
-                self.manifest_cases.setdefault(self_case, []).append(pid)
-            tax_key = None
-            if cat.atcs:
-                atc = cat.atcs[0] if len(cat.atcs) == 1 or rng.random() < 0.7 else cat.atcs[1]
-                if atc.startswith(("WC", "WI")) and atc != "WC230":
-                    atc = ("WC" if is_company else "WI") + atc[2:]
-                    if rng.random() < messy.wrong_atc_payee:
-                        atc = ("WI" if is_company else "WC") + atc[2:]
-                        self.manifest_cases.setdefault("wrong_atc_payee", []).append(pid)
-                    if atc not in EWT_RATES:
-                        atc = cat.atcs[0]
-                tax_key = "fwt_WC230" if atc == "WC230" else f"ewt_{atc}"
-                if self.cfg.odoo_version >= 19 and tax_key.startswith("ewt_") and rng.random() < messy.ewt_on_payment:
-                    tax_key += "_onpay"
-                elif rng.random() < messy.tax_without_atc:
-                    tax_key = rng.choice(["manual_named", "manual_unnamed"])
-                    self.manifest_cases.setdefault(f"tax_{tax_key}", []).append(pid)
             if cat.key == "nonresident":
                 vat_status, currency = "nonvat", "USD"
             elif not is_company and rng.random() < 0.6:
@@ -232,18 +218,37 @@ class Generator:
             else:
                 vat_status = rng.choices(["vat", "exempt", "zero"], [0.93, 0.05, 0.02])[0]
                 currency = "USD" if rng.random() < messy.usd_bill else "PHP"
+            profile, cases = profiles.vendor_profile(attrs, cat.key, cat.atcs, is_company, vat_status)
+            place, place_case = profiles.address(attrs)
+            cases += [c for c in (self_case, name_case, place_case) if c]
+            tax_key = None
+            importer = profiles.is_importer(attrs, cat.key, is_company)
+            if importer:
+                vat_status = "import"
+                cases.append("importer")
+            elif cat.atcs:
+                atc, atc_case = profiles.vendor_atc(attrs, cat.atcs, is_company, profile, messy.wrong_atc_payee)
+                cases += [atc_case] if atc_case else []
+                tax_key = "fwt_WC230" if atc == "WC230" else f"ewt_{atc}"
+                if self.cfg.odoo_version >= 19 and tax_key.startswith("ewt_") and rng.random() < messy.ewt_on_payment:
+                    tax_key += "_onpay"
+                elif rng.random() < messy.tax_without_atc:
+                    tax_key = rng.choice(["manual_named", "manual_unnamed"])
+                    cases.append(f"tax_{tax_key}")
+            for case in cases:
+                self.manifest_cases.setdefault(case, []).append(pid)
             rec = {
-                "id": pid, "name": name, "is_company": is_company,
+                "id": pid, "is_company": is_company,
                 "company_type": "company" if is_company else "person",
                 "vat": vat, "branch_code": False if rng.random() < 0.5 else "000",
-                "first_name": False if is_company or rng.random() < 0.3 else first,
-                "middle_name": False,
-                "last_name": False if is_company or rng.random() < 0.3 else last,
-                "zip": False if rng.random() < 0.2 else f"{rng.randint(1000, 9999)}",
+                **names, **place,
                 "country_id": [233, "United States"] if cat.key == "nonresident" else [177, "Philippines"],
+                **profile,
                 "commercial_partner_id": [pid, name], "active": True, "supplier_rank": 1, "customer_rank": 0,
                 "write_date": f"{self.first_month:%Y-%m-%d} 00:00:00",
             }
+            if importer:
+                rec.update(profiles.importer_fields(attrs))
             records.append(rec)
             vendors.append(Vendor(pid, name, cat, is_company, tax_key, vat_status, currency, rec))
         customers = []
@@ -254,7 +259,8 @@ class Generator:
             rec = {
                 "id": pid, "name": name, "is_company": True, "company_type": "company", "vat": tin,
                 "branch_code": "000", "first_name": False, "middle_name": False, "last_name": False,
-                "zip": "1000", "country_id": [177, "Philippines"], "commercial_partner_id": [pid, name],
+                **profiles.address(profiles.attribute_rng(self.cfg.seed, pid))[0],
+                "country_id": [177, "Philippines"], "commercial_partner_id": [pid, name],
                 "active": True, "supplier_rank": 0, "customer_rank": 1,
                 "write_date": f"{self.first_month:%Y-%m-%d} 00:00:00",
             }
@@ -429,17 +435,17 @@ class _MonthContext:
         elif state_roll < messy.cancelled + messy.draft_at_cutoff:
             state = "draft"
         ref = f"SI-{vendor.id}-{acc_date:%y%m}-{move_id % ID_BLOCK}"
-        fuel = (
-            vendor.tax_key == "ewt_WC158" and acc_date >= date(2025, 10, 10) and rng.random() < 0.15
-        )
-        tax_key = "ewt_WC158_half" if fuel else vendor.tax_key
+        tax_key, tax_case = profiles.bill_withholding_key(vendor.tax_key, vendor.record.get("x_ph_seller_category"),
+                                                          acc_date, rng)
         base_incl_vat = tax_key is not None and rng.random() < messy.base_includes_vat
         move, lines = self._bill_records(
             move_id, vendor, refund, acc_date, invoice_date, amounts, currency, rate, state, ref, tax_key,
             base_incl_vat, missing_rate,
         )
-        if fuel:
-            self.case("twa_reduced_rate", move_id)
+        if tax_case:
+            self.case(tax_case, move_id)
+        if missing_rate:
+            self._without_php(move_id, acc_date, lines)
         if base_incl_vat:
             self.case("base_includes_vat", move_id)
         if missing_rate:
@@ -474,6 +480,20 @@ class _MonthContext:
             dup_line = lines[0]
             self.followups.append(("account_move_line", dup_line))
             self.later_case("duplicate_record", dup_line["id"])
+
+    def _without_php(self, move_id: int, on: date, lines: list[dict[str, Any]]) -> None:
+        """A bill posted without a rate may lack the PHP base too; its rate may be entered later (next batch)."""
+        case = profiles.currency_case(profiles.attribute_rng(self.gen.cfg.seed, move_id))
+        if not case:
+            return
+        for rec in lines:
+            if rec["display_type"] == "tax":
+                rec["tax_base_amount"] = 0.0
+        self.case(case, move_id)
+        if case == "no_php_base_rate_later":
+            written = _ts(self.extracted_at + timedelta(days=2))
+            self.followups.append(("res_currency_rate", profiles.rate_record(move_id, on, USD_RATE, self.cref,
+                                                                             written)))
 
     def _payment_with_withholding(self, bill: dict[str, Any], vendor: Vendor, base: float, rate: float,
                                   tax: dict[str, Any]) -> None:
@@ -564,7 +584,7 @@ class _MonthContext:
         vendor_ref = [vendor.id, vendor.name]
         vat_spec: TaxSpec | None = None
         vat_key = {"vat": "vat_services" if vendor.category.service else "vat_goods", "zero": "vat_zero",
-                   "exempt": "vat_exempt"}.get(vendor.vat_status)
+                   "exempt": "vat_exempt", "import": "vat_import"}.get(vendor.vat_status)
         taxes = []
         if vat_key:
             taxes.append(self.tax(vat_key))
@@ -636,6 +656,9 @@ class _MonthContext:
         base = round(sum(amounts), 2)
         vat_tax = self.tax("vat_sale")
         cwt = self.tax(rng.choice(["cwt_WC158", "cwt_WC160"])) if withholds else None
+        if cwt and profiles.customer_tax_without_atc(profiles.attribute_rng(self.gen.cfg.seed, move_id)):
+            cwt = self.tax("cwt_manual")
+            self.case("cwt_without_atc", move_id)
         tax_ids = [vat_tax["id"]] + ([cwt["id"]] if cwt else [])
         mref = [move_id, name]
         pref = [cust_id, cust_name]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from odoolake.bir.atc import rates_for
+
 AGENCIES: tuple[str, ...] = ("RIM", "CKVC", "BOM", "JPAL", "JLI", "JAP", "LAS", "RMQB")
 
 # Months are numbered from this epoch so ids stay stable when months are added later.
@@ -38,7 +40,7 @@ CATEGORIES: tuple[VendorCategory, ...] = (
     VendorCategory("rent", 0.02, "corporation", ("WC100", "WI100"), 180_000, 0.3, True),
     VendorCategory("prof_corp", 0.03, "corporation", ("WC011", "WC010"), 80_000, 1.0, True),
     VendorCategory("prof_ind", 0.05, "individual", ("WI010", "WI011"), 30_000, 0.9, True),
-    VendorCategory("commission", 0.01, "individual", ("WI516", "WC516"), 40_000, 0.8, True),
+    VendorCategory("commission", 0.01, "individual", ("WI515", "WI516"), 40_000, 0.8, True),
     VendorCategory("no_ewt", 0.14, "corporation", (), 5_000, 1.2),
     VendorCategory("nonresident", 0.03, "corporation", ("WC230",), 25_000, 1.0, True),
 )
@@ -67,10 +69,10 @@ VAT_TAXES: tuple[TaxSpec, ...] = (
     TaxSpec("vat_sale_zero", "0% VAT sales zero-rated", 0.0, "sale", None, "vat", "zero_rated"),
 )
 
-EWT_RATES: dict[str, float] = {
-    "WI010": 5, "WI011": 10, "WC010": 10, "WC011": 15, "WI100": 5, "WC100": 5, "WI120": 2, "WC120": 2,
-    "WI516": 10, "WC516": 10, "WI158": 1, "WC158": 1, "WI160": 2, "WC160": 2,
-}
+# The EWT taxes configured in the generated Odoo, at their catalog rates (odoolake.bir.atc is the one rate table).
+GENERATED_EWT_ATCS = ("WI010", "WI011", "WC010", "WC011", "WI100", "WC100", "WI120", "WC120", "WI515", "WI516",
+                      "WC515", "WC516", "WI158", "WC158", "WI160", "WC160")
+EWT_RATES: dict[str, float] = {atc: float(rates_for(atc, date(2024, 1, 1))[0].rate) for atc in GENERATED_EWT_ATCS}
 
 
 def withholding_taxes() -> tuple[TaxSpec, ...]:
@@ -84,6 +86,7 @@ def withholding_taxes() -> tuple[TaxSpec, ...]:
         TaxSpec("manual_unnamed", "2% EWT contractor", -2.0, "purchase", None, "ewt"),
         TaxSpec("cwt_WC158", "1% WC158 withheld by customer", -1.0, "sale", "WC158", "cwt"),
         TaxSpec("cwt_WC160", "2% WC160 withheld by customer", -2.0, "sale", "WC160", "cwt"),
+        TaxSpec("cwt_manual", "2% CWT withheld by customer (manual)", -2.0, "sale", None, "cwt"),
     ]
     specs += [TaxSpec(f"ewt_{atc}_onpay", f"{rate:g}% {atc} (on payment)", -float(rate), "purchase", atc, "ewt",
                       on_payment=True) for atc, rate in EWT_RATES.items()]

@@ -28,7 +28,15 @@ from typing import Any
 
 from odoolake.odoo.client import OdooClient
 from odoolake.odoo.errors import OdooMissingError
-from odoolake.pipeline.schemas import ACCOUNT_MOVE, ACCOUNT_MOVE_LINE, ACCOUNT_TAX, RES_COMPANY, RES_PARTNER, RawModel
+from odoolake.pipeline.schemas import (
+    ACCOUNT_MOVE,
+    ACCOUNT_MOVE_LINE,
+    ACCOUNT_TAX,
+    RES_COMPANY,
+    RES_CURRENCY_RATE,
+    RES_PARTNER,
+    RawModel,
+)
 
 BATCH_PREFIX = "odoo-extract-"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -49,13 +57,20 @@ class ExtractModel:
 # Extraction order; commit order puts lines before moves (see the module docstring).
 MODELS: tuple[ExtractModel, ...] = (
     ExtractModel(RES_COMPANY),
-    ExtractModel(RES_PARTNER, {"active_test": False}, detect_deletions=True),
+    ExtractModel(RES_PARTNER, {"active_test": False}, detect_deletions=True, aliases={
+        # Odoo 19 renamed l10n_ph's partner fields (and computes the split names itself)
+        "branch_code": ("branch_code", "l10n_ph_branch_code"),
+        "first_name": ("first_name", "l10n_ph_first_name", "l10n_ph_first_names"),
+        "middle_name": ("middle_name", "l10n_ph_middle_name"),
+        "last_name": ("last_name", "l10n_ph_last_name"),
+    }),
     ExtractModel(ACCOUNT_TAX, {"active_test": False}),
+    ExtractModel(RES_CURRENCY_RATE),
     ExtractModel(ACCOUNT_MOVE, aliases={"origin_payment_id": ("origin_payment_id", "payment_id")},
                  detect_deletions=True),
     ExtractModel(ACCOUNT_MOVE_LINE),
 )
-COMMIT_ORDER = ("res.company", "res.partner", "account.tax", "account.move.line", "account.move")
+COMMIT_ORDER = ("res.company", "res.partner", "account.tax", "res.currency.rate", "account.move.line", "account.move")
 
 
 @dataclass

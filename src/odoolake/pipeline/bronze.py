@@ -98,8 +98,14 @@ def _line_numbers(spark: SparkSession, model: RawModel, path: str, limit: int = 
 
 
 def valid_rows(spark: SparkSession, model: RawModel) -> DataFrame:
-    """The bronze rows silver may use: everything that parsed and has its required fields."""
-    return spark.table(model.bronze_table).where(F.col("_reject").isNull())
+    """The bronze rows silver may use: everything that parsed and has its required fields.
+
+    A field the contract gained after older files were ingested reads as null for them (bronze keeps what was
+    received; only new files carry the new field)."""
+    rows = spark.table(model.bronze_table).where(F.col("_reject").isNull())
+    have = set(rows.columns)
+    missing = [F.lit(None).cast(kind).alias(name) for name, kind in model.fields if name not in have]
+    return rows.select("*", *missing) if missing else rows
 
 
 def _quarantine_rows(bronze: DataFrame, model: RawModel, paths: list[str]) -> DataFrame:

@@ -21,9 +21,11 @@ SILVER_LINES = "silver.move_lines"
 SILVER_PARTNERS = "silver.partners"
 SILVER_TAXES = "silver.taxes"
 SILVER_COMPANIES = "silver.companies"
+SILVER_RATES = "silver.currency_rates"
 TAX_LINES = "silver.tax_lines"
 EWT_LINES = "silver.ewt_lines"
 VAT_LINES = "silver.vat_lines"
+PAYEE_YTD = "silver.payee_ytd"
 SILVER_LOG = "silver.batch_log"
 BIR_TRANSACTIONS = "gold.bir_transactions"
 EWT_BY_ATC = "gold.ewt_by_atc"
@@ -100,6 +102,27 @@ def table_bytes(spark: SparkSession, name: str) -> int:
         return 0
     detail = spark.sql(f"DESCRIBE DETAIL {name}").first()
     return int(detail["sizeInBytes"] or 0) if detail is not None else 0
+
+
+def outdated(spark: SparkSession, expected: dict[str, dict[str, str]]) -> list[str]:
+    """Tables that exist but lack a column of the current layout (or hold it with another type), e.g. amounts
+    written as DOUBLE before they became DECIMAL(18,2)."""
+    stale = []
+    for name, columns in expected.items():
+        if not table_exists(spark, name):
+            continue
+        have = {f.name: f.dataType.simpleString() for f in spark.table(name).schema.fields}
+        if any(have.get(column) != kind for column, kind in columns.items()):
+            stale.append(name)
+    return stale
+
+
+def drop_tables(spark: SparkSession, names: Iterable[str]) -> None:
+    """Drop derived tables so they are rebuilt whole (never bronze: it holds what was received)."""
+    for name in names:
+        if name.startswith("bronze."):
+            raise ValueError(f"refusing to drop {name}: bronze is the record of what was received")
+        spark.sql(f"DROP TABLE IF EXISTS {name}")
 
 
 def in_list(column: str, values: Iterable[str]) -> str:

@@ -1,4 +1,7 @@
-"""The month-end as one call: bronze → silver → gold (+ features). Notebooks run the same stages."""
+"""The month-end as one call: bronze → silver → gold → BIR forms (checked against gold) → features.
+
+The bundle's notebooks run the same stages; either way the forms of every quarter whose gold changed are rebuilt,
+and the run fails if any quarter's form totals differ from gold."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
-from odoolake.pipeline import bronze, gold, silver
+from odoolake.pipeline import bronze, forms, gold, silver
 
 
 @dataclass
@@ -15,6 +18,7 @@ class MonthEndResult:
     bronze: bronze.BronzeResult
     silver: silver.SilverResult
     gold_periods: list[str]
+    form_quarters: list[str]
 
 
 def run(spark: SparkSession, raw_root: str, list_files: Callable[[str], Iterable[str]],
@@ -29,6 +33,9 @@ def run(spark: SparkSession, raw_root: str, list_files: Callable[[str], Iterable
     s = silver.run(spark, full_refresh=full_refresh)
     stage("gold_aggregation")
     g = gold.run(spark, s.periods if full_refresh else None)
+    stage("bir_forms")
+    q = forms.run(spark, s.periods if full_refresh else None)
+    forms.check_in_step(spark)
     stage("features")
     gold.refresh_features(spark)
-    return MonthEndResult(b, s, g)
+    return MonthEndResult(b, s, g, q)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 M2O = "array<string>"
+MONEY = "decimal(18,2)"  # every amount from silver on (pesos and centavos, exact)
+RATE = "decimal(9,4)"  # tax rates in percent, e.g. 0.5000 or 12.0000
 
 
 @dataclass(frozen=True)
@@ -27,11 +29,32 @@ class RawModel:
         return f"bronze.odoo_{self.name}"
 
 
+# Fields the BIR outputs read beyond the journal (optional: an Odoo without them is extracted without them).
+# Registered addresses are printed on the 2307 and the SLSP. The x_ph_* fields are custom fields (Odoo has no
+# standard field for them; create them with Studio or a small module): docs/bir-outputs.md explains each.
+BIR_ADDRESS_FIELDS: tuple[tuple[str, str], ...] = (
+    ("street", "string"), ("street2", "string"), ("city", "string"), ("state_id", M2O),
+)
+BIR_PARTNER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("x_ph_gross_income_declaration", "string"),  # not_over | over: the payee's sworn declaration (RR 11-2018)
+    ("x_ph_declaration_date", "string"),  # the date the declaration was received
+    ("x_ph_vat_registered", "boolean"),
+    ("x_ph_seller_category", "string"),  # e.g. fuel_importer: RR 24-2025 listed sellers
+)
+BIR_COMPANY_FIELDS: tuple[tuple[str, str], ...] = (
+    ("zip", "string"), ("country_id", M2O),
+    ("x_ph_registered_name", "string"),  # the name on the BIR Certificate of Registration, when not the company name
+    ("x_ph_twa_since", "string"),  # first day the company withholds as a top withholding agent (RR 31-2020)
+    ("x_ph_is_government", "boolean"),
+    ("x_ph_efps_group", "string"),  # A to E: eFPS filing group (RR 26-2002); empty = manual/eBIRForms filer
+)
+
 RES_COMPANY = RawModel(
     "res_company",
     "res.company",
     (("id", "bigint"), ("name", "string"), ("vat", "string"), ("l10n_ph_rdo", "string"),
-     ("currency_id", M2O), ("partner_id", M2O), ("write_date", "string"), ("_deleted", "boolean")),
+     ("currency_id", M2O), ("partner_id", M2O), ("write_date", "string"), ("_deleted", "boolean"),
+     *(BIR_ADDRESS_FIELDS + BIR_COMPANY_FIELDS)),
     ("id", "name", "write_date"),
 )
 
@@ -41,7 +64,8 @@ RES_PARTNER = RawModel(
     (("id", "bigint"), ("name", "string"), ("is_company", "boolean"), ("company_type", "string"),
      ("vat", "string"), ("branch_code", "string"), ("first_name", "string"), ("middle_name", "string"),
      ("last_name", "string"), ("zip", "string"), ("country_id", M2O), ("commercial_partner_id", M2O),
-     ("active", "boolean"), ("write_date", "string"), ("_deleted", "boolean")),
+     ("active", "boolean"), ("write_date", "string"), ("_deleted", "boolean"),
+     *(BIR_ADDRESS_FIELDS + BIR_PARTNER_FIELDS)),
     ("id", "write_date"),
 )
 
@@ -78,7 +102,18 @@ ACCOUNT_MOVE_LINE = RawModel(
     ("id", "move_id", "balance", "write_date"),
 )
 
-RAW_MODELS: tuple[RawModel, ...] = (RES_COMPANY, RES_PARTNER, ACCOUNT_TAX, ACCOUNT_MOVE, ACCOUNT_MOVE_LINE)
+# Exchange rates as Odoo holds them (name = the rate's date; inverse_company_rate = PHP per unit). Used only for
+# foreign-currency lines posted without any PHP amount (docs/bir-outputs.md, "Foreign currency").
+RES_CURRENCY_RATE = RawModel(
+    "res_currency_rate",
+    "res.currency.rate",
+    (("id", "bigint"), ("name", "string"), ("currency_id", M2O), ("company_id", M2O), ("rate", "double"),
+     ("inverse_company_rate", "double"), ("write_date", "string"), ("_deleted", "boolean")),
+    ("id", "name", "currency_id", "write_date"),
+)
+
+RAW_MODELS: tuple[RawModel, ...] = (RES_COMPANY, RES_PARTNER, ACCOUNT_TAX, ACCOUNT_MOVE, ACCOUNT_MOVE_LINE,
+                                    RES_CURRENCY_RATE)
 RAW_BY_NAME = {m.name: m for m in RAW_MODELS}
 
 QUARANTINE_DDL = (

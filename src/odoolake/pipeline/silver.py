@@ -13,17 +13,28 @@ Dimensions (partners, taxes, companies) are small and rebuilt whole.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from odoolake.bir.atc import catalog_rows
-from odoolake.pipeline import io
+from odoolake.bir import reasons
+from odoolake.bir.atc import THRESHOLD_FAMILIES
+from odoolake.bir.calendar import REMITTANCE_DAY
+from odoolake.pipeline import catalog, io
 from odoolake.pipeline.bronze import valid_rows
-from odoolake.pipeline.schemas import ACCOUNT_MOVE, ACCOUNT_MOVE_LINE, ACCOUNT_TAX, RES_COMPANY, RES_PARTNER
+from odoolake.pipeline.schemas import (
+    ACCOUNT_MOVE,
+    ACCOUNT_MOVE_LINE,
+    ACCOUNT_TAX,
+    MONEY,
+    RATE,
+    RES_COMPANY,
+    RES_CURRENCY_RATE,
+    RES_PARTNER,
+)
 
 ATC_PATTERN = r"(W[ICV][0-9]{3})"
-LATE_DAY = 10  # 0619-E is due on the 10th of the next month
 
 
 @dataclass
@@ -91,21 +102,87 @@ def tin_columns(vat: Column, branch_code: Column) -> list[Column]:
 
 # -- dimensions ------------------------------------------------------------------------------------
 
+def _address_columns() -> list[Column]:
+    """Registered address as the 2307 and RELIEF print it: line 1 street, line 2 city, province (country if abroad)."""
+    line1 = F.concat_ws(" ", blank_to_null("street"), blank_to_null("street2"))
+    country = m2o_name("country_id")
+    abroad = F.when(country.isNotNull() & (country != "Philippines"), country)
+    line2 = F.concat_ws(", ", blank_to_null("city"), m2o_name("state_id"), abroad)
+    return [F.when(line1 != "", line1).alias("address1"), F.when(line2 != "", line2).alias("address2"),
+            blank_to_null("zip").alias("zip")]
+
+
+def _split_names(is_company: Column) -> list[Column]:
+    """Last, first and middle names of an individual, and where they came from.
+
+    Odoo's name fields (``last_name``/``first_name``/``middle_name``; ``l10n_ph_*`` in 19) when last and first are
+    both filled; else a name written ``Last, First`` or ``Last, First, Middle``; else not split (flagged
+    NAME_NOT_SPLIT): a name like "Juan Santos Dela Cruz" cannot be split without guessing where the surname starts.
+    """
+    last, first, middle = blank_to_null("last_name"), blank_to_null("first_name"), blank_to_null("middle_name")
+    name = F.trim(F.coalesce(F.col("name"), F.lit("")))
+    parts = F.split(name, ",")
+    comma = name.rlike(r"^[^,]+,[^,]+(,[^,]*)?$")
+    from_fields = last.isNotNull() & first.isNotNull()
+    status = (F.when(is_company, "company").when(from_fields, "fields").when(comma, "comma").otherwise("not_split"))
+
+    def pick(field: Column, index: int) -> Column:
+        piece = F.trim(parts.getItem(index))
+        from_comma = F.when(F.size(parts) > index, F.when(piece != "", piece))
+        return F.when(status == "fields", field).when(status == "comma", from_comma)
+
+    return [pick(last, 0).alias("last_name"), pick(first, 1).alias("first_name"),
+            pick(middle, 2).alias("middle_name"), status.alias("name_status")]
+
+
+PAYEE_IDENTITY = ("payee_name", "is_company", "last_name", "first_name", "middle_name", "name_status", "address1",
+                  "address2", "zip")
+
+
 def build_partners(raw: DataFrame) -> DataFrame:
+    """One row per partner, its TIN, split names and address, and the payee identity the BIR outputs print.
+
+    Partners sharing a TIN and branch are one payee (``payee_key``); the outputs print the identity of the oldest
+    such partner (``payee_*`` columns) and the partners are flagged TIN_SHARED_BY_PARTNERS when their names differ.
+    """
     cur = latest_version(raw)
     vat = blank_to_null("vat")
-    return cur.select(
+    is_company = F.coalesce(F.col("is_company"), F.col("company_type") == "company")
+    own = cur.select(
         F.col("id").alias("partner_id"),
         F.col("name").alias("partner_name"),
-        F.coalesce(F.col("is_company"), F.col("company_type") == "company").alias("is_company"),
-        blank_to_null("first_name").alias("first_name"),
-        blank_to_null("middle_name").alias("middle_name"),
-        blank_to_null("last_name").alias("last_name"),
+        is_company.alias("is_company"),
+        F.when(is_company, "corporation").otherwise("individual").alias("payee_type"),
+        *_split_names(is_company),
         vat.alias("vat"),
         *tin_columns(vat, blank_to_null("branch_code")),
-        blank_to_null("zip").alias("zip"),
+        *_address_columns(),
         m2o_name("country_id").alias("country"),
+        F.lower(blank_to_null("x_ph_gross_income_declaration")).alias("income_declaration"),
+        F.to_date(blank_to_null("x_ph_declaration_date")).alias("declaration_date"),
+        F.coalesce(F.col("x_ph_vat_registered"), F.lit(False)).alias("vat_registered"),
+        F.lower(blank_to_null("x_ph_seller_category")).alias("seller_category"),
         F.coalesce(F.col("_deleted"), F.lit(False)).alias("is_deleted"),
+    )
+    key = F.coalesce(F.concat(F.col("tin"), F.col("tin_branch")),
+                     F.concat(F.lit("partner:"), F.col("partner_id").cast("string")))
+    own = own.withColumn("payee_key", key).withColumn(
+        "payee_name", F.when(F.col("name_status").isin("fields", "comma"), F.concat_ws(
+            ", ", F.col("last_name"), F.col("first_name"), F.col("middle_name"))).otherwise(F.col("partner_name")))
+    groups = own.where(~F.col("is_deleted")).groupBy("payee_key").agg(
+        F.min("partner_id").alias("canonical_id"),
+        F.countDistinct(F.upper(F.trim(F.col("partner_name")))).alias("_names"))
+    canonical = own.select(F.col("partner_id").alias("canonical_id"),
+                           *[F.col(c).alias(f"_c_{c}") for c in PAYEE_IDENTITY])
+    out = own.join(groups, "payee_key", "left").join(canonical, "canonical_id", "left")
+    return out.select(
+        "partner_id", "partner_name", "is_company", "payee_type", "last_name", "first_name", "middle_name",
+        "name_status", "vat", "tin", "tin_branch", "tin_status", "address1", "address2", "zip", "country",
+        "income_declaration", "declaration_date", "vat_registered", "seller_category", "is_deleted", "payee_key",
+        (F.coalesce(F.col("_names"), F.lit(1)) > 1).alias("tin_shared"),
+        F.coalesce(F.col("canonical_id"), F.col("partner_id")).alias("canonical_partner_id"),
+        *[F.coalesce(F.col(f"_c_{c}"), F.col(c)).alias(c if c == "payee_name" else f"payee_{c}")
+          for c in PAYEE_IDENTITY],
     )
 
 
@@ -116,7 +193,7 @@ def build_taxes(raw: DataFrame) -> DataFrame:
     return cur.select(
         F.col("id").alias("tax_id"),
         F.col("name").alias("tax_name"),
-        F.col("amount").alias("tax_amount"),
+        F.col("amount").cast(RATE).alias("tax_amount"),
         F.col("type_tax_use").alias("tax_use"),
         (F.col("amount") < 0).alias("is_withholding"),
         F.coalesce(field_atc, F.when(name_atc != "", name_atc)).alias("atc"),
@@ -141,10 +218,34 @@ def build_companies(raw: DataFrame) -> DataFrame:
     return cur.select(
         F.col("id").alias("company_id"),
         F.col("name").alias("agency"),
+        F.coalesce(blank_to_null("x_ph_registered_name"), F.col("name")).alias("registered_name"),
         *[column.alias(f"agency_{name}") for column, name in zip(tin_columns(vat, F.lit(None)),
                                                                   ("tin", "branch", "tin_status"), strict=True)],
         blank_to_null("l10n_ph_rdo").alias("rdo"),
+        *_address_columns(),
+        F.to_date(blank_to_null("x_ph_twa_since")).alias("twa_since"),
+        F.coalesce(F.col("x_ph_is_government"), F.lit(False)).alias("is_government"),
+        F.upper(blank_to_null("x_ph_efps_group")).alias("efps_group"),
     )
+
+
+def build_currency_rates(raw: DataFrame, horizon_days: int = 62) -> DataFrame:
+    """PHP per unit of each currency for every day, from Odoo's rate table: a rate holds from its date to the day
+    before the next one (the last one for ``horizon_days`` past today). One small table, joined by equality."""
+    cur = latest_version(raw).where(~F.coalesce(F.col("_deleted"), F.lit(False)))
+    per_unit = F.when(F.col("inverse_company_rate") > 0, F.col("inverse_company_rate")).when(
+        F.col("rate") > 0, 1 / F.col("rate"))
+    rates = cur.select(m2o_name("currency_id").alias("currency"), F.to_date("name").alias("rate_date"),
+                       per_unit.cast("decimal(18,6)").alias("php_per_unit"), "id")
+    one_a_day = latest(rates.withColumn("_key", F.concat_ws("|", "currency", F.col("rate_date").cast("string"))),
+                       "_key", [F.col("id").desc()]).drop("_key")
+    with_next = one_a_day.where(F.col("php_per_unit").isNotNull()).withColumn(
+        "_next", F.lead("rate_date").over(Window.partitionBy("currency").orderBy("rate_date")))
+    until = F.coalesce(F.date_sub(F.col("_next"), 1),
+                       F.date_add(F.greatest(F.col("rate_date"), F.current_date()), horizon_days))
+    return with_next.select(
+        "currency", F.explode(F.sequence("rate_date", until)).alias("date"),
+        F.col("php_per_unit").alias("fx_php_per_unit"))
 
 
 # -- journal current state ---------------------------------------------------------------------------
@@ -207,8 +308,9 @@ def current_lines(lines: DataFrame, moves_now: DataFrame) -> DataFrame:
     )
     cur = latest_version(candidates, "line_id")
     return cur.select(
-        "line_id", "move_id", "period", "display_type", "tax_line_id", "tax_ids", "tax_base_amount", "balance",
-        "amount_currency", "account", "parent_state", F.to_timestamp("write_date").alias("write_date"), "_batch_id",
+        "line_id", "move_id", "period", "display_type", "tax_line_id", "tax_ids",
+        *[money(F.col(c)).alias(c) for c in ("tax_base_amount", "balance", "amount_currency")],
+        "account", "parent_state", F.to_timestamp("write_date").alias("write_date"), "_batch_id",
     )
 
 
@@ -238,11 +340,12 @@ def duplicate_records(lines: DataFrame) -> DataFrame:
 
 # -- EWT / VAT lines and rule-based quarantine ------------------------------------------------------
 
-def _quarantine(df: DataFrame, reason: Column, action: str, model: str, record_id: Column, detail: Column) -> DataFrame:
+def _quarantine(df: DataFrame, reason: Column, action: Column, model: str, record_id: Column,
+                detail: Column, stage: str = "rules") -> DataFrame:
     return df.select(
-        F.lit("rules").alias("stage"),
+        F.lit(stage).alias("stage"),
         reason.alias("reason"),
-        F.lit(action).alias("action"),
+        action.alias("action"),
         F.lit(model).alias("model"),
         record_id.cast("bigint").alias("record_id"),
         F.col("move_id").cast("bigint").alias("move_id"),
@@ -253,6 +356,14 @@ def _quarantine(df: DataFrame, reason: Column, action: str, model: str, record_i
         F.lit(None).cast("string").alias("_source_file"),
         F.lit(None).cast("string").alias("raw"),
     )
+
+
+def _action_of(reason: Column) -> Column:
+    """The action of a reason code, from odoolake.bir.reasons (one CASE over the few codes)."""
+    expr = F.when(F.lit(False), F.lit(None).cast("string"))
+    for r in reasons.ALL_REASONS:
+        expr = expr.when(reason == r.code, F.lit(r.action.value))
+    return expr
 
 
 def build_move_rejects(moves: DataFrame) -> DataFrame:
@@ -271,58 +382,87 @@ def build_move_rejects(moves: DataFrame) -> DataFrame:
     later = bills.join(repeated, same_doc).where(F.col("move_id") > F.col("_first")).select(
         "move_id", F.lit(True).alias("_later_copy"))
     reason = (
-        F.when(F.col("state") == "draft", "DRAFT")
-        .when(F.col("state") == "cancel", "CANCELLED")
-        .when(F.col("state") == "deleted", "DELETED")
-        .when(F.col("_later_copy"), "DUPLICATE_BILL")
+        F.when(F.col("state") == "draft", reasons.DRAFT.code)
+        .when(F.col("state") == "cancel", reasons.CANCELLED.code)
+        .when(F.col("state") == "deleted", reasons.DELETED.code)
+        .when(F.col("_later_copy"), reasons.DUPLICATE_BILL.code)
     )
     flagged = moves.join(later, "move_id", "left").withColumn("_reason", reason).where(F.col("_reason").isNotNull())
     detail = F.when(
-        F.col("_reason") == "DUPLICATE_BILL",
+        F.col("_reason") == reasons.DUPLICATE_BILL.code,
         F.concat(F.lit("same vendor and reference as an earlier posted bill: "), F.col("ref")),
     ).otherwise(F.concat(F.lit("move is "), F.col("state"), F.lit(": "), F.coalesce(F.col("move_name"), F.lit(""))))
-    return _quarantine(flagged, F.col("_reason"), "rejected", "account.move", F.col("move_id"), detail)
+    return _quarantine(flagged, F.col("_reason"), _action_of(F.col("_reason")), "account.move", F.col("move_id"),
+                       detail)
 
 
-def _atc_catalog(spark: SparkSession) -> DataFrame:
-    return spark.createDataFrame(
-        catalog_rows(), "atc string, payee_type string, regime string, rate double, valid_from string, "
-        "valid_to string, description string",
-    )
+def money(column: Column) -> Column:
+    return column.cast(MONEY)
 
 
-def conform_tax_lines(
-    spark: SparkSession, moves: DataFrame, lines: DataFrame, partners: DataFrame, taxes: DataFrame,
-    companies: DataFrame,
-) -> DataFrame:
-    """Every tax line of a usable posted move, joined with its move, partner and tax, and its rejection reason.
+def _php_amount() -> tuple[Column, Column]:
+    """The line's PHP amount (signed like ``balance``) and where it came from.
 
-    Each tax line gets at most one reason (``_reject``, null when usable). Written once as ``silver.tax_lines``,
-    so EWT lines, VAT lines and their rejections read one table instead of joining the journal three times.
+    Written rule (docs/bir-outputs.md): a PHP line, or a line with a PHP balance, uses ``balance``. A
+    foreign-currency line whose balance Odoo left at zero (no rate on the date) uses the PHP base Odoo holds on the
+    tax line (``tax_base_amount``, always in company currency) times the tax's rate, with the sign of
+    ``amount_currency``: the document amount converted at the rate Odoo used for the base. Without a PHP base
+    either, ``amount_currency`` is converted at the latest rate on or before the date in Odoo's rate table (the BSP
+    reference rate, where the company loads it). With none of these the amount is unknown (MISSING_CURRENCY_RATE).
     """
-    moves = moves.join(companies.select("company_id", "agency"), "company_id", "left")
+    balance, amount_currency = F.col("balance"), F.col("amount_currency")
+    from_balance = (F.col("currency") == "PHP") | (balance != 0) | F.coalesce(amount_currency == 0, F.lit(True))
+    base = F.abs(F.coalesce(F.col("tax_base_amount"), F.lit(0).cast(MONEY)))
+    derived = F.round(base * F.abs(F.col("tax_amount")) / 100, 2) * F.signum(amount_currency).cast("int")
+    converted = F.round(amount_currency * F.col("fx_php_per_unit"), 2)
+    php = (F.when(from_balance, balance).when(base != 0, money(derived))
+           .when(F.col("fx_php_per_unit").isNotNull(), money(converted)))
+    source = (F.when(from_balance, F.lit("balance")).when(base != 0, F.lit("tax_base"))
+              .when(F.col("fx_php_per_unit").isNotNull(), F.lit("reference_rate")))
+    return php, source
+
+
+PARTNER_COLUMNS = ("partner_name", "is_company", "payee_type", "payee_key", "tin", "tin_branch", "tin_status",
+                   "income_declaration", "declaration_date", "vat_registered", "seller_category")
+
+
+def conform_tax_lines(moves: DataFrame, lines: DataFrame, partners: DataFrame, taxes: DataFrame,
+                      companies: DataFrame, rates: DataFrame | None = None) -> DataFrame:
+    """Every tax line of a usable posted move, joined with its move, partner and tax, with its PHP amount.
+
+    Each line gets at most one ``_reject`` (not usable: excluded) or ``_classify`` (withheld tax that cannot be put
+    under an ATC: carried in the "withheld, to classify" bucket). Written once as ``silver.tax_lines``, so EWT
+    lines, VAT lines and their quarantine read one table instead of joining the journal three times.
+    """
+    moves = moves.join(companies.select("company_id", "agency", "twa_since", "is_government"), "company_id", "left")
     usable = moves.join(build_move_rejects(moves).select(F.col("record_id").alias("move_id")), "move_id", "left_anti")
     usable = usable.where(F.col("state") == "posted")
-    known = _atc_catalog(spark).select("atc", "regime").distinct()
     joined = (
         lines.where(F.col("tax_line_id").isNotNull())
         .join(usable.drop("period", "write_date", "_batch_id"), "move_id")
         .join(taxes, F.col("tax_line_id") == F.col("tax_id"), "left")
-        .join(known, "atc", "left")
-        .join(partners, "partner_id", "left")
+        .join(partners.select("partner_id", *PARTNER_COLUMNS), "partner_id", "left")
     )
-    no_rate = (F.col("currency") != "PHP") & (F.col("balance") == 0) & (F.col("amount_currency") != 0)
-    reject = (
-        F.when(no_rate, "MISSING_CURRENCY_RATE")
-        .when(F.col("tax_id").isNull(), "UNKNOWN_TAX")
-        .when(F.col("is_withholding") & F.col("regime").isNull(), "UNKNOWN_ATC")
+    if rates is not None:  # a small per-day table: an equality join, broadcast
+        joined = joined.join(F.broadcast(rates), ["currency", "date"], "left")
+    else:
+        joined = joined.withColumn("fx_php_per_unit", F.lit(None).cast("decimal(18,6)"))
+    php, source = _php_amount()
+    withholding = F.coalesce(F.col("is_withholding"), F.lit(False))
+    reject = F.when(F.col("tax_id").isNull(), reasons.UNKNOWN_TAX.code)
+    classify = (
+        F.when(F.col("tax_id").isNull(), F.lit(None))
+        .when(F.col("_php").isNull(), reasons.MISSING_CURRENCY_RATE.code)
+        .when(withholding & ~F.coalesce(catalog.atc_known(), F.lit(False)), reasons.UNKNOWN_ATC.code)
+        .when(withholding & ~catalog.atc_in_force(F.col("date")), reasons.ATC_NOT_IN_FORCE.code)
     )
-    return joined.select(
-        "period", "date", "agency", "company_id", "move_id", "move_name", "move_type", "line_id", "invoice_date",
-        "partner_id", "partner_name", "is_company", "first_name", "middle_name", "last_name", "tin", "tin_branch",
-        "tin_status", "tax_line_id", "tax_id", "tax_name", "tax_amount", "tax_use", "is_withholding", "vat_category",
-        "atc", "atc_source", "regime", "tax_base_amount", "balance", "amount_currency", "currency", "write_date",
-        "_batch_id", reject.alias("_reject"),
+    return joined.withColumn("_php", php).select(
+        "period", "date", "agency", "company_id", "twa_since", "is_government", "move_id", "move_name", "move_type",
+        "line_id", "invoice_date", "partner_id", *PARTNER_COLUMNS, "tax_line_id", "tax_id", "tax_name",
+        "tax_amount", "tax_use", "is_withholding", "vat_category", "atc", "atc_source",
+        catalog.family().alias("family"), catalog.regime().alias("regime"), "tax_base_amount", "balance",
+        "amount_currency", "currency", F.col("_php").alias("balance_php"), source.alias("php_source"),
+        "write_date", "_batch_id", reject.alias("_reject"), classify.alias("_classify"),
     )
 
 
@@ -336,97 +476,209 @@ def _rate() -> Column:
 
 
 def _base() -> Column:
-    """Signed taxable base: credit notes count negative."""
+    """Signed taxable base (VAT-exclusive, as Odoo computes it): credit notes count negative."""
     refund = F.col("move_type").isin("in_refund", "out_refund")
-    return F.round(F.abs(F.coalesce(F.col("tax_base_amount"), F.lit(0.0))) * F.when(refund, -1.0).otherwise(1.0), 2)
+    return money(F.abs(F.coalesce(F.col("tax_base_amount"), F.lit(0).cast(MONEY)))
+                 * F.when(refund, F.lit(-1)).otherwise(F.lit(1)))
 
 
-def ewt_lines(spark: SparkSession, tax_lines: DataFrame) -> DataFrame:
-    """Usable withholding tax lines with payee, ATC, regime, amounts and their data-quality flags."""
-    wht = tax_lines.where(F.col("_reject").isNull() & F.col("is_withholding"))
-    withheld = F.round(F.when(_sales(), F.col("balance")).otherwise(-F.col("balance")), 2)
-    in_force = (
-        wht.select("line_id", "atc", "date", _rate().alias("_rate"))
-        .join(_atc_catalog(spark).select("atc", F.col("rate").alias("_crate"), "valid_from", "valid_to"), "atc")
-        .where((F.col("date") >= F.to_date("valid_from")) & (F.col("date") <= F.to_date("valid_to"))
-               & (F.abs(F.col("_rate") - F.col("_crate")) < 1e-9))
-        .select("line_id").distinct().withColumn("_rate_in_force", F.lit(True))
-    )
-    deadline = F.make_date(F.year(F.add_months("date", 1)), F.month(F.add_months("date", 1)), F.lit(LATE_DAY))
-    expected = F.abs(_base()) * _rate() / 100
+def remittance_deadline(on: Column) -> Column:
+    """When tax withheld in the month of ``on`` is due (statutory, before weekends and holidays): the 10th of the
+    next month (0619-E), or for the third month of a quarter the last day of the next month (1601-EQ)."""
+    following = F.add_months(on, 1)
+    return F.when(F.month(on) % 3 == 0, F.last_day(following)).otherwise(
+        F.make_date(F.year(following), F.month(following), F.lit(REMITTANCE_DAY)))
+
+
+YTD_KEYS = ["agency", "payee_key", "year", "family"]
+
+
+def _paid_this_year(wht: DataFrame, prior_ytd: DataFrame | None) -> DataFrame:
+    """``paid_this_year`` on lines of threshold families: the payor's payments to the payee in the family this year
+    up to and including the line (earlier periods from ``silver.payee_ytd``, this run's periods by a window)."""
+    threshold = (~_sales() & F.col("_classify").isNull()
+                 & F.col("family").isin(*sorted(THRESHOLD_FAMILIES)))
+    flagged = wht.withColumn("_thr", F.coalesce(threshold, F.lit(False)))
+    running = Window.partitionBy(*YTD_KEYS).orderBy("date", "line_id").rowsBetween(
+        Window.unboundedPreceding, Window.currentRow)
+    thr = flagged.where(F.col("_thr"))
+    if prior_ytd is not None:
+        thr = thr.join(prior_ytd.groupBy(*YTD_KEYS).agg(F.sum("base").alias("_prior")), YTD_KEYS, "left")
+    else:
+        thr = thr.withColumn("_prior", F.lit(None).cast(MONEY))
+    thr = thr.withColumn("paid_this_year", money(F.coalesce(F.col("_prior"), F.lit(0).cast(MONEY))
+                                                 + F.sum(_base()).over(running))).drop("_prior")
+    rest = flagged.where(~F.col("_thr")).withColumn("paid_this_year", F.lit(None).cast(MONEY))
+    return thr.unionByName(rest).drop("_thr")
+
+
+def ewt_lines(tax_lines: DataFrame, prior_ytd: DataFrame | None = None) -> DataFrame:
+    """Usable withholding tax lines with payee, ATC, regime, amounts, the expected ATC and their flags.
+
+    Lines in the "withheld, to classify" bucket (``atc_status`` = ``to_classify``) are kept: their tax counts in
+    every remittance total. Purchase-side lines without a usable ATC are remitted with the EWT (``regime`` EWT)
+    until classified; sales-side lines are always CWT (tax withheld *from* the company).
+    """
+    wht = tax_lines.where(F.col("_reject").isNull() & F.col("is_withholding")).withColumn("year", F.year("date"))
+    wht = _paid_this_year(wht, prior_ytd)
+    withheld = money(F.when(_sales(), F.col("balance_php")).otherwise(-F.col("balance_php")))
+    classified = F.col("_classify").isNull()
+    purchase = ~_sales()
+    # the expected code is the payor's concern: purchase-side lines with a usable ATC only
+    condition = F.when(purchase & classified, catalog.payee_condition(F.col("paid_this_year")))
+    checked = F.col("payee_condition").isNotNull()
+    expected_atc = F.when(checked, catalog.expected_atc(F.col("payee_condition"), F.col("date")))
+    expected_rate = F.when(checked, catalog.expected_rate(F.col("payee_condition"), F.col("date")))
+    wrong_payee = ((F.col("atc").startswith("WI") & F.col("is_company"))
+                   | (F.col("atc").startswith("WC") & ~F.coalesce(F.col("is_company"), F.lit(True))))
+    rate_ok = catalog.rate_in_force(F.col("date"), _rate())
+    at_rate = F.abs(F.col("base")) * _rate() / 100
     flags = {
-        "MISSING_TIN": F.col("tin_status") == "MISSING",
-        "MALFORMED_TIN": F.col("tin_status") == "MALFORMED",
-        "ATC_FROM_NAME": F.col("atc_source") == "name",
-        "WRONG_ATC_FOR_PAYEE": (
-            (F.col("atc").startswith("WI") & F.col("is_company"))
-            | (F.col("atc").startswith("WC") & ~F.coalesce(F.col("is_company"), F.lit(True)))
-        ),
-        "RATE_NOT_IN_FORCE": F.col("_rate_in_force").isNull(),
-        "TAX_NOT_rate()_X_base()": F.abs(F.abs(withheld) - expected) > F.greatest(F.lit(1.0), expected * 0.005),
-        "BACKDATED_POSTING": F.to_date(F.col("write_date")) > deadline,
+        reasons.MISSING_TIN: F.col("tin_status") == "MISSING",
+        reasons.MALFORMED_TIN: F.col("tin_status") == "MALFORMED",
+        reasons.ATC_FROM_NAME: classified & (F.col("atc_source") == "name"),
+        reasons.WRONG_ATC_FOR_PAYEE: purchase & classified & wrong_payee,
+        reasons.RATE_NOT_IN_FORCE: classified & ~rate_ok,
+        reasons.WRONG_RATE_FOR_PAYEE: (
+            purchase & classified & ~F.coalesce(wrong_payee, F.lit(False)) & rate_ok
+            & F.col("expected_atc").isNotNull()
+            & ((F.col("atc") != F.col("expected_atc")) | (_rate() != F.col("expected_rate")))),
+        reasons.PAYOR_NOT_ELIGIBLE: purchase & classified & ~catalog.payor_eligible(F.col("date")),
+        reasons.TAX_NOT_RATE_X_BASE: classified & (
+            F.abs(F.abs(F.col("tax_withheld")) - at_rate) > F.greatest(F.lit(1), at_rate * F.lit(0.005).cast(RATE))),
+        reasons.BACKDATED_POSTING: purchase & (F.to_date(F.col("write_date")) > remittance_deadline(F.col("date"))),
+        reasons.PHP_FROM_TAX_BASE: F.col("php_source") == "tax_base",
+        reasons.PHP_FROM_REFERENCE_RATE: F.col("php_source") == "reference_rate",
     }
-    return wht.join(in_force, "line_id", "left").select(
-        "period", F.year("date").alias("year"), F.month("date").alias("month"), "agency", "company_id",
+    staged = wht.select(
+        "*", withheld.alias("tax_withheld"), _base().alias("base"), condition.alias("payee_condition"),
+    ).withColumn("expected_atc", expected_atc).withColumn("expected_rate", expected_rate)
+    return staged.select(
+        "period", "year", F.month("date").alias("month"), "agency", "company_id",
         "move_id", "move_name", "move_type", "line_id", "date", "invoice_date", "partner_id",
-        F.col("partner_name").alias("payee_name"), "is_company", "first_name", "middle_name", "last_name",
+        F.col("partner_name").alias("payee_name"), "is_company", "payee_type", "payee_key",
         F.col("tin").alias("payee_tin"), F.col("tin_branch").alias("payee_branch"), "tin_status",
-        F.when(F.col("is_company"), "corporation").otherwise("individual").alias("payee_type"),
-        "atc", "atc_source",
-        F.when(_sales(), F.lit("CWT")).otherwise(F.col("regime")).alias("regime"),
-        "tax_id", "tax_name", _rate().alias("rate"), _base().alias("base"), withheld.alias("tax_withheld"),
-        "currency", F.col("write_date").alias("posted_at"),
-        F.concat_ws(",", *[F.when(cond, F.lit(name)) for name, cond in flags.items()]).alias("dq_flags"),
+        "atc", "atc_source", F.when(classified, "ok").otherwise("to_classify").alias("atc_status"),
+        F.col("_classify").alias("classify_reason"), "family",
+        F.when(_sales(), F.lit("CWT")).otherwise(F.coalesce(F.col("regime"), F.lit("EWT"))).alias("regime"),
+        "tax_id", "tax_name", _rate().alias("rate"), "base", "tax_withheld", "paid_this_year", "payee_condition",
+        "expected_atc", "expected_rate", "currency", "php_source", F.col("write_date").alias("posted_at"),
+        F.concat_ws(",", *[F.when(cond, F.lit(r.code)) for r, cond in flags.items()]).alias("dq_flags"),
         "_batch_id",
     )
 
 
+def payee_ytd(ewt: DataFrame) -> DataFrame:
+    """Per period, what the payor paid each payee in each threshold family (the running totals' earlier months)."""
+    return (ewt.where(F.col("paid_this_year").isNotNull())
+            .groupBy("period", *YTD_KEYS).agg(money(F.sum("base")).alias("base")))
+
+
 def vat_lines(tax_lines: DataFrame) -> DataFrame:
-    """Usable output and input VAT lines by category."""
-    return tax_lines.where(F.col("_reject").isNull() & ~F.col("is_withholding")).select(
+    """Usable output and input VAT lines by category (importations apart: side ``import``)."""
+    side = F.when(_sales(), "sale").when(F.col("vat_category") == "imports", "import").otherwise("purchase")
+    return tax_lines.where(F.col("_reject").isNull() & F.col("_classify").isNull() & ~F.col("is_withholding")).select(
         "period", F.year("date").alias("year"), F.month("date").alias("month"), "agency", "company_id",
-        "move_id", "move_name", "move_type", "line_id", "date", "partner_id",
+        "move_id", "move_name", "move_type", "line_id", "date", "invoice_date", "partner_id",
+        F.col("payee_key").alias("counterparty_key"),
         F.col("tin").alias("partner_tin"), F.col("tin_branch").alias("partner_branch"), "tin_status",
-        F.when(_sales(), "sale").otherwise("purchase").alias("side"), "vat_category", "tax_id", "tax_name",
+        side.alias("side"), "vat_category", "tax_id", "tax_name",
         _rate().alias("rate"), _base().alias("base"),
-        F.round(F.when(_sales(), -F.col("balance")).otherwise(F.col("balance")), 2).alias("vat"),
+        money(F.when(_sales(), -F.col("balance_php")).otherwise(F.col("balance_php"))).alias("vat"),
         "_batch_id",
     )
 
 
 def tax_line_rejects(tax_lines: DataFrame) -> DataFrame:
-    """One quarantine row per rejected tax line, with what is wrong in words."""
-    rejected = tax_lines.where(F.col("_reject").isNotNull())
+    """One quarantine row per rejected or to-classify tax line, with what is wrong and the amount in words."""
+    reason = F.coalesce(F.col("_reject"), F.col("_classify"))
+    held = tax_lines.where(reason.isNotNull())
+    amount = F.format_number(F.abs(F.col("balance_php")).cast("double"), 2)
     detail = (
-        F.when(F.col("_reject") == "MISSING_CURRENCY_RATE",
-               F.concat(F.lit("no PHP amount on a "), F.col("currency"), F.lit(" line (currency rate missing)")))
-        .when(F.col("_reject") == "UNKNOWN_TAX",
+        F.when(reason == reasons.MISSING_CURRENCY_RATE.code,
+               F.concat(F.lit("no PHP amount on a "), F.col("currency"), F.lit(" line ("),
+                        F.col("amount_currency").cast("string"), F.lit(" "), F.col("currency"),
+                        F.lit("): enter the rate for "), F.col("date").cast("string"), F.lit(" in Odoo")))
+        .when(reason == reasons.UNKNOWN_TAX.code,
               F.concat(F.lit("tax id "), F.col("tax_line_id").cast("string"), F.lit(" is not in account.tax")))
-        .otherwise(F.concat(F.lit("withholding tax '"), F.col("tax_name"),
-                            F.lit("' has no known ATC (l10n_ph_atc empty or not in the catalog)")))
+        .when(reason == reasons.ATC_NOT_IN_FORCE.code,
+              F.concat(F.lit("PHP "), amount, F.lit(" withheld under "), F.col("atc"), F.lit(", not valid on "),
+                       F.col("date").cast("string"), F.lit(" (to classify): set the ATC in force on tax '"),
+                       F.col("tax_name"), F.lit("' in Odoo")))
+        .otherwise(F.concat(F.lit("PHP "), amount, F.lit(" withheld under tax '"), F.col("tax_name"),
+                            F.lit("' with no known ATC (to classify): set its Philippines ATC in Odoo")))
     )
-    return _quarantine(rejected, F.col("_reject"), "rejected", "account.move.line", F.col("line_id"), detail)
+    return _quarantine(held, reason, _action_of(reason), "account.move.line", F.col("line_id"), detail)
 
 
 def build_tax_lines(
-    spark: SparkSession, moves: DataFrame, lines: DataFrame, partners: DataFrame, taxes: DataFrame,
-    companies: DataFrame,
+    moves: DataFrame, lines: DataFrame, partners: DataFrame, taxes: DataFrame, companies: DataFrame,
+    rates: DataFrame | None = None,
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """(ewt_lines, vat_lines, rejected tax lines) straight from the journal, without materialising tax lines."""
-    tax_lines = conform_tax_lines(spark, moves, lines, partners, taxes, companies)
-    return ewt_lines(spark, tax_lines), vat_lines(tax_lines), tax_line_rejects(tax_lines)
+    """(ewt_lines, vat_lines, quarantined tax lines) straight from the journal, without materialising tax lines."""
+    tax_lines = conform_tax_lines(moves, lines, partners, taxes, companies, rates)
+    return ewt_lines(tax_lines), vat_lines(tax_lines), tax_line_rejects(tax_lines)
+
+
+def _flag_detail(flag: Column) -> Column:
+    on = F.concat(F.lit(" on "), F.coalesce(F.col("atc"), F.lit("?")), F.lit(" "),
+                  F.format_number(F.col("rate").cast("double"), 2), F.lit("% line of "), F.col("move_name"))
+    expected = F.concat(F.lit(": expected "), F.coalesce(F.col("expected_atc"), F.lit("?")), F.lit(" at "),
+                        F.format_number(F.col("expected_rate").cast("double"), 2), F.lit("% (payee "),
+                        F.lower(F.col("payee_condition")), F.lit(")"))
+    paid = F.when(F.col("paid_this_year").isNotNull(), F.concat(
+        F.lit("; paid this year PHP "), F.format_number(F.col("paid_this_year").cast("double"), 2)))
+    return (F.when(flag == reasons.WRONG_RATE_FOR_PAYEE.code,
+                   F.concat(flag, on, expected, F.coalesce(paid, F.lit(""))))
+            .when(flag == reasons.BACKDATED_POSTING.code,
+                  F.concat(flag, on, F.lit(": posted "), F.to_date("posted_at").cast("string"), F.lit(", due "),
+                           remittance_deadline(F.col("date")).cast("string")))
+            .otherwise(F.concat(flag, on)))
 
 
 def build_flags(ewt_lines: DataFrame) -> DataFrame:
     """One quarantine row per data-quality flag on a kept EWT line."""
     exploded = ewt_lines.where(F.col("dq_flags") != "").withColumn("_flag", F.explode(F.split("dq_flags", ",")))
-    detail = F.concat(F.col("_flag"), F.lit(" on "), F.col("atc"), F.lit(" line of "), F.col("move_name"))
-    return _quarantine(exploded, F.col("_flag"), "flagged", "account.move.line", F.col("line_id"), detail)
+    return _quarantine(exploded, F.col("_flag"), F.lit(reasons.FLAGGED.value), "account.move.line",
+                       F.col("line_id"), _flag_detail(F.col("_flag")))
+
+
+def build_partner_flags(partners: DataFrame) -> DataFrame:
+    """Partner-level flags (stage ``partners``, rebuilt whole): names that cannot be split, shared TINs, addresses."""
+    live = partners.where(~F.col("is_deleted"))
+    checks = [
+        (reasons.NAME_NOT_SPLIT, ~F.col("is_company") & (F.col("name_status") == "not_split"),
+         F.concat(F.lit("individual '"), F.col("partner_name"), F.lit("' has no Last/First name in Odoo"))),
+        (reasons.TIN_SHARED_BY_PARTNERS, F.col("tin_shared"),
+         F.concat(F.lit("TIN "), F.coalesce(F.col("tin"), F.lit("")), F.lit("-"), F.coalesce(F.col("tin_branch"),
+                  F.lit("")), F.lit(" is also used by another partner; the alphalists print '"),
+                  F.col("payee_name"), F.lit("'"))),
+        (reasons.MISSING_ADDRESS, (F.col("address1").isNull() & F.col("address2").isNull()) | F.col("zip").isNull(),
+         F.concat(F.lit("'"), F.col("partner_name"), F.lit("' has no "), F.when(
+             F.col("address1").isNull() & F.col("address2").isNull(), F.lit("registered address")).otherwise(
+             F.lit("ZIP code")))),
+    ]
+    parts = [live.where(cond).select(
+        F.lit("partners").alias("stage"), F.lit(r.code).alias("reason"), F.lit(r.action.value).alias("action"),
+        F.lit("res.partner").alias("model"), F.col("partner_id").cast("bigint").alias("record_id"),
+        F.lit(None).cast("bigint").alias("move_id"), F.lit(None).cast("string").alias("period"),
+        F.lit(None).cast("string").alias("agency"), detail.alias("detail"), F.lit(None).cast("string").alias("_batch_id"),
+        F.lit(None).cast("string").alias("_source_file"), F.lit(None).cast("string").alias("raw"))
+        for r, cond, detail in checks]
+    return reduce(DataFrame.unionByName, parts)
 
 
 # -- the stage --------------------------------------------------------------------------------------
 
 LINES_BYTES_PER_CHUNK = 256 * 1024 * 1024
+# Columns whose presence and type mark the current table layout; a lake written before is rebuilt from bronze.
+LAYOUT = {
+    io.SILVER_LINES: {"balance": MONEY},
+    io.TAX_LINES: {"balance_php": MONEY, "_classify": "string"},
+    io.EWT_LINES: {"base": MONEY, "tax_withheld": MONEY, "atc_status": "string", "payee_key": "string"},
+    io.VAT_LINES: {"vat": MONEY, "counterparty_key": "string"},
+}
+REBUILT_TABLES = (io.SILVER_MOVES, io.SILVER_LINES, io.TAX_LINES, io.EWT_LINES, io.VAT_LINES, io.PAYEE_YTD)
 
 
 def period_chunks(periods: list[str], bronze_lines_bytes: int) -> list[list[str]]:
@@ -442,12 +694,50 @@ def processed_batches(spark: SparkSession) -> set[str]:
     return {r[0] for r in spark.table(io.SILVER_LOG).select("batch_id").collect()}
 
 
+def logged_periods(spark: SparkSession) -> set[str]:
+    """Every period silver has built, from its batch log (a few rows, not a scan of the journal)."""
+    if not io.table_exists(spark, io.SILVER_LOG):
+        return set()
+    return {p for r in spark.table(io.SILVER_LOG).select("periods").collect() for p in (r[0] or "").split(",") if p}
+
+
+def later_periods_of_same_year(periods: set[str], known: set[str]) -> set[str]:
+    """Periods after the earliest of ``periods`` in the same year: their payees' running totals (and so the
+    threshold checks) depend on it. A new month is the latest, so this adds nothing to an ordinary month-end."""
+    first: dict[str, str] = {}
+    for p in periods:
+        first[p[:4]] = min(first.get(p[:4], p), p)
+    return {k for k in known if k[:4] in first and k > first[k[:4]]}
+
+
+def periods_of_new_rates(spark: SparkSession, batches: list[str], known: set[str]) -> set[str]:
+    """Periods whose foreign-currency lines a newly delivered exchange rate can convert: from the month of the
+    earliest new rate on (a rate holds until the next one). Odoo's rates arrive with the month they are for, so an
+    ordinary month-end adds nothing here."""
+    if not io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
+        return set()
+    first = valid_rows(spark, RES_CURRENCY_RATE).where(F.col("_batch_id").isin(batches)).agg(
+        F.min(F.substring("name", 1, 7))).first()[0]
+    return {k for k in known if first and k >= first}
+
+
+def prior_ytd(spark: SparkSession, periods: set[str]) -> DataFrame | None:
+    """Running-total rows of the years being rebuilt, for the periods not being rebuilt (the earlier months)."""
+    if not io.table_exists(spark, io.PAYEE_YTD):
+        return None
+    years = sorted({int(p[:4]) for p in periods})
+    return spark.table(io.PAYEE_YTD).where(F.col("year").isin(years) & ~F.col("period").isin(sorted(periods)))
+
+
 def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: bool = False) -> SilverResult:
     io.ensure_schemas(spark)
     bronze_moves = valid_rows(spark, ACCOUNT_MOVE)
     bronze_lines = valid_rows(spark, ACCOUNT_MOVE_LINE)
     all_batches = {r[0] for r in bronze_moves.select("_batch_id").distinct().collect()}
-    full = full_refresh or not io.table_exists(spark, io.SILVER_MOVES)
+    stale = io.outdated(spark, LAYOUT)
+    if stale:  # written by an earlier version (e.g. DOUBLE amounts): rebuild silver whole from bronze
+        io.drop_tables(spark, [*REBUILT_TABLES, io.SILVER_LOG])
+    full = full_refresh or bool(stale) or not io.table_exists(spark, io.SILVER_MOVES)
     todo = sorted(all_batches if full else (set(batches) if batches is not None else all_batches - processed_batches(spark)))
     result = SilverResult(batches=todo)
 
@@ -457,6 +747,9 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     io.overwrite(partners, io.SILVER_PARTNERS)
     io.overwrite(taxes, io.SILVER_TAXES)
     io.overwrite(companies, io.SILVER_COMPANIES)
+    if io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
+        io.overwrite(build_currency_rates(valid_rows(spark, RES_CURRENCY_RATE)), io.SILVER_RATES)
+    io.replace_where(build_partner_flags(spark.table(io.SILVER_PARTNERS)), io.QUARANTINE, "stage = 'partners'")
     if not todo:
         return result
 
@@ -473,6 +766,9 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     if not full:
         previous = spark.table(io.SILVER_MOVES).join(touched.withColumnRenamed("id", "move_id"), "move_id", "left_semi")
         periods |= {r[0] for r in previous.select("period").distinct().collect() if r[0]}
+        known = logged_periods(spark)
+        periods |= later_periods_of_same_year(periods, known)
+        periods |= periods_of_new_rates(spark, todo, known)
     result.periods = sorted(periods)
     where_p = io.in_list("period", periods)
 
@@ -500,21 +796,24 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     moves_p = spark.table(io.SILVER_MOVES).where(where_p)
     lines_p = spark.table(io.SILVER_LINES).where(where_p)
     companies_now = spark.table(io.SILVER_COMPANIES)
-    tax_lines = conform_tax_lines(spark, moves_p, lines_p, spark.table(io.SILVER_PARTNERS),
-                                  spark.table(io.SILVER_TAXES), companies_now)
+    rates = spark.table(io.SILVER_RATES) if io.table_exists(spark, io.SILVER_RATES) else None
+    tax_lines = conform_tax_lines(moves_p, lines_p, spark.table(io.SILVER_PARTNERS), spark.table(io.SILVER_TAXES),
+                                  companies_now, rates)
     io.replace_where(tax_lines, io.TAX_LINES, where_p, ["period"])
     tax_lines = spark.table(io.TAX_LINES).where(where_p)
     # Copies of the lines delivered in these batches: every delivery of those line ids, and no others.
     dup_src = bronze_lines if full else bronze_lines.join(bronze_lines.where(in_batch).select("id").distinct(), "id",
                                                           "left_semi")
     dups = duplicate_records(dup_src).where(in_batch).select(
-        F.lit("dedup").alias("stage"), F.lit("DUPLICATE_RECORD").alias("reason"), F.lit("rejected").alias("action"),
+        F.lit("dedup").alias("stage"), F.lit(reasons.DUPLICATE_RECORD.code).alias("reason"),
+        F.lit(reasons.DUPLICATE_RECORD.action.value).alias("action"),
         F.lit("account.move.line").alias("model"), F.col("id").alias("record_id"), m2o_id("move_id").alias("move_id"),
         F.date_format(F.to_date("date"), "yyyy-MM").alias("period"), m2o_name("company_id").alias("agency"),
         F.concat(F.lit("same id and write_date delivered again in "), F.col("_batch_id")).alias("detail"),
         "_batch_id", "_source_file", F.lit(None).cast("string").alias("raw"),
     )
-    io.replace_where(ewt_lines(spark, tax_lines), io.EWT_LINES, where_p, ["period"])
+    io.replace_where(ewt_lines(tax_lines, prior_ytd(spark, periods)), io.EWT_LINES, where_p, ["period"])
+    io.replace_where(payee_ytd(spark.table(io.EWT_LINES).where(where_p)), io.PAYEE_YTD, where_p)
     io.replace_where(vat_lines(tax_lines), io.VAT_LINES, where_p, ["period"])
     move_rejects = build_move_rejects(moves_p.join(companies_now.select("company_id", "agency"), "company_id", "left"))
     rules = move_rejects.unionByName(tax_line_rejects(tax_lines)).unionByName(

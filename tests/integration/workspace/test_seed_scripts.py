@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -54,5 +55,5 @@ def test_seed_scripts_create_run_list_and_query(seeded):
         "SELECT agency, SUM(withholding_tax) AS t FROM gold.bir_transactions WHERE year = 2026 AND month = 10 "
         "GROUP BY agency").collect()}
     server.workspace.engine.stop_session(spark)
-    got = {line.split(",")[0].removeprefix("Agency: "): float(line.rsplit(" ", 1)[-1]) for line in lines}
-    assert got == pytest.approx(expected)
+    got = {line.split(",")[0].removeprefix("Agency: "): Decimal(line.rsplit(" ", 1)[-1]) for line in lines}
+    assert got == expected  # DECIMAL(18,2) through the SQL API, exact

@@ -1,0 +1,224 @@
+"""Worked examples from the BIR issuances, through silver's rules (Spark) on hand-made journals.
+
+Each expected ATC and rate below is read off the regulation, not the catalog: RR 11-2018 as amended by RR 14-2018
+(professional fees and commissions: individuals 5% up to P3M gross income on a sworn declaration, else 10%;
+juridical persons 10% up to P720,000, else 15%), RR 24-2025 (a top withholding agent's goods purchases from a
+manufacturer or direct importer of vehicles, medicines or fuels at 0.5% from 10 Oct 2025, 1% before and for
+everyone else), Tax Code Sec. 58(A) (withheld tax is held in trust: all of it is remitted).
+"""
+
+from decimal import Decimal as D
+
+from pyspark.sql import functions as F
+
+from odoolake.bir import reasons
+from odoolake.pipeline import gold
+from tests.unit.journal import COMPANY, Bill, by_move, flags, partner, silver_lines, tax
+
+DECLARED = {"x_ph_gross_income_declaration": "not_over", "x_ph_declaration_date": "2020-01-06"}
+OVER = {"x_ph_gross_income_declaration": "over", "x_ph_declaration_date": "2020-01-06"}
+
+
+def test_commissions_at_5_10_and_15_percent(spark):
+    partners = [partner(1, "Santos, Ana, Reyes", False, "100-000-001-00000", **DECLARED),
+                partner(2, "Cruz, Jose, Lim", False, "100-000-002-00000", **OVER),
+                partner(3, "Agents Inc.", True, "100-000-003-00000", **OVER)]
+    taxes = [tax(10, "WI515", 5), tax(11, "WI516", 10), tax(12, "WC516", 15), tax(13, "WC516", 10)]
+    bills = [Bill(1, "2026-02-10", 1, 10, "100000.00", "5000.00"),  # declared, not over P3M: WI515 5%
+             Bill(2, "2026-02-10", 2, 11, "100000.00", "10000.00"),  # over P3M: WI516 10%
+             Bill(3, "2026-02-10", 3, 12, "100000.00", "15000.00"),  # corporation over P720k: WC516 15%
+             Bill(4, "2026-02-10", 1, 11, "100000.00", "10000.00"),  # 10% on the declared individual: too much
+             Bill(5, "2026-02-10", 3, 13, "100000.00", "10000.00")]  # WC516 at 10%: not a rate of that code
+    ewt, _, _ = silver_lines(spark, bills, partners, taxes)
+    rows = by_move(ewt)
+    assert [flags(rows[m]) for m in (1, 2, 3)] == [set(), set(), set()]
+    assert flags(rows[4]) == {reasons.WRONG_RATE_FOR_PAYEE.code}
+    assert (rows[4]["expected_atc"], rows[4]["expected_rate"]) == ("WI515", D("5.0000"))
+    assert flags(rows[5]) == {reasons.RATE_NOT_IN_FORCE.code}
+
+
+def test_wc158_before_and_after_10_october_2025(spark):
+    fuel = {"x_ph_seller_category": "fuel_importer"}
+    partners = [partner(1, "Fuel Importer Corp.", True, "200-000-001-00000", **fuel),
+                partner(2, "Hardware Corp.", True, "200-000-002-00000")]
+    taxes = [tax(20, "WC158", 1), tax(21, "WC158", 0.5)]
+    bills = [Bill(1, "2025-10-09", 1, 20, "200000.00", "2000.00"),  # before RR 24-2025: 1% for everyone
+             Bill(2, "2025-10-09", 1, 21, "200000.00", "1000.00"),  # 0.5% a day early: not yet a rate
+             Bill(3, "2025-10-10", 1, 21, "200000.00", "1000.00"),  # listed seller from 10 Oct: 0.5%
+             Bill(4, "2025-10-10", 1, 20, "200000.00", "2000.00"),  # listed seller kept at 1%: over-withheld
+             Bill(5, "2025-10-10", 2, 21, "200000.00", "1000.00"),  # unlisted seller at 0.5%: under-withheld
+             Bill(6, "2025-10-10", 2, 20, "200000.00", "2000.00")]  # unlisted seller at 1%
+    ewt, _, _ = silver_lines(spark, bills, partners, taxes)
+    rows = by_move(ewt)
+    assert flags(rows[1]) == flags(rows[3]) == flags(rows[6]) == set()
+    assert flags(rows[2]) == {reasons.RATE_NOT_IN_FORCE.code}
+    assert flags(rows[4]) == flags(rows[5]) == {reasons.WRONG_RATE_FOR_PAYEE.code}
+    assert rows[4]["expected_rate"] == D("0.5000") and rows[5]["expected_rate"] == D("1.0000")
+
+
+def test_a_payee_crossing_its_threshold_takes_the_higher_rate_from_that_payment(spark):
+    """A juridical payee declared gross income not over P720,000: WC010 10% until the payor's payments this year
+    pass P720,000; the payment that crosses and every later one are WC011 15%. A VAT-registered individual takes
+    WI011 10% whatever it declared."""
+    partners = [partner(1, "Consulting Corp.", True, "300-000-001-00000", **DECLARED),
+                partner(2, "Lopez, Ramon, Cruz", False, "300-000-002-00000", x_ph_vat_registered=True, **DECLARED)]
+    taxes = [tax(30, "WC010", 10), tax(31, "WI010", 5)]
+    bills = [Bill(1, "2026-01-15", 1, 30, "500000.00", "50000.00"),
+             Bill(2, "2026-02-15", 1, 30, "220000.00", "22000.00"),  # 720,000.00: not over
+             Bill(3, "2026-03-15", 1, 30, "0.01", "0.00"),  # 720,000.01: over
+             Bill(4, "2026-04-15", 1, 30, "50000.00", "5000.00"),
+             Bill(5, "2027-01-15", 1, 30, "50000.00", "5000.00"),  # a new year starts from zero
+             Bill(6, "2026-01-20", 2, 31, "10000.00", "500.00")]
+    ewt, _, _ = silver_lines(spark, bills, partners, taxes)
+    rows = by_move(ewt)
+    assert rows[2]["paid_this_year"] == D("720000.00") and not flags(rows[2])
+    assert rows[3]["paid_this_year"] == D("720000.01")
+    for move in (3, 4):
+        assert reasons.WRONG_RATE_FOR_PAYEE.code in flags(rows[move])
+        assert (rows[move]["expected_atc"], rows[move]["expected_rate"]) == ("WC011", D("15.0000"))
+    assert not flags(rows[1]) and not flags(rows[5])
+    assert rows[6]["expected_atc"] == "WI011" and reasons.WRONG_RATE_FOR_PAYEE.code in flags(rows[6])
+
+
+def test_tax_without_an_atc_is_remitted_and_carried_to_classify(spark):
+    partners = [partner(1, "Builders Inc.", True)]
+    taxes = [tax(40, None, 2, "2% EWT contractor"), tax(41, "WC120", 2)]
+    bills = [Bill(1, "2026-03-05", 1, 40, "2000.00", "40.00"), Bill(2, "2026-03-06", 1, 41, "5000.00", "100.00")]
+    ewt, vat, held = silver_lines(spark, bills, partners, taxes)
+    rows = by_move(ewt)
+    assert (rows[1]["atc_status"], rows[1]["regime"], rows[1]["tax_withheld"]) == ("to_classify", "EWT", D("40.00"))
+    assert rows[1]["classify_reason"] == reasons.UNKNOWN_ATC.code
+    quarantined = held.collect()
+    assert [(q["reason"], q["action"]) for q in quarantined] == [(reasons.UNKNOWN_ATC.code, "to_classify")]
+    assert "PHP 40.00 withheld under tax '2% EWT contractor'" in quarantined[0]["detail"]
+    month = gold.build_bir_transactions(ewt, vat).first()
+    assert (month["withholding_tax"], month["withholding_to_classify"]) == (D("140.00"), D("40.00"))
+
+
+def test_foreign_currency_lines_take_the_php_amounts_odoo_holds(spark):
+    """A USD bill posted without a rate: balance 0, but Odoo holds the base in PHP (tax_base_amount): the PHP tax
+    is that base times the rate. Without a PHP base either, the rate of the date in Odoo's rate table (entered
+    later) converts amount_currency; with no rate on or before the date, the line is carried to classify, named."""
+    partners = [partner(1, "Cloud Corp.", True)]
+    taxes = [tax(50, "WC160", 2)]
+    usd = {"currency_id": [2, "USD"], "write_date": "2026-06-01 00:00:00"}
+    rates = [{"id": 1, "name": "2026-05-06", "inverse_company_rate": 56.25, **usd},
+             {"id": 2, "name": "2026-05-20", "rate": 1 / 50, **usd}]
+    bills = [Bill(1, "2026-05-05", 1, 50, "56200.00", "0", currency="USD", balance="0", amount_currency="-20.00"),
+             Bill(2, "2026-05-05", 1, 50, "0", "0", currency="USD", balance="0", amount_currency="-20.00"),
+             Bill(3, "2026-05-19", 1, 50, "0", "0", currency="USD", balance="0", amount_currency="-20.00"),
+             Bill(4, "2026-05-20", 1, 50, "0", "0", currency="USD", balance="0", amount_currency="-20.00")]
+    ewt, _, held = silver_lines(spark, bills, partners, taxes, rates=rates)
+    rows = by_move(ewt)
+    assert rows[1]["tax_withheld"] == D("1124.00") and flags(rows[1]) >= {reasons.PHP_FROM_TAX_BASE.code}
+    assert rows[2]["atc_status"] == "to_classify" and rows[2]["tax_withheld"] is None  # before the first rate
+    assert rows[3]["tax_withheld"] == D("1125.00") and reasons.PHP_FROM_REFERENCE_RATE.code in flags(rows[3])
+    assert rows[4]["tax_withheld"] == D("1000.00")  # 20 USD at 50 from 20 May
+    missing = held.where(F.col("reason") == reasons.MISSING_CURRENCY_RATE.code).collect()
+    assert len(missing) == 1 and "enter the rate for 2026-05-05 in Odoo" in missing[0]["detail"]
+
+
+def test_backdated_posting_uses_the_return_that_covers_the_month(spark):
+    """Months 1-2 of a quarter are due on the 10th (0619-E); month 3 at the end of the next month (1601-EQ)."""
+    partners = [partner(1, "Supplier Corp.", True)]
+    taxes = [tax(60, "WC160", 2)]
+    bills = [Bill(1, "2026-02-20", 1, 60, "1000.00", "20.00", written="2026-03-10 17:00:00"),  # on the 10th
+             Bill(2, "2026-02-20", 1, 60, "1000.00", "20.00", written="2026-03-11 08:00:00"),  # a day late
+             Bill(3, "2026-03-20", 1, 60, "1000.00", "20.00", written="2026-04-20 08:00:00"),  # before 30 Apr
+             Bill(4, "2026-03-20", 1, 60, "1000.00", "20.00", written="2026-05-01 08:00:00")]  # after 30 Apr
+    ewt, _, _ = silver_lines(spark, bills, partners, taxes)
+    backdated = {m for m, r in by_move(ewt).items() if reasons.BACKDATED_POSTING.code in flags(r)}
+    assert backdated == {2, 4}
+
+
+def test_a_credit_note_reduces_its_own_period(spark):
+    partners = [partner(1, "Supplier Corp.", True)]
+    ewt, _, _ = silver_lines(spark, [Bill(1, "2026-02-15", 1, 70, "1000.00", "10.00", move_type="in_refund")],
+                             partners, [tax(70, "WC158", 1)])
+    row = ewt.first()
+    assert (row["period"], row["base"], row["tax_withheld"]) == ("2026-02", D("-1000.00"), D("-10.00"))
+
+
+def test_a_vat_inclusive_base_is_flagged(spark):
+    """Tax computed on the VAT-inclusive amount (5% of 252,000 on a 225,000 rent) differs from rate x base."""
+    ewt, _, _ = silver_lines(spark, [Bill(1, "2026-02-15", 1, 80, "225000.00", "12600.00")],
+                             [partner(1, "Lessor Corp.", True)], [tax(80, "WC100", 5)])
+    assert flags(ewt.first()) == {reasons.TAX_NOT_RATE_X_BASE.code}
+
+
+def test_partner_names_addresses_and_shared_tins(spark):
+    """Names come from Odoo's Last/First/Middle fields or a 'Last, First, Middle' name; anything else is not
+    guessed. Partners sharing a TIN print the oldest one's identity and are flagged when the names differ."""
+    from odoolake.pipeline import silver
+    from odoolake.pipeline.schemas import RES_PARTNER
+    from tests.unit.journal import raw_frame
+
+    rows = [partner(1, "Juan Santos Dela Cruz", False, "400-000-001-00000", first_name="Juan",
+                    middle_name="Santos", last_name="Dela Cruz"),
+            partner(2, "De los Reyes, Maria Anna, Lim", False, "400-000-002-00000"),
+            partner(3, "Jose Rizal Mercado", False, "400-000-003-00000", first_name="Jose"),  # no last name
+            partner(4, "ABC Trading Inc.", True, "400-000-004-00000", zip=False),
+            partner(5, "ABC Trading Corporation", True, "400000004"),  # same TIN, another name
+            partner(6, "No Address Co.", True, "400-000-006-00000", street=False, city=False)]
+    got = {r["partner_id"]: r.asDict() for r in silver.build_partners(raw_frame(spark, RES_PARTNER, rows)).collect()}
+    assert [got[1][k] for k in ("last_name", "first_name", "middle_name", "name_status")] == [
+        "Dela Cruz", "Juan", "Santos", "fields"]
+    assert [got[2][k] for k in ("last_name", "first_name", "middle_name", "name_status")] == [
+        "De los Reyes", "Maria Anna", "Lim", "comma"]
+    assert (got[3]["name_status"], got[3]["last_name"]) == ("not_split", None)
+    assert got[5]["payee_key"] == got[4]["payee_key"] == "4000000040000"
+    assert got[5]["payee_name"] == "ABC Trading Inc." and got[4]["tin_shared"] and got[5]["tin_shared"]
+    assert (got[1]["address1"], got[1]["address2"], got[1]["zip"]) == ("1 Ayala Avenue", "Makati City", "1226")
+    partner_flags = silver.build_partner_flags(silver.build_partners(raw_frame(spark, RES_PARTNER, rows)))
+    found = sorted((r["reason"], r["record_id"]) for r in partner_flags.collect())
+    assert found == [(reasons.MISSING_ADDRESS.code, 4), (reasons.MISSING_ADDRESS.code, 6),
+                     (reasons.NAME_NOT_SPLIT.code, 3), (reasons.TIN_SHARED_BY_PARTNERS.code, 4),
+                     (reasons.TIN_SHARED_BY_PARTNERS.code, 5)]
+
+
+def test_a_credit_note_in_a_later_quarter_is_an_exception_not_a_negative_row(spark):
+    """A P100,000 bill in Q1 (WC120 2%: P2,000 withheld) and a P30,000 credit note in Q2 with nothing else from the
+    payee: Q1's QAP row stands, Q2's nets negative, so it is not written (amounts are unsigned) and is listed;
+    the payee gets no Q2 certificate; the year's 1604-E row nets to P70,000 / P1,400.00."""
+    from odoolake.bir import dat, filing
+    from odoolake.bir.certificate import Party
+    from odoolake.pipeline import forms, silver
+    from odoolake.pipeline.schemas import RES_PARTNER
+    from tests.unit.journal import raw_frame
+
+    partners = [partner(1, "Builders Inc.", True, "500-000-001-00000")]
+    bills = [Bill(1, "2026-02-10", 1, 90, "100000.00", "2000.00"),
+             Bill(2, "2026-05-10", 1, 90, "30000.00", "600.00", move_type="in_refund")]
+    ewt, _, _ = silver_lines(spark, bills, partners, [tax(90, "WC120", 2)])
+    identity = silver.build_partners(raw_frame(spark, RES_PARTNER, partners))
+    lines = forms.with_identity(ewt, identity)
+    qap_rows = [r.asDict() for r in forms.build_qap(lines).collect()]
+    by_quarter = {r["quarter"]: r for r in qap_rows}
+    assert (by_quarter["2026Q1"]["income"], by_quarter["2026Q2"]["income"]) == (D("100000.00"), D("-30000.00"))
+    agent = dat.Agent(tin="111-222-333-00000", registered_name="RIM Advertising Corporation", rdo="050")
+    q2 = dat.qap(agent, 2026, 2, *filing.qap_schedules([by_quarter["2026Q2"]]))
+    assert q2.rows == 0 and [e.problem for e in q2.exceptions] == [dat.Problem.NET_NEGATIVE]
+    assert "\r\nD1," not in q2.content and "-" not in q2.content.split("\r\n")[1]
+    annual = dat.form1604e(agent, 2026, filing.qap_schedules(filing.annual_rows(qap_rows))[0])
+    assert ",WC120,70000.00,2.00,1400.00\r\n" in annual.content
+    certificates = [r.asDict() for r in forms.build_form_2307(lines).where("quarter = '2026Q2'").collect()]
+    certs, issues, _ = filing.certificates(certificates, Party("RIM", "111-222-333-00000"), 2026, 2)
+    assert certs == [] and [i.problem for i in issues] == ["NET_NEGATIVE"]
+
+
+def test_codes_a_company_may_not_use_codes_out_of_force_and_unknown_taxes(spark):
+    """A TWA code before the company became a TWA is flagged; WC760 after RR 5-2025 replaced it (13 Mar 2025) is
+    carried to classify; a tax missing from account.tax is rejected, named."""
+    company = {**COMPANY, "x_ph_twa_since": "2026-03-01"}
+    partners = [partner(1, "Supplier Corp.", True)]
+    taxes = [tax(100, "WC158", 1), tax(101, "WC760", 0.5)]
+    bills = [Bill(1, "2026-02-27", 1, 100, "1000.00", "10.00"), Bill(2, "2026-03-02", 1, 100, "1000.00", "10.00"),
+             Bill(3, "2026-03-02", 1, 101, "1000.00", "5.00"), Bill(4, "2026-03-02", 1, 999, "1000.00", "5.00")]
+    ewt, _, held = silver_lines(spark, bills, partners, taxes, company)
+    rows = by_move(ewt)
+    assert flags(rows[1]) == {reasons.PAYOR_NOT_ELIGIBLE.code} and not flags(rows[2])
+    assert (rows[3]["atc_status"], rows[3]["classify_reason"], rows[3]["tax_withheld"]) == (
+        "to_classify", reasons.ATC_NOT_IN_FORCE.code, D("5.00"))
+    assert 4 not in rows
+    found = {(r["reason"], r["action"], r["move_id"]) for r in held.collect()}
+    assert found == {(reasons.ATC_NOT_IN_FORCE.code, "to_classify", 3), (reasons.UNKNOWN_TAX.code, "rejected", 4)}
