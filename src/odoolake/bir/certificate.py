@@ -175,16 +175,16 @@ def form_2307_xlsx(cert: Certificate) -> bytes:
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for line in cert.lines:
         r += 1
-        for c, value in enumerate([line.nature, line.atc, line.month1, line.month2, line.month3, line.total,
-                                   line.tax], start=1):
-            cell = ws.cell(r, c, float(value) if isinstance(value, Decimal) else value)
+        cells: list[object] = [line.nature, line.atc, line.month1, line.month2, line.month3, line.total, line.tax]
+        for c, cell_value in enumerate(cells, start=1):
+            cell = ws.cell(r, c, float(cell_value) if isinstance(cell_value, Decimal) else cell_value)
             cell.border = box
             if c >= 3:
                 cell.number_format = "#,##0.00"
     r += 1
     ws.cell(r, 1, "Total").font = bold
-    for c, value in enumerate(cert.totals(), start=3):
-        cell = ws.cell(r, c, float(value))
+    for c, total in enumerate(cert.totals(), start=3):
+        cell = ws.cell(r, c, float(total))
         cell.number_format, cell.font, cell.border = "#,##0.00", bold, box
     r += 2
     ws.cell(r, 1, "Money Payments Subject to Withholding of Business Tax (Government & Private)").font = bold

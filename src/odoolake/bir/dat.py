@@ -188,7 +188,8 @@ def _select(rows: Iterable[AlphalistRow], kind: str, skip_invalid: bool, needs_a
             ) -> tuple[list[tuple[AlphalistRow, str, str]], list[LeftOut]]:
     """(rows to write with TIN and branch, exceptions). Refuses the file when a row needs fixing in Odoo, unless
     ``skip_invalid``; net-negative rows never block (they are simply not reportable)."""
-    keep, left = [], []
+    keep: list = []
+    left: list = []
     for row in rows:
         found = problems_of(row, needs_atc)
         if found:

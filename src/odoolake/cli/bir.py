@@ -245,7 +245,7 @@ def _annual(spark, agency: str, year: int, regime: str) -> list[dict]:
     found = _rows(spark, "gold.qap", agency, "quarter LIKE :y AND regime = :r", {"y": f"{year}Q%", "r": regime})
     if not found:
         raise BirRuleError(f"No {'final' if regime == 'FWT' else 'expanded'} withholding data for {agency} in {year}.")
-    return filing.annual_rows(found)
+    return [dict(row) for row in filing.annual_rows(found)]
 
 
 @dat_app.command("1604e")

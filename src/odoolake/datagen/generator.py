@@ -126,6 +126,7 @@ class _Writer:
 class Generator:
     def __init__(self, config: GenConfig) -> None:
         self.cfg = config
+        self.rateless_bill_seen: set[int] = set()  # companies with a USD bill posted before any rate
         months = config.month_starts()
         self.first_month = months[0]
         self.lines_per_agency_month = max(1.0, config.lines / (config.months * len(config.agencies)))
@@ -250,7 +251,7 @@ class Generator:
             if importer:
                 rec.update(profiles.importer_fields(attrs))
             records.append(rec)
-            vendors.append(Vendor(pid, name, cat, is_company, tax_key, vat_status, currency, rec))
+            vendors.append(Vendor(pid, str(name), cat, is_company, tax_key, vat_status, currency, rec))
         customers = []
         for i in range(n_customers):
             pid += 1
@@ -486,6 +487,10 @@ class _MonthContext:
         case = profiles.currency_case(profiles.attribute_rng(self.gen.cfg.seed, move_id))
         if not case:
             return
+        company = self.company["id"]
+        if company not in self.gen.rateless_bill_seen:  # a company's first such bill comes before any rate exists:
+            self.gen.rateless_bill_seen.add(company)   # MISSING_CURRENCY_RATE is in every lake that has the case
+            case = "no_php_base"
         for rec in lines:
             if rec["display_type"] == "tax":
                 rec["tax_base_amount"] = 0.0

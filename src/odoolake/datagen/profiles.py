@@ -101,7 +101,7 @@ def vendor_profile(rng: random.Random, category: str, atcs: tuple[str, ...], is_
     declared = None
     if families & THRESHOLD_FAMILIES:
         declared = "not_over" if rng.random() < DECLARED_NOT_OVER else "over"
-    seller = False
+    seller: str | bool = False
     if "twa_goods" in families and is_company and rng.random() < LISTED_SELLER_SHARE:
         seller = rng.choice(LISTED_CATEGORIES)
         cases.append("listed_seller")

@@ -178,7 +178,7 @@ def build_filing_calendar(spark: SparkSession, agencies: list[tuple[str, str | N
     table = holidays or HolidayTable.philippines(range(min(years) - 1, max(years) + 2))
     rows = []
     for agency, group in agencies:
-        efps = EfpsGroup(group) if group in EfpsGroup.__members__ else None
+        efps = EfpsGroup(group) if group is not None and group in EfpsGroup.__members__ else None
         for ob in (o for year in years for o in obligations_for_year(year, table, efps)):
             months = ob.months()
             has_data = bool(months & periods_with_data) if months else ob.period in periods_with_data

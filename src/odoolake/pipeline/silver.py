@@ -716,8 +716,9 @@ def periods_of_new_rates(spark: SparkSession, batches: list[str], known: set[str
     ordinary month-end adds nothing here."""
     if not io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
         return set()
-    first = valid_rows(spark, RES_CURRENCY_RATE).where(F.col("_batch_id").isin(batches)).agg(
-        F.min(F.substring("name", 1, 7))).first()[0]
+    earliest = valid_rows(spark, RES_CURRENCY_RATE).where(F.col("_batch_id").isin(batches)).agg(
+        F.min(F.substring("name", 1, 7))).first()
+    first = earliest[0] if earliest is not None else None
     return {k for k in known if first and k >= first}
 
 
