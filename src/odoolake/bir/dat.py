@@ -294,8 +294,9 @@ def form1604f(agent: Agent, year: int, rows: Iterable[AlphalistRow], classificat
               skip_invalid: bool = False) -> DatFile:
     """The 1604-F alphalist (schedule 4: final tax withheld), ``{TIN}{BR}{MMDDYYYY}1604F.dat``.
 
-    ``classification`` is the payee classification code (A to H) the alphalist module asks for on each row; its
-    table was not found in any source checked, so the filer supplies it."""
+    ``classification`` is the code A to H written before the ATC on each row (an open-source writer calls it the
+    classification code and prints the column as "status as to residence/nationality"); what each letter means was
+    not found in any source checked, so the filer supplies it, one for the whole file."""
     code = (classification or "").strip().upper()
     if code not in tuple("ABCDEFGH"):
         raise BirRuleError(f"The 1604-F classification code must be one letter A to H, got {classification!r}.")
