@@ -246,30 +246,56 @@ class SparkConnectProxy:
             self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))
             return
         key, op = self.operations.start(call.session_id, call.principal)
-        with ExitStack() as stack:
-            try:
-                if prepared.lock:
-                    stack.enter_context(table_lock(prepared.lock))
-                stream = self.upstream.unary_stream["ExecutePlan"](request)
-                context.add_callback(lambda: self._client_gone(op, call))
-                if prepared.after_success is None:
-                    yield from stream
-                else:  # hold the last message until the catalog knows the table, so the client's next call does
-                    last = None
-                    for raw in stream:
-                        if last is not None:
-                            yield last
-                        last = raw
-                    prepared.after_success()
+        stack = ExitStack()
+        stream: Any = None
+        try:
+            if prepared.lock:
+                stack.enter_context(table_lock(prepared.lock))
+            stream = self.upstream.unary_stream["ExecutePlan"](request)
+            context.add_callback(lambda: self._client_gone(op, call))
+            if prepared.after_success is None:
+                yield from stream
+            else:  # hold the last message until the catalog knows the table, so the client's next call does
+                last = None
+                for raw in stream:
                     if last is not None:
                         yield last
-                op.answered = True
-            except grpc.RpcError as error:
-                self._relay(context, error)
-            except CallRefused as refused:
-                self._abort(context, refused)
+                    last = raw
+                prepared.after_success()
+                if last is not None:
+                    yield last
+            op.answered = True
+        except grpc.RpcError as error:
+            self._relay(context, error)
+        except CallRefused as refused:
+            self._abort(context, refused)
+        except GeneratorExit:
+            if stream is not None:  # the client left mid-answer
+                self._follow_to_the_end(stream, stack, key)
+                stack, key = ExitStack(), 0
+            raise
+        finally:
+            stack.close()
+            self.operations.end(key)
+
+    def _follow_to_the_end(self, stream: Any, stack: ExitStack, key: int) -> None:
+        """A client that leaves mid-answer (killed, say) drops its end of the stream. Dropping Sail's end too would
+        cancel the call, and Sail then forgets the operation while its work goes on to commit, out of reach of the
+        interrupt that ``_client_gone`` sends. So Sail's answer is read to its end in the background, the table lock
+        and the operation record held until then, and the interrupt finds the operation."""
+        held = stack.pop_all()
+
+        def drain() -> None:
+            try:
+                for _ in stream:
+                    pass
+            except grpc.RpcError:
+                pass  # the interrupt ended it, as it should
             finally:
+                held.close()
                 self.operations.end(key)
+
+        threading.Thread(target=drain, name="odoolake-abandoned-answer", daemon=True).start()
 
     def _client_gone(self, op: Operation, call: Call) -> None:
         """The RPC ended: if the client left before Sail's answer ended, interrupt what it started. The upstream call
@@ -300,6 +326,7 @@ class SparkConnectProxy:
             self._abort(context, refused)
             return
         key, op = self.operations.start(call.session_id, call.principal)
+        stream: Any = None
         try:
             stream = self.upstream.unary_stream["ReattachExecute"](request)
             context.add_callback(lambda: self._client_gone(op, call))
@@ -307,6 +334,11 @@ class SparkConnectProxy:
             op.answered = True
         except grpc.RpcError as error:
             self._relay(context, error)
+        except GeneratorExit:
+            if stream is not None:
+                self._follow_to_the_end(stream, ExitStack(), key)
+                key = 0
+            raise
         finally:
             self.operations.end(key)
 
