@@ -17,13 +17,14 @@ import re
 import threading
 import time
 import uuid
+import warnings
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, ResourceDoesNotExist
+from odoolake.workspace.errors import ApiError, InvalidParameterValue, NotImplementedLocally, ResourceDoesNotExist
 from odoolake.workspace.sql.results import cell, columns
 
 LOG = logging.getLogger(__name__)
@@ -52,10 +53,13 @@ class Statement:
     session: Any = None
 
 
-def _convert(value: str | None, kind: str, name: str) -> Any:
+def parameter_value(value: str | None, kind: str, name: str) -> Any:
+    """A statement parameter's value (sent as a string with a SQL type name) as the engine binds it."""
     if value is None:
         return None
     kind = (kind or "STRING").upper()
+    if kind == "VOID":
+        return None
     try:
         if kind in ("INT", "INTEGER", "BIGINT", "LONG", "SMALLINT", "SHORT", "TINYINT", "BYTE"):
             return int(value)
@@ -81,7 +85,35 @@ def _convert(value: str | None, kind: str, name: str) -> Any:
 def statement_error(exc: Exception) -> dict[str, str]:
     """The ``status.error`` of a failed statement. The error code is one of the SDK's ServiceErrorCode values
     (BAD_REQUEST); what went wrong is in the message, led by the Spark error class."""
-    return {"error_code": "BAD_REQUEST", "message": str(exc).strip().split("\n\nJVM stacktrace")[0]}
+    return {"error_code": "BAD_REQUEST", "message": SqlFailure.of(exc).message}
+
+
+@dataclass(frozen=True)
+class SqlFailure:
+    """Why a statement failed, as every SQL client shows it: the message (led by ``[ERROR_CLASS]``), the Spark error
+    class and the SQLSTATE."""
+
+    message: str
+    sql_state: str | None = None
+    error_class: str | None = None
+
+    @classmethod
+    def of(cls, exc: BaseException) -> SqlFailure:
+        if isinstance(exc, ApiError):
+            return cls(exc.message, None, exc.error_code)
+        message = str(exc).strip().split("\n\nJVM stacktrace")[0]
+        error_class = sql_state = None
+        for name in ("getCondition", "getErrorClass"):
+            getter = getattr(exc, name, None)
+            if callable(getter):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    error_class = getter()
+                break
+        getter = getattr(exc, "getSqlState", None)
+        if callable(getter):
+            sql_state = getter()
+        return cls(message, sql_state or None, error_class or None)
 
 
 class PrincipalSessions:
@@ -299,7 +331,7 @@ class StatementService:
             value = p.get("value")
             if value is not None and not isinstance(value, str):
                 raise InvalidParameterValue(f"Invalid parameters[{i}].value: expected a string.")
-            args[p["name"]] = _convert(value, p.get("type") or "STRING", p["name"])
+            args[p["name"]] = parameter_value(value, p.get("type") or "STRING", p["name"])
         return args
 
     def _run(self, st: Statement, principal: str, statement: str, args: dict | None, catalog: str | None,
@@ -348,9 +380,9 @@ class StatementService:
         except Exception as exc:
             if st.state != "CANCELED":
                 st.state = "FAILED"
-                st.error = statement_error(exc)
-                get_state = getattr(exc, "getSqlState", None)
-                st.sql_state = get_state() if callable(get_state) else None
+                failure = SqlFailure.of(exc)
+                st.error = {"error_code": "BAD_REQUEST", "message": failure.message}
+                st.sql_state = failure.sql_state
         finally:
             if st.session is not None:
                 st.session.removeTag(st.statement_id)
