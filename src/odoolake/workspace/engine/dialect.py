@@ -61,7 +61,7 @@ def rewrite(sql: str, columns_of: ColumnsOf) -> str | None:
     return tree.sql(dialect=WRITE) if changed else None
 
 
-def _respell_pivots(tree: exp.Expression) -> bool:
+def _respell_pivots(tree: exp.Expr) -> bool:
     changed = False
     for node in tree.find_all(exp.Pivot):
         if node.args.get("unpivot"):
@@ -105,7 +105,7 @@ def _source_columns(select: exp.Select, columns_of: ColumnsOf) -> set[str] | Non
     return names
 
 
-def _inline_lateral_aliases(tree: exp.Expression, columns_of: ColumnsOf) -> bool:
+def _inline_lateral_aliases(tree: exp.Expr, columns_of: ColumnsOf) -> bool:
     changed = False
     for select in list(tree.find_all(exp.Select)):
         known = _source_columns(select, columns_of)
