@@ -39,3 +39,12 @@ def test_the_target_of_a_data_change_is_found():
     assert dml_target("MERGE INTO s.t AS x USING s.u AS y ON x.id = y.id WHEN MATCHED THEN DELETE") == "`s`.`t`"
     assert dml_target("TRUNCATE TABLE s.t") == "`s`.`t`"
     assert dml_target("SELECT 1") is None
+
+
+def test_quoted_parameter_markers_are_unquoted_but_json_paths_and_strings_stay():
+    from odoolake.workspace.engine.sqltext import unquote_parameter_markers
+
+    assert unquote_parameter_markers("SELECT a FROM t WHERE p >= :`since` AND q = :x") == \
+        "SELECT a FROM t WHERE p >= :since AND q = :x"
+    assert unquote_parameter_markers("SELECT raw:`field` FROM t") == "SELECT raw:`field` FROM t"
+    assert unquote_parameter_markers("SELECT ':`no`' AS s") == "SELECT ':`no`' AS s"

@@ -37,7 +37,7 @@ from odoolake.workspace.jobs.runner import JobRunner, TaskFailure
 from odoolake.workspace.jobs.scheduler import Scheduler
 from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
-from odoolake.workspace.mlflow_api import MlflowApi
+from odoolake.workspace.mlflow_server import MlflowDispatch, MlflowServer
 from odoolake.workspace.pipelines import PipelinesService
 from odoolake.workspace.routes import (
     compute,
@@ -134,7 +134,7 @@ class Workspace:
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
         self.runner.pipelines = self.pipelines
         self.models = ModelStore(self.paths)
-        self.mlflow = MlflowApi(self.paths)
+        self.mlflow_server = MlflowServer(self.paths)
         self.serving = ServingEndpoints(self.db, self.models, self.user)
 
     def _execute_pipeline(self, spec: dict, update_id: str, full_refresh: bool) -> tuple[bool, str | None]:
@@ -174,7 +174,7 @@ class Workspace:
         self.engine.close()
 
 
-PROTECTED_PREFIXES = ("/api/", "/serving-endpoints", "/model/", "/sql/")
+PROTECTED_PREFIXES = ("/api/", "/serving-endpoints", "/model/", "/sql/", "/dbfs/")
 REASON_HEADER = "x-databricks-reason-phrase"  # why a call was refused, for clients that read no body (Thrift)
 
 
@@ -256,6 +256,7 @@ def create_app(settings: WorkspaceSettings, workspace: Workspace | None = None) 
         """Liveness only: where the engine listens is never told here (it is reached through this port)."""
         return {"status": "ok", "workspace_id": ws.workspace_id}
 
+    app.add_middleware(MlflowDispatch, server=ws.mlflow_server)  # inside BearerAuth: MLflow's calls are authenticated
     app.add_middleware(BearerAuth, tokens=ws.tokens, roles=ws.roles)
 
     @app.exception_handler(ApiError)

@@ -225,6 +225,7 @@ class PlanRewriter:
         head = sqltext.words(sql, 4)
         if not head:
             raise refuse("INVALID_ARGUMENT", "PARSE_EMPTY_STATEMENT", "42617", "The SQL text is empty.")
+        sql = sqltext.unquote_parameter_markers(sql)
         writes = self._is_write(sql, head)
         if writes:
             self.access.check_write(call.principal, f"run {head[0]} statements")
@@ -250,6 +251,8 @@ class PlanRewriter:
             return sqltext.answer_query([], [])
         if head[0] == "USE":
             return self._use(sql, head, call)
+        if head[0] == "SHOW" and len(head) > 1 and head[1] in ("SCHEMAS", "DATABASES", "NAMESPACES"):
+            return self._show_schemas(sql)
         if head[0] in ("SET", "RESET") and not _SET_SPECIAL.match(sql):
             if not eager:
                 raise self._needs_command(head[0])
@@ -386,6 +389,26 @@ class PlanRewriter:
         if len(parts) == 1:
             return f"USE SCHEMA `{parts[0]}`"
         return sql
+
+    def _show_schemas(self, sql: str) -> str:
+        """``SHOW SCHEMAS [IN|FROM catalog] [[LIKE] 'pattern']`` from the catalog, one ``databaseName`` a row as
+        Databricks answers (Sail answers ``main.<schema>``)."""
+        toks = [t for t in sqltext.tokens(sql)[2:] if t.text != ";"]
+        catalog, pattern = CATALOG, None
+        if toks and toks[0].text.upper() in ("IN", "FROM") and len(toks) > 1:
+            catalog = toks[1].text.lower()
+            toks = toks[2:]
+        if toks and toks[0].text.upper() == "LIKE":
+            toks = toks[1:]
+        if toks:
+            pattern = toks[0].text
+        if catalog not in CATALOG_ALIASES:
+            raise self._unknown_catalog(catalog)
+        names = [s["name"] for s in self.catalog.schemas(CATALOG)]
+        if pattern is not None:  # Spark's SHOW patterns: * any run, | alternatives, case-insensitive
+            alternatives = [re.escape(p.strip()).replace(r"\*", ".*") for p in pattern.split("|")]
+            names = [n for n in names if re.fullmatch("|".join(alternatives), n, re.I)]
+        return sqltext.answer_query([("databaseName", "string")], [(n,) for n in names])
 
     @staticmethod
     def _unknown_catalog(name: str) -> CallRefused:
