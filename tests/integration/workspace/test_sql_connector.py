@@ -201,3 +201,20 @@ def test_sessions_are_closed_with_their_connections(server):
 
     use()
     assert done.is_set() and server.workspace.sql_sessions.count() == before
+
+
+def test_the_connector_is_told_no_feature_flags_are_on(server):
+    import httpx
+
+    answer = httpx.get(f"{server.url}/api/2.0/connector-service/feature-flags/PYTHON/4.9.0",
+                       headers={"Authorization": f"Bearer {server.token}"})
+    assert answer.status_code == 200 and answer.json() == {"flags": [], "ttl_seconds": 900}
+
+
+def test_a_body_that_is_not_thrift_is_refused_naming_the_protocol(server):
+    import httpx
+
+    answer = httpx.post(f"{server.url}/sql/1.0/warehouses/{LOCAL_WAREHOUSE_ID}", content=b"SELECT 1",
+                        headers={"Authorization": f"Bearer {server.token}", "Content-Type": "application/x-thrift"})
+    assert answer.status_code == 400
+    assert "not a TCLIService call in Thrift's binary protocol" in answer.headers["x-thriftserver-error-message"]

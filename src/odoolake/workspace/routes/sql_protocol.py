@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import anyio
 from fastapi import APIRouter, Request, Response
+from thrift.Thrift import TException
 
 from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
 
@@ -29,5 +30,15 @@ async def warehouse_thrift(warehouse_id: str, request: Request) -> Response:
                              f"(POST /api/2.0/sql/warehouses/{warehouse_id}/start).")
     body = await request.body()
     principal = request.state.user
-    answer = await anyio.to_thread.run_sync(ws.sql_thrift.process, body, principal)
+    try:
+        answer = await anyio.to_thread.run_sync(ws.sql_thrift.process, body, principal)
+    except (TException, EOFError, ValueError) as exc:
+        return _refused(400, f"The request is not a TCLIService call in Thrift's binary protocol ({type(exc).__name__}"
+                             f"{': ' + str(exc) if str(exc) else ''}); connect with the Databricks SQL connector.")
     return Response(content=answer, media_type=THRIFT)
+
+
+@router.get("/api/2.0/connector-service/feature-flags/{client}/{version}")
+def connector_feature_flags(client: str, version: str) -> dict:
+    """The SQL connector asks which server-side features to turn on (its telemetry, for one): none here."""
+    return {"flags": [], "ttl_seconds": 900}
