@@ -125,6 +125,30 @@ def test_initial_catalog_schema_and_session_configuration(server, connector_tabl
         connect(server, session_configuration={"NO_SUCH_PARAMETER": "1"})
 
 
+def test_a_session_may_open_in_a_schema_it_creates_next(server):
+    """dbt opens its session in its target schema before creating it: the session starts in ``default`` and enters
+    the schema once it exists; a schema that never exists makes unqualified names fail naming them."""
+    with connect(server, catalog="main", schema="made_later") as conn, conn.cursor() as cur:
+        cur.execute("SELECT current_schema() AS s")
+        assert cur.fetchone().s == "default"
+        cur.execute("CREATE SCHEMA IF NOT EXISTS made_later")
+        cur.execute("CREATE OR REPLACE TABLE made_later.t AS SELECT 7 AS x")
+        cur.execute("SELECT x FROM t")  # unqualified: the session is in made_later now
+        assert cur.fetchone().x == 7
+        cur.execute("SELECT x AS y, y + 1 AS z FROM t")  # a lateral alias: t's columns looked up in made_later
+        assert tuple(cur.fetchone()) == (7, 8)
+        cur.execute("WITH v AS (SELECT x AS value_field, COUNT(*) AS n FROM t GROUP BY x) "
+                    "SELECT * FROM v WHERE value_field NOT IN (1)")  # the shape of dbt's accepted_values test
+        assert tuple(cur.fetchone()) == (7, 1)
+        cur.execute("DELETE FROM t WHERE x = 7")  # resolved in the session's schema
+        assert cur.rowcount == 1
+    with connect(server, catalog="main", schema="never_made") as conn, conn.cursor() as cur, \
+            pytest.raises(SqlError, match=r"TABLE_OR_VIEW_NOT_FOUND.*no_such_table"):
+        cur.execute("SELECT * FROM no_such_table")
+    with pytest.raises(SqlError, match="no_such_catalog"):
+        connect(server, catalog="no_such_catalog", schema="made_later")  # a catalog is never waited for
+
+
 def test_cancel_stops_a_running_statement_and_the_session_goes_on(server):
     with connect(server) as conn, conn.cursor() as cur:
         cur.execute_async("SELECT SUM(a.id * b.id) AS s FROM range(200000) a CROSS JOIN range(200000) b")

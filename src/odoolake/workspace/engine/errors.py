@@ -46,6 +46,10 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
      lambda m: SparkError("TABLE_OR_VIEW_NOT_FOUND", "42P01",
                           f"The table or view `{m.group('name').strip('`')}` cannot be found. Verify the spelling and "
                           "correctness of the schema and catalog.")),
+    (re.compile(r"Schema not found: (?P<name>\S+)"),
+     lambda m: SparkError("SCHEMA_NOT_FOUND", "42704",
+                          f"The schema {'.'.join(f'`{p}`' for p in m.group('name').strip('`').split('.'))} cannot be "
+                          "found. Verify the spelling and correctness of the schema and catalog.")),
     (re.compile(r"attribute ObjectName\(\[(?P<parts>.*?)\]\) is missing from the schema"),
      lambda m: SparkError("UNRESOLVED_COLUMN.WITHOUT_SUGGESTION", "42703",
                           f"A column, variable, or function parameter with name {_quoted(m.group('parts'))} cannot "

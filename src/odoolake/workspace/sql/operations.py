@@ -122,6 +122,7 @@ class SqlOperations:
         spark = op.session.spark
         spark.addTag(op.tag)  # tags are per thread: a cancel interrupts this statement only
         try:
+            op.session.use_pending_schema()
             df = spark.sql(sql, args=args) if args else spark.sql(sql)
             if row_limit:
                 df = df.limit(row_limit)

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from odoolake.workspace.engine.errors import classify
 from odoolake.workspace.errors import ApiError, InvalidParameterValue
 
 LOG = logging.getLogger(__name__)
@@ -31,6 +32,9 @@ SESSION_PARAMETERS = {
 }
 # Settings clients send that concern the wire format, not the engine: answered by the server, never forwarded.
 WIRE_SETTINGS = ("spark.thriftserver.",)
+# Session parameters that only label queries in a warehouse's query history (dbt-databricks sends QUERY_TAGS with
+# the model's name): the local warehouse keeps no query history, so they are accepted and change nothing.
+LABEL_PARAMETERS = ("query_tags",)
 
 
 class SessionNotFound(ApiError):
@@ -44,16 +48,37 @@ class SqlSession:
     spark: Any
     created: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
+    pending_schema: str | None = None  # the initial schema, while it does not exist yet
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
+
+    def use_pending_schema(self) -> None:
+        """Enter the initial schema once it exists: a client may open its session in the schema it is about to
+        create (dbt does, with its target schema), as a Databricks warehouse allows. Until then statements run in
+        the catalog's ``default`` schema, and unqualified names that are not there fail naming them."""
+        if self.pending_schema is None:
+            return
+        try:
+            self.spark.sql(f"USE SCHEMA `{self.pending_schema}`")
+        except Exception as exc:
+            if not schema_missing(exc):
+                raise
+            return
+        self.pending_schema = None
+
+
+def schema_missing(exc: Exception) -> bool:
+    """Whether the engine refused a statement because a schema does not exist (Spark's SCHEMA_NOT_FOUND)."""
+    found = classify(str(exc))
+    return "[SCHEMA_NOT_FOUND]" in str(exc) or (found is not None and found.error_class == "SCHEMA_NOT_FOUND")
 
 
 def engine_settings(conf: dict[str, str] | None) -> dict[str, str]:
     """The engine settings for a session's configuration; an unknown parameter is an error naming it."""
     out: dict[str, str] = {}
     for key, value in (conf or {}).items():
-        if key.startswith(WIRE_SETTINGS):
+        if key.startswith(WIRE_SETTINGS) or key.lower() in LABEL_PARAMETERS:
             continue
         if key.startswith("spark."):
             out[key] = str(value)
@@ -83,17 +108,23 @@ class SqlSessions:
                 raise ApiError(f"The SQL warehouse has {self.max_sessions} open sessions; close sessions you no "
                                "longer use (connection.close()).", error_code="RESOURCE_EXHAUSTED", status=429)
         spark = self.engine.session(principal)
+        pending = None
         try:
             for key, value in settings.items():
                 spark.conf.set(key, value)
             if catalog:
                 spark.sql(f"USE CATALOG `{catalog}`")
             if schema:
-                spark.sql(f"USE SCHEMA `{schema}`")
+                try:
+                    spark.sql(f"USE SCHEMA `{schema}`")
+                except Exception as exc:
+                    if not schema_missing(exc):
+                        raise
+                    pending = schema
         except Exception:
             self.engine.stop_session(spark)
             raise
-        session = SqlSession(str(uuid.uuid4()), principal, spark)
+        session = SqlSession(str(uuid.uuid4()), principal, spark, pending_schema=pending)
         with self._lock:
             self._sessions[session.session_id] = session
         return session
