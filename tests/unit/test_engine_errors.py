@@ -20,6 +20,8 @@ from odoolake.workspace.engine.errors import classify, translate
      "PARSE_SYNTAX_ERROR", "42601", "'SELEC' (position 0)"),
     ("invalid argument: found end of input expected expression", "PARSE_SYNTAX_ERROR", "42601", "end of input"),
     ("Schema not found: main.marts", "SCHEMA_NOT_FOUND", "42704", "`main`.`marts`"),
+    ("not supported: Open source Unity Catalog does not support creating views", "UNSUPPORTED_FEATURE", "0A000",
+     "CREATE TEMP VIEW"),
     ("divide by zero", "DIVIDE_BY_ZERO", "22012", "try_divide"),
     ("unknown function: no_such_fn", "UNRESOLVED_ROUTINE", "42883", "`no_such_fn`"),
     ("Cannot cast string 'abc' to value of Int32 type", "CAST_INVALID_INPUT", "22018", '"INT"'),

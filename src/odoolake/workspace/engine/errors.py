@@ -46,6 +46,10 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
      lambda m: SparkError("TABLE_OR_VIEW_NOT_FOUND", "42P01",
                           f"The table or view `{m.group('name').strip('`')}` cannot be found. Verify the spelling and "
                           "correctness of the schema and catalog.")),
+    (re.compile(r"does not support creating views"),
+     lambda m: SparkError("UNSUPPORTED_FEATURE", "0A000",
+                          "The feature is not supported: persistent views (the local catalog does not support "
+                          "creating views). Use CREATE TEMP VIEW in the session, or a table.")),
     (re.compile(r"Schema not found: (?P<name>\S+)"),
      lambda m: SparkError("SCHEMA_NOT_FOUND", "42704",
                           f"The schema {'.'.join(f'`{p}`' for p in m.group('name').strip('`').split('.'))} cannot be "

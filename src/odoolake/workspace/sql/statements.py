@@ -113,6 +113,8 @@ class SqlFailure:
         getter = getattr(exc, "getSqlState", None)
         if callable(getter):
             sql_state = getter()
+        if sql_state and "SQLSTATE:" not in message:  # as Databricks ends every classed message
+            message = f"{message} SQLSTATE: {sql_state}"
         return cls(message, sql_state or None, error_class or None)
 
 
