@@ -283,3 +283,26 @@ def test_real_superset_reads_every_chart_from_the_warehouse(superset, warehouse,
         {a: Decimal(str(t)).quantize(Decimal("0.01")) for a, t in by_agency.items()}
     assert len({r["month"] for r in data["Withholding tax by month"]}) == months  # one bucket per month (P1M)
     assert {"atc", "regime", "tax_withheld", "base"} <= set(data["EWT by ATC"][0])
+
+
+def test_the_cli_writes_the_warehouse_export_and_names_bad_options(tmp_path):
+    from typer.testing import CliRunner
+
+    from odoolake.cli.main import app
+
+    runner = CliRunner()
+    ca = tmp_path / "ca-bundle.pem"
+    ca.write_text("a CA")
+    out = tmp_path / "w.zip"
+    done = runner.invoke(app, ["superset", "export", "--warehouse", "https://127.0.0.1:9443", "--ca", str(ca),
+                               "--file", str(out)])
+    assert done.exit_code == 0, done.output
+    database = _docs(out)[f"databases/{WAREHOUSE_DATABASE}.yaml"]
+    assert database["sqlalchemy_uri"] == (f"databricks://token:{PASSWORD_MASK}@127.0.0.1:9443?http_path=/sql/1.0/"
+                                          f"warehouses/{LOCAL_WAREHOUSE_ID}&catalog=main&schema=gold")
+    assert database["extra"]["engine_params"]["connect_args"] == {"_port": 9443, "enable_telemetry": False,
+                                                                  "_tls_trusted_ca_file": str(ca)}
+    plain = runner.invoke(app, ["superset", "export", "--warehouse", "http://127.0.0.1:9443", "--file", str(out)])
+    assert plain.exit_code != 0 and "https://" in plain.output
+    both = runner.invoke(app, ["superset", "export", "--warehouse", "https://h", "--db", "x.duckdb"])
+    assert both.exit_code != 0 and "not both" in both.output
