@@ -125,8 +125,8 @@ class Workspace:
                                 settings.runner_workers, settings.task_memory_mb, self.task_grants, settings.base_url)
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
         self.jobs.known_principal = self.roles.exists
-        self.statements = StatementService(self.engine, self.catalog)
         self.sql_sessions = SqlSessions(self.engine)
+        self.statements = StatementService(self.engine, self.catalog, sql_sessions=self.sql_sessions)
         self.sql_operations = SqlOperations()
         self.sql_thrift = ThriftService(self.sql_sessions, self.sql_operations, self.catalog)
         self.statement_owners = StatementOwners()

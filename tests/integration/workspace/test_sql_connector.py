@@ -242,3 +242,32 @@ def test_a_body_that_is_not_thrift_is_refused_naming_the_protocol(server):
                         headers={"Authorization": f"Bearer {server.token}", "Content-Type": "application/x-thrift"})
     assert answer.status_code == 400
     assert "not a TCLIService call in Thrift's binary protocol" in answer.headers["x-thriftserver-error-message"]
+
+
+def test_use_sea_runs_in_a_session_of_the_statement_execution_api(server, connector_tables):
+    """``use_sea=True``: the connector opens ``POST /api/2.0/sql/sessions`` and sends each statement with its
+    ``session_id`` (JSON_ARRAY inline results: ``use_cloud_fetch=False``, as there is no cloud storage to fetch from)."""
+    before = server.workspace.sql_sessions.count()
+    with connect(server, use_sea=True, use_cloud_fetch=False) as conn, conn.cursor() as cur:
+        assert server.workspace.sql_sessions.count() == before + 1
+        cur.execute("SELECT id, agency, wht, day FROM conn.typed WHERE agency = :agency ORDER BY id", {"agency": "RIM"})
+        rows = cur.fetchall()
+        assert [r.id for r in rows] == [1, 3]  # the parameter filtered
+        assert rows[0].wht == decimal.Decimal("1234.56") and rows[0].day == dt.date(2026, 1, 31)
+        cur.execute("CREATE TEMP VIEW sea_only AS SELECT 41 + 1 AS answer")
+        cur.execute("SELECT answer FROM sea_only")  # the session kept its temp view
+        assert cur.fetchone().answer == 42
+        with connect(server) as other, other.cursor() as elsewhere, pytest.raises(SqlError, match="sea_only"):
+            elsewhere.execute("SELECT answer FROM sea_only")
+        with pytest.raises(SqlError, match="TABLE_OR_VIEW_NOT_FOUND"):
+            cur.execute("SELECT * FROM conn.no_such_table")
+    assert server.workspace.sql_sessions.count() == before  # closed with the connection
+
+
+def test_statements_with_an_unknown_session_id_are_refused_naming_it(server, w):
+    from databricks.sdk.errors import DatabricksError
+
+    with pytest.raises(DatabricksError, match="Session nosuchsession does not exist or was closed"):
+        w.api_client.do("POST", "/api/2.0/sql/statements", body={
+            "warehouse_id": LOCAL_WAREHOUSE_ID, "session_id": "nosuchsession", "statement": "SELECT 1"})
+

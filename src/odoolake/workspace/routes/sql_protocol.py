@@ -7,7 +7,8 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from thrift.Thrift import TException
 
-from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
+from odoolake.workspace.routes.common import field, json_body
+from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID, check_warehouse
 
 router = APIRouter()
 THRIFT = "application/x-thrift"
@@ -42,3 +43,25 @@ async def warehouse_thrift(warehouse_id: str, request: Request) -> Response:
 def connector_feature_flags(client: str, version: str) -> dict:
     """The SQL connector asks which server-side features to turn on (its telemetry, for one): none here."""
     return {"flags": [], "ttl_seconds": 900}
+
+
+# -- the Statement Execution API's sessions (the SQL connector's ``use_sea=True``) ----------------------------------
+
+@router.post("/api/2.0/sql/sessions")
+@router.post("/api/2.0/sql/sessions/")
+async def sessions_create(request: Request) -> dict:
+    """A session of its own for the caller: statements sent with its ``session_id`` share its SET, USE and temp
+    views, as a Databricks SQL warehouse's sessions do (the same sessions the Thrift endpoint opens)."""
+    body = await json_body(request)
+    check_warehouse(body.get("warehouse_id"))
+    confs = field(body, "session_confs", dict) or {}
+    catalog, schema = field(body, "catalog", str), field(body, "schema", str)
+    ws = request.app.state.ws
+    session = await anyio.to_thread.run_sync(ws.sql_sessions.open, request.state.user, catalog, schema, confs)
+    return {"session_id": session.session_id}
+
+
+@router.delete("/api/2.0/sql/sessions/{session_id}")
+def sessions_delete(session_id: str, request: Request) -> dict:
+    request.app.state.ws.sql_sessions.close(session_id, request.state.user)
+    return {}
