@@ -271,3 +271,13 @@ def test_statements_with_an_unknown_session_id_are_refused_naming_it(server, w):
         w.api_client.do("POST", "/api/2.0/sql/statements", body={
             "warehouse_id": LOCAL_WAREHOUSE_ID, "session_id": "nosuchsession", "statement": "SELECT 1"})
 
+
+
+def test_a_warehouse_id_of_any_characters_is_refused_naming_it(server):
+    import httpx
+
+    answer = httpx.post(f"{server.url}/sql/1.0/warehouses/æœﬀ", content=b"",
+                        headers={"Authorization": f"Bearer {server.token}"})
+    assert answer.status_code == 404
+    assert answer.text.startswith("Warehouse æœﬀ does not exist")
+    assert answer.headers["x-thriftserver-error-message"].startswith("Warehouse \\xe6\\u0153\\ufb00 does not exist")

@@ -16,8 +16,10 @@ ERROR_HEADER = "x-thriftserver-error-message"  # the connector shows this header
 
 
 def _refused(status: int, message: str) -> Response:
-    return Response(content=message.encode(), status_code=status, media_type="text/plain",
-                    headers={ERROR_HEADER: message})
+    # HTTP headers carry latin-1 only: a warehouse id of any other characters is escaped there (the body keeps it).
+    header = message.encode("ascii", "backslashreplace").decode("ascii")
+    return Response(content=message.encode(), status_code=status, media_type="text/plain; charset=utf-8",
+                    headers={ERROR_HEADER: header})
 
 
 @router.post("/sql/1.0/warehouses/{warehouse_id}")
