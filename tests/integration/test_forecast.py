@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -140,6 +141,12 @@ def test_ml_models_lists_window_data_version_and_metrics(forecast_lake):
     assert shown.returncode == 0, shown.stderr
     for words in ("training window", "data version", "backtest MAE", "2023-11..2026-10", "champion"):
         assert words in shown.stdout
+    as_json = subprocess.run([sys.executable, "-m", "odoolake.cli.main", "ml", "models", "--output", "json"],
+                             capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert as_json.returncode == 0, as_json.stderr
+    versions = json.loads(as_json.stdout)
+    champion = next(v for v in versions if v["alias"] == "champion")
+    assert champion["training_window"] == "2023-11..2026-10" and float(champion["backtest_mae"]) > 0
 
 
 def test_the_forecasting_page_is_written_from_the_champions_run(forecast_lake):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections import defaultdict
 from datetime import date
@@ -359,6 +360,20 @@ def test_bir_cli_outputs(lake):
     listed = runner.invoke(app, ["bir", "remittances", "--period", "2026Q3", "--agency", "RIM", *home])
     assert listed.exit_code == 0 and f"{owed['total_withheld']:,.2f}" in listed.output, listed.output
     assert "1601-EQ" in listed.output and "0619-E" in listed.output and "03 Nov 2026" in listed.output
+    listed_json = runner.invoke(app, ["bir", "remittances", "--period", "2026Q3", "--agency", "RIM", "--output", "json",
+                                      *home])
+    assert listed_json.exit_code == 0, listed_json.output
+    eq = next(r for r in json.loads(listed_json.stdout) if r["form"] == "1601-EQ")
+    assert Decimal(eq["total_withheld"]) == owed["total_withheld"] and eq["due"] == "2026-11-03"
+    sawt_json = runner.invoke(app, ["bir", "dat", "sawt", "--quarter", "2026Q3", "--agency", "RIM", "--skip-invalid",
+                                    "--output", "json", *home])
+    assert sawt_json.exit_code == 0, sawt_json.output
+    dat_file = next(f for f in json.loads(sawt_json.stdout) if f["kind"] == "dat")
+    written = paths.dbfs_to_local(dat_file["path"]).read_bytes().decode().split("\r\n")
+    assert dat_file["rows"] == len([line for line in written if line.startswith("DSAWT")]) > 0
+    cal_json = runner.invoke(app, ["bir", "calendar", "--year", "2026", "--output", "json", *home])
+    assert {"form": "1604-E", "period": "2025", "due": "2026-03-02", "statutory_due": "2026-03-01",
+            "moved": True} in json.loads(cal_json.stdout)
     total = spark.sql("SELECT SUM(withholding_tax) AS t FROM gold.bir_transactions").first()["t"]
     shown = runner.invoke(app, ["lake", "sql", "SELECT SUM(withholding_tax) AS t FROM gold.bir_transactions", *home])
     assert shown.exit_code == 0 and f"{total:,.2f}" in shown.output and "," in f"{total:,.2f}", shown.output

@@ -294,8 +294,9 @@ def form1604f(agent: Agent, year: int, rows: Iterable[AlphalistRow], classificat
               skip_invalid: bool = False) -> DatFile:
     """The 1604-F alphalist (schedule 4: final tax withheld), ``{TIN}{BR}{MMDDYYYY}1604F.dat``.
 
-    ``classification`` is the payee classification code (A to H) the alphalist module asks for on each row; its
-    table was not found in any source checked, so the filer supplies it."""
+    ``classification`` is the code A to H written before the ATC on each row (an open-source writer calls it the
+    classification code and prints the column as "status as to residence/nationality"); what each letter means was
+    not found in any source checked, so the filer supplies it, one for the whole file."""
     code = (classification or "").strip().upper()
     if code not in tuple("ABCDEFGH"):
         raise BirRuleError(f"The 1604-F classification code must be one letter A to H, got {classification!r}.")
@@ -390,6 +391,15 @@ def _relief_names(row: ReliefRow) -> str:
     return ",".join([_quoted(row.registered_name, NAME_WIDTH), "", "", ""])
 
 
+def _relief_taxpayer(agent: Agent) -> list[str]:
+    """The taxpayer's identity in every RELIEF header (P, S and I): registered name, last, first and middle name,
+    trade name, the two address lines."""
+    return [_quoted(agent.registered_name, NAME_WIDTH), _quoted(agent.last_name, PERSON_WIDTH),
+            _quoted(agent.first_name, PERSON_WIDTH), _quoted(agent.middle_name, PERSON_WIDTH),
+            _quoted(agent.trade_name or agent.registered_name, NAME_WIDTH), _quoted(agent.address1, ADDRESS_WIDTH),
+            _quoted(agent.address2, ADDRESS_WIDTH)]
+
+
 def relief_problems(row: ReliefRow) -> list[str]:
     found = []
     if parse_tin(row.tin, None)[0] is None:
@@ -428,10 +438,7 @@ def slsp(agent: Agent, kind: str, year: int, quarter: int, rows: Iterable[Relief
     def total(i: int) -> Decimal:
         return sum((r.amounts[i] for r in keep), ZERO)
 
-    head = [f"H,{kind},{tin}", _quoted(agent.registered_name, NAME_WIDTH), _quoted(agent.last_name, PERSON_WIDTH),
-            _quoted(agent.first_name, PERSON_WIDTH), _quoted(agent.middle_name, PERSON_WIDTH),
-            _quoted(agent.trade_name or agent.registered_name, NAME_WIDTH), _quoted(agent.address1, ADDRESS_WIDTH),
-            _quoted(agent.address2, ADDRESS_WIDTH)]
+    head = [f"H,{kind},{tin}", *_relief_taxpayer(agent)]
     lines = []
     if kind == "P":
         head += [money(total(i)) for i in range(6)] + [money(total(5)), money(ZERO), agent.rdo, period]
@@ -452,20 +459,29 @@ def slsp(agent: Agent, kind: str, year: int, quarter: int, rows: Iterable[Relief
 
 
 def sli(agent: Agent, year: int, quarter: int, entries: Iterable[ImportEntry]) -> tuple[str, str]:
-    """(file name, content) of the summary list of importations, ``{TIN}I{MMYYYY}.dat``."""
+    """(file name, content) of the summary list of importations, ``{TIN}I{MMYYYY}.dat``.
+
+    The header carries the same taxpayer identity as the SLP/SLS headers (registered, last, first, middle and trade
+    name, two address lines) before the totals; each entry's landed cost (dutiable value + other charges) must equal
+    its exempt + taxable amounts."""
     tin, _ = _tin(agent.tin, agent.branch, "Taxpayer")
     y, m = _quarter_end(year, quarter)
     entries = list(entries)
     bad = [e for e in entries if min(e.dutiable_value, e.other_charges, e.exempt, e.taxable, e.vat) < 0]
     if bad:
         raise BirRuleError(f"Importation {bad[0].entry}: negative amounts cannot be listed; correct the entry in Odoo.")
+    unbalanced = [e for e in entries if e.dutiable_value + e.other_charges != e.exempt + e.taxable]
+    if unbalanced:
+        e = unbalanced[0]
+        raise BirRuleError(
+            f"Importation {e.entry}: the landed cost (dutiable value {e.dutiable_value} + other charges "
+            f"{e.other_charges}) must equal exempt {e.exempt} + taxable {e.taxable}; correct the entry in Odoo.")
     period = date.fromordinal(date(y + (m == 12), m % 12 + 1, 1).toordinal() - 1).strftime("%m/%d/%Y")
 
     def total(name: str) -> Decimal:
         return sum((getattr(e, name) for e in entries), ZERO)
 
-    lines = [",".join([f"H,I,{tin}", _quoted(agent.registered_name, NAME_WIDTH), _quoted(agent.address1, ADDRESS_WIDTH),
-                       _quoted(agent.address2, ADDRESS_WIDTH), money(total("dutiable_value")),
+    lines = [",".join([f"H,I,{tin}", *_relief_taxpayer(agent), money(total("dutiable_value")),
                        money(total("other_charges")), money(total("exempt")), money(total("taxable")),
                        money(total("vat")), agent.rdo, period])]
     for e in entries:

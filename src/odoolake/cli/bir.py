@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from odoolake.cli.common import HomeOpt, console, err_console, handle_errors, lake_session
+from odoolake.cli.common import HomeOpt, Output, OutputOpt, console, emit, err_console, handle_errors, lake_session
 from odoolake.config import WorkspacePaths
 from odoolake.errors import BirRuleError, OdoolakeError
 
@@ -30,6 +31,29 @@ SkipOpt = typer.Option(False, "--skip-invalid", "--skip-invalid-tins",
                        help="Write the file without the rows that need fixing in Odoo (no valid TIN, an individual's "
                             "name not split), listed with the fix in an _exceptions.csv beside it, instead of "
                             "refusing the whole file.")
+
+
+@dataclass(frozen=True)
+class Written:
+    """A file written to DBFS, what it holds for people (``note``) and for scripts (``facts``)."""
+
+    path: str
+    note: str
+    facts: dict = field(default_factory=dict)
+
+    def line(self) -> str:
+        return f"{self.path}  ({self.note})" if self.note else self.path
+
+    def as_json(self) -> dict:
+        return {"path": self.path, **{k: str(v) if isinstance(v, Decimal) else v for k, v in self.facts.items()}}
+
+
+def _print_written(output: Output, written: list[Written]) -> None:
+    def text() -> None:
+        for w in written:
+            console.print(w.line())
+
+    emit(output, [w.as_json() for w in written], text)
 
 
 def peso(value: Decimal | float | int | None) -> str:
@@ -76,7 +100,7 @@ def calendar_cmd(year: int = typer.Option(None, help="Year the obligations fall 
                                                 "monthly returns move to the 15th (A) … 11th (E)."),
                  by_period: bool = typer.Option(False, "--by-period", help="List the obligations for the year's "
                                                 "periods instead (annual returns then fall due the year after)."),
-                 home: str = HomeOpt) -> None:
+                 home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """What falls due in a year (last year's annual and fourth-quarter returns included), after weekends and PH
     holidays."""
     from odoolake.bir.calendar import EfpsGroup, obligations_due_in, obligations_for_year
@@ -99,14 +123,16 @@ def calendar_cmd(year: int = typer.Option(None, help="Year the obligations fall 
         if not ob.period.startswith(str(year)):
             notes.append("prior-year period")
         out.add_row(ob.form, ob.period, f"{ob.due:%a %d %b %Y}", f"{ob.statutory_due:%d %b %Y}", "; ".join(notes))
-    console.print(out)
+    emit(output, [{"form": ob.form, "period": ob.period, "due": ob.due.isoformat(),
+                   "statutory_due": ob.statutory_due.isoformat(), "moved": ob.moved} for ob in found],
+         lambda: console.print(out))
 
 
 @app.command("remittances")
 @handle_errors
 def remittances_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q4."),
                     agency: str = typer.Option(None, help="One agency (default: all)."),
-                    home: str = HomeOpt) -> None:
+                    home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """What to remit for a quarter: the 0619-E/F of its first two months and the 1601-EQ/FQ, with the part still
     to classify, what the monthly returns paid, what is still due, and the due date."""
     year, q = parse_quarter(period)
@@ -120,21 +146,25 @@ def remittances_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q4."
             args={"q": quarter, **({"a": agency} if agency else {})}).collect()
     if not rows:
         raise BirRuleError(f"No remittances for {agency or 'any agency'} in {quarter}: run the month-end first.")
-    console.print(f"[bold]Remittances for {quarter}[/] (PHP)")
-    current = None
-    for r in rows:
-        if r["agency"] != current:
-            current = r["agency"]
-            console.print(f"[bold]{current}[/]")
-        parts = [f"  {r['form']} {r['period']}: withheld {peso(r['total_withheld'])}"]
-        if r["to_classify"]:
-            parts.append(f"(of which to classify {peso(r['to_classify'])})")
-        if r["form"].startswith("1601"):
-            parts.append(f"paid with the monthly returns {peso(r['previously_remitted'])}, "
-                         f"still due {peso(r['still_due'])}")
-        if r["due"]:
-            parts.append(f"due {r['due']:%a %d %b %Y}")
-        console.print(" ".join(parts))
+
+    def text() -> None:
+        console.print(f"[bold]Remittances for {quarter}[/] (PHP)")
+        current = None
+        for r in rows:
+            if r["agency"] != current:
+                current = r["agency"]
+                console.print(f"[bold]{current}[/]")
+            parts = [f"  {r['form']} {r['period']}: withheld {peso(r['total_withheld'])}"]
+            if r["to_classify"]:
+                parts.append(f"(of which to classify {peso(r['to_classify'])})")
+            if r["form"].startswith("1601"):
+                parts.append(f"paid with the monthly returns {peso(r['previously_remitted'])}, "
+                             f"still due {peso(r['still_due'])}")
+            if r["due"]:
+                parts.append(f"due {r['due']:%a %d %b %Y}")
+            console.print(" ".join(parts))
+
+    emit(output, [{k: str(v) if isinstance(v, Decimal) else v for k, v in r.asDict().items()} for r in rows], text)
 
 
 # -- reading gold ------------------------------------------------------------------------------------------------
@@ -168,20 +198,23 @@ def _write(paths: WorkspacePaths, agency: str, period: str, name: str, content: 
     return f"dbfs:/bir/{agency}/{period}/{name}"
 
 
-def _write_dat(paths: WorkspacePaths, agency: str, period: str, out) -> list[str]:
-    """The DAT file and, when there are any, its exceptions and differences beside it; one line per file."""
-    lines = [f"{_write(paths, agency, period, out.name, out.content)}  ({out.rows} row(s), income "
-             f"{peso(out.income)}, tax {peso(out.tax)})"]
+def _write_dat(paths: WorkspacePaths, agency: str, period: str, out) -> list[Written]:
+    """The DAT file and, when there are any, its exceptions and differences beside it."""
+    written = [Written(_write(paths, agency, period, out.name, out.content),
+                       f"{out.rows} row(s), income {peso(out.income)}, tax {peso(out.tax)}",
+                       {"kind": "dat", "rows": out.rows, "income": out.income, "tax": out.tax})]
     stem = out.name.removesuffix(".dat")
     if out.exceptions:
         left = sum((e.row.tax for e in out.exceptions), Decimal(0))
-        lines.append(f"{_write(paths, agency, period, stem + '_exceptions.csv', out.exceptions_csv())}  "
-                     f"({len(out.exceptions)} row(s) left out, tax withheld {peso(left)})")
+        written.append(Written(_write(paths, agency, period, stem + '_exceptions.csv', out.exceptions_csv()),
+                               f"{len(out.exceptions)} row(s) left out, tax withheld {peso(left)}",
+                               {"kind": "exceptions", "rows": len(out.exceptions), "tax": left}))
     if out.differences:
         gap = sum((r.tax - at for r, at in out.differences), Decimal(0))
-        lines.append(f"{_write(paths, agency, period, stem + '_differences.csv', out.differences_csv())}  "
-                     f"({len(out.differences)} row(s) where tax withheld differs from income x rate, net {peso(gap)})")
-    return lines
+        written.append(Written(_write(paths, agency, period, stem + '_differences.csv', out.differences_csv()),
+                               f"{len(out.differences)} row(s) where tax withheld differs from income x rate, "
+                               f"net {peso(gap)}", {"kind": "differences", "rows": len(out.differences), "net": gap}))
+    return written
 
 
 def _quarter_rows(spark, agency: str, quarter: str, regime: str) -> list[dict]:
@@ -193,7 +226,7 @@ def _quarter_rows(spark, agency: str, quarter: str, regime: str) -> list[dict]:
 
 
 def write_qap(paths: WorkspacePaths, spark, agency: str, year: int, q: int, skip_invalid: bool,
-              form: str = "1601EQ") -> list[str]:
+              form: str = "1601EQ") -> list[Written]:
     from odoolake.bir import dat, filing
 
     quarter = f"{year}Q{q}"
@@ -208,14 +241,14 @@ def write_qap(paths: WorkspacePaths, spark, agency: str, year: int, q: int, skip
 def dat_qap(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1."),
             agency: str = typer.Option(..., help="Agency (company) code, e.g. RIM."),
             form: str = typer.Option("1601EQ", help="1601EQ (expanded withholding) or 1601FQ (final withholding)."),
-            skip_invalid: bool = SkipOpt, home: str = HomeOpt) -> None:
+            skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """The QAP attached to the 1601-EQ (or the 1601-FQ), as a DAT file."""
     year, q = parse_quarter(quarter)
     form = form.upper().replace("-", "")
     paths = WorkspacePaths.from_env(home)
     with lake_session(paths) as spark:
-        for line in write_qap(paths, spark, agency, year, q, skip_invalid, form):
-            console.print(line)
+        written = write_qap(paths, spark, agency, year, q, skip_invalid, form)
+    _print_written(output, written)
 
 
 @dat_app.command("sawt")
@@ -223,7 +256,7 @@ def dat_qap(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1."),
 def dat_sawt(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1 (the SAWT goes with the quarterly return)."),
              agency: str = typer.Option(..., help="Agency (company) code."),
              form: str = typer.Option("1702Q", help="The return the credits are claimed on: 1701Q, 1702Q, 2550Q …"),
-             skip_invalid: bool = SkipOpt, home: str = HomeOpt) -> None:
+             skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """The SAWT: 2307s received from customers (tax withheld from the agency), per payor and ATC."""
     from odoolake.bir import dat, filing
 
@@ -235,8 +268,7 @@ def dat_sawt(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1 (the SA
             raise BirRuleError(f"No tax withheld by customers for {agency} in {year}Q{q}.")
         rows = [filing.alphalist_row(r) for r in sorted(found, key=lambda r: (r["payee_name"] or "").upper())]
         out = dat.sawt(filing.agent(_company(spark, agency)), form, year, 3 * q, rows, skip_invalid)
-        for line in _write_dat(paths, agency, f"{year}Q{q}", out):
-            console.print(line)
+    _print_written(output, _write_dat(paths, agency, f"{year}Q{q}", out))
 
 
 def _annual(spark, agency: str, year: int, regime: str) -> list[dict]:
@@ -251,7 +283,7 @@ def _annual(spark, agency: str, year: int, regime: str) -> list[dict]:
 @dat_app.command("1604e")
 @handle_errors
 def dat_1604e(year: int = typer.Option(..., help="Calendar year."), agency: str = typer.Option(...),
-              skip_invalid: bool = SkipOpt, home: str = HomeOpt) -> None:
+              skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """The annual 1604-E alphalist: schedule 3 (tax withheld) and 4 (exempt), netted over the year."""
     from odoolake.bir import dat, filing
 
@@ -259,8 +291,7 @@ def dat_1604e(year: int = typer.Option(..., help="Calendar year."), agency: str 
     with lake_session(paths) as spark:
         schedule3, schedule4 = filing.qap_schedules(_annual(spark, agency, year, "EWT"))
         out = dat.form1604e(filing.agent(_company(spark, agency)), year, schedule3, schedule4, skip_invalid)
-        for line in _write_dat(paths, agency, str(year), out):
-            console.print(line)
+    _print_written(output, _write_dat(paths, agency, str(year), out))
 
 
 @dat_app.command("1604f")
@@ -268,7 +299,7 @@ def dat_1604e(year: int = typer.Option(..., help="Calendar year."), agency: str 
 def dat_1604f(year: int = typer.Option(..., help="Calendar year."), agency: str = typer.Option(...),
               classification: str = typer.Option(..., help="The payee classification code (A to H) the BIR "
                                                  "alphalist module asks for on each schedule 4 row."),
-              skip_invalid: bool = SkipOpt, home: str = HomeOpt) -> None:
+              skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """The annual 1604-F alphalist of final tax withheld (schedule 4), netted over the year."""
     from odoolake.bir import dat, filing
 
@@ -276,11 +307,10 @@ def dat_1604f(year: int = typer.Option(..., help="Calendar year."), agency: str 
     with lake_session(paths) as spark:
         rows, _ = filing.qap_schedules(_annual(spark, agency, year, "FWT"))
         out = dat.form1604f(filing.agent(_company(spark, agency)), year, rows, classification, skip_invalid)
-        for line in _write_dat(paths, agency, str(year), out):
-            console.print(line)
+    _print_written(output, _write_dat(paths, agency, str(year), out))
 
 
-def write_slsp(paths: WorkspacePaths, spark, agency: str, year: int, q: int, skip_invalid: bool) -> list[str]:
+def write_slsp(paths: WorkspacePaths, spark, agency: str, year: int, q: int, skip_invalid: bool) -> list[Written]:
     from odoolake.bir import dat, filing
 
     quarter = f"{year}Q{q}"
@@ -294,32 +324,34 @@ def write_slsp(paths: WorkspacePaths, spark, agency: str, year: int, q: int, ski
         if not rows:
             continue
         name, content, left = dat.slsp(agent, kind, year, q, rows, skip_invalid)
-        written.append(f"{_write(paths, agency, quarter, name, content)}  ({len(rows) - len(left)} counterpart(ies))")
+        written.append(Written(_write(paths, agency, quarter, name, content),
+                               f"{len(rows) - len(left)} counterpart(ies)", {"kind": "dat", "rows": len(rows) - len(left)}))
         if left:
             text = "counterparty,tin,problem\n" + "".join(f"{r.registered_name.replace(',', ' ')},{r.tin or ''},{p}\n"
                                                            for r, p in left)
-            written.append(f"{_write(paths, agency, quarter, name.replace('.dat', '_exceptions.csv'), text)}  "
-                           f"({len(left)} counterpart(ies) left out)")
+            written.append(Written(_write(paths, agency, quarter, name.replace('.dat', '_exceptions.csv'), text),
+                                   f"{len(left)} counterpart(ies) left out", {"kind": "exceptions", "rows": len(left)}))
     entries = filing.import_entries(found)
     if entries:
         name, content = dat.sli(agent, year, q, entries)
-        written.append(f"{_write(paths, agency, quarter, name, content)}  ({len(entries)} importation(s))")
+        written.append(Written(_write(paths, agency, quarter, name, content), f"{len(entries)} importation(s)",
+                               {"kind": "dat", "rows": len(entries)}))
     return written
 
 
 @dat_app.command("slsp")
 @handle_errors
 def dat_slsp(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1."), agency: str = typer.Option(...),
-             skip_invalid: bool = SkipOpt, home: str = HomeOpt) -> None:
+             skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """The RELIEF summary lists of the quarter: purchases (P), sales (S) and importations (I)."""
     year, q = parse_quarter(quarter)
     paths = WorkspacePaths.from_env(home)
     with lake_session(paths) as spark:
-        for line in write_slsp(paths, spark, agency, year, q, skip_invalid):
-            console.print(line)
+        written = write_slsp(paths, spark, agency, year, q, skip_invalid)
+    _print_written(output, written)
 
 
-def write_certificates(paths: WorkspacePaths, spark, agency: str, year: int, q: int) -> list[str]:
+def write_certificates(paths: WorkspacePaths, spark, agency: str, year: int, q: int) -> list[Written]:
     """A 2307 (XLSX and PDF) per payee with something to certify, and the quarter's exceptions list."""
     from odoolake.bir import filing
     from odoolake.bir.certificate import form_2307_pdf, form_2307_xlsx
@@ -334,16 +366,19 @@ def write_certificates(paths: WorkspacePaths, spark, agency: str, year: int, q: 
         stem = f"2307_{cert.payee_tin.replace('-', '')}_{safe}"
         _write(paths, agency, quarter, f"{stem}.xlsx", form_2307_xlsx(cert))
         _write(paths, agency, quarter, f"{stem}.pdf", form_2307_pdf(cert))
-    out = [f"{len(certs)} certificate(s) (XLSX and PDF) in dbfs:/bir/{agency}/{quarter}/"]
+    out = [Written(f"dbfs:/bir/{agency}/{quarter}/", f"{len(certs)} certificate(s) (XLSX and PDF)",
+                   {"kind": "2307", "certificates": len(certs)})]
     if issues:
         withheld = sum((i.tax_withheld for i in issues if not i.certificate_issued or i.problem == "NET_NEGATIVE"),
                        Decimal(0))
-        out.append(f"{_write(paths, agency, quarter, '2307_exceptions.csv', filing.issues_csv(issues))}  "
-                   f"({len(issues)} line(s) to look at; tax not certified {peso(withheld)})")
+        out.append(Written(_write(paths, agency, quarter, '2307_exceptions.csv', filing.issues_csv(issues)),
+                           f"{len(issues)} line(s) to look at; tax not certified {peso(withheld)}",
+                           {"kind": "exceptions", "rows": len(issues), "tax": withheld}))
     if differences:
         gap = sum((Decimal(str(r['tax_withheld'])) - at for r, at in differences), Decimal(0))
-        out.append(f"{len(differences)} certificate row(s) certify income x rate, not the tax withheld "
-                   f"(net {peso(gap)}; listed in the QAP's _differences.csv)")
+        out.append(Written(f"dbfs:/bir/{agency}/{quarter}/", f"{len(differences)} certificate row(s) certify income "
+                           f"x rate, not the tax withheld (net {peso(gap)}; listed in the QAP's _differences.csv)",
+                           {"kind": "differences", "rows": len(differences), "net": gap}))
     return out
 
 
@@ -366,7 +401,7 @@ def write_summary(paths: WorkspacePaths, spark, year: int, month: int, quarter: 
 @handle_errors
 def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Quarter, e.g. 2026Q1."),
               agency: str = typer.Option(None, help="One agency (default: all)."),
-              skip_invalid: bool = SkipOpt, home: str = HomeOpt) -> None:
+              skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """Rebuild the quarter's form tables and check them against gold, then write the 2307s, the QAPs (1601-EQ and,
     when there is final withholding, 1601-FQ), the SLSP and the month-end summary."""
     from odoolake.pipeline import forms
@@ -375,6 +410,7 @@ def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Qua
     quarter = f"{year}Q{q}"
     paths = WorkspacePaths.from_env(home)
     problems: list[str] = []
+    done: list[dict] = []
     with lake_session(paths) as spark:
         forms.run(spark, [f"{year}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)])
         forms.check_in_step(spark)
@@ -387,11 +423,15 @@ def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Qua
             steps.append(("SLSP", lambda c=code: write_slsp(paths, spark, c, year, q, skip_invalid)))
             for label, step in steps:
                 try:
-                    for line in step():
-                        console.print(f"{code}: {line}")
+                    for written in step():
+                        done.append({"agency": code, "output": label, **written.as_json()})
+                        if output == Output.text:
+                            console.print(f"{code}: {written.line()}")
                 except BirRuleError as exc:
                     problems.append(f"{code} {label} not written: {exc}")
-        console.print(write_summary(paths, spark, year, 3 * q, quarter))
+        summary = write_summary(paths, spark, year, 3 * q, quarter)
+        done.append({"agency": "all", "output": "month-end summary", "path": summary})
+    emit(output, {"quarter": quarter, "written": done, "not_written": problems}, lambda: console.print(summary))
     if problems:
         err_console.print(f"[yellow]{len(problems)} output(s) need fixes in Odoo first:[/]")
         for problem in problems[:20]:

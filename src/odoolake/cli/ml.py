@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from odoolake.cli.common import HomeOpt, console, handle_errors, lake_session
+from odoolake.cli.common import HomeOpt, Output, OutputOpt, console, emit, handle_errors, lake_session
 from odoolake.config import WorkspacePaths
 
 app = typer.Typer(no_args_is_help=True)
@@ -40,7 +40,7 @@ def train_cmd(origins: int = typer.Option(12, help="Backtest origins (months), a
               horizon: int = typer.Option(3, help="Months ahead to forecast."),
               candidates: str = typer.Option(None, help="Comma-separated candidates, or 'all' (adds ETS, slower); "
                                                         "default: naive, seasonal_naive, median_12, theta, gbm."),
-              seed: int = typer.Option(42), home: str = HomeOpt) -> None:
+              seed: int = typer.Option(42), home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """Backtest the candidates on gold.bir_features, choose the champion honestly, register its forecast."""
     from odoolake.ml.train import train
 
@@ -48,15 +48,21 @@ def train_cmd(origins: int = typer.Option(12, help="Backtest origins (months), a
     paths = WorkspacePaths.from_env(home).ensure()
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn()]
-    with lake_session(paths) as spark, Progress(*columns, console=console, transient=True) as bar:
+    with lake_session(paths) as spark, Progress(*columns, console=console, transient=True,
+                                                disable=output == Output.json) as bar:
         task = bar.add_task("backtest origins", total=config.origins)
         result = train(spark, paths, config, chart_dir=paths.dbfs_to_local(TRAINING_CHARTS),
                        progress=lambda done, total: bar.update(task, completed=done, total=total))
-    if result.unchanged:
-        console.print(f"bir_tax_forecaster: {result.decision}.")
-        return
-    print_backtest(result)
-    console.print(f"Charts: {paths.dbfs_to_local(TRAINING_CHARTS)}")
+    charts = paths.dbfs_to_local(TRAINING_CHARTS)
+
+    def text() -> None:
+        if result.unchanged:
+            console.print(f"bir_tax_forecaster: {result.decision}.")
+            return
+        print_backtest(result)
+        console.print(f"Charts: {charts}")
+
+    emit(output, {**result.summary(), "charts": str(charts)}, text)
 
 
 def print_backtest(result) -> None:
@@ -75,15 +81,18 @@ def print_backtest(result) -> None:
 
 @app.command("score")
 @handle_errors
-def score_cmd(home: str = HomeOpt) -> None:
+def score_cmd(home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """Write gold.bir_forecast (next months with p10/p50/p90, and the backtest) and a chart per agency."""
     from odoolake.ml.scoring import score
 
     paths = WorkspacePaths.from_env(home).ensure()
     with lake_session(paths) as spark:
         result = score(spark, paths, chart_dir=paths.dbfs_to_local(LATEST_CHARTS))
-    console.print(f"gold.bir_forecast: {result.rows} rows from version {result.version} ({result.method}); charts in "
-                  f"{paths.dbfs_to_local(LATEST_CHARTS)}")
+    charts = paths.dbfs_to_local(LATEST_CHARTS)
+    emit(output, {"table": "gold.bir_forecast", "rows": result.rows, "version": result.version,
+                  "method": result.method, "charts": str(charts)},
+         lambda: console.print(f"gold.bir_forecast: {result.rows} rows from version {result.version} "
+                               f"({result.method}); charts in {charts}"))
 
 
 MODEL_COLUMNS = (("version", None), ("alias", None), ("method", "method"), ("training window", "training_window"),
@@ -93,7 +102,7 @@ MODEL_COLUMNS = (("version", None), ("alias", None), ("method", "method"), ("tra
 
 @app.command("models")
 @handle_errors
-def models_cmd(home: str = HomeOpt) -> None:
+def models_cmd(home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """Versions of bir_tax_forecaster: method, training window, Delta version of the data, backtest metrics."""
     from mlflow.exceptions import MlflowException
 
@@ -103,13 +112,15 @@ def models_cmd(home: str = HomeOpt) -> None:
     try:
         aliases = client.get_registered_model(MODEL_NAME).aliases or {}
     except MlflowException:
-        console.print(f"No {MODEL_NAME} registered yet: run `odoolake ml train` (or the bir_etl job).")
+        emit(output, [], lambda: console.print(f"No {MODEL_NAME} registered yet: run `odoolake ml train` "
+                                               "(or the bir_etl job)."))
         return
     table = Table(title=MODEL_NAME, show_edge=False)
     for title, _ in MODEL_COLUMNS:
         table.add_column(title, justify="right" if title not in ("alias", "method", "training window") else "left")
     by_version = {str(v): k for k, v in aliases.items()}
-    for mv in sorted(client.search_model_versions(f"name='{MODEL_NAME}'"), key=lambda v: int(v.version)):
+    versions = sorted(client.search_model_versions(f"name='{MODEL_NAME}'"), key=lambda v: int(v.version))
+    for mv in versions:
         cells = [str(mv.version), by_version.get(str(mv.version), "")]
         for _, tag in MODEL_COLUMNS[2:]:
             value = mv.tags.get(tag, "")
@@ -119,12 +130,14 @@ def models_cmd(home: str = HomeOpt) -> None:
                 value = f"{float(value):.0%}"
             cells.append(value)
         table.add_row(*cells)
-    console.print(table)
+    emit(output, [{"version": str(mv.version), "alias": by_version.get(str(mv.version)),
+                   **{tag: mv.tags.get(tag) for _, tag in MODEL_COLUMNS[2:] if tag}} for mv in versions],
+         lambda: console.print(table))
 
 
 @app.command("report")
 @handle_errors
-def report_cmd(output: str = typer.Option(None, help="Write the page here (default: print it)."),
+def report_cmd(file: str = typer.Option(None, "--file", "-f", help="Write the page to this file (default: print it)."),
                version: str = typer.Option(None, help="Version to report (default: the champion)."),
                command: str = typer.Option("odoolake demo --as-of <date> && odoolake ml report",
                                            help="The commands that produced this run, quoted on the page."),
@@ -140,11 +153,11 @@ def report_cmd(output: str = typer.Option(None, help="Write the page here (defau
                  f"generated Odoo data, seed {record['seed']}, {record['months']} months to {record['end']}, "
                  f"~{record['lines']:,} journal lines, {len(record['agencies'])} agencies, as of {record['as_of']}")
     page = for_version(paths, version, command, data_line)
-    if output is None:
+    if file is None:
         console.print(page, markup=False, highlight=False)
     else:
-        Path(output).write_text(page)
-        console.print(f"Wrote {output}")
+        Path(file).write_text(page)
+        console.print(f"Wrote {file}")
 
 
 @app.command("ui")

@@ -51,6 +51,7 @@ from odoolake.datagen.model import (
 
 MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
 USD_RATE = 56.2
+RATELESS_MONTHS = 3  # the first months of generated data, where no USD rate is entered for rateless bills
 # Sales lines are large enough that sales run about 1.5x purchases, as for the reference company (bir-odoo.md §6.1).
 CUSTOMER_LINE_MEDIAN = 300_000
 RDO = "050"
@@ -126,7 +127,6 @@ class _Writer:
 class Generator:
     def __init__(self, config: GenConfig) -> None:
         self.cfg = config
-        self.rateless_bill_seen: set[int] = set()  # companies with a USD bill posted before any rate
         months = config.month_starts()
         self.first_month = months[0]
         self.lines_per_agency_month = max(1.0, config.lines / (config.months * len(config.agencies)))
@@ -487,9 +487,10 @@ class _MonthContext:
         case = profiles.currency_case(profiles.attribute_rng(self.gen.cfg.seed, move_id))
         if not case:
             return
-        company = self.company["id"]
-        if company not in self.gen.rateless_bill_seen:  # a company's first such bill comes before any rate exists:
-            self.gen.rateless_bill_seen.add(company)   # MISSING_CURRENCY_RATE is in every lake that has the case
+        # In the first months of the data no rate is entered later: rateless bills there come before any rate exists
+        # (rates are dated by the bills they were entered for), so MISSING_CURRENCY_RATE is in every lake with such
+        # bills early on, whatever the random streams — and a month generated alone (--only) is the same month.
+        if (on.year, on.month) < _months_after(self.gen.first_month, RATELESS_MONTHS):
             case = "no_php_base"
         for rec in lines:
             if rec["display_type"] == "tax":
@@ -720,6 +721,11 @@ class _MonthContext:
 
 
 RUN_RECORD = "_generator.json"  # beside the model folders: what the last generation was asked for
+
+
+def _months_after(start: date, months: int) -> tuple[int, int]:
+    index = start.year * 12 + start.month - 1 + months
+    return index // 12, index % 12 + 1
 
 
 def generate(config: GenConfig, raw_root: Path, months: Iterable[date] | None = None,

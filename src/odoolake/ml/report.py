@@ -1,6 +1,6 @@
 """``docs/forecasting.md``, written from a registered version's training run, so every number in it is recorded.
 
-The page is rebuilt by ``odoolake ml report --output docs/forecasting.md`` after the command the page names;
+The page is rebuilt by ``odoolake ml report --file docs/forecasting.md`` after the command the page names;
 nothing in it is typed by hand except the prose around the numbers.
 """
 

@@ -1,9 +1,12 @@
-"""Stopping a task stops its work: a large append cancelled (or timed out) mid-write never commits, even after the
-time it would have needed to finish, and a re-run leaves exactly one copy of its rows."""
+"""Stopping a task stops its work: a large append cancelled, timed out or whose task process is killed (SIGKILL)
+mid-write never commits, even after the time it would have needed to finish, and a re-run leaves exactly one copy
+of its rows."""
 
 from __future__ import annotations
 
 import base64
+import os
+import signal
 import time
 from datetime import timedelta
 
@@ -77,7 +80,7 @@ def _watch_for_a_late_commit(location: str, version: int, until: float) -> None:
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("stop", ["cancel", "timeout"])
+@pytest.mark.parametrize("stop", ["cancel", "timeout", "kill"])
 def test_a_stopped_append_never_commits_and_a_rerun_adds_one_copy(tmp_path, stop):
     with running_server(tmp_path / "ws") as srv:
         w = WorkspaceClient(host=srv.url, token=srv.token)
@@ -95,13 +98,18 @@ def test_a_stopped_append_never_commits_and_a_rerun_adds_one_copy(tmp_path, stop
             Task(task_key="append", notebook_task=NotebookTask(notebook_path="/Shared/interrupt/append"),
                  timeout_seconds=TIMEOUT_SECONDS if stop == "timeout" else 0)])
         run_id = w.jobs.run_now(job_id=job.job_id).run_id
-        if stop == "cancel":
+        if stop != "timeout":
             _wait_for_append_to_start(w, run_id, marker)
         started = time.monotonic()
         if stop == "cancel":
             w.jobs.cancel_run(run_id)
+        elif stop == "kill":  # the task process dies mid-write, as under the kernel's OOM killer
+            task_run = w.jobs.get_run(run_id).tasks[0].run_id
+            pid = int((srv.workspace.paths.home / "runs" / str(run_id) / str(task_run) / "task.pid").read_text())
+            os.kill(pid, signal.SIGKILL)
         run = w.jobs.wait_get_run_job_terminated_or_skipped(run_id, timeout=timedelta(minutes=5))
-        expected = RunResultState.CANCELED if stop == "cancel" else RunResultState.TIMEDOUT
+        expected = {"cancel": RunResultState.CANCELED, "timeout": RunResultState.TIMEDOUT,
+                    "kill": RunResultState.FAILED}[stop]
         assert run.tasks[0].state.result_state == expected, run.state.state_message
         assert marker.exists(), "the append had not started when the task was stopped"
         assert DeltaTable(location).version() == before  # at the run's end …

@@ -2,7 +2,8 @@
 
 Each golden file was typed field by field from the layout in docs/bir-outputs.md (QAP, 1604-E, SAWT: the
 BIR-generated reference QAP and Odoo 19's l10n_ph_reports tests; 1601-FQ and 1604-F: a third-party generator's
-layout; SLSP: RELIEF as Odoo 19 writes it; SLI: a third-party converter's field list), not produced by the code.
+layout; SLSP: RELIEF as Odoo 19 writes it; SLI: the header and detail two independent open-source RELIEF writers
+agree on), not produced by the code.
 """
 
 from datetime import date
@@ -113,6 +114,20 @@ def test_relief_purchases_sales_and_importations():
                         date(2026, 2, 3))
     name, content = sli(AGENT, 2026, 1, [entry])
     assert name == "123456789I032026.dat" and content == golden(name)
+    header, detail = (line.split(",") for line in content.splitlines())
+    # the header names the taxpayer like the SLP/SLS headers (registered, last, first, middle, trade name, 2 address
+    # lines) before the five totals, the RDO and the period; the detail has 16 fields (docs/bir-outputs.md)
+    assert (len(header), len(detail)) == (17, 16)
+    assert header[3:10] == golden("123456789P032026.dat").splitlines()[0].split(",")[3:10]
+
+
+def test_sli_landed_cost_must_equal_exempt_plus_taxable():
+    entry = ImportEntry("SI-2026-000124", date(2026, 3, 2), "Osaka Tools K.K.", date(2026, 3, 1), "Japan",
+                        D("100000.00"), D("5000.00"), D("0"), D("100000.00"), D("12000.00"), "BILL/2026/03/00007",
+                        date(2026, 3, 2))
+    with pytest.raises(BirRuleError, match=r"Importation SI-2026-000124: the landed cost \(dutiable value 100000.00 "
+                                           r"\+ other charges 5000.00\) must equal exempt 0 \+ taxable 100000.00"):
+        sli(AGENT, 2026, 1, [entry])
 
 
 def test_rows_needing_a_fix_stop_the_file_naming_them_or_are_listed_when_skipped():

@@ -99,6 +99,11 @@ class LocalEngine:
             lease = self.lease()
             spark = ConnectSession.builder.channelBuilder(  # type: ignore[assignment]  # the Connect session class
                 _channel_builder(str(lease.socket), principal)).create()
+        # Reattachable execution buys nothing on a local socket and costs ReleaseExecute calls per query; worse, when
+        # Sail ends a stream before its ResultComplete (seen under load, on the owner socket and through the front
+        # door alike) the client reattaches and Sail answers "operation not found", failing a query that had
+        # succeeded. Clients of the front door keep their own setting.
+        spark.client.disable_reattachable_execute()
         spark.conf.set("spark.sql.session.timeZone", "UTC")
         spark._odoolake_engine = self  # type: ignore[attr-defined]
         self._sessions.append(spark)
