@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen -q
 	touch $@
 
-.PHONY: install demo test bench test-superset parity test-dbconnect
+.PHONY: install demo test bench test-superset parity test-dbconnect test-dbt
 install: $(VENV)/.installed
 
 demo: install
@@ -27,11 +27,13 @@ bench: install
 	$(VENV)/bin/python bench/serving.py
 	$(VENV)/bin/python bench/cold_start.py
 
-# Opt-in: Superset 6.1 in its own venv (it pins SQLAlchemy<2), importing the dashboard export and querying it.
+# Opt-in: Superset 6.1 in its own venv (it pins SQLAlchemy<2) with its Databricks engine (the SQL connector and the
+# SQLAlchemy<2 line of databricks-sqlalchemy), importing the dashboard exports and reading every chart's data.
 SUPERSET_VENV := .superset-venv
 $(SUPERSET_VENV)/.installed:
 	$(PYTHON) -m venv $(SUPERSET_VENV)
-	$(SUPERSET_VENV)/bin/pip install -q "apache-superset[duckdb]==6.1.0" "flask-caching==2.3.1" rich cachetools
+	$(SUPERSET_VENV)/bin/pip install -q "apache-superset[duckdb]==6.1.0" "flask-caching==2.3.1" rich cachetools \
+		"databricks-sql-connector==4.9.0" "databricks-sqlalchemy==1.0.5"
 	touch $@
 
 test-superset: install $(SUPERSET_VENV)/.installed
@@ -56,3 +58,13 @@ $(DBCONNECT_VENV)/.installed:
 
 test-dbconnect: install $(DBCONNECT_VENV)/.installed
 	ODOOLAKE_DBCONNECT_PYTHON=$(abspath $(DBCONNECT_VENV))/bin/python $(VENV)/bin/pytest tests/integration/test_databricks_connect.py
+
+# dbt-databricks in its own venv (dbt pins its own SQL connector) builds dbt/odoolake_marts against the warehouse.
+DBT_VENV := .dbt-venv
+$(DBT_VENV)/.installed:
+	$(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/pip install -q "dbt-core==1.11.8" "dbt-databricks==1.11.8"
+	touch $@
+
+test-dbt: install $(DBT_VENV)/.installed
+	ODOOLAKE_DBT_VENV=$(abspath $(DBT_VENV)) $(VENV)/bin/pytest tests/integration/test_dbt.py

@@ -10,6 +10,9 @@ here (inside its network namespace nothing outside the engine could).
   (never a cache hit), wait_timeout 30s.
 - Spark Connect: a small query on gold and a 1M-row ``toPandas()``, through the front door (TLS, token, the engine's
   rules) and straight to Sail, interleaved call by call; CPU time of this process plus the engine host beside wall.
+- SQL connector (Thrift), Statement API and Spark Connect: the gold query with a new text each call, interleaved, and
+  the 1M-row table fetched through the connector vs Spark Connect's ``toPandas()``.
+- MLflow ``log_metric`` round trip: the workspace (``tracking_uri="databricks"``) vs a local SQLite store.
 - jobs/list: N client threads for a fixed time; requests/s and error count.
 """
 
@@ -173,8 +176,76 @@ def main() -> None:
                    "cpu_median": round(statistics.median(big_cpu[name]), 3), "n": len(big[name])} for name in paths}
         report["spark_connect_1m_topandas_s"]["front_door_ratio"] = round(
             statistics.median(big["front_door"]) / statistics.median(big["sail_direct"]), 3)
+
+        # SQL connector (Thrift) vs Statement API vs Spark Connect: the gold query with a new text each call (no
+        # result cache), interleaved; and the 1M-row table through the connector vs Spark Connect's toPandas()
+        from databricks import sql as dbsql
+
+        conn = dbsql.connect(server_hostname="127.0.0.1", _port=port, http_path="/sql/1.0/warehouses/local0000000000",
+                             access_token=token, _tls_trusted_ca_file=str(ws.tls.ca_bundle), enable_telemetry=False)
+        cursor = conn.cursor()
+        front = paths["front_door"]
+
+        def via_connector(text: str) -> None:
+            cursor.execute(text)
+            cursor.fetchall()
+
+        ways = {"sql_connector": via_connector, "statement_api": statement,
+                "spark_connect": lambda text: front.sql(text).collect()}
+        gold = {name: [] for name in ways}
+        gold_cpu = {name: [] for name in ways}
+        for i in range(args.queries):
+            for name, run in ways.items():
+                text = query.format(month=1 + i % 12) + f" HAVING total_wht > -{i}.{len(name)}"
+                c0, t0 = cpu.now(), time.perf_counter()
+                run(text)
+                gold[name].append((time.perf_counter() - t0) * 1000)
+                gold_cpu[name].append((cpu.now() - c0) * 1000)
+        report["gold_query_ms"] = {name: {**summary(gold[name]), "cpu_p50": round(statistics.median(gold_cpu[name]), 2)}
+                                   for name in ways}
+        report["gold_query_ms"]["connector_vs_statement_p50"] = round(
+            statistics.median(gold["sql_connector"]) / statistics.median(gold["statement_api"]), 3)
+        fetch = {"sql_connector": [], "spark_connect": []}
+        fetch_cpu = {"sql_connector": [], "spark_connect": []}
+        for _ in range(args.fetches):
+            for name in fetch:
+                c0, t0 = cpu.now(), time.perf_counter()
+                if name == "sql_connector":
+                    cursor.execute("SELECT * FROM gold.big")
+                    rows = cursor.fetchall_arrow().num_rows
+                else:
+                    rows = len(front.table("gold.big").toPandas())
+                fetch[name].append(time.perf_counter() - t0)
+                fetch_cpu[name].append(cpu.now() - c0)
+                assert rows == args.big_rows
+        report["fetch_1m_rows_s"] = {name: {"median": round(statistics.median(fetch[name]), 3),
+                                            "cpu_median": round(statistics.median(fetch_cpu[name]), 3),
+                                            "n": len(fetch[name])} for name in fetch}
+        report["fetch_1m_rows_s"]["connector_vs_spark_connect"] = round(
+            statistics.median(fetch["sql_connector"]) / statistics.median(fetch["spark_connect"]), 3)
+        cursor.close()
+        conn.close()
         for session in paths.values():
             session.stop()
+
+        # MLflow log_metric round trip: the workspace (tracking URI databricks) vs a local SQLite store
+        import mlflow
+
+        os.environ.update(DATABRICKS_HOST=f"https://127.0.0.1:{port}", DATABRICKS_TOKEN=token,
+                          REQUESTS_CA_BUNDLE=str(ws.tls.ca_bundle))
+        remote = mlflow.MlflowClient(tracking_uri="databricks")
+        local = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp}/bench-mlflow.db")
+        runs = {}
+        for name, mlclient in (("workspace", remote), ("local_sqlite", local)):
+            experiment = mlclient.create_experiment(f"/Shared/bench-{name}")
+            runs[name] = (mlclient, mlclient.create_run(experiment).info.run_id)
+        metric_ms = {name: [] for name in runs}
+        for step in range(args.statements):
+            for name, (mlclient, run_id) in runs.items():
+                t0 = time.perf_counter()
+                mlclient.log_metric(run_id, "mae", float(step), step=step)
+                metric_ms[name].append((time.perf_counter() - t0) * 1000)
+        report["mlflow_log_metric_ms"] = {name: summary(values) for name, values in metric_ms.items()}
 
         # jobs/list under concurrent clients
         count, errors, stop = [0], [0], time.perf_counter() + args.seconds

@@ -43,6 +43,11 @@ class WorkspacePaths:
         return self.home / "tables.json"
 
     @property
+    def mlflow_db(self) -> Path:
+        """The workspace's MLflow tracking and registry store (SQLite)."""
+        return self.home / "mlflow" / "mlflow.db"
+
+    @property
     def spill_dir(self) -> Path:
         return self.home / "tmp"
 

@@ -1,27 +1,61 @@
-"""Superset: gold published to a DuckDB file Superset 6.1 can read, and a dashboard export whose every dataset runs
-on that file (Superset itself needs SQLAlchemy<2 and its own environment; the import command is documented)."""
+"""Superset: the dashboard export over the workspace's SQL warehouse (Superset's own Databricks engine), its every
+dataset run through the real SQL connector and each chart's query context checked; offline, gold published to a
+DuckDB file Superset 6.1 can read. ``make test-superset`` imports both exports into a real Superset 6.1 (its own
+virtualenv: it needs SQLAlchemy<2) and reads every chart's data through ``GET /api/v1/chart/{id}/data``."""
 
 from __future__ import annotations
 
+import json
 import os
 import struct
+import subprocess
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 import yaml
 
 from odoolake.ml.scoring import score
 from odoolake.pipeline import io
-from odoolake.superset.dashboard import export_dashboard
+from odoolake.superset.dashboard import (
+    CHARTS,
+    OFFLINE_DATABASE,
+    PASSWORD_MASK,
+    ROOT,
+    WAREHOUSE_DATABASE,
+    Target,
+    duckdb_target,
+    export_dashboard,
+    warehouse_target,
+)
 from odoolake.superset.publish import GOLD_TABLES, publish
+from odoolake.testing.waiting import wait_until
+from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
+
+from .workspace.conftest import Server, free_port, running_server
+
+SUPERSET_VENV = os.environ.get("ODOOLAKE_SUPERSET_VENV")
+needs_superset = pytest.mark.skipif(
+    not SUPERSET_VENV, reason="needs Superset 6.1 in its own virtualenv (it pins SQLAlchemy<2, which MLflow 3 cannot "
+                              "share); `make test-superset` builds it and runs this test")
 
 
 @pytest.fixture(scope="module")
-def published(forecast_lake, tmp_path_factory):
+def scored(forecast_lake):
+    """The forecast lake with gold.bir_forecast, which the forecast-vs-actual chart reads."""
     if not io.table_exists(forecast_lake.spark, "gold.bir_forecast"):
         score(forecast_lake.spark, forecast_lake.paths)
+    return forecast_lake
+
+
+@pytest.fixture(scope="module")
+def published(scored, tmp_path_factory):
+    forecast_lake = scored
     target = tmp_path_factory.mktemp("superset") / "gold.duckdb"
     return publish(forecast_lake.spark, target)
 
@@ -43,7 +77,7 @@ def test_publish_writes_every_gold_table_in_a_storage_version_superset_reads(pub
 
 
 def test_dashboard_export_structure_and_every_dataset_runs(published, tmp_path):
-    out = export_dashboard(published.path, tmp_path / "dash.zip")
+    out = export_dashboard(duckdb_target(published.path), tmp_path / "dash.zip")
     with zipfile.ZipFile(out) as zf:
         docs = {name: yaml.safe_load(zf.read(name)) for name in zf.namelist()}
     assert {name.split("/")[0] for name in docs} == {"odoolake_bir_export"}  # one top-level folder
@@ -82,58 +116,193 @@ def test_dashboard_export_structure_and_every_dataset_runs(published, tmp_path):
         assert params.get("x_axis") in (None, *columns)
     placed = {v["meta"]["uuid"] for k, v in dashboard["position"].items() if k.startswith("CHART-")}
     assert placed == {c["uuid"] for c in charts}
-    export_again = export_dashboard(published.path, tmp_path / "again.zip")  # deterministic uuids: re-import updates
+    # deterministic uuids: a re-import updates
+    export_again = export_dashboard(duckdb_target(published.path), tmp_path / "again.zip")
     with zipfile.ZipFile(export_again) as zf:
         assert yaml.safe_load(zf.read("odoolake_bir_export/dashboards/BIR_withholding.yaml"))["uuid"] == dashboard["uuid"]
 
 
-@pytest.mark.skipif(not os.environ.get("ODOOLAKE_SUPERSET_VENV"),
-                    reason="needs Superset 6.1 in its own virtualenv (it pins SQLAlchemy<2, which MLflow 3 cannot "
-                           "share); `make test-superset` builds it and runs this test")
-def test_real_superset_imports_the_export_and_queries_every_dataset(published, tmp_path):
-    """Superset's own CLI and REST API: import-dashboards, then /api/v1/chart/data on each dataset."""
-    import socket
-    import subprocess
-    import time
+@pytest.fixture(scope="module")
+def warehouse(scored) -> Iterator[Server]:
+    with running_server(scored.paths.home) as srv:
+        yield srv
 
-    import httpx
 
-    venv = Path(os.environ["ODOOLAKE_SUPERSET_VENV"])
-    (tmp_path / "superset_config.py").write_text(
-        f"SECRET_KEY = 'odoolake-test'\nSQLALCHEMY_DATABASE_URI = 'sqlite:///{tmp_path}/superset.db'\n"
+def _target(server: Server) -> Target:
+    return warehouse_target("127.0.0.1", int(server.url.rsplit(":", 1)[1]), f"/sql/1.0/warehouses/{LOCAL_WAREHOUSE_ID}",
+                            server.ca_bundle)
+
+
+def _warehouse_export(server: Server, out: Path) -> Path:
+    return export_dashboard(_target(server), out)
+
+
+def _docs(export: Path) -> dict[str, dict]:
+    with zipfile.ZipFile(export) as zf:
+        return {name.removeprefix(f"{ROOT}/"): yaml.safe_load(zf.read(name)) for name in zf.namelist()}
+
+
+def test_the_warehouse_export_runs_every_dataset_through_the_sql_connector(warehouse, tmp_path):
+    """What Superset's Databricks engine will send: each dataset's SQL and metrics, over the real connector."""
+    from databricks import sql
+
+    docs = _docs(_warehouse_export(warehouse, tmp_path / "dash.zip"))
+    database = docs[_target(warehouse).database_file]
+    assert database["sqlalchemy_uri"].startswith(f"databricks://token:{PASSWORD_MASK}@127.0.0.1:")
+    assert warehouse.token not in json.dumps(docs)  # the token is given at import, never written
+    connect_args = database["extra"]["engine_params"]["connect_args"]
+    datasets = [d for n, d in docs.items() if n.startswith("datasets/")]
+    assert datasets and {d["schema"] for d in datasets} == {"gold"}
+    with sql.connect(server_hostname="127.0.0.1", http_path=f"/sql/1.0/warehouses/{LOCAL_WAREHOUSE_ID}",
+                     access_token=warehouse.token, **connect_args) as conn, \
+            conn.cursor() as cur:
+        for ds in datasets:
+            source = f"({ds['sql']})" if ds["sql"] else f"gold.{ds['table_name']}"
+            cur.execute(f"SELECT * FROM {source} AS t LIMIT 5")
+            assert {c["column_name"] for c in ds["columns"]} <= {d[0] for d in cur.description}, ds["table_name"]
+            for metric in ds["metrics"]:
+                cur.execute(f"SELECT {metric['expression']} FROM {source} AS t")
+                assert cur.fetchone()[0] is not None, (ds["table_name"], metric["metric_name"])
+
+
+def test_every_chart_carries_a_query_context_naming_its_dataset_by_uuid(warehouse, tmp_path):
+    docs = _docs(_warehouse_export(warehouse, tmp_path / "dash.zip"))
+    datasets = {d["uuid"]: d for n, d in docs.items() if n.startswith("datasets/")}
+    charts = [d for n, d in docs.items() if n.startswith("charts/")]
+    assert len(charts) == len(CHARTS)
+    for chart in charts:
+        context = json.loads(chart["query_context"])
+        assert context["datasource"] == {"id": chart["dataset_uuid"], "type": "table"}  # the uuid survives import
+        [query] = context["queries"]
+        metrics = {m["metric_name"] for m in datasets[chart["dataset_uuid"]]["metrics"]}
+        assert query["metrics"] and set(query["metrics"]) <= metrics, chart["slice_name"]
+        wanted = chart["params"].get("metrics") or [chart["params"]["metric"]]
+        assert query["metrics"] == wanted
+        labels = [c["label"] if isinstance(c, dict) else c for c in query["columns"]]
+        assert labels == [x for x in (chart["params"].get("x_axis"), *chart["params"].get("groupby", [])) if x]
+
+
+# -- the real Superset 6.1 (make test-superset) ---------------------------------------------------------------------
+
+@dataclass
+class Superset:
+    base: str
+    env: dict[str, str]
+    binary: str
+
+    def api(self) -> httpx.Client:
+        token = httpx.post(f"{self.base}/api/v1/security/login", json={
+            "username": "admin", "password": "admin", "provider": "db"}).json()["access_token"]
+        return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+
+    def cli(self, *args: str) -> None:
+        done = subprocess.run([self.binary, *args], env=self.env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"superset {' '.join(args)}: {done.stderr[-2000:]}"
+
+
+@pytest.fixture
+def superset(tmp_path_factory) -> Iterator[Superset]:
+    """Superset 6.1 on a free loopback port with a fresh metadata database and an admin user; one per test, as its
+    SQLite metadata database takes a physical table's name once (the warehouse's and the offline copy's collide)."""
+    home = tmp_path_factory.mktemp("superset-home")
+    (home / "superset_config.py").write_text(
+        f"SECRET_KEY = 'odoolake-test'\nSQLALCHEMY_DATABASE_URI = 'sqlite:///{home}/superset.db'\n"
         "WTF_CSRF_ENABLED = False\n")
-    env = {**os.environ, "SUPERSET_CONFIG_PATH": str(tmp_path / "superset_config.py"), "FLASK_APP": "superset"}
-    superset = str(venv / "bin" / "superset")
-    export = export_dashboard(published.path, tmp_path / "dash.zip")
-    for args in (["db", "upgrade"], ["fab", "create-admin", "--username", "admin", "--firstname", "a", "--lastname",
-                                     "b", "--email", "a@b.c", "--password", "admin"], ["init"],
-                 ["import-dashboards", "-p", str(export), "-u", "admin"]):
-        subprocess.run([superset, *args], env=env, check=True, capture_output=True, timeout=600)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([superset, "run", "-h", "127.0.0.1", "-p", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "SUPERSET_CONFIG_PATH": str(home / "superset_config.py"), "FLASK_APP": "superset"}
+    binary = str(Path(SUPERSET_VENV or "") / "bin" / "superset")
+    port = free_port()
+    handle = Superset(f"http://127.0.0.1:{port}", env, binary)
+    handle.cli("db", "upgrade")
+    handle.cli("fab", "create-admin", "--username", "admin", "--firstname", "a", "--lastname", "b",
+               "--email", "a@b.c", "--password", "admin")
+    handle.cli("init")
+    log = (home / "superset.log").open("w")
+    proc = subprocess.Popen([binary, "run", "-h", "127.0.0.1", "-p", str(port)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
     try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(1)
-        token = httpx.post(f"{base}/api/v1/security/login", json={"username": "admin", "password": "admin",
-                                                                   "provider": "db"}).json()["access_token"]
-        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-        assert [d["dashboard_title"] for d in api.get("/api/v1/dashboard/").json()["result"]] == ["BIR withholding"]
-        for ds in api.get("/api/v1/dataset/?q=(page_size:50)").json()["result"]:
-            metric = (ds.get("metrics") or [{}])[0].get("metric_name") or api.get(
-                f"/api/v1/dataset/{ds['id']}").json()["result"]["metrics"][0]["metric_name"]
-            answer = api.post("/api/v1/chart/data", json={
-                "datasource": {"id": ds["id"], "type": "table"}, "result_format": "json", "result_type": "full",
-                "queries": [{"metrics": [metric], "columns": [], "row_limit": 5}]})
-            assert answer.status_code == 200, (ds["table_name"], answer.text[:300])
-            assert answer.json()["result"][0]["data"][0][metric] is not None
+        wait_until(lambda: httpx.get(f"{handle.base}/health").status_code == 200, what="Superset to start",
+                   timeout=300)
+        yield handle
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@needs_superset
+def test_real_superset_imports_the_offline_export_and_queries_every_dataset(superset, published, tmp_path):
+    """Offline: Superset's own CLI imports the DuckDB export; /api/v1/chart/data runs on each dataset."""
+    superset.cli("import-dashboards", "-p", str(export_dashboard(duckdb_target(published.path), tmp_path / "d.zip")),
+                 "-u", "admin")
+    api = superset.api()
+    assert "BIR withholding (offline copy)" in [d["dashboard_title"] for d in api.get("/api/v1/dashboard/").json()["result"]]
+    for ds in api.get("/api/v1/dataset/?q=(page_size:50)").json()["result"]:
+        if ds["database"]["database_name"] != OFFLINE_DATABASE:
+            continue
+        metric = api.get(f"/api/v1/dataset/{ds['id']}").json()["result"]["metrics"][0]["metric_name"]
+        answer = api.post("/api/v1/chart/data", json={
+            "datasource": {"id": ds["id"], "type": "table"}, "result_format": "json", "result_type": "full",
+            "queries": [{"metrics": [metric], "columns": [], "row_limit": 5}]})
+        assert answer.status_code == 200, (ds["table_name"], answer.text[:300])
+        assert answer.json()["result"][0]["data"][0][metric] is not None
+
+
+@needs_superset
+def test_real_superset_reads_every_chart_from_the_warehouse(superset, warehouse, forecast_lake, tmp_path):
+    """Superset's Databricks engine against the workspace's SQL warehouse: imported through Superset's REST API with
+    the token as the database password, each chart's saved query context answers ``GET /api/v1/chart/{id}/data``
+    with the lake's numbers (computed here from gold by the engine, apart from Superset)."""
+    export = _warehouse_export(warehouse, tmp_path / "warehouse.zip")
+    api = superset.api()
+    with export.open("rb") as zf:
+        imported = api.post("/api/v1/dashboard/import/", files={"formData": ("dash.zip", zf, "application/zip")},
+                            data={"overwrite": "true",
+                                  "passwords": json.dumps({_target(warehouse).database_file: warehouse.token})})
+    assert imported.status_code == 200, imported.text[:500]
+    [database] = [d for d in api.get("/api/v1/database/").json()["result"] if d["database_name"] == WAREHOUSE_DATABASE]
+    assert database["backend"] == "databricks"
+
+    spark = forecast_lake.spark
+    total = spark.sql("SELECT SUM(withholding_tax) AS t FROM gold.bir_transactions").first()["t"]
+    by_agency = {r["agency"]: r["t"] for r in spark.sql(
+        "SELECT agency, SUM(withholding_tax) AS t FROM gold.bir_transactions GROUP BY agency").collect()}
+    months = spark.sql("SELECT COUNT(DISTINCT year * 100 + month) AS n FROM gold.bir_transactions").first()["n"]
+    charts = {c["slice_name"]: c["id"]
+              for c in api.get(f"/api/v1/dashboard/{WAREHOUSE_DATABASE}-bir/charts").json()["result"]}
+    assert set(charts) == {c.name for c in CHARTS}
+    data = {}
+    for name, chart_id in charts.items():
+        answer = api.get(f"/api/v1/chart/{chart_id}/data/")
+        assert answer.status_code == 200, (name, answer.text[:500])
+        data[name] = answer.json()["result"][0]["data"]
+        assert data[name], name
+    assert Decimal(str(data["Total withholding tax"][0]["withholding_tax"])).quantize(Decimal("0.01")) == \
+        Decimal(str(total)).quantize(Decimal("0.01"))
+    assert {r["agency"]: Decimal(str(r["withholding_tax"])).quantize(Decimal("0.01"))
+            for r in data["Withholding tax by agency"]} == \
+        {a: Decimal(str(t)).quantize(Decimal("0.01")) for a, t in by_agency.items()}
+    assert len({r["month"] for r in data["Withholding tax by month"]}) == months  # one bucket per month (P1M)
+    assert {"atc", "regime", "tax_withheld", "base"} <= set(data["EWT by ATC"][0])
+
+
+def test_the_cli_writes_the_warehouse_export_and_names_bad_options(tmp_path):
+    from typer.testing import CliRunner
+
+    from odoolake.cli.main import app
+
+    runner = CliRunner()
+    ca = tmp_path / "ca-bundle.pem"
+    ca.write_text("a CA")
+    out = tmp_path / "w.zip"
+    done = runner.invoke(app, ["superset", "export", "--warehouse", "https://127.0.0.1:9443", "--ca", str(ca),
+                               "--file", str(out)])
+    assert done.exit_code == 0, done.output
+    database = _docs(out)[f"databases/{WAREHOUSE_DATABASE}.yaml"]
+    assert database["sqlalchemy_uri"] == (f"databricks://token:{PASSWORD_MASK}@127.0.0.1:9443?http_path=/sql/1.0/"
+                                          f"warehouses/{LOCAL_WAREHOUSE_ID}&catalog=main&schema=gold")
+    assert database["extra"]["engine_params"]["connect_args"] == {"_port": 9443, "enable_telemetry": False,
+                                                                  "_tls_trusted_ca_file": str(ca)}
+    plain = runner.invoke(app, ["superset", "export", "--warehouse", "http://127.0.0.1:9443", "--file", str(out)])
+    assert plain.exit_code != 0 and "https://" in plain.output
+    both = runner.invoke(app, ["superset", "export", "--warehouse", "https://h", "--db", "x.duckdb"])
+    assert both.exit_code != 0 and "not both" in both.output

@@ -32,14 +32,29 @@ class TrackingConfig:
 
 
 def store_file(paths: WorkspacePaths) -> Path:
-    return paths.home / "mlflow" / "mlflow.db"
+    return paths.mlflow_db
 
 
 def local_config(paths: WorkspacePaths) -> TrackingConfig:
     db = store_file(paths)
     db.parent.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{db}"
+    _dbfs_on_local_disk(paths)
     return TrackingConfig(uri, uri, paths.dbfs_to_local(EXPERIMENT_ARTIFACTS).as_uri())
+
+
+def _dbfs_on_local_disk(paths: WorkspacePaths) -> None:
+    """With the local store, ``dbfs:/`` artifact locations (what experiments created through the workspace's API
+    keep, as on Databricks) are files under the local DBFS root: MLflow's own DBFS repository would call a
+    Databricks host. Registered through MLflow's artifact-repository registry, for this process only."""
+    from mlflow.store.artifact.artifact_repository_registry import _artifact_repository_registry
+    from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
+
+    def local_dbfs(artifact_uri: str, tracking_uri: str | None = None, registry_uri: str | None = None):
+        return LocalArtifactRepository(paths.dbfs_to_local(artifact_uri.split("?")[0]).as_uri(),
+                                       tracking_uri=tracking_uri, registry_uri=registry_uri)
+
+    _artifact_repository_registry.register("dbfs", local_dbfs)
 
 
 def resolve(paths: WorkspacePaths | None = None) -> TrackingConfig:

@@ -37,20 +37,34 @@ from odoolake.workspace.jobs.runner import JobRunner, TaskFailure
 from odoolake.workspace.jobs.scheduler import Scheduler
 from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
-from odoolake.workspace.mlflow_api import MlflowApi
+from odoolake.workspace.mlflow_server import MlflowDispatch, MlflowServer
 from odoolake.workspace.pipelines import PipelinesService
-from odoolake.workspace.routes import compute, files, identity, jobs, mlflow, pipelines, run_page, secrets, serving
+from odoolake.workspace.routes import (
+    compute,
+    files,
+    identity,
+    jobs,
+    mlflow,
+    pipelines,
+    run_page,
+    secrets,
+    serving,
+    sql_protocol,
+)
 from odoolake.workspace.secrets.grants import TaskGrants
 from odoolake.workspace.secrets.store import SecretStore
 from odoolake.workspace.serving.endpoints import ServingEndpoints
 from odoolake.workspace.serving.models import ModelStore
+from odoolake.workspace.sql.operations import SqlOperations
 from odoolake.workspace.sql.owners import StatementOwners
+from odoolake.workspace.sql.sessions import SqlSessions
 from odoolake.workspace.sql.statements import StatementService
+from odoolake.workspace.sql.thrift_service import ThriftService
 
 LOG = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
 ROUTERS = (identity.router, jobs.router, compute.router, files.router, pipelines.router, serving.router,
-           mlflow.router, secrets.router, secrets.task_router, run_page.router)
+           mlflow.router, secrets.router, secrets.task_router, run_page.router, sql_protocol.router)
 
 
 def local_user() -> str:
@@ -111,13 +125,16 @@ class Workspace:
                                 settings.runner_workers, settings.task_memory_mb, self.task_grants, settings.base_url)
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
         self.jobs.known_principal = self.roles.exists
-        self.statements = StatementService(self.engine, self.catalog)
+        self.sql_sessions = SqlSessions(self.engine)
+        self.statements = StatementService(self.engine, self.catalog, sql_sessions=self.sql_sessions)
+        self.sql_operations = SqlOperations()
+        self.sql_thrift = ThriftService(self.sql_sessions, self.sql_operations, self.catalog)
         self.statement_owners = StatementOwners()
         self.scheduler = Scheduler(self.db, self.jobs)
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
         self.runner.pipelines = self.pipelines
         self.models = ModelStore(self.paths)
-        self.mlflow = MlflowApi(self.paths)
+        self.mlflow_server = MlflowServer(self.paths)
         self.serving = ServingEndpoints(self.db, self.models, self.user)
 
     def _execute_pipeline(self, spec: dict, update_id: str, full_refresh: bool) -> tuple[bool, str | None]:
@@ -152,10 +169,13 @@ class Workspace:
         self.models.close()
         self.runner.stop()
         self.statements.close()
+        self.sql_operations.close_all()
+        self.sql_sessions.close_all()
         self.engine.close()
 
 
-PROTECTED_PREFIXES = ("/api/", "/serving-endpoints", "/model/")
+PROTECTED_PREFIXES = ("/api/", "/serving-endpoints", "/model/", "/sql/", "/dbfs/")
+REASON_HEADER = "x-databricks-reason-phrase"  # why a call was refused, for clients that read no body (Thrift)
 
 
 class BearerAuth:
@@ -195,8 +215,10 @@ class BearerAuth:
                     user = self.tokens.authenticate(token)
                     role = self.roles.role_of(user)
                     self.roles.authorize(user, role, scope["method"], path)
-                except ApiError as exc:  # 401 for the token, 403 for the role
-                    await _error(exc)(scope, receive, send_logged)
+                except ApiError as exc:  # 401 for the token, 403 for the role; the SQL connector shows the header
+                    refused = _error(exc)
+                    refused.headers[REASON_HEADER] = exc.message
+                    await refused(scope, receive, send_logged)
                     return
                 state = scope.setdefault("state", {})
                 state["user"], state["role"] = user, role
@@ -234,6 +256,7 @@ def create_app(settings: WorkspaceSettings, workspace: Workspace | None = None) 
         """Liveness only: where the engine listens is never told here (it is reached through this port)."""
         return {"status": "ok", "workspace_id": ws.workspace_id}
 
+    app.add_middleware(MlflowDispatch, server=ws.mlflow_server)  # inside BearerAuth: MLflow's calls are authenticated
     app.add_middleware(BearerAuth, tokens=ws.tokens, roles=ws.roles)
 
     @app.exception_handler(ApiError)

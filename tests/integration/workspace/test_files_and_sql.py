@@ -7,6 +7,8 @@ from databricks.sdk.service.compute import State
 from databricks.sdk.service.sql import StatementParameterListItem, StatementState
 from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language, ObjectType
 
+from odoolake.testing.waiting import wait_until
+
 
 def test_clusters_list_get_start(w):
     clusters = list(w.clusters.list())
@@ -99,10 +101,12 @@ def test_async_statement_polls_to_success_and_chunks(w):
     r = w.statement_execution.execute_statement(warehouse_id=warehouse, statement="SELECT id FROM range(12000)",
                                                 wait_timeout="0s")
     assert r.status.state in (StatementState.PENDING, StatementState.RUNNING, StatementState.SUCCEEDED)
-    for _ in range(200):
+
+    def finished():
         got = w.statement_execution.get_statement(r.statement_id)
-        if got.status.state == StatementState.SUCCEEDED:
-            break
+        return got if got.status.state == StatementState.SUCCEEDED else None
+
+    got = wait_until(finished, what="the statement to succeed")  # 200 quick polls were too few on a loaded machine
     assert got.manifest.total_row_count == 12000 and got.manifest.total_chunk_count == 3
     second = w.statement_execution.get_statement_result_chunk_n(r.statement_id, 1)
     assert second.row_offset == 5000 and len(second.data_array) == 5000

@@ -281,3 +281,21 @@ _HANDLERS: dict[str, Callable[[DeltaStatement, DeltaTable, str, Callable], Resul
     "tblproperties": _tblproperties,
     "set_tblproperties": _set_tblproperties,
 }
+
+
+def commit_metrics(location: str, after_version: int, operation: str) -> dict[str, Any]:
+    """The ``operationMetrics`` of the first ``operation`` commit after ``after_version`` in a table's Delta log
+    (empty when there is none: a statement that changed nothing may commit nothing)."""
+    from pathlib import Path
+
+    log = Path(location, "_delta_log")
+    version = after_version + 1
+    while True:
+        commit = log / f"{version:020d}.json"
+        if not commit.exists():
+            return {}
+        for line in commit.read_text().splitlines():
+            info = json.loads(line).get("commitInfo") if line.strip() else None
+            if info and str(info.get("operation", "")).upper() == operation:
+                return dict(info.get("operationMetrics") or {})
+        version += 1

@@ -28,7 +28,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from odoolake.workspace.engine import wire
+from odoolake.workspace.engine import errors, wire
 from odoolake.workspace.engine.identity import Authenticator, CallRefused, Principal
 from odoolake.workspace.engine.locks import table_lock
 from odoolake.workspace.engine.protos import base_pb2
@@ -208,13 +208,21 @@ class SparkConnectProxy:
 
     @staticmethod
     def _relay(context: grpc.ServicerContext, error: grpc.RpcError) -> None:
-        context.set_code(error.code())
-        context.set_details(error.details() or "")
+        """Sail's error, with the Spark error class and SQLSTATE a Databricks user would see (:mod:`.errors`)."""
+        details = error.details() or ""  # an upstream call's error is also a grpc.Call
         trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
-        if trailing:
-            pairs: list[tuple[str, Any]] = [tuple(item) for item in trailing]  # type: ignore[misc, arg-type]
-            context.set_trailing_metadata(tuple(pair for pair in pairs
-                                                if pair[0].startswith(("grpc-status-details", "x-"))))
+        pairs: list[tuple[str, Any]] = [tuple(item) for item in trailing or ()]  # type: ignore[misc, arg-type]
+        kept = [pair for pair in pairs if pair[0].startswith(("grpc-status-details", "x-"))]
+        status_bin = next((value for key, value in kept if key == errors.STATUS_DETAILS_KEY), None)
+        translated = errors.translate(details, status_bin, error.code().value[0])
+        if translated is not None:
+            details = translated[0]
+            kept = [pair for pair in kept if pair[0] != errors.STATUS_DETAILS_KEY]
+            kept.append((errors.STATUS_DETAILS_KEY, translated[1]))
+        context.set_code(error.code())
+        context.set_details(details)
+        if kept:
+            context.set_trailing_metadata(tuple(kept))
 
     # -- handlers ---------------------------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from google.protobuf.message import Message
 from odoolake.errors import DeltaCommandError
 from odoolake.workspace.catalog.information_schema import InformationSchema
 from odoolake.workspace.catalog.store import CATALOG, CATALOG_ALIASES, CatalogStore, FullName, TableInfo
-from odoolake.workspace.engine import sqltext, wire
+from odoolake.workspace.engine import delta_sql, dialect, errors, sqltext, wire
 from odoolake.workspace.engine.access import AccessRules
 from odoolake.workspace.engine.delta_sql import match_delta_statement, run_delta_statement
 from odoolake.workspace.engine.identity import CallRefused, Principal
@@ -47,6 +47,14 @@ SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
 _DESCRIBE_TARGETS = frozenset({"TABLE", "EXTENDED", "FORMATTED", "QUERY", "DATABASE", "SCHEMA", "CATALOG",
                                "FUNCTION", "HISTORY", "DETAIL", "NAMESPACE"})
 _TEMP_VIEW = re.compile(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?(GLOBAL\s+)?TEMP(ORARY)?\s+VIEW\b", re.I)
+# What DELETE/UPDATE/MERGE answer (Databricks' columns) and the Delta commit metrics (as Sail writes them) each sums.
+DML_METRICS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
+    "DELETE": (("num_affected_rows",), (("numDeletedRows",),)),
+    "UPDATE": (("num_affected_rows",), (("numUpdatedRows",),)),
+    "MERGE": (("num_affected_rows", "num_updated_rows", "num_deleted_rows", "num_inserted_rows"),
+              (("numTargetRowsUpdated", "numTargetRowsDeleted", "numTargetRowsInserted"), ("numTargetRowsUpdated",),
+               ("numTargetRowsDeleted",), ("numTargetRowsInserted",))),
+}
 _SET_SPECIAL = re.compile(r"^\s*SET\s+(TIME\s+ZONE|CATALOG|SCHEMA|VAR|VARIABLE)\b", re.I)
 
 
@@ -217,6 +225,7 @@ class PlanRewriter:
         head = sqltext.words(sql, 4)
         if not head:
             raise refuse("INVALID_ARGUMENT", "PARSE_EMPTY_STATEMENT", "42617", "The SQL text is empty.")
+        sql = sqltext.unquote_parameter_markers(sql)
         writes = self._is_write(sql, head)
         if writes:
             self.access.check_write(call.principal, f"run {head[0]} statements")
@@ -242,6 +251,8 @@ class PlanRewriter:
             return sqltext.answer_query([], [])
         if head[0] == "USE":
             return self._use(sql, head, call)
+        if head[0] == "SHOW" and len(head) > 1 and head[1] in ("SCHEMAS", "DATABASES", "NAMESPACES"):
+            return self._show_schemas(sql)
         if head[0] in ("SET", "RESET") and not _SET_SPECIAL.match(sql):
             if not eager:
                 raise self._needs_command(head[0])
@@ -252,7 +263,45 @@ class PlanRewriter:
             create = sqltext.create_table(sql)
             if create is not None:
                 return self._create_table(sql, create, call, eager, prepared)
-        return sql
+        if head[0] in DML_METRICS or head[:2] == ["TRUNCATE", "TABLE"]:
+            if not eager:
+                raise self._needs_command(head[0])
+            return self._dml(sql, head, call)
+        return dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
+
+    def _columns(self, name: str, call: Call) -> list[str] | None:
+        try:
+            info = self.catalog.find(self.resolve(name, call))
+        except (CallRefused, UpstreamError):
+            return None
+        return [c["name"] for c in info.columns] if info is not None else None
+
+    def _dml(self, sql: str, head: list[str], call: Call) -> str:
+        """DELETE, UPDATE and MERGE run here, under the table's write lock, and answer with the rows they changed
+        (read from the commit's metrics), as Databricks does; TRUNCATE TABLE is a DELETE of every row."""
+        target = dialect.dml_target(sql)
+        if target is None:
+            return dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql  # Sail reports what is wrong
+        name = self.resolve(target, call)
+        info = self.catalog.find(name)
+        if info is None:
+            raise not_found(name)
+        verb = "DELETE" if head[0] == "TRUNCATE" else head[0]
+        statement = f"DELETE FROM {name}" if head[0] == "TRUNCATE" else \
+            (dialect.rewrite(sql, lambda n: self._columns(n, call)) or sql)
+        with table_lock(info.storage_location):
+            before = self.catalog.delta.read(info.storage_location)
+            try:
+                self.upstream.run_sql(call.session_id, call.user_id, statement)
+            except UpstreamError as exc:
+                raise _refused_upstream(exc) from None
+            self.catalog.delta.forget(info.storage_location)
+            metrics = delta_sql.commit_metrics(info.storage_location, before.version if before else -1, verb)
+        if head[0] == "TRUNCATE":
+            return sqltext.answer_query([], [])
+        columns, row = DML_METRICS[verb]
+        values = tuple(sum(int(metrics.get(key, 0)) for key in keys) for keys in row)
+        return sqltext.answer_query([(column, "bigint") for column in columns], [values])
 
     def _is_write(self, sql: str, head: list[str]) -> bool:
         if head[0] in SESSION_STATEMENTS or _TEMP_VIEW.match(sql):
@@ -341,6 +390,26 @@ class PlanRewriter:
             return f"USE SCHEMA `{parts[0]}`"
         return sql
 
+    def _show_schemas(self, sql: str) -> str:
+        """``SHOW SCHEMAS [IN|FROM catalog] [[LIKE] 'pattern']`` from the catalog, one ``databaseName`` a row as
+        Databricks answers (Sail answers ``main.<schema>``)."""
+        toks = [t for t in sqltext.tokens(sql)[2:] if t.text != ";"]
+        catalog, pattern = CATALOG, None
+        if toks and toks[0].text.upper() in ("IN", "FROM") and len(toks) > 1:
+            catalog = toks[1].text.lower()
+            toks = toks[2:]
+        if toks and toks[0].text.upper() == "LIKE":
+            toks = toks[1:]
+        if toks:
+            pattern = toks[0].text
+        if catalog not in CATALOG_ALIASES:
+            raise self._unknown_catalog(catalog)
+        names = [s["name"] for s in self.catalog.schemas(CATALOG)]
+        if pattern is not None:  # Spark's SHOW patterns: * any run, | alternatives, case-insensitive
+            alternatives = [re.escape(p.strip()).replace(r"\*", ".*") for p in pattern.split("|")]
+            names = [n for n in names if re.fullmatch("|".join(alternatives), n, re.I)]
+        return sqltext.answer_query([("databaseName", "string")], [(n,) for n in names])
+
     @staticmethod
     def _unknown_catalog(name: str) -> CallRefused:
         return refuse("NOT_FOUND", "CATALOG_NOT_FOUND", "42704",
@@ -390,7 +459,7 @@ class PlanRewriter:
             try:
                 self.upstream.run_command(call.session_id, call.user_id, commands_pb2.Command(write_operation=write))
             except UpstreamError as exc:
-                raise CallRefused(exc.error.code().name, exc.error.details() or str(exc)) from None
+                raise _refused_upstream(exc) from None
         if existing is None:
             self._register(name, location, call)
         return sqltext.answer_query([], [])
@@ -578,6 +647,15 @@ class PlanRewriter:
             text += "TBLPROPERTIES (\n" + ",\n".join(f"  {sqltext.sql_literal(k)} = {sqltext.sql_literal(v)}"
                                                      for k, v in sorted(properties.items())) + ")\n"
         return text
+
+
+def _refused_upstream(exc: UpstreamError) -> CallRefused:
+    """An engine error met while the engine ran a statement itself, with its Spark error class."""
+    details = exc.error.details() or str(exc)
+    found = errors.classify(details)
+    if found is None:
+        return CallRefused(exc.error.code().name, details)
+    return refuse(exc.error.code().name, found.error_class, found.sql_state, found.message)
 
 
 def _clear_leftover(location: str) -> None:

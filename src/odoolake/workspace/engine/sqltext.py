@@ -309,3 +309,25 @@ def answer_query(columns: list[tuple[str, str]], rows: list[tuple]) -> str:
         return f"SELECT {projection} FROM VALUES ({nulls}) AS t({aliases}) WHERE false"
     values = ", ".join("(" + ", ".join(sql_literal(v) for v in row) + ")" for row in rows)
     return f"SELECT {projection} FROM VALUES {values} AS t({aliases})"
+
+
+_VALUE_END = frozenset({TokenType.VAR, TokenType.IDENTIFIER, TokenType.R_PAREN, TokenType.R_BRACKET,
+                        TokenType.STRING, TokenType.NUMBER})
+
+
+def unquote_parameter_markers(sql: str) -> str:
+    """``:`name``` (a named parameter marker with a quoted name, as databricks-sqlalchemy writes them) as ``:name``,
+    which Sail parses. A colon after a value (``col:`field```) is Databricks' JSON path and stays."""
+    toks = _tokens(sql)
+    edits = []
+    for i in range(1, len(toks)):
+        tok, colon = toks[i], toks[i - 1]
+        if tok.token_type != TokenType.IDENTIFIER or colon.token_type != TokenType.COLON or \
+                colon.end + 1 != tok.start or not tok.text.isidentifier():
+            continue
+        if i >= 2 and toks[i - 2].token_type in _VALUE_END and toks[i - 2].end + 1 == colon.start:
+            continue
+        edits.append((tok.start, tok.end, tok.text))
+    for start, end, text in reversed(edits):
+        sql = sql[:start] + text + sql[end + 1:]
+    return sql

@@ -100,8 +100,8 @@ class Upstream:
         return [f.name for f in response.schema.schema.struct.fields]
 
     def current_schema(self, session_id: str, user_id: str) -> str:
-        relation = relations_pb2.Relation(catalog=relations_pb2.Catalog(
-            current_database=relations_pb2.CurrentDatabase()))
+        # Catalog messages live in catalog_pb2, which protos.py does not load by name: build the field from a dict.
+        relation = relations_pb2.Relation(catalog={"current_database": {}})
         rows = self.query_rows(session_id, user_id, relation)
         value = next(iter(rows[0].values())) if rows else "default"
         return str(value).split(".")[-1]

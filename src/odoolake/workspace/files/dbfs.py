@@ -56,6 +56,10 @@ class Dbfs:
         path = clean_path(text, field)
         return path, under(self.root, path, follow_last)
 
+    def local(self, raw: str | None) -> tuple[str, Path]:
+        """The DBFS path and its local file, checked to stay under the root."""
+        return self._path(raw)
+
     def get_status(self, raw: str | None) -> dict:
         path, local = self._path(raw)
         if not local.exists():

@@ -31,6 +31,7 @@ READ_POSTS = (
     re.compile(r"^/model/[^/]+/[^/]+/invocations$"),
     re.compile(r"^/api/2\.0/sql/statements/?$"),  # the statement itself is checked to be read-only by the route
     re.compile(r"^/api/2\.0/sql/statements/[^/]+/cancel$"),  # the route lets read-only users cancel only their own
+    re.compile(r"^/sql/1\.0/warehouses/[^/]+$"),  # the SQL connector's Thrift calls: the engine checks each statement
     re.compile(r"^/api/2\.0/mlflow/[\w-]+/search$"),
     re.compile(r"^/api/2\.0/token/(create|delete)$"),  # the Token API acts on the caller's own tokens only
 )

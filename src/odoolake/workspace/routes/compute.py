@@ -141,12 +141,22 @@ def statements_chunk(statement_id: str, chunk_index: int, request: Request) -> d
     return request.app.state.ws.statements.chunk(statement_id, chunk_index)
 
 
-@router.post("/api/2.0/sql/statements/{statement_id}/cancel")
-def statements_cancel(statement_id: str, request: Request) -> dict:
-    ws = request.app.state.ws
-    owner = ws.statement_owners.owner(statement_id)
+def _own_statement(statement_id: str, request: Request, verb: str) -> None:
+    owner = request.app.state.ws.statement_owners.owner(statement_id)
     if owner is not None and owner != request.state.user and request.state.role != ADMIN:
         raise PermissionDenied(f"Statement {statement_id} was started by another user: only its owner or an admin "
-                               "may cancel it.")
-    ws.statements.cancel(statement_id)
+                               f"may {verb} it.")
+
+
+@router.post("/api/2.0/sql/statements/{statement_id}/cancel")
+def statements_cancel(statement_id: str, request: Request) -> dict:
+    _own_statement(statement_id, request, "cancel")
+    request.app.state.ws.statements.cancel(statement_id)
+    return {}
+
+
+@router.delete("/api/2.0/sql/statements/{statement_id}")
+def statements_close(statement_id: str, request: Request) -> dict:
+    _own_statement(statement_id, request, "close")
+    request.app.state.ws.statements.close_statement(statement_id)
     return {}

@@ -262,3 +262,38 @@ def directories_delete(path: str, request: Request) -> Response:
 def directories_metadata(path: str, request: Request) -> Response:
     _volumes(request).list_directory("/" + unquote(path).strip("/"))
     return Response(status_code=200)
+
+
+# -- /dbfs/<path>: whole files up and down, as MLflow's DbfsRestArtifactRepository reads and writes run artifacts ----
+
+@router.post("/dbfs/{path:path}")
+async def dbfs_file_upload(path: str, request: Request) -> dict:
+    """The body is the file (streamed to a temporary file beside it, renamed when complete); existing files are
+    overwritten, as Databricks does for this route."""
+    name, local = _dbfs(request).local("/" + unquote(path).lstrip("/"))
+    if local.is_dir():
+        raise InvalidParameterValue(f"{name} is a directory; upload to a file path under it.")
+    local.parent.mkdir(parents=True, exist_ok=True)
+    tmp = local.with_name(local.name + ".odoolake-upload")
+    size = 0
+    try:
+        with tmp.open("wb") as fh:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_FILE_UPLOAD:
+                    raise RequestTooLarge(f"The file is over {MAX_FILE_UPLOAD} bytes, the limit.")
+                fh.write(chunk)
+        tmp.replace(local)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {}
+
+
+@router.get("/dbfs/{path:path}")
+def dbfs_file_download(path: str, request: Request) -> Response:
+    name, local = _dbfs(request).local("/" + unquote(path).lstrip("/"))
+    if not local.is_file():
+        from odoolake.workspace.errors import ResourceDoesNotExist
+
+        raise ResourceDoesNotExist(f"No file at dbfs:{name}.")
+    return FileResponse(local, media_type="application/octet-stream")

@@ -1,133 +1,100 @@
-"""MLflow experiment and model registry routes (`/api/2.0/mlflow/…`) as `w.experiments` and `w.model_registry` call them."""
+"""The MLflow calls only Databricks answers (MLflow's own server has no handler for them); every other
+``/api/2.0/mlflow/…`` call is answered by MLflow's handlers (``mlflow_server.py``).
+
+- ``databricks/registered-models/get``: the workspace registry's model with its permission (the SDK's
+  ``w.model_registry.get_model``).
+- ``model-versions/list-artifacts`` and ``model-versions/get-signed-download-uri``: what MLflow's
+  ``DatabricksModelsArtifactRepository`` calls for ``load_model("models:/name/version")``. The "signed" URI is the
+  file's ``/dbfs/<path>`` on this workspace, with the caller's own bearer token as the header MLflow sends with it.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Request
 
-from odoolake.workspace.routes.common import field, json_body, query_int
+from odoolake.workspace.errors import ApiError, InvalidParameterValue, ResourceDoesNotExist
 
 router = APIRouter()
 BASE = "/api/2.0/mlflow"
 
 
-def _api(request: Request):
-    return request.app.state.ws.mlflow
-
-
 def _query(request: Request, name: str) -> str:
-    from odoolake.workspace.errors import InvalidParameterValue
-
     value = request.query_params.get(name)
     if not value:
         raise InvalidParameterValue(f"Missing required parameter: {name}")
     return value
 
 
-@router.post(f"{BASE}/experiments/create")
-async def create_experiment(request: Request) -> dict:
-    return {"experiment_id": _api(request).create_experiment(await json_body(request))}
+def _stores(request: Request):
+    return request.app.state.ws.mlflow_server.stores()
 
 
-@router.get(f"{BASE}/experiments/get")
-def get_experiment(request: Request) -> dict:
-    return {"experiment": _api(request).get_experiment(_query(request, "experiment_id"))}
+def _mlflow_errors(call):
+    from mlflow.exceptions import MlflowException
 
-
-@router.get(f"{BASE}/experiments/get-by-name")
-def get_experiment_by_name(request: Request) -> dict:
-    return {"experiment": _api(request).get_experiment_by_name(_query(request, "experiment_name"))}
-
-
-@router.post(f"{BASE}/experiments/update")
-async def update_experiment(request: Request) -> dict:
-    body = await json_body(request)
-    _api(request).update_experiment(field(body, "experiment_id", str, required=True),
-                                    field(body, "new_name", str, required=True))
-    return {}
-
-
-@router.post(f"{BASE}/experiments/delete")
-async def delete_experiment(request: Request) -> dict:
-    _api(request).delete_experiment(field(await json_body(request), "experiment_id", str, required=True))
-    return {}
-
-
-@router.post(f"{BASE}/experiments/restore")
-async def restore_experiment(request: Request) -> dict:
-    _api(request).restore_experiment(field(await json_body(request), "experiment_id", str, required=True))
-    return {}
-
-
-@router.post(f"{BASE}/experiments/search")
-async def search_experiments(request: Request) -> dict:
-    return _api(request).search_experiments(await json_body(request))
-
-
-@router.post(f"{BASE}/experiments/set-experiment-tag")
-async def set_experiment_tag(request: Request) -> dict:
-    body = await json_body(request)
-    _api(request).set_experiment_tag(field(body, "experiment_id", str, required=True),
-                                     field(body, "key", str, required=True), field(body, "value", str, default=""))
-    return {}
-
-
-@router.post(f"{BASE}/registered-models/create")
-async def create_model(request: Request) -> dict:
-    return {"registered_model": _api(request).create_model(await json_body(request))}
-
-
-@router.get(f"{BASE}/registered-models/get")
-def get_model(request: Request) -> dict:
-    return {"registered_model": _api(request).get_model(_query(request, "name"))}
+    try:
+        return call()
+    except MlflowException as exc:
+        raise ApiError(str(exc.message).splitlines()[0], error_code=exc.error_code,
+                       status=exc.get_http_status_code()) from None
 
 
 @router.get(f"{BASE}/databricks/registered-models/get")
 def get_model_databricks(request: Request) -> dict:
-    model = _api(request).get_model(_query(request, "name"))
-    return {"registered_model_databricks": {**model, "id": model["name"], "permission_level": "CAN_MANAGE"}}
+    name = _query(request, "name")
+    model = _mlflow_errors(lambda: _stores(request).registry.get_registered_model(name))
+    return {"registered_model_databricks": {
+        "name": model.name, "id": model.name, "creation_timestamp": model.creation_timestamp,
+        "last_updated_timestamp": model.last_updated_timestamp, "description": model.description or "",
+        "tags": [{"key": k, "value": v} for k, v in (model.tags or {}).items()], "permission_level": "CAN_MANAGE"}}
 
 
-@router.patch(f"{BASE}/registered-models/update")
-async def update_model(request: Request) -> dict:
-    body = await json_body(request)
-    return {"registered_model": _api(request).update_model(field(body, "name", str, required=True),
-                                                           field(body, "description", str))}
+def _version_root(request: Request) -> tuple[str, Path]:
+    """The model version's artifact root as a DBFS path, and its local directory."""
+    stores = _stores(request)
+    name, version = _query(request, "name"), _query(request, "version")
+    uri = _mlflow_errors(lambda: stores.registry.get_model_version_download_uri(name, version))
+    if uri.startswith("models:/"):  # an MLflow 3 logged model: its artifacts are where the tracking store says
+        uri = _mlflow_errors(lambda: stores.tracking.get_logged_model(uri[len("models:/"):].strip("/")))\
+            .artifact_location
+    if uri.startswith("runs:/"):
+        run_id, _, sub = uri[len("runs:/"):].partition("/")
+        uri = _mlflow_errors(lambda: stores.tracking.get_run(run_id)).info.artifact_uri.rstrip("/") + "/" + sub
+    if not uri.startswith("dbfs:/"):
+        raise ResourceDoesNotExist(f"Model {name} version {version} keeps its files at {uri}, outside this "
+                                   "workspace's DBFS; log it again through the workspace (tracking URI databricks).")
+    return request.app.state.ws.dbfs.local(uri)
 
 
-@router.post(f"{BASE}/registered-models/rename")
-async def rename_model(request: Request) -> dict:
-    body = await json_body(request)
-    return {"registered_model": _api(request).rename_model(field(body, "name", str, required=True),
-                                                           field(body, "new_name", str, required=True))}
+def _relative(request: Request) -> str:
+    path = request.query_params.get("path") or ""
+    if path.startswith("/") or ".." in Path(path).parts:
+        raise InvalidParameterValue(f"Invalid path {path!r}: expected a path relative to the model version.")
+    return path
 
 
-@router.delete(f"{BASE}/registered-models/delete")
-def delete_model(request: Request) -> dict:
-    _api(request).delete_model(_query(request, "name"))
-    return {}
+@router.get(f"{BASE}/model-versions/list-artifacts")
+def list_artifacts(request: Request) -> dict:
+    _, root = _version_root(request)
+    path = _relative(request)
+    target = root / path if path else root
+    if target.is_file():
+        return {"files": [{"path": path, "is_dir": False, "file_size": target.stat().st_size}]}
+    if not target.is_dir():
+        return {"files": []}
+    files = [{"path": str(child.relative_to(root)), "is_dir": child.is_dir(),
+              **({} if child.is_dir() else {"file_size": child.stat().st_size})} for child in sorted(target.iterdir())]
+    return {"files": files}
 
 
-@router.get(f"{BASE}/registered-models/search")
-def search_models(request: Request) -> dict:
-    return _api(request).search_models(request.query_params.get("filter"),
-                                       query_int(request, "max_results", default=100) or 100,
-                                       request.query_params.get("page_token"))
-
-
-@router.post(f"{BASE}/registered-models/set-tag")
-async def set_model_tag(request: Request) -> dict:
-    body = await json_body(request)
-    _api(request).set_model_tag(field(body, "name", str, required=True), field(body, "key", str, required=True),
-                                field(body, "value", str, default=""))
-    return {}
-
-
-@router.get(f"{BASE}/model-versions/get")
-def get_version(request: Request) -> dict:
-    return {"model_version": _api(request).get_version(_query(request, "name"), _query(request, "version"))}
-
-
-@router.get(f"{BASE}/model-versions/search")
-def search_versions(request: Request) -> dict:
-    return _api(request).search_versions(request.query_params.get("filter"),
-                                         query_int(request, "max_results", default=1000) or 1000)
+@router.get(f"{BASE}/model-versions/get-signed-download-uri")
+def signed_download_uri(request: Request) -> dict:
+    dbfs_root, root = _version_root(request)
+    path = _relative(request)
+    if not (root / path).is_file():
+        raise ResourceDoesNotExist(f"Model version has no file {path!r}.")
+    base = str(request.base_url).rstrip("/")
+    return {"signed_uri": f"{base}/dbfs{dbfs_root.rstrip('/')}/{path}",
+            "headers": [{"name": "Authorization", "value": request.headers.get("authorization", "")}]}

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from odoolake.config import WorkspacePaths
-from odoolake.ml import tracking
 from odoolake.workspace.errors import ResourceDoesNotExist
 
 LOG = logging.getLogger(__name__)
@@ -43,7 +42,12 @@ class ModelStore:
     @property
     def client(self):
         if self._client is None:
-            self._client = tracking.local_client(self.paths)
+            from mlflow import MlflowClient
+
+            from odoolake.workspace.mlflow_server import store_uri
+
+            uri = store_uri(self.paths)
+            self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         return self._client
 
     def resolve(self, name: str, ref: str) -> str:
@@ -72,6 +76,8 @@ class ModelStore:
 
             started = time.perf_counter()
             uri = self.client.get_model_version_download_uri(name, version)
+            if uri.startswith("dbfs:/"):  # logged through the workspace (tracking URI databricks): its DBFS files
+                uri = str(self.paths.dbfs_to_local(uri))
             model = mlflow.pyfunc.load_model(uri)
             loaded = LoadedModel(name, version, model, model.metadata.get_input_schema())
             self._loaded[key] = loaded

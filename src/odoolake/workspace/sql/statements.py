@@ -17,13 +17,14 @@ import re
 import threading
 import time
 import uuid
+import warnings
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, ResourceDoesNotExist
+from odoolake.workspace.errors import ApiError, InvalidParameterValue, NotImplementedLocally, ResourceDoesNotExist
 from odoolake.workspace.sql.results import cell, columns
 
 LOG = logging.getLogger(__name__)
@@ -52,10 +53,13 @@ class Statement:
     session: Any = None
 
 
-def _convert(value: str | None, kind: str, name: str) -> Any:
+def parameter_value(value: str | None, kind: str, name: str) -> Any:
+    """A statement parameter's value (sent as a string with a SQL type name) as the engine binds it."""
     if value is None:
         return None
     kind = (kind or "STRING").upper()
+    if kind == "VOID":
+        return None
     try:
         if kind in ("INT", "INTEGER", "BIGINT", "LONG", "SMALLINT", "SHORT", "TINYINT", "BYTE"):
             return int(value)
@@ -81,7 +85,37 @@ def _convert(value: str | None, kind: str, name: str) -> Any:
 def statement_error(exc: Exception) -> dict[str, str]:
     """The ``status.error`` of a failed statement. The error code is one of the SDK's ServiceErrorCode values
     (BAD_REQUEST); what went wrong is in the message, led by the Spark error class."""
-    return {"error_code": "BAD_REQUEST", "message": str(exc).strip().split("\n\nJVM stacktrace")[0]}
+    return {"error_code": "BAD_REQUEST", "message": SqlFailure.of(exc).message}
+
+
+@dataclass(frozen=True)
+class SqlFailure:
+    """Why a statement failed, as every SQL client shows it: the message (led by ``[ERROR_CLASS]``), the Spark error
+    class and the SQLSTATE."""
+
+    message: str
+    sql_state: str | None = None
+    error_class: str | None = None
+
+    @classmethod
+    def of(cls, exc: BaseException) -> SqlFailure:
+        if isinstance(exc, ApiError):
+            return cls(exc.message, None, exc.error_code)
+        message = str(exc).strip().split("\n\nJVM stacktrace")[0]
+        error_class = sql_state = None
+        for name in ("getCondition", "getErrorClass"):
+            getter = getattr(exc, name, None)
+            if callable(getter):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    error_class = getter()
+                break
+        getter = getattr(exc, "getSqlState", None)
+        if callable(getter):
+            sql_state = getter()
+        if sql_state and "SQLSTATE:" not in message:  # as Databricks ends every classed message
+            message = f"{message} SQLSTATE: {sql_state}"
+        return cls(message, sql_state or None, error_class or None)
 
 
 class PrincipalSessions:
@@ -201,9 +235,17 @@ class ResultCache:
                 self._entries.popitem(last=False)
 
 
+def check_warehouse(warehouse: Any) -> None:
+    """The one local warehouse is the only id any SQL API takes; another is an error naming it."""
+    if warehouse != LOCAL_WAREHOUSE_ID:
+        raise InvalidParameterValue(f"Invalid warehouse_id {warehouse!r}: the local workspace has one SQL "
+                                    f"warehouse, {LOCAL_WAREHOUSE_ID}.")
+
+
 class StatementService:
-    def __init__(self, engine: Any, catalog: Any, workers: int = 4) -> None:
+    def __init__(self, engine: Any, catalog: Any, workers: int = 4, sql_sessions: Any = None) -> None:
         self.catalog = catalog
+        self.sql_sessions = sql_sessions  # the sessions of /api/2.0/sql/sessions (and the SQL connector's)
         self._sessions = PrincipalSessions(engine)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="odoolake-sql")
         self._statements: dict[str, Statement] = {}
@@ -230,10 +272,12 @@ class StatementService:
         statement = body.get("statement")
         if not isinstance(statement, str) or not statement.strip():
             raise InvalidParameterValue("Invalid statement: a non-empty SQL string is required.")
-        warehouse = body.get("warehouse_id")
-        if warehouse != LOCAL_WAREHOUSE_ID:
-            raise InvalidParameterValue(f"Invalid warehouse_id {warehouse!r}: the local workspace has one SQL "
-                                        f"warehouse, {LOCAL_WAREHOUSE_ID}.")
+        check_warehouse(body.get("warehouse_id"))
+        session_id = body.get("session_id")
+        if session_id is not None and not isinstance(session_id, str):
+            raise InvalidParameterValue(f"Invalid session_id {session_id!r}: expected the id POST "
+                                        "/api/2.0/sql/sessions returned.")
+        sql_session = self.sql_sessions.get(session_id, principal) if session_id else None
         wait = body.get("wait_timeout", "10s")
         m = _WAIT.match(wait) if isinstance(wait, str) else None
         seconds = int(m.group(1)) if m else -1
@@ -249,7 +293,9 @@ class StatementService:
         if fmt not in ("JSON_ARRAY", "ARROW_STREAM", "CSV"):
             raise InvalidParameterValue(f"Invalid format {fmt!r}: expected JSON_ARRAY, ARROW_STREAM or CSV.")
         if disposition == "EXTERNAL_LINKS":
-            raise NotImplementedLocally("disposition EXTERNAL_LINKS is not supported locally; use INLINE.")
+            raise NotImplementedLocally("disposition EXTERNAL_LINKS is not supported locally (there is no cloud storage "
+                                        "to fetch from); use INLINE with JSON_ARRAY (the SQL connector: "
+                                        "use_cloud_fetch=False).")
         if fmt != "JSON_ARRAY":
             raise InvalidParameterValue(f"format {fmt} requires disposition EXTERNAL_LINKS; INLINE supports JSON_ARRAY.")
         row_limit = body.get("row_limit")
@@ -270,15 +316,16 @@ class StatementService:
         limit = byte_limit or INLINE_LIMIT_BYTES
         # Versions are read here for the cache key and again when the statement runs (it may wait in the queue
         # while a job commits): two stats per registered table, on purpose.
-        key = self.cache.key(principal, statement, args, catalog, schema, row_limit, limit,
-                             self._sessions.settings(principal), self.versions())
+        key = None if sql_session else self.cache.key(  # a client's own session keeps its own state: no cache
+            principal, statement, args, catalog, schema, row_limit, limit, self._sessions.settings(principal),
+            self.versions())
         hit = self.cache.get(key) if key is not None else None
         if hit is not None:
             st.manifest, st.chunks, st.chunk_bytes = hit
             st.state = "SUCCEEDED"
             return self.response(st)
         st.future = self._executor.submit(self._run, st, principal, statement, args, catalog, schema, row_limit, limit,
-                                          key)
+                                          key, sql_session)
         if seconds:
             try:
                 st.future.result(timeout=seconds)
@@ -299,21 +346,32 @@ class StatementService:
             value = p.get("value")
             if value is not None and not isinstance(value, str):
                 raise InvalidParameterValue(f"Invalid parameters[{i}].value: expected a string.")
-            args[p["name"]] = _convert(value, p.get("type") or "STRING", p["name"])
+            args[p["name"]] = parameter_value(value, p.get("type") or "STRING", p["name"])
         return args
 
     def _run(self, st: Statement, principal: str, statement: str, args: dict | None, catalog: str | None,
-             schema: str | None, row_limit: int | None, byte_limit: int, cache_key: tuple | None = None) -> None:
+             schema: str | None, row_limit: int | None, byte_limit: int, cache_key: tuple | None = None,
+             sql_session: Any = None) -> None:
         if st.state == "CANCELED":
             return
         st.state = "RUNNING"
         try:
-            spark = self._sessions.get(principal)
-            st.session = spark
-            self._sessions.use(principal, spark, catalog, schema)
+            if sql_session is not None:  # a session of /api/2.0/sql/sessions: its own SET, USE and temp views
+                spark = sql_session.spark
+                st.session = spark
+                sql_session.use_pending_schema()
+                if catalog:
+                    spark.sql(f"USE CATALOG `{catalog}`")
+                if schema:
+                    spark.sql(f"USE SCHEMA `{schema}`")
+            else:
+                spark = self._sessions.get(principal)
+                st.session = spark
+                self._sessions.use(principal, spark, catalog, schema)
             spark.addTag(st.statement_id)  # tags are per thread: cancel interrupts this statement only
             df = spark.sql(statement, args=args) if args else spark.sql(statement)
-            self._sessions.record_setting(principal, statement)
+            if sql_session is None:
+                self._sessions.record_setting(principal, statement)
             schema_info = df.schema
             rows = df.limit(row_limit + 1).collect() if row_limit is not None else df.collect()
             if st.state == "CANCELED":
@@ -348,9 +406,9 @@ class StatementService:
         except Exception as exc:
             if st.state != "CANCELED":
                 st.state = "FAILED"
-                st.error = statement_error(exc)
-                get_state = getattr(exc, "getSqlState", None)
-                st.sql_state = get_state() if callable(get_state) else None
+                failure = SqlFailure.of(exc)
+                st.error = {"error_code": "BAD_REQUEST", "message": failure.message}
+                st.sql_state = failure.sql_state
         finally:
             if st.session is not None:
                 st.session.removeTag(st.statement_id)
@@ -377,6 +435,13 @@ class StatementService:
                 session.interruptTag(statement_id)
             except Exception:  # the engine may not support interrupts; the result is discarded anyway
                 LOG.debug("interrupt failed for statement %s", statement_id, exc_info=True)
+
+    def close_statement(self, statement_id: str) -> None:
+        """Cancel the statement if it still runs and release its result (``DELETE /api/2.0/sql/statements/{id}``,
+        which the SQL connector's ``use_sea`` sends when a cursor is done with a result)."""
+        self.cancel(statement_id)
+        with self._lock:
+            self._statements.pop(statement_id, None)
 
     def chunk(self, statement_id: str, index: int) -> dict:
         st = self._get(statement_id)

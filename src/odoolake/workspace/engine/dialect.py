@@ -1,0 +1,138 @@
+"""Spark SQL as Databricks users write it, rewritten (with sqlglot's Databricks dialect) into what Sail runs.
+
+- ``QUALIFY`` (Sail 0.7.2: a syntax error) becomes a subquery filtered on its window column, as sqlglot's Spark
+  generator writes it.
+- ``PIVOT (… FOR col IN (v AS a, …))`` is respelled ``FOR (col) IN ((v) AS a, …)``, the form Sail parses.
+- Lateral column aliases (``SELECT v * 2 AS d, d + 1 AS e``: Sail cannot resolve ``d``) are replaced by the
+  expression they name, only where the name is no column of the query's sources (a column wins, as in Spark). When a
+  source's columns are unknown here, nothing is replaced.
+
+A text is parsed only when its tokens show one of these constructs, and re-generated only when something changed,
+so every other statement reaches Sail byte for byte as written. ``rewrite()`` is called from the one place every
+path goes through (``PlanRewriter.prepare_sql``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+from sqlglot.tokens import TokenType
+
+from odoolake.workspace.engine import sqltext
+
+READ, WRITE = "databricks", "spark"
+
+# The columns of a table named in a query (``schema.table`` as written), or None when unknown.
+ColumnsOf = Callable[[str], list[str] | None]
+
+
+def _hints(sql: str) -> tuple[bool, bool, bool]:
+    """(QUALIFY, PIVOT, a possible lateral alias) from the tokens alone."""
+    toks = sqltext.tokens(sql)
+    words = {t.text.upper() for t in toks if t.token_type != TokenType.STRING}
+    aliases: dict[str, int] = {}
+    lateral = False
+    for i, tok in enumerate(toks):
+        text = tok.text.lower()
+        if i and toks[i - 1].text.upper() == "AS" and tok.token_type in (TokenType.VAR, TokenType.IDENTIFIER):
+            aliases.setdefault(text, i)
+        elif text in aliases and i > aliases[text] and tok.token_type in (TokenType.VAR, TokenType.IDENTIFIER):
+            lateral = True
+    return "QUALIFY" in words, "PIVOT" in words, lateral
+
+
+def rewrite(sql: str, columns_of: ColumnsOf) -> str | None:
+    """The text Sail should run instead of ``sql``, or None to run it as it is."""
+    qualify, pivot, lateral = _hints(sql)
+    if not (qualify or pivot or lateral):
+        return None
+    try:
+        tree = sqlglot.parse_one(sql, read=READ)
+    except ParseError:
+        return None  # Sail reports the syntax error in its own terms (translated to PARSE_SYNTAX_ERROR)
+    changed = qualify and tree.find(exp.Qualify) is not None
+    if pivot:
+        changed |= _respell_pivots(tree)
+    if lateral:
+        changed |= _inline_lateral_aliases(tree, columns_of)
+    return tree.sql(dialect=WRITE) if changed else None
+
+
+def _respell_pivots(tree: exp.Expr) -> bool:
+    changed = False
+    for node in tree.find_all(exp.Pivot):
+        if node.args.get("unpivot"):
+            continue  # Sail parses UNPIVOT as Spark writes it
+        for field in node.args.get("fields") or []:
+            if not isinstance(field, exp.In) or isinstance(field.this, exp.Paren):
+                continue
+            field.set("this", exp.Paren(this=field.this))
+            values = []
+            for value in field.expressions:
+                if isinstance(value, exp.PivotAlias):
+                    value.set("this", exp.Paren(this=value.this))
+                else:
+                    value = exp.Paren(this=value)
+                values.append(value)
+            field.set("expressions", values)
+            changed = True
+    return changed
+
+
+def _source_columns(select: exp.Select, columns_of: ColumnsOf) -> set[str] | None:
+    """Every column name the SELECT's FROM and JOINs provide, or None when one of them is unknown."""
+    sources = []
+    if select.args.get("from_") is not None:
+        sources.append(select.args["from_"].this)
+    sources.extend(join.this for join in select.args.get("joins") or [])
+    names: set[str] = set()
+    for source in sources:
+        if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
+            found = columns_of(".".join(p.name for p in source.parts))
+            if found is None:
+                return None
+            names.update(c.lower() for c in found)
+        elif isinstance(source, exp.Subquery) and isinstance(source.this, exp.Select):
+            selected = [s.alias_or_name for s in source.this.selects]
+            if "*" in selected:
+                return None
+            names.update(s.lower() for s in selected)
+        else:
+            return None
+    return names
+
+
+def _inline_lateral_aliases(tree: exp.Expr, columns_of: ColumnsOf) -> bool:
+    changed = False
+    for select in list(tree.find_all(exp.Select)):
+        known = _source_columns(select, columns_of)
+        if known is None:
+            continue
+        defined: dict[str, exp.Expression] = {}
+        for projection in select.selects:
+            for column in list(projection.find_all(exp.Column)):
+                name = column.name.lower()
+                if column.table or name in known or name not in defined or column.find_ancestor(exp.Select) is not select:
+                    continue
+                column.replace(exp.Paren(this=defined[name].copy()))
+                changed = True
+            if isinstance(projection, exp.Alias):
+                defined[projection.alias.lower()] = projection.this
+    return changed
+
+
+def dml_target(sql: str) -> str | None:
+    """The table a ``DELETE``/``UPDATE``/``MERGE``/``TRUNCATE TABLE`` changes, as written, or None."""
+    try:
+        tree = sqlglot.parse_one(sql, read=READ)
+    except ParseError:
+        return None
+    target = tree.this if isinstance(tree, exp.Delete | exp.Update | exp.Merge) else None
+    if isinstance(tree, exp.TruncateTable) and tree.expressions:
+        target = tree.expressions[0]
+    if not isinstance(target, exp.Table):
+        return None
+    return ".".join(f"`{part.name}`" for part in target.parts)

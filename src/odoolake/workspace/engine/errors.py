@@ -1,0 +1,121 @@
+"""Sail's errors as a Databricks user reads them: a Spark error class, a SQLSTATE and Spark's wording.
+
+Sail (0.7.2) answers a failed query with its own text (``attribute ObjectName([Identifier("x")]) is missing from
+the schema``, ``invalid argument: found SELEC at 0:5 expected …``) and no error class. Every error the engine relays
+passes through ``translate()``, so a Spark Connect client, a REST statement, the SQL connector and MCP all get
+``[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] …`` with SQLSTATE ``42703``, and pyspark raises the matching exception
+(``getCondition()``, ``getSqlState()``). An error that already carries a class (the engine's own refusals) and text
+no rule recognises pass unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+@dataclass(frozen=True)
+class SparkError:
+    error_class: str
+    sql_state: str
+    message: str  # without the ``[CLASS]`` prefix
+
+
+def _quoted(parts: str) -> str:
+    names = re.findall(r'Identifier\("((?:[^"\\]|\\.)*)"\)', parts)
+    return ".".join(f"`{n}`" for n in names) if names else parts
+
+
+def _syntax(match: re.Match[str]) -> SparkError:
+    near = match.group("near")
+    where = "end of input" if near == "end of input" else f"'{near}'"
+    position = f" (position {match.group('pos')})" if match.group("pos") else ""
+    return SparkError("PARSE_SYNTAX_ERROR", "42601", f"Syntax error at or near {where}{position}.")
+
+
+# (pattern over Sail's message, what it is in Spark's terms); the first that matches wins.
+RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...] = (
+    (re.compile(r"Table or view not found: (?P<name>\S+)"),
+     lambda m: SparkError("TABLE_OR_VIEW_NOT_FOUND", "42P01",
+                          f"The table or view `{m.group('name').strip('`')}` cannot be found. Verify the spelling and "
+                          "correctness of the schema and catalog.")),
+    (re.compile(r"does not support creating views"),
+     lambda m: SparkError("UNSUPPORTED_FEATURE", "0A000",
+                          "The feature is not supported: persistent views (the local catalog does not support "
+                          "creating views). Use CREATE TEMP VIEW in the session, or a table.")),
+    (re.compile(r"Schema not found: (?P<name>\S+)"),
+     lambda m: SparkError("SCHEMA_NOT_FOUND", "42704",
+                          f"The schema {'.'.join(f'`{p}`' for p in m.group('name').strip('`').split('.'))} cannot be "
+                          "found. Verify the spelling and correctness of the schema and catalog.")),
+    (re.compile(r"attribute ObjectName\(\[(?P<parts>.*?)\]\) is missing from the schema"),
+     lambda m: SparkError("UNRESOLVED_COLUMN.WITHOUT_SUGGESTION", "42703",
+                          f"A column, variable, or function parameter with name {_quoted(m.group('parts'))} cannot "
+                          "be resolved.")),
+    (re.compile(r"invalid argument: found (?P<near>end of input|\S+?)(?: at (?P<pos>\d+):\d+)? expected"), _syntax),
+    (re.compile(r"\bdivide by zero\b|\bdivision by zero\b", re.I),
+     lambda m: SparkError("DIVIDE_BY_ZERO", "22012",
+                          "Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead.")),
+    (re.compile(r"unknown function: (?P<name>[\w.`]+)"),
+     lambda m: SparkError("UNRESOLVED_ROUTINE", "42883",
+                          f"Cannot resolve routine `{m.group('name').strip('`')}` on search path "
+                          "[`system`.`builtin`, `system`.`session`]. Verify the spelling.")),
+    (re.compile(r"Cannot cast string '(?P<value>.*?)' to value of (?P<type>\w+) type"),
+     lambda m: SparkError("CAST_INVALID_INPUT", "22018",
+                          f"The value '{m.group('value')}' of the type \"STRING\" cannot be cast to "
+                          f"\"{_spark_type(m.group('type'))}\" because it is malformed. Use `try_cast` to tolerate "
+                          "malformed input and return NULL instead.")),
+    (re.compile(r"Function '(?P<name>\w+)' failed to match any signature.*?expects (?P<want>\d+) arguments? but "
+                r"received (?P<got>\d+)", re.S),
+     lambda m: SparkError("WRONG_NUM_ARGS.WITHOUT_SUGGESTION", "42605",
+                          f"The `{m.group('name')}` requires {m.group('want')} parameters but the actual number is "
+                          f"{m.group('got')}.")),
+)
+_ARROW_TYPES = {"Int8": "TINYINT", "Int16": "SMALLINT", "Int32": "INT", "Int64": "BIGINT", "Float32": "FLOAT",
+                "Float64": "DOUBLE", "Date32": "DATE", "Boolean": "BOOLEAN"}
+
+
+def _spark_type(arrow_name: str) -> str:
+    return _ARROW_TYPES.get(arrow_name, arrow_name.upper())
+
+
+def classify(message: str) -> SparkError | None:
+    for pattern, build in RULES:
+        match = pattern.search(message)
+        if match:
+            return build(match)
+    return None
+
+
+def translate(details: str, status_bin: bytes | None, code: int) -> tuple[str, bytes] | None:
+    """The message and ``grpc-status-details-bin`` to send instead of Sail's, or None to relay them unchanged."""
+    status = status_pb2.Status()
+    info = error_details_pb2.ErrorInfo()
+    if status_bin:
+        status.ParseFromString(status_bin)
+        for packed in status.details:
+            if packed.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                packed.Unpack(info)
+                break
+    if info.metadata.get("errorClass"):
+        return None
+    found = classify(details)
+    if found is None:
+        return None
+    message = f"[{found.error_class}] {found.message} SQLSTATE: {found.sql_state}"
+    reason = info.reason or "org.apache.spark.sql.AnalysisException"
+    classes = info.metadata.get("classes") or json.dumps([reason])
+    metadata = {key: value for key, value in info.metadata.items() if key != "errorId"}  # no stale detail lookups
+    metadata.update(classes=classes, errorClass=found.error_class, sqlState=found.sql_state)
+    new_info = error_details_pb2.ErrorInfo(reason=reason, domain=info.domain or "org.apache.spark",
+                                           metadata=metadata)
+    packed = any_pb2.Any()
+    packed.Pack(new_info)
+    out = status_pb2.Status(code=status.code or code, message=message, details=[packed])
+    return message, out.SerializeToString()

@@ -1,0 +1,171 @@
+"""MLflow's own REST handlers (``mlflow.server.handlers``) serving ``/api/2.0/mlflow/…`` over the workspace's store.
+
+Clients with ``tracking_uri="databricks"`` / ``registry_uri="databricks"`` (and ``w.experiments``,
+``w.model_registry``, bundle deploy) call the same paths as on Databricks; each call is answered by the handler the
+``mlflow server`` command itself uses, over a SQLAlchemy store on ``$ODOOLAKE_HOME/mlflow/mlflow.db``. Nothing here
+re-implements a handler. MLflow keeps its stores in module globals; they are set once to objects that route each
+call to the store of the workspace whose request is being answered, so several workspaces can live in one process.
+
+New experiments keep their artifacts under ``dbfs:/mlflow/experiments/<id>``: for those URIs MLflow's client picks
+its ``DbfsRestArtifactRepository``, which reads and writes through the DBFS API and the ``/dbfs/<path>`` routes
+(``routes/files.py``). Two Databricks-only calls that ``load_model("models:/…")`` makes with the workspace registry,
+``model-versions/list-artifacts`` and ``model-versions/get-signed-download-uri``, are answered by ``routes/mlflow.py``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from odoolake.config import WorkspacePaths
+
+ARTIFACT_ROOT = "dbfs:/mlflow/experiments"
+
+
+@dataclass
+class Stores:
+    tracking: Any
+    registry: Any
+
+
+_CURRENT: contextvars.ContextVar[Stores | None] = contextvars.ContextVar("odoolake_mlflow_stores", default=None)
+_INSTALL = threading.Lock()
+_GLOBAL_URI = threading.Lock()  # held while MLflow's global tracking URI names one workspace's store
+_installed = False
+
+
+class _Routed:
+    """Stands in for one of MLflow's global stores: every attribute comes from the current workspace's store."""
+
+    def __init__(self, kind: str) -> None:
+        self._kind = kind
+
+    def __getattr__(self, name: str) -> Any:
+        stores = _CURRENT.get()
+        if stores is None:
+            raise RuntimeError("MLflow store used outside a workspace request")
+        return getattr(getattr(stores, self._kind), name)
+
+
+def _install_routing() -> None:
+    global _installed
+    with _INSTALL:
+        if _installed:
+            return
+        from mlflow.server import handlers
+
+        handlers._tracking_store = _Routed("tracking")  # type: ignore[assignment]  # stands in for the store
+        handlers._model_registry_store = _Routed("registry")  # type: ignore[assignment]
+        _installed = True
+
+
+def store_uri(paths: WorkspacePaths) -> str:
+    paths.mlflow_db.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{paths.mlflow_db}"
+
+
+class MlflowServer:
+    """A WSGI app with MLflow's REST handlers, answering for one workspace's store."""
+
+    def __init__(self, paths: WorkspacePaths) -> None:
+        self.paths = paths
+        self._stores: Stores | None = None
+        self._app: Any = None
+        self._lock = threading.Lock()
+
+    def stores(self) -> Stores:
+        with self._lock:
+            if self._stores is None:
+                from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+                from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+                uri = store_uri(self.paths)
+
+                class WorkspaceRegistry(RegistryStore):
+                    """MLflow's registry store, except that it finds logged models in this workspace's store: MLflow's
+                    looks them up through the process's global tracking URI (its TODO says so), which MLflow's own
+                    server sets to its one store and which here may name another workspace's."""
+
+                    def create_model_version(self, *args: Any, **kwargs: Any) -> Any:
+                        from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+                        with _GLOBAL_URI, _use_tracking_uri(uri):
+                            return super().create_model_version(*args, **kwargs)
+
+                self._stores = Stores(SqlAlchemyStore(uri, ARTIFACT_ROOT), WorkspaceRegistry(uri))
+            return self._stores
+
+    def _flask(self) -> Any:
+        with self._lock:
+            if self._app is None:
+                from flask import Flask
+                from mlflow.server import handlers
+
+                _install_routing()
+                app = Flask("odoolake_mlflow")
+                for path, handler, methods in handlers.get_endpoints():
+                    app.add_url_rule(path, handler.__name__, handler, methods=methods)
+                self._app = app
+            return self._app
+
+    def handles(self, path: str, method: str) -> bool:
+        """Has MLflow a handler for this call? (Others get the workspace's own 501 or 404.)"""
+        from werkzeug.exceptions import HTTPException
+
+        try:
+            self._flask().url_map.bind("localhost").match(path, method)
+        except HTTPException:
+            return False
+        return True
+
+    def __call__(self, environ: dict, start_response: Any) -> list[bytes]:
+        app = self._flask()
+        _query_as_body(environ)
+        token = _CURRENT.set(self.stores())
+        try:  # the whole answer is read while this workspace's stores are current
+            return list(app(environ, start_response))
+        finally:
+            _CURRENT.reset(token)
+
+
+def _query_as_body(environ: dict) -> None:
+    """A DELETE that names its object in the query string (as the Databricks SDK sends ``registered-models/delete``,
+    ``model-versions/delete``…) gets it as the JSON body, where MLflow's handlers read the fields of non-GET calls."""
+    if environ.get("REQUEST_METHOD") != "DELETE" or not environ.get("QUERY_STRING") or \
+            int(environ.get("CONTENT_LENGTH") or 0):
+        return
+    import io
+    import json
+    from urllib.parse import parse_qsl
+
+    body = json.dumps(dict(parse_qsl(environ["QUERY_STRING"]))).encode()
+    environ.update({"CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+                    "wsgi.input": io.BytesIO(body)})
+
+
+# MLflow's REST paths; the Databricks-only ones below them are FastAPI routes (routes/mlflow.py).
+MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/api/2.0/preview/mlflow/", "/api/3.0/mlflow/")
+DATABRICKS_ONLY = frozenset({"/api/2.0/mlflow/model-versions/list-artifacts",
+                             "/api/2.0/mlflow/model-versions/get-signed-download-uri",
+                             "/api/2.0/mlflow/databricks/registered-models/get"})
+
+
+class MlflowDispatch:
+    """Pure ASGI middleware: MLflow's REST paths go to MLflow's handlers (a WSGI app), everything else on."""
+
+    def __init__(self, app: Any, server: MlflowServer) -> None:
+        from a2wsgi import WSGIMiddleware
+
+        self.app = app
+        self.server = server
+        self.mlflow = WSGIMiddleware(server, workers=4)  # type: ignore[arg-type]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith(MLFLOW_PREFIXES) and path not in DATABRICKS_ONLY and \
+                self.server.handles(path, scope["method"]):
+            await self.mlflow(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -1,0 +1,174 @@
+"""Statements run in a client's SQL session and their results, read in pieces: what the SQL connector's Thrift
+protocol calls an operation.
+
+A statement runs in a worker thread, in its session's own engine session, tagged so that a cancel interrupts it
+alone. Its result is kept as Arrow (the form the engine sends it in) and handed out ``take()`` by ``take()`` in
+the sizes the client asks for. Results of metadata calls (catalogs, tables, columns) are answered at once from the
+catalog. Operations end when the client closes them or its session, or after ``KEEP_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from odoolake.workspace.errors import ApiError
+from odoolake.workspace.sql.sessions import SqlSession
+from odoolake.workspace.sql.statements import SqlFailure
+
+LOG = logging.getLogger(__name__)
+
+KEEP_SECONDS = 3600
+PENDING, RUNNING, FINISHED, ERROR, CANCELED, CLOSED = "PENDING", "RUNNING", "FINISHED", "ERROR", "CANCELED", "CLOSED"
+TERMINAL = frozenset({FINISHED, ERROR, CANCELED, CLOSED})
+AFFECTED_ROWS = "num_affected_rows"  # the column Databricks answers DML statements with
+
+
+class OperationNotFound(ApiError):
+    status, error_code = 404, "RESOURCE_DOES_NOT_EXIST"
+
+
+@dataclass
+class SqlOperation:
+    op_id: str
+    session: SqlSession
+    kind: str  # EXECUTE_STATEMENT, GET_CATALOGS, …
+    state: str = PENDING
+    failure: SqlFailure | None = None
+    table: pa.Table | None = None
+    offset: int = 0
+    modified_rows: int | None = None
+    started: float = field(default_factory=time.time)
+    completed: float | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    extra: dict[str, Any] = field(default_factory=dict)  # what the protocol layer keeps with the operation
+
+    @property
+    def tag(self) -> str:
+        return f"odoolake-sql-{self.op_id}"
+
+    def finish(self, state: str, table: pa.Table | None = None, failure: SqlFailure | None = None) -> None:
+        if self.state in TERMINAL:
+            return
+        self.table, self.failure, self.state = table, failure, state
+        if table is not None and table.num_rows == 1 and table.column_names[:1] == [AFFECTED_ROWS]:
+            value = table.column(0)[0].as_py()
+            self.modified_rows = int(value) if value is not None else None
+        self.completed = time.time()
+        self.done.set()
+
+    def wait(self, timeout: float) -> bool:
+        return self.done.wait(timeout)
+
+    def take(self, max_rows: int, max_bytes: int | None = None) -> tuple[int, pa.Table, bool]:
+        """The next rows: (their offset in the result, the rows, whether more remain)."""
+        assert self.table is not None
+        start = self.offset
+        count = max(1, min(max_rows or self.table.num_rows, self.table.num_rows - start))
+        piece = self.table.slice(start, count)
+        while max_bytes and count > 1 and piece.nbytes > max_bytes:
+            count //= 2
+            piece = self.table.slice(start, count)
+        self.offset = start + piece.num_rows
+        return start, piece, self.offset < self.table.num_rows
+
+    def rewind(self) -> None:
+        self.offset = 0
+
+
+class SqlOperations:
+    def __init__(self, workers: int = 4) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="odoolake-sqlop")
+        self._ops: dict[str, SqlOperation] = {}
+        self._lock = threading.Lock()
+
+    def close_all(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _register(self, session: SqlSession, kind: str) -> SqlOperation:
+        self.expire()
+        op = SqlOperation(str(uuid.uuid4()), session, kind)
+        with self._lock:
+            self._ops[op.op_id] = op
+        return op
+
+    def execute(self, session: SqlSession, sql: str, args: dict | list | None = None,
+                row_limit: int | None = None) -> SqlOperation:
+        op = self._register(session, "EXECUTE_STATEMENT")
+        self._executor.submit(self._run, op, sql, args, row_limit)
+        return op
+
+    def answered(self, session: SqlSession, kind: str, produce: Callable[[], pa.Table]) -> SqlOperation:
+        """An operation whose result is computed here at once (metadata calls)."""
+        op = self._register(session, kind)
+        try:
+            op.finish(FINISHED, table=produce())
+        except Exception as exc:  # a bad pattern or an unknown catalog: the operation fails, naming it
+            op.finish(ERROR, failure=SqlFailure.of(exc))
+        return op
+
+    def _run(self, op: SqlOperation, sql: str, args: dict | list | None, row_limit: int | None) -> None:
+        if op.state != PENDING:
+            return
+        op.state = RUNNING
+        spark = op.session.spark
+        spark.addTag(op.tag)  # tags are per thread: a cancel interrupts this statement only
+        try:
+            op.session.use_pending_schema()
+            df = spark.sql(sql, args=args) if args else spark.sql(sql)
+            if row_limit:
+                df = df.limit(row_limit)
+            table = df.toArrow()
+            op.finish(FINISHED, table=table)
+        except Exception as exc:
+            op.finish(ERROR, failure=SqlFailure.of(exc))
+        finally:
+            spark.removeTag(op.tag)
+
+    def get(self, op_id: str, principal: str) -> SqlOperation:
+        with self._lock:
+            op = self._ops.get(op_id)
+        if op is None or op.session.principal != principal:
+            raise OperationNotFound(f"Operation {op_id} does not exist or was closed.")
+        return op
+
+    def cancel(self, op_id: str, principal: str) -> SqlOperation:
+        op = self.get(op_id, principal)
+        if op.state in TERMINAL:
+            return op
+        running = op.state == RUNNING
+        op.finish(CANCELED)
+        if running:
+            try:
+                op.session.spark.interruptTag(op.tag)
+            except Exception:  # the result is discarded whatever the engine says
+                LOG.debug("interrupt of %s failed", op.op_id, exc_info=True)
+        return op
+
+    def close(self, op_id: str, principal: str) -> None:
+        op = self.get(op_id, principal)
+        if op.state not in TERMINAL:
+            self.cancel(op_id, principal)
+        with self._lock:
+            self._ops.pop(op_id, None)
+        op.state, op.table = CLOSED, None
+
+    def close_session(self, session_id: str) -> None:
+        with self._lock:
+            ops = [op for op in self._ops.values() if op.session.session_id == session_id]
+        for op in ops:
+            self.close(op.op_id, op.session.principal)
+
+    def expire(self) -> None:
+        cutoff = time.time() - KEEP_SECONDS
+        with self._lock:
+            for key in [k for k, op in self._ops.items() if op.completed is not None and op.completed < cutoff]:
+                del self._ops[key]

@@ -1,0 +1,166 @@
+"""SQL sessions that clients open and close: the SQL connector's Thrift sessions and the Statement Execution API's
+``/api/2.0/sql/sessions``.
+
+Each one is an engine session of its own, opened as the principal who asked for it, so ``SET``, ``USE`` and temp
+views made in it stay in it (as on a Databricks SQL warehouse) and the engine's rules apply to its principal. A
+session nobody used for ``IDLE_SECONDS`` is closed, as Databricks closes idle sessions; a closed or unknown session
+is an error naming it, never a silent new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from odoolake.workspace.engine.errors import classify
+from odoolake.workspace.errors import ApiError, InvalidParameterValue
+
+LOG = logging.getLogger(__name__)
+
+IDLE_SECONDS = 4 * 3600
+MAX_SESSIONS = 256
+# Session parameters a Databricks SQL warehouse accepts by their short names, and the Spark setting each is.
+SESSION_PARAMETERS = {
+    "ansi_mode": "spark.sql.ansi.enabled",
+    "timezone": "spark.sql.session.timeZone",
+    "legacy_time_parser_policy": "spark.sql.legacy.timeParserPolicy",
+    "max_file_partition_bytes": "spark.sql.files.maxPartitionBytes",
+}
+# Settings clients send that concern the wire format, not the engine: answered by the server, never forwarded.
+WIRE_SETTINGS = ("spark.thriftserver.",)
+# Session parameters that only label queries in a warehouse's query history (dbt-databricks sends QUERY_TAGS with
+# the model's name): the local warehouse keeps no query history, so they are accepted and change nothing.
+LABEL_PARAMETERS = ("query_tags",)
+
+
+class SessionNotFound(ApiError):
+    status, error_code = 404, "RESOURCE_DOES_NOT_EXIST"
+
+
+@dataclass
+class SqlSession:
+    session_id: str
+    principal: str
+    spark: Any
+    created: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.monotonic)
+    pending_schema: str | None = None  # the initial schema, while it does not exist yet
+
+    def touch(self) -> None:
+        self.last_used = time.monotonic()
+
+    def use_pending_schema(self) -> None:
+        """Enter the initial schema once it exists: a client may open its session in the schema it is about to
+        create (dbt does, with its target schema), as a Databricks warehouse allows. Until then statements run in
+        the catalog's ``default`` schema, and unqualified names that are not there fail naming them."""
+        if self.pending_schema is None:
+            return
+        try:
+            self.spark.sql(f"USE SCHEMA `{self.pending_schema}`")
+        except Exception as exc:
+            if not schema_missing(exc):
+                raise
+            return
+        self.pending_schema = None
+
+
+def schema_missing(exc: Exception) -> bool:
+    """Whether the engine refused a statement because a schema does not exist (Spark's SCHEMA_NOT_FOUND)."""
+    found = classify(str(exc))
+    return "[SCHEMA_NOT_FOUND]" in str(exc) or (found is not None and found.error_class == "SCHEMA_NOT_FOUND")
+
+
+def engine_settings(conf: dict[str, str] | None) -> dict[str, str]:
+    """The engine settings for a session's configuration; an unknown parameter is an error naming it."""
+    out: dict[str, str] = {}
+    for key, value in (conf or {}).items():
+        if key.startswith(WIRE_SETTINGS) or key.lower() in LABEL_PARAMETERS:
+            continue
+        if key.startswith("spark."):
+            out[key] = str(value)
+        elif key.lower() in SESSION_PARAMETERS:
+            out[SESSION_PARAMETERS[key.lower()]] = str(value)
+        else:
+            raise InvalidParameterValue(
+                f"Configuration {key} is not available: use a Spark setting (spark.…) or one of "
+                f"{', '.join(sorted(p.upper() for p in SESSION_PARAMETERS))}.")
+    return out
+
+
+class SqlSessions:
+    def __init__(self, engine: Any, idle_seconds: float = IDLE_SECONDS, max_sessions: int = MAX_SESSIONS) -> None:
+        self.engine = engine
+        self.idle_seconds = idle_seconds
+        self.max_sessions = max_sessions
+        self._sessions: dict[str, SqlSession] = {}
+        self._lock = threading.Lock()
+
+    def open(self, principal: str, catalog: str | None = None, schema: str | None = None,
+             conf: dict[str, str] | None = None) -> SqlSession:
+        settings = engine_settings(conf)
+        self.expire()
+        with self._lock:
+            if len(self._sessions) >= self.max_sessions:
+                raise ApiError(f"The SQL warehouse has {self.max_sessions} open sessions; close sessions you no "
+                               "longer use (connection.close()).", error_code="RESOURCE_EXHAUSTED", status=429)
+        spark = self.engine.session(principal)
+        pending = None
+        try:
+            for key, value in settings.items():
+                spark.conf.set(key, value)
+            if catalog:
+                spark.sql(f"USE CATALOG `{catalog}`")
+            if schema:
+                try:
+                    spark.sql(f"USE SCHEMA `{schema}`")
+                except Exception as exc:
+                    if not schema_missing(exc):
+                        raise
+                    pending = schema
+        except Exception:
+            self.engine.stop_session(spark)
+            raise
+        session = SqlSession(str(uuid.uuid4()), principal, spark, pending_schema=pending)
+        with self._lock:
+            self._sessions[session.session_id] = session
+        return session
+
+    def get(self, session_id: str, principal: str) -> SqlSession:
+        with self._lock:
+            session = self._sessions.get(session_id)
+        if session is None or session.principal != principal:
+            raise SessionNotFound(f"Session {session_id} does not exist or was closed (sessions close after "
+                                  f"{int(self.idle_seconds // 3600)} h without use); open a new connection.")
+        session.touch()
+        return session
+
+    def close(self, session_id: str, principal: str) -> None:
+        session = self.get(session_id, principal)
+        with self._lock:
+            self._sessions.pop(session_id, None)
+        self.engine.stop_session(session.spark)
+
+    def expire(self) -> None:
+        cutoff = time.monotonic() - self.idle_seconds
+        with self._lock:
+            idle = [s for s in self._sessions.values() if s.last_used < cutoff]
+            for session in idle:
+                del self._sessions[session.session_id]
+        for session in idle:
+            LOG.info("closing SQL session %s of %s: idle", session.session_id, session.principal)
+            self.engine.stop_session(session.spark)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+    def close_all(self) -> None:
+        with self._lock:
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+        for session in sessions:
+            self.engine.stop_session(session.spark)

@@ -1,0 +1,109 @@
+"""Spark SQL as Databricks users write it — QUALIFY, PIVOT/UNPIVOT, lateral column aliases, the affected-row counts
+of DELETE/UPDATE/MERGE, TRUNCATE — through every way in: the Statement Execution API (the SDK), the SQL connector
+and a Spark Connect session. Expected values are worked by hand from the five rows below."""
+
+from __future__ import annotations
+
+import decimal
+
+import pytest
+from databricks.sdk import WorkspaceClient
+
+from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
+
+from .test_sql_connector import connect
+
+ROWS = "('RIM', 1, 100.00), ('RIM', 2, 50.00), ('BOM', 1, 30.00), ('BOM', 2, 70.00), ('JAP', 1, 10.00)"
+D = decimal.Decimal
+
+
+def _statement(server):
+    w = WorkspaceClient(host=server.url, token=server.token)
+
+    def run(sql: str) -> list[tuple]:
+        answer = w.statement_execution.execute_statement(sql, LOCAL_WAREHOUSE_ID, wait_timeout="30s")
+        assert answer.status.state.value == "SUCCEEDED", (sql, answer.status.error)
+        types = [c.type_name.value for c in answer.manifest.schema.columns]
+        cast = {"INT": int, "LONG": int, "DECIMAL": D}
+        return [tuple(None if v is None else cast.get(t, str)(v) for v, t in zip(row, types, strict=True))
+                for row in (answer.result.data_array or [])]
+    return run
+
+
+def _connector(server):
+    def run(sql: str) -> list[tuple]:
+        with connect(server) as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            return [tuple(row) for row in cur.fetchall()] if cur.description else []
+    return run
+
+
+def _spark(server):
+    def run(sql: str) -> list[tuple]:
+        with server.workspace.engine.spark() as spark:
+            return [tuple(row) for row in spark.sql(sql).collect()]
+    return run
+
+
+WAYS = {"statement_api": _statement, "sql_connector": _connector, "spark_connect": _spark}
+
+
+@pytest.fixture(params=sorted(WAYS))
+def sql(request, server):
+    table = f"dialect.sales_{request.param}"
+    with server.workspace.engine.spark() as spark:
+        spark.sql("CREATE SCHEMA IF NOT EXISTS dialect")
+        spark.sql(f"DROP TABLE IF EXISTS {table}")
+        spark.sql(f"CREATE TABLE {table} (agency STRING, month INT, wht DECIMAL(18,2))")
+        spark.sql(f"INSERT INTO {table} VALUES {ROWS}")
+    return WAYS[request.param](server), table
+
+
+def test_qualify_keeps_the_latest_month_per_agency(sql):
+    run, t = sql
+    assert run(f"SELECT agency, month FROM {t} QUALIFY row_number() OVER (PARTITION BY agency ORDER BY month DESC) = 1"
+               " ORDER BY agency") == [("BOM", 2), ("JAP", 1), ("RIM", 2)]
+
+
+def test_pivot_and_unpivot(sql):
+    run, t = sql
+    assert run(f"SELECT * FROM (SELECT agency, month, wht FROM {t}) PIVOT (SUM(wht) FOR month IN (1 AS jan, 2 AS feb)) "
+               "ORDER BY agency") == [("BOM", D("30.00"), D("70.00")), ("JAP", D("10.00"), None),
+                                      ("RIM", D("100.00"), D("50.00"))]
+    assert run("SELECT agency, m, amount FROM (SELECT 'RIM' AS agency, 5 AS jan, 7 AS feb) "
+               "UNPIVOT (amount FOR m IN (jan, feb)) ORDER BY m") == [("RIM", "feb", 7), ("RIM", "jan", 5)]
+
+
+def test_a_lateral_column_alias_is_resolved(sql):
+    run, t = sql
+    assert run(f"SELECT wht * 2 AS doubled, doubled + 1 AS plus_one FROM {t} WHERE agency = 'JAP'") == [
+        (D("20.00"), D("21.00"))]
+
+
+def test_data_changes_answer_with_the_rows_they_changed(sql):
+    run, t = sql
+    assert run(f"DELETE FROM {t} WHERE agency = 'JAP'") == [(1,)]
+    assert run(f"UPDATE {t} SET wht = wht + 1 WHERE agency = 'BOM'") == [(2,)]
+    assert run(f"MERGE INTO {t} AS x USING (SELECT 'RIM' AS agency, 1 AS month, 99.00 AS wht UNION ALL "
+               f"SELECT 'NEW', 1, 5.00) AS s ON x.agency = s.agency AND x.month = s.month "
+               "WHEN MATCHED THEN UPDATE SET wht = s.wht WHEN NOT MATCHED THEN INSERT *") == [(2, 1, 0, 1)]
+    assert run(f"DELETE FROM {t} WHERE agency = 'NOBODY'") == [(0,)]
+    assert run(f"SELECT agency, month, wht FROM {t} ORDER BY agency, month") == [
+        ("BOM", 1, D("31.00")), ("BOM", 2, D("71.00")), ("NEW", 1, D("5.00")), ("RIM", 1, D("99.00")),
+        ("RIM", 2, D("50.00"))]
+    run(f"TRUNCATE TABLE {t}")
+    assert run(f"SELECT COUNT(*) FROM {t}") == [(0,)]
+
+
+def test_the_connector_reports_the_affected_rows_as_rowcount(server):
+    with server.workspace.engine.spark() as spark:
+        spark.sql("CREATE SCHEMA IF NOT EXISTS dialect")
+        spark.sql("CREATE OR REPLACE TABLE dialect.counted AS SELECT id FROM range(10)")
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM dialect.counted WHERE id < 3")
+        assert cur.rowcount == 3
+
+
+def test_a_data_change_on_a_missing_table_names_it(server):
+    with connect(server) as conn, conn.cursor() as cur, pytest.raises(Exception, match="TABLE_OR_VIEW_NOT_FOUND"):
+        cur.execute("DELETE FROM dialect.no_such_table WHERE true")

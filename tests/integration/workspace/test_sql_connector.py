@@ -1,0 +1,283 @@
+"""The real Databricks SQL connector (``databricks-sql-connector``, unmodified) against the local SQL warehouse, over
+its default protocol: Thrift over HTTP on the warehouse's ``odbc_params.path``, through the TLS front door.
+
+What a plausible bug would break: a wrong type mapping (decimals, dates, timestamps, arrays), a result cut at the
+first fetch, a parameter spliced or lost, a session that leaks its SET or temp views, a cancel that does nothing,
+metadata from the wrong schema, an error without its class or SQLSTATE.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import threading
+
+import pytest
+from databricks import sql
+from databricks.sql.exc import Error as SqlError
+
+from odoolake.testing.waiting import wait_until
+from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
+
+BIG_ROWS = 250_000  # more than one FetchResults (the connector asks for 100,000 rows a call)
+
+
+def connect(server, token: str | None = None, http_path: str | None = None, **kwargs):
+    """``sql.connect`` with the values the SDK's ``warehouses.get(...).odbc_params`` gives (the port goes in the
+    connector's ``_port``: its ``server_hostname`` is a host name only)."""
+    from databricks.sdk import WorkspaceClient
+
+    odbc = WorkspaceClient(host=server.url, token=server.token).warehouses.get(LOCAL_WAREHOUSE_ID).odbc_params
+    return sql.connect(server_hostname=odbc.hostname, _port=odbc.port, http_path=http_path or odbc.path,
+                       access_token=token or server.token, _tls_trusted_ca_file=server.ca_bundle,
+                       enable_telemetry=False, _retry_stop_after_attempts_count=1, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def connector_tables(server):
+    with server.workspace.engine.spark() as spark:
+        spark.sql("CREATE SCHEMA IF NOT EXISTS conn")
+        spark.sql("DROP TABLE IF EXISTS conn.typed")
+        spark.sql("CREATE TABLE conn.typed (id INT, agency STRING, wht DECIMAL(18,2), day DATE, at TIMESTAMP, "
+                  "codes ARRAY<STRING>) COMMENT 'typed values'")
+        spark.sql("INSERT INTO conn.typed VALUES (1, 'RIM', 1234.56, DATE'2026-01-31', "
+                  "TIMESTAMP'2026-01-31 10:15:00', array('WC158', 'WI010')), (2, 'BOM', NULL, NULL, NULL, NULL), "
+                  "(3, 'RIM', 0.05, DATE'2026-02-28', TIMESTAMP'2026-02-28 23:59:59', array())")
+    return "conn.typed"
+
+
+def test_query_with_named_parameters_returns_typed_values(server, connector_tables):
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id, agency, wht, day, at, codes FROM conn.typed WHERE agency = :agency ORDER BY id",
+                    {"agency": "RIM"})
+        described = [(d[0], d[1], d[4], d[5]) for d in cur.description]
+        rows = cur.fetchall()
+    assert described == [("id", "int", None, None), ("agency", "string", None, None), ("wht", "decimal", 18, 2),
+                         ("day", "date", None, None), ("at", "timestamp", None, None),
+                         ("codes", "array", None, None)]
+    assert [r.id for r in rows] == [1, 3]  # the parameter filtered: BOM is not there
+    first = rows[0]
+    assert first.wht == decimal.Decimal("1234.56") and first.day == dt.date(2026, 1, 31)
+    assert first.at.replace(tzinfo=None) == dt.datetime(2026, 1, 31, 10, 15)
+    assert list(first.codes) == ["WC158", "WI010"] and list(rows[1].codes) == []
+
+
+def test_a_parameter_is_a_bound_value_never_sql(server, connector_tables):
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) AS n FROM conn.typed WHERE agency = :agency", {"agency": "RIM' OR '1'='1"})
+        assert cur.fetchone().n == 0
+        cur.execute("SELECT :day AS d, :amount AS a, :flag AS f, :nothing AS z",
+                    {"day": dt.date(2026, 3, 31), "amount": decimal.Decimal("10.25"), "flag": True, "nothing": None})
+        row = cur.fetchone()
+    assert (row.d, row.a, row.f, row.z) == (dt.date(2026, 3, 31), decimal.Decimal("10.25"), True, None)
+
+
+def test_large_results_arrive_whole_over_several_fetches(server):
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT id, id * 2 AS twice FROM range({BIG_ROWS})")
+        table = cur.fetchall_arrow()
+    ids = table.column("id").to_pylist()
+    assert len(ids) == BIG_ROWS and len(set(ids)) == BIG_ROWS and max(ids) == BIG_ROWS - 1  # each row once
+    assert sum(table.column("twice").to_pylist()) == BIG_ROWS * (BIG_ROWS - 1)
+
+
+def test_metadata_calls_answer_from_the_catalog(server, connector_tables):
+    with connect(server) as conn, conn.cursor() as cur:
+        assert [r.TABLE_CAT for r in cur.catalogs().fetchall()] == ["main"]
+        schemas = [r.TABLE_SCHEM for r in cur.schemas(catalog_name="main").fetchall()]
+        assert {"default", "conn", "information_schema"} <= set(schemas)
+        assert [r.TABLE_SCHEM for r in cur.schemas(catalog_name="main", schema_name="con%").fetchall()] == ["conn"]
+        tables = cur.tables(catalog_name="main", schema_name="conn").fetchall()
+        assert [(t.TABLE_NAME, t.TABLE_TYPE, t.REMARKS) for t in tables] == [("typed", "TABLE", "typed values")]
+        assert cur.tables(catalog_name="main", schema_name="conn", table_name="nope%").fetchall() == []
+        columns = cur.columns(catalog_name="main", schema_name="conn", table_name="typed").fetchall()
+        assert [(c.COLUMN_NAME, c.TYPE_NAME, c.ORDINAL_POSITION) for c in columns] == [
+            ("id", "INT", 0), ("agency", "STRING", 1), ("wht", "DECIMAL(18,2)", 2), ("day", "DATE", 3),
+            ("at", "TIMESTAMP", 4), ("codes", "ARRAY<STRING>", 5)]
+        wht = columns[2]
+        assert (wht.DATA_TYPE, wht.COLUMN_SIZE, wht.DECIMAL_DIGITS) == (3, 18, 2)  # java.sql.Types.DECIMAL
+        only = cur.columns(catalog_name="main", schema_name="conn", table_name="typed", column_name="a%").fetchall()
+        assert [c.COLUMN_NAME for c in only] == ["agency", "at"]
+
+
+def test_each_connection_is_its_own_session(server):
+    with connect(server) as one, connect(server) as two, one.cursor() as a, two.cursor() as b:
+        a.execute("CREATE OR REPLACE TEMP VIEW mine AS SELECT 42 AS answer")
+        a.execute("SET spark.sql.session.timeZone = Asia/Manila")
+        a.execute("SELECT answer FROM mine")
+        assert a.fetchone().answer == 42
+        a.execute("SELECT current_timezone() AS tz")
+        assert a.fetchone().tz == "Asia/Manila"
+        b.execute("SELECT current_timezone() AS tz")
+        assert b.fetchone().tz == "UTC"
+        with pytest.raises(SqlError, match="mine"):
+            b.execute("SELECT answer FROM mine")
+
+
+def test_initial_catalog_schema_and_session_configuration(server, connector_tables):
+    with connect(server, catalog="main", schema="conn", session_configuration={"TIMEZONE": "Asia/Manila"}) as conn, \
+            conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) AS n FROM typed")
+        assert cur.fetchone().n == 3
+        cur.execute("SELECT current_timezone() AS tz")
+        assert cur.fetchone().tz == "Asia/Manila"
+    with pytest.raises(SqlError, match="NO_SUCH_PARAMETER"):
+        connect(server, session_configuration={"NO_SUCH_PARAMETER": "1"})
+
+
+def test_a_session_may_open_in_a_schema_it_creates_next(server):
+    """dbt opens its session in its target schema before creating it: the session starts in ``default`` and enters
+    the schema once it exists; a schema that never exists makes unqualified names fail naming them."""
+    with connect(server, catalog="main", schema="made_later") as conn, conn.cursor() as cur:
+        cur.execute("SELECT current_schema() AS s")
+        assert cur.fetchone().s == "default"
+        cur.execute("CREATE SCHEMA IF NOT EXISTS made_later")
+        cur.execute("CREATE OR REPLACE TABLE made_later.t AS SELECT 7 AS x")
+        cur.execute("SELECT x FROM t")  # unqualified: the session is in made_later now
+        assert cur.fetchone().x == 7
+        cur.execute("SELECT x AS y, y + 1 AS z FROM t")  # a lateral alias: t's columns looked up in made_later
+        assert tuple(cur.fetchone()) == (7, 8)
+        cur.execute("WITH v AS (SELECT x AS value_field, COUNT(*) AS n FROM t GROUP BY x) "
+                    "SELECT * FROM v WHERE value_field NOT IN (1)")  # the shape of dbt's accepted_values test
+        assert tuple(cur.fetchone()) == (7, 1)
+        cur.execute("DELETE FROM t WHERE x = 7")  # resolved in the session's schema
+        assert cur.rowcount == 1
+    with connect(server, catalog="main", schema="never_made") as conn, conn.cursor() as cur, \
+            pytest.raises(SqlError, match=r"TABLE_OR_VIEW_NOT_FOUND.*no_such_table"):
+        cur.execute("SELECT * FROM no_such_table")
+    with pytest.raises(SqlError, match="no_such_catalog"):
+        connect(server, catalog="no_such_catalog", schema="made_later")  # a catalog is never waited for
+
+
+def test_cancel_stops_a_running_statement_and_the_session_goes_on(server):
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute_async("SELECT SUM(a.id * b.id) AS s FROM range(200000) a CROSS JOIN range(200000) b")
+        wait_until(lambda: cur.get_query_state().name in ("RUNNING", "PENDING"), what="the statement to run")
+        cur.cancel()
+        wait_until(lambda: cur.get_query_state().name in ("CANCELLED", "CLOSED"), what="the statement to stop")
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 AS one")
+        assert cur.fetchone().one == 1
+
+
+def test_bad_input_gets_clear_errors(server, connector_tables):
+    with pytest.raises(SqlError, match="Warehouse nosuchwarehouse does not exist"):
+        connect(server, http_path="/sql/1.0/warehouses/nosuchwarehouse")
+    with pytest.raises(SqlError) as unauthenticated:
+        connect(server, token="dapi-not-a-token")
+    assert unauthenticated.value.context["http-code"] == 401
+    assert "token" in unauthenticated.value.context["error-message"].lower()
+    with connect(server) as conn, conn.cursor() as cur:
+        with pytest.raises(SqlError, match=r"Invalid parameters\.when") as bad:
+            cur.execute("SELECT :when AS w", [sql.parameters.DateParameter(name="when", value="not a date")])
+        assert "not a valid DATE" in str(bad.value)
+        with pytest.raises(SqlError, match="TABLE_OR_VIEW_NOT_FOUND"):
+            cur.execute("SELECT * FROM conn.no_such_table")
+        cur.execute("SELECT COUNT(*) AS n FROM conn.typed")  # the session survives its errors
+        assert cur.fetchone().n == 3
+    conn = connect(server)
+    session_id = conn.get_session_id_hex()
+    server.workspace.sql_sessions.close(session_id, server.workspace.user)  # closed behind the client's back
+    try:
+        with pytest.raises(SqlError, match=f"Session {session_id} does not exist or was closed"):
+            conn.cursor().execute("SELECT 1")
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(("statement", "error_class", "sql_state"), [
+    ("SELECT * FROM conn.no_such_table", "TABLE_OR_VIEW_NOT_FOUND", "42P01"),
+    ("SELECT no_such_col FROM conn.typed", "UNRESOLVED_COLUMN", "42703"),
+    ("SELEC 1", "PARSE_SYNTAX_ERROR", "42601"),
+    ("SELECT 1 / 0", "DIVIDE_BY_ZERO", "22012"),
+    ("SELECT no_such_fn(1)", "UNRESOLVED_ROUTINE", "42883"),
+])
+def test_errors_carry_the_spark_error_class_and_sqlstate(server, connector_tables, statement, error_class,
+                                                          sql_state):
+    with connect(server) as conn, conn.cursor() as cur, pytest.raises(SqlError) as failed:
+        cur.execute(statement)
+    message = str(failed.value)
+    assert message.startswith(f"[{error_class}") and message.endswith(f"SQLSTATE: {sql_state}")
+    assert "ObjectName" not in message and "invalid argument" not in message  # the engine's own words are gone
+
+
+def test_a_read_only_principal_reads_but_cannot_write_through_the_connector(server, connector_tables):
+    server.workspace.roles.set_role("connector-reader@example.ph", "read_only")
+    token = server.workspace.tokens.create("connector-reader@example.ph", "reader")[0]
+    with connect(server, token=token) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) AS n FROM conn.typed")
+        assert cur.fetchone().n == 3
+        with pytest.raises(SqlError, match="READ_ONLY_PRINCIPAL"):
+            cur.execute("DELETE FROM conn.typed")
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) AS n FROM conn.typed")
+        assert cur.fetchone().n == 3  # nothing stored changed
+
+
+def test_sessions_are_closed_with_their_connections(server):
+    before = server.workspace.sql_sessions.count()
+    done = threading.Event()
+
+    def use() -> None:
+        with connect(server) as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        done.set()
+
+    use()
+    assert done.is_set() and server.workspace.sql_sessions.count() == before
+
+
+def test_the_connector_is_told_no_feature_flags_are_on(server):
+    import httpx
+
+    answer = httpx.get(f"{server.url}/api/2.0/connector-service/feature-flags/PYTHON/4.9.0",
+                       headers={"Authorization": f"Bearer {server.token}"})
+    assert answer.status_code == 200 and answer.json() == {"flags": [], "ttl_seconds": 900}
+
+
+def test_a_body_that_is_not_thrift_is_refused_naming_the_protocol(server):
+    import httpx
+
+    answer = httpx.post(f"{server.url}/sql/1.0/warehouses/{LOCAL_WAREHOUSE_ID}", content=b"SELECT 1",
+                        headers={"Authorization": f"Bearer {server.token}", "Content-Type": "application/x-thrift"})
+    assert answer.status_code == 400
+    assert "not a TCLIService call in Thrift's binary protocol" in answer.headers["x-thriftserver-error-message"]
+
+
+def test_use_sea_runs_in_a_session_of_the_statement_execution_api(server, connector_tables):
+    """``use_sea=True``: the connector opens ``POST /api/2.0/sql/sessions`` and sends each statement with its
+    ``session_id`` (JSON_ARRAY inline results: ``use_cloud_fetch=False``, as there is no cloud storage to fetch from)."""
+    before = server.workspace.sql_sessions.count()
+    with connect(server, use_sea=True, use_cloud_fetch=False) as conn, conn.cursor() as cur:
+        assert server.workspace.sql_sessions.count() == before + 1
+        cur.execute("SELECT id, agency, wht, day FROM conn.typed WHERE agency = :agency ORDER BY id", {"agency": "RIM"})
+        rows = cur.fetchall()
+        assert [r.id for r in rows] == [1, 3]  # the parameter filtered
+        assert rows[0].wht == decimal.Decimal("1234.56") and rows[0].day == dt.date(2026, 1, 31)
+        cur.execute("CREATE TEMP VIEW sea_only AS SELECT 41 + 1 AS answer")
+        cur.execute("SELECT answer FROM sea_only")  # the session kept its temp view
+        assert cur.fetchone().answer == 42
+        with connect(server) as other, other.cursor() as elsewhere, pytest.raises(SqlError, match="sea_only"):
+            elsewhere.execute("SELECT answer FROM sea_only")
+        with pytest.raises(SqlError, match="TABLE_OR_VIEW_NOT_FOUND"):
+            cur.execute("SELECT * FROM conn.no_such_table")
+    assert server.workspace.sql_sessions.count() == before  # closed with the connection
+
+
+def test_statements_with_an_unknown_session_id_are_refused_naming_it(server, w):
+    from databricks.sdk.errors import DatabricksError
+
+    with pytest.raises(DatabricksError, match="Session nosuchsession does not exist or was closed"):
+        w.api_client.do("POST", "/api/2.0/sql/statements", body={
+            "warehouse_id": LOCAL_WAREHOUSE_ID, "session_id": "nosuchsession", "statement": "SELECT 1"})
+
+
+
+def test_a_warehouse_id_of_any_characters_is_refused_naming_it(server):
+    import httpx
+
+    answer = httpx.post(f"{server.url}/sql/1.0/warehouses/æœﬀ", content=b"",
+                        headers={"Authorization": f"Bearer {server.token}"})
+    assert answer.status_code == 404
+    assert answer.text.startswith("Warehouse æœﬀ does not exist")
+    assert answer.headers["x-thriftserver-error-message"].startswith("Warehouse \\xe6\\u0153\\ufb00 does not exist")

@@ -1,0 +1,50 @@
+"""The Databricks constructs the engine rewrites for Sail (``engine/dialect.py``), checked on the text; the results
+are checked on the engine in ``tests/integration/workspace/test_spark_sql.py``."""
+
+from __future__ import annotations
+
+from odoolake.workspace.engine.dialect import dml_target, rewrite
+
+COLUMNS = {"s.t": ["id", "g", "v"], "s.u": ["id", "d"]}
+
+
+def columns_of(name: str) -> list[str] | None:
+    return COLUMNS.get(name)
+
+
+def test_statements_without_the_constructs_are_not_touched():
+    for sql in ("SELECT id AS x FROM s.t ORDER BY x", "SELECT 'QUALIFY' AS q", "SELECT * FROM s.t -- PIVOT",
+                "SELECT g, SUM(v) AS total FROM s.t GROUP BY g"):
+        assert rewrite(sql, columns_of) is None
+
+
+def test_a_lateral_alias_is_inlined_but_a_column_of_that_name_wins():
+    assert rewrite("SELECT v * 2 AS d, d + 1 AS e FROM s.t", columns_of) == "SELECT v * 2 AS d, (v * 2) + 1 AS e FROM s.t"
+    assert rewrite("SELECT v * 2 AS id, id + 1 AS e FROM s.t", columns_of) is None  # id is a column of s.t
+    assert rewrite("SELECT t.v * 2 AS d, d FROM s.t JOIN s.u ON t.id = u.id", columns_of) is None  # u has d
+    assert rewrite("SELECT v * 2 AS d, d + 1 AS e FROM s.unknown", columns_of) is None  # columns unknown: no guess
+
+
+def test_qualify_and_pivot_are_respelled():
+    qualified = rewrite("SELECT id FROM s.t QUALIFY row_number() OVER (PARTITION BY g ORDER BY id) = 1", columns_of)
+    assert qualified is not None and "QUALIFY" not in qualified.upper() and "WHERE _w = 1" in qualified
+    pivoted = rewrite("SELECT * FROM s.t PIVOT (SUM(v) FOR g IN ('a' AS a, 'b'))", columns_of)
+    assert pivoted == "SELECT * FROM s.t PIVOT(SUM(v) FOR (g) IN (('a') AS a, ('b')))"
+    assert rewrite("SELECT * FROM s.t UNPIVOT (x FOR k IN (v))", columns_of) is None
+
+
+def test_the_target_of_a_data_change_is_found():
+    assert dml_target("DELETE FROM s.t WHERE id = 1") == "`s`.`t`"
+    assert dml_target("UPDATE main.s.t SET v = 0") == "`main`.`s`.`t`"
+    assert dml_target("MERGE INTO s.t AS x USING s.u AS y ON x.id = y.id WHEN MATCHED THEN DELETE") == "`s`.`t`"
+    assert dml_target("TRUNCATE TABLE s.t") == "`s`.`t`"
+    assert dml_target("SELECT 1") is None
+
+
+def test_quoted_parameter_markers_are_unquoted_but_json_paths_and_strings_stay():
+    from odoolake.workspace.engine.sqltext import unquote_parameter_markers
+
+    assert unquote_parameter_markers("SELECT a FROM t WHERE p >= :`since` AND q = :x") == \
+        "SELECT a FROM t WHERE p >= :since AND q = :x"
+    assert unquote_parameter_markers("SELECT raw:`field` FROM t") == "SELECT raw:`field` FROM t"
+    assert unquote_parameter_markers("SELECT ':`no`' AS s") == "SELECT ':`no`' AS s"

@@ -1,0 +1,59 @@
+"""Sail's error texts (as measured on pysail 0.7.2) become Spark error classes with Spark's SQLSTATEs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from odoolake.workspace.engine.errors import classify, translate
+
+
+@pytest.mark.parametrize(("sail", "error_class", "sql_state", "names"), [
+    ("Table not found: [TABLE_OR_VIEW_NOT_FOUND] Table or view not found: nope", "TABLE_OR_VIEW_NOT_FOUND", "42P01",
+     "`nope`"),
+    ('attribute ObjectName([Identifier("t"), Identifier("nope")]) is missing from the schema: cannot resolve '
+     "attribute", "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION", "42703", "`t`.`nope`"),
+    ("invalid argument: found SELEC at 0:5 expected something else, ';', statement, or end of input",
+     "PARSE_SYNTAX_ERROR", "42601", "'SELEC' (position 0)"),
+    ("invalid argument: found end of input expected expression", "PARSE_SYNTAX_ERROR", "42601", "end of input"),
+    ("Schema not found: main.marts", "SCHEMA_NOT_FOUND", "42704", "`main`.`marts`"),
+    ("not supported: Open source Unity Catalog does not support creating views", "UNSUPPORTED_FEATURE", "0A000",
+     "CREATE TEMP VIEW"),
+    ("divide by zero", "DIVIDE_BY_ZERO", "22012", "try_divide"),
+    ("unknown function: no_such_fn", "UNRESOLVED_ROUTINE", "42883", "`no_such_fn`"),
+    ("Cannot cast string 'abc' to value of Int32 type", "CAST_INVALID_INPUT", "22018", '"INT"'),
+])
+def test_sail_messages_get_their_spark_class(sail, error_class, sql_state, names):
+    found = classify(sail)
+    assert found is not None and (found.error_class, found.sql_state) == (error_class, sql_state)
+    assert names in found.message
+
+
+def test_unknown_text_is_left_alone():
+    assert classify("the disk is full") is None
+    assert translate("the disk is full", None, 13) is None
+
+
+def _status(metadata: dict) -> bytes:
+    packed = any_pb2.Any()
+    packed.Pack(error_details_pb2.ErrorInfo(reason="org.apache.spark.sql.AnalysisException", metadata=metadata))
+    return status_pb2.Status(code=13, message="x", details=[packed]).SerializeToString()
+
+
+def test_translation_keeps_the_exception_class_and_sets_class_and_state():
+    message, raw = translate("divide by zero", _status({"classes": '["java.lang.ArithmeticException"]',
+                                                        "errorId": "e1"}), 13)
+    assert message.startswith("[DIVIDE_BY_ZERO] ") and message.endswith("SQLSTATE: 22012")
+    status = status_pb2.Status.FromString(raw)
+    info = error_details_pb2.ErrorInfo()
+    status.details[0].Unpack(info)
+    assert info.metadata["errorClass"] == "DIVIDE_BY_ZERO" and info.metadata["sqlState"] == "22012"
+    assert json.loads(info.metadata["classes"]) == ["java.lang.ArithmeticException"]
+    assert "errorId" not in info.metadata  # the client would otherwise fetch Sail's untranslated details
+
+
+def test_an_error_that_has_a_class_already_is_relayed_unchanged():
+    assert translate("Table or view not found: x", _status({"errorClass": "READ_ONLY_PRINCIPAL"}), 7) is None
