@@ -100,12 +100,35 @@ def _idle(home: Path) -> bool:
         return True
 
 
+class _Phases:
+    """Seconds spent in each start-up phase, from the process's start (reported in ``engine.json``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {"python": round(_since_process_start(), 3)}
+        self._last = time.monotonic()
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = round(now - self._last, 3)
+        self._last = now
+
+
+def _since_process_start() -> float:
+    """Seconds since this process started (from /proc; 0 where /proc is not there)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="odoolake-engine")
     parser.add_argument("--home", required=True)
     parser.add_argument("--owner", required=True)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
+    phases = _Phases()
     isolation, why_not = isolate_network()  # before any thread exists
 
     logging.basicConfig(level=os.environ.get("ODOOLAKE_ENGINE_LOG", "WARNING"),
@@ -124,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     from odoolake.workspace.engine.upstream import CHANNEL_OPTIONS, Upstream
     from odoolake.workspace.frontdoor.tls import ensure_certificates
 
+    phases.mark("imports")
     paths = WorkspacePaths.from_env(args.home).ensure()
     home = paths.home
     store = CatalogStore(paths, args.owner)
@@ -131,13 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     if imported:
         LOG.warning("imported %d table(s) from the previous table registry into the catalog", imported)
     secret = secrets.token_urlsafe(32)
+    phases.mark("catalog store")
     catalog_port, catalog_server = _serve_catalog(catalog_app(store, secret))
+    phases.mark("catalog server")
     _configure_sail(f"http://127.0.0.1:{catalog_port}/api/2.1/unity-catalog", secret, paths.spill_dir,
                     default_memory_limit(), args.workers)
     from pysail.spark import SparkConnectServer
 
     sail = SparkConnectServer("127.0.0.1", 0)
     sail.start(background=True)
+    phases.mark("sail")
     address = sail.listening_address
     if address is None:
         raise RuntimeError("Sail started but is not listening")
@@ -145,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     owner_door = Authenticator(home, args.owner, trust_owner_socket=True)
     proxy = SparkConnectProxy(upstream, PlanRewriter(store, upstream, AccessRules(paths, owner_door.roles)))
     tls = ensure_certificates(home)
+    phases.mark("tls")
 
     stopping = threading.Event()
     options = [*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)]
@@ -162,9 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     front_server.start()
     for sock in (engine_socket(home), front_socket(home)):
         os.chmod(sock, 0o600)
+    phases.mark("services")
     status = {"pid": os.getpid(), "isolation": isolation, "isolation_unavailable": why_not,
               "started": time.time(), "engine_socket": str(engine_socket(home)),
-              "front_socket": str(front_socket(home))}
+              "front_socket": str(front_socket(home)), "startup_seconds": phases.seconds}
     tmp = status_file(home).with_suffix(".tmp")
     tmp.write_text(json.dumps(status))
     os.replace(tmp, status_file(home))
