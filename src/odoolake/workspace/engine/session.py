@@ -99,6 +99,10 @@ class LocalEngine:
             lease = self.lease()
             spark = ConnectSession.builder.channelBuilder(  # type: ignore[assignment]  # the Connect session class
                 _channel_builder(str(lease.socket), principal)).create()
+            # Over the owner's Unix socket a stream is never cut, so reattaching buys nothing; it costs two or three
+            # ReleaseExecute calls per query, and when Sail ended a stream before its ResultComplete the client's
+            # reattach failed with "operation not found".
+            spark.client.disable_reattachable_execute()  # type: ignore[attr-defined]
         spark.conf.set("spark.sql.session.timeZone", "UTC")
         spark._odoolake_engine = self  # type: ignore[attr-defined]
         self._sessions.append(spark)
