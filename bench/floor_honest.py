@@ -712,8 +712,9 @@ def filing_calendar(con, as_of: date) -> None:
 
     names = ("agency", "form", "period", "statutory_due", "due", "moved", "status", "description", "efps_group",
              "as_of")
-    calendar = pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})  # noqa: F841 (read by the SQL below)
+    con.register("calendar", pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}))
     con.execute("CREATE TABLE filing_calendar AS SELECT * FROM calendar")
+    con.unregister("calendar")
 
 
 FORMS_CHECK_SQL = """

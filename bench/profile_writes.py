@@ -67,11 +67,12 @@ def time_writes(log: list[dict]) -> None:
         original = getattr(io, fn_name)
 
         def timed(df, name, *args, _original=original, _fn=fn_name, **kwargs):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), cpu_of_children()
             try:
                 return _original(df, name, *args, **kwargs)
             finally:
-                log.append({"write": _fn, "table": name, "seconds": round(time.perf_counter() - started, 3)})
+                log.append({"write": _fn, "table": name, "seconds": round(time.perf_counter() - started, 3),
+                            "engine_cpu": round(cpu_of_children() - cpu, 3)})
         setattr(io, fn_name, timed)
 
 
@@ -127,7 +128,8 @@ def main() -> None:
                                     "writes": writes[before[3]:]}
             print(f"{stage}: {wall:.2f} s wall, engine CPU {out['stages'][stage]['engine_cpu']:.2f} s", file=sys.stderr)
             for w in writes[before[3]:]:
-                print(f"    {w['seconds']:7.3f} s  {w['write']:<13} {w['table']}", file=sys.stderr)
+                print(f"    {w['seconds']:7.3f} s  {w['engine_cpu']:7.3f} cpu  {w['write']:<13} {w['table']}",
+                      file=sys.stderr)
     out["calls"] = counter.report()
     for name, c in out["calls"].items():
         print(f"  {name:<16} {c['calls']:5d} calls  {c['seconds']:8.2f} s", file=sys.stderr)

@@ -23,6 +23,8 @@ from odoolake.pipeline.schemas import QUARANTINE_DDL, RAW_MODELS, RawModel
 
 MALFORMED_SHARE_LIMIT = 0.5
 SAMPLE_LINES = 1000
+REPEATED_RECORD = ("holds record id {id} twice with the same write_date {write_date}: one extract delivers each "
+                   "record version once; remove the repeated line (or split the file into two drops) and run again")
 
 
 @dataclass
@@ -125,6 +127,27 @@ def _quarantine_rows(bronze: DataFrame, model: RawModel, paths: list[str]) -> Da
     )
 
 
+def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> int:
+    """Rejected lines among the new files' rows; refuses (and takes back out of bronze) a file that repeats a record
+    version, since silver orders a record's deliveries by ``(write_date, batch, file)`` and needs that order total.
+    One aggregate over the new rows answers both."""
+    new = spark.table(model.bronze_table).where(F.col("_source_file").isin(paths))
+    valid = F.col("_reject").isNull()
+    per_key = new.groupBy("_source_file", "id", "write_date").agg(
+        F.count(F.lit(1)).alias("n"), F.sum(valid.cast("int")).alias("v"))
+    totals = per_key.agg(F.sum(F.col("n") - F.col("v")).alias("rejected"),
+                         F.sum((F.col("v") > 1).cast("int")).alias("repeated")).first()
+    if totals is None:
+        return 0
+    if totals["repeated"]:
+        example = per_key.where(F.col("v") > 1).orderBy("_source_file", "id").first()
+        assert example is not None  # the aggregate just counted it
+        io.replace_where(new.limit(0), model.bronze_table, io.in_list("_source_file", paths))
+        raise RawDataError(example["_source_file"], REPEATED_RECORD.format(id=example["id"],
+                                                                           write_date=example["write_date"]))
+    return int(totals["rejected"] or 0)
+
+
 def ingested_files(spark: SparkSession, model: RawModel) -> set[str]:
     if not io.table_exists(spark, model.bronze_table):
         return set()
@@ -166,7 +189,7 @@ def ingest(
         io.append(rows, model.bronze_table)
         written = io.last_write_rows(spark, model.bronze_table)
         bronze = spark.table(model.bronze_table)
-        rejected = bronze.where(F.col("_reject").isNotNull() & F.col("_source_file").isin(paths)).count()
+        rejected = _check_new_rows(spark, model, paths)
         if rejected:
             # Keyed by source file, so re-ingesting a file after a crash replaces, never duplicates.
             io.replace_where(_quarantine_rows(bronze, model, paths), io.QUARANTINE,
