@@ -71,10 +71,11 @@ def is_grpc(offers: list[str]) -> bool:
 class _Pipe(asyncio.Protocol):
     """Copies bytes from its transport to ``peer``; back-pressure pauses the side that is too fast."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_lost: Callable[[], None] = lambda: None) -> None:
         self.transport: asyncio.Transport | None = None
         self.peer: _Pipe | None = None
         self.pending: list[bytes] = []
+        self.on_lost = on_lost
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -103,6 +104,7 @@ class _Pipe(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.peer is not None and self.peer.transport is not None:
             self.peer.transport.close()
+        self.on_lost()
 
 
 class FrontDoor:
@@ -113,6 +115,9 @@ class FrontDoor:
         self.grpc_socket = grpc_socket
         self.plain_http = plain_http
         self._tasks: set[asyncio.Task] = set()
+        # Live splices, held here: uvloop keeps no strong reference to a transport, so a splice nobody refers to
+        # would be collected mid-connection and its sockets closed from whichever thread ran the collector.
+        self._splices: set[tuple[_Pipe, _Pipe]] = set()
 
     async def serve(self, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -154,6 +159,9 @@ class FrontDoor:
         if not head:
             conn.close()
             return
+        # Once a socket is handed to the loop (connect_accepted_socket), the loop owns it and closes it, also when
+        # the TLS handshake fails: closing it here too would close the descriptor twice, and the second close could
+        # hit whatever reused its number (another thread's event loop, say).
         try:
             if head[0] == TLS_HANDSHAKE:
                 offers = alpn_offers(head) or []
@@ -170,18 +178,25 @@ class FrontDoor:
                 conn.close()
         except (OSError, ssl.SSLError) as exc:
             LOG.debug("front door: connection dropped while routing: %s", exc)
-            conn.close()
 
     async def _splice(self, conn: socket.socket) -> None:
         loop = asyncio.get_running_loop()
-        client = _Pipe()
-        engine = _Pipe()
+        pair: tuple[_Pipe, _Pipe]
+
+        def lost() -> None:
+            self._splices.discard(pair)
+
+        client = _Pipe(lost)
+        engine = _Pipe(lost)
+        pair = (client, engine)
+        self._splices.add(pair)
         client.peer, engine.peer = engine, client
         try:
             await loop.create_unix_connection(lambda: engine, str(self.grpc_socket))
         except OSError as exc:
             LOG.warning("front door: the engine's front socket is not answering (%s)", exc)
-            conn.close()
+            self._splices.discard(pair)
+            conn.close()  # not handed to the loop yet: ours to close
             return
         await loop.connect_accepted_socket(lambda: client, conn)
         for data in client.pending:

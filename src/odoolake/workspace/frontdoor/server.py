@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import sys
@@ -61,7 +62,9 @@ class WorkspaceServer(uvicorn.Server):
         self.started = True
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        if self._accept is not None:
+        if self._accept is not None:  # stop accepting before the listening socket is closed under the loop
             self._accept.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accept
         self.listener.close()
         await super().shutdown(sockets)
