@@ -126,7 +126,9 @@ class _Writer:
 class Generator:
     def __init__(self, config: GenConfig) -> None:
         self.cfg = config
-        self.rateless_bill_seen: set[int] = set()  # companies with a USD bill posted before any rate
+        # each company's first USD bill posted without a rate (by move id, so a month regenerated for its follow-ups
+        # makes the same choice and writes no rate for it)
+        self.first_rateless_bill: dict[int, int] = {}
         months = config.month_starts()
         self.first_month = months[0]
         self.lines_per_agency_month = max(1.0, config.lines / (config.months * len(config.agencies)))
@@ -488,9 +490,8 @@ class _MonthContext:
         if not case:
             return
         company = self.company["id"]
-        if company not in self.gen.rateless_bill_seen:  # a company's first such bill comes before any rate exists:
-            self.gen.rateless_bill_seen.add(company)   # MISSING_CURRENCY_RATE is in every lake that has the case
-            case = "no_php_base"
+        if self.gen.first_rateless_bill.setdefault(company, move_id) == move_id:  # before any rate of its own:
+            case = "no_php_base"  # MISSING_CURRENCY_RATE is in every lake that has the case
         for rec in lines:
             if rec["display_type"] == "tax":
                 rec["tax_base_amount"] = 0.0
