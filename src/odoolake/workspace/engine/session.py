@@ -104,6 +104,7 @@ class LocalEngine:
             spark.client.disable_reattachable_execute()
         spark.conf.set("spark.sql.session.timeZone", "UTC")
         spark._odoolake_engine = self  # type: ignore[attr-defined]
+        spark._odoolake_owner_session = principal is None and not self._remote  # type: ignore[attr-defined]
         self._sessions.append(spark)
         return spark
 
