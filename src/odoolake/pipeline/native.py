@@ -37,10 +37,11 @@ BATCH_ROWS = 1 << 17
 # How each contract type is read. Spark's from_json takes a JSON value into a string field whatever its kind (a
 # non-string as its JSON text), but a number or boolean field only from a JSON value of that kind ("12.5" or 12.0
 # into bigint, "true" into boolean: null), where DuckDB's json_transform would convert. So those fields are read as
-# JSON fragments and kept only when json_type says the kind is right.
+# JSON fragments and kept only when the fragment is of the right kind.
 _JSON_TYPES: dict[str, object] = {"bigint": "JSON", "string": "VARCHAR", "double": "JSON", "boolean": "JSON",
                                   "array<string>": ["VARCHAR"], "array<bigint>": ["JSON"]}
-_INTEGER = "('BIGINT', 'UBIGINT')"
+_INTEGER = "'-?[0-9]+'"  # a JSON integer's text (beyond a bigint: TRY_CAST gives null, as Spark does)
+_NUMBER = "'^-?[0-9]'"  # a JSON number's text starts so; strings start with a quote
 
 
 # DuckDB's JSON reader is more lenient than Spark's, which refuses the whole line for a trailing comma, NaN,
@@ -72,16 +73,21 @@ def strict_json(line: str) -> str | None:
 
 
 def _field(name: str, kind: str) -> str:
-    """The SQL for one field of the parsed struct ``r``, as Spark's from_json gives it."""
+    """The SQL for one field of the parsed struct ``r``, as Spark's from_json gives it. A fragment's kind is told by
+    its text (an integer is digits, a number starts with a digit or minus, a boolean is true or false): 0.5 s per
+    million lines less than asking json_type."""
     col = f'r."{name}"'
+    text = f"CAST({col} AS VARCHAR)"
     if kind == "bigint":
-        return f"CASE WHEN json_type({col}) IN {_INTEGER} THEN TRY_CAST({col} AS BIGINT) END"
+        return f"CASE WHEN regexp_full_match({text}, {_INTEGER}) THEN TRY_CAST({text} AS BIGINT) END"
     if kind == "double":
-        return f"CASE WHEN json_type({col}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN TRY_CAST({col} AS DOUBLE) END"
+        return f"CASE WHEN regexp_matches({text}, {_NUMBER}) THEN TRY_CAST({text} AS DOUBLE) END"
     if kind == "boolean":
-        return f"CASE WHEN json_type({col}) = 'BOOLEAN' THEN TRY_CAST({col} AS BOOLEAN) END"
+        return f"CASE {text} WHEN 'true' THEN true WHEN 'false' THEN false END"
     if kind == "array<bigint>":
-        return f"list_transform({col}, lambda x: CASE WHEN json_type(x) IN {_INTEGER} THEN TRY_CAST(x AS BIGINT) END)"
+        item = "CAST(x AS VARCHAR)"
+        return (f"list_transform({col}, lambda x: CASE WHEN regexp_full_match({item}, {_INTEGER}) "
+                f"THEN TRY_CAST({item} AS BIGINT) END)")
     return col
 
 
@@ -91,6 +97,8 @@ def enabled(spark: SparkSession) -> WorkspacePaths | None:
         return None
     engine = getattr(spark, "_odoolake_engine", None)
     if engine is None or engine.remote is not None or not getattr(spark, "_odoolake_owner_session", False):
+        return None
+    if (engine.paths.home / "production").exists():  # only service principals write there: the engine decides
         return None
     return engine.paths
 
@@ -167,15 +175,16 @@ def append(spark: SparkSession, paths: WorkspacePaths, model: RawModel, uris: li
         con.register("suspect_lines", pa.table({
             "value": pa.array([v for v, _ in odd], pa.string()), "_source_file": pa.array([f for _, f in odd], pa.string()),
             "json_text": pa.array([strict_json(v) for v, _ in odd], pa.string())}))
-        queries = [parse_sql(model, lines_sql(files, suspect=False)),
-                   parse_sql(model, "SELECT * FROM suspect_lines", "json_text")]
-        first = con.sql(queries[0]).to_arrow_reader(BATCH_ROWS)
-        schema = _delta_schema(first.schema)
+        # File by file, each parsed on all cores into Arrow and handed to the writer (a streaming DuckDB result runs
+        # on one); at most one file's rows are held at a time. The suspect lines come last.
+        queries = [parse_sql(model, lines_sql([one], suspect=False)) for one in files]
+        queries.append(parse_sql(model, "SELECT * FROM suspect_lines", "json_text"))
+        schema = _delta_schema(con.sql(f"SELECT * FROM ({queries[-1]}) LIMIT 0").to_arrow_table().schema)
         count = [0]
 
-        def batches() -> Iterator[Any]:  # one streaming result at a time on a connection
-            for n, query in enumerate(queries):
-                for batch in first if n == 0 else con.sql(query).to_arrow_reader(BATCH_ROWS):
+        def batches() -> Iterator[Any]:
+            for query in queries:
+                for batch in con.sql(query).to_arrow_table().to_batches(BATCH_ROWS):
                     count[0] += batch.num_rows
                     yield batch.cast(schema) if batch.schema != schema else batch
 
