@@ -7,8 +7,9 @@ Engines (each run in a fresh worker process, interleaved sail, honest, lean, sai
 same machine state):
 - ``sail``: the pipeline as the month-end job runs it (bronze, silver, gold + features, BIR forms and their check),
   on the embedded engine with Delta tables; then one more month is added and the incremental run is timed.
-  ``sail-pyspark`` is the same with the local engine's native steps off (``ODOOLAKE_NATIVE_STEPS=off``): the
-  plain PySpark path, as it runs on Databricks.
+  ``sail-pyspark`` is the same with the local engine's native steps off (``ODOOLAKE_NATIVE_STEPS=off``, the
+  default): the plain PySpark path, as it runs on Databricks; ``sail-native`` with them on (bronze parsed by DuckDB
+  and appended by delta-rs).
 - ``honest``: the same logical work in DuckDB SQL, every table written to Delta with delta-rs (``floor_honest``).
 - ``lean``: the core arithmetic only, parquet out (``floor_lean``): a lower bound.
 
@@ -42,8 +43,9 @@ sys.path.insert(0, str(HERE))
 END = date(2026, 10, 1)
 EXTRA = date(2026, 11, 1)
 MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
-ENGINES = ("sail", "sail-pyspark", "honest", "lean")
+ENGINES = ("sail", "sail-pyspark", "sail-native", "honest", "lean")
 LABELS = {"sail": "odoolake (Sail + Delta)", "sail-pyspark": "odoolake, PySpark path only",
+          "sail-native": "odoolake, native bronze (DuckDB + delta-rs)",
           "honest": "DuckDB honest floor (Delta)", "lean": "DuckDB lean floor (parquet)"}
 STAGES = ("bronze", "silver", "gold+features", "forms")
 
@@ -215,8 +217,8 @@ def ensure_data(size: int, data_dir: Path) -> tuple[Path, Path]:
 def run_worker(kind: str, *args: str) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "worker", kind, *args]
     env = dict(os.environ, RUST_LOG="error")
-    if kind == "sail-pyspark":
-        env["ODOOLAKE_NATIVE_STEPS"] = "off"
+    if kind.startswith("sail-"):
+        env["ODOOLAKE_NATIVE_STEPS"] = "on" if kind == "sail-native" else "off"
     load = os.getloadavg()[0]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
@@ -261,7 +263,7 @@ def summarize(size: int, results: dict[str, list[dict]]) -> dict:
             entry["calls"] = runs[0]["calls"]
         out["engines"][kind] = entry
     engines = out["engines"]
-    for kind in ("sail", "sail-pyspark"):
+    for kind in ("sail", "sail-pyspark", "sail-native"):
         if kind not in engines:
             continue
         for floor in ("honest", "lean"):
@@ -272,7 +274,7 @@ def summarize(size: int, results: dict[str, list[dict]]) -> dict:
     out["ewt_totals_mismatch"] = {f"{a} vs {b}": m for a in first for b in first if a < b
                                   if (m := _totals_mismatch(first[a]["totals"], first[b]["totals"]))}
     if "honest" in first:
-        for kind in ("sail", "sail-pyspark"):
+        for kind in ("sail", "sail-pyspark", "sail-native"):
             if kind in first:
                 a, b = first[kind]["counts"], first["honest"]["counts"]
                 out[f"count_mismatch_{kind}"] = {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b))

@@ -90,6 +90,8 @@ def both(tmp_path_factory):
     (raw / "res_partner" / "odoo-crlf.jsonl").write_bytes(crlf.read_bytes().replace(b"\n", b"\r\n"))
     with LocalEngine(paths) as engine, pytest.MonkeyPatch.context() as mp:
         spark = engine.session()
+        assert native.enabled(spark) is None, "off unless asked for"
+        mp.setenv(native.NATIVE_ENV, "on")
         assert native.enabled(spark) is not None, "the owner's session on the local engine takes the native path"
         mp.setenv(native.NATIVE_ENV, "off")
         assert native.enabled(spark) is None

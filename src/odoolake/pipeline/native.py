@@ -1,15 +1,18 @@
 """The local platform's native path for bronze parsing: DuckDB reads and parses the raw JSON lines, delta-rs appends
 them to the bronze Delta table, both in this process.
 
-It runs behind ``bronze.ingest`` (the function the notebooks call), only when the session is the owner's own
-session on the embedded engine (``LocalEngine``) and ``ODOOLAKE_NATIVE_STEPS`` is not ``off``; on Databricks, JVM
-Spark or any other Spark Connect server the PySpark path runs, unchanged. The rows are the PySpark path's row for
-row (the same columns, types, verdicts and details; ``tests/integration/test_native_parity.py`` proves it on
-generated data with every messy case), except ``_ingested_at``, the time of the write. The PySpark path's rules
-are the reference; where DuckDB reads JSON differently from Spark, the comments below say how it is brought back.
+It runs behind ``bronze.ingest`` (the function the notebooks call), only when ``ODOOLAKE_NATIVE_STEPS=on`` and the
+session is the owner's own session on the embedded engine (``LocalEngine``); on Databricks, JVM Spark or any other
+Spark Connect server the PySpark path runs, unchanged. It is off by default: with Spark's JSON rules reproduced
+exactly it measured no faster than Sail's ``from_json`` (docs/performance.md, "Native steps").
 
-Why: Sail's ``from_json`` over Odoo's records is about half of bronze, and DuckDB's reader parses the same lines in
-a fraction of the time (docs/performance.md).
+The rows are the PySpark path's row for row (the same columns, types, verdicts and details;
+``tests/integration/test_native_parity.py`` proves it on generated data with every messy case), except
+``_ingested_at``, the time of the write. The PySpark path's rules are the reference; where DuckDB reads JSON
+differently from Spark, the comments below say how it is brought back.
+
+Why it was built: Sail's ``from_json`` over Odoo's records is about half of bronze, and a DuckDB prototype with
+DuckDB's own (lenient) JSON rules parsed the same lines in about half the time.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
 
     from odoolake.config import WorkspacePaths
 
-NATIVE_ENV = "ODOOLAKE_NATIVE_STEPS"  # "off": the PySpark path runs everywhere
+NATIVE_ENV = "ODOOLAKE_NATIVE_STEPS"  # "on" turns the native path on; off by default (see below)
 BATCH_ROWS = 1 << 17
 
 # How each contract type is read. Spark's from_json takes a JSON value into a string field whatever its kind (a
@@ -93,7 +96,7 @@ def _field(name: str, kind: str) -> str:
 
 def enabled(spark: SparkSession) -> WorkspacePaths | None:
     """The workspace root whose files the native path may read, or None where the PySpark path must run."""
-    if os.environ.get(NATIVE_ENV, "on") == "off" or io.table_format() != "delta":
+    if os.environ.get(NATIVE_ENV, "off") != "on" or io.table_format() != "delta":
         return None
     engine = getattr(spark, "_odoolake_engine", None)
     if engine is None or engine.remote is not None or not getattr(spark, "_odoolake_owner_session", False):
@@ -107,20 +110,19 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def lines_sql(files: list[tuple[str, Path]], suspect: bool) -> str:
+def lines_sql(files: list[tuple[str, Path]]) -> str:
     """The non-blank lines of ``(uri, local file)`` pairs, as ``spark.read.text(path).where(trim(value) != '')``
-    with ``_source_file = lit(path)`` gives them: only the SUSPECT ones, or only the others."""
-    keep = f"({SUSPECT})" if suspect else f"NOT ({SUSPECT})"
+    with ``_source_file = lit(path)`` gives them."""
     return " UNION ALL ".join(
         f"SELECT value, {_sql_text(uri)} AS _source_file FROM read_csv({_sql_text(str(local))}, "
         "columns={'value': 'VARCHAR'}, header=false, delim=chr(1), quote='', escape='', auto_detect=false, "
-        f"max_line_size=1000000000) WHERE trim(value) <> '' AND {keep}"
+        "max_line_size=1000000000) WHERE trim(value) <> ''"
         for uri, local in files)
 
 
 def parse_sql(model: RawModel, lines: str, json_text: str = "value") -> str:
     """The rows ``bronze.ingest``'s PySpark path appends, from ``lines`` (a query giving ``value``, ``_source_file``
-    and the ``json_text`` to parse)."""
+    and the ``json_text`` to parse), and ``_suspect``: the line's text where SUSPECT holds (else NULL)."""
     structure = _sql_text(json.dumps({name: _JSON_TYPES[kind] for name, kind in model.fields}))
     absent = [f"CASE WHEN \"{name}\" IS NULL THEN '{name}' END" for name in model.required if name != "id"]
     missing = f"concat_ws(',', {', '.join(absent)})" if absent else "''"
@@ -142,8 +144,26 @@ def parse_sql(model: RawModel, lines: str, json_text: str = "value") -> str:
       END AS _reject,
       CASE WHEN {malformed} THEN '{MALFORMED_DETAIL}' WHEN {has_missing} THEN '{MISSING_DETAIL}' || _missing END
         AS _detail,
-      CASE WHEN {malformed} OR {has_missing} THEN value END AS _raw
+      CASE WHEN {malformed} OR {has_missing} THEN value END AS _raw,
+      CASE WHEN {SUSPECT} THEN value END AS _suspect
     FROM judged"""
+
+
+GROUP_BYTES = 128 << 20  # raw text parsed in one query: small files together, so both cores have work
+
+
+def _groups(files: list[tuple[str, Path]]) -> list[list[tuple[str, Path]]]:
+    """Consecutive files of up to GROUP_BYTES together (a larger file alone: DuckDB splits it over the cores)."""
+    groups: list[list[tuple[str, Path]]] = []
+    size = 0
+    for one in files:
+        n = one[1].stat().st_size
+        if not groups or size + n > GROUP_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(one)
+        size += n
+    return groups
 
 
 def table_location(spark: SparkSession, table: str) -> str:
@@ -160,6 +180,7 @@ def append(spark: SparkSession, paths: WorkspacePaths, model: RawModel, uris: li
     knows it as it knows every other table."""
     import duckdb
     import pyarrow as pa
+    import pyarrow.compute as pc
     from deltalake import write_deltalake
 
     if not io.table_exists(spark, model.bronze_table):
@@ -171,22 +192,35 @@ def append(spark: SparkSession, paths: WorkspacePaths, model: RawModel, uris: li
         con.execute("SET TimeZone = 'UTC'")
         paths.spill_dir.mkdir(parents=True, exist_ok=True)
         con.execute(f"SET temp_directory = {_sql_text(str(paths.spill_dir))}")
-        odd = con.sql(lines_sql(files, suspect=True)).fetchall()  # rare: read again by Python's strict reader
-        con.register("suspect_lines", pa.table({
-            "value": pa.array([v for v, _ in odd], pa.string()), "_source_file": pa.array([f for _, f in odd], pa.string()),
-            "json_text": pa.array([strict_json(v) for v, _ in odd], pa.string())}))
-        # File by file, each parsed on all cores into Arrow and handed to the writer (a streaming DuckDB result runs
-        # on one); at most one file's rows are held at a time. The suspect lines come last.
-        queries = [parse_sql(model, lines_sql([one], suspect=False)) for one in files]
-        queries.append(parse_sql(model, "SELECT * FROM suspect_lines", "json_text"))
-        schema = _delta_schema(con.sql(f"SELECT * FROM ({queries[-1]}) LIMIT 0").to_arrow_table().schema)
+        queries = [parse_sql(model, lines_sql(group)) for group in _groups(files)]
+        schema = _delta_schema(con.sql(f"SELECT * EXCLUDE (_suspect) FROM ({queries[0]}) LIMIT 0").to_arrow_table()
+                               .schema)
         count = [0]
 
         def batches() -> Iterator[Any]:
+            """Group by group (each parsed on all cores into Arrow; a streaming result runs on one core), the rows
+            whose line is not SUSPECT; then the suspect lines, read again through Python's strict reader."""
+            odd: list[Any] = []
             for query in queries:
-                for batch in con.sql(query).to_arrow_table().to_batches(BATCH_ROWS):
+                table = con.sql(query).to_arrow_table()
+                suspect = pc.is_valid(table["_suspect"])
+                if pc.any(suspect).as_py():  # rare: copying the table to filter it costs 0.4 s per million lines
+                    odd.append(table.filter(suspect).select(["_suspect", "_source_file"]))
+                    table = table.filter(pc.invert(suspect))
+                for batch in table.drop_columns(["_suspect"]).to_batches(BATCH_ROWS):
                     count[0] += batch.num_rows
                     yield batch.cast(schema) if batch.schema != schema else batch
+            if not odd:
+                return
+            lines = pa.concat_tables(odd)
+            texts = lines["_suspect"].to_pylist()
+            con.register("suspect_lines", pa.table({
+                "value": pa.array(texts, pa.string()), "_source_file": lines["_source_file"],
+                "json_text": pa.array([strict_json(v) for v in texts], pa.string())}))
+            again = parse_sql(model, "SELECT * FROM suspect_lines", "json_text")
+            for batch in con.sql(again).to_arrow_table().drop_columns(["_suspect"]).to_batches(BATCH_ROWS):
+                count[0] += batch.num_rows
+                yield batch.cast(schema) if batch.schema != schema else batch
 
         write_deltalake(location, pa.RecordBatchReader.from_batches(schema, batches()), mode="append",
                         schema_mode="merge")
