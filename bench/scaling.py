@@ -15,7 +15,8 @@ import json
 import math
 from pathlib import Path
 
-LABELS = {"sail": "odoolake (native bronze)", "sail-pyspark": "odoolake, PySpark path only",
+LABELS = {"sail": "odoolake (the `sail` entry: native bronze in the 1M file of 2026-12-01)",
+          "sail-pyspark": "odoolake, PySpark path only", "sail-native": "odoolake, native bronze",
           "honest": "DuckDB honest floor", "lean": "DuckDB lean floor"}
 
 
