@@ -753,9 +753,6 @@ def prior_ytd(spark: SparkSession, periods: set[str]) -> DataFrame | None:
     return spark.table(io.PAYEE_YTD).where(F.col("year").isin(years) & ~F.col("period").isin(sorted(periods)))
 
 
-PARTNER_STAGE = "stage = 'partners'"  # the partner flags are rebuilt whole on every run
-
-
 def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: bool = False) -> SilverResult:
     io.ensure_schemas(spark)
     bronze_moves = valid_rows(spark, ACCOUNT_MOVE)
@@ -776,9 +773,8 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     io.overwrite(companies, io.SILVER_COMPANIES)
     if io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
         io.overwrite(build_currency_rates(valid_rows(spark, RES_CURRENCY_RATE)), io.SILVER_RATES)
-    partner_flags = build_partner_flags(spark.table(io.SILVER_PARTNERS))
+    io.replace_where(build_partner_flags(spark.table(io.SILVER_PARTNERS)), io.QUARANTINE, "stage = 'partners'")
     if not todo:
-        io.replace_where(partner_flags, io.QUARANTINE, PARTNER_STAGE)
         return result
 
     in_batch = F.col("_batch_id").isin(todo)
@@ -846,10 +842,8 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     move_rejects = build_move_rejects(moves_p.join(companies_now.select("company_id", "agency"), "company_id", "left"))
     rules = move_rejects.unionByName(tax_line_rejects(tax_lines)).unionByName(
         build_flags(spark.table(io.EWT_LINES).where(where_p)))
-    # The quarantine's three silver stages in one commit (one Delta commit costs 40-100 ms on the engine).
-    io.replace_where(partner_flags.unionByName(rules).unionByName(dups), io.QUARANTINE,
-                     f"{PARTNER_STAGE} OR (stage = 'rules' AND {where_p}) "
-                     f"OR (stage = 'dedup' AND {io.in_list('_batch_id', todo)})")
+    io.replace_where(rules, io.QUARANTINE, f"stage = 'rules' AND {where_p}")
+    io.replace_where(dups, io.QUARANTINE, f"stage = 'dedup' AND {io.in_list('_batch_id', todo)}")
     log = spark.createDataFrame([(b, ",".join(result.periods)) for b in todo], "batch_id string, periods string")
     log = log.withColumn("processed_at", F.current_timestamp())
     if full:
