@@ -6,7 +6,8 @@ UV := $(VENV)/bin/uv
 $(VENV)/.installed: pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q uv==0.13.8
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen -q
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen -q --compile-bytecode
+	$(VENV)/bin/python -m compileall -q -j 0 src
 	touch $@
 
 .PHONY: install demo test bench test-superset parity test-dbconnect test-dbt

@@ -1,19 +1,29 @@
-"""Month-end benchmark: the odoolake pipeline on the embedded engine beside a DuckDB-SQL floor.
+"""Month-end benchmark: the odoolake pipeline on the embedded engine beside two DuckDB floors, interleaved.
 
-    python bench/month_end.py                      # 1M and 10M lines, 3 runs each
-    python bench/month_end.py --sizes 200000 --runs 3
+    python bench/month_end.py                                   # 1M and 10M lines, 3 runs each
+    python bench/month_end.py --sizes 200000 --runs 3 --engines sail,honest
 
-For each size the data are generated once (cached under ``bench/.data``), then the engines run in fresh
-worker processes, interleaved (sail, duckdb, sail, duckdb …), so both see the same machine state. Each
-worker reports its stage times and its peak RSS (sampled every 50 ms). The Sail worker also adds one
-month to the 24 and times that incremental run. Both engines' monthly EWT totals are compared, so the
-floor is known to compute the same thing. Results: a Markdown table on stdout and JSON in
-``bench/results/``.
+Engines (each run in a fresh worker process, interleaved sail, honest, lean, sail, honest, lean … so all see the
+same machine state):
+- ``sail``: the pipeline as the month-end job runs it (bronze, silver, gold + features, BIR forms and their check),
+  on the embedded engine with Delta tables; then one more month is added and the incremental run is timed.
+  ``sail-pyspark`` is the same with the local engine's native steps off (``ODOOLAKE_NATIVE_STEPS=off``, the
+  default): the plain PySpark path, as it runs on Databricks; ``sail-native`` with them on (bronze parsed by DuckDB
+  and appended by delta-rs).
+- ``honest``: the same logical work in DuckDB SQL, every table written to Delta with delta-rs (``floor_honest``).
+- ``lean``: the core arithmetic only, parquet out (``floor_lean``): a lower bound.
+
+Per stage each worker reports wall time, the CPU time of its process tree (the engine host included), the CPU time
+the rest of the machine used meanwhile (``other_cpu``: other people's work on a shared machine), peak RSS of the tree
+(sampled every 50 ms), bytes read by the tree's read calls and bytes left on disk by the stage. The pipeline's and the
+honest floor's row counts (every table, and the quarantine by stage and reason) and all engines' monthly EWT totals
+are compared in every run. Results: Markdown on stdout, JSON in ``bench/results/``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -22,37 +32,103 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import psutil
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 END = date(2026, 10, 1)
 EXTRA = date(2026, 11, 1)
 MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
+ENGINES = ("sail", "sail-pyspark", "sail-native", "honest", "lean")
+LABELS = {"sail": "odoolake (Sail + Delta)", "sail-pyspark": "odoolake, PySpark path only",
+          "sail-native": "odoolake, native bronze (DuckDB + delta-rs)",
+          "honest": "DuckDB honest floor (Delta)", "lean": "DuckDB lean floor (parquet)"}
+STAGES = ("bronze", "silver", "gold+features", "forms")
 
 
-class PeakRss:
-    def __init__(self) -> None:
+# -- measuring ---------------------------------------------------------------------------------------------------
+
+def _busy_cpu() -> float:
+    """CPU seconds the whole machine has spent not idle since boot."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+
+
+def dir_bytes(root: Path) -> int:
+    total = 0
+    stack = [root]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
+class Meter:
+    """Stage by stage: wall, CPU of this process tree, other CPU, peak RSS, bytes read, bytes left on disk."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.proc = psutil.Process()
+        self.stages: dict[str, dict] = {}
         self.peak = 0
-        self.window = 0  # peak since the last mark()
+        self._window = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=self._sample, daemon=True)
 
-    def _run(self) -> None:
-        proc = psutil.Process()
+    def _tree(self) -> list[psutil.Process]:
+        return [self.proc, *self.proc.children(recursive=True)]
+
+    def _sample(self) -> None:
         while not self._stop.is_set():
-            rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+            rss = 0
+            for p in self._tree():
+                with contextlib.suppress(psutil.Error):
+                    rss += p.memory_info().rss
             self.peak = max(self.peak, rss)
-            self.window = max(self.window, rss)
+            self._window = max(self._window, rss)
             time.sleep(0.05)
 
-    def mark(self) -> int:
-        peak, self.window = self.window, 0
-        return peak
+    def _usage(self) -> tuple[float, int]:
+        cpu, read = 0.0, 0
+        own = self.proc.cpu_times()
+        cpu += own.children_user + own.children_system  # children that have exited
+        for p in self._tree():
+            try:
+                t = p.cpu_times()
+                cpu += t.user + t.system
+                read += p.io_counters().read_chars
+            except psutil.Error:
+                pass
+        return cpu, read
 
-    def __enter__(self) -> PeakRss:
+    def stage(self, name: str, fn: Callable[[], object]) -> object:
+        self._window = 0
+        written0 = dir_bytes(self.out_dir)
+        cpu0, read0 = self._usage()
+        busy0 = _busy_cpu()
+        started = time.perf_counter()
+        result = fn()
+        wall = time.perf_counter() - started
+        cpu1, read1 = self._usage()
+        busy1 = _busy_cpu()
+        self.stages[name] = {"wall": round(wall, 3), "cpu": round(cpu1 - cpu0, 3),
+                             "other_cpu": round(max(0.0, (busy1 - busy0) - (cpu1 - cpu0)), 3),
+                             "peak_rss": self._window, "read_bytes": read1 - read0,
+                             "written_bytes": dir_bytes(self.out_dir) - written0}
+        return result
+
+    def __enter__(self) -> Meter:
         self._thread.start()
         return self
 
@@ -61,18 +137,7 @@ class PeakRss:
         self._thread.join()
 
 
-def timed(stages: dict[str, float], name: str, fn, rss: PeakRss | None = None, peaks: dict | None = None):
-    if rss is not None:
-        rss.mark()
-    started = time.perf_counter()
-    result = fn()
-    stages[name] = round(time.perf_counter() - started, 3)
-    if rss is not None and peaks is not None:
-        peaks[name] = rss.mark()
-    return result
-
-
-# -- workers -----------------------------------------------------------------------------------------
+# -- workers -----------------------------------------------------------------------------------------------------
 
 def _link_raw(src: Path, dest: Path) -> None:
     for model in MODELS:
@@ -85,147 +150,55 @@ def _link_raw(src: Path, dest: Path) -> None:
 
 
 def worker_sail(raw: Path, extra: Path, home: Path) -> dict:
+    from lake_counts import pipeline_counts
+    from profile_writes import CallCounter
+
     from odoolake.cli.common import dbfs_lister
     from odoolake.config import WorkspacePaths
-    from odoolake.pipeline import bronze, gold, silver
+    from odoolake.pipeline import bronze, forms, gold, silver
     from odoolake.workspace.engine import LocalEngine
 
     paths = WorkspacePaths.from_env(home).ensure()
     local_raw = paths.dbfs_to_local("dbfs:/raw/odoo")
     _link_raw(raw, local_raw)
-    stages: dict[str, float] = {}
-    with PeakRss() as rss:
+    calls = CallCounter()
+    with Meter(home) as meter:
         engine = LocalEngine(paths)
-        spark = timed(stages, "startup", engine.session)
+        spark = meter.stage("startup", engine.session)
+        calls.install(spark)
         ls = dbfs_lister(paths)
-        peaks: dict[str, int] = {}
-        timed(stages, "bronze", lambda: bronze.ingest(spark, "dbfs:/raw/odoo", ls), rss, peaks)
-        timed(stages, "silver", lambda: silver.run(spark), rss, peaks)
-        timed(stages, "gold+features", lambda: (gold.run(spark), gold.refresh_features(spark)), rss, peaks)
+
+        def month_end(m: Meter) -> None:
+            m.stage("bronze", lambda: bronze.ingest(spark, "dbfs:/raw/odoo", ls))
+            m.stage("silver", lambda: silver.run(spark))
+            m.stage("gold+features", lambda: (gold.run(spark), gold.refresh_features(spark)))
+            m.stage("forms", lambda: (forms.run(spark), forms.check_in_step(spark)))
+
+        month_end(meter)
+        full_calls = calls.report()
         totals = {r["period"]: float(r["t"]) for r in spark.sql(
             "SELECT period, SUM(withholding_tax) AS t FROM gold.bir_transactions GROUP BY period").collect()}
+        counts = pipeline_counts(spark)
         _link_raw(extra, local_raw)
-        inc: dict[str, float] = {}
-        timed(inc, "bronze", lambda: bronze.ingest(spark, "dbfs:/raw/odoo", ls))
-        timed(inc, "silver", lambda: silver.run(spark))
-        timed(inc, "gold+features", lambda: (gold.run(spark), gold.refresh_features(spark)))
+        incremental = Meter(home)
+        incremental.proc = meter.proc
+        month_end(incremental)
         engine.close()
-    return {"stages": stages, "incremental": inc, "peak_rss": rss.peak, "stage_peak_rss": peaks, "totals": totals}
+    return {"stages": meter.stages, "incremental": incremental.stages, "peak_rss": meter.peak, "totals": totals,
+            "counts": counts, "calls": full_calls}
 
 
-FLOOR_SQL = r"""
-CREATE TEMP TABLE catalog AS SELECT * FROM (VALUES {catalog}) t(atc, regime);
-CREATE TABLE b_moves AS SELECT *, regexp_extract(filename, '([^/]+)\.jsonl$', 1) AS _batch_id
-  FROM read_json('{raw}/account_move/*.jsonl', format='newline_delimited', ignore_errors=true, filename=true,
-    columns={{id:'BIGINT', name:'VARCHAR', ref:'VARCHAR', move_type:'VARCHAR', state:'VARCHAR', date:'VARCHAR',
-             partner_id:'JSON', company_id:'JSON', currency_id:'JSON', write_date:'VARCHAR', _deleted:'BOOLEAN'}})
-  WHERE id IS NOT NULL;
-CREATE TABLE b_lines AS SELECT *, regexp_extract(filename, '([^/]+)\.jsonl$', 1) AS _batch_id
-  FROM read_json('{raw}/account_move_line/*.jsonl', format='newline_delimited', ignore_errors=true, filename=true,
-    columns={{id:'BIGINT', move_id:'JSON', name:'VARCHAR', date:'VARCHAR', parent_state:'VARCHAR', company_id:'JSON',
-             partner_id:'JSON', account_id:'JSON', display_type:'VARCHAR', tax_ids:'BIGINT[]', tax_line_id:'JSON',
-             tax_base_amount:'DOUBLE', balance:'DOUBLE', debit:'DOUBLE', credit:'DOUBLE', amount_currency:'DOUBLE',
-             currency_id:'JSON', price_subtotal:'DOUBLE', write_date:'VARCHAR', _deleted:'BOOLEAN'}})
-  WHERE id IS NOT NULL AND balance IS NOT NULL AND move_id IS NOT NULL;
-CREATE TABLE b_partners AS SELECT * FROM read_json('{raw}/res_partner/*.jsonl', format='newline_delimited',
-  ignore_errors=true, columns={{id:'BIGINT', name:'VARCHAR', is_company:'BOOLEAN', vat:'VARCHAR', branch_code:'VARCHAR',
-  write_date:'VARCHAR'}}) WHERE id IS NOT NULL;
-CREATE TABLE b_taxes AS SELECT * FROM read_json('{raw}/account_tax/*.jsonl', format='newline_delimited',
-  ignore_errors=true, columns={{id:'BIGINT', name:'VARCHAR', amount:'DOUBLE', type_tax_use:'VARCHAR',
-  l10n_ph_atc:'VARCHAR', write_date:'VARCHAR'}}) WHERE id IS NOT NULL;
-CREATE TABLE b_companies AS SELECT * FROM read_json('{raw}/res_company/*.jsonl', format='newline_delimited',
-  ignore_errors=true, columns={{id:'BIGINT', name:'VARCHAR', write_date:'VARCHAR'}}) WHERE id IS NOT NULL;
-{rates_bronze}
-COPY b_lines TO '{out}/bronze_lines.parquet';
-COPY b_moves TO '{out}/bronze_moves.parquet';
----
-CREATE TABLE moves AS SELECT id AS move_id, move_type, ref,
-    CASE WHEN coalesce(_deleted, false) THEN 'deleted' ELSE state END AS state,
-    CAST(coalesce(date, max(date) OVER (PARTITION BY id)) AS DATE) AS date,
-    CAST(coalesce(company_id, max(company_id) OVER (PARTITION BY id))->>'$[0]' AS BIGINT) AS company_id,
-    CAST(partner_id->>'$[0]' AS BIGINT) AS partner_id, coalesce(currency_id->>'$[1]', 'PHP') AS currency, _batch_id
-  FROM b_moves QUALIFY row_number() OVER (PARTITION BY id ORDER BY write_date DESC, _batch_id DESC) = 1;
-CREATE TABLE lines AS SELECT l.id AS line_id, m.move_id, CAST(l.tax_line_id->>'$[0]' AS BIGINT) AS tax_line_id,
-    l.tax_base_amount, l.balance, l.amount_currency
-  FROM b_lines l JOIN moves m ON CAST(l.move_id->>'$[0]' AS BIGINT) = m.move_id AND l._batch_id >= m._batch_id
-  QUALIFY row_number() OVER (PARTITION BY l.id ORDER BY l.write_date DESC, l._batch_id DESC) = 1;
-CREATE TABLE partners AS SELECT id AS partner_id, is_company,
-    CASE WHEN vat IS NULL OR vat = 'false' THEN 'MISSING'
-         WHEN regexp_matches(vat, '[A-Za-z]') OR length(regexp_replace(vat, '[^0-9]', '', 'g')) NOT IN (9, 12, 13, 14)
-           THEN 'MALFORMED' ELSE 'VALID' END AS tin_status,
-    substr(regexp_replace(vat, '[^0-9]', '', 'g'), 1, 9) AS tin
-  FROM b_partners QUALIFY row_number() OVER (PARTITION BY id ORDER BY write_date DESC) = 1;
-CREATE TABLE taxes AS SELECT id AS tax_id, name, amount, type_tax_use,
-    coalesce(nullif(upper(l10n_ph_atc), 'FALSE'), nullif(regexp_extract(upper(name), '(W[ICV][0-9]{{3}})', 1), '')) AS atc
-  FROM b_taxes QUALIFY row_number() OVER (PARTITION BY id ORDER BY write_date DESC) = 1;
-CREATE TABLE usable AS SELECT m.*, c.name AS agency FROM moves m JOIN b_companies c ON c.id = m.company_id
-  WHERE state = 'posted'
-  QUALIFY ref IS NULL OR row_number() OVER (PARTITION BY m.company_id, partner_id, move_type, ref ORDER BY move_id) = 1;
-CREATE TABLE rates AS SELECT currency_id->>'$[1]' AS currency, CAST(name AS DATE) AS rate_date,
-    round(CASE WHEN inverse_company_rate > 0 THEN inverse_company_rate ELSE 1 / rate END, 6) AS php_per_unit
-  FROM b_rates QUALIFY row_number() OVER (PARTITION BY currency_id->>'$[1]', name ORDER BY id DESC) = 1;
-CREATE TABLE tax_lines AS SELECT l.*, u.agency, u.date, u.move_type, u.currency, t.amount, t.type_tax_use, t.atc,
-    k.regime, p.tin_status,
-    CASE WHEN u.currency = 'PHP' OR l.balance <> 0 OR l.amount_currency = 0 THEN l.balance
-         WHEN coalesce(l.tax_base_amount, 0) <> 0
-           THEN round(abs(l.tax_base_amount) * abs(t.amount) / 100, 2) * sign(l.amount_currency)
-         ELSE round(l.amount_currency * r.php_per_unit, 2) END AS php
-  FROM lines l JOIN usable u USING (move_id) JOIN taxes t ON t.tax_id = l.tax_line_id
-  LEFT JOIN catalog k ON k.atc = t.atc LEFT JOIN partners p ON p.partner_id = u.partner_id
-  ASOF LEFT JOIN rates r ON r.currency = u.currency AND u.date >= r.rate_date;
-CREATE TABLE ewt AS SELECT strftime(date, '%Y-%m') AS period, agency,
-    CASE WHEN type_tax_use = 'sale' THEN 'CWT' ELSE coalesce(regime, 'EWT') END AS regime, atc, abs(amount) AS rate,
-    round(abs(tax_base_amount) * CASE WHEN move_type IN ('in_refund', 'out_refund') THEN -1 ELSE 1 END, 2) AS base,
-    round(CASE WHEN type_tax_use = 'sale' THEN php ELSE -php END, 2) AS tax_withheld
-  FROM tax_lines WHERE amount < 0 AND php IS NOT NULL;
-CREATE TABLE vat AS SELECT strftime(date, '%Y-%m') AS period, agency,
-    CASE WHEN type_tax_use = 'sale' THEN 'sale' ELSE 'purchase' END AS side,
-    round(CASE WHEN type_tax_use = 'sale' THEN -php ELSE php END, 2) AS vat
-  FROM tax_lines WHERE amount >= 0 AND php IS NOT NULL;
-COPY ewt TO '{out}/ewt_lines.parquet';
-COPY vat TO '{out}/vat_lines.parquet';
----
-CREATE TABLE bir AS SELECT period, agency,
-    round(sum(CASE WHEN regime = 'EWT' THEN tax_withheld ELSE 0 END), 2) AS withholding_tax,
-    round(sum(CASE WHEN regime = 'CWT' THEN tax_withheld ELSE 0 END), 2) AS income_tax
-  FROM ewt GROUP BY ALL;
-CREATE TABLE by_atc AS SELECT period, agency, regime, atc, rate, round(sum(base), 2) AS base,
-  round(sum(tax_withheld), 2) AS tax_withheld, count(*) AS lines FROM ewt GROUP BY ALL;
-CREATE TABLE features AS SELECT agency, period, withholding_tax,
-    lag(withholding_tax, 1) OVER w AS prev_month_wht, lag(withholding_tax, 12) OVER w AS prev_year_wht
-  FROM bir WINDOW w AS (PARTITION BY agency ORDER BY period);
-COPY bir TO '{out}/bir_transactions.parquet';
-COPY by_atc TO '{out}/ewt_by_atc.parquet';
-COPY features TO '{out}/bir_features.parquet';
-"""
+def worker_floor(kind: str, raw: Path, out: Path) -> dict:
+    import floor_honest
+    import floor_lean
+
+    module = floor_honest if kind == "honest" else floor_lean
+    with Meter(out.parent) as meter:
+        result = module.run(raw, out, meter.stage)
+    return {"stages": meter.stages, "peak_rss": meter.peak, **result}
 
 
-def worker_duckdb(raw: Path, out: Path) -> dict:
-    import duckdb
-
-    from odoolake.bir.atc import ALL_RATES
-
-    out.mkdir(parents=True, exist_ok=True)
-    catalog = ", ".join(sorted({f"('{r.atc}', '{r.regime.value}')" for r in ALL_RATES}))
-    stages: dict[str, float] = {}
-    with PeakRss() as rss:
-        con = timed(stages, "startup", lambda: duckdb.connect(str(out / "floor.duckdb")))
-        rates = (f"CREATE TABLE b_rates AS SELECT * FROM read_json('{raw}/res_currency_rate/*.jsonl', "
-                 "format='newline_delimited', ignore_errors=true, columns={id:'BIGINT', name:'VARCHAR', "
-                 "currency_id:'JSON', rate:'DOUBLE', inverse_company_rate:'DOUBLE', write_date:'VARCHAR'}) "
-                 "WHERE id IS NOT NULL;" if any((raw / "res_currency_rate").glob("*.jsonl")) else
-                 "CREATE TABLE b_rates (id BIGINT, name VARCHAR, currency_id JSON, rate DOUBLE, "
-                 "inverse_company_rate DOUBLE, write_date VARCHAR);")
-        parts = FLOOR_SQL.format(raw=raw, out=out, catalog=catalog, rates_bronze=rates).split("---")
-        for name, sql in zip(("bronze", "silver", "gold+features"), parts, strict=True):
-            timed(stages, name, lambda sql=sql: con.execute(sql))
-        totals = {p: round(t, 2) for p, t in con.execute(
-            "SELECT period, SUM(withholding_tax) FROM bir GROUP BY period").fetchall()}
-        con.close()
-    return {"stages": stages, "peak_rss": rss.peak, "totals": totals}
-
-
-# -- orchestration -----------------------------------------------------------------------------------
+# -- orchestration -----------------------------------------------------------------------------------------------
 
 def ensure_data(size: int, data_dir: Path) -> tuple[Path, Path]:
     from odoolake.datagen import GenConfig, generate
@@ -244,78 +217,156 @@ def ensure_data(size: int, data_dir: Path) -> tuple[Path, Path]:
 def run_worker(kind: str, *args: str) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "worker", kind, *args]
     env = dict(os.environ, RUST_LOG="error")
+    if kind.startswith("sail-"):
+        env["ODOOLAKE_NATIVE_STEPS"] = "on" if kind == "sail-native" else "off"
+    load = os.getloadavg()[0]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{kind} worker failed:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["load_before"] = round(load, 2)
+    return result
 
 
-def median_stages(results: list[dict], key: str = "stages") -> dict[str, float]:
-    names = results[0][key].keys()
-    return {n: statistics.median(r[key][n] for r in results) for n in names}
+def _median_stage(results: list[dict], key: str = "stages") -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for name in results[0][key]:
+        out[name] = {m: round(statistics.median(r[key][name][m] for r in results), 3)
+                     for m in ("wall", "cpu", "other_cpu", "read_bytes", "written_bytes")}
+        out[name]["peak_rss"] = max(r[key][name]["peak_rss"] for r in results)
+    return out
+
+
+def _total(results: list[dict], metric: str, key: str = "stages") -> float:
+    """Median over runs of the run's total (startup excluded)."""
+    return round(statistics.median(sum(v[metric] for k, v in r[key].items() if k != "startup") for r in results), 2)
+
+
+def _totals_mismatch(a: dict[str, float], b: dict[str, float]) -> dict[str, list]:
+    return {p: [a.get(p), b.get(p)] for p in sorted(set(a) | set(b))
+            if a.get(p) is None or b.get(p) is None or abs(a[p] - b[p]) > 0.005}
+
+
+def summarize(size: int, results: dict[str, list[dict]]) -> dict:
+    out: dict = {"engines": {}}
+    for kind, runs in results.items():
+        entry = {"stages": _median_stage(runs), "wall": _total(runs, "wall"), "cpu": _total(runs, "cpu"),
+                 "other_cpu": _total(runs, "other_cpu"),
+                 "peak_rss_gib": round(max(r["peak_rss"] for r in runs) / 2**30, 2),
+                 "runs": len(runs), "load_before": [r["load_before"] for r in runs],
+                 "wall_runs": [round(sum(v["wall"] for k, v in r["stages"].items() if k != "startup"), 2)
+                               for r in runs]}
+        if "incremental" in runs[0]:
+            entry["incremental"] = _median_stage(runs, "incremental")
+            entry["incremental_wall"] = _total(runs, "wall", "incremental")
+            entry["incremental_share"] = round(entry["incremental_wall"] / entry["wall"], 3)
+            entry["calls"] = runs[0]["calls"]
+        out["engines"][kind] = entry
+    engines = out["engines"]
+    for kind in ("sail", "sail-pyspark", "sail-native"):
+        if kind not in engines:
+            continue
+        for floor in ("honest", "lean"):
+            if floor in engines:
+                engines[kind][f"ratio_{floor}"] = {m: round(engines[kind][m] / engines[floor][m], 2)
+                                                   for m in ("wall", "cpu")}
+    first = {k: v[0] for k, v in results.items()}
+    out["ewt_totals_mismatch"] = {f"{a} vs {b}": m for a in first for b in first if a < b
+                                  if (m := _totals_mismatch(first[a]["totals"], first[b]["totals"]))}
+    if "honest" in first:
+        for kind in ("sail", "sail-pyspark", "sail-native"):
+            if kind in first:
+                a, b = first[kind]["counts"], first["honest"]["counts"]
+                out[f"count_mismatch_{kind}"] = {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b))
+                                                 if a.get(k) != b.get(k)}
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--engines", default="sail,honest,lean")
     parser.add_argument("--data-dir", type=Path, default=HERE / ".data")
+    parser.add_argument("--tag", default="", help="a suffix for the result file's name")
     args = parser.parse_args()
+    import shutil
     import tempfile
 
+    engines = args.engines.split(",")
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        raise SystemExit(f"--engines: unknown {', '.join(unknown)} (known: {', '.join(ENGINES)})")
     report = {"machine": {"cpus": os.cpu_count(), "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
                           "python": platform.python_version(), "platform": platform.platform()},
-              "date": date.today().isoformat(), "sizes": {}}
+              "date": date.today().isoformat(), "command": " ".join(sys.argv), "sizes": {}}
     for size in [int(s) for s in args.sizes.split(",")]:
         raw, extra = ensure_data(size, args.data_dir)
-        sail, floor = [], []
+        results: dict[str, list[dict]] = {e: [] for e in engines}
         for run in range(args.runs):
-            with tempfile.TemporaryDirectory(dir=args.data_dir) as tmp:
-                print(f"{size:,} lines, run {run + 1}/{args.runs}: sail …", file=sys.stderr, flush=True)
-                sail.append(run_worker("sail", str(raw), str(extra), str(Path(tmp) / "home")))
-                print(f"{size:,} lines, run {run + 1}/{args.runs}: duckdb …", file=sys.stderr, flush=True)
-                floor.append(run_worker("duckdb", str(raw), str(Path(tmp) / "floor")))
-        mismatched = {p: (sail[0]["totals"].get(p), t) for p, t in floor[0]["totals"].items()
-                      if abs((sail[0]["totals"].get(p) or 0) - t) > 0.02}
-        s, f, inc = median_stages(sail), median_stages(floor), median_stages(sail, "incremental")
-        s_total = sum(v for k, v in s.items() if k != "startup")
-        f_total = sum(v for k, v in f.items() if k != "startup")
-        report["sizes"][size] = {
-            "sail": s, "duckdb": f, "sail_incremental": inc,
-            "sail_total": round(s_total, 2), "duckdb_total": round(f_total, 2),
-            "ratio": round(s_total / f_total, 2), "incremental_share": round(sum(inc.values()) / s_total, 3),
-            "sail_peak_rss_gib": round(max(r["peak_rss"] for r in sail) / 2**30, 2),
-            "duckdb_peak_rss_gib": round(max(r["peak_rss"] for r in floor) / 2**30, 2),
-            "ewt_totals_match": not mismatched, "mismatches": mismatched, "runs": args.runs,
-        }
+            for kind in engines:
+                tmp = Path(tempfile.mkdtemp(dir=args.data_dir))
+                try:
+                    print(f"{size:,} lines, run {run + 1}/{args.runs}: {kind} …", file=sys.stderr, flush=True)
+                    target = [str(raw), str(extra), str(tmp / "home")] if kind.startswith("sail") else \
+                        [str(raw), str(tmp / "floor")]
+                    results[kind].append(run_worker(kind, *target))
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+        report["sizes"][size] = {"summary": summarize(size, results), "raw": results}
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
-    (out_dir / f"month_end-{date.today().isoformat()}.json").write_text(json.dumps(report, indent=2))
+    name = f"month_end-{date.today().isoformat()}{'-' + args.tag if args.tag else ''}.json"
+    (out_dir / name).write_text(json.dumps(report, indent=1))
     print(render(report))
+    print(f"\nresults: bench/results/{name}", file=sys.stderr)
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.2f}"
 
 
 def render(report: dict) -> str:
-    rows = ["| lines | engine | startup | bronze | silver | gold+features | total (excl. startup) | peak RSS |",
-            "|---|---|---|---|---|---|---|---|"]
-    for size, r in report["sizes"].items():
-        for engine in ("sail", "duckdb"):
-            st = r[engine]
-            rows.append(f"| {int(size):,} | {'odoolake (Sail + Delta)' if engine == 'sail' else 'DuckDB SQL floor'} | "
-                        f"{st['startup']:.2f} s | {st['bronze']:.2f} s | {st['silver']:.2f} s | "
-                        f"{st['gold+features']:.2f} s | {r[engine + '_total']:.2f} s | {r[engine + '_peak_rss_gib']} GiB |")
-    rows.append("")
-    rows.append("| lines | odoolake / floor | one new month / full run | EWT totals equal |")
-    rows.append("|---|---|---|---|")
-    for size, r in report["sizes"].items():
-        rows.append(f"| {int(size):,} | {r['ratio']}× | {r['incremental_share'] * 100:.1f}% | {r['ewt_totals_match']} |")
+    rows = ["| lines | engine | bronze | silver | gold+features | forms | total wall | total CPU | other CPU | "
+            "peak RSS GiB |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for size, entry in report["sizes"].items():
+        for kind, e in entry["summary"]["engines"].items():
+            st = e["stages"]
+            cells = [f"{st[s]['wall']:.2f} s ({st[s]['cpu']:.1f})" if s in st else "—" for s in STAGES]
+            rows.append(f"| {int(size):,} | {LABELS[kind]} | {' | '.join(cells)} | {e['wall']:.2f} s | "
+                        f"{e['cpu']:.2f} s | {e['other_cpu']:.1f} s | {e['peak_rss_gib']} |")
+    rows += ["", "Stage cells: median wall (median CPU seconds of the process tree).", "",
+             "| lines | engine | / honest (wall, CPU) | / lean (wall, CPU) | one new month / full run |",
+             "|---|---|---|---|---|"]
+    for size, entry in report["sizes"].items():
+        for kind, e in entry["summary"]["engines"].items():
+            if not kind.startswith("sail"):
+                continue
+            h, lean = e.get("ratio_honest"), e.get("ratio_lean")
+            pair = [f"{r['wall']}×, {r['cpu']}×" if r else "—" for r in (h, lean)]
+            rows.append(f"| {int(size):,} | {LABELS[kind]} | {pair[0]} | {pair[1]} | "
+                        f"{e['incremental_share'] * 100:.1f}% ({e['incremental_wall']:.2f} s) |")
+    rows += ["", "| lines | engine | read | written (bronze, silver, gold, forms) |", "|---|---|---|---|"]
+    for size, entry in report["sizes"].items():
+        for kind, e in entry["summary"]["engines"].items():
+            st = e["stages"]
+            rows.append(f"| {int(size):,} | {LABELS[kind]} | "
+                        f"{_gib(sum(st[s]['read_bytes'] for s in STAGES if s in st))} GiB | "
+                        + ", ".join(f"{st[s]['written_bytes'] / 2**20:.0f}" if s in st else "—" for s in STAGES)
+                        + " MiB |")
+    for size, entry in report["sizes"].items():
+        s = entry["summary"]
+        rows.append(f"\n{int(size):,} lines: EWT totals equal across engines: {not s['ewt_totals_mismatch']}; "
+                    + "; ".join(f"row counts {k.removeprefix('count_mismatch_')} = honest: {not v}"
+                                for k, v in s.items() if k.startswith("count_mismatch_")))
     return "\n".join(rows)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "worker":
         kind, rest = sys.argv[2], sys.argv[3:]
-        result = worker_sail(Path(rest[0]), Path(rest[1]), Path(rest[2])) if kind == "sail" else \
-            worker_duckdb(Path(rest[0]), Path(rest[1]))
+        result = worker_sail(Path(rest[0]), Path(rest[1]), Path(rest[2])) if kind.startswith("sail") else \
+            worker_floor(kind, Path(rest[0]), Path(rest[1]))
         print(json.dumps(result))
     else:
         main()

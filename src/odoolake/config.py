@@ -6,6 +6,7 @@ Sail rejects relative warehouse paths, and absolute paths keep tables valid what
 
 from __future__ import annotations
 
+import getpass
 import os
 import zlib
 from dataclasses import dataclass
@@ -79,3 +80,12 @@ def dbfs_file(uri: str, paths: WorkspacePaths | None = None) -> Path:
             raise ValueError(f"not a DBFS path: {uri!r} (expected dbfs:/…)")
         return Path("/dbfs") / uri[len("dbfs:/"):].lstrip("/")
     return (paths or WorkspacePaths.from_env()).dbfs_to_local(uri)
+
+
+def local_user() -> str:
+    """The workspace user this OS account is (``<login>@localhost``): the engine's and the workspace's owner."""
+    try:
+        name = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        name = "local"
+    return f"{name}@localhost"

@@ -18,6 +18,7 @@ from odoolake.config import WorkspacePaths
 from odoolake.datagen import GenConfig, generate
 from odoolake.errors import RawDataError
 from odoolake.pipeline import bronze, month_end
+from odoolake.pipeline.schemas import RAW_BY_NAME
 from odoolake.workspace.engine import LocalEngine
 from tests import oracle
 
@@ -168,6 +169,26 @@ def test_bad_raw_file_stops_with_file_and_line_and_writes_nothing(lake):
         assert spark.table("bronze.odoo_account_move").count() == rows_before
     finally:
         bad.unlink()
+
+
+def test_a_file_repeating_a_record_version_is_refused_and_taken_back_out(lake):
+    """Silver orders a record's deliveries by (write_date, batch, file): a file holding one version twice would tie.
+    The file is refused by name with the record, and its rows leave bronze again (other files' rows stay)."""
+    paths, raw, _, _, spark, _ = lake
+    line = '{"id": 990000001, "move_id": [1, "X"], "balance": 1.0, "write_date": "2099-01-01 00:00:00"}\n'
+    other = '{"id": 990000002, "move_id": [1, "X"], "balance": 2.0, "write_date": "2099-01-01 00:00:00"}\n'
+    twice = raw / "account_move_line" / "odoo-209904.jsonl"
+    twice.write_text(line + other + line)
+    rows_before = spark.table("bronze.odoo_account_move_line").count()
+    try:
+        with pytest.raises(RawDataError, match=r"odoo-209904\.jsonl: holds record id 990000001 twice with the same "
+                                               r"write_date 2099-01-01 00:00:00"):
+            bronze.ingest(spark, RAW, dbfs_lister(paths), models=[RAW_BY_NAME["account_move_line"]])
+        assert spark.table("bronze.odoo_account_move_line").count() == rows_before
+        assert not any(f.endswith("odoo-209904.jsonl")
+                       for f in bronze.ingested_files(spark, RAW_BY_NAME["account_move_line"]))
+    finally:
+        twice.unlink()
 
 
 def test_odoo19_withholding_on_payment_counts_in_the_payment_month(tmp_path):

@@ -14,6 +14,29 @@ def test_latest_keeps_newest_version(spark):
     assert out == {1: "b", 2: "c"}
 
 
+def test_newest_orders_by_write_date_then_batch_then_file(spark):
+    """The max-and-join plan keeps, per record, the row the window keeps: newest write_date; on a tie the later batch;
+    then the later file (one record version per file). One row per record, whatever the ties."""
+    rows = [
+        (1, "2026-01-01 00:00:00", "odoo-202601", "a/odoo-202601.jsonl", "old"),
+        (1, "2026-01-02 00:00:00", "odoo-202601", "a/odoo-202601.jsonl", "newest date"),
+        (1, "2026-01-01 23:59:59", "odoo-202603", "a/odoo-202603.jsonl", "later batch, older date"),
+        (2, "2026-01-05 00:00:00", "odoo-202601", "a/odoo-202601.jsonl", "first delivery"),
+        (2, "2026-01-05 00:00:00", "odoo-202602", "a/odoo-202602.jsonl", "same version, later batch"),
+        (3, "2026-01-05 00:00:00", "odoo-202602", "a/odoo-202602.json", "same batch, .json"),
+        (3, "2026-01-05 00:00:00", "odoo-202602", "a/odoo-202602.jsonl", "same batch, later file"),
+        (4, "2026-01-05 00:00:00.5", "odoo-202601", "a/odoo-202601.jsonl", "fractional second"),
+        (4, "2026-01-05 00:00:00", "odoo-202609", "a/odoo-202609.jsonl", "whole second, later batch"),
+    ]
+    df = spark.createDataFrame(rows, "id long, write_date string, _batch_id string, _source_file string, v string")
+    got = sorted((r["id"], r["v"]) for r in silver.newest(df).collect())
+    assert got == [(1, "newest date"), (2, "same version, later batch"), (3, "same batch, later file"),
+                   (4, "fractional second")]
+    by_window = {r["id"]: r["v"] for r in silver.latest(df, "id", [F.col("write_date").desc(), F.col("_batch_id").desc(),
+                                                                   F.col("_source_file").desc()]).collect()}
+    assert dict(got) == by_window
+
+
 def test_taxes_resolve_atc_from_field_then_name(spark):
     raw = spark.createDataFrame(
         [(1, "1% WC158", -1.0, "purchase", "WC158", "2026-01-01 00:00:00", "b1"),

@@ -39,7 +39,7 @@ def _vars(pairs: list[str] | None, option: str = "--var") -> dict[str, str]:
 
 def _load(bundle_dir: str, target: str | None, var: list[str] | None):
     from odoolake.bundles.loader import load_bundle
-    from odoolake.workspace.app import local_user
+    from odoolake.config import local_user
 
     return load_bundle(bundle_dir, target, _vars(var), user=local_user())
 

@@ -10,12 +10,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from odoolake.cli.common import HomeOpt, console, err_console, handle_errors
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
+
+if TYPE_CHECKING:
+    from odoolake.workspace.engine import LocalEngine
 
 DEFAULT_PORT = 8765
 
@@ -63,7 +67,7 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def _announce(paths: WorkspacePaths, url: str, plain_http: bool, profile: str | None) -> None:
-    from odoolake.workspace.app import local_user
+    from odoolake.config import local_user
     from odoolake.workspace.db import Database
     from odoolake.workspace.engine.identity import LOCAL_CLUSTER_ID
     from odoolake.workspace.engine.launcher import engine_status
@@ -148,6 +152,21 @@ def up(
         proc.terminate()
         raise OdoolakeError(f"The workspace server did not answer on {url} within 120 s.")
 
+    from odoolake.workspace.engine import LocalEngine
+
+    if workers:
+        os.environ["ODOOLAKE_ENGINE_WORKERS"] = str(workers)
+    early = LocalEngine.start(paths.home)  # the engine host starts while the server's modules load (~1 s each)
+    try:
+        if early.remote is None:
+            early.lease(wait=False)
+        _serve(paths, host, port, url, production, workers, allow_plain, write_profile_name, state, early)
+    finally:
+        early.close()
+
+
+def _serve(paths: WorkspacePaths, host: str, port: int, url: str, production: bool, workers: int | None,
+           allow_plain: bool, write_profile_name: str | None, state: Path, early: LocalEngine) -> None:
     from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
     from odoolake.workspace.engine.host import front_socket
     from odoolake.workspace.frontdoor.server import WorkspaceServer, bind
@@ -157,10 +176,10 @@ def up(
     except OSError as exc:
         raise OdoolakeError(f"Cannot listen on {host}:{port}: {exc.strerror}. Another program (or workspace) holds "
                             "the port: stop it, or choose another with --port.") from None
-    if workers:
-        os.environ["ODOOLAKE_ENGINE_WORKERS"] = str(workers)
     settings = WorkspaceSettings(home=paths.home, host=host, port=port, production=production,
                                  plain_http=allow_plain)
+    if early.remote is None:
+        early.lease()  # answers now: the workspace's own lease finds it
     workspace = Workspace(settings)
     app = create_app(settings, workspace)
     server = WorkspaceServer(app, listener, workspace.tls, front_socket(paths.home), allow_plain)

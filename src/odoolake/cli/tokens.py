@@ -54,7 +54,7 @@ def create(
                                 "token is always for the caller.")
         created = client.tokens.create(comment=comment, lifetime_seconds=lifetime_seconds).as_dict()
     else:
-        from odoolake.workspace.app import local_user
+        from odoolake.config import local_user
 
         value, info = _local(home).create(user or local_user(), comment, lifetime_seconds)
         created = {"token_value": value, "token_info": info.as_dict()}

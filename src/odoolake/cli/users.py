@@ -13,7 +13,7 @@ app = typer.Typer(no_args_is_help=True)
 
 
 def _roles(home: str | None):
-    from odoolake.workspace.app import local_user
+    from odoolake.config import local_user
     from odoolake.workspace.db import Database
     from odoolake.workspace.identity.roles import Roles
 

@@ -7,6 +7,9 @@ A file is read as text and parsed line by line, so one bad line cannot hide the 
   naming it and the lines, before anything is written;
 - a required field missing from every line is schema drift, and the run stops naming it.
 Files already in bronze are skipped. Each model's new files are parsed once (Sail's ``cache()`` is a no-op).
+
+On the embedded engine, the owner's own sessions parse and append natively (DuckDB + delta-rs, :mod:`.native`),
+with the same rows as the PySpark path below, which is what runs on Databricks and JVM Spark.
 """
 
 from __future__ import annotations
@@ -17,12 +20,19 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from odoolake.bir import reasons
 from odoolake.errors import RawDataError
 from odoolake.pipeline import io
 from odoolake.pipeline.schemas import QUARANTINE_DDL, RAW_MODELS, RawModel
 
 MALFORMED_SHARE_LIMIT = 0.5
 SAMPLE_LINES = 1000
+MALFORMED_DETAIL = "line does not parse as a JSON object"
+MISSING_DETAIL = "missing or null required field(s): "
+BRONZE_META_DDL = ("_source_file string, _batch_id string, _ingested_at timestamp, _reject string, _detail string, "
+                   "_raw string")  # the columns bronze adds to each model's fields, in order
+REPEATED_RECORD = ("holds record id {id} twice with the same write_date {write_date}: one extract delivers each "
+                   "record version once; remove the repeated line (or split the file into two drops) and run again")
 
 
 @dataclass
@@ -54,10 +64,21 @@ def _parsed(spark: SparkSession, model: RawModel, paths: list[str], sample: int 
     missing = F.concat_ws(",", *absent)
     return parsed.select(
         "value", "_source_file", "r",
-        F.when(malformed, F.lit("MALFORMED_JSON")).when(missing != "", F.lit("MISSING_FIELD")).alias("_reject"),
-        F.when(malformed, F.lit("line does not parse as a JSON object"))
-        .when(missing != "", F.concat(F.lit("missing or null required field(s): "), missing)).alias("_detail"),
+        F.when(malformed, F.lit(reasons.MALFORMED_JSON.code)).when(missing != "", F.lit(reasons.MISSING_FIELD.code))
+        .alias("_reject"),
+        F.when(malformed, F.lit(MALFORMED_DETAIL))
+        .when(missing != "", F.concat(F.lit(MISSING_DETAIL), missing)).alias("_detail"),
         missing.alias("_missing"),
+    )
+
+
+def _bronze_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> DataFrame:
+    """The rows one append adds: the model's fields, then ``BRONZE_META_DDL``'s columns."""
+    return _parsed(spark, model, paths).select(
+        "r.*", "_source_file",
+        F.regexp_extract("_source_file", r"([^/]+?)(\.jsonl|\.json)?$", 1).alias("_batch_id"),
+        F.current_timestamp().alias("_ingested_at"),
+        "_reject", "_detail", F.when(F.col("_reject").isNotNull(), F.col("value")).alias("_raw"),
     )
 
 
@@ -70,7 +91,7 @@ def _precheck(spark: SparkSession, model: RawModel, paths: list[str]) -> None:
     sample = _parsed(spark, model, paths, SAMPLE_LINES)
     stats = {r["_source_file"]: r for r in sample.groupBy("_source_file").agg(
         F.count(F.lit(1)).alias("n"),
-        F.sum((F.col("_reject") == "MALFORMED_JSON").cast("int")).alias("malformed"),
+        F.sum((F.col("_reject") == reasons.MALFORMED_JSON.code).cast("int")).alias("malformed"),
         *[F.sum(F.array_contains(F.split("_missing", ","), name).cast("int")).alias(f"m_{name}")
           for name in model.required if name != "id"],
     ).collect()}
@@ -125,6 +146,27 @@ def _quarantine_rows(bronze: DataFrame, model: RawModel, paths: list[str]) -> Da
     )
 
 
+def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> int:
+    """Rejected lines among the new files' rows; refuses (and takes back out of bronze) a file that repeats a record
+    version, since silver orders a record's deliveries by ``(write_date, batch, file)`` and needs that order total.
+    One aggregate over the new rows answers both."""
+    new = spark.table(model.bronze_table).where(F.col("_source_file").isin(paths))
+    valid = F.col("_reject").isNull()
+    per_key = new.groupBy("_source_file", "id", "write_date").agg(
+        F.count(F.lit(1)).alias("n"), F.sum(valid.cast("int")).alias("v"))
+    totals = per_key.agg(F.sum(F.col("n") - F.col("v")).alias("rejected"),
+                         F.sum((F.col("v") > 1).cast("int")).alias("repeated")).first()
+    if totals is None:
+        return 0
+    if totals["repeated"]:
+        example = per_key.where(F.col("v") > 1).orderBy("_source_file", "id").first()
+        assert example is not None  # the aggregate just counted it
+        io.replace_where(new.limit(0), model.bronze_table, io.in_list("_source_file", paths))
+        raise RawDataError(example["_source_file"], REPEATED_RECORD.format(id=example["id"],
+                                                                           write_date=example["write_date"]))
+    return int(totals["rejected"] or 0)
+
+
 def ingested_files(spark: SparkSession, model: RawModel) -> set[str]:
     if not io.table_exists(spark, model.bronze_table):
         return set()
@@ -156,17 +198,17 @@ def ingest(
             staged.append((model, new))
     if not io.table_exists(spark, io.QUARANTINE):
         io.overwrite(spark.createDataFrame([], QUARANTINE_DDL), io.QUARANTINE)
+    from odoolake.pipeline import native
+
+    local = native.enabled(spark)  # the local engine's own session: DuckDB parses, delta-rs appends
     for model, paths in staged:
-        rows = _parsed(spark, model, paths).select(
-            "r.*", "_source_file",
-            F.regexp_extract("_source_file", r"([^/]+?)(\.jsonl|\.json)?$", 1).alias("_batch_id"),
-            F.current_timestamp().alias("_ingested_at"),
-            "_reject", "_detail", F.when(F.col("_reject").isNotNull(), F.col("value")).alias("_raw"),
-        )
-        io.append(rows, model.bronze_table)
-        written = io.last_write_rows(spark, model.bronze_table)
+        if local is not None:
+            written = native.append(spark, local, model, paths)
+        else:
+            io.append(_bronze_rows(spark, model, paths), model.bronze_table)
+            written = io.last_write_rows(spark, model.bronze_table)
         bronze = spark.table(model.bronze_table)
-        rejected = bronze.where(F.col("_reject").isNotNull() & F.col("_source_file").isin(paths)).count()
+        rejected = _check_new_rows(spark, model, paths)
         if rejected:
             # Keyed by source file, so re-ingesting a file after a crash replaces, never duplicates.
             io.replace_where(_quarantine_rows(bronze, model, paths), io.QUARANTINE,

@@ -64,8 +64,30 @@ def latest(df: DataFrame, key: str, order: list[Column]) -> DataFrame:
 
 
 def latest_version(df: DataFrame, key: str = "id") -> DataFrame:
-    """The newest delivery of each Odoo record: highest ``write_date``, then the latest batch."""
+    """The newest delivery of each Odoo record: highest ``write_date``, then the latest batch (small tables)."""
     return latest(df, key, [F.col("write_date").desc(), F.col("_batch_id").desc()])
+
+
+VERSION_SEPARATOR = "\u0001"  # sorts below every character of a date, batch id or path
+
+
+def version_order() -> Column:
+    """One string that orders a record's deliveries as ``(write_date, _batch_id, _source_file)`` does."""
+    return F.concat_ws(VERSION_SEPARATOR, *[F.coalesce(F.col(c), F.lit("")) for c in
+                                            ("write_date", "_batch_id", "_source_file")])
+
+
+def newest(df: DataFrame, key: str = "id") -> DataFrame:
+    """The newest delivery of each record by ``(write_date, _batch_id, _source_file)``: a max over one key and a join
+    back, instead of a window that sorts every row (about half the CPU on the embedded engine for the journal).
+
+    The order is total because one extract file holds each record version once: bronze refuses a file that repeats
+    an ``(id, write_date)`` (``bronze.REPEATED_RECORD``), so no two rows share a key and the join keeps one row per
+    record, the one the window ``latest_version`` keeps.
+    """
+    versions = df.withColumn("_version", version_order())
+    best = versions.groupBy(key).agg(F.max("_version").alias("_version"))
+    return versions.join(best, [key, "_version"]).drop("_version")
 
 
 # -- TINs (the same rules as odoolake.bir.tin, in Spark) --------------------------------------------
@@ -261,7 +283,7 @@ def current_moves(moves: DataFrame) -> DataFrame:
         moves.join(tombstoned, "id", "left_semi").where(F.col("date").isNotNull())
         .groupBy("id").agg(*[F.first(name, ignorenulls=True).alias(f"_prev_{name}") for name in TOMBSTONE_FILL])
     )
-    cur = latest_version(moves).join(earlier, "id", "left")
+    cur = newest(moves).join(earlier, "id", "left")
     for name in TOMBSTONE_FILL:
         cur = cur.withColumn(name, F.coalesce(F.col(name), F.col(f"_prev_{name}")))
     return cur.select(
@@ -302,11 +324,12 @@ def current_lines(lines: DataFrame, moves_now: DataFrame) -> DataFrame:
             F.col("parent_state"),
             F.col("write_date"),
             F.col("_batch_id"),
+            F.col("_source_file"),
         )
         .join(anchor, "move_id")
         .where(F.col("_batch_id") >= F.col("_move_batch"))
     )
-    cur = latest_version(candidates, "line_id")
+    cur = newest(candidates, "line_id")
     return cur.select(
         "line_id", "move_id", "period", "display_type", "tax_line_id", "tax_ids",
         *[money(F.col(c)).alias(c) for c in ("tax_base_amount", "balance", "amount_currency")],

@@ -7,7 +7,6 @@ lifespan that starts the engine and the job runner and stops them.
 
 from __future__ import annotations
 
-import getpass
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -19,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from odoolake.config import WorkspacePaths
+from odoolake.config import WorkspacePaths, local_user
 from odoolake.workspace.catalog import routes as catalog_routes
 from odoolake.workspace.catalog.store import CatalogStore
 from odoolake.workspace.compute import LOCAL_CLUSTER_ID, LocalCompute
@@ -65,14 +64,6 @@ LOG = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
 ROUTERS = (identity.router, jobs.router, compute.router, files.router, pipelines.router, serving.router,
            mlflow.router, secrets.router, secrets.task_router, run_page.router, sql_protocol.router)
-
-
-def local_user() -> str:
-    try:
-        name = getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        name = "local"
-    return f"{name}@localhost"
 
 
 @dataclass

@@ -24,10 +24,15 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from odoolake.workspace.engine.isolation import isolate_network
+
+if TYPE_CHECKING:
+    from odoolake.workspace.catalog.store import CatalogStore
 
 LOG = logging.getLogger("odoolake.engine")
 
@@ -72,21 +77,38 @@ def _configure_sail(catalog_uri: str, token: str, spill_dir: Path, memory_bytes:
         os.environ["SAIL_CLUSTER__WORKER_MAX_COUNT"] = str(workers)
 
 
-def _serve_catalog(app) -> tuple[int, object]:
-    import uvicorn
+class _CatalogServer:
+    """The Unity Catalog API Sail reads, on the private loopback. Its port listens at once, and the server (FastAPI,
+    about half the host's imports) starts in a thread: Sail's first catalog call waits in the listen backlog until
+    it answers, and statements that read no table (``SELECT 1``) never wait for it."""
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="catalog", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the engine's catalog server did not start")
-        time.sleep(0.01)
-    return sock.getsockname()[1], server
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port: int = self.sock.getsockname()[1]
+        self._server: object | None = None
+
+    def start(self, store: CatalogStore, secret: str, on_failure: Callable[[], None]) -> None:
+        threading.Thread(target=self._run, args=(store, secret, on_failure), name="catalog", daemon=True).start()
+
+    def _run(self, store: CatalogStore, secret: str, on_failure: Callable[[], None]) -> None:
+        try:
+            import uvicorn
+
+            from odoolake.workspace.catalog.app import catalog_app
+
+            self._server = uvicorn.Server(uvicorn.Config(catalog_app(store, secret), log_level="warning",
+                                                         lifespan="off", access_log=False))
+            self._server.run(sockets=[self.sock])
+        except BaseException:
+            LOG.exception("the engine's catalog server failed: the engine stops")
+            on_failure()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True  # type: ignore[attr-defined]
 
 
 def _idle(home: Path) -> bool:
@@ -100,12 +122,35 @@ def _idle(home: Path) -> bool:
         return True
 
 
+class _Phases:
+    """Seconds spent in each start-up phase, from the process's start (reported in ``engine.json``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {"python": round(_since_process_start(), 3)}
+        self._last = time.monotonic()
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = round(now - self._last, 3)
+        self._last = now
+
+
+def _since_process_start() -> float:
+    """Seconds since this process started (from /proc; 0 where /proc is not there)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="odoolake-engine")
     parser.add_argument("--home", required=True)
     parser.add_argument("--owner", required=True)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
+    phases = _Phases()
     isolation, why_not = isolate_network()  # before any thread exists
 
     logging.basicConfig(level=os.environ.get("ODOOLAKE_ENGINE_LOG", "WARNING"),
@@ -113,7 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     import grpc
 
     from odoolake.config import WorkspacePaths
-    from odoolake.workspace.catalog.app import catalog_app
     from odoolake.workspace.catalog.store import CatalogStore
     from odoolake.workspace.engine.access import AccessRules
     from odoolake.workspace.engine.identity import Authenticator
@@ -124,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     from odoolake.workspace.engine.upstream import CHANNEL_OPTIONS, Upstream
     from odoolake.workspace.frontdoor.tls import ensure_certificates
 
+    phases.mark("imports")
     paths = WorkspacePaths.from_env(args.home).ensure()
     home = paths.home
     store = CatalogStore(paths, args.owner)
@@ -131,13 +176,18 @@ def main(argv: list[str] | None = None) -> int:
     if imported:
         LOG.warning("imported %d table(s) from the previous table registry into the catalog", imported)
     secret = secrets.token_urlsafe(32)
-    catalog_port, catalog_server = _serve_catalog(catalog_app(store, secret))
-    _configure_sail(f"http://127.0.0.1:{catalog_port}/api/2.1/unity-catalog", secret, paths.spill_dir,
+    phases.mark("catalog store")
+    stopping = threading.Event()
+    catalog_server = _CatalogServer()
+    catalog_server.start(store, secret, on_failure=stopping.set)
+    phases.mark("catalog server")
+    _configure_sail(f"http://127.0.0.1:{catalog_server.port}/api/2.1/unity-catalog", secret, paths.spill_dir,
                     default_memory_limit(), args.workers)
     from pysail.spark import SparkConnectServer
 
     sail = SparkConnectServer("127.0.0.1", 0)
     sail.start(background=True)
+    phases.mark("sail")
     address = sail.listening_address
     if address is None:
         raise RuntimeError("Sail started but is not listening")
@@ -145,12 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     owner_door = Authenticator(home, args.owner, trust_owner_socket=True)
     proxy = SparkConnectProxy(upstream, PlanRewriter(store, upstream, AccessRules(paths, owner_door.roles)))
     tls = ensure_certificates(home)
+    phases.mark("tls")
 
-    stopping = threading.Event()
     options = [*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)]
     owner_server = grpc.server(ThreadPoolExecutor(max_workers=64, thread_name_prefix="engine"), options=options)
+    withdraw = _Withdraw(home)
     owner_server.add_generic_rpc_handlers((proxy.handler(owner_door),
-                                           _admin_handler(proxy, stopping, isolation, why_not, address)))
+                                           _admin_handler(proxy, stopping, withdraw, isolation, why_not, address)))
     front_server = grpc.server(ThreadPoolExecutor(max_workers=64, thread_name_prefix="front"), options=options)
     front_server.add_generic_rpc_handlers((proxy.handler(Authenticator(home, args.owner, trust_owner_socket=False)),))
     for sock in (engine_socket(home), front_socket(home)):
@@ -162,9 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     front_server.start()
     for sock in (engine_socket(home), front_socket(home)):
         os.chmod(sock, 0o600)
+    phases.mark("services")
     status = {"pid": os.getpid(), "isolation": isolation, "isolation_unavailable": why_not,
               "started": time.time(), "engine_socket": str(engine_socket(home)),
-              "front_socket": str(front_socket(home))}
+              "front_socket": str(front_socket(home)), "startup_seconds": phases.seconds}
     tmp = status_file(home).with_suffix(".tmp")
     tmp.write_text(json.dumps(status))
     os.replace(tmp, status_file(home))
@@ -182,19 +234,36 @@ def main(argv: list[str] | None = None) -> int:
         else:
             idle_since = None
 
-    status_file(home).unlink(missing_ok=True)
+    withdraw.once()
     proxy.interrupt_all(timeout=10)  # nothing a client started may commit after the engine said it stopped
     front_server.stop(grace=2).wait()
     owner_server.stop(grace=2).wait()
     upstream.close()
     sail.stop()
-    catalog_server.should_exit = True  # type: ignore[attr-defined]
-    for sock in (engine_socket(home), front_socket(home)):
-        sock.unlink(missing_ok=True)
+    catalog_server.stop()
     return 0
 
 
-def _admin_handler(proxy, stopping: threading.Event, isolation: str, why_not: str | None, sail: tuple[str, int]):
+class _Withdraw:
+    """Takes the host out of sight (its status file and socket paths; open connections stay) exactly once, so a
+    new host may start in this root while this one winds down, and is never unlinked by it."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self._lock = threading.Lock()
+        self._done = False
+
+    def once(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+            for path in (status_file(self.home), engine_socket(self.home), front_socket(self.home)):
+                path.unlink(missing_ok=True)
+
+
+def _admin_handler(proxy, stopping: threading.Event, withdraw: _Withdraw, isolation: str, why_not: str | None,
+                   sail: tuple[str, int]):
     import grpc
 
     def status(request: bytes, context) -> bytes:
@@ -212,8 +281,13 @@ def _admin_handler(proxy, stopping: threading.Event, isolation: str, why_not: st
         return json.dumps({"interrupted": count}).encode()
 
     def shutdown(request: bytes, context) -> bytes:
+        """Stop. With no operation running the host withdraws before answering, so the caller need not wait for it
+        to exit; otherwise the caller waits, since an interrupted write holds its table until it ends."""
+        withdrawn = not proxy.operations.matching()
+        if withdrawn:
+            withdraw.once()
         stopping.set()
-        return b"{}"
+        return json.dumps({"withdrawn": withdrawn}).encode()
 
     def identity(data: bytes) -> bytes:
         return data

@@ -55,9 +55,12 @@ def interrupt_token(home: Path, token: str, timeout: float = 10.0) -> int:
 
 
 class EngineLease:
-    """A hold on the engine host of one workspace root; ``close()`` lets it go (and stops it if last)."""
+    """A hold on the engine host of one workspace root; ``close()`` lets it go (and stops it if last).
 
-    def __init__(self, paths: WorkspacePaths, owner: str, workers: int | None = None) -> None:
+    With ``wait=False`` a host this lease starts may still be starting when the constructor returns, so the caller
+    can do its own start-up meanwhile; ``ready()`` waits until it answers."""
+
+    def __init__(self, paths: WorkspacePaths, owner: str, workers: int | None = None, wait: bool = True) -> None:
         self.paths = paths
         self.home = paths.home
         run = host.run_dir(self.home)
@@ -67,19 +70,41 @@ class EngineLease:
         fcntl.flock(self._lease, fcntl.LOCK_SH)  # waits while a last user is stopping the host
         self.started_here = False
         self._proc: subprocess.Popen | None = None
+        self._starting: IO[str] | None = None  # the start lock, held until the host this lease started answers
+        self.status: dict = {}
         if engine_status(self.home) is None:
-            with (run / "engine.start-lock").open("a") as starting:
-                fcntl.flock(starting, fcntl.LOCK_EX)
-                if engine_status(self.home) is None:
-                    self._start(owner, workers)
-                    self.started_here = True
-        self.status = engine_status(self.home) or {}
+            starting = (run / "engine.start-lock").open("a")
+            fcntl.flock(starting, fcntl.LOCK_EX)
+            if engine_status(self.home) is None:
+                self._starting = starting
+                self._spawn(owner, workers)
+                self.started_here = True
+            else:
+                starting.close()
+        if wait:
+            self.ready()
 
     @property
     def socket(self) -> Path:
         return host.engine_socket(self.home)
 
-    def _start(self, owner: str, workers: int | None) -> None:
+    @property
+    def is_ready(self) -> bool:
+        return self._starting is None
+
+    def ready(self) -> EngineLease:
+        """Wait until the host answers (at once unless this lease is starting it)."""
+        if self._starting is not None:
+            try:
+                self._wait_started()
+            finally:
+                self._starting.close()  # lets the next starter in, who then finds this host
+                self._starting = None
+        if not self.status:
+            self.status = engine_status(self.home) or {}
+        return self
+
+    def _spawn(self, owner: str, workers: int | None) -> None:
         log_path = host.run_dir(self.home) / "engine.log"
         command = [sys.executable, "-m", "odoolake.workspace.engine.host", "--home", str(self.home),
                    "--owner", owner, *(["--workers", str(workers)] if workers else [])]
@@ -88,6 +113,10 @@ class EngineLease:
                                     start_new_session=True)
         self._proc = proc
         threading.Thread(target=proc.wait, name="engine-reaper", daemon=True).start()  # no zombie when it exits
+
+    def _wait_started(self) -> None:
+        proc, log_path = self._proc, host.run_dir(self.home) / "engine.log"
+        assert proc is not None
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if host.status_file(self.home).exists() and engine_status(self.home) is not None:
@@ -95,14 +124,17 @@ class EngineLease:
             if proc.poll() is not None:
                 tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]
                 raise EngineError(f"The engine did not start (exit code {proc.returncode}):\n  " + "\n  ".join(tail))
-            time.sleep(0.05)
+            time.sleep(0.02)
         proc.kill()
         raise EngineError(f"The engine did not start within {START_TIMEOUT:.0f} s; see {log_path}.")
 
     def close(self) -> None:
-        """Release the lease; if nobody else holds one, stop the host and wait for it to exit."""
+        """Release the lease; if nobody else holds one, stop the host. The host withdraws (status file, sockets)
+        before it answers when nothing runs, and then exits on its own; otherwise this waits for it to exit."""
         if self._lease is None:
             return
+        with contextlib.suppress(EngineError):
+            self.ready()  # a host this lease started is stopped only once it answers
         lease, self._lease = self._lease, None
         fcntl.flock(lease, fcntl.LOCK_UN)
         try:
@@ -113,8 +145,11 @@ class EngineLease:
         try:
             status = engine_status(self.home)
             if status is not None:
+                answer: dict = {}
                 with contextlib.suppress(Exception):
-                    _admin(self.home, "Shutdown")
+                    answer = _admin(self.home, "Shutdown")
+                if answer.get("withdrawn"):
+                    return  # the reaper thread reaps our child when it exits
                 if self._proc is not None:  # our child: reap it, or it lingers as a zombie
                     try:
                         self._proc.wait(30)

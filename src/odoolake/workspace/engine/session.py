@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from odoolake.config import WorkspacePaths
+from odoolake.config import WorkspacePaths, local_user
 from odoolake.workspace.engine.memory import workers_from_env
 
 if TYPE_CHECKING:
@@ -23,12 +23,6 @@ if TYPE_CHECKING:
     from odoolake.workspace.engine.launcher import EngineLease
 
 REMOTE_ENV = "ODOOLAKE_SPARK_REMOTE"
-
-
-def _owner() -> str:
-    from odoolake.workspace.app import local_user
-
-    return local_user()
 
 
 def _channel_builder(socket_path: str, principal: str | None) -> Any:
@@ -73,15 +67,18 @@ class LocalEngine:
     def remote(self) -> str | None:
         return self._remote
 
-    def lease(self) -> EngineLease:
-        """Hold the engine host (starting it if needed) until ``close()``."""
+    def lease(self, wait: bool = True) -> EngineLease:
+        """Hold the engine host (starting it if needed) until ``close()``; with ``wait=False`` a host being started
+        may not answer yet (``lease.ready()`` waits for it), so the caller's own start-up overlaps the host's."""
         from odoolake.workspace.engine.launcher import EngineLease, engine_status
 
-        if self._lease is not None and engine_status(self.paths.home) is None:  # the host died: start a new one
+        if self._lease is not None and self._lease.is_ready and engine_status(self.paths.home) is None:
             stale, self._lease = self._lease, None
-            stale.close()
+            stale.close()  # the host died: start a new one
         if self._lease is None:
-            self._lease = EngineLease(self.paths, _owner(), workers_from_env())
+            self._lease = EngineLease(self.paths, local_user(), workers_from_env(), wait=False)
+        if wait:
+            self._lease.ready()
         return self._lease
 
     @property
@@ -90,13 +87,15 @@ class LocalEngine:
 
     def session(self, principal: str | None = None) -> SparkSession:
         """A new Spark session; ``principal`` runs it as that workspace user (the owner by default)."""
+        lease = None if self._remote else self.lease(wait=False)  # the host starts while PySpark is imported
         from pyspark.sql import SparkSession
         from pyspark.sql.connect.session import SparkSession as ConnectSession
 
         if self._remote:
             spark = SparkSession.builder.remote(self._remote).create()
         else:
-            lease = self.lease()
+            assert lease is not None
+            lease.ready()
             spark = ConnectSession.builder.channelBuilder(  # type: ignore[assignment]  # the Connect session class
                 _channel_builder(str(lease.socket), principal)).create()
         # Reattachable execution buys nothing on a local socket and costs ReleaseExecute calls per query; worse, when
@@ -106,6 +105,7 @@ class LocalEngine:
         spark.client.disable_reattachable_execute()
         spark.conf.set("spark.sql.session.timeZone", "UTC")
         spark._odoolake_engine = self  # type: ignore[attr-defined]
+        spark._odoolake_owner_session = principal is None and not self._remote  # type: ignore[attr-defined]
         self._sessions.append(spark)
         return spark
 

@@ -1,0 +1,140 @@
+"""Where a month-end's time goes: each table write timed, and every Spark Connect call counted and timed.
+
+    python bench/profile_writes.py --data bench/.data/1000000/raw --home /tmp/lake1m            # bronze+silver+gold
+    python bench/profile_writes.py --home /tmp/lake1m --stages silver --full-refresh        # silver again
+
+Writes go through ``odoolake.pipeline.io`` (append, overwrite, replace_where); each is timed with the table it
+writes. Calls are counted on the client (ExecutePlan, AnalyzePlan, Config, ReleaseExecute …) with their wall time,
+so per-call overhead × calls can be read off. The engine host's CPU time is reported beside the client's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+class CallCounter:
+    """Wraps a Spark Connect client's stub so each call's count and wall time are recorded."""
+
+    def __init__(self) -> None:
+        self.count: collections.Counter[str] = collections.Counter()
+        self.seconds: collections.Counter[str] = collections.Counter()
+
+    def install(self, spark) -> None:
+        stub = spark.client._stub
+        for name in ("ExecutePlan", "AnalyzePlan", "Config", "ReattachExecute", "ReleaseExecute", "ReleaseSession",
+                     "Interrupt", "FetchErrorDetails", "ArtifactStatus"):
+            original = getattr(stub, name, None)
+            if original is not None:
+                setattr(stub, name, self._wrap(name, original))
+
+    def _wrap(self, name: str, fn):
+        def call(*args, **kwargs):
+            started = time.perf_counter()
+            result = fn(*args, **kwargs)
+            if name in ("ExecutePlan", "ReattachExecute"):
+                return self._timed_stream(name, result, started)
+            self.count[name] += 1
+            self.seconds[name] += time.perf_counter() - started
+            return result
+        return call
+
+    def _timed_stream(self, name: str, stream, started: float):
+        try:
+            yield from stream
+        finally:
+            self.count[name] += 1
+            self.seconds[name] += time.perf_counter() - started
+
+    def report(self) -> dict:
+        return {n: {"calls": self.count[n], "seconds": round(self.seconds[n], 3)} for n in sorted(self.count)}
+
+
+def time_writes(log: list[dict]) -> None:
+    from odoolake.pipeline import io
+
+    for fn_name in ("append", "overwrite", "replace_where"):
+        original = getattr(io, fn_name)
+
+        def timed(df, name, *args, _original=original, _fn=fn_name, **kwargs):
+            started, cpu = time.perf_counter(), cpu_of_children()
+            try:
+                return _original(df, name, *args, **kwargs)
+            finally:
+                log.append({"write": _fn, "table": name, "seconds": round(time.perf_counter() - started, 3),
+                            "engine_cpu": round(cpu_of_children() - cpu, 3)})
+        setattr(io, fn_name, timed)
+
+
+def cpu_of_children() -> float:
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            t = child.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--data", type=Path, help="raw drops to link into the lake (bench/.data/<size>/raw)")
+    parser.add_argument("--stages", default="bronze,silver,gold,forms")
+    parser.add_argument("--full-refresh", action="store_true")
+    args = parser.parse_args()
+
+    from month_end import _link_raw
+
+    from odoolake.cli.common import dbfs_lister
+    from odoolake.config import WorkspacePaths
+    from odoolake.pipeline import bronze, forms, gold, silver
+    from odoolake.workspace.engine import LocalEngine
+
+    paths = WorkspacePaths.from_env(args.home).ensure()
+    if args.data:
+        _link_raw(args.data.resolve(), paths.dbfs_to_local("dbfs:/raw/odoo"))
+    writes: list[dict] = []
+    time_writes(writes)
+    counter = CallCounter()
+    stages = args.stages.split(",")
+    out: dict = {"stages": {}}
+    with LocalEngine(paths) as engine:
+        spark = engine.session()
+        counter.install(spark)
+        run = {
+            "bronze": lambda: bronze.ingest(spark, "dbfs:/raw/odoo", dbfs_lister(paths)),
+            "silver": lambda: silver.run(spark, full_refresh=args.full_refresh),
+            "gold": lambda: (gold.run(spark), gold.refresh_features(spark)),
+            "forms": lambda: (forms.run(spark), forms.check_in_step(spark)),
+        }
+        for stage in stages:
+            before = (time.perf_counter(), time.process_time(), cpu_of_children(), len(writes))
+            run[stage]()
+            wall = time.perf_counter() - before[0]
+            out["stages"][stage] = {"wall": round(wall, 2), "client_cpu": round(time.process_time() - before[1], 2),
+                                    "engine_cpu": round(cpu_of_children() - before[2], 2),
+                                    "writes": writes[before[3]:]}
+            print(f"{stage}: {wall:.2f} s wall, engine CPU {out['stages'][stage]['engine_cpu']:.2f} s", file=sys.stderr)
+            for w in writes[before[3]:]:
+                print(f"    {w['seconds']:7.3f} s  {w['engine_cpu']:7.3f} cpu  {w['write']:<13} {w['table']}",
+                      file=sys.stderr)
+    out["calls"] = counter.report()
+    for name, c in out["calls"].items():
+        print(f"  {name:<16} {c['calls']:5d} calls  {c['seconds']:8.2f} s", file=sys.stderr)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
