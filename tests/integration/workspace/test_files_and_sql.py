@@ -180,6 +180,11 @@ def test_external_links_csv_and_json_array_carry_the_inline_strings(w):
     json_array = run(Format.JSON_ARRAY)
     assert httpx.get(json_array.result.external_links[0].external_link).json() == \
         [["1", "a,b", None], ["2", 'say "hi"', "2.5"]]
+    limited = w.statement_execution.execute_statement(
+        warehouse_id=warehouse, wait_timeout="30s", statement="SELECT id FROM range(10) ORDER BY id", row_limit=4,
+        disposition=Disposition.EXTERNAL_LINKS, format=Format.CSV)
+    assert limited.manifest.truncated and limited.manifest.total_row_count == 4
+    assert _download(limited.result.external_links[0].external_link) == b"id\r\n0\r\n1\r\n2\r\n3\r\n"
     empty = w.statement_execution.execute_statement(
         warehouse_id=warehouse, wait_timeout="30s", statement="SELECT id FROM range(0)",
         disposition=Disposition.EXTERNAL_LINKS, format=Format.ARROW_STREAM)
