@@ -306,8 +306,8 @@ class StatementService:
         on_timeout = body.get("on_wait_timeout", "CONTINUE")
         if on_timeout not in ("CONTINUE", "CANCEL"):
             raise InvalidParameterValue(f"Invalid on_wait_timeout {on_timeout!r}: expected CONTINUE or CANCEL.")
-        disposition = body.get("disposition") or INLINE
-        fmt = body.get("format") or "JSON_ARRAY"
+        disposition = INLINE if body.get("disposition") is None else body["disposition"]
+        fmt = "JSON_ARRAY" if body.get("format") is None else body["format"]
         if disposition not in (INLINE, EXTERNAL_LINKS):
             raise InvalidParameterValue(f"Invalid disposition {disposition!r}: expected INLINE or EXTERNAL_LINKS.")
         if fmt not in FORMATS:
