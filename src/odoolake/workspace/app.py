@@ -56,6 +56,7 @@ from odoolake.workspace.serving.endpoints import ServingEndpoints
 from odoolake.workspace.serving.models import ModelStore
 from odoolake.workspace.sql.operations import SqlOperations
 from odoolake.workspace.sql.owners import StatementOwners
+from odoolake.workspace.sql.result_links import RESULT_LINK_PATH
 from odoolake.workspace.sql.sessions import SqlSessions
 from odoolake.workspace.sql.statements import StatementService
 from odoolake.workspace.sql.thrift_service import ThriftService
@@ -117,7 +118,8 @@ class Workspace:
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
         self.jobs.known_principal = self.roles.exists
         self.sql_sessions = SqlSessions(self.engine)
-        self.statements = StatementService(self.engine, self.catalog, sql_sessions=self.sql_sessions)
+        self.statements = StatementService(self.engine, self.catalog, sql_sessions=self.sql_sessions,
+                                           results_dir=self.paths.home / "sql-results", public_url=settings.base_url)
         self.sql_operations = SqlOperations()
         self.sql_thrift = ThriftService(self.sql_sessions, self.sql_operations, self.catalog)
         self.statement_owners = StatementOwners()
@@ -216,7 +218,8 @@ class BearerAuth:
             await self.app(scope, receive, send_logged)
         finally:
             if LOG.isEnabledFor(logging.INFO):
-                LOG.info("%s %s %s %.1fms", scope["method"], path, status["code"], (time.perf_counter() - started) * 1000)
+                shown = f"{RESULT_LINK_PATH}/…" if path.startswith(RESULT_LINK_PATH) else path  # links are secrets
+                LOG.info("%s %s %s %.1fms", scope["method"], shown, status["code"], (time.perf_counter() - started) * 1000)
 
 
 def _error(exc: ApiError) -> JSONResponse:

@@ -1,3 +1,4 @@
+import decimal
 import io
 
 import httpx
@@ -110,6 +111,117 @@ def test_async_statement_polls_to_success_and_chunks(w):
     assert got.manifest.total_row_count == 12000 and got.manifest.total_chunk_count == 3
     second = w.statement_execution.get_statement_result_chunk_n(r.statement_id, 1)
     assert second.row_offset == 5000 and len(second.data_array) == 5000
+
+
+def _download(link: str) -> bytes:
+    """What a client does with an external link: a GET with NO workspace token (the link is the credential)."""
+    answer = httpx.get(link)
+    assert answer.status_code == 200, answer.text
+    return answer.content
+
+
+def test_external_links_arrow_stream_through_the_sdk_in_several_chunks(w, server, monkeypatch):
+    """``disposition=EXTERNAL_LINKS, format=ARROW_STREAM``: the manifest lists the chunks, each chunk's link is
+    fetched without the token and is an Arrow IPC stream; walking ``next_chunk_index`` gives every row once, in order.
+    The oracle is Python's own arithmetic on range(n), not the engine."""
+    import pyarrow as pa
+    from databricks.sdk.service.sql import Disposition, Format
+
+    monkeypatch.setattr(server.workspace.statements.files, "chunk_bytes", 64 * 1024)  # many chunks from few rows
+    n = 20_000
+    warehouse = next(iter(w.warehouses.list())).id
+    r = w.statement_execution.execute_statement(
+        warehouse_id=warehouse, wait_timeout="30s", disposition=Disposition.EXTERNAL_LINKS, format=Format.ARROW_STREAM,
+        statement=f"SELECT id, id * 3 AS thrice, CAST(id AS DECIMAL(12,2)) / 4 AS quarter FROM range({n}) ORDER BY id")
+    assert r.status.state == StatementState.SUCCEEDED
+    manifest = r.manifest
+    assert manifest.format == Format.ARROW_STREAM and manifest.total_row_count == n
+    assert manifest.total_chunk_count > 2 and len(manifest.chunks) == manifest.total_chunk_count
+    assert [c.row_offset for c in manifest.chunks] == \
+        [sum(c.row_count for c in manifest.chunks[:i]) for i in range(len(manifest.chunks))]
+    assert r.result.data_array is None
+    link = r.result.external_links[0]
+    assert link.chunk_index == 0 and link.row_offset == 0 and link.next_chunk_index == 1
+    assert link.next_chunk_internal_link == f"/api/2.0/sql/statements/{r.statement_id}/result/chunks/1"
+    assert link.external_link.startswith(server.url) and server.token not in link.external_link
+    tables, index = [], 0
+    while True:
+        body = _download(link.external_link)
+        assert len(body) == link.byte_count == manifest.chunks[index].byte_count
+        table = pa.ipc.open_stream(body).read_all()
+        assert table.num_rows == link.row_count
+        tables.append(table)
+        if link.next_chunk_index is None:
+            break
+        index = link.next_chunk_index
+        link = w.statement_execution.get_statement_result_chunk_n(r.statement_id, index).external_links[0]
+        assert link.chunk_index == index
+    assert index == manifest.total_chunk_count - 1
+    whole = pa.concat_tables(tables)
+    assert whole.column("id").to_pylist() == list(range(n))
+    assert whole.column("thrice").to_pylist() == [3 * i for i in range(n)]
+    assert pa.types.is_decimal(whole.schema.field("quarter").type)
+    assert whole.column("quarter")[n - 1].as_py() == decimal.Decimal(n - 1) / 4
+
+
+def test_external_links_csv_and_json_array_carry_the_inline_strings(w):
+    """CSV (RFC 4180, NULL as ``null``, the header in the first chunk) and JSON_ARRAY chunk files, written out by hand
+    from the API reference's description."""
+    from databricks.sdk.service.sql import Disposition, Format
+
+    warehouse = next(iter(w.warehouses.list())).id
+    sql = "SELECT * FROM VALUES (1, 'a,b', NULL), (2, 'say \"hi\"', 2.5) AS t(id, s, x) ORDER BY id"
+    run = lambda fmt: w.statement_execution.execute_statement(  # noqa: E731
+        warehouse_id=warehouse, wait_timeout="30s", statement=sql, disposition=Disposition.EXTERNAL_LINKS, format=fmt)
+    csv = run(Format.CSV)
+    assert csv.manifest.format == Format.CSV and csv.manifest.total_row_count == 2
+    assert _download(csv.result.external_links[0].external_link) == \
+        b'id,s,x\r\n1,"a,b",null\r\n2,"say ""hi""",2.5\r\n'
+    json_array = run(Format.JSON_ARRAY)
+    assert httpx.get(json_array.result.external_links[0].external_link).json() == \
+        [["1", "a,b", None], ["2", 'say "hi"', "2.5"]]
+    limited = w.statement_execution.execute_statement(
+        warehouse_id=warehouse, wait_timeout="30s", statement="SELECT id FROM range(10) ORDER BY id", row_limit=4,
+        disposition=Disposition.EXTERNAL_LINKS, format=Format.CSV)
+    assert limited.manifest.truncated and limited.manifest.total_row_count == 4
+    assert _download(limited.result.external_links[0].external_link) == b"id\r\n0\r\n1\r\n2\r\n3\r\n"
+    empty = w.statement_execution.execute_statement(
+        warehouse_id=warehouse, wait_timeout="30s", statement="SELECT id FROM range(0)",
+        disposition=Disposition.EXTERNAL_LINKS, format=Format.ARROW_STREAM)
+    assert empty.manifest.total_chunk_count == 0 and empty.manifest.total_row_count == 0
+    assert not empty.result or not empty.result.external_links
+
+
+def test_result_links_expire_and_go_with_their_statement(w, server, monkeypatch):
+    """An expired link is 403 naming its statement and chunk (and where a fresh one comes from); a fresh link comes
+    from result/chunks/{n}; once the statement is closed its links are 404 and its files are gone."""
+    from databricks.sdk.service.sql import Disposition, Format
+
+    statements = server.workspace.statements
+    warehouse = next(iter(w.warehouses.list())).id
+    monkeypatch.setattr(statements.links, "seconds", 0)  # every link minted now is already expired
+    r = w.statement_execution.execute_statement(
+        warehouse_id=warehouse, wait_timeout="30s", statement="SELECT 7 AS seven",
+        disposition=Disposition.EXTERNAL_LINKS, format=Format.ARROW_STREAM)
+    stale = r.result.external_links[0].external_link
+    refused = httpx.get(stale)
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
+    assert f"chunk 0 of statement {r.statement_id} expired" in refused.json()["message"]
+    assert f"/api/2.0/sql/statements/{r.statement_id}/result/chunks/0" in refused.json()["message"]
+    monkeypatch.undo()
+    fresh = w.statement_execution.get_statement_result_chunk_n(r.statement_id, 0).external_links[0]
+    assert fresh.external_link != stale and len(_download(fresh.external_link)) == fresh.byte_count
+    directory = statements.files.directory(r.statement_id)
+    assert directory.is_dir()
+    w.api_client.do("DELETE", f"/api/2.0/sql/statements/{r.statement_id}")
+    assert not directory.exists()
+    gone = httpx.get(fresh.external_link)
+    assert gone.status_code == 404 and gone.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    link_id = fresh.external_link.rsplit("/", 1)[1]
+    assert gone.json()["message"].startswith(f"Result link {link_id} does not exist")
+    with pytest.raises(BadRequest, match="format ARROW_STREAM requires disposition EXTERNAL_LINKS"):
+        w.statement_execution.execute_statement(warehouse_id=warehouse, statement="SELECT 1",
+                                                format=Format.ARROW_STREAM)
 
 
 def test_bad_wait_timeout_is_400(w):

@@ -4,7 +4,7 @@ import base64
 
 import httpx
 import pytest
-from databricks.sdk.errors import NotImplemented
+from databricks.sdk.errors import BadRequest
 from databricks.sdk.service.jobs import PipelineTask, RunResultState, Task
 from databricks.sdk.service.sql import Disposition, Format
 
@@ -46,11 +46,12 @@ def test_clusters_and_warehouses_cannot_be_created(w, http):
     assert http.post("/api/2.0/sql/warehouses", json={"name": "x"}).status_code == 400
 
 
-def test_external_links_and_html_are_refused(w, http):
+def test_inline_arrow_or_csv_and_html_import_are_refused(w, http):
     warehouse = next(iter(w.warehouses.list())).id
-    with pytest.raises(NotImplemented, match="EXTERNAL_LINKS"):
-        w.statement_execution.execute_statement(warehouse_id=warehouse, statement="SELECT 1",
-                                                disposition=Disposition.EXTERNAL_LINKS, format=Format.ARROW_STREAM)
+    for fmt in (Format.ARROW_STREAM, Format.CSV):  # as on Databricks: only EXTERNAL_LINKS carries them
+        with pytest.raises(BadRequest, match=f"format {fmt.value} requires disposition EXTERNAL_LINKS"):
+            w.statement_execution.execute_statement(warehouse_id=warehouse, statement="SELECT 1",
+                                                    disposition=Disposition.INLINE, format=fmt)
     r = http.post("/api/2.0/workspace/import", json={"path": "/Shared/h", "format": "HTML", "content": ""})
     assert r.status_code == 501
 

@@ -12,11 +12,13 @@ import datetime as dt
 import decimal
 import threading
 
+import httpx
 import pytest
 from databricks import sql
 from databricks.sql.exc import Error as SqlError
 
 from odoolake.testing.waiting import wait_until
+from odoolake.workspace.sql.result_links import RESULT_LINK_PATH
 from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
 
 BIG_ROWS = 250_000  # more than one FetchResults (the connector asks for 100,000 rows a call)
@@ -244,16 +246,22 @@ def test_a_body_that_is_not_thrift_is_refused_naming_the_protocol(server):
     assert "not a TCLIService call in Thrift's binary protocol" in answer.headers["x-thriftserver-error-message"]
 
 
-def test_use_sea_runs_in_a_session_of_the_statement_execution_api(server, connector_tables):
+@pytest.mark.parametrize("cloud_fetch", [True, False], ids=["external-links", "inline"])
+def test_use_sea_runs_in_a_session_of_the_statement_execution_api(server, connector_tables, cloud_fetch):
     """``use_sea=True``: the connector opens ``POST /api/2.0/sql/sessions`` and sends each statement with its
-    ``session_id`` (JSON_ARRAY inline results: ``use_cloud_fetch=False``, as there is no cloud storage to fetch from)."""
+    ``session_id``; with its default cloud fetch the results are ARROW_STREAM chunks behind EXTERNAL_LINKS, which its
+    own HTTP client downloads (trusting the workspace CA), otherwise JSON_ARRAY inline."""
     before = server.workspace.sql_sessions.count()
-    with connect(server, use_sea=True, use_cloud_fetch=False) as conn, conn.cursor() as cur:
+    with connect(server, use_sea=True, use_cloud_fetch=cloud_fetch) as conn, conn.cursor() as cur:
         assert server.workspace.sql_sessions.count() == before + 1
-        cur.execute("SELECT id, agency, wht, day FROM conn.typed WHERE agency = :agency ORDER BY id", {"agency": "RIM"})
+        cur.execute("SELECT id, agency, wht, day, at FROM conn.typed WHERE agency = :agency ORDER BY id",
+                    {"agency": "RIM"})
         rows = cur.fetchall()
         assert [r.id for r in rows] == [1, 3]  # the parameter filtered
         assert rows[0].wht == decimal.Decimal("1234.56") and rows[0].day == dt.date(2026, 1, 31)
+        assert rows[0].at.replace(tzinfo=None) == dt.datetime(2026, 1, 31, 10, 15)
+        cur.execute("SELECT id FROM conn.typed WHERE id > 100")
+        assert cur.fetchall() == []  # an empty result: no chunk at all
         cur.execute("CREATE TEMP VIEW sea_only AS SELECT 41 + 1 AS answer")
         cur.execute("SELECT answer FROM sea_only")  # the session kept its temp view
         assert cur.fetchone().answer == 42
@@ -262,6 +270,60 @@ def test_use_sea_runs_in_a_session_of_the_statement_execution_api(server, connec
         with pytest.raises(SqlError, match="TABLE_OR_VIEW_NOT_FOUND"):
             cur.execute("SELECT * FROM conn.no_such_table")
     assert server.workspace.sql_sessions.count() == before  # closed with the connection
+
+
+SEA_ROWS = 1_000_000
+
+
+def test_use_sea_fetches_a_million_rows_over_several_external_links_row_for_row(server, monkeypatch):
+    """The connector's default with ``use_sea=True``: a result of several ARROW_STREAM chunks, each downloaded
+    without the token; every row arrives once, in order (the oracle is Python's arithmetic on range), and closing the
+    cursor releases the chunk files and their links."""
+    statements = server.workspace.statements
+    downloads: list = []
+    original = statements.download
+
+    def counted(link_id: str):
+        downloads.append(statements.links.resolve(link_id))
+        return original(link_id)
+
+    monkeypatch.setattr(statements, "download", counted)
+    with connect(server, use_sea=True) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT id, id * 2 AS twice, concat('r', CAST(id AS STRING)) AS label FROM range({SEA_ROWS}) "
+                    "ORDER BY id")
+        table = cur.fetchall_arrow()
+    assert table.num_rows == SEA_ROWS
+    assert table.column("id").to_pylist() == list(range(SEA_ROWS))
+    assert table.column("twice").to_pylist() == [2 * i for i in range(SEA_ROWS)]
+    labels = table.column("label").to_pylist()
+    assert labels[0] == "r0" and labels[-1] == f"r{SEA_ROWS - 1}"
+    chunks = sorted({link.chunk_index for link in downloads})
+    assert len(chunks) > 1 and chunks == list(range(len(chunks)))  # several chunks, each fetched
+    statement_id = downloads[0].statement_id
+    assert not statements.files.directory(statement_id).exists()  # closed with the cursor
+    gone = httpx.get(f"{server.url}{RESULT_LINK_PATH}/{downloads[0].link_id}")
+    assert gone.status_code == 404
+
+
+@pytest.mark.parametrize("use_sea", [False, True], ids=["thrift", "sea-external-links"])
+def test_the_connector_trusts_the_workspace_ca_from_odoolake_env(server, tmp_path, monkeypatch, use_sea):
+    """No ``_tls_trusted_ca_file``: the environment ``odoolake env`` prints is enough, for the connector's API calls
+    and for the result links its own HTTP client downloads."""
+    from odoolake.workspace.frontdoor.trust import exports, write_profile
+
+    for variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "databrickscfg"))
+    write_profile("odoolake", server.https_url, server.token, server.workspace.tls.ca_bundle, None)
+    for line in exports("odoolake"):
+        variable, value = line.removeprefix("export ").split("=", 1)
+        monkeypatch.setenv(variable, value.strip("'"))
+    port = int(server.url.rsplit(":", 1)[1])
+    with sql.connect(server_hostname="127.0.0.1", _port=port, http_path=f"/sql/1.0/warehouses/{LOCAL_WAREHOUSE_ID}",
+                     access_token=server.token, enable_telemetry=False, _retry_stop_after_attempts_count=1,
+                     use_sea=use_sea) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id * 10 AS tens FROM range(3) ORDER BY id")
+        assert [r.tens for r in cur.fetchall()] == [0, 10, 20]
 
 
 def test_statements_with_an_unknown_session_id_are_refused_naming_it(server, w):

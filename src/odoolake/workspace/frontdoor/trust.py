@@ -2,7 +2,8 @@
 
 ``odoolake up --write-profile NAME`` records the workspace's CA bundle in the profile (``odoolake_ca_bundle``, a key
 the Databricks SDK ignores). What a client can only take from the environment is printed by ``odoolake env``:
-``REQUESTS_CA_BUNDLE`` for requests-based clients (the SDK, MLflow, the SQL connector) and
+``REQUESTS_CA_BUNDLE`` for requests-based clients (the SDK, MLflow), ``SSL_CERT_FILE`` for clients on urllib3 or
+Python's ``ssl`` defaults (the SQL connector, for its API calls and for the result links it downloads) and
 ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH`` for gRPC ones (Databricks Connect, PySpark). The bundle also holds the public
 roots, so real workspaces stay reachable from the same shell.
 """
@@ -15,7 +16,7 @@ import shlex
 from pathlib import Path
 
 CA_KEY = "odoolake_ca_bundle"
-TRUST_VARIABLES = ("REQUESTS_CA_BUNDLE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
+TRUST_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
 
 
 def config_file() -> Path:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
 
 from odoolake.workspace.errors import InvalidParameterValue, PermissionDenied
 from odoolake.workspace.identity.roles import ADMIN
 from odoolake.workspace.routes.common import field, json_body, versioned
+from odoolake.workspace.sql.result_links import RESULT_LINK_PATH
 
 router = APIRouter()
 V = ("2.0", "2.1")
@@ -14,6 +16,11 @@ V = ("2.0", "2.1")
 
 def _c(request: Request):
     return request.app.state.ws.compute
+
+
+def _base_url(request: Request) -> str:
+    """Where this client reached the workspace (scheme, host, port): result links point there."""
+    return str(request.base_url).rstrip("/")
 
 
 @versioned(router, "GET", V, "/clusters/list")
@@ -126,19 +133,27 @@ async def statements_execute(request: Request) -> dict:
     import anyio
 
     principal = getattr(request.state, "user", None) or ws.user
-    answer = await anyio.to_thread.run_sync(ws.statements.execute, body, principal)
+    answer = await anyio.to_thread.run_sync(ws.statements.execute, body, principal, _base_url(request))
     ws.statement_owners.record(answer["statement_id"], principal)
     return answer
 
 
 @router.get("/api/2.0/sql/statements/{statement_id}")
 def statements_get(statement_id: str, request: Request) -> dict:
-    return request.app.state.ws.statements.get(statement_id)
+    return request.app.state.ws.statements.get(statement_id, _base_url(request))
 
 
 @router.get("/api/2.0/sql/statements/{statement_id}/result/chunks/{chunk_index}")
 def statements_chunk(statement_id: str, chunk_index: int, request: Request) -> dict:
-    return request.app.state.ws.statements.chunk(statement_id, chunk_index)
+    return request.app.state.ws.statements.chunk(statement_id, chunk_index, _base_url(request))
+
+
+@router.get(RESULT_LINK_PATH + "/{link_id}", include_in_schema=False)
+def statement_result_file(link_id: str, request: Request) -> FileResponse:
+    """One chunk of an EXTERNAL_LINKS result. No bearer token: the unguessable, expiring link is the credential,
+    as a presigned cloud-storage URL is on Databricks."""
+    path, media_type = request.app.state.ws.statements.download(link_id)
+    return FileResponse(path, media_type=media_type)
 
 
 def _own_statement(statement_id: str, request: Request, verb: str) -> None:

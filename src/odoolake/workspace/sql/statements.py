@@ -1,5 +1,6 @@
 """Statement execution: synchronous up to ``wait_timeout``, then asynchronous with polling; cancel;
-named parameters bound by the engine (never spliced into the SQL text); JSON_ARRAY results in chunks.
+named parameters bound by the engine (never spliced into the SQL text); JSON_ARRAY results in chunks, inline, or
+(``EXTERNAL_LINKS``) ARROW_STREAM, CSV or JSON_ARRAY chunk files fetched through expiring links without the token.
 
 Each principal's statements run in that principal's own warm engine session, so a query on small gold tables costs
 the query, not a session start, and the engine applies that principal's rules (read-only users, file access). Tables
@@ -24,7 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odoolake.workspace.errors import ApiError, InvalidParameterValue, NotImplementedLocally, ResourceDoesNotExist
+from odoolake.workspace.errors import ApiError, InvalidParameterValue, ResourceDoesNotExist
+from odoolake.workspace.sql.result_files import (
+    EXTERNAL_BYTE_LIMIT,
+    MEDIA_TYPES,
+    ChunkFile,
+    ResultFiles,
+    arrow_for_clients,
+)
+from odoolake.workspace.sql.result_links import RESULT_LINK_PATH, ResultLinks
 from odoolake.workspace.sql.results import cell, columns
 
 LOG = logging.getLogger(__name__)
@@ -34,6 +43,8 @@ CHUNK_ROWS = 5000
 INLINE_LIMIT_BYTES = 25 * 1024 * 1024
 KEEP_SECONDS = 3600
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "CLOSED")
+INLINE, EXTERNAL_LINKS = "INLINE", "EXTERNAL_LINKS"
+FORMATS = ("JSON_ARRAY", "ARROW_STREAM", "CSV")
 _WAIT = re.compile(r"^(\d+)s$")
 _SET = re.compile(r"^\s*(?P<verb>SET|RESET)\s+(?P<key>[`\w.-]+)\s*(?P<eq>=\s*(?P<value>.*?))?\s*;?\s*$", re.I | re.S)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -51,6 +62,9 @@ class Statement:
     created: float = field(default_factory=time.time)
     future: Future | None = None
     session: Any = None
+    disposition: str = INLINE
+    format: str = "JSON_ARRAY"
+    files: list[ChunkFile] = field(default_factory=list)  # EXTERNAL_LINKS: the chunk files
 
 
 def parameter_value(value: str | None, kind: str, name: str) -> Any:
@@ -243,8 +257,12 @@ def check_warehouse(warehouse: Any) -> None:
 
 
 class StatementService:
-    def __init__(self, engine: Any, catalog: Any, workers: int = 4, sql_sessions: Any = None) -> None:
+    def __init__(self, engine: Any, catalog: Any, workers: int = 4, sql_sessions: Any = None,
+                 results_dir: Path | None = None, public_url: str = "") -> None:
         self.catalog = catalog
+        self.public_url = public_url  # where clients reach the workspace, when a request does not say
+        self.files = ResultFiles(results_dir) if results_dir is not None else None
+        self.links = ResultLinks()
         self.sql_sessions = sql_sessions  # the sessions of /api/2.0/sql/sessions (and the SQL connector's)
         self._sessions = PrincipalSessions(engine)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="odoolake-sql")
@@ -255,6 +273,8 @@ class StatementService:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._sessions.close()
+        if self.files is not None:
+            self.files.remove_all()
 
     def versions(self) -> dict[str, float]:
         """Modification time of each catalog table's Delta log: any commit changes it."""
@@ -268,7 +288,7 @@ class StatementService:
 
     # -- API ---------------------------------------------------------------------------------------
 
-    def execute(self, body: dict, principal: str) -> dict:
+    def execute(self, body: dict, principal: str, base_url: str | None = None) -> dict:
         statement = body.get("statement")
         if not isinstance(statement, str) or not statement.strip():
             raise InvalidParameterValue("Invalid statement: a non-empty SQL string is required.")
@@ -286,18 +306,17 @@ class StatementService:
         on_timeout = body.get("on_wait_timeout", "CONTINUE")
         if on_timeout not in ("CONTINUE", "CANCEL"):
             raise InvalidParameterValue(f"Invalid on_wait_timeout {on_timeout!r}: expected CONTINUE or CANCEL.")
-        disposition = body.get("disposition", "INLINE")
-        fmt = body.get("format", "JSON_ARRAY")
-        if disposition not in ("INLINE", "EXTERNAL_LINKS"):
+        disposition = INLINE if body.get("disposition") is None else body["disposition"]
+        fmt = "JSON_ARRAY" if body.get("format") is None else body["format"]
+        if disposition not in (INLINE, EXTERNAL_LINKS):
             raise InvalidParameterValue(f"Invalid disposition {disposition!r}: expected INLINE or EXTERNAL_LINKS.")
-        if fmt not in ("JSON_ARRAY", "ARROW_STREAM", "CSV"):
+        if fmt not in FORMATS:
             raise InvalidParameterValue(f"Invalid format {fmt!r}: expected JSON_ARRAY, ARROW_STREAM or CSV.")
-        if disposition == "EXTERNAL_LINKS":
-            raise NotImplementedLocally("disposition EXTERNAL_LINKS is not supported locally (there is no cloud storage "
-                                        "to fetch from); use INLINE with JSON_ARRAY (the SQL connector: "
-                                        "use_cloud_fetch=False).")
-        if fmt != "JSON_ARRAY":
+        if disposition == INLINE and fmt != "JSON_ARRAY":
             raise InvalidParameterValue(f"format {fmt} requires disposition EXTERNAL_LINKS; INLINE supports JSON_ARRAY.")
+        if disposition == EXTERNAL_LINKS and self.files is None:
+            raise InvalidParameterValue("disposition EXTERNAL_LINKS needs a results directory, which this statement "
+                                        "service was started without; use INLINE.")
         row_limit = body.get("row_limit")
         if row_limit is not None and (not isinstance(row_limit, int) or isinstance(row_limit, bool) or row_limit < 0):
             raise InvalidParameterValue(f"Invalid row_limit {row_limit!r}: expected a non-negative integer.")
@@ -310,20 +329,21 @@ class StatementService:
             if value is not None and (not isinstance(value, str) or not _IDENT.match(value)):
                 raise InvalidParameterValue(f"Invalid {name} {value!r}: expected an identifier.")
         self._expire()
-        st = Statement(str(uuid.uuid4()))
+        st = Statement(str(uuid.uuid4()), disposition=disposition, format=fmt)
         with self._lock:
             self._statements[st.statement_id] = st
-        limit = byte_limit or INLINE_LIMIT_BYTES
+        limit = byte_limit or (INLINE_LIMIT_BYTES if disposition == INLINE else EXTERNAL_BYTE_LIMIT)
         # Versions are read here for the cache key and again when the statement runs (it may wait in the queue
         # while a job commits): two stats per registered table, on purpose.
-        key = None if sql_session else self.cache.key(  # a client's own session keeps its own state: no cache
+        # A client's own session keeps its own state, and chunk files belong to their statement: no cache for either.
+        key = None if sql_session or disposition != INLINE else self.cache.key(
             principal, statement, args, catalog, schema, row_limit, limit, self._sessions.settings(principal),
             self.versions())
         hit = self.cache.get(key) if key is not None else None
         if hit is not None:
             st.manifest, st.chunks, st.chunk_bytes = hit
             st.state = "SUCCEEDED"
-            return self.response(st)
+            return self.response(st, base_url)
         st.future = self._executor.submit(self._run, st, principal, statement, args, catalog, schema, row_limit, limit,
                                           key, sql_session)
         if seconds:
@@ -332,7 +352,7 @@ class StatementService:
             except Exception:  # timeout; failures are recorded on the statement
                 if on_timeout == "CANCEL" and st.state not in TERMINAL:
                     self.cancel(st.statement_id)
-        return self.response(st)
+        return self.response(st, base_url)
 
     def _parameters(self, params: Any) -> dict[str, Any] | None:
         if params is None:
@@ -373,6 +393,9 @@ class StatementService:
             if sql_session is None:
                 self._sessions.record_setting(principal, statement)
             schema_info = df.schema
+            if st.disposition == EXTERNAL_LINKS:
+                self._write_files(st, df, schema_info, row_limit, byte_limit)
+                return
             rows = df.limit(row_limit + 1).collect() if row_limit is not None else df.collect()
             if st.state == "CANCELED":
                 return
@@ -414,6 +437,40 @@ class StatementService:
                 st.session.removeTag(st.statement_id)
             st.session = None
 
+    def _write_files(self, st: Statement, df: Any, schema_info: Any, row_limit: int | None, byte_limit: int) -> None:
+        """An EXTERNAL_LINKS result: the rows written as chunk files in the statement's format."""
+        assert self.files is not None
+        limited = df.limit(row_limit + 1) if row_limit is not None else df
+        if st.format == "ARROW_STREAM":
+            table = limited.toArrow()
+            over = row_limit is not None and table.num_rows > row_limit
+            if st.state == "CANCELED":
+                return
+            written = self.files.write_arrow(st.statement_id, arrow_for_clients(table.slice(0, row_limit) if over
+                                                                                else table), byte_limit)
+        else:
+            rows = limited.collect()
+            over = row_limit is not None and len(rows) > row_limit
+            if st.state == "CANCELED":
+                return
+            data = [[cell(v) for v in row] for row in (rows[:row_limit] if over else rows)]
+            written = self.files.write_rows(st.statement_id, st.format, [f.name for f in schema_info.fields], data,
+                                            byte_limit)
+        st.files = written.chunks
+        st.manifest = {
+            "format": st.format,
+            "schema": {"column_count": len(schema_info.fields), "columns": columns(schema_info)},
+            "total_chunk_count": len(written.chunks), "total_row_count": written.row_count,
+            "total_byte_count": written.byte_count, "truncated": over or written.truncated,
+            "chunks": [{"chunk_index": c.chunk_index, "row_offset": c.row_offset, "row_count": c.row_count,
+                        "byte_count": c.byte_count} for c in written.chunks],
+        }
+        if st.state == "CANCELED":  # canceled while writing: nothing is kept
+            self.files.remove(st.statement_id)
+            st.files = []
+            return
+        st.state = "SUCCEEDED"
+
     def _get(self, statement_id: str) -> Statement:
         with self._lock:
             st = self._statements.get(statement_id)
@@ -421,8 +478,8 @@ class StatementService:
             raise ResourceDoesNotExist(f"Statement {statement_id} does not exist (or has expired).")
         return st
 
-    def get(self, statement_id: str) -> dict:
-        return self.response(self._get(statement_id))
+    def get(self, statement_id: str, base_url: str | None = None) -> dict:
+        return self.response(self._get(statement_id), base_url)
 
     def cancel(self, statement_id: str) -> None:
         st = self._get(statement_id)
@@ -442,22 +499,55 @@ class StatementService:
         self.cancel(statement_id)
         with self._lock:
             self._statements.pop(statement_id, None)
+        self._release(statement_id)
 
-    def chunk(self, statement_id: str, index: int) -> dict:
+    def _release(self, statement_id: str) -> None:
+        """A closed or expired statement's chunk files and links go with it."""
+        self.links.forget(statement_id)
+        if self.files is not None:
+            self.files.remove(statement_id)
+
+    def chunk(self, statement_id: str, index: int, base_url: str | None = None) -> dict:
         st = self._get(statement_id)
         if st.state != "SUCCEEDED":
             raise InvalidParameterValue(f"Statement {statement_id} is {st.state}; results exist only when SUCCEEDED.")
-        if not 0 <= index < len(st.chunks):
-            raise InvalidParameterValue(f"Invalid chunk_index {index}: the result has {len(st.chunks)} chunk(s).")
+        count = len(st.files) if st.disposition == EXTERNAL_LINKS else len(st.chunks)
+        if not 0 <= index < count:
+            raise InvalidParameterValue(f"Invalid chunk_index {index}: the result has {count} chunk(s).")
+        if st.disposition == EXTERNAL_LINKS:
+            return {"external_links": [self._external_link(st, index, base_url)]}
         return self._chunk(st, index)
 
-    def response(self, st: Statement) -> dict:
+    def download(self, link_id: str) -> tuple[Path, str]:
+        """The file behind a result link and its media type (the link is the credential: no token is asked)."""
+        link = self.links.resolve(link_id)
+        if not link.path.is_file():
+            raise ResourceDoesNotExist(f"The result of statement {link.statement_id} was released (the statement was "
+                                       "closed or expired); run it again.")
+        return link.path, link.media_type
+
+    def _external_link(self, st: Statement, index: int, base_url: str | None) -> dict[str, Any]:
+        chunk = st.files[index]
+        link = self.links.mint(st.statement_id, index, chunk.path, MEDIA_TYPES[st.format])
+        base = (base_url if base_url is not None else self.public_url).rstrip("/")
+        out: dict[str, Any] = {"chunk_index": index, "row_offset": chunk.row_offset, "row_count": chunk.row_count,
+                               "byte_count": chunk.byte_count, "external_link": f"{base}{RESULT_LINK_PATH}/{link.link_id}",
+                               "expiration": link.expiration}
+        if index + 1 < len(st.files):
+            out["next_chunk_index"] = index + 1
+            out["next_chunk_internal_link"] = f"/api/2.0/sql/statements/{st.statement_id}/result/chunks/{index + 1}"
+        return out
+
+    def response(self, st: Statement, base_url: str | None = None) -> dict:
         body: dict[str, Any] = {"statement_id": st.statement_id, "status": {"state": st.state}}
         if st.state == "FAILED":
             body["status"]["error"] = st.error
             if st.sql_state:
                 body["status"]["sql_state"] = st.sql_state
-        if st.state == "SUCCEEDED":
+        if st.state == "SUCCEEDED" and st.disposition == EXTERNAL_LINKS:
+            body["manifest"] = st.manifest
+            body["result"] = {"external_links": [self._external_link(st, 0, base_url)]} if st.files else {}
+        elif st.state == "SUCCEEDED":
             body["manifest"] = st.manifest
             body["result"] = self._chunk(st, 0) if st.chunks else {"chunk_index": 0, "row_offset": 0, "row_count": 0}
         return body
@@ -474,5 +564,8 @@ class StatementService:
     def _expire(self) -> None:
         cutoff = time.time() - KEEP_SECONDS
         with self._lock:
-            for key in [k for k, s in self._statements.items() if s.created < cutoff and s.state in TERMINAL]:
+            expired = [k for k, s in self._statements.items() if s.created < cutoff and s.state in TERMINAL]
+            for key in expired:
                 del self._statements[key]
+        for key in expired:
+            self._release(key)
