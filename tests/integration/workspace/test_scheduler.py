@@ -19,8 +19,15 @@ def at(*args: int) -> float:
 
 @pytest.fixture()
 def scheduler(server):
+    """A scheduler on the test's clock; the server's own (on the real clock, ticking every second) is stopped
+    meanwhile: both share the schedule state, and its tick of a paused job recorded "now" (2026) over the test's
+    2031, so a loaded machine that let it tick between two steps made the unpaused job replay its paused month."""
     ws = server.workspace
-    return Scheduler(ws.db, ws.jobs, clock=lambda: 0.0)
+    ws.scheduler.stop()
+    try:
+        yield Scheduler(ws.db, ws.jobs, clock=lambda: 0.0)
+    finally:
+        ws.scheduler.start()
 
 
 def _job(w, name: str, pause: PauseStatus = PauseStatus.UNPAUSED) -> int:
