@@ -85,7 +85,7 @@ class MlflowServer:
 
                 class WorkspaceRegistry(RegistryStore):
                     """MLflow's registry store, except that it finds logged models in this workspace's store: MLflow's
-                    looks them up through the process's global tracking URI (its TODO says so), which MLflow's own
+                    looks them up through the process's global tracking URI (a known gap noted in its source), which MLflow's own
                     server sets to its one store and which here may name another workspace's."""
 
                     def create_model_version(self, *args: Any, **kwargs: Any) -> Any:
