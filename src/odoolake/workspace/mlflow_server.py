@@ -85,8 +85,8 @@ class MlflowServer:
 
                 class WorkspaceRegistry(RegistryStore):
                     """MLflow's registry store, except that it finds logged models in this workspace's store: MLflow's
-                    looks them up through the process's global tracking URI (a known gap noted in its source), which MLflow's own
-                    server sets to its one store and which here may name another workspace's."""
+                    looks them up through the process's global tracking URI (a gap MLflow's source notes), which its
+                    own server sets to its one store and which here may name another workspace's."""
 
                     def create_model_version(self, *args: Any, **kwargs: Any) -> Any:
                         from mlflow.tracking._tracking_service.utils import _use_tracking_uri
