@@ -85,6 +85,16 @@ MUTATIONS = (
              "if not k.startswith(ENV_PREFIX) and k != KEY_ENV}", "if k != KEY_ENV}",
              ("tests/integration/workspace/test_secrets.py::"
               "test_every_byte_a_task_writes_is_redacted_and_its_environment_holds_no_secret",)),
+    # -- stopping work ----------------------------------------------------------------------------------------
+    Mutation("a stopped write is not fenced", "workspace/engine/proxy.py",
+             "                fence_table(self.writes, self.label)\n", "                pass\n",
+             ("tests/integration/workspace/test_task_interrupt.py::"
+              "test_a_stopped_append_never_commits_and_a_rerun_adds_one_copy[cancel]",)),
+    Mutation("the fence commits no metadata change", "workspace/engine/fence.py",
+             "    table.alter.set_table_properties({FENCE_PROPERTY: value}, raise_if_not_exists=False)\n",
+             "    pass\n",
+             ("tests/integration/workspace/test_task_interrupt.py::"
+              "test_a_fence_alone_keeps_a_running_write_from_committing",)),
     # -- tax --------------------------------------------------------------------------------------------------
     Mutation("ATC: a new rate starts a day late", "bir/atc.py", "return self.valid_from <= on <= self.valid_to",
              "return self.valid_from < on <= self.valid_to", ATC_TESTS),

@@ -1,12 +1,13 @@
 """Stopping a task stops its work: a large append cancelled, timed out or whose task process is killed (SIGKILL)
 mid-write never commits, even after the time it would have needed to finish, and a re-run leaves exactly one copy
-of its rows."""
+of its rows. The only commit a stopped write leaves is its table's fence (a property, no data)."""
 
 from __future__ import annotations
 
 import base64
 import os
 import signal
+import threading
 import time
 from datetime import timedelta
 
@@ -24,6 +25,7 @@ from databricks.sdk.service.workspace import ImportFormat, Language
 from deltalake import DeltaTable
 
 from odoolake.workspace.catalog.store import FullName
+from odoolake.workspace.engine.fence import FENCE_PROPERTY, fence_table
 
 from .conftest import running_server
 
@@ -72,10 +74,24 @@ def _wait_for_append_to_start(w, run_id: int, marker) -> None:
     raise AssertionError("the append never started")
 
 
+def _commits_since(location: str, version: int) -> list[dict]:
+    return [entry for entry in DeltaTable(location).history() if entry["version"] > version]
+
+
+def _assert_only_fences(location: str, version: int) -> int:
+    """Every commit after ``version`` is a fence (a table property set, no data added); returns how many."""
+    commits = _commits_since(location, version)
+    for commit in commits:
+        assert commit["operation"] == "SET TBLPROPERTIES" and FENCE_PROPERTY in \
+            commit["operationParameters"]["properties"], f"a stopped task committed its write: {commit}"
+    assert DeltaTable(location).to_pyarrow_table(columns=["batch"]).column("batch").unique().to_pylist() == ["base"]
+    return len(commits)
+
+
 def _watch_for_a_late_commit(location: str, version: int, until: float) -> None:
-    """Fail as soon as a commit appears; pass once the uninterrupted write would long have finished."""
+    """Fail as soon as a data commit appears; pass once the uninterrupted write would long have finished."""
     while time.monotonic() < until:
-        assert DeltaTable(location).version() == version, "a stopped task committed its write afterwards"
+        _assert_only_fences(location, version)
         time.sleep(0.5)
 
 
@@ -112,7 +128,8 @@ def test_a_stopped_append_never_commits_and_a_rerun_adds_one_copy(tmp_path, stop
                     "kill": RunResultState.FAILED}[stop]
         assert run.tasks[0].state.result_state == expected, run.state.state_message
         assert marker.exists(), "the append had not started when the task was stopped"
-        assert DeltaTable(location).version() == before  # at the run's end …
+        fences = _assert_only_fences(location, before)  # at the run's end …
+        assert fences == 1 or (stop == "timeout" and fences == 0), f"{fences} fences"  # one, once it was writing
         _watch_for_a_late_commit(location, before, started + WRITE_SECONDS + 30)  # … and long after
         assert srv.workspace.engine.lease().status["operations"] == 0
 
@@ -124,3 +141,43 @@ def test_a_stopped_append_never_commits_and_a_rerun_adds_one_copy(tmp_path, stop
         counts = {r["batch"]: r["n"] for r in spark.sql(
             "SELECT batch, COUNT(*) AS n FROM interrupt.target GROUP BY batch").collect()}
         assert counts == {"base": BASE_ROWS, "late": BATCH_ROWS}  # exactly one copy
+
+
+@pytest.mark.timeout(300)
+def test_a_fence_alone_keeps_a_running_write_from_committing(tmp_path):
+    """The fence does not depend on Sail's interrupt: a slow append that is never interrupted, fenced mid-write,
+    fails at its own commit and leaves the table's rows as they were."""
+    with running_server(tmp_path / "ws") as srv:
+        spark = srv.workspace.engine.session()
+        spark.sql("CREATE SCHEMA IF NOT EXISTS interrupt")
+        spark.range(1000).selectExpr("id", "'base' AS batch").write.format("delta").saveAsTable("interrupt.target")
+        location = srv.workspace.catalog.table(FullName("main", "interrupt", "target")).storage_location
+        before = DeltaTable(location).version()
+        marker = tmp_path / "append-under-way"
+        body = APPENDER.replace('dbutils.widgets.get("slow") == "true"', "True").replace(
+            'dbutils.widgets.get("marker")', repr(str(marker)))
+        body = "\n".join(line for line in body.splitlines() if not line.startswith("dbutils."))
+        outcome: dict[str, BaseException | None] = {}
+
+        def append() -> None:
+            try:
+                exec(body, {"spark": spark})  # the notebook's own code, run by this test's client
+                outcome["error"] = None
+            except Exception as exc:  # the commit must fail
+                outcome["error"] = exc
+
+        writer = threading.Thread(target=append)
+        writer.start()
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert time.monotonic() < deadline and writer.is_alive(), "the append never started"
+            time.sleep(0.1)
+        fence = fence_table(location, "test")
+        assert fence is not None and fence.version == before + 1
+        writer.join(timeout=WRITE_SECONDS + 120)
+        assert not writer.is_alive()
+        assert outcome["error"] is not None, "the fenced append committed"
+        assert "Metadata changed" in str(outcome["error"])
+        assert _assert_only_fences(location, before) == 1
+        assert DeltaTable(location).metadata().configuration[FENCE_PROPERTY] == fence.value
+        assert fence_table(str(tmp_path / "no-table-here"), "test") is None

@@ -5,9 +5,10 @@ who opened it; the user id Sail sees is the principal's), apply the plan rules (
 Sail and relay its answer unchanged. Writes to a table hold its write lock until Sail's answer ends, and a table a
 write created is recorded in the catalog only once that write succeeded.
 
-Operations are tracked per session so that the workspace can stop a run's work: ``interrupt_token`` interrupts
-every operation started with a run's token and waits until each has ended (Sail interrupts an operation before its
-commit, so nothing it started lands afterwards). A client that disconnects mid-call cancels its operation too.
+Operations are tracked per session so that the workspace can stop a run's work: ``interrupt_token`` stops every
+operation started with a run's token and waits until each has ended. Stopping a write fences its table first
+(:mod:`.fence`), so the write cannot commit whenever Sail gets round to the interrupt, then interrupts it in Sail so
+the work ends. A client that disconnects mid-call stops its operation too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from odoolake.workspace.engine import errors, wire
+from odoolake.workspace.engine.fence import fence_table
 from odoolake.workspace.engine.identity import Authenticator, CallRefused, Principal
 from odoolake.workspace.engine.locks import table_lock
 from odoolake.workspace.engine.protos import base_pb2
@@ -45,6 +47,7 @@ _EXCEPTION_CLASS = {
     "UNIMPLEMENTED": "java.lang.UnsupportedOperationException",
     "PERMISSION_DENIED": "org.apache.spark.SparkSecurityException",
 }
+STOPPED_MESSAGE = "The operation was stopped (cancelled, timed out or its client left) and did not commit."
 # Configuration keys Databricks clients read that Sail does not know.
 CLIENT_DEFAULTS = {
     "spark.sql.execution.pandas.inferPandasDictAsMap": "false",
@@ -83,8 +86,25 @@ def _status(refused: CallRefused) -> Any:
 class Operation:
     session_id: str
     principal: Principal
+    writes: str | None = None  # the location of the table it writes, if it writes one
+    label: str = ""  # the client's operation id, for the fence and the logs
     done: threading.Event = field(default_factory=threading.Event)
     answered: bool = False  # the client received Sail's whole answer
+    stopped: bool = False  # interrupted: whatever Sail answers, it did not succeed
+    _stopping: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def stop(self) -> None:
+        """Mark it stopped and, if it writes a table and is still running, fence that table (once)."""
+        with self._stopping:
+            if self.stopped:
+                return
+            self.stopped = True
+            if self.writes is None or self.done.is_set() or self.answered:
+                return
+            try:
+                fence_table(self.writes, self.label)
+            except Exception:  # the interrupt still goes out; a failed fence must not keep the run from ending
+                LOG.exception("could not fence %s against stopped operation %s", self.writes, self.label)
 
 
 class Operations:
@@ -95,10 +115,11 @@ class Operations:
         self._lock = threading.Lock()
         self._next = 0
 
-    def start(self, session_id: str, principal: Principal) -> tuple[int, Operation]:
+    def start(self, session_id: str, principal: Principal, writes: str | None = None,
+              label: str = "") -> tuple[int, Operation]:
         with self._lock:
             self._next += 1
-            op = Operation(session_id, principal)
+            op = Operation(session_id, principal, writes, label or f"odoolake-{self._next}")
             self._ops[self._next] = op
             return self._next, op
 
@@ -253,7 +274,7 @@ class SparkConnectProxy:
         except (DecodeError, wire.WireError) as exc:
             self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))
             return
-        key, op = self.operations.start(call.session_id, call.principal)
+        key, op = self.operations.start(call.session_id, call.principal, prepared.lock, request.operation_id)
         stack = ExitStack()
         stream: Any = None
         try:
@@ -269,9 +290,14 @@ class SparkConnectProxy:
                     if last is not None:
                         yield last
                     last = raw
-                prepared.after_success()
+                if not op.stopped:
+                    prepared.after_success()
                 if last is not None:
                     yield last
+            if op.stopped:  # Sail ends an interrupted operation's stream without an error
+                context.set_code(grpc.StatusCode.CANCELLED)
+                context.set_details(STOPPED_MESSAGE)
+                return
             op.answered = True
         except grpc.RpcError as error:
             self._relay(context, error)
@@ -306,10 +332,11 @@ class SparkConnectProxy:
         threading.Thread(target=drain, name="odoolake-abandoned-answer", daemon=True).start()
 
     def _client_gone(self, op: Operation, call: Call) -> None:
-        """The RPC ended: if the client left before Sail's answer ended, interrupt what it started. The upstream call
-        is not cancelled — Sail would finish the work and commit anyway — but kept until Sail ends it, so its table
-        lock is held until then and nothing it started commits."""
+        """The RPC ended: if the client left before Sail's answer ended, stop what it started. The upstream call is
+        not cancelled — Sail would finish the work and commit anyway — but kept until Sail ends it, so its table
+        lock is held until then, and the fence keeps it from committing."""
         if not op.answered and not op.done.is_set():
+            op.stop()
             self._interrupt({call.session_id: call.user_id})
 
     def _interrupt(self, sessions: dict[str, str]) -> None:
@@ -427,6 +454,8 @@ class SparkConnectProxy:
         """Interrupt every operation started with ``token``; wait up to ``timeout`` for them to end. Returns how
         many were running. Whatever is still running then keeps its interrupt: it ends without committing."""
         ops = self.operations.matching(token)
+        for op in ops:
+            op.stop()
         owners = self.sessions.all()
         targets = {s: owners.get(s, "") for s in self.sessions.of_token(token)}
         targets.update({op.session_id: op.principal.name for op in ops})
@@ -440,6 +469,8 @@ class SparkConnectProxy:
 
     def interrupt_all(self, timeout: float = 30.0) -> int:
         ops = self.operations.matching()
+        for op in ops:
+            op.stop()
         self._interrupt(self.sessions.all())
         deadline = time.monotonic() + timeout
         for op in ops:
