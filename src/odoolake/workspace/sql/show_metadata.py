@@ -67,7 +67,8 @@ COLUMN_COLUMNS = pa.schema([("col_name", _S), ("catalogName", _S), ("namespace",
                             ("isNullable", _S), ("remarks", _S), ("ordinalPosition", _I), ("isAutoIncrement", _S),
                             ("isGenerated", _S)])
 
-_HEAD = re.compile(r"\s*SHOW\s+(CATALOGS|SCHEMAS|DATABASES|TABLES|COLUMNS)\b", re.I)
+_GAP = r"(?:\s|--[^\n]*(?:\n|\Z)|/\*.*?\*/)"  # blanks and comments
+_HEAD = re.compile(rf"{_GAP}*SHOW{_GAP}+(CATALOGS|SCHEMAS|DATABASES|TABLES|COLUMNS)\b", re.I | re.S)
 _WORD = re.compile(r"[^\s;'\"`]+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "0": "\0", "Z": "\x1a"}
 WORD, IDENTIFIER, STRING = "word", "identifier", "string"
