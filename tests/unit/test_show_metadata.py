@@ -40,6 +40,9 @@ from odoolake.workspace.sql.show_metadata import (
     # comments and a trailing semicolon
     ("-- list\nSHOW COLUMNS /* all */ IN CATALOG main ;", ShowMetadata(COLUMNS, "main")),
     ("SHOW CATALOGS LIKE \"ma*\";;", ShowMetadata(CATALOGS, like="ma*")),
+    # SHOW SCHEMAS in the current catalog, which is main whatever name the session used
+    ("SHOW SCHEMAS", ShowMetadata(SCHEMAS, "main")),
+    ("SHOW SCHEMAS LIKE 'c*'", ShowMetadata(SCHEMAS, "main", like="c*")),
 ])
 def test_statements_are_read_with_their_catalog_and_patterns(statement, expected):
     assert parse(statement) == expected
@@ -51,8 +54,6 @@ def test_statements_are_read_with_their_catalog_and_patterns(statement, expected
     "SHOW TABLES IN conn",  # a schema, not CATALOG
     "SHOW TABLES IN conn LIKE 't*'",
     "SHOW COLUMNS IN conn.typed",
-    "SHOW SCHEMAS",
-    "SHOW SCHEMAS LIKE 'c*'",
     "SHOW TABLES IN CATALOG",  # a schema named catalog
     "SHOW TABLES IN catalog LIKE 'x'",  # ditto, with a pattern
     "SHOW CREATE TABLE conn.typed",
@@ -68,6 +69,7 @@ def test_other_statements_are_left_to_the_engine(statement):
     ("SHOW COLUMNS IN CATALOG main TABLE LIKE", "at the end of the statement"),
     ("SHOW TABLES IN CATALOG main LIKE 'a' 'b'", "at or near 'b' (position 37)"),
     ("SHOW CATALOGS LIKE", "at the end of the statement"),
+    ("SHOW SCHEMAS IN", "at the end of the statement"),
     ("SHOW TABLES IN CATALOG 'main'", "at or near 'main' (position 23)"),
     ("SHOW COLUMNS IN CATALOG main LIKE 'a' TABLE LIKE 't'", "at or near 'TABLE' (position 38)"),
 ])

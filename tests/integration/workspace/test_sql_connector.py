@@ -352,11 +352,15 @@ def test_show_statements_take_databricks_patterns_through_every_sql_client(serve
         assert sorted((r.namespace, r.tableName) for r in cur.fetchall()) == expected
         cur.execute("SHOW SCHEMAS IN ALL CATALOGS LIKE 'seameta_b'")
         assert [(r.databaseName, r.catalog) for r in cur.fetchall()] == [("seameta_b", "main")]
+        cur.execute("SHOW SCHEMAS LIKE 'seameta*'")  # the current catalog
+        assert sorted(r.databaseName for r in cur.fetchall()) == sorted(SEA_META)
     with connect(server) as thrift, thrift.cursor() as cur:
         cur.execute(statement)
         assert sorted((r.namespace, r.tableName) for r in cur.fetchall()) == expected
         cur.execute("SHOW COLUMNS IN CATALOG main SCHEMA LIKE 'seameta_b' TABLE LIKE 'wht_2307'")
         assert [(c.col_name, c.columnType) for c in cur.fetchall()] == SEA_META["seameta_b"]["wht_2307"]
+        cur.execute("SHOW DATABASES FROM spark_catalog LIKE 'SEAMETA_A'")
+        assert [r.databaseName for r in cur.fetchall()] == ["seameta_a"]
 
 
 @pytest.mark.parametrize("use_sea", [True, False], ids=["sea", "thrift"])

@@ -7,7 +7,8 @@ patterns are pasted in as given, unquoted and unescaped) and what Databricks ans
 
 - ``catalogs()``: ``SHOW CATALOGS``; one column ``catalog``.
 - ``schemas(catalog, schema)``: ``SHOW SCHEMAS IN <catalog> [LIKE '<schema>']``; one column ``databaseName``
-  (``IN ALL CATALOGS``, which the JDBC and ADBC drivers send for no catalog, adds ``catalog``).
+  (``IN ALL CATALOGS``, which the JDBC and ADBC drivers send for no catalog, adds ``catalog``). ``SHOW SCHEMAS
+  [LIKE …]`` in the current catalog is answered here too, so every SQL client gets the same rows.
 - ``tables(catalog, schema, table, types)``: ``SHOW TABLES IN {CATALOG <catalog> | ALL CATALOGS} [SCHEMA LIKE
   '<schema>'] [LIKE '<table>']``; ``namespace, tableName, isTemporary (BOOLEAN), information, catalogName,
   tableType, remarks``. The connector then filters on the table types itself, reading the type at index 5
@@ -49,7 +50,7 @@ PARSE_SYNTAX_ERROR = ("PARSE_SYNTAX_ERROR", "42601")
 CATALOGS, SCHEMAS, TABLES, COLUMNS = "CATALOGS", "SCHEMAS", "TABLES", "COLUMNS"
 FORMS = {
     CATALOGS: "SHOW CATALOGS [[LIKE] '<pattern>']",
-    SCHEMAS: "SHOW SCHEMAS {IN | FROM} {<catalog> | ALL CATALOGS} [[LIKE] '<pattern>']",
+    SCHEMAS: "SHOW SCHEMAS [{IN | FROM} {<catalog> | ALL CATALOGS}] [[LIKE] '<pattern>']",
     TABLES: "SHOW TABLES IN {CATALOG <catalog> | ALL CATALOGS} [SCHEMA LIKE '<pattern>'] [[LIKE] '<pattern>']",
     COLUMNS: "SHOW COLUMNS IN {CATALOG <catalog> | ALL CATALOGS} [SCHEMA LIKE '<pattern>'] "
              "[TABLE LIKE '<pattern>'] [[LIKE] '<pattern>']",
@@ -210,8 +211,10 @@ def parse(statement: str) -> ShowMetadata | None:
     if kind == CATALOGS:
         return ShowMetadata(CATALOGS, like=_last_like(kind, rest))
     if kind == SCHEMAS:
-        if not rest or not rest[0].keyword("IN", "FROM") or len(rest) < 2:
-            return None  # SHOW SCHEMAS [LIKE …] in the current catalog: the engine's
+        if not rest or not rest[0].keyword("IN", "FROM"):  # the current catalog, which is main by any of its names
+            return ShowMetadata(SCHEMAS, CATALOG, like=_last_like(kind, rest))
+        if len(rest) < 2:
+            raise _syntax(kind, None, "IN takes a catalog")
         if rest[1].keyword("ALL") and len(rest) > 2 and rest[2].keyword("CATALOGS"):
             return ShowMetadata(SCHEMAS, None, like=_last_like(kind, rest[3:]))
         return ShowMetadata(SCHEMAS, _catalog_name(kind, rest[1]), like=_last_like(kind, rest[2:]))
