@@ -13,7 +13,7 @@ patterns are pasted in as given, unquoted and unescaped) and what Databricks ans
   '<schema>'] [LIKE '<table>']``; ``namespace, tableName, isTemporary (BOOLEAN), information, catalogName,
   tableType, remarks``. The connector then filters on the table types itself, reading the type at index 5
   (``utils/filters.py``: case-sensitive, TABLE, VIEW and SYSTEM TABLE by default), so the order is part of the
-  contract: :data:`TABLE_TYPE_INDEX`.
+  contract.
 - ``columns(catalog, schema, table, column)``: ``SHOW COLUMNS IN CATALOG <catalog> [SCHEMA LIKE '<schema>'] [TABLE
   LIKE '<table>'] [LIKE '<column>']``; ``col_name, catalogName, namespace, tableName, columnType, columnSize,
   decimalDigits, radix, isNullable ('true'/'false'), remarks, ordinalPosition, isAutoIncrement, isGenerated`` (the
@@ -62,7 +62,6 @@ SCHEMA_COLUMNS = pa.schema([("databaseName", _S)])
 ALL_CATALOGS_SCHEMA_COLUMNS = pa.schema([("databaseName", _S), ("catalog", _S)])
 TABLE_COLUMNS = pa.schema([("namespace", _S), ("tableName", _S), ("isTemporary", pa.bool_()), ("information", _S),
                            ("catalogName", _S), ("tableType", _S), ("remarks", _S)])
-TABLE_TYPE_INDEX = 5  # where the connector's table-type filter reads the type
 COLUMN_COLUMNS = pa.schema([("col_name", _S), ("catalogName", _S), ("namespace", _S), ("tableName", _S),
                             ("columnType", _S), ("columnSize", _I), ("decimalDigits", _I), ("radix", _I),
                             ("isNullable", _S), ("remarks", _S), ("ordinalPosition", _I), ("isAutoIncrement", _S),
