@@ -272,6 +272,114 @@ def test_use_sea_runs_in_a_session_of_the_statement_execution_api(server, connec
     assert server.workspace.sql_sessions.count() == before  # closed with the connection
 
 
+# What the SEA metadata test creates (the independent expectation): schema -> table -> declared columns.
+SEA_META = {
+    "seameta_a": {"wht_2307": [("id", "INT"), ("payee_tin", "STRING"), ("amount", "DECIMAL(12,2)")],
+                  "wht_2316": [("id", "BIGINT"), ("payee_tin", "STRING"), ("paid_on", "DATE")],
+                  "vat_relief": [("period", "STRING"), ("amount", "DOUBLE")]},
+    "seameta_b": {"wht_2307": [("code", "STRING")]},
+}
+# Databricks' result columns of the SHOW statements the connector sends with use_sea (see show_metadata's docstring
+# for the recorded answers they come from).
+SEA_TABLE_COLUMNS = ["namespace", "tableName", "isTemporary", "information", "catalogName", "tableType", "remarks"]
+SEA_COLUMN_COLUMNS = ["col_name", "catalogName", "namespace", "tableName", "columnType", "columnSize",
+                      "decimalDigits", "radix", "isNullable", "remarks", "ordinalPosition", "isAutoIncrement",
+                      "isGenerated"]
+
+
+@pytest.fixture(scope="module")
+def sea_metadata_tables(server):
+    with server.workspace.engine.spark() as spark:
+        for schema, tables in SEA_META.items():
+            spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            for table, columns in tables.items():
+                spark.sql(f"DROP TABLE IF EXISTS {schema}.{table}")
+                spark.sql(f"CREATE TABLE {schema}.{table} ({', '.join(f'{c} {t}' for c, t in columns)})")
+    return SEA_META
+
+
+@pytest.mark.parametrize("cloud_fetch", [True, False], ids=["external-links", "inline"])
+def test_use_sea_metadata_calls_answer_the_show_statements_from_the_catalog(server, sea_metadata_tables, cloud_fetch):
+    """``catalogs()``, ``schemas()``, ``tables()`` and ``columns()`` with ``use_sea=True`` send SHOW statements over
+    the Statement Execution API; the rows are the schemas, tables and declared columns this test created, in the
+    columns Databricks answers with (the connector filters table types on the column at index 5 itself)."""
+    with connect(server, use_sea=True, use_cloud_fetch=cloud_fetch) as conn, conn.cursor() as cur:
+        cur.catalogs()
+        assert [d[0] for d in cur.description] == ["catalog"]
+        assert [r.catalog for r in cur.fetchall()] == ["main"]
+
+        cur.schemas(catalog_name="main", schema_name="seameta%")
+        assert [d[0] for d in cur.description] == ["databaseName"]
+        assert sorted(r.databaseName for r in cur.fetchall()) == sorted(SEA_META)
+        assert [r.databaseName for r in cur.schemas(catalog_name="main", schema_name="SEAMETA_B").fetchall()] == [
+            "seameta_b"]  # case-insensitive
+
+        cur.tables(catalog_name="main", schema_name="seameta_a")
+        assert [d[0] for d in cur.description] == SEA_TABLE_COLUMNS
+        rows = cur.fetchall()
+        assert sorted((r.catalogName, r.namespace, r.tableName, r.tableType) for r in rows) == sorted(
+            ("main", "seameta_a", t, "TABLE") for t in SEA_META["seameta_a"])
+        assert {r.isTemporary for r in rows} == {False}
+        both = cur.tables(catalog_name="main", schema_name="seameta_%", table_name="wht%").fetchall()
+        assert sorted((r.namespace, r.tableName) for r in both) == [
+            ("seameta_a", "wht_2307"), ("seameta_a", "wht_2316"), ("seameta_b", "wht_2307")]
+        anywhere = cur.tables(schema_name="seameta*", table_name="vat_relief").fetchall()  # IN ALL CATALOGS
+        assert [(r.catalogName, r.namespace, r.tableName) for r in anywhere] == [("main", "seameta_a", "vat_relief")]
+        typed = cur.tables(catalog_name="main", schema_name="seameta_b", table_types=["TABLE"]).fetchall()
+        assert [r.tableName for r in typed] == ["wht_2307"]
+        assert cur.tables(catalog_name="main", schema_name="seameta_b", table_types=["VIEW"]).fetchall() == []
+
+        cur.columns(catalog_name="main", schema_name="seameta_a", table_name="wht_2307")
+        assert [d[0] for d in cur.description] == SEA_COLUMN_COLUMNS
+        columns = cur.fetchall()
+        assert [(c.col_name, c.columnType, c.ordinalPosition, c.isNullable) for c in columns] == [
+            (name, kind, i, "true") for i, (name, kind) in enumerate(SEA_META["seameta_a"]["wht_2307"])]
+        amount = columns[2]
+        assert (amount.columnSize, amount.decimalDigits, amount.radix) == (12, 2, 10)
+        payees = cur.columns(catalog_name="main", schema_name="seameta_a", table_name="wht%",
+                             column_name="payee%").fetchall()
+        assert sorted((c.tableName, c.col_name) for c in payees) == [("wht_2307", "payee_tin"),
+                                                                    ("wht_2316", "payee_tin")]
+
+
+def test_show_statements_take_databricks_patterns_through_every_sql_client(server, sea_metadata_tables):
+    """The SHOW forms as written by hand or by the JDBC/ADBC drivers (``*``, ``.`` for one character, ``|`` between
+    alternatives, a backquoted catalog), through the Statement Execution API and Thrift's ExecuteStatement alike."""
+    statement = ("SHOW TABLES IN CATALOG `main` SCHEMA LIKE 'seameta.a' LIKE 'wht.2316 | vat*'")
+    expected = [("seameta_a", "vat_relief"), ("seameta_a", "wht_2316")]
+    with connect(server, use_sea=True) as sea, sea.cursor() as cur:
+        cur.execute(statement)
+        assert sorted((r.namespace, r.tableName) for r in cur.fetchall()) == expected
+        cur.execute("SHOW SCHEMAS IN ALL CATALOGS LIKE 'seameta_b'")
+        assert [(r.databaseName, r.catalog) for r in cur.fetchall()] == [("seameta_b", "main")]
+        cur.execute("SHOW SCHEMAS LIKE 'seameta*'")  # the current catalog
+        assert sorted(r.databaseName for r in cur.fetchall()) == sorted(SEA_META)
+    with connect(server) as thrift, thrift.cursor() as cur:
+        cur.execute(statement)
+        assert sorted((r.namespace, r.tableName) for r in cur.fetchall()) == expected
+        cur.execute("SHOW COLUMNS IN CATALOG main SCHEMA LIKE 'seameta_b' TABLE LIKE 'wht_2307'")
+        assert [(c.col_name, c.columnType) for c in cur.fetchall()] == SEA_META["seameta_b"]["wht_2307"]
+        cur.execute("SHOW DATABASES FROM spark_catalog LIKE 'SEAMETA_A'")
+        assert [r.databaseName for r in cur.fetchall()] == ["seameta_a"]
+
+
+@pytest.mark.parametrize("use_sea", [True, False], ids=["sea", "thrift"])
+def test_show_statements_on_an_unknown_catalog_fail_naming_it(server, use_sea):
+    with connect(server, use_sea=use_sea) as conn, conn.cursor() as cur:
+        for statement in ("SHOW TABLES IN CATALOG nope SCHEMA LIKE 'gold'", "SHOW SCHEMAS IN nope",
+                          "SHOW COLUMNS IN CATALOG `nope` TABLE LIKE 't'"):
+            with pytest.raises(SqlError, match=r"\[NO_SUCH_CATALOG_EXCEPTION\] The catalog `nope` was not found.*"
+                                               r"SQLSTATE: 42704"):
+                cur.execute(statement)
+        with pytest.raises(SqlError, match=r"\[PARSE_SYNTAX_ERROR\] Syntax error at or near 'gold'.*SQLSTATE: 42601"):
+            cur.execute("SHOW TABLES IN CATALOG main SCHEMA 'gold'")
+        if use_sea:  # what the connector's own calls send
+            with pytest.raises(SqlError, match=r"NO_SUCH_CATALOG_EXCEPTION.*`nope`"):
+                cur.columns(catalog_name="nope")
+            with pytest.raises(SqlError, match=r"NO_SUCH_CATALOG_EXCEPTION.*`nope`"):
+                cur.tables(catalog_name="nope")
+
+
 SEA_ROWS = 1_000_000
 
 

@@ -2,7 +2,12 @@
 empty primary/foreign key lists) answered from the workspace catalog, with the JDBC result columns that Databricks'
 Thrift server returns.
 
-Name arguments are JDBC patterns (``%`` any run, ``_`` one character, ``\\`` escapes); Databricks also takes ``*``.
+Name arguments are patterns under one rule, :func:`pattern`, which both the Thrift calls and the SHOW statements of
+:mod:`.show_metadata` use: the JDBC wildcards the connector passes (``%`` any run, ``_`` one character, ``\\`` escapes)
+and the ones Databricks' SHOW commands take (``*`` any run, ``.`` one character, ``|`` between alternatives, blanks
+around an alternative trimmed), matched case-insensitively against the whole name. The two sets do not clash on the
+names here, which are identifiers (letters, digits, ``_``): a one-character wildcard also matches a name's own ``_``,
+and no name holds ``%``, ``*``, ``.`` or ``|``.
 """
 
 from __future__ import annotations
@@ -49,23 +54,38 @@ _SIZES = {"BOOLEAN": 1, "BYTE": 1, "SHORT": 2, "INT": 4, "LONG": 8, "FLOAT": 4, 
 
 
 def pattern(value: str | None) -> re.Pattern[str] | None:
-    """A JDBC name pattern as a regular expression (None, ``%`` and ``*`` match everything)."""
-    if value in (None, "", "%", "*"):
+    """A name pattern as a regular expression (None, empty, ``%`` and ``*`` match everything)."""
+    if value is None or value.strip() in ("", "%", "*"):
         return None
-    out, escaped = [], False
+    alternatives, out, escaped = [], [], False
     for ch in value:
         if escaped:
             out.append(re.escape(ch))
             escaped = False
         elif ch == "\\":
             escaped = True
+        elif ch == "|":
+            alternatives.append(out)
+            out = []
         elif ch in "%*":
             out.append(".*")
-        elif ch == "_":
+        elif ch in "_.":
             out.append(".")
         else:
             out.append(re.escape(ch))
-    return re.compile("".join(out) + r"\Z", re.I)
+    alternatives.append(out)
+    trimmed = ["".join(_trim(part)) for part in alternatives]
+    return re.compile("(?:" + "|".join(trimmed) + r")\Z", re.I)
+
+
+def _trim(part: list[str]) -> list[str]:
+    """An alternative without the blanks around it (``re.escape`` writes a blank as ``\\ ``)."""
+    start, end = 0, len(part)
+    while start < end and part[start] in (" ", "\\ "):
+        start += 1
+    while end > start and part[end - 1] in (" ", "\\ "):
+        end -= 1
+    return part[start:end]
 
 
 def _matches(regex: re.Pattern[str] | None, name: str) -> bool:
@@ -99,8 +119,8 @@ class Metadata:
         return [(catalog, t) for catalog, schema in self._schemas(catalog_pattern, schema_pattern)
                 for t in self.catalog.tables(_canonical(catalog), schema) if _matches(regex, t.name.table)]
 
-    def catalogs(self) -> pa.Table:
-        return _table(CATALOG_COLUMNS, [(name,) for name in self._catalogs(None)])
+    def catalogs(self, catalog_pattern: str | None = None) -> pa.Table:
+        return _table(CATALOG_COLUMNS, [(name,) for name in self._catalogs(catalog_pattern)])
 
     def schemas(self, catalog_pattern: str | None, schema_pattern: str | None) -> pa.Table:
         return _table(SCHEMA_COLUMNS, [(schema, catalog) for catalog, schema in

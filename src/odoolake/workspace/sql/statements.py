@@ -25,7 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from odoolake.workspace.errors import ApiError, InvalidParameterValue, ResourceDoesNotExist
+from odoolake.workspace.sql import show_metadata
+from odoolake.workspace.sql.metadata import Metadata
 from odoolake.workspace.sql.result_files import (
     EXTERNAL_BYTE_LIMIT,
     MEDIA_TYPES,
@@ -256,10 +260,33 @@ def check_warehouse(warehouse: Any) -> None:
                                     f"warehouse, {LOCAL_WAREHOUSE_ID}.")
 
 
+class AnsweredFrame:
+    """A result answered here rather than by the engine (an Arrow table), read where a statement's DataFrame is."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+
+    @property
+    def schema(self) -> Any:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        return from_arrow_schema(self.table.schema)
+
+    def limit(self, n: int) -> AnsweredFrame:
+        return AnsweredFrame(self.table.slice(0, n))
+
+    def collect(self) -> list[tuple]:
+        return [tuple(row.values()) for row in self.table.to_pylist()]
+
+    def toArrow(self) -> pa.Table:
+        return self.table
+
+
 class StatementService:
     def __init__(self, engine: Any, catalog: Any, workers: int = 4, sql_sessions: Any = None,
                  results_dir: Path | None = None, public_url: str = "") -> None:
         self.catalog = catalog
+        self.metadata = Metadata(catalog)  # answers the metadata SHOW statements (show_metadata)
         self.public_url = public_url  # where clients reach the workspace, when a request does not say
         self.files = ResultFiles(results_dir) if results_dir is not None else None
         self.links = ResultLinks()
@@ -335,8 +362,10 @@ class StatementService:
         limit = byte_limit or (INLINE_LIMIT_BYTES if disposition == INLINE else EXTERNAL_BYTE_LIMIT)
         # Versions are read here for the cache key and again when the statement runs (it may wait in the queue
         # while a job commits): two stats per registered table, on purpose.
-        # A client's own session keeps its own state, and chunk files belong to their statement: no cache for either.
-        key = None if sql_session or disposition != INLINE else self.cache.key(
+        # A client's own session keeps its own state, and chunk files belong to their statement: no cache for either;
+        # nor for what lists the catalog (a new schema changes no table's Delta log).
+        listing = show_metadata.lists_catalog(statement)
+        key = None if sql_session or disposition != INLINE or listing else self.cache.key(
             principal, statement, args, catalog, schema, row_limit, limit, self._sessions.settings(principal),
             self.versions())
         hit = self.cache.get(key) if key is not None else None
@@ -389,7 +418,11 @@ class StatementService:
                 st.session = spark
                 self._sessions.use(principal, spark, catalog, schema)
             spark.addTag(st.statement_id)  # tags are per thread: cancel interrupts this statement only
-            df = spark.sql(statement, args=args) if args else spark.sql(statement)
+            shown = show_metadata.producer(statement, self.metadata)
+            if shown is not None:
+                df: Any = AnsweredFrame(shown())
+            else:
+                df = spark.sql(statement, args=args) if args else spark.sql(statement)
             if sql_session is None:
                 self._sessions.record_setting(principal, statement)
             schema_info = df.schema

@@ -27,6 +27,7 @@ from thrift.transport import TTransport
 from odoolake.workspace.catalog.store import CatalogStore
 from odoolake.workspace.errors import ApiError
 from odoolake.workspace.sql import operations as ops
+from odoolake.workspace.sql import show_metadata
 from odoolake.workspace.sql.metadata import Metadata
 from odoolake.workspace.sql.operations import FINISHED, SqlOperation, SqlOperations
 from odoolake.workspace.sql.sessions import SqlSessions
@@ -239,7 +240,9 @@ class Handler(TCLIService.Iface):
         except ApiError as exc:
             code = T.TStatusCode.INVALID_HANDLE_STATUS if exc.status == 404 else T.TStatusCode.ERROR_STATUS
             return T.TExecuteStatementResp(status=_error_status(SqlFailure.of(exc), code))
-        op = self.service.operations.execute(session, req.statement, args, req.resultRowLimit or None)
+        shown = show_metadata.producer(req.statement, self.service.metadata)
+        op = self.service.operations.answered(session, "EXECUTE_STATEMENT", shown) if shown is not None else \
+            self.service.operations.execute(session, req.statement, args, req.resultRowLimit or None)
         op.extra.update(arrow=bool(req.canReadArrowResult), native=req.useArrowNativeTypes)
         direct = None
         wants_direct = req.getDirectResults is not None or not req.runAsync
