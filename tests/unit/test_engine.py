@@ -105,6 +105,25 @@ def test_metadata_statements_answer_with_real_rows(fresh):
     assert [r.col_name for r in fresh.sql("DESCRIBE TABLE t_gold.meta").collect()] == ["id", "amt", "note"]
 
 
+def test_show_schemas_over_spark_connect_filters_by_pattern_and_names_an_unknown_catalog(fresh):
+    for schema in ("t_patt_a", "t_patt_b", "t_other"):
+        fresh.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+    def shown(sql: str) -> set[str]:
+        rows = fresh.sql(sql).collect()
+        assert all(r.asDict().keys() == {"databaseName"} for r in rows)
+        return {r.databaseName for r in rows} & {"t_patt_a", "t_patt_b", "t_other"}
+
+    assert shown("SHOW SCHEMAS LIKE 't_patt*'") == {"t_patt_a", "t_patt_b"}
+    assert shown("SHOW SCHEMAS IN main LIKE 'T_PATT_A|t_other'") == {"t_patt_a", "t_other"}
+    assert shown("SHOW DATABASES FROM spark_catalog 't_patt_b'") == {"t_patt_b"}
+    assert shown("SHOW SCHEMAS") == {"t_patt_a", "t_patt_b", "t_other"}
+    for sql in ("SHOW SCHEMAS IN nowhere", "USE CATALOG nowhere"):
+        with pytest.raises(PySparkException) as err:
+            fresh.sql(sql).collect()
+        assert error_class(err.value) == "NO_SUCH_CATALOG_EXCEPTION" and "`nowhere`" in str(err.value), sql
+
+
 def test_missing_and_existing_tables_are_named_in_errors(fresh):
     with pytest.raises(PySparkException) as err:
         fresh.sql("SELECT * FROM t_gold.no_such_table").collect()

@@ -31,6 +31,7 @@ from odoolake.workspace.errors import ApiError, InvalidParameterValue
 
 CATALOG = "main"
 CATALOG_ALIASES: tuple[str, ...] = (CATALOG, "spark_catalog", "hive_metastore")
+NO_SUCH_CATALOG = ("NO_SUCH_CATALOG_EXCEPTION", "42704")  # Databricks' error class and SQLSTATE for it
 DEFAULT_SCHEMA = "default"
 INFORMATION_SCHEMA = "information_schema"
 MANAGED, EXTERNAL = "MANAGED", "EXTERNAL"

@@ -264,6 +264,7 @@ class SparkConnectProxy:
     def execute_plan(self, raw: bytes, context: grpc.ServicerContext, auth: Authenticator) -> Iterator[bytes]:
         try:
             request, call, deep = self._decode(raw, base_pb2.ExecutePlanRequest, "plan", context, auth)
+            label = request.operation_id  # the envelope is decoded either way; a deep request becomes bytes below
             if deep is None:
                 prepared = self.rewriter.prepare_execute(request, call)
             else:
@@ -274,7 +275,7 @@ class SparkConnectProxy:
         except (DecodeError, wire.WireError) as exc:
             self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))
             return
-        key, op = self.operations.start(call.session_id, call.principal, prepared.lock, request.operation_id)
+        key, op = self.operations.start(call.session_id, call.principal, prepared.lock, label)
         stack = ExitStack()
         stream: Any = None
         try:

@@ -26,7 +26,14 @@ from google.protobuf.message import Message
 
 from odoolake.errors import DeltaCommandError
 from odoolake.workspace.catalog.information_schema import InformationSchema
-from odoolake.workspace.catalog.store import CATALOG, CATALOG_ALIASES, CatalogStore, FullName, TableInfo
+from odoolake.workspace.catalog.store import (
+    CATALOG,
+    CATALOG_ALIASES,
+    NO_SUCH_CATALOG,
+    CatalogStore,
+    FullName,
+    TableInfo,
+)
 from odoolake.workspace.engine import delta_sql, dialect, errors, sqltext, wire
 from odoolake.workspace.engine.access import AccessRules
 from odoolake.workspace.engine.delta_sql import match_delta_statement, run_delta_statement
@@ -35,6 +42,7 @@ from odoolake.workspace.engine.locks import table_lock
 from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_pb2
 from odoolake.workspace.engine.upstream import Upstream, UpstreamError
 from odoolake.workspace.errors import ApiError
+from odoolake.workspace.sql.metadata import pattern as name_pattern
 from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
 
 LOG = logging.getLogger(__name__)
@@ -405,14 +413,14 @@ class PlanRewriter:
         if catalog not in CATALOG_ALIASES:
             raise self._unknown_catalog(catalog)
         names = [s["name"] for s in self.catalog.schemas(CATALOG)]
-        if pattern is not None:  # Spark's SHOW patterns: * any run, | alternatives, case-insensitive
-            alternatives = [re.escape(p.strip()).replace(r"\*", ".*") for p in pattern.split("|")]
-            names = [n for n in names if re.fullmatch("|".join(alternatives), n, re.I)]
+        wanted = name_pattern(pattern)  # the one rule for SHOW patterns, shared with the SQL warehouse
+        if wanted is not None:
+            names = [n for n in names if wanted.match(n)]
         return sqltext.answer_query([("databaseName", "string")], [(n,) for n in names])
 
     @staticmethod
     def _unknown_catalog(name: str) -> CallRefused:
-        return refuse("NOT_FOUND", "CATALOG_NOT_FOUND", "42704",
+        return refuse("NOT_FOUND", *NO_SUCH_CATALOG,
                       f"The catalog `{name}` cannot be found: this workspace has one catalog, `{CATALOG}` (also "
                       f"reachable as {', '.join(CATALOG_ALIASES[1:])}).")
 

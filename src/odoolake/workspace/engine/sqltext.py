@@ -25,6 +25,7 @@ PATH_FUNCTIONS = frozenset({"read_files", "read_csv", "read_json", "read_parquet
 PATH_KEYWORDS = frozenset({"LOCATION", "DIRECTORY", "INPATH"})
 
 _DIALECT = Databricks()
+_COMMANDS = frozenset(_DIALECT.tokenizer_class.COMMANDS)  # sqlglot keeps what follows these as one token
 
 
 class SqlSyntaxError(EngineError):
@@ -54,10 +55,11 @@ def _expand_commands(sql: str, toks: list[Token], offset: int) -> list[Token]:
     """sqlglot keeps the rest of a command it does not parse (``SHOW …``) as one STRING token; split it again, so
     ``SHOW CREATE TABLE gold.t`` has its words and its name like any other statement."""
     out: list[Token] = []
-    for tok in toks:
+    for i, tok in enumerate(toks):
         start = tok.start + offset
-        is_literal = sql[start:start + 1] in ("'", '"') or tok.token_type != TokenType.STRING
-        if is_literal or not tok.text.strip():
+        # Only the token right after a command keyword is a remainder; every other STRING is a literal.
+        is_remainder = tok.token_type == TokenType.STRING and i > 0 and toks[i - 1].token_type in _COMMANDS
+        if not is_remainder or not tok.text.strip():
             if offset:
                 tok = Token(tok.token_type, tok.text, tok.line, tok.col, start, tok.end + offset, tok.comments)
             out.append(tok)

@@ -42,10 +42,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from odoolake.workspace.catalog.store import CATALOG, CATALOG_ALIASES
+from odoolake.workspace.catalog.store import CATALOG, CATALOG_ALIASES, NO_SUCH_CATALOG
 from odoolake.workspace.sql.metadata import Metadata
 
-NO_SUCH_CATALOG = ("NO_SUCH_CATALOG_EXCEPTION", "42704")
 PARSE_SYNTAX_ERROR = ("PARSE_SYNTAX_ERROR", "42601")
 CATALOGS, SCHEMAS, TABLES, COLUMNS = "CATALOGS", "SCHEMAS", "TABLES", "COLUMNS"
 FORMS = {
