@@ -136,6 +136,9 @@ def main() -> None:
         report["statement_cached_ms"] = summary([statement(query.format(month=1)) for _ in range(args.statements)])
         fresh = [statement(query.format(month=1) + f" HAVING total_wht > -{i}") for i in range(args.statements)]
         report["statement_uncached_ms"] = summary(fresh)
+        # the smallest statement there is, a new text each call: what the Statement API itself costs
+        report["statement_uncached_select_literal_ms"] = summary(
+            [statement(f"SELECT {i} AS n") for i in range(args.statements)])
 
         # Spark Connect: front door vs Sail direct, interleaved
         from pyspark.sql.connect.session import SparkSession
@@ -145,7 +148,10 @@ def main() -> None:
         paths = {
             "front_door": SparkSession.builder.remote(f"sc://127.0.0.1:{port}/;use_ssl=true;token={token}").create(),
             "sail_direct": SparkSession.builder.remote(f"sc://{status['sail_address']}").create(),
+            # the engine's own time for the query, as the warehouse's sessions call it (no reattachable execution)
+            "sail_direct_not_reattachable": SparkSession.builder.remote(f"sc://{status['sail_address']}").create(),
         }
+        paths["sail_direct_not_reattachable"].client.disable_reattachable_execute()
         cpu = Cpu(status["pid"])
         small = {name: [] for name in paths}
         small_cpu = {name: [] for name in paths}
@@ -158,10 +164,11 @@ def main() -> None:
                 session.sql(text).collect()
                 small[name].append((time.perf_counter() - t0) * 1000)
                 small_cpu[name].append((cpu.now() - c0) * 1000)
-        big = {name: [] for name in paths}
-        big_cpu = {name: [] for name in paths}
+        big = {name: [] for name in ("front_door", "sail_direct")}
+        big_cpu = {name: [] for name in big}
         for _ in range(args.fetches):
-            for name, session in paths.items():
+            for name in big:
+                session = paths[name]
                 c0, t0 = cpu.now(), time.perf_counter()
                 frame = session.table("gold.big").toPandas()
                 big[name].append(time.perf_counter() - t0)
@@ -173,7 +180,7 @@ def main() -> None:
             statistics.median(small["front_door"]) - statistics.median(small["sail_direct"]), 2)
         report["spark_connect_1m_topandas_s"] = {
             name: {"median": round(statistics.median(big[name]), 3),
-                   "cpu_median": round(statistics.median(big_cpu[name]), 3), "n": len(big[name])} for name in paths}
+                   "cpu_median": round(statistics.median(big_cpu[name]), 3), "n": len(big[name])} for name in big}
         report["spark_connect_1m_topandas_s"]["front_door_ratio"] = round(
             statistics.median(big["front_door"]) / statistics.median(big["sail_direct"]), 3)
 

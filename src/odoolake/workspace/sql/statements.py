@@ -282,6 +282,23 @@ class AnsweredFrame:
         return self.table
 
 
+def collected(df: Any, row_limit: int | None) -> tuple[list, Any]:
+    """A result's rows (up to ``row_limit`` + 1) and its Spark schema, in one engine call.
+
+    ``DataFrame.collect()`` first asks the engine for a setting (``binaryAsBytes``), and ``.schema`` is an analysis
+    of its own: two round trips more per statement. The engine's answer to the query carries the schema already, so
+    the rows are converted here by PySpark's own converter, as ``collect()`` converts them."""
+    frame = df.limit(row_limit + 1) if row_limit is not None else df
+    if isinstance(frame, AnsweredFrame):
+        return frame.collect(), frame.schema
+    from pyspark.sql.conversion import ArrowTableToRowsConversion
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    table, schema = frame._to_table()
+    schema = schema or from_arrow_schema(table.schema, prefer_timestamp_ntz=True)
+    return ArrowTableToRowsConversion.convert(table, schema, binary_as_bytes=True), schema
+
+
 class StatementService:
     def __init__(self, engine: Any, catalog: Any, workers: int = 4, sql_sessions: Any = None,
                  results_dir: Path | None = None, public_url: str = "") -> None:
@@ -425,11 +442,10 @@ class StatementService:
                 df = spark.sql(statement, args=args) if args else spark.sql(statement)
             if sql_session is None:
                 self._sessions.record_setting(principal, statement)
-            schema_info = df.schema
             if st.disposition == EXTERNAL_LINKS:
-                self._write_files(st, df, schema_info, row_limit, byte_limit)
+                self._write_files(st, df, df.schema, row_limit, byte_limit)
                 return
-            rows = df.limit(row_limit + 1).collect() if row_limit is not None else df.collect()
+            rows, schema_info = collected(df, row_limit)
             if st.state == "CANCELED":
                 return
             truncated = row_limit is not None and len(rows) > row_limit
