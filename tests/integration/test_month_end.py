@@ -427,11 +427,46 @@ def test_silver_in_period_chunks_gives_the_same_gold(tmp_path, monkeypatch):
     paths = WorkspacePaths.from_env(tmp_path / "chunked")
     raw = paths.dbfs_to_local(RAW)
     generate(CFG, raw)
+    copy_id = _bill_copied_into_a_later_month(raw, "2026-06", "2026-09-15")
     engine = LocalEngine(paths)
     spark = engine.session()
     month_end.run(spark, RAW, dbfs_lister(paths))
     assert_gold_matches_oracle(spark, raw)
+    # the copy sits in another group of periods than its original, and is still found
+    assert spark.sql(f"SELECT reason FROM silver.quarantine WHERE stage = 'rules' AND record_id = {copy_id}").first()[
+        0] == reasons.DUPLICATE_BILL.code
     engine.close()
+
+
+def _bill_copied_into_a_later_month(raw: Path, period: str, on: str) -> int:
+    """Deliver again, under a new id and dated ``on``, a posted vendor bill of ``period`` with tax lines (the same
+    vendor and reference: a duplicate bill, found only by comparing moves of both months). Returns the copy's id."""
+    def records(model: str) -> list[dict]:
+        out = []
+        for path in sorted((raw / model).glob("*.jsonl")):
+            for line in path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:  # the generator's malformed lines
+                    continue
+                if isinstance(rec, dict) and isinstance(rec.get("id"), int) and (
+                        model != "account_move_line" or isinstance(rec.get("move_id"), list)):
+                    out.append(rec)
+        return out
+
+    moves, lines = records("account_move"), records("account_move_line")
+    taxed = {ln["move_id"][0] for ln in lines if ln.get("tax_line_id")}
+    bill = next(m for m in moves if m.get("state") == "posted" and m.get("move_type") == "in_invoice"
+                and str(m.get("date", "")).startswith(period) and m.get("ref") and m["id"] in taxed)
+    copy_id = max(m["id"] for m in moves) + 1
+    next_line = max(ln["id"] for ln in lines) + 1
+    copied = [dict(ln, id=next_line + i, move_id=[copy_id, "BILL/COPY"], date=on)
+              for i, ln in enumerate(ln for ln in lines if ln["move_id"][0] == bill["id"]
+                                     and ln["write_date"] == bill["write_date"])]
+    (raw / "account_move" / "odoo-209901.jsonl").write_text(json.dumps(
+        dict(bill, id=copy_id, name="BILL/COPY", date=on, invoice_date=on, line_ids=[c["id"] for c in copied])) + "\n")
+    (raw / "account_move_line" / "odoo-209901.jsonl").write_text("".join(json.dumps(c) + "\n" for c in copied))
+    return copy_id
 
 
 def _latest_raw(raw: Path, model: str, record_id: int) -> dict:
