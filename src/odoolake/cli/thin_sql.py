@@ -54,8 +54,10 @@ def _channel(paths: WorkspacePaths) -> Iterator[Any]:
         lease.ready()
         with grpc.insecure_channel(f"unix:{lease.socket}") as channel:
             yield channel
-    finally:
-        lease.close()
+    except BaseException:
+        lease.close()  # stops the host (and whatever it still runs for us) if nobody else uses it
+        raise
+    lease.close(linger=True)  # the next command within host.IDLE_EXIT_SECONDS finds the host running
 
 
 def run(paths: WorkspacePaths, statement: str, limit: int) -> tuple[list[str], list[tuple]]:
