@@ -87,7 +87,7 @@ def run_cmd(
 def _plain(value: object) -> object:
     """PySpark's nested Rows as dicts (what ``Row.asDict(recursive=True)`` gives), as the thin client returns them."""
     if hasattr(value, "asDict"):
-        return value.asDict(recursive=True)  # type: ignore[attr-defined]
+        return value.asDict(recursive=True)
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
