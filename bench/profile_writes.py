@@ -2,18 +2,22 @@
 
     python bench/profile_writes.py --data bench/.data/1000000/raw --home /tmp/lake1m            # bronze+silver+gold
     python bench/profile_writes.py --home /tmp/lake1m --stages silver --full-refresh        # silver again
+    python bench/profile_writes.py --data bench/.data/1000000/extra --home /tmp/lake1m       # then one new month
 
 Writes go through ``odoolake.pipeline.io`` (append, overwrite, replace_where); each is timed with the table it
-writes. Calls are counted on the client (ExecutePlan, AnalyzePlan, Config, ReleaseExecute …) with their wall time,
-so per-call overhead × calls can be read off. The engine host's CPU time is reported beside the client's.
+writes and the peak RSS of the process tree (the engine host included) while it ran. Calls are counted on the
+client (ExecutePlan, AnalyzePlan, Config, ReleaseExecute …) with their wall time, so per-call overhead × calls can
+be read off. The engine host's CPU time is reported beside the client's.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -60,19 +64,49 @@ class CallCounter:
         return {n: {"calls": self.count[n], "seconds": round(self.seconds[n], 3)} for n in sorted(self.count)}
 
 
-def time_writes(log: list[dict]) -> None:
+class PeakRss:
+    """Peak RSS of this process and its children (the engine host), sampled every 50 ms since the last ``reset()``."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while True:
+            rss = 0
+            for p in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    rss += p.memory_info().rss
+            self.peak = max(self.peak, rss)
+            time.sleep(0.05)
+
+    def reset(self) -> None:
+        self.peak = 0
+
+
+def time_writes(log: list[dict], rss: PeakRss | None = None) -> None:
+    """Time each write (the outermost one: ``replace_where`` may call ``overwrite``), with the peak RSS meanwhile."""
     from odoolake.pipeline import io
 
+    depth = [0]
     for fn_name in ("append", "overwrite", "replace_where"):
         original = getattr(io, fn_name)
 
         def timed(df, name, *args, _original=original, _fn=fn_name, **kwargs):
+            if depth[0]:
+                return _original(df, name, *args, **kwargs)
+            depth[0] += 1
+            if rss is not None:
+                rss.reset()
             started, cpu = time.perf_counter(), cpu_of_children()
             try:
                 return _original(df, name, *args, **kwargs)
             finally:
+                depth[0] -= 1
                 log.append({"write": _fn, "table": name, "seconds": round(time.perf_counter() - started, 3),
-                            "engine_cpu": round(cpu_of_children() - cpu, 3)})
+                            "engine_cpu": round(cpu_of_children() - cpu, 3),
+                            "peak_rss_gib": round(rss.peak / 2**30, 2) if rss is not None else None})
         setattr(io, fn_name, timed)
 
 
@@ -106,7 +140,7 @@ def main() -> None:
     if args.data:
         _link_raw(args.data.resolve(), paths.dbfs_to_local("dbfs:/raw/odoo"))
     writes: list[dict] = []
-    time_writes(writes)
+    time_writes(writes, PeakRss())
     counter = CallCounter()
     stages = args.stages.split(",")
     out: dict = {"stages": {}}
@@ -128,8 +162,8 @@ def main() -> None:
                                     "writes": writes[before[3]:]}
             print(f"{stage}: {wall:.2f} s wall, engine CPU {out['stages'][stage]['engine_cpu']:.2f} s", file=sys.stderr)
             for w in writes[before[3]:]:
-                print(f"    {w['seconds']:7.3f} s  {w['engine_cpu']:7.3f} cpu  {w['write']:<13} {w['table']}",
-                      file=sys.stderr)
+                print(f"    {w['seconds']:7.3f} s  {w['engine_cpu']:7.3f} cpu  {w['peak_rss_gib']:5.2f} GiB  "
+                      f"{w['write']:<13} {w['table']}", file=sys.stderr)
     out["calls"] = counter.report()
     for name, c in out["calls"].items():
         print(f"  {name:<16} {c['calls']:5d} calls  {c['seconds']:8.2f} s", file=sys.stderr)

@@ -427,8 +427,105 @@ def test_silver_in_period_chunks_gives_the_same_gold(tmp_path, monkeypatch):
     paths = WorkspacePaths.from_env(tmp_path / "chunked")
     raw = paths.dbfs_to_local(RAW)
     generate(CFG, raw)
+    copy_id = _bill_copied_into_a_later_month(raw, "2026-06", "2026-09-15")
     engine = LocalEngine(paths)
     spark = engine.session()
     month_end.run(spark, RAW, dbfs_lister(paths))
     assert_gold_matches_oracle(spark, raw)
+    # the copy sits in another group of periods than its original, and is still found
+    assert spark.sql(f"SELECT reason FROM silver.quarantine WHERE stage = 'rules' AND record_id = {copy_id}").first()[
+        0] == reasons.DUPLICATE_BILL.code
     engine.close()
+
+
+def _bill_copied_into_a_later_month(raw: Path, period: str, on: str) -> int:
+    """Deliver again, under a new id and dated ``on``, a posted vendor bill of ``period`` with tax lines (the same
+    vendor and reference: a duplicate bill, found only by comparing moves of both months). Returns the copy's id."""
+    def records(model: str) -> list[dict]:
+        out = []
+        for path in sorted((raw / model).glob("*.jsonl")):
+            for line in path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:  # the generator's malformed lines
+                    continue
+                if isinstance(rec, dict) and isinstance(rec.get("id"), int) and (
+                        model != "account_move_line" or isinstance(rec.get("move_id"), list)):
+                    out.append(rec)
+        return out
+
+    moves, lines = records("account_move"), records("account_move_line")
+    taxed = {ln["move_id"][0] for ln in lines if ln.get("tax_line_id")}
+    bill = next(m for m in moves if m.get("state") == "posted" and m.get("move_type") == "in_invoice"
+                and str(m.get("date", "")).startswith(period) and m.get("ref") and m["id"] in taxed)
+    copy_id = max(m["id"] for m in moves) + 1
+    next_line = max(ln["id"] for ln in lines) + 1
+    copied = [dict(ln, id=next_line + i, move_id=[copy_id, "BILL/COPY"], date=on)
+              for i, ln in enumerate(ln for ln in lines if ln["move_id"][0] == bill["id"]
+                                     and ln["write_date"] == bill["write_date"])]
+    (raw / "account_move" / "odoo-209901.jsonl").write_text(json.dumps(
+        dict(bill, id=copy_id, name="BILL/COPY", date=on, invoice_date=on, line_ids=[c["id"] for c in copied])) + "\n")
+    (raw / "account_move_line" / "odoo-209901.jsonl").write_text("".join(json.dumps(c) + "\n" for c in copied))
+    return copy_id
+
+
+def _latest_raw(raw: Path, model: str, record_id: int) -> dict:
+    """The newest delivery of a record in the raw drops (by write_date, then batch), as the extract wrote it."""
+    found = [(rec["write_date"], path.stem, rec) for path in sorted((raw / model).glob("*.jsonl"))
+             for line in path.read_text().splitlines() if line.strip().startswith("{")
+             for rec in [json.loads(line)] if isinstance(rec, dict) and rec.get("id") == record_id]
+    return max(found, key=lambda f: (f[0], f[1]))[2]
+
+
+def test_late_change_to_an_old_month_rebuilds_that_quarter(lake):
+    """A new drop that cancels a bill of an old quarter (Q2) besides nothing else: silver, gold and the forms of that
+    quarter are rebuilt and equal the oracle's (which reads every raw file); a run that looked only at the newest
+    months' periods or quarters, or read the wrong months of a quarter, leaves Q2 stale."""
+    from odoolake.pipeline import forms
+
+    paths, raw, _, _, spark, _ = lake
+    bill = spark.sql("SELECT move_id, agency, tax_withheld FROM silver.ewt_lines WHERE period = '2026-05' AND "
+                     "regime = 'EWT' AND atc_status = 'ok' AND move_type = 'in_invoice' ORDER BY tax_withheld DESC "
+                     "LIMIT 1").first()
+    q2_before = spark.sql(f"SELECT SUM(tax_withheld) AS t FROM gold.qap WHERE quarter = '2026Q2' AND regime = 'EWT' "
+                          f"AND agency = '{bill['agency']}'").first()["t"]
+    cancelled = dict(_latest_raw(raw, "account_move", bill["move_id"]), state="cancel",
+                     write_date="2027-01-05 08:00:00")
+    (raw / "account_move" / "odoo-202701.jsonl").write_text(json.dumps(cancelled) + "\n")
+    result = month_end.run(spark, RAW, dbfs_lister(paths))
+    assert result.bronze.new_batches == ["odoo-202701"]
+    assert "2026-05" in result.silver.periods and "2026-05" in result.gold_periods
+    assert "2026Q2" in result.form_quarters
+    forms.check_in_step(spark)
+    truth = oracle.build(raw)
+    for regime in ("EWT", "FWT"):
+        got = {(r["agency"], r["quarter"], r["payee_key"], r["atc"], r["rate"]): (r["income"], r["tax_withheld"])
+               for r in spark.table("gold.qap").where(f"regime = '{regime}'").collect()}
+        assert got == truth.qap_rows(regime), regime
+    certified = {(r["agency"], r["quarter"], r["payee_key"], r["atc"], r["rate"]): (r["income_total"], r["tax_withheld"])
+                 for r in spark.table("gold.form_2307").collect()}
+    assert certified == truth.qap_rows("EWT")
+    q2_after = spark.sql(f"SELECT SUM(tax_withheld) AS t FROM gold.qap WHERE quarter = '2026Q2' AND regime = 'EWT' "
+                         f"AND agency = '{bill['agency']}'").first()["t"]
+    assert q2_after < q2_before  # the cancelled bill's tax left the quarter (the oracle comparison says by how much)
+
+
+def test_dimensions_are_rebuilt_only_when_their_bronze_changed(lake):
+    """Partners, taxes and companies are rebuilt whole, but only when their bronze table changed after they were
+    built: a run with no partner drop leaves silver.partners at its version; a drop renaming a partner reaches it."""
+    paths, raw, _, _, spark, _ = lake
+
+    def versions(table: str) -> int:
+        return spark.sql(f"DESCRIBE HISTORY {table}").count()
+
+    before = {t: versions(t) for t in ("silver.partners", "silver.taxes", "silver.companies")}
+    month_end.run(spark, RAW, dbfs_lister(paths))  # nothing new
+    assert {t: versions(t) for t in before} == before
+    pid = spark.sql("SELECT partner_id FROM silver.partners WHERE NOT is_deleted ORDER BY partner_id LIMIT 1").first()[0]
+    renamed = dict(_latest_raw(raw, "res_partner", pid), name="Renamed Supplier Inc.", write_date="2027-01-06 08:00:00")
+    (raw / "res_partner" / "odoo-202701.jsonl").write_text(json.dumps(renamed) + "\n")
+    month_end.run(spark, RAW, dbfs_lister(paths))
+    assert spark.sql(f"SELECT partner_name FROM silver.partners WHERE partner_id = {pid}").first()[0] == \
+        "Renamed Supplier Inc."
+    assert versions("silver.partners") == before["silver.partners"] + 1
+    assert versions("silver.taxes") == before["silver.taxes"]

@@ -65,7 +65,9 @@ def error_line(exc: BaseException) -> str:
     text = str(exc).strip().split("\n")[0]
     if _is_connection_error(exc) and "host" in _workspace:  # a workspace command lost its workspace
         return str(WorkspaceUnreachable(_workspace["host"], text or type(exc).__name__))
-    spark_error = type(exc).__module__.startswith(("pyspark", "py4j"))
+    from odoolake.cli.thin_sql import EngineRefused
+
+    spark_error = type(exc).__module__.startswith(("pyspark", "py4j")) or isinstance(exc, EngineRefused)
     if spark_error:
         text = text.split("\n\nJVM stacktrace")[0]
         if "TABLE_OR_VIEW_NOT_FOUND" in text:

@@ -84,6 +84,17 @@ def run_cmd(
         f"batches {result.bronze.new_batches or 'none'}; periods rebuilt {result.silver.periods or 'none'}"))
 
 
+def _plain(value: object) -> object:
+    """PySpark's nested Rows as dicts (what ``Row.asDict(recursive=True)`` gives), as the thin client returns them."""
+    if hasattr(value, "asDict"):
+        return value.asDict(recursive=True)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 @app.command("sql")
 @handle_errors
 def sql_cmd(
@@ -94,20 +105,30 @@ def sql_cmd(
 ) -> None:
     """Run one SQL statement (Delta commands like DESCRIBE HISTORY included) and print the result; amounts
     (DECIMAL) print with two decimals and thousands separators."""
+    import os
     from decimal import Decimal
 
     from rich.table import Table
 
-    with lake_session(WorkspacePaths.from_env(home)) as spark:
-        frame = spark.sql(statement)
-        columns = frame.columns
-        rows = frame.limit(limit + 1).collect() if columns else []
+    from odoolake.workspace.engine.session import REMOTE_ENV
+
+    paths = WorkspacePaths.from_env(home)
+    if os.environ.get(REMOTE_ENV):  # another Spark Connect server: PySpark's client
+        with lake_session(paths) as spark:
+            frame = spark.sql(statement)
+            columns = frame.columns
+            rows = [tuple(_plain(v) for v in r) for r in (frame.limit(limit + 1).collect() if columns else [])]
+    else:  # the embedded engine, without importing PySpark (the command's start-up halves)
+        from odoolake.cli import thin_sql
+
+        columns, rows = thin_sql.run(paths, statement, limit)
     if output == Output.json:  # amounts as exact strings, never floats
-        emit(output, {"columns": columns, "rows": [r.asDict(recursive=True) for r in rows[:limit]]}, lambda: None)
+        emit(output, {"columns": columns, "rows": [dict(zip(columns, r, strict=True)) for r in rows[:limit]]},
+             lambda: None)
         return
     table = Table(show_edge=False)
-    for column in columns:
-        table.add_column(column, justify="right" if rows and isinstance(rows[0][column], Decimal) else "left")
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="right" if rows and isinstance(rows[0][i], Decimal) else "left")
     for row in rows[:limit]:
         table.add_row(*["NULL" if v is None else f"{v:,.2f}" if isinstance(v, Decimal) else str(v) for v in row])
     console.print(table)

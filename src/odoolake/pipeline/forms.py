@@ -62,6 +62,11 @@ def quarter_of(period: str) -> str:
     return f"{period[:4]}Q{(int(period[5:7]) - 1) // 3 + 1}"
 
 
+def months_of(quarters: list[str]) -> list[str]:
+    """The periods (``YYYY-MM``) of quarters written ``YYYYQn``; the inverse of ``quarter_of``."""
+    return [f"{q[:4]}-{3 * (int(q[5]) - 1) + m:02d}" for q in quarters for m in (1, 2, 3)]
+
+
 def with_quarter(df: DataFrame) -> DataFrame:
     return df.withColumn("quarter", F.concat(F.col("year").cast("string"), F.lit("Q"),
                                              F.ceil(F.col("month") / 3).cast("string")))
@@ -226,15 +231,15 @@ def run(spark: SparkSession, periods: list[str] | None = None, as_of: date | Non
     quarters = sorted(set(quarters) | {quarter_of(p) for p in periods or [] if p})
     if quarters:
         where_q = io.in_list("quarter", quarters)
+        where_p = io.in_list("period", months_of(quarters))  # the lines' partition column: only these are read
         partners = spark.table(io.SILVER_PARTNERS)
-        ewt = with_identity(with_quarter(spark.table(io.EWT_LINES)).where(where_q).drop("quarter"), partners)
-        vat = with_identity(with_quarter(spark.table(io.VAT_LINES)).where(where_q).drop("quarter"), partners)
+        ewt = with_identity(spark.table(io.EWT_LINES).where(where_p), partners)
+        vat = with_identity(spark.table(io.VAT_LINES).where(where_p), partners)
         io.replace_where(build_form_2307(ewt), FORM_2307, where_q)
         io.replace_where(build_qap(ewt), QAP, where_q)
         io.replace_where(build_sawt(ewt), SAWT, where_q)
         io.replace_where(build_slsp(vat), SLSP, where_q)
-        tx = with_quarter(spark.table(io.BIR_TRANSACTIONS)).where(where_q).drop("quarter")
-        io.replace_where(build_remittances(tx), REMITTANCES, where_q)
+        io.replace_where(build_remittances(spark.table(io.BIR_TRANSACTIONS).where(where_p)), REMITTANCES, where_q)
     if batches or not io.table_exists(spark, FORMS_LOG):
         log = spark.createDataFrame([(b,) for b in batches], "batch_id string").withColumn(
             "processed_at", F.current_timestamp())

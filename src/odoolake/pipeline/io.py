@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -94,6 +95,27 @@ def last_write_rows(spark: SparkSession, name: str) -> int:
     if isinstance(metrics, str):  # the local engine serves history as JSON text; Databricks as a map
         metrics = json.loads(metrics)
     return int(metrics.get("numOutputRows", 0))
+
+
+def last_commit_at(spark: SparkSession, name: str) -> datetime | None:
+    """When the table's latest commit was made (``DESCRIBE HISTORY``); None when unknown (parquet tables on JVM
+    Spark, or no such table)."""
+    if table_format() != "delta" or not table_exists(spark, name):
+        return None
+    last = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").first()
+    if last is None:
+        return None
+    when = last["timestamp"]
+    if isinstance(when, str):  # the local engine serves history timestamps as ISO text; Databricks as timestamps
+        return datetime.fromisoformat(when)
+    return when if isinstance(when, datetime) else None
+
+
+def same_layout(spark: SparkSession, name: str, df: DataFrame) -> bool:
+    """Whether table ``name`` has exactly ``df``'s columns, in order, with the same types."""
+    def layout(schema) -> list[tuple[str, str]]:
+        return [(f.name, f.dataType.simpleString()) for f in schema.fields]
+    return layout(spark.table(name).schema) == layout(df.schema)
 
 
 def table_bytes(spark: SparkSession, name: str) -> int:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from odoolake.workspace.engine.isolation import isolate_network
 
@@ -111,15 +111,21 @@ class _CatalogServer:
             self._server.should_exit = True  # type: ignore[attr-defined]
 
 
-def _idle(home: Path) -> bool:
-    """True when no client holds a lease (each holds a shared lock for as long as it uses the engine)."""
-    with lease_file(home).open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
+def _claim_idle(home: Path) -> IO[str] | None:
+    """The lease file locked exclusively when no client holds a lease (each holds a shared lock for as long as it uses
+    the engine), else None. While the lock is held no client can
+    take a lease (a new one waits), so a host that exits withdraws under it and the next client starts a new host.
+    A home removed under a running host counts as idle (an unlocked handle stands in for the claim)."""
+    try:
+        handle = lease_file(home).open("a")
+    except FileNotFoundError:
+        return open(os.devnull)  # closed by the caller, like a claim
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 class _Phases:
@@ -225,16 +231,22 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     idle_since: float | None = None
+    claim: IO[str] | None = None  # held from the decision to exit until the host has withdrawn
     while not stopping.wait(1.0):
-        if _idle(home):
-            idle_since = idle_since or time.monotonic()
-            if time.monotonic() - idle_since > IDLE_EXIT_SECONDS:
-                LOG.info("no client holds the engine lease: exiting")
-                break
-        else:
+        held = _claim_idle(home)
+        if held is None:
             idle_since = None
+            continue
+        idle_since = idle_since or time.monotonic()
+        if time.monotonic() - idle_since > IDLE_EXIT_SECONDS:
+            LOG.info("no client holds the engine lease: exiting")
+            claim = held
+            break
+        held.close()
 
     withdraw.once()
+    if claim is not None:
+        claim.close()
     proxy.interrupt_all(timeout=10)  # nothing a client started may commit after the engine said it stopped
     front_server.stop(grace=2).wait()
     owner_server.stop(grace=2).wait()

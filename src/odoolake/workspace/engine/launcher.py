@@ -128,14 +128,22 @@ class EngineLease:
         proc.kill()
         raise EngineError(f"The engine did not start within {START_TIMEOUT:.0f} s; see {log_path}.")
 
-    def close(self) -> None:
+    def close(self, linger: bool = False) -> None:
         """Release the lease; if nobody else holds one, stop the host. The host withdraws (status file, sockets)
-        before it answers when nothing runs, and then exits on its own; otherwise this waits for it to exit."""
+        before it answers when nothing runs, and then exits on its own; otherwise this waits for it to exit.
+
+        With ``linger`` (a command whose work has ended) the host is left running: a host nobody leases exits on its
+        own after ``host.IDLE_EXIT_SECONDS``, withdrawing under an exclusive lock on the lease file, so a command
+        that comes within that time uses it instead of starting one, and one that comes while it exits waits and
+        starts a new host."""
         if self._lease is None:
             return
         with contextlib.suppress(EngineError):
             self.ready()  # a host this lease started is stopped only once it answers
         lease, self._lease = self._lease, None
+        if linger:
+            lease.close()  # releases the shared lock; the reaper thread ends with this process, the host lives on
+            return
         fcntl.flock(lease, fcntl.LOCK_UN)
         try:
             fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)

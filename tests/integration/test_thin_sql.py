@@ -1,0 +1,119 @@
+"""`odoolake lake sql` runs on the embedded engine without PySpark's client: its rows and errors must be what PySpark's
+``collect()`` and error messages give for the same statement."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from odoolake.cli.thin_sql import EngineRefused, run
+from odoolake.config import WorkspacePaths
+from odoolake.workspace.engine import LocalEngine, host
+from odoolake.workspace.engine.launcher import EngineLease, engine_status
+
+EVERY_TYPE = ("SELECT 1 AS one, 1234567.5BD AS amount, TIMESTAMP'2026-01-02 03:04:05' AS ts, "
+              "TIMESTAMP_NTZ'2026-01-02 03:04:05' AS ts_ntz, DATE'2026-01-01' AS d, map('a', 1) AS m, "
+              "named_struct('x', 1, 'y', 'z') AS s, array(named_struct('k', 1)) AS nested, X'0102' AS b, "
+              "CAST(NULL AS STRING) AS missing, 1.5D AS dbl, INTERVAL '1' DAY AS iv, 'ñ' AS text")
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    paths = WorkspacePaths.from_env(tmp_path_factory.mktemp("thin")).ensure()
+    engine = LocalEngine(paths)
+    yield paths, engine.session()
+    engine.close()
+
+
+def _pyspark(spark, statement: str, limit: int) -> tuple[list[str], list[tuple]]:
+    frame = spark.sql(statement)
+    rows = frame.limit(limit + 1).collect() if frame.columns else []
+    return frame.columns, [tuple(r.asDict(recursive=True).values()) for r in rows]  # what the command printed
+
+
+@pytest.mark.parametrize("statement", [EVERY_TYPE, "SELECT id FROM range(7)", "SELECT * FROM range(0)",
+                                       "SHOW SCHEMAS"])
+def test_rows_are_what_pyspark_collects(engine, statement):
+    paths, spark = engine
+    assert run(paths, statement, 5) == _pyspark(spark, statement, 5)
+
+
+def test_commands_run_once_and_answer_as_with_pyspark(engine):
+    paths, spark = engine
+    assert run(paths, "CREATE TABLE default.thin_t AS SELECT 1 AS a", 5) == (["count"], [(1,)])
+    assert run(paths, "INSERT INTO default.thin_t VALUES (2)", 5) == (["count"], [(1,)])
+    assert sorted(r[0] for r in spark.table("default.thin_t").collect()) == [1, 2]
+
+
+@pytest.mark.parametrize(("statement", "condition"), [("SELECT * FROM default.nope", "TABLE_OR_VIEW_NOT_FOUND"),
+                                                      ("SELEC 1", "PARSE_SYNTAX_ERROR"),
+                                                      ("", "PARSE_EMPTY_STATEMENT")])
+def test_errors_carry_the_engines_message(engine, statement, condition):
+    paths, spark = engine
+    with pytest.raises(EngineRefused) as refused:
+        run(paths, statement, 5)
+    with pytest.raises(Exception) as pyspark_error:
+        _pyspark(spark, statement, 5)
+    assert str(refused.value).startswith(f"[{condition}]")
+    assert str(refused.value) == str(pyspark_error.value).split("\n")[0]
+
+
+def test_the_command_does_not_import_pyspark(engine):
+    paths, _ = engine
+    probe = ("import sys, runpy; sys.argv = ['odoolake', 'lake', 'sql', 'SELECT 41 + 1 AS answer', '--output', 'json',"
+             f" '--home', {str(paths.home)!r}]\ntry:\n    runpy.run_module('odoolake.cli.main', run_name='__main__')\n"
+             "finally:\n    print('PYSPARK' if 'pyspark.sql.connect.session' in sys.modules else 'THIN', file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert json.loads(proc.stdout)["rows"] == [{"answer": 42}], proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == "THIN"
+
+
+def _wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_the_host_lingers_for_the_next_command_then_exits_on_its_own(tmp_path):
+    """After `lake sql` the host stays for host.IDLE_EXIT_SECONDS: the next command uses it; then it exits by itself."""
+    paths = WorkspacePaths.from_env(tmp_path / "linger").ensure()
+    assert run(paths, "SELECT 1 AS one", 5) == (["one"], [(1,)])
+    first = engine_status(paths.home)
+    assert first is not None, "the host is still there after the command"
+    assert run(paths, "SELECT 2 AS two", 5) == (["two"], [(2,)])
+    assert engine_status(paths.home)["pid"] == first["pid"]  # the same host answered
+    _wait_for(lambda: engine_status(paths.home) is None, timeout=host.IDLE_EXIT_SECONDS + 60)
+    assert not host.engine_socket(paths.home).exists()
+    assert run(paths, "SELECT 3 AS three", 5) == (["three"], [(3,)])  # a new host starts for the next command
+
+
+def test_a_failed_command_stops_the_host_at_once(tmp_path):
+    paths = WorkspacePaths.from_env(tmp_path / "failed").ensure()
+    with pytest.raises(EngineRefused):
+        run(paths, "SELEC 1", 5)
+    assert engine_status(paths.home) is None  # no lingering: the command ended in an error
+
+
+def test_a_client_arriving_while_the_host_exits_waits_and_starts_a_new_one(tmp_path):
+    """The host decides to exit holding the lease file exclusively until it has withdrawn; a client that comes then
+    waits for the lock instead of reaching a host that is going away."""
+    paths = WorkspacePaths.from_env(tmp_path / "race").ensure()
+    (paths.home / "run").mkdir(parents=True, exist_ok=True)
+    claim = host._claim_idle(paths.home)
+    assert claim is not None
+    got: list[EngineLease] = []
+    waiting = threading.Thread(target=lambda: got.append(EngineLease(paths, "owner@localhost")), daemon=True)
+    waiting.start()
+    waiting.join(0.5)
+    assert not got, "the client must wait while the exiting host holds the lease file"
+    claim.close()
+    waiting.join(120)
+    assert got and engine_status(paths.home) is not None
+    got[0].close()
+    assert host._claim_idle(tmp_path / "removed") is not None  # a home removed under the host counts as idle
