@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from odoolake.workspace.errors import ApiError
+from odoolake.workspace.sql.results import arrow_of
 from odoolake.workspace.sql.sessions import SqlSession
 from odoolake.workspace.sql.statements import SqlFailure
 
@@ -126,7 +127,7 @@ class SqlOperations:
             df = spark.sql(sql, args=args) if args else spark.sql(sql)
             if row_limit:
                 df = df.limit(row_limit)
-            table = df.toArrow()
+            table = arrow_of(df)
             op.finish(FINISHED, table=table)
         except Exception as exc:
             op.finish(ERROR, failure=SqlFailure.of(exc))

@@ -83,3 +83,16 @@ def cell(value: Any) -> str | None:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
     return json.dumps(_plain(value))
+
+
+def arrow_of(df: Any) -> Any:
+    """``df.toArrow()`` in one engine call: PySpark's ``toArrow()`` first analyses the plan for its schema (a round
+    trip of its own), though the engine's answer to the query carries that schema already. Cast as ``toArrow()``
+    casts (UTC timestamps, duplicate struct field names refused)."""
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+    if not hasattr(df, "_to_table"):  # a result answered without the engine (an Arrow table already)
+        return df.toArrow()
+    table, schema = df._to_table()
+    schema = schema or from_arrow_schema(table.schema, prefer_timestamp_ntz=True)
+    return table.cast(to_arrow_schema(schema, error_on_duplicated_field_names_in_struct=True, timezone="UTC"))

@@ -38,7 +38,7 @@ from odoolake.workspace.sql.result_files import (
     arrow_for_clients,
 )
 from odoolake.workspace.sql.result_links import RESULT_LINK_PATH, ResultLinks
-from odoolake.workspace.sql.results import cell, columns
+from odoolake.workspace.sql.results import arrow_of, cell, columns
 
 LOG = logging.getLogger(__name__)
 
@@ -491,7 +491,7 @@ class StatementService:
         assert self.files is not None
         limited = df.limit(row_limit + 1) if row_limit is not None else df
         if st.format == "ARROW_STREAM":
-            table = limited.toArrow()
+            table = arrow_of(limited)
             over = row_limit is not None and table.num_rows > row_limit
             if st.state == "CANCELED":
                 return
