@@ -129,6 +129,13 @@ def test_what_databricks_connect_wrote_is_seen_by_the_sdk_the_warehouse_and_a_jo
     trust_profile("dbc")
     w = WorkspaceClient(profile="dbc")
     assert [c.name for c in w.tables.get("main.gold.from_dbconnect_profile").columns] == ["id", "agency", "wht"]
+    from deltalake import DeltaTable
+
+    from odoolake.workspace.engine.fence import FENCE_PROPERTY
+
+    for name in ("main.gold.from_dbconnect_profile", "main.gold.bir_transactions"):  # writes that ended well
+        history = DeltaTable(w.tables.get(name).storage_location).history()
+        assert not [c for c in history if FENCE_PROPERTY in c.get("operationParameters", {}).get("properties", "")]
     result = w.statement_execution.execute_statement("SELECT SUM(wht) FROM gold.from_dbconnect_profile",
                                                      LOCAL_WAREHOUSE_ID, wait_timeout="30s")
     assert result.result.data_array == [["10.5"]]
