@@ -85,14 +85,21 @@ def cell(value: Any) -> str | None:
     return json.dumps(_plain(value))
 
 
+def engine_result(df: Any) -> tuple[Any, Any]:
+    """A DataFrame's Arrow table and Spark schema from its one ExecutePlan answer, which carries the schema (PySpark's
+    ``toArrow()`` and ``.schema`` each ask for it in a round trip of their own)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    table, schema = df._to_table()
+    return table, schema or from_arrow_schema(table.schema, prefer_timestamp_ntz=True)
+
+
 def arrow_of(df: Any) -> Any:
-    """``df.toArrow()`` in one engine call: PySpark's ``toArrow()`` first analyses the plan for its schema (a round
-    trip of its own), though the engine's answer to the query carries that schema already. Cast as ``toArrow()``
-    casts (UTC timestamps, duplicate struct field names refused)."""
-    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+    """``df.toArrow()`` in one engine call (:func:`engine_result`), cast as ``toArrow()`` casts (UTC timestamps,
+    duplicate struct field names refused)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
 
     if not hasattr(df, "_to_table"):  # a result answered without the engine (an Arrow table already)
         return df.toArrow()
-    table, schema = df._to_table()
-    schema = schema or from_arrow_schema(table.schema, prefer_timestamp_ntz=True)
+    table, schema = engine_result(df)
     return table.cast(to_arrow_schema(schema, error_on_duplicated_field_names_in_struct=True, timezone="UTC"))

@@ -38,7 +38,7 @@ from odoolake.workspace.sql.result_files import (
     arrow_for_clients,
 )
 from odoolake.workspace.sql.result_links import RESULT_LINK_PATH, ResultLinks
-from odoolake.workspace.sql.results import arrow_of, cell, columns
+from odoolake.workspace.sql.results import arrow_of, cell, columns, engine_result
 
 LOG = logging.getLogger(__name__)
 
@@ -292,10 +292,8 @@ def collected(df: Any, row_limit: int | None) -> tuple[list, Any]:
     if isinstance(frame, AnsweredFrame):
         return frame.collect(), frame.schema
     from pyspark.sql.conversion import ArrowTableToRowsConversion
-    from pyspark.sql.pandas.types import from_arrow_schema
 
-    table, schema = frame._to_table()
-    schema = schema or from_arrow_schema(table.schema, prefer_timestamp_ntz=True)
+    table, schema = engine_result(frame)
     return ArrowTableToRowsConversion.convert(table, schema, binary_as_bytes=True), schema
 
 
