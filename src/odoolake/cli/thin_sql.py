@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from odoolake.config import WorkspacePaths, local_user
+from odoolake.workspace.engine.session import SESSION_CONF
 
 EXECUTE = "/spark.connect.SparkConnectService/ExecutePlan"
 CONFIG = "/spark.connect.SparkConnectService/Config"
-SESSION_CONF = {"spark.sql.session.timeZone": "UTC"}  # what odoolake's PySpark sessions set (engine/session.py)
 
 
 class EngineRefused(Exception):

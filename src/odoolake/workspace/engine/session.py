@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from odoolake.workspace.engine.launcher import EngineLease
 
 REMOTE_ENV = "ODOOLAKE_SPARK_REMOTE"
+SESSION_CONF = {"spark.sql.session.timeZone": "UTC"}  # every odoolake engine session's settings (also the thin client)
 
 
 DEBUGGING_CONF = "spark.python.sql.dataFrameDebugging.enabled"
@@ -106,7 +107,8 @@ class LocalEngine:
         # door alike) the client reattaches and Sail answers "operation not found", failing a query that had
         # succeeded. Clients of the front door keep their own setting.
         spark.client.disable_reattachable_execute()
-        spark.conf.set("spark.sql.session.timeZone", "UTC")
+        for key, value in SESSION_CONF.items():
+            spark.conf.set(key, value)
         # PySpark records the caller of each DataFrame and Column call for error context, trying `import IPython` on
         # every call (a search of sys.path when it is not installed): 0.2-0.3 s of client time per month-end run.
         # Sail makes no use of that context.
