@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from odoolake.testing.waiting import wait_until
-from odoolake.workspace.jobs.processes import CGROUP_ENV, delegated_cgroup, kill_tree, new_cgroup, tree, tree_rss
+from odoolake.workspace.jobs.processes import CGROUP_ENV, delegated_cgroup, kill_tree, new_cgroup, tree, tree_memory
 
 SPAWNER = ("import subprocess, sys, time\n"
            "kids = [subprocess.Popen(['sleep', '300']), subprocess.Popen(['sleep', '300'], start_new_session=True)]\n"
@@ -26,11 +26,47 @@ def test_kill_tree_reaches_children_in_and_out_of_the_process_group():
     proc = subprocess.Popen([sys.executable, "-c", SPAWNER], stdout=subprocess.PIPE, text=True, start_new_session=True)
     kids = [int(p) for p in proc.stdout.readline().split()]
     assert {p.pid for p in tree(proc.pid)} >= {proc.pid, *kids}
-    assert tree_rss(proc.pid) > psutil.Process(proc.pid).memory_info().rss  # children count too
+    assert tree_memory(proc.pid) > psutil.Process(proc.pid).memory_info().rss  # children count too
     kill_tree(proc.pid)
     proc.wait()
     assert all(wait_until(lambda pid=pid: _dead(pid), what=f"process {pid} to die") for pid in kids)
-    assert tree(proc.pid) == [] and tree_rss(proc.pid) == 0
+    assert tree(proc.pid) == [] and tree_memory(proc.pid) == 0
+
+
+MIB = 2**20
+# A parent that fills 200 MiB, then forks a child that does not exec: the child maps all of the parent's pages.
+# With "copy" the child writes its own 200 MiB as well, which is memory of its own.
+FORKER = ("import os, sys, time\n"
+          "block = bytearray(200 * 2**20)\n"
+          "for i in range(0, len(block), 4096): block[i] = 1\n"
+          "if os.fork() == 0:\n"
+          "    if sys.argv[1] == 'copy':\n"
+          "        own = bytearray(200 * 2**20)\n"
+          "        for i in range(0, len(own), 4096): own[i] = 1\n"
+          "    print('ready', flush=True)\n"
+          "    time.sleep(300)\n"
+          "time.sleep(300)\n")
+
+
+@pytest.mark.parametrize("child", ["shares", "copy"])
+def test_a_forked_child_counts_only_the_memory_it_does_not_share(child):
+    proc = subprocess.Popen([sys.executable, "-c", FORKER, child], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        family = wait_until(lambda: tree(proc.pid) if len(tree(proc.pid)) == 2 else None, what="the forked child")
+        resident = sum(p.memory_info().rss for p in family)
+        limit = 300 * MIB
+        assert resident > limit  # RSS counts the shared 200 MiB twice in both cases
+        used = tree_memory(proc.pid, limit)
+        if child == "shares":
+            assert 200 * MIB < used < limit, used / MIB
+        else:
+            assert used > 400 * MIB, used / MIB
+        assert tree_memory(proc.pid) == pytest.approx(resident, rel=0.05)  # no limit: the cheap sum
+    finally:
+        kill_tree(proc.pid)
+        proc.wait()
 
 
 def test_cgroups_are_used_only_when_delegated_with_the_memory_controller(tmp_path, monkeypatch):

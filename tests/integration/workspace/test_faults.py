@@ -128,6 +128,26 @@ def _gone(pid: int) -> bool:
     return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
+def _wait_for_child(w, run_id: int, pid_file, home) -> None:
+    """Wait for the daemon task to write its child's pid; a run that ends first, or a task that never gets there,
+    fails the test with the run's state and the task's log."""
+    def progress() -> str:
+        if pid_file.exists() and pid_file.read_text():
+            return "started"
+        ended = w.jobs.get_run(run_id).state.life_cycle_state.value in ("TERMINATED", "INTERNAL_ERROR", "SKIPPED")
+        return "ended" if ended else ""
+
+    def story() -> str:
+        logs = "".join(p.read_text(errors="replace")[-3000:] for p in (home / "runs" / str(run_id)).rglob("stdout.log"))
+        return f"run state {w.jobs.get_run(run_id).state}; task log:\n{logs}"
+
+    try:
+        outcome = wait_until(progress, what="the task to start its child")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}; {story()}") from exc
+    assert outcome == "started", f"the run ended before its task started the child: {story()}"
+
+
 def test_memory_limits_timeouts_and_cancel_reach_every_child_process(tmp_path):
     with running_server(tmp_path / "ws", task_memory_mb=300) as srv:
         w = WorkspaceClient(host=srv.url, token=srv.token)
@@ -148,7 +168,7 @@ def test_memory_limits_timeouts_and_cancel_reach_every_child_process(tmp_path):
         cancelled = tmp_path / "cancelled.pid"
         waiter = w.jobs.submit(run_name="daemon", tasks=[Task(task_key="d", notebook_task=NotebookTask(
             notebook_path="/Shared/faults/daemon", base_parameters={"pid_file": str(cancelled)}))])
-        wait_until(lambda: cancelled.exists() and cancelled.read_text(), what="the task to start its child")
+        _wait_for_child(w, waiter.run_id, cancelled, srv.workspace.paths.home)
         w.jobs.cancel_run(waiter.run_id).result()
         assert w.jobs.get_run(waiter.run_id).state.result_state == RunResultState.CANCELED
         assert _gone(int(cancelled.read_text())), "the daemonized child survived the cancel"

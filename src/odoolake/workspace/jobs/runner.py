@@ -31,7 +31,7 @@ from odoolake.workspace.errors import ApiError
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
 from odoolake.workspace.jobs import lifecycle
 from odoolake.workspace.jobs.connections import TaskConnections
-from odoolake.workspace.jobs.processes import TaskCgroup, delegated_cgroup, kill_tree, new_cgroup, tree_rss
+from odoolake.workspace.jobs.processes import TaskCgroup, delegated_cgroup, kill_tree, new_cgroup, tree_memory
 from odoolake.workspace.jobs.settings import topological_order
 from odoolake.workspace.jobs.store import JobsStore
 from odoolake.workspace.secrets.crypto import KEY_ENV
@@ -386,7 +386,7 @@ class JobRunner:
                 task.kill()
                 task.proc.wait()
                 raise TaskFailure("TIMEDOUT", f"Task timed out after {timeout:.0f} seconds.")
-            used = task.memory()
+            used = task.memory(limit)
             if used > limit or task.oom_killed():
                 task.kill()
                 task.proc.wait()
@@ -527,8 +527,8 @@ class _TaskProcess:
         self.proc = proc
         self.cgroup = cgroup
 
-    def memory(self) -> int:
-        return self.cgroup.memory() if self.cgroup is not None else tree_rss(self.proc.pid)
+    def memory(self, limit: int) -> int:
+        return self.cgroup.memory() if self.cgroup is not None else tree_memory(self.proc.pid, limit)
 
     def oom_killed(self) -> bool:
         return self.cgroup is not None and self.cgroup.oom_killed()
