@@ -64,3 +64,21 @@ def test_answers_are_typed_queries():
         "SELECT CAST(c0 AS string) AS `k`, CAST(c1 AS bigint) AS `n` FROM VALUES ('a\\'b\\\\c', 1), (NULL, NULL) "
         "AS t(c0, c1)")
     assert "WHERE false" in sqltext.answer_query([("k", "string")], [])
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT 1", "  select * from gold.t where x = 'insert'", "(SELECT 1) UNION (SELECT 2)", "VALUES (1), (2)",
+    "TABLE gold.t", "WITH c AS (SELECT 1 AS x) SELECT * FROM c", "SELECT `update` FROM t;", "FROM t SELECT a",
+])
+def test_queries_are_recognised(sql):
+    assert sqltext.is_query(sql)
+
+
+@pytest.mark.parametrize("sql", [
+    "WITH c AS (SELECT 1 AS x) INSERT INTO t SELECT * FROM c", "FROM t INSERT INTO u SELECT *",
+    "INSERT INTO t VALUES (1)", "CREATE TABLE t AS SELECT 1", "SET spark.sql.ansi.enabled = true", "USE gold",
+    "SHOW TABLES", "DESCRIBE t", "SELECT 1; DROP TABLE t", "EXPLAIN SELECT 1", "", "SELECT 'unterminated",
+    "CACHE TABLE c AS SELECT 1", "WITH c AS (SELECT 1) MERGE INTO t USING c ON true WHEN MATCHED THEN DELETE",
+])
+def test_everything_else_is_not_a_query(sql):
+    assert not sqltext.is_query(sql)

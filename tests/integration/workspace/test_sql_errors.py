@@ -70,7 +70,8 @@ def test_a_bad_parameter_is_named_and_nothing_is_written(server, w, ledger):
 def test_a_missing_table_and_an_unsupported_construct_are_named_on_every_path(server, w, ledger):
     before = _rows(server)
     failures = {}
-    for statement in ("DELETE FROM errs.no_such_table WHERE amount > 0", "CREATE VIEW errs.v AS SELECT 1 AS x"):
+    missing = ("DELETE FROM errs.no_such_table WHERE amount > 0", "SELECT * FROM errs.no_such_table")
+    for statement in (*missing, "CREATE VIEW errs.v AS SELECT 1 AS x"):
         answer = w.statement_execution.execute_statement(warehouse_id=LOCAL_WAREHOUSE_ID, statement=statement,
                                                          wait_timeout="30s")
         assert answer.status.state == StatementState.FAILED
@@ -83,8 +84,23 @@ def test_a_missing_table_and_an_unsupported_construct_are_named_on_every_path(se
         finally:
             engine.dispose()
         failures[statement] = (answer.status.error.message, str(thrift.value), str(via_alchemy.value))
-    for message in failures["DELETE FROM errs.no_such_table WHERE amount > 0"]:
+    for message in (m for statement in missing for m in failures[statement]):
         assert "[TABLE_OR_VIEW_NOT_FOUND]" in message and "no_such_table" in message and "42P01" in message
     for message in failures["CREATE VIEW errs.v AS SELECT 1 AS x"]:
         assert "[UNSUPPORTED_FEATURE" in message and "does not support creating views" in message
+    assert _rows(server) == before
+
+
+def test_a_write_that_starts_like_a_query_is_never_a_silent_success(server, w, ledger):
+    """Queries are fetched in one engine call (``results.statement_frame``); a write that starts like one
+    (``WITH … INSERT``) goes the command way, where the engine (Sail 0.7.2) refuses its syntax: a failure naming it
+    on every path, never a success that wrote nothing, and nothing written."""
+    before = _rows(server)
+    write = f"WITH c AS (SELECT 'JAP' AS agency) INSERT INTO {ledger} SELECT agency, DATE'2026-03-31', 1.25 FROM c"
+    answer = w.statement_execution.execute_statement(warehouse_id=LOCAL_WAREHOUSE_ID, statement=write,
+                                                     wait_timeout="30s")
+    assert answer.status.state == StatementState.FAILED
+    assert "[PARSE_SYNTAX_ERROR]" in answer.status.error.message and "'INSERT'" in answer.status.error.message
+    with connect(server) as conn, conn.cursor() as cur, pytest.raises(sql.exc.Error, match=r"PARSE_SYNTAX_ERROR"):
+        cur.execute(write)
     assert _rows(server) == before

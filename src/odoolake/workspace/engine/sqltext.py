@@ -175,6 +175,28 @@ def _name_at(toks: list[Token], i: int) -> tuple[str | None, int]:
     return (".".join(parts) if parts else None), i
 
 
+# How a query starts, and the words that make a statement more than a query (``WITH c AS (…) INSERT …`` and Hive's
+# ``FROM t INSERT …`` start like queries).
+QUERY_STARTS = frozenset({"SELECT", "VALUES", "TABLE", "FROM", "WITH"})
+NOT_A_QUERY = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE", "REPLACE",
+                         "OVERWRITE", "CACHE", "UNCACHE", "REFRESH", "SET", "RESET", "USE", "ANALYZE", "MSCK"})
+_LITERALS = frozenset({TokenType.STRING, TokenType.IDENTIFIER, TokenType.NUMBER})
+
+
+def is_query(sql: str) -> bool:
+    """True when the text is one query and nothing else: it only reads, so running it as a relation (lazily, in
+    the call that fetches its rows) does what running it as a command would. Anything in doubt is not a query."""
+    try:
+        toks = _statement_tokens(sql)
+    except SqlSyntaxError:
+        return False
+    first = next((t for t in toks if t.token_type != TokenType.L_PAREN), None)
+    if first is None or first.text.upper() not in QUERY_STARTS:
+        return False
+    return not any(t.token_type == TokenType.SEMICOLON or
+                   (t.token_type not in _LITERALS and t.text.upper() in NOT_A_QUERY) for t in toks)
+
+
 def _statement_tokens(sql: str) -> list[Token]:
     toks = list(_tokens(sql))
     while toks and toks[-1].token_type == TokenType.SEMICOLON:

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from odoolake.workspace.errors import ApiError
-from odoolake.workspace.sql.results import arrow_of
+from odoolake.workspace.sql.results import arrow_of, statement_frame
 from odoolake.workspace.sql.sessions import SqlSession
 from odoolake.workspace.sql.statements import SqlFailure
 
@@ -124,7 +124,7 @@ class SqlOperations:
         spark.addTag(op.tag)  # tags are per thread: a cancel interrupts this statement only
         try:
             op.session.use_pending_schema()
-            df = spark.sql(sql, args=args) if args else spark.sql(sql)
+            df = statement_frame(spark, sql, args)
             if row_limit:
                 df = df.limit(row_limit)
             table = arrow_of(df)

@@ -10,6 +10,8 @@ from typing import Any
 
 from pyspark.sql import types as T
 
+from odoolake.workspace.engine import sqltext
+
 
 def type_of(data_type: T.DataType) -> tuple[str, str]:
     """(type_name, type_text) of ColumnInfo for a Spark data type."""
@@ -83,6 +85,25 @@ def cell(value: Any) -> str | None:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
     return json.dumps(_plain(value))
+
+
+def statement_frame(spark: Any, statement: str, args: dict | list | None = None) -> Any:
+    """A statement as a DataFrame whose rows are still to fetch, at the cost of no engine call for a query.
+
+    ``spark.sql()`` runs the text as a command first and, for a query, gets back the same SQL relation to run again
+    when the rows are fetched: a round trip (and a second pass of the engine's rules) that buys nothing for a
+    query. A query (:func:`~odoolake.workspace.engine.sqltext.is_query`) becomes the DataFrame ``spark.sql()``
+    builds when the engine has nothing to run first; every other statement runs now through ``spark.sql()``, as
+    Spark runs commands eagerly. Errors are the same either way, raised where the rows are fetched."""
+    if not sqltext.is_query(statement):
+        return spark.sql(statement, args=args) if args else spark.sql(statement)
+    from pyspark.sql.connect import functions as F
+    from pyspark.sql.connect.dataframe import DataFrame
+    from pyspark.sql.connect.plan import SQL
+
+    positional = [F.lit(v) for v in args] if isinstance(args, list) else []
+    named = {k: F.lit(v) for k, v in args.items()} if isinstance(args, dict) else {}
+    return DataFrame(SQL(statement, positional, named, []), spark)
 
 
 def engine_result(df: Any) -> tuple[Any, Any]:

@@ -38,7 +38,7 @@ from odoolake.workspace.sql.result_files import (
     arrow_for_clients,
 )
 from odoolake.workspace.sql.result_links import RESULT_LINK_PATH, ResultLinks
-from odoolake.workspace.sql.results import arrow_of, cell, columns, engine_result
+from odoolake.workspace.sql.results import arrow_of, cell, columns, engine_result, statement_frame
 
 LOG = logging.getLogger(__name__)
 
@@ -437,7 +437,7 @@ class StatementService:
             if shown is not None:
                 df: Any = AnsweredFrame(shown())
             else:
-                df = spark.sql(statement, args=args) if args else spark.sql(statement)
+                df = statement_frame(spark, statement, args)
             if sql_session is None:
                 self._sessions.record_setting(principal, statement)
             if st.disposition == EXTERNAL_LINKS:
