@@ -122,6 +122,12 @@ def test_show_schemas_over_spark_connect_filters_by_pattern_and_names_an_unknown
         with pytest.raises(PySparkException) as err:
             fresh.sql(sql).collect()
         assert error_class(err.value) == "NO_SUCH_CATALOG_EXCEPTION" and "`nowhere`" in str(err.value), sql
+    # the warehouse's rules (show_metadata) read and answer it here too: all catalogs, and a syntax error named
+    every = fresh.sql("SHOW SCHEMAS IN ALL CATALOGS LIKE 't_patt_a'").collect()
+    assert [r.asDict() for r in every] == [{"databaseName": "t_patt_a", "catalog": "main"}]
+    with pytest.raises(PySparkException) as err:
+        fresh.sql("SHOW SCHEMAS LIKE").collect()
+    assert error_class(err.value) == "PARSE_SYNTAX_ERROR" and "LIKE takes a quoted pattern" in str(err.value)
 
 
 def test_missing_and_existing_tables_are_named_in_errors(fresh):

@@ -7,13 +7,37 @@ fallback too. Errors keep the Databricks shape that Sail's ``unity`` client read
 from __future__ import annotations
 
 import hmac
+import json
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from odoolake.workspace.catalog import routes
-from odoolake.workspace.catalog.store import CatalogStore
+from odoolake.workspace.catalog.store import CatalogStore, FullName
 from odoolake.workspace.errors import ApiError
+
+TABLE_PATH = "/api/2.1/unity-catalog/tables/"
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def table_answer(store: CatalogStore, method: str, path: str) -> bytes | None:
+    """The body of ``GET …/tables/{full_name}`` for a table that exists, else None (the app answers, errors too).
+
+    Sail asks for a table this way three times for every query that names one: through FastAPI (routing, a worker
+    thread, its JSON encoder) each took about 1.6 ms, a third of a small query's time. The answer is the route's
+    (``routes.get_table``), built from the same ``TableInfo.as_api``, without that machinery."""
+    if method != "GET" or not path.startswith(TABLE_PATH):
+        return None
+    full_name = path[len(TABLE_PATH):]
+    if "/" in full_name:
+        return None
+    try:
+        info = store.find(FullName.parse(full_name))
+    except ApiError:
+        return None
+    if info is None:
+        return None
+    return json.dumps(info.as_api(for_engine=True), separators=(",", ":")).encode()
 
 
 def catalog_app(store: CatalogStore, token: str) -> FastAPI:
@@ -33,6 +57,12 @@ def catalog_app(store: CatalogStore, token: str) -> FastAPI:
                 if not hmac.compare_digest(given, expected):
                     await JSONResponse({"error_code": "UNAUTHENTICATED", "message": "Invalid engine secret."},
                                        status_code=401)(scope, receive, send)
+                    return
+                body = table_answer(store, scope["method"], scope["path"])
+                if body is not None:
+                    await send({"type": "http.response.start", "status": 200,
+                                "headers": [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]})
+                    await send({"type": "http.response.body", "body": body})
                     return
             await self.inner(scope, receive, send)
 

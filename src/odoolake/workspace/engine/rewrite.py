@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from google.protobuf.message import Message
 
 from odoolake.errors import DeltaCommandError
@@ -42,7 +43,6 @@ from odoolake.workspace.engine.locks import table_lock
 from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_pb2
 from odoolake.workspace.engine.upstream import Upstream, UpstreamError
 from odoolake.workspace.errors import ApiError
-from odoolake.workspace.sql.metadata import pattern as name_pattern
 from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
 
 LOG = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ WriteV2: Any = commands_pb2.WriteOperationV2
 SILENT_COLUMN_DROP = "SILENT_COLUMN_DROP"  # our error class for the guard against Sail's NOT NULL append bug
 MUTATING_DELTA = frozenset({"optimize", "vacuum", "restore", "add_columns", "set_tblproperties"})
 SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
+_SQL_TYPES = {pa.string(): "string", pa.int32(): "int", pa.bool_(): "boolean"}  # of the SHOW answers' columns
 _DESCRIBE_TARGETS = frozenset({"TABLE", "EXTENDED", "FORMATTED", "QUERY", "DATABASE", "SCHEMA", "CATALOG",
                                "FUNCTION", "HISTORY", "DETAIL", "NAMESPACE"})
 _TEMP_VIEW = re.compile(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?(GLOBAL\s+)?TEMP(ORARY)?\s+VIEW\b", re.I)
@@ -400,23 +401,20 @@ class PlanRewriter:
 
     def _show_schemas(self, sql: str) -> str:
         """``SHOW SCHEMAS [IN|FROM catalog] [[LIKE] 'pattern']`` from the catalog, one ``databaseName`` a row as
-        Databricks answers (Sail answers ``main.<schema>``)."""
-        toks = [t for t in sqltext.tokens(sql)[2:] if t.text != ";"]
-        catalog, pattern = CATALOG, None
-        if toks and toks[0].text.upper() in ("IN", "FROM") and len(toks) > 1:
-            catalog = toks[1].text.lower()
-            toks = toks[2:]
-        if toks and toks[0].text.upper() == "LIKE":
-            toks = toks[1:]
-        if toks:
-            pattern = toks[0].text
-        if catalog not in CATALOG_ALIASES:
-            raise self._unknown_catalog(catalog)
-        names = [s["name"] for s in self.catalog.schemas(CATALOG)]
-        wanted = name_pattern(pattern)  # the one rule for SHOW patterns, shared with the SQL warehouse
-        if wanted is not None:
-            names = [n for n in names if wanted.match(n)]
-        return sqltext.answer_query([("databaseName", "string")], [(n,) for n in names])
+        Databricks answers (Sail answers ``main.<schema>``): read and answered by the SQL warehouse's own rules
+        (:mod:`odoolake.workspace.sql.show_metadata`), so both paths parse and answer it one way."""
+        from odoolake.workspace.sql import show_metadata  # pyarrow.compute: only when a SHOW SCHEMAS comes
+
+        try:
+            command = show_metadata.parse(sql)
+            if command is None:  # not a form it reads: Sail reports it
+                return sql
+            table = show_metadata.answer(command, show_metadata.Metadata(self.catalog))
+        except show_metadata.ShowMetadataError as exc:
+            code = "NOT_FOUND" if (exc.error_class, exc.sql_state) == NO_SUCH_CATALOG else "INVALID_ARGUMENT"
+            raise refuse(code, exc.error_class, exc.sql_state, str(exc).split("] ", 1)[-1]) from None
+        return sqltext.answer_query([(f.name, _SQL_TYPES[f.type]) for f in table.schema],
+                                    [tuple(row.values()) for row in table.to_pylist()])
 
     @staticmethod
     def _unknown_catalog(name: str) -> CallRefused:

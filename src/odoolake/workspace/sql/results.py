@@ -120,7 +120,5 @@ def arrow_of(df: Any) -> Any:
     duplicate struct field names refused)."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    if not hasattr(df, "_to_table"):  # a result answered without the engine (an Arrow table already)
-        return df.toArrow()
     table, schema = engine_result(df)
     return table.cast(to_arrow_schema(schema, error_on_duplicated_field_names_in_struct=True, timezone="UTC"))

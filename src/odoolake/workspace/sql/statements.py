@@ -261,7 +261,8 @@ def check_warehouse(warehouse: Any) -> None:
 
 
 class AnsweredFrame:
-    """A result answered here rather than by the engine (an Arrow table), read where a statement's DataFrame is."""
+    """A result answered here rather than by the engine (an Arrow table), read where a statement's DataFrame is:
+    ``_to_table()`` answers as an engine DataFrame's one ExecutePlan does (:func:`results.engine_result`)."""
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table
@@ -278,8 +279,8 @@ class AnsweredFrame:
     def collect(self) -> list[tuple]:
         return [tuple(row.values()) for row in self.table.to_pylist()]
 
-    def toArrow(self) -> pa.Table:
-        return self.table
+    def _to_table(self) -> tuple[pa.Table, Any]:
+        return self.table, self.schema
 
 
 def collected(df: Any, row_limit: int | None) -> tuple[list, Any]:
@@ -288,11 +289,9 @@ def collected(df: Any, row_limit: int | None) -> tuple[list, Any]:
     ``DataFrame.collect()`` first asks the engine for a setting (``binaryAsBytes``), and ``.schema`` is an analysis
     of its own: two round trips more per statement. The engine's answer to the query carries the schema already, so
     the rows are converted here by PySpark's own converter, as ``collect()`` converts them."""
-    frame = df.limit(row_limit + 1) if row_limit is not None else df
-    if isinstance(frame, AnsweredFrame):
-        return frame.collect(), frame.schema
     from pyspark.sql.conversion import ArrowTableToRowsConversion
 
+    frame = df.limit(row_limit + 1) if row_limit is not None else df
     table, schema = engine_result(frame)
     return ArrowTableToRowsConversion.convert(table, schema, binary_as_bytes=True), schema
 

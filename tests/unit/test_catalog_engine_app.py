@@ -1,0 +1,63 @@
+"""The catalog as the engine reads it (``catalog.app``): the table answer Sail asks for with every query that names a
+table is served without FastAPI's machinery, and must say what the route says; anything else is the route's."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+from deltalake import write_deltalake
+from fastapi.testclient import TestClient
+
+from odoolake.config import WorkspacePaths
+from odoolake.workspace.catalog import routes
+from odoolake.workspace.catalog.app import TABLE_PATH, catalog_app, table_answer
+from odoolake.workspace.catalog.store import CatalogStore, FullName
+
+SECRET = "s3cret"
+
+
+def _store(tmp_path) -> CatalogStore:
+    store = CatalogStore(WorkspacePaths.from_env(str(tmp_path)), "owner@localhost")
+    store.create_schema("main", "gold")
+    location = store.managed_location("gold", "ewt")  # a managed table: the engine is told it is EXTERNAL
+    write_deltalake(str(location), pa.table({"agency": ["RIM"], "amount": pa.array([1.5], pa.float64())}),
+                    partition_by=["agency"])
+    assert store.create_table(FullName("main", "gold", "ewt"), None).table_type == "MANAGED"
+    return store
+
+
+class _EngineRequest:
+    """What ``routes.get_table`` reads of a request: the app's state, as ``catalog_app`` sets it."""
+
+    def __init__(self, store: CatalogStore) -> None:
+        self.app = type("App", (), {"state": type("State", (), {"catalog": store, "catalog_for_engine": True})()})()
+        self.scope: dict = {}
+
+
+def test_the_table_answer_is_the_routes_answer(tmp_path):
+    store = _store(tmp_path)
+    client = TestClient(catalog_app(store, SECRET), headers={"Authorization": f"Bearer {SECRET}"})
+    served = client.get(f"{TABLE_PATH}main.gold.ewt")
+    assert served.status_code == 200 and served.headers["content-type"] == "application/json"
+    assert served.json() == json.loads(table_answer(store, "GET", f"{TABLE_PATH}main.gold.ewt"))
+    assert served.json() == routes.get_table("main.gold.ewt", _EngineRequest(store))  # the route's own answer
+    body = served.json()
+    assert body["table_type"] == "EXTERNAL" and body["storage_location"].startswith("file://")
+    assert [(c["name"], c["type_name"], c.get("partition_index")) for c in body["columns"]] == [
+        ("agency", "STRING", 0), ("amount", "DOUBLE", None)]
+
+
+def test_everything_else_is_answered_by_the_app(tmp_path):
+    store = _store(tmp_path)
+    client = TestClient(catalog_app(store, SECRET), headers={"Authorization": f"Bearer {SECRET}"})
+    assert table_answer(store, "GET", f"{TABLE_PATH}main.gold.nope") is None
+    missing = client.get(f"{TABLE_PATH}main.gold.nope")
+    assert missing.status_code == 404 and missing.json()["error_code"] == "TABLE_DOES_NOT_EXIST"
+    assert table_answer(store, "GET", f"{TABLE_PATH}gold.ewt") is None
+    assert client.get(f"{TABLE_PATH}gold.ewt").status_code == 400  # not catalog.schema.table
+    assert table_answer(store, "DELETE", f"{TABLE_PATH}main.gold.ewt") is None
+    assert table_answer(store, "GET", f"{TABLE_PATH}main.gold.ewt/exists") is None
+    assert client.get(f"{TABLE_PATH}main.gold.ewt/exists").json() == {"table_exists": True}
+    refused = TestClient(catalog_app(store, SECRET)).get(f"{TABLE_PATH}main.gold.ewt")
+    assert refused.status_code == 401  # the secret is checked before any answer
