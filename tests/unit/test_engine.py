@@ -117,6 +117,7 @@ def test_show_schemas_over_spark_connect_filters_by_pattern_and_names_an_unknown
     assert shown("SHOW SCHEMAS LIKE 't_patt*'") == {"t_patt_a", "t_patt_b"}
     assert shown("SHOW SCHEMAS IN main LIKE 'T_PATT_A|t_other'") == {"t_patt_a", "t_other"}
     assert shown("SHOW DATABASES FROM spark_catalog 't_patt_b'") == {"t_patt_b"}
+    assert shown("SHOW NAMESPACES IN main LIKE 't_other'") == {"t_other"}  # Spark's third spelling
     assert shown("SHOW SCHEMAS") == {"t_patt_a", "t_patt_b", "t_other"}
     for sql in ("SHOW SCHEMAS IN nowhere", "USE CATALOG nowhere"):
         with pytest.raises(PySparkException) as err:

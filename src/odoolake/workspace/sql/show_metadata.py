@@ -67,7 +67,7 @@ COLUMN_COLUMNS = pa.schema([("col_name", _S), ("catalogName", _S), ("namespace",
                             ("isGenerated", _S)])
 
 _GAP = r"(?:\s|--[^\n]*(?:\n|\Z)|/\*.*?\*/)"  # blanks and comments
-_HEAD = re.compile(rf"{_GAP}*SHOW{_GAP}+(CATALOGS|SCHEMAS|DATABASES|TABLES|COLUMNS)\b", re.I | re.S)
+_HEAD = re.compile(rf"{_GAP}*SHOW{_GAP}+(CATALOGS|SCHEMAS|DATABASES|NAMESPACES|TABLES|COLUMNS)\b", re.I | re.S)
 _WORD = re.compile(r"[^\s;'\"`]+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "0": "\0", "Z": "\x1a"}
 WORD, IDENTIFIER, STRING = "word", "identifier", "string"
@@ -204,7 +204,7 @@ def parse(statement: str) -> ShowMetadata | None:
         toks = _tokens(statement)
     except _Unfinished:
         return None  # an open quote or comment: the engine reports it
-    kind = {"DATABASES": SCHEMAS}.get(head.group(1).upper(), head.group(1).upper())
+    kind = {"DATABASES": SCHEMAS, "NAMESPACES": SCHEMAS}.get(head.group(1).upper(), head.group(1).upper())
     rest = toks[2:]
     if kind == CATALOGS:
         return ShowMetadata(CATALOGS, like=_last_like(kind, rest))
