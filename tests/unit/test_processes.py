@@ -62,7 +62,7 @@ def test_a_forked_child_counts_only_the_memory_it_does_not_share(child):
         if child == "shares":
             assert 200 * MIB < used < limit, used / MIB
         else:
-            assert used > 400 * MIB, used / MIB
+            assert used > 380 * MIB, used / MIB  # 200 MiB of its own beside the 200 both hold
         assert tree_memory(proc.pid) == pytest.approx(resident, rel=0.05)  # no limit: the cheap sum
     finally:
         kill_tree(proc.pid)
