@@ -16,6 +16,12 @@ from .conftest import running_server
 from .test_bundle_deploy import REPO_BUNDLE
 
 
+def _task_logs(home) -> str:
+    """The tail of every task's own log (a client-side failure, such as a response gRPC could not decode, is logged
+    there with its traceback and not in the run's error)."""
+    return "".join(f"\n--- {log}\n{log.read_text(errors='replace')[-4000:]}" for log in sorted(home.rglob("stdout.log")))
+
+
 def test_prod_target_deploys_to_a_remote_workspace_and_runs_there(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO_BUNDLE.parent)
     monkeypatch.delenv("DATABRICKS_CONFIG_PROFILE", raising=False)
@@ -34,7 +40,7 @@ def test_prod_target_deploys_to_a_remote_workspace_and_runs_there(tmp_path, monk
         deployed = runner.invoke(app, ["bundle", "deploy", *args], env={"DATABRICKS_TOKEN": robot_token})
         assert deployed.exit_code == 0, deployed.output
         ran = runner.invoke(app, ["bundle", "run", "bir_etl", *args], env={"DATABRICKS_TOKEN": robot_token})
-        assert ran.exit_code == 0, ran.output
+        assert ran.exit_code == 0, ran.output + _task_logs(remote.workspace.paths.home)
         assert "SUCCESS" in ran.output
 
         w = WorkspaceClient(host=remote.url, token=robot_token)
