@@ -13,7 +13,8 @@ read that Sail answers; no query planning) over:
   of ``sc://host:port/;use_ssl=true;token=…`` gets.
 
 The paths run interleaved call by call, ``--rounds`` times; the report is the median over rounds of each path's
-p50, with this process's CPU time per call (the client side: gRPC, TLS, call credentials) beside it.
+p50, with this process's CPU time per call beside it: the client's side (gRPC, TLS, call credentials), and for
+``rest_port`` also the front door's splice, which runs in this process (the proxy runs in the engine host's).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def main() -> None:
                 f"{name} {rounds[name][-1][0]:.3f} ms" for name in calls), flush=True)
         report = {"date": date.today().isoformat(), "calls_per_round": args.calls, "rounds": args.rounds,
                   "paths": {name: {"p50_ms": round(statistics.median(v[0] for v in values), 3),
-                                   "client_cpu_ms_per_call": round(statistics.median(v[1] for v in values), 3)}
+                                   "this_process_cpu_ms_per_call": round(statistics.median(v[1] for v in values), 3)}
                             for name, values in rounds.items()}}
         base = report["paths"]["owner_plain"]["p50_ms"]
         for values in report["paths"].values():

@@ -96,7 +96,7 @@ MUTATIONS = (
              ("tests/integration/workspace/test_task_interrupt.py::"
               "test_a_fence_alone_keeps_a_running_write_from_committing",)),
     Mutation("the memory watchdog counts a forked child's shared pages twice", "workspace/jobs/processes.py",
-             "    if limit is not None and total > limit:\n", "    if False:\n",
+             "        proportional = _sum(family, _proportional)\n", "        proportional = resident\n",
              ("tests/unit/test_processes.py::test_a_forked_child_counts_only_the_memory_it_does_not_share",)),
     # -- tax --------------------------------------------------------------------------------------------------
     Mutation("ATC: a new rate starts a day late", "bir/atc.py", "return self.valid_from <= on <= self.valid_to",

@@ -61,3 +61,18 @@ def test_everything_else_is_answered_by_the_app(tmp_path):
     assert client.get(f"{TABLE_PATH}main.gold.ewt/exists").json() == {"table_exists": True}
     refused = TestClient(catalog_app(store, SECRET)).get(f"{TABLE_PATH}main.gold.ewt")
     assert refused.status_code == 401  # the secret is checked before any answer
+
+
+def test_a_table_whose_log_changed_is_read_by_the_app_not_on_the_event_loop(tmp_path):
+    store = _store(tmp_path)
+    client = TestClient(catalog_app(store, SECRET), headers={"Authorization": f"Bearer {SECRET}"})
+    path = f"{TABLE_PATH}main.gold.ewt"
+    client.get(path)  # the log has been read
+    assert table_answer(store, "GET", path) is not None
+    location = store.managed_location("gold", "ewt")
+    write_deltalake(str(location), pa.table({"agency": ["BOM"], "amount": pa.array([2.0], pa.float64()),
+                                             "note": ["new column"]}), mode="append", schema_mode="merge")
+    assert table_answer(store, "GET", path) is None  # a commit since: reading its log is the app's job
+    body = client.get(path).json()
+    assert "note" in [c["name"] for c in body["columns"]]  # the new commit's schema
+    assert json.loads(table_answer(store, "GET", path)) == body  # read once, answered on the fast path again

@@ -10,7 +10,18 @@ import psutil
 import pytest
 
 from odoolake.testing.waiting import wait_until
-from odoolake.workspace.jobs.processes import CGROUP_ENV, delegated_cgroup, kill_tree, new_cgroup, tree, tree_memory
+from odoolake.workspace.jobs import processes
+from odoolake.workspace.jobs.processes import (
+    CGROUP_ENV,
+    RECOUNT_GROWTH,
+    RECOUNT_SECONDS,
+    TreeMemory,
+    delegated_cgroup,
+    kill_tree,
+    new_cgroup,
+    tree,
+    tree_memory,
+)
 
 SPAWNER = ("import subprocess, sys, time\n"
            "kids = [subprocess.Popen(['sleep', '300']), subprocess.Popen(['sleep', '300'], start_new_session=True)]\n"
@@ -67,6 +78,35 @@ def test_a_forked_child_counts_only_the_memory_it_does_not_share(child):
     finally:
         kill_tree(proc.pid)
         proc.wait()
+
+
+def test_a_pss_recount_stands_for_a_while_unless_the_resident_sum_grows(monkeypatch):
+    """A task that stays over the limit in RSS (forked workers sharing pages) is not walked page by page at every
+    sample: the recount's PSS/RSS ratio scales the resident sum until RECOUNT_SECONDS pass or it grows."""
+    resident = {"task": 300 * MIB, "worker": 300 * MIB}  # 600 MiB in RSS, half of it shared: 450 MiB in PSS
+    recounts = []
+
+    def proportional(proc: str) -> int:
+        recounts.append(proc)
+        return {"task": 150 * MIB, "worker": 300 * MIB}[proc]
+
+    monkeypatch.setattr(processes, "tree", lambda pid: ["task", "worker"])
+    monkeypatch.setattr(processes, "_resident", lambda proc: resident[proc])
+    monkeypatch.setattr(processes, "_proportional", proportional)
+    now = [100.0]
+    watch = TreeMemory(1, clock=lambda: now[0])
+    limit = 500 * MIB
+    assert watch.measure(limit) == 450 * MIB and len(recounts) == 2
+    now[0] += RECOUNT_SECONDS / 2
+    assert watch.measure(limit) == 450 * MIB and len(recounts) == 2  # the recount stands
+    resident["worker"] = int(300 * MIB * RECOUNT_GROWTH) + 200 * MIB  # grew by more than RECOUNT_GROWTH
+    watch.measure(limit)
+    assert len(recounts) == 4
+    now[0] += RECOUNT_SECONDS
+    watch.measure(limit)
+    assert len(recounts) == 6  # stale: counted again
+    resident["worker"] = 100 * MIB  # under the limit in RSS: RSS stands, no recount
+    assert watch.measure(limit) == 400 * MIB and len(recounts) == 6
 
 
 def test_cgroups_are_used_only_when_delegated_with_the_memory_controller(tmp_path, monkeypatch):

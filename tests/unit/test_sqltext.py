@@ -77,7 +77,8 @@ def test_queries_are_recognised(sql):
 @pytest.mark.parametrize("sql", [
     "WITH c AS (SELECT 1 AS x) INSERT INTO t SELECT * FROM c", "FROM t INSERT INTO u SELECT *",
     "INSERT INTO t VALUES (1)", "CREATE TABLE t AS SELECT 1", "SET spark.sql.ansi.enabled = true", "USE gold",
-    "SHOW TABLES", "DESCRIBE t", "SELECT 1; DROP TABLE t", "EXPLAIN SELECT 1", "", "SELECT 'unterminated",
+    "SHOW TABLES", "DESCRIBE t", "SELECT 1; DROP TABLE t", "SELECT 1; SELECT 2", "EXPLAIN SELECT 1", "",
+    "SELECT 'unterminated",
     "CACHE TABLE c AS SELECT 1", "WITH c AS (SELECT 1) MERGE INTO t USING c ON true WHEN MATCHED THEN DELETE",
 ])
 def test_everything_else_is_not_a_query(sql):

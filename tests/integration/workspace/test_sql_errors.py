@@ -92,9 +92,9 @@ def test_a_missing_table_and_an_unsupported_construct_are_named_on_every_path(se
 
 
 def test_a_write_that_starts_like_a_query_is_never_a_silent_success(server, w, ledger):
-    """Queries are fetched in one engine call (``results.statement_frame``); a write that starts like one
-    (``WITH … INSERT``) goes the command way, where the engine (Sail 0.7.2) refuses its syntax: a failure naming it
-    on every path, never a success that wrote nothing, and nothing written."""
+    """Queries are fetched in one engine call (``results.statement_frame``; which statements count as queries is
+    tests/unit/test_sqltext.py's); a write that starts like one (``WITH … INSERT``, a syntax the engine, Sail 0.7.2,
+    refuses) fails naming it on every path, never a success that wrote nothing, and nothing is written."""
     before = _rows(server)
     write = f"WITH c AS (SELECT 'JAP' AS agency) INSERT INTO {ledger} SELECT agency, DATE'2026-03-31', 1.25 FROM c"
     answer = w.statement_execution.execute_statement(warehouse_id=LOCAL_WAREHOUSE_ID, statement=write,

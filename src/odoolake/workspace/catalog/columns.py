@@ -114,6 +114,10 @@ class DeltaFacts:
     created_ms: int | None
 
 
+class NotLoaded(Exception):
+    """The Delta log changed since it was last read, and the caller asked not to read it now."""
+
+
 class DeltaLogReader:
     """Schema, partitioning and properties of Delta tables, re-read only when a table's log directory changes
     (its mtime moves with every commit file added), so a catalog lookup costs one ``stat``."""
@@ -122,7 +126,9 @@ class DeltaLogReader:
         self._cache: dict[str, tuple[int, DeltaFacts | None]] = {}
         self._lock = threading.Lock()
 
-    def read(self, location: str) -> DeltaFacts | None:
+    def read(self, location: str, load: bool = True) -> DeltaFacts | None:
+        """The table's facts; with ``load=False`` only what the cache holds for its current log, else
+        :class:`NotLoaded` (so a caller on an event loop never waits for a log to be read)."""
         log = Path(location, "_delta_log")
         try:
             stamp = os.stat(log).st_mtime_ns
@@ -132,6 +138,8 @@ class DeltaLogReader:
             hit = self._cache.get(location)
         if hit is not None and hit[0] == stamp:
             return hit[1]
+        if not load:
+            raise NotLoaded(location)
         facts = _load(location)
         with self._lock:
             self._cache[location] = (stamp, facts)

@@ -231,13 +231,15 @@ class CatalogStore:
                 "SELECT * FROM tables WHERE catalog_name = ? ORDER BY schema_name, name", (catalog,)).fetchall()
         return [self._info(r) for r in rows]
 
-    def find(self, name: FullName) -> TableInfo | None:
+    def find(self, name: FullName, load: bool = True) -> TableInfo | None:
+        """The table, or None. ``load=False``: raise ``columns.NotLoaded`` rather than read a Delta log that changed
+        since it was last read."""
         if name.schema == INFORMATION_SCHEMA:
-            return self._system_table(name) if name.table in SYSTEM_TABLES else None
+            return self._system_table(name, load) if name.table in SYSTEM_TABLES else None
         row = self.db.connect().execute(
             "SELECT * FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
             (name.catalog, name.schema, name.table)).fetchone()
-        return self._info(row) if row is not None else None
+        return self._info(row, load) if row is not None else None
 
     def table(self, name: FullName) -> TableInfo:
         info = self.find(name)
@@ -334,18 +336,18 @@ class CatalogStore:
             raise InvalidParameterValue(f"Invalid storage_location {location!r}: expected an absolute path.")
         return Path(*path.parts).resolve() if ".." in path.parts else path
 
-    def _system_table(self, name: FullName) -> TableInfo:
+    def _system_table(self, name: FullName, load: bool = True) -> TableInfo:
         location = str(self.information_schema_location(name.table))
-        facts = self.delta.read(location)
+        facts = self.delta.read(location, load)
         return TableInfo(name=name, table_id=f"information_schema.{name.table}", table_type=EXTERNAL,
                          data_source_format="DELTA", storage_location=location, comment=None, properties={},
                          owner="System user", created_at=0, updated_at=0,
                          columns=uc_columns(facts.schema, []) if facts else [],
                          delta_version=facts.version if facts else None)
 
-    def _info(self, row) -> TableInfo:
+    def _info(self, row, load: bool = True) -> TableInfo:
         location = row["storage_location"]
-        facts = self.delta.read(location) if row["data_source_format"] == "DELTA" else None
+        facts = self.delta.read(location, load) if row["data_source_format"] == "DELTA" else None
         if facts is not None:
             columns = uc_columns(facts.schema, facts.partition_columns)
             properties = {**json.loads(row["properties"] or "{}"), **facts.properties}

@@ -53,6 +53,14 @@ SILENT_COLUMN_DROP = "SILENT_COLUMN_DROP"  # our error class for the guard again
 MUTATING_DELTA = frozenset({"optimize", "vacuum", "restore", "add_columns", "set_tblproperties"})
 SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
 _SQL_TYPES = {pa.string(): "string", pa.int32(): "int", pa.bool_(): "boolean"}  # of the SHOW answers' columns
+
+
+def _sql_type(field: pa.Field) -> str:
+    try:
+        return _SQL_TYPES[field.type]
+    except KeyError:
+        raise TypeError(f"The answer column {field.name} has type {field.type}, which _SQL_TYPES does not map to a "
+                        "SQL type.") from None
 _DESCRIBE_TARGETS = frozenset({"TABLE", "EXTENDED", "FORMATTED", "QUERY", "DATABASE", "SCHEMA", "CATALOG",
                                "FUNCTION", "HISTORY", "DETAIL", "NAMESPACE"})
 _TEMP_VIEW = re.compile(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?(GLOBAL\s+)?TEMP(ORARY)?\s+VIEW\b", re.I)
@@ -413,7 +421,7 @@ class PlanRewriter:
         except show_metadata.ShowMetadataError as exc:
             code = "NOT_FOUND" if (exc.error_class, exc.sql_state) == NO_SUCH_CATALOG else "INVALID_ARGUMENT"
             raise refuse(code, exc.error_class, exc.sql_state, str(exc).split("] ", 1)[-1]) from None
-        return sqltext.answer_query([(f.name, _SQL_TYPES[f.type]) for f in table.schema],
+        return sqltext.answer_query([(f.name, _sql_type(f)) for f in table.schema],
                                     [tuple(row.values()) for row in table.to_pylist()])
 
     @staticmethod

@@ -31,7 +31,7 @@ from odoolake.workspace.errors import ApiError
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
 from odoolake.workspace.jobs import lifecycle
 from odoolake.workspace.jobs.connections import TaskConnections
-from odoolake.workspace.jobs.processes import TaskCgroup, delegated_cgroup, kill_tree, new_cgroup, tree_memory
+from odoolake.workspace.jobs.processes import TaskCgroup, TreeMemory, delegated_cgroup, kill_tree, new_cgroup
 from odoolake.workspace.jobs.settings import topological_order
 from odoolake.workspace.jobs.store import JobsStore
 from odoolake.workspace.secrets.crypto import KEY_ENV
@@ -526,9 +526,10 @@ class _TaskProcess:
     def __init__(self, proc: subprocess.Popen, cgroup: TaskCgroup | None) -> None:
         self.proc = proc
         self.cgroup = cgroup
+        self.tree = TreeMemory(proc.pid)
 
     def memory(self, limit: int) -> int:
-        return self.cgroup.memory() if self.cgroup is not None else tree_memory(self.proc.pid, limit)
+        return self.cgroup.memory() if self.cgroup is not None else self.tree.measure(limit)
 
     def oom_killed(self) -> bool:
         return self.cgroup is not None and self.cgroup.oom_killed()

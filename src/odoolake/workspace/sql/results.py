@@ -116,9 +116,14 @@ def engine_result(df: Any) -> tuple[Any, Any]:
 
 
 def arrow_of(df: Any) -> Any:
-    """``df.toArrow()`` in one engine call (:func:`engine_result`), cast as ``toArrow()`` casts (UTC timestamps,
-    duplicate struct field names refused)."""
+    """``df.toArrow()`` in one engine call (:func:`arrow_and_schema`)."""
+    return arrow_and_schema(df)[0]
+
+
+def arrow_and_schema(df: Any) -> tuple[Any, Any]:
+    """``df.toArrow()`` and ``df.schema`` from one engine call (:func:`engine_result`), the table cast as
+    ``toArrow()`` casts (UTC timestamps, duplicate struct field names refused)."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
     table, schema = engine_result(df)
-    return table.cast(to_arrow_schema(schema, error_on_duplicated_field_names_in_struct=True, timezone="UTC"))
+    return table.cast(to_arrow_schema(schema, error_on_duplicated_field_names_in_struct=True, timezone="UTC")), schema

@@ -38,7 +38,7 @@ from odoolake.workspace.sql.result_files import (
     arrow_for_clients,
 )
 from odoolake.workspace.sql.result_links import RESULT_LINK_PATH, ResultLinks
-from odoolake.workspace.sql.results import arrow_of, cell, columns, engine_result, statement_frame
+from odoolake.workspace.sql.results import arrow_and_schema, cell, columns, engine_result, statement_frame
 
 LOG = logging.getLogger(__name__)
 
@@ -440,7 +440,7 @@ class StatementService:
             if sql_session is None:
                 self._sessions.record_setting(principal, statement)
             if st.disposition == EXTERNAL_LINKS:
-                self._write_files(st, df, df.schema, row_limit, byte_limit)
+                self._write_files(st, df, row_limit, byte_limit)
                 return
             rows, schema_info = collected(df, row_limit)
             if st.state == "CANCELED":
@@ -483,19 +483,18 @@ class StatementService:
                 st.session.removeTag(st.statement_id)
             st.session = None
 
-    def _write_files(self, st: Statement, df: Any, schema_info: Any, row_limit: int | None, byte_limit: int) -> None:
-        """An EXTERNAL_LINKS result: the rows written as chunk files in the statement's format."""
+    def _write_files(self, st: Statement, df: Any, row_limit: int | None, byte_limit: int) -> None:
+        """An EXTERNAL_LINKS result: the rows written as chunk files in the statement's format (one engine call)."""
         assert self.files is not None
-        limited = df.limit(row_limit + 1) if row_limit is not None else df
         if st.format == "ARROW_STREAM":
-            table = arrow_of(limited)
+            table, schema_info = arrow_and_schema(df.limit(row_limit + 1) if row_limit is not None else df)
             over = row_limit is not None and table.num_rows > row_limit
             if st.state == "CANCELED":
                 return
             written = self.files.write_arrow(st.statement_id, arrow_for_clients(table.slice(0, row_limit) if over
                                                                                 else table), byte_limit)
         else:
-            rows = limited.collect()
+            rows, schema_info = collected(df, row_limit)
             over = row_limit is not None and len(rows) > row_limit
             if st.state == "CANCELED":
                 return
