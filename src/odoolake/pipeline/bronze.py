@@ -173,6 +173,7 @@ def ingested_files(spark: SparkSession, model: RawModel) -> set[str]:
     return {r[0] for r in spark.table(model.bronze_table).select("_source_file").distinct().collect()}
 
 
+@io.stage
 def ingest(
     spark: SparkSession,
     raw_root: str,
