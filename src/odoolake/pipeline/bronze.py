@@ -205,11 +205,13 @@ def ingest(
     local = native.enabled(spark)  # the local engine's own session: DuckDB parses, delta-rs appends
     for model, paths in staged:
         if local is not None:
-            native.append(spark, local, model, paths)
+            appended: int | None = native.append(spark, local, model, paths)  # its own count: the parity test compares
         else:
             io.append(_bronze_rows(spark, model, paths), model.bronze_table)
+            appended = None
         bronze = spark.table(model.bronze_table)
-        written, rejected = _check_new_rows(spark, model, paths)
+        found, rejected = _check_new_rows(spark, model, paths)
+        written = found if appended is None else appended
         if rejected:
             # Keyed by source file, so re-ingesting a file after a crash replaces, never duplicates.
             io.replace_where(_quarantine_rows(bronze, model, paths), io.QUARANTINE,
