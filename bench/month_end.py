@@ -2,6 +2,8 @@
 
     python bench/month_end.py                                   # 1M and 10M lines, 3 runs each
     python bench/month_end.py --sizes 200000 --runs 3 --engines sail,honest
+    git archive 40e205e src | tar -x -C /tmp/base    # an earlier version of the code, run beside this one:
+    python bench/month_end.py --sizes 1000000 --runs 3 --engines sail-baseline,sail-pyspark --baseline-src /tmp/base/src
 
 Engines (each run in a fresh worker process, interleaved sail, honest, lean, sail, honest, lean … so all see the
 same machine state):
@@ -9,7 +11,9 @@ same machine state):
   on the embedded engine with Delta tables; then one more month is added and the incremental run is timed.
   ``sail-pyspark`` is the same with the local engine's native steps off (``ODOOLAKE_NATIVE_STEPS=off``, the
   default): the plain PySpark path, as it runs on Databricks; ``sail-native`` with them on (bronze parsed by DuckDB
-  and appended by delta-rs).
+  and appended by delta-rs). ``sail-baseline`` is ``sail-pyspark`` with the ``odoolake`` package imported from
+  ``--baseline-src`` (another version's ``src`` folder, put first on ``PYTHONPATH``): before and after a change,
+  interleaved.
 - ``honest``: the same logical work in DuckDB SQL, every table written to Delta with delta-rs (``floor_honest``).
 - ``lean``: the core arithmetic only, parquet out (``floor_lean``): a lower bound.
 
@@ -43,9 +47,10 @@ sys.path.insert(0, str(HERE))
 END = date(2026, 10, 1)
 EXTRA = date(2026, 11, 1)
 MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
-ENGINES = ("sail", "sail-pyspark", "sail-native", "honest", "lean")
+ENGINES = ("sail", "sail-pyspark", "sail-native", "sail-baseline", "honest", "lean")
 LABELS = {"sail": "odoolake (Sail + Delta)", "sail-pyspark": "odoolake, PySpark path only",
           "sail-native": "odoolake, native bronze (DuckDB + delta-rs)",
+          "sail-baseline": "odoolake, PySpark path, --baseline-src",
           "honest": "DuckDB honest floor (Delta)", "lean": "DuckDB lean floor (parquet)"}
 STAGES = ("bronze", "silver", "gold+features", "forms")
 
@@ -214,11 +219,15 @@ def ensure_data(size: int, data_dir: Path) -> tuple[Path, Path]:
     return raw, extra
 
 
-def run_worker(kind: str, *args: str) -> dict:
+def run_worker(kind: str, *args: str, baseline_src: Path | None = None) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "worker", kind, *args]
     env = dict(os.environ, RUST_LOG="error")
     if kind.startswith("sail-"):
         env["ODOOLAKE_NATIVE_STEPS"] = "on" if kind == "sail-native" else "off"
+    if kind == "sail-baseline":
+        if baseline_src is None or not (baseline_src / "odoolake").is_dir():
+            raise SystemExit("--engines sail-baseline needs --baseline-src <a src folder holding odoolake/>")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(baseline_src), env.get("PYTHONPATH")) if p)
     load = os.getloadavg()[0]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
@@ -260,10 +269,14 @@ def summarize(size: int, results: dict[str, list[dict]]) -> dict:
             entry["incremental"] = _median_stage(runs, "incremental")
             entry["incremental_wall"] = _total(runs, "wall", "incremental")
             entry["incremental_share"] = round(entry["incremental_wall"] / entry["wall"], 3)
+            entry["incremental_cpu"] = _total(runs, "cpu", "incremental")
+            entry["incremental_cpu_share"] = round(entry["incremental_cpu"] / entry["cpu"], 3)
+            entry["incremental_wall_runs"] = [
+                round(sum(v["wall"] for k, v in r["incremental"].items() if k != "startup"), 2) for r in runs]
             entry["calls"] = runs[0]["calls"]
         out["engines"][kind] = entry
     engines = out["engines"]
-    for kind in ("sail", "sail-pyspark", "sail-native"):
+    for kind in ("sail", "sail-pyspark", "sail-native", "sail-baseline"):
         if kind not in engines:
             continue
         for floor in ("honest", "lean"):
@@ -274,7 +287,7 @@ def summarize(size: int, results: dict[str, list[dict]]) -> dict:
     out["ewt_totals_mismatch"] = {f"{a} vs {b}": m for a in first for b in first if a < b
                                   if (m := _totals_mismatch(first[a]["totals"], first[b]["totals"]))}
     if "honest" in first:
-        for kind in ("sail", "sail-pyspark", "sail-native"):
+        for kind in ("sail", "sail-pyspark", "sail-native", "sail-baseline"):
             if kind in first:
                 a, b = first[kind]["counts"], first["honest"]["counts"]
                 out[f"count_mismatch_{kind}"] = {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b))
@@ -289,6 +302,7 @@ def main() -> None:
     parser.add_argument("--engines", default="sail,honest,lean")
     parser.add_argument("--data-dir", type=Path, default=HERE / ".data")
     parser.add_argument("--tag", default="", help="a suffix for the result file's name")
+    parser.add_argument("--baseline-src", type=Path, help="for --engines sail-baseline: another version's src folder")
     args = parser.parse_args()
     import shutil
     import tempfile
@@ -310,7 +324,7 @@ def main() -> None:
                     print(f"{size:,} lines, run {run + 1}/{args.runs}: {kind} …", file=sys.stderr, flush=True)
                     target = [str(raw), str(extra), str(tmp / "home")] if kind.startswith("sail") else \
                         [str(raw), str(tmp / "floor")]
-                    results[kind].append(run_worker(kind, *target))
+                    results[kind].append(run_worker(kind, *target, baseline_src=args.baseline_src))
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
         report["sizes"][size] = {"summary": summarize(size, results), "raw": results}
@@ -336,7 +350,7 @@ def render(report: dict) -> str:
             rows.append(f"| {int(size):,} | {LABELS[kind]} | {' | '.join(cells)} | {e['wall']:.2f} s | "
                         f"{e['cpu']:.2f} s | {e['other_cpu']:.1f} s | {e['peak_rss_gib']} |")
     rows += ["", "Stage cells: median wall (median CPU seconds of the process tree).", "",
-             "| lines | engine | / honest (wall, CPU) | / lean (wall, CPU) | one new month / full run |",
+             "| lines | engine | / honest (wall, CPU) | / lean (wall, CPU) | one new month / full run (wall; CPU) |",
              "|---|---|---|---|---|"]
     for size, entry in report["sizes"].items():
         for kind, e in entry["summary"]["engines"].items():
@@ -345,7 +359,8 @@ def render(report: dict) -> str:
             h, lean = e.get("ratio_honest"), e.get("ratio_lean")
             pair = [f"{r['wall']}×, {r['cpu']}×" if r else "—" for r in (h, lean)]
             rows.append(f"| {int(size):,} | {LABELS[kind]} | {pair[0]} | {pair[1]} | "
-                        f"{e['incremental_share'] * 100:.1f}% ({e['incremental_wall']:.2f} s) |")
+                        f"{e['incremental_share'] * 100:.1f}% ({e['incremental_wall']:.2f} s); "
+                        f"{e['incremental_cpu_share'] * 100:.1f}% ({e['incremental_cpu']:.2f} s) |")
     rows += ["", "| lines | engine | read | written (bronze, silver, gold, forms) |", "|---|---|---|---|"]
     for size, entry in report["sizes"].items():
         for kind, e in entry["summary"]["engines"].items():

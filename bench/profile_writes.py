@@ -33,6 +33,8 @@ class CallCounter:
     def __init__(self) -> None:
         self.count: collections.Counter[str] = collections.Counter()
         self.seconds: collections.Counter[str] = collections.Counter()
+        self.site_count: collections.Counter[str] = collections.Counter()  # "<call> <pipeline function:line>"
+        self.site_seconds: collections.Counter[str] = collections.Counter()
 
     def install(self, spark) -> None:
         stub = spark.client._stub
@@ -47,21 +49,41 @@ class CallCounter:
             started = time.perf_counter()
             result = fn(*args, **kwargs)
             if name in ("ExecutePlan", "ReattachExecute"):
-                return self._timed_stream(name, result, started)
-            self.count[name] += 1
-            self.seconds[name] += time.perf_counter() - started
+                return self._timed_stream(name, result, started, _site())
+            self._record(name, _site(), time.perf_counter() - started)
             return result
         return call
 
-    def _timed_stream(self, name: str, stream, started: float):
+    def _timed_stream(self, name: str, stream, started: float, site: str):
         try:
             yield from stream
         finally:
-            self.count[name] += 1
-            self.seconds[name] += time.perf_counter() - started
+            self._record(name, site, time.perf_counter() - started)
+
+    def _record(self, name: str, site: str, seconds: float) -> None:
+        self.count[name] += 1
+        self.seconds[name] += seconds
+        self.site_count[f"{name} {site}"] += 1
+        self.site_seconds[f"{name} {site}"] += seconds
+
+    def by_site(self) -> list[tuple[str, int, float]]:
+        """(call and the pipeline line that made it, calls, seconds), the costliest first."""
+        return sorted(((k, self.site_count[k], round(self.site_seconds[k], 3)) for k in self.site_count),
+                      key=lambda row: -row[2])
 
     def report(self) -> dict:
         return {n: {"calls": self.count[n], "seconds": round(self.seconds[n], 3)} for n in sorted(self.count)}
+
+
+def _site() -> str:
+    """The innermost ``odoolake.pipeline`` frame (module.function:line) that led to the current call."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("odoolake.pipeline"):
+            return f"{module.rsplit('.', 1)[-1]}.{frame.f_code.co_name}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "?"
 
 
 class PeakRss:
@@ -165,6 +187,9 @@ def main() -> None:
                 print(f"    {w['seconds']:7.3f} s  {w['engine_cpu']:7.3f} cpu  {w['peak_rss_gib']:5.2f} GiB  "
                       f"{w['write']:<13} {w['table']}", file=sys.stderr)
     out["calls"] = counter.report()
+    out["sites"] = counter.by_site()
+    for site, calls, seconds in out["sites"]:
+        print(f"  {seconds:7.3f} s {calls:4d}  {site}", file=sys.stderr)
     for name, c in out["calls"].items():
         print(f"  {name:<16} {c['calls']:5d} calls  {c['seconds']:8.2f} s", file=sys.stderr)
     print(json.dumps(out))

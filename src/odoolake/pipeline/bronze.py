@@ -146,25 +146,26 @@ def _quarantine_rows(bronze: DataFrame, model: RawModel, paths: list[str]) -> Da
     )
 
 
-def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> int:
-    """Rejected lines among the new files' rows; refuses (and takes back out of bronze) a file that repeats a record
-    version, since silver orders a record's deliveries by ``(write_date, batch, file)`` and needs that order total.
-    One aggregate over the new rows answers both."""
+def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> tuple[int, int]:
+    """The new files' rows in bronze and the rejected lines among them; refuses (and takes back out of bronze) a file
+    that repeats a record version, since silver orders a record's deliveries by ``(write_date, batch, file)`` and
+    needs that order total. One aggregate over the new rows answers all three (the files are new, so their rows are
+    what the append wrote: no history query is needed for the count)."""
     new = spark.table(model.bronze_table).where(F.col("_source_file").isin(paths))
     valid = F.col("_reject").isNull()
     per_key = new.groupBy("_source_file", "id", "write_date").agg(
         F.count(F.lit(1)).alias("n"), F.sum(valid.cast("int")).alias("v"))
-    totals = per_key.agg(F.sum(F.col("n") - F.col("v")).alias("rejected"),
+    totals = per_key.agg(F.sum("n").alias("rows"), F.sum(F.col("n") - F.col("v")).alias("rejected"),
                          F.sum((F.col("v") > 1).cast("int")).alias("repeated")).first()
     if totals is None:
-        return 0
+        return 0, 0
     if totals["repeated"]:
         example = per_key.where(F.col("v") > 1).orderBy("_source_file", "id").first()
         assert example is not None  # the aggregate just counted it
         io.replace_where(new.limit(0), model.bronze_table, io.in_list("_source_file", paths))
         raise RawDataError(example["_source_file"], REPEATED_RECORD.format(id=example["id"],
                                                                            write_date=example["write_date"]))
-    return int(totals["rejected"] or 0)
+    return int(totals["rows"] or 0), int(totals["rejected"] or 0)
 
 
 def ingested_files(spark: SparkSession, model: RawModel) -> set[str]:
@@ -173,6 +174,7 @@ def ingested_files(spark: SparkSession, model: RawModel) -> set[str]:
     return {r[0] for r in spark.table(model.bronze_table).select("_source_file").distinct().collect()}
 
 
+@io.stage
 def ingest(
     spark: SparkSession,
     raw_root: str,
@@ -203,12 +205,13 @@ def ingest(
     local = native.enabled(spark)  # the local engine's own session: DuckDB parses, delta-rs appends
     for model, paths in staged:
         if local is not None:
-            written = native.append(spark, local, model, paths)
+            appended: int | None = native.append(spark, local, model, paths)  # its own count: the parity test compares
         else:
             io.append(_bronze_rows(spark, model, paths), model.bronze_table)
-            written = io.last_write_rows(spark, model.bronze_table)
+            appended = None
         bronze = spark.table(model.bronze_table)
-        rejected = _check_new_rows(spark, model, paths)
+        found, rejected = _check_new_rows(spark, model, paths)
+        written = found if appended is None else appended
         if rejected:
             # Keyed by source file, so re-ingesting a file after a crash replaces, never duplicates.
             io.replace_where(_quarantine_rows(bronze, model, paths), io.QUARANTINE,

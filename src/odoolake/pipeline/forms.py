@@ -217,6 +217,7 @@ def pending_quarters(spark: SparkSession) -> tuple[list[str], list[str]] | None:
     return new, sorted({quarter_of(p) for p in periods})
 
 
+@io.stage
 def run(spark: SparkSession, periods: list[str] | None = None, as_of: date | None = None) -> list[str]:
     """Rebuild the form tables for the quarters whose gold changed since the forms last ran (every quarter when the
     forms do not exist yet), plus the quarters of ``periods`` if given; then the filing calendar."""
@@ -252,6 +253,7 @@ def run(spark: SparkSession, periods: list[str] | None = None, as_of: date | Non
     return quarters
 
 
+@io.stage
 def check_in_step(spark: SparkSession) -> None:
     """Fail when any quarter's filing tables disagree with gold (to the centavo): the 2307s and the QAP with the
     classified EWT, the 1601-FQ QAP with the final tax, the 1601-EQ remittance with all EWT withheld, and the SLSP

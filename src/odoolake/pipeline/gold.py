@@ -96,6 +96,7 @@ def build_features(transactions: DataFrame) -> DataFrame:
     )
 
 
+@io.stage
 def refresh_features(spark: SparkSession) -> int:
     """Rebuild ``gold.bir_features`` from ``gold.bir_transactions``; the lags make every row depend on others."""
     io.overwrite(build_features(spark.table(io.BIR_TRANSACTIONS)), io.BIR_FEATURES)
@@ -113,6 +114,7 @@ def pending_periods(spark: SparkSession) -> tuple[list[str], list[str]]:
     return sorted(r["batch_id"] for r in rows), periods
 
 
+@io.stage
 def run(spark: SparkSession, periods: list[str] | None = None) -> list[str]:
     """Rebuild gold for ``periods`` (default: what silver changed since the last gold run)."""
     io.ensure_schemas(spark)

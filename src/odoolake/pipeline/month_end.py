@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
-from odoolake.pipeline import bronze, forms, gold, silver
+from odoolake.pipeline import bronze, forms, gold, io, silver
 
 
 @dataclass
@@ -21,6 +21,7 @@ class MonthEndResult:
     form_quarters: list[str]
 
 
+@io.stage
 def run(spark: SparkSession, raw_root: str, list_files: Callable[[str], Iterable[str]],
         on_stage: Callable[[str], None] | None = None, full_refresh: bool = False) -> MonthEndResult:
     def stage(name: str) -> None:

@@ -788,6 +788,7 @@ def rebuild_dimensions(spark: SparkSession, always: bool = False) -> set[str]:
     return rebuilt
 
 
+@io.stage
 def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: bool = False) -> SilverResult:
     io.ensure_schemas(spark)
     bronze_moves = valid_rows(spark, ACCOUNT_MOVE)
