@@ -69,6 +69,7 @@ def test_answers_are_typed_queries():
 @pytest.mark.parametrize("sql", [
     "SELECT 1", "  select * from gold.t where x = 'insert'", "(SELECT 1) UNION (SELECT 2)", "VALUES (1), (2)",
     "TABLE gold.t", "WITH c AS (SELECT 1 AS x) SELECT * FROM c", "SELECT `update` FROM t;", "FROM t SELECT a",
+    "SELECT replace(tin, '-', '') AS tin FROM silver.partners",  # a function named like a statement word
 ])
 def test_queries_are_recognised(sql):
     assert sqltext.is_query(sql)
@@ -80,6 +81,7 @@ def test_queries_are_recognised(sql):
     "SHOW TABLES", "DESCRIBE t", "SELECT 1; DROP TABLE t", "SELECT 1; SELECT 2", "EXPLAIN SELECT 1", "",
     "SELECT 'unterminated",
     "CACHE TABLE c AS SELECT 1", "WITH c AS (SELECT 1) MERGE INTO t USING c ON true WHEN MATCHED THEN DELETE",
+    "WITH c AS (SELECT 1 AS a) INSERT INTO t(a) SELECT a FROM c", "FROM t INSERT OVERWRITE TABLE u SELECT *",
 ])
 def test_everything_else_is_not_a_query(sql):
     assert not sqltext.is_query(sql)

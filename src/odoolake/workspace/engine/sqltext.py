@@ -193,8 +193,10 @@ def is_query(sql: str) -> bool:
     first = next((t for t in toks if t.token_type != TokenType.L_PAREN), None)
     if first is None or first.text.upper() not in QUERY_STARTS:
         return False
+    calls = {i for i, t in enumerate(toks[:-1]) if toks[i + 1].token_type == TokenType.L_PAREN}  # replace(…)
     return not any(t.token_type == TokenType.SEMICOLON or
-                   (t.token_type not in _LITERALS and t.text.upper() in NOT_A_QUERY) for t in toks)
+                   (t.token_type not in _LITERALS and i not in calls and t.text.upper() in NOT_A_QUERY)
+                   for i, t in enumerate(toks))
 
 
 def _statement_tokens(sql: str) -> list[Token]:
