@@ -57,9 +57,7 @@ class Cpu:
 
 def main() -> None:
     os.environ["ODOOLAKE_ENGINE_ISOLATION"] = "off"
-    from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
-    from odoolake.workspace.engine.host import front_socket
-    from odoolake.workspace.frontdoor.server import WorkspaceServer, bind
+    from odoolake.testing.workspace import in_process_workspace
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
@@ -71,17 +69,8 @@ def main() -> None:
     parser.add_argument("--big-rows", type=int, default=1_000_000)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        listener = bind("127.0.0.1", 0)
-        port = listener.getsockname()[1]
-        settings = WorkspaceSettings(home=Path(tmp), port=port)
-        ws = Workspace(settings)
-        server = WorkspaceServer(create_app(settings, ws), listener, ws.tls, front_socket(ws.paths.home), True)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        token, _ = ws.tokens.create(ws.user, "bench")
+    with tempfile.TemporaryDirectory() as tmp, in_process_workspace(Path(tmp), "bench") as running:
+        ws, port, token = running.workspace, running.port, running.token
         base = f"http://127.0.0.1:{port}"
         headers = {"Authorization": f"Bearer {token}"}
         client = httpx.Client(base_url=base, headers=headers, timeout=60)
@@ -274,8 +263,6 @@ def main() -> None:
             t.join()
         report["jobs_list"] = {"clients": args.clients, "requests_per_s": round(count[0] / (time.perf_counter() - t0), 1),
                                "errors": errors[0]}
-        server.should_exit = True
-        thread.join(timeout=10)
 
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / f"api-{date.today().isoformat()}.json").write_text(json.dumps(report, indent=2))

@@ -23,7 +23,6 @@ import argparse
 import json
 import statistics
 import tempfile
-import threading
 import time
 import uuid
 from datetime import date
@@ -31,10 +30,9 @@ from pathlib import Path
 
 import grpc
 
-from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
+from odoolake.testing.workspace import in_process_workspace
 from odoolake.workspace.engine.host import engine_socket, front_socket
 from odoolake.workspace.engine.protos import base_pb2
-from odoolake.workspace.frontdoor.server import WorkspaceServer, bind
 
 CONFIG = "/spark.connect.SparkConnectService/Config"
 LOCAL_NAME = [("grpc.ssl_target_name_override", "localhost"), ("grpc.default_authority", "localhost")]
@@ -47,16 +45,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" /
                         f"front-door-hops-{date.today().isoformat()}.json")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        listener = bind("127.0.0.1", 0)
-        port = listener.getsockname()[1]
-        settings = WorkspaceSettings(home=Path(tmp), port=port)
-        ws = Workspace(settings)
-        server = WorkspaceServer(create_app(settings, ws), listener, ws.tls, front_socket(ws.paths.home), True)
-        threading.Thread(target=server.run, daemon=True).start()
-        while not server.started:
-            time.sleep(0.05)
-        token, _ = ws.tokens.create(ws.user, "bench")
+    with tempfile.TemporaryDirectory() as tmp, in_process_workspace(Path(tmp), "bench") as running:
+        ws, port, token = running.workspace, running.port, running.token
         ws.engine.stop_session(ws.engine.session())  # the engine host is up
         tls = grpc.ssl_channel_credentials(root_certificates=Path(ws.tls.ca_bundle).read_bytes())
         with_token = grpc.composite_channel_credentials(tls, grpc.access_token_call_credentials(token))

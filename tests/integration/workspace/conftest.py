@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,9 +13,8 @@ import httpx
 import pytest
 
 from odoolake.testing.waiting import wait_until
-from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
-from odoolake.workspace.engine.host import front_socket
-from odoolake.workspace.frontdoor.server import WorkspaceServer, bind
+from odoolake.testing.workspace import in_process_workspace
+from odoolake.workspace.app import Workspace
 
 
 @dataclass
@@ -47,25 +45,8 @@ def free_port() -> int:
 @contextmanager
 def running_server(home, **settings_kwargs) -> Iterator[Server]:
     """A workspace server (front door included) in a thread of this process, with one token minted for the tests."""
-    listener = bind("127.0.0.1", 0)
-    port = listener.getsockname()[1]
-    settings = WorkspaceSettings(home=home, port=port, **settings_kwargs)
-    workspace = Workspace(settings)
-    app = create_app(settings, workspace)
-    uv = WorkspaceServer(app, listener, workspace.tls, front_socket(workspace.paths.home), plain_http=True)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-
-    def started() -> bool:
-        if not thread.is_alive():
-            raise RuntimeError("the workspace server thread died while starting")
-        return uv.started
-
-    wait_until(started, what="the workspace server to start")
-    token, _ = workspace.tokens.create(workspace.user, "integration tests")
-    yield Server(f"http://127.0.0.1:{port}", token, workspace)
-    uv.should_exit = True
-    thread.join(timeout=15)
+    with in_process_workspace(home, "integration tests", **settings_kwargs) as running:
+        yield Server(running.url, running.token, running.workspace)
 
 
 def start_server_process(home, port: int) -> subprocess.Popen:
