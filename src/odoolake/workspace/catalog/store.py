@@ -32,6 +32,12 @@ from odoolake.workspace.errors import ApiError, InvalidParameterValue
 CATALOG = "main"
 CATALOG_ALIASES: tuple[str, ...] = (CATALOG, "spark_catalog", "hive_metastore")
 NO_SUCH_CATALOG = ("NO_SUCH_CATALOG_EXCEPTION", "42704")  # Databricks' error class and SQLSTATE for it
+
+
+def unknown_catalog(name: str) -> str:
+    """The message of NO_SUCH_CATALOG, the same from every path (Spark Connect, the SQL warehouse)."""
+    return (f"The catalog `{name}` was not found. This workspace has one catalog, `{CATALOG}` (also reachable as "
+            f"{', '.join(CATALOG_ALIASES[1:])}).")
 DEFAULT_SCHEMA = "default"
 INFORMATION_SCHEMA = "information_schema"
 MANAGED, EXTERNAL = "MANAGED", "EXTERNAL"

@@ -34,6 +34,7 @@ from odoolake.workspace.catalog.store import (
     CatalogStore,
     FullName,
     TableInfo,
+    unknown_catalog,
 )
 from odoolake.workspace.engine import delta_sql, dialect, errors, sqltext, wire
 from odoolake.workspace.engine.access import AccessRules
@@ -426,9 +427,7 @@ class PlanRewriter:
 
     @staticmethod
     def _unknown_catalog(name: str) -> CallRefused:
-        return refuse("NOT_FOUND", *NO_SUCH_CATALOG,
-                      f"The catalog `{name}` cannot be found: this workspace has one catalog, `{CATALOG}` (also "
-                      f"reachable as {', '.join(CATALOG_ALIASES[1:])}).")
+        return refuse("NOT_FOUND", *NO_SUCH_CATALOG, unknown_catalog(name))
 
     def _create_table(self, sql: str, create: sqltext.CreateTable, call: Call, eager: bool,
                       prepared: Prepared | None) -> str:

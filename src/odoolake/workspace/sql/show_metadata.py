@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from odoolake.workspace.catalog.store import CATALOG, CATALOG_ALIASES, NO_SUCH_CATALOG
+from odoolake.workspace.catalog.store import CATALOG, CATALOG_ALIASES, NO_SUCH_CATALOG, unknown_catalog
 from odoolake.workspace.sql.metadata import Metadata
 
 PARSE_SYNTAX_ERROR = ("PARSE_SYNTAX_ERROR", "42601")
@@ -296,9 +296,7 @@ def _known_catalog(name: str | None, metadata: Metadata) -> str | None:
         return None
     known = {c.lower() for c in metadata.catalogs().column("TABLE_CAT").to_pylist()} | set(CATALOG_ALIASES)
     if name.lower() not in known:
-        raise ShowMetadataError(NO_SUCH_CATALOG, f"The catalog `{name}` was not found. This workspace has one "
-                                f"catalog, `{CATALOG}` (also reachable as {', '.join(CATALOG_ALIASES[1:])}); "
-                                "IN ALL CATALOGS reads every catalog.")
+        raise ShowMetadataError(NO_SUCH_CATALOG, f"{unknown_catalog(name)} IN ALL CATALOGS reads every catalog.")
     return name.lower()
 
 
