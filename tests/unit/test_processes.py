@@ -20,7 +20,6 @@ from odoolake.workspace.jobs.processes import (
     kill_tree,
     new_cgroup,
     tree,
-    tree_memory,
 )
 
 SPAWNER = ("import subprocess, sys, time\n"
@@ -37,11 +36,11 @@ def test_kill_tree_reaches_children_in_and_out_of_the_process_group():
     proc = subprocess.Popen([sys.executable, "-c", SPAWNER], stdout=subprocess.PIPE, text=True, start_new_session=True)
     kids = [int(p) for p in proc.stdout.readline().split()]
     assert {p.pid for p in tree(proc.pid)} >= {proc.pid, *kids}
-    assert tree_memory(proc.pid) > psutil.Process(proc.pid).memory_info().rss  # children count too
+    assert TreeMemory(proc.pid).measure() > psutil.Process(proc.pid).memory_info().rss  # children count too
     kill_tree(proc.pid)
     proc.wait()
     assert all(wait_until(lambda pid=pid: _dead(pid), what=f"process {pid} to die") for pid in kids)
-    assert tree(proc.pid) == [] and tree_memory(proc.pid) == 0
+    assert tree(proc.pid) == [] and TreeMemory(proc.pid).measure() == 0
 
 
 MIB = 2**20
@@ -69,12 +68,12 @@ def test_a_forked_child_counts_only_the_memory_it_does_not_share(child):
         resident = sum(p.memory_info().rss for p in family)
         limit = 300 * MIB
         assert resident > limit  # RSS counts the shared 200 MiB twice in both cases
-        used = tree_memory(proc.pid, limit)
+        used = TreeMemory(proc.pid).measure(limit)
         if child == "shares":
             assert 200 * MIB < used < limit, used / MIB
         else:
             assert used > 380 * MIB, used / MIB  # 200 MiB of its own beside the 200 both hold
-        assert tree_memory(proc.pid) == pytest.approx(resident, rel=0.05)  # no limit: the cheap sum
+        assert TreeMemory(proc.pid).measure() == pytest.approx(resident, rel=0.05)  # no limit: the cheap sum
     finally:
         kill_tree(proc.pid)
         proc.wait()

@@ -61,18 +61,14 @@ class TreeMemory:
         resident = _sum(family, _resident)
         if limit is None or resident <= limit:
             return resident
+        now = self.clock()
         if self._recount is not None:
             when, then, ratio = self._recount
-            if self.clock() - when < RECOUNT_SECONDS and resident <= then * RECOUNT_GROWTH:
+            if now - when < RECOUNT_SECONDS and resident <= then * RECOUNT_GROWTH:
                 return int(resident * ratio)
         proportional = _sum(family, _proportional)
-        self._recount = (self.clock(), resident, proportional / resident)
+        self._recount = (now, resident, proportional / resident)
         return proportional
-
-
-def tree_memory(pid: int, limit: int | None = None) -> int:
-    """One :class:`TreeMemory` measure: the resident sum, recounted as PSS when it is past ``limit``."""
-    return TreeMemory(pid).measure(limit)
 
 
 def _sum(family: list[psutil.Process], measure: Callable[[psutil.Process], int]) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from odoolake.workspace.errors import ApiError
-from odoolake.workspace.sql.results import arrow_of, statement_frame
+from odoolake.workspace.sql.results import arrow_and_schema, statement_frame
 from odoolake.workspace.sql.sessions import SqlSession
 from odoolake.workspace.sql.statements import SqlFailure
 
@@ -127,7 +127,7 @@ class SqlOperations:
             df = statement_frame(spark, sql, args)
             if row_limit:
                 df = df.limit(row_limit)
-            table = arrow_of(df)
+            table, _ = arrow_and_schema(df)
             op.finish(FINISHED, table=table)
         except Exception as exc:
             op.finish(ERROR, failure=SqlFailure.of(exc))

@@ -115,11 +115,6 @@ def engine_result(df: Any) -> tuple[Any, Any]:
     return table, schema or from_arrow_schema(table.schema, prefer_timestamp_ntz=True)
 
 
-def arrow_of(df: Any) -> Any:
-    """``df.toArrow()`` in one engine call (:func:`arrow_and_schema`)."""
-    return arrow_and_schema(df)[0]
-
-
 def arrow_and_schema(df: Any) -> tuple[Any, Any]:
     """``df.toArrow()`` and ``df.schema`` from one engine call (:func:`engine_result`), the table cast as
     ``toArrow()`` casts (UTC timestamps, duplicate struct field names refused)."""

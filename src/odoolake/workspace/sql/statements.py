@@ -276,9 +276,6 @@ class AnsweredFrame:
     def limit(self, n: int) -> AnsweredFrame:
         return AnsweredFrame(self.table.slice(0, n))
 
-    def collect(self) -> list[tuple]:
-        return [tuple(row.values()) for row in self.table.to_pylist()]
-
     def _to_table(self) -> tuple[pa.Table, Any]:
         return self.table, self.schema
 
