@@ -53,3 +53,10 @@ def in_process_workspace(home: Path, token_comment: str = "in-process", **settin
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def task_logs(root: Path, tail: int = 4000) -> str:
+    """The tail of every task log (``stdout.log``) under ``root`` (a workspace home, or one run's folder), each
+    headed by its path: what a failing test prints, since a task's client-side failures (a response gRPC could not
+    decode, say) are logged there with their traceback and not in the run's error."""
+    return "".join(f"\n--- {log}\n{log.read_text(errors='replace')[-tail:]}" for log in sorted(root.rglob("stdout.log")))

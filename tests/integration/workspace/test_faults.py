@@ -14,6 +14,7 @@ from databricks.sdk.service.workspace import ImportFormat, Language
 from deltalake import DeltaTable
 
 from odoolake.testing.waiting import wait_until
+from odoolake.testing.workspace import task_logs
 from odoolake.workspace.db import Database
 from odoolake.workspace.engine.fence import FENCE_PROPERTY
 from odoolake.workspace.identity.tokens import TokenService
@@ -138,8 +139,7 @@ def _wait_for_child(w, run_id: int, pid_file, home) -> None:
         return "ended" if ended else ""
 
     def story() -> str:
-        logs = "".join(p.read_text(errors="replace")[-3000:] for p in (home / "runs" / str(run_id)).rglob("stdout.log"))
-        return f"run state {w.jobs.get_run(run_id).state}; task log:\n{logs}"
+        return f"run state {w.jobs.get_run(run_id).state}; task log:{task_logs(home / 'runs' / str(run_id))}"
 
     try:
         outcome = wait_until(progress, what="the task to start its child")

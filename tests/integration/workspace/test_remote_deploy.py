@@ -11,15 +11,10 @@ from typer.testing import CliRunner
 
 from odoolake.cli.main import app
 from odoolake.datagen import GenConfig, generate
+from odoolake.testing.workspace import task_logs
 
 from .conftest import running_server
 from .test_bundle_deploy import REPO_BUNDLE
-
-
-def _task_logs(home) -> str:
-    """The tail of every task's own log (a client-side failure, such as a response gRPC could not decode, is logged
-    there with its traceback and not in the run's error)."""
-    return "".join(f"\n--- {log}\n{log.read_text(errors='replace')[-4000:]}" for log in sorted(home.rglob("stdout.log")))
 
 
 def test_prod_target_deploys_to_a_remote_workspace_and_runs_there(tmp_path, monkeypatch):
@@ -40,7 +35,7 @@ def test_prod_target_deploys_to_a_remote_workspace_and_runs_there(tmp_path, monk
         deployed = runner.invoke(app, ["bundle", "deploy", *args], env={"DATABRICKS_TOKEN": robot_token})
         assert deployed.exit_code == 0, deployed.output
         ran = runner.invoke(app, ["bundle", "run", "bir_etl", *args], env={"DATABRICKS_TOKEN": robot_token})
-        assert ran.exit_code == 0, ran.output + _task_logs(remote.workspace.paths.home)
+        assert ran.exit_code == 0, ran.output + task_logs(remote.workspace.paths.home)
         assert "SUCCESS" in ran.output
 
         w = WorkspaceClient(host=remote.url, token=robot_token)
