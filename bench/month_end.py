@@ -48,6 +48,7 @@ END = date(2026, 10, 1)
 EXTRA = date(2026, 11, 1)
 MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
 ENGINES = ("sail", "sail-pyspark", "sail-native", "sail-baseline", "honest", "lean")
+PIPELINES = tuple(kind for kind in ENGINES if kind.startswith("sail"))  # odoolake itself, not a floor
 LABELS = {"sail": "odoolake (Sail + Delta)", "sail-pyspark": "odoolake, PySpark path only",
           "sail-native": "odoolake, native bronze (DuckDB + delta-rs)",
           "sail-baseline": "odoolake, PySpark path, --baseline-src",
@@ -276,7 +277,7 @@ def summarize(size: int, results: dict[str, list[dict]]) -> dict:
             entry["calls"] = runs[0]["calls"]
         out["engines"][kind] = entry
     engines = out["engines"]
-    for kind in ("sail", "sail-pyspark", "sail-native", "sail-baseline"):
+    for kind in PIPELINES:
         if kind not in engines:
             continue
         for floor in ("honest", "lean"):
@@ -287,7 +288,7 @@ def summarize(size: int, results: dict[str, list[dict]]) -> dict:
     out["ewt_totals_mismatch"] = {f"{a} vs {b}": m for a in first for b in first if a < b
                                   if (m := _totals_mismatch(first[a]["totals"], first[b]["totals"]))}
     if "honest" in first:
-        for kind in ("sail", "sail-pyspark", "sail-native", "sail-baseline"):
+        for kind in PIPELINES:
             if kind in first:
                 a, b = first[kind]["counts"], first["honest"]["counts"]
                 out[f"count_mismatch_{kind}"] = {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b))
