@@ -247,6 +247,16 @@ class CatalogStore:
             (name.catalog, name.schema, name.table)).fetchone()
         return self._info(row, load) if row is not None else None
 
+    def location(self, name: FullName) -> str | None:
+        """Where a registered table's data lives, or None: what a write needs, without reading its Delta log (each
+        write changes the log, so ``find`` would read it again on every write)."""
+        if name.schema == INFORMATION_SCHEMA:
+            return str(self.information_schema_location(name.table)) if name.table in SYSTEM_TABLES else None
+        row = self.db.connect().execute(
+            "SELECT storage_location FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
+            (name.catalog, name.schema, name.table)).fetchone()
+        return str(row["storage_location"]) if row is not None else None
+
     def table(self, name: FullName) -> TableInfo:
         info = self.find(name)
         if info is None:

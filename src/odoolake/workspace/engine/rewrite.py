@@ -498,29 +498,28 @@ class PlanRewriter:
             return Prepared()
         method = write.table.save_method
         name = self.resolve(write.table.table_name, call)
-        existing = self.catalog.find(name)
+        existing_at = self.catalog.location(name)
         if method == WriteOp.SaveTable.TableSaveMethod.TABLE_SAVE_METHOD_INSERT_INTO:
-            if existing is None:
+            if existing_at is None:
                 raise not_found(name)
             write.table.table_name = str(name)
-            return Prepared(lock=existing.storage_location)
+            return Prepared(lock=existing_at)
         if write.source.lower() != "delta":
             raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
                          f"saveAsTable({str(name)!r}) with format {write.source!r}: tables in this workspace are "
                          "Delta tables; write files with .save(path) for other formats.")
         mode = write.mode
-        if existing is not None and mode in (WriteOp.SaveMode.SAVE_MODE_ERROR_IF_EXISTS,
-                                             WriteOp.SaveMode.SAVE_MODE_UNSPECIFIED):
+        if existing_at is not None and mode in (WriteOp.SaveMode.SAVE_MODE_ERROR_IF_EXISTS,
+                                                WriteOp.SaveMode.SAVE_MODE_UNSPECIFIED):
             raise refuse("ALREADY_EXISTS", "TABLE_OR_VIEW_ALREADY_EXISTS", "42P07",
                          f"Cannot create table `{name}` because it already exists; use mode('append') or "
                          "mode('overwrite').")
-        if existing is not None and mode == WriteOp.SaveMode.SAVE_MODE_IGNORE:
+        if existing_at is not None and mode == WriteOp.SaveMode.SAVE_MODE_IGNORE:
             command.Clear()
             command.sql_command.input.sql.query = sqltext.answer_query([], [])
             return Prepared()
-        location = existing.storage_location if existing else str(self.catalog.managed_location(name.schema,
-                                                                                                 name.table))
-        if existing is None:
+        location = existing_at or str(self.catalog.managed_location(name.schema, name.table))
+        if existing_at is None:
             if mode in (WriteOp.SaveMode.SAVE_MODE_ERROR_IF_EXISTS, WriteOp.SaveMode.SAVE_MODE_UNSPECIFIED,
                         WriteOp.SaveMode.SAVE_MODE_IGNORE):
                 write.mode = WriteOp.SaveMode.SAVE_MODE_OVERWRITE
@@ -529,7 +528,7 @@ class PlanRewriter:
         write.ClearField("table")
         write.path = location
         self._guard_column_drop(write, location, call, raw_input)
-        after = None if existing is not None else (lambda: self._register(name, location, call))
+        after = None if existing_at is not None else (lambda: self._register(name, location, call))
         return Prepared(lock=location, after_success=after)
 
     def _guard_column_drop(self, write: Any, location: str, call: Call, raw_input: bytes | None = None) -> None:
@@ -563,18 +562,18 @@ class PlanRewriter:
         self.access.check_write(call.principal, "write tables")
         self._relations(v2.input, call)
         name = self.resolve(v2.table_name, call)
-        existing = self.catalog.find(name)
+        existing_at = self.catalog.location(name)
         provider = (v2.provider or "delta").lower()
         if provider != "delta":
             raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
                          f"writeTo({str(name)!r}).using({provider!r}): tables in this workspace are Delta tables.")
         modes = WriteV2.Mode
-        if v2.mode == modes.MODE_CREATE and existing is not None:
+        if v2.mode == modes.MODE_CREATE and existing_at is not None:
             raise refuse("ALREADY_EXISTS", "TABLE_OR_VIEW_ALREADY_EXISTS", "42P07",
                          f"Cannot create table `{name}` because it already exists; use append() or "
                          "createOrReplace().")
         if v2.mode in (modes.MODE_APPEND, modes.MODE_REPLACE, modes.MODE_OVERWRITE,
-                       modes.MODE_OVERWRITE_PARTITIONS) and existing is None:
+                       modes.MODE_OVERWRITE_PARTITIONS) and existing_at is None:
             raise not_found(name)
         if v2.mode == modes.MODE_OVERWRITE_PARTITIONS:
             raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
@@ -600,13 +599,12 @@ class PlanRewriter:
                 raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
                              "partitionedBy() accepts column names only locally.")
             write.partitioning_columns.append(column.unresolved_attribute.unparsed_identifier)
-        location = existing.storage_location if existing else str(self.catalog.managed_location(name.schema,
-                                                                                                 name.table))
+        location = existing_at or str(self.catalog.managed_location(name.schema, name.table))
         write.path = location
         self._guard_column_drop(write, location, call, raw_input)
         command.Clear()
         command.write_operation.CopyFrom(write)
-        after = None if existing is not None else (lambda: self._register(name, location, call))
+        after = None if existing_at is not None else (lambda: self._register(name, location, call))
         return Prepared(lock=location, after_success=after)
 
     def _register(self, name: FullName, location: str, call: Call) -> None:

@@ -1,0 +1,120 @@
+"""A table write through the engine's proxy (``PlanRewriter._write``/``_write_v2``): it needs where the table lives,
+not its columns, so it must not read the table's Delta log. Every write changes the log, so a lookup that read it
+(``CatalogStore.find``) read it again on every write of a month-end."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from deltalake import write_deltalake
+
+from odoolake.config import WorkspacePaths
+from odoolake.workspace.catalog import columns
+from odoolake.workspace.catalog.store import CatalogStore, FullName
+from odoolake.workspace.db import Database
+from odoolake.workspace.engine.access import AccessRules
+from odoolake.workspace.engine.identity import CallRefused, Principal
+from odoolake.workspace.engine.protos import base_pb2, commands_pb2
+from odoolake.workspace.engine.rewrite import Call, PlanRewriter
+from odoolake.workspace.identity.roles import ADMIN, Roles
+
+OWNER = "owner@localhost"
+WriteOp = commands_pb2.WriteOperation
+WriteV2 = commands_pb2.WriteOperationV2
+
+
+class _NoUpstream:
+    """The rewriter must not ask the engine anything for these writes (two-part names, no append)."""
+
+    def __getattr__(self, name: str):
+        raise AssertionError(f"the rewriter called the engine ({name}) for a write that needs no engine call")
+
+
+@pytest.fixture
+def rewriter(tmp_path, monkeypatch) -> tuple[PlanRewriter, CatalogStore]:
+    paths = WorkspacePaths.from_env(str(tmp_path)).ensure()
+    store = CatalogStore(paths, OWNER)
+    store.create_schema("main", "silver")
+    location = store.managed_location("silver", "moves")
+    write_deltalake(str(location), pa.table({"period": ["2026-11"], "amount": [1.5]}), partition_by=["period"])
+    store.create_table(FullName("main", "silver", "moves"), None)
+    write_deltalake(str(location), pa.table({"period": ["2026-12"], "amount": [2.5]}), mode="append")  # log changed
+
+    def no_log_reads(location: str):
+        raise AssertionError(f"the Delta log of {location} was read for a write")
+
+    monkeypatch.setattr(columns, "_load", no_log_reads)
+    roles = Roles(Database(paths.home / "workspace.db"), OWNER)
+    return PlanRewriter(store, _NoUpstream(), AccessRules(paths, roles)), store  # type: ignore[arg-type]
+
+
+def _call() -> Call:
+    return Call(Principal(OWNER, ADMIN), "session-1")
+
+
+def _save(table: str, mode: int) -> base_pb2.Plan:
+    plan = base_pb2.Plan()
+    write = plan.command.write_operation
+    write.source = "delta"
+    write.mode = mode
+    write.table.table_name = table
+    write.table.save_method = WriteOp.SaveTable.TableSaveMethod.TABLE_SAVE_METHOD_SAVE_AS_TABLE
+    write.options["replaceWhere"] = "period = '2026-12'"
+    write.input.sql.query = "SELECT '2026-12' AS period, 3.5 AS amount"
+    return plan
+
+
+def test_an_overwrite_of_an_existing_table_writes_to_its_location_without_reading_its_log(rewriter):
+    rewriter_, store = rewriter
+    request = base_pb2.ExecutePlanRequest(session_id="session-1", plan=_save("silver.moves",
+                                                                             WriteOp.SaveMode.SAVE_MODE_OVERWRITE))
+    prepared = rewriter_.prepare_execute(request, _call())
+    location = str(store.managed_location("silver", "moves"))
+    assert request.plan.command.write_operation.path == location
+    assert prepared.lock == location
+    assert prepared.after_success is None  # already registered: nothing to record after the write
+
+
+def test_an_existing_table_is_still_refused_where_the_mode_says_so(rewriter):
+    rewriter_, _ = rewriter
+    request = base_pb2.ExecutePlanRequest(session_id="session-1", plan=_save("silver.moves",
+                                                                             WriteOp.SaveMode.SAVE_MODE_ERROR_IF_EXISTS))
+    with pytest.raises(CallRefused) as refused:
+        rewriter_.prepare_execute(request, _call())
+    assert refused.value.error_class == "TABLE_OR_VIEW_ALREADY_EXISTS"
+
+
+def test_a_new_table_goes_to_its_managed_location_and_is_recorded_after_the_write(rewriter):
+    rewriter_, store = rewriter
+    request = base_pb2.ExecutePlanRequest(session_id="session-1", plan=_save("silver.lines",
+                                                                             WriteOp.SaveMode.SAVE_MODE_OVERWRITE))
+    prepared = rewriter_.prepare_execute(request, _call())
+    assert request.plan.command.write_operation.path == str(store.managed_location("silver", "lines"))
+    assert prepared.after_success is not None
+
+
+def test_write_to_append_and_overwrite_use_the_location_without_reading_the_log(rewriter):
+    rewriter_, store = rewriter
+    location = str(store.managed_location("silver", "moves"))
+    for mode in (WriteV2.Mode.MODE_OVERWRITE, WriteV2.Mode.MODE_REPLACE):
+        plan = base_pb2.Plan()
+        v2 = plan.command.write_operation_v2
+        v2.table_name = "silver.moves"
+        v2.mode = mode
+        v2.input.sql.query = "SELECT '2026-12' AS period, 3.5 AS amount"
+        request = base_pb2.ExecutePlanRequest(session_id="session-1", plan=plan)
+        prepared = rewriter_.prepare_execute(request, _call())
+        assert request.plan.command.write_operation.path == location and prepared.lock == location
+    missing = base_pb2.Plan()
+    missing.command.write_operation_v2.table_name = "silver.nope"
+    missing.command.write_operation_v2.mode = WriteV2.Mode.MODE_OVERWRITE
+    with pytest.raises(CallRefused) as refused:
+        rewriter_.prepare_execute(base_pb2.ExecutePlanRequest(session_id="session-1", plan=missing), _call())
+    assert refused.value.error_class == "TABLE_OR_VIEW_NOT_FOUND"
+
+
+def test_location_answers_from_the_registry_alone(rewriter):
+    _, store = rewriter
+    assert store.location(FullName("main", "silver", "moves")) == str(store.managed_location("silver", "moves"))
+    assert store.location(FullName("main", "silver", "nope")) is None
+    assert store.location(FullName("main", "gold", "moves")) is None
