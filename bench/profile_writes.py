@@ -16,6 +16,7 @@ import argparse
 import collections
 import contextlib
 import json
+import os
 import sys
 import threading
 import time
@@ -143,6 +144,20 @@ def cpu_of_children() -> float:
     return total
 
 
+def thread_cpu() -> collections.Counter[str]:
+    """CPU seconds of this process's children by thread name (``/proc/<pid>/task/*``): in the engine host, Sail's
+    own threads are ``tokio-rt-worker`` and the host's Python threads (proxy, catalog server) ``python``."""
+    spent: collections.Counter[str] = collections.Counter()
+    ticks = os.sysconf("SC_CLK_TCK")
+    for child in psutil.Process().children(recursive=True):
+        for task in Path(f"/proc/{child.pid}/task").glob("*"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                name = (task / "comm").read_text().strip().rstrip("0123456789")
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                spent[name] += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", type=Path, required=True)
@@ -177,12 +192,15 @@ def main() -> None:
         }
         for stage in stages:
             before = (time.perf_counter(), time.process_time(), cpu_of_children(), len(writes))
+            threads = thread_cpu()
             run[stage]()
             wall = time.perf_counter() - before[0]
+            by_thread = {name: round(cpu, 2) for name, cpu in (thread_cpu() - threads).most_common() if cpu >= 0.01}
             out["stages"][stage] = {"wall": round(wall, 2), "client_cpu": round(time.process_time() - before[1], 2),
                                     "engine_cpu": round(cpu_of_children() - before[2], 2),
-                                    "writes": writes[before[3]:]}
-            print(f"{stage}: {wall:.2f} s wall, engine CPU {out['stages'][stage]['engine_cpu']:.2f} s", file=sys.stderr)
+                                    "engine_cpu_by_thread": by_thread, "writes": writes[before[3]:]}
+            print(f"{stage}: {wall:.2f} s wall, engine CPU {out['stages'][stage]['engine_cpu']:.2f} s "
+                  f"(by thread: {by_thread})", file=sys.stderr)
             for w in writes[before[3]:]:
                 print(f"    {w['seconds']:7.3f} s  {w['engine_cpu']:7.3f} cpu  {w['peak_rss_gib']:5.2f} GiB  "
                       f"{w['write']:<13} {w['table']}", file=sys.stderr)
