@@ -38,6 +38,9 @@ def test_the_target_of_a_data_change_is_found():
     assert dml_target("UPDATE main.s.t SET v = 0") == "`main`.`s`.`t`"
     assert dml_target("MERGE INTO s.t AS x USING s.u AS y ON x.id = y.id WHEN MATCHED THEN DELETE") == "`s`.`t`"
     assert dml_target("TRUNCATE TABLE s.t") == "`s`.`t`"
+    assert dml_target("INSERT INTO s.t SELECT * FROM s.u") == "`s`.`t`"
+    assert dml_target("INSERT INTO s.t (a, b) VALUES (1, 2)") == "`s`.`t`"
+    assert dml_target("INSERT OVERWRITE main.s.t SELECT * FROM s.u") == "`main`.`s`.`t`"
     assert dml_target("SELECT 1") is None
 
 

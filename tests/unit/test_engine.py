@@ -131,6 +131,24 @@ def test_show_schemas_over_spark_connect_filters_by_pattern_and_names_an_unknown
     assert error_class(err.value) == "PARSE_SYNTAX_ERROR" and "LIKE takes a quoted pattern" in str(err.value)
 
 
+def test_information_schema_cannot_be_written_by_any_path(fresh):
+    """Its tables are rewritten only when the catalog changes: a write into one would stay, so every way refuses it."""
+    before = {r.catalog_name for r in fresh.sql("SELECT catalog_name FROM information_schema.catalogs").collect()}
+    attempts = [
+        lambda: fresh.range(1).write.mode("overwrite").saveAsTable("information_schema.catalogs"),
+        lambda: fresh.range(1).writeTo("main.information_schema.tables").append(),
+        lambda: fresh.sql("INSERT INTO information_schema.catalogs SELECT * FROM information_schema.catalogs"),
+        lambda: fresh.sql("DELETE FROM information_schema.catalogs"),
+        lambda: fresh.sql("CREATE TABLE information_schema.mine (id INT)"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(PySparkException) as err:
+            attempt()
+        assert "information_schema' is read-only" in str(err.value)
+    after = {r.catalog_name for r in fresh.sql("SELECT catalog_name FROM information_schema.catalogs").collect()}
+    assert after == before == {"main"}
+
+
 def test_missing_and_existing_tables_are_named_in_errors(fresh):
     with pytest.raises(PySparkException) as err:
         fresh.sql("SELECT * FROM t_gold.no_such_table").collect()

@@ -30,8 +30,7 @@ class _NoUpstream:
         raise AssertionError(f"the rewriter called the engine ({name}) for a write that needs no engine call")
 
 
-@pytest.fixture
-def rewriter(tmp_path, monkeypatch) -> tuple[PlanRewriter, CatalogStore]:
+def _rewriter(tmp_path) -> tuple[PlanRewriter, CatalogStore]:
     paths = WorkspacePaths.from_env(str(tmp_path)).ensure()
     store = CatalogStore(paths, OWNER)
     store.create_schema("main", "silver")
@@ -39,13 +38,20 @@ def rewriter(tmp_path, monkeypatch) -> tuple[PlanRewriter, CatalogStore]:
     write_deltalake(str(location), pa.table({"period": ["2026-11"], "amount": [1.5]}), partition_by=["period"])
     store.create_table(FullName("main", "silver", "moves"), None)
     write_deltalake(str(location), pa.table({"period": ["2026-12"], "amount": [2.5]}), mode="append")  # log changed
+    roles = Roles(Database(paths.home / "workspace.db"), OWNER)
+    return PlanRewriter(store, _NoUpstream(), AccessRules(paths, roles)), store  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def rewriter(tmp_path, monkeypatch) -> tuple[PlanRewriter, CatalogStore]:
+    """A rewriter whose catalog fails the test if anything reads a Delta log."""
+    made = _rewriter(tmp_path)
 
     def no_log_reads(location: str):
         raise AssertionError(f"the Delta log of {location} was read for a write")
 
     monkeypatch.setattr(columns, "_load", no_log_reads)
-    roles = Roles(Database(paths.home / "workspace.db"), OWNER)
-    return PlanRewriter(store, _NoUpstream(), AccessRules(paths, roles)), store  # type: ignore[arg-type]
+    return made
 
 
 def _call() -> Call:
@@ -118,3 +124,52 @@ def test_location_answers_from_the_registry_alone(rewriter):
     assert store.location(FullName("main", "silver", "moves")) == str(store.managed_location("silver", "moves"))
     assert store.location(FullName("main", "silver", "nope")) is None
     assert store.location(FullName("main", "gold", "moves")) is None
+
+
+# -- the system schema is read-only, whichever way a write names it ---------------------------------------------------
+
+def _v2(table: str, mode: int) -> base_pb2.Plan:
+    plan = base_pb2.Plan()
+    plan.command.write_operation_v2.table_name = table
+    plan.command.write_operation_v2.mode = mode
+    plan.command.write_operation_v2.input.sql.query = "SELECT 1 AS x"
+    return plan
+
+
+def _refused_as_read_only(rewriter_: PlanRewriter, plan: base_pb2.Plan) -> CallRefused:
+    with pytest.raises(CallRefused) as refused:
+        rewriter_.prepare_execute(base_pb2.ExecutePlanRequest(session_id="session-1", plan=plan), _call())
+    assert refused.value.error_class == "INVALID_PARAMETER_VALUE"
+    assert "information_schema' is read-only" in refused.value.message
+    return refused.value
+
+
+def test_dataframe_writes_into_information_schema_are_refused(rewriter):
+    rewriter_, _ = rewriter
+    refused = _refused_as_read_only(rewriter_, _save("information_schema.tables", WriteOp.SaveMode.SAVE_MODE_OVERWRITE))
+    assert "main.information_schema.tables cannot be written" in refused.message
+    _refused_as_read_only(rewriter_, _save("main.information_schema.columns", WriteOp.SaveMode.SAVE_MODE_APPEND))
+    _refused_as_read_only(rewriter_, _v2("information_schema.schemata", WriteV2.Mode.MODE_APPEND))
+    _refused_as_read_only(rewriter_, _v2("information_schema.new_one", WriteV2.Mode.MODE_CREATE))
+
+
+@pytest.mark.parametrize("sql", [
+    "INSERT INTO information_schema.tables SELECT * FROM information_schema.tables",
+    "INSERT INTO main.information_schema.columns (table_name) VALUES ('x')",
+    "INSERT OVERWRITE information_schema.catalogs SELECT * FROM information_schema.catalogs",
+    "DELETE FROM information_schema.tables",
+    "UPDATE information_schema.tables SET comment = 'x'",
+    "TRUNCATE TABLE information_schema.schemata",
+])
+def test_sql_writes_into_information_schema_are_refused(tmp_path, sql):
+    rewriter_, _ = _rewriter(tmp_path)
+    with pytest.raises(CallRefused) as refused:
+        rewriter_.prepare_sql(sql, _call(), eager=True)
+    assert refused.value.error_class == "INVALID_PARAMETER_VALUE"
+    assert "information_schema' is read-only" in refused.value.message
+
+
+def test_reading_information_schema_into_another_table_is_a_write_of_that_table_only(tmp_path):
+    rewriter_, _ = _rewriter(tmp_path)
+    sql = "INSERT INTO silver.moves SELECT table_name, 1.0 FROM information_schema.tables"
+    assert "silver.moves" in rewriter_.prepare_sql(sql, _call(), eager=True)

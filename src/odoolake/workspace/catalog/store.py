@@ -257,6 +257,14 @@ class CatalogStore:
             (name.catalog, name.schema, name.table)).fetchone()
         return str(row["storage_location"]) if row is not None else None
 
+    @staticmethod
+    def check_writable(name: FullName) -> None:
+        """The system schema is the catalog's own view of itself: no table in it is created or written by anyone
+        but the catalog (its tables are rewritten only when the catalog changes, so a write would stay)."""
+        if name.schema == INFORMATION_SCHEMA:
+            raise InvalidParameterValue(f"Schema '{name.catalog}.{INFORMATION_SCHEMA}' is read-only: "
+                                        f"{name} cannot be written.")
+
     def table(self, name: FullName) -> TableInfo:
         info = self.find(name)
         if info is None:
@@ -270,8 +278,7 @@ class CatalogStore:
         table there (as Databricks does for ``CREATE TABLE t (…)``), so the first INSERT has a table to append to."""
         self._require_catalog(name.catalog)
         self.schema(name.catalog, name.schema)
-        if name.schema == INFORMATION_SCHEMA:
-            raise InvalidParameterValue(f"Schema '{name.catalog}.{INFORMATION_SCHEMA}' is read-only.")
+        self.check_writable(name)
         fmt = (data_source_format or "DELTA").upper()
         if fmt not in FORMATS:
             raise InvalidParameterValue(f"Invalid data_source_format {data_source_format!r}: expected one of "

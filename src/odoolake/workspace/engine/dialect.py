@@ -125,12 +125,14 @@ def _inline_lateral_aliases(tree: exp.Expr, columns_of: ColumnsOf) -> bool:
 
 
 def dml_target(sql: str) -> str | None:
-    """The table a ``DELETE``/``UPDATE``/``MERGE``/``TRUNCATE TABLE`` changes, as written, or None."""
+    """The table an ``INSERT``/``DELETE``/``UPDATE``/``MERGE``/``TRUNCATE TABLE`` changes, as written, or None."""
     try:
         tree = sqlglot.parse_one(sql, read=READ)
     except ParseError:
         return None
-    target = tree.this if isinstance(tree, exp.Delete | exp.Update | exp.Merge) else None
+    target = tree.this if isinstance(tree, exp.Insert | exp.Delete | exp.Update | exp.Merge) else None
+    if isinstance(target, exp.Schema):  # INSERT INTO t (a, b) …
+        target = target.this
     if isinstance(tree, exp.TruncateTable) and tree.expressions:
         target = tree.expressions[0]
     if not isinstance(target, exp.Table):

@@ -247,6 +247,7 @@ class PlanRewriter:
         writes = self._is_write(sql, head)
         if writes:
             self.access.check_write(call.principal, f"run {head[0]} statements")
+            self._check_target(sql, call)
         sql = sqltext.replace_paths(sql, lambda ref: self.access.map_and_check(call.principal, ref.path))
         if sqltext.mentions(sql, "information_schema"):
             self.information_schema.refresh()
@@ -320,6 +321,14 @@ class PlanRewriter:
         columns, row = DML_METRICS[verb]
         values = tuple(sum(int(metrics.get(key, 0)) for key in keys) for keys in row)
         return sqltext.answer_query([(column, "bigint") for column in columns], [values])
+
+    def _check_target(self, sql: str, call: Call) -> None:
+        """A write statement's named target must be writable (``CatalogStore.check_writable``). A one-part name is
+        in the session's current schema, which asking would cost an engine call per write: left to the catalog."""
+        target = dialect.dml_target(sql)
+        if target is not None and len([t for t in sqltext.tokens(target) if t.text != "."]) > 1:
+            name = self.resolve(target, call)
+            self._catalog(lambda: self.catalog.check_writable(name))
 
     def _is_write(self, sql: str, head: list[str]) -> bool:
         if head[0] in SESSION_STATEMENTS or _TEMP_VIEW.match(sql):
@@ -434,6 +443,7 @@ class PlanRewriter:
         if not eager:
             raise self._needs_command("CREATE TABLE")
         name = self.resolve(create.name, call)
+        self._catalog(lambda: self.catalog.check_writable(name))
         existing = self.catalog.find(name)
         if create.replace and create.query_start is not None:
             return self._replace_table_as(name, existing, sql[create.query_start:].rstrip().rstrip(";"), call)
@@ -498,6 +508,7 @@ class PlanRewriter:
             return Prepared()
         method = write.table.save_method
         name = self.resolve(write.table.table_name, call)
+        self._catalog(lambda: self.catalog.check_writable(name))
         existing_at = self.catalog.location(name)
         if method == WriteOp.SaveTable.TableSaveMethod.TABLE_SAVE_METHOD_INSERT_INTO:
             if existing_at is None:
@@ -562,6 +573,7 @@ class PlanRewriter:
         self.access.check_write(call.principal, "write tables")
         self._relations(v2.input, call)
         name = self.resolve(v2.table_name, call)
+        self._catalog(lambda: self.catalog.check_writable(name))
         existing_at = self.catalog.location(name)
         provider = (v2.provider or "delta").lower()
         if provider != "delta":
