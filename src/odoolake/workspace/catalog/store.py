@@ -249,9 +249,8 @@ class CatalogStore:
 
     def location(self, name: FullName) -> str | None:
         """Where a registered table's data lives, or None: what a write needs, without reading its Delta log (each
-        write changes the log, so ``find`` would read it again on every write)."""
-        if name.schema == INFORMATION_SCHEMA:
-            return str(self.information_schema_location(name.table)) if name.table in SYSTEM_TABLES else None
+        write changes the log, so ``find`` would read it again on every write). The system tables are not
+        registered: nothing writes them but the catalog (``check_writable``)."""
         row = self.db.connect().execute(
             "SELECT storage_location FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
             (name.catalog, name.schema, name.table)).fetchone()

@@ -14,6 +14,7 @@ path goes through (``PlanRewriter.prepare_sql``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import sqlglot
@@ -124,6 +125,7 @@ def _inline_lateral_aliases(tree: exp.Expr, columns_of: ColumnsOf) -> bool:
     return changed
 
 
+@functools.lru_cache(maxsize=64)  # a DML statement asks twice: the writable check, then the DML path
 def dml_target(sql: str) -> str | None:
     """The table an ``INSERT``/``DELETE``/``UPDATE``/``MERGE``/``TRUNCATE TABLE`` changes, as written, or None."""
     try:

@@ -327,8 +327,7 @@ class PlanRewriter:
         in the session's current schema, which asking would cost an engine call per write: left to the catalog."""
         target = dialect.dml_target(sql)
         if target is not None and len([t for t in sqltext.tokens(target) if t.text != "."]) > 1:
-            name = self.resolve(target, call)
-            self._catalog(lambda: self.catalog.check_writable(name))
+            self._write_target(target, call)
 
     def _is_write(self, sql: str, head: list[str]) -> bool:
         if head[0] in SESSION_STATEMENTS or _TEMP_VIEW.match(sql):
@@ -442,8 +441,7 @@ class PlanRewriter:
                       prepared: Prepared | None) -> str:
         if not eager:
             raise self._needs_command("CREATE TABLE")
-        name = self.resolve(create.name, call)
-        self._catalog(lambda: self.catalog.check_writable(name))
+        name = self._write_target(create.name, call)
         existing = self.catalog.find(name)
         if create.replace and create.query_start is not None:
             return self._replace_table_as(name, existing, sql[create.query_start:].rstrip().rstrip(";"), call)
@@ -507,8 +505,7 @@ class PlanRewriter:
         if target != "table":
             return Prepared()
         method = write.table.save_method
-        name = self.resolve(write.table.table_name, call)
-        self._catalog(lambda: self.catalog.check_writable(name))
+        name = self._write_target(write.table.table_name, call)
         existing_at = self.catalog.location(name)
         if method == WriteOp.SaveTable.TableSaveMethod.TABLE_SAVE_METHOD_INSERT_INTO:
             if existing_at is None:
@@ -572,8 +569,7 @@ class PlanRewriter:
         v2 = command.write_operation_v2
         self.access.check_write(call.principal, "write tables")
         self._relations(v2.input, call)
-        name = self.resolve(v2.table_name, call)
-        self._catalog(lambda: self.catalog.check_writable(name))
+        name = self._write_target(v2.table_name, call)
         existing_at = self.catalog.location(name)
         provider = (v2.provider or "delta").lower()
         if provider != "delta":
@@ -633,6 +629,12 @@ class PlanRewriter:
             raise CallRefused(code, f"[{exc.error_code}] {exc.message}", exc.error_code) from None
 
     # -- names -----------------------------------------------------------------------------------------------------
+
+    def _write_target(self, text: str, call: Call) -> FullName:
+        """The table a write names, once it is known to be one that may be written (``CatalogStore.check_writable``)."""
+        name = self.resolve(text, call)
+        self._catalog(lambda: self.catalog.check_writable(name))
+        return name
 
     def resolve(self, text: str, call: Call) -> FullName:
         parts = [t.text.lower() for t in sqltext.tokens(text) if t.text != "."]
