@@ -65,6 +65,27 @@ def test_every_way_of_creating_a_table_is_seen_by_other_sessions_and_survives_a_
         assert s3.table("t_gold.v2").count() == 3
 
 
+def test_a_copied_workspace_root_writes_its_own_tables_not_the_originals(tmp_path):
+    """Restoring a backup or moving the root elsewhere: the copy's engine reads and writes the copy's files."""
+    import shutil
+
+    from deltalake import DeltaTable
+
+    original = WorkspacePaths.from_env(tmp_path / "original").ensure()
+    with LocalEngine(original) as engine:
+        engine.session().createDataFrame([(1,), (2,)], "id int").write.saveAsTable("default.moved")
+        pid = engine.lease().status["pid"]
+    psutil.wait_procs([psutil.Process(pid)], timeout=30) if psutil.pid_exists(pid) else None
+    shutil.copytree(original.home, tmp_path / "copy", ignore=shutil.ignore_patterns("run"))
+    copy = WorkspacePaths.from_env(tmp_path / "copy")
+    with LocalEngine(copy) as engine:
+        spark = engine.session()
+        spark.createDataFrame([(3,)], "id int").write.mode("append").saveAsTable("default.moved")
+        assert spark.table("default.moved").count() == 3
+    assert DeltaTable(str(original.warehouse / "default" / "moved")).to_pyarrow_table().num_rows == 2
+    assert DeltaTable(str(copy.warehouse / "default" / "moved")).to_pyarrow_table().num_rows == 3
+
+
 @pytest.fixture
 def fresh(engine):
     session = engine.session()

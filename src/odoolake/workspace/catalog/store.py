@@ -9,7 +9,9 @@ Rules kept here, once:
 - one catalog, ``main``; the engine also answers to ``spark_catalog`` and ``hive_metastore`` for it;
 - a table whose location is its managed location (``<warehouse>/<schema>/<table>``) is MANAGED: dropping it deletes
   its files, renaming it moves them. Any other location is EXTERNAL: dropping forgets the name, the files stay;
-- names are lower-cased identifiers, as Unity Catalog stores them.
+- names are lower-cased identifiers, as Unity Catalog stores them;
+- a location inside the workspace root is kept relative to it, and a managed table's is always its managed location,
+  so a root that is moved, copied or restored elsewhere keeps its tables and never touches the original's files.
 """
 
 from __future__ import annotations
@@ -154,6 +156,20 @@ class CatalogStore:
     def information_schema_location(self, table: str) -> Path:
         return self.paths.home / "catalog" / INFORMATION_SCHEMA / table
 
+    def _kept(self, location: Path | str) -> str:
+        """How ``catalog.db`` keeps a location: relative to the workspace root when inside it."""
+        path = Path(location)
+        return path.relative_to(self.paths.home).as_posix() if path.is_relative_to(self.paths.home) else str(path)
+
+    def _located(self, row) -> str:
+        """Where a table row's files are on this machine. A managed table's location is its managed location by
+        definition; a catalog written before locations were kept relative holds the absolute path of wherever the
+        workspace root was then, which after a move would be another workspace's files."""
+        if row["table_type"] == MANAGED:
+            return str(self.managed_location(row["schema_name"], row["name"]))
+        kept = Path(row["storage_location"])
+        return str(kept if kept.is_absolute() else self.paths.home / kept)
+
     # -- catalogs and schemas ------------------------------------------------------------------------------------
 
     def _seed(self) -> None:
@@ -164,6 +180,10 @@ class CatalogStore:
             for schema in (DEFAULT_SCHEMA, INFORMATION_SCHEMA):
                 conn.execute("INSERT OR IGNORE INTO schemas VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                              (CATALOG, schema, str(uuid.uuid4()), None, "{}", self.owner, now, now))
+            # Catalogs written before locations were kept relative: those inside this root become relative.
+            inside = f"{self.paths.home}/"
+            conn.execute("UPDATE tables SET storage_location = substr(storage_location, ?) "
+                         "WHERE substr(storage_location, 1, ?) = ?", (len(inside) + 1, len(inside), inside))
 
     def catalogs(self) -> list[dict]:
         rows = self.db.connect().execute("SELECT * FROM catalogs ORDER BY name").fetchall()
@@ -252,9 +272,10 @@ class CatalogStore:
         write changes the log, so ``find`` would read it again on every write). The system tables are not
         registered: nothing writes them but the catalog (``check_writable``)."""
         row = self.db.connect().execute(
-            "SELECT storage_location FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
+            "SELECT schema_name, name, table_type, storage_location FROM tables "
+            "WHERE catalog_name = ? AND schema_name = ? AND name = ?",
             (name.catalog, name.schema, name.table)).fetchone()
-        return str(row["storage_location"]) if row is not None else None
+        return self._located(row) if row is not None else None
 
     @staticmethod
     def check_writable(name: FullName) -> None:
@@ -295,9 +316,9 @@ class CatalogStore:
                             (name.catalog, name.schema, name.table)).fetchone():
                 raise _exists("table", str(name))
             conn.execute("INSERT INTO tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (name.catalog, name.schema, name.table, str(uuid.uuid4()), table_type, fmt, str(location),
-                          json.dumps(columns or []), comment, json.dumps(properties or {}), owner or self.owner,
-                          now, now))
+                         (name.catalog, name.schema, name.table, str(uuid.uuid4()), table_type, fmt,
+                          self._kept(location), json.dumps(columns or []), comment, json.dumps(properties or {}),
+                          owner or self.owner, now, now))
         return self.table(name)
 
     def delete_table(self, name: FullName) -> TableInfo:
@@ -334,14 +355,9 @@ class CatalogStore:
         with self.db.transaction() as conn:
             conn.execute("UPDATE tables SET catalog_name = ?, schema_name = ?, name = ?, storage_location = ?, "
                          "updated_at = ? WHERE catalog_name = ? AND schema_name = ? AND name = ?",
-                         (new_name.catalog, new_name.schema, new_name.table, location, _now(),
+                         (new_name.catalog, new_name.schema, new_name.table, self._kept(location), _now(),
                           name.catalog, name.schema, name.table))
         return self.table(new_name)
-
-    def by_location(self, location: str) -> TableInfo | None:
-        row = self.db.connect().execute("SELECT * FROM tables WHERE storage_location = ?",
-                                        (str(self.local_location(location)),)).fetchone()
-        return self._info(row) if row is not None else None
 
     def all_tables(self) -> Iterator[TableInfo]:
         for row in self.db.connect().execute("SELECT * FROM tables ORDER BY catalog_name, schema_name, name"):
@@ -368,7 +384,7 @@ class CatalogStore:
                          delta_version=facts.version if facts else None)
 
     def _info(self, row, load: bool = True) -> TableInfo:
-        location = row["storage_location"]
+        location = self._located(row)
         facts = self.delta.read(location, load) if row["data_source_format"] == "DELTA" else None
         if facts is not None:
             columns = uc_columns(facts.schema, facts.partition_columns)
