@@ -161,6 +161,9 @@ def test_information_schema_cannot_be_written_by_any_path(fresh):
         lambda: fresh.sql("INSERT INTO information_schema.catalogs SELECT * FROM information_schema.catalogs"),
         lambda: fresh.sql("DELETE FROM information_schema.catalogs"),
         lambda: fresh.sql("CREATE TABLE information_schema.mine (id INT)"),
+        lambda: fresh.sql("DROP TABLE information_schema.catalogs"),
+        lambda: fresh.sql("ALTER TABLE information_schema.catalogs RENAME TO t_gold.stolen"),
+        lambda: fresh.sql("RESTORE TABLE information_schema.catalogs TO VERSION AS OF 0"),
     ]
     for attempt in attempts:
         with pytest.raises(PySparkException) as err:

@@ -160,6 +160,15 @@ def test_dataframe_writes_into_information_schema_are_refused(rewriter):
     "DELETE FROM information_schema.tables",
     "UPDATE information_schema.tables SET comment = 'x'",
     "TRUNCATE TABLE information_schema.schemata",
+    "DROP TABLE information_schema.tables",
+    "DROP TABLE IF EXISTS main.information_schema.columns",
+    "ALTER TABLE information_schema.tables RENAME TO silver.mine",
+    "ALTER TABLE silver.moves RENAME TO information_schema.moves",
+    "ALTER TABLE information_schema.tables ADD COLUMNS (x INT)",
+    "ALTER TABLE information_schema.tables SET TBLPROPERTIES ('a' = 'b')",
+    "OPTIMIZE information_schema.tables",
+    "VACUUM information_schema.tables RETAIN 168 HOURS",
+    "RESTORE TABLE information_schema.tables TO VERSION AS OF 0",
 ])
 def test_sql_writes_into_information_schema_are_refused(tmp_path, sql):
     rewriter_, _ = _rewriter(tmp_path)
@@ -173,3 +182,34 @@ def test_reading_information_schema_into_another_table_is_a_write_of_that_table_
     rewriter_, _ = _rewriter(tmp_path)
     sql = "INSERT INTO silver.moves SELECT table_name, 1.0 FROM information_schema.tables"
     assert "silver.moves" in rewriter_.prepare_sql(sql, _call(), eager=True)
+
+
+class _InSystemSchema:
+    """An engine whose session's current schema is the system schema (after ``USE information_schema``)."""
+
+    def current_schema(self, session_id: str, user_id: str) -> str:
+        return "information_schema"
+
+
+@pytest.mark.parametrize("sql", ["INSERT INTO tables SELECT * FROM tables", "DELETE FROM columns",
+                                 "DROP TABLE catalogs", "OPTIMIZE schemata"])
+def test_a_one_part_target_in_the_system_schema_is_refused(tmp_path, sql):
+    rewriter_, _ = _rewriter(tmp_path)
+    rewriter_.upstream = _InSystemSchema()  # type: ignore[assignment]
+    with pytest.raises(CallRefused) as refused:
+        rewriter_.prepare_sql(sql, _call(), eager=True)
+    assert refused.value.error_class == "INVALID_PARAMETER_VALUE"
+    assert "main.information_schema" in refused.value.message and "cannot be written" in refused.value.message
+
+
+def test_the_catalog_neither_drops_nor_renames_into_or_out_of_the_system_schema(tmp_path):
+    from odoolake.workspace.errors import InvalidParameterValue
+
+    _, store = _rewriter(tmp_path)
+    moves, system = FullName("main", "silver", "moves"), FullName("main", "information_schema", "tables")
+    for attempt in (lambda: store.delete_table(system), lambda: store.rename_table(system, FullName("main", "silver", "t")),
+                    lambda: store.rename_table(moves, FullName("main", "information_schema", "moves"))):
+        with pytest.raises(InvalidParameterValue, match="information_schema' is read-only"):
+            attempt()
+    assert store.location(moves) == str(store.managed_location("silver", "moves"))  # still there, unmoved
+    assert [t.name.table for t in store.tables("main", "silver")] == ["moves"]

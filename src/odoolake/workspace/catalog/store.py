@@ -322,6 +322,7 @@ class CatalogStore:
         return self.table(name)
 
     def delete_table(self, name: FullName) -> TableInfo:
+        self.check_writable(name)
         info = self.table(name)
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
@@ -336,6 +337,8 @@ class CatalogStore:
 
     def rename_table(self, name: FullName, new_name: FullName) -> TableInfo:
         """Rename within the catalog; a managed table's files move to its new managed location."""
+        self.check_writable(name)
+        self.check_writable(new_name)
         info = self.table(name)
         self.schema(new_name.catalog, new_name.schema)
         if self.find(new_name) is not None:

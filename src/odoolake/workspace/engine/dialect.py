@@ -127,7 +127,8 @@ def _inline_lateral_aliases(tree: exp.Expr, columns_of: ColumnsOf) -> bool:
 
 @functools.lru_cache(maxsize=64)  # a DML statement asks twice: the writable check, then the DML path
 def dml_target(sql: str) -> str | None:
-    """The table an ``INSERT``/``DELETE``/``UPDATE``/``MERGE``/``TRUNCATE TABLE`` changes, as written, or None."""
+    """The table an ``INSERT``/``DELETE``/``UPDATE``/``MERGE``/``TRUNCATE TABLE``/``DROP TABLE``/``ALTER TABLE``
+    changes, as written, or None."""
     try:
         tree = sqlglot.parse_one(sql, read=READ)
     except ParseError:
@@ -137,6 +138,10 @@ def dml_target(sql: str) -> str | None:
         target = target.this
     if isinstance(tree, exp.TruncateTable) and tree.expressions:
         target = tree.expressions[0]
+    if isinstance(tree, exp.Drop) and tree.args.get("kind") == "TABLE" and tree.args.get("tables"):
+        target = tree.args["tables"][0]
+    if isinstance(tree, exp.Alter) and tree.args.get("kind") == "TABLE":
+        target = tree.this
     if not isinstance(target, exp.Table):
         return None
     return ".".join(f"`{part.name}`" for part in target.parts)
