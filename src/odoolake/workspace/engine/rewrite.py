@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pyarrow as pa
 from google.protobuf.message import Message
@@ -134,13 +134,13 @@ class PlanRewriter:
         if kind == "merge_into_table_command":
             self.access.check_write(call.principal, "merge into tables")
         if kind == "ml_command":
-            return self._ml(command.ml_command)
+            self._refuse_ml()
         for relation in _messages(command, relations_pb2.Relation):
             self._relation(relation, call)
         return Prepared()
 
     @staticmethod
-    def _ml(ml: Any) -> Prepared:
+    def _refuse_ml() -> NoReturn:
         """Sail has no Spark ML: every ML command is refused by name. That includes the ML-cache clean-up PySpark
         sends when a client exits without ``stop()``, which the client ignores; it must stay an error: answered as
         done, the client stops reading at the answer's last message, exits before the call's status arrives, and
