@@ -76,9 +76,23 @@ def test_a_catalog_written_with_absolute_paths_is_read_where_the_root_is_now(tmp
     _three_tables(home, tmp_path / "elsewhere" / "shared")
     with sqlite3.connect(home / "catalog.db") as conn:
         conn.execute("UPDATE tables SET storage_location = ? WHERE name = 'ewt'", (f"{old}/warehouse/gold/ewt",))
-        conn.execute("UPDATE tables SET storage_location = ? WHERE name = 'landing'", (f"{home}/dbfs/landing/t",))
+        conn.execute("UPDATE tables SET storage_location = ? WHERE name = 'landing'", (f"{old}/dbfs/landing/t",))
     store = _store(home)
     assert store.table(MANAGED).storage_location == str(home / "warehouse" / "gold" / "ewt")
     assert store.location(MANAGED) == str(home / "warehouse" / "gold" / "ewt")
-    assert _kept(home)["landing"] == "dbfs/landing/t"
+    assert _kept(home)["landing"] == "dbfs/landing/t"  # inside the root it was copied from: rebased
+    assert store.location(IN_DBFS) == str(home / "dbfs" / "landing" / "t")
     assert store.table(IN_DBFS).delta_version == 0
+    assert _kept(home)["shared"] == str(tmp_path / "elsewhere" / "shared")  # outside both roots: unchanged
+
+
+def test_a_path_into_the_root_through_a_symlink_is_kept_relative(tmp_path):
+    home = tmp_path / "a"
+    _three_tables(home, tmp_path / "elsewhere" / "shared")
+    (tmp_path / "alias").symlink_to(home)
+    store = _store(home)
+    _delta(store.paths.dbfs_to_local("dbfs:/aliased/t"))
+    store.create_table(FullName("main", "gold", "aliased"), str(tmp_path / "alias" / "dbfs" / "aliased" / "t"))
+    _delta(store.managed_location("gold", "direct"))
+    made = store.create_table(FullName("main", "gold", "direct"), str(tmp_path / "alias" / "warehouse" / "gold" / "direct"))
+    assert _kept(home)["aliased"] == "dbfs/aliased/t" and made.table_type == "MANAGED"

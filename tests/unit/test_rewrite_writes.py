@@ -184,22 +184,36 @@ def test_reading_information_schema_into_another_table_is_a_write_of_that_table_
     assert "silver.moves" in rewriter_.prepare_sql(sql, _call(), eager=True)
 
 
-class _InSystemSchema:
-    """An engine whose session's current schema is the system schema (after ``USE information_schema``)."""
+class _CurrentSchema:
+    """An engine that only answers which schema the session is in, and counts the questions."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema, self.asked = schema, 0
 
     def current_schema(self, session_id: str, user_id: str) -> str:
-        return "information_schema"
+        self.asked += 1
+        return self.schema
 
 
+@pytest.mark.parametrize("schema", ["information_schema", "INFORMATION_SCHEMA", "Information_Schema"])
 @pytest.mark.parametrize("sql", ["INSERT INTO tables SELECT * FROM tables", "DELETE FROM columns",
                                  "DROP TABLE catalogs", "OPTIMIZE schemata"])
-def test_a_one_part_target_in_the_system_schema_is_refused(tmp_path, sql):
+def test_a_one_part_target_in_the_system_schema_is_refused(tmp_path, sql, schema):
+    """After ``USE INFORMATION_SCHEMA`` Sail keeps the case as typed, while the catalog lower-cases names."""
     rewriter_, _ = _rewriter(tmp_path)
-    rewriter_.upstream = _InSystemSchema()  # type: ignore[assignment]
+    rewriter_.upstream = _CurrentSchema(schema)  # type: ignore[assignment]
     with pytest.raises(CallRefused) as refused:
         rewriter_.prepare_sql(sql, _call(), eager=True)
     assert refused.value.error_class == "INVALID_PARAMETER_VALUE"
     assert "main.information_schema" in refused.value.message and "cannot be written" in refused.value.message
+
+
+def test_a_statement_asks_the_engine_for_the_current_schema_once(tmp_path):
+    rewriter_, store = _rewriter(tmp_path)
+    engine = _CurrentSchema("silver")
+    rewriter_.upstream = engine  # type: ignore[assignment]
+    rewriter_.prepare_sql("ALTER TABLE moves RENAME TO moved", _call(), eager=True)
+    assert engine.asked == 1 and store.location(FullName("main", "silver", "moved")) is not None
 
 
 def test_the_catalog_neither_drops_nor_renames_into_or_out_of_the_system_schema(tmp_path):
@@ -208,7 +222,8 @@ def test_the_catalog_neither_drops_nor_renames_into_or_out_of_the_system_schema(
     _, store = _rewriter(tmp_path)
     moves, system = FullName("main", "silver", "moves"), FullName("main", "information_schema", "tables")
     for attempt in (lambda: store.delete_table(system), lambda: store.rename_table(system, FullName("main", "silver", "t")),
-                    lambda: store.rename_table(moves, FullName("main", "information_schema", "moves"))):
+                    lambda: store.rename_table(moves, FullName("main", "information_schema", "moves")),
+                    lambda: store.rename_table(moves, FullName("main", "INFORMATION_SCHEMA", "moves"))):
         with pytest.raises(InvalidParameterValue, match="information_schema' is read-only"):
             attempt()
     assert store.location(moves) == str(store.managed_location("silver", "moves"))  # still there, unmoved

@@ -180,10 +180,12 @@ class CatalogStore:
             for schema in (DEFAULT_SCHEMA, INFORMATION_SCHEMA):
                 conn.execute("INSERT OR IGNORE INTO schemas VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                              (CATALOG, schema, str(uuid.uuid4()), None, "{}", self.owner, now, now))
-            # Catalogs written before locations were kept relative: those inside this root become relative.
-            inside = f"{self.paths.home}/"
-            conn.execute("UPDATE tables SET storage_location = substr(storage_location, ?) "
-                         "WHERE substr(storage_location, 1, ?) = ?", (len(inside) + 1, len(inside), inside))
+            # Catalogs written before locations were kept relative: those inside this root, or inside the root the
+            # catalog was copied from (read off its managed tables' old locations), become relative.
+            for root in {self.paths.home, *_former_roots(conn)}:
+                inside = f"{root}/"
+                conn.execute("UPDATE tables SET storage_location = substr(storage_location, ?) "
+                             "WHERE substr(storage_location, 1, ?) = ?", (len(inside) + 1, len(inside), inside))
 
     def catalogs(self) -> list[dict]:
         rows = self.db.connect().execute("SELECT * FROM catalogs ORDER BY name").fetchall()
@@ -281,7 +283,7 @@ class CatalogStore:
     def check_writable(name: FullName) -> None:
         """The system schema is the catalog's own view of itself: no table in it is created or written by anyone
         but the catalog (its tables are rewritten only when the catalog changes, so a write would stay)."""
-        if name.schema == INFORMATION_SCHEMA:
+        if name.schema.lower() == INFORMATION_SCHEMA:
             raise InvalidParameterValue(f"Schema '{name.catalog}.{INFORMATION_SCHEMA}' is read-only: "
                                         f"{name} cannot be written.")
 
@@ -375,7 +377,7 @@ class CatalogStore:
         path = Path(location)
         if not path.is_absolute():
             raise InvalidParameterValue(f"Invalid storage_location {location!r}: expected an absolute path.")
-        return Path(*path.parts).resolve() if ".." in path.parts else path
+        return path.resolve()  # one spelling per place: through a symlink, a path inside the root is still inside
 
     def _system_table(self, name: FullName, load: bool = True) -> TableInfo:
         location = str(self.information_schema_location(name.table))
@@ -401,6 +403,16 @@ class CatalogStore:
             comment=row["comment"], properties=properties, owner=row["owner"], created_at=row["created_at"],
             updated_at=row["updated_at"], columns=columns, delta_version=facts.version if facts else None,
         )
+
+
+def _former_roots(conn) -> set[Path]:
+    """The workspace roots a catalog's absolute managed locations name (``<root>/warehouse/<schema>/<table>``)."""
+    roots = set()
+    for row in conn.execute("SELECT schema_name, name, storage_location FROM tables WHERE table_type = ?", (MANAGED,)):
+        kept = Path(row["storage_location"])
+        if kept.is_absolute() and kept.parts[-3:] == ("warehouse", row["schema_name"], row["name"]):
+            roots.add(kept.parents[2])
+    return roots
 
 
 def _create_empty_delta(location: Path, schema: dict, comment: str | None) -> None:

@@ -90,6 +90,7 @@ def not_found(name: FullName | str) -> CallRefused:
 class Call:
     principal: Principal
     session_id: str
+    current_schema: str | None = None  # asked of the engine once per call, when a one-part name needs it
 
     @property
     def user_id(self) -> str:
@@ -658,8 +659,12 @@ class PlanRewriter:
         if len(parts) == 2:
             return FullName(CATALOG, parts[0], parts[1])
         if len(parts) == 1:
-            schema = self.upstream.current_schema(call.session_id, call.user_id)
-            return FullName(CATALOG, schema, parts[0])
+            if call.current_schema is None:
+                try:
+                    call.current_schema = self.upstream.current_schema(call.session_id, call.user_id).lower()
+                except UpstreamError as exc:
+                    raise _refused_upstream(exc) from None
+            return FullName(CATALOG, call.current_schema, parts[0])
         raise refuse("INVALID_ARGUMENT", "INVALID_IDENTIFIER", "42602",
                      f"{text!r} is not a table name: expected [catalog.][schema.]table.")
 
