@@ -228,3 +228,26 @@ def test_the_catalog_neither_drops_nor_renames_into_or_out_of_the_system_schema(
             attempt()
     assert store.location(moves) == str(store.managed_location("silver", "moves"))  # still there, unmoved
     assert [t.name.table for t in store.tables("main", "silver")] == ["moves"]
+
+
+def test_a_location_belongs_to_one_table(tmp_path):
+    """An external table at another name's managed location: a new table of that name would overwrite its files,
+    and as a managed table delete them when dropped."""
+    from odoolake.workspace.errors import InvalidParameterValue
+
+    rewriter_, store = _rewriter(tmp_path)
+    taken = store.managed_location("silver", "lines")
+    write_deltalake(str(taken), pa.table({"period": ["2026-11"], "amount": [9.5]}))
+    store.create_table(FullName("main", "silver", "external_lines"), str(taken))
+    for attempt in (lambda: store.create_table(FullName("main", "silver", "lines"), None),
+                    lambda: store.create_table(FullName("main", "silver", "again"), str(taken))):
+        with pytest.raises(InvalidParameterValue, match=r"\[LOCATION_OVERLAP\].*main.silver.external_lines"):
+            attempt()
+    for plan in (_save("silver.lines", WriteOp.SaveMode.SAVE_MODE_OVERWRITE),
+                 _v2("silver.lines", WriteV2.Mode.MODE_CREATE)):
+        with pytest.raises(CallRefused, match="LOCATION_OVERLAP"):
+            rewriter_.prepare_execute(base_pb2.ExecutePlanRequest(session_id="session-1", plan=plan), _call())
+    with pytest.raises(CallRefused, match="LOCATION_OVERLAP"):
+        rewriter_.prepare_sql("CREATE TABLE silver.lines (period STRING, amount DOUBLE)", _call(), eager=True)
+    assert store.location(FullName("main", "silver", "lines")) is None
+    assert store.table(FullName("main", "silver", "external_lines")).delta_version == 0

@@ -156,6 +156,22 @@ class CatalogStore:
     def information_schema_location(self, table: str) -> Path:
         return self.paths.home / "catalog" / INFORMATION_SCHEMA / table
 
+    def new_table_location(self, name: FullName) -> Path:
+        """Where a new table ``name`` is written: its managed location, once no other table's files are there."""
+        location = self.managed_location(name.schema, name.table)
+        self._check_location_free(location, name)
+        return location
+
+    def _check_location_free(self, location: Path, name: FullName) -> None:
+        """A location belongs to one table: a second name for the same files would overwrite or (as a managed
+        table, when dropped) delete the first table's data."""
+        wanted = str(location)
+        for row in self.db.connect().execute("SELECT * FROM tables"):
+            user = FullName(row["catalog_name"], row["schema_name"], row["name"])
+            if user != name and self._located(row) == wanted:
+                raise InvalidParameterValue(f"[LOCATION_OVERLAP] {wanted} is already the location of table {user}: "
+                                            "a location belongs to one table.")
+
     def _kept(self, location: Path | str) -> str:
         """How ``catalog.db`` keeps a location: relative to the workspace root when inside it."""
         path = Path(location)
@@ -310,6 +326,7 @@ class CatalogStore:
         table_type = MANAGED if location == self.managed_location(name.schema, name.table) else EXTERNAL
         if self.find(name) is not None:
             raise _exists("table", str(name))
+        self._check_location_free(location, name)
         if fmt == "DELTA" and columns and not Path(location, "_delta_log").is_dir():
             _create_empty_delta(location, delta_schema(columns), comment)
         now = _now()

@@ -472,7 +472,7 @@ class PlanRewriter:
             raise refuse("ALREADY_EXISTS", "TABLE_OR_VIEW_ALREADY_EXISTS", "42P07",
                          f"Cannot create table `{name}` because it already exists. Choose a different name, drop "
                          "the existing table, or add IF NOT EXISTS.")
-        location = str(self.catalog.managed_location(name.schema, name.table))
+        location = str(self._catalog(lambda: self.catalog.new_table_location(name)))
         if not create.has_location:  # LOCATION first: USING must stay before it when both go at the end
             at = create.clauses_end
             sql = sql[:at] + f" LOCATION {sqltext.quote_path(location, chr(39))} " + sql[at:]
@@ -485,8 +485,8 @@ class PlanRewriter:
         return sql
 
     def _replace_table_as(self, name: FullName, existing: TableInfo | None, query: str, call: Call) -> str:
-        location = existing.storage_location if existing else str(self.catalog.managed_location(name.schema,
-                                                                                                 name.table))
+        location = existing.storage_location if existing else \
+            str(self._catalog(lambda: self.catalog.new_table_location(name)))
         write = WriteOp(input=relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), source="delta",
                         path=location, mode=WriteOp.SaveMode.SAVE_MODE_OVERWRITE)
         write.options["overwriteSchema"] = "true"
@@ -540,7 +540,7 @@ class PlanRewriter:
             command.Clear()
             command.sql_command.input.sql.query = sqltext.answer_query([], [])
             return Prepared()
-        location = existing_at or str(self.catalog.managed_location(name.schema, name.table))
+        location = existing_at or str(self._catalog(lambda: self.catalog.new_table_location(name)))
         if existing_at is None:
             if mode in (WriteOp.SaveMode.SAVE_MODE_ERROR_IF_EXISTS, WriteOp.SaveMode.SAVE_MODE_UNSPECIFIED,
                         WriteOp.SaveMode.SAVE_MODE_IGNORE):
@@ -621,7 +621,7 @@ class PlanRewriter:
                 raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
                              "partitionedBy() accepts column names only locally.")
             write.partitioning_columns.append(column.unresolved_attribute.unparsed_identifier)
-        location = existing_at or str(self.catalog.managed_location(name.schema, name.table))
+        location = existing_at or str(self._catalog(lambda: self.catalog.new_table_location(name)))
         write.path = location
         self._guard_column_drop(write, location, call, raw_input)
         command.Clear()
