@@ -251,3 +251,15 @@ def test_a_location_belongs_to_one_table(tmp_path):
         rewriter_.prepare_sql("CREATE TABLE silver.lines (period STRING, amount DOUBLE)", _call(), eager=True)
     assert store.location(FullName("main", "silver", "lines")) is None
     assert store.table(FullName("main", "silver", "external_lines")).delta_version == 0
+
+
+def test_spark_ml_commands_and_relations_are_refused_by_name(rewriter):
+    rewriter_, _ = rewriter
+    command, relation = base_pb2.Plan(), base_pb2.Plan()
+    command.command.ml_command.clean_cache.SetInParent()
+    relation.root.ml_relation.SetInParent()
+    for plan in (command, relation):
+        with pytest.raises(CallRefused) as refused:
+            rewriter_.prepare_execute(base_pb2.ExecutePlanRequest(session_id="session-1", plan=plan), _call())
+        assert refused.value.error_class == "UNSUPPORTED_FEATURE"
+        assert "Spark ML over Spark Connect (pyspark.ml.connect) is not supported" in refused.value.message

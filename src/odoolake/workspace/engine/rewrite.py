@@ -142,10 +142,11 @@ class PlanRewriter:
 
     @staticmethod
     def _refuse_ml() -> NoReturn:
-        """Sail has no Spark ML: every ML command is refused by name. That includes the ML-cache clean-up PySpark
-        sends when a client exits without ``stop()``, which the client ignores; it must stay an error: answered as
-        done, the client stops reading at the answer's last message, exits before the call's status arrives, and
-        grpc can deadlock finalizing the unfinished call (7 hung exits in 25, measured; none as an error)."""
+        """Sail has no Spark ML: every ML command and relation is refused by name. That includes the ML-cache
+        clean-up PySpark sends when a client exits without ``stop()``, which the client ignores; it must stay an
+        error: answered as done, the client stops reading at the answer's last message, exits before the call's
+        status arrives, and grpc can deadlock finalizing the unfinished call (7 hung exits in 25, measured; none as
+        an error)."""
         raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
                      "Spark ML over Spark Connect (pyspark.ml.connect) is not supported by the local engine "
                      "(Sail 0.7.2): train on collected data with a Python library (scikit-learn, statsmodels).")
@@ -217,6 +218,8 @@ class PlanRewriter:
             relation.sql.query = self.prepare_sql(relation.sql.query, call, eager=False)
         elif kind == "read" and relation.read.HasField("data_source"):
             self._read(relation.read, call)
+        elif kind == "ml_relation":
+            self._refuse_ml()
 
     def _read(self, read: relations_pb2.Read, call: Call) -> None:
         source = read.data_source
