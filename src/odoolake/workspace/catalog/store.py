@@ -93,6 +93,10 @@ class FullName:
     schema: str
     table: str
 
+    def __post_init__(self) -> None:  # names are lower-cased, however a caller spelled them (USE INFORMATION_SCHEMA)
+        for part in ("catalog", "schema", "table"):
+            object.__setattr__(self, part, getattr(self, part).lower())
+
     @classmethod
     def parse(cls, full_name: str) -> FullName:
         parts = full_name.split(".")
@@ -299,7 +303,7 @@ class CatalogStore:
     def check_writable(name: FullName) -> None:
         """The system schema is the catalog's own view of itself: no table in it is created or written by anyone
         but the catalog (its tables are rewritten only when the catalog changes, so a write would stay)."""
-        if name.schema.lower() == INFORMATION_SCHEMA:
+        if name.schema == INFORMATION_SCHEMA:
             raise InvalidParameterValue(f"Schema '{name.catalog}.{INFORMATION_SCHEMA}' is read-only: "
                                         f"{name} cannot be written.")
 

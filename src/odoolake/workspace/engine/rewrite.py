@@ -664,7 +664,7 @@ class PlanRewriter:
         if len(parts) == 1:
             if call.current_schema is None:
                 try:
-                    call.current_schema = self.upstream.current_schema(call.session_id, call.user_id).lower()
+                    call.current_schema = self.upstream.current_schema(call.session_id, call.user_id)
                 except UpstreamError as exc:
                     raise _refused_upstream(exc) from None
             return FullName(CATALOG, call.current_schema, parts[0])
