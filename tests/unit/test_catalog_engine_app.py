@@ -1,5 +1,6 @@
 """The catalog as the engine reads it (``catalog.app``): the table answer Sail asks for with every query that names a
-table is served without FastAPI's machinery, and must say what the route says; anything else is the route's."""
+table is served without FastAPI's machinery, kept while the table is unchanged, and must say what the route says;
+anything else is the route's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from odoolake.config import WorkspacePaths
 from odoolake.workspace.catalog import routes
-from odoolake.workspace.catalog.app import TABLE_PATH, catalog_app, table_answer
+from odoolake.workspace.catalog.app import TABLE_PATH, TableAnswers, catalog_app
 from odoolake.workspace.catalog.store import CatalogStore, FullName
 
 SECRET = "s3cret"
@@ -40,7 +41,7 @@ def test_the_table_answer_is_the_routes_answer(tmp_path):
     client = TestClient(catalog_app(store, SECRET), headers={"Authorization": f"Bearer {SECRET}"})
     served = client.get(f"{TABLE_PATH}main.gold.ewt")
     assert served.status_code == 200 and served.headers["content-type"] == "application/json"
-    assert served.json() == json.loads(table_answer(store, "GET", f"{TABLE_PATH}main.gold.ewt"))
+    assert served.json() == json.loads(TableAnswers(store)("GET", f"{TABLE_PATH}main.gold.ewt"))
     assert served.json() == routes.get_table("main.gold.ewt", _EngineRequest(store))  # the route's own answer
     body = served.json()
     assert body["table_type"] == "EXTERNAL" and body["storage_location"].startswith("file://")
@@ -51,13 +52,14 @@ def test_the_table_answer_is_the_routes_answer(tmp_path):
 def test_everything_else_is_answered_by_the_app(tmp_path):
     store = _store(tmp_path)
     client = TestClient(catalog_app(store, SECRET), headers={"Authorization": f"Bearer {SECRET}"})
-    assert table_answer(store, "GET", f"{TABLE_PATH}main.gold.nope") is None
+    table_answer = TableAnswers(store)
+    assert table_answer("GET", f"{TABLE_PATH}main.gold.nope") is None
     missing = client.get(f"{TABLE_PATH}main.gold.nope")
     assert missing.status_code == 404 and missing.json()["error_code"] == "TABLE_DOES_NOT_EXIST"
-    assert table_answer(store, "GET", f"{TABLE_PATH}gold.ewt") is None
+    assert table_answer("GET", f"{TABLE_PATH}gold.ewt") is None
     assert client.get(f"{TABLE_PATH}gold.ewt").status_code == 400  # not catalog.schema.table
-    assert table_answer(store, "DELETE", f"{TABLE_PATH}main.gold.ewt") is None
-    assert table_answer(store, "GET", f"{TABLE_PATH}main.gold.ewt/exists") is None
+    assert table_answer("DELETE", f"{TABLE_PATH}main.gold.ewt") is None
+    assert table_answer("GET", f"{TABLE_PATH}main.gold.ewt/exists") is None
     assert client.get(f"{TABLE_PATH}main.gold.ewt/exists").json() == {"table_exists": True}
     refused = TestClient(catalog_app(store, SECRET)).get(f"{TABLE_PATH}main.gold.ewt")
     assert refused.status_code == 401  # the secret is checked before any answer
@@ -67,12 +69,34 @@ def test_a_table_whose_log_changed_is_read_by_the_app_not_on_the_event_loop(tmp_
     store = _store(tmp_path)
     client = TestClient(catalog_app(store, SECRET), headers={"Authorization": f"Bearer {SECRET}"})
     path = f"{TABLE_PATH}main.gold.ewt"
+    table_answer = TableAnswers(store)
     client.get(path)  # the log has been read
-    assert table_answer(store, "GET", path) is not None
+    assert table_answer("GET", path) is not None
     location = store.managed_location("gold", "ewt")
     write_deltalake(str(location), pa.table({"agency": ["BOM"], "amount": pa.array([2.0], pa.float64()),
                                              "note": ["new column"]}), mode="append", schema_mode="merge")
-    assert table_answer(store, "GET", path) is None  # a commit since: reading its log is the app's job
+    assert table_answer("GET", path) is None  # a commit since: reading its log is the app's job
     body = client.get(path).json()
     assert "note" in [c["name"] for c in body["columns"]]  # the new commit's schema
-    assert json.loads(table_answer(store, "GET", path)) == body  # read once, answered on the fast path again
+    assert json.loads(table_answer("GET", path)) == body  # read once, answered on the fast path again
+
+
+def test_a_kept_answer_is_given_only_while_the_catalog_row_and_the_log_are_unchanged(tmp_path):
+    store = _store(tmp_path)
+    client = TestClient(catalog_app(store, SECRET), headers={"Authorization": f"Bearer {SECRET}"})
+    location = str(tmp_path / "external" / "ledger")  # an external table: dropping it keeps its files and log
+    write_deltalake(location, pa.table({"agency": ["RIM"], "amount": pa.array([1.5], pa.float64())}))
+    name = FullName("main", "gold", "ledger")
+    store.create_table(name, location)
+    path = f"{TABLE_PATH}main.gold.ledger"
+    table_answer = TableAnswers(store)
+    client.get(path)  # the log has been read
+    first = table_answer("GET", path)
+    assert first is not None and table_answer("GET", path) is first  # kept: built once
+    # the same name registered again over the same, unchanged log: only the catalog row differs
+    store.delete_table(name)
+    assert table_answer("GET", path) is None and client.get(path).status_code == 404
+    store.create_table(name, location, comment="re-registered")
+    again = json.loads(table_answer("GET", path))
+    assert again["comment"] == "re-registered" and again["table_id"] != json.loads(first)["table_id"]
+    assert again == client.get(path).json()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odoolake.config import WorkspacePaths
-from odoolake.workspace.catalog.columns import DeltaLogReader, delta_schema, uc_columns
+from odoolake.workspace.catalog.columns import DeltaFacts, DeltaLogReader, delta_schema, uc_columns
 from odoolake.workspace.catalog.information_schema import TABLES as SYSTEM_TABLES
 from odoolake.workspace.db import Database
 from odoolake.workspace.errors import ApiError, InvalidParameterValue
@@ -284,10 +285,14 @@ class CatalogStore:
         since it was last read."""
         if name.schema == INFORMATION_SCHEMA:
             return self._system_table(name, load) if name.table in SYSTEM_TABLES else None
-        row = self.db.connect().execute(
+        row = self.row(name)
+        return self._info(row, load) if row is not None else None
+
+    def row(self, name: FullName) -> sqlite3.Row | None:
+        """The registered table's catalog row (what ``find`` builds its answer from, with ``facts``), or None."""
+        return self.db.connect().execute(
             "SELECT * FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
             (name.catalog, name.schema, name.table)).fetchone()
-        return self._info(row, load) if row is not None else None
 
     def location(self, name: FullName) -> str | None:
         """Where a registered table's data lives, or None: what a write needs, without reading its Delta log (each
@@ -409,9 +414,16 @@ class CatalogStore:
                          columns=uc_columns(facts.schema, []) if facts else [],
                          delta_version=facts.version if facts else None)
 
+    def facts(self, row: sqlite3.Row, load: bool = True) -> DeltaFacts | None:
+        """What the Delta log of the table in ``row`` says (None for another format): the same object for as long as
+        the log is unchanged. ``load=False``: :class:`columns.NotLoaded` rather than read a changed log."""
+        return self.delta.read(self._located(row), load) if row["data_source_format"] == "DELTA" else None
+
     def _info(self, row, load: bool = True) -> TableInfo:
+        return self.info(row, self.facts(row, load))
+
+    def info(self, row: sqlite3.Row, facts: DeltaFacts | None) -> TableInfo:
         location = self._located(row)
-        facts = self.delta.read(location, load) if row["data_source_format"] == "DELTA" else None
         if facts is not None:
             columns = uc_columns(facts.schema, facts.partition_columns)
             properties = {**json.loads(row["properties"] or "{}"), **facts.properties}
