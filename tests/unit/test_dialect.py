@@ -54,3 +54,24 @@ def test_quoted_parameter_markers_are_unquoted_but_json_paths_and_strings_stay()
         "SELECT a FROM t WHERE p >= :since AND q = :x"
     assert unquote_parameter_markers("SELECT raw:`field` FROM t") == "SELECT raw:`field` FROM t"
     assert unquote_parameter_markers("SELECT ':`no`' AS s") == "SELECT ':`no`' AS s"
+
+
+def test_only_a_name_used_later_in_the_same_select_list_is_a_lateral_alias(monkeypatch):
+    """An alias used after the list (GROUP BY, HAVING, ORDER BY: what BI tools write) reaches Sail unparsed."""
+    import odoolake.workspace.engine.dialect as dialect
+
+    for sql in ("SELECT g, SUM(v) AS total FROM s.t GROUP BY g HAVING total > 1 ORDER BY total DESC",
+                "SELECT g AS k, COUNT(*) AS n FROM s.t GROUP BY k",
+                "SELECT (SELECT MAX(v) AS m FROM s.t) AS top, id FROM s.t WHERE id > 0 ORDER BY top",
+                "SELECT v AS d, EXTRACT(YEAR FROM current_date()) AS y FROM s.t SORT BY d",
+                "SELECT (SELECT 1 AS m) AS top, m FROM s.t"):  # m: the subquery's alias, out of reach
+        assert dialect._hints(sql)[2] is False, sql
+    with monkeypatch.context() as patched:
+        patched.setattr(dialect.sqlglot, "parse_one", lambda *a, **k: (_ for _ in ()).throw(AssertionError(a)))
+        assert rewrite("SELECT g, SUM(v) AS total FROM s.t GROUP BY g HAVING total > 1", columns_of) is None
+    # still found inside the list: after a subquery, inside a call, in a CTE's and a subquery's own list
+    assert rewrite("SELECT (SELECT MAX(id) AS m FROM s.u) AS top, v * 2 AS d, abs(d) AS e FROM s.t",
+                   columns_of) == "SELECT (SELECT MAX(id) AS m FROM s.u) AS top, v * 2 AS d, ABS((v * 2)) AS e FROM s.t"
+    assert dialect._hints("WITH c AS (SELECT v AS d, d + 1 AS e FROM s.t) SELECT * FROM c")[2] is True
+    assert dialect._hints("SELECT * FROM (SELECT v AS d, d + 1 AS e FROM s.t) q ORDER BY e")[2] is True
+    assert dialect._hints("SELECT v AS d, EXTRACT(YEAR FROM d) AS y FROM s.t")[2] is True

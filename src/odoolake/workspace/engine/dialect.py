@@ -30,18 +30,41 @@ READ, WRITE = "databricks", "spark"
 ColumnsOf = Callable[[str], list[str] | None]
 
 
+# Where a SELECT's projection list ends (at the SELECT's own parenthesis depth).
+_PROJECTION_ENDS = frozenset({TokenType.FROM, TokenType.WHERE, TokenType.GROUP_BY, TokenType.HAVING,
+                              TokenType.ORDER_BY, TokenType.LIMIT, TokenType.UNION, TokenType.INTERSECT,
+                              TokenType.SORT_BY, TokenType.CLUSTER_BY, TokenType.DISTRIBUTE_BY})
+
+
 def _hints(sql: str) -> tuple[bool, bool, bool]:
-    """(QUALIFY, PIVOT, a possible lateral alias) from the tokens alone."""
+    """(QUALIFY, PIVOT, a possible lateral alias) from the tokens alone.
+
+    A lateral alias is a name defined with ``AS`` in a SELECT's projection list and used later in that same list.
+    Names used after the list (``GROUP BY``/``HAVING``/``ORDER BY`` an alias, as BI tools write) are Spark's own
+    alias resolution and need no parse: about 0.7 ms of a small query's time through the engine."""
     toks = sqltext.tokens(sql)
     words = {t.text.upper() for t in toks if t.token_type != TokenType.STRING}
-    aliases: dict[str, int] = {}
+    lists: list[tuple[int, set[str]]] = []  # the open projection lists: (parenthesis depth, names defined so far)
+    depth = 0
     lateral = False
     for i, tok in enumerate(toks):
-        text = tok.text.lower()
-        if i and toks[i - 1].text.upper() == "AS" and tok.token_type in (TokenType.VAR, TokenType.IDENTIFIER):
-            aliases.setdefault(text, i)
-        elif text in aliases and i > aliases[text] and tok.token_type in (TokenType.VAR, TokenType.IDENTIFIER):
-            lateral = True
+        kind = tok.token_type
+        if kind == TokenType.L_PAREN:
+            depth += 1
+        elif kind == TokenType.R_PAREN:
+            depth -= 1
+            while lists and lists[-1][0] > depth:
+                lists.pop()
+        elif kind == TokenType.SELECT:
+            lists.append((depth, set()))
+        elif lists and kind in _PROJECTION_ENDS and lists[-1][0] == depth:
+            lists.pop()
+        elif lists and kind in (TokenType.VAR, TokenType.IDENTIFIER):
+            text, defined = tok.text.lower(), lists[-1][1]
+            if i and toks[i - 1].text.upper() == "AS":
+                defined.add(text)
+            elif text in defined:
+                lateral = True
     return "QUALIFY" in words, "PIVOT" in words, lateral
 
 
