@@ -33,12 +33,14 @@ def _channel_builder(socket_path: str, principal: str | None) -> Any:
     from pyspark.sql.connect.client import ChannelBuilder
 
     from odoolake.workspace.engine.identity import PRINCIPAL_HEADER
+    from odoolake.workspace.engine.upstream import SINGLE_THREADED_STREAMS
 
     class EngineSocket(ChannelBuilder):
         """A Spark Connect channel over the engine's owner socket (a Unix socket only the owner can open)."""
 
         def __init__(self) -> None:
-            super().__init__(params={PRINCIPAL_HEADER: principal} if principal else None)
+            super().__init__(channelOptions=[SINGLE_THREADED_STREAMS],
+                             params={PRINCIPAL_HEADER: principal} if principal else None)
 
         def toChannel(self):
             return self._insecure_channel(f"unix:{socket_path}")

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import grpc
+from grpc.experimental import ChannelOptions
 
 from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_pb2
 
@@ -19,6 +20,10 @@ SERVICE = "spark.connect.SparkConnectService"
 MAX_MESSAGE = 512 * 1024 * 1024
 CONTROL_TIMEOUT = 5.0  # for ReleaseSession: a session that is gone needs no more waiting
 CHANNEL_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
+# A result stream read on the thread that asked for it. By default grpc-python starts a "channel spin" thread for
+# each stream when none is running, and it exits when the last stream ends: one new thread per query for a client
+# that asks one query at a time (0.15-0.25 ms of each small query, on either side of the proxy).
+SINGLE_THREADED_STREAMS = (ChannelOptions.SingleThreadedUnaryStream, 1)
 
 
 def _serialize(message: Any) -> bytes:
@@ -34,7 +39,7 @@ class UpstreamError(Exception):
 class Upstream:
     def __init__(self, target: str) -> None:
         self.target = target
-        self.channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self.channel = grpc.insecure_channel(target, options=[*CHANNEL_OPTIONS, SINGLE_THREADED_STREAMS])
         channel = self.channel
         self.unary_stream: dict[str, Any] = {
             name: channel.unary_stream(f"/{SERVICE}/{name}", request_serializer=_serialize)
