@@ -50,6 +50,7 @@ class TableAnswers:
                 return _encoded(info) if info is not None else None
             row = self.store.row(name)
             if row is None:
+                self._kept.pop(full_name, None)
                 return None
             facts = self.store.facts(row, load=False)
         except (ApiError, NotLoaded):

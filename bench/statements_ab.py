@@ -1,0 +1,126 @@
+"""Statement API latency before and after a change, interleaved (the statement API's share of ``bench/api.py``).
+
+    python bench/statements_ab.py --baseline-src /tmp/base/src [--rounds 3] [--statements 150]
+
+Each round runs two fresh worker processes, this tree's ``src`` and then ``--baseline-src`` (another version's ``src``
+folder, put first on ``PYTHONPATH``), in alternating order, so both see the same machine. A worker starts an
+in-process workspace (the real front door, plain HTTP from this process, as ``bench/api.py`` does) with a 96-row
+``gold.bir_transactions``, and sends, call after call, a new text each time (never a result-cache hit):
+- ``having``: the seed's gold query with ``HAVING total_wht > -i`` (``bench/api.py``'s uncached statement);
+- ``plain``: the same query filtered in ``WHERE``, no alias used after the SELECT list;
+- ``literal``: ``SELECT i AS n``, what the statement API itself costs;
+- ``engine``: the plain query straight to Sail, one engine call as the warehouse makes it (no proxy, no REST).
+Each worker prints the p50 of each; this script prints each round, then the median of the rounds' p50s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MEASURES = ("having", "plain", "literal", "engine")
+GOLD = ("SELECT agency, SUM(withholding_tax) AS total_wht FROM gold.bir_transactions WHERE year = 2026 AND month = 1 "
+        "{where}GROUP BY agency{having}")
+
+
+def worker(statements: int) -> None:
+    os.environ["ODOOLAKE_ENGINE_ISOLATION"] = "off"  # Sail's own port is reached from here, as in bench/api.py
+    import httpx
+    from pyspark.sql.connect.session import SparkSession
+
+    import odoolake
+    from odoolake.testing.workspace import in_process_workspace
+    from odoolake.workspace.sql.results import statement_frame
+    from odoolake.workspace.sql.statements import collected
+
+    report: dict = {"src": str(Path(odoolake.__file__).parent.parent)}
+    with tempfile.TemporaryDirectory() as tmp, in_process_workspace(Path(tmp), "bench") as running:
+        ws = running.workspace
+        spark = ws.engine.session()
+        spark.sql("CREATE SCHEMA IF NOT EXISTS gold")
+        rows = [(a, 2026, m, float(i)) for i, (a, m) in enumerate((a, m) for a in
+                ("RIM", "CKVC", "BOM", "JPAL", "JLI", "JAP", "LAS", "RMQB") for m in range(1, 13))]
+        spark.createDataFrame(rows, "agency string, year int, month int, withholding_tax double").write \
+            .mode("overwrite").saveAsTable("gold.bir_transactions")
+        ws.engine.stop_session(spark)
+        client = httpx.Client(base_url=running.url, headers={"Authorization": f"Bearer {running.token}"}, timeout=60)
+        sail = SparkSession.builder.remote(f"sc://{ws.engine.lease().status['sail_address']}").create()
+        sail.client.disable_reattachable_execute()
+
+        def statement(text: str) -> float:
+            body = {"warehouse_id": "local0000000000", "wait_timeout": "30s", "statement": text}
+            started = time.perf_counter()
+            answer = client.post("/api/2.0/sql/statements", json=body).json()
+            elapsed = (time.perf_counter() - started) * 1000
+            assert answer["status"]["state"] == "SUCCEEDED", answer
+            return elapsed
+
+        def engine(text: str) -> float:
+            started = time.perf_counter()
+            collected(statement_frame(sail, text), 10_000)
+            return (time.perf_counter() - started) * 1000
+
+        texts = {"having": lambda i: GOLD.format(where="", having=f" HAVING total_wht > -{i}"),
+                 "plain": lambda i: GOLD.format(where=f"AND withholding_tax > -{i} ", having=""),
+                 "literal": lambda i: f"SELECT {i} AS n",
+                 "engine": lambda i: GOLD.format(where=f"AND withholding_tax > -{i} ", having="")}
+        statement(texts["having"](0))
+        engine(texts["engine"](0))
+        times: dict[str, list[float]] = {name: [] for name in MEASURES}
+        for i in range(1, statements + 1):
+            for name in MEASURES:
+                times[name].append((engine if name == "engine" else statement)(texts[name](i)))
+        sail.stop()
+        report.update({name: round(statistics.median(values), 2) for name, values in times.items()})
+    print(json.dumps(report), flush=True)
+
+
+def run_worker(src: Path, statements: int) -> dict:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.run([sys.executable, __file__, "--worker", "--statements", str(statements)],
+                          capture_output=True, text=True, env=env, check=False, timeout=1200)
+    if proc.returncode != 0:
+        raise SystemExit(f"worker on {src} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--baseline-src", type=Path)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--statements", type=int, default=150)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.statements)
+        os._exit(0)  # PySpark's exit-time clean-up would retry against the engine this worker already stopped
+    if args.baseline_src is None or not (args.baseline_src / "odoolake").is_dir():
+        raise SystemExit("--baseline-src must name a src folder that holds odoolake/ (e.g. a git archive of main)")
+    trees = {"this tree": HERE.parent / "src", "baseline": args.baseline_src.resolve()}
+    results: dict[str, list[dict]] = {name: [] for name in trees}
+    for round_no in range(args.rounds):
+        order = list(trees) if round_no % 2 == 0 else list(reversed(trees))
+        for name in order:
+            load = os.getloadavg()[0]
+            result = run_worker(trees[name], args.statements)
+            results[name].append(result)
+            print(f"round {round_no + 1} {name:9s} load {load:4.2f}  " +
+                  "  ".join(f"{m} {result[m]:6.2f} ms" for m in MEASURES), flush=True)
+    for name, runs in results.items():
+        print(f"median of {len(runs)} {name:9s}  " +
+              "  ".join(f"{m} {statistics.median(r[m] for r in runs):6.2f} ms" for m in MEASURES))
+    out = HERE / "results" / f"statements_ab-{time.strftime('%Y-%m-%d')}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"trees": {k: str(v) for k, v in trees.items()}, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
