@@ -117,7 +117,7 @@ def main() -> None:
     for name, runs in results.items():
         print(f"median of {len(runs)} {name:9s}  " +
               "  ".join(f"{m} {statistics.median(r[m] for r in runs):6.2f} ms" for m in MEASURES))
-    out = HERE / "results" / f"statements_ab-{time.strftime('%Y-%m-%d')}.json"
+    out = HERE / "results" / f"statements_ab-{time.strftime('%Y-%m-%d-%H%M%S')}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"trees": {k: str(v) for k, v in trees.items()}, "results": results}, indent=2))
 

@@ -75,3 +75,7 @@ def test_only_a_name_used_later_in_the_same_select_list_is_a_lateral_alias(monke
     assert dialect._hints("WITH c AS (SELECT v AS d, d + 1 AS e FROM s.t) SELECT * FROM c")[2] is True
     assert dialect._hints("SELECT * FROM (SELECT v AS d, d + 1 AS e FROM s.t) q ORDER BY e")[2] is True
     assert dialect._hints("SELECT v AS d, EXTRACT(YEAR FROM d) AS y FROM s.t")[2] is True
+    for sql in ("SELECT v AS d, g IS DISTINCT FROM d AS y FROM s.t",  # FROM here is an operator's, not the list's end
+                "SELECT v AS d, g IS NOT DISTINCT FROM id AS k, d + 1 AS y FROM s.t"):
+        assert dialect._hints(sql)[2] is True, sql
+        assert rewrite(sql, columns_of) not in (None, sql), sql

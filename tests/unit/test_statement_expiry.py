@@ -9,9 +9,9 @@ from odoolake.workspace.sql.statements import KEEP_SECONDS, Statement, Statement
 
 def test_old_finished_statements_go_and_running_or_young_ones_stay():
     service = StatementService(engine=None, catalog=None)
-    old = time.time() - KEEP_SECONDS - 60
+    old = time.monotonic() - KEEP_SECONDS - 60
     made = [("old-done", old, "SUCCEEDED"), ("old-running", old + 1, "RUNNING"), ("old-failed", old + 2, "FAILED"),
-            ("young-done", time.time() - 5, "SUCCEEDED"), ("young-running", time.time(), "RUNNING")]
+            ("young-done", time.monotonic() - 5, "SUCCEEDED"), ("young-running", time.monotonic(), "RUNNING")]
     for statement_id, created, state in made:
         service._statements[statement_id] = Statement(statement_id, state=state, created=created)
     service._expire()

@@ -31,7 +31,8 @@ class TableAnswers:
     0.08 ms of CPU, and building the body (the columns from the Delta schema, then JSON) 0.12 ms more for a table of
     28 columns. So the answer is the route's (``routes.get_table``), built from the same ``TableInfo.as_api``, kept
     while the table's catalog row and Delta log are unchanged, and served before any middleware. It runs on the
-    server's event loop, so it does only what cannot block it for long: one indexed SQLite read and a ``stat``."""
+    server's event loop, so it does only what cannot block it for long: one indexed SQLite read and a ``stat`` (and, when
+the table changed, building the body from the log already read)."""
 
     def __init__(self, store: CatalogStore) -> None:
         self.store = store
@@ -57,7 +58,7 @@ class TableAnswers:
             return None
         key = tuple(row)
         kept = self._kept.get(full_name)
-        if kept is not None and kept[0] == key and kept[1] is facts:  # the log reader keeps one object per commit
+        if kept is not None and kept[0] == key and kept[1] is facts:  # the log reader hands out one object per read of a log
             return kept[2]
         body = _encoded(self.store.info(row, facts))
         self._kept[full_name] = (key, facts, body)

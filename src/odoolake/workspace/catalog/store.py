@@ -415,8 +415,8 @@ class CatalogStore:
                          delta_version=facts.version if facts else None)
 
     def facts(self, row: sqlite3.Row, load: bool = True) -> DeltaFacts | None:
-        """What the Delta log of the table in ``row`` says (None for another format): the same object for as long as
-        the log is unchanged. ``load=False``: :class:`columns.NotLoaded` rather than read a changed log."""
+        """What the Delta log of the table in ``row`` says (None for another format): the same object until the log
+        changes and is read again. ``load=False``: :class:`columns.NotLoaded` rather than read a changed log."""
         return self.delta.read(self._located(row), load) if row["data_source_format"] == "DELTA" else None
 
     def _info(self, row, load: bool = True) -> TableInfo:

@@ -57,7 +57,8 @@ def _hints(sql: str) -> tuple[bool, bool, bool]:
                 lists.pop()
         elif kind == TokenType.SELECT:
             lists.append((depth, set()))
-        elif lists and kind in _PROJECTION_ENDS and lists[-1][0] == depth:
+        elif lists and kind in _PROJECTION_ENDS and lists[-1][0] == depth and not (
+                kind == TokenType.FROM and i and toks[i - 1].token_type == TokenType.DISTINCT):  # IS DISTINCT FROM
             lists.pop()
         elif lists and kind in (TokenType.VAR, TokenType.IDENTIFIER):
             text, defined = tok.text.lower(), lists[-1][1]
