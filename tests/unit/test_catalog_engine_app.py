@@ -5,6 +5,9 @@ anything else is the route's."""
 from __future__ import annotations
 
 import json
+import os
+import time
+from pathlib import Path
 
 import pyarrow as pa
 from deltalake import write_deltalake
@@ -16,6 +19,7 @@ from odoolake.workspace.catalog.app import TABLE_PATH, TableAnswers, catalog_app
 from odoolake.workspace.catalog.store import CatalogStore, FullName
 
 SECRET = "s3cret"
+
 
 
 def _store(tmp_path) -> CatalogStore:
@@ -100,3 +104,18 @@ def test_a_kept_answer_is_given_only_while_the_catalog_row_and_the_log_are_uncha
     again = json.loads(table_answer("GET", path))
     assert again["comment"] == "re-registered" and again["table_id"] != json.loads(first)["table_id"]
     assert again == client.get(path).json()
+
+
+def test_a_log_read_within_a_clock_tick_of_its_last_commit_is_read_again(tmp_path):
+    """Two commits in one tick of the kernel's coarse clock leave the log directory the same mtime: a read between
+    them must not stand for the second (here the second commit is given the first one's mtime)."""
+    store = _store(tmp_path)
+    location = store.managed_location("gold", "ewt")
+    log = Path(location, "_delta_log")
+    stamp = time.time_ns()
+    os.utime(log, ns=(stamp, stamp))  # the first commit, just now
+    assert "note" not in [c["name"] for c in store.table(FullName("main", "gold", "ewt")).columns]
+    write_deltalake(str(location), pa.table({"agency": ["BOM"], "amount": pa.array([2.0], pa.float64()),
+                                             "note": ["new column"]}), mode="append", schema_mode="merge")
+    os.utime(log, ns=(stamp, stamp))  # the second commit, in the same tick
+    assert "note" in [c["name"] for c in store.table(FullName("main", "gold", "ewt")).columns]

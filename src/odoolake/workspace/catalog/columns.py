@@ -11,6 +11,7 @@ import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,31 +119,46 @@ class NotLoaded(Exception):
     """The Delta log changed since it was last read, and the caller asked not to read it now."""
 
 
+# A directory's mtime comes from the kernel's coarse clock (1-10 ms ticks): two commits in one tick leave the same
+# mtime, so a log read between them would stand for the second too. A read that began this long after the mtime it
+# saw is final for that mtime (every commit stamped with it was written before); a younger one is checked against
+# the next commit's file on each use until then.
+SETTLE_NS = 50_000_000
+
+
 class DeltaLogReader:
     """Schema, partitioning and properties of Delta tables, re-read only when a table's log directory changes
     (its mtime moves with every commit file added), so a catalog lookup costs one ``stat``."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[int, DeltaFacts | None]] = {}
+        self._cache: dict[str, tuple[int, DeltaFacts | None, bool]] = {}  # location → (mtime, facts, settled)
         self._lock = threading.Lock()
 
     def read(self, location: str, load: bool = True) -> DeltaFacts | None:
         """The table's facts; with ``load=False`` only what the cache holds for its current log, else
         :class:`NotLoaded` (so a caller on an event loop never waits for a log to be read)."""
         log = Path(location, "_delta_log")
+        started = time.time_ns()
         try:
             stamp = os.stat(log).st_mtime_ns
         except OSError:
             return None
+        settled = started - stamp > SETTLE_NS
         with self._lock:
             hit = self._cache.get(location)
         if hit is not None and hit[0] == stamp:
-            return hit[1]
+            if hit[2]:
+                return hit[1]
+            if hit[1] is not None and not (log / f"{hit[1].version + 1:020d}.json").exists():
+                if settled:
+                    with self._lock:
+                        self._cache[location] = (stamp, hit[1], True)
+                return hit[1]
         if not load:
             raise NotLoaded(location)
         facts = _load(location)
         with self._lock:
-            self._cache[location] = (stamp, facts)
+            self._cache[location] = (stamp, facts, settled)
         return facts
 
     def forget(self, location: str) -> None:
