@@ -30,6 +30,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+from gold_fixture import timed_statement, write_gold_transactions
 
 HERE = Path(__file__).resolve().parent
 
@@ -100,11 +101,7 @@ def main() -> None:
 
         # data: a small gold table and a 1M-row table
         spark = ws.engine.session()
-        spark.sql("CREATE SCHEMA IF NOT EXISTS gold")
-        rows = [(a, 2026, m, float(i)) for i, (a, m) in enumerate((a, m) for a in
-                ("RIM", "CKVC", "BOM", "JPAL", "JLI", "JAP", "LAS", "RMQB") for m in range(1, 13))]
-        spark.createDataFrame(rows, "agency string, year int, month int, withholding_tax double").write \
-            .mode("overwrite").saveAsTable("gold.bir_transactions")
+        write_gold_transactions(spark)
         spark.range(args.big_rows).selectExpr("id", "id % 8 AS agency", "CAST(id AS DOUBLE) * 1.5 AS amount",
                                               "CAST(id % 28 AS INT) AS day", "uuid() AS ref") \
             .write.mode("overwrite").saveAsTable("gold.big")
@@ -114,12 +111,7 @@ def main() -> None:
 
         # statements: cached, and a new text each call
         def statement(text: str) -> float:
-            body = {"warehouse_id": "local0000000000", "wait_timeout": "30s", "statement": text}
-            started = time.perf_counter()
-            r = client.post("/api/2.0/sql/statements", json=body).json()
-            elapsed = (time.perf_counter() - started) * 1000
-            assert r["status"]["state"] == "SUCCEEDED", r
-            return elapsed
+            return timed_statement(client, text)
 
         statement(query.format(month=1))  # warm the principal's session
         report["statement_cached_ms"] = summary([statement(query.format(month=1)) for _ in range(args.statements)])

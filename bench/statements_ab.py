@@ -34,6 +34,7 @@ GOLD = ("SELECT agency, SUM(withholding_tax) AS total_wht FROM gold.bir_transact
 def worker(statements: int) -> None:
     os.environ["ODOOLAKE_ENGINE_ISOLATION"] = "off"  # Sail's own port is reached from here, as in bench/api.py
     import httpx
+    from gold_fixture import timed_statement, write_gold_transactions
     from pyspark.sql.connect.session import SparkSession
 
     import odoolake
@@ -45,23 +46,14 @@ def worker(statements: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, in_process_workspace(Path(tmp), "bench") as running:
         ws = running.workspace
         spark = ws.engine.session()
-        spark.sql("CREATE SCHEMA IF NOT EXISTS gold")
-        rows = [(a, 2026, m, float(i)) for i, (a, m) in enumerate((a, m) for a in
-                ("RIM", "CKVC", "BOM", "JPAL", "JLI", "JAP", "LAS", "RMQB") for m in range(1, 13))]
-        spark.createDataFrame(rows, "agency string, year int, month int, withholding_tax double").write \
-            .mode("overwrite").saveAsTable("gold.bir_transactions")
+        write_gold_transactions(spark)
         ws.engine.stop_session(spark)
         client = httpx.Client(base_url=running.url, headers={"Authorization": f"Bearer {running.token}"}, timeout=60)
         sail = SparkSession.builder.remote(f"sc://{ws.engine.lease().status['sail_address']}").create()
         sail.client.disable_reattachable_execute()
 
         def statement(text: str) -> float:
-            body = {"warehouse_id": "local0000000000", "wait_timeout": "30s", "statement": text}
-            started = time.perf_counter()
-            answer = client.post("/api/2.0/sql/statements", json=body).json()
-            elapsed = (time.perf_counter() - started) * 1000
-            assert answer["status"]["state"] == "SUCCEEDED", answer
-            return elapsed
+            return timed_statement(client, text)
 
         def engine(text: str) -> float:
             started = time.perf_counter()
