@@ -161,12 +161,15 @@ class PlanRewriter:
         """Apply the rules to a serialized request of type ``root`` that upb cannot decode; returns the new bytes."""
         prepared = Prepared()
         index = 0
+        hits: list[wire.Found] | None = None
         while True:
-            hits = sorted(wire.find(buf, root.DESCRIPTOR, lambda d: d.full_name in _DEEP_TARGETS),
-                          key=lambda hit: hit.field.tag_start)
+            if hits is None:  # found again after a change: every offset after it moved
+                hits = sorted(wire.find(buf, root.DESCRIPTOR, _DEEP_TARGETS), key=lambda hit: hit.field.tag_start)
             if index >= len(hits):
                 return buf, prepared
-            buf, step = self._deep_hit(buf, hits[index], call)
+            changed, step = self._deep_hit(buf, hits[index], call)
+            if changed != buf:
+                buf, hits = changed, None
             prepared = Prepared(step.lock or prepared.lock, step.after_success or prepared.after_success)
             index += 1
 
@@ -736,8 +739,13 @@ def _sql_relation(relation: relations_pb2.Relation) -> relations_pb2.SQL | None:
     return None
 
 
-def _messages(message: Message, kind: type) -> Iterator[Any]:
-    """Every message of type ``kind`` inside ``message`` (depth first, ``message`` itself included)."""
+def _messages(message: Message, kind: type[Message]) -> Iterator[Any]:
+    """Every message of type ``kind`` inside ``message`` (depth first, ``message`` itself included). Enters only
+    the fields whose type can hold one (``wire.reaching``): never an expression tree, for a relation."""
+    yield from _within(message, kind, wire.reaching(message.DESCRIPTOR, frozenset({kind.DESCRIPTOR.full_name})))
+
+
+def _within(message: Message, kind: type[Message], entered: frozenset[str]) -> Iterator[Any]:
     if isinstance(message, kind):
         yield message
     for descriptor, value in message.ListFields():
@@ -745,13 +753,13 @@ def _messages(message: Message, kind: type) -> Iterator[Any]:
             continue
         message_type = descriptor.message_type
         assert message_type is not None  # a message field always has one
+        if message_type.full_name not in entered:
+            continue
         if message_type.GetOptions().map_entry:
-            value_field = message_type.fields_by_name["value"]
-            if value_field.type == value_field.TYPE_MESSAGE:
-                for item in value.values():
-                    yield from _messages(item, kind)
+            for item in value.values():  # a map entry is entered only when its value is a message that can hold one
+                yield from _within(item, kind, entered)
         elif descriptor.is_repeated:
             for item in value:
-                yield from _messages(item, kind)
+                yield from _within(item, kind, entered)
         else:
-            yield from _messages(value, kind)
+            yield from _within(value, kind, entered)

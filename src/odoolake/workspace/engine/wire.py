@@ -9,7 +9,8 @@ splices them back, fixing the length of every enclosing message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -93,25 +94,69 @@ class Found:
         return self.path[-1]
 
 
-def find(buf: bytes, root: Descriptor, wanted: Callable[[Descriptor], bool]) -> list[Found]:
-    """Every message ``wanted`` accepts, at any depth (found messages are searched inside too)."""
+_Trail = tuple[Field, "_Trail"] | None  # a field and the trail of the message holding it (None: the root)
+
+
+@functools.cache
+def reaching(root: Descriptor, targets: frozenset[str]) -> frozenset[str]:
+    """The message types, among those ``root`` can hold at any depth, from which a message whose full name is in
+    ``targets`` can be reached (the targets themselves included). Read off the schema, so a walk that skips every
+    other message type misses nothing: in a Spark Connect plan that is every expression tree, most of its bytes."""
+    holds: dict[str, set[str]] = {}
+    todo = [root]
+    while todo:
+        descriptor = todo.pop()
+        if descriptor.full_name in holds:
+            continue
+        holds[descriptor.full_name] = set()
+        for fd in descriptor.fields:
+            if fd.type == FieldDescriptor.TYPE_MESSAGE and fd.message_type is not None:
+                holds[descriptor.full_name].add(fd.message_type.full_name)
+                todo.append(fd.message_type)
+    found = set(targets) & set(holds)
+    grown = True
+    while grown:
+        grown = False
+        for name, children in holds.items():
+            if name not in found and children & found:
+                found.add(name)
+                grown = True
+    return frozenset(found)
+
+
+def find(buf: bytes, root: Descriptor, targets: frozenset[str]) -> list[Found]:
+    """Every message whose type's full name is in ``targets``, at any depth (found messages are searched inside
+    too). Only fields whose type can hold a target are entered (``reaching``)."""
+    entered = reaching(root, targets)
     found: list[Found] = []
-    stack: list[tuple[int, int, Descriptor, tuple[Field, ...]]] = [(0, len(buf), root, ())]
+    # (start, end, descriptor, depth, trail): a path is built only for what is found
+    stack: list[tuple[int, int, Descriptor, int, _Trail]] = [(0, len(buf), root, 0, None)]
     while stack:
-        start, end, descriptor, path = stack.pop()
-        if len(path) > MAX_DEPTH:
+        start, end, descriptor, depth, trail = stack.pop()
+        if depth > MAX_DEPTH:
             raise WireError(f"the plan is nested more than {MAX_DEPTH} levels deep")
+        by_number = descriptor.fields_by_number
         for field in fields(buf, start, end):
-            fd = descriptor.fields_by_number.get(field.number)
+            fd = by_number.get(field.number)
             if fd is None or fd.type != FieldDescriptor.TYPE_MESSAGE or field.wire_type != _LEN:
                 continue
             child = fd.message_type
             assert child is not None  # a message field always has one
-            child_path = (*path, field)
-            if wanted(child):
-                found.append(Found(child_path, child))
-            stack.append((field.value_start, field.value_end, child, child_path))
+            if child.full_name not in entered:
+                continue
+            child_trail: _Trail = (field, trail)
+            if child.full_name in targets:
+                found.append(Found(_path(child_trail), child))
+            stack.append((field.value_start, field.value_end, child, depth + 1, child_trail))
     return found
+
+
+def _path(trail: _Trail) -> tuple[Field, ...]:
+    path: list[Field] = []
+    while trail is not None:
+        field, trail = trail
+        path.append(field)
+    return tuple(reversed(path))
 
 
 def replace(buf: bytes, path: tuple[Field, ...], value: bytes) -> bytes:
