@@ -17,7 +17,7 @@ from odoolake.cli.common import dbfs_lister
 from odoolake.config import WorkspacePaths
 from odoolake.datagen import GenConfig, generate
 from odoolake.errors import RawDataError
-from odoolake.pipeline import bronze, month_end
+from odoolake.pipeline import bronze, io, month_end
 from odoolake.pipeline.schemas import RAW_BY_NAME
 from odoolake.workspace.engine import LocalEngine
 from tests import oracle
@@ -297,6 +297,28 @@ def test_forms_catch_up_when_gold_changed_without_them(lake):
     assert forms.run(spark) == ["2026Q4"]
     forms.check_in_step(spark)
     assert forms.run(spark) == []  # nothing pending any more
+    # Each quarter has its own files: the rebuild wrote 2026Q4's rows and no other quarter's
+    q4 = spark.table(forms.FORM_2307).where("quarter = '2026Q4'").count()
+    assert 0 < q4 < spark.table(forms.FORM_2307).count()
+    assert io.last_write_rows(spark, forms.FORM_2307) == q4
+
+
+def test_forms_written_unpartitioned_by_an_earlier_version_are_rebuilt_by_quarter(lake):
+    """Until 2026-12-02 the form tables were one set of files for all quarters; such a lake's forms are rebuilt
+    whole, each quarter in its own files, with the same rows."""
+    from odoolake.pipeline import forms
+
+    spark = lake[4]
+    before = sorted(tuple(r) for r in spark.table(forms.SAWT).collect())
+    for table in forms.QUARTER_TABLES:
+        held = spark.table(table)
+        io.overwrite(spark.createDataFrame(held.collect(), held.schema), table)  # the earlier layout: no partitions
+        assert io.partition_columns(spark, table) == []
+    assert forms.run(spark) == sorted({forms.quarter_of(r["period"]) for r in
+                                       spark.table("gold.bir_transactions").select("period").distinct().collect()})
+    assert all(io.partition_columns(spark, t) == ["quarter"] for t in forms.QUARTER_TABLES)
+    assert sorted(tuple(r) for r in spark.table(forms.SAWT).collect()) == before
+    forms.check_in_step(spark)
 
 
 def _dat(folder: Path, pattern: str) -> list[list[str]]:

@@ -37,6 +37,9 @@ REMITTANCES = "gold.remittances"
 FILING_CALENDAR = "gold.filing_calendar"
 FORMS_LOG = "gold.forms_log"
 QUARTER_TABLES = (FORM_2307, QAP, SAWT, SLSP, REMITTANCES)
+# Each quarter in its own files: a month-end replaces one or two quarters, and unpartitioned, every file held every
+# quarter, so each replace rewrote the whole table (at 1M lines 61,000 rows of 2307s to change 8,000).
+BY_QUARTER = ("quarter",)
 LAYOUT = {
     FORM_2307: {"income_total": MONEY, "nature": "string", "address1": "string"},
     QAP: {"income": MONEY, "regime": "string", "individual": "boolean"},
@@ -208,6 +211,10 @@ def pending_quarters(spark: SparkSession) -> tuple[list[str], list[str]] | None:
     or written by an earlier version)."""
     if any(not io.table_exists(spark, t) for t in (*QUARTER_TABLES, FORMS_LOG)) or io.outdated(spark, LAYOUT):
         return None
+    # Written unpartitioned by an earlier version. One table tells for all: they are dropped and rebuilt together,
+    # and a rebuild cut short leaves one missing (above).
+    if io.partition_columns(spark, FORM_2307) != list(BY_QUARTER):
+        return None
     done = {r[0] for r in spark.table(FORMS_LOG).select("batch_id").collect()}
     new = [b for b in _gold_batches(spark) if b not in done]
     if not new:
@@ -236,11 +243,12 @@ def run(spark: SparkSession, periods: list[str] | None = None, as_of: date | Non
         partners = spark.table(io.SILVER_PARTNERS)
         ewt = with_identity(spark.table(io.EWT_LINES).where(where_p), partners)
         vat = with_identity(spark.table(io.VAT_LINES).where(where_p), partners)
-        io.replace_where(build_form_2307(ewt), FORM_2307, where_q)
-        io.replace_where(build_qap(ewt), QAP, where_q)
-        io.replace_where(build_sawt(ewt), SAWT, where_q)
-        io.replace_where(build_slsp(vat), SLSP, where_q)
-        io.replace_where(build_remittances(spark.table(io.BIR_TRANSACTIONS).where(where_p)), REMITTANCES, where_q)
+        io.replace_where(build_form_2307(ewt), FORM_2307, where_q, BY_QUARTER)
+        io.replace_where(build_qap(ewt), QAP, where_q, BY_QUARTER)
+        io.replace_where(build_sawt(ewt), SAWT, where_q, BY_QUARTER)
+        io.replace_where(build_slsp(vat), SLSP, where_q, BY_QUARTER)
+        io.replace_where(build_remittances(spark.table(io.BIR_TRANSACTIONS).where(where_p)), REMITTANCES, where_q,
+                         BY_QUARTER)
     if batches or not io.table_exists(spark, FORMS_LOG):
         log = spark.createDataFrame([(b,) for b in batches], "batch_id string").withColumn(
             "processed_at", F.current_timestamp())

@@ -191,6 +191,11 @@ def same_layout(spark: SparkSession, name: str, df: DataFrame) -> bool:
     return layout(spark.table(name).schema) == layout(df.schema)
 
 
+def partition_columns(spark: SparkSession, name: str) -> list[str]:
+    """The table's partition columns, in order (the catalog's column listing; the same on every engine)."""
+    return [c.name for c in spark.catalog.listColumns(name) if c.isPartition]
+
+
 def table_bytes(spark: SparkSession, name: str) -> int:
     """Size of a table's current files (``DESCRIBE DETAIL``; 0 when unknown, e.g. parquet tables on JVM Spark)."""
     if table_format() != "delta":
