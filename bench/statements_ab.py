@@ -19,11 +19,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+import ab
 
 HERE = Path(__file__).resolve().parent
 MEASURES = ("having", "plain", "literal", "engine")
@@ -75,15 +75,6 @@ def worker(statements: int) -> None:
     print(json.dumps(report), flush=True)
 
 
-def run_worker(src: Path, statements: int) -> dict:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH")) if p))
-    proc = subprocess.run([sys.executable, __file__, "--worker", "--statements", str(statements)],
-                          capture_output=True, text=True, env=env, check=False, timeout=1200)
-    if proc.returncode != 0:
-        raise SystemExit(f"worker on {src} failed:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline-src", type=Path)
@@ -94,24 +85,9 @@ def main() -> None:
     if args.worker:
         worker(args.statements)
         os._exit(0)  # PySpark's exit-time clean-up would retry against the engine this worker already stopped
-    if args.baseline_src is None or not (args.baseline_src / "odoolake").is_dir():
-        raise SystemExit("--baseline-src must name a src folder that holds odoolake/ (e.g. a git archive of main)")
-    trees = {"this tree": HERE.parent / "src", "baseline": args.baseline_src.resolve()}
-    results: dict[str, list[dict]] = {name: [] for name in trees}
-    for round_no in range(args.rounds):
-        order = list(trees) if round_no % 2 == 0 else list(reversed(trees))
-        for name in order:
-            load = os.getloadavg()[0]
-            result = run_worker(trees[name], args.statements)
-            results[name].append(result)
-            print(f"round {round_no + 1} {name:9s} load {load:4.2f}  " +
-                  "  ".join(f"{m} {result[m]:6.2f} ms" for m in MEASURES), flush=True)
-    for name, runs in results.items():
-        print(f"median of {len(runs)} {name:9s}  " +
-              "  ".join(f"{m} {statistics.median(r[m] for r in runs):6.2f} ms" for m in MEASURES))
-    out = HERE / "results" / f"statements_ab-{time.strftime('%Y-%m-%d-%H%M%S')}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"trees": {k: str(v) for k, v in trees.items()}, "results": results}, indent=2))
+    trees = ab.baseline_trees(args.baseline_src)
+    results = ab.interleave(__file__, trees, args.rounds, ["--statements", str(args.statements)], MEASURES)
+    ab.save("statements_ab", trees, results)
 
 
 if __name__ == "__main__":
