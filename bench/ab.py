@@ -1,19 +1,20 @@
 """Before/after runs of a bench worker, interleaved: this tree's ``src`` and another version's (``--baseline-src``),
 each round in fresh processes and in alternating order, so both see the same machine.
 
-Used by ``statements_ab.py`` and ``deep_plans.py``: a worker is the script itself run with ``--worker``, printing
-one JSON object as its last line of output.
+Used by ``statements_ab.py`` and ``deep_plans.py`` through ``main``: a worker is the script itself run with
+``--worker``, printing one JSON object as its last line of output.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -58,3 +59,23 @@ def save(prefix: str, trees: dict[str, Path], results: dict[str, list[dict]]) ->
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"trees": {k: str(v) for k, v in trees.items()}, "results": results}, indent=2))
     return out
+
+
+def main(script: str, doc: str, worker: Callable[[int], None], measures: Sequence[str], count: tuple[str, int],
+         rounds: int) -> None:
+    """A before/after script's command line: ``--baseline-src``, ``--rounds`` and ``--<count>`` (what each worker
+    repeats, passed to ``worker``); with ``--worker``, this process is the worker."""
+    flag, default = count
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--baseline-src", type=Path)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument(f"--{flag}", type=int, default=default)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    repeats = getattr(args, flag)
+    if args.worker:
+        worker(repeats)
+        os._exit(0)  # PySpark's exit-time clean-up would retry against the engine this worker already stopped
+    trees = baseline_trees(args.baseline_src)
+    results = interleave(script, trees, args.rounds, [f"--{flag}", str(repeats)], measures)
+    save(Path(script).stem, trees, results)

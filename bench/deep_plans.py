@@ -12,9 +12,7 @@ time, and the engine host's CPU split by thread (``proxy``: its Python threads, 
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -65,20 +63,5 @@ def worker(calls: int) -> None:
     print(json.dumps(report), flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--baseline-src", type=Path)
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--calls", type=int, default=30)
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        worker(args.calls)
-        os._exit(0)  # PySpark's exit-time clean-up would retry against the engine this worker already stopped
-    trees = ab.baseline_trees(args.baseline_src)
-    results = ab.interleave(__file__, trees, args.rounds, ["--calls", str(args.calls)], MEASURES)
-    ab.save("deep_plans", trees, results)
-
-
 if __name__ == "__main__":
-    main()
+    ab.main(__file__, __doc__, worker, MEASURES, ("calls", 30), rounds=4)

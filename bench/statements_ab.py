@@ -15,7 +15,6 @@ Each worker prints the p50 of each; this script prints each round, then the medi
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -75,20 +74,5 @@ def worker(statements: int) -> None:
     print(json.dumps(report), flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--baseline-src", type=Path)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--statements", type=int, default=150)
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        worker(args.statements)
-        os._exit(0)  # PySpark's exit-time clean-up would retry against the engine this worker already stopped
-    trees = ab.baseline_trees(args.baseline_src)
-    results = ab.interleave(__file__, trees, args.rounds, ["--statements", str(args.statements)], MEASURES)
-    ab.save("statements_ab", trees, results)
-
-
 if __name__ == "__main__":
-    main()
+    ab.main(__file__, __doc__, worker, MEASURES, ("statements", 150), rounds=3)
