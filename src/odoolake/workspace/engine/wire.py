@@ -13,9 +13,12 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import DecodeError
 
 MAX_DEPTH = 1024  # Spark Connect's own limit (spark.connect.grpc.marshallerRecursionLimit)
+UPB_DEPTH = 100  # how deep a message upb (protobuf's C runtime) decodes
 _LEN = 2
 
 
@@ -143,12 +146,35 @@ def find(buf: bytes, root: Descriptor, targets: frozenset[str]) -> list[Found]:
             child = fd.message_type
             assert child is not None  # a message field always has one
             if child.full_name not in entered:
+                _within_depth(buf, field, child, depth + 1)
                 continue
             child_trail: _Trail = (field, trail)
             if child.full_name in targets:
                 found.append(Found(_path(child_trail), child))
             stack.append((field.value_start, field.value_end, child, depth + 1, child_trail))
     return found
+
+
+def _within_depth(buf: bytes, field: Field, descriptor: Descriptor, depth: int) -> None:
+    """A message the walk skips still counts towards ``MAX_DEPTH``: the engine would take a deeper one as it comes
+    (Sail's host dies on an expression nested 1,500 levels deep). upb decodes it at C speed when it is at most
+    ``UPB_DEPTH`` levels deep, which is enough while ``depth + UPB_DEPTH`` is within the limit; anything else is walked
+    field by field, counting levels."""
+    if depth + UPB_DEPTH <= MAX_DEPTH:
+        try:
+            message_factory.GetMessageClass(descriptor).FromString(buf[field.value_start:field.value_end])
+            return
+        except DecodeError:
+            pass  # deeper than upb decodes (or not decodable at all): walked below
+    stack = [(field.value_start, field.value_end, descriptor, depth)]
+    while stack:
+        start, end, message, level = stack.pop()
+        if level > MAX_DEPTH:
+            raise WireError(f"the plan is nested more than {MAX_DEPTH} levels deep")
+        for inner in fields(buf, start, end):
+            fd = message.fields_by_number.get(inner.number)
+            if fd is not None and fd.message_type is not None and inner.wire_type == _LEN:
+                stack.append((inner.value_start, inner.value_end, fd.message_type, level + 1))
 
 
 def _path(trail: _Trail) -> tuple[Field, ...]:
