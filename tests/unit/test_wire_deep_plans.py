@@ -15,8 +15,8 @@ from odoolake.workspace.db import Database
 from odoolake.workspace.engine import wire
 from odoolake.workspace.engine.access import PATH_OUTSIDE_LAKE, AccessRules
 from odoolake.workspace.engine.identity import CallRefused, Principal
-from odoolake.workspace.engine.protos import base_pb2, relations_pb2
-from odoolake.workspace.engine.rewrite import Call, PlanRewriter
+from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_pb2
+from odoolake.workspace.engine.rewrite import _DEEP_TARGETS, Call, PlanRewriter
 from odoolake.workspace.identity.roles import DEVELOPER, Roles
 
 OWNER = "owner@localhost"
@@ -90,6 +90,44 @@ def test_the_deep_walk_finds_every_read_the_full_walk_finds():
         assert relations_pb2.Read.FromString(buf[hit.field.value_start:hit.field.value_end]).data_source.format == "csv"
 
 
+def _holds(descriptor: Descriptor, targets: frozenset[str], seen: set[str]) -> bool:
+    """Whether a message of ``descriptor`` can hold a target at some depth: a depth-first search of the schema."""
+    if descriptor.full_name in targets:
+        return True
+    seen.add(descriptor.full_name)
+    return any(_holds(fd.message_type, targets, seen) for fd in descriptor.fields
+               if fd.message_type is not None and fd.message_type.full_name not in seen)
+
+
+@pytest.mark.parametrize("root", [base_pb2.ExecutePlanRequest, base_pb2.AnalyzePlanRequest])
+def test_reaching_is_every_message_type_that_can_hold_a_target(root):
+    everything: dict[str, Descriptor] = {}
+    todo = [root.DESCRIPTOR]
+    while todo:
+        descriptor = todo.pop()
+        if descriptor.full_name not in everything:
+            everything[descriptor.full_name] = descriptor
+            todo.extend(fd.message_type for fd in descriptor.fields if fd.message_type is not None)
+    expected = {name for name, d in everything.items() if _holds(d, _DEEP_TARGETS, set())}
+    assert wire.reaching(root.DESCRIPTOR, _DEEP_TARGETS) == expected
+
+
+def test_a_read_referenced_by_a_subquery_and_a_plan_analyzed_are_walked_too():
+    """``WithRelations`` carries the relations a subquery expression names by id; AnalyzePlan has its own root."""
+    request = base_pb2.AnalyzePlanRequest(session_id="s")
+    with_relations = request.schema.plan.root.with_relations
+    with_relations.root.filter.condition.CopyFrom(_condition(5))
+    with_relations.root.filter.input.sql.query = "SELECT 1"
+    with_relations.references.add().read.data_source.paths.append("/etc/hosts")
+    buf = request.SerializeToString()
+    everything: list[tuple[str, int]] = []
+    _every_message(buf, base_pb2.AnalyzePlanRequest.DESCRIPTOR, 0, len(buf), everything)
+    wanted = sorted(start for name, start in everything if name in _DEEP_TARGETS)
+    assert len(wanted) == 2  # the SQL relation and the referenced read
+    found = wire.find(buf, base_pb2.AnalyzePlanRequest.DESCRIPTOR, _DEEP_TARGETS)
+    assert sorted(hit.field.tag_start for hit in found) == wanted
+
+
 def test_the_deep_walk_does_not_enter_expressions():
     entered = wire.reaching(base_pb2.ExecutePlanRequest.DESCRIPTOR, frozenset({READ}))
     assert READ in entered and relations_pb2.Relation.DESCRIPTOR.full_name in entered
@@ -123,3 +161,73 @@ def test_a_deep_plan_within_the_lake_is_passed_on_with_its_paths_mapped(rewriter
     everything: list[tuple[str, int]] = []  # the rewritten bytes still parse as a whole, at every depth
     _every_message(out, base_pb2.ExecutePlanRequest.DESCRIPTOR, 0, len(out), everything)
     assert sum(name == relations_pb2.Filter.DESCRIPTOR.full_name for name, _ in everything) == DEPTH
+
+
+def _nested_expression(levels: int) -> bytes:
+    """``NOT NOT … true``, ``levels`` functions deep, encoded by hand (upb will not encode past 100 levels)."""
+    function = Expression.DESCRIPTOR.fields_by_name["unresolved_function"]
+    name = function.message_type.fields_by_name["function_name"].number
+    arguments = function.message_type.fields_by_name["arguments"].number
+    literal = Expression()
+    literal.literal.boolean = True
+    encoded = literal.SerializeToString()
+    for _ in range(levels):
+        encoded = wire.length_delimited(function.number, wire.length_delimited(name, b"not")
+                                        + wire.length_delimited(arguments, encoded))
+    return encoded
+
+
+def _with_condition(levels: int) -> bytes:
+    """The deep request with one more Filter on top whose condition is ``levels`` functions deep."""
+    plan = _deep_request(["dbfs:/raw/a.csv"])
+    fields = {f.number: f for f in wire.fields(plan, 0, len(plan))}
+    plan_field = fields[base_pb2.ExecutePlanRequest.DESCRIPTOR.fields_by_name["plan"].number]
+    plan_value = plan[plan_field.value_start:plan_field.value_end]
+    root = next(wire.fields(plan_value, 0, len(plan_value)))
+    relation = plan_value[root.value_start:root.value_end]
+    filter_ = relations_pb2.Relation.DESCRIPTOR.fields_by_name["filter"].number
+    top = wire.length_delimited(filter_, wire.length_delimited(1, relation) + wire.length_delimited(
+        relations_pb2.Filter.DESCRIPTOR.fields_by_name["condition"].number, _nested_expression(levels)))
+    return plan[:plan_field.tag_start] + wire.length_delimited(plan_field.number, wire.length_delimited(
+        root.number, top)) + plan[plan_field.value_end:]
+
+
+def test_an_expression_nested_past_the_limit_is_refused_though_the_walk_skips_expressions():
+    """Sail's host dies on an expression 1,500 levels deep: the limit counts the levels the walk does not enter."""
+    ok = _with_condition(500)  # two messages a function (Expression, UnresolvedFunction), under the top Filter's 4
+    assert len(wire.find(ok, base_pb2.ExecutePlanRequest.DESCRIPTOR, frozenset({READ}))) == 1
+    with pytest.raises(wire.WireError, match=f"nested more than {wire.MAX_DEPTH} levels deep"):
+        wire.find(_with_condition(520), base_pb2.ExecutePlanRequest.DESCRIPTOR, frozenset({READ}))
+
+
+def _deep_sql_command(text: str) -> bytes:
+    """``spark.sql(text, args=[…])`` with an argument nested past upb's limit: the command itself is the deep part."""
+    request = base_pb2.ExecutePlanRequest(session_id="s")
+    request.plan.command.sql_command.sql = text
+    request.plan.command.sql_command.pos_arguments.add().CopyFrom(_condition(120))
+    return request.SerializeToString()
+
+
+def test_a_sql_commands_text_is_checked_when_its_arguments_are_too_deep(rewriter):
+    buf = _deep_sql_command("SELECT * FROM csv.`/etc/hostname` WHERE ?")
+    with pytest.raises(Exception, match="upb|recursion|depth|nested|Decod"):
+        base_pb2.ExecutePlanRequest.FromString(buf)  # the rewriter cannot decode it either: the wire walk runs
+    with pytest.raises(CallRefused) as refused:
+        rewriter.prepare_deep(buf, base_pb2.ExecutePlanRequest, Call(Principal("dev@localhost", DEVELOPER), "s"))
+    assert PATH_OUTSIDE_LAKE in str(refused.value) and "/etc/hostname" in str(refused.value)
+
+
+def test_a_deep_sql_commands_text_is_prepared_and_its_arguments_kept(rewriter, tmp_path):
+    buf = _deep_sql_command("SELECT * FROM csv.`dbfs:/raw/a.csv` WHERE ?")
+    out, _ = rewriter.prepare_deep(buf, base_pb2.ExecutePlanRequest, Call(Principal("dev@localhost", DEVELOPER), "s"))
+    command = next(h for h in wire.find(out, base_pb2.ExecutePlanRequest.DESCRIPTOR,
+                                        frozenset({commands_pb2.SqlCommand.DESCRIPTOR.full_name})))
+    rest, text = wire.without(out, command.field.value_start, command.field.value_end, 1)
+    assert str(tmp_path / "dbfs" / "raw" / "a.csv").encode() in text and b"dbfs:/" not in text
+    assert rest == wire.without(buf, *_command_span(buf), 1)[0]  # the arguments, byte for byte
+
+
+def _command_span(buf: bytes) -> tuple[int, int]:
+    hit = wire.find(buf, base_pb2.ExecutePlanRequest.DESCRIPTOR,
+                    frozenset({commands_pb2.SqlCommand.DESCRIPTOR.full_name}))[0]
+    return hit.field.value_start, hit.field.value_end

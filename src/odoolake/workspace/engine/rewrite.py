@@ -187,6 +187,8 @@ class PlanRewriter:
             sql = relations_pb2.SQL.FromString(shallow)
             sql.query = self.prepare_sql(sql.query, call, eager=False)
             return wire.replace(buf, hit.path, sql.SerializeToString() + rest), Prepared()
+        if name == commands_pb2.SqlCommand.DESCRIPTOR.full_name:
+            return self._deep_sql_command(buf, hit, value, call)
         if name in (WriteOp.DESCRIPTOR.full_name, WriteV2.DESCRIPTOR.full_name):
             kind = WriteOp if name == WriteOp.DESCRIPTOR.full_name else WriteV2
             shallow, raw_input_field = wire.without(value, 0, len(value), _INPUT)
@@ -208,6 +210,18 @@ class PlanRewriter:
                          "logic as a batch job (spark.read … write).")
         self.access.check_write(call.principal, "merge into tables")
         return buf, Prepared()
+
+    def _deep_sql_command(self, buf: bytes, hit: wire.Found, value: bytes, call: Call) -> tuple[bytes, Prepared]:
+        """A SQL command whose arguments are nested too deep for upb: its text is prepared as ``_sql_command`` does,
+        the arguments kept as they came. With an ``input`` the engine runs that relation (found on its own) and
+        ignores the text, as Sail does."""
+        rest, text_fields = wire.without(value, 0, len(value), _SQL_COMMAND_TEXT)
+        if not text_fields or any(f.number == _SQL_COMMAND_INPUT for f in wire.fields(rest, 0, len(rest))):
+            return buf, Prepared()
+        text = list(_values(text_fields))[-1].decode()  # a repeated scalar field: the last value counts
+        prepared = Prepared()
+        text = self.prepare_sql(text, call, eager=True, prepared=prepared)
+        return wire.replace(buf, hit.path, wire.length_delimited(_SQL_COMMAND_TEXT, text.encode()) + rest), prepared
 
     # -- relations (reads, and SQL in a relation position) --------------------------------------------------------
 
@@ -718,11 +732,14 @@ def _clear_leftover(location: str) -> None:
 _DEEP_TARGETS = frozenset({relations_pb2.Read.DESCRIPTOR.full_name, relations_pb2.SQL.DESCRIPTOR.full_name,
                            WriteOp.DESCRIPTOR.full_name, WriteV2.DESCRIPTOR.full_name,
                            commands_pb2.WriteStreamOperationStart.DESCRIPTOR.full_name,
-                           commands_pb2.MergeIntoTableCommand.DESCRIPTOR.full_name})
+                           commands_pb2.MergeIntoTableCommand.DESCRIPTOR.full_name,
+                           commands_pb2.SqlCommand.DESCRIPTOR.full_name})
 _INPUT = WriteOp.DESCRIPTOR.fields_by_name["input"].number
 assert WriteV2.DESCRIPTOR.fields_by_name["input"].number == _INPUT
 _COMMAND_WRITE = commands_pb2.Command.DESCRIPTOR.fields_by_name["write_operation"].number
 _SQL_NAMED_ARGUMENTS = relations_pb2.SQL.DESCRIPTOR.fields_by_name["named_arguments"].number
+_SQL_COMMAND_TEXT = commands_pb2.SqlCommand.DESCRIPTOR.fields_by_name["sql"].number
+_SQL_COMMAND_INPUT = commands_pb2.SqlCommand.DESCRIPTOR.fields_by_name["input"].number
 
 
 def _values(encoded_fields: bytes) -> Iterator[bytes]:
