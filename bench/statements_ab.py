@@ -24,7 +24,6 @@ from pathlib import Path
 
 import ab
 
-HERE = Path(__file__).resolve().parent
 MEASURES = ("having", "plain", "literal", "engine")
 GOLD = ("SELECT agency, SUM(withholding_tax) AS total_wht FROM gold.bir_transactions WHERE year = 2026 AND month = 1 "
         "{where}GROUP BY agency{having}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import DecodeError
 
 from odoolake.config import WorkspacePaths
 from odoolake.workspace.catalog.store import CatalogStore
@@ -210,7 +211,7 @@ def _deep_sql_command(text: str) -> bytes:
 
 def test_a_sql_commands_text_is_checked_when_its_arguments_are_too_deep(rewriter):
     buf = _deep_sql_command("SELECT * FROM csv.`/etc/hostname` WHERE ?")
-    with pytest.raises(Exception, match="upb|recursion|depth|nested|Decod"):
+    with pytest.raises(DecodeError):
         base_pb2.ExecutePlanRequest.FromString(buf)  # the rewriter cannot decode it either: the wire walk runs
     with pytest.raises(CallRefused) as refused:
         rewriter.prepare_deep(buf, base_pb2.ExecutePlanRequest, Call(Principal("dev@localhost", DEVELOPER), "s"))

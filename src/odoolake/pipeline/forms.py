@@ -144,7 +144,9 @@ def build_slsp(vat: DataFrame) -> DataFrame:
         return _money_sum(F.col("base"), F.col("vat_category").isin(*categories))
 
     return lines.withColumn("counterparty_key", key).groupBy("agency", "quarter", "side", "counterparty_key").agg(
-        *_identity(), F.first("move_name").alias("document"), F.min("invoice_date").alias("document_date"),
+        # an importation's own document; a counterparty's row names its first document number, the same on every
+        # rebuild (first() took whichever line came first)
+        *_identity(), F.min("move_name").alias("document"), F.min("invoice_date").alias("document_date"),
         F.min("date").alias("date"),
         amount("exempt").alias("exempt"), amount("zero_rated").alias("zero_rated"),
         amount("services").alias("services"), amount("capital_goods").alias("capital_goods"),
@@ -212,9 +214,9 @@ def pending_quarters(spark: SparkSession) -> tuple[list[str], list[str]] | None:
     or written by an earlier version)."""
     if any(not io.table_exists(spark, t) for t in (*QUARTER_TABLES, FORMS_LOG)) or io.outdated(spark, LAYOUT):
         return None
-    # Written unpartitioned by an earlier version. One table tells for all: they are dropped and rebuilt together,
-    # and a rebuild cut short leaves one missing (above).
-    if io.partition_columns(spark, FORM_2307) != list(BY_QUARTER):
+    # Written unpartitioned by an earlier version, or one of them replaced since (a restore, a notebook): Delta
+    # refuses to change a table's partitioning on a replace, so all are dropped and rebuilt together.
+    if any(io.partition_columns(spark, t) != list(BY_QUARTER) for t in QUARTER_TABLES):
         return None
     done = {r[0] for r in spark.table(FORMS_LOG).select("batch_id").collect()}
     new = [b for b in _gold_batches(spark) if b not in done]
