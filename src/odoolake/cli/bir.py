@@ -128,6 +128,12 @@ def calendar_cmd(year: int = typer.Option(None, help="Year the obligations fall 
          lambda: console.print(out))
 
 
+# The order of the JSON and CSV output; named, since the table's own order is the engine's (Sail puts the partition
+# column last, Databricks keeps it where it was declared).
+REMITTANCE_COLUMNS = ("agency", "form", "period", "quarter", "classified", "to_classify", "total_withheld",
+                      "previously_remitted", "still_due")
+
+
 @app.command("remittances")
 @handle_errors
 def remittances_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q4."),
@@ -140,7 +146,8 @@ def remittances_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q4."
     paths = WorkspacePaths.from_env(home)
     with lake_session(paths) as spark:
         rows = spark.sql(
-            "SELECT r.*, c.due FROM gold.remittances r LEFT JOIN gold.filing_calendar c "
+            f"SELECT {', '.join('r.' + c for c in REMITTANCE_COLUMNS)}, c.due FROM gold.remittances r "
+            "LEFT JOIN gold.filing_calendar c "
             "ON c.agency = r.agency AND c.form = r.form AND c.period = r.period "
             f"WHERE r.quarter = :q {'AND r.agency = :a ' if agency else ''}ORDER BY r.agency, r.form, r.period",
             args={"q": quarter, **({"a": agency} if agency else {})}).collect()
