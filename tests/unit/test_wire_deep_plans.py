@@ -232,3 +232,21 @@ def _command_span(buf: bytes) -> tuple[int, int]:
     hit = wire.find(buf, base_pb2.ExecutePlanRequest.DESCRIPTOR,
                     frozenset({commands_pb2.SqlCommand.DESCRIPTOR.full_name}))[0]
     return hit.field.value_start, hit.field.value_end
+
+
+def test_a_catalog_table_over_files_deep_in_a_plan_obeys_the_path_rule(rewriter):
+    """``spark.catalog.createTable(name, path=…)`` returns a DataFrame: filtered often enough, it is deep."""
+    relation = relations_pb2.Relation()
+    relation.catalog.create_table.table_name = "default.etc"
+    relation.catalog.create_table.path = "/etc"
+    for _ in range(DEPTH):
+        outer = relations_pb2.Relation()
+        outer.filter.input.CopyFrom(relation)
+        outer.filter.condition.CopyFrom(_condition(2))
+        relation = outer
+    request = base_pb2.ExecutePlanRequest(session_id="s")
+    request.plan.root.CopyFrom(relation)
+    with pytest.raises(CallRefused) as refused:
+        rewriter.prepare_deep(request.SerializeToString(), base_pb2.ExecutePlanRequest,
+                              Call(Principal("dev@localhost", DEVELOPER), "s"))
+    assert PATH_OUTSIDE_LAKE in str(refused.value) and "'/etc'" in str(refused.value)

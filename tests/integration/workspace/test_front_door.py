@@ -259,3 +259,33 @@ def test_cli_commands_use_the_spark_connect_server_named_in_the_environment(serv
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout)["rows"] == [{"answer": 42}]
     assert not (tmp_path / "elsewhere" / "run" / "engine.json").exists()  # no local engine was started
+
+
+
+def test_a_table_over_files_made_with_the_catalog_api_obeys_the_path_rule(server):
+    """``spark.catalog.createTable(name, path=…)`` sends no SQL: its path is checked as ``CREATE TABLE … LOCATION``'s
+    (before 2026-12-02 a developer could list /etc this way)."""
+    server.workspace.roles.set_role("dev9@example.com", "developer")
+    token, _ = server.workspace.tokens.create("dev9@example.com", "test")
+    notes = server.workspace.paths.dbfs_to_local("dbfs:/shared/notes/today.txt")
+    notes.parent.mkdir(parents=True, exist_ok=True)
+    notes.write_text("first line\n")
+    out = spark_client(server, """
+        from pyspark.sql.types import StringType, StructField, StructType
+        schema = StructType([StructField("value", StringType())])
+        for name, make in (
+                ("etc", lambda: spark.catalog.createTable("default.etc_a", path="/etc", source="text", schema=schema)),
+                ("etc_external", lambda: spark.catalog.createExternalTable("default.etc_b", path="/etc/ssl",
+                                                                           source="text", schema=schema)),
+                ("lake", lambda: spark.catalog.createTable("default.notes", path="dbfs:/shared/notes", source="text",
+                                                           schema=schema))):
+            try:
+                make()
+                out[name] = [r.value for r in spark.table(f"default.{name == 'lake' and 'notes' or 'etc_a'}").collect()]
+            except Exception as exc:
+                out[name] = str(exc)
+    """, token=token)
+    assert "PATH_OUTSIDE_LAKE" in out["etc"] and "'/etc' is outside them" in out["etc"]
+    assert "PATH_OUTSIDE_LAKE" in out["etc_external"] and "/etc/ssl" in out["etc_external"]
+    assert out["lake"] == ["first line"]
+    assert not tls_client(server).tables.exists("main.default.etc_a").table_exists

@@ -50,6 +50,7 @@ LOG = logging.getLogger(__name__)
 
 WriteOp: Any = commands_pb2.WriteOperation
 WriteV2: Any = commands_pb2.WriteOperationV2
+CatalogOp: Any = type(relations_pb2.Relation().catalog)  # spark.catalog.* calls; defined in catalog_pb2
 SILENT_COLUMN_DROP = "SILENT_COLUMN_DROP"  # our error class for the guard against Sail's NOT NULL append bug
 MUTATING_DELTA = frozenset({"optimize", "vacuum", "restore", "add_columns", "set_tblproperties"})
 SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
@@ -189,6 +190,10 @@ class PlanRewriter:
             return wire.replace(buf, hit.path, sql.SerializeToString() + rest), Prepared()
         if name == commands_pb2.SqlCommand.DESCRIPTOR.full_name:
             return self._deep_sql_command(buf, hit, value, call)
+        if name == CatalogOp.DESCRIPTOR.full_name:
+            catalog = CatalogOp.FromString(value)
+            self._catalog_relation(catalog, call)
+            return wire.replace(buf, hit.path, catalog.SerializeToString()), Prepared()
         if name in (WriteOp.DESCRIPTOR.full_name, WriteV2.DESCRIPTOR.full_name):
             kind = WriteOp if name == WriteOp.DESCRIPTOR.full_name else WriteV2
             shallow, raw_input_field = wire.without(value, 0, len(value), _INPUT)
@@ -235,6 +240,8 @@ class PlanRewriter:
             relation.sql.query = self.prepare_sql(relation.sql.query, call, eager=False)
         elif kind == "read" and relation.read.HasField("data_source"):
             self._read(relation.read, call)
+        elif kind == "catalog":
+            self._catalog_relation(relation.catalog, call)
         elif kind == "ml_relation":
             self._refuse_ml()
 
@@ -251,6 +258,19 @@ class PlanRewriter:
             source.paths[i] = self.access.map_and_check(call.principal, path)
         if "path" in source.options:
             source.options["path"] = self.access.map_and_check(call.principal, source.options["path"])
+
+    def _catalog_relation(self, catalog: Any, call: Call) -> None:
+        """``spark.catalog.createTable(name, path=…)`` (and ``createExternalTable``): a table over files is a write,
+        and its path one like any other, as in ``CREATE TABLE … LOCATION``."""
+        kind = catalog.WhichOneof("cat_type")
+        if kind not in ("create_table", "create_external_table"):
+            return
+        create = getattr(catalog, kind)
+        self.access.check_write(call.principal, "create tables")
+        if create.path:
+            create.path = self.access.map_and_check(call.principal, create.path)
+        if "path" in create.options:
+            create.options["path"] = self.access.map_and_check(call.principal, create.options["path"])
 
     # -- SQL -------------------------------------------------------------------------------------------------------
 
@@ -733,7 +753,7 @@ _DEEP_TARGETS = frozenset({relations_pb2.Read.DESCRIPTOR.full_name, relations_pb
                            WriteOp.DESCRIPTOR.full_name, WriteV2.DESCRIPTOR.full_name,
                            commands_pb2.WriteStreamOperationStart.DESCRIPTOR.full_name,
                            commands_pb2.MergeIntoTableCommand.DESCRIPTOR.full_name,
-                           commands_pb2.SqlCommand.DESCRIPTOR.full_name})
+                           commands_pb2.SqlCommand.DESCRIPTOR.full_name, CatalogOp.DESCRIPTOR.full_name})
 _INPUT = WriteOp.DESCRIPTOR.fields_by_name["input"].number
 assert WriteV2.DESCRIPTOR.fields_by_name["input"].number == _INPUT
 _COMMAND_WRITE = commands_pb2.Command.DESCRIPTOR.fields_by_name["write_operation"].number
