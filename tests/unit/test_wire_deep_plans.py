@@ -250,3 +250,27 @@ def test_a_catalog_table_over_files_deep_in_a_plan_obeys_the_path_rule(rewriter)
         rewriter.prepare_deep(request.SerializeToString(), base_pb2.ExecutePlanRequest,
                               Call(Principal("dev@localhost", DEVELOPER), "s"))
     assert PATH_OUTSIDE_LAKE in str(refused.value) and "'/etc'" in str(refused.value)
+
+
+def test_a_read_only_principals_deep_plan_with_a_udf_is_refused(rewriter):
+    """The code check looks inside expressions (where a UDF sits), also when the plan is too deep for upb."""
+    from odoolake.workspace.engine.access import CODE_FROM_READ_ONLY
+    from odoolake.workspace.identity.roles import READ_ONLY
+
+    udf = Expression()
+    udf.common_inline_user_defined_function.function_name = "peek"
+    udf.common_inline_user_defined_function.python_udf.command = b"pickled code"
+    relation = relations_pb2.Relation()
+    relation.range.end = 1
+    for level in range(DEPTH):
+        outer = relations_pb2.Relation()
+        outer.filter.input.CopyFrom(relation)
+        outer.filter.condition.CopyFrom(udf if level == DEPTH // 2 else _condition(2))
+        relation = outer
+    request = base_pb2.ExecutePlanRequest(session_id="s")
+    request.plan.root.CopyFrom(relation)
+    buf = request.SerializeToString()
+    with pytest.raises(CallRefused) as refused:
+        rewriter.prepare_deep(buf, base_pb2.ExecutePlanRequest, Call(Principal("bi@localhost", READ_ONLY), "s"))
+    assert CODE_FROM_READ_ONLY in str(refused.value)
+    rewriter.prepare_deep(buf, base_pb2.ExecutePlanRequest, Call(Principal("dev@localhost", DEVELOPER), "s"))

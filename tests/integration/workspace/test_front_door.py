@@ -289,3 +289,35 @@ def test_a_table_over_files_made_with_the_catalog_api_obeys_the_path_rule(server
     assert "PATH_OUTSIDE_LAKE" in out["etc_external"] and "/etc/ssl" in out["etc_external"]
     assert out["lake"] == ["first line"]
     assert not tls_client(server).tables.exists("main.default.etc_a").table_exists
+
+
+
+def test_a_read_only_token_sends_no_code_to_run_in_the_engine(server):
+    """A UDF runs inside the engine with the workspace's rights (files, the owner's profile): a read-only principal
+    may query, not send code (before 2026-12-02 its UDF read /etc/hostname). A developer's UDF runs."""
+    server.workspace.roles.set_role("reader9@example.com", "read_only")
+    reader, _ = server.workspace.tokens.create("reader9@example.com", "test")
+    server.workspace.roles.set_role("dev8@example.com", "developer")
+    developer, _ = server.workspace.tokens.create("dev8@example.com", "test")
+    script = """
+        from pyspark.sql.functions import udf
+        out["query"] = spark.sql("SELECT 40 + 2 AS n").first()[0]
+        peek = udf(lambda _: "ran " + open("/etc/hostname").read().strip())
+        attempts = {
+            "udf": lambda: spark.range(1).select(peek("id")).first()[0],
+            "udf_in_filter": lambda: spark.range(1).where(peek("id") != "x").count(),
+            "register": lambda: spark.udf.register("peek", lambda: "ran"),
+            "map_in_arrow": lambda: spark.range(1).mapInArrow(lambda batches: batches, "id long").count(),
+        }
+        for name, attempt in attempts.items():
+            try:
+                out[name] = str(attempt())
+            except Exception as exc:
+                out[name] = str(exc)
+    """
+    refused = spark_client(server, script, token=reader)
+    assert refused["query"] == 42
+    for name in ("udf", "udf_in_filter", "register", "map_in_arrow"):
+        assert "CODE_FROM_READ_ONLY" in refused[name] and "reader9@example.com (read_only)" in refused[name], name
+    ran = spark_client(server, script, token=developer)
+    assert ran["udf"].startswith("ran ") and ran["udf_in_filter"] == "1" and ran["map_in_arrow"] == "1"

@@ -4,7 +4,9 @@ Rules, each named once:
 - ``LAKE_ROOTS``: a principal other than an admin reads and writes files only under the lake's roots (the DBFS
   root, Volumes, the managed warehouse); anything else is refused with ``PATH_OUTSIDE_LAKE``. Paths are resolved
   (``..`` and symlinks followed) before the check, so a link inside DBFS cannot lead out of it;
-- ``READ_ONLY``: a read-only principal runs queries, never writes (tables, files, DDL);
+- ``READ_ONLY``: a read-only principal runs queries, never writes (tables, files, DDL), and sends no code of its own
+  (Python UDFs, UDTFs, data sources: they run inside the engine with the workspace's rights, refused with
+  ``CODE_FROM_READ_ONLY``);
 - ``PRODUCTION``: on a production workspace only a service principal writes (jobs deploy and run as one).
 ``dbfs:/…`` and ``/Volumes/…`` paths are mapped to their local directories for every principal.
 """
@@ -23,6 +25,7 @@ from odoolake.workspace.identity.roles import ADMIN, READ_ONLY, Roles
 PATH_OUTSIDE_LAKE = "PATH_OUTSIDE_LAKE"
 READ_ONLY_PRINCIPAL = "READ_ONLY_PRINCIPAL"
 PRODUCTION_WRITE = "PRODUCTION_WRITE"
+CODE_FROM_READ_ONLY = "CODE_FROM_READ_ONLY"
 INSUFFICIENT_PERMISSIONS = "INSUFFICIENT_PERMISSIONS"  # the Spark error class Databricks uses for all three
 
 _GLOB = re.compile(r"[*?\[{]")
@@ -75,6 +78,20 @@ class AccessRules:
                 f"[{PATH_OUTSIDE_LAKE}] {principal.name} ({principal.role}) may read and write files only under the "
                 f"lake's roots (dbfs:/, /Volumes, the warehouse); {local_path!r} is outside them.",
                 INSUFFICIENT_PERMISSIONS, "42501")
+
+    # -- code ----------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def may_send_code(principal: Principal) -> bool:
+        return principal.role != READ_ONLY
+
+    @staticmethod
+    def refuse_code(principal: Principal) -> CallRefused:
+        return CallRefused(
+            "PERMISSION_DENIED",
+            f"[{CODE_FROM_READ_ONLY}] {principal.name} ({principal.role}) may run queries but not code in the engine: "
+            "Python UDFs, UDTFs and data sources run with the workspace's own rights. Use SQL and built-in "
+            "functions, or ask an admin for the developer role.", INSUFFICIENT_PERMISSIONS, "42501")
 
     def map_and_check(self, principal: Principal, path: str) -> str:
         local = self.local(path)

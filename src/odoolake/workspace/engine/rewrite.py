@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pyarrow as pa
+from google.protobuf import message_factory
 from google.protobuf.message import Message
 
 from odoolake.errors import DeltaCommandError
@@ -116,6 +117,7 @@ class PlanRewriter:
     # -- entry points --------------------------------------------------------------------------------------------
 
     def prepare_execute(self, request: base_pb2.ExecutePlanRequest, call: Call) -> Prepared:
+        self._check_code(request, call)
         plan = request.plan
         if plan.HasField("root"):
             self._relations(plan.root, call)
@@ -141,6 +143,15 @@ class PlanRewriter:
             self._relation(relation, call)
         return Prepared()
 
+    def _check_code(self, request: Message, call: Call) -> None:
+        """A principal who may not send code (``AccessRules.may_send_code``) sends a plan without any: the whole
+        request is searched, expressions included, for these principals only."""
+        if self.access.may_send_code(call.principal):
+            return
+        for kind in _CODE_CLASSES:
+            if next(_messages(request, kind), None) is not None:
+                raise self.access.refuse_code(call.principal)
+
     @staticmethod
     def _refuse_ml() -> NoReturn:
         """Sail has no Spark ML: every ML command and relation is refused by name. That includes the ML-cache
@@ -153,6 +164,7 @@ class PlanRewriter:
                      "(Sail 0.7.2): train on collected data with a Python library (scikit-learn, statsmodels).")
 
     def prepare_analyze(self, request: base_pb2.AnalyzePlanRequest, call: Call) -> None:
+        self._check_code(request, call)
         for relation in _messages(request, relations_pb2.Relation):
             self._relation(relation, call)
 
@@ -160,6 +172,8 @@ class PlanRewriter:
 
     def prepare_deep(self, buf: bytes, root: Any, call: Call) -> tuple[bytes, Prepared]:
         """Apply the rules to a serialized request of type ``root`` that upb cannot decode; returns the new bytes."""
+        if not self.access.may_send_code(call.principal) and wire.find(buf, root.DESCRIPTOR, _CODE):
+            raise self.access.refuse_code(call.principal)
         prepared = Prepared()
         index = 0
         hits: list[wire.Found] | None = None
@@ -754,6 +768,13 @@ _DEEP_TARGETS = frozenset({relations_pb2.Read.DESCRIPTOR.full_name, relations_pb
                            commands_pb2.WriteStreamOperationStart.DESCRIPTOR.full_name,
                            commands_pb2.MergeIntoTableCommand.DESCRIPTOR.full_name,
                            commands_pb2.SqlCommand.DESCRIPTOR.full_name, CatalogOp.DESCRIPTOR.full_name})
+# Code a client sends to run inside the engine: Python UDFs (in expressions, mapInPandas, foreach writers …), UDTFs,
+# Python data sources, Scala and Java UDFs.
+_CODE_TYPES = ("spark.connect.PythonUDF", "spark.connect.PythonUDTF", "spark.connect.PythonDataSource",
+               "spark.connect.ScalarScalaUDF", "spark.connect.JavaUDF")
+_CODE_CLASSES = tuple(message_factory.GetMessageClass(wire.message_types(base_pb2.ExecutePlanRequest.DESCRIPTOR)[name])
+                      for name in _CODE_TYPES)
+_CODE = frozenset(c.DESCRIPTOR.full_name for c in _CODE_CLASSES)
 _INPUT = WriteOp.DESCRIPTOR.fields_by_name["input"].number
 assert WriteV2.DESCRIPTOR.fields_by_name["input"].number == _INPUT
 _COMMAND_WRITE = commands_pb2.Command.DESCRIPTOR.fields_by_name["write_operation"].number

@@ -101,21 +101,25 @@ _Trail = tuple[Field, "_Trail"] | None  # a field and the trail of the message h
 
 
 @functools.cache
+def message_types(root: Descriptor) -> dict[str, Descriptor]:
+    """Every message type a ``root`` message can hold at any depth (itself included), by full name."""
+    found: dict[str, Descriptor] = {}
+    todo = [root]
+    while todo:
+        descriptor = todo.pop()
+        if descriptor.full_name not in found:
+            found[descriptor.full_name] = descriptor
+            todo.extend(fd.message_type for fd in descriptor.fields if fd.message_type is not None)
+    return found
+
+
+@functools.cache
 def reaching(root: Descriptor, targets: frozenset[str]) -> frozenset[str]:
     """The message types, among those ``root`` can hold at any depth, from which a message whose full name is in
     ``targets`` can be reached (the targets themselves included). Read off the schema, so a walk that skips every
     other message type misses nothing: in a Spark Connect plan that is every expression tree, most of its bytes."""
-    holds: dict[str, set[str]] = {}
-    todo = [root]
-    while todo:
-        descriptor = todo.pop()
-        if descriptor.full_name in holds:
-            continue
-        holds[descriptor.full_name] = set()
-        for fd in descriptor.fields:
-            if fd.type == FieldDescriptor.TYPE_MESSAGE and fd.message_type is not None:
-                holds[descriptor.full_name].add(fd.message_type.full_name)
-                todo.append(fd.message_type)
+    holds = {name: {fd.message_type.full_name for fd in descriptor.fields if fd.message_type is not None}
+             for name, descriptor in message_types(root).items()}
     found = set(targets) & set(holds)
     grown = True
     while grown:
