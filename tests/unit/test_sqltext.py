@@ -85,3 +85,31 @@ def test_queries_are_recognised(sql):
 ])
 def test_everything_else_is_not_a_query(sql):
     assert not sqltext.is_query(sql)
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("CREATE TEMPORARY VIEW v USING text OPTIONS (path = '/etc/hostname')",
+     "CREATE TEMPORARY VIEW v USING text OPTIONS (path = '<>/etc/hostname')"),
+    ("CREATE TABLE t USING csv OPTIONS ('Path' = '/etc')", "CREATE TABLE t USING csv OPTIONS ('Path' = '<>/etc')"),
+    ("CREATE TABLE t USING csv OPTIONS (location '/etc')", "CREATE TABLE t USING csv OPTIONS (location '<>/etc')"),
+    ("CREATE TABLE t LOCATION r'/etc'", "CREATE TABLE t LOCATION '<>/etc'"),
+    ("SELECT * FROM IDENTIFIER('text.`/etc/hostname`')", "SELECT * FROM IDENTIFIER('text.`<>/etc/hostname`')"),
+    ("SELECT * FROM arrow.`/etc/x`", "SELECT * FROM arrow.`<>/etc/x`"),
+    ("SELECT * FROM IDENTIFIER('gold.t') WHERE p = 'path'", None),  # a table, and a literal that is no path
+])
+def test_paths_in_options_raw_strings_and_identifier_literals_are_found(sql, expected):
+    """Ways to name a file that the engine accepts (found by review, 2026-12-02)."""
+    assert sqltext.replace_paths(sql, lambda ref: "<>" + ref.path) == (expected or sql)
+
+
+def test_identifier_with_a_parameter_or_expression_is_told_apart():
+    assert sqltext.identifier_parameters("SELECT * FROM IDENTIFIER(:p)")
+    assert sqltext.identifier_parameters("SELECT * FROM IDENTIFIER('t' || :p)")
+    assert not sqltext.identifier_parameters("SELECT * FROM IDENTIFIER('gold.t')")
+    assert not sqltext.identifier_parameters("SELECT 'IDENTIFIER(:p)'")
+
+
+def test_bracket_depth_counts_nesting_outside_literals():
+    assert sqltext.bracket_depth("SELECT " + "(" * 300 + "1" + ")" * 300) == 300
+    assert sqltext.bracket_depth("SELECT f(a), g(b), (1 + (2))") == 2
+    assert sqltext.bracket_depth("SELECT '((((((((((' AS s -- ((((((") == 0

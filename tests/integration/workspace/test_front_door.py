@@ -17,6 +17,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import NotFound
 from databricks.sdk.service.sql import StatementState
 
+from odoolake.workspace.engine.rewrite import MAX_BRACKETS
 from odoolake.workspace.frontdoor.router import alpn_offers, is_grpc
 from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
 
@@ -321,3 +322,71 @@ def test_a_read_only_token_sends_no_code_to_run_in_the_engine(server):
         assert "CODE_FROM_READ_ONLY" in refused[name] and "reader9@example.com (read_only)" in refused[name], name
     ran = spark_client(server, script, token=developer)
     assert ran["udf"].startswith("ran ") and ran["udf_in_filter"] == "1" and ran["map_in_arrow"] == "1"
+
+
+HOSTILE = """
+    from pyspark.sql.connect.proto import commands_pb2, types_pb2
+
+    def attempt(name, action):
+        try:
+            result = action()
+            out[name] = "ran: " + repr(result)[:200]
+        except Exception as exc:
+            out[name] = str(exc)[:500]
+
+    def nested_drop():
+        cmd = commands_pb2.Command()
+        cmd.sql_command.input.with_relations.root.with_relations.root.sql.query = "DROP TABLE main.default.keep_me"
+        return spark.client.execute_command(cmd)
+
+    def catalog_over_etc():
+        cmd = commands_pb2.Command()
+        create = cmd.sql_command.input.catalog.create_external_table
+        create.table_name, create.path, create.source = "main.default.pw", "/etc", "text"
+        create.schema.struct.fields.add(name="value", data_type=types_pb2.DataType(string=types_pb2.DataType.String()),
+                                        nullable=True)
+        return spark.client.execute_command(cmd)
+
+    attempt("nested_drop", nested_drop)
+    attempt("catalog_over_etc", catalog_over_etc)
+    attempt("format_table", lambda: spark.read.table("text.`/etc/hostname`").collect())
+    attempt("identifier", lambda: spark.sql("SELECT * FROM IDENTIFIER('text.`/etc/hostname`')").collect())
+    attempt("identifier_param", lambda: spark.sql("SELECT * FROM IDENTIFIER(:p)",
+                                                  args={"p": "text.`/etc/hostname`"}).collect())
+    attempt("options_eq", lambda: spark.sql("CREATE TEMPORARY VIEW v1 USING text OPTIONS (path = '/etc/hostname')"))
+    attempt("options_raw", lambda: spark.sql("CREATE TEMPORARY VIEW v2 USING text OPTIONS (path r'/etc/hostname')"))
+    attempt("arrow", lambda: spark.sql("SELECT * FROM arrow.`/etc/hostname`").collect())
+    attempt("brackets", lambda: spark.sql("SELECT " + "(" * 2000 + "1" + ")" * 2000).collect())
+    attempt("brackets_ok", lambda: spark.sql("SELECT " + "(" * 200 + "1" + ")" * 200).first()[0])
+    attempt("write_path_key", lambda: spark.range(1).write.format("delta").option("Path", "/tmp/outside").save())
+    attempt("write_location", lambda: spark.range(1).write.format("delta").option("location", "/tmp/outside").save())
+    out["still_up"] = spark.sql("SELECT 1 AS n").first()[0]
+"""
+
+
+def test_hostile_plans_are_refused_by_name_and_the_engine_stays_up(server):
+    """Ways around the file, write and code rules found by review (2026-12-02), each refused by its rule's name;
+    the engine answers afterwards. Read-only: nothing may write; developer: nothing may leave the lake."""
+    admin = tls_client(server)
+    made = spark_client(server, 'spark.sql("CREATE TABLE main.default.keep_me AS SELECT 1 AS n"); out["ok"] = 1',
+                        token=server.token)
+    assert made == {"ok": 1}
+    server.workspace.roles.set_role("reader7@example.com", "read_only")
+    reader, _ = server.workspace.tokens.create("reader7@example.com", "test")
+    server.workspace.roles.set_role("dev7@example.com", "developer")
+    developer, _ = server.workspace.tokens.create("dev7@example.com", "test")
+    for token, role in ((reader, "read_only"), (developer, "developer")):
+        out = spark_client(server, HOSTILE, token=token)
+        assert out["still_up"] == 1, out
+        write_rule = "READ_ONLY_PRINCIPAL" if role == "read_only" else "PATH_OUTSIDE_LAKE"
+        if role == "read_only":  # a developer may drop tables
+            assert "READ_ONLY_PRINCIPAL" in out["nested_drop"], out
+            assert admin.tables.exists("main.default.keep_me").table_exists
+        assert write_rule in out["catalog_over_etc"], (role, out)
+        for name in ("format_table", "identifier", "identifier_param", "options_eq", "options_raw", "arrow"):
+            assert "PATH_OUTSIDE_LAKE" in out[name], (role, name, out[name])
+        assert f"nests more than {MAX_BRACKETS} brackets" in out["brackets"], (role, out["brackets"])
+        assert out["brackets_ok"] == "ran: 1", out["brackets_ok"]
+        for name in ("write_path_key", "write_location"):
+            assert write_rule in out[name], (role, name, out[name])
+    assert not admin.tables.exists("main.default.pw").table_exists

@@ -93,6 +93,16 @@ class AccessRules:
             "Python UDFs, UDTFs and data sources run with the workspace's own rights. Use SQL and built-in "
             "functions, or ask an admin for the developer role.", INSUFFICIENT_PERMISSIONS, "42501")
 
+    @staticmethod
+    def check_named_later(principal: Principal) -> None:
+        """``LAKE_ROOTS`` for a name only the engine will know (``IDENTIFIER(:param)``): it may be a file path
+        (``text.`/etc/…```), so only an admin may use one."""
+        if principal.role != ADMIN:
+            raise CallRefused("PERMISSION_DENIED", f"[{PATH_OUTSIDE_LAKE}] IDENTIFIER() with a parameter or an "
+                                                   "expression can name any file, which only the statement's own text "
+                                                   "is checked for: write the name as IDENTIFIER('…') or in the "
+                                                   "statement.", INSUFFICIENT_PERMISSIONS, "42501")
+
     def map_and_check(self, principal: Principal, path: str) -> str:
         local = self.local(path)
         self.check_path(principal, local)

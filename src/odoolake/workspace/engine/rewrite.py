@@ -180,6 +180,10 @@ class PlanRewriter:
         while True:
             if hits is None:  # found again after a change: every offset after it moved
                 hits = sorted(wire.find(buf, root.DESCRIPTOR, _DEEP_TARGETS), key=lambda hit: hit.field.tag_start)
+                if len(hits) > MAX_DEEP_HITS:
+                    raise refuse("INVALID_ARGUMENT", "PLAN_TOO_COMPLEX", "54001",
+                                 f"The plan is too deep to decode and names more than {MAX_DEEP_HITS} sources or "
+                                 "statements; cache or save an intermediate result and continue from it.")
             if index >= len(hits):
                 return buf, prepared
             changed, step = self._deep_hit(buf, hits[index], call)
@@ -196,6 +200,8 @@ class PlanRewriter:
             read = relations_pb2.Read.FromString(value)
             if read.HasField("data_source"):
                 self._read(read, call)
+            elif read.HasField("named_table"):
+                self._named_table(read, call)
             return wire.replace(buf, hit.path, read.SerializeToString()), Prepared()
         if name == relations_pb2.SQL.DESCRIPTOR.full_name:
             shallow, rest = wire.without(value, 0, len(value), _SQL_NAMED_ARGUMENTS)
@@ -254,6 +260,8 @@ class PlanRewriter:
             relation.sql.query = self.prepare_sql(relation.sql.query, call, eager=False)
         elif kind == "read" and relation.read.HasField("data_source"):
             self._read(relation.read, call)
+        elif kind == "read" and relation.read.HasField("named_table"):
+            self._named_table(relation.read, call)
         elif kind == "catalog":
             self._catalog_relation(relation.catalog, call)
         elif kind == "ml_relation":
@@ -270,8 +278,20 @@ class PlanRewriter:
                          "Delta Change Data Feed (readChangeFeed) is not supported by the local engine.")
         for i, path in enumerate(source.paths):
             source.paths[i] = self.access.map_and_check(call.principal, path)
-        if "path" in source.options:
-            source.options["path"] = self.access.map_and_check(call.principal, source.options["path"])
+        self._path_options(source.options, call)
+
+    def _path_options(self, options: Any, call: Call) -> None:
+        """Options the engine takes a path from (``path``, ``location``; their case does not matter to it)."""
+        for key in list(options):
+            if key.lower() in sqltext.OPTION_PATH_KEYS:
+                options[key] = self.access.map_and_check(call.principal, options[key])
+
+    def _named_table(self, read: Any, call: Call) -> None:
+        """``spark.read.table("text.`/some/file`")``: a name whose first part is a file format is a path."""
+        name = read.named_table.unparsed_identifier
+        checked = sqltext.replace_paths(_AS_QUERY + name, lambda ref: self.access.map_and_check(call.principal,
+                                                                                                ref.path))
+        read.named_table.unparsed_identifier = checked[len(_AS_QUERY):]
 
     def _catalog_relation(self, catalog: Any, call: Call) -> None:
         """``spark.catalog.createTable(name, path=…)`` (and ``createExternalTable``): a table over files is a write,
@@ -283,8 +303,7 @@ class PlanRewriter:
         self.access.check_write(call.principal, "create tables")
         if create.path:
             create.path = self.access.map_and_check(call.principal, create.path)
-        if "path" in create.options:
-            create.options["path"] = self.access.map_and_check(call.principal, create.options["path"])
+        self._path_options(create.options, call)
 
     # -- SQL -------------------------------------------------------------------------------------------------------
 
@@ -294,9 +313,15 @@ class PlanRewriter:
             target = _sql_relation(sql_command.input)
             if target is not None:
                 target.query = self.prepare_sql(target.query, call, eager=True, prepared=prepared)
+            # The engine runs the input as a command when it is one: every relation in it gets the rules (the
+            # prepared statement above excepted), a SQL text under references included.
+            prepared_holder = None if target is None else (
+                sql_command.input if sql_command.input.WhichOneof("rel_type") == "sql"
+                else sql_command.input.with_relations.root)
             for relation in _messages(sql_command.input, relations_pb2.Relation):
-                if relation.WhichOneof("rel_type") == "read":
-                    self._read(relation.read, call)
+                if relation.WhichOneof("rel_type") == "sql" and relation == prepared_holder:
+                    continue
+                self._relation(relation, call)
         elif sql_command.sql:
             sql_command.sql = self.prepare_sql(sql_command.sql, call, eager=True, prepared=prepared)
         return prepared
@@ -304,6 +329,10 @@ class PlanRewriter:
     def prepare_sql(self, sql: str, call: Call, eager: bool, prepared: Prepared | None = None) -> str:
         """The text Sail should run for ``sql``; statements the engine serves itself are done here (only when
         ``eager``: a command, run once) and replaced by a query that returns their result."""
+        if sqltext.bracket_depth(sql) > MAX_BRACKETS:
+            raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "54001",
+                         f"The statement nests more than {MAX_BRACKETS} brackets, past what the engine's SQL parser "
+                         "takes; write it with fewer nested parentheses (a CTE per level, for example).")
         if sqltext.statements(sql) > 1:
             raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "42601",
                          "Only one SQL statement can be run at a time; split the text at its semicolons.")
@@ -316,6 +345,8 @@ class PlanRewriter:
             self.access.check_write(call.principal, f"run {head[0]} statements")
             self._check_target(sql, call)
         sql = sqltext.replace_paths(sql, lambda ref: self.access.map_and_check(call.principal, ref.path))
+        if sqltext.identifier_parameters(sql):
+            self.access.check_named_later(call.principal)
         if sqltext.mentions(sql, "information_schema"):
             self.information_schema.refresh()
 
@@ -561,8 +592,7 @@ class PlanRewriter:
         self._relations(write.input, call)
         if not write.source:
             write.source = "delta"  # Databricks' default format; Spark's would be parquet
-        if "path" in write.options:
-            write.options["path"] = self.access.map_and_check(call.principal, write.options["path"])
+        self._path_options(write.options, call)
         target = write.WhichOneof("save_type")
         if target == "path":
             write.path = self.access.map_and_check(call.principal, write.path)
@@ -775,6 +805,12 @@ _CODE_TYPES = ("spark.connect.PythonUDF", "spark.connect.PythonUDTF", "spark.con
 _CODE_CLASSES = tuple(message_factory.GetMessageClass(wire.message_types(base_pb2.ExecutePlanRequest.DESCRIPTOR)[name])
                       for name in _CODE_TYPES)
 _CODE = frozenset(c.DESCRIPTOR.full_name for c in _CODE_CLASSES)
+_AS_QUERY = "SELECT * FROM "  # a table name read as a query's, so the one SQL scanner finds a path in it
+# Each rewrite of a plan too deep to decode walks it again (its offsets moved): bounded, since any client may send one
+MAX_DEEP_HITS = 256
+# Sail's SQL parser recurses once per bracket: its host died on a statement nested 2,000 deep (1,000 passed), and
+# with it every session.
+MAX_BRACKETS = 256
 _INPUT = WriteOp.DESCRIPTOR.fields_by_name["input"].number
 assert WriteV2.DESCRIPTOR.fields_by_name["input"].number == _INPUT
 _COMMAND_WRITE = commands_pb2.Command.DESCRIPTOR.fields_by_name["write_operation"].number

@@ -18,7 +18,10 @@ from sqlglot.tokens import Token, TokenType
 from odoolake.errors import EngineError
 
 # ``<format>.`<path>``` reads files directly (Spark's "run SQL on files").
-FILE_FORMATS = frozenset({"csv", "json", "parquet", "text", "orc", "avro", "delta", "binaryfile", "xml"})
+FILE_FORMATS = frozenset({"csv", "json", "parquet", "text", "orc", "avro", "delta", "binaryfile", "xml", "arrow",
+                          "iceberg"})
+OPTION_PATH_KEYS = frozenset({"path", "location"})  # OPTIONS keys the engine takes a path from
+_STRINGS = frozenset({TokenType.STRING, TokenType.RAW_STRING})
 # Table-valued functions whose first argument is a path.
 PATH_FUNCTIONS = frozenset({"read_files", "read_csv", "read_json", "read_parquet"})
 # Keywords followed by a path literal.
@@ -80,6 +83,18 @@ def words(sql: str, count: int) -> list[str]:
     return [t.text.upper() for t in _tokens(sql)[:count]]
 
 
+def bracket_depth(sql: str) -> int:
+    """How deep the statement's round brackets nest (outside literals and comments)."""
+    depth = deepest = 0
+    for tok in _tokens(sql):
+        if tok.token_type == TokenType.L_PAREN:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif tok.token_type == TokenType.R_PAREN:
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def statements(sql: str) -> int:
     """How many statements the text holds (semicolons outside literals and comments, trailing one ignored)."""
     toks = _tokens(sql)
@@ -103,15 +118,37 @@ def paths(sql: str) -> list[PathRef]:
         if tok.token_type == TokenType.IDENTIFIER and prev is not None and prev.token_type == TokenType.DOT \
                 and prev2 is not None and prev2.text.lower() in FILE_FORMATS:
             found.append(PathRef(tok.text, tok.start, tok.end, "table", "`"))
-        elif tok.token_type == TokenType.STRING and prev is not None:
-            quote = sql[tok.start]
+        elif tok.token_type in _STRINGS and prev is not None:
+            quote = sql[tok.start + 1] if tok.token_type == TokenType.RAW_STRING else sql[tok.start]  # r'…'
+            key = prev2 if prev.token_type == TokenType.EQ else prev  # OPTIONS (path '…') or (path = '…')
             if prev.text.upper() in PATH_KEYWORDS:
                 found.append(PathRef(tok.text, tok.start, tok.end, "literal", quote))
             elif prev.token_type == TokenType.L_PAREN and prev2 is not None and prev2.text.lower() in PATH_FUNCTIONS:
                 found.append(PathRef(tok.text, tok.start, tok.end, "function", quote))
-            elif prev.text.lower() == "path" and _inside_options(toks, i):
+            elif prev.token_type == TokenType.L_PAREN and prev2 is not None and prev2.text.upper() == "IDENTIFIER":
+                found.extend(_format_path_in_name(tok.text, tok.start + 1 + (quote != sql[tok.start])))
+            elif key is not None and key.text.lower() in OPTION_PATH_KEYS and _inside_options(toks, i):
                 found.append(PathRef(tok.text, tok.start, tok.end, "literal", quote))
     return found
+
+
+def _format_path_in_name(name: str, offset: int) -> list[PathRef]:
+    """``IDENTIFIER('text.`/some/file`')``: the path of a format-qualified name written in a literal at ``offset``."""
+    toks = _tokens(name)
+    if len(toks) == 3 and toks[0].text.lower() in FILE_FORMATS and toks[1].token_type == TokenType.DOT \
+            and toks[2].token_type == TokenType.IDENTIFIER:
+        return [PathRef(toks[2].text, offset + toks[2].start, offset + toks[2].end, "table", "`")]
+    return []
+
+
+def identifier_parameters(sql: str) -> bool:
+    """Whether ``IDENTIFIER(…)`` takes something other than a string literal (a parameter, an expression): the
+    name it gives, a path perhaps, is known only when the engine runs the statement."""
+    toks = _tokens(sql)
+    return any(tok.text.upper() == "IDENTIFIER" and i + 2 < len(toks) and toks[i + 1].token_type == TokenType.L_PAREN
+               and not (toks[i + 2].token_type in _STRINGS and toks[i + 3].token_type == TokenType.R_PAREN
+                        if i + 3 < len(toks) else False)
+               for i, tok in enumerate(toks))
 
 
 def _inside_options(toks: tuple[Token, ...], index: int) -> bool:
