@@ -98,10 +98,11 @@ class AccessRules:
         """``LAKE_ROOTS`` for a name only the engine will know (``IDENTIFIER(:param)``): it may be a file path
         (``text.`/etc/…```), so only an admin may use one."""
         if principal.role != ADMIN:
-            raise CallRefused("PERMISSION_DENIED", f"[{PATH_OUTSIDE_LAKE}] IDENTIFIER() with a parameter or an "
-                                                   "expression can name any file, which only the statement's own text "
-                                                   "is checked for: write the name as IDENTIFIER('…') or in the "
-                                                   "statement.", INSUFFICIENT_PERMISSIONS, "42501")
+            raise CallRefused("PERMISSION_DENIED", f"[{PATH_OUTSIDE_LAKE}] {principal.name} ({principal.role}): "
+                                                   "IDENTIFIER() with a parameter or an expression could name a file "
+                                                   "(text.`/path`), and file paths are checked in the statement's "
+                                                   "text only; write the name there or as IDENTIFIER('…').",
+                              INSUFFICIENT_PERMISSIONS, "42501")
 
     def map_and_check(self, principal: Principal, path: str) -> str:
         local = self.local(path)
