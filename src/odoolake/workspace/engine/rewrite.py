@@ -146,11 +146,8 @@ class PlanRewriter:
     def _check_code(self, request: Message, call: Call) -> None:
         """A principal who may not send code (``AccessRules.may_send_code``) sends a plan without any: the whole
         request is searched, expressions included, for these principals only."""
-        if self.access.may_send_code(call.principal):
-            return
-        for kind in _CODE_CLASSES:
-            if next(_messages(request, kind), None) is not None:
-                raise self.access.refuse_code(call.principal)
+        if not self.access.may_send_code(call.principal) and next(_messages(request, *_CODE_CLASSES), None) is not None:
+            raise self.access.refuse_code(call.principal)
 
     @staticmethod
     def _refuse_ml() -> NoReturn:
@@ -288,10 +285,8 @@ class PlanRewriter:
 
     def _named_table(self, read: Any, call: Call) -> None:
         """``spark.read.table("text.`/some/file`")``: a name whose first part is a file format is a path."""
-        name = read.named_table.unparsed_identifier
-        checked = sqltext.replace_paths(_AS_QUERY + name, lambda ref: self.access.map_and_check(call.principal,
-                                                                                                ref.path))
-        read.named_table.unparsed_identifier = checked[len(_AS_QUERY):]
+        read.named_table.unparsed_identifier = sqltext.replace_name_path(
+            read.named_table.unparsed_identifier, lambda ref: self.access.map_and_check(call.principal, ref.path))
 
     def _catalog_relation(self, catalog: Any, call: Call) -> None:
         """``spark.catalog.createTable(name, path=…)`` (and ``createExternalTable``): a table over files is a write,
@@ -805,7 +800,6 @@ _CODE_TYPES = ("spark.connect.PythonUDF", "spark.connect.PythonUDTF", "spark.con
 _CODE_CLASSES = tuple(message_factory.GetMessageClass(wire.message_types(base_pb2.ExecutePlanRequest.DESCRIPTOR)[name])
                       for name in _CODE_TYPES)
 _CODE = frozenset(c.DESCRIPTOR.full_name for c in _CODE_CLASSES)
-_AS_QUERY = "SELECT * FROM "  # a table name read as a query's, so the one SQL scanner finds a path in it
 # Each rewrite of a plan too deep to decode walks it again (its offsets moved): bounded, since any client may send one
 MAX_DEEP_HITS = 256
 # Sail's SQL parser recurses once per bracket: its host died on a statement nested 2,000 deep (1,000 passed), and
@@ -833,14 +827,15 @@ def _sql_relation(relation: relations_pb2.Relation) -> relations_pb2.SQL | None:
     return None
 
 
-def _messages(message: Message, kind: type[Message]) -> Iterator[Any]:
-    """Every message of type ``kind`` inside ``message`` (depth first, ``message`` itself included). Enters only
-    the fields whose type can hold one (``wire.reaching``): never an expression tree, for a relation."""
-    yield from _within(message, kind, wire.reaching(message.DESCRIPTOR, frozenset({kind.DESCRIPTOR.full_name})))
+def _messages(message: Message, *kinds: type[Message]) -> Iterator[Any]:
+    """Every message of one of ``kinds`` inside ``message`` (depth first, ``message`` itself included), in one walk.
+    Enters only the fields whose type can hold one (``wire.reaching``): never an expression tree, for a relation."""
+    targets = frozenset(kind.DESCRIPTOR.full_name for kind in kinds)
+    yield from _within(message, kinds, wire.reaching(message.DESCRIPTOR, targets))
 
 
-def _within(message: Message, kind: type[Message], entered: frozenset[str]) -> Iterator[Any]:
-    if isinstance(message, kind):
+def _within(message: Message, kinds: tuple[type[Message], ...], entered: frozenset[str]) -> Iterator[Any]:
+    if isinstance(message, kinds):
         yield message
     for descriptor, value in message.ListFields():
         if descriptor.type != descriptor.TYPE_MESSAGE:
@@ -851,9 +846,9 @@ def _within(message: Message, kind: type[Message], entered: frozenset[str]) -> I
             continue
         if message_type.GetOptions().map_entry:
             for item in value.values():  # a map entry is entered only when its value is a message that can hold one
-                yield from _within(item, kind, entered)
+                yield from _within(item, kinds, entered)
         elif descriptor.is_repeated:
             for item in value:
-                yield from _within(item, kind, entered)
+                yield from _within(item, kinds, entered)
         else:
-            yield from _within(value, kind, entered)
+            yield from _within(value, kinds, entered)

@@ -145,10 +145,13 @@ def identifier_parameters(sql: str) -> bool:
     """Whether ``IDENTIFIER(…)`` takes something other than a string literal (a parameter, an expression): the
     name it gives, a path perhaps, is known only when the engine runs the statement."""
     toks = _tokens(sql)
-    return any(tok.text.upper() == "IDENTIFIER" and i + 2 < len(toks) and toks[i + 1].token_type == TokenType.L_PAREN
-               and not (toks[i + 2].token_type in _STRINGS and toks[i + 3].token_type == TokenType.R_PAREN
-                        if i + 3 < len(toks) else False)
-               for i, tok in enumerate(toks))
+    for i, tok in enumerate(toks[:-1]):
+        if tok.text.upper() != "IDENTIFIER" or toks[i + 1].token_type != TokenType.L_PAREN:
+            continue
+        argument = [t.token_type for t in toks[i + 2:i + 4]]
+        if len(argument) < 2 or argument[0] not in _STRINGS or argument[1] != TokenType.R_PAREN:
+            return True
+    return False
 
 
 def _inside_options(toks: tuple[Token, ...], index: int) -> bool:
@@ -172,8 +175,17 @@ def quote_path(path: str, quote: str) -> str:
 
 def replace_paths(sql: str, mapper: Callable[[PathRef], str]) -> str:
     """The text with each path ``mapper`` changes replaced (quoted as it was)."""
+    return _replaced(sql, paths(sql), mapper)
+
+
+def replace_name_path(name: str, mapper: Callable[[PathRef], str]) -> str:
+    """A table name (``text.`/some/file```) with the path of a format-qualified name replaced by ``mapper``'s."""
+    return _replaced(name, _format_path_in_name(name, 0), mapper)
+
+
+def _replaced(sql: str, refs: list[PathRef], mapper: Callable[[PathRef], str]) -> str:
     out, last = [], 0
-    for ref in paths(sql):
+    for ref in refs:
         new = mapper(ref)
         if new == ref.path:
             continue
