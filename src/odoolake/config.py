@@ -35,6 +35,11 @@ class WorkspacePaths:
         return self.home / "warehouse"
 
     @property
+    def volumes(self) -> Path:
+        """Unity Catalog Volumes: ``/Volumes/<catalog>/<schema>/<volume>/x`` is ``<volumes>/<catalog>/…/x``."""
+        return self.home / "volumes"
+
+    @property
     def dbfs_root(self) -> Path:
         """The local DBFS root: ``dbfs:/x`` is ``<dbfs_root>/x``."""
         return self.home / "dbfs"

@@ -109,7 +109,7 @@ class Workspace:
         self.task_grants = TaskGrants()
         self.tree = WorkspaceTree(self.db, self.paths.home / "workspace")
         self.dbfs = Dbfs(self.paths.dbfs_root)
-        self.volumes = Volumes(self.paths.home / "volumes")
+        self.volumes = Volumes(self.paths.volumes)
         self.compute = LocalCompute(self.user, settings.host, settings.port)
         self.catalog = CatalogStore(self.paths, self.user)
         self.tls = ensure_certificates(self.paths.home, (settings.host,))

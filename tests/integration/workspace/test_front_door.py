@@ -292,6 +292,39 @@ def test_a_table_over_files_made_with_the_catalog_api_obeys_the_path_rule(server
     assert not tls_client(server).tables.exists("main.default.etc_a").table_exists
 
 
+def test_the_unity_catalog_api_registers_tables_only_over_the_lakes_files(server):
+    """``POST /api/2.1/unity-catalog/tables`` obeys ``LAKE_ROOTS`` like ``CREATE TABLE … LOCATION``: a developer's
+    EXTERNAL TEXT table over /etc would let every reader of tables read it (possible before 2026-12-02)."""
+    server.workspace.roles.set_role("dev10@example.com", "developer")
+    token, _ = server.workspace.tokens.create("dev10@example.com", "test")
+    url = f"{server.url}/api/2.1/unity-catalog/tables"
+    notes = server.workspace.paths.dbfs_to_local("dbfs:/shared/uc_notes/today.txt")
+    notes.parent.mkdir(parents=True, exist_ok=True)
+    notes.write_text("noted\n")
+
+    def create(name: str, location: str, who: str) -> httpx.Response:
+        body = {"catalog_name": "main", "schema_name": "default", "name": name, "table_type": "EXTERNAL",
+                "data_source_format": "TEXT", "storage_location": location}
+        return httpx.post(url, json=body, headers={"Authorization": f"Bearer {who}"})
+
+    for name, location in (("etc_uc", "/etc"), ("etc_uc_file", "file:///etc/ssl"),
+                           ("escape_uc", str(server.workspace.paths.warehouse / ".." / ".."))):
+        refused = create(name, location, token)
+        assert refused.status_code == 403, refused.text
+        body = refused.json()
+        assert body["error_code"] == "PERMISSION_DENIED" and "[PATH_OUTSIDE_LAKE] dev10@example.com (developer)" \
+            in body["message"] and "storage_location" in body["message"]
+        assert not tls_client(server).tables.exists(f"main.default.{name}").table_exists
+    made = create("notes_uc", "dbfs:/shared/uc_notes", token)
+    assert made.status_code == 200, made.text
+    out = spark_client(server, 'out["rows"] = [r.value for r in spark.table("default.notes_uc").collect()]',
+                       token=token)
+    assert out == {"rows": ["noted"]}
+    admin = create("etc_uc_admin", "/etc/ssl", server.token)  # an admin may register any files
+    assert admin.status_code == 200, admin.text
+    tls_client(server).tables.delete("main.default.etc_uc_admin")
+
+
 
 def test_a_read_only_token_sends_no_code_to_run_in_the_engine(server):
     """A UDF runs inside the engine with the workspace's rights (files, the owner's profile): a read-only principal

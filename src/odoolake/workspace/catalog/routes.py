@@ -13,7 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from odoolake.workspace.catalog.store import CatalogError, CatalogStore, FullName, identifier
-from odoolake.workspace.errors import InvalidParameterValue
+from odoolake.workspace.engine.access import lake_roots, outside_lake
+from odoolake.workspace.errors import InvalidParameterValue, PermissionDenied
 from odoolake.workspace.routes.common import field, json_body, query_bool, query_int
 
 PREFIX = "/api/2.1/unity-catalog"
@@ -148,6 +149,8 @@ async def create_table(request: Request) -> dict:
     location = field(body, "storage_location", str)
     if table_type == "EXTERNAL" and not location:
         raise InvalidParameterValue("Missing required field: storage_location (an EXTERNAL table needs one).")
+    if location:
+        _check_location(request, location)
     info = _store(request).create_table(
         name, location, field(body, "data_source_format", str, default="DELTA"),
         columns=field(body, "columns", list), comment=field(body, "comment", str),
@@ -169,6 +172,19 @@ async def create_staging_table(request: Request) -> dict:
         "created at their managed location under the workspace warehouse; create the table with CREATE TABLE or "
         "saveAsTable through the workspace's Spark Connect endpoint.",
         error_code="NOT_IMPLEMENTED", status=501)
+
+
+def _check_location(request: Request, location: str) -> None:
+    """``LAKE_ROOTS`` for a table's files: a table over ``/etc`` would let anyone who may read tables read it. The
+    engine's own copy of this API (Sail's provider, no principal) is reached only after the engine checked the path."""
+    if _for_engine(request):
+        return
+    state = request.scope.get("state") or {}
+    store = _store(request)
+    problem = outside_lake(lake_roots(store.paths), state.get("user", "anonymous"), state.get("role", ""),
+                           str(store.local_location(location)))
+    if problem is not None:
+        raise PermissionDenied(f"{problem} (storage_location of a table)")
 
 
 def _principal(request: Request) -> str | None:

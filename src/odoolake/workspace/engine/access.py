@@ -31,17 +31,39 @@ INSUFFICIENT_PERMISSIONS = "INSUFFICIENT_PERMISSIONS"  # the Spark error class D
 _GLOB = re.compile(r"[*?\[{]")
 
 
+def lake_roots(paths: WorkspacePaths) -> tuple[Path, ...]:
+    """The directories ``LAKE_ROOTS`` allows, resolved: the DBFS root, Volumes, the managed warehouse."""
+    return tuple(p.resolve() for p in (paths.dbfs_root, paths.volumes, paths.warehouse))
+
+
+def outside_lake(roots: tuple[Path, ...], who: str, role: str, local_path: str) -> str | None:
+    """Why ``LAKE_ROOTS`` refuses ``who`` (of ``role``) the local path ``local_path``, or None when it allows it."""
+    if role == ADMIN:
+        return None
+    if "://" in local_path:
+        return (f"[{PATH_OUTSIDE_LAKE}] {local_path!r}: only the lake's own storage (dbfs:/, /Volumes, the warehouse) "
+                "can be read or written here.")
+    fixed = _GLOB.split(local_path, maxsplit=1)[0]
+    if not os.path.isabs(fixed):
+        return f"[{PATH_OUTSIDE_LAKE}] {local_path!r} is a relative path: name files with dbfs:/… or /Volumes/… paths."
+    resolved = Path(fixed).resolve()
+    if not any(resolved == root or root in resolved.parents for root in roots):
+        return (f"[{PATH_OUTSIDE_LAKE}] {who} ({role}) may read and write files only under the lake's roots (dbfs:/, "
+                f"/Volumes, the warehouse); {local_path!r} is outside them.")
+    return None
+
+
 class AccessRules:
     def __init__(self, paths: WorkspacePaths, roles: Roles) -> None:
         self.paths = paths
         self.roles = roles
-        self.volumes_root = paths.home / "volumes"
+        self.volumes_root = paths.volumes
         self._production_file = paths.home / "production"
 
     # -- paths -------------------------------------------------------------------------------------------------
 
     def roots(self) -> tuple[Path, ...]:
-        return tuple(p.resolve() for p in (self.paths.dbfs_root, self.volumes_root, self.paths.warehouse))
+        return lake_roots(self.paths)
 
     def local(self, path: str) -> str:
         """``dbfs:/x``, ``/dbfs/x``, ``/Volumes/c/s/v/x`` and ``file:/x`` as the local path the engine opens."""
@@ -60,24 +82,9 @@ class AccessRules:
         return path
 
     def check_path(self, principal: Principal, local_path: str) -> None:
-        if principal.role == ADMIN:
-            return
-        if "://" in local_path:
-            raise CallRefused("PERMISSION_DENIED", f"[{PATH_OUTSIDE_LAKE}] {local_path!r}: only the lake's own storage "
-                                                   "(dbfs:/, /Volumes, the warehouse) can be read or written here.",
-                              INSUFFICIENT_PERMISSIONS, "42501")
-        fixed = _GLOB.split(local_path, maxsplit=1)[0]
-        if not os.path.isabs(fixed):
-            raise CallRefused("PERMISSION_DENIED", f"[{PATH_OUTSIDE_LAKE}] {local_path!r} is a relative path: name "
-                                                   "files with dbfs:/… or /Volumes/… paths.",
-                              INSUFFICIENT_PERMISSIONS, "42501")
-        resolved = Path(fixed).resolve()
-        if not any(resolved == root or root in resolved.parents for root in self.roots()):
-            raise CallRefused(
-                "PERMISSION_DENIED",
-                f"[{PATH_OUTSIDE_LAKE}] {principal.name} ({principal.role}) may read and write files only under the "
-                f"lake's roots (dbfs:/, /Volumes, the warehouse); {local_path!r} is outside them.",
-                INSUFFICIENT_PERMISSIONS, "42501")
+        problem = outside_lake(self.roots(), principal.name, principal.role, local_path)
+        if problem is not None:
+            raise CallRefused("PERMISSION_DENIED", problem, INSUFFICIENT_PERMISSIONS, "42501")
 
     # -- code ----------------------------------------------------------------------------------------------------
 
