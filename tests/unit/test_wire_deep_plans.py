@@ -274,3 +274,45 @@ def test_a_read_only_principals_deep_plan_with_a_udf_is_refused(rewriter):
         rewriter.prepare_deep(buf, base_pb2.ExecutePlanRequest, Call(Principal("bi@localhost", READ_ONLY), "s"))
     assert CODE_FROM_READ_ONLY in str(refused.value)
     rewriter.prepare_deep(buf, base_pb2.ExecutePlanRequest, Call(Principal("dev@localhost", DEVELOPER), "s"))
+
+
+def _deep_merge(target: str) -> bytes:
+    """``df.mergeInto(target, …)`` whose source DataFrame is too deep for upb."""
+    plan = _deep_request(["dbfs:/raw/a.csv"])
+    source = wire.find(plan, base_pb2.ExecutePlanRequest.DESCRIPTOR,
+                       frozenset({relations_pb2.Relation.DESCRIPTOR.full_name}))[0].field
+    merge = commands_pb2.MergeIntoTableCommand.DESCRIPTOR.fields_by_name
+    command = (wire.length_delimited(merge["target_table_name"].number, target.encode())
+               + wire.length_delimited(merge["source_table_plan"].number, plan[source.value_start:source.value_end]))
+    request = base_pb2.ExecutePlanRequest(session_id="s")
+    request.plan.command.merge_into_table_command.target_table_name = "placeholder"
+    shallow = request.SerializeToString()
+    hit = wire.find(shallow, base_pb2.ExecutePlanRequest.DESCRIPTOR,
+                    frozenset({commands_pb2.MergeIntoTableCommand.DESCRIPTOR.full_name}))[0]
+    return wire.replace(shallow, hit.path, command)  # every enclosing length recomputed
+
+
+def test_a_deep_merge_writes_only_a_catalog_table_and_holds_its_lock(rewriter, tmp_path):
+    from odoolake.workspace.catalog.store import FullName
+    from odoolake.workspace.identity.roles import READ_ONLY
+
+    info = rewriter.catalog.create_table(FullName("main", "default", "merged"), None,
+                                         columns=[{"name": "id", "type_text": "bigint", "type_name": "LONG"}])
+    developer = Call(Principal("dev@localhost", DEVELOPER), "s", current_schema="default")
+    buf = _deep_merge("merged")
+    with pytest.raises(DecodeError):
+        base_pb2.ExecutePlanRequest.FromString(buf)
+    out, prepared = rewriter.prepare_deep(buf, base_pb2.ExecutePlanRequest, developer)
+    assert prepared.lock == info.storage_location  # held until Sail's answer ends, fenced on cancel
+    hit = wire.find(out, base_pb2.ExecutePlanRequest.DESCRIPTOR,
+                    frozenset({commands_pb2.MergeIntoTableCommand.DESCRIPTOR.full_name}))[0]
+    _, target = wire.without(out, hit.field.value_start, hit.field.value_end, 1)
+    assert target.endswith(b"main.default.merged")
+    read = wire.find(out, base_pb2.ExecutePlanRequest.DESCRIPTOR, frozenset({READ}))[0].field
+    assert str(tmp_path / "dbfs" / "raw" / "a.csv") in relations_pb2.Read.FromString(
+        out[read.value_start:read.value_end]).data_source.paths[0]  # the source's rules applied too
+    with pytest.raises(CallRefused, match="TABLE_OR_VIEW_NOT_FOUND"):
+        rewriter.prepare_deep(_deep_merge(f"delta.`{tmp_path / 'elsewhere'}`"), base_pb2.ExecutePlanRequest, developer)
+    with pytest.raises(CallRefused, match="READ_ONLY_PRINCIPAL"):
+        rewriter.prepare_deep(buf, base_pb2.ExecutePlanRequest,
+                              Call(Principal("reader@localhost", READ_ONLY), "s", current_schema="default"))

@@ -325,6 +325,39 @@ def test_the_unity_catalog_api_registers_tables_only_over_the_lakes_files(server
     tls_client(server).tables.delete("main.default.etc_uc_admin")
 
 
+def test_dataframe_merge_into_names_a_catalog_table(server):
+    """``df.mergeInto(name, …)`` writes a catalog table like ``MERGE INTO``: a read-only token is refused, a name that
+    is a file path (``delta.`/tmp/x```) is not a table, and a developer's merge changes the table."""
+    server.workspace.roles.set_role("dev11@example.com", "developer")
+    developer, _ = server.workspace.tokens.create("dev11@example.com", "test")
+    server.workspace.roles.set_role("reader11@example.com", "read_only")
+    reader, _ = server.workspace.tokens.create("reader11@example.com", "test")
+    outside = server.workspace.paths.home.parent / "merge_outside"
+    script = f"""
+        from pyspark.sql import functions as F
+        updates = spark.createDataFrame([(1, "one!"), (3, "three")], "id BIGINT, note STRING").alias("u")
+        def merge(target):
+            (updates.mergeInto(target, F.expr(f"{{target.split('.')[-1]}}.id = u.id"))
+                .whenMatched().updateAll().whenNotMatched().insertAll().merge())
+        if TOKEN_ROLE == "developer":
+            spark.sql("CREATE TABLE default.merged (id BIGINT, note STRING)")
+            spark.sql("INSERT INTO default.merged VALUES (1, 'one'), (2, 'two')")
+        for name, target in (("table", "default.merged"), ("path", "delta.`{outside}`")):
+            try:
+                merge(target)
+                out[name] = "merged"
+            except Exception as exc:
+                out[name] = str(exc)
+        out["rows"] = sorted(tuple(r) for r in spark.table("default.merged").collect())
+    """
+    wrote = spark_client(server, 'TOKEN_ROLE = "developer"\n' + textwrap.dedent(script), token=developer)
+    assert wrote["table"] == "merged", wrote
+    assert "TABLE_OR_VIEW_NOT_FOUND" in wrote["path"] and not outside.exists(), wrote
+    assert wrote["rows"] == [[1, "one!"], [2, "two"], [3, "three"]]
+    refused = spark_client(server, 'TOKEN_ROLE = "read_only"\n' + textwrap.dedent(script), token=reader)
+    assert "READ_ONLY_PRINCIPAL" in refused["table"] and refused["rows"] == wrote["rows"], refused
+
+
 
 def test_a_read_only_token_sends_no_code_to_run_in_the_engine(server):
     """A UDF runs inside the engine with the workspace's rights (files, the owner's profile): a read-only principal

@@ -136,7 +136,11 @@ class PlanRewriter:
                          "Structured Streaming sinks (writeStream.start/toTable/foreachBatch) are not supported by "
                          "the local engine (Sail 0.7.2); run the logic as a batch job (spark.read … write).")
         if kind == "merge_into_table_command":
-            self.access.check_write(call.principal, "merge into tables")
+            merge = command.merge_into_table_command
+            merge.target_table_name, location = self._merge_target(merge.target_table_name, call)
+            for relation in _messages(merge, relations_pb2.Relation):
+                self._relation(relation, call)
+            return Prepared(lock=location)
         if kind == "ml_command":
             self._refuse_ml()
         for relation in _messages(command, relations_pb2.Relation):
@@ -230,8 +234,21 @@ class PlanRewriter:
             raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
                          "Structured Streaming sinks are not supported by the local engine (Sail 0.7.2); run the "
                          "logic as a batch job (spark.read … write).")
+        assert name == commands_pb2.MergeIntoTableCommand.DESCRIPTOR.full_name, name  # the one target left
+        rest, target_field = wire.without(value, 0, len(value), _MERGE_TARGET)
+        target, location = self._merge_target(b"".join(_values(target_field)).decode(), call)
+        merge = rest + wire.length_delimited(_MERGE_TARGET, target.encode())
+        return wire.replace(buf, hit.path, merge), Prepared(lock=location)
+
+    def _merge_target(self, text: str, call: Call) -> tuple[str, str]:
+        """``df.mergeInto(name, …)``: the catalog table it writes (its full name and location), like ``MERGE INTO``'s.
+        A name is never a file path here (``delta.`/x``` is no table), so a merge cannot write outside the lake."""
         self.access.check_write(call.principal, "merge into tables")
-        return buf, Prepared()
+        name = self._write_target(text, call)
+        location = self.catalog.location(name)
+        if location is None:
+            raise not_found(name)
+        return str(name), location
 
     def _deep_sql_command(self, buf: bytes, hit: wire.Found, value: bytes, call: Call) -> tuple[bytes, Prepared]:
         """A SQL command whose arguments are nested too deep for upb: its text is prepared as ``_sql_command`` does,
@@ -811,6 +828,7 @@ _COMMAND_WRITE = commands_pb2.Command.DESCRIPTOR.fields_by_name["write_operation
 _SQL_NAMED_ARGUMENTS = relations_pb2.SQL.DESCRIPTOR.fields_by_name["named_arguments"].number
 _SQL_COMMAND_TEXT = commands_pb2.SqlCommand.DESCRIPTOR.fields_by_name["sql"].number
 _SQL_COMMAND_INPUT = commands_pb2.SqlCommand.DESCRIPTOR.fields_by_name["input"].number
+_MERGE_TARGET = commands_pb2.MergeIntoTableCommand.DESCRIPTOR.fields_by_name["target_table_name"].number
 
 
 def _values(encoded_fields: bytes) -> Iterator[bytes]:
