@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from odoolake.workspace.engine import sqltext
@@ -109,7 +111,70 @@ def test_identifier_with_a_parameter_or_expression_is_told_apart():
     assert not sqltext.identifier_parameters("SELECT 'IDENTIFIER(:p)'")
 
 
-def test_bracket_depth_counts_nesting_outside_literals():
-    assert sqltext.bracket_depth("SELECT " + "(" * 300 + "1" + ")" * 300) == 300
-    assert sqltext.bracket_depth("SELECT f(a), g(b), (1 + (2))") == 2
-    assert sqltext.bracket_depth("SELECT '((((((((((' AS s -- ((((((") == 0
+# Hand-counted: (text, how deep it nests). Each operator of a chain is one level (Sail builds ``1 + 1 + 1`` as
+# ``(1 + 1) + 1``), and each SELECT after the first; each bracket or CASE open one more; commas, WHEN, THEN and ELSE
+# start siblings.
+NESTING = [
+    ("SELECT 1", 0),
+    ("SELECT 1 + 1 + 1", 2),
+    ("SELECT ((1))", 2),
+    ("SELECT f(a), g(b), (1 + (2))", 3),
+    ("SELECT NOT NOT NOT true", 3),
+    ("SELECT - - 1", 2),
+    ("SELECT CASE WHEN a = 1 THEN 2 WHEN a = 3 THEN 4 ELSE 5 END", 2),
+    ("SELECT CASE WHEN true THEN CASE WHEN true THEN 1 END END", 2),
+    ("SELECT a[0][1][2]", 3),
+    ("SELECT 1 WHERE a = 1 AND b = 2 OR c = 3", 5),
+    ("SELECT x FROM t JOIN u ON t.id = u.id JOIN v ON v.id = t.id", 4),
+    ("SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3", 4),
+    ("SELECT * FROM (SELECT * FROM (SELECT * FROM t))", 7),
+    ("SELECT '((((( + + + NOT' AS s -- ((((( AND AND", 0),
+    ("SELECT a FROM t WHERE b IN (1, 2, 3)", 2),
+    ("SELECT true AND(true)AND(true)", 3),
+    ("SELECT 1AND 1", 0),  # a name, for Sail as for sqlglot
+    ("NOT NOT x", 1),  # the first word of the text is not counted
+]
+
+
+@pytest.mark.parametrize(("sql", "levels"), NESTING)
+def test_nesting_counts_the_levels_a_chain_or_a_bracket_adds(sql, levels):
+    assert sqltext.nesting(sql) == levels
+
+
+def _families(n: int) -> list[str]:
+    """Statements nested about ``n`` deep, one per way of nesting."""
+    return ["SELECT " + "(" * n + "1" + ")" * n, "SELECT " + " + ".join(["1"] * (n + 1)), "SELECT " + "NOT " * n + "x",
+            "SELECT " + "CASE WHEN true THEN " * n + "1" + " END" * n, "SELECT a" + "[0]" * n,
+            "SELECT * FROM " + "(SELECT * FROM " * n + "t" + ") x" * n, "SELECT " + "abs(" * n + "1" + ")" * n,
+            "SELECT 1 WHERE " + " or ".join(["a = 1"] * n), " UNION ALL ".join(["SELECT 1"] * (n + 1)),
+            "SELECT " + "- " * n + "1", "SELECT x FROM t0 " + " ".join(f"JOIN t{i} USING (x)" for i in range(n))]
+
+
+@pytest.mark.parametrize("n", [50, 99, 100, 101, 400])
+def test_no_text_nested_past_a_limit_escapes_the_byte_count(n):
+    """``may_nest`` is what lets a request's expression strings go unread: it must say True for every text whose
+    ``nesting`` is past the limit, and False for a small request."""
+    limit = 100
+    for sql in _families(n):
+        if sqltext.nesting(sql) > limit:
+            assert sqltext.may_nest(sql.encode(), limit), sql[:80]
+            assert sqltext.may_nest(b"\x12\x05junk" + sql.encode() + b"\x00" * 10, limit)  # inside a request
+    assert sqltext.nesting(_families(n)[0]) == n and sqltext.nesting(_families(n)[1]) == n
+    assert not sqltext.may_nest(b"SELECT 1 + 1", limit) and not sqltext.may_nest(b"x" * 5000, limit)
+
+
+def test_a_random_text_never_nests_deeper_than_its_bytes_count():
+    """The property ``may_nest`` rests on, over random token soup, with letters or digits framing the text as the
+    bytes of a request may (a length byte can be any byte)."""
+    rng = random.Random(7)
+    parts = ["AND", "or", "NOT", "SELECT", "CASE", "WHEN", "THEN", "END", "(", ")", "+", "-", "1", "a", "x1", ",",
+             "[0]", "IN", "JOIN", "1AND", "é", "'s'", "--c\n", " ", "||", "::", "<=>", "/*+*/"]
+    for _ in range(3000):
+        text = "".join(rng.choice(parts) + rng.choice(("", " ")) for _ in range(rng.randint(1, 60)))
+        try:
+            levels = sqltext.nesting(text)
+        except sqltext.SqlSyntaxError:
+            continue
+        for frame in (b"", b"A", b"9", b"_"):
+            if levels > 0:
+                assert sqltext.may_nest(frame + text.encode() + frame, levels - 1), (text, levels)

@@ -316,3 +316,32 @@ def test_a_deep_merge_writes_only_a_catalog_table_and_holds_its_lock(rewriter, t
     with pytest.raises(CallRefused, match="READ_ONLY_PRINCIPAL"):
         rewriter.prepare_deep(buf, base_pb2.ExecutePlanRequest,
                               Call(Principal("reader@localhost", READ_ONLY), "s", current_schema="default"))
+
+
+def test_an_expression_string_nested_past_the_limit_is_refused_in_a_deep_plan(rewriter):
+    """``filter("1 + 1 + …")`` on a plan too deep for upb: Sail parses the string as SQL, so its nesting is limited
+    like a statement's (``MAX_NESTING``), found by the wire walk."""
+    from odoolake.workspace.engine.rewrite import MAX_NESTING
+
+    def with_string(text: str) -> bytes:
+        relation = relations_pb2.Relation()
+        relation.read.data_source.format = "csv"
+        relation.read.data_source.paths.append("dbfs:/raw/a.csv")
+        for i in range(DEPTH):
+            outer = relations_pb2.Relation()
+            outer.filter.input.CopyFrom(relation)
+            if i == DEPTH // 2:
+                outer.filter.condition.expression_string.expression = text
+            else:
+                outer.filter.condition.CopyFrom(_condition(2))
+            relation = outer
+        request = base_pb2.ExecutePlanRequest(session_id="s")
+        request.plan.root.CopyFrom(relation)
+        return request.SerializeToString()
+
+    developer = Call(Principal("dev@localhost", DEVELOPER), "s")
+    rewriter.prepare_deep(with_string(" + ".join(["1"] * MAX_NESTING) + " > 0"), base_pb2.ExecutePlanRequest,
+                          developer)  # MAX_NESTING operators: at the limit
+    with pytest.raises(CallRefused, match=f"expression string nests {MAX_NESTING + 1} levels deep"):
+        rewriter.prepare_deep(with_string(" + ".join(["1"] * (MAX_NESTING + 1)) + " > 0"),
+                              base_pb2.ExecutePlanRequest, developer)

@@ -17,7 +17,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import NotFound
 from databricks.sdk.service.sql import StatementState
 
-from odoolake.workspace.engine.rewrite import MAX_BRACKETS
+from odoolake.workspace.engine.rewrite import MAX_NESTING
 from odoolake.workspace.frontdoor.router import alpn_offers, is_grpc
 from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
 
@@ -422,8 +422,22 @@ HOSTILE = """
     attempt("options_eq", lambda: spark.sql("CREATE TEMPORARY VIEW v1 USING text OPTIONS (path = '/etc/hostname')"))
     attempt("options_raw", lambda: spark.sql("CREATE TEMPORARY VIEW v2 USING text OPTIONS (path r'/etc/hostname')"))
     attempt("arrow", lambda: spark.sql("SELECT * FROM arrow.`/etc/hostname`").collect())
-    attempt("brackets", lambda: spark.sql("SELECT " + "(" * 2000 + "1" + ")" * 2000).collect())
+    attempt("brackets", lambda: spark.sql("SELECT " + "(" * 5000 + "1" + ")" * 5000).collect())
     attempt("brackets_ok", lambda: spark.sql("SELECT " + "(" * 200 + "1" + ")" * 200).first()[0])
+    attempt("chain", lambda: spark.range(1).selectExpr(" + ".join(["1"] * 4200)).collect())
+    # Each of these ended the engine host on Sail's default stack (before 2026-12-02):
+    attempt("chain_ok", lambda: spark.range(1).selectExpr(" + ".join(["1"] * 600) + " AS n").first()[0])
+    attempt("subqueries_ok", lambda: spark.sql("SELECT * FROM " + "(SELECT * FROM " * 300 + "range(7)"
+                                               + ") t" * 300).count())
+    attempt("case_ok", lambda: spark.sql("SELECT " + "CASE WHEN true THEN " * 600 + "5" + " END" * 600).first()[0])
+
+    def filters():
+        df = spark.range(3)
+        for _ in range(300):
+            df = df.filter("id >= 0")
+        return df.count()
+
+    attempt("filters_ok", filters)
     attempt("write_path_key", lambda: spark.range(1).write.format("delta").option("Path", "/tmp/outside").save())
     attempt("write_location", lambda: spark.range(1).write.format("delta").option("location", "/tmp/outside").save())
     out["still_up"] = spark.sql("SELECT 1 AS n").first()[0]
@@ -451,8 +465,12 @@ def test_hostile_plans_are_refused_by_name_and_the_engine_stays_up(server):
         assert write_rule in out["catalog_over_etc"], (role, out)
         for name in ("format_table", "identifier", "identifier_param", "options_eq", "options_raw", "arrow"):
             assert "PATH_OUTSIDE_LAKE" in out[name], (role, name, out[name])
-        assert f"nests more than {MAX_BRACKETS} brackets" in out["brackets"], (role, out["brackets"])
+        assert f"The statement nests 5000 levels deep (brackets, CASEs and operators in one chain), past the " \
+            f"{MAX_NESTING} the engine takes" in out["brackets"], (role, out["brackets"])
+        assert "The expression string nests 4199 levels deep" in out["chain"], (role, out["chain"])
         assert out["brackets_ok"] == "ran: 1", out["brackets_ok"]
+        assert (out["chain_ok"], out["subqueries_ok"], out["case_ok"], out["filters_ok"]) == \
+            ("ran: 600", "ran: 7", "ran: 5", "ran: 3"), out
         for name in ("write_path_key", "write_location"):
             assert write_rule in out[name], (role, name, out[name])
     assert not admin.tables.exists("main.default.pw").table_exists

@@ -118,6 +118,7 @@ class PlanRewriter:
 
     def prepare_execute(self, request: base_pb2.ExecutePlanRequest, call: Call) -> Prepared:
         self._check_code(request, call)
+        _check_expression_strings(request)
         plan = request.plan
         if plan.HasField("root"):
             self._relations(plan.root, call)
@@ -166,6 +167,7 @@ class PlanRewriter:
 
     def prepare_analyze(self, request: base_pb2.AnalyzePlanRequest, call: Call) -> None:
         self._check_code(request, call)
+        _check_expression_strings(request)
         for relation in _messages(request, relations_pb2.Relation):
             self._relation(relation, call)
 
@@ -175,6 +177,10 @@ class PlanRewriter:
         """Apply the rules to a serialized request of type ``root`` that upb cannot decode; returns the new bytes."""
         if not self.access.may_send_code(call.principal) and wire.find(buf, root.DESCRIPTOR, _CODE):
             raise self.access.refuse_code(call.principal)
+        if sqltext.may_nest(buf, MAX_NESTING):
+            for hit in wire.find(buf, root.DESCRIPTOR, frozenset({_EXPRESSION_STRING.DESCRIPTOR.full_name})):
+                text = _EXPRESSION_STRING.FromString(buf[hit.field.value_start:hit.field.value_end]).expression
+                _check_nesting(text, "expression string")
         prepared = Prepared()
         index = 0
         hits: list[wire.Found] | None = None
@@ -341,10 +347,7 @@ class PlanRewriter:
     def prepare_sql(self, sql: str, call: Call, eager: bool, prepared: Prepared | None = None) -> str:
         """The text Sail should run for ``sql``; statements the engine serves itself are done here (only when
         ``eager``: a command, run once) and replaced by a query that returns their result."""
-        if sqltext.bracket_depth(sql) > MAX_BRACKETS:
-            raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "54001",
-                         f"The statement nests more than {MAX_BRACKETS} brackets, past what the engine's SQL parser "
-                         "takes; write it with fewer nested parentheses (a CTE per level, for example).")
+        _check_nesting(sql, "statement")
         if sqltext.statements(sql) > 1:
             raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "42601",
                          "Only one SQL statement can be run at a time; split the text at its semicolons.")
@@ -788,6 +791,23 @@ class PlanRewriter:
         return text
 
 
+def _check_expression_strings(request: Message) -> None:
+    """``MAX_NESTING`` for the SQL a plan carries as expression strings (``selectExpr``, ``filter("…")``, ``expr()``),
+    searched for only in a request with enough operator bytes to hold one that deep (``sqltext.may_nest``)."""
+    if request.ByteSize() > MAX_NESTING and sqltext.may_nest(request.SerializeToString(), MAX_NESTING):
+        for found in _messages(request, _EXPRESSION_STRING):
+            _check_nesting(found.expression, "expression string")
+
+
+def _check_nesting(text: str, what: str) -> None:
+    depth = sqltext.nesting(text)
+    if depth > MAX_NESTING:
+        raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "54001",
+                     f"The {what} nests {depth} levels deep (brackets, CASEs and operators in one chain), past the "
+                     f"{MAX_NESTING} the engine takes; split it: a CTE or a column per level, IN (…) for a chain of "
+                     "ORs.")
+
+
 def _refused_upstream(exc: UpstreamError) -> CallRefused:
     """An engine error met while the engine ran a statement itself, with its Spark error class."""
     details = exc.error.details() or str(exc)
@@ -819,9 +839,13 @@ _CODE_CLASSES = tuple(message_factory.GetMessageClass(wire.message_types(base_pb
 _CODE = frozenset(c.DESCRIPTOR.full_name for c in _CODE_CLASSES)
 # Each rewrite of a plan too deep to decode walks it again (its offsets moved): bounded, since any client may send one
 MAX_DEEP_HITS = 256
-# Sail's SQL parser recurses once per bracket: its host died on a statement nested 2,000 deep (1,000 passed), and
-# with it every session.
-MAX_BRACKETS = 256
+# SQL text (statements, and the expression strings of selectExpr, filter("…") and expr("…")) may nest at most this
+# deep (``sqltext.nesting``): Sail's parser and planner recurse once a level, and a stack overflow ends its host. On
+# its stacks (``host.ENGINE_STACK_BYTES``) 8,000 nested subqueries (3 levels each here) and 10,000 chained operators
+# passed. The pipeline's largest plans hold about 2,700 of the bytes ``sqltext.may_nest`` counts, so their expression
+# strings are never read for this.
+MAX_NESTING = 4096
+_EXPRESSION_STRING: Any = type(relations_pb2.Filter().condition).ExpressionString
 _INPUT = WriteOp.DESCRIPTOR.fields_by_name["input"].number
 assert WriteV2.DESCRIPTOR.fields_by_name["input"].number == _INPUT
 _COMMAND_WRITE = commands_pb2.Command.DESCRIPTOR.fields_by_name["write_operation"].number

@@ -7,6 +7,7 @@ changes only what it means to.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -83,16 +84,63 @@ def words(sql: str, count: int) -> list[str]:
     return [t.text.upper() for t in _tokens(sql)[:count]]
 
 
-def bracket_depth(sql: str) -> int:
-    """How deep the statement's round brackets nest (outside literals and comments)."""
-    depth = deepest = 0
+# What makes the engine's parser and planner recurse one level deeper: an operator (a chain of N builds a tree N deep;
+# ``a[0][0]…`` too), a bracket or a CASE still open. Keywords count by their ASCII spelling, so that ``may_nest`` can
+# count them in bytes.
+DEEPENING_SYMBOLS = frozenset(getattr(TokenType, name) for name in (
+    "EQ", "NEQ", "NULLSAFE_EQ", "LT", "LTE", "GT", "GTE", "PLUS", "DASH", "STAR", "SLASH", "MOD", "AMP", "PIPE",
+    "CARET", "TILDE", "DPIPE", "DCOLON", "COLON", "L_BRACKET"))
+DEEPENING_WORDS = frozenset({"AND", "OR", "NOT", "XOR", "DIV", "LIKE", "ILIKE", "RLIKE", "REGEXP", "IN", "IS",
+                             "BETWEEN", "SELECT", "UNION", "INTERSECT", "EXCEPT", "MINUS", "JOIN"})
+_OPENING, _CLOSING = frozenset({"(", "CASE"}), frozenset({")", "END"})
+_ITEM_ENDS = frozenset({",", "WHEN", "THEN", "ELSE"})  # each starts a new subtree at the same level
+_ASCII_WORD_CHAR = re.compile(r"[A-Za-z0-9_]")  # what ``\b`` takes for a word character in a bytes pattern
+_DEEPENING_SYMBOL_BYTES = b"-=<>!+*/%&|^~:(["  # every DEEPENING_SYMBOLS token holds one of these
+_WORD_BYTES = bytes(c if chr(c).isascii() and (chr(c).isalnum() or c == ord("_")) else ord(" ")
+                    for c in range(256)).lower()  # runs of what ``\b`` takes for word characters, lower-cased
+_DEEPENING_WORD_BYTES = frozenset(word.lower().encode() for word in (*DEEPENING_WORDS, "CASE"))
+
+
+def nesting(sql: str) -> int:
+    """How many levels deep ``sql`` nests, as the engine's parser and planner recurse (outside literals and comments):
+    at each token, the brackets and CASEs open, plus the operators met since each of them opened (since its last
+    comma, WHEN, THEN or ELSE: those start a sibling, not a child). ``SELECT 1 + 1 + 1`` nests 2, ``SELECT ((1))`` 2;
+    each subquery ``(SELECT * …)`` adds 3 (a query level costs the engine more stack than an operator). A word right at
+    the start or the end of the text is not counted: ``may_nest``, reading a whole request, cannot tell it from the
+    bytes around it."""
+    frames = [[0, 0]]  # per open bracket or CASE: [operators since its last sibling began, 1 if it was counted]
+    level = deepest = 0
     for tok in _tokens(sql):
-        if tok.token_type == TokenType.L_PAREN:
-            depth += 1
-            deepest = max(deepest, depth)
-        elif tok.token_type == TokenType.R_PAREN:
-            depth = max(depth - 1, 0)
+        text = tok.text.upper()
+        word = text in DEEPENING_WORDS or text == "CASE"
+        counted = not word or (text.isascii() and tok.start > 0 and tok.end + 1 < len(sql)
+                               and not _ASCII_WORD_CHAR.match(sql[tok.start - 1])
+                               and not _ASCII_WORD_CHAR.match(sql[tok.end + 1]))
+        if tok.token_type in DEEPENING_SYMBOLS or (text in DEEPENING_WORDS and counted):
+            frames[-1][0] += 1
+            level += 1
+        elif tok.token_type == TokenType.L_PAREN or text == "CASE":
+            frames.append([0, int(counted)])
+            level += int(counted)
+        elif (tok.token_type == TokenType.R_PAREN or text == "END") and len(frames) > 1:
+            level -= sum(frames.pop())
+        elif tok.token_type == TokenType.COMMA or text in _ITEM_ENDS:
+            level -= frames[-1][0]
+            frames[-1][0] = 0
+        deepest = max(deepest, level)
     return deepest
+
+
+def may_nest(encoded: bytes, limit: int) -> bool:
+    """False when no text inside ``encoded`` (a request, its strings stored as they are) can have a ``nesting``
+    above ``limit``: each level ``nesting`` counts is a token holding one of the bytes or words counted here."""
+    if len(encoded) <= limit:
+        return False
+    symbols = len(encoded) - len(encoded.translate(None, _DEEPENING_SYMBOL_BYTES))
+    if symbols > limit:
+        return True
+    words = encoded.translate(_WORD_BYTES).split()
+    return symbols + sum(map(_DEEPENING_WORD_BYTES.__contains__, words)) > limit
 
 
 def statements(sql: str) -> int:
