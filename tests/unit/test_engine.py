@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from pathlib import Path
 
+import grpc
 import psutil
 import pytest
 from pyspark.errors import PySparkException
@@ -15,6 +17,7 @@ from odoolake.config import WorkspacePaths
 from odoolake.workspace.engine import LocalEngine
 from odoolake.workspace.engine.access import PATH_OUTSIDE_LAKE, READ_ONLY_PRINCIPAL
 from odoolake.workspace.engine.isolation import NETWORK_NAMESPACE
+from odoolake.workspace.engine.protos import base_pb2
 from odoolake.workspace.engine.rewrite import SILENT_COLUMN_DROP
 
 
@@ -290,6 +293,18 @@ def test_a_session_cannot_be_taken_over_by_another_principal(engine):
         mallory = SparkSession.builder.channelBuilder(builder).create()
         with pytest.raises(PySparkException, match="belongs to another principal"):
             mallory.table("secret").collect()
+        # Nor by the calls that name a session without a plan (Sail 0.7.2 does not implement them yet; a later Sail
+        # must not find them open): a clone of alice's session, or the status of its operations.
+        stub, metadata = mallory.client._stub, mallory.client._builder.metadata()
+        own = base_pb2.UserContext(user_id="mallory@example.com")
+        for call, request in (
+                (stub.CloneSession, base_pb2.CloneSessionRequest(session_id=a.client._session_id, user_context=own,
+                                                                 new_session_id=str(uuid.uuid4()))),
+                (stub.GetStatus, base_pb2.GetStatusRequest(session_id=a.client._session_id, user_context=own))):
+            with pytest.raises(grpc.RpcError) as refused:
+                call(request, metadata=metadata)
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert "belongs to another principal" in refused.value.details()
     finally:
         engine.stop_session(a)
 
@@ -340,6 +355,9 @@ def test_a_read_only_principal_reads_but_cannot_write(home, engine, fresh):
                 attempt()
             assert READ_ONLY_PRINCIPAL in str(err.value)
         assert fresh.table("t_gold.readable").count() == 2  # nothing changed
+        with pytest.raises(PySparkException) as err:  # artifacts are files for the engine's Python to run
+            viewer.addArtifacts(str(Path(__file__)), pyfile=True)
+        assert "CODE_FROM_READ_ONLY" in str(err.value)
     finally:
         engine.stop_session(viewer)
 

@@ -187,7 +187,7 @@ class SparkConnectProxy:
         """The service as one door sees it: ``auth`` decides who the caller is."""
         parse = {name: getattr(base_pb2, f"{name}Request").FromString
                  for name in ("ExecutePlan", "AnalyzePlan", "Config", "Interrupt", "ReattachExecute",
-                              "ReleaseExecute", "ReleaseSession", "FetchErrorDetails")}
+                              "ReleaseExecute", "ReleaseSession", "FetchErrorDetails", "CloneSession", "GetStatus")}
         parse["ArtifactStatus"] = base_pb2.ArtifactStatusesRequest.FromString
 
         def identity(data: bytes) -> bytes:
@@ -388,8 +388,6 @@ class SparkConnectProxy:
                     self.rewriter.prepare_analyze(request, call)
                 else:
                     request, _ = self.rewriter.prepare_deep(deep, base_pb2.AnalyzePlanRequest, call)
-            elif isinstance(request, bytes):  # CloneSession, GetStatus: only the caller is checked
-                auth.principal({k: v for k, v in context.invocation_metadata() if isinstance(v, str)})
             else:
                 call = self._call(request, context, auth)
                 if name == "Config":
@@ -398,6 +396,8 @@ class SparkConnectProxy:
                         return answered
                 elif name == "ReleaseSession":
                     self.sessions.release(request.session_id)
+                elif name == "CloneSession" and request.new_session_id:  # the copy is the caller's too
+                    self.sessions.claim(request.new_session_id, call.principal)
         except CallRefused as refused:
             self._abort(context, refused)
             return b""
@@ -414,6 +414,8 @@ class SparkConnectProxy:
     def add_artifacts(self, requests: Iterator[bytes], context: grpc.ServicerContext, auth: Authenticator) -> bytes:
         try:
             principal = auth.principal({k: v for k, v in context.invocation_metadata() if isinstance(v, str)})
+            if not self.rewriter.access.may_send_code(principal):  # artifacts are code and files for UDFs to use
+                raise self.rewriter.access.refuse_code(principal)
         except CallRefused as refused:
             self._abort(context, refused)
             return b""
