@@ -134,10 +134,16 @@ def reaching(root: Descriptor, targets: frozenset[str]) -> frozenset[str]:
 def find(buf: bytes, root: Descriptor, targets: frozenset[str]) -> list[Found]:
     """Every message whose type's full name is in ``targets``, at any depth (found messages are searched inside
     too). Only fields whose type can hold a target are entered (``reaching``)."""
-    entered = reaching(root, targets)
+    return _walk(buf, 0, len(buf), root, 0, targets, reaching(root, targets))
+
+
+def _walk(buf: bytes, start: int, end: int, descriptor: Descriptor, depth: int, targets: frozenset[str],
+          entered: frozenset[str] | None) -> list[Found]:
+    """The messages of ``targets`` in a message at ``depth``, entering the message fields of ``entered`` types (all
+    when None: a walk that only counts levels), each level counted towards ``MAX_DEPTH``."""
     found: list[Found] = []
     # (start, end, descriptor, depth, trail): a path is built only for what is found
-    stack: list[tuple[int, int, Descriptor, int, _Trail]] = [(0, len(buf), root, 0, None)]
+    stack: list[tuple[int, int, Descriptor, int, _Trail]] = [(start, end, descriptor, depth, None)]
     while stack:
         start, end, descriptor, depth, trail = stack.pop()
         if depth > MAX_DEPTH:
@@ -149,10 +155,10 @@ def find(buf: bytes, root: Descriptor, targets: frozenset[str]) -> list[Found]:
                 continue
             child = fd.message_type
             assert child is not None  # a message field always has one
-            if child.full_name not in entered:
+            if entered is not None and child.full_name not in entered:
                 _within_depth(buf, field, child, depth + 1)
                 continue
-            child_trail: _Trail = (field, trail)
+            child_trail: _Trail = (field, trail) if targets else None
             if child.full_name in targets:
                 found.append(Found(_path(child_trail), child))
             stack.append((field.value_start, field.value_end, child, depth + 1, child_trail))
@@ -161,7 +167,7 @@ def find(buf: bytes, root: Descriptor, targets: frozenset[str]) -> list[Found]:
 
 def _within_depth(buf: bytes, field: Field, descriptor: Descriptor, depth: int) -> None:
     """A message the walk skips still counts towards ``MAX_DEPTH``: the engine would take a deeper one as it comes
-    (Sail's host dies on an expression nested 1,500 levels deep). upb decodes it at C speed when it is at most
+    (Sail's host died on an expression nested 1,500 levels deep). upb decodes it at C speed when it is at most
     ``UPB_DEPTH`` levels deep, which is enough while ``depth + UPB_DEPTH`` is within the limit; anything else is walked
     field by field, counting levels."""
     if depth + UPB_DEPTH <= MAX_DEPTH:
@@ -170,15 +176,7 @@ def _within_depth(buf: bytes, field: Field, descriptor: Descriptor, depth: int) 
             return
         except DecodeError:
             pass  # deeper than upb decodes (or not decodable at all): walked below
-    stack = [(field.value_start, field.value_end, descriptor, depth)]
-    while stack:
-        start, end, message, level = stack.pop()
-        if level > MAX_DEPTH:
-            raise WireError(f"the plan is nested more than {MAX_DEPTH} levels deep")
-        for inner in fields(buf, start, end):
-            fd = message.fields_by_number.get(inner.number)
-            if fd is not None and fd.message_type is not None and inner.wire_type == _LEN:
-                stack.append((inner.value_start, inner.value_end, fd.message_type, level + 1))
+    _walk(buf, field.value_start, field.value_end, descriptor, depth, frozenset(), None)
 
 
 def _path(trail: _Trail) -> tuple[Field, ...]:
