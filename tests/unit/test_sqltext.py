@@ -133,6 +133,8 @@ NESTING = [
     ("SELECT true AND(true)AND(true)", 3),
     ("SELECT 1AND 1", 0),  # a name, for Sail as for sqlglot
     ("NOT NOT x", 1),  # the first word of the text is not counted
+    ('SELECT ((("END")))', 3),  # a quoted END closes nothing
+    ("SELECT transform(a, x -> x + 1)", 3),
 ]
 
 
@@ -168,7 +170,8 @@ def test_a_random_text_never_nests_deeper_than_its_bytes_count():
     bytes of a request may (a length byte can be any byte)."""
     rng = random.Random(7)
     parts = ["AND", "or", "NOT", "SELECT", "CASE", "WHEN", "THEN", "END", "(", ")", "+", "-", "1", "a", "x1", ",",
-             "[0]", "IN", "JOIN", "1AND", "é", "'s'", "--c\n", " ", "||", "::", "<=>", "/*+*/"]
+             "[0]", "IN", "JOIN", "1AND", "é", "'s'", "--c\n", " ", "||", "::", "<=>", "/*+*/", '"END"', "->", "@",
+             "?", "{", "}", "'+'"]
     for _ in range(3000):
         text = "".join(rng.choice(parts) + rng.choice(("", " ")) for _ in range(rng.randint(1, 60)))
         try:

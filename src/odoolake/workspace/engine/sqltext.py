@@ -84,18 +84,16 @@ def words(sql: str, count: int) -> list[str]:
     return [t.text.upper() for t in _tokens(sql)[:count]]
 
 
-# What makes the engine's parser and planner recurse one level deeper: an operator (a chain of N builds a tree N deep;
-# ``a[0][0]…`` too), a bracket or a CASE still open. Keywords count by their ASCII spelling, so that ``may_nest`` can
-# count them in bytes.
-DEEPENING_SYMBOLS = frozenset(getattr(TokenType, name) for name in (
-    "EQ", "NEQ", "NULLSAFE_EQ", "LT", "LTE", "GT", "GTE", "PLUS", "DASH", "STAR", "SLASH", "MOD", "AMP", "PIPE",
-    "CARET", "TILDE", "DPIPE", "DCOLON", "COLON", "L_BRACKET"))
+# What makes the engine's parser and planner recurse one level deeper: an operator (a token made of Spark SQL's
+# operator characters: a chain of N operators builds a tree N deep, ``a[0][0]…`` and ``x -> …`` too), a keyword
+# operator, a bracket or a CASE still open. Keywords count by their ASCII spelling, so that ``may_nest`` can count
+# them in bytes.
+_SYMBOL_CHARS = frozenset("-=<>!+*/%&|^~:([")
 DEEPENING_WORDS = frozenset({"AND", "OR", "NOT", "XOR", "DIV", "LIKE", "ILIKE", "RLIKE", "REGEXP", "IN", "IS",
                              "BETWEEN", "SELECT", "UNION", "INTERSECT", "EXCEPT", "MINUS", "JOIN"})
-_OPENING, _CLOSING = frozenset({"(", "CASE"}), frozenset({")", "END"})
-_ITEM_ENDS = frozenset({",", "WHEN", "THEN", "ELSE"})  # each starts a new subtree at the same level
+_SIBLINGS = frozenset({TokenType.COMMA, TokenType.WHEN, TokenType.THEN, TokenType.ELSE})  # each starts a new subtree
 _ASCII_WORD_CHAR = re.compile(r"[A-Za-z0-9_]")  # what ``\b`` takes for a word character in a bytes pattern
-_DEEPENING_SYMBOL_BYTES = b"-=<>!+*/%&|^~:(["  # every DEEPENING_SYMBOLS token holds one of these
+_SYMBOL_BYTES = "".join(sorted(_SYMBOL_CHARS)).encode()  # every symbol token holds one of these
 _WORD_BYTES = bytes(c if chr(c).isascii() and (chr(c).isalnum() or c == ord("_")) else ord(" ")
                     for c in range(256)).lower()  # runs of what ``\b`` takes for word characters, lower-cased
 _DEEPENING_WORD_BYTES = frozenset(word.lower().encode() for word in (*DEEPENING_WORDS, "CASE"))
@@ -111,24 +109,28 @@ def nesting(sql: str) -> int:
     frames = [[0, 0]]  # per open bracket or CASE: [operators since its last sibling began, 1 if it was counted]
     level = deepest = 0
     for tok in _tokens(sql):
-        text = tok.text.upper()
-        word = text in DEEPENING_WORDS or text == "CASE"
-        counted = not word or (text.isascii() and tok.start > 0 and tok.end + 1 < len(sql)
-                               and not _ASCII_WORD_CHAR.match(sql[tok.start - 1])
-                               and not _ASCII_WORD_CHAR.match(sql[tok.end + 1]))
-        if tok.token_type in DEEPENING_SYMBOLS or (text in DEEPENING_WORDS and counted):
-            frames[-1][0] += 1
-            level += 1
-        elif tok.token_type == TokenType.L_PAREN or text == "CASE":
-            frames.append([0, int(counted)])
-            level += int(counted)
-        elif (tok.token_type == TokenType.R_PAREN or text == "END") and len(frames) > 1:
+        kind, text = tok.token_type, tok.text
+        if kind == TokenType.L_PAREN or kind == TokenType.CASE:
+            counted = int(kind == TokenType.L_PAREN or _counted_word(sql, tok))
+            frames.append([0, counted])
+            level += counted
+        elif (kind == TokenType.R_PAREN or kind == TokenType.END) and len(frames) > 1:
             level -= sum(frames.pop())
-        elif tok.token_type == TokenType.COMMA or text in _ITEM_ENDS:
+        elif kind in _SIBLINGS:
             level -= frames[-1][0]
             frames[-1][0] = 0
+        elif (text and all(c in _SYMBOL_CHARS for c in text)) or (
+                text.upper() in DEEPENING_WORDS and _counted_word(sql, tok)):
+            frames[-1][0] += 1
+            level += 1
         deepest = max(deepest, level)
     return deepest
+
+
+def _counted_word(sql: str, tok: Token) -> bool:
+    """A word counts where a byte count would find it: spelled in ASCII, with a non-word character on each side."""
+    return (tok.text.isascii() and tok.start > 0 and tok.end + 1 < len(sql)
+            and not _ASCII_WORD_CHAR.match(sql[tok.start - 1]) and not _ASCII_WORD_CHAR.match(sql[tok.end + 1]))
 
 
 def may_nest(encoded: bytes, limit: int) -> bool:
@@ -136,7 +138,7 @@ def may_nest(encoded: bytes, limit: int) -> bool:
     above ``limit``: each level ``nesting`` counts is a token holding one of the bytes or words counted here."""
     if len(encoded) <= limit:
         return False
-    symbols = len(encoded) - len(encoded.translate(None, _DEEPENING_SYMBOL_BYTES))
+    symbols = len(encoded) - len(encoded.translate(None, _SYMBOL_BYTES))
     if symbols > limit:
         return True
     words = encoded.translate(_WORD_BYTES).split()
