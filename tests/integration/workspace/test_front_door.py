@@ -315,6 +315,9 @@ def test_the_unity_catalog_api_registers_tables_only_over_the_lakes_files(server
         assert body["error_code"] == "PERMISSION_DENIED" and "[PATH_OUTSIDE_LAKE] dev10@example.com (developer)" \
             in body["message"] and "storage_location" in body["message"]
         assert not tls_client(server).tables.exists(f"main.default.{name}").table_exists
+    escaping = create("escape_dbfs_uc", "dbfs:/../../etc", token)
+    assert escaping.status_code == 400 and escaping.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "DBFS path escapes the DBFS root" in escaping.json()["message"], escaping.text
     made = create("notes_uc", "dbfs:/shared/uc_notes", token)
     assert made.status_code == 200, made.text
     out = spark_client(server, 'out["rows"] = [r.value for r in spark.table("default.notes_uc").collect()]',

@@ -399,7 +399,10 @@ class CatalogStore:
         if location.startswith("file://"):
             location = location[len("file://"):]
         if location.startswith(("dbfs:/", "/dbfs/")):
-            return self.paths.dbfs_to_local(location)
+            try:
+                return self.paths.dbfs_to_local(location)
+            except ValueError as exc:
+                raise InvalidParameterValue(f"Invalid storage_location {location!r}: {exc}.") from None
         path = Path(location)
         if not path.is_absolute():
             raise InvalidParameterValue(f"Invalid storage_location {location!r}: expected an absolute path.")
