@@ -880,9 +880,8 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     move_rejects = build_move_rejects(moves_p.join(companies_now.select("company_id", "agency"), "company_id", "left"))
     rules = move_rejects.unionByName(tax_line_rejects(tax_lines)).unionByName(
         build_flags(spark.table(io.EWT_LINES).where(where_p)))
-    # One commit for both kinds of quarantine row: each is replaced where its own stage says.
-    io.replace_where(rules.unionByName(dups), io.QUARANTINE,
-                     f"(stage = 'rules' AND {where_p}) OR (stage = 'dedup' AND {io.in_list('_batch_id', todo)})")
+    io.replace_where(rules, io.QUARANTINE, f"stage = 'rules' AND {where_p}")
+    io.replace_where(dups, io.QUARANTINE, f"stage = 'dedup' AND {io.in_list('_batch_id', todo)}")
     log = spark.createDataFrame([(b, ",".join(result.periods)) for b in todo], "batch_id string, periods string")
     log = log.withColumn("processed_at", F.current_timestamp())
     if full:
