@@ -318,12 +318,12 @@ def test_a_deep_merge_writes_only_a_catalog_table_and_holds_its_lock(rewriter, t
                               Call(Principal("reader@localhost", READ_ONLY), "s", current_schema="default"))
 
 
-def test_an_expression_string_nested_past_the_limit_is_refused_in_a_deep_plan(rewriter):
-    """``filter("1 + 1 + …")`` on a plan too deep for upb: Sail parses the string as SQL, so its nesting is limited
-    like a statement's (``MAX_NESTING``), found by the wire walk."""
-    from odoolake.workspace.engine.rewrite import MAX_NESTING
+def test_an_expression_string_past_the_token_limit_is_refused_in_a_deep_plan(rewriter):
+    """``filter("1 + 1 + …")`` on a plan too deep for upb: Sail parses the string as SQL, so its size is limited like
+    a statement's (``MAX_SQL_TOKENS``), found by the wire walk."""
+    from odoolake.workspace.engine.rewrite import MAX_SQL_TOKENS
 
-    def with_string(text: str) -> bytes:
+    def with_string(terms: int) -> bytes:  # 2 * terms + 1 tokens: the terms, the pluses, ">" and "0"
         relation = relations_pb2.Relation()
         relation.read.data_source.format = "csv"
         relation.read.data_source.paths.append("dbfs:/raw/a.csv")
@@ -331,7 +331,7 @@ def test_an_expression_string_nested_past_the_limit_is_refused_in_a_deep_plan(re
             outer = relations_pb2.Relation()
             outer.filter.input.CopyFrom(relation)
             if i == DEPTH // 2:
-                outer.filter.condition.expression_string.expression = text
+                outer.filter.condition.expression_string.expression = " + ".join(["1"] * terms) + " > 0"
             else:
                 outer.filter.condition.CopyFrom(_condition(2))
             relation = outer
@@ -340,8 +340,36 @@ def test_an_expression_string_nested_past_the_limit_is_refused_in_a_deep_plan(re
         return request.SerializeToString()
 
     developer = Call(Principal("dev@localhost", DEVELOPER), "s")
-    rewriter.prepare_deep(with_string(" + ".join(["1"] * MAX_NESTING) + " > 0"), base_pb2.ExecutePlanRequest,
-                          developer)  # MAX_NESTING operators: at the limit
-    with pytest.raises(CallRefused, match=f"expression string nests {MAX_NESTING + 1} levels deep"):
-        rewriter.prepare_deep(with_string(" + ".join(["1"] * (MAX_NESTING + 1)) + " > 0"),
-                              base_pb2.ExecutePlanRequest, developer)
+    rewriter.prepare_deep(with_string(MAX_SQL_TOKENS // 2 - 1), base_pb2.ExecutePlanRequest, developer)  # at the limit
+    with pytest.raises(CallRefused, match=f"ExpressionString text holds more than {MAX_SQL_TOKENS} tokens"):
+        rewriter.prepare_deep(with_string(MAX_SQL_TOKENS // 2), base_pb2.ExecutePlanRequest, developer)
+
+
+def test_type_strings_and_replace_where_past_the_token_limit_are_refused(rewriter, tmp_path):
+    """Sail parses a cast's type string (``col.cast("array<…>")``) and a ``replaceWhere`` option too: the same limit
+    applies to them, in a decoded request; other options are not SQL and are left alone."""
+    from odoolake.workspace.engine.rewrite import MAX_SQL_TOKENS
+
+    developer = Call(Principal("dev@localhost", DEVELOPER), "s")
+    deep_type = "array<" * (MAX_SQL_TOKENS // 2) + "int" + ">" * (MAX_SQL_TOKENS // 2)
+    cast = base_pb2.ExecutePlanRequest(session_id="s")
+    project = cast.plan.root.project
+    project.input.range.end = 1
+    project.expressions.add().cast.type_str = deep_type
+    project.expressions[0].cast.expr.literal.integer = 1
+    with pytest.raises(CallRefused, match=f"The Cast text holds more than {MAX_SQL_TOKENS} tokens"):
+        rewriter.prepare_execute(cast, developer)
+
+    def write(options: dict[str, str]) -> base_pb2.ExecutePlanRequest:
+        request = base_pb2.ExecutePlanRequest(session_id="s")
+        operation = request.plan.command.write_operation
+        operation.input.range.end = 1
+        operation.source, operation.path = "delta", "dbfs:/tables/t"
+        operation.mode = operation.SaveMode.SAVE_MODE_OVERWRITE
+        operation.options.update(options)
+        return request
+
+    long_condition = " OR ".join(["id = 1"] * (MAX_SQL_TOKENS // 3))  # 4 tokens a term with its OR
+    with pytest.raises(CallRefused, match=f"The WriteOperation text holds more than {MAX_SQL_TOKENS} tokens"):
+        rewriter.prepare_execute(write({"replaceWhere": long_condition}), developer)
+    rewriter.prepare_execute(write({"replaceWhere": "id = 1", "userMetadata": long_condition}), developer)

@@ -17,7 +17,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import NotFound
 from databricks.sdk.service.sql import StatementState
 
-from odoolake.workspace.engine.rewrite import MAX_NESTING
+from odoolake.workspace.engine.rewrite import MAX_NESTING, MAX_SQL_TOKENS
 from odoolake.workspace.frontdoor.router import alpn_offers, is_grpc
 from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
 
@@ -427,7 +427,10 @@ HOSTILE = """
     attempt("arrow", lambda: spark.sql("SELECT * FROM arrow.`/etc/hostname`").collect())
     attempt("brackets", lambda: spark.sql("SELECT " + "(" * 5000 + "1" + ")" * 5000).collect())
     attempt("brackets_ok", lambda: spark.sql("SELECT " + "(" * 200 + "1" + ")" * 200).first()[0])
-    attempt("chain", lambda: spark.range(1).selectExpr(" + ".join(["1"] * 4200)).collect())
+    attempt("chain", lambda: spark.range(1).selectExpr(" + ".join(["1"] * 8300)).collect())
+    attempt("hidden", lambda: spark.sql("SELECT 2 /*+ " + "(" * 20000 + "1" + ")" * 20000 + " /* */").collect())
+    attempt("unicode_case", lambda: spark.sql("SELECT " + "caſe when true then " * 4200 + "1"
+                                              + " end" * 4200).collect())
     # Each of these ended the engine host on Sail's default stack (before 2026-12-02):
     attempt("chain_ok", lambda: spark.range(1).selectExpr(" + ".join(["1"] * 600) + " AS n").first()[0])
     attempt("subqueries_ok", lambda: spark.sql("SELECT * FROM " + "(SELECT * FROM " * 300 + "range(7)"
@@ -468,9 +471,11 @@ def test_hostile_plans_are_refused_by_name_and_the_engine_stays_up(server):
         assert write_rule in out["catalog_over_etc"], (role, out)
         for name in ("format_table", "identifier", "identifier_param", "options_eq", "options_raw", "arrow"):
             assert "PATH_OUTSIDE_LAKE" in out[name], (role, name, out[name])
-        assert f"The statement nests 5000 levels deep (brackets, CASEs and operators in one chain), past the " \
+        assert f"The statement nests 5001 levels deep (brackets, CASEs and operators in one chain), past the " \
             f"{MAX_NESTING} the engine takes" in out["brackets"], (role, out["brackets"])
-        assert "The expression string nests 4199 levels deep" in out["chain"], (role, out["chain"])
+        assert f"The ExpressionString text holds more than {MAX_SQL_TOKENS} tokens" in out["chain"], out["chain"]
+        assert f"The statement holds more than {MAX_SQL_TOKENS} tokens" in out["hidden"], out["hidden"]
+        assert f"The statement holds more than {MAX_SQL_TOKENS} tokens" in out["unicode_case"], out["unicode_case"]
         assert out["brackets_ok"] == "ran: 1", out["brackets_ok"]
         assert (out["chain_ok"], out["subqueries_ok"], out["case_ok"], out["filters_ok"]) == \
             ("ran: 600", "ran: 7", "ran: 5", "ran: 3"), out

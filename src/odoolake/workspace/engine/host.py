@@ -40,11 +40,11 @@ ADMIN_SERVICE = "odoolake.EngineAdmin"
 IDLE_EXIT_SECONDS = 5.0
 # Each of Sail's threads gets this much stack (Sail's default is 8 MiB). Sail's parser and planner recurse once per
 # level of a plan or expression, and a thread that runs out of stack ends the whole host, every session with it: on
-# 8 MiB it died on 300 chained DataFrame filters, 200 nested subqueries or 550 terms of `1 + 1 + …`, on 256 MiB on
-# 8,000 subqueries and 40,000 terms (measured with pysail 0.7.2); on 512 MiB 8,000 subqueries pass. Stacks are
-# reserved, not used: a thread's memory grows only as deep as a request makes it recurse. ``rewrite.MAX_NESTING``
-# keeps SQL text well inside this.
-ENGINE_STACK_BYTES = 512 * 1024 * 1024
+# 8 MiB it died on 300 chained DataFrame filters, 200 nested subqueries, 550 terms of `1 + 1 + …` or 600 brackets of
+# `FROM ((((t))))`; on 256 MiB on 8,000 subqueries and 40,000 terms, on 512 MiB on 60,000 `.a` field accesses
+# (measured with pysail 0.7.2). Stacks are reserved, not used: a thread's memory grows only as deep as a request makes
+# it recurse. ``rewrite.MAX_SQL_TOKENS`` keeps every text the engine parses well inside this.
+ENGINE_STACK_BYTES = 1024 * 1024 * 1024
 CATALOG_ALIASES = ("main", "spark_catalog", "hive_metastore")
 
 

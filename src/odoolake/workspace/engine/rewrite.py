@@ -118,7 +118,8 @@ class PlanRewriter:
 
     def prepare_execute(self, request: base_pb2.ExecutePlanRequest, call: Call) -> Prepared:
         self._check_code(request, call)
-        _check_expression_strings(request)
+        _check_parsed_texts(request.SerializeToString() if request.ByteSize() > MAX_SQL_TOKENS else b"",
+                            base_pb2.ExecutePlanRequest)
         plan = request.plan
         if plan.HasField("root"):
             self._relations(plan.root, call)
@@ -167,7 +168,8 @@ class PlanRewriter:
 
     def prepare_analyze(self, request: base_pb2.AnalyzePlanRequest, call: Call) -> None:
         self._check_code(request, call)
-        _check_expression_strings(request)
+        _check_parsed_texts(request.SerializeToString() if request.ByteSize() > MAX_SQL_TOKENS else b"",
+                            base_pb2.AnalyzePlanRequest)
         for relation in _messages(request, relations_pb2.Relation):
             self._relation(relation, call)
 
@@ -177,10 +179,7 @@ class PlanRewriter:
         """Apply the rules to a serialized request of type ``root`` that upb cannot decode; returns the new bytes."""
         if not self.access.may_send_code(call.principal) and wire.find(buf, root.DESCRIPTOR, _CODE):
             raise self.access.refuse_code(call.principal)
-        if sqltext.may_nest(buf, MAX_NESTING):
-            for hit in wire.find(buf, root.DESCRIPTOR, frozenset({_EXPRESSION_STRING.DESCRIPTOR.full_name})):
-                text = _EXPRESSION_STRING.FromString(buf[hit.field.value_start:hit.field.value_end]).expression
-                _check_nesting(text, "expression string")
+        _check_parsed_texts(buf, root)
         prepared = Prepared()
         index = 0
         hits: list[wire.Found] | None = None
@@ -347,6 +346,7 @@ class PlanRewriter:
     def prepare_sql(self, sql: str, call: Call, eager: bool, prepared: Prepared | None = None) -> str:
         """The text Sail should run for ``sql``; statements the engine serves itself are done here (only when
         ``eager``: a command, run once) and replaced by a query that returns their result."""
+        _check_size(sql, "statement")
         _check_nesting(sql, "statement")
         if sqltext.statements(sql) > 1:
             raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "42601",
@@ -791,12 +791,33 @@ class PlanRewriter:
         return text
 
 
-def _check_expression_strings(request: Message) -> None:
-    """``MAX_NESTING`` for the SQL a plan carries as expression strings (``selectExpr``, ``filter("…")``, ``expr()``),
-    searched for only in a request with enough operator bytes to hold one that deep (``sqltext.may_nest``)."""
-    if request.ByteSize() > MAX_NESTING and sqltext.may_nest(request.SerializeToString(), MAX_NESTING):
-        for found in _messages(request, _EXPRESSION_STRING):
-            _check_nesting(found.expression, "expression string")
+def _check_parsed_texts(buf: bytes, root: Any) -> None:
+    """``MAX_SQL_TOKENS`` for every text of a request that the engine parses besides its SQL statements
+    (``PARSED_TEXTS``: expression strings, type and schema strings, ``replaceWhere``). They are searched for only
+    when the request's bytes could hold one past ``MAX_SQL_TOKENS`` (``sqltext.token_bound``): any text shorter
+    cannot end the engine, and the pipeline's largest plans stay below it (10,717 tokens in 54 KB)."""
+    if len(buf) <= MAX_SQL_TOKENS - 2 or sqltext.token_bound(buf) <= MAX_SQL_TOKENS - 2:
+        return
+    for hit in wire.find(buf, root.DESCRIPTOR, frozenset(PARSED_TEXTS)):
+        numbers = PARSED_TEXTS[hit.descriptor.full_name]
+        for field in wire.fields(buf, hit.field.value_start, hit.field.value_end):
+            if field.number not in numbers or field.wire_type != 2:
+                continue
+            value = buf[field.value_start:field.value_end]
+            if hit.descriptor.full_name in _WRITES:  # an options map entry: key 1, value 2; replaceWhere is parsed
+                entry = {f.number: value[f.value_start:f.value_end] for f in wire.fields(value, 0, len(value))}
+                if entry.get(1, b"").lower() != b"replacewhere":
+                    continue
+                value = entry.get(2, b"")
+            _check_size(value.decode("utf-8", "replace"), f"{hit.descriptor.name} text")
+
+
+def _check_size(text: str, what: str) -> None:
+    if sqltext.token_bound(text.encode()) > MAX_SQL_TOKENS:
+        raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "54001",
+                     f"The {what} holds more than {MAX_SQL_TOKENS} tokens, past what the engine parses safely; "
+                     "split it (several statements, a temporary view per part), or pass long lists of values as "
+                     "a table to join.")
 
 
 def _check_nesting(text: str, what: str) -> None:
@@ -839,13 +860,31 @@ _CODE_CLASSES = tuple(message_factory.GetMessageClass(wire.message_types(base_pb
 _CODE = frozenset(c.DESCRIPTOR.full_name for c in _CODE_CLASSES)
 # Each rewrite of a plan too deep to decode walks it again (its offsets moved): bounded, since any client may send one
 MAX_DEEP_HITS = 256
-# SQL text (statements, and the expression strings of selectExpr, filter("…") and expr("…")) may nest at most this
-# deep (``sqltext.nesting``): Sail's parser and planner recurse once a level, and a stack overflow ends its host. On
-# its stacks (``host.ENGINE_STACK_BYTES``) 8,000 nested subqueries (3 levels each here) and 10,000 chained operators
-# passed. The pipeline's largest plans hold about 2,700 of the bytes ``sqltext.may_nest`` counts, so their expression
-# strings are never read for this.
+# Every text the engine parses (SQL statements, expression strings, type and schema strings) holds at most
+# MAX_SQL_TOKENS tokens by ``sqltext.token_bound`` (a raw count no lexer difference can fool); a statement also nests
+# at most MAX_NESTING levels by ``sqltext.nesting`` (refused early, with its depth). Sail's parser and planner recurse
+# once a level, each level takes a token, and a stack overflow ends the engine host. The dearest level measured,
+# ``FROM ((((t))))``, takes 14-28 KB of stack a bracket (on 8 MiB stacks 300 passed, 600 died): 16,384 of them fit
+# in ``host.ENGINE_STACK_BYTES`` twice over.
+MAX_SQL_TOKENS = 16384
 MAX_NESTING = 4096
-_EXPRESSION_STRING: Any = type(relations_pb2.Filter().condition).ExpressionString
+_WRITES = frozenset({WriteOp.DESCRIPTOR.full_name, WriteV2.DESCRIPTOR.full_name})
+
+
+def _parsed_texts() -> dict[str, frozenset[int]]:
+    """Message type → numbers of its string fields the engine parses as SQL, types or schemas."""
+    types = wire.message_types(base_pb2.ExecutePlanRequest.DESCRIPTOR) | wire.message_types(
+        base_pb2.AnalyzePlanRequest.DESCRIPTOR)
+    wanted = {"spark.connect.Expression.ExpressionString": ("expression",), "spark.connect.Expression.Cast":
+              ("type_str",), "spark.connect.AnalyzePlanRequest.DDLParse": ("ddl_string",),
+              "spark.connect.DataType.Unparsed": ("data_type_string",), "spark.connect.LocalRelation": ("schema",),
+              "spark.connect.Read.DataSource": ("schema", "predicates"),
+              "spark.connect.ApplyInPandasWithState": ("output_schema", "state_schema"),
+              WriteOp.DESCRIPTOR.full_name: ("options",), WriteV2.DESCRIPTOR.full_name: ("options",)}
+    return {name: frozenset(types[name].fields_by_name[f].number for f in fields) for name, fields in wanted.items()}
+
+
+PARSED_TEXTS = _parsed_texts()
 _INPUT = WriteOp.DESCRIPTOR.fields_by_name["input"].number
 assert WriteV2.DESCRIPTOR.fields_by_name["input"].number == _INPUT
 _COMMAND_WRITE = commands_pb2.Command.DESCRIPTOR.fields_by_name["write_operation"].number
