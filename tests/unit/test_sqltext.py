@@ -135,6 +135,7 @@ NESTING = [
     ("SELECT 1AND 1", 1),  # a name, for Sail as for sqlglot
     ('SELECT ((("END")))', 4),  # a quoted END closes nothing
     ("SELECT transform(a, x -> x + 1)", 4),
+    ("SELECT '+' || '-' || 'and' || `or`", 4),  # SELECT and three ||: literals and quoted names are not operators
 ]
 
 

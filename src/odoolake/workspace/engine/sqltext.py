@@ -97,6 +97,9 @@ _SYMBOL_CHARS = frozenset("-=<>!+*/%&|^~:([")
 DEEPENING_WORDS = frozenset({"AND", "OR", "NOT", "XOR", "DIV", "LIKE", "ILIKE", "RLIKE", "REGEXP", "IN", "IS",
                              "BETWEEN", "SELECT", "UNION", "INTERSECT", "EXCEPT", "MINUS", "JOIN", "LATERAL"})
 _SIBLINGS = frozenset({TokenType.COMMA, TokenType.WHEN, TokenType.THEN, TokenType.ELSE})  # each starts a new subtree
+_LITERALS = frozenset(getattr(TokenType, name) for name in (  # a literal or quoted name is never an operator
+    "STRING", "RAW_STRING", "NATIONAL_STRING", "BYTE_STRING", "HEX_STRING", "BIT_STRING", "HEREDOC_STRING",
+    "UNICODE_STRING", "IDENTIFIER") if hasattr(TokenType, name))
 
 
 def nesting(sql: str) -> int:
@@ -117,7 +120,8 @@ def nesting(sql: str) -> int:
         elif kind in _SIBLINGS:
             level -= frames[-1][0]
             frames[-1][0] = 0
-        elif (text and all(c in _SYMBOL_CHARS for c in text)) or text.upper() in DEEPENING_WORDS:
+        elif kind not in _LITERALS and ((text and all(c in _SYMBOL_CHARS for c in text))
+                                        or text.upper() in DEEPENING_WORDS):
             frames[-1][0] += 1
             level += 1
         deepest = max(deepest, level)
