@@ -139,8 +139,8 @@ def token_bound(data: bytes) -> int:
     """At least as many tokens as any SQL lexer finds in ``data`` (UTF-8), read over the raw bytes, string literals
     and comments included, so no difference between sqlglot's lexer and the engine's can hide one. Each level the
     engine's parser recurses takes a token. Inside a larger buffer (a request) a text's count drops by at most two
-    (a run at either end may join the bytes around it). Two passes of ``bytes.translate`` in C: about 0.1 ms for
-    40 KB."""
+    (a run at either end may join the bytes around it). Two passes of ``bytes.translate`` in C: 0.3 ms for 41 KB of
+    random bytes."""
     singles = len(data) - len(data.translate(None, _SINGLE_BYTES))
     runs = b" " + data.translate(_RUN_STARTS)
     return singles + runs.count(b" a")
