@@ -282,13 +282,13 @@ def _deep_merge(target: str) -> bytes:
     source = wire.find(plan, base_pb2.ExecutePlanRequest.DESCRIPTOR,
                        frozenset({relations_pb2.Relation.DESCRIPTOR.full_name}))[0].field
     merge = commands_pb2.MergeIntoTableCommand.DESCRIPTOR.fields_by_name
-    command = (wire.length_delimited(merge["target_table_name"].number, target.encode())
-               + wire.length_delimited(merge["source_table_plan"].number, plan[source.value_start:source.value_end]))
     request = base_pb2.ExecutePlanRequest(session_id="s")
-    request.plan.command.merge_into_table_command.target_table_name = "placeholder"
+    request.plan.command.merge_into_table_command.target_table_name = target  # the source is spliced in below
     shallow = request.SerializeToString()
     hit = wire.find(shallow, base_pb2.ExecutePlanRequest.DESCRIPTOR,
                     frozenset({commands_pb2.MergeIntoTableCommand.DESCRIPTOR.full_name}))[0]
+    command = shallow[hit.field.value_start:hit.field.value_end] + wire.length_delimited(
+        merge["source_table_plan"].number, plan[source.value_start:source.value_end])
     return wire.replace(shallow, hit.path, command)  # every enclosing length recomputed
 
 
