@@ -57,7 +57,6 @@ class AccessRules:
     def __init__(self, paths: WorkspacePaths, roles: Roles) -> None:
         self.paths = paths
         self.roles = roles
-        self.volumes_root = paths.volumes
         self._production_file = paths.home / "production"
 
     # -- paths -------------------------------------------------------------------------------------------------
@@ -74,7 +73,7 @@ class AccessRules:
                 raise CallRefused("PERMISSION_DENIED", f"[{PATH_OUTSIDE_LAKE}] {exc}", INSUFFICIENT_PERMISSIONS,
                                   "42501") from None
         if path.startswith("/Volumes/"):
-            return str(self.volumes_root / path[len("/Volumes/"):])
+            return str(self.paths.volumes / path[len("/Volumes/"):])
         if path.startswith("file://"):
             return path[len("file://"):]
         if path.startswith("file:/"):

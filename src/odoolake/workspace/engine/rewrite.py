@@ -346,7 +346,7 @@ class PlanRewriter:
     def prepare_sql(self, sql: str, call: Call, eager: bool, prepared: Prepared | None = None) -> str:
         """The text Sail should run for ``sql``; statements the engine serves itself are done here (only when
         ``eager``: a command, run once) and replaced by a query that returns their result."""
-        _check_size(sql, "statement")
+        _check_size(sql.encode(), "statement")
         _check_nesting(sql, "statement")
         if sqltext.statements(sql) > 1:
             raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "42601",
@@ -809,11 +809,11 @@ def _check_parsed_texts(buf: bytes, root: Any) -> None:
                 if entry.get(1, b"").lower() != b"replacewhere":
                     continue
                 value = entry.get(2, b"")
-            _check_size(value.decode("utf-8", "replace"), f"{hit.descriptor.name} text")
+            _check_size(value, f"{hit.descriptor.name} text")
 
 
-def _check_size(text: str, what: str) -> None:
-    if sqltext.token_bound(text.encode()) > MAX_SQL_TOKENS:
+def _check_size(text: bytes, what: str) -> None:
+    if sqltext.token_bound(text) > MAX_SQL_TOKENS:
         raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "54001",
                      f"The {what} holds more than {MAX_SQL_TOKENS} tokens, past what the engine parses safely; "
                      "split it (several statements, a temporary view per part), or pass long lists of values as "
