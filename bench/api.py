@@ -10,6 +10,8 @@ here (inside its network namespace nothing outside the engine could).
   (never a cache hit), wait_timeout 30s.
 - Spark Connect: a small query on gold and a 1M-row ``toPandas()``, through the front door (TLS, token, the engine's
   rules) and straight to Sail, interleaved call by call; CPU time of this process plus the engine host beside wall.
+  The small query also goes straight to Sail with the token (which Sail ignores): the client's own cost of sending
+  one, the floor under any authenticated front door.
 - SQL connector (Thrift), Statement API and Spark Connect: the gold query with a new text each call, interleaved, and
   the 1M-row table fetched through the connector vs Spark Connect's ``toPandas()``.
 - MLflow ``log_metric`` round trip: the workspace (``tracking_uri="databricks"``) vs a local SQLite store.
@@ -129,6 +131,10 @@ def main() -> None:
         paths = {
             "front_door": SparkSession.builder.remote(f"sc://127.0.0.1:{port}/;use_ssl=true;token={token}").create(),
             "sail_direct": SparkSession.builder.remote(f"sc://{status['sail_address']}").create(),
+            # the same client sending the same token (Sail ignores it; "localhost" gives grpc's local credentials,
+            # no TLS): what the client's own token handling costs, which no server can take away
+            "sail_direct_token": SparkSession.builder.remote(
+                f"sc://localhost:{status['sail_address'].rsplit(':', 1)[1]}/;token={token}").create(),
             # the engine's own time for the query, as the warehouse's sessions call it (no reattachable execution)
             "sail_direct_not_reattachable": SparkSession.builder.remote(f"sc://{status['sail_address']}").create(),
         }
@@ -159,6 +165,10 @@ def main() -> None:
             name: {**summary(small[name]), "cpu_p50": round(statistics.median(small_cpu[name]), 2)} for name in paths}
         report["spark_connect_small_query_ms"]["front_door_added_p50"] = round(
             statistics.median(small["front_door"]) - statistics.median(small["sail_direct"]), 2)
+        report["spark_connect_small_query_ms"]["client_token_cost_p50"] = round(
+            statistics.median(small["sail_direct_token"]) - statistics.median(small["sail_direct"]), 2)
+        report["spark_connect_small_query_ms"]["front_door_added_over_token_p50"] = round(
+            statistics.median(small["front_door"]) - statistics.median(small["sail_direct_token"]), 2)
         report["spark_connect_1m_topandas_s"] = {
             name: {"median": round(statistics.median(big[name]), 3),
                    "cpu_median": round(statistics.median(big_cpu[name]), 3), "n": len(big[name])} for name in big}
