@@ -182,7 +182,8 @@ def _serve(paths: WorkspacePaths, host: str, port: int, url: str, production: bo
         early.lease()  # answers now: the workspace's own lease finds it
     workspace = Workspace(settings)
     app = create_app(settings, workspace)
-    server = WorkspaceServer(app, listener, workspace.tls, front_socket(paths.home), allow_plain)
+    server = WorkspaceServer(app, listener, workspace.tls, front_socket(paths.home), allow_plain,
+                             engine_up=workspace.engine.lease if workspace.engine.remote is None else None)
 
     original_startup = server.startup
 

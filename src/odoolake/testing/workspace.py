@@ -37,7 +37,8 @@ def in_process_workspace(home: Path, token_comment: str = "in-process", **settin
     settings = WorkspaceSettings(home=home, port=port, **settings_kwargs)
     workspace = Workspace(settings)
     server = WorkspaceServer(create_app(settings, workspace), listener, workspace.tls,
-                             front_socket(workspace.paths.home), plain_http=True)
+                             front_socket(workspace.paths.home), plain_http=True,
+                             engine_up=workspace.engine.lease if workspace.engine.remote is None else None)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
 

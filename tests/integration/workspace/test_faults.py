@@ -20,6 +20,7 @@ from odoolake.workspace.engine.fence import FENCE_PROPERTY
 from odoolake.workspace.identity.tokens import TokenService
 
 from .conftest import free_port, running_server, start_server_process
+from .test_front_door import spark_client
 
 
 def _data_commits(location) -> int:
@@ -172,3 +173,25 @@ def test_memory_limits_timeouts_and_cancel_reach_every_child_process(tmp_path):
         w.jobs.cancel_run(waiter.run_id).result()
         assert w.jobs.get_run(waiter.run_id).state.result_state == RunResultState.CANCELED
         assert _gone(int(cancelled.read_text())), "the daemonized child survived the cancel"
+
+
+def test_spark_connect_after_the_engine_died_starts_a_new_engine(tmp_path):
+    """The engine host serves every session; when it dies (a crash, the kernel's OOM killer) the next Spark Connect
+    connection through the front door starts a new one, as a REST statement would, and finds the catalog as it was
+    (not a dropped connection until something else happens to start an engine)."""
+    with running_server(tmp_path) as server:
+        made = spark_client(server, """
+            spark.sql("CREATE SCHEMA IF NOT EXISTS crash")
+            spark.createDataFrame([(1, "RIM")], "id int, agency string").write.saveAsTable("crash.kept")
+            out["rows"] = spark.table("crash.kept").count()
+        """, token=server.token)
+        assert made == {"rows": 1}
+        engine = psutil.Process(server.workspace.engine.lease().status["pid"])
+        engine.kill()
+        wait_until(lambda: not engine.is_running() or engine.status() == psutil.STATUS_ZOMBIE,
+                   what="the engine host to die")
+        # (without a new engine the client retries its connection for minutes: the timeout bounds that)
+        again = spark_client(server, """out["rows"] = spark.table("crash.kept").count()""", token=server.token,
+                             timeout=120)
+        assert again == {"rows": 1}
+        assert server.workspace.engine.lease().status["pid"] != engine.pid

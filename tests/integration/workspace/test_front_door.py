@@ -35,9 +35,9 @@ CLIENT = textwrap.dedent("""
 """)
 
 
-def spark_client(server, script: str, token: str | None = None, extra: str = "") -> dict:
+def spark_client(server, script: str, token: str | None = None, extra: str = "", timeout: float = 300) -> dict:
     """Run ``script`` (it fills ``out``) in a fresh process with a Spark Connect session on the front door."""
-    proc = run_client(server, script, token, extra)
+    proc = run_client(server, script, token, extra, timeout)
     assert proc.stdout.strip(), proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -71,6 +71,7 @@ class EngineLease:
         self.started_here = False
         self._proc: subprocess.Popen | None = None
         self._starting: IO[str] | None = None  # the start lock, held until the host this lease started answers
+        self._readying = threading.Lock()
         self.status: dict = {}
         if engine_status(self.home) is None:
             starting = (run / "engine.start-lock").open("a")
@@ -94,12 +95,13 @@ class EngineLease:
 
     def ready(self) -> EngineLease:
         """Wait until the host answers (at once unless this lease is starting it)."""
-        if self._starting is not None:
-            try:
-                self._wait_started()
-            finally:
-                self._starting.close()  # lets the next starter in, who then finds this host
-                self._starting = None
+        with self._readying:  # several threads may wait for the host this lease starts
+            if self._starting is not None:
+                try:
+                    self._wait_started()
+                finally:
+                    self._starting.close()  # lets the next starter in, who then finds this host
+                    self._starting = None
         if not self.status:
             self.status = engine_status(self.home) or {}
         return self

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,7 @@ class LocalEngine:
         self.paths = paths.ensure()
         self._remote = remote
         self._lease: EngineLease | None = None
+        self._leasing = threading.Lock()  # the server's threads and its front door may find a dead host at once
         self._sessions: list[SparkSession] = []
 
     @classmethod
@@ -78,14 +80,16 @@ class LocalEngine:
         may not answer yet (``lease.ready()`` waits for it), so the caller's own start-up overlaps the host's."""
         from odoolake.workspace.engine.launcher import EngineLease, engine_status
 
-        if self._lease is not None and self._lease.is_ready and engine_status(self.paths.home) is None:
-            stale, self._lease = self._lease, None
-            stale.close()  # the host died: start a new one
-        if self._lease is None:
-            self._lease = EngineLease(self.paths, local_user(), workers_from_env(), wait=False)
+        with self._leasing:
+            if self._lease is not None and self._lease.is_ready and engine_status(self.paths.home) is None:
+                stale, self._lease = self._lease, None
+                stale.close()  # the host died: start a new one
+            if self._lease is None:
+                self._lease = EngineLease(self.paths, local_user(), workers_from_env(), wait=False)
+            lease = self._lease
         if wait:
-            self._lease.ready()
-        return self._lease
+            lease.ready()
+        return lease
 
     @property
     def isolation(self) -> str:

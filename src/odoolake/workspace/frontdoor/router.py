@@ -108,12 +108,19 @@ class _Pipe(asyncio.Protocol):
 
 
 class FrontDoor:
+    """Accepts the workspace port's connections and routes each (see the module's docstring).
+
+    ``engine_up``, when given, starts the engine host if it is not running (blocking; run off the loop): a gRPC
+    connection that finds the engine's front socket dead (the host crashed, or was stopped) starts a new host and
+    goes on to it, as a REST statement would, instead of being dropped until something else starts one."""
+
     def __init__(self, http_protocol: Callable[[], asyncio.Protocol], ssl_context: ssl.SSLContext,
-                 grpc_socket: Path, plain_http: bool) -> None:
+                 grpc_socket: Path, plain_http: bool, engine_up: Callable[[], object] | None = None) -> None:
         self.http_protocol = http_protocol
         self.ssl_context = ssl_context
         self.grpc_socket = grpc_socket
         self.plain_http = plain_http
+        self.engine_up = engine_up
         self._tasks: set[asyncio.Task] = set()
         # Live splices, held here: uvloop keeps no strong reference to a transport, so a splice nobody refers to
         # would be collected mid-connection and its sockets closed from whichever thread ran the collector.
@@ -192,9 +199,9 @@ class FrontDoor:
         self._splices.add(pair)
         client.peer, engine.peer = engine, client
         try:
-            await loop.create_unix_connection(lambda: engine, str(self.grpc_socket))
-        except OSError as exc:
-            LOG.warning("front door: the engine's front socket is not answering (%s)", exc)
+            await self._connect_engine(lambda: engine)
+        except Exception as exc:  # OSError, or the engine's own error when it cannot start
+            LOG.warning("front door: no engine to take a Spark Connect connection: %s", exc)
             self._splices.discard(pair)
             conn.close()  # not handed to the loop yet: ours to close
             return
@@ -205,6 +212,19 @@ class FrontDoor:
         for data in engine.pending:
             client.transport.write(data)  # type: ignore[union-attr]
         engine.pending.clear()
+
+
+    async def _connect_engine(self, protocol: Callable[[], asyncio.Protocol]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.create_unix_connection(protocol, str(self.grpc_socket))
+            return
+        except OSError as exc:
+            if self.engine_up is None:
+                raise
+            LOG.warning("front door: the engine's front socket is not answering (%s); starting the engine", exc)
+        await loop.run_in_executor(None, self.engine_up)
+        await loop.create_unix_connection(protocol, str(self.grpc_socket))
 
 
 def server_ssl_context(cert: Path, key: Path) -> ssl.SSLContext:

@@ -7,6 +7,7 @@ import contextlib
 import ipaddress
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -33,12 +34,14 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 class WorkspaceServer(uvicorn.Server):
-    def __init__(self, app: Any, listener: socket.socket, tls: TlsFiles, grpc_socket, plain_http: bool) -> None:
+    def __init__(self, app: Any, listener: socket.socket, tls: TlsFiles, grpc_socket, plain_http: bool,
+                 engine_up: Callable[[], object] | None = None) -> None:
         super().__init__(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
         self.listener = listener
         self.tls = tls
         self.grpc_socket = grpc_socket
         self.plain_http = plain_http
+        self.engine_up = engine_up
         self._accept: asyncio.Task | None = None
 
     @property
@@ -56,7 +59,7 @@ class WorkspaceServer(uvicorn.Server):
                                               app_state=self.lifespan.state)
 
         door = FrontDoor(http_protocol, server_ssl_context(self.tls.server_cert, self.tls.server_key),
-                         self.grpc_socket, self.plain_http)
+                         self.grpc_socket, self.plain_http, self.engine_up)
         self._accept = asyncio.get_running_loop().create_task(door.serve(self.listener))
         self.servers = []
         self.started = True
