@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import signal
 
 import psutil
+import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.jobs import JobParameterDefinition, NotebookTask, RunResultState, Task
+from databricks.sdk.service.sql import StatementState
 from databricks.sdk.service.workspace import ImportFormat, Language
 from deltalake import DeltaTable
 
 from odoolake.testing.waiting import wait_until
 from odoolake.testing.workspace import task_logs
 from odoolake.workspace.db import Database
+from odoolake.workspace.engine.errors import SESSION_CHANGED
 from odoolake.workspace.engine.fence import FENCE_PROPERTY
 from odoolake.workspace.identity.tokens import TokenService
+from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
 
 from .conftest import free_port, running_server, start_server_process
 from .test_front_door import spark_client
@@ -175,10 +180,12 @@ def test_memory_limits_timeouts_and_cancel_reach_every_child_process(tmp_path):
         assert _gone(int(cancelled.read_text())), "the daemonized child survived the cancel"
 
 
-def test_spark_connect_after_the_engine_died_starts_a_new_engine(tmp_path):
+def test_after_the_engine_died_spark_connect_starts_a_new_one_and_old_sessions_are_told(tmp_path):
     """The engine host serves every session; when it dies (a crash, the kernel's OOM killer) the next Spark Connect
     connection through the front door starts a new one, as a REST statement would, and finds the catalog as it was
-    (not a dropped connection until something else happens to start an engine)."""
+    (not a dropped connection until something else happens to start an engine). A session begun before the restart
+    lost its settings with the old engine: its next request is refused by name before anything runs (it would
+    otherwise go on silently in the new engine's defaults), and the Statement API says so once, then starts anew."""
     with running_server(tmp_path) as server:
         made = spark_client(server, """
             spark.sql("CREATE SCHEMA IF NOT EXISTS crash")
@@ -186,6 +193,16 @@ def test_spark_connect_after_the_engine_died_starts_a_new_engine(tmp_path):
             out["rows"] = spark.table("crash.kept").count()
         """, token=server.token)
         assert made == {"rows": 1}
+        w = WorkspaceClient(host=server.url, token=server.token)
+
+        def statement(text: str):
+            return w.statement_execution.execute_statement(text, LOCAL_WAREHOUSE_ID, wait_timeout="30s").status
+
+        assert statement("SET spark.sql.session.timeZone = Asia/Manila").state == StatementState.SUCCEEDED
+        old = server.workspace.engine.session()
+        old.sql("SET spark.sql.session.timeZone = Asia/Manila")
+        assert old.sql("SELECT current_timezone()").first()[0] == "Asia/Manila"
+
         engine = psutil.Process(server.workspace.engine.lease().status["pid"])
         engine.kill()
         wait_until(lambda: not engine.is_running() or engine.status() == psutil.STATUS_ZOMBIE,
@@ -195,3 +212,13 @@ def test_spark_connect_after_the_engine_died_starts_a_new_engine(tmp_path):
                              timeout=120)
         assert again == {"rows": 1}
         assert server.workspace.engine.lease().status["pid"] != engine.pid
+
+        with pytest.raises(Exception, match=re.escape(f"[{SESSION_CHANGED}] The engine restarted")):
+            old.sql("SELECT current_timezone()").collect()
+        server.workspace.engine.stop_session(old)
+        told = statement("SELECT current_timezone() AS tz")
+        assert told.state == StatementState.FAILED and SESSION_CHANGED in told.error.message
+        fresh = w.statement_execution.execute_statement("SELECT current_timezone() AS tz", LOCAL_WAREHOUSE_ID,
+                                                        wait_timeout="30s")
+        assert fresh.status.state == StatementState.SUCCEEDED
+        assert fresh.result.data_array[0][0] in ("UTC", "Etc/UTC")  # a new session, in the engine's time zone

@@ -19,6 +19,10 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# A request in a session the engine had before it restarted (see ``proxy.ServerSessions``).
+SESSION_CHANGED = "INVALID_HANDLE.SESSION_CHANGED"
+SESSION_CHANGED_MESSAGE = (f"[{SESSION_CHANGED}] The engine restarted since this session began: its settings, "
+                           "temporary views and current schema are gone. Start a new session.")
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,12 @@ the work ends. A client that disconnects mid-call stops its operation too.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -66,6 +68,42 @@ def _analyze_kind(raw: bytes) -> str | None:
                 descriptor.containing_oneof.name == "analyze":
             return descriptor.name
     return None
+
+
+_NEW_SERVER_SESSION = base_pb2.CloneSessionResponse.DESCRIPTOR.fields_by_name["new_server_side_session_id"].number
+
+
+@functools.cache
+def _session_field(name: str) -> int:
+    """The number of ``server_side_session_id`` in the response of method ``name``."""
+    response = "ArtifactStatusesResponse" if name == "ArtifactStatus" else f"{name}Response"
+    return int(getattr(base_pb2, response).DESCRIPTOR.fields_by_name["server_side_session_id"].number)
+
+
+class ServerSessions:
+    """The server-side session ids this engine host answers with, new for every start of the host.
+
+    Sail answers with the client's own session id, before and after a restart alike, and a restarted Sail makes a
+    fresh session for an id it does not know: a client whose engine died went on in a session without its settings
+    (a time zone, the current schema, temporary views), unaware. Spark's own server gives each session a server-side
+    id that a restart changes, and PySpark (and Databricks Connect) send back the one they saw: a request naming an
+    id this host never gave is refused with ``INVALID_HANDLE.SESSION_CHANGED`` before anything runs, and every
+    answer carries this host's id (a field appended to Sail's bytes: protobuf keeps the last value of a field)."""
+
+    def __init__(self) -> None:
+        self.epoch = uuid.uuid4()
+
+    def id_of(self, session_id: str) -> str:
+        return str(uuid.uuid5(self.epoch, session_id))
+
+    def check(self, request: Any) -> None:
+        observed = request.client_observed_server_side_session_id
+        if observed and observed != self.id_of(request.session_id):
+            raise CallRefused("FAILED_PRECONDITION", errors.SESSION_CHANGED_MESSAGE, errors.SESSION_CHANGED, "HY000")
+
+    def suffix(self, name: str, session_id: str) -> bytes:
+        """What is appended to each answer of method ``name`` in ``session_id``."""
+        return wire.length_delimited(_session_field(name), self.id_of(session_id).encode())
 
 
 def _status(refused: CallRefused) -> Any:
@@ -179,6 +217,7 @@ class SparkConnectProxy:
         self.upstream = upstream
         self.rewriter = rewriter
         self.sessions = Sessions()
+        self.server_sessions = ServerSessions()
         self.operations = Operations()
         self._pending: set[Any] = set()  # Interrupt calls waiting for Sail's answer
         self._pending_lock = threading.Lock()
@@ -220,6 +259,7 @@ class SparkConnectProxy:
     def _call(self, request: Any, context: grpc.ServicerContext, auth: Authenticator) -> Call:
         principal = auth.principal({k: v for k, v in context.invocation_metadata() if isinstance(v, str)})
         self.sessions.claim(request.session_id, principal)
+        self.server_sessions.check(request)
         request.user_context.user_id = principal.name
         return Call(principal, request.session_id)
 
@@ -283,18 +323,20 @@ class SparkConnectProxy:
                 stack.enter_context(table_lock(prepared.lock))
             stream = self.upstream.unary_stream["ExecutePlan"](request)
             context.add_callback(lambda: self._client_gone(op, call))
+            suffix = self.server_sessions.suffix("ExecutePlan", call.session_id)
             if prepared.after_success is None:
-                yield from stream
+                for raw in stream:
+                    yield raw + suffix
             else:  # hold the last message until the catalog knows the table, so the client's next call does
                 last = None
                 for raw in stream:
                     if last is not None:
-                        yield last
+                        yield last + suffix
                     last = raw
                 if not op.stopped:
                     prepared.after_success()
                 if last is not None:
-                    yield last
+                    yield last + suffix
             if op.stopped:  # Sail ends an interrupted operation's stream without an error
                 context.set_code(grpc.StatusCode.CANCELLED)
                 context.set_details(STOPPED_MESSAGE)
@@ -366,7 +408,9 @@ class SparkConnectProxy:
         try:
             stream = self.upstream.unary_stream["ReattachExecute"](request)
             context.add_callback(lambda: self._client_gone(op, call))
-            yield from stream
+            suffix = self.server_sessions.suffix("ExecutePlan", call.session_id)  # its answers are ExecutePlan's
+            for raw in stream:
+                yield raw + suffix
             op.answered = True
         except grpc.RpcError as error:
             self._relay(context, error)
@@ -393,7 +437,7 @@ class SparkConnectProxy:
                 if name == "Config":
                     answered = self._config(request)
                     if answered is not None:
-                        return answered
+                        return answered + self.server_sessions.suffix(name, call.session_id)
                 elif name == "ReleaseSession":
                     self.sessions.release(request.session_id)
                 elif name == "CloneSession" and request.new_session_id:  # the copy is the caller's too
@@ -406,10 +450,14 @@ class SparkConnectProxy:
             self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))
             return b""
         try:
-            return self.upstream.unary_unary[name](request)
+            answer = self.upstream.unary_unary[name](request)
         except grpc.RpcError as error:
             self._relay(context, error)
             return b""
+        answer += self.server_sessions.suffix(name, call.session_id)
+        if name == "CloneSession" and request.new_session_id:
+            answer += wire.length_delimited(_NEW_SERVER_SESSION, self.server_sessions.id_of(request.new_session_id).encode())
+        return answer
 
     def add_artifacts(self, requests: Iterator[bytes], context: grpc.ServicerContext, auth: Authenticator) -> bytes:
         try:
@@ -420,15 +468,20 @@ class SparkConnectProxy:
             self._abort(context, refused)
             return b""
 
+        session: list[str] = []  # the session the artifacts were sent in
+
         def checked() -> Iterator[bytes]:
             for raw in requests:
                 request = base_pb2.AddArtifactsRequest.FromString(raw)
                 self.sessions.claim(request.session_id, principal)
+                self.server_sessions.check(request)
                 request.user_context.user_id = principal.name
+                session[:] = [request.session_id]
                 yield request.SerializeToString()
 
         try:
-            return self.upstream.stream_unary["AddArtifacts"](checked())
+            answer = self.upstream.stream_unary["AddArtifacts"](checked())
+            return answer + (self.server_sessions.suffix("AddArtifacts", session[0]) if session else b"")
         except grpc.RpcError as error:
             self._relay(context, error)
             return b""

@@ -27,6 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from odoolake.workspace.engine.errors import SESSION_CHANGED
 from odoolake.workspace.errors import ApiError, InvalidParameterValue, ResourceDoesNotExist
 from odoolake.workspace.sql import show_metadata
 from odoolake.workspace.sql.metadata import Metadata
@@ -197,6 +198,17 @@ class PrincipalSessions:
                 values.pop(key, None)
             elif m.group("eq"):
                 values[key] = value
+
+    def forget(self, principal: str, spark: Any) -> None:
+        """Drop ``spark`` as the principal's session (the engine restarted under it): the next statement gets a new
+        one. What the principal SET is forgotten with it, as the engine forgot it."""
+        with self._lock:
+            if self._sessions.get(principal) is not spark:
+                return
+            del self._sessions[principal]
+            self._settings.pop(principal, None)
+            self._schemas.pop(principal, None)
+        self.engine.stop_session(spark)
 
     def close(self) -> None:
         with self._lock:
@@ -470,6 +482,8 @@ class StatementService:
                 if cache_key is not None:
                     self.cache.put(cache_key, st.manifest, chunks, sizes)
         except Exception as exc:
+            if sql_session is None and st.session is not None and SESSION_CHANGED in str(exc):
+                self._sessions.forget(principal, st.session)  # said once, in this statement's error
             if st.state != "CANCELED":
                 st.state = "FAILED"
                 failure = SqlFailure.of(exc)
