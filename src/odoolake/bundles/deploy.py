@@ -5,7 +5,8 @@ Deploy is a plan, then actions: sync the bundle's source files to ``workspace.fi
 notebooks, other files stay files), create or reset each job with its notebook paths rewritten to workspace
 paths, and record what the bundle owns in ``state_path/resources.json``. Re-deploying updates in place
 (``jobs/reset``); destroy deletes only the resources recorded there, then the bundle's root folder.
-Experiments, models and serving endpoints are not deployed yet (reported as skipped).
+Experiments, workspace-registry models and serving endpoints are deployed too; Unity Catalog
+``registered_models`` are reported as skipped.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@ import io
 
 import httpx
 import pytest
-from databricks.sdk.errors import BadRequest, ResourceAlreadyExists
+from databricks.sdk.errors import BadRequest, InvalidParameterValue, ResourceAlreadyExists
 from databricks.sdk.service.compute import State
+from databricks.sdk.service.sql import State as WarehouseState
 from databricks.sdk.service.sql import StatementParameterListItem, StatementState
 from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language, ObjectType
 
@@ -19,6 +20,32 @@ def test_clusters_list_get_start(w):
     assert w.clusters.get(cid).state == State.TERMINATED
     w.clusters.start(cid).result()
     assert w.clusters.get(cid).state == State.RUNNING
+    w.clusters.restart(cid).result()
+    assert w.clusters.get(cid).state == State.RUNNING
+    with pytest.raises(BadRequest, match=f"Cluster {cid} is the embedded engine.*cannot be edited"):
+        w.clusters.edit(cid, spark_version="15.4.x-scala2.12", num_workers=4)
+    with pytest.raises(BadRequest, match=f"Cluster {cid} is the embedded engine.*cannot be resized"):
+        w.clusters.resize(cid, num_workers=4)
+    with pytest.raises(BadRequest, match=f"Cluster {cid} is the embedded engine and cannot be permanently deleted"):
+        w.clusters.permanent_delete(cid)
+    with pytest.raises(InvalidParameterValue, match="Cluster 0000-000000-nosuch does not exist"):  # as Databricks
+        w.clusters.resize("0000-000000-nosuch", num_workers=1)
+    assert w.clusters.get(cid).state == State.RUNNING
+
+
+def test_the_warehouse_stops_refuses_statements_and_starts_again(w):
+    warehouse = next(iter(w.warehouses.list()))
+    assert w.warehouses.get(warehouse.id).state == WarehouseState.RUNNING
+    w.warehouses.stop(warehouse.id)
+    assert w.warehouses.get(warehouse.id).state == WarehouseState.STOPPED
+    try:
+        with pytest.raises(BadRequest, match=f"Warehouse {warehouse.id} is stopped; start it first"):
+            w.statement_execution.execute_statement("SELECT 1", warehouse.id, wait_timeout="30s")
+    finally:
+        w.warehouses.start(warehouse.id)
+    assert w.warehouses.get(warehouse.id).state == WarehouseState.RUNNING
+    done = w.statement_execution.execute_statement("SELECT 1", warehouse.id, wait_timeout="30s")
+    assert done.status.state == StatementState.SUCCEEDED
 
 
 def test_workspace_upload_export_list_delete(w):

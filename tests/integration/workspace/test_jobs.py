@@ -204,3 +204,62 @@ def test_run_magic_and_notebook_run_find_workspace_notebooks_in_a_job(w):
         notebook_path="/Users/analyst/uses_lib"))]).result()
     assert run.state.result_state == RunResultState.SUCCESS, run.tasks[0].state.state_message
     assert "rate 0.01 square 49" in w.jobs.get_run_output(run.tasks[0].run_id).logs
+
+
+def test_fields_to_remove_paging_and_the_2_0_routes(w, server, notebooks):
+    auth = {"Authorization": f"Bearer {server.token}"}
+    job = w.jobs.create(name="surface", timeout_seconds=600, tasks=[
+        Task(task_key="a", notebook_task=NotebookTask(notebook_path="/Shared/ETL/first")),
+        Task(task_key="b", notebook_task=NotebookTask(notebook_path="/Shared/ETL/first"))])
+    w.jobs.update(job.job_id, fields_to_remove=["timeout_seconds", "tasks/b"])
+    got = w.jobs.get(job.job_id).settings
+    assert [t.task_key for t in got.tasks] == ["a"] and not got.timeout_seconds and got.name == "surface"
+    w.jobs.create(name="another", tasks=[Task(task_key="a", notebook_task=NotebookTask(
+        notebook_path="/Shared/ETL/first"))])
+    page = httpx.get(f"{server.url}/api/2.1/jobs/list", params={"limit": 1}, headers=auth).json()
+    assert len(page["jobs"]) == 1 and page["has_more"] and page["next_page_token"]
+    second = httpx.get(f"{server.url}/api/2.1/jobs/list", params={"limit": 1, "page_token": page["next_page_token"]},
+                       headers=auth).json()
+    assert second["jobs"][0]["job_id"] != page["jobs"][0]["job_id"] and second["prev_page_token"]
+    every = [j.job_id for j in w.jobs.list(limit=1)]  # the SDK follows the page tokens
+    assert job.job_id in every and len(every) == len(set(every)) >= 2
+    old = httpx.get(f"{server.url}/api/2.0/jobs/get", params={"job_id": job.job_id}, headers=auth)
+    assert old.status_code == 200 and old.json()["settings"]["name"] == "surface"
+
+
+def test_run_now_only_and_notebook_params_then_runs_paging_filters_cancel_all_and_delete(w, notebooks):
+    from databricks.sdk.errors import InvalidParameterValue, ResourceDoesNotExist
+
+    upload(w, "/Shared/ETL/sleep", "import time\ntime.sleep(600)\n")
+    job = w.jobs.create(name="params", tasks=[
+        Task(task_key="a", notebook_task=NotebookTask(notebook_path="/Shared/ETL/first")),
+        Task(task_key="b", depends_on=[Dep(task_key="a")], notebook_task=NotebookTask(notebook_path="/Shared/ETL/boom"))])
+    run = w.jobs.run_now(job.job_id, only=["a"], notebook_params={"month": "2026-07"}).result()
+    assert run.state.result_state == RunResultState.SUCCESS, run.state.state_message
+    assert [t.task_key for t in run.tasks] == ["a"]  # b, which fails, was left out
+    assert w.jobs.get_run_output(run.tasks[0].run_id).notebook_output.result == "2026-07"
+    with pytest.raises(InvalidParameterValue, match="unknown task"):
+        w.jobs.run_now(job.job_id, only=["nope"])
+    second = w.jobs.run_now(job.job_id, only=["a"]).result()
+    assert w.jobs.get_run_output(second.tasks[0].run_id).notebook_output.result == "none"  # the widget's default
+
+    runs = [r.run_id for r in w.jobs.list_runs(job_id=job.job_id, limit=1)]  # one run a page
+    assert runs == [second.run_id, run.run_id]
+    assert not list(w.jobs.list_runs(job_id=job.job_id, active_only=True))
+    assert len(list(w.jobs.list_runs(job_id=job.job_id, completed_only=True))) == 2
+    w.jobs.delete_run(run.run_id)
+    with pytest.raises(ResourceDoesNotExist):
+        w.jobs.get_run(run.run_id)
+    assert [r.run_id for r in w.jobs.list_runs(job_id=job.job_id)] == [second.run_id]
+
+    sleeper = w.jobs.create(name="sleeper", max_concurrent_runs=2, tasks=[
+        Task(task_key="s", notebook_task=NotebookTask(notebook_path="/Shared/ETL/sleep"))])
+    started = [w.jobs.run_now(sleeper.job_id).run_id for _ in range(2)]
+    wait_until(lambda: all(w.jobs.get_run(r).state.life_cycle_state == RunLifeCycleState.RUNNING for r in started),
+               what="both sleeping runs to run")
+    assert {r.run_id for r in w.jobs.list_runs(job_id=sleeper.job_id, active_only=True)} == set(started)
+    with pytest.raises(Exception, match="still active"):
+        w.jobs.delete_run(started[0])
+    w.jobs.cancel_all_runs(job_id=sleeper.job_id)
+    ended = [w.jobs.wait_get_run_job_terminated_or_skipped(r) for r in started]
+    assert {e.state.result_state for e in ended} == {RunResultState.CANCELED}

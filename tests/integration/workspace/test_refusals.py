@@ -44,6 +44,12 @@ def test_clusters_and_warehouses_cannot_be_created(w, http):
     r = http.post("/api/2.1/clusters/create", json={"cluster_name": "x", "spark_version": "15.4.x-scala2.12"})
     assert r.status_code == 400 and "one cluster" in r.json()["message"]
     assert http.post("/api/2.0/sql/warehouses", json={"name": "x"}).status_code == 400
+    warehouse = next(iter(w.warehouses.list())).id
+    with pytest.raises(BadRequest, match=f"warehouse {warehouse} cannot be edited"):
+        w.warehouses.edit(warehouse, cluster_size="Small")
+    with pytest.raises(BadRequest, match=f"warehouse {warehouse} cannot be deleted"):
+        w.warehouses.delete(warehouse)
+    assert next(iter(w.warehouses.list())).id == warehouse  # still there
 
 
 def test_inline_arrow_or_csv_and_html_import_are_refused(w, http):

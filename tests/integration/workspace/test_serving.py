@@ -220,6 +220,15 @@ def test_external_models_and_bad_traffic_are_refused(serving, forecast_lake):
     assert r.status_code == 400 and "add up to 100" in r.json()["message"]
     r = httpx.put(f"{srv.url}/api/2.0/serving-endpoints/split/rate-limits", headers=auth, json={})
     assert r.status_code == 501
+    served = {"entity_name": MODEL_NAME, "entity_version": version}
+    for extra, field in (({"rate_limits": [{"calls": 10, "renewal_period": "minute"}]}, "rate_limits"),
+                         ({"ai_gateway": {"usage_tracking_config": {"enabled": True}}}, "ai_gateway")):
+        r = httpx.post(f"{srv.url}/api/2.0/serving-endpoints", headers=auth,
+                       json={"name": "ext", "config": {"served_entities": [served]}, **extra})
+        assert r.status_code == 400 and f"Invalid {field}" in r.json()["message"], r.text
+    r = httpx.post(f"{srv.url}/api/2.0/serving-endpoints", headers=auth, json={"name": "ext", "config": {
+        "served_entities": [{**served, "min_provisioned_throughput": 0, "max_provisioned_throughput": 100}]}})
+    assert r.status_code == 400 and "min_provisioned_throughput" in r.json()["message"], r.text
     listed = httpx.get(f"{srv.url}/api/2.0/serving-endpoints", headers=auth).json()["endpoints"]
     assert not {"ext", "split"} & {e["name"] for e in listed}  # nothing half-created
 

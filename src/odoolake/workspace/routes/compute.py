@@ -65,18 +65,24 @@ async def clusters_permanent_delete(request: Request) -> dict:
                                 "use clusters/delete to stop it.")
 
 
+SIZED_BY_THE_MACHINE = ("is the embedded engine, sized by the machine it runs on (ODOOLAKE_ENGINE_MEMORY_BYTES, "
+                       "ODOOLAKE_ENGINE_WORKERS when the workspace starts)")
+
+
 @versioned(router, "POST", V, "/clusters/edit")
 async def clusters_edit(request: Request) -> dict:
     body = await json_body(request)
-    _c(request).require_cluster(field(body, "cluster_id", str, required=True))
-    return {}
+    cluster_id = field(body, "cluster_id", str, required=True)
+    _c(request).require_cluster(cluster_id)
+    raise InvalidParameterValue(f"Cluster {cluster_id} {SIZED_BY_THE_MACHINE}: it cannot be edited.")
 
 
 @versioned(router, "POST", V, "/clusters/resize")
 async def clusters_resize(request: Request) -> dict:
     body = await json_body(request)
-    _c(request).require_cluster(field(body, "cluster_id", str, required=True))
-    return {}
+    cluster_id = field(body, "cluster_id", str, required=True)
+    _c(request).require_cluster(cluster_id)
+    raise InvalidParameterValue(f"Cluster {cluster_id} {SIZED_BY_THE_MACHINE}: it cannot be resized.")
 
 
 @versioned(router, "POST", V, "/clusters/create")
@@ -108,11 +114,26 @@ def warehouses_stop(warehouse_id: str, request: Request) -> dict:
     return {}
 
 
+ONE_WAREHOUSE = "The local workspace has one SQL warehouse (the embedded engine)"
+
+
 @router.post("/api/2.0/sql/warehouses")
 async def warehouses_create(request: Request) -> dict:
     await json_body(request)
-    raise InvalidParameterValue("The local workspace has one SQL warehouse (the embedded engine); "
-                                "use warehouses/list to find its id.")
+    raise InvalidParameterValue(f"{ONE_WAREHOUSE}; use warehouses/list to find its id.")
+
+
+@router.post("/api/2.0/sql/warehouses/{warehouse_id}/edit")
+async def warehouses_edit(warehouse_id: str, request: Request) -> dict:
+    await json_body(request)
+    raise InvalidParameterValue(f"{ONE_WAREHOUSE}, sized by the machine: warehouse {warehouse_id} cannot be edited; "
+                                "use warehouses/start and warehouses/stop.")
+
+
+@router.delete("/api/2.0/sql/warehouses/{warehouse_id}")
+def warehouses_delete(warehouse_id: str) -> dict:
+    raise InvalidParameterValue(f"{ONE_WAREHOUSE}: warehouse {warehouse_id} cannot be deleted; "
+                                "use warehouses/stop.")
 
 
 @router.post("/api/2.0/sql/statements")

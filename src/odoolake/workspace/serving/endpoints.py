@@ -20,6 +20,9 @@ from odoolake.workspace.serving.models import LoadedModel, ModelStore
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 WORKLOAD_SIZES = ("Small", "Medium", "Large")
+PROVISIONED_THROUGHPUT = ("min_provisioned_throughput", "max_provisioned_throughput")
+# Endpoint settings the local workspace does not offer: refused at create, never silently dropped.
+UNOFFERED = {"ai_gateway": "the AI gateway", "rate_limits": "rate limits"}
 
 
 def _now() -> int:
@@ -34,6 +37,10 @@ def _entity(raw: Any, index: int, legacy: bool) -> dict:
         if raw.get(unsupported):
             raise InvalidParameterValue(f"Invalid {where}: {unsupported} endpoints cannot be served by the local "
                                         "workspace; only registered MLflow models can.")
+    for unsupported in PROVISIONED_THROUGHPUT:
+        if raw.get(unsupported) is not None:
+            raise InvalidParameterValue(f"Invalid {where}.{unsupported}: provisioned throughput is not offered by "
+                                        "the local workspace; use workload_size.")
     name_key, version_key = ("model_name", "model_version") if legacy else ("entity_name", "entity_version")
     model, version = raw.get(name_key), raw.get(version_key)
     if not isinstance(model, str) or not model:
@@ -108,6 +115,9 @@ class ServingEndpoints:
         name = body.get("name")
         if not isinstance(name, str) or not NAME.match(name):
             raise InvalidParameterValue(f"Invalid name {name!r}: an endpoint name is 1-63 letters, digits, '-' or '_'.")
+        for key, what in UNOFFERED.items():
+            if body.get(key):
+                raise InvalidParameterValue(f"Invalid {key}: {what} is not offered by the local workspace.")
         config = _normalise_config(body.get("config"))
         self._check_and_load(config)
         now = _now()
