@@ -263,3 +263,40 @@ def test_run_now_only_and_notebook_params_then_runs_paging_filters_cancel_all_an
     w.jobs.cancel_all_runs(job_id=sleeper.job_id)
     ended = [w.jobs.wait_get_run_job_terminated_or_skipped(r) for r in started]
     assert {e.state.result_state for e in ended} == {RunResultState.CANCELED}
+
+
+def test_dynamic_values_reach_a_task_as_databricks_fills_them(w, notebooks):
+    import json
+    from datetime import UTC, datetime
+
+    upload(w, "/Shared/ETL/setv", 'dbutils.jobs.taskValues.set(key="v", value=42)\n')
+    upload(w, "/Shared/ETL/echo", "import json\n"
+           'dbutils.notebook.exit(json.dumps({k: dbutils.widgets.get(k) for k in ("rid", "jr", "v", "d", "name")}))\n')
+    job = w.jobs.create(name="dynamic", tasks=[
+        Task(task_key="a", notebook_task=NotebookTask(notebook_path="/Shared/ETL/setv")),
+        Task(task_key="b", depends_on=[Dep(task_key="a")], notebook_task=NotebookTask(
+            notebook_path="/Shared/ETL/echo", base_parameters={
+                "rid": "{{task.run_id}}", "jr": "{{job.run_id}}", "v": "{{tasks.a.values.v}}",
+                "d": "{{job.start_time.iso_date}}", "name": "{{task.name}} of {{job.name}}"}))])
+    run = w.jobs.run_now(job.job_id).result()
+    assert run.state.result_state == RunResultState.SUCCESS, run.state.state_message
+    b = next(t for t in run.tasks if t.task_key == "b")
+    seen = json.loads(w.jobs.get_run_output(b.run_id).notebook_output.result)
+    started = datetime.fromtimestamp(run.start_time / 1000, UTC).date().isoformat()
+    assert seen == {"rid": str(b.run_id), "jr": str(run.run_id), "v": "42", "d": started, "name": "b of dynamic"}
+
+
+def test_every_run_if_condition_decides_as_databricks_does(w, notebooks):
+    """One upstream task succeeds and one fails; each condition's outcome is Databricks' documented one."""
+    expected = {RunIf.ALL_SUCCESS: RunResultState.UPSTREAM_FAILED, RunIf.AT_LEAST_ONE_SUCCESS: RunResultState.SUCCESS,
+                RunIf.NONE_FAILED: RunResultState.UPSTREAM_FAILED, RunIf.ALL_DONE: RunResultState.SUCCESS,
+                RunIf.AT_LEAST_ONE_FAILED: RunResultState.SUCCESS, RunIf.ALL_FAILED: RunResultState.EXCLUDED}
+    upstream = [Dep(task_key="ok"), Dep(task_key="boom")]
+    job = w.jobs.create(name="run-if", tasks=[
+        Task(task_key="ok", notebook_task=NotebookTask(notebook_path="/Shared/ETL/first")),
+        Task(task_key="boom", notebook_task=NotebookTask(notebook_path="/Shared/ETL/boom")),
+        *[Task(task_key=cond.value.lower(), depends_on=upstream, run_if=cond,
+               notebook_task=NotebookTask(notebook_path="/Shared/ETL/first")) for cond in expected]])
+    run = w.jobs.run_now(job.job_id).result()
+    states = {t.task_key: t.state.result_state for t in run.tasks}
+    assert {cond: states[cond.value.lower()] for cond in expected} == expected
