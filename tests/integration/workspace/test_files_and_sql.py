@@ -286,3 +286,38 @@ def test_repeated_read_only_statements_are_answered_from_the_result_cache_until_
     assert run("SELECT current_timestamp() AS t").status.state.value == "SUCCEEDED"
     assert cache.key("me", "SELECT current_timestamp()", None, None, None, None, 1, (), {}) is None  # never cached
     assert cache.key("me", "DELETE FROM default.cache_demo", None, None, None, None, 1, (), {}) is None
+
+
+def test_jupyter_and_raw_imports_round_trip_and_dbc_html_are_refused(w, server):
+    import base64
+    import json
+
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"language_info": {"name": "python"}}, "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Remittances\n", "by agency"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": ["x = 1\n", "print(x + 1)"]}]}
+    w.workspace.mkdirs("/Shared/fmt")
+    w.workspace.import_("/Shared/fmt/nb", content=base64.b64encode(json.dumps(notebook).encode()).decode(),
+                        format=ImportFormat.JUPYTER)
+    status = w.workspace.get_status("/Shared/fmt/nb")
+    assert status.object_type == ObjectType.NOTEBOOK and status.language == Language.PYTHON
+    source = base64.b64decode(w.workspace.export("/Shared/fmt/nb", format=ExportFormat.SOURCE).content).decode()
+    assert source.startswith("# Databricks notebook source\n")
+    assert "# MAGIC %md # Remittances\n# MAGIC by agency" in source and "x = 1\nprint(x + 1)" in source
+    back = json.loads(base64.b64decode(w.workspace.export("/Shared/fmt/nb", format=ExportFormat.JUPYTER).content))
+    assert [(c["cell_type"], "".join(c["source"]).strip()) for c in back["cells"]] == [
+        ("markdown", "# Remittances\nby agency"), ("code", "x = 1\nprint(x + 1)")]
+
+    raw = b"# Databricks notebook source\nprint('kept as a file')\n"
+    w.workspace.import_("/Shared/fmt/plain.py", content=base64.b64encode(raw).decode(), format=ImportFormat.RAW)
+    assert w.workspace.get_status("/Shared/fmt/plain.py").object_type == ObjectType.FILE
+    assert w.workspace.download("/Shared/fmt/plain.py").read() == raw
+
+    auth = {"Authorization": f"Bearer {server.token}"}
+    r = httpx.post(f"{server.url}/api/2.0/workspace/import", headers=auth, json={
+        "path": "/Shared/fmt/archive", "format": "DBC", "content": base64.b64encode(b"PK").decode()})
+    assert r.status_code == 501 and "DBC" in r.json()["message"]
+    for fmt in ("HTML", "DBC"):
+        r = httpx.get(f"{server.url}/api/2.0/workspace/export", headers=auth,
+                      params={"path": "/Shared/fmt/nb", "format": fmt})
+        assert r.status_code == 501 and f"format {fmt}" in r.json()["message"]
