@@ -140,6 +140,32 @@ def test_async_statement_polls_to_success_and_chunks(w):
     assert second.row_offset == 5000 and len(second.data_array) == 5000
 
 
+def test_a_cancelled_statement_stops_and_byte_limit_truncates(w):
+    warehouse = next(iter(w.warehouses.list())).id
+    slow = w.statement_execution.execute_statement(
+        warehouse_id=warehouse, wait_timeout="0s",
+        statement="SELECT SUM(id * 7 % 13) FROM range(0, 200000000000)")  # minutes of work for the engine
+    wait_until(lambda: w.statement_execution.get_statement(slow.statement_id).status.state == StatementState.RUNNING,
+               what="the slow statement to run")
+    w.statement_execution.cancel_execution(slow.statement_id)
+    stopped = wait_until(lambda: (got := w.statement_execution.get_statement(slow.statement_id)).status.state
+                         not in (StatementState.PENDING, StatementState.RUNNING) and got,
+                         what="the cancelled statement to stop")
+    assert stopped.status.state == StatementState.CANCELED
+    quick = w.statement_execution.execute_statement(warehouse_id=warehouse, wait_timeout="30s", statement="SELECT 1")
+    assert quick.status.state == StatementState.SUCCEEDED  # the engine is free again
+
+    whole = w.statement_execution.execute_statement(warehouse_id=warehouse, wait_timeout="30s",
+                                                    statement="SELECT id FROM range(12000)")
+    assert whole.manifest.total_row_count == 12000 and not whole.manifest.truncated
+    cut = w.statement_execution.execute_statement(warehouse_id=warehouse, wait_timeout="30s", byte_limit=1000,
+                                                  statement="SELECT id FROM range(12000)")
+    assert cut.status.state == StatementState.SUCCEEDED and cut.manifest.truncated
+    rows = [int(r[0]) for r in cut.result.data_array]
+    assert 0 < len(rows) < 12000 and rows == list(range(len(rows)))  # as many rows as fit, from the first
+    assert cut.manifest.total_row_count == len(rows) and cut.manifest.total_byte_count <= 1000
+
+
 def _download(link: str) -> bytes:
     """What a client does with an external link: a GET with NO workspace token (the link is the credential)."""
     answer = httpx.get(link)

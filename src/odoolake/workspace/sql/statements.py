@@ -461,7 +461,16 @@ class StatementService:
             for start in range(0, max(len(data), 1), CHUNK_ROWS):
                 chunk = data[start:start + CHUNK_ROWS]
                 size = sum(len(str(r)) for r in chunk)
-                if total + size > byte_limit:
+                if total + size > byte_limit:  # the rows that still fit, then stop
+                    kept = used = 0
+                    for row in chunk:
+                        if total + used + len(str(row)) > byte_limit:
+                            break
+                        kept, used = kept + 1, used + len(str(row))
+                    if kept:
+                        chunks.append(chunk[:kept])
+                        sizes.append(used)
+                        total += used
                     truncated = True
                     break
                 chunks.append(chunk)
