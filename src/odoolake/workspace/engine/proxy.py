@@ -97,7 +97,7 @@ class ServerSessions:
         return str(uuid.uuid5(self.epoch, session_id))
 
     def check(self, request: Any) -> None:
-        observed = request.client_observed_server_side_session_id
+        observed = getattr(request, "client_observed_server_side_session_id", "")  # ReleaseSession has none
         if observed and observed != self.id_of(request.session_id):
             raise CallRefused("FAILED_PRECONDITION", errors.SESSION_CHANGED_MESSAGE, errors.SESSION_CHANGED, "HY000")
 

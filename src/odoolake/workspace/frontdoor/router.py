@@ -213,7 +213,6 @@ class FrontDoor:
             client.transport.write(data)  # type: ignore[union-attr]
         engine.pending.clear()
 
-
     async def _connect_engine(self, protocol: Callable[[], asyncio.Protocol]) -> None:
         loop = asyncio.get_running_loop()
         try:
