@@ -46,6 +46,18 @@ def engine_status(home: Path) -> dict | None:
         return None
 
 
+def host_gone(status: dict) -> bool:
+    """Whether the host that answered with ``status`` has exited. Told by its process, not by an admin call: on a
+    loaded machine a live host can miss the call's timeout, and taking it for dead would stop it or start a second
+    one beside it."""
+    import psutil
+
+    try:
+        return psutil.Process(int(status["pid"])).status() == psutil.STATUS_ZOMBIE
+    except (KeyError, ValueError, psutil.NoSuchProcess):
+        return True
+
+
 def interrupt_token(home: Path, token: str, timeout: float = 10.0) -> int:
     """Interrupt every engine operation started with ``token`` and wait for each to end."""
     try:

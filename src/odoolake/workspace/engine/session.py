@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from odoolake.config import WorkspacePaths, local_user
+from odoolake.errors import EngineError
 from odoolake.workspace.engine.memory import workers_from_env
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ class LocalEngine:
         self._remote = remote
         self._lease: EngineLease | None = None
         self._leasing = threading.Lock()  # the server's threads and its front door may find a dead host at once
+        self._closed = False
         self._sessions: list[SparkSession] = []
 
     @classmethod
@@ -78,10 +80,12 @@ class LocalEngine:
     def lease(self, wait: bool = True) -> EngineLease:
         """Hold the engine host (starting it if needed) until ``close()``; with ``wait=False`` a host being started
         may not answer yet (``lease.ready()`` waits for it), so the caller's own start-up overlaps the host's."""
-        from odoolake.workspace.engine.launcher import EngineLease, engine_status
+        from odoolake.workspace.engine.launcher import EngineLease, host_gone
 
         with self._leasing:
-            if self._lease is not None and self._lease.is_ready and engine_status(self.paths.home) is None:
+            if self._closed:
+                raise EngineError("The engine of this workspace was closed; it is not started again.")
+            if self._lease is not None and self._lease.is_ready and host_gone(self._lease.status):
                 stale, self._lease = self._lease, None
                 stale.close()  # the host died: start a new one
             if self._lease is None:
@@ -141,8 +145,10 @@ class LocalEngine:
     def close(self) -> None:
         for spark in list(self._sessions):
             self.stop_session(spark)
-        if self._lease is not None:
+        with self._leasing:  # a lease being taken (the front door's, say) finishes first; none is taken after
+            self._closed = True
             lease, self._lease = self._lease, None
+        if lease is not None:
             lease.close()
 
     def __enter__(self) -> LocalEngine:

@@ -11,6 +11,7 @@ Each new connection is looked at before anything is read from it (``MSG_PEEK``):
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 import ssl
@@ -24,6 +25,7 @@ TLS_HANDSHAKE = 0x16
 FIRST_BYTES_TIMEOUT = 10.0
 MAX_CLIENT_HELLO = 16 * 1024
 PIPE_HIGH_WATER = 4 * 1024 * 1024
+ENGINE_GONE = (errno.ENOENT, errno.ECONNREFUSED)  # the front socket's file is gone, or nobody listens on it
 
 
 def alpn_offers(client_hello: bytes) -> list[str] | None:
@@ -219,8 +221,8 @@ class FrontDoor:
             await loop.create_unix_connection(protocol, str(self.grpc_socket))
             return
         except OSError as exc:
-            if self.engine_up is None:
-                raise
+            if self.engine_up is None or exc.errno not in ENGINE_GONE:
+                raise  # a full listen backlog (EAGAIN), say, is a busy engine, not a dead one
             LOG.warning("front door: the engine's front socket is not answering (%s); starting the engine", exc)
         await loop.run_in_executor(None, self.engine_up)
         await loop.create_unix_connection(protocol, str(self.grpc_socket))
