@@ -8,6 +8,7 @@ import os
 import re
 import signal
 
+import httpx
 import psutil
 import pytest
 from databricks.sdk import WorkspaceClient
@@ -21,6 +22,7 @@ from odoolake.testing.workspace import task_logs
 from odoolake.workspace.db import Database
 from odoolake.workspace.engine.errors import SESSION_CHANGED
 from odoolake.workspace.engine.fence import FENCE_PROPERTY
+from odoolake.workspace.engine.launcher import engine_status
 from odoolake.workspace.identity.tokens import TokenService
 from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
 
@@ -199,6 +201,16 @@ def test_after_the_engine_died_spark_connect_starts_a_new_one_and_old_sessions_a
             return w.statement_execution.execute_statement(text, LOCAL_WAREHOUSE_ID, wait_timeout="30s").status
 
         assert statement("SET spark.sql.session.timeZone = Asia/Manila").state == StatementState.SUCCEEDED
+        auth = {"Authorization": f"Bearer {server.token}"}
+        opened = httpx.post(f"{server.url}/api/2.0/sql/sessions", headers=auth,
+                            json={"warehouse_id": LOCAL_WAREHOUSE_ID}).json()["session_id"]
+
+        def in_session(text: str) -> dict:
+            return httpx.post(f"{server.url}/api/2.0/sql/statements", headers=auth, timeout=60, json={
+                "statement": text, "warehouse_id": LOCAL_WAREHOUSE_ID, "session_id": opened,
+                "wait_timeout": "30s"}).json()
+
+        assert in_session("SET spark.sql.session.timeZone = Asia/Manila")["status"]["state"] == "SUCCEEDED"
         old = server.workspace.engine.session()
         old.sql("SET spark.sql.session.timeZone = Asia/Manila")
         assert old.sql("SELECT current_timezone()").first()[0] == "Asia/Manila"
@@ -207,6 +219,7 @@ def test_after_the_engine_died_spark_connect_starts_a_new_one_and_old_sessions_a
         engine.kill()
         wait_until(lambda: not engine.is_running() or engine.status() == psutil.STATUS_ZOMBIE,
                    what="the engine host to die")
+        assert engine_status(server.workspace.paths.home) is None  # nothing else has started one: the front door will
         # (without a new engine the client retries its connection for minutes: the timeout bounds that)
         again = spark_client(server, """out["rows"] = spark.table("crash.kept").count()""", token=server.token,
                              timeout=120)
@@ -222,3 +235,7 @@ def test_after_the_engine_died_spark_connect_starts_a_new_one_and_old_sessions_a
                                                         wait_timeout="30s")
         assert fresh.status.state == StatementState.SUCCEEDED
         assert fresh.result.data_array[0][0] in ("UTC", "Etc/UTC")  # a new session, in the engine's time zone
+        told = in_session("SELECT current_timezone()")  # a session the client opened: it ends, and says why
+        assert told["status"]["state"] == "FAILED" and SESSION_CHANGED in told["status"]["error"]["message"]
+        ended = in_session("SELECT current_timezone()")
+        assert ended["error_code"] == "RESOURCE_DOES_NOT_EXIST" and "the engine restarted under it" in ended["message"]

@@ -135,6 +135,11 @@ class SqlSessions:
         if session is None or session.principal != principal:
             raise SessionNotFound(f"Session {session_id} does not exist or was closed (sessions close after "
                                   f"{int(self.idle_seconds // 3600)} h without use); open a new connection.")
+        if session.spark.is_stopped:  # PySpark closes a session the engine restarted under
+            with self._lock:
+                self._sessions.pop(session_id, None)
+            raise SessionNotFound(f"Session {session_id} ended: the engine restarted under it, and its settings, "
+                                  "temporary views and current schema went with it; open a new connection.")
         session.touch()
         return session
 

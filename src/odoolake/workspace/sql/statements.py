@@ -27,7 +27,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from odoolake.workspace.engine.errors import SESSION_CHANGED
 from odoolake.workspace.errors import ApiError, InvalidParameterValue, ResourceDoesNotExist
 from odoolake.workspace.sql import show_metadata
 from odoolake.workspace.sql.metadata import Metadata
@@ -153,7 +152,11 @@ class PrincipalSessions:
     def get(self, principal: str) -> Any:
         with self._lock:
             spark = self._sessions.get(principal)
-            if spark is not None:
+            if spark is not None and spark.is_stopped:  # PySpark closes a session the engine restarted under
+                del self._sessions[principal]
+                self._settings.pop(principal, None)
+                self._schemas.pop(principal, None)
+            elif spark is not None:
                 self._sessions.move_to_end(principal)
                 return spark
         spark = self.engine.session(principal)
@@ -491,8 +494,8 @@ class StatementService:
                 if cache_key is not None:
                     self.cache.put(cache_key, st.manifest, chunks, sizes)
         except Exception as exc:
-            if sql_session is None and st.session is not None and SESSION_CHANGED in str(exc):
-                self._sessions.forget(principal, st.session)  # said once, in this statement's error
+            if sql_session is None and st.session is not None and st.session.is_stopped:
+                self._sessions.forget(principal, st.session)  # the engine restarted: said once, in this error
             if st.state != "CANCELED":
                 st.state = "FAILED"
                 failure = SqlFailure.of(exc)
