@@ -305,6 +305,12 @@ def test_a_session_cannot_be_taken_over_by_another_principal(engine):
                 call(request, metadata=metadata)
             assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
             assert "belongs to another principal" in refused.value.details()
+        upload = base_pb2.AddArtifactsRequest(session_id=a.client._session_id, user_context=own)
+        upload.batch.artifacts.add(name="files/x.txt", data=base_pb2.AddArtifactsRequest.ArtifactChunk(data=b"x"))
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.AddArtifacts(iter([upload]), metadata=metadata)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, refused.value.details()
+        assert "belongs to another principal" in refused.value.details()
     finally:
         engine.stop_session(a)
 

@@ -16,7 +16,9 @@ def test_a_request_naming_another_hosts_server_session_is_refused_by_name():
     before, after = ServerSessions(), ServerSessions()  # two starts of the engine host
     assert before.id_of(SESSION) != after.id_of(SESSION) != SESSION
     seen = base_pb2.ExecutePlanRequest(session_id=SESSION, client_observed_server_side_session_id=before.id_of(SESSION))
-    before.check(seen)  # the same host: fine
+    before.check(seen)  # the same host: fine, and the id (the proxy's, not Sail's) is not passed on
+    assert not seen.HasField("client_observed_server_side_session_id")
+    seen.client_observed_server_side_session_id = before.id_of(SESSION)
     with pytest.raises(CallRefused) as refused:
         after.check(seen)
     assert refused.value.error_class == SESSION_CHANGED and refused.value.code == "FAILED_PRECONDITION"

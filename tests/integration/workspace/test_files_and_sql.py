@@ -17,8 +17,10 @@ def test_clusters_list_get_start(w):
     assert len(clusters) == 1 and clusters[0].state == State.RUNNING
     cid = clusters[0].cluster_id
     w.clusters.delete(cid).result()
-    assert w.clusters.get(cid).state == State.TERMINATED
-    w.clusters.start(cid).result()
+    try:  # the cluster is every test's: it is started again whatever happens here
+        assert w.clusters.get(cid).state == State.TERMINATED
+    finally:
+        w.clusters.start(cid).result()
     assert w.clusters.get(cid).state == State.RUNNING
     w.clusters.restart(cid).result()
     assert w.clusters.get(cid).state == State.RUNNING
@@ -37,8 +39,8 @@ def test_the_warehouse_stops_refuses_statements_and_starts_again(w):
     warehouse = next(iter(w.warehouses.list()))
     assert w.warehouses.get(warehouse.id).state == WarehouseState.RUNNING
     w.warehouses.stop(warehouse.id)
-    assert w.warehouses.get(warehouse.id).state == WarehouseState.STOPPED
-    try:
+    try:  # the warehouse is every test's: it is started again whatever happens here
+        assert w.warehouses.get(warehouse.id).state == WarehouseState.STOPPED
         with pytest.raises(BadRequest, match=f"Warehouse {warehouse.id} is stopped; start it first"):
             w.statement_execution.execute_statement("SELECT 1", warehouse.id, wait_timeout="30s")
     finally:

@@ -230,7 +230,7 @@ def test_fields_to_remove_paging_and_the_2_0_routes(w, server, notebooks):
 def test_run_now_only_and_notebook_params_then_runs_paging_filters_cancel_all_and_delete(w, notebooks):
     from databricks.sdk.errors import InvalidParameterValue, ResourceDoesNotExist
 
-    upload(w, "/Shared/ETL/sleep", "import time\ntime.sleep(600)\n")
+    upload(w, "/Shared/ETL/sleep", "import time\ntime.sleep(180)\n")
     job = w.jobs.create(name="params", tasks=[
         Task(task_key="a", notebook_task=NotebookTask(notebook_path="/Shared/ETL/first")),
         Task(task_key="b", depends_on=[Dep(task_key="a")], notebook_task=NotebookTask(notebook_path="/Shared/ETL/boom"))])
@@ -255,12 +255,14 @@ def test_run_now_only_and_notebook_params_then_runs_paging_filters_cancel_all_an
     sleeper = w.jobs.create(name="sleeper", max_concurrent_runs=2, tasks=[
         Task(task_key="s", notebook_task=NotebookTask(notebook_path="/Shared/ETL/sleep"))])
     started = [w.jobs.run_now(sleeper.job_id).run_id for _ in range(2)]
-    wait_until(lambda: all(w.jobs.get_run(r).state.life_cycle_state == RunLifeCycleState.RUNNING for r in started),
-               what="both sleeping runs to run")
-    assert {r.run_id for r in w.jobs.list_runs(job_id=sleeper.job_id, active_only=True)} == set(started)
-    with pytest.raises(Exception, match="still active"):
-        w.jobs.delete_run(started[0])
-    w.jobs.cancel_all_runs(job_id=sleeper.job_id)
+    try:  # the runner's workers are every test's: the sleepers are cancelled whatever happens here
+        wait_until(lambda: all(w.jobs.get_run(r).state.life_cycle_state == RunLifeCycleState.RUNNING
+                               for r in started), what="both sleeping runs to run")
+        assert {r.run_id for r in w.jobs.list_runs(job_id=sleeper.job_id, active_only=True)} == set(started)
+        with pytest.raises(Exception, match="still active"):
+            w.jobs.delete_run(started[0])
+    finally:
+        w.jobs.cancel_all_runs(job_id=sleeper.job_id)
     ended = [w.jobs.wait_get_run_job_terminated_or_skipped(r) for r in started]
     assert {e.state.result_state for e in ended} == {RunResultState.CANCELED}
 

@@ -4,7 +4,7 @@ import base64
 
 import httpx
 import pytest
-from databricks.sdk.errors import BadRequest
+from databricks.sdk.errors import BadRequest, NotFound
 from databricks.sdk.service.jobs import PipelineTask, RunResultState, Task
 from databricks.sdk.service.sql import Disposition, Format
 
@@ -50,6 +50,8 @@ def test_clusters_and_warehouses_cannot_be_created(w, http):
     with pytest.raises(BadRequest, match=f"warehouse {warehouse} cannot be deleted"):
         w.warehouses.delete(warehouse)
     assert next(iter(w.warehouses.list())).id == warehouse  # still there
+    with pytest.raises(NotFound, match="Warehouse nosuch does not exist"):
+        w.warehouses.delete("nosuch")
 
 
 def test_inline_arrow_or_csv_and_html_import_are_refused(w, http):

@@ -14,6 +14,7 @@ the work ends. A client that disconnects mid-call stops its operation too.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import threading
@@ -86,7 +87,7 @@ class ServerSessions:
     Sail answers with the client's own session id, before and after a restart alike, and a restarted Sail makes a
     fresh session for an id it does not know: a client whose engine died went on in a session without its settings
     (a time zone, the current schema, temporary views), unaware. Spark's own server gives each session a server-side
-    id that a restart changes, and PySpark (and Databricks Connect) send back the one they saw: a request naming an
+    id that a restart changes, and PySpark 4 sends back the one it saw: a request naming an
     id this host never gave is refused with ``INVALID_HANDLE.SESSION_CHANGED`` before anything runs, and every
     answer carries this host's id (a field appended to Sail's bytes: protobuf keeps the last value of a field)."""
 
@@ -97,9 +98,14 @@ class ServerSessions:
         return str(uuid.uuid5(self.epoch, session_id))
 
     def check(self, request: Any) -> None:
+        """Refuse a request that saw another start of the host; otherwise take the id out of it (it is the proxy's,
+        not Sail's: a Sail that checked it would refuse every call)."""
         observed = getattr(request, "client_observed_server_side_session_id", "")  # ReleaseSession has none
-        if observed and observed != self.id_of(request.session_id):
+        if not observed:
+            return
+        if observed != self.id_of(request.session_id):
             raise CallRefused("FAILED_PRECONDITION", errors.SESSION_CHANGED_MESSAGE, errors.SESSION_CHANGED, "HY000")
+        request.ClearField("client_observed_server_side_session_id")
 
     def suffix(self, name: str, session_id: str) -> bytes:
         """What is appended to each answer of method ``name`` in ``session_id``."""
@@ -470,17 +476,28 @@ class SparkConnectProxy:
 
         session: list[str] = []  # the session the artifacts were sent in
 
-        def checked() -> Iterator[bytes]:
-            for raw in requests:
-                request = base_pb2.AddArtifactsRequest.FromString(raw)
-                self.sessions.claim(request.session_id, principal)
-                self.server_sessions.check(request)
-                request.user_context.user_id = principal.name
-                session[:] = [request.session_id]
-                yield request.SerializeToString()
+        def checked(raw: bytes) -> bytes:
+            request = base_pb2.AddArtifactsRequest.FromString(raw)
+            self.sessions.claim(request.session_id, principal)
+            self.server_sessions.check(request)
+            request.user_context.user_id = principal.name
+            session[:] = [request.session_id]
+            return request.SerializeToString()
 
+        # The first message is checked here, so that its refusal reaches the client by name; a refusal raised while
+        # grpc reads the rest of the stream for Sail can only end the call ("Exception iterating requests").
+        pending = iter(requests)
         try:
-            answer = self.upstream.stream_unary["AddArtifacts"](checked())
+            first = next(pending, None)
+            head = [] if first is None else [checked(first)]
+        except CallRefused as refused:
+            self._abort(context, refused)
+            return b""
+        except DecodeError as exc:
+            self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))
+            return b""
+        try:
+            answer = self.upstream.stream_unary["AddArtifacts"](itertools.chain(head, map(checked, pending)))
             return answer + (self.server_sessions.suffix("AddArtifacts", session[0]) if session else b"")
         except grpc.RpcError as error:
             self._relay(context, error)

@@ -126,12 +126,14 @@ async def warehouses_create(request: Request) -> dict:
 @router.post("/api/2.0/sql/warehouses/{warehouse_id}/edit")
 async def warehouses_edit(warehouse_id: str, request: Request) -> dict:
     await json_body(request)
+    _c(request).require_warehouse(warehouse_id)
     raise InvalidParameterValue(f"{ONE_WAREHOUSE}, sized by the machine: warehouse {warehouse_id} cannot be edited; "
                                 "use warehouses/start and warehouses/stop.")
 
 
 @router.delete("/api/2.0/sql/warehouses/{warehouse_id}")
-def warehouses_delete(warehouse_id: str) -> dict:
+def warehouses_delete(warehouse_id: str, request: Request) -> dict:
+    _c(request).require_warehouse(warehouse_id)
     raise InvalidParameterValue(f"{ONE_WAREHOUSE}: warehouse {warehouse_id} cannot be deleted; "
                                 "use warehouses/stop.")
 
