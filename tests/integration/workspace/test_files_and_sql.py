@@ -142,18 +142,23 @@ def test_async_statement_polls_to_success_and_chunks(w):
     assert second.row_offset == 5000 and len(second.data_array) == 5000
 
 
-def test_a_cancelled_statement_stops_and_byte_limit_truncates(w):
+def test_a_cancelled_statement_stops_and_byte_limit_truncates(w, server):
+    from odoolake.workspace.engine.launcher import engine_status
+
     warehouse = next(iter(w.warehouses.list())).id
     slow = w.statement_execution.execute_statement(
         warehouse_id=warehouse, wait_timeout="0s",
         statement="SELECT SUM(id * 7 % 13) FROM range(0, 200000000000)")  # minutes of work for the engine
-    wait_until(lambda: w.statement_execution.get_statement(slow.statement_id).status.state == StatementState.RUNNING,
-               what="the slow statement to run")
+    wait_until(lambda: engine_status(server.workspace.paths.home)["operations"] >= 1,
+               what="the slow statement's query to run in the engine")
     w.statement_execution.cancel_execution(slow.statement_id)
     stopped = wait_until(lambda: (got := w.statement_execution.get_statement(slow.statement_id)).status.state
                          not in (StatementState.PENDING, StatementState.RUNNING) and got,
                          what="the cancelled statement to stop")
     assert stopped.status.state == StatementState.CANCELED
+    # and the engine's work ended too (the query alone would run for minutes)
+    wait_until(lambda: engine_status(server.workspace.paths.home)["operations"] == 0,
+               what="the cancelled statement's engine operation to end")
     quick = w.statement_execution.execute_statement(warehouse_id=warehouse, wait_timeout="30s", statement="SELECT 1")
     assert quick.status.state == StatementState.SUCCEEDED  # the engine is free again
 

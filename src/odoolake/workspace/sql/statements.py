@@ -444,6 +444,8 @@ class StatementService:
                 st.session = spark
                 self._sessions.use(principal, spark, catalog, schema)
             spark.addTag(st.statement_id)  # tags are per thread: cancel interrupts this statement only
+            if st.state == "CANCELED":  # cancelled before its query started: an interrupt now would find nothing
+                return
             shown = show_metadata.producer(statement, self.metadata)
             if shown is not None:
                 df: Any = AnsweredFrame(shown())
