@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from odoolake.config import WorkspacePaths, local_user
-from odoolake.errors import EngineError
 from odoolake.workspace.engine.memory import workers_from_env
 
 if TYPE_CHECKING:
@@ -66,7 +65,6 @@ class LocalEngine:
         self._remote = remote
         self._lease: EngineLease | None = None
         self._leasing = threading.Lock()  # the server's threads and its front door may find a dead host at once
-        self._closed = False
         self._sessions: list[SparkSession] = []
 
     @classmethod
@@ -83,8 +81,6 @@ class LocalEngine:
         from odoolake.workspace.engine.launcher import EngineLease, host_gone
 
         with self._leasing:
-            if self._closed:
-                raise EngineError("The engine of this workspace was closed; it is not started again.")
             if self._lease is not None and self._lease.is_ready and host_gone(self._lease.status):
                 stale, self._lease = self._lease, None
                 stale.close()  # the host died: start a new one
@@ -145,8 +141,7 @@ class LocalEngine:
     def close(self) -> None:
         for spark in list(self._sessions):
             self.stop_session(spark)
-        with self._leasing:  # a lease being taken (the front door's, say) finishes first; none is taken after
-            self._closed = True
+        with self._leasing:  # a lease being taken (the front door's, say) finishes first
             lease, self._lease = self._lease, None
         if lease is not None:
             lease.close()

@@ -123,6 +123,7 @@ class FrontDoor:
         self.grpc_socket = grpc_socket
         self.plain_http = plain_http
         self.engine_up = engine_up
+        self.closing = False  # the server is shutting down: no engine is started for a late connection
         self._tasks: set[asyncio.Task] = set()
         # Live splices, held here: uvloop keeps no strong reference to a transport, so a splice nobody refers to
         # would be collected mid-connection and its sockets closed from whichever thread ran the collector.
@@ -221,7 +222,7 @@ class FrontDoor:
             await loop.create_unix_connection(protocol, str(self.grpc_socket))
             return
         except OSError as exc:
-            if self.engine_up is None or exc.errno not in ENGINE_GONE:
+            if self.engine_up is None or self.closing or exc.errno not in ENGINE_GONE:
                 raise  # a full listen backlog (EAGAIN), say, is a busy engine, not a dead one
             LOG.warning("front door: the engine's front socket is not answering (%s); starting the engine", exc)
         await loop.run_in_executor(None, self.engine_up)

@@ -43,6 +43,7 @@ class WorkspaceServer(uvicorn.Server):
         self.plain_http = plain_http
         self.engine_up = engine_up
         self._accept: asyncio.Task | None = None
+        self.door: FrontDoor | None = None
 
     @property
     def port(self) -> int:
@@ -58,13 +59,15 @@ class WorkspaceServer(uvicorn.Server):
             return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore[call-arg]
                                               app_state=self.lifespan.state)
 
-        door = FrontDoor(http_protocol, server_ssl_context(self.tls.server_cert, self.tls.server_key),
-                         self.grpc_socket, self.plain_http, self.engine_up)
-        self._accept = asyncio.get_running_loop().create_task(door.serve(self.listener))
+        self.door = FrontDoor(http_protocol, server_ssl_context(self.tls.server_cert, self.tls.server_key),
+                              self.grpc_socket, self.plain_http, self.engine_up)
+        self._accept = asyncio.get_running_loop().create_task(self.door.serve(self.listener))
         self.servers = []
         self.started = True
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.door is not None:
+            self.door.closing = True
         if self._accept is not None:  # stop accepting before the listening socket is closed under the loop
             self._accept.cancel()
             with contextlib.suppress(asyncio.CancelledError):
