@@ -245,6 +245,12 @@ def test_the_silent_column_drop_of_sail_is_still_refused(fresh):
 def test_unsupported_features_are_named(fresh, tmp_path):
     with pytest.raises(PySparkException, match="Auto Loader"):
         fresh.readStream.format("cloudFiles").load(str(tmp_path)).writeStream.format("delta").start(str(tmp_path))
+    fresh.range(3).write.mode("overwrite").saveAsTable("t_gold.stream_source")
+    stream = fresh.readStream.table("t_gold.stream_source")
+    with pytest.raises(PySparkException, match=r"Structured Streaming sinks \(writeStream.start/toTable/foreachBatch\) "
+                                               "are not supported"):
+        stream.writeStream.format("delta").option("checkpointLocation", str(tmp_path / "cp")).toTable("t_gold.sunk")
+    assert "sunk" not in [t.name for t in fresh.catalog.listTables("t_gold")]
     with pytest.raises(PySparkException, match="Change Data Feed"):
         fresh.read.format("delta").option("readChangeFeed", "true").load("dbfs:/ext/t").collect()
     with pytest.raises(PySparkException, match="OPTIMIZE … WHERE"):
