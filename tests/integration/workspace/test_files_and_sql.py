@@ -91,6 +91,27 @@ def test_files_api_round_trip(w):
     w.files.delete("/Volumes/main/default/raw/a.csv")
 
 
+def test_files_api_metadata_and_directories(w):
+    from databricks.sdk.errors import NotFound
+
+    base = "/Volumes/main/default/raw/dirs"
+    w.files.create_directory(f"{base}/inner")
+    w.files.get_directory_metadata(f"{base}/inner")  # exists: no error
+    w.files.upload(f"{base}/inner/b.csv", io.BytesIO(b"a,b\n1,2\n3,4\n"), overwrite=True)
+    meta = w.files.get_metadata(f"{base}/inner/b.csv")
+    assert meta.content_length == 12 and meta.last_modified
+    assert [e.name for e in w.files.list_directory_contents(base)] == ["inner"]
+    with pytest.raises(BadRequest, match=f"The directory {base}/inner is not empty"):  # as Databricks: kept
+        w.files.delete_directory(f"{base}/inner")
+    assert w.files.download(f"{base}/inner/b.csv").contents.read() == b"a,b\n1,2\n3,4\n"  # nothing lost
+    w.files.delete(f"{base}/inner/b.csv")
+    w.files.delete_directory(f"{base}/inner")
+    with pytest.raises(NotFound):
+        w.files.get_directory_metadata(f"{base}/inner")
+    with pytest.raises(NotFound):
+        w.files.get_metadata(f"{base}/inner/b.csv")
+
+
 def test_seed_gold_query_through_the_warehouse(w, server):
     spark = server.workspace.engine.session()
     spark.sql("CREATE SCHEMA IF NOT EXISTS gold")
