@@ -118,8 +118,7 @@ class PlanRewriter:
 
     def prepare_execute(self, request: base_pb2.ExecutePlanRequest, call: Call) -> Prepared:
         self._check_code(request, call)
-        _check_parsed_texts(request.SerializeToString() if request.ByteSize() > MAX_SQL_TOKENS else b"",
-                            base_pb2.ExecutePlanRequest)
+        _check_request_texts(request)
         plan = request.plan
         if plan.HasField("root"):
             self._relations(plan.root, call)
@@ -168,8 +167,7 @@ class PlanRewriter:
 
     def prepare_analyze(self, request: base_pb2.AnalyzePlanRequest, call: Call) -> None:
         self._check_code(request, call)
-        _check_parsed_texts(request.SerializeToString() if request.ByteSize() > MAX_SQL_TOKENS else b"",
-                            base_pb2.AnalyzePlanRequest)
+        _check_request_texts(request)
         for relation in _messages(request, relations_pb2.Relation):
             self._relation(relation, call)
 
@@ -789,6 +787,12 @@ class PlanRewriter:
             text += "TBLPROPERTIES (\n" + ",\n".join(f"  {sqltext.sql_literal(k)} = {sqltext.sql_literal(v)}"
                                                      for k, v in sorted(properties.items())) + ")\n"
         return text
+
+
+def _check_request_texts(request: Message) -> None:
+    """``_check_parsed_texts`` for a decoded request (serialized only when it is large enough to matter)."""
+    if request.ByteSize() > MAX_SQL_TOKENS:
+        _check_parsed_texts(request.SerializeToString(), type(request))
 
 
 def _check_parsed_texts(buf: bytes, root: Any) -> None:

@@ -69,20 +69,20 @@ SIZED_BY_THE_MACHINE = ("is the embedded engine, sized by the machine it runs on
                        "ODOOLAKE_ENGINE_WORKERS when the workspace starts)")
 
 
+async def _refuse_sizing(request: Request, verb: str) -> dict:
+    cluster_id = field(await json_body(request), "cluster_id", str, required=True)
+    _c(request).require_cluster(cluster_id)
+    raise InvalidParameterValue(f"Cluster {cluster_id} {SIZED_BY_THE_MACHINE}: it cannot be {verb}.")
+
+
 @versioned(router, "POST", V, "/clusters/edit")
 async def clusters_edit(request: Request) -> dict:
-    body = await json_body(request)
-    cluster_id = field(body, "cluster_id", str, required=True)
-    _c(request).require_cluster(cluster_id)
-    raise InvalidParameterValue(f"Cluster {cluster_id} {SIZED_BY_THE_MACHINE}: it cannot be edited.")
+    return await _refuse_sizing(request, "edited")
 
 
 @versioned(router, "POST", V, "/clusters/resize")
 async def clusters_resize(request: Request) -> dict:
-    body = await json_body(request)
-    cluster_id = field(body, "cluster_id", str, required=True)
-    _c(request).require_cluster(cluster_id)
-    raise InvalidParameterValue(f"Cluster {cluster_id} {SIZED_BY_THE_MACHINE}: it cannot be resized.")
+    return await _refuse_sizing(request, "resized")
 
 
 @versioned(router, "POST", V, "/clusters/create")

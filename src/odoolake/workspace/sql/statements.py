@@ -153,9 +153,7 @@ class PrincipalSessions:
         with self._lock:
             spark = self._sessions.get(principal)
             if spark is not None and spark.is_stopped:  # PySpark closes a session the engine restarted under
-                del self._sessions[principal]
-                self._settings.pop(principal, None)
-                self._schemas.pop(principal, None)
+                self._drop(principal)
             elif spark is not None:
                 self._sessions.move_to_end(principal)
                 return spark
@@ -167,9 +165,7 @@ class PrincipalSessions:
             else:
                 self._sessions[principal] = spark
                 if len(self._sessions) > self.max_principals:
-                    old, evicted = self._sessions.popitem(last=False)
-                    self._settings.pop(old, None)
-                    self._schemas.pop(old, None)
+                    evicted = self._drop(next(iter(self._sessions)))
         if evicted is not None:
             self.engine.stop_session(evicted)
         return spark
@@ -208,10 +204,14 @@ class PrincipalSessions:
         with self._lock:
             if self._sessions.get(principal) is not spark:
                 return
-            del self._sessions[principal]
-            self._settings.pop(principal, None)
-            self._schemas.pop(principal, None)
+            self._drop(principal)
         self.engine.stop_session(spark)
+
+    def _drop(self, principal: str) -> Any:
+        """Forget the principal's session and what it SET and USEd (the lock held); returns the session."""
+        self._settings.pop(principal, None)
+        self._schemas.pop(principal, None)
+        return self._sessions.pop(principal)
 
     def close(self) -> None:
         with self._lock:
