@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from odoolake.workspace.errors import ApiError
+from odoolake.workspace.sql.interrupts import interrupt_until_ended
 from odoolake.workspace.sql.results import arrow_and_schema, statement_frame
 from odoolake.workspace.sql.sessions import SqlSession
 from odoolake.workspace.sql.statements import SqlFailure
@@ -50,21 +51,35 @@ class SqlOperation:
     started: float = field(default_factory=time.time)
     completed: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    ran: threading.Event = field(default_factory=threading.Event)  # its worker is done with the engine
+    _changing: threading.Lock = field(default_factory=threading.Lock, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)  # what the protocol layer keeps with the operation
 
     @property
     def tag(self) -> str:
         return f"odoolake-sql-{self.op_id}"
 
-    def finish(self, state: str, table: pa.Table | None = None, failure: SqlFailure | None = None) -> None:
-        if self.state in TERMINAL:
-            return
-        self.table, self.failure, self.state = table, failure, state
+    def start(self) -> bool:
+        """PENDING becomes RUNNING; False if it was cancelled first."""
+        with self._changing:
+            if self.state != PENDING:
+                return False
+            self.state = RUNNING
+            return True
+
+    def finish(self, state: str, table: pa.Table | None = None, failure: SqlFailure | None = None) -> str:
+        """End it in ``state`` unless it has ended already; returns the state it had before."""
+        with self._changing:
+            before = self.state
+            if before in TERMINAL:
+                return before
+            self.table, self.failure, self.state = table, failure, state
         if table is not None and table.num_rows == 1 and table.column_names[:1] == [AFFECTED_ROWS]:
             value = table.column(0)[0].as_py()
             self.modified_rows = int(value) if value is not None else None
         self.completed = time.time()
         self.done.set()
+        return before
 
     def wait(self, timeout: float) -> bool:
         return self.done.wait(timeout)
@@ -117,9 +132,9 @@ class SqlOperations:
         return op
 
     def _run(self, op: SqlOperation, sql: str, args: dict | list | None, row_limit: int | None) -> None:
-        if op.state != PENDING:
+        if not op.start():
+            op.ran.set()
             return
-        op.state = RUNNING
         spark = op.session.spark
         spark.addTag(op.tag)  # tags are per thread: a cancel interrupts this statement only
         try:
@@ -133,6 +148,7 @@ class SqlOperations:
             op.finish(ERROR, failure=SqlFailure.of(exc))
         finally:
             spark.removeTag(op.tag)
+            op.ran.set()
 
     def get(self, op_id: str, principal: str) -> SqlOperation:
         with self._lock:
@@ -143,15 +159,8 @@ class SqlOperations:
 
     def cancel(self, op_id: str, principal: str) -> SqlOperation:
         op = self.get(op_id, principal)
-        if op.state in TERMINAL:
-            return op
-        running = op.state == RUNNING
-        op.finish(CANCELED)
-        if running:
-            try:
-                op.session.spark.interruptTag(op.tag)
-            except Exception:  # the result is discarded whatever the engine says
-                LOG.debug("interrupt of %s failed", op.op_id, exc_info=True)
+        if op.finish(CANCELED) == RUNNING:  # one still PENDING never starts now
+            interrupt_until_ended(op.session.spark, op.tag, op.ran)
         return op
 
     def close(self, op_id: str, principal: str) -> None:

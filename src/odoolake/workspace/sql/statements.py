@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from odoolake.workspace.errors import ApiError, InvalidParameterValue, ResourceDoesNotExist
 from odoolake.workspace.sql import show_metadata
+from odoolake.workspace.sql.interrupts import interrupt_until_ended
 from odoolake.workspace.sql.metadata import Metadata
 from odoolake.workspace.sql.result_files import (
     EXTERNAL_BYTE_LIMIT,
@@ -69,6 +70,7 @@ class Statement:
     disposition: str = INLINE
     format: str = "JSON_ARRAY"
     files: list[ChunkFile] = field(default_factory=list)  # EXTERNAL_LINKS: the chunk files
+    ran: threading.Event = field(default_factory=threading.Event)  # its worker is done with the engine
 
 
 def parameter_value(value: str | None, kind: str, name: str) -> Any:
@@ -428,6 +430,7 @@ class StatementService:
              schema: str | None, row_limit: int | None, byte_limit: int, cache_key: tuple | None = None,
              sql_session: Any = None) -> None:
         if st.state == "CANCELED":
+            st.ran.set()
             return
         st.state = "RUNNING"
         try:
@@ -507,6 +510,7 @@ class StatementService:
             if st.session is not None:
                 st.session.removeTag(st.statement_id)
             st.session = None
+            st.ran.set()
 
     def _write_files(self, st: Statement, df: Any, row_limit: int | None, byte_limit: int) -> None:
         """An EXTERNAL_LINKS result: the rows written as chunk files in the statement's format (one engine call)."""
@@ -556,12 +560,9 @@ class StatementService:
         if st.state in TERMINAL:
             return
         st.state = "CANCELED"
-        session = st.session
+        session = st.session  # read after the state is set: a worker that has not set it yet sees CANCELED
         if session is not None:
-            try:
-                session.interruptTag(statement_id)
-            except Exception:  # the engine may not support interrupts; the result is discarded anyway
-                LOG.debug("interrupt failed for statement %s", statement_id, exc_info=True)
+            interrupt_until_ended(session, statement_id, st.ran)
 
     def close_statement(self, statement_id: str) -> None:
         """Cancel the statement if it still runs and release its result (``DELETE /api/2.0/sql/statements/{id}``,
