@@ -1,6 +1,7 @@
 """Databricks source notebooks run locally: cells, magics, dbutils, display."""
 
 import os
+import re
 import traceback
 
 import pytest
@@ -126,3 +127,50 @@ def test_run_and_notebook_run_resolve_workspace_paths_and_never_leave_the_tree(t
         caller = _write(tree / "Users" / "me" / "caller", f"dbutils.notebook.run({target!r}, 60)\n")
         with pytest.raises(NotebookNotFound, match=problem):
             run_notebook(caller, spark, lake_engine.paths)
+
+
+def test_dbutils_fs_put_cp_mv_head_rm_on_the_local_dbfs(tmp_path, spark, lake_engine):
+    root = lake_engine.paths.dbfs_root
+    nb = _write(tmp_path / "fs.py", "\n".join([
+        "dbutils.fs.put('dbfs:/tmp/fs-test/a.txt', 'alpha')",
+        "dbutils.fs.cp('dbfs:/tmp/fs-test/a.txt', 'dbfs:/tmp/fs-test/copy/b.txt')",
+        "dbutils.fs.mv('/tmp/fs-test/copy/b.txt', 'dbfs:/tmp/fs-test/moved/c.txt')",
+        "dbutils.fs.cp('dbfs:/tmp/fs-test/moved', 'dbfs:/tmp/fs-test/tree', recurse=True)",
+        "print(sorted(f.name for f in dbutils.fs.ls('dbfs:/tmp/fs-test')))",
+        "print(dbutils.fs.head('dbfs:/tmp/fs-test/tree/c.txt', 3))",
+        "print(dbutils.fs.rm('dbfs:/tmp/fs-test/a.txt'), dbutils.fs.rm('dbfs:/tmp/fs-test/a.txt'))",
+        "dbutils.fs.rm('dbfs:/tmp/fs-test/tree', recurse=True)",
+    ]))
+    result = run_notebook(nb, spark, lake_engine.paths)
+    assert result.output.splitlines() == ["['a.txt', 'copy/', 'moved/', 'tree/']", "alp", "True False"]
+    assert (root / "tmp/fs-test/moved/c.txt").read_text() == "alpha"
+    assert not (root / "tmp/fs-test/copy/b.txt").exists() and not (root / "tmp/fs-test/tree").exists()
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    ("dbutils.fs.cp('dbfs:/tmp/fs-missing/x', 'dbfs:/tmp/fs-missing/y')", FileNotFoundError,
+     "dbfs:/tmp/fs-missing/x does not exist"),
+    ("dbutils.fs.mv('dbfs:/tmp/fs-missing/x', 'dbfs:/tmp/fs-missing/y')", FileNotFoundError,
+     "dbfs:/tmp/fs-missing/x does not exist"),
+    ("dbutils.fs.head('dbfs:/tmp/fs-missing/x')", FileNotFoundError, "dbfs:/tmp/fs-missing/x does not exist"),
+    ("dbutils.fs.put('dbfs:/tmp/fs-dir/f', 'a'); dbutils.fs.rm('dbfs:/tmp/fs-dir')", IsADirectoryError,
+     "dbfs:/tmp/fs-dir is a directory; pass recurse=True"),
+    ("dbutils.fs.put('dbfs:/tmp/fs-d2/f', 'a'); dbutils.fs.cp('dbfs:/tmp/fs-d2', 'dbfs:/tmp/fs-d3')", IsADirectoryError,
+     "dbfs:/tmp/fs-d2 is a directory; pass recurse=True"),
+    ("dbutils.fs.put('dbfs:/tmp/fs-twice', 'a'); dbutils.fs.put('dbfs:/tmp/fs-twice', 'b')", FileExistsError,
+     "dbfs:/tmp/fs-twice already exists; pass overwrite=True"),
+    ("dbutils.fs.ls('dbfs:/../outside')", ValueError, "DBFS path escapes the DBFS root"),
+])
+def test_dbutils_fs_errors_name_the_path_and_keep_what_is_stored(tmp_path, spark, lake_engine, call, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        run_notebook(_write(tmp_path / "bad_fs.py", call), spark, lake_engine.paths)
+    assert not (lake_engine.paths.dbfs_root / "tmp/fs-missing").exists()  # a failed copy made no directories
+    if "fs-twice" in call:
+        assert (lake_engine.paths.dbfs_root / "tmp/fs-twice").read_text() == "a"
+
+
+def test_sh_magic_is_refused_with_a_reason(tmp_path, spark, lake_engine):
+    nb = tmp_path / "sh.py"
+    nb.write_text("# Databricks notebook source\n# MAGIC %sh ls /\n")
+    with pytest.raises(NotebookFormatError, match=r"%sh .*use a Python cell"):
+        run_notebook(nb, spark, lake_engine.paths)

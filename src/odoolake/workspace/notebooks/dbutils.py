@@ -93,10 +93,15 @@ class Fs:
             return self._paths.dbfs_to_local(path)
         return self._paths.dbfs_to_local("dbfs:" + ("" if path.startswith("/") else "/") + path)
 
-    def ls(self, path: str) -> list[FileInfo]:
+    def _existing(self, path: str) -> Path:
+        """The local file of ``path``; FileNotFoundError naming the path as the notebook wrote it."""
         local = self._local(path)
         if not local.exists():
             raise FileNotFoundError(f"{path} does not exist")
+        return local
+
+    def ls(self, path: str) -> list[FileInfo]:
+        local = self._existing(path)
         base = path.rstrip("/") if path.startswith(("dbfs:", "file:")) else "dbfs:" + path.rstrip("/")
         if local.is_file():
             st = local.stat()
@@ -121,11 +126,14 @@ class Fs:
         return True
 
     def head(self, path: str, maxBytes: int = 65536) -> str:
-        with self._local(path).open("rb") as fh:
+        local = self._existing(path)
+        if local.is_dir():
+            raise IsADirectoryError(f"{path} is a directory; head reads a file")
+        with local.open("rb") as fh:
             return fh.read(maxBytes).decode("utf-8", errors="replace")
 
     def cp(self, source: str, dest: str, recurse: bool = False) -> bool:
-        src, dst = self._local(source), self._local(dest)
+        src, dst = self._existing(source), self._local(dest)
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
             if not recurse:
@@ -136,9 +144,9 @@ class Fs:
         return True
 
     def mv(self, source: str, dest: str, recurse: bool = False) -> bool:
-        dst = self._local(dest)
+        src, dst = self._existing(source), self._local(dest)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(self._local(source), dst)
+        shutil.move(src, dst)
         return True
 
     def rm(self, path: str, recurse: bool = False) -> bool:
