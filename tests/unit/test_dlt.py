@@ -116,3 +116,24 @@ def test_streaming_table_reads_only_what_was_appended(spark):
     assert sorted(r["id"] for r in spark.table("dlt_stream.bills_stream").collect()) == [1, 3]  # untouched
     rebuilt = run_pipeline(spark, _stream_definitions(), target="dlt_stream", full_refresh=True)
     assert rebuilt[0].rows == 1 and [r["id"] for r in spark.table("dlt_stream.bills_stream").collect()] == [3]
+
+
+def test_a_materialized_view_is_recomputed_whole_on_each_update(spark):
+    source = {"rows": [("RIM", 10.0), ("BOM", 4.0)]}
+
+    def define():
+        @dlt.materialized_view(name="agency_totals", comment="per agency")
+        def totals():
+            from pyspark.sql import functions as F
+
+            return dlt.read("payments").groupBy("agency").agg(F.sum("amount").alias("amount"))
+
+        @dlt.table
+        def payments():
+            return spark.createDataFrame(source["rows"], "agency string, amount double")
+
+    first = run_pipeline(spark, define, target="dlt_mv")
+    assert [(r.name, r.kind) for r in first] == [("payments", "table"), ("agency_totals", "materialized_view")]
+    source["rows"] = [("RIM", 1.0)]
+    run_pipeline(spark, define, target="dlt_mv")
+    assert [(r["agency"], r["amount"]) for r in spark.table("dlt_mv.agency_totals").collect()] == [("RIM", 1.0)]
