@@ -45,6 +45,10 @@ class ResourceAlreadyExists(ApiError):
     status, error_code = 409, "RESOURCE_ALREADY_EXISTS"
 
 
+class ResourceConflict(ApiError):
+    status, error_code = 409, "RESOURCE_CONFLICT"
+
+
 class Unauthenticated(ApiError):
     status, error_code = 401, "UNAUTHENTICATED"
 

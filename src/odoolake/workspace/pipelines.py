@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from odoolake.workspace.db import Database
-from odoolake.workspace.errors import InvalidParameterValue, ResourceDoesNotExist
+from odoolake.workspace.errors import InvalidParameterValue, ResourceConflict, ResourceDoesNotExist
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELED")
 
@@ -48,13 +48,18 @@ class PipelinesService:
         spec["target"] = target
         return spec
 
+    def _check_name(self, spec: dict, body: dict, editing: str | None = None) -> None:
+        """Pipeline names are unique unless the request says ``allow_duplicate_names``."""
+        if body.get("allow_duplicate_names"):
+            return
+        for existing in self.list():
+            if existing["name"] == spec["name"] and existing["pipeline_id"] != editing:
+                raise ResourceConflict(f"A pipeline named {spec['name']!r} already exists "
+                                       f"({existing['pipeline_id']}).")
+
     def create(self, body: dict) -> str:
         spec = self._spec(body)
-        if not body.get("allow_duplicate_names"):
-            for existing in self.list():
-                if existing["name"] == spec["name"]:
-                    raise InvalidParameterValue(f"A pipeline named {spec['name']!r} already exists "
-                                                f"({existing['pipeline_id']}).", error_code="RESOURCE_CONFLICT")
+        self._check_name(spec, body)
         pipeline_id = str(uuid.uuid4())
         spec["id"] = pipeline_id
         with self.db.transaction() as conn:
@@ -91,6 +96,7 @@ class PipelinesService:
     def edit(self, pipeline_id: str, body: dict) -> None:
         self._row(pipeline_id)
         spec = self._spec(body)
+        self._check_name(spec, body, editing=pipeline_id)
         spec["id"] = pipeline_id
         with self.db.transaction() as conn:
             conn.execute("UPDATE pipelines SET spec = ? WHERE pipeline_id = ?", (json.dumps(spec), pipeline_id))
@@ -110,8 +116,7 @@ class PipelinesService:
     def start_update(self, pipeline_id: str, full_refresh: bool = False, wait: bool = False) -> str:
         spec = json.loads(self._row(pipeline_id)["spec"])
         if any(u["state"] not in TERMINAL for u in self._updates(pipeline_id)):
-            raise InvalidParameterValue(f"Pipeline {pipeline_id} already has an active update.",
-                                        error_code="RESOURCE_CONFLICT")
+            raise ResourceConflict(f"Pipeline {pipeline_id} already has an active update.")
         update: dict[str, Any] = {"update_id": str(uuid.uuid4()), "pipeline_id": pipeline_id, "state": "QUEUED",
                   "full_refresh": bool(full_refresh), "creation_time": _now(), "cause": "API_CALL"}
         self._save(update)

@@ -1,6 +1,7 @@
 """The Pipelines API and pipeline_task: a DLT notebook (with `import dlt`) updated through the SDK."""
 
 
+import pytest
 from databricks.sdk.service.jobs import PipelineTask, RunResultState, Task
 from databricks.sdk.service.pipelines import NotebookLibrary, PipelineLibrary
 from databricks.sdk.service.workspace import ImportFormat, Language
@@ -50,3 +51,34 @@ def test_pipeline_api_and_pipeline_task(w, server):
     assert w.pipelines.get(pid).latest_updates[0].state.value == "COMPLETED"
     assert len(list(w.pipelines.list_pipeline_events(pid))) >= 2
     w.pipelines.delete(pid)
+
+
+def test_pipeline_edit_changes_what_the_next_update_writes_and_bad_edits_keep_the_spec(w, server):
+    from databricks.sdk.errors import InvalidParameterValue, NotFound, ResourceConflict
+
+    w.workspace.upload("/Shared/dlt/edited", NOTEBOOK, format=ImportFormat.SOURCE, language=Language.PYTHON,
+                       overwrite=True)
+    library = [PipelineLibrary(notebook=NotebookLibrary(path="/Shared/dlt/edited"))]
+    pid = w.pipelines.create(name="before edit", target="dlt_before", libraries=library).pipeline_id
+    other = w.pipelines.create(name="another", target="dlt_other", libraries=library).pipeline_id
+    w.pipelines.update(pid, name="after edit", target="dlt_after", libraries=library)
+    got = w.pipelines.get(pid)
+    assert (got.name, got.spec.target) == ("after edit", "dlt_after")
+    assert wait(w, pid, w.pipelines.start_update(pid).update_id) == "COMPLETED"
+    spark = server.workspace.engine.session()
+    try:
+        assert spark.table("dlt_after.counted").first()[0] == 5
+        assert not spark.catalog.tableExists("dlt_before.counted")
+    finally:
+        server.workspace.engine.stop_session(spark)
+    with pytest.raises(ResourceConflict, match="A pipeline named 'another' already exists"):
+        w.pipelines.update(pid, name="another", target="dlt_after", libraries=library)
+    with pytest.raises(InvalidParameterValue, match="needs at least one notebook library"):
+        w.pipelines.update(pid, name="after edit", target="dlt_after", libraries=[])
+    with pytest.raises(NotFound, match="was not found"):
+        w.pipelines.update("0000-no-such-pipeline", name="x", target="dlt_x", libraries=library)
+    kept = w.pipelines.get(pid)
+    assert (kept.name, kept.spec.target, len(kept.spec.libraries)) == ("after edit", "dlt_after", 1)
+    w.pipelines.update(pid, name="another", target="dlt_after", libraries=library, allow_duplicate_names=True)
+    for p in (pid, other):
+        w.pipelines.delete(p)
