@@ -173,6 +173,14 @@ def test_python_sql_condition_and_wheel_tasks(w, server):
     assert "Usage" in w.jobs.get_run_output(tasks["if_true"].run_id).logs
     assert tasks["if_false"].state.result_state == RunResultState.EXCLUDED
 
+    # run-now's python_params replace the parameters of every Python task: files and wheels (which this one refuses)
+    again = w.jobs.run_now(job_id=job.job_id, python_params=["--month", "2026-07"]).result()
+    tasks = {t.task_key: t for t in again.tasks}
+    assert "args ['--month', '2026-07'] 3" in w.jobs.get_run_output(tasks["py"].run_id).logs
+    assert tasks["py"].state.result_state == RunResultState.SUCCESS
+    assert "No such option: --month" in w.jobs.get_run_output(tasks["if_true"].run_id).logs
+    assert again.state.state_message == "Task if_true failed with message: SystemExit: 2"
+
 
 def test_max_concurrent_runs_skips_or_queues(w, server, tmp_path):
     from databricks.sdk.service.jobs import QueueSettings

@@ -417,8 +417,8 @@ class JobRunner:
             elif kind == "spark_python_task":
                 spec["parameters"] = [resolve(str(p)) for p in (run.get("_python_params") or spec.get("parameters", []))]
                 spec["local_path"] = str(self._file(spec["python_file"]))
-            elif kind == "python_wheel_task":
-                spec["parameters"] = [resolve(str(p)) for p in spec.get("parameters", [])]
+            elif kind == "python_wheel_task":  # run-now's python_params are for every Python task, wheels too
+                spec["parameters"] = [resolve(str(p)) for p in (run.get("_python_params") or spec.get("parameters", []))]
                 spec["named_parameters"] = {k: resolve(str(v)) for k, v in (spec.get("named_parameters") or {}).items()}
             elif kind == "sql_task":
                 spec["parameters"] = {k: resolve(str(v)) for k, v in (spec.get("parameters") or {}).items()}
