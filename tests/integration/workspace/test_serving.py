@@ -8,8 +8,8 @@ import json
 import httpx
 import pytest
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import NotFound
-from databricks.sdk.service.serving import EndpointCoreConfigInput, ServedEntityInput
+from databricks.sdk.errors import BadRequest, NotFound
+from databricks.sdk.service.serving import EndpointCoreConfigInput, EndpointTag, ServedEntityInput
 
 from odoolake.ml import ALIAS, MODEL_NAME, tracking
 from odoolake.ml.backtest import BacktestConfig
@@ -79,6 +79,18 @@ def test_endpoint_lifecycle_through_the_sdk(serving, forecast_lake):
     assert updated.config.config_version == 2
     again = w.serving_endpoints.query("bir-forecast-sdk", dataframe_records=[ROW])
     assert again.served_model_name == f"{MODEL_NAME}-{other}"
+
+    w.serving_endpoints.patch("bir-forecast-sdk", add_tags=[EndpointTag(key="team", value="finance"),
+                                                            EndpointTag(key="tier", value="gold")])
+    patched = w.serving_endpoints.patch("bir-forecast-sdk", add_tags=[EndpointTag(key="team", value="tax")],
+                                        delete_tags=["tier"])
+    assert [(t.key, t.value) for t in patched.tags] == [("team", "tax")]
+    with pytest.raises(BadRequest, match="each tag needs a string key"):
+        w.api_client.do("PATCH", "/api/2.0/serving-endpoints/bir-forecast-sdk/tags",
+                        body={"add_tags": [{"value": "no key"}], "delete_tags": ["team"]})
+    assert [(t.key, t.value) for t in w.serving_endpoints.get("bir-forecast-sdk").tags] == [("team", "tax")]
+    with pytest.raises(NotFound):
+        w.serving_endpoints.patch("no-such-endpoint", add_tags=[EndpointTag(key="team", value="tax")])
     w.serving_endpoints.delete("bir-forecast-sdk")
     with pytest.raises(NotFound):
         w.serving_endpoints.get("bir-forecast-sdk")
