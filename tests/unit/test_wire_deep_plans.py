@@ -17,7 +17,7 @@ from odoolake.workspace.engine import wire
 from odoolake.workspace.engine.access import PATH_OUTSIDE_LAKE, AccessRules
 from odoolake.workspace.engine.identity import CallRefused, Principal
 from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_pb2
-from odoolake.workspace.engine.rewrite import _DEEP_TARGETS, Call, PlanRewriter
+from odoolake.workspace.engine.rewrite import _DEEP_TARGETS, MAX_DEEP_HITS, Call, PlanRewriter
 from odoolake.workspace.identity.roles import DEVELOPER, Roles
 
 OWNER = "owner@localhost"
@@ -373,3 +373,16 @@ def test_type_strings_and_replace_where_past_the_token_limit_are_refused(rewrite
     with pytest.raises(CallRefused, match=f"The WriteOperation text holds more than {MAX_SQL_TOKENS} tokens"):
         rewriter.prepare_execute(write({"replaceWhere": long_condition}), developer)
     rewriter.prepare_execute(write({"replaceWhere": "id = 1", "userMetadata": long_condition}), developer)
+
+
+def test_a_deep_plan_naming_more_sources_than_the_limit_is_refused_by_name(rewriter):
+    """Each source found in a deep plan is re-walked after a rewrite: past ``MAX_DEEP_HITS`` the plan is refused before
+    any of that work, naming the limit, and one source under it is still passed on."""
+    call = Call(Principal("dev@localhost", DEVELOPER), "s")
+    rewriter.prepare_deep(_deep_request([f"dbfs:/raw/{i}.csv" for i in range(MAX_DEEP_HITS)]),
+                          base_pb2.ExecutePlanRequest, call)
+    with pytest.raises(CallRefused) as refused:
+        rewriter.prepare_deep(_deep_request([f"dbfs:/raw/{i}.csv" for i in range(MAX_DEEP_HITS + 1)]),
+                              base_pb2.ExecutePlanRequest, call)
+    assert refused.value.error_class == "PLAN_TOO_COMPLEX" and refused.value.code == "INVALID_ARGUMENT"
+    assert f"names more than {MAX_DEEP_HITS} sources or statements" in refused.value.message
