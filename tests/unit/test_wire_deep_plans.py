@@ -386,3 +386,28 @@ def test_a_deep_plan_naming_more_sources_than_the_limit_is_refused_by_name(rewri
                               base_pb2.ExecutePlanRequest, call)
     assert refused.value.error_class == "PLAN_TOO_COMPLEX" and refused.value.code == "INVALID_ARGUMENT"
     assert f"names more than {MAX_DEEP_HITS} sources or statements" in refused.value.message
+
+
+@pytest.mark.parametrize("grown", [0, 5, 300])  # the new path's length: some enclosing lengths need one more byte
+def test_replace_gives_the_bytes_protobuf_itself_writes(grown):
+    """The oracle is protobuf: the same change made on the decoded message, serialized again."""
+    request = base_pb2.ExecutePlanRequest(session_id="s")
+    union = request.plan.root.filter.input.set_op
+    union.left_input.read.data_source.paths.append("dbfs:/a.csv")
+    union.right_input.filter.input.read.data_source.paths.append("dbfs:/b.csv")
+    union.right_input.filter.condition.CopyFrom(_condition(3))
+    buf = request.SerializeToString()
+    hits = sorted(wire.find(buf, base_pb2.ExecutePlanRequest.DESCRIPTOR, frozenset({READ})),
+                  key=lambda hit: hit.field.tag_start)
+    places = [wire.ordinals(buf, hit.path) for hit in hits]
+    new_path = "x" * grown
+    changed = relations_pb2.Read()
+    changed.data_source.paths.append(new_path)
+    out = wire.replace(buf, hits[1].path, changed.SerializeToString())
+    union.right_input.filter.input.read.data_source.paths[0] = new_path
+    assert out == request.SerializeToString()
+    # the other read is found again by its place, though its offsets (or its parents' lengths) moved
+    left = wire.locate(out, places[0])
+    out = wire.replace(out, left, changed.SerializeToString())
+    union.left_input.read.data_source.paths[0] = new_path
+    assert out == request.SerializeToString()

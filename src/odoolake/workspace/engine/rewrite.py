@@ -178,23 +178,21 @@ class PlanRewriter:
         if not self.access.may_send_code(call.principal) and wire.find(buf, root.DESCRIPTOR, _CODE):
             raise self.access.refuse_code(call.principal)
         _check_parsed_texts(buf, root)
+        hits = wire.find(buf, root.DESCRIPTOR, _DEEP_TARGETS)
+        if len(hits) > MAX_DEEP_HITS:
+            raise refuse("INVALID_ARGUMENT", "PLAN_TOO_COMPLEX", "54001",
+                         f"The plan is too deep to decode and names more than {MAX_DEEP_HITS} sources or statements; "
+                         "cache or save an intermediate result and continue from it.")
+        # Last first: a rewrite moves the offsets after it and its enclosing lengths, never the order of fields, so
+        # each earlier message is found again by its place among its siblings (cheap), not by a new walk; and a message
+        # holding others (a write, a merge) is rewritten after them, with what they became.
+        places = [wire.ordinals(buf, hit.path) for hit in hits]
         prepared = Prepared()
-        index = 0
-        hits: list[wire.Found] | None = None
-        while True:
-            if hits is None:  # found again after a change: every offset after it moved
-                hits = sorted(wire.find(buf, root.DESCRIPTOR, _DEEP_TARGETS), key=lambda hit: hit.field.tag_start)
-                if len(hits) > MAX_DEEP_HITS:
-                    raise refuse("INVALID_ARGUMENT", "PLAN_TOO_COMPLEX", "54001",
-                                 f"The plan is too deep to decode and names more than {MAX_DEEP_HITS} sources or "
-                                 "statements; cache or save an intermediate result and continue from it.")
-            if index >= len(hits):
-                return buf, prepared
-            changed, step = self._deep_hit(buf, hits[index], call)
-            if changed != buf:
-                buf, hits = changed, None
+        for hit, place in sorted(zip(hits, places, strict=True), key=lambda pair: pair[0].field.tag_start,
+                                 reverse=True):
+            buf, step = self._deep_hit(buf, wire.Found(wire.locate(buf, place), hit.descriptor), call)
             prepared = Prepared(step.lock or prepared.lock, step.after_success or prepared.after_success)
-            index += 1
+        return buf, prepared
 
     def _deep_hit(self, buf: bytes, hit: wire.Found, call: Call) -> tuple[bytes, Prepared]:
         field = hit.field
@@ -862,7 +860,7 @@ _CODE_TYPES = ("spark.connect.PythonUDF", "spark.connect.PythonUDTF", "spark.con
 _CODE_CLASSES = tuple(message_factory.GetMessageClass(wire.message_types(base_pb2.ExecutePlanRequest.DESCRIPTOR)[name])
                       for name in _CODE_TYPES)
 _CODE = frozenset(c.DESCRIPTOR.full_name for c in _CODE_CLASSES)
-# Each rewrite of a plan too deep to decode walks it again (its offsets moved): bounded, since any client may send one
+# Each rewrite in a plan too deep to decode copies the whole request once: bounded, since any client may send one
 MAX_DEEP_HITS = 256
 # Every text the engine parses (SQL statements, expression strings, type and schema strings) holds at most
 # MAX_SQL_TOKENS tokens by ``sqltext.token_bound`` (a raw count no lexer difference can fool); a statement also nests

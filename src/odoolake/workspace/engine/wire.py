@@ -10,6 +10,7 @@ splices them back, fixing the length of every enclosing message.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -188,16 +189,45 @@ def _path(trail: _Trail) -> tuple[Field, ...]:
 
 
 def replace(buf: bytes, path: tuple[Field, ...], value: bytes) -> bytes:
-    """``buf`` with the value of the last field of ``path`` replaced, every enclosing length updated."""
-    new = value
-    for depth in range(len(path) - 1, -1, -1):
-        field = path[depth]
-        encoded = buf[field.tag_start:field.length_start] + varint(len(new)) + new
-        if depth == 0:
-            return buf[:field.tag_start] + encoded + buf[field.value_end:]
-        parent = path[depth - 1]
-        new = buf[parent.value_start:field.tag_start] + encoded + buf[field.value_end:parent.value_end]
-    return value
+    """``buf`` with the value of the last field of ``path`` replaced, every enclosing length updated.
+
+    One copy of ``buf`` whatever the depth: the new lengths are worked out from the inside out, then the bytes are
+    joined from the outside in."""
+    lengths = [len(value)]  # the new value length of each field on the path, innermost first
+    for depth in range(len(path) - 1, 0, -1):
+        child, parent = path[depth], path[depth - 1]
+        old_size = child.value_end - child.tag_start
+        new_size = child.length_start - child.tag_start + len(varint(lengths[-1])) + lengths[-1]
+        lengths.append(parent.value_end - parent.value_start - old_size + new_size)
+    lengths.reverse()
+    pieces = [buf[:path[0].tag_start]]
+    for depth, field in enumerate(path):
+        pieces += [buf[field.tag_start:field.length_start], varint(lengths[depth])]
+        pieces.append(buf[field.value_start:path[depth + 1].tag_start] if depth + 1 < len(path) else value)
+    for depth in range(len(path) - 1, 0, -1):
+        pieces.append(buf[path[depth].value_end:path[depth - 1].value_end])
+    pieces.append(buf[path[0].value_end:])
+    return b"".join(pieces)
+
+
+def ordinals(buf: bytes, path: tuple[Field, ...]) -> tuple[int, ...]:
+    """Where each field of ``path`` stands among the fields of the message holding it: an address that stays true
+    when a field elsewhere is replaced (``replace`` moves offsets, never the order of fields)."""
+    places, start, end = [], 0, len(buf)
+    for wanted in path:
+        places.append(next(i for i, field in enumerate(fields(buf, start, end)) if field.tag_start == wanted.tag_start))
+        start, end = wanted.value_start, wanted.value_end
+    return tuple(places)
+
+
+def locate(buf: bytes, places: tuple[int, ...]) -> tuple[Field, ...]:
+    """The path that ``ordinals`` gave ``places`` for, in ``buf`` as it is now."""
+    path, start, end = [], 0, len(buf)
+    for place in places:
+        field = next(itertools.islice(fields(buf, start, end), place, None))
+        path.append(field)
+        start, end = field.value_start, field.value_end
+    return tuple(path)
 
 
 def without(buf: bytes, start: int, end: int, number: int) -> tuple[bytes, bytes]:
