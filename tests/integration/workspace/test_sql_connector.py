@@ -152,11 +152,16 @@ def test_a_session_may_open_in_a_schema_it_creates_next(server):
 
 
 def test_cancel_stops_a_running_statement_and_the_session_goes_on(server):
+    from odoolake.workspace.engine.launcher import engine_status
+
     with connect(server) as conn, conn.cursor() as cur:
         cur.execute_async("SELECT SUM(a.id * b.id) AS s FROM range(200000) a CROSS JOIN range(200000) b")
         wait_until(lambda: cur.get_query_state().name in ("RUNNING", "PENDING"), what="the statement to run")
         cur.cancel()
         wait_until(lambda: cur.get_query_state().name in ("CANCELLED", "CLOSED"), what="the statement to stop")
+        # and the engine's work ended too (the cross join alone would run for minutes)
+        wait_until(lambda: engine_status(server.workspace.paths.home)["operations"] == 0,
+                   what="the cancelled statement's engine operation to end")
     with connect(server) as conn, conn.cursor() as cur:
         cur.execute("SELECT 1 AS one")
         assert cur.fetchone().one == 1
