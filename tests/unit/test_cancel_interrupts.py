@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from odoolake.testing.waiting import wait_until
-from odoolake.workspace.sql import interrupts, operations, statements
+from odoolake.workspace.engine import interrupts
+from odoolake.workspace.sql import operations, statements
 from odoolake.workspace.sql.operations import CANCELED, SqlOperations
 from odoolake.workspace.sql.sessions import SqlSession
 from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID, StatementService

@@ -35,6 +35,7 @@ from grpc_status import rpc_status
 from odoolake.workspace.engine import errors, wire
 from odoolake.workspace.engine.fence import fence_table
 from odoolake.workspace.engine.identity import Authenticator, CallRefused, Principal
+from odoolake.workspace.engine.interrupts import keep_interrupting
 from odoolake.workspace.engine.locks import table_lock
 from odoolake.workspace.engine.protos import base_pb2
 from odoolake.workspace.engine.rewrite import Call, PlanRewriter
@@ -71,6 +72,8 @@ def _analyze_kind(raw: bytes) -> str | None:
     return None
 
 
+_INTERRUPT = base_pb2.InterruptRequest.InterruptType
+_INTERRUPTED_IDS = base_pb2.InterruptResponse.DESCRIPTOR.fields_by_name["interrupted_ids"].number
 _NEW_SERVER_SESSION = base_pb2.CloneSessionResponse.DESCRIPTOR.fields_by_name["new_server_side_session_id"].number
 
 
@@ -132,9 +135,12 @@ class Operation:
     principal: Principal
     writes: str | None = None  # the location of the table it writes, if it writes one
     label: str = ""  # the client's operation id, for the fence and the logs
+    operation_id: str = ""  # the id Sail knows it by ("" for a plan too deep to decode that came without one)
+    tags: frozenset[str] = frozenset()
     done: threading.Event = field(default_factory=threading.Event)
     answered: bool = False  # the client received Sail's whole answer
     stopped: bool = False  # interrupted: whatever Sail answers, it did not succeed
+    chased: bool = False  # interrupts are being sent until it ends (``SparkConnectProxy._chase``)
     _stopping: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def stop(self) -> None:
@@ -159,11 +165,11 @@ class Operations:
         self._lock = threading.Lock()
         self._next = 0
 
-    def start(self, session_id: str, principal: Principal, writes: str | None = None,
-              label: str = "") -> tuple[int, Operation]:
+    def start(self, session_id: str, principal: Principal, writes: str | None = None, label: str = "",
+              operation_id: str = "", tags: frozenset[str] = frozenset()) -> tuple[int, Operation]:
         with self._lock:
             self._next += 1
-            op = Operation(session_id, principal, writes, label or f"odoolake-{self._next}")
+            op = Operation(session_id, principal, writes, label or f"odoolake-{self._next}", operation_id, tags)
             self._ops[self._next] = op
             return self._next, op
 
@@ -176,6 +182,17 @@ class Operations:
     def matching(self, token: str | None = None) -> list[Operation]:
         with self._lock:
             return [op for op in self._ops.values() if token is None or op.principal.token == token]
+
+    def named_by(self, request: base_pb2.InterruptRequest) -> list[Operation]:
+        """The operations of the request's session that a client's Interrupt names (all, by tag or by id)."""
+        kind = request.interrupt_type
+        with self._lock:
+            ops = [op for op in self._ops.values() if op.session_id == request.session_id]
+        if kind == _INTERRUPT.INTERRUPT_TYPE_TAG:
+            return [op for op in ops if request.operation_tag in op.tags]
+        if kind == _INTERRUPT.INTERRUPT_TYPE_OPERATION_ID:
+            return [op for op in ops if op.operation_id and op.operation_id == request.operation_id]
+        return ops if kind == _INTERRUPT.INTERRUPT_TYPE_ALL else []
 
 
 class Sessions:
@@ -310,23 +327,32 @@ class SparkConnectProxy:
     def execute_plan(self, raw: bytes, context: grpc.ServicerContext, auth: Authenticator) -> Iterator[bytes]:
         try:
             request, call, deep = self._decode(raw, base_pb2.ExecutePlanRequest, "plan", context, auth)
-            label = request.operation_id  # the envelope is decoded either way; a deep request becomes bytes below
-            if deep is None:
-                prepared = self.rewriter.prepare_execute(request, call)
-            else:
-                request, prepared = self.rewriter.prepare_deep(deep, base_pb2.ExecutePlanRequest, call)
         except CallRefused as refused:
             self._abort(context, refused)
             return
         except (DecodeError, wire.WireError) as exc:
             self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))
             return
-        key, op = self.operations.start(call.session_id, call.principal, prepared.lock, label)
+        if deep is None and not request.operation_id:  # an id Sail will know it by, so an interrupt can name it
+            request.operation_id = str(uuid.uuid4())
+        # Registered on arrival, as Spark's server registers an operation: an interrupt from now on stops it, also
+        # while the rules below run or the request is on its way to Sail.
+        key, op = self.operations.start(call.session_id, call.principal, None, request.operation_id,
+                                        request.operation_id, frozenset(request.tags))
         stack = ExitStack()
         stream: Any = None
         try:
+            if deep is None:
+                prepared = self.rewriter.prepare_execute(request, call)
+            else:
+                request, prepared = self.rewriter.prepare_deep(deep, base_pb2.ExecutePlanRequest, call)
+            op.writes = prepared.lock
             if prepared.lock:
                 stack.enter_context(table_lock(prepared.lock))
+            if op.stopped:  # interrupted before it reached Sail: it never will
+                context.set_code(grpc.StatusCode.CANCELLED)
+                context.set_details(STOPPED_MESSAGE)
+                return
             stream = self.upstream.unary_stream["ExecutePlan"](request)
             context.add_callback(lambda: self._client_gone(op, call))
             suffix = self.server_sessions.suffix("ExecutePlan", call.session_id)
@@ -352,6 +378,8 @@ class SparkConnectProxy:
             self._relay(context, error)
         except CallRefused as refused:
             self._abort(context, refused)
+        except (DecodeError, wire.WireError) as exc:
+            self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))
         except GeneratorExit:
             if stream is not None:  # the client left mid-answer
                 self._follow_to_the_end(stream, stack, key)
@@ -387,6 +415,30 @@ class SparkConnectProxy:
         if not op.answered and not op.done.is_set():
             op.stop()
             self._interrupt({call.session_id: call.user_id})
+            self._chase([op])
+
+    def _chase(self, ops: list[Operation]) -> None:
+        """Interrupt each stopped operation by its id until it has ended: the first interrupt may have reached Sail
+        before the operation did (:mod:`.interrupts`)."""
+        for op in ops:
+            with op._stopping:
+                if op.chased or not op.operation_id or op.done.is_set():
+                    continue
+                op.chased = True
+            keep_interrupting(functools.partial(self.upstream.interrupt_operation, op.session_id, op.principal.name,
+                                                op.operation_id), op.done, op.operation_id)
+
+    def _interrupted_here(self, request: base_pb2.InterruptRequest, answer: bytes) -> bytes:
+        """A client's Interrupt, after Sail answered it: the session's operations it names are stopped here too —
+        those Sail did not know yet (still in the rules, or on their way to it) are chased until they end and added
+        to the answer's ``interrupted_ids``, as Spark's server, which knows an operation from its arrival, answers."""
+        told = set(base_pb2.InterruptResponse.FromString(answer).interrupted_ids)
+        named = self.operations.named_by(request)
+        for op in named:
+            op.stop()
+        missed = [op for op in named if op.operation_id and op.operation_id not in told and not op.done.is_set()]
+        self._chase(missed)
+        return b"".join(wire.length_delimited(_INTERRUPTED_IDS, op.operation_id.encode()) for op in missed)
 
     def _interrupt(self, sessions: dict[str, str]) -> None:
         """Interrupt every operation of these sessions. Sail answers an Interrupt only once the operation's work
@@ -409,7 +461,8 @@ class SparkConnectProxy:
         except CallRefused as refused:
             self._abort(context, refused)
             return
-        key, op = self.operations.start(call.session_id, call.principal)
+        key, op = self.operations.start(call.session_id, call.principal, None, request.operation_id,
+                                        request.operation_id)
         stream: Any = None
         try:
             stream = self.upstream.unary_stream["ReattachExecute"](request)
@@ -460,6 +513,8 @@ class SparkConnectProxy:
         except grpc.RpcError as error:
             self._relay(context, error)
             return b""
+        if name == "Interrupt":
+            answer += self._interrupted_here(request, answer)
         answer += self.server_sessions.suffix(name, call.session_id)
         if name == "CloneSession" and request.new_session_id:
             answer += wire.length_delimited(_NEW_SERVER_SESSION, self.server_sessions.id_of(request.new_session_id).encode())
@@ -533,6 +588,7 @@ class SparkConnectProxy:
         targets = {s: owners.get(s, "") for s in self.sessions.of_token(token)}
         targets.update({op.session_id: op.principal.name for op in ops})
         self._interrupt(targets)
+        self._chase(ops)
         deadline = time.monotonic() + timeout
         ended = all(op.done.wait(max(0.0, deadline - time.monotonic())) for op in ops)
         spent = self.sessions.forget_token(token)  # the token is spent: nobody may use its sessions again
@@ -545,6 +601,7 @@ class SparkConnectProxy:
         for op in ops:
             op.stop()
         self._interrupt(self.sessions.all())
+        self._chase(ops)
         deadline = time.monotonic() + timeout
         for op in ops:
             op.done.wait(max(0.0, deadline - time.monotonic()))

@@ -126,6 +126,14 @@ class Upstream:
         with contextlib.suppress(grpc.RpcError):  # already gone
             self.unary_unary["ReleaseSession"](request, timeout=CONTROL_TIMEOUT)
 
+    def interrupt_operation(self, session_id: str, user_id: str, operation_id: str) -> None:
+        """Interrupt one operation; returns once Sail has answered (when the operation's work has ended, or at once
+        if Sail does not know it)."""
+        request = base_pb2.InterruptRequest(
+            session_id=session_id, user_context=base_pb2.UserContext(user_id=user_id), operation_id=operation_id,
+            interrupt_type=base_pb2.InterruptRequest.InterruptType.INTERRUPT_TYPE_OPERATION_ID)
+        self.unary_unary["Interrupt"](request)
+
     def interrupt_async(self, session_id: str, user_id: str) -> Any:
         """Interrupt every operation of a session; the call's future, which must be kept until it is done."""
         request = base_pb2.InterruptRequest(

@@ -9,7 +9,6 @@ catalog. Operations end when the client closes them or its session, or after ``K
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
@@ -20,13 +19,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from odoolake.workspace.engine.interrupts import keep_interrupting
 from odoolake.workspace.errors import ApiError
-from odoolake.workspace.sql.interrupts import interrupt_until_ended
 from odoolake.workspace.sql.results import arrow_and_schema, statement_frame
 from odoolake.workspace.sql.sessions import SqlSession
 from odoolake.workspace.sql.statements import SqlFailure
-
-LOG = logging.getLogger(__name__)
 
 KEEP_SECONDS = 3600
 PENDING, RUNNING, FINISHED, ERROR, CANCELED, CLOSED = "PENDING", "RUNNING", "FINISHED", "ERROR", "CANCELED", "CLOSED"
@@ -160,7 +157,8 @@ class SqlOperations:
     def cancel(self, op_id: str, principal: str) -> SqlOperation:
         op = self.get(op_id, principal)
         if op.finish(CANCELED) == RUNNING:  # one still PENDING never starts now
-            interrupt_until_ended(op.session.spark, op.tag, op.ran)
+            spark = op.session.spark
+            keep_interrupting(lambda: spark.interruptTag(op.tag), op.ran, op.tag)
         return op
 
     def close(self, op_id: str, principal: str) -> None:

@@ -27,9 +27,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from odoolake.workspace.engine.interrupts import keep_interrupting
 from odoolake.workspace.errors import ApiError, InvalidParameterValue, ResourceDoesNotExist
 from odoolake.workspace.sql import show_metadata
-from odoolake.workspace.sql.interrupts import interrupt_until_ended
 from odoolake.workspace.sql.metadata import Metadata
 from odoolake.workspace.sql.result_files import (
     EXTERNAL_BYTE_LIMIT,
@@ -562,7 +562,7 @@ class StatementService:
         st.state = "CANCELED"
         session = st.session  # read after the state is set: a worker that has not set it yet sees CANCELED
         if session is not None:
-            interrupt_until_ended(session, statement_id, st.ran)
+            keep_interrupting(lambda: session.interruptTag(statement_id), st.ran, statement_id)
 
     def close_statement(self, statement_id: str) -> None:
         """Cancel the statement if it still runs and release its result (``DELETE /api/2.0/sql/statements/{id}``,

@@ -1,0 +1,44 @@
+"""Interrupting engine work again and again until it has ended.
+
+One interrupt is not enough. An interrupt can reach Sail while the operation it is meant for is still on its way
+there (a statement's worker past its last look at the statement's state, a request still in the proxy's rules or in
+flight to Sail), and an interrupt that finds nothing running is forgotten: the operation then runs to its end
+(minutes, for a large query). So the interrupt is sent again every ``RETRY_SECONDS`` until whoever runs the
+operation says it ended. Sail answers an interrupt that found the operation only once that operation's work has
+stopped, so the loop costs one call per retry at most.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+LOG = logging.getLogger(__name__)
+
+RETRY_SECONDS = 0.25
+GIVE_UP_SECONDS = 600.0  # work still going this long after its interrupt is left to end on its own (and logged)
+
+
+def keep_interrupting(interrupt: Callable[[], object], ended: threading.Event, what: str) -> threading.Thread:
+    """Call ``interrupt`` until ``ended`` is set, in a daemon thread (returned), so that whoever asked for the stop
+    is answered at once, as Databricks answers a cancel."""
+
+    def loop() -> None:
+        deadline = time.monotonic() + GIVE_UP_SECONDS
+        while not ended.is_set():
+            try:
+                interrupt()
+            except Exception:  # a session the engine restarted under, a host shutting down: the work ends anyway
+                LOG.debug("interrupt of %s failed", what, exc_info=True)
+            if ended.wait(RETRY_SECONDS):
+                return
+            if time.monotonic() > deadline:
+                LOG.warning("%s still runs %.0f s after it was interrupted; no more interrupts are sent", what,
+                            GIVE_UP_SECONDS)
+                return
+
+    thread = threading.Thread(target=loop, name=f"odoolake-interrupt-{what}", daemon=True)
+    thread.start()
+    return thread
