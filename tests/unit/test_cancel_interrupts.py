@@ -133,3 +133,19 @@ def test_a_statement_cancelled_while_queued_never_reaches_the_engine(engine: Rac
     assert queued.op_id not in "".join(engine.interrupts)  # nothing of it ever ran, so nothing needed stopping
     assert queued.state == CANCELED
     ops.close_all()
+
+
+def test_a_cancel_is_never_overwritten_by_the_worker():
+    """The worker's PENDING -> RUNNING and its SUCCEEDED / FAILED, and a cancel, each happen whole: a statement
+    cancelled before its worker started stays CANCELED (and never starts), as does one cancelled while it ran."""
+    from odoolake.workspace.sql.statements import Statement
+
+    queued = Statement("queued")
+    assert queued.settle("CANCELED") == "PENDING"
+    assert not queued.begin() and queued.state == "CANCELED"
+    running = Statement("running")
+    assert running.begin() and running.state == "RUNNING"
+    assert running.settle("CANCELED") == "RUNNING"
+    assert running.settle("FAILED", error={"message": "interrupted"}) == "CANCELED"
+    assert (running.state, running.error) == ("CANCELED", None)
+    assert running.settle("SUCCEEDED") == "CANCELED" and running.state == "CANCELED"

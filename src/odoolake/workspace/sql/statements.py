@@ -71,6 +71,25 @@ class Statement:
     format: str = "JSON_ARRAY"
     files: list[ChunkFile] = field(default_factory=list)  # EXTERNAL_LINKS: the chunk files
     ran: threading.Event = field(default_factory=threading.Event)  # its worker is done with the engine
+    _changing: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def begin(self) -> bool:
+        """PENDING becomes RUNNING; False if it was cancelled first (a cancel is never overwritten)."""
+        with self._changing:
+            if self.state != "PENDING":
+                return False
+            self.state = "RUNNING"
+            return True
+
+    def settle(self, state: str, **fields: Any) -> str:
+        """End it in ``state`` (with ``fields`` set first) unless it has ended already; returns the state it had."""
+        with self._changing:
+            before = self.state
+            if before not in TERMINAL:
+                for name, value in fields.items():
+                    setattr(self, name, value)
+                self.state = state
+            return before
 
 
 def parameter_value(value: str | None, kind: str, name: str) -> Any:
@@ -429,10 +448,9 @@ class StatementService:
     def _run(self, st: Statement, principal: str, statement: str, args: dict | None, catalog: str | None,
              schema: str | None, row_limit: int | None, byte_limit: int, cache_key: tuple | None = None,
              sql_session: Any = None) -> None:
-        if st.state == "CANCELED":
+        if not st.begin():
             st.ran.set()
             return
-        st.state = "RUNNING"
         try:
             if sql_session is not None:  # a session of /api/2.0/sql/sessions: its own SET, USE and temp views
                 spark = sql_session.spark
@@ -494,18 +512,14 @@ class StatementService:
                 "chunks": [{"chunk_index": i, "row_offset": i * CHUNK_ROWS, "row_count": len(c), "byte_count": b}
                            for i, (c, b) in enumerate(zip(chunks, sizes, strict=True))],
             }
-            if st.state != "CANCELED":
-                st.state = "SUCCEEDED"
-                if cache_key is not None:
-                    self.cache.put(cache_key, st.manifest, chunks, sizes)
+            if st.settle("SUCCEEDED") not in TERMINAL and cache_key is not None:
+                self.cache.put(cache_key, st.manifest, chunks, sizes)
         except Exception as exc:
             if sql_session is None and st.session is not None and st.session.is_stopped:
                 self._sessions.forget(principal, st.session)  # the engine restarted: said once, in this error
-            if st.state != "CANCELED":
-                st.state = "FAILED"
-                failure = SqlFailure.of(exc)
-                st.error = {"error_code": "BAD_REQUEST", "message": failure.message}
-                st.sql_state = failure.sql_state
+            failure = SqlFailure.of(exc)
+            st.settle("FAILED", error={"error_code": "BAD_REQUEST", "message": failure.message},
+                      sql_state=failure.sql_state)
         finally:
             if st.session is not None:
                 st.session.removeTag(st.statement_id)
@@ -539,11 +553,9 @@ class StatementService:
             "chunks": [{"chunk_index": c.chunk_index, "row_offset": c.row_offset, "row_count": c.row_count,
                         "byte_count": c.byte_count} for c in written.chunks],
         }
-        if st.state == "CANCELED":  # canceled while writing: nothing is kept
+        if st.settle("SUCCEEDED") == "CANCELED":  # canceled while writing: nothing is kept
             self.files.remove(st.statement_id)
             st.files = []
-            return
-        st.state = "SUCCEEDED"
 
     def _get(self, statement_id: str) -> Statement:
         with self._lock:
@@ -557,9 +569,8 @@ class StatementService:
 
     def cancel(self, statement_id: str) -> None:
         st = self._get(statement_id)
-        if st.state in TERMINAL:
+        if st.settle("CANCELED") in TERMINAL:
             return
-        st.state = "CANCELED"
         session = st.session  # read after the state is set: a worker that has not set it yet sees CANCELED
         if session is not None:
             keep_interrupting(lambda: session.interruptTag(statement_id), st.ran, statement_id)
