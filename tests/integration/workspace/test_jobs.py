@@ -310,3 +310,27 @@ def test_every_run_if_condition_decides_as_databricks_does(w, notebooks):
     run = w.jobs.run_now(job.job_id).result()
     states = {t.task_key: t.state.result_state for t in run.tasks}
     assert {cond: states[cond.value.lower()] for cond in expected} == expected
+
+
+def test_a_cancel_that_arrives_while_the_task_process_starts_stops_it(w, server, tmp_path, monkeypatch):
+    """cancel() kills the task process it finds; one still starting was not there yet, and used to sleep on."""
+    import subprocess
+    from pathlib import Path
+
+    marker = tmp_path / "slept"
+    upload(w, "/Shared/ETL/late", f"import time\ntime.sleep(60)\nopen({str(marker)!r}, 'w').close()\n")
+    job = w.jobs.create(name="cancelled while starting", tasks=[
+        Task(task_key="t", notebook_task=NotebookTask(notebook_path="/Shared/ETL/late"))])
+    runner, real_popen = server.workspace.runner, subprocess.Popen
+
+    def popen_after_a_cancel(argv, **kwargs):
+        if "odoolake.workspace.jobs.task_process" in argv:  # this test's task process, not anything else started
+            run_id = int(Path(argv[-1]).parent.parent.name)  # runs/<run id>/<task run id>/task.json
+            runner.cancel(run_id)  # the cancel lands between the run's start and its process's registration
+        return real_popen(argv, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", popen_after_a_cancel)
+    run_id = w.jobs.run_now(job.job_id).run_id
+    ended = w.jobs.wait_get_run_job_terminated_or_skipped(run_id)
+    assert ended.state.result_state == RunResultState.CANCELED
+    assert not marker.exists()  # its process was killed, not left to sleep and finish

@@ -336,6 +336,9 @@ class JobRunner:
             pump.start()
             with self._lock:
                 self._processes[owner] = task
+                cancelled = owner in self._cancelled
+            if cancelled:  # cancelled while it started, when cancel() found no process to kill
+                task.kill()
             try:
                 code = self._watch(task, timeout, memory_limit)
             finally:
