@@ -167,9 +167,11 @@ def test_memory_limits_timeouts_and_cancel_reach_every_child_process(tmp_path):
         error = w.jobs.get_run_output(hog.tasks[0].run_id).error
         assert "Out of memory: the task (with its child processes)" in error and "limit of 300 MiB" in error
 
-        timed = tmp_path / "timed.pid"
-        run = w.jobs.submit(run_name="daemon", tasks=[Task(task_key="d", timeout_seconds=3, notebook_task=NotebookTask(
-            notebook_path="/Shared/faults/daemon", base_parameters={"pid_file": str(timed)}))]).result()
+        timed = tmp_path / "timed.pid"  # long enough for a loaded machine to start the task and its child
+        waiting = w.jobs.submit(run_name="daemon", tasks=[Task(task_key="d", timeout_seconds=15, notebook_task=(
+            NotebookTask(notebook_path="/Shared/faults/daemon", base_parameters={"pid_file": str(timed)})))])
+        _wait_for_child(w, waiting.run_id, timed, srv.workspace.paths.home)
+        run = waiting.result()
         assert run.tasks[0].state.result_state == RunResultState.TIMEDOUT
         assert _gone(int(timed.read_text())), "the daemonized child survived the timeout"
 

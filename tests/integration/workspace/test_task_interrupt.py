@@ -24,8 +24,10 @@ from databricks.sdk.service.jobs import (
 from databricks.sdk.service.workspace import ImportFormat, Language
 from deltalake import DeltaTable
 
+from odoolake.testing.waiting import wait_until
 from odoolake.workspace.catalog.store import FullName
 from odoolake.workspace.engine.fence import FENCE_PROPERTY, fence_table
+from odoolake.workspace.engine.launcher import engine_status
 
 from .conftest import running_server
 
@@ -131,7 +133,8 @@ def test_a_stopped_append_never_commits_and_a_rerun_adds_one_copy(tmp_path, stop
         fences = _assert_only_fences(location, before)  # at the run's end …
         assert fences == 1 or (stop == "timeout" and fences == 0), f"{fences} fences"  # one, once it was writing
         _watch_for_a_late_commit(location, before, started + WRITE_SECONDS + 30)  # … and long after
-        assert srv.workspace.engine.lease().status["operations"] == 0
+        wait_until(lambda: (engine_status(srv.workspace.paths.home) or {}).get("operations") == 0,
+                   what="the engine to have no operation left running")  # asked now (a lease's status is cached)
 
         w.jobs.update(job.job_id, new_settings=JobSettings(tasks=[Task(  # no timeout for the fast re-run
             task_key="append", notebook_task=NotebookTask(notebook_path="/Shared/interrupt/append"))]))
