@@ -14,7 +14,7 @@ import pytest
 from odoolake.cli.thin_sql import EngineRefused, run
 from odoolake.config import WorkspacePaths
 from odoolake.workspace.engine import LocalEngine, host
-from odoolake.workspace.engine.launcher import EngineLease, engine_status
+from odoolake.workspace.engine.launcher import EngineLease, engine_status, no_host
 
 EVERY_TYPE = ("SELECT 1 AS one, 1234567.5BD AS amount, TIMESTAMP'2026-01-02 03:04:05' AS ts, "
               "TIMESTAMP_NTZ'2026-01-02 03:04:05' AS ts_ntz, DATE'2026-01-01' AS d, map('a', 1) AS m, "
@@ -88,8 +88,9 @@ def test_the_host_lingers_for_the_next_command_then_exits_on_its_own(tmp_path):
     assert first is not None, "the host is still there after the command"
     assert run(paths, "SELECT 2 AS two", 5) == (["two"], [(2,)])
     assert engine_status(paths.home)["pid"] == first["pid"]  # the same host answered
-    _wait_for(lambda: engine_status(paths.home) is None, timeout=host.IDLE_EXIT_SECONDS + 60)
-    assert not host.engine_socket(paths.home).exists()
+    # gone, not merely slow to answer: its socket withdrawn and its process no longer a host of this root
+    _wait_for(lambda: not host.engine_socket(paths.home).exists() and no_host(paths.home),
+              timeout=host.IDLE_EXIT_SECONDS + 60)
     assert run(paths, "SELECT 3 AS three", 5) == (["three"], [(3,)])  # a new host starts for the next command
 
 

@@ -21,3 +21,28 @@ def test_a_host_is_gone_only_when_its_process_is():
     finally:
         zombie.wait()
     assert host_gone({})  # a host that never answered with its status
+
+
+def test_a_host_that_does_not_answer_in_time_is_not_taken_for_none(tmp_path):
+    """A host too busy to answer the status call still runs if the process its status file names is a host of this
+    root; a stale file (a dead pid, or one reused by another program) means no host."""
+    import json
+
+    from odoolake.workspace.engine import host
+    from odoolake.workspace.engine.launcher import no_host
+
+    home = tmp_path / "ws"
+    host.run_dir(home).mkdir(parents=True)
+    assert no_host(home)  # no status file
+    busy = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "odoolake.workspace.engine.host",
+                             "--home", str(home)])  # a host's command line; it never answers a call
+    try:
+        host.status_file(home).write_text(json.dumps({"pid": busy.pid}))
+        assert not no_host(home)
+        host.status_file(home).write_text(json.dumps({"pid": os.getpid()}))  # alive, but no host of this root
+        assert no_host(home)
+    finally:
+        busy.kill()
+        busy.wait()
+    host.status_file(home).write_text(json.dumps({"pid": busy.pid}))
+    assert no_host(home)  # the host has exited

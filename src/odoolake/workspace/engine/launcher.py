@@ -58,6 +58,24 @@ def host_gone(status: dict) -> bool:
         return True
 
 
+def no_host(home: Path) -> bool:
+    """Whether no engine host runs for ``home``: none answers a status call, and the one its status file names has
+    exited (or the file is gone, or names a process that is no host of ``home``: a pid reused after a reboot). A host
+    too busy to answer within the call's 2 s still runs, and a second one started beside it would take its sockets."""
+    if engine_status(home) is not None:
+        return False
+    import psutil
+
+    try:
+        status = json.loads(host.status_file(home).read_text())
+        if host_gone(status):
+            return True
+        command = psutil.Process(int(status["pid"])).cmdline()
+    except (OSError, ValueError, KeyError, psutil.Error):
+        return True
+    return not ("odoolake.workspace.engine.host" in command and str(home) in command)
+
+
 def interrupt_token(home: Path, token: str, timeout: float = 10.0) -> int:
     """Interrupt every engine operation started with ``token`` and wait for each to end."""
     try:
@@ -85,10 +103,10 @@ class EngineLease:
         self._starting: IO[str] | None = None  # the start lock, held until the host this lease started answers
         self._readying = threading.Lock()
         self.status: dict = {}
-        if engine_status(self.home) is None:
+        if no_host(self.home):
             starting = (run / "engine.start-lock").open("a")
             fcntl.flock(starting, fcntl.LOCK_EX)
-            if engine_status(self.home) is None:
+            if no_host(self.home):
                 self._starting = starting
                 self._spawn(owner, workers)
                 self.started_here = True
