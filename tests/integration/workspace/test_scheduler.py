@@ -17,16 +17,33 @@ def at(*args: int) -> float:
     return datetime(*args, tzinfo=MANILA).timestamp()
 
 
+class RecordingScheduler(Scheduler):
+    """Remembers the runs its ticks started: real runs of every scheduled job in the workspace, on the shared
+    runner, which must not go on into later tests."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.started: list[int] = []
+
+    def tick(self, now: float | None = None) -> list[int]:
+        runs = super().tick(now)
+        self.started.extend(runs)
+        return runs
+
+
 @pytest.fixture()
-def scheduler(server):
+def scheduler(server, w):
     """A scheduler on the test's clock; the server's own (on the real clock, ticking every second) is stopped
     meanwhile: both share the schedule state, and its tick of a paused job recorded "now" (2026) over the test's
     2031, so a loaded machine that let it tick between two steps made the unpaused job replay its paused month."""
     ws = server.workspace
     ws.scheduler.stop()
+    test_clock = RecordingScheduler(ws.db, ws.jobs, clock=lambda: 0.0)
     try:
-        yield Scheduler(ws.db, ws.jobs, clock=lambda: 0.0)
+        yield test_clock
     finally:
+        for run_id in test_clock.started:  # ended before the next test, whatever they were doing
+            w.jobs.cancel_run(run_id).result()
         ws.scheduler.start()
 
 
