@@ -482,3 +482,38 @@ def test_hostile_plans_are_refused_by_name_and_the_engine_stays_up(server):
         for name in ("write_path_key", "write_location"):
             assert write_rule in out[name], (role, name, out[name])
     assert not admin.tables.exists("main.default.pw").table_exists
+
+
+def test_a_spark_connect_interrupt_stops_the_query_and_names_it(server):
+    """``interruptTag`` from another thread, as soon as the query is in the engine's door: the client is told which
+    operation it stopped, the query ends with the stopped message, and the engine's work ends too."""
+    import threading
+
+    from odoolake.testing.waiting import wait_until
+    from odoolake.workspace.engine.launcher import engine_status
+    from odoolake.workspace.engine.proxy import STOPPED_MESSAGE
+
+    spark = server.workspace.engine.session()
+    outcome: list[str] = []
+
+    def run() -> None:
+        spark.addTag("long-query")  # tags are per thread
+        try:
+            spark.range(0, 200_000_000_000).selectExpr("SUM(id * 7 % 13) AS s").collect()  # minutes of work
+            outcome.append("finished")
+        except Exception as exc:
+            outcome.append(str(exc))
+
+    def operations() -> int:
+        return (engine_status(server.workspace.paths.home) or {}).get("operations", -1)
+
+    try:
+        query = threading.Thread(target=run, daemon=True)
+        query.start()
+        wait_until(lambda: operations() >= 1, what="the query to reach the engine's door")
+        assert len(spark.interruptTag("long-query")) == 1  # named, whether or not Sail had it yet
+        query.join(timeout=120)
+        assert not query.is_alive() and outcome and STOPPED_MESSAGE in outcome[0], outcome
+        wait_until(lambda: operations() == 0, what="the interrupted query's engine work to end")
+    finally:
+        server.workspace.engine.stop_session(spark)

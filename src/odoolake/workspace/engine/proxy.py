@@ -51,7 +51,10 @@ _EXCEPTION_CLASS = {
     "UNIMPLEMENTED": "java.lang.UnsupportedOperationException",
     "PERMISSION_DENIED": "org.apache.spark.SparkSecurityException",
 }
-STOPPED_MESSAGE = "The operation was stopped (cancelled, timed out or its client left) and did not commit."
+STOPPED_MESSAGE = "[OPERATION_CANCELED] The operation was stopped (cancelled, timed out or its client left) and did "\
+                  "not commit."
+# How a stopped operation ends for its client: Spark's error class and SQLSTATE for a cancelled operation.
+STOPPED = CallRefused("CANCELLED", STOPPED_MESSAGE, "OPERATION_CANCELED", "HY008")
 # Configuration keys Databricks clients read that Sail does not know.
 CLIENT_DEFAULTS = {
     "spark.sql.execution.pandas.inferPandasDictAsMap": "false",
@@ -350,9 +353,7 @@ class SparkConnectProxy:
             if prepared.lock:
                 stack.enter_context(table_lock(prepared.lock))
             if op.stopped:  # interrupted before it reached Sail: it never will
-                context.set_code(grpc.StatusCode.CANCELLED)
-                context.set_details(STOPPED_MESSAGE)
-                return
+                self._abort(context, STOPPED)
             stream = self.upstream.unary_stream["ExecutePlan"](request)
             context.add_callback(lambda: self._client_gone(op, call))
             suffix = self.server_sessions.suffix("ExecutePlan", call.session_id)
@@ -370,9 +371,7 @@ class SparkConnectProxy:
                 if last is not None:
                     yield last + suffix
             if op.stopped:  # Sail ends an interrupted operation's stream without an error
-                context.set_code(grpc.StatusCode.CANCELLED)
-                context.set_details(STOPPED_MESSAGE)
-                return
+                self._abort(context, STOPPED)
             op.answered = True
         except grpc.RpcError as error:
             self._relay(context, error)
