@@ -8,7 +8,9 @@ write created is recorded in the catalog only once that write succeeded.
 Operations are tracked per session so that the workspace can stop a run's work: ``interrupt_token`` stops every
 operation started with a run's token and waits until each has ended. Stopping a write fences its table first
 (:mod:`.fence`), so the write cannot commit whenever Sail gets round to the interrupt, then interrupts it in Sail so
-the work ends. A client that disconnects mid-call stops its operation too.
+the work ends. A client that disconnects mid-call stops its operation too, and a client's own Interrupt is applied
+here as well as in Sail: an operation is known here from its arrival, and one that Sail did not know yet when the
+interrupt reached it is interrupted again until it ends (:mod:`.interrupts`).
 """
 
 from __future__ import annotations
