@@ -32,6 +32,7 @@ class RacingEngine:
         self.stopped = threading.Event()  # an interrupt found it
         self.interrupts: list[str] = []
         self.tags: set[str] = set()
+        self.frames = 0  # statements that got as far as building their query
 
     # what the services call on a Spark Connect session
     def addTag(self, tag: str) -> None:  # PySpark's names
@@ -42,6 +43,7 @@ class RacingEngine:
 
     def interruptTag(self, tag: str) -> list[str]:
         self.interrupts.append(tag)
+        self.cancel_sent.set()  # the query goes on to the engine only after the first interrupt has been sent
         if self.running.is_set() and tag in self.tags:
             self.stopped.set()
             return ["op-1"]
@@ -54,6 +56,7 @@ class RacingEngine:
 
     # what the services' engine helpers do, in place of the real ones
     def frame(self, spark: Any, statement: str, args: Any = None) -> str:
+        self.frames += 1
         self.building.set()
         assert self.cancel_sent.wait(30), "the test never cancelled"
         return "frame"
@@ -86,7 +89,6 @@ def test_a_thrift_cancel_before_the_query_reaches_the_engine_stops_it(engine: Ra
     op = ops.execute(session, "SELECT slow()")
     assert engine.building.wait(30)
     assert ops.cancel(op.op_id, "alice").state == CANCELED
-    engine.cancel_sent.set()
     wait_until(engine.stopped.is_set, what="an interrupt to reach the query", timeout=QUERY_SECONDS / 3)
     wait_until(op.ran.is_set, what="the worker to end")
     assert engine.interrupts[0] == op.tag and len(engine.interrupts) >= 2  # the first one found nothing
@@ -113,7 +115,6 @@ def test_a_statement_api_cancel_before_the_query_reaches_the_engine_stops_it(eng
     statement_id = answer["statement_id"]
     assert engine.building.wait(30)
     service.cancel(statement_id)
-    engine.cancel_sent.set()
     wait_until(engine.stopped.is_set, what="an interrupt to reach the query", timeout=QUERY_SECONDS / 3)
     wait_until(service._get(statement_id).ran.is_set, what="the worker to end")
     assert engine.interrupts[0] == statement_id and len(engine.interrupts) >= 2
@@ -130,6 +131,7 @@ def test_a_statement_cancelled_while_queued_never_reaches_the_engine(engine: Rac
     ops.cancel(blocker.op_id, "bob")
     engine.cancel_sent.set()
     wait_until(queued.ran.is_set, what="the queued statement's worker to skip it")
+    assert engine.frames == 1  # the blocker's: the queued statement never started
     assert queued.op_id not in "".join(engine.interrupts)  # nothing of it ever ran, so nothing needed stopping
     assert queued.state == CANCELED
     ops.close_all()

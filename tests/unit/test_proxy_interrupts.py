@@ -75,14 +75,16 @@ class SlowRules:
 
 
 class ForgetfulSail:
-    """Sail as the proxy calls it: an operation is known once it has arrived; an interrupt finding none is forgotten."""
+    """Sail as the proxy calls it: an operation is known once it has arrived; an interrupt finding none is forgotten;
+    one finding it closes its stream (without an error) and answers once the stream has ended, as Sail does."""
 
     def __init__(self, query_seconds: float = QUERY_SECONDS) -> None:
         self.query_seconds = query_seconds
         self.executing = threading.Event()  # the request has left the proxy
         self.arrive = threading.Event()  # the test lets it arrive in Sail
-        self.running: dict[str, tuple[frozenset[str], threading.Event]] = {}
+        self.running: dict[str, tuple[frozenset[str], threading.Event, threading.Event]] = {}
         self.lock = threading.Lock()
+        self.while_interrupting: Any = None  # what the test does between the streams' end and Sail's answer
         self.unary_stream = {"ExecutePlan": self.execute}
         self.unary_unary = {"Interrupt": self.interrupt}
 
@@ -90,22 +92,28 @@ class ForgetfulSail:
         def answer() -> Any:
             self.executing.set()
             assert self.arrive.wait(30), "the test never let the request arrive"
-            stop = threading.Event()
+            stop, closed = threading.Event(), threading.Event()
             with self.lock:
-                self.running[request.operation_id] = (frozenset(request.tags), stop)
-            if not stop.wait(self.query_seconds):
-                yield base_pb2.ExecutePlanResponse(session_id=SESSION, operation_id=request.operation_id
-                                                   ).SerializeToString()
-            # interrupted: Sail ends the stream without an error
+                self.running[request.operation_id] = (frozenset(request.tags), stop, closed)
+            try:
+                if not stop.wait(self.query_seconds):
+                    yield base_pb2.ExecutePlanResponse(session_id=SESSION, operation_id=request.operation_id
+                                                       ).SerializeToString()
+            finally:  # interrupted: the stream ends without an error
+                closed.set()
 
         return answer()
 
     def interrupt(self, request: base_pb2.InterruptRequest) -> bytes:
         with self.lock:
-            hits = [op for op, (tags, stop) in self.running.items() if not stop.is_set() and (
+            hits = [op for op, (tags, stop, _) in self.running.items() if not stop.is_set() and (
                 request.operation_tag in tags if request.interrupt_type == TAG else op == request.operation_id)]
             for op in hits:
                 self.running[op][1].set()
+        for op in hits:
+            assert self.running[op][2].wait(30)
+        if self.while_interrupting is not None:
+            self.while_interrupting()
         return base_pb2.InterruptResponse(session_id=SESSION, interrupted_ids=hits).SerializeToString()
 
     def interrupt_operation(self, session_id: str, user_id: str, operation_id: str) -> None:
@@ -117,8 +125,8 @@ class ForgetfulSail:
 class Call:
     """One ExecutePlan through the proxy, read to its end on a thread of its own."""
 
-    def __init__(self, proxy: SparkConnectProxy) -> None:
-        request = base_pb2.ExecutePlanRequest(session_id=SESSION, operation_id=OPERATION, tags=["statement-7"])
+    def __init__(self, proxy: SparkConnectProxy, operation_id: str = OPERATION) -> None:
+        request = base_pb2.ExecutePlanRequest(session_id=SESSION, operation_id=operation_id, tags=["statement-7"])
         request.plan.root.range.end = 10
         self.context = Context()
         self.answers: list[bytes] = []
@@ -180,3 +188,38 @@ def test_an_interrupt_naming_another_tag_leaves_the_operation_alone():
     sail.arrive.set()
     wait_until(call.ended, what="the call to end")
     assert call.context.code is None and len(call.answers) == 1
+
+
+def test_a_query_sail_stops_ends_cancelled_though_sail_closes_its_stream_before_it_answers():
+    """Sail ends an interrupted stream without an error and answers the interrupt afterwards: the proxy must know the
+    stream ended by an interrupt before Sail says so, or the client gets a short result as a success."""
+    sail, rules = ForgetfulSail(), SlowRules()
+    rules.release.set()
+    sail.arrive.set()
+    proxy = SparkConnectProxy(sail, rules)  # type: ignore[arg-type]
+    call = Call(proxy)
+    wait_until(lambda: OPERATION in sail.running, what="the query to run in Sail")
+    assert interrupt_tag(proxy, "statement-7") == [OPERATION]
+    wait_until(call.ended, what="the interrupted call to end")
+    assert (call.context.code, call.context.details) == (grpc.StatusCode.CANCELLED, STOPPED_MESSAGE)
+
+
+def test_an_operation_arriving_while_sail_handles_an_interrupt_is_not_stopped_by_it():
+    sail, rules = ForgetfulSail(query_seconds=0.3), SlowRules()
+    rules.release.set()
+    sail.arrive.set()
+    proxy = SparkConnectProxy(sail, rules)  # type: ignore[arg-type]
+    later: list[Call] = []
+
+    def another_query_arrives() -> None:  # the same tag, sent after the interrupt
+        later.append(Call(proxy, operation_id="op-2"))
+        wait_until(lambda: "op-2" in sail.running, what="the later query to run in Sail")
+
+    sail.while_interrupting = another_query_arrives
+    first = Call(proxy)
+    wait_until(lambda: OPERATION in sail.running, what="the first query to run in Sail")
+    assert interrupt_tag(proxy, "statement-7") == [OPERATION]
+    wait_until(later[0].ended, what="the later query to end")
+    assert later[0].context.code is None and len(later[0].answers) == 1  # ran to its end, a success
+    wait_until(first.ended, what="the interrupted call to end")
+    assert first.context.code == grpc.StatusCode.CANCELLED

@@ -376,7 +376,7 @@ def test_type_strings_and_replace_where_past_the_token_limit_are_refused(rewrite
 
 
 def test_a_deep_plan_naming_more_sources_than_the_limit_is_refused_by_name(rewriter):
-    """Each source found in a deep plan is re-walked after a rewrite: past ``MAX_DEEP_HITS`` the plan is refused before
+    """Each source found in a deep plan costs a copy of the request: past ``MAX_DEEP_HITS`` the plan is refused before
     any of that work, naming the limit, and one source under it is still passed on."""
     call = Call(Principal("dev@localhost", DEVELOPER), "s")
     rewriter.prepare_deep(_deep_request([f"dbfs:/raw/{i}.csv" for i in range(MAX_DEEP_HITS)]),
@@ -411,3 +411,30 @@ def test_replace_gives_the_bytes_protobuf_itself_writes(grown):
     out = wire.replace(out, left, changed.SerializeToString())
     union.left_input.read.data_source.paths[0] = new_path
     assert out == request.SerializeToString()
+
+
+def test_a_deep_write_whose_command_holds_more_than_the_write_is_refused(rewriter):
+    """A command is one of its kinds; the deep path rewrites a write's command whole, so a command that also holds
+    another kind (here a SQL command reading outside the lake) is refused rather than half read."""
+    plan = _deep_request(["dbfs:/raw/a.csv"])
+    fields = {f.number: f for f in wire.fields(plan, 0, len(plan))}
+    plan_field = fields[base_pb2.ExecutePlanRequest.DESCRIPTOR.fields_by_name["plan"].number]
+    plan_value = plan[plan_field.value_start:plan_field.value_end]
+    root = next(wire.fields(plan_value, 0, len(plan_value)))
+    deep_input = plan_value[root.value_start:root.value_end]
+    command = commands_pb2.Command.DESCRIPTOR.fields_by_name
+    write = commands_pb2.WriteOperation.DESCRIPTOR.fields_by_name
+    shallow_write = commands_pb2.WriteOperation(source="delta", table=commands_pb2.WriteOperation.SaveTable(
+        table_name="default.t")).SerializeToString()
+    sql = commands_pb2.SqlCommand()
+    sql.input.read.data_source.paths.append("/etc/shadow")
+    both = (wire.length_delimited(command["sql_command"].number, sql.SerializeToString())
+            + wire.length_delimited(command["write_operation"].number,
+                                    shallow_write + wire.length_delimited(write["input"].number, deep_input)))
+    request = base_pb2.ExecutePlanRequest(session_id="s").SerializeToString() + wire.length_delimited(
+        base_pb2.ExecutePlanRequest.DESCRIPTOR.fields_by_name["plan"].number,
+        wire.length_delimited(base_pb2.Plan.DESCRIPTOR.fields_by_name["command"].number, both))
+    with pytest.raises(CallRefused) as refused:
+        rewriter.prepare_deep(request, base_pb2.ExecutePlanRequest,
+                              Call(Principal("dev@localhost", DEVELOPER), "s", current_schema="default"))
+    assert refused.value.error_class == "INVALID_PLAN_INPUT" and "holds more than the write" in refused.value.message

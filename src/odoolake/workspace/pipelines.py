@@ -30,6 +30,7 @@ class PipelinesService:
         self.db = db
         self.execute = execute
         self.user = user
+        self._naming = threading.Lock()  # a name's check and its write happen together: two requests cannot both pass
 
     def _spec(self, body: dict) -> dict:
         name = body.get("name")
@@ -59,12 +60,13 @@ class PipelinesService:
 
     def create(self, body: dict) -> str:
         spec = self._spec(body)
-        self._check_name(spec, body)
         pipeline_id = str(uuid.uuid4())
         spec["id"] = pipeline_id
-        with self.db.transaction() as conn:
-            conn.execute("INSERT INTO pipelines(pipeline_id, spec, creator, created) VALUES (?, ?, ?, ?)",
-                         (pipeline_id, json.dumps(spec), self.user, _now()))
+        with self._naming:
+            self._check_name(spec, body)
+            with self.db.transaction() as conn:
+                conn.execute("INSERT INTO pipelines(pipeline_id, spec, creator, created) VALUES (?, ?, ?, ?)",
+                             (pipeline_id, json.dumps(spec), self.user, _now()))
         return pipeline_id
 
     def _row(self, pipeline_id: str):
@@ -96,10 +98,11 @@ class PipelinesService:
     def edit(self, pipeline_id: str, body: dict) -> None:
         self._row(pipeline_id)
         spec = self._spec(body)
-        self._check_name(spec, body, editing=pipeline_id)
         spec["id"] = pipeline_id
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE pipelines SET spec = ? WHERE pipeline_id = ?", (json.dumps(spec), pipeline_id))
+        with self._naming:
+            self._check_name(spec, body, editing=pipeline_id)
+            with self.db.transaction() as conn:
+                conn.execute("UPDATE pipelines SET spec = ? WHERE pipeline_id = ?", (json.dumps(spec), pipeline_id))
 
     def delete(self, pipeline_id: str) -> None:
         self._row(pipeline_id)

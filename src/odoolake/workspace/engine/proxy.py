@@ -53,8 +53,8 @@ _EXCEPTION_CLASS = {
     "UNIMPLEMENTED": "java.lang.UnsupportedOperationException",
     "PERMISSION_DENIED": "org.apache.spark.SparkSecurityException",
 }
-STOPPED_MESSAGE = "[OPERATION_CANCELED] The operation was stopped (cancelled, timed out or its client left) and did "\
-                  "not commit."
+STOPPED_MESSAGE = "[OPERATION_CANCELED] The operation was stopped (cancelled, timed out or its client left); a table " \
+                  "write it started does not commit."
 # How a stopped operation ends for its client: Spark's error class and SQLSTATE for a cancelled operation.
 STOPPED = CallRefused("CANCELLED", STOPPED_MESSAGE, "OPERATION_CANCELED", "HY008")
 # Configuration keys Databricks clients read that Sail does not know.
@@ -64,6 +64,14 @@ CLIENT_DEFAULTS = {
     "spark.databricks.clusterUsageTags.clusterName": "odoolake-local",
     "spark.databricks.workspaceUrl": "localhost",
 }
+
+
+def _with_operation_id(request: Any) -> Any:
+    """An ExecutePlan request with an operation id (PySpark sends none without reattachable execution): the id Sail
+    will know it by, so that the proxy can interrupt exactly it (``SparkConnectProxy._chase``)."""
+    if isinstance(request, base_pb2.ExecutePlanRequest) and not request.operation_id:
+        request.operation_id = str(uuid.uuid4())
+    return request
 
 
 def _analyze_kind(raw: bytes) -> str | None:
@@ -321,12 +329,12 @@ class SparkConnectProxy:
         (the third value: the whole request re-encoded with the envelope's changes)."""
         try:
             request = kind.FromString(raw)
-            return request, self._call(request, context, auth), None
+            return request, self._call(_with_operation_id(request), context, auth), None
         except DecodeError:
             number = kind.DESCRIPTOR.fields_by_name[plan_field].number
             envelope, plan = wire.without(raw, 0, len(raw), number)
             request = kind.FromString(envelope)
-            call = self._call(request, context, auth)
+            call = self._call(_with_operation_id(request), context, auth)
             return request, call, request.SerializeToString() + plan
 
     def execute_plan(self, raw: bytes, context: grpc.ServicerContext, auth: Authenticator) -> Iterator[bytes]:
@@ -338,12 +346,12 @@ class SparkConnectProxy:
         except (DecodeError, wire.WireError) as exc:
             self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))
             return
-        if deep is None and not request.operation_id:  # an id Sail will know it by, so an interrupt can name it
-            request.operation_id = str(uuid.uuid4())
         # Registered on arrival, as Spark's server registers an operation: an interrupt from now on stops it, also
         # while the rules below run or the request is on its way to Sail.
         key, op = self.operations.start(call.session_id, call.principal, None, request.operation_id,
                                         request.operation_id, frozenset(request.tags))
+        if not context.add_callback(lambda: self._client_gone(op)):  # the client has left already
+            op.stop()
         stack = ExitStack()
         stream: Any = None
         try:
@@ -357,7 +365,6 @@ class SparkConnectProxy:
             if op.stopped:  # interrupted before it reached Sail: it never will
                 self._abort(context, STOPPED)
             stream = self.upstream.unary_stream["ExecutePlan"](request)
-            context.add_callback(lambda: self._client_gone(op, call))
             suffix = self.server_sessions.suffix("ExecutePlan", call.session_id)
             if prepared.after_success is None:
                 for raw in stream:
@@ -409,13 +416,13 @@ class SparkConnectProxy:
 
         threading.Thread(target=drain, name="odoolake-abandoned-answer", daemon=True).start()
 
-    def _client_gone(self, op: Operation, call: Call) -> None:
-        """The RPC ended: if the client left before Sail's answer ended, stop what it started. The upstream call is
-        not cancelled — Sail would finish the work and commit anyway — but kept until Sail ends it, so its table
-        lock is held until then, and the fence keeps it from committing."""
+    def _client_gone(self, op: Operation) -> None:
+        """The RPC ended: if the client left before Sail's answer ended (or before the request reached Sail), stop
+        what it started, by its id alone (the session may have other work). The upstream call is not cancelled —
+        Sail would finish the work and commit anyway — but kept until Sail ends it, so its table lock is held until
+        then, and the fence keeps it from committing."""
         if not op.answered and not op.done.is_set():
             op.stop()
-            self._interrupt({call.session_id: call.user_id})
             self._chase([op])
 
     def _chase(self, ops: list[Operation]) -> None:
@@ -429,17 +436,28 @@ class SparkConnectProxy:
             keep_interrupting(functools.partial(self.upstream.interrupt_operation, op.session_id, op.principal.name,
                                                 op.operation_id), op.done, op.operation_id)
 
-    def _interrupted_here(self, request: base_pb2.InterruptRequest, answer: bytes) -> bytes:
-        """A client's Interrupt, after Sail answered it: the session's operations it names are stopped here too —
-        those Sail did not know yet (still in the rules, or on their way to it) are chased until they end and added
-        to the answer's ``interrupted_ids``, as Spark's server, which knows an operation from its arrival, answers."""
-        told = set(base_pb2.InterruptResponse.FromString(answer).interrupted_ids)
-        named = self.operations.named_by(request)
+    def _interrupt_for_client(self, request: base_pb2.InterruptRequest) -> bytes:
+        """A client's Interrupt: the session's operations it names are stopped here first — Sail closes an
+        interrupted operation's stream before it answers, and the proxy must already know the stream ended by an
+        interrupt — then Sail is asked. Those Sail did not know yet (still in the rules, or on their way to it) are
+        interrupted again until they end and added to the answer's ``interrupted_ids``, as Spark's server, which
+        knows an operation from its arrival, answers."""
+        named = self.operations.named_by(request)  # named now: an operation arriving later is not this interrupt's
         for op in named:
             op.stop()
-        missed = [op for op in named if op.operation_id and op.operation_id not in told and not op.done.is_set()]
+        try:
+            answer = self.upstream.unary_unary["Interrupt"](request)
+        except grpc.RpcError:
+            self._chase(named)
+            raise
+        told = set(base_pb2.InterruptResponse.FromString(answer).interrupted_ids)
+        for op in self.operations.named_by(request):  # one that arrived meanwhile and Sail stopped too
+            if op.operation_id in told:
+                op.stop()
+        missed = [op for op in named if op.operation_id not in told and not op.done.is_set()]
         self._chase(missed)
-        return b"".join(wire.length_delimited(_INTERRUPTED_IDS, op.operation_id.encode()) for op in missed)
+        return answer + b"".join(wire.length_delimited(_INTERRUPTED_IDS, op.operation_id.encode())
+                                 for op in missed if op.operation_id)
 
     def _interrupt(self, sessions: dict[str, str]) -> None:
         """Interrupt every operation of these sessions. Sail answers an Interrupt only once the operation's work
@@ -467,7 +485,7 @@ class SparkConnectProxy:
         stream: Any = None
         try:
             stream = self.upstream.unary_stream["ReattachExecute"](request)
-            context.add_callback(lambda: self._client_gone(op, call))
+            context.add_callback(lambda: self._client_gone(op))
             suffix = self.server_sessions.suffix("ExecutePlan", call.session_id)  # its answers are ExecutePlan's
             for raw in stream:
                 yield raw + suffix
@@ -510,12 +528,11 @@ class SparkConnectProxy:
             self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))
             return b""
         try:
-            answer = self.upstream.unary_unary[name](request)
+            answer = self._interrupt_for_client(request) if name == "Interrupt" else \
+                self.upstream.unary_unary[name](request)
         except grpc.RpcError as error:
             self._relay(context, error)
             return b""
-        if name == "Interrupt":
-            answer += self._interrupted_here(request, answer)
         answer += self.server_sessions.suffix(name, call.session_id)
         if name == "CloneSession" and request.new_session_id:
             answer += wire.length_delimited(_NEW_SERVER_SESSION, self.server_sessions.id_of(request.new_session_id).encode())

@@ -217,6 +217,10 @@ class PlanRewriter:
             self._catalog_relation(catalog, call)
             return wire.replace(buf, hit.path, catalog.SerializeToString()), Prepared()
         if name in (WriteOp.DESCRIPTOR.full_name, WriteV2.DESCRIPTOR.full_name):
+            holder = hit.path[-2] if len(hit.path) > 1 else None  # the Command, rewritten whole below
+            if holder is None or len(list(wire.fields(buf, holder.value_start, holder.value_end))) != 1:
+                raise refuse("INVALID_ARGUMENT", "INVALID_PLAN_INPUT", "42000",
+                             "The request's command holds more than the write (a command is one of its kinds).")
             kind = WriteOp if name == WriteOp.DESCRIPTOR.full_name else WriteV2
             shallow, raw_input_field = wire.without(value, 0, len(value), _INPUT)
             raw_input = next((buf_value for buf_value in _values(raw_input_field)), b"")
