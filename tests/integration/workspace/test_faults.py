@@ -4,6 +4,7 @@ the middle of a run comes back with the run marked, its Delta table at the last 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ from deltalake import DeltaTable
 from odoolake.testing.waiting import wait_until
 from odoolake.testing.workspace import task_logs
 from odoolake.workspace.db import Database
+from odoolake.workspace.engine import host
 from odoolake.workspace.engine.errors import SESSION_CHANGED
 from odoolake.workspace.engine.fence import FENCE_PROPERTY
 from odoolake.workspace.engine.launcher import engine_status
@@ -89,12 +91,15 @@ def test_sigkill_mid_run_marks_the_run_keeps_committed_data_and_reruns(tmp_path)
         location = home / "warehouse" / "faults" / "log"
         wait_until(lambda: (location / "_delta_log").is_dir() and DeltaTable(str(location)).version() >= 3,
                    what="the job to commit a few rounds")
+        engine = json.loads(host.status_file(home).read_text())["pid"]  # a process of its own: it outlives the server
         os.kill(server.pid, signal.SIGKILL)  # the server only
         server.wait()
         [pid_file] = list((home / "runs").rglob("task.pid"))
         orphan = int(pid_file.read_text())
         # the task process notices its parent is gone and exits, releasing its table lock
         wait_until(lambda: _gone(orphan), what=f"task process {orphan} to exit after its server")
+        # and the engine host, leased by nobody now, exits once its last operation (the task's append) has ended
+        wait_until(lambda: _gone(engine), what=f"engine host {engine} to exit after its last operation")
     finally:
         if server.poll() is None:
             server.kill()
