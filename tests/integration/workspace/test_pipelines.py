@@ -82,3 +82,24 @@ def test_pipeline_edit_changes_what_the_next_update_writes_and_bad_edits_keep_th
     w.pipelines.update(pid, name="another", target="dlt_after", libraries=library, allow_duplicate_names=True)
     for p in (pid, other):
         w.pipelines.delete(p)
+
+
+def test_a_second_update_while_one_runs_is_a_conflict(w, tmp_path):
+    from databricks.sdk.errors import ResourceConflict
+
+    release = tmp_path / "release"  # the first update holds until the test creates this file
+    w.workspace.upload("/Shared/dlt/held", NOTEBOOK + f"""
+import os, time
+while not os.path.exists({str(release)!r}):
+    time.sleep(0.05)
+""".encode(), format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
+    pid = w.pipelines.create(name="held", target="dlt_held", libraries=[
+        PipelineLibrary(notebook=NotebookLibrary(path="/Shared/dlt/held"))]).pipeline_id
+    first = w.pipelines.start_update(pid).update_id
+    try:
+        with pytest.raises(ResourceConflict, match=f"Pipeline {pid} already has an active update"):
+            w.pipelines.start_update(pid)
+    finally:
+        release.touch()
+    assert wait(w, pid, first) == "COMPLETED"
+    w.pipelines.delete(pid)
