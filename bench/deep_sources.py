@@ -16,6 +16,7 @@ import json
 import statistics
 import tempfile
 import time
+from typing import Any
 
 import ab
 
@@ -24,37 +25,20 @@ MEASURES = tuple(f"sources_{n}" for n in SOURCES)
 FILTERS = 160
 
 
-def deep_request(paths: list[str]) -> bytes:
-    """Filters stacked on a union of csv reads, serialized (upb cannot decode it back)."""
-    from odoolake.workspace.engine.protos import base_pb2, relations_pb2
+def condition(level: int) -> Any:
+    """``c >= level``: a small condition for each stacked filter."""
+    from odoolake.workspace.engine.protos import relations_pb2
 
-    def read(path: str) -> relations_pb2.Relation:
-        relation = relations_pb2.Relation()
-        relation.read.data_source.format = "csv"
-        relation.read.data_source.paths.append(path)
-        return relation
-
-    relation = read(paths[0])
-    for path in paths[1:]:
-        union = relations_pb2.Relation()
-        union.set_op.set_op_type = relations_pb2.SetOperation.SetOpType.SET_OP_TYPE_UNION
-        union.set_op.left_input.CopyFrom(relation)
-        union.set_op.right_input.CopyFrom(read(path))
-        relation = union
-    for i in range(FILTERS):
-        outer = relations_pb2.Relation()
-        outer.filter.input.CopyFrom(relation)
-        outer.filter.condition.unresolved_function.function_name = ">="
-        outer.filter.condition.unresolved_function.arguments.add().unresolved_attribute.unparsed_identifier = "c"
-        outer.filter.condition.unresolved_function.arguments.add().literal.integer = i
-        relation = outer
-    request = base_pb2.ExecutePlanRequest(session_id="bench")
-    request.plan.root.CopyFrom(relation)
-    return request.SerializeToString()
+    expr = relations_pb2.Filter().condition
+    expr.unresolved_function.function_name = ">="
+    expr.unresolved_function.arguments.add().unresolved_attribute.unparsed_identifier = "c"
+    expr.unresolved_function.arguments.add().literal.integer = level
+    return expr
 
 
 def worker(calls: int) -> None:
     from odoolake.config import WorkspacePaths
+    from odoolake.testing.deep_plans import deep_request
     from odoolake.workspace.catalog.store import CatalogStore
     from odoolake.workspace.db import Database
     from odoolake.workspace.engine.access import AccessRules
@@ -71,7 +55,7 @@ def worker(calls: int) -> None:
         rewriter = PlanRewriter(CatalogStore(paths, owner), None, AccessRules(paths, roles))  # type: ignore[arg-type]
         call = Call(Principal("dev@localhost", DEVELOPER), "bench")
         for n in SOURCES:
-            request = deep_request([f"dbfs:/raw/{i}.csv" for i in range(n)])
+            request = deep_request([f"dbfs:/raw/{i}.csv" for i in range(n)], FILTERS, condition, "bench")
             walls = []
             for _ in range(calls):
                 started = time.perf_counter()

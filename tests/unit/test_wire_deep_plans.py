@@ -11,6 +11,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
 from odoolake.config import WorkspacePaths
+from odoolake.testing.deep_plans import deep_request
 from odoolake.workspace.catalog.store import CatalogStore
 from odoolake.workspace.db import Database
 from odoolake.workspace.engine import wire
@@ -44,28 +45,17 @@ def _condition(depth: int) -> Expression:
 
 def _deep_request(paths: list[str]) -> bytes:
     """Filters stacked on a union of path-based csv reads, serialized (upb cannot decode it back)."""
-    def read(path: str) -> relations_pb2.Relation:
-        relation = relations_pb2.Relation()
-        relation.read.data_source.format = "csv"
-        relation.read.data_source.paths.append(path)
-        return relation
-
-    relation = read(paths[0])
-    for path in paths[1:]:
-        union = relations_pb2.Relation()
-        union.set_op.set_op_type = relations_pb2.SetOperation.SetOpType.SET_OP_TYPE_UNION
-        union.set_op.left_input.CopyFrom(relation)
-        union.set_op.right_input.CopyFrom(read(path))
-        relation = union
     condition = _condition(20)
-    for _ in range(DEPTH):
-        outer = relations_pb2.Relation()
-        outer.filter.input.CopyFrom(relation)
-        outer.filter.condition.CopyFrom(condition)
-        relation = outer
-    request = base_pb2.ExecutePlanRequest(session_id="session-1")
-    request.plan.root.CopyFrom(relation)
-    return request.SerializeToString()
+    return deep_request(paths, DEPTH, lambda _: condition)
+
+
+def _plan_root(plan: bytes) -> tuple[wire.Field, wire.Field, bytes]:
+    """A serialized request's ``plan`` field, the plan's root field, and the root relation's bytes."""
+    fields = {f.number: f for f in wire.fields(plan, 0, len(plan))}
+    plan_field = fields[base_pb2.ExecutePlanRequest.DESCRIPTOR.fields_by_name["plan"].number]
+    plan_value = plan[plan_field.value_start:plan_field.value_end]
+    root = next(wire.fields(plan_value, 0, len(plan_value)))
+    return plan_field, root, plan_value[root.value_start:root.value_end]
 
 
 def _every_message(buf: bytes, descriptor: Descriptor, start: int, end: int, out: list[tuple[str, int]]) -> None:
@@ -181,11 +171,7 @@ def _nested_expression(levels: int) -> bytes:
 def _with_condition(levels: int) -> bytes:
     """The deep request with one more Filter on top whose condition is ``levels`` functions deep."""
     plan = _deep_request(["dbfs:/raw/a.csv"])
-    fields = {f.number: f for f in wire.fields(plan, 0, len(plan))}
-    plan_field = fields[base_pb2.ExecutePlanRequest.DESCRIPTOR.fields_by_name["plan"].number]
-    plan_value = plan[plan_field.value_start:plan_field.value_end]
-    root = next(wire.fields(plan_value, 0, len(plan_value)))
-    relation = plan_value[root.value_start:root.value_end]
+    plan_field, root, relation = _plan_root(plan)
     filter_ = relations_pb2.Relation.DESCRIPTOR.fields_by_name["filter"].number
     top = wire.length_delimited(filter_, wire.length_delimited(1, relation) + wire.length_delimited(
         relations_pb2.Filter.DESCRIPTOR.fields_by_name["condition"].number, _nested_expression(levels)))
@@ -416,12 +402,7 @@ def test_replace_gives_the_bytes_protobuf_itself_writes(grown):
 def test_a_deep_write_whose_command_holds_more_than_the_write_is_refused(rewriter):
     """A command is one of its kinds; the deep path rewrites a write's command whole, so a command that also holds
     another kind (here a SQL command reading outside the lake) is refused rather than half read."""
-    plan = _deep_request(["dbfs:/raw/a.csv"])
-    fields = {f.number: f for f in wire.fields(plan, 0, len(plan))}
-    plan_field = fields[base_pb2.ExecutePlanRequest.DESCRIPTOR.fields_by_name["plan"].number]
-    plan_value = plan[plan_field.value_start:plan_field.value_end]
-    root = next(wire.fields(plan_value, 0, len(plan_value)))
-    deep_input = plan_value[root.value_start:root.value_end]
+    _, _, deep_input = _plan_root(_deep_request(["dbfs:/raw/a.csv"]))
     command = commands_pb2.Command.DESCRIPTOR.fields_by_name
     write = commands_pb2.WriteOperation.DESCRIPTOR.fields_by_name
     shallow_write = commands_pb2.WriteOperation(source="delta", table=commands_pb2.WriteOperation.SaveTable(
