@@ -411,6 +411,9 @@ class JobRunner:
         return {"logs": f"pipeline {spec['pipeline_id']} update {update_id} COMPLETED\n", "logs_truncated": False}
 
     def _prepare(self, kind: str, spec: dict, run: dict, resolve: Callable[[str], str]) -> None:
+        def python_parameters() -> list[str]:  # run-now's python_params replace them for files and wheels alike
+            return [resolve(str(p)) for p in (run.get("_python_params") or spec.get("parameters") or [])]
+
         try:
             if kind == "notebook_task":
                 params = {**{p["name"]: p["value"] for p in run.get("job_parameters") or []},
@@ -418,10 +421,10 @@ class JobRunner:
                 spec["base_parameters"] = {k: resolve(str(v)) for k, v in params.items()}
                 spec["local_path"] = str(self.tree.local_file(spec["notebook_path"]))
             elif kind == "spark_python_task":
-                spec["parameters"] = [resolve(str(p)) for p in (run.get("_python_params") or spec.get("parameters", []))]
+                spec["parameters"] = python_parameters()
                 spec["local_path"] = str(self._file(spec["python_file"]))
-            elif kind == "python_wheel_task":  # run-now's python_params are for every Python task, wheels too
-                spec["parameters"] = [resolve(str(p)) for p in (run.get("_python_params") or spec.get("parameters", []))]
+            elif kind == "python_wheel_task":
+                spec["parameters"] = python_parameters()
                 spec["named_parameters"] = {k: resolve(str(v)) for k, v in (spec.get("named_parameters") or {}).items()}
             elif kind == "sql_task":
                 spec["parameters"] = {k: resolve(str(v)) for k, v in (spec.get("parameters") or {}).items()}
