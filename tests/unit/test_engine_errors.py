@@ -8,7 +8,9 @@ import pytest
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from odoolake.workspace.engine.errors import classify, translate
+from odoolake.errors import EngineError
+from odoolake.workspace.engine.errors import SESSION_CLOSED, classify, translate
+from odoolake.workspace.engine.session import SESSION_IDLE_ENV, SESSION_IDLE_SECONDS, idle_limit_words, session_idle_seconds
 
 
 @pytest.mark.parametrize(("sail", "error_class", "sql_state", "names"), [
@@ -57,3 +59,17 @@ def test_translation_keeps_the_exception_class_and_sets_class_and_state():
 
 def test_an_error_that_has_a_class_already_is_relayed_unchanged():
     assert translate("Table or view not found: x", _status({"errorClass": "READ_ONLY_PRINCIPAL"}), 7) is None
+
+
+def test_sails_closed_session_message_is_translated_and_the_limit_is_read_from_the_environment(monkeypatch):
+    monkeypatch.delenv(SESSION_IDLE_ENV, raising=False)
+    assert session_idle_seconds() == SESSION_IDLE_SECONDS == 4 * 3600
+    found = classify("invalid argument: session c6dbae92-35fe-4015-96f0-81e66af6a035 is not running")
+    assert found is not None and found.error_class == SESSION_CLOSED and found.sql_state == "HY000"
+    assert found.message.startswith("Session c6dbae92-35fe-4015-96f0-81e66af6a035 was closed: it went unused for "
+                                    "longer than 4 h")
+    assert [idle_limit_words(n) for n in (7200, 5400, 90)] == ["2 h", "90 min", "90 s"]
+    for bad in ("0", "-5", "soon", "1.5"):
+        monkeypatch.setenv(SESSION_IDLE_ENV, bad)
+        with pytest.raises(EngineError, match=f"{SESSION_IDLE_ENV} must be a positive number of seconds, got '"):
+            session_idle_seconds()

@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from odoolake.workspace.engine.session import idle_limit_words, session_idle_seconds
+
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 # A request in a session the engine had before it restarted (see ``proxy.ServerSessions``).
 SESSION_CHANGED = "INVALID_HANDLE.SESSION_CHANGED"
 SESSION_CHANGED_MESSAGE = (f"[{SESSION_CHANGED}] The engine restarted since this session began: its settings, "
                            "temporary views and current schema are gone. Start a new session.")
+# A request in a session the engine closed: unused for longer than its idle limit, or released by its client.
+SESSION_CLOSED = "INVALID_HANDLE.SESSION_CLOSED"
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,11 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
                           f"A column, variable, or function parameter with name {_quoted(m.group('parts'))} cannot "
                           "be resolved.")),
     (re.compile(r"invalid argument: found (?P<near>end of input|\S+?)(?: at (?P<pos>\d+):\d+)? expected"), _syntax),
+    (re.compile(r"session (?P<id>[\w-]+) is not running"),
+     lambda m: SparkError(SESSION_CLOSED, "HY000",
+                          f"Session {m.group('id')} was closed: it went unused for longer than "
+                          f"{idle_limit_words(session_idle_seconds())}, or its client released it. Its settings, "
+                          "temporary views and current schema are gone. Start a new session.")),
     (re.compile(r"\bdivide by zero\b|\bdivision by zero\b", re.I),
      lambda m: SparkError("DIVIDE_BY_ZERO", "22012",
                           "Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead.")),

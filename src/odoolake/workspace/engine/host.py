@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from odoolake.workspace.engine.isolation import isolate_network
+from odoolake.workspace.engine.session import session_idle_seconds
 
 if TYPE_CHECKING:
     from odoolake.workspace.catalog.store import CatalogStore
@@ -78,6 +79,7 @@ def _configure_sail(catalog_uri: str, token: str, spill_dir: Path, memory_bytes:
     os.environ["SAIL_RUNTIME__MEMORY_POOL__TYPE"] = "fair"
     os.environ["SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE"] = str(memory_bytes)
     os.environ["SAIL_RUNTIME__TEMPORARY_FILES__PATHS"] = f'["{spill_dir}"]'
+    os.environ["SAIL_SPARK__SESSION_TIMEOUT_SECS"] = str(session_idle_seconds())
     os.environ.setdefault("RUST_LOG", "error")
     if workers:
         os.environ["SAIL_MODE"] = "local-cluster"

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from odoolake.config import WorkspacePaths, local_user
+from odoolake.errors import EngineError
 from odoolake.workspace.engine.memory import workers_from_env
 
 if TYPE_CHECKING:
@@ -24,7 +25,33 @@ if TYPE_CHECKING:
     from odoolake.workspace.engine.launcher import EngineLease
 
 REMOTE_ENV = "ODOOLAKE_SPARK_REMOTE"
+# How long an engine session may go unused before the engine closes it (with its settings, temporary views and
+# current schema). Sail closes sessions idle for 15 minutes unless told otherwise, which broke a Databricks Connect
+# session left open over a break, a SQL connection held in a pool, and a principal's Statement API session; this one
+# limit is Sail's and the SQL sessions' alike. ``ODOOLAKE_SESSION_IDLE_SECONDS`` overrides it.
+SESSION_IDLE_SECONDS = 4 * 3600
+SESSION_IDLE_ENV = "ODOOLAKE_SESSION_IDLE_SECONDS"
 SESSION_CONF = {"spark.sql.session.timeZone": "UTC"}  # every odoolake engine session's settings (also the thin client)
+
+
+
+def session_idle_seconds() -> int:
+    """The idle limit of engine sessions: ``SESSION_IDLE_SECONDS`` unless ``ODOOLAKE_SESSION_IDLE_SECONDS`` says."""
+    value = os.environ.get(SESSION_IDLE_ENV)
+    if value is None or value == "":
+        return SESSION_IDLE_SECONDS
+    if not value.isdigit() or int(value) < 1:
+        raise EngineError(f"{SESSION_IDLE_ENV} must be a positive number of seconds, got {value!r}")
+    return int(value)
+
+
+def idle_limit_words(seconds: int) -> str:
+    """``4 h``, ``90 min``, ``2 s``: the idle limit as an error message says it."""
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
 DEBUGGING_CONF = "spark.python.sql.dataFrameDebugging.enabled"

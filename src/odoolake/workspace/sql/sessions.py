@@ -3,8 +3,8 @@
 
 Each one is an engine session of its own, opened as the principal who asked for it, so ``SET``, ``USE`` and temp
 views made in it stay in it (as on a Databricks SQL warehouse) and the engine's rules apply to its principal. A
-session nobody used for ``IDLE_SECONDS`` is closed, as Databricks closes idle sessions; a closed or unknown session
-is an error naming it, never a silent new one.
+session nobody used for the engine's idle limit (``session_idle_seconds()``, 4 h) is closed, as Databricks closes
+idle sessions; a closed or unknown session is an error naming it, never a silent new one.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from odoolake.workspace.engine.errors import classify
+from odoolake.workspace.engine.session import idle_limit_words, session_idle_seconds
 from odoolake.workspace.errors import ApiError, InvalidParameterValue
 
 LOG = logging.getLogger(__name__)
 
-IDLE_SECONDS = 4 * 3600
 MAX_SESSIONS = 256
 # Session parameters a Databricks SQL warehouse accepts by their short names, and the Spark setting each is.
 SESSION_PARAMETERS = {
@@ -92,9 +92,9 @@ def engine_settings(conf: dict[str, str] | None) -> dict[str, str]:
 
 
 class SqlSessions:
-    def __init__(self, engine: Any, idle_seconds: float = IDLE_SECONDS, max_sessions: int = MAX_SESSIONS) -> None:
+    def __init__(self, engine: Any, idle_seconds: int | None = None, max_sessions: int = MAX_SESSIONS) -> None:
         self.engine = engine
-        self.idle_seconds = idle_seconds
+        self.idle_seconds = session_idle_seconds() if idle_seconds is None else idle_seconds
         self.max_sessions = max_sessions
         self._sessions: dict[str, SqlSession] = {}
         self._lock = threading.Lock()
@@ -134,7 +134,7 @@ class SqlSessions:
             session = self._sessions.get(session_id)
         if session is None or session.principal != principal:
             raise SessionNotFound(f"Session {session_id} does not exist or was closed (sessions close after "
-                                  f"{int(self.idle_seconds // 3600)} h without use); open a new connection.")
+                                  f"{idle_limit_words(self.idle_seconds)} without use); open a new connection.")
         if session.spark.is_stopped:  # PySpark closes a session the engine restarted under
             with self._lock:
                 self._sessions.pop(session_id, None)

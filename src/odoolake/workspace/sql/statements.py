@@ -27,6 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from odoolake.workspace.engine.errors import SESSION_CLOSED
 from odoolake.workspace.engine.interrupts import keep_interrupting
 from odoolake.workspace.errors import ApiError, InvalidParameterValue, ResourceDoesNotExist
 from odoolake.workspace.sql import show_metadata
@@ -452,68 +453,21 @@ class StatementService:
             st.ran.set()
             return
         try:
-            if sql_session is not None:  # a session of /api/2.0/sql/sessions: its own SET, USE and temp views
-                spark = sql_session.spark
-                st.session = spark
-                sql_session.use_pending_schema()
-                if catalog:
-                    spark.sql(f"USE CATALOG `{catalog}`")
-                if schema:
-                    spark.sql(f"USE SCHEMA `{schema}`")
-            else:
-                spark = self._sessions.get(principal)
-                st.session = spark
-                self._sessions.use(principal, spark, catalog, schema)
-            spark.addTag(st.statement_id)  # tags are per thread: cancel interrupts this statement only
-            if st.state == "CANCELED":  # cancelled before its query started: an interrupt now would find nothing
-                return
-            shown = show_metadata.producer(statement, self.metadata)
-            if shown is not None:
-                df: Any = AnsweredFrame(shown())
-            else:
-                df = statement_frame(spark, statement, args)
-            if sql_session is None:
-                self._sessions.record_setting(principal, statement)
-            if st.disposition == EXTERNAL_LINKS:
-                self._write_files(st, df, row_limit, byte_limit)
-                return
-            rows, schema_info = collected(df, row_limit)
-            if st.state == "CANCELED":
-                return
-            truncated = row_limit is not None and len(rows) > row_limit
-            rows = rows[:row_limit] if truncated else rows
-            data = [[cell(v) for v in row] for row in rows]
-            chunks, sizes, total = [], [], 0
-            for start in range(0, max(len(data), 1), CHUNK_ROWS):
-                chunk = data[start:start + CHUNK_ROWS]
-                size = sum(len(str(r)) for r in chunk)
-                if total + size > byte_limit:  # the rows that still fit, then stop
-                    kept = used = 0
-                    for row in chunk:
-                        if total + used + len(str(row)) > byte_limit:
-                            break
-                        kept, used = kept + 1, used + len(str(row))
-                    if kept:
-                        chunks.append(chunk[:kept])
-                        sizes.append(used)
-                        total += used
-                    truncated = True
-                    break
-                chunks.append(chunk)
-                sizes.append(size)
-                total += size
-            st.chunks, st.chunk_bytes = chunks, sizes
-            n = sum(len(c) for c in chunks)
-            st.manifest = {
-                "format": "JSON_ARRAY",
-                "schema": {"column_count": len(schema_info.fields), "columns": columns(schema_info)},
-                "total_chunk_count": len(chunks), "total_row_count": n, "total_byte_count": total,
-                "truncated": truncated,
-                "chunks": [{"chunk_index": i, "row_offset": i * CHUNK_ROWS, "row_count": len(c), "byte_count": b}
-                           for i, (c, b) in enumerate(zip(chunks, sizes, strict=True))],
-            }
-            if st.settle("SUCCEEDED") not in TERMINAL and cache_key is not None:
-                self.cache.put(cache_key, st.manifest, chunks, sizes)
+            try:
+                self._execute(st, principal, statement, args, catalog, schema, row_limit, byte_limit, cache_key,
+                              sql_session)
+            except Exception as exc:
+                if sql_session is not None or st.session is None or SqlFailure.of(exc).error_class != SESSION_CLOSED:
+                    raise
+                # The engine closed the principal's session (idle past its limit): nothing ran, so the statement runs
+                # again in a new one, as a Databricks warehouse's statements need no session the caller keeps alive.
+                LOG.info("statement %s: %s's engine session was closed; running it in a new one", st.statement_id,
+                         principal)
+                self._sessions.forget(principal, st.session)
+                st.session = None
+                if st.state != "CANCELED":
+                    self._execute(st, principal, statement, args, catalog, schema, row_limit, byte_limit, cache_key,
+                                  None)
         except Exception as exc:
             if sql_session is None and st.session is not None and st.session.is_stopped:
                 self._sessions.forget(principal, st.session)  # the engine restarted: said once, in this error
@@ -525,6 +479,73 @@ class StatementService:
                 st.session.removeTag(st.statement_id)
             st.session = None
             st.ran.set()
+
+    def _execute(self, st: Statement, principal: str, statement: str, args: dict | None, catalog: str | None,
+                 schema: str | None, row_limit: int | None, byte_limit: int, cache_key: tuple | None,
+                 sql_session: Any) -> None:
+        """Run the statement in its session and settle it SUCCEEDED with its result (``_run`` handles failures)."""
+        if sql_session is not None:  # a session of /api/2.0/sql/sessions: its own SET, USE and temp views
+            spark = sql_session.spark
+            st.session = spark
+            sql_session.use_pending_schema()
+            if catalog:
+                spark.sql(f"USE CATALOG `{catalog}`")
+            if schema:
+                spark.sql(f"USE SCHEMA `{schema}`")
+        else:
+            spark = self._sessions.get(principal)
+            st.session = spark
+            self._sessions.use(principal, spark, catalog, schema)
+        spark.addTag(st.statement_id)  # tags are per thread: cancel interrupts this statement only
+        if st.state == "CANCELED":  # cancelled before its query started: an interrupt now would find nothing
+            return
+        shown = show_metadata.producer(statement, self.metadata)
+        if shown is not None:
+            df: Any = AnsweredFrame(shown())
+        else:
+            df = statement_frame(spark, statement, args)
+        if sql_session is None:
+            self._sessions.record_setting(principal, statement)
+        if st.disposition == EXTERNAL_LINKS:
+            self._write_files(st, df, row_limit, byte_limit)
+            return
+        rows, schema_info = collected(df, row_limit)
+        if st.state == "CANCELED":
+            return
+        truncated = row_limit is not None and len(rows) > row_limit
+        rows = rows[:row_limit] if truncated else rows
+        data = [[cell(v) for v in row] for row in rows]
+        chunks, sizes, total = [], [], 0
+        for start in range(0, max(len(data), 1), CHUNK_ROWS):
+            chunk = data[start:start + CHUNK_ROWS]
+            size = sum(len(str(r)) for r in chunk)
+            if total + size > byte_limit:  # the rows that still fit, then stop
+                kept = used = 0
+                for row in chunk:
+                    if total + used + len(str(row)) > byte_limit:
+                        break
+                    kept, used = kept + 1, used + len(str(row))
+                if kept:
+                    chunks.append(chunk[:kept])
+                    sizes.append(used)
+                    total += used
+                truncated = True
+                break
+            chunks.append(chunk)
+            sizes.append(size)
+            total += size
+        st.chunks, st.chunk_bytes = chunks, sizes
+        n = sum(len(c) for c in chunks)
+        st.manifest = {
+            "format": "JSON_ARRAY",
+            "schema": {"column_count": len(schema_info.fields), "columns": columns(schema_info)},
+            "total_chunk_count": len(chunks), "total_row_count": n, "total_byte_count": total,
+            "truncated": truncated,
+            "chunks": [{"chunk_index": i, "row_offset": i * CHUNK_ROWS, "row_count": len(c), "byte_count": b}
+                       for i, (c, b) in enumerate(zip(chunks, sizes, strict=True))],
+        }
+        if st.settle("SUCCEEDED") not in TERMINAL and cache_key is not None:
+            self.cache.put(cache_key, st.manifest, chunks, sizes)
 
     def _write_files(self, st: Statement, df: Any, row_limit: int | None, byte_limit: int) -> None:
         """An EXTERNAL_LINKS result: the rows written as chunk files in the statement's format (one engine call)."""

@@ -1,0 +1,61 @@
+"""Engine sessions left unused: closed after the engine's idle limit (4 h by default, as the SQL sessions; Sail's own
+default was 15 minutes), a client told so by name, and the Statement API, whose callers keep no session, going on
+in a new one. The limit is shortened here with ``ODOOLAKE_SESSION_IDLE_SECONDS``."""
+
+from __future__ import annotations
+
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.service.sql import StatementState
+
+from odoolake.workspace.engine.errors import SESSION_CLOSED
+from odoolake.workspace.engine.session import SESSION_IDLE_ENV
+from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
+from tests.integration.workspace.conftest import running_server
+from tests.integration.workspace.test_front_door import spark_client
+
+IDLE_LIMIT = 2
+
+# Session ``spark`` is used first, then probe sessions one after another; after sleeping the limit, each probe is
+# asked in turn, half a second apart (a probe asked is used again, so each is asked once). The first probe refused
+# shows the engine closed sessions unused since before it, ``spark`` among them: no guess at how late its timer runs.
+IDLE_CLIENT = """
+spark.sql("CREATE TEMP VIEW kept AS SELECT 7 AS x").collect()
+probes = [SparkSession.builder.remote(url).create() for _ in range(40)]
+for probe in probes:
+    probe.sql("SELECT 1").collect()
+import time
+time.sleep(LIMIT)
+for probe in probes:
+    try:
+        probe.sql("SELECT 1").collect()
+    except Exception as exc:
+        out["probe"] = exc.getCondition()
+        break
+    time.sleep(0.5)
+try:
+    out["rows"] = spark.sql("SELECT x FROM kept").collect()
+except Exception as exc:
+    out["condition"], out["message"] = exc.getCondition(), str(exc)
+"""
+
+
+def test_an_idle_session_is_closed_by_name_and_statements_go_on_in_a_new_one(tmp_path, monkeypatch):
+    monkeypatch.setenv(SESSION_IDLE_ENV, str(IDLE_LIMIT))
+    with running_server(tmp_path / "ws") as server:
+        w = WorkspaceClient(host=server.url, token=server.token)
+        first = w.statement_execution.execute_statement("SELECT COUNT(*) FROM range(3)", LOCAL_WAREHOUSE_ID,
+                                                    wait_timeout="30s")
+        assert first.status.state == StatementState.SUCCEEDED
+
+        out = spark_client(server, IDLE_CLIENT.replace("LIMIT", str(IDLE_LIMIT)), token=server.token)
+        assert out.get("probe") == SESSION_CLOSED, out  # the engine closed sessions idle past the limit
+        assert "rows" not in out and out["condition"] == SESSION_CLOSED, out
+        assert f"went unused for longer than {IDLE_LIMIT} s" in out["message"], out["message"]
+        assert "Start a new session" in out["message"]
+
+        # The principal's Statement API session went idle before any probe: closed too, and replaced unseen.
+        second = w.statement_execution.execute_statement("SELECT COUNT(*) FROM range(2)", LOCAL_WAREHOUSE_ID,
+                                                     wait_timeout="30s")
+        assert second.status.state == StatementState.SUCCEEDED, second.status
+        assert second.result.data_array == [["2"]]
+
