@@ -14,9 +14,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 LOG = logging.getLogger(__name__)
 
+PENDING, RUNNING = "PENDING", "RUNNING"
 RETRY_SECONDS = 0.25
 GIVE_UP_SECONDS = 600.0  # work still going this long after its interrupt is left to end on its own (and logged)
 
@@ -42,3 +45,44 @@ def keep_interrupting(interrupt: Callable[[], object], ended: threading.Event, w
     thread = threading.Thread(target=loop, name=f"odoolake-interrupt-{what}", daemon=True)
     thread.start()
     return thread
+
+
+@dataclass(kw_only=True)
+class CancellableRun:
+    """A statement a worker thread runs in an engine session, which a cancel may stop at any moment (the Statement
+    API's statements, the SQL connector's operations; each names its own terminal states in ``TERMINAL``).
+
+    PENDING becomes RUNNING once and then one terminal state, each change under one lock: a worker never overwrites a
+    cancel, and a run cancelled before it began never begins. ``ran`` is set when the worker is done with the
+    engine, which ends a cancel's interrupts."""
+
+    TERMINAL: ClassVar[frozenset[str]]
+    state: str = PENDING
+    ran: threading.Event = field(default_factory=threading.Event)
+    _changing: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def begin(self) -> bool:
+        """PENDING becomes RUNNING; False if it was cancelled first."""
+        with self._changing:
+            if self.state != PENDING:
+                return False
+            self.state = RUNNING
+            return True
+
+    def settle(self, state: str, **fields: Any) -> str:
+        """End it in ``state`` (with ``fields`` set first) unless it has ended already; returns the state it had."""
+        with self._changing:
+            before = self.state
+            if before not in self.TERMINAL:
+                for name, value in fields.items():
+                    setattr(self, name, value)
+                self.state = state
+            return before
+
+    def cancel(self, state: str, interrupt: Callable[[], object], what: str) -> str:
+        """End it in ``state``; if its worker had begun, call ``interrupt`` until the worker is done with the engine
+        (``keep_interrupting``). Returns the state it had."""
+        before = self.settle(state)
+        if before == RUNNING:
+            keep_interrupting(interrupt, self.ran, what)
+        return before

@@ -15,18 +15,18 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from odoolake.workspace.engine.interrupts import keep_interrupting
+from odoolake.workspace.engine.interrupts import CancellableRun
 from odoolake.workspace.errors import ApiError
 from odoolake.workspace.sql.results import arrow_and_schema, statement_frame
 from odoolake.workspace.sql.sessions import SqlSession
 from odoolake.workspace.sql.statements import SqlFailure
 
 KEEP_SECONDS = 3600
-PENDING, RUNNING, FINISHED, ERROR, CANCELED, CLOSED = "PENDING", "RUNNING", "FINISHED", "ERROR", "CANCELED", "CLOSED"
+FINISHED, ERROR, CANCELED, CLOSED = "FINISHED", "ERROR", "CANCELED", "CLOSED"
 TERMINAL = frozenset({FINISHED, ERROR, CANCELED, CLOSED})
 AFFECTED_ROWS = "num_affected_rows"  # the column Databricks answers DML statements with
 
@@ -36,11 +36,11 @@ class OperationNotFound(ApiError):
 
 
 @dataclass
-class SqlOperation:
+class SqlOperation(CancellableRun):
+    TERMINAL: ClassVar[frozenset[str]] = TERMINAL
     op_id: str
     session: SqlSession
     kind: str  # EXECUTE_STATEMENT, GET_CATALOGS, …
-    state: str = PENDING
     failure: SqlFailure | None = None
     table: pa.Table | None = None
     offset: int = 0
@@ -48,29 +48,18 @@ class SqlOperation:
     started: float = field(default_factory=time.time)
     completed: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
-    ran: threading.Event = field(default_factory=threading.Event)  # its worker is done with the engine
-    _changing: threading.Lock = field(default_factory=threading.Lock, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)  # what the protocol layer keeps with the operation
 
     @property
     def tag(self) -> str:
         return f"odoolake-sql-{self.op_id}"
 
-    def start(self) -> bool:
-        """PENDING becomes RUNNING; False if it was cancelled first."""
-        with self._changing:
-            if self.state != PENDING:
-                return False
-            self.state = RUNNING
-            return True
-
-    def finish(self, state: str, table: pa.Table | None = None, failure: SqlFailure | None = None) -> str:
-        """End it in ``state`` unless it has ended already; returns the state it had before."""
-        with self._changing:
-            before = self.state
-            if before in TERMINAL:
-                return before
-            self.table, self.failure, self.state = table, failure, state
+    def settle(self, state: str, **fields: Any) -> str:
+        """End it in ``state`` (``table=``, ``failure=``) unless it has ended already, and wake those who wait."""
+        before = super().settle(state, **fields)
+        if before in TERMINAL:
+            return before
+        table = self.table
         if table is not None and table.num_rows == 1 and table.column_names[:1] == [AFFECTED_ROWS]:
             value = table.column(0)[0].as_py()
             self.modified_rows = int(value) if value is not None else None
@@ -123,13 +112,13 @@ class SqlOperations:
         """An operation whose result is computed here at once (metadata calls)."""
         op = self._register(session, kind)
         try:
-            op.finish(FINISHED, table=produce())
+            op.settle(FINISHED, table=produce())
         except Exception as exc:  # a bad pattern or an unknown catalog: the operation fails, naming it
-            op.finish(ERROR, failure=SqlFailure.of(exc))
+            op.settle(ERROR, failure=SqlFailure.of(exc))
         return op
 
     def _run(self, op: SqlOperation, sql: str, args: dict | list | None, row_limit: int | None) -> None:
-        if not op.start():
+        if not op.begin():
             op.ran.set()
             return
         spark = op.session.spark
@@ -140,9 +129,9 @@ class SqlOperations:
             if row_limit:
                 df = df.limit(row_limit)
             table, _ = arrow_and_schema(df)
-            op.finish(FINISHED, table=table)
+            op.settle(FINISHED, table=table)
         except Exception as exc:
-            op.finish(ERROR, failure=SqlFailure.of(exc))
+            op.settle(ERROR, failure=SqlFailure.of(exc))
         finally:
             spark.removeTag(op.tag)
             op.ran.set()
@@ -156,9 +145,7 @@ class SqlOperations:
 
     def cancel(self, op_id: str, principal: str) -> SqlOperation:
         op = self.get(op_id, principal)
-        if op.finish(CANCELED) == RUNNING:  # one still PENDING never starts now
-            spark = op.session.spark
-            keep_interrupting(lambda: spark.interruptTag(op.tag), op.ran, op.tag)
+        op.cancel(CANCELED, lambda: op.session.spark.interruptTag(op.tag), op.tag)  # one PENDING never starts
         return op
 
     def close(self, op_id: str, principal: str) -> None:

@@ -23,12 +23,12 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from odoolake.workspace.engine.errors import SESSION_CLOSED
-from odoolake.workspace.engine.interrupts import keep_interrupting
+from odoolake.workspace.engine.interrupts import CancellableRun
 from odoolake.workspace.errors import ApiError, InvalidParameterValue, ResourceDoesNotExist
 from odoolake.workspace.sql import show_metadata
 from odoolake.workspace.sql.metadata import Metadata
@@ -48,7 +48,7 @@ LOCAL_WAREHOUSE_ID = "local0000000000"
 CHUNK_ROWS = 5000
 INLINE_LIMIT_BYTES = 25 * 1024 * 1024
 KEEP_SECONDS = 3600
-TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "CLOSED")
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "CLOSED"})
 INLINE, EXTERNAL_LINKS = "INLINE", "EXTERNAL_LINKS"
 FORMATS = ("JSON_ARRAY", "ARROW_STREAM", "CSV")
 _WAIT = re.compile(r"^(\d+)s$")
@@ -57,9 +57,9 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
-class Statement:
+class Statement(CancellableRun):
+    TERMINAL: ClassVar[frozenset[str]] = TERMINAL
     statement_id: str
-    state: str = "PENDING"
     error: dict | None = None
     sql_state: str | None = None
     manifest: dict | None = None
@@ -71,26 +71,6 @@ class Statement:
     disposition: str = INLINE
     format: str = "JSON_ARRAY"
     files: list[ChunkFile] = field(default_factory=list)  # EXTERNAL_LINKS: the chunk files
-    ran: threading.Event = field(default_factory=threading.Event)  # its worker is done with the engine
-    _changing: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def begin(self) -> bool:
-        """PENDING becomes RUNNING; False if it was cancelled first (a cancel is never overwritten)."""
-        with self._changing:
-            if self.state != "PENDING":
-                return False
-            self.state = "RUNNING"
-            return True
-
-    def settle(self, state: str, **fields: Any) -> str:
-        """End it in ``state`` (with ``fields`` set first) unless it has ended already; returns the state it had."""
-        with self._changing:
-            before = self.state
-            if before not in TERMINAL:
-                for name, value in fields.items():
-                    setattr(self, name, value)
-                self.state = state
-            return before
 
 
 def parameter_value(value: str | None, kind: str, name: str) -> Any:
@@ -590,11 +570,13 @@ class StatementService:
 
     def cancel(self, statement_id: str) -> None:
         st = self._get(statement_id)
-        if st.settle("CANCELED") in TERMINAL:
-            return
-        session = st.session  # read after the state is set: a worker that has not set it yet sees CANCELED
-        if session is not None:
-            keep_interrupting(lambda: session.interruptTag(statement_id), st.ran, statement_id)
+
+        def interrupt() -> None:  # the worker's session read at each try (a worker that has none yet sees CANCELED)
+            session = st.session
+            if session is not None:
+                session.interruptTag(statement_id)
+
+        st.cancel("CANCELED", interrupt, statement_id)
 
     def close_statement(self, statement_id: str) -> None:
         """Cancel the statement if it still runs and release its result (``DELETE /api/2.0/sql/statements/{id}``,

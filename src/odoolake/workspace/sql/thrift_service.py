@@ -25,6 +25,7 @@ from thrift.protocol import TBinaryProtocol
 from thrift.transport import TTransport
 
 from odoolake.workspace.catalog.store import CatalogStore
+from odoolake.workspace.engine.interrupts import PENDING, RUNNING
 from odoolake.workspace.errors import ApiError
 from odoolake.workspace.sql import operations as ops
 from odoolake.workspace.sql import show_metadata
@@ -39,7 +40,7 @@ SERVER_PROTOCOL = T.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V8
 DIRECT_RESULTS_WAIT = 5.0  # seconds ExecuteStatement waits to answer with the result itself
 STATUS_WAIT = 2.0  # seconds GetOperationStatus waits for a running statement to end (the client polls at once)
 DEFAULT_ROWS = 100_000
-_STATES = {ops.PENDING: T.TOperationState.PENDING_STATE, ops.RUNNING: T.TOperationState.RUNNING_STATE,
+_STATES = {PENDING: T.TOperationState.PENDING_STATE, RUNNING: T.TOperationState.RUNNING_STATE,
            ops.FINISHED: T.TOperationState.FINISHED_STATE, ops.ERROR: T.TOperationState.ERROR_STATE,
            ops.CANCELED: T.TOperationState.CANCELED_STATE, ops.CLOSED: T.TOperationState.CLOSED_STATE}
 _KINDS = {name: getattr(T.TOperationType, name) for name in ("EXECUTE_STATEMENT", "GET_CATALOGS", "GET_SCHEMAS",
