@@ -36,6 +36,17 @@ class UpstreamError(Exception):
         super().__init__(error.details() if hasattr(error, "details") else str(error))
 
 
+def _interrupt_request(session_id: str, user_id: str, operation_id: str | None = None) -> Any:
+    """An InterruptRequest from the engine host: for ``operation_id`` alone, or for all of the session's work (the
+    id is in a oneof: it is set only when there is one)."""
+    kind = base_pb2.InterruptRequest.InterruptType
+    request = base_pb2.InterruptRequest(session_id=session_id, user_context=base_pb2.UserContext(user_id=user_id),
+                                        interrupt_type=kind.INTERRUPT_TYPE_ALL)
+    if operation_id:
+        request.operation_id, request.interrupt_type = operation_id, kind.INTERRUPT_TYPE_OPERATION_ID
+    return request
+
+
 class Upstream:
     def __init__(self, target: str) -> None:
         self.target = target
@@ -129,14 +140,8 @@ class Upstream:
     def interrupt_operation(self, session_id: str, user_id: str, operation_id: str) -> None:
         """Interrupt one operation; returns once Sail has answered (when the operation's work has ended, or at once
         if Sail does not know it)."""
-        request = base_pb2.InterruptRequest(
-            session_id=session_id, user_context=base_pb2.UserContext(user_id=user_id), operation_id=operation_id,
-            interrupt_type=base_pb2.InterruptRequest.InterruptType.INTERRUPT_TYPE_OPERATION_ID)
-        self.unary_unary["Interrupt"](request)
+        self.unary_unary["Interrupt"](_interrupt_request(session_id, user_id, operation_id))
 
     def interrupt_async(self, session_id: str, user_id: str) -> Any:
         """Interrupt every operation of a session; the call's future, which must be kept until it is done."""
-        request = base_pb2.InterruptRequest(
-            session_id=session_id, user_context=base_pb2.UserContext(user_id=user_id),
-            interrupt_type=base_pb2.InterruptRequest.InterruptType.INTERRUPT_TYPE_ALL)
-        return self.unary_unary["Interrupt"].future(request)
+        return self.unary_unary["Interrupt"].future(_interrupt_request(session_id, user_id))
