@@ -26,6 +26,7 @@ from odoolake.workspace.engine.errors import SESSION_CHANGED
 from odoolake.workspace.engine.fence import FENCE_PROPERTY
 from odoolake.workspace.engine.launcher import engine_status
 from odoolake.workspace.identity.tokens import TokenService
+from odoolake.workspace.jobs.connections import TOKEN_COMMENT
 from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
 
 from .conftest import free_port, running_server, start_server_process
@@ -108,6 +109,12 @@ def test_sigkill_mid_run_marks_the_run_keeps_committed_data_and_reruns(tmp_path)
     rows = DeltaTable(str(location)).to_pandas()
     assert len(rows) == 500 * committed and sorted(rows["round"].unique()) == list(range(committed))
 
+    def task_tokens() -> list[str]:
+        return [info.token_id for info in TokenService(Database(home / "workspace.db")).list()
+                if info.comment == TOKEN_COMMENT]
+
+    assert len(task_tokens()) == 1  # the killed server could not revoke its task's token
+
     server = start_server_process(home, port)
     try:
         w = WorkspaceClient(host=f"http://127.0.0.1:{port}", token=token)
@@ -115,6 +122,7 @@ def test_sigkill_mid_run_marks_the_run_keeps_committed_data_and_reruns(tmp_path)
         assert run.state.life_cycle_state.value == "INTERNAL_ERROR"
         assert "stopped while this run was active" in run.state.state_message
         assert w.jobs.get_run(run_id).tasks[0].state.life_cycle_state.value == "INTERNAL_ERROR"
+        assert task_tokens() == []  # revoked by the restarted server, with the task it belonged to
         counted = w.statement_execution.execute_statement(
             statement="SELECT COUNT(*) FROM faults.log", warehouse_id=next(iter(w.warehouses.list())).id,
             wait_timeout="30s")

@@ -1,6 +1,9 @@
 """How a task process reaches the engine: through the workspace's front door, as the run's principal.
 
-Each task attempt gets its own short-lived token for the principal the run runs as (``run_as``, else its creator).
+Each task attempt gets its own token for the principal the run runs as (``run_as``, else its creator), valid for the
+task's timeout and ``SLACK_SECONDS`` more; a task without a timeout (Databricks' default) may run for days, so its
+token has no expiry. Either way the token is revoked when the attempt ends, and those of attempts a stopped server
+left behind are revoked when the server starts again (``revoke_leftovers``), after their processes were killed.
 The task connects with it like any Databricks Connect client (TLS, bearer token), so the engine applies that
 principal's rules. When the attempt ends — success, failure, cancel, timeout or a killed process — ``close()`` first
 interrupts every engine operation the token started and waits for each to end, then revokes the token: nothing the
@@ -16,7 +19,7 @@ from pathlib import Path
 from odoolake.workspace.engine.launcher import interrupt_token
 from odoolake.workspace.identity.tokens import TokenService
 
-TOKEN_COMMENT = "job task"
+TOKEN_COMMENT = "job task (revoked when the task ends)"
 SLACK_SECONDS = 3600  # a token outlives its task's timeout by this much, in case the server misses the end
 
 
@@ -42,13 +45,22 @@ class TaskConnections:
         """A connection for one task attempt run as ``principal`` (the workspace owner when None)."""
         if self.remote or self.spark_url is None:
             return TaskConnection(self.remote or "")
-        lifetime = int(timeout or 0) + SLACK_SECONDS
+        lifetime = int(timeout) + SLACK_SECONDS if timeout else None
         value, info = self.tokens.create(principal or self.owner, TOKEN_COMMENT, lifetime_seconds=lifetime)
         env = {"SPARK_CONNECT_AUTHENTICATE_TOKEN": value}
         if self.ca_bundle is not None:  # gRPC (Spark Connect), requests (the SDK) and urllib (secrets) trust the CA
             for variable in ("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
                 env[variable] = str(self.ca_bundle)
         return TaskConnection(self.spark_url, env, value, info.token_id)
+
+    def revoke_leftovers(self) -> int:
+        """Revoke the tokens of task attempts that were running when the server stopped (their processes are gone:
+        ``JobRunner.recover`` killed them); returns how many."""
+        leftovers = [info for info in self.tokens.list() if info.comment == TOKEN_COMMENT]
+        for info in leftovers:
+            with contextlib.suppress(Exception):  # revoked meanwhile: the point is that it no longer works
+                self.tokens.revoke(info.token_id)
+        return len(leftovers)
 
     def close(self, connection: TaskConnection) -> None:
         if connection.token is None or connection.token_id is None:

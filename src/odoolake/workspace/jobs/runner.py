@@ -90,7 +90,8 @@ class JobRunner:
     # -- control ---------------------------------------------------------------------------------
 
     def recover(self) -> int:
-        """Mark runs that were active when the server stopped; returns how many."""
+        """Mark runs that were active when the server stopped, kill what is left of their tasks and revoke the
+        tasks' tokens; returns how many runs."""
         count = 0
         for run in self.store.runs():
             if lifecycle.is_active(run):
@@ -102,6 +103,7 @@ class JobRunner:
                 run["end_time"] = _now_ms()
                 self.store.save_run(run)
                 count += 1
+        self.connections.revoke_leftovers()
         return count
 
     def enqueue(self, run_id: int) -> None:
