@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from odoolake.workspace.errors import InvalidParameterValue
-from odoolake.workspace.sql.sessions import engine_settings
+from odoolake.workspace.sql.sessions import SessionNotFound, SqlSessions, engine_settings
 
 
 def test_short_names_map_to_spark_settings_and_labels_and_wire_settings_stay_out():
@@ -18,3 +18,33 @@ def test_short_names_map_to_spark_settings_and_labels_and_wire_settings_stay_out
 def test_an_unknown_parameter_is_refused_naming_it_and_the_accepted_ones():
     with pytest.raises(InvalidParameterValue, match=r"Configuration STATEMENT_TIMOUT is not available: .*TIMEZONE"):
         engine_settings({"STATEMENT_TIMOUT": "10"})
+
+
+class _Spark:
+    is_stopped = False
+    stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+class _Engine:
+    def session(self, principal: str) -> _Spark:
+        return _Spark()
+
+    def stop_session(self, spark: _Spark) -> None:
+        spark.stop()
+
+
+def test_a_session_idle_past_the_limit_is_closed_when_next_asked_for():
+    """The engine closes a session unused for the idle limit; the warehouse says so by name at the next call,
+    instead of passing the call to a closed engine session (no other session needs to open first)."""
+    sessions = SqlSessions(_Engine(), idle_seconds=3600)
+    kept, idle = sessions.open("ana@example.com"), sessions.open("ana@example.com")
+    idle.last_used -= 3601
+    kept.last_used -= 3599
+    assert sessions.get(kept.session_id, "ana@example.com") is kept
+    with pytest.raises(SessionNotFound, match=rf"Session {idle.session_id} does not exist or was closed \(sessions "
+                                              r"close after 1 h without use\); open a new connection\."):
+        sessions.get(idle.session_id, "ana@example.com")
+    assert idle.spark.stopped and not kept.spark.stopped and sessions.count() == 1

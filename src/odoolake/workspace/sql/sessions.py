@@ -130,6 +130,7 @@ class SqlSessions:
         return session
 
     def get(self, session_id: str, principal: str) -> SqlSession:
+        self.expire()  # a session idle past the limit is closed when next asked for, not only when one opens
         with self._lock:
             session = self._sessions.get(session_id)
         if session is None or session.principal != principal:
