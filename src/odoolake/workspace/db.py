@@ -80,6 +80,10 @@ MIGRATIONS: tuple[str, ...] = (
         permission TEXT NOT NULL, PRIMARY KEY (scope, principal)
     );
     """,
+    # 10: the schedule (expression and time zone) a job's last fire time counts for: '' for none, NULL from before
+    """
+    ALTER TABLE schedule_state ADD COLUMN schedule TEXT;
+    """,
 )
 
 

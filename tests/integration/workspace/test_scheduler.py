@@ -121,3 +121,30 @@ def test_one_failing_schedule_never_stops_the_others(w, server, scheduler):
     assert "has no tasks" in scheduler.problems[no_tasks]
     assert [w.jobs.get_run(r).job_id for r in scheduler.tick(at(year + 3, 2, 1, 2, 0, 1))].count(healthy) == 1
     assert ends not in [w.jobs.get_run(r).job_id for r in scheduler.tick(at(year + 3, 3, 1, 2, 0, 1))]
+
+
+def test_a_schedule_added_or_changed_counts_from_then(w, scheduler):
+    """A new Quartz trigger fires at its next time: a schedule added at 10:00 for 02:00 does not run at once for the
+    02:00 just gone, and neither does one moved to 08:00 at 10:00 (the job existed since long before both)."""
+    w.workspace.upload("/Shared/sched/later", b"# Databricks notebook source\nprint('tick')\n",
+                       format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
+    job_id = w.jobs.create(name="later", tasks=[Task(task_key="t", notebook_task=NotebookTask(
+        notebook_path="/Shared/sched/later"))]).job_id
+
+    def fired(*when: int) -> bool:
+        return job_id in [w.jobs.get_run(r).job_id for r in scheduler.tick(at(*when))]
+
+    assert not fired(2032, 3, 20, 9, 0)  # no schedule yet
+    w.jobs.update(job_id, new_settings=JobSettings(schedule=CronSchedule(
+        quartz_cron_expression="0 0 2 * * ?", timezone_id="Asia/Manila")))
+    assert not fired(2032, 3, 20, 10, 0)
+    assert not fired(2032, 3, 21, 1, 59)
+    assert fired(2032, 3, 21, 2, 0, 5)
+    w.jobs.update(job_id, new_settings=JobSettings(schedule=CronSchedule(
+        quartz_cron_expression="0 0 8 * * ?", timezone_id="Asia/Manila")))
+    assert not fired(2032, 3, 21, 10, 0)
+    assert fired(2032, 3, 22, 8, 0, 5)
+    w.jobs.update(job_id, new_settings=JobSettings(schedule=CronSchedule(  # the same times, another zone
+        quartz_cron_expression="0 0 8 * * ?", timezone_id="UTC")))
+    assert not fired(2032, 3, 22, 17, 0)  # 09:00 UTC: 08:00 UTC is gone
+    assert fired(2032, 3, 23, 16, 0, 5)  # 08:00 UTC the next day

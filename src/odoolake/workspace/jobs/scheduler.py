@@ -4,6 +4,8 @@ Each tick looks at every scheduled job and the fire times between the last one i
 - One run per tick per job, however many fire times passed: runs missed while the server was down collapse
   into a single catch-up run at start-up (a month-end job that missed its 02:00 slot runs once, not N times),
   and nothing before the job's creation is ever backfilled.
+- A schedule added to a job, or changed (its expression or time zone), counts from that moment, as a new Quartz
+  trigger does: adding "daily 02:00" at 10:00 first fires the next day at 02:00, not at once for the 02:00 just gone.
 - ``max_concurrent_runs`` and ``queue`` apply as for run-now (skipped with MAXIMUM_CONCURRENT_RUNS_REACHED, or
   queued).
 - Paused schedules (``pause_status: PAUSED``) never fire; unpausing does not replay the paused period.
@@ -24,6 +26,13 @@ from odoolake.workspace.jobs.service import JobsService
 
 LOG = logging.getLogger(__name__)
 
+NO_SCHEDULE = ""  # what schedule_state records for a job without a schedule
+
+
+def schedule_key(schedule: dict) -> str:
+    """What makes two schedules the same trigger: the expression and the time zone (not the pause status)."""
+    return f"{schedule['quartz_cron_expression']}|{schedule.get('timezone_id', 'UTC')}"
+
 
 class Scheduler:
     def __init__(self, db: Database, jobs: JobsService, clock: Callable[[], float] = time.time,
@@ -36,14 +45,17 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self.problems: dict[int, str] = {}  # job id -> why its schedule was last skipped
 
-    def _last(self, job_id: int) -> int | None:
-        row = self.db.connect().execute("SELECT last_fire_ms FROM schedule_state WHERE job_id = ?", (job_id,)).fetchone()
-        return row["last_fire_ms"] if row else None
+    def _states(self) -> dict[int, tuple[int, str | None]]:
+        """Each job's last handled fire time and the schedule it was for (``NO_SCHEDULE``, or None when recorded by
+        a version that did not keep it)."""
+        rows = self.db.connect().execute("SELECT job_id, last_fire_ms, schedule FROM schedule_state")
+        return {row["job_id"]: (row["last_fire_ms"], row["schedule"]) for row in rows}
 
-    def _remember(self, job_id: int, fire_ms: int) -> None:
+    def _remember(self, job_id: int, fire_ms: int, schedule: str) -> None:
         with self.db.transaction() as conn:
-            conn.execute("INSERT INTO schedule_state(job_id, last_fire_ms) VALUES (?, ?) "
-                         "ON CONFLICT(job_id) DO UPDATE SET last_fire_ms = excluded.last_fire_ms", (job_id, fire_ms))
+            conn.execute("INSERT INTO schedule_state(job_id, last_fire_ms, schedule) VALUES (?, ?, ?) "
+                         "ON CONFLICT(job_id) DO UPDATE SET last_fire_ms = excluded.last_fire_ms, "
+                         "schedule = excluded.schedule", (job_id, fire_ms, schedule))
 
     def tick(self, now: float | None = None) -> list[int]:
         """Start the runs that are due at ``now`` (epoch seconds); returns their run ids.
@@ -53,9 +65,10 @@ class Scheduler:
         """
         now_ms = int((self.clock() if now is None else now) * 1000)
         started = []
+        states = self._states()
         for job in self.jobs.store.jobs():
             try:
-                run_id = self._tick_job(job, now_ms)
+                run_id = self._tick_job(job, now_ms, states.get(job["job_id"]))
             except Exception as exc:
                 self._report(job["job_id"], f"{type(exc).__name__}: {exc}")
                 continue
@@ -69,15 +82,23 @@ class Scheduler:
             LOG.warning("job %s: its schedule was skipped: %s", job_id, problem)
         self.problems[job_id] = problem
 
-    def _tick_job(self, job: dict, now_ms: int) -> int | None:
+    def _tick_job(self, job: dict, now_ms: int, state: tuple[int, str | None] | None) -> int | None:
         schedule = job["settings"].get("schedule")
+        last, seen = state if state is not None else (None, None)
         if not schedule:
+            if state is None or seen != NO_SCHEDULE:  # so that a schedule added later counts from then
+                self._remember(job["job_id"], now_ms, NO_SCHEDULE)
             return None
-        last = self._last(job["job_id"])
+        key = schedule_key(schedule)
         if schedule.get("pause_status", "UNPAUSED") == "PAUSED":
-            self._remember(job["job_id"], now_ms)  # unpausing must not replay the paused period
+            self._remember(job["job_id"], now_ms, key)  # unpausing must not replay the paused period
             return None
-        since = last if last is not None else job["created_time"]
+        if last is None:
+            since = job["created_time"]
+        elif seen is not None and seen != key:
+            since = now_ms  # added or changed: the fire times before now belong to another schedule
+        else:
+            since = last
         due = None
         for fire in fire_times(schedule["quartz_cron_expression"], schedule.get("timezone_id", "UTC"),
                                datetime.fromtimestamp(since / 1000, UTC)):
@@ -86,10 +107,10 @@ class Scheduler:
                 break
             due = fire_ms
         if due is None:
-            if last is None:
-                self._remember(job["job_id"], since)
+            if last is None or seen != key:
+                self._remember(job["job_id"], since, key)
             return None
-        self._remember(job["job_id"], due)
+        self._remember(job["job_id"], due, key)
         run = self.jobs.run_now(job["job_id"], trigger="PERIODIC")
         LOG.info("job %s: scheduled run %s for %s", job["job_id"], run["run_id"],
                  datetime.fromtimestamp(due / 1000, UTC).isoformat())
