@@ -154,6 +154,7 @@ class Workspace:
         if self.engine.remote is None:
             self.engine.lease()  # starts the engine host, held until stop()
         interrupted = self.runner.recover()
+        self.pipelines.recover()
         if self.settings.scheduler:
             self.scheduler.start()
         LOG.info("workspace %s ready at %s", self.workspace_id, self.settings.base_url)

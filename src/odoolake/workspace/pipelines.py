@@ -18,6 +18,7 @@ from odoolake.workspace.db import Database
 from odoolake.workspace.errors import InvalidParameterValue, ResourceConflict, ResourceDoesNotExist
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELED")
+INTERRUPTED_MESSAGE = "The workspace stopped while this update was running; start a new update."
 
 
 def _now() -> int:
@@ -110,6 +111,16 @@ class PipelinesService:
             conn.execute("DELETE FROM pipelines WHERE pipeline_id = ?", (pipeline_id,))
             conn.execute("DELETE FROM pipeline_updates WHERE pipeline_id = ?", (pipeline_id,))
 
+    def recover(self) -> int:
+        """End the updates that were active when the server stopped (their task processes ended with it): left
+        active, each would refuse every later update of its pipeline. Returns how many."""
+        rows = self.db.connect().execute("SELECT body FROM pipeline_updates").fetchall()
+        active = [u for u in (json.loads(r["body"]) for r in rows) if u["state"] not in TERMINAL]
+        for update in active:
+            update["state"], update["message"] = "FAILED", INTERRUPTED_MESSAGE
+            self._save(update)
+        return len(active)
+
     def _save(self, update: dict) -> None:
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO pipeline_updates(update_id, pipeline_id, body, created) VALUES (?, ?, ?, ?) "
@@ -127,7 +138,10 @@ class PipelinesService:
         def work() -> None:
             update["state"] = "RUNNING"
             self._save(update)
-            ok, message = self.execute(spec, update["update_id"], bool(full_refresh))
+            try:
+                ok, message = self.execute(spec, update["update_id"], bool(full_refresh))
+            except Exception as exc:  # whatever happened, the update ends: an active one would block the pipeline
+                ok, message = False, f"The update could not run: {type(exc).__name__}: {exc}"
             update["state"] = "COMPLETED" if ok else "FAILED"
             if message:
                 update["message"] = message
