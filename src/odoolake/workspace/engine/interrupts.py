@@ -59,7 +59,17 @@ class CancellableRun:
     TERMINAL: ClassVar[frozenset[str]]
     state: str = PENDING
     ran: threading.Event = field(default_factory=threading.Event)
+    # When it ended or its client last asked for it (``time.monotonic``): a result is kept for a while after that,
+    # however long the statement ran.
+    used: float = field(default_factory=time.monotonic)
     _changing: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def touch(self) -> None:
+        self.used = time.monotonic()
+
+    def unused_since(self, cutoff: float) -> bool:
+        """Ended, and neither ended nor asked for since ``cutoff`` (a ``time.monotonic`` value)."""
+        return self.state in self.TERMINAL and self.used < cutoff
 
     def begin(self) -> bool:
         """PENDING becomes RUNNING; False if it was cancelled first."""
@@ -77,6 +87,7 @@ class CancellableRun:
                 for name, value in fields.items():
                     setattr(self, name, value)
                 self.state = state
+                self.used = time.monotonic()
             return before
 
     def cancel(self, state: str, interrupt: Callable[[], object], what: str) -> str:

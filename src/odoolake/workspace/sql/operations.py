@@ -4,7 +4,8 @@ protocol calls an operation.
 A statement runs in a worker thread, in its session's own engine session, tagged so that a cancel interrupts it
 alone. Its result is kept as Arrow (the form the engine sends it in) and handed out ``take()`` by ``take()`` in
 the sizes the client asks for. Results of metadata calls (catalogs, tables, columns) are answered at once from the
-catalog. Operations end when the client closes them or its session, or after ``KEEP_SECONDS``.
+catalog. Operations end when the client closes them or its session, or ``KEEP_SECONDS`` after they ended or
+the client last asked for them.
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ class SqlOperations:
             op = self._ops.get(op_id)
         if op is None or op.session.principal != principal:
             raise OperationNotFound(f"Operation {op_id} does not exist or was closed.")
+        op.touch()
         return op
 
     def cancel(self, op_id: str, principal: str) -> SqlOperation:
@@ -163,7 +165,7 @@ class SqlOperations:
             self.close(op.op_id, op.session.principal)
 
     def expire(self) -> None:
-        cutoff = time.time() - KEEP_SECONDS
+        cutoff = time.monotonic() - KEEP_SECONDS
         with self._lock:
-            for key in [k for k, op in self._ops.items() if op.completed is not None and op.completed < cutoff]:
+            for key in [k for k, op in self._ops.items() if op.unused_since(cutoff)]:
                 del self._ops[key]

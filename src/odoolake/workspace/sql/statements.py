@@ -563,6 +563,7 @@ class StatementService:
             st = self._statements.get(statement_id)
         if st is None:
             raise ResourceDoesNotExist(f"Statement {statement_id} does not exist (or has expired).")
+        st.touch()
         return st
 
     def get(self, statement_id: str, base_url: str | None = None) -> dict:
@@ -647,17 +648,18 @@ class StatementService:
         return out
 
     def _expire(self) -> None:
-        """Forget finished statements older than ``KEEP_SECONDS``. Statements are kept in the order they were made
-        (near enough: one is stamped just before it is registered), so the scan stops at the first one young enough:
-        each call costs what it expires, not what is kept (a scan of all of them cost 0.2 ms per statement after
-        1,500 statements)."""
+        """Forget statements that ended, and were not asked for, ``KEEP_SECONDS`` ago (a statement that ran for two
+        hours keeps its result as long as a quick one). Statements are kept in the order they were made (near
+        enough: one is stamped just before it is registered), and none ends before it was made, so the scan stops
+        at the first one made after the cutoff: each call costs what it expires, not what is kept (a scan of all of
+        them cost 0.2 ms per statement after 1,500 statements)."""
         cutoff = time.monotonic() - KEEP_SECONDS
         with self._lock:
             expired = []
             for key, st in self._statements.items():
                 if st.created >= cutoff:
                     break
-                if st.state in TERMINAL:
+                if st.unused_since(cutoff):
                     expired.append(key)
             for key in expired:
                 del self._statements[key]
