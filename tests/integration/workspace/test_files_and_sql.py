@@ -10,6 +10,7 @@ from databricks.sdk.service.sql import StatementParameterListItem, StatementStat
 from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language, ObjectType
 
 from odoolake.testing.waiting import wait_until
+from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
 
 
 def test_clusters_list_get_start(w):
@@ -340,6 +341,33 @@ def test_repeated_read_only_statements_are_answered_from_the_result_cache_until_
     assert run("SELECT current_timestamp() AS t").status.state.value == "SUCCEEDED"
     assert cache.key("me", "SELECT current_timestamp()", None, None, None, None, 1, (), {}) is None  # never cached
     assert cache.key("me", "DELETE FROM default.cache_demo", None, None, None, None, 1, (), {}) is None
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT curdate()", "SELECT localtimestamp()", "SELECT unix_timestamp()", "SELECT current_date()",
+    "SELECT date_sub(CURRENT_DATE, 7)", "SELECT now()", "SELECT uniform(1, 10)", "SELECT randstr(4)",
+    "SELECT input_file_name() FROM default.cache_demo", "SELECT spark_partition_id() FROM default.cache_demo"])
+def test_statements_whose_answer_changes_without_a_table_changing_are_never_cached(server, statement):
+    assert server.workspace.statements.cache.key("me", statement, None, None, None, None, 1, (), {}) is None
+
+
+def test_a_table_of_plain_files_is_recomputed_when_a_file_lands(w, server):
+    """A CSV table has no Delta log whose time changes: the files themselves are what the cache keys on."""
+    landing = server.workspace.paths.dbfs_root / "landing" / "remittances"
+    landing.mkdir(parents=True, exist_ok=True)
+    (landing / "day1.csv").write_text("x\n1\n2\n")
+    run = lambda sql: w.statement_execution.execute_statement(statement=sql, warehouse_id=LOCAL_WAREHOUSE_ID,  # noqa: E731
+                                                              wait_timeout="30s")
+    created = run("CREATE TABLE default.landed_csv (x INT) USING csv OPTIONS (header 'true') "
+                  "LOCATION 'dbfs:/landing/remittances'")
+    assert created.status.state.value == "SUCCEEDED", created.status
+    query = "SELECT COUNT(*) AS n FROM default.landed_csv"
+    assert run(query).result.data_array == [["2"]]
+    assert run(query).result.data_array == [["2"]]
+    (landing / "day2.csv").write_text("x\n3\n4\n5\n")
+    assert run(query).result.data_array == [["5"]]
+    (landing / "day1.csv").write_text("x\n1\n")  # rewritten in place: the directory itself does not change
+    assert run(query).result.data_array == [["4"]]
 
 
 def test_jupyter_and_raw_imports_round_trip_and_dbc_html_are_refused(w, server):

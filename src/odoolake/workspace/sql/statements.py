@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -231,8 +233,11 @@ class ResultCache:
     runs keeps about 100 KB of server memory (measured with pysail 0.7.2; see docs/reliability.md), so answering a
     dashboard's repeated queries from here also keeps the server's memory flat."""
 
-    NON_DETERMINISTIC = re.compile(r"\b(current_\w+|now|rand|randn|random|uuid|shuffle|monotonically_increasing_id)\b",
-                                   re.I)
+    # Functions whose answer changes without any table changing: the clock (also `curdate`, `localtimestamp`,
+    # `unix_timestamp()`), random values, where the engine ran a row.
+    NON_DETERMINISTIC = re.compile(
+        r"\b(current_\w+|now|curdate|localtimestamp|unix_timestamp|rand|randn|random|uniform|randstr|uuid|shuffle|"
+        r"monotonically_increasing_id|spark_partition_id|input_file_\w+)\b", re.I)
 
     PATH_TABLE = re.compile(r"\w+\.`|dbfs:|/Volumes/", re.I)  # files named by path are not in the catalog
 
@@ -242,7 +247,7 @@ class ResultCache:
         self._lock = threading.Lock()
 
     def key(self, principal: str, statement: str, args: dict | None, catalog: str | None, schema: str | None,
-            row_limit: int | None, byte_limit: int, settings: tuple, versions: dict[str, float]) -> tuple | None:
+            row_limit: int | None, byte_limit: int, settings: tuple, versions: dict[str, float | str]) -> tuple | None:
         from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
 
         try:
@@ -268,6 +273,25 @@ class ResultCache:
             self._entries[key] = (manifest, chunks, sizes)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+
+
+FILES_VERSION_LIMIT = 10_000  # a table of more files than this is never answered from the cache
+
+
+def files_version(directory: Path) -> str:
+    """The files at ``directory`` (a table of plain files) with their sizes and times: a file added, removed or
+    rewritten changes it. A directory of more than ``FILES_VERSION_LIMIT`` files gets a new value each time."""
+    if directory.is_file():  # a table over one file
+        info = directory.stat()
+        return f"{info.st_size}:{info.st_mtime_ns}"
+    seen = []
+    for root, _, names in os.walk(directory):
+        for name in names:
+            info = os.stat(os.path.join(root, name))
+            seen.append(f"{os.path.relpath(os.path.join(root, name), directory)}:{info.st_size}:{info.st_mtime_ns}")
+            if len(seen) > FILES_VERSION_LIMIT:
+                return uuid.uuid4().hex
+    return hashlib.sha256("\n".join(sorted(seen)).encode()).hexdigest()
 
 
 def check_warehouse(warehouse: Any) -> None:
@@ -331,12 +355,16 @@ class StatementService:
         if self.files is not None:
             self.files.remove_all()
 
-    def versions(self) -> dict[str, float]:
-        """Modification time of each catalog table's Delta log: any commit changes it."""
-        out = {}
+    def versions(self) -> dict[str, float | str]:
+        """What changes when a catalog table's data changes: its Delta log's modification time (any commit changes
+        it), or, for a table of plain files (CSV, Parquet, JSON), the files it holds and their times."""
+        out: dict[str, float | str] = {}
         for table in self.catalog.all_tables():
             try:
-                out[str(table.name)] = Path(table.storage_location, "_delta_log").stat().st_mtime
+                if table.data_source_format.upper() == "DELTA":
+                    out[str(table.name)] = Path(table.storage_location, "_delta_log").stat().st_mtime
+                else:
+                    out[str(table.name)] = files_version(Path(table.storage_location))
             except OSError:
                 continue
         return out
