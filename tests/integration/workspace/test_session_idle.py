@@ -59,3 +59,25 @@ def test_an_idle_session_is_closed_by_name_and_statements_go_on_in_a_new_one(tmp
         assert second.status.state == StatementState.SUCCEEDED, second.status
         assert second.result.data_array == [["2"]]
 
+
+
+def test_a_query_running_longer_than_the_idle_limit_is_not_cut_off(tmp_path, monkeypatch):
+    """Sail's idle clock counts requests, not work: the engine host keeps a session with a query in flight used."""
+    from pyspark.sql.functions import udf
+
+    from odoolake.config import WorkspacePaths
+    from odoolake.workspace.engine import LocalEngine
+
+    monkeypatch.setenv(SESSION_IDLE_ENV, str(IDLE_LIMIT))
+    with LocalEngine(WorkspacePaths.from_env(tmp_path / "home").ensure()) as engine:
+        spark = engine.session()
+
+        @udf("int")
+        def slow(x: int) -> int:
+            import time
+
+            time.sleep(4 * 2)  # four idle limits without a request from the client
+            return x + 1
+
+        assert spark.range(1).select(slow("id").alias("y")).collect()[0]["y"] == 1
+        assert spark.sql("SELECT 2 AS n").collect()[0]["n"] == 2  # and the session goes on

@@ -210,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     upstream = Upstream(f"{address[0]}:{address[1]}")
     owner_door = Authenticator(home, args.owner, trust_owner_socket=True)
     proxy = SparkConnectProxy(upstream, PlanRewriter(store, upstream, AccessRules(paths, owner_door.roles)))
+    proxy.keep_busy_sessions(stopping, session_idle_seconds() / 4)
     tls = ensure_certificates(home)
     phases.mark("tls")
 

@@ -41,7 +41,7 @@ from odoolake.workspace.engine.interrupts import keep_interrupting
 from odoolake.workspace.engine.locks import table_lock
 from odoolake.workspace.engine.protos import base_pb2
 from odoolake.workspace.engine.rewrite import Call, PlanRewriter
-from odoolake.workspace.engine.upstream import SERVICE, Upstream
+from odoolake.workspace.engine.upstream import SERVICE, Upstream, UpstreamError
 
 LOG = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ def _analyze_kind(raw: bytes) -> str | None:
 
 
 _INTERRUPT = base_pb2.InterruptRequest.InterruptType
+# What a busy session is sent so that Sail counts it as used (``SparkConnectProxy.keep_busy_sessions``).
+_KEEP_ALIVE = base_pb2.ConfigRequest.Operation(get=base_pb2.ConfigRequest.Get(keys=["spark.sql.session.timeZone"]))
 _INTERRUPTED_IDS = base_pb2.InterruptResponse.DESCRIPTOR.fields_by_name["interrupted_ids"].number
 _NEW_SERVER_SESSION = base_pb2.CloneSessionResponse.DESCRIPTOR.fields_by_name["new_server_side_session_id"].number
 
@@ -257,6 +259,23 @@ class SparkConnectProxy:
         self.operations = Operations()
         self._pending: set[Any] = set()  # Interrupt calls waiting for Sail's answer
         self._pending_lock = threading.Lock()
+
+    def keep_busy_sessions(self, stopping: threading.Event, every: float) -> threading.Thread:
+        """Sail closes a session that no request reached for its idle limit, also one whose query is still running
+        (its clock counts requests, not work): every ``every`` seconds each session with an operation in flight
+        is sent a settings read, so only sessions nobody uses are closed. Runs until ``stopping`` is set."""
+
+        def loop() -> None:
+            while not stopping.wait(every):
+                for session_id, user_id in {(op.session_id, op.principal.name) for op in self.operations.matching()}:
+                    try:
+                        self.upstream.config(session_id, user_id, _KEEP_ALIVE)
+                    except UpstreamError:  # the session ended meanwhile: nothing to keep
+                        LOG.debug("keep-alive of session %s failed", session_id, exc_info=True)
+
+        thread = threading.Thread(target=loop, name="odoolake-keep-sessions", daemon=True)
+        thread.start()
+        return thread
 
     def handler(self, auth: Authenticator) -> grpc.GenericRpcHandler:
         """The service as one door sees it: ``auth`` decides who the caller is."""
