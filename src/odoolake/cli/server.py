@@ -156,6 +156,11 @@ def up(
 
     if workers:
         os.environ["ODOOLAKE_ENGINE_WORKERS"] = str(workers)
+    from odoolake.workspace.frontdoor.tls import ensure_certificates
+
+    # The engine host serves Spark Connect with the certificate it finds when it starts: it must find one that names
+    # this host (made or renewed here first), or Databricks Connect from another machine fails its name check.
+    ensure_certificates(paths.home, (host,))
     early = LocalEngine.start(paths.home)  # the engine host starts while the server's modules load (~1 s each)
     try:
         if early.remote is None:

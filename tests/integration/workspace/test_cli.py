@@ -41,3 +41,29 @@ def test_up_tokens_down(tmp_path):
     finally:
         stopped = odoolake("down", env=env)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
+
+
+def test_spark_connect_on_the_host_up_was_given_passes_the_name_check_on_the_first_up(tmp_path):
+    """The engine host serves Spark Connect's TLS with the certificate it finds when it starts: `up --host` makes
+    that one name the host first (it used to be made with loopback names only, and the name added too late)."""
+    port, host = free_port(), "127.0.0.2"  # a loopback address, but not one of the certificate's usual names
+    home = tmp_path / "home"
+    env = {**os.environ, "ODOOLAKE_HOME": str(home), "COLUMNS": "200",
+           "DATABRICKS_CONFIG_FILE": str(tmp_path / "databrickscfg")}
+    started = odoolake("up", "--detach", "--host", host, "--port", str(port), env=env)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        created = odoolake("tokens", "create", "--comment", "tls", "-o", "json", env=env)
+        token = json.loads(created.stdout)["token_value"]
+        client = ("from pyspark.sql import SparkSession\nimport sys\n"
+                  "spark = SparkSession.builder.remote(sys.argv[1]).create()\n"
+                  "print(spark.sql('SELECT 41 + 1 AS n').first()['n'])\n")
+        script = tmp_path / "client.py"  # a file: PySpark looks for a Spark installation when run with -c
+        script.write_text(client)
+        ran = subprocess.run([sys.executable, str(script), f"sc://{host}:{port}/;use_ssl=true;token={token}"],
+                             capture_output=True, text=True, timeout=90,  # a failed name check: retried until then
+                             env={"PATH": "/usr/bin:/bin",
+                                  "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(home / "tls" / "ca-bundle.pem")})
+        assert ran.stdout.strip().splitlines()[-1:] == ["42"], ran.stderr[-2000:]
+    finally:
+        odoolake("down", env=env)
