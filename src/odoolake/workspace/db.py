@@ -84,6 +84,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE schedule_state ADD COLUMN schedule TEXT;
     """,
+    # 11: whether a run is active (jobs.lifecycle.ACTIVE as of this migration), so that the runs a job's admission,
+    # its queue and runs/list need are found without reading every run it ever had
+    """
+    ALTER TABLE runs ADD COLUMN active INTEGER NOT NULL DEFAULT 0;
+    UPDATE runs SET active = 1 WHERE json_extract(body, '$.state.life_cycle_state')
+        IN ('QUEUED', 'PENDING', 'RUNNING', 'TERMINATING', 'WAITING_FOR_RETRY', 'BLOCKED');
+    CREATE INDEX runs_active ON runs(active, job_id, run_id);
+    """,
 )
 
 

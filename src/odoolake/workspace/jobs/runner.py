@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,6 +43,8 @@ from odoolake.workspace.secrets.redaction import Redactor, StreamRedactor
 LOG = logging.getLogger(__name__)
 
 LOG_LIMIT = 1024 * 1024
+RUN_HISTORY_DAYS = 60  # how long an ended run is kept, as Databricks keeps a job's run history
+HISTORY_SWEEP_SECONDS = 3600
 _REF = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 FAILED_STATES = ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "INTERNAL_ERROR")
 
@@ -83,6 +86,7 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="odoolake-run")
         self._lock = threading.Lock()
         self._cancelled: set[int] = set()
+        self._swept = time.monotonic()  # when old runs were last forgotten (``forget_old_runs``)
         self._processes: dict[int | str, _TaskProcess] = {}
         self._queued_wakeup = threading.Condition()
         self.pipelines: Any = None  # the workspace's PipelinesService, for pipeline_task
@@ -92,21 +96,36 @@ class JobRunner:
     def recover(self) -> int:
         """Mark runs that were active when the server stopped, kill what is left of their tasks and revoke the
         tasks' tokens; returns how many runs."""
-        count = 0
-        for run in self.store.runs():
-            if lifecycle.is_active(run):
-                for task in run.get("tasks", []):
-                    if lifecycle.is_active(task):
-                        self._kill_leftover(self.paths.home / "runs" / str(run["run_id"]) / str(task["run_id"]))
-                        lifecycle.set_internal_error(task, "The workspace stopped while this task was running.")
-                lifecycle.set_internal_error(run, "The workspace stopped while this run was active; run it again.")
-                run["end_time"] = _now_ms()
-                self.store.save_run(run)
-                count += 1
+        runs = self.store.runs(active=True)
+        for run in runs:
+            for task in run.get("tasks", []):
+                if lifecycle.is_active(task):
+                    self._kill_leftover(self.paths.home / "runs" / str(run["run_id"]) / str(task["run_id"]))
+                    lifecycle.set_internal_error(task, "The workspace stopped while this task was running.")
+            lifecycle.set_internal_error(run, "The workspace stopped while this run was active; run it again.")
+            run["end_time"] = _now_ms()
+            self.store.save_run(run)
         self.connections.revoke_leftovers()
-        return count
+        self.forget_old_runs()
+        return len(runs)
+
+    def forget_old_runs(self, now_ms: int | None = None) -> int:
+        """Delete the runs that ended more than ``RUN_HISTORY_DAYS`` ago, with their outputs and log folders, as
+        Databricks keeps a job's run history for 60 days; returns how many. Done when the server starts and then
+        at most once every ``HISTORY_SWEEP_SECONDS``, when a run is queued."""
+        now_ms = _now_ms() if now_ms is None else now_ms
+        self._swept = time.monotonic()
+        old = self.store.ended_before(now_ms - RUN_HISTORY_DAYS * 86_400_000)
+        for run_id in old:
+            self.store.delete_run(run_id)
+            shutil.rmtree(self.paths.home / "runs" / str(run_id), ignore_errors=True)
+        if old:
+            LOG.info("forgot %d runs that ended more than %d days ago", len(old), RUN_HISTORY_DAYS)
+        return len(old)
 
     def enqueue(self, run_id: int) -> None:
+        if time.monotonic() - self._swept > HISTORY_SWEEP_SECONDS:
+            self.forget_old_runs()
         self._pool.submit(self._execute_safely, run_id)
 
     def cancel(self, run_id: int) -> None:
@@ -155,8 +174,7 @@ class JobRunner:
             while True:
                 if self._is_cancelled(run["run_id"]):
                     return False
-                active = [r for r in self.store.runs(run.get("job_id"))
-                          if r["run_id"] < run["run_id"] and lifecycle.is_active(r)]
+                active = [r for r in self.store.runs(run.get("job_id"), active=True) if r["run_id"] < run["run_id"]]
                 if len(active) < max_runs:
                     return True
                 self._queued_wakeup.wait(timeout=1.0)

@@ -170,9 +170,8 @@ class JobsService:
 
     def delete(self, job_id: Any) -> None:
         self._job(job_id)
-        for run in self.store.runs(job_id):
-            if lifecycle.is_active(run):
-                self.runner.cancel(run["run_id"])
+        for run in self.store.runs(job_id, active=True):
+            self.runner.cancel(run["run_id"])
         self.store.delete_job(job_id)
 
     # -- runs ------------------------------------------------------------------------------------
@@ -263,7 +262,7 @@ class JobsService:
 
     def _admit(self, run: dict, settings: dict, queue: dict | None) -> None:
         max_runs = int(settings.get("max_concurrent_runs", 1) or 1)
-        active = [r for r in self.store.runs(run.get("job_id")) if lifecycle.is_active(r)] if "job_id" in run else []
+        active = self.store.runs(run["job_id"], active=True) if "job_id" in run else []
         queue_enabled = (queue or settings.get("queue") or {}).get("enabled", False)
         if len(active) >= max_runs and not queue_enabled:
             for task in run["tasks"]:
@@ -308,18 +307,16 @@ class JobsService:
         if job_id is not None:
             self._job(job_id)
         limit = limit or 25
-        runs = self.store.runs(job_id)
-        if active_only:
-            runs = [r for r in runs if lifecycle.is_active(r)]
-        if completed_only:
-            runs = [r for r in runs if not lifecycle.is_active(r)]
+        start = _offset(page_token, offset)
+        state = True if active_only else (False if completed_only else None)
+        filtered = bool(run_type or start_time_from or start_time_to)  # read here, after the page's rows
+        runs = self.store.runs(job_id, state, limit=None if filtered else start + limit + 1)
         if run_type:
             runs = [r for r in runs if r.get("run_type") == run_type]
         if start_time_from:
             runs = [r for r in runs if (r.get("start_time") or r.get("_enqueued_at", 0)) >= start_time_from]
         if start_time_to:
             runs = [r for r in runs if (r.get("start_time") or r.get("_enqueued_at", 0)) <= start_time_to]
-        start = _offset(page_token, offset)
         page = runs[start:start + limit]
         out = [public(r) if expand_tasks else {k: v for k, v in public(r).items() if k != "tasks"} for r in page]
         body: dict[str, Any] = {"runs": out, "has_more": start + limit < len(runs)}
@@ -336,9 +333,8 @@ class JobsService:
 
     def cancel_all_runs(self, job_id: Any) -> None:
         self._job(job_id)
-        for run in self.store.runs(job_id):
-            if lifecycle.is_active(run):
-                self.runner.cancel(run["run_id"])
+        for run in self.store.runs(job_id, active=True):
+            self.runner.cancel(run["run_id"])
 
     def delete_run(self, run_id: Any) -> None:
         run = self._run(run_id)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from odoolake.workspace.db import Database
+from odoolake.workspace.jobs import lifecycle
 
 
 class JobsStore:
@@ -44,25 +45,40 @@ class JobsStore:
     # runs
     def save_run(self, run: dict) -> None:
         with self.db.transaction() as conn:
-            conn.execute("INSERT INTO runs(run_id, job_id, body, created_time) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT(run_id) DO UPDATE SET body = excluded.body",
-                         (run["run_id"], run.get("job_id"), json.dumps(run), run.get("start_time", 0)))
+            conn.execute("INSERT INTO runs(run_id, job_id, body, created_time, active) VALUES (?, ?, ?, ?, ?) "
+                         "ON CONFLICT(run_id) DO UPDATE SET body = excluded.body, active = excluded.active",
+                         (run["run_id"], run.get("job_id"), json.dumps(run), run.get("start_time", 0),
+                          int(lifecycle.is_active(run))))
 
     def run(self, run_id: int) -> dict | None:
         row = self.db.connect().execute("SELECT body FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return json.loads(row["body"]) if row else None
 
-    def runs(self, job_id: int | None = None) -> list[dict]:
-        if job_id is None:
-            rows = self.db.connect().execute("SELECT body FROM runs ORDER BY run_id DESC")
-        else:
-            rows = self.db.connect().execute("SELECT body FROM runs WHERE job_id = ? ORDER BY run_id DESC", (job_id,))
-        return [json.loads(r["body"]) for r in rows]
+    def runs(self, job_id: int | None = None, active: bool | None = None, limit: int | None = None) -> list[dict]:
+        """Runs, newest first: of one job or all, only active or ended ones, at most ``limit`` of them."""
+        where, args = [], []
+        if job_id is not None:
+            where.append("job_id = ?")
+            args.append(job_id)
+        if active is not None:
+            where.append("active = ?")
+            args.append(int(active))
+        sql = "SELECT body FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY run_id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [json.loads(r["body"]) for r in self.db.connect().execute(sql, args)]
 
     def delete_run(self, run_id: int) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM task_outputs WHERE parent_run_id = ?", (run_id,))
+
+    def ended_before(self, cutoff_ms: int) -> list[int]:
+        """The runs that ended before ``cutoff_ms`` (epoch milliseconds), oldest first."""
+        rows = self.db.connect().execute(
+            "SELECT run_id FROM runs WHERE active = 0 AND json_extract(body, '$.end_time') < ? ORDER BY run_id",
+            (cutoff_ms,))
+        return [r["run_id"] for r in rows]
 
     # task outputs (task run id -> output document)
     def save_output(self, task_run_id: int, parent_run_id: int, output: dict[str, Any]) -> None:

@@ -1,0 +1,65 @@
+"""A job's run history: active runs found without reading every run, pages read only as far as they go, and runs
+that ended more than RUN_HISTORY_DAYS ago forgotten with their logs (Databricks keeps 60 days)."""
+
+from __future__ import annotations
+
+import json
+
+from odoolake.config import WorkspacePaths
+from odoolake.workspace.db import MIGRATIONS, Database
+from odoolake.workspace.jobs.runner import RUN_HISTORY_DAYS, JobRunner
+from odoolake.workspace.jobs.store import JobsStore
+
+DAY_MS = 86_400_000
+NOW_MS = 1_800_000_000_000
+
+
+def run(run_id: int, state: str, end_days_ago: float | None = None, job_id: int = 7) -> dict:
+    body = {"run_id": run_id, "job_id": job_id, "state": {"life_cycle_state": state}, "tasks": [],
+            "start_time": NOW_MS - 100 * DAY_MS}
+    if end_days_ago is not None:
+        body["end_time"] = int(NOW_MS - end_days_ago * DAY_MS)
+    return body
+
+
+def test_active_runs_and_pages_come_from_the_database_not_from_every_run(tmp_path):
+    store = JobsStore(Database(tmp_path / "workspace.db"))
+    for run_id in range(1, 41):
+        store.save_run(run(run_id, "TERMINATED", end_days_ago=1))
+    store.save_run(run(41, "RUNNING"))
+    store.save_run(run(42, "QUEUED"))
+    store.save_run(run(43, "PENDING", job_id=8))
+    assert [r["run_id"] for r in store.runs(7, active=True)] == [42, 41]
+    assert [r["run_id"] for r in store.runs(active=True)] == [43, 42, 41]
+    assert [r["run_id"] for r in store.runs(7, active=False, limit=3)] == [40, 39, 38]
+    store.save_run(run(41, "TERMINATED", end_days_ago=0))  # it ended: no longer active
+    assert [r["run_id"] for r in store.runs(7, active=True)] == [42]
+
+
+def test_runs_of_a_database_from_before_keep_their_active_state(tmp_path):
+    path = tmp_path / "workspace.db"
+    old = Database(path, MIGRATIONS[:10])
+    with old.transaction() as conn:
+        for body in (run(1, "RUNNING"), run(2, "TERMINATED", end_days_ago=1), run(3, "WAITING_FOR_RETRY")):
+            conn.execute("INSERT INTO runs(run_id, job_id, body, created_time) VALUES (?, ?, ?, 0)",
+                         (body["run_id"], 7, json.dumps(body)))
+    assert [r["run_id"] for r in JobsStore(Database(path)).runs(active=True)] == [3, 1]
+
+
+def test_runs_that_ended_more_than_the_history_ago_are_forgotten_with_their_logs(tmp_path):
+    paths = WorkspacePaths.from_env(tmp_path / "home").ensure()
+    store = JobsStore(Database(paths.home / "workspace.db"))
+    made = {1: run(1, "TERMINATED", end_days_ago=RUN_HISTORY_DAYS + 1), 2: run(2, "INTERNAL_ERROR", RUN_HISTORY_DAYS + 5),
+            3: run(3, "TERMINATED", end_days_ago=RUN_HISTORY_DAYS - 1), 4: run(4, "RUNNING")}
+    for run_id, body in made.items():
+        store.save_run(body)
+        (paths.home / "runs" / str(run_id) / "1").mkdir(parents=True)
+        store.save_output(run_id * 10, run_id, {"notebook_output": {"result": "x"}})
+    runner = JobRunner(store, tree=None, paths=paths, connections=None)  # type: ignore[arg-type]
+    try:
+        assert runner.forget_old_runs(NOW_MS) == 2
+    finally:
+        runner.stop()
+    assert [r["run_id"] for r in store.runs()] == [4, 3]
+    assert sorted(p.name for p in (paths.home / "runs").iterdir()) == ["3", "4"]
+    assert store.output(10) is None and store.output(30) is not None
