@@ -51,12 +51,12 @@ def test_leftover_task_tokens_are_revoked_and_users_tokens_kept(setup):
     _, tokens, connections = setup
     left = [connections.open("ana@example.com", None), connections.open(None, 60)]
     pat, _ = tokens.create("ana@example.com", "ci")
-    plain, _ = tokens.create("ana@example.com", "job task")  # a user's own token that merely looks like one
+    lookalike, _ = tokens.create("ana@example.com", TOKEN_COMMENT)  # a user's token with a task token's comment
 
     assert connections.revoke_leftovers() == 2
     for connection in left:
         with pytest.raises(Unauthenticated, match="the token has been revoked"):
             tokens.authenticate(connection.token)
-    assert tokens.authenticate(pat) == tokens.authenticate(plain) == "ana@example.com"
-    assert [info.comment for info in tokens.list()] == ["ci", "job task"]
-    assert TOKEN_COMMENT != "job task"
+    assert tokens.authenticate(pat) == tokens.authenticate(lookalike) == "ana@example.com"
+    assert [info.comment for info in tokens.list()] == ["ci", TOKEN_COMMENT]
+    assert connections.revoke_leftovers() == 0

@@ -92,6 +92,10 @@ MIGRATIONS: tuple[str, ...] = (
         IN ('QUEUED', 'PENDING', 'RUNNING', 'TERMINATING', 'WAITING_FOR_RETRY', 'BLOCKED');
     CREATE INDEX runs_active ON runs(active, job_id, run_id);
     """,
+    # 12: tokens the job runner made for a task attempt (jobs/connections.py), told apart from users' tokens
+    """
+    ALTER TABLE tokens ADD COLUMN task INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

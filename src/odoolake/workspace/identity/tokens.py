@@ -44,7 +44,9 @@ class TokenService:
         # hash -> (user, expiry ms) or None; dropped when any commit lands (a token revoked by the CLI included).
         self._cache = ReadCache(db)
 
-    def create(self, user_name: str, comment: str = "", lifetime_seconds: int | None = None) -> tuple[str, TokenInfo]:
+    def create(self, user_name: str, comment: str = "", lifetime_seconds: int | None = None,
+               task: bool = False) -> tuple[str, TokenInfo]:
+        """A new token; ``task`` marks one the job runner made for a task attempt (``revoke_task_tokens``)."""
         if lifetime_seconds is not None and (lifetime_seconds < 0 or lifetime_seconds > MAX_LIFETIME_SECONDS):
             raise InvalidParameterValue(
                 f"lifetime_seconds must be between 0 and {MAX_LIFETIME_SECONDS}, got {lifetime_seconds}.")
@@ -54,8 +56,8 @@ class TokenService:
         token_id = secrets.token_hex(32)
         with self.db.transaction() as conn:
             conn.execute(
-                "INSERT INTO tokens(token_id, token_hash, comment, user_name, creation_time, expiry_time) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (token_id, _hash(value), comment or "", user_name, now, expiry))
+                "INSERT INTO tokens(token_id, token_hash, comment, user_name, creation_time, expiry_time, task) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (token_id, _hash(value), comment or "", user_name, now, expiry, int(task)))
         self._cache.clear()
         return value, TokenInfo(token_id, comment or "", now, expiry, user_name)
 
@@ -78,6 +80,13 @@ class TokenService:
                                        "revoke it.")
             conn.execute("UPDATE tokens SET revoked = 1 WHERE token_id = ?", (token_id,))
         self._cache.clear()
+
+    def revoke_task_tokens(self) -> int:
+        """Revoke every token made for a task attempt that is still valid; returns how many."""
+        with self.db.transaction() as conn:
+            count = conn.execute("UPDATE tokens SET revoked = 1 WHERE task = 1 AND revoked = 0").rowcount
+        self._cache.clear()
+        return int(count)
 
     def count(self) -> int:
         return self.db.connect().execute("SELECT COUNT(*) FROM tokens WHERE revoked = 0").fetchone()[0]
