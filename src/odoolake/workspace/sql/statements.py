@@ -275,23 +275,29 @@ class ResultCache:
                 self._entries.popitem(last=False)
 
 
-FILES_VERSION_LIMIT = 10_000  # a table of more files than this is never answered from the cache
+FILES_VERSION_LIMIT = 1_000  # files read one by one; past this, the table's folders (one stat each) stand for them
 
 
 def files_version(directory: Path) -> str:
     """The files at ``directory`` (a table of plain files) with their sizes and times: a file added, removed or
-    rewritten changes it. A directory of more than ``FILES_VERSION_LIMIT`` files gets a new value each time."""
-    if directory.is_file():  # a table over one file
-        info = directory.stat()
+    rewritten changes it. A table of more than ``FILES_VERSION_LIMIT`` files is judged by its folders' times, which
+    a file added or removed changes (one rewritten in place is seen by the engine, not by the cache): every
+    statement's cache key reads every such table, so the cost stays a few milliseconds."""
+    if not directory.is_dir():  # a table over one file
+        info = directory.lstat()
         return f"{info.st_size}:{info.st_mtime_ns}"
-    seen = []
+    seen: list[str] = []
+    folders: list[str] = []
+    many = False
     for root, _, names in os.walk(directory):
-        for name in names:
-            info = os.stat(os.path.join(root, name))
+        folders.append(f"{os.path.relpath(root, directory)}:{os.lstat(root).st_mtime_ns}")
+        for name in () if many else names:
+            if len(seen) == FILES_VERSION_LIMIT:
+                many = True
+                break
+            info = os.lstat(os.path.join(root, name))  # a dangling link is a file like another, not an error
             seen.append(f"{os.path.relpath(os.path.join(root, name), directory)}:{info.st_size}:{info.st_mtime_ns}")
-            if len(seen) > FILES_VERSION_LIMIT:
-                return uuid.uuid4().hex
-    return hashlib.sha256("\n".join(sorted(seen)).encode()).hexdigest()
+    return hashlib.sha256("\n".join(sorted(folders if many else seen)).encode()).hexdigest()
 
 
 def check_warehouse(warehouse: Any) -> None:
@@ -417,7 +423,8 @@ class StatementService:
             self._statements[st.statement_id] = st
         limit = byte_limit or (INLINE_LIMIT_BYTES if disposition == INLINE else EXTERNAL_BYTE_LIMIT)
         # Versions are read here for the cache key and again when the statement runs (it may wait in the queue
-        # while a job commits): two stats per registered table, on purpose.
+        # while a job commits): two stats per Delta table, and a walk of each table of plain files
+        # (``files_version``, a few milliseconds at most), on purpose.
         # A client's own session keeps its own state, and chunk files belong to their statement: no cache for either;
         # nor for what lists the catalog (a new schema changes no table's Delta log).
         listing = show_metadata.lists_catalog(statement)
@@ -467,15 +474,18 @@ class StatementService:
             except Exception as exc:
                 if sql_session is not None or st.session is None or SqlFailure.of(exc).error_class != SESSION_CLOSED:
                     raise
-                # The engine closed the principal's session (idle past its limit): nothing ran, so the statement runs
-                # again in a new one, as a Databricks warehouse's statements need no session the caller keeps alive.
-                LOG.info("statement %s: %s's engine session was closed; running it in a new one", st.statement_id,
-                         principal)
+                # The engine closed the principal's session (idle past its limit): nothing ran. With no SET of the
+                # principal lost with it, the statement runs again in a new one, as a Databricks warehouse's
+                # statements need no session the caller keeps alive; otherwise this error says so, once.
+                lost_settings = bool(self._sessions.settings(principal))
                 self._sessions.forget(principal, st.session)
                 st.session = None
-                if st.state != "CANCELED":
-                    self._execute(st, principal, statement, args, catalog, schema, row_limit, byte_limit, cache_key,
-                                  None)
+                if lost_settings:
+                    raise
+                LOG.info("statement %s: %s's engine session was closed; running it in a new one", st.statement_id,
+                         principal)
+                if st.state != "CANCELED":  # the key was made with that session's settings: not cached
+                    self._execute(st, principal, statement, args, catalog, schema, row_limit, byte_limit, None, None)
         except Exception as exc:
             if sql_session is None and st.session is not None and st.session.is_stopped:
                 self._sessions.forget(principal, st.session)  # the engine restarted: said once, in this error
