@@ -269,9 +269,11 @@ class SparkConnectProxy:
             while not stopping.wait(every):
                 for session_id, user_id in {(op.session_id, op.principal.name) for op in self.operations.matching()}:
                     try:
-                        self.upstream.config(session_id, user_id, _KEEP_ALIVE)
-                    except UpstreamError:  # the session ended meanwhile: nothing to keep
+                        self.upstream.config(session_id, user_id, _KEEP_ALIVE, timeout=every)
+                    except UpstreamError:  # the session ended meanwhile, or Sail is busy: the next round tries again
                         LOG.debug("keep-alive of session %s failed", session_id, exc_info=True)
+                    except Exception:  # never ends the loop: without it long queries would be cut off again
+                        LOG.warning("keep-alive of session %s failed", session_id, exc_info=True)
 
         thread = threading.Thread(target=loop, name="odoolake-keep-sessions", daemon=True)
         thread.start()

@@ -122,12 +122,12 @@ class Upstream:
         value = next(iter(rows[0].values())) if rows else "default"
         return str(value).split(".")[-1]
 
-    def config(self, session_id: str, user_id: str, operation: base_pb2.ConfigRequest.Operation
-               ) -> base_pb2.ConfigResponse:
+    def config(self, session_id: str, user_id: str, operation: base_pb2.ConfigRequest.Operation,
+               timeout: float | None = None) -> base_pb2.ConfigResponse:
         request = base_pb2.ConfigRequest(session_id=session_id, user_context=base_pb2.UserContext(user_id=user_id),
                                          operation=operation, client_type="odoolake-engine")
         try:
-            return base_pb2.ConfigResponse.FromString(self.unary_unary["Config"](request))
+            return base_pb2.ConfigResponse.FromString(self.unary_unary["Config"](request, timeout=timeout))
         except grpc.RpcError as exc:
             raise UpstreamError(exc) from None
 

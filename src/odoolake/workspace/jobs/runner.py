@@ -124,8 +124,9 @@ class JobRunner:
         return len(old)
 
     def enqueue(self, run_id: int) -> None:
-        if time.monotonic() - self._swept > HISTORY_SWEEP_SECONDS:
-            self.forget_old_runs()
+        if time.monotonic() - self._swept > HISTORY_SWEEP_SECONDS:  # on the pool: the caller is answered at once
+            self._swept = time.monotonic()
+            self._pool.submit(self.forget_old_runs)
         self._pool.submit(self._execute_safely, run_id)
 
     def cancel(self, run_id: int) -> None:
