@@ -4,14 +4,19 @@ in a new one. The limit is shortened here with ``ODOOLAKE_SESSION_IDLE_SECONDS``
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.sql import StatementState
+from databricks.sql.exc import Error as SqlError
 
 from odoolake.workspace.engine.errors import SESSION_CLOSED
 from odoolake.workspace.engine.session import SESSION_IDLE_ENV
 from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
 from tests.integration.workspace.conftest import running_server
 from tests.integration.workspace.test_front_door import spark_client
+from tests.integration.workspace.test_sql_connector import connect
 
 IDLE_LIMIT = 2
 
@@ -81,3 +86,40 @@ def test_a_query_running_longer_than_the_idle_limit_is_not_cut_off(tmp_path, mon
 
         assert spark.range(1).select(slow("id").alias("y")).collect()[0]["y"] == 1
         assert spark.sql("SELECT 2 AS n").collect()[0]["n"] == 2  # and the session goes on
+
+
+def test_a_connection_asking_only_for_metadata_keeps_its_engine_session(tmp_path, monkeypatch):
+    """Catalog, table and column calls are answered without the engine, whose idle clock counts only requests that
+    reach it: a connection browsing the catalog for longer than the limit still has its temp view and settings."""
+    monkeypatch.setenv(SESSION_IDLE_ENV, str(IDLE_LIMIT))
+    with running_server(tmp_path / "ws") as server, connect(server) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMP VIEW kept AS SELECT 7 AS x")
+        cur.execute("SET spark.sql.session.timeZone = Asia/Manila")
+        browsing_until = time.monotonic() + 3 * IDLE_LIMIT
+        while time.monotonic() < browsing_until:  # a client's pace of metadata calls, not a wait for a condition
+            cur.tables(schema_name="default")
+            cur.fetchall()
+            time.sleep(IDLE_LIMIT / 8)
+        cur.execute("SELECT x, current_timezone() AS tz FROM kept")
+        row = cur.fetchone()
+    assert (row.x, row.tz) == (7, "Asia/Manila")
+
+
+def test_a_session_the_engine_closed_is_dropped_and_the_client_told_to_reconnect(tmp_path, monkeypatch):
+    monkeypatch.setenv(SESSION_IDLE_ENV, str(IDLE_LIMIT))
+    with running_server(tmp_path / "ws") as server:
+        with connect(server) as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            (session,) = server.workspace.sql_sessions._sessions.values()
+            session.spark.client.release_session()  # the engine forgets it; the client still holds its handle
+            messages = []
+            for _ in range(2):
+                with pytest.raises(SqlError) as failed:
+                    cur.execute("SELECT 2")
+                messages.append(str(failed.value))
+            assert server.workspace.sql_sessions.count() == 0, messages  # dropped, not kept failing
+            assert f"Session {session.session_id} ended: the engine closed it" in messages[-1], messages
+            assert "open a new connection" in messages[-1]
+        with connect(server) as conn, conn.cursor() as cur:  # a new connection works at once
+            cur.execute("SELECT 3 AS n")
+            assert cur.fetchone().n == 3

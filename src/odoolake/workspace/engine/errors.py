@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -103,6 +104,17 @@ def classify(message: str) -> SparkError | None:
         match = pattern.search(message)
         if match:
             return build(match)
+    return None
+
+
+def error_class_of(exc: BaseException) -> str | None:
+    """The Spark error class a client's exception carries (PySpark's ``getCondition()``), or None."""
+    for name in ("getCondition", "getErrorClass"):  # getErrorClass: PySpark before 4.0
+        getter = getattr(exc, name, None)
+        if callable(getter):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                return getter() or None
     return None
 
 

@@ -132,6 +132,7 @@ class SqlOperations:
             table, _ = arrow_and_schema(df)
             op.settle(FINISHED, table=table)
         except Exception as exc:
+            op.session.note_failure(exc)
             op.settle(ERROR, failure=SqlFailure.of(exc))
         finally:
             spark.removeTag(op.tag)

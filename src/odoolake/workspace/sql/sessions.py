@@ -5,6 +5,13 @@ Each one is an engine session of its own, opened as the principal who asked for 
 views made in it stay in it (as on a Databricks SQL warehouse) and the engine's rules apply to its principal. A
 session nobody used for the engine's idle limit (``session_idle_seconds()``, 4 h) is closed, as Databricks closes
 idle sessions; a closed or unknown session is an error naming it, never a silent new one.
+
+The engine keeps an idle clock of its own for the same session, and counts only requests that reach it: a client
+that only asks for catalogs, tables and columns (answered here) would keep the SQL session open while the engine
+closed the session under it. So a SQL session's clock is the time the engine last heard from it: a call to a
+session the engine has not heard from for ``keep_alive_seconds`` sends the engine a settings read first. The SQL
+session then always closes before the engine's, and a session the engine closed anyway (seen by a statement
+failing ``INVALID_HANDLE.SESSION_CLOSED``) is dropped, so the client's next call is told to reconnect.
 """
 
 from __future__ import annotations
@@ -16,13 +23,16 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from odoolake.workspace.engine.errors import classify
+from odoolake.workspace.engine.errors import SESSION_CLOSED, classify, error_class_of
 from odoolake.workspace.engine.session import idle_limit_words, session_idle_seconds
 from odoolake.workspace.errors import ApiError, InvalidParameterValue
 
 LOG = logging.getLogger(__name__)
 
 MAX_SESSIONS = 256
+# At most this long between the engine hearing from a SQL session in use and the session's clock (see above).
+KEEP_ALIVE_SECONDS = 60
+ENGINE_PING_SETTING = "spark.sql.session.timeZone"  # read to tell the engine a session is in use; no work
 # Session parameters a Databricks SQL warehouse accepts by their short names, and the Spark setting each is.
 SESSION_PARAMETERS = {
     "ansi_mode": "spark.sql.ansi.enabled",
@@ -47,11 +57,29 @@ class SqlSession:
     principal: str
     spark: Any
     created: float = field(default_factory=time.time)
-    last_used: float = field(default_factory=time.monotonic)
+    last_used: float = field(default_factory=time.monotonic)  # when the engine last heard from it
     pending_schema: str | None = None  # the initial schema, while it does not exist yet
+    engine_closed: bool = False  # a statement found the engine had closed it
 
-    def touch(self) -> None:
-        self.last_used = time.monotonic()
+    def touch(self, keep_alive_seconds: float) -> None:
+        """Count a call as use, telling the engine when it has not heard from the session for a while."""
+        now = time.monotonic()
+        if now - self.last_used < keep_alive_seconds:
+            return
+        try:
+            self.spark.conf.get(ENGINE_PING_SETTING)
+        except Exception as exc:
+            if closed_by_engine(exc):
+                self.engine_closed = True
+                return
+            LOG.warning("SQL session %s: the engine did not answer a keep-alive: %s", self.session_id, exc)
+            return
+        self.last_used = now
+
+    def note_failure(self, exc: BaseException) -> None:
+        """Remember that a statement found the engine session closed: the session is dropped at its next call."""
+        if closed_by_engine(exc):
+            self.engine_closed = True
 
     def use_pending_schema(self) -> None:
         """Enter the initial schema once it exists: a client may open its session in the schema it is about to
@@ -72,6 +100,17 @@ def schema_missing(exc: Exception) -> bool:
     """Whether the engine refused a statement because a schema does not exist (Spark's SCHEMA_NOT_FOUND)."""
     found = classify(str(exc))
     return "[SCHEMA_NOT_FOUND]" in str(exc) or (found is not None and found.error_class == "SCHEMA_NOT_FOUND")
+
+
+def closed_by_engine(exc: BaseException) -> bool:
+    """Whether the engine refused a call because it had closed the session (``INVALID_HANDLE.SESSION_CLOSED``)."""
+    return error_class_of(exc) == SESSION_CLOSED
+
+
+def keep_alive_seconds(idle_seconds: int) -> float:
+    """How long a SQL session in use may go without the engine hearing from it: ``KEEP_ALIVE_SECONDS``, or a
+    quarter of a shorter idle limit."""
+    return min(KEEP_ALIVE_SECONDS, idle_seconds / 4)
 
 
 def engine_settings(conf: dict[str, str] | None) -> dict[str, str]:
@@ -136,12 +175,16 @@ class SqlSessions:
         if session is None or session.principal != principal:
             raise SessionNotFound(f"Session {session_id} does not exist or was closed (sessions close after "
                                   f"{idle_limit_words(self.idle_seconds)} without use); open a new connection.")
-        if session.spark.is_stopped:  # PySpark closes a session the engine restarted under
+        if not session.spark.is_stopped:  # PySpark closes a session the engine restarted under
+            session.touch(keep_alive_seconds(self.idle_seconds))
+        if session.spark.is_stopped or session.engine_closed:
             with self._lock:
                 self._sessions.pop(session_id, None)
-            raise SessionNotFound(f"Session {session_id} ended: the engine restarted under it, and its settings, "
-                                  "temporary views and current schema went with it; open a new connection.")
-        session.touch()
+            self.engine.stop_session(session.spark)
+            why = (f"the engine closed it (sessions close after {idle_limit_words(self.idle_seconds)} without use)"
+                   if session.engine_closed else "the engine restarted under it")
+            raise SessionNotFound(f"Session {session_id} ended: {why}, and its settings, temporary views and "
+                                  "current schema went with it; open a new connection.")
         return session
 
     def close(self, session_id: str, principal: str) -> None:

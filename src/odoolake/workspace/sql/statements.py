@@ -20,7 +20,6 @@ import re
 import threading
 import time
 import uuid
-import warnings
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from odoolake.workspace.engine.errors import SESSION_CLOSED
+from odoolake.workspace.engine.errors import SESSION_CLOSED, error_class_of
 from odoolake.workspace.engine.interrupts import CancellableRun
 from odoolake.workspace.errors import ApiError, InvalidParameterValue, ResourceDoesNotExist
 from odoolake.workspace.sql import show_metadata
@@ -124,14 +123,7 @@ class SqlFailure:
         if isinstance(exc, ApiError):
             return cls(exc.message, None, exc.error_code)
         message = str(exc).strip().split("\n\nJVM stacktrace")[0]
-        error_class = sql_state = None
-        for name in ("getCondition", "getErrorClass"):
-            getter = getattr(exc, name, None)
-            if callable(getter):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FutureWarning)
-                    error_class = getter()
-                break
+        error_class, sql_state = error_class_of(exc), None
         getter = getattr(exc, "getSqlState", None)
         if callable(getter):
             sql_state = getter()
@@ -487,7 +479,9 @@ class StatementService:
                 if st.state != "CANCELED":  # the key was made with that session's settings: not cached
                     self._execute(st, principal, statement, args, catalog, schema, row_limit, byte_limit, None, None)
         except Exception as exc:
-            if sql_session is None and st.session is not None and st.session.is_stopped:
+            if sql_session is not None:
+                sql_session.note_failure(exc)
+            elif st.session is not None and st.session.is_stopped:
                 self._sessions.forget(principal, st.session)  # the engine restarted: said once, in this error
             failure = SqlFailure.of(exc)
             st.settle("FAILED", error={"error_code": "BAD_REQUEST", "message": failure.message},
