@@ -114,7 +114,6 @@ class JobRunner:
         Databricks keeps a job's run history for 60 days; returns how many. Done when the server starts and then
         at most once every ``HISTORY_SWEEP_SECONDS``, when a run is queued."""
         now_ms = _now_ms() if now_ms is None else now_ms
-        self._swept = time.monotonic()
         old = self.store.ended_before(now_ms - RUN_HISTORY_DAYS * 86_400_000)
         for run_id in old:
             self.store.delete_run(run_id)

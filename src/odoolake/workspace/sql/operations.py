@@ -24,9 +24,8 @@ from odoolake.workspace.engine.interrupts import CancellableRun
 from odoolake.workspace.errors import ApiError
 from odoolake.workspace.sql.results import arrow_and_schema, statement_frame
 from odoolake.workspace.sql.sessions import SqlSession
-from odoolake.workspace.sql.statements import SqlFailure
+from odoolake.workspace.sql.statements import KEEP_SECONDS, SqlFailure
 
-KEEP_SECONDS = 3600
 FINISHED, ERROR, CANCELED, CLOSED = "FINISHED", "ERROR", "CANCELED", "CLOSED"
 TERMINAL = frozenset({FINISHED, ERROR, CANCELED, CLOSED})
 AFFECTED_ROWS = "num_affected_rows"  # the column Databricks answers DML statements with
