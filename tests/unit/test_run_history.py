@@ -4,10 +4,11 @@ that ended more than RUN_HISTORY_DAYS ago forgotten with their logs (Databricks 
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 from odoolake.config import WorkspacePaths
 from odoolake.workspace.db import MIGRATIONS, Database
-from odoolake.workspace.jobs.runner import RUN_HISTORY_DAYS, JobRunner
+from odoolake.workspace.jobs.runner import HISTORY_SWEEP_SECONDS, RUN_HISTORY_DAYS, JobRunner
 from odoolake.workspace.jobs.store import JobsStore
 
 DAY_MS = 86_400_000
@@ -63,3 +64,28 @@ def test_runs_that_ended_more_than_the_history_ago_are_forgotten_with_their_logs
     assert [r["run_id"] for r in store.runs()] == [4, 3]
     assert sorted(p.name for p in (paths.home / "runs").iterdir()) == ["3", "4"]
     assert store.output(10) is None and store.output(30) is not None
+
+
+def test_the_history_is_swept_when_the_server_starts_and_then_once_an_hour_as_runs_are_queued(tmp_path, monkeypatch):
+    paths = WorkspacePaths.from_env(tmp_path / "home").ensure()
+    store = JobsStore(Database(paths.home / "workspace.db"))
+    store.save_run(run(1, "TERMINATED", end_days_ago=RUN_HISTORY_DAYS + 400))  # long enough before the real now
+    revoked = []
+    connections = SimpleNamespace(revoke_leftovers=lambda: revoked.append(True))
+    runner = JobRunner(store, tree=None, paths=paths, connections=connections)  # type: ignore[arg-type]
+    real_pool = runner._pool
+    try:
+        runner.recover()  # at start: the old run is gone before anything is queued
+        assert store.runs() == [] and revoked == [True]
+
+        submitted: list[str] = []
+        runner._pool = SimpleNamespace(submit=lambda fn, *args: submitted.append(fn.__name__))  # type: ignore[assignment]
+        runner.enqueue(2)
+        assert submitted == ["_execute_safely"]  # swept at start: not again within the hour
+        monkeypatch.setattr(runner, "_swept", runner._swept - HISTORY_SWEEP_SECONDS - 1)
+        runner.enqueue(3)
+        runner.enqueue(4)
+        assert submitted == ["_execute_safely", "forget_old_runs", "_execute_safely", "_execute_safely"]
+    finally:
+        runner._pool = real_pool
+        runner.stop()
