@@ -188,7 +188,8 @@ def _serve(paths: WorkspacePaths, host: str, port: int, url: str, production: bo
     workspace = Workspace(settings)
     app = create_app(settings, workspace)
     server = WorkspaceServer(app, listener, workspace.tls, front_socket(paths.home), allow_plain,
-                             engine_up=workspace.engine.lease if workspace.engine.remote is None else None)
+                             engine_up=workspace.engine.lease if workspace.engine.remote is None else None,
+                             renew_certificates=workspace.renew_certificates)
 
     original_startup = server.startup
 

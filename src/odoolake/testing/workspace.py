@@ -17,6 +17,7 @@ class InProcessWorkspace:
     workspace: Any  # odoolake.workspace.app.Workspace
     port: int
     token: str  # minted for the workspace's owner
+    server: Any = None  # odoolake.workspace.frontdoor.server.WorkspaceServer
 
     @property
     def url(self) -> str:
@@ -38,7 +39,8 @@ def in_process_workspace(home: Path, token_comment: str = "in-process", **settin
     workspace = Workspace(settings)
     server = WorkspaceServer(create_app(settings, workspace), listener, workspace.tls,
                              front_socket(workspace.paths.home), plain_http=True,
-                             engine_up=workspace.engine.lease if workspace.engine.remote is None else None)
+                             engine_up=workspace.engine.lease if workspace.engine.remote is None else None,
+                             renew_certificates=workspace.renew_certificates)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
 
@@ -50,7 +52,7 @@ def in_process_workspace(home: Path, token_comment: str = "in-process", **settin
     wait_until(started, what="the workspace server to start")
     token, _ = workspace.tokens.create(workspace.user, token_comment)
     try:
-        yield InProcessWorkspace(workspace, port, token)
+        yield InProcessWorkspace(workspace, port, token, server)
     finally:
         server.should_exit = True
         thread.join(timeout=15)

@@ -27,7 +27,7 @@ from odoolake.workspace.engine import LocalEngine
 from odoolake.workspace.errors import ApiError, EndpointNotFound, NotImplementedLocally
 from odoolake.workspace.files.dbfs import Dbfs, Volumes
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
-from odoolake.workspace.frontdoor.tls import ensure_certificates
+from odoolake.workspace.frontdoor.tls import TlsFiles, ensure_certificates
 from odoolake.workspace.identity.oauth import OAuthService
 from odoolake.workspace.identity.roles import Roles
 from odoolake.workspace.identity.tokens import TokenService
@@ -112,7 +112,7 @@ class Workspace:
         self.volumes = Volumes(self.paths.volumes)
         self.compute = LocalCompute(self.user, settings.host, settings.port)
         self.catalog = CatalogStore(self.paths, self.user)
-        self.tls = ensure_certificates(self.paths.home, (settings.host,))
+        self.tls = self.renew_certificates()
         self.engine = LocalEngine(self.paths, remote=settings.spark_remote)
         connections = TaskConnections(self.tokens, self.paths.home, settings.spark_url, self.tls.ca_bundle, self.user,
                                       remote=settings.spark_remote)
@@ -132,6 +132,11 @@ class Workspace:
         self.models = ModelStore(self.paths)
         self.mlflow_server = MlflowServer(self.paths)
         self.serving = ServingEndpoints(self.db, self.models, self.user)
+
+    def renew_certificates(self) -> TlsFiles:
+        """The workspace's CA and server certificate (for loopback and the host it serves), made or renewed if
+        due: at start, then by the server while it runs."""
+        return ensure_certificates(self.paths.home, (self.settings.host,))
 
     def _execute_pipeline(self, spec: dict, update_id: str, full_refresh: bool) -> tuple[bool, str | None]:
         """One pipeline update in a task process: the pipeline's notebooks under odoolake.dlt."""

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ class Server:
     url: str  # plain HTTP on the front door's port, as the legacy CLI uses it
     token: str
     workspace: Workspace
+    front: Any = None  # the WorkspaceServer: its TLS and front door
 
     @property
     def https_url(self) -> str:
@@ -46,7 +48,7 @@ def free_port() -> int:
 def running_server(home, **settings_kwargs) -> Iterator[Server]:
     """A workspace server (front door included) in a thread of this process, with one token minted for the tests."""
     with in_process_workspace(home, "integration tests", **settings_kwargs) as running:
-        yield Server(running.url, running.token, running.workspace)
+        yield Server(running.url, running.token, running.workspace, running.server)
 
 
 def start_server_process(home, port: int) -> subprocess.Popen:

@@ -517,3 +517,38 @@ def test_a_spark_connect_interrupt_stops_the_query_and_names_it(server):
         wait_until(lambda: operations() == 0, what="the interrupted query's engine work to end")
     finally:
         server.workspace.engine.stop_session(spark)
+
+
+def served_certificate(server, protocols: list[str]) -> bytes:
+    """The certificate a TLS handshake on the workspace's port gets, verified against the workspace's CA: ALPN
+    ``h2`` alone goes to the engine's gRPC server, ``http/1.1`` to the REST app."""
+    import socket
+
+    context = ssl.create_default_context(cafile=server.ca_bundle)
+    context.set_alpn_protocols(protocols)
+    with socket.create_connection(("127.0.0.1", server.workspace.settings.port), timeout=30) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+        return conn.getpeercert(binary_form=True) or b""
+
+
+def test_a_certificate_renewed_while_up_is_served_by_rest_and_spark_connect_without_a_restart(server):
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from odoolake.workspace.frontdoor.tls import ensure_certificates
+
+    def on_file() -> bytes:
+        return x509.load_pem_x509_certificate(server.workspace.tls.server_cert.read_bytes()).public_bytes(Encoding.DER)
+
+    before = on_file()
+    assert served_certificate(server, ["http/1.1"]) == before
+    assert served_certificate(server, ["h2"]) == before
+    ensure_certificates(server.workspace.paths.home, ("renewed.example",))  # as another process renewing it would
+    renewed = on_file()
+    assert renewed != before
+    assert server.front.refresh_certificates()  # the server's hourly check
+    assert not server.front.refresh_certificates()  # and only once
+    assert served_certificate(server, ["http/1.1"]) == renewed
+    assert served_certificate(server, ["h2"]) == renewed  # the engine host follows the files at each handshake
+    assert spark_client(server, """out["n"] = spark.sql("SELECT 41 + 1 AS n").first()["n"]""",
+                        token=server.token) == {"n": 42}

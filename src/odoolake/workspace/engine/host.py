@@ -27,13 +27,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from odoolake.workspace.engine.isolation import isolate_network
 from odoolake.workspace.engine.session import session_idle_seconds
 
 if TYPE_CHECKING:
     from odoolake.workspace.catalog.store import CatalogStore
+    from odoolake.workspace.frontdoor.tls import TlsFiles
 
 LOG = logging.getLogger("odoolake.engine")
 
@@ -67,6 +68,30 @@ def status_file(home: Path) -> Path:
 
 def lease_file(home: Path) -> Path:
     return run_dir(home) / "engine.lease"
+
+
+def _renewable_credentials(tls: TlsFiles) -> Any:
+    """TLS credentials for the front socket that follow the certificate files: a certificate renewed while the host
+    runs is served to the next connection (grpc asks the fetcher at each handshake; a stat when nothing changed)."""
+    import grpc
+
+    from odoolake.workspace.frontdoor.tls import ServedPair
+
+    served = ServedPair(tls)
+    pair = served.take()
+    if pair is None:
+        raise RuntimeError(f"the workspace's TLS key and certificate do not match: {tls.server_key}, {tls.server_cert}")
+
+    def fetch() -> Any:
+        if not served.changed():
+            return None
+        taken = served.take()
+        if taken is None:
+            return None
+        LOG.info("serving the renewed TLS certificate on the front socket")
+        return grpc.ssl_server_certificate_configuration([taken])
+
+    return grpc.dynamic_ssl_server_credentials(grpc.ssl_server_certificate_configuration([pair]), fetch)
 
 
 def _configure_sail(catalog_uri: str, token: str, spill_dir: Path, memory_bytes: int, workers: int | None) -> None:
@@ -224,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     for sock in (engine_socket(home), front_socket(home)):
         sock.unlink(missing_ok=True)
     owner_server.add_insecure_port(f"unix:{engine_socket(home)}")
-    credentials = grpc.ssl_server_credentials([(tls.server_key.read_bytes(), tls.server_cert.read_bytes())])
+    credentials = _renewable_credentials(tls)
     front_server.add_secure_port(f"unix:{front_socket(home)}", credentials)
     owner_server.start()
     front_server.start()

@@ -19,6 +19,8 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
+from odoolake.workspace.frontdoor.tls import server_context
+
 LOG = logging.getLogger(__name__)
 
 TLS_HANDSHAKE = 0x16
@@ -230,8 +232,6 @@ class FrontDoor:
 
 
 def server_ssl_context(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(str(cert), str(key))
+    context = server_context(cert, key)
     context.set_alpn_protocols(["http/1.1"])
     return context

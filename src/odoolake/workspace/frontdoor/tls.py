@@ -5,19 +5,30 @@ local workspace therefore has its own CA (generated once, its key readable by th
 certificate for loopback names. Clients trust the CA through a bundle that also holds the usual public roots
 (``ca-bundle.pem``: the bundle the environment already names, else certifi's), so pointing ``REQUESTS_CA_BUNDLE``
 at it keeps real workspaces (and a corporate proxy's CA) reachable too.
+
+Certificates are renewed ``RENEW_BEFORE_DAYS`` before they end, keeping every name the old one had (a workspace
+started with ``--host NAME`` stays reachable as NAME whoever renews it), by whichever process checks first: the
+server at start and every ``CHECK_SECONDS`` while up, the engine host at start. A running server and engine host
+serve a renewed certificate to the next connection (``ServedPair``); nobody has to restart for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import ipaddress
 import os
+import ssl
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 CA_YEARS = 10
 SERVER_DAYS = 397
 RENEW_BEFORE_DAYS = 30
+CHECK_SECONDS = 3600  # how often a running server checks whether its certificate is due for renewal
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
@@ -36,18 +47,79 @@ class TlsFiles:
 
 
 def ensure_certificates(home: Path, extra_names: tuple[str, ...] = ()) -> TlsFiles:
-    """Create the CA and the server certificate if missing, expiring, or lacking one of the names; idempotent."""
+    """Create the CA and the server certificate if missing, expiring, or lacking one of the names; idempotent.
+    Processes sharing the home take turns (a lock file beside the certificates), so a key and a certificate
+    written by two at once never end up mixed."""
     files = TlsFiles.under(home)
     files.ca_cert.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(files.ca_cert.parent, 0o700)
-    names = tuple(dict.fromkeys((*LOOPBACK_NAMES, *extra_names)))
-    if not (files.ca_cert.exists() and files.ca_key.exists()):
-        _write_ca(files, home)
-    if _server_needs_renewal(files, names):
-        _write_server(files, names)
-    if not files.ca_bundle.exists() or files.ca_bundle.stat().st_mtime < files.ca_cert.stat().st_mtime:
-        _write_bundle(files)
+    with _exclusive(files.ca_cert.parent / ".lock"):
+        names = tuple(dict.fromkeys((*LOOPBACK_NAMES, *extra_names)))
+        kept = _names_of(files.server_cert)
+        if not (files.ca_cert.exists() and files.ca_key.exists()) or _expiring(files.ca_cert):
+            _write_ca(files, home)
+        if _server_needs_renewal(files, names):
+            _write_server(files, tuple(dict.fromkeys((*names, *kept))))
+        if not files.ca_bundle.exists() or files.ca_bundle.stat().st_mtime < files.ca_cert.stat().st_mtime:
+            _write_bundle(files)
     return files
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+class ServedPair:
+    """The server's key and certificate as the files hold them now, for a server that keeps running across a
+    renewal: ``changed()`` says whether the files differ from what was last taken, ``take()`` reads them."""
+
+    def __init__(self, files: TlsFiles) -> None:
+        self.files = files
+        self._taken: tuple[int, ...] | None = None
+        self._lock = threading.Lock()
+
+    def _stamp(self) -> tuple[int, ...]:
+        return tuple(v for p in (self.files.server_key, self.files.server_cert)
+                     for v in (p.stat().st_mtime_ns, p.stat().st_size, p.stat().st_ino))
+
+    def changed(self) -> bool:
+        try:
+            return self._stamp() != self._taken
+        except FileNotFoundError:  # between a renewal's two writes: the next look finds both
+            return False
+
+    def forget(self) -> None:
+        """Count the files as changed at the next look."""
+        self._taken = None
+
+    def take(self) -> tuple[bytes, bytes] | None:
+        """(key, certificate chain) if the two files make a pair now, else None (a renewal is between its two
+        writes; the next look gets both). Taking it marks it as served."""
+        with self._lock:
+            try:
+                stamp = self._stamp()
+                key, cert = self.files.server_key.read_bytes(), self.files.server_cert.read_bytes()
+                server_context(self.files.server_cert, self.files.server_key)  # fails unless they match
+            except (OSError, ssl.SSLError):
+                return None
+            if stamp != self._stamp():
+                return None
+            self._taken = stamp
+            return key, cert
+
+
+def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """A TLS server context holding the certificate and its key (ssl.SSLError if they do not match)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert), str(key))
+    return context
 
 
 def _now() -> dt.datetime:
@@ -93,21 +165,37 @@ def _write_ca(files: TlsFiles, home: Path) -> None:
     files.server_cert.unlink(missing_ok=True)  # signed by a CA that no longer exists
 
 
-def _server_needs_renewal(files: TlsFiles, names: tuple[str, ...]) -> bool:
+def _expiring(cert_path: Path) -> bool:
+    """Whether a certificate ends within ``RENEW_BEFORE_DAYS`` (or cannot be read as one)."""
     from cryptography import x509
 
-    if not (files.server_cert.exists() and files.server_key.exists()):
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except ValueError:
         return True
-    cert = x509.load_pem_x509_certificate(files.server_cert.read_bytes())
-    if cert.not_valid_after_utc - _now() < dt.timedelta(days=RENEW_BEFORE_DAYS):
-        return True
+    return cert.not_valid_after_utc - _now() < dt.timedelta(days=RENEW_BEFORE_DAYS)
+
+
+def _names_of(cert_path: Path) -> tuple[str, ...]:
+    """The DNS names and IP addresses a certificate is for (none if there is no certificate)."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (OSError, ValueError):
+        return ()
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
+        return ()
+    return (*(str(v) for v in sans.get_values_for_type(x509.DNSName)),
+            *(str(v) for v in sans.get_values_for_type(x509.IPAddress)))
+
+
+def _server_needs_renewal(files: TlsFiles, names: tuple[str, ...]) -> bool:
+    if not (files.server_cert.exists() and files.server_key.exists()) or _expiring(files.server_cert):
         return True
-    present = {str(v) for v in sans.get_values_for_type(x509.DNSName)}
-    present |= {str(v) for v in sans.get_values_for_type(x509.IPAddress)}
-    return not set(names) <= present
+    return not set(names) <= set(_names_of(files.server_cert))
 
 
 def _san(name: str):
