@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     upstream = Upstream(f"{address[0]}:{address[1]}")
     owner_door = Authenticator(home, args.owner, trust_owner_socket=True)
     proxy = SparkConnectProxy(upstream, PlanRewriter(store, upstream, AccessRules(paths, owner_door.roles)))
-    proxy.keep_busy_sessions(stopping, session_idle_seconds() / 4)
+    proxy.keep_busy_sessions(stopping, session_idle_seconds())
     tls = ensure_certificates(home)
     phases.mark("tls")
 

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -86,6 +86,8 @@ def _analyze_kind(raw: bytes) -> str | None:
 
 
 _INTERRUPT = base_pb2.InterruptRequest.InterruptType
+# Sessions unused for this many idle limits are forgotten by the proxy (Sail closed them after one).
+FORGET_AFTER_LIMITS = 2
 # What a busy session is sent so that Sail counts it as used (``SparkConnectProxy.keep_busy_sessions``).
 _KEEP_ALIVE = base_pb2.ConfigRequest.Operation(get=base_pb2.ConfigRequest.Get(keys=["spark.sql.session.timeZone"]))
 _INTERRUPTED_IDS = base_pb2.InterruptResponse.DESCRIPTOR.fields_by_name["interrupted_ids"].number
@@ -211,11 +213,15 @@ class Operations:
 
 
 class Sessions:
-    """A session id belongs to the principal who first used it: nobody else can attach to it."""
+    """A session id belongs to the principal who first used it: nobody else can attach to it. Sessions nobody used
+    for a while are forgotten (``forget_idle``), so that a host running for months does not keep every session a
+    job or a client ever opened."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._owners: dict[str, str] = {}
         self._tokens: dict[str, set[str]] = {}
+        self._used: dict[str, float] = {}  # session id → when a request last named it (``clock``)
+        self._clock = clock
         self._lock = threading.Lock()
 
     def claim(self, session_id: str, principal: Principal) -> None:
@@ -223,6 +229,8 @@ class Sessions:
             raise CallRefused("INVALID_ARGUMENT", "The request has no session_id.")
         with self._lock:
             owner = self._owners.setdefault(session_id, principal.name)
+            if owner == principal.name:
+                self._used[session_id] = self._clock()
             if principal.token:
                 self._tokens.setdefault(principal.token, set()).add(session_id)
         if owner != principal.name:
@@ -232,8 +240,25 @@ class Sessions:
     def release(self, session_id: str) -> None:
         with self._lock:
             self._owners.pop(session_id, None)
+            self._used.pop(session_id, None)
             for sessions in self._tokens.values():
                 sessions.discard(session_id)
+
+    def forget_idle(self, older_than: float, busy: set[str]) -> dict[str, str]:
+        """Forget the sessions no request named for ``older_than`` seconds, except ``busy`` ones (an operation in
+        flight); returns them (session id → owner) for the engine to release. A token left with no session is
+        forgotten too."""
+        cutoff = self._clock() - older_than
+        with self._lock:
+            idle = {s: self._owners[s] for s, used in self._used.items() if used < cutoff and s not in busy}
+            for session_id in idle:
+                del self._owners[session_id], self._used[session_id]
+            if idle:
+                for token in [t for t, sessions in self._tokens.items() if not sessions - idle.keys()]:
+                    del self._tokens[token]
+                for sessions in self._tokens.values():
+                    sessions.difference_update(idle)
+            return idle
 
     def of_token(self, token: str) -> set[str]:
         with self._lock:
@@ -243,6 +268,8 @@ class Sessions:
         """Drop a spent token's sessions; returns them (session id → owner) so the engine can release them."""
         with self._lock:
             sessions = self._tokens.pop(token, set())
+            for session_id in sessions:
+                self._used.pop(session_id, None)
             return {s: self._owners.pop(s) for s in sessions if s in self._owners}
 
     def all(self) -> dict[str, str]:
@@ -260,10 +287,13 @@ class SparkConnectProxy:
         self._pending: set[Any] = set()  # Interrupt calls waiting for Sail's answer
         self._pending_lock = threading.Lock()
 
-    def keep_busy_sessions(self, stopping: threading.Event, every: float) -> threading.Thread:
+    def keep_busy_sessions(self, stopping: threading.Event, idle_seconds: float) -> threading.Thread:
         """Sail closes a session that no request reached for its idle limit, also one whose query is still running
-        (its clock counts requests, not work): every ``every`` seconds each session with an operation in flight
-        is sent a settings read, so only sessions nobody uses are closed. Runs until ``stopping`` is set."""
+        (its clock counts requests, not work): every quarter of the limit each session with an operation in flight
+        is sent a settings read, so only sessions nobody uses are closed. Sessions unused for
+        ``FORGET_AFTER_LIMITS`` limits are then forgotten here and released in Sail (``forget_idle_sessions``).
+        Runs until ``stopping`` is set."""
+        every = idle_seconds / 4
 
         def loop() -> None:
             while not stopping.wait(every):
@@ -274,6 +304,10 @@ class SparkConnectProxy:
                         LOG.debug("keep-alive of session %s failed", session_id, exc_info=True)
                     except Exception:  # never ends the loop: without it long queries would be cut off again
                         LOG.warning("keep-alive of session %s failed", session_id, exc_info=True)
+                try:
+                    self.forget_idle_sessions(FORGET_AFTER_LIMITS * idle_seconds)
+                except Exception:
+                    LOG.warning("forgetting idle sessions failed", exc_info=True)
 
         thread = threading.Thread(target=loop, name="odoolake-keep-sessions", daemon=True)
         thread.start()
@@ -645,6 +679,14 @@ class SparkConnectProxy:
         for op in ops:
             op.done.wait(max(0.0, deadline - time.monotonic()))
         return len(ops)
+
+    def forget_idle_sessions(self, older_than: float) -> int:
+        """Forget the sessions no request named for ``older_than`` seconds and none of whose operations is in
+        flight, releasing them in Sail (which closed them already unless its own clock failed: released, nobody
+        else can ever attach to one by claiming its id afresh). Returns how many."""
+        idle = self.sessions.forget_idle(older_than, {op.session_id for op in self.operations.matching()})
+        self._each(self.upstream.release_session, idle)
+        return len(idle)
 
     @staticmethod
     def _each(call: Any, sessions: dict[str, str]) -> None:
