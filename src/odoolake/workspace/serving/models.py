@@ -2,7 +2,9 @@
 
 The request path only reads dictionaries. A watcher thread re-resolves the aliases in use every
 ``alias_poll_seconds``; when one moves it loads the new version first and then swaps, so requests keep
-being answered by the old version until the new one is ready.
+being answered by the old version until the new one is ready. The old version is then let go (requests still
+holding it finish with it), unless another alias points to it or an endpoint names it by number: a champion
+alias moved every week would otherwise keep a year of models in memory.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class ModelStore:
         self._client = None
         self._loaded: dict[tuple[str, str], LoadedModel] = {}
         self._aliases: dict[tuple[str, str], str] = {}  # (name, alias) -> version
+        self._by_number: set[tuple[str, str]] = set()  # (name, version) asked for by its number
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._stop = threading.Event()
@@ -88,7 +91,11 @@ class ModelStore:
         """The model for ``ref`` (a version or an alias); loaded on first use, then served from memory."""
         if ref.isdigit():
             loaded = self._loaded.get((name, ref))
-            return loaded if loaded is not None else self._load(name, self.resolve(name, ref))
+            if loaded is None or (name, ref) not in self._by_number:
+                loaded = self._load(name, self.resolve(name, ref))
+                with self._lock:
+                    self._by_number.add((name, loaded.version))
+            return loaded
         version = self._aliases.get((name, ref))
         if version is None:
             version = self.resolve(name, ref)
@@ -122,6 +129,9 @@ class ModelStore:
                 self._load(name, current)
                 with self._lock:
                     self._aliases[(name, alias)] = current
+                    if (name, version) not in self._by_number and version not in {
+                            v for (n, _), v in self._aliases.items() if n == name}:
+                        self._loaded.pop((name, version), None)
                 LOG.info("alias %s@%s moved from version %s to %s: swapped", name, alias, version, current)
                 swapped.append((name, alias, current))
         return swapped
