@@ -126,7 +126,9 @@ def up(
         state.unlink()
     check_port_free(host, port)
     if detach:
-        log = (paths.home / "server.log").open("ab")
+        from odoolake.logfiles import rotated
+
+        log = rotated(paths.home / "server.log").open("ab")
         command = [sys.executable, "-m", "odoolake.cli.main", "up", "--port", str(port), "--host", host,
                    "--home", str(paths.home), *(["--production"] if production else []),
                    *(["--workers", str(workers)] if workers else []),

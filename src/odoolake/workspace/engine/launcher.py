@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from odoolake.config import WorkspacePaths
 from odoolake.errors import EngineError
+from odoolake.logfiles import rotated
 from odoolake.workspace.engine import host
 
 START_TIMEOUT = 90.0
@@ -140,7 +141,7 @@ class EngineLease:
         log_path = host.run_dir(self.home) / "engine.log"
         command = [sys.executable, "-m", "odoolake.workspace.engine.host", "--home", str(self.home),
                    "--owner", owner, *(["--workers", str(workers)] if workers else [])]
-        with log_path.open("ab") as log:
+        with rotated(log_path).open("ab") as log:
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
         self._proc = proc
