@@ -391,3 +391,17 @@ def test_the_engine_listens_on_no_port_of_the_machine(engine):
             pass
     run_dir = Path(engine.lease().socket).parent
     assert oct(run_dir.stat().st_mode & 0o777) == "0o700"
+
+
+def test_spill_files_a_dead_host_left_are_removed_at_the_next_start_and_only_the_engines(tmp_path):
+    paths = WorkspacePaths.from_env(tmp_path / "home").ensure()
+    left = paths.spill_dir / "engine" / "datafusion-x" / "spill-1.arrow"  # a host killed mid-sort leaves these
+    left.parent.mkdir(parents=True)
+    left.write_bytes(b"\0" * 4096)
+    native = paths.spill_dir / "duckdb.tmp" / "block-1"  # a native step's, running in a task meanwhile
+    native.parent.mkdir(parents=True)
+    native.write_bytes(b"\0" * 16)
+    with LocalEngine(paths) as engine:
+        assert engine.session().sql("SELECT 1 AS n").first()["n"] == 1
+    assert not left.exists() and (paths.spill_dir / "engine").is_dir()
+    assert native.exists()

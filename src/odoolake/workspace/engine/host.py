@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -33,6 +34,7 @@ from odoolake.workspace.engine.isolation import isolate_network
 from odoolake.workspace.engine.session import session_idle_seconds
 
 if TYPE_CHECKING:
+    from odoolake.config import WorkspacePaths
     from odoolake.workspace.catalog.store import CatalogStore
     from odoolake.workspace.frontdoor.tls import TlsFiles
 
@@ -92,6 +94,20 @@ def _renewable_credentials(tls: TlsFiles) -> Any:
         return grpc.ssl_server_certificate_configuration([taken])
 
     return grpc.dynamic_ssl_server_credentials(grpc.ssl_server_certificate_configuration([pair]), fetch)
+
+
+def _fresh_spill_dir(paths: WorkspacePaths) -> Path:
+    """The engine's spill folder, emptied: Sail deletes its spill files when a query ends, but a host killed
+    mid-query leaves them (gigabytes, after a large sort). Only one host runs per home, and the folder is the
+    engine's alone (the native steps spill beside it, in ``spill_dir``), so what is there is a dead host's."""
+    spill = paths.spill_dir / "engine"
+    if spill.exists():
+        left = sum(f.stat().st_size for f in spill.rglob("*") if f.is_file())
+        shutil.rmtree(spill, ignore_errors=True)
+        if left:
+            LOG.warning("removed %d bytes of spill files a previous engine host left in %s", left, spill)
+    spill.mkdir(parents=True, exist_ok=True)
+    return spill
 
 
 def _configure_sail(catalog_uri: str, token: str, spill_dir: Path, memory_bytes: int, workers: int | None) -> None:
@@ -222,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     catalog_server = _CatalogServer()
     catalog_server.start(store, secret, on_failure=stopping.set)
     phases.mark("catalog server")
-    _configure_sail(f"http://127.0.0.1:{catalog_server.port}/api/2.1/unity-catalog", secret, paths.spill_dir,
+    _configure_sail(f"http://127.0.0.1:{catalog_server.port}/api/2.1/unity-catalog", secret, _fresh_spill_dir(paths),
                     default_memory_limit(), args.workers)
     from pysail.spark import SparkConnectServer
 
