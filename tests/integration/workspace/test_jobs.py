@@ -233,6 +233,15 @@ def test_fields_to_remove_paging_and_the_2_0_routes(w, server, notebooks):
     assert job.job_id in every and len(every) == len(set(every)) >= 2
     old = httpx.get(f"{server.url}/api/2.0/jobs/get", params={"job_id": job.job_id}, headers=auth)
     assert old.status_code == 200 and old.json()["settings"]["name"] == "surface"
+    # Jobs API 2.0 without a limit lists every job (the legacy CLI's `jobs list`); with one, it pages as 2.1 does.
+    for n in range(21):
+        w.jobs.create(name=f"many-{n}", tasks=[Task(task_key="a", notebook_task=NotebookTask(
+            notebook_path="/Shared/ETL/first"))])
+    everything = httpx.get(f"{server.url}/api/2.0/jobs/list", headers=auth).json()
+    assert sorted(j["job_id"] for j in everything["jobs"]) == sorted(j.job_id for j in w.jobs.list())
+    assert len(everything["jobs"]) > 22 and not everything["has_more"]
+    assert len(httpx.get(f"{server.url}/api/2.0/jobs/list", params={"limit": 5}, headers=auth).json()["jobs"]) == 5
+    assert len(httpx.get(f"{server.url}/api/2.1/jobs/list", headers=auth).json()["jobs"]) == 20
 
 
 def test_run_now_only_and_notebook_params_then_runs_paging_filters_cancel_all_and_delete(w, notebooks):

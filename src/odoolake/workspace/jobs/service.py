@@ -109,13 +109,14 @@ class JobsService:
         job = self._job(job_id)
         return {**job, "run_as_user_name": run_as_principal(job)}
 
-    def list(self, limit: int = 20, offset: int = 0, name: str | None = None, expand_tasks: bool = False,
+    def list(self, limit: int | None = 20, offset: int = 0, name: str | None = None, expand_tasks: bool = False,
              page_token: str | None = None) -> dict:
-        if not 0 <= limit <= 100:
+        """A page of jobs (``limit`` None: every job from ``offset`` on, as Jobs API 2.0 answers an unpaged list)."""
+        if limit is not None and not 0 <= limit <= 100:
             raise InvalidParameterValue(f"Invalid limit {limit}: must be between 0 and 100.")
-        limit = limit or 20
         start = _offset(page_token, offset)
         jobs = self.store.jobs(name)
+        limit = max(1, len(jobs) - start) if limit is None else limit or 20
         page = jobs[start:start + limit]
         out = []
         for job in page:

@@ -29,7 +29,10 @@ def get(request: Request) -> dict:
 
 @versioned(router, "GET", V, "/jobs/list")
 def list_jobs(request: Request) -> dict:
-    return _svc(request).list(query_int(request, "limit", 20), query_int(request, "offset", 0),
+    # Jobs API 2.0 lists every job unless paged: its clients (the legacy databricks-cli's `jobs list`) send no limit.
+    paged_by_default = not request.url.path.startswith("/api/2.0/") or "limit" in request.query_params
+    return _svc(request).list(query_int(request, "limit", 20) if paged_by_default else None,
+                              query_int(request, "offset", 0),
                               request.query_params.get("name"), query_bool(request, "expand_tasks"),
                               request.query_params.get("page_token"))
 
