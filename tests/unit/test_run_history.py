@@ -89,3 +89,18 @@ def test_the_history_is_swept_when_the_server_starts_and_then_once_an_hour_as_ru
     finally:
         runner._pool = real_pool
         runner.stop()
+
+
+def test_a_task_runs_run_is_found_by_its_index_also_for_runs_saved_before_it(tmp_path):
+    path = tmp_path / "workspace.db"
+    old = Database(path, MIGRATIONS[:12])
+    before = {**run(1, "TERMINATED", end_days_ago=1), "tasks": [{"run_id": 11, "task_key": "a"}]}
+    with old.transaction() as conn:
+        conn.execute("INSERT INTO runs(run_id, job_id, body, created_time) VALUES (?, ?, ?, 0)",
+                     (1, 7, json.dumps(before)))
+    store = JobsStore(Database(path))
+    assert store.run_of_task(11)["run_id"] == 1  # filled by the migration
+    store.save_run({**run(2, "RUNNING"), "tasks": [{"run_id": 21, "task_key": "a"}, {"run_id": 22, "task_key": "b"}]})
+    assert store.run_of_task(22)["run_id"] == 2 and store.run_of_task(2) is None
+    store.delete_run(2)
+    assert store.run_of_task(21) is None and store.run_of_task(11)["run_id"] == 1

@@ -96,6 +96,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE tokens ADD COLUMN task INTEGER NOT NULL DEFAULT 0;
     """,
+    # 13: which run each task run belongs to, so runs/get-output finds a task run's run without reading every run
+    """
+    CREATE TABLE task_runs (task_run_id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL);
+    CREATE INDEX task_runs_run ON task_runs(run_id);
+    INSERT OR REPLACE INTO task_runs(task_run_id, run_id)
+        SELECT json_extract(t.value, '$.run_id'), runs.run_id FROM runs, json_each(runs.body, '$.tasks') AS t
+        WHERE json_extract(t.value, '$.run_id') IS NOT NULL;
+    """,
 )
 
 

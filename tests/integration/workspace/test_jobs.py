@@ -79,6 +79,9 @@ def test_failure_is_reported_retried_and_downstream_upstream_failed(w, notebooks
     assert "Traceback" in out.error_trace
     with pytest.raises(Exception, match="multiple tasks"):
         w.jobs.get_run_output(run.run_id)
+    skipped = w.jobs.get_run_output(tasks["after"].run_id)  # never ran, so it has no output: its metadata alone
+    assert skipped.metadata.run_id == tasks["after"].run_id and skipped.metadata.job_id == job.job_id
+    assert skipped.error is None and skipped.notebook_output is None
 
 
 def test_timeout_and_cancel_stop_the_task_process(w, server):

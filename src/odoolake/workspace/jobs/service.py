@@ -355,10 +355,10 @@ class JobsService:
             run_id = run["tasks"][0]["run_id"]
         owner = self.store.output(run_id)
         if owner is None:
-            parent = next((r for r in self.store.runs() if any(t["run_id"] == run_id for t in r["tasks"])), None)
-            if parent is None:
+            parent = self.store.run_of_task(run_id)
+            task = next((t for t in parent["tasks"] if t["run_id"] == run_id), None) if parent else None
+            if parent is None or task is None:
                 raise missing("Run", run_id)
-            task = next(t for t in parent["tasks"] if t["run_id"] == run_id)
             return {"metadata": {**public(task), "job_id": parent.get("job_id")}}
         parent = self._run(owner[0])
         task = next((t for t in parent["tasks"] if t["run_id"] == run_id), None)

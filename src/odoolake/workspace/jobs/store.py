@@ -49,6 +49,8 @@ class JobsStore:
                          "ON CONFLICT(run_id) DO UPDATE SET body = excluded.body, active = excluded.active",
                          (run["run_id"], run.get("job_id"), json.dumps(run), run.get("start_time", 0),
                           int(lifecycle.is_active(run))))
+            conn.executemany("INSERT OR REPLACE INTO task_runs(task_run_id, run_id) VALUES (?, ?)",
+                             [(t["run_id"], run["run_id"]) for t in run.get("tasks", []) if t.get("run_id") is not None])
 
     def run(self, run_id: int) -> dict | None:
         row = self.db.connect().execute("SELECT body FROM runs WHERE run_id = ?", (run_id,)).fetchone()
@@ -72,6 +74,13 @@ class JobsStore:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM task_outputs WHERE parent_run_id = ?", (run_id,))
+            conn.execute("DELETE FROM task_runs WHERE run_id = ?", (run_id,))
+
+    def run_of_task(self, task_run_id: int) -> dict | None:
+        """The run a task run belongs to, or None."""
+        row = self.db.connect().execute("SELECT runs.body FROM task_runs JOIN runs USING (run_id) "
+                                        "WHERE task_runs.task_run_id = ?", (task_run_id,)).fetchone()
+        return json.loads(row["body"]) if row else None
 
     def ended_before(self, cutoff_ms: int) -> list[int]:
         """The runs that ended before ``cutoff_ms`` (epoch milliseconds), oldest first."""
