@@ -61,3 +61,25 @@ def test_the_last_fire_of_a_year_bounded_expression_then_the_end():
     fires = list(fire_times("0 0 2 1 * ? 2027", "Asia/Manila", BASE))
     assert len(fires) == 12 and fires[-1].replace(tzinfo=None) == datetime(2027, 12, 1, 2, 0)
     assert next_fire("0 0 0 29 2 ?", "Asia/Manila", BASE).replace(tzinfo=None) == datetime(2028, 2, 29, 0, 0)
+
+
+def test_the_hour_daylight_saving_time_repeats_fires_each_wall_time_once_as_quartz():
+    """New York falls back on 2026-11-01 at 02:00 EDT (06:00 UTC) to 01:00 EST: 01:00–01:59 happens twice. Quartz
+    steps through wall-clock fields, so each wall time fires once, at its first occurrence (UTC worked by hand)."""
+    from datetime import UTC
+    from itertools import islice
+
+    def utc(expression: str, start: datetime, n: int) -> list[str]:
+        return [f.astimezone(UTC).strftime("%m-%d %H:%M") for f in islice(
+            fire_times(expression, "America/New_York", start), n)]
+
+    # A daily 01:30 runs once that night: 05:30 UTC (01:30 EDT), not again at 06:30 UTC (01:30 EST).
+    assert utc("0 30 1 * * ?", datetime(2026, 10, 31, 12, tzinfo=UTC), 3) == ["11-01 05:30", "11-02 06:30",
+                                                                                  "11-03 06:30"]
+    # Every 30 minutes: 00:30, 01:00, 01:30 EDT, then the repeated 01:00 and 01:30 EST are skipped, then 02:00 EST.
+    assert utc("0 0/30 * * * ?", datetime(2026, 11, 1, 4, 15, tzinfo=UTC), 5) == [
+        "11-01 04:30", "11-01 05:00", "11-01 05:30", "11-01 07:00", "11-01 07:30"]
+    # Manila keeps no daylight saving time: nothing is skipped.
+    manila = [f.astimezone(UTC).strftime("%m-%d %H:%M") for f in islice(
+        fire_times("0 30 1 * * ?", "Asia/Manila", datetime(2026, 10, 31, 12, tzinfo=UTC)), 2)]
+    assert manila == ["10-31 17:30", "11-01 17:30"]

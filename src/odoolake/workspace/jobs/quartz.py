@@ -81,7 +81,9 @@ def fire_times(expression: str, timezone_id: str, after: datetime) -> Iterator[d
     """Fire times strictly after ``after`` (timezone-aware), in the schedule's time zone.
 
     Ends when the expression has no later fire time (a year field in the past, 30 February); never raises
-    croniter's own errors, so a caller handles one error type.
+    croniter's own errors, so a caller handles one error type. A wall-clock time the end of daylight saving time
+    repeats fires once, at its first occurrence, as Quartz steps through wall-clock fields: a daily 01:30 job runs
+    once that night, and an every-30-minutes schedule skips the repeated hour (Databricks documents that gap).
     """
     tz = zone(timezone_id)
     try:
@@ -90,9 +92,19 @@ def fire_times(expression: str, timezone_id: str, after: datetime) -> Iterator[d
         raise QuartzError(expression, str(exc)) from None
     while True:
         try:
-            yield it.get_next(datetime)
+            fire = it.get_next(datetime)
         except CroniterError:
             return
+        if not _repeated_wall_time(fire, tz):
+            yield fire
+
+
+def _repeated_wall_time(moment: datetime, tz: ZoneInfo) -> bool:
+    """Whether ``moment`` is the second occurrence of its wall-clock time (the hour daylight saving time's end
+    repeats)."""
+    wall = moment.astimezone(tz).replace(tzinfo=None)
+    first, second = wall.replace(tzinfo=tz, fold=0).utcoffset(), wall.replace(tzinfo=tz, fold=1).utcoffset()
+    return first != second and moment.utcoffset() == second
 
 
 def next_fire(expression: str, timezone_id: str, after: datetime) -> datetime:
