@@ -1,13 +1,15 @@
-"""Who owns a Spark Connect session, over months: a session id belongs to the principal who first used it, and
-sessions nobody used for FORGET_AFTER_LIMITS idle limits are forgotten and released in the engine, so a host that
-runs for months does not keep (or interrupt at shutdown) every session a job ever opened."""
+"""Who owns a Spark Connect session, over months. A session id belongs to the principal who first used it, and the
+ownership is dropped only once Sail no longer runs the session (Sail finds a session by its id alone: an id whose
+owner was forgotten while Sail held its state would hand that state to the next claimant). Sessions nobody used for
+FORGET_AFTER_LIMITS idle limits are released and then forgotten, so a host running for months does not keep (or
+interrupt at shutdown) every session a job ever opened."""
 
 from __future__ import annotations
 
 import pytest
 
 from odoolake.workspace.engine.identity import CallRefused, Principal
-from odoolake.workspace.engine.proxy import FORGET_AFTER_LIMITS, Sessions, SparkConnectProxy
+from odoolake.workspace.engine.proxy import Sessions, SparkConnectProxy
 from odoolake.workspace.identity.roles import DEVELOPER
 
 ANA = Principal("ana@example.com", DEVELOPER, token="dapi-ana")
@@ -22,45 +24,74 @@ class Clock:
         return self.now
 
 
-def test_sessions_nobody_named_for_the_time_given_are_forgotten_and_busy_ones_kept():
-    clock = Clock()
-    sessions = Sessions(clock)
-    for session_id in ("old", "busy", "recent"):
-        sessions.claim(session_id, ANA)
-    clock.now += 50
-    sessions.claim("recent", ANA)
-    with pytest.raises(CallRefused):
-        sessions.claim("old", BEN)  # another principal naming it is refused, and is no use of it
-    clock.now += 60
-
-    assert sessions.forget_idle(100, busy={"busy"}) == {"old": ANA.name}
-    assert set(sessions.all()) == {"busy", "recent"}
-    assert sessions.of_token(ANA.token) == {"busy", "recent"}
-    assert sessions.forget_idle(100, busy={"busy"}) == {}  # once
-
-    clock.now += 100
-    assert sessions.forget_idle(100, busy=set()) == {"busy": ANA.name, "recent": ANA.name}
-    assert sessions.all() == {} and sessions.of_token(ANA.token) == set()
-    sessions.claim("old", BEN)  # forgotten: the engine released it, so a new claim is a new, empty session
-
-
 class Sail:
-    def __init__(self) -> None:
+    """Release answers: True (released, or closed before), False (Sail did not answer)."""
+
+    def __init__(self, answers: bool = True) -> None:
+        self.answers = answers
         self.released: list[tuple[str, str]] = []
 
-    def release_session(self, session_id: str, user_id: str) -> None:
+    def release_session(self, session_id: str, user_id: str) -> bool:
         self.released.append((session_id, user_id))
+        return self.answers
 
 
-def test_the_proxy_releases_in_the_engine_the_sessions_it_forgets():
-    sail = Sail()
+def proxy_with(sail: Sail, clock: Clock) -> SparkConnectProxy:
     proxy = SparkConnectProxy(sail, None)  # type: ignore[arg-type]
-    clock = Clock()
     proxy.sessions = Sessions(clock)
-    proxy.sessions.claim("a", ANA)
-    proxy.sessions.claim("b", BEN)
-    clock.now += FORGET_AFTER_LIMITS * 10 + 1
-    proxy.sessions.claim("b", BEN)
-    assert proxy.forget_idle_sessions(FORGET_AFTER_LIMITS * 10) == 1
-    assert sail.released == [("a", ANA.name)]
-    assert proxy.sessions.all() == {"b": BEN.name}
+    return proxy
+
+
+def test_a_refused_claim_never_makes_the_session_the_callers():
+    sessions = Sessions(Clock())
+    sessions.claim("ana-1", ANA)
+    with pytest.raises(CallRefused, match="belongs to another principal"):
+        sessions.claim("ana-1", BEN)
+    assert sessions.of_token(BEN.token) == set()  # so spending Ben's token never touches Ana's session
+    assert sessions.forget_token(BEN.token) == {}
+
+
+def test_idle_sessions_are_released_then_forgotten_and_busy_or_recent_ones_kept():
+    clock, sail = Clock(), Sail()
+    proxy = proxy_with(sail, clock)
+    for session_id in ("old", "busy", "recent"):
+        proxy.sessions.claim(session_id, ANA)
+    clock.now += 50
+    proxy.sessions.claim("recent", ANA)
+    clock.now += 60
+    proxy.sessions.touch({"busy"})  # the keep-alive round: an operation of it still runs
+    assert proxy.forget_idle_sessions(100) == 1
+    assert sail.released == [("old", ANA.name)]
+    assert set(proxy.sessions.all()) == {"busy", "recent"} and proxy.sessions.of_token(ANA.token) == {"busy", "recent"}
+    assert proxy.forget_idle_sessions(100) == 0  # once
+
+    clock.now += 101
+    assert proxy.forget_idle_sessions(100) == 2
+    assert proxy.sessions.all() == {} and proxy.sessions.of_token(ANA.token) == set()
+
+
+def test_a_session_sail_did_not_release_keeps_its_owner_until_it_does():
+    clock, sail = Clock(), Sail(answers=False)
+    proxy = proxy_with(sail, clock)
+    proxy.sessions.claim("ana-1", ANA)
+    clock.now += 200
+    assert proxy.forget_idle_sessions(100) == 0
+    with pytest.raises(CallRefused):  # still Ana's: Sail may still hold its temp views
+        proxy.sessions.claim("ana-1", BEN)
+    sail.answers = True
+    assert proxy.forget_idle_sessions(100) == 1 and sail.released == [("ana-1", ANA.name)] * 2
+
+
+def test_a_session_used_while_it_was_being_released_is_not_forgotten():
+    clock = Clock()
+
+    class Racing(Sail):
+        def release_session(self, session_id: str, user_id: str) -> bool:
+            proxy.sessions.claim(session_id, ANA)  # Ana's request arrives meanwhile
+            return True
+
+    proxy = proxy_with(Racing(), clock)
+    proxy.sessions.claim("ana-1", ANA)
+    clock.now += 200
+    assert proxy.forget_idle_sessions(100) == 0  # released in Sail (it had closed it anyway), but not forgotten:
+    assert proxy.sessions.all() == {"ana-1": ANA.name}  # still Ana's, whose next call Sail answers SESSION_CLOSED

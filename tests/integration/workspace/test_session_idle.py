@@ -123,3 +123,43 @@ def test_a_session_the_engine_closed_is_dropped_and_the_client_told_to_reconnect
         with connect(server) as conn, conn.cursor() as cur:  # a new connection works at once
             cur.execute("SELECT 3 AS n")
             assert cur.fetchone().n == 3
+
+
+# Ben names Ana's session id until the engine host has forgotten and released it: he must never read her state.
+TAKEOVER_CLIENT = """
+import time
+seen = []
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    try:
+        attempt = SparkSession.builder.remote(url + ";session_id=SESSION").create()
+        seen.append(["rows", [r.x for r in attempt.sql("SELECT x FROM kept").collect()]])
+    except Exception as exc:
+        seen.append([exc.getCondition() if hasattr(exc, "getCondition") else type(exc).__name__, str(exc)[:200]])
+        if "belongs to another principal" not in str(exc):
+            break
+    time.sleep(0.5)
+out["seen"] = seen
+"""
+
+
+def test_a_session_forgotten_by_the_engine_host_never_passes_to_another_principal(tmp_path, monkeypatch):
+    """After FORGET_AFTER_LIMITS idle limits the engine host forgets who owned a session, having released it in
+    Sail (which finds sessions by id alone): another principal naming the id gets a closed (or new, empty) session,
+    never the owner's temp views."""
+    monkeypatch.setenv(SESSION_IDLE_ENV, str(IDLE_LIMIT))
+    with running_server(tmp_path / "ws") as server:
+        server.workspace.roles.set_role("ben@example.com", "developer")
+        ben = server.workspace.tokens.create("ben@example.com", "t")[0]
+        ana = spark_client(server, """
+spark.sql("CREATE TEMP VIEW kept AS SELECT 7 AS x").collect()
+out["rows"] = [r.x for r in spark.sql("SELECT x FROM kept").collect()]
+out["session"] = spark.session_id
+""", token=server.token)
+        assert ana.get("rows") == [7], ana
+        out = spark_client(server, TAKEOVER_CLIENT.replace("SESSION", ana["session"]), token=ben)
+        seen = out.get("seen", out)
+        assert all(kind != "rows" or rows != [7] for kind, rows in seen), seen  # never Ana's view
+        assert seen[0][0] == "INSUFFICIENT_PERMISSIONS", seen  # hers while the host remembers her
+        assert "belongs to another principal" not in seen[-1][1], seen  # then forgotten, and closed in Sail
+        assert seen[-1][0] in (SESSION_CLOSED, "TABLE_OR_VIEW_NOT_FOUND"), seen

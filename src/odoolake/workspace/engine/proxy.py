@@ -213,14 +213,16 @@ class Operations:
 
 
 class Sessions:
-    """A session id belongs to the principal who first used it: nobody else can attach to it. Sessions nobody used
-    for a while are forgotten (``forget_idle``), so that a host running for months does not keep every session a
-    job or a client ever opened."""
+    """A session id belongs to the principal who first used it: nobody else can attach to it. Ownership is dropped
+    only once the engine no longer runs the session (``forget_released``): Sail finds a session by its id alone, so
+    an id whose owner was forgotten while Sail still held its state would let the next claimant read it. Sessions
+    nobody used for a while are released and forgotten (``SparkConnectProxy.forget_idle_sessions``), so that a
+    host running for months does not keep every session a job or a client ever opened."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._owners: dict[str, str] = {}
         self._tokens: dict[str, set[str]] = {}
-        self._used: dict[str, float] = {}  # session id → when a request last named it (``clock``)
+        self._used: dict[str, float] = {}  # session id → when it was last used (``clock``)
         self._clock = clock
         self._lock = threading.Lock()
 
@@ -231,46 +233,51 @@ class Sessions:
             owner = self._owners.setdefault(session_id, principal.name)
             if owner == principal.name:
                 self._used[session_id] = self._clock()
-            if principal.token:
-                self._tokens.setdefault(principal.token, set()).add(session_id)
+                if principal.token:  # a refused claim must not make the session one of the caller's token's
+                    self._tokens.setdefault(principal.token, set()).add(session_id)
         if owner != principal.name:
             raise CallRefused("PERMISSION_DENIED", f"Session {session_id} belongs to another principal; start a new "
                                                    "session.", "INSUFFICIENT_PERMISSIONS", "42501")
 
-    def release(self, session_id: str) -> None:
+    def touch(self, session_ids: set[str]) -> None:
+        """Count sessions as used now (an operation of theirs still runs in the engine)."""
+        now = self._clock()
         with self._lock:
-            self._owners.pop(session_id, None)
-            self._used.pop(session_id, None)
-            for sessions in self._tokens.values():
-                sessions.discard(session_id)
+            for session_id in session_ids & self._used.keys():
+                self._used[session_id] = now
 
-    def forget_idle(self, older_than: float, busy: set[str]) -> dict[str, str]:
-        """Forget the sessions no request named for ``older_than`` seconds, except ``busy`` ones (an operation in
-        flight); returns them (session id → owner) for the engine to release. A token left with no session is
-        forgotten too."""
+    def idle(self, older_than: float, busy: set[str]) -> tuple[float, dict[str, str]]:
+        """The sessions unused for ``older_than`` seconds, except ``busy`` ones: (the cutoff, session id → owner)."""
         cutoff = self._clock() - older_than
         with self._lock:
-            idle = {s: self._owners[s] for s, used in self._used.items() if used < cutoff and s not in busy}
-            for session_id in idle:
-                del self._owners[session_id], self._used[session_id]
-            if idle:
-                for token in [t for t, sessions in self._tokens.items() if not sessions - idle.keys()]:
+            return cutoff, {s: self._owners[s] for s, used in self._used.items() if used < cutoff and s not in busy}
+
+    def forget_released(self, session_ids: set[str], unused_since: float | None = None) -> set[str]:
+        """Forget sessions the engine no longer runs; with ``unused_since``, only those not used since then. A token
+        left with no session is forgotten too. Returns the sessions forgotten."""
+        with self._lock:
+            gone = {s for s in session_ids if s in self._owners and (
+                unused_since is None or self._used.get(s, unused_since) < unused_since)}
+            for session_id in gone:
+                del self._owners[session_id]
+                self._used.pop(session_id, None)
+            if gone:
+                for token in [t for t, sessions in self._tokens.items() if sessions and sessions <= gone]:
                     del self._tokens[token]
                 for sessions in self._tokens.values():
-                    sessions.difference_update(idle)
-            return idle
+                    sessions.difference_update(gone)
+            return gone
 
     def of_token(self, token: str) -> set[str]:
         with self._lock:
             return set(self._tokens.get(token, ()))
 
     def forget_token(self, token: str) -> dict[str, str]:
-        """Drop a spent token's sessions; returns them (session id → owner) so the engine can release them."""
+        """Drop a spent token's list of sessions; returns them (session id → owner) so the engine can release them
+        (their owners stay until it has: ``forget_released``)."""
         with self._lock:
             sessions = self._tokens.pop(token, set())
-            for session_id in sessions:
-                self._used.pop(session_id, None)
-            return {s: self._owners.pop(s) for s in sessions if s in self._owners}
+            return {s: self._owners[s] for s in sessions if s in self._owners}
 
     def all(self) -> dict[str, str]:
         with self._lock:
@@ -297,7 +304,9 @@ class SparkConnectProxy:
 
         def loop() -> None:
             while not stopping.wait(every):
-                for session_id, user_id in {(op.session_id, op.principal.name) for op in self.operations.matching()}:
+                busy = {(op.session_id, op.principal.name) for op in self.operations.matching()}
+                self.sessions.touch({session_id for session_id, _ in busy})  # in use, though no request names it
+                for session_id, user_id in busy:
                     try:
                         self.upstream.config(session_id, user_id, _KEEP_ALIVE, timeout=every)
                     except UpstreamError:  # the session ended meanwhile, or Sail is busy: the next round tries again
@@ -571,8 +580,6 @@ class SparkConnectProxy:
                     answered = self._config(request)
                     if answered is not None:
                         return answered + self.server_sessions.suffix(name, call.session_id)
-                elif name == "ReleaseSession":
-                    self.sessions.release(request.session_id)
                 elif name == "CloneSession" and request.new_session_id:  # the copy is the caller's too
                     self.sessions.claim(request.new_session_id, call.principal)
         except CallRefused as refused:
@@ -588,6 +595,8 @@ class SparkConnectProxy:
         except grpc.RpcError as error:
             self._relay(context, error)
             return b""
+        if name == "ReleaseSession":  # only once Sail has released it: until then its state is there to claim
+            self.sessions.forget_released({request.session_id})
         answer += self.server_sessions.suffix(name, call.session_id)
         if name == "CloneSession" and request.new_session_id:
             answer += wire.length_delimited(_NEW_SERVER_SESSION, self.server_sessions.id_of(request.new_session_id).encode())
@@ -665,8 +674,8 @@ class SparkConnectProxy:
         deadline = time.monotonic() + timeout
         ended = all(op.done.wait(max(0.0, deadline - time.monotonic())) for op in ops)
         spent = self.sessions.forget_token(token)  # the token is spent: nobody may use its sessions again
-        if ended:  # free them in Sail too (not while an interrupted operation still runs there)
-            self._each(self.upstream.release_session, spent)
+        if ended:  # free them in Sail too (not while an interrupted operation still runs there: the idle sweep will)
+            self.sessions.forget_released(self._released(spent))
         return len(ops)
 
     def interrupt_all(self, timeout: float = 30.0) -> int:
@@ -681,17 +690,23 @@ class SparkConnectProxy:
         return len(ops)
 
     def forget_idle_sessions(self, older_than: float) -> int:
-        """Forget the sessions no request named for ``older_than`` seconds and none of whose operations is in
-        flight, releasing them in Sail (which closed them already unless its own clock failed: released, nobody
-        else can ever attach to one by claiming its id afresh). Returns how many."""
-        idle = self.sessions.forget_idle(older_than, {op.session_id for op in self.operations.matching()})
-        self._each(self.upstream.release_session, idle)
-        return len(idle)
+        """Release in Sail the sessions unused for ``older_than`` seconds with no operation in flight (Sail closed
+        them already, after one idle limit, unless its clock failed), then forget those Sail no longer runs. A
+        released id stays closed in Sail: whoever claims it afresh gets ``SESSION_CLOSED``, never its state.
+        Returns how many were forgotten."""
+        cutoff, idle = self.sessions.idle(older_than, {op.session_id for op in self.operations.matching()})
+        return len(self.sessions.forget_released(self._released(idle), unused_since=cutoff))
+
+    def _released(self, sessions: dict[str, str]) -> set[str]:
+        """The sessions Sail no longer runs after a release of each (released now, or closed before)."""
+        outcomes = self._each(self.upstream.release_session, sessions)
+        return {session_id for session_id, gone in zip(sessions, outcomes, strict=True) if gone}
 
     @staticmethod
-    def _each(call: Any, sessions: dict[str, str]) -> None:
-        """``call(session_id, owner)`` for every session at once, so slow answers do not add up."""
+    def _each(call: Any, sessions: dict[str, str]) -> list[Any]:
+        """``call(session_id, owner)`` for every session at once, so slow answers do not add up; their answers, in
+        the sessions' order."""
         if not sessions:
-            return
+            return []
         with ThreadPoolExecutor(max_workers=min(8, len(sessions)), thread_name_prefix="interrupt") as pool:
-            list(pool.map(lambda item: call(*item), sessions.items()))
+            return list(pool.map(lambda item: call(*item), sessions.items()))

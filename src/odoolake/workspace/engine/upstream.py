@@ -6,7 +6,6 @@ clients ask, never what Sail answers, so result streams cost one copy.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import uuid
 from typing import Any
@@ -19,6 +18,9 @@ from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_p
 SERVICE = "spark.connect.SparkConnectService"
 MAX_MESSAGE = 512 * 1024 * 1024
 CONTROL_TIMEOUT = 5.0  # for ReleaseSession: a session that is gone needs no more waiting
+# Statuses of a call Sail did not answer (as opposed to refused): what it was asked may not have happened.
+NO_ANSWER = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                       grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN})
 CHANNEL_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
 # A result stream read on the thread that asked for it. By default grpc-python starts a "channel spin" thread for
 # each stream when none is running, and it exits when the last stream ends: one new thread per query for a client
@@ -131,11 +133,16 @@ class Upstream:
         except grpc.RpcError as exc:
             raise UpstreamError(exc) from None
 
-    def release_session(self, session_id: str, user_id: str) -> None:
+    def release_session(self, session_id: str, user_id: str) -> bool:
+        """Release a session; whether Sail no longer runs it (released now, or closed or unknown before): False when
+        Sail did not answer (busy, stopping), and the session may still be there."""
         request = base_pb2.ReleaseSessionRequest(session_id=session_id,
                                                  user_context=base_pb2.UserContext(user_id=user_id))
-        with contextlib.suppress(grpc.RpcError):  # already gone
+        try:
             self.unary_unary["ReleaseSession"](request, timeout=CONTROL_TIMEOUT)
+        except grpc.RpcError as exc:
+            return exc.code() not in NO_ANSWER
+        return True
 
     def interrupt_operation(self, session_id: str, user_id: str, operation_id: str) -> None:
         """Interrupt one operation; returns once Sail has answered (when the operation's work has ended, or at once
