@@ -58,3 +58,26 @@ def test_a_version_another_alias_or_a_number_serves_is_kept(monkeypatch):
     registry.aliases["stable"] = "3"
     models.refresh_aliases()
     assert sorted(models._loaded) == [("wht", "2"), ("wht", "3")]
+
+
+def test_an_alias_whose_version_was_let_go_meanwhile_is_loaded_again_not_a_key_error(monkeypatch):
+    """Alias B is registered for version 1 while alias A moves off it (no alias pointed to 1 yet, so it was let
+    go): B's requests load it again."""
+    models, _ = store(monkeypatch, {"champion": "1", "challenger": "1"})
+    models.get("wht", "champion")
+    models.get("wht", "challenger")
+    models._loaded.pop(("wht", "1"))  # what the watcher's swap of the champion did in between
+    assert models.get("wht", "challenger").version == "1"
+    assert models.get("wht", "challenger") is models.get("wht", "challenger")  # and kept again
+
+
+def test_a_version_loaded_for_an_alias_and_then_asked_by_number_needs_no_registry_call(monkeypatch):
+    models, registry = store(monkeypatch, {"champion": "3"})
+    champion = models.get("wht", "champion")
+    calls, resolve = [], models.resolve
+    monkeypatch.setattr(models, "resolve", lambda name, ref: calls.append(ref) or ref)  # the serving path's cost
+    assert models.get("wht", "3") is champion and calls == []
+    monkeypatch.setattr(models, "resolve", resolve)
+    registry.aliases["champion"] = "4"
+    models.refresh_aliases()
+    assert models.peek("wht", "3") is champion  # kept: an endpoint asks for it by number

@@ -90,21 +90,28 @@ class ModelStore:
     def get(self, name: str, ref: str) -> LoadedModel:
         """The model for ``ref`` (a version or an alias); loaded on first use, then served from memory."""
         if ref.isdigit():
-            loaded = self._loaded.get((name, ref))
-            if loaded is None or (name, ref) not in self._by_number:
-                loaded = self._load(name, self.resolve(name, ref))
-                with self._lock:
-                    self._by_number.add((name, loaded.version))
-            return loaded
-        version = self._aliases.get((name, ref))
-        if version is None:
-            version = self.resolve(name, ref)
-            model = self._load(name, version)
             with self._lock:
-                self._aliases[(name, ref)] = version
-            self._ensure_watcher()
-            return model
-        return self._loaded[(name, version)]
+                loaded = self._loaded.get((name, ref))
+                if loaded is not None:  # loaded for an alias, say: now kept for its number too
+                    self._by_number.add((name, ref))
+                    return loaded
+            loaded = self._load(name, self.resolve(name, ref))
+            with self._lock:
+                self._by_number.add((name, loaded.version))
+                self._loaded.setdefault((name, loaded.version), loaded)  # let go meanwhile by an alias's move
+            return loaded
+        with self._lock:
+            version = self._aliases.get((name, ref))
+            loaded = self._loaded.get((name, version)) if version is not None else None
+        if loaded is not None:
+            return loaded
+        version = self.resolve(name, ref)  # a new alias, or its version was let go while it was being registered
+        model = self._load(name, version)
+        with self._lock:
+            self._aliases[(name, ref)] = version
+            self._loaded.setdefault((name, version), model)
+        self._ensure_watcher()
+        return model
 
     def peek(self, name: str, ref: str) -> LoadedModel | None:
         """The model for ``ref`` if it is already in memory; never touches the registry."""
