@@ -394,14 +394,21 @@ def test_the_engine_listens_on_no_port_of_the_machine(engine):
 
 
 def test_spill_files_a_dead_host_left_are_removed_at_the_next_start_and_only_the_engines(tmp_path):
+    import subprocess
+    import sys
+
     paths = WorkspacePaths.from_env(tmp_path / "home").ensure()
-    left = paths.spill_dir / "engine" / "datafusion-x" / "spill-1.arrow"  # a host killed mid-sort leaves these
-    left.parent.mkdir(parents=True)
-    left.write_bytes(b"\0" * 4096)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = paths.spill_dir / "engine" / dead.stdout.strip() / "datafusion-x" / "spill-1.arrow"  # a killed host's
+    older = paths.spill_dir / "engine" / "datafusion-y" / "spill-2.arrow"  # the layout before per-host folders
+    winding_down = paths.spill_dir / "engine" / str(os.getpid()) / "spill-3.arrow"  # a host still running
     native = paths.spill_dir / "duckdb.tmp" / "block-1"  # a native step's, running in a task meanwhile
-    native.parent.mkdir(parents=True)
-    native.write_bytes(b"\0" * 16)
+    for path in (left, older, winding_down, native):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"\0" * 4096)
     with LocalEngine(paths) as engine:
         assert engine.session().sql("SELECT 1 AS n").first()["n"] == 1
-    assert not left.exists() and (paths.spill_dir / "engine").is_dir()
-    assert native.exists()
+        host = engine.lease().status["pid"]
+        assert (paths.spill_dir / "engine" / str(host)).is_dir()  # its own, where Sail spills
+    assert not left.exists() and not older.exists()
+    assert winding_down.exists() and native.exists()

@@ -54,7 +54,9 @@ def test_an_expiring_ca_is_replaced_and_the_server_certificate_reissued_by_it(tm
     server = cert(files.server_cert)
     server.verify_directly_issued_by(new_ca)  # raises unless the new CA signed it
     assert "lake.example" in names(files.server_cert)
-    assert new_ca.public_bytes(serialization.Encoding.PEM) in files.ca_bundle.read_bytes()
+    bundle = files.ca_bundle.read_bytes()
+    assert new_ca.public_bytes(serialization.Encoding.PEM) in bundle
+    assert old_ca.public_bytes(serialization.Encoding.PEM) in bundle  # trusted until it ends, for older clients
 
 
 def test_the_served_pair_follows_a_renewal_and_refuses_a_half_written_one(tmp_path, monkeypatch):

@@ -120,6 +120,10 @@ def test_a_session_the_engine_closed_is_dropped_and_the_client_told_to_reconnect
             assert server.workspace.sql_sessions.count() == 0, messages  # dropped, not kept failing
             assert f"Session {session.session_id} ended: the engine closed it" in messages[-1], messages
             assert "open a new connection" in messages[-1]
+        with connect(server) as conn:  # closing a session the engine closed succeeds, as a connector expects
+            (session,) = server.workspace.sql_sessions._sessions.values()
+            session.spark.client.release_session()
+        assert server.workspace.sql_sessions.count() == 0
         with connect(server) as conn, conn.cursor() as cur:  # a new connection works at once
             cur.execute("SELECT 3 AS n")
             assert cur.fetchone().n == 3

@@ -14,6 +14,7 @@ It exits on SIGTERM, on an admin shutdown, or when no client has held its lease 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import logging
@@ -97,17 +98,39 @@ def _renewable_credentials(tls: TlsFiles) -> Any:
 
 
 def _fresh_spill_dir(paths: WorkspacePaths) -> Path:
-    """The engine's spill folder, emptied: Sail deletes its spill files when a query ends, but a host killed
-    mid-query leaves them (gigabytes, after a large sort). Only one host runs per home, and the folder is the
-    engine's alone (the native steps spill beside it, in ``spill_dir``), so what is there is a dead host's."""
-    spill = paths.spill_dir / "engine"
-    if spill.exists():
-        left = sum(f.stat().st_size for f in spill.rglob("*") if f.is_file())
-        shutil.rmtree(spill, ignore_errors=True)
+    """A spill folder of this host's own (``tmp/engine/<pid>``), after removing those of hosts no longer running:
+    Sail deletes its spill files when a query ends, but a host killed mid-query leaves them (gigabytes, after a
+    large sort). A host still winding down while this one starts keeps its folder; the native steps spill beside
+    it, in ``spill_dir``, and are never touched."""
+    root = paths.spill_dir / "engine"
+    root.mkdir(parents=True, exist_ok=True)
+    for folder in root.iterdir():
+        if folder.name.isdigit() and _running(int(folder.name)):
+            continue
+        left = 0
+        for dirpath, _, files in os.walk(folder, onerror=lambda _: None):
+            for name in files:
+                with contextlib.suppress(OSError):  # a file its query deletes meanwhile
+                    left += os.lstat(os.path.join(dirpath, name)).st_size
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            folder.unlink(missing_ok=True)
         if left:
-            LOG.warning("removed %d bytes of spill files a previous engine host left in %s", left, spill)
-    spill.mkdir(parents=True, exist_ok=True)
-    return spill
+            LOG.warning("removed %d bytes of spill files a stopped engine host left in %s", left, folder)
+    own = root / str(os.getpid())
+    own.mkdir(exist_ok=True)
+    return own
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: not a host of this home, but not ours to judge either
+        return True
+    return True
 
 
 def _configure_sail(catalog_uri: str, token: str, spill_dir: Path, memory_bytes: int, workers: int | None) -> None:

@@ -40,6 +40,12 @@ class TlsFiles:
     server_key: Path
     ca_bundle: Path
 
+    @property
+    def previous_ca(self) -> Path:
+        """The CA a renewal replaced, kept in the bundle until it ends: clients holding certificates or trust
+        stores from before the renewal keep working meanwhile."""
+        return self.ca_cert.with_name("ca-previous.pem")
+
     @classmethod
     def under(cls, home: Path) -> TlsFiles:
         d = home / "tls"
@@ -101,7 +107,7 @@ class ServedPair:
     def take(self) -> tuple[bytes, bytes] | None:
         """(key, certificate chain) if the two files make a pair now, else None (a renewal is between its two
         writes; the next look gets both). Taking it marks it as served."""
-        with self._lock:
+        with self._lock, _exclusive(self.files.ca_cert.parent / ".lock"):  # never between a renewal's writes
             try:
                 stamp = self._stamp()
                 key, cert = self.files.server_key.read_bytes(), self.files.server_cert.read_bytes()
@@ -146,6 +152,8 @@ def _write_ca(files: TlsFiles, home: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
+    if files.ca_cert.exists() and not _ended(files.ca_cert):
+        _write_public(files.previous_ca, files.ca_cert.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "odoolake"),
                       x509.NameAttribute(NameOID.COMMON_NAME, f"odoolake workspace CA ({home.name})")])
@@ -163,6 +171,15 @@ def _write_ca(files: TlsFiles, home: Path) -> None:
                                                    serialization.NoEncryption()))
     _write_public(files.ca_cert, cert.public_bytes(serialization.Encoding.PEM))
     files.server_cert.unlink(missing_ok=True)  # signed by a CA that no longer exists
+
+
+def _ended(cert_path: Path) -> bool:
+    from cryptography import x509
+
+    try:
+        return x509.load_pem_x509_certificate(cert_path.read_bytes()).not_valid_after_utc <= _now()
+    except (OSError, ValueError):
+        return True
 
 
 def _expiring(cert_path: Path) -> bool:
@@ -250,4 +267,5 @@ def public_roots(exclude: Path) -> bytes:
 
 def _write_bundle(files: TlsFiles) -> None:
     public = public_roots(files.ca_bundle)
-    _write_public(files.ca_bundle, public.rstrip(b"\n") + b"\n" + files.ca_cert.read_bytes())
+    previous = b"" if _ended(files.previous_ca) else files.previous_ca.read_bytes()
+    _write_public(files.ca_bundle, public.rstrip(b"\n") + b"\n" + files.ca_cert.read_bytes() + previous)

@@ -173,8 +173,7 @@ class SqlSessions:
         with self._lock:
             session = self._sessions.get(session_id)
         if session is None or session.principal != principal:
-            raise SessionNotFound(f"Session {session_id} does not exist or was closed (sessions close after "
-                                  f"{idle_limit_words(self.idle_seconds)} without use); open a new connection.")
+            raise self._not_found(session_id)
         if not session.spark.is_stopped:  # PySpark closes a session the engine restarted under
             session.touch(keep_alive_seconds(self.idle_seconds))
         if session.spark.is_stopped or session.engine_closed:
@@ -188,10 +187,21 @@ class SqlSessions:
         return session
 
     def close(self, session_id: str, principal: str) -> None:
-        session = self.get(session_id, principal)
+        """Close a session of ``principal`` (also one the engine closed already: nothing is asked of the engine
+        but the release)."""
         with self._lock:
-            self._sessions.pop(session_id, None)
+            session = self._sessions.get(session_id)
+            if session is None or session.principal != principal:
+                session = None
+            else:
+                del self._sessions[session_id]
+        if session is None:
+            raise self._not_found(session_id)
         self.engine.stop_session(session.spark)
+
+    def _not_found(self, session_id: str) -> SessionNotFound:
+        return SessionNotFound(f"Session {session_id} does not exist or was closed (sessions close after "
+                               f"{idle_limit_words(self.idle_seconds)} without use); open a new connection.")
 
     def expire(self) -> None:
         cutoff = time.monotonic() - self.idle_seconds
