@@ -124,11 +124,12 @@ class SqlOperations:
         spark = op.session.spark
         spark.addTag(op.tag)  # tags are per thread: a cancel interrupts this statement only
         try:
-            op.session.use_pending_schema()
-            df = statement_frame(spark, sql, args)
-            if row_limit:
-                df = df.limit(row_limit)
-            table, _ = arrow_and_schema(df)
+            with op.session.in_use():
+                op.session.use_pending_schema()
+                df = statement_frame(spark, sql, args)
+                if row_limit:
+                    df = df.limit(row_limit)
+                table, _ = arrow_and_schema(df)
             op.settle(FINISHED, table=table)
         except Exception as exc:
             op.session.note_failure(exc)

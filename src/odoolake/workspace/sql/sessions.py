@@ -20,6 +20,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +62,22 @@ class SqlSession:
     last_used: float = field(default_factory=time.monotonic)  # when the engine last heard from it
     pending_schema: str | None = None  # the initial schema, while it does not exist yet
     engine_closed: bool = False  # a statement found the engine had closed it
+    running: int = 0  # statements running in it now
+    _counting: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Hold the session open while a statement runs in it: the idle limit counts from when the statement ends
+        (the engine heard from the session throughout), not from when it was sent, so a statement longer than the
+        limit neither has its session closed under it nor leaves a session already past the limit."""
+        with self._counting:
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self._counting:
+                self.running -= 1
+                self.last_used = time.monotonic()
 
     def touch(self, keep_alive_seconds: float) -> None:
         """Count a call as use, telling the engine when it has not heard from the session for a while."""
@@ -206,7 +224,7 @@ class SqlSessions:
     def expire(self) -> None:
         cutoff = time.monotonic() - self.idle_seconds
         with self._lock:
-            idle = [s for s in self._sessions.values() if s.last_used < cutoff]
+            idle = [s for s in self._sessions.values() if s.last_used < cutoff and not s.running]
             for session in idle:
                 del self._sessions[session.session_id]
         for session in idle:

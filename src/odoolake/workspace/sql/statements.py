@@ -10,6 +10,7 @@ come from the workspace catalog, which every session reads. A failed statement i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import hashlib
@@ -461,8 +462,9 @@ class StatementService:
             return
         try:
             try:
-                self._execute(st, principal, statement, args, catalog, schema, row_limit, byte_limit, cache_key,
-                              sql_session)
+                with sql_session.in_use() if sql_session is not None else contextlib.nullcontext():
+                    self._execute(st, principal, statement, args, catalog, schema, row_limit, byte_limit, cache_key,
+                                  sql_session)
             except Exception as exc:
                 if sql_session is not None or st.session is None or SqlFailure.of(exc).error_class != SESSION_CLOSED:
                     raise
