@@ -95,3 +95,21 @@ def test_a_session_used_while_it_was_being_released_is_not_forgotten():
     clock.now += 200
     assert proxy.forget_idle_sessions(100) == 0  # released in Sail (it had closed it anyway), but not forgotten:
     assert proxy.sessions.all() == {"ana-1": ANA.name}  # still Ana's, whose next call Sail answers SESSION_CLOSED
+
+
+def test_forgetting_sessions_leaves_no_token_behind_and_keeps_the_tokens_other_sessions():
+    """A token's list holds only sessions still owned; a token with none left is dropped (a host running for
+    months sees a new token per job run). A session claimed with two tokens (a rotated token) leaves both lists."""
+    clock, sail = Clock(), Sail()
+    proxy = proxy_with(sail, clock)
+    rotated = Principal(ANA.name, DEVELOPER, token="dapi-ana-2")
+    proxy.sessions.claim("shared", ANA)
+    proxy.sessions.claim("shared", rotated)
+    proxy.sessions.claim("kept", ANA)
+    proxy.sessions.claim("bens", BEN)
+    assert proxy.sessions.forget_released({"shared", "bens"}) == {"shared", "bens"}
+    assert proxy.sessions.of_token(ANA.token) == {"kept"} and proxy.sessions.of_token(rotated.token) == set()
+    assert set(proxy.sessions._tokens) == {ANA.token} and set(proxy.sessions._token_of) == {"kept"}
+    assert proxy.sessions.forget_token(ANA.token) == {"kept": ANA.name}
+    assert proxy.sessions.forget_released({"kept"}) == {"kept"}
+    assert proxy.sessions._tokens == {} and proxy.sessions._token_of == {} and proxy.sessions.all() == {}

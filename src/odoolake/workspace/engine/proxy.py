@@ -221,7 +221,8 @@ class Sessions:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._owners: dict[str, str] = {}
-        self._tokens: dict[str, set[str]] = {}
+        self._tokens: dict[str, set[str]] = {}  # token → the sessions claimed with it
+        self._token_of: dict[str, set[str]] = {}  # session → the tokens it was claimed with (the same map, inverted)
         self._used: dict[str, float] = {}  # session id → when it was last used (``clock``)
         self._clock = clock
         self._lock = threading.Lock()
@@ -235,6 +236,7 @@ class Sessions:
                 self._used[session_id] = self._clock()
                 if principal.token:  # a refused claim must not make the session one of the caller's token's
                     self._tokens.setdefault(principal.token, set()).add(session_id)
+                    self._token_of.setdefault(session_id, set()).add(principal.token)
         if owner != principal.name:
             raise CallRefused("PERMISSION_DENIED", f"Session {session_id} belongs to another principal; start a new "
                                                    "session.", "INSUFFICIENT_PERMISSIONS", "42501")
@@ -261,11 +263,12 @@ class Sessions:
             for session_id in gone:
                 del self._owners[session_id]
                 self._used.pop(session_id, None)
-            if gone:
-                for token in [t for t, sessions in self._tokens.items() if sessions and sessions <= gone]:
-                    del self._tokens[token]
-                for sessions in self._tokens.values():
-                    sessions.difference_update(gone)
+                for token in self._token_of.pop(session_id, ()):
+                    sessions = self._tokens.get(token)
+                    if sessions is not None:
+                        sessions.discard(session_id)
+                        if not sessions:
+                            del self._tokens[token]
             return gone
 
     def of_token(self, token: str) -> set[str]:
@@ -277,6 +280,12 @@ class Sessions:
         (their owners stay until it has: ``forget_released``)."""
         with self._lock:
             sessions = self._tokens.pop(token, set())
+            for session_id in sessions:
+                tokens = self._token_of.get(session_id)
+                if tokens is not None:
+                    tokens.discard(token)
+                    if not tokens:
+                        del self._token_of[session_id]
             return {s: self._owners[s] for s in sessions if s in self._owners}
 
     def all(self) -> dict[str, str]:
