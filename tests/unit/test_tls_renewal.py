@@ -64,11 +64,14 @@ def test_the_served_pair_follows_a_renewal_and_refuses_a_half_written_one(tmp_pa
     served = ServedPair(files)
     key, chain = served.take() or (b"", b"")
     assert chain == files.server_cert.read_bytes() and key == files.server_key.read_bytes()
-    assert not served.changed()
+    assert not served.changed() and served.renewed() is None
 
     days_later(monkeypatch, SERVER_DAYS)
     ensure_certificates(tmp_path)
     assert served.changed()
+    renewed = served.renewed()
+    assert renewed is not None and renewed[1] == files.server_cert.read_bytes() != chain
+    assert not served.changed() and served.renewed() is None  # taken: served once
 
     # A renewal between its two writes: a new key beside the old certificate is not a pair.
     stray = ec.generate_private_key(ec.SECP256R1()).private_bytes(

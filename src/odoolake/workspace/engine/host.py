@@ -86,9 +86,7 @@ def _renewable_credentials(tls: TlsFiles) -> Any:
         raise RuntimeError(f"the workspace's TLS key and certificate do not match: {tls.server_key}, {tls.server_cert}")
 
     def fetch() -> Any:
-        if not served.changed():
-            return None
-        taken = served.take()
+        taken = served.renewed()
         if taken is None:
             return None
         LOG.info("serving the renewed TLS certificate on the front socket")
@@ -102,10 +100,12 @@ def _fresh_spill_dir(paths: WorkspacePaths) -> Path:
     Sail deletes its spill files when a query ends, but a host killed mid-query leaves them (gigabytes, after a
     large sort). A host still winding down while this one starts keeps its folder; the native steps spill beside
     it, in ``spill_dir``, and are never touched."""
+    import psutil
+
     root = paths.spill_dir / "engine"
     root.mkdir(parents=True, exist_ok=True)
     for folder in root.iterdir():
-        if folder.name.isdigit() and _running(int(folder.name)):
+        if folder.name.isdigit() and psutil.pid_exists(int(folder.name)):
             continue
         left = 0
         for dirpath, _, files in os.walk(folder, onerror=lambda _: None):
@@ -121,16 +121,6 @@ def _fresh_spill_dir(paths: WorkspacePaths) -> Path:
     own = root / str(os.getpid())
     own.mkdir(exist_ok=True)
     return own
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: not a host of this home, but not ours to judge either
-        return True
-    return True
 
 
 def _configure_sail(catalog_uri: str, token: str, spill_dir: Path, memory_bytes: int, workers: int | None) -> None:

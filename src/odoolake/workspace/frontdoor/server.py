@@ -83,7 +83,7 @@ class WorkspaceServer(uvicorn.Server):
         served (renewed here, or by another process sharing the home); returns whether it changed."""
         if self.renew_certificates is not None:
             self.renew_certificates()
-        if self.door is None or not self.served.changed() or self.served.take() is None:
+        if self.door is None or self.served.renewed() is None:
             return False
         try:
             context = server_ssl_context(self.tls.server_cert, self.tls.server_key)

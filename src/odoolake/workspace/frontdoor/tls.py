@@ -83,7 +83,8 @@ def _exclusive(lock: Path) -> Iterator[None]:
 
 class ServedPair:
     """The server's key and certificate as the files hold them now, for a server that keeps running across a
-    renewal: ``changed()`` says whether the files differ from what was last taken, ``take()`` reads them."""
+    renewal: ``changed()`` says whether the files differ from what was last taken, ``take()`` reads them, and
+    ``renewed()`` reads them only if they changed."""
 
     def __init__(self, files: TlsFiles) -> None:
         self.files = files
@@ -103,6 +104,10 @@ class ServedPair:
     def forget(self) -> None:
         """Count the files as changed at the next look."""
         self._taken = None
+
+    def renewed(self) -> tuple[bytes, bytes] | None:
+        """The pair (as ``take``) if the files changed since it was last taken and make a pair now, else None."""
+        return self.take() if self.changed() else None
 
     def take(self) -> tuple[bytes, bytes] | None:
         """(key, certificate chain) if the two files make a pair now, else None (a renewal is between its two
