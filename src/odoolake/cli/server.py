@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import typer
 from odoolake.cli.common import HomeOpt, console, err_console, handle_errors
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
+from odoolake.pids import end_process
 
 if TYPE_CHECKING:
     from odoolake.workspace.engine import LocalEngine
@@ -26,14 +26,6 @@ DEFAULT_PORT = 8765
 
 def _pid_file(paths: WorkspacePaths) -> Path:
     return paths.home / "server.json"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
 
 
 def _health(url: str) -> dict | None:
@@ -112,6 +104,8 @@ def up(
                                          "Default: on for a loopback host, off otherwise."),
 ) -> None:
     """Start the local workspace: the Databricks REST API and Spark Connect, on one TLS port."""
+    import psutil
+
     from odoolake.workspace.frontdoor.server import is_loopback
 
     paths = WorkspacePaths.from_env(home).ensure()
@@ -120,7 +114,7 @@ def up(
     state = _pid_file(paths)
     if state.exists():
         running = json.loads(state.read_text())
-        if _alive(running["pid"]) and _health(running["url"]):
+        if psutil.pid_exists(running["pid"]) and _health(running["url"]):
             raise OdoolakeError(f"A workspace for {paths.home} is already running at {running['url']} "
                                 f"(pid {running['pid']}); stop it with odoolake down.")
         state.unlink()
@@ -236,13 +230,6 @@ def down(home: str = HomeOpt) -> None:
         raise typer.Exit(1)
     running = json.loads(state.read_text())
     pid = running["pid"]
-    if _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            if not _alive(pid):
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(pid, signal.SIGKILL)
+    end_process(pid, 10, terminate=True)
     state.unlink(missing_ok=True)
     console.print(f"stopped the workspace at {running['url']} (pid {pid})")

@@ -22,6 +22,7 @@ from typing import IO, Any
 from odoolake.config import WorkspacePaths
 from odoolake.errors import EngineError
 from odoolake.logfiles import rotated
+from odoolake.pids import end_process
 from odoolake.workspace.engine import host
 
 START_TIMEOUT = 90.0
@@ -197,19 +198,8 @@ class EngineLease:
                     except subprocess.TimeoutExpired:
                         self._proc.kill()
                 else:
-                    _wait_exit(int(status["pid"]), 30)
+                    end_process(int(status["pid"]), 30, terminate=False)  # asked to shut down above
         finally:
             fcntl.flock(lease, fcntl.LOCK_UN)
             lease.close()
 
-
-def _wait_exit(pid: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(OSError):
-        os.kill(pid, 9)
