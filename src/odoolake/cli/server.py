@@ -28,6 +28,11 @@ def _pid_file(paths: WorkspacePaths) -> Path:
     return paths.home / "server.json"
 
 
+def _log_file(paths: WorkspacePaths) -> Path:
+    """A detached workspace server's stdout and stderr."""
+    return paths.home / "server.log"
+
+
 def _health(url: str) -> dict | None:
     import ssl
     import urllib.request
@@ -122,7 +127,7 @@ def up(
     if detach:
         from odoolake.logfiles import rotated
 
-        log = rotated(paths.home / "server.log").open("ab")
+        log = rotated(_log_file(paths)).open("ab")
         command = [sys.executable, "-m", "odoolake.cli.main", "up", "--port", str(port), "--host", host,
                    "--home", str(paths.home), *(["--production"] if production else []),
                    *(["--workers", str(workers)] if workers else []),
@@ -135,7 +140,7 @@ def up(
             while time.time() < deadline and health is None:
                 if proc.poll() is not None:
                     raise OdoolakeError(f"The workspace server exited with code {proc.returncode}; see "
-                                        f"{paths.home / 'server.log'}")
+                                        f"{_log_file(paths)}")
                 answer = _health(url)
                 if answer and answer.get("workspace_id") == paths.workspace_id:  # ours, not whoever holds the port
                     health = answer
@@ -143,7 +148,7 @@ def up(
                     time.sleep(0.2)
         if health is not None:
             _announce(paths, url, allow_plain, write_profile_name)
-            console.print(f"  running in the background (pid {proc.pid}); log {paths.home / 'server.log'}")
+            console.print(f"  running in the background (pid {proc.pid}); log {_log_file(paths)}")
             return
         proc.terminate()
         raise OdoolakeError(f"The workspace server did not answer on {url} within 120 s.")
@@ -168,10 +173,12 @@ def up(
 
 def _serve(paths: WorkspacePaths, host: str, port: int, url: str, production: bool, workers: int | None,
            allow_plain: bool, write_profile_name: str | None, state: Path, early: LocalEngine) -> None:
+    from odoolake.logfiles import keep_rotating
     from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
     from odoolake.workspace.engine.host import front_socket
     from odoolake.workspace.frontdoor.server import WorkspaceServer, bind
 
+    keep_rotating(_log_file(paths))  # when detached: its stdout is that file
     try:
         listener = bind(host, port)
     except OSError as exc:

@@ -69,6 +69,11 @@ def status_file(home: Path) -> Path:
     return run_dir(home) / "engine.json"
 
 
+def log_file(home: Path) -> Path:
+    """The engine host's stdout and stderr (Sail's own lines among them)."""
+    return run_dir(home) / "engine.log"
+
+
 def lease_file(home: Path) -> Path:
     return run_dir(home) / "engine.lease"
 
@@ -228,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     import grpc
 
     from odoolake.config import WorkspacePaths
+    from odoolake.logfiles import keep_rotating
     from odoolake.workspace.catalog.store import CatalogStore
     from odoolake.workspace.engine.access import AccessRules
     from odoolake.workspace.engine.identity import Authenticator
@@ -248,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     secret = secrets.token_urlsafe(32)
     phases.mark("catalog store")
     stopping = threading.Event()
+    keep_rotating(log_file(home), stopping)
     catalog_server = _CatalogServer()
     catalog_server.start(store, secret, on_failure=stopping.set)
     phases.mark("catalog server")

@@ -139,7 +139,7 @@ class EngineLease:
         return self
 
     def _spawn(self, owner: str, workers: int | None) -> None:
-        log_path = host.run_dir(self.home) / "engine.log"
+        log_path = host.log_file(self.home)
         command = [sys.executable, "-m", "odoolake.workspace.engine.host", "--home", str(self.home),
                    "--owner", owner, *(["--workers", str(workers)] if workers else [])]
         with rotated(log_path).open("ab") as log:
@@ -149,7 +149,7 @@ class EngineLease:
         threading.Thread(target=proc.wait, name="engine-reaper", daemon=True).start()  # no zombie when it exits
 
     def _wait_started(self) -> None:
-        proc, log_path = self._proc, host.run_dir(self.home) / "engine.log"
+        proc, log_path = self._proc, host.log_file(self.home)
         assert proc is not None
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
