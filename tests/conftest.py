@@ -10,3 +10,10 @@ def pytest_unconfigure(config) -> None:
     call's error to the stderr it found when its logger was made, pytest's capture, closed by then, which printed
     "--- Logging error ---" tracebacks after the results. Nothing is reported then, so such errors are not shown."""
     logging.raiseExceptions = False
+
+
+
+def pytest_configure(config) -> None:
+    from tests.wire_diagnosis import explain_undecodable_responses
+
+    explain_undecodable_responses()
