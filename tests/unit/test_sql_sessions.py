@@ -58,33 +58,26 @@ def test_a_session_idle_past_the_limit_is_closed_when_next_asked_for():
     assert idle.spark.stopped and not kept.spark.stopped and sessions.count() == 1
 
 
-def test_a_statement_running_past_the_idle_limit_keeps_its_session_and_restarts_its_clock():
+def test_a_statement_held_past_the_idle_limit_keeps_its_session_and_restarts_its_clock():
     """The engine hears from a session all the while a statement runs in it (its keep-alive), so the warehouse must
     not close the session under the statement, and the idle limit counts from when the statement ended."""
     sessions = SqlSessions(_Engine(), idle_seconds=3600)
     session = sessions.open("ana@example.com")
-    with session.in_use():
-        session.last_used -= 3601  # sent an hour ago, still running
-        sessions.expire()
-        assert sessions.count() == 1 and not session.spark.stopped
+    session.hold()
+    session.last_used -= 3601  # sent an hour ago, still running
+    sessions.expire()
+    assert sessions.count() == 1 and not session.spark.stopped
+    session.release()
     assert sessions.get(session.session_id, "ana@example.com") is session
     sessions.expire()
     assert sessions.count() == 1 and session.running == 0
-
-
-def test_a_failed_statement_also_ends_its_use_of_the_session():
-    sessions = SqlSessions(_Engine(), idle_seconds=3600)
-    session = sessions.open("ana@example.com")
-    with pytest.raises(RuntimeError), session.in_use():
-        raise RuntimeError("the statement failed")
-    assert session.running == 0
     session.last_used -= 3601
     sessions.expire()
     assert sessions.count() == 0 and session.spark.stopped
 
 
 class _SlowStatement:
-    """A session whose one statement runs until ``release`` is set."""
+    """An engine session whose statements each run until ``release`` is set."""
 
     is_stopped = False
     stopped = False
@@ -110,57 +103,67 @@ class _SlowStatement:
         return pa.table({"num_affected_rows": [1]}), None
 
 
-def test_a_thrift_statement_holds_its_session_while_it_runs():
-    """The SQL connector's statements run through the warehouse's operations: one running past the idle limit
-    keeps its session, and its end restarts the session's clock."""
-    spark = _SlowStatement()
+def _two_sessions(idle_seconds: int) -> tuple[SqlSessions, list[_SlowStatement]]:
+    sparks = [_SlowStatement(), _SlowStatement()]
     engine = _Engine()
-    engine.session = lambda principal: spark  # type: ignore[method-assign]
-    sessions, operations = SqlSessions(engine, idle_seconds=3600), SqlOperations()
-    try:
-        session = sessions.open("ana@example.com")
-        op = operations.execute(session, "INSERT INTO t VALUES (1)")
-        assert spark.started.wait(30)
+    given = iter(sparks)
+    engine.session = lambda principal: next(given)  # type: ignore[method-assign]
+    return SqlSessions(engine, idle_seconds=idle_seconds), sparks
+
+
+def _expire_while_held(sessions: SqlSessions, opened: list, sparks: list[_SlowStatement]) -> None:
+    """Session 1's statement runs (on the one worker), session 2's waits for the worker: both an hour old."""
+    assert sparks[0].started.wait(30) and not sparks[1].started.is_set()
+    for session in opened:
         session.last_used -= 3601
-        sessions.expire()
-        assert sessions.count() == 1 and not spark.stopped
+    sessions.expire()
+    assert sessions.count() == 2 and not any(spark.stopped for spark in sparks)
+    for spark in sparks:
         spark.release.set()
-        assert op.ran.wait(30) and op.state == "FINISHED", op.failure
+
+
+def test_a_thrift_statement_holds_its_session_from_when_it_is_sent_until_it_ends():
+    """The SQL connector's statements run through the warehouse's operations: one running past the idle limit, or
+    waiting for a worker, keeps its session, and its end restarts the session's clock."""
+    sessions, sparks = _two_sessions(3600)
+    operations = SqlOperations(workers=1)
+    try:
+        opened = [sessions.open("ana@example.com") for _ in sparks]
+        ops = [operations.execute(session, "INSERT INTO t VALUES (1)") for session in opened]
+        _expire_while_held(sessions, opened, sparks)
+        assert all(op.ran.wait(30) and op.state == "FINISHED" for op in ops), [op.failure for op in ops]
         sessions.expire()
-        assert sessions.count() == 1
+        assert sessions.count() == 2 and all(session.running == 0 for session in opened)
     finally:
-        spark.release.set()
+        for spark in sparks:
+            spark.release.set()
         operations.close_all()
 
 
-def test_a_statement_api_statement_holds_its_session_while_it_runs(monkeypatch):
-    """The same for a statement sent with the ``session_id`` of /api/2.0/sql/sessions."""
-    spark = _SlowStatement()
-    engine = _Engine()
-    engine.session = lambda principal: spark  # type: ignore[method-assign]
+def test_a_statement_api_statement_holds_its_session_from_when_it_is_sent_until_it_ends(monkeypatch):
+    """The same for statements sent with the ``session_id`` of /api/2.0/sql/sessions."""
+    sessions, sparks = _two_sessions(3600)
 
     def collected(df: Any, row_limit: int | None) -> tuple[list, StructType]:
-        spark.started.set()
-        assert spark.release.wait(30)
+        df.sql("SELECT 1")
         return [(1,)], StructType([StructField("n", LongType())])
 
     monkeypatch.setattr(statements, "collected", collected)
     monkeypatch.setattr(statements, "statement_frame", lambda spark, text, args=None: spark)
-    sessions = SqlSessions(engine, idle_seconds=3600)
-    service = statements.StatementService(engine=engine, catalog=None, sql_sessions=sessions)
+    service = statements.StatementService(engine=sessions.engine, catalog=None, sql_sessions=sessions, workers=1)
     try:
-        session = sessions.open("ana@example.com")
-        started = service.execute({"statement": "SELECT 1", "warehouse_id": statements.LOCAL_WAREHOUSE_ID,
-                                   "wait_timeout": "0s", "session_id": session.session_id}, "ana@example.com")
-        assert spark.started.wait(30)
-        session.last_used -= 3601
+        opened = [sessions.open("ana@example.com") for _ in sparks]
+        sent = [service.execute({"statement": "SELECT 1", "warehouse_id": statements.LOCAL_WAREHOUSE_ID,
+                                 "wait_timeout": "0s", "session_id": session.session_id}, "ana@example.com")
+                for session in opened]
+        _expire_while_held(sessions, opened, sparks)
+        for answer in sent:
+            wait_until(lambda answer=answer: service.get(answer["statement_id"])["status"]["state"] == "SUCCEEDED",
+                       what="the statement to succeed")
+        wait_until(lambda: all(session.running == 0 for session in opened), what="the sessions to be released")
         sessions.expire()
-        assert sessions.count() == 1 and not spark.stopped
-        spark.release.set()
-        wait_until(lambda: service.get(started["statement_id"])["status"]["state"] == "SUCCEEDED",
-                   what="the statement to succeed")
-        sessions.expire()
-        assert sessions.count() == 1 and session.running == 0
+        assert sessions.count() == 2
     finally:
-        spark.release.set()
+        for spark in sparks:
+            spark.release.set()
         service.close()

@@ -105,7 +105,12 @@ class SqlOperations:
     def execute(self, session: SqlSession, sql: str, args: dict | list | None = None,
                 row_limit: int | None = None) -> SqlOperation:
         op = self._register(session, "EXECUTE_STATEMENT")
-        self._executor.submit(self._run, op, sql, args, row_limit)
+        session.hold()  # from now: a statement waiting for a worker holds its session too
+        try:
+            self._executor.submit(self._run, op, sql, args, row_limit)
+        except BaseException:
+            session.release()
+            raise
         return op
 
     def answered(self, session: SqlSession, kind: str, produce: Callable[[], pa.Table]) -> SqlOperation:
@@ -119,17 +124,20 @@ class SqlOperations:
 
     def _run(self, op: SqlOperation, sql: str, args: dict | list | None, row_limit: int | None) -> None:
         if not op.begin():
+            op.session.release()
             op.ran.set()
             return
         spark = op.session.spark
         spark.addTag(op.tag)  # tags are per thread: a cancel interrupts this statement only
         try:
-            with op.session.in_use():
+            try:
                 op.session.use_pending_schema()
                 df = statement_frame(spark, sql, args)
                 if row_limit:
                     df = df.limit(row_limit)
                 table, _ = arrow_and_schema(df)
+            finally:
+                op.session.release()
             op.settle(FINISHED, table=table)
         except Exception as exc:
             op.session.note_failure(exc)

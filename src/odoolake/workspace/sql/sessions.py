@@ -20,8 +20,6 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,19 +63,18 @@ class SqlSession:
     running: int = 0  # statements running in it now
     _counting: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    @contextmanager
-    def in_use(self) -> Iterator[None]:
-        """Hold the session open while a statement runs in it: the idle limit counts from when the statement ends
-        (the engine heard from the session throughout), not from when it was sent, so a statement longer than the
-        limit neither has its session closed under it nor leaves a session already past the limit."""
+    def hold(self) -> None:
+        """Count a statement submitted to the session, from then until ``release``: expiry leaves the session open
+        while a statement waits or runs in it (the engine hears from it throughout, through its keep-alive)."""
         with self._counting:
             self.running += 1
-        try:
-            yield
-        finally:
-            with self._counting:
-                self.running -= 1
-                self.last_used = time.monotonic()
+
+    def release(self) -> None:
+        """A statement ``hold`` counted ended (or never ran): the idle limit counts from now, not from when it was
+        sent, so a statement longer than the limit does not leave a session already past it."""
+        with self._counting:
+            self.running -= 1
+            self.last_used = time.monotonic()
 
     def touch(self, keep_alive_seconds: float) -> None:
         """Count a call as use, telling the engine when it has not heard from the session for a while."""

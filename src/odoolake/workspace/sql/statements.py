@@ -10,7 +10,6 @@ come from the workspace catalog, which every session reads. A failed statement i
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import decimal
 import hashlib
@@ -429,8 +428,15 @@ class StatementService:
             st.manifest, st.chunks, st.chunk_bytes = hit
             st.state = "SUCCEEDED"
             return self.response(st, base_url)
-        st.future = self._executor.submit(self._run, st, principal, statement, args, catalog, schema, row_limit, limit,
-                                          key, sql_session)
+        if sql_session is not None:
+            sql_session.hold()  # from now: a statement waiting for a worker holds its session too
+        try:
+            st.future = self._executor.submit(self._run, st, principal, statement, args, catalog, schema, row_limit,
+                                              limit, key, sql_session)
+        except BaseException:
+            if sql_session is not None:
+                sql_session.release()
+            raise
         if seconds:
             try:
                 st.future.result(timeout=seconds)
@@ -457,14 +463,23 @@ class StatementService:
     def _run(self, st: Statement, principal: str, statement: str, args: dict | None, catalog: str | None,
              schema: str | None, row_limit: int | None, byte_limit: int, cache_key: tuple | None = None,
              sql_session: Any = None) -> None:
+        try:
+            self._run_statement(st, principal, statement, args, catalog, schema, row_limit, byte_limit, cache_key,
+                           sql_session)
+        finally:
+            if sql_session is not None:
+                sql_session.release()  # held since the statement was submitted
+
+    def _run_statement(self, st: Statement, principal: str, statement: str, args: dict | None, catalog: str | None,
+                  schema: str | None, row_limit: int | None, byte_limit: int, cache_key: tuple | None,
+                  sql_session: Any) -> None:
         if not st.begin():
             st.ran.set()
             return
         try:
             try:
-                with sql_session.in_use() if sql_session is not None else contextlib.nullcontext():
-                    self._execute(st, principal, statement, args, catalog, schema, row_limit, byte_limit, cache_key,
-                                  sql_session)
+                self._execute(st, principal, statement, args, catalog, schema, row_limit, byte_limit, cache_key,
+                              sql_session)
             except Exception as exc:
                 if sql_session is not None or st.session is None or SqlFailure.of(exc).error_class != SESSION_CLOSED:
                     raise
