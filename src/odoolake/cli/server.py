@@ -237,6 +237,10 @@ def down(home: str = HomeOpt) -> None:
         raise typer.Exit(1)
     running = json.loads(state.read_text())
     pid = running["pid"]
-    end_process(pid, 10, terminate=True)
+    ours = end_process(pid, 10, terminate=True)
     state.unlink(missing_ok=True)
-    console.print(f"stopped the workspace at {running['url']} (pid {pid})")
+    if ours:
+        console.print(f"stopped the workspace at {running['url']} (pid {pid})")
+    else:
+        console.print(f"the workspace at {running['url']} had stopped already (pid {pid} is another user's process "
+                      "now); its record is removed")

@@ -1,0 +1,65 @@
+"""Ending a process found by a recorded pid: it is asked to stop, killed if it does not, and a pid that now belongs
+to another user's process is left alone and said to be so."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psutil
+
+from odoolake.pids import end_process
+
+POLITE = """
+import pathlib, signal, sys, time
+def stop(*_):
+    pathlib.Path(sys.argv[1]).write_text("asked to stop")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+print("ready", flush=True)
+time.sleep(60)
+"""
+STUBBORN = """
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_running_process_is_asked_to_stop_and_one_ignoring_it_killed(tmp_path):
+    said = tmp_path / "said"
+    polite = subprocess.Popen([sys.executable, "-c", POLITE, str(said)], stdout=subprocess.PIPE, text=True)
+    stubborn = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True)
+    try:
+        for proc in (polite, stubborn):
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        assert end_process(polite.pid, 30, terminate=True)
+        assert said.read_text() == "asked to stop" and not psutil.pid_exists(polite.pid)
+        assert end_process(stubborn.pid, 0.5, terminate=True)
+        assert stubborn.wait(30) == -9  # SIGKILL, after the timeout
+    finally:
+        polite.kill()
+        stubborn.kill()
+
+
+def test_a_process_that_is_gone_is_ended_already():
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait(30)
+    assert end_process(done.pid, 1, terminate=True) and end_process(done.pid, 1, terminate=False)
+
+
+def test_another_users_process_is_left_alone_and_reported(monkeypatch):
+    """A recorded pid reused by another user's process: the system refuses the signal (EPERM), and the process is
+    neither waited for nor killed."""
+    sent: list[int] = []
+
+    def kill(pid: int, sig: int) -> None:
+        sent.append(sig)
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "kill", kill)
+    assert end_process(os.getpid(), 30, terminate=True) is False
+    assert end_process(os.getpid(), 30, terminate=False) is False
+    assert sent == [15, 0]  # one refused signal each: no wait, no SIGKILL
