@@ -63,3 +63,22 @@ def test_another_users_process_is_left_alone_and_reported(monkeypatch):
     assert end_process(os.getpid(), 30, terminate=True) is False
     assert end_process(os.getpid(), 30, terminate=False) is False
     assert sent == [15, 0]  # one refused signal each: no wait, no SIGKILL
+
+
+def test_a_pid_reused_by_another_process_of_the_same_user_is_left_alone(monkeypatch):
+    """``odoolake down`` records when the server started: a later process given the same pid is not signalled."""
+    from odoolake.pids import started_at
+
+    sent: list[int] = []
+    real_kill = os.kill
+    monkeypatch.setattr(os, "kill", lambda pid, sig: (sent.append(sig), real_kill(pid, sig))[1])
+    other = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline() == "ready\n"
+        recorded = started_at(other.pid) - 60  # the server that had this pid started a minute earlier
+        assert end_process(other.pid, 0.5, terminate=True, started=recorded) is False
+        assert sent == [] and other.poll() is None
+        assert end_process(other.pid, 0.5, terminate=True, started=started_at(other.pid))
+        assert other.wait(30) == -9
+    finally:
+        other.kill()

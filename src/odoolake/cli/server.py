@@ -16,7 +16,7 @@ import typer
 from odoolake.cli.common import HomeOpt, console, err_console, handle_errors
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
-from odoolake.pids import end_process
+from odoolake.pids import end_process, started_at
 
 if TYPE_CHECKING:
     from odoolake.workspace.engine import LocalEngine
@@ -199,7 +199,7 @@ def _serve(paths: WorkspacePaths, host: str, port: int, url: str, production: bo
     async def startup(sockets=None) -> None:
         await original_startup(sockets)
         if server.started:
-            state.write_text(json.dumps({"pid": os.getpid(), "url": url}))
+            state.write_text(json.dumps({"pid": os.getpid(), "url": url, "started": started_at(os.getpid())}))
             _announce(paths, url, allow_plain, write_profile_name)
 
     server.startup = startup  # type: ignore[method-assign]
@@ -237,10 +237,10 @@ def down(home: str = HomeOpt) -> None:
         raise typer.Exit(1)
     running = json.loads(state.read_text())
     pid = running["pid"]
-    ours = end_process(pid, 10, terminate=True)
+    ours = end_process(pid, 10, terminate=True, started=running.get("started"))
     state.unlink(missing_ok=True)
     if ours:
         console.print(f"stopped the workspace at {running['url']} (pid {pid})")
     else:
-        console.print(f"the workspace at {running['url']} had stopped already (pid {pid} is another user's process "
-                      "now); its record is removed")
+        console.print(f"the workspace at {running['url']} had stopped already (pid {pid} is another process now); "
+                      "its record is removed")
