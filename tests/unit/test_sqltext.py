@@ -212,3 +212,19 @@ def test_a_chain_of_commands_is_tokenized_a_bounded_number_of_times(monkeypatch)
     sqltext.nesting(text)
     assert len(calls) == 3  # the statement, then two remainders
     assert sqltext.words("SHOW CREATE TABLE gold.t", 4) == ["SHOW", "CREATE", "TABLE", "GOLD"]  # still split
+
+
+@pytest.mark.parametrize("text, spark", [
+    ("SET ANSI_MODE = false", "SET spark.sql.ansi.enabled=false"),
+    ("set ansi_mode='true';", "SET spark.sql.ansi.enabled=true"),
+    ("SET TIME ZONE 'Asia/Manila'", "SET spark.sql.session.timeZone=Asia/Manila"),
+    ('SET TIME ZONE "UTC" ;', "SET spark.sql.session.timeZone=UTC"),
+    ("SET legacy_time_parser_policy = CORRECTED", "SET spark.sql.legacy.timeParserPolicy=CORRECTED"),
+    ("SET spark.sql.ansi.enabled=false", None),  # a Spark setting: as written
+    ("SET ANSI_MODE", None),  # a read of it
+    ("SET TIME ZONE LOCAL", None),
+    ("SET some_key = 1", None),
+    ("SELECT 'SET ANSI_MODE = false'", None),
+])
+def test_databricks_sql_parameters_become_the_spark_settings_they_name(text, spark):
+    assert sqltext.session_setting(text) == spark

@@ -127,6 +127,27 @@ def test_initial_catalog_schema_and_session_configuration(server, connector_tabl
         connect(server, session_configuration={"NO_SUCH_PARAMETER": "1"})
 
 
+def test_databricks_sql_parameters_set_by_statement_take_effect(server):
+    """``SET ANSI_MODE = false`` and ``SET TIME ZONE '…'``, as Databricks SQL documents them, change the session (the
+    engine took ``ANSI_MODE`` as a setting nobody reads: the statement succeeded and division by zero still failed).
+    Through the Statement API too, which shares the engine's rules."""
+    with connect(server) as conn, conn.cursor() as cur:
+        with pytest.raises(SqlError, match="DIVIDE_BY_ZERO"):
+            cur.execute("SELECT 1/0 AS q")
+        cur.execute("SET ANSI_MODE = false")
+        cur.execute("SELECT 1/0 AS q")
+        assert cur.fetchone().q is None
+        cur.execute("SET ansi_mode = true;")
+        with pytest.raises(SqlError, match="DIVIDE_BY_ZERO"):
+            cur.execute("SELECT 1/0 AS q")
+        cur.execute("SET TIME ZONE 'Asia/Manila'")
+        cur.execute("SELECT current_timezone() AS tz")
+        assert cur.fetchone().tz == "Asia/Manila"
+        cur.execute("SET TIMEZONE = 'Asia/Tokyo'")
+        cur.execute("SELECT current_timezone() AS tz")
+        assert cur.fetchone().tz == "Asia/Tokyo"
+
+
 def test_a_session_may_open_in_a_schema_it_creates_next(server):
     """dbt opens its session in its target schema before creating it: the session starts in ``default`` and enters
     the schema once it exists; a schema that never exists makes unqualified names fail naming them."""

@@ -383,6 +383,8 @@ class PlanRewriter:
             return sqltext.answer_query([], [])
         if head[0] == "USE":
             return self._use(sql, head, call)
+        if head[0] == "SET":
+            sql = sqltext.session_setting(sql) or sql
         if head[0] == "SHOW" and len(head) > 1 and head[1] in ("SCHEMAS", "DATABASES", "NAMESPACES"):
             return self._show_schemas(sql)
         if head[0] in ("SET", "RESET") and not _SET_SPECIAL.match(sql):

@@ -7,6 +7,7 @@ changes only what it means to.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,34 @@ class PathRef:
     end: int  # inclusive, like sqlglot's token positions
     kind: str
     quote: str
+
+
+# Databricks SQL's configuration parameters (``SET ANSI_MODE = false``, a SQL session's configuration) by their
+# short names, and the Spark setting each is.
+SESSION_PARAMETERS = {
+    "ansi_mode": "spark.sql.ansi.enabled",
+    "timezone": "spark.sql.session.timeZone",
+    "legacy_time_parser_policy": "spark.sql.legacy.timeParserPolicy",
+    "max_file_partition_bytes": "spark.sql.files.maxPartitionBytes",
+}
+_SET_PARAMETER = re.compile(r"\s*SET\s+([A-Za-z_]+)\s*=\s*(.*?)\s*;?\s*", re.IGNORECASE | re.DOTALL)
+_SET_TIME_ZONE = re.compile(r"""\s*SET\s+TIME\s+ZONE\s+(?:'([^']*)'|"([^"]*)")\s*;?\s*""", re.IGNORECASE | re.DOTALL)
+
+
+def session_setting(sql: str) -> str | None:
+    """``SET ANSI_MODE = false`` (any of ``SESSION_PARAMETERS``) and ``SET TIME ZONE 'Asia/Manila'`` as the Spark
+    ``SET`` Sail runs; None for any other text. Sail takes an unknown key as a setting nobody reads (the statement
+    succeeded and changed nothing) and cannot parse ``SET TIME ZONE``."""
+    zone = _SET_TIME_ZONE.fullmatch(sql)
+    if zone is not None:
+        return f"SET {SESSION_PARAMETERS['timezone']}={zone.group(1) if zone.group(1) is not None else zone.group(2)}"
+    found = _SET_PARAMETER.fullmatch(sql)
+    if found is None or found.group(1).lower() not in SESSION_PARAMETERS or not found.group(2):
+        return None
+    value = found.group(2)
+    if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    return f"SET {SESSION_PARAMETERS[found.group(1).lower()]}={value}"
 
 
 @lru_cache(maxsize=512)

@@ -25,6 +25,7 @@ from typing import Any
 
 from odoolake.workspace.engine.errors import SESSION_CLOSED, classify, error_class_of
 from odoolake.workspace.engine.session import idle_limit_words, session_idle_seconds
+from odoolake.workspace.engine.sqltext import SESSION_PARAMETERS
 from odoolake.workspace.errors import ApiError, InvalidParameterValue
 
 LOG = logging.getLogger(__name__)
@@ -33,13 +34,6 @@ MAX_SESSIONS = 256
 # At most this long between the engine hearing from a SQL session in use and the session's clock (see above).
 KEEP_ALIVE_SECONDS = 60
 ENGINE_PING_SETTING = "spark.sql.session.timeZone"  # read to tell the engine a session is in use; no work
-# Session parameters a Databricks SQL warehouse accepts by their short names, and the Spark setting each is.
-SESSION_PARAMETERS = {
-    "ansi_mode": "spark.sql.ansi.enabled",
-    "timezone": "spark.sql.session.timeZone",
-    "legacy_time_parser_policy": "spark.sql.legacy.timeParserPolicy",
-    "max_file_partition_bytes": "spark.sql.files.maxPartitionBytes",
-}
 # Settings clients send that concern the wire format, not the engine: answered by the server, never forwarded.
 WIRE_SETTINGS = ("spark.thriftserver.",)
 # Session parameters that only label queries in a warehouse's query history (dbt-databricks sends QUERY_TAGS with
