@@ -30,11 +30,12 @@ def type_of(data_type: T.DataType) -> tuple[str, str]:
     if isinstance(data_type, T.DecimalType):
         return "DECIMAL", f"DECIMAL({data_type.precision},{data_type.scale})"
     if isinstance(data_type, T.ArrayType):
-        return "ARRAY", data_type.simpleString().upper()
+        return "ARRAY", f"ARRAY<{type_of(data_type.elementType)[1]}>"
     if isinstance(data_type, T.MapType):
-        return "MAP", data_type.simpleString().upper()
-    if isinstance(data_type, T.StructType):
-        return "STRUCT", data_type.simpleString().upper()
+        return "MAP", f"MAP<{type_of(data_type.keyType)[1]},{type_of(data_type.valueType)[1]}>"
+    if isinstance(data_type, T.StructType):  # field names as they are: only the types are keywords
+        fields = ",".join(f"{field.name}:{type_of(field.dataType)[1]}" for field in data_type.fields)
+        return "STRUCT", f"STRUCT<{fields}>"
     if isinstance(data_type, T.DayTimeIntervalType | T.YearMonthIntervalType):
         return "INTERVAL", data_type.simpleString().upper()
     return "USER_DEFINED_TYPE", data_type.simpleString().upper()
@@ -63,10 +64,10 @@ def _plain(value: Any) -> Any:
         return base64.b64encode(value).decode()
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "asDict"):  # a struct (a Row, which is a tuple too): an object with its field names
+        return {k: _plain(v) for k, v in value.asDict().items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if hasattr(value, "asDict"):
-        return {k: _plain(v) for k, v in value.asDict().items()}
     return value
 
 
