@@ -107,3 +107,15 @@ def test_the_connector_reports_the_affected_rows_as_rowcount(server):
 def test_a_data_change_on_a_missing_table_names_it(server):
     with connect(server) as conn, conn.cursor() as cur, pytest.raises(Exception, match="TABLE_OR_VIEW_NOT_FOUND"):
         cur.execute("DELETE FROM dialect.no_such_table WHERE true")
+
+
+def test_integer_arithmetic_past_its_range_wraps_in_the_engine_under_ansi(server):
+    """A known limit of the embedded engine (Sail 0.7.2), listed as partial in docs/compatibility.md: with ANSI mode
+    on, Spark fails ``2147483647 + 1`` with ARITHMETIC_OVERFLOW (22003); Sail's INT and BIGINT arithmetic wraps
+    around. Casts and decimals past their range do fail. If this test starts failing because the engine raises
+    the overflow, the limit is gone: update the compatibility row."""
+    with server.workspace.engine.spark() as spark:
+        assert spark.conf.get("spark.sql.ansi.enabled") == "true"
+        assert spark.sql("SELECT 2147483647 + 1 AS n").collect()[0].n == -2147483648
+        with pytest.raises(Exception, match="cast value 2147483648 to type Int32"):
+            spark.sql("SELECT CAST(2147483648 AS INT) AS n").collect()
