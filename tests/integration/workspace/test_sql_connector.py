@@ -148,6 +148,25 @@ def test_databricks_sql_parameters_set_by_statement_take_effect(server):
         assert cur.fetchone().tz == "Asia/Tokyo"
 
 
+def test_a_name_the_catalog_cannot_hold_is_refused_by_name_and_nothing_is_created(server):
+    """A quoted name with a hyphen, a space or a non-ASCII letter: refused naming it and the rule, before the
+    engine sent it to the catalog (whose refusal it reported as an HTTP error with an internal address)."""
+    with connect(server) as conn, conn.cursor() as cur:
+        for statement, name in (("CREATE SCHEMA `probe-dash`", "probe-dash"),
+                                ("CREATE SCHEMA IF NOT EXISTS main.`probe_ü`", "probe_ü"),
+                                ("CREATE TABLE default.`with space` (id INT)", "with space"),
+                                ("CREATE VIEW default.`v-1` AS SELECT 1 AS one", "v-1")):
+            with pytest.raises(SqlError, match=rf"INVALID_IDENTIFIER.*`{name}` cannot be used in the catalog: names "
+                                               r"are ASCII letters, digits and underscores") as refused:
+                cur.execute(statement)
+            assert "http://" not in str(refused.value)
+        cur.execute("SHOW SCHEMAS")
+        assert not [r for r in cur.fetchall() if r[0].startswith("probe")]
+        cur.execute("CREATE OR REPLACE TEMP VIEW `my-view` AS SELECT 1 AS one")  # a session's own: any name
+        cur.execute("SELECT one FROM `my-view`")
+        assert cur.fetchone().one == 1
+
+
 def test_a_session_may_open_in_a_schema_it_creates_next(server):
     """dbt opens its session in its target schema before creating it: the session starts in ``default`` and enters
     the schema once it exists; a schema that never exists makes unqualified names fail naming them."""

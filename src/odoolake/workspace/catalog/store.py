@@ -82,10 +82,18 @@ def _exists(kind: str, full_name: str) -> CatalogError:
                         error_code=f"{kind.upper()}_ALREADY_EXISTS", status=409)
 
 
+IDENTIFIER_RULE = "ASCII letters, digits and underscores, not starting with a digit"
+
+
+def is_identifier(value: object) -> bool:
+    """Whether ``value`` can name a catalog, schema or table here (``IDENTIFIER_RULE``, any case)."""
+    return isinstance(value, str) and _IDENT.match(value.lower()) is not None
+
+
 def identifier(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _IDENT.match(value.lower()):
-        raise InvalidParameterValue(f"Invalid {what} {value!r}: expected an identifier (letters, digits, _).")
-    return value.lower()
+    if not is_identifier(value):
+        raise InvalidParameterValue(f"Invalid {what} {value!r}: expected an identifier ({IDENTIFIER_RULE}).")
+    return str(value).lower()
 
 
 @dataclass(frozen=True)

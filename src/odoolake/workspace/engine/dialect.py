@@ -169,3 +169,24 @@ def dml_target(sql: str) -> str | None:
     if not isinstance(target, exp.Table):
         return None
     return ".".join(f"`{part.name}`" for part in target.parts)
+
+
+_CATALOG_OBJECTS = frozenset({"SCHEMA", "DATABASE", "TABLE", "VIEW", "CATALOG"})
+
+
+def created_names(sql: str) -> list[str]:
+    """The parts of the name a ``CREATE SCHEMA|DATABASE|TABLE|VIEW|CATALOG`` statement gives the catalog, unquoted
+    (``cat.`my-schema``` gives ``["cat", "my-schema"]``); empty for any other statement or a temporary view."""
+    try:
+        tree = sqlglot.parse_one(sql, read=READ)
+    except ParseError:
+        return []
+    if not isinstance(tree, exp.Create) or str(tree.args.get("kind") or "").upper() not in _CATALOG_OBJECTS:
+        return []
+    properties = tree.args.get("properties")
+    if properties is not None and properties.find(exp.TemporaryProperty) is not None:
+        return []
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    if isinstance(target, exp.Table):
+        return [part.name for part in target.parts]
+    return [target.name] if isinstance(target, exp.Identifier) else []

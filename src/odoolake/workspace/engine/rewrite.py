@@ -31,10 +31,12 @@ from odoolake.workspace.catalog.information_schema import InformationSchema
 from odoolake.workspace.catalog.store import (
     CATALOG,
     CATALOG_ALIASES,
+    IDENTIFIER_RULE,
     NO_SUCH_CATALOG,
     CatalogStore,
     FullName,
     TableInfo,
+    is_identifier,
     unknown_catalog,
 )
 from odoolake.workspace.engine import delta_sql, dialect, errors, sqltext, wire
@@ -80,6 +82,15 @@ _SET_SPECIAL = re.compile(r"^\s*SET\s+(TIME\s+ZONE|CATALOG|SCHEMA|VAR|VARIABLE)\
 
 def refuse(code: str, error_class: str, sql_state: str, message: str) -> CallRefused:
     return CallRefused(code, f"[{error_class}] {message}", error_class, sql_state)
+
+
+def _check_new_names(sql: str) -> None:
+    """A schema, table or view the catalog could not hold is refused by name here: the engine would send it to the
+    catalog, whose answer it reports as an HTTP error with an internal address."""
+    for part in dialect.created_names(sql):
+        if not is_identifier(part):
+            raise refuse("INVALID_ARGUMENT", "INVALID_IDENTIFIER", "42602",
+                         f"The name `{part}` cannot be used in the catalog: names are {IDENTIFIER_RULE}.")
 
 
 def not_found(name: FullName | str) -> CallRefused:
@@ -359,6 +370,8 @@ class PlanRewriter:
         if writes:
             self.access.check_write(call.principal, f"run {head[0]} statements")
             self._check_target(sql, call)
+        if head[0] == "CREATE":
+            _check_new_names(sql)
         sql = sqltext.replace_paths(sql, lambda ref: self.access.map_and_check(call.principal, ref.path))
         if sqltext.identifier_parameters(sql):
             self.access.check_named_later(call.principal)
