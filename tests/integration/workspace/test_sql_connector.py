@@ -74,6 +74,34 @@ def test_a_parameter_is_a_bound_value_never_sql(server, connector_tables):
     assert (row.d, row.a, row.f, row.z) == (dt.date(2026, 3, 31), decimal.Decimal("10.25"), True, None)
 
 
+def test_a_typed_parameter_is_bound_as_its_type(server):
+    """As a Databricks warehouse binds them: a DECIMAL(10,4) parameter is decimal(10,4) whatever its value's digits,
+    a BIGINT stays bigint though small, a TIMESTAMP_NTZ is not a TIMESTAMP, a typed NULL keeps its type, and a
+    TIMESTAMP without an offset is in the session's time zone. The Statement API binds the same way."""
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service.sql import StatementParameterListItem
+    from databricks.sql.parameters import native as p
+
+    with connect(server, session_configuration={"TIMEZONE": "Asia/Manila"}) as conn, conn.cursor() as cur:
+        cur.execute("SELECT typeof(:d) AS d, :d AS v, typeof(:b) AS b, typeof(:n) AS n, CAST(:t AS STRING) AS t",
+                    # the connector's own names: ``scale`` is the digits in all, ``precision`` those after the point
+                    [p.DecimalParameter(decimal.Decimal("1.5"), name="d", scale=10, precision=4),
+                     p.BigIntegerParameter(7, name="b"),
+                     p.TimestampNTZParameter(dt.datetime(2026, 1, 2, 3, 4, 5), name="n"),
+                     p.TimestampParameter(dt.datetime(2026, 1, 2, 3, 4, 5), name="t")])
+        row = cur.fetchone()
+    assert (row.d, row.v, row.b, row.n) == ("decimal(10,4)", decimal.Decimal("1.5000"), "bigint", "timestamp_ntz")
+    assert row.t == "2026-01-02 03:04:05"  # read in the session's zone, shown in it
+
+    w = WorkspaceClient(host=server.url, token=server.token)
+    answer = w.statement_execution.execute_statement(
+        "SELECT typeof(:d) AS d, CAST(:d AS STRING) AS v, typeof(:z) AS z, :z AS zv", LOCAL_WAREHOUSE_ID,
+        parameters=[StatementParameterListItem(name="d", value="1.5", type="DECIMAL(10,3)"),
+                    StatementParameterListItem(name="z", type="INT")], wait_timeout="30s")
+    assert answer.status.state.value == "SUCCEEDED", answer.status.error
+    assert answer.result.data_array == [["decimal(10,3)", "1.500", "int", None]]
+
+
 def test_large_results_arrive_whole_over_several_fetches(server):
     with connect(server) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT id, id * 2 AS twice FROM range({BIG_ROWS})")

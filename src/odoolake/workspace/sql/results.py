@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import decimal
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import types as T
@@ -88,6 +89,25 @@ def cell(value: Any) -> str | None:
     return json.dumps(_plain(value))
 
 
+@dataclass(frozen=True)
+class Parameter:
+    """A statement parameter as the engine binds it: its value, and the SQL type it was sent with (None: the
+    value's own type). A timestamp's value is its text, which the engine reads in the session's time zone."""
+
+    value: Any
+    sql_type: str | None = None
+
+    def column(self) -> Any:
+        from pyspark.sql.connect import functions as F
+
+        literal = F.lit(self.value)
+        return literal.cast(self.sql_type) if self.sql_type else literal
+
+
+def _bound(value: Any) -> Any:
+    return value.column() if isinstance(value, Parameter) else value
+
+
 def statement_frame(spark: Any, statement: str, args: dict | list | None = None) -> Any:
     """A statement as a DataFrame whose rows are still to fetch, at the cost of no engine call for a query.
 
@@ -96,14 +116,15 @@ def statement_frame(spark: Any, statement: str, args: dict | list | None = None)
     query. A query (:func:`~odoolake.workspace.engine.sqltext.is_query`) becomes the DataFrame ``spark.sql()``
     builds when the engine has nothing to run first; every other statement runs now through ``spark.sql()``, as
     Spark runs commands eagerly. Errors are the same either way, raised where the rows are fetched."""
-    if not sqltext.is_query(statement):
-        return spark.sql(statement, args=args) if args else spark.sql(statement)
     from pyspark.sql.connect import functions as F
+
+    positional = [F.lit(_bound(v)) for v in args] if isinstance(args, list) else []
+    named = {k: F.lit(_bound(v)) for k, v in args.items()} if isinstance(args, dict) else {}
+    if not sqltext.is_query(statement):
+        return spark.sql(statement, args=positional or named) if args else spark.sql(statement)
     from pyspark.sql.connect.dataframe import DataFrame
     from pyspark.sql.connect.plan import SQL
 
-    positional = [F.lit(v) for v in args] if isinstance(args, list) else []
-    named = {k: F.lit(v) for k, v in args.items()} if isinstance(args, dict) else {}
     return DataFrame(SQL(statement, positional, named, []), spark)
 
 

@@ -41,7 +41,7 @@ from odoolake.workspace.sql.result_files import (
     arrow_for_clients,
 )
 from odoolake.workspace.sql.result_links import RESULT_LINK_PATH, ResultLinks
-from odoolake.workspace.sql.results import arrow_and_schema, cell, columns, engine_result, statement_frame
+from odoolake.workspace.sql.results import Parameter, arrow_and_schema, cell, columns, engine_result, statement_frame
 
 LOG = logging.getLogger(__name__)
 
@@ -74,30 +74,40 @@ class Statement(CancellableRun):
     files: list[ChunkFile] = field(default_factory=list)  # EXTERNAL_LINKS: the chunk files
 
 
-def parameter_value(value: str | None, kind: str, name: str) -> Any:
-    """A statement parameter's value (sent as a string with a SQL type name) as the engine binds it."""
-    if value is None:
-        return None
-    kind = (kind or "STRING").upper()
-    if kind == "VOID":
-        return None
+_INTEGERS = {"INT": "int", "INTEGER": "int", "BIGINT": "bigint", "LONG": "bigint", "SMALLINT": "smallint",
+             "SHORT": "smallint", "TINYINT": "tinyint", "BYTE": "tinyint"}
+_FLOATS = {"DOUBLE": "double", "FLOAT": "float", "REAL": "float"}
+_DECIMAL_TYPE = re.compile(r"DECIMAL\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
+
+
+def parameter_value(value: str | None, kind: str, name: str) -> Parameter:
+    """A statement parameter (sent as a string with a SQL type name) as the engine binds it: of that type, as a
+    Databricks warehouse binds it (``DECIMAL(10,4)`` stays decimal(10,4), not the value's own 1.5 → decimal(2,1); a
+    ``TIMESTAMP`` without an offset is in the session's time zone; a typed NULL keeps its type)."""
+    kind = (kind or "STRING").upper().strip()
     try:
-        if kind in ("INT", "INTEGER", "BIGINT", "LONG", "SMALLINT", "SHORT", "TINYINT", "BYTE"):
-            return int(value)
-        if kind in ("DOUBLE", "FLOAT", "REAL"):
-            return float(value)
+        if kind in _INTEGERS:
+            return Parameter(None if value is None else int(value), _INTEGERS[kind])
+        if kind in _FLOATS:
+            return Parameter(None if value is None else float(value), _FLOATS[kind])
         if kind.startswith("DECIMAL"):
-            return decimal.Decimal(value)
+            sized = _DECIMAL_TYPE.fullmatch(kind)
+            if kind != "DECIMAL" and sized is None:
+                raise InvalidParameterValue(f"Invalid parameters.{name}.type: {kind!r} is not a DECIMAL(p,s) type.")
+            sql_type = f"decimal({sized.group(1)},{sized.group(2) or 0})" if sized else None
+            return Parameter(None if value is None else decimal.Decimal(value), sql_type)
         if kind in ("BOOLEAN", "BOOL"):
-            if value.lower() not in ("true", "false"):
+            if value is not None and value.lower() not in ("true", "false"):
                 raise ValueError(value)
-            return value.lower() == "true"
+            return Parameter(None if value is None else value.lower() == "true", "boolean")
         if kind == "DATE":
-            return dt.date.fromisoformat(value)
+            return Parameter(None if value is None else dt.date.fromisoformat(value), "date")
         if kind in ("TIMESTAMP", "TIMESTAMP_NTZ"):
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if kind == "STRING":
-            return value
+            if value is not None:
+                dt.datetime.fromisoformat(value.replace("Z", "+00:00"))  # checked here; the engine reads the text
+            return Parameter(value, kind.lower())
+        if kind in ("STRING", "VOID"):
+            return Parameter(None if kind == "VOID" else value, None)
     except (ValueError, decimal.InvalidOperation):
         raise InvalidParameterValue(f"Invalid parameters.{name}: {value!r} is not a valid {kind}.") from None
     raise InvalidParameterValue(f"Invalid parameters.{name}.type: unsupported type {kind!r}.")
