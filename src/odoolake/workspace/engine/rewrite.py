@@ -84,10 +84,11 @@ def refuse(code: str, error_class: str, sql_state: str, message: str) -> CallRef
     return CallRefused(code, f"[{error_class}] {message}", error_class, sql_state)
 
 
-def _check_new_names(sql: str) -> None:
+def _check_catalog_names(parts: list[str]) -> None:
     """A schema, table or view the catalog could not hold is refused by name here: the engine would send it to the
-    catalog, whose answer it reports as an HTTP error with an internal address."""
-    for part in dialect.created_names(sql):
+    catalog, whose answer it reports as an HTTP error with an internal address (or, for a DataFrame's
+    ``saveAsTable``, write a table no later read can find)."""
+    for part in parts:
         if not is_identifier(part):
             raise refuse("INVALID_ARGUMENT", "INVALID_IDENTIFIER", "42602",
                          f"The name `{part}` cannot be used in the catalog: names are {IDENTIFIER_RULE}.")
@@ -371,7 +372,7 @@ class PlanRewriter:
             self.access.check_write(call.principal, f"run {head[0]} statements")
             self._check_target(sql, call)
         if head[0] == "CREATE":
-            _check_new_names(sql)
+            _check_catalog_names(dialect.created_names(sql))
         sql = sqltext.replace_paths(sql, lambda ref: self.access.map_and_check(call.principal, ref.path))
         if sqltext.identifier_parameters(sql):
             self.access.check_named_later(call.principal)
@@ -761,6 +762,7 @@ class PlanRewriter:
     def _write_target(self, text: str, call: Call) -> FullName:
         """The table a write names, once it is known to be one that may be written (``CatalogStore.check_writable``)."""
         name = self.resolve(text, call)
+        _check_catalog_names([name.schema, name.table])
         self._catalog(lambda: self.catalog.check_writable(name))
         return name
 
