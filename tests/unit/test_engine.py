@@ -68,15 +68,15 @@ def test_every_way_of_creating_a_table_is_seen_by_other_sessions_and_survives_a_
         assert s3.table("t_gold.v2").count() == 3
 
 
-def test_a_dataframe_write_to_a_name_the_catalog_cannot_hold_is_refused_and_registers_nothing(spark):
+def test_a_dataframe_write_to_a_name_the_catalog_cannot_hold_is_refused_and_registers_nothing(fresh):
     """``saveAsTable("default.`a-b`")`` wrote the table and registered it, and every later read failed with the
     catalog's HTTP 400 and an internal address. Refused by name now, as a SQL CREATE of that name is."""
     rule = r"INVALID_IDENTIFIER.*The name `{}` cannot be used in the catalog: names are ASCII letters"
     with pytest.raises(PySparkException, match=rule.format("a-b")):
-        spark.range(1).write.saveAsTable("default.`a-b`")
+        fresh.range(1).write.saveAsTable("default.`a-b`")
     with pytest.raises(PySparkException, match=rule.format("c d")):
-        spark.range(1).writeTo("default.`c d`").create()
-    assert not {r.tableName for r in spark.sql("SHOW TABLES IN default").collect()} & {"a-b", "c d"}
+        fresh.range(1).writeTo("default.`c d`").create()
+    assert not {r.tableName for r in fresh.sql("SHOW TABLES IN default").collect()} & {"a-b", "c d"}
 
 
 def test_a_copied_workspace_root_writes_its_own_tables_not_the_originals(tmp_path):
