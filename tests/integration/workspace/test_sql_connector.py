@@ -102,6 +102,21 @@ def test_a_typed_parameter_is_bound_as_its_type(server):
     assert answer.result.data_array == [["decimal(10,3)", "1.500", "int", None]]
 
 
+def test_an_empty_array_literal_comes_back_empty_through_both_sql_apis(server):
+    """``array()`` is an array of void whose elements are never null, which Arrow cannot hold: it failed with "A
+    null type field may not be non-nullable"."""
+    from databricks.sdk import WorkspaceClient
+
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT array() AS none, array(NULL) AS one_null, 1 AS n")
+        row = cur.fetchone()
+    assert (list(row.none), list(row.one_null), row.n) == ([], [None], 1)
+    w = WorkspaceClient(host=server.url, token=server.token)
+    answer = w.statement_execution.execute_statement("SELECT array() AS none", LOCAL_WAREHOUSE_ID, wait_timeout="30s")
+    assert answer.status.state.value == "SUCCEEDED", answer.status.error
+    assert answer.result.data_array == [["[]"]]
+
+
 def test_large_results_arrive_whole_over_several_fetches(server):
     with connect(server) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT id, id * 2 AS twice FROM range({BIG_ROWS})")

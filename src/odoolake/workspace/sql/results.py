@@ -7,7 +7,7 @@ import datetime as dt
 import decimal
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pyspark.sql import types as T
 
@@ -137,10 +137,29 @@ def engine_result(df: Any) -> tuple[Any, Any]:
     return table, schema or from_arrow_schema(table.schema, prefer_timestamp_ntz=True)
 
 
+def _null_elements_nullable(data_type: T.DataType) -> T.DataType:
+    """The type with every null-typed array element and struct field nullable: ``array()`` is an array of void
+    whose elements are never null, which Arrow cannot hold ("A null type field may not be non-nullable"), though
+    it holds no element at all."""
+    if isinstance(data_type, T.StructType):
+        return T.StructType([T.StructField(f.name, _null_elements_nullable(f.dataType),
+                                           f.nullable or isinstance(f.dataType, T.NullType), f.metadata)
+                             for f in data_type.fields])
+    if isinstance(data_type, T.ArrayType):
+        return T.ArrayType(_null_elements_nullable(data_type.elementType),
+                           data_type.containsNull or isinstance(data_type.elementType, T.NullType))
+    if isinstance(data_type, T.MapType):
+        return T.MapType(data_type.keyType, _null_elements_nullable(data_type.valueType),
+                         data_type.valueContainsNull or isinstance(data_type.valueType, T.NullType))
+    return data_type
+
+
 def arrow_and_schema(df: Any) -> tuple[Any, Any]:
     """``df.toArrow()`` and ``df.schema`` from one engine call (:func:`engine_result`), the table cast as
     ``toArrow()`` casts (UTC timestamps, duplicate struct field names refused)."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
     table, schema = engine_result(df)
-    return table.cast(to_arrow_schema(schema, error_on_duplicated_field_names_in_struct=True, timezone="UTC")), schema
+    arrow = to_arrow_schema(cast(T.StructType, _null_elements_nullable(schema)),
+                            error_on_duplicated_field_names_in_struct=True, timezone="UTC")
+    return table.cast(arrow), schema
