@@ -214,17 +214,26 @@ def test_a_chain_of_commands_is_tokenized_a_bounded_number_of_times(monkeypatch)
     assert sqltext.words("SHOW CREATE TABLE gold.t", 4) == ["SHOW", "CREATE", "TABLE", "GOLD"]  # still split
 
 
-@pytest.mark.parametrize("text, spark", [
-    ("SET ANSI_MODE = false", "SET spark.sql.ansi.enabled=false"),
-    ("set ansi_mode='true';", "SET spark.sql.ansi.enabled=true"),
-    ("SET TIME ZONE 'Asia/Manila'", "SET spark.sql.session.timeZone=Asia/Manila"),
-    ('SET TIME ZONE "UTC" ;', "SET spark.sql.session.timeZone=UTC"),
-    ("SET legacy_time_parser_policy = CORRECTED", "SET spark.sql.legacy.timeParserPolicy=CORRECTED"),
-    ("SET spark.sql.ansi.enabled=false", None),  # a Spark setting: as written
-    ("SET ANSI_MODE", None),  # a read of it
-    ("SET TIME ZONE LOCAL", None),
-    ("SET some_key = 1", None),
+@pytest.mark.parametrize("text, expected", [
+    ("SET ANSI_MODE = false", ("SET", "spark.sql.ansi.enabled", "false")),
+    ("set ansi_mode='true';", ("SET", "spark.sql.ansi.enabled", "true")),
+    ("SET ANSI_MODE", ("SET", "spark.sql.ansi.enabled", None)),  # a read of it
+    ("RESET ansi_mode", ("RESET", "spark.sql.ansi.enabled", None)),
+    ("SET TIME ZONE 'Asia/Manila'", ("SET", "spark.sql.session.timeZone", "Asia/Manila")),
+    ('SET TIME ZONE "UTC" ;', ("SET", "spark.sql.session.timeZone", "UTC")),
+    ("SET timezone = 'America/New_York' -- the office", ("SET", "spark.sql.session.timeZone", "America/New_York")),
+    ("-- dbt's header\nSET TIMEZONE = UTC -- why", ("SET", "spark.sql.session.timeZone", "UTC")),
+    ("SET legacy_time_parser_policy = CORRECTED", ("SET", "spark.sql.legacy.timeParserPolicy", "CORRECTED")),
+    ("SET spark.sql.ansi.enabled=false", ("SET", "spark.sql.ansi.enabled", "false")),  # a Spark key: as written
+    ("SET", ("SET", None, None)),
+    ("SET TIME ZONE LOCAL", None),  # no zone named
     ("SELECT 'SET ANSI_MODE = false'", None),
 ])
-def test_databricks_sql_parameters_become_the_spark_settings_they_name(text, spark):
-    assert sqltext.session_setting(text) == spark
+def test_set_statements_read_as_the_spark_settings_they_name(text, expected):
+    found = sqltext.setting(text)
+    assert (found if found is None else (found.verb, found.key, found.value)) == expected
+
+
+def test_a_time_zone_is_a_region_or_an_offset():
+    assert all(sqltext.is_time_zone(z) for z in ("Asia/Manila", "UTC", "+08:00", "-0530", "UTC+8", "GMT-03:00", "Z"))
+    assert not any(sqltext.is_time_zone(z) for z in ("No/Such_Zone", "America/New_York' -- note", "", "../etc"))

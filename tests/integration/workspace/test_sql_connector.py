@@ -174,6 +174,8 @@ def test_databricks_sql_parameters_set_by_statement_take_effect(server):
     """``SET ANSI_MODE = false`` and ``SET TIME ZONE '…'``, as Databricks SQL documents them, change the session (the
     engine took ``ANSI_MODE`` as a setting nobody reads: the statement succeeded and division by zero still failed).
     Through the Statement API too, which shares the engine's rules."""
+    from databricks.sdk import WorkspaceClient
+
     with connect(server) as conn, conn.cursor() as cur:
         with pytest.raises(SqlError, match="DIVIDE_BY_ZERO"):
             cur.execute("SELECT 1/0 AS q")
@@ -186,9 +188,34 @@ def test_databricks_sql_parameters_set_by_statement_take_effect(server):
         cur.execute("SET TIME ZONE 'Asia/Manila'")
         cur.execute("SELECT current_timezone() AS tz")
         assert cur.fetchone().tz == "Asia/Manila"
-        cur.execute("SET TIMEZONE = 'Asia/Tokyo'")
+        cur.execute("SET TIMEZONE = 'Asia/Tokyo' -- where the auditors are")
         cur.execute("SELECT current_timezone() AS tz")
         assert cur.fetchone().tz == "Asia/Tokyo"
+        with pytest.raises(SqlError, match=r"INVALID_CONF_VALUE.*'No/Such_Zone' is not a time zone"):
+            cur.execute("SET TIME ZONE 'No/Such_Zone'")
+        cur.execute("SELECT current_timezone() AS tz")
+        assert cur.fetchone().tz == "Asia/Tokyo"  # unchanged, and the session still answers
+        cur.execute("SET ANSI_MODE = false")
+        cur.execute("SET ANSI_MODE")
+        assert tuple(cur.fetchone()) == ("spark.sql.ansi.enabled", "false")
+        cur.execute("RESET ANSI_MODE")
+        with pytest.raises(SqlError, match="DIVIDE_BY_ZERO"):
+            cur.execute("SELECT 1/0 AS q")
+
+    # The Statement API's result cache keys on the principal's settings as the engine reads them.
+    w = WorkspaceClient(host=server.url, token=server.token)
+    epoch = "SELECT CAST(CAST('2024-01-01 00:00:00' AS TIMESTAMP) AS BIGINT) AS s"
+
+    def run(statement: str) -> list:
+        answer = w.statement_execution.execute_statement(statement, LOCAL_WAREHOUSE_ID, wait_timeout="30s")
+        assert answer.status.state.value == "SUCCEEDED", answer.status.error
+        return answer.result.data_array if answer.result else []
+
+    run("SET TIME ZONE 'UTC'")
+    assert run(epoch) == [["1704067200"]]
+    run("SET TIME ZONE 'Asia/Manila'")
+    assert run(epoch) == [["1704038400"]]  # eight hours earlier: not the cached UTC answer
+    run("SET TIME ZONE 'UTC'")
 
 
 def test_a_name_the_catalog_cannot_hold_is_refused_by_name_and_nothing_is_created(server):

@@ -77,7 +77,7 @@ DML_METRICS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
               (("numTargetRowsUpdated", "numTargetRowsDeleted", "numTargetRowsInserted"), ("numTargetRowsUpdated",),
                ("numTargetRowsDeleted",), ("numTargetRowsInserted",))),
 }
-_SET_SPECIAL = re.compile(r"^\s*SET\s+(TIME\s+ZONE|CATALOG|SCHEMA|VAR|VARIABLE)\b", re.I)
+_SET_SPECIAL = re.compile(r"^\s*SET\s+(CATALOG|SCHEMA|VAR|VARIABLE)\b", re.I)
 
 
 def refuse(code: str, error_class: str, sql_state: str, message: str) -> CallRefused:
@@ -397,8 +397,6 @@ class PlanRewriter:
             return sqltext.answer_query([], [])
         if head[0] == "USE":
             return self._use(sql, head, call)
-        if head[0] == "SET":
-            sql = sqltext.session_setting(sql) or sql
         if head[0] == "SHOW" and len(head) > 1 and head[1] in ("SCHEMAS", "DATABASES", "NAMESPACES"):
             return self._show_schemas(sql)
         if head[0] in ("SET", "RESET") and not _SET_SPECIAL.match(sql):
@@ -498,12 +496,16 @@ class PlanRewriter:
         return sqltext.answer_query(columns, rows)
 
     def _set(self, sql: str, verb: str, call: Call) -> str:
-        """``SET k = v``, ``SET k``, ``SET``, ``RESET k``: session configuration, kept in the caller's session."""
-        rest = re.sub(rf"^\s*{verb}\b", "", sql, count=1, flags=re.I).strip().rstrip(";").strip()
+        """``SET k = v``, ``SET k``, ``SET``, ``RESET k`` (and Databricks SQL's forms, ``sqltext.setting``): session
+        configuration, kept in the caller's session."""
+        found = sqltext.setting(sql)
+        if found is None:
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         "SET TIME ZONE needs a zone named in quotes: SET TIME ZONE 'Asia/Manila' (or an offset, "
+                         "'+08:00').")
         Operation = base_pb2.ConfigRequest.Operation
-        key, _, value = (part.strip() for part in rest.partition("="))
-        key = key.strip("`")
-        if verb == "RESET":
+        key, value = found.key, found.value
+        if found.verb == "RESET":
             if key:
                 self.upstream.config(call.session_id, call.user_id,
                                      Operation(unset=base_pb2.ConfigRequest.Unset(keys=[key])))
@@ -513,13 +515,15 @@ class PlanRewriter:
                                             Operation(get_all=base_pb2.ConfigRequest.GetAll()))
             return sqltext.answer_query([("key", "string"), ("value", "string")],
                                         sorted((p.key, p.value) for p in response.pairs))
-        if not _:
+        if value is None:
             response = self.upstream.config(call.session_id, call.user_id,
                                             Operation(get_option=base_pb2.ConfigRequest.GetOption(keys=[key])))
-            found = response.pairs[0].value if response.pairs and response.pairs[0].HasField("value") else None
+            found_value = response.pairs[0].value if response.pairs and response.pairs[0].HasField("value") else None
             return sqltext.answer_query([("key", "string"), ("value", "string")],
-                                        [(key, found if found is not None else "<undefined>")])
-        value = value.strip("'\"")
+                                        [(key, found_value if found_value is not None else "<undefined>")])
+        if key == sqltext.TIME_ZONE_KEY and not sqltext.is_time_zone(value):
+            raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
+                         f"{value!r} is not a time zone: name a region (Asia/Manila) or an offset (+08:00).")
         try:
             self.upstream.config(call.session_id, call.user_id, Operation(set=base_pb2.ConfigRequest.Set(
                 pairs=[base_pb2.KeyValue(key=key, value=value)])))
@@ -762,7 +766,8 @@ class PlanRewriter:
     def _write_target(self, text: str, call: Call) -> FullName:
         """The table a write names, once it is known to be one that may be written (``CatalogStore.check_writable``)."""
         name = self.resolve(text, call)
-        _check_catalog_names([name.schema, name.table])
+        if name.schema not in sqltext.FILE_FORMATS:  # delta.`/path`: no catalog name (refused below as not found)
+            _check_catalog_names([name.schema, name.table])
         self._catalog(lambda: self.catalog.check_writable(name))
         return name
 

@@ -56,24 +56,67 @@ SESSION_PARAMETERS = {
     "legacy_time_parser_policy": "spark.sql.legacy.timeParserPolicy",
     "max_file_partition_bytes": "spark.sql.files.maxPartitionBytes",
 }
-_SET_PARAMETER = re.compile(r"\s*SET\s+([A-Za-z_]+)\s*=\s*(.*?)\s*;?\s*", re.IGNORECASE | re.DOTALL)
-_SET_TIME_ZONE = re.compile(r"""\s*SET\s+TIME\s+ZONE\s+(?:'([^']*)'|"([^"]*)")\s*;?\s*""", re.IGNORECASE | re.DOTALL)
+TIME_ZONE_KEY = SESSION_PARAMETERS["timezone"]
+_SET_VERB = re.compile(r"(SET|RESET)\b\s*(.*?)\s*;?\s*", re.IGNORECASE | re.DOTALL)
+_TIME_ZONE = re.compile(r"TIME\s+ZONE\b\s*(.*)", re.IGNORECASE | re.DOTALL)
+_ZONE_OFFSET = re.compile(r"(?:UTC|GMT|UT)?[+-]\d{1,2}(?::?\d{2}(?::?\d{2})?)?|Z|UTC|GMT|UT", re.IGNORECASE)
 
 
-def session_setting(sql: str) -> str | None:
-    """``SET ANSI_MODE = false`` (any of ``SESSION_PARAMETERS``) and ``SET TIME ZONE 'Asia/Manila'`` as the Spark
-    ``SET`` Sail runs; None for any other text. Sail takes an unknown key as a setting nobody reads (the statement
-    succeeded and changed nothing) and cannot parse ``SET TIME ZONE``."""
-    zone = _SET_TIME_ZONE.fullmatch(sql)
-    if zone is not None:
-        return f"SET {SESSION_PARAMETERS['timezone']}={zone.group(1) if zone.group(1) is not None else zone.group(2)}"
-    found = _SET_PARAMETER.fullmatch(sql)
-    if found is None or found.group(1).lower() not in SESSION_PARAMETERS or not found.group(2):
+@dataclass(frozen=True)
+class Setting:
+    """A ``SET``/``RESET`` statement in Spark's terms: ``key`` None is ``SET`` alone (every setting), ``value`` None
+    a read (``SET k``) or a reset."""
+
+    verb: str
+    key: str | None
+    value: str | None
+
+
+def _setting_value(text: str) -> str:
+    """A SET's value as written: inside its quotes if quoted, else up to a trailing ``--`` comment."""
+    text = text.strip()
+    if text[:1] in ("'", '"'):
+        end = text.find(text[0], 1)
+        if end > 0:
+            return text[1:end]
+    return re.sub(r"\s*--.*\Z", "", text, flags=re.DOTALL).strip()
+
+
+def setting(sql: str) -> Setting | None:
+    """A ``SET``/``RESET`` statement with Spark keys: Databricks SQL's short names (``ANSI_MODE``, ``TIMEZONE``, …
+    ``SESSION_PARAMETERS``) are the settings they name, and ``SET TIME ZONE 'Asia/Manila'`` sets the session time
+    zone. None for another statement, and for ``SET TIME ZONE LOCAL`` or ``INTERVAL …`` (no zone named)."""
+    toks = tokens(sql)
+    found = _SET_VERB.fullmatch(sql[toks[0].start:]) if toks else None  # leading comments skipped
+    if found is None:
         return None
-    value = found.group(2)
-    if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
-        value = value[1:-1]
-    return f"SET {SESSION_PARAMETERS[found.group(1).lower()]}={value}"
+    verb, rest = found.group(1).upper(), found.group(2)
+    zone = _TIME_ZONE.fullmatch(rest) if verb == "SET" else None
+    if zone is not None:
+        value = zone.group(1).strip()
+        if value[:1] not in ("'", '"'):
+            return None
+        return Setting(verb, TIME_ZONE_KEY, _setting_value(value))
+    key, eq, value = rest.partition("=")
+    key = key.strip().strip("`")
+    if not key:
+        return Setting(verb, None, None)
+    key = SESSION_PARAMETERS.get(key.lower(), key)
+    return Setting(verb, key, _setting_value(value) if eq and verb == "SET" else None)
+
+
+def is_time_zone(value: str) -> bool:
+    """Whether Spark can take ``value`` as a session time zone: a region (``Asia/Manila``) or an offset (``+08:00``,
+    ``UTC+8``, ``Z``)."""
+    if _ZONE_OFFSET.fullmatch(value):
+        return True
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 @lru_cache(maxsize=512)

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from odoolake.workspace.engine import sqltext
 from odoolake.workspace.engine.errors import SESSION_CLOSED, error_class_of
 from odoolake.workspace.engine.interrupts import CancellableRun
 from odoolake.workspace.errors import ApiError, InvalidParameterValue, ResourceDoesNotExist
@@ -53,7 +54,6 @@ TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "CLOSED"})
 INLINE, EXTERNAL_LINKS = "INLINE", "EXTERNAL_LINKS"
 FORMATS = ("JSON_ARRAY", "ARROW_STREAM", "CSV")
 _WAIT = re.compile(r"^(\d+)s$")
-_SET = re.compile(r"^\s*(?P<verb>SET|RESET)\s+(?P<key>[`\w.-]+)\s*(?P<eq>=\s*(?P<value>.*?))?\s*;?\s*$", re.I | re.S)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -102,12 +102,13 @@ def parameter_value(value: str | None, kind: str, name: str) -> Parameter:
             return Parameter(None if value is None else value.lower() == "true", "boolean")
         if kind == "DATE":
             return Parameter(None if value is None else dt.date.fromisoformat(value), "date")
-        if kind in ("TIMESTAMP", "TIMESTAMP_NTZ"):
-            if value is not None:
-                dt.datetime.fromisoformat(value.replace("Z", "+00:00"))  # checked here; the engine reads the text
-            return Parameter(value, kind.lower())
-        if kind in ("STRING", "VOID"):
-            return Parameter(None if kind == "VOID" else value, None)
+        if kind in ("TIMESTAMP", "TIMESTAMP_NTZ"):  # as ISO text, which the engine reads in the session's zone
+            text = None if value is None else dt.datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
+            return Parameter(text, kind.lower())
+        if kind == "STRING":
+            return Parameter(value, "string" if value is None else None)
+        if kind == "VOID":
+            return Parameter(None)
     except (ValueError, decimal.InvalidOperation):
         raise InvalidParameterValue(f"Invalid parameters.{name}: {value!r} is not a valid {kind}.") from None
     raise InvalidParameterValue(f"Invalid parameters.{name}.type: unsupported type {kind!r}.")
@@ -193,16 +194,15 @@ class PrincipalSessions:
             return tuple(sorted(self._settings.get(principal, {}).items()))
 
     def record_setting(self, principal: str, statement: str) -> None:
-        m = _SET.match(statement)
-        if not m:
+        found = sqltext.setting(statement)  # as the engine reads it: SET TIME ZONE and short names included
+        if found is None or found.key is None:
             return
-        key, value = m.group("key").strip("`"), (m.group("value") or "").strip().strip("'\"")
         with self._lock:
             values = self._settings.setdefault(principal, {})
-            if m.group("verb").upper() == "RESET":
-                values.pop(key, None)
-            elif m.group("eq"):
-                values[key] = value
+            if found.verb == "RESET":
+                values.pop(found.key, None)
+            elif found.value is not None:
+                values[found.key] = found.value
 
     def forget(self, principal: str, spark: Any) -> None:
         """Drop ``spark`` as the principal's session (the engine restarted under it): the next statement gets a new
