@@ -3,6 +3,7 @@ every cell a string, a struct a JSON object with its field names, and type_text 
 
 from __future__ import annotations
 
+import decimal
 import json
 
 from pyspark.sql import Row
@@ -25,3 +26,23 @@ def test_type_text_keeps_the_struct_field_names_and_spells_the_types():
     assert type_of(T.ArrayType(payee))[1] == "ARRAY<STRUCT<tin:STRING,Amount:DECIMAL(18,2),missing:VOID>>"
     assert type_of(T.MapType(T.StringType(), T.ArrayType(T.LongType()))) == ("MAP", "MAP<STRING,ARRAY<BIGINT>>")
     assert type_of(T.ArrayType(T.TimestampNTZType())) == ("ARRAY", "ARRAY<TIMESTAMP_NTZ>")
+
+
+def test_a_struct_field_name_that_is_no_plain_identifier_is_quoted_in_type_text():
+    odd = T.StructType([T.StructField("x y", T.IntegerType()), T.StructField("c:d", T.IntegerType()),
+                        T.StructField("a`b", T.StringType())])
+    assert type_of(odd)[1] == "STRUCT<`x y`:INT,`c:d`:INT,`a``b`:STRING>"
+
+
+def test_parameters_keep_their_type_when_null_and_timestamps_travel_as_iso_text():
+    from odoolake.workspace.sql.results import Parameter
+    from odoolake.workspace.sql.statements import parameter_value
+
+    assert parameter_value(None, "STRING", "p") == Parameter(None, "string")  # a typed NULL, not VOID
+    assert parameter_value("x", "STRING", "p") == Parameter("x", None)
+    assert parameter_value(None, "VOID", "p") == Parameter(None, None)
+    assert parameter_value("1.5", "DECIMAL(10, 4)", "p") == Parameter(decimal.Decimal("1.5"), "decimal(10,4)")
+    # a basic-format timestamp Python reads but the engine does not: sent in the extended format it reads
+    assert parameter_value("20260102T030405", "TIMESTAMP_NTZ", "p") == Parameter("2026-01-02T03:04:05", "timestamp_ntz")
+    assert parameter_value("2026-01-02T03:04:05Z", "TIMESTAMP", "p") == Parameter("2026-01-02T03:04:05+00:00",
+                                                                                   "timestamp")

@@ -6,12 +6,20 @@ import base64
 import datetime as dt
 import decimal
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, cast
 
 from pyspark.sql import types as T
 
 from odoolake.workspace.engine import sqltext
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _field_name(name: str) -> str:
+    """A struct field's name as type text writes it: quoted when it is not a plain identifier (``x y``, ``c:d``)."""
+    return name if _PLAIN_NAME.fullmatch(name) else "`" + name.replace("`", "``") + "`"
 
 
 def type_of(data_type: T.DataType) -> tuple[str, str]:
@@ -35,7 +43,7 @@ def type_of(data_type: T.DataType) -> tuple[str, str]:
     if isinstance(data_type, T.MapType):
         return "MAP", f"MAP<{type_of(data_type.keyType)[1]},{type_of(data_type.valueType)[1]}>"
     if isinstance(data_type, T.StructType):  # field names as they are: only the types are keywords
-        fields = ",".join(f"{field.name}:{type_of(field.dataType)[1]}" for field in data_type.fields)
+        fields = ",".join(f"{_field_name(field.name)}:{type_of(field.dataType)[1]}" for field in data_type.fields)
         return "STRUCT", f"STRUCT<{fields}>"
     if isinstance(data_type, T.DayTimeIntervalType | T.YearMonthIntervalType):
         return "INTERVAL", data_type.simpleString().upper()
