@@ -46,3 +46,13 @@ def test_parameters_keep_their_type_when_null_and_timestamps_travel_as_iso_text(
     assert parameter_value("20260102T030405", "TIMESTAMP_NTZ", "p") == Parameter("2026-01-02T03:04:05", "timestamp_ntz")
     assert parameter_value("2026-01-02T03:04:05Z", "TIMESTAMP", "p") == Parameter("2026-01-02T03:04:05+00:00",
                                                                                    "timestamp")
+
+
+def test_cells_are_valid_json_with_non_finite_floats_and_map_keys_as_their_cells():
+    """As Spark's to_json writes them: NaN and infinities as strings (JSON has no NaN), map keys as the key's cell."""
+    assert [cell(float("nan")), cell(float("inf")), cell(float("-inf")), cell(1.5)] == ["NaN", "Infinity",
+                                                                                        "-Infinity", "1.5"]
+    nested = cell(Row(rate=float("nan"), floor=float("-inf")))
+    assert json.loads(nested) == {"rate": "NaN", "floor": "-Infinity"}  # strict JSON parses it
+    assert json.loads(cell({True: 1, False: None})) == {"true": 1, "false": None}
+    assert json.loads(cell({Row(k=1): "x"})) == {'{"k": 1}': "x"}

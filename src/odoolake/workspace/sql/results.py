@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import decimal
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, cast
@@ -71,13 +72,18 @@ def _plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, dict):  # JSON keys are strings: a map's keys as their cells (true, 1.5, {"k": 1})
+        return {cell(k): _plain(v) for k, v in value.items()}
     if hasattr(value, "asDict"):  # a struct (a Row, which is a tuple too): an object with its field names
         return {k: _plain(v) for k, v in value.asDict().items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE[repr(value)]  # a string, as Spark's to_json writes it: JSON has no NaN
     return value
+
+
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def cell(value: Any) -> str | None:
@@ -87,7 +93,7 @@ def cell(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value) if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        return repr(value) if math.isfinite(value) else _NON_FINITE[repr(value)]
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, dt.date | decimal.Decimal | int | str):
