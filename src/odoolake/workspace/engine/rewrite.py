@@ -402,7 +402,7 @@ class PlanRewriter:
         if head[0] in ("SET", "RESET") and not _SET_SPECIAL.match(sql):
             if not eager:
                 raise self._needs_command(head[0])
-            return self._set(sql, head[0], call)
+            return self._set(sql, call)
         if head[0] in ("DESCRIBE", "DESC") and len(head) > 1 and head[1] not in _DESCRIBE_TARGETS:
             return re.sub(r"^\s*(DESCRIBE|DESC)\b", "DESCRIBE TABLE", sql, count=1, flags=re.I)
         if head[0] == "CREATE":
@@ -495,7 +495,7 @@ class PlanRewriter:
             self.catalog.delta.forget(location)
         return sqltext.answer_query(columns, rows)
 
-    def _set(self, sql: str, verb: str, call: Call) -> str:
+    def _set(self, sql: str, call: Call) -> str:
         """``SET k = v``, ``SET k``, ``SET``, ``RESET k`` (and Databricks SQL's forms, ``sqltext.setting``): session
         configuration, kept in the caller's session."""
         found = sqltext.setting(sql)
