@@ -27,6 +27,15 @@ from odoolake.workspace.engine.session import SESSION_IDLE_ENV, SESSION_IDLE_SEC
     ("divide by zero", "DIVIDE_BY_ZERO", "22012", "try_divide"),
     ("unknown function: no_such_fn", "UNRESOLVED_ROUTINE", "42883", "`no_such_fn`"),
     ("Cannot cast string 'abc' to value of Int32 type", "CAST_INVALID_INPUT", "22018", '"INT"'),
+    ("Can't cast value 300 to type Int8", "CAST_OVERFLOW", "22003", 'The value 300 cannot be cast to "TINYINT"'),
+    ("element_at: the index is out of bounds", "INVALID_ARRAY_INDEX_IN_ELEMENT_AT", "22003", "try_element_at"),
+    ("'Int32(1) > Int32(2)' is not true!", "USER_RAISED_EXCEPTION", "P0001", "'Int32(1) > Int32(2)' is not true!"),
+    ("Month value '13' is out of range", "DATETIME_FIELD_OUT_OF_BOUNDS", "22023",
+     "Invalid value for MonthOfYear (valid values 1 - 12): 13."),
+    ("Day value '0' is out of range", "DATETIME_FIELD_OUT_OF_BOUNDS", "22023", "DayOfMonth (valid values 1 - 28/31): 0."),
+    ("Unable to parse date from 2026, 2, 30", "DATETIME_FIELD_OUT_OF_BOUNDS", "22023", "year, month, day 2026, 2, 30"),
+    ("12345.6 is too large to store in a Decimal128 of precision 3. Max is 99.9",
+     "NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION", "22003", "12345.6 cannot be represented as a decimal of precision 3"),
 ])
 def test_sail_messages_get_their_spark_class(sail, error_class, sql_state, names):
     found = classify(sail)
@@ -36,6 +45,8 @@ def test_sail_messages_get_their_spark_class(sail, error_class, sql_state, names
 
 def test_unknown_text_is_left_alone():
     assert classify("the disk is full") is None
+    assert classify("boom") is None  # raise_error's own text: nothing in it says what it is
+    assert classify("the check 'x' is not true! (see the log)") is None  # only assert_true's whole message
     assert translate("the disk is full", None, 13) is None
 
 

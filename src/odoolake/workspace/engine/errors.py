@@ -49,6 +49,11 @@ def _syntax(match: re.Match[str]) -> SparkError:
     return SparkError("PARSE_SYNTAX_ERROR", "42601", f"Syntax error at or near {where}{position}.")
 
 
+# Spark (java.time) names of the fields make_date checks, with their valid ranges.
+_DATE_FIELDS = {"Year": "Year (valid values -999999999 - 999999999)", "Month": "MonthOfYear (valid values 1 - 12)",
+                "Day": "DayOfMonth (valid values 1 - 28/31)"}
+
+
 # (pattern over Sail's message, what it is in Spark's terms); the first that matches wins.
 RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...] = (
     (re.compile(r"Table or view not found: (?P<name>\S+)"),
@@ -90,6 +95,29 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
      lambda m: SparkError("WRONG_NUM_ARGS.WITHOUT_SUGGESTION", "42605",
                           f"The `{m.group('name')}` requires {m.group('want')} parameters but the actual number is "
                           f"{m.group('got')}.")),
+    (re.compile(r"Can't cast value (?P<value>\S+) to type (?P<type>\w+)"),
+     lambda m: SparkError("CAST_OVERFLOW", "22003",
+                          f"The value {m.group('value')} cannot be cast to \"{_spark_type(m.group('type'))}\" due to an "
+                          "overflow. Use `try_cast` to tolerate overflow and return NULL instead.")),
+    (re.compile(r"element_at: the index is out of bounds"),
+     lambda m: SparkError("INVALID_ARRAY_INDEX_IN_ELEMENT_AT", "22003",
+                          "The index is out of bounds of the array. Use `try_element_at` to tolerate accessing element "
+                          "at invalid index and return NULL instead.")),
+    (re.compile(r"^(?P<expression>'.*') is not true!$", re.S),
+     lambda m: SparkError("USER_RAISED_EXCEPTION", "P0001", f"{m.group('expression')} is not true!")),
+    (re.compile(r"(?P<field>Year|Month|Day) value '(?P<value>[^']*)' is out of range"),
+     lambda m: SparkError("DATETIME_FIELD_OUT_OF_BOUNDS", "22023",
+                          f"Invalid value for {_DATE_FIELDS[m.group('field')]}: {m.group('value')}. If necessary set "
+                          "spark.sql.ansi.enabled to \"false\" to bypass this error.")),
+    (re.compile(r"Unable to parse date from (?P<parts>-?\d+, -?\d+, -?\d+)"),
+     lambda m: SparkError("DATETIME_FIELD_OUT_OF_BOUNDS", "22023",
+                          f"Invalid date from year, month, day {m.group('parts')}. If necessary set "
+                          "spark.sql.ansi.enabled to \"false\" to bypass this error.")),
+    (re.compile(r"(?P<value>\S+) is too large to store in a Decimal\d+ of precision (?P<precision>\d+)"),
+     lambda m: SparkError("NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION", "22003",
+                          f"{m.group('value')} cannot be represented as a decimal of precision "
+                          f"{m.group('precision')}. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass "
+                          "this error, and return NULL instead.")),
 )
 _ARROW_TYPES = {"Int8": "TINYINT", "Int16": "SMALLINT", "Int32": "INT", "Int64": "BIGINT", "Float32": "FLOAT",
                 "Float64": "DOUBLE", "Date32": "DATE", "Boolean": "BOOLEAN"}
