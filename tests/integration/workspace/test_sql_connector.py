@@ -117,6 +117,35 @@ def test_an_empty_array_literal_comes_back_empty_through_both_sql_apis(server):
     assert answer.result.data_array == [["[]"]]
 
 
+def test_intervals_maps_and_floats_come_back_as_databricks_writes_them_through_both_sql_apis(server):
+    """Intervals failed in both APIs (a year-month interval is an Arrow type pyarrow cannot read; a day-time one a
+    timedelta JSON cannot hold), ``map()`` failed through Thrift (void keys), and a FLOAT cell showed its float64
+    expansion. Intervals are Hive-style text, as Spark's results write them (``make_dt_interval(100, 13)`` is
+    ``100 13:00:00.000000000`` in its documentation), with their interval type in the column description."""
+    from databricks.sdk import WorkspaceClient
+
+    statement = ("SELECT INTERVAL '1-2' YEAR TO MONTH AS ym, INTERVAL '-3' MONTH AS mo, make_dt_interval(100, 13) AS dt, "
+                 "INTERVAL '-1 02:03:04.5' DAY TO SECOND AS neg, CAST(NULL AS INTERVAL DAY) AS none, "
+                 "array(INTERVAL '1' DAY) AS days, map() AS empty, CAST(1.1 AS FLOAT) AS f, "
+                 "array(CAST(2.2 AS FLOAT)) AS fs")
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute(statement)
+        row = cur.fetchone()
+        kinds = {d[0]: d[1] for d in cur.description}
+    assert (row.ym, row.mo, row.dt, row.neg, row.none) == ("1-2", "-0-3", "100 13:00:00.000000000",
+                                                           "-1 02:03:04.500000000", None)
+    assert (kinds["ym"], kinds["dt"]) == ("interval_year_month", "interval_day_time")
+    assert len(row.empty) == 0 and row.f == pytest.approx(1.1)
+    w = WorkspaceClient(host=server.url, token=server.token)
+    answer = w.statement_execution.execute_statement(statement, LOCAL_WAREHOUSE_ID, wait_timeout="30s")
+    assert answer.status.state.value == "SUCCEEDED", answer.status.error
+    assert answer.result.data_array == [["1-2", "-0-3", "100 13:00:00.000000000", "-1 02:03:04.500000000", None,
+                                         '["1 00:00:00.000000000"]', "{}", "1.1", "[2.2]"]]
+    types = [(c.type_name.value, c.type_text) for c in answer.manifest.schema.columns]
+    assert types[:3] == [("INTERVAL", "INTERVAL YEAR TO MONTH"), ("INTERVAL", "INTERVAL MONTH"),
+                         ("INTERVAL", "INTERVAL DAY TO SECOND")]
+
+
 def test_large_results_arrive_whole_over_several_fetches(server):
     with connect(server) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT id, id * 2 AS twice FROM range({BIG_ROWS})")
@@ -308,6 +337,11 @@ def test_bad_input_gets_clear_errors(server, connector_tables):
     ("SELEC 1", "PARSE_SYNTAX_ERROR", "42601"),
     ("SELECT 1 / 0", "DIVIDE_BY_ZERO", "22012"),
     ("SELECT no_such_fn(1)", "UNRESOLVED_ROUTINE", "42883"),
+    ("SELECT CAST(300 AS TINYINT)", "CAST_OVERFLOW", "22003"),
+    ("SELECT element_at(array(1, 2), 5)", "INVALID_ARRAY_INDEX_IN_ELEMENT_AT", "22003"),
+    ("SELECT assert_true(1 > 2)", "USER_RAISED_EXCEPTION", "P0001"),
+    ("SELECT make_date(2026, 13, 1)", "DATETIME_FIELD_OUT_OF_BOUNDS", "22023"),
+    ("SELECT CAST(12345.6 AS DECIMAL(3,1))", "NUMERIC_VALUE_OUT_OF_RANGE", "22003"),
 ])
 def test_errors_carry_the_spark_error_class_and_sqlstate(server, connector_tables, statement, error_class,
                                                           sql_state):

@@ -11,9 +11,20 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
+import pyarrow as pa
+import pyarrow.ipc
 from pyspark.sql import types as T
 
 from odoolake.workspace.engine import sqltext
+from odoolake.workspace.sql.spark_text import (
+    NON_FINITE,
+    day_time_text,
+    floats_as_written,
+    holds_float,
+    java_number_text,
+    timedelta_micros,
+    year_month_text,
+)
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -63,7 +74,74 @@ def columns(schema: T.StructType) -> list[dict[str, Any]]:
     return out
 
 
+# -- intervals and floating point as Spark writes them in a result ---------------------------------------------------
+
+INTERVAL_KIND = b"spark.interval"  # field metadata of a result's text column that holds intervals: which kind
+DAY_TIME, YEAR_MONTH = b"day_time", b"year_month"
+def _months_readable(kind: pa.DataType) -> pa.DataType:
+    """The type with every month interval (which pyarrow cannot read in Python) as the int32 it is stored as."""
+    if kind.id == pa.lib.Type_INTERVAL_MONTHS:
+        return pa.int32()
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        item = kind.value_field.with_type(_months_readable(kind.value_type))
+        return pa.list_(item) if pa.types.is_list(kind) else pa.large_list(item)
+    if pa.types.is_struct(kind):
+        return pa.struct([field.with_type(_months_readable(field.type)) for field in kind])
+    if pa.types.is_map(kind):
+        return pa.map_(kind.key_field.with_type(_months_readable(kind.key_type)),
+                       kind.item_field.with_type(_months_readable(kind.item_type)))
+    return kind
+
+
+def _intervals_as_text(table: pa.Table) -> pa.Table:
+    """The engine's answer with each interval column as the text Spark's results hold (marked with its kind in the
+    field's metadata), month intervals anywhere made readable as month counts."""
+    readable = pa.schema([field.with_type(_months_readable(field.type)) for field in table.schema],
+                         metadata=table.schema.metadata)
+    months = [field.name for field in table.schema if field.type.id == pa.lib.Type_INTERVAL_MONTHS]
+    if not months and readable == table.schema and not any(pa.types.is_duration(f.type) for f in table.schema):
+        return table
+    if readable != table.schema:  # the same bytes read with int32 where a month interval was
+        batches = [pa.ipc.read_record_batch(batch.serialize(), readable) for batch in table.to_batches()]
+        table = pa.Table.from_batches(batches, readable)
+    columns, fields = [], []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if field.name in months or pa.types.is_duration(field.type):
+            day_time = pa.types.is_duration(field.type)
+            text = day_time_text if day_time else year_month_text
+            values = column.cast(pa.duration("us")).cast(pa.int64()) if day_time else column
+            column = pa.array([None if v is None else text(v) for v in values.to_pylist()], pa.string())
+            field = pa.field(field.name, pa.string(), field.nullable,
+                             {INTERVAL_KIND: DAY_TIME if day_time else YEAR_MONTH})
+        columns.append(column)
+        fields.append(field)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _intervals_read_as_text(schema: T.StructType) -> T.StructType:
+    """The schema the rows are read with once :func:`_intervals_as_text` made each interval column text (a month
+    interval inside an array, map or struct is read as its number of months)."""
+    def nested(kind: T.DataType) -> T.DataType:
+        if isinstance(kind, T.YearMonthIntervalType):
+            return T.IntegerType()
+        if isinstance(kind, T.ArrayType):
+            return T.ArrayType(nested(kind.elementType), kind.containsNull)
+        if isinstance(kind, T.MapType):
+            return T.MapType(nested(kind.keyType), nested(kind.valueType), kind.valueContainsNull)
+        if isinstance(kind, T.StructType):
+            return T.StructType([T.StructField(f.name, nested(f.dataType), f.nullable, f.metadata) for f in kind])
+        return kind
+
+    return T.StructType([
+        T.StructField(f.name, T.StringType() if isinstance(f.dataType, T.DayTimeIntervalType | T.YearMonthIntervalType)
+                      else nested(f.dataType), f.nullable, f.metadata) for f in schema.fields])
+
+
+# -- JSON_ARRAY cells --------------------------------------------------------------------------------------------------
+
 def _plain(value: Any) -> Any:
+    if isinstance(value, dt.timedelta):  # a day-time interval inside an array, map or struct
+        return day_time_text(timedelta_micros(value))
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, dt.date):
@@ -79,11 +157,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
-        return _NON_FINITE[repr(value)]  # a string, as Spark's to_json writes it: JSON has no NaN
+        return NON_FINITE[repr(value)]  # a string, as Spark's to_json writes it: JSON has no NaN
     return value
 
 
-_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+JSON_SEPARATORS = (",", ":")  # nested values written compactly, as Spark's to_json writes them
 
 
 def cell(value: Any) -> str | None:
@@ -93,14 +171,28 @@ def cell(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else _NON_FINITE[repr(value)]
+        return java_number_text(value)
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, dt.date | decimal.Decimal | int | str):
         return str(value)
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
-    return json.dumps(_plain(value))
+    return json.dumps(_plain(value), separators=JSON_SEPARATORS, ensure_ascii=False)
+
+
+def row_cells(rows: list, schema: T.StructType) -> list[list[str | None]]:
+    """Rows as JSON_ARRAY cells, each column written as its type is (a FLOAT as the float it is, not the double
+    Python reads it as)."""
+    def writer(kind: T.DataType) -> Any:
+        if isinstance(kind, T.FloatType):
+            return lambda v: None if v is None else java_number_text(v, single=True)
+        if holds_float(kind):
+            return lambda v: cell(floats_as_written(v, kind))
+        return cell
+
+    writers = [writer(field.dataType) for field in schema.fields]
+    return [[write(value) for write, value in zip(writers, row, strict=True)] for row in rows]
 
 
 @dataclass(frozen=True)
@@ -148,7 +240,17 @@ def engine_result(df: Any) -> tuple[Any, Any]:
     from pyspark.sql.pandas.types import from_arrow_schema
 
     table, schema = df._to_table()
-    return table, schema or from_arrow_schema(table.schema, prefer_timestamp_ntz=True)
+    schema = schema or from_arrow_schema(table.schema, prefer_timestamp_ntz=True)
+    return _intervals_as_text(table), schema
+
+
+def rows_and_schema(df: Any) -> tuple[list, T.StructType]:
+    """A DataFrame's rows (converted by PySpark's own converter, as ``collect()`` converts them) and its Spark
+    schema, from one engine call; intervals come as Spark's results write them."""
+    from pyspark.sql.conversion import ArrowTableToRowsConversion
+
+    table, schema = engine_result(df)
+    return ArrowTableToRowsConversion.convert(table, _intervals_read_as_text(schema), binary_as_bytes=True), schema
 
 
 def _null_elements_nullable(data_type: T.DataType) -> T.DataType:
@@ -162,8 +264,9 @@ def _null_elements_nullable(data_type: T.DataType) -> T.DataType:
     if isinstance(data_type, T.ArrayType):
         return T.ArrayType(_null_elements_nullable(data_type.elementType),
                            data_type.containsNull or isinstance(data_type.elementType, T.NullType))
-    if isinstance(data_type, T.MapType):
-        return T.MapType(data_type.keyType, _null_elements_nullable(data_type.valueType),
+    if isinstance(data_type, T.MapType):  # map(): void keys, which Arrow holds only as strings (there are none)
+        key = T.StringType() if isinstance(data_type.keyType, T.NullType) else data_type.keyType
+        return T.MapType(_null_elements_nullable(key), _null_elements_nullable(data_type.valueType),
                          data_type.valueContainsNull or isinstance(data_type.valueType, T.NullType))
     return data_type
 
@@ -174,6 +277,7 @@ def arrow_and_schema(df: Any) -> tuple[Any, Any]:
     from pyspark.sql.pandas.types import to_arrow_schema
 
     table, schema = engine_result(df)
-    arrow = to_arrow_schema(cast(T.StructType, _null_elements_nullable(schema)),
+    arrow = to_arrow_schema(cast(T.StructType, _null_elements_nullable(_intervals_read_as_text(schema))),
                             error_on_duplicated_field_names_in_struct=True, timezone="UTC")
-    return table.cast(arrow), schema
+    marked = pa.schema([field.with_metadata(table.schema.field(i).metadata or {}) for i, field in enumerate(arrow)])
+    return table.cast(marked), schema

@@ -42,7 +42,14 @@ from odoolake.workspace.sql.result_files import (
     arrow_for_clients,
 )
 from odoolake.workspace.sql.result_links import RESULT_LINK_PATH, ResultLinks
-from odoolake.workspace.sql.results import Parameter, arrow_and_schema, cell, columns, engine_result, statement_frame
+from odoolake.workspace.sql.results import (
+    Parameter,
+    arrow_and_schema,
+    columns,
+    row_cells,
+    rows_and_schema,
+    statement_frame,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -76,6 +83,7 @@ class Statement(CancellableRun):
 
 _INTEGERS = {"INT": "int", "INTEGER": "int", "BIGINT": "bigint", "LONG": "bigint", "SMALLINT": "smallint",
              "SHORT": "smallint", "TINYINT": "tinyint", "BYTE": "tinyint"}
+_INTEGER_BITS = {"tinyint": 8, "smallint": 16, "int": 32, "bigint": 64}
 _FLOATS = {"DOUBLE": "double", "FLOAT": "float", "REAL": "float"}
 _DECIMAL_TYPE = re.compile(r"DECIMAL\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
 
@@ -87,7 +95,12 @@ def parameter_value(value: str | None, kind: str, name: str) -> Parameter:
     kind = (kind or "STRING").upper().strip()
     try:
         if kind in _INTEGERS:
-            return Parameter(None if value is None else int(value), _INTEGERS[kind])
+            number = None if value is None else int(value)
+            bits = _INTEGER_BITS[_INTEGERS[kind]]
+            if number is not None and not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+                raise InvalidParameterValue(f"Invalid parameters.{name}: {value!r} is out of range for {kind} "
+                                            f"({-(2 ** (bits - 1))} to {2 ** (bits - 1) - 1}).")
+            return Parameter(number, _INTEGERS[kind])
         if kind in _FLOATS:
             return Parameter(None if value is None else float(value), _FLOATS[kind])
         if kind.startswith("DECIMAL"):
@@ -95,7 +108,13 @@ def parameter_value(value: str | None, kind: str, name: str) -> Parameter:
             if kind != "DECIMAL" and sized is None:
                 raise InvalidParameterValue(f"Invalid parameters.{name}.type: {kind!r} is not a DECIMAL(p,s) type.")
             sql_type = f"decimal({sized.group(1)},{sized.group(2) or 0})" if sized else None
-            return Parameter(None if value is None else decimal.Decimal(value), sql_type)
+            exact = None if value is None else decimal.Decimal(value)
+            if sized and exact is not None and exact.is_finite():
+                whole_digits = int(sized.group(1)) - int(sized.group(2) or 0)
+                if abs(exact) >= 10 ** whole_digits:
+                    raise InvalidParameterValue(f"Invalid parameters.{name}: {value!r} does not fit {kind} (at most "
+                                                f"{whole_digits} digits before the point).")
+            return Parameter(exact, sql_type)
         if kind in ("BOOLEAN", "BOOL"):
             if value is not None and value.lower() not in ("true", "false"):
                 raise ValueError(value)
@@ -333,13 +352,9 @@ def collected(df: Any, row_limit: int | None) -> tuple[list, Any]:
     """A result's rows (up to ``row_limit`` + 1) and its Spark schema, in one engine call.
 
     ``DataFrame.collect()`` first asks the engine for a setting (``binaryAsBytes``), and ``.schema`` is an analysis
-    of its own: two round trips more per statement. The engine's answer to the query carries the schema already, so
-    the rows are converted here by PySpark's own converter, as ``collect()`` converts them."""
-    from pyspark.sql.conversion import ArrowTableToRowsConversion
-
-    frame = df.limit(row_limit + 1) if row_limit is not None else df
-    table, schema = engine_result(frame)
-    return ArrowTableToRowsConversion.convert(table, schema, binary_as_bytes=True), schema
+    of its own: two round trips more per statement. The engine's answer to the query carries the schema already
+    (:func:`results.rows_and_schema`)."""
+    return rows_and_schema(df.limit(row_limit + 1) if row_limit is not None else df)
 
 
 class StatementService:
@@ -553,7 +568,7 @@ class StatementService:
             return
         truncated = row_limit is not None and len(rows) > row_limit
         rows = rows[:row_limit] if truncated else rows
-        data = [[cell(v) for v in row] for row in rows]
+        data = row_cells(rows, schema_info)
         chunks, sizes, total = [], [], 0
         for start in range(0, max(len(data), 1), CHUNK_ROWS):
             chunk = data[start:start + CHUNK_ROWS]
@@ -601,7 +616,7 @@ class StatementService:
             over = row_limit is not None and len(rows) > row_limit
             if st.state == "CANCELED":
                 return
-            data = [[cell(v) for v in row] for row in (rows[:row_limit] if over else rows)]
+            data = row_cells(rows[:row_limit] if over else rows, schema_info)
             written = self.files.write_rows(st.statement_id, st.format, [f.name for f in schema_info.fields], data,
                                             byte_limit)
         st.files = written.chunks

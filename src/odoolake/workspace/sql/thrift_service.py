@@ -12,6 +12,7 @@ without pyarrow. Errors carry the message, the Spark error class and the SQLSTAT
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -31,7 +32,9 @@ from odoolake.workspace.sql import operations as ops
 from odoolake.workspace.sql import show_metadata
 from odoolake.workspace.sql.metadata import Metadata
 from odoolake.workspace.sql.operations import FINISHED, SqlOperation, SqlOperations
+from odoolake.workspace.sql.results import DAY_TIME, INTERVAL_KIND, JSON_SEPARATORS, YEAR_MONTH, cell
 from odoolake.workspace.sql.sessions import SqlSessions
+from odoolake.workspace.sql.spark_text import day_time_text, timedelta_micros
 from odoolake.workspace.sql.statements import SqlFailure, parameter_value
 
 LOG = logging.getLogger(__name__)
@@ -55,8 +58,13 @@ def _error_status(failure: SqlFailure, code: int = T.TStatusCode.ERROR_STATUS) -
 
 # -- types ---------------------------------------------------------------------------------------------------------
 
-def _type_id(kind: pa.DataType) -> int:
-    Id = T.TTypeId
+_INTERVAL_TYPE_IDS = {DAY_TIME: T.TTypeId.INTERVAL_DAY_TIME_TYPE, YEAR_MONTH: T.TTypeId.INTERVAL_YEAR_MONTH_TYPE}
+
+
+def _type_id(field: pa.Field) -> int:
+    kind, Id = field.type, T.TTypeId
+    if field.metadata and INTERVAL_KIND in field.metadata:  # the text of an interval (results.py)
+        return _INTERVAL_TYPE_IDS[field.metadata[INTERVAL_KIND]]
     checks = ((pa.types.is_boolean, Id.BOOLEAN_TYPE), (pa.types.is_int8, Id.TINYINT_TYPE),
               (pa.types.is_int16, Id.SMALLINT_TYPE), (pa.types.is_int32, Id.INT_TYPE),
               (pa.types.is_int64, Id.BIGINT_TYPE), (pa.types.is_float32, Id.FLOAT_TYPE),
@@ -64,8 +72,7 @@ def _type_id(kind: pa.DataType) -> int:
               (pa.types.is_date, Id.DATE_TYPE), (pa.types.is_timestamp, Id.TIMESTAMP_TYPE),
               (pa.types.is_binary, Id.BINARY_TYPE), (pa.types.is_large_binary, Id.BINARY_TYPE),
               (pa.types.is_list, Id.ARRAY_TYPE), (pa.types.is_large_list, Id.ARRAY_TYPE),
-              (pa.types.is_map, Id.MAP_TYPE), (pa.types.is_struct, Id.STRUCT_TYPE), (pa.types.is_null, Id.NULL_TYPE),
-              (pa.types.is_interval, Id.INTERVAL_DAY_TIME_TYPE), (pa.types.is_duration, Id.INTERVAL_DAY_TIME_TYPE))
+              (pa.types.is_map, Id.MAP_TYPE), (pa.types.is_struct, Id.STRUCT_TYPE), (pa.types.is_null, Id.NULL_TYPE))
     for check, type_id in checks:
         if check(kind):
             return type_id
@@ -81,7 +88,7 @@ def hive_schema(schema: pa.Schema) -> T.TTableSchema:
             qualifiers = T.TTypeQualifiers(qualifiers={
                 "precision": T.TTypeQualifierValue(i32Value=field.type.precision),
                 "scale": T.TTypeQualifierValue(i32Value=field.type.scale)})
-        entry = T.TPrimitiveTypeEntry(type=_type_id(field.type), typeQualifiers=qualifiers)
+        entry = T.TPrimitiveTypeEntry(type=_type_id(field), typeQualifiers=qualifiers)
         columns.append(T.TColumnDesc(columnName=field.name, position=position,
                                      typeDesc=T.TTypeDesc(types=[T.TTypeEntry(primitiveEntry=entry)])))
     return T.TTableSchema(columns=columns)
@@ -92,19 +99,24 @@ def _nested(kind: pa.DataType) -> bool:
         pa.types.is_struct(kind)
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, list) and value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
-        return {str(k): _json(v) for k, v in value}  # a map, as pyarrow gives it
-    if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json(v) for v in value]
+def _json(value: Any, kind: pa.DataType) -> Any:
+    """A nested value as JSON, read by its Arrow type (pyarrow gives a map as a list of pairs, an empty one as [])."""
+    if value is None:
+        return None
+    if pa.types.is_map(kind):
+        return {cell(key): _json(item, kind.item_type) for key, item in value}
+    if pa.types.is_struct(kind):
+        return {field.name: _json(value[field.name], field.type) for field in kind}
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return [_json(item, kind.value_type) for item in value]
+    if isinstance(value, dt.timedelta):  # a day-time interval
+        return day_time_text(timedelta_micros(value))
     return value
 
 
 def client_table(table: pa.Table, native: T.TSparkArrowTypes | None, arrow: bool) -> pa.Table:
     """The result in the types this client reads: what it does not take natively goes as strings, as Databricks
-    sends it (decimals and timestamps as text, nested values as JSON, intervals always as text)."""
+    sends it (decimals and timestamps as text, nested values as JSON; intervals are text already)."""
     decimals = arrow and bool(native and native.decimalAsArrow)
     timestamps = arrow and bool(native and native.timestampAsArrow)
     nested = arrow and bool(native and native.complexTypesAsArrow)
@@ -112,11 +124,11 @@ def client_table(table: pa.Table, native: T.TSparkArrowTypes | None, arrow: bool
     for field, column in zip(table.schema, table.columns, strict=True):
         kind = field.type
         as_text = (pa.types.is_decimal(kind) and not decimals) or (pa.types.is_timestamp(kind) and not timestamps) \
-            or (_nested(kind) and not nested) or pa.types.is_interval(kind) or pa.types.is_duration(kind) \
-            or (not arrow and (pa.types.is_date(kind) or pa.types.is_timestamp(kind)))
+            or (_nested(kind) and not nested) or (not arrow and (pa.types.is_date(kind) or pa.types.is_timestamp(kind)))
         if as_text:
             if _nested(kind):
-                column = pa.array([None if v is None else json.dumps(_json(v), default=str)
+                column = pa.array([None if v is None else json.dumps(_json(v, kind), default=str, ensure_ascii=False,
+                                                                     separators=JSON_SEPARATORS)
                                    for v in column.to_pylist()], pa.string())
             elif pa.types.is_timestamp(kind):
                 column = pa.array([None if v is None else v.isoformat(sep=" ") for v in column.to_pylist()],
