@@ -117,5 +117,5 @@ def test_integer_arithmetic_past_its_range_wraps_in_the_engine_under_ansi(server
     with server.workspace.engine.spark() as spark:
         assert spark.conf.get("spark.sql.ansi.enabled") == "true"
         assert spark.sql("SELECT 2147483647 + 1 AS n").collect()[0].n == -2147483648
-        with pytest.raises(Exception, match="cast value 2147483648 to type Int32"):
+        with pytest.raises(Exception, match=r"\[CAST_OVERFLOW\] The value 2147483648 cannot be cast to \"INT\""):
             spark.sql("SELECT CAST(2147483648 AS INT) AS n").collect()
