@@ -237,3 +237,35 @@ def test_set_statements_read_as_the_spark_settings_they_name(text, expected):
 def test_a_time_zone_is_a_region_or_an_offset():
     assert all(sqltext.is_time_zone(z) for z in ("Asia/Manila", "UTC", "+08:00", "-0530", "UTC+8", "GMT-03:00", "Z"))
     assert not any(sqltext.is_time_zone(z) for z in ("No/Such_Zone", "America/New_York' -- note", "", "../etc"))
+
+
+def test_create_table_finds_the_comments_sail_would_drop():
+    create = sqltext.create_table("CREATE TABLE s.t (`my id` INT COMMENT 'the \\'id', n DECIMAL(18,2) NOT NULL "
+                                  "COMMENT \"dq\", z INT) USING DELTA COMMENT 'tbl' AS SELECT 1")
+    assert create is not None
+    assert create.column_comments == (("my id", "the 'id"), ("n", "dq"))
+    assert create.comment == "tbl" and create.comment_span is not None
+    text = "create or replace table `main`.`s`.`m` using delta comment 'The model.' as select 1 id"
+    ctas = sqltext.create_table(text)
+    assert ctas is not None and ctas.comment == "The model." and ctas.column_comments == ()
+    assert ctas.comment_span is not None
+    start, end = ctas.comment_span
+    assert text[start:end] == "comment 'The model.'"
+    assert sqltext.create_table("CREATE TABLE s.t (a INT, b STRUCT<c: INT>)").column_comments == ()
+
+
+@pytest.mark.parametrize(("statement", "kind", "target", "column", "comment"), [
+    ("COMMENT ON TABLE main.s.t IS 'lines'", "comment_table", "main.s.t", None, "lines"),
+    ("comment on table `s`.`t` is NULL", "comment_table", "`s`.`t`", None, None),
+    ("COMMENT ON COLUMN main.s.t.wht IS 'it\\'s withheld'", "comment_column", "main.s.t", "wht", "it's withheld"),
+    ("COMMENT ON COLUMN s.t.`odd col` IS \"x\"", "comment_column", "s.t", "`odd col`", "x"),
+    ("alter table `main`.`s`.`t` change column\n    id\n    comment 'The id.';", "comment_column", "`main`.`s`.`t`",
+     "id", "The id."),
+    ("ALTER TABLE s.t ALTER COLUMN id COMMENT 'x'", "comment_column", "s.t", "id", "x"),
+])
+def test_comment_statements_are_served_by_the_engine(statement, kind, target, column, comment):
+    from odoolake.workspace.engine.delta_sql import comment_text, match_delta_statement
+
+    found = match_delta_statement(statement)
+    assert found is not None and (found.kind, found.target) == (kind, target)
+    assert found.match.groupdict().get("column") == column and comment_text(found) == comment

@@ -398,6 +398,21 @@ class CatalogStore:
                           name.catalog, name.schema, name.table))
         return self.table(new_name)
 
+    def set_table_comment(self, name: FullName, comment: str | None) -> TableInfo:
+        """``COMMENT ON TABLE``: the table's comment (None removes it)."""
+        self.check_writable(name)
+        self.table(name)
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT properties FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
+                               (name.catalog, name.schema, name.table)).fetchone()
+            properties = json.loads(row["properties"] or "{}")
+            if "comment" in properties:  # the engine's copy of the comment it created the table with
+                properties["comment"] = comment or ""
+            conn.execute("UPDATE tables SET comment = ?, properties = ?, updated_at = ? WHERE catalog_name = ? AND "
+                         "schema_name = ? AND name = ?",
+                         (comment, json.dumps(properties), _now(), name.catalog, name.schema, name.table))
+        return self.table(name)
+
     def all_tables(self) -> Iterator[TableInfo]:
         for row in self.db.connect().execute("SELECT * FROM tables ORDER BY catalog_name, schema_name, name"):
             yield self._info(row)

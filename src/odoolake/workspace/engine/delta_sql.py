@@ -24,7 +24,22 @@ RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
 
 _TARGET = r"(?P<target>delta\.`[^`]+`|[`\w.]+)"
 
+_COLUMN = r"(?P<column>`(?:[^`]|``)+`|\w+)"
+_COMMENT = r"(?P<comment>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|NULL)"  # a string literal, or NULL to remove it
+
 Result = tuple[list[tuple[str, str]], list[tuple[Any, ...]]]
+
+
+class UnknownColumn(DeltaCommandError):
+    """A statement names a column the table does not have."""
+
+
+def comment_text(stmt: DeltaStatement) -> str | None:
+    """The comment a COMMENT statement sets (None: NULL, which removes it), its literal's escapes read."""
+    literal = stmt.match.group("comment")
+    if literal.upper() == "NULL":
+        return None
+    return re.sub(r"\\(.)", r"\1", literal[1:-1], flags=re.S)
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,19 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "set_tblproperties",
         re.compile(rf"^\s*ALTER\s+TABLE\s+{_TARGET}\s+SET\s+TBLPROPERTIES\s*\((?P<props>.+)\)\s*;?\s*$", re.I | re.S),
+    ),
+    (
+        "comment_table",
+        re.compile(rf"^\s*COMMENT\s+ON\s+TABLE\s+{_TARGET}\s+IS\s+{_COMMENT}\s*;?\s*$", re.I | re.S),
+    ),
+    (
+        "comment_column",
+        re.compile(rf"^\s*COMMENT\s+ON\s+COLUMN\s+{_TARGET}\.{_COLUMN}\s+IS\s+{_COMMENT}\s*;?\s*$", re.I | re.S),
+    ),
+    (  # dbt-databricks' persist_docs for columns, older releases: ALTER TABLE t CHANGE COLUMN c COMMENT '…'
+        "comment_column",
+        re.compile(rf"^\s*ALTER\s+TABLE\s+{_TARGET}\s+(?:ALTER|CHANGE)\s+(?:COLUMN\s+)?{_COLUMN}\s+COMMENT\s+"
+                   rf"{_COMMENT}\s*;?\s*$", re.I | re.S),
     ),
 ]
 _PROPERTY = re.compile(r"\s*'(?P<key>(?:[^'\\]|\\.)*)'\s*=\s*'(?P<value>(?:[^'\\]|\\.)*)'\s*(?:,|$)")
@@ -271,6 +299,24 @@ def _set_tblproperties(stmt: DeltaStatement, table: DeltaTable, location: str, c
     return [], []
 
 
+def _comment_table(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
+    table.alter.set_table_description(comment_text(stmt) or "")
+    return [], []
+
+
+def _comment_column(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
+    """A column's comment, kept where Spark keeps it: the ``comment`` of the field's metadata in the Delta schema."""
+    wanted = stmt.match.group("column")
+    wanted = wanted[1:-1].replace("``", "`") if wanted.startswith("`") else wanted
+    names = [field.name for field in table.schema().fields]
+    found = next((name for name in names if name.lower() == wanted.lower()), None)
+    if found is None:
+        raise UnknownColumn(f"A column with name `{wanted}` cannot be resolved in {stmt.target}: its columns are "
+                            f"{', '.join(names)}.")
+    table.alter.set_column_metadata(found, {"comment": comment_text(stmt) or ""})
+    return [], []
+
+
 _HANDLERS: dict[str, Callable[[DeltaStatement, DeltaTable, str, Callable], Result]] = {
     "optimize": _optimize,
     "vacuum": _vacuum,
@@ -280,6 +326,8 @@ _HANDLERS: dict[str, Callable[[DeltaStatement, DeltaTable, str, Callable], Resul
     "add_columns": _add_columns,
     "tblproperties": _tblproperties,
     "set_tblproperties": _set_tblproperties,
+    "comment_table": _comment_table,
+    "comment_column": _comment_column,
 }
 
 

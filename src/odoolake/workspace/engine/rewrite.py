@@ -7,9 +7,9 @@ rules live on the server and no client is patched:
 - **tables**: ``saveAsTable``/``writeTo`` become a Delta write at the table's location plus a catalog entry (Sail's
   own catalog-table writes cannot create or overwrite Delta tables); ``CREATE TABLE`` without ``LOCATION`` gets its
   managed location; Delta's default format where Spark's would be parquet;
-- **statements Sail does not serve**: Delta maintenance and history (delta-rs), ``SHOW CREATE TABLE``, ``ALTER TABLE
-  … RENAME``, two-part ``USE``, ``DESCRIBE name``. The engine does the work and hands Sail a query that returns the
-  answer, so the client's session receives an ordinary result;
+- **statements Sail does not serve**: Delta maintenance and history (delta-rs), table and column comments, ``SHOW
+  CREATE TABLE``, ``ALTER TABLE … RENAME``, two-part ``USE``, ``DESCRIBE name``. The engine does the work and hands
+  Sail a query that returns the answer, so the client's session receives an ordinary result;
 - **refusals** for what the local engine cannot compute (Auto Loader, streaming sinks, Change Data Feed), by name.
 """
 
@@ -41,7 +41,7 @@ from odoolake.workspace.catalog.store import (
 )
 from odoolake.workspace.engine import delta_sql, dialect, errors, sqltext, wire
 from odoolake.workspace.engine.access import AccessRules
-from odoolake.workspace.engine.delta_sql import match_delta_statement, run_delta_statement
+from odoolake.workspace.engine.delta_sql import UnknownColumn, comment_text, match_delta_statement, run_delta_statement
 from odoolake.workspace.engine.identity import CallRefused, Principal
 from odoolake.workspace.engine.locks import table_lock
 from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_pb2
@@ -55,7 +55,8 @@ WriteOp: Any = commands_pb2.WriteOperation
 WriteV2: Any = commands_pb2.WriteOperationV2
 CatalogOp: Any = type(relations_pb2.Relation().catalog)  # spark.catalog.* calls; defined in catalog_pb2
 SILENT_COLUMN_DROP = "SILENT_COLUMN_DROP"  # our error class for the guard against Sail's NOT NULL append bug
-MUTATING_DELTA = frozenset({"optimize", "vacuum", "restore", "add_columns", "set_tblproperties"})
+MUTATING_DELTA = frozenset({"optimize", "vacuum", "restore", "add_columns", "set_tblproperties", "comment_table",
+                            "comment_column"})
 SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
 _SQL_TYPES = {pa.string(): "string", pa.int32(): "int", pa.bool_(): "boolean"}  # of the SHOW answers' columns
 
@@ -489,10 +490,14 @@ class PlanRewriter:
 
         try:
             columns, rows = run_delta_statement(stmt, location, conf)
+        except UnknownColumn as exc:
+            raise refuse("INVALID_ARGUMENT", "UNRESOLVED_COLUMN.WITH_SUGGESTION", "42703", str(exc)) from None
         except DeltaCommandError as exc:
             raise refuse("INVALID_ARGUMENT", "DELTA_COMMAND_FAILED", "42000", str(exc)) from None
         if name is not None:
             self.catalog.delta.forget(location)
+            if stmt.kind == "comment_table":  # the catalog's comment, which DESCRIBE and the API show
+                self._catalog(lambda: self.catalog.set_table_comment(name, comment_text(stmt)))
         return sqltext.answer_query(columns, rows)
 
     def _set(self, sql: str, call: Call) -> str:
@@ -577,8 +582,18 @@ class PlanRewriter:
             raise self._needs_command("CREATE TABLE")
         name = self._write_target(create.name, call)
         existing = self.catalog.find(name)
+        table_comment = None
+        if create.query_start is not None and create.comment_span is not None:  # which Sail refuses in a CTAS
+            table_comment = create.comment
+            sql = sql[:create.comment_span[0]] + sql[create.comment_span[1]:]
+            create = sqltext.create_table(sql) or create
         if create.replace and create.query_start is not None:
-            return self._replace_table_as(name, existing, sql[create.query_start:].rstrip().rstrip(";"), call)
+            answer = self._replace_table_as(name, existing, sql[create.query_start:].rstrip().rstrip(";"), call)
+            if table_comment is not None:
+                self._comments_after_create(name, table_comment, ())()
+            return answer
+        if prepared is not None and (table_comment is not None or create.column_comments):  # Sail keeps neither
+            prepared.after_success = self._comments_after_create(name, table_comment, create.column_comments)
         if create.replace:
             if existing is not None:
                 raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
@@ -603,6 +618,29 @@ class PlanRewriter:
         if prepared is not None and not create.has_location:
             prepared.lock = location
         return sql
+
+    def _comments_after_create(self, name: FullName, table_comment: str | None,
+                               column_comments: tuple[tuple[str, str], ...]) -> Callable[[], None]:
+        """What sets the comments of a table just created: the table's (catalog and Delta description) and each
+        column's (``comment`` in its field's Delta metadata, where Spark keeps it)."""
+        def set_comments() -> None:
+            from deltalake import DeltaTable
+
+            info = self.catalog.find(name)
+            if info is None:
+                return
+            if column_comments:
+                table = DeltaTable(info.storage_location)
+                fields = {field.name.lower(): field.name for field in table.schema().fields}
+                for column, comment in column_comments:
+                    if column.lower() in fields:
+                        table.alter.set_column_metadata(fields[column.lower()], {"comment": comment})
+            if table_comment is not None:
+                DeltaTable(info.storage_location).alter.set_table_description(table_comment)
+                self._catalog(lambda: self.catalog.set_table_comment(name, table_comment))
+            self.catalog.delta.forget(info.storage_location)
+
+        return set_comments
 
     def _replace_table_as(self, name: FullName, existing: TableInfo | None, query: str, call: Call) -> str:
         location = existing.storage_location if existing else \

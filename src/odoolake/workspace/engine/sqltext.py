@@ -413,6 +413,9 @@ class CreateTable:
     query_start: int | None  # where the query of a CTAS starts (after AS)
     provider_at: int  # where ``USING …`` goes when missing: after the name or the column list
     clauses_end: int  # where ``LOCATION …`` goes when missing: before AS, or at the end
+    comment: str | None = None  # the table's ``COMMENT '…'`` clause
+    comment_span: tuple[int, int] | None = None  # where that clause is in the text
+    column_comments: tuple[tuple[str, str], ...] = ()  # (column, comment) of the column list's ``COMMENT '…'``
 
 
 def create_table(sql: str) -> CreateTable | None:
@@ -448,20 +451,31 @@ def create_table(sql: str) -> CreateTable | None:
         return None
     provider_at = toks[i - 1].end + 1
     has_columns = i < len(toks) and toks[i].token_type == TokenType.L_PAREN
+    column_comments: list[tuple[str, str]] = []
     if has_columns:
-        depth = 0
+        depth, column, starts_column = 0, "", False
         while i < len(toks):
-            if toks[i].token_type == TokenType.L_PAREN:
+            kind = toks[i].token_type
+            if kind == TokenType.L_PAREN:
                 depth += 1
-            elif toks[i].token_type == TokenType.R_PAREN:
+                starts_column = depth == 1
+            elif kind == TokenType.R_PAREN:
                 depth -= 1
                 if depth == 0:
                     provider_at = toks[i].end + 1
                     i += 1
                     break
+            elif depth == 1 and kind == TokenType.COMMA:
+                starts_column = True
+            elif depth == 1 and starts_column:
+                column, starts_column = toks[i].text, False
+            elif depth == 1 and kind == TokenType.COMMENT and i + 1 < len(toks) and \
+                    toks[i + 1].token_type == TokenType.STRING:
+                column_comments.append((column, toks[i + 1].text))
             i += 1
     has_location = has_using = False
     query_start = None
+    comment, comment_span = None, None
     clauses_end = toks[-1].end + 1 if toks else len(sql)
     depth = 0
     while i < len(toks):
@@ -471,7 +485,9 @@ def create_table(sql: str) -> CreateTable | None:
         elif kind == TokenType.R_PAREN:
             depth -= 1
         elif depth == 0:
-            if upper[i] == "LOCATION":
+            if kind == TokenType.COMMENT and i + 1 < len(toks) and toks[i + 1].token_type == TokenType.STRING:
+                comment, comment_span = toks[i + 1].text, (toks[i].start, toks[i + 1].end + 1)
+            elif upper[i] == "LOCATION":
                 has_location = True
             elif upper[i] == "USING":
                 has_using = True
@@ -481,7 +497,7 @@ def create_table(sql: str) -> CreateTable | None:
                 break
         i += 1
     return CreateTable(".".join(name_parts), replace, if_not_exists, has_location, has_using, has_columns,
-                       query_start, provider_at, clauses_end)
+                       query_start, provider_at, clauses_end, comment, comment_span, tuple(column_comments))
 
 
 def sql_literal(value: object) -> str:
