@@ -35,7 +35,7 @@ from odoolake.workspace.engine.session import SESSION_IDLE_ENV, SESSION_IDLE_SEC
     ("Day value '0' is out of range", "DATETIME_FIELD_OUT_OF_BOUNDS", "22023", "DayOfMonth (valid values 1 - 28/31): 0."),
     ("Unable to parse date from 2026, 2, 30", "DATETIME_FIELD_OUT_OF_BOUNDS", "22023", "year, month, day 2026, 2, 30"),
     ("12345.6 is too large to store in a Decimal128 of precision 3. Max is 99.9",
-     "NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION", "22003", "12345.6 cannot be represented as a decimal of precision 3"),
+     "NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION", "22003", "12345.6 cannot be represented as Decimal(3, 1)"),
 ])
 def test_sail_messages_get_their_spark_class(sail, error_class, sql_state, names):
     found = classify(sail)
@@ -66,6 +66,29 @@ def test_translation_keeps_the_exception_class_and_sets_class_and_state():
     assert info.metadata["errorClass"] == "DIVIDE_BY_ZERO" and info.metadata["sqlState"] == "22012"
     assert json.loads(info.metadata["classes"]) == ["java.lang.ArithmeticException"]
     assert "errorId" not in info.metadata  # the client would otherwise fetch Sail's untranslated details
+
+
+@pytest.mark.parametrize(("sail", "sail_exception", "raised"), [
+    ("Can't cast value 300 to type Int8", "java.lang.NumberFormatException", "ArithmeticException"),
+    ("12345.6 is too large to store in a Decimal128 of precision 3. Max is 99.9", "java.lang.IllegalArgumentException",
+     "ArithmeticException"),
+    ("Month value '13' is out of range", "org.apache.spark.sql.AnalysisException", "DateTimeException"),
+    ("element_at: the index is out of bounds", "org.apache.spark.sql.AnalysisException",
+     "ArrayIndexOutOfBoundsException"),
+    ("'Int32(1) > Int32(2)' is not true!", "org.apache.spark.sql.AnalysisException", "SparkRuntimeException"),
+])
+def test_a_runtime_error_is_raised_in_pyspark_as_spark_raises_it(sail, sail_exception, raised):
+    """PySpark picks its exception by the classes an error carries: ``except ArithmeticException`` must catch a
+    cast overflow as it does on Spark (Sail said NumberFormatException, IllegalArgumentException, AnalysisException)."""
+    from pyspark.errors.exceptions.connect import convert_exception
+
+    packed = any_pb2.Any()
+    packed.Pack(error_details_pb2.ErrorInfo(reason=sail_exception, metadata={"classes": json.dumps([sail_exception])}))
+    message, raw = translate(sail, status_pb2.Status(code=13, message=sail, details=[packed]).SerializeToString(), 13)
+    info = error_details_pb2.ErrorInfo()
+    status_pb2.Status.FromString(raw).details[0].Unpack(info)
+    exception = convert_exception(info, message, None)
+    assert type(exception).__name__ == raised and exception.getCondition() == info.metadata["errorClass"]
 
 
 def test_an_error_that_has_a_class_already_is_relayed_unchanged():

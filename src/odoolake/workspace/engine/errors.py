@@ -35,6 +35,15 @@ class SparkError:
     error_class: str
     sql_state: str
     message: str  # without the ``[CLASS]`` prefix
+    classes: tuple[str, ...] = ()  # the JVM exception classes Spark raises it as (PySpark picks its exception by them)
+
+
+# What Spark throws for each kind of runtime error, most specific first.
+_ARITHMETIC = ("org.apache.spark.SparkArithmeticException", "java.lang.ArithmeticException")
+_DATE_TIME = ("org.apache.spark.SparkDateTimeException", "java.time.DateTimeException")
+_INDEX = ("org.apache.spark.SparkArrayIndexOutOfBoundsException", "java.lang.ArrayIndexOutOfBoundsException")
+_RUNTIME = ("org.apache.spark.SparkRuntimeException",)
+_ANSI_OFF = 'If necessary set "spark.sql.ansi.enabled" to "false" to bypass this error.'
 
 
 def _quoted(parts: str) -> str:
@@ -98,26 +107,26 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
     (re.compile(r"Can't cast value (?P<value>\S+) to type (?P<type>\w+)"),
      lambda m: SparkError("CAST_OVERFLOW", "22003",
                           f"The value {m.group('value')} cannot be cast to \"{_spark_type(m.group('type'))}\" due to an "
-                          "overflow. Use `try_cast` to tolerate overflow and return NULL instead.")),
+                          "overflow. Use `try_cast` to tolerate overflow and return NULL instead.", _ARITHMETIC)),
     (re.compile(r"element_at: the index is out of bounds"),
      lambda m: SparkError("INVALID_ARRAY_INDEX_IN_ELEMENT_AT", "22003",
                           "The index is out of bounds of the array. Use `try_element_at` to tolerate accessing element "
-                          "at invalid index and return NULL instead.")),
+                          "at invalid index and return NULL instead.", _INDEX)),
     (re.compile(r"^(?P<expression>'.*') is not true!$", re.S),
-     lambda m: SparkError("USER_RAISED_EXCEPTION", "P0001", f"{m.group('expression')} is not true!")),
+     lambda m: SparkError("USER_RAISED_EXCEPTION", "P0001", f"{m.group('expression')} is not true!", _RUNTIME)),
     (re.compile(r"(?P<field>Year|Month|Day) value '(?P<value>[^']*)' is out of range"),
      lambda m: SparkError("DATETIME_FIELD_OUT_OF_BOUNDS", "22023",
-                          f"Invalid value for {_DATE_FIELDS[m.group('field')]}: {m.group('value')}. If necessary set "
-                          "spark.sql.ansi.enabled to \"false\" to bypass this error.")),
+                          f"Invalid value for {_DATE_FIELDS[m.group('field')]}: {m.group('value')}. {_ANSI_OFF}",
+                          _DATE_TIME)),
     (re.compile(r"Unable to parse date from (?P<parts>-?\d+, -?\d+, -?\d+)"),
      lambda m: SparkError("DATETIME_FIELD_OUT_OF_BOUNDS", "22023",
-                          f"Invalid date from year, month, day {m.group('parts')}. If necessary set "
-                          "spark.sql.ansi.enabled to \"false\" to bypass this error.")),
-    (re.compile(r"(?P<value>\S+) is too large to store in a Decimal\d+ of precision (?P<precision>\d+)"),
+                          f"Invalid date from year, month, day {m.group('parts')}. {_ANSI_OFF}", _DATE_TIME)),
+    (re.compile(r"(?P<value>\S+) is too large to store in a Decimal\d+ of precision (?P<precision>\d+)\. Max is "
+                r"\d+(?:\.(?P<fraction>\d+))?"),
      lambda m: SparkError("NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION", "22003",
-                          f"{m.group('value')} cannot be represented as a decimal of precision "
-                          f"{m.group('precision')}. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass "
-                          "this error, and return NULL instead.")),
+                          f"{m.group('value')} cannot be represented as Decimal({m.group('precision')}, "
+                          f"{len(m.group('fraction') or '')}). {_ANSI_OFF[:-1]}, and return NULL instead.",
+                          _ARITHMETIC)),
 )
 _ARROW_TYPES = {"Int8": "TINYINT", "Int16": "SMALLINT", "Int32": "INT", "Int64": "BIGINT", "Float32": "FLOAT",
                 "Float64": "DOUBLE", "Date32": "DATE", "Boolean": "BOOLEAN"}
@@ -162,8 +171,11 @@ def translate(details: str, status_bin: bytes | None, code: int) -> tuple[str, b
     if found is None:
         return None
     message = f"[{found.error_class}] {found.message} SQLSTATE: {found.sql_state}"
-    reason = info.reason or "org.apache.spark.sql.AnalysisException"
-    classes = info.metadata.get("classes") or json.dumps([reason])
+    if found.classes:  # raised as Spark raises it (ArithmeticException, DateTimeException, …)
+        reason, classes = found.classes[0], json.dumps(list(found.classes))
+    else:
+        reason = info.reason or "org.apache.spark.sql.AnalysisException"
+        classes = info.metadata.get("classes") or json.dumps([reason])
     metadata = {key: value for key, value in info.metadata.items() if key != "errorId"}  # no stale detail lookups
     metadata.update(classes=classes, errorClass=found.error_class, sqlState=found.sql_state)
     new_info = error_details_pb2.ErrorInfo(reason=reason, domain=info.domain or "org.apache.spark",
