@@ -96,6 +96,11 @@ def test_a_nested_day_time_interval_is_written_the_same_way():
     (float(struct.unpack("f", struct.pack("f", 1e10))[0]), True, "1.0E10"),
     (float(struct.unpack("f", struct.pack("f", 16777217.0))[0]), True, "1.6777216E7"),
     (float(struct.unpack("f", struct.pack("f", 3.4028235e38))[0]), True, "3.4028235E38"),
+    # the smallest subnormals: Java prints the closest of one or two digits (JDK 19+ Float/Double.toString)
+    (float(struct.unpack("f", struct.pack("f", 1.4e-45))[0]), True, "1.4E-45"),
+    (float(struct.unpack("f", struct.pack("f", 2.8e-45))[0]), True, "2.8E-45"),
+    (float(struct.unpack("f", struct.pack("f", 9.8e-45))[0]), True, "9.8E-45"),
+    (4.9e-324, False, "4.9E-324"), (2.0, False, "2.0"), (1e-5, False, "1.0E-5"),
 ])
 def test_floating_point_is_written_as_java_writes_it(value, single, text):
     """Spark writes a DOUBLE or FLOAT as Java's Double/Float.toString: the fewest digits that read back as the
@@ -124,6 +129,10 @@ def test_a_float_column_is_written_as_a_float_also_inside_arrays_maps_and_struct
     ("9223372036854775808", "BIGINT", "'9223372036854775808' is out of range for BIGINT (-9223372036854775808 to "
                                       "9223372036854775807)"),
     ("123.4", "DECIMAL(4,2)", "'123.4' does not fit DECIMAL(4,2) (at most 2 digits before the point)"),
+    ("99.995", "DECIMAL(4,2)", "'99.995' does not fit DECIMAL(4,2)"),  # rounds half up to 100.00
+    ("1e500", "DECIMAL", "'1e500' does not fit a DECIMAL (at most 38 digits)"),
+    ("NaN", "DECIMAL(4,2)", "'NaN' is not a valid DECIMAL(4,2)"),
+    ("-Infinity", "DECIMAL", "'-Infinity' is not a valid DECIMAL"),
 ])
 def test_a_typed_parameter_outside_its_type_is_refused_naming_it(value, kind, message):
     """Bound as given, the engine failed with its own cast error ("Can't cast value 300 to type Int8")."""
@@ -134,6 +143,15 @@ def test_a_typed_parameter_outside_its_type_is_refused_naming_it(value, kind, me
         parameter_value(value, kind, "p")
 
 
+@pytest.mark.parametrize("kind", ["DECIMAL(3,5)", "DECIMAL(0,0)", "DECIMAL(39,2)"])
+def test_a_decimal_type_spark_cannot_hold_is_refused_naming_it(kind):
+    from odoolake.workspace.errors import InvalidParameterValue
+    from odoolake.workspace.sql.statements import parameter_value
+
+    with pytest.raises(InvalidParameterValue, match=re.escape(f"Invalid parameters.p.type: {kind} is not a decimal")):
+        parameter_value("5", kind, "p")
+
+
 def test_a_typed_parameter_at_the_edges_of_its_type_is_bound():
     from odoolake.workspace.sql.statements import parameter_value
 
@@ -142,3 +160,30 @@ def test_a_typed_parameter_at_the_edges_of_its_type_is_bound():
     assert parameter_value("-9223372036854775808", "BIGINT", "p").value == -(2 ** 63)
     assert parameter_value("99.99", "DECIMAL(4,2)", "p").value == decimal.Decimal("99.99")
     assert parameter_value("-99.99", "DECIMAL(4,2)", "p").value == decimal.Decimal("-99.99")
+    assert parameter_value("99.994", "DECIMAL(4,2)", "p").value == decimal.Decimal("99.994")  # 99.99 once held
+
+
+def test_nested_numbers_intervals_and_decimals_are_written_as_spark_writes_them():
+    """Inside arrays, maps and structs too: doubles as Java writes them (not Python's 1e-05 or 1e+20), decimals as
+    numbers, a day-time interval map key as its text (once quoted)."""
+    import datetime as dt
+
+    assert cell([1e10, 1e-5, float("nan")]) == '[1.0E10,1.0E-5,"NaN"]'
+    assert cell(Row(a=1e20, d=decimal.Decimal("1.50"))) == '{"a":1.0E20,"d":1.50}'
+    assert cell({dt.timedelta(days=1): 1}) == '{"1 00:00:00.000000000":1}'
+
+
+def test_the_connectors_text_json_reads_nested_values_by_their_arrow_type():
+    """What a connector that does not take nested Arrow gets: floats as the FLOAT they are, an empty map an object,
+    a map keyed by an array still written, and no internal field metadata."""
+    import pyarrow as pa
+
+    from odoolake.workspace.sql.thrift_service import client_table
+
+    table = pa.table({"fs": pa.array([[1.100000023841858, None]], pa.list_(pa.float32())),
+                      "empty": pa.array([[]], pa.map_(pa.string(), pa.int32())),
+                      "by_array": pa.array([[([1, 2], 3)]], pa.map_(pa.list_(pa.int32()), pa.int32()))})
+    table = table.replace_schema_metadata(None).cast(pa.schema([f.with_metadata({b"k": b"v"}) for f in table.schema]))
+    out = client_table(table, None, arrow=True)
+    assert out.to_pylist() == [{"fs": "[1.1,null]", "empty": "{}", "by_array": '{"[1,2]":3}'}]
+    assert all(not field.metadata for field in out.schema)

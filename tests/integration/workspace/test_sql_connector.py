@@ -135,7 +135,7 @@ def test_intervals_maps_and_floats_come_back_as_databricks_writes_them_through_b
     assert (row.ym, row.mo, row.dt, row.neg, row.none) == ("1-2", "-0-3", "100 13:00:00.000000000",
                                                            "-1 02:03:04.500000000", None)
     assert (kinds["ym"], kinds["dt"]) == ("interval_year_month", "interval_day_time")
-    assert len(row.empty) == 0 and row.f == pytest.approx(1.1)
+    assert len(row.empty) == 0 and row.f == pytest.approx(1.1)  # a float32 the client widens itself
     w = WorkspaceClient(host=server.url, token=server.token)
     answer = w.statement_execution.execute_statement(statement, LOCAL_WAREHOUSE_ID, wait_timeout="30s")
     assert answer.status.state.value == "SUCCEEDED", answer.status.error
@@ -144,6 +144,13 @@ def test_intervals_maps_and_floats_come_back_as_databricks_writes_them_through_b
     types = [(c.type_name.value, c.type_text) for c in answer.manifest.schema.columns]
     assert types[:3] == [("INTERVAL", "INTERVAL YEAR TO MONTH"), ("INTERVAL", "INTERVAL MONTH"),
                          ("INTERVAL", "INTERVAL DAY TO SECOND")]
+    # a column of the same name as an interval is its own (columns are matched by position)
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT INTERVAL '1' MONTH AS x, 5 AS x")
+        assert tuple(cur.fetchone()) == ("0-1", 5)
+    answer = w.statement_execution.execute_statement("SELECT INTERVAL '1' MONTH AS x, 5 AS x", LOCAL_WAREHOUSE_ID,
+                                                     wait_timeout="30s")
+    assert answer.result.data_array == [["0-1", "5"]]
 
 
 def test_large_results_arrive_whole_over_several_fetches(server):

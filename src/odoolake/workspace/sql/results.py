@@ -98,15 +98,15 @@ def _intervals_as_text(table: pa.Table) -> pa.Table:
     field's metadata), month intervals anywhere made readable as month counts."""
     readable = pa.schema([field.with_type(_months_readable(field.type)) for field in table.schema],
                          metadata=table.schema.metadata)
-    months = [field.name for field in table.schema if field.type.id == pa.lib.Type_INTERVAL_MONTHS]
+    months = {i for i, field in enumerate(table.schema) if field.type.id == pa.lib.Type_INTERVAL_MONTHS}
     if not months and readable == table.schema and not any(pa.types.is_duration(f.type) for f in table.schema):
         return table
     if readable != table.schema:  # the same bytes read with int32 where a month interval was
         batches = [pa.ipc.read_record_batch(batch.serialize(), readable) for batch in table.to_batches()]
         table = pa.Table.from_batches(batches, readable)
     columns, fields = [], []
-    for field, column in zip(table.schema, table.columns, strict=True):
-        if field.name in months or pa.types.is_duration(field.type):
+    for i, (field, column) in enumerate(zip(table.schema, table.columns, strict=True)):  # by position: names repeat
+        if i in months or pa.types.is_duration(field.type):
             day_time = pa.types.is_duration(field.type)
             text = day_time_text if day_time else year_month_text
             values = column.cast(pa.duration("us")).cast(pa.int64()) if day_time else column
@@ -139,29 +139,30 @@ def _intervals_read_as_text(schema: T.StructType) -> T.StructType:
 
 # -- JSON_ARRAY cells --------------------------------------------------------------------------------------------------
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.timedelta):  # a day-time interval inside an array, map or struct
-        return day_time_text(timedelta_micros(value))
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
+def json_text(value: Any) -> str:
+    """A nested value as Spark's ``to_json`` writes it: compact, text as it is, numbers as Spark writes them
+    (``1.0E10``, decimals unquoted), NaN and the infinities as strings (JSON has none), a struct an object with its
+    field names, a map an object whose keys are their cells (``true``, ``1.5``, ``{"k":1}``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return java_number_text(value) if math.isfinite(value) else f'"{NON_FINITE[repr(value)]}"'
+    if isinstance(value, int | decimal.Decimal):
         return str(value)
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
-    if isinstance(value, dict):  # JSON keys are strings: a map's keys as their cells (true, 1.5, {"k": 1})
-        return {cell(k): _plain(v) for k, v in value.items()}
-    if hasattr(value, "asDict"):  # a struct (a Row, which is a tuple too): an object with its field names
-        return {k: _plain(v) for k, v in value.asDict().items()}
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_quoted(cell(k) or 'null')}:{json_text(v)}" for k, v in value.items()) + "}"
+    if hasattr(value, "asDict"):  # a struct (a Row, which is a tuple too)
+        return json_text(value.asDict())
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return NON_FINITE[repr(value)]  # a string, as Spark's to_json writes it: JSON has no NaN
-    return value
+        return "[" + ",".join(json_text(v) for v in value) + "]"
+    text = cell(value)
+    return "null" if text is None else _quoted(text)
 
 
-JSON_SEPARATORS = (",", ":")  # nested values written compactly, as Spark's to_json writes them
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
 def cell(value: Any) -> str | None:
@@ -174,11 +175,13 @@ def cell(value: Any) -> str | None:
         return java_number_text(value)
     if isinstance(value, dt.datetime):
         return value.isoformat()
+    if isinstance(value, dt.timedelta):  # a day-time interval inside an array, map or struct
+        return day_time_text(timedelta_micros(value))
     if isinstance(value, dt.date | decimal.Decimal | int | str):
         return str(value)
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
-    return json.dumps(_plain(value), separators=JSON_SEPARATORS, ensure_ascii=False)
+    return json_text(value)
 
 
 def row_cells(rows: list, schema: T.StructType) -> list[list[str | None]]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
-import struct
-from typing import Any, cast
+from typing import Any
 
+import numpy
 from pyspark.sql import types as T
 
 NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # as Spark's to_json writes them: JSON has no NaN
@@ -43,22 +43,13 @@ def timedelta_micros(value: dt.timedelta) -> int:
     return (value.days * 86_400 + value.seconds) * _MICROS_PER_SECOND + value.microseconds
 
 
-def _as_float32(value: float) -> float:
-    return cast(float, struct.unpack("f", struct.pack("f", value))[0])
-
-
-def _float32_digits(value: float) -> str:
-    """A float32's value (held in a double) in the fewest significant digits that give the same float32 back."""
-    return next(text for text in (f"{value:.{p}g}" for p in range(1, 10)) if _as_float32(float(text)) == value)
-
-
 def floats_as_written(value: Any, kind: T.DataType) -> Any:
     """A value with every FLOAT in it replaced by the double its shortest text reads as (2.2, not
     2.200000047683716), so that nested values print as Spark prints them."""
     if value is None:
         return None
     if isinstance(kind, T.FloatType):
-        return float(_float32_digits(value)) if math.isfinite(value) else value
+        return float(java_number_text(value, single=True)) if math.isfinite(value) else value
     if isinstance(kind, T.ArrayType):
         return [floats_as_written(v, kind.elementType) for v in value]
     if isinstance(kind, T.MapType):
@@ -75,16 +66,22 @@ def holds_float(kind: T.DataType) -> bool:
 
 
 def java_number_text(value: float, single: bool = False) -> str:
-    """A DOUBLE (or, ``single``, a FLOAT) as Spark writes it in a result, which is Java's ``toString``: the fewest
-    digits that read back as the value, plain from 10^-3 up to 10^7 (``1.1``, ``1234567.0``), otherwise in
-    scientific notation (``1.0E10``, ``1.0E-4``); NaN and the infinities as Spark names them."""
+    """A DOUBLE (or, ``single``, a FLOAT) as Spark writes it in a result, which is Java's ``toString`` (JDK 19 and
+    later): the fewest digits that read back as the value, but two where one digit is not the closest (the
+    smallest subnormals: ``1.4E-45``, not ``1.0E-45``); plain from 10^-3 up to 10^7 (``1.1``, ``1234567.0``),
+    otherwise in scientific notation (``1.0E10``, ``1.0E-4``); NaN and the infinities as Spark names them."""
     if not math.isfinite(value):
         return NON_FINITE[repr(value)]
     if value == 0:
         return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
-    shortest = _float32_digits(value) if single else repr(value)
+    shortest = str(numpy.float32(value)) if single else repr(value)  # both the shortest text that reads back
+    if 1e-3 <= abs(value) < 1e7 and "e" not in shortest:  # most values: Python wrote them as Java does
+        return shortest if "." in shortest else shortest + ".0"
     negative, digits, exponent = decimal.Decimal(shortest).as_tuple()
     figures = "".join(map(str, digits)).rstrip("0") or "0"
+    if len(figures) == 1:  # Java takes the closest of one or two digits: the two-digit one, rounded correctly
+        negative, digits, exponent = decimal.Decimal(f"{value:.1e}").as_tuple()
+        figures = "".join(map(str, digits)).rstrip("0") or "0"
     exponent = int(exponent) + len(digits) - len(figures)
     sign = "-" if negative else ""
     if 1e-3 <= abs(value) < 1e7:

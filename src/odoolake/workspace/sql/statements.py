@@ -107,13 +107,23 @@ def parameter_value(value: str | None, kind: str, name: str) -> Parameter:
             sized = _DECIMAL_TYPE.fullmatch(kind)
             if kind != "DECIMAL" and sized is None:
                 raise InvalidParameterValue(f"Invalid parameters.{name}.type: {kind!r} is not a DECIMAL(p,s) type.")
-            sql_type = f"decimal({sized.group(1)},{sized.group(2) or 0})" if sized else None
-            exact = None if value is None else decimal.Decimal(value)
-            if sized and exact is not None and exact.is_finite():
-                whole_digits = int(sized.group(1)) - int(sized.group(2) or 0)
-                if abs(exact) >= 10 ** whole_digits:
+            precision, scale = (int(sized.group(1)), int(sized.group(2) or 0)) if sized else (38, 18)
+            if not 1 <= precision <= 38 or scale > precision:
+                raise InvalidParameterValue(f"Invalid parameters.{name}.type: {kind} is not a decimal type: the "
+                                            "precision goes from 1 to 38 and the scale from 0 to the precision.")
+            exact = None if value is None else decimal.Decimal(value.strip())
+            if exact is not None and not exact.is_finite():
+                raise ValueError(value)
+            if not sized and exact is not None and abs(exact) >= 10 ** 38:
+                raise InvalidParameterValue(f"Invalid parameters.{name}: {value!r} does not fit a DECIMAL (at most "
+                                            "38 digits).")
+            if sized and exact is not None:  # as the engine will hold it: rounded half up to the scale
+                held = exact.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP,
+                                      context=decimal.Context(prec=80))
+                if abs(held) >= 10 ** (precision - scale):
                     raise InvalidParameterValue(f"Invalid parameters.{name}: {value!r} does not fit {kind} (at most "
-                                                f"{whole_digits} digits before the point).")
+                                                f"{precision - scale} digits before the point).")
+            sql_type = f"decimal({precision},{scale})" if sized else None
             return Parameter(exact, sql_type)
         if kind in ("BOOLEAN", "BOOL"):
             if value is not None and value.lower() not in ("true", "false"):

@@ -12,9 +12,9 @@ without pyarrow. Errors carry the message, the Spark error class and the SQLSTAT
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import logging
+import math
 import os
 import uuid
 from typing import Any
@@ -32,9 +32,9 @@ from odoolake.workspace.sql import operations as ops
 from odoolake.workspace.sql import show_metadata
 from odoolake.workspace.sql.metadata import Metadata
 from odoolake.workspace.sql.operations import FINISHED, SqlOperation, SqlOperations
-from odoolake.workspace.sql.results import DAY_TIME, INTERVAL_KIND, JSON_SEPARATORS, YEAR_MONTH, cell
+from odoolake.workspace.sql.results import DAY_TIME, INTERVAL_KIND, YEAR_MONTH, json_text
 from odoolake.workspace.sql.sessions import SqlSessions
-from odoolake.workspace.sql.spark_text import day_time_text, timedelta_micros
+from odoolake.workspace.sql.spark_text import java_number_text
 from odoolake.workspace.sql.statements import SqlFailure, parameter_value
 
 LOG = logging.getLogger(__name__)
@@ -100,18 +100,23 @@ def _nested(kind: pa.DataType) -> bool:
 
 
 def _json(value: Any, kind: pa.DataType) -> Any:
-    """A nested value as JSON, read by its Arrow type (pyarrow gives a map as a list of pairs, an empty one as [])."""
+    """A nested value read by its Arrow type, for :func:`results.json_text` (pyarrow gives a map as a list of pairs,
+    an empty one as [], and a FLOAT as the double it widens to)."""
     if value is None:
         return None
-    if pa.types.is_map(kind):
-        return {cell(key): _json(item, kind.item_type) for key, item in value}
+    if pa.types.is_map(kind):  # an array key kept as a tuple, which a dict can hold
+        return {_hashable(_json(key, kind.key_type)): _json(item, kind.item_type) for key, item in value}
     if pa.types.is_struct(kind):
         return {field.name: _json(value[field.name], field.type) for field in kind}
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         return [_json(item, kind.value_type) for item in value]
-    if isinstance(value, dt.timedelta):  # a day-time interval
-        return day_time_text(timedelta_micros(value))
+    if pa.types.is_float32(kind) and math.isfinite(value):
+        return float(java_number_text(value, single=True))
     return value
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
 
 
 def client_table(table: pa.Table, native: T.TSparkArrowTypes | None, arrow: bool) -> pa.Table:
@@ -127,9 +132,8 @@ def client_table(table: pa.Table, native: T.TSparkArrowTypes | None, arrow: bool
             or (_nested(kind) and not nested) or (not arrow and (pa.types.is_date(kind) or pa.types.is_timestamp(kind)))
         if as_text:
             if _nested(kind):
-                column = pa.array([None if v is None else json.dumps(_json(v, kind), default=str, ensure_ascii=False,
-                                                                     separators=JSON_SEPARATORS)
-                                   for v in column.to_pylist()], pa.string())
+                column = pa.array([None if v is None else json_text(_json(v, kind)) for v in column.to_pylist()],
+                                  pa.string())
             elif pa.types.is_timestamp(kind):
                 column = pa.array([None if v is None else v.isoformat(sep=" ") for v in column.to_pylist()],
                                   pa.string())
@@ -137,7 +141,7 @@ def client_table(table: pa.Table, native: T.TSparkArrowTypes | None, arrow: bool
                 column = pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
             field = pa.field(field.name, pa.string())
         columns.append(column)
-        fields.append(field)
+        fields.append(field.remove_metadata())  # the interval marks (results.INTERVAL_KIND) are for the schema only
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
