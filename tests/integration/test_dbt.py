@@ -60,6 +60,23 @@ def test_dbt_build_makes_the_monthly_remittance_mart_and_its_tests_pass(warehous
         assert got["total_withheld"] == Decimal(str(row["withholding_tax"])) + Decimal(str(row["final_withholding_tax"]))
 
 
+def test_persist_docs_makes_the_descriptions_table_and_column_comments(warehouse, project):
+    """The project's ``persist_docs`` (relation and columns): dbt-databricks writes the model's description into
+    its CTAS (``comment '…'``, which the engine alone refuses) and each column's with ``ALTER TABLE … COMMENT``; the
+    catalog then shows them, as a BI tool reading it would."""
+    import yaml
+    from databricks.sdk import WorkspaceClient
+
+    done = _dbt(warehouse, project, "run", schema="marts_docs")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    [model] = yaml.safe_load((project / "models" / "marts" / "monthly_remittance.yml").read_text())["models"]
+    info = WorkspaceClient(host=warehouse.url, token=warehouse.token).tables.get("main.marts_docs.monthly_remittance")
+    assert info.comment == model["description"]
+    described = {c["name"]: c["description"] for c in model["columns"]}
+    assert {c.name: c.comment for c in info.columns if c.name in described} == described
+    assert all(c.comment is None for c in info.columns if c.name not in described)
+
+
 def test_a_failing_data_test_fails_the_build_naming_it(warehouse, project):
     """The reconciliation is a real check: a mart that disagrees with gold.remittances by one centavo fails."""
     model = project / "models" / "marts" / "monthly_remittance.sql"

@@ -262,6 +262,10 @@ def test_create_table_finds_the_comments_sail_would_drop():
     ("alter table `main`.`s`.`t` change column\n    id\n    comment 'The id.';", "comment_column", "`main`.`s`.`t`",
      "id", "The id."),
     ("ALTER TABLE s.t ALTER COLUMN id COMMENT 'x'", "comment_column", "s.t", "id", "x"),
+    # as dbt-databricks sends it: its query comment first
+    ('/* {"app": "dbt", "node_id": "model.m"} */\nCOMMENT ON COLUMN `main`.`s`.`t`.`agency` IS \'The agent\\\'s\'',
+     "comment_column", "`main`.`s`.`t`", "`agency`", "The agent's"),
+    ("-- a note\n  COMMENT ON TABLE s.t IS 'x'", "comment_table", "s.t", None, "x"),
 ])
 def test_comment_statements_are_served_by_the_engine(statement, kind, target, column, comment):
     from odoolake.workspace.engine.delta_sql import comment_text, match_delta_statement

@@ -104,7 +104,12 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 _PROPERTY = re.compile(r"\s*'(?P<key>(?:[^'\\]|\\.)*)'\s*=\s*'(?P<value>(?:[^'\\]|\\.)*)'\s*(?:,|$)")
 
 
+# Comments before a statement: dbt, for one, starts every statement with ``/* {"app": "dbt", …} */``.
+_LEADING_COMMENTS = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
+
+
 def match_delta_statement(sql: str) -> DeltaStatement | None:
+    sql = sql[_LEADING_COMMENTS.match(sql).end():]  # type: ignore[union-attr]  # matches any text, if empty
     for kind, pattern in _PATTERNS:
         m = pattern.match(sql)
         if m:
