@@ -108,6 +108,17 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
      lambda m: SparkError("CAST_OVERFLOW", "22003",
                           f"The value {m.group('value')} cannot be cast to \"{_spark_type(m.group('type'))}\" due to an "
                           "overflow. Use `try_cast` to tolerate overflow and return NULL instead.", _ARITHMETIC)),
+    (re.compile(r"value of (?P<value>\S+) is out of range (?P<type>\w+)"),
+     lambda m: SparkError("CAST_OVERFLOW", "22003",
+                          f"The value {m.group('value')} cannot be cast to \"{_spark_type(m.group('type'))}\" due to an "
+                          "overflow. Use `try_cast` to tolerate overflow and return NULL instead.", _ARITHMETIC)),
+    (re.compile(r"element_at: the index 0 is invalid"),
+     lambda m: SparkError("INVALID_INDEX_OF_ZERO", "22003",
+                          "The index 0 is invalid. An index shall be either < 0 or > 0 (the first element has index "
+                          "1).", _RUNTIME)),
+    (re.compile(r"invalid input for Spark `make_timestamp(?:_ntz|_ltz)?`: (?P<fields>year=[^\n]*)"),
+     lambda m: SparkError("DATETIME_FIELD_OUT_OF_BOUNDS", "22023",
+                          f"Invalid timestamp from {m.group('fields').strip()}. {_ANSI_OFF}", _DATE_TIME)),
     (re.compile(r"element_at: the index is out of bounds"),
      lambda m: SparkError("INVALID_ARRAY_INDEX_IN_ELEMENT_AT", "22003",
                           "The index is out of bounds of the array. Use `try_element_at` to tolerate accessing element "
