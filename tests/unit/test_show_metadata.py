@@ -17,6 +17,7 @@ from odoolake.workspace.sql.show_metadata import (
     TABLES,
     ShowMetadata,
     ShowMetadataError,
+    lists_catalog,
     parse,
 )
 
@@ -111,3 +112,23 @@ def test_one_pattern_rule_reads_jdbc_and_show_wildcards(value, matching, not_mat
 @pytest.mark.parametrize("value", [None, "", "%", "*", " * "])
 def test_an_empty_or_match_all_pattern_filters_nothing(value):
     assert pattern(value) is None
+
+
+def test_comments_before_a_statement_are_read_in_one_pass():
+    """Each gap taken whole once matched: "/* */ " repeated before a statement made the match backtrack
+    exponentially (26 times took 23 s, any principal could hold a server thread for hours). The alarm turns such
+    a hang into a failure; the match itself takes microseconds."""
+    import signal
+
+    def hung(*_: object) -> None:
+        raise TimeoutError("the SHOW pattern backtracked")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        assert parse("/* */ " * 200 + "SELECT 1") is None
+        assert not lists_catalog("-- x\n" * 200 + "/* */ " * 200 + "SELECT 1")
+        assert lists_catalog("/* a */ " * 200 + "SHOW /* b */ TABLES")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
