@@ -406,8 +406,10 @@ class CatalogStore:
             row = conn.execute("SELECT properties FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
                                (name.catalog, name.schema, name.table)).fetchone()
             properties = json.loads(row["properties"] or "{}")
-            if "comment" in properties:  # the engine's copy of the comment it created the table with
-                properties["comment"] = comment or ""
+            if comment is None:  # the engine's copy of the comment it created the table with
+                properties.pop("comment", None)
+            elif "comment" in properties:
+                properties["comment"] = comment
             conn.execute("UPDATE tables SET comment = ?, properties = ?, updated_at = ? WHERE catalog_name = ? AND "
                          "schema_name = ? AND name = ?",
                          (comment, json.dumps(properties), _now(), name.catalog, name.schema, name.table))

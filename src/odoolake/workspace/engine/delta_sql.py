@@ -18,6 +18,7 @@ from deltalake import DeltaTable, Field
 from deltalake.schema import PrimitiveType
 
 from odoolake.errors import DeltaCommandError
+from odoolake.workspace.engine import sqltext
 
 MIN_RETENTION_HOURS = 168
 RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
@@ -25,7 +26,8 @@ RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
 _TARGET = r"(?P<target>delta\.`[^`]+`|[`\w.]+)"
 
 _COLUMN = r"(?P<column>`(?:[^`]|``)+`|\w+)"
-_COMMENT = r"(?P<comment>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|NULL)"  # a string literal, or NULL to remove it
+# One or more string literals (Spark joins adjacent ones), or NULL to remove the comment.
+_COMMENT = r"(?P<comment>(?:(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\s*)+|NULL)"
 
 Result = tuple[list[tuple[str, str]], list[tuple[Any, ...]]]
 
@@ -39,7 +41,7 @@ def comment_text(stmt: DeltaStatement) -> str | None:
     literal = stmt.match.group("comment")
     if literal.upper() == "NULL":
         return None
-    return re.sub(r"\\(.)", r"\1", literal[1:-1], flags=re.S)
+    return "".join(token.text for token in sqltext.tokens(literal))  # escapes read as Spark reads them: \n, \u0041
 
 
 @dataclass(frozen=True)
@@ -104,12 +106,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 _PROPERTY = re.compile(r"\s*'(?P<key>(?:[^'\\]|\\.)*)'\s*=\s*'(?P<value>(?:[^'\\]|\\.)*)'\s*(?:,|$)")
 
 
-# Comments before a statement: dbt, for one, starts every statement with ``/* {"app": "dbt", …} */``.
-_LEADING_COMMENTS = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
-
-
 def match_delta_statement(sql: str) -> DeltaStatement | None:
-    sql = sql[_LEADING_COMMENTS.match(sql).end():]  # type: ignore[union-attr]  # matches any text, if empty
+    toks = sqltext.tokens(sql)  # from the first token to the last: comments around the statement go (dbt, for one,
+    if toks:                    # starts or ends every statement with ``/* {"app": "dbt", …} */``)
+        sql = sql[toks[0].start:toks[-1].end + 1]
     for kind, pattern in _PATTERNS:
         m = pattern.match(sql)
         if m:

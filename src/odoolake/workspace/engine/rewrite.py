@@ -481,6 +481,9 @@ class PlanRewriter:
             info = self.catalog.find(name)
             if info is None:
                 raise not_found(name)
+            if stmt.kind == "comment_table" and info.data_source_format != "DELTA":  # the catalog's alone
+                self._catalog(lambda: self.catalog.set_table_comment(name, comment_text(stmt)))
+                return sqltext.answer_query([], [])
             location = info.storage_location
 
         def conf(key: str) -> str | None:
@@ -589,11 +592,9 @@ class PlanRewriter:
             create = sqltext.create_table(sql) or create
         if create.replace and create.query_start is not None:
             answer = self._replace_table_as(name, existing, sql[create.query_start:].rstrip().rstrip(";"), call)
-            if table_comment is not None:
-                self._comments_after_create(name, table_comment, ())()
+            # a replaced table has the comments of its new definition only, as on Databricks
+            self._comments_after_create(name, table_comment, create.column_comments, replacing=True)()
             return answer
-        if prepared is not None and (table_comment is not None or create.column_comments):  # Sail keeps neither
-            prepared.after_success = self._comments_after_create(name, table_comment, create.column_comments)
         if create.replace:
             if existing is not None:
                 raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
@@ -607,6 +608,8 @@ class PlanRewriter:
             raise refuse("ALREADY_EXISTS", "TABLE_OR_VIEW_ALREADY_EXISTS", "42P07",
                          f"Cannot create table `{name}` because it already exists. Choose a different name, drop "
                          "the existing table, or add IF NOT EXISTS.")
+        if prepared is not None and (table_comment is not None or create.column_comments):  # Sail keeps neither
+            prepared.after_success = self._comments_after_create(name, table_comment, create.column_comments)
         location = str(self._catalog(lambda: self.catalog.new_table_location(name)))
         if not create.has_location:  # LOCATION first: USING must stay before it when both go at the end
             at = create.clauses_end
@@ -620,25 +623,36 @@ class PlanRewriter:
         return sql
 
     def _comments_after_create(self, name: FullName, table_comment: str | None,
-                               column_comments: tuple[tuple[str, str], ...]) -> Callable[[], None]:
-        """What sets the comments of a table just created: the table's (catalog and Delta description) and each
-        column's (``comment`` in its field's Delta metadata, where Spark keeps it)."""
+                               column_comments: tuple[tuple[str, str], ...],
+                               replacing: bool = False) -> Callable[[], None]:
+        """What sets the comments of a table just created: the table's (catalog, and a Delta table's description)
+        and a Delta table's columns' (``comment`` in the field's metadata, where Spark keeps it; the engine keeps
+        another format's itself). ``replacing``: a table replaced by ``CREATE OR REPLACE … AS`` keeps no comment
+        its new definition does not give."""
         def set_comments() -> None:
             from deltalake import DeltaTable
+            from deltalake.exceptions import DeltaError
 
             info = self.catalog.find(name)
             if info is None:
                 return
-            if column_comments:
-                table = DeltaTable(info.storage_location)
-                fields = {field.name.lower(): field.name for field in table.schema().fields}
-                for column, comment in column_comments:
-                    if column.lower() in fields:
-                        table.alter.set_column_metadata(fields[column.lower()], {"comment": comment})
-            if table_comment is not None:
-                DeltaTable(info.storage_location).alter.set_table_description(table_comment)
-                self._catalog(lambda: self.catalog.set_table_comment(name, table_comment))
-            self.catalog.delta.forget(info.storage_location)
+            delta = info.data_source_format == "DELTA"
+            try:
+                if delta and column_comments:
+                    table = DeltaTable(info.storage_location)
+                    fields = {field.name.lower(): field.name for field in table.schema().fields}
+                    for column, comment in column_comments:
+                        if column.lower() in fields:
+                            table.alter.set_column_metadata(fields[column.lower()], {"comment": comment})
+                if table_comment is not None or (replacing and info.comment):
+                    if delta:
+                        DeltaTable(info.storage_location).alter.set_table_description(table_comment or "")
+                    self._catalog(lambda: self.catalog.set_table_comment(name, table_comment))
+            except (DeltaError, OSError) as exc:
+                raise refuse("INTERNAL", "INTERNAL_ERROR", "XX000",
+                             f"Table {name} was created, but its comments could not be set: {exc}") from None
+            finally:
+                self.catalog.delta.forget(info.storage_location)
 
         return set_comments
 

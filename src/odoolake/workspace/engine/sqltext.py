@@ -418,6 +418,16 @@ class CreateTable:
     column_comments: tuple[tuple[str, str], ...] = ()  # (column, comment) of the column list's ``COMMENT '…'``
 
 
+def _joined_strings(toks: tuple[Token, ...] | list[Token], first: int) -> str:
+    """The string literals from ``toks[first]`` on, joined as Spark joins adjacent literals (``'it' 's'``)."""
+    text = []
+    for tok in toks[first:]:
+        if tok.token_type != TokenType.STRING:
+            break
+        text.append(tok.text)
+    return "".join(text)
+
+
 def create_table(sql: str) -> CreateTable | None:
     toks = list(_tokens(sql))
     while toks and toks[-1].token_type == TokenType.SEMICOLON:
@@ -453,7 +463,7 @@ def create_table(sql: str) -> CreateTable | None:
     has_columns = i < len(toks) and toks[i].token_type == TokenType.L_PAREN
     column_comments: list[tuple[str, str]] = []
     if has_columns:
-        depth, column, starts_column = 0, "", False
+        depth, angles, column, starts_column = 0, 0, "", False  # angles: inside a type's <…> (STRUCT, MAP, ARRAY)
         while i < len(toks):
             kind = toks[i].token_type
             if kind == TokenType.L_PAREN:
@@ -465,13 +475,17 @@ def create_table(sql: str) -> CreateTable | None:
                     provider_at = toks[i].end + 1
                     i += 1
                     break
-            elif depth == 1 and kind == TokenType.COMMA:
+            elif depth == 1 and kind == TokenType.LT:
+                angles += 1
+            elif depth == 1 and kind == TokenType.GT and angles:
+                angles -= 1
+            elif depth == 1 and angles == 0 and kind == TokenType.COMMA:
                 starts_column = True
-            elif depth == 1 and starts_column:
+            elif depth == 1 and angles == 0 and starts_column:
                 column, starts_column = toks[i].text, False
-            elif depth == 1 and kind == TokenType.COMMENT and i + 1 < len(toks) and \
+            elif depth == 1 and angles == 0 and kind == TokenType.COMMENT and i + 1 < len(toks) and \
                     toks[i + 1].token_type == TokenType.STRING:
-                column_comments.append((column, toks[i + 1].text))
+                column_comments.append((column, _joined_strings(toks, i + 1)))
             i += 1
     has_location = has_using = False
     query_start = None
@@ -486,7 +500,10 @@ def create_table(sql: str) -> CreateTable | None:
             depth -= 1
         elif depth == 0:
             if kind == TokenType.COMMENT and i + 1 < len(toks) and toks[i + 1].token_type == TokenType.STRING:
-                comment, comment_span = toks[i + 1].text, (toks[i].start, toks[i + 1].end + 1)
+                last = i + 1
+                while last + 1 < len(toks) and toks[last + 1].token_type == TokenType.STRING:
+                    last += 1
+                comment, comment_span = _joined_strings(toks, i + 1), (toks[i].start, toks[last].end + 1)
             elif upper[i] == "LOCATION":
                 has_location = True
             elif upper[i] == "USING":
