@@ -74,10 +74,12 @@ def columns(schema: T.StructType) -> list[dict[str, Any]]:
     return out
 
 
-# -- intervals and floating point as Spark writes them in a result ---------------------------------------------------
+# -- intervals, read from the engine's Arrow and written as text ---------------------------------------------------------
 
 INTERVAL_KIND = b"spark.interval"  # field metadata of a result's text column that holds intervals: which kind
 DAY_TIME, YEAR_MONTH = b"day_time", b"year_month"
+
+
 def _months_readable(kind: pa.DataType) -> pa.DataType:
     """The type with every month interval (which pyarrow cannot read in Python) as the int32 it is stored as."""
     if kind.id == pa.lib.Type_INTERVAL_MONTHS:
