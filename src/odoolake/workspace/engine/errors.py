@@ -104,11 +104,8 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
      lambda m: SparkError("WRONG_NUM_ARGS.WITHOUT_SUGGESTION", "42605",
                           f"The `{m.group('name')}` requires {m.group('want')} parameters but the actual number is "
                           f"{m.group('got')}.")),
-    (re.compile(r"Can't cast value (?P<value>\S+) to type (?P<type>\w+)"),
-     lambda m: SparkError("CAST_OVERFLOW", "22003",
-                          f"The value {m.group('value')} cannot be cast to \"{_spark_type(m.group('type'))}\" due to an "
-                          "overflow. Use `try_cast` to tolerate overflow and return NULL instead.", _ARITHMETIC)),
-    (re.compile(r"value of (?P<value>\S+) is out of range (?P<type>\w+)"),
+    # a number's cast ("Can't cast value 300 to type Int8") and a decimal's ("value of 300 is out of range Int8")
+    (re.compile(r"(?:Can't cast value|value of) (?P<value>\S+) (?:to type|is out of range) (?P<type>\w+)"),
      lambda m: SparkError("CAST_OVERFLOW", "22003",
                           f"The value {m.group('value')} cannot be cast to \"{_spark_type(m.group('type'))}\" due to an "
                           "overflow. Use `try_cast` to tolerate overflow and return NULL instead.", _ARITHMETIC)),

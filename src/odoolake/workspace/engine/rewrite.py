@@ -634,19 +634,19 @@ class PlanRewriter:
             from deltalake.exceptions import DeltaError
 
             info = self.catalog.find(name)
-            if info is None:
+            clear = replacing and table_comment is None and info is not None and info.comment
+            if info is None or not (column_comments or table_comment is not None or clear):
                 return
-            delta = info.data_source_format == "DELTA"
             try:
-                if delta and column_comments:
-                    table = DeltaTable(info.storage_location)
+                table = DeltaTable(info.storage_location) if info.data_source_format == "DELTA" else None
+                if table is not None and column_comments:
                     fields = {field.name.lower(): field.name for field in table.schema().fields}
                     for column, comment in column_comments:
                         if column.lower() in fields:
                             table.alter.set_column_metadata(fields[column.lower()], {"comment": comment})
-                if table_comment is not None or (replacing and info.comment):
-                    if delta:
-                        DeltaTable(info.storage_location).alter.set_table_description(table_comment or "")
+                if table_comment is not None or clear:
+                    if table is not None:
+                        table.alter.set_table_description(table_comment or "")
                     self._catalog(lambda: self.catalog.set_table_comment(name, table_comment))
             except (DeltaError, OSError) as exc:
                 raise refuse("INTERNAL", "INTERNAL_ERROR", "XX000",

@@ -83,7 +83,8 @@ class Statement(CancellableRun):
 
 _INTEGERS = {"INT": "int", "INTEGER": "int", "BIGINT": "bigint", "LONG": "bigint", "SMALLINT": "smallint",
              "SHORT": "smallint", "TINYINT": "tinyint", "BYTE": "tinyint"}
-_INTEGER_BITS = {"tinyint": 8, "smallint": 16, "int": 32, "bigint": 64}
+_INTEGER_RANGES = {kind: (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+                   for kind, bits in (("tinyint", 8), ("smallint", 16), ("int", 32), ("bigint", 64))}
 _FLOATS = {"DOUBLE": "double", "FLOAT": "float", "REAL": "float"}
 _DECIMAL_TYPE = re.compile(r"DECIMAL\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
 
@@ -96,10 +97,10 @@ def parameter_value(value: str | None, kind: str, name: str) -> Parameter:
     try:
         if kind in _INTEGERS:
             number = None if value is None else int(value)
-            bits = _INTEGER_BITS[_INTEGERS[kind]]
-            if number is not None and not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+            low, high = _INTEGER_RANGES[_INTEGERS[kind]]
+            if number is not None and not low <= number <= high:
                 raise InvalidParameterValue(f"Invalid parameters.{name}: {value!r} is out of range for {kind} "
-                                            f"({-(2 ** (bits - 1))} to {2 ** (bits - 1) - 1}).")
+                                            f"({low} to {high}).")
             return Parameter(number, _INTEGERS[kind])
         if kind in _FLOATS:
             return Parameter(None if value is None else float(value), _FLOATS[kind])
