@@ -1,6 +1,6 @@
-"""A table write through the engine's proxy (``PlanRewriter._write``/``_write_v2``): it needs where the table lives,
-not its columns, so it must not read the table's Delta log. Every write changes the log, so a lookup that read it
-(``CatalogStore.find``) read it again on every write of a month-end."""
+"""A table write through the engine's proxy (``PlanRewriter._write``/``_write_v2``): where the table lives comes from
+the registry; its Delta log is read only for the table's schema, which Delta's write rules need (``delta_writes``),
+and only once until the table's next commit (every write of a month-end would read it again otherwise)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,20 @@ WriteOp = commands_pb2.WriteOperation
 WriteV2 = commands_pb2.WriteOperationV2
 
 
-class _NoUpstream:
-    """The rewriter must not ask the engine anything for these writes (two-part names, no append)."""
+class _SchemaOnly:
+    """An engine that answers only the schema of a write's input (period string, amount double), and counts."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def schema(self, session_id: str, user_id: str, relation):
+        self.asked += 1
+        return base_pb2.AnalyzePlanResponse.Schema(schema={"struct": {"fields": [
+            {"name": "period", "data_type": {"string": {}}, "nullable": True},
+            {"name": "amount", "data_type": {"double": {}}, "nullable": True}]}}).schema
 
     def __getattr__(self, name: str):
-        raise AssertionError(f"the rewriter called the engine ({name}) for a write that needs no engine call")
+        raise AssertionError(f"the rewriter called the engine ({name}) for a write that needs only its schema")
 
 
 def _rewriter(tmp_path) -> tuple[PlanRewriter, CatalogStore]:
@@ -39,18 +48,22 @@ def _rewriter(tmp_path) -> tuple[PlanRewriter, CatalogStore]:
     store.create_table(FullName("main", "silver", "moves"), None)
     write_deltalake(str(location), pa.table({"period": ["2026-12"], "amount": [2.5]}), mode="append")  # log changed
     roles = Roles(Database(paths.home / "workspace.db"), OWNER)
-    return PlanRewriter(store, _NoUpstream(), AccessRules(paths, roles)), store  # type: ignore[arg-type]
+    return PlanRewriter(store, _SchemaOnly(), AccessRules(paths, roles)), store  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def rewriter(tmp_path, monkeypatch) -> tuple[PlanRewriter, CatalogStore]:
-    """A rewriter whose catalog fails the test if anything reads a Delta log."""
+    """A rewriter whose catalog counts the Delta log reads (``log_reads``)."""
     made = _rewriter(tmp_path)
+    load = columns._load
+    reads: list[str] = []
 
-    def no_log_reads(location: str):
-        raise AssertionError(f"the Delta log of {location} was read for a write")
+    def counted(location: str):
+        reads.append(location)
+        return load(location)
 
-    monkeypatch.setattr(columns, "_load", no_log_reads)
+    monkeypatch.setattr(columns, "_load", counted)
+    made[0].log_reads = reads  # type: ignore[attr-defined]
     return made
 
 
@@ -70,15 +83,20 @@ def _save(table: str, mode: int) -> base_pb2.Plan:
     return plan
 
 
-def test_an_overwrite_of_an_existing_table_writes_to_its_location_without_reading_its_log(rewriter):
+def test_an_overwrite_of_an_existing_table_writes_to_its_location_reading_its_log_once(rewriter):
     rewriter_, store = rewriter
-    request = base_pb2.ExecutePlanRequest(session_id="session-1", plan=_save("silver.moves",
-                                                                             WriteOp.SaveMode.SAVE_MODE_OVERWRITE))
-    prepared = rewriter_.prepare_execute(request, _call())
     location = str(store.managed_location("silver", "moves"))
-    assert request.plan.command.write_operation.path == location
-    assert prepared.lock == location
-    assert prepared.after_success is None  # already registered: nothing to record after the write
+    for _ in range(2):
+        request = base_pb2.ExecutePlanRequest(session_id="session-1", plan=_save("silver.moves",
+                                                                                 WriteOp.SaveMode.SAVE_MODE_OVERWRITE))
+        prepared = rewriter_.prepare_execute(request, _call())
+        assert request.plan.command.write_operation.path == location
+        assert prepared.lock == location
+        assert prepared.after_success is None  # already registered: nothing to record after the write
+        # the replaceWhere check wraps the input: the first column is replaced by its guarded value
+        assert request.plan.command.write_operation.input.with_columns.aliases[0].name == ["period"]
+    assert rewriter_.log_reads == [location]  # type: ignore[attr-defined]
+    assert rewriter_.upstream.asked == 2  # type: ignore[attr-defined]
 
 
 def test_an_existing_table_is_still_refused_where_the_mode_says_so(rewriter):
@@ -99,7 +117,7 @@ def test_a_new_table_goes_to_its_managed_location_and_is_recorded_after_the_writ
     assert prepared.after_success is not None
 
 
-def test_write_to_append_and_overwrite_use_the_location_without_reading_the_log(rewriter):
+def test_write_to_overwrite_and_replace_use_the_tables_location(rewriter):
     rewriter_, store = rewriter
     location = str(store.managed_location("silver", "moves"))
     for mode in (WriteV2.Mode.MODE_OVERWRITE, WriteV2.Mode.MODE_REPLACE):
@@ -108,6 +126,8 @@ def test_write_to_append_and_overwrite_use_the_location_without_reading_the_log(
         v2.table_name = "silver.moves"
         v2.mode = mode
         v2.input.sql.query = "SELECT '2026-12' AS period, 3.5 AS amount"
+        if mode == WriteV2.Mode.MODE_OVERWRITE:  # as PySpark's overwrite(condition) sends it
+            v2.overwrite_condition.expression_string.expression = "period = '2026-12'"
         request = base_pb2.ExecutePlanRequest(session_id="session-1", plan=plan)
         prepared = rewriter_.prepare_execute(request, _call())
         assert request.plan.command.write_operation.path == location and prepared.lock == location

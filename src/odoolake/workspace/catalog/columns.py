@@ -106,6 +106,12 @@ def delta_schema(columns: list[dict]) -> dict:
     return {"type": "struct", "fields": fields}
 
 
+def partition_columns(columns: list[dict]) -> list[str]:
+    """The partition columns of declared UC columns, in their ``partition_index`` order (``PARTITIONED BY``)."""
+    indexed = [c for c in columns if c.get("partition_index") is not None]
+    return [c["name"] for c in sorted(indexed, key=lambda c: c["partition_index"])]
+
+
 @dataclass(frozen=True)
 class DeltaFacts:
     version: int

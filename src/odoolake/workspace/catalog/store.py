@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odoolake.config import WorkspacePaths
-from odoolake.workspace.catalog.columns import DeltaFacts, DeltaLogReader, delta_schema, uc_columns
+from odoolake.workspace.catalog.columns import DeltaFacts, DeltaLogReader, delta_schema, partition_columns, uc_columns
 from odoolake.workspace.catalog.information_schema import TABLES as SYSTEM_TABLES
 from odoolake.workspace.db import Database
 from odoolake.workspace.errors import ApiError, InvalidParameterValue
@@ -345,7 +345,7 @@ class CatalogStore:
             raise _exists("table", str(name))
         self._check_location_free(location, name)
         if fmt == "DELTA" and columns and not Path(location, "_delta_log").is_dir():
-            _create_empty_delta(location, delta_schema(columns), comment)
+            _create_empty_delta(location, delta_schema(columns), comment, partition_columns(columns))
         now = _now()
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
@@ -476,13 +476,14 @@ def _former_roots(conn) -> set[Path]:
     return roots
 
 
-def _create_empty_delta(location: Path, schema: dict, comment: str | None) -> None:
+def _create_empty_delta(location: Path, schema: dict, comment: str | None, partition_by: list[str]) -> None:
     import pyarrow
     from deltalake import Schema, write_deltalake
 
     arrow_schema = pyarrow.schema(Schema.from_json(json.dumps(schema)).to_arrow())
     location.parent.mkdir(parents=True, exist_ok=True)
-    write_deltalake(str(location), arrow_schema.empty_table(), mode="error", description=comment)
+    write_deltalake(str(location), arrow_schema.empty_table(), mode="error", description=comment,
+                    partition_by=partition_by or None)
 
 
 def _now() -> int:

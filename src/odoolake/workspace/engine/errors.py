@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from odoolake.workspace.engine import delta_writes
 from odoolake.workspace.engine.session import idle_limit_words, session_idle_seconds
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
@@ -43,6 +44,8 @@ _ARITHMETIC = ("org.apache.spark.SparkArithmeticException", "java.lang.Arithmeti
 _DATE_TIME = ("org.apache.spark.SparkDateTimeException", "java.time.DateTimeException")
 _INDEX = ("org.apache.spark.SparkArrayIndexOutOfBoundsException", "java.lang.ArrayIndexOutOfBoundsException")
 _RUNTIME = ("org.apache.spark.SparkRuntimeException",)
+_ANALYSIS = ("org.apache.spark.sql.AnalysisException",)
+_PARSE = ("org.apache.spark.sql.catalyst.parser.ParseException", "org.apache.spark.sql.AnalysisException")
 _ANSI_OFF = 'If necessary set "spark.sql.ansi.enabled" to "false" to bypass this error.'
 
 
@@ -55,7 +58,7 @@ def _syntax(match: re.Match[str]) -> SparkError:
     near = match.group("near")
     where = "end of input" if near == "end of input" else f"'{near}'"
     position = f" (position {match.group('pos')})" if match.group("pos") else ""
-    return SparkError("PARSE_SYNTAX_ERROR", "42601", f"Syntax error at or near {where}{position}.")
+    return SparkError("PARSE_SYNTAX_ERROR", "42601", f"Syntax error at or near {where}{position}.", _PARSE)
 
 
 # Spark (java.time) names of the fields make_date checks, with their valid ranges.
@@ -93,7 +96,7 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
     (re.compile(r"unknown function: (?P<name>[\w.`]+)"),
      lambda m: SparkError("UNRESOLVED_ROUTINE", "42883",
                           f"Cannot resolve routine `{m.group('name').strip('`')}` on search path "
-                          "[`system`.`builtin`, `system`.`session`]. Verify the spelling.")),
+                          "[`system`.`builtin`, `system`.`session`]. Verify the spelling.", _ANALYSIS)),
     (re.compile(r"Cannot cast string '(?P<value>.*?)' to value of (?P<type>\w+) type"),
      lambda m: SparkError("CAST_INVALID_INPUT", "22018",
                           f"The value '{m.group('value')}' of the type \"STRING\" cannot be cast to "
@@ -120,6 +123,10 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
      lambda m: SparkError("INVALID_ARRAY_INDEX_IN_ELEMENT_AT", "22003",
                           "The index is out of bounds of the array. Use `try_element_at` to tolerate accessing element "
                           "at invalid index and return NULL instead.", _INDEX)),
+    # the check ``delta_writes.replace_where_check`` puts in front of an overwrite with replaceWhere
+    (re.compile(rf"{delta_writes.REPLACE_WHERE_MISMATCH}: (?P<message>Written data does not conform .*)", re.S),
+     lambda m: SparkError(delta_writes.REPLACE_WHERE_MISMATCH, delta_writes.REPLACE_WHERE_SQLSTATE, m.group("message"),
+                          _ANALYSIS)),
     (re.compile(r"^(?P<expression>'.*') is not true!$", re.S),
      lambda m: SparkError("USER_RAISED_EXCEPTION", "P0001", f"{m.group('expression')} is not true!", _RUNTIME)),
     (re.compile(r"(?P<field>Year|Month|Day) value '(?P<value>[^']*)' is out of range"),

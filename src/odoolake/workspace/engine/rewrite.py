@@ -39,7 +39,7 @@ from odoolake.workspace.catalog.store import (
     is_identifier,
     unknown_catalog,
 )
-from odoolake.workspace.engine import delta_sql, dialect, errors, sqltext, wire
+from odoolake.workspace.engine import delta_sql, delta_writes, dialect, errors, sqltext, wire
 from odoolake.workspace.engine.access import AccessRules
 from odoolake.workspace.engine.delta_sql import UnknownColumn, comment_text, match_delta_statement, run_delta_statement
 from odoolake.workspace.engine.identity import CallRefused, Principal
@@ -118,6 +118,31 @@ class Prepared:
 
     lock: str | None = None
     after_success: Callable[[], None] | None = None
+    raw_input: bytes | None = None  # a deep write's input relation, when the rules changed it (``WriteInput``)
+
+
+@dataclass
+class WriteInput:
+    """A write's input relation: decoded in ``write.input``, or kept as bytes (``raw``) when too deep for upb."""
+
+    write: Any  # a WriteOperation or WriteOperationV2
+    raw: bytes | None = None
+
+    def relation(self) -> relations_pb2.Relation | bytes:
+        return self.raw if self.raw is not None else self.write.input
+
+    def wrap(self, kind: str, around: Message) -> None:
+        """Put the input under a new relation of ``kind`` (``with_columns``, ``with_columns_renamed``: both take
+        their input as field 1) whose other fields are ``around``'s."""
+        if self.raw is None:
+            outer = relations_pb2.Relation()
+            inner = getattr(outer, kind)
+            inner.CopyFrom(around)
+            inner.input.CopyFrom(self.write.input)
+            self.write.input.CopyFrom(outer)
+            return
+        inner_bytes = around.SerializeToString() + wire.length_delimited(_WRAPPED_INPUT, self.raw)
+        self.raw = wire.length_delimited(relations_pb2.Relation.DESCRIPTOR.fields_by_name[kind].number, inner_bytes)
 
 
 class PlanRewriter:
@@ -243,6 +268,7 @@ class PlanRewriter:
             prepared = self._write(command, call, raw_input) if kind is WriteOp else \
                 self._write_v2(command, call, raw_input)
             if command.WhichOneof("command_type") == "write_operation":
+                raw_input = prepared.raw_input if prepared.raw_input is not None else raw_input
                 write = command.write_operation.SerializeToString() + wire.length_delimited(_INPUT, raw_input)
                 replaced = wire.length_delimited(_COMMAND_WRITE, write)
             else:
@@ -675,6 +701,7 @@ class PlanRewriter:
 
     def _write(self, command: commands_pb2.Command, call: Call, raw_input: bytes | None = None) -> Prepared:
         write = command.write_operation
+        source = WriteInput(write, raw_input)
         self.access.check_write(call.principal, "write tables or files")
         self._relations(write.input, call)
         if not write.source:
@@ -685,8 +712,8 @@ class PlanRewriter:
             write.path = self.access.map_and_check(call.principal, write.path)
             if write.source.lower() != "delta":
                 return Prepared()
-            self._guard_column_drop(write, write.path, call, raw_input)
-            return Prepared(lock=write.path)
+            self._delta_write_rules(write, source, write.path, call)
+            return Prepared(lock=write.path, raw_input=source.raw)
         if target != "table":
             return Prepared()
         method = write.table.save_method
@@ -720,35 +747,82 @@ class PlanRewriter:
                 _clear_leftover(location)
         write.ClearField("table")
         write.path = location
-        self._guard_column_drop(write, location, call, raw_input)
+        self._delta_write_rules(write, source, str(name), call)
         after = None if existing_at is not None else (lambda: self._register(name, location, call))
-        return Prepared(lock=location, after_success=after)
+        return Prepared(lock=location, after_success=after, raw_input=source.raw)
 
-    def _guard_column_drop(self, write: Any, location: str, call: Call, raw_input: bytes | None = None) -> None:
-        """Refuse an append that Sail (0.7.2) would accept while silently dropping the new columns: it does that
-        when the table has NOT NULL columns, whatever mergeSchema says. Costs one schema lookup, only then."""
-        if write.mode != WriteOp.SaveMode.SAVE_MODE_APPEND:
-            return
-        facts = self.catalog.delta.read(location)
+    def _delta_write_rules(self, write: Any, source: WriteInput, target: str, call: Call) -> None:
+        """Delta's checks on a DataFrame write to an existing Delta table that Sail's writer skips
+        (``delta_writes``), and the guard against Sail's silent column drop. ``write.path`` is the table's
+        location; ``target`` names it in errors. Costs one schema lookup of the input for an append or an overwrite
+        that keeps the schema or names a replaceWhere, and a settings read for an overwrite of a partitioned table
+        without replaceWhere."""
+        facts = self.catalog.delta.read(write.path)
         if facts is None:
             return
-        fields = facts.schema.get("fields", [])
-        not_null = [f["name"] for f in fields if not f.get("nullable", True)]
-        if not not_null:
+        options = write.options
+        append = write.mode == WriteOp.SaveMode.SAVE_MODE_APPEND
+        condition = None
+        if write.mode == WriteOp.SaveMode.SAVE_MODE_OVERWRITE:
+            condition = delta_writes.option(options, "replaceWhere")
+            keeps_schema = not delta_writes.is_true(delta_writes.option(options, "overwriteSchema"))
+            if facts.partition_columns and condition is None and keeps_schema:  # a new schema replaces it all
+                mode = delta_writes.option(options, delta_writes.PARTITION_OVERWRITE_MODE) or \
+                    self._session_conf(call, delta_writes.PARTITION_OVERWRITE_MODE_CONF)
+                if mode is not None and mode.strip().lower() == "dynamic":
+                    raise refuse("INVALID_ARGUMENT", delta_writes.DYNAMIC_OVERWRITE, "0A000",
+                                 f"Dynamic partition overwrite ({delta_writes.PARTITION_OVERWRITE_MODE}=dynamic) is "
+                                 f"not supported locally: the engine would replace every partition of {target}, not "
+                                 "only those the data holds. Name the partitions to replace with "
+                                 "option('replaceWhere', …).")
+        elif append:
+            keeps_schema = True
+        else:
             return
-        existing = {f["name"].lower() for f in fields}
+        if not keeps_schema and condition is None:
+            return
         try:
-            incoming = self.upstream.column_names(call.session_id, call.user_id,
-                                                  raw_input if raw_input is not None else write.input)
+            data = self.upstream.schema(call.session_id, call.user_id, source.relation())
         except UpstreamError:
             return  # the write itself will report what is wrong with its input
-        lost = [c for c in incoming if c.lower() not in existing]
-        if lost:
-            raise refuse("INVALID_ARGUMENT", SILENT_COLUMN_DROP, "42000",
-                         f"Refusing to append to {location}: the engine would silently drop the new column(s) "
-                         f"{', '.join(lost)} because the table has NOT NULL column(s) {', '.join(not_null)}. Add the "
-                         "columns first (ALTER TABLE … ADD COLUMNS) or rewrite the table with "
-                         "option('overwriteSchema', 'true').")
+        fields = facts.schema.get("fields", [])
+        written = delta_writes.delta_type(data)["fields"]
+        names = [f["name"] for f in written]
+        if keeps_schema:
+            try:
+                delta_writes.check_fields(fields, written)
+            except delta_writes.MergeConflict as conflict:
+                raise refuse("INVALID_ARGUMENT", delta_writes.FAILED_TO_MERGE_FIELDS,
+                             delta_writes.FAILED_TO_MERGE_SQLSTATE,
+                             f"{conflict} (writing to {target}: cast the column to the table's type, or rewrite the "
+                             "table with option('overwriteSchema', 'true')).") from None
+            not_null = [f["name"] for f in fields if not f.get("nullable", True)]
+            existing = {f["name"].lower() for f in fields}
+            lost = [name for name in names if name.lower() not in existing]
+            if append and not_null and lost:  # Sail (0.7.2) drops them, whatever mergeSchema says
+                raise refuse("INVALID_ARGUMENT", SILENT_COLUMN_DROP, "42000",
+                             f"Refusing to append to {target}: the engine would silently drop the new column(s) "
+                             f"{', '.join(lost)} because the table has NOT NULL column(s) {', '.join(not_null)}. Add "
+                             "the columns first (ALTER TABLE … ADD COLUMNS) or rewrite the table with "
+                             "option('overwriteSchema', 'true').")
+            renames = delta_writes.renamed_to_table(fields, names)
+            if renames:
+                source.wrap("with_columns_renamed", relations_pb2.WithColumnsRenamed(renames=[
+                    relations_pb2.WithColumnsRenamed.Rename(col_name=old, new_col_name=new)
+                    for old, new in renames.items()]))
+                names = [renames.get(name, name) for name in names]
+        if condition is not None and names:
+            source.wrap("with_columns", relations_pb2.WithColumns(aliases=[{
+                "expr": {"expression_string": {"expression": delta_writes.replace_where_check(condition, names[0])}},
+                "name": [names[0]]}]))
+
+    def _session_conf(self, call: Call, key: str) -> str | None:
+        operation = base_pb2.ConfigRequest.Operation(get_option=base_pb2.ConfigRequest.GetOption(keys=[key]))
+        try:
+            response = self.upstream.config(call.session_id, call.user_id, operation)
+        except UpstreamError:
+            return None
+        return response.pairs[0].value if response.pairs and response.pairs[0].HasField("value") else None
 
     def _write_v2(self, command: commands_pb2.Command, call: Call, raw_input: bytes | None = None) -> Prepared:
         v2 = command.write_operation_v2
@@ -773,6 +847,7 @@ class PlanRewriter:
                          "overwritePartitions() is not supported locally; use overwrite() with a condition, or "
                          "write(...).option('replaceWhere', ...).")
         write = WriteOp(input=v2.input, source="delta")
+        source = WriteInput(write, raw_input)
         write.options.update(v2.options)
         if v2.mode == modes.MODE_APPEND:
             write.mode = WriteOp.SaveMode.SAVE_MODE_APPEND
@@ -794,11 +869,11 @@ class PlanRewriter:
             write.partitioning_columns.append(column.unresolved_attribute.unparsed_identifier)
         location = existing_at or str(self._catalog(lambda: self.catalog.new_table_location(name)))
         write.path = location
-        self._guard_column_drop(write, location, call, raw_input)
+        self._delta_write_rules(write, source, str(name), call)
         command.Clear()
         command.write_operation.CopyFrom(write)
         after = None if existing_at is not None else (lambda: self._register(name, location, call))
-        return Prepared(lock=location, after_success=after)
+        return Prepared(lock=location, after_success=after, raw_input=source.raw)
 
     def _register(self, name: FullName, location: str, call: Call) -> None:
         if self.catalog.find(name) is None:
@@ -968,6 +1043,8 @@ PARSED_TEXTS = _parsed_texts()
 _INPUT = WriteOp.DESCRIPTOR.fields_by_name["input"].number
 assert WriteV2.DESCRIPTOR.fields_by_name["input"].number == _INPUT
 _COMMAND_WRITE = commands_pb2.Command.DESCRIPTOR.fields_by_name["write_operation"].number
+_WRAPPED_INPUT = relations_pb2.WithColumns.DESCRIPTOR.fields_by_name["input"].number
+assert relations_pb2.WithColumnsRenamed.DESCRIPTOR.fields_by_name["input"].number == _WRAPPED_INPUT
 _SQL_NAMED_ARGUMENTS = relations_pb2.SQL.DESCRIPTOR.fields_by_name["named_arguments"].number
 _SQL_COMMAND_TEXT = commands_pb2.SqlCommand.DESCRIPTOR.fields_by_name["sql"].number
 _SQL_COMMAND_INPUT = commands_pb2.SqlCommand.DESCRIPTOR.fields_by_name["input"].number

@@ -96,8 +96,9 @@ class Upstream:
                 rows.extend(reader.read_all().to_pylist())
         return rows
 
-    def column_names(self, session_id: str, user_id: str, relation: relations_pb2.Relation | bytes) -> list[str]:
-        """The output columns of a relation (given decoded, or as raw bytes when too deep to decode)."""
+    def schema(self, session_id: str, user_id: str, relation: relations_pb2.Relation | bytes) -> Any:
+        """The output schema (a struct ``DataType``) of a relation (given decoded, or as raw bytes when too deep to
+        decode)."""
         from odoolake.workspace.engine import wire
 
         request = base_pb2.AnalyzePlanRequest(session_id=session_id, user_context=base_pb2.UserContext(user_id=user_id),
@@ -115,7 +116,7 @@ class Upstream:
             response = base_pb2.AnalyzePlanResponse.FromString(self.unary_unary["AnalyzePlan"](payload))
         except grpc.RpcError as exc:
             raise UpstreamError(exc) from None
-        return [f.name for f in response.schema.schema.struct.fields]
+        return response.schema.schema
 
     def current_schema(self, session_id: str, user_id: str) -> str:
         # Catalog messages live in catalog_pb2, which protos.py does not load by name: build the field from a dict.

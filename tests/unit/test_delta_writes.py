@@ -1,0 +1,239 @@
+"""Delta's write-time checks, which Sail's writer skips: the schema merge rule on appends and schema-keeping
+overwrites, replaceWhere's constraint, and dynamic partition overwrite (refused rather than replace every partition).
+
+The merge cases are Delta's ``SchemaMergingUtils.mergeSchemas`` rules worked by hand (equal types; byte, short and
+int with each other but not long; NULL with anything; decimals only with the same precision and scale; nested types
+field by field), not read back from ``delta_writes``."""
+
+from __future__ import annotations
+
+import pytest
+from deltalake import DeltaTable
+from pyspark.errors import AnalysisException, ParseException, PySparkException
+from pyspark.sql import functions as F
+
+from odoolake.config import WorkspacePaths
+from odoolake.workspace.engine import LocalEngine
+from odoolake.workspace.engine.delta_writes import (
+    DYNAMIC_OVERWRITE,
+    FAILED_TO_MERGE_FIELDS,
+    REPLACE_WHERE_MISMATCH,
+    MergeConflict,
+    check_fields,
+    option,
+    renamed_to_table,
+)
+from odoolake.workspace.engine.errors import error_class_of
+
+
+def _field(name: str, kind: object) -> dict:
+    return {"name": name, "type": kind, "nullable": True, "metadata": {}}
+
+
+@pytest.mark.parametrize(("table", "data"), [
+    ("integer", "integer"), ("integer", "short"), ("integer", "byte"), ("short", "byte"), ("byte", "integer"),
+    ("long", "long"), ("string", "void"), ("void", "double"), ("decimal(18,2)", "decimal(18,2)"),
+    ({"type": "array", "elementType": "integer", "containsNull": True},
+     {"type": "array", "elementType": "short"}),
+    ({"type": "struct", "fields": [_field("a", "integer"), _field("b", "string")]},
+     {"type": "struct", "fields": [{"name": "A", "type": "byte"}]}),
+])
+def test_types_delta_merges(table, data):
+    check_fields([_field("c", table)], [{"name": "c", "type": data}])
+
+
+@pytest.mark.parametrize(("table", "data", "says"), [
+    ("integer", "long", "IntegerType and LongType"),
+    ("long", "integer", "LongType and IntegerType"),  # no widening into long: Parquet stores them apart
+    ("integer", "string", "IntegerType and StringType"),
+    ("string", "integer", "StringType and IntegerType"),
+    ("integer", "double", "IntegerType and DoubleType"),
+    ("double", "float", "DoubleType and FloatType"),
+    ("date", "timestamp", "DateType and TimestampType"),
+    ("decimal(18,2)", "decimal(10,2)", "incompatible precision 18 and 10"),
+    ("decimal(18,2)", "decimal(18,4)", "incompatible scale 2 and 4"),
+    ("decimal(18,2)", "decimal(38,6)", "incompatible precision 18 and 38 & scale 2 and 6"),
+    ({"type": "map", "keyType": "string", "valueType": "integer"},
+     {"type": "map", "keyType": "string", "valueType": "string"}, "IntegerType and StringType"),
+    ({"type": "struct", "fields": [_field("a", "integer")]}, {"type": "struct", "fields": [{"name": "a",
+                                                                                           "type": "long"}]},
+     "Failed to merge fields 'a' and 'a'"),
+    ("integer", {"type": "array", "elementType": "integer"}, "IntegerType and array<int>"),
+])
+def test_types_delta_refuses_name_the_column_and_both_types(table, data, says):
+    with pytest.raises(MergeConflict, match=r"^Failed to merge fields 'Amount' and 'amount'\.") as err:
+        check_fields([_field("Amount", table)], [{"name": "amount", "type": data}])
+    assert says in str(err.value)
+
+
+def test_columns_only_one_side_has_are_not_the_merge_rules_concern():
+    check_fields([_field("a", "integer"), _field("b", "string")], [{"name": "a", "type": "integer"},
+                                                                    {"name": "new", "type": "double"}])
+
+
+def test_names_that_differ_only_in_case_are_renamed_to_the_tables():
+    table = [_field("id", "integer"), _field("Period", "string")]
+    assert renamed_to_table(table, ["ID", "period", "new", "id"]) == {"ID": "id", "period": "Period"}
+
+
+def test_options_are_read_case_insensitively():
+    assert option({"replacewhere": "x = 1"}, "replaceWhere") == "x = 1"
+    assert option({"mergeSchema": "true"}, "replaceWhere") is None
+
+
+# -- through the engine, as any client writes ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    home = WorkspacePaths.from_env(tmp_path_factory.mktemp("delta-writes")).ensure()
+    with LocalEngine(home) as engine:
+        session = engine.session()
+        session.sql("CREATE SCHEMA IF NOT EXISTS dw")
+        yield session
+
+
+def _rows(spark, table: str) -> list[tuple]:
+    return sorted(tuple(r) for r in spark.table(table).collect())
+
+
+def _deep(df, levels: int = 60):
+    """The same rows through a plan deeper than upb decodes (the proxy then works on the wire)."""
+    for _ in range(levels):
+        df = df.withColumn("v", F.col("v") + 0)
+    return df
+
+
+@pytest.mark.parametrize(("schema", "row"), [
+    ("id string, s string", ("x", "a")),  # Sail wrote NULL
+    ("id bigint, s string", (2**40, "a")),  # Sail wrote NULL
+    ("id double, s string", (2.9, "a")),  # Sail wrote 2
+    ("id int, s int", (1, 5)),  # Sail wrote '5'
+])
+def test_an_append_of_another_type_is_refused_and_nothing_is_written(spark, schema, row):
+    spark.sql("DROP TABLE IF EXISTS dw.typed")
+    spark.sql("CREATE TABLE dw.typed (id INT, s STRING) USING DELTA")
+    spark.sql("INSERT INTO dw.typed VALUES (1, 'kept')")
+    with pytest.raises(AnalysisException, match=r"Failed to merge fields '(id|s)' and '(id|s)'") as err:
+        spark.createDataFrame([row], schema).write.mode("append").saveAsTable("dw.typed")
+    assert error_class_of(err.value) == FAILED_TO_MERGE_FIELDS
+    with pytest.raises(AnalysisException) as v2:
+        spark.createDataFrame([row], schema).writeTo("dw.typed").append()
+    assert error_class_of(v2.value) == FAILED_TO_MERGE_FIELDS
+    assert _rows(spark, "dw.typed") == [(1, "kept")]
+
+
+def test_appends_delta_accepts_still_work_and_names_are_matched_case_insensitively(spark):
+    spark.sql("DROP TABLE IF EXISTS dw.loose")
+    spark.sql("CREATE TABLE dw.loose (id INT, Period STRING, v INT) USING DELTA")
+    spark.createDataFrame([(1, "2024-01", 1)], "id tinyint, Period string, v smallint").write.mode("append") \
+        .saveAsTable("dw.loose")
+    spark.sql("SELECT 2 AS id, NULL AS Period, 2 AS v").write.mode("append").saveAsTable("dw.loose")
+    spark.createDataFrame([(3, "2024-03", 3)], "ID int, period string, v int").write.mode("append") \
+        .saveAsTable("dw.loose")
+    _deep(spark.createDataFrame([(4, "2024-04", 4)], "ID int, PERIOD string, v int")).write.mode("append") \
+        .saveAsTable("dw.loose")
+    assert _rows(spark, "dw.loose") == [(1, "2024-01", 1), (2, None, 2), (3, "2024-03", 3), (4, "2024-04", 4)]
+    assert spark.table("dw.loose").columns == ["id", "Period", "v"]
+    with pytest.raises(AnalysisException) as err:  # and a deep plan's types are checked too
+        _deep(spark.createDataFrame([("x", "2024-05", 5)], "id string, Period string, v int")).write.mode("append") \
+            .saveAsTable("dw.loose")
+    assert error_class_of(err.value) == FAILED_TO_MERGE_FIELDS
+
+
+def test_an_overwrite_keeping_the_schema_is_checked_and_one_replacing_it_is_not(spark):
+    spark.sql("DROP TABLE IF EXISTS dw.kept")
+    spark.createDataFrame([(1, 1.5)], "id int, amount double").write.saveAsTable("dw.kept")
+    with pytest.raises(AnalysisException) as err:
+        spark.createDataFrame([(2, "x")], "id int, amount string").write.mode("overwrite").saveAsTable("dw.kept")
+    assert error_class_of(err.value) == FAILED_TO_MERGE_FIELDS
+    assert _rows(spark, "dw.kept") == [(1, 1.5)]
+    spark.createDataFrame([(2, "x")], "id int, amount string").write.mode("overwrite") \
+        .option("overwriteSchema", "true").saveAsTable("dw.kept")
+    assert _rows(spark, "dw.kept") == [(2, "x")]
+
+
+def _periods(spark) -> None:
+    spark.sql("DROP TABLE IF EXISTS dw.periods")
+    spark.sql("CREATE TABLE dw.periods (id INT, period STRING, v INT) USING DELTA PARTITIONED BY (period)")
+    spark.sql("INSERT INTO dw.periods VALUES (1, '2024-01', 1), (2, '2024-03', 2), (3, '2024-09', 3)")
+
+
+BEFORE = [(1, "2024-01", 1), (2, "2024-03", 2), (3, "2024-09", 3)]
+
+
+def test_rows_outside_replace_where_are_refused_before_anything_is_written(spark):
+    _periods(spark)
+    outside = spark.createDataFrame([(8, "2024-02", 8), (9, "2024-09", 9)], "id int, period string, v int")
+    with pytest.raises(AnalysisException, match=r"partial table overwrite condition or constraint "
+                                                r"'period = '2024-02''") as err:
+        outside.write.mode("overwrite").option("replaceWhere", "period = '2024-02'").saveAsTable("dw.periods")
+    assert error_class_of(err.value) == REPLACE_WHERE_MISMATCH
+    with pytest.raises(AnalysisException) as deep:
+        _deep(outside).write.mode("overwrite").option("replaceWhere", "period = '2024-02'").saveAsTable("dw.periods")
+    assert error_class_of(deep.value) == REPLACE_WHERE_MISMATCH
+    with pytest.raises(AnalysisException) as v2:
+        outside.writeTo("dw.periods").overwrite(F.expr("period = '2024-09'"))
+    assert error_class_of(v2.value) == REPLACE_WHERE_MISMATCH
+    no_period = spark.createDataFrame([(7, None, 7)], "id int, period string, v int")  # NULL is outside too
+    with pytest.raises(AnalysisException):
+        no_period.write.mode("overwrite").option("replaceWhere", "period = '2024-02'").saveAsTable("dw.periods")
+    assert _rows(spark, "dw.periods") == BEFORE
+
+    inside = spark.createDataFrame([(8, "2024-03", 8)], "id int, period string, v int")
+    inside.write.mode("overwrite").option("replaceWhere", "period = '2024-03'").saveAsTable("dw.periods")
+    _deep(spark.createDataFrame([(9, "2024-09", 9)], "id int, period string, v int")).write.mode("overwrite") \
+        .option("replacewhere", "period >= '2024-09'").saveAsTable("dw.periods")
+    assert _rows(spark, "dw.periods") == [(1, "2024-01", 1), (8, "2024-03", 8), (9, "2024-09", 9)]
+
+
+def test_dynamic_partition_overwrite_is_refused_rather_than_replacing_every_partition(spark):
+    _periods(spark)
+    one_period = spark.createDataFrame([(7, "2024-01", 7)], "id int, period string, v int")
+    with pytest.raises(AnalysisException, match="Name the partitions to replace with option") as err:
+        one_period.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").saveAsTable("dw.periods")
+    assert error_class_of(err.value) == DYNAMIC_OVERWRITE
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "DYNAMIC")
+    try:
+        with pytest.raises(AnalysisException) as conf:
+            one_period.write.mode("overwrite").saveAsTable("dw.periods")
+        assert error_class_of(conf.value) == DYNAMIC_OVERWRITE
+    finally:
+        spark.conf.unset("spark.sql.sources.partitionOverwriteMode")
+    assert _rows(spark, "dw.periods") == BEFORE
+    one_period.write.mode("overwrite").option("replaceWhere", "period = '2024-01'").saveAsTable("dw.periods")
+    assert _rows(spark, "dw.periods") == [(2, "2024-03", 2), (3, "2024-09", 3), (7, "2024-01", 7)]
+
+
+def test_partitioned_by_in_create_table_partitions_the_delta_table(spark):
+    _periods(spark)
+    spark.sql("DROP TABLE IF EXISTS dw.ctas_periods")
+    spark.sql("CREATE TABLE dw.ctas_periods USING DELTA PARTITIONED BY (period) AS SELECT 1 AS id, '2024-01' AS "
+              "period")
+    for table in ("periods", "ctas_periods"):  # read from the Delta log by delta-rs, not through the engine
+        location = spark.sql(f"DESCRIBE DETAIL dw.{table}").first()["location"]
+        assert DeltaTable(location.removeprefix("file://")).metadata().partition_columns == ["period"]
+    assert _rows(spark, "dw.ctas_periods") == [(1, "2024-01")]
+
+
+def test_syntax_errors_and_unknown_functions_raise_what_spark_raises(spark):
+    with pytest.raises(ParseException) as parse:
+        spark.sql("selec 1")
+    assert error_class_of(parse.value) == "PARSE_SYNTAX_ERROR"
+    with pytest.raises(AnalysisException) as routine:
+        spark.sql("SELECT no_such_function(1)").collect()
+    assert error_class_of(routine.value) == "UNRESOLVED_ROUTINE"
+    assert isinstance(parse.value, PySparkException)
+
+
+def test_a_condition_with_quotes_and_backslashes_is_checked_and_named_as_written(spark):
+    spark.sql("DROP TABLE IF EXISTS dw.payees")
+    spark.createDataFrame([("O'Brien", 1), ("a\\b", 2)], "name string, n int").write.saveAsTable("dw.payees")
+    condition = r"name = 'O\'Brien' OR name = 'a\\b'"
+    with pytest.raises(AnalysisException) as err:
+        spark.createDataFrame([("Other", 3)], "name string, n int").write.mode("overwrite") \
+            .option("replaceWhere", condition).saveAsTable("dw.payees")
+    assert f"overwrite condition or constraint '{condition}'." in str(err.value)
+    spark.createDataFrame([("O'Brien", 3), ("a\\b", 4)], "name string, n int").write.mode("overwrite") \
+        .option("replaceWhere", condition).saveAsTable("dw.payees")
+    assert _rows(spark, "dw.payees") == [("O'Brien", 3), ("a\\b", 4)]
