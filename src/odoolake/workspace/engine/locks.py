@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from odoolake.workspace.files.dbfs import LOCK_SUFFIX
+
 _table_locks: dict[str, threading.Lock] = {}
 _table_locks_guard = threading.Lock()
 
@@ -21,7 +23,7 @@ def table_lock(location: str | Path) -> Iterator[None]:
     with _table_locks_guard:
         local = _table_locks.setdefault(str(resolved), threading.Lock())
     resolved.parent.mkdir(parents=True, exist_ok=True)
-    lock_file = resolved.parent / f".{resolved.name}.odoolake-lock"
+    lock_file = resolved.parent / f".{resolved.name}{LOCK_SUFFIX}"
     with local, lock_file.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -30,6 +30,15 @@ def _b64(data: str | None, field: str) -> bytes:
         raise InvalidParameterValue(f"Invalid {field}: not valid base64 ({exc}).") from exc
 
 
+UPLOAD_SUFFIX = ".odoolake-upload"  # a file being written, renamed into place when complete
+LOCK_SUFFIX = ".odoolake-lock"  # a table's write lock, hidden beside it (``engine.locks``): ``.<table>.odoolake-lock``
+
+
+def is_internal(name: str) -> bool:
+    """Files the workspace keeps beside users' files (an upload in progress, a table's lock), never listed."""
+    return name.endswith(UPLOAD_SUFFIX) or (name.startswith(".") and name.endswith(LOCK_SUFFIX))
+
+
 def file_info(path: str, local: Path) -> dict:
     st = local.stat()
     return {"path": path, "is_dir": local.is_dir(), "file_size": 0 if local.is_dir() else st.st_size,
@@ -73,7 +82,7 @@ class Dbfs:
         if local.is_file():
             return [file_info(path, local)]
         return [file_info(f"{path.rstrip('/')}/{child.name}", child) for child in sorted(local.iterdir())
-                if not child.name.endswith(".odoolake-upload") and inside(self.root, child)]
+                if not is_internal(child.name) and inside(self.root, child)]
 
     def mkdirs(self, raw: str | None) -> None:
         path, local = self._path(raw)
@@ -117,7 +126,7 @@ class Dbfs:
         path, local = self._path(raw)
         self._check_target(path, local, overwrite)
         local.parent.mkdir(parents=True, exist_ok=True)
-        tmp = local.with_name(local.name + f".{secrets.token_hex(4)}.odoolake-upload")
+        tmp = local.with_name(local.name + f".{secrets.token_hex(4)}{UPLOAD_SUFFIX}")
         tmp.write_bytes(data)
         os.replace(tmp, local)
 
@@ -132,7 +141,7 @@ class Dbfs:
         self._check_target(path, local, overwrite)
         local.parent.mkdir(parents=True, exist_ok=True)
         handle = secrets.randbits(48)
-        tmp = local.with_name(local.name + f".{handle}.odoolake-upload")
+        tmp = local.with_name(local.name + f".{handle}{UPLOAD_SUFFIX}")
         tmp.write_bytes(b"")
         with self._lock:
             self._uploads[handle] = _Upload(path, tmp, local)
@@ -204,7 +213,7 @@ class Volumes:
             raise ResourceAlreadyExists(f"The file {path} already exists; pass overwrite=true.",
                                         error_code="ALREADY_EXISTS")
         local.parent.mkdir(parents=True, exist_ok=True)
-        tmp = local.with_name(local.name + f".{secrets.token_hex(4)}.odoolake-upload")
+        tmp = local.with_name(local.name + f".{secrets.token_hex(4)}{UPLOAD_SUFFIX}")
         tmp.write_bytes(b"")
         return _Upload(path, tmp, local)
 
@@ -236,7 +245,7 @@ class Volumes:
             raise ResourceDoesNotExist(f"The directory {path} does not exist.", error_code="NOT_FOUND")
         out = []
         for child in sorted(local.iterdir()):
-            if child.name.endswith(".odoolake-upload") or not inside(self.root, child):
+            if is_internal(child.name) or not inside(self.root, child):
                 continue
             st = child.stat()
             entry = {"path": f"{path.rstrip('/')}/{child.name}", "name": child.name, "is_directory": child.is_dir()}

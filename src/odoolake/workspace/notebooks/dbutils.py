@@ -13,6 +13,7 @@ from typing import Any
 
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
+from odoolake.workspace.files.dbfs import is_internal
 
 
 class NotebookExit(Exception):
@@ -108,6 +109,8 @@ class Fs:
             return [FileInfo(base, local.name, st.st_size, int(st.st_mtime * 1000))]
         out = []
         for child in sorted(local.iterdir()):
+            if is_internal(child.name):
+                continue
             st = child.stat()
             name = child.name + ("/" if child.is_dir() else "")
             out.append(FileInfo(f"{base}/{name}", name, 0 if child.is_dir() else st.st_size, int(st.st_mtime * 1000)))

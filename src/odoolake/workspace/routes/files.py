@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile  # what request.form() returns
 
 from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, RequestTooLarge
+from odoolake.workspace.files.dbfs import UPLOAD_SUFFIX
 from odoolake.workspace.files.workspace_tree import MAX_IMPORT_BYTES
 from odoolake.workspace.routes.common import field, json_body, query_bool, query_int, read_body
 
@@ -274,7 +275,7 @@ async def dbfs_file_upload(path: str, request: Request) -> dict:
     if local.is_dir():
         raise InvalidParameterValue(f"{name} is a directory; upload to a file path under it.")
     local.parent.mkdir(parents=True, exist_ok=True)
-    tmp = local.with_name(local.name + ".odoolake-upload")
+    tmp = local.with_name(local.name + UPLOAD_SUFFIX)
     size = 0
     try:
         with tmp.open("wb") as fh:
