@@ -149,6 +149,37 @@ def _inline_lateral_aliases(tree: exp.Expr, columns_of: ColumnsOf) -> bool:
     return changed
 
 
+def fill_insert_columns(sql: str, columns_of: ColumnsOf) -> str | None:
+    """``INSERT INTO t (a, c) <rows>`` naming some of ``t``'s columns, or naming them in another order, as an INSERT
+    of every column in the table's order (the others NULL), which Sail runs: it refuses a column list shorter than the
+    table ("input schema for INSERT has 2 fields, but table schema has 6 fields"), where Spark fills the rest with
+    NULL (SQLAlchemy's ``insert()`` names only the columns given). None to run ``sql`` as it is."""
+    toks = sqltext.tokens(sql)
+    if not any(t.token_type == TokenType.L_PAREN for t in toks[:8]):  # no column list right after the name
+        return None
+    try:
+        tree = sqlglot.parse_one(sql, read=READ)
+    except ParseError:
+        return None
+    if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Schema) or tree.args.get("overwrite"):
+        return None
+    table = tree.this.this
+    listed = [column.name for column in tree.this.expressions]
+    columns = columns_of(".".join(part.name for part in table.parts)) if isinstance(table, exp.Table) else None
+    if columns is None or [c.lower() for c in listed] == [c.lower() for c in columns]:
+        return None
+    given = {c.lower() for c in listed}
+    if not given <= {c.lower() for c in columns} or len(given) != len(listed) or tree.expression is None:
+        return None  # Sail names the unknown or repeated column
+    source = exp.Subquery(this=tree.expression, alias=exp.TableAlias(
+        this=exp.to_identifier("inserted"), columns=[exp.to_identifier(c, quoted=True) for c in listed]))
+    projection = [exp.column(c, quoted=True) if c.lower() in given else exp.alias_(exp.Null(), c, quoted=True)
+                  for c in columns]
+    tree.set("this", table)
+    tree.set("expression", exp.select(*projection).from_(source))
+    return tree.sql(dialect=WRITE)
+
+
 @functools.lru_cache(maxsize=64)  # a DML statement asks twice: the writable check, then the DML path
 def dml_target(sql: str) -> str | None:
     """The table an ``INSERT``/``DELETE``/``UPDATE``/``MERGE``/``TRUNCATE TABLE``/``DROP TABLE``/``ALTER TABLE``

@@ -39,7 +39,7 @@ from odoolake.workspace.catalog.store import (
     is_identifier,
     unknown_catalog,
 )
-from odoolake.workspace.engine import delta_sql, delta_writes, dialect, errors, sqltext, wire
+from odoolake.workspace.engine import delta_sql, delta_writes, dialect, errors, sql_parameters, sqltext, wire
 from odoolake.workspace.engine.access import AccessRules
 from odoolake.workspace.engine.delta_sql import UnknownColumn, comment_text, match_delta_statement, run_delta_statement
 from odoolake.workspace.engine.identity import CallRefused, Principal
@@ -368,6 +368,7 @@ class PlanRewriter:
         if sql_command.HasField("input"):
             target = _sql_relation(sql_command.input)
             if target is not None:
+                self._bind_parameters(target)
                 target.query = self.prepare_sql(target.query, call, eager=True, prepared=prepared)
             # The engine runs the input as a command when it is one: every relation in it gets the rules (the
             # prepared statement above excepted), a SQL text under references included.
@@ -379,8 +380,16 @@ class PlanRewriter:
                     continue
                 self._relation(relation, call)
         elif sql_command.sql:
+            self._bind_parameters(sql_command)
             sql_command.sql = self.prepare_sql(sql_command.sql, call, eager=True, prepared=prepared)
         return prepared
+
+    @staticmethod
+    def _bind_parameters(holder: Any) -> None:
+        try:
+            sql_parameters.bind_arguments(holder)
+        except sql_parameters.UnboundableParameter as exc:
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000", str(exc)) from None
 
     def prepare_sql(self, sql: str, call: Call, eager: bool, prepared: Prepared | None = None) -> str:
         """The text Sail should run for ``sql``; statements the engine serves itself are done here (only when
@@ -440,6 +449,8 @@ class PlanRewriter:
             if not eager:
                 raise self._needs_command(head[0])
             return self._dml(sql, head, call)
+        if head[0] == "INSERT":
+            sql = dialect.fill_insert_columns(sql, lambda name: self._columns(name, call)) or sql
         return dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
 
     def _columns(self, name: str, call: Call) -> list[str] | None:
