@@ -31,12 +31,12 @@ def _field(name: str, kind: object) -> dict:
 
 
 @pytest.mark.parametrize(("table", "data"), [
-    ("integer", "integer"), ("integer", "short"), ("integer", "byte"), ("short", "byte"), ("byte", "integer"),
-    ("long", "long"), ("string", "void"), ("void", "double"), ("decimal(18,2)", "decimal(18,2)"),
+    ("integer", "integer"), ("integer", "short"), ("integer", "byte"), ("short", "byte"),
+    ("long", "long"), ("string", "void"), ("decimal(18,2)", "decimal(18,2)"),
     ({"type": "array", "elementType": "integer", "containsNull": True},
      {"type": "array", "elementType": "short"}),
     ({"type": "struct", "fields": [_field("a", "integer"), _field("b", "string")]},
-     {"type": "struct", "fields": [{"name": "A", "type": "byte"}]}),
+     {"type": "struct", "fields": [{"name": "a", "type": "byte"}]}),
 ])
 def test_types_delta_merges(table, data):
     check_fields([_field("c", table)], [{"name": "c", "type": data}])
@@ -64,6 +64,25 @@ def test_types_delta_refuses_name_the_column_and_both_types(table, data, says):
     with pytest.raises(MergeConflict, match=r"^Failed to merge fields 'Amount' and 'amount'\.") as err:
         check_fields([_field("Amount", table)], [{"name": "amount", "type": data}])
     assert says in str(err.value)
+
+
+@pytest.mark.parametrize(("table", "data"), [("byte", "integer"), ("byte", "short"), ("short", "integer"),
+                                             ("void", "double")])
+def test_a_merge_that_would_widen_the_column_is_refused(table, data):
+    """Delta merges these into the wider type, changing the table's schema (with mergeSchema), which the engine
+    cannot do: it wrote NULL for 300 into a TINYINT column."""
+    with pytest.raises(MergeConflict, match="wider than the table's") as err:
+        check_fields([_field("x", table)], [{"name": "x", "type": data}])
+    assert err.value.error_class == "DELTA_METADATA_MISMATCH"
+
+
+def test_struct_fields_must_match_in_case_and_written_columns_must_differ_beyond_it():
+    table = [_field("s", {"type": "struct", "fields": [_field("a", "integer")]})]
+    with pytest.raises(MergeConflict, match="The struct field 'A' is 'a' in the table"):
+        check_fields(table, [{"name": "s", "type": {"type": "struct", "fields": [{"name": "A", "type": "integer"}]}}])
+    with pytest.raises(MergeConflict, match="duplicate column") as err:
+        check_fields([_field("id", "integer")], [{"name": "ID", "type": "integer"}, {"name": "id", "type": "integer"}])
+    assert err.value.error_class == "DELTA_DUPLICATE_COLUMNS_FOUND"
 
 
 def test_columns_only_one_side_has_are_not_the_merge_rules_concern():
@@ -237,3 +256,44 @@ def test_a_condition_with_quotes_and_backslashes_is_checked_and_named_as_written
     spark.createDataFrame([("O'Brien", 3), ("a\\b", 4)], "name string, n int").write.mode("overwrite") \
         .option("replaceWhere", condition).saveAsTable("dw.payees")
     assert _rows(spark, "dw.payees") == [("O'Brien", 3), ("a\\b", 4)]
+
+
+def test_a_value_past_a_narrow_columns_type_is_refused_not_written_as_null(spark):
+    spark.sql("DROP TABLE IF EXISTS dw.narrow")
+    spark.sql("CREATE TABLE dw.narrow (x TINYINT, s STRING) USING DELTA")
+    with pytest.raises(AnalysisException, match="wider than the table's") as err:
+        spark.createDataFrame([(300, "a")], "x int, s string").write.mode("append").option("mergeSchema", "true") \
+            .saveAsTable("dw.narrow")
+    assert error_class_of(err.value) == "DELTA_METADATA_MISMATCH"
+    spark.createDataFrame([(3, "a")], "x tinyint, s string").write.mode("append").saveAsTable("dw.narrow")
+    assert _rows(spark, "dw.narrow") == [(3, "a")]
+
+
+def test_insert_into_and_insert_overwrite_in_dynamic_mode_are_refused_too(spark):
+    _periods(spark)
+    one_period = spark.createDataFrame([(7, "2024-01", 7)], "id int, period string, v int")
+    with pytest.raises(AnalysisException) as option_given:
+        one_period.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").insertInto("dw.periods")
+    assert error_class_of(option_given.value) == DYNAMIC_OVERWRITE
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    try:
+        with pytest.raises(AnalysisException) as session_set:
+            one_period.write.insertInto("dw.periods", overwrite=True)
+        assert error_class_of(session_set.value) == DYNAMIC_OVERWRITE
+        with pytest.raises(AnalysisException) as in_sql:
+            spark.sql("INSERT OVERWRITE dw.periods SELECT 7, '2024-01', 7")
+        assert error_class_of(in_sql.value) == DYNAMIC_OVERWRITE
+        with pytest.raises(AnalysisException) as new_schema:  # explicitly asked: refused with overwriteSchema too
+            one_period.write.mode("overwrite").option("overwriteSchema", "true") \
+                .option("partitionOverwriteMode", "dynamic").saveAsTable("dw.periods")
+        assert error_class_of(new_schema.value) == DYNAMIC_OVERWRITE
+    finally:
+        spark.conf.unset("spark.sql.sources.partitionOverwriteMode")
+    assert _rows(spark, "dw.periods") == BEFORE
+
+
+def test_a_replace_where_with_a_comment_in_it_is_checked(spark):
+    _periods(spark)
+    rows = spark.createDataFrame([(8, "2024-03", 8)], "id int, period string, v int")
+    rows.write.mode("overwrite").option("replaceWhere", "period = '2024-03' -- March only").saveAsTable("dw.periods")
+    assert _rows(spark, "dw.periods") == [(1, "2024-01", 1), (3, "2024-09", 3), (8, "2024-03", 8)]

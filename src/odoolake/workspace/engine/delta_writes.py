@@ -27,11 +27,15 @@ REPLACE_WHERE_MISMATCH = "DELTA_REPLACE_WHERE_MISMATCH"
 DYNAMIC_OVERWRITE = "DYNAMIC_PARTITION_OVERWRITE"  # our class: Sail would replace the whole table
 REPLACE_WHERE_SQLSTATE = "44000"
 FAILED_TO_MERGE_SQLSTATE = "22005"
+# A merge Delta would make by changing the table's schema (widening a column), which Sail cannot.
+METADATA_MISMATCH, METADATA_MISMATCH_SQLSTATE = "DELTA_METADATA_MISMATCH", "42KDG"
+DUPLICATE_COLUMNS, DUPLICATE_COLUMNS_SQLSTATE = "DELTA_DUPLICATE_COLUMNS_FOUND", "42711"
 PARTITION_OVERWRITE_MODE = "partitionOverwriteMode"
 PARTITION_OVERWRITE_MODE_CONF = "spark.sql.sources.partitionOverwriteMode"
 
-# The integer types Parquet stores as INT32, which Delta lets merge with each other (not with long).
-_PARQUET_INT32 = frozenset({"byte", "short", "integer"})
+# The integer types Parquet stores as INT32, narrowest first: Delta merges them with each other (not with long),
+# into the wider of the two.
+_PARQUET_INT32 = ("byte", "short", "integer")
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 # Spark's names of the primitive types, as Delta's messages print them.
 _SPARK_CLASS = {"string": "StringType", "long": "LongType", "integer": "IntegerType", "short": "ShortType",
@@ -46,7 +50,13 @@ _FROM_CONNECT = {"null": "void", "binary": "binary", "boolean": "boolean", "byte
 
 
 class MergeConflict(Exception):
-    """A written column's type cannot merge into the table's (Delta's message, without the class)."""
+    """A written column cannot merge into the table's (Delta's message, without the class)."""
+
+    def __init__(self, message: str, error_class: str = FAILED_TO_MERGE_FIELDS,
+                 sql_state: str = FAILED_TO_MERGE_SQLSTATE) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+        self.sql_state = sql_state
 
 
 def delta_type(data_type: Any) -> Any:
@@ -89,15 +99,21 @@ def _merge(current: Any, update: Any) -> None:
     if isinstance(current, dict) and isinstance(update, dict) and current.get("type") == update.get("type"):
         kind = current["type"]
         if kind == "struct":
-            check_fields(current["fields"], update["fields"])
+            check_fields(current["fields"], update["fields"], nested=True)
         elif kind == "array":
             _merge(current["elementType"], update["elementType"])
         elif kind == "map":
             _merge(current["keyType"], update["keyType"])
             _merge(current["valueType"], update["valueType"])
         return
-    if current == update or "void" in (current, update):
+    if current == update or update == "void":
         return
+    if current == "void" or (current in _PARQUET_INT32 and update in _PARQUET_INT32 and
+                             _PARQUET_INT32.index(update) > _PARQUET_INT32.index(current)):
+        raise MergeConflict(f"The data's {_spark_name(update)} is wider than the table's {_spark_name(current)}: "
+                            "Delta would change the column's type (with mergeSchema), which the local engine "
+                            "cannot; it would write NULL for the values past the column's type.",
+                            METADATA_MISMATCH, METADATA_MISMATCH_SQLSTATE)
     if isinstance(current, str) and isinstance(update, str):
         old, new = _DECIMAL.match(current), _DECIMAL.match(update)
         if old and new:
@@ -111,20 +127,30 @@ def _merge(current: Any, update: Any) -> None:
                         f"{_spark_name(current)} and {_spark_name(update)}.")
 
 
-def check_fields(table_fields: list[dict], data_fields: list[dict]) -> None:
+def check_fields(table_fields: list[dict], data_fields: list[dict], nested: bool = False) -> None:
     """Delta's merge of the written fields into the table's, matched by name case-insensitively; a field only one
     side has is not this rule's concern (a new column needs ``mergeSchema``, a missing one is written as NULL).
-    Raises :class:`MergeConflict` naming the first field that does not merge."""
-    by_name = {f["name"].lower(): f for f in data_fields}
+    Raises :class:`MergeConflict` naming the first field that does not merge. Inside a struct (``nested``) a name
+    must also match in case: only top-level columns are renamed to the table's (``renamed_to_table``), and the
+    engine matches a struct's fields by their exact name (it wrote NULL for ``A`` into ``a``)."""
+    by_name: dict[str, dict] = {}
+    for written in data_fields:
+        if by_name.setdefault(written["name"].lower(), written) is not written:
+            raise MergeConflict(f"Found duplicate column(s) in the data to save: {written['name'].lower()}.",
+                                DUPLICATE_COLUMNS, DUPLICATE_COLUMNS_SQLSTATE)
     for field in table_fields:
-        written = by_name.get(field["name"].lower())
-        if written is None:
+        match = by_name.get(field["name"].lower())
+        if match is None:
             continue
+        written = match
+        if nested and written["name"] != field["name"]:
+            raise MergeConflict(f"The struct field '{written['name']}' is '{field['name']}' in the table: the local "
+                                "engine matches a struct's fields by their exact name; rename it.")
         try:
             _merge(field["type"], written["type"])
         except MergeConflict as conflict:
-            raise MergeConflict(f"Failed to merge fields '{field['name']}' and '{written['name']}'. {conflict}") \
-                from None
+            raise MergeConflict(f"Failed to merge fields '{field['name']}' and '{written['name']}'. {conflict}",
+                                conflict.error_class, conflict.sql_state) from None
 
 
 def renamed_to_table(table_fields: list[dict], data_names: list[str]) -> dict[str, str]:
@@ -161,4 +187,5 @@ def replace_where_check(condition: str, column: str) -> str:
     projection evaluates its ELSE only on the rows that reach it."""
     marker = f"{REPLACE_WHERE_MISMATCH}: {replace_where_message(condition)}"
     quoted = "`" + column.replace("`", "``") + "`"
-    return f"CASE WHEN coalesce(({condition}), false) THEN {quoted} ELSE raise_error({_sql_string(marker)}) END"
+    # the condition on lines of its own: a ``--`` comment in it ends with its line, not with the CASE
+    return f"CASE WHEN coalesce((\n{condition}\n), false) THEN {quoted} ELSE raise_error({_sql_string(marker)}) END"

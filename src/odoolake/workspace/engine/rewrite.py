@@ -27,6 +27,7 @@ from google.protobuf import message_factory
 from google.protobuf.message import Message
 
 from odoolake.errors import DeltaCommandError
+from odoolake.workspace.catalog.columns import DeltaFacts
 from odoolake.workspace.catalog.information_schema import InformationSchema
 from odoolake.workspace.catalog.store import (
     CATALOG,
@@ -450,6 +451,11 @@ class PlanRewriter:
                 raise self._needs_command(head[0])
             return self._dml(sql, head, call)
         if head[0] == "INSERT":
+            if head[1:2] == ["OVERWRITE"]:
+                target = dialect.dml_target(sql)
+                location = self.catalog.location(self.resolve(target, call)) if target else None
+                if target is not None and location is not None:
+                    self._refuse_dynamic_overwrite(None, location, target, call)
             sql = dialect.fill_insert_columns(sql, lambda name: self._columns(name, call)) or sql
         return dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
 
@@ -720,10 +726,11 @@ class PlanRewriter:
         self._path_options(write.options, call)
         target = write.WhichOneof("save_type")
         if target == "path":
+            given = write.path
             write.path = self.access.map_and_check(call.principal, write.path)
             if write.source.lower() != "delta":
                 return Prepared()
-            self._delta_write_rules(write, source, write.path, call)
+            self._delta_write_rules(write, source, given, call)
             return Prepared(lock=write.path, raw_input=source.raw)
         if target != "table":
             return Prepared()
@@ -734,6 +741,8 @@ class PlanRewriter:
             if existing_at is None:
                 raise not_found(name)
             write.table.table_name = str(name)
+            if write.mode == WriteOp.SaveMode.SAVE_MODE_OVERWRITE:
+                self._refuse_dynamic_overwrite(write.options, existing_at, str(name), call)
             return Prepared(lock=existing_at)
         if write.source.lower() != "delta":
             raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
@@ -777,15 +786,9 @@ class PlanRewriter:
         if write.mode == WriteOp.SaveMode.SAVE_MODE_OVERWRITE:
             condition = delta_writes.option(options, "replaceWhere")
             keeps_schema = not delta_writes.is_true(delta_writes.option(options, "overwriteSchema"))
-            if facts.partition_columns and condition is None and keeps_schema:  # a new schema replaces it all
-                mode = delta_writes.option(options, delta_writes.PARTITION_OVERWRITE_MODE) or \
-                    self._session_conf(call, delta_writes.PARTITION_OVERWRITE_MODE_CONF)
-                if mode is not None and mode.strip().lower() == "dynamic":
-                    raise refuse("INVALID_ARGUMENT", delta_writes.DYNAMIC_OVERWRITE, "0A000",
-                                 f"Dynamic partition overwrite ({delta_writes.PARTITION_OVERWRITE_MODE}=dynamic) is "
-                                 f"not supported locally: the engine would replace every partition of {target}, not "
-                                 "only those the data holds. Name the partitions to replace with "
-                                 "option('replaceWhere', …).")
+            if condition is None:
+                # with a new schema (writeTo().replace() among them) only an explicit option asks for it
+                self._refuse_dynamic_overwrite(options, write.path, target, call, facts, ask_session=keeps_schema)
         elif append:
             keeps_schema = True
         else:
@@ -803,8 +806,7 @@ class PlanRewriter:
             try:
                 delta_writes.check_fields(fields, written)
             except delta_writes.MergeConflict as conflict:
-                raise refuse("INVALID_ARGUMENT", delta_writes.FAILED_TO_MERGE_FIELDS,
-                             delta_writes.FAILED_TO_MERGE_SQLSTATE,
+                raise refuse("INVALID_ARGUMENT", conflict.error_class, conflict.sql_state,
                              f"{conflict} (writing to {target}: cast the column to the table's type, or rewrite the "
                              "table with option('overwriteSchema', 'true')).") from None
             not_null = [f["name"] for f in fields if not f.get("nullable", True)]
@@ -826,6 +828,23 @@ class PlanRewriter:
             source.wrap("with_columns", relations_pb2.WithColumns(aliases=[{
                 "expr": {"expression_string": {"expression": delta_writes.replace_where_check(condition, names[0])}},
                 "name": [names[0]]}]))
+
+    def _refuse_dynamic_overwrite(self, options: Any, location: str, target: str, call: Call,
+                                  facts: DeltaFacts | None = None, ask_session: bool = True) -> None:
+        """Refuse an overwrite of a partitioned Delta table in dynamic partition mode (the write's option, else the
+        session's ``spark.sql.sources.partitionOverwriteMode``): Sail would replace every partition."""
+        facts = facts or self.catalog.delta.read(location)
+        if facts is None or not facts.partition_columns:
+            return
+        mode = delta_writes.option(options, delta_writes.PARTITION_OVERWRITE_MODE) if options is not None else None
+        if mode is None and ask_session:
+            mode = self._session_conf(call, delta_writes.PARTITION_OVERWRITE_MODE_CONF)
+        if mode is not None and mode.strip().lower() == "dynamic":
+            raise refuse("INVALID_ARGUMENT", delta_writes.DYNAMIC_OVERWRITE, "0A000",
+                         f"Dynamic partition overwrite ({delta_writes.PARTITION_OVERWRITE_MODE}=dynamic) is not "
+                         f"supported locally: the engine would replace every partition of {target}, not only those "
+                         "the data holds. Name the partitions to replace with option('replaceWhere', …) (in SQL: "
+                         "INSERT INTO … REPLACE WHERE …).")
 
     def _session_conf(self, call: Call, key: str) -> str | None:
         operation = base_pb2.ConfigRequest.Operation(get_option=base_pb2.ConfigRequest.GetOption(keys=[key]))
