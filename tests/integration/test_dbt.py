@@ -85,3 +85,28 @@ def test_a_failing_data_test_fails_the_build_naming_it(warehouse, project):
     done = _dbt(warehouse, project, "build", schema="marts_broken")
     assert done.returncode != 0
     assert "monthly_forms_agree_with_gold_remittances" in done.stdout and "FAIL" in done.stdout
+
+
+def test_incremental_models_add_to_what_the_last_run_built(warehouse, forecast_lake, project):
+    """dbt-databricks lists a schema's relations in ``system.information_schema.tables``, and before an incremental
+    run reads the table's tags, masks and constraints there too. Without them it found nothing, rebuilt every
+    incremental model whole on each run and said PASS: an ``append`` model held one run's rows, not both."""
+    models = project / "models" / "marts"
+    (models / "ledger_appended.sql").write_text(
+        "{{ config(materialized='incremental', incremental_strategy='append') }}\n"
+        "select 1 as id, '{{ invocation_id }}' as run\n")
+    (models / "ledger_merged.sql").write_text(
+        "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id') }}\n"
+        "select id, '{{ invocation_id }}' as run from values (1), (2) as t(id)\n")
+    runs = []
+    for _ in range(2):
+        done = _dbt(warehouse, project, "run", "--select", "ledger_appended", "ledger_merged", schema="marts_incr")
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        runs.append(done)
+    spark = forecast_lake.spark
+    appended = spark.table("marts_incr.ledger_appended").collect()
+    merged = spark.table("marts_incr.ledger_merged").collect()
+    assert len(appended) == 2 and len({r.run for r in appended}) == 2  # one row from each run
+    assert sorted(r.id for r in merged) == [1, 2] and len({r.run for r in merged}) == 1  # no copies kept
+    history = spark.sql("DESCRIBE HISTORY marts_incr.ledger_merged").collect()
+    assert any("MERGE" in str(h.operation).upper() for h in history), [h.operation for h in history]

@@ -273,3 +273,14 @@ def test_comment_statements_are_served_by_the_engine(statement, kind, target, co
     found = match_delta_statement(statement)
     assert found is not None and (found.kind, found.target) == (kind, target)
     assert found.match.groupdict().get("column") == column and comment_text(found) == comment
+
+
+def test_system_information_schema_is_read_as_the_catalogs_own():
+    from odoolake.workspace.engine.sqltext import system_information_schema
+
+    assert system_information_schema("SELECT * FROM `system`.`information_schema`.`tables` t JOIN system.information_"
+                                     "schema.column_tags c", "main") == \
+        "SELECT * FROM main.`information_schema`.`tables` t JOIN main.information_schema.column_tags c"
+    for untouched in ("SELECT * FROM system.gold.x", "SELECT system.information_schema FROM t",
+                      "SELECT 'system.information_schema.tables'", "SELECT * FROM x.system.information_schema.t"):
+        assert system_information_schema(untouched, "main") == untouched

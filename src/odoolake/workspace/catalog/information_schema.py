@@ -1,8 +1,11 @@
-"""``main.information_schema``: ``catalogs``, ``schemata``, ``tables`` and ``columns``, as Databricks names them.
+"""``main.information_schema``: ``catalogs``, ``schemata``, ``tables`` and ``columns``, as Databricks names them,
+and (empty: this workspace has no tags, masks, constraints or views) the tables clients read beside them.
 
 They are ordinary Delta tables the engine reads like any other, so every SQL path (Spark Connect, the Statement
 API, the SQL connector, MCP) can filter and join them. ``refresh()`` rewrites them from the catalog when what they
-would hold has changed; the engine calls it before a statement that names ``information_schema``.
+would hold has changed; the engine calls it before a statement that names ``information_schema``. The engine also
+serves them as ``system.information_schema`` (Unity Catalog's view across catalogs, the same rows with one catalog),
+which dbt-databricks reads to list a schema's relations: without it every incremental model was rebuilt whole.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ if TYPE_CHECKING:
 
     from odoolake.workspace.catalog.store import CatalogStore
 
-TABLES = ("catalogs", "schemata", "tables", "columns")
+# Tables with rows from the catalog, then tables of things this workspace does not have (always empty).
+CATALOG_TABLES = ("catalogs", "schemata", "tables", "columns")
+EMPTY_TABLES = ("views", "table_tags", "column_tags", "column_masks", "row_filters", "key_column_usage",
+                "table_constraints", "referential_constraints")
+TABLES = CATALOG_TABLES + EMPTY_TABLES
 
 _TS = "timestamp[us, tz=UTC]"
 SCHEMAS: dict[str, list[tuple[str, str]]] = {
@@ -37,6 +44,31 @@ SCHEMAS: dict[str, list[tuple[str, str]]] = {
                 ("character_maximum_length", "int64"), ("numeric_precision", "int32"),
                 ("numeric_precision_radix", "int32"), ("numeric_scale", "int32"), ("partition_index", "int32"),
                 ("comment", "string")],
+    "views": [("table_catalog", "string"), ("table_schema", "string"), ("table_name", "string"),
+              ("view_definition", "string"), ("check_option", "string"), ("is_updatable", "string"),
+              ("is_insertable_into", "string"), ("sql_path", "string"), ("is_materialized", "string")],
+    "table_tags": [("catalog_name", "string"), ("schema_name", "string"), ("table_name", "string"),
+                   ("tag_name", "string"), ("tag_value", "string")],
+    "column_tags": [("catalog_name", "string"), ("schema_name", "string"), ("table_name", "string"),
+                    ("column_name", "string"), ("tag_name", "string"), ("tag_value", "string")],
+    "column_masks": [("table_catalog", "string"), ("table_schema", "string"), ("table_name", "string"),
+                     ("column_name", "string"), ("mask_catalog", "string"), ("mask_schema", "string"),
+                     ("mask_name", "string"), ("using_columns", "string")],
+    "row_filters": [("table_catalog", "string"), ("table_schema", "string"), ("table_name", "string"),
+                    ("filter_catalog", "string"), ("filter_schema", "string"), ("filter_name", "string"),
+                    ("target_columns", "string")],
+    "key_column_usage": [("constraint_catalog", "string"), ("constraint_schema", "string"),
+                         ("constraint_name", "string"), ("table_catalog", "string"), ("table_schema", "string"),
+                         ("table_name", "string"), ("column_name", "string"), ("ordinal_position", "int32"),
+                         ("position_in_unique_constraint", "int32")],
+    "table_constraints": [("constraint_catalog", "string"), ("constraint_schema", "string"),
+                          ("constraint_name", "string"), ("table_catalog", "string"), ("table_schema", "string"),
+                          ("table_name", "string"), ("constraint_type", "string"), ("is_deferrable", "string"),
+                          ("initially_deferred", "string"), ("enforced", "string"), ("comment", "string")],
+    "referential_constraints": [("constraint_catalog", "string"), ("constraint_schema", "string"),
+                                ("constraint_name", "string"), ("unique_constraint_catalog", "string"),
+                                ("unique_constraint_schema", "string"), ("unique_constraint_name", "string"),
+                                ("match_option", "string"), ("update_rule", "string"), ("delete_rule", "string")],
 }
 
 _NUMERIC_PRECISION = {"BYTE": 3, "SHORT": 5, "INT": 10, "LONG": 19, "FLOAT": 24, "DOUBLE": 53}

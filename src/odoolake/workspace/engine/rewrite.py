@@ -415,6 +415,7 @@ class PlanRewriter:
             self.access.check_named_later(call.principal)
         if sqltext.mentions(sql, "information_schema"):
             self.information_schema.refresh()
+            sql = sqltext.system_information_schema(sql, CATALOG)
 
         delta = match_delta_statement(sql)
         if delta is not None:

@@ -328,6 +328,20 @@ def mentions(sql: str, name: str) -> bool:
                if t.token_type in (TokenType.VAR, TokenType.IDENTIFIER) or t.text.lower() == name)
 
 
+def system_information_schema(sql: str, catalog: str) -> str:
+    """``system.information_schema.x`` as ``<catalog>.information_schema.x``: Unity Catalog's view across catalogs holds the
+    same rows as the one catalog's (dbt-databricks lists a schema's relations there), and Sail reserves the name
+    ``system`` for itself. Only that schema: ``system.other.x`` stays, for the engine to report."""
+    toks = _tokens(sql)
+    starts = [toks[i] for i in range(len(toks) - 4)
+              if toks[i].token_type in (TokenType.VAR, TokenType.IDENTIFIER) and toks[i].text.lower() == "system"
+              and toks[i + 1].token_type == TokenType.DOT and toks[i + 2].text.lower() == "information_schema"
+              and toks[i + 3].token_type == TokenType.DOT and (i == 0 or toks[i - 1].token_type != TokenType.DOT)]
+    for tok in reversed(starts):
+        sql = sql[:tok.start] + catalog + sql[tok.end + 1:]
+    return sql
+
+
 def _name_at(toks: list[Token], i: int) -> tuple[str | None, int]:
     """A dotted name starting at token ``i`` (each part bare or back-quoted) and the index after it."""
     parts: list[str] = []
