@@ -66,12 +66,38 @@ _DATE_FIELDS = {"Year": "Year (valid values -999999999 - 999999999)", "Month": "
                 "Day": "DayOfMonth (valid values 1 - 28/31)"}
 
 
+def _catalog_name(url_path: str) -> str:
+    """A name from the catalog API's URL as Sail printed it (``main%2Ep%2Et``), as Spark quotes one."""
+    from urllib.parse import unquote
+
+    return ".".join(f"`{part}`" for part in unquote(url_path).split("."))
+
+
+def _not_dropped_schema(m: re.Match[str]) -> SparkError:
+    name = _catalog_name(m.group("name"))
+    if m.group("status").startswith("404"):
+        return SparkError("SCHEMA_NOT_FOUND", "42704", f"The schema {name} cannot be found. Verify the spelling and "
+                          "correctness of the schema and catalog.", _ANALYSIS)
+    if name.endswith(("`default`", "`information_schema`")):
+        return SparkError("FORBIDDEN_OPERATION", "42809", f"The schema {name} cannot be dropped.", _ANALYSIS)
+    return SparkError("SCHEMA_NOT_EMPTY", "2BP01", f"Cannot drop a schema {name} because it contains objects. Use "
+                      "DROP SCHEMA ... CASCADE to drop the schema and all its objects.", _ANALYSIS)
+
+
 # (pattern over Sail's message, what it is in Spark's terms); the first that matches wins.
 RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...] = (
     (re.compile(r"Table or view not found: (?P<name>\S+)"),
      lambda m: SparkError("TABLE_OR_VIEW_NOT_FOUND", "42P01",
                           f"The table or view `{m.group('name').strip('`')}` cannot be found. Verify the spelling and "
                           "correctness of the schema and catalog.")),
+    # the catalog API's answers as Sail reports them, with the engine's private address in them
+    (re.compile(r"Failed to drop table: request error: HTTP status client error \(404 Not Found\) for url "
+                r"\(\S+/tables/(?P<name>[^)\s?]+)"),
+     lambda m: SparkError("TABLE_OR_VIEW_NOT_FOUND", "42P01",
+                          f"The table or view {_catalog_name(m.group('name'))} cannot be found. Verify the spelling "
+                          "and correctness of the schema and catalog.", _ANALYSIS)),
+    (re.compile(r"Failed to drop schema: request error: HTTP status client error \((?P<status>\d+)[^)]*\) for url "
+                r"\(\S+/schemas/(?P<name>[^)\s?]+)"), _not_dropped_schema),
     (re.compile(r"does not support creating views"),
      lambda m: SparkError("UNSUPPORTED_FEATURE", "0A000",
                           "The feature is not supported: persistent views (the local catalog does not support "

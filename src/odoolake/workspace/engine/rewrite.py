@@ -15,6 +15,7 @@ rules live on the server and no client is patched:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from google.protobuf import message_factory
 from google.protobuf.message import Message
 
 from odoolake.errors import DeltaCommandError
-from odoolake.workspace.catalog.columns import DeltaFacts
+from odoolake.workspace.catalog.columns import DeltaFacts, type_text
 from odoolake.workspace.catalog.information_schema import InformationSchema
 from odoolake.workspace.catalog.store import (
     CATALOG,
@@ -107,6 +108,7 @@ class Call:
     principal: Principal
     session_id: str
     current_schema: str | None = None  # asked of the engine once per call, when a one-part name needs it
+    analyzing: bool = False  # an AnalyzePlan: the plan's schema is asked, nothing in it is done
 
     @property
     def user_id(self) -> str:
@@ -205,6 +207,7 @@ class PlanRewriter:
                      "(Sail 0.7.2): train on collected data with a Python library (scikit-learn, statsmodels).")
 
     def prepare_analyze(self, request: base_pb2.AnalyzePlanRequest, call: Call) -> None:
+        call.analyzing = True
         self._check_code(request, call)
         _check_request_texts(request)
         for relation in _messages(request, relations_pb2.Relation):
@@ -321,6 +324,11 @@ class PlanRewriter:
             self._read(relation.read, call)
         elif kind == "read" and relation.read.HasField("named_table"):
             self._named_table(relation.read, call)
+        elif kind == "catalog" and _creates_managed_table(relation.catalog):
+            relation.sql.query = self._create_managed_table(
+                getattr(relation.catalog, relation.catalog.WhichOneof("cat_type")), call)
+        elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in _CACHE_CALLS:
+            relation.sql.query = self.prepare_sql(_cache_call_query(relation.catalog), call, eager=False)
         elif kind == "catalog":
             self._catalog_relation(relation.catalog, call)
         elif kind == "ml_relation":
@@ -349,6 +357,41 @@ class PlanRewriter:
         """``spark.read.table("text.`/some/file`")``: a name whose first part is a file format is a path."""
         read.named_table.unparsed_identifier = sqltext.replace_name_path(
             read.named_table.unparsed_identifier, lambda ref: self.access.map_and_check(call.principal, ref.path))
+
+    def _create_managed_table(self, create: Any, call: Call) -> str:
+        """``spark.catalog.createTable(name, schema=…)`` without a path: an empty Delta table at the name's managed
+        location, registered, as ``CREATE TABLE name (…)`` makes one (Sail would ask the catalog for a staging table,
+        which Unity Catalog's open API does not have). Answered with the new table's rows (none)."""
+        self.access.check_write(call.principal, "create tables")
+        name = self._write_target(create.table_name, call)
+        source = (create.source or "delta").lower()
+        if source != "delta":
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         f"createTable({str(name)!r}, source={source!r}): tables in this workspace are Delta tables; "
+                         "give a path for a table over other files.")
+        fields = list(create.schema.struct.fields) if create.HasField("schema") else []
+        if not fields:
+            raise refuse("INVALID_ARGUMENT", "INVALID_SCHEMA", "42K07",
+                         f"createTable({str(name)!r}) without a path needs a schema with at least one column.")
+        exists = self.catalog.location(name) is not None
+        columns = []
+        for position, field in enumerate(fields):
+            kind = delta_writes.delta_type(field.data_type)
+            columns.append({"name": field.name, "position": position, "nullable": field.nullable, "kind": kind,
+                            "type_json": json.dumps({"name": field.name, "type": kind, "nullable": field.nullable,
+                                                     "metadata": {}})})
+        if call.analyzing:  # the schema of what the call makes (PySpark asks it of the DataFrame it returns)
+            return f"SELECT * FROM {name}" if exists else "SELECT " + ", ".join(
+                f"CAST(NULL AS {type_text(c['kind'])}) AS {sqltext.quote_path(c['name'], '`')}" for c in columns) \
+                + " WHERE false"
+        if exists:
+            raise refuse("ALREADY_EXISTS", "TABLE_OR_VIEW_ALREADY_EXISTS", "42P07",
+                         f"Cannot create table `{name}` because it already exists.")
+        declared = [{key: value for key, value in c.items() if key != "kind"} for c in columns]
+        self._catalog(lambda: self.catalog.create_table(name, None, "DELTA", columns=declared,
+                                                        comment=create.description or None,
+                                                        owner=call.principal.name))
+        return f"SELECT * FROM {name}"
 
     def _catalog_relation(self, catalog: Any, call: Call) -> None:
         """``spark.catalog.createTable(name, path=…)`` (and ``createExternalTable``): a table over files is a write,
@@ -451,6 +494,10 @@ class PlanRewriter:
             if not eager:
                 raise self._needs_command(head[0])
             return self._dml(sql, head, call)
+        if head[0] in _CACHE_VERBS:
+            hint = sqltext.cache_statement(sql)
+            if hint is not None:
+                return _exists_query(hint.table)
         if head[0] == "INSERT":
             if head[1:2] == ["OVERWRITE"]:
                 target = dialect.dml_target(sql)
@@ -969,6 +1016,32 @@ class PlanRewriter:
             text += "TBLPROPERTIES (\n" + ",\n".join(f"  {sqltext.sql_literal(k)} = {sqltext.sql_literal(v)}"
                                                      for k, v in sorted(properties.items())) + ")\n"
         return text
+
+
+# Spark's cache and optimizer hints, which the engine has neither of: answered as done once the table is known to
+# exist (``spark.catalog.refreshTable`` and the rest; in SQL, ``sqltext.cache_statement``).
+_CACHE_VERBS = frozenset({"CACHE", "UNCACHE", "REFRESH", "ANALYZE", "CLEAR"})
+_CACHE_CALLS = frozenset({"refresh_table", "cache_table", "uncache_table", "is_cached", "clear_cache",
+                          "recover_partitions", "refresh_by_path"})
+
+
+def _creates_managed_table(catalog: Any) -> bool:
+    kind = catalog.WhichOneof("cat_type")
+    return kind in ("create_table", "create_external_table") and not getattr(catalog, kind).path
+
+
+def _exists_query(table: str | None) -> str:
+    """No rows, and an error naming ``table`` if it does not exist (as Spark's cache statements check)."""
+    return sqltext.answer_query([], []) if table is None else f"SELECT 1 AS result FROM {table} WHERE false"
+
+
+def _cache_call_query(catalog: Any) -> str:
+    kind = catalog.WhichOneof("cat_type")
+    call = getattr(catalog, kind)
+    table = call.table_name if "table_name" in call.DESCRIPTOR.fields_by_name else None
+    if kind == "is_cached":  # never cached: one row, false
+        return f"SELECT count(*) < 0 AS value FROM (SELECT 1 FROM {table} LIMIT 1)"
+    return _exists_query(table)
 
 
 def _check_request_texts(request: Message) -> None:

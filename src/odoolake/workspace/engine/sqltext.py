@@ -402,6 +402,41 @@ def show_create_table(sql: str) -> str | None:
     return name if name and rest in ([], ["AS", "SERDE"]) else None
 
 
+@dataclass(frozen=True)
+class CacheStatement:
+    """``CACHE [LAZY] TABLE t``, ``UNCACHE TABLE [IF EXISTS] t``, ``REFRESH TABLE t``, ``REFRESH 'path'``,
+    ``ANALYZE TABLE t COMPUTE STATISTICS …``, ``CLEAR CACHE``: hints to Spark's cache and optimizer, which the
+    engine has neither of (Sail: ``PlanNode::CacheTable`` unsupported). ``table`` is the name as written, to check
+    it exists (None: nothing to check)."""
+
+    verb: str
+    table: str | None
+
+
+def cache_statement(sql: str) -> CacheStatement | None:
+    toks = _statement_tokens(sql)
+    words = [t.text.upper() for t in toks[:5]]
+    if words[:2] == ["CLEAR", "CACHE"] and len(toks) == 2:
+        return CacheStatement("CLEAR", None)
+    if words[:1] == ["REFRESH"] and len(toks) == 2 and toks[1].token_type == TokenType.STRING:
+        return CacheStatement("REFRESH", None)
+    lazy = words[:3] == ["CACHE", "LAZY", "TABLE"]
+    if not words or words[0] not in ("CACHE", "UNCACHE", "REFRESH", "ANALYZE") or \
+            (words[1:2] != ["TABLE"] and not lazy):
+        return None
+    at = 3 if lazy else 2
+    checked = True
+    if words[0] == "UNCACHE" and words[at:at + 2] == ["IF", "EXISTS"]:
+        at, checked = at + 2, False
+    name, end = _name_at(toks, at)
+    rest = [t.text.upper() for t in toks[end:]]
+    if name is None or (words[0] == "CACHE" and ("AS" in rest or "SELECT" in rest)) or \
+            (words[0] in ("UNCACHE", "REFRESH") and rest) or (words[0] == "ANALYZE" and rest[:2] != ["COMPUTE",
+                                                                                                 "STATISTICS"]):
+        return None  # CACHE TABLE t AS SELECT … (a cached view), or something else: the engine reports it
+    return CacheStatement(words[0], name if checked else None)
+
+
 def rename_table(sql: str) -> tuple[str, str] | None:
     """(old, new) of ``ALTER TABLE old RENAME TO new``, else None."""
     toks = _statement_tokens(sql)

@@ -1,0 +1,81 @@
+"""Calls a notebook makes on Spark's catalog and cache that the engine (Sail 0.7.2) does not serve: cache and
+refresh hints answered as done once the table is known to exist, ``spark.catalog.createTable`` with a schema, and
+the catalog's refusals of DROP named as Spark names them, without the engine's private address."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.errors import AnalysisException
+from pyspark.sql.types import DecimalType, IntegerType, StringType, StructField, StructType
+
+from odoolake.config import WorkspacePaths
+from odoolake.workspace.engine import LocalEngine
+from odoolake.workspace.engine.errors import error_class_of
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    home = WorkspacePaths.from_env(tmp_path_factory.mktemp("catalog-calls")).ensure()
+    with LocalEngine(home) as engine:
+        session = engine.session()
+        session.sql("CREATE SCHEMA IF NOT EXISTS cc")
+        session.sql("CREATE TABLE IF NOT EXISTS cc.ledger (id INT, amount DECIMAL(18,2)) USING DELTA")
+        yield session
+
+
+@pytest.mark.parametrize("statement", ["CACHE TABLE cc.ledger", "CACHE LAZY TABLE cc.ledger", "UNCACHE TABLE cc.ledger",
+                                       "REFRESH TABLE cc.ledger", "ANALYZE TABLE cc.ledger COMPUTE STATISTICS",
+                                       "ANALYZE TABLE cc.ledger COMPUTE STATISTICS FOR ALL COLUMNS", "CLEAR CACHE",
+                                       "UNCACHE TABLE IF EXISTS cc.nope", "REFRESH 'dbfs:/tmp/x'"])
+def test_cache_and_statistics_statements_are_accepted(spark, statement):
+    assert spark.sql(statement).collect() == []
+
+
+@pytest.mark.parametrize("statement", ["CACHE TABLE cc.nope", "REFRESH TABLE cc.nope",
+                                       "ANALYZE TABLE cc.nope COMPUTE STATISTICS", "UNCACHE TABLE cc.nope"])
+def test_they_name_a_table_that_does_not_exist(spark, statement):
+    with pytest.raises(AnalysisException) as err:
+        spark.sql(statement).collect()
+    assert error_class_of(err.value) == "TABLE_OR_VIEW_NOT_FOUND"
+
+
+def test_the_catalog_api_cache_calls_and_a_temp_view(spark):
+    spark.range(3).createOrReplaceTempView("three")
+    spark.sql("CACHE TABLE three")
+    spark.catalog.refreshTable("cc.ledger")
+    spark.catalog.cacheTable("cc.ledger")
+    spark.catalog.uncacheTable("cc.ledger")
+    spark.catalog.clearCache()
+    assert spark.catalog.isCached("cc.ledger") is False
+    with pytest.raises(AnalysisException) as err:
+        spark.catalog.refreshTable("cc.nope")
+    assert error_class_of(err.value) == "TABLE_OR_VIEW_NOT_FOUND"
+
+
+def test_create_table_with_a_schema_makes_an_empty_delta_table(spark):
+    schema = StructType([StructField("agency", StringType(), False), StructField("n", IntegerType()),
+                         StructField("wht", DecimalType(18, 2))])
+    made = spark.catalog.createTable("cc.remittances", schema=schema, description="by agency")
+    assert made.schema.fieldNames() == ["agency", "n", "wht"]
+    assert spark.table("cc.remittances").count() == 0
+    spark.sql("INSERT INTO cc.remittances VALUES ('RIM', 1, 2.50)")
+    described = {r.col_name: r.data_type for r in spark.sql("DESCRIBE TABLE cc.remittances").collect()}
+    assert described["wht"] == "decimal(18,2)" and described["agency"] == "string"
+    with pytest.raises(AnalysisException) as again:
+        spark.catalog.createTable("cc.remittances", schema=schema)
+    assert error_class_of(again.value) == "TABLE_OR_VIEW_ALREADY_EXISTS"
+    with pytest.raises(AnalysisException, match="Delta tables"):
+        spark.catalog.createTable("cc.other", schema=schema, source="parquet")
+    assert spark.table("cc.remittances").collect()[0].agency == "RIM"
+
+
+def test_drop_refusals_are_named_without_the_engines_address(spark):
+    spark.sql("CREATE SCHEMA IF NOT EXISTS cc_full")
+    spark.sql("CREATE TABLE IF NOT EXISTS cc_full.t (a INT)")
+    for statement, error in (("DROP TABLE cc.nope", "TABLE_OR_VIEW_NOT_FOUND"), ("DROP SCHEMA cc_full", "SCHEMA_NOT_EMPTY"),
+                             ("DROP SCHEMA nope_schema", "SCHEMA_NOT_FOUND")):
+        with pytest.raises(AnalysisException) as err:
+            spark.sql(statement)
+        assert error_class_of(err.value) == error, statement
+        assert "127.0.0.1" not in str(err.value) and "unity-catalog" not in str(err.value)
+    assert spark.table("cc_full.t").count() == 0  # nothing was dropped
