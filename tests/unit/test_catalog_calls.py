@@ -14,13 +14,45 @@ from odoolake.workspace.engine.errors import error_class_of
 
 
 @pytest.fixture(scope="module")
-def spark(tmp_path_factory):
+def lake(tmp_path_factory):
     home = WorkspacePaths.from_env(tmp_path_factory.mktemp("catalog-calls")).ensure()
     with LocalEngine(home) as engine:
-        session = engine.session()
-        session.sql("CREATE SCHEMA IF NOT EXISTS cc")
-        session.sql("CREATE TABLE IF NOT EXISTS cc.ledger (id INT, amount DECIMAL(18,2)) USING DELTA")
-        yield session
+        yield home, engine
+
+
+@pytest.fixture(scope="module")
+def spark(lake):
+    _, engine = lake
+    session = engine.session()
+    session.sql("CREATE SCHEMA IF NOT EXISTS cc")
+    session.sql("CREATE TABLE IF NOT EXISTS cc.ledger (id INT, amount DECIMAL(18,2)) USING DELTA")
+    return session
+
+
+def test_create_table_names_are_no_way_around_the_path_rule(lake, spark, tmp_path):
+    """The schema a createTable call would make is answered from its fields' names and types: a name that closes
+    the type text early must not turn it into a query of files outside the lake (found by a review)."""
+    from pyspark.sql.connect import plan
+    from pyspark.sql.connect.dataframe import DataFrame
+
+    from odoolake.workspace.db import Database
+    from odoolake.workspace.identity.roles import Roles
+
+    home, engine = lake
+    Roles(Database(home.home / "workspace.db"), "owner@localhost").set_role("dev@example.com", "developer")
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"topsecret_key": 1}\n')
+    evil = StructType([StructField("a", StructType([StructField(
+        f"b:int>) AS a, j.* FROM json.`{outside}` j --", IntegerType())]))])
+    dev = engine.session("dev@example.com")
+    try:
+        made = DataFrame(plan.CreateTable(table_name="cc.never_made", path=None, source=None, description=None,
+                                          schema=evil, options={}), session=dev)
+        names = made.schema.fieldNames()
+        assert names == ["a"] and "topsecret_key" not in str(made.schema)
+        assert spark.catalog.tableExists("cc.never_made") is False  # asking the schema makes nothing
+    finally:
+        engine.stop_session(dev)
 
 
 @pytest.mark.parametrize("statement", ["CACHE TABLE cc.ledger", "CACHE LAZY TABLE cc.ledger", "UNCACHE TABLE cc.ledger",
@@ -79,3 +111,20 @@ def test_drop_refusals_are_named_without_the_engines_address(spark):
         assert error_class_of(err.value) == error, statement
         assert "127.0.0.1" not in str(err.value) and "unity-catalog" not in str(err.value)
     assert spark.table("cc_full.t").count() == 0  # nothing was dropped
+
+
+def test_history_and_detail_have_deltas_types(spark):
+    """As Delta answers them: maps a query can index (``operationMetrics['numOutputRows']``), timestamps, arrays."""
+    spark.range(5).selectExpr("id", "'a' AS k").write.partitionBy("k").mode("overwrite").saveAsTable("cc.parts")
+    spark.range(3).selectExpr("id", "'b' AS k").write.mode("append").saveAsTable("cc.parts")
+    history = spark.sql("DESCRIBE HISTORY cc.parts")
+    types = dict(history.dtypes)
+    assert (types["timestamp"], types["operationParameters"], types["operationMetrics"], types["isBlindAppend"]) == \
+        ("timestamp", "map<string,string>", "map<string,string>", "boolean")
+    last = history.orderBy("version", ascending=False).first()
+    assert (last.operationMetrics["numOutputRows"], last.operationParameters["mode"]) == ("3", "Append")
+    detail = spark.sql("DESCRIBE DETAIL cc.parts")
+    assert dict(detail.dtypes)["partitionColumns"] == "array<string>"
+    row = detail.first()
+    assert row.partitionColumns == ["k"] and row.numFiles == 2 and isinstance(row.properties, dict)
+    assert row.lastModified == last.timestamp and row.createdAt <= row.lastModified

@@ -8,7 +8,6 @@ Delta commit, so a stage that fails leaves each table at its last committed vers
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -165,8 +164,6 @@ def last_write_rows(spark: SparkSession, name: str) -> int:
     if last is None:
         return 0
     metrics = last["operationMetrics"] or {}
-    if isinstance(metrics, str):  # the local engine serves history as JSON text; Databricks as a map
-        metrics = json.loads(metrics)
     return int(metrics.get("numOutputRows", 0))
 
 
@@ -179,8 +176,6 @@ def last_commit_at(spark: SparkSession, name: str) -> datetime | None:
     if last is None:
         return None
     when = last["timestamp"]
-    if isinstance(when, str):  # the local engine serves history timestamps as ISO text; Databricks as timestamps
-        return datetime.fromisoformat(when)
     return when if isinstance(when, datetime) else None
 
 

@@ -67,8 +67,10 @@ def test_a_marker_inside_a_string_is_not_a_parameter_and_missing_columns_are_nul
     with connect(server) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO dmlp.texts (payee, id) VALUES ('keep :id and ? as written', :id)", {"id": 9})
         cur.execute("INSERT INTO dmlp.texts (flag, id) SELECT :flag, 10", {"flag": True})
+        cur.execute("INSERT INTO dmlp.texts (payee, id) WITH c AS (SELECT :id AS v) SELECT 'cte', v FROM c", {"id": 11})
         rows = _rows(cur, "texts")
-    assert rows == [(9, "keep :id and ? as written", None, None, None, None), (10, None, None, None, None, True)]
+    assert rows == [(9, "keep :id and ? as written", None, None, None, None), (10, None, None, None, None, True),
+                    (11, "cte", None, None, None, None)]
 
 
 def test_a_json_path_colon_is_not_a_marker_and_a_missing_value_stays_a_marker():
@@ -80,6 +82,16 @@ def test_a_json_path_colon_is_not_a_marker_and_a_missing_value_stays_a_marker():
     assert bind("INSERT INTO t SELECT raw:id, f(x):k, :id, ?, ':id', `:id` FROM s", {"id": one}, [one]) == \
         "INSERT INTO t SELECT raw:id, f(x):k, (1), (1), ':id', `:id` FROM s"
     assert bind("UPDATE t SET a = :a WHERE b = :b", {"a": one}, []) == "UPDATE t SET a = (1) WHERE b = :b"
+
+
+def test_a_value_no_literal_can_hold_is_refused_by_name():
+    from pyspark.sql.connect.proto import expressions_pb2
+
+    from odoolake.workspace.engine.sql_parameters import UnboundableParameter, bind
+
+    nan = expressions_pb2.Expression(literal={"decimal": {"value": "NaN"}})
+    with pytest.raises(UnboundableParameter, match="parameter :x: the value cannot be written as a SQL literal"):
+        bind("INSERT INTO t VALUES (:x)", {"x": nan}, [])
 
 
 def test_sqlalchemy_inserts_and_pandas_to_sql(server):

@@ -52,8 +52,15 @@ def type_text(delta_type: Any) -> str:
     if kind == "map":
         return f"map<{type_text(delta_type['keyType'])},{type_text(delta_type['valueType'])}>"
     if kind == "struct":
-        return "struct<" + ",".join(f"{f['name']}:{type_text(f['type'])}" for f in delta_type["fields"]) + ">"
+        return "struct<" + ",".join(f"{_field_name(f['name'])}:{type_text(f['type'])}" for f in delta_type["fields"]) \
+            + ">"
     raise ValueError(f"not a Delta type: {delta_type!r}")
+
+
+def _field_name(name: str) -> str:
+    """A struct field's name as Spark's type text writes it: back-quoted unless a plain identifier, so the text
+    parses back to the same type (and a name cannot end the type early)."""
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else "`" + name.replace("`", "``") + "`"
 
 
 def type_name(delta_type: Any) -> str:

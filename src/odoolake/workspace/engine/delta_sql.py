@@ -166,31 +166,36 @@ def _vacuum(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callab
     return [("path", "string")], [(f"{location}/{p}",) for p in removed]
 
 
+def _strings(values: dict | None) -> dict[str, str]:
+    """A commit's parameters or metrics as Delta shows them: a map of strings (JSON for a nested value)."""
+    return {str(k): v if isinstance(v, str) else json.dumps(v, default=str) for k, v in (values or {}).items()}
+
+
+def _instant(ms: Any) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, UTC) if isinstance(ms, int | float) else None
+
+
+# Delta's DESCRIBE HISTORY columns (``job``, ``notebook``: structs no local commit has, left out).
+HISTORY_COLUMNS = [("version", "bigint"), ("timestamp", "timestamp"), ("userId", "string"), ("userName", "string"),
+                   ("operation", "string"), ("operationParameters", "map<string,string>"), ("clusterId", "string"),
+                   ("readVersion", "bigint"), ("isolationLevel", "string"), ("isBlindAppend", "boolean"),
+                   ("operationMetrics", "map<string,string>"), ("userMetadata", "string"), ("engineInfo", "string")]
+DETAIL_COLUMNS = [("format", "string"), ("id", "string"), ("name", "string"), ("description", "string"),
+                  ("location", "string"), ("createdAt", "timestamp"), ("lastModified", "timestamp"),
+                  ("partitionColumns", "array<string>"), ("clusteringColumns", "array<string>"), ("numFiles", "bigint"),
+                  ("sizeInBytes", "bigint"), ("properties", "map<string,string>"), ("minReaderVersion", "int"),
+                  ("minWriterVersion", "int"), ("tableFeatures", "array<string>")]
+
+
 def _history(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
     limit = stmt.match.group("limit")
-    rows = []
-    for entry in table.history(int(limit) if limit else None):
-        ts = entry.get("timestamp")
-        when = datetime.fromtimestamp(ts / 1000, UTC).isoformat() if isinstance(ts, int | float) else ts
-        rows.append(
-            (
-                entry.get("version"),
-                when,
-                entry.get("operation"),
-                json.dumps(entry.get("operationParameters") or {}, default=str),
-                json.dumps(entry.get("operationMetrics") or {}, default=str),
-                entry.get("engineInfo") or entry.get("clientVersion"),
-            )
-        )
-    columns = [
-        ("version", "bigint"),
-        ("timestamp", "string"),
-        ("operation", "string"),
-        ("operationParameters", "string"),
-        ("operationMetrics", "string"),
-        ("engineInfo", "string"),
-    ]
-    return columns, rows
+    rows = [(entry.get("version"), _instant(entry.get("timestamp")), entry.get("userId"), entry.get("userName"),
+             entry.get("operation"), _strings(entry.get("operationParameters")), entry.get("clusterId"),
+             entry.get("readVersion"), entry.get("isolationLevel"), entry.get("isBlindAppend"),
+             _strings(entry.get("operationMetrics")), entry.get("userMetadata"),
+             entry.get("engineInfo") or entry.get("clientVersion"))
+            for entry in table.history(int(limit) if limit else None)]
+    return HISTORY_COLUMNS, rows
 
 
 def _detail(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
@@ -199,42 +204,12 @@ def _detail(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callab
     actions = pyarrow.table(table.get_add_actions(flatten=True))
     sizes = actions.column("size_bytes").to_pylist() if "size_bytes" in actions.column_names else []
     history = table.history(1)
-    last_ts = history[0].get("timestamp") if history else None
-    columns = [
-        ("format", "string"),
-        ("id", "string"),
-        ("name", "string"),
-        ("description", "string"),
-        ("location", "string"),
-        ("createdAt", "string"),
-        ("lastModified", "string"),
-        ("partitionColumns", "string"),
-        ("numFiles", "bigint"),
-        ("sizeInBytes", "bigint"),
-        ("properties", "string"),
-        ("minReaderVersion", "int"),
-        ("minWriterVersion", "int"),
-        ("version", "bigint"),
-    ]
-    created = datetime.fromtimestamp(meta.created_time / 1000, UTC).isoformat() if meta.created_time else None
-    modified = datetime.fromtimestamp(last_ts / 1000, UTC).isoformat() if last_ts else None
-    row = (
-        "delta",
-        meta.id,
-        meta.name,
-        meta.description,
-        location,
-        created,
-        modified,
-        json.dumps(list(meta.partition_columns)),
-        len(sizes),
-        int(sum(sizes)),
-        json.dumps(dict(meta.configuration)),
-        protocol.min_reader_version,
-        protocol.min_writer_version,
-        table.version(),
-    )
-    return columns, [row]
+    features = sorted({*(protocol.reader_features or []), *(protocol.writer_features or [])})
+    row: tuple[Any, ...] = ("delta", meta.id, meta.name, meta.description, location, _instant(meta.created_time),
+           _instant(history[0].get("timestamp")) if history else None, list(meta.partition_columns), [],
+           len(sizes), int(sum(sizes)), dict(meta.configuration), protocol.min_reader_version,
+           protocol.min_writer_version, features)
+    return DETAIL_COLUMNS, [row]
 
 
 def _restore(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:

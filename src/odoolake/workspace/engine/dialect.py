@@ -161,8 +161,9 @@ def fill_insert_columns(sql: str, columns_of: ColumnsOf) -> str | None:
         tree = sqlglot.parse_one(sql, read=READ)
     except ParseError:
         return None
-    if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Schema) or tree.args.get("overwrite"):
-        return None
+    if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Schema) or \
+            {key for key, value in tree.args.items() if value not in (None, False)} != {"this", "expression"}:
+        return None  # OVERWRITE, BY NAME, a PARTITION clause …: as written
     table = tree.this.this
     listed = [column.name for column in tree.this.expressions]
     columns = columns_of(".".join(part.name for part in table.parts)) if isinstance(table, exp.Table) else None
@@ -171,13 +172,19 @@ def fill_insert_columns(sql: str, columns_of: ColumnsOf) -> str | None:
     given = {c.lower() for c in listed}
     if not given <= {c.lower() for c in columns} or len(given) != len(listed) or tree.expression is None:
         return None  # Sail names the unknown or repeated column
-    source = exp.Subquery(this=tree.expression, alias=exp.TableAlias(
+    rows = tree.expression
+    ctes = rows.args.get("with_")  # INSERT INTO t (a) WITH c AS (…) SELECT …: the CTEs stay in front of the SELECT
+    if ctes is not None:
+        rows.set("with_", None)
+    source = exp.Subquery(this=rows, alias=exp.TableAlias(
         this=exp.to_identifier("inserted"), columns=[exp.to_identifier(c, quoted=True) for c in listed]))
     projection = [exp.column(c, quoted=True) if c.lower() in given else exp.alias_(exp.Null(), c, quoted=True)
                   for c in columns]
-    tree.set("this", table)
-    tree.set("expression", exp.select(*projection).from_(source))
-    return tree.sql(dialect=WRITE)
+    select = exp.select(*projection).from_(source)
+    if ctes is not None:
+        select.set("with_", ctes)
+    # composed here: sqlglot would write the CTEs before INSERT, which Sail does not parse
+    return f"INSERT INTO {table.sql(dialect=WRITE)} {select.sql(dialect=WRITE)}"
 
 
 @functools.lru_cache(maxsize=64)  # a DML statement asks twice: the writable check, then the DML path

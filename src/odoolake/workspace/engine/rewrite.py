@@ -325,8 +325,8 @@ class PlanRewriter:
         elif kind == "read" and relation.read.HasField("named_table"):
             self._named_table(relation.read, call)
         elif kind == "catalog" and _creates_managed_table(relation.catalog):
-            relation.sql.query = self._create_managed_table(
-                getattr(relation.catalog, relation.catalog.WhichOneof("cat_type")), call)
+            made = self._create_managed_table(getattr(relation.catalog, relation.catalog.WhichOneof("cat_type")), call)
+            relation.sql.query = self.prepare_sql(made, call, eager=False)  # its text gets the rules like any other
         elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in _CACHE_CALLS:
             relation.sql.query = self.prepare_sql(_cache_call_query(relation.catalog), call, eager=False)
         elif kind == "catalog":

@@ -47,11 +47,20 @@ def type_sql(data_type: Any, what: str) -> str:
 
 def literal_sql(expression: Any, what: str) -> str:
     """A parameter's value (a literal, or a cast of one) as SQL text."""
+    try:
+        return _literal_sql(expression, what)
+    except (ArithmeticError, ValueError) as exc:  # a NaN decimal, a date past year 9999 …
+        if isinstance(exc, UnboundableParameter):
+            raise
+        raise UnboundableParameter(f"{what}: the value cannot be written as a SQL literal ({exc}).") from None
+
+
+def _literal_sql(expression: Any, what: str) -> str:
     kind = expression.WhichOneof("expr_type")
     if kind == "cast":
         cast = expression.cast
         target = cast.type_str if cast.WhichOneof("cast_to_type") == "type_str" else type_sql(cast.type, what)
-        return f"CAST({literal_sql(cast.expr, what)} AS {target})"
+        return f"CAST({_literal_sql(cast.expr, what)} AS {target})"
     if kind != "literal":
         raise UnboundableParameter(f"{what}: only a value can be a parameter of a statement that is not a query "
                                    f"(got an expression of kind {kind}).")

@@ -11,6 +11,7 @@ import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 from sqlglot.dialects.databricks import Databricks
@@ -567,13 +568,20 @@ def create_table(sql: str) -> CreateTable | None:
 
 
 def sql_literal(value: object) -> str:
-    """A Spark SQL literal for a Python value (for results the engine answers itself)."""
+    """A Spark SQL literal for a Python value (for results the engine answers itself): dicts as ``map(…)``, lists
+    as ``array(…)``, aware datetimes as TIMESTAMP literals of their instant."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, dict):
+        return "map(" + ", ".join(f"{sql_literal(k)}, {sql_literal(v)}" for k, v in value.items()) + ")"
+    if isinstance(value, list | tuple):
+        return "array(" + ", ".join(sql_literal(v) for v in value) + ")"
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
     return quote_path(str(value), "'")
 
 
