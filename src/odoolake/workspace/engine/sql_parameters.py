@@ -16,15 +16,19 @@ from typing import Any
 
 from sqlglot.tokens import TokenType
 
+from odoolake.workspace.catalog.columns import type_text
 from odoolake.workspace.engine import sqltext
+from odoolake.workspace.engine.delta_writes import delta_type
 
 # Value tokens that, right before a colon, make it Databricks' JSON path (``raw:field``), not a marker.
 _VALUE_END = frozenset({TokenType.VAR, TokenType.IDENTIFIER, TokenType.R_PAREN, TokenType.R_BRACKET,
                         TokenType.STRING, TokenType.NUMBER})
 _EPOCH = dt.datetime(1970, 1, 1)
-_SIMPLE_TYPES = {"null": "VOID", "binary": "BINARY", "boolean": "BOOLEAN", "byte": "TINYINT", "short": "SMALLINT",
-                 "integer": "INT", "long": "BIGINT", "float": "FLOAT", "double": "DOUBLE", "string": "STRING",
-                 "date": "DATE", "timestamp": "TIMESTAMP", "timestamp_ntz": "TIMESTAMP_NTZ"}
+# The literal kinds written as a cast of their text or digits, to keep their type.
+_CAST_TYPES = {"byte": "TINYINT", "short": "SMALLINT", "long": "BIGINT", "float": "FLOAT", "double": "DOUBLE"}
+# The types a parameter may be cast to here: Delta's own (``delta_writes.delta_type``), no intervals or UDTs.
+_TYPED_KINDS = frozenset({"null", "binary", "boolean", "byte", "short", "integer", "long", "float", "double",
+                          "decimal", "string", "char", "var_char", "date", "timestamp", "timestamp_ntz"})
 
 
 class UnboundableParameter(ValueError):
@@ -32,17 +36,12 @@ class UnboundableParameter(ValueError):
 
 
 def type_sql(data_type: Any, what: str) -> str:
-    """A Spark Connect ``DataType`` as SQL (``INT``, ``DECIMAL(10,2)``)."""
+    """A Spark Connect ``DataType`` as SQL (``int``, ``decimal(10,2)``; char and varchar as string)."""
     kind = data_type.WhichOneof("kind")
-    if kind in _SIMPLE_TYPES:
-        return _SIMPLE_TYPES[kind]
-    if kind == "decimal":
-        decimal = data_type.decimal
-        precision = decimal.precision if decimal.HasField("precision") else 10
-        return f"DECIMAL({precision},{decimal.scale if decimal.HasField('scale') else 0})"
-    if kind in ("char", "var_char"):
-        return f"{'CHAR' if kind == 'char' else 'VARCHAR'}({getattr(data_type, kind).length})"
-    raise UnboundableParameter(f"{what}: a value of type {kind} cannot be a parameter of this statement locally.")
+    if kind not in _TYPED_KINDS:
+        raise UnboundableParameter(f"{what}: a value of type {kind} cannot be a parameter of this statement "
+                                   "locally.")
+    return type_text(delta_type(data_type))
 
 
 def literal_sql(expression: Any, what: str) -> str:
@@ -71,16 +70,16 @@ def _literal_sql(expression: Any, what: str) -> str:
     value: Any = getattr(literal, value_kind)
     if value_kind == "null":
         null_type = type_sql(literal.null, what)
-        return "NULL" if null_type == "VOID" else f"CAST(NULL AS {null_type})"
+        return "NULL" if null_type == "void" else f"CAST(NULL AS {null_type})"
     if value_kind == "boolean":
         return "TRUE" if value else "FALSE"
     if value_kind == "integer":
         return str(value)
     if value_kind in ("byte", "short", "long"):
-        return f"CAST({value} AS {_SIMPLE_TYPES[value_kind]})"
+        return f"CAST({value} AS {_CAST_TYPES[value_kind]})"
     if value_kind in ("float", "double"):  # through text: NaN and the infinities have no literal
         return f"CAST({sqltext.sql_literal(repr(value).replace('nan', 'NaN').replace('inf', 'Infinity'))} AS " \
-               f"{_SIMPLE_TYPES[value_kind]})"
+               f"{_CAST_TYPES[value_kind]})"
     if value_kind == "decimal":  # typed by its own digits, as the engine binds one in a query: PySpark sends
         exact = Decimal(value.value)  # decimal(10,0) for any Decimal, and the value's text is what counts
         _, digits, exponent = exact.as_tuple()
