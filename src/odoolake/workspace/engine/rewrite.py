@@ -675,6 +675,12 @@ class PlanRewriter:
         if not eager:
             raise self._needs_command("CREATE TABLE")
         name = self._write_target(create.name, call)
+        if create.column_values:
+            column, clause = create.column_values[0]
+            what = "a DEFAULT value" if clause == "DEFAULT" else "a GENERATED column (computed or identity)"
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         f"Column `{column}` of {name} has {what}, which the local engine does not support: it "
+                         "would create the column without it. Compute the value in the query that writes the table.")
         existing = self.catalog.find(name)
         table_comment = None
         if create.query_start is not None and create.comment_span is not None:  # which Sail refuses in a CTAS

@@ -466,6 +466,8 @@ class CreateTable:
     comment: str | None = None  # the table's ``COMMENT '…'`` clause
     comment_span: tuple[int, int] | None = None  # where that clause is in the text
     column_comments: tuple[tuple[str, str], ...] = ()  # (column, comment) of the column list's ``COMMENT '…'``
+    # (column, GENERATED or DEFAULT): computed columns, identity columns and defaults, which Sail drops silently
+    column_values: tuple[tuple[str, str], ...] = ()
 
 
 def _joined_strings(toks: tuple[Token, ...] | list[Token], first: int) -> str:
@@ -512,6 +514,7 @@ def create_table(sql: str) -> CreateTable | None:
     provider_at = toks[i - 1].end + 1
     has_columns = i < len(toks) and toks[i].token_type == TokenType.L_PAREN
     column_comments: list[tuple[str, str]] = []
+    column_values: list[tuple[str, str]] = []
     if has_columns:
         depth, angles, column, starts_column = 0, 0, "", False  # angles: inside a type's <…> (STRUCT, MAP, ARRAY)
         while i < len(toks):
@@ -536,6 +539,10 @@ def create_table(sql: str) -> CreateTable | None:
             elif depth == 1 and angles == 0 and kind == TokenType.COMMENT and i + 1 < len(toks) and \
                     toks[i + 1].token_type == TokenType.STRING:
                 column_comments.append((column, _joined_strings(toks, i + 1)))
+            elif depth == 1 and angles == 0 and kind not in (TokenType.STRING, TokenType.IDENTIFIER) and \
+                    upper[i] in ("GENERATED", "DEFAULT") \
+                    and column not in {c for c, _ in column_values}:
+                column_values.append((column, upper[i]))
             i += 1
     has_location = has_using = False
     query_start = None
@@ -564,7 +571,8 @@ def create_table(sql: str) -> CreateTable | None:
                 break
         i += 1
     return CreateTable(".".join(name_parts), replace, if_not_exists, has_location, has_using, has_columns,
-                       query_start, provider_at, clauses_end, comment, comment_span, tuple(column_comments))
+                       query_start, provider_at, clauses_end, comment, comment_span, tuple(column_comments),
+                       tuple(column_values))
 
 
 def sql_literal(value: object) -> str:
