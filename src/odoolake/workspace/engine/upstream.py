@@ -26,6 +26,10 @@ CHANNEL_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_rec
 # each stream when none is running, and it exits when the last stream ends: one new thread per query for a client
 # that asks one query at a time (0.15-0.25 ms of each small query, on either side of the proxy).
 SINGLE_THREADED_STREAMS = (ChannelOptions.SingleThreadedUnaryStream, 1)
+# Answers sent as they are. Sail gzips every message for a client that accepts gzip, which grpc-python's channels
+# announce by default: on loopback that is CPU spent on both sides for nothing, and twice in full test runs a client
+# received a message the proxy had relayed still gzipped. A channel that accepts only identity gets none compressed.
+UNCOMPRESSED_ANSWERS = ("grpc.compression_enabled_algorithms_bitset", 1 << grpc.Compression.NoCompression.value)
 
 
 def _serialize(message: Any) -> bytes:
@@ -52,7 +56,8 @@ def _interrupt_request(session_id: str, user_id: str, operation_id: str | None =
 class Upstream:
     def __init__(self, target: str) -> None:
         self.target = target
-        self.channel = grpc.insecure_channel(target, options=[*CHANNEL_OPTIONS, SINGLE_THREADED_STREAMS])
+        self.channel = grpc.insecure_channel(target, options=[*CHANNEL_OPTIONS, SINGLE_THREADED_STREAMS,
+                                                                    UNCOMPRESSED_ANSWERS])
         channel = self.channel
         self.unary_stream: dict[str, Any] = {
             name: channel.unary_stream(f"/{SERVICE}/{name}", request_serializer=_serialize)
