@@ -110,3 +110,33 @@ def test_incremental_models_add_to_what_the_last_run_built(warehouse, forecast_l
     assert sorted(r.id for r in merged) == [1, 2] and len({r.run for r in merged}) == 1  # no copies kept
     history = spark.sql("DESCRIBE HISTORY marts_incr.ledger_merged").collect()
     assert any("MERGE" in str(h.operation).upper() for h in history), [h.operation for h in history]
+
+
+def test_a_seed_loads_again_with_its_new_rows(warehouse, forecast_lake, project):
+    """dbt-databricks loads a seed that exists with ``CREATE OR REPLACE TABLE name (columns)``, then inserts the
+    rows: the second ``dbt seed`` replaced the table and kept none of the first file's rows."""
+    seeds = project / "seeds"
+    seeds.mkdir(exist_ok=True)
+    loads = ["atc,rate\nWC158,0.01\nWC160,0.02\n", "atc,rate,description\nWI010,0.05,professional fees\n"]
+    for csv in loads:
+        (seeds / "atc_rates.csv").write_text(csv)
+        done = _dbt(warehouse, project, "seed", schema="marts_seed")
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    rows = forecast_lake.spark.table("marts_seed.atc_rates").collect()
+    assert [(r["atc"], r["rate"], r["description"]) for r in rows] == [("WI010", 0.05, "professional fees")]
+
+
+def test_replace_where_models_replace_only_the_rows_their_predicate_names(warehouse, forecast_lake, project):
+    """dbt-databricks' ``replace_where`` strategy writes ``INSERT INTO t REPLACE WHERE … TABLE tmp`` (Delta SQL that
+    Sail does not parse): the second run replaces period P2's row and leaves P1's."""
+    (project / "models" / "marts" / "period_totals.sql").write_text(
+        "{{ config(materialized='incremental', incremental_strategy='replace_where',\n"
+        "          incremental_predicates=[\"period = 'P2'\"]) }}\n"
+        "select * from values ('P1', 1), ('P2', {{ var('p2_total', 1) }}) as t(period, total)\n"
+        "{% if is_incremental() %} where period = 'P2' {% endif %}\n")
+    for total in (1, 5):
+        done = _dbt(warehouse, project, "run", "--select", "period_totals", "--vars", f"{{p2_total: {total}}}",
+                    schema="marts_rw")
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    rows = forecast_lake.spark.table("marts_rw.period_totals").collect()
+    assert sorted((r["period"], r["total"]) for r in rows) == [("P1", 1), ("P2", 5)]

@@ -206,6 +206,22 @@ def test_rows_outside_replace_where_are_refused_before_anything_is_written(spark
     assert _rows(spark, "dw.periods") == [(1, "2024-01", 1), (8, "2024-03", 8), (9, "2024-09", 9)]
 
 
+def test_a_filtered_input_inside_replace_where_is_written(spark):
+    """The check (on the first written column, here the condition's) raised on rows the input's own filter drops:
+    the optimizer pushed a filter through it."""
+    spark.sql("DROP TABLE IF EXISTS dw.by_period")
+    spark.sql("CREATE TABLE dw.by_period AS SELECT * FROM VALUES ('2024-01', 1), ('2024-03', 2) AS t(period, v)")
+    mixed = spark.createDataFrame([("2024-03", 8), ("2024-09", 9)], "period string, v int")
+    mixed.where("period = '2024-03'").write.mode("overwrite").option("replaceWhere", "period = '2024-03'") \
+        .saveAsTable("dw.by_period")
+    mixed.where("v = 9").write.mode("overwrite").option("replaceWhere", "period = '2024-09'").saveAsTable("dw.by_period")
+    assert _rows(spark, "dw.by_period") == [("2024-01", 1), ("2024-03", 8), ("2024-09", 9)]
+    with pytest.raises(AnalysisException) as err:  # still checked: the filter lets a row outside through
+        mixed.where("v > 0").write.mode("overwrite").option("replaceWhere", "period = '2024-03'") \
+            .saveAsTable("dw.by_period")
+    assert error_class_of(err.value) == REPLACE_WHERE_MISMATCH
+
+
 def test_dynamic_partition_overwrite_is_refused_rather_than_replacing_every_partition(spark):
     _periods(spark)
     one_period = spark.createDataFrame([(7, "2024-01", 7)], "id int, period string, v int")
@@ -297,3 +313,26 @@ def test_a_replace_where_with_a_comment_in_it_is_checked(spark):
     rows = spark.createDataFrame([(8, "2024-03", 8)], "id int, period string, v int")
     rows.write.mode("overwrite").option("replaceWhere", "period = '2024-03' -- March only").saveAsTable("dw.periods")
     assert _rows(spark, "dw.periods") == [(1, "2024-01", 1), (3, "2024-09", 3), (8, "2024-03", 8)]
+
+
+def test_insert_replace_where_replaces_the_matching_rows_by_position_and_checks_the_rest(spark):
+    """Delta's ``INSERT INTO t REPLACE WHERE cond query`` (dbt-databricks' replace_where strategy): Sail cannot parse
+    it; it runs as an overwrite with replaceWhere, the query's columns taken by position as an INSERT takes them."""
+    _periods(spark)
+    done = spark.sql("INSERT INTO dw.periods REPLACE WHERE period = '2024-03' "
+                     "SELECT 20 AS a, '2024-03' AS b, 21 AS c UNION ALL SELECT 22, '2024-03', 23").collect()
+    assert [tuple(r) for r in done] == [(2, 2)]
+    assert done[0].__fields__ == ["num_affected_rows", "num_inserted_rows"]
+    assert _rows(spark, "dw.periods") == [(1, "2024-01", 1), (3, "2024-09", 3), (20, "2024-03", 21),
+                                          (22, "2024-03", 23)]
+    with pytest.raises(AnalysisException) as err:  # a row outside the condition: nothing written
+        spark.sql("INSERT INTO dw.periods REPLACE WHERE period = '2024-09' VALUES (9, '2024-09', 9), (8, '2024-08', 8)")
+    assert error_class_of(err.value) == REPLACE_WHERE_MISMATCH
+    spark.sql("INSERT INTO dw.periods REPLACE WHERE period >= '2024-09' WITH n AS (SELECT 30 AS id) "
+              "SELECT id, '2024-10', id + 1 FROM n")
+    assert _rows(spark, "dw.periods") == [(1, "2024-01", 1), (20, "2024-03", 21), (22, "2024-03", 23),
+                                          (30, "2024-10", 31)]
+    spark.createDataFrame([(40, "2024-01", 41)], "a int, b string, c int").createOrReplaceTempView("january")
+    spark.sql("INSERT INTO dw.periods REPLACE WHERE period = '2024-01' TABLE january")  # as dbt-databricks writes it
+    assert _rows(spark, "dw.periods") == [(20, "2024-03", 21), (22, "2024-03", 23), (30, "2024-10", 31),
+                                          (40, "2024-01", 41)]

@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import grpc
 import psutil
 import pytest
+from deltalake import DeltaTable
 from pyspark.errors import PySparkException
 
 from odoolake.config import WorkspacePaths
@@ -272,12 +275,37 @@ def test_unsupported_features_are_named(fresh, tmp_path):
     with pytest.raises(PySparkException, match="does not support creating views"):
         fresh.sql("CREATE VIEW t_gold.a_view AS SELECT 1 AS x")
     fresh.sql("CREATE TABLE IF NOT EXISTS t_gold.kept AS SELECT 1 AS x")
-    with pytest.raises(PySparkException, match=r"DROP TABLE main\.t_gold\.kept first") as err:
-        fresh.sql("CREATE OR REPLACE TABLE t_gold.kept (y INT)")
+    with pytest.raises(PySparkException, match=r"NOT NULL column `y`: DROP TABLE main\.t_gold\.kept first") as err:
+        fresh.sql("CREATE OR REPLACE TABLE t_gold.kept (y INT NOT NULL)")
     assert error_class(err.value) == "UNSUPPORTED_FEATURE"
     with pytest.raises(PySparkException, match="overwritePartitions"):
         fresh.range(1).writeTo("t_gold.kept").overwritePartitions()
     assert fresh.table("t_gold.kept").columns == ["x"]  # nothing refused changed the table
+
+
+def test_create_or_replace_with_a_column_list_replaces_the_table_keeping_its_history(fresh):
+    """How dbt-databricks loads a seed the second time: CREATE OR REPLACE TABLE name (columns) over the table."""
+    fresh.sql("CREATE TABLE t_gold.seed AS SELECT 1 AS x, 'a' AS y")
+    replace = ("CREATE OR REPLACE TABLE t_gold.seed (id BIGINT COMMENT 'the partner id', `tin no` STRING, "
+               "amount DECIMAL(12, 2), d DATE) USING DELTA PARTITIONED BY (d) COMMENT 'ATC seed'")
+    for _ in range(2):  # a seed is reloaded again and again
+        fresh.sql(replace)
+        table = fresh.table("t_gold.seed")
+        assert table.count() == 0
+        assert table.dtypes == [("id", "bigint"), ("tin no", "string"), ("amount", "decimal(12,2)"), ("d", "date")]
+        fresh.sql("INSERT INTO t_gold.seed VALUES (7, '123-456-789-000', 10.50, DATE'2026-01-31')")
+        assert [tuple(r) for r in fresh.table("t_gold.seed").collect()] == \
+            [(7, "123-456-789-000", Decimal("10.50"), date(2026, 1, 31))]
+    detail = fresh.sql("DESCRIBE DETAIL t_gold.seed").first()
+    assert detail["partitionColumns"] == ["d"]
+    assert detail["description"] == "ATC seed"
+    comments = {r["col_name"]: r["comment"] for r in fresh.sql("DESCRIBE TABLE t_gold.seed").collect()}
+    assert comments["id"] == "the partner id"
+    history = fresh.sql("DESCRIBE HISTORY t_gold.seed").collect()
+    replaced = [h["version"] for h in history if h["operationParameters"].get("mode") == "Overwrite"]
+    assert len(replaced) == 2  # both loads are versions of the one table, whose history is kept
+    first = DeltaTable(detail["location"], version=min(replaced) - 1).to_pyarrow_table().to_pylist()
+    assert first == [{"x": 1, "y": "a"}]
 
 
 def test_temp_views_and_settings_stay_in_their_session(engine):

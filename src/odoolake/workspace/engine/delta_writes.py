@@ -184,8 +184,15 @@ def replace_where_check(condition: str, column: str) -> str:
 
     It replaces a written column rather than filtering the rows: the optimizer merges a filter with those below it
     and may evaluate the error on rows they drop (the pipeline's quarantine write failed that way), while a CASE in a
-    projection evaluates its ELSE only on the rows that reach it."""
+    projection evaluates its ELSE only on the rows that reach it. The CASE is also volatile (``_NOT_PUSHED``): a
+    filter planned above it (by Sail's overwrite) was otherwise pushed through it into the input's own filters and
+    raised on the rows they drop, so any ``where()`` before the write failed."""
     marker = f"{REPLACE_WHERE_MISMATCH}: {replace_where_message(condition)}"
     quoted = "`" + column.replace("`", "``") + "`"
     # the condition on lines of its own: a ``--`` comment in it ends with its line, not with the CASE
-    return f"CASE WHEN coalesce((\n{condition}\n), false) THEN {quoted} ELSE raise_error({_sql_string(marker)}) END"
+    return (f"CASE WHEN coalesce((\n{condition}\n), false) OR {_NOT_PUSHED} THEN {quoted} "
+            f"ELSE raise_error({_sql_string(marker)}) END")
+
+
+# Never true, and volatile: no filter is pushed through an expression that holds it.
+_NOT_PUSHED = "rand() < 0"

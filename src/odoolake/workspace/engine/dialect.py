@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
@@ -228,3 +229,72 @@ def created_names(sql: str) -> list[str]:
     if isinstance(target, exp.Table):
         return [part.name for part in target.parts]
     return [target.name] if isinstance(target, exp.Identifier) else []
+
+
+@dataclass(frozen=True)
+class ColumnListTable:
+    """What ``CREATE … TABLE name (columns) …`` makes, as a query: no rows, the listed columns' names and types."""
+
+    query: str  # SELECT CAST(NULL AS type) AS `column`, … WHERE false
+    partition_by: tuple[str, ...]
+    not_null: tuple[str, ...]  # columns declared NOT NULL, which a query's columns cannot carry
+
+
+def column_list_table(sql: str) -> ColumnListTable | None:
+    """The table a ``CREATE [OR REPLACE] TABLE name (columns) …`` statement declares, or None when the text has no
+    column list sqlglot reads (an unknown type is a parse error there). Table constraints (``CONSTRAINT … PRIMARY
+    KEY``) are left out: Databricks keeps them as information only."""
+    try:
+        tree = sqlglot.parse_one(sql, read=READ)
+    except ParseError:
+        return None
+    if not isinstance(tree, exp.Create) or not isinstance(tree.this, exp.Schema) or tree.expression is not None:
+        return None
+    items, not_null = [], []
+    for column in tree.this.expressions:
+        if not isinstance(column, exp.ColumnDef):
+            continue
+        kind = column.args.get("kind")
+        if not isinstance(kind, exp.DataType):
+            return None
+        items.append(f"CAST(NULL AS {kind.sql(dialect=WRITE)}) AS {sqltext.quote_path(column.name, '`')}")
+        if any(isinstance(c.args.get("kind"), exp.NotNullColumnConstraint) for c in column.args.get("constraints") or []):
+            not_null.append(column.name)
+    if not items:
+        return None
+    partitioned = tree.find(exp.PartitionedByProperty)
+    partition_by = tuple(part.name for part in partitioned.this.expressions) \
+        if partitioned is not None and isinstance(partitioned.this, exp.Schema) else ()
+    return ColumnListTable("SELECT " + ", ".join(items) + " WHERE false", partition_by, tuple(not_null))
+
+
+@dataclass(frozen=True)
+class ReplaceWhere:
+    """``INSERT INTO target REPLACE WHERE condition query``, its parts as Sail's Spark SQL writes them."""
+
+    target: str
+    condition: str
+    query: str
+
+
+def replace_where(sql: str) -> ReplaceWhere | None:
+    """The parts of an ``INSERT INTO t REPLACE WHERE …`` statement (Delta's SQL for an overwrite of the rows that
+    match a condition, which Sail does not parse), or None for any other text."""
+    if not any(t.token_type == TokenType.REPLACE for t in sqltext.tokens(sql)[:12]):
+        return None
+    try:
+        tree = sqlglot.parse_one(sql, read=READ)
+    except ParseError:
+        return None
+    if not isinstance(tree, exp.Insert) or tree.args.get("where") is None or tree.args.get("overwrite") or \
+            not isinstance(tree.this, exp.Table):
+        return None
+    source = tree.args.get("source")  # ``… REPLACE WHERE … TABLE other``, as dbt-databricks writes it
+    if tree.expression is not None:
+        query = tree.expression.sql(dialect=WRITE)
+    elif isinstance(source, exp.Table):
+        query = f"SELECT * FROM {source.sql(dialect=WRITE)}"
+    else:
+        return None
+    return ReplaceWhere(".".join(f"`{part.name}`" for part in tree.this.parts), tree.args["where"].sql(dialect=WRITE),
+                        query)

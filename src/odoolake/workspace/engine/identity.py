@@ -29,11 +29,13 @@ class Principal:
 class CallRefused(Exception):
     """Ends a call with a gRPC status: ``code`` is a ``grpc.StatusCode`` name, ``error_class`` the Spark one."""
 
-    def __init__(self, code: str, message: str, error_class: str | None = None, sql_state: str | None = None) -> None:
+    def __init__(self, code: str, message: str, error_class: str | None = None, sql_state: str | None = None,
+                 classes: tuple[str, ...] = ()) -> None:
         self.code = code
         self.message = message
         self.error_class = error_class
         self.sql_state = sql_state
+        self.classes = classes  # the JVM exception classes Spark raises it as; else chosen by ``code``
         super().__init__(message)
 
 

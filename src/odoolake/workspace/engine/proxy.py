@@ -137,7 +137,9 @@ def _status(refused: CallRefused) -> Any:
     details = []
     if refused.error_class:
         exception = _EXCEPTION_CLASS.get(refused.code, "org.apache.spark.SparkException")
-        metadata = {"classes": json.dumps([exception, "org.apache.spark.SparkException"]),
+        classes = list(refused.classes) or [exception, "org.apache.spark.SparkException"]
+        exception = classes[0]
+        metadata = {"classes": json.dumps(classes),
                     "errorClass": refused.error_class, "sqlState": refused.sql_state or ""}
         info = error_details_pb2.ErrorInfo(reason=exception, domain="org.apache.spark", metadata=metadata)
         packed = any_pb2.Any()

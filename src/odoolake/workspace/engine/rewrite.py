@@ -499,6 +499,11 @@ class PlanRewriter:
             if hint is not None:
                 return _exists_query(hint.table)
         if head[0] == "INSERT":
+            replacing = dialect.replace_where(sql)
+            if replacing is not None:
+                if not eager:
+                    raise self._needs_command("INSERT … REPLACE WHERE")
+                return self._insert_replace_where(replacing, call)
             if head[1:2] == ["OVERWRITE"]:
                 target = dialect.dml_target(sql)
                 location = self.catalog.location(self.resolve(target, call)) if target else None
@@ -541,6 +546,34 @@ class PlanRewriter:
         values = tuple(sum(int(metrics.get(key, 0)) for key in keys) for keys in row)
         return sqltext.answer_query([(column, "bigint") for column in columns], [values])
 
+    def _insert_replace_where(self, insert: dialect.ReplaceWhere, call: Call) -> str:
+        """``INSERT INTO t REPLACE WHERE condition query`` (dbt-databricks' ``replace_where`` strategy; Sail cannot
+        parse it): the rows matching the condition replaced by the query's, as a DataFrame overwrite with the
+        ``replaceWhere`` option, under Delta's checks (a row written outside the condition fails the write). Columns
+        are matched by position, as an INSERT matches them. Answered as Databricks answers an INSERT."""
+        name = self._write_target(insert.target, call)
+        info = self.catalog.find(name)
+        if info is None:
+            raise not_found(name)
+        columns = ", ".join(sqltext.quote_path(c["name"], "`") for c in info.columns)
+        query = self.prepare_sql(f"SELECT * FROM ({insert.query}) AS inserted({columns})", call, eager=False)
+        location = info.storage_location
+        write = WriteOp(input=relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), source="delta",
+                        path=location, mode=WriteOp.SaveMode.SAVE_MODE_OVERWRITE)
+        write.options["replaceWhere"] = insert.condition
+        self._delta_write_rules(write, WriteInput(write), str(name), call)
+        with table_lock(location):
+            before = self.catalog.delta.read(location)
+            try:
+                self.upstream.run_command(call.session_id, call.user_id, commands_pb2.Command(write_operation=write))
+            except UpstreamError as exc:
+                raise _refused_upstream(exc) from None
+            self.catalog.delta.forget(location)
+            metrics = delta_sql.commit_metrics(location, before.version if before else -1, "WRITE")
+        written = int(metrics.get("numOutputRows", 0))
+        return sqltext.answer_query([("num_affected_rows", "bigint"), ("num_inserted_rows", "bigint")],
+                                    [(written, written)])
+
     def _check_target(self, sql: str, call: Call) -> None:
         """A write statement's target must be writable (``CatalogStore.check_writable``); a one-part name is looked
         up in the session's current schema (an engine call, for a write only), which may be the system schema."""
@@ -577,13 +610,8 @@ class PlanRewriter:
                 return sqltext.answer_query([], [])
             location = info.storage_location
 
-        def conf(key: str) -> str | None:
-            response = self.upstream.config(call.session_id, call.user_id, base_pb2.ConfigRequest.Operation(
-                get_option=base_pb2.ConfigRequest.GetOption(keys=[key])))
-            return response.pairs[0].value if response.pairs and response.pairs[0].HasField("value") else None
-
         try:
-            columns, rows = run_delta_statement(stmt, location, conf)
+            columns, rows = run_delta_statement(stmt, location, lambda key: self._session_conf(call, key))
         except UnknownColumn as exc:
             raise refuse("INVALID_ARGUMENT", "UNRESOLVED_COLUMN.WITH_SUGGESTION", "42703", str(exc)) from None
         except DeltaCommandError as exc:
@@ -694,9 +722,7 @@ class PlanRewriter:
             return answer
         if create.replace:
             if existing is not None:
-                raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
-                             f"CREATE OR REPLACE TABLE {name} with a column list is not supported locally: "
-                             f"DROP TABLE {name} first, or replace it with CREATE OR REPLACE TABLE … AS SELECT.")
+                return self._replace_table_with_columns(sql, name, existing, create, call)
             sql = re.sub(r"^\s*CREATE\s+OR\s+REPLACE\b", "CREATE", sql, count=1, flags=re.I)
             create = sqltext.create_table(sql) or create
         if existing is not None:
@@ -753,11 +779,28 @@ class PlanRewriter:
 
         return set_comments
 
-    def _replace_table_as(self, name: FullName, existing: TableInfo | None, query: str, call: Call) -> str:
+    def _replace_table_with_columns(self, sql: str, name: FullName, existing: TableInfo, create: sqltext.CreateTable,
+                                    call: Call) -> str:
+        """``CREATE OR REPLACE TABLE name (columns) …`` over an existing table (how dbt-databricks reloads a seed):
+        a new version of the same table, empty, with the listed columns and partitioning; its history is kept, as
+        on Databricks."""
+        table = dialect.column_list_table(sql)
+        if table is None or table.not_null:
+            why = f"its NOT NULL column `{table.not_null[0]}`" if table else "its column list"
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         f"CREATE OR REPLACE TABLE {name} over the existing table is not supported locally with "
+                         f"{why}: DROP TABLE {name} first, then CREATE TABLE.")
+        query = self.prepare_sql(table.query, call, eager=False)  # its text gets the rules like any other
+        answer = self._replace_table_as(name, existing, query, call, table.partition_by)
+        self._comments_after_create(name, create.comment, create.column_comments, replacing=True)()
+        return answer
+
+    def _replace_table_as(self, name: FullName, existing: TableInfo | None, query: str, call: Call,
+                          partition_by: tuple[str, ...] = ()) -> str:
         location = existing.storage_location if existing else \
             str(self._catalog(lambda: self.catalog.new_table_location(name)))
         write = WriteOp(input=relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), source="delta",
-                        path=location, mode=WriteOp.SaveMode.SAVE_MODE_OVERWRITE)
+                        path=location, mode=WriteOp.SaveMode.SAVE_MODE_OVERWRITE, partitioning_columns=partition_by)
         write.options["overwriteSchema"] = "true"
         with table_lock(location):
             try:
@@ -1100,7 +1143,8 @@ def _refused_upstream(exc: UpstreamError) -> CallRefused:
     found = errors.classify(details)
     if found is None:
         return CallRefused(exc.error.code().name, details)
-    return refuse(exc.error.code().name, found.error_class, found.sql_state, found.message)
+    return CallRefused(exc.error.code().name, f"[{found.error_class}] {found.message}", found.error_class,
+                       found.sql_state, found.classes)
 
 
 def _clear_leftover(location: str) -> None:
