@@ -140,3 +140,18 @@ def test_replace_where_models_replace_only_the_rows_their_predicate_names(wareho
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     rows = forecast_lake.spark.table("marts_rw.period_totals").collect()
     assert sorted((r["period"], r["total"]) for r in rows) == [("P1", 1), ("P2", 5)]
+
+
+def test_insert_overwrite_models_replace_the_partitions_their_rows_hold(warehouse, forecast_lake, project):
+    """dbt-databricks' ``insert_overwrite`` strategy on a partitioned model: the second run replaces period P2's
+    partition with its new rows and leaves P1's."""
+    (project / "models" / "marts" / "period_partitions.sql").write_text(
+        "{{ config(materialized='incremental', incremental_strategy='insert_overwrite', partition_by=['period']) }}\n"
+        "select * from values (1, 'P1'), ({{ var('p2_total', 1) }}, 'P2') as t(total, period)\n"
+        "{% if is_incremental() %} where period = 'P2' {% endif %}\n")
+    for total in (1, 5):
+        done = _dbt(warehouse, project, "run", "--select", "period_partitions", "--vars", f"{{p2_total: {total}}}",
+                    schema="marts_io")
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    rows = forecast_lake.spark.table("marts_io.period_partitions").collect()
+    assert sorted((r["period"], r["total"]) for r in rows) == [("P1", 1), ("P2", 5)]

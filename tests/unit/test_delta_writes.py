@@ -222,22 +222,30 @@ def test_a_filtered_input_inside_replace_where_is_written(spark):
     assert error_class_of(err.value) == REPLACE_WHERE_MISMATCH
 
 
-def test_dynamic_partition_overwrite_is_refused_rather_than_replacing_every_partition(spark):
+def test_dynamic_partition_overwrite_replaces_only_the_partitions_the_data_holds(spark):
+    """Sail replaced every partition; Delta replaces those the rows fall in (the option, or the session setting)."""
     _periods(spark)
     one_period = spark.createDataFrame([(7, "2024-01", 7)], "id int, period string, v int")
-    with pytest.raises(AnalysisException, match="Name the partitions to replace with option") as err:
-        one_period.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").saveAsTable("dw.periods")
-    assert error_class_of(err.value) == DYNAMIC_OVERWRITE
+    one_period.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").saveAsTable("dw.periods")
+    assert _rows(spark, "dw.periods") == [(2, "2024-03", 2), (3, "2024-09", 3), (7, "2024-01", 7)]
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "DYNAMIC")
     try:
-        with pytest.raises(AnalysisException) as conf:
-            one_period.write.mode("overwrite").saveAsTable("dw.periods")
-        assert error_class_of(conf.value) == DYNAMIC_OVERWRITE
+        two = spark.createDataFrame([(8, "2024-03", 8), (9, "2024-10", 9)], "id int, period string, v int")
+        two.where("id > 0").write.mode("overwrite").saveAsTable("dw.periods")
+        assert _rows(spark, "dw.periods") == [(3, "2024-09", 3), (7, "2024-01", 7), (8, "2024-03", 8),
+                                              (9, "2024-10", 9)]
+        location = spark.sql("DESCRIBE DETAIL dw.periods").first()["location"]
+        two.where("id < 0").write.format("delta").mode("overwrite").save(location)  # no rows: nothing replaced
+        assert len(_rows(spark, "dw.periods")) == 4
     finally:
         spark.conf.unset("spark.sql.sources.partitionOverwriteMode")
-    assert _rows(spark, "dw.periods") == BEFORE
-    one_period.write.mode("overwrite").option("replaceWhere", "period = '2024-01'").saveAsTable("dw.periods")
-    assert _rows(spark, "dw.periods") == [(2, "2024-03", 2), (3, "2024-09", 3), (7, "2024-01", 7)]
+    spark.createDataFrame([(10, "2024-10", 10)], "id int, period string, v int").writeTo("dw.periods") \
+        .overwritePartitions()  # the same, with the DataFrameWriterV2
+    assert _rows(spark, "dw.periods") == [(3, "2024-09", 3), (7, "2024-01", 7), (8, "2024-03", 8), (10, "2024-10", 10)]
+    with pytest.raises(AnalysisException, match="not supported locally with insertInto") as err:
+        one_period.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").insertInto("dw.periods")
+    assert error_class_of(err.value) == DYNAMIC_OVERWRITE
+    assert len(_rows(spark, "dw.periods")) == 4
 
 
 def test_partitioned_by_in_create_table_partitions_the_delta_table(spark):
@@ -296,9 +304,9 @@ def test_insert_into_and_insert_overwrite_in_dynamic_mode_are_refused_too(spark)
         with pytest.raises(AnalysisException) as session_set:
             one_period.write.insertInto("dw.periods", overwrite=True)
         assert error_class_of(session_set.value) == DYNAMIC_OVERWRITE
-        with pytest.raises(AnalysisException) as in_sql:
-            spark.sql("INSERT OVERWRITE dw.periods SELECT 7, '2024-01', 7")
-        assert error_class_of(in_sql.value) == DYNAMIC_OVERWRITE
+        with pytest.raises(AnalysisException) as static_partition:
+            spark.sql("INSERT OVERWRITE dw.periods PARTITION (period = '2024-01') SELECT 7, 7")
+        assert error_class_of(static_partition.value) == DYNAMIC_OVERWRITE
         with pytest.raises(AnalysisException) as new_schema:  # explicitly asked: refused with overwriteSchema too
             one_period.write.mode("overwrite").option("overwriteSchema", "true") \
                 .option("partitionOverwriteMode", "dynamic").saveAsTable("dw.periods")
@@ -306,6 +314,41 @@ def test_insert_into_and_insert_overwrite_in_dynamic_mode_are_refused_too(spark)
     finally:
         spark.conf.unset("spark.sql.sources.partitionOverwriteMode")
     assert _rows(spark, "dw.periods") == BEFORE
+
+
+def test_insert_overwrite_in_dynamic_mode_replaces_only_the_partitions_its_rows_hold(spark):
+    """How dbt-databricks' insert_overwrite strategy writes a partitioned model: the session in dynamic mode, then
+    INSERT OVERWRITE TABLE t PARTITION (p) query. Delta replaces the partitions the rows fall in, and keeps the
+    others; a NULL partition is one of them."""
+    _periods(spark)
+    spark.sql("INSERT INTO dw.periods VALUES (4, NULL, 4)")
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    try:
+        done = spark.sql("INSERT OVERWRITE TABLE dw.periods PARTITION (period) "
+                         "SELECT * FROM VALUES (7, '2024-01', 7), (8, '2024-01', 8), (9, NULL, 9)").collect()
+        assert [tuple(r) for r in done] == [(3, 3)]
+        assert _rows(spark, "dw.periods") == [(2, "2024-03", 2), (3, "2024-09", 3), (7, "2024-01", 7),
+                                              (8, "2024-01", 8), (9, None, 9)]
+        spark.createDataFrame([(3, 30, "2024-09")], "id int, v int, period string").createOrReplaceTempView("late")
+        spark.sql("INSERT OVERWRITE dw.periods BY NAME SELECT * FROM late")  # by name: the columns in another order
+        assert (3, "2024-09", 30) in _rows(spark, "dw.periods") and len(_rows(spark, "dw.periods")) == 5
+        spark.sql("INSERT OVERWRITE dw.periods SELECT id, period, v FROM late WHERE false")  # no partition replaced
+        assert len(_rows(spark, "dw.periods")) == 5
+    finally:
+        spark.conf.unset("spark.sql.sources.partitionOverwriteMode")
+    spark.sql("INSERT OVERWRITE dw.periods SELECT 1 AS a, '2024-01' AS b, 1 AS c")  # static mode: the whole table
+    assert _rows(spark, "dw.periods") == [(1, "2024-01", 1)]
+
+
+def test_insert_replace_on_replaces_the_rows_whose_columns_match_a_new_row(spark):
+    """Databricks' INSERT INTO t AS t REPLACE ON (t.c <=> s.c) (query) AS s, as dbt-databricks writes its
+    insert_overwrite strategy for a partitioned model: rows of the partitions the query holds are replaced."""
+    _periods(spark)
+    spark.sql("INSERT INTO TABLE dw.periods AS t REPLACE ON (t.period <=> s.period) "
+              "(SELECT 7 AS a, '2024-03' AS b, 7 AS c UNION ALL SELECT 8, '2024-10', 8) AS s")
+    assert _rows(spark, "dw.periods") == [(1, "2024-01", 1), (3, "2024-09", 3), (7, "2024-03", 7), (8, "2024-10", 8)]
+    spark.sql("INSERT INTO dw.periods t REPLACE ON (s.period <=> t.period AND t.id <=> s.id) (SELECT 1, '2024-01', 10) s")
+    assert _rows(spark, "dw.periods")[0] == (1, "2024-01", 10) and len(_rows(spark, "dw.periods")) == 4
 
 
 def test_a_replace_where_with_a_comment_in_it_is_checked(spark):

@@ -269,32 +269,111 @@ def column_list_table(sql: str) -> ColumnListTable | None:
 
 
 @dataclass(frozen=True)
-class ReplaceWhere:
-    """``INSERT INTO target REPLACE WHERE condition query``, its parts as Sail's Spark SQL writes them."""
+class InsertRows:
+    """An ``INSERT INTO t [BY NAME] REPLACE WHERE condition query`` or ``INSERT OVERWRITE [TABLE] t [PARTITION (p,
+    …)] [BY NAME] query``, its parts as Sail's Spark SQL writes them."""
 
     target: str
-    condition: str
     query: str
+    by_name: bool
+    condition: str | None  # REPLACE WHERE's; None for INSERT OVERWRITE
+    static_partition: bool = False  # PARTITION (p = value): rows for one named partition
+    replace_on: tuple[str, ...] = ()  # REPLACE ON (t.c <=> s.c AND …): the columns whose values the rows replace
 
 
-def replace_where(sql: str) -> ReplaceWhere | None:
-    """The parts of an ``INSERT INTO t REPLACE WHERE …`` statement (Delta's SQL for an overwrite of the rows that
-    match a condition, which Sail does not parse), or None for any other text."""
-    if not any(t.token_type == TokenType.REPLACE for t in sqltext.tokens(sql)[:12]):
+def insert_rows(sql: str) -> InsertRows | None:
+    """The parts of an INSERT that replaces rows (Delta's ``REPLACE WHERE``, which Sail does not parse, or ``INSERT
+    OVERWRITE``), or None for any other text."""
+    if not any(t.token_type in (TokenType.REPLACE, TokenType.OVERWRITE) for t in sqltext.tokens(sql)[:12]):
         return None
     try:
         tree = sqlglot.parse_one(sql, read=READ)
     except ParseError:
         return None
-    if not isinstance(tree, exp.Insert) or tree.args.get("where") is None or tree.args.get("overwrite") or \
-            not isinstance(tree.this, exp.Table):
+    if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Table):
         return None
-    source = tree.args.get("source")  # ``… REPLACE WHERE … TABLE other``, as dbt-databricks writes it
+    where, overwrite = tree.args.get("where"), bool(tree.args.get("overwrite"))
+    if (where is None) == (not overwrite):  # exactly one of the two forms
+        return None
+    source = tree.args.get("source")  # ``… TABLE other``, as dbt-databricks writes it
     if tree.expression is not None:
         query = tree.expression.sql(dialect=WRITE)
     elif isinstance(source, exp.Table):
         query = f"SELECT * FROM {source.sql(dialect=WRITE)}"
     else:
         return None
-    return ReplaceWhere(".".join(f"`{part.name}`" for part in tree.this.parts), tree.args["where"].sql(dialect=WRITE),
-                        query)
+    table = tree.this
+    partition = table.args.get("partition")
+    static = partition is not None and any(not isinstance(e, exp.Column) for e in partition.expressions)
+    return InsertRows(".".join(f"`{part.name}`" for part in table.parts), query, bool(tree.args.get("by_name")),
+                      where.sql(dialect=WRITE) if where is not None else None, static)
+
+
+def _closing(toks: list, at: int) -> int:
+    """The index of the parenthesis that closes the one at ``at``, or -1."""
+    depth = 0
+    for i in range(at, len(toks)):
+        if toks[i].token_type == TokenType.L_PAREN:
+            depth += 1
+        elif toks[i].token_type == TokenType.R_PAREN:
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def replace_on(sql: str) -> InsertRows | None:
+    """``INSERT INTO [TABLE] t [AS] a REPLACE ON (a.c <=> s.c [AND …]) (query) [AS] s``, Databricks' SQL for "replace
+    the target's rows whose columns ``c`` match a row of the query" (dbt-databricks' ``insert_overwrite`` strategy
+    writes it for a partitioned model), read when its condition is only such null-safe column matches; else None."""
+    toks = list(sqltext.tokens(sql))
+    while toks and toks[-1].token_type == TokenType.SEMICOLON:
+        toks.pop()
+    upper = [t.text.upper() for t in toks]
+    i = 3 if upper[:3] == ["INSERT", "INTO", "TABLE"] else 2 if upper[:2] == ["INSERT", "INTO"] else 0
+    if not i or "REPLACE" not in upper[i:i + 12]:
+        return None
+    names = [toks[i].text]
+    i += 1
+    while i + 1 < len(toks) and toks[i].token_type == TokenType.DOT:
+        names.append(toks[i + 1].text)
+        i += 2
+    if upper[i:i + 1] == ["AS"]:
+        i += 1
+    if i + 3 >= len(toks) or upper[i + 1:i + 3] != ["REPLACE", "ON"] or toks[i + 3].token_type != TokenType.L_PAREN:
+        return None
+    target_alias, open_on = toks[i].text.lower(), i + 3
+    close_on = _closing(toks, open_on)
+    if close_on < 0 or close_on + 1 >= len(toks) or toks[close_on + 1].token_type != TokenType.L_PAREN:
+        return None
+    close_query = _closing(toks, close_on + 1)
+    rest = upper[close_query + 1:] if close_query > 0 else ["?"]
+    if rest[:1] == ["AS"]:
+        rest = rest[1:]
+    if len(rest) != 1:
+        return None
+    source_alias = toks[-1].text.lower()
+    columns: list[str] = []
+    for conjunct in _split_and(toks[open_on + 1:close_on]):
+        texts = [t.text for t in conjunct]
+        kinds = [t.token_type for t in conjunct]
+        if len(conjunct) != 7 or kinds[1] != TokenType.DOT or kinds[3] != TokenType.NULLSAFE_EQ or \
+                kinds[5] != TokenType.DOT or texts[2].lower() != texts[6].lower() or \
+                {texts[0].lower(), texts[4].lower()} != {target_alias, source_alias}:
+            return None
+        columns.append(texts[2])
+    if not columns:
+        return None
+    query = sql[toks[close_on + 1].end + 1:toks[close_query].start]
+    return InsertRows(".".join(f"`{name}`" for name in names), query, False, None, replace_on=tuple(columns))
+
+
+def _split_and(toks: list) -> list[list]:
+    parts: list[list] = [[]]
+    for tok in toks:
+        if tok.token_type == TokenType.AND:
+            parts.append([])
+        else:
+            parts[-1].append(tok)
+    return parts
+

@@ -499,16 +499,21 @@ class PlanRewriter:
             if hint is not None:
                 return _exists_query(hint.table)
         if head[0] == "INSERT":
-            replacing = dialect.replace_where(sql)
-            if replacing is not None:
+            replacing = dialect.insert_rows(sql) or dialect.replace_on(sql)
+            if replacing is not None and (replacing.condition is not None or replacing.replace_on):
                 if not eager:
-                    raise self._needs_command("INSERT … REPLACE WHERE")
-                return self._insert_replace_where(replacing, call)
+                    raise self._needs_command("INSERT … REPLACE")
+                return self._insert_replace_where(replacing, call, list(replacing.replace_on) or None)
             if head[1:2] == ["OVERWRITE"]:
                 target = dialect.dml_target(sql)
                 location = self.catalog.location(self.resolve(target, call)) if target else None
-                if target is not None and location is not None:
-                    self._refuse_dynamic_overwrite(None, location, target, call)
+                partitions = self._dynamic_partitions(None, location, call) if location is not None else []
+                if partitions and (replacing is None or replacing.static_partition):
+                    raise _dynamic_overwrite_refused(str(target))
+                if partitions and replacing is not None:
+                    if not eager:
+                        raise self._needs_command("INSERT OVERWRITE")
+                    return self._insert_replace_where(replacing, call, partitions)
             sql = dialect.fill_insert_columns(sql, lambda name: self._columns(name, call)) or sql
         return dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
 
@@ -546,21 +551,27 @@ class PlanRewriter:
         values = tuple(sum(int(metrics.get(key, 0)) for key in keys) for keys in row)
         return sqltext.answer_query([(column, "bigint") for column in columns], [values])
 
-    def _insert_replace_where(self, insert: dialect.ReplaceWhere, call: Call) -> str:
+    def _insert_replace_where(self, insert: dialect.InsertRows, call: Call, partitions: list[str] | None = None) -> str:
         """``INSERT INTO t REPLACE WHERE condition query`` (dbt-databricks' ``replace_where`` strategy; Sail cannot
-        parse it): the rows matching the condition replaced by the query's, as a DataFrame overwrite with the
-        ``replaceWhere`` option, under Delta's checks (a row written outside the condition fails the write). Columns
-        are matched by position, as an INSERT matches them. Answered as Databricks answers an INSERT."""
+        parse it), or with ``partitions`` an ``INSERT OVERWRITE`` of a partitioned table in dynamic partition mode or
+        an ``INSERT INTO t REPLACE ON (t.c <=> s.c …)`` (its ``insert_overwrite`` strategy), whose condition is the
+        values of those columns the rows hold: the rows matching the
+        condition replaced by the query's, as a DataFrame overwrite with the ``replaceWhere`` option, under Delta's
+        checks (a row written outside the condition fails the write). Columns are matched by position, as an INSERT
+        matches them, or by name with ``BY NAME``. Answered as Databricks answers an INSERT."""
         name = self._write_target(insert.target, call)
         info = self.catalog.find(name)
         if info is None:
             raise not_found(name)
         columns = ", ".join(sqltext.quote_path(c["name"], "`") for c in info.columns)
-        query = self.prepare_sql(f"SELECT * FROM ({insert.query}) AS inserted({columns})", call, eager=False)
+        query = self.prepare_sql(insert.query if insert.by_name else
+                                 f"SELECT * FROM ({insert.query}) AS inserted({columns})", call, eager=False)
+        condition = insert.condition if partitions is None else \
+            self._written_values(relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), partitions, call)
         location = info.storage_location
         write = WriteOp(input=relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), source="delta",
                         path=location, mode=WriteOp.SaveMode.SAVE_MODE_OVERWRITE)
-        write.options["replaceWhere"] = insert.condition
+        write.options["replaceWhere"] = condition or "false"
         self._delta_write_rules(write, WriteInput(write), str(name), call)
         with table_lock(location):
             before = self.catalog.delta.read(location)
@@ -573,6 +584,21 @@ class PlanRewriter:
         written = int(metrics.get("numOutputRows", 0))
         return sqltext.answer_query([("num_affected_rows", "bigint"), ("num_inserted_rows", "bigint")],
                                     [(written, written)])
+
+    def _written_values(self, rows: relations_pb2.Relation, columns: list[str], call: Call) -> str:
+        """A condition that holds for the values of ``columns`` the ``rows`` hold (and only those): the partitions a
+        dynamic partition overwrite replaces. Empty when there are no rows."""
+        quoted = [sqltext.quote_path(column, "`") for column in columns]
+        distinct = relations_pb2.Relation(deduplicate=relations_pb2.Deduplicate(all_columns_as_keys=True, input=
+            relations_pb2.Relation(project=relations_pb2.Project(input=rows, expressions=[
+                {"unresolved_attribute": {"unparsed_identifier": column}} for column in quoted]))))
+        try:
+            found = self.upstream.query_rows(call.session_id, call.user_id, distinct)
+        except UpstreamError as exc:
+            raise _refused_upstream(exc) from None
+        return " OR ".join("(" + " AND ".join(f"{column} <=> {sqltext.sql_literal(value)}"
+                                              for column, value in zip(quoted, row.values(), strict=True)) + ")"
+                           for row in found)
 
     def _check_target(self, sql: str, call: Call) -> None:
         """A write statement's target must be writable (``CatalogStore.check_writable``); a one-part name is looked
@@ -884,8 +910,14 @@ class PlanRewriter:
             condition = delta_writes.option(options, "replaceWhere")
             keeps_schema = not delta_writes.is_true(delta_writes.option(options, "overwriteSchema"))
             if condition is None:
-                # with a new schema (writeTo().replace() among them) only an explicit option asks for it
-                self._refuse_dynamic_overwrite(options, write.path, target, call, facts, ask_session=keeps_schema)
+                # with a new schema (writeTo().replace() among them) only an explicit option asks for it, and Delta
+                # refuses the two together
+                partitions = self._dynamic_partitions(options, write.path, call, facts, ask_session=keeps_schema)
+                if partitions and (not keeps_schema or source.raw is not None):
+                    raise _dynamic_overwrite_refused(target)
+                if partitions:  # Delta replaces the partitions the rows hold: those, as a replaceWhere
+                    condition = self._written_values(write.input, partitions, call) or "false"
+                    options["replaceWhere"] = condition  # which Sail follows rather than the mode
         elif append:
             keeps_schema = True
         else:
@@ -928,20 +960,22 @@ class PlanRewriter:
 
     def _refuse_dynamic_overwrite(self, options: Any, location: str, target: str, call: Call,
                                   facts: DeltaFacts | None = None, ask_session: bool = True) -> None:
-        """Refuse an overwrite of a partitioned Delta table in dynamic partition mode (the write's option, else the
-        session's ``spark.sql.sources.partitionOverwriteMode``): Sail would replace every partition."""
+        """Refuse an overwrite of a partitioned Delta table in dynamic partition mode: Sail would replace every
+        partition."""
+        if self._dynamic_partitions(options, location, call, facts, ask_session):
+            raise _dynamic_overwrite_refused(target)
+
+    def _dynamic_partitions(self, options: Any, location: str, call: Call, facts: DeltaFacts | None = None,
+                            ask_session: bool = True) -> list[str]:
+        """The partition columns of a partitioned Delta table an overwrite replaces in dynamic partition mode (the
+        write's option, else the session's ``spark.sql.sources.partitionOverwriteMode``); else empty."""
         facts = facts or self.catalog.delta.read(location)
         if facts is None or not facts.partition_columns:
-            return
+            return []
         mode = delta_writes.option(options, delta_writes.PARTITION_OVERWRITE_MODE) if options is not None else None
         if mode is None and ask_session:
             mode = self._session_conf(call, delta_writes.PARTITION_OVERWRITE_MODE_CONF)
-        if mode is not None and mode.strip().lower() == "dynamic":
-            raise refuse("INVALID_ARGUMENT", delta_writes.DYNAMIC_OVERWRITE, "0A000",
-                         f"Dynamic partition overwrite ({delta_writes.PARTITION_OVERWRITE_MODE}=dynamic) is not "
-                         f"supported locally: the engine would replace every partition of {target}, not only those "
-                         "the data holds. Name the partitions to replace with option('replaceWhere', …) (in SQL: "
-                         "INSERT INTO … REPLACE WHERE …).")
+        return list(facts.partition_columns) if mode is not None and mode.strip().lower() == "dynamic" else []
 
     def _session_conf(self, call: Call, key: str) -> str | None:
         operation = base_pb2.ConfigRequest.Operation(get_option=base_pb2.ConfigRequest.GetOption(keys=[key]))
@@ -969,14 +1003,13 @@ class PlanRewriter:
         if v2.mode in (modes.MODE_APPEND, modes.MODE_REPLACE, modes.MODE_OVERWRITE,
                        modes.MODE_OVERWRITE_PARTITIONS) and existing_at is None:
             raise not_found(name)
-        if v2.mode == modes.MODE_OVERWRITE_PARTITIONS:
-            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
-                         "overwritePartitions() is not supported locally; use overwrite() with a condition, or "
-                         "write(...).option('replaceWhere', ...).")
         write = WriteOp(input=v2.input, source="delta")
         source = WriteInput(write, raw_input)
         write.options.update(v2.options)
-        if v2.mode == modes.MODE_APPEND:
+        if v2.mode == modes.MODE_OVERWRITE_PARTITIONS:  # a dynamic partition overwrite (_delta_write_rules)
+            write.mode = WriteOp.SaveMode.SAVE_MODE_OVERWRITE
+            write.options[delta_writes.PARTITION_OVERWRITE_MODE] = "dynamic"
+        elif v2.mode == modes.MODE_APPEND:
             write.mode = WriteOp.SaveMode.SAVE_MODE_APPEND
         elif v2.mode == modes.MODE_OVERWRITE:
             write.mode = WriteOp.SaveMode.SAVE_MODE_OVERWRITE
@@ -1135,6 +1168,15 @@ def _check_nesting(text: str, what: str) -> None:
                      f"The {what} nests {depth} levels deep (brackets, CASEs and operators in one chain), past the "
                      f"{MAX_NESTING} the engine takes; split it: a CTE or a column per level, IN (…) for a chain of "
                      "ORs.")
+
+
+def _dynamic_overwrite_refused(target: str) -> CallRefused:
+    return refuse("INVALID_ARGUMENT", delta_writes.DYNAMIC_OVERWRITE, "0A000",
+                  f"Dynamic partition overwrite ({delta_writes.PARTITION_OVERWRITE_MODE}=dynamic) of {target} is not "
+                  "supported locally with insertInto, overwriteSchema, INSERT OVERWRITE … PARTITION (column = value) "
+                  "or a plan too deep to read: the engine would replace every partition, not only those the data "
+                  "holds. Write with saveAsTable/save or SQL's INSERT OVERWRITE, or name the partitions to replace "
+                  "with option('replaceWhere', …) (in SQL: INSERT INTO … REPLACE WHERE …).")
 
 
 def _refused_upstream(exc: UpstreamError) -> CallRefused:
