@@ -155,3 +155,22 @@ def test_insert_overwrite_models_replace_the_partitions_their_rows_hold(warehous
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     rows = forecast_lake.spark.table("marts_io.period_partitions").collect()
     assert sorted((r["period"], r["total"]) for r in rows) == [("P1", 1), ("P2", 5)]
+
+
+def test_a_snapshot_keeps_the_old_version_of_a_changed_row(warehouse, forecast_lake, project):
+    """``dbt snapshot`` (the check strategy): the second run closes the changed row (``dbt_valid_to`` set) and adds
+    its new version, through dbt-databricks' MERGE of a staging view."""
+    snapshots = project / "snapshots"
+    snapshots.mkdir(exist_ok=True)
+    (snapshots / "agency_rates.sql").write_text(
+        "{% snapshot agency_rates %}\n"
+        "{{ config(target_schema=env_var('ODOOLAKE_DBT_SCHEMA'), unique_key='atc', strategy='check',"
+        " check_cols=['rate']) }}\n"
+        "select * from values ('WC158', {{ var('rate', 1) }}), ('WI010', 5) as t(atc, rate)\n"
+        "{% endsnapshot %}\n")
+    for rate in (1, 2):
+        done = _dbt(warehouse, project, "snapshot", "--vars", f"{{rate: {rate}}}", schema="marts_snap")
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    rows = forecast_lake.spark.table("marts_snap.agency_rates").collect()
+    versions = sorted((r["atc"], r["rate"], r["dbt_valid_to"] is None) for r in rows)
+    assert versions == [("WC158", 1, False), ("WC158", 2, True), ("WI010", 5, True)]
