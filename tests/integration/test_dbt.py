@@ -126,35 +126,34 @@ def test_a_seed_loads_again_with_its_new_rows(warehouse, forecast_lake, project)
     assert [(r["atc"], r["rate"], r["description"]) for r in rows] == [("WI010", 0.05, "professional fees")]
 
 
-def test_replace_where_models_replace_only_the_rows_their_predicate_names(warehouse, forecast_lake, project):
-    """dbt-databricks' ``replace_where`` strategy writes ``INSERT INTO t REPLACE WHERE … TABLE tmp`` (Delta SQL that
-    Sail does not parse): the second run replaces period P2's row and leaves P1's."""
+def _period_totals_after_two_runs(warehouse, spark, project: Path, config: str, schema: str) -> list[tuple]:
+    """An incremental model of ``config`` run twice (P2's total 1, then 5; the second run selects P2 alone): its rows
+    as (period, total)."""
     (project / "models" / "marts" / "period_totals.sql").write_text(
-        "{{ config(materialized='incremental', incremental_strategy='replace_where',\n"
-        "          incremental_predicates=[\"period = 'P2'\"]) }}\n"
+        f"{{{{ config(materialized='incremental', {config}) }}}}\n"
         "select * from values ('P1', 1), ('P2', {{ var('p2_total', 1) }}) as t(period, total)\n"
         "{% if is_incremental() %} where period = 'P2' {% endif %}\n")
     for total in (1, 5):
         done = _dbt(warehouse, project, "run", "--select", "period_totals", "--vars", f"{{p2_total: {total}}}",
-                    schema="marts_rw")
+                    schema=schema)
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    rows = forecast_lake.spark.table("marts_rw.period_totals").collect()
-    assert sorted((r["period"], r["total"]) for r in rows) == [("P1", 1), ("P2", 5)]
+    return sorted((r["period"], r["total"]) for r in spark.table(f"{schema}.period_totals").collect())
+
+
+def test_replace_where_models_replace_only_the_rows_their_predicate_names(warehouse, forecast_lake, project):
+    """dbt-databricks' ``replace_where`` strategy writes ``INSERT INTO t BY NAME REPLACE WHERE … TABLE tmp`` (Delta
+    SQL that Sail does not parse): the second run replaces period P2's row and leaves P1's."""
+    config = "incremental_strategy='replace_where', incremental_predicates=[\"period = 'P2'\"]"
+    rows = _period_totals_after_two_runs(warehouse, forecast_lake.spark, project, config, "marts_rw")
+    assert rows == [("P1", 1), ("P2", 5)]
 
 
 def test_insert_overwrite_models_replace_the_partitions_their_rows_hold(warehouse, forecast_lake, project):
-    """dbt-databricks' ``insert_overwrite`` strategy on a partitioned model: the second run replaces period P2's
-    partition with its new rows and leaves P1's."""
-    (project / "models" / "marts" / "period_partitions.sql").write_text(
-        "{{ config(materialized='incremental', incremental_strategy='insert_overwrite', partition_by=['period']) }}\n"
-        "select * from values (1, 'P1'), ({{ var('p2_total', 1) }}, 'P2') as t(total, period)\n"
-        "{% if is_incremental() %} where period = 'P2' {% endif %}\n")
-    for total in (1, 5):
-        done = _dbt(warehouse, project, "run", "--select", "period_partitions", "--vars", f"{{p2_total: {total}}}",
-                    schema="marts_io")
-        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    rows = forecast_lake.spark.table("marts_io.period_partitions").collect()
-    assert sorted((r["period"], r["total"]) for r in rows) == [("P1", 1), ("P2", 5)]
+    """dbt-databricks' ``insert_overwrite`` strategy on a partitioned model (``INSERT INTO t AS t REPLACE ON (t.period
+    <=> s.period) (…) AS s``): the second run replaces period P2's partition with its new rows and leaves P1's."""
+    config = "incremental_strategy='insert_overwrite', partition_by=['period']"
+    rows = _period_totals_after_two_runs(warehouse, forecast_lake.spark, project, config, "marts_io")
+    assert rows == [("P1", 1), ("P2", 5)]
 
 
 def test_a_snapshot_keeps_the_old_version_of_a_changed_row(warehouse, forecast_lake, project):
