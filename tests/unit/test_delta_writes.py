@@ -379,3 +379,69 @@ def test_insert_replace_where_replaces_the_matching_rows_by_position_and_checks_
     spark.sql("INSERT INTO dw.periods REPLACE WHERE period = '2024-01' TABLE january")  # as dbt-databricks writes it
     assert _rows(spark, "dw.periods") == [(20, "2024-03", 21), (22, "2024-03", 23), (30, "2024-10", 31),
                                           (40, "2024-01", 41)]
+
+
+def test_rows_replaced_by_sql_get_the_tables_types_as_an_insert_does(spark):
+    spark.sql("DROP TABLE IF EXISTS dw.big")
+    spark.sql("CREATE TABLE dw.big (id BIGINT, p STRING, f DOUBLE) USING DELTA PARTITIONED BY (p)")
+    spark.sql("INSERT INTO dw.big VALUES (1, 'a', 1.0), (2, 'b', 2.0)")
+    spark.sql("INSERT INTO dw.big REPLACE WHERE p = 'a' SELECT 5, 'a', 0.1")  # INT and DECIMAL(1,1) literals
+    spark.sql("INSERT INTO dw.big BY NAME REPLACE WHERE p = 'b' SELECT 0.5 AS f, 'b' AS p, 6 AS id")
+    assert _rows(spark, "dw.big") == [(5, "a", 0.1), (6, "b", 0.5)]
+    assert spark.table("dw.big").dtypes == [("id", "bigint"), ("p", "string"), ("f", "double")]
+
+
+def test_a_dynamic_overwrite_of_rows_that_differ_between_two_reads_is_refused(spark):
+    """The rows are read twice (their partitions, then the write): an unseeded rand() or current_timestamp() could
+    replace a partition with nothing. Refused by name; the table is unchanged."""
+    _periods(spark)
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    try:
+        for query in ("SELECT 2, p, 2 FROM VALUES ('2024-01'), ('2024-03') AS v(p) WHERE rand() < 0.5",
+                      "SELECT 2, CAST(current_timestamp() AS STRING), 2"):
+            with pytest.raises(AnalysisException, match=r"rand\(\)|current_timestamp\(\)") as err:
+                spark.sql(f"INSERT OVERWRITE dw.periods {query}")
+            assert error_class_of(err.value) == "UNSUPPORTED_FEATURE"
+        stamped = spark.createDataFrame([(7, 7)], "id int, v int").withColumn("period", F.expr("string(now())"))
+        with pytest.raises(AnalysisException, match=r"now\(\)"):
+            stamped.select("id", "period", "v").write.mode("overwrite").saveAsTable("dw.periods")
+        seeded = spark.createDataFrame([(7, "2024-01", 7)], "id int, period string, v int").where(F.rand(3) < 2)
+        seeded.write.mode("overwrite").saveAsTable("dw.periods")  # PySpark's rand() carries a seed: the same twice
+    finally:
+        spark.conf.unset("spark.sql.sources.partitionOverwriteMode")
+    assert _rows(spark, "dw.periods") == [(2, "2024-03", 2), (3, "2024-09", 3), (7, "2024-01", 7)]
+
+
+def test_a_replace_where_condition_with_a_subquery_is_refused_before_it_reads_anything(spark, tmp_path):
+    """Delta allows no subquery there; through one, a file outside the lake was opened (its existence and keys
+    showed in the errors)."""
+    _periods(spark)
+    outside = tmp_path / "k.json"
+    outside.write_text('{"private_key_id": "x"}\n')
+    for condition in ("period IN (SELECT period FROM dw.periods)",
+                      f"period IN (SELECT private_key_id FROM json.\"{outside}\")"):
+        with pytest.raises(AnalysisException, match="has a subquery, which Delta does not allow") as err:
+            spark.sql(f"INSERT INTO dw.periods REPLACE WHERE {condition} SELECT 1, '2024-01', 1")
+        assert error_class_of(err.value) == "UNSUPPORTED_FEATURE"
+    assert _rows(spark, "dw.periods") == BEFORE
+
+
+def test_partition_values_without_a_plain_literal_are_replaced_too(spark):
+    """NaN, and a double next to a NaN partition (a bare 0.5 is a DECIMAL literal, NaN none at all); a BINARY
+    partition is refused (Sail matched none of its values, so the old rows stayed beside the new)."""
+    spark.sql("DROP TABLE IF EXISTS dw.odd")
+    spark.sql("CREATE TABLE dw.odd (id INT, f DOUBLE) USING DELTA PARTITIONED BY (f)")
+    spark.sql("INSERT INTO dw.odd VALUES (1, double('NaN')), (2, 0.5), (3, 2.0)")
+    spark.sql("DROP TABLE IF EXISTS dw.odd_bytes")
+    spark.sql("CREATE TABLE dw.odd_bytes (id INT, b BINARY) USING DELTA PARTITIONED BY (b)")
+    spark.sql("INSERT INTO dw.odd_bytes VALUES (1, X'0102')")
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    try:
+        spark.sql("INSERT OVERWRITE dw.odd SELECT 10, double('NaN')")
+        spark.sql("INSERT OVERWRITE dw.odd SELECT 20, 0.5D")
+        with pytest.raises(AnalysisException, match="by a BINARY column"):
+            spark.sql("INSERT OVERWRITE dw.odd_bytes SELECT 2, X'0102'")
+    finally:
+        spark.conf.unset("spark.sql.sources.partitionOverwriteMode")
+    assert sorted(r["id"] for r in spark.table("dw.odd").collect()) == [3, 10, 20]
+    assert [r["id"] for r in spark.table("dw.odd_bytes").collect()] == [1]

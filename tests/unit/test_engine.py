@@ -299,6 +299,10 @@ def test_create_or_replace_with_a_column_list_replaces_the_table_keeping_its_his
     assert detail["description"] == "ATC seed"
     comments = {r["col_name"]: r["comment"] for r in fresh.sql("DESCRIBE TABLE t_gold.seed").collect()}
     assert comments["id"] == "the partner id"
+    for other in ("USING PARQUET", "LOCATION 'dbfs:/elsewhere/seed'"):  # a table elsewhere: not done in place
+        with pytest.raises(PySparkException, match="replaces a Delta table in place locally") as err:
+            fresh.sql(f"CREATE OR REPLACE TABLE t_gold.seed (id BIGINT) {other}")
+        assert error_class(err.value) == "UNSUPPORTED_FEATURE"
     history = fresh.sql("DESCRIBE HISTORY t_gold.seed").collect()
     replaced = [h["version"] for h in history if h["operationParameters"].get("mode") == "Overwrite"]
     assert len(replaced) == 2  # both loads are versions of the one table, whose history is kept

@@ -238,6 +238,8 @@ class ColumnListTable:
     query: str  # SELECT CAST(NULL AS type) AS `column`, … WHERE false
     partition_by: tuple[str, ...]
     not_null: tuple[str, ...]  # columns declared NOT NULL, which a query's columns cannot carry
+    provider: str | None = None  # USING's, lower case
+    has_location: bool = False
 
 
 def column_list_table(sql: str) -> ColumnListTable | None:
@@ -265,7 +267,10 @@ def column_list_table(sql: str) -> ColumnListTable | None:
     partitioned = tree.find(exp.PartitionedByProperty)
     partition_by = tuple(part.name for part in partitioned.this.expressions) \
         if partitioned is not None and isinstance(partitioned.this, exp.Schema) else ()
-    return ColumnListTable("SELECT " + ", ".join(items) + " WHERE false", partition_by, tuple(not_null))
+    using = tree.find(exp.FileFormatProperty)
+    return ColumnListTable("SELECT " + ", ".join(items) + " WHERE false", partition_by, tuple(not_null),
+                           using.this.name.lower() if using is not None else None,
+                           tree.find(exp.LocationProperty) is not None)
 
 
 @dataclass(frozen=True)
@@ -376,4 +381,30 @@ def _split_and(toks: list) -> list[list]:
         else:
             parts[-1].append(tok)
     return parts
+
+
+# Functions whose value differs between two runs of the same query (a dynamic partition overwrite reads its rows
+# twice: their partitions, then the write). The random ones are the same in both runs when given a seed.
+VOLATILE_FUNCTIONS = frozenset({"uuid", "current_timestamp", "now", "current_date", "curdate", "current_time",
+                                "localtimestamp", "unix_timestamp", "monotonically_increasing_id",
+                                "spark_partition_id", "input_file_name"})
+SEEDED_FUNCTIONS = frozenset({"rand", "random", "randn", "randstr", "uniform", "shuffle"})
+
+
+def volatile_function(sql: str) -> str | None:
+    """The first function ``sql`` calls whose value differs between two runs of it (a random one without a seed),
+    or None."""
+    toks = sqltext.tokens(sql)
+    for i, tok in enumerate(toks):
+        name = tok.text.lower()
+        if name in VOLATILE_FUNCTIONS:
+            return name
+        if name in SEEDED_FUNCTIONS and [t.token_type for t in toks[i + 1:i + 3]] == [TokenType.L_PAREN,
+                                                                                       TokenType.R_PAREN]:
+            return name
+    return None
+
+
+def has_subquery(condition: str) -> bool:
+    return any(t.token_type == TokenType.SELECT for t in sqltext.tokens(condition))
 

@@ -563,11 +563,17 @@ class PlanRewriter:
         info = self.catalog.find(name)
         if info is None:
             raise not_found(name)
-        columns = ", ".join(sqltext.quote_path(c["name"], "`") for c in info.columns)
-        query = self.prepare_sql(insert.query if insert.by_name else
-                                 f"SELECT * FROM ({insert.query}) AS inserted({columns})", call, eager=False)
-        condition = insert.condition if partitions is None else \
-            self._written_values(relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), partitions, call)
+        names = [sqltext.quote_path(c["name"], "`") for c in info.columns]
+        # the table's types, as an INSERT converts its values (a literal 5 into a BIGINT column)
+        typed = ", ".join(f"CAST({n} AS {c['type_text']}) AS {n}" for n, c in zip(names, info.columns, strict=True))
+        inserted = "inserted" if insert.by_name else f"inserted({', '.join(names)})"
+        query = self.prepare_sql(f"SELECT {typed} FROM ({insert.query}) AS {inserted}", call, eager=False)
+        if partitions is None:
+            condition = self._replace_where_condition(insert.condition or "", call)
+        else:  # the rows are read twice (their partitions, then the write): the same rows both times
+            _check_deterministic(dialect.volatile_function(insert.query))
+            condition = self._written_values(relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), partitions,
+                                             call)
         location = info.storage_location
         write = WriteOp(input=relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), source="delta",
                         path=location, mode=WriteOp.SaveMode.SAVE_MODE_OVERWRITE)
@@ -596,9 +602,27 @@ class PlanRewriter:
             found = self.upstream.query_rows(call.session_id, call.user_id, distinct)
         except UpstreamError as exc:
             raise _refused_upstream(exc) from None
+        if any(isinstance(value, bytes) for row in found for value in row.values()):  # Sail matched none of them
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         f"A dynamic partition overwrite by a BINARY column ({', '.join(columns)}) is not supported "
+                         "locally (Delta does not partition by BINARY either): name the rows with REPLACE WHERE.")
+        if len(quoted) == 1:  # one IN list: an OR chain of thousands of values made the write minutes long
+            values = [row[columns[0]] for row in found]
+            known = [sqltext.sql_literal(v) for v in values if v is not None]
+            terms = ([f"{quoted[0]} IN ({', '.join(known)})"] if known else []) + \
+                ([f"{quoted[0]} IS NULL"] if len(known) < len(values) else [])
+            return " OR ".join(terms)
         return " OR ".join("(" + " AND ".join(f"{column} <=> {sqltext.sql_literal(value)}"
                                               for column, value in zip(quoted, row.values(), strict=True)) + ")"
                            for row in found)
+
+    def _replace_where_condition(self, condition: str, call: Call) -> str:
+        """A REPLACE WHERE condition as the engine gets it: no subquery (Delta refuses one there), its paths under
+        the rules (sqlglot writes a ``csv."/path"`` string as a name the engine reads)."""
+        if dialect.has_subquery(condition):
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         f"The REPLACE WHERE condition `{condition}` has a subquery, which Delta does not allow there.")
+        return sqltext.replace_paths(condition, lambda ref: self.access.map_and_check(call.principal, ref.path))
 
     def _check_target(self, sql: str, call: Call) -> None:
         """A write statement's target must be writable (``CatalogStore.check_writable``); a one-part name is looked
@@ -811,6 +835,12 @@ class PlanRewriter:
         a new version of the same table, empty, with the listed columns and partitioning; its history is kept, as
         on Databricks."""
         table = dialect.column_list_table(sql)
+        if table is not None and (existing.data_source_format != "DELTA" or table.has_location or
+                                  table.provider not in (None, "delta")):
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         f"CREATE OR REPLACE TABLE {name} (columns) replaces a Delta table in place locally, not a "
+                         f"{existing.data_source_format} table, another format or a new location: DROP TABLE {name} "
+                         "first, then CREATE TABLE.")
         if table is None or table.not_null:
             why = f"its NOT NULL column `{table.not_null[0]}`" if table else "its column list"
             raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
@@ -916,6 +946,7 @@ class PlanRewriter:
                 if partitions and (not keeps_schema or source.raw is not None):
                     raise _dynamic_overwrite_refused(target)
                 if partitions:  # Delta replaces the partitions the rows hold: those, as a replaceWhere
+                    _check_deterministic(_volatile_in_plan(write.input))
                     condition = self._written_values(write.input, partitions, call) or "false"
                     options["replaceWhere"] = condition  # which Sail follows rather than the mode
         elif append:
@@ -1168,6 +1199,35 @@ def _check_nesting(text: str, what: str) -> None:
                      f"The {what} nests {depth} levels deep (brackets, CASEs and operators in one chain), past the "
                      f"{MAX_NESTING} the engine takes; split it: a CTE or a column per level, IN (…) for a chain of "
                      "ORs.")
+
+
+def _check_deterministic(function: str | None) -> None:
+    if function is not None:
+        raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                     f"A dynamic partition overwrite of rows that call {function}() is not supported locally: the "
+                     f"engine reads the rows twice (their partitions, then the write) and {function}() can differ "
+                     "between the two, which would replace a partition with nothing. Write the rows to a table first, "
+                     "or name the partitions with REPLACE WHERE / option('replaceWhere', …).")
+
+
+_EXPRESSION = type(relations_pb2.Project().expressions.add())
+
+
+def _volatile_in_plan(relation: relations_pb2.Relation) -> str | None:
+    """The first function a DataFrame's plan calls whose value differs between two runs of it (its SQL texts and
+    expression strings included), or None. PySpark sends its random functions with a seed."""
+    kinds = (type(_EXPRESSION().unresolved_function), type(_EXPRESSION().expression_string), relations_pb2.SQL)
+    for message in _messages(relation, *kinds):
+        if isinstance(message, kinds[0]):
+            name = message.function_name.lower()
+            if name in dialect.VOLATILE_FUNCTIONS or (name in dialect.SEEDED_FUNCTIONS and not message.arguments):
+                return name
+            continue
+        found = dialect.volatile_function(message.query if isinstance(message, relations_pb2.SQL)
+                                          else message.expression)
+        if found is not None:
+            return found
+    return None
 
 
 def _dynamic_overwrite_refused(target: str) -> CallRefused:

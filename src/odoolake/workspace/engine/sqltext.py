@@ -582,8 +582,12 @@ def sql_literal(value: object) -> str:
         return "NULL"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
         return repr(value)
+    if isinstance(value, float):  # a bare 0.5 is a DECIMAL literal, and NaN or infinity no literal at all
+        return f"CAST('{value!r}' AS DOUBLE)"
+    if isinstance(value, bytes):
+        return f"X'{value.hex()}'"
     if isinstance(value, dict):
         return "map(" + ", ".join(f"{sql_literal(k)}, {sql_literal(v)}" for k, v in value.items()) + ")"
     if isinstance(value, list | tuple):
