@@ -310,7 +310,8 @@ def insert_rows(sql: str) -> InsertRows | None:
     table = tree.this
     partition = table.args.get("partition")
     static = partition is not None and any(not isinstance(e, exp.Column) for e in partition.expressions)
-    return InsertRows(".".join(f"`{part.name}`" for part in table.parts), query, bool(tree.args.get("by_name")),
+    return InsertRows(".".join(sqltext.quote_path(part.name, "`") for part in table.parts), query,
+                      bool(tree.args.get("by_name")),
                       where.sql(dialect=WRITE) if where is not None else None, static)
 
 
@@ -370,7 +371,8 @@ def replace_on(sql: str) -> InsertRows | None:
     if not columns:
         return None
     query = sql[toks[close_on + 1].end + 1:toks[close_query].start]
-    return InsertRows(".".join(f"`{name}`" for name in names), query, False, None, replace_on=tuple(columns))
+    return InsertRows(".".join(sqltext.quote_path(name, "`") for name in names), query, False, None,
+                      replace_on=tuple(columns))
 
 
 def _split_and(toks: list) -> list[list]:

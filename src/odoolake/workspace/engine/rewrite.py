@@ -555,10 +555,10 @@ class PlanRewriter:
         """``INSERT INTO t REPLACE WHERE condition query`` (dbt-databricks' ``replace_where`` strategy; Sail cannot
         parse it), or with ``partitions`` an ``INSERT OVERWRITE`` of a partitioned table in dynamic partition mode or
         an ``INSERT INTO t REPLACE ON (t.c <=> s.c …)`` (its ``insert_overwrite`` strategy), whose condition is the
-        values of those columns the rows hold: the rows matching the
-        condition replaced by the query's, as a DataFrame overwrite with the ``replaceWhere`` option, under Delta's
-        checks (a row written outside the condition fails the write). Columns are matched by position, as an INSERT
-        matches them, or by name with ``BY NAME``. Answered as Databricks answers an INSERT."""
+        values of those columns the rows hold. The rows matching the condition are replaced by the query's, as a
+        DataFrame overwrite with the ``replaceWhere`` option, under Delta's checks (a row written outside the
+        condition fails the write). Columns are matched by position, as an INSERT matches them, or by name with
+        ``BY NAME``, and converted to the table's types. Answered as Databricks answers an INSERT."""
         name = self._write_target(insert.target, call)
         info = self.catalog.find(name)
         if info is None:
@@ -607,7 +607,7 @@ class PlanRewriter:
                          f"A dynamic partition overwrite by a BINARY column ({', '.join(columns)}) is not supported "
                          "locally (Delta does not partition by BINARY either): name the rows with REPLACE WHERE.")
         if len(quoted) == 1:  # one IN list: an OR chain of thousands of values made the write minutes long
-            values = [row[columns[0]] for row in found]
+            values = [next(iter(row.values())) for row in found]
             known = [sqltext.sql_literal(v) for v in values if v is not None]
             terms = ([f"{quoted[0]} IN ({', '.join(known)})"] if known else []) + \
                 ([f"{quoted[0]} IS NULL"] if len(known) < len(values) else [])
