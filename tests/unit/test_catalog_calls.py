@@ -148,3 +148,20 @@ def test_the_words_in_comments_names_and_types_are_no_clause(spark):
     spark.sql("CREATE TABLE cc.words (`default` STRING COMMENT 'DEFAULT or GENERATED', s STRUCT<generated: INT>) "
               "USING DELTA")
     assert spark.table("cc.words").columns == ["default", "s"]
+
+
+def test_databases_are_listed_by_their_own_names_as_databricks_lists_them(spark):
+    """Sail named them ``main.cc``; Databricks (Unity Catalog) gives ``cc`` in catalog ``main``, with its comment."""
+    spark.sql("CREATE SCHEMA IF NOT EXISTS cc_notes COMMENT 'ATC notes'")
+    listed = {d.name: d for d in spark.catalog.listDatabases()}
+    assert {"default", "cc", "cc_notes", "information_schema"} <= set(listed)
+    assert all(d.catalog == "main" for d in listed.values())
+    assert listed["cc_notes"].description == "ATC notes"
+    assert [d.name for d in spark.catalog.listDatabases("cc_no*")] == ["cc_notes"]
+    assert [d.name for d in spark.catalog.listDatabases("default|cc_notes")] == ["cc_notes", "default"]
+    assert spark.catalog.getDatabase("cc").name == "cc"
+    assert spark.catalog.getDatabase("main.cc_notes").description == "ATC notes"
+    with pytest.raises(AnalysisException, match="The schema `nowhere` cannot be found") as err:
+        spark.catalog.getDatabase("nowhere")
+    assert error_class_of(err.value) == "SCHEMA_NOT_FOUND"
+    assert spark.catalog.databaseExists("cc") and not spark.catalog.databaseExists("nowhere")

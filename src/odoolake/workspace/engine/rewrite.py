@@ -327,12 +327,38 @@ class PlanRewriter:
         elif kind == "catalog" and _creates_managed_table(relation.catalog):
             made = self._create_managed_table(getattr(relation.catalog, relation.catalog.WhichOneof("cat_type")), call)
             relation.sql.query = self.prepare_sql(made, call, eager=False)  # its text gets the rules like any other
+        elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in ("list_databases", "get_database"):
+            relation.sql.query = self._databases(relation.catalog)
         elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in _CACHE_CALLS:
             relation.sql.query = self.prepare_sql(_cache_call_query(relation.catalog), call, eager=False)
         elif kind == "catalog":
             self._catalog_relation(relation.catalog, call)
         elif kind == "ml_relation":
             self._refuse_ml()
+
+    def _databases(self, catalog_call: Any) -> str:
+        """``spark.catalog.listDatabases([pattern])`` and ``getDatabase(name)``, the schemas by their own names as
+        Databricks gives them (Sail gives ``main.<schema>``), from the same rule as ``SHOW SCHEMAS``."""
+        from odoolake.workspace.sql.metadata import Metadata  # pyarrow.compute: only when one is asked
+
+        metadata = Metadata(self.catalog)
+        if catalog_call.WhichOneof("cat_type") == "get_database":
+            wanted = catalog_call.get_database.db_name
+            parts = [part.strip("`") for part in wanted.split(".")]
+            if len(parts) == 2 and parts[0].lower() not in CATALOG_ALIASES:
+                raise self._unknown_catalog(parts[0])
+            names = [name for name in metadata.schemas(CATALOG, None)["TABLE_SCHEM"].to_pylist()
+                     if name == parts[-1].lower()]
+            if not names:
+                raise refuse("NOT_FOUND", "SCHEMA_NOT_FOUND", "42704",
+                             f"The schema `{wanted}` cannot be found. Verify the spelling and the catalog; "
+                             "`SHOW SCHEMAS` lists what exists.")
+        else:
+            listing = catalog_call.list_databases
+            names = metadata.schemas(CATALOG, listing.pattern if listing.HasField("pattern") else None)[
+                "TABLE_SCHEM"].to_pylist()
+        comments = {schema["name"]: schema.get("comment") for schema in self.catalog.schemas(CATALOG)}
+        return sqltext.answer_query(_DATABASE_COLUMNS, [(name, CATALOG, comments.get(name), None) for name in names])
 
     def _read(self, read: relations_pb2.Read, call: Call) -> None:
         source = read.data_source
@@ -1199,6 +1225,10 @@ def _check_nesting(text: str, what: str) -> None:
                      f"The {what} nests {depth} levels deep (brackets, CASEs and operators in one chain), past the "
                      f"{MAX_NESTING} the engine takes; split it: a CTE or a column per level, IN (…) for a chain of "
                      "ORs.")
+
+
+# The columns of spark.catalog's Database rows, as PySpark reads them.
+_DATABASE_COLUMNS = [("name", "string"), ("catalog", "string"), ("description", "string"), ("locationUri", "string")]
 
 
 def _check_deterministic(function: str | None) -> None:
