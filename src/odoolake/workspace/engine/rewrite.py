@@ -83,8 +83,8 @@ DML_METRICS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
 _SET_SPECIAL = re.compile(r"^\s*SET\s+(CATALOG|SCHEMA|VAR|VARIABLE)\b", re.I)
 
 
-def refuse(code: str, error_class: str, sql_state: str, message: str) -> CallRefused:
-    return CallRefused(code, f"[{error_class}] {message}", error_class, sql_state)
+def refuse(code: str, error_class: str, sql_state: str, message: str, classes: tuple[str, ...] = ()) -> CallRefused:
+    return CallRefused(code, f"[{error_class}] {message}", error_class, sql_state, classes)
 
 
 def _check_catalog_names(parts: list[str]) -> None:
@@ -1275,8 +1275,7 @@ def _refused_upstream(exc: UpstreamError) -> CallRefused:
     found = errors.classify(details)
     if found is None:
         return CallRefused(exc.error.code().name, details)
-    return CallRefused(exc.error.code().name, f"[{found.error_class}] {found.message}", found.error_class,
-                       found.sql_state, found.classes)
+    return refuse(exc.error.code().name, found.error_class, found.sql_state, found.message, found.classes)
 
 
 def _clear_leftover(location: str) -> None:
