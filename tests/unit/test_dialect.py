@@ -43,6 +43,8 @@ def test_the_target_of_a_data_change_is_found():
     assert dml_target("INSERT OVERWRITE main.s.t SELECT * FROM s.u") == "`main`.`s`.`t`"
     assert dml_target("DROP TABLE IF EXISTS main.s.t") == "`main`.`s`.`t`"
     assert dml_target("ALTER TABLE s.t RENAME TO s.u") == "`s`.`t`"
+    # a backtick inside a name is doubled, so the name the rules resolve is the one the statement changes
+    assert dml_target("DELETE FROM s.`we``ird` WHERE id = 1") == "`s`.`we``ird`"
     assert dml_target("DROP SCHEMA s") is None and dml_target("DROP VIEW v") is None
     assert dml_target("SELECT 1") is None
 

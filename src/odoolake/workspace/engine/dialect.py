@@ -207,7 +207,7 @@ def dml_target(sql: str) -> str | None:
         target = tree.this
     if not isinstance(target, exp.Table):
         return None
-    return ".".join(f"`{part.name}`" for part in target.parts)
+    return ".".join(sqltext.quote_path(part.name, "`") for part in target.parts)
 
 
 _CATALOG_OBJECTS = frozenset({"SCHEMA", "DATABASE", "TABLE", "VIEW", "CATALOG"})

@@ -136,8 +136,8 @@ def _status(refused: CallRefused) -> Any:
     code = getattr(grpc.StatusCode, refused.code)
     details = []
     if refused.error_class:
-        exception = _EXCEPTION_CLASS.get(refused.code, "org.apache.spark.SparkException")
-        classes = list(refused.classes) or [exception, "org.apache.spark.SparkException"]
+        classes = list(refused.classes) or [_EXCEPTION_CLASS.get(refused.code, "org.apache.spark.SparkException"),
+                                            "org.apache.spark.SparkException"]
         exception = classes[0]
         metadata = {"classes": json.dumps(classes),
                     "errorClass": refused.error_class, "sqlState": refused.sql_state or ""}

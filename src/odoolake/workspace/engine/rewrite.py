@@ -339,26 +339,25 @@ class PlanRewriter:
     def _databases(self, catalog_call: Any) -> str:
         """``spark.catalog.listDatabases([pattern])`` and ``getDatabase(name)``, the schemas by their own names as
         Databricks gives them (Sail gives ``main.<schema>``), from the same rule as ``SHOW SCHEMAS``."""
-        from odoolake.workspace.sql.metadata import Metadata  # pyarrow.compute: only when one is asked
+        from odoolake.workspace.sql.metadata import name_matches, pattern  # pyarrow: only when one is asked
 
-        metadata = Metadata(self.catalog)
+        schemas = self.catalog.schemas(CATALOG)
         if catalog_call.WhichOneof("cat_type") == "get_database":
             wanted = catalog_call.get_database.db_name
             parts = [part.strip("`") for part in wanted.split(".")]
             if len(parts) == 2 and parts[0].lower() not in CATALOG_ALIASES:
                 raise self._unknown_catalog(parts[0])
-            names = [name for name in metadata.schemas(CATALOG, None)["TABLE_SCHEM"].to_pylist()
-                     if name == parts[-1].lower()]
-            if not names:
+            found = [schema for schema in schemas if schema["name"] == parts[-1].lower()]
+            if not found:
                 raise refuse("NOT_FOUND", "SCHEMA_NOT_FOUND", "42704",
                              f"The schema `{wanted}` cannot be found. Verify the spelling and the catalog; "
                              "`SHOW SCHEMAS` lists what exists.")
         else:
             listing = catalog_call.list_databases
-            names = metadata.schemas(CATALOG, listing.pattern if listing.HasField("pattern") else None)[
-                "TABLE_SCHEM"].to_pylist()
-        comments = {schema["name"]: schema.get("comment") for schema in self.catalog.schemas(CATALOG)}
-        return sqltext.answer_query(_DATABASE_COLUMNS, [(name, CATALOG, comments.get(name), None) for name in names])
+            regex = pattern(listing.pattern if listing.HasField("pattern") else None)
+            found = [schema for schema in schemas if name_matches(regex, schema["name"])]
+        return sqltext.answer_query(_DATABASE_COLUMNS, [(schema["name"], CATALOG, schema.get("comment"), None)
+                                                        for schema in found])
 
     def _read(self, read: relations_pb2.Read, call: Call) -> None:
         source = read.data_source
@@ -525,21 +524,23 @@ class PlanRewriter:
             if hint is not None:
                 return _exists_query(hint.table)
         if head[0] == "INSERT":
-            replacing = dialect.insert_rows(sql) or dialect.replace_on(sql)
-            if replacing is not None and (replacing.condition is not None or replacing.replace_on):
-                if not eager:
-                    raise self._needs_command("INSERT … REPLACE")
-                return self._insert_replace_where(replacing, call, list(replacing.replace_on) or None)
-            if head[1:2] == ["OVERWRITE"]:
+            if head[1:2] == ["OVERWRITE"]:  # read whole only when the table is overwritten by partition
                 target = dialect.dml_target(sql)
                 location = self.catalog.location(self.resolve(target, call)) if target else None
                 partitions = self._dynamic_partitions(None, location, call) if location is not None else []
-                if partitions and (replacing is None or replacing.static_partition):
-                    raise _dynamic_overwrite_refused(str(target))
-                if partitions and replacing is not None:
+                if partitions:
+                    overwrite = dialect.insert_rows(sql)
+                    if overwrite is None or overwrite.static_partition:
+                        raise _dynamic_overwrite_refused(str(target))
                     if not eager:
                         raise self._needs_command("INSERT OVERWRITE")
-                    return self._insert_replace_where(replacing, call, partitions)
+                    return self._insert_replace_where(overwrite, call, partitions)
+            else:
+                replacing = dialect.insert_rows(sql) or dialect.replace_on(sql)
+                if replacing is not None and (replacing.condition is not None or replacing.replace_on):
+                    if not eager:
+                        raise self._needs_command("INSERT … REPLACE")
+                    return self._insert_replace_where(replacing, call, list(replacing.replace_on) or None)
             sql = dialect.fill_insert_columns(sql, lambda name: self._columns(name, call)) or sql
         return dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
 

@@ -88,7 +88,7 @@ def _trim(part: list[str]) -> list[str]:
     return part[start:end]
 
 
-def _matches(regex: re.Pattern[str] | None, name: str) -> bool:
+def name_matches(regex: re.Pattern[str] | None, name: str) -> bool:
     return regex is None or regex.match(name) is not None
 
 
@@ -106,18 +106,18 @@ class Metadata:
         if catalog_pattern and catalog_pattern.lower() in CATALOG_ALIASES[1:]:  # asked by another name of main
             return [catalog_pattern.lower()]
         regex = pattern(catalog_pattern)
-        return [c["name"] for c in self.catalog.catalogs() if _matches(regex, c["name"])]
+        return [c["name"] for c in self.catalog.catalogs() if name_matches(regex, c["name"])]
 
     def _schemas(self, catalog_pattern: str | None, schema_pattern: str | None) -> list[tuple[str, str]]:
         regex = pattern(schema_pattern)
         return [(catalog, s["name"]) for catalog in self._catalogs(catalog_pattern)
-                for s in self.catalog.schemas(_canonical(catalog)) if _matches(regex, s["name"])]
+                for s in self.catalog.schemas(_canonical(catalog)) if name_matches(regex, s["name"])]
 
     def _tables(self, catalog_pattern: str | None, schema_pattern: str | None,
                 table_pattern: str | None) -> list[tuple[str, TableInfo]]:
         regex = pattern(table_pattern)
         return [(catalog, t) for catalog, schema in self._schemas(catalog_pattern, schema_pattern)
-                for t in self.catalog.tables(_canonical(catalog), schema) if _matches(regex, t.name.table)]
+                for t in self.catalog.tables(_canonical(catalog), schema) if name_matches(regex, t.name.table)]
 
     def catalogs(self, catalog_pattern: str | None = None) -> pa.Table:
         return _table(CATALOG_COLUMNS, [(name,) for name in self._catalogs(catalog_pattern)])
@@ -140,7 +140,7 @@ class Metadata:
         rows = []
         for catalog, t in self._tables(catalog_pattern, schema_pattern, table_pattern):
             for c in t.columns:
-                if not _matches(regex, c["name"]):
+                if not name_matches(regex, c["name"]):
                     continue
                 kind = c["type_name"]
                 size = c.get("type_precision") if kind == "DECIMAL" else _SIZES.get(kind)
