@@ -46,7 +46,8 @@ def test_rows_are_what_pyspark_collects(engine, statement):
 def test_commands_run_once_and_answer_as_with_pyspark(engine):
     paths, spark = engine
     assert run(paths, "CREATE TABLE default.thin_t AS SELECT 1 AS a", 5) == (["count"], [(1,)])
-    assert run(paths, "INSERT INTO default.thin_t VALUES (2)", 5) == (["count"], [(1,)])
+    assert run(paths, "INSERT INTO default.thin_t VALUES (2)", 5) == (["num_affected_rows", "num_inserted_rows"],
+                                                                      [(1, 1)])
     assert sorted(r[0] for r in spark.table("default.thin_t").collect()) == [1, 2]
 
 

@@ -201,7 +201,7 @@ def test_sql_writes_into_information_schema_are_refused(tmp_path, sql):
 def test_reading_information_schema_into_another_table_is_a_write_of_that_table_only(tmp_path):
     rewriter_, _ = _rewriter(tmp_path)
     sql = "INSERT INTO silver.moves SELECT table_name, 1.0 FROM information_schema.tables"
-    assert "silver.moves" in rewriter_.prepare_sql(sql, _call(), eager=True)
+    assert "silver.moves" in rewriter_.prepare_sql(sql, _call(), eager=False)  # eager: run beside, needs an engine
 
 
 class _CurrentSchema:

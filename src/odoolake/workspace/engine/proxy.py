@@ -162,6 +162,14 @@ class Operation:
     chased: bool = False  # interrupts are being sent until it ends (``SparkConnectProxy._chase``)
     _stopping: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def begin_write(self, location: str) -> None:
+        """A table write the rules do themselves for this operation starts (``Call.begin_write``): stopping the
+        operation from now on fences ``location``; an operation stopped already starts no write."""
+        with self._stopping:
+            if self.stopped:
+                raise CallRefused(STOPPED.code, STOPPED.message, STOPPED.error_class, STOPPED.sql_state)
+            self.writes = location
+
     def stop(self) -> None:
         """Mark it stopped and, if it writes a table and is still running, fence that table (once)."""
         with self._stopping:
@@ -427,6 +435,7 @@ class SparkConnectProxy:
                                         request.operation_id, frozenset(request.tags))
         if not context.add_callback(lambda: self._client_gone(op)):  # the client has left already
             op.stop()
+        call.operation_id, call.begin_write = request.operation_id, op.begin_write
         stack = ExitStack()
         stream: Any = None
         try:
@@ -459,8 +468,8 @@ class SparkConnectProxy:
             op.answered = True
         except grpc.RpcError as error:
             self._relay(context, error)
-        except CallRefused as refused:
-            self._abort(context, refused)
+        except CallRefused as refused:  # a write the rules did for a stopped call failed because it was stopped
+            self._abort(context, STOPPED if op.stopped else refused)
         except (DecodeError, wire.WireError) as exc:
             self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))
         except GeneratorExit:

@@ -19,6 +19,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -80,6 +81,8 @@ DML_METRICS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
               (("numTargetRowsUpdated", "numTargetRowsDeleted", "numTargetRowsInserted"), ("numTargetRowsUpdated",),
                ("numTargetRowsDeleted",), ("numTargetRowsInserted",))),
 }
+# What an INSERT answers on Databricks (Sail answers one column, ``count``).
+INSERT_METRICS = [("num_affected_rows", "bigint"), ("num_inserted_rows", "bigint")]
 _SET_SPECIAL = re.compile(r"^\s*SET\s+(CATALOG|SCHEMA|VAR|VARIABLE)\b", re.I)
 
 
@@ -109,6 +112,10 @@ class Call:
     session_id: str
     current_schema: str | None = None  # asked of the engine once per call, when a one-part name needs it
     analyzing: bool = False  # an AnalyzePlan: the plan's schema is asked, nothing in it is done
+    operation_id: str = ""  # the client's operation: a statement done beside Sail runs under its id
+    # Called (under the table's lock) before a statement done beside Sail writes the table at a location: the proxy
+    # then fences that table if the call is stopped, and refuses to start a write for a call stopped already.
+    begin_write: Callable[[str], None] = lambda location: None
 
     @property
     def user_id(self) -> str:
@@ -542,7 +549,34 @@ class PlanRewriter:
                         raise self._needs_command("INSERT … REPLACE")
                     return self._insert_replace_where(replacing, call, list(replacing.replace_on) or None)
             sql = dialect.fill_insert_columns(sql, lambda name: self._columns(name, call)) or sql
+            sql = dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
+            return self._insert(sql, call) if eager else sql
         return dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
+
+    @contextmanager
+    def _writing(self, location: str, call: Call) -> Iterator[None]:
+        """A table write done here, beside the client's own call: under the table's lock, and stopped as the
+        client's call is stopped (``Call.begin_write``: the proxy fences the table)."""
+        with table_lock(location):
+            call.begin_write(location)
+            yield
+
+    def _insert(self, sql: str, call: Call) -> str:
+        """An ``INSERT`` into a catalog table, run here (stopped and fenced as any write) and answered as Databricks
+        answers one, ``num_affected_rows`` and ``num_inserted_rows`` (Sail answers a ``count``); an insert into
+        anything else goes to Sail as it is, which names what is wrong."""
+        target = dialect.dml_target(sql)
+        location = self.catalog.location(self.resolve(target, call)) if target else None
+        if location is None:
+            return sql
+        with self._writing(location, call):
+            try:
+                rows = self.upstream.command_rows(call.session_id, call.user_id, sql, call.operation_id)
+            except UpstreamError as exc:
+                raise _refused_upstream(exc) from None
+            self.catalog.delta.forget(location)
+        inserted = sum(int(value or 0) for row in rows for value in row.values())
+        return sqltext.answer_query(INSERT_METRICS, [(inserted, inserted)])
 
     def _columns(self, name: str, call: Call) -> list[str] | None:
         try:
@@ -564,10 +598,10 @@ class PlanRewriter:
         verb = "DELETE" if head[0] == "TRUNCATE" else head[0]
         statement = f"DELETE FROM {name}" if head[0] == "TRUNCATE" else \
             (dialect.rewrite(sql, lambda n: self._columns(n, call)) or sql)
-        with table_lock(info.storage_location):
+        with self._writing(info.storage_location, call):
             before = self.catalog.delta.read(info.storage_location)
             try:
-                self.upstream.run_sql(call.session_id, call.user_id, statement)
+                self.upstream.run_sql(call.session_id, call.user_id, statement, call.operation_id)
             except UpstreamError as exc:
                 raise _refused_upstream(exc) from None
             self.catalog.delta.forget(info.storage_location)
@@ -606,17 +640,17 @@ class PlanRewriter:
                         path=location, mode=WriteOp.SaveMode.SAVE_MODE_OVERWRITE)
         write.options["replaceWhere"] = condition or "false"
         self._delta_write_rules(write, WriteInput(write), str(name), call)
-        with table_lock(location):
+        with self._writing(location, call):
             before = self.catalog.delta.read(location)
             try:
-                self.upstream.run_command(call.session_id, call.user_id, commands_pb2.Command(write_operation=write))
+                self.upstream.run_command(call.session_id, call.user_id, commands_pb2.Command(write_operation=write),
+                                          call.operation_id)
             except UpstreamError as exc:
                 raise _refused_upstream(exc) from None
             self.catalog.delta.forget(location)
             metrics = delta_sql.commit_metrics(location, before.version if before else -1, "WRITE")
         written = int(metrics.get("numOutputRows", 0))
-        return sqltext.answer_query([("num_affected_rows", "bigint"), ("num_inserted_rows", "bigint")],
-                                    [(written, written)])
+        return sqltext.answer_query(INSERT_METRICS, [(written, written)])
 
     def _written_values(self, rows: relations_pb2.Relation, columns: list[str], call: Call) -> str:
         """A condition that holds for the values of ``columns`` the ``rows`` hold (and only those): the partitions a
@@ -885,9 +919,10 @@ class PlanRewriter:
         write = WriteOp(input=relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), source="delta",
                         path=location, mode=WriteOp.SaveMode.SAVE_MODE_OVERWRITE, partitioning_columns=partition_by)
         write.options["overwriteSchema"] = "true"
-        with table_lock(location):
+        with self._writing(location, call):
             try:
-                self.upstream.run_command(call.session_id, call.user_id, commands_pb2.Command(write_operation=write))
+                self.upstream.run_command(call.session_id, call.user_id, commands_pb2.Command(write_operation=write),
+                                          call.operation_id)
             except UpstreamError as exc:
                 raise _refused_upstream(exc) from None
         if existing is None:

@@ -36,6 +36,11 @@ def _serialize(message: Any) -> bytes:
     return message if isinstance(message, bytes) else message.SerializeToString()
 
 
+def _sql_command(sql: str) -> commands_pb2.Command:
+    return commands_pb2.Command(sql_command=commands_pb2.SqlCommand(
+        input=relations_pb2.Relation(sql=relations_pb2.SQL(query=sql))))
+
+
 class UpstreamError(Exception):
     def __init__(self, error: grpc.RpcError) -> None:
         self.error = error
@@ -74,8 +79,11 @@ class Upstream:
 
     # -- calls the proxy makes itself, in a client's session ----------------------------------------------------
 
-    def execute(self, session_id: str, user_id: str, plan: base_pb2.Plan) -> list[base_pb2.ExecutePlanResponse]:
-        request = base_pb2.ExecutePlanRequest(session_id=session_id, operation_id=str(uuid.uuid4()),
+    def execute(self, session_id: str, user_id: str, plan: base_pb2.Plan,
+                operation_id: str = "") -> list[base_pb2.ExecutePlanResponse]:
+        """Run ``plan``; ``operation_id``, when given, is the client's operation this work is done for, so that an
+        interrupt of that operation reaches it."""
+        request = base_pb2.ExecutePlanRequest(session_id=session_id, operation_id=operation_id or str(uuid.uuid4()),
                                               user_context=base_pb2.UserContext(user_id=user_id),
                                               client_type="odoolake-engine")
         request.plan.CopyFrom(plan)
@@ -84,12 +92,23 @@ class Upstream:
         except grpc.RpcError as exc:
             raise UpstreamError(exc) from None
 
-    def run_command(self, session_id: str, user_id: str, command: commands_pb2.Command) -> None:
-        self.execute(session_id, user_id, base_pb2.Plan(command=command))
+    def run_command(self, session_id: str, user_id: str, command: commands_pb2.Command,
+                    operation_id: str = "") -> list[base_pb2.ExecutePlanResponse]:
+        return self.execute(session_id, user_id, base_pb2.Plan(command=command), operation_id)
 
-    def run_sql(self, session_id: str, user_id: str, sql: str) -> None:
-        self.run_command(session_id, user_id, commands_pb2.Command(sql_command=commands_pb2.SqlCommand(
-            input=relations_pb2.Relation(sql=relations_pb2.SQL(query=sql)))))
+    def run_sql(self, session_id: str, user_id: str, sql: str, operation_id: str = "") -> None:
+        self.run_command(session_id, user_id, _sql_command(sql), operation_id)
+
+    def command_rows(self, session_id: str, user_id: str, sql: str, operation_id: str = "") -> list[dict]:
+        """Run a SQL command; the rows of its result (Sail answers a command's result inline, as Arrow)."""
+        import pyarrow.ipc
+
+        rows: list[dict] = []
+        for response in self.run_command(session_id, user_id, _sql_command(sql), operation_id):
+            result = response.sql_command_result.relation if response.HasField("sql_command_result") else None
+            if result is not None and result.HasField("local_relation") and result.local_relation.data:
+                rows.extend(pyarrow.ipc.open_stream(io.BytesIO(result.local_relation.data)).read_all().to_pylist())
+        return rows
 
     def query_rows(self, session_id: str, user_id: str, relation: relations_pb2.Relation) -> list[dict]:
         import pyarrow.ipc
