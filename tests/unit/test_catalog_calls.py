@@ -165,3 +165,24 @@ def test_databases_are_listed_by_their_own_names_as_databricks_lists_them(spark)
         spark.catalog.getDatabase("nowhere")
     assert error_class_of(err.value) == "SCHEMA_NOT_FOUND"
     assert spark.catalog.databaseExists("cc") and not spark.catalog.databaseExists("nowhere")
+
+
+def test_tables_are_listed_in_their_schema_and_managed_as_databricks_lists_them(lake, spark):
+    """Sail gave every table the namespace ``[main, cc]`` and the type EXTERNAL; Databricks gives ``[cc]`` and
+    MANAGED for a table created without a location. Temporary views stay as Sail lists them."""
+    home, _ = lake
+    spark.sql("CREATE TABLE IF NOT EXISTS cc.managed_t AS SELECT 1 AS x")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS cc.external_t (x INT) USING DELTA LOCATION '{home.dbfs_root}/external_t'")
+    spark.sql("CREATE OR REPLACE TEMPORARY VIEW cc_view AS SELECT 1 AS x")
+    listed = {t.name: t for t in spark.catalog.listTables("cc")}
+    assert (listed["managed_t"].catalog, listed["managed_t"].namespace, listed["managed_t"].tableType) == \
+        ("main", ["cc"], "MANAGED")
+    assert (listed["external_t"].namespace, listed["external_t"].tableType) == (["cc"], "EXTERNAL")
+    assert (listed["cc_view"].namespace, listed["cc_view"].tableType, listed["cc_view"].isTemporary) == \
+        ([], "TEMPORARY", True)
+    assert [t.name for t in spark.catalog.listTables("cc", "external*")] == ["external_t"]
+    table = spark.catalog.getTable("main.cc.managed_t")
+    assert (table.name, table.namespace, table.tableType, table.isTemporary) == ("managed_t", ["cc"], "MANAGED", False)
+    with pytest.raises(AnalysisException) as err:
+        spark.catalog.getTable("cc.no_such_table")
+    assert error_class_of(err.value) == "TABLE_OR_VIEW_NOT_FOUND"

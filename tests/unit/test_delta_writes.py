@@ -445,3 +445,28 @@ def test_partition_values_without_a_plain_literal_are_replaced_too(spark):
         spark.conf.unset("spark.sql.sources.partitionOverwriteMode")
     assert sorted(r["id"] for r in spark.table("dw.odd").collect()) == [3, 10, 20]
     assert [r["id"] for r in spark.table("dw.odd_bytes").collect()] == [1]
+
+
+def test_an_insert_answers_as_databricks_with_dataframe_arguments_and_keeps_its_errors_classes(spark):
+    """An INSERT into a catalog table is run beside Sail (so that stopping it fences the table) and answered with
+    Databricks' columns; one naming a DataFrame passed with it (``{df}``) still sees that DataFrame, and a failed one
+    raises the exception PySpark raised before (Sail's, with its classes)."""
+    from pyspark.errors import PythonException
+
+    spark.sql("CREATE OR REPLACE TABLE dw.inserted (x INT NOT NULL) USING DELTA")
+    done = spark.sql("INSERT INTO dw.inserted VALUES (1), (2)").collect()
+    assert [tuple(row) for row in done] == [(2, 2)] and done[0].__fields__ == ["num_affected_rows", "num_inserted_rows"]
+    frame = spark.createDataFrame([(7,)], "x int")
+    assert spark.sql("INSERT INTO dw.inserted SELECT * FROM {frame}", frame=frame).collect()[0][0] == 1
+    assert sorted(row.x for row in spark.table("dw.inserted").collect()) == [1, 2, 7]
+
+    @F.udf("int")
+    def fails(x):
+        raise ValueError("no such period")
+
+    spark.udf.register("fails_on_insert", fails)
+    with pytest.raises(PythonException, match="no such period"):
+        spark.sql("INSERT INTO dw.inserted SELECT fails_on_insert(1)").collect()
+    with pytest.raises(AnalysisException):
+        spark.sql("INSERT INTO dw.inserted VALUES (NULL)").collect()
+    assert spark.table("dw.inserted").count() == 3

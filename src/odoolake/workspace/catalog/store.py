@@ -312,6 +312,12 @@ class CatalogStore:
             (name.catalog, name.schema, name.table)).fetchone()
         return self._located(row) if row is not None else None
 
+    def managed_names(self, catalog: str) -> set[tuple[str, str]]:
+        """(schema, table) of every MANAGED table of ``catalog``, from the registry alone."""
+        rows = self.db.connect().execute("SELECT schema_name, name FROM tables WHERE catalog_name = ? AND "
+                                         "table_type = ?", (catalog, MANAGED)).fetchall()
+        return {(row["schema_name"], row["name"]) for row in rows}
+
     @staticmethod
     def check_writable(name: FullName) -> None:
         """The system schema is the catalog's own view of itself: no table in it is created or written by anyone

@@ -196,8 +196,7 @@ def error_class_of(exc: BaseException) -> str | None:
     return None
 
 
-def translate(details: str, status_bin: bytes | None, code: int) -> tuple[str, bytes] | None:
-    """The message and ``grpc-status-details-bin`` to send instead of Sail's, or None to relay them unchanged."""
+def _error_info(status_bin: bytes | None) -> tuple[status_pb2.Status, error_details_pb2.ErrorInfo]:
     status = status_pb2.Status()
     info = error_details_pb2.ErrorInfo()
     if status_bin:
@@ -206,17 +205,29 @@ def translate(details: str, status_bin: bytes | None, code: int) -> tuple[str, b
             if packed.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
                 packed.Unpack(info)
                 break
+    return status, info
+
+
+def reported_classes(status_bin: bytes | None) -> tuple[str, ...]:
+    """The exception classes an engine error was raised as (its ErrorInfo), Spark's AnalysisException if none."""
+    _, info = _error_info(status_bin)
+    if info.metadata.get("classes"):
+        return tuple(json.loads(info.metadata["classes"]))
+    return (info.reason,) if info.reason else _ANALYSIS
+
+
+def translate(details: str, status_bin: bytes | None, code: int) -> tuple[str, bytes] | None:
+    """The message and ``grpc-status-details-bin`` to send instead of Sail's, or None to relay them unchanged."""
+    status, info = _error_info(status_bin)
     if info.metadata.get("errorClass"):
         return None
     found = classify(details)
     if found is None:
         return None
     message = f"[{found.error_class}] {found.message} SQLSTATE: {found.sql_state}"
-    if found.classes:  # raised as Spark raises it (ArithmeticException, DateTimeException, …)
-        reason, classes = found.classes[0], json.dumps(list(found.classes))
-    else:
-        reason = info.reason or "org.apache.spark.sql.AnalysisException"
-        classes = info.metadata.get("classes") or json.dumps([reason])
+    # raised as Spark raises it (ArithmeticException, DateTimeException, …), else as the engine raised it
+    raised = found.classes or reported_classes(status_bin)
+    reason, classes = raised[0], json.dumps(list(raised))
     metadata = {key: value for key, value in info.metadata.items() if key != "errorId"}  # no stale detail lookups
     metadata.update(classes=classes, errorClass=found.error_class, sqlState=found.sql_state)
     new_info = error_details_pb2.ErrorInfo(reason=reason, domain=info.domain or "org.apache.spark",

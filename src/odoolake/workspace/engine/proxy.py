@@ -466,8 +466,11 @@ class SparkConnectProxy:
             if op.stopped:  # Sail ends an interrupted operation's stream without an error
                 self._abort(context, STOPPED)
             op.answered = True
-        except grpc.RpcError as error:
-            self._relay(context, error)
+        except grpc.RpcError as error:  # Sail's, or of a write the rules did for a call stopped meanwhile
+            if op.stopped:
+                self._abort(context, STOPPED)
+            else:
+                self._relay(context, error)
         except CallRefused as refused:  # a write the rules did for a stopped call failed because it was stopped
             self._abort(context, STOPPED if op.stopped else refused)
         except (DecodeError, wire.WireError) as exc:

@@ -35,6 +35,7 @@ from odoolake.workspace.catalog.store import (
     CATALOG,
     CATALOG_ALIASES,
     IDENTIFIER_RULE,
+    MANAGED,
     NO_SUCH_CATALOG,
     CatalogStore,
     FullName,
@@ -336,6 +337,8 @@ class PlanRewriter:
             relation.sql.query = self.prepare_sql(made, call, eager=False)  # its text gets the rules like any other
         elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in ("list_databases", "get_database"):
             relation.sql.query = self._databases(relation.catalog)
+        elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in ("list_tables", "get_table"):
+            relation.sql.query = self._tables_as_databricks_names_them(relation.catalog, call)
         elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in _CACHE_CALLS:
             relation.sql.query = self.prepare_sql(_cache_call_query(relation.catalog), call, eager=False)
         elif kind == "catalog":
@@ -365,6 +368,30 @@ class PlanRewriter:
             found = [schema for schema in schemas if name_matches(regex, schema["name"])]
         return sqltext.answer_query(_DATABASE_COLUMNS, [(schema["name"], CATALOG, schema.get("comment"), None)
                                                         for schema in found])
+
+    def _tables_as_databricks_names_them(self, catalog_call: Any, call: Call) -> str:
+        """``spark.catalog.listTables`` and ``getTable``: Sail answers a table's namespace as ``[main, <schema>]``
+        and calls every table EXTERNAL (it is told so: ``TableInfo.as_api``); Databricks answers ``[<schema>]`` and
+        MANAGED for a table at its managed location. Sail is asked (its answer has the session's temporary views,
+        and its errors name a missing table) and its rows are answered with those two columns as Databricks has
+        them (Sail cannot run a query over a catalog call)."""
+        sail = relations_pb2.Relation()
+        sail.catalog.CopyFrom(catalog_call)
+        try:
+            rows = self.upstream.query_rows(call.session_id, call.user_id, sail)
+        except UpstreamError as exc:
+            raise _refused_upstream(exc) from None
+        managed = self.catalog.managed_names(CATALOG)
+        answered = []
+        for row in rows:  # in PySpark's order (Sail names the first column tableName, Spark name)
+            name, catalog, namespace, description, kind, temporary = row.values()
+            namespace = list(namespace or [])
+            if not temporary and len(namespace) > 1:
+                namespace = namespace[1:]
+            if not temporary and len(namespace) == 1 and (namespace[0].lower(), str(name).lower()) in managed:
+                kind = MANAGED
+            answered.append((name, catalog, namespace, description, kind, bool(temporary)))
+        return sqltext.answer_query(_TABLE_COLUMNS, answered)
 
     def _read(self, read: relations_pb2.Read, call: Call) -> None:
         source = read.data_source
@@ -445,7 +472,8 @@ class PlanRewriter:
             target = _sql_relation(sql_command.input)
             if target is not None:
                 self._bind_parameters(target)
-                target.query = self.prepare_sql(target.query, call, eager=True, prepared=prepared)
+                target.query = self.prepare_sql(target.query, call, eager=True, prepared=prepared,
+                                                standalone=sql_command.input.WhichOneof("rel_type") == "sql")
             # The engine runs the input as a command when it is one: every relation in it gets the rules (the
             # prepared statement above excepted), a SQL text under references included.
             prepared_holder = None if target is None else (
@@ -467,9 +495,12 @@ class PlanRewriter:
         except sql_parameters.UnboundableParameter as exc:
             raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000", str(exc)) from None
 
-    def prepare_sql(self, sql: str, call: Call, eager: bool, prepared: Prepared | None = None) -> str:
+    def prepare_sql(self, sql: str, call: Call, eager: bool, prepared: Prepared | None = None,
+                    standalone: bool = True) -> str:
         """The text Sail should run for ``sql``; statements the engine serves itself are done here (only when
-        ``eager``: a command, run once) and replaced by a query that returns their result."""
+        ``eager``: a command, run once) and replaced by a query that returns their result. ``standalone`` is False
+        for a text that names DataFrames passed with it (``spark.sql("… {df}", df=df)``): an INSERT then goes to
+        Sail with them."""
         _check_size(sql.encode(), "statement")
         _check_nesting(sql, "statement")
         if sqltext.statements(sql) > 1:
@@ -550,7 +581,7 @@ class PlanRewriter:
                     return self._insert_replace_where(replacing, call, list(replacing.replace_on) or None)
             sql = dialect.fill_insert_columns(sql, lambda name: self._columns(name, call)) or sql
             sql = dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
-            return self._insert(sql, call) if eager else sql
+            return self._insert(sql, call) if eager and standalone else sql
         return dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
 
     @contextmanager
@@ -572,8 +603,8 @@ class PlanRewriter:
         with self._writing(location, call):
             try:
                 rows = self.upstream.command_rows(call.session_id, call.user_id, sql, call.operation_id)
-            except UpstreamError as exc:
-                raise _refused_upstream(exc) from None
+            except UpstreamError as exc:  # relayed as Sail's answer to the INSERT would be, exception classes kept
+                raise exc.error from None
             self.catalog.delta.forget(location)
         inserted = sum(int(value or 0) for row in rows for value in row.values())
         return sqltext.answer_query(INSERT_METRICS, [(inserted, inserted)])
@@ -1264,6 +1295,8 @@ def _check_nesting(text: str, what: str) -> None:
 
 
 # The columns of spark.catalog's Database rows, as PySpark reads them.
+_TABLE_COLUMNS = [("name", "string"), ("catalog", "string"), ("namespace", "array<string>"), ("description", "string"),
+                  ("tableType", "string"), ("isTemporary", "boolean")]
 _DATABASE_COLUMNS = [("name", "string"), ("catalog", "string"), ("description", "string"), ("locationUri", "string")]
 
 
@@ -1311,7 +1344,10 @@ def _refused_upstream(exc: UpstreamError) -> CallRefused:
     found = errors.classify(details)
     if found is None:
         return CallRefused(exc.error.code().name, details)
-    return refuse(exc.error.code().name, found.error_class, found.sql_state, found.message, found.classes)
+    trailing: Any = exc.error.trailing_metadata() if hasattr(exc.error, "trailing_metadata") else None
+    status_bin = next((item[1] for item in trailing or () if item[0] == errors.STATUS_DETAILS_KEY), None)
+    return refuse(exc.error.code().name, found.error_class, found.sql_state, found.message,
+                  found.classes or errors.reported_classes(status_bin))
 
 
 def _clear_leftover(location: str) -> None:
