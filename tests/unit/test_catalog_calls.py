@@ -186,3 +186,12 @@ def test_tables_are_listed_in_their_schema_and_managed_as_databricks_lists_them(
     with pytest.raises(AnalysisException) as err:
         spark.catalog.getTable("cc.no_such_table")
     assert error_class_of(err.value) == "TABLE_OR_VIEW_NOT_FOUND"
+
+
+def test_tables_of_a_schema_that_does_not_exist_are_schema_not_found_without_the_engines_address(spark):
+    for listing in (lambda: spark.sql("SHOW TABLES IN no_such_schema").collect(),
+                    lambda: spark.catalog.listTables("no_such_schema")):
+        with pytest.raises(AnalysisException, match=r"The schema `main`\.`no_such_schema` cannot be found") as err:
+            listing()
+        assert error_class_of(err.value) == "SCHEMA_NOT_FOUND"
+        assert "127.0.0.1" not in str(err.value) and "http" not in str(err.value)

@@ -470,3 +470,26 @@ def test_an_insert_answers_as_databricks_with_dataframe_arguments_and_keeps_its_
     with pytest.raises(AnalysisException):
         spark.sql("INSERT INTO dw.inserted VALUES (NULL)").collect()
     assert spark.table("dw.inserted").count() == 3
+
+
+def test_a_table_a_write_makes_has_nullable_columns_as_delta_makes_them(spark, tmp_path_factory):
+    """Delta writes a new table's schema (or one an overwrite replaces) with every column nullable; Sail kept the
+    input's NOT NULL (constants, counts, range's id, a struct of constants) and refused every later NULL there."""
+    spark.range(2).selectExpr("id", "'a' AS `in voice`", "count(*) OVER () AS n", "named_struct('k', 1) AS st",
+                              "array(1) AS arr").write.saveAsTable("dw.made_by_save")
+    spark.range(2).writeTo("dw.made_by_writeto").create()
+    spark.sql("CREATE TABLE dw.made_by_ctas AS SELECT 1 AS x, count(*) AS n FROM range(3);")
+    spark.sql("CREATE OR REPLACE TABLE dw.made_by_replace AS SELECT 1 AS x")
+    spark.sql("CREATE TABLE dw.made_then_replaced (x INT NOT NULL) USING DELTA")
+    spark.range(2).write.mode("overwrite").option("overwriteSchema", "true").saveAsTable("dw.made_then_replaced")
+    for name in ("dw.made_by_save", "dw.made_by_writeto", "dw.made_by_ctas", "dw.made_by_replace",
+                 "dw.made_then_replaced"):
+        fields = spark.table(name).schema.fields
+        assert [f.name for f in fields if not f.nullable] == [], name
+        first = fields[0].name
+        spark.sql(f"INSERT INTO {name} (`{first}`) VALUES (NULL)")  # the other columns NULL too
+        assert spark.table(name).where(f"`{first}` IS NULL").count() == 1, name
+    assert sorted((tuple(r) for r in spark.table("dw.made_by_ctas").collect()), key=str) == [(1, 3), (None, None)]
+    spark.sql("CREATE TABLE dw.says_not_null (x INT NOT NULL) USING DELTA")  # a table naming its columns keeps them
+    spark.sql("INSERT INTO dw.says_not_null VALUES (1)")
+    assert [f.nullable for f in spark.table("dw.says_not_null").schema.fields] == [False]

@@ -245,7 +245,8 @@ def test_delta_statements_served_by_delta_rs(fresh):
 def test_the_silent_column_drop_of_sail_is_still_refused(fresh):
     from pyspark.sql import functions as F
 
-    fresh.range(3).write.format("delta").mode("overwrite").saveAsTable("t_gold.nn")  # id is NOT NULL
+    fresh.sql("CREATE TABLE t_gold.nn (id BIGINT NOT NULL) USING DELTA")  # a NOT NULL column, as Sail's guard needs
+    fresh.range(3).write.format("delta").mode("append").saveAsTable("t_gold.nn")
     with pytest.raises(PySparkException, match="silently drop the new column") as err:
         fresh.range(3).withColumn("x", F.lit(1)).write.mode("append").option("mergeSchema", "true") \
             .saveAsTable("t_gold.nn")

@@ -194,5 +194,13 @@ def replace_where_check(condition: str, column: str) -> str:
             f"ELSE raise_error({_sql_string(marker)}) END")
 
 
-# Never true, and volatile: no filter is pushed through an expression that holds it.
+# Never true, and volatile: no filter is pushed through an expression that holds it, and none is folded away.
 _NOT_PUSHED = "rand() < 0"
+
+
+def as_nullable(column: str) -> str:
+    """The column's values as a nullable column: what Delta makes of a new table's columns (``asNullable``). The
+    CASE has no ELSE (so its type is nullable) and a volatile condition that always holds: Sail folds ``nullif(c,
+    NULL)`` back to ``c`` when ``c`` is a constant, and writes ``CASE … THEN NULL ELSE c END`` as NOT NULL (both
+    measured on Sail 0.7.2)."""
+    return f"CASE WHEN NOT ({_NOT_PUSHED}) THEN `{column.replace('`', '``')}` END"

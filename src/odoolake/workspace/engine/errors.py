@@ -96,6 +96,11 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
      lambda m: SparkError("TABLE_OR_VIEW_NOT_FOUND", "42P01",
                           f"The table or view {_catalog_name(m.group('name'))} cannot be found. Verify the spelling "
                           "and correctness of the schema and catalog.", _ANALYSIS)),
+    (re.compile(r"Failed to list tables: request error: HTTP status client error \(404 Not Found\) for url "
+                r"\(\S+/tables\?catalog_name=(?P<catalog>[^&\s)]+)&schema_name=(?P<schema>[^&\s)]+)"),
+     lambda m: SparkError("SCHEMA_NOT_FOUND", "42704",
+                          f"The schema {_catalog_name(m.group('catalog') + '.' + m.group('schema'))} cannot be found. "
+                          "Verify the spelling and correctness of the schema and catalog.", _ANALYSIS)),
     (re.compile(r"Failed to drop schema: request error: HTTP status client error \((?P<status>\d+)[^)]*\) for url "
                 r"\(\S+/schemas/(?P<name>[^)\s?]+)"), _not_dropped_schema),
     (re.compile(r"does not support creating views"),

@@ -873,6 +873,10 @@ class PlanRewriter:
             raise refuse("ALREADY_EXISTS", "TABLE_OR_VIEW_ALREADY_EXISTS", "42P07",
                          f"Cannot create table `{name}` because it already exists. Choose a different name, drop "
                          "the existing table, or add IF NOT EXISTS.")
+        if create.query_start is not None and not create.has_columns:
+            query = sql[create.query_start:].rstrip().rstrip(";")
+            sql = f"{sql[:create.query_start]} {self._query_made_nullable(query, call)}"
+            create = sqltext.create_table(sql) or create
         if prepared is not None and (table_comment is not None or create.column_comments):  # Sail keeps neither
             prepared.after_success = self._comments_after_create(name, table_comment, create.column_comments)
         location = str(self._catalog(lambda: self.catalog.new_table_location(name)))
@@ -950,6 +954,7 @@ class PlanRewriter:
         write = WriteOp(input=relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), source="delta",
                         path=location, mode=WriteOp.SaveMode.SAVE_MODE_OVERWRITE, partitioning_columns=partition_by)
         write.options["overwriteSchema"] = "true"
+        self._columns_made_nullable(WriteInput(write), call)
         with self._writing(location, call):
             try:
                 self.upstream.run_command(call.session_id, call.user_id, commands_pb2.Command(write_operation=write),
@@ -1024,7 +1029,8 @@ class PlanRewriter:
         that keeps the schema or names a replaceWhere, and a settings read for an overwrite of a partitioned table
         without replaceWhere."""
         facts = self.catalog.delta.read(write.path)
-        if facts is None:
+        if facts is None:  # a new table
+            self._columns_made_nullable(source, call)
             return
         options = write.options
         append = write.mode == WriteOp.SaveMode.SAVE_MODE_APPEND
@@ -1032,6 +1038,8 @@ class PlanRewriter:
         if write.mode == WriteOp.SaveMode.SAVE_MODE_OVERWRITE:
             condition = delta_writes.option(options, "replaceWhere")
             keeps_schema = not delta_writes.is_true(delta_writes.option(options, "overwriteSchema"))
+            if not keeps_schema:
+                self._columns_made_nullable(source, call)
             if condition is None:
                 # with a new schema (writeTo().replace() among them) only an explicit option asks for it, and Delta
                 # refuses the two together
@@ -1081,6 +1089,41 @@ class PlanRewriter:
             source.wrap("with_columns", relations_pb2.WithColumns(aliases=[{
                 "expr": {"expression_string": {"expression": delta_writes.replace_where_check(condition, names[0])}},
                 "name": [names[0]]}]))
+
+    def _not_null_columns(self, rows: relations_pb2.Relation | bytes, call: Call) -> tuple[list[str], list[str]]:
+        """The input's columns, and those of them Sail would write as NOT NULL, for a write that makes a table (or
+        replaces its schema): Delta gives such a table the input's schema with every column nullable
+        (``schema.asNullable``), while Sail keeps the input's NOT NULL (a literal, a count, ``range``'s id) and the
+        table then refuses every later row with a NULL there. One schema lookup of the input, for these writes
+        only; none to make when a name repeats (the write refuses it) or the lookup fails (the write reports why)."""
+        try:
+            data = self.upstream.schema(call.session_id, call.user_id, rows)
+        except UpstreamError:
+            return [], []
+        names = [f.name for f in data.struct.fields]
+        if len({name.lower() for name in names}) < len(names):
+            return names, []
+        # a struct or an array of constants is analyzed as nullable and written NOT NULL (measured): made nullable too
+        return names, [f.name for f in data.struct.fields
+                       if not f.nullable or f.data_type.WhichOneof("kind") in ("struct", "array")]
+
+    def _columns_made_nullable(self, source: WriteInput, call: Call) -> None:
+        """A DataFrame write that makes a table: its NOT NULL columns written through ``delta_writes.as_nullable``
+        (``_not_null_columns``)."""
+        _, fixed = self._not_null_columns(source.relation(), call)
+        if fixed:
+            source.wrap("with_columns", relations_pb2.WithColumns(aliases=[{
+                "expr": {"expression_string": {"expression": delta_writes.as_nullable(name)}}, "name": [name]}
+                for name in fixed]))
+
+    def _query_made_nullable(self, query: str, call: Call) -> str:
+        """A CTAS's query with its NOT NULL columns made nullable (``_not_null_columns``)."""
+        names, fixed = self._not_null_columns(relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), call)
+        if not fixed:
+            return query
+        columns = ", ".join(f"{delta_writes.as_nullable(name)} AS {sqltext.quote_path(name, '`')}" if name in fixed
+                            else sqltext.quote_path(name, "`") for name in names)
+        return f"SELECT {columns} FROM ({query}) AS created"
 
     def _refuse_dynamic_overwrite(self, options: Any, location: str, target: str, call: Call,
                                   facts: DeltaFacts | None = None, ask_session: bool = True) -> None:
