@@ -186,6 +186,8 @@ def test_tables_are_listed_in_their_schema_and_managed_as_databricks_lists_them(
     with pytest.raises(AnalysisException) as err:
         spark.catalog.getTable("cc.no_such_table")
     assert error_class_of(err.value) == "TABLE_OR_VIEW_NOT_FOUND"
+    with pytest.raises(AnalysisException):  # an error no rule names keeps the engine's exception class
+        spark.catalog.listTables("a.b.c")
 
 
 def test_tables_of_a_schema_that_does_not_exist_are_schema_not_found_without_the_engines_address(spark):

@@ -478,12 +478,13 @@ def test_a_table_a_write_makes_has_nullable_columns_as_delta_makes_them(spark, t
     spark.range(2).selectExpr("id", "'a' AS `in voice`", "count(*) OVER () AS n", "named_struct('k', 1) AS st",
                               "array(1) AS arr").write.saveAsTable("dw.made_by_save")
     spark.range(2).writeTo("dw.made_by_writeto").create()
-    spark.sql("CREATE TABLE dw.made_by_ctas AS SELECT 1 AS x, count(*) AS n FROM range(3);")
+    spark.sql("CREATE TABLE dw.made_by_ctas AS SELECT 1 AS x, count(*) AS n FROM range(3); -- counted")
+    spark.sql("CREATE TABLE dw.made_by_commented_ctas AS\nSELECT 'a' AS `x`\n-- more columns later")
     spark.sql("CREATE OR REPLACE TABLE dw.made_by_replace AS SELECT 1 AS x")
     spark.sql("CREATE TABLE dw.made_then_replaced (x INT NOT NULL) USING DELTA")
     spark.range(2).write.mode("overwrite").option("overwriteSchema", "true").saveAsTable("dw.made_then_replaced")
-    for name in ("dw.made_by_save", "dw.made_by_writeto", "dw.made_by_ctas", "dw.made_by_replace",
-                 "dw.made_then_replaced"):
+    for name in ("dw.made_by_save", "dw.made_by_writeto", "dw.made_by_ctas", "dw.made_by_commented_ctas",
+                 "dw.made_by_replace", "dw.made_then_replaced"):
         fields = spark.table(name).schema.fields
         assert [f.name for f in fields if not f.nullable] == [], name
         first = fields[0].name

@@ -284,3 +284,14 @@ def test_system_information_schema_is_read_as_the_catalogs_own():
     for untouched in ("SELECT * FROM system.gold.x", "SELECT system.information_schema FROM t",
                       "SELECT 'system.information_schema.tables'", "SELECT * FROM x.system.information_schema.t"):
         assert system_information_schema(untouched, "main") == untouched
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("SELECT 1 AS x\n-- more columns later", "SELECT 1 AS x"),
+    ("SELECT 1; -- done", "SELECT 1"),
+    ("SELECT 1 /* c */ ;\n", "SELECT 1"),
+    ("SELECT 'a;--' AS x -- y", "SELECT 'a;--' AS x"),
+    ("SELECT 1", "SELECT 1"),
+])
+def test_a_text_without_its_trailing_semicolons_and_comments(text, kept):
+    assert sqltext.without_trailing(text) == kept

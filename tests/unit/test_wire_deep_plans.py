@@ -131,7 +131,14 @@ def test_the_deep_walk_does_not_enter_expressions():
 def rewriter(tmp_path) -> PlanRewriter:
     paths = WorkspacePaths.from_env(str(tmp_path)).ensure()
     roles = Roles(Database(paths.home / "workspace.db"), OWNER)
-    return PlanRewriter(CatalogStore(paths, OWNER), None, AccessRules(paths, roles))  # type: ignore[arg-type]
+    return PlanRewriter(CatalogStore(paths, OWNER), _NoColumns(), AccessRules(paths, roles))  # type: ignore[arg-type]
+
+
+class _NoColumns:
+    """An engine that answers only a schema lookup, with no columns (a new table's input, ``_not_null_columns``)."""
+
+    def schema(self, session_id: str, user_id: str, relation):
+        return base_pb2.AnalyzePlanResponse.Schema(schema={"struct": {}}).schema
 
 
 def test_a_path_outside_the_lake_is_refused_however_deep_in_the_plan(rewriter, tmp_path):

@@ -608,6 +608,9 @@ class SparkConnectProxy:
         except CallRefused as refused:
             self._abort(context, refused)
             return b""
+        except grpc.RpcError as error:  # the engine's answer to a call the rules made (a catalog listing)
+            self._relay(context, error)
+            return b""
         except (DecodeError, wire.WireError) as exc:
             LOG.warning("undecodable %s request", name, exc_info=True)
             self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))

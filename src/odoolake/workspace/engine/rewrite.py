@@ -379,8 +379,8 @@ class PlanRewriter:
         sail.catalog.CopyFrom(catalog_call)
         try:
             rows = self.upstream.query_rows(call.session_id, call.user_id, sail)
-        except UpstreamError as exc:
-            raise _refused_upstream(exc) from None
+        except UpstreamError as exc:  # relayed as Sail's answer to the call would be, exception classes kept
+            raise exc.error from None
         managed = self.catalog.managed_names(CATALOG)
         answered = []
         for row in rows:  # in PySpark's order (Sail names the first column tableName, Spark name)
@@ -581,7 +581,12 @@ class PlanRewriter:
                     return self._insert_replace_where(replacing, call, list(replacing.replace_on) or None)
             sql = dialect.fill_insert_columns(sql, lambda name: self._columns(name, call)) or sql
             sql = dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
-            return self._insert(sql, call) if eager and standalone else sql
+            if eager and standalone:
+                return self._insert(sql, call)
+            target = dialect.dml_target(sql) if prepared is not None else None
+            if prepared is not None and target is not None:  # Sail writes it: under the table's lock, fenced if stopped
+                prepared.lock = self.catalog.location(self.resolve(target, call))
+            return sql
         return dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
 
     @contextmanager
@@ -874,7 +879,7 @@ class PlanRewriter:
                          f"Cannot create table `{name}` because it already exists. Choose a different name, drop "
                          "the existing table, or add IF NOT EXISTS.")
         if create.query_start is not None and not create.has_columns:
-            query = sql[create.query_start:].rstrip().rstrip(";")
+            query = sqltext.without_trailing(sql[create.query_start:])
             sql = f"{sql[:create.query_start]} {self._query_made_nullable(query, call)}"
             create = sqltext.create_table(sql) or create
         if prepared is not None and (table_comment is not None or create.column_comments):  # Sail keeps neither
@@ -1123,7 +1128,7 @@ class PlanRewriter:
             return query
         columns = ", ".join(f"{delta_writes.as_nullable(name)} AS {sqltext.quote_path(name, '`')}" if name in fixed
                             else sqltext.quote_path(name, "`") for name in names)
-        return f"SELECT {columns} FROM ({query}) AS created"
+        return f"SELECT {columns} FROM (\n{query}\n) AS created"  # lines of its own: a comment ends with its line
 
     def _refuse_dynamic_overwrite(self, options: Any, location: str, target: str, call: Call,
                                   facts: DeltaFacts | None = None, ask_session: bool = True) -> None:

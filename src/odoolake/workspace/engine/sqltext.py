@@ -158,6 +158,12 @@ def tokens(sql: str) -> tuple[Token, ...]:
     return _tokens(sql)
 
 
+def without_trailing(sql: str) -> str:
+    """The text up to its last token that is not a semicolon: trailing semicolons, comments and blanks dropped."""
+    toks = [t for t in _tokens(sql) if t.token_type != TokenType.SEMICOLON]
+    return sql[:toks[-1].end + 1] if toks else ""
+
+
 def words(sql: str, count: int) -> list[str]:
     """The first ``count`` tokens, upper-cased (``["SHOW", "CREATE", "TABLE"]``)."""
     return [t.text.upper() for t in _tokens(sql)[:count]]
