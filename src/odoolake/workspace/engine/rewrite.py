@@ -143,7 +143,7 @@ class WriteInput:
         return self.raw if self.raw is not None else self.write.input
 
     def wrap(self, kind: str, around: Message) -> None:
-        """Put the input under a new relation of ``kind`` (``with_columns``, ``with_columns_renamed``: both take
+        """Put the input under a new relation of ``kind`` (``with_columns``, ``with_columns_renamed``, ``drop``: all take
         their input as field 1) whose other fields are ``around``'s."""
         if self.raw is None:
             outer = relations_pb2.Relation()
@@ -1106,7 +1106,7 @@ class PlanRewriter:
         except UpstreamError:
             return [], []
         names = [f.name for f in data.struct.fields]
-        if len({name.lower() for name in names}) < len(names):
+        if len({name.lower() for name in names}) < len(names) or delta_writes.NULLABLE_TERM in names:
             return names, []
         # a struct or an array of constants is analyzed as nullable and written NOT NULL (measured): made nullable too
         return names, [f.name for f in data.struct.fields
@@ -1118,8 +1118,12 @@ class PlanRewriter:
         _, fixed = self._not_null_columns(source.relation(), call)
         if fixed:
             source.wrap("with_columns", relations_pb2.WithColumns(aliases=[{
+                "expr": {"expression_string": {"expression": delta_writes.NULLABLE_TERM_VALUE}},
+                "name": [delta_writes.NULLABLE_TERM]}]))
+            source.wrap("with_columns", relations_pb2.WithColumns(aliases=[{
                 "expr": {"expression_string": {"expression": delta_writes.as_nullable(name)}}, "name": [name]}
                 for name in fixed]))
+            source.wrap("drop", relations_pb2.Drop(column_names=[delta_writes.NULLABLE_TERM]))
 
     def _query_made_nullable(self, query: str, call: Call) -> str:
         """A CTAS's query with its NOT NULL columns made nullable (``_not_null_columns``)."""
@@ -1128,7 +1132,9 @@ class PlanRewriter:
             return query
         columns = ", ".join(f"{delta_writes.as_nullable(name)} AS {sqltext.quote_path(name, '`')}" if name in fixed
                             else sqltext.quote_path(name, "`") for name in names)
-        return f"SELECT {columns} FROM (\n{query}\n) AS created"  # lines of its own: a comment ends with its line
+        term = f"{delta_writes.NULLABLE_TERM_VALUE} AS {delta_writes.NULLABLE_TERM}"
+        # the query on lines of its own: a comment at its end ends with its line
+        return f"SELECT {columns} FROM (SELECT *, {term} FROM (\n{query}\n) AS created) AS created"
 
     def _refuse_dynamic_overwrite(self, options: Any, location: str, target: str, call: Call,
                                   facts: DeltaFacts | None = None, ask_session: bool = True) -> None:
