@@ -21,16 +21,16 @@ from odoolake.workspace.engine.fence import FENCE_PROPERTY
 
 BASE_ROWS = 100
 SLOW_ROWS = 500
-PAUSE = 0.02  # a Python UDF pausing per row: Sail runs its batches one after another, about 10 s of work
+PAUSE = 0.02  # a Python UDF pausing per row, in one partition: about 10 s of work
 WRITE_SECONDS = SLOW_ROWS * PAUSE
 # Stopped by a tag, which only the client's own operation carries: the work the engine does for it must stop too.
 TAG = "stop-this-statement"
 
 STATEMENTS = {
-    "insert": f"INSERT INTO dw.target SELECT pace(id), 'late' FROM range(0, {SLOW_ROWS}, 1, 4)",
+    "insert": f"INSERT INTO dw.target SELECT pace(id), 'late' FROM range(0, {SLOW_ROWS}, 1, 1)",
     "delete": "DELETE FROM dw.target WHERE pace(id) >= 0",
     "replace_where": f"INSERT INTO dw.target REPLACE WHERE batch = 'base' SELECT pace(id), 'base' "
-                     f"FROM range(0, {SLOW_ROWS}, 1, 4)",
+                     f"FROM range(0, {SLOW_ROWS}, 1, 1)",
 }
 
 

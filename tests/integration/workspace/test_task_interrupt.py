@@ -34,9 +34,10 @@ from .conftest import running_server
 BASE_ROWS = 1_000_000
 BATCH_ROWS = 2_000
 PAUSE = 0.02
-# A Python UDF that pauses makes the append slow on purpose: 2000 rows × 20 ms is 40 s of work (Sail runs the UDF's
-# batches one after the other), so the write is certainly under way when it is stopped. Sail cannot cut a running
-# Python batch short: the interrupted write keeps working until then, and must end without a commit.
+# A Python UDF that pauses makes the append slow on purpose: 2000 rows × 20 ms in one partition is 40 s of work (in
+# four, Sail ran them side by side once the table's columns were nullable), so the write is certainly under way when
+# it is stopped. Sail cannot cut a running Python batch short: the interrupted write keeps working until then, and
+# must end without a commit.
 APPENDER = f"""dbutils.widgets.text("slow", "true")
 dbutils.widgets.text("marker", "")
 import time
@@ -52,7 +53,7 @@ def pace(x):  # runs inside the engine, row by row: the marker proves the write 
         time.sleep({PAUSE})
     return x
 
-spark.range(0, {BATCH_ROWS}, 1, 4).select(pace("id").alias("id")).withColumn("batch", F.lit("late")) \\
+spark.range(0, {BATCH_ROWS}, 1, 1).select(pace("id").alias("id")).withColumn("batch", F.lit("late")) \\
     .write.format("delta").mode("append").saveAsTable("interrupt.target")
 """
 WRITE_SECONDS = BATCH_ROWS * PAUSE
