@@ -472,6 +472,36 @@ def test_an_insert_answers_as_databricks_with_dataframe_arguments_and_keeps_its_
     assert spark.table("dw.inserted").count() == 3
 
 
+@pytest.mark.parametrize("statement", [
+    "UPDATE dw.beside SET x = fails_beside(x)",
+    "DELETE FROM dw.beside WHERE fails_beside(x) > 0",
+    "MERGE INTO dw.beside USING (SELECT 1 AS x) s ON beside.x = s.x WHEN MATCHED THEN UPDATE SET x = fails_beside(s.x)",
+    "INSERT INTO dw.beside REPLACE WHERE p = 'a' SELECT fails_beside(1), 'a'",
+    "CREATE OR REPLACE TABLE dw.beside AS SELECT fails_beside(1) AS x, 'a' AS p",
+])
+def test_statements_run_beside_sail_fail_with_sails_own_exception(spark, statement):
+    """DML, REPLACE WHERE and CREATE OR REPLACE … AS are run by the engine host beside the client's call; a failure
+    Sail does not classify (a UDF that raises) reaches the client as Sail raised it (PythonException), as a plain
+    INSERT's does — not as a bare SparkConnectGrpcException — and the table is untouched."""
+    from pyspark.errors import PythonException
+
+    spark.sql("CREATE OR REPLACE TABLE dw.beside (x INT, p STRING) USING DELTA")
+    spark.sql("INSERT INTO dw.beside VALUES (1, 'a'), (2, 'b')")
+
+    @F.udf("int")
+    def fails(x):
+        raise ValueError("no such period")
+
+    spark.udf.register("fails_beside", fails)
+    with pytest.raises(PythonException, match="no such period"):
+        spark.sql(statement).collect()
+    assert _rows(spark, "dw.beside") == [(1, "a"), (2, "b")]
+    with pytest.raises(AnalysisException) as unresolved:  # a classified one keeps its Spark error class
+        spark.sql(statement.replace("fails_beside(1)", "nope").replace("fails_beside(x)", "nope")
+                  .replace("fails_beside(s.x)", "nope")).collect()
+    assert error_class_of(unresolved.value) == "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION"
+
+
 def test_a_table_a_write_makes_has_nullable_columns_as_delta_makes_them(spark, tmp_path_factory):
     """Delta writes a new table's schema (or one an overwrite replaces) with every column nullable; Sail kept the
     input's NOT NULL (constants, counts, range's id, a struct of constants) and refused every later NULL there."""

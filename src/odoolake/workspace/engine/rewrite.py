@@ -11,6 +11,11 @@ rules live on the server and no client is patched:
   CREATE TABLE``, ``ALTER TABLE … RENAME``, two-part ``USE``, ``DESCRIBE name``. The engine does the work and hands
   Sail a query that returns the answer, so the client's session receives an ordinary result;
 - **refusals** for what the local engine cannot compute (Auto Loader, streaming sinks, Change Data Feed), by name.
+
+A statement the rules run on the engine themselves, beside the client's call (DML, ``INSERT``, ``REPLACE WHERE``,
+``CREATE OR REPLACE … AS``, a catalog listing), fails with the engine's own error, raised as it came
+(``UpstreamError.error``): the proxy relays it as Sail's answer to the client's call would be, classified and with
+Sail's exception classes and error id kept.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+import grpc
 import pyarrow as pa
 from google.protobuf import message_factory
 from google.protobuf.message import Message
@@ -43,7 +49,7 @@ from odoolake.workspace.catalog.store import (
     is_identifier,
     unknown_catalog,
 )
-from odoolake.workspace.engine import delta_sql, delta_writes, dialect, errors, sql_parameters, sqltext, wire
+from odoolake.workspace.engine import delta_sql, delta_writes, dialect, sql_parameters, sqltext, wire
 from odoolake.workspace.engine.access import AccessRules
 from odoolake.workspace.engine.delta_sql import UnknownColumn, comment_text, match_delta_statement, run_delta_statement
 from odoolake.workspace.engine.identity import CallRefused, Principal
@@ -338,7 +344,8 @@ class PlanRewriter:
         elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in ("list_databases", "get_database"):
             relation.sql.query = self._databases(relation.catalog)
         elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in ("list_tables", "get_table"):
-            relation.sql.query = self._tables_as_databricks_names_them(relation.catalog, call)
+            relation.local_relation.data = self._tables_as_databricks_names_them(relation.catalog, call)
+            relation.local_relation.schema = _TABLE_SCHEMA_JSON  # Sail needs it when there are no rows
         elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in _CACHE_CALLS:
             relation.sql.query = self.prepare_sql(_cache_call_query(relation.catalog), call, eager=False)
         elif kind == "catalog":
@@ -369,12 +376,13 @@ class PlanRewriter:
         return sqltext.answer_query(_DATABASE_COLUMNS, [(schema["name"], CATALOG, schema.get("comment"), None)
                                                         for schema in found])
 
-    def _tables_as_databricks_names_them(self, catalog_call: Any, call: Call) -> str:
+    def _tables_as_databricks_names_them(self, catalog_call: Any, call: Call) -> bytes:
         """``spark.catalog.listTables`` and ``getTable``: Sail answers a table's namespace as ``[main, <schema>]``
         and calls every table EXTERNAL (it is told so: ``TableInfo.as_api``); Databricks answers ``[<schema>]`` and
         MANAGED for a table at its managed location. Sail is asked (its answer has the session's temporary views,
         and its errors name a missing table) and its rows are answered with those two columns as Databricks has
-        them (Sail cannot run a query over a catalog call)."""
+        them (Sail cannot run a query over a catalog call), as Arrow data for a local relation: a schema of thousands
+        of tables is one buffer, where a query of literal rows took Sail a second to parse."""
         sail = relations_pb2.Relation()
         sail.catalog.CopyFrom(catalog_call)
         try:
@@ -391,7 +399,12 @@ class PlanRewriter:
             if not temporary and len(namespace) == 1 and (namespace[0].lower(), str(name).lower()) in managed:
                 kind = MANAGED
             answered.append((name, catalog, namespace, description, kind, bool(temporary)))
-        return sqltext.answer_query(_TABLE_COLUMNS, answered)
+        table = pa.Table.from_pylist([dict(zip(_TABLE_SCHEMA.names, row, strict=True)) for row in answered],
+                                     schema=_TABLE_SCHEMA)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, _TABLE_SCHEMA) as writer:
+            writer.write_table(table)
+        return sink.getvalue().to_pybytes()
 
     def _read(self, read: relations_pb2.Read, call: Call) -> None:
         source = read.data_source
@@ -511,9 +524,10 @@ class PlanRewriter:
             raise refuse("INVALID_ARGUMENT", "PARSE_EMPTY_STATEMENT", "42617", "The SQL text is empty.")
         sql = sqltext.unquote_parameter_markers(sql)
         writes = self._is_write(sql, head)
+        written: FullName | None = None  # the catalog table the statement writes, once found writable
         if writes:
             self.access.check_write(call.principal, f"run {head[0]} statements")
-            self._check_target(sql, call)
+            written = self._check_target(sql, call)
         if head[0] == "CREATE":
             _check_catalog_names(dialect.created_names(sql))
         sql = sqltext.replace_paths(sql, lambda ref: self.access.map_and_check(call.principal, ref.path))
@@ -556,20 +570,19 @@ class PlanRewriter:
         if head[0] in DML_METRICS or head[:2] == ["TRUNCATE", "TABLE"]:
             if not eager:
                 raise self._needs_command(head[0])
-            return self._dml(sql, head, call)
+            return self._dml(sql, head, call, written)
         if head[0] in _CACHE_VERBS:
             hint = sqltext.cache_statement(sql)
             if hint is not None:
                 return _exists_query(hint.table)
         if head[0] == "INSERT":
+            location = self.catalog.location(written) if written is not None else None
             if head[1:2] == ["OVERWRITE"]:  # read whole only when the table is overwritten by partition
-                target = dialect.dml_target(sql)
-                location = self.catalog.location(self.resolve(target, call)) if target else None
                 partitions = self._dynamic_partitions(None, location, call) if location is not None else []
                 if partitions:
                     overwrite = dialect.insert_rows(sql)
                     if overwrite is None or overwrite.static_partition:
-                        raise _dynamic_overwrite_refused(str(target))
+                        raise _dynamic_overwrite_refused(str(written))
                     if not eager:
                         raise self._needs_command("INSERT OVERWRITE")
                     return self._insert_replace_where(overwrite, call, partitions)
@@ -581,11 +594,10 @@ class PlanRewriter:
                     return self._insert_replace_where(replacing, call, list(replacing.replace_on) or None)
             sql = dialect.fill_insert_columns(sql, lambda name: self._columns(name, call)) or sql
             sql = dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
-            if eager and standalone:
-                return self._insert(sql, call)
-            target = dialect.dml_target(sql) if prepared is not None else None
-            if prepared is not None and target is not None:  # Sail writes it: under the table's lock, fenced if stopped
-                prepared.lock = self.catalog.location(self.resolve(target, call))
+            if eager and standalone and location is not None:
+                return self._insert(sql, location, call)
+            if prepared is not None:  # Sail writes it: under the table's lock, fenced if stopped
+                prepared.lock = location
             return sql
         return dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
 
@@ -597,18 +609,14 @@ class PlanRewriter:
             call.begin_write(location)
             yield
 
-    def _insert(self, sql: str, call: Call) -> str:
-        """An ``INSERT`` into a catalog table, run here (stopped and fenced as any write) and answered as Databricks
-        answers one, ``num_affected_rows`` and ``num_inserted_rows`` (Sail answers a ``count``); an insert into
-        anything else goes to Sail as it is, which names what is wrong."""
-        target = dialect.dml_target(sql)
-        location = self.catalog.location(self.resolve(target, call)) if target else None
-        if location is None:
-            return sql
+    def _insert(self, sql: str, location: str, call: Call) -> str:
+        """An ``INSERT`` into the catalog table at ``location``, run here (stopped and fenced as any write) and
+        answered as Databricks answers one, ``num_affected_rows`` and ``num_inserted_rows`` (Sail answers a
+        ``count``). An insert into anything else goes to Sail as it is, which names what is wrong."""
         with self._writing(location, call):
             try:
                 rows = self.upstream.command_rows(call.session_id, call.user_id, sql, call.operation_id)
-            except UpstreamError as exc:  # relayed as Sail's answer to the INSERT would be, exception classes kept
+            except UpstreamError as exc:
                 raise exc.error from None
             self.catalog.delta.forget(location)
         inserted = sum(int(value or 0) for row in rows for value in row.values())
@@ -617,17 +625,15 @@ class PlanRewriter:
     def _columns(self, name: str, call: Call) -> list[str] | None:
         try:
             info = self.catalog.find(self.resolve(name, call))
-        except (CallRefused, UpstreamError):
+        except (CallRefused, UpstreamError, grpc.RpcError):
             return None
         return [c["name"] for c in info.columns] if info is not None else None
 
-    def _dml(self, sql: str, head: list[str], call: Call) -> str:
-        """DELETE, UPDATE and MERGE run here, under the table's write lock, and answer with the rows they changed
-        (read from the commit's metrics), as Databricks does; TRUNCATE TABLE is a DELETE of every row."""
-        target = dialect.dml_target(sql)
-        if target is None:
+    def _dml(self, sql: str, head: list[str], call: Call, name: FullName | None) -> str:
+        """DELETE, UPDATE and MERGE of table ``name`` run here, under its write lock, and answer with the rows
+        they changed (read from the commit's metrics), as Databricks does; TRUNCATE TABLE is a DELETE of every row."""
+        if name is None:
             return dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql  # Sail reports what is wrong
-        name = self.resolve(target, call)
         info = self.catalog.find(name)
         if info is None:
             raise not_found(name)
@@ -639,7 +645,7 @@ class PlanRewriter:
             try:
                 self.upstream.run_sql(call.session_id, call.user_id, statement, call.operation_id)
             except UpstreamError as exc:
-                raise _refused_upstream(exc) from None
+                raise exc.error from None
             self.catalog.delta.forget(info.storage_location)
             metrics = delta_sql.commit_metrics(info.storage_location, before.version if before else -1, verb)
         if head[0] == "TRUNCATE":
@@ -682,7 +688,7 @@ class PlanRewriter:
                 self.upstream.run_command(call.session_id, call.user_id, commands_pb2.Command(write_operation=write),
                                           call.operation_id)
             except UpstreamError as exc:
-                raise _refused_upstream(exc) from None
+                raise exc.error from None
             self.catalog.delta.forget(location)
             metrics = delta_sql.commit_metrics(location, before.version if before else -1, "WRITE")
         written = int(metrics.get("numOutputRows", 0))
@@ -698,7 +704,7 @@ class PlanRewriter:
         try:
             found = self.upstream.query_rows(call.session_id, call.user_id, distinct)
         except UpstreamError as exc:
-            raise _refused_upstream(exc) from None
+            raise exc.error from None
         if any(isinstance(value, bytes) for row in found for value in row.values()):  # Sail matched none of them
             raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
                          f"A dynamic partition overwrite by a BINARY column ({', '.join(columns)}) is not supported "
@@ -721,12 +727,12 @@ class PlanRewriter:
                          f"The REPLACE WHERE condition `{condition}` has a subquery, which Delta does not allow there.")
         return sqltext.replace_paths(condition, lambda ref: self.access.map_and_check(call.principal, ref.path))
 
-    def _check_target(self, sql: str, call: Call) -> None:
-        """A write statement's target must be writable (``CatalogStore.check_writable``); a one-part name is looked
-        up in the session's current schema (an engine call, for a write only), which may be the system schema."""
+    def _check_target(self, sql: str, call: Call) -> FullName | None:
+        """The table a write statement names, which must be writable (``CatalogStore.check_writable``); a one-part
+        name is looked up in the session's current schema (an engine call, for a write only), which may be the
+        system schema. None when the statement names no table (Sail reports what is wrong)."""
         target = dialect.dml_target(sql)
-        if target is not None:
-            self._write_target(target, call)
+        return self._write_target(target, call) if target is not None else None
 
     def _is_write(self, sql: str, head: list[str]) -> bool:
         if head[0] in SESSION_STATEMENTS or _TEMP_VIEW.match(sql):
@@ -965,7 +971,7 @@ class PlanRewriter:
                 self.upstream.run_command(call.session_id, call.user_id, commands_pb2.Command(write_operation=write),
                                           call.operation_id)
             except UpstreamError as exc:
-                raise _refused_upstream(exc) from None
+                raise exc.error from None
         if existing is None:
             self._register(name, location, call)
         return sqltext.answer_query([], [])
@@ -1040,11 +1046,12 @@ class PlanRewriter:
         options = write.options
         append = write.mode == WriteOp.SaveMode.SAVE_MODE_APPEND
         condition = None
+        names: list[str] | None = None  # the input's columns, once looked up
         if write.mode == WriteOp.SaveMode.SAVE_MODE_OVERWRITE:
             condition = delta_writes.option(options, "replaceWhere")
             keeps_schema = not delta_writes.is_true(delta_writes.option(options, "overwriteSchema"))
             if not keeps_schema:
-                self._columns_made_nullable(source, call)
+                names = self._columns_made_nullable(source, call)
             if condition is None:
                 # with a new schema (writeTo().replace() among them) only an explicit option asks for it, and Delta
                 # refuses the two together
@@ -1061,14 +1068,14 @@ class PlanRewriter:
             return
         if not keeps_schema and condition is None:
             return
-        try:
-            data = self.upstream.schema(call.session_id, call.user_id, source.relation())
-        except UpstreamError:
-            return  # the write itself will report what is wrong with its input
-        fields = facts.schema.get("fields", [])
-        written = delta_writes.delta_type(data)["fields"]
-        names = [f["name"] for f in written]
         if keeps_schema:
+            try:
+                data = self.upstream.schema(call.session_id, call.user_id, source.relation())
+            except UpstreamError:
+                return  # the write itself will report what is wrong with its input
+            fields = facts.schema.get("fields", [])
+            written = delta_writes.delta_type(data)["fields"]
+            names = [f["name"] for f in written]
             try:
                 delta_writes.check_fields(fields, written)
             except delta_writes.MergeConflict as conflict:
@@ -1112,10 +1119,10 @@ class PlanRewriter:
         return names, [f.name for f in data.struct.fields
                        if not f.nullable or f.data_type.WhichOneof("kind") in ("struct", "array")]
 
-    def _columns_made_nullable(self, source: WriteInput, call: Call) -> None:
+    def _columns_made_nullable(self, source: WriteInput, call: Call) -> list[str]:
         """A DataFrame write that makes a table: its NOT NULL columns written through ``delta_writes.as_nullable``
-        (``_not_null_columns``)."""
-        _, fixed = self._not_null_columns(source.relation(), call)
+        (``_not_null_columns``). Returns the input's columns (none if the lookup failed)."""
+        names, fixed = self._not_null_columns(source.relation(), call)
         if fixed:
             source.wrap("with_columns", relations_pb2.WithColumns(aliases=[{
                 "expr": {"expression_string": {"expression": delta_writes.NULLABLE_TERM_VALUE}},
@@ -1124,6 +1131,7 @@ class PlanRewriter:
                 "expr": {"expression_string": {"expression": delta_writes.as_nullable(name)}}, "name": [name]}
                 for name in fixed]))
             source.wrap("drop", relations_pb2.Drop(column_names=[delta_writes.NULLABLE_TERM]))
+        return names
 
     def _query_made_nullable(self, query: str, call: Call) -> str:
         """A CTAS's query with its NOT NULL columns made nullable (``_not_null_columns``)."""
@@ -1249,7 +1257,7 @@ class PlanRewriter:
                 try:
                     call.current_schema = self.upstream.current_schema(call.session_id, call.user_id)
                 except UpstreamError as exc:
-                    raise _refused_upstream(exc) from None
+                    raise exc.error from None
             return FullName(CATALOG, call.current_schema, parts[0])
         raise refuse("INVALID_ARGUMENT", "INVALID_IDENTIFIER", "42602",
                      f"{text!r} is not a table name: expected [catalog.][schema.]table.")
@@ -1349,8 +1357,13 @@ def _check_nesting(text: str, what: str) -> None:
 
 
 # The columns of spark.catalog's Database rows, as PySpark reads them.
-_TABLE_COLUMNS = [("name", "string"), ("catalog", "string"), ("namespace", "array<string>"), ("description", "string"),
-                  ("tableType", "string"), ("isTemporary", "boolean")]
+# ``spark.catalog.listTables``' columns, in PySpark's order
+_TABLE_SCHEMA = pa.schema([("name", pa.string()), ("catalog", pa.string()), ("namespace", pa.list_(pa.string())),
+                           ("description", pa.string()), ("tableType", pa.string()), ("isTemporary", pa.bool_())])
+_TABLE_SCHEMA_JSON = json.dumps({"type": "struct", "fields": [
+    {"name": field.name, "nullable": True, "metadata": {},
+     "type": {"type": "array", "elementType": "string", "containsNull": True} if field.name == "namespace" else
+     _SQL_TYPES[field.type]} for field in _TABLE_SCHEMA]})
 _DATABASE_COLUMNS = [("name", "string"), ("catalog", "string"), ("description", "string"), ("locationUri", "string")]
 
 
@@ -1390,18 +1403,6 @@ def _dynamic_overwrite_refused(target: str) -> CallRefused:
                   "or a plan too deep to read: the engine would replace every partition, not only those the data "
                   "holds. Write with saveAsTable/save or SQL's INSERT OVERWRITE, or name the partitions to replace "
                   "with option('replaceWhere', …) (in SQL: INSERT INTO … REPLACE WHERE …).")
-
-
-def _refused_upstream(exc: UpstreamError) -> CallRefused:
-    """An engine error met while the engine ran a statement itself, with its Spark error class."""
-    details = exc.error.details() or str(exc)
-    found = errors.classify(details)
-    if found is None:
-        return CallRefused(exc.error.code().name, details)
-    trailing: Any = exc.error.trailing_metadata() if hasattr(exc.error, "trailing_metadata") else None
-    status_bin = next((item[1] for item in trailing or () if item[0] == errors.STATUS_DETAILS_KEY), None)
-    return refuse(exc.error.code().name, found.error_class, found.sql_state, found.message,
-                  found.classes or errors.reported_classes(status_bin))
 
 
 def _clear_leftover(location: str) -> None:
