@@ -61,21 +61,23 @@ def save(prefix: str, trees: dict[str, Path], results: dict[str, list[dict]]) ->
     return out
 
 
-def main(script: str, doc: str, worker: Callable[[int], None], measures: Sequence[str], count: tuple[str, int],
-         rounds: int) -> None:
+def main(script: str, doc: str, worker: Callable[..., None], measures: Sequence[str], count: tuple[str, int],
+         rounds: int, more: Sequence[tuple[str, int]] = ()) -> None:
     """A before/after script's command line: ``--baseline-src``, ``--rounds`` and ``--<count>`` (what each worker
-    repeats, passed to ``worker``); with ``--worker``, this process is the worker."""
-    flag, default = count
+    repeats, passed to ``worker``) and each of ``more`` (further sizes, passed after it); with ``--worker``, this
+    process is the worker."""
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--baseline-src", type=Path)
     parser.add_argument("--rounds", type=int, default=rounds)
-    parser.add_argument(f"--{flag}", type=int, default=default)
+    for flag, default in (count, *more):
+        parser.add_argument(f"--{flag}", type=int, default=default)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    repeats = getattr(args, flag)
+    sizes = [(flag, getattr(args, flag)) for flag, _ in (count, *more)]
     if args.worker:
-        worker(repeats)
+        worker(*(value for _, value in sizes))
         os._exit(0)  # PySpark's exit-time clean-up would retry against the engine this worker already stopped
     trees = baseline_trees(args.baseline_src)
-    results = interleave(script, trees, args.rounds, [f"--{flag}", str(repeats)], measures)
+    results = interleave(script, trees, args.rounds, [part for flag, value in sizes for part in (f"--{flag}", str(value))],
+                         measures)
     save(Path(script).stem, trees, results)

@@ -197,3 +197,22 @@ def test_tables_of_a_schema_that_does_not_exist_are_schema_not_found_without_the
             listing()
         assert error_class_of(err.value) == "SCHEMA_NOT_FOUND"
         assert "127.0.0.1" not in str(err.value) and "http" not in str(err.value)
+
+
+def test_a_schema_of_more_than_a_page_of_tables_is_listed_whole(lake, spark):
+    """Sail's catalog provider asks the catalog for a schema's tables once, without paging: the catalog answered a
+    page of 1,000 and the rest of the schema was missing from listTables and SHOW TABLES (and a stage's existence
+    checks, ``io.catalog_scope``, took those tables for missing)."""
+    from odoolake.workspace.catalog.routes import MAX_PAGE
+    from odoolake.workspace.catalog.store import CatalogStore, FullName
+
+    home, _ = lake
+    store = CatalogStore(home, "owner@localhost")
+    store.create_schema("main", "crowded")
+    count = MAX_PAGE + 1
+    for i in range(count):
+        store.create_table(FullName("main", "crowded", f"t{i:05d}"), None)
+    listed = spark.catalog.listTables("crowded")
+    assert len(listed) == count and listed[-1].name == f"t{count - 1:05d}"
+    assert spark.sql("SHOW TABLES IN crowded").count() == count
+    assert spark.catalog.tableExists(f"crowded.t{count - 1:05d}")

@@ -122,3 +122,33 @@ def test_a_log_read_within_a_clock_tick_of_its_last_commit_is_read_again(tmp_pat
                                              "note": ["new column"]}), mode="append", schema_mode="merge")
     os.utime(log, ns=(stamp, stamp))  # the second commit, in the same tick
     assert "note" in [c["name"] for c in store.table(FullName("main", "gold", "ewt")).columns]
+
+
+def test_listings_page_by_databricks_rule(tmp_path):
+    """Without ``max_results`` every table (Databricks' rule, and all Sail's catalog provider reads: it asks once);
+    with 0 a page of the server's size; with n at most n, and never more than the server's size."""
+    store = _store(tmp_path)
+    store.create_schema("main", "many")
+    count = routes.MAX_PAGE + 2
+    for i in range(count):
+        store.create_table(FullName("main", "many", f"t{i:05d}"), None)
+    client = TestClient(catalog_app(store, SECRET), headers={"Authorization": f"Bearer {SECRET}"})
+    listing = f"{routes.PREFIX}/tables?catalog_name=main&schema_name=many"
+
+    def names(query: str) -> tuple[list[str], str | None]:
+        answer = client.get(listing + query)
+        assert answer.status_code == 200, answer.text
+        return [t["name"] for t in answer.json()["tables"]], answer.json().get("next_page_token")
+
+    whole, token = names("")
+    assert len(whole) == count and len(set(whole)) == count and token is None
+    first, token = names("&max_results=0")
+    assert first == whole[:routes.MAX_PAGE] and token is not None
+    rest, last = names(f"&max_results=0&page_token={token}")
+    assert rest == whole[routes.MAX_PAGE:] and last is None
+    assert names(f"&max_results={count}")[0] == whole[:routes.MAX_PAGE]  # the server's size at most
+    three, token = names("&max_results=3")
+    assert three == whole[:3] and token == "3"
+    refused = client.get(listing + "&max_results=-1")
+    assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "max_results -1" in refused.json()["message"]

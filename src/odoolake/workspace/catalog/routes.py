@@ -32,9 +32,12 @@ def _for_engine(request: Request) -> bool:
 
 
 def _page(items: list[dict], request: Request, key: str) -> dict[str, Any]:
-    size = query_int(request, "max_results", 0) or MAX_PAGE
-    if size < 0:
-        raise InvalidParameterValue(f"Invalid max_results {size}: expected a positive number.")
+    """One page of a listing, by Databricks' rule: without ``max_results`` every item (Sail's catalog provider
+    reads only the first page); with 0 a page of ``MAX_PAGE``; else at most that many, and ``MAX_PAGE`` at most."""
+    asked = query_int(request, "max_results")
+    if asked is not None and asked < 0:
+        raise InvalidParameterValue(f"Invalid max_results {asked}: expected 0 or a positive number.")
+    size = len(items) if asked is None else min(asked or MAX_PAGE, MAX_PAGE)
     token = request.query_params.get("page_token") or "0"
     if not token.isdigit():
         raise InvalidParameterValue(f"Invalid page_token {token!r}.")
