@@ -212,7 +212,33 @@ def test_a_schema_of_more_than_a_page_of_tables_is_listed_whole(lake, spark):
     count = MAX_PAGE + 1
     for i in range(count):
         store.create_table(FullName("main", "crowded", f"t{i:05d}"), None)
-    listed = spark.catalog.listTables("crowded")
+    listed = [t for t in spark.catalog.listTables("crowded") if not t.isTemporary]  # the session's views are listed too
     assert len(listed) == count and listed[-1].name == f"t{count - 1:05d}"
-    assert spark.sql("SHOW TABLES IN crowded").count() == count
+    assert spark.sql("SHOW TABLES IN crowded").where("NOT isTemporary").count() == count
     assert spark.catalog.tableExists(f"crowded.t{count - 1:05d}")
+
+
+def test_show_statements_answer_in_databricks_shape(lake, spark):
+    """SHOW TABLES, SHOW TABLE EXTENDED and SHOW VIEWS name a table's schema by its own name (Sail: `main.cc`) and
+    answer Databricks' columns (SHOW VIEWS: ``namespace, viewName, isTemporary``; Sail gave listTables' six);
+    SHOW TABLE EXTENDED says MANAGED for a table at its managed location, with the catalog's own keys left out."""
+    home, _ = lake
+    spark.sql("CREATE TABLE IF NOT EXISTS cc.shown AS SELECT 1 AS x")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS cc.shown_ext (x INT) USING DELTA LOCATION '{home.dbfs_root}/shown_ext'")
+    spark.sql("CREATE OR REPLACE TEMPORARY VIEW shown_view AS SELECT 1 AS x")
+    tables = spark.sql("SHOW TABLES IN cc LIKE 'shown*'")
+    assert tables.columns == ["database", "tableName", "isTemporary"]
+    assert sorted(tuple(r) for r in tables.collect()) == [("", "shown_view", True), ("cc", "shown", False),
+                                                          ("cc", "shown_ext", False)]
+    views = spark.sql("SHOW VIEWS IN cc LIKE 'shown*'")
+    assert views.columns == ["namespace", "viewName", "isTemporary"]
+    assert [tuple(r) for r in views.collect()] == [("", "shown_view", True)]
+    extended = {r.tableName: r for r in spark.sql("SHOW TABLE EXTENDED IN main.cc LIKE 'shown*'").collect()}
+    managed = extended["shown"].information.split("\n")
+    assert extended["shown"].database == "cc" and managed[:4] == ["Catalog: main", "Database: cc", "Table: shown",
+                                                                   "Type: MANAGED"]
+    assert "Type: EXTERNAL" in extended["shown_ext"].information.split("\n")
+    assert "Table Properties: []" in managed and "table_id" not in extended["shown"].information
+    with pytest.raises(AnalysisException) as err:
+        spark.sql("SHOW TABLES IN no_such_schema").collect()
+    assert error_class_of(err.value) == "SCHEMA_NOT_FOUND"

@@ -127,7 +127,8 @@ def test_metadata_statements_answer_with_real_rows(fresh):
     described = [(r.col_name, r.data_type) for r in fresh.sql("DESCRIBE TABLE t_gold.meta").collect()]
     assert described == [("id", "int"), ("amt", "decimal(18,2)")]
     assert [(r.col_name, r.data_type) for r in fresh.sql("DESCRIBE t_gold.meta").collect()] == described
-    assert [r.name for r in fresh.sql("SHOW COLUMNS IN t_gold.meta").collect()] == ["id", "amt"]
+    assert [tuple(r) for r in fresh.sql("SHOW COLUMNS IN t_gold.meta").collect()] == [("id",), ("amt",)]
+    assert fresh.sql("SHOW COLUMNS IN meta IN t_gold").columns == ["col_name"]  # Databricks' one column
     ddl = fresh.sql("SHOW CREATE TABLE t_gold.meta").first()[0]
     assert ddl.startswith("CREATE TABLE main.t_gold.meta (") and "`amt` DECIMAL(18,2)" in ddl and "USING delta" in ddl
     columns = fresh.sql("SELECT column_name, full_data_type, ordinal_position FROM main.information_schema.columns "
@@ -454,3 +455,25 @@ def test_spill_files_a_dead_host_left_are_removed_at_the_next_start_and_only_the
         assert (paths.spill_dir / "engine" / str(host)).is_dir()  # its own, where Sail spills
     assert not left.exists() and not older.exists()
     assert winding_down.exists() and native.exists()
+
+
+def test_answers_the_engine_makes_come_back_as_written(fresh):
+    """``answer_query`` (how the engine host answers what it serves itself) round-trips through Sail: strings with
+    quotes, backslashes, new lines and non-ASCII letters, NULLs, 64-bit numbers, odd column names; values of another
+    Python type are made the column's. String, boolean and integer answers travel as one JSON text."""
+    from odoolake.workspace.engine import sqltext
+
+    columns = [("database", "string"), ("table `name`", "string"), ("isTemporary", "boolean"), ("n", "bigint"),
+               ("key", "int")]
+    rows = [("d'w\\", 't\n"é😀', False, 2**40, None), (None, "", True, -1, 7), (3, 4.5, None, None, 0)]
+    assert "from_json" in sqltext.answer_query(columns, rows)
+    answered = fresh.sql(sqltext.answer_query(columns, rows))
+    assert [(f.name, f.dataType.simpleString()) for f in answered.schema.fields] == [
+        ("database", "string"), ("table `name`", "string"), ("isTemporary", "boolean"), ("n", "bigint"),
+        ("key", "int")]
+    assert [tuple(r) for r in answered.collect()] == [
+        ("d'w\\", 't\n"é😀', False, 2**40, None), (None, "", True, -1, 7), ("3", "4.5", None, None, 0)]
+    mixed = [("k", "string"), ("m", "map<string,string>"), ("x", "double")]
+    assert [tuple(r) for r in fresh.sql(sqltext.answer_query(mixed, [("a'b", {"x": "y"}, 0.5)])).collect()] == [
+        ("a'b", {"x": "y"}, 0.5)]
+    assert fresh.sql(sqltext.answer_query(columns, [])).count() == 0

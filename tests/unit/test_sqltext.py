@@ -62,9 +62,9 @@ def test_create_table_insertion_points_give_valid_clause_order():
 
 
 def test_answers_are_typed_queries():
-    assert sqltext.answer_query([("k", "string"), ("n", "bigint")], [("a'b\\c", 1), (None, None)]) == (
-        "SELECT CAST(c0 AS string) AS `k`, CAST(c1 AS bigint) AS `n` FROM VALUES ('a\\'b\\\\c', 1), (NULL, NULL) "
-        "AS t(c0, c1)")
+    assert sqltext.answer_query([("k", "string"), ("m", "map<string,string>")], [("a'b\\c", {"x": "y"})]) == (
+        "SELECT CAST(c0 AS string) AS `k`, CAST(c1 AS map<string,string>) AS `m` FROM VALUES ('a\\'b\\\\c', "
+        "map('x', 'y')) AS t(c0, c1)")
     assert "WHERE false" in sqltext.answer_query([("k", "string")], [])
 
 
@@ -295,3 +295,16 @@ def test_system_information_schema_is_read_as_the_catalogs_own():
 ])
 def test_a_text_without_its_trailing_semicolons_and_comments(text, kept):
     assert sqltext.without_trailing(text) == kept
+
+
+def test_the_engines_answers_are_remembered_up_to_a_limit():
+    """An answer the engine made is known when a client sends it back (``ANSWERED``); only the latest are kept."""
+    text = sqltext.answer_query([("k", "string")], [("remembered",)])
+    assert text in sqltext.ANSWERED and "SELECT 'remembered' AS k" not in sqltext.ANSWERED
+    answers = sqltext._AnswerTexts(limit=2)
+    for name in ("a", "b", "c"):
+        answers.remember(name)
+    assert "a" not in answers and "b" in answers and "c" in answers
+    answers.remember("b")  # used again: now the newest
+    answers.remember("d")
+    assert "b" in answers and "c" not in answers

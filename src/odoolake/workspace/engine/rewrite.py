@@ -40,6 +40,7 @@ from odoolake.workspace.catalog.information_schema import InformationSchema
 from odoolake.workspace.catalog.store import (
     CATALOG,
     CATALOG_ALIASES,
+    EXTERNAL,
     IDENTIFIER_RULE,
     MANAGED,
     NO_SUCH_CATALOG,
@@ -514,6 +515,8 @@ class PlanRewriter:
         ``eager``: a command, run once) and replaced by a query that returns their result. ``standalone`` is False
         for a text that names DataFrames passed with it (``spark.sql("… {df}", df=df)``): an INSERT then goes to
         Sail with them."""
+        if sql in sqltext.ANSWERED:  # the engine's own answer to an earlier statement, read by the client
+            return sql
         _check_size(sql.encode(), "statement")
         _check_nesting(sql, "statement")
         if sqltext.statements(sql) > 1:
@@ -557,6 +560,9 @@ class PlanRewriter:
             return self._use(sql, head, call)
         if head[0] == "SHOW" and len(head) > 1 and head[1] in ("SCHEMAS", "DATABASES", "NAMESPACES"):
             return self._show_schemas(sql)
+        if head[:2] in (["SHOW", "TABLES"], ["SHOW", "VIEWS"], ["SHOW", "COLUMNS"]) or \
+                head[:3] == ["SHOW", "TABLE", "EXTENDED"]:
+            return self._show_listing(sql, head[1], call)
         if head[0] in ("SET", "RESET") and not _SET_SPECIAL.match(sql):
             if not eager:
                 raise self._needs_command(head[0])
@@ -846,6 +852,32 @@ class PlanRewriter:
             raise refuse(code, exc.error_class, exc.sql_state, str(exc).split("] ", 1)[-1]) from None
         return sqltext.answer_query([(f.name, _sql_type(f)) for f in table.schema],
                                     [tuple(row.values()) for row in table.to_pylist()])
+
+    def _show_listing(self, sql: str, what: str, call: Call) -> str:
+        """``SHOW TABLES``, ``SHOW TABLE EXTENDED``, ``SHOW VIEWS`` and ``SHOW COLUMNS`` as Databricks answers them.
+        Sail names a table's schema ``main.<schema>``, calls every table EXTERNAL, lists its own catalog keys among
+        a table's properties, and answers SHOW VIEWS and SHOW COLUMNS with the catalog API's columns; Databricks
+        answers ``database, tableName, isTemporary[, information]``, ``namespace, viewName, isTemporary`` and
+        ``col_name``, the schema by its own name and ``''`` for a temporary view. Sail is asked (it knows the
+        session's temporary views and names what is wrong) and its rows are answered in Databricks' shape."""
+        try:
+            rows = self.upstream.query_rows(call.session_id, call.user_id,
+                                            relations_pb2.Relation(sql=relations_pb2.SQL(query=sql)))
+        except UpstreamError as exc:
+            raise exc.error from None
+        if what == "COLUMNS":
+            return sqltext.answer_query([("col_name", "string")], [(row["name"],) for row in rows])
+        if what == "VIEWS":
+            return sqltext.answer_query(_SHOW_VIEWS_COLUMNS, [
+                ("" if row["isTemporary"] else _schema_of(".".join(row["namespace"] or [])), row["tableName"],
+                 bool(row["isTemporary"])) for row in rows])
+        listed = [(_schema_of(row["database"]), row["tableName"], bool(row["isTemporary"])) for row in rows]
+        if what == "TABLES":
+            return sqltext.answer_query(_SHOW_TABLES_COLUMNS, listed)
+        managed = self.catalog.managed_names(CATALOG)
+        return sqltext.answer_query([*_SHOW_TABLES_COLUMNS, ("information", "string")], [
+            (*item, _information(row["information"], item[0], (item[0], item[1].lower()) in managed))
+            for item, row in zip(listed, rows, strict=True)])
 
     @staticmethod
     def _unknown_catalog(name: str) -> CallRefused:
@@ -1357,6 +1389,39 @@ def _check_nesting(text: str, what: str) -> None:
 
 
 # The columns of spark.catalog's Database rows, as PySpark reads them.
+_SHOW_TABLES_COLUMNS = [("database", "string"), ("tableName", "string"), ("isTemporary", "boolean")]
+_SHOW_VIEWS_COLUMNS = [("namespace", "string"), ("viewName", "string"), ("isTemporary", "boolean")]
+
+
+def _schema_of(qualified: str | None) -> str:
+    """A schema as Databricks names it in a listing (``dw``) from Sail's ``main.dw``; ``''`` for none."""
+    return (qualified or "").rpartition(".")[2]
+
+
+# Properties the catalog keeps for the engine, not the table's own (SHOW TABLE EXTENDED leaves them out)
+_CATALOG_KEYS = frozenset({"created_at", "updated_at", "owner", "table_id", "table_type", "io.unitycatalog.tableId"})
+
+
+def _information(text: str | None, schema: str, managed: bool) -> str | None:
+    """SHOW TABLE EXTENDED's ``information`` of one table as Databricks writes it: ``Catalog:`` and ``Database:``
+    lines (Sail writes ``Database: main.<schema>``), the table's type, and only the table's own properties."""
+    if not text or not schema:  # a temporary view: as Sail describes it
+        return text
+    lines = []
+    for line in text.split("\n"):
+        key, _, value = line.partition(": ")
+        if key == "Database":
+            lines += [f"Catalog: {CATALOG}", f"Database: {schema}"]
+        elif key == "Type" and value in (MANAGED, EXTERNAL):
+            lines.append(f"Type: {MANAGED if managed else EXTERNAL}")
+        elif key == "Table Properties" and value.startswith("[") and value.endswith("]"):
+            kept = [item for item in value[1:-1].split(", ") if item and item.split("=", 1)[0] not in _CATALOG_KEYS]
+            lines.append(f"Table Properties: [{', '.join(kept)}]")
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 # ``spark.catalog.listTables``' columns, in PySpark's order
 _TABLE_SCHEMA = pa.schema([("name", pa.string()), ("catalog", pa.string()), ("namespace", pa.list_(pa.string())),
                            ("description", pa.string()), ("tableType", pa.string()), ("isTemporary", pa.bool_())])
