@@ -31,13 +31,14 @@ def _for_engine(request: Request) -> bool:
     return bool(getattr(request.app.state, "catalog_for_engine", False))
 
 
-def _page(items: list[dict], request: Request, key: str) -> dict[str, Any]:
+def _page(items: list[dict], request: Request, key: str, all_unless_asked: bool = True) -> dict[str, Any]:
     """One page of a listing, by Databricks' rule: without ``max_results`` every item (Sail's catalog provider
-    reads only the first page); with 0 a page of ``MAX_PAGE``; else at most that many, and ``MAX_PAGE`` at most."""
+    reads only the first page), or a page of ``MAX_PAGE`` where Databricks pages then too (``table-summaries``);
+    with 0 a page of ``MAX_PAGE``; else at most that many, and ``MAX_PAGE`` at most."""
     asked = query_int(request, "max_results")
     if asked is not None and asked < 0:
         raise InvalidParameterValue(f"Invalid max_results {asked}: expected 0 or a positive number.")
-    size = len(items) if asked is None else min(asked or MAX_PAGE, MAX_PAGE)
+    size = len(items) if asked is None and all_unless_asked else min(asked or MAX_PAGE, MAX_PAGE)
     token = request.query_params.get("page_token") or "0"
     if not token.isdigit():
         raise InvalidParameterValue(f"Invalid page_token {token!r}.")
@@ -126,7 +127,7 @@ def table_summaries(request: Request) -> dict:
     schema = request.query_params.get("schema_name_pattern")
     summaries = [{"full_name": str(t.name), "table_type": t.table_type}
                  for t in _store(request).tables(catalog, schema if schema and schema != "*" else None)]
-    return _page(summaries, request, "tables")
+    return _page(summaries, request, "tables", all_unless_asked=False)
 
 
 @router.get("/tables/{full_name}/exists")

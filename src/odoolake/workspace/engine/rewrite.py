@@ -1388,7 +1388,7 @@ def _check_nesting(text: str, what: str) -> None:
                      "ORs.")
 
 
-# The columns of spark.catalog's Database rows, as PySpark reads them.
+# Databricks' columns of SHOW TABLES and SHOW VIEWS
 _SHOW_TABLES_COLUMNS = [("database", "string"), ("tableName", "string"), ("isTemporary", "boolean")]
 _SHOW_VIEWS_COLUMNS = [("namespace", "string"), ("viewName", "string"), ("isTemporary", "boolean")]
 
@@ -1429,6 +1429,8 @@ _TABLE_SCHEMA_JSON = json.dumps({"type": "struct", "fields": [
     {"name": field.name, "nullable": True, "metadata": {},
      "type": {"type": "array", "elementType": "string", "containsNull": True} if field.name == "namespace" else
      _SQL_TYPES[field.type]} for field in _TABLE_SCHEMA]})
+
+# The columns of spark.catalog's Database rows, as PySpark reads them.
 _DATABASE_COLUMNS = [("name", "string"), ("catalog", "string"), ("description", "string"), ("locationUri", "string")]
 
 
