@@ -1,13 +1,13 @@
-"""``spark.catalog.listTables`` of a schema holding many tables, before and after a change, interleaved.
+"""``spark.catalog.listTables`` and ``SHOW TABLES`` of a schema of many tables, before and after a change.
 
     python bench/list_tables.py --baseline-src /tmp/base/src [--rounds 4] [--tables 3000] [--calls 5]
 
 A worker (``ab.py``: this tree's ``src`` or ``--baseline-src``, fresh processes, alternating) registers ``--tables``
 Delta tables in one schema (one row each, written with delta-rs, registered in the catalog directly), starts the
-engine and times ``spark.catalog.listTables(schema)`` ``--calls`` times (the engine host asks Sail for the listing
-and answers its rows with Databricks' namespace and table type). Reported: the median wall time per listing, and
-the engine host's CPU per listing split by thread (``proxy``: its Python threads; ``sail``: Sail's
-``tokio-rt-worker`` threads), read from ``/proc``.
+engine and times ``spark.catalog.listTables(schema)`` and ``SHOW TABLES IN schema`` ``--calls`` times each (the
+engine host asks Sail for the listing and answers its rows in Databricks' shape). Reported: the median wall time
+per listing, and the engine host's CPU per listing split by thread (``proxy``: its Python threads; ``sail``:
+Sail's ``tokio-rt-worker`` threads), read from ``/proc``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import ab
 from profile_writes import thread_cpu
 
-MEASURES = ("list", "list_proxy", "list_sail")
+MEASURES = ("list", "list_proxy", "list_sail", "show", "show_proxy", "show_sail")
 SCHEMA = "many"
 
 
@@ -50,17 +50,22 @@ def worker(calls: int, tables: int) -> None:
             if len(found) != tables or found[0].namespace != [SCHEMA] or found[0].tableType != "MANAGED":
                 raise SystemExit(f"listTables answered {len(found)} tables, first {found[:1]}: expected {tables}, "
                                  f"namespace [{SCHEMA}], MANAGED")
-            walls, proxy, sail = [], [], []
-            for _ in range(calls):
-                before, started = thread_cpu(), time.perf_counter()
-                spark.catalog.listTables(SCHEMA)
-                walls.append((time.perf_counter() - started) * 1000)
-                spent = thread_cpu() - before
-                proxy.append(spent["python"] * 1000)
-                sail.append(spent["tokio-rt-worker"] * 1000)
-            report["list"] = round(statistics.median(walls), 2)
-            report["list_proxy"] = round(sum(proxy) / calls, 2)  # CPU ticks are 10 ms: a mean, not a median
-            report["list_sail"] = round(sum(sail) / calls, 2)
+            shown = spark.sql(f"SHOW TABLES IN {SCHEMA}").collect()
+            if len(shown) != tables:
+                raise SystemExit(f"SHOW TABLES answered {len(shown)} tables: expected {tables}")
+            for name, listing in (("list", lambda: spark.catalog.listTables(SCHEMA)),
+                                  ("show", lambda: spark.sql(f"SHOW TABLES IN {SCHEMA}").collect())):
+                walls, proxy, sail = [], [], []
+                for _ in range(calls):
+                    before, started = thread_cpu(), time.perf_counter()
+                    listing()
+                    walls.append((time.perf_counter() - started) * 1000)
+                    spent = thread_cpu() - before
+                    proxy.append(spent["python"] * 1000)
+                    sail.append(spent["tokio-rt-worker"] * 1000)
+                report[name] = round(statistics.median(walls), 2)
+                report[f"{name}_proxy"] = round(sum(proxy) / calls, 2)  # CPU ticks are 10 ms: a mean, not a median
+                report[f"{name}_sail"] = round(sum(sail) / calls, 2)
     print(json.dumps(report), flush=True)
 
 

@@ -239,6 +239,14 @@ def test_show_statements_answer_in_databricks_shape(lake, spark):
                                                                    "Type: MANAGED"]
     assert "Type: EXTERNAL" in extended["shown_ext"].information.split("\n")
     assert "Table Properties: []" in managed and "table_id" not in extended["shown"].information
+    spark.sql("CREATE TABLE IF NOT EXISTS cc.shown_props (x INT) USING DELTA TBLPROPERTIES ('user.note' = 'x, y')")
+    props = spark.sql("SHOW TABLE EXTENDED IN cc LIKE 'shown_props'").first().information.split("\n")
+    assert "Table Properties: [user.note=x, y]" in props  # a value holding ", " kept whole
+    spark.sql("CREATE OR REPLACE GLOBAL TEMPORARY VIEW shown_global AS SELECT 1 AS x")
+    assert [tuple(r) for r in spark.sql("SHOW VIEWS IN global_temp LIKE 'shown_global'").collect()] == [
+        ("global_temp", "shown_global", True)]
+    described = spark.sql("SHOW TABLE EXTENDED IN global_temp LIKE 'shown_global'").first()
+    assert described.database == "global_temp" and described.information.startswith("Database: global_temp\n")
     with pytest.raises(AnalysisException) as err:
         spark.sql("SHOW TABLES IN no_such_schema").collect()
     assert error_class_of(err.value) == "SCHEMA_NOT_FOUND"

@@ -465,14 +465,15 @@ def test_answers_the_engine_makes_come_back_as_written(fresh):
 
     columns = [("database", "string"), ("table `name`", "string"), ("isTemporary", "boolean"), ("n", "bigint"),
                ("key", "int")]
-    rows = [("d'w\\", 't\n"é😀', False, 2**40, None), (None, "", True, -1, 7), (3, 4.5, None, None, 0)]
+    rows = [("d'w\\", 't\n"é😀', False, 2**40, None), (None, "", True, -1, 7), ("x", "y", None, None, 0)]
     assert "from_json" in sqltext.answer_query(columns, rows)
     answered = fresh.sql(sqltext.answer_query(columns, rows))
     assert [(f.name, f.dataType.simpleString()) for f in answered.schema.fields] == [
         ("database", "string"), ("table `name`", "string"), ("isTemporary", "boolean"), ("n", "bigint"),
         ("key", "int")]
-    assert [tuple(r) for r in answered.collect()] == [
-        ("d'w\\", 't\n"é😀', False, 2**40, None), (None, "", True, -1, 7), ("3", "4.5", None, None, 0)]
+    assert [tuple(r) for r in answered.collect()] == rows
+    converted = fresh.sql(sqltext.answer_query(columns, [(3, 4.5, None, None, 0)]))  # literal rows: Sail converts
+    assert [tuple(r) for r in converted.collect()] == [("3", "4.5", None, None, 0)]
     mixed = [("k", "string"), ("m", "map<string,string>"), ("x", "double")]
     assert [tuple(r) for r in fresh.sql(sqltext.answer_query(mixed, [("a'b", {"x": "y"}, 0.5)])).collect()] == [
         ("a'b", {"x": "y"}, 0.5)]

@@ -62,9 +62,9 @@ def test_create_table_insertion_points_give_valid_clause_order():
 
 
 def test_answers_are_typed_queries():
-    assert sqltext.answer_query([("k", "string"), ("m", "map<string,string>")], [("a'b\\c", {"x": "y"})]) == (
+    assert sqltext.answer_query([("k", "string"), ("m", "map<string,string>")], [("a'b\\c", {"x": "y"})]).startswith(
         "SELECT CAST(c0 AS string) AS `k`, CAST(c1 AS map<string,string>) AS `m` FROM VALUES ('a\\'b\\\\c', "
-        "map('x', 'y')) AS t(c0, c1)")
+        "map('x', 'y')) AS t(c0, c1) /* odoolake answer ")
     assert "WHERE false" in sqltext.answer_query([("k", "string")], [])
 
 
@@ -297,14 +297,28 @@ def test_a_text_without_its_trailing_semicolons_and_comments(text, kept):
     assert sqltext.without_trailing(text) == kept
 
 
-def test_the_engines_answers_are_remembered_up_to_a_limit():
-    """An answer the engine made is known when a client sends it back (``ANSWERED``); only the latest are kept."""
+def test_the_engines_answers_are_known_again_and_cannot_be_forged():
+    """An answer the engine made is known when a client sends it back (``ANSWERED``), however many answers came
+    since; a text changed anywhere, or sealed by another process, is a client's text again."""
     text = sqltext.answer_query([("k", "string")], [("remembered",)])
-    assert text in sqltext.ANSWERED and "SELECT 'remembered' AS k" not in sqltext.ANSWERED
-    answers = sqltext._AnswerTexts(limit=2)
-    for name in ("a", "b", "c"):
-        answers.remember(name)
-    assert "a" not in answers and "b" in answers and "c" in answers
-    answers.remember("b")  # used again: now the newest
-    answers.remember("d")
-    assert "b" in answers and "c" not in answers
+    assert text in sqltext.ANSWERED
+    for _ in range(2000):
+        sqltext.answer_query([("k", "string")], [("another",)])
+    assert text in sqltext.ANSWERED
+    body, _, seal = text.rpartition(" /* odoolake answer ")
+    assert body + " " not in sqltext.ANSWERED and body not in sqltext.ANSWERED
+    assert text.replace("remembered", "rememberes") not in sqltext.ANSWERED
+    assert sqltext._AnswerSeal().seal(body) not in sqltext.ANSWERED  # another key
+    forged = body.replace("remembered", "x") + " /* odoolake answer " + seal
+    assert forged not in sqltext.ANSWERED and "SELECT 1" not in sqltext.ANSWERED
+
+
+def test_answers_travel_as_json_only_when_the_values_come_back_as_literals_would():
+    """A value of another type than its column's (a float for a string, a bool for an int, an int past the
+    column's range, a lone surrogate) or an unnamed column takes the literal rows and the engine's conversion."""
+    assert "from_json" in sqltext.answer_query([("k", "string"), ("b", "boolean"), ("n", "int")], [("a", True, 1)])
+    for columns, row in ((["string"], (0.5,)), (["string"], (True,)), (["boolean"], ("false",)), (["int"], (True,)),
+                         (["int"], (2**31,)), (["bigint"], (2**63,)), (["string"], ("\ud800",)), (["string"], (b"x",))):
+        assert "from_json" not in sqltext.answer_query([(f"c{i}", kind) for i, kind in enumerate(columns)], [row])
+    assert "from_json" not in sqltext.answer_query([("", "string")], [("a",)])
+    assert "from_json" not in sqltext.answer_query([("k", "string"), ("k", "string")], [("a", "b")])

@@ -19,6 +19,7 @@ from odoolake.workspace.routes.common import field, json_body, query_bool, query
 
 PREFIX = "/api/2.1/unity-catalog"
 MAX_PAGE = 1000
+MAX_SUMMARIES_PAGE = 10_000  # table-summaries' page, as Databricks documents it
 
 router = APIRouter(prefix=PREFIX)
 
@@ -31,14 +32,15 @@ def _for_engine(request: Request) -> bool:
     return bool(getattr(request.app.state, "catalog_for_engine", False))
 
 
-def _page(items: list[dict], request: Request, key: str, all_unless_asked: bool = True) -> dict[str, Any]:
+def _page(items: list[dict], request: Request, key: str, page_size: int = MAX_PAGE,
+          all_unless_asked: bool = True) -> dict[str, Any]:
     """One page of a listing, by Databricks' rule: without ``max_results`` every item (Sail's catalog provider
-    reads only the first page), or a page of ``MAX_PAGE`` where Databricks pages then too (``table-summaries``);
-    with 0 a page of ``MAX_PAGE``; else at most that many, and ``MAX_PAGE`` at most."""
+    reads only the first page), or a page of ``page_size`` where Databricks pages then too (``table-summaries``); with 0
+    a page of ``page_size``; else at most that many, and ``page_size`` at most."""
     asked = query_int(request, "max_results")
     if asked is not None and asked < 0:
         raise InvalidParameterValue(f"Invalid max_results {asked}: expected 0 or a positive number.")
-    size = len(items) if asked is None and all_unless_asked else min(asked or MAX_PAGE, MAX_PAGE)
+    size = len(items) if asked is None and all_unless_asked else min(asked or page_size, page_size)
     token = request.query_params.get("page_token") or "0"
     if not token.isdigit():
         raise InvalidParameterValue(f"Invalid page_token {token!r}.")
@@ -127,7 +129,7 @@ def table_summaries(request: Request) -> dict:
     schema = request.query_params.get("schema_name_pattern")
     summaries = [{"full_name": str(t.name), "table_type": t.table_type}
                  for t in _store(request).tables(catalog, schema if schema and schema != "*" else None)]
-    return _page(summaries, request, "tables", all_unless_asked=False)
+    return _page(summaries, request, "tables", page_size=MAX_SUMMARIES_PAGE, all_unless_asked=False)
 
 
 @router.get("/tables/{full_name}/exists")

@@ -867,16 +867,17 @@ class PlanRewriter:
             raise exc.error from None
         if what == "COLUMNS":
             return sqltext.answer_query([("col_name", "string")], [(row["name"],) for row in rows])
-        if what == "VIEWS":
+        if what == "VIEWS":  # a temporary view's namespace: none, or global_temp for a global one
             return sqltext.answer_query(_SHOW_VIEWS_COLUMNS, [
-                ("" if row["isTemporary"] else _schema_of(".".join(row["namespace"] or [])), row["tableName"],
-                 bool(row["isTemporary"])) for row in rows])
+                (_schema_of(".".join(row["namespace"] or [])), row["tableName"], bool(row["isTemporary"]))
+                for row in rows])
         listed = [(_schema_of(row["database"]), row["tableName"], bool(row["isTemporary"])) for row in rows]
         if what == "TABLES":
             return sqltext.answer_query(_SHOW_TABLES_COLUMNS, listed)
         managed = self.catalog.managed_names(CATALOG)
         return sqltext.answer_query([*_SHOW_TABLES_COLUMNS, ("information", "string")], [
-            (*item, _information(row["information"], item[0], (item[0], item[1].lower()) in managed))
+            (*item, row["information"] if item[2] else  # a temporary view: as Sail describes it
+             _information(row["information"], item[0], (item[0], item[1].lower()) in managed))
             for item, row in zip(listed, rows, strict=True)])
 
     @staticmethod
@@ -1398,14 +1399,17 @@ def _schema_of(qualified: str | None) -> str:
     return (qualified or "").rpartition(".")[2]
 
 
-# Properties the catalog keeps for the engine, not the table's own (SHOW TABLE EXTENDED leaves them out)
-_CATALOG_KEYS = frozenset({"created_at", "updated_at", "owner", "table_id", "table_type", "io.unitycatalog.tableId"})
+# Properties the catalog keeps for the engine, not the table's own (SHOW TABLE EXTENDED leaves them out), each with
+# the form of its value: a user's property whose value holds ", " is not taken apart
+_CATALOG_PROPERTY = re.compile(
+    r"(?:^|, )(?:created_at=\d+|updated_at=\d+|owner=[^\s,=\]]+@[^\s,=\]]+|table_type=(?:MANAGED|EXTERNAL)|"
+    r"(?:table_id|io\.unitycatalog\.tableId)=[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?=, |$)")
 
 
 def _information(text: str | None, schema: str, managed: bool) -> str | None:
     """SHOW TABLE EXTENDED's ``information`` of one table as Databricks writes it: ``Catalog:`` and ``Database:``
     lines (Sail writes ``Database: main.<schema>``), the table's type, and only the table's own properties."""
-    if not text or not schema:  # a temporary view: as Sail describes it
+    if not text:
         return text
     lines = []
     for line in text.split("\n"):
@@ -1415,8 +1419,8 @@ def _information(text: str | None, schema: str, managed: bool) -> str | None:
         elif key == "Type" and value in (MANAGED, EXTERNAL):
             lines.append(f"Type: {MANAGED if managed else EXTERNAL}")
         elif key == "Table Properties" and value.startswith("[") and value.endswith("]"):
-            kept = [item for item in value[1:-1].split(", ") if item and item.split("=", 1)[0] not in _CATALOG_KEYS]
-            lines.append(f"Table Properties: [{', '.join(kept)}]")
+            kept = _CATALOG_PROPERTY.sub("", value[1:-1]).removeprefix(", ")
+            lines.append(f"Table Properties: [{kept}]")
         else:
             lines.append(line)
     return "\n".join(lines)

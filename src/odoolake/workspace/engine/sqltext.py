@@ -8,11 +8,11 @@ changes only what it means to.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
+import secrets
 import string
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -608,43 +608,38 @@ def sql_literal(value: object) -> str:
     return quote_path(str(value), "'")
 
 
-class _AnswerTexts:
-    """The texts ``answer_query`` made lately, by digest. A statement's answer comes back: Sail hands a command's
-    result to the client as a relation holding the text it ran, and the client sends that text again to read the
-    rows (``collect``, ``count``). The engine host made it, so it needs no rules, and a long one (thousands of tables
-    listed) must not be refused as a client's text past ``MAX_SQL_TOKENS`` would be."""
+class _AnswerSeal:
+    """Marks the texts ``answer_query`` makes so that this process knows them again. A statement's answer comes
+    back: Sail hands a command's result to the client as a relation holding the text it ran, and the client sends
+    that text again to read the rows (``collect``, ``count``). The engine host made it, so it needs no rules, and a
+    long one (thousands of tables listed) must not be refused as a client's text past ``MAX_SQL_TOKENS`` would be.
+    The mark is a trailing comment holding an HMAC of the text under a key of this process: nothing to forget (a
+    list of recent answers let any user's burst of statements push out the answer another still reads) and
+    nothing a client can forge; a text changed anywhere is checked as any client's text is."""
 
-    def __init__(self, limit: int) -> None:
-        self._digests: OrderedDict[bytes, None] = OrderedDict()
-        self._limit = limit
-        self._lock = threading.Lock()
+    _PREFIX = " /* odoolake answer "
 
-    @staticmethod
-    def _digest(text: str) -> bytes:
-        return hashlib.blake2b(text.encode(), digest_size=16).digest()
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
 
-    def remember(self, text: str) -> str:
-        digest = self._digest(text)
-        with self._lock:
-            self._digests[digest] = None
-            self._digests.move_to_end(digest)
-            while len(self._digests) > self._limit:
-                self._digests.popitem(last=False)
-        return text
+    def _mac(self, text: str) -> str:
+        return hmac.new(self._key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+    def seal(self, text: str) -> str:
+        return f"{text}{self._PREFIX}{self._mac(text)} */"
 
     def __contains__(self, text: str) -> bool:
-        digest = self._digest(text)
-        with self._lock:
-            return digest in self._digests
+        body, found, tail = text.rpartition(self._PREFIX)
+        return bool(found) and tail.endswith(" */") and hmac.compare_digest(tail[:-3], self._mac(body))
 
 
-ANSWERED = _AnswerTexts(limit=1024)
+ANSWERED = _AnswerSeal()
 
 
 def answer_query(columns: list[tuple[str, str]], rows: list[tuple]) -> str:
     """A query whose result is ``rows`` with ``columns`` (name, Spark type): how the engine answers a statement it
-    served itself, so the client's session receives an ordinary result. Remembered in ``ANSWERED``."""
-    return ANSWERED.remember(_answer_text(columns, rows))
+    served itself, so the client's session receives an ordinary result. Sealed (``ANSWERED``)."""
+    return ANSWERED.seal(_answer_text(columns, rows))
 
 
 def _answer_text(columns: list[tuple[str, str]], rows: list[tuple]) -> str:
@@ -655,24 +650,47 @@ def _answer_text(columns: list[tuple[str, str]], rows: list[tuple]) -> str:
     if not rows:
         nulls = ", ".join("NULL" for _ in columns)
         return f"SELECT {projection} FROM VALUES ({nulls}) AS t({aliases}) WHERE false"
-    if all(kind in _JSON_ANSWERED for _, kind in columns) and len({n for n, _ in columns}) == len(columns):
+    if _as_json(columns, rows):
         return _answer_as_json(columns, rows)
     values = ", ".join("(" + ", ".join(sql_literal(v) for v in row) + ")" for row in rows)
     return f"SELECT {projection} FROM VALUES {values} AS t({aliases})"
 
 
-# Column types an answer can carry as JSON, and how a value is made one of them
-_JSON_ANSWERED: dict[str, Callable[[Any], object]] = {"string": str, "boolean": bool, "int": int, "bigint": int}
+def _is_text(value: object) -> bool:
+    if type(value) is not str:
+        return False
+    try:
+        value.encode()  # a lone surrogate: no JSON the engine reads (it made the row NULL and dropped it)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# Column types an answer can carry as JSON: which values of that type it carries exactly as a literal would
+_JSON_ANSWERED: dict[str, Callable[[Any], bool]] = {
+    "string": _is_text,
+    "boolean": lambda v: type(v) is bool,
+    "int": lambda v: type(v) is int and -2**31 <= v < 2**31,
+    "bigint": lambda v: type(v) is int and -2**63 <= v < 2**63,
+}
+
+
+def _as_json(columns: list[tuple[str, str]], rows: list[tuple]) -> bool:
+    """Whether ``rows`` can travel as JSON and come back as the literal rows would: every column of a JSON type,
+    named, the names distinct, and every value exactly of its column's type (anything else, a float for a string
+    say, takes the literal rows and the engine's own conversion)."""
+    names = [name for name, _ in columns]
+    if not all(names) or len(set(names)) < len(names) or not all(kind in _JSON_ANSWERED for _, kind in columns):
+        return False
+    checks = [_JSON_ANSWERED[kind] for _, kind in columns]
+    return all(v is None or check(v) for row in rows for v, check in zip(row, checks, strict=True))
 
 
 def _answer_as_json(columns: list[tuple[str, str]], rows: list[tuple]) -> str:
     """``answer_query``'s rows as one JSON string that the engine unpacks (``from_json`` + ``inline``): a literal
-    row per value took Sail about 0.25 ms a row to parse (300 rows: 74 ms against 22 ms this way), and a listing of
-    thousands of tables is answered so."""
+    row per value took Sail about 0.25 ms a row to parse, and a listing of thousands of tables is answered so."""
     names = [name for name, _ in columns]
-    kinds = [_JSON_ANSWERED[kind] for _, kind in columns]
-    payload = json.dumps([{name: None if v is None else make(v) for name, v, make in zip(names, row, kinds, strict=True)}
-                          for row in rows])
+    payload = json.dumps([dict(zip(names, row, strict=True)) for row in rows])
     fields = ", ".join(f"{quote_path(name, '`')}: {kind}" for name, kind in columns)
     return f"SELECT inline(from_json({sql_literal(payload)}, {sql_literal(f'array<struct<{fields}>>')}))"
 
