@@ -13,14 +13,12 @@ time, and the engine host's CPU split by thread (``proxy``: its Python threads, 
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
 import ab
-from profile_writes import thread_cpu
+from profile_writes import engine_calls
 
 MEASURES = ("analyze", "analyze_proxy", "analyze_sail", "count", "count_proxy", "count_sail")
 RAW = "dbfs:/raw/odoo"
@@ -49,17 +47,7 @@ def worker(calls: int) -> None:
 
             for name, call in (("analyze", lambda: plan().schema), ("count", lambda: plan().count())):
                 call()
-                walls, proxy, sail = [], [], []
-                for _ in range(calls):
-                    before, started = thread_cpu(), time.perf_counter()
-                    call()
-                    walls.append((time.perf_counter() - started) * 1000)
-                    spent = thread_cpu() - before
-                    proxy.append(spent["python"] * 1000)
-                    sail.append(spent["tokio-rt-worker"] * 1000)
-                report[name] = round(statistics.median(walls), 2)
-                report[f"{name}_proxy"] = round(sum(proxy) / calls, 2)  # CPU ticks are 10 ms: a mean, not a median
-                report[f"{name}_sail"] = round(sum(sail) / calls, 2)
+                report.update(engine_calls(name, call, calls))
     print(json.dumps(report), flush=True)
 
 

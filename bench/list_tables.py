@@ -13,13 +13,11 @@ Sail's ``tokio-rt-worker`` threads), read from ``/proc``.
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import ab
-from profile_writes import thread_cpu
+from profile_writes import engine_calls
 
 MEASURES = ("list", "list_proxy", "list_sail", "show", "show_proxy", "show_sail")
 SCHEMA = "many"
@@ -53,19 +51,8 @@ def worker(calls: int, tables: int) -> None:
             shown = spark.sql(f"SHOW TABLES IN {SCHEMA}").collect()
             if len(shown) != tables:
                 raise SystemExit(f"SHOW TABLES answered {len(shown)} tables: expected {tables}")
-            for name, listing in (("list", lambda: spark.catalog.listTables(SCHEMA)),
-                                  ("show", lambda: spark.sql(f"SHOW TABLES IN {SCHEMA}").collect())):
-                walls, proxy, sail = [], [], []
-                for _ in range(calls):
-                    before, started = thread_cpu(), time.perf_counter()
-                    listing()
-                    walls.append((time.perf_counter() - started) * 1000)
-                    spent = thread_cpu() - before
-                    proxy.append(spent["python"] * 1000)
-                    sail.append(spent["tokio-rt-worker"] * 1000)
-                report[name] = round(statistics.median(walls), 2)
-                report[f"{name}_proxy"] = round(sum(proxy) / calls, 2)  # CPU ticks are 10 ms: a mean, not a median
-                report[f"{name}_sail"] = round(sum(sail) / calls, 2)
+            report.update(engine_calls("list", lambda: spark.catalog.listTables(SCHEMA), calls))
+            report.update(engine_calls("show", lambda: spark.sql(f"SHOW TABLES IN {SCHEMA}").collect(), calls))
     print(json.dumps(report), flush=True)
 
 

@@ -17,9 +17,11 @@ import collections
 import contextlib
 import json
 import os
+import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -156,6 +158,22 @@ def thread_cpu() -> collections.Counter[str]:
                 fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
                 spent[name] += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
     return spent
+
+
+def engine_calls(name: str, call: Callable[[], object], calls: int) -> dict[str, float]:
+    """``call`` run ``calls`` times: ``name``, its median wall time in ms, and ``<name>_proxy``/``<name>_sail``, the
+    engine host's CPU per call in ms (``thread_cpu``: its Python threads; Sail's). CPU ticks are 10 ms: those two
+    are means, not medians."""
+    walls, proxy, sail = [], [], []
+    for _ in range(calls):
+        before, started = thread_cpu(), time.perf_counter()
+        call()
+        walls.append((time.perf_counter() - started) * 1000)
+        spent = thread_cpu() - before
+        proxy.append(spent["python"] * 1000)
+        sail.append(spent["tokio-rt-worker"] * 1000)
+    return {name: round(statistics.median(walls), 2), f"{name}_proxy": round(sum(proxy) / calls, 2),
+            f"{name}_sail": round(sum(sail) / calls, 2)}
 
 
 def main() -> None:
