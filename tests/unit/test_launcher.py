@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from odoolake.workspace.engine.launcher import host_gone
 
@@ -23,6 +24,17 @@ def test_a_host_is_gone_only_when_its_process_is():
     assert host_gone({})  # a host that never answered with its status
 
 
+def _wait_for_arguments(pid: int, within: float = 30.0) -> None:
+    """Wait until a process just started shows its command line: ``Popen`` returns once the child's exec has begun,
+    and on a loaded machine the kernel may not have set up the new program's arguments yet (``cmdline()`` is empty)."""
+    import psutil
+
+    deadline = time.monotonic() + within
+    while not psutil.Process(pid).cmdline():
+        assert time.monotonic() < deadline, f"process {pid} showed no command line within {within} s"
+        time.sleep(0.01)
+
+
 def test_a_host_that_does_not_answer_in_time_is_not_taken_for_none(tmp_path):
     """A host too busy to answer the status call still runs if the process its status file names is a host of this
     root; a stale file (a dead pid, or one reused by another program) means no host."""
@@ -37,6 +49,7 @@ def test_a_host_that_does_not_answer_in_time_is_not_taken_for_none(tmp_path):
     busy = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "odoolake.workspace.engine.host",
                              "--home", str(home)])  # a host's command line; it never answers a call
     try:
+        _wait_for_arguments(busy.pid)
         host.status_file(home).write_text(json.dumps({"pid": busy.pid}))
         assert not no_host(home)
         host.status_file(home).write_text(json.dumps({"pid": os.getpid()}))  # alive, but no host of this root
