@@ -7,6 +7,8 @@ field by field), not read back from ``delta_writes``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from deltalake import DeltaTable
 from pyspark.errors import AnalysisException, ParseException, PySparkException
@@ -524,3 +526,48 @@ def test_a_table_a_write_makes_has_nullable_columns_as_delta_makes_them(spark, t
     spark.sql("CREATE TABLE dw.says_not_null (x INT NOT NULL) USING DELTA")  # a table naming its columns keeps them
     spark.sql("INSERT INTO dw.says_not_null VALUES (1)")
     assert [f.nullable for f in spark.table("dw.says_not_null").schema.fields] == [False]
+
+
+def test_a_ctas_that_fails_leaves_no_table_behind_and_can_be_run_again(spark):
+    """Sail registers a CTAS's table, then writes it: when the write fails (a UDF that raises, here) the name was
+    left registered to an empty table, and the corrected re-run was refused as existing."""
+    from pyspark.errors import PythonException
+
+    @F.udf("int")
+    def fails(x):
+        raise ValueError("no such period")
+
+    spark.udf.register("fails_in_ctas", fails)
+    with pytest.raises(PythonException, match="no such period"):
+        spark.sql("CREATE TABLE dw.failed_ctas AS SELECT fails_in_ctas(id) AS x FROM range(3)").collect()
+    assert not spark.catalog.tableExists("dw.failed_ctas")
+    spark.sql("CREATE TABLE dw.failed_ctas AS SELECT id AS x FROM range(3)")
+    assert _rows(spark, "dw.failed_ctas") == [(0,), (1,), (2,)]
+
+
+def test_a_failed_create_forgets_only_a_table_it_made(tmp_path):
+    """The undo of a failed CREATE TABLE notes, once the table's lock is held, whether the name was free: a table
+    another call created before then is kept, files and all."""
+    from odoolake.workspace.catalog.store import CatalogStore, FullName
+    from odoolake.workspace.engine.rewrite import PlanRewriter
+
+    paths = WorkspacePaths.from_env(tmp_path).ensure()
+    store = CatalogStore(paths, "tester")
+    store.create_schema("main", "dw")
+    name = FullName("main", "dw", "t")
+    rewriter = PlanRewriter.__new__(PlanRewriter)
+    rewriter.catalog = store
+    location = str(store.new_table_location(name))
+
+    note, undo = rewriter._undo_of_create(name, location)
+    store.create_table(name, None, columns=[{"name": "x", "type_name": "INT", "type_text": "int", "position": 0}])
+    note()  # another call's table: registered, with its Delta log
+    undo()
+    assert store.find(name) is not None and Path(location, "_delta_log").is_dir()
+
+    store.delete_table(name)
+    note, undo = rewriter._undo_of_create(name, location)
+    note()  # free: this call's CREATE registers it, then fails
+    store.create_table(name, None, columns=[{"name": "x", "type_name": "INT", "type_text": "int", "position": 0}])
+    undo()
+    assert store.find(name) is None and not Path(location).exists()

@@ -366,9 +366,7 @@ class CatalogStore:
     def delete_table(self, name: FullName) -> TableInfo:
         self.check_writable(name)
         info = self.table(name)
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
-                         (name.catalog, name.schema, name.table))
+        self._unregister(name)
         if info.table_type == MANAGED:
             from odoolake.workspace.engine.locks import table_lock
 
@@ -376,6 +374,20 @@ class CatalogStore:
                 shutil.rmtree(info.storage_location, ignore_errors=True)
             self.delta.forget(info.storage_location)
         return info
+
+    def forget_table_at(self, name: FullName, location: str) -> bool:
+        """Unregister ``name`` if it is the table at ``location`` (its files are the caller's to remove): what undoes
+        a CREATE TABLE that registered the table and then failed. Whether a row was removed."""
+        row = self.row(name)
+        if row is None or self._located(row) != str(Path(location)):
+            return False
+        self._unregister(name)
+        return True
+
+    def _unregister(self, name: FullName) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM tables WHERE catalog_name = ? AND schema_name = ? AND name = ?",
+                         (name.catalog, name.schema, name.table))
 
     def rename_table(self, name: FullName, new_name: FullName) -> TableInfo:
         """Rename within the catalog; a managed table's files move to its new managed location."""

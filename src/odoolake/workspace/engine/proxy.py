@@ -40,7 +40,7 @@ from odoolake.workspace.engine.identity import Authenticator, CallRefused, Princ
 from odoolake.workspace.engine.interrupts import keep_interrupting
 from odoolake.workspace.engine.locks import table_lock
 from odoolake.workspace.engine.protos import base_pb2
-from odoolake.workspace.engine.rewrite import Call, PlanRewriter
+from odoolake.workspace.engine.rewrite import Call, PlanRewriter, Prepared
 from odoolake.workspace.engine.upstream import SERVICE, Upstream, UpstreamError
 
 LOG = logging.getLogger(__name__)
@@ -130,6 +130,17 @@ class ServerSessions:
     def suffix(self, name: str, session_id: str) -> bytes:
         """What is appended to each answer of method ``name`` in ``session_id``."""
         return wire.length_delimited(_session_field(name), self.id_of(session_id).encode())
+
+
+def _undo(prepared: Prepared | None) -> None:
+    """Undo what a failed call left (``Prepared.after_failure``); a failure to undo is logged, not put in place of
+    the call's own error."""
+    if prepared is None or prepared.after_failure is None:
+        return
+    try:
+        prepared.after_failure()
+    except Exception:
+        LOG.exception("could not undo what a failed call left")
 
 
 def _status(refused: CallRefused) -> Any:
@@ -438,6 +449,7 @@ class SparkConnectProxy:
         call.operation_id, call.begin_write = request.operation_id, op.begin_write
         stack = ExitStack()
         stream: Any = None
+        prepared: Prepared | None = None
         try:
             if deep is None:
                 prepared = self.rewriter.prepare_execute(request, call)
@@ -446,6 +458,8 @@ class SparkConnectProxy:
             op.writes = prepared.lock
             if prepared.lock:
                 stack.enter_context(table_lock(prepared.lock))
+                if prepared.on_lock is not None:
+                    prepared.on_lock()
             if op.stopped:  # interrupted before it reached Sail: it never will
                 self._abort(context, STOPPED)
             stream = self.upstream.unary_stream["ExecutePlan"](request)
@@ -464,14 +478,17 @@ class SparkConnectProxy:
                 if last is not None:
                     yield last + suffix
             if op.stopped:  # Sail ends an interrupted operation's stream without an error
+                _undo(prepared)
                 self._abort(context, STOPPED)
             op.answered = True
         except grpc.RpcError as error:  # Sail's, or of a write the rules did for a call stopped meanwhile
+            _undo(prepared)
             if op.stopped:
                 self._abort(context, STOPPED)
             else:
                 self._relay(context, error)
         except CallRefused as refused:  # a write the rules did for a stopped call failed because it was stopped
+            _undo(prepared)
             self._abort(context, STOPPED if op.stopped else refused)
         except (DecodeError, wire.WireError) as exc:
             self._abort(context, CallRefused("INVALID_ARGUMENT", f"The request could not be read: {exc}"))

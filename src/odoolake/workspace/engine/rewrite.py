@@ -132,10 +132,13 @@ class Call:
 
 @dataclass
 class Prepared:
-    """What the proxy must do around forwarding: hold a table's write lock, then record a new table."""
+    """What the proxy must do around forwarding: hold a table's write lock (``on_lock`` runs once it is held), then
+    record a new table, or undo what a failed call left (``after_failure``, still under the lock)."""
 
     lock: str | None = None
     after_success: Callable[[], None] | None = None
+    on_lock: Callable[[], None] | None = None
+    after_failure: Callable[[], None] | None = None
     raw_input: bytes | None = None  # a deep write's input relation, when the rules changed it (``WriteInput``)
 
 
@@ -933,7 +936,31 @@ class PlanRewriter:
                 _clear_leftover(location)
         if prepared is not None and not create.has_location:
             prepared.lock = location
+            prepared.on_lock, prepared.after_failure = self._undo_of_create(name, location)
         return sql
+
+    def _undo_of_create(self, name: FullName, location: str) -> tuple[Callable[[], None], Callable[[], None]]:
+        """What undoes a CREATE TABLE that fails once Sail has registered the table: a CTAS whose write fails leaves
+        an empty table of that name (the re-run is then refused as existing). Once the table's lock is held, the
+        first note whether name and location are free; the second, after a failure, forgets the table and its files
+        only then, so a table another call created meanwhile is kept."""
+        free = False
+
+        def note() -> None:
+            nonlocal free
+            free = self.catalog.row(name) is None and not Path(location, "_delta_log").is_dir()
+
+        def undo() -> None:
+            if not free:
+                return
+            import shutil
+
+            if self.catalog.forget_table_at(name, location):
+                LOG.warning("forgetting table %s, which a failed CREATE TABLE registered", name)
+            shutil.rmtree(location, ignore_errors=True)
+            self.catalog.delta.forget(location)
+
+        return note, undo
 
     def _comments_after_create(self, name: FullName, table_comment: str | None,
                                column_comments: tuple[tuple[str, str], ...],
