@@ -250,3 +250,53 @@ def test_show_statements_answer_in_databricks_shape(lake, spark):
     with pytest.raises(AnalysisException) as err:
         spark.sql("SHOW TABLES IN no_such_schema").collect()
     assert error_class_of(err.value) == "SCHEMA_NOT_FOUND"
+
+
+def test_describe_extended_column_and_show_partitions_answer_as_databricks(lake, spark):
+    """DESCRIBE TABLE EXTENDED (and FORMATTED) gives a catalog table's detail from the catalog: `Catalog`, the schema
+    by its own name, MANAGED at its managed location, only the table's own properties (Sail: `main.cc`, EXTERNAL and
+    its catalog keys). `DESCRIBE t column` answers `info_name, info_value` (Sail refused it); SHOW PARTITIONS (which
+    Sail does not parse) answers a column per partition column, a row per partition."""
+    spark.sql("CREATE TABLE IF NOT EXISTS cc.parted (id INT COMMENT 'the id', s STRUCT<a: INT, b: STRING>, "
+              "p STRING, q INT) USING DELTA PARTITIONED BY (p, q) COMMENT 'split' TBLPROPERTIES ('team' = 'fin')")
+    spark.sql("INSERT INTO cc.parted VALUES (1, NULL, 'a', 1), (2, NULL, 'a', 1), (3, NULL, 'b', 2), (4, NULL, NULL, 2)")
+    for form in ("DESCRIBE TABLE EXTENDED cc.parted", "DESC FORMATTED main.cc.parted"):
+        rows = [tuple(r) for r in spark.sql(form).collect()]
+        assert rows[:4] == [("id", "int", "the id"), ("s", "struct<a:int,b:string>", None), ("p", "string", None),
+                            ("q", "int", None)]
+        detail = {r[0]: r[1] for r in rows[rows.index(("# Detailed Table Information", "", None)) + 1:]}
+        assert (detail["Catalog"], detail["Database"], detail["Table"]) == ("main", "cc", "parted")
+        assert (detail["Type"], detail["Is_managed_location"], detail["Provider"]) == ("MANAGED", "true", "delta")
+        assert detail["Comment"] == "split" and detail["Table Properties"] == "[team=fin]"
+        assert detail["Location"].endswith("/cc/parted")
+    spark.range(2).createOrReplaceTempView("parted_view")
+    temporary = {r[0]: r[1] for r in spark.sql("DESCRIBE EXTENDED parted_view").collect()}
+    assert temporary["Type"] == "TEMPORARY" and "Catalog" not in temporary
+
+    column = spark.sql("DESCRIBE cc.parted ID")
+    assert column.columns == ["info_name", "info_value"]
+    assert [tuple(r) for r in column.collect()] == [("col_name", "id"), ("data_type", "int"), ("comment", "the id")]
+    extended = [tuple(r) for r in spark.sql("DESCRIBE TABLE EXTENDED cc.parted q").collect()]
+    assert extended[:3] == [("col_name", "q"), ("data_type", "int"), ("comment", "NULL")]
+    assert [name for name, _ in extended[3:]] == ["min", "max", "num_nulls", "distinct_count", "avg_col_len",
+                                                  "max_col_len", "histogram"]
+    assert [tuple(r) for r in spark.sql("DESCRIBE cc.parted s.b").collect()][:2] == [("col_name", "b"),
+                                                                                     ("data_type", "string")]
+    for missing, says in (("nope", "`nope` cannot be resolved"), ("s.nope", "`s.nope` cannot be resolved")):
+        with pytest.raises(AnalysisException) as err:
+            spark.sql(f"DESCRIBE cc.parted {missing}").collect()
+        assert error_class_of(err.value) == "UNRESOLVED_COLUMN.WITH_SUGGESTION" and says in str(err.value)
+
+    partitions = spark.sql("SHOW PARTITIONS cc.parted")
+    assert partitions.columns == ["p", "q"]
+    assert [tuple(r) for r in partitions.collect()] == [(None, 2), ("a", 1), ("b", 2)]
+    assert [tuple(r) for r in spark.sql("SHOW PARTITIONS cc.parted PARTITION (P = 'b')").collect()] == [("b", 2)]
+    assert [tuple(r) for r in spark.sql("SHOW PARTITIONS cc.parted PARTITION (q = 1)").collect()] == [("a", 1)]
+    refused = (("SHOW PARTITIONS cc.ledger", "DELTA_SHOW_PARTITION_IN_NON_PARTITIONED_TABLE"),
+               ("SHOW PARTITIONS cc.parted PARTITION (id = 1)", "PARTITIONS_NOT_FOUND"),
+               ("SHOW PARTITIONS cc.nope", "TABLE_OR_VIEW_NOT_FOUND"),
+               ("DESCRIBE TABLE EXTENDED cc.nope", "TABLE_OR_VIEW_NOT_FOUND"))
+    for statement, error_class in refused:
+        with pytest.raises(AnalysisException) as err:
+            spark.sql(statement).collect()
+        assert error_class_of(err.value) == error_class, statement

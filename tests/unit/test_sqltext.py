@@ -322,3 +322,28 @@ def test_answers_travel_as_json_only_when_the_values_come_back_as_literals_would
         assert "from_json" not in sqltext.answer_query([(f"c{i}", kind) for i, kind in enumerate(columns)], [row])
     assert "from_json" not in sqltext.answer_query([("", "string")], [("a",)])
     assert "from_json" not in sqltext.answer_query([("k", "string"), ("k", "string")], [("a", "b")])
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("DESCRIBE gold.t", sqltext.Describe("gold.t", False, None)),
+    ("desc table extended `gold`.t;", sqltext.Describe("`gold`.t", True, None)),
+    ("DESCRIBE FORMATTED main.gold.t", sqltext.Describe("main.gold.t", True, None)),
+    ("DESCRIBE TABLE EXTENDED t s.`a b`", sqltext.Describe("t", True, "s.`a b`")),
+    ("DESC t id", sqltext.Describe("t", False, "id")),
+    ("DESCRIBE extended", sqltext.Describe("extended", False, None)),  # a table named extended
+    ("DESCRIBE DETAIL gold.t", None), ("DESCRIBE HISTORY gold.t", None), ("DESCRIBE QUERY SELECT 1", None),
+    ("DESCRIBE SCHEMA gold", None), ("DESCRIBE t PARTITION (p = 1)", None), ("DESCRIBE t a b", None),
+])
+def test_describe_forms(sql, expected):
+    assert sqltext.describe_table(sql) == expected
+
+
+def test_show_partitions_spec_is_literal_pairs():
+    assert sqltext.show_partitions("SHOW PARTITIONS gold.t") == sqltext.ShowPartitions("gold.t", ())
+    assert sqltext.show_partitions("show partitions t PARTITION (p = 'it''s', `q` = 3);") == \
+        sqltext.ShowPartitions("t", (("p", "'its'"), ("`q`", "3")))
+    assert sqltext.show_partitions("SHOW TABLES") is None
+    for bad in ("SHOW PARTITIONS", "SHOW PARTITIONS t PARTITION (p = q)", "SHOW PARTITIONS t PARTITION (p = 1",
+                "SHOW PARTITIONS t WHERE p = 1", "SHOW PARTITIONS t PARTITION ()", "SHOW PARTITIONS t PARTITION (s.a = 1)"):
+        with pytest.raises(sqltext.SqlSyntaxError, match="SHOW PARTITIONS"):
+            sqltext.show_partitions(bad)

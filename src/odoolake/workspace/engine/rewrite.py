@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -570,8 +571,14 @@ class PlanRewriter:
             if not eager:
                 raise self._needs_command(head[0])
             return self._set(sql, call)
-        if head[0] in ("DESCRIBE", "DESC") and len(head) > 1 and head[1] not in _DESCRIBE_TARGETS:
-            return re.sub(r"^\s*(DESCRIBE|DESC)\b", "DESCRIBE TABLE", sql, count=1, flags=re.I)
+        if head[0] in ("DESCRIBE", "DESC"):
+            described = sqltext.describe_table(sql)
+            if described is not None and (described.extended or described.column is not None):
+                return self._describe(described, call)
+            if len(head) > 1 and head[1] not in _DESCRIBE_TARGETS:
+                return re.sub(r"^\s*(DESCRIBE|DESC)\b", "DESCRIBE TABLE", sql, count=1, flags=re.I)
+        if head[:2] == ["SHOW", "PARTITIONS"]:
+            return self._show_partitions(sql, call)
         if head[0] == "CREATE":
             create = sqltext.create_table(sql)
             if create is not None:
@@ -882,6 +889,84 @@ class PlanRewriter:
             (*item, row["information"] if item[2] else  # a temporary view: as Sail describes it
              _information(row["information"], item[0], (item[0], item[1].lower()) in managed))
             for item, row in zip(listed, rows, strict=True)])
+
+    def _describe(self, described: sqltext.Describe, call: Call) -> str:
+        """``DESCRIBE [TABLE] EXTENDED|FORMATTED t`` and ``DESCRIBE [EXTENDED] t column`` as Databricks answers them.
+        Sail is asked for the table's rows (it knows the session's temporary views and names a missing table); a
+        catalog table's detailed rows are then the catalog's: Sail names the schema ``main.<schema>``, calls every
+        table EXTERNAL and lists its own catalog keys among the properties. Sail does not describe one column."""
+        asked = f"DESCRIBE TABLE {'EXTENDED ' if described.column is None else ''}{described.name}"
+        try:
+            rows = self.upstream.query_rows(call.session_id, call.user_id,
+                                            relations_pb2.Relation(sql=relations_pb2.SQL(query=asked)))
+        except UpstreamError as exc:
+            raise exc.error from None
+        answer = [(row["col_name"], row["data_type"], row["comment"]) for row in rows]
+        if described.column is not None:
+            return self._describe_column(described, answer, call)
+        detailed = next((i for i, row in enumerate(answer) if row[0] == _DETAILED), len(answer))
+        details = {row[0]: row[1] for row in answer[detailed + 1:]}
+        info = None if details.get("Type") == "TEMPORARY" else self.catalog.find(self.resolve(described.name, call))
+        if info is not None:
+            answer[detailed:] = [(_DETAILED, "", None), *((key, value, None) for key, value in _details(info))]
+        return sqltext.answer_query(_DESCRIBE_COLUMNS, answer)
+
+    def _describe_column(self, described: sqltext.Describe, answer: list[tuple], call: Call) -> str:
+        """One column's ``info_name, info_value`` rows; its statistics (EXTENDED) are NULL, as Spark answers a
+        table whose statistics were never computed (the engine keeps none)."""
+        assert described.column is not None
+        path = [part.strip("`").replace("``", "`") for part in re.findall(r"`(?:[^`]|``)*`|[^.]+", described.column)]
+        columns = {row[0].lower(): row for row in answer[:next(
+            (i for i, row in enumerate(answer) if not row[0] or row[0].startswith("#")), len(answer))]}
+        found = columns.get(path[0].lower())
+        if found is None:
+            names = ", ".join(f"`{name}`" for name in (row[0] for row in columns.values()))
+            raise refuse("INVALID_ARGUMENT", "UNRESOLVED_COLUMN.WITH_SUGGESTION", "42703",
+                         f"A column with name `{path[0]}` cannot be resolved in {described.name}. Did you mean one of "
+                         f"the following? [{names}].")
+        name, data_type, comment = found
+        if len(path) > 1:  # a field inside a struct: its type from the engine's analysis of the path
+            field = ".".join(sqltext.quote_path(part, "`") for part in path)
+            try:
+                schema = self.upstream.schema(call.session_id, call.user_id, relations_pb2.Relation(
+                    sql=relations_pb2.SQL(query=f"SELECT {field} FROM {described.name}")))
+            except UpstreamError:
+                raise refuse("INVALID_ARGUMENT", "UNRESOLVED_COLUMN.WITH_SUGGESTION", "42703",
+                             f"The field `{described.column}` cannot be resolved in {described.name}: column "
+                             f"`{name}` is {data_type}.") from None
+            name, data_type, comment = path[-1], schema.struct.fields[0].data_type, None
+            data_type = _type_name(data_type)
+        rows = [("col_name", name), ("data_type", data_type), ("comment", comment if comment is not None else "NULL")]
+        if described.extended:
+            rows += [(statistic, "NULL") for statistic in _COLUMN_STATISTICS]
+        return sqltext.answer_query([("info_name", "string"), ("info_value", "string")], rows)
+
+    def _show_partitions(self, sql: str, call: Call) -> str:
+        """``SHOW PARTITIONS t [PARTITION (…)]``, which Sail does not parse: as Databricks answers a Delta table,
+        one column per partition column and a row per partition present, those matching the spec."""
+        shown = sqltext.show_partitions(sql)
+        assert shown is not None
+        name = self.resolve(shown.name, call)
+        info = self.catalog.find(name)
+        if info is None:
+            raise not_found(name)
+        partitions = [c["name"] for c in sorted((c for c in info.columns if "partition_index" in c),
+                                                key=lambda c: c["partition_index"])]
+        if not partitions:
+            raise refuse("INVALID_ARGUMENT", "DELTA_SHOW_PARTITION_IN_NON_PARTITIONED_TABLE", "42809",
+                         f"SHOW PARTITIONS is not allowed on a table that is not partitioned: {name}.")
+        known = {p.lower(): p for p in partitions}
+        conditions = []
+        for column, literal in shown.spec:
+            bare = column.strip("`").replace("``", "`")
+            if bare.lower() not in known:
+                raise refuse("INVALID_ARGUMENT", "PARTITIONS_NOT_FOUND", "428FT",
+                             f"The partition column `{bare}` is not one of {name}'s: "
+                             f"{', '.join(partitions)}.")
+            conditions.append(f"{sqltext.quote_path(known[bare.lower()], '`')} <=> {literal}")
+        listed = ", ".join(sqltext.quote_path(p, "`") for p in partitions)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return f"SELECT DISTINCT {listed} FROM {name}{where} ORDER BY {listed}"
 
     @staticmethod
     def _unknown_catalog(name: str) -> CallRefused:
@@ -1419,6 +1504,48 @@ def _check_nesting(text: str, what: str) -> None:
 # Databricks' columns of SHOW TABLES and SHOW VIEWS
 _SHOW_TABLES_COLUMNS = [("database", "string"), ("tableName", "string"), ("isTemporary", "boolean")]
 _SHOW_VIEWS_COLUMNS = [("namespace", "string"), ("viewName", "string"), ("isTemporary", "boolean")]
+
+
+_DESCRIBE_COLUMNS = [("col_name", "string"), ("data_type", "string"), ("comment", "string")]
+_DETAILED = "# Detailed Table Information"
+# What DESCRIBE EXTENDED t column adds: the column's statistics, as Spark names them
+_COLUMN_STATISTICS = ("min", "max", "num_nulls", "distinct_count", "avg_col_len", "max_col_len", "histogram")
+# Properties the catalog keeps about a table that are not the table's own (Databricks does not list them), and the
+# prefix of the write options the engine keeps beside them
+ENGINE_PROPERTIES = frozenset({"table_type", "table_id", "io.unitycatalog.tableId", "created_at", "updated_at", "owner",
+                               "comment"})
+_OPTION_PREFIX = "option."
+
+
+def own_properties(properties: dict[str, str]) -> dict[str, str]:
+    """A table's own properties, as SHOW TBLPROPERTIES and DESCRIBE list them."""
+    return {key: value for key, value in properties.items()
+            if key not in ENGINE_PROPERTIES and not key.startswith(_OPTION_PREFIX)}
+
+
+def _details(info: TableInfo) -> list[tuple[str, str]]:
+    """DESCRIBE TABLE EXTENDED's detailed rows of a catalog table, in Spark's order and Databricks' names."""
+    created = datetime.fromtimestamp(info.created_at / 1000, UTC) if info.created_at else None
+    rows = [("Catalog", info.name.catalog), ("Database", info.name.schema), ("Table", info.name.table)]
+    if info.owner:
+        rows.append(("Owner", info.owner))
+    if created is not None:
+        rows.append(("Created Time", created.strftime("%a %b %d %H:%M:%S UTC %Y")))
+    rows += [("Last Access", "UNKNOWN"), ("Type", info.table_type), ("Provider", info.data_source_format.lower())]
+    if info.comment:
+        rows.append(("Comment", info.comment))
+    properties = own_properties(info.properties)
+    if properties:
+        rows.append(("Table Properties", "[" + ", ".join(f"{k}={v}" for k, v in sorted(properties.items())) + "]"))
+    rows += [("Location", info.storage_location), ("Is_managed_location", str(info.table_type == MANAGED).lower())]
+    return rows
+
+
+def _type_name(data_type: Any) -> str:
+    """A Spark Connect ``DataType`` as Spark SQL writes it (``decimal(18,2)``, ``struct<a:int>``)."""
+    from pyspark.sql.connect.types import proto_schema_to_pyspark_data_type
+
+    return str(proto_schema_to_pyspark_data_type(data_type).simpleString())
 
 
 def _schema_of(qualified: str | None) -> str:

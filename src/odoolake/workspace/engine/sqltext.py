@@ -415,6 +415,88 @@ def show_create_table(sql: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class Describe:
+    """``DESC[RIBE] [TABLE] [EXTENDED|FORMATTED] name [column]``: the table as written, whether the detailed form
+    was asked (FORMATTED is EXTENDED's other name), and the column (a dotted path into a struct) if one was named."""
+
+    name: str
+    extended: bool
+    column: str | None
+
+
+_DESCRIBE_OTHER = frozenset({"QUERY", "DATABASE", "SCHEMA", "CATALOG", "FUNCTION", "HISTORY", "DETAIL", "NAMESPACE",
+                             "VOLUME", "CONNECTION", "PROVIDER", "RECIPIENT", "SHARE", "CREDENTIAL", "LOCATION"})
+
+
+def describe_table(sql: str) -> Describe | None:
+    """A DESCRIBE of a table (or view), else None: DESCRIBE QUERY, DETAIL, HISTORY, SCHEMA… and forms with a
+    PARTITION clause are left to whoever serves them."""
+    toks = _statement_tokens(sql)
+    upper = [t.text.upper() for t in toks]
+    if upper[:1] not in (["DESCRIBE"], ["DESC"]) or len(toks) < 2:
+        return None
+    i = 2 if upper[1] == "TABLE" else 1
+    extended = False
+    # EXTENDED is a table's name when nothing follows it (``DESCRIBE extended``)
+    if i < len(upper) - 1 and upper[i] in ("EXTENDED", "FORMATTED"):
+        extended, i = True, i + 1
+    if i == 1 and upper[i] in _DESCRIBE_OTHER and len(toks) > 2:
+        return None
+    name, i = _name_at(toks, i)
+    if name is None:
+        return None
+    if i == len(toks):
+        return Describe(name, extended, None)
+    column, end = _name_at(toks, i)
+    return Describe(name, extended, column) if column is not None and end == len(toks) else None
+
+
+@dataclass(frozen=True)
+class ShowPartitions:
+    """``SHOW PARTITIONS name [PARTITION (col = value, …)]``: the table as written and the spec's (column, SQL
+    literal) pairs."""
+
+    name: str
+    spec: tuple[tuple[str, str], ...]
+
+
+def show_partitions(sql: str) -> ShowPartitions | None:
+    toks = _statement_tokens(sql)
+    if [t.text.upper() for t in toks[:2]] != ["SHOW", "PARTITIONS"]:
+        return None
+    name, i = _name_at(toks, 2)
+    if name is None:
+        raise SqlSyntaxError("[PARSE_SYNTAX_ERROR] SHOW PARTITIONS needs a table name: SHOW PARTITIONS <table> "
+                             "[PARTITION (<column> = <value>, …)].")
+    if i == len(toks):
+        return ShowPartitions(name, ())
+    spec: list[tuple[str, str]] = []
+    if toks[i].text.upper() == "PARTITION" and i + 1 < len(toks) and toks[i + 1].token_type == TokenType.L_PAREN:
+        j = i + 2
+        while j + 2 < len(toks) and toks[j + 1].token_type == TokenType.EQ and \
+                toks[j + 2].token_type in (TokenType.STRING, TokenType.NUMBER):
+            column, _ = _name_at(toks, j)
+            if column is None or "." in column.replace("``", ""):
+                break
+            j += 2
+            if toks[j].token_type == TokenType.STRING:  # adjacent literals are one ('it' 's')
+                literal = quote_path(_joined_strings(toks, j), "'")
+                while j < len(toks) and toks[j].token_type == TokenType.STRING:
+                    j += 1
+            else:
+                literal, j = toks[j].text, j + 1
+            spec.append((column, literal))
+            if j < len(toks) and toks[j].token_type == TokenType.COMMA:
+                j += 1
+                continue
+            if j + 1 == len(toks) and toks[j].token_type == TokenType.R_PAREN and spec:
+                return ShowPartitions(name, tuple(spec))
+            break
+    raise SqlSyntaxError("[PARSE_SYNTAX_ERROR] SHOW PARTITIONS takes a table and an optional PARTITION (<column> = "
+                         f"<value>, …) of literal values: {sql.strip()!r} is neither.")
+
+
+@dataclass(frozen=True)
 class CacheStatement:
     """``CACHE [LAZY] TABLE t``, ``UNCACHE TABLE [IF EXISTS] t``, ``REFRESH TABLE t``, ``REFRESH 'path'``,
     ``ANALYZE TABLE t COMPUTE STATISTICS …``, ``CLEAR CACHE``: hints to Spark's cache and optimizer, which the
