@@ -173,3 +173,26 @@ def test_a_snapshot_keeps_the_old_version_of_a_changed_row(warehouse, forecast_l
     rows = forecast_lake.spark.table("marts_snap.agency_rates").collect()
     versions = sorted((r["atc"], r["rate"], r["dbt_valid_to"] is None) for r in rows)
     assert versions == [("WC158", 1, False), ("WC158", 2, True), ("WI010", 5, True)]
+
+
+def test_models_with_table_properties_build_and_run_again(warehouse, forecast_lake, project):
+    """``tblproperties`` on a table model and an incremental one: dbt-databricks writes them into its CTAS, then on
+    the next run reads ``SHOW TBLPROPERTIES`` and sets what differs. Written to the Delta log as given before,
+    ``'30 days'`` failed the incremental model's second run; the properties also reach the log, where Delta keeps
+    them (DESCRIBE DETAIL reads them there)."""
+    models = project / "models" / "marts"
+    properties = "tblproperties={'delta.logRetentionDuration': '30 days', 'odoolake.owner_team': 'finance'}"
+    (models / "props_table.sql").write_text(f"{{{{ config(materialized='table', {properties}) }}}}\n"
+                                            "select 1 as id\n")
+    (models / "props_incremental.sql").write_text(
+        f"{{{{ config(materialized='incremental', incremental_strategy='append', {properties}) }}}}\n"
+        "select 1 as id\n")
+    for _ in range(2):
+        done = _dbt(warehouse, project, "run", "--select", "props_table", "props_incremental", schema="marts_props")
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    spark = forecast_lake.spark
+    for model, rows in (("props_table", 1), ("props_incremental", 2)):
+        detail = spark.sql(f"DESCRIBE DETAIL marts_props.{model}").first()
+        assert detail.properties == {"delta.logRetentionDuration": "interval 30 days",
+                                     "odoolake.owner_team": "finance"}, model
+        assert spark.table(f"marts_props.{model}").count() == rows

@@ -300,3 +300,59 @@ def test_describe_extended_column_and_show_partitions_answer_as_databricks(lake,
         with pytest.raises(AnalysisException) as err:
             spark.sql(statement).collect()
         assert error_class_of(err.value) == error_class, statement
+
+
+def test_table_properties_reach_the_log_in_the_form_the_engine_reads_back(spark):
+    """CREATE TABLE's TBLPROPERTIES (which Sail kept out of the Delta log) are written to the log, each value in
+    the form the engine reads back: `'TRUE'` and `'30 days'`, written as given, made every later write of the table
+    fail. So the table behaves as its properties say (append-only refuses a DELETE) and is still writable."""
+    spark.sql("CREATE TABLE cc.props (id INT) TBLPROPERTIES ('delta.appendOnly' = 'TRUE', team = 'fin', "
+              "DELTA.LOGRETENTIONDURATION = '30 days', 'delta.enableChangeDataFeed' = false)")
+    spark.sql("INSERT INTO cc.props VALUES (1)")
+    shown = dict(tuple(r) for r in spark.sql("SHOW TBLPROPERTIES cc.props").collect())
+    assert shown == {"delta.appendOnly": "true", "delta.logRetentionDuration": "interval 30 days", "team": "fin"}
+    detail = spark.sql("DESCRIBE DETAIL cc.props").first()
+    assert detail.properties == shown  # from the Delta log itself
+    assert [tuple(r) for r in spark.sql("SHOW TBLPROPERTIES cc.props ('delta.appendonly')").collect()] == [
+        ("delta.appendOnly", "true")]
+    assert spark.sql("SHOW TBLPROPERTIES cc.props (nope)").first().value == \
+        "Table cc.props does not have property: nope"
+    with pytest.raises(Exception, match="append-only"):
+        spark.sql("DELETE FROM cc.props WHERE id = 1")
+    spark.sql("CREATE TABLE cc.props_as TBLPROPERTIES ('delta.checkpointInterval' = 5) AS SELECT 1 AS x")
+    spark.sql("ALTER TABLE cc.props_as SET TBLPROPERTIES (delta.logRetentionDuration = 'INTERVAL 2 WEEKS', "
+              "x.y = 1)")
+    spark.sql("INSERT INTO cc.props_as VALUES (2)")
+    assert spark.sql("SELECT count(*) FROM cc.props_as").first()[0] == 2
+    assert dict(tuple(r) for r in spark.sql("SHOW TBLPROPERTIES cc.props_as").collect()) == {
+        "delta.checkpointInterval": "5", "delta.logRetentionDuration": "interval 2 weeks", "x.y": "1"}
+
+
+@pytest.mark.parametrize(("properties", "error_class", "says"), [
+    ("'delta.checkpointInterval' = ' 5 '", "INVALID_TABLE_PROPERTY_VALUE", "a whole number of commits above 0"),
+    ("'delta.logRetentionDuration' = 'interval 1.5 hours'", "INVALID_TABLE_PROPERTY_VALUE", "an interval"),
+    ("'delta.appendOnly' = 'yes'", "INVALID_TABLE_PROPERTY_VALUE", "true or false"),
+    ("'delta.minReaderVersion' = '3'", "UNSUPPORTED_FEATURE", "table feature"),  # delta-rs panicked on it
+    ("'delta.enableDeletionVectors' = 'true'", "UNSUPPORTED_FEATURE", "table feature"),
+    ("'delta.feature.foo' = 'supported'", "UNSUPPORTED_FEATURE", "table feature"),
+    ("'delta.nope' = '1'", "DELTA_UNKNOWN_CONFIGURATION", "Unknown configuration was specified: delta.nope"),
+    ("'owner' = 'x'", "UNSUPPORTED_FEATURE.SET_TABLE_PROPERTY", "reserved table property"),
+    ("'a' = '1', 'a' = '2'", "DUPLICATE_KEY", "Found duplicate keys 'a'"),
+    ("'a' = '1') TBLPROPERTIES ('b' = '2'", "DUPLICATE_CLAUSES", "TBLPROPERTIES"),
+    ("'a'", "PARSE_SYNTAX_ERROR", "key = value pairs"),
+])
+def test_table_properties_a_delta_table_cannot_take_are_refused_before_anything_is_made(spark, properties,
+                                                                                         error_class, says):
+    for statement in (f"CREATE TABLE cc.refused_props (id INT) TBLPROPERTIES ({properties})",
+                      f"CREATE TABLE cc.refused_props TBLPROPERTIES ({properties}) AS SELECT 1 AS id"):
+        with pytest.raises(AnalysisException) as err:
+            spark.sql(statement)
+        assert error_class_of(err.value) == error_class and says in str(err.value), statement
+        assert not spark.catalog.tableExists("cc.refused_props")
+    spark.sql("CREATE TABLE IF NOT EXISTS cc.altered_props (id INT)")
+    if error_class != "DUPLICATE_CLAUSES":
+        with pytest.raises(AnalysisException) as err:
+            spark.sql(f"ALTER TABLE cc.altered_props SET TBLPROPERTIES ({properties})")
+        assert error_class_of(err.value) == error_class and says in str(err.value)
+    spark.sql("INSERT INTO cc.altered_props VALUES (1)")  # still writable: nothing was written to its log
+    assert spark.sql("SHOW TBLPROPERTIES cc.altered_props").count() == 0

@@ -545,6 +545,20 @@ def test_a_ctas_that_fails_leaves_no_table_behind_and_can_be_run_again(spark):
     assert _rows(spark, "dw.failed_ctas") == [(0,), (1,), (2,)]
 
 
+def test_a_ctas_commits_its_rows_as_version_0_and_a_create_with_columns_an_empty_one(spark):
+    """On Databricks a CTAS is one commit, version 0, holding its rows. The catalog made an empty Delta table when
+    Sail registered the CTAS's table, so its rows came at version 1 and ``VERSION AS OF 0`` answered none. A CREATE
+    TABLE with columns still makes its empty version 0, which the first INSERT appends to."""
+    spark.sql("CREATE TABLE dw.ctas_v0 AS SELECT id AS x FROM range(3)")
+    history = spark.sql("DESCRIBE HISTORY dw.ctas_v0").collect()
+    assert [h.version for h in history] == [0] and history[0].operation == "CREATE TABLE"
+    assert spark.sql("SELECT count(*) FROM dw.ctas_v0 VERSION AS OF 0").first()[0] == 3
+    spark.sql("CREATE TABLE dw.columns_v0 (x BIGINT)")
+    spark.sql("INSERT INTO dw.columns_v0 VALUES (1)")
+    assert [h.version for h in spark.sql("DESCRIBE HISTORY dw.columns_v0").collect()] == [1, 0]
+    assert spark.sql("SELECT count(*) FROM dw.columns_v0 VERSION AS OF 0").first()[0] == 0
+
+
 def test_a_failed_create_forgets_only_a_table_it_made(tmp_path):
     """The undo of a failed CREATE TABLE notes, once the table's lock is held, whether the name was free: a table
     another call created before then is kept, files and all."""

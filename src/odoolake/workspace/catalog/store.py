@@ -20,6 +20,7 @@ import json
 import re
 import shutil
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -159,6 +160,8 @@ class CatalogStore:
         self.owner = owner
         self.db = Database(paths.home / "catalog.db", MIGRATIONS)
         self.delta = DeltaLogReader()
+        self._first_writes: set[str] = set()  # locations whose first commit a CTAS is about to write
+        self._first_writes_lock = threading.Lock()
         self._seed()
 
     # -- locations ---------------------------------------------------------------------------------------------
@@ -174,6 +177,16 @@ class CatalogStore:
         location = self.managed_location(name.schema, name.table)
         self._check_location_free(location, name)
         return location
+
+    def expect_first_write(self, location: str, expected: bool = True) -> None:
+        """Mark (or, ``expected=False``, unmark) a location whose table a CTAS registers and then writes: its
+        registration makes no empty Delta table there, so the CTAS's own commit is version 0, as on Databricks (an
+        empty version 0 made ``VERSION AS OF 0`` answer no rows)."""
+        with self._first_writes_lock:
+            if expected:
+                self._first_writes.add(str(location))
+            else:
+                self._first_writes.discard(str(location))
 
     def _check_location_free(self, location: Path, name: FullName) -> None:
         """A location belongs to one table: a second name for the same files would overwrite or (as a managed
@@ -350,7 +363,10 @@ class CatalogStore:
         if self.find(name) is not None:
             raise _exists("table", str(name))
         self._check_location_free(location, name)
-        if fmt == "DELTA" and columns and not Path(location, "_delta_log").is_dir():
+        with self._first_writes_lock:  # taken: a later registration at the location makes its empty table again
+            written_next = str(location) in self._first_writes
+            self._first_writes.discard(str(location))
+        if fmt == "DELTA" and columns and not written_next and not Path(location, "_delta_log").is_dir():
             _create_empty_delta(location, delta_schema(columns), comment, partition_columns(columns))
         now = _now()
         with self.db.transaction() as conn:

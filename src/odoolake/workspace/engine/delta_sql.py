@@ -15,10 +15,11 @@ from typing import Any
 
 import pyarrow
 from deltalake import DeltaTable, Field
+from deltalake.exceptions import DeltaError
 from deltalake.schema import PrimitiveType
 
 from odoolake.errors import DeltaCommandError
-from odoolake.workspace.engine import sqltext
+from odoolake.workspace.engine import sqltext, table_properties
 
 MIN_RETENTION_HOURS = 168
 RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
@@ -84,7 +85,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "add_columns",
         re.compile(rf"^\s*ALTER\s+TABLE\s+{_TARGET}\s+ADD\s+COLUMNS?\s*\((?P<cols>.+)\)\s*;?\s*$", re.I | re.S),
     ),
-    ("tblproperties", re.compile(rf"^\s*SHOW\s+TBLPROPERTIES\s+{_TARGET}\s*;?\s*$", re.I | re.S)),
+    ("tblproperties", re.compile(rf"^\s*SHOW\s+TBLPROPERTIES\s+{_TARGET}(?:\s*\(\s*(?P<key>'(?:[^'\\]|\\.)*'|"
+                                 r"[\w.]+)\s*\))?\s*;?\s*$", re.I | re.S)),
     (
         "set_tblproperties",
         re.compile(rf"^\s*ALTER\s+TABLE\s+{_TARGET}\s+SET\s+TBLPROPERTIES\s*\((?P<props>.+)\)\s*;?\s*$", re.I | re.S),
@@ -103,7 +105,6 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                    rf"{_COMMENT}\s*;?\s*$", re.I | re.S),
     ),
 ]
-_PROPERTY = re.compile(r"\s*'(?P<key>(?:[^'\\]|\\.)*)'\s*=\s*'(?P<value>(?:[^'\\]|\\.)*)'\s*(?:,|$)")
 
 
 def match_delta_statement(sql: str) -> DeltaStatement | None:
@@ -123,12 +124,19 @@ def run_delta_statement(stmt: DeltaStatement, location: str, conf: Callable[[str
     except Exception as exc:  # delta-rs raises several types for "not a table"
         raise DeltaCommandError(f"{stmt.target} at {location} is not a Delta table: {exc}") from exc
     handler = _HANDLERS[stmt.kind]
-    if stmt.kind in ("history", "detail"):
-        return handler(stmt, table, location, conf)
-    from odoolake.workspace.engine.locks import table_lock
+    try:
+        if stmt.kind in ("history", "detail"):
+            return handler(stmt, table, location, conf)
+        from odoolake.workspace.engine.locks import table_lock
 
-    with table_lock(location):  # maintenance commits queue behind (and block) data writes
-        return handler(stmt, DeltaTable(location), location, conf)
+        with table_lock(location):  # maintenance commits queue behind (and block) data writes
+            return handler(stmt, DeltaTable(location), location, conf)
+    except DeltaError as exc:
+        raise DeltaCommandError(f"{stmt.target}: {exc}") from None
+    except BaseException as exc:  # a panic inside delta-rs is a BaseException: the call would never be answered
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise DeltaCommandError(f"{stmt.target}: delta-rs failed: {exc}") from None
 
 
 def _optimize(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
@@ -261,21 +269,36 @@ def _add_columns(stmt: DeltaStatement, table: DeltaTable, location: str, conf: C
     return [], []
 
 
+def shown_properties(stmt: DeltaStatement, properties: dict[str, str]) -> Result:
+    """SHOW TBLPROPERTIES' answer: every property, or the one its ``('key')`` names (Spark's line when the table
+    has no such property)."""
+    key = stmt.match.group("key")
+    if key is None:
+        return [("key", "string"), ("value", "string")], sorted(properties.items())
+    key = table_properties.canonical("".join(token.text for token in sqltext.tokens(key)) if key.startswith("'")
+                                     else key)
+    return [("key", "string"), ("value", "string")], [
+        (key, properties.get(key, f"Table {stmt.target} does not have property: {key}"))]
+
+
 def _tblproperties(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
-    props = dict(table.metadata().configuration)
-    return [("key", "string"), ("value", "string")], sorted(props.items())
+    return shown_properties(stmt, dict(table.metadata().configuration))
+
+
+def set_properties(stmt: DeltaStatement) -> dict[str, str]:
+    """The properties ``ALTER TABLE … SET TBLPROPERTIES (…)`` writes, checked (:mod:`.table_properties`, which
+    raises ``PropertyRefused``)."""
+    toks = sqltext.tokens(f"({stmt.match.group('props')})")
+    pairs, end = sqltext.property_list(toks, 0)
+    if end != len(toks):
+        raise DeltaCommandError("SET TBLPROPERTIES takes one list of key = value pairs in parentheses.")
+    return table_properties.checked(pairs)
 
 
 def _set_tblproperties(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
-    text = stmt.match.group("props")
-    properties, pos = {}, 0
-    while pos < len(text):
-        m = _PROPERTY.match(text, pos)
-        if m is None:
-            raise DeltaCommandError(f"SET TBLPROPERTIES expects 'key' = 'value' pairs, got {text[pos:].strip()!r}")
-        properties[m.group("key")] = m.group("value")
-        pos = m.end()
-    table.alter.set_table_properties(properties, raise_if_not_exists=False)
+    properties = set_properties(stmt)
+    if properties:  # a feature left off writes nothing
+        table.alter.set_table_properties(properties, raise_if_not_exists=False)
     return [], []
 
 

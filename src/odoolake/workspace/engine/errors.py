@@ -45,7 +45,7 @@ _DATE_TIME = ("org.apache.spark.SparkDateTimeException", "java.time.DateTimeExce
 _INDEX = ("org.apache.spark.SparkArrayIndexOutOfBoundsException", "java.lang.ArrayIndexOutOfBoundsException")
 _RUNTIME = ("org.apache.spark.SparkRuntimeException",)
 _ANALYSIS = ("org.apache.spark.sql.AnalysisException",)
-_PARSE = ("org.apache.spark.sql.catalyst.parser.ParseException", "org.apache.spark.sql.AnalysisException")
+PARSE_CLASSES = ("org.apache.spark.sql.catalyst.parser.ParseException", "org.apache.spark.sql.AnalysisException")
 _ANSI_OFF = 'If necessary set "spark.sql.ansi.enabled" to "false" to bypass this error.'
 
 
@@ -58,7 +58,7 @@ def _syntax(match: re.Match[str]) -> SparkError:
     near = match.group("near")
     where = "end of input" if near == "end of input" else f"'{near}'"
     position = f" (position {match.group('pos')})" if match.group("pos") else ""
-    return SparkError("PARSE_SYNTAX_ERROR", "42601", f"Syntax error at or near {where}{position}.", _PARSE)
+    return SparkError("PARSE_SYNTAX_ERROR", "42601", f"Syntax error at or near {where}{position}.", PARSE_CLASSES)
 
 
 # Spark (java.time) names of the fields make_date checks, with their valid ranges.

@@ -51,7 +51,16 @@ from odoolake.workspace.catalog.store import (
     is_identifier,
     unknown_catalog,
 )
-from odoolake.workspace.engine import delta_sql, delta_writes, dialect, sql_parameters, sqltext, wire
+from odoolake.workspace.engine import (
+    delta_sql,
+    delta_writes,
+    dialect,
+    errors,
+    sql_parameters,
+    sqltext,
+    table_properties,
+    wire,
+)
 from odoolake.workspace.engine.access import AccessRules
 from odoolake.workspace.engine.delta_sql import UnknownColumn, comment_text, match_delta_statement, run_delta_statement
 from odoolake.workspace.engine.identity import CallRefused, Principal
@@ -92,6 +101,7 @@ DML_METRICS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
 }
 # What an INSERT answers on Databricks (Sail answers one column, ``count``).
 INSERT_METRICS = [("num_affected_rows", "bigint"), ("num_inserted_rows", "bigint")]
+_SQL_STATES = {"PARSE_SYNTAX_ERROR": "42601", "DUPLICATE_CLAUSES": "42614"}  # of the rules' syntax errors
 _SET_SPECIAL = re.compile(r"^\s*SET\s+(CATALOG|SCHEMA|VAR|VARIABLE)\b", re.I)
 
 
@@ -518,7 +528,15 @@ class PlanRewriter:
         """The text Sail should run for ``sql``; statements the engine serves itself are done here (only when
         ``eager``: a command, run once) and replaced by a query that returns their result. ``standalone`` is False
         for a text that names DataFrames passed with it (``spark.sql("… {df}", df=df)``): an INSERT then goes to
-        Sail with them."""
+        Sail with them. A text the rules cannot read is refused with its error class, as Spark's parser would."""
+        try:
+            return self._prepare_sql(sql, call, eager, prepared, standalone)
+        except sqltext.SqlSyntaxError as exc:
+            error_class, _, message = str(exc).removeprefix("[").partition("] ")
+            raise refuse("INVALID_ARGUMENT", error_class, _SQL_STATES.get(error_class, "42601"), message,
+                         errors.PARSE_CLASSES) from None
+
+    def _prepare_sql(self, sql: str, call: Call, eager: bool, prepared: Prepared | None, standalone: bool) -> str:
         if sql in sqltext.ANSWERED:  # the engine's own answer to an earlier statement, read by the client
             return sql
         _check_size(sql.encode(), "statement")
@@ -778,11 +796,15 @@ class PlanRewriter:
                 self._catalog(lambda: self.catalog.set_table_comment(name, comment_text(stmt)))
                 return sqltext.answer_query([], [])
             location = info.storage_location
+            if stmt.kind == "tblproperties":  # the catalog's: the log's properties and those kept beside it
+                return sqltext.answer_query(*delta_sql.shown_properties(stmt, own_properties(info.properties)))
 
         try:
             columns, rows = run_delta_statement(stmt, location, lambda key: self._session_conf(call, key))
         except UnknownColumn as exc:
             raise refuse("INVALID_ARGUMENT", "UNRESOLVED_COLUMN.WITH_SUGGESTION", "42703", str(exc)) from None
+        except table_properties.PropertyRefused as exc:
+            raise refuse("INVALID_ARGUMENT", exc.error_class, exc.sql_state, exc.message) from None
         except DeltaCommandError as exc:
             raise refuse("INVALID_ARGUMENT", "DELTA_COMMAND_FAILED", "42000", str(exc)) from None
         if name is not None:
@@ -983,6 +1005,11 @@ class PlanRewriter:
             raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
                          f"Column `{column}` of {name} has {what}, which the local engine does not support: it "
                          "would create the column without it. Compute the value in the query that writes the table.")
+        properties: dict[str, str] = {}
+        if create.properties_span is not None and create.provider in (None, "delta"):  # Sail keeps them out of the log
+            properties = _checked_properties(create.properties)
+            sql = sql[:create.properties_span[0]] + sql[create.properties_span[1]:]
+            create = sqltext.create_table(sql) or create
         existing = self.catalog.find(name)
         table_comment = None
         if create.query_start is not None and create.comment_span is not None:  # which Sail refuses in a CTAS
@@ -992,11 +1019,12 @@ class PlanRewriter:
         if create.replace and create.query_start is not None:
             answer = self._replace_table_as(name, existing, sql[create.query_start:].rstrip().rstrip(";"), call)
             # a replaced table has the comments of its new definition only, as on Databricks
-            self._comments_after_create(name, table_comment, create.column_comments, replacing=True)()
+            self._comments_after_create(name, table_comment, create.column_comments, replacing=True,
+                                        properties=properties)()
             return answer
         if create.replace:
             if existing is not None:
-                return self._replace_table_with_columns(sql, name, existing, create, call)
+                return self._replace_table_with_columns(sql, name, existing, create, call, properties)
             sql = re.sub(r"^\s*CREATE\s+OR\s+REPLACE\b", "CREATE", sql, count=1, flags=re.I)
             create = sqltext.create_table(sql) or create
         if existing is not None:
@@ -1009,8 +1037,9 @@ class PlanRewriter:
             query = sqltext.without_trailing(sql[create.query_start:])
             sql = f"{sql[:create.query_start]} {self._query_made_nullable(query, call)}"
             create = sqltext.create_table(sql) or create
-        if prepared is not None and (table_comment is not None or create.column_comments):  # Sail keeps neither
-            prepared.after_success = self._comments_after_create(name, table_comment, create.column_comments)
+        if prepared is not None and (table_comment is not None or create.column_comments or properties):
+            prepared.after_success = self._comments_after_create(name, table_comment, create.column_comments,
+                                                                 properties=properties)
         location = str(self._catalog(lambda: self.catalog.new_table_location(name)))
         if not create.has_location:  # LOCATION first: USING must stay before it when both go at the end
             at = create.clauses_end
@@ -1022,6 +1051,13 @@ class PlanRewriter:
         if prepared is not None and not create.has_location:
             prepared.lock = location
             prepared.on_lock, prepared.after_failure = self._undo_of_create(name, location)
+            # the CTAS's own commit is the table's version 0
+            self.catalog.expect_first_write(location, create.query_start is not None)
+            if create.query_start is not None:
+                prepared.after_success = _then(lambda: self.catalog.expect_first_write(location, False),
+                                               prepared.after_success)
+                prepared.after_failure = _then(lambda: self.catalog.expect_first_write(location, False),
+                                               prepared.after_failure)
         return sql
 
     def _undo_of_create(self, name: FullName, location: str) -> tuple[Callable[[], None], Callable[[], None]]:
@@ -1049,21 +1085,24 @@ class PlanRewriter:
 
     def _comments_after_create(self, name: FullName, table_comment: str | None,
                                column_comments: tuple[tuple[str, str], ...],
-                               replacing: bool = False) -> Callable[[], None]:
-        """What sets the comments of a table just created: the table's (catalog, and a Delta table's description)
-        and a Delta table's columns' (``comment`` in the field's metadata, where Spark keeps it; the engine keeps
-        another format's itself). ``replacing``: a table replaced by ``CREATE OR REPLACE … AS`` keeps no comment
-        its new definition does not give."""
+                               replacing: bool = False, properties: dict[str, str] | None = None) -> Callable[[], None]:
+        """What sets the comments and properties of a table just created (Sail keeps neither in the Delta log): the
+        table's comment (catalog, and a Delta table's description), a Delta table's columns' (``comment`` in the
+        field's metadata, where Spark keeps it; the engine keeps another format's itself) and its checked
+        properties (:mod:`.table_properties`), in one more commit. ``replacing``: a table replaced by ``CREATE OR
+        REPLACE … AS`` keeps no comment its new definition does not give."""
         def set_comments() -> None:
             from deltalake import DeltaTable
             from deltalake.exceptions import DeltaError
 
             info = self.catalog.find(name)
             clear = replacing and table_comment is None and info is not None and info.comment
-            if info is None or not (column_comments or table_comment is not None or clear):
+            if info is None or not (column_comments or table_comment is not None or clear or properties):
                 return
             try:
                 table = DeltaTable(info.storage_location) if info.data_source_format == "DELTA" else None
+                if table is not None and properties:
+                    table.alter.set_table_properties(properties, raise_if_not_exists=False)
                 if table is not None and column_comments:
                     fields = {field.name.lower(): field.name for field in table.schema().fields}
                     for column, comment in column_comments:
@@ -1075,14 +1114,15 @@ class PlanRewriter:
                     self._catalog(lambda: self.catalog.set_table_comment(name, table_comment))
             except (DeltaError, OSError) as exc:
                 raise refuse("INTERNAL", "INTERNAL_ERROR", "XX000",
-                             f"Table {name} was created, but its comments could not be set: {exc}") from None
+                             f"Table {name} was created, but its comments or properties could not be set: {exc}") \
+                    from None
             finally:
                 self.catalog.delta.forget(info.storage_location)
 
         return set_comments
 
     def _replace_table_with_columns(self, sql: str, name: FullName, existing: TableInfo, create: sqltext.CreateTable,
-                                    call: Call) -> str:
+                                    call: Call, properties: dict[str, str]) -> str:
         """``CREATE OR REPLACE TABLE name (columns) …`` over an existing table (how dbt-databricks reloads a seed):
         a new version of the same table, empty, with the listed columns and partitioning; its history is kept, as
         on Databricks."""
@@ -1100,7 +1140,8 @@ class PlanRewriter:
                          f"{why}: DROP TABLE {name} first, then CREATE TABLE.")
         query = self.prepare_sql(table.query, call, eager=False)  # its text gets the rules like any other
         answer = self._replace_table_as(name, existing, query, call, table.partition_by)
-        self._comments_after_create(name, create.comment, create.column_comments, replacing=True)()
+        self._comments_after_create(name, create.comment, create.column_comments, replacing=True,
+                                    properties=properties)()
         return answer
 
     def _replace_table_as(self, name: FullName, existing: TableInfo | None, query: str, call: Call,
@@ -1590,6 +1631,24 @@ _TABLE_SCHEMA_JSON = json.dumps({"type": "struct", "fields": [
 
 # The columns of spark.catalog's Database rows, as PySpark reads them.
 _DATABASE_COLUMNS = [("name", "string"), ("catalog", "string"), ("description", "string"), ("locationUri", "string")]
+
+
+def _then(first: Callable[[], None], then: Callable[[], None] | None) -> Callable[[], None]:
+    def both() -> None:
+        try:
+            first()
+        finally:
+            if then is not None:
+                then()
+
+    return both
+
+
+def _checked_properties(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    try:
+        return table_properties.checked(pairs)
+    except table_properties.PropertyRefused as exc:
+        raise refuse("INVALID_ARGUMENT", exc.error_class, exc.sql_state, exc.message) from None
 
 
 def _check_deterministic(function: str | None) -> None:

@@ -561,6 +561,65 @@ class CreateTable:
     column_comments: tuple[tuple[str, str], ...] = ()  # (column, comment) of the column list's ``COMMENT '…'``
     # (column, GENERATED or DEFAULT): computed columns, identity columns and defaults, which Sail drops silently
     column_values: tuple[tuple[str, str], ...] = ()
+    provider: str | None = None  # the USING clause's format, lower-case
+    properties: tuple[tuple[str, str], ...] = ()  # the TBLPROPERTIES clause's (key, value) pairs, as written
+    properties_span: tuple[int, int] | None = None  # where that clause is in the text
+
+
+_PROPERTY_VALUES = frozenset({TokenType.STRING, TokenType.NUMBER, TokenType.TRUE, TokenType.FALSE})
+_PROPERTY_LIST_RULE = ("TBLPROPERTIES takes a list of key = value pairs in parentheses: a key is a quoted string or a "
+                       "dotted name, a value a quoted string, a number or true/false")
+
+
+def property_list(toks: tuple[Token, ...] | list[Token], at: int) -> tuple[tuple[tuple[str, str], ...], int]:
+    """The ``(key = value, …)`` list of TBLPROPERTIES starting at token ``at`` (its opening parenthesis), as Spark's
+    grammar reads it (the ``=`` optional, adjacent string literals joined, a number's sign kept, booleans
+    lower-case), and the index after its closing parenthesis."""
+    if at >= len(toks) or toks[at].token_type != TokenType.L_PAREN:
+        raise SqlSyntaxError(f"[PARSE_SYNTAX_ERROR] {_PROPERTY_LIST_RULE}.")
+    pairs: list[tuple[str, str]] = []
+    i = at + 1
+    while i < len(toks):
+        tok = toks[i]
+        if tok.token_type == TokenType.STRING:
+            key = _joined_strings(toks, i)
+            while i < len(toks) and toks[i].token_type == TokenType.STRING:
+                i += 1
+        else:
+            parts = []
+            while i < len(toks) and (toks[i].token_type in (TokenType.VAR, TokenType.IDENTIFIER) or
+                                     toks[i].text.isidentifier()):
+                parts.append(toks[i].text)
+                i += 1
+                if i < len(toks) and toks[i].token_type == TokenType.DOT:
+                    i += 1
+                    continue
+                break
+            if not parts:
+                break
+            key = ".".join(parts)
+        if i < len(toks) and toks[i].token_type == TokenType.EQ:
+            i += 1
+        sign = ""
+        if i < len(toks) and toks[i].token_type in (TokenType.DASH, TokenType.PLUS) and i + 1 < len(toks) and \
+                toks[i + 1].token_type == TokenType.NUMBER:
+            sign, i = ("-" if toks[i].token_type == TokenType.DASH else ""), i + 1
+        if i >= len(toks) or toks[i].token_type not in _PROPERTY_VALUES:
+            break
+        if toks[i].token_type == TokenType.STRING:
+            value = _joined_strings(toks, i)
+            while i < len(toks) and toks[i].token_type == TokenType.STRING:
+                i += 1
+        else:
+            value, i = sign + toks[i].text.lower(), i + 1
+        pairs.append((key, value))
+        if i < len(toks) and toks[i].token_type == TokenType.COMMA:
+            i += 1
+            continue
+        if i < len(toks) and toks[i].token_type == TokenType.R_PAREN:
+            return tuple(pairs), i + 1
+        break
+    raise SqlSyntaxError(f"[PARSE_SYNTAX_ERROR] {_PROPERTY_LIST_RULE}.")
 
 
 def _joined_strings(toks: tuple[Token, ...] | list[Token], first: int) -> str:
@@ -640,6 +699,9 @@ def create_table(sql: str) -> CreateTable | None:
     has_location = has_using = False
     query_start = None
     comment, comment_span = None, None
+    provider: str | None = None
+    properties: tuple[tuple[str, str], ...] = ()
+    properties_span: tuple[int, int] | None = None
     clauses_end = toks[-1].end + 1 if toks else len(sql)
     depth = 0
     while i < len(toks):
@@ -658,6 +720,15 @@ def create_table(sql: str) -> CreateTable | None:
                 has_location = True
             elif upper[i] == "USING":
                 has_using = True
+                provider = toks[i + 1].text.lower() if i + 1 < len(toks) else None
+            elif upper[i] == "TBLPROPERTIES" and kind != TokenType.STRING:
+                if properties_span is not None:
+                    raise SqlSyntaxError("[DUPLICATE_CLAUSES] Found duplicate clauses: TBLPROPERTIES. Give the "
+                                         "table's properties in one TBLPROPERTIES clause.")
+                properties, end = property_list(toks, i + 1)
+                properties_span = (toks[i].start, toks[end - 1].end + 1)
+                i = end
+                continue
             elif upper[i] == "AS" or kind in (TokenType.SELECT, TokenType.WITH):
                 query_start = toks[i + 1].start if upper[i] == "AS" and i + 1 < len(toks) else toks[i].start
                 clauses_end = toks[i].start
@@ -665,7 +736,7 @@ def create_table(sql: str) -> CreateTable | None:
         i += 1
     return CreateTable(".".join(name_parts), replace, if_not_exists, has_location, has_using, has_columns,
                        query_start, provider_at, clauses_end, comment, comment_span, tuple(column_comments),
-                       tuple(column_values))
+                       tuple(column_values), provider, properties, properties_span)
 
 
 def sql_literal(value: object) -> str:
