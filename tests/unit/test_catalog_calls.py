@@ -268,6 +268,7 @@ def test_describe_extended_column_and_show_partitions_answer_as_databricks(lake,
         assert (detail["Catalog"], detail["Database"], detail["Table"]) == ("main", "cc", "parted")
         assert (detail["Type"], detail["Is_managed_location"], detail["Provider"]) == ("MANAGED", "true", "delta")
         assert detail["Comment"] == "split" and detail["Table Properties"] == "[team=fin]"
+        assert "table_id" not in str(rows) and "main.cc" not in str(rows)
         assert detail["Location"].endswith("/cc/parted")
     spark.range(2).createOrReplaceTempView("parted_view")
     temporary = {r[0]: r[1] for r in spark.sql("DESCRIBE EXTENDED parted_view").collect()}
@@ -280,21 +281,27 @@ def test_describe_extended_column_and_show_partitions_answer_as_databricks(lake,
     assert extended[:3] == [("col_name", "q"), ("data_type", "int"), ("comment", "NULL")]
     assert [name for name, _ in extended[3:]] == ["min", "max", "num_nulls", "distinct_count", "avg_col_len",
                                                   "max_col_len", "histogram"]
-    assert [tuple(r) for r in spark.sql("DESCRIBE cc.parted s.b").collect()][:2] == [("col_name", "b"),
-                                                                                     ("data_type", "string")]
-    for missing, says in (("nope", "`nope` cannot be resolved"), ("s.nope", "`s.nope` cannot be resolved")):
+    for column, error_class, says in (("nope", "UNRESOLVED_COLUMN.WITH_SUGGESTION", "`nope` cannot be resolved"),
+                                      ("s.b", "UNSUPPORTED_FEATURE", "does not support nested column: s.b")):
         with pytest.raises(AnalysisException) as err:
-            spark.sql(f"DESCRIBE cc.parted {missing}").collect()
-        assert error_class_of(err.value) == "UNRESOLVED_COLUMN.WITH_SUGGESTION" and says in str(err.value)
+            spark.sql(f"DESCRIBE cc.parted {column}").collect()
+        assert error_class_of(err.value) == error_class and says in str(err.value)
+    # names a section header could be mistaken for, and back-quotes that belong to the name
+    spark.sql("CREATE TABLE IF NOT EXISTS cc.odd_names (`#x` INT, ```a` INT, after INT COMMENT 'last') USING DELTA")
+    assert spark.sql("DESCRIBE cc.odd_names after").collect()[2].info_value == "last"
+    assert spark.sql("DESCRIBE cc.odd_names ```a`").collect()[0].info_value == "`a"
+    assert spark.sql("DESCRIBE cc.odd_names `#x`").collect()[1].info_value == "int"
 
     partitions = spark.sql("SHOW PARTITIONS cc.parted")
     assert partitions.columns == ["p", "q"]
     assert [tuple(r) for r in partitions.collect()] == [(None, 2), ("a", 1), ("b", 2)]
     assert [tuple(r) for r in spark.sql("SHOW PARTITIONS cc.parted PARTITION (P = 'b')").collect()] == [("b", 2)]
     assert [tuple(r) for r in spark.sql("SHOW PARTITIONS cc.parted PARTITION (q = 1)").collect()] == [("a", 1)]
+    assert [tuple(r) for r in spark.sql("SHOW PARTITIONS cc.parted PARTITION (p = NULL)").collect()] == [(None, 2)]
     refused = (("SHOW PARTITIONS cc.ledger", "DELTA_SHOW_PARTITION_IN_NON_PARTITIONED_TABLE"),
                ("SHOW PARTITIONS cc.parted PARTITION (id = 1)", "PARTITIONS_NOT_FOUND"),
                ("SHOW PARTITIONS cc.nope", "TABLE_OR_VIEW_NOT_FOUND"),
+               ("SHOW PARTITIONS cc.parted PARTITION (p = 'a', P = 'b')", "DUPLICATE_KEY"),
                ("DESCRIBE TABLE EXTENDED cc.nope", "TABLE_OR_VIEW_NOT_FOUND"))
     for statement, error_class in refused:
         with pytest.raises(AnalysisException) as err:
@@ -302,10 +309,11 @@ def test_describe_extended_column_and_show_partitions_answer_as_databricks(lake,
         assert error_class_of(err.value) == error_class, statement
 
 
-def test_table_properties_reach_the_log_in_the_form_the_engine_reads_back(spark):
+def test_table_properties_reach_the_log_in_the_form_the_engine_reads_back(lake, spark):
     """CREATE TABLE's TBLPROPERTIES (which Sail kept out of the Delta log) are written to the log, each value in
     the form the engine reads back: `'TRUE'` and `'30 days'`, written as given, made every later write of the table
     fail. So the table behaves as its properties say (append-only refuses a DELETE) and is still writable."""
+    home, _ = lake
     spark.sql("CREATE TABLE cc.props (id INT) TBLPROPERTIES ('delta.appendOnly' = 'TRUE', team = 'fin', "
               "DELTA.LOGRETENTIONDURATION = '30 days', 'delta.enableChangeDataFeed' = false)")
     spark.sql("INSERT INTO cc.props VALUES (1)")
@@ -323,6 +331,11 @@ def test_table_properties_reach_the_log_in_the_form_the_engine_reads_back(spark)
     spark.sql("ALTER TABLE cc.props_as SET TBLPROPERTIES (delta.logRetentionDuration = 'INTERVAL 2 WEEKS', "
               "x.y = 1)")
     spark.sql("INSERT INTO cc.props_as VALUES (2)")
+    # a table at a location given, without USING, is Delta (Sail made it parquet) and keeps its properties
+    spark.sql(f"CREATE TABLE cc.props_at (id INT) LOCATION '{home.dbfs_root}/props_at' TBLPROPERTIES ('z' = '1')")
+    assert spark.sql("DESCRIBE DETAIL cc.props_at").first().properties == {"z": "1"}
+    # IF NOT EXISTS over an existing table leaves it alone, whatever its properties say
+    spark.sql("CREATE TABLE IF NOT EXISTS cc.props (id INT) TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true')")
     assert spark.sql("SELECT count(*) FROM cc.props_as").first()[0] == 2
     assert dict(tuple(r) for r in spark.sql("SHOW TBLPROPERTIES cc.props_as").collect()) == {
         "delta.checkpointInterval": "5", "delta.logRetentionDuration": "interval 2 weeks", "x.y": "1"}

@@ -306,9 +306,6 @@ def test_insert_into_and_insert_overwrite_in_dynamic_mode_are_refused_too(spark)
         with pytest.raises(AnalysisException) as session_set:
             one_period.write.insertInto("dw.periods", overwrite=True)
         assert error_class_of(session_set.value) == DYNAMIC_OVERWRITE
-        with pytest.raises(AnalysisException) as static_partition:
-            spark.sql("INSERT OVERWRITE dw.periods PARTITION (period = '2024-01') SELECT 7, 7")
-        assert error_class_of(static_partition.value) == DYNAMIC_OVERWRITE
         with pytest.raises(AnalysisException) as new_schema:  # explicitly asked: refused with overwriteSchema too
             one_period.write.mode("overwrite").option("overwriteSchema", "true") \
                 .option("partitionOverwriteMode", "dynamic").saveAsTable("dw.periods")
@@ -585,3 +582,40 @@ def test_a_failed_create_forgets_only_a_table_it_made(tmp_path):
     store.create_table(name, None, columns=[{"name": "x", "type_name": "INT", "type_text": "int", "position": 0}])
     undo()
     assert store.find(name) is None and not Path(location).exists()
+
+
+def test_insert_with_a_partition_clause_writes_as_spark_writes_a_delta_table(spark):
+    """``INSERT INTO|OVERWRITE t PARTITION (…)`` (Sail: "PARTITION for write"): the query's columns go, in order, to
+    the table's columns other than the static partitions (or to those listed), which take the spec's values; an
+    overwrite with a static value replaces that partition's rows only, as Delta's INSERT OVERWRITE does."""
+    spark.sql("CREATE TABLE dw.insert_parts (id INT, period STRING, amount INT) PARTITIONED BY (period)")
+    spark.sql("INSERT INTO dw.insert_parts VALUES (1, '2026-01', 10), (2, '2026-02', 20)")
+    spark.sql("INSERT OVERWRITE TABLE dw.insert_parts PARTITION (period = '2026-01') SELECT 5, 50")
+    spark.sql("INSERT INTO dw.insert_parts PARTITION (period = '2026-03') VALUES (7, 70)")
+    spark.sql("INSERT INTO dw.insert_parts PARTITION (period = '2026-03') (amount) VALUES (71)")
+    spark.sql("INSERT OVERWRITE dw.insert_parts PARTITION (period = '2026-01') (id, amount) VALUES (8, 80), (9, 90)")
+    spark.sql("INSERT INTO dw.insert_parts PARTITION (period) SELECT 11, '2026-04', 110")  # dynamic: from the query
+    spark.sql("INSERT OVERWRITE dw.insert_parts PARTITION (period = NULL) VALUES (12, 120)")
+    assert sorted((tuple(r) for r in spark.table("dw.insert_parts").collect()), key=str) == sorted([
+        (2, "2026-02", 20), (7, "2026-03", 70), (None, "2026-03", 71), (8, "2026-01", 80), (9, "2026-01", 90),
+        (11, "2026-04", 110), (12, None, 120)], key=str)
+    refused = (("INSERT INTO dw.insert_parts PARTITION (id = 1) SELECT '2026-05', 1", "NON_PARTITION_COLUMN"),
+               ("INSERT INTO dw.insert_parts PARTITION (period = 'x') (period) VALUES ('y')",
+                "STATIC_PARTITION_COLUMN_IN_INSERT_COLUMN_LIST"),
+               ("INSERT INTO dw.insert_parts PARTITION (period = 'x') VALUES (1)",
+                "INSERT_COLUMN_ARITY_MISMATCH.NOT_ENOUGH_DATA_COLUMNS"),
+               ("INSERT OVERWRITE dw.insert_parts PARTITION (period = 'x') VALUES (1, 2, 3)",
+                "INSERT_COLUMN_ARITY_MISMATCH.TOO_MANY_DATA_COLUMNS"))
+    for statement, error_class in refused:
+        with pytest.raises(AnalysisException) as err:
+            spark.sql(statement)
+        assert error_class_of(err.value) == error_class, statement
+    assert spark.table("dw.insert_parts").count() == 7  # nothing written by a refused statement
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    try:  # every partition column static: Spark deletes the static values' rows in dynamic mode too
+        spark.sql("INSERT OVERWRITE dw.insert_parts PARTITION (period = '2026-03') SELECT 13, 130")
+    finally:
+        spark.conf.unset("spark.sql.sources.partitionOverwriteMode")
+    assert sorted(tuple(r) for r in spark.sql("SELECT * FROM dw.insert_parts WHERE period = '2026-03'").collect()) == [
+        (13, "2026-03", 130)]
+    assert spark.table("dw.insert_parts").count() == 6

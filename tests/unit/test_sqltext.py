@@ -333,6 +333,7 @@ def test_answers_travel_as_json_only_when_the_values_come_back_as_literals_would
     ("DESCRIBE extended", sqltext.Describe("extended", False, None)),  # a table named extended
     ("DESCRIBE DETAIL gold.t", None), ("DESCRIBE HISTORY gold.t", None), ("DESCRIBE QUERY SELECT 1", None),
     ("DESCRIBE SCHEMA gold", None), ("DESCRIBE t PARTITION (p = 1)", None), ("DESCRIBE t a b", None),
+    ("DESCRIBE EXTENDED 'x'", None),
 ])
 def test_describe_forms(sql, expected):
     assert sqltext.describe_table(sql) == expected
@@ -343,7 +344,20 @@ def test_show_partitions_spec_is_literal_pairs():
     assert sqltext.show_partitions("show partitions t PARTITION (p = 'it''s', `q` = 3);") == \
         sqltext.ShowPartitions("t", (("p", "'its'"), ("`q`", "3")))
     assert sqltext.show_partitions("SHOW TABLES") is None
+    assert sqltext.show_partitions("SHOW PARTITIONS t PARTITION (p = -1, q = NULL, d = DATE '2026-01-01')") == \
+        sqltext.ShowPartitions("t", (("p", "-1"), ("q", "NULL"), ("d", "DATE '2026-01-01'")))
     for bad in ("SHOW PARTITIONS", "SHOW PARTITIONS t PARTITION (p = q)", "SHOW PARTITIONS t PARTITION (p = 1",
+                "SHOW PARTITIONS 'x'", "SHOW PARTITIONS t PARTITION (p)", "SHOW PARTITIONS t PARTITION (p = 'a' OR 1)",
                 "SHOW PARTITIONS t WHERE p = 1", "SHOW PARTITIONS t PARTITION ()", "SHOW PARTITIONS t PARTITION (s.a = 1)"):
         with pytest.raises(sqltext.SqlSyntaxError, match="SHOW PARTITIONS"):
             sqltext.show_partitions(bad)
+
+
+def test_insert_partition_clause_parts():
+    assert sqltext.insert_partition("INSERT OVERWRITE TABLE main.dw.t PARTITION (p = 'a', q) (id, `x y`) SELECT 5, 6") \
+        == sqltext.InsertPartition(True, "main.dw.t", (("p", "'a'"), ("q", None)), ("id", "`x y`"), "SELECT 5, 6")
+    assert sqltext.insert_partition("INSERT INTO t PARTITION (p = DATE '2026-01-01', n = -3) (SELECT 1);") == \
+        sqltext.InsertPartition(False, "t", (("p", "DATE '2026-01-01'"), ("n", "-3")), None, "(SELECT 1)")
+    for other in ("INSERT INTO t VALUES (1)", "INSERT INTO t PARTITION (p = 'a' OR true) SELECT 1",
+                  "INSERT INTO t PARTITION (p = 'a')", "INSERT INTO t PARTITION (s.a = 1) SELECT 1"):
+        assert sqltext.insert_partition(other) is None

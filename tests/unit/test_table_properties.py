@@ -29,6 +29,7 @@ from odoolake.workspace.engine.table_properties import (
     (("delta.targetFileSize", "128MB"), ("delta.targetFileSize", "128mb")),
     (("delta.isolationLevel", "writeserializable"), ("delta.isolationLevel", "WriteSerializable")),
     (("Team", "Finance, PH"), ("Team", "Finance, PH")),  # the user's own: as given, case kept
+    (("delta.dataSkippingStatsColumns", "a, b.c, `d e`"), ("delta.dataSkippingStatsColumns", "a, b.c, `d e`")),
 ])
 def test_values_are_written_as_the_engine_reads_them(given, written):
     assert checked([given]) == dict([written])
@@ -49,6 +50,9 @@ def test_a_feature_left_off_is_checked_and_not_written():
     (("delta.minWriterVersion", "1"), UNWRITABLE_FEATURE), (("delta.columnMapping.mode", "name"), UNWRITABLE_FEATURE),
     (("delta.enableChangeDataFeed", "true"), UNWRITABLE_FEATURE), (("delta.checkpointPolicy", "v2"), INVALID_VALUE),
     (("delta.appendonly.typo", "true"), UNKNOWN_CONFIGURATION),
+    # the engine's writes failed on these ("no closing '`'"): a list of column names, each whole
+    (("delta.dataSkippingStatsColumns", "`a"), INVALID_VALUE), (("delta.dataSkippingStatsColumns", "a,,b"), INVALID_VALUE),
+    (("delta.enableDeletionVectors", " false "), UNWRITABLE_FEATURE),
 ])
 def test_what_a_write_would_fail_on_is_refused_by_name(given, error_class):
     with pytest.raises(PropertyRefused) as err:

@@ -610,6 +610,9 @@ class PlanRewriter:
             if hint is not None:
                 return _exists_query(hint.table)
         if head[0] == "INSERT":
+            partitioned = sqltext.insert_partition(sql) if "PARTITION" in head or len(head) == 4 else None
+            if partitioned is not None:
+                return self._insert_partition(partitioned, call, eager, prepared, standalone)
             location = self.catalog.location(written) if written is not None else None
             if head[1:2] == ["OVERWRITE"]:  # read whole only when the table is overwritten by partition
                 partitions = self._dynamic_partitions(None, location, call) if location is not None else []
@@ -687,6 +690,77 @@ class PlanRewriter:
         columns, row = DML_METRICS[verb]
         values = tuple(sum(int(metrics.get(key, 0)) for key in keys) for keys in row)
         return sqltext.answer_query([(column, "bigint") for column in columns], [values])
+
+    def _insert_partition(self, insert: sqltext.InsertPartition, call: Call, eager: bool, prepared: Prepared | None,
+                          standalone: bool) -> str:
+        """``INSERT INTO|OVERWRITE t PARTITION (p = value, q, …) [(columns)] query``, which Sail does not write: as
+        Spark writes it to a Delta table, the query's columns go, in order, to the table's columns (or those listed)
+        other than the static partitions, which take their values; an overwrite with static values replaces the
+        rows of that partition (as ``REPLACE WHERE p <=> value``, also in dynamic partition overwrite mode when every
+        partition column has a value), one without replaces as INSERT OVERWRITE does."""
+        name = self._write_target(insert.target, call)
+        info = self.catalog.find(name)
+        if info is None:
+            raise not_found(name)
+        columns = {c["name"]: c for c in info.columns}
+        by_lower = {column.lower(): column for column in columns}
+        partitioned = [c["name"] for c in sorted((c for c in info.columns if "partition_index" in c),
+                                                 key=lambda c: c["partition_index"])]
+        static: dict[str, str] = {}
+        for written, value in insert.spec:
+            bare = _bare(written)
+            column = by_lower.get(bare.lower())
+            if column is None or column not in partitioned:
+                raise refuse("INVALID_ARGUMENT", "NON_PARTITION_COLUMN", "42000",
+                             f"PARTITION clause cannot contain the non-partition column: `{bare}`. {name} is "
+                             + (f"partitioned by {', '.join(partitioned)}." if partitioned else "not partitioned."))
+            if value is not None:
+                static[column] = value
+        given: list[str] = []
+        for written in insert.columns if insert.columns is not None else \
+                [sqltext.quote_path(c, "`") for c in columns if c not in static]:
+            column = by_lower.get(_bare(written).lower())
+            if column is None:
+                raise refuse("INVALID_ARGUMENT", "UNRESOLVED_COLUMN.WITH_SUGGESTION", "42703",
+                             f"A column with name `{_bare(written)}` cannot be resolved in {name}: its columns are "
+                             f"{', '.join(columns)}.")
+            if column in static:
+                raise refuse("INVALID_ARGUMENT", "STATIC_PARTITION_COLUMN_IN_INSERT_COLUMN_LIST", "42713",
+                             f"Static partition column `{column}` is also specified in the column list.")
+            given.append(column)
+        try:  # Sail's answer to a count that differs names neither the table nor the columns
+            data = self.upstream.schema(call.session_id, call.user_id, relations_pb2.Relation(
+                sql=relations_pb2.SQL(query=self.prepare_sql(insert.query, call, eager=False))))
+        except UpstreamError as exc:
+            raise exc.error from None
+        if len(data.struct.fields) != len(given):
+            reason = "too many data columns" if len(data.struct.fields) > len(given) else "not enough data columns"
+            raise refuse("INVALID_ARGUMENT", "INSERT_COLUMN_ARITY_MISMATCH." + reason.upper().replace(" ", "_"),
+                         "21S01", f"Cannot write to {name}, the reason is {reason}: Table columns: "
+                         f"{', '.join(sqltext.quote_path(c, '`') for c in given)} (besides the static partition "
+                         f"values). Data columns: {', '.join(sqltext.quote_path(f.name, '`') for f in data.struct.fields)}.")
+        items = []
+        for column, described in columns.items():
+            quoted = sqltext.quote_path(column, "`")
+            if column in static:
+                items.append(f"CAST({static[column]} AS {described['type_text']}) AS {quoted}")
+            elif column in given:
+                items.append(f"{_ROWS}.c{given.index(column)} AS {quoted}")
+            else:  # a column the list leaves out: NULL, as an INSERT with a column list fills it
+                items.append(f"CAST(NULL AS {described['type_text']}) AS {quoted}")
+        aliases = ", ".join(f"c{k}" for k in range(len(given)))
+        query = f"SELECT {', '.join(items)} FROM ({insert.query}) AS {_ROWS}({aliases})"
+        # as Spark plans it: every partition column static, or static partition overwrite mode, deletes the rows of
+        # the static values; otherwise, in dynamic mode, the partitions the rows hold are replaced
+        static_delete = len(static) == len(partitioned) or not (
+            insert.overwrite and self._dynamic_partitions(None, info.storage_location, call))
+        if insert.overwrite and static and static_delete:
+            if not eager:
+                raise self._needs_command("INSERT OVERWRITE … PARTITION")
+            condition = " AND ".join(f"({sqltext.quote_path(c, '`')} <=> {v})" for c, v in static.items())
+            return self._insert_replace_where(dialect.InsertRows(str(name), query, False, condition), call)
+        verb = "INSERT OVERWRITE" if insert.overwrite else "INSERT INTO"
+        return self._prepare_sql(f"{verb} {name} {query}", call, eager, prepared, standalone)
 
     def _insert_replace_where(self, insert: dialect.InsertRows, call: Call, partitions: list[str] | None = None) -> str:
         """``INSERT INTO t REPLACE WHERE condition query`` (dbt-databricks' ``replace_where`` strategy; Sail cannot
@@ -925,7 +999,7 @@ class PlanRewriter:
             raise exc.error from None
         answer = [(row["col_name"], row["data_type"], row["comment"]) for row in rows]
         if described.column is not None:
-            return self._describe_column(described, answer, call)
+            return self._describe_column(described, answer)
         detailed = next((i for i, row in enumerate(answer) if row[0] == _DETAILED), len(answer))
         details = {row[0]: row[1] for row in answer[detailed + 1:]}
         info = None if details.get("Type") == "TEMPORARY" else self.catalog.find(self.resolve(described.name, call))
@@ -933,31 +1007,25 @@ class PlanRewriter:
             answer[detailed:] = [(_DETAILED, "", None), *((key, value, None) for key, value in _details(info))]
         return sqltext.answer_query(_DESCRIBE_COLUMNS, answer)
 
-    def _describe_column(self, described: sqltext.Describe, answer: list[tuple], call: Call) -> str:
+    def _describe_column(self, described: sqltext.Describe, answer: list[tuple]) -> str:
         """One column's ``info_name, info_value`` rows; its statistics (EXTENDED) are NULL, as Spark answers a
-        table whose statistics were never computed (the engine keeps none)."""
+        table whose statistics were never computed (the engine keeps none). A field inside a struct is refused, as
+        Databricks refuses it."""
         assert described.column is not None
-        path = [part.strip("`").replace("``", "`") for part in re.findall(r"`(?:[^`]|``)*`|[^.]+", described.column)]
-        columns = {row[0].lower(): row for row in answer[:next(
-            (i for i, row in enumerate(answer) if not row[0] or row[0].startswith("#")), len(answer))]}
-        found = columns.get(path[0].lower())
+        path = sqltext.name_parts(described.column)
+        if len(path) > 1:
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         f"DESCRIBE TABLE does not support nested column: {described.column}. Describe the "
+                         f"top-level column `{path[0]}`.")
+        # the table's columns: the rows before the first section (a section's rows have no type)
+        listed = answer[:next((i for i, row in enumerate(answer) if not row[1]), len(answer))]
+        found = next((row for row in listed if row[0].lower() == path[0].lower()), None)
         if found is None:
-            names = ", ".join(f"`{name}`" for name in (row[0] for row in columns.values()))
+            names = ", ".join(sqltext.quote_path(row[0], "`") for row in listed)
             raise refuse("INVALID_ARGUMENT", "UNRESOLVED_COLUMN.WITH_SUGGESTION", "42703",
-                         f"A column with name `{path[0]}` cannot be resolved in {described.name}. Did you mean one of "
-                         f"the following? [{names}].")
+                         f"A column with name {sqltext.quote_path(path[0], '`')} cannot be resolved in "
+                         f"{described.name}. Did you mean one of the following? [{names}].")
         name, data_type, comment = found
-        if len(path) > 1:  # a field inside a struct: its type from the engine's analysis of the path
-            field = ".".join(sqltext.quote_path(part, "`") for part in path)
-            try:
-                schema = self.upstream.schema(call.session_id, call.user_id, relations_pb2.Relation(
-                    sql=relations_pb2.SQL(query=f"SELECT {field} FROM {described.name}")))
-            except UpstreamError:
-                raise refuse("INVALID_ARGUMENT", "UNRESOLVED_COLUMN.WITH_SUGGESTION", "42703",
-                             f"The field `{described.column}` cannot be resolved in {described.name}: column "
-                             f"`{name}` is {data_type}.") from None
-            name, data_type, comment = path[-1], schema.struct.fields[0].data_type, None
-            data_type = _type_name(data_type)
         rows = [("col_name", name), ("data_type", data_type), ("comment", comment if comment is not None else "NULL")]
         if described.extended:
             rows += [(statistic, "NULL") for statistic in _COLUMN_STATISTICS]
@@ -979,8 +1047,13 @@ class PlanRewriter:
                          f"SHOW PARTITIONS is not allowed on a table that is not partitioned: {name}.")
         known = {p.lower(): p for p in partitions}
         conditions = []
+        named = [_bare(column).lower() for column, _ in shown.spec]
+        repeated = next((column for column in named if named.count(column) > 1), None)
+        if repeated is not None:
+            raise refuse("INVALID_ARGUMENT", "DUPLICATE_KEY", "23505",
+                         f"Found duplicate keys `{repeated}` in the PARTITION clause: name each column once.")
         for column, literal in shown.spec:
-            bare = column.strip("`").replace("``", "`")
+            bare = _bare(column)
             if bare.lower() not in known:
                 raise refuse("INVALID_ARGUMENT", "PARTITIONS_NOT_FOUND", "428FT",
                              f"The partition column `{bare}` is not one of {name}'s: "
@@ -1005,12 +1078,14 @@ class PlanRewriter:
             raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
                          f"Column `{column}` of {name} has {what}, which the local engine does not support: it "
                          "would create the column without it. Compute the value in the query that writes the table.")
+        existing = self.catalog.find(name)
+        if existing is not None and create.if_not_exists and not create.replace:
+            return sqltext.answer_query([], [])
         properties: dict[str, str] = {}
         if create.properties_span is not None and create.provider in (None, "delta"):  # Sail keeps them out of the log
             properties = _checked_properties(create.properties)
             sql = sql[:create.properties_span[0]] + sql[create.properties_span[1]:]
             create = sqltext.create_table(sql) or create
-        existing = self.catalog.find(name)
         table_comment = None
         if create.query_start is not None and create.comment_span is not None:  # which Sail refuses in a CTAS
             table_comment = create.comment
@@ -1048,6 +1123,8 @@ class PlanRewriter:
                 sql = sql[:create.provider_at] + " USING DELTA " + sql[create.provider_at:]
             if Path(location).exists() and not Path(location, "_delta_log").is_dir():
                 _clear_leftover(location)
+        elif not create.has_using:  # Databricks' default format, at a location given too (Sail's is parquet)
+            sql = sql[:create.provider_at] + " USING DELTA " + sql[create.provider_at:]
         if prepared is not None and not create.has_location:
             prepared.lock = location
             prepared.on_lock, prepared.after_failure = self._undo_of_create(name, location)
@@ -1551,17 +1628,15 @@ _DESCRIBE_COLUMNS = [("col_name", "string"), ("data_type", "string"), ("comment"
 _DETAILED = "# Detailed Table Information"
 # What DESCRIBE EXTENDED t column adds: the column's statistics, as Spark names them
 _COLUMN_STATISTICS = ("min", "max", "num_nulls", "distinct_count", "avg_col_len", "max_col_len", "histogram")
-# Properties the catalog keeps about a table that are not the table's own (Databricks does not list them), and the
-# prefix of the write options the engine keeps beside them
+# Properties the catalog keeps about a table that are not the table's own (Databricks does not list them; it lists
+# a table's options, ``option.<key>``, as the engine keeps them)
 ENGINE_PROPERTIES = frozenset({"table_type", "table_id", "io.unitycatalog.tableId", "created_at", "updated_at", "owner",
                                "comment"})
-_OPTION_PREFIX = "option."
 
 
 def own_properties(properties: dict[str, str]) -> dict[str, str]:
-    """A table's own properties, as SHOW TBLPROPERTIES and DESCRIBE list them."""
-    return {key: value for key, value in properties.items()
-            if key not in ENGINE_PROPERTIES and not key.startswith(_OPTION_PREFIX)}
+    """A table's own properties and options, as SHOW TBLPROPERTIES and DESCRIBE list them."""
+    return {key: value for key, value in properties.items() if key not in ENGINE_PROPERTIES}
 
 
 def _details(info: TableInfo) -> list[tuple[str, str]]:
@@ -1575,9 +1650,8 @@ def _details(info: TableInfo) -> list[tuple[str, str]]:
     rows += [("Last Access", "UNKNOWN"), ("Type", info.table_type), ("Provider", info.data_source_format.lower())]
     if info.comment:
         rows.append(("Comment", info.comment))
-    properties = own_properties(info.properties)
-    if properties:
-        rows.append(("Table Properties", "[" + ", ".join(f"{k}={v}" for k, v in sorted(properties.items())) + "]"))
+    properties = own_properties(info.properties)  # as Spark's DESCRIBE of a V2 table (Delta) writes them
+    rows.append(("Table Properties", "[" + ",".join(f"{k}={v}" for k, v in sorted(properties.items())) + "]"))
     rows += [("Location", info.storage_location), ("Is_managed_location", str(info.table_type == MANAGED).lower())]
     return rows
 
@@ -1631,6 +1705,14 @@ _TABLE_SCHEMA_JSON = json.dumps({"type": "struct", "fields": [
 
 # The columns of spark.catalog's Database rows, as PySpark reads them.
 _DATABASE_COLUMNS = [("name", "string"), ("catalog", "string"), ("description", "string"), ("locationUri", "string")]
+
+
+_ROWS = "__odoolake_rows"  # the alias of the rows an INSERT … PARTITION writes
+
+
+def _bare(name: str) -> str:
+    """A one-part name as the catalog spells it: back-quotes taken off."""
+    return name[1:-1].replace("``", "`") if name.startswith("`") and name.endswith("`") else name
 
 
 def _then(first: Callable[[], None], then: Callable[[], None] | None) -> Callable[[], None]:

@@ -361,7 +361,7 @@ def _name_at(toks: list[Token], i: int) -> tuple[str | None, int]:
         tok = toks[i]
         if tok.token_type == TokenType.IDENTIFIER:
             parts.append("`" + tok.text.replace("`", "``") + "`")
-        elif tok.token_type == TokenType.VAR or tok.text.isidentifier():
+        elif tok.token_type == TokenType.VAR or (tok.text.isidentifier() and tok.token_type not in _STRINGS):
             parts.append(tok.text)
         else:
             break
@@ -412,6 +412,15 @@ def show_create_table(sql: str) -> str | None:
     name, i = _name_at(toks, 3)
     rest = [t.text.upper() for t in toks[i:]]
     return name if name and rest in ([], ["AS", "SERDE"]) else None
+
+
+_NAME_PART = re.compile(r"`((?:[^`]|``)*)`|([^.`\s]+)")
+
+
+def name_parts(name: str) -> list[str]:
+    """The parts of a dotted name as written (``a.`b.c```), back-quotes taken off and doubled ones made single."""
+    return [quoted.replace("``", "`") if quoted or bare == "" else bare
+            for quoted, bare in _NAME_PART.findall(name)]
 
 
 @dataclass(frozen=True)
@@ -470,30 +479,110 @@ def show_partitions(sql: str) -> ShowPartitions | None:
                              "[PARTITION (<column> = <value>, …)].")
     if i == len(toks):
         return ShowPartitions(name, ())
-    spec: list[tuple[str, str]] = []
-    if toks[i].text.upper() == "PARTITION" and i + 1 < len(toks) and toks[i + 1].token_type == TokenType.L_PAREN:
-        j = i + 2
-        while j + 2 < len(toks) and toks[j + 1].token_type == TokenType.EQ and \
-                toks[j + 2].token_type in (TokenType.STRING, TokenType.NUMBER):
-            column, _ = _name_at(toks, j)
-            if column is None or "." in column.replace("``", ""):
-                break
-            j += 2
-            if toks[j].token_type == TokenType.STRING:  # adjacent literals are one ('it' 's')
-                literal = quote_path(_joined_strings(toks, j), "'")
-                while j < len(toks) and toks[j].token_type == TokenType.STRING:
-                    j += 1
-            else:
-                literal, j = toks[j].text, j + 1
-            spec.append((column, literal))
+    spec, end = partition_spec(toks, i)
+    if spec is None or end != len(toks) or any(value is None for _, value in spec):
+        raise SqlSyntaxError("[PARSE_SYNTAX_ERROR] SHOW PARTITIONS takes a table and an optional PARTITION (<column> "
+                             f"= <value>, …) of literal values: {sql.strip()!r} is neither.")
+    return ShowPartitions(name, tuple((column, value) for column, value in spec if value is not None))
+
+
+_TYPED_LITERALS = frozenset({"DATE", "TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ"})
+
+
+def _literal_at(toks: tuple[Token, ...] | list[Token], i: int) -> tuple[str | None, int]:
+    """A literal value starting at token ``i`` (a string, adjacent strings joined; a number with its sign; true,
+    false, NULL; ``DATE '…'`` and the timestamps) as SQL text, and the index after it; (None, i) for anything else."""
+    if i >= len(toks):
+        return None, i
+    tok = toks[i]
+    if tok.token_type == TokenType.STRING:
+        text = quote_path(_joined_strings(toks, i), "'")
+        while i < len(toks) and toks[i].token_type == TokenType.STRING:
+            i += 1
+        return text, i
+    if tok.token_type in (TokenType.DASH, TokenType.PLUS) and i + 1 < len(toks) and \
+            toks[i + 1].token_type == TokenType.NUMBER:
+        return ("-" if tok.token_type == TokenType.DASH else "") + toks[i + 1].text, i + 2
+    if tok.token_type in (TokenType.NUMBER, TokenType.TRUE, TokenType.FALSE, TokenType.NULL):
+        return tok.text.upper() if tok.token_type != TokenType.NUMBER else tok.text, i + 1
+    if tok.text.upper() in _TYPED_LITERALS and i + 1 < len(toks) and toks[i + 1].token_type == TokenType.STRING:
+        return f"{tok.text.upper()} {quote_path(toks[i + 1].text, chr(39))}", i + 2
+    return None, i
+
+
+def partition_spec(toks: tuple[Token, ...] | list[Token], at: int) -> tuple[tuple[tuple[str, str | None], ...] | None,
+                                                                           int]:
+    """``PARTITION (col = literal, col, …)`` starting at token ``at``: each column as written (back-quoted when it
+    was) with its literal's SQL text, or None for a column named without a value (a dynamic partition); and the
+    index after the clause. (None, at) when the tokens there are not such a clause."""
+    if at + 1 >= len(toks) or toks[at].text.upper() != "PARTITION" or toks[at + 1].token_type != TokenType.L_PAREN:
+        return None, at
+    entries: list[tuple[str, str | None]] = []
+    i = at + 2
+    while i < len(toks):
+        column, j = _name_at(list(toks), i)
+        if column is None or "." in column.replace("``", "").strip("`"):
+            return None, at
+        value: str | None = None
+        if j < len(toks) and toks[j].token_type == TokenType.EQ:
+            value, j = _literal_at(toks, j + 1)
+            if value is None:
+                return None, at
+        entries.append((column, value))
+        if j < len(toks) and toks[j].token_type == TokenType.COMMA:
+            i = j + 1
+            continue
+        if j < len(toks) and toks[j].token_type == TokenType.R_PAREN:
+            return tuple(entries), j + 1
+        return None, at
+    return None, at
+
+
+@dataclass(frozen=True)
+class InsertPartition:
+    """``INSERT INTO|OVERWRITE [TABLE] t PARTITION (…) [(columns)] query``: the spec's (column, literal or None),
+    the column list (None when not given) and the query's text."""
+
+    overwrite: bool
+    target: str
+    spec: tuple[tuple[str, str | None], ...]
+    columns: tuple[str, ...] | None
+    query: str
+
+
+def insert_partition(sql: str) -> InsertPartition | None:
+    """An INSERT with a PARTITION clause, which Sail does not write (``PARTITION for write``), else None."""
+    toks = _statement_tokens(sql)
+    upper = [t.text.upper() for t in toks[:3]]
+    if upper[:1] != ["INSERT"] or len(upper) < 3 or upper[1] not in ("INTO", "OVERWRITE"):
+        return None
+    i = 3 if upper[2] == "TABLE" else 2
+    target, i = _name_at(list(toks), i)
+    if target is None:
+        return None
+    spec, i = partition_spec(toks, i)
+    if spec is None:
+        return None
+    columns: tuple[str, ...] | None = None
+    if i + 1 < len(toks) and toks[i].token_type == TokenType.L_PAREN and \
+            toks[i + 1].text.upper() not in QUERY_STARTS and toks[i + 1].token_type != TokenType.L_PAREN:
+        names: list[str] = []
+        j = i + 1
+        while j < len(toks):
+            column, j = _name_at(list(toks), j)
+            if column is None:
+                return None
+            names.append(column)
             if j < len(toks) and toks[j].token_type == TokenType.COMMA:
                 j += 1
                 continue
-            if j + 1 == len(toks) and toks[j].token_type == TokenType.R_PAREN and spec:
-                return ShowPartitions(name, tuple(spec))
             break
-    raise SqlSyntaxError("[PARSE_SYNTAX_ERROR] SHOW PARTITIONS takes a table and an optional PARTITION (<column> = "
-                         f"<value>, …) of literal values: {sql.strip()!r} is neither.")
+        if j >= len(toks) or toks[j].token_type != TokenType.R_PAREN:
+            return None
+        columns, i = tuple(names), j + 1
+    if i >= len(toks):
+        return None
+    return InsertPartition(upper[1] == "OVERWRITE", target, spec, columns, sql[toks[i].start:toks[-1].end + 1])
 
 
 @dataclass(frozen=True)

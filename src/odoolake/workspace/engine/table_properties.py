@@ -41,6 +41,8 @@ _BOOLEAN = re.compile(r"(?i)true|false")
 _POSITIVE = re.compile(r"[1-9][0-9]{0,8}")
 _COUNT = re.compile(r"-1|[0-9]{1,9}")
 _SIZE = re.compile(r"(?i)[0-9]{1,15}(?:b|kb|mb|gb)?")
+_COLUMN = r"\s*(?:`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_]*)(?:\.(?:`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_]*))*\s*"
+_COLUMN_LIST = re.compile(rf"{_COLUMN}(?:,{_COLUMN}){{0,999}}")
 _UNITS = r"(?:week|day|hour|minute|second|millisecond|microsecond)s?"
 _INTERVAL = re.compile(rf"(?i)(?:interval\s+)?([0-9]{{1,9}}\s+{_UNITS}(?:\s+[0-9]{{1,9}}\s+{_UNITS})*)")
 
@@ -77,7 +79,7 @@ WRITTEN: dict[str, Rule] = {
     "delta.checkpoint.writeStatsAsJson": _BOOLEAN_RULE,
     "delta.checkpoint.writeStatsAsStruct": _BOOLEAN_RULE,
     "delta.dataSkippingNumIndexedCols": Rule(_COUNT, "a whole number of columns, or -1 for all"),
-    "delta.dataSkippingStatsColumns": Rule(re.compile(r"[^\x00]{1,10000}"), "a list of column names"),
+    "delta.dataSkippingStatsColumns": Rule(_COLUMN_LIST, "a list of column names, such as 'a, b.c, `d e`'"),
     "delta.targetFileSize": Rule(_SIZE, "a size in bytes, such as 134217728 or 128mb", str.lower),
     "delta.tuneFileSizesForRewrites": _BOOLEAN_RULE,
     "delta.randomizeFilePrefixes": _BOOLEAN_RULE,
@@ -139,7 +141,7 @@ def checked(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> dict[
             continue
         if key in FEATURES or key.lower().startswith(_FEATURE_PREFIX):
             off = FEATURES.get(key)
-            if off is not None and value.strip().lower() == off:
+            if off is not None and value.lower() == off:
                 continue
             raise PropertyRefused(UNWRITABLE_FEATURE, "0A000",
                                   f"{key} = '{value}' needs a Delta table feature (or protocol version) the local "
