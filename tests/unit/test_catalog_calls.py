@@ -369,3 +369,34 @@ def test_table_properties_a_delta_table_cannot_take_are_refused_before_anything_
         assert error_class_of(err.value) == error_class and says in str(err.value)
     spark.sql("INSERT INTO cc.altered_props VALUES (1)")  # still writable: nothing was written to its log
     assert spark.sql("SHOW TBLPROPERTIES cc.altered_props").count() == 0
+
+
+def test_unset_and_replace_leave_a_table_the_properties_its_definition_gives(spark):
+    """delta-rs can only add properties: UNSET TBLPROPERTIES failed in the engine ("not yet supported for
+    catalog-managed Delta tables"), CREATE OR REPLACE kept the old table's properties beside the new ones, and an
+    append-only table could not be replaced at all (the overwrite was refused as removing rows)."""
+    spark.sql("CREATE TABLE cc.unset_me (a INT COMMENT 'the a', p STRING) PARTITIONED BY (p) "
+              "TBLPROPERTIES ('k' = 'v', 'j' = 'w', 'delta.appendOnly' = 'true')")
+    spark.sql("INSERT INTO cc.unset_me VALUES (1, 'x')")
+    spark.sql("ALTER TABLE cc.unset_me UNSET TBLPROPERTIES ('k', delta.APPENDONLY)")
+    assert [tuple(r) for r in spark.sql("SHOW TBLPROPERTIES cc.unset_me").collect()] == [("j", "w")]
+    spark.sql("DELETE FROM cc.unset_me WHERE a = 1")  # no longer append-only
+    with pytest.raises(AnalysisException) as err:
+        spark.sql("ALTER TABLE cc.unset_me UNSET TBLPROPERTIES ('nope')")
+    assert error_class_of(err.value) == "DELTA_UNSET_NON_EXISTENT_PROPERTY" and "'nope'" in str(err.value)
+    spark.sql("ALTER TABLE cc.unset_me UNSET TBLPROPERTIES IF EXISTS ('nope', 'j')")
+    assert spark.sql("SHOW TBLPROPERTIES cc.unset_me").count() == 0
+    described = {r[0]: r for r in spark.sql("DESCRIBE TABLE EXTENDED cc.unset_me").collect()}
+    assert described["a"].comment == "the a" and "# Partition Information" in described  # the rest kept
+
+    spark.sql("CREATE TABLE cc.replaced TBLPROPERTIES ('k' = 'v', 'delta.appendOnly' = 'true') AS SELECT 1 AS a")
+    with pytest.raises(Exception, match="DIVIDE_BY_ZERO"):
+        spark.sql("CREATE OR REPLACE TABLE cc.replaced AS SELECT 1 / 0 AS a")
+    assert dict(tuple(r) for r in spark.sql("SHOW TBLPROPERTIES cc.replaced").collect()) == {
+        "k": "v", "delta.appendOnly": "true"}  # a failed replace leaves the table as it was
+    assert [tuple(r) for r in spark.table("cc.replaced").collect()] == [(1,)]
+    spark.sql("CREATE OR REPLACE TABLE cc.replaced TBLPROPERTIES ('k2' = 'v2') AS SELECT 2 AS a")
+    assert [tuple(r) for r in spark.sql("SHOW TBLPROPERTIES cc.replaced").collect()] == [("k2", "v2")]
+    spark.sql("CREATE OR REPLACE TABLE cc.replaced (a INT, b STRING) TBLPROPERTIES ('k3' = 'v3')")
+    assert [tuple(r) for r in spark.sql("SHOW TBLPROPERTIES cc.replaced").collect()] == [("k3", "v3")]
+    assert spark.table("cc.replaced").columns == ["a", "b"] and spark.table("cc.replaced").count() == 0

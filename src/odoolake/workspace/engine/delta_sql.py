@@ -88,6 +88,11 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("tblproperties", re.compile(rf"^\s*SHOW\s+TBLPROPERTIES\s+{_TARGET}(?:\s*\(\s*(?P<key>'(?:[^'\\]|\\.)*'|"
                                  r"[\w.]+)\s*\))?\s*;?\s*$", re.I | re.S)),
     (
+        "unset_tblproperties",
+        re.compile(rf"^\s*ALTER\s+TABLE\s+{_TARGET}\s+UNSET\s+TBLPROPERTIES\s*(?P<if_exists>IF\s+EXISTS\s*)?"
+                   r"\((?P<props>.+)\)\s*;?\s*$", re.I | re.S),
+    ),
+    (
         "set_tblproperties",
         re.compile(rf"^\s*ALTER\s+TABLE\s+{_TARGET}\s+SET\s+TBLPROPERTIES\s*\((?P<props>.+)\)\s*;?\s*$", re.I | re.S),
     ),
@@ -302,6 +307,62 @@ def _set_tblproperties(stmt: DeltaStatement, table: DeltaTable, location: str, c
     return [], []
 
 
+def _unset_tblproperties(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
+    """``ALTER TABLE t UNSET TBLPROPERTIES [IF EXISTS] ('k', …)``: delta-rs can only add properties, so the table's
+    metadata is committed again without them. A key the table does not have is refused unless IF EXISTS."""
+    toks = sqltext.tokens(f"({stmt.match.group('props')})")
+    given, end = sqltext.key_list(toks, 0)
+    if end != len(toks):
+        raise DeltaCommandError("UNSET TBLPROPERTIES takes one list of keys in parentheses.")
+    current = dict(table.metadata().configuration)
+    keys = [table_properties.canonical(key) for key in given]
+    missing = [key for key in keys if key not in current]
+    if missing and not stmt.match.group("if_exists"):
+        raise table_properties.PropertyRefused(
+            "DELTA_UNSET_NON_EXISTENT_PROPERTY", "42616",
+            f"Attempted to unset non-existent property '{missing[0]}' in table {stmt.target}: add IF EXISTS to "
+            "leave out the keys a table does not have.")
+    if any(key in current for key in keys):
+        replace_configuration(table, {k: v for k, v in current.items() if k not in keys}, "UNSET TBLPROPERTIES",
+                              {"properties": json.dumps(keys)})
+    return [], []
+
+
+def replace_configuration(table: DeltaTable, configuration: dict[str, str], operation: str,
+                          parameters: dict[str, str]) -> None:
+    """Commit ``table``'s metadata again with ``configuration`` as its whole set of properties (delta-rs's
+    ``set_table_properties`` only adds): one ``metaData`` action, everything else as the table has it, written
+    put-if-absent (a commit made meanwhile wins and this one fails). The caller holds the table's lock."""
+    import os
+    import tempfile
+    import time
+    from pathlib import Path
+
+    metadata = table.metadata()
+    version = table.version() + 1
+    actions = [
+        {"commitInfo": {"timestamp": int(time.time() * 1000), "operation": operation,
+                        "operationParameters": parameters, "readVersion": version - 1, "isBlindAppend": True,
+                        "engineInfo": "odoolake"}},
+        {"metaData": {"id": metadata.id, "name": metadata.name, "description": metadata.description,
+                      "format": {"provider": "parquet", "options": {}}, "schemaString": table.schema().to_json(),
+                      "partitionColumns": list(metadata.partition_columns), "createdTime": metadata.created_time,
+                      "configuration": configuration}},
+    ]
+    log = Path(table.table_uri.removeprefix("file://"), "_delta_log")
+    handle, staged = tempfile.mkstemp(dir=log, prefix=".commit-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write("".join(json.dumps(action) + "\n" for action in actions))
+        try:
+            os.link(staged, log / f"{version:020d}.json")  # fails if the version exists
+        except FileExistsError:
+            raise DeltaCommandError(f"{operation}: the table changed meanwhile (version {version} exists); run "
+                                    "the statement again.") from None
+    finally:
+        os.unlink(staged)
+
+
 def _comment_table(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
     table.alter.set_table_description(comment_text(stmt) or "")
     return [], []
@@ -329,6 +390,7 @@ _HANDLERS: dict[str, Callable[[DeltaStatement, DeltaTable, str, Callable], Resul
     "add_columns": _add_columns,
     "tblproperties": _tblproperties,
     "set_tblproperties": _set_tblproperties,
+    "unset_tblproperties": _unset_tblproperties,
     "comment_table": _comment_table,
     "comment_column": _comment_column,
 }

@@ -76,8 +76,8 @@ WriteOp: Any = commands_pb2.WriteOperation
 WriteV2: Any = commands_pb2.WriteOperationV2
 CatalogOp: Any = type(relations_pb2.Relation().catalog)  # spark.catalog.* calls; defined in catalog_pb2
 SILENT_COLUMN_DROP = "SILENT_COLUMN_DROP"  # our error class for the guard against Sail's NOT NULL append bug
-MUTATING_DELTA = frozenset({"optimize", "vacuum", "restore", "add_columns", "set_tblproperties", "comment_table",
-                            "comment_column"})
+MUTATING_DELTA = frozenset({"optimize", "vacuum", "restore", "add_columns", "set_tblproperties",
+                            "unset_tblproperties", "comment_table", "comment_column"})
 SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
 _SQL_TYPES = {pa.string(): "string", pa.int32(): "int", pa.bool_(): "boolean"}  # of the SHOW answers' columns
 
@@ -1174,11 +1174,18 @@ class PlanRewriter:
 
             info = self.catalog.find(name)
             clear = replacing and table_comment is None and info is not None and info.comment
-            if info is None or not (column_comments or table_comment is not None or clear or properties):
+            if info is None or not (column_comments or table_comment is not None or clear or properties or
+                                    replacing):
                 return
             try:
                 table = DeltaTable(info.storage_location) if info.data_source_format == "DELTA" else None
-                if table is not None and properties:
+                if table is not None and replacing and dict(table.metadata().configuration) != (properties or {}):
+                    # the new definition's properties replace the old table's, as Delta's REPLACE does
+                    with table_lock(info.storage_location):
+                        delta_sql.replace_configuration(table, properties or {}, "SET TBLPROPERTIES",
+                                                        {"properties": json.dumps(properties or {})})
+                    table = DeltaTable(info.storage_location)
+                elif table is not None and properties:
                     table.alter.set_table_properties(properties, raise_if_not_exists=False)
                 if table is not None and column_comments:
                     fields = {field.name.lower(): field.name for field in table.schema().fields}
@@ -1189,7 +1196,7 @@ class PlanRewriter:
                     if table is not None:
                         table.alter.set_table_description(table_comment or "")
                     self._catalog(lambda: self.catalog.set_table_comment(name, table_comment))
-            except (DeltaError, OSError) as exc:
+            except (DeltaError, DeltaCommandError, OSError) as exc:
                 raise refuse("INTERNAL", "INTERNAL_ERROR", "XX000",
                              f"Table {name} was created, but its comments or properties could not be set: {exc}") \
                     from None
@@ -1230,14 +1237,38 @@ class PlanRewriter:
         write.options["overwriteSchema"] = "true"
         self._columns_made_nullable(WriteInput(write), call)
         with self._writing(location, call):
+            kept = self._lift_append_only(location) if existing is not None else None
             try:
                 self.upstream.run_command(call.session_id, call.user_id, commands_pb2.Command(write_operation=write),
                                           call.operation_id)
             except UpstreamError as exc:
+                if kept is not None:  # the table stays as it was, properties and all
+                    self._restore_properties(location, kept)
                 raise exc.error from None
         if existing is None:
             self._register(name, location, call)
         return sqltext.answer_query([], [])
+
+    def _lift_append_only(self, location: str) -> dict[str, str] | None:
+        """Before a REPLACE of an append-only Delta table (a new definition, which Delta allows), its properties are
+        set aside, else the overwrite is refused as removing rows; the properties it had, or None when it was not
+        append-only. The caller holds the table's lock; the new definition's properties are set afterwards."""
+        from deltalake import DeltaTable
+
+        table = DeltaTable(location)
+        properties = dict(table.metadata().configuration)
+        if properties.get("delta.appendOnly", "").lower() != "true":
+            return None
+        delta_sql.replace_configuration(table, {}, "UNSET TBLPROPERTIES", {"properties": json.dumps(list(properties))})
+        self.catalog.delta.forget(location)
+        return properties
+
+    def _restore_properties(self, location: str, properties: dict[str, str]) -> None:
+        from deltalake import DeltaTable
+
+        delta_sql.replace_configuration(DeltaTable(location), properties, "SET TBLPROPERTIES",
+                                        {"properties": json.dumps(properties)})
+        self.catalog.delta.forget(location)
 
     # -- writes --------------------------------------------------------------------------------------------------
 

@@ -660,6 +660,45 @@ _PROPERTY_LIST_RULE = ("TBLPROPERTIES takes a list of key = value pairs in paren
                        "dotted name, a value a quoted string, a number or true/false")
 
 
+def _property_key(toks: tuple[Token, ...] | list[Token], i: int) -> tuple[str | None, int]:
+    """A table property's key at token ``i`` (a string, adjacent ones joined, or a dotted name) and the index after
+    it; (None, i) when there is none."""
+    if i < len(toks) and toks[i].token_type == TokenType.STRING:
+        key = _joined_strings(toks, i)
+        while i < len(toks) and toks[i].token_type == TokenType.STRING:
+            i += 1
+        return key, i
+    parts = []
+    while i < len(toks) and (toks[i].token_type in (TokenType.VAR, TokenType.IDENTIFIER) or
+                             toks[i].text.isidentifier()):
+        parts.append(toks[i].text)
+        i += 1
+        if i < len(toks) and toks[i].token_type == TokenType.DOT:
+            i += 1
+            continue
+        break
+    return (".".join(parts) if parts else None), i
+
+
+def key_list(toks: tuple[Token, ...] | list[Token], at: int) -> tuple[tuple[str, ...], int]:
+    """The ``(key, …)`` list of UNSET TBLPROPERTIES starting at token ``at`` and the index after it."""
+    keys: list[str] = []
+    i = at + 1 if at < len(toks) and toks[at].token_type == TokenType.L_PAREN else len(toks)
+    while i < len(toks):
+        key, i = _property_key(toks, i)
+        if key is None:
+            break
+        keys.append(key)
+        if i < len(toks) and toks[i].token_type == TokenType.COMMA:
+            i += 1
+            continue
+        if i < len(toks) and toks[i].token_type == TokenType.R_PAREN:
+            return tuple(keys), i + 1
+        break
+    raise SqlSyntaxError("[PARSE_SYNTAX_ERROR] UNSET TBLPROPERTIES takes a list of keys in parentheses: a key is a "
+                         "quoted string or a dotted name.")
+
+
 def property_list(toks: tuple[Token, ...] | list[Token], at: int) -> tuple[tuple[tuple[str, str], ...], int]:
     """The ``(key = value, …)`` list of TBLPROPERTIES starting at token ``at`` (its opening parenthesis), as Spark's
     grammar reads it (the ``=`` optional, adjacent string literals joined, a number's sign kept, booleans
@@ -669,24 +708,9 @@ def property_list(toks: tuple[Token, ...] | list[Token], at: int) -> tuple[tuple
     pairs: list[tuple[str, str]] = []
     i = at + 1
     while i < len(toks):
-        tok = toks[i]
-        if tok.token_type == TokenType.STRING:
-            key = _joined_strings(toks, i)
-            while i < len(toks) and toks[i].token_type == TokenType.STRING:
-                i += 1
-        else:
-            parts = []
-            while i < len(toks) and (toks[i].token_type in (TokenType.VAR, TokenType.IDENTIFIER) or
-                                     toks[i].text.isidentifier()):
-                parts.append(toks[i].text)
-                i += 1
-                if i < len(toks) and toks[i].token_type == TokenType.DOT:
-                    i += 1
-                    continue
-                break
-            if not parts:
-                break
-            key = ".".join(parts)
+        key, i = _property_key(toks, i)
+        if key is None:
+            break
         if i < len(toks) and toks[i].token_type == TokenType.EQ:
             i += 1
         sign = ""
