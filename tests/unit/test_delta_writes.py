@@ -612,10 +612,31 @@ def test_insert_with_a_partition_clause_writes_as_spark_writes_a_delta_table(spa
         assert error_class_of(err.value) == error_class, statement
     assert spark.table("dw.insert_parts").count() == 7  # nothing written by a refused statement
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-    try:  # every partition column static: Spark deletes the static values' rows in dynamic mode too
+    try:  # dynamic mode: the partitions the rows hold are replaced, a static value's too, and none for no rows
         spark.sql("INSERT OVERWRITE dw.insert_parts PARTITION (period = '2026-03') SELECT 13, 130")
+        spark.sql("INSERT OVERWRITE dw.insert_parts PARTITION (period = '2026-02') SELECT 14, 140 WHERE false")
     finally:
         spark.conf.unset("spark.sql.sources.partitionOverwriteMode")
     assert sorted(tuple(r) for r in spark.sql("SELECT * FROM dw.insert_parts WHERE period = '2026-03'").collect()) == [
         (13, "2026-03", 130)]
     assert spark.table("dw.insert_parts").count() == 6
+
+
+def test_a_static_partition_value_is_compared_as_the_columns_type(spark):
+    """The overwrite's condition compares the column with the value cast to the column's type, as Spark does: with
+    the bare literal, Sail cast the column to the literal's type and `PARTITION (p = 1)` deleted `'01'` and `' 1'`
+    too. Names given twice are refused, as Spark refuses them."""
+    spark.sql("CREATE TABLE dw.typed_parts (a INT, p STRING, b INT) PARTITIONED BY (p)")
+    spark.sql("INSERT INTO dw.typed_parts VALUES (1, '1', 10), (2, '01', 20), (3, ' 1', 30), (4, 'x', 40)")
+    spark.sql("INSERT OVERWRITE dw.typed_parts PARTITION (p = 1) SELECT 9, 90")
+    assert sorted(tuple(r) for r in spark.table("dw.typed_parts").collect()) == [
+        (2, "01", 20), (3, " 1", 30), (4, "x", 40), (9, "1", 90)]
+    assert [tuple(r) for r in spark.sql("SHOW PARTITIONS dw.typed_parts PARTITION (p = 1)").collect()] == [("1",)]
+    for statement, error_class in (
+            ("INSERT INTO dw.typed_parts PARTITION (p = 'c') (a, A) SELECT 1, 2", "COLUMN_ALREADY_EXISTS"),
+            ("INSERT INTO dw.typed_parts PARTITION (p = 'c', P = 'd') SELECT 1, 2", "DUPLICATE_KEY"),
+            ("INSERT INTO dw.typed_parts PARTITION (p = 'c') BY NAME SELECT 1 AS a, 2 AS b", "PARSE_SYNTAX_ERROR")):
+        with pytest.raises(AnalysisException) as err:
+            spark.sql(statement)
+        assert error_class_of(err.value) == error_class, statement
+    assert spark.table("dw.typed_parts").count() == 4

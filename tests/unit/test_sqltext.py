@@ -358,6 +358,10 @@ def test_insert_partition_clause_parts():
         == sqltext.InsertPartition(True, "main.dw.t", (("p", "'a'"), ("q", None)), ("id", "`x y`"), "SELECT 5, 6")
     assert sqltext.insert_partition("INSERT INTO t PARTITION (p = DATE '2026-01-01', n = -3) (SELECT 1);") == \
         sqltext.InsertPartition(False, "t", (("p", "DATE '2026-01-01'"), ("n", "-3")), None, "(SELECT 1)")
+    assert sqltext.insert_partition("INSERT INTO t PARTITION (p = 1) (`values`, b) VALUES (1, 2)").columns == (
+        "`values`", "b")  # a column list whose first column is named like a keyword
+    with pytest.raises(sqltext.SqlSyntaxError, match="BY NAME"):
+        sqltext.insert_partition("INSERT INTO t PARTITION (p = 1) BY NAME SELECT 1 AS a")
     for other in ("INSERT INTO t VALUES (1)", "INSERT INTO t PARTITION (p = 'a' OR true) SELECT 1",
                   "INSERT INTO t PARTITION (p = 'a')", "INSERT INTO t PARTITION (s.a = 1) SELECT 1"):
         assert sqltext.insert_partition(other) is None

@@ -696,8 +696,8 @@ class PlanRewriter:
         """``INSERT INTO|OVERWRITE t PARTITION (p = value, q, …) [(columns)] query``, which Sail does not write: as
         Spark writes it to a Delta table, the query's columns go, in order, to the table's columns (or those listed)
         other than the static partitions, which take their values; an overwrite with static values replaces the
-        rows of that partition (as ``REPLACE WHERE p <=> value``, also in dynamic partition overwrite mode when every
-        partition column has a value), one without replaces as INSERT OVERWRITE does."""
+        rows of that partition (as ``REPLACE WHERE p <=> value``; in dynamic partition overwrite mode the partitions
+        its rows hold), one without replaces as INSERT OVERWRITE does."""
         name = self._write_target(insert.target, call)
         info = self.catalog.find(name)
         if info is None:
@@ -707,6 +707,11 @@ class PlanRewriter:
         partitioned = [c["name"] for c in sorted((c for c in info.columns if "partition_index" in c),
                                                  key=lambda c: c["partition_index"])]
         static: dict[str, str] = {}
+        _refuse_repeated([_bare(written) for written, _ in insert.spec], "DUPLICATE_KEY", "23505",
+                         "Found duplicate keys `{}` in the PARTITION clause: name each column once.")
+        if insert.columns is not None:
+            _refuse_repeated([_bare(written) for written in insert.columns], "COLUMN_ALREADY_EXISTS", "42711",
+                             "The column `{}` already exists in the INSERT's column list: name each column once.")
         for written, value in insert.spec:
             bare = _bare(written)
             column = by_lower.get(bare.lower())
@@ -728,12 +733,10 @@ class PlanRewriter:
                 raise refuse("INVALID_ARGUMENT", "STATIC_PARTITION_COLUMN_IN_INSERT_COLUMN_LIST", "42713",
                              f"Static partition column `{column}` is also specified in the column list.")
             given.append(column)
-        try:  # Sail's answer to a count that differs names neither the table nor the columns
-            data = self.upstream.schema(call.session_id, call.user_id, relations_pb2.Relation(
-                sql=relations_pb2.SQL(query=self.prepare_sql(insert.query, call, eager=False))))
-        except UpstreamError as exc:
-            raise exc.error from None
-        if len(data.struct.fields) != len(given):
+        # Sail's answer to a count that differs names neither the table nor the columns (a query naming DataFrames
+        # passed with it cannot be asked without them: Sail answers it)
+        data = self._schema_of_query(insert.query, call) if standalone else None
+        if data is not None and len(data.struct.fields) != len(given):
             reason = "too many data columns" if len(data.struct.fields) > len(given) else "not enough data columns"
             raise refuse("INVALID_ARGUMENT", "INSERT_COLUMN_ARITY_MISMATCH." + reason.upper().replace(" ", "_"),
                          "21S01", f"Cannot write to {name}, the reason is {reason}: Table columns: "
@@ -750,17 +753,23 @@ class PlanRewriter:
                 items.append(f"CAST(NULL AS {described['type_text']}) AS {quoted}")
         aliases = ", ".join(f"c{k}" for k in range(len(given)))
         query = f"SELECT {', '.join(items)} FROM ({insert.query}) AS {_ROWS}({aliases})"
-        # as Spark plans it: every partition column static, or static partition overwrite mode, deletes the rows of
-        # the static values; otherwise, in dynamic mode, the partitions the rows hold are replaced
-        static_delete = len(static) == len(partitioned) or not (
-            insert.overwrite and self._dynamic_partitions(None, info.storage_location, call))
-        if insert.overwrite and static and static_delete:
+        # as Spark plans it: in static partition overwrite mode the rows of the static values are deleted; in
+        # dynamic mode, the partitions the rows hold are replaced (the recursion below), whatever the spec names
+        if insert.overwrite and static and not self._dynamic_partitions(None, info.storage_location, call):
             if not eager:
                 raise self._needs_command("INSERT OVERWRITE … PARTITION")
-            condition = " AND ".join(f"({sqltext.quote_path(c, '`')} <=> {v})" for c, v in static.items())
+            condition = " AND ".join(  # the value as the column's type, as Spark compares it
+                f"({sqltext.quote_path(c, '`')} <=> CAST({v} AS {columns[c]['type_text']}))" for c, v in static.items())
             return self._insert_replace_where(dialect.InsertRows(str(name), query, False, condition), call)
         verb = "INSERT OVERWRITE" if insert.overwrite else "INSERT INTO"
         return self._prepare_sql(f"{verb} {name} {query}", call, eager, prepared, standalone)
+
+    def _schema_of_query(self, query: str, call: Call) -> Any:
+        try:
+            return self.upstream.schema(call.session_id, call.user_id, relations_pb2.Relation(
+                sql=relations_pb2.SQL(query=self.prepare_sql(query, call, eager=False))))
+        except UpstreamError as exc:
+            raise exc.error from None
 
     def _insert_replace_where(self, insert: dialect.InsertRows, call: Call, partitions: list[str] | None = None) -> str:
         """``INSERT INTO t REPLACE WHERE condition query`` (dbt-databricks' ``replace_where`` strategy; Sail cannot
@@ -1047,18 +1056,17 @@ class PlanRewriter:
                          f"SHOW PARTITIONS is not allowed on a table that is not partitioned: {name}.")
         known = {p.lower(): p for p in partitions}
         conditions = []
-        named = [_bare(column).lower() for column, _ in shown.spec]
-        repeated = next((column for column in named if named.count(column) > 1), None)
-        if repeated is not None:
-            raise refuse("INVALID_ARGUMENT", "DUPLICATE_KEY", "23505",
-                         f"Found duplicate keys `{repeated}` in the PARTITION clause: name each column once.")
+        _refuse_repeated([_bare(column) for column, _ in shown.spec], "DUPLICATE_KEY", "23505",
+                         "Found duplicate keys `{}` in the PARTITION clause: name each column once.")
+        types = {c["name"]: c["type_text"] for c in info.columns}
         for column, literal in shown.spec:
             bare = _bare(column)
             if bare.lower() not in known:
                 raise refuse("INVALID_ARGUMENT", "PARTITIONS_NOT_FOUND", "428FT",
                              f"The partition column `{bare}` is not one of {name}'s: "
                              f"{', '.join(partitions)}.")
-            conditions.append(f"{sqltext.quote_path(known[bare.lower()], '`')} <=> {literal}")
+            column = known[bare.lower()]
+            conditions.append(f"{sqltext.quote_path(column, '`')} <=> CAST({literal} AS {types[column]})")
         listed = ", ".join(sqltext.quote_path(p, "`") for p in partitions)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return f"SELECT DISTINCT {listed} FROM {name}{where} ORDER BY {listed}"
@@ -1072,15 +1080,15 @@ class PlanRewriter:
         if not eager:
             raise self._needs_command("CREATE TABLE")
         name = self._write_target(create.name, call)
+        existing = self.catalog.find(name)
+        if existing is not None and create.if_not_exists and not create.replace:
+            return sqltext.answer_query([], [])
         if create.column_values:
             column, clause = create.column_values[0]
             what = "a DEFAULT value" if clause == "DEFAULT" else "a GENERATED column (computed or identity)"
             raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
                          f"Column `{column}` of {name} has {what}, which the local engine does not support: it "
                          "would create the column without it. Compute the value in the query that writes the table.")
-        existing = self.catalog.find(name)
-        if existing is not None and create.if_not_exists and not create.replace:
-            return sqltext.answer_query([], [])
         properties: dict[str, str] = {}
         if create.properties_span is not None and create.provider in (None, "delta"):  # Sail keeps them out of the log
             properties = _checked_properties(create.properties)
@@ -1739,6 +1747,14 @@ _DATABASE_COLUMNS = [("name", "string"), ("catalog", "string"), ("description", 
 
 
 _ROWS = "__odoolake_rows"  # the alias of the rows an INSERT … PARTITION writes
+
+
+def _refuse_repeated(names: list[str], error_class: str, sql_state: str, message: str) -> None:
+    """Refuse a name given twice (compared without regard to case, as Spark resolves names)."""
+    lowered = [name.lower() for name in names]
+    repeated = next((name for name, low in zip(names, lowered, strict=True) if lowered.count(low) > 1), None)
+    if repeated is not None:
+        raise refuse("INVALID_ARGUMENT", error_class, sql_state, message.format(repeated))
 
 
 def _bare(name: str) -> str:

@@ -564,8 +564,8 @@ def insert_partition(sql: str) -> InsertPartition | None:
     if spec is None:
         return None
     columns: tuple[str, ...] | None = None
-    if i + 1 < len(toks) and toks[i].token_type == TokenType.L_PAREN and \
-            toks[i + 1].text.upper() not in QUERY_STARTS and toks[i + 1].token_type != TokenType.L_PAREN:
+    if i + 1 < len(toks) and toks[i].token_type == TokenType.L_PAREN and toks[i + 1].token_type != TokenType.L_PAREN \
+            and (toks[i + 1].token_type == TokenType.IDENTIFIER or toks[i + 1].text.upper() not in QUERY_STARTS):
         names: list[str] = []
         j = i + 1
         while j < len(toks):
@@ -582,6 +582,9 @@ def insert_partition(sql: str) -> InsertPartition | None:
         columns, i = tuple(names), j + 1
     if i >= len(toks):
         return None
+    if toks[i].text.upper() not in QUERY_STARTS and toks[i].token_type != TokenType.L_PAREN:
+        raise SqlSyntaxError("[PARSE_SYNTAX_ERROR] INSERT … PARTITION (…) takes [(columns)] and a query after the "
+                             f"clause (BY NAME and IF NOT EXISTS are not supported with it), not {toks[i].text!r}.")
     return InsertPartition(upper[1] == "OVERWRITE", target, spec, columns, sql[toks[i].start:toks[-1].end + 1])
 
 
