@@ -12,6 +12,7 @@ from odoolake.workspace.engine.table_properties import (
     UNKNOWN_CONFIGURATION,
     UNWRITABLE_FEATURE,
     PropertyRefused,
+    catalog_only,
     checked,
 )
 
@@ -75,3 +76,14 @@ def test_property_lists_are_read_as_sparks_grammar_reads_them():
     for bad in ("()", "(a = )", "(= 'b')", "('a' = 'b'", "('a' = 'b' 'c' 'd' e)", "('a' = x)"):
         with pytest.raises(sqltext.SqlSyntaxError, match="TBLPROPERTIES takes a list"):
             sqltext.property_list(sqltext.tokens(bad), 0)
+
+
+def test_databricks_sqlalchemys_column_defaults_feature_is_kept_by_the_catalog_not_written():
+    """Every table databricks-sqlalchemy creates says ``'delta.feature.allowColumnDefaults' = 'enabled'``: accepted
+    (the catalog keeps it), not written to the log, its value still checked."""
+    pairs = [("delta.feature.allowColumnDefaults", "enabled"), ("team", "fin")]
+    assert checked(pairs) == {"team": "fin"}
+    assert catalog_only(pairs) == {"delta.feature.allowColumnDefaults": "enabled"}
+    with pytest.raises(PropertyRefused) as err:
+        checked([("delta.feature.allowColumnDefaults", "on")])
+    assert err.value.error_class == INVALID_VALUE

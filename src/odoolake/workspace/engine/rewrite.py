@@ -1092,7 +1092,12 @@ class PlanRewriter:
         properties: dict[str, str] = {}
         if create.properties_span is not None and create.provider in (None, "delta"):  # Sail keeps them out of the log
             properties = _checked_properties(create.properties)
-            sql = sql[:create.properties_span[0]] + sql[create.properties_span[1]:]
+            # Sail registers them in the catalog (a CTAS would write the feature into the protocol, after which
+            # delta-rs cannot change the table: there they are checked and left out)
+            kept = table_properties.catalog_only(create.properties) if create.query_start is None else {}
+            clause = "TBLPROPERTIES (" + ", ".join(f"{sqltext.sql_literal(k)} = {sqltext.sql_literal(v)}"
+                                                   for k, v in kept.items()) + ")" if kept else ""
+            sql = sql[:create.properties_span[0]] + clause + sql[create.properties_span[1]:]
             create = sqltext.create_table(sql) or create
         table_comment = None
         if create.query_start is not None and create.comment_span is not None:  # which Sail refuses in a CTAS

@@ -106,7 +106,12 @@ FEATURES: dict[str, str | None] = {
     "delta.minWriterVersion": None,
 }
 _FEATURE_PREFIX = "delta.feature."
-_CANONICAL = {key.lower(): key for key in (*WRITTEN, *FEATURES)}
+# Accepted and kept by the catalog, not written to the log: a feature that changes nothing the local engine writes
+# (every table databricks-sqlalchemy creates names allowColumnDefaults; a DEFAULT clause itself is refused)
+CATALOG_ONLY: dict[str, Rule] = {
+    "delta.feature.allowColumnDefaults": _one_of("enabled", "supported"),
+}
+_CANONICAL = {key.lower(): key for key in (*WRITTEN, *FEATURES, *CATALOG_ONLY)}
 
 
 def canonical(key: str) -> str:
@@ -114,10 +119,22 @@ def canonical(key: str) -> str:
     return _CANONICAL.get(key.lower(), key)
 
 
+def _check_value(key: str, value: str, rule: Rule) -> str:
+    if not rule.form.fullmatch(value):
+        raise PropertyRefused(INVALID_VALUE, "42616", f"{key} = '{value}' is invalid: the value must be {rule.says}.")
+    return rule.normal(value)
+
+
+def catalog_only(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> dict[str, str]:
+    """Of ``pairs`` (already :func:`checked`), those the catalog keeps and the log does not (``CATALOG_ONLY``)."""
+    return {canonical(key): CATALOG_ONLY[canonical(key)].normal(value) for key, value in pairs
+            if canonical(key) in CATALOG_ONLY}
+
+
 def checked(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> dict[str, str]:
     """The properties to write to a table's log for ``pairs`` as written, each value in the form the engine reads
-    back; a feature left off is checked and not written. Raises :class:`PropertyRefused` naming the first key a
-    Delta table cannot take."""
+    back; a feature left off and a ``CATALOG_ONLY`` key are checked and not written. Raises
+    :class:`PropertyRefused` naming the first key a Delta table cannot take."""
     written: dict[str, str] = {}
     seen: set[str] = set()
     for given, value in pairs:
@@ -132,12 +149,12 @@ def checked(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> dict[
         if not key.lower().startswith("delta."):
             written[key] = value
             continue
+        if key in CATALOG_ONLY:
+            _check_value(key, value, CATALOG_ONLY[key])
+            continue
         rule = WRITTEN.get(key)
         if rule is not None:
-            if not rule.form.fullmatch(value):
-                raise PropertyRefused(INVALID_VALUE, "42616",
-                                      f"{key} = '{value}' is invalid: the value must be {rule.says}.")
-            written[key] = rule.normal(value)
+            written[key] = _check_value(key, value, rule)
             continue
         if key in FEATURES or key.lower().startswith(_FEATURE_PREFIX):
             off = FEATURES.get(key)
