@@ -1,6 +1,7 @@
-"""SQL statements the engine runs beside Sail (INSERT, DELETE, UPDATE, MERGE, INSERT … REPLACE WHERE) stop as a
-DataFrame write does: a client's interrupt mid-write (here by tag) fences the table, so the statement never
-commits, however long Sail's work on it goes on, and the client is told the operation was cancelled."""
+"""SQL statements the engine runs beside Sail (INSERT, DELETE, UPDATE, MERGE, INSERT … REPLACE WHERE, CREATE OR
+REPLACE … AS) stop as a DataFrame write does: a client's interrupt mid-write (here by tag) fences the table, so the
+statement never commits, however long Sail's work on it goes on, and the client is told the operation was
+cancelled."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ STATEMENTS = {
     "delete": "DELETE FROM dw.target WHERE pace(id) >= 0",
     "replace_where": f"INSERT INTO dw.target REPLACE WHERE batch = 'base' SELECT pace(id), 'base' "
                      f"FROM range(0, {SLOW_ROWS}, 1, 1)",
+    # a replace sets the new definition's properties after its write: a stopped one must not
+    "create_or_replace": f"CREATE OR REPLACE TABLE dw.target TBLPROPERTIES ('new' = '1') AS SELECT pace(id) AS id, "
+                         f"'late' AS batch FROM range(0, {SLOW_ROWS}, 1, 1)",
 }
 
 
@@ -48,6 +52,7 @@ def test_an_interrupted_statement_never_commits(tmp_path, kind):
         spark = engine.session()
         spark.sql("CREATE SCHEMA IF NOT EXISTS dw")
         spark.range(BASE_ROWS).selectExpr("id", "'base' AS batch").write.format("delta").saveAsTable("dw.target")
+        spark.sql("ALTER TABLE dw.target SET TBLPROPERTIES ('keep' = 'me')")
         location = CatalogStore(paths, "owner@localhost").table(FullName("main", "dw", "target")).storage_location
         before = DeltaTable(location).version()
 
@@ -82,3 +87,5 @@ def test_an_interrupted_statement_never_commits(tmp_path, kind):
             time.sleep(0.5)
         assert sorted(r["batch"] for r in spark.table("dw.target").select("batch").distinct().collect()) == ["base"]
         assert spark.table("dw.target").count() == BASE_ROWS
+        properties = DeltaTable(location).metadata().configuration
+        assert properties.get("keep") == "me" and "new" not in properties

@@ -384,6 +384,12 @@ def test_unset_and_replace_leave_a_table_the_properties_its_definition_gives(spa
     with pytest.raises(AnalysisException) as err:
         spark.sql("ALTER TABLE cc.unset_me UNSET TBLPROPERTIES ('nope')")
     assert error_class_of(err.value) == "DELTA_UNSET_NON_EXISTENT_PROPERTY" and "'nope'" in str(err.value)
+    for key, error_class in (("comment", "UNSUPPORTED_FEATURE.SET_TABLE_PROPERTY"),
+                             ("delta.columnMapping.mode", "UNSUPPORTED_FEATURE"),
+                             ("delta.constraints.positive", "UNSUPPORTED_FEATURE")):
+        with pytest.raises(AnalysisException) as err:
+            spark.sql(f"ALTER TABLE cc.unset_me UNSET TBLPROPERTIES IF EXISTS ('{key}')")
+        assert error_class_of(err.value) == error_class, key
     spark.sql("ALTER TABLE cc.unset_me UNSET TBLPROPERTIES IF EXISTS ('nope', 'j')")
     assert spark.sql("SHOW TBLPROPERTIES cc.unset_me").count() == 0
     described = {r[0]: r for r in spark.sql("DESCRIBE TABLE EXTENDED cc.unset_me").collect()}
@@ -400,3 +406,8 @@ def test_unset_and_replace_leave_a_table_the_properties_its_definition_gives(spa
     spark.sql("CREATE OR REPLACE TABLE cc.replaced (a INT, b STRING) TBLPROPERTIES ('k3' = 'v3')")
     assert [tuple(r) for r in spark.sql("SHOW TBLPROPERTIES cc.replaced").collect()] == [("k3", "v3")]
     assert spark.table("cc.replaced").columns == ["a", "b"] and spark.table("cc.replaced").count() == 0
+    # PARTITIONED BY of a CREATE OR REPLACE … AS (it was dropped): the new definition's partitioning, or none
+    spark.sql("CREATE OR REPLACE TABLE cc.replaced PARTITIONED BY (p) AS SELECT 1 AS a, 'x' AS p")
+    assert spark.sql("DESCRIBE DETAIL cc.replaced").first().partitionColumns == ["p"]
+    spark.sql("CREATE OR REPLACE TABLE cc.replaced AS SELECT 1 AS a, 'x' AS p")
+    assert spark.sql("DESCRIBE DETAIL cc.replaced").first().partitionColumns == []

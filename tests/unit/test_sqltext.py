@@ -365,3 +365,9 @@ def test_insert_partition_clause_parts():
     for other in ("INSERT INTO t VALUES (1)", "INSERT INTO t PARTITION (p = 'a' OR true) SELECT 1",
                   "INSERT INTO t PARTITION (p = 'a')", "INSERT INTO t PARTITION (s.a = 1) SELECT 1"):
         assert sqltext.insert_partition(other) is None
+
+
+def test_partitioned_by_names_are_read_from_create_table():
+    assert sqltext.create_table("CREATE OR REPLACE TABLE t PARTITIONED BY (p, `q r`) AS SELECT 1").partitioned_by == (
+        "p", "q r")
+    assert sqltext.create_table("CREATE TABLE t (a INT) PARTITIONED BY (p STRING)").partitioned_by == ()

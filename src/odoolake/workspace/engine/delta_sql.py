@@ -316,6 +316,7 @@ def _unset_tblproperties(stmt: DeltaStatement, table: DeltaTable, location: str,
         raise DeltaCommandError("UNSET TBLPROPERTIES takes one list of keys in parentheses.")
     current = dict(table.metadata().configuration)
     keys = [table_properties.canonical(key) for key in given]
+    table_properties.check_unset(keys)
     missing = [key for key in keys if key not in current]
     if missing and not stmt.match.group("if_exists"):
         raise table_properties.PropertyRefused(

@@ -446,7 +446,7 @@ class SparkConnectProxy:
                                         request.operation_id, frozenset(request.tags))
         if not context.add_callback(lambda: self._client_gone(op)):  # the client has left already
             op.stop()
-        call.operation_id, call.begin_write = request.operation_id, op.begin_write
+        call.operation_id, call.begin_write, call.stopped = request.operation_id, op.begin_write, lambda: op.stopped
         stack = ExitStack()
         stream: Any = None
         prepared: Prepared | None = None

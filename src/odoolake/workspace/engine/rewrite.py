@@ -135,6 +135,8 @@ class Call:
     # Called (under the table's lock) before a statement done beside Sail writes the table at a location: the proxy
     # then fences that table if the call is stopped, and refuses to start a write for a call stopped already.
     begin_write: Callable[[str], None] = lambda location: None
+    # Whether the client's operation was stopped: Sail ends an interrupted statement's stream without an error
+    stopped: Callable[[], bool] = lambda: False
 
     @property
     def user_id(self) -> str:
@@ -1105,10 +1107,10 @@ class PlanRewriter:
             sql = sql[:create.comment_span[0]] + sql[create.comment_span[1]:]
             create = sqltext.create_table(sql) or create
         if create.replace and create.query_start is not None:
-            answer = self._replace_table_as(name, existing, sql[create.query_start:].rstrip().rstrip(";"), call)
+            answer = self._replace_table_as(name, existing, sql[create.query_start:].rstrip().rstrip(";"), call,
+                                            create.partitioned_by, properties)
             # a replaced table has the comments of its new definition only, as on Databricks
-            self._comments_after_create(name, table_comment, create.column_comments, replacing=True,
-                                        properties=properties)()
+            self._comments_after_create(name, table_comment, create.column_comments, replacing=True)()
             return answer
         if create.replace:
             if existing is not None:
@@ -1180,25 +1182,19 @@ class PlanRewriter:
         table's comment (catalog, and a Delta table's description), a Delta table's columns' (``comment`` in the
         field's metadata, where Spark keeps it; the engine keeps another format's itself) and its checked
         properties (:mod:`.table_properties`), in one more commit. ``replacing``: a table replaced by ``CREATE OR
-        REPLACE … AS`` keeps no comment its new definition does not give."""
+        REPLACE … AS`` keeps no comment its new definition does not give (its properties are set with the replace,
+        ``_replace_table_as``)."""
         def set_comments() -> None:
             from deltalake import DeltaTable
             from deltalake.exceptions import DeltaError
 
             info = self.catalog.find(name)
             clear = replacing and table_comment is None and info is not None and info.comment
-            if info is None or not (column_comments or table_comment is not None or clear or properties or
-                                    replacing):
+            if info is None or not (column_comments or table_comment is not None or clear or properties):
                 return
             try:
                 table = DeltaTable(info.storage_location) if info.data_source_format == "DELTA" else None
-                if table is not None and replacing and dict(table.metadata().configuration) != (properties or {}):
-                    # the new definition's properties replace the old table's, as Delta's REPLACE does
-                    with table_lock(info.storage_location):
-                        delta_sql.replace_configuration(table, properties or {}, "SET TBLPROPERTIES",
-                                                        {"properties": json.dumps(properties or {})})
-                    table = DeltaTable(info.storage_location)
-                elif table is not None and properties:
+                if table is not None and properties:
                     table.alter.set_table_properties(properties, raise_if_not_exists=False)
                 if table is not None and column_comments:
                     fields = {field.name.lower(): field.name for field in table.schema().fields}
@@ -1236,13 +1232,15 @@ class PlanRewriter:
                          f"CREATE OR REPLACE TABLE {name} over the existing table is not supported locally with "
                          f"{why}: DROP TABLE {name} first, then CREATE TABLE.")
         query = self.prepare_sql(table.query, call, eager=False)  # its text gets the rules like any other
-        answer = self._replace_table_as(name, existing, query, call, table.partition_by)
-        self._comments_after_create(name, create.comment, create.column_comments, replacing=True,
-                                    properties=properties)()
+        answer = self._replace_table_as(name, existing, query, call, table.partition_by, properties)
+        self._comments_after_create(name, create.comment, create.column_comments, replacing=True)()
         return answer
 
     def _replace_table_as(self, name: FullName, existing: TableInfo | None, query: str, call: Call,
-                          partition_by: tuple[str, ...] = ()) -> str:
+                          partition_by: tuple[str, ...] = (), properties: dict[str, str] | None = None) -> str:
+        """``CREATE OR REPLACE TABLE … AS``: an overwrite of the table's data and schema, then (under the same lock,
+        so no write comes between) the new definition's properties in place of the old table's, as Delta's REPLACE
+        sets them. A statement that fails or is stopped leaves the table's properties as they were."""
         location = existing.storage_location if existing else \
             str(self._catalog(lambda: self.catalog.new_table_location(name)))
         write = WriteOp(input=relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), source="delta",
@@ -1250,7 +1248,8 @@ class PlanRewriter:
         write.options["overwriteSchema"] = "true"
         self._columns_made_nullable(WriteInput(write), call)
         with self._writing(location, call):
-            kept = self._lift_append_only(location) if existing is not None else None
+            delta = existing is not None and existing.data_source_format == "DELTA"
+            kept = self._lift_append_only(location) if delta else None
             try:
                 self.upstream.run_command(call.session_id, call.user_id, commands_pb2.Command(write_operation=write),
                                           call.operation_id)
@@ -1258,6 +1257,13 @@ class PlanRewriter:
                 if kept is not None:  # the table stays as it was, properties and all
                     self._restore_properties(location, kept)
                 raise exc.error from None
+            if call.stopped():  # whatever Sail answered, the statement did not happen
+                if kept is not None:
+                    self._restore_properties(location, kept)
+                raise refuse("CANCELLED", "OPERATION_CANCELED", "HY008",
+                             f"CREATE OR REPLACE TABLE {name} was stopped; the table is as it was.")
+            if existing is None or delta:
+                self._replace_properties(location, properties or {})
         if existing is None:
             self._register(name, location, call)
         return sqltext.answer_query([], [])
@@ -1277,11 +1283,21 @@ class PlanRewriter:
         return properties
 
     def _restore_properties(self, location: str, properties: dict[str, str]) -> None:
+        """Put back the properties ``_lift_append_only`` set aside (beside any set since: the fence's record)."""
         from deltalake import DeltaTable
 
-        delta_sql.replace_configuration(DeltaTable(location), properties, "SET TBLPROPERTIES",
-                                        {"properties": json.dumps(properties)})
-        self.catalog.delta.forget(location)
+        table = DeltaTable(location)
+        self._replace_properties(location, {**dict(table.metadata().configuration), **properties}, table)
+
+    def _replace_properties(self, location: str, properties: dict[str, str], table: Any = None) -> None:
+        """The table's properties made ``properties`` (one commit, none when they are already). Under its lock."""
+        from deltalake import DeltaTable
+
+        table = table or DeltaTable(location)
+        if dict(table.metadata().configuration) != properties:
+            delta_sql.replace_configuration(table, properties, "SET TBLPROPERTIES",
+                                            {"properties": json.dumps(properties)})
+            self.catalog.delta.forget(location)
 
     # -- writes --------------------------------------------------------------------------------------------------
 

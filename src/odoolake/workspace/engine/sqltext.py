@@ -656,6 +656,7 @@ class CreateTable:
     provider: str | None = None  # the USING clause's format, lower-case
     properties: tuple[tuple[str, str], ...] = ()  # the TBLPROPERTIES clause's (key, value) pairs, as written
     properties_span: tuple[int, int] | None = None  # where that clause is in the text
+    partitioned_by: tuple[str, ...] = ()  # the PARTITIONED BY clause's columns, when they are names alone
 
 
 _PROPERTY_VALUES = frozenset({TokenType.STRING, TokenType.NUMBER, TokenType.TRUE, TokenType.FALSE})
@@ -818,6 +819,7 @@ def create_table(sql: str) -> CreateTable | None:
     provider: str | None = None
     properties: tuple[tuple[str, str], ...] = ()
     properties_span: tuple[int, int] | None = None
+    partitioned_by: tuple[str, ...] = ()
     clauses_end = toks[-1].end + 1 if toks else len(sql)
     depth = 0
     while i < len(toks):
@@ -837,6 +839,11 @@ def create_table(sql: str) -> CreateTable | None:
             elif upper[i] == "USING":
                 has_using = True
                 provider = toks[i + 1].text.lower() if i + 1 < len(toks) else None
+            elif kind == TokenType.PARTITION_BY:  # one token, ``PARTITIONED BY``
+                partitioned_by, end = _name_list(toks, i + 1)
+                if end > i + 1:
+                    i = end
+                    continue
             elif upper[i] == "TBLPROPERTIES" and kind != TokenType.STRING:
                 if properties_span is not None:
                     raise SqlSyntaxError("[DUPLICATE_CLAUSES] Found duplicate clauses: TBLPROPERTIES. Give the "
@@ -852,7 +859,26 @@ def create_table(sql: str) -> CreateTable | None:
         i += 1
     return CreateTable(".".join(name_parts), replace, if_not_exists, has_location, has_using, has_columns,
                        query_start, provider_at, clauses_end, comment, comment_span, tuple(column_comments),
-                       tuple(column_values), provider, properties, properties_span)
+                       tuple(column_values), provider, properties, properties_span, partitioned_by)
+
+
+def _name_list(toks: list[Token], at: int) -> tuple[tuple[str, ...], int]:
+    """``(a, `b`, …)`` of one-part names at token ``at``, as the catalog spells them, and the index after it; ((), at)
+    for anything else (a column with its type)."""
+    if at >= len(toks) or toks[at].token_type != TokenType.L_PAREN:
+        return (), at
+    names: list[str] = []
+    i = at + 1
+    while i < len(toks) and (toks[i].token_type in (TokenType.VAR, TokenType.IDENTIFIER) or toks[i].text.isidentifier()):
+        names.append(toks[i].text)
+        i += 1
+        if i < len(toks) and toks[i].token_type == TokenType.COMMA:
+            i += 1
+            continue
+        if i < len(toks) and toks[i].token_type == TokenType.R_PAREN:
+            return tuple(names), i + 1
+        break
+    return (), at
 
 
 def sql_literal(value: object) -> str:

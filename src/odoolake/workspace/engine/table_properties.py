@@ -168,3 +168,16 @@ def checked(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> dict[
                               f"Unknown configuration was specified: {given}. Delta's table properties are listed at "
                               "https://docs.delta.io/latest/table-properties.html.")
     return written
+
+
+def check_unset(keys: list[str]) -> None:
+    """Refuse to unset what its own statement manages: a reserved key, a table feature or the column mapping (Delta
+    would have to rewrite the data), a CHECK constraint (``ALTER TABLE … DROP CONSTRAINT``)."""
+    for key in keys:
+        if key.lower() in RESERVED:
+            raise PropertyRefused(RESERVED_PROPERTY, "0A000",
+                                  f"'{key}' is a reserved table property: set it with {RESERVED[key.lower()]}.")
+        if key in FEATURES or key in CATALOG_ONLY or key.lower().startswith((_FEATURE_PREFIX, "delta.constraints.")):
+            raise PropertyRefused(UNWRITABLE_FEATURE, "0A000",
+                                  f"{key} cannot be unset locally: a table feature, the column mapping or a constraint "
+                                  "changes with its own statement (ALTER TABLE … DROP CONSTRAINT for a constraint).")
