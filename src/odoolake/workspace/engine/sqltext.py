@@ -510,32 +510,50 @@ def _literal_at(toks: tuple[Token, ...] | list[Token], i: int) -> tuple[str | No
     return None, i
 
 
+Tokens = tuple[Token, ...] | list[Token]
+
+
+def _item_list(toks: Tokens, at: int, item: Callable[[int], tuple[Any, int]]) -> tuple[tuple[Any, ...], int] | None:
+    """``(item, item, …)`` from the parenthesis at token ``at``, each read by ``item`` (its value, or None when the
+    tokens there are not one, and the index after it): the items and the index after the closing parenthesis, or
+    None when the tokens are not such a list."""
+    if at >= len(toks) or toks[at].token_type != TokenType.L_PAREN:
+        return None
+    items: list[Any] = []
+    i = at + 1
+    while i < len(toks):
+        value, i = item(i)
+        if value is None:
+            return None
+        items.append(value)
+        if i < len(toks) and toks[i].token_type == TokenType.COMMA:
+            i += 1
+            continue
+        if i < len(toks) and toks[i].token_type == TokenType.R_PAREN:
+            return tuple(items), i + 1
+        return None
+    return None
+
+
 def partition_spec(toks: tuple[Token, ...] | list[Token], at: int) -> tuple[tuple[tuple[str, str | None], ...] | None,
                                                                            int]:
     """``PARTITION (col = literal, col, …)`` starting at token ``at``: each column as written (back-quoted when it
     was) with its literal's SQL text, or None for a column named without a value (a dynamic partition); and the
     index after the clause. (None, at) when the tokens there are not such a clause."""
-    if at + 1 >= len(toks) or toks[at].text.upper() != "PARTITION" or toks[at + 1].token_type != TokenType.L_PAREN:
+    if at >= len(toks) or toks[at].text.upper() != "PARTITION":
         return None, at
-    entries: list[tuple[str, str | None]] = []
-    i = at + 2
-    while i < len(toks):
+
+    def entry(i: int) -> tuple[tuple[str, str | None] | None, int]:
         column, j = _name_at(list(toks), i)
         if column is None or "." in column.replace("``", "").strip("`"):
-            return None, at
-        value: str | None = None
+            return None, i
         if j < len(toks) and toks[j].token_type == TokenType.EQ:
             value, j = _literal_at(toks, j + 1)
-            if value is None:
-                return None, at
-        entries.append((column, value))
-        if j < len(toks) and toks[j].token_type == TokenType.COMMA:
-            i = j + 1
-            continue
-        if j < len(toks) and toks[j].token_type == TokenType.R_PAREN:
-            return tuple(entries), j + 1
-        return None, at
-    return None, at
+            return ((column, value) if value is not None else None), j
+        return (column, None), j
+
+    found = _item_list(toks, at + 1, entry)
+    return found if found is not None else (None, at)
 
 
 @dataclass(frozen=True)
@@ -672,6 +690,13 @@ def _property_key(toks: tuple[Token, ...] | list[Token], i: int) -> tuple[str | 
         while i < len(toks) and toks[i].token_type == TokenType.STRING:
             i += 1
         return key, i
+    parts, i = _dotted(toks, i)
+    return (".".join(parts) if parts else None), i
+
+
+def _dotted(toks: tuple[Token, ...] | list[Token], i: int) -> tuple[list[str], int]:
+    """The parts of a dotted name at token ``i`` as the catalog spells them (back-quotes off) and the index after
+    it."""
     parts = []
     while i < len(toks) and (toks[i].token_type in (TokenType.VAR, TokenType.IDENTIFIER) or
                              toks[i].text.isidentifier()):
@@ -681,24 +706,14 @@ def _property_key(toks: tuple[Token, ...] | list[Token], i: int) -> tuple[str | 
             i += 1
             continue
         break
-    return (".".join(parts) if parts else None), i
+    return parts, i
 
 
 def key_list(toks: tuple[Token, ...] | list[Token], at: int) -> tuple[tuple[str, ...], int]:
     """The ``(key, …)`` list of UNSET TBLPROPERTIES starting at token ``at`` and the index after it."""
-    keys: list[str] = []
-    i = at + 1 if at < len(toks) and toks[at].token_type == TokenType.L_PAREN else len(toks)
-    while i < len(toks):
-        key, i = _property_key(toks, i)
-        if key is None:
-            break
-        keys.append(key)
-        if i < len(toks) and toks[i].token_type == TokenType.COMMA:
-            i += 1
-            continue
-        if i < len(toks) and toks[i].token_type == TokenType.R_PAREN:
-            return tuple(keys), i + 1
-        break
+    found = _item_list(toks, at, lambda i: _property_key(toks, i))
+    if found is not None:
+        return found
     raise SqlSyntaxError("[PARSE_SYNTAX_ERROR] UNSET TBLPROPERTIES takes a list of keys in parentheses: a key is a "
                          "quoted string or a dotted name.")
 
@@ -707,14 +722,10 @@ def property_list(toks: tuple[Token, ...] | list[Token], at: int) -> tuple[tuple
     """The ``(key = value, …)`` list of TBLPROPERTIES starting at token ``at`` (its opening parenthesis), as Spark's
     grammar reads it (the ``=`` optional, adjacent string literals joined, a number's sign kept, booleans
     lower-case), and the index after its closing parenthesis."""
-    if at >= len(toks) or toks[at].token_type != TokenType.L_PAREN:
-        raise SqlSyntaxError(f"[PARSE_SYNTAX_ERROR] {_PROPERTY_LIST_RULE}.")
-    pairs: list[tuple[str, str]] = []
-    i = at + 1
-    while i < len(toks):
+    def pair(i: int) -> tuple[tuple[str, str] | None, int]:
         key, i = _property_key(toks, i)
         if key is None:
-            break
+            return None, i
         if i < len(toks) and toks[i].token_type == TokenType.EQ:
             i += 1
         sign = ""
@@ -722,21 +733,18 @@ def property_list(toks: tuple[Token, ...] | list[Token], at: int) -> tuple[tuple
                 toks[i + 1].token_type == TokenType.NUMBER:
             sign, i = ("-" if toks[i].token_type == TokenType.DASH else ""), i + 1
         if i >= len(toks) or toks[i].token_type not in _PROPERTY_VALUES:
-            break
-        if toks[i].token_type == TokenType.STRING:
-            value = _joined_strings(toks, i)
-            while i < len(toks) and toks[i].token_type == TokenType.STRING:
-                i += 1
-        else:
-            value, i = sign + toks[i].text.lower(), i + 1
-        pairs.append((key, value))
-        if i < len(toks) and toks[i].token_type == TokenType.COMMA:
+            return None, i
+        if toks[i].token_type != TokenType.STRING:
+            return (key, sign + toks[i].text.lower()), i + 1
+        value = _joined_strings(toks, i)
+        while i < len(toks) and toks[i].token_type == TokenType.STRING:
             i += 1
-            continue
-        if i < len(toks) and toks[i].token_type == TokenType.R_PAREN:
-            return tuple(pairs), i + 1
-        break
-    raise SqlSyntaxError(f"[PARSE_SYNTAX_ERROR] {_PROPERTY_LIST_RULE}.")
+        return (key, value), i
+
+    found = _item_list(toks, at, pair)
+    if found is None:
+        raise SqlSyntaxError(f"[PARSE_SYNTAX_ERROR] {_PROPERTY_LIST_RULE}.")
+    return found
 
 
 def _joined_strings(toks: tuple[Token, ...] | list[Token], first: int) -> str:
@@ -769,15 +777,7 @@ def create_table(sql: str) -> CreateTable | None:
     if_not_exists = upper[i:i + 3] == ["IF", "NOT", "EXISTS"]
     if if_not_exists:
         i += 3
-    name_parts: list[str] = []
-    while i < len(toks):
-        if toks[i].token_type in (TokenType.VAR, TokenType.IDENTIFIER) or toks[i].text.isidentifier():
-            name_parts.append(toks[i].text)
-            i += 1
-            if i < len(toks) and toks[i].token_type == TokenType.DOT:
-                i += 1
-                continue
-        break
+    name_parts, i = _dotted(toks, i)
     if not name_parts:
         return None
     provider_at = toks[i - 1].end + 1
@@ -865,20 +865,13 @@ def create_table(sql: str) -> CreateTable | None:
 def _name_list(toks: list[Token], at: int) -> tuple[tuple[str, ...], int]:
     """``(a, `b`, …)`` of one-part names at token ``at``, as the catalog spells them, and the index after it; ((), at)
     for anything else (a column with its type)."""
-    if at >= len(toks) or toks[at].token_type != TokenType.L_PAREN:
-        return (), at
-    names: list[str] = []
-    i = at + 1
-    while i < len(toks) and (toks[i].token_type in (TokenType.VAR, TokenType.IDENTIFIER) or toks[i].text.isidentifier()):
-        names.append(toks[i].text)
-        i += 1
-        if i < len(toks) and toks[i].token_type == TokenType.COMMA:
-            i += 1
-            continue
-        if i < len(toks) and toks[i].token_type == TokenType.R_PAREN:
-            return tuple(names), i + 1
-        break
-    return (), at
+    def name(i: int) -> tuple[str | None, int]:
+        named = i < len(toks) and (toks[i].token_type in (TokenType.VAR, TokenType.IDENTIFIER) or
+                                   toks[i].text.isidentifier())
+        return (toks[i].text, i + 1) if named else (None, i)
+
+    found = _item_list(toks, at, name)
+    return found if found is not None else ((), at)
 
 
 def sql_literal(value: object) -> str:
