@@ -1716,13 +1716,6 @@ def _details(info: TableInfo) -> list[tuple[str, str]]:
     return rows
 
 
-def _type_name(data_type: Any) -> str:
-    """A Spark Connect ``DataType`` as Spark SQL writes it (``decimal(18,2)``, ``struct<a:int>``)."""
-    from pyspark.sql.connect.types import proto_schema_to_pyspark_data_type
-
-    return str(proto_schema_to_pyspark_data_type(data_type).simpleString())
-
-
 def _schema_of(qualified: str | None) -> str:
     """A schema as Databricks names it in a listing (``dw``) from Sail's ``main.dw``; ``''`` for none."""
     return (qualified or "").rpartition(".")[2]
