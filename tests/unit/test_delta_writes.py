@@ -640,3 +640,14 @@ def test_a_static_partition_value_is_compared_as_the_columns_type(spark):
             spark.sql(statement)
         assert error_class_of(err.value) == error_class, statement
     assert spark.table("dw.typed_parts").count() == 4
+
+
+def test_an_insert_after_its_ctes_writes_as_spark_reads_it(spark):
+    """``WITH c AS (…) INSERT …`` (Sail: a parse error at INSERT): Spark reads the CTEs as the INSERT's query's, so
+    they are moved there, joined to the query's own WITH, with a PARTITION clause or a static overwrite too."""
+    spark.sql("CREATE TABLE dw.from_ctes (a INT, p INT) PARTITIONED BY (p)")
+    spark.sql("WITH c AS (SELECT 1 AS a) INSERT INTO dw.from_ctes SELECT a, 1 FROM c")
+    spark.sql("WITH c AS (SELECT 2 AS a) INSERT INTO TABLE dw.from_ctes PARTITION (p = 2) SELECT * FROM c")
+    spark.sql("WITH c AS (SELECT 3 AS a) INSERT OVERWRITE dw.from_ctes PARTITION (p = 1) SELECT * FROM c")
+    spark.sql("WITH c AS (SELECT 4 AS a) INSERT INTO dw.from_ctes WITH d AS (SELECT 4 AS p) SELECT * FROM c, d")
+    assert _rows(spark, "dw.from_ctes") == [(2, 2), (3, 1), (4, 4)]

@@ -405,7 +405,8 @@ def test_a_read_only_principal_reads_but_cannot_write(home, engine, fresh):
         for attempt in (lambda: viewer.range(1).write.mode("append").saveAsTable("t_gold.readable"),
                         lambda: viewer.sql("INSERT INTO t_gold.readable VALUES (9)"),
                         lambda: viewer.sql("DROP TABLE t_gold.readable"),
-                        lambda: viewer.sql("CREATE TABLE t_gold.mine AS SELECT 1 AS x")):
+                        lambda: viewer.sql("CREATE TABLE t_gold.mine AS SELECT 1 AS x"),
+                        lambda: viewer.sql("WITH c AS (SELECT 9 AS id) INSERT INTO t_gold.readable SELECT * FROM c")):
             with pytest.raises(PySparkException) as err:
                 attempt()
             assert READ_ONLY_PRINCIPAL in str(err.value)

@@ -371,3 +371,17 @@ def test_partitioned_by_names_are_read_from_create_table():
     assert sqltext.create_table("CREATE OR REPLACE TABLE t PARTITIONED BY (p, `q r`) AS SELECT 1").partitioned_by == (
         "p", "q r")
     assert sqltext.create_table("CREATE TABLE t (a INT) PARTITIONED BY (p STRING)").partitioned_by == ()
+
+
+@pytest.mark.parametrize(("sql", "moved"), [
+    ("WITH c AS (SELECT 1 AS a), d AS (SELECT 2) INSERT OVERWRITE TABLE w PARTITION (p=1) (a) SELECT * FROM c",
+     "INSERT OVERWRITE TABLE w PARTITION (p=1) (a) WITH c AS (SELECT 1 AS a), d AS (SELECT 2) SELECT * FROM c"),
+    ("with c as (select 1 as a) insert into table w table c;", "insert into table w WITH c as (select 1 as a) table c"),
+    ("WITH c AS (SELECT 1) INSERT INTO w WITH d AS (SELECT 2) SELECT 1",
+     "INSERT INTO w WITH c AS (SELECT 1), d AS (SELECT 2) SELECT 1"),
+    ("WITH c AS (SELECT 1) INSERT INTO w (SELECT * FROM c)", "INSERT INTO w WITH c AS (SELECT 1) (SELECT * FROM c)"),
+    ("WITH c AS (SELECT 1) SELECT * FROM c", None),
+    ("WITH c AS (SELECT 1) INSERT INTO w REPLACE WHERE a IN (SELECT 1) SELECT * FROM c", None),
+])
+def test_ctes_before_an_insert_move_into_its_query(sql, moved):
+    assert sqltext.with_moved_into_insert(sql) == moved

@@ -547,6 +547,9 @@ class PlanRewriter:
             raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "42601",
                          "Only one SQL statement can be run at a time; split the text at its semicolons.")
         head = sqltext.words(sql, 4)
+        if head[:1] == ["WITH"]:
+            sql = sqltext.with_moved_into_insert(sql) or sql
+            head = sqltext.words(sql, 4)
         if not head:
             raise refuse("INVALID_ARGUMENT", "PARSE_EMPTY_STATEMENT", "42617", "The SQL text is empty.")
         sql = sqltext.unquote_parameter_markers(sql)

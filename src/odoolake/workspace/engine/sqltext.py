@@ -556,6 +556,42 @@ def partition_spec(toks: tuple[Token, ...] | list[Token], at: int) -> tuple[tupl
     return found if found is not None else (None, at)
 
 
+_QUERY_HEADS = frozenset({TokenType.SELECT, TokenType.VALUES, TokenType.FROM, TokenType.TABLE, TokenType.WITH})
+
+
+def with_moved_into_insert(sql: str) -> str | None:
+    """``WITH c AS (…) INSERT INTO|OVERWRITE … query`` (Spark reads the CTEs as the query's; Sail does not parse it)
+    as ``INSERT INTO|OVERWRITE … WITH c AS (…) query``, joined to the query's own WITH when it has one; None for any
+    other text."""
+    toks = _statement_tokens(sql)
+    if not toks or toks[0].token_type != TokenType.WITH:
+        return None
+    depth, insert = 0, None
+    for i, tok in enumerate(toks):
+        depth += (tok.token_type == TokenType.L_PAREN) - (tok.token_type == TokenType.R_PAREN)
+        if depth == 0 and tok.token_type == TokenType.INSERT:
+            insert = i
+            break
+    if insert is None or insert + 2 >= len(toks):
+        return None
+    i = insert + 3 if toks[insert + 2].token_type == TokenType.TABLE else insert + 2
+    _, i = _dotted(toks, i)  # the target: TABLE after it starts a query (``TABLE other``)
+    depth = 0
+    for j in range(i, len(toks)):
+        kind = toks[j].token_type
+        if depth == 0 and kind == TokenType.REPLACE:  # REPLACE WHERE/ON: its condition may hold queries; left as is
+            return None
+        opens_query = kind == TokenType.L_PAREN and j + 1 < len(toks) and toks[j + 1].token_type in _QUERY_HEADS
+        if depth == 0 and (kind in _QUERY_HEADS or opens_query):
+            ctes = sql[toks[1].start:toks[insert - 1].end + 1]
+            head, query = sql[toks[insert].start:toks[j].start], sql[toks[j].start:toks[-1].end + 1]
+            if kind == TokenType.WITH:  # the query's own CTEs follow the statement's
+                return f"{head}WITH {ctes}, {sql[toks[j + 1].start:toks[-1].end + 1]}"
+            return f"{head}WITH {ctes} {query}"
+        depth += (kind == TokenType.L_PAREN) - (kind == TokenType.R_PAREN)
+    return None
+
+
 @dataclass(frozen=True)
 class InsertPartition:
     """``INSERT INTO|OVERWRITE [TABLE] t PARTITION (…) [(columns)] query``: the spec's (column, literal or None),
