@@ -93,14 +93,26 @@ def test_a_missing_table_and_an_unsupported_construct_are_named_on_every_path(se
 
 def test_a_write_that_starts_like_a_query_is_never_a_silent_success(server, w, ledger):
     """Queries are fetched in one engine call (``results.statement_frame``; which statements count as queries is
-    tests/unit/test_sqltext.py's); a write that starts like one (``WITH … INSERT``, a syntax the engine, Sail 0.7.2,
-    refuses) fails naming it on every path, never a success that wrote nothing, and nothing is written."""
+    tests/unit/test_sqltext.py's); a write that starts like one (``WITH … INSERT``) is done once on every path and
+    answers an INSERT's counts, and one the engine cannot run (``WITH … INSERT … REPLACE WHERE``, which Sail 0.7.2
+    does not parse) fails naming it, never a success that wrote nothing, and writes nothing."""
     before = _rows(server)
-    write = f"WITH c AS (SELECT 'JAP' AS agency) INSERT INTO {ledger} SELECT agency, DATE'2026-03-31', 1.25 FROM c"
-    answer = w.statement_execution.execute_statement(warehouse_id=LOCAL_WAREHOUSE_ID, statement=write,
+    write = ("WITH c AS (SELECT '{agency}' AS agency) INSERT INTO {ledger} {replace}SELECT agency, DATE'2026-03-31', "
+             "1.25 FROM c")
+    answer = w.statement_execution.execute_statement(warehouse_id=LOCAL_WAREHOUSE_ID, wait_timeout="30s",
+                                                     statement=write.format(agency="JAP", ledger=ledger, replace=""))
+    assert answer.status.state == StatementState.SUCCEEDED, answer.status
+    assert answer.result.data_array == [["1", "1"]]  # num_affected_rows, num_inserted_rows
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute(write.format(agency="KOR", ledger=ledger, replace=""))
+        assert [tuple(r) for r in cur.fetchall()] == [(1, 1)]
+    after = _rows(server)
+    assert len(after) == len(before) + 2 and sorted(r[0] for r in set(after) - set(before)) == ["JAP", "KOR"]
+    refused = write.format(agency="JAP", ledger=ledger, replace="REPLACE WHERE agency = 'JAP' ")
+    answer = w.statement_execution.execute_statement(warehouse_id=LOCAL_WAREHOUSE_ID, statement=refused,
                                                      wait_timeout="30s")
     assert answer.status.state == StatementState.FAILED
     assert "[PARSE_SYNTAX_ERROR]" in answer.status.error.message and "'INSERT'" in answer.status.error.message
     with connect(server) as conn, conn.cursor() as cur, pytest.raises(sql.exc.Error, match=r"PARSE_SYNTAX_ERROR"):
-        cur.execute(write)
-    assert _rows(server) == before
+        cur.execute(refused)
+    assert _rows(server) == after
