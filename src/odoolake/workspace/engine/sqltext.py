@@ -620,20 +620,10 @@ def insert_partition(sql: str) -> InsertPartition | None:
     columns: tuple[str, ...] | None = None
     if i + 1 < len(toks) and toks[i].token_type == TokenType.L_PAREN and toks[i + 1].token_type != TokenType.L_PAREN \
             and (toks[i + 1].token_type == TokenType.IDENTIFIER or toks[i + 1].text.upper() not in QUERY_STARTS):
-        names: list[str] = []
-        j = i + 1
-        while j < len(toks):
-            column, j = _name_at(list(toks), j)
-            if column is None:
-                return None
-            names.append(column)
-            if j < len(toks) and toks[j].token_type == TokenType.COMMA:
-                j += 1
-                continue
-            break
-        if j >= len(toks) or toks[j].token_type != TokenType.R_PAREN:
+        found = _item_list(toks, i, lambda j: _name_at(list(toks), j))
+        if found is None:
             return None
-        columns, i = tuple(names), j + 1
+        columns, i = found
     if i >= len(toks):
         return None
     if toks[i].text.upper() not in QUERY_STARTS and toks[i].token_type != TokenType.L_PAREN:
