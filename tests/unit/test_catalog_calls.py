@@ -309,6 +309,41 @@ def test_describe_extended_column_and_show_partitions_answer_as_databricks(lake,
         assert error_class_of(err.value) == error_class, statement
 
 
+def test_a_table_partitioned_in_another_order_than_its_columns_is_described_and_written(spark):
+    """`PARTITIONED BY (q, p)` of columns `…, p, q`: DESCRIBE (plain too, as Spark describes a partitioned table)
+    lists the partition columns in the partitioning's order (Sail: none in a plain DESCRIBE, the columns' order in
+    EXTENDED), and every INSERT form writes the table (Sail refused each: "Partition column mismatch")."""
+    spark.sql("CREATE TABLE cc.crossed (id INT, note STRING, p INT COMMENT 'period', q STRING) USING DELTA "
+              "PARTITIONED BY (q, p)")
+    columns = [("id", "int", None), ("note", "string", None), ("p", "int", "period"), ("q", "string", None)]
+    section = [("# Partition Information", "", None), ("# col_name", "data_type", "comment"),
+               ("q", "string", None), ("p", "int", "period")]
+    assert [tuple(r) for r in spark.sql("DESCRIBE cc.crossed").collect()] == columns + section
+    extended = [tuple(r) for r in spark.sql("DESCRIBE TABLE EXTENDED cc.crossed").collect()]
+    assert extended[:10] == columns + section + [("", "", None), ("# Detailed Table Information", "", None)]
+    assert [tuple(r) for r in spark.sql("DESCRIBE cc.ledger").collect()] == [
+        ("id", "int", None), ("amount", "decimal(18,2)", None)]  # not partitioned: no section
+
+    inserts = ("INSERT INTO cc.crossed VALUES (1, 'a', 10, 'Q1')",
+               "INSERT INTO cc.crossed (id, q, p) VALUES (2, 'Q1', 10)",
+               "INSERT INTO TABLE cc.crossed BY NAME SELECT 'Q2' AS q, 3 AS id, 20 AS p, 'c' AS note",
+               "INSERT INTO cc.crossed PARTITION (q = 'Q2', p) VALUES (4, 'd', 20)")
+    for number, statement in enumerate(inserts, start=1):
+        assert [tuple(r) for r in spark.sql(statement).collect()] == [(1, 1)], statement
+        assert spark.table("cc.crossed").count() == number, statement
+    assert sorted(tuple(r) for r in spark.table("cc.crossed").collect()) == [
+        (1, "a", 10, "Q1"), (2, None, 10, "Q1"), (3, "c", 20, "Q2"), (4, "d", 20, "Q2")]
+    spark.sql("INSERT OVERWRITE cc.crossed PARTITION (q = 'Q1', p = 10) VALUES (5, 'e')")
+    assert sorted(r.id for r in spark.table("cc.crossed").collect()) == [3, 4, 5]
+    spark.sql("INSERT OVERWRITE cc.crossed SELECT 6, 'f', 30, 'Q3'")
+    assert [tuple(r) for r in spark.table("cc.crossed").collect()] == [(6, "f", 30, "Q3")]
+    detail = spark.sql("DESCRIBE DETAIL cc.crossed").first()
+    assert detail.partitionColumns == ["q", "p"]  # still partitioned as declared
+    with pytest.raises(Exception, match="2 fields, but table schema has 4"):
+        spark.sql("INSERT INTO cc.crossed VALUES (7, 'g')")
+    assert spark.table("cc.crossed").count() == 1
+
+
 def test_table_properties_reach_the_log_in_the_form_the_engine_reads_back(lake, spark):
     """CREATE TABLE's TBLPROPERTIES (which Sail kept out of the Delta log) are written to the log, each value in
     the form the engine reads back: `'TRUE'` and `'30 days'`, written as given, made every later write of the table

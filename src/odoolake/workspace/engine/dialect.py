@@ -15,6 +15,7 @@ path goes through (``PlanRewriter.prepare_sql``).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -188,6 +189,80 @@ def fill_insert_columns(sql: str, columns_of: ColumnsOf) -> str | None:
     return f"INSERT INTO {table.sql(dialect=WRITE)} {select.sql(dialect=WRITE)}"
 
 
+@dataclass(frozen=True)
+class InsertedLiterals:
+    """An ``INSERT INTO t [(columns)] VALUES (…), …`` of literals: the column list if one is given, and each
+    value's type as Delta names it (``"integer"``, ``"decimal(2,1)"``, ``"string"``, ``"void"`` for NULL), None
+    for a value whose type the text alone does not say (an expression)."""
+
+    columns: tuple[str, ...] | None
+    rows: tuple[tuple[str | None, ...], ...]
+
+
+# the types a CAST (or a typed literal: DATE '…', 10L, 1.5D) names, as Delta names them
+_CAST_TYPES = {exp.DataType.Type.TINYINT: "byte", exp.DataType.Type.SMALLINT: "short",
+               exp.DataType.Type.INT: "integer", exp.DataType.Type.BIGINT: "long", exp.DataType.Type.FLOAT: "float",
+               exp.DataType.Type.DOUBLE: "double", exp.DataType.Type.DATE: "date",
+               exp.DataType.Type.TIMESTAMP: "timestamp", exp.DataType.Type.TIMESTAMPTZ: "timestamp",
+               exp.DataType.Type.TIMESTAMPLTZ: "timestamp",
+               exp.DataType.Type.TIMESTAMPNTZ: "timestamp_ntz", exp.DataType.Type.BOOLEAN: "boolean",
+               exp.DataType.Type.TEXT: "string", exp.DataType.Type.VARCHAR: "string", exp.DataType.Type.CHAR: "string",
+               exp.DataType.Type.BINARY: "binary"}
+
+
+def _literal_type(value: exp.Expression) -> str | None:
+    if isinstance(value, exp.Neg):
+        value = value.this
+        if not (isinstance(value, exp.Literal) and not value.is_string):
+            return None
+    if isinstance(value, exp.Null):
+        return "void"
+    if isinstance(value, exp.Boolean):
+        return "boolean"
+    if isinstance(value, exp.HexString):
+        return "binary"
+    if isinstance(value, exp.Literal):
+        if value.is_string:
+            return "string"
+        text = str(value.this)
+        if re.fullmatch(r"\d+", text):
+            return "integer" if int(text) < 2**31 else "long"
+        decimal = re.fullmatch(r"(\d*)\.(\d*)", text)
+        if decimal:  # 2.5 is DECIMAL(2,1), as Spark types it
+            digits = (decimal.group(1).lstrip("0") + decimal.group(2)) or "0"
+            return f"decimal({max(len(digits), len(decimal.group(2)), 1)},{len(decimal.group(2))})"
+        return "double"  # 1e3
+    if isinstance(value, exp.Cast) and isinstance(value.to, exp.DataType):
+        if value.to.this == exp.DataType.Type.DECIMAL:
+            params = [int(e.this.this) for e in value.to.expressions
+                      if isinstance(e, exp.DataTypeParam) and isinstance(e.this, exp.Literal)]
+            return f"decimal({params[0]},{params[1] if len(params) > 1 else 0})" if params else "decimal(10,0)"
+        return _CAST_TYPES.get(value.to.this)
+    return None
+
+
+def inserted_literals(sql: str) -> InsertedLiterals | None:
+    """The literal rows of ``INSERT INTO t [(columns)] VALUES (…), …``, or None for any other text (a query,
+    ``BY NAME``, a PARTITION clause, OVERWRITE, REPLACE)."""
+    if "VALUES" not in sql.upper():
+        return None
+    try:
+        tree = sqlglot.parse_one(sql, read=READ)
+    except ParseError:
+        return None
+    if not isinstance(tree, exp.Insert) or not isinstance(tree.expression, exp.Values) or \
+            {key for key, value in tree.args.items() if value not in (None, False)} != {"this", "expression"}:
+        return None
+    target = tree.this
+    columns = tuple(c.name for c in target.expressions) if isinstance(target, exp.Schema) else None
+    table = target.this if isinstance(target, exp.Schema) else target
+    if not isinstance(table, exp.Table) or table.args.get("partition") is not None:
+        return None
+    rows = tuple(tuple(_literal_type(value) for value in row.expressions)
+                 for row in tree.expression.expressions if isinstance(row, exp.Tuple))
+    return InsertedLiterals(columns, rows) if len(rows) == len(tree.expression.expressions) else None
+
+
 @functools.lru_cache(maxsize=64)  # a DML statement asks twice: the writable check, then the DML path
 def dml_target(sql: str) -> str | None:
     """The table an ``INSERT``/``DELETE``/``UPDATE``/``MERGE``/``TRUNCATE TABLE``/``DROP TABLE``/``ALTER TABLE``
@@ -300,6 +375,23 @@ def insert_rows(sql: str) -> InsertRows | None:
     where, overwrite = tree.args.get("where"), bool(tree.args.get("overwrite"))
     if (where is None) == (not overwrite):  # exactly one of the two forms
         return None
+    return _insert_parts(tree, where.sql(dialect=WRITE) if where is not None else None)
+
+
+def appended_rows(sql: str) -> InsertRows | None:
+    """The parts of a plain ``INSERT INTO [TABLE] t [BY NAME] query`` (no column list, PARTITION clause or REPLACE),
+    or None for any other text."""
+    try:
+        tree = sqlglot.parse_one(sql, read=READ)
+    except ParseError:
+        return None
+    if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Table) or tree.args.get("overwrite") or \
+            tree.args.get("where") is not None or tree.this.args.get("partition") is not None:
+        return None
+    return _insert_parts(tree, None)
+
+
+def _insert_parts(tree: exp.Insert, condition: str | None) -> InsertRows | None:
     source = tree.args.get("source")  # ``… TABLE other``, as dbt-databricks writes it
     if tree.expression is not None:
         query = tree.expression.sql(dialect=WRITE)
@@ -311,8 +403,7 @@ def insert_rows(sql: str) -> InsertRows | None:
     partition = table.args.get("partition")
     static = partition is not None and any(not isinstance(e, exp.Column) for e in partition.expressions)
     return InsertRows(".".join(sqltext.quote_path(part.name, "`") for part in table.parts), query,
-                      bool(tree.args.get("by_name")),
-                      where.sql(dialect=WRITE) if where is not None else None, static)
+                      bool(tree.args.get("by_name")), condition, static)
 
 
 def _closing(toks: list, at: int) -> int:

@@ -20,6 +20,7 @@ Sail's exception classes and error id kept.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -36,7 +37,7 @@ from google.protobuf import message_factory
 from google.protobuf.message import Message
 
 from odoolake.errors import DeltaCommandError
-from odoolake.workspace.catalog.columns import DeltaFacts, type_text
+from odoolake.workspace.catalog.columns import DeltaFacts, partition_columns, type_text
 from odoolake.workspace.catalog.information_schema import InformationSchema
 from odoolake.workspace.catalog.store import (
     CATALOG,
@@ -58,6 +59,7 @@ from odoolake.workspace.engine import (
     errors,
     sql_parameters,
     sqltext,
+    store_assignment,
     table_properties,
     wire,
 )
@@ -596,7 +598,7 @@ class PlanRewriter:
             return self._set(sql, call)
         if head[0] in ("DESCRIBE", "DESC"):
             described = sqltext.describe_table(sql)
-            if described is not None and (described.extended or described.column is not None):
+            if described is not None:
                 return self._describe(described, call)
             if len(head) > 1 and head[1] not in _DESCRIBE_TARGETS:
                 return re.sub(r"^\s*(DESCRIBE|DESC)\b", "DESCRIBE TABLE", sql, count=1, flags=re.I)
@@ -634,10 +636,12 @@ class PlanRewriter:
                     if not eager:
                         raise self._needs_command("INSERT … REPLACE")
                     return self._insert_replace_where(replacing, call, list(replacing.replace_on) or None)
+            literals = dialect.inserted_literals(sql)  # before the column list is filled in
             sql = dialect.fill_insert_columns(sql, lambda name: self._columns(name, call)) or sql
             sql = dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
             if eager and standalone and location is not None:
-                return self._insert(sql, location, call)
+                assert written is not None
+                return self._insert(sql, location, written, call, literals)
             if prepared is not None:  # Sail writes it: under the table's lock, fenced if stopped
                 prepared.lock = location
             return sql
@@ -651,18 +655,38 @@ class PlanRewriter:
             call.begin_write(location)
             yield
 
-    def _insert(self, sql: str, location: str, call: Call) -> str:
+    def _insert(self, sql: str, location: str, name: FullName, call: Call,
+                literals: dialect.InsertedLiterals | None = None) -> str:
         """An ``INSERT`` into the catalog table at ``location``, run here (stopped and fenced as any write) and
         answered as Databricks answers one, ``num_affected_rows`` and ``num_inserted_rows`` (Sail answers a
-        ``count``). An insert into anything else goes to Sail as it is, which names what is wrong."""
+        ``count``). An insert into anything else goes to Sail as it is, which names what is wrong. Sail refuses
+        every INSERT into a table partitioned in another order than its columns' (``PARTITIONED BY (q, p)`` of
+        columns ``p, q``: it names the partitions in the columns' order); such an insert is written here as a
+        DataFrame write, which Sail takes. Values are stored as Spark stores them (:mod:`store_assignment`): the
+        types of ``literals`` (the statement's VALUES, read from its text) are checked without asking the engine."""
+        if literals is not None and all(kind is not None for row in literals.rows for kind in row):
+            facts = self.catalog.delta.read(location)
+            unsafe = store_assignment.first_unsafe_row(facts.schema.get("fields", []), literals.columns,
+                                                       literals.rows) if facts is not None else None
+            _refuse_unsafe(unsafe, name)
+        else:
+            inserted = dialect.appended_rows(sql) or dialect.insert_rows(sql)
+            if inserted is not None:
+                self._check_stored_types(inserted.query, inserted.by_name, location, name, call)
         with self._writing(location, call):
             try:
                 rows = self.upstream.command_rows(call.session_id, call.user_id, sql, call.operation_id)
             except UpstreamError as exc:
-                raise exc.error from None
+                if _PARTITION_ORDER_REFUSED in str(exc.error) and _partitioned_out_of_order(
+                        self.catalog.delta.read(location)):
+                    rows = None
+                else:
+                    raise exc.error from None
             self.catalog.delta.forget(location)
-        inserted = sum(int(value or 0) for row in rows for value in row.values())
-        return sqltext.answer_query(INSERT_METRICS, [(inserted, inserted)])
+        if rows is None:
+            return self._insert_out_of_order(sql, call)
+        count = sum(int(value or 0) for row in rows for value in row.values())
+        return sqltext.answer_query(INSERT_METRICS, [(count, count)])
 
     def _columns(self, name: str, call: Call) -> list[str] | None:
         try:
@@ -709,8 +733,7 @@ class PlanRewriter:
             raise not_found(name)
         columns = {c["name"]: c for c in info.columns}
         by_lower = {column.lower(): column for column in columns}
-        partitioned = [c["name"] for c in sorted((c for c in info.columns if "partition_index" in c),
-                                                 key=lambda c: c["partition_index"])]
+        partitioned = partition_columns(info.columns)
         static: dict[str, str] = {}
         _refuse_repeated([_bare(written) for written, _ in insert.spec], "DUPLICATE_KEY", "23505",
                          "Found duplicate keys `{}` in the PARTITION clause: name each column once.")
@@ -776,33 +799,66 @@ class PlanRewriter:
         except UpstreamError as exc:
             raise exc.error from None
 
-    def _insert_replace_where(self, insert: dialect.InsertRows, call: Call, partitions: list[str] | None = None) -> str:
+    def _check_stored_types(self, query: str, by_name: bool, location: str, name: FullName, call: Call) -> None:
+        """Refuse an INSERT whose rows hold a value Spark would not store in its column (a string or a date into a
+        number, a number into a date: ``INCOMPATIBLE_DATA_FOR_TABLE.CANNOT_SAFELY_CAST``), before anything is
+        written. ``query`` is as the engine runs it. Costs one schema lookup of the rows; the table's log read
+        here is the one the engine's own lookups of the table then find cached."""
+        facts = self.catalog.delta.read(location)
+        if facts is None:
+            return
+        try:
+            data = self.upstream.schema(call.session_id, call.user_id,
+                                        relations_pb2.Relation(sql=relations_pb2.SQL(query=query)))
+        except UpstreamError:
+            return  # the insert itself reports what is wrong with its rows
+        _refuse_unsafe(store_assignment.first_unsafe(facts.schema.get("fields", []),
+                                                     delta_writes.delta_type(data)["fields"], by_name), name)
+
+    def _insert_out_of_order(self, sql: str, call: Call) -> str:
+        """An ``INSERT INTO|OVERWRITE t query`` into a table Sail cannot insert into (see :meth:`_insert`), as
+        a DataFrame append, or an overwrite replacing every row."""
+        appended = dialect.appended_rows(sql)
+        if appended is not None:
+            return self._insert_replace_where(appended, call, append=True)
+        overwrite = dialect.insert_rows(sql)
+        if overwrite is None or overwrite.condition is not None or overwrite.static_partition:
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         "This form of INSERT into a table partitioned in another order than its columns is not "
+                         "supported locally: write INSERT INTO|OVERWRITE <table> [BY NAME] <query>.")
+        return self._insert_replace_where(dataclasses.replace(overwrite, condition="true"), call)
+
+    def _insert_replace_where(self, insert: dialect.InsertRows, call: Call, partitions: list[str] | None = None,
+                              append: bool = False) -> str:
         """``INSERT INTO t REPLACE WHERE condition query`` (dbt-databricks' ``replace_where`` strategy; Sail cannot
         parse it), or with ``partitions`` an ``INSERT OVERWRITE`` of a partitioned table in dynamic partition mode or
         an ``INSERT INTO t REPLACE ON (t.c <=> s.c …)`` (its ``insert_overwrite`` strategy), whose condition is the
         values of those columns the rows hold. The rows matching the condition are replaced by the query's, as a
         DataFrame overwrite with the ``replaceWhere`` option, under Delta's checks (a row written outside the
         condition fails the write). Columns are matched by position, as an INSERT matches them, or by name with
-        ``BY NAME``, and converted to the table's types. Answered as Databricks answers an INSERT."""
+        ``BY NAME``, and converted to the table's types. With ``append`` the rows are appended, replacing none.
+        Answered as Databricks answers an INSERT."""
         name = self._write_target(insert.target, call)
         info = self.catalog.find(name)
         if info is None:
             raise not_found(name)
         names = [sqltext.quote_path(c["name"], "`") for c in info.columns]
+        self._check_stored_types(self.prepare_sql(insert.query, call, eager=False), insert.by_name,
+                                 info.storage_location, name, call)
         # the table's types, as an INSERT converts its values (a literal 5 into a BIGINT column)
         typed = ", ".join(f"CAST({n} AS {c['type_text']}) AS {n}" for n, c in zip(names, info.columns, strict=True))
         inserted = "inserted" if insert.by_name else f"inserted({', '.join(names)})"
         query = self.prepare_sql(f"SELECT {typed} FROM ({insert.query}) AS {inserted}", call, eager=False)
-        if partitions is None:
-            condition = self._replace_where_condition(insert.condition or "", call)
-        else:  # the rows are read twice (their partitions, then the write): the same rows both times
-            _check_deterministic(dialect.volatile_function(insert.query))
-            condition = self._written_values(relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), partitions,
-                                             call)
         location = info.storage_location
         write = WriteOp(input=relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), source="delta",
-                        path=location, mode=WriteOp.SaveMode.SAVE_MODE_OVERWRITE)
-        write.options["replaceWhere"] = condition or "false"
+                        path=location, mode=WriteOp.SaveMode.SAVE_MODE_APPEND if append else
+                        WriteOp.SaveMode.SAVE_MODE_OVERWRITE)
+        if partitions is not None:  # the rows are read twice (their partitions, then the write): the same rows both times
+            _check_deterministic(dialect.volatile_function(insert.query))
+            write.options["replaceWhere"] = self._written_values(
+                relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), partitions, call) or "false"
+        elif not append:
+            write.options["replaceWhere"] = self._replace_where_condition(insert.condition or "", call) or "false"
         self._delta_write_rules(write, WriteInput(write), str(name), call)
         with self._writing(location, call):
             before = self.catalog.delta.read(location)
@@ -1001,10 +1057,12 @@ class PlanRewriter:
             for item, row in zip(listed, rows, strict=True)])
 
     def _describe(self, described: sqltext.Describe, call: Call) -> str:
-        """``DESCRIBE [TABLE] EXTENDED|FORMATTED t`` and ``DESCRIBE [EXTENDED] t column`` as Databricks answers them.
-        Sail is asked for the table's rows (it knows the session's temporary views and names a missing table); a
-        catalog table's detailed rows are then the catalog's: Sail names the schema ``main.<schema>``, calls every
-        table EXTERNAL and lists its own catalog keys among the properties. Sail does not describe one column."""
+        """``DESCRIBE [TABLE] [EXTENDED|FORMATTED] t`` and ``DESCRIBE [EXTENDED] t column`` as Databricks answers
+        them. Sail is asked for the table's rows (it knows the session's temporary views and names a missing table);
+        a catalog table's partition and detailed rows are then the catalog's: Sail leaves the partition columns out
+        of a plain DESCRIBE and lists them in the columns' order, not the table's partitioning's, names the schema
+        ``main.<schema>``, calls every table EXTERNAL and lists its own catalog keys among the properties. Sail does
+        not describe one column."""
         asked = f"DESCRIBE TABLE {'EXTENDED ' if described.column is None else ''}{described.name}"
         try:
             rows = self.upstream.query_rows(call.session_id, call.user_id,
@@ -1017,8 +1075,14 @@ class PlanRewriter:
         detailed = next((i for i, row in enumerate(answer) if row[0] == _DETAILED), len(answer))
         details = {row[0]: row[1] for row in answer[detailed + 1:]}
         info = None if details.get("Type") == "TEMPORARY" else self.catalog.find(self.resolve(described.name, call))
-        if info is not None:
-            answer[detailed:] = [(_DETAILED, "", None), *((key, value, None) for key, value in _details(info))]
+        if info is None:  # a temporary view: Sail's rows, without the detailed ones unless asked
+            if not described.extended:
+                answer = answer[:_section_start(answer)]
+            return sqltext.answer_query(_DESCRIBE_COLUMNS, answer)
+        listed = answer[:_section_start(answer)]
+        answer = [*listed, *_partition_rows(listed, partition_columns(info.columns))]
+        if described.extended:  # as Spark's DESCRIBE of a V2 table: an empty row, then the details
+            answer += [("", "", None), (_DETAILED, "", None), *((key, value, None) for key, value in _details(info))]
         return sqltext.answer_query(_DESCRIBE_COLUMNS, answer)
 
     def _describe_column(self, described: sqltext.Describe, answer: list[tuple]) -> str:
@@ -1031,8 +1095,7 @@ class PlanRewriter:
             raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
                          f"DESCRIBE TABLE does not support nested column: {described.column}. Describe the "
                          f"top-level column `{path[0]}`.")
-        # the table's columns: the rows before the first section (a section's rows have no type)
-        listed = answer[:next((i for i, row in enumerate(answer) if not row[1]), len(answer))]
+        listed = answer[:_section_start(answer)]
         found = next((row for row in listed if row[0].lower() == path[0].lower()), None)
         if found is None:
             names = ", ".join(sqltext.quote_path(row[0], "`") for row in listed)
@@ -1054,8 +1117,7 @@ class PlanRewriter:
         info = self.catalog.find(name)
         if info is None:
             raise not_found(name)
-        partitions = [c["name"] for c in sorted((c for c in info.columns if "partition_index" in c),
-                                                key=lambda c: c["partition_index"])]
+        partitions = partition_columns(info.columns)
         if not partitions:
             raise refuse("INVALID_ARGUMENT", "DELTA_SHOW_PARTITION_IN_NON_PARTITIONED_TABLE", "42809",
                          f"SHOW PARTITIONS is not allowed on a table that is not partitioned: {name}.")
@@ -1596,8 +1658,7 @@ class PlanRewriter:
                                                                               else " NOT NULL")
                              + (f" COMMENT {sqltext.sql_literal(c['comment'])}" if c.get("comment") else "")
                              for c in info.columns)
-        partitions = [c["name"] for c in sorted((c for c in info.columns if "partition_index" in c),
-                                                key=lambda c: c["partition_index"])]
+        partitions = partition_columns(info.columns)
         text = f"CREATE TABLE {name} (\n{columns})\nUSING {info.data_source_format.lower()}\n"
         if partitions:
             text += f"PARTITIONED BY ({', '.join(partitions)})\n"
@@ -1689,6 +1750,7 @@ _SHOW_VIEWS_COLUMNS = [("namespace", "string"), ("viewName", "string"), ("isTemp
 
 _DESCRIBE_COLUMNS = [("col_name", "string"), ("data_type", "string"), ("comment", "string")]
 _DETAILED = "# Detailed Table Information"
+_PARTITION_INFORMATION = "# Partition Information"
 # What DESCRIBE EXTENDED t column adds: the column's statistics, as Spark names them
 _COLUMN_STATISTICS = ("min", "max", "num_nulls", "distinct_count", "avg_col_len", "max_col_len", "histogram")
 # Properties the catalog keeps about a table that are not the table's own (Databricks does not list them; it lists
@@ -1700,6 +1762,40 @@ ENGINE_PROPERTIES = frozenset({"table_type", "table_id", "io.unitycatalog.tableI
 def own_properties(properties: dict[str, str]) -> dict[str, str]:
     """A table's own properties and options, as SHOW TBLPROPERTIES and DESCRIBE list them."""
     return {key: value for key, value in properties.items() if key not in ENGINE_PROPERTIES}
+
+
+# Sail's refusal of an INSERT into a table partitioned in another order than its columns
+_PARTITION_ORDER_REFUSED = "Partition column mismatch"
+
+
+def _refuse_unsafe(unsafe: store_assignment.UnsafeCast | None, name: FullName) -> None:
+    if unsafe is not None:
+        raise refuse("INVALID_ARGUMENT", store_assignment.CANNOT_SAFELY_CAST,
+                     store_assignment.CANNOT_SAFELY_CAST_SQLSTATE, unsafe.message(str(name)))
+
+
+def _partitioned_out_of_order(facts: DeltaFacts | None) -> bool:
+    """Whether a Delta table's partition columns are named in another order than its columns'."""
+    if facts is None or len(facts.partition_columns) < 2:
+        return False
+    partitions = set(facts.partition_columns)
+    in_schema_order = [f["name"] for f in facts.schema.get("fields", []) if f["name"] in partitions]
+    return in_schema_order != list(facts.partition_columns)
+
+
+def _section_start(answer: list[tuple]) -> int:
+    """Where DESCRIBE's rows of the table's columns end: at the first section (its rows have no type)."""
+    return next((i for i, row in enumerate(answer) if not row[1]), len(answer))
+
+
+def _partition_rows(listed: list[tuple], partitions: list[str]) -> list[tuple]:
+    """DESCRIBE's ``# Partition Information`` rows, as Spark writes them for a table partitioned by columns: each
+    partition column's row, in the table's partitioning order. None for a table that is not partitioned."""
+    if not partitions:
+        return []
+    rows = {row[0]: row for row in listed}
+    return [(_PARTITION_INFORMATION, "", None), ("# col_name", "data_type", "comment"),
+            *(rows[column] for column in partitions if column in rows)]
 
 
 def _details(info: TableInfo) -> list[tuple[str, str]]:
