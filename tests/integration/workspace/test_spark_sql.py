@@ -119,3 +119,21 @@ def test_integer_arithmetic_past_its_range_wraps_in_the_engine_under_ansi(server
         assert spark.sql("SELECT 2147483647 + 1 AS n").collect()[0].n == -2147483648
         with pytest.raises(Exception, match=r"\[CAST_OVERFLOW\] The value 2147483648 cannot be cast to \"INT\""):
             spark.sql("SELECT CAST(2147483648 AS INT) AS n").collect()
+
+
+def test_decimal_rounding_and_division_follow_the_engine_not_spark(server):
+    """Known limits of the embedded engine (Sail 0.7.2), listed as partial in docs/compatibility.md, worked by hand
+    from Spark's rules: ``bround`` of a DECIMAL rounds half-up and answers a DOUBLE (Spark: half-even, a DECIMAL:
+    bround(2.5) = 2, bround(0.125, 2) = 0.12); ``round`` of a DECIMAL is Spark's (half-up, a DECIMAL), and
+    ``bround`` of a DOUBLE is half-even. A DECIMAL(18,2) divided by a DECIMAL(18,2) is DECIMAL(24,6) where Spark's
+    result is DECIMAL(38,20); divided by a literal such as 1.12 it is DECIMAL(24,6) in both. If this test starts
+    failing because the engine answers as Spark does, the limit is gone: update the compatibility row."""
+    with server.workspace.engine.spark() as spark:
+        row = spark.sql("SELECT bround(2.5, 0) AS b, bround(0.125, 2) AS c, typeof(bround(2.5, 0)) AS t, "
+                        "round(2.5, 0) AS r, round(0.125, 2) AS s, bround(2.5D, 0) AS d").first()
+        assert (row.b, row.c, row.t) == (3.0, 0.13, "double")  # Spark: 2, 0.12, decimal(2,0)
+        assert (row.r, row.s, row.d) == (D("3"), D("0.13"), 2.0)  # as Spark answers
+        row = spark.sql("SELECT typeof(CAST(10 AS DECIMAL(18,2)) / CAST(3 AS DECIMAL(18,2))) AS t, "
+                        "CAST(10 AS DECIMAL(18,2)) / CAST(3 AS DECIMAL(18,2)) AS q, "
+                        "typeof(CAST(100 AS DECIMAL(18,2)) / 1.12) AS u").first()
+        assert (row.t, row.q, row.u) == ("decimal(24,6)", D("3.333333"), "decimal(24,6)")  # Spark: decimal(38,20)
