@@ -1050,11 +1050,13 @@ class PlanRewriter:
         listed = [(_schema_of(row["database"]), row["tableName"], bool(row["isTemporary"])) for row in rows]
         if what == "TABLES":
             return sqltext.answer_query(_SHOW_TABLES_COLUMNS, listed)
-        managed = self.catalog.managed_names(CATALOG)
-        return sqltext.answer_query([*_SHOW_TABLES_COLUMNS, ("information", "string")], [
-            (*item, row["information"] if item[2] else  # a temporary view: as Sail describes it
-             _information(row["information"], item[0], (item[0], item[1].lower()) in managed))
-            for item, row in zip(listed, rows, strict=True)])
+        answered = []
+        for item, row in zip(listed, rows, strict=True):
+            # a catalog table's lines from the catalog (whose log Sail has just read: found cached); a temporary
+            # view as Sail describes it
+            info = None if item[2] else self.catalog.find(FullName(CATALOG, item[0], item[1]))
+            answered.append((*item, row["information"] if info is None else _information(row["information"], info)))
+        return sqltext.answer_query([*_SHOW_TABLES_COLUMNS, ("information", "string")], answered)
 
     def _describe(self, described: sqltext.Describe, call: Call) -> str:
         """``DESCRIBE [TABLE] [EXTENDED|FORMATTED] t`` and ``DESCRIBE [EXTENDED] t column`` as Databricks answers
@@ -1820,28 +1822,22 @@ def _schema_of(qualified: str | None) -> str:
     return (qualified or "").rpartition(".")[2]
 
 
-# Properties the catalog keeps for the engine, not the table's own (SHOW TABLE EXTENDED leaves them out), each with
-# the form of its value: a user's property whose value holds ", " is not taken apart
-_CATALOG_PROPERTY = re.compile(
-    r"(?:^|, )(?:created_at=\d+|updated_at=\d+|owner=[^\s,=\]]+@[^\s,=\]]+|table_type=(?:MANAGED|EXTERNAL)|"
-    r"(?:table_id|io\.unitycatalog\.tableId)=[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?=, |$)")
-
-
-def _information(text: str | None, schema: str, managed: bool) -> str | None:
-    """SHOW TABLE EXTENDED's ``information`` of one table as Databricks writes it: ``Catalog:`` and ``Database:``
-    lines (Sail writes ``Database: main.<schema>``), the table's type, and only the table's own properties."""
+def _information(text: str | None, info: TableInfo) -> str | None:
+    """SHOW TABLE EXTENDED's ``information`` of a catalog table as Databricks writes it: ``Catalog:`` and
+    ``Database:`` lines (Sail writes ``Database: main.<schema>``), the table's type, and only the table's own
+    properties (Sail lists the catalog's keys and the comment among them)."""
     if not text:
         return text
     lines = []
     for line in text.split("\n"):
         key, _, value = line.partition(": ")
         if key == "Database":
-            lines += [f"Catalog: {CATALOG}", f"Database: {schema}"]
+            lines += [f"Catalog: {CATALOG}", f"Database: {info.name.schema}"]
         elif key == "Type" and value in (MANAGED, EXTERNAL):
-            lines.append(f"Type: {MANAGED if managed else EXTERNAL}")
-        elif key == "Table Properties" and value.startswith("[") and value.endswith("]"):
-            kept = _CATALOG_PROPERTY.sub("", value[1:-1]).removeprefix(", ")
-            lines.append(f"Table Properties: [{kept}]")
+            lines.append(f"Type: {info.table_type}")
+        elif key == "Table Properties":
+            properties = own_properties(info.properties)
+            lines.append("Table Properties: [" + ", ".join(f"{k}={v}" for k, v in sorted(properties.items())) + "]")
         else:
             lines.append(line)
     return "\n".join(lines)
