@@ -24,6 +24,7 @@ import dataclasses
 import json
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from odoolake.workspace.catalog.store import (
     unknown_catalog,
 )
 from odoolake.workspace.engine import (
+    delta_connect,
     delta_sql,
     delta_writes,
     dialect,
@@ -195,10 +197,18 @@ class PlanRewriter:
         _check_request_texts(request)
         plan = request.plan
         if plan.HasField("root"):
+            delta = _delta_relation(plan.root)
+            if delta is not None and delta.WhichOneof("relation_type") in delta_connect.MUTATING:
+                self._delta_mutation(plan.root, delta, call)  # DeltaTable.delete/update/merge/…: run once, here
+                return Prepared()
             self._relations(plan.root, call)
             return Prepared()
         command = plan.command
         kind = command.WhichOneof("command_type")
+        if kind == "extension" and delta_connect.command_of(command.extension) is not None:
+            command.sql_command.sql = _delta_call(
+                lambda: self._delta_command_sql(delta_connect.command_of(command.extension), call))
+            return self._sql_command(command.sql_command, call)
         if kind == "sql_command":
             return self._sql_command(command.sql_command, call)
         if kind == "write_operation":
@@ -371,6 +381,92 @@ class PlanRewriter:
             self._catalog_relation(relation.catalog, call)
         elif kind == "ml_relation":
             self._refuse_ml()
+        elif kind == "extension":
+            delta = delta_connect.relation_of(relation.extension)
+            if delta is not None:
+                relation.sql.query = self.prepare_sql(_delta_call(lambda: self._delta_query(delta, call)), call,
+                                                      eager=False)
+
+    # -- Delta Lake's Python API (DeltaTable over Spark Connect: see .delta_connect) --------------------------------
+
+    def _delta_query(self, delta: Any, call: Call) -> str:
+        """The SQL of a DeltaTable call that reads: the table's rows, history or detail, isDeltaTable. A change
+        (``MUTATING``) runs only when the client executes it (``_delta_mutation``), never when a plan is analyzed
+        or holds it."""
+        kind = delta.WhichOneof("relation_type")
+        if kind == "scan":
+            return f"SELECT * FROM {delta_connect.table_sql(delta.scan.table)}"
+        if kind == "describe_history":
+            return f"DESCRIBE HISTORY {delta_connect.table_sql(delta.describe_history.table)}"
+        if kind == "describe_detail":
+            return f"DESCRIBE DETAIL {delta_connect.table_sql(delta.describe_detail.table)}"
+        if kind == "is_delta_table":
+            local = self.access.map_and_check(call.principal, delta.is_delta_table.path)
+            return f"SELECT {str(Path(local, '_delta_log').is_dir()).lower()} AS isDeltaTable"
+        if kind in delta_connect.MUTATING:
+            raise delta_connect.Unsupported("A DeltaTable change (delete, update, merge, restore, optimize) runs "
+                                            "when the call itself is executed, not inside another DataFrame.")
+        raise delta_connect.Unsupported(f"DeltaTable's {kind} is not supported by the local engine"
+                                        + ("; write the table with saveAsTable in Delta format instead."
+                                           if kind == "convert_to_delta" else "."))
+
+    def _delta_mutation(self, root: relations_pb2.Relation, delta: Any, call: Call) -> None:
+        """A DeltaTable change, executed: run as its SQL statement (under that statement's rules, lock and fence)
+        and answered with the statement's result, as Delta answers it (DELETE's ``num_affected_rows``, MERGE's
+        counts, …). A merge's source DataFrame becomes a temporary view of the client's session for the statement,
+        dropped afterwards."""
+        self._check_code(delta, call)  # a merge's source DataFrame is inside the extension, out of the first search
+        kind = delta.WhichOneof("relation_type")
+        if kind != "merge_into_table":
+            sql = _delta_call(lambda: {
+                "delete_from_table": lambda: delta_connect.delete_sql(delta.delete_from_table),
+                "update_table": lambda: delta_connect.update_sql(delta.update_table),
+                "restore_table": lambda: delta_connect.restore_sql(delta.restore_table),
+                "optimize_table": lambda: delta_connect.optimize_sql(delta.optimize_table)}[kind]())
+            answer = self.prepare_sql(sql, call, eager=True)
+        else:
+            merge = delta.merge_into_table
+            source, alias = merge.source, None
+            if source.WhichOneof("rel_type") == "subquery_alias":
+                alias, source = source.subquery_alias.alias, source.subquery_alias.input
+            self._relations(source, call)
+            view = f"__odoolake_merge_source_{uuid.uuid4().hex}"
+            sql = _delta_call(lambda: delta_connect.merge_sql(merge, view, alias))
+            made = commands_pb2.CreateDataFrameViewCommand(input=source, name=view, is_global=False, replace=True)
+            self._run_upstream(call, commands_pb2.Command(create_dataframe_view=made))
+            try:
+                answer = self.prepare_sql(sql, call, eager=True)
+            finally:
+                dropped = relations_pb2.Relation(catalog=CatalogOp(drop_temp_view={"view_name": view}))
+                try:
+                    self.upstream.query_rows(call.session_id, call.user_id, dropped)
+                except UpstreamError:  # the session is gone, and the view with it; the merge's own answer stands
+                    LOG.warning("the merge source view %s was not dropped", view)
+        common = relations_pb2.RelationCommon()
+        common.CopyFrom(root.common)
+        root.Clear()
+        root.common.CopyFrom(common)
+        root.sql.query = answer
+
+    def _run_upstream(self, call: Call, command: commands_pb2.Command) -> None:
+        """A command run in the client's engine session, its failure the client's error."""
+        try:
+            self.upstream.run_command(call.session_id, call.user_id, command)
+        except UpstreamError as exc:
+            raise exc.error from None
+
+    def _delta_command_sql(self, delta: Any, call: Call) -> str:
+        """The SQL of a DeltaTable command: VACUUM, or the table builder's CREATE TABLE."""
+        kind = delta.WhichOneof("command_type")
+        if kind == "vacuum_table":
+            return delta_connect.vacuum_sql(delta.vacuum_table)
+        if kind == "create_delta_table":
+            create = delta.create_delta_table
+            if create.mode == delta_connect.MODE_REPLACE and create.HasField("table_name") and \
+                    self.catalog.find(self.resolve(create.table_name, call)) is None:
+                raise not_found(self.resolve(create.table_name, call))
+            return delta_connect.create_sql(create)
+        raise delta_connect.Unsupported(f"DeltaTable's {kind} is not supported by the local engine.")
 
     def _databases(self, catalog_call: Any) -> str:
         """``spark.catalog.listDatabases([pattern])`` and ``getDatabase(name)``, the schemas by their own names as
@@ -1768,6 +1864,21 @@ def own_properties(properties: dict[str, str]) -> dict[str, str]:
 
 # Sail's refusal of an INSERT into a table partitioned in another order than its columns
 _PARTITION_ORDER_REFUSED = "Partition column mismatch"
+
+
+def _delta_relation(relation: relations_pb2.Relation) -> Any | None:
+    """The Delta Connect relation a Relation is, or None."""
+    if relation.WhichOneof("rel_type") != "extension":
+        return None
+    return delta_connect.relation_of(relation.extension)
+
+
+def _delta_call(build: Callable[[], str]) -> str:
+    """The SQL a DeltaTable call is written as; a call without a local form is refused by name."""
+    try:
+        return build()
+    except delta_connect.Unsupported as exc:
+        raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000", str(exc)) from None
 
 
 def _refuse_unsafe(unsafe: store_assignment.UnsafeCast | None, name: FullName) -> None:
