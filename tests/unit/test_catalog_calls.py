@@ -344,6 +344,25 @@ def test_a_table_partitioned_in_another_order_than_its_columns_is_described_and_
     with pytest.raises(Exception, match="2 fields, but table schema has 4"):
         spark.sql("INSERT INTO cc.crossed VALUES (7, 'g')")
     assert spark.table("cc.crossed").count() == 1
+    # a column list naming every column, in order or in another case (what SQLAlchemy writes), and an OVERWRITE with
+    # one; functions kept as written (sqlglot wrote to_char(d, 'yyyy') as a cast to string: '2024-01-10')
+    spark.sql("INSERT INTO cc.crossed (id, note, p, q) VALUES (7, to_char(DATE '2024-01-10', 'yyyy'), 70, 'Q7')")
+    spark.sql("INSERT INTO cc.crossed (ID, NOTE, P, Q) SELECT 8, 'h', 80, 'Q8'")
+    assert sorted(tuple(r) for r in spark.table("cc.crossed").collect()) == [
+        (6, "f", 30, "Q3"), (7, "2024", 70, "Q7"), (8, "h", 80, "Q8")]
+    spark.sql("INSERT OVERWRITE cc.crossed (q, id, p) SELECT 'Q9', 9, 90")
+    assert [tuple(r) for r in spark.table("cc.crossed").collect()] == [(9, None, 90, "Q9")]
+
+
+def test_an_inserts_query_is_run_as_written(spark):
+    """The INSERT forms the rules rewrite (a partial column list, REPLACE WHERE) keep the user's query and condition
+    as written: sqlglot, which read them, wrote some functions as others (to_char(d, 'yyyy') as a cast: another
+    value; percentile_cont as percentile_approx)."""
+    spark.sql("CREATE TABLE cc.as_written (id INT, year STRING, note STRING) USING DELTA")
+    spark.sql("INSERT INTO cc.as_written (year, id) SELECT to_char(DATE '2024-01-10', 'yyyy'), 1")
+    spark.sql("INSERT INTO cc.as_written REPLACE WHERE year = to_char(DATE '2023-05-01', 'yyyy') "
+              "SELECT 2, to_char(DATE '2023-05-01', 'yyyy'), 'b'")
+    assert sorted(tuple(r) for r in spark.table("cc.as_written").collect()) == [(1, "2024", None), (2, "2023", "b")]
 
 
 def test_table_properties_reach_the_log_in_the_form_the_engine_reads_back(lake, spark):

@@ -385,3 +385,21 @@ def test_partitioned_by_names_are_read_from_create_table():
 ])
 def test_ctes_before_an_insert_move_into_its_query(sql, moved):
     assert sqltext.with_moved_into_insert(sql) == moved
+
+
+@pytest.mark.parametrize(("sql", "condition", "query"), [
+    ("INSERT INTO t VALUES (1, to_char(d, 'yyyy'))", None, "VALUES (1, to_char(d, 'yyyy'))"),
+    ("INSERT INTO TABLE cc.t (a, b) SELECT percentile_cont(0.3) WITHIN GROUP (ORDER BY x), 1 FROM s;", None,
+     "SELECT percentile_cont(0.3) WITHIN GROUP (ORDER BY x), 1 FROM s"),
+    ("INSERT INTO t REPLACE WHERE d >= to_date('2024-01-01') AND EXTRACT(YEAR FROM d) = 2024 SELECT * FROM s",
+     "d >= to_date('2024-01-01') AND EXTRACT(YEAR FROM d) = 2024", "SELECT * FROM s"),
+    ("INSERT INTO t REPLACE WHERE p IN (SELECT p FROM s) SELECT 1", "p IN (SELECT p FROM s)", "SELECT 1"),
+    ("INSERT INTO t BY NAME REPLACE WHERE true TABLE s", "true", "SELECT * FROM s"),
+    ("INSERT OVERWRITE TABLE t PARTITION (p = 1) (a) (SELECT 1)", None, "(SELECT 1)"),
+    ("INSERT INTO t WITH c AS (SELECT 1 a) SELECT * FROM c", None, "WITH c AS (SELECT 1 a) SELECT * FROM c"),
+    ("INSERT INTO `select` FROM s SELECT a", None, "FROM s SELECT a"),
+])
+def test_an_inserts_condition_and_query_are_read_as_written(sql, condition, query):
+    text = sqltext.insert_text(sql)
+    assert text is not None and (text.condition, text.query) == (condition, query)
+    assert sqltext.insert_text("UPDATE t SET a = 1") is None

@@ -18,6 +18,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -152,10 +153,11 @@ def _inline_lateral_aliases(tree: exp.Expr, columns_of: ColumnsOf) -> bool:
 
 
 def fill_insert_columns(sql: str, columns_of: ColumnsOf) -> str | None:
-    """``INSERT INTO t (a, c) <rows>`` naming some of ``t``'s columns, or naming them in another order, as an INSERT
-    of every column in the table's order (the others NULL), which Sail runs: it refuses a column list shorter than the
-    table ("input schema for INSERT has 2 fields, but table schema has 6 fields"), where Spark fills the rest with
-    NULL (SQLAlchemy's ``insert()`` names only the columns given). None to run ``sql`` as it is."""
+    """``INSERT INTO|OVERWRITE t (a, c) <rows>`` naming some of ``t``'s columns, or naming them in another order or
+    case, as an INSERT of every column in the table's order (the others NULL), which Sail runs: it refuses a column
+    list shorter than the table ("input schema for INSERT has 2 fields, but table schema has 6 fields"), where Spark
+    fills the rest with NULL (SQLAlchemy's ``insert()`` names only the columns given). The rows are kept as written.
+    None to run ``sql`` as it is."""
     toks = sqltext.tokens(sql)
     if not any(t.token_type == TokenType.L_PAREN for t in toks[:8]):  # no column list right after the name
         return None
@@ -164,29 +166,25 @@ def fill_insert_columns(sql: str, columns_of: ColumnsOf) -> str | None:
     except ParseError:
         return None
     if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Schema) or \
-            {key for key, value in tree.args.items() if value not in (None, False)} != {"this", "expression"}:
-        return None  # OVERWRITE, BY NAME, a PARTITION clause …: as written
+            {key for key, value in tree.args.items() if value not in (None, False)} - {"overwrite"} != \
+            {"this", "expression"}:
+        return None  # BY NAME, a PARTITION clause, REPLACE …: as written
     table = tree.this.this
     listed = [column.name for column in tree.this.expressions]
     columns = columns_of(".".join(part.name for part in table.parts)) if isinstance(table, exp.Table) else None
-    if columns is None or [c.lower() for c in listed] == [c.lower() for c in columns]:
+    if columns is None or listed == columns:  # (spelled in another case: Sail would not match the names)
         return None
     given = {c.lower() for c in listed}
-    if not given <= {c.lower() for c in columns} or len(given) != len(listed) or tree.expression is None:
+    text = sqltext.insert_text(sql)
+    if not given <= {c.lower() for c in columns} or len(given) != len(listed) or text is None:
         return None  # Sail names the unknown or repeated column
-    rows = tree.expression
-    ctes = rows.args.get("with_")  # INSERT INTO t (a) WITH c AS (…) SELECT …: the CTEs stay in front of the SELECT
-    if ctes is not None:
-        rows.set("with_", None)
-    source = exp.Subquery(this=rows, alias=exp.TableAlias(
-        this=exp.to_identifier("inserted"), columns=[exp.to_identifier(c, quoted=True) for c in listed]))
-    projection = [exp.column(c, quoted=True) if c.lower() in given else exp.alias_(exp.Null(), c, quoted=True)
-                  for c in columns]
-    select = exp.select(*projection).from_(source)
-    if ctes is not None:
-        select.set("with_", ctes)
-    # composed here: sqlglot would write the CTEs before INSERT, which Sail does not parse
-    return f"INSERT INTO {table.sql(dialect=WRITE)} {select.sql(dialect=WRITE)}"
+    # the rows as written (sqlglot would write some functions as others), their columns named as listed
+    spelled = {c.lower(): c for c in listed}  # a quoted name is matched in its case: the list's spelling
+    projection = ", ".join(f"{sqltext.quote_path(spelled[c.lower()], '`')} AS {sqltext.quote_path(c, '`')}"
+                           if c.lower() in given else f"NULL AS {sqltext.quote_path(c, '`')}" for c in columns)
+    aliases = ", ".join(sqltext.quote_path(c, "`") for c in listed)
+    verb = "INSERT OVERWRITE" if tree.args.get("overwrite") else "INSERT INTO"
+    return f"{verb} {table.sql(dialect=WRITE)} SELECT {projection} FROM ({text.query}) AS inserted({aliases})"
 
 
 @dataclass(frozen=True)
@@ -219,14 +217,12 @@ def _literal_type(value: exp.Expression) -> str | None:
         return "void"
     if isinstance(value, exp.Boolean):
         return "boolean"
-    if isinstance(value, exp.HexString):
-        return "binary"
     if isinstance(value, exp.Literal):
         if value.is_string:
             return "string"
         text = str(value.this)
-        if re.fullmatch(r"\d+", text):
-            return "integer" if int(text) < 2**31 else "long"
+        if re.fullmatch(r"\d{1,19}", text):  # longer: a DECIMAL, or an error the engine names
+            return "integer" if int(text) < 2**31 else "long" if int(text) < 2**63 else None
         decimal = re.fullmatch(r"(\d*)\.(\d*)", text)
         if decimal:  # 2.5 is DECIMAL(2,1), as Spark types it
             digits = (decimal.group(1).lstrip("0") + decimal.group(2)) or "0"
@@ -234,11 +230,13 @@ def _literal_type(value: exp.Expression) -> str | None:
         return "double"  # 1e3
     if isinstance(value, exp.Cast) and isinstance(value.to, exp.DataType):
         if value.to.this == exp.DataType.Type.DECIMAL:
-            params = [int(e.this.this) for e in value.to.expressions
+            params = [str(e.this.this) for e in value.to.expressions
                       if isinstance(e, exp.DataTypeParam) and isinstance(e.this, exp.Literal)]
+            if not all(re.fullmatch(r"\d{1,2}", param) for param in params) or len(params) > 2:
+                return None  # DECIMAL(10.5, 2): the engine names what is wrong
             return f"decimal({params[0]},{params[1] if len(params) > 1 else 0})" if params else "decimal(10,0)"
         return _CAST_TYPES.get(value.to.this)
-    return None
+    return None  # an expression, or X'…'/0x… (sqlglot reads 0x1F as binary, Spark as a column name)
 
 
 def inserted_literals(sql: str) -> InsertedLiterals | None:
@@ -359,6 +357,7 @@ class InsertRows:
     condition: str | None  # REPLACE WHERE's; None for INSERT OVERWRITE
     static_partition: bool = False  # PARTITION (p = value): rows for one named partition
     replace_on: tuple[str, ...] = ()  # REPLACE ON (t.c <=> s.c AND …): the columns whose values the rows replace
+    columns: tuple[str, ...] | None = None  # INSERT … t (a, b) …: the columns the rows are written to, in order
 
 
 def insert_rows(sql: str) -> InsertRows | None:
@@ -370,12 +369,12 @@ def insert_rows(sql: str) -> InsertRows | None:
         tree = sqlglot.parse_one(sql, read=READ)
     except ParseError:
         return None
-    if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Table):
+    if not isinstance(tree, exp.Insert) or not isinstance(_target_table(tree), exp.Table):
         return None
     where, overwrite = tree.args.get("where"), bool(tree.args.get("overwrite"))
     if (where is None) == (not overwrite):  # exactly one of the two forms
         return None
-    return _insert_parts(tree, where.sql(dialect=WRITE) if where is not None else None)
+    return _insert_parts(tree, sql, where is not None)
 
 
 def appended_rows(sql: str) -> InsertRows | None:
@@ -385,25 +384,30 @@ def appended_rows(sql: str) -> InsertRows | None:
         tree = sqlglot.parse_one(sql, read=READ)
     except ParseError:
         return None
-    if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Table) or tree.args.get("overwrite") or \
-            tree.args.get("where") is not None or tree.this.args.get("partition") is not None:
+    if not isinstance(tree, exp.Insert) or not isinstance(_target_table(tree), exp.Table) or \
+            tree.args.get("overwrite") or tree.args.get("where") is not None or \
+            _target_table(tree).args.get("partition") is not None:
         return None
-    return _insert_parts(tree, None)
+    return _insert_parts(tree, sql, False)
 
 
-def _insert_parts(tree: exp.Insert, condition: str | None) -> InsertRows | None:
-    source = tree.args.get("source")  # ``… TABLE other``, as dbt-databricks writes it
-    if tree.expression is not None:
-        query = tree.expression.sql(dialect=WRITE)
-    elif isinstance(source, exp.Table):
-        query = f"SELECT * FROM {source.sql(dialect=WRITE)}"
-    else:
+def _target_table(tree: exp.Insert) -> Any:
+    """The table an INSERT writes (an ``exp.Table`` unless the text is odd), with or without a column list."""
+    return tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+
+
+def _insert_parts(tree: exp.Insert, sql: str, replaces: bool) -> InsertRows | None:
+    """The parts of a parsed INSERT; its query and condition as written (``sqltext.insert_text``)."""
+    text = sqltext.insert_text(sql)
+    if text is None or (replaces and text.condition is None):
         return None
-    table = tree.this
+    query, condition = text.query, text.condition
+    table = _target_table(tree)
+    columns = tuple(c.name for c in tree.this.expressions) if isinstance(tree.this, exp.Schema) else None
     partition = table.args.get("partition")
     static = partition is not None and any(not isinstance(e, exp.Column) for e in partition.expressions)
     return InsertRows(".".join(sqltext.quote_path(part.name, "`") for part in table.parts), query,
-                      bool(tree.args.get("by_name")), condition, static)
+                      bool(tree.args.get("by_name")), condition, static, columns=columns)
 
 
 def _closing(toks: list, at: int) -> int:

@@ -768,7 +768,8 @@ class PlanRewriter:
         else:
             inserted = dialect.appended_rows(sql) or dialect.insert_rows(sql)
             if inserted is not None:
-                self._check_stored_types(inserted.query, inserted.by_name, location, name, call)
+                self._check_stored_types(inserted.query, inserted.by_name, location, name, call,
+                                         columns=inserted.columns)
         with self._writing(location, call):
             try:
                 rows = self.upstream.command_rows(call.session_id, call.user_id, sql, call.operation_id)
@@ -895,11 +896,13 @@ class PlanRewriter:
         except UpstreamError as exc:
             raise exc.error from None
 
-    def _check_stored_types(self, query: str, by_name: bool, location: str, name: FullName, call: Call) -> None:
-        """Refuse an INSERT whose rows hold a value Spark would not store in its column (a string or a date into a
-        number, a number into a date: ``INCOMPATIBLE_DATA_FOR_TABLE.CANNOT_SAFELY_CAST``), before anything is
-        written. ``query`` is as the engine runs it. Costs one schema lookup of the rows; the table's log read
-        here is the one the engine's own lookups of the table then find cached."""
+    def _check_stored_types(self, query: str, by_name: bool, location: str, name: FullName, call: Call,
+                            implicit: bool = True, columns: tuple[str, ...] | None = None) -> None:
+        """Refuse an INSERT whose rows hold a value Delta would not cast to its column's type (a date into a
+        number, a number into a date: ``DATATYPE_MISMATCH``, :mod:`store_assignment`), or one the engine's
+        ``implicit`` conversion would write wrong, before anything is written. ``query`` is as the engine runs it.
+        Costs one schema lookup of the rows; the table's log read here is the one the engine's own lookups of the
+        table then find cached."""
         facts = self.catalog.delta.read(location)
         if facts is None:
             return
@@ -909,7 +912,8 @@ class PlanRewriter:
         except UpstreamError:
             return  # the insert itself reports what is wrong with its rows
         _refuse_unsafe(store_assignment.first_unsafe(facts.schema.get("fields", []),
-                                                     delta_writes.delta_type(data)["fields"], by_name), name)
+                                                     delta_writes.delta_type(data)["fields"], by_name, implicit,
+                                                     columns), name)
 
     def _insert_out_of_order(self, sql: str, call: Call) -> str:
         """An ``INSERT INTO|OVERWRITE t query`` into a table Sail cannot insert into (see :meth:`_insert`), as
@@ -940,10 +944,15 @@ class PlanRewriter:
             raise not_found(name)
         names = [sqltext.quote_path(c["name"], "`") for c in info.columns]
         self._check_stored_types(self.prepare_sql(insert.query, call, eager=False), insert.by_name,
-                                 info.storage_location, name, call)
-        # the table's types, as an INSERT converts its values (a literal 5 into a BIGINT column)
-        typed = ", ".join(f"CAST({n} AS {c['type_text']}) AS {n}" for n, c in zip(names, info.columns, strict=True))
-        inserted = "inserted" if insert.by_name else f"inserted({', '.join(names)})"
+                                 info.storage_location, name, call, implicit=False, columns=insert.columns)
+        # the table's types, as an INSERT converts its values (a literal 5 into a BIGINT column); with a column list,
+        # the columns it leaves out are NULL
+        # (a quoted name is matched in its case: the column list's spelling is the one the rows are named by)
+        listed = {c.lower(): sqltext.quote_path(c, "`") for c in insert.columns} if insert.columns is not None else None
+        typed = ", ".join(f"CAST({n if listed is None else listed.get(c['name'].lower(), 'NULL')} AS {c['type_text']})"
+                          f" AS {n}" for n, c in zip(names, info.columns, strict=True))
+        inserted = "inserted" if insert.by_name else f"inserted({', '.join(names)})" if insert.columns is None else \
+            f"inserted({', '.join(sqltext.quote_path(c, '`') for c in insert.columns)})"
         query = self.prepare_sql(f"SELECT {typed} FROM ({insert.query}) AS {inserted}", call, eager=False)
         location = info.storage_location
         write = WriteOp(input=relations_pb2.Relation(sql=relations_pb2.SQL(query=query)), source="delta",
@@ -1883,8 +1892,8 @@ def _delta_call(build: Callable[[], str]) -> str:
 
 def _refuse_unsafe(unsafe: store_assignment.UnsafeCast | None, name: FullName) -> None:
     if unsafe is not None:
-        raise refuse("INVALID_ARGUMENT", store_assignment.CANNOT_SAFELY_CAST,
-                     store_assignment.CANNOT_SAFELY_CAST_SQLSTATE, unsafe.message(str(name)))
+        raise refuse("INVALID_ARGUMENT", unsafe.error_class, "0A000" if unsafe.engine_limit else
+                     store_assignment.DATATYPE_MISMATCH_SQLSTATE, unsafe.message(str(name)))
 
 
 def _partitioned_out_of_order(facts: DeltaFacts | None) -> bool:

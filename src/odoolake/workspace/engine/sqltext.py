@@ -593,6 +593,41 @@ def with_moved_into_insert(sql: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class InsertText:
+    """An INSERT's parts as the user wrote them: the REPLACE WHERE condition (None without one) and the query.
+    Taken from the text, never written again by a SQL library (sqlglot rewrote ``to_char(d, 'yyyy')`` as a plain
+    cast and ``percentile_cont`` as ``percentile_approx``: other rows)."""
+
+    condition: str | None
+    query: str
+
+
+def insert_text(sql: str) -> InsertText | None:
+    """The condition and query of ``INSERT INTO|OVERWRITE [TABLE] t [PARTITION (…)] [(columns)] [BY NAME]
+    [REPLACE WHERE condition] query``, or None when the text is not such an INSERT."""
+    toks = _statement_tokens(sql)
+    upper = [t.text.upper() for t in toks[:3]]
+    if upper[:1] != ["INSERT"] or len(upper) < 3 or upper[1] not in ("INTO", "OVERWRITE"):
+        return None
+    _, i = _dotted(toks, 3 if upper[2] == "TABLE" else 2)  # the target: TABLE after it starts a query
+    depth, where = 0, None
+    for j in range(i, len(toks)):
+        kind = toks[j].token_type
+        if depth == 0 and kind == TokenType.WHERE and j > 0 and toks[j - 1].token_type == TokenType.REPLACE:
+            where = j
+        # a parenthesized query, unless in the REPLACE WHERE condition (``p IN (SELECT …)``, refused later by name)
+        opens_query = kind == TokenType.L_PAREN and j + 1 < len(toks) and \
+            toks[j + 1].token_type in _QUERY_HEADS and where is None
+        if depth == 0 and (kind in _QUERY_HEADS or opens_query):
+            condition = sql[toks[where + 1].start:toks[j - 1].end + 1] if where is not None and where + 1 < j else None
+            if kind == TokenType.TABLE:  # ``… TABLE other``, as dbt-databricks writes it
+                return InsertText(condition, f"SELECT * FROM {sql[toks[j + 1].start:toks[-1].end + 1]}")
+            return InsertText(condition, sql[toks[j].start:toks[-1].end + 1])
+        depth += (kind == TokenType.L_PAREN) - (kind == TokenType.R_PAREN)
+    return None
+
+
+@dataclass(frozen=True)
 class InsertPartition:
     """``INSERT INTO|OVERWRITE [TABLE] t PARTITION (…) [(columns)] query``: the spec's (column, literal or None),
     the column list (None when not given) and the query's text."""
