@@ -129,6 +129,13 @@ class DatFile:
                      for r, at in self.differences])
 
 
+def relief_exceptions_csv(left: list[tuple[ReliefRow, str]]) -> str:
+    """The counterparties an SLSP leaves out: each with its problem and the fix in Odoo, as the other DAT files'
+    exceptions list them."""
+    return _csv(["counterparty", "tin", "problem", "fix"],
+                [[row.registered_name, row.tin or "", problem, FIX[Problem(problem)]] for row, problem in left])
+
+
 def _csv(header: list[str], rows: list[list]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

@@ -68,6 +68,15 @@ def parse_quarter(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def checked_quarter(text: str) -> str:
+    """The ``--quarter`` option checked as it is read: a usage mistake (exit 2, the option named)."""
+    try:
+        parse_quarter(text)
+    except BirRuleError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return text
+
+
 def holiday_table(paths: WorkspacePaths, years: range):
     """PH holidays, adjusted by ``$ODOOLAKE_HOME/holidays.csv`` (date,name,action=add|remove) when present."""
     from odoolake.bir.calendar import HolidayTable
@@ -78,7 +87,13 @@ def holiday_table(paths: WorkspacePaths, years: range):
         return table
     added, removed = {}, set()
     with override.open() as fh:
-        for number, row in enumerate(csv.DictReader(fh), start=2):
+        reader = csv.DictReader(fh)
+        header = [name.strip().lower() for name in reader.fieldnames or []]
+        if "date" not in header:  # a first data row read as the header: every later row misread, or none at all
+            raise BirRuleError(f"{override} line 1: the first row must be the header date,name,action "
+                               f"(found {','.join(reader.fieldnames or []) or 'an empty file'})")
+        reader.fieldnames = header
+        for number, row in enumerate(reader, start=2):
             try:
                 day = date.fromisoformat(row["date"].strip())
             except (KeyError, ValueError, AttributeError):
@@ -136,7 +151,7 @@ REMITTANCE_COLUMNS = ("agency", "form", "period", "quarter", "classified", "to_c
 
 @app.command("remittances")
 @handle_errors
-def remittances_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q4."),
+def remittances_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q4.", callback=checked_quarter),
                     agency: str = typer.Option(None, help="One agency (default: all)."),
                     home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """What to remit for a quarter: the 0619-E/F of its first two months and the 1601-EQ/FQ, with the part still
@@ -245,7 +260,7 @@ def write_qap(paths: WorkspacePaths, spark, agency: str, year: int, q: int, skip
 
 @dat_app.command("qap")
 @handle_errors
-def dat_qap(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1."),
+def dat_qap(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1.", callback=checked_quarter),
             agency: str = typer.Option(..., help="Agency (company) code, e.g. RIM."),
             form: str = typer.Option("1601EQ", help="1601EQ (expanded withholding) or 1601FQ (final withholding)."),
             skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
@@ -260,7 +275,8 @@ def dat_qap(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1."),
 
 @dat_app.command("sawt")
 @handle_errors
-def dat_sawt(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1 (the SAWT goes with the quarterly return)."),
+def dat_sawt(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1 (the SAWT goes with the quarterly return).",
+                             callback=checked_quarter),
              agency: str = typer.Option(..., help="Agency (company) code."),
              form: str = typer.Option("1702Q", help="The return the credits are claimed on: 1701Q, 1702Q, 2550Q …"),
              skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
@@ -334,8 +350,7 @@ def write_slsp(paths: WorkspacePaths, spark, agency: str, year: int, q: int, ski
         written.append(Written(_write(paths, agency, quarter, name, content),
                                f"{len(rows) - len(left)} counterpart(ies)", {"kind": "dat", "rows": len(rows) - len(left)}))
         if left:
-            text = "counterparty,tin,problem\n" + "".join(f"{r.registered_name.replace(',', ' ')},{r.tin or ''},{p}\n"
-                                                           for r, p in left)
+            text = dat.relief_exceptions_csv(left)
             written.append(Written(_write(paths, agency, quarter, name.replace('.dat', '_exceptions.csv'), text),
                                    f"{len(left)} counterpart(ies) left out", {"kind": "exceptions", "rows": len(left)}))
     entries = filing.import_entries(found)
@@ -348,8 +363,9 @@ def write_slsp(paths: WorkspacePaths, spark, agency: str, year: int, q: int, ski
 
 @dat_app.command("slsp")
 @handle_errors
-def dat_slsp(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1."), agency: str = typer.Option(...),
-             skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
+def dat_slsp(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1.", callback=checked_quarter),
+             agency: str = typer.Option(...), skip_invalid: bool = SkipOpt, home: str = HomeOpt,
+             output: Output = OutputOpt) -> None:
     """The RELIEF summary lists of the quarter: purchases (P), sales (S) and importations (I)."""
     year, q = parse_quarter(quarter)
     paths = WorkspacePaths.from_env(home)
@@ -406,7 +422,8 @@ def write_summary(paths: WorkspacePaths, spark, year: int, month: int, quarter: 
 
 @app.command("forms")
 @handle_errors
-def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Quarter, e.g. 2026Q1."),
+def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Quarter, e.g. 2026Q1.",
+                                         callback=checked_quarter),
               agency: str = typer.Option(None, help="One agency (default: all)."),
               skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """Rebuild the quarter's form tables and check them against gold, then write the 2307s, the QAPs (1601-EQ and,

@@ -139,7 +139,7 @@ def models_cmd(home: str = HomeOpt, output: Output = OutputOpt) -> None:
 @handle_errors
 def report_cmd(file: str = typer.Option(None, "--file", "-f", help="Write the page to this file (default: print it)."),
                version: str = typer.Option(None, help="Version to report (default: the champion)."),
-               command: str = typer.Option("odoolake demo --as-of <date> && odoolake ml report",
+               command: str = typer.Option("odoolake demo --as-of <date> && odoolake ml report --file docs/forecasting.md",
                                            help="The commands that produced this run, quoted on the page."),
                home: str = HomeOpt) -> None:
     """docs/forecasting.md from a registered version's training run (every number comes from the run)."""
@@ -153,8 +153,8 @@ def report_cmd(file: str = typer.Option(None, "--file", "-f", help="Write the pa
                  f"generated Odoo data, seed {record['seed']}, {record['months']} months to {record['end']}, "
                  f"~{record['lines']:,} journal lines, {len(record['agencies'])} agencies, as of {record['as_of']}")
     page = for_version(paths, version, command, data_line)
-    if file is None:
-        console.print(page, markup=False, highlight=False)
+    if file is None:  # the Markdown as it is: a console would wrap its table rows at the terminal's width
+        sys.stdout.write(page)
     else:
         Path(file).write_text(page)
         console.print(f"Wrote {file}")

@@ -58,7 +58,7 @@ def export_cmd(output: str = typer.Option("odoolake_bir_dashboard.zip", "--file"
         out = export_dashboard(target, Path(output))
         console.print(f"Wrote {out}. Import it with a workspace token as the database password: POST "
                       f"/api/v1/dashboard/import/ with passwords={{\"{target.database_file}\": \"<token>\"}} "
-                      "(see docs/user-guide.md).")
+                      "(see the README's Superset section).")
         return
     db_path = Path(db) if db else WorkspacePaths.from_env(home).dbfs_to_local(DEFAULT_TARGET)
     if not db_path.is_file():

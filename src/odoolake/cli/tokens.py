@@ -70,7 +70,10 @@ def list_tokens(output: Output = OutputOpt, profile: str = ProfileOpt, home: str
     client = _client(profile)
     infos = ([t.as_dict() for t in client.tokens.list()] if client is not None
              else [t.as_dict() for t in _local(home).list()])
-    table = Table("token_id", "comment", "creation_time", "expiry_time")
+    table = Table()  # the id whole (``tokens revoke`` needs it); the other columns fold on a narrow terminal
+    table.add_column("token_id", no_wrap=True, min_width=max((len(t["token_id"]) for t in infos), default=8))
+    for column in ("comment", "creation_time", "expiry_time"):
+        table.add_column(column)
     for t in infos:
         table.add_row(t["token_id"], t.get("comment", ""), str(t.get("creation_time")), str(t.get("expiry_time")))
     emit(output, {"token_infos": infos}, lambda: console.print(table))

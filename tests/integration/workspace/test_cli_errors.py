@@ -56,6 +56,8 @@ def test_bad_arguments_and_an_empty_lake_are_one_line_each(tmp_path):
     home = tmp_path / "empty"
     bad_month = odoolake("lake", "generate", "--only", "2026-13", home=home)
     assert bad_month.returncode == 2 and "expected a month as YYYY-MM" in bad_month.stderr
+    bad_quarter = odoolake("bir", "dat", "qap", "--quarter", "2026Q5", "--agency", "RIM", home=home)
+    assert bad_quarter.returncode == 2 and "'--quarter'" in bad_quarter.stderr and "2026Q5" in bad_quarter.stderr
     one_line_error(odoolake("notebook", "run", "nope.py", home=home), "Notebook nope.py not found")
     done = odoolake("demo", "--bundle", str(tmp_path / "nowhere"), home=home)
     assert done.returncode == 1 and "No bundle found (looked for databricks.yml in" in done.stderr

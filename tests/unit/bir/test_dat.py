@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from odoolake.bir import reasons
 from odoolake.bir.dat import (
     Agent,
     AlphalistRow,
@@ -22,6 +23,7 @@ from odoolake.bir.dat import (
     form1604f,
     money,
     qap,
+    relief_exceptions_csv,
     sawt,
     sli,
     slsp,
@@ -104,6 +106,8 @@ def test_relief_purchases_sales_and_importations():
     name, content, left = slsp(AGENT, "P", 2026, 1, purchases, skip_invalid=True)
     assert name == "123456789P032026.dat" and content == golden(name)
     assert [(r.registered_name, p) for r, p in left] == [("No Tin Trading", "INVALID_TIN")]
+    assert relief_exceptions_csv(left).splitlines() == [  # with the fix, as the other DAT files' exceptions
+        "counterparty,tin,problem,fix", f"No Tin Trading,,INVALID_TIN,{reasons.MALFORMED_TIN.fix}"]
     sales = [ReliefRow("555-666-777-00000", "Customer 1 Corp.", address1="5 Mabini Street",
                        address2="Davao City, Davao del Sur", zero_rated=D("10000.00"), goods=D("200000.00"),
                        tax=D("24000.00"))]
