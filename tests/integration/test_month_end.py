@@ -400,7 +400,7 @@ def test_bir_cli_outputs(lake):
     summary = paths.dbfs_to_local("dbfs:/bir/all/2026Q3/month_end_2026-09.html").read_text()
     assert "<svg" in summary and "RIM" in summary and "Withheld, to classify" in summary
     bad = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2026Q5", "--agency", "RIM", *home])
-    assert bad.exit_code == 1 and "not a quarter" in bad.output
+    assert bad.exit_code == 2 and "not a quarter" in bad.output and "--quarter" in bad.output  # a usage error
     empty = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2024Q1", "--agency", "RIM", *home])
     assert empty.exit_code == 1 and "No expanded withholding data for RIM in 2024Q1" in empty.output
     sawt_run = runner.invoke(app, ["bir", "dat", "sawt", "--quarter", "2026Q3", "--agency", "RIM", "--skip-invalid",
@@ -437,6 +437,12 @@ def test_bir_cli_outputs(lake):
     total = spark.sql("SELECT SUM(withholding_tax) AS t FROM gold.bir_transactions").first()["t"]
     shown = runner.invoke(app, ["lake", "sql", "SELECT SUM(withholding_tax) AS t FROM gold.bir_transactions", *home])
     assert shown.exit_code == 0 and f"{total:,.2f}" in shown.output and "," in f"{total:,.2f}", shown.output
+    # wider than the terminal (80 columns here): a row at a time, every value whole (a table cut each to a letter)
+    wide = runner.invoke(app, ["lake", "sql", "SELECT * FROM gold.bir_transactions ORDER BY period DESC, agency "
+                                              "LIMIT 2", *home])
+    newest = spark.sql("SELECT * FROM gold.bir_transactions ORDER BY period DESC, agency LIMIT 1").first()
+    assert wide.exit_code == 0 and "row 1" in wide.output and "row 2" in wide.output, wide.output
+    assert f"{newest['withholding_tax']:,.2f}" in wide.output and "…" not in wide.output, wide.output
 
 
 def test_scout_dlt_pipeline_runs_locally(lake):

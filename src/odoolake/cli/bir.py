@@ -159,7 +159,7 @@ def remittances_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q4."
     year, q = parse_quarter(period)
     quarter = f"{year}Q{q}"
     paths = WorkspacePaths.from_env(home)
-    with lake_session(paths) as spark:
+    with lake_session(paths, "reading the remittances…") as spark:
         rows = spark.sql(
             f"SELECT {', '.join('r.' + c for c in REMITTANCE_COLUMNS)}, c.due FROM gold.remittances r "
             "LEFT JOIN gold.filing_calendar c "
@@ -268,7 +268,7 @@ def dat_qap(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1.", callb
     year, q = parse_quarter(quarter)
     form = form.upper().replace("-", "")
     paths = WorkspacePaths.from_env(home)
-    with lake_session(paths) as spark:
+    with lake_session(paths, "writing the QAP DAT file…") as spark:
         written = write_qap(paths, spark, agency, year, q, skip_invalid, form)
     _print_written(output, written)
 
@@ -285,7 +285,7 @@ def dat_sawt(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1 (the SA
 
     year, q = parse_quarter(quarter)
     paths = WorkspacePaths.from_env(home)
-    with lake_session(paths) as spark:
+    with lake_session(paths, "writing the SAWT DAT file…") as spark:
         found = _rows(spark, "gold.sawt", agency, "quarter = :q", {"q": f"{year}Q{q}"})
         if not found:
             raise BirRuleError(f"No tax withheld by customers for {agency} in {year}Q{q}.")
@@ -311,7 +311,7 @@ def dat_1604e(year: int = typer.Option(..., help="Calendar year."), agency: str 
     from odoolake.bir import dat, filing
 
     paths = WorkspacePaths.from_env(home)
-    with lake_session(paths) as spark:
+    with lake_session(paths, "writing the 1604-E DAT file…") as spark:
         schedule3, schedule4 = filing.qap_schedules(_annual(spark, agency, year, "EWT"))
         out = dat.form1604e(filing.agent(_company(spark, agency)), year, schedule3, schedule4, skip_invalid)
     _print_written(output, _write_dat(paths, agency, str(year), out))
@@ -327,7 +327,7 @@ def dat_1604f(year: int = typer.Option(..., help="Calendar year."), agency: str 
     from odoolake.bir import dat, filing
 
     paths = WorkspacePaths.from_env(home)
-    with lake_session(paths) as spark:
+    with lake_session(paths, "writing the 1604-F DAT file…") as spark:
         rows, _ = filing.qap_schedules(_annual(spark, agency, year, "FWT"))
         out = dat.form1604f(filing.agent(_company(spark, agency)), year, rows, classification, skip_invalid)
     _print_written(output, _write_dat(paths, agency, str(year), out))
@@ -369,7 +369,7 @@ def dat_slsp(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1.", call
     """The RELIEF summary lists of the quarter: purchases (P), sales (S) and importations (I)."""
     year, q = parse_quarter(quarter)
     paths = WorkspacePaths.from_env(home)
-    with lake_session(paths) as spark:
+    with lake_session(paths, "writing the SLSP DAT files…") as spark:
         written = write_slsp(paths, spark, agency, year, q, skip_invalid)
     _print_written(output, written)
 
@@ -435,7 +435,7 @@ def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Qua
     paths = WorkspacePaths.from_env(home)
     problems: list[str] = []
     done: list[dict] = []
-    with lake_session(paths) as spark:
+    with lake_session(paths, "writing the 2307s, QAPs, SLSP and month-end summary…") as spark:
         forms.run(spark, [f"{year}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)])
         forms.check_in_step(spark)
         for code in _agencies(spark, agency):

@@ -8,6 +8,7 @@ every command, so a new command cannot forget it).
 from __future__ import annotations
 
 import configparser
+import contextlib
 import functools
 import json
 import os
@@ -215,11 +216,12 @@ def workspace_client(profile: str | None = None, host: str | None = None):
 # -- the lake --------------------------------------------------------------------------------------
 
 @contextmanager
-def lake_session(paths: WorkspacePaths) -> Iterator[Any]:
-    """A Spark session for one command, closed after it: the embedded engine, or ``ODOOLAKE_SPARK_REMOTE`` if set."""
+def lake_session(paths: WorkspacePaths, doing: str | None = None) -> Iterator[Any]:
+    """A Spark session for one command, closed after it: the embedded engine, or ``ODOOLAKE_SPARK_REMOTE`` if set.
+    ``doing`` is shown (on stderr, in a terminal) while the command works: what it is doing, and that it is."""
     from odoolake.workspace.engine import LocalEngine
 
-    with LocalEngine.start(paths.home) as engine:
+    with err_console.status(doing) if doing else contextlib.nullcontext(), LocalEngine.start(paths.home) as engine:
         yield engine.session()
 
 

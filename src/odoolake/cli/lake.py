@@ -126,11 +126,22 @@ def sql_cmd(
         emit(output, {"columns": columns, "rows": [dict(zip(columns, r, strict=True)) for r in rows[:limit]]},
              lambda: None)
         return
-    table = Table(show_edge=False)
-    for i, column in enumerate(columns):
-        table.add_column(column, justify="right" if rows and isinstance(rows[0][i], Decimal) else "left")
-    for row in rows[:limit]:
-        table.add_row(*["NULL" if v is None else f"{v:,.2f}" if isinstance(v, Decimal) else str(v) for v in row])
-    console.print(table)
+    cells = [["NULL" if v is None else f"{v:,.2f}" if isinstance(v, Decimal) else str(v) for v in row]
+             for row in rows[:limit]]
+    widths = [max([len(column)] + [len(row[i]) for row in cells]) for i, column in enumerate(columns)]
+    if sum(widths) + 3 * len(widths) > console.width and len(columns) > 1:
+        # too wide for the terminal (a table would cut every cell to a letter or two): one row at a time
+        name_width = max(len(column) for column in columns)
+        for number, row in enumerate(cells, start=1):
+            console.rule(f"row {number}", align="left", style="dim")
+            for column, cell in zip(columns, row, strict=True):
+                console.print(f"{column.ljust(name_width)}  {cell}", markup=False, highlight=False)
+    else:
+        table = Table(show_edge=False)
+        for i, column in enumerate(columns):
+            table.add_column(column, justify="right" if rows and isinstance(rows[0][i], Decimal) else "left")
+        for row in cells:
+            table.add_row(*row)
+        console.print(table)
     if len(rows) > limit:
         console.print(f"[dim]first {limit} rows shown (--limit)[/]")

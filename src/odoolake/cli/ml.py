@@ -86,7 +86,7 @@ def score_cmd(home: str = HomeOpt, output: Output = OutputOpt) -> None:
     from odoolake.ml.scoring import score
 
     paths = WorkspacePaths.from_env(home).ensure()
-    with lake_session(paths) as spark:
+    with lake_session(paths, "scoring the forecast…") as spark:
         result = score(spark, paths, chart_dir=paths.dbfs_to_local(LATEST_CHARTS))
     charts = paths.dbfs_to_local(LATEST_CHARTS)
     emit(output, {"table": "gold.bir_forecast", "rows": result.rows, "version": result.version,
