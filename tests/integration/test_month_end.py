@@ -403,6 +403,9 @@ def test_bir_cli_outputs(lake):
     assert bad.exit_code == 2 and "not a quarter" in bad.output and "--quarter" in bad.output  # a usage error
     empty = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2024Q1", "--agency", "RIM", *home])
     assert empty.exit_code == 1 and "No expanded withholding data for RIM in 2024Q1" in empty.output
+    unknown = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2026Q3", "--agency", "XYZ", *home])
+    assert unknown.exit_code == 1 and "Unknown agency 'XYZ'; the lake has" in unknown.output and \
+        "RIM" in unknown.output and "month-end" not in unknown.output
     sawt_run = runner.invoke(app, ["bir", "dat", "sawt", "--quarter", "2026Q3", "--agency", "RIM", "--skip-invalid",
                                    *home])
     assert sawt_run.exit_code == 0, sawt_run.output

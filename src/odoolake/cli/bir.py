@@ -206,8 +206,11 @@ def _agencies(spark, agency: str | None) -> list[str]:
 
 
 def _rows(spark, table: str, agency: str, where: str, args: dict) -> list[dict]:
-    return [r.asDict() for r in spark.sql(f"SELECT * FROM {table} WHERE agency = :a AND {where}",
+    rows = [r.asDict() for r in spark.sql(f"SELECT * FROM {table} WHERE agency = :a AND {where}",
                                           args={"a": agency, **args}).collect()]
+    if not rows:
+        _company(spark, agency)  # an agency the lake does not know is named so, not told to run the month-end
+    return rows
 
 
 def _write(paths: WorkspacePaths, agency: str, period: str, name: str, content: bytes | str) -> str:
