@@ -192,6 +192,23 @@ DELTA_SCRIPT = textwrap.dedent("""
     out["by_dataframe_column"] = refused(lambda: t.alias("t").merge(source.alias("s"), source["id"] == F.col("t.id"))
                                          .whenMatchedDelete().execute())
     out["missing"] = refused(lambda: DeltaTable.forName(spark, "gold.no_such_table").delete("id = 1"))
+    # found by a review: Column decimals kept their value (PySpark sends DECIMAL(10,0) beside it), names with a
+    # space, a source read from a table named by its table, a timestamp as history prints it
+    from decimal import Decimal
+    spark.sql("CREATE OR REPLACE TABLE gold.delta_amounts (id INT, `the amount` DECIMAL(10,2)) USING DELTA")
+    spark.sql("INSERT INTO gold.delta_amounts VALUES (1, 1.00), (2, 2.50), (3, 3.75)")
+    amounts = DeltaTable.forName(spark, "gold.delta_amounts")
+    amounts.update(F.col("id") == 1, {"the amount": F.lit(Decimal("9.99"))})
+    amounts.delete(F.col("the amount") < F.lit(Decimal("3.5")))
+    out["amounts"] = sorted([r.id, str(r["the amount"])] for r in amounts.toDF().collect())
+    spark.sql("CREATE OR REPLACE TABLE gold.delta_source AS SELECT 3 AS id, CAST(7.77 AS DECIMAL(10,2)) AS amt")
+    amounts.alias("a").merge(spark.table("gold.delta_source"), "a.id = delta_source.id") \
+        .whenMatchedUpdate(set={"the amount": "delta_source.amt"}).execute()
+    out["merged_from_table"] = sorted([r.id, str(r["the amount"])] for r in amounts.toDF().collect())
+    first = amounts.history().orderBy("version").first()
+    amounts.restoreToTimestamp(str(first.timestamp))
+    out["restored_by_time"] = amounts.toDF().count()
+    out["bad_time"] = refused(lambda: amounts.restoreToTimestamp("no time"))
     print(json.dumps(out))
 """)
 
@@ -215,3 +232,7 @@ def test_delta_tables_python_api_works_through_databricks_connect(workspace):
     assert out["views"] == []  # the merge's source view is dropped again
     assert "UNSUPPORTED_FEATURE" in out["by_dataframe_column"] and "by its alias" in out["by_dataframe_column"]
     assert "TABLE_OR_VIEW_NOT_FOUND" in out["missing"] and "gold.no_such_table" in out["missing"]
+    assert out["amounts"] == [[1, "9.99"], [3, "3.75"]]  # 9.99, not 10.00; only 2.50 is under 3.5
+    assert out["merged_from_table"] == [[1, "9.99"], [3, "7.77"]]
+    assert out["restored_by_time"] == 0  # the first version: the table made empty
+    assert "is not a timestamp" in out["bad_time"]

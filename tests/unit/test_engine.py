@@ -378,6 +378,8 @@ def test_files_outside_the_lake_are_refused_for_everyone_but_admins(home, engine
     outside = Path(os.path.realpath(home.home)).parent / "outside.csv"
     outside.write_text("secret\n1\n")
     (home.dbfs_root / "in" / "link.csv").symlink_to(outside)
+    (home.dbfs_root / "[x]").mkdir(exist_ok=True)  # a directory whose name is a wildcard pattern
+    climb = f"{home.dbfs_root}/[x]/{'../' * len(home.dbfs_root.parts)}{outside.relative_to('/')}"
     dev = engine.session("dev@example.com")
     try:
         assert dev.read.csv("dbfs:/in/a.csv", header=True).count() == 1
@@ -386,7 +388,9 @@ def test_files_outside_the_lake_are_refused_for_everyone_but_admins(home, engine
                         lambda: dev.sql("SELECT * FROM text.`/etc/hostname`").collect(),
                         lambda: dev.read.text("/etc/hostname").collect(),
                         lambda: dev.read.csv("dbfs:/in/link.csv").collect(),
-                        lambda: dev.range(1).write.format("delta").save(str(outside.parent / "elsewhere"))):
+                        lambda: dev.range(1).write.format("delta").save(str(outside.parent / "elsewhere")),
+                        lambda: dev.sql(f"SELECT * FROM csv.`{climb}`").collect(),  # '..' after a wildcard
+                        lambda: dev.sql("SELECT * FROM text.`dbfs:/in/a\x00b`").collect()):
             with pytest.raises(PySparkException) as err:
                 attempt()
             assert PATH_OUTSIDE_LAKE in str(err.value) and error_class(err.value) == "INSUFFICIENT_PERMISSIONS"

@@ -43,7 +43,14 @@ def outside_lake(roots: tuple[Path, ...], who: str, role: str, local_path: str) 
     if "://" in local_path:
         return (f"[{PATH_OUTSIDE_LAKE}] {local_path!r}: only the lake's own storage (dbfs:/, /Volumes, the warehouse) "
                 "can be read or written here.")
+    if "\x00" in local_path:
+        return f"[{PATH_OUTSIDE_LAKE}] {local_path!r} holds a NUL byte, which no file name can."
     fixed = _GLOB.split(local_path, maxsplit=1)[0]
+    # only the part before a wildcard is resolved: a ``..`` at or after it (``/dbfs/[x]/../../..``) would climb out
+    # of the lake unseen once the engine expands the pattern
+    if fixed != local_path and ".." in local_path[fixed.rfind("/") + 1:].split("/"):
+        return (f"[{PATH_OUTSIDE_LAKE}] {local_path!r}: a '..' after a wildcard cannot be checked; name the "
+                "directory without it.")
     if not os.path.isabs(fixed):
         return f"[{PATH_OUTSIDE_LAKE}] {local_path!r} is a relative path: name files with dbfs:/… or /Volumes/… paths."
     resolved = Path(fixed).resolve()

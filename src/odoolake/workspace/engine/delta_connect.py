@@ -12,7 +12,9 @@ only the fields read, so that the engine host does not need Delta's Python packa
 
 from __future__ import annotations
 
+import decimal as decimal_module
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -167,11 +169,46 @@ def command_of(extension: Any) -> Any | None:
     return DeltaCommand.FromString(extension.value)
 
 
+_NAME = re.compile(r"(?:`(?:[^`]|``)+`|\w+)(?:\s*\.\s*(?:`(?:[^`]|``)+`|\w+))*")
+
+
+def checked_name(name: str) -> str:
+    """A table name as SQL names it (``gold.t``, ``main.`my-schema`.t``, ``delta.`/path```), or :class:`Unsupported`
+    for anything else: the name is written into a statement."""
+    if not _NAME.fullmatch(name.strip()):
+        raise Unsupported(f"{name!r} is not a table name: write it as schema.table (back-quote a part with other "
+                          "characters: `my-table`).")
+    return name.strip()
+
+
 def table_sql(table: Any) -> str:
     """A DeltaTable (``forName``'s name, as SQL names it, or ``forPath``'s path) as a SQL table reference."""
     if table.WhichOneof("access_type") == "path":
         return "delta.`" + table.path.path.replace("`", "``") + "`"
-    return table.table_or_view_name
+    return checked_name(table.table_or_view_name)
+
+
+def column_sql(identifier: str) -> str:
+    """A column as a Column names it (``col("t.id")``, ``col("my col")``, ``col("`a.b`")``): its dot-separated parts,
+    back-quoted parts kept whole, each part back-quoted for SQL."""
+    parts, part, quoted, i = [], "", False, 0
+    while i < len(identifier):
+        ch = identifier[i]
+        if ch == "`" and quoted and identifier[i + 1:i + 2] == "`":
+            part, i = part + "`", i + 2
+            continue
+        if ch == "`":
+            quoted = not quoted
+        elif ch == "." and not quoted:
+            parts.append(part)
+            part = ""
+        else:
+            part += ch
+        i += 1
+    parts.append(part)
+    if quoted or any(p == "" for p in parts):
+        raise Unsupported(f"{identifier!r} is not a column name.")
+    return ".".join(sqltext.quote_path(p, "`") for p in parts)
 
 
 @dataclass(frozen=True)
@@ -209,14 +246,14 @@ def expression_sql(expression: Any) -> str:
     """A condition or value as SQL text: a SQL string as given (``"t.id = s.id"``, the usual form), or a Column
     built of names, literals, operators, functions and casts. Other expressions are :class:`Unsupported`."""
     kind = expression.WhichOneof("expr_type")
-    if kind == "expression_string":
-        return f"({expression.expression_string.expression})"
+    if kind == "expression_string":  # on its own line: a trailing -- comment ends before the parenthesis
+        return f"({expression.expression_string.expression}\n)"
     if kind == "unresolved_attribute":
         attribute = expression.unresolved_attribute
         if attribute.HasField("plan_id"):
             raise Unsupported(f"The column {attribute.unparsed_identifier!r} is taken from a DataFrame (df[...]); "
                               "name it by its alias instead (F.col('s.id')), or pass the condition as a SQL string.")
-        return attribute.unparsed_identifier
+        return column_sql(attribute.unparsed_identifier)
     if kind == "literal":
         return _literal_sql(expression.literal)
     if kind == "alias":
@@ -247,9 +284,26 @@ def expression_sql(expression: Any) -> str:
 
 
 def _type_sql(data_type: Any) -> str:
-    """A Spark Connect DataType as SQL writes it: a type given as text (``addColumn("id", "INT")``) as given."""
+    """A Spark Connect DataType as SQL writes it: a type given as text (``addColumn("id", "INT")``) as given, once it
+    is seen to be one type (it is written into a statement)."""
     if data_type.WhichOneof("kind") == "unparsed":
-        return str(data_type.unparsed.data_type_string)
+        text = str(data_type.unparsed.data_type_string)
+        depth, quoted = 0, False
+        for ch in text:
+            if ch == "`":
+                quoted = not quoted
+            elif quoted:
+                continue
+            elif ch in "<(":
+                depth += 1
+            elif ch in ">)":
+                depth -= 1
+            if depth < 0 or (not quoted and ((ch == "," and depth == 0) or not (ch.isalnum() or ch in "_:,<>()` "))):
+                raise Unsupported(f"{text!r} is not one data type (write it as INT, DECIMAL(18,2), "
+                                  "ARRAY<STRING> …).")
+        if depth or quoted or not text.strip():
+            raise Unsupported(f"{text!r} is not one data type (write it as INT, DECIMAL(18,2), ARRAY<STRING> …).")
+        return text
     try:
         return type_text(delta_writes.delta_type(data_type))
     except ValueError:
@@ -273,11 +327,11 @@ def _literal_sql(literal: Any) -> str:
         return f"CAST('{text}' AS {kind.upper()})"
     if kind == "string":
         return sqltext.sql_literal(literal.string)
-    if kind == "decimal":
-        decimal = literal.decimal
-        if decimal.HasField("precision") and decimal.HasField("scale"):
-            return f"CAST('{decimal.value}' AS DECIMAL({decimal.precision},{decimal.scale}))"
-        return f"{decimal.value}BD"
+    if kind == "decimal":  # the value's own precision and scale, as Spark Connect reads it: PySpark sends its
+        value = decimal_module.Decimal(literal.decimal.value)  # default DECIMAL(10,0) beside any value
+        if not value.is_finite():
+            raise Unsupported(f"The decimal {literal.decimal.value!r} is not a number.")
+        return f"{value:f}BD"
     if kind == "date":
         return f"DATE '{_EPOCH + timedelta(days=literal.date)}'"
     if kind == "timestamp":
@@ -354,12 +408,13 @@ def optimize_sql(optimize: Any) -> str:
     if optimize.partition_filters:
         text += " WHERE " + " AND ".join(f"({f})" for f in optimize.partition_filters)
     if optimize.zorder_columns:
-        text += f" ZORDER BY ({', '.join(optimize.zorder_columns)})"
+        text += f" ZORDER BY ({', '.join(column_sql(c) for c in optimize.zorder_columns)})"
     return text
 
 
 def vacuum_sql(vacuum: Any) -> str:
-    hours = f" RETAIN {vacuum.retention_hours:g} HOURS" if vacuum.HasField("retention_hours") else ""
+    hours = f" RETAIN {decimal_module.Decimal(repr(vacuum.retention_hours)):f} HOURS" \
+        if vacuum.HasField("retention_hours") else ""  # never 1e+06: the statement reads digits
     return f"VACUUM {table_sql(vacuum.table)}{hours}"
 
 
@@ -386,7 +441,7 @@ def create_sql(create: Any) -> str:
         raise Unsupported("A Delta table made by the builder needs its columns (.addColumn or .addColumns).")
     verb = {MODE_CREATE: "CREATE TABLE", MODE_CREATE_IF_NOT_EXISTS: "CREATE TABLE IF NOT EXISTS"}.get(
         create.mode, "CREATE OR REPLACE TABLE")
-    text = f"{verb} {create.table_name} ({', '.join(columns)}) USING DELTA"
+    text = f"{verb} {checked_name(create.table_name)} ({', '.join(columns)}) USING DELTA"
     if create.partitioning_columns:
         text += f" PARTITIONED BY ({', '.join(sqltext.quote_path(c, '`') for c in create.partitioning_columns)})"
     if create.HasField("location"):

@@ -227,13 +227,30 @@ def _detail(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callab
 
 def _restore(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
     version = stmt.match.group("version")
-    target: int | str = int(version) if version is not None else stmt.match.group("ts")
+    target: int | datetime = int(version) if version is not None else _timestamp(stmt.match.group("ts"))
     current = table.version()
     if isinstance(target, int) and target > current:
         raise DeltaCommandError(f"Cannot restore {stmt.target} to version {target}: the latest is {current}.")
+    if isinstance(target, datetime):  # before the first commit, delta-rs restored version 0 (Delta refuses it)
+        first = min(int(entry["timestamp"]) for entry in table.history())
+        if target.timestamp() * 1000 < first:
+            earliest = datetime.fromtimestamp(first / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            raise DeltaCommandError(f"Cannot restore {stmt.target} to {stmt.match.group('ts')}: it is before the "
+                                    f"table's first version ({earliest} UTC).")
     metrics = table.restore(target)
     columns = [(k, "string") for k in sorted(metrics)]
     return columns, [tuple(str(metrics[k]) for k in sorted(metrics))]
+
+
+def _timestamp(text: str) -> datetime:
+    """``TIMESTAMP AS OF '…'`` as Spark reads it (a date, or a date and time with or without a zone; without one, UTC,
+    the engine's session time zone); delta-rs took only RFC 3339 with a zone and failed the call on any other."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise DeltaCommandError(f"{text!r} is not a timestamp: write it as 'YYYY-MM-DD' or "
+                                "'YYYY-MM-DD HH:MM:SS[+HH:MM]'.") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 _TYPES = {

@@ -426,9 +426,8 @@ class PlanRewriter:
             answer = self.prepare_sql(sql, call, eager=True)
         else:
             merge = delta.merge_into_table
-            source, alias = merge.source, None
-            if source.WhichOneof("rel_type") == "subquery_alias":
-                alias, source = source.subquery_alias.alias, source.subquery_alias.input
+            source = merge.source
+            alias = _qualifier(source)
             self._relations(source, call)
             view = f"__odoolake_merge_source_{uuid.uuid4().hex}"
             sql = _delta_call(lambda: delta_connect.merge_sql(merge, view, alias))
@@ -1873,6 +1872,30 @@ def own_properties(properties: dict[str, str]) -> dict[str, str]:
 
 # Sail's refusal of an INSERT into a table partitioned in another order than its columns
 _PARTITION_ORDER_REFUSED = "Partition column mismatch"
+
+
+# Relations whose rows keep their input's qualifier (``df.alias("s").where(…)`` is still ``s``)
+_KEEPS_QUALIFIER = frozenset({"filter", "deduplicate", "sort", "limit", "offset", "tail", "sample", "repartition",
+                              "repartition_by_expression", "hint", "drop", "with_columns", "with_columns_renamed",
+                              "to_df", "drop_na", "fill_na", "replace"})
+
+
+def _qualifier(relation: relations_pb2.Relation) -> str | None:
+    """The name a DataFrame's columns are qualified by (``s`` in ``s.id``): its alias, or the table it reads, through
+    the steps that keep it; None when it has none. A merge's source is named by it, as Delta resolves it."""
+    for _ in range(MAX_QUALIFIER_DEPTH):
+        kind = relation.WhichOneof("rel_type")
+        if kind == "subquery_alias":
+            return str(relation.subquery_alias.alias)
+        if kind == "read" and relation.read.HasField("named_table"):
+            return sqltext.name_parts(relation.read.named_table.unparsed_identifier)[-1]
+        if kind not in _KEEPS_QUALIFIER:
+            return None
+        relation = getattr(relation, kind).input
+    return None
+
+
+MAX_QUALIFIER_DEPTH = 64
 
 
 def _delta_relation(relation: relations_pb2.Relation) -> Any | None:
