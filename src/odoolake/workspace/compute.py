@@ -69,7 +69,7 @@ class LocalCompute:
             "creator_name": self.user, "num_clusters": 1, "num_active_sessions": 0,
             "channel": {"name": "CHANNEL_NAME_CURRENT"}, "jdbc_url": "",
             "odbc_params": {"hostname": self.host, "path": f"/sql/1.0/warehouses/{LOCAL_WAREHOUSE_ID}",
-                            "port": self.port, "protocol": "http"},
+                            "port": self.port, "protocol": "https"},  # the front door serves TLS
             "health": {"status": "HEALTHY", "summary": "Embedded engine"}, "tags": {"custom_tags": []},
         }
 

@@ -30,6 +30,7 @@ def connect(server, token: str | None = None, http_path: str | None = None, **kw
     from databricks.sdk import WorkspaceClient
 
     odbc = WorkspaceClient(host=server.url, token=server.token).warehouses.get(LOCAL_WAREHOUSE_ID).odbc_params
+    assert odbc.protocol == "https"  # as the connector speaks it (it said http, as the workspace serves TLS)
     return sql.connect(server_hostname=odbc.hostname, _port=odbc.port, http_path=http_path or odbc.path,
                        access_token=token or server.token, _tls_trusted_ca_file=server.ca_bundle,
                        enable_telemetry=False, _retry_stop_after_attempts_count=1, **kwargs)
