@@ -152,6 +152,16 @@ def _inline_lateral_aliases(tree: exp.Expr, columns_of: ColumnsOf) -> bool:
     return changed
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(sql: str) -> Any:
+    """``sql`` read by sqlglot once for the INSERT readers below (an INSERT is read by several of them on its way);
+    None when it cannot be read. The tree is shared: the readers never change it."""
+    try:
+        return sqlglot.parse_one(sql, read=READ)
+    except ParseError:
+        return None
+
+
 def fill_insert_columns(sql: str, columns_of: ColumnsOf) -> str | None:
     """``INSERT INTO|OVERWRITE t (a, c) <rows>`` naming some of ``t``'s columns, or naming them in another order or
     case, as an INSERT of every column in the table's order (the others NULL), which Sail runs: it refuses a column
@@ -161,9 +171,8 @@ def fill_insert_columns(sql: str, columns_of: ColumnsOf) -> str | None:
     toks = sqltext.tokens(sql)
     if not any(t.token_type == TokenType.L_PAREN for t in toks[:8]):  # no column list right after the name
         return None
-    try:
-        tree = sqlglot.parse_one(sql, read=READ)
-    except ParseError:
+    tree = _parsed(sql)
+    if tree is None:
         return None
     if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Schema) or \
             {key for key, value in tree.args.items() if value not in (None, False)} - {"overwrite"} != \
@@ -244,9 +253,8 @@ def inserted_literals(sql: str) -> InsertedLiterals | None:
     ``BY NAME``, a PARTITION clause, OVERWRITE, REPLACE)."""
     if "VALUES" not in sql.upper():
         return None
-    try:
-        tree = sqlglot.parse_one(sql, read=READ)
-    except ParseError:
+    tree = _parsed(sql)
+    if tree is None:
         return None
     if not isinstance(tree, exp.Insert) or not isinstance(tree.expression, exp.Values) or \
             {key for key, value in tree.args.items() if value not in (None, False)} != {"this", "expression"}:
@@ -365,9 +373,8 @@ def insert_rows(sql: str) -> InsertRows | None:
     OVERWRITE``), or None for any other text."""
     if not any(t.token_type in (TokenType.REPLACE, TokenType.OVERWRITE) for t in sqltext.tokens(sql)[:12]):
         return None
-    try:
-        tree = sqlglot.parse_one(sql, read=READ)
-    except ParseError:
+    tree = _parsed(sql)
+    if tree is None:
         return None
     if not isinstance(tree, exp.Insert) or not isinstance(_target_table(tree), exp.Table):
         return None
@@ -380,9 +387,8 @@ def insert_rows(sql: str) -> InsertRows | None:
 def appended_rows(sql: str) -> InsertRows | None:
     """The parts of a plain ``INSERT INTO [TABLE] t [BY NAME] query`` (no column list, PARTITION clause or REPLACE),
     or None for any other text."""
-    try:
-        tree = sqlglot.parse_one(sql, read=READ)
-    except ParseError:
+    tree = _parsed(sql)
+    if tree is None:
         return None
     if not isinstance(tree, exp.Insert) or not isinstance(_target_table(tree), exp.Table) or \
             tree.args.get("overwrite") or tree.args.get("where") is not None or \

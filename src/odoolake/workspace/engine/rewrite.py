@@ -757,27 +757,27 @@ class PlanRewriter:
         ``count``). An insert into anything else goes to Sail as it is, which names what is wrong. Sail refuses
         every INSERT into a table partitioned in another order than its columns' (``PARTITIONED BY (q, p)`` of
         columns ``p, q``: it names the partitions in the columns' order); such an insert is written here as a
-        DataFrame write, which Sail takes. Values are stored as Spark stores them (:mod:`store_assignment`): the
-        types of ``literals`` (the statement's VALUES, read from its text) are checked without asking the engine."""
+        DataFrame write, which Sail takes, once Sail has refused it (its own errors come first). Values are
+        stored as Delta casts them (:mod:`store_assignment`): the types of ``literals`` (the statement's VALUES, read
+        from its text) are checked without asking the engine."""
+        facts = self.catalog.delta.read(location)  # read once: the types below, and the partitioning
         if literals is not None and all(kind is not None for row in literals.rows for kind in row):
-            facts = self.catalog.delta.read(location)
             unsafe = store_assignment.first_unsafe_row(facts.schema.get("fields", []), literals.columns,
                                                        literals.rows) if facts is not None else None
             _refuse_unsafe(unsafe, name)
         else:
             inserted = dialect.appended_rows(sql) or dialect.insert_rows(sql)
             if inserted is not None:
-                self._check_stored_types(inserted.query, inserted.by_name, location, name, call,
+                self._check_stored_types(inserted.query, inserted.by_name, facts, name, call,
                                          columns=inserted.columns)
         with self._writing(location, call):
             try:
                 rows = self.upstream.command_rows(call.session_id, call.user_id, sql, call.operation_id)
             except UpstreamError as exc:
-                if _PARTITION_ORDER_REFUSED in str(exc.error) and _partitioned_out_of_order(
-                        self.catalog.delta.read(location)):
-                    rows = None
-                else:
+                # Sail's own refusal first: a wrong column count is its error, named as Sail names it
+                if _PARTITION_ORDER_REFUSED not in str(exc.error) or not _partitioned_out_of_order(facts):
                     raise exc.error from None
+                rows = None
             self.catalog.delta.forget(location)
         if rows is None:
             return self._insert_out_of_order(sql, call)
@@ -895,14 +895,13 @@ class PlanRewriter:
         except UpstreamError as exc:
             raise exc.error from None
 
-    def _check_stored_types(self, query: str, by_name: bool, location: str, name: FullName, call: Call,
+    def _check_stored_types(self, query: str, by_name: bool, facts: DeltaFacts | None, name: FullName, call: Call,
                             implicit: bool = True, columns: tuple[str, ...] | None = None) -> None:
         """Refuse an INSERT whose rows hold a value Delta would not cast to its column's type (a date into a
         number, a number into a date: ``DATATYPE_MISMATCH``, :mod:`store_assignment`), or one the engine's
         ``implicit`` conversion would write wrong, before anything is written. ``query`` is as the engine runs it.
-        Costs one schema lookup of the rows; the table's log read here is the one the engine's own lookups of the
-        table then find cached."""
-        facts = self.catalog.delta.read(location)
+        ``facts`` is the table's Delta log as the caller read it. Costs one schema lookup of the rows; the log read
+        is the one the engine's own lookups of the table then find cached."""
         if facts is None:
             return
         try:
@@ -943,7 +942,8 @@ class PlanRewriter:
             raise not_found(name)
         names = [sqltext.quote_path(c["name"], "`") for c in info.columns]
         self._check_stored_types(self.prepare_sql(insert.query, call, eager=False), insert.by_name,
-                                 info.storage_location, name, call, implicit=False, columns=insert.columns)
+                                 self.catalog.delta.read(info.storage_location), name, call, implicit=False,
+                                 columns=insert.columns)
         # the table's types, as an INSERT converts its values (a literal 5 into a BIGINT column); with a column list,
         # the columns it leaves out are NULL
         # (a quoted name is matched in its case: the column list's spelling is the one the rows are named by)
@@ -1870,10 +1870,6 @@ def own_properties(properties: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in properties.items() if key not in ENGINE_PROPERTIES}
 
 
-# Sail's refusal of an INSERT into a table partitioned in another order than its columns
-_PARTITION_ORDER_REFUSED = "Partition column mismatch"
-
-
 # Relations whose rows keep their input's qualifier (``df.alias("s").where(…)`` is still ``s``)
 _KEEPS_QUALIFIER = frozenset({"filter", "deduplicate", "sort", "limit", "offset", "tail", "sample", "repartition",
                               "repartition_by_expression", "hint", "drop", "with_columns", "with_columns_renamed",
@@ -1911,6 +1907,10 @@ def _delta_call(build: Callable[[], str]) -> str:
         return build()
     except delta_connect.Unsupported as exc:
         raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000", str(exc)) from None
+
+
+# Sail's refusal of an INSERT into a table partitioned in another order than its columns
+_PARTITION_ORDER_REFUSED = "Partition column mismatch"
 
 
 def _refuse_unsafe(unsafe: store_assignment.UnsafeCast | None, name: FullName) -> None:
