@@ -65,6 +65,9 @@ def test_the_served_model_takes_agency_and_period_with_a_signature(forecast_lake
     info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/{forecast_lake.first.version}")
     assert [c.name for c in info.signature.inputs] == ["agency", "period"]
     assert {"p10", "p50", "p90"} <= {c.name for c in info.signature.outputs}
+    pyfunc = info.flavors["python_function"]  # logged as code with its table as a file: loading unpickles nothing
+    assert pyfunc["loader_module"] == "mlflow.pyfunc.loaders.code_model" and "python_model" not in pyfunc
+    assert list(pyfunc["artifacts"]) == ["forecast"] and pyfunc["config"] == {"method": forecast_lake.first.method}
     model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{forecast_lake.first.version}")
     import pandas as pd
 

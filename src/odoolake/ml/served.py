@@ -10,12 +10,16 @@ served model holds the version's forecast table and answers from it, checking ev
 - The answer per row: agency, period, p10, p50 (the forecast), p90, horizon, origin (the last closed month the
   forecast used) and method.
 
-Only pandas and MLflow are imported here: serving never loads the training libraries.
+Only pandas and MLflow are imported here: serving never loads the training libraries. A version is logged as code
+(``served_model.py``, MLflow's models from code) with its forecast table as an artifact: loading it unpickles
+nothing.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,6 +27,9 @@ from mlflow.pyfunc import PythonModel
 
 from odoolake.ml.calendar import parse_period, period_of
 
+FORECAST_ARTIFACT = "forecast"  # the version's forecast table: a JSON list of rows with OUTPUT_COLUMNS but method
+METHOD_CONFIG = "method"  # model_config key: the champion method whose forecasts the table holds
+MODEL_CODE = Path(__file__).with_name("served_model.py")  # what log_model logs as the model
 INPUT_COLUMNS = ("agency", "period")
 OUTPUT_COLUMNS = ("agency", "period", "p10", "p50", "p90", "horizon", "origin", "method")
 
@@ -71,6 +78,19 @@ def answer(rows: Iterable[Mapping[str, Any]], table: Mapping[tuple[str, str], Ma
     return out
 
 
+def table_of(records: Iterable[Mapping[str, Any]], method: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """(agency, period) -> the answer's row, for forecast rows made by ``method``."""
+    return {(r["agency"], r["period"]): {k: (method if k == "method" else r[k]) for k in OUTPUT_COLUMNS}
+            for r in records}
+
+
+def write_forecast(forecast: pd.DataFrame, path: Path) -> Path:
+    """The forecast rows as the artifact :meth:`ForecastTableModel.load_context` reads."""
+    columns = [c for c in OUTPUT_COLUMNS if c != "method"]
+    path.write_text(forecast[columns].to_json(orient="records"))
+    return path
+
+
 class ForecastTableModel(PythonModel):
     """The pyfunc logged for each version: its forecast table, answered through :func:`answer`.
 
@@ -78,9 +98,14 @@ class ForecastTableModel(PythonModel):
     (:func:`signature`) stays the contract.
     """
 
-    def __init__(self, forecast: pd.DataFrame, method: str) -> None:
-        records = forecast.assign(method=method).to_dict(orient="records")
-        self.table = {(r["agency"], r["period"]): {k: r[k] for k in OUTPUT_COLUMNS} for r in records}
+    table: dict[tuple[str, str], dict[str, Any]]
+
+    def load_context(self, context) -> None:
+        """The table from the version's artifact. (Versions logged before models from code were pickled with their
+        table and have no artifact.)"""
+        if FORECAST_ARTIFACT in (context.artifacts or {}):
+            records = json.loads(Path(context.artifacts[FORECAST_ARTIFACT]).read_text())
+            self.table = table_of(records, context.model_config[METHOD_CONFIG])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         from mlflow.exceptions import MlflowException

@@ -157,11 +157,15 @@ def _register(client, model_name: str, run_id: str, data, config, result, ahead)
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from odoolake.ml.served import ForecastTableModel, signature
+    from odoolake.ml.served import FORECAST_ARTIFACT, METHOD_CONFIG, MODEL_CODE, signature, write_forecast
 
-    info = mlflow.pyfunc.log_model(name="model", python_model=ForecastTableModel(ahead, result.selection.champion),
-                                   signature=signature(), input_example=ahead[["agency", "period"]].head(2),
-                                   pip_requirements=["mlflow", "pandas"])
+    with tempfile.TemporaryDirectory() as tmp:
+        forecast = write_forecast(ahead, Path(tmp) / "forecast.json")
+        info = mlflow.pyfunc.log_model(name="model", python_model=str(MODEL_CODE),
+                                       artifacts={FORECAST_ARTIFACT: str(forecast)},
+                                       model_config={METHOD_CONFIG: result.selection.champion},
+                                       signature=signature(), input_example=ahead[["agency", "period"]].head(2),
+                                       pip_requirements=["mlflow", "pandas"])
     try:
         client.get_registered_model(model_name)
     except MlflowException:

@@ -67,7 +67,10 @@ def client_run(server, tmp_path_factory):
     script.write_text(CLIENT)
     proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[:6000]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = proc.stdout.strip().splitlines()
+    # the links MLflow prints when a run ends ("🏃 View run <name> at: <url>", "🧪 View experiment at: <url>")
+    links = {line.split(" View ", 1)[1].split()[0]: line.rsplit(" at: ", 1)[1] for line in lines if " at: " in line}
+    return {**json.loads(lines[-1]), "links": links}
 
 
 def test_runs_params_metrics_tags_and_artifacts(client_run, server):
@@ -92,6 +95,34 @@ def test_models_are_logged_registered_loaded_and_searched(client_run, server):
 
     store = MlflowClient(tracking_uri=store_uri(server.workspace.paths), registry_uri=store_uri(server.workspace.paths))
     assert store.get_registered_model("clients_model_renamed").name == "clients_model_renamed"  # the one store
+
+
+def test_the_run_and_experiment_links_mlflow_prints_open_pages(client_run, server):
+    import base64
+    import ssl
+
+    import httpx
+
+    run_url, experiment_url = client_run["links"]["run"], client_run["links"]["experiment"]
+    assert run_url.startswith(f"{server.https_url}/ml/experiments/") and run_url.endswith(f"/runs/{client_run['run_id']}")
+    browser = httpx.Client(verify=ssl.create_default_context(cafile=server.ca_bundle))
+    refused = browser.get(run_url)
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
+    signed_in = {"Authorization": "Basic " + base64.b64encode(f"me:{server.token}".encode()).decode()}
+    page = browser.get(run_url, headers=signed_in)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    text = page.text
+    assert "FINISHED" in text and "<code>alpha</code></td><td><code>0.5</code>" in text
+    assert "<code>mae</code></td><td>1</td>" in text  # the latest value of the metric, not its first (1.25)
+    assert "<code>team</code></td><td>tax</td>" in text and "notes/hello.txt" in text
+    assert "odoolake ml ui" in text and f"#/experiments/{experiment_url.rsplit('/', 1)[1]}/runs/" in text
+    listing = browser.get(experiment_url, headers=signed_in)
+    assert listing.status_code == 200 and "/Shared/clients-test" in listing.text
+    assert f"/runs/{client_run['run_id']}\"" in listing.text  # the run is listed, linked to its page
+    elsewhere = browser.get(f"{experiment_url}0/runs/{client_run['run_id']}", headers=signed_in)
+    assert elsewhere.status_code == 404 and "RESOURCE_DOES_NOT_EXIST" not in elsewhere.text
+    unknown = browser.get(run_url[:-4] + "beef", headers=signed_in)
+    assert unknown.status_code == 404 and "beef" in unknown.text
 
 
 def test_unknown_mlflow_routes_are_501_not_flask_pages(server):

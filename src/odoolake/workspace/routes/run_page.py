@@ -22,7 +22,7 @@ CHALLENGE = {"WWW-Authenticate": 'Basic realm="odoolake workspace: paste a token
 LOG_TAIL = 20_000
 
 
-def _token(request: Request) -> str | None:
+def page_token(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
@@ -79,7 +79,7 @@ ended {_time(run.get('end_time'))}</p>{f'<ul>{params}</ul>' if params else ''}
 def _show(request: Request, run_id: int) -> HTMLResponse:
     ws = request.app.state.ws
     try:
-        ws.tokens.authenticate(_token(request))
+        ws.tokens.authenticate(page_token(request))
         run = ws.jobs.get_run(run_id)
     except ApiError as exc:
         headers = CHALLENGE if exc.status == 401 else None
