@@ -152,6 +152,38 @@ def test_ml_models_lists_window_data_version_and_metrics(forecast_lake):
     assert champion["training_window"] == "2023-11..2026-10" and float(champion["backtest_mae"]) > 0
 
 
+def test_ml_ui_serves_this_lakes_registry_until_interrupted_and_names_a_taken_port(forecast_lake):
+    import signal
+    import socket
+
+    import httpx
+
+    env = {**os.environ, "ODOOLAKE_HOME": str(forecast_lake.paths.home), "COLUMNS": "250"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused = subprocess.run([sys.executable, "-m", "odoolake.cli.main", "ml", "ui", "--port", str(port)],
+                                 capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert refused.returncode == 1
+    assert f"port {port} on 127.0.0.1 is taken" in refused.stderr and "--port" in refused.stderr
+    ui = subprocess.Popen([sys.executable, "-m", "odoolake.cli.main", "ml", "ui", "--port", str(port)],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        served = next((line for line in ui.stdout if line.startswith("MLflow UI: ")), None)  # type: ignore[union-attr]
+        assert served is not None and served.split()[2] == f"http://127.0.0.1:{port}", served
+        models = httpx.get(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/registered-models/search", timeout=30)
+        assert [m["name"] for m in models.json()["registered_models"]] == [MODEL_NAME]  # this lake's store
+        ui.send_signal(signal.SIGINT)
+        assert ui.wait(timeout=120) == 0
+        with pytest.raises(httpx.ConnectError):  # mlflow ui stopped with it
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+    finally:
+        if ui.poll() is None:
+            ui.kill()
+
+
 def test_the_forecasting_page_is_written_from_the_champions_run(forecast_lake):
     from odoolake.ml.report import for_version
 

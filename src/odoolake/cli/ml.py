@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
+import time
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from odoolake.cli.common import HomeOpt, Output, OutputOpt, console, emit, handle_errors, lake_session
+from odoolake.cli.common import (
+    HomeOpt,
+    Output,
+    OutputOpt,
+    console,
+    emit,
+    err_console,
+    handle_errors,
+    lake_session,
+)
 from odoolake.config import WorkspacePaths
+from odoolake.errors import OdoolakeError
 
 app = typer.Typer(no_args_is_help=True)
 TRAINING_CHARTS = "dbfs:/reports/bir_forecast/training"
@@ -163,7 +175,9 @@ def report_cmd(file: str = typer.Option(None, "--file", "-f", help="Write the pa
 @app.command("ui")
 @handle_errors
 def ui_cmd(port: int = typer.Option(5000), home: str = HomeOpt) -> None:
-    """Run ``mlflow ui`` on this workspace's tracking store (127.0.0.1 only)."""
+    """Run ``mlflow ui`` on this workspace's tracking store (127.0.0.1 only) until Ctrl-C."""
+    import subprocess
+
     from odoolake.ml import tracking
 
     paths = WorkspacePaths.from_env(home)
@@ -171,6 +185,37 @@ def ui_cmd(port: int = typer.Option(5000), home: str = HomeOpt) -> None:
     mlflow_bin = shutil.which("mlflow", path=os.path.dirname(sys.executable)) or "mlflow"
     args = [mlflow_bin, "ui", "--backend-store-uri", config.tracking_uri, "--host", "127.0.0.1", "--port", str(port),
             "--workers", "1"]
+    with socket.socket() as probe:  # mlflow ui says a busy port only in its log, and exits 0
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise OdoolakeError(f"port {port} on 127.0.0.1 is taken ({exc.strerror}): choose another with --port") \
+                from None
     console.print(" ".join(args))
-    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")  # it execs uvicorn
-    os.execv(mlflow_bin, args)
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}  # uvicorn
+    child = subprocess.Popen(args, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with err_console.status(f"starting MLflow's UI at {url} (it takes a while the first time)"):
+            while not _answers(url):
+                if child.poll() is not None:
+                    raise OdoolakeError(f"mlflow ui exited with code {child.returncode} before it served {url} "
+                                        "(its message is above; is the port in use? try --port).")
+                time.sleep(0.25)  # polling the condition: the UI answering
+        console.print(f"MLflow UI: {url}  (Ctrl-C stops it)")
+        child.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            child.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1.0).status_code < 500
+    except httpx.HTTPError:
+        return False
