@@ -576,12 +576,16 @@ def with_moved_into_insert(sql: str) -> str | None:
         return None
     i = insert + 3 if toks[insert + 2].token_type == TokenType.TABLE else insert + 2
     _, i = _dotted(toks, i)  # the target: TABLE after it starts a query (``TABLE other``)
-    depth = 0
+    depth, condition = 0, False
     for j in range(i, len(toks)):
         kind = toks[j].token_type
-        if depth == 0 and kind == TokenType.REPLACE:  # REPLACE WHERE/ON: its condition may hold queries; left as is
-            return None
-        opens_query = kind == TokenType.L_PAREN and j + 1 < len(toks) and toks[j + 1].token_type in _QUERY_HEADS
+        if depth == 0 and kind == TokenType.REPLACE:
+            if j + 1 >= len(toks) or toks[j + 1].token_type != TokenType.WHERE:  # REPLACE ON (…) (query) AS s
+                return None
+            condition = True  # REPLACE WHERE: the CTEs go to the query after the condition, which names none
+        # a parenthesized query, unless in the condition (``p IN (SELECT …)``, which Delta refuses, by name, later)
+        opens_query = kind == TokenType.L_PAREN and j + 1 < len(toks) and \
+            toks[j + 1].token_type in _QUERY_HEADS and not condition
         if depth == 0 and (kind in _QUERY_HEADS or opens_query):
             ctes = sql[toks[1].start:toks[insert - 1].end + 1]
             head, query = sql[toks[insert].start:toks[j].start], sql[toks[j].start:toks[-1].end + 1]
