@@ -33,3 +33,41 @@ def test_cycle_and_unknown_dependency_are_named(tmp_path):
         notebook_tasks(unknown, "j")
     with pytest.raises(BundleError, match="Job 'nope' is not in the bundle"):
         notebook_tasks(unknown, "nope")
+
+
+def _jobs_bundle(tmp_path, jobs: dict[str, int | str]):
+    """A bundle whose jobs each have one run_job_task naming ``job_id``."""
+    from odoolake.bundles.loader import load_bundle
+
+    body = "".join(f"    {key}:\n      tasks:\n        - {{task_key: t, run_job_task: {{job_id: {target!r}}}}}\n"
+                   for key, target in jobs.items())
+    (tmp_path / "databricks.yml").write_text("bundle: {name: t}\nresources:\n  jobs:\n" + body)
+    return load_bundle(tmp_path, None, user="me@example.com", env={})
+
+
+def test_jobs_deploy_after_the_jobs_whose_ids_they_name_and_a_cycle_is_named(tmp_path):
+    from odoolake.bundles.deploy import _jobs_in_order
+
+    ordered = _jobs_bundle(tmp_path, {"a": "${resources.jobs.b.id}", "b": "${resources.jobs.c.id}", "c": 7})
+    assert _jobs_in_order(ordered) == ["c", "b", "a"]
+    cyclic = _jobs_bundle(tmp_path, {"a": "${resources.jobs.b.id}", "b": "${resources.jobs.a.id}"})
+    with pytest.raises(BundleError, match=r"jobs name each other's ids in a cycle \((a → b → a|b → a → b)\)"):
+        _jobs_in_order(cyclic)
+    itself = _jobs_bundle(tmp_path, {"a": "${resources.jobs.a.id}"})
+    with pytest.raises(BundleError, match=r"job a names its own id"):
+        _jobs_in_order(itself)
+
+
+def test_deployed_ids_replace_id_references_a_jobs_id_as_an_integer(tmp_path):
+    from odoolake.bundles.deploy import with_ids
+
+    state = {"jobs.worker": "42", "pipelines.p": "abc-123", "adopted.experiments.e": "9"}
+    settings = {"tasks": [{"run_job_task": {"job_id": "${resources.jobs.worker.id}"}},
+                          {"pipeline_task": {"pipeline_id": "${resources.pipelines.p.id}"}},
+                          {"notebook_task": {"base_parameters": {"x": "job ${resources.jobs.worker.id}, "
+                                                                      "exp ${resources.experiments.e.id}"}}}]}
+    assert with_ids(settings, state, "resources.jobs.o") == {"tasks": [
+        {"run_job_task": {"job_id": 42}}, {"pipeline_task": {"pipeline_id": "abc-123"}},
+        {"notebook_task": {"base_parameters": {"x": "job 42, exp 9"}}}]}
+    with pytest.raises(BundleError, match=r"\$\{resources.jobs.gone.id\} names jobs.gone, which this deploy has not"):
+        with_ids({"job_id": "${resources.jobs.gone.id}"}, state, "resources.jobs.o")

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import graphlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -203,15 +205,69 @@ def pipeline_settings(bundle: Bundle, key: str) -> dict[str, Any]:
     return spec
 
 
-DEPLOY_ORDER = ("experiments", "models", "jobs", "pipelines", "model_serving_endpoints")
+# Pipelines before jobs and jobs after the jobs they name: a task's ``${resources.<kind>.<key>.id}`` is known once
+# that resource is deployed (``with_ids``).
+DEPLOY_ORDER = ("experiments", "models", "pipelines", "jobs", "model_serving_endpoints")
 ADOPTED = "adopted."
+ID_REFERENCE = re.compile(r"\$\{resources\.([\w-]+)\.([\w-]+)\.id\}")
+
+
+def _id_references(value: Any) -> set[tuple[str, str]]:
+    """The (kind, key) of every ``${resources.<kind>.<key>.id}`` in a resource's settings."""
+    if isinstance(value, dict):
+        return set().union(*(_id_references(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_id_references(v) for v in value)) if value else set()
+    return {(m.group(1), m.group(2)) for m in ID_REFERENCE.finditer(value)} if isinstance(value, str) else set()
+
+
+def _jobs_in_order(bundle: Bundle) -> list[str]:
+    """The bundle's jobs, each after the jobs its run_job_tasks name; a cycle is an error naming it."""
+    jobs = bundle.resources("jobs")
+    graph = {key: {k for kind, k in _id_references(spec) if kind == "jobs" and k in jobs and k != key}
+             for key, spec in jobs.items()}
+    for key, spec in jobs.items():
+        if ("jobs", key) in _id_references(spec):
+            where = f"resources.jobs.{key}"
+            raise BundleError([Diagnostic("error", f"job {key} names its own id (${{resources.jobs.{key}.id}}): a "
+                                          "job cannot run itself", where, bundle.locations.get(where))])
+    try:
+        return list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        cycle = " → ".join(exc.args[1])
+        raise BundleError([Diagnostic("error", f"jobs name each other's ids in a cycle ({cycle}): each would run "
+                                      "the other forever", "resources.jobs", None)]) from None
+
+
+def with_ids(settings: Any, state: dict[str, str], where: str) -> Any:
+    """``settings`` with each ``${resources.<kind>.<key>.id}`` replaced by the deployed resource's id (a job's as an
+    integer where the reference is the whole value, as ``run_job_task.job_id`` wants it)."""
+    if isinstance(settings, dict):
+        return {k: with_ids(v, state, f"{where}.{k}") for k, v in settings.items()}
+    if isinstance(settings, list):
+        return [with_ids(v, state, f"{where}[{i}]") for i, v in enumerate(settings)]
+    if not isinstance(settings, str) or "${resources." not in settings:
+        return settings
+
+    def deployed(match: re.Match) -> str:
+        resource = f"{match.group(1)}.{match.group(2)}"
+        ident = state.get(resource) or state.get(ADOPTED + resource)
+        if ident is None:
+            raise BundleError([Diagnostic("error", f"{match.group(0)} names {resource}, which this deploy has not "
+                                          "made", where, None)])
+        return ident
+
+    whole = ID_REFERENCE.fullmatch(settings)
+    if whole is not None and whole.group(1) == "jobs":
+        return int(deployed(whole))
+    return ID_REFERENCE.sub(deployed, settings)
 
 
 def plan(w: Any, bundle: Bundle) -> list[Action]:
     state = read_state(w, bundle)
     actions = []
     for kind in DEPLOY_ORDER:
-        for key in bundle.resources(kind):
+        for key in (_jobs_in_order(bundle) if kind == "jobs" else bundle.resources(kind)):
             owned = f"{kind}.{key}" in state or f"{ADOPTED}{kind}.{key}" in state
             actions.append(Action("update" if owned else "create", f"{kind}.{key}"))
     for key in bundle.resources("registered_models"):
@@ -311,18 +367,22 @@ def deploy(w: Any, bundle: Bundle, on_step: Callable[[str], None] | None = None)
         elif action.kind == "delete" and kind in ("experiments", "models", "model_serving_endpoints"):
             _delete_other(w, kind, state.pop(action.resource))
         elif action.kind == "create" and kind == "jobs":
-            settings = JobSettings.from_dict(job_settings(bundle, key, built)).as_dict()  # typed round trip
+            settings = JobSettings.from_dict(with_ids(job_settings(bundle, key, built), state,
+                                                      f"resources.jobs.{key}")).as_dict()  # typed round trip
             created = w.api_client.do("POST", "/api/2.2/jobs/create", body=settings)
             state[action.resource] = str(created["job_id"])
         elif action.kind == "update" and kind == "jobs":
-            w.jobs.reset(int(state[action.resource]), JobSettings.from_dict(job_settings(bundle, key, built)))
+            w.jobs.reset(int(state[action.resource]), JobSettings.from_dict(
+                with_ids(job_settings(bundle, key, built), state, f"resources.jobs.{key}")))
         elif action.kind == "delete" and kind == "jobs":
             _delete_job(w, int(state.pop(action.resource)))
         elif action.kind == "create" and kind == "pipelines":
-            created = w.api_client.do("POST", "/api/2.0/pipelines", body=pipeline_settings(bundle, key))
+            created = w.api_client.do("POST", "/api/2.0/pipelines", body=with_ids(
+                pipeline_settings(bundle, key), state, f"resources.pipelines.{key}"))
             state[action.resource] = created["pipeline_id"]
         elif action.kind == "update" and kind == "pipelines":
-            w.api_client.do("PUT", f"/api/2.0/pipelines/{state[action.resource]}", body=pipeline_settings(bundle, key))
+            w.api_client.do("PUT", f"/api/2.0/pipelines/{state[action.resource]}", body=with_ids(
+                pipeline_settings(bundle, key), state, f"resources.pipelines.{key}"))
         elif action.kind == "delete" and kind == "pipelines":
             _delete_pipeline(w, state.pop(action.resource))
     result.ids = dict(state)

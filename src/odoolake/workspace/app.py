@@ -121,6 +121,7 @@ class Workspace:
                                 settings.runner_workers, settings.task_memory_mb, self.task_grants, settings.base_url)
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
         self.jobs.known_principal = self.roles.exists
+        self.runner.jobs = self.jobs
         self.sql_sessions = SqlSessions(self.engine)
         self.statements = StatementService(self.engine, self.catalog, sql_sessions=self.sql_sessions,
                                            results_dir=self.paths.home / "sql-results", public_url=settings.base_url)

@@ -148,3 +148,67 @@ def test_short_flags_mean_one_thing_everywhere(args, option):
     """-p is --profile and -o is --output wherever they exist; commands without them refuse them."""
     done = CliRunner().invoke(app, args)
     assert done.exit_code == 2 and f"No such option: {option}" in done.output
+
+
+ORCHESTRATED = """bundle:
+  name: orchestrated
+targets:
+  local:
+    default: true
+    mode: development
+    workspace:
+      host: {host}
+resources:
+  jobs:
+    orchestrator:
+      name: Orchestrator
+      parameters:
+        - name: month
+          default: "2026-05"
+      tasks:
+        - task_key: run_worker
+          run_job_task:
+            job_id: ${{resources.jobs.worker.id}}
+            job_parameters:
+              month: "{{{{job.parameters.month}}}}"
+    worker:
+      name: Worker
+      parameters:
+        - name: month
+          default: none
+      tasks:
+        - task_key: work
+          notebook_task:
+            notebook_path: ./work.py
+            base_parameters:
+              month: "{{{{job.parameters.month}}}}"
+"""
+
+
+def test_a_bundle_job_runs_another_through_its_deployed_id(server, tmp_path):
+    """``run_job_task.job_id: ${resources.jobs.worker.id}``: the worker is deployed first (it is declared after) and
+    its id written into the orchestrator; running the orchestrator runs the worker with its parameters."""
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service.jobs import RunResultState
+
+    from odoolake.bundles.deploy import deploy, read_state
+    from odoolake.bundles.loader import load_bundle
+
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "databricks.yml").write_text(ORCHESTRATED.format(host=server.url))
+    (tmp_path / "b" / "work.py").write_text("# Databricks notebook source\ndbutils.widgets.text('month', '')\n"
+                                            "dbutils.notebook.exit(dbutils.widgets.get('month'))\n")
+    w = WorkspaceClient(host=server.url, token=server.token)
+    bundle = load_bundle(tmp_path / "b", "local", user=w.current_user.me().user_name, env={})
+    result = deploy(w, bundle)
+    assert [a.resource for a in result.actions][:2] == ["jobs.worker", "jobs.orchestrator"]
+    state = read_state(w, bundle)
+    orchestrator = w.jobs.get(int(state["jobs.orchestrator"]))
+    assert orchestrator.settings.tasks[0].run_job_task.job_id == int(state["jobs.worker"])
+    run = w.jobs.run_now(job_id=orchestrator.job_id, job_parameters={"month": "2026-08"}).result()
+    assert run.state.result_state == RunResultState.SUCCESS, run.state.state_message
+    child = w.jobs.get_run(w.jobs.get_run_output(run.tasks[0].run_id).run_job_output.run_id)
+    assert child.job_id == int(state["jobs.worker"])
+    assert w.jobs.get_run_output(child.tasks[0].run_id).notebook_output.result == "2026-08"
+    assert deploy(w, bundle).actions[0].kind == "update"  # a second deploy resolves the id again
+    assert w.jobs.get(orchestrator.job_id).settings.tasks[0].run_job_task.job_id == int(state["jobs.worker"])

@@ -4,6 +4,7 @@ import httpx
 import pytest
 from databricks.sdk.service.jobs import (
     JobParameterDefinition,
+    JobSettings,
     NotebookTask,
     RunIf,
     RunLifeCycleState,
@@ -346,3 +347,65 @@ def test_a_cancel_that_arrives_while_the_task_process_starts_stops_it(w, server,
     ended = w.jobs.wait_get_run_job_terminated_or_skipped(run_id)
     assert ended.state.result_state == RunResultState.CANCELED
     assert not marker.exists()  # its process was killed, not left to sleep and finish
+
+
+def test_run_job_task_runs_the_other_job_with_its_parameters_and_ends_as_it_ends(w, notebooks):
+    from databricks.sdk.service.jobs import RunJobTask, TriggerType
+
+    worker = w.jobs.create(name="worker", parameters=[JobParameterDefinition(name="month", default="none")],
+                           tasks=[Task(task_key="first", notebook_task=NotebookTask(
+                               notebook_path="/Shared/ETL/first", base_parameters={"month": "{{job.parameters.month}}"}))])
+    orchestrator = w.jobs.create(
+        name="orchestrator", parameters=[JobParameterDefinition(name="month", default="2026-07")],
+        tasks=[Task(task_key="run_worker", run_job_task=RunJobTask(
+            job_id=worker.job_id, job_parameters={"month": "{{job.parameters.month}}"}))])
+    run = w.jobs.run_now(job_id=orchestrator.job_id, job_parameters={"month": "2026-09"}).result()
+    assert run.state.result_state == RunResultState.SUCCESS, run.state.state_message
+    output = w.jobs.get_run_output(run.tasks[0].run_id)
+    child = w.jobs.get_run(output.run_job_output.run_id)  # the run the task started, named in its output
+    assert child.job_id == worker.job_id and child.trigger == TriggerType.RUN_JOB_TASK
+    assert child.state.result_state == RunResultState.SUCCESS
+    assert w.jobs.get_run_output(child.tasks[0].run_id).notebook_output.result == "2026-09"  # the parameter reached it
+
+    failing = w.jobs.create(name="failing", tasks=[Task(task_key="boom", notebook_task=NotebookTask(
+        notebook_path="/Shared/ETL/boom"))])
+    calls_failing = w.jobs.create(name="calls failing", tasks=[Task(task_key="run_failing", run_job_task=RunJobTask(
+        job_id=failing.job_id))])
+    run = w.jobs.run_now(job_id=calls_failing.job_id).result()
+    assert run.state.result_state == RunResultState.FAILED
+    failed_child = w.jobs.get_run_output(run.tasks[0].run_id).run_job_output.run_id
+    message = run.tasks[0].state.state_message
+    assert f"Run {failed_child} of job {failing.job_id} ended FAILED" in message and "boom from the notebook" in message
+
+    unknown = w.jobs.create(name="calls nothing", tasks=[Task(task_key="t", run_job_task=RunJobTask(job_id=987654))])
+    run = w.jobs.run_now(job_id=unknown.job_id).result()
+    assert run.state.result_state == RunResultState.FAILED
+    assert "Could not run job 987654" in run.tasks[0].state.state_message
+
+    myself = w.jobs.create(name="calls itself", tasks=[Task(task_key="t", run_job_task=RunJobTask(job_id=worker.job_id))])
+    w.jobs.reset(myself.job_id, new_settings=JobSettings(name="calls itself", tasks=[
+        Task(task_key="t", run_job_task=RunJobTask(job_id=myself.job_id))]))
+    run = w.jobs.run_now(job_id=myself.job_id).result()
+    assert run.state.result_state == RunResultState.FAILED and "cannot trigger itself" in run.tasks[0].state.state_message
+    assert [r.run_id for r in w.jobs.list_runs(job_id=myself.job_id)] == [run.run_id]  # nothing ran again
+
+
+def test_cancelling_a_run_job_task_cancels_the_run_it_started(w, server):
+    from databricks.sdk.service.jobs import RunJobTask
+
+    upload(w, "/Shared/ETL/slow", "import time\ntime.sleep(60)\n")
+    slow = w.jobs.create(name="slow child", tasks=[Task(task_key="slow", notebook_task=NotebookTask(
+        notebook_path="/Shared/ETL/slow"))])
+    parent = w.jobs.create(name="waits for slow", tasks=[Task(task_key="t", run_job_task=RunJobTask(
+        job_id=slow.job_id))])
+    waiting = w.jobs.run_now(job_id=parent.job_id)
+    wait_until(lambda: any(r.state.life_cycle_state == RunLifeCycleState.RUNNING and r.tasks and
+                           r.tasks[0].state.life_cycle_state == RunLifeCycleState.RUNNING
+                           for r in w.jobs.list_runs(job_id=slow.job_id, expand_tasks=True)),
+               what="the child run's task to start")
+    w.jobs.cancel_run(waiting.run_id).result()
+    assert w.jobs.get_run(waiting.run_id).state.result_state == RunResultState.CANCELED
+    child = next(iter(w.jobs.list_runs(job_id=slow.job_id)))
+    wait_until(lambda: w.jobs.get_run(child.run_id).state.life_cycle_state == RunLifeCycleState.TERMINATED,
+               what="the child run to end")
+    assert w.jobs.get_run(child.run_id).state.result_state == RunResultState.CANCELED

@@ -47,15 +47,18 @@ RUN_HISTORY_DAYS = 60  # how long an ended run is kept, as Databricks keeps a jo
 HISTORY_SWEEP_SECONDS = 3600
 _REF = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 FAILED_STATES = ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "INTERNAL_ERROR")
+RUN_JOB_TRIGGER = "RUN_JOB_TASK"  # the trigger of a run that a run_job_task started, as Databricks names it
+WAIT_POLL_SECONDS = 0.25  # how often a waiting task looks at the run it waits for
 
 
 class TaskFailure(Exception):
     def __init__(self, result_state: str, message: str, trace: str | None = None,
-                 logs: tuple[str, bool] | None = None) -> None:
+                 logs: tuple[str, bool] | None = None, output: dict[str, Any] | None = None) -> None:
         self.result_state = result_state
         self.message = message
         self.trace = trace
         self.logs = logs  # what the task printed before it failed, for runs/get-output
+        self.output = output or {}  # more of runs/get-output (the run a run_job_task started)
         super().__init__(message)
 
 
@@ -90,6 +93,7 @@ class JobRunner:
         self._processes: dict[int | str, _TaskProcess] = {}
         self._queued_wakeup = threading.Condition()
         self.pipelines: Any = None  # the workspace's PipelinesService, for pipeline_task
+        self.jobs: Any = None  # the workspace's JobsService, for run_job_task
 
     # -- control ---------------------------------------------------------------------------------
 
@@ -122,11 +126,16 @@ class JobRunner:
             LOG.info("forgot %d runs that ended more than %d days ago", len(old), RUN_HISTORY_DAYS)
         return len(old)
 
-    def enqueue(self, run_id: int) -> None:
+    def enqueue(self, run_id: int, own_thread: bool = False) -> None:
+        """Run it on the pool's workers, or on a thread of its own (a run another run's task waits for)."""
         if time.monotonic() - self._swept > HISTORY_SWEEP_SECONDS:  # on the pool: the caller is answered at once
             self._swept = time.monotonic()
             self._pool.submit(self.forget_old_runs)
-        self._pool.submit(self._execute_safely, run_id)
+        if own_thread:
+            threading.Thread(target=self._execute_safely, args=(run_id,), name=f"odoolake-run-{run_id}",
+                             daemon=True).start()
+        else:
+            self._pool.submit(self._execute_safely, run_id)
 
     def cancel(self, run_id: int) -> None:
         with self._lock:
@@ -261,7 +270,7 @@ class JobRunner:
                 failure = None
             except TaskFailure as exc:
                 failure = exc
-                output = {"error": exc.message, "error_trace": exc.trace}
+                output = {**exc.output, "error": exc.message, "error_trace": exc.trace}
                 if exc.logs is not None:
                     output["logs"], output["logs_truncated"] = exc.logs
             task["end_time"] = _now_ms()
@@ -299,14 +308,11 @@ class JobRunner:
         if kind == "pipeline_task":
             return self._run_pipeline_task(task["pipeline_task"])
         if kind == "run_job_task":
-            raise TaskFailure("FAILED", "run_job_task is not supported by the local runner yet.")
+            return self._run_job_task(run, task["run_job_task"], resolve, self._time_left(task, deadline))
         spec = json.loads(json.dumps(task[kind]))
         self._prepare(kind, spec, run, resolve)
         run_dir = self.paths.home / "runs" / str(run["run_id"]) / str(task["run_id"])
-        timeout = task.get("timeout_seconds") or None
-        if deadline is not None:
-            remaining = max(0.0, deadline - time.time())
-            timeout = min(timeout, remaining) if timeout else remaining
+        timeout = self._time_left(task, deadline)
         outcome, logs = self.spawn(kind, spec, run_dir, task["task_key"], values, timeout, run["run_id"],
                                    run.get("_principal"))
         values[task["task_key"]] = outcome.get("task_values") or {}
@@ -416,6 +422,62 @@ class JobRunner:
                 raise TaskFailure("FAILED", f"Out of memory: the task (with its child processes) used "
                                   f"{max(used, limit) / 2**20:,.0f} MiB, over its limit of {self.task_memory_mb:,} MiB "
                                   "(ODOOLAKE_TASK_MEMORY_MB), and was stopped.")
+
+    @staticmethod
+    def _time_left(task: dict, deadline: float | None) -> float | None:
+        """The task's time: its own timeout_seconds, cut to what is left of the run's."""
+        timeout = task.get("timeout_seconds") or None
+        if deadline is not None:
+            remaining = max(0.0, deadline - time.time())
+            timeout = min(timeout, remaining) if timeout else remaining
+        return timeout
+
+    def _run_job_task(self, run: dict, spec: dict, resolve: Callable[[str], str],
+                      timeout: float | None) -> dict[str, Any]:
+        """Run the job ``spec["job_id"]`` (trigger ``RUN_JOB_TASK``) with the task's parameters and wait for its run;
+        the task ends as that run ends. Cancelling or timing out the task cancels that run. A job that would run
+        itself again through its own run_job_tasks is refused before anything runs."""
+        jobs = self.jobs
+        if jobs is None:
+            raise TaskFailure("FAILED", "run_job_task needs the workspace's jobs service.")
+        job_id = spec["job_id"]
+        chain = [*run.get("_run_job_chain", []), run.get("job_id")]
+        if job_id in chain:
+            raise TaskFailure("FAILED", f"run_job_task would run job {job_id} inside its own run (jobs "
+                              f"{' → '.join(str(j) for j in [*chain, job_id] if j is not None)}): a job cannot "
+                              "trigger itself.")
+        try:
+            started = jobs.run_now(job_id, job_parameters={k: resolve(str(v)) for k, v in
+                                                           (spec.get("job_parameters") or {}).items()},
+                                   notebook_params=spec.get("notebook_params"),
+                                   python_params=spec.get("python_params"), trigger=RUN_JOB_TRIGGER,
+                                   run_job_chain=[j for j in chain if j is not None])
+        except ApiError as exc:
+            raise TaskFailure("FAILED", f"Could not run job {job_id}: {exc.message}") from None
+        child_id = started["run_id"]
+        output = {"run_job_output": {"run_id": child_id}}
+        waited = time.monotonic()
+        while True:
+            child = self.store.run(child_id)
+            if child is None:
+                raise TaskFailure("FAILED", f"Run {child_id} of job {job_id} was deleted.", output=output)
+            if not lifecycle.is_active(child):
+                break
+            if self._is_cancelled(run["run_id"]):
+                self.cancel(child_id)
+                raise TaskFailure("CANCELED", "The run was cancelled.", output=output)
+            if timeout is not None and time.monotonic() - waited > timeout:
+                self.cancel(child_id)
+                raise TaskFailure("TIMEDOUT", f"Task timed out after {timeout:.0f} seconds (run {child_id} of job "
+                                  f"{job_id} cancelled).", output=output)
+            with self._queued_wakeup:  # woken when any run ends (notify_slot_free)
+                self._queued_wakeup.wait(timeout=WAIT_POLL_SECONDS)
+        state = child["state"]
+        result = state.get("result_state") or state.get("life_cycle_state")
+        if result != "SUCCESS":
+            raise TaskFailure("FAILED", f"Run {child_id} of job {job_id} ended {result}: "
+                              f"{state.get('state_message', '')}".rstrip(": "), output=output)
+        return {**output, "logs": f"job {job_id} run {child_id} SUCCESS\n", "logs_truncated": False}
 
     def _run_pipeline_task(self, spec: dict) -> dict[str, Any]:
         pipelines = self.pipelines

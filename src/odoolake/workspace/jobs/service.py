@@ -179,7 +179,9 @@ class JobsService:
 
     def run_now(self, job_id: Any, job_parameters: dict | None = None, notebook_params: dict | None = None,
                 python_params: builtins.list | None = None, only: builtins.list | None = None,
-                queue: dict | None = None, trigger: str = "ONE_TIME") -> dict:
+                queue: dict | None = None, trigger: str = "ONE_TIME",
+                run_job_chain: builtins.list[int] | None = None) -> dict:
+        """``run_job_chain``: for a run a run_job_task starts, the jobs whose runs started it (outermost first)."""
         job = self._job(job_id)
         settings = job["settings"]
         tasks = settings.get("tasks") or []
@@ -203,6 +205,8 @@ class JobsService:
         run["_notebook_params"] = {k: str(v) for k, v in (notebook_params or {}).items()}
         if python_params is not None:
             run["_python_params"] = [str(p) for p in python_params]
+        if run_job_chain is not None:
+            run["_run_job_chain"] = run_job_chain
         self._admit(run, settings, queue)
         return {"run_id": run["run_id"], "number_in_job": run["number_in_job"]}
 
@@ -278,7 +282,8 @@ class JobsService:
             lifecycle.set_active(run, "PENDING", "Waiting for the local runner")
         run["_max_concurrent_runs"] = max_runs
         self.store.save_run(run)
-        self.runner.enqueue(run["run_id"])
+        # a run that a run_job_task waits for runs beside the pool: the waiting runs could hold every worker
+        self.runner.enqueue(run["run_id"], own_thread="_run_job_chain" in run)
 
     def _run(self, run_id: Any) -> dict:
         if not isinstance(run_id, int) or isinstance(run_id, bool):

@@ -94,6 +94,10 @@ def validate_task(task: Any, field: str, local_cluster_id: str, job_cluster_keys
             _type(spec.get(side), str, sub + side, "a string")
     elif kinds[0] == "run_job_task":
         _type(spec.get("job_id"), int, sub + "job_id", "an integer")
+        for name, kind, what in (("job_parameters", dict, "an object"), ("notebook_params", dict, "an object"),
+                                 ("python_params", list, "a list")):
+            if spec.get(name) is not None:
+                _type(spec[name], kind, sub + name, what)
     elif kinds[0] == "pipeline_task":
         _type(spec.get("pipeline_id"), str, sub + "pipeline_id", "a string")
     if task.get("run_if", "ALL_SUCCESS") not in RUN_IF:
