@@ -182,7 +182,7 @@ DELTA_SCRIPT = textwrap.dedent("""
     out["after_merge"] = rows("gold.delta_api")
     out["history"] = [r.operation for r in t.history(3).collect()]
     out["detail"] = t.detail().first().format
-    t.restoreToVersion(1)
+    out["restore_columns"] = t.restoreToVersion(1).columns
     out["after_restore"] = rows("gold.delta_api")
     out["is_delta"] = bool(DeltaTable.isDeltaTable(spark, t.detail().first().location))
     DeltaTable.createIfNotExists(spark).tableName("gold.delta_made").addColumn("id", "INT") \\
@@ -227,6 +227,8 @@ def test_delta_tables_python_api_works_through_databricks_connect(workspace):
     assert out["after_merge"] == [[1, "m", "2.00"], [3, "c", "3.00"]]
     assert out["history"] == ["MERGE", "UPDATE", "DELETE"] and out["detail"] == "delta"
     assert out["after_restore"] == [[1, "a", "1.00"], [2, "b", "2.00"], [4, "d", "4.00"]]
+    assert out["restore_columns"] == ["table_size_after_restore", "num_of_files_after_restore", "num_removed_files",
+                                      "num_restored_files", "removed_files_size", "restored_files_size"]  # Delta's
     assert out["is_delta"] is True
     assert out["made"] == [["id", "int"], ["amt", "decimal(18,2)"]]
     assert out["views"] == []  # the merge's source view is dropped again

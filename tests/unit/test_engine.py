@@ -227,16 +227,22 @@ def test_drop_and_rename_follow_managed_and_external_rules(home, fresh):
     assert (external / "_delta_log").is_dir()  # an external table's files stay
 
 
-def test_delta_statements_served_by_delta_rs(fresh):
+def test_delta_statements_served_by_delta_rs(fresh, home):
     df = fresh.createDataFrame([(1, "a")], "id long, s string")
     df.write.format("delta").mode("overwrite").saveAsTable("t_gold.maint")
+    version0 = {f.name: f.stat().st_size for f in (home.warehouse / "t_gold" / "maint").glob("*.parquet")}
     df.write.format("delta").mode("append").saveAsTable("t_gold.maint")
     assert fresh.sql("DESCRIBE HISTORY t_gold.maint").count() == 2
     fresh.sql("OPTIMIZE t_gold.maint ZORDER BY (id)").collect()
     detail = fresh.sql("DESCRIBE DETAIL t_gold.maint").first()
     assert detail["numFiles"] == 1 and detail["format"] == "delta"
-    fresh.sql("RESTORE TABLE t_gold.maint TO VERSION AS OF 0").collect()
+    restored = fresh.sql("RESTORE TABLE t_gold.maint TO VERSION AS OF 0")
+    assert restored.columns == ["table_size_after_restore", "num_of_files_after_restore", "num_removed_files",
+                                "num_restored_files", "removed_files_size", "restored_files_size"]  # Delta's answer
     assert fresh.table("t_gold.maint").count() == 1
+    # before: the one file OPTIMIZE wrote; after: version 0's one file (its size read from the disk) back
+    [size0] = version0.values()
+    assert tuple(restored.first()) == (size0, 1, 1, 1, detail["sizeInBytes"], size0)
     with pytest.raises(PySparkException, match="168-hour minimum") as err:
         fresh.sql("VACUUM t_gold.maint RETAIN 0 HOURS")
     assert error_class(err.value) == "DELTA_COMMAND_FAILED"

@@ -200,6 +200,12 @@ DETAIL_COLUMNS = [("format", "string"), ("id", "string"), ("name", "string"), ("
                   ("minWriterVersion", "int"), ("tableFeatures", "array<string>")]
 
 
+# What Delta's RESTORE answers (delta-rs reports only numRemovedFile and numRestoredFile).
+RESTORE_COLUMNS = [("table_size_after_restore", "bigint"), ("num_of_files_after_restore", "bigint"),
+                   ("num_removed_files", "bigint"), ("num_restored_files", "bigint"),
+                   ("removed_files_size", "bigint"), ("restored_files_size", "bigint")]
+
+
 def _history(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
     limit = stmt.match.group("limit")
     rows = [(entry.get("version"), _instant(entry.get("timestamp")), entry.get("userId"), entry.get("userName"),
@@ -237,9 +243,18 @@ def _restore(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Calla
             earliest = datetime.fromtimestamp(first / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
             raise DeltaCommandError(f"Cannot restore {stmt.target} to {stmt.match.group('ts')}: it is before the "
                                     f"table's first version ({earliest} UTC).")
-    metrics = table.restore(target)
-    columns = [(k, "string") for k in sorted(metrics)]
-    return columns, [tuple(str(metrics[k]) for k in sorted(metrics))]
+    before = _file_sizes(table)
+    table.restore(target)
+    after = _file_sizes(DeltaTable(location))
+    removed, restored = before.keys() - after.keys(), after.keys() - before.keys()
+    return RESTORE_COLUMNS, [(sum(after.values()), len(after), len(removed), len(restored),
+                              sum(before[p] for p in removed), sum(after[p] for p in restored))]
+
+
+def _file_sizes(table: DeltaTable) -> dict[str, int]:
+    """The table's data files (path -> bytes) at its loaded version."""
+    actions = pyarrow.table(table.get_add_actions(flatten=True))
+    return dict(zip(actions.column("path").to_pylist(), actions.column("size_bytes").to_pylist(), strict=True))
 
 
 def _timestamp(text: str) -> datetime:
