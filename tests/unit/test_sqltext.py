@@ -408,3 +408,16 @@ def test_an_inserts_condition_and_query_are_read_as_written(sql, condition, quer
     text = sqltext.insert_text(sql)
     assert text is not None and (text.condition, text.query) == (condition, query)
     assert sqltext.insert_text("UPDATE t SET a = 1") is None
+
+
+@pytest.mark.parametrize(("sql", "none"), [
+    ("CREATE SCHEMA s", True), ("create table t (a int)", True), ("CREATE OR REPLACE TEMP VIEW v AS SELECT 1", True),
+    ("DROP TABLE t", True), ("ALTER TABLE t ADD COLUMNS (b INT)", True), ("COMMENT ON TABLE t IS 'x'", True),
+    ("TRUNCATE TABLE t", True), ("USE s", True),
+    ("CREATE TABLE t AS SELECT 1", False),  # a CTAS answers as a write
+    ("CREATE TABLE t TBLPROPERTIES ('a')", False),  # unreadable: refused by name later, not here
+    ("CACHE TABLE t", False), ("REFRESH TABLE t", False),  # their answer names a missing table
+    ("SELECT 1", False), ("INSERT INTO t VALUES (1)", False), ("SHOW TABLES", False), ("", False),
+])
+def test_definitions_answer_with_no_columns(sql, none):
+    assert sqltext.answers_no_columns(sql) is none

@@ -137,3 +137,31 @@ def test_decimal_rounding_and_division_follow_the_engine_not_spark(server):
                         "CAST(10 AS DECIMAL(18,2)) / CAST(3 AS DECIMAL(18,2)) AS q, "
                         "typeof(CAST(100 AS DECIMAL(18,2)) / 1.12) AS u").first()
         assert (row.t, row.q, row.u) == ("decimal(24,6)", D("3.333333"), "decimal(24,6)")  # Spark: decimal(38,20)
+
+
+def test_definitions_answer_with_no_columns_on_every_way_in(server):
+    """CREATE, ALTER, COMMENT, TRUNCATE, DROP and the like answer with no columns and no rows, as on Databricks
+    (the engine answered some with a ``value`` column holding true, the rules others with an empty ``result``
+    column); a CTAS still answers as a write and a query with its columns."""
+    def definitions(schema: str) -> list[str]:
+        return [f"CREATE SCHEMA IF NOT EXISTS {schema}", f"CREATE TABLE {schema}.t (a INT) USING DELTA",
+                f"ALTER TABLE {schema}.t ADD COLUMNS (b STRING)", f"COMMENT ON TABLE {schema}.t IS 'probe'",
+                "CREATE OR REPLACE TEMPORARY VIEW nocols_v AS SELECT 1 AS a", "DROP VIEW nocols_v",
+                f"TRUNCATE TABLE {schema}.t", f"DROP TABLE {schema}.t"]
+
+    w = WorkspaceClient(host=server.url, token=server.token)
+    for text in definitions("nocols_statements"):
+        answer = w.statement_execution.execute_statement(text, LOCAL_WAREHOUSE_ID, wait_timeout="30s")
+        assert answer.status.state.value == "SUCCEEDED", (text, answer.status.error)
+        assert answer.manifest.schema.column_count == 0 and not answer.result.data_array, text
+    with connect(server) as conn, conn.cursor() as cur:
+        for text in definitions("nocols_connector"):
+            cur.execute(text)
+            assert cur.description == [] and cur.fetchall() == [], text
+    with server.workspace.engine.spark() as spark:
+        for text in definitions("nocols_spark"):
+            answered = spark.sql(text)
+            assert answered.columns == [] and answered.collect() == [], text
+        made = spark.sql("CREATE TABLE nocols_spark.made AS SELECT 1 AS a")
+        assert made.columns != []  # a write's answer
+        assert spark.sql("SELECT 2 AS b").columns == ["b"]

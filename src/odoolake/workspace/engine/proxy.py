@@ -132,6 +132,30 @@ class ServerSessions:
         return wire.length_delimited(_session_field(name), self.id_of(session_id).encode())
 
 
+@functools.cache
+def _no_columns_relation() -> bytes:
+    """A result with no columns and no rows, as an Arrow stream (what Sail answers ``USE SCHEMA`` with)."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, pa.schema([])) as writer:
+        writer.write_batch(pa.RecordBatch.from_pydict({}))
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _without_columns(raw: bytes) -> bytes:
+    """An answer of a statement that has no result columns (``Prepared.no_columns``): Sail answers CREATE, DROP and
+    the like with a ``value`` column holding true, and the rules' own answers with a ``result`` column; Spark and
+    Databricks with no columns."""
+    response = base_pb2.ExecutePlanResponse.FromString(raw)
+    if not response.HasField("sql_command_result"):
+        return raw
+    relation = response.sql_command_result.relation
+    relation.Clear()
+    relation.local_relation.data = _no_columns_relation()
+    return response.SerializeToString()
+
+
 def _undo(prepared: Prepared | None) -> None:
     """Undo what a failed call left (``Prepared.after_failure``); a failure to undo is logged, not put in place of
     the call's own error."""
@@ -464,6 +488,8 @@ class SparkConnectProxy:
                 self._abort(context, STOPPED)
             stream = self.upstream.unary_stream["ExecutePlan"](request)
             suffix = self.server_sessions.suffix("ExecutePlan", call.session_id)
+            if prepared.no_columns:
+                stream = map(_without_columns, stream)
             if prepared.after_success is None:
                 for raw in stream:
                     yield raw + suffix

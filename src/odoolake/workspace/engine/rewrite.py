@@ -157,6 +157,7 @@ class Prepared:
     on_lock: Callable[[], None] | None = None
     after_failure: Callable[[], None] | None = None
     raw_input: bytes | None = None  # a deep write's input relation, when the rules changed it (``WriteInput``)
+    no_columns: bool = False  # the statement answers with no columns (``sqltext.answers_no_columns``)
 
 
 @dataclass
@@ -598,6 +599,7 @@ class PlanRewriter:
         if sql_command.HasField("input"):
             target = _sql_relation(sql_command.input)
             if target is not None:
+                prepared.no_columns = sqltext.answers_no_columns(target.query)
                 self._bind_parameters(target)
                 target.query = self.prepare_sql(target.query, call, eager=True, prepared=prepared,
                                                 standalone=sql_command.input.WhichOneof("rel_type") == "sql")
@@ -611,6 +613,7 @@ class PlanRewriter:
                     continue
                 self._relation(relation, call)
         elif sql_command.sql:
+            prepared.no_columns = sqltext.answers_no_columns(sql_command.sql)
             self._bind_parameters(sql_command)
             sql_command.sql = self.prepare_sql(sql_command.sql, call, eager=True, prepared=prepared)
         return prepared

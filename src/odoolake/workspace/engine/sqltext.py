@@ -169,6 +169,26 @@ def without_trailing(sql: str) -> str:
     return sql[:toks[-1].end + 1] if toks else ""
 
 
+# Statements whose result has no columns in Spark and on Databricks: definitions. (A CTAS is a write, and answers
+# as the engine's writes answer. CACHE, REFRESH and ANALYZE answer a query that fails when their table does not
+# exist, which is how they name it: their empty answer keeps its column.)
+NO_RESULT_VERBS = frozenset({"CREATE", "DROP", "ALTER", "COMMENT", "TRUNCATE", "MSCK", "GRANT", "REVOKE", "USE"})
+
+
+def answers_no_columns(sql: str) -> bool:
+    """Whether ``sql`` answers with no columns (``NO_RESULT_VERBS``; a CREATE that is not a CTAS)."""
+    head = words(sql, 1)
+    if not head or head[0] not in NO_RESULT_VERBS:
+        return False
+    if head[0] == "CREATE":
+        try:
+            created = create_table(sql)
+        except SqlSyntaxError:  # the rules refuse it, by name, when they read it
+            return False
+        return created is None or created.query_start is None
+    return True
+
+
 def words(sql: str, count: int) -> list[str]:
     """The first ``count`` tokens, upper-cased (``["SHOW", "CREATE", "TABLE"]``)."""
     return [t.text.upper() for t in _tokens(sql)[:count]]
