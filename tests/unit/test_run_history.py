@@ -73,21 +73,19 @@ def test_the_history_is_swept_when_the_server_starts_and_then_once_an_hour_as_ru
     revoked = []
     connections = SimpleNamespace(revoke_leftovers=lambda: revoked.append(True))
     runner = JobRunner(store, tree=None, paths=paths, connections=connections)  # type: ignore[arg-type]
-    real_pool = runner._pool
     try:
         runner.recover()  # at start: the old run is gone before anything is queued
         assert store.runs() == [] and revoked == [True]
 
         submitted: list[str] = []
-        runner._pool = SimpleNamespace(submit=lambda fn, *args: submitted.append(fn.__name__))  # type: ignore[assignment]
+        monkeypatch.setattr(runner, "_start", lambda fn, *args: submitted.append(fn.__name__))
         runner.enqueue(2)
-        assert submitted == ["_execute_safely"]  # swept at start: not again within the hour
+        assert submitted == ["_execute_in_slot"]  # swept at start: not again within the hour
         monkeypatch.setattr(runner, "_swept", runner._swept - HISTORY_SWEEP_SECONDS - 1)
         runner.enqueue(3)
         runner.enqueue(4)
-        assert submitted == ["_execute_safely", "forget_old_runs", "_execute_safely", "_execute_safely"]
+        assert submitted == ["_execute_in_slot", "forget_old_runs", "_execute_in_slot", "_execute_in_slot"]
     finally:
-        runner._pool = real_pool
         runner.stop()
 
 

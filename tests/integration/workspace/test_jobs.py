@@ -409,3 +409,31 @@ def test_cancelling_a_run_job_task_cancels_the_run_it_started(w, server):
     wait_until(lambda: w.jobs.get_run(child.run_id).state.life_cycle_state == RunLifeCycleState.TERMINATED,
                what="the child run to end")
     assert w.jobs.get_run(child.run_id).state.result_state == RunResultState.CANCELED
+
+
+def test_runs_waiting_on_run_job_tasks_never_hold_every_worker(w, server, tmp_path):
+    """Two runs wait in run_job_tasks while a run of the next job they trigger (one at a time, queued) is pending:
+    with the waiting runs holding both workers that pending run never started and the queued ones waited for it
+    forever (found by a review). A waiting run gives its worker up."""
+    from databricks.sdk.service.jobs import QueueSettings, RunJobTask
+
+    released = tmp_path / "release"
+    upload(w, "/Shared/ETL/held", f"import os, time\nwhile not os.path.exists({str(released)!r}):\n"
+                                  "    time.sleep(0.1)\n")
+    upload(w, "/Shared/ETL/quick", "print('quick')\n")
+    held = w.jobs.create(name="held", max_concurrent_runs=5, tasks=[Task(task_key="h", notebook_task=NotebookTask(
+        notebook_path="/Shared/ETL/held"))])
+    one_at_a_time = w.jobs.create(name="one at a time", max_concurrent_runs=1, queue=QueueSettings(enabled=True),
+                                  tasks=[Task(task_key="q", notebook_task=NotebookTask(notebook_path="/Shared/ETL/quick"))])
+    both = w.jobs.create(name="both", max_concurrent_runs=5, tasks=[
+        Task(task_key="first", run_job_task=RunJobTask(job_id=held.job_id)),
+        Task(task_key="then", depends_on=[Dep(task_key="first")], run_job_task=RunJobTask(job_id=one_at_a_time.job_id))])
+    parents = [w.jobs.run_now(job_id=both.job_id).run_id for _ in range(2)]  # as many as the workers
+    wait_until(lambda: sum(r.state.life_cycle_state == RunLifeCycleState.RUNNING
+                           for r in w.jobs.list_runs(job_id=held.job_id)) == 2, what="both held runs to run")
+    pending = w.jobs.run_now(job_id=one_at_a_time.job_id).run_id
+    released.write_text("go")
+    for run_id in [*parents, pending]:
+        wait_until(lambda run_id=run_id: w.jobs.get_run(run_id).state.life_cycle_state == RunLifeCycleState.TERMINATED,
+                   what=f"run {run_id} to end", timeout=240)
+        assert w.jobs.get_run(run_id).state.result_state == RunResultState.SUCCESS

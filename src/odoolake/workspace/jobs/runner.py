@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,7 +85,10 @@ class JobRunner:
         self.grants = grants or TaskGrants()
         self.workspace_url = workspace_url
         self.cgroup_base = delegated_cgroup()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="odoolake-run")
+        # At most ``workers`` runs execute at once; a run whose run_job_task waits for another run gives its slot up
+        # while it waits (the run it waits for, or one that run queues behind, may need it).
+        self._slots = threading.BoundedSemaphore(workers)
+        self._stopped = False
         self._lock = threading.Lock()
         self._cancelled: set[int] = set()
         self._swept = time.monotonic()  # when old runs were last forgotten (``forget_old_runs``)
@@ -126,16 +128,21 @@ class JobRunner:
             LOG.info("forgot %d runs that ended more than %d days ago", len(old), RUN_HISTORY_DAYS)
         return len(old)
 
-    def enqueue(self, run_id: int, own_thread: bool = False) -> None:
-        """Run it on the pool's workers, or on a thread of its own (a run another run's task waits for)."""
-        if time.monotonic() - self._swept > HISTORY_SWEEP_SECONDS:  # on the pool: the caller is answered at once
+    def enqueue(self, run_id: int) -> None:
+        """Run it on a thread of its own once a slot is free (``_slots``)."""
+        if time.monotonic() - self._swept > HISTORY_SWEEP_SECONDS:  # in the background: the caller is answered at once
             self._swept = time.monotonic()
-            self._pool.submit(self.forget_old_runs)
-        if own_thread:
-            threading.Thread(target=self._execute_safely, args=(run_id,), name=f"odoolake-run-{run_id}",
-                             daemon=True).start()
-        else:
-            self._pool.submit(self._execute_safely, run_id)
+            self._start(self.forget_old_runs)
+        self._start(self._execute_in_slot, run_id)
+
+    @staticmethod
+    def _start(target: Callable[..., object], *args: object) -> None:
+        threading.Thread(target=target, args=args, name=f"odoolake-{target.__name__.strip('_')}", daemon=True).start()
+
+    def _execute_in_slot(self, run_id: int) -> None:
+        with self._slots:
+            if not self._stopped:  # runs not started when the server stops stay as they are: recover() marks them
+                self._execute_safely(run_id)
 
     def cancel(self, run_id: int) -> None:
         with self._lock:
@@ -156,7 +163,7 @@ class JobRunner:
             self._cancelled.update(k for k in self._processes if isinstance(k, int))
         for task in tasks:
             task.kill()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stopped = True
 
     def _is_cancelled(self, run_id: int) -> bool:
         with self._lock:
@@ -456,6 +463,21 @@ class JobRunner:
             raise TaskFailure("FAILED", f"Could not run job {job_id}: {exc.message}") from None
         child_id = started["run_id"]
         output = {"run_job_output": {"run_id": child_id}}
+        self._slots.release()  # while this run waits, its slot serves others (the child among them)
+        try:
+            child = self._wait_for_child(run, job_id, child_id, timeout, output)
+        finally:
+            self._slots.acquire()
+        state = child["state"]
+        result = state.get("result_state") or state.get("life_cycle_state")
+        if result != "SUCCESS":
+            raise TaskFailure("FAILED", f"Run {child_id} of job {job_id} ended {result}: "
+                              f"{state.get('state_message', '')}".rstrip(": "), output=output)
+        return {**output, "logs": f"job {job_id} run {child_id} SUCCESS\n", "logs_truncated": False}
+
+    def _wait_for_child(self, run: dict, job_id: int, child_id: int, timeout: float | None,
+                        output: dict[str, Any]) -> dict:
+        """The run ``child_id`` once it has ended; cancelled with the task (cancel, timeout)."""
         waited = time.monotonic()
         while True:
             child = self.store.run(child_id)
@@ -472,12 +494,7 @@ class JobRunner:
                                   f"{job_id} cancelled).", output=output)
             with self._queued_wakeup:  # woken when any run ends (notify_slot_free)
                 self._queued_wakeup.wait(timeout=WAIT_POLL_SECONDS)
-        state = child["state"]
-        result = state.get("result_state") or state.get("life_cycle_state")
-        if result != "SUCCESS":
-            raise TaskFailure("FAILED", f"Run {child_id} of job {job_id} ended {result}: "
-                              f"{state.get('state_message', '')}".rstrip(": "), output=output)
-        return {**output, "logs": f"job {job_id} run {child_id} SUCCESS\n", "logs_truncated": False}
+        return child
 
     def _run_pipeline_task(self, spec: dict) -> dict[str, Any]:
         pipelines = self.pipelines

@@ -282,8 +282,7 @@ class JobsService:
             lifecycle.set_active(run, "PENDING", "Waiting for the local runner")
         run["_max_concurrent_runs"] = max_runs
         self.store.save_run(run)
-        # a run that a run_job_task waits for runs beside the pool: the waiting runs could hold every worker
-        self.runner.enqueue(run["run_id"], own_thread="_run_job_chain" in run)
+        self.runner.enqueue(run["run_id"])
 
     def _run(self, run_id: Any) -> dict:
         if not isinstance(run_id, int) or isinstance(run_id, bool):
