@@ -157,6 +157,7 @@ def test_ml_ui_serves_this_lakes_registry_until_interrupted_and_names_a_taken_po
     import socket
 
     import httpx
+    import psutil
 
     env = {**os.environ, "ODOOLAKE_HOME": str(forecast_lake.paths.home), "COLUMNS": "250"}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -175,10 +176,14 @@ def test_ml_ui_serves_this_lakes_registry_until_interrupted_and_names_a_taken_po
         assert served is not None and served.split()[2] == f"http://127.0.0.1:{port}", served
         models = httpx.get(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/registered-models/search", timeout=30)
         assert [m["name"] for m in models.json()["registered_models"]] == [MODEL_NAME]  # this lake's store
-        ui.send_signal(signal.SIGINT)
+        started = psutil.Process(ui.pid).children(recursive=True)  # mlflow ui, its server and its job consumers
+        assert started
+        ui.send_signal(signal.SIGTERM)  # stopped by a service manager, not from a terminal
         assert ui.wait(timeout=120) == 0
         with pytest.raises(httpx.ConnectError):  # mlflow ui stopped with it
             httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        _, alive = psutil.wait_procs(started, timeout=30)
+        assert alive == []  # no worker of it left behind
     finally:
         if ui.poll() is None:
             ui.kill()

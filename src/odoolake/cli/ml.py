@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +30,7 @@ from odoolake.errors import OdoolakeError
 
 app = typer.Typer(no_args_is_help=True)
 TRAINING_CHARTS = "dbfs:/reports/bir_forecast/training"
+STOP_GRACE_SECONDS = 30.0  # how long mlflow ui's processes get to stop before they are killed
 LATEST_CHARTS = "dbfs:/reports/bir_forecast/latest"
 
 
@@ -176,8 +179,6 @@ def report_cmd(file: str = typer.Option(None, "--file", "-f", help="Write the pa
 @handle_errors
 def ui_cmd(port: int = typer.Option(5000), home: str = HomeOpt) -> None:
     """Run ``mlflow ui`` on this workspace's tracking store (127.0.0.1 only) until Ctrl-C."""
-    import subprocess
-
     from odoolake.ml import tracking
 
     paths = WorkspacePaths.from_env(home)
@@ -193,8 +194,14 @@ def ui_cmd(port: int = typer.Option(5000), home: str = HomeOpt) -> None:
                 from None
     console.print(" ".join(args))
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}  # uvicorn
-    child = subprocess.Popen(args, env=env)
+    child = subprocess.Popen(args, env=env, start_new_session=True)  # its workers too: stopped as one group
     url = f"http://127.0.0.1:{port}"
+
+    def stop_asked(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, stop_asked)
     try:
         with err_console.status(f"starting MLflow's UI at {url} (it takes a while the first time)"):
             while not _answers(url):
@@ -207,9 +214,31 @@ def ui_cmd(port: int = typer.Option(5000), home: str = HomeOpt) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        if child.poll() is None:
-            child.terminate()
-            child.wait(timeout=30)
+        _stop_group(child)
+
+
+def _stop_group(child: subprocess.Popen) -> None:
+    """Stop ``mlflow ui`` and every process it started (its server's workers and job consumers): SIGTERM to the
+    group, then SIGKILL to what is left after ``STOP_GRACE_SECONDS``."""
+    for stop_signal in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(child.pid, stop_signal)
+        except ProcessLookupError:  # the group is gone
+            return
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while time.monotonic() < deadline:
+            child.poll()  # reaps the leader: a zombie would keep the group alive
+            if not _group_alive(child.pid):
+                return
+            time.sleep(0.1)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 def _answers(url: str) -> bool:
