@@ -387,6 +387,13 @@ def test_partitioned_by_names_are_read_from_create_table():
     ("WITH c AS (SELECT 1) INSERT INTO w REPLACE WHERE a IN (SELECT 1) SELECT * FROM c",
      "INSERT INTO w REPLACE WHERE a IN (SELECT 1) WITH c AS (SELECT 1) SELECT * FROM c"),
     ("WITH c AS (SELECT 1 AS a) INSERT INTO w AS t REPLACE ON (t.a <=> s.a) (SELECT * FROM c) AS s", None),
+    # a parenthesized query after the condition (found by a review: a parse error)
+    ("WITH c AS (SELECT 2 AS a) INSERT INTO w REPLACE WHERE a = 2 (SELECT * FROM c)",
+     "INSERT INTO w REPLACE WHERE a = 2 WITH c AS (SELECT 2 AS a) (SELECT * FROM c)"),
+    ("WITH c AS (SELECT 2 AS a) INSERT INTO w REPLACE WHERE a IN (1, 2) (SELECT * FROM c)",
+     "INSERT INTO w REPLACE WHERE a IN (1, 2) WITH c AS (SELECT 2 AS a) (SELECT * FROM c)"),
+    ("WITH c AS (SELECT 2 AS a) INSERT INTO w REPLACE WHERE EXISTS (SELECT 1) (SELECT * FROM c)",
+     "INSERT INTO w REPLACE WHERE EXISTS (SELECT 1) WITH c AS (SELECT 2 AS a) (SELECT * FROM c)"),
 ])
 def test_ctes_before_an_insert_move_into_its_query(sql, moved):
     assert sqltext.with_moved_into_insert(sql) == moved

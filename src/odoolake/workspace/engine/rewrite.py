@@ -976,8 +976,21 @@ class PlanRewriter:
                 raise exc.error from None
             self.catalog.delta.forget(location)
             metrics = delta_sql.commit_metrics(location, before.version if before else -1, "WRITE")
-        written = int(metrics.get("numOutputRows", 0))
+            written = int(metrics.get("numOutputRows", 0))
+            if not append and int(metrics.get("numRemovedFiles", 0)):
+                # the engine rewrote files holding replaced rows, and counts the rows it kept in them as written:
+                # the rows inserted are those now matching the condition (every written row must match it)
+                written = self._rows_matching(location, write.options["replaceWhere"], call)
         return sqltext.answer_query(INSERT_METRICS, [(written, written)])
+
+    def _rows_matching(self, location: str, condition: str, call: Call) -> int:
+        table = "delta.`" + location.replace("`", "``") + "`"
+        counted = relations_pb2.Relation(sql=relations_pb2.SQL(
+            query=f"SELECT count(*) AS n FROM {table} WHERE {condition}"))
+        try:
+            return int(self.upstream.query_rows(call.session_id, call.user_id, counted)[0]["n"])
+        except UpstreamError as exc:
+            raise exc.error from None
 
     def _written_values(self, rows: relations_pb2.Relation, columns: list[str], call: Call) -> str:
         """A condition that holds for the values of ``columns`` the ``rows`` hold (and only those): the partitions a

@@ -577,6 +577,9 @@ def partition_spec(toks: tuple[Token, ...] | list[Token], at: int) -> tuple[tupl
 
 
 _QUERY_HEADS = frozenset({TokenType.SELECT, TokenType.VALUES, TokenType.FROM, TokenType.TABLE, TokenType.WITH})
+# Tokens that end an operand: after one, a parenthesized query starts a new clause rather than a subquery.
+_OPERAND_ENDS = frozenset({TokenType.IDENTIFIER, TokenType.VAR, TokenType.NUMBER, TokenType.STRING, TokenType.R_PAREN,
+                           TokenType.R_BRACKET, TokenType.TRUE, TokenType.FALSE, TokenType.NULL})
 
 
 def with_moved_into_insert(sql: str) -> str | None:
@@ -603,9 +606,10 @@ def with_moved_into_insert(sql: str) -> str | None:
             if j + 1 >= len(toks) or toks[j + 1].token_type != TokenType.WHERE:  # REPLACE ON (…) (query) AS s
                 return None
             condition = True  # REPLACE WHERE: the CTEs go to the query after the condition, which names none
-        # a parenthesized query, unless in the condition (``p IN (SELECT …)``, which Delta refuses, by name, later)
+        # a parenthesized query; in the condition only after a whole operand (``a = 2 (SELECT …)``), not after an
+        # operator (``p IN (SELECT …)``, a subquery, which Delta refuses, by name, later)
         opens_query = kind == TokenType.L_PAREN and j + 1 < len(toks) and \
-            toks[j + 1].token_type in _QUERY_HEADS and not condition
+            toks[j + 1].token_type in _QUERY_HEADS and (not condition or toks[j - 1].token_type in _OPERAND_ENDS)
         if depth == 0 and (kind in _QUERY_HEADS or opens_query):
             ctes = sql[toks[1].start:toks[insert - 1].end + 1]
             head, query = sql[toks[insert].start:toks[j].start], sql[toks[j].start:toks[-1].end + 1]
