@@ -45,17 +45,35 @@ def _jobs_bundle(tmp_path, jobs: dict[str, int | str]):
     return load_bundle(tmp_path, None, user="me@example.com", env={})
 
 
-def test_jobs_deploy_after_the_jobs_whose_ids_they_name_and_a_cycle_is_named(tmp_path):
-    from odoolake.bundles.deploy import _jobs_in_order
+def test_resources_deploy_after_those_whose_ids_they_name_and_a_cycle_is_named(tmp_path):
+    from odoolake.bundles.deploy import _in_order
 
     ordered = _jobs_bundle(tmp_path, {"a": "${resources.jobs.b.id}", "b": "${resources.jobs.c.id}", "c": 7})
-    assert _jobs_in_order(ordered) == ["c", "b", "a"]
+    assert _in_order(ordered) == ["jobs.c", "jobs.b", "jobs.a"]
     cyclic = _jobs_bundle(tmp_path, {"a": "${resources.jobs.b.id}", "b": "${resources.jobs.a.id}"})
-    with pytest.raises(BundleError, match=r"jobs name each other's ids in a cycle \((a → b → a|b → a → b)\)"):
-        _jobs_in_order(cyclic)
+    with pytest.raises(BundleError, match=r"resources name each other's ids in a cycle \(jobs.a, jobs.b\)"):
+        _in_order(cyclic)
     itself = _jobs_bundle(tmp_path, {"a": "${resources.jobs.a.id}"})
-    with pytest.raises(BundleError, match=r"job a names its own id"):
-        _jobs_in_order(itself)
+    with pytest.raises(BundleError, match=r"jobs.a names its own id"):
+        _in_order(itself)
+
+
+def test_a_pipeline_naming_a_jobs_id_deploys_after_that_job(tmp_path):
+    """Pipelines deploy before jobs, except after a job whose id they name (found by a review: never deployable)."""
+    from odoolake.bundles.deploy import _in_order
+    from odoolake.bundles.loader import load_bundle
+
+    (tmp_path / "databricks.yml").write_text(
+        "bundle: {name: t}\nresources:\n  pipelines:\n    p:\n      name: p\n"
+        "      configuration: {worker_job: '${resources.jobs.worker.id}'}\n"
+        "    q:\n      name: q\n"
+        "  jobs:\n    worker:\n      tasks:\n        - {task_key: t, notebook_task: {notebook_path: a.py}}\n"
+        "    runs_q:\n      tasks:\n        - {task_key: t, pipeline_task: {pipeline_id: '${resources.pipelines.q.id}'}}\n")
+    (tmp_path / "a.py").write_text("# Databricks notebook source\n")
+    bundle = load_bundle(tmp_path, None, user="me@example.com", env={})
+    order = _in_order(bundle)
+    assert order.index("jobs.worker") < order.index("pipelines.p") and order.index("pipelines.q") < \
+        order.index("jobs.runs_q")
 
 
 def test_deployed_ids_replace_id_references_a_jobs_id_as_an_integer(tmp_path):
@@ -69,5 +87,8 @@ def test_deployed_ids_replace_id_references_a_jobs_id_as_an_integer(tmp_path):
     assert with_ids(settings, state, "resources.jobs.o") == {"tasks": [
         {"run_job_task": {"job_id": 42}}, {"pipeline_task": {"pipeline_id": "abc-123"}},
         {"notebook_task": {"base_parameters": {"x": "job 42, exp 9"}}}]}
-    with pytest.raises(BundleError, match=r"\$\{resources.jobs.gone.id\} names jobs.gone, which this deploy has not"):
+    # a string field holding only a job's id stays a string (the review found parameters made integers)
+    assert with_ids({"parameters": [{"name": "child", "default": "${resources.jobs.worker.id}"}]}, state,
+                    "resources.jobs.o") == {"parameters": [{"name": "child", "default": "42"}]}
+    with pytest.raises(BundleError, match=r"\$\{resources.jobs.gone.id\} names jobs.gone, which is not deployed"):
         with_ids({"job_id": "${resources.jobs.gone.id}"}, state, "resources.jobs.o")

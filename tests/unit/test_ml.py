@@ -336,3 +336,21 @@ def test_as_of_sets_the_last_month_and_bad_dates_name_the_option():
     assert parse_as_of(None) == date.today()
     with pytest.raises(typer.BadParameter, match="--as-of must be a date YYYY-MM-DD, got '2026-13-01'"):
         parse_as_of("2026-13-01")
+
+
+def test_a_versions_forecast_file_keeps_every_value_exactly(tmp_path):
+    """The table a version is logged with (models from code) reads back value for value: no rounding, ints kept."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from odoolake.ml.served import FORECAST_ARTIFACT, METHOD_CONFIG, ForecastTableModel, write_forecast
+
+    forecast = pd.DataFrame([{"agency": "RIM", "period": "2026-12", "p10": 0.1 + 0.2, "p50": 473108.123456789012,
+                              "p90": 1e-12, "horizon": 2, "origin": "2026-10"}])
+    model = ForecastTableModel()
+    model.load_context(SimpleNamespace(artifacts={FORECAST_ARTIFACT: str(write_forecast(forecast, tmp_path / "f.json"))},
+                                       model_config={METHOD_CONFIG: "gbm"}))
+    row = model.table[("RIM", "2026-12")]
+    assert (row["p10"], row["p50"], row["p90"]) == (0.1 + 0.2, 473108.123456789012, 1e-12)
+    assert row["horizon"] == 2 and isinstance(row["horizon"], int) and row["method"] == "gbm"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import graphlib
 import json
 import logging
 import re
@@ -205,8 +204,8 @@ def pipeline_settings(bundle: Bundle, key: str) -> dict[str, Any]:
     return spec
 
 
-# Pipelines before jobs and jobs after the jobs they name: a task's ``${resources.<kind>.<key>.id}`` is known once
-# that resource is deployed (``with_ids``).
+# The order resources deploy in, each also after the resources whose ids it names (``_in_order``): a
+# ``${resources.<kind>.<key>.id}`` is known once that resource is deployed (``with_ids``).
 DEPLOY_ORDER = ("experiments", "models", "pipelines", "jobs", "model_serving_endpoints")
 ADOPTED = "adopted."
 ID_REFERENCE = re.compile(r"\$\{resources\.([\w-]+)\.([\w-]+)\.id\}")
@@ -221,22 +220,28 @@ def _id_references(value: Any) -> set[tuple[str, str]]:
     return {(m.group(1), m.group(2)) for m in ID_REFERENCE.finditer(value)} if isinstance(value, str) else set()
 
 
-def _jobs_in_order(bundle: Bundle) -> list[str]:
-    """The bundle's jobs, each after the jobs its run_job_tasks name; a cycle is an error naming it."""
-    jobs = bundle.resources("jobs")
-    graph = {key: {k for kind, k in _id_references(spec) if kind == "jobs" and k in jobs and k != key}
-             for key, spec in jobs.items()}
-    for key, spec in jobs.items():
-        if ("jobs", key) in _id_references(spec):
-            where = f"resources.jobs.{key}"
-            raise BundleError([Diagnostic("error", f"job {key} names its own id (${{resources.jobs.{key}.id}}): a "
-                                          "job cannot run itself", where, bundle.locations.get(where))])
-    try:
-        return list(graphlib.TopologicalSorter(graph).static_order())
-    except graphlib.CycleError as exc:
-        cycle = " → ".join(exc.args[1])
-        raise BundleError([Diagnostic("error", f"jobs name each other's ids in a cycle ({cycle}): each would run "
-                                      "the other forever", "resources.jobs", None)]) from None
+def _in_order(bundle: Bundle) -> list[str]:
+    """The bundle's resources (``kind.key``) in ``DEPLOY_ORDER``, each moved after the resources whose ids its
+    settings name; a resource naming its own id, or resources naming each other's in a cycle, is an error."""
+    base = [f"{kind}.{key}" for kind in DEPLOY_ORDER for key in bundle.resources(kind)]
+    needs: dict[str, set[str]] = {}
+    for resource in base:
+        kind, key = resource.split(".", 1)
+        named = {f"{k}.{n}" for k, n in _id_references(bundle.resources(kind)[key])}
+        if resource in named:
+            where = f"resources.{resource}"
+            raise BundleError([Diagnostic("error", f"{resource} names its own id (${{resources.{resource}.id}}), "
+                                          "which exists only once it is deployed", where, bundle.locations.get(where))])
+        needs[resource] = named & set(base)
+    ordered: list[str] = []
+    while len(ordered) < len(base):
+        ready = next((r for r in base if r not in ordered and needs[r] <= set(ordered)), None)
+        if ready is None:  # every one left waits for another: a cycle
+            left = [r for r in base if r not in ordered]
+            raise BundleError([Diagnostic("error", f"resources name each other's ids in a cycle ({', '.join(left)}): "
+                                          "none can be deployed first", "resources", None)])
+        ordered.append(ready)
+    return ordered
 
 
 def with_ids(settings: Any, state: dict[str, str], where: str) -> Any:
@@ -253,23 +258,28 @@ def with_ids(settings: Any, state: dict[str, str], where: str) -> Any:
         resource = f"{match.group(1)}.{match.group(2)}"
         ident = state.get(resource) or state.get(ADOPTED + resource)
         if ident is None:
-            raise BundleError([Diagnostic("error", f"{match.group(0)} names {resource}, which this deploy has not "
-                                          "made", where, None)])
+            raise BundleError([Diagnostic("error", f"{match.group(0)} names {resource}, which is not deployed: it "
+                                          "has no id yet", where, None)])
         return ident
 
     whole = ID_REFERENCE.fullmatch(settings)
-    if whole is not None and whole.group(1) == "jobs":
+    if whole is not None and whole.group(1) == "jobs" and where.endswith(".job_id"):  # the API's only integer id
         return int(deployed(whole))
     return ID_REFERENCE.sub(deployed, settings)
+
+
+def _spec(bundle: Bundle, resource: str, state: dict[str, str]) -> Any:
+    """A resource's settings as the bundle gives them, with the ids of resources deployed before it."""
+    kind, key = resource.split(".", 1)
+    return with_ids(bundle.resources(kind)[key], state, f"resources.{resource}")
 
 
 def plan(w: Any, bundle: Bundle) -> list[Action]:
     state = read_state(w, bundle)
     actions = []
-    for kind in DEPLOY_ORDER:
-        for key in (_jobs_in_order(bundle) if kind == "jobs" else bundle.resources(kind)):
-            owned = f"{kind}.{key}" in state or f"{ADOPTED}{kind}.{key}" in state
-            actions.append(Action("update" if owned else "create", f"{kind}.{key}"))
+    for resource in _in_order(bundle):
+        owned = resource in state or f"{ADOPTED}{resource}" in state
+        actions.append(Action("update" if owned else "create", resource))
     for key in bundle.resources("registered_models"):
         actions.append(Action("skip", f"registered_models.{key}", "Unity Catalog models are not deployed by odoolake; "
                               "declare workspace-registry `models` instead"))
@@ -353,38 +363,43 @@ def deploy(w: Any, bundle: Bundle, on_step: Callable[[str], None] | None = None)
     step("building artifacts")
     built = build_artifacts(w, bundle)
     result.artifacts = sorted(built.values())
-    for action in result.actions:
-        kind, key = action.resource.split(".", 1)
-        if action.kind == "skip":
-            continue
-        step(f"{action.kind} {action.resource}")
-        if kind == "experiments" and action.kind != "delete":
-            _deploy_experiment(w, bundle.resources(kind)[key], action, state)
-        elif kind == "models" and action.kind != "delete":
-            _deploy_model(w, bundle.resources(kind)[key], action, state)
-        elif kind == "model_serving_endpoints" and action.kind != "delete":
-            _deploy_endpoint(w, bundle.resources(kind)[key], action, state)
-        elif action.kind == "delete" and kind in ("experiments", "models", "model_serving_endpoints"):
-            _delete_other(w, kind, state.pop(action.resource))
-        elif action.kind == "create" and kind == "jobs":
-            settings = JobSettings.from_dict(with_ids(job_settings(bundle, key, built), state,
-                                                      f"resources.jobs.{key}")).as_dict()  # typed round trip
-            created = w.api_client.do("POST", "/api/2.2/jobs/create", body=settings)
-            state[action.resource] = str(created["job_id"])
-        elif action.kind == "update" and kind == "jobs":
-            w.jobs.reset(int(state[action.resource]), JobSettings.from_dict(
-                with_ids(job_settings(bundle, key, built), state, f"resources.jobs.{key}")))
-        elif action.kind == "delete" and kind == "jobs":
-            _delete_job(w, int(state.pop(action.resource)))
-        elif action.kind == "create" and kind == "pipelines":
-            created = w.api_client.do("POST", "/api/2.0/pipelines", body=with_ids(
-                pipeline_settings(bundle, key), state, f"resources.pipelines.{key}"))
-            state[action.resource] = created["pipeline_id"]
-        elif action.kind == "update" and kind == "pipelines":
-            w.api_client.do("PUT", f"/api/2.0/pipelines/{state[action.resource]}", body=with_ids(
-                pipeline_settings(bundle, key), state, f"resources.pipelines.{key}"))
-        elif action.kind == "delete" and kind == "pipelines":
-            _delete_pipeline(w, state.pop(action.resource))
+    try:  # what was made is recorded even when a later step fails: a second deploy updates it, destroy removes it
+        for action in result.actions:
+            kind, key = action.resource.split(".", 1)
+            if action.kind == "skip":
+                continue
+            step(f"{action.kind} {action.resource}")
+            if kind == "experiments" and action.kind != "delete":
+                _deploy_experiment(w, _spec(bundle, action.resource, state), action, state)
+            elif kind == "models" and action.kind != "delete":
+                _deploy_model(w, _spec(bundle, action.resource, state), action, state)
+            elif kind == "model_serving_endpoints" and action.kind != "delete":
+                _deploy_endpoint(w, _spec(bundle, action.resource, state), action, state)
+            elif action.kind == "delete" and kind in ("experiments", "models", "model_serving_endpoints"):
+                _delete_other(w, kind, state.pop(action.resource))
+            elif action.kind == "create" and kind == "jobs":
+                settings = JobSettings.from_dict(with_ids(job_settings(bundle, key, built), state,
+                                                          f"resources.jobs.{key}")).as_dict()  # typed round trip
+                created = w.api_client.do("POST", "/api/2.2/jobs/create", body=settings)
+                state[action.resource] = str(created["job_id"])
+            elif action.kind == "update" and kind == "jobs":
+                w.jobs.reset(int(state[action.resource]), JobSettings.from_dict(
+                    with_ids(job_settings(bundle, key, built), state, f"resources.jobs.{key}")))
+            elif action.kind == "delete" and kind == "jobs":
+                _delete_job(w, int(state.pop(action.resource)))
+            elif action.kind == "create" and kind == "pipelines":
+                created = w.api_client.do("POST", "/api/2.0/pipelines", body=with_ids(
+                    pipeline_settings(bundle, key), state, f"resources.pipelines.{key}"))
+                state[action.resource] = created["pipeline_id"]
+            elif action.kind == "update" and kind == "pipelines":
+                w.api_client.do("PUT", f"/api/2.0/pipelines/{state[action.resource]}", body=with_ids(
+                    pipeline_settings(bundle, key), state, f"resources.pipelines.{key}"))
+            elif action.kind == "delete" and kind == "pipelines":
+                _delete_pipeline(w, state.pop(action.resource))
+    except BaseException:
+        with contextlib.suppress(Exception):  # the step's own error is the one to report
+            _write_state(w, bundle, state)
+        raise
     result.ids = dict(state)
     _write_state(w, bundle, state)
     return result

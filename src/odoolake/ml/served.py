@@ -87,7 +87,8 @@ def table_of(records: Iterable[Mapping[str, Any]], method: str) -> dict[tuple[st
 def write_forecast(forecast: pd.DataFrame, path: Path) -> Path:
     """The forecast rows as the artifact :meth:`ForecastTableModel.load_context` reads."""
     columns = [c for c in OUTPUT_COLUMNS if c != "method"]
-    path.write_text(forecast[columns].to_json(orient="records"))
+    # json writes each float exactly (pandas' to_json rounds to 10 digits: a review found 0.30000000000000004 → 0.3)
+    path.write_text(json.dumps(forecast[columns].to_dict(orient="records")))
     return path
 
 

@@ -212,3 +212,31 @@ def test_a_bundle_job_runs_another_through_its_deployed_id(server, tmp_path):
     assert w.jobs.get_run_output(child.tasks[0].run_id).notebook_output.result == "2026-08"
     assert deploy(w, bundle).actions[0].kind == "update"  # a second deploy resolves the id again
     assert w.jobs.get(orchestrator.job_id).settings.tasks[0].run_job_task.job_id == int(state["jobs.worker"])
+
+
+def test_a_deploy_that_fails_midway_records_what_it_made(server, tmp_path):
+    """A job the workspace refuses (an unknown cluster) after another job was made: that job is recorded, so the
+    fixed bundle's deploy updates it rather than making a second (found by a review: nothing was recorded)."""
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.errors import DatabricksError
+
+    from odoolake.bundles.deploy import deploy, read_state
+    from odoolake.bundles.loader import load_bundle
+
+    bundle_dir = tmp_path / "b"
+    bundle_dir.mkdir()
+    (bundle_dir / "work.py").write_text("# Databricks notebook source\nprint('work')\n")
+    bundle = ORCHESTRATED.format(host=server.url).replace("name: orchestrated", "name: midway")  # its own state
+    refused = bundle.replace("        - task_key: run_worker\n",
+                             "        - task_key: run_worker\n          existing_cluster_id: no-such-cluster\n")
+    (bundle_dir / "databricks.yml").write_text(refused)
+    w = WorkspaceClient(host=server.url, token=server.token)
+    user = w.current_user.me().user_name
+    with pytest.raises(DatabricksError, match="no-such-cluster"):
+        deploy(w, load_bundle(bundle_dir, "local", user=user, env={}))
+    made = read_state(w, load_bundle(bundle_dir, "local", user=user, env={}))
+    assert list(made) == ["jobs.worker"]
+    (bundle_dir / "databricks.yml").write_text(bundle)
+    fixed = deploy(w, load_bundle(bundle_dir, "local", user=user, env={}))
+    assert [(a.resource, a.kind) for a in fixed.actions] == [("jobs.worker", "update"), ("jobs.orchestrator", "create")]
+    assert fixed.ids["jobs.worker"] == made["jobs.worker"]
