@@ -123,6 +123,12 @@ def test_the_run_and_experiment_links_mlflow_prints_open_pages(client_run, serve
     assert elsewhere.status_code == 404 and "RESOURCE_DOES_NOT_EXIST" not in elsewhere.text
     unknown = browser.get(run_url[:-4] + "beef", headers=signed_in)
     assert unknown.status_code == 404 and "beef" in unknown.text
+    tracking = server.workspace.mlflow_server.stores().tracking
+    tracking.delete_run(client_run["run_id"])
+    try:
+        assert "FINISHED</b> (deleted)" in browser.get(run_url, headers=signed_in).text
+    finally:
+        tracking.restore_run(client_run["run_id"])
 
 
 def test_unknown_mlflow_routes_are_501_not_flask_pages(server):

@@ -50,7 +50,10 @@ def _artifacts(request: Request, artifact_uri: str) -> list[list[str]]:
     """The run's artifact files (path, size) when they are in this workspace's DBFS."""
     if not artifact_uri.startswith("dbfs:/"):
         return [[html.escape(f"kept at {artifact_uri}"), ""]]
-    _, root = request.app.state.ws.dbfs.local(artifact_uri)
+    try:
+        _, root = request.app.state.ws.dbfs.local(artifact_uri)
+    except ApiError as exc:  # a location outside the workspace's DBFS: the rest of the run is still shown
+        return [[html.escape(f"kept at {artifact_uri}: {exc.message}"), ""]]
     if not Path(root).is_dir():
         return []
     rows = []
@@ -67,7 +70,8 @@ def run_page(request: Request, experiment_id: str, run: Any) -> str:
     metrics = [[f"<code>{e(k)}</code>", e(f"{v:g}")] for k, v in sorted(data.metrics.items())]
     tags = [[f"<code>{e(k)}</code>", e(v)] for k, v in sorted(data.tags.items()) if not k.startswith("mlflow.")]
     body = (f"<h1>{e(name)} <small>run {e(info.run_id)}</small></h1>"
-            f"<p>Status: <b class={e(info.status)}>{e(info.status)}</b> · started {_time(info.start_time)} · "
+            f"<p>Status: <b class={e(info.status)}>{e(info.status)}</b>"
+            f"{' (deleted)' if info.lifecycle_stage == 'deleted' else ''} · started {_time(info.start_time)} · "
             f"ended {_time(info.end_time)} · experiment <a href=\"/ml/experiments/{e(experiment_id)}\">"
             f"{e(experiment_id)}</a></p>"
             f"<h2>Parameters</h2>{_table(['name', 'value'], params)}"
