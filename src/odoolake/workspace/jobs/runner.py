@@ -443,7 +443,7 @@ class JobRunner:
                       timeout: float | None) -> dict[str, Any]:
         """Run the job ``spec["job_id"]`` (trigger ``RUN_JOB_TASK``) with the task's parameters and wait for its run;
         the task ends as that run ends. Cancelling or timing out the task cancels that run. A job that would run
-        itself again through its own run_job_tasks is refused before anything runs."""
+        inside its own run (directly or through others' run_job_tasks) is refused before that run starts."""
         jobs = self.jobs
         if jobs is None:
             raise TaskFailure("FAILED", "run_job_task needs the workspace's jobs service.")
