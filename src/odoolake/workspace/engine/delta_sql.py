@@ -220,8 +220,7 @@ def _history(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Calla
 def _detail(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Callable) -> Result:
     meta = table.metadata()
     protocol = table.protocol()
-    actions = pyarrow.table(table.get_add_actions(flatten=True))
-    sizes = actions.column("size_bytes").to_pylist() if "size_bytes" in actions.column_names else []
+    sizes = list(_file_sizes(table).values())
     history = table.history(1)
     features = sorted({*(protocol.reader_features or []), *(protocol.writer_features or [])})
     row: tuple[Any, ...] = ("delta", meta.id, meta.name, meta.description, location, _instant(meta.created_time),
@@ -252,8 +251,10 @@ def _restore(stmt: DeltaStatement, table: DeltaTable, location: str, conf: Calla
 
 
 def _file_sizes(table: DeltaTable) -> dict[str, int]:
-    """The table's data files (path -> bytes) at its loaded version."""
+    """The table's data files (path -> bytes) at its loaded version (a table without files has no such columns)."""
     actions = pyarrow.table(table.get_add_actions(flatten=True))
+    if "size_bytes" not in actions.column_names:
+        return {}
     return dict(zip(actions.column("path").to_pylist(), actions.column("size_bytes").to_pylist(), strict=True))
 
 

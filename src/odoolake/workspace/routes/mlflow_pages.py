@@ -9,7 +9,6 @@ The full MLflow UI runs with ``odoolake ml ui``; each page says where the same r
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from odoolake.workspace.errors import ApiError, ResourceDoesNotExist
-from odoolake.workspace.routes.run_page import CHALLENGE, page_token
+from odoolake.workspace.routes.run_page import CHALLENGE, page_time, page_token
 
 router = APIRouter()
 MLFLOW_UI = "http://127.0.0.1:5000"  # where ``odoolake ml ui`` serves MLflow's UI by default
@@ -25,10 +24,6 @@ RUNS_SHOWN = 100  # an experiment page lists its newest runs
 ARTIFACTS_SHOWN = 200  # a run page lists at most this many artifact files
 STYLE = """body{font-family:sans-serif;margin:2em}td,th{border-bottom:1px solid #ddd;padding:.4em;vertical-align:top;
 text-align:left}.FINISHED{color:#080}.FAILED,.KILLED{color:#b00}code{background:#f6f6f6;padding:0 .2em}"""
-
-
-def _time(ms: int | None) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ms else "-"
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -71,8 +66,8 @@ def run_page(request: Request, experiment_id: str, run: Any) -> str:
     tags = [[f"<code>{e(k)}</code>", e(v)] for k, v in sorted(data.tags.items()) if not k.startswith("mlflow.")]
     body = (f"<h1>{e(name)} <small>run {e(info.run_id)}</small></h1>"
             f"<p>Status: <b class={e(info.status)}>{e(info.status)}</b>"
-            f"{' (deleted)' if info.lifecycle_stage == 'deleted' else ''} · started {_time(info.start_time)} · "
-            f"ended {_time(info.end_time)} · experiment <a href=\"/ml/experiments/{e(experiment_id)}\">"
+            f"{' (deleted)' if info.lifecycle_stage == 'deleted' else ''} · started {page_time(info.start_time)} · "
+            f"ended {page_time(info.end_time)} · experiment <a href=\"/ml/experiments/{e(experiment_id)}\">"
             f"{e(experiment_id)}</a></p>"
             f"<h2>Parameters</h2>{_table(['name', 'value'], params)}"
             f"<h2>Metrics (latest)</h2>{_table(['name', 'value'], metrics)}"
@@ -85,7 +80,7 @@ def experiment_page(experiment: Any, runs: list[Any]) -> str:
     e = html.escape
     rows = [[f"<a href=\"/ml/experiments/{e(experiment.experiment_id)}/runs/{e(r.info.run_id)}\">"
              f"{e(r.info.run_name or r.info.run_id)}</a>", f"<span class={e(r.info.status)}>{e(r.info.status)}</span>",
-             _time(r.info.start_time), e(", ".join(f"{k}={v:g}" for k, v in sorted(r.data.metrics.items())))]
+             page_time(r.info.start_time), e(", ".join(f"{k}={v:g}" for k, v in sorted(r.data.metrics.items())))]
             for r in runs]
     body = (f"<h1>{e(experiment.name)} <small>experiment {e(experiment.experiment_id)}</small></h1>"
             f"<p>Artifacts at <code>{e(experiment.artifact_location)}</code>; newest {RUNS_SHOWN} runs:</p>"

@@ -34,7 +34,8 @@ def page_token(request: Request) -> str | None:
     return None
 
 
-def _time(ms: int | None) -> str:
+def page_time(ms: int | None) -> str:
+    """A time in milliseconds since the epoch as a page shows it (UTC); '-' when unset."""
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ms else "-"
 
 
@@ -60,7 +61,7 @@ def _page(run: dict, outputs: dict[int, dict]) -> str:
             detail.append(f"<details><summary>traceback</summary><pre>{e(out['error_trace'])}</pre></details>")
         message = (task.get("state") or {}).get("state_message", "")
         rows.append(f"<tr><td>{e(task['task_key'])}</td><td class={e(_state(task))}>{e(_state(task))}</td>"
-                    f"<td>{_time(task.get('start_time'))}</td><td>{_time(task.get('end_time'))}</td>"
+                    f"<td>{page_time(task.get('start_time'))}</td><td>{page_time(task.get('end_time'))}</td>"
                     f"<td>{e(message)}{''.join(detail)}</td></tr>")
     params = "".join(f"<li><code>{e(p['name'])}</code> = <code>{e(str(p.get('value', '')))}</code></li>"
                      for p in run.get("job_parameters") or [])
@@ -70,8 +71,8 @@ text-align:left}}.SUCCESS{{color:#080}}.FAILED,.TIMEDOUT,.INTERNAL_ERROR,.UPSTRE
 pre{{background:#f6f6f6;padding:.5em;overflow:auto;max-height:30em}}</style></head><body>
 <h1>{e(run.get('run_name', ''))} <small>run {run['run_id']}</small></h1>
 <p>State: <b class={e(_state(run))}>{e(_state(run))}</b> {e((run.get('state') or {}).get('state_message', ''))}</p>
-<p>Job {run.get('job_id', '(one-time run)')} · {e(run.get('trigger', ''))} · started {_time(run.get('start_time'))} ·
-ended {_time(run.get('end_time'))}</p>{f'<ul>{params}</ul>' if params else ''}
+<p>Job {run.get('job_id', '(one-time run)')} · {e(run.get('trigger', ''))} · started {page_time(run.get('start_time'))} ·
+ended {page_time(run.get('end_time'))}</p>{f'<ul>{params}</ul>' if params else ''}
 <table><tr><th>task</th><th>state</th><th>started</th><th>ended</th><th>details</th></tr>{''.join(rows)}</table>
 </body></html>"""
 
