@@ -243,6 +243,10 @@ def test_delta_statements_served_by_delta_rs(fresh, home):
     # before: the one file OPTIMIZE wrote; after: version 0's one file (its size read from the disk) back
     [size0] = version0.values()
     assert tuple(restored.first()) == (size0, 1, 1, 1, detail["sizeInBytes"], size0)
+    fresh.sql("CREATE TABLE t_gold.starts_empty (id INT) USING DELTA")  # version 0 has no files
+    fresh.sql("INSERT INTO t_gold.starts_empty VALUES (1)")
+    emptied = fresh.sql("RESTORE TABLE t_gold.starts_empty TO VERSION AS OF 0").first()
+    assert tuple(emptied)[:4] == (0, 0, 1, 0) and fresh.table("t_gold.starts_empty").count() == 0
     with pytest.raises(PySparkException, match="168-hour minimum") as err:
         fresh.sql("VACUUM t_gold.maint RETAIN 0 HOURS")
     assert error_class(err.value) == "DELTA_COMMAND_FAILED"
