@@ -349,8 +349,11 @@ def test_a_cancel_that_arrives_while_the_task_process_starts_stops_it(w, server,
     assert not marker.exists()  # its process was killed, not left to sleep and finish
 
 
-def test_run_job_task_runs_the_other_job_with_its_parameters_and_ends_as_it_ends(w, notebooks):
+def test_run_job_task_runs_the_other_job_with_its_parameters_and_ends_as_it_ends(w, notebooks, tmp_path):
+    from databricks.sdk.errors import InvalidParameterValue
     from databricks.sdk.service.jobs import RunJobTask, TriggerType
+
+    marker = tmp_path / "marked"  # written by a task that must not run
 
     worker = w.jobs.create(name="worker", parameters=[JobParameterDefinition(name="month", default="none")],
                            tasks=[Task(task_key="first", notebook_task=NotebookTask(
@@ -385,9 +388,54 @@ def test_run_job_task_runs_the_other_job_with_its_parameters_and_ends_as_it_ends
     myself = w.jobs.create(name="calls itself", tasks=[Task(task_key="t", run_job_task=RunJobTask(job_id=worker.job_id))])
     w.jobs.reset(myself.job_id, new_settings=JobSettings(name="calls itself", tasks=[
         Task(task_key="t", run_job_task=RunJobTask(job_id=myself.job_id))]))
-    run = w.jobs.run_now(job_id=myself.job_id).result()
-    assert run.state.result_state == RunResultState.FAILED and "cannot trigger itself" in run.tasks[0].state.state_message
-    assert [r.run_id for r in w.jobs.list_runs(job_id=myself.job_id)] == [run.run_id]  # nothing ran again
+    with pytest.raises(InvalidParameterValue, match=rf"jobs in a circle \({myself.job_id} → {myself.job_id}\)"):
+        w.jobs.run_now(job_id=myself.job_id)
+    assert list(w.jobs.list_runs(job_id=myself.job_id)) == []  # refused before anything ran
+
+    # A circle through another job is refused at run-now too, before the task ahead of it runs.
+    upload(w, "/Shared/ETL/mark", f"open({str(marker)!r}, 'w').write('ran')\n")
+    second = w.jobs.create(name="second of a circle", tasks=[Task(task_key="t", run_job_task=RunJobTask(
+        job_id=worker.job_id))])
+    first = w.jobs.create(name="first of a circle", tasks=[
+        Task(task_key="mark", notebook_task=NotebookTask(notebook_path="/Shared/ETL/mark")),
+        Task(task_key="t", depends_on=[Dep(task_key="mark")], run_job_task=RunJobTask(job_id=second.job_id))])
+    w.jobs.reset(second.job_id, new_settings=JobSettings(name="second of a circle", tasks=[
+        Task(task_key="t", run_job_task=RunJobTask(job_id=first.job_id))]))
+    circle = rf"\({first.job_id} → {second.job_id} → {first.job_id}\)"
+    with pytest.raises(InvalidParameterValue, match=circle):
+        w.jobs.run_now(job_id=first.job_id)
+    with pytest.raises(InvalidParameterValue, match=rf"\({second.job_id} → {first.job_id} → {second.job_id}\)"):
+        w.jobs.run_now(job_id=second.job_id)
+    assert not marker.exists() and list(w.jobs.list_runs(job_id=first.job_id)) == []
+    # Another job reaching the circle is refused as well: its run could never end.
+    outside = w.jobs.create(name="reaches the circle", tasks=[Task(task_key="t", run_job_task=RunJobTask(
+        job_id=first.job_id))])
+    with pytest.raises(InvalidParameterValue, match=circle):
+        w.jobs.run_now(job_id=outside.job_id)
+    # A job edited into a circle while a run of it is under way: the run_job_task that would enter it fails.
+    release = tmp_path / "release"
+    upload(w, "/Shared/ETL/hold", f"import os, time\nwhile not os.path.exists({str(release)!r}):\n"
+           "    time.sleep(0.05)\n")
+    inner = w.jobs.create(name="inner", tasks=[Task(task_key="t", run_job_task=RunJobTask(job_id=worker.job_id))])
+    outer = w.jobs.create(name="outer", tasks=[
+        Task(task_key="hold", notebook_task=NotebookTask(notebook_path="/Shared/ETL/hold")),
+        Task(task_key="t", depends_on=[Dep(task_key="hold")], run_job_task=RunJobTask(job_id=inner.job_id))])
+    waiter = w.jobs.run_now(job_id=outer.job_id)
+    w.jobs.reset(inner.job_id, new_settings=JobSettings(name="inner", tasks=[
+        Task(task_key="t", run_job_task=RunJobTask(job_id=outer.job_id))]))
+    release.write_text("go")
+    run = waiter.result()
+    failed = next(t for t in run.tasks if t.task_key == "t")
+    assert run.state.result_state == RunResultState.FAILED and failed.state.result_state == RunResultState.FAILED
+    assert (f"Could not run job {inner.job_id}: Job {inner.job_id} cannot run: its run_job_tasks would trigger jobs "
+            f"in a circle ({inner.job_id} → {outer.job_id} → {inner.job_id})") in failed.state.state_message
+    assert list(w.jobs.list_runs(job_id=inner.job_id)) == []
+
+    # A job run twice along separate branches is no circle.
+    twice = w.jobs.create(name="runs worker twice", tasks=[
+        Task(task_key="a", run_job_task=RunJobTask(job_id=worker.job_id)),
+        Task(task_key="b", depends_on=[Dep(task_key="a")], run_job_task=RunJobTask(job_id=worker.job_id))])
+    assert w.jobs.run_now(job_id=twice.job_id).result().state.result_state == RunResultState.SUCCESS
 
 
 def test_cancelling_a_run_job_task_cancels_the_run_it_started(w, server):

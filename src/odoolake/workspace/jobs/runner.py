@@ -442,23 +442,17 @@ class JobRunner:
     def _run_job_task(self, run: dict, spec: dict, resolve: Callable[[str], str],
                       timeout: float | None) -> dict[str, Any]:
         """Run the job ``spec["job_id"]`` (trigger ``RUN_JOB_TASK``) with the task's parameters and wait for its run;
-        the task ends as that run ends. Cancelling or timing out the task cancels that run. A job that would run
-        inside its own run (directly or through others' run_job_tasks) is refused before that run starts."""
+        the task ends as that run ends. Cancelling or timing out the task cancels that run. A circle of run_job_tasks
+        (a job edited into one while a run of it is under way, say) is refused by run-now, failing the task."""
         jobs = self.jobs
         if jobs is None:
             raise TaskFailure("FAILED", "run_job_task needs the workspace's jobs service.")
         job_id = spec["job_id"]
-        chain = [*run.get("_run_job_chain", []), run.get("job_id")]
-        if job_id in chain:
-            raise TaskFailure("FAILED", f"run_job_task would run job {job_id} inside its own run (jobs "
-                              f"{' → '.join(str(j) for j in [*chain, job_id] if j is not None)}): a job cannot "
-                              "trigger itself.")
         try:
             started = jobs.run_now(job_id, job_parameters={k: resolve(str(v)) for k, v in
                                                            (spec.get("job_parameters") or {}).items()},
                                    notebook_params=spec.get("notebook_params"),
-                                   python_params=spec.get("python_params"), trigger=RUN_JOB_TRIGGER,
-                                   run_job_chain=[j for j in chain if j is not None])
+                                   python_params=spec.get("python_params"), trigger=RUN_JOB_TRIGGER)
         except ApiError as exc:
             raise TaskFailure("FAILED", f"Could not run job {job_id}: {exc.message}") from None
         child_id = started["run_id"]

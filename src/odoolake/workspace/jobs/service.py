@@ -179,9 +179,7 @@ class JobsService:
 
     def run_now(self, job_id: Any, job_parameters: dict | None = None, notebook_params: dict | None = None,
                 python_params: builtins.list | None = None, only: builtins.list | None = None,
-                queue: dict | None = None, trigger: str = "ONE_TIME",
-                run_job_chain: builtins.list[int] | None = None) -> dict:
-        """``run_job_chain``: for a run a run_job_task starts, the jobs whose runs started it (outermost first)."""
+                queue: dict | None = None, trigger: str = "ONE_TIME") -> dict:
         job = self._job(job_id)
         settings = job["settings"]
         tasks = settings.get("tasks") or []
@@ -194,6 +192,11 @@ class JobsService:
             tasks = [t for t in tasks if t["task_key"] in only]
             for t in tasks:
                 t["depends_on"] = [d for d in t.get("depends_on") or [] if d["task_key"] in only]
+        cycle = self._run_job_cycle(job_id, tasks)
+        if cycle:
+            raise InvalidParameterValue(
+                f"Job {job_id} cannot run: its run_job_tasks would trigger jobs in a circle "
+                f"({' → '.join(str(j) for j in cycle)}); circular Run Job dependencies are not supported.")
         params = self._job_parameters(settings, job_parameters)
         for field, value, kind in (("notebook_params", notebook_params, dict), ("python_params", python_params, list)):
             if value is not None and not isinstance(value, kind):
@@ -205,10 +208,33 @@ class JobsService:
         run["_notebook_params"] = {k: str(v) for k, v in (notebook_params or {}).items()}
         if python_params is not None:
             run["_python_params"] = [str(p) for p in python_params]
-        if run_job_chain is not None:
-            run["_run_job_chain"] = run_job_chain
         self._admit(run, settings, queue)
         return {"run_id": run["run_id"], "number_in_job": run["number_in_job"]}
+
+    def _run_job_cycle(self, job_id: int, tasks: builtins.list[dict]) -> builtins.list[int]:
+        """The jobs of a circle of run_job_tasks that running ``tasks`` of ``job_id`` would enter, first job
+        repeated at its end (``[5, 7, 5]``); empty when there is none. Jobs that do not exist end the walk: their
+        task fails when it runs, naming them."""
+        def targets(job_tasks: builtins.list[dict]) -> builtins.list[int]:
+            return [t["run_job_task"]["job_id"] for t in job_tasks if isinstance(t.get("run_job_task"), dict)]
+
+        done: set[int] = set()
+
+        def walk(path: builtins.list[int], job_tasks: builtins.list[dict]) -> builtins.list[int]:
+            for target in targets(job_tasks):
+                if target in path:
+                    return [*path[path.index(target):], target]
+                if target in done:
+                    continue
+                job = self.store.job(target) if isinstance(target, int) else None
+                if job is not None:
+                    found = walk([*path, target], job["settings"].get("tasks") or [])
+                    if found:
+                        return found
+                done.add(target)
+            return []
+
+        return walk([job_id], tasks)
 
     def _job_parameters(self, settings: dict, given: dict | None) -> builtins.list[dict]:
         defined = {p["name"]: p for p in settings.get("parameters") or []}
