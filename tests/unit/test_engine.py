@@ -291,6 +291,13 @@ def test_unsupported_features_are_named(fresh, tmp_path):
         fresh.sql("CREATE OR REPLACE TABLE t_gold.kept (y INT NOT NULL)")
     assert error_class(err.value) == "UNSUPPORTED_FEATURE"
     assert fresh.table("t_gold.kept").columns == ["x"]  # nothing refused changed the table
+    recursion = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n AS x FROM r"
+    for text in (recursion, f"INSERT INTO t_gold.kept {recursion}", f"WITH a AS (SELECT 1) INSERT INTO t_gold.kept "
+                 f"{recursion}"):
+        with pytest.raises(PySparkException, match=r"Recursive CTEs \(WITH RECURSIVE\) are not supported") as err:
+            fresh.sql(text).collect()  # the engine answered TABLE_OR_VIEW_NOT_FOUND naming the CTE itself
+        assert error_class(err.value) == "UNSUPPORTED_FEATURE"
+    assert fresh.table("t_gold.kept").count() == 1
 
 
 def test_create_or_replace_with_a_column_list_replaces_the_table_keeping_its_history(fresh):

@@ -428,3 +428,23 @@ def test_an_inserts_condition_and_query_are_read_as_written(sql, condition, quer
 ])
 def test_definitions_answer_with_no_columns(sql, none):
     assert sqltext.answers_no_columns(sql) is none
+
+
+@pytest.mark.parametrize(("sql", "recursive"), [
+    ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT * FROM r", True),
+    ("with  recursive r AS (SELECT 1) SELECT * FROM r", True),
+    ("SELECT * FROM (WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r)", True),
+    ("INSERT INTO t WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r", True),
+    ("WITH r AS (SELECT 1) SELECT * FROM r", False),
+    ("SELECT 'WITH RECURSIVE' AS a", False),
+    ("WITH `recursive` AS (SELECT 1) SELECT * FROM `recursive`", False),  # a CTE named recursive
+    ("SELECT 1 -- WITH RECURSIVE", False),
+])
+def test_recursive_ctes_are_found_outside_literals_and_comments(sql, recursive):
+    assert sqltext.is_recursive(sql) is recursive
+
+
+def test_symbols_inside_any_string_literal_are_no_operators():
+    plain = sqltext.nesting("SELECT 1")
+    assert sqltext.nesting("SELECT r'++++++++' AS a") == plain
+    assert sqltext.nesting("SELECT '++++++++' AS a") == plain

@@ -646,6 +646,11 @@ class PlanRewriter:
         if sqltext.statements(sql) > 1:
             raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "42601",
                          "Only one SQL statement can be run at a time; split the text at its semicolons.")
+        if sqltext.is_recursive(sql):
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         "Recursive CTEs (WITH RECURSIVE) are not supported by the local engine (Sail 0.7.2 reads the "
+                         "CTE's own name as a missing table): unroll the recursion to a fixed depth, or compute it "
+                         "in Python.")
         head = sqltext.words(sql, 4)
         if head[:1] == ["WITH"]:
             sql = sqltext.with_moved_into_insert(sql) or sql

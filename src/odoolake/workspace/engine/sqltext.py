@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import re
 import secrets
@@ -201,9 +202,9 @@ _SYMBOL_CHARS = frozenset("-=<>!+*/%&|^~:([")
 DEEPENING_WORDS = frozenset({"AND", "OR", "NOT", "XOR", "DIV", "LIKE", "ILIKE", "RLIKE", "REGEXP", "IN", "IS",
                              "BETWEEN", "SELECT", "UNION", "INTERSECT", "EXCEPT", "MINUS", "JOIN", "LATERAL"})
 _SIBLINGS = frozenset({TokenType.COMMA, TokenType.WHEN, TokenType.THEN, TokenType.ELSE})  # each starts a new subtree
-_LITERALS = frozenset(getattr(TokenType, name) for name in (  # a literal or quoted name is never an operator
+_LITERALS = frozenset(getattr(TokenType, name) for name in (  # a literal or quoted name is never an operator or keyword
     "STRING", "RAW_STRING", "NATIONAL_STRING", "BYTE_STRING", "HEX_STRING", "BIT_STRING", "HEREDOC_STRING",
-    "UNICODE_STRING", "IDENTIFIER") if hasattr(TokenType, name))
+    "UNICODE_STRING", "IDENTIFIER", "NUMBER") if hasattr(TokenType, name))
 
 
 def nesting(sql: str) -> int:
@@ -360,6 +361,13 @@ def mentions(sql: str, name: str) -> bool:
                if t.token_type in (TokenType.VAR, TokenType.IDENTIFIER) or t.text.lower() == name)
 
 
+def is_recursive(sql: str) -> bool:
+    """Does the text define a recursive CTE (``WITH RECURSIVE``, anywhere: in a subquery or an INSERT's query)?"""
+    toks = _tokens(sql)
+    return any(a.text.upper() == "WITH" and b.token_type not in _LITERALS and b.text.upper() == "RECURSIVE"
+               for a, b in itertools.pairwise(toks))
+
+
 def system_information_schema(sql: str, catalog: str) -> str:
     """``system.information_schema.x`` as ``<catalog>.information_schema.x``: Unity Catalog's view across catalogs holds the
     same rows as the one catalog's (dbt-databricks lists a schema's relations there), and Sail reserves the name
@@ -398,7 +406,6 @@ def _name_at(toks: list[Token], i: int) -> tuple[str | None, int]:
 QUERY_STARTS = frozenset({"SELECT", "VALUES", "TABLE", "FROM", "WITH"})
 NOT_A_QUERY = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE", "REPLACE",
                          "OVERWRITE", "CACHE", "UNCACHE", "REFRESH", "SET", "RESET", "USE", "ANALYZE", "MSCK"})
-_LITERALS = frozenset({TokenType.STRING, TokenType.IDENTIFIER, TokenType.NUMBER})
 
 
 def is_query(sql: str) -> bool:
