@@ -162,6 +162,30 @@ def test_appends_delta_accepts_still_work_and_names_are_matched_case_insensitive
     assert error_class_of(err.value) == FAILED_TO_MERGE_FIELDS
 
 
+def test_columns_a_merge_adds_are_nullable_and_the_rows_before_read_as_null(spark, tmp_path):
+    """Delta adds merged columns nullable; Sail kept a literal's NOT NULL, and every read of the table then failed
+    (the rows before hold NULL there)."""
+    spark.sql("DROP TABLE IF EXISTS dw.merged")
+    spark.createDataFrame([(1, "a")], "id int, s string").write.saveAsTable("dw.merged")
+    (spark.createDataFrame([(2, "b")], "id int, s string").withColumn("source", F.lit("crm"))
+        .withColumn("tags", F.array(F.lit("x"))).withColumn("n", F.lit(5))
+        .write.mode("append").option("mergeSchema", "true").saveAsTable("dw.merged"))
+    assert [(f.name, f.nullable) for f in spark.table("dw.merged").schema.fields] == [
+        ("id", True), ("s", True), ("source", True), ("tags", True), ("n", True)]
+    assert _rows(spark, "dw.merged") == [(1, "a", None, None, None), (2, "b", "crm", ["x"], 5)]
+    _deep(spark.createDataFrame([(3, "c")], "id int, s string").withColumn("v", F.lit(7))).write \
+        .mode("append").option("mergeSchema", "true").saveAsTable("dw.merged")  # a plan too deep for upb
+    assert spark.table("dw.merged").schema["v"].nullable
+    assert spark.table("dw.merged").where("v IS NULL").count() == 2
+    # the same by path, and on an overwrite that keeps the rows' schema
+    path = str(tmp_path / "merged")
+    spark.createDataFrame([(1,)], "id int").write.format("delta").save(path)
+    spark.range(1).selectExpr("2 AS id", "'p' AS kind").write.format("delta").mode("append") \
+        .option("mergeSchema", "true").save(path)
+    assert sorted(map(tuple, spark.read.format("delta").load(path).collect())) == [(1, None), (2, "p")]
+    assert DeltaTable(path).schema().fields[1].nullable
+
+
 def test_an_overwrite_keeping_the_schema_is_checked_and_one_replacing_it_is_not(spark):
     spark.sql("DROP TABLE IF EXISTS dw.kept")
     spark.createDataFrame([(1, 1.5)], "id int, amount double").write.saveAsTable("dw.kept")

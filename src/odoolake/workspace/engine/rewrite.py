@@ -86,6 +86,11 @@ SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
 _SQL_TYPES = {pa.string(): "string", pa.int32(): "int", pa.bool_(): "boolean"}  # of the SHOW answers' columns
 
 
+# Kinds of column Sail writes NOT NULL though the input's schema says nullable: a struct or an array of constants
+# (measured on 0.7.2). Made nullable with the NOT NULL ones where Delta makes a column nullable.
+_WRITTEN_NOT_NULL = ("struct", "array")
+
+
 def _sql_type(field: pa.Field) -> str:
     try:
         return _SQL_TYPES[field.type]
@@ -1606,6 +1611,10 @@ class PlanRewriter:
                              f"{', '.join(lost)} because the table has NOT NULL column(s) {', '.join(not_null)}. Add "
                              "the columns first (ALTER TABLE … ADD COLUMNS) or rewrite the table with "
                              "option('overwriteSchema', 'true').")
+            added = [f.name for f in data.struct.fields if f.name.lower() not in existing and (
+                not f.nullable or f.data_type.WhichOneof("kind") in _WRITTEN_NOT_NULL)]
+            if added:  # Delta adds a merged column nullable (the table's rows before have none); Sail kept NOT NULL
+                self._wrap_nullable(source, added)
             renames = delta_writes.renamed_to_table(fields, names)
             if renames:
                 source.wrap("with_columns_renamed", relations_pb2.WithColumnsRenamed(renames=[
@@ -1630,23 +1639,27 @@ class PlanRewriter:
         names = [f.name for f in data.struct.fields]
         if len({name.lower() for name in names}) < len(names) or delta_writes.NULLABLE_TERM in names:
             return names, []
-        # a struct or an array of constants is analyzed as nullable and written NOT NULL (measured): made nullable too
         return names, [f.name for f in data.struct.fields
-                       if not f.nullable or f.data_type.WhichOneof("kind") in ("struct", "array")]
+                       if not f.nullable or f.data_type.WhichOneof("kind") in _WRITTEN_NOT_NULL]
 
     def _columns_made_nullable(self, source: WriteInput, call: Call) -> list[str]:
         """A DataFrame write that makes a table: its NOT NULL columns written through ``delta_writes.as_nullable``
         (``_not_null_columns``). Returns the input's columns (none if the lookup failed)."""
         names, fixed = self._not_null_columns(source.relation(), call)
         if fixed:
-            source.wrap("with_columns", relations_pb2.WithColumns(aliases=[{
-                "expr": {"expression_string": {"expression": delta_writes.NULLABLE_TERM_VALUE}},
-                "name": [delta_writes.NULLABLE_TERM]}]))
-            source.wrap("with_columns", relations_pb2.WithColumns(aliases=[{
-                "expr": {"expression_string": {"expression": delta_writes.as_nullable(name)}}, "name": [name]}
-                for name in fixed]))
-            source.wrap("drop", relations_pb2.Drop(column_names=[delta_writes.NULLABLE_TERM]))
+            self._wrap_nullable(source, fixed)
         return names
+
+    @staticmethod
+    def _wrap_nullable(source: WriteInput, columns: list[str]) -> None:
+        """The write's ``columns`` written through ``delta_writes.as_nullable``."""
+        source.wrap("with_columns", relations_pb2.WithColumns(aliases=[{
+            "expr": {"expression_string": {"expression": delta_writes.NULLABLE_TERM_VALUE}},
+            "name": [delta_writes.NULLABLE_TERM]}]))
+        source.wrap("with_columns", relations_pb2.WithColumns(aliases=[{
+            "expr": {"expression_string": {"expression": delta_writes.as_nullable(name)}}, "name": [name]}
+            for name in columns]))
+        source.wrap("drop", relations_pb2.Drop(column_names=[delta_writes.NULLABLE_TERM]))
 
     def _query_made_nullable(self, query: str, call: Call) -> str:
         """A CTAS's query with its NOT NULL columns made nullable (``_not_null_columns``)."""
