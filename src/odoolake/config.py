@@ -6,13 +6,20 @@ Sail rejects relative warehouse paths, and absolute paths keep tables valid what
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import logging
 import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOME = ".odoolake"
+LOG = logging.getLogger(__name__)
+# Until 2026-12-04 the Files API kept ``/Volumes/x`` in ``<volumes>/Volumes/x`` and ``dbfs:/Volumes/x`` was a DBFS
+# folder, while Spark read ``/Volumes/x`` from ``<volumes>/x``: ``ensure`` moves such files once to where every reader
+# now looks, and leaves this mark in ``<volumes>``.
+VOLUMES_LAYOUT_MARK = ".odoolake-volumes-layout-2"
 
 
 @dataclass(frozen=True)
@@ -58,12 +65,27 @@ class WorkspacePaths:
         return self.home / "tmp"
 
     def ensure(self) -> WorkspacePaths:
-        for path in (self.home, self.warehouse, self.dbfs_root, self.spill_dir):
+        for path in (self.home, self.warehouse, self.dbfs_root, self.spill_dir, self.volumes):
             path.mkdir(parents=True, exist_ok=True)
+        mark = self.volumes / VOLUMES_LAYOUT_MARK
+        if not mark.exists():
+            for old in (self.volumes / "Volumes", self.dbfs_root / "Volumes"):
+                _move_into(old, self.volumes)
+            mark.write_text("/Volumes/x and dbfs:/Volumes/x are <this folder>/x\n")
         return self
 
+    def volume_to_local(self, path: str) -> Path:
+        """Map ``/Volumes/<catalog>/<schema>/<volume>/x`` to the local file; refuse paths that escape the root."""
+        if path != "/Volumes" and not path.startswith("/Volumes/"):
+            raise ValueError(f"not a Volumes path: {path!r} (expected /Volumes/…)")
+        local = Path(os.path.normpath(self.volumes / path[len("/Volumes"):].lstrip("/")))
+        if local != self.volumes and self.volumes not in local.parents:
+            raise ValueError(f"Volumes path escapes the Volumes root: {path!r}")
+        return local
+
     def dbfs_to_local(self, uri: str) -> Path:
-        """Map ``dbfs:/a/b`` or ``/dbfs/a/b`` to the local file; refuse paths that escape the root."""
+        """Map ``dbfs:/a/b`` or ``/dbfs/a/b`` to the local file; refuse paths that escape the root.
+        ``dbfs:/Volumes/…`` is a Volumes path, as on Databricks (``dbutils.fs.ls`` of a volume names its files so)."""
         rel = uri
         for prefix in ("dbfs:/", "/dbfs/"):
             if rel.startswith(prefix):
@@ -71,6 +93,8 @@ class WorkspacePaths:
                 break
         else:
             raise ValueError(f"not a DBFS path: {uri!r} (expected dbfs:/…)")
+        if uri.startswith("dbfs:/") and (rel.lstrip("/") == "Volumes" or rel.lstrip("/").startswith("Volumes/")):
+            return self.volume_to_local("/" + rel.lstrip("/"))
         # Lexical check: `..` may not climb out, but symlinks the owner placed inside the root are followed.
         local = Path(os.path.normpath(self.dbfs_root / rel.lstrip("/")))
         if local != self.dbfs_root and self.dbfs_root not in local.parents:
@@ -94,3 +118,29 @@ def local_user() -> str:
     except Exception:  # no passwd entry in some containers
         name = "local"
     return f"{name}@localhost"
+
+
+def _move_into(old: Path, root: Path) -> None:
+    """Move the files under ``old`` to the same relative places under ``root``. A file whose place is taken stays
+    where it was, named in a warning; folders left empty are removed. Safe to run by two processes at once."""
+    if not old.is_dir() or old.is_symlink():
+        return
+    left = []
+    for folder, dirs, files in os.walk(old, topdown=False):
+        for name in files:
+            source = Path(folder) / name
+            target = root / source.relative_to(old)
+            if target.exists() or target.is_symlink():
+                left.append(str(source))
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):  # another process moved it first
+                os.replace(source, target)
+        for name in dirs:
+            with contextlib.suppress(OSError):  # not empty (something stayed), or a link
+                (Path(folder) / name).rmdir()
+    with contextlib.suppress(OSError):
+        old.rmdir()
+    if left:
+        LOG.warning("%d file(s) under %s were not moved to %s, their place being taken (first: %s)",
+                    len(left), old, root, left[0])

@@ -173,6 +173,29 @@ def test_statements_run_in_each_principals_own_session(server):
     assert run(ben, query).result.data_array == [["0"]]
 
 
+def test_a_volume_is_one_folder_for_the_files_api_spark_and_sql(server):
+    """Found by an audit: the Files API kept /Volumes/x apart from where Spark read it, so an uploaded file read as
+    an empty DataFrame and a file Spark wrote was not found by the Files API."""
+    import io
+
+    w = tls_client(server)
+    base = "/Volumes/main/default/shared_vol"
+    w.files.upload(f"{base}/in/sales.csv", io.BytesIO(b"id,amount\n1,10.50\n2,7.25\n"), overwrite=True)
+    out = spark_client(server, f"""
+        out["read"] = [tuple(r) for r in spark.read.csv("{base}/in/sales.csv", header=True).collect()]
+        out["dbfs_scheme"] = spark.read.csv("dbfs:{base}/in/sales.csv", header=True).count()
+        out["sql"] = spark.sql("SELECT count(*) FROM csv.`{base}/in/sales.csv`").collect()[0][0]
+        spark.range(3).write.mode("overwrite").parquet("{base}/out/p")
+    """, token=server.token)
+    assert "error" not in out, out["error"]
+    assert out["read"] == [["1", "10.50"], ["2", "7.25"]] and out["dbfs_scheme"] == 2
+    assert out["sql"] == 3  # the header line is a row to csv.`…`
+    written = [e.name for e in w.files.list_directory_contents(f"{base}/out/p")]
+    assert written and all(name.endswith(".parquet") for name in written if not name.startswith("_"))
+    assert [e.name for e in w.files.list_directory_contents(base)] == ["in", "out"]  # no layout files listed
+    w.files.delete(f"{base}/in/sales.csv")
+
+
 def test_files_outside_the_lake_are_refused_over_rest_for_non_admins(server):
     server.workspace.roles.set_role("dev2@example.com", "developer")
     dev = tls_client(server, server.workspace.tokens.create("dev2@example.com", "t")[0])

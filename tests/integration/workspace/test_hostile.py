@@ -129,8 +129,8 @@ def test_symbolic_links_never_lead_out_of_dbfs_or_volumes(server, tmp_path):
     dbfs, volumes = server.workspace.paths.dbfs_root, server.workspace.volumes.root
     os.symlink(outside, dbfs / "escape")
     os.symlink(outside / "secret.txt", dbfs / "secret-link")
-    (volumes / "Volumes" / "main" / "default" / "vol").mkdir(parents=True, exist_ok=True)
-    os.symlink(outside, volumes / "Volumes" / "main" / "default" / "vol" / "escape")
+    (volumes / "main" / "default" / "vol").mkdir(parents=True, exist_ok=True)
+    os.symlink(outside, volumes / "main" / "default" / "vol" / "escape")
     headers = {"Authorization": f"Bearer {server.token}"}
     with httpx.Client(base_url=server.url, headers=headers) as http:
         for r in (http.get("/api/2.0/dbfs/read", params={"path": "/secret-link"}),

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from odoolake.config import VOLUMES_LAYOUT_MARK
 from odoolake.workspace.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from odoolake.workspace.files.paths import clean_path, inside, under
 
@@ -34,9 +35,14 @@ UPLOAD_SUFFIX = ".odoolake-upload"  # a file being written, renamed into place w
 LOCK_SUFFIX = ".odoolake-lock"  # a table's write lock, hidden beside it (``engine.locks``): ``.<table>.odoolake-lock``
 
 
+VOLUMES = "/Volumes"  # the Files API's namespace: ``/Volumes/<catalog>/<schema>/<volume>/…``
+
+
 def is_internal(name: str) -> bool:
-    """Files the workspace keeps beside users' files (an upload in progress, a table's lock), never listed."""
-    return name.endswith(UPLOAD_SUFFIX) or (name.startswith(".") and name.endswith(LOCK_SUFFIX))
+    """Files the workspace keeps beside users' files (an upload in progress, a table's lock, the Volumes layout's
+    mark), never listed."""
+    return name.endswith(UPLOAD_SUFFIX) or (name.startswith(".") and name.endswith(LOCK_SUFFIX)) or \
+        name == VOLUMES_LAYOUT_MARK
 
 
 def file_info(path: str, local: Path) -> dict:
@@ -191,7 +197,8 @@ class Dbfs:
 
 
 class Volumes:
-    """The Files API on ``/Volumes/<catalog>/<schema>/<volume>/...`` (and ``/dbfs`` style paths refused)."""
+    """The Files API on ``/Volumes/<catalog>/<schema>/<volume>/...`` (and ``/dbfs`` style paths refused), over the
+    same folder Spark and dbutils read a ``/Volumes`` path from (``WorkspacePaths.volumes``)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -199,10 +206,10 @@ class Volumes:
 
     def path(self, raw: str) -> tuple[str, Path]:
         path = clean_path(raw, "file_path")
-        if not path.startswith("/Volumes/") or len(path.split("/")) < 5:
+        if not path.startswith(VOLUMES + "/") or len(path.split("/")) < 5:
             raise InvalidParameterValue(
                 f"Invalid file_path {raw!r}: the Files API works on /Volumes/<catalog>/<schema>/<volume>/…")
-        return path, under(self.root, path)
+        return path, under(self.root, path[len(VOLUMES):])
 
     def begin_upload(self, raw: str, overwrite: bool) -> _Upload:
         """Check the target and open a temporary file beside it; ``finish_upload`` renames it into place."""
@@ -236,8 +243,12 @@ class Volumes:
         self.file(raw).unlink()
 
     def directory(self, raw: str) -> tuple[str, Path]:
-        path, local = self.path(raw) if raw.count("/") >= 4 else (raw, under(self.root, clean_path(raw)))
-        return path, local
+        if isinstance(raw, str) and raw.count("/") >= 4:
+            return self.path(raw)
+        path = clean_path(raw)
+        if path != VOLUMES and not path.startswith(VOLUMES + "/"):
+            raise InvalidParameterValue(f"Invalid directory_path {raw!r}: the Files API works on /Volumes/….")
+        return path, under(self.root, path[len(VOLUMES):] or "/")
 
     def list_directory(self, raw: str) -> list[dict]:
         path, local = self.directory(raw)
@@ -267,3 +278,4 @@ class Volumes:
         if any(local.iterdir()):
             raise InvalidParameterValue(f"The directory {path} is not empty.", error_code="DIRECTORY_NOT_EMPTY")
         local.rmdir()
+

@@ -1,6 +1,6 @@
 """A local ``dbutils`` with the parts notebooks use: widgets, fs, notebook, jobs.taskValues, secrets.
 
-``dbutils.fs`` works on the local DBFS root; ``dbfs:/`` and ``/dbfs/`` paths are accepted.
+``dbutils.fs`` works on the local DBFS root (``dbfs:/`` and ``/dbfs/`` paths) and on Volumes (``/Volumes/…``).
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ class Fs:
             return Path(path[len("file:"):])
         if path.startswith(("dbfs:/", "/dbfs/")):
             return self._paths.dbfs_to_local(path)
+        if path == "/Volumes" or path.startswith("/Volumes/"):  # as the Files API and Spark read them
+            return self._paths.volume_to_local(path)
         return self._paths.dbfs_to_local("dbfs:" + ("" if path.startswith("/") else "/") + path)
 
     def _existing(self, path: str) -> Path:
