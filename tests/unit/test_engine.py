@@ -416,6 +416,40 @@ def test_files_outside_the_lake_are_refused_for_everyone_but_admins(home, engine
         engine.stop_session(dev)
 
 
+def test_a_read_of_files_that_are_not_there_is_path_not_found(home, engine, fresh):
+    """As Spark checks before planning a read (found by an audit: Sail read a mistyped path as no rows)."""
+    (home.dbfs_root / "present").mkdir(exist_ok=True)
+    (home.dbfs_root / "present" / "a.csv").write_text("x\n1\n")
+    for attempt in (lambda: fresh.read.csv("dbfs:/presnet/a.csv").collect(),
+                    lambda: fresh.read.parquet("dbfs:/no/such/folder").collect(),
+                    lambda: fresh.read.schema("a int").json("/Volumes/main/default/none/x.json").collect(),
+                    lambda: fresh.read.format("text").option("path", "dbfs:/no/such.txt").load().collect(),
+                    lambda: fresh.read.csv("dbfs:/present/*.json").collect(),  # a glob that matches nothing
+                    lambda: fresh.sql("SELECT * FROM csv.`dbfs:/presnet/a.csv`").collect(),
+                    lambda: fresh.read.table("text.`dbfs:/no/such.txt`").collect()):
+        with pytest.raises(PySparkException) as err:
+            attempt()
+        assert error_class(err.value) == "PATH_NOT_FOUND" and "Path does not exist: " in str(err.value)
+    assert "dbfs:/presnet/a.csv" in str(_refusal(lambda: fresh.read.csv("dbfs:/presnet/a.csv").collect()))
+    assert fresh.read.csv("dbfs:/present/*.csv", header=True).count() == 1  # a glob that matches
+    assert fresh.sql("SELECT * FROM csv.`dbfs:/present`").count() == 2
+    fresh.range(2).write.mode("overwrite").csv("dbfs:/present/new")  # writes make their path
+    assert fresh.read.csv("dbfs:/present/new").count() == 2
+    _set_role(home, "dev2@example.com", "developer")
+    dev = engine.session("dev2@example.com")
+    try:  # outside the lake, the rule on files is what a non-admin hears, not whether the file exists
+        err = _refusal(lambda: dev.read.csv("/no/such/outside.csv").collect())
+        assert PATH_OUTSIDE_LAKE in str(err) and error_class(err) == "INSUFFICIENT_PERMISSIONS"
+    finally:
+        engine.stop_session(dev)
+
+
+def _refusal(attempt) -> PySparkException:
+    with pytest.raises(PySparkException) as err:
+        attempt()
+    return err.value
+
+
 def test_a_read_only_principal_reads_but_cannot_write(home, engine, fresh):
     fresh.range(2).write.mode("overwrite").saveAsTable("t_gold.readable")
     _set_role(home, "viewer@example.com", "read_only")

@@ -130,6 +130,12 @@ def test_the_deep_walk_does_not_enter_expressions():
 @pytest.fixture
 def rewriter(tmp_path) -> PlanRewriter:
     paths = WorkspacePaths.from_env(str(tmp_path)).ensure()
+    raw = paths.dbfs_root / "raw"  # the files the plans read (a read of a missing path is refused)
+    raw.mkdir()
+    for name in ["a", "b", *map(str, range(MAX_DEEP_HITS + 1))]:
+        (raw / f"{name}.csv").write_text("x\n1\n")
+    for name in ("a", "b"):
+        (paths.dbfs_root / f"{name}.csv").write_text("x\n1\n")
     roles = Roles(Database(paths.home / "workspace.db"), OWNER)
     return PlanRewriter(CatalogStore(paths, OWNER), _NoColumns(), AccessRules(paths, roles))  # type: ignore[arg-type]
 

@@ -13,6 +13,7 @@ Rules, each named once:
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 from pathlib import Path
@@ -27,6 +28,7 @@ READ_ONLY_PRINCIPAL = "READ_ONLY_PRINCIPAL"
 PRODUCTION_WRITE = "PRODUCTION_WRITE"
 CODE_FROM_READ_ONLY = "CODE_FROM_READ_ONLY"
 INSUFFICIENT_PERMISSIONS = "INSUFFICIENT_PERMISSIONS"  # the Spark error class Databricks uses for all three
+PATH_NOT_FOUND = "PATH_NOT_FOUND"  # Spark's class for a read of files that are not there
 
 _GLOB = re.compile(r"[*?\[{]")
 
@@ -119,6 +121,16 @@ class AccessRules:
     def map_and_check(self, principal: Principal, path: str) -> str:
         local = self.local(path)
         self.check_path(principal, local)
+        return local
+
+    def map_and_check_read(self, principal: Principal, path: str) -> str:
+        """``map_and_check`` for a path files are read from: it must exist (a glob must match something), as Spark
+        checks before it plans the read (``PATH_NOT_FOUND``); Sail read a missing path as no rows."""
+        local = self.map_and_check(principal, path)
+        if local.startswith("/") and "{" not in local and not (
+                glob.glob(local) if _GLOB.search(local) else os.path.lexists(local)):
+            raise CallRefused("INVALID_ARGUMENT", f"[{PATH_NOT_FOUND}] Path does not exist: {path}.",
+                              PATH_NOT_FOUND, "42K03")
         return local
 
     # -- writes ------------------------------------------------------------------------------------------------

@@ -535,20 +535,31 @@ class PlanRewriter:
         if str(source.options.get("readChangeFeed", "")).lower() == "true":
             raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
                          "Delta Change Data Feed (readChangeFeed) is not supported by the local engine.")
+        # a Delta table's absence is the engine's to name; a stream's directory may be filled later
+        check = self.access.map_and_check if source.format.lower() in ("delta", "") or read.is_streaming \
+            else self.access.map_and_check_read
         for i, path in enumerate(source.paths):
-            source.paths[i] = self.access.map_and_check(call.principal, path)
-        self._path_options(source.options, call)
+            source.paths[i] = check(call.principal, path)
+        self._path_options(source.options, call, check)
 
-    def _path_options(self, options: Any, call: Call) -> None:
+    def _path_options(self, options: Any, call: Call,
+                      check: Callable[[Principal, str], str] | None = None) -> None:
         """Options the engine takes a path from (``path``, ``location``; their case does not matter to it)."""
         for key in list(options):
             if key.lower() in sqltext.OPTION_PATH_KEYS:
-                options[key] = self.access.map_and_check(call.principal, options[key])
+                options[key] = (check or self.access.map_and_check)(call.principal, options[key])
+
+    def _map_path_read(self, ref: sqltext.PathRef, call: Call) -> str:
+        """A path in a statement that only reads: files named as a table (``csv.`/x```) must exist (a Delta
+        table's absence is the engine's to name)."""
+        if ref.kind == "table" and ref.fmt != "delta":
+            return self.access.map_and_check_read(call.principal, ref.path)
+        return self.access.map_and_check(call.principal, ref.path)
 
     def _named_table(self, read: Any, call: Call) -> None:
         """``spark.read.table("text.`/some/file`")``: a name whose first part is a file format is a path."""
         read.named_table.unparsed_identifier = sqltext.replace_name_path(
-            read.named_table.unparsed_identifier, lambda ref: self.access.map_and_check(call.principal, ref.path))
+            read.named_table.unparsed_identifier, lambda ref: self._map_path_read(ref, call))
 
     def _create_managed_table(self, create: Any, call: Call) -> str:
         """``spark.catalog.createTable(name, schema=…)`` without a path: an empty Delta table at the name's managed
@@ -670,7 +681,8 @@ class PlanRewriter:
             written = self._check_target(sql, call)
         if head[0] == "CREATE":
             _check_catalog_names(dialect.created_names(sql))
-        sql = sqltext.replace_paths(sql, lambda ref: self.access.map_and_check(call.principal, ref.path))
+        sql = sqltext.replace_paths(sql, lambda ref: self.access.map_and_check(call.principal, ref.path) if writes
+                                    else self._map_path_read(ref, call))
         if sqltext.identifier_parameters(sql):
             self.access.check_named_later(call.principal)
         if sqltext.mentions(sql, "information_schema"):

@@ -46,13 +46,15 @@ class SqlSyntaxError(EngineError):
 
 @dataclass(frozen=True)
 class PathRef:
-    """A path the statement reads or writes: ``kind`` is ``table`` (``csv.`/x```), ``literal`` or ``function``."""
+    """A path the statement reads or writes: ``kind`` is ``table`` (``csv.`/x```, its format in ``fmt``),
+    ``literal`` or ``function``."""
 
     path: str
     start: int
     end: int  # inclusive, like sqlglot's token positions
     kind: str
     quote: str
+    fmt: str = ""
 
 
 # Databricks SQL's configuration parameters (``SET ANSI_MODE = false``, a SQL session's configuration) by their
@@ -273,7 +275,7 @@ def paths(sql: str) -> list[PathRef]:
         prev2 = toks[i - 2] if i >= 2 else None
         if tok.token_type == TokenType.IDENTIFIER and prev is not None and prev.token_type == TokenType.DOT \
                 and prev2 is not None and prev2.text.lower() in FILE_FORMATS:
-            found.append(PathRef(tok.text, tok.start, tok.end, "table", "`"))
+            found.append(PathRef(tok.text, tok.start, tok.end, "table", "`", prev2.text.lower()))
         elif tok.token_type in _STRINGS and prev is not None:
             quote = sql[tok.start + 1] if tok.token_type == TokenType.RAW_STRING else sql[tok.start]  # r'…'
             key = prev2 if prev.token_type == TokenType.EQ else prev  # OPTIONS (path '…') or (path = '…')
@@ -293,7 +295,7 @@ def _format_path_in_name(name: str, offset: int) -> list[PathRef]:
     toks = _tokens(name)
     if len(toks) == 3 and toks[0].text.lower() in FILE_FORMATS and toks[1].token_type == TokenType.DOT \
             and toks[2].token_type == TokenType.IDENTIFIER:
-        return [PathRef(toks[2].text, offset + toks[2].start, offset + toks[2].end, "table", "`")]
+        return [PathRef(toks[2].text, offset + toks[2].start, offset + toks[2].end, "table", "`", toks[0].text.lower())]
     return []
 
 
