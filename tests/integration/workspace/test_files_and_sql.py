@@ -10,7 +10,7 @@ from databricks.sdk.service.sql import StatementParameterListItem, StatementStat
 from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language, ObjectType
 
 from odoolake.testing.waiting import wait_until
-from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
+from odoolake.workspace.sql.statements import INLINE_LIMIT_EXCEEDED, LOCAL_WAREHOUSE_ID
 
 
 def test_clusters_list_get_start(w):
@@ -193,6 +193,11 @@ def test_a_cancelled_statement_stops_and_byte_limit_truncates(w, server):
     rows = [int(r[0]) for r in cut.result.data_array]
     assert 0 < len(rows) < 12000 and rows == list(range(len(rows)))  # as many rows as fit, from the first
     assert cut.manifest.total_row_count == len(rows) and cut.manifest.total_byte_count <= 1000
+    # Past 25 MiB without a byte_limit, an INLINE statement fails, as on Databricks (it answered part of the rows)
+    big = w.statement_execution.execute_statement(warehouse_id=warehouse, wait_timeout="50s",
+                                                  statement="SELECT repeat('x', 1000) AS s FROM range(30000)")
+    assert big.status.state == StatementState.FAILED and big.result is None
+    assert big.status.error.message == INLINE_LIMIT_EXCEEDED and "26214400 bytes" in INLINE_LIMIT_EXCEEDED
 
 
 def _download(link: str) -> bytes:

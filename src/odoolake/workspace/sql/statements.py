@@ -56,6 +56,10 @@ LOG = logging.getLogger(__name__)
 LOCAL_WAREHOUSE_ID = "local0000000000"
 CHUNK_ROWS = 5000
 INLINE_LIMIT_BYTES = 25 * 1024 * 1024
+INLINE_LIMIT_EXCEEDED = (  # Databricks' words when an INLINE result without a byte_limit is past the limit
+    f"Inline byte limit exceeded. Statements executed with disposition=INLINE can have a result size of at most "
+    f"{INLINE_LIMIT_BYTES} bytes. Please execute the statement with disposition=EXTERNAL_LINKS if you want to "
+    "download the full result.")
 KEEP_SECONDS = 3600  # a result is kept this long after it ended or was last read (statements and operations)
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "CLOSED"})
 INLINE, EXTERNAL_LINKS = "INLINE", "EXTERNAL_LINKS"
@@ -79,6 +83,7 @@ class Statement(CancellableRun):
     disposition: str = INLINE
     format: str = "JSON_ARRAY"
     files: list[ChunkFile] = field(default_factory=list)  # EXTERNAL_LINKS: the chunk files
+    inline_cap: bool = False  # INLINE without a byte_limit: a result past INLINE_LIMIT_BYTES fails, as on Databricks
 
 
 _INTEGERS = {"INT": "int", "INTEGER": "int", "BIGINT": "bigint", "LONG": "bigint", "SMALLINT": "smallint",
@@ -446,7 +451,8 @@ class StatementService:
             if value is not None and (not isinstance(value, str) or not _IDENT.match(value)):
                 raise InvalidParameterValue(f"Invalid {name} {value!r}: expected an identifier.")
         self._expire()
-        st = Statement(str(uuid.uuid4()), disposition=disposition, format=fmt)
+        st = Statement(str(uuid.uuid4()), disposition=disposition, format=fmt,
+                       inline_cap=disposition == INLINE and byte_limit is None)
         with self._lock:
             self._statements[st.statement_id] = st
         limit = byte_limit or (INLINE_LIMIT_BYTES if disposition == INLINE else EXTERNAL_BYTE_LIMIT)
@@ -584,6 +590,8 @@ class StatementService:
         for start in range(0, max(len(data), 1), CHUNK_ROWS):
             chunk = data[start:start + CHUNK_ROWS]
             size = sum(len(str(r)) for r in chunk)
+            if total + size > byte_limit and st.inline_cap:
+                raise InvalidParameterValue(INLINE_LIMIT_EXCEEDED)
             if total + size > byte_limit:  # the rows that still fit, then stop
                 kept = used = 0
                 for row in chunk:
