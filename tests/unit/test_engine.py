@@ -444,6 +444,31 @@ def test_a_read_of_files_that_are_not_there_is_path_not_found(home, engine, fres
         engine.stop_session(dev)
 
 
+def test_drop_view_and_drop_temp_view_answer_as_spark_and_databricks(fresh):
+    """The catalog holds no views: Sail sent every DROP VIEW of a name that is not a temporary view to it and failed
+    'does not support dropping views', IF EXISTS or not (dbt's clean-up sends DROP VIEW IF EXISTS)."""
+    fresh.sql("CREATE TABLE IF NOT EXISTS t_gold.not_a_view (x INT)")
+    for text in ("DROP VIEW IF EXISTS never_made", "DROP VIEW IF EXISTS t_gold.never_made",
+                 "DROP VIEW IF EXISTS main.t_gold.not_a_view", "DROP VIEW IF EXISTS global_temp.never_made"):
+        assert fresh.sql(text).collect() == []
+    assert error_class(_refusal(lambda: fresh.sql("DROP VIEW t_gold.never_made"))) == "TABLE_OR_VIEW_NOT_FOUND"
+    wrong = _refusal(lambda: fresh.sql("DROP VIEW t_gold.not_a_view"))
+    assert error_class(wrong) == "WRONG_COMMAND_FOR_OBJECT_TYPE" and "Use DROP TABLE instead" in str(wrong)
+    assert fresh.table("t_gold.not_a_view").columns == ["x"]  # nothing dropped
+    fresh.range(1).createOrReplaceTempView("Shown")
+    fresh.sql("DROP VIEW IF EXISTS shown")  # names match case-insensitively, as in Spark
+    assert error_class(_refusal(lambda: fresh.table("Shown").collect())) == "TABLE_OR_VIEW_NOT_FOUND"
+    fresh.range(1).createOrReplaceGlobalTempView("Global")
+    assert fresh.sql("DROP VIEW global_temp.GLOBAL").collect() == []
+    assert error_class(_refusal(lambda: fresh.sql("DROP VIEW global_temp.global"))) == "TABLE_OR_VIEW_NOT_FOUND"
+    # spark.catalog: True when a view was dropped, False when there was none (Sail failed, or said True)
+    fresh.range(1).createOrReplaceTempView("Again")
+    fresh.range(1).createOrReplaceGlobalTempView("Again")
+    assert [fresh.catalog.dropTempView("nope"), fresh.catalog.dropGlobalTempView("nope")] == [False, False]
+    assert [fresh.catalog.dropTempView("again"), fresh.catalog.dropGlobalTempView("AGAIN")] == [True, True]
+    assert [fresh.catalog.dropTempView("again"), fresh.catalog.dropGlobalTempView("again")] == [False, False]
+
+
 def _refusal(attempt) -> PySparkException:
     with pytest.raises(PySparkException) as err:
         attempt()

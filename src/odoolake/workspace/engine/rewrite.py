@@ -86,6 +86,7 @@ SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
 _SQL_TYPES = {pa.string(): "string", pa.int32(): "int", pa.bool_(): "boolean"}  # of the SHOW answers' columns
 
 
+_DROP_TEMP_VIEW = ("drop_temp_view", "drop_global_temp_view")  # spark.catalog.dropTempView, dropGlobalTempView
 # Kinds of column Sail writes NOT NULL though the input's schema says nullable: a struct or an array of constants
 # (measured on 0.7.2). Made nullable with the NOT NULL ones where Delta makes a column nullable.
 _WRITTEN_NOT_NULL = ("struct", "array")
@@ -376,6 +377,14 @@ class PlanRewriter:
         elif kind == "catalog" and _creates_managed_table(relation.catalog):
             made = self._create_managed_table(getattr(relation.catalog, relation.catalog.WhichOneof("cat_type")), call)
             relation.sql.query = self.prepare_sql(made, call, eager=False)  # its text gets the rules like any other
+        elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in _DROP_TEMP_VIEW:
+            kind = relation.catalog.WhichOneof("cat_type")
+            drop = getattr(relation.catalog, kind)
+            found = self._temporary_view(drop.view_name, kind == "drop_global_temp_view", call)
+            if found is None:  # False, as Spark answers (Sail failed, or answered True for a global one)
+                relation.sql.query = sqltext.answer_query([("value", "boolean")], [(False,)])
+            else:
+                drop.view_name = found
         elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in ("list_databases", "get_database"):
             relation.sql.query = self._databases(relation.catalog)
         elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in ("list_tables", "get_table"):
@@ -705,6 +714,11 @@ class PlanRewriter:
             old, new = self.resolve(renamed[0], call), self.resolve(renamed[1], call)
             self._catalog(lambda: self.catalog.rename_table(old, new))
             return sqltext.answer_query([], [])
+        dropped = sqltext.drop_view(sql) if head[:2] == ["DROP", "VIEW"] else None
+        if dropped is not None:
+            if not eager:
+                raise self._needs_command("DROP VIEW")
+            return self._drop_view(sql, *dropped, call)
         if head[0] == "USE":
             return self._use(sql, head, call)
         if head[0] == "SHOW" and len(head) > 1 and head[1] in ("SCHEMAS", "DATABASES", "NAMESPACES"):
@@ -1170,6 +1184,36 @@ class PlanRewriter:
             raise refuse(code, exc.error_class, exc.sql_state, str(exc).split("] ", 1)[-1]) from None
         return sqltext.answer_query([(f.name, _sql_type(f)) for f in table.schema],
                                     [tuple(row.values()) for row in table.to_pylist()])
+
+    def _drop_view(self, sql: str, parts: list[str], if_exists: bool, call: Call) -> str:
+        """``DROP VIEW [IF EXISTS] name``: a temporary view of the session is Sail's to drop; any other name is no
+        view (the catalog holds none: CREATE VIEW is refused), so IF EXISTS does nothing, a table is the wrong
+        command and anything else is not found, as Databricks answers. Sail sent every such name to the catalog,
+        which answered that dropping views is not supported, IF EXISTS or not."""
+        global_temp = len(parts) == 2 and parts[0].lower() == "global_temp"
+        found = self._temporary_view(parts[-1], global_temp, call) if len(parts) == 1 or global_temp else None
+        if found is not None:
+            return "DROP VIEW " + ("global_temp." if global_temp else "") + sqltext.quote_path(found, "`")
+        if if_exists:
+            return sqltext.answer_query([], [])
+        name = None if global_temp or len(parts) > 3 else \
+            self.resolve(".".join(sqltext.quote_path(part, "`") for part in parts), call)
+        if name is not None and self.catalog.find(name) is not None:
+            raise refuse("INVALID_ARGUMENT", "WRONG_COMMAND_FOR_OBJECT_TYPE", "42809",
+                         f"The operation DROP VIEW requires a VIEW. But `{name}` is a TABLE. Use DROP TABLE instead.")
+        raise not_found(name if name is not None else ".".join(parts))
+
+    def _temporary_view(self, name: str, global_temp: bool, call: Call) -> str | None:
+        """The name Sail keeps for the session's temporary view ``name`` (a global one with ``global_temp``), found
+        as Spark finds it, case-insensitively (Sail matches case-sensitively); None when there is none."""
+        listing = "SHOW VIEWS" + (" IN global_temp" if global_temp else "")
+        try:
+            views = self.upstream.query_rows(call.session_id, call.user_id,
+                                             relations_pb2.Relation(sql=relations_pb2.SQL(query=listing)))
+        except UpstreamError as exc:
+            raise exc.error from None
+        return next((row["tableName"] for row in views
+                     if row["isTemporary"] and row["tableName"].lower() == name.lower()), None)
 
     def _show_listing(self, sql: str, what: str, call: Call) -> str:
         """``SHOW TABLES``, ``SHOW TABLE EXTENDED``, ``SHOW VIEWS`` and ``SHOW COLUMNS`` as Databricks answers them.

@@ -751,6 +751,16 @@ def rename_table(sql: str) -> tuple[str, str] | None:
     return (old, new) if new is not None and j == len(toks) else None
 
 
+def drop_view(sql: str) -> tuple[list[str], bool] | None:
+    """(the name's parts, IF EXISTS) of ``DROP VIEW [IF EXISTS] name``, else None."""
+    toks = _statement_tokens(sql)
+    if [t.text.upper() for t in toks[:2]] != ["DROP", "VIEW"]:
+        return None
+    if_exists = [t.text.upper() for t in toks[2:4]] == ["IF", "EXISTS"]
+    parts, i = _dotted(toks, 4 if if_exists else 2)
+    return (parts, if_exists) if parts and i == len(toks) else None
+
+
 @dataclass(frozen=True)
 class CreateTable:
     """A ``CREATE [OR REPLACE] [EXTERNAL] TABLE [IF NOT EXISTS] name …`` statement, as far as the engine cares."""
