@@ -156,3 +156,31 @@ def test_listings_page_by_databricks_rule(tmp_path):
     refused = client.get(listing + "&max_results=-1")
     assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert "max_results -1" in refused.json()["message"]
+
+
+def test_table_summaries_read_both_patterns_as_sql_like(tmp_path):
+    """Found by an audit: the table pattern was ignored and the schema pattern taken for a schema's name."""
+    store = _store(tmp_path)
+    for schema, tables in (("bir", ["form_2307", "forms_log", "remittances"]), ("birx", ["form_x"]),
+                           ("ledger", ["move_lines"])):
+        store.create_schema("main", schema)
+        for table in tables:
+            store.create_table(FullName("main", schema, table), None)
+    client = TestClient(catalog_app(store, SECRET), headers={"Authorization": f"Bearer {SECRET}"})
+
+    def summaries(query: str) -> list[str]:
+        answer = client.get(f"{routes.PREFIX}/table-summaries?catalog_name=main{query}")
+        assert answer.status_code == 200, answer.text
+        return sorted(t["full_name"] for t in answer.json()["tables"])
+
+    assert summaries("&schema_name_pattern=bir&table_name_pattern=remittances") == ["main.bir.remittances"]
+    assert summaries("&schema_name_pattern=bir&table_name_pattern=form%25") == ["main.bir.form_2307",
+                                                                                 "main.bir.forms_log"]
+    assert summaries("&schema_name_pattern=bir&table_name_pattern=form_") == []  # one character, not a prefix
+    assert summaries("&schema_name_pattern=bi%25&table_name_pattern=form_%25") == [
+        "main.bir.form_2307", "main.bir.forms_log", "main.birx.form_x"]
+    assert summaries("&schema_name_pattern=led%25") == ["main.ledger.move_lines"]
+    everything = summaries("")
+    assert set(summaries("&table_name_pattern=%25")) == set(everything) == set(summaries("&schema_name_pattern="))
+    assert {"main.bir.remittances", "main.ledger.move_lines"} <= set(everything)
+    assert "main.information_schema.tables" in summaries("&schema_name_pattern=information_schema")

@@ -12,10 +12,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from odoolake.workspace.catalog.store import CatalogError, CatalogStore, FullName, identifier
+from odoolake.workspace.catalog.store import INFORMATION_SCHEMA, CatalogError, CatalogStore, FullName, identifier
 from odoolake.workspace.engine.access import lake_roots, outside_lake
 from odoolake.workspace.errors import InvalidParameterValue, PermissionDenied
 from odoolake.workspace.routes.common import field, json_body, query_bool, query_int
+from odoolake.workspace.sql.metadata import pattern as name_pattern
 
 PREFIX = "/api/2.1/unity-catalog"
 MAX_PAGE = 1000
@@ -126,9 +127,15 @@ def table_summaries(request: Request) -> dict:
     catalog = request.query_params.get("catalog_name")
     if not catalog:
         raise InvalidParameterValue("Missing required parameter: catalog_name")
-    schema = request.query_params.get("schema_name_pattern")
-    summaries = [{"full_name": str(t.name), "table_type": t.table_type}
-                 for t in _store(request).tables(catalog, schema if schema and schema != "*" else None)]
+    # SQL LIKE patterns (``%``, ``_``), as Databricks reads them; unset or empty: everything
+    schemas = name_pattern(request.query_params.get("schema_name_pattern"))
+    tables = name_pattern(request.query_params.get("table_name_pattern"))
+    store = _store(request)
+    listed = store.tables(catalog)
+    if schemas is not None and schemas.match(INFORMATION_SCHEMA):  # named: its views, as a schema of their own
+        listed += store.tables(catalog, INFORMATION_SCHEMA)
+    summaries = [{"full_name": str(t.name), "table_type": t.table_type} for t in listed
+                 if (schemas is None or schemas.match(t.name.schema)) and (tables is None or tables.match(t.name.table))]
     return _page(summaries, request, "tables", page_size=MAX_SUMMARIES_PAGE, all_unless_asked=False)
 
 
