@@ -469,6 +469,16 @@ def test_drop_view_and_drop_temp_view_answer_as_spark_and_databricks(fresh):
     assert [fresh.catalog.dropTempView("again"), fresh.catalog.dropGlobalTempView("again")] == [False, False]
 
 
+def test_common_analysis_mistakes_get_sparks_error_classes(fresh):
+    """Sail answered an internal message without a class for both (found by the client audits)."""
+    left, right = fresh.sql("SELECT 1 AS period, 'a' AS x"), fresh.sql("SELECT 1 AS period, 'b' AS y")
+    ambiguous = _refusal(lambda: left.crossJoin(right).select("period").collect())
+    assert error_class(ambiguous) == "AMBIGUOUS_REFERENCE" and "`period`" in str(ambiguous)
+    for text in ("SELECT x, y FROM VALUES (1, 2) AS v(x, y) GROUP BY x",
+                 "SELECT x, count(*) FROM VALUES (1, 2) AS v(x, y) GROUP BY x HAVING y > 1"):
+        assert error_class(_refusal(lambda: fresh.sql(text).collect())) == "MISSING_AGGREGATION"  # noqa: B023
+
+
 def _refusal(attempt) -> PySparkException:
     with pytest.raises(PySparkException) as err:
         attempt()

@@ -25,6 +25,8 @@ from odoolake.workspace.engine.session import SESSION_IDLE_ENV, SESSION_IDLE_SEC
     ("not supported: Open source Unity Catalog does not support creating views", "UNSUPPORTED_FEATURE", "0A000",
      "CREATE TEMP VIEW"),
     ("divide by zero", "DIVIDE_BY_ZERO", "22012", "try_divide"),
+    ('ambiguous attribute: ObjectName([Identifier("period")])', "AMBIGUOUS_REFERENCE", "42704", "`period`"),
+    ('No field named g."#1". Did you mean \'g."#0"\'?', "MISSING_AGGREGATION", "42803", "any_value"),
     ("unknown function: no_such_fn", "UNRESOLVED_ROUTINE", "42883", "`no_such_fn`"),
     ("Cannot cast string 'abc' to value of Int32 type", "CAST_INVALID_INPUT", "22018", '"INT"'),
     ("Can't cast value 300 to type Int8", "CAST_OVERFLOW", "22003", 'The value 300 cannot be cast to "TINYINT"'),

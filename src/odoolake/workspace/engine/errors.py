@@ -115,6 +115,17 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
      lambda m: SparkError("UNRESOLVED_COLUMN.WITHOUT_SUGGESTION", "42703",
                           f"A column, variable, or function parameter with name {_quoted(m.group('parts'))} cannot "
                           "be resolved.")),
+    (re.compile(r"ambiguous attribute: ObjectName\(\[(?P<parts>.*?)\]\)"),
+     lambda m: SparkError("AMBIGUOUS_REFERENCE", "42704",
+                          f"Reference {_quoted(m.group('parts'))} is ambiguous: more than one input has a column of "
+                          "that name. Qualify it with the table or alias it comes from.", _ANALYSIS)),
+    # a column neither grouped nor aggregated: Sail names it only by its internal id (``g."#1"``)
+    (re.compile(r'No field named \S*"#\d+"\. Did you mean'),
+     lambda m: SparkError("MISSING_AGGREGATION", "42803",
+                          "A non-aggregating expression is based on columns which are not participating in the GROUP "
+                          "BY clause. Add the columns or the expression to the GROUP BY, aggregate the expression, or "
+                          "use any_value(<column>) if you do not care which of the values within a group is "
+                          "returned.", _ANALYSIS)),
     (re.compile(r"invalid argument: found (?P<near>end of input|\S+?)(?: at (?P<pos>\d+):\d+)? expected"), _syntax),
     (re.compile(r"session (?P<id>[\w-]+) is not running"),
      lambda m: SparkError(SESSION_CLOSED, "HY000",
