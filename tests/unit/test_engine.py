@@ -298,6 +298,8 @@ def test_unsupported_features_are_named(fresh, tmp_path):
             fresh.sql(text).collect()  # the engine answered TABLE_OR_VIEW_NOT_FOUND naming the CTE itself
         assert error_class(err.value) == "UNSUPPORTED_FEATURE"
     assert fresh.table("t_gold.kept").count() == 1
+    read_files = _refusal(lambda: fresh.sql("SELECT * FROM read_files('dbfs:/x', format => 'csv')").collect())
+    assert error_class(read_files) == "UNSUPPORTED_FEATURE" and "spark.read.format" in str(read_files)
 
 
 def test_create_or_replace_with_a_column_list_replaces_the_table_keeping_its_history(fresh):

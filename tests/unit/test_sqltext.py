@@ -448,3 +448,10 @@ def test_symbols_inside_any_string_literal_are_no_operators():
     plain = sqltext.nesting("SELECT 1")
     assert sqltext.nesting("SELECT r'++++++++' AS a") == plain
     assert sqltext.nesting("SELECT '++++++++' AS a") == plain
+
+
+def test_a_call_is_found_by_name_outside_literals():
+    assert sqltext.calls("SELECT * FROM read_files('/Volumes/a', format => 'csv')", "read_files")
+    assert sqltext.calls("select * from READ_FILES ('/x')", "read_files")
+    assert not sqltext.calls("SELECT 'read_files(' AS a, `read_files` FROM t", "read_files")
+    assert not sqltext.calls("SELECT read_files FROM t", "read_files")  # a column of that name

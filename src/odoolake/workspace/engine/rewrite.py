@@ -676,6 +676,11 @@ class PlanRewriter:
                          "Recursive CTEs (WITH RECURSIVE) are not supported by the local engine (Sail 0.7.2 reads the "
                          "CTE's own name as a missing table): unroll the recursion to a fixed depth, or compute it "
                          "in Python.")
+        if sqltext.calls(sql, "read_files"):
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         "read_files(…) is not supported by the local engine (Sail 0.7.2 has no such table "
+                         "function): read the files with spark.read.format(…).options(…).load(path), or name them "
+                         "as a table in SQL: SELECT * FROM csv.`/Volumes/…/file.csv`.")
         head = sqltext.words(sql, 4)
         if head[:1] == ["WITH"]:
             sql = sqltext.with_moved_into_insert(sql) or sql

@@ -363,6 +363,13 @@ def mentions(sql: str, name: str) -> bool:
                if t.token_type in (TokenType.VAR, TokenType.IDENTIFIER) or t.text.lower() == name)
 
 
+def calls(sql: str, function: str) -> bool:
+    """Does the text call ``function`` (its name, outside literals, before an opening bracket)?"""
+    toks = _tokens(sql)
+    return any(a.token_type not in _LITERALS and a.text.lower() == function and b.token_type == TokenType.L_PAREN
+               for a, b in itertools.pairwise(toks))
+
+
 def is_recursive(sql: str) -> bool:
     """Does the text define a recursive CTE (``WITH RECURSIVE``, anywhere: in a subquery or an INSERT's query)?"""
     toks = _tokens(sql)
