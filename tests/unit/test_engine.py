@@ -481,6 +481,19 @@ def test_common_analysis_mistakes_get_sparks_error_classes(fresh):
         assert error_class(_refusal(lambda: fresh.sql(text).collect())) == "MISSING_AGGREGATION"  # noqa: B023
 
 
+def test_describe_and_summary_rows_come_in_sparks_order(fresh):
+    """Sail answered them in an order that changed from run to run (found by a Databricks Connect audit)."""
+    df = fresh.createDataFrame([(1, "a"), (2, "b"), (3, "c"), (4, None)], "x int, s string")
+    for _ in range(3):
+        assert [r.summary for r in df.describe().collect()] == ["count", "mean", "stddev", "min", "max"]
+        assert [r.summary for r in df.summary().collect()] == ["count", "mean", "stddev", "min", "25%", "50%",
+                                                               "75%", "max"]
+    assert [r.summary for r in df.summary("max", "count").collect()] == ["max", "count"]  # as asked
+    described = df.describe("x")
+    assert described.collect()[0].asDict() == {"summary": "count", "x": "4"}
+    assert described.select(described["x"]).first()[0] == "4"  # the client's reference to it still resolves
+
+
 def _refusal(attempt) -> PySparkException:
     with pytest.raises(PySparkException) as err:
         attempt()

@@ -92,6 +92,32 @@ _DROP_TEMP_VIEW = ("drop_temp_view", "drop_global_temp_view")  # spark.catalog.d
 _WRITTEN_NOT_NULL = ("struct", "array")
 
 
+# The rows of describe() and summary() (its default statistics), in the order Spark answers them.
+_DESCRIBE_ROWS = ("count", "mean", "stddev", "min", "max")
+_SUMMARY_ROWS = ("count", "mean", "stddev", "min", "25%", "50%", "75%", "max")
+_ORDERED = "odoolake: statistics in Spark's order"  # marks the statistics relation under the sort that orders it
+
+
+def _in_statistics_order(relation: relations_pb2.Relation) -> None:
+    """``df.describe()``/``df.summary()`` with their rows sorted as Spark answers them (its statistics' order; for
+    summary the order asked): Sail answered them in an order that changed from run to run, so code reading
+    ``describe().collect()[0]`` as the count got another row."""
+    if relation.common.source_info == _ORDERED:  # the one this put under its sort (the walk meets it next)
+        return
+    if relation.WhichOneof("rel_type") == "summary":
+        rows = list(relation.summary.statistics) or list(_SUMMARY_ROWS)
+    else:
+        rows = list(_DESCRIBE_ROWS)
+    statistics = relations_pb2.Relation()
+    statistics.CopyFrom(relation)
+    statistics.ClearField("common")  # the plan id stays with the relation the client refers to
+    statistics.common.source_info = _ORDERED
+    cases = " ".join(f"WHEN {sqltext.sql_literal(name)} THEN {i}" for i, name in enumerate(rows))
+    order = {"child": {"expression_string": {"expression": f"CASE `summary` {cases} END"}},
+             "direction": "SORT_DIRECTION_ASCENDING", "null_ordering": "SORT_NULLS_LAST"}
+    relation.sort.CopyFrom(relations_pb2.Sort(input=statistics, order=[order], is_global=True))
+
+
 def _sql_type(field: pa.Field) -> str:
     try:
         return _SQL_TYPES[field.type]
@@ -377,6 +403,8 @@ class PlanRewriter:
         elif kind == "catalog" and _creates_managed_table(relation.catalog):
             made = self._create_managed_table(getattr(relation.catalog, relation.catalog.WhichOneof("cat_type")), call)
             relation.sql.query = self.prepare_sql(made, call, eager=False)  # its text gets the rules like any other
+        elif kind in ("describe", "summary"):
+            _in_statistics_order(relation)
         elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in _DROP_TEMP_VIEW:
             kind = relation.catalog.WhichOneof("cat_type")
             drop = getattr(relation.catalog, kind)
