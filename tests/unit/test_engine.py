@@ -489,6 +489,7 @@ def test_describe_and_summary_rows_come_in_sparks_order(fresh):
         assert [r.summary for r in df.summary().collect()] == ["count", "mean", "stddev", "min", "25%", "50%",
                                                                "75%", "max"]
     assert [r.summary for r in df.summary("max", "count").collect()] == ["max", "count"]  # as asked
+    assert [r.summary for r in df.summary("count", "10%").collect()] == ["count"]  # the engine's limit (documented)
     described = df.describe("x")
     assert described.collect()[0].asDict() == {"summary": "count", "x": "4"}
     assert described.select(described["x"]).first()[0] == "4"  # the client's reference to it still resolves
