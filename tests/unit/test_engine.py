@@ -495,6 +495,20 @@ def test_describe_and_summary_rows_come_in_sparks_order(fresh):
     assert described.select(described["x"]).first()[0] == "4"  # the client's reference to it still resolves
 
 
+def test_time_travel_by_a_date_reads_that_days_midnight(fresh, home):
+    """``option("timestampAsOf", "2026-12-06")`` as Delta's docs write it (Sail refused a date without a time)."""
+    import datetime
+
+    fresh.sql("DROP TABLE IF EXISTS t_gold.travel")
+    fresh.range(3).write.saveAsTable("t_gold.travel")
+    tomorrow = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)).date().isoformat()
+    assert fresh.read.option("timestampAsOf", tomorrow).table("t_gold.travel").count() == 3
+    location = DeltaTable(str(home.warehouse / "t_gold" / "travel")).table_uri
+    assert fresh.read.format("delta").option("timestampAsOf", tomorrow).load(location).count() == 3
+    before = _refusal(lambda: fresh.read.option("timestampAsOf", "2020-01-01").table("t_gold.travel").collect())
+    assert "2020-01-01 00:00:00" in str(before)  # read as that day's midnight, before the table's first version
+
+
 def _refusal(attempt) -> PySparkException:
     with pytest.raises(PySparkException) as err:
         attempt()

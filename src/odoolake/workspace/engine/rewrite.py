@@ -86,6 +86,7 @@ SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
 _SQL_TYPES = {pa.string(): "string", pa.int32(): "int", pa.bool_(): "boolean"}  # of the SHOW answers' columns
 
 
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DROP_TEMP_VIEW = ("drop_temp_view", "drop_global_temp_view")  # spark.catalog.dropTempView, dropGlobalTempView
 # Kinds of column Sail writes NOT NULL though the input's schema says nullable: a struct or an array of constants
 # (measured on 0.7.2). Made nullable with the NOT NULL ones where Delta makes a column nullable.
@@ -96,6 +97,14 @@ _WRITTEN_NOT_NULL = ("struct", "array")
 _DESCRIBE_ROWS = ("count", "mean", "stddev", "min", "max")
 _SUMMARY_ROWS = ("count", "mean", "stddev", "min", "25%", "50%", "75%", "max")
 _ORDERED = "odoolake: statistics in Spark's order"  # marks the statistics relation under the sort that orders it
+
+
+def _time_travel_dates(options: Any) -> None:
+    """A ``timestampAsOf`` option that is a date alone as that day's midnight, as Delta reads it (Sail refused it as
+    an invalid timestamp, though ``TIMESTAMP AS OF '<date>'`` in SQL worked)."""
+    for key in list(options):
+        if key.lower() == "timestampasof" and _DATE_ONLY.match(options[key].strip()):
+            options[key] = options[key].strip() + " 00:00:00"
 
 
 def _in_statistics_order(relation: relations_pb2.Relation) -> None:
@@ -572,6 +581,7 @@ class PlanRewriter:
         if str(source.options.get("readChangeFeed", "")).lower() == "true":
             raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
                          "Delta Change Data Feed (readChangeFeed) is not supported by the local engine.")
+        _time_travel_dates(source.options)
         # a Delta table's absence is the engine's to name; a stream's directory may be filled later
         check = self.access.map_and_check if source.format.lower() in ("delta", "") or read.is_streaming \
             else self.access.map_and_check_read
@@ -597,6 +607,7 @@ class PlanRewriter:
         """``spark.read.table("text.`/some/file`")``: a name whose first part is a file format is a path."""
         read.named_table.unparsed_identifier = sqltext.replace_name_path(
             read.named_table.unparsed_identifier, lambda ref: self._map_path_read(ref, call))
+        _time_travel_dates(read.named_table.options)
 
     def _create_managed_table(self, create: Any, call: Call) -> str:
         """``spark.catalog.createTable(name, schema=…)`` without a path: an empty Delta table at the name's managed
