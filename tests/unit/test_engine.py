@@ -507,6 +507,10 @@ def test_time_travel_by_a_date_reads_that_days_midnight(fresh, home):
     assert fresh.read.format("delta").option("timestampAsOf", tomorrow).load(location).count() == 3
     before = _refusal(lambda: fresh.read.option("timestampAsOf", "2020-01-01").table("t_gold.travel").collect())
     assert "2020-01-01 00:00:00" in str(before)  # read as that day's midnight, before the table's first version
+    fresh.range(5).write.mode("append").saveAsTable("t_gold.travel")
+    assert fresh.read.option("versionAsOf", 0).table("t_gold.travel").count() == 3
+    assert fresh.sql("SELECT count(*) FROM t_gold.travel VERSION AS OF 0").first()[0] == 3
+    assert fresh.sql(f"SELECT count(*) FROM t_gold.travel TIMESTAMP AS OF '{tomorrow}'").first()[0] == 8
 
 
 def _refusal(attempt) -> PySparkException:
