@@ -33,6 +33,22 @@ def test_qualify_and_pivot_are_respelled():
     assert rewrite("SELECT * FROM s.t UNPIVOT (x FOR k IN (v))", columns_of) is None
 
 
+def test_group_by_all_groups_by_the_projections_without_aggregates():
+    """Databricks' GROUP BY ALL (Sail read ALL as a column), worked by hand from its definition."""
+    assert rewrite("SELECT g, upper(g) AS u, count(*) AS n, sum(v) + 1 s FROM s.t GROUP BY ALL", columns_of) == \
+        "SELECT g, upper(g) AS u, count(*) AS n, sum(v) + 1 s FROM s.t GROUP BY 1, 2"  # the rest as written
+    assert rewrite("SELECT count(*), sum(v) FROM s.t group by all ORDER BY 1", columns_of) == \
+        "SELECT count(*), sum(v) FROM s.t  ORDER BY 1"  # only aggregates: one global group
+    # a window function is no grouping key; an aggregate inside a scalar subquery is not this SELECT's
+    assert rewrite("SELECT g, sum(sum(v)) OVER () AS w, (SELECT max(d) FROM s.u) AS m, max(v) FROM s.t GROUP BY ALL",
+                   columns_of).endswith("GROUP BY 1, 3")
+    both = rewrite("SELECT * FROM (SELECT g, sum(v) s FROM s.t GROUP BY ALL) a JOIN "
+                   "(SELECT id, max(d) FROM s.u GROUP BY ALL) b ON true", columns_of)
+    assert both is not None and both.count("GROUP BY 1") == 2 and "GROUP BY ALL" not in both.upper()
+    assert rewrite("SELECT 'GROUP BY ALL' AS s FROM s.t", columns_of) is None
+    assert rewrite("SELECT g FROM s.t GROUP BY g UNION ALL SELECT g FROM s.t GROUP BY g", columns_of) is None
+
+
 def test_the_target_of_a_data_change_is_found():
     assert dml_target("DELETE FROM s.t WHERE id = 1") == "`s`.`t`"
     assert dml_target("UPDATE main.s.t SET v = 0") == "`main`.`s`.`t`"

@@ -513,6 +513,13 @@ def test_time_travel_by_a_date_reads_that_days_midnight(fresh, home):
     assert fresh.sql(f"SELECT count(*) FROM t_gold.travel TIMESTAMP AS OF '{tomorrow}'").first()[0] == 8
 
 
+def test_group_by_all_runs_as_databricks_defines_it(fresh):
+    rows = fresh.sql("SELECT x % 2 AS odd, count(*) AS n, sum(x) FROM VALUES (1), (2), (3) AS v(x) GROUP BY ALL "
+                     "ORDER BY odd").collect()
+    assert [tuple(r) for r in rows] == [(0, 1, 2), (1, 2, 4)] and rows[0].__fields__[2] == "sum(x)"
+    assert fresh.sql("SELECT count(*) AS n FROM VALUES (1), (2) AS v(x) GROUP BY ALL").first().n == 2
+
+
 def _refusal(attempt) -> PySparkException:
     with pytest.raises(PySparkException) as err:
         attempt()

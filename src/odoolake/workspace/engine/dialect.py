@@ -3,6 +3,8 @@
 - ``QUALIFY`` (Sail 0.7.2: a syntax error) becomes a subquery filtered on its window column, as sqlglot's Spark
   generator writes it.
 - ``PIVOT (… FOR col IN (v AS a, …))`` is respelled ``FOR (col) IN ((v) AS a, …)``, the form Sail parses.
+- ``GROUP BY ALL`` (Sail 0.7.2: ``ALL`` read as a column) groups by the ordinals of the projections that hold no
+  aggregate, as Databricks defines it (nor a window function: evaluated after grouping); none is a global aggregate.
 - Lateral column aliases (``SELECT v * 2 AS d, d + 1 AS e``: Sail cannot resolve ``d``) are replaced by the
   expression they name, only where the name is no column of the query's sources (a column wins, as in Spark). When a
   source's columns are unknown here, nothing is replaced.
@@ -15,6 +17,7 @@ path goes through (``PlanRewriter.prepare_sql``).
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +40,13 @@ ColumnsOf = Callable[[str], list[str] | None]
 _PROJECTION_ENDS = frozenset({TokenType.FROM, TokenType.WHERE, TokenType.GROUP_BY, TokenType.HAVING,
                               TokenType.ORDER_BY, TokenType.LIMIT, TokenType.UNION, TokenType.INTERSECT,
                               TokenType.SORT_BY, TokenType.CLUSTER_BY, TokenType.DISTRIBUTE_BY})
+
+
+def _groups_by_all(sql: str) -> list[tuple[int, int]]:
+    """Where each ``GROUP BY ALL`` is in the text: (start of GROUP BY, end of ALL, inclusive)."""
+    toks = sqltext.tokens(sql)
+    return [(a.start, b.end) for a, b in itertools.pairwise(toks)
+            if a.token_type == TokenType.GROUP_BY and b.token_type == TokenType.ALL]
 
 
 def _hints(sql: str) -> tuple[bool, bool, bool]:
@@ -75,18 +85,44 @@ def _hints(sql: str) -> tuple[bool, bool, bool]:
 def rewrite(sql: str, columns_of: ColumnsOf) -> str | None:
     """The text Sail should run instead of ``sql``, or None to run it as it is."""
     qualify, pivot, lateral = _hints(sql)
-    if not (qualify or pivot or lateral):
+    group_all = _groups_by_all(sql)
+    if not (qualify or pivot or lateral or group_all):
         return None
     try:
         tree = sqlglot.parse_one(sql, read=READ)
     except ParseError:
         return None  # Sail reports the syntax error in its own terms (translated to PARSE_SYNTAX_ERROR)
     changed = qualify and tree.find(exp.Qualify) is not None
+    if group_all:
+        groupings = _group_by_ordinals(tree)
+        if len(groupings) == len(group_all) == 1 and not (qualify or pivot or lateral):
+            # the one clause replaced in the text: everything else reaches Sail as written (names of columns too)
+            (start, end), ordinals = group_all[0], groupings[0]
+            return sql[:start] + (f"GROUP BY {', '.join(map(str, ordinals))}" if ordinals else "") + sql[end + 1:]
+        changed |= bool(groupings)
     if pivot:
         changed |= _respell_pivots(tree)
     if lateral:
         changed |= _inline_lateral_aliases(tree, columns_of)
     return tree.sql(dialect=WRITE) if changed else None
+
+
+def _group_by_ordinals(tree: exp.Expr) -> list[list[int]]:
+    """Each ``GROUP BY ALL`` as ``GROUP BY <ordinals>`` of the projections with neither an aggregate nor a window
+    function of their own SELECT (Spark groups by ordinals); with none, no GROUP BY (a global aggregate). A ``*``
+    projection is left to Sail. Returns the ordinals of each clause replaced."""
+    done = []
+    for select in list(tree.find_all(exp.Select)):
+        group = select.args.get("group")
+        if group is None or not group.args.get("all") or any(isinstance(s, exp.Star) or s.is_star
+                                                                for s in select.selects):
+            continue
+        ordinals = [i for i, projection in enumerate(select.selects, 1)
+                    if not any(node.find_ancestor(exp.Select) is select  # not one of a subquery's
+                               for node in projection.find_all(exp.AggFunc, exp.Window))]
+        select.set("group", exp.Group(expressions=[exp.Literal.number(i) for i in ordinals]) if ordinals else None)
+        done.append(ordinals)
+    return done
 
 
 def _respell_pivots(tree: exp.Expr) -> bool:
