@@ -479,6 +479,11 @@ def test_common_analysis_mistakes_get_sparks_error_classes(fresh):
     for text in ("SELECT x, y FROM VALUES (1, 2) AS v(x, y) GROUP BY x",
                  "SELECT x, count(*) FROM VALUES (1, 2) AS v(x, y) GROUP BY x HAVING y > 1"):
         assert error_class(_refusal(lambda: fresh.sql(text).collect())) == "MISSING_AGGREGATION"  # noqa: B023
+    from pyspark.sql import functions as F
+
+    inverse = F.udf(lambda x: 1 / x, "double")
+    failed = str(_refusal(lambda: fresh.range(1).select(inverse("id")).collect()))
+    assert "ZeroDivisionError: division by zero" in failed and "DIVIDE_BY_ZERO" not in failed  # the user's own error
 
 
 def test_describe_and_summary_rows_come_in_sparks_order(fresh):

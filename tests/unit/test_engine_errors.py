@@ -114,3 +114,12 @@ def test_sails_closed_session_message_is_translated_and_the_limit_is_read_from_t
         monkeypatch.setenv(SESSION_IDLE_ENV, bad)
         with pytest.raises(EngineError, match=f"{SESSION_IDLE_ENV} must be a positive number of seconds, got '"):
             session_idle_seconds()
+
+
+def test_a_python_workers_own_error_is_passed_on_as_it_is():
+    """A UDF's ZeroDivisionError read like the engine's division by zero: its traceback was replaced by
+    DIVIDE_BY_ZERO (found by a Databricks Connect audit)."""
+    udf = ("An exception was thrown from the Python worker.\nTraceback (most recent call last):\n  File \"x.py\", "
+           "line 7, in inv\n    return 1 / x\nZeroDivisionError: division by zero")
+    assert classify(udf) is None
+    assert classify("Arrow error: Divide by zero error") is not None  # the engine's own stays translated

@@ -193,7 +193,14 @@ def _spark_type(arrow_name: str) -> str:
     return _ARROW_TYPES.get(arrow_name, arrow_name.upper())
 
 
+# A Python worker's exception (a UDF's traceback): the user's own error, passed on as it is. Its text may read like
+# an engine message ("ZeroDivisionError: division by zero"), which a rule would otherwise replace, traceback and all.
+_PYTHON_ERROR = re.compile(r"Traceback \(most recent call last\)")
+
+
 def classify(message: str) -> SparkError | None:
+    if _PYTHON_ERROR.search(message):
+        return None
     for pattern, build in RULES:
         match = pattern.search(message)
         if match:
