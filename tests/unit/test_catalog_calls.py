@@ -128,6 +128,9 @@ def test_history_and_detail_have_deltas_types(spark):
     row = detail.first()
     assert row.partitionColumns == ["k"] and row.numFiles == 2 and isinstance(row.properties, dict)
     assert row.lastModified == last.timestamp and row.createdAt <= row.lastModified
+    assert row.name == "main.cc.parts"  # the table's name, as Databricks answers (the Delta log holds none)
+    location = row.location
+    assert spark.sql(f"DESCRIBE DETAIL delta.`{location}`").first().name is None  # a path names no table
 
 
 @pytest.mark.parametrize(("columns", "says"), [

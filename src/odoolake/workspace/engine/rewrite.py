@@ -1151,6 +1151,9 @@ class PlanRewriter:
             raise refuse("INVALID_ARGUMENT", exc.error_class, exc.sql_state, exc.message) from None
         except DeltaCommandError as exc:
             raise refuse("INVALID_ARGUMENT", "DELTA_COMMAND_FAILED", "42000", str(exc)) from None
+        if name is not None and stmt.kind == "detail":  # the table's name, as Databricks answers (the log has none)
+            name_at = [c for c, _ in columns].index("name")
+            rows = [(*row[:name_at], str(name), *row[name_at + 1:]) for row in rows]
         if name is not None:
             self.catalog.delta.forget(location)
             if stmt.kind == "comment_table":  # the catalog's comment, which DESCRIBE and the API show
