@@ -65,3 +65,13 @@ def test_varchar_and_char_columns_are_strings_without_their_length(spark):
 def test_statements_the_engine_cannot_run(spark, sql):
     with pytest.raises(PySparkException):
         spark.sql(sql).collect()
+
+
+def test_sample_draws_the_same_numbers_in_every_file(spark):
+    """Spark seeds each partition apart (the seed plus the partition's index); the engine draws the same sequence in
+    each file, so a table of 10 equal files samples 10 copies of one draw: with replacement every count is a
+    multiple of 10 (Spark: about 500 ± 22 here, any number)."""
+    spark.range(1000).repartition(10).write.mode("overwrite").saveAsTable("limits.ten_files")
+    table = spark.table("limits.ten_files")
+    assert spark.sql("DESCRIBE DETAIL limits.ten_files").first().numFiles == 10
+    assert all(table.sample(True, 0.5, seed=seed).count() % 10 == 0 for seed in range(1, 6))
