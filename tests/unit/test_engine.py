@@ -525,6 +525,19 @@ def test_group_by_all_runs_as_databricks_defines_it(fresh):
     assert fresh.sql("SELECT count(*) AS n FROM VALUES (1), (2) AS v(x) GROUP BY ALL").first().n == 2
 
 
+def test_describe_schema_answers_as_databricks(fresh, home):
+    """Sail answered `Namespace Name` as `main.<schema>`, no owner, and the catalog's own keys as properties."""
+    fresh.sql("CREATE SCHEMA IF NOT EXISTS described COMMENT 'ledgers' WITH DBPROPERTIES ('team' = 'finance')")
+    rows = dict(tuple(r) for r in fresh.sql("DESCRIBE SCHEMA EXTENDED described").collect())
+    assert rows == {"Catalog Name": "main", "Namespace Name": "described", "Comment": "ledgers",
+                    "Location": (home.warehouse / "described").as_uri(), "Owner": rows["Owner"],
+                    "Properties": "((team,finance))"}
+    assert rows["Owner"].endswith("@localhost")
+    assert [r[0] for r in fresh.sql("DESC DATABASE main.described").collect()] == [
+        "Catalog Name", "Namespace Name", "Comment", "Location", "Owner"]
+    assert error_class(_refusal(lambda: fresh.sql("DESCRIBE SCHEMA no_such").collect())) == "SCHEMA_NOT_FOUND"
+
+
 def _refusal(attempt) -> PySparkException:
     with pytest.raises(PySparkException) as err:
         attempt()

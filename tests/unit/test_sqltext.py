@@ -455,3 +455,14 @@ def test_a_call_is_found_by_name_outside_literals():
     assert sqltext.calls("select * from READ_FILES ('/x')", "read_files")
     assert not sqltext.calls("SELECT 'read_files(' AS a, `read_files` FROM t", "read_files")
     assert not sqltext.calls("SELECT read_files FROM t", "read_files")  # a column of that name
+
+
+@pytest.mark.parametrize(("sql", "read"), [
+    ("DESCRIBE SCHEMA gold", (["gold"], False)),
+    ("desc database extended main.gold", (["main", "gold"], True)),
+    ("DESCRIBE NAMESPACE `extended`", (["extended"], False)),
+    ("DESCRIBE SCHEMA EXTENDED", (["EXTENDED"], False)),  # a schema named extended
+    ("DESCRIBE TABLE gold", None), ("DESCRIBE SCHEMA a.b.c", None), ("DESCRIBE SCHEMA gold x", None),
+])
+def test_describe_schema_is_read_with_its_name_and_extended(sql, read):
+    assert sqltext.describe_schema(sql) == read

@@ -86,6 +86,7 @@ SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
 _SQL_TYPES = {pa.string(): "string", pa.int32(): "int", pa.bool_(): "boolean"}  # of the SHOW answers' columns
 
 
+_RESERVED_SCHEMA_PROPERTIES = ("comment", "location", "owner")  # Spark's reserved namespace properties
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DROP_TEMP_VIEW = ("drop_temp_view", "drop_global_temp_view")  # spark.catalog.dropTempView, dropGlobalTempView
 # Kinds of column Sail writes NOT NULL though the input's schema says nullable: a struct or an array of constants
@@ -774,6 +775,9 @@ class PlanRewriter:
             if not eager:
                 raise self._needs_command(head[0])
             return self._set(sql, call)
+        schema_described = sqltext.describe_schema(sql) if head[0] in ("DESCRIBE", "DESC") else None
+        if schema_described is not None:
+            return self._describe_schema(*schema_described)
         if head[0] in ("DESCRIBE", "DESC"):
             described = sqltext.describe_table(sql)
             if described is not None:
@@ -1319,6 +1323,26 @@ class PlanRewriter:
         if described.extended:  # as Spark's DESCRIBE of a V2 table: an empty row, then the details
             answer += [("", "", None), (_DETAILED, "", None), *((key, value, None) for key, value in _details(info))]
         return sqltext.answer_query(_DESCRIBE_COLUMNS, answer)
+
+    def _describe_schema(self, parts: list[str], extended: bool) -> str:
+        """``DESCRIBE SCHEMA [EXTENDED] s`` as Databricks answers it: the catalog and the schema on rows of their own
+        (Sail: ``Namespace Name`` ``main.s``), its owner, and with EXTENDED its own properties only (Sail listed the
+        catalog's ``created_at``, ``schema_id``…)."""
+        if len(parts) == 2 and parts[0].lower() not in CATALOG_ALIASES:
+            raise self._unknown_catalog(parts[0])
+        schema = next((s for s in self.catalog.schemas(CATALOG) if s["name"] == parts[-1].lower()), None)
+        if schema is None:
+            raise refuse("NOT_FOUND", "SCHEMA_NOT_FOUND", "42704",
+                         f"The schema `{'.'.join(parts)}` cannot be found. Verify the spelling and the catalog; "
+                         "`SHOW SCHEMAS` lists what exists.")
+        rows = [("Catalog Name", CATALOG), ("Namespace Name", schema["name"]), ("Comment", schema.get("comment") or ""),
+                ("Location", (self.catalog.paths.warehouse / schema["name"]).as_uri()),
+                ("Owner", schema.get("owner") or "")]
+        if extended:
+            properties = sorted((k, v) for k, v in (schema.get("properties") or {}).items()
+                                if k.lower() not in _RESERVED_SCHEMA_PROPERTIES)  # on rows of their own
+            rows.append(("Properties", "(" + ", ".join(f"({k},{v})" for k, v in properties) + ")"))
+        return sqltext.answer_query([("info_name", "string"), ("info_value", "string")], rows)
 
     def _describe_column(self, described: sqltext.Describe, answer: list[tuple]) -> str:
         """One column's ``info_name, info_value`` rows; its statistics (EXTENDED) are NULL, as Spark answers a

@@ -496,6 +496,18 @@ def describe_table(sql: str) -> Describe | None:
     return Describe(name, extended, column) if column is not None and end == len(toks) else None
 
 
+def describe_schema(sql: str) -> tuple[list[str], bool] | None:
+    """(the name's parts, EXTENDED) of ``DESCRIBE {SCHEMA|DATABASE|NAMESPACE} [EXTENDED] name``, else None."""
+    toks = _statement_tokens(sql)
+    upper = [t.text.upper() for t in toks]
+    if upper[:1] not in (["DESCRIBE"], ["DESC"]) or len(toks) < 3 or upper[1] not in ("SCHEMA", "DATABASE",
+                                                                                      "NAMESPACE"):
+        return None
+    extended = upper[2] == "EXTENDED" and len(toks) > 3
+    parts, i = _dotted(toks, 3 if extended else 2)
+    return (parts, extended) if parts and len(parts) <= 2 and i == len(toks) else None
+
+
 @dataclass(frozen=True)
 class ShowPartitions:
     """``SHOW PARTITIONS name [PARTITION (col = value, …)]``: the table as written and the spec's (column, SQL
