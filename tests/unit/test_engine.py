@@ -17,11 +17,11 @@ from deltalake import DeltaTable
 from pyspark.errors import PySparkException
 
 from odoolake.config import WorkspacePaths
-from odoolake.workspace.engine import LocalEngine
+from odoolake.workspace.engine import LocalEngine, sqltext
 from odoolake.workspace.engine.access import PATH_OUTSIDE_LAKE, READ_ONLY_PRINCIPAL
 from odoolake.workspace.engine.isolation import NETWORK_NAMESPACE
 from odoolake.workspace.engine.protos import base_pb2
-from odoolake.workspace.engine.rewrite import SILENT_COLUMN_DROP
+from odoolake.workspace.engine.rewrite import MAX_SQL_TOKENS, SILENT_COLUMN_DROP
 
 
 def error_class(exc: BaseException) -> str | None:
@@ -536,6 +536,23 @@ def test_describe_schema_answers_as_databricks(fresh, home):
     assert [r[0] for r in fresh.sql("DESC DATABASE main.described").collect()] == [
         "Catalog Name", "Namespace Name", "Comment", "Location", "Owner"]
     assert error_class(_refusal(lambda: fresh.sql("DESCRIBE SCHEMA no_such").collect())) == "SCHEMA_NOT_FOUND"
+
+
+def test_an_insert_of_thousands_of_literal_rows_runs_and_hostile_texts_stay_refused(fresh):
+    """dbt seeds insert up to 10,000 rows in one INSERT … VALUES (found by a dbt audit: refused past 16,384 tokens,
+    after dbt had emptied the table). A list of literal rows nests two levels however long; anything else past the
+    bound is refused as before."""
+    fresh.sql("CREATE OR REPLACE TABLE t_gold.seeded (id INT, name STRING, amount DECIMAL(10,2), note STRING, d DATE)")
+    rows = ", ".join(f"({i}, 'payee {i}\\'s', {i}.25, NULL, '2026-01-{i % 28 + 1:02d}')" for i in range(3000))
+    assert sqltext.token_bound(rows.encode()) > MAX_SQL_TOKENS
+    answer = fresh.sql(f"INSERT OVERWRITE t_gold.seeded VALUES {rows}").first()
+    assert (answer.num_affected_rows, answer.num_inserted_rows) == (3000, 3000)
+    assert tuple(fresh.sql("SELECT count(*), sum(amount), max(name) FROM t_gold.seeded").first()) == \
+        (3000, Decimal("4499250.00"), "payee 999's")
+    for value in ("(" * 20000 + "1" + ")" * 20000, "+".join(["1"] * 20000)):
+        refused = _refusal(lambda: fresh.sql(f"INSERT INTO t_gold.seeded VALUES ({value}, 'x', 1, NULL, NULL)"))  # noqa: B023
+        assert error_class(refused) == "PARSE_SYNTAX_ERROR" and f"more than {MAX_SQL_TOKENS} tokens" in str(refused)
+    assert fresh.table("t_gold.seeded").count() == 3000
 
 
 def _refusal(attempt) -> PySparkException:

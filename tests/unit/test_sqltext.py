@@ -466,3 +466,31 @@ def test_a_call_is_found_by_name_outside_literals():
 ])
 def test_describe_schema_is_read_with_its_name_and_extended(sql, read):
     assert sqltext.describe_schema(sql) == read
+
+
+@pytest.mark.parametrize(("sql", "flat"), [
+    ("INSERT INTO t VALUES (1, 'a\\'b', NULL, -2.5e3, DATE '2026-01-01', CAST('1.5' AS DOUBLE)), "
+     "(2, 'x' 'y', TRUE, 3L, X'ab', CAST('2' AS DECIMAL(10, 2)));", True),
+    ("insert overwrite table main.`my s`.t (a, `b c`) values (1, 2), (3, 4)", True),
+    ("INSERT INTO t VALUES (1 + 1)", False),  # an operator: a chain of them nests one level each
+    ("INSERT INTO t VALUES ((1))", False),  # a bracket more
+    ("INSERT INTO t VALUES ('a') /* a comment */", False),
+    ("INSERT INTO t VALUES ('a\\') , ((((1))))", False),  # the escaped quote keeps the string open: not flat
+    ("INSERT INTO t VALUES (upper('a'))", False),  # a call
+    ("INSERT INTO t SELECT 1", False),
+    ("INSERT INTO t VALUES (1) ; DROP TABLE x", False),
+    ("WITH c AS (SELECT 1) INSERT INTO t VALUES (1)", False),
+])
+def test_a_values_list_of_literal_rows_is_read_from_the_raw_text(sql, flat):
+    """Whatever another lexer makes of the text: the engine's own rules (backslash escapes, adjacent strings)."""
+    assert (sqltext.flat_values_start(sql) is not None) is flat
+
+
+def test_a_large_text_is_not_kept_among_the_cached_token_lists():
+    """A seed's INSERT (700 KB: 50 MB of tokens) kept in a cache of 512 texts would hold gigabytes; the last large
+    one alone is kept, for the readers of the same statement."""
+    big = "INSERT INTO t VALUES " + ", ".join(f"({i}, 'x')" for i in range(20000))
+    before = sqltext._small_tokens.cache_info().currsize
+    first = sqltext.words(big, 2)
+    assert first == ["INSERT", "INTO"] and sqltext._small_tokens.cache_info().currsize == before
+    assert sqltext._tokens(big) is sqltext._tokens(big)  # read once for the statement

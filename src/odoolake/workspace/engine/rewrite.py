@@ -706,8 +706,11 @@ class PlanRewriter:
     def _prepare_sql(self, sql: str, call: Call, eager: bool, prepared: Prepared | None, standalone: bool) -> str:
         if sql in sqltext.ANSWERED:  # the engine's own answer to an earlier statement, read by the client
             return sql
-        _check_size(sql.encode(), "statement")
-        _check_nesting(sql, "statement")
+        # a long list of literal rows nests two levels however long it is: the bounds are for the rest
+        flat = sqltext.flat_values_start(sql)
+        bounded = sql if flat is None else sql[:flat]
+        _check_size(bounded.encode(), "statement")
+        _check_nesting(bounded, "statement")
         if sqltext.statements(sql) > 1:
             raise refuse("INVALID_ARGUMENT", "PARSE_SYNTAX_ERROR", "42601",
                          "Only one SQL statement can be run at a time; split the text at its semicolons.")

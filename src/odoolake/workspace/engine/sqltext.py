@@ -128,8 +128,30 @@ def is_time_zone(value: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=512)
+# Texts longer than this (a seed's INSERT of thousands of literal rows: 50 MB of tokens for 700 KB of text) are not
+# kept in the cache of 512 texts; the last one is kept alone, for the readers of the same statement.
+_LARGE_TEXT = 64 * 1024
+_last_large: tuple[str, tuple[Token, ...]] | None = None
+
+
 def _tokens(sql: str) -> tuple[Token, ...]:
+    global _last_large
+    if len(sql) <= _LARGE_TEXT:
+        return _small_tokens(sql)
+    last = _last_large
+    if last is not None and last[0] == sql:
+        return last[1]
+    toks = _tokenized(sql)
+    _last_large = (sql, toks)
+    return toks
+
+
+@lru_cache(maxsize=512)
+def _small_tokens(sql: str) -> tuple[Token, ...]:
+    return _tokenized(sql)
+
+
+def _tokenized(sql: str) -> tuple[Token, ...]:
     try:
         return tuple(_expand_commands(sql, _DIALECT.tokenize(sql), 0))
     except TokenError as exc:
@@ -361,6 +383,28 @@ def mentions(sql: str, name: str) -> bool:
     name = name.lower()
     return any(t.text.lower() == name for t in _tokens(sql)
                if t.token_type in (TokenType.VAR, TokenType.IDENTIFIER) or t.text.lower() == name)
+
+
+# A VALUES list of literal rows, read from the raw text as the engine lexes it (backslash escapes, adjacent strings
+# joined), whatever another lexer makes of it: numbers, NULL/TRUE/FALSE, strings (typed: DATE '…', X'…') and a
+# string cast to a type. It nests two levels at most, however long, so the token bound need not count it.
+_STRING = r"(?:'(?:[^'\\]|\\.)*'\s*)+"
+_FLAT_LITERAL = (rf"(?:[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?[a-zA-Z]{{0,2}}|NULL|TRUE|FALSE"
+                 rf"|(?:(?:DATE|TIMESTAMP|TIMESTAMP_NTZ|TIMESTAMP_LTZ|X)\s*)?{_STRING}"
+                 rf"|CAST\s*\(\s*{_STRING}\s*AS\s+[A-Za-z_]+(?:\s*\(\s*\d+\s*(?:,\s*\d+\s*)?\))?\s*\))")
+_FLAT_ROW = rf"\(\s*{_FLAT_LITERAL}\s*(?:,\s*{_FLAT_LITERAL}\s*)*\)"
+_FLAT_VALUES = re.compile(rf"\s*{_FLAT_ROW}\s*(?:,\s*{_FLAT_ROW}\s*)*;?\s*", re.I)
+_RAW_NAME_PART = r"(?:`(?:[^`]|``)*`|[A-Za-z_]\w*)"
+_INSERT_VALUES = re.compile(  # INSERT INTO|OVERWRITE [TABLE] name [(columns)] VALUES, read from the raw text
+    rf"\s*INSERT\s+(?:INTO|OVERWRITE)\s+(?:TABLE\s+)?{_RAW_NAME_PART}(?:\s*\.\s*{_RAW_NAME_PART})*"
+    rf"\s*(?:\(\s*{_RAW_NAME_PART}(?:\s*,\s*{_RAW_NAME_PART})*\s*\))?\s*VALUES\b", re.I)
+
+
+def flat_values_start(sql: str) -> int | None:
+    """Where the VALUES list of ``INSERT … VALUES (…), (…)`` starts, when it ends the statement and holds literal
+    rows only (``_FLAT_VALUES``); else None. dbt's seeds insert up to 10,000 such rows in one statement."""
+    head = _INSERT_VALUES.match(sql)
+    return head.end() if head is not None and _FLAT_VALUES.fullmatch(sql, head.end()) else None
 
 
 def calls(sql: str, function: str) -> bool:
