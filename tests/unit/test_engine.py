@@ -555,6 +555,24 @@ def test_an_insert_of_thousands_of_literal_rows_runs_and_hostile_texts_stay_refu
     assert fresh.table("t_gold.seeded").count() == 3000
 
 
+def test_create_or_replace_as_with_a_location_makes_the_table_there(fresh, home):
+    """dbt's location_root writes CREATE OR REPLACE TABLE … LOCATION … AS: the LOCATION was dropped and a managed
+    table made (found by a dbt audit); now an external table there, replaced in place on the next run."""
+    fresh.sql("DROP TABLE IF EXISTS t_gold.located")
+    replace = "CREATE OR REPLACE TABLE t_gold.located USING DELTA LOCATION 'dbfs:/ext/located' AS SELECT {} AS a"
+    fresh.sql(replace.format(1))
+    detail = fresh.sql("DESCRIBE DETAIL t_gold.located").first()
+    assert detail.location == str(home.dbfs_root / "ext" / "located") and fresh.table("t_gold.located").first().a == 1
+    described = {r[0]: r[1] for r in fresh.sql("DESCRIBE TABLE EXTENDED t_gold.located").collect()}
+    assert described["Type"] == "EXTERNAL"
+    fresh.sql(replace.format(2))  # dbt's next run: the same location, replaced in place
+    assert [r.a for r in fresh.table("t_gold.located").collect()] == [2]
+    moved = _refusal(lambda: fresh.sql(replace.replace("located'", "elsewhere'").format(3)))
+    assert error_class(moved) == "UNSUPPORTED_FEATURE" and "DROP TABLE main.t_gold.located first" in str(moved)
+    assert [r.a for r in fresh.table("t_gold.located").collect()] == [2]  # nothing changed
+    assert not (home.dbfs_root / "ext" / "elsewhere").exists()
+
+
 def _refusal(attempt) -> PySparkException:
     with pytest.raises(PySparkException) as err:
         attempt()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -1433,6 +1434,18 @@ class PlanRewriter:
             table_comment = create.comment
             sql = sql[:create.comment_span[0]] + sql[create.comment_span[1]:]
             create = sqltext.create_table(sql) or create
+        if create.replace and create.query_start is not None and create.has_location:
+            # the LOCATION was dropped by the replace below, making a managed table (found by a dbt audit:
+            # location_root): a new table is made there as a CTAS; an existing one is replaced where it is
+            given = sqltext.location_clause(sql)
+            if existing is None:
+                sql = re.sub(r"^\s*CREATE\s+OR\s+REPLACE\b", "CREATE", sql, count=1, flags=re.I)
+                create = sqltext.create_table(sql) or create
+            elif given is None or os.path.realpath(given) != os.path.realpath(existing.storage_location):
+                raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                             f"CREATE OR REPLACE TABLE {name} … LOCATION … AS replaces the table where it is "
+                             f"({existing.storage_location}), not at another location: DROP TABLE {name} first, then "
+                             "CREATE TABLE … LOCATION … AS.")
         if create.replace and create.query_start is not None:
             answer = self._replace_table_as(name, existing, sql[create.query_start:].rstrip().rstrip(";"), call,
                                             create.partitioned_by, properties)

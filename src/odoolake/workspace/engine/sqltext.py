@@ -407,6 +407,13 @@ def flat_values_start(sql: str) -> int | None:
     return head.end() if head is not None and _FLAT_VALUES.fullmatch(sql, head.end()) else None
 
 
+def location_clause(sql: str) -> str | None:
+    """The path of a statement's ``LOCATION '…'`` clause, else None."""
+    toks = _tokens(sql)
+    return next((b.text for a, b in itertools.pairwise(toks)
+                 if a.text.upper() == "LOCATION" and a.token_type not in _LITERALS and b.token_type in _STRINGS), None)
+
+
 def calls(sql: str, function: str) -> bool:
     """Does the text call ``function`` (its name, outside literals, before an opening bracket)?"""
     toks = _tokens(sql)
