@@ -131,6 +131,11 @@ def test_metadata_statements_answer_with_real_rows(fresh):
     assert fresh.sql("SHOW COLUMNS IN meta IN t_gold").columns == ["col_name"]  # Databricks' one column
     ddl = fresh.sql("SHOW CREATE TABLE t_gold.meta").first()[0]
     assert ddl.startswith("CREATE TABLE main.t_gold.meta (") and "`amt` DECIMAL(18,2)" in ddl and "USING delta" in ddl
+    assert "TBLPROPERTIES" not in ddl  # none of its own: the catalog's keys are not the table's
+    fresh.sql("CREATE OR REPLACE TABLE t_gold.meta_props (a INT) TBLPROPERTIES ('my.prop' = 'x', 'foo' = 'bar', "
+              "'delta.appendOnly' = 'false')")
+    shown = fresh.sql("SHOW CREATE TABLE t_gold.meta_props").first()[0]  # every property, as SHOW TBLPROPERTIES
+    assert shown.endswith("TBLPROPERTIES (\n  'delta.appendOnly' = 'false',\n  'foo' = 'bar',\n  'my.prop' = 'x')\n")
     columns = fresh.sql("SELECT column_name, full_data_type, ordinal_position FROM main.information_schema.columns "
                         "WHERE table_schema = 't_gold' AND table_name = 'meta' ORDER BY ordinal_position").collect()
     assert [(r[0], r[1], r[2]) for r in columns] == [("id", "int", 0), ("amt", "decimal(18,2)", 1)]

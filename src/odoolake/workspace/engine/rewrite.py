@@ -1949,7 +1949,7 @@ class PlanRewriter:
             text += f"COMMENT {sqltext.sql_literal(info.comment)}\n"
         if info.table_type == "EXTERNAL":
             text += f"LOCATION {sqltext.sql_literal(info.storage_location)}\n"
-        properties = {k: v for k, v in info.properties.items() if k.startswith("delta.")}
+        properties = own_properties(info.properties)  # all of them, as SHOW TBLPROPERTIES lists them
         if properties:
             text += "TBLPROPERTIES (\n" + ",\n".join(f"  {sqltext.sql_literal(k)} = {sqltext.sql_literal(v)}"
                                                      for k, v in sorted(properties.items())) + ")\n"
