@@ -303,6 +303,11 @@ def test_unsupported_features_are_named(fresh, tmp_path):
             fresh.sql(text).collect()  # the engine answered TABLE_OR_VIEW_NOT_FOUND naming the CTE itself
         assert error_class(err.value) == "UNSUPPORTED_FEATURE"
     assert fresh.table("t_gold.kept").count() == 1
+    for text, what in (("CREATE MATERIALIZED VIEW t_gold.mv AS SELECT 1 AS a", "materialized views"),
+                       ("CREATE OR REPLACE MATERIALIZED VIEW t_gold.mv AS SELECT 1 AS a", "materialized views"),
+                       ("CREATE STREAMING TABLE t_gold.st AS SELECT 1 AS a", "streaming tables")):
+        pipeline = _refusal(lambda: fresh.sql(text))  # noqa: B023
+        assert error_class(pipeline) == "UNSUPPORTED_FEATURE" and what in str(pipeline)
     read_files = _refusal(lambda: fresh.sql("SELECT * FROM read_files('dbfs:/x', format => 'csv')").collect())
     assert error_class(read_files) == "UNSUPPORTED_FEATURE" and "spark.read.format" in str(read_files)
 

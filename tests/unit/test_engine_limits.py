@@ -75,3 +75,18 @@ def test_sample_draws_the_same_numbers_in_every_file(spark):
     table = spark.table("limits.ten_files")
     assert spark.sql("DESCRIBE DETAIL limits.ten_files").first().numFiles == 10
     assert all(table.sample(True, 0.5, seed=seed).count() % 10 == 0 for seed in range(1, 6))
+
+
+def test_clustering_and_constraints_added_later(spark):
+    """Liquid clustering: a CTAS's CLUSTER BY runs unclustered (clusteringColumns empty); CLUSTER BY in a column
+    list and ALTER TABLE … CLUSTER BY fail. Constraints added to an existing table (ALTER COLUMN SET NOT NULL, ADD
+    CONSTRAINT) fail; NOT NULL in CREATE TABLE is kept and enforced (tests/unit/test_delta_writes.py)."""
+    spark.sql("CREATE OR REPLACE TABLE limits.clustered CLUSTER BY (a) AS SELECT 1 AS a, 'x' AS b")
+    assert spark.sql("DESCRIBE DETAIL limits.clustered").first().clusteringColumns == []  # Databricks: ['a']
+    for text in ("CREATE TABLE limits.clustered_cols (a INT) CLUSTER BY (a)",
+                 "ALTER TABLE limits.clustered CLUSTER BY (b)",
+                 "ALTER TABLE limits.clustered ALTER COLUMN a SET NOT NULL",
+                 "ALTER TABLE limits.clustered ADD CONSTRAINT positive CHECK (a > 0)"):
+        with pytest.raises(PySparkException):
+            spark.sql(text).collect()
+    assert spark.table("limits.clustered").collect()[0].a == 1

@@ -87,6 +87,8 @@ SESSION_STATEMENTS = frozenset({"SET", "RESET", "USE"})
 _SQL_TYPES = {pa.string(): "string", pa.int32(): "int", pa.bool_(): "boolean"}  # of the SHOW answers' columns
 
 
+# CREATE [OR REPLACE] <kind> that Databricks SQL runs as pipelines (Sail: a syntax error at the word)
+_PIPELINE_OBJECTS = {"MATERIALIZED": "materialized views", "STREAMING": "streaming tables"}
 _RESERVED_SCHEMA_PROPERTIES = ("comment", "location", "owner")  # Spark's reserved namespace properties
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DROP_TEMP_VIEW = ("drop_temp_view", "drop_global_temp_view")  # spark.catalog.dropTempView, dropGlobalTempView
@@ -737,6 +739,12 @@ class PlanRewriter:
         if writes:
             self.access.check_write(call.principal, f"run {head[0]} statements")
             written = self._check_target(sql, call)
+        created = head[3:4] if head[1:3] == ["OR", "REPLACE"] else head[1:2]  # the word after CREATE [OR REPLACE]
+        kind = created[0] if created else ""
+        if head[0] == "CREATE" and kind in _PIPELINE_OBJECTS:
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         f"The feature is not supported: {_PIPELINE_OBJECTS[kind]} (Databricks runs them as pipelines). "
+                         "Locally, make a table (CREATE TABLE … AS, refreshed by a job) or a DLT pipeline.")
         if head[0] == "CREATE":
             _check_catalog_names(dialect.created_names(sql))
         sql = sqltext.replace_paths(sql, lambda ref: self.access.map_and_check(call.principal, ref.path) if writes
@@ -2144,15 +2152,22 @@ def _schema_of(qualified: str | None) -> str:
 
 def _information(text: str | None, info: TableInfo) -> str | None:
     """SHOW TABLE EXTENDED's ``information`` of a catalog table as Databricks writes it: ``Catalog:`` and
-    ``Database:`` lines (Sail writes ``Database: main.<schema>``), the table's type, and only the table's own
-    properties (Sail lists the catalog's keys and the comment among them)."""
+    ``Database:`` lines (Sail writes ``Database: main.<schema>``), ``Owner:`` and ``Created Time:`` (Sail has
+    neither), the table's type, and only the table's own properties (Sail lists the catalog's keys and the comment
+    among them)."""
     if not text:
         return text
     lines = []
+    # the owner and creation time after the table's name, as DESCRIBE EXTENDED has them (dbt's catalog reads Owner)
+    created = [f"{key}: {value}" for key, value in _details(info) if key in ("Owner", "Created Time")]
     for line in text.split("\n"):
         key, _, value = line.partition(": ")
         if key == "Database":
             lines += [f"Catalog: {CATALOG}", f"Database: {info.name.schema}"]
+        elif key == "Table":
+            lines += [line, *created]
+        elif key in ("Owner", "Created Time"):
+            continue
         elif key == "Type" and value in (MANAGED, EXTERNAL):
             lines.append(f"Type: {info.table_type}")
         elif key == "Table Properties":
