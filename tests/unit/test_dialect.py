@@ -49,6 +49,16 @@ def test_group_by_all_groups_by_the_projections_without_aggregates():
     assert rewrite("SELECT g FROM s.t GROUP BY g UNION ALL SELECT g FROM s.t GROUP BY g", columns_of) is None
 
 
+def test_order_by_all_orders_by_every_projection_in_turn():
+    assert rewrite("SELECT g, count(*) AS n FROM s.t GROUP BY ALL ORDER BY ALL", columns_of) == \
+        "SELECT g, count(*) AS n FROM s.t GROUP BY 1 ORDER BY 1, 2"
+    assert rewrite("SELECT g, v FROM s.t ORDER BY ALL DESC NULLS FIRST LIMIT 5", columns_of) == \
+        "SELECT g, v FROM s.t ORDER BY 1 DESC NULLS FIRST, 2 DESC NULLS FIRST LIMIT 5"
+    assert rewrite("SELECT g FROM s.t UNION ALL SELECT d FROM s.u ORDER BY ALL", columns_of) == \
+        "SELECT g FROM s.t UNION ALL SELECT d FROM s.u ORDER BY 1"
+    assert rewrite("SELECT g FROM s.t ORDER BY g", columns_of) is None
+
+
 def test_the_target_of_a_data_change_is_found():
     assert dml_target("DELETE FROM s.t WHERE id = 1") == "`s`.`t`"
     assert dml_target("UPDATE main.s.t SET v = 0") == "`main`.`s`.`t`"

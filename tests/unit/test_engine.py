@@ -533,6 +533,8 @@ def test_group_by_all_runs_as_databricks_defines_it(fresh):
                      "ORDER BY odd").collect()
     assert [tuple(r) for r in rows] == [(0, 1, 2), (1, 2, 4)] and rows[0].__fields__[2] == "sum(x)"
     assert fresh.sql("SELECT count(*) AS n FROM VALUES (1), (2) AS v(x) GROUP BY ALL").first().n == 2
+    ordered = fresh.sql("SELECT x % 2 AS odd, x FROM VALUES (1), (2), (3) AS v(x) ORDER BY ALL DESC").collect()
+    assert [tuple(r) for r in ordered] == [(1, 3), (1, 1), (0, 2)]
 
 
 def test_describe_schema_answers_as_databricks(fresh, home):

@@ -3,6 +3,7 @@
 - ``QUALIFY`` (Sail 0.7.2: a syntax error) becomes a subquery filtered on its window column, as sqlglot's Spark
   generator writes it.
 - ``PIVOT (… FOR col IN (v AS a, …))`` is respelled ``FOR (col) IN ((v) AS a, …)``, the form Sail parses.
+- ``ORDER BY ALL`` (likewise) orders by every projection in turn, with the direction given.
 - ``GROUP BY ALL`` (Sail 0.7.2: ``ALL`` read as a column) groups by the ordinals of the projections that hold no
   aggregate, as Databricks defines it (nor a window function: evaluated after grouping); none is a global aggregate.
 - Lateral column aliases (``SELECT v * 2 AS d, d + 1 AS e``: Sail cannot resolve ``d``) are replaced by the
@@ -49,6 +50,23 @@ def _groups_by_all(sql: str) -> list[tuple[int, int]]:
             if a.token_type == TokenType.GROUP_BY and b.token_type == TokenType.ALL]
 
 
+_ORDERING_WORDS = frozenset({"ASC", "DESC", "NULLS", "FIRST", "LAST"})
+
+
+def _orders_by_all(sql: str) -> list[tuple[int, int, str]]:
+    """Where each ``ORDER BY ALL [ASC|DESC] [NULLS FIRST|LAST]`` is in the text: (start of ALL, end of the clause,
+    inclusive, the ordering words as written)."""
+    toks = sqltext.tokens(sql)
+    found = []
+    for i, (a, b) in enumerate(itertools.pairwise(toks)):
+        if a.token_type == TokenType.ORDER_BY and b.token_type == TokenType.ALL:
+            end = i + 1
+            while end + 1 < len(toks) and toks[end + 1].text.upper() in _ORDERING_WORDS:
+                end += 1
+            found.append((b.start, toks[end].end, " ".join(t.text for t in toks[i + 2:end + 1])))
+    return found
+
+
 def _hints(sql: str) -> tuple[bool, bool, bool]:
     """(QUALIFY, PIVOT, a possible lateral alias) from the tokens alone.
 
@@ -85,26 +103,51 @@ def _hints(sql: str) -> tuple[bool, bool, bool]:
 def rewrite(sql: str, columns_of: ColumnsOf) -> str | None:
     """The text Sail should run instead of ``sql``, or None to run it as it is."""
     qualify, pivot, lateral = _hints(sql)
-    group_all = _groups_by_all(sql)
-    if not (qualify or pivot or lateral or group_all):
+    group_all, order_all = _groups_by_all(sql), _orders_by_all(sql)
+    if not (qualify or pivot or lateral or group_all or order_all):
         return None
     try:
         tree = sqlglot.parse_one(sql, read=READ)
     except ParseError:
         return None  # Sail reports the syntax error in its own terms (translated to PARSE_SYNTAX_ERROR)
     changed = qualify and tree.find(exp.Qualify) is not None
-    if group_all:
-        groupings = _group_by_ordinals(tree)
-        if len(groupings) == len(group_all) == 1 and not (qualify or pivot or lateral):
-            # the one clause replaced in the text: everything else reaches Sail as written (names of columns too)
-            (start, end), ordinals = group_all[0], groupings[0]
-            return sql[:start] + (f"GROUP BY {', '.join(map(str, ordinals))}" if ordinals else "") + sql[end + 1:]
-        changed |= bool(groupings)
+    groupings = _group_by_ordinals(tree) if group_all else []
+    orderings = _order_by_ordinals(tree) if order_all else []
+    if len(groupings) == len(group_all) <= 1 and len(orderings) == len(order_all) <= 1 and \
+            not (qualify or pivot or lateral):
+        # each clause replaced in the text: everything else reaches Sail as written (names of columns too)
+        edits = [(start, end, f"GROUP BY {', '.join(map(str, ordinals))}" if ordinals else "")
+                 for (start, end), ordinals in zip(group_all, groupings, strict=True)]
+        edits += [(start, end, ", ".join(f"{i} {words}".rstrip() for i in range(1, count + 1)))
+                  for (start, end, words), count in zip(order_all, orderings, strict=True)]
+        for start, end, text in sorted(edits, reverse=True):
+            sql = sql[:start] + text + sql[end + 1:]
+        return sql
+    changed |= bool(groupings) or bool(orderings)
     if pivot:
         changed |= _respell_pivots(tree)
     if lateral:
         changed |= _inline_lateral_aliases(tree, columns_of)
     return tree.sql(dialect=WRITE) if changed else None
+
+
+def _order_by_ordinals(tree: exp.Expr) -> list[int]:
+    """Each ``ORDER BY ALL`` as an ordering by every projection in turn (``1 DESC, 2 DESC…``), as Databricks defines
+    it; returns the number of projections of each clause replaced. A ``*`` projection is left to Sail."""
+    done = []
+    for node in list(tree.find_all(exp.Select, exp.SetOperation)):
+        order = node.args.get("order")
+        if order is None or len(order.expressions) != 1:
+            continue
+        only = order.expressions[0]
+        if not (isinstance(only.this, exp.Var) and only.this.name.upper() == "ALL") or \
+                any(isinstance(s, exp.Star) or s.is_star for s in node.selects):
+            continue
+        count = len(node.selects)
+        order.set("expressions", [exp.Ordered(this=exp.Literal.number(i), desc=only.args.get("desc"),
+                                              nulls_first=only.args.get("nulls_first")) for i in range(1, count + 1)])
+        done.append(count)
+    return done
 
 
 def _group_by_ordinals(tree: exp.Expr) -> list[list[int]]:
