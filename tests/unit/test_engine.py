@@ -520,6 +520,7 @@ def test_time_travel_by_a_date_reads_that_days_midnight(fresh, home):
     assert fresh.read.option("timestampAsOf", tomorrow).table("t_gold.travel").count() == 3
     location = DeltaTable(str(home.warehouse / "t_gold" / "travel")).table_uri
     assert fresh.read.format("delta").option("timestampAsOf", tomorrow).load(location).count() == 3
+    assert fresh.read.load(location).count() == 3  # no format: Delta, Databricks' default source (Sail refused it)
     before = _refusal(lambda: fresh.read.option("timestampAsOf", "2020-01-01").table("t_gold.travel").collect())
     assert "2020-01-01 00:00:00" in str(before)  # read as that day's midnight, before the table's first version
     fresh.range(5).write.mode("append").saveAsTable("t_gold.travel")

@@ -586,6 +586,8 @@ class PlanRewriter:
             raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
                          "Delta Change Data Feed (readChangeFeed) is not supported by the local engine.")
         _time_travel_dates(source.options)
+        if not source.format and not read.is_streaming:  # spark.read.load(path): Databricks' default source is Delta
+            source.format = "delta"
         # a Delta table's absence is the engine's to name; a stream's directory may be filled later
         check = self.access.map_and_check if source.format.lower() in ("delta", "") or read.is_streaming \
             else self.access.map_and_check_read
