@@ -74,6 +74,15 @@ class WorkspacePaths:
             mark.write_text("/Volumes/x and dbfs:/Volumes/x are <this folder>/x\n")
         return self
 
+    def lake_to_local(self, path: str) -> Path | None:
+        """A path of the lake (``dbfs:/…``, ``/dbfs/…``, ``/Volumes/…``) as its local file; None for any other path.
+        ValueError for a lake path that escapes its root."""
+        if path == "/Volumes" or path.startswith("/Volumes/"):
+            return self.volume_to_local(path)
+        if path.startswith(("dbfs:/", "/dbfs/")):
+            return self.dbfs_to_local(path)
+        return None
+
     def volume_to_local(self, path: str) -> Path:
         """Map ``/Volumes/<catalog>/<schema>/<volume>/x`` to the local file; refuse paths that escape the root."""
         if path != "/Volumes" and not path.startswith("/Volumes/"):

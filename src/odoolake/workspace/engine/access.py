@@ -75,13 +75,13 @@ class AccessRules:
 
     def local(self, path: str) -> str:
         """``dbfs:/x``, ``/dbfs/x``, ``/Volumes/c/s/v/x`` and ``file:/x`` as the local path the engine opens."""
-        if path.startswith(("dbfs:/", "/dbfs/", "/Volumes/")):
-            try:
-                return str(self.paths.volume_to_local(path) if path.startswith("/Volumes/")
-                           else self.paths.dbfs_to_local(path))
-            except ValueError as exc:
-                raise CallRefused("PERMISSION_DENIED", f"[{PATH_OUTSIDE_LAKE}] {exc}", INSUFFICIENT_PERMISSIONS,
-                                  "42501") from None
+        try:
+            lake = self.paths.lake_to_local(path)
+        except ValueError as exc:
+            raise CallRefused("PERMISSION_DENIED", f"[{PATH_OUTSIDE_LAKE}] {exc}", INSUFFICIENT_PERMISSIONS,
+                              "42501") from None
+        if lake is not None:
+            return str(lake)
         if path.startswith("file://"):
             return path[len("file://"):]
         if path.startswith("file:/"):

@@ -90,10 +90,9 @@ class Fs:
     def _local(self, path: str) -> Path:
         if path.startswith("file:"):
             return Path(path[len("file:"):])
-        if path.startswith(("dbfs:/", "/dbfs/")):
-            return self._paths.dbfs_to_local(path)
-        if path == "/Volumes" or path.startswith("/Volumes/"):  # as the Files API and Spark read them
-            return self._paths.volume_to_local(path)
+        lake = self._paths.lake_to_local(path)  # as the Files API and Spark read them
+        if lake is not None:
+            return lake
         return self._paths.dbfs_to_local("dbfs:" + ("" if path.startswith("/") else "/") + path)
 
     def _existing(self, path: str) -> Path:
