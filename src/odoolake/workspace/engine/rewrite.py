@@ -48,6 +48,7 @@ from odoolake.workspace.catalog.store import (
     IDENTIFIER_RULE,
     MANAGED,
     NO_SUCH_CATALOG,
+    CatalogError,
     CatalogStore,
     FullName,
     TableInfo,
@@ -1344,11 +1345,12 @@ class PlanRewriter:
         catalog's ``created_at``, ``schema_id``…)."""
         if len(parts) == 2 and parts[0].lower() not in CATALOG_ALIASES:
             raise self._unknown_catalog(parts[0])
-        schema = next((s for s in self.catalog.schemas(CATALOG) if s["name"] == parts[-1].lower()), None)
-        if schema is None:
+        try:
+            schema = self.catalog.schema(CATALOG, parts[-1])
+        except CatalogError:
             raise refuse("NOT_FOUND", "SCHEMA_NOT_FOUND", "42704",
                          f"The schema `{'.'.join(parts)}` cannot be found. Verify the spelling and the catalog; "
-                         "`SHOW SCHEMAS` lists what exists.")
+                         "`SHOW SCHEMAS` lists what exists.") from None
         rows = [("Catalog Name", CATALOG), ("Namespace Name", schema["name"]), ("Comment", schema.get("comment") or ""),
                 ("Location", (self.catalog.paths.warehouse / schema["name"]).as_uri()),
                 ("Owner", schema.get("owner") or "")]
