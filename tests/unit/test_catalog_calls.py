@@ -193,6 +193,33 @@ def test_tables_are_listed_in_their_schema_and_managed_as_databricks_lists_them(
         spark.catalog.listTables("a.b.c")
 
 
+def test_functions_are_found_listed_by_pattern_and_named_when_missing(spark):
+    """Sail refused functionExists, getFunction and a listFunctions pattern (a parse error on ``*``)."""
+    spark.udf.register("cc_half", lambda x: x / 2, "double")
+    assert spark.catalog.functionExists("abs") and spark.catalog.functionExists("ABS")
+    assert spark.catalog.functionExists("cc_half")
+    assert not spark.catalog.functionExists("cc_no_such_fn")
+    assert [f.name for f in spark.catalog.listFunctions(pattern="cc_h*")] == ["cc_half"]
+    assert {f.name for f in spark.catalog.listFunctions(pattern="date_f*|ABS")} == \
+        {"abs", "date_format", "date_from_unix_date"}
+    assert len(spark.catalog.listFunctions()) > 400
+    found = spark.catalog.getFunction("abs")
+    assert (found.name, found.isTemporary) == ("abs", True) and "absolute value" in found.description
+    with pytest.raises(AnalysisException, match="Cannot resolve routine `cc_no_such_fn`") as err:
+        spark.catalog.getFunction("cc_no_such_fn")
+    assert error_class_of(err.value) == "UNRESOLVED_ROUTINE"
+
+
+def test_an_insert_of_the_wrong_number_of_columns_is_named_as_spark_names_it(spark):
+    spark.sql("CREATE TABLE IF NOT EXISTS cc.pairs (a INT, b STRING) USING DELTA")
+    for rows, reason in ((spark.createDataFrame([(1, "x", 2.0)], "a int, b string, c double"), "TOO_MANY"),
+                         (spark.createDataFrame([(1,)], "a int"), "NOT_ENOUGH")):
+        with pytest.raises(AnalysisException, match="the table has 2 columns") as err:
+            rows.write.insertInto("cc.pairs")
+        assert error_class_of(err.value) == f"INSERT_COLUMN_ARITY_MISMATCH.{reason}_DATA_COLUMNS"
+    assert spark.table("cc.pairs").count() == 0
+
+
 def test_tables_of_a_schema_that_does_not_exist_are_schema_not_found_without_the_engines_address(spark):
     for listing in (lambda: spark.sql("SHOW TABLES IN no_such_schema").collect(),
                     lambda: spark.catalog.listTables("no_such_schema")):
@@ -346,8 +373,9 @@ def test_a_table_partitioned_in_another_order_than_its_columns_is_described_and_
     assert [tuple(r) for r in spark.table("cc.crossed").collect()] == [(6, "f", 30, "Q3")]
     detail = spark.sql("DESCRIBE DETAIL cc.crossed").first()
     assert detail.partitionColumns == ["q", "p"]  # still partitioned as declared
-    with pytest.raises(Exception, match="2 fields, but table schema has 4"):
+    with pytest.raises(AnalysisException, match="the table has 4 columns, the data 2") as err:
         spark.sql("INSERT INTO cc.crossed VALUES (7, 'g')")
+    assert error_class_of(err.value) == "INSERT_COLUMN_ARITY_MISMATCH.NOT_ENOUGH_DATA_COLUMNS"
     assert spark.table("cc.crossed").count() == 1
     # a column list naming every column, in order or in another case (what SQLAlchemy writes), and an OVERWRITE with
     # one; functions kept as written (sqlglot wrote to_char(d, 'yyyy') as a cast to string: '2024-01-10')

@@ -84,6 +84,16 @@ def _not_dropped_schema(m: re.Match[str]) -> SparkError:
                       "DROP SCHEMA ... CASCADE to drop the schema and all its objects.", _ANALYSIS)
 
 
+def _insert_arity(m: re.Match[str]) -> SparkError:
+    data, table = int(m.group("data")), int(m.group("table"))
+    reason = "TOO_MANY_DATA_COLUMNS" if data > table else "NOT_ENOUGH_DATA_COLUMNS"
+    words = "too many" if data > table else "not enough"
+    return SparkError(f"INSERT_COLUMN_ARITY_MISMATCH.{reason}", "21S01",
+                      f"Cannot write to the table, the reason is {words} data columns: the table has {table} "
+                      f"columns, the data {data}. Select the table's columns in its order, or name them "
+                      "(INSERT INTO t (a, b) ...).", _ANALYSIS)
+
+
 # (pattern over Sail's message, what it is in Spark's terms); the first that matches wins.
 RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...] = (
     (re.compile(r"Table or view not found: (?P<name>\S+)"),
@@ -126,6 +136,8 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
                           "BY clause. Add the columns or the expression to the GROUP BY, aggregate the expression, or "
                           "use any_value(<column>) if you do not care which of the values within a group is "
                           "returned.", _ANALYSIS)),
+    (re.compile(r"input schema for INSERT has (?P<data>\d+) fields?, but table schema has (?P<table>\d+) fields?"),
+     _insert_arity),
     (re.compile(r"invalid argument: found (?P<near>end of input|\S+?)(?: at (?P<pos>\d+):\d+)? expected"), _syntax),
     (re.compile(r"session (?P<id>[\w-]+) is not running"),
      lambda m: SparkError(SESSION_CLOSED, "HY000",

@@ -432,6 +432,8 @@ class PlanRewriter:
         elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in ("list_tables", "get_table"):
             relation.local_relation.data = self._tables_as_databricks_names_them(relation.catalog, call)
             relation.local_relation.schema = _TABLE_SCHEMA_JSON  # Sail needs it when there are no rows
+        elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in _FUNCTION_CALLS:
+            self._functions(relation, call)
         elif kind == "catalog" and relation.catalog.WhichOneof("cat_type") in _CACHE_CALLS:
             relation.sql.query = self.prepare_sql(_cache_call_query(relation.catalog), call, eager=False)
         elif kind == "catalog":
@@ -570,12 +572,44 @@ class PlanRewriter:
             if not temporary and len(namespace) == 1 and (namespace[0].lower(), str(name).lower()) in managed:
                 kind = MANAGED
             answered.append((name, catalog, namespace, description, kind, bool(temporary)))
-        table = pa.Table.from_pylist([dict(zip(_TABLE_SCHEMA.names, row, strict=True)) for row in answered],
-                                     schema=_TABLE_SCHEMA)
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, _TABLE_SCHEMA) as writer:
-            writer.write_table(table)
-        return sink.getvalue().to_pybytes()
+        return _arrow_rows(_TABLE_SCHEMA, answered)
+
+    def _functions(self, relation: relations_pb2.Relation, call: Call) -> None:
+        """``spark.catalog.listFunctions([db, pattern])``, ``functionExists`` and ``getFunction``: Sail lists the
+        session's functions (built-in and registered UDFs) but refuses a pattern and the other two calls, so its
+        whole list is asked for and the answer made from it, matched as Spark matches (case-insensitive; a pattern
+        as ``SHOW FUNCTIONS LIKE`` reads it)."""
+        from odoolake.workspace.sql.metadata import name_matches, pattern  # pyarrow: only when one is asked
+
+        kind = relation.catalog.WhichOneof("cat_type")
+        asked = getattr(relation.catalog, kind)
+        sail = relations_pb2.Relation()
+        if asked.HasField("db_name"):
+            sail.catalog.list_functions.db_name = asked.db_name
+        else:
+            sail.catalog.list_functions.SetInParent()
+        try:
+            rows = self.upstream.query_rows(call.session_id, call.user_id, sail)
+        except UpstreamError as exc:
+            raise exc.error from None
+        found = [tuple(row.values()) for row in rows]
+        if kind == "list_functions":
+            regex = pattern(asked.pattern if asked.HasField("pattern") else None)
+            relation.local_relation.data = _arrow_rows(_FUNCTION_SCHEMA, [row for row in found
+                                                                          if name_matches(regex, str(row[0]))])
+            relation.local_relation.schema = _FUNCTION_SCHEMA_JSON
+            return
+        wanted = asked.function_name.split(".")[-1].strip("`").lower()
+        named = [row for row in found if str(row[0]).lower() == wanted]
+        if kind == "function_exists":
+            relation.sql.query = sqltext.answer_query([("value", "boolean")], [(bool(named),)])
+        elif not named:
+            raise refuse("NOT_FOUND", "UNRESOLVED_ROUTINE", "42883",
+                         f"Cannot resolve routine `{asked.function_name}` on search path [`system`.`builtin`, "
+                         "`system`.`session`]. Verify the spelling; spark.catalog.listFunctions() lists what exists.")
+        else:
+            relation.local_relation.data = _arrow_rows(_FUNCTION_SCHEMA, named[:1])
+            relation.local_relation.schema = _FUNCTION_SCHEMA_JSON
 
     def _read(self, read: relations_pb2.Read, call: Call) -> None:
         source = read.data_source
@@ -2185,10 +2219,33 @@ def _information(text: str | None, info: TableInfo) -> str | None:
 # ``spark.catalog.listTables``' columns, in PySpark's order
 _TABLE_SCHEMA = pa.schema([("name", pa.string()), ("catalog", pa.string()), ("namespace", pa.list_(pa.string())),
                            ("description", pa.string()), ("tableType", pa.string()), ("isTemporary", pa.bool_())])
-_TABLE_SCHEMA_JSON = json.dumps({"type": "struct", "fields": [
-    {"name": field.name, "nullable": True, "metadata": {},
-     "type": {"type": "array", "elementType": "string", "containsNull": True} if field.name == "namespace" else
-     _SQL_TYPES[field.type]} for field in _TABLE_SCHEMA]})
+
+
+def _schema_json(schema: pa.Schema) -> str:
+    """A catalog answer's Arrow schema as Spark's JSON schema (its ``namespace`` an array of strings)."""
+    return json.dumps({"type": "struct", "fields": [
+        {"name": field.name, "nullable": True, "metadata": {},
+         "type": {"type": "array", "elementType": "string", "containsNull": True} if field.name == "namespace" else
+         _SQL_TYPES[field.type]} for field in schema]})
+
+
+_TABLE_SCHEMA_JSON = _schema_json(_TABLE_SCHEMA)
+
+# ``spark.catalog.listFunctions``' columns, in PySpark's order
+_FUNCTION_SCHEMA = pa.schema([("name", pa.string()), ("catalog", pa.string()), ("namespace", pa.list_(pa.string())),
+                              ("description", pa.string()), ("className", pa.string()), ("isTemporary", pa.bool_())])
+_FUNCTION_SCHEMA_JSON = _schema_json(_FUNCTION_SCHEMA)
+_FUNCTION_CALLS = frozenset({"list_functions", "function_exists", "get_function"})
+
+
+def _arrow_rows(schema: pa.Schema, rows: list[tuple[Any, ...]]) -> bytes:
+    """Rows as an Arrow IPC stream, the data of a local relation."""
+    table = pa.Table.from_pylist([dict(zip(schema.names, row, strict=True)) for row in rows], schema=schema)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
 
 # The columns of spark.catalog's Database rows, as PySpark reads them.
 _DATABASE_COLUMNS = [("name", "string"), ("catalog", "string"), ("description", "string"), ("locationUri", "string")]
