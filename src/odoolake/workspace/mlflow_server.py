@@ -123,6 +123,10 @@ class MlflowServer:
     def __call__(self, environ: dict, start_response: Any) -> list[bytes]:
         app = self._flask()
         _query_as_body(environ)
+        refused = _experiment_name_refused(environ)
+        if refused is not None:
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [refused]
         token = _CURRENT.set(self.stores())
         try:  # the whole answer is read while this workspace's stores are current
             return list(app(environ, start_response))
@@ -143,6 +147,35 @@ def _query_as_body(environ: dict) -> None:
     body = json.dumps(dict(parse_qsl(environ["QUERY_STRING"]))).encode()
     environ.update({"CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
                     "wsgi.input": io.BytesIO(body)})
+
+
+# The calls that name an experiment, and the field they name it in.
+_EXPERIMENT_NAMING = {"experiments/create": "name", "experiments/update": "new_name"}
+EXPERIMENT_NAME_RULE = "An experiment name must be an absolute path within the Databricks workspace, e.g. " \
+                       "'/Users/<some-username>/my-experiment'."
+
+
+def _experiment_name_refused(environ: dict) -> bytes | None:
+    """Databricks keeps experiments in the workspace tree, so it refuses a name that is not an absolute workspace path
+    (``mlflow.set_experiment("forecast")`` works against a plain MLflow server and fails on Databricks): refused here
+    the same way, so code that runs locally runs there. The JSON error body to answer, or None to go on."""
+    path = environ.get("PATH_INFO", "")
+    field = next((name for call, name in _EXPERIMENT_NAMING.items() if path.endswith("/mlflow/" + call)), None)
+    if field is None or environ.get("REQUEST_METHOD") != "POST":
+        return None
+    import io
+    import json
+
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        name = json.loads(body or b"{}").get(field)
+    except (ValueError, AttributeError):
+        return None  # MLflow's handler names the malformed request
+    if not isinstance(name, str) or not name or (name.startswith("/") and name.strip("/")):
+        return None
+    message = f"Got an invalid experiment name '{name}'. {EXPERIMENT_NAME_RULE}"
+    return json.dumps({"error_code": "INVALID_PARAMETER_VALUE", "message": message}).encode()
 
 
 # MLflow's REST paths; the Databricks-only ones below them are FastAPI routes (routes/mlflow.py).

@@ -137,3 +137,25 @@ def test_unknown_mlflow_routes_are_501_not_flask_pages(server):
     answer = httpx.post(f"{server.url}/api/2.0/mlflow/no-such-thing", headers={"Authorization": f"Bearer {server.token}"},
                         json={})
     assert answer.status_code == 501 and answer.json()["error_code"] == "NOT_IMPLEMENTED"
+
+
+@pytest.mark.parametrize(("call", "field"), [("experiments/create", "name"), ("experiments/update", "new_name")])
+def test_an_experiment_name_that_is_no_workspace_path_is_refused_as_databricks_refuses_it(server, call, field):
+    """``mlflow.set_experiment("forecast")`` works on a plain MLflow server and fails on Databricks."""
+    import httpx
+
+    from odoolake.workspace.mlflow_server import EXPERIMENT_NAME_RULE
+
+    headers = {"Authorization": f"Bearer {server.token}"}
+    made = httpx.post(f"{server.url}/api/2.0/mlflow/experiments/create", headers=headers,
+                      json={"name": f"/Shared/named-by-path-{field}"}).json()
+    for name in ("forecast", "Shared/forecast", "/"):
+        body = {"name": name} if field == "name" else {"experiment_id": made["experiment_id"], "new_name": name}
+        answer = httpx.post(f"{server.url}/api/2.0/mlflow/{call}", headers=headers, json=body)
+        assert answer.status_code == 400, name
+        assert answer.json() == {"error_code": "INVALID_PARAMETER_VALUE",
+                                 "message": f"Got an invalid experiment name '{name}'. {EXPERIMENT_NAME_RULE}"}
+    listed = httpx.post(f"{server.url}/api/2.0/mlflow/experiments/search", headers=headers,
+                        json={"max_results": 1000}).json()["experiments"]
+    assert f"/Shared/named-by-path-{field}" in {e["name"] for e in listed}
+    assert not {"forecast", "Shared/forecast", "/"} & {e["name"] for e in listed}
