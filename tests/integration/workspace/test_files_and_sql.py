@@ -92,6 +92,32 @@ def test_files_api_round_trip(w):
     w.files.delete("/Volumes/main/default/raw/a.csv")
 
 
+def test_files_api_keeps_names_as_sent_and_overwrites_unless_told_not_to(w, server):
+    """A name with a percent-escape in it is its own file (it was decoded twice and replaced ``Q1 report.csv``);
+    an upload without ``overwrite`` replaces the file, as Databricks' Files API does."""
+    base = "/Volumes/main/default/raw/names"
+    w.files.upload(f"{base}/Q1 report.csv", io.BytesIO(b"the real report"), overwrite=True)
+    from databricks.sdk.errors import AlreadyExists
+
+    with pytest.raises(AlreadyExists, match="already exists"):
+        w.files.upload(f"{base}/Q1 report.csv", io.BytesIO(b"kept"), overwrite=False)
+    w.files.upload(f"{base}/Q1%20report.csv", io.BytesIO(b"another file"), overwrite=False)
+    assert sorted(e.name for e in w.files.list_directory_contents(base)) == ["Q1 report.csv", "Q1%20report.csv"]
+    assert w.files.download(f"{base}/Q1 report.csv").contents.read() == b"the real report"
+    assert w.files.download(f"{base}/Q1%20report.csv").contents.read() == b"another file"
+    w.files.create_directory(f"{base}/sub%20dir")
+    assert "sub%20dir" in {e.name for e in w.files.list_directory_contents(base)}
+    headers = {"Authorization": f"Bearer {server.token}"}
+    answer = httpx.put(f"{server.url}/api/2.0/fs/files{base}/Q1%20report.csv", content=b"replaced", headers=headers)
+    assert answer.status_code == 204  # no overwrite parameter: replaced
+    assert w.files.download(f"{base}/Q1 report.csv").contents.read() == b"replaced"
+    w.workspace.mkdirs("/Shared/names")
+    r = httpx.post(f"{server.url}/api/2.0/workspace-files/import-file/Shared/names/a%2520b.txt", content=b"x",
+                   headers=headers)
+    assert r.status_code == 200
+    assert [o.path for o in w.workspace.list("/Shared/names")] == ["/Shared/names/a%20b.txt"]
+
+
 def test_files_api_metadata_and_directories(w):
     from databricks.sdk.errors import NotFound
 

@@ -6,7 +6,6 @@ import base64
 import binascii
 import mimetypes
 from email.utils import formatdate
-from urllib.parse import unquote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
@@ -100,13 +99,13 @@ async def workspace_delete(request: Request) -> dict:
 @router.post("/api/2.0/workspace-files/import-file/{path:path}")
 async def workspace_import_file(path: str, request: Request) -> dict:
     content = await read_body(request, MAX_IMPORT_BYTES, "The file")
-    _tree(request).import_file("/" + unquote(path).lstrip("/"), content, query_bool(request, "overwrite"))
+    _tree(request).import_file("/" + path.lstrip("/"), content, query_bool(request, "overwrite"))
     return {}
 
 
 @router.get("/api/2.0/workspace-files/{path:path}")
 def workspace_file_get(path: str, request: Request) -> Response:
-    content, _ = _tree(request).export("/" + unquote(path).lstrip("/"), "SOURCE")
+    content, _ = _tree(request).export("/" + path.lstrip("/"), "SOURCE")
     return Response(content, media_type="application/octet-stream")
 
 
@@ -202,7 +201,8 @@ async def files_upload(path: str, request: Request) -> Response:
     if declared and declared.isdigit() and int(declared) > MAX_FILE_UPLOAD:
         raise RequestTooLarge(f"The file is {declared} bytes; the limit is {MAX_FILE_UPLOAD}.")
     volumes = _volumes(request)
-    upload = volumes.begin_upload("/" + unquote(path).lstrip("/"), query_bool(request, "overwrite"))
+    # "If true or unspecified, an existing file will be overwritten" (Databricks' Files API)
+    upload = volumes.begin_upload("/" + path.lstrip("/"), query_bool(request, "overwrite", default=True))
     try:
         with upload.tmp.open("wb") as fh:
             async for chunk in request.stream():
@@ -223,14 +223,14 @@ def files_post(path: str, request: Request) -> dict:
 
 @router.get("/api/2.0/fs/files/{path:path}")
 def files_download(path: str, request: Request) -> Response:
-    local = _volumes(request).file("/" + unquote(path).lstrip("/"))
+    local = _volumes(request).file("/" + path.lstrip("/"))
     return FileResponse(local, media_type=mimetypes.guess_type(local.name)[0] or "application/octet-stream",
                         headers={"Last-Modified": formatdate(local.stat().st_mtime, usegmt=True)})
 
 
 @router.head("/api/2.0/fs/files/{path:path}")
 def files_metadata(path: str, request: Request) -> Response:
-    local = _volumes(request).file("/" + unquote(path).lstrip("/"))
+    local = _volumes(request).file("/" + path.lstrip("/"))
     st = local.stat()
     return Response(headers={"Content-Length": str(st.st_size), "Content-Type": "application/octet-stream",
                              "Last-Modified": formatdate(st.st_mtime, usegmt=True)})
@@ -238,30 +238,30 @@ def files_metadata(path: str, request: Request) -> Response:
 
 @router.delete("/api/2.0/fs/files/{path:path}")
 def files_delete(path: str, request: Request) -> Response:
-    _volumes(request).delete("/" + unquote(path).lstrip("/"))
+    _volumes(request).delete("/" + path.lstrip("/"))
     return Response(status_code=204)
 
 
 @router.get("/api/2.0/fs/directories/{path:path}")
 def directories_list(path: str, request: Request) -> dict:
-    return {"contents": _volumes(request).list_directory("/" + unquote(path).strip("/"))}
+    return {"contents": _volumes(request).list_directory("/" + path.strip("/"))}
 
 
 @router.put("/api/2.0/fs/directories/{path:path}")
 def directories_create(path: str, request: Request) -> Response:
-    _volumes(request).create_directory("/" + unquote(path).strip("/"))
+    _volumes(request).create_directory("/" + path.strip("/"))
     return Response(status_code=204)
 
 
 @router.delete("/api/2.0/fs/directories/{path:path}")
 def directories_delete(path: str, request: Request) -> Response:
-    _volumes(request).delete_directory("/" + unquote(path).strip("/"))
+    _volumes(request).delete_directory("/" + path.strip("/"))
     return Response(status_code=204)
 
 
 @router.head("/api/2.0/fs/directories/{path:path}")
 def directories_metadata(path: str, request: Request) -> Response:
-    _volumes(request).list_directory("/" + unquote(path).strip("/"))
+    _volumes(request).list_directory("/" + path.strip("/"))
     return Response(status_code=200)
 
 
@@ -271,7 +271,7 @@ def directories_metadata(path: str, request: Request) -> Response:
 async def dbfs_file_upload(path: str, request: Request) -> dict:
     """The body is the file (streamed to a temporary file beside it, renamed when complete); existing files are
     overwritten, as Databricks does for this route."""
-    name, local = _dbfs(request).local("/" + unquote(path).lstrip("/"))
+    name, local = _dbfs(request).local("/" + path.lstrip("/"))
     if local.is_dir():
         raise InvalidParameterValue(f"{name} is a directory; upload to a file path under it.")
     local.parent.mkdir(parents=True, exist_ok=True)
@@ -292,7 +292,7 @@ async def dbfs_file_upload(path: str, request: Request) -> dict:
 
 @router.get("/dbfs/{path:path}")
 def dbfs_file_download(path: str, request: Request) -> Response:
-    name, local = _dbfs(request).local("/" + unquote(path).lstrip("/"))
+    name, local = _dbfs(request).local("/" + path.lstrip("/"))
     if not local.is_file():
         from odoolake.workspace.errors import ResourceDoesNotExist
 
