@@ -104,6 +104,10 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT json_extract(t.value, '$.run_id'), runs.run_id FROM runs, json_each(runs.body, '$.tasks') AS t
         WHERE json_extract(t.value, '$.run_id') IS NOT NULL;
     """,
+    # 14: the run each idempotency token of run-now and runs/submit started (a retried request gets that run)
+    """
+    CREATE TABLE run_tokens (token TEXT PRIMARY KEY, run_id INTEGER NOT NULL);
+    """,
 )
 
 

@@ -106,6 +106,29 @@ def test_submit_missing_notebook_fails_with_a_clear_message(w):
     assert "doesn't exist" in run.tasks[0].state.state_message
 
 
+def test_a_retried_run_now_or_submit_with_its_idempotency_token_starts_one_run(w, notebooks):
+    """Databricks guarantees one run per idempotency token: a client retrying a timed-out run-now (the month-end
+    job) gets the run it started, not a second posting."""
+    from databricks.sdk.errors import InvalidParameterValue
+
+    job = w.jobs.create(name="once", tasks=[Task(task_key="a", notebook_task=NotebookTask(
+        notebook_path="/Shared/ETL/first"))])
+    first = w.jobs.run_now(job.job_id, idempotency_token="month-end-2026-11")
+    again = w.jobs.run_now(job.job_id, idempotency_token="month-end-2026-11")
+    assert again.run_id == first.run_id and again.response.number_in_job == first.response.number_in_job
+    other = w.jobs.run_now(job.job_id, idempotency_token="month-end-2026-12")
+    assert other.run_id != first.run_id
+    assert len(list(w.jobs.list_runs(job_id=job.job_id))) == 2
+    tasks = [Task(task_key="t", notebook_task=NotebookTask(notebook_path="/Shared/ETL/first"))]
+    submitted = w.jobs.submit(run_name="one-off", tasks=tasks, idempotency_token="one-off-1")
+    assert w.jobs.submit(run_name="one-off", tasks=tasks, idempotency_token="one-off-1").run_id == submitted.run_id
+    with pytest.raises(InvalidParameterValue, match="idempotency_token: expected a string of 1 to 64 characters"):
+        w.jobs.run_now(job.job_id, idempotency_token="x" * 65)
+    assert len(list(w.jobs.list_runs(job_id=job.job_id))) == 2  # nothing started by the refused call
+    for run_id in (first.run_id, other.run_id, submitted.run_id):
+        w.jobs.wait_get_run_job_terminated_or_skipped(run_id)
+
+
 def test_update_reset_delete(w, notebooks):
     job = w.jobs.create(name="to-edit", tasks=[Task(task_key="a", notebook_task=NotebookTask(
         notebook_path="/Shared/ETL/first"))])

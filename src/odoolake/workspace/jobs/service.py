@@ -10,7 +10,9 @@ import base64
 import builtins
 import copy
 import json
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from odoolake.workspace.errors import InvalidParameterValue, InvalidState, ResourceDoesNotExist, missing
@@ -19,6 +21,7 @@ from odoolake.workspace.jobs.runner import JobRunner
 from odoolake.workspace.jobs.settings import validate_settings, validate_tasks
 from odoolake.workspace.jobs.store import JobsStore
 
+MAX_IDEMPOTENCY_TOKEN = 64  # characters, as Databricks limits the token
 TASK_FIELDS_FOR_RUN = ("task_key", "description", "depends_on", "run_if", "notebook_task", "spark_python_task",
                        "python_wheel_task", "sql_task", "condition_task", "run_job_task", "pipeline_task",
                        "existing_cluster_id", "job_cluster_key", "new_cluster", "environment_key", "libraries",
@@ -69,6 +72,7 @@ class JobsService:
         self.user = user
         self.cluster_id = cluster_id
         self.known_principal: Any = lambda name: name == user  # the workspace replaces it with its users table
+        self._tokens_lock = threading.Lock()  # an idempotency token's check and its run's start, one at a time
 
     def _check_run_as(self, settings: dict) -> None:
         run_as = settings.get("run_as")
@@ -177,9 +181,32 @@ class JobsService:
 
     # -- runs ------------------------------------------------------------------------------------
 
+    def _started_once(self, token: str | None, start: Callable[[], dict]) -> dict:
+        """``start()``'s answer, run at most once per idempotency token (run-now, runs/submit): a token already used
+        answers the run it started, whatever the request now says, as Databricks does."""
+        if token is None:
+            return start()
+        if not isinstance(token, str) or not token or len(token) > MAX_IDEMPOTENCY_TOKEN:
+            raise InvalidParameterValue(f"Invalid idempotency_token: expected a string of 1 to "
+                                        f"{MAX_IDEMPOTENCY_TOKEN} characters.")
+        with self._tokens_lock:
+            known = self.store.run_of_token(token)
+            if known is not None:
+                run = self.store.run(known) or {}
+                return {"run_id": known, **({"number_in_job": run["number_in_job"]} if "job_id" in run else {})}
+            answer = start()
+            self.store.keep_token(token, answer["run_id"])
+            return answer
+
     def run_now(self, job_id: Any, job_parameters: dict | None = None, notebook_params: dict | None = None,
                 python_params: builtins.list | None = None, only: builtins.list | None = None,
-                queue: dict | None = None, trigger: str = "ONE_TIME") -> dict:
+                queue: dict | None = None, trigger: str = "ONE_TIME", idempotency_token: str | None = None) -> dict:
+        return self._started_once(idempotency_token, lambda: self._run_now(
+            job_id, job_parameters, notebook_params, python_params, only, queue, trigger))
+
+    def _run_now(self, job_id: Any, job_parameters: dict | None, notebook_params: dict | None,
+                 python_params: builtins.list | None, only: builtins.list | None, queue: dict | None,
+                 trigger: str) -> dict:
         job = self._job(job_id)
         settings = job["settings"]
         tasks = settings.get("tasks") or []
@@ -249,13 +276,16 @@ class JobsService:
                 for name, p in defined.items()]
 
     def submit(self, run_name: str | None, tasks: Any, timeout_seconds: int | None = None,
-               creator: str | None = None) -> dict:
-        validate_tasks(tasks, "tasks", self.cluster_id, None)
-        run = self._new_run(run_name or "Untitled", tasks, job_id=None, run_type="SUBMIT_RUN", trigger="ONE_TIME",
-                            job_parameters=[], timeout=timeout_seconds or 0, job_clusters=[],
-                            creator=creator or self.user, principal=creator or self.user)
-        self._admit(run, {"max_concurrent_runs": 1000}, None)
-        return {"run_id": run["run_id"]}
+               creator: str | None = None, idempotency_token: str | None = None) -> dict:
+        def start() -> dict:
+            validate_tasks(tasks, "tasks", self.cluster_id, None)
+            run = self._new_run(run_name or "Untitled", tasks, job_id=None, run_type="SUBMIT_RUN", trigger="ONE_TIME",
+                                job_parameters=[], timeout=timeout_seconds or 0, job_clusters=[],
+                                creator=creator or self.user, principal=creator or self.user)
+            self._admit(run, {"max_concurrent_runs": 1000}, None)
+            return {"run_id": run["run_id"]}
+
+        return self._started_once(idempotency_token, start)
 
     def run_page_url(self, job_id: int | None, run_id: int) -> str:
         """The page the workspace serves for a run (routes/run_page.py), as Databricks' /jobs/<job>/runs/<run>."""

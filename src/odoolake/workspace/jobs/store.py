@@ -52,6 +52,14 @@ class JobsStore:
             conn.executemany("INSERT OR REPLACE INTO task_runs(task_run_id, run_id) VALUES (?, ?)",
                              [(t["run_id"], run["run_id"]) for t in run.get("tasks", []) if t.get("run_id") is not None])
 
+    def run_of_token(self, token: str) -> int | None:
+        row = self.db.connect().execute("SELECT run_id FROM run_tokens WHERE token = ?", (token,)).fetchone()
+        return row["run_id"] if row else None
+
+    def keep_token(self, token: str, run_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO run_tokens(token, run_id) VALUES (?, ?)", (token, run_id))
+
     def run(self, run_id: int) -> dict | None:
         row = self.db.connect().execute("SELECT body FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return json.loads(row["body"]) if row else None

@@ -68,14 +68,15 @@ async def run_now(request: Request) -> dict:
     return _svc(request).run_now(
         field(body, "job_id", int, required=True), field(body, "job_parameters", dict),
         field(body, "notebook_params", dict), field(body, "python_params", list), field(body, "only", list),
-        field(body, "queue", dict))
+        field(body, "queue", dict), idempotency_token=field(body, "idempotency_token", str))
 
 
 @versioned(router, "POST", V, "/jobs/runs/submit")
 async def submit(request: Request) -> dict:
     body = await json_body(request)
     return _svc(request).submit(field(body, "run_name", str), field(body, "tasks", list, required=True),
-                                field(body, "timeout_seconds", int), request.state.user)
+                                field(body, "timeout_seconds", int), request.state.user,
+                                field(body, "idempotency_token", str))
 
 
 @versioned(router, "GET", V, "/jobs/runs/get")
