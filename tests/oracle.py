@@ -383,6 +383,8 @@ def build(raw: Path) -> Oracle:
                 php, from_base = q2(tax_base * rate / 100) * (1 if in_currency > 0 else -1), True
             elif fx is not None:
                 php, from_rate = q2(in_currency * fx), True
+                if not tax_base and rate:  # no PHP base in Odoo: the base the converted tax implies
+                    base = q2(abs(php) * 100 / rate) * (-1 if refund else 1)
             else:
                 php = None
         withholding = dec(tax["amount"]) < 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -399,6 +399,21 @@ def test_bir_cli_outputs(lake):
         assert Decimal(slp[0][col]) == sum(Decimal(r[col - 1]) for r in slp[1:]), col
     summary = paths.dbfs_to_local("dbfs:/bir/all/2026Q3/month_end_2026-09.html").read_text()
     assert "<svg" in summary and "RIM" in summary and "Withheld, to classify" in summary
+    # lines filed although a rule flags them are named on the page, counted per agency and reason (an audit found
+    # wrong rates and codes in the QAP with no warning in any filing output)
+    flagged = Counter((r["agency"], flag) for r in spark.sql(
+        "SELECT agency, dq_flags FROM silver.ewt_lines WHERE period = '2026-09' AND regime <> 'CWT'").collect()
+        for flag in (r["dq_flags"] or "").split(",") if flag)
+    assert flagged and "Filed with a warning" in summary
+    for (agency, flag), count in flagged.items():
+        assert f"<tr><td>{agency}</td><td>{flag}</td><td class=n>{count:,}</td>" in summary, (agency, flag)
+    # and the posted bills no return includes (a duplicate bill's withholding left the 0619-E without a word)
+    duplicates = Counter(r["agency"] for r in spark.sql(
+        "SELECT DISTINCT agency, move_id FROM silver.quarantine WHERE period = '2026-09' "
+        "AND reason = 'DUPLICATE_BILL'").collect())
+    for agency, count in duplicates.items():
+        assert f"<tr><td>{agency}</td><td>DUPLICATE_BILL</td><td class=n>{count:,}</td>" in summary, agency
+    assert ("Posted, left out of the returns" in summary) == bool(duplicates)
     bad = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2026Q5", "--agency", "RIM", *home])
     assert bad.exit_code == 2 and "not a quarter" in bad.output and "--quarter" in bad.output  # a usage error
     empty = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2024Q1", "--agency", "RIM", *home])

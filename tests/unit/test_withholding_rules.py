@@ -114,6 +114,9 @@ def test_foreign_currency_lines_take_the_php_amounts_odoo_holds(spark):
     assert rows[2]["atc_status"] == "to_classify" and rows[2]["tax_withheld"] is None  # before the first rate
     assert rows[3]["tax_withheld"] == D("1125.00") and reasons.PHP_FROM_REFERENCE_RATE.code in flags(rows[3])
     assert rows[4]["tax_withheld"] == D("1000.00")  # 20 USD at 50 from 20 May
+    # no PHP base in Odoo: the income is the one the converted tax implies at 2% (it was 0.00 on the 2307 and QAP)
+    assert (rows[3]["base"], rows[4]["base"]) == (D("56250.00"), D("50000.00"))
+    assert rows[1]["base"] == D("56200.00")  # Odoo's PHP base, as held
     missing = held.where(F.col("reason") == reasons.MISSING_CURRENCY_RATE.code).collect()
     assert len(missing) == 1 and "enter the rate for 2026-05-05 in Odoo" in missing[0]["detail"]
 
@@ -204,6 +207,38 @@ def test_a_credit_note_in_a_later_quarter_is_an_exception_not_a_negative_row(spa
     certificates = [r.asDict() for r in forms.build_form_2307(lines).where("quarter = '2026Q2'").collect()]
     certs, issues, _ = filing.certificates(certificates, Party("RIM", "111-222-333-00000"), 2026, 2)
     assert certs == [] and [i.problem for i in issues] == ["NET_NEGATIVE"]
+
+
+def test_a_credit_note_month_inside_a_positive_quarter_is_certified_as_the_qap_reports_it(spark):
+    """Bills of P100,000 in July and P50,000 in August, a P60,000 credit note in September (WC158 1%): the quarter
+    nets P90,000 / P900.00 on the QAP, so the payee's 2307 certifies the same line, September's excess taken from
+    August, then July (the whole line was left off the certificate while the QAP reported it: the payee's SAWT
+    could not match), and the exceptions list names it."""
+    from odoolake.bir import dat, filing
+    from odoolake.bir.certificate import Party
+    from odoolake.pipeline import forms, silver
+    from odoolake.pipeline.schemas import RES_PARTNER
+    from tests.unit.journal import raw_frame
+
+    partners = [partner(1, "Services Supplier Inc.", True, "818-658-529-00000")]
+    bills = [Bill(1, "2026-07-10", 1, 91, "100000.00", "1000.00"), Bill(2, "2026-08-10", 1, 91, "50000.00", "500.00"),
+             Bill(3, "2026-09-10", 1, 91, "60000.00", "600.00", move_type="in_refund")]
+    ewt, _, _ = silver_lines(spark, bills, partners, [tax(91, "WC158", 1)])
+    lines = forms.with_identity(ewt, silver.build_partners(raw_frame(spark, RES_PARTNER, partners)))
+    qap_row = forms.build_qap(lines).where("quarter = '2026Q3'").first().asDict()
+    agent = dat.Agent(tin="111-222-333-00000", registered_name="RIM Advertising Corporation", rdo="050")
+    qap = dat.qap(agent, 2026, 3, *filing.qap_schedules([qap_row]))
+    assert qap.rows == 1 and ",WC158,1.00,90000.00,900.00\r\n" in qap.content
+    rows = [r.asDict() for r in forms.build_form_2307(lines).where("quarter = '2026Q3'").collect()]
+    certs, issues, _ = filing.certificates(rows, Party("RIM", "111-222-333-00000"), 2026, 3)
+    assert [(i.problem, i.certificate_issued) for i in issues if i.atc] == [("CREDIT_NOTES_NETTED", True)]
+    (line,) = certs[0].lines
+    assert (line.atc, line.month1, line.month2, line.month3) == ("WC158", D("90000.00"), D("0.00"), D("0.00"))
+    assert (line.total, line.tax) == (D("90000.00"), D("900.00"))
+    first_month = {**rows[0], "income_month1": D("-20000.00"), "income_month2": D("50000.00"),
+                   "income_month3": D("60000.00"), "income_total": D("90000.00")}
+    (line,) = filing.certificates([first_month], Party("RIM", "111-222-333-00000"), 2026, 3)[0][0].lines
+    assert (line.month1, line.month2, line.month3) == (D("0.00"), D("30000.00"), D("60000.00"))
 
 
 def test_codes_a_company_may_not_use_codes_out_of_force_and_unknown_taxes(spark):

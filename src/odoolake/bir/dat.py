@@ -28,7 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from odoolake.bir import reasons
-from odoolake.bir.atc import KNOWN_ATCS
+from odoolake.bir.atc import KNOWN_ATCS, Regime, rules_for
 from odoolake.bir.tin import parse_tin
 from odoolake.errors import BirRuleError
 
@@ -43,6 +43,7 @@ class Problem(StrEnum):
     NAME_NOT_SPLIT = "NAME_NOT_SPLIT"
     UNKNOWN_ATC = "UNKNOWN_ATC"
     NET_NEGATIVE = "NET_NEGATIVE"
+    CREDIT_NOTES_NETTED = "CREDIT_NOTES_NETTED"  # a 2307 line's negative month netted against its other months
 
 
 FIX = {
@@ -51,6 +52,9 @@ FIX = {
     Problem.UNKNOWN_ATC: reasons.UNKNOWN_ATC.fix,
     Problem.NET_NEGATIVE: "credit notes exceed this period's payments: nothing to report for the row; the excess "
                           "reduces a later period's withholding or amends the period of the original bill",
+    Problem.CREDIT_NOTES_NETTED: "a month's credit notes exceed its payments: the 2307 takes the excess from the "
+                                 "quarter's other months (latest earlier month first), its total as on the QAP; "
+                                 "check the credit note's date in Odoo",
 }
 BLOCKING = frozenset({Problem.INVALID_TIN, Problem.NAME_NOT_SPLIT, Problem.UNKNOWN_ATC})
 
@@ -320,7 +324,23 @@ def form1604f(agent: Agent, year: int, rows: Iterable[AlphalistRow], classificat
                    income, at_rate, withheld, left, _differences(schedule4))
 
 
-SAWT_FORMS = ("1701Q", "1701", "1702Q", "1702", "2550Q", "2551Q")
+# What each return claims, so what its SAWT lists (a SAWT goes with the return that claims the credits): income tax
+# returns the creditable income tax withheld (EWT codes), the VAT return VAT withheld by government payors (WV
+# codes), the percentage tax return percentage tax withheld (no code of the catalog).
+SAWT_CREDITS: dict[str, tuple[frozenset[Regime], str]] = {
+    **{form: (frozenset({Regime.EWT}), "creditable income tax withheld (ATC WI/WC)")
+       for form in ("1701Q", "1701", "1702Q", "1702")},
+    "2550Q": (frozenset({Regime.WVAT}), "VAT withheld by government payors (ATC WV…)"),
+    "2551Q": (frozenset(), "percentage tax withheld"),
+}
+SAWT_FORMS = tuple(SAWT_CREDITS)
+
+
+def _claimed_on(form: str, row: AlphalistRow) -> bool:
+    """Whether the return ``form`` claims ``row``'s credit; a code the catalog does not know is kept, for the checks
+    to name it."""
+    code = row.atc.strip().upper()
+    return code not in KNOWN_ATCS or rules_for(code)[0].regime in SAWT_CREDITS[form][0]
 
 
 def sawt(payee: Agent, form: str, year: int, month: int, rows: Iterable[AlphalistRow],
@@ -332,7 +352,13 @@ def sawt(payee: Agent, form: str, year: int, month: int, rows: Iterable[Alphalis
         raise BirRuleError(f"Month must be 1 to 12, got {month}.")
     tin, br = _tin(payee.tin, payee.branch, "Payee")
     period = f"{month:02d}/{year}"
-    checked, left = _select(rows, "SAWT", skip_invalid)
+    rows = list(rows)
+    claimed = [row for row in rows if _claimed_on(form, row)]
+    if rows and not claimed:
+        others = sorted({row.atc.upper() for row in rows})
+        raise BirRuleError(f"The SAWT for the {form} lists {SAWT_CREDITS[form][1]}; none of the {len(rows)} credits "
+                           f"received in the period is one ({', '.join(others)}): they go with another return.")
+    checked, left = _select(claimed, "SAWT", skip_invalid)
     names = ",".join([_quoted(payee.registered_name, NAME_WIDTH), _quoted(payee.last_name, PERSON_WIDTH),
                       _quoted(payee.first_name, PERSON_WIDTH), _quoted(payee.middle_name, PERSON_WIDTH)])
     lines = [f"HSAWT,H{form},{tin},{br},{names},{period},{payee.rdo}"]

@@ -88,8 +88,8 @@ def certificates(rows: Iterable[Row], payor: Party, year: int, quarter: int
                  ) -> tuple[list[Certificate], list[CertificateIssue], list[tuple[Row, Decimal]]]:
     """(certificates, exceptions list, rows where the tax certified differs from the tax withheld).
 
-    A payee without a valid TIN gets no certificate; a net-negative row is left off its certificate, and a payee
-    with nothing positive left gets none; a missing address or an unsplit name is printed as Odoo holds it and
+    A payee without a valid TIN gets no certificate; a row net-negative for the quarter is left off its certificate,
+    and a payee with nothing positive left gets none; a missing address or an unsplit name is printed as Odoo holds it and
     listed so it gets fixed."""
     by_payee: dict[str, list[Row]] = {}
     for r in rows:
@@ -106,8 +106,25 @@ def certificates(rows: Iterable[Row], payor: Party, year: int, quarter: int
 
 
 def _negative(r: Row) -> bool:
-    months = (_d(r["income_month1"]), _d(r["income_month2"]), _d(r["income_month3"]))
-    return _d(r["income_total"]) <= 0 or _d(r["tax_withheld"]) < 0 or min(months) < 0
+    """Nothing to certify for the quarter: credit notes at least the payments under the row's ATC, as the QAP
+    judges the same row (a negative month in a positive quarter is certified: ``_netted_months``)."""
+    return _d(r["income_total"]) <= 0 or _d(r["tax_withheld"]) < 0
+
+
+def _netted_months(r: Row) -> tuple[Decimal, Decimal, Decimal]:
+    """The row's three months as a 2307 can print them (amounts paid, none negative): a month whose credit notes
+    exceed its payments is 0 and its excess is taken from the other months, the latest earlier month first, then
+    the later ones. The total stays the quarter's, as the QAP reports it (the whole line was left off the 2307, so
+    the payee's SAWT could not match the payor's QAP)."""
+    months = [_d(r["income_month1"]), _d(r["income_month2"]), _d(r["income_month3"])]
+    for i in range(3):
+        excess = -months[i] if months[i] < 0 else Decimal(0)
+        months[i] += excess
+        for j in [*range(i - 1, -1, -1), *range(i + 1, 3)]:
+            taken = min(excess, max(months[j], Decimal(0)))
+            months[j] -= taken
+            excess -= taken
+    return months[0], months[1], months[2]
 
 
 def _certificate(group: list[Row], payor: Party, year: int, quarter: int
@@ -125,8 +142,10 @@ def _certificate(group: list[Row], payor: Party, year: int, quarter: int
     payee = Party(_s(first["payee_name"]), first["payee_tin"], first["payee_branch"],
                   ", ".join(p for p in (_s(first["address1"]), _s(first["address2"])) if p), _s(first["zip"]),
                   _s(first["last_name"]), _s(first["first_name"]), _s(first["middle_name"]), bool(first["individual"]))
-    lines = tuple(CertificateLine(_s(r["atc"]), _s(r["nature"]) or _s(r["atc"]), _d(r["rate"]),
-                                  _d(r["income_month1"]), _d(r["income_month2"]), _d(r["income_month3"])) for r in good)
+    lines = tuple(CertificateLine(_s(r["atc"]), _s(r["nature"]) or _s(r["atc"]), _d(r["rate"]), *_netted_months(r))
+                  for r in good)
+    issues += [_issue(first, r, r["atc"], Problem.CREDIT_NOTES_NETTED.value, FIX[Problem.CREDIT_NOTES_NETTED], True)
+               for r in good if min(_d(r["income_month1"]), _d(r["income_month2"]), _d(r["income_month3"])) < 0]
     if payee.individual and not (payee.last_name and payee.first_name):
         issues.append(_issue(first, first, "", Problem.NAME_NOT_SPLIT.value, FIX[Problem.NAME_NOT_SPLIT], True))
     if not payee.address or not payee.zip_code:

@@ -69,10 +69,43 @@ def stacked_bar_svg(totals: list[AtcTotal], width: int = 760, bar_height: int = 
     return "".join(parts)
 
 
+def _by_reason(title: str, intro: str, rows: list[BucketTotal]) -> str:
+    """A section of lines by agency and reason, with the tax they carry and the fix in Odoo."""
+    from odoolake.bir.reasons import BY_CODE
+
+    items = "".join(
+        f"<tr><td>{html.escape(b.agency)}</td><td>{html.escape(b.reason)}</td><td class=n>{b.lines:,}</td>"
+        f"<td class=n>{_money(b.tax) if b.tax is not None else 'no PHP amount'}</td>"
+        f"<td>{html.escape(BY_CODE[b.reason].fix if b.reason in BY_CODE else '')}</td></tr>"
+        for b in sorted(rows, key=lambda b: (b.agency, b.reason)))
+    total = sum((b.tax or Decimal(0) for b in rows), Decimal(0))
+    return (f"<h2>{title}</h2><p>{intro}</p><table><tr><th>Agency</th><th>Reason</th><th>Lines</th><th>Tax withheld "
+            f"(PHP)</th><th>Fix in Odoo</th></tr>{items}<tr class=total><td>Total</td><td></td><td></td>"
+            f"<td class=n>{_money(total)}</td><td></td></tr></table>")
+
+
+def _left_out(rows: list[tuple[str, str, int]]) -> str:
+    """Posted bills left out of every return (agency, reason, bills), with the fix in Odoo."""
+    from odoolake.bir.reasons import BY_CODE
+
+    items = "".join(f"<tr><td>{html.escape(agency)}</td><td>{html.escape(reason)}</td><td class=n>{bills:,}</td>"
+                    f"<td>{html.escape(BY_CODE[reason].fix if reason in BY_CODE else '')}</td></tr>"
+                    for agency, reason, bills in sorted(rows))
+    return ("<h2>Posted, left out of the returns</h2><p>Bills posted in Odoo that no return of this month includes, "
+            "with the tax withheld on them: a later bill with the same vendor and reference as an earlier one is "
+            "taken for a duplicate. Its withholding is in the books but not in the remittance above: cancel the "
+            "duplicate, or give a genuine bill its own reference, before the return is filed.</p><table><tr><th>"
+            f"Agency</th><th>Reason</th><th>Bills</th><th>Fix in Odoo</th></tr>{items}</table>")
+
+
 def month_end_html(company: str, year: int, month: int, totals: list[AtcTotal], generated: datetime | None = None,
-                   deadlines: list[tuple[str, str, date]] | None = None, bucket: list[BucketTotal] | None = None) -> str:
+                   deadlines: list[tuple[str, str, date]] | None = None, bucket: list[BucketTotal] | None = None,
+                   flagged: list[BucketTotal] | None = None, left_out: list[tuple[str, str, int]] | None = None
+                   ) -> str:
     """A printable page: totals by agency, by ATC (the "to classify" bucket included), the chart, the bucket's lines
-    by reason with what to do, and the next filing deadlines."""
+    by reason with what to do, the lines filed with a warning (a rate or code the payee's facts do not support…)
+    by reason, the posted bills left out of every return (``left_out``: agency, reason, bills), and the next filing
+    deadlines."""
     period = date(year, month, 1).strftime("%B %Y")
     by_agency: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     by_atc: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
@@ -91,21 +124,14 @@ def month_end_html(company: str, year: int, month: int, totals: list[AtcTotal], 
                 f"</tr>{body}<tr class=total><td>Total</td><td class=n>{_money(total_b)}</td>"
                 f"<td class=n>{_money(total_t)}</td></tr></table>")
 
-    held = ""
-    if bucket:
-        from odoolake.bir.reasons import BY_CODE
-
-        items = "".join(
-            f"<tr><td>{html.escape(b.agency)}</td><td>{html.escape(b.reason)}</td><td class=n>{b.lines:,}</td>"
-            f"<td class=n>{_money(b.tax) if b.tax is not None else 'no PHP amount'}</td>"
-            f"<td>{html.escape(BY_CODE[b.reason].fix if b.reason in BY_CODE else '')}</td></tr>"
-            for b in sorted(bucket, key=lambda b: (b.agency, b.reason)))
-        total = sum((b.tax or Decimal(0) for b in bucket), Decimal(0))
-        held = ("<h2>Withheld, to classify</h2><p>Tax withheld under a tax Odoo cannot tie to an ATC. It is included "
-                "in the remittance totals above (Tax Code Sec. 58(A)) and must be classified in Odoo before the "
-                "quarterly alphalist.</p><table><tr><th>Agency</th><th>Reason</th><th>Lines</th><th>Tax withheld "
-                f"(PHP)</th><th>Fix in Odoo</th></tr>{items}<tr class=total><td>Total</td><td></td><td></td>"
-                f"<td class=n>{_money(total)}</td><td></td></tr></table>")
+    held = _by_reason("Withheld, to classify", "Tax withheld under a tax Odoo cannot tie to an ATC. It is included in "
+                      "the remittance totals above (Tax Code Sec. 58(A)) and must be classified in Odoo before the "
+                      "quarterly alphalist.", bucket) if bucket else ""
+    warned = _by_reason("Filed with a warning", "Lines that go into the remittance, the QAP and the 2307s as Odoo "
+                        "holds them, although a rule says they look wrong (a rate or ATC the payee's facts do not "
+                        "support, tax that is not rate × base, a posting after the return's deadline…). Check each "
+                        "in Odoo before the quarterly alphalist; a line can carry several reasons.",
+                        flagged) if flagged else ""
     upcoming = ""
     if deadlines:
         items = "".join(f"<tr><td>{html.escape(f)}</td><td>{html.escape(p)}</td><td>{d:%a %d %b %Y}</td></tr>"
@@ -119,4 +145,6 @@ def month_end_html(company: str, year: int, month: int, totals: list[AtcTotal], 
             f"<style>{style}</style></head><body><h1>{html.escape(company)}: expanded withholding tax, {period}</h1>"
             f"<p>Generated {stamp} from gold.ewt_by_atc. Amounts in PHP.</p>"
             f"<h2>Withholding by agency and ATC</h2>{stacked_bar_svg(totals)}"
-            f"{table('By agency', by_agency, 'Agency')}{table('By ATC', by_atc, 'ATC')}{held}{upcoming}</body></html>")
+            f"{table('By agency', by_agency, 'Agency')}{table('By ATC', by_atc, 'ATC')}{held}{warned}"
+            f"{_left_out(left_out) if left_out else ''}{upcoming}"
+            "</body></html>")

@@ -409,6 +409,7 @@ def write_certificates(paths: WorkspacePaths, spark, agency: str, year: int, q: 
 
 
 def write_summary(paths: WorkspacePaths, spark, year: int, month: int, quarter: str) -> str:
+    from odoolake.bir.reasons import DUPLICATE_BILL
     from odoolake.bir.summary import AtcTotal, BucketTotal, month_end_html
 
     totals = [AtcTotal(r["agency"], r["atc"], r["b"], r["t"]) for r in spark.sql(
@@ -419,7 +420,14 @@ def write_summary(paths: WorkspacePaths, spark, year: int, month: int, quarter: 
         "SELECT agency, classify_reason AS reason, COUNT(*) AS n, SUM(tax_withheld) AS t FROM silver.ewt_lines "
         "WHERE period = :p AND atc_status = 'to_classify' AND regime <> 'CWT' GROUP BY 1, 2",
         args={"p": f"{year}-{month:02d}"}).collect()]
-    page = month_end_html("odoolake", year, month, totals, bucket=bucket)
+    flagged = [BucketTotal(r["agency"], r["reason"], r["n"], r["t"]) for r in spark.sql(
+        "SELECT agency, reason, COUNT(*) AS n, SUM(tax_withheld) AS t FROM (SELECT agency, tax_withheld, "
+        "explode(split(dq_flags, ',')) AS reason FROM silver.ewt_lines WHERE period = :p AND dq_flags <> '' "
+        "AND regime <> 'CWT') GROUP BY 1, 2", args={"p": f"{year}-{month:02d}"}).collect()]
+    left_out = [(r["agency"], r["reason"], r["n"]) for r in spark.sql(
+        "SELECT agency, reason, COUNT(DISTINCT move_id) AS n FROM silver.quarantine WHERE period = :p "
+        "AND reason = :r GROUP BY 1, 2", args={"p": f"{year}-{month:02d}", "r": DUPLICATE_BILL.code}).collect()]
+    page = month_end_html("odoolake", year, month, totals, bucket=bucket, flagged=flagged, left_out=left_out)
     return _write(paths, "all", quarter, f"month_end_{year}-{month:02d}.html", page)
 
 

@@ -508,10 +508,15 @@ def _rate() -> Column:
 
 
 def _base() -> Column:
-    """Signed taxable base (VAT-exclusive, as Odoo computes it): credit notes count negative."""
+    """Signed taxable base (VAT-exclusive, as Odoo computes it): credit notes count negative. A foreign-currency line
+    whose PHP amount came from the reference rate has no PHP base in Odoo (``tax_base_amount`` 0): its base is the
+    one its PHP tax implies, tax ÷ rate, so the income reported with the tax is converted at the same rate (it was
+    0.00: a 2307 and QAP certifying the tax against no income)."""
     refund = F.col("move_type").isin("in_refund", "out_refund")
-    return money(F.abs(F.coalesce(F.col("tax_base_amount"), F.lit(0).cast(MONEY)))
-                 * F.when(refund, F.lit(-1)).otherwise(F.lit(1)))
+    held = F.abs(F.coalesce(F.col("tax_base_amount"), F.lit(0).cast(MONEY)))
+    implied = F.round(F.abs(F.col("balance_php")) * 100 / _rate(), 2)
+    from_tax = (held == 0) & (F.col("php_source") == "reference_rate") & (_rate() != 0)
+    return money(F.when(from_tax, implied).otherwise(held) * F.when(refund, F.lit(-1)).otherwise(F.lit(1)))
 
 
 def remittance_deadline(on: Column) -> Column:

@@ -92,6 +92,22 @@ def test_sawt_layout():
     assert out.content == golden(out.name)
 
 
+def test_a_sawt_lists_only_the_credits_its_return_claims():
+    """Income tax withheld goes with the 1701Q/1702Q, VAT withheld by government with the 2550Q (a 2550Q SAWT listed
+    WC158/WC160 income tax credits: a VAT return claiming income tax)."""
+    income = AlphalistRow("555-666-777", "WC160", D("2"), D("50000"), D("1000"), company_name="Customer 1 Corp.")
+    vat = AlphalistRow("444-555-666", "WV020", D("5"), D("20000"), D("1000"), company_name="City Government")
+    for_vat = sawt(AGENT, "2550Q", 2026, 3, [income, vat])
+    assert for_vat.rows == 1 and ",WV020," in for_vat.content and ",WC160," not in for_vat.content
+    for_income = sawt(AGENT, "1702Q", 2026, 3, [income, vat])
+    assert for_income.rows == 1 and ",WC160," in for_income.content and ",WV020," not in for_income.content
+    with pytest.raises(BirRuleError, match=r"The SAWT for the 2550Q lists VAT withheld by government payors.*"
+                                           r"none of the 1 credits .* \(WC160\)"):
+        sawt(AGENT, "2550Q", 2026, 3, [income])
+    with pytest.raises(BirRuleError, match="The SAWT for the 2551Q lists percentage tax withheld"):
+        sawt(AGENT, "2551Q", 2026, 3, [income, vat])
+
+
 def test_relief_purchases_sales_and_importations():
     purchases = [
         ReliefRow("987-654-321-00000", "Goods Supplier, Inc.", address1="1 Rizal Street", address2="Cebu City, Cebu",
