@@ -140,6 +140,19 @@ def test_update_reset_delete(w, notebooks):
     w.jobs.reset(job.job_id, new_settings=JobSettings(name="reset", tasks=[
         Task(task_key="b", notebook_task=NotebookTask(notebook_path="/Shared/ETL/first"))]))
     assert [t.task_key for t in w.jobs.get(job.job_id).settings.tasks] == ["b"]
+    # tasks of an update are merged into the job's by key, so a new task may depend on one the job has (refused:
+    # the update's own list was checked alone); a dependency on no task of the merged job is still refused
+    w.jobs.update(job.job_id, new_settings=JobSettings(tasks=[Task(
+        task_key="c", depends_on=[Dep(task_key="b")], notebook_task=NotebookTask(notebook_path="/Shared/ETL/first"))]))
+    assert [(t.task_key, [d.task_key for d in t.depends_on or []]) for t in w.jobs.get(job.job_id).settings.tasks] == \
+        [("b", []), ("c", ["b"])]
+    from databricks.sdk.errors import InvalidParameterValue
+
+    with pytest.raises(InvalidParameterValue, match="unknown task 'nope'"):
+        w.jobs.update(job.job_id, new_settings=JobSettings(tasks=[Task(
+            task_key="d", depends_on=[Dep(task_key="nope")],
+            notebook_task=NotebookTask(notebook_path="/Shared/ETL/first"))]))
+    assert len(w.jobs.get(job.job_id).settings.tasks) == 2
     w.jobs.delete(job.job_id)
     from databricks.sdk.errors import ResourceDoesNotExist
 

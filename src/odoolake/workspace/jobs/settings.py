@@ -118,7 +118,10 @@ def validate_task(task: Any, field: str, local_cluster_id: str, job_cluster_keys
         raise _fail(f"{field}.job_cluster_key", f"{jck!r} is not defined in job_clusters")
 
 
-def validate_tasks(tasks: Any, field: str, local_cluster_id: str, job_cluster_keys: set[str] | None) -> None:
+def validate_tasks(tasks: Any, field: str, local_cluster_id: str, job_cluster_keys: set[str] | None,
+                   whole: bool = True) -> None:
+    """Each task, and with ``whole`` (the job's whole list, not an update's to merge into it by key) that their
+    dependencies name tasks of the list and make no cycle."""
     _type(tasks, list, field, "a list of tasks")
     keys: dict[str, int] = {}
     for i, task in enumerate(tasks):
@@ -126,6 +129,8 @@ def validate_tasks(tasks: Any, field: str, local_cluster_id: str, job_cluster_ke
         if task["task_key"] in keys:
             raise _fail(f"{field}[{i}].task_key", f"duplicate task_key {task['task_key']!r}")
         keys[task["task_key"]] = i
+    if not whole:
+        return
     graph = {t["task_key"]: [d["task_key"] for d in t.get("depends_on") or []] for t in tasks}
     for i, task in enumerate(tasks):
         for j, dep in enumerate(graph[task["task_key"]]):
@@ -195,7 +200,8 @@ def validate_settings(settings: Any, local_cluster_id: str, partial: bool = Fals
             _type(jc.get("job_cluster_key"), str, f"job_clusters[{i}].job_cluster_key", "a string")
             job_cluster_keys.add(jc["job_cluster_key"])
     if "tasks" in settings:
-        validate_tasks(settings["tasks"], "tasks", local_cluster_id, None if partial else (job_cluster_keys or set()))
+        validate_tasks(settings["tasks"], "tasks", local_cluster_id, None if partial else (job_cluster_keys or set()),
+                       whole=not partial)
     params = settings.get("parameters")
     if params is not None:
         _type(params, list, "parameters", "a list")
