@@ -84,6 +84,34 @@ def test_dbfs_round_trip_with_blocks(w):
     assert not w.dbfs.exists("/tmp/odoolake")
 
 
+def test_paths_inside_a_file_or_a_move_into_itself_are_named_errors(w, server):
+    """They answered 500 with the server's own path (NotADirectoryError) and dropped the connection."""
+    home = str(server.workspace.paths.home)
+    w.dbfs.put("/r3/file", contents="eA==", overwrite=True)
+    for make in (lambda: w.dbfs.put("/r3/file/child", contents="eA=="), lambda: w.dbfs.mkdirs("/r3/file/sub"),
+                 lambda: w.dbfs.create("/r3/file/child"), lambda: w.dbfs.move("/r3/other", "/r3/file/x")):
+        w.dbfs.put("/r3/other", contents="eA==", overwrite=True)
+        with pytest.raises(ResourceAlreadyExists, match="A file already exists at /r3/file: /r3/file/") as err:
+            make()
+        assert home not in str(err.value)
+    with pytest.raises(InvalidParameterValue, match=r"Cannot move /r3 into itself \(/r3/inner\)"):
+        w.dbfs.move("/r3", "/r3/inner")
+    assert w.dbfs.read("/r3/file").data == "eA=="  # nothing lost
+    base = "/Volumes/main/default/raw/parents"
+    w.files.upload(f"{base}/f.csv", io.BytesIO(b"a\n"), overwrite=True)
+    with pytest.raises(ResourceAlreadyExists, match=f"A file already exists at {base}/f.csv"):
+        w.files.upload(f"{base}/f.csv/g.csv", io.BytesIO(b"b\n"))
+    with pytest.raises(ResourceAlreadyExists, match=f"A file already exists at {base}/f.csv"):
+        w.files.create_directory(f"{base}/f.csv/sub")
+    with httpx.Client(headers={"Authorization": f"Bearer {server.token}"}) as client:  # the connection stays usable
+        for _ in range(5):
+            assert client.post(f"{server.url}/api/2.0/dbfs/mkdirs", json={"path": "/r3/file/sub"}).status_code == 409
+            assert client.get(f"{server.url}/api/2.0/dbfs/get-status", params={"path": "/r3/file"}).status_code == 200
+    w.files.delete(f"{base}/f.csv")
+    w.files.delete_directory(base)
+    w.dbfs.delete("/r3", recursive=True)
+
+
 def test_files_api_round_trip(w):
     w.files.upload("/Volumes/main/default/raw/a.csv", io.BytesIO(b"x,y\n1,2\n"), overwrite=True)
     assert w.files.download("/Volumes/main/default/raw/a.csv").contents.read() == b"x,y\n1,2\n"

@@ -13,7 +13,7 @@ import secrets
 import shutil
 import threading
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from odoolake.config import VOLUMES_LAYOUT_MARK
 from odoolake.workspace.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
@@ -59,6 +59,18 @@ class _Upload:
     size: int = 0
 
 
+def check_parents(root: Path, path: str, local: Path) -> None:
+    """Refuse a ``path`` (``local`` under ``root``) that would be inside a file, naming the file as the client knows
+    it: the file system's error named the server's own path and answered 500."""
+    shown = PurePosixPath(path)
+    for parent in local.parents:
+        if parent == root or root not in parent.parents:
+            return
+        shown = shown.parent
+        if parent.exists() and not parent.is_dir():
+            raise ResourceAlreadyExists(f"A file already exists at {shown}: {path} cannot be made inside it.")
+
+
 class Dbfs:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -92,6 +104,7 @@ class Dbfs:
 
     def mkdirs(self, raw: str | None) -> None:
         path, local = self._path(raw)
+        check_parents(self.root, path, local)
         if local.exists() and not local.is_dir():
             raise ResourceAlreadyExists(f"A file or directory already exists at the input path {path}.")
         local.mkdir(parents=True, exist_ok=True)
@@ -120,6 +133,9 @@ class Dbfs:
             raise ResourceDoesNotExist(f"No file or directory exists on path {src_path}.")
         if dst.exists():
             raise ResourceAlreadyExists(f"A file or directory already exists at the input path {dst_path}.")
+        if src in dst.parents:
+            raise InvalidParameterValue(f"Cannot move {src_path} into itself ({dst_path}).")
+        check_parents(self.root, dst_path, dst)
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dst)
 
@@ -137,6 +153,7 @@ class Dbfs:
         os.replace(tmp, local)
 
     def _check_target(self, path: str, local: Path, overwrite: bool) -> None:
+        check_parents(self.root, path, local)
         if local.is_dir():
             raise ResourceAlreadyExists(f"A directory already exists at the input path {path}.")
         if local.exists() and not overwrite:
@@ -214,6 +231,7 @@ class Volumes:
     def begin_upload(self, raw: str, overwrite: bool) -> _Upload:
         """Check the target and open a temporary file beside it; ``finish_upload`` renames it into place."""
         path, local = self.path(raw)
+        check_parents(self.root, path, local)
         if local.is_dir():
             raise ResourceAlreadyExists(f"A directory already exists at {path}.")
         if local.exists() and not overwrite:
@@ -267,6 +285,7 @@ class Volumes:
 
     def create_directory(self, raw: str) -> None:
         path, local = self.directory(raw)
+        check_parents(self.root, path, local)
         if local.is_file():
             raise ResourceAlreadyExists(f"A file already exists at {path}.")
         local.mkdir(parents=True, exist_ok=True)
