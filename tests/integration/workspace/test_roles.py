@@ -97,6 +97,17 @@ def test_tokens_are_revoked_only_by_their_owner_or_an_admin(server, w):
         WorkspaceClient(host=server.url, token=builders.token_value).current_user.me()
 
 
+def test_current_user_is_in_admins_only_when_an_admin(server, w):
+    """SCIM Me said every principal was in ``admins``: tools read that group as the right to administer."""
+    def groups(token: str) -> list[str]:
+        me = WorkspaceClient(host=server.url, token=token).current_user.me()
+        return sorted(g.display for g in me.groups or [])
+
+    assert groups(server.token) == ["admins", "users"]
+    assert groups(_token(server, "reader-me@example.ph", "read_only")) == ["users"]
+    assert groups(_token(server, "dev-me@example.ph", "developer")) == ["users"]
+
+
 def test_read_only_users_cancel_their_own_statements_only(server, w):
     reader = WorkspaceClient(host=server.url, token=_token(server, "canceller@example.ph", "read_only"))
     wh = next(iter(w.warehouses.list())).id

@@ -50,13 +50,18 @@ def well_known(request: Request) -> dict:
     return {"workspace_id": request.app.state.ws.workspace_id, "oidc_endpoint": f"{base}/oidc"}
 
 
+ADMINS_GROUP = {"display": "admins", "value": "1"}
+USERS_GROUP = {"display": "users", "value": "2"}
+
+
 @router.get("/api/2.0/preview/scim/v2/Me")
 def me(request: Request) -> JSONResponse:
     user = request.state.user
     body = {
         "id": str(int(hashlib.sha256(user.encode()).hexdigest()[:12], 16)), "userName": user,
         "displayName": user.split("@")[0], "active": True, "emails": [{"value": user, "primary": True, "type": "work"}],
-        "groups": [{"display": "admins", "value": "1"}],
+        # every user is in "users"; only an admin in "admins", which tools read as the right to administer
+        "groups": [*([ADMINS_GROUP] if request.app.state.ws.roles.role_of(user) == ADMIN else []), USERS_GROUP],
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
     }
     return JSONResponse(body, headers={"X-Databricks-Org-Id": request.app.state.ws.workspace_id})
