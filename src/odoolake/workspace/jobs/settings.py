@@ -185,10 +185,21 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str]:
     return []
 
 
+# Databricks' limits of a job's settings (a job that passes here is not refused at deploy there).
+MAX_JOB_NAME_BYTES = 4096
+MAX_JOB_TAGS = 25
+
+
 def validate_settings(settings: Any, local_cluster_id: str, partial: bool = False) -> dict:
     _type(settings, dict, "settings", "an object")
     if "name" in settings and settings["name"] is not None:
         _type(settings["name"], str, "name", "a string")
+        if len(settings["name"].encode()) > MAX_JOB_NAME_BYTES:
+            raise _fail("name", f"at most {MAX_JOB_NAME_BYTES} bytes, got {len(settings['name'].encode())}")
+    if settings.get("tags") is not None:
+        tags = _type(settings["tags"], dict, "tags", "an object of strings")
+        if len(tags) > MAX_JOB_TAGS:
+            raise _fail("tags", f"a job has at most {MAX_JOB_TAGS} tags, got {len(tags)}")
     _int(settings, "max_concurrent_runs", "", 0)
     _int(settings, "timeout_seconds", "", 0)
     job_cluster_keys: set[str] | None = None
