@@ -128,7 +128,7 @@ class Workspace:
         self.sql_operations = SqlOperations()
         self.sql_thrift = ThriftService(self.sql_sessions, self.sql_operations, self.catalog)
         self.statement_owners = StatementOwners()
-        self.scheduler = Scheduler(self.db, self.jobs)
+        self.scheduler = Scheduler(self.db, self.jobs, locate=self.paths.lake_to_local)
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
         self.runner.pipelines = self.pipelines
         self.models = ModelStore(self.paths)

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from databricks.sdk.errors import BadRequest
-from databricks.sdk.service.jobs import CronSchedule, JobSettings, NotebookTask, PauseStatus, Task
+from databricks.sdk.service.jobs import Continuous, CronSchedule, JobSettings, NotebookTask, PauseStatus, Task
 from databricks.sdk.service.workspace import ImportFormat, Language
 
 from odoolake.workspace.jobs.scheduler import Scheduler
@@ -38,7 +38,7 @@ def scheduler(server, w):
     2031, so a loaded machine that let it tick between two steps made the unpaused job replay its paused month."""
     ws = server.workspace
     ws.scheduler.stop()
-    test_clock = RecordingScheduler(ws.db, ws.jobs, clock=lambda: 0.0)
+    test_clock = RecordingScheduler(ws.db, ws.jobs, clock=lambda: 0.0, locate=ws.paths.lake_to_local)
     try:
         yield test_clock
     finally:
@@ -148,3 +148,89 @@ def test_a_schedule_added_or_changed_counts_from_then(w, scheduler):
         quartz_cron_expression="0 0 8 * * ?", timezone_id="UTC")))
     assert not fired(2032, 3, 22, 17, 0)  # 09:00 UTC: 08:00 UTC is gone
     assert fired(2032, 3, 23, 16, 0, 5)  # 08:00 UTC the next day
+
+
+def _notebook_job(w, name: str, **settings) -> int:
+    w.workspace.upload(f"/Shared/sched/{name}", b"# Databricks notebook source\nprint('tick')\n",
+                       format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
+    body = {"name": name, "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": f"/Shared/sched/{name}"}}],
+            **settings}
+    return w.api_client.do("POST", "/api/2.1/jobs/create", body=body)["job_id"]
+
+
+def test_periodic_triggers_fire_every_interval_from_when_they_were_set(w, scheduler):
+    """They were taken and never run: a job with trigger.periodic looked scheduled and did nothing."""
+    job_id = _notebook_job(w, "every-6h", trigger={"periodic": {"interval": 6, "unit": "HOURS"}})
+    try:
+        def fired(*when: int) -> list[int]:
+            return [r for r in scheduler.tick(at(*when)) if w.jobs.get_run(r).job_id == job_id]
+
+        assert not fired(2033, 1, 1, 0, 0)  # set: counts from now
+        assert not fired(2033, 1, 1, 5, 59)
+        (run,) = fired(2033, 1, 1, 6, 0, 1)
+        assert w.jobs.get_run(run).trigger.value == "PERIODIC"
+        assert len(fired(2033, 1, 2, 7, 0)) == 1  # four intervals missed: one run
+        assert not fired(2033, 1, 2, 11, 0)  # the next is due at 12:00, counted from the set time
+        assert len(fired(2033, 1, 2, 12, 0, 1)) == 1
+    finally:
+        w.jobs.delete(job_id)
+
+
+def test_file_arrival_triggers_fire_when_a_file_lands_and_the_folder_is_quiet(w, server, scheduler):
+    import io
+    import os
+    import time
+
+    url = "/Volumes/main/default/landing_sched/"
+    w.files.create_directory(url)
+    job_id = _notebook_job(w, "on-arrival", trigger={"file_arrival": {"url": url,
+                                                                       "wait_after_last_change_seconds": 60}})
+    try:
+        now = time.time()
+
+        def fired(at_seconds: float) -> list[int]:
+            return [r for r in scheduler.tick(at_seconds) if w.jobs.get_run(r).job_id == job_id]
+
+        assert not fired(now)  # set: files already there do not count
+        assert not fired(now + 120)  # nothing landed
+        w.files.upload(f"{url}gl_2026_11.csv", io.BytesIO(b"a,b\n"))
+        landed = server.workspace.paths.volume_to_local(f"{url}gl_2026_11.csv")
+        os.utime(landed, (now + 130, now + 130))
+        assert not fired(now + 150)  # not quiet for 60 s yet
+        (run,) = fired(now + 200)
+        assert w.jobs.get_run(run).trigger.value == "FILE_ARRIVAL"
+        assert not fired(now + 300)  # nothing new
+    finally:
+        w.jobs.delete(job_id)
+
+
+def test_continuous_jobs_always_have_a_run(w, scheduler):
+    job_id = _notebook_job(w, "always", continuous={"pause_status": "UNPAUSED"})
+    try:
+        (first,) = [r for r in scheduler.tick(at(2034, 1, 1)) if w.jobs.get_run(r).job_id == job_id]
+        assert w.jobs.get_run(first).trigger.value == "CONTINUOUS"
+        assert job_id not in [w.jobs.get_run(r).job_id for r in scheduler.tick(at(2034, 1, 1, 0, 0, 1))] or \
+            w.jobs.get_run(first).state.life_cycle_state.value == "TERMINATED"
+        w.jobs.wait_get_run_job_terminated_or_skipped(first)
+        (second,) = [r for r in scheduler.tick(at(2034, 1, 1, 0, 1)) if w.jobs.get_run(r).job_id == job_id]
+        assert w.jobs.get_run(second).trigger.value == "CONTINUOUS_RESTART"
+        w.jobs.update(job_id, new_settings=JobSettings(continuous=Continuous(pause_status=PauseStatus.PAUSED)))
+        w.jobs.wait_get_run_job_terminated_or_skipped(second)
+        assert job_id not in [w.jobs.get_run(r).job_id for r in scheduler.tick(at(2034, 1, 1, 0, 2))]
+    finally:
+        w.jobs.delete(job_id)
+
+
+@pytest.mark.parametrize(("settings", "says"), [
+    ({"trigger": {"table_update": {"table_names": ["main.gold.t"]}}}, "table update and model triggers are not run"),
+    ({"trigger": {"periodic": {"interval": 0, "unit": "HOURS"}}}, "interval: must be at least 1"),
+    ({"trigger": {"periodic": {"interval": 1, "unit": "MINUTES"}}}, "expected one of HOURS, DAYS, WEEKS"),
+    ({"trigger": {"file_arrival": {"url": "abfss://x@y.dfs.core.windows.net/in"}}}, "watches /Volumes/"),
+    ({"trigger": {"file_arrival": {"url": "/Volumes/main/default/in/", "min_time_between_triggers_seconds": 5}}},
+     "the lowest allowed value is 60 seconds"),
+    ({"continuous": {}, "schedule": {"quartz_cron_expression": "0 0 2 * * ?", "timezone_id": "UTC"}},
+     "a job has one of schedule, continuous and trigger"),
+])
+def test_triggers_the_scheduler_cannot_run_are_refused_by_name(w, settings, says):
+    with pytest.raises(BadRequest, match=says):
+        _notebook_job(w, "refused", **settings)

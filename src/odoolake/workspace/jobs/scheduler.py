@@ -1,4 +1,5 @@
-"""The Quartz scheduler of the local workspace: starts ``PERIODIC`` runs of jobs with an unpaused schedule.
+"""The scheduler of the local workspace: starts the runs of jobs with an unpaused schedule (Quartz), continuous
+jobs and periodic or file arrival triggers (``_tick_continuous``, ``_tick_trigger``).
 
 Each tick looks at every scheduled job and the fire times between the last one it handled and now.
 - One run per tick per job, however many fire times passed: runs missed while the server was down collapse
@@ -14,19 +15,24 @@ The clock is injected, so tests drive ``tick(now)`` directly.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from odoolake.workspace.db import Database
+from odoolake.workspace.jobs import lifecycle
 from odoolake.workspace.jobs.quartz import fire_times
 from odoolake.workspace.jobs.service import JobsService
+from odoolake.workspace.jobs.settings import PERIOD_UNITS
 
 LOG = logging.getLogger(__name__)
 
 NO_SCHEDULE = ""  # what schedule_state records for a job without a schedule
+CONTINUOUS_RETRY_SECONDS = 60  # a continuous job whose run failed starts its next run after this pause
 
 
 def schedule_key(schedule: dict) -> str:
@@ -36,8 +42,9 @@ def schedule_key(schedule: dict) -> str:
 
 class Scheduler:
     def __init__(self, db: Database, jobs: JobsService, clock: Callable[[], float] = time.time,
-                 interval_seconds: float = 1.0) -> None:
+                 interval_seconds: float = 1.0, locate: Callable[[str], Path | None] | None = None) -> None:
         self.db = db
+        self.locate = locate  # a file arrival trigger's URL as a local folder
         self.jobs = jobs
         self.clock = clock
         self.interval = interval_seconds
@@ -83,7 +90,13 @@ class Scheduler:
         self.problems[job_id] = problem
 
     def _tick_job(self, job: dict, now_ms: int, state: tuple[int, str | None] | None) -> int | None:
-        schedule = job["settings"].get("schedule")
+        settings = job["settings"]
+        if settings.get("continuous"):
+            return self._tick_continuous(job, now_ms)
+        trigger = settings.get("trigger") or {}
+        if "periodic" in trigger or "file_arrival" in trigger:
+            return self._tick_trigger(job, trigger, now_ms, state)
+        schedule = settings.get("schedule")
         last, seen = state if state is not None else (None, None)
         if not schedule:
             if state is None or seen != NO_SCHEDULE:  # so that a schedule added later counts from then
@@ -115,6 +128,51 @@ class Scheduler:
         LOG.info("job %s: scheduled run %s for %s", job["job_id"], run["run_id"],
                  datetime.fromtimestamp(due / 1000, UTC).isoformat())
         return run["run_id"]
+
+    def _tick_continuous(self, job: dict, now_ms: int) -> int | None:
+        """A continuous job has a run at all times: one is started when none is active, after a failed run only once
+        ``CONTINUOUS_RETRY_SECONDS`` have passed (so a failing job does not restart in a tight loop)."""
+        if job["settings"]["continuous"].get("pause_status", "UNPAUSED") == "PAUSED":
+            return None
+        latest = self.jobs.store.runs(job["job_id"], limit=1)
+        if latest and lifecycle.is_active(latest[0]):
+            return None
+        if latest and latest[0].get("state", {}).get("result_state") not in ("SUCCESS", None) and \
+                now_ms - int(latest[0].get("end_time") or 0) < CONTINUOUS_RETRY_SECONDS * 1000:
+            return None
+        run = self.jobs.run_now(job["job_id"], trigger="CONTINUOUS_RESTART" if latest else "CONTINUOUS")
+        return run["run_id"]
+
+    def _tick_trigger(self, job: dict, trigger: dict, now_ms: int, state: tuple[int, str | None] | None) -> int | None:
+        """A periodic trigger fires every interval from when it was set (missed intervals collapse into one run, as
+        a schedule's); a file arrival trigger when a file under its URL changed since it last fired (or since it was
+        set), once no file changed for ``wait_after_last_change_seconds`` and ``min_time_between_triggers_seconds``
+        passed since it last fired."""
+        key = json.dumps({k: v for k, v in trigger.items() if k != "pause_status"}, sort_keys=True)
+        last, seen = state if state is not None else (None, None)
+        if trigger.get("pause_status", "UNPAUSED") == "PAUSED" or last is None or seen != key:
+            self._remember(job["job_id"], now_ms, key)  # set, changed or paused: counts from now
+            return None
+        if "periodic" in trigger:
+            period_ms = trigger["periodic"]["interval"] * PERIOD_UNITS[trigger["periodic"]["unit"]] * 1000
+            if now_ms - last < period_ms:
+                return None
+            self._remember(job["job_id"], last + (now_ms - last) // period_ms * period_ms, key)
+            return self.jobs.run_now(job["job_id"], trigger="PERIODIC")["run_id"]
+        arrival = trigger["file_arrival"]
+        if self.locate is None:
+            raise RuntimeError("file arrival triggers need the workspace's paths")
+        folder = self.locate(arrival["url"])
+        changed = max((p.stat().st_mtime_ns // 1_000_000 for p in folder.rglob("*") if p.is_file()), default=None) \
+            if folder is not None and folder.is_dir() else None
+        if changed is None or changed <= last:
+            return None
+        quiet_ms = (arrival.get("wait_after_last_change_seconds") or 0) * 1000
+        spaced_ms = (arrival.get("min_time_between_triggers_seconds") or 0) * 1000
+        if now_ms - changed < quiet_ms or now_ms - last < spaced_ms:
+            return None
+        self._remember(job["job_id"], now_ms, key)
+        return self.jobs.run_now(job["job_id"], trigger="FILE_ARRIVAL")["run_id"]
 
     def start(self) -> None:
         self._stop.clear()

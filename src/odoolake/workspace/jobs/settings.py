@@ -190,6 +190,55 @@ MAX_JOB_NAME_BYTES = 4096
 MAX_JOB_TAGS = 25
 
 
+PERIOD_UNITS = {"HOURS": 3600, "DAYS": 86400, "WEEKS": 7 * 86400}  # seconds in one unit of a periodic trigger
+_TRIGGER_KINDS = ("periodic", "file_arrival")
+# A file arrival trigger's delays: Databricks' lowest allowed value, when one is given.
+MIN_FILE_ARRIVAL_SECONDS = 60
+
+
+def _check_triggers(settings: dict, partial: bool) -> None:
+    """``continuous`` and ``trigger`` (periodic or file arrival), at most one of them with ``schedule``, as Databricks
+    allows; a table update trigger is refused by name (the local scheduler does not run it)."""
+    given = [key for key in ("schedule", "continuous", "trigger") if settings.get(key) is not None]
+    if len(given) > 1 and not partial:
+        raise _fail(given[1], f"a job has one of schedule, continuous and trigger; this one has {' and '.join(given)}")
+    for key in ("continuous", "trigger"):
+        if settings.get(key) is not None:
+            _type(settings[key], dict, key, "an object")
+            if settings[key].get("pause_status", "UNPAUSED") not in PAUSE:
+                raise _fail(f"{key}.pause_status",
+                            f"expected PAUSED or UNPAUSED, got {settings[key].get('pause_status')!r}")
+    trigger = settings.get("trigger")
+    if trigger is None:
+        return
+    kinds = [k for k in trigger if k != "pause_status"]
+    if any(k in ("table", "table_update", "model") for k in kinds):
+        raise InvalidParameterValue("Invalid trigger: table update and model triggers are not run by the local "
+                                    "workspace; use trigger.periodic, trigger.file_arrival or a schedule.")
+    if len(kinds) != 1 or kinds[0] not in _TRIGGER_KINDS:
+        raise _fail("trigger", f"expected one of {', '.join(_TRIGGER_KINDS)}, got {', '.join(kinds) or 'none'}")
+    if "periodic" in trigger:
+        periodic = _type(trigger["periodic"], dict, "trigger.periodic", "an object")
+        interval = _type(periodic.get("interval"), int, "trigger.periodic.interval", "an integer")
+        if interval < 1:
+            raise _fail("trigger.periodic.interval", f"must be at least 1, got {interval}")
+        if periodic.get("unit") not in PERIOD_UNITS:
+            raise _fail("trigger.periodic.unit", f"expected one of {', '.join(PERIOD_UNITS)}, got "
+                        f"{periodic.get('unit')!r}")
+    else:
+        arrival = _type(trigger["file_arrival"], dict, "trigger.file_arrival", "an object")
+        url = _type(arrival.get("url"), str, "trigger.file_arrival.url", "a string")
+        if not url.startswith(("/Volumes/", "dbfs:/")):
+            raise _fail("trigger.file_arrival.url", f"the local workspace watches /Volumes/… or dbfs:/… paths, got "
+                        f"{url!r}")
+        for delay in ("min_time_between_triggers_seconds", "wait_after_last_change_seconds"):
+            if arrival.get(delay) is not None:
+                seconds = _type(arrival[delay], int, f"trigger.file_arrival.{delay}", "an integer")
+                if seconds < MIN_FILE_ARRIVAL_SECONDS:
+                    raise _fail(f"trigger.file_arrival.{delay}",
+                                f"the lowest allowed value is {MIN_FILE_ARRIVAL_SECONDS} seconds, got {seconds}")
+
+
 def validate_settings(settings: Any, local_cluster_id: str, partial: bool = False) -> dict:
     _type(settings, dict, "settings", "an object")
     if "name" in settings and settings["name"] is not None:
@@ -244,6 +293,7 @@ def validate_settings(settings: Any, local_cluster_id: str, partial: bool = Fals
             raise _fail("schedule.quartz_cron_expression", str(exc)) from None
         if schedule.get("pause_status", "UNPAUSED") not in PAUSE:
             raise _fail("schedule.pause_status", f"expected PAUSED or UNPAUSED, got {schedule.get('pause_status')!r}")
+    _check_triggers(settings, partial)
     for key, allowed in (("format", ("SINGLE_TASK", "MULTI_TASK")), ("edit_mode", ("UI_LOCKED", "EDITABLE"))):
         if key in settings and settings[key] not in allowed:
             raise _fail(key, f"expected one of {', '.join(allowed)}, got {settings[key]!r}")
