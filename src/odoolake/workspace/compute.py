@@ -15,6 +15,33 @@ from odoolake.workspace.sql.statements import LOCAL_WAREHOUSE_ID
 
 LOCAL_CLUSTER_ID = "0101-000000-odoolake"
 SPARK_VERSION = "15.4.x-scala2.12"
+# The runtimes clusters/spark-versions lists: the local cluster's and the LTS lines Databricks Connect and bundles
+# name (the SDK's select_spark_version picks among them). Every job runs on the embedded engine whatever it names.
+SPARK_VERSIONS = (
+    (SPARK_VERSION, "15.4 LTS (includes Apache Spark 3.5.0, Scala 2.12)"),
+    ("16.4.x-scala2.12", "16.4 LTS (includes Apache Spark 3.5.2, Scala 2.12)"),
+    ("16.4.x-scala2.13", "16.4 LTS (includes Apache Spark 3.5.2, Scala 2.13)"),
+    ("17.3.x-scala2.13", "17.3 LTS (includes Apache Spark 4.0.0, Scala 2.13)"),
+)
+# Node types clusters/list-node-types lists: Azure's general-purpose sizes (the cloud a bundle deploys to), so a
+# node type the SDK's select_node_type picks here is one Azure Databricks takes; (id, cores, memory GiB, disk GiB).
+NODE_TYPES = (("Standard_D4ds_v5", 4, 16, 150), ("Standard_D8ds_v5", 8, 32, 300), ("Standard_D16ds_v5", 16, 64, 600),
+              ("Standard_E8ds_v5", 8, 64, 300))
+
+
+def spark_versions() -> dict:
+    return {"versions": [{"key": key, "name": name} for key, name in SPARK_VERSIONS]}
+
+
+def node_types() -> dict:
+    return {"node_types": [
+        {"node_type_id": node, "instance_type_id": node, "num_cores": float(cores), "memory_mb": gib * 1024,
+         "num_gpus": 0, "category": "General Purpose" if node.startswith("Standard_D") else "Memory Optimized",
+         "description": f"{node} ({cores} cores, {gib} GiB; locally every job runs on the embedded engine)",
+         "is_deprecated": False, "is_io_cache_enabled": True, "photon_driver_capable": True,
+         "photon_worker_capable": True, "support_port_forwarding": True,
+         "node_instance_type": {"instance_type_id": node, "local_disks": 1, "local_disk_size_gb": disk}}
+        for node, cores, gib, disk in NODE_TYPES]}
 
 
 class LocalCompute:

@@ -36,6 +36,16 @@ def test_clusters_list_get_start(w):
     assert w.clusters.get(cid).state == State.RUNNING
 
 
+def test_the_sdks_runtime_and_node_type_pickers_answer(w):
+    """select_spark_version and select_node_type (how SDK users fill a job cluster) answered 501."""
+    assert w.clusters.select_spark_version(long_term_support=True) == "16.4.x-scala2.12"
+    assert w.clusters.select_spark_version(long_term_support=True, scala="2.13") == "17.3.x-scala2.13"
+    assert w.clusters.select_node_type(local_disk=True) == "Standard_D4ds_v5"
+    assert w.clusters.select_node_type(min_memory_gb=48) == "Standard_E8ds_v5"
+    keys = {v.key for v in w.clusters.spark_versions().versions}
+    assert w.clusters.get(next(iter(w.clusters.list())).cluster_id).spark_version in keys
+
+
 def test_the_warehouse_stops_refuses_statements_and_starts_again(w):
     warehouse = next(iter(w.warehouses.list()))
     assert w.warehouses.get(warehouse.id).state == WarehouseState.RUNNING

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
+from odoolake.workspace.compute import node_types, spark_versions
 from odoolake.workspace.errors import InvalidParameterValue, PermissionDenied
 from odoolake.workspace.identity.roles import ADMIN
 from odoolake.workspace.routes.common import field, json_body, versioned
@@ -28,6 +29,16 @@ def clusters_list(request: Request) -> dict:
     states = request.query_params.getlist("filter_by.cluster_states")
     cluster = _c(request).cluster()
     return {"clusters": [cluster] if not states or cluster["state"] in states else []}
+
+
+@versioned(router, "GET", V, "/clusters/spark-versions")
+def clusters_spark_versions(request: Request) -> dict:
+    return spark_versions()
+
+
+@versioned(router, "GET", V, "/clusters/list-node-types")
+def clusters_node_types(request: Request) -> dict:
+    return node_types()
 
 
 @versioned(router, "GET", V, "/clusters/get")
