@@ -61,6 +61,24 @@ def test_the_warehouse_stops_refuses_statements_and_starts_again(w):
     assert done.status.state == StatementState.SUCCEEDED
 
 
+def test_a_directory_is_exported_as_a_zip_of_its_notebooks_and_files(w):
+    """It was refused ("is a directory"); Databricks exports a directory in SOURCE or AUTO format."""
+    import base64
+    import zipfile
+
+    source = b"# Databricks notebook source\nprint('hi')\n"
+    w.workspace.upload("/Shared/exp/etl/nb", source, format=ImportFormat.SOURCE, language=Language.PYTHON,
+                       overwrite=True)
+    w.workspace.upload("/Shared/exp/conf.json", b'{"a": 1}', format=ImportFormat.AUTO, overwrite=True)
+    exported = w.workspace.export("/Shared/exp", format=ExportFormat.SOURCE)
+    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(exported.content)))
+    assert sorted(archive.namelist()) == ["exp/conf.json", "exp/etl/nb.py"]
+    assert archive.read("exp/etl/nb.py") == source and archive.read("exp/conf.json") == b'{"a": 1}'
+    with pytest.raises(BadRequest, match="a directory is exported in SOURCE or AUTO format"):
+        w.workspace.export("/Shared/exp", format=ExportFormat.JUPYTER)
+    w.workspace.delete("/Shared/exp", recursive=True)
+
+
 def test_workspace_upload_export_list_delete(w):
     source = b"# Databricks notebook source\nprint('hi')\n"
     w.workspace.upload("/Users/me/nb", source, format=ImportFormat.SOURCE, language=Language.PYTHON)

@@ -251,8 +251,10 @@ class WorkspaceTree:
         if row is None:
             raise ResourceDoesNotExist(f"Path ({raw}) doesn't exist.")
         if row["object_type"] == "DIRECTORY":
-            raise InvalidParameterValue(f"{path} is a directory; export a notebook or a file.",
-                                        )
+            if fmt not in ("SOURCE", "AUTO"):
+                raise InvalidParameterValue(f"{path} is a directory: a directory is exported in SOURCE or AUTO format "
+                                            f"(a zip of its notebooks and files), not {fmt}.")
+            return self._zip(path), "zip"
         content = under(self.root, path).read_bytes()
         if row["object_type"] == "FILE":
             return content, PurePosixPath(path).suffix.lstrip(".")
@@ -261,6 +263,24 @@ class WorkspaceTree:
         if fmt == "JUPYTER":
             return source_to_ipynb(content.decode(), row["language"]), "ipynb"
         raise NotImplementedLocally(f"Exporting format {fmt} is not supported locally; use SOURCE or JUPYTER.")
+
+    def _zip(self, path: str) -> bytes:
+        """Every notebook (as source, with its language's extension) and file under ``path``, in a zip whose entries
+        start with the directory's own name, as Databricks exports a directory in SOURCE format."""
+        import io
+        import zipfile
+
+        top = PurePosixPath(path)
+        rows = self.db.connect().execute("SELECT * FROM objects WHERE path LIKE ? ESCAPE '\\' AND object_type <> "
+                                         "'DIRECTORY' ORDER BY path", (_like_prefix(path),)).fetchall()
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for row in rows:
+                name = str(PurePosixPath(top.name) / PurePosixPath(row["path"]).relative_to(top))
+                if row["object_type"] == "NOTEBOOK":
+                    name += LANGUAGES[row["language"]]
+                archive.writestr(name, under(self.root, row["path"]).read_bytes())
+        return out.getvalue()
 
     def export_b64(self, raw: str | None, fmt: str | None) -> dict:
         content, file_type = self.export(raw, fmt)
