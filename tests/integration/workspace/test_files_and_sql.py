@@ -174,6 +174,17 @@ def test_files_api_keeps_names_as_sent_and_overwrites_unless_told_not_to(w, serv
     assert [o.path for o in w.workspace.list("/Shared/names")] == ["/Shared/names/a%20b.txt"]
 
 
+def test_files_api_writes_only_into_a_catalog_and_schema_that_exist(w):
+    """A typo in the catalog (``mian``) made a folder no table or Spark read would find."""
+    from databricks.sdk.errors import NotFound
+
+    with pytest.raises(NotFound, match=r"Catalog 'mian' does not exist .*this workspace has main"):
+        w.files.upload("/Volumes/mian/finance/landing/gl_2026_11.csv", io.BytesIO(b"a\n"))
+    with pytest.raises(NotFound, match=r"Schema 'main.finanse' does not exist"):
+        w.files.create_directory("/Volumes/main/finanse/landing")
+    assert "mian" not in {e.name for e in w.files.list_directory_contents("/Volumes")}
+
+
 def test_files_api_metadata_and_directories(w):
     from databricks.sdk.errors import NotFound
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile  # what request.form() returns
 
-from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, RequestTooLarge
+from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, RequestTooLarge, ResourceDoesNotExist
 from odoolake.workspace.files.dbfs import UPLOAD_SUFFIX
 from odoolake.workspace.files.workspace_tree import MAX_IMPORT_BYTES
 from odoolake.workspace.routes.common import field, json_body, query_bool, query_int, read_body
@@ -30,6 +30,22 @@ def _dbfs(request: Request):
 
 def _volumes(request: Request):
     return request.app.state.ws.volumes
+
+
+def _in_a_schema(request: Request, path: str) -> str:
+    """``path`` (``/Volumes/<catalog>/<schema>/…``), once its catalog and schema exist: a typo in either made a new
+    folder that no table or Spark read would find."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[0] == "Volumes":
+        catalog = request.app.state.ws.catalog
+        known = {c["name"] for c in catalog.catalogs()}
+        if parts[1].lower() not in known:
+            raise ResourceDoesNotExist(f"Catalog '{parts[1]}' does not exist (in {path}); this workspace has "
+                                       f"{', '.join(sorted(known))}.", error_code="NOT_FOUND")
+        if parts[2].lower() not in {s["name"] for s in catalog.schemas(parts[1].lower())}:
+            raise ResourceDoesNotExist(f"Schema '{parts[1]}.{parts[2]}' does not exist (in {path}); create it with "
+                                       "CREATE SCHEMA first.", error_code="NOT_FOUND")
+    return path
 
 
 # -- workspace ---------------------------------------------------------------------------------------
@@ -202,7 +218,8 @@ async def files_upload(path: str, request: Request) -> Response:
         raise RequestTooLarge(f"The file is {declared} bytes; the limit is {MAX_FILE_UPLOAD}.")
     volumes = _volumes(request)
     # "If true or unspecified, an existing file will be overwritten" (Databricks' Files API)
-    upload = volumes.begin_upload("/" + path.lstrip("/"), query_bool(request, "overwrite", default=True))
+    upload = volumes.begin_upload(_in_a_schema(request, "/" + path.lstrip("/")),
+                                  query_bool(request, "overwrite", default=True))
     try:
         with upload.tmp.open("wb") as fh:
             async for chunk in request.stream():
@@ -249,7 +266,7 @@ def directories_list(path: str, request: Request) -> dict:
 
 @router.put("/api/2.0/fs/directories/{path:path}")
 def directories_create(path: str, request: Request) -> Response:
-    _volumes(request).create_directory("/" + path.strip("/"))
+    _volumes(request).create_directory(_in_a_schema(request, "/" + path.strip("/")))
     return Response(status_code=204)
 
 
@@ -294,7 +311,5 @@ async def dbfs_file_upload(path: str, request: Request) -> dict:
 def dbfs_file_download(path: str, request: Request) -> Response:
     name, local = _dbfs(request).local("/" + path.lstrip("/"))
     if not local.is_file():
-        from odoolake.workspace.errors import ResourceDoesNotExist
-
         raise ResourceDoesNotExist(f"No file at dbfs:{name}.")
     return FileResponse(local, media_type="application/octet-stream")
