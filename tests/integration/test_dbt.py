@@ -112,6 +112,29 @@ def test_incremental_models_add_to_what_the_last_run_built(warehouse, forecast_l
     assert any("MERGE" in str(h.operation).upper() for h in history), [h.operation for h in history]
 
 
+def test_view_models_dbts_default_build_run_again_and_become_tables(warehouse, forecast_lake, project):
+    """``materialized='view'`` is dbt's default (a new project's second example model is one): the warehouse refused
+    every persistent view. A view model builds, reads its upstream model, builds again over itself (dbt replaces a
+    view in place), and a model turned from view to table replaces the view."""
+    models = project / "models" / "marts"
+    (models / "rim_remittance.sql").write_text(
+        "{{ config(materialized='view') }}\n"
+        "select agency, period, total_withheld from {{ ref('monthly_remittance') }} where agency = 'RIM'\n")
+    for _ in range(2):
+        done = _dbt(warehouse, project, "run", "--select", "monthly_remittance", "rim_remittance", schema="marts_view")
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    spark = forecast_lake.spark
+    expected = spark.sql("SELECT count(*) FROM marts_view.monthly_remittance WHERE agency = 'RIM'").first()[0]
+    assert expected and spark.table("marts_view.rim_remittance").count() == expected
+    kinds = {r.name: r.tableType for r in spark.catalog.listTables("marts_view")}
+    assert kinds == {"monthly_remittance": "MANAGED", "rim_remittance": "VIEW"}
+    (models / "rim_remittance.sql").write_text((models / "rim_remittance.sql").read_text().replace("'view'", "'table'"))
+    done = _dbt(warehouse, project, "run", "--select", "rim_remittance", schema="marts_view")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert {r.name: r.tableType for r in spark.catalog.listTables("marts_view")}["rim_remittance"] == "MANAGED"
+    assert spark.table("marts_view.rim_remittance").count() == expected
+
+
 def test_a_seed_loads_again_with_its_new_rows(warehouse, forecast_lake, project):
     """dbt-databricks loads a seed that exists with ``CREATE OR REPLACE TABLE name (columns)``, then inserts the
     rows: the second ``dbt seed`` replaced the table and kept none of the first file's rows."""

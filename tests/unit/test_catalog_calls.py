@@ -4,6 +4,8 @@ the catalog's refusals of DROP named as Spark names them, without the engine's p
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from pyspark.errors import AnalysisException
 from pyspark.sql.types import DecimalType, IntegerType, StringType, StructField, StructType
@@ -191,6 +193,68 @@ def test_tables_are_listed_in_their_schema_and_managed_as_databricks_lists_them(
     assert error_class_of(err.value) == "TABLE_OR_VIEW_NOT_FOUND"
     with pytest.raises(AnalysisException):  # an error no rule names keeps the engine's exception class
         spark.catalog.listTables("a.b.c")
+
+
+def test_persistent_views_are_kept_by_the_catalog_and_read_by_every_path(lake, spark):
+    """Sail's catalog provider creates and reads no view ("does not support creating views"): dbt's default
+    materialization and BI semantic layers failed. A view's query is kept with its table names qualified by the
+    view's schema, and read wherever its name is (SQL, spark.table, views over views, another session)."""
+    _, engine = lake
+    spark.sql("CREATE SCHEMA IF NOT EXISTS vw")
+    spark.sql("CREATE OR REPLACE TABLE vw.bills (id INT, amount DECIMAL(10,2)) USING DELTA")
+    spark.sql("INSERT INTO vw.bills VALUES (1, 10.00), (2, 20.00), (3, 30.00)")
+    spark.sql("USE vw")
+    spark.sql("CREATE VIEW large COMMENT 'bills over 15' AS SELECT * FROM bills WHERE amount > 15")
+    spark.sql("CREATE OR REPLACE VIEW vw.totals (n, total) AS SELECT count(*), sum(amount) FROM large")
+    spark.sql("USE default")  # the view reads vw.bills whatever schema its reader uses
+    assert sorted(r.id for r in spark.sql("SELECT id FROM vw.large").collect()) == [2, 3]
+    assert [tuple(r) for r in spark.table("vw.totals").collect()] == [(2, Decimal("50.00"))]
+    joined = spark.sql("SELECT b.id FROM vw.bills b JOIN vw.large l ON b.id = l.id ORDER BY 1").collect()
+    assert [r.id for r in joined] == [2, 3]
+    other = engine.session()  # another session, as a job task or the SQL warehouse
+    assert other.sql("SELECT n FROM vw.totals").first().n == 2
+    spark.sql("INSERT INTO vw.bills VALUES (4, 40.00)")  # a view, not a copy
+    assert spark.table("vw.totals").first().n == 3
+    assert [(r.namespace, r.viewName) for r in spark.sql("SHOW VIEWS IN vw").collect() if not r.isTemporary] == \
+        [("vw", "large"), ("vw", "totals")]
+    assert {(r.name, r.tableType) for r in spark.catalog.listTables("vw") if not r.isTemporary} == \
+        {("bills", "MANAGED"), ("large", "VIEW"), ("totals", "VIEW")}
+    assert [r.tableName for r in spark.sql("SHOW TABLES IN vw LIKE 't*'").collect() if not r.isTemporary] == ["totals"]
+    assert [tuple(r) for r in spark.sql("DESCRIBE vw.totals").collect()] == [("n", "bigint", None),
+                                                                           ("total", "decimal(20,2)", None)]
+    details = {r.col_name: r.data_type for r in spark.sql("DESCRIBE TABLE EXTENDED vw.large").collect()}
+    assert details["Type"] == "VIEW" and details["View Text"] == "SELECT * FROM `vw`.`bills` WHERE amount > 15"
+    assert spark.sql("SELECT view_definition FROM information_schema.views WHERE table_name = 'large'").first()[0] \
+        == "SELECT * FROM `vw`.`bills` WHERE amount > 15"
+    information = spark.sql("SHOW TABLE EXTENDED IN vw LIKE 'large'").first().information
+    assert "Type: VIEW" in information and "Comment: bills over 15" in information
+    refused = {
+        "CREATE VIEW vw.large AS SELECT 1": "TABLE_OR_VIEW_ALREADY_EXISTS",
+        "CREATE VIEW vw.bills AS SELECT 1": "TABLE_OR_VIEW_ALREADY_EXISTS",
+        "CREATE OR REPLACE VIEW vw.large AS SELECT * FROM vw.totals": "RECURSIVE_VIEW",
+        "INSERT INTO vw.large VALUES (9, 9.00)": "EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE",
+        "CREATE TABLE vw.totals AS SELECT 1 AS x": "EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE",
+        "DROP TABLE vw.large": "WRONG_COMMAND_FOR_OBJECT_TYPE",
+        "CREATE VIEW vw.wrong (a) AS SELECT 1, 2": "CREATE_VIEW_COLUMN_ARITY_MISMATCH.TOO_MANY_DATA_COLUMNS",
+        "CREATE VIEW vw.nowhere AS SELECT * FROM vw.no_such_table": "TABLE_OR_VIEW_NOT_FOUND",
+    }
+    spark.sql("CREATE OR REPLACE TEMP VIEW scratch AS SELECT 1 AS x")
+    refused["CREATE VIEW vw.on_temp AS SELECT * FROM scratch"] = "INVALID_TEMP_OBJ_REFERENCE"
+    for statement, error_class in refused.items():
+        with pytest.raises(AnalysisException) as err:
+            spark.sql(statement).collect()
+        assert error_class_of(err.value) == error_class, statement
+    assert spark.table("vw.large").count() == 3 and spark.table("vw.bills").count() == 4  # nothing changed
+    spark.sql("CREATE VIEW IF NOT EXISTS vw.large AS SELECT 1 AS other")  # kept as it was
+    assert spark.table("vw.large").columns == ["id", "amount"]
+    spark.sql("ALTER VIEW vw.totals RENAME TO vw.sums")
+    assert spark.table("vw.sums").first().n == 3
+    spark.sql("DROP VIEW vw.sums")
+    with pytest.raises(AnalysisException) as err:
+        spark.table("vw.sums").collect()
+    assert error_class_of(err.value) == "TABLE_OR_VIEW_NOT_FOUND"
+    spark.sql("DROP SCHEMA vw CASCADE")
+    assert "large" not in {r.viewName for r in spark.sql("SHOW VIEWS IN default").collect()}
 
 
 def test_functions_are_found_listed_by_pattern_and_named_when_missing(spark):

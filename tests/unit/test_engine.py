@@ -289,8 +289,6 @@ def test_unsupported_features_are_named(fresh, tmp_path):
     with pytest.raises(PySparkException, match="Delta tables") as err:
         fresh.range(1).write.format("parquet").saveAsTable("t_gold.pq")
     assert error_class(err.value) == "UNSUPPORTED_FEATURE"
-    with pytest.raises(PySparkException, match="does not support creating views"):
-        fresh.sql("CREATE VIEW t_gold.a_view AS SELECT 1 AS x")
     fresh.sql("CREATE TABLE IF NOT EXISTS t_gold.kept AS SELECT 1 AS x")
     with pytest.raises(PySparkException, match=r"NOT NULL column `y`: DROP TABLE main\.t_gold\.kept first") as err:
         fresh.sql("CREATE OR REPLACE TABLE t_gold.kept (y INT NOT NULL)")

@@ -182,6 +182,41 @@ def test_metadata_calls_answer_from_the_catalog(server, connector_tables):
         assert [c.COLUMN_NAME for c in only] == ["agency", "at"]
 
 
+def test_views_are_listed_read_and_replaced_through_the_warehouse_and_the_catalog_api(server, w):
+    """A persistent view made over the SQL connector: BI tools list it as a VIEW, the Statement API reads it (its
+    cached answer dropped when the view is replaced), the SDK's tables API lists, gets and deletes it."""
+    from databricks.sdk.service.catalog import TableType
+
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute("CREATE SCHEMA IF NOT EXISTS viewed")
+        cur.execute("CREATE OR REPLACE TABLE viewed.bills AS SELECT * FROM VALUES (1, 'RIM'), (2, 'BOM') AS b(id, agency)")
+        cur.execute("CREATE OR REPLACE VIEW viewed.rim COMMENT 'RIM only' AS SELECT id FROM viewed.bills "
+                    "WHERE agency = 'RIM'")
+        listed = cur.tables(catalog_name="main", schema_name="viewed").fetchall()
+        assert [(t.TABLE_NAME, t.TABLE_TYPE, t.REMARKS) for t in listed] == [("bills", "TABLE", ""),
+                                                                            ("rim", "VIEW", "RIM only")]
+        assert [c.COLUMN_NAME for c in cur.columns(catalog_name="main", schema_name="viewed",
+                                                   table_name="rim").fetchall()] == ["id"]
+    warehouse = next(iter(w.warehouses.list())).id
+
+    def answer() -> list:
+        return w.statement_execution.execute_statement("SELECT id FROM viewed.rim ORDER BY id", warehouse,
+                                                       wait_timeout="30s").result.data_array
+
+    assert answer() == [["1"]] and answer() == [["1"]]  # the second from the result cache
+    w.statement_execution.execute_statement("CREATE OR REPLACE VIEW viewed.rim AS SELECT id FROM viewed.bills",
+                                            warehouse, wait_timeout="30s")
+    assert answer() == [["1"], ["2"]]  # not the cached answer of the view it replaced
+    tables = {t.name: t for t in w.tables.list("main", "viewed")}
+    assert tables["rim"].table_type == TableType.VIEW and tables["bills"].table_type == TableType.MANAGED
+    view = w.tables.get("main.viewed.rim")
+    assert view.view_definition == "SELECT id FROM viewed.bills" and [c.name for c in view.columns] == ["id"]
+    assert w.tables.exists("main.viewed.rim").table_exists
+    w.tables.delete("main.viewed.rim")
+    assert not w.tables.exists("main.viewed.rim").table_exists
+    assert w.tables.get("main.viewed.bills").table_type == TableType.MANAGED  # the table it read is kept
+
+
 def test_each_connection_is_its_own_session(server):
     with connect(server) as one, connect(server) as two, one.cursor() as a, two.cursor() as b:
         a.execute("CREATE OR REPLACE TEMP VIEW mine AS SELECT 42 AS answer")

@@ -1,5 +1,5 @@
 """``main.information_schema``: ``catalogs``, ``schemata``, ``tables`` and ``columns``, as Databricks names them,
-and (empty: this workspace has no tags, masks, constraints or views) the tables clients read beside them.
+``views``, and (empty: this workspace has no tags, masks or constraints) the tables clients read beside them.
 
 They are ordinary Delta tables the engine reads like any other, so every SQL path (Spark Connect, the Statement
 API, the SQL connector, MCP) can filter and join them. ``refresh()`` rewrites them from the catalog when what they
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from odoolake.workspace.catalog.store import CatalogStore
 
 # Tables with rows from the catalog, then tables of things this workspace does not have (always empty).
-CATALOG_TABLES = ("catalogs", "schemata", "tables", "columns")
-EMPTY_TABLES = ("views", "table_tags", "column_tags", "column_masks", "row_filters", "key_column_usage",
+CATALOG_TABLES = ("catalogs", "schemata", "tables", "columns", "views")
+EMPTY_TABLES = ("table_tags", "column_tags", "column_masks", "row_filters", "key_column_usage",
                 "table_constraints", "referential_constraints")
 TABLES = CATALOG_TABLES + EMPTY_TABLES
 
@@ -107,18 +107,36 @@ def rows(store: CatalogStore) -> dict[str, list[dict]]:
                               "last_altered": _ts(table.updated_at), "last_altered_by": table.owner,
                               "data_source_format": table.data_source_format,
                               "storage_path": table.storage_location})
-        for column in table.columns:
-            kind = column.get("type_name", "")
-            out["columns"].append({
-                "table_catalog": n.catalog, "table_schema": n.schema, "table_name": n.table,
-                "column_name": column["name"], "ordinal_position": column.get("position", 0),
-                "column_default": None, "is_nullable": "YES" if column.get("nullable", True) else "NO",
-                "full_data_type": column.get("type_text"), "data_type": kind,
-                "character_maximum_length": None,
-                "numeric_precision": column.get("type_precision", _NUMERIC_PRECISION.get(kind)),
-                "numeric_precision_radix": 10 if kind == "DECIMAL" else (2 if kind in _NUMERIC_PRECISION else None),
-                "numeric_scale": column.get("type_scale", 0 if kind in ("BYTE", "SHORT", "INT", "LONG") else None),
-                "partition_index": column.get("partition_index"), "comment": column.get("comment")})
+        out["columns"] += _columns(n.catalog, n.schema, n.table, table.columns)
+    for view in store.views(CATALOG):
+        n = view.name
+        out["tables"].append({"table_catalog": n.catalog, "table_schema": n.schema, "table_name": n.table,
+                              "table_type": "VIEW", "is_insertable_into": "NO", "table_owner": view.owner,
+                              "comment": view.comment, "created": _ts(view.created_at), "created_by": view.owner,
+                              "last_altered": _ts(view.updated_at), "last_altered_by": view.owner,
+                              "data_source_format": None, "storage_path": None})
+        out["views"].append({"table_catalog": n.catalog, "table_schema": n.schema, "table_name": n.table,
+                             "view_definition": view.definition, "check_option": "NONE", "is_updatable": "NO",
+                             "is_insertable_into": "NO", "sql_path": None, "is_materialized": "FALSE"})
+        out["columns"] += _columns(n.catalog, n.schema, n.table, view.columns)
+    return out
+
+
+def _columns(catalog: str, schema: str, table: str, columns: list[dict]) -> list[dict]:
+    """``information_schema.columns`` rows of a table's or view's Unity Catalog columns."""
+    out = []
+    for column in columns:
+        kind = column.get("type_name", "")
+        out.append({
+            "table_catalog": catalog, "table_schema": schema, "table_name": table,
+            "column_name": column["name"], "ordinal_position": column.get("position", 0),
+            "column_default": None, "is_nullable": "YES" if column.get("nullable", True) else "NO",
+            "full_data_type": column.get("type_text"), "data_type": kind,
+            "character_maximum_length": None,
+            "numeric_precision": column.get("type_precision", _NUMERIC_PRECISION.get(kind)),
+            "numeric_precision_radix": 10 if kind == "DECIMAL" else (2 if kind in _NUMERIC_PRECISION else None),
+            "numeric_scale": column.get("type_scale", 0 if kind in ("BYTE", "SHORT", "INT", "LONG") else None),
+            "partition_index": column.get("partition_index"), "comment": column.get("comment")})
     return out
 
 

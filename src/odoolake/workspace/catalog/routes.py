@@ -12,7 +12,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from odoolake.workspace.catalog.store import INFORMATION_SCHEMA, CatalogError, CatalogStore, FullName, identifier
+from odoolake.workspace.catalog.store import (
+    INFORMATION_SCHEMA,
+    VIEW,
+    CatalogError,
+    CatalogStore,
+    FullName,
+    identifier,
+)
 from odoolake.workspace.engine.access import lake_roots, outside_lake
 from odoolake.workspace.errors import InvalidParameterValue, PermissionDenied
 from odoolake.workspace.routes.common import field, json_body, query_bool, query_int
@@ -117,8 +124,11 @@ def list_tables(request: Request) -> dict:
     if not catalog or not schema:
         raise InvalidParameterValue("Missing required parameters: catalog_name and schema_name")
     omit = query_bool(request, "omit_columns")
-    tables = [t.as_api(with_columns=not omit, for_engine=_for_engine(request))
-              for t in _store(request).tables(catalog, schema)]
+    store = _store(request)
+    tables = [t.as_api(with_columns=not omit, for_engine=_for_engine(request)) for t in store.tables(catalog, schema)]
+    if not _for_engine(request):  # Sail's provider reads no view: the engine's proxy answers for them
+        tables = sorted(tables + [v.as_api(with_columns=not omit) for v in store.views(catalog, schema)],
+                        key=lambda t: t["name"])
     return _page(tables, request, "tables")
 
 
@@ -134,19 +144,25 @@ def table_summaries(request: Request) -> dict:
     listed = store.tables(catalog)
     if schemas is not None and schemas.match(INFORMATION_SCHEMA):  # named: its views, as a schema of their own
         listed += store.tables(catalog, INFORMATION_SCHEMA)
-    summaries = [{"full_name": str(t.name), "table_type": t.table_type} for t in listed
-                 if (schemas is None or schemas.match(t.name.schema)) and (tables is None or tables.match(t.name.table))]
+    kinds = [(t.name, t.table_type) for t in listed] + [(v.name, VIEW) for v in store.views(catalog)]
+    summaries = [{"full_name": str(name), "table_type": kind} for name, kind in sorted(kinds, key=lambda k: str(k[0]))
+                 if (schemas is None or schemas.match(name.schema)) and (tables is None or tables.match(name.table))]
     return _page(summaries, request, "tables", page_size=MAX_SUMMARIES_PAGE, all_unless_asked=False)
 
 
 @router.get("/tables/{full_name}/exists")
 def table_exists(full_name: str, request: Request) -> dict:
-    return {"table_exists": _store(request).find(FullName.parse(full_name)) is not None}
+    name = FullName.parse(full_name)
+    return {"table_exists": _store(request).find(name) is not None or _store(request).find_view(name) is not None}
 
 
 @router.get("/tables/{full_name}")
 def get_table(full_name: str, request: Request) -> dict:
-    return _store(request).table(FullName.parse(full_name)).as_api(for_engine=_for_engine(request))
+    name = FullName.parse(full_name)
+    view = None if _for_engine(request) else _store(request).find_view(name)
+    if view is not None:
+        return view.as_api()
+    return _store(request).table(name).as_api(for_engine=_for_engine(request))
 
 
 @router.post("/tables")
@@ -173,7 +189,11 @@ async def create_table(request: Request) -> dict:
 
 @router.delete("/tables/{full_name}")
 def delete_table(full_name: str, request: Request) -> dict:
-    _store(request).delete_table(FullName.parse(full_name))
+    name = FullName.parse(full_name)
+    if not _for_engine(request) and _store(request).find_view(name) is not None:
+        _store(request).delete_view(name)  # as Databricks' tables API deletes a view
+    else:
+        _store(request).delete_table(name)
     return {}
 
 

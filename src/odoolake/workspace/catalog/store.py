@@ -66,7 +66,17 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (catalog_name, schema_name, name)
     );
     """,
+    # Persistent views: the query (its table names qualified when the view was made) and the columns it answered
+    """
+    CREATE TABLE views (
+        catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, name TEXT NOT NULL, view_id TEXT NOT NULL UNIQUE,
+        definition TEXT NOT NULL, column_names TEXT, columns TEXT NOT NULL, comment TEXT, owner TEXT,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+        PRIMARY KEY (catalog_name, schema_name, name)
+    );
+    """,
 )
+VIEW = "VIEW"
 
 
 class CatalogError(ApiError):
@@ -147,6 +157,34 @@ class TableInfo:
             "owner": self.owner, "created_at": self.created_at, "updated_at": self.updated_at,
             "properties": self.properties,
         }
+        if self.comment:
+            body["comment"] = self.comment
+        if with_columns:
+            body["columns"] = self.columns
+        return body
+
+
+@dataclass
+class ViewInfo:
+    """A persistent view: ``definition`` is its query as written, with every table name qualified; ``column_names``
+    the names its CREATE VIEW gave the query's columns (None: the query's own); ``columns`` what it answered when
+    it was made, as Unity Catalog columns."""
+
+    name: FullName
+    view_id: str
+    definition: str
+    column_names: list[str] | None
+    columns: list[dict]
+    comment: str | None
+    owner: str | None
+    created_at: int
+    updated_at: int
+
+    def as_api(self, with_columns: bool = True) -> dict:
+        body: dict = {"name": self.name.table, "catalog_name": self.name.catalog, "schema_name": self.name.schema,
+                      "full_name": str(self.name), "table_id": self.view_id, "table_type": VIEW,
+                      "view_definition": self.definition, "owner": self.owner, "created_at": self.created_at,
+                      "updated_at": self.updated_at, "properties": {}}
         if self.comment:
             body["comment"] = self.comment
         if with_columns:
@@ -276,13 +314,15 @@ class CatalogStore:
         if name in (DEFAULT_SCHEMA, INFORMATION_SCHEMA):
             raise InvalidParameterValue(f"Schema '{catalog}.{name}' cannot be deleted.")
         tables = self.tables(catalog, name)
-        if tables and not force:
-            raise CatalogError(f"Schema '{catalog}.{name}' is not empty: it has {len(tables)} table(s). "
-                               "Drop them first, or use DROP SCHEMA … CASCADE.", error_code="SCHEMA_NOT_EMPTY",
-                               status=400)
+        views = self.views(catalog, name)
+        if (tables or views) and not force:
+            raise CatalogError(f"Schema '{catalog}.{name}' is not empty: it has {len(tables)} table(s) and "
+                               f"{len(views)} view(s). Drop them first, or use DROP SCHEMA … CASCADE.",
+                               error_code="SCHEMA_NOT_EMPTY", status=400)
         for table in tables:
             self.delete_table(table.name)
         with self.db.transaction() as conn:
+            conn.execute("DELETE FROM views WHERE catalog_name = ? AND schema_name = ?", (catalog, name))
             conn.execute("DELETE FROM schemas WHERE catalog_name = ? AND name = ?", (catalog, name))
 
     # -- tables ------------------------------------------------------------------------------------------------
@@ -360,7 +400,7 @@ class CatalogStore:
         location = self.local_location(storage_location) if storage_location else \
             self.managed_location(name.schema, name.table)
         table_type = MANAGED if location == self.managed_location(name.schema, name.table) else EXTERNAL
-        if self.find(name) is not None:
+        if self.find(name) is not None or self.find_view(name) is not None:
             raise _exists("table", str(name))
         self._check_location_free(location, name)
         with self._first_writes_lock:  # taken: a later registration at the location makes its empty table again
@@ -411,7 +451,7 @@ class CatalogStore:
         self.check_writable(new_name)
         info = self.table(name)
         self.schema(new_name.catalog, new_name.schema)
-        if self.find(new_name) is not None:
+        if self.find(new_name) is not None or self.find_view(new_name) is not None:
             raise _exists("table", str(new_name))
         location = info.storage_location
         if info.table_type == MANAGED:
@@ -448,6 +488,79 @@ class CatalogStore:
                          "schema_name = ? AND name = ?",
                          (comment, json.dumps(properties), _now(), name.catalog, name.schema, name.table))
         return self.table(name)
+
+    # -- views -------------------------------------------------------------------------------------------------
+
+    def views(self, catalog: str, schema: str | None = None) -> list[ViewInfo]:
+        catalog = self._require_catalog(catalog)
+        if schema is None:
+            rows = self.db.connect().execute("SELECT * FROM views WHERE catalog_name = ? ORDER BY schema_name, name",
+                                             (catalog,)).fetchall()
+        else:
+            rows = self.db.connect().execute(
+                "SELECT * FROM views WHERE catalog_name = ? AND schema_name = ? ORDER BY name",
+                (catalog, schema.lower())).fetchall()
+        return [_view(row) for row in rows]
+
+    def view_names(self) -> frozenset[str]:
+        """The last part of every view's name: what a statement must mention before it is searched for views."""
+        return frozenset(row[0] for row in self.db.connect().execute("SELECT DISTINCT name FROM views"))
+
+    def find_view(self, name: FullName) -> ViewInfo | None:
+        row = self.db.connect().execute(
+            "SELECT * FROM views WHERE catalog_name = ? AND schema_name = ? AND name = ?",
+            (name.catalog, name.schema, name.table)).fetchone()
+        return _view(row) if row is not None else None
+
+    def create_view(self, name: FullName, definition: str, columns: list[dict], column_names: list[str] | None = None,
+                    comment: str | None = None, owner: str | None = None, replace: bool = False) -> ViewInfo:
+        """Keep a view; ``replace`` replaces a view of that name (never a table)."""
+        self._require_catalog(name.catalog)
+        self.schema(name.catalog, name.schema)
+        self.check_writable(name)
+        now = _now()
+        with self.db.transaction() as conn:
+            if self.row(name) is not None:
+                raise CatalogError(f"Cannot create view {name}: a table of that name exists.",
+                                   error_code="TABLE_ALREADY_EXISTS", status=409)
+            kept = conn.execute("SELECT view_id, created_at FROM views WHERE catalog_name = ? AND schema_name = ? "
+                                "AND name = ?", (name.catalog, name.schema, name.table)).fetchone()
+            if kept is not None and not replace:
+                raise _exists("view", str(name))
+            conn.execute("INSERT OR REPLACE INTO views VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (name.catalog, name.schema, name.table, kept["view_id"] if kept else str(uuid.uuid4()),
+                          definition, json.dumps(column_names) if column_names else None, json.dumps(columns),
+                          comment, owner or self.owner, kept["created_at"] if kept else now, now))
+        found = self.find_view(name)
+        assert found is not None
+        return found
+
+    def delete_view(self, name: FullName) -> ViewInfo:
+        self.check_writable(name)
+        found = self.find_view(name)
+        if found is None:
+            raise _not_found("view", str(name))
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM views WHERE catalog_name = ? AND schema_name = ? AND name = ?",
+                         (name.catalog, name.schema, name.table))
+        return found
+
+    def rename_view(self, name: FullName, new_name: FullName) -> ViewInfo:
+        self.check_writable(name)
+        self.check_writable(new_name)
+        self.schema(new_name.catalog, new_name.schema)
+        if self.find_view(name) is None:
+            raise _not_found("view", str(name))
+        if self.row(new_name) is not None or self.find_view(new_name) is not None:
+            raise _exists("table", str(new_name))
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE views SET catalog_name = ?, schema_name = ?, name = ?, updated_at = ? "
+                         "WHERE catalog_name = ? AND schema_name = ? AND name = ?",
+                         (new_name.catalog, new_name.schema, new_name.table, _now(), name.catalog, name.schema,
+                          name.table))
+        found = self.find_view(new_name)
+        assert found is not None
+        return found
 
     def all_tables(self) -> Iterator[TableInfo]:
         for row in self.db.connect().execute("SELECT * FROM tables ORDER BY catalog_name, schema_name, name"):
@@ -498,6 +611,14 @@ class CatalogStore:
             comment=row["comment"], properties=properties, owner=row["owner"], created_at=row["created_at"],
             updated_at=row["updated_at"], columns=columns, delta_version=facts.version if facts else None,
         )
+
+
+def _view(row) -> ViewInfo:
+    return ViewInfo(name=FullName(row["catalog_name"], row["schema_name"], row["name"]), view_id=row["view_id"],
+                    definition=row["definition"],
+                    column_names=json.loads(row["column_names"]) if row["column_names"] else None,
+                    columns=json.loads(row["columns"]), comment=row["comment"], owner=row["owner"],
+                    created_at=row["created_at"], updated_at=row["updated_at"])
 
 
 def _former_roots(conn) -> set[Path]:

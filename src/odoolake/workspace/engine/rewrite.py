@@ -39,7 +39,7 @@ from google.protobuf import message_factory
 from google.protobuf.message import Message
 
 from odoolake.errors import DeltaCommandError
-from odoolake.workspace.catalog.columns import DeltaFacts, partition_columns, type_text
+from odoolake.workspace.catalog.columns import DeltaFacts, partition_columns, type_text, uc_columns
 from odoolake.workspace.catalog.information_schema import InformationSchema
 from odoolake.workspace.catalog.store import (
     CATALOG,
@@ -52,6 +52,7 @@ from odoolake.workspace.catalog.store import (
     CatalogStore,
     FullName,
     TableInfo,
+    ViewInfo,
     is_identifier,
     unknown_catalog,
 )
@@ -65,6 +66,7 @@ from odoolake.workspace.engine import (
     sqltext,
     store_assignment,
     table_properties,
+    views,
     wire,
 )
 from odoolake.workspace.engine.access import AccessRules
@@ -412,6 +414,11 @@ class PlanRewriter:
             relation.sql.query = self.prepare_sql(relation.sql.query, call, eager=False)
         elif kind == "read" and relation.read.HasField("data_source"):
             self._read(relation.read, call)
+        elif kind == "read" and relation.read.HasField("named_table") and \
+                self._view_named(relation.read.named_table.unparsed_identifier, call) is not None:
+            view = self._view_named(relation.read.named_table.unparsed_identifier, call)
+            assert view is not None
+            relation.sql.query = self.prepare_sql(f"SELECT * FROM {view.name}", call, eager=False)
         elif kind == "read" and relation.read.HasField("named_table"):
             self._named_table(relation.read, call)
         elif kind == "catalog" and _creates_managed_table(relation.catalog):
@@ -556,12 +563,26 @@ class PlanRewriter:
         and its errors name a missing table) and its rows are answered with those two columns as Databricks has
         them (Sail cannot run a query over a catalog call), as Arrow data for a local relation: a schema of thousands
         of tables is one buffer, where a query of literal rows took Sail a second to parse."""
+        if catalog_call.WhichOneof("cat_type") == "get_table":
+            view = self._view_named(catalog_call.get_table.table_name, call)
+            if view is not None:
+                return _arrow_rows(_TABLE_SCHEMA, [_view_row(view)])
         sail = relations_pb2.Relation()
         sail.catalog.CopyFrom(catalog_call)
         try:
             rows = self.upstream.query_rows(call.session_id, call.user_id, sail)
         except UpstreamError as exc:  # relayed as Sail's answer to the call would be, exception classes kept
             raise exc.error from None
+        persistent: list[tuple] = []
+        if catalog_call.WhichOneof("cat_type") == "list_tables" and self.catalog.view_names():
+            from odoolake.workspace.sql.metadata import name_matches, pattern
+
+            listing = catalog_call.list_tables
+            schema = listing.db_name.split(".")[-1].strip("`").lower() if listing.HasField("db_name") else \
+                self.resolve("t", call).schema
+            regex = pattern(listing.pattern if listing.HasField("pattern") else None)
+            persistent = [_view_row(view) for view in self.catalog.views(CATALOG, schema)
+                          if name_matches(regex, view.name.table)]
         managed = self.catalog.managed_names(CATALOG)
         answered = []
         for row in rows:  # in PySpark's order (Sail names the first column tableName, Spark name)
@@ -572,6 +593,9 @@ class PlanRewriter:
             if not temporary and len(namespace) == 1 and (namespace[0].lower(), str(name).lower()) in managed:
                 kind = MANAGED
             answered.append((name, catalog, namespace, description, kind, bool(temporary)))
+        if persistent:
+            answered = sorted([row for row in answered if not row[5]] + persistent, key=lambda row: row[0]) + \
+                [row for row in answered if row[5]]
         return _arrow_rows(_TABLE_SCHEMA, answered)
 
     def _functions(self, relation: relations_pb2.Relation, call: Call) -> None:
@@ -771,6 +795,18 @@ class PlanRewriter:
         if not head:
             raise refuse("INVALID_ARGUMENT", "PARSE_EMPTY_STATEMENT", "42617", "The SQL text is empty.")
         sql = sqltext.unquote_parameter_markers(sql)
+        made_view = views.create_view(sql) if head[0] == "CREATE" else None
+        if made_view is not None:
+            if not eager:
+                raise self._needs_command("CREATE VIEW")
+            return self._create_view(made_view, call)
+        sql = self._expand_views(sql, call)
+        dropped_table = sqltext.drop_view(sql, "TABLE") if head[:2] == ["DROP", "TABLE"] else None
+        if dropped_table is not None and len(dropped_table[0]) <= 3 and \
+                self._view_named(".".join(sqltext.quote_path(p, "`") for p in dropped_table[0]), call) is not None:
+            raise refuse("INVALID_ARGUMENT", "WRONG_COMMAND_FOR_OBJECT_TYPE", "42809",
+                         f"The operation DROP TABLE requires a TABLE. But `{'.'.join(dropped_table[0])}` is a VIEW. "
+                         "Use DROP VIEW instead.")
         writes = self._is_write(sql, head)
         written: FullName | None = None  # the catalog table the statement writes, once found writable
         if writes:
@@ -807,6 +843,16 @@ class PlanRewriter:
                 raise self._needs_command("ALTER TABLE")
             old, new = self.resolve(renamed[0], call), self.resolve(renamed[1], call)
             self._catalog(lambda: self.catalog.rename_table(old, new))
+            return sqltext.answer_query([], [])
+        renamed_view = sqltext.rename_table(sql, "VIEW") if head[:2] == ["ALTER", "VIEW"] else None
+        if renamed_view is not None:
+            if not eager:
+                raise self._needs_command("ALTER VIEW")
+            self.access.check_write(call.principal, "rename views")
+            old_name, new_name = self.resolve(renamed_view[0], call), self.resolve(renamed_view[1], call)
+            if self.catalog.find_view(old_name) is None:
+                raise not_found(old_name)
+            self._catalog(lambda: self.catalog.rename_view(old_name, new_name))
             return sqltext.answer_query([], [])
         dropped = sqltext.drop_view(sql) if head[:2] == ["DROP", "VIEW"] else None
         if dropped is not None:
@@ -1294,10 +1340,14 @@ class PlanRewriter:
         found = self._temporary_view(parts[-1], global_temp, call) if len(parts) == 1 or global_temp else None
         if found is not None:
             return "DROP VIEW " + ("global_temp." if global_temp else "") + sqltext.quote_path(found, "`")
-        if if_exists:
-            return sqltext.answer_query([], [])
         name = None if global_temp or len(parts) > 3 else \
             self.resolve(".".join(sqltext.quote_path(part, "`") for part in parts), call)
+        if name is not None and self.catalog.find_view(name) is not None:
+            self.access.check_write(call.principal, "drop views")
+            self._catalog(lambda: self.catalog.delete_view(name))
+            return sqltext.answer_query([], [])
+        if if_exists:
+            return sqltext.answer_query([], [])
         if name is not None and self.catalog.find(name) is not None:
             raise refuse("INVALID_ARGUMENT", "WRONG_COMMAND_FOR_OBJECT_TYPE", "42809",
                          f"The operation DROP VIEW requires a VIEW. But `{name}` is a TABLE. Use DROP TABLE instead.")
@@ -1315,6 +1365,106 @@ class PlanRewriter:
         return next((row["tableName"] for row in views
                      if row["isTemporary"] and row["tableName"].lower() == name.lower()), None)
 
+    # -- persistent views (the catalog keeps their query: see .views) -----------------------------------------------
+
+    def _view_named(self, text: str, call: Call) -> ViewInfo | None:
+        """The persistent view ``text`` names, or None (a table, a temporary view, a path, or nothing)."""
+        names = self.catalog.view_names()
+        if not names or not views.mentions_any(text, names):
+            return None
+        try:
+            name = self.resolve(text, call)
+        except CallRefused:
+            return None
+        return self.catalog.find_view(name)
+
+    def _expand_views(self, sql: str, call: Call, depth: int = 0) -> str:
+        """``sql`` with every persistent view it reads replaced by the view's query (views over views too)."""
+        names = self.catalog.view_names()
+        if not names or not views.mentions_any(sql, names):
+            return sql
+
+        def query_of(ref: views.TableRef) -> str | None:
+            if ref.parts[-1].lower() not in names or len(ref.parts) > 3 or \
+                    (len(ref.parts) > 1 and ref.parts[-2].lower() in sqltext.FILE_FORMATS):
+                return None
+            view = self._view_named(".".join(sqltext.quote_path(part, "`") for part in ref.parts), call)
+            if view is None:
+                return None
+            if depth >= views.MAX_DEPTH:
+                raise refuse("INVALID_ARGUMENT", "VIEW_EXCEED_MAX_NESTED_DEPTH", "54K00",
+                             f"The depth of view {view.name} exceeds the maximum view resolution depth "
+                             f"({views.MAX_DEPTH}). Analysis is aborted to avoid errors.")
+            return self._expand_views(_view_query(view), call, depth + 1)
+
+        return views.replace_refs(sql, views.table_refs(sql), query_of)
+
+    def _create_view(self, made: views.CreateView, call: Call) -> str:
+        """``CREATE [OR REPLACE] VIEW [IF NOT EXISTS] name [(columns)] [COMMENT …] AS query``: the query is checked
+        (the engine analyzes it, views it reads expanded) and kept with its table names qualified by the view's
+        schema and the columns it answers."""
+        self.access.check_write(call.principal, "create views")
+        name = self._write_target(made.name, call, view=True)
+        if self.catalog.row(name) is not None:
+            raise refuse("ALREADY_EXISTS", "TABLE_OR_VIEW_ALREADY_EXISTS", "42P07",
+                         f"Cannot create view `{name}` because a table of that name already exists.")
+        existing = self.catalog.find_view(name)
+        if existing is not None and made.if_not_exists:
+            return sqltext.answer_query([], [])
+        if existing is not None and not made.replace:
+            raise refuse("ALREADY_EXISTS", "TABLE_OR_VIEW_ALREADY_EXISTS", "42P07",
+                         f"Cannot create view `{name}` because it already exists. Use CREATE OR REPLACE VIEW, or "
+                         "CREATE VIEW IF NOT EXISTS.")
+        if sql_parameters.markers(made.query):
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         "A view's query cannot have parameter markers: write the values into it.")
+        refs = views.table_refs(made.query)
+        temporary = {ref.parts[0].lower() for ref in refs if len(ref.parts) == 1} & self._temporary_views(call)
+        if temporary:
+            raise refuse("INVALID_ARGUMENT", "INVALID_TEMP_OBJ_REFERENCE", "42K0F",
+                         f"Cannot create the persistent view `{name}` because it references the temporary view "
+                         f"`{sorted(temporary)[0]}`. Make that one a table (or a persistent view) first.")
+        definition = views.qualified(made.query, name.schema)
+        for ref in views.table_refs(definition):
+            if self._view_reads(ref, name, call):
+                raise refuse("INVALID_ARGUMENT", "RECURSIVE_VIEW", "42K0H",
+                             f"Recursive view `{name}` detected: the view reads itself.")
+        fields = list(self._schema_of_query(definition, call).struct.fields)
+        if made.columns is not None and len(made.columns) != len(fields):
+            raise refuse("INVALID_ARGUMENT", "CREATE_VIEW_COLUMN_ARITY_MISMATCH.NOT_ENOUGH_DATA_COLUMNS"
+                         if len(made.columns) > len(fields) else
+                         "CREATE_VIEW_COLUMN_ARITY_MISMATCH.TOO_MANY_DATA_COLUMNS", "21S01",
+                         f"Cannot create view `{name}`: it names {len(made.columns)} columns and its query answers "
+                         f"{len(fields)}.")
+        names = list(made.columns) if made.columns else [field.name for field in fields]
+        columns = uc_columns({"fields": [{"name": named, "type": delta_writes.delta_type(field.data_type),
+                                          "nullable": field.nullable, "metadata": {}}
+                                         for named, field in zip(names, fields, strict=True)]}, [])
+        self._catalog(lambda: self.catalog.create_view(
+            name, definition, columns, list(made.columns) if made.columns else None, made.comment,
+            call.principal.name, replace=made.replace))
+        return sqltext.answer_query([], [])
+
+    def _view_reads(self, ref: views.TableRef, view: FullName, call: Call, depth: int = 0) -> bool:
+        """Whether the table ``ref`` names is ``view``, or a view that reads it."""
+        try:
+            name = self.resolve(".".join(sqltext.quote_path(part, "`") for part in ref.parts), call)
+        except CallRefused:
+            return False
+        if name == view:
+            return True
+        inner = self.catalog.find_view(name)
+        return inner is not None and depth < views.MAX_DEPTH and any(
+            self._view_reads(r, view, call, depth + 1) for r in views.table_refs(inner.definition))
+
+    def _temporary_views(self, call: Call) -> set[str]:
+        try:
+            listed = self.upstream.query_rows(call.session_id, call.user_id,
+                                              relations_pb2.Relation(sql=relations_pb2.SQL(query="SHOW VIEWS")))
+        except UpstreamError as exc:
+            raise exc.error from None
+        return {row["tableName"].lower() for row in listed if row["isTemporary"]}
+
     def _show_listing(self, sql: str, what: str, call: Call) -> str:
         """``SHOW TABLES``, ``SHOW TABLE EXTENDED``, ``SHOW VIEWS`` and ``SHOW COLUMNS`` as Databricks answers them.
         Sail names a table's schema ``main.<schema>``, calls every table EXTERNAL, lists its own catalog keys among
@@ -1329,20 +1479,37 @@ class PlanRewriter:
             raise exc.error from None
         if what == "COLUMNS":
             return sqltext.answer_query([("col_name", "string")], [(row["name"],) for row in rows])
+        persistent = self._views_listed(sql, call)  # Sail knows no persistent view
         if what == "VIEWS":  # a temporary view's namespace: none, or global_temp for a global one
             return sqltext.answer_query(_SHOW_VIEWS_COLUMNS, [
-                (_schema_of(".".join(row["namespace"] or [])), row["tableName"], bool(row["isTemporary"]))
-                for row in rows])
+                *((view.name.schema, view.name.table, False) for view in persistent),
+                *((_schema_of(".".join(row["namespace"] or [])), row["tableName"], bool(row["isTemporary"]))
+                  for row in rows)])
         listed = [(_schema_of(row["database"]), row["tableName"], bool(row["isTemporary"])) for row in rows]
         if what == "TABLES":
-            return sqltext.answer_query(_SHOW_TABLES_COLUMNS, listed)
+            return sqltext.answer_query(_SHOW_TABLES_COLUMNS, _with_views(listed, [
+                (view.name.schema, view.name.table, False) for view in persistent]))
         answered = []
         for item, row in zip(listed, rows, strict=True):
             # a catalog table's lines from the catalog (whose log Sail has just read: found cached); a temporary
             # view as Sail describes it
             info = None if item[2] else self.catalog.find(FullName(CATALOG, item[0], item[1]))
             answered.append((*item, row["information"] if info is None else _information(row["information"], info)))
-        return sqltext.answer_query([*_SHOW_TABLES_COLUMNS, ("information", "string")], answered)
+        return sqltext.answer_query([*_SHOW_TABLES_COLUMNS, ("information", "string")], _with_views(answered, [
+            (view.name.schema, view.name.table, False, _view_information(view)) for view in persistent]))
+
+    def _views_listed(self, sql: str, call: Call) -> list[ViewInfo]:
+        """The persistent views a SHOW TABLES|VIEWS|TABLE EXTENDED lists: its schema's (the current one when it
+        names none), matching its pattern."""
+        from odoolake.workspace.sql.metadata import name_matches, pattern  # pyarrow: only when one is asked
+
+        scope = sqltext.show_scope(sql)
+        if scope is None or not self.catalog.view_names():
+            return []
+        parts, like = scope
+        schema = parts[-1].lower() if parts else self.resolve("t", call).schema
+        regex = pattern(like)
+        return [view for view in self.catalog.views(CATALOG, schema) if name_matches(regex, view.name.table)]
 
     def _describe(self, described: sqltext.Describe, call: Call) -> str:
         """``DESCRIBE [TABLE] [EXTENDED|FORMATTED] t`` and ``DESCRIBE [EXTENDED] t column`` as Databricks answers
@@ -1351,6 +1518,15 @@ class PlanRewriter:
         of a plain DESCRIBE and lists them in the columns' order, not the table's partitioning's, names the schema
         ``main.<schema>``, calls every table EXTERNAL and lists its own catalog keys among the properties. Sail does
         not describe one column."""
+        view = self._view_named(described.name, call)
+        if view is not None:  # Sail knows no persistent view: its columns, and its details, from the catalog
+            answer = [(c["name"], c["type_text"], c.get("comment")) for c in view.columns]
+            if described.column is not None:
+                return self._describe_column(described, answer)
+            if described.extended:
+                answer += [("", "", None), (_DETAILED, "", None),
+                           *((key, value, None) for key, value in _view_details(view))]
+            return sqltext.answer_query(_DESCRIBE_COLUMNS, answer)
         asked = f"DESCRIBE TABLE {'EXTENDED ' if described.column is None else ''}{described.name}"
         try:
             rows = self.upstream.query_rows(call.session_id, call.user_id,
@@ -1953,12 +2129,17 @@ class PlanRewriter:
 
     # -- names -----------------------------------------------------------------------------------------------------
 
-    def _write_target(self, text: str, call: Call) -> FullName:
-        """The table a write names, once it is known to be one that may be written (``CatalogStore.check_writable``)."""
+    def _write_target(self, text: str, call: Call, view: bool = False) -> FullName:
+        """The table a write names, once it is known to be one that may be written (``CatalogStore.check_writable``)
+        and no view (``view``: the name a CREATE VIEW makes or replaces)."""
         name = self.resolve(text, call)
         if name.schema not in sqltext.FILE_FORMATS:  # delta.`/path`: no catalog name (refused below as not found)
             _check_catalog_names([name.schema, name.table])
         self._catalog(lambda: self.catalog.check_writable(name))
+        if not view and name.table in self.catalog.view_names() and self.catalog.find_view(name) is not None:
+            raise refuse("INVALID_ARGUMENT", "EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE", "42809",
+                         f"`{name}` is a view: a view is not written, and no table takes its name. Write the tables "
+                         "it reads, or DROP VIEW it first.")
         return name
 
     def resolve(self, text: str, call: Call) -> FullName:
@@ -1981,6 +2162,11 @@ class PlanRewriter:
 
     def show_create(self, name: FullName) -> str:
         info = self.catalog.find(name)
+        view = self.catalog.find_view(name) if info is None else None
+        if view is not None:
+            listed = ",\n".join(f"  `{c['name']}`" for c in view.columns)
+            comment = f"COMMENT {sqltext.sql_literal(view.comment)}\n" if view.comment else ""
+            return f"CREATE VIEW {name} (\n{listed})\n{comment}AS {view.definition}\n"
         if info is None:
             raise not_found(name)
         columns = ",\n".join(f"  `{c['name']}` {c['type_text'].upper()}" + ("" if c.get("nullable", True)
@@ -2214,6 +2400,42 @@ def _information(text: str | None, info: TableInfo) -> str | None:
         else:
             lines.append(line)
     return "\n".join(lines)
+
+
+def _with_views(listed: list[tuple], persistent: list[tuple]) -> list[tuple]:
+    """A SHOW listing's catalog rows with the persistent views among them, by schema and name; temporary views
+    after them, as listed."""
+    kept = sorted([row for row in listed if not row[2]] + persistent, key=lambda row: (row[0], row[1]))
+    return kept + [row for row in listed if row[2]]
+
+
+def _view_details(view: ViewInfo) -> list[tuple[str, str]]:
+    """A view's detailed rows (DESCRIBE EXTENDED; SHOW TABLE EXTENDED's ``information``), as Databricks has them."""
+    created = datetime.fromtimestamp(view.created_at / 1000, UTC).strftime("%a %b %d %H:%M:%S UTC %Y")
+    rows = [("Catalog", CATALOG), ("Database", view.name.schema), ("Table", view.name.table),
+            ("Owner", view.owner or ""), ("Created Time", created), ("Type", "VIEW"), ("View Text", view.definition)]
+    return rows + ([("Comment", view.comment)] if view.comment else [])
+
+
+def _view_information(view: ViewInfo) -> str:
+    """SHOW TABLE EXTENDED's ``information`` of a view, as Databricks writes it (dbt reads ``Type: VIEW``)."""
+    lines = [f"{key}: {value}" for key, value in _view_details(view)]
+    lines.append("Schema: root\n" + "\n".join(f" |-- {c['name']}: {c['type_text']} (nullable = "
+                                                f"{str(c.get('nullable', True)).lower()})" for c in view.columns))
+    return "\n".join(lines) + "\n"
+
+
+def _view_row(view: ViewInfo) -> tuple:
+    """A persistent view as spark.catalog.listTables lists it."""
+    return view.name.table, CATALOG, [view.name.schema], view.comment, "VIEW", False
+
+
+def _view_query(view: ViewInfo) -> str:
+    """The query a view's name stands for: its definition, its columns renamed when CREATE VIEW named them."""
+    if not view.column_names:
+        return view.definition
+    names = ", ".join(sqltext.quote_path(column, "`") for column in view.column_names)
+    return f"SELECT * FROM ({view.definition}) AS {sqltext.quote_path(view.name.table, '`')}({names})"
 
 
 # ``spark.catalog.listTables``' columns, in PySpark's order

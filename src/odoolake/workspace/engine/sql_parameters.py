@@ -100,7 +100,7 @@ def _literal_sql(expression: Any, what: str) -> str:
                                "locally.")
 
 
-def _markers(sql: str) -> list[tuple[int, int, str | None]]:
+def markers(sql: str) -> list[tuple[int, int, str | None]]:
     """Each parameter marker as (start, end inclusive, name; None for ``?``), in order."""
     toks = sqltext.tokens(sql)
     found: list[tuple[int, int, str | None]] = []
@@ -125,7 +125,7 @@ def bind(sql: str, named: dict[str, Any], positional: list[Any]) -> str:
     out = sql
     unnamed = iter(positional)
     edits = []
-    for start, end, name in _markers(sql):
+    for start, end, name in markers(sql):
         if name is None:
             value = next(unnamed, None)
             what = "the positional parameter"

@@ -442,7 +442,7 @@ def system_information_schema(sql: str, catalog: str) -> str:
     return sql
 
 
-def _name_at(toks: list[Token], i: int) -> tuple[str | None, int]:
+def name_at(toks: list[Token], i: int) -> tuple[str | None, int]:
     """A dotted name starting at token ``i`` (each part bare or back-quoted) and the index after it."""
     parts: list[str] = []
     while i < len(toks):
@@ -496,7 +496,7 @@ def show_create_table(sql: str) -> str | None:
     toks = _statement_tokens(sql)
     if [t.text.upper() for t in toks[:3]] != ["SHOW", "CREATE", "TABLE"]:
         return None
-    name, i = _name_at(toks, 3)
+    name, i = name_at(toks, 3)
     rest = [t.text.upper() for t in toks[i:]]
     return name if name and rest in ([], ["AS", "SERDE"]) else None
 
@@ -538,12 +538,12 @@ def describe_table(sql: str) -> Describe | None:
         extended, i = True, i + 1
     if i == 1 and upper[i] in _DESCRIBE_OTHER and len(toks) > 2:
         return None
-    name, i = _name_at(toks, i)
+    name, i = name_at(toks, i)
     if name is None:
         return None
     if i == len(toks):
         return Describe(name, extended, None)
-    column, end = _name_at(toks, i)
+    column, end = name_at(toks, i)
     return Describe(name, extended, column) if column is not None and end == len(toks) else None
 
 
@@ -572,7 +572,7 @@ def show_partitions(sql: str) -> ShowPartitions | None:
     toks = _statement_tokens(sql)
     if [t.text.upper() for t in toks[:2]] != ["SHOW", "PARTITIONS"]:
         return None
-    name, i = _name_at(toks, 2)
+    name, i = name_at(toks, 2)
     if name is None:
         raise SqlSyntaxError("[PARSE_SYNTAX_ERROR] SHOW PARTITIONS needs a table name: SHOW PARTITIONS <table> "
                              "[PARTITION (<column> = <value>, …)].")
@@ -643,7 +643,7 @@ def partition_spec(toks: tuple[Token, ...] | list[Token], at: int) -> tuple[tupl
         return None, at
 
     def entry(i: int) -> tuple[tuple[str, str | None] | None, int]:
-        column, j = _name_at(list(toks), i)
+        column, j = name_at(list(toks), i)
         if column is None or "." in column.replace("``", "").strip("`"):
             return None, i
         if j < len(toks) and toks[j].token_type == TokenType.EQ:
@@ -753,7 +753,7 @@ def insert_partition(sql: str) -> InsertPartition | None:
     if upper[:1] != ["INSERT"] or len(upper) < 3 or upper[1] not in ("INTO", "OVERWRITE"):
         return None
     i = 3 if upper[2] == "TABLE" else 2
-    target, i = _name_at(list(toks), i)
+    target, i = name_at(list(toks), i)
     if target is None:
         return None
     spec, i = partition_spec(toks, i)
@@ -762,7 +762,7 @@ def insert_partition(sql: str) -> InsertPartition | None:
     columns: tuple[str, ...] | None = None
     if i + 1 < len(toks) and toks[i].token_type == TokenType.L_PAREN and toks[i + 1].token_type != TokenType.L_PAREN \
             and (toks[i + 1].token_type == TokenType.IDENTIFIER or toks[i + 1].text.upper() not in QUERY_STARTS):
-        found = _item_list(toks, i, lambda j: _name_at(list(toks), j))
+        found = _item_list(toks, i, lambda j: name_at(list(toks), j))
         if found is None:
             return None
         columns, i = found
@@ -800,7 +800,7 @@ def cache_statement(sql: str) -> CacheStatement | None:
     checked = True
     if words[0] == "UNCACHE" and words[at:at + 2] == ["IF", "EXISTS"]:
         at, checked = at + 2, False
-    name, end = _name_at(toks, at)
+    name, end = name_at(toks, at)
     rest = [t.text.upper() for t in toks[end:]]
     if name is None or (words[0] == "CACHE" and ("AS" in rest or "SELECT" in rest)) or \
             (words[0] in ("UNCACHE", "REFRESH") and rest) or (words[0] == "ANALYZE" and rest[:2] != ["COMPUTE",
@@ -809,22 +809,41 @@ def cache_statement(sql: str) -> CacheStatement | None:
     return CacheStatement(words[0], name if checked else None)
 
 
-def rename_table(sql: str) -> tuple[str, str] | None:
-    """(old, new) of ``ALTER TABLE old RENAME TO new``, else None."""
+def rename_table(sql: str, kind: str = "TABLE") -> tuple[str, str] | None:
+    """(old, new) of ``ALTER TABLE old RENAME TO new`` (``kind`` VIEW: of ALTER VIEW), else None."""
     toks = _statement_tokens(sql)
-    if [t.text.upper() for t in toks[:2]] != ["ALTER", "TABLE"]:
+    if [t.text.upper() for t in toks[:2]] != ["ALTER", kind]:
         return None
-    old, i = _name_at(toks, 2)
+    old, i = name_at(toks, 2)
     if old is None or [t.text.upper() for t in toks[i:i + 2]] != ["RENAME", "TO"]:
         return None
-    new, j = _name_at(toks, i + 2)
+    new, j = name_at(toks, i + 2)
     return (old, new) if new is not None and j == len(toks) else None
 
 
-def drop_view(sql: str) -> tuple[list[str], bool] | None:
-    """(the name's parts, IF EXISTS) of ``DROP VIEW [IF EXISTS] name``, else None."""
+def show_scope(sql: str) -> tuple[list[str], str | None] | None:
+    """(the schema's parts, empty for the current one; the pattern) of ``SHOW TABLES|VIEWS [IN|FROM schema]
+    [[LIKE] 'pattern']`` and ``SHOW TABLE EXTENDED [IN|FROM schema] LIKE 'pattern'``, else None."""
     toks = _statement_tokens(sql)
-    if [t.text.upper() for t in toks[:2]] != ["DROP", "VIEW"]:
+    words = [t.text.upper() for t in toks[:3]]
+    at = 3 if words == ["SHOW", "TABLE", "EXTENDED"] else 2 if words[:2] in (["SHOW", "TABLES"], ["SHOW", "VIEWS"]) \
+        else None
+    if at is None:
+        return None
+    parts: list[str] = []
+    if at < len(toks) and toks[at].text.upper() in ("IN", "FROM"):
+        parts, at = _dotted(toks, at + 1)
+    if at < len(toks) and toks[at].text.upper() == "LIKE":
+        at += 1
+    if at < len(toks) and toks[at].token_type in _STRINGS:
+        return (parts, toks[at].text) if at + 1 == len(toks) else None
+    return (parts, None) if at == len(toks) else None
+
+
+def drop_view(sql: str, kind: str = "VIEW") -> tuple[list[str], bool] | None:
+    """(the name's parts, IF EXISTS) of ``DROP VIEW [IF EXISTS] name`` (``kind`` TABLE: of DROP TABLE), else None."""
+    toks = _statement_tokens(sql)
+    if [t.text.upper() for t in toks[:2]] != ["DROP", kind]:
         return None
     if_exists = [t.text.upper() for t in toks[2:4]] == ["IF", "EXISTS"]
     parts, i = _dotted(toks, 4 if if_exists else 2)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
-from odoolake.workspace.catalog.store import CATALOG_ALIASES, CatalogStore, TableInfo
+from odoolake.workspace.catalog.store import CATALOG_ALIASES, CatalogStore, TableInfo, ViewInfo
 
 # java.sql.Types of each Unity Catalog type_name (DATA_TYPE of getColumns).
 JDBC_TYPES = {
@@ -114,10 +114,15 @@ class Metadata:
                 for s in self.catalog.schemas(_canonical(catalog)) if name_matches(regex, s["name"])]
 
     def _tables(self, catalog_pattern: str | None, schema_pattern: str | None,
-                table_pattern: str | None) -> list[tuple[str, TableInfo]]:
+                table_pattern: str | None) -> list[tuple[str, TableInfo | ViewInfo]]:
+        """Tables and views (the catalog keeps both: BI tools list views as TABLE_TYPE VIEW), by schema and name."""
         regex = pattern(table_pattern)
-        return [(catalog, t) for catalog, schema in self._schemas(catalog_pattern, schema_pattern)
-                for t in self.catalog.tables(_canonical(catalog), schema) if name_matches(regex, t.name.table)]
+        found: list[tuple[str, TableInfo | ViewInfo]] = []
+        for catalog, schema in self._schemas(catalog_pattern, schema_pattern):
+            kept: list[TableInfo | ViewInfo] = [*self.catalog.tables(_canonical(catalog), schema),
+                                                *self.catalog.views(_canonical(catalog), schema)]
+            found += [(catalog, t) for t in sorted(kept, key=lambda t: t.name.table) if name_matches(regex, t.name.table)]
+        return found
 
     def catalogs(self, catalog_pattern: str | None = None) -> pa.Table:
         return _table(CATALOG_COLUMNS, [(name,) for name in self._catalogs(catalog_pattern)])
@@ -129,9 +134,10 @@ class Metadata:
     def tables(self, catalog_pattern: str | None, schema_pattern: str | None, table_pattern: str | None,
                types: list[str] | None) -> pa.Table:
         wanted = {t.upper() for t in types} if types else None
-        rows = [(catalog, t.name.schema, t.name.table, "TABLE", t.comment or "", None, None, None, None, None)
-                for catalog, t in self._tables(catalog_pattern, schema_pattern, table_pattern)
-                if wanted is None or "TABLE" in wanted]
+        listed = [(catalog, t, "VIEW" if isinstance(t, ViewInfo) else "TABLE")
+                  for catalog, t in self._tables(catalog_pattern, schema_pattern, table_pattern)]
+        rows = [(catalog, t.name.schema, t.name.table, kind, t.comment or "", None, None, None, None, None)
+                for catalog, t, kind in listed if wanted is None or kind in wanted]
         return _table(TABLE_COLUMNS, rows)
 
     def columns(self, catalog_pattern: str | None, schema_pattern: str | None, table_pattern: str | None,

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from odoolake.workspace.catalog.store import CATALOG
 from odoolake.workspace.engine import sqltext
 from odoolake.workspace.engine.errors import SESSION_CLOSED, error_class_of
 from odoolake.workspace.engine.interrupts import CancellableRun
@@ -396,7 +397,8 @@ class StatementService:
 
     def versions(self) -> dict[str, float | str]:
         """What changes when a catalog table's data changes: its Delta log's modification time (any commit changes
-        it), or, for a table of plain files (CSV, Parquet, JSON), the files it holds and their times."""
+        it), or, for a table of plain files (CSV, Parquet, JSON), the files it holds and their times; and each
+        view's last change."""
         out: dict[str, float | str] = {}
         for table in self.catalog.all_tables():
             try:
@@ -406,6 +408,8 @@ class StatementService:
                     out[str(table.name)] = files_version(Path(table.storage_location))
             except OSError:
                 continue
+        for view in self.catalog.views(CATALOG):  # a view replaced, renamed or dropped changes what reads it answer
+            out[f"view {view.name}"] = view.updated_at
         return out
 
     # -- API ---------------------------------------------------------------------------------------
