@@ -174,3 +174,70 @@ def test_sh_magic_is_refused_with_a_reason(tmp_path, spark, lake_engine):
     nb.write_text("# Databricks notebook source\n# MAGIC %sh ls /\n")
     with pytest.raises(NotebookFormatError, match=r"%sh .*use a Python cell"):
         run_notebook(nb, spark, lake_engine.paths)
+
+
+def test_run_passes_widget_values_and_notebook_run_stops_a_child_past_its_timeout(tmp_path, spark, lake_engine):
+    """``%run ./child $color="red"`` fills the child's widget (the arguments were dropped); a child of
+    ``dbutils.notebook.run(path, 1)`` that runs longer fails its parent (the timeout was ignored)."""
+    from odoolake.workspace.notebooks.runtime import NotebookTimeout
+
+    _write(tmp_path / "child.py", 'dbutils.widgets.text("color", "child-default")\nCOLOR = dbutils.widgets.get("color")\n')
+    main = _write(tmp_path / "main.py",
+                  '# MAGIC %run ./child $color="red"\n\n# COMMAND ----------\n\nprint("seen", COLOR)\n')
+    assert "seen red" in run_notebook(main, spark, lake_engine.paths).output
+    _write(tmp_path / "slow.py", "import time\ntime.sleep(30)\ndbutils.notebook.exit('slow finished')\n")
+    caller = _write(tmp_path / "caller.py", "print(dbutils.notebook.run('./slow', 1))\n")
+    with pytest.raises(NotebookTimeout, match=r"Notebook \./slow did not finish within its timeout of 1 s"):
+        run_notebook(caller, spark, lake_engine.paths)
+    quick = _write(tmp_path / "quick.py", "print(dbutils.notebook.run('./child', 30, {'color': 'blue'}))\n")
+    run_notebook(quick, spark, lake_engine.paths)  # a child within its timeout: no alarm left behind
+
+
+def test_sql_cells_bind_widgets_keep_their_result_and_ignore_quotes_in_comments(tmp_path, spark, lake_engine):
+    nb = _write(tmp_path / "sql.py", 'dbutils.widgets.text("max_id", "3")\n\n# COMMAND ----------\n\n'
+                "# MAGIC %sql\n# MAGIC -- don't forget: two statements\n"
+                "# MAGIC CREATE OR REPLACE TEMP VIEW small AS SELECT id FROM range(10) WHERE id < :max_id;\n"
+                "# MAGIC SELECT count(*) AS n FROM small -- it's the last one\n\n# COMMAND ----------\n\n"
+                "print('rows', _sqldf.first().n)\n")
+    assert "rows 3" in run_notebook(nb, spark, lake_engine.paths).output
+    assert "rows 5" in run_notebook(nb, spark, lake_engine.paths, {"max_id": "5"}).output
+
+
+def test_task_values_are_json_of_at_most_48_kib_and_answer_their_debug_value_outside_a_job(tmp_path, spark,
+                                                                                           lake_engine):
+    """A date, a Decimal or a set came back to the next task as a string; outside a job, get() answers its
+    debugValue (the default was answered, or an error raised)."""
+    for value, error in (("datetime.date(2024, 1, 31)", "only values that can be expressed as JSON"),
+                         ("{1, 2}", "only values that can be expressed as JSON"),
+                         ("'x' * 50000", "its JSON is 50,002 bytes; the limit is 49,152")):
+        nb = _write(tmp_path / "setter.py", f"import datetime\ndbutils.jobs.taskValues.set('v', {value})\n")
+        with pytest.raises((TypeError, ValueError), match=error):
+            run_notebook(nb, spark, lake_engine.paths, {}, {}, "t1")
+    values: dict = {}
+    run_notebook(_write(tmp_path / "ok.py", "dbutils.jobs.taskValues.set('v', {'rows': 3, 'ok': True})\n"),
+                 spark, lake_engine.paths, {}, values, "t1")
+    assert values == {"t1": {"v": {"rows": 3, "ok": True}}}
+    getter = _write(tmp_path / "getter.py", "print('got', dbutils.jobs.taskValues.get('upstream', 'rows', "
+                                            "default=0, debugValue=123))\n")
+    assert "got 123" in run_notebook(getter, spark, lake_engine.paths).output  # run by hand: debugValue
+    assert "got 0" in run_notebook(getter, spark, lake_engine.paths, {}, {}, "t2").output  # in a job: default
+    no_debug = _write(tmp_path / "nodebug.py", "dbutils.jobs.taskValues.get('upstream', 'rows', default=0)\n")
+    with pytest.raises(TypeError, match="outside a job, get\\(\\) answers its debugValue"):
+        run_notebook(no_debug, spark, lake_engine.paths)
+
+
+def test_dbutils_answers_in_databricks_shapes(tmp_path, spark, lake_engine, monkeypatch):
+    (lake_engine.paths.dbfs_root / "shapes").mkdir(parents=True, exist_ok=True)
+    (lake_engine.paths.dbfs_root / "shapes" / "a.csv").write_text("x\n")
+    monkeypatch.setenv("ODOOLAKE_SECRET_REPRO_TOKEN", "s3cret")
+    nb = _write(tmp_path / "shapes.py", "\n".join([
+        "path, name, size, mtime = dbutils.fs.ls('dbfs:/shapes')[0]",
+        "print('ls', name, size, dbutils.fs.ls('dbfs:/shapes')[0][0])",
+        "print('keys', [s.key for s in dbutils.secrets.list('repro')])",
+        "print('scopes', type(dbutils.secrets.listScopes()).__name__)",
+        "print('arg', dbutils.widgets.getArgument('nope', 'fallback'))",
+        "dbutils.widgets.combobox('fruit', 'apple', ['apple', 'pear'], 'Fruit')",
+        "print('fruit', dbutils.widgets.get('fruit'))", ""]))
+    output = run_notebook(nb, spark, lake_engine.paths).output
+    assert "ls a.csv 2 dbfs:/shapes/a.csv" in output and "keys ['token']" in output
+    assert "scopes list" in output and "arg fallback" in output and "fruit apple" in output

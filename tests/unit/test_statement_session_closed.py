@@ -55,7 +55,8 @@ def service(monkeypatch):
     monkeypatch.setattr(statements, "collected", collected)
     monkeypatch.setattr(statements, "statement_frame", lambda spark, text, args=None: spark.sql(text))
     monkeypatch.setattr(statements.show_metadata, "producer", lambda text, metadata: None)
-    service = statements.StatementService(engine=Engine(), catalog=types.SimpleNamespace(all_tables=lambda: [], views=lambda catalog: []))
+    service = statements.StatementService(engine=Engine(), catalog=types.SimpleNamespace(
+        all_tables=lambda: [], views=lambda catalog: []))
     yield service
     service.close()
 

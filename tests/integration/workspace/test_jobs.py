@@ -345,6 +345,24 @@ def test_dynamic_values_reach_a_task_as_databricks_fills_them(w, notebooks):
     assert seen == {"rid": str(b.run_id), "jr": str(run.run_id), "v": "42", "d": started, "name": "b of dynamic"}
 
 
+def test_a_job_parameter_overrides_the_task_parameter_of_the_same_name(w, notebooks):
+    """"Job parameters take precedence over task parameters" (Databricks' parameter pushdown): the task's value was
+    used, and a value given at run-now was silently dropped."""
+    from databricks.sdk.service.jobs import JobParameterDefinition
+
+    upload(w, "/Shared/ETL/env", 'dbutils.notebook.exit(dbutils.widgets.get("env"))\n')
+    job = w.jobs.create(name="pushdown", parameters=[JobParameterDefinition(name="env", default="job-default")],
+                        tasks=[Task(task_key="t", notebook_task=NotebookTask(
+                            notebook_path="/Shared/ETL/env", base_parameters={"env": "task-param"}))])
+
+    def seen(**parameters) -> str:
+        run = w.jobs.run_now(job.job_id, **parameters).result()
+        return w.jobs.get_run_output(run.tasks[0].run_id).notebook_output.result
+
+    assert seen() == "job-default"
+    assert seen(job_parameters={"env": "prod"}) == "prod"
+
+
 def test_every_run_if_condition_decides_as_databricks_does(w, notebooks):
     """One upstream task succeeds and one fails; each condition's outcome is Databricks' documented one."""
     expected = {RunIf.ALL_SUCCESS: RunResultState.UPSTREAM_FAILED, RunIf.AT_LEAST_ONE_SUCCESS: RunResultState.SUCCESS,

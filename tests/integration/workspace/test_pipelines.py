@@ -53,6 +53,29 @@ def test_pipeline_api_and_pipeline_task(w, server):
     w.pipelines.delete(pid)
 
 
+def test_a_pipelines_configuration_is_read_with_spark_conf(w, server):
+    """Pipeline code reads its parameters with spark.conf.get (Databricks adds configuration to the Spark
+    configuration); they reached the notebook only as widgets ("configuration not found")."""
+    w.workspace.upload("/Shared/dlt/configured", b"""# Databricks notebook source
+import dlt
+
+@dlt.table
+def sized():
+    return spark.range(int(spark.conf.get("mypipe.rows")))
+""", format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
+    pid = w.pipelines.create(name="configured", target="dlt_configured", configuration={"mypipe.rows": "7"},
+                             libraries=[PipelineLibrary(notebook=NotebookLibrary(path="/Shared/dlt/configured"))]
+                             ).pipeline_id
+    update = w.pipelines.start_update(pid, full_refresh=True)
+    assert wait(w, pid, update.update_id) == "COMPLETED"
+    spark = server.workspace.engine.session()
+    try:
+        assert spark.table("dlt_configured.sized").count() == 7
+    finally:
+        server.workspace.engine.stop_session(spark)
+    w.pipelines.delete(pid)
+
+
 def test_pipeline_edit_changes_what_the_next_update_writes_and_bad_edits_keep_the_spec(w, server):
     from databricks.sdk.errors import InvalidParameterValue, NotFound, ResourceConflict
 

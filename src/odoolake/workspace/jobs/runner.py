@@ -509,8 +509,11 @@ class JobRunner:
 
         try:
             if kind == "notebook_task":
-                params = {**{p["name"]: p["value"] for p in run.get("job_parameters") or []},
-                          **(spec.get("base_parameters") or {}), **(run.get("_notebook_params") or {})}
+                # "Job parameters take precedence over task parameters" (Databricks' parameter pushdown); run-now's
+                # notebook_params over both
+                params = {**(spec.get("base_parameters") or {}),
+                          **{p["name"]: p["value"] for p in run.get("job_parameters") or []},
+                          **(run.get("_notebook_params") or {})}
                 spec["base_parameters"] = {k: resolve(str(v)) for k, v in params.items()}
                 spec["local_path"] = str(self.tree.local_file(spec["notebook_path"]))
             elif kind == "spark_python_task":

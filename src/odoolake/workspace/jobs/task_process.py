@@ -73,9 +73,13 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             from odoolake.dlt import run_pipeline
             from odoolake.workspace.notebooks import run_notebook
 
+            configuration = {str(k): str(v) for k, v in (task.get("configuration") or {}).items()}
+            for key, value in configuration.items():  # pipeline code reads its parameters with spark.conf.get
+                spark.conf.set(key, value)
+
             def definitions() -> None:
                 for notebook in task["notebooks"]:
-                    run_notebook(notebook, spark, paths, task.get("configuration") or {}, echo=True)
+                    run_notebook(notebook, spark, paths, configuration, echo=True)
 
             for dataset in run_pipeline(spark, definitions, task["target"], task["full_refresh"], task["pipeline_id"]):
                 print(f"{dataset.kind} {dataset.name}: {dataset.rows} rows; expectations {dataset.expectations}")

@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import builtins
+import contextlib
+import json
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
@@ -26,8 +28,9 @@ class WidgetError(OdoolakeError):
     pass
 
 
-@dataclass(frozen=True)
-class FileInfo:
+class FileInfo(NamedTuple):
+    """``dbutils.fs.ls``' rows: a named tuple, as Databricks' (``for path, name, size, mtime in ls(…)``)."""
+
     path: str
     name: str
     size: int
@@ -59,7 +62,9 @@ class Widgets:
             raise WidgetError(f"widget {name!r}: value {value!r} is not one of {choices}")
         self._define(name, defaultValue)
 
-    combobox = text
+    def combobox(self, name: str, defaultValue: str, choices: list[str] | None = None,
+                 label: str | None = None) -> None:
+        self._define(name, defaultValue)  # a combobox takes any value, its choices are suggestions
 
     def multiselect(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:
         self._define(name, defaultValue)
@@ -71,7 +76,24 @@ class Widgets:
             return self._defaults[name]
         raise WidgetError(f"No input widget named {name} is defined, and no parameter {name!r} was passed.")
 
-    getArgument = get
+    def getArgument(self, name: str, defaultValue: str | None = None) -> str | None:
+        """The deprecated form of ``get``: ``defaultValue`` when no widget or parameter of that name exists."""
+        try:
+            return self.get(name)
+        except WidgetError:
+            if defaultValue is None:
+                raise
+            return defaultValue
+
+    @contextlib.contextmanager
+    def passed(self, values: dict[str, str]) -> Iterator[None]:
+        """Widget values given with ``%run ./child $name="value"`` while the child runs."""
+        saved = dict(self._params)
+        self._params.update(values)
+        try:
+            yield
+        finally:
+            self._params = saved
 
     def getAll(self) -> dict[str, str]:
         return {**self._defaults, **self._params}
@@ -166,17 +188,38 @@ class Fs:
         return True
 
 
-class TaskValues:
-    """``dbutils.jobs.taskValues``: values a task sets for the tasks after it in the same run."""
+MAX_TASK_VALUE_BYTES = 48 * 1024  # "The size of the JSON representation of the value cannot exceed 48 KiB"
 
-    def __init__(self, store: dict[str, dict[str, Any]], task_key: str) -> None:
+
+class TaskValues:
+    """``dbutils.jobs.taskValues``: values a task sets for the tasks after it in the same run. Outside a job (``in_job``
+    False: a notebook run by hand) ``get`` answers its ``debugValue``, as Databricks does."""
+
+    def __init__(self, store: dict[str, dict[str, Any]], task_key: str, in_job: bool = True) -> None:
         self._store = store
         self._task = task_key
+        self._in_job = in_job
 
     def set(self, key: str, value: Any) -> None:
-        self._store.setdefault(self._task, {})[key] = value
+        """Only a value JSON can express, of at most 48 KiB as JSON (a date, a Decimal or a set came back to the next
+        task as a string)."""
+        try:
+            text = json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"Task value {key!r} cannot be set: only values that can be expressed as JSON are "
+                            f"permitted ({exc}). Convert it first, e.g. str(value) or float(value).") from None
+        if len(text.encode()) > MAX_TASK_VALUE_BYTES:
+            raise ValueError(f"Task value {key!r} cannot be set: its JSON is {len(text.encode()):,} bytes; the limit "
+                             f"is {MAX_TASK_VALUE_BYTES:,} (48 KiB). Write large values to a table or a file and pass "
+                             "its name.")
+        self._store.setdefault(self._task, {})[key] = json.loads(text)
 
     def get(self, taskKey: str, key: str, default: Any = None, debugValue: Any = None) -> Any:
+        if not self._in_job:
+            if debugValue is None:
+                raise TypeError(f"Task value {key!r} of task {taskKey!r}: outside a job, get() answers its "
+                                "debugValue, and none was given.")
+            return debugValue
         values = self._store.get(taskKey, {})
         if key in values:
             return values[key]
@@ -219,18 +262,31 @@ class Secrets:
 
         return get_bytes(scope, key, self._paths)
 
-    def list(self, scope: str) -> list[Any]:
+    def list(self, scope: str) -> builtins.list[SecretMetadata]:
         from odoolake.workspace.secrets.reader import list_keys
 
-        return list_keys(scope, self._paths)
+        return [SecretMetadata(key) for key in list_keys(scope, self._paths)]
+
+    def listScopes(self) -> builtins.list[SecretScope]:
+        from odoolake.workspace.secrets.reader import list_scopes
+
+        return [SecretScope(name) for name in list_scopes(self._paths)]
+
+
+class SecretMetadata(NamedTuple):
+    key: str
+
+
+class SecretScope(NamedTuple):
+    name: str
 
 
 class DBUtils:
     def __init__(self, paths: WorkspacePaths, params: dict[str, str], task_values: dict[str, dict[str, Any]],
-                 task_key: str, run_child: Callable[[str, int, dict[str, str]], str]) -> None:
+                 task_key: str, run_child: Callable[[str, int, dict[str, str]], str], in_job: bool = True) -> None:
         self.widgets = Widgets(params)
         self.fs = Fs(paths)
-        self.jobs = Jobs(TaskValues(task_values, task_key))
+        self.jobs = Jobs(TaskValues(task_values, task_key, in_job))
         self.notebook = Notebook(run_child)
         self.secrets = Secrets(paths)
 

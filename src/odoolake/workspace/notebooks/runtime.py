@@ -1,8 +1,9 @@
 """Execute a notebook's cells in one namespace with ``spark``, ``dbutils`` and ``display``.
 
 Python cells run with their real line numbers, so tracebacks point into the notebook file.
-``%sql`` cells run each statement with ``spark.sql`` and show the last result; ``%run`` executes
-another notebook in the same namespace. ``%pip`` and ``%sh`` are refused with a clear error: packages
+``%sql`` cells run each statement with ``spark.sql`` (named markers bound to the widgets' values) and show the last
+result, kept as ``_sqldf``; ``%run`` executes another notebook in the same namespace, with the widget values its
+``$name="value"`` arguments give. ``%pip`` and ``%sh`` are refused with a clear error: packages
 come from the project's lock file, and a local run must not depend on a shell.
 """
 
@@ -12,7 +13,11 @@ import contextlib
 import io
 import os
 import posixpath
+import shlex
+import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +25,7 @@ from typing import Any
 
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
+from odoolake.workspace.engine.sql_parameters import markers
 from odoolake.workspace.files.paths import inside
 from odoolake.workspace.notebooks.dbutils import DBUtils, NotebookExit
 from odoolake.workspace.notebooks.source import NotebookFormatError, parse_notebook
@@ -106,23 +112,66 @@ def display(obj: Any, *args: Any, **kwargs: Any) -> None:
 
 
 def _sql_statements(text: str) -> list[str]:
-    statements: list[str] = []
-    current: list[str] = []
-    quote: str | None = None
-    for ch in text:
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in ("'", '"', "`"):
-            quote = ch
-        elif ch == ";":
-            statements.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    statements.append("".join(current))
-    lines = ["\n".join(ln for ln in s.split("\n") if not ln.strip().startswith("--")).strip() for s in statements]
-    return [s for s in lines if s]
+    """The statements of a SQL cell or file, split at the semicolons the SQL tokenizer finds: none inside a string,
+    a quoted name or a comment (an apostrophe in a ``--`` comment opened a string that swallowed the rest)."""
+    from sqlglot.tokens import TokenType
+
+    from odoolake.workspace.engine import sqltext
+
+    cuts = [tok.start for tok in sqltext.tokens(text) if tok.token_type == TokenType.SEMICOLON]
+    pieces, last = [], 0
+    for cut in cuts:
+        pieces.append(text[last:cut])
+        last = cut + 1
+    pieces.append(text[last:])
+    return [piece.strip() for piece in pieces if sqltext.tokens(piece)]  # a piece of comments only is no statement
+
+
+class NotebookTimeout(OdoolakeError):
+    """A notebook started by ``dbutils.notebook.run`` ran past its ``timeout_seconds``."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float, what: str) -> Iterator[None]:
+    """Raise ``NotebookTimeout`` in the code running inside once ``seconds`` pass (a real-time alarm: only the main
+    thread, where task processes and local runs execute notebooks, can be interrupted; elsewhere no limit). An
+    outer limit keeps running, less the time spent inside."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise NotebookTimeout(f"Notebook {what} did not finish within its timeout of {seconds:g} s "
+                              "(dbutils.notebook.run's timeout_seconds); it was stopped.")
+
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, expire)
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 0.001))
+
+
+def _run_arguments(source: str, where: str) -> tuple[str, dict[str, str]]:
+    """``%run ./path $name="value" …``: the notebook and the values it gets for its widgets."""
+    try:
+        words = shlex.split(source)
+    except ValueError as exc:
+        raise NotebookFormatError(where, f"%run {source.strip()}: {exc}") from None
+    if not words:
+        raise NotebookFormatError(where, "%run needs a notebook path")
+    arguments = {}
+    for word in words[1:]:
+        name, equals, value = word.partition("=")
+        if not name.startswith("$") or not equals or len(name) < 2:
+            raise NotebookFormatError(where, f"%run {source.strip()}: arguments are written $name=\"value\", got "
+                                             f"{word!r}")
+        arguments[name[1:]] = value
+    return words[0], arguments
 
 
 @contextlib.contextmanager
@@ -151,26 +200,30 @@ def run_notebook(
     task_values: dict[str, dict[str, Any]] | None = None,
     task_key: str = "notebook",
     echo: bool = False,
+    in_job: bool | None = None,
 ) -> NotebookResult:
-    """Run a Databricks source notebook; ``dbutils.notebook.exit`` ends it with a value."""
+    """Run a Databricks source notebook; ``dbutils.notebook.exit`` ends it with a value. ``in_job`` (default: when
+    ``task_values`` are given) is whether it runs as a job's task: outside one, task values answer their debugValue."""
     nb_path = resolve_notebook(path)
     values = task_values if task_values is not None else {}
+    as_task = task_values is not None if in_job is None else in_job
     result = NotebookResult(str(nb_path), task_values=values)
     buffer = io.StringIO()
 
     def run_child(child: str, timeout_seconds: int, arguments: dict[str, str]) -> str:
-        child_result = run_notebook(resolve_target(child, nb_path, paths), spark, paths, arguments, values,
-                                    task_key, echo)
+        target = resolve_target(child, nb_path, paths)
+        with _time_limit(timeout_seconds, child):
+            child_result = run_notebook(target, spark, paths, arguments, values, task_key, echo, as_task)
         print(child_result.output, end="")
         return child_result.exit_value or ""
 
-    dbutils = DBUtils(paths, {k: str(v) for k, v in (params or {}).items()}, values, task_key, run_child)
+    dbutils = DBUtils(paths, {k: str(v) for k, v in (params or {}).items()}, values, task_key, run_child, as_task)
     namespace: dict[str, Any] = {"__name__": "__main__", "spark": spark, "dbutils": dbutils, "display": display,
                                  "displayHTML": print}
     stream = _Tee(buffer, sys.stdout) if echo else buffer
     with _workspace_env(paths), contextlib.redirect_stdout(stream):
         try:
-            _execute(nb_path, namespace, spark, result, paths)
+            _execute(nb_path, namespace, spark, result, paths, dbutils)
         except NotebookExit as done:
             result.exit_value = done.value
         finally:
@@ -179,7 +232,7 @@ def run_notebook(
 
 
 def _execute(nb_path: Path, namespace: dict[str, Any], spark: Any, result: NotebookResult,
-             paths: WorkspacePaths) -> None:
+             paths: WorkspacePaths, dbutils: DBUtils) -> None:
     cells = parse_notebook(nb_path.read_text(), str(nb_path))
     for cell in cells:
         result.cells_run += 1
@@ -191,14 +244,18 @@ def _execute(nb_path: Path, namespace: dict[str, Any], spark: Any, result: Noteb
         elif cell.kind == "sql":
             last = None
             for statement in _sql_statements(cell.source):
-                last = spark.sql(statement)
-            if last is not None and last.columns:
-                display(last)
+                # named markers take the widgets' values, as %sql cells do on Databricks Runtime 15.2 and later
+                named = {name for _, _, name in markers(statement) if name is not None}
+                last = spark.sql(statement, args={name: dbutils.widgets.get(name) for name in named}) if named \
+                    else spark.sql(statement)
+            if last is not None:
+                namespace["_sqldf"] = last  # the last %sql result, as Databricks notebooks name it
+                if last.columns:
+                    display(last)
         elif cell.kind == "run":
-            target = cell.source.strip().split()[0] if cell.source.strip() else ""
-            if not target:
-                raise NotebookFormatError(str(nb_path), f"line {cell.line}: %run needs a notebook path")
-            _execute(resolve_target(target, nb_path, paths), namespace, spark, result, paths)
+            target, arguments = _run_arguments(cell.source, f"{nb_path}: line {cell.line}")
+            with dbutils.widgets.passed(arguments):
+                _execute(resolve_target(target, nb_path, paths), namespace, spark, result, paths, dbutils)
         else:
             raise NotebookFormatError(
                 str(nb_path),

@@ -133,3 +133,9 @@ def task_get_secret(request: Request) -> dict:
 def task_list_secrets(request: Request) -> dict:
     _, caller = _grant(request)
     return {"secrets": _store(request).list_secrets(request.query_params.get("scope"), caller)}
+
+
+@task_router.get(f"{TASK_ROUTE}/scopes", include_in_schema=False)
+def task_list_scopes(request: Request) -> dict:
+    _grant(request)
+    return {"scopes": _store(request).scopes()}

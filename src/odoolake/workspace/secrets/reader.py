@@ -111,6 +111,14 @@ def list_keys(scope: str, paths: WorkspacePaths | None = None) -> list[str]:
     return keys + [name[len(prefix):].lower() for name in os.environ if name.startswith(prefix)]
 
 
+def list_scopes(paths: WorkspacePaths | None = None) -> list[str]:
+    """The names of the workspace's secret scopes (in a task, through the workspace; in a local run, its store)."""
+    if os.environ.get(CREDENTIAL_ENV):
+        return [s["name"] for s in _from_workspace("scopes", {})["scopes"]]
+    store = _local_store(paths or WorkspacePaths.from_env())
+    return [s["name"] for s in store.scopes()] if store is not None else []
+
+
 def resolve_refs(text: str, paths: WorkspacePaths | None = None) -> str:
     """``{{secrets/scope/key}}`` replaced by the secret (inside the task process only)."""
     return SECRET_REF.sub(lambda m: get_secret(m.group(1), m.group(2), paths), text)
