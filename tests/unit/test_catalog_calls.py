@@ -238,6 +238,12 @@ def test_persistent_views_are_kept_by_the_catalog_and_read_by_every_path(lake, s
         "CREATE VIEW vw.wrong (a) AS SELECT 1, 2": "CREATE_VIEW_COLUMN_ARITY_MISMATCH.TOO_MANY_DATA_COLUMNS",
         "CREATE VIEW vw.nowhere AS SELECT * FROM vw.no_such_table": "TABLE_OR_VIEW_NOT_FOUND",
     }
+    spark.sql("USE vw")  # a temporary view hides a persistent view of its name, as Spark resolves one part
+    spark.sql("CREATE OR REPLACE TEMP VIEW large AS SELECT 'temporary' AS x")
+    assert spark.sql("SELECT * FROM large").first().x == "temporary" and spark.table("vw.large").count() == 3
+    spark.sql("DROP VIEW large")  # the temporary one
+    assert spark.table("large").count() == 3
+    spark.sql("USE default")
     spark.sql("CREATE OR REPLACE TEMP VIEW scratch AS SELECT 1 AS x")
     refused["CREATE VIEW vw.on_temp AS SELECT * FROM scratch"] = "INVALID_TEMP_OBJ_REFERENCE"
     for statement, error_class in refused.items():

@@ -1376,7 +1376,10 @@ class PlanRewriter:
             name = self.resolve(text, call)
         except CallRefused:
             return None
-        return self.catalog.find_view(name)
+        found = self.catalog.find_view(name)
+        if found is not None and "." not in text.strip("`") and name.table in self._temporary_views(call):
+            return None  # a temporary view of the session hides it, as Spark resolves a one-part name
+        return found
 
     def _expand_views(self, sql: str, call: Call, depth: int = 0) -> str:
         """``sql`` with every persistent view it reads replaced by the view's query (views over views too)."""
