@@ -241,3 +241,27 @@ def test_dbutils_answers_in_databricks_shapes(tmp_path, spark, lake_engine, monk
     output = run_notebook(nb, spark, lake_engine.paths).output
     assert "ls a.csv 2 dbfs:/shapes/a.csv" in output and "keys ['token']" in output
     assert "scopes list" in output and "arg fallback" in output and "fruit apple" in output
+
+
+@pytest.mark.parametrize(("text", "statements", "markers"), [
+    ("-- don't split here\nSELECT 1 AS a; SELECT 2", ["-- don't split here\nSELECT 1 AS a", "SELECT 2"], set()),
+    ("SELECT 'a;b', `c;d` /* e ; f's */ FROM t WHERE x::int > :low", ["SELECT 'a;b', `c;d` /* e ; f's */ FROM t "
+                                                                      "WHERE x::int > :low"], {"low"}),
+    ("SELECT 'it''s :not' AS q, raw:field FROM t;\n-- only a comment\n;", ["SELECT 'it''s :not' AS q, raw:field FROM t"],
+     set()),
+])
+def test_sql_cells_are_split_and_their_markers_found_outside_strings_and_comments(text, statements, markers):
+    from odoolake.workspace.notebooks.runtime import _named_markers, _sql_statements
+
+    assert _sql_statements(text) == statements
+    assert set().union(*(_named_markers(s) for s in statements)) == markers
+
+
+def test_the_notebook_runtime_needs_neither_the_engine_nor_sqlglot():
+    """The JVM parity run executes the notebooks where only PySpark is installed."""
+    import subprocess
+    import sys
+
+    code = ("import sys, odoolake.workspace.notebooks.runtime; "
+            "print(sorted(m for m in sys.modules if m.startswith(('odoolake.workspace.engine', 'sqlglot', 'psutil'))))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"

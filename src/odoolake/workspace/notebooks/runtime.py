@@ -13,6 +13,7 @@ import contextlib
 import io
 import os
 import posixpath
+import re
 import shlex
 import signal
 import sys
@@ -25,7 +26,6 @@ from typing import Any
 
 from odoolake.config import WorkspacePaths
 from odoolake.errors import OdoolakeError
-from odoolake.workspace.engine.sql_parameters import markers
 from odoolake.workspace.files.paths import inside
 from odoolake.workspace.notebooks.dbutils import DBUtils, NotebookExit
 from odoolake.workspace.notebooks.source import NotebookFormatError, parse_notebook
@@ -111,20 +111,50 @@ def display(obj: Any, *args: Any, **kwargs: Any) -> None:
         print(obj)
 
 
+_QUOTES = "'\"`"
+_MARKER = re.compile(r"(?<![\w:)\]`.]):([A-Za-z_]\w*)")
+
+
+def _code_spans(text: str) -> Iterator[tuple[int, int]]:
+    """The (start, end) spans of ``text`` that are SQL code: not inside a string, a quoted name or a comment. Plain
+    Python, so a notebook runs where only PySpark is installed (the JVM parity run)."""
+    i, start, n = 0, 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _QUOTES or text.startswith(("--", "/*"), i):
+            yield start, i
+            if ch in _QUOTES:
+                i += 1
+                while i < n and text[i] != ch:
+                    i += 2 if text[i] == "\\" and ch != "`" else 1
+                i += 1
+            else:
+                close = "\n" if text.startswith("--", i) else "*/"
+                found = text.find(close, i + 2)
+                i = n if found < 0 else found + len(close)
+            start = i
+        else:
+            i += 1
+    yield start, n
+
+
 def _sql_statements(text: str) -> list[str]:
-    """The statements of a SQL cell or file, split at the semicolons the SQL tokenizer finds: none inside a string,
-    a quoted name or a comment (an apostrophe in a ``--`` comment opened a string that swallowed the rest)."""
-    from sqlglot.tokens import TokenType
-
-    from odoolake.workspace.engine import sqltext
-
-    cuts = [tok.start for tok in sqltext.tokens(text) if tok.token_type == TokenType.SEMICOLON]
+    """The statements of a SQL cell or file, split at semicolons outside strings, quoted names and comments (an
+    apostrophe in a ``--`` comment opened a string that swallowed the rest of the cell)."""
+    cuts = [start + offset for start, end in _code_spans(text) for offset, ch in enumerate(text[start:end])
+            if ch == ";"]
     pieces, last = [], 0
     for cut in cuts:
         pieces.append(text[last:cut])
         last = cut + 1
     pieces.append(text[last:])
-    return [piece.strip() for piece in pieces if sqltext.tokens(piece)]  # a piece of comments only is no statement
+    return [piece.strip() for piece in pieces
+            if any(piece[a:b].strip() for a, b in _code_spans(piece))]  # comments only: no statement
+
+
+def _named_markers(statement: str) -> set[str]:
+    """The names of ``:name`` parameter markers in a statement's code (not ``::`` casts, nor ``raw:field`` paths)."""
+    return {m.group(1) for a, b in _code_spans(statement) for m in _MARKER.finditer(statement[a:b])}
 
 
 class NotebookTimeout(OdoolakeError):
@@ -245,7 +275,7 @@ def _execute(nb_path: Path, namespace: dict[str, Any], spark: Any, result: Noteb
             last = None
             for statement in _sql_statements(cell.source):
                 # named markers take the widgets' values, as %sql cells do on Databricks Runtime 15.2 and later
-                named = {name for _, _, name in markers(statement) if name is not None}
+                named = _named_markers(statement)
                 last = spark.sql(statement, args={name: dbutils.widgets.get(name) for name in named}) if named \
                     else spark.sql(statement)
             if last is not None:
