@@ -414,13 +414,12 @@ class PlanRewriter:
             relation.sql.query = self.prepare_sql(relation.sql.query, call, eager=False)
         elif kind == "read" and relation.read.HasField("data_source"):
             self._read(relation.read, call)
-        elif kind == "read" and relation.read.HasField("named_table") and \
-                self._view_named(relation.read.named_table.unparsed_identifier, call) is not None:
-            view = self._view_named(relation.read.named_table.unparsed_identifier, call)
-            assert view is not None
-            relation.sql.query = self.prepare_sql(f"SELECT * FROM {view.name}", call, eager=False)
         elif kind == "read" and relation.read.HasField("named_table"):
-            self._named_table(relation.read, call)
+            view = self._view_named(relation.read.named_table.unparsed_identifier, call)
+            if view is not None:
+                relation.sql.query = self.prepare_sql(f"SELECT * FROM {view.name}", call, eager=False)
+            else:
+                self._named_table(relation.read, call)
         elif kind == "catalog" and _creates_managed_table(relation.catalog):
             made = self._create_managed_table(getattr(relation.catalog, relation.catalog.WhichOneof("cat_type")), call)
             relation.sql.query = self.prepare_sql(made, call, eager=False)  # its text gets the rules like any other
@@ -579,7 +578,7 @@ class PlanRewriter:
 
             listing = catalog_call.list_tables
             schema = listing.db_name.split(".")[-1].strip("`").lower() if listing.HasField("db_name") else \
-                self.resolve("t", call).schema
+                self._current_schema(call)
             regex = pattern(listing.pattern if listing.HasField("pattern") else None)
             persistent = [_view_row(view) for view in self.catalog.views(CATALOG, schema)
                           if name_matches(regex, view.name.table)]
@@ -1510,7 +1509,7 @@ class PlanRewriter:
         if scope is None or not self.catalog.view_names():
             return []
         parts, like = scope
-        schema = parts[-1].lower() if parts else self.resolve("t", call).schema
+        schema = parts[-1].lower() if parts else self._current_schema(call)
         regex = pattern(like)
         return [view for view in self.catalog.views(CATALOG, schema) if name_matches(regex, view.name.table)]
 
@@ -2139,7 +2138,7 @@ class PlanRewriter:
         if name.schema not in sqltext.FILE_FORMATS:  # delta.`/path`: no catalog name (refused below as not found)
             _check_catalog_names([name.schema, name.table])
         self._catalog(lambda: self.catalog.check_writable(name))
-        if not view and name.table in self.catalog.view_names() and self.catalog.find_view(name) is not None:
+        if not view and self.catalog.find_view(name) is not None:
             raise refuse("INVALID_ARGUMENT", "EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE", "42809",
                          f"`{name}` is a view: a view is not written, and no table takes its name. Write the tables "
                          "it reads, or DROP VIEW it first.")
@@ -2154,14 +2153,18 @@ class PlanRewriter:
         if len(parts) == 2:
             return FullName(CATALOG, parts[0], parts[1])
         if len(parts) == 1:
-            if call.current_schema is None:
-                try:
-                    call.current_schema = self.upstream.current_schema(call.session_id, call.user_id)
-                except UpstreamError as exc:
-                    raise exc.error from None
-            return FullName(CATALOG, call.current_schema, parts[0])
+            return FullName(CATALOG, self._current_schema(call), parts[0])
         raise refuse("INVALID_ARGUMENT", "INVALID_IDENTIFIER", "42602",
                      f"{text!r} is not a table name: expected [catalog.][schema.]table.")
+
+    def _current_schema(self, call: Call) -> str:
+        """The session's current schema (an engine call, once per call)."""
+        if call.current_schema is None:
+            try:
+                call.current_schema = self.upstream.current_schema(call.session_id, call.user_id)
+            except UpstreamError as exc:
+                raise exc.error from None
+        return call.current_schema
 
     def show_create(self, name: FullName) -> str:
         info = self.catalog.find(name)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile  # what request.form() returns
 
+from odoolake.workspace.catalog.store import CatalogError
 from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, RequestTooLarge, ResourceDoesNotExist
 from odoolake.workspace.files.dbfs import UPLOAD_SUFFIX
 from odoolake.workspace.files.workspace_tree import MAX_IMPORT_BYTES
@@ -36,15 +37,18 @@ def _in_a_schema(request: Request, path: str) -> str:
     """``path`` (``/Volumes/<catalog>/<schema>/…``), once its catalog and schema exist: a typo in either made a new
     folder that no table or Spark read would find."""
     parts = path.strip("/").split("/")
-    if len(parts) >= 3 and parts[0] == "Volumes":
-        catalog = request.app.state.ws.catalog
-        known = {c["name"] for c in catalog.catalogs()}
+    if len(parts) < 3 or parts[0] != "Volumes":
+        return path
+    catalog = request.app.state.ws.catalog
+    try:
+        catalog.schema(parts[1], parts[2])
+    except CatalogError:
+        known = sorted(c["name"] for c in catalog.catalogs())
         if parts[1].lower() not in known:
             raise ResourceDoesNotExist(f"Catalog '{parts[1]}' does not exist (in {path}); this workspace has "
-                                       f"{', '.join(sorted(known))}.", error_code="NOT_FOUND")
-        if parts[2].lower() not in {s["name"] for s in catalog.schemas(parts[1].lower())}:
-            raise ResourceDoesNotExist(f"Schema '{parts[1]}.{parts[2]}' does not exist (in {path}); create it with "
-                                       "CREATE SCHEMA first.", error_code="NOT_FOUND")
+                                       f"{', '.join(known)}.", error_code="NOT_FOUND") from None
+        raise ResourceDoesNotExist(f"Schema '{parts[1]}.{parts[2]}' does not exist (in {path}); create it with "
+                                   "CREATE SCHEMA first.", error_code="NOT_FOUND") from None
     return path
 
 
