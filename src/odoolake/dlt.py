@@ -7,7 +7,9 @@ shipped as ``dlt``; the local pipeline runner maps it in with ``install_alias()`
 
 ``run_pipeline`` executes the datasets a notebook defined, in the order their ``read`` calls require (a dataset
 is materialised the first time something reads it), checks expectations in one aggregate per dataset, and
-appends the metrics to an event-log table.
+appends the metrics to an event-log table. Its notebooks get a ``LiveSession`` as ``spark``: ``LIVE.<dataset>`` (or
+the dataset's bare name) in ``spark.table``, ``spark.read.table``, ``spark.readStream.table`` and ``spark.sql`` reads
+the pipeline's own dataset, as in a Databricks pipeline.
 
 - Tables and materialized views are recomputed on every update.
 - A table whose function calls ``read_stream`` is a **streaming table**. Its first update reads the whole
@@ -21,6 +23,7 @@ appends the metrics to an event-log table.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import uuid
@@ -151,6 +154,109 @@ def read_stream(name: str) -> Any:
     if runner is None:
         raise PipelineDefinitionError("dlt.read_stream() is only available while a pipeline update runs.")
     return runner.stream(name)
+
+
+# -- LIVE.<dataset>: the pipeline's own datasets by name ------------------------------------------------------
+
+LIVE_SCHEMA = "live"  # the virtual schema a pipeline's code names its own datasets with
+
+
+def _dataset_of(parts: list[str]) -> str | None:
+    """The dataset of this pipeline a table name reads: ``LIVE.x`` (an error when ``x`` is not one), or a one-part
+    name that is one (Databricks resolves a bare name to the pipeline's dataset first); None for any other name."""
+    by_name = {name.lower(): name for name in _registry}
+    if len(parts) == 2 and parts[0].lower() == LIVE_SCHEMA:
+        found = by_name.get(parts[1].lower())
+        if found is None:
+            defined = ", ".join(sorted(_registry)) or "none"
+            raise PipelineDefinitionError(f"LIVE.{parts[1]} is not a dataset of this pipeline (defined: {defined}).")
+    elif len(parts) == 1 and _context.get("runner") is not None:
+        found = by_name.get(parts[0].lower())
+        if found is None:
+            return None
+    else:
+        return None
+    if _context.get("runner") is None:
+        raise PipelineDefinitionError(f"LIVE.{found} is read while the pipeline's datasets are being defined: read "
+                                      "it inside a dataset function (@dlt.table, @dlt.view).")
+    return found
+
+
+def _name_parts(name: str) -> list[str]:
+    return [part.strip("`") for part in re.findall(r"`[^`]*`|[^.`]+", name.strip())]
+
+
+def _live_sql(text: str) -> str:
+    """``text`` with each dataset of this pipeline it reads (``LIVE.x`` or ``x``) materialised and named as the
+    engine knows it: ``<target>.x`` for a table, the temporary view ``x`` for a view."""
+    runner: Any = _context.get("runner")  # set whenever _dataset_of answers a dataset
+    names = {name.lower() for name in _registry} | {LIVE_SCHEMA}
+    if not _registry or not any(word.lower() in names for word in re.findall(r"\w+", text)):
+        return text
+    from odoolake.workspace.engine import sqltext, views  # sqlglot: only for a statement that names a dataset
+
+    def named(ref: views.TableRef) -> str | None:
+        dataset = _dataset_of(list(ref.parts))
+        if dataset is None:
+            return None
+        runner.materialise(dataset)
+        if _registry[dataset].kind == "view":
+            return sqltext.quote_path(dataset, "`")
+        return f"{sqltext.quote_path(runner.target, '`')}.{sqltext.quote_path(dataset, '`')}"
+
+    return views.replace_names(text, views.table_refs(text), named)
+
+
+class _LiveReader:
+    """``spark.read`` / ``spark.readStream`` whose ``table()`` reads a dataset of the pipeline by its LIVE name."""
+
+    def __init__(self, reader: Any, stream: bool) -> None:
+        self._reader, self._stream = reader, stream
+
+    def table(self, tableName: str) -> Any:
+        dataset = _dataset_of(_name_parts(tableName))
+        if dataset is None:
+            return self._reader.table(tableName)
+        return read_stream(dataset) if self._stream else read(dataset)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._reader, name)
+        if not callable(attr):
+            return attr
+
+        def chained(*args: Any, **kwargs: Any) -> Any:  # format(), option() … return the reader: keep it wrapped
+            out = attr(*args, **kwargs)
+            return _LiveReader(out, self._stream) if out is self._reader else out
+        return chained
+
+
+class LiveSession:
+    """The ``spark`` a pipeline's notebooks get: a Spark session whose table reads know the pipeline's datasets.
+
+    ``spark.table("LIVE.x")``, ``spark.read.table("LIVE.x")`` and ``spark.sql("… FROM LIVE.x")`` read dataset ``x``
+    as ``dlt.read("x")`` does (materialised first, so a dataset may read one defined after it), and
+    ``spark.readStream.table("LIVE.x")`` as ``dlt.read_stream("x")``; a bare ``x`` that names a dataset reads it too.
+    Everything else is the session's own."""
+
+    def __init__(self, spark: Any) -> None:
+        self._spark = spark
+
+    def table(self, tableName: str) -> Any:
+        return self.read.table(tableName)
+
+    @property
+    def read(self) -> _LiveReader:
+        return _LiveReader(self._spark.read, stream=False)
+
+    @property
+    def readStream(self) -> _LiveReader:
+        return _LiveReader(self._spark.readStream, stream=True)
+
+    def sql(self, sqlQuery: str, *args: Any, **kwargs: Any) -> Any:
+        return self._spark.sql(_live_sql(sqlQuery), *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._spark, name)
 
 
 def install_alias() -> None:

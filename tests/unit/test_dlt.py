@@ -137,3 +137,77 @@ def test_a_materialized_view_is_recomputed_whole_on_each_update(spark):
     source["rows"] = [("RIM", 1.0)]
     run_pipeline(spark, define, target="dlt_mv")
     assert [(r["agency"], r["amount"]) for r in spark.table("dlt_mv.agency_totals").collect()] == [("RIM", 1.0)]
+
+
+def _live_definitions(spark):
+    """Datasets that read each other by their LIVE names, each defined before what it reads."""
+    live = dlt.LiveSession(spark)
+
+    def define():
+        @dlt.table
+        def by_agency():  # SQL naming a table and a view of the pipeline, one LIVE-qualified, one bare
+            return live.sql("SELECT c.agency, SUM(c.amount) AS amount, MAX(r.n) AS n "
+                            "FROM LIVE.clean_bills c JOIN (SELECT COUNT(*) AS n FROM raw_bills) r GROUP BY c.agency")
+
+        @dlt.table
+        def clean_bills():
+            return live.read.format("delta").table("LIVE.raw_bills").where("amount > 0")
+
+        @dlt.table
+        def counted():
+            return live.table("live.`clean_bills`").groupBy().count()
+
+        @dlt.view
+        def raw_bills():
+            return spark.createDataFrame([("RIM", 10.0), ("RIM", -2.0), ("BOM", 4.0)], "agency string, amount double")
+
+    return define
+
+
+def test_live_names_read_the_pipelines_own_datasets_in_dependency_order(spark):
+    results = run_pipeline(spark, _live_definitions(spark), target="dlt_live")
+    assert [r.name for r in results] == ["raw_bills", "clean_bills", "by_agency", "counted"]
+    rows = {r["agency"]: (r["amount"], r["n"]) for r in spark.table("dlt_live.by_agency").collect()}
+    assert rows == {"RIM": (10.0, 3), "BOM": (4.0, 3)}
+    assert spark.table("dlt_live.counted").first()["count"] == 2
+
+
+def test_live_names_are_refused_by_name_outside_a_dataset_or_the_pipeline(spark):
+    live = dlt.LiveSession(spark)
+
+    def unknown():
+        @dlt.table
+        def reads_a_typo():
+            return live.table("LIVE.no_such_dataset")
+
+    with pytest.raises(PipelineDefinitionError, match=r"LIVE\.no_such_dataset is not a dataset of this pipeline "
+                                                       r"\(defined: reads_a_typo\)"):
+        run_pipeline(spark, unknown, target="dlt_live_bad")
+
+    def top_level():
+        @dlt.table
+        def early():
+            return spark.range(1)
+
+        live.sql("SELECT * FROM LIVE.early")
+
+    with pytest.raises(PipelineDefinitionError, match=r"LIVE\.early is read while the pipeline's datasets are being "
+                                                       r"defined"):
+        run_pipeline(spark, top_level, target="dlt_live_bad")
+    assert not spark.catalog.tableExists("dlt_live_bad.reads_a_typo")
+
+
+def test_a_live_session_leaves_other_names_and_calls_to_the_session(spark):
+    live = dlt.LiveSession(spark)
+    spark.sql("CREATE SCHEMA IF NOT EXISTS dlt_live_other")
+    spark.createDataFrame([(1,)], "id long").write.format("delta").mode("overwrite").saveAsTable("dlt_live_other.t")
+
+    def define():
+        @dlt.table
+        def copy():  # a two-part name outside LIVE is a catalog table, not a dataset
+            return live.sql("SELECT id FROM dlt_live_other.t").unionByName(live.table("dlt_live_other.t"))
+
+    results = run_pipeline(spark, define, target="dlt_live_other")
+    assert results[0].rows == 2
+    assert live.conf.get("spark.sql.session.timeZone") == spark.conf.get("spark.sql.session.timeZone")
+    assert live.sql("SELECT 1 AS one").first()["one"] == 1  # no dataset named: the text goes as written

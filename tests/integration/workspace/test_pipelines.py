@@ -76,6 +76,37 @@ def sized():
     w.pipelines.delete(pid)
 
 
+def test_a_pipeline_notebook_reads_its_datasets_by_their_live_names(w, server):
+    """``spark.table("LIVE.x")`` and ``FROM LIVE.x`` in SQL read the pipeline's own dataset, whatever the order the
+    notebook defines them in (it failed: schema ``LIVE`` not found)."""
+    w.workspace.upload("/Shared/dlt/live_names", b"""# Databricks notebook source
+import dlt
+
+@dlt.table
+def summed():
+    return spark.sql("SELECT SUM(id) AS total FROM LIVE.evens")
+
+@dlt.table
+def evens():
+    return spark.table("LIVE.numbers").where("id % 2 = 0")
+
+@dlt.view
+def numbers():
+    return spark.range(10)
+""", format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
+    pid = w.pipelines.create(name="live names", target="dlt_live_names", libraries=[
+        PipelineLibrary(notebook=NotebookLibrary(path="/Shared/dlt/live_names"))]).pipeline_id
+    update = w.pipelines.start_update(pid, full_refresh=True)
+    assert wait(w, pid, update.update_id) == "COMPLETED"
+    spark = server.workspace.engine.session()
+    try:
+        assert spark.table("dlt_live_names.summed").first()["total"] == 20
+        assert spark.table("dlt_live_names.evens").count() == 5
+    finally:
+        server.workspace.engine.stop_session(spark)
+    w.pipelines.delete(pid)
+
+
 def test_pipeline_edit_changes_what_the_next_update_writes_and_bad_edits_keep_the_spec(w, server):
     from databricks.sdk.errors import InvalidParameterValue, NotFound, ResourceConflict
 

@@ -121,17 +121,18 @@ def replace_refs(sql: str, refs: list[TableRef], query_of: Callable[[TableRef], 
         alias = "" if ref.aliased else f" AS {sqltext.quote_path(ref.parts[-1], '`')}"
         return None if query is None else f"({query}){alias}"
 
-    return _replaced(sql, refs, subquery)
+    return replace_names(sql, refs, subquery)
 
 
 def qualified(query: str, schema: str) -> str:
     """``query`` with every table it names by one part named ``schema.table``: a view reads the tables of the schema
     it was made in, whatever schema its reader uses."""
-    return _replaced(query, [ref for ref in table_refs(query) if len(ref.parts) == 1],
+    return replace_names(query, [ref for ref in table_refs(query) if len(ref.parts) == 1],
                      lambda ref: f"{sqltext.quote_path(schema, '`')}.{sqltext.quote_path(ref.parts[0], '`')}")
 
 
-def _replaced(sql: str, refs: list[TableRef], text_of: Callable[[TableRef], str | None]) -> str:
+def replace_names(sql: str, refs: list[TableRef], text_of: Callable[[TableRef], str | None]) -> str:
+    """``sql`` with each name ``text_of`` answers a text for replaced by that text (the others as they were)."""
     out, last = [], 0
     for ref in refs:
         text = text_of(ref)

@@ -70,16 +70,16 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         elif kind == "sql_task":
             _run_sql_file(spark, Path(task["local_path"]), task.get("parameters") or {})
         elif kind == "pipeline":
-            from odoolake.dlt import run_pipeline
+            from odoolake.dlt import LiveSession, run_pipeline
             from odoolake.workspace.notebooks import run_notebook
 
             configuration = {str(k): str(v) for k, v in (task.get("configuration") or {}).items()}
             for key, value in configuration.items():  # pipeline code reads its parameters with spark.conf.get
                 spark.conf.set(key, value)
 
-            def definitions() -> None:
+            def definitions() -> None:  # the notebooks' spark reads LIVE.<dataset> as the pipeline's own
                 for notebook in task["notebooks"]:
-                    run_notebook(notebook, spark, paths, configuration, echo=True)
+                    run_notebook(notebook, LiveSession(spark), paths, configuration, echo=True)
 
             for dataset in run_pipeline(spark, definitions, task["target"], task["full_refresh"], task["pipeline_id"]):
                 print(f"{dataset.kind} {dataset.name}: {dataset.rows} rows; expectations {dataset.expectations}")
