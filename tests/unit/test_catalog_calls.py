@@ -263,6 +263,37 @@ def test_persistent_views_are_kept_by_the_catalog_and_read_by_every_path(lake, s
     assert "large" not in {r.viewName for r in spark.sql("SHOW VIEWS IN default").collect()}
 
 
+def test_alter_view_as_changes_a_views_query_and_keeps_its_comment(lake, spark):
+    """``ALTER VIEW v AS query`` reached Sail, which keeps no persistent view: the view kept its old query."""
+    spark.sql("CREATE SCHEMA IF NOT EXISTS av")
+    spark.sql("CREATE OR REPLACE TABLE av.bills (id INT, amount DECIMAL(10,2)) USING DELTA")
+    spark.sql("INSERT INTO av.bills VALUES (1, 10.00), (2, 20.00)")
+    spark.sql("CREATE VIEW av.big (bill) COMMENT 'the big ones' AS SELECT id FROM av.bills WHERE amount > 15")
+    spark.sql("USE av")
+    spark.sql("ALTER VIEW big AS SELECT id, amount FROM bills WHERE amount > 5")  # one-part names: the view's schema
+    spark.sql("USE default")
+    assert sorted(tuple(r) for r in spark.table("av.big").collect()) == [(1, Decimal("10.00")), (2, Decimal("20.00"))]
+    details = {r.col_name: r.data_type for r in spark.sql("DESCRIBE TABLE EXTENDED av.big").collect()}
+    assert details["View Text"] == "SELECT id, amount FROM `av`.`bills` WHERE amount > 5"
+    assert details["Comment"] == "the big ones"
+    assert spark.table("av.big").columns == ["id", "amount"]  # the new query's names, as Spark's ALTER VIEW AS
+    spark.sql("CREATE OR REPLACE TEMP VIEW big AS SELECT 1 AS x")
+    spark.sql("ALTER VIEW big AS SELECT 2 AS x")  # a one-part name a temporary view holds: the session's view
+    assert spark.sql("SELECT x FROM big").first().x == 2 and spark.table("av.big").count() == 2
+    spark.sql("DROP VIEW big")
+    for statement, error_class in {
+        "ALTER VIEW av.bills AS SELECT 1": "EXPECT_VIEW_NOT_TABLE.NO_ALTERNATIVE",
+        "ALTER VIEW av.nothing AS SELECT 1": "TABLE_OR_VIEW_NOT_FOUND",
+        "ALTER VIEW av.big AS SELECT * FROM av.big": "RECURSIVE_VIEW",
+        "ALTER VIEW av.big AS SELECT * FROM av.no_such_table": "TABLE_OR_VIEW_NOT_FOUND",
+    }.items():
+        with pytest.raises(AnalysisException) as err:
+            spark.sql(statement).collect()
+        assert error_class_of(err.value) == error_class, statement
+    assert spark.table("av.big").count() == 2 and spark.table("av.bills").count() == 2  # nothing changed
+    spark.sql("DROP SCHEMA av CASCADE")
+
+
 def test_functions_are_found_listed_by_pattern_and_named_when_missing(spark):
     """Sail refused functionExists, getFunction and a listFunctions pattern (a parse error on ``*``)."""
     spark.udf.register("cc_half", lambda x: x / 2, "double")

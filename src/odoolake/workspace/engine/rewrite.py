@@ -799,6 +799,17 @@ class PlanRewriter:
             if not eager:
                 raise self._needs_command("CREATE VIEW")
             return self._create_view(made_view, call)
+        altered = views.alter_view_as(sql) if head[:2] == ["ALTER", "VIEW"] else None
+        if altered is not None:
+            altered_view = self._altered_view(altered[0], call)
+            if altered_view is None:  # the session's temporary view: the engine has no ALTER VIEW
+                sql = f"CREATE OR REPLACE TEMPORARY VIEW {altered[0]} AS {altered[1]}"
+                head = sqltext.words(sql, 4)
+            elif not eager:
+                raise self._needs_command("ALTER VIEW")
+            else:
+                made = views.CreateView(altered[0], True, False, None, altered_view.comment, altered[1])
+                return self._create_view(made, call, owner=altered_view.owner)
         sql = self._expand_views(sql, call)
         dropped_table = sqltext.drop_view(sql, "TABLE") if head[:2] == ["DROP", "TABLE"] else None
         if dropped_table is not None and len(dropped_table[0]) <= 3 and \
@@ -1401,10 +1412,26 @@ class PlanRewriter:
 
         return views.replace_refs(sql, views.table_refs(sql), query_of)
 
-    def _create_view(self, made: views.CreateView, call: Call) -> str:
+    def _altered_view(self, text: str, call: Call) -> ViewInfo | None:
+        """The persistent view an ``ALTER VIEW name AS`` changes; None for a temporary view of the session (the
+        engine's); refused when the name is a table's or nothing's."""
+        name = self.resolve(text, call)
+        if "." not in text.strip("`") and name.table in self._temporary_views(call):
+            return None  # a temporary view hides a persistent one of its name, as Spark resolves a one-part name
+        found = self.catalog.find_view(name)
+        if found is not None:
+            return found
+        if self.catalog.row(name) is not None:
+            raise refuse("INVALID_ARGUMENT", "EXPECT_VIEW_NOT_TABLE.NO_ALTERNATIVE", "42809",
+                         f"`{name}` is a table: ALTER VIEW … AS changes a view's query. Use CREATE OR REPLACE TABLE "
+                         "… AS to replace a table's rows.")
+        raise not_found(name)
+
+    def _create_view(self, made: views.CreateView, call: Call, owner: str | None = None) -> str:
         """``CREATE [OR REPLACE] VIEW [IF NOT EXISTS] name [(columns)] [COMMENT …] AS query``: the query is checked
         (the engine analyzes it, views it reads expanded) and kept with its table names qualified by the view's
-        schema and the columns it answers."""
+        schema and the columns it answers. ``ALTER VIEW name AS query`` comes here as a replace that keeps the
+        view's comment and ``owner`` (its column names come from the new query, as Spark's do)."""
         self.access.check_write(call.principal, "create views")
         name = self._write_target(made.name, call, view=True)
         if self.catalog.row(name) is not None:
@@ -1444,7 +1471,7 @@ class PlanRewriter:
                                          for named, field in zip(names, fields, strict=True)]}, [])
         self._catalog(lambda: self.catalog.create_view(
             name, definition, columns, list(made.columns) if made.columns else None, made.comment,
-            call.principal.name, replace=made.replace))
+            owner or call.principal.name, replace=made.replace))
         return sqltext.answer_query([], [])
 
     def _view_reads(self, ref: views.TableRef, view: FullName, call: Call, depth: int = 0) -> bool:

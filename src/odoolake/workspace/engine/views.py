@@ -73,6 +73,17 @@ def create_view(sql: str) -> CreateView | None:
     return CreateView(name, replace, if_not_exists, columns, comment, sql[start:].strip().rstrip(";").strip())
 
 
+def alter_view_as(sql: str) -> tuple[str, str] | None:
+    """``ALTER VIEW name AS query``: the name and the new query (None for another statement)."""
+    toks = list(sqltext.tokens(sql))
+    if [t.text.upper() for t in toks[:2]] != ["ALTER", "VIEW"]:
+        return None
+    name, at = sqltext.name_at(toks, 2)
+    if name is None or at >= len(toks) or toks[at].token_type != TokenType.ALIAS:
+        return None
+    return name, sql[toks[at].end + 1:].strip().rstrip(";").strip()
+
+
 @dataclass(frozen=True)
 class TableRef:
     """A table named where a statement reads rows (FROM, JOIN), with where its name is in the text."""
