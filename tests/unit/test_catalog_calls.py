@@ -294,6 +294,23 @@ def test_alter_view_as_changes_a_views_query_and_keeps_its_comment(lake, spark):
     spark.sql("DROP SCHEMA av CASCADE")
 
 
+def test_merge_reads_a_view_named_in_using(spark):
+    """``MERGE INTO t USING view``: the view's name reached Sail, which knows no persistent view (not found)."""
+    spark.sql("CREATE SCHEMA IF NOT EXISTS mv")
+    spark.sql("CREATE OR REPLACE TABLE mv.t (id INT, v STRING) USING DELTA")
+    spark.sql("INSERT INTO mv.t VALUES (1, 'a'), (2, 'b')")
+    spark.sql("CREATE OR REPLACE TABLE mv.src (id INT, v STRING) USING DELTA")
+    spark.sql("INSERT INTO mv.src VALUES (2, 'B'), (3, 'C'), (4, 'skip')")
+    spark.sql("CREATE OR REPLACE VIEW mv.changes AS SELECT * FROM mv.src WHERE v <> 'skip'")
+    merged = spark.sql("MERGE INTO mv.t AS t USING mv.changes AS c ON t.id = c.id "
+                       "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *").first()
+    assert (merged.num_updated_rows, merged.num_inserted_rows) == (1, 1)
+    assert sorted(tuple(r) for r in spark.table("mv.t").collect()) == [(1, "a"), (2, "B"), (3, "C")]
+    spark.sql("MERGE INTO mv.t USING mv.changes ON mv.t.id = changes.id WHEN MATCHED THEN DELETE")  # no alias
+    assert [tuple(r) for r in spark.table("mv.t").collect()] == [(1, "a")]
+    spark.sql("DROP SCHEMA mv CASCADE")
+
+
 def test_functions_are_found_listed_by_pattern_and_named_when_missing(spark):
     """Sail refused functionExists, getFunction and a listFunctions pattern (a parse error on ``*``)."""
     spark.udf.register("cc_half", lambda x: x / 2, "double")

@@ -95,8 +95,8 @@ class TableRef:
 
 
 def table_refs(sql: str) -> list[TableRef]:
-    """Every table a statement reads by name, in the order of the text; none when sqlglot cannot read it (the engine
-    then names what is wrong). Names a WITH clause defines are not tables."""
+    """Every table a statement reads by name (FROM, JOIN, MERGE's USING), in the order of the text; none when sqlglot
+    cannot read it (the engine then names what is wrong). Names a WITH clause defines are not tables."""
     try:
         tree = sqlglot.parse_one(sql, read=READ)
     except (ParseError, TokenError):
@@ -106,7 +106,9 @@ def table_refs(sql: str) -> list[TableRef]:
     defined = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     found = []
     for table in tree.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier) or table.find_ancestor(exp.From, exp.Join) is None:
+        merged_from = isinstance(table.parent, exp.Merge) and table.arg_key == "using"  # MERGE … USING name
+        if not isinstance(table.this, exp.Identifier) or \
+                (table.find_ancestor(exp.From, exp.Join) is None and not merged_from):
             continue
         parts = [part for part in table.parts if isinstance(part, exp.Identifier)]
         if len(parts) != len(table.parts) or any("start" not in part.meta for part in parts):
