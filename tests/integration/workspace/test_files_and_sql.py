@@ -1,3 +1,4 @@
+import base64
 import decimal
 import io
 
@@ -110,6 +111,22 @@ def test_dbfs_round_trip_with_blocks(w):
     w.dbfs.move_("/tmp/odoolake/blob.bin", "/tmp/odoolake/moved.bin")
     w.dbfs.delete("/tmp/odoolake", recursive=True)
     assert not w.dbfs.exists("/tmp/odoolake")
+
+
+def test_dbfs_read_reads_half_a_mebibyte_by_default_and_refuses_more_than_one(w):
+    """As Databricks' dbfs/read: length defaults to 524288 and past 1 MiB is MAX_READ_SIZE_EXCEEDED (it was cut
+    to 1 MiB without a word, and the default was 1 MiB)."""
+    data = bytes(range(256)) * 8000  # 2 MB
+    w.dbfs.upload("/tmp/odoolake-read/blob.bin", io.BytesIO(data), overwrite=True)
+    first = w.dbfs.read("/tmp/odoolake-read/blob.bin")
+    assert first.bytes_read == 524288 and base64.b64decode(first.data) == data[:524288]
+    whole = w.dbfs.read("/tmp/odoolake-read/blob.bin", offset=524288, length=1024 * 1024)
+    assert whole.bytes_read == 1024 * 1024 and base64.b64decode(whole.data) == data[524288:524288 + 1024 * 1024]
+    with pytest.raises(BadRequest, match="reads at most 1048576") as err:
+        w.dbfs.read("/tmp/odoolake-read/blob.bin", length=1024 * 1024 + 1)
+    assert err.value.error_code == "MAX_READ_SIZE_EXCEEDED"
+    assert w.dbfs.download("/tmp/odoolake-read/blob.bin").read() == data  # the SDK's 1 MiB pieces
+    w.dbfs.delete("/tmp/odoolake-read", recursive=True)
 
 
 def test_paths_inside_a_file_or_a_move_into_itself_are_named_errors(w, server):

@@ -20,7 +20,8 @@ from odoolake.workspace.errors import InvalidParameterValue, ResourceAlreadyExis
 from odoolake.workspace.files.paths import clean_path, inside, under
 
 MAX_BLOCK = 1024 * 1024  # DBFS add-block / put limit (decoded bytes)
-MAX_READ = 1024 * 1024
+MAX_READ = 1024 * 1024  # dbfs/read: a longer length is MAX_READ_SIZE_EXCEEDED
+DEFAULT_READ = 512 * 1024  # dbfs/read without a length
 MAX_FILE_BYTES = 5 * 1024 * 1024 * 1024
 
 
@@ -198,7 +199,7 @@ class Dbfs:
             self._uploads.pop(handle, None)
         os.replace(upload.tmp, upload.final)
 
-    def read(self, raw: str | None, offset: int = 0, length: int = MAX_READ) -> dict:
+    def read(self, raw: str | None, offset: int = 0, length: int = DEFAULT_READ) -> dict:
         path, local = self._path(raw)
         if not local.exists():
             raise ResourceDoesNotExist(f"No file or directory exists on path {path}.")
@@ -206,7 +207,9 @@ class Dbfs:
             raise InvalidParameterValue(f"Cannot read a directory: {path}.", error_code="INVALID_PARAMETER_VALUE")
         if offset < 0 or length < 0:
             raise InvalidParameterValue("offset and length must not be negative.")
-        length = min(length or MAX_READ, MAX_READ)
+        if length > MAX_READ:
+            raise InvalidParameterValue(f"length is {length} bytes; dbfs/read reads at most {MAX_READ} at a time: read "
+                                        "the file in pieces with offset.", error_code="MAX_READ_SIZE_EXCEEDED")
         with local.open("rb") as fh:
             fh.seek(offset)
             data = fh.read(length)

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile  # what request.form() returns
 
 from odoolake.workspace.catalog.store import CatalogError
 from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, RequestTooLarge, ResourceDoesNotExist
-from odoolake.workspace.files.dbfs import UPLOAD_SUFFIX
+from odoolake.workspace.files.dbfs import DEFAULT_READ, UPLOAD_SUFFIX
 from odoolake.workspace.files.workspace_tree import MAX_IMPORT_BYTES
 from odoolake.workspace.routes.common import field, json_body, query_bool, query_int, read_body
 
@@ -202,7 +202,7 @@ async def dbfs_close(request: Request) -> dict:
 @router.get("/api/2.0/dbfs/read")
 def dbfs_read(request: Request) -> dict:
     return _dbfs(request).read(request.query_params.get("path"), query_int(request, "offset", 0),
-                               query_int(request, "length", 1024 * 1024))
+                               query_int(request, "length", DEFAULT_READ))
 
 
 # -- Files API (Volumes) -----------------------------------------------------------------------------
