@@ -129,6 +129,20 @@ def test_dbfs_read_reads_half_a_mebibyte_by_default_and_refuses_more_than_one(w)
     w.dbfs.delete("/tmp/odoolake-read", recursive=True)
 
 
+def test_the_dbfs_api_refuses_volume_paths_and_names_the_files_api(w, server):
+    """A dbfs/put to /Volumes/… wrote under the DBFS root, where neither Spark nor the Files API reads a volume."""
+    with httpx.Client(headers={"Authorization": f"Bearer {server.token}"}) as http:
+        for raw in ("/Volumes/main/default/raw/x.csv", "dbfs:/Volumes/main/default/raw/x.csv"):
+            r = http.post(f"{server.url}/api/2.0/dbfs/put",
+                          json={"path": raw, "contents": base64.b64encode(b"a,b\n").decode()})
+            assert r.status_code == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE", r.text
+            assert "use the Files API" in r.json()["message"]
+    assert not (server.workspace.paths.dbfs_root / "Volumes").exists()
+    w.dbfs.upload("/Volumes/main/default/raw/x.csv", io.BytesIO(b"a,b\n"), overwrite=True)  # the SDK: Files API
+    assert w.files.download("/Volumes/main/default/raw/x.csv").contents.read() == b"a,b\n"
+    w.files.delete("/Volumes/main/default/raw/x.csv")
+
+
 def test_paths_inside_a_file_or_a_move_into_itself_are_named_errors(w, server):
     """They answered 500 with the server's own path (NotADirectoryError) and dropped the connection."""
     home = str(server.workspace.paths.home)

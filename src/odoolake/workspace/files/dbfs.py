@@ -82,6 +82,9 @@ class Dbfs:
     def _path(self, raw: str | None, field: str = "path", follow_last: bool = True) -> tuple[str, Path]:
         text = raw[len("dbfs:"):] if isinstance(raw, str) and raw.startswith("dbfs:") else raw
         path = clean_path(text, field)
+        if path == VOLUMES or path.startswith(VOLUMES + "/"):
+            raise InvalidParameterValue(f"{path} is in a Unity Catalog volume, which the DBFS API does not reach: use "
+                                        "the Files API (/api/2.0/fs/files…, w.files), as dbutils.fs and Spark do.")
         return path, under(self.root, path, follow_last)
 
     def local(self, raw: str | None) -> tuple[str, Path]:
