@@ -33,6 +33,9 @@ LOG = logging.getLogger(__name__)
 
 NO_SCHEDULE = ""  # what schedule_state records for a job without a schedule
 CONTINUOUS_RETRY_SECONDS = 60  # a continuous job whose run failed starts its next run after this pause
+# A file arrival trigger's folder is walked at most this often (Databricks checks about once a minute), not on every
+# one-second tick: a landing folder of thousands of files would otherwise be listed every second.
+FILE_ARRIVAL_POLL_SECONDS = 60
 
 
 def schedule_key(schedule: dict) -> str:
@@ -45,6 +48,7 @@ class Scheduler:
                  interval_seconds: float = 1.0, locate: Callable[[str], Path | None] | None = None) -> None:
         self.db = db
         self.locate = locate  # a file arrival trigger's URL as a local folder
+        self._arrival_checked: dict[int, int] = {}  # job id -> when its folder was last walked (ms)
         self.jobs = jobs
         self.clock = clock
         self.interval = interval_seconds
@@ -147,7 +151,7 @@ class Scheduler:
         """A periodic trigger fires every interval from when it was set (missed intervals collapse into one run, as
         a schedule's); a file arrival trigger when a file under its URL changed since it last fired (or since it was
         set), once no file changed for ``wait_after_last_change_seconds`` and ``min_time_between_triggers_seconds``
-        passed since it last fired."""
+        passed since it last fired; its folder is looked at every ``FILE_ARRIVAL_POLL_SECONDS``."""
         key = json.dumps({k: v for k, v in trigger.items() if k != "pause_status"}, sort_keys=True)
         last, seen = state if state is not None else (None, None)
         if trigger.get("pause_status", "UNPAUSED") == "PAUSED" or last is None or seen != key:
@@ -162,6 +166,10 @@ class Scheduler:
         arrival = trigger["file_arrival"]
         if self.locate is None:
             raise RuntimeError("file arrival triggers need the workspace's paths")
+        checked = self._arrival_checked.get(job["job_id"])
+        if checked is not None and now_ms - checked < FILE_ARRIVAL_POLL_SECONDS * 1000:
+            return None
+        self._arrival_checked[job["job_id"]] = now_ms
         folder = self.locate(arrival["url"])
         changed = max((p.stat().st_mtime_ns // 1_000_000 for p in folder.rglob("*") if p.is_file()), default=None) \
             if folder is not None and folder.is_dir() else None
