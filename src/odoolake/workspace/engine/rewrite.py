@@ -182,6 +182,7 @@ class Call:
     principal: Principal
     session_id: str
     current_schema: str | None = None  # asked of the engine once per call, when a one-part name needs it
+    temporary_views: set[str] | None = None  # the session's, asked once per call when a one-part name may be one
     analyzing: bool = False  # an AnalyzePlan: the plan's schema is asked, nothing in it is done
     operation_id: str = ""  # the client's operation: a statement done beside Sail runs under its id
     # Called (under the table's lock) before a statement done beside Sail writes the table at a location: the proxy
@@ -1487,12 +1488,15 @@ class PlanRewriter:
             self._view_reads(r, view, call, depth + 1) for r in views.table_refs(inner.definition))
 
     def _temporary_views(self, call: Call) -> set[str]:
-        try:
-            listed = self.upstream.query_rows(call.session_id, call.user_id,
-                                              relations_pb2.Relation(sql=relations_pb2.SQL(query="SHOW VIEWS")))
-        except UpstreamError as exc:
-            raise exc.error from None
-        return {row["tableName"].lower() for row in listed if row["isTemporary"]}
+        """The session's temporary views (lower case), asked of the engine once per call."""
+        if call.temporary_views is None:
+            try:
+                listed = self.upstream.query_rows(call.session_id, call.user_id,
+                                                  relations_pb2.Relation(sql=relations_pb2.SQL(query="SHOW VIEWS")))
+            except UpstreamError as exc:
+                raise exc.error from None
+            call.temporary_views = {row["tableName"].lower() for row in listed if row["isTemporary"]}
+        return call.temporary_views
 
     def _show_listing(self, sql: str, what: str, call: Call) -> str:
         """``SHOW TABLES``, ``SHOW TABLE EXTENDED``, ``SHOW VIEWS`` and ``SHOW COLUMNS`` as Databricks answers them.
