@@ -311,6 +311,25 @@ def test_merge_reads_a_view_named_in_using(spark):
     spark.sql("DROP SCHEMA mv CASCADE")
 
 
+def test_replace_table_replaces_an_existing_table_and_names_a_missing_one(spark):
+    """Delta's ``REPLACE TABLE`` failed with the engine's "Open source Unity Catalog does not support REPLACE"."""
+    spark.sql("CREATE SCHEMA IF NOT EXISTS rt")
+    spark.sql("CREATE OR REPLACE TABLE rt.a AS SELECT id FROM range(5)")
+    spark.sql("REPLACE TABLE rt.a AS SELECT id * 10 AS tens FROM range(3)")
+    assert sorted(r.tens for r in spark.table("rt.a").collect()) == [0, 10, 20]
+    spark.sql("REPLACE TABLE rt.a (note STRING) USING DELTA")
+    assert spark.table("rt.a").columns == ["note"] and spark.table("rt.a").count() == 0
+    assert len(spark.sql("DESCRIBE HISTORY rt.a").collect()) == 3  # one table replaced twice: its history kept
+    spark.sql("CREATE OR REPLACE VIEW rt.v AS SELECT 1 AS x")
+    for statement, error_class in {"REPLACE TABLE rt.missing AS SELECT 1 AS x": "TABLE_OR_VIEW_NOT_FOUND",
+                                   "REPLACE TABLE rt.v AS SELECT 1 AS x": "EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE"}.items():
+        with pytest.raises(AnalysisException) as err:
+            spark.sql(statement).collect()
+        assert error_class_of(err.value) == error_class, statement
+    assert not spark.catalog.tableExists("rt.missing") and spark.table("rt.v").first().x == 1
+    spark.sql("DROP SCHEMA rt CASCADE")
+
+
 def test_functions_are_found_listed_by_pattern_and_named_when_missing(spark):
     """Sail refused functionExists, getFunction and a listFunctions pattern (a parse error on ``*``)."""
     spark.udf.register("cc_half", lambda x: x / 2, "double")
