@@ -527,6 +527,24 @@ def test_time_travel_by_a_date_reads_that_days_midnight(fresh, home):
     assert fresh.sql(f"SELECT count(*) FROM t_gold.travel TIMESTAMP AS OF '{tomorrow}'").first()[0] == 8
 
 
+def test_time_travel_reads_a_version_with_its_own_columns(fresh):
+    """A version from before ``ADD COLUMNS`` failed ("Column 'extra' is not available in Delta file scan schema"):
+    the engine read it with the table's current schema. It is read at the table's location, as the version was."""
+    fresh.sql("CREATE OR REPLACE TABLE t_gold.evolved (id INT, name STRING) USING DELTA")
+    fresh.sql("INSERT INTO t_gold.evolved VALUES (1, 'a'), (2, 'b')")  # version 1
+    fresh.sql("ALTER TABLE t_gold.evolved ADD COLUMNS (extra DOUBLE)")
+    fresh.sql("INSERT INTO t_gold.evolved VALUES (3, 'c', 1.5)")
+    old = fresh.sql("SELECT * FROM t_gold.evolved VERSION AS OF 1 ORDER BY id")
+    assert old.columns == ["id", "name"] and [tuple(r) for r in old.collect()] == [(1, "a"), (2, "b")]
+    assert fresh.read.option("versionAsOf", 1).table("t_gold.evolved").columns == ["id", "name"]
+    joined = fresh.sql("SELECT evolved.id, n.extra FROM t_gold.evolved VERSION AS OF 1 "
+                       "JOIN t_gold.evolved n ON evolved.id = n.id ORDER BY 1").collect()  # the name is its alias
+    assert [tuple(r) for r in joined] == [(1, None), (2, None)]
+    assert sorted(r.id for r in fresh.sql("SELECT id FROM t_gold.evolved FOR VERSION AS OF 3").collect()) == [1, 2, 3]
+    missing = _refusal(lambda: fresh.sql("SELECT * FROM t_gold.no_such_table VERSION AS OF 1").collect())
+    assert "TABLE_OR_VIEW_NOT_FOUND" in str(missing)
+
+
 def test_group_by_all_runs_as_databricks_defines_it(fresh):
     rows = fresh.sql("SELECT x % 2 AS odd, count(*) AS n, sum(x) FROM VALUES (1), (2), (3) AS v(x) GROUP BY ALL "
                      "ORDER BY odd").collect()

@@ -66,6 +66,7 @@ from odoolake.workspace.engine import (
     sqltext,
     store_assignment,
     table_properties,
+    time_travel,
     views,
     wire,
 )
@@ -669,7 +670,17 @@ class PlanRewriter:
         return self.access.map_and_check(call.principal, ref.path)
 
     def _named_table(self, read: Any, call: Call) -> None:
-        """``spark.read.table("text.`/some/file`")``: a name whose first part is a file format is a path."""
+        """``spark.read.table("text.`/some/file`")``: a name whose first part is a file format is a path. A catalog
+        table read with ``versionAsOf``/``timestampAsOf`` is read at its location (see ``.time_travel``)."""
+        if any(key.lower() in time_travel.OPTIONS for key in read.named_table.options):
+            location = self._time_travel_location(read.named_table.unparsed_identifier, call)
+            if location is not None:
+                options = dict(read.named_table.options)
+                read.data_source.format = "delta"  # the read's other kind: the named table is gone
+                read.data_source.paths.append(location)
+                read.data_source.options.update(options)
+                self._read(read, call)
+                return
         read.named_table.unparsed_identifier = sqltext.replace_name_path(
             read.named_table.unparsed_identifier, lambda ref: self._map_path_read(ref, call))
         _time_travel_dates(read.named_table.options)
@@ -815,6 +826,9 @@ class PlanRewriter:
                 made = views.CreateView(altered[0], True, False, None, altered_view.comment, altered[1])
                 return self._create_view(made, call, owner=altered_view.owner)
         sql = self._expand_views(sql, call)
+        if time_travel.mentions(sql):  # a catalog table AS OF a version: read at its location (see .time_travel)
+            sql = time_travel.at_location(sql, lambda ref: self._time_travel_location(
+                ".".join(sqltext.quote_path(part, "`") for part in ref.parts), call))
         dropped_table = sqltext.drop_view(sql, "TABLE") if head[:2] == ["DROP", "TABLE"] else None
         if dropped_table is not None and len(dropped_table[0]) <= 3 and \
                 self._view_named(".".join(sqltext.quote_path(p, "`") for p in dropped_table[0]), call) is not None:
@@ -1415,6 +1429,17 @@ class PlanRewriter:
             return self._expand_views(_view_query(view), call, depth + 1)
 
         return views.replace_refs(sql, views.table_refs(sql), query_of)
+
+    def _time_travel_location(self, text: str, call: Call) -> str | None:
+        """The location of the catalog table ``text`` names; None for a path (``delta.`/x```) or no such table."""
+        parts = [tok.text for tok in sqltext.tokens(text) if tok.text != "."]
+        if len(parts) > 1 and parts[-2].lower() in sqltext.FILE_FORMATS:
+            return None
+        try:
+            info = self.catalog.find(self.resolve(text, call))
+        except CallRefused:
+            return None
+        return info.storage_location if info is not None else None
 
     def _replace_existing_table(self, sql: str, call: Call) -> str:
         """``REPLACE TABLE name …`` as ``CREATE OR REPLACE TABLE name …`` once the table is known to exist (Sail's
