@@ -115,6 +115,82 @@ def test_deleted_drafts_become_tombstones(generated, tmp_path):
         assert tombstones == [{"id": draft["id"], "_deleted": True, "write_date": tombstones[0]["write_date"]}]
 
 
+def _taxes(n: int, stamp: str) -> list[dict]:
+    return [{"id": i, "name": f"T{i}", "amount": 1.0, "type_tax_use": "purchase", "write_date": stamp}
+            for i in range(1, n + 1)]
+
+
+def _delivered(raw_dir: Path, folder: str) -> list[dict]:
+    return [json.loads(line) for path in sorted(raw_dir.glob(f"{folder}/odoo-extract-*.jsonl"))
+            for line in path.read_text().splitlines()]
+
+
+def test_a_second_holding_more_than_a_page_is_read_whole_and_the_run_ends(tmp_path):
+    """Odoo keeps write_date to the microsecond and answers it to the second, so the next page's
+    ``write_date = '…:00' AND id > last`` matched nothing and ``write_date > '…:00'`` the same second again: one
+    transaction of at least a page of records (an import) made the extraction fetch the same page forever."""
+    from odoolake.odoo.extract import ExtractModel
+    from odoolake.pipeline.schemas import ACCOUNT_TAX
+
+    db = FakeOdoo(version=19, api_key=KEY, clock=Clock())
+    db.add_model("account.tax", [*_taxes(7, "2026-11-02 01:00:00.482113"),  # one transaction: one stamp
+                                 {"id": 8, "name": "T8", "amount": 2.0, "type_tax_use": "sale",
+                                  "write_date": "2026-11-02 01:00:01.000007"}])
+    only_taxes = (ExtractModel(ACCOUNT_TAX, {"active_test": False}),)
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+        calls = []
+        search_read = client.search_read
+
+        def counted(*args, **kwargs):
+            calls.append(args[1])
+            assert len(calls) < 50, f"still paging after {len(calls)} pages: {args[1]}"
+            return search_read(*args, **kwargs)
+
+        client.search_read = counted  # type: ignore[method-assign]
+        result = Extractor(client, tmp_path, page_size=3, models=only_taxes).run()
+        assert result.rows == {"account.tax": 8}
+        assert sorted(r["id"] for r in _delivered(tmp_path, "account_tax")) == list(range(1, 9))
+        assert len(calls) < 10, calls  # it ended: a page, that second by id (three pages), the next second
+        cp = CheckpointStore(tmp_path).load()["account.tax"]
+        assert (cp.write_date, cp.id) == ("2026-11-02 01:00:01", 8)
+        assert Extractor(client, tmp_path, page_size=3, models=only_taxes).run().rows == {"account.tax": 0}
+
+
+def test_a_second_change_within_the_same_second_is_delivered(tmp_path):
+    """Two transactions in one second answer the same write_date: the second change (a draft posted right after it
+    was extracted) was skipped as already delivered, and the lake kept the draft until some later write."""
+    from odoolake.odoo.extract import ExtractModel
+    from odoolake.pipeline.schemas import ACCOUNT_TAX
+
+    clock = Clock()
+    db = FakeOdoo(version=19, api_key=KEY, clock=clock)
+    db.add_model("account.tax", _taxes(2, "2026-11-02 00:59:00.100000"))
+    only_taxes = (ExtractModel(ACCOUNT_TAX, {"active_test": False}),)
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+        clock.now += 0.2
+        client.call("account.tax", "write", ids=[1], vals={"name": "draft name"})
+        Extractor(client, tmp_path, models=only_taxes).run()
+        clock.now += 0.3  # the same second
+        client.call("account.tax", "write", ids=[1], vals={"name": "final name"})
+        second = Extractor(client, tmp_path, models=only_taxes).run()
+        assert second.rows == {"account.tax": 1}  # tax 1 again, changed; tax 2 unchanged is not re-sent
+        names = [(r["id"], r["name"]) for r in _delivered(tmp_path, "account_tax")]
+        assert names[-1] == (1, "final name")
+        assert Extractor(client, tmp_path, models=only_taxes).run().rows == {"account.tax": 0}
+
+
+def test_archived_companies_are_extracted(generated, tmp_path):
+    db = _db(generated)
+    company = next(iter(db.models["res.company"].records.values()))
+    company["active"] = False
+    db.models["res.company"].fields["active"] = "boolean"
+    with FakeOdooServer(db) as server:
+        Extractor(OdooClient(_settings(server.url)), tmp_path).run()
+    assert company["id"] in {r["id"] for r in _delivered(tmp_path, "res_company")}
+
+
 def test_jsonrpc_for_odoo_17_maps_renamed_fields(generated, tmp_path):
     db = _db(generated, version=17)
     with FakeOdooServer(db) as server:
@@ -197,6 +273,26 @@ def test_missing_model_is_named():
         client = OdooClient(_settings(server.url))
         with pytest.raises(OdooMissingError, match=r"the model 'res.company' does not exist"):
             Extractor(client, Path("/nonexistent-never-written")).run()
+    old = FakeOdoo(version=17, api_key=KEY)  # Odoo 16-18 say it their way (a UserError)
+    with FakeOdooServer(old) as server:
+        client = OdooClient(_settings(server.url, database="odoo", login="admin"))
+        with pytest.raises(OdooMissingError, match=r"Object res.company doesn't exist"):
+            Extractor(client, Path("/nonexistent-never-written")).run()
+
+
+def test_a_json2_error_answered_as_a_bare_string_is_reported_with_its_message():
+    """A JSON-2 error body that is a JSON string, not an object, failed with "'str' object has no attribute 'get'"."""
+    import httpx
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/web/version":
+            return httpx.Response(200, json={"version_info": [19, 0, 0, "final", 0, ""], "version": "19.0"})
+        return httpx.Response(403, json="You are not allowed to access 'Journal Entry' (account.move) records.")
+
+    client = OdooClient(_settings("http://odoo.invalid"), http=httpx.Client(transport=httpx.MockTransport(answer)))
+    with pytest.raises(Exception, match=r"You are not allowed to access 'Journal Entry'") as err:
+        client.search_read("account.move", [], ["id"])
+    assert "has no attribute" not in str(err.value)
 
 
 def test_rate_limit_spaces_calls(monkeypatch):

@@ -40,7 +40,7 @@ MALFORMED_JSON = _r("MALFORMED_JSON", REJECTED, "ingest", "a raw line is not a J
 MISSING_FIELD = _r("MISSING_FIELD", REJECTED, "ingest", "a required field is missing or null",
                    "re-extract the record; check the extractor's field mapping")
 DUPLICATE_RECORD = _r("DUPLICATE_RECORD", REJECTED, "dedup", "the same record version was delivered twice",
-                      "nothing: the first delivery is used")
+                      "nothing: the latest delivery is used")
 
 # -- moves ------------------------------------------------------------------------------------------------------
 DRAFT = _r("DRAFT", REJECTED, "rules", "the entry is a draft at extraction", "post it in Odoo, or delete it")

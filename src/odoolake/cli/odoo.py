@@ -44,6 +44,8 @@ def extract_cmd(
     since: str = typer.Option(None, "--since", help="Re-read records changed since this UTC time (YYYY-MM-DD or "
                                                     "ISO), instead of the checkpoint; the checkpoint only moves on."),
     page_size: int = typer.Option(2000, min=1, help="Records per search_read page."),
+    lookback: int = typer.Option(300, "--lookback", min=0, help="Seconds before the checkpoint each run reads again: "
+                                 "a transaction that commits later than this after it started is not seen."),
     url: str = UrlOpt, db: str = DbOpt, login: str = LoginOpt, home: str = HomeOpt,
 ) -> None:
     """Extract what changed in Odoo since the checkpoint into dbfs:/raw/odoo (bronze ingests it on the next run)."""
@@ -61,7 +63,7 @@ def extract_cmd(
     with lake_session(paths) as spark:
         known = {spec.odoo: lake_ids(spark, spec.raw) for spec in MODELS if spec.detect_deletions}
     with console.status(f"extracting from {client.url} ({client.protocol})…") as status:
-        extractor = Extractor(client, paths.dbfs_to_local(RAW_ROOT), page_size=page_size,
+        extractor = Extractor(client, paths.dbfs_to_local(RAW_ROOT), page_size=page_size, lookback_seconds=lookback,
                               progress=lambda model, n: status.update(f"{model}: {n:,} records…"))
         result = extractor.run(known_ids=known, since=start)
     for model, rows in result.rows.items():

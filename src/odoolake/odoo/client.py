@@ -102,7 +102,8 @@ def _error_for(name: str, message: str, where: str) -> OdooError:
                              "(API keys expire; create a new one under Preferences → Account Security).")
     if name.endswith("AccessError"):
         return OdooAccessError(text)
-    if name.endswith(("NotFound", "MissingError")) or "Invalid field" in message or "does not exist" in message:
+    if name.endswith(("NotFound", "MissingError")) or "Invalid field" in message or \
+            any(words in message for words in ("does not exist", "doesn't exist")):  # 16-18: "Object x doesn't exist"
         return OdooMissingError(text)
     return OdooError(f"{text} ({name})")
 
@@ -203,8 +204,10 @@ class OdooClient:
             try:
                 error = response.json()
             except ValueError:
-                error = {"name": f"HTTP {response.status_code}", "message": response.text[:200]}
-            raise _error_for(error.get("name", ""), error.get("message", ""), f"{self.url} {what}")
+                error = response.text[:200]
+            if not isinstance(error, dict):  # some JSON-2 builds answer the message alone, as a JSON string
+                error = {"name": f"HTTP {response.status_code}", "message": str(error)}
+            raise _error_for(str(error.get("name", "")), str(error.get("message", "")), f"{self.url} {what}")
         positional = POSITIONAL.get(method, ())
         args = [named.pop(name) for name in positional if name in named]
         s = self.settings

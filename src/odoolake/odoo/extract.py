@@ -1,9 +1,14 @@
 """Checkpointed incremental extraction from Odoo into raw drops that bronze ingests.
 
-For each model, records changed since the checkpoint are read in keyset pages ordered by ``(write_date, id)``
-(offsets drift under concurrent writes). Each page starts a little before the checkpoint (``lookback``) because
-``write_date`` has one-second granularity and a transaction may commit after a later one was read. Rows already
-delivered, with the same ``(id, write_date)``, are skipped.
+For each model, records changed since the checkpoint are read in pages ordered by ``write_date`` then ``id``
+(offsets drift under concurrent writes). Odoo keeps ``write_date`` to the microsecond (the transaction's start) but
+answers it cut to the second, so a page cannot resume at "this write_date, after this id": each page starts at a
+second, and the second a full page ends in is then read whole by id before the next second is (one transaction
+stamps all its rows alike: an import of thousands of lines is one second). Reading starts a little before the
+checkpoint (``lookback``) because a transaction may commit after a later one was read. A record already delivered
+with the same ``write_date`` and the same values is skipped; a second change within the same second is not. A
+transaction that commits more than ``lookback`` after it started is not seen (``odoolake odoo extract --lookback``
+for long imports).
 
 Moves and lines follow silver's contract: a move that changed is delivered together with all its current lines
 in the same batch, because Odoo deletes and re-creates the tax lines of a draft. Moves and partners that
@@ -18,6 +23,7 @@ takes the checkpoint from the committed file. Either way, a crash leaves neither
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -56,7 +62,7 @@ class ExtractModel:
 
 # Extraction order; commit order puts lines before moves (see the module docstring).
 MODELS: tuple[ExtractModel, ...] = (
-    ExtractModel(RES_COMPANY),
+    ExtractModel(RES_COMPANY, {"active_test": False}),
     ExtractModel(RES_PARTNER, {"active_test": False}, detect_deletions=True, aliases={
         # Odoo 19 renamed l10n_ph's partner fields (and computes the split names itself)
         "branch_code": ("branch_code", "l10n_ph_branch_code"),
@@ -78,7 +84,8 @@ class ModelCheckpoint:
     write_date: str | None = None
     id: int = 0
     batch: str | None = None
-    recent: dict[str, str] = field(default_factory=dict)  # id -> write_date delivered inside the look-back window
+    # id -> fingerprint (``write_date#digest``) of what was delivered inside the look-back window
+    recent: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"write_date": self.write_date, "id": self.id, "batch": self.batch, "recent": self.recent}
@@ -117,7 +124,23 @@ def _key(rec: dict[str, Any]) -> tuple[str, int]:
 
 
 def _shift(stamp: str, seconds: float) -> str:
-    return (datetime.strptime(stamp, TIME_FORMAT) - timedelta(seconds=seconds)).strftime(TIME_FORMAT)
+    return (datetime.strptime(stamp[:19], TIME_FORMAT) - timedelta(seconds=seconds)).strftime(TIME_FORMAT)
+
+
+def fingerprint(lake_record: dict[str, Any]) -> str:
+    """``write_date#digest`` of a delivered record: two versions written in the same second differ in the digest
+    (Odoo answers ``write_date`` to the second). It sorts by its write_date, as the look-back trim needs."""
+    digest = hashlib.sha1(json.dumps(lake_record, sort_keys=True, default=str).encode(), usedforsecurity=False)
+    return f"{lake_record.get('write_date') or ''}#{digest.hexdigest()[:16]}"
+
+
+def _delivered(recent: dict[str, str], lake_record: dict[str, Any]) -> bool:
+    """Whether this exact record was delivered already (a checkpoint written before fingerprints holds the
+    write_date alone, and is compared by it)."""
+    kept = recent.get(str(lake_record["id"]))
+    if kept is None:
+        return False
+    return kept == fingerprint(lake_record) if "#" in kept else kept == lake_record.get("write_date")
 
 
 @dataclass
@@ -177,23 +200,34 @@ class Extractor:
 
     def _changed(self, spec: ExtractModel, mapping: dict[str, str], cp: ModelCheckpoint,
                  since: str | None) -> Iterator[dict[str, Any]]:
-        """Records changed after the checkpoint (or ``since``), in (write_date, id) order, minus re-deliveries."""
+        """Records changed after the checkpoint (or ``since``), minus re-deliveries (a backfill re-delivers)."""
+        for rec in self._pages_from(spec, mapping, since or (cp.write_date and _shift(cp.write_date, self.lookback))):
+            if since or not _delivered(cp.recent, self._to_lake(rec, mapping)):
+                yield rec
+
+    def _pages_from(self, spec: ExtractModel, mapping: dict[str, str], second: str | None) -> Iterator[dict[str, Any]]:
+        """Every record written at or after ``second`` (all when None), each once, in pages."""
         fields = sorted(set(mapping.values()) | {"write_date"})
-        start = since or (cp.write_date and _shift(cp.write_date, self.lookback))
-        last: tuple[str, int] | None = (start, 0) if start else None
+        context = spec.context or None
         while True:
-            domain: list = []
-            if last is not None:
-                w, i = last
-                domain = ["|", ["write_date", ">", w], "&", ["write_date", "=", w], ["id", ">", i]]
+            domain = [["write_date", ">=", second]] if second else []
             page = self.client.search_read(spec.odoo, domain, fields, limit=self.page_size,
-                                           order="write_date asc, id asc", context=spec.context or None)
-            for rec in page:
-                if since or cp.recent.get(str(rec["id"])) != rec.get("write_date"):  # a backfill re-delivers
-                    yield rec
+                                           order="write_date asc, id asc", context=context)
+            yield from page
             if len(page) < self.page_size:
                 return
-            last = _key(page[-1])
+            last = str(page[-1]["write_date"])[:19]  # the page may end inside this second: read it whole, by id
+            held = {rec["id"] for rec in page if str(rec["write_date"])[:19] == last}
+            after, following = 0, _shift(last, -1)
+            while True:
+                within = self.client.search_read(
+                    spec.odoo, [["write_date", ">=", last], ["write_date", "<", following], ["id", ">", after]],
+                    fields, limit=self.page_size, order="id asc", context=context)
+                yield from (rec for rec in within if rec["id"] not in held)
+                if len(within) < self.page_size:
+                    break
+                after = within[-1]["id"]
+            second = following
 
     def _lines_of(self, move_ids: list[int], mapping: dict[str, str]) -> Iterator[dict[str, Any]]:
         fields = sorted(set(mapping.values()) | {"write_date"})
@@ -264,7 +298,7 @@ class Extractor:
                 key = _key(rec)
                 if newest is None or key > newest:
                     newest = key
-                recent[str(rec["id"])] = key[0]
+                recent[str(rec["id"])] = fingerprint(self._to_lake(rec, mapping))
                 if self.progress and count % self.page_size == 0:
                     self.progress(spec.odoo, count)
             if spec.detect_deletions and spec.odoo in batch.known_ids:
@@ -297,7 +331,7 @@ class Extractor:
                 records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
                 keys = [_key(r) for r in records if not r.get("_deleted")]
                 recent = dict(cp.recent)
-                recent.update({str(r["id"]): str(r.get("write_date")) for r in records if not r.get("_deleted")})
+                recent.update({str(r["id"]): fingerprint(r) for r in records if not r.get("_deleted")})
                 newest = max([*keys, (cp.write_date, cp.id)] if cp.write_date else keys, default=None)
                 cp = ModelCheckpoint(newest[0] if newest else None, newest[1] if newest else 0, path.stem,
                                      self._trim(recent, newest[0] if newest else None))

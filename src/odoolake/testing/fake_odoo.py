@@ -9,11 +9,13 @@ against this fake. It speaks the wire protocols as Odoo documents them:
   ``object`` (``execute_kw``) services; errors as ``{"error": {"code": 200, "message": "Odoo Server Error",
   "data": {name, message, arguments, debug}}}``.
 
-Records live in memory per model with server-maintained ``write_date`` (UTC, one-second granularity, from an
-injectable clock). Supported ORM methods: ``search_read``, ``search``, ``search_count``, ``read``, ``fields_get``,
-``write``, ``create``, ``unlink``, with domains in Polish notation (``|``, ``&``, ``!``; ``=``, ``!=``, ``<``,
-``<=``, ``>``, ``>=``, ``in``, ``not in``, ``like``, ``ilike``), ``order``, ``limit``, ``offset`` and the
-``active_test`` context key. Faults (timeouts, 5xx, 429) can be injected per model and method.
+Records live in memory per model with server-maintained ``write_date`` (UTC, from an injectable clock), kept to
+the microsecond and answered cut to the second, as Odoo stores and serializes it (a domain compares the stored
+value: ``= '… 10:00:00'`` matches only ``.000000``). Supported ORM methods: ``search_read``, ``search``,
+``search_count``, ``read``, ``fields_get``, ``write``, ``create``, ``unlink``, with domains in Polish notation (``|``,
+``&``, ``!``; ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``in``, ``not in``, ``like``, ``ilike``), ``order``,
+``limit``, ``offset`` and the ``active_test`` context key. Faults (timeouts, 5xx, 429) can be injected per model and
+method.
 """
 
 from __future__ import annotations
@@ -57,8 +59,12 @@ class FakeModel:
     readable: bool = True
 
 
+DATETIME_FIELDS = ("write_date", "create_date")
+
+
 def _now_text(clock: Callable[[], float]) -> str:
-    return datetime.fromtimestamp(int(clock()), UTC).strftime("%Y-%m-%d %H:%M:%S")
+    """Odoo's ``cr.now()``: the UTC time to the microsecond (a PostgreSQL ``timestamp``)."""
+    return datetime.fromtimestamp(clock(), UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _infer_type(name: str, value: Any) -> str:
@@ -150,6 +156,8 @@ class FakeOdoo:
     def _model(self, name: str) -> FakeModel:
         model = self.models.get(name)
         if model is None:
+            if self.version < 19:  # odoo/service/model.py (16-18): a UserError, answered over JSON-RPC
+                raise OdooFault("odoo.exceptions.UserError", f"Object {name} doesn't exist", 200)
             raise OdooFault("werkzeug.exceptions.NotFound", f"the model {name!r} does not exist", 404)
         if not model.readable:
             raise OdooFault("odoo.exceptions.AccessError",
@@ -220,11 +228,11 @@ class FakeOdoo:
 
     @staticmethod
     def _project(rec: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
-        if not fields:
-            return dict(rec)
-        out = {"id": rec["id"]}
-        for name in fields:
-            out[name] = rec.get(name, False)
+        """A record as the RPC answers it: datetimes to the second (``fields.Datetime.to_string``)."""
+        out = dict(rec) if not fields else {"id": rec["id"], **{name: rec.get(name, False) for name in fields}}
+        for name in DATETIME_FIELDS:
+            if isinstance(out.get(name), str):
+                out[name] = out[name][:19]
         return out
 
     def execute(self, model_name: str, method: str, args: list, kwargs: dict) -> Any:
