@@ -19,7 +19,8 @@ READS = [("GET", "/api/2.2/jobs/list"), ("HEAD", "/api/2.0/fs/files/Volumes/main
 READ_POSTS = [("POST", "/serving-endpoints/bir-forecast/invocations"),
               ("POST", "/model/bir_tax_forecaster/champion/invocations"),
               ("POST", "/api/2.0/sql/statements"), ("POST", "/api/2.0/sql/statements/01ab/cancel"),
-              ("POST", "/api/2.0/mlflow/experiments/search"), ("POST", "/api/2.0/token/create"),
+              ("POST", "/api/2.0/mlflow/experiments/search"), ("POST", "/api/3.0/mlflow/traces/search"),
+              ("POST", "/api/2.0/token/create"),
               ("POST", "/api/2.0/token/delete")]
 # Operating deployed jobs: open to all but read-only users, also in production.
 OPERATE = [("POST", "/api/2.2/jobs/run-now"), ("POST", "/api/2.1/jobs/runs/cancel"),

@@ -8,6 +8,7 @@ lifespan that starts the engine and the job runner and stops them.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ from odoolake.workspace.sql.sessions import SqlSessions
 from odoolake.workspace.sql.statements import StatementService
 from odoolake.workspace.sql.thrift_service import ThriftService
 
+_MLFLOW_ROUTE = re.compile(r"^/api/\d\.\d/(preview/)?mlflow/")  # MLflow's REST routes, every API version
 LOG = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
 # Routes are matched in order, one after another: what SQL clients call for every query (the statement API, the
@@ -275,6 +277,11 @@ def create_app(settings: WorkspaceSettings, workspace: Workspace | None = None) 
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404 and _MLFLOW_ROUTE.match(request.url.path):
+            # Databricks answers a route it does not serve 404 ENDPOINT_NOT_FOUND, and MLflow's client then falls
+            # back to an older route (search_traces: v4, then v3); a 501 stopped it there.
+            return _error(EndpointNotFound(f"{request.method} {request.url.path} is not served by the local "
+                                           "workspace."))
         if exc.status_code == 404 and request.url.path.startswith("/api/"):
             return _error(NotImplementedLocally(f"{request.method} {request.url.path} is not implemented by the local "
                                                 "workspace."))

@@ -128,10 +128,42 @@ class MlflowServer:
             start_response("400 Bad Request", [("Content-Type", "application/json")])
             return [refused]
         token = _CURRENT.set(self.stores())
+        answered: list = []
         try:  # the whole answer is read while this workspace's stores are current
-            return list(app(environ, start_response))
+            body = list(app(environ, lambda status, headers, *exc: answered.extend([status, headers])))
         finally:
             _CURRENT.reset(token)
+        status, headers = answered
+        if not status.startswith(("2", "3")):
+            body = [_without_store_internals(b"".join(body))]
+            headers = [(k, str(len(body[0])) if k.lower() == "content-length" else v) for k, v in headers]
+        start_response(status, headers)
+        return body
+
+
+_STORE_INTERNALS = ("(raised as a result of Query-invoked autoflush", "(sqlite3.", "Error: (sqlite3.")
+_CONSTRAINTS = {"FOREIGN KEY constraint failed": "It names an experiment or run that does not exist.",
+                "UNIQUE constraint failed": "It already exists."}
+
+
+def _without_store_internals(body: bytes) -> bytes:
+    """An error answer without the SQL store's own text (the SQLite error and the statement with its parameters),
+    which MLflow's handlers pass on from SQLAlchemy: what failed is said in a sentence instead."""
+    import json
+
+    try:
+        error = json.loads(body)
+    except ValueError:
+        return body
+    message = error.get("message") if isinstance(error, dict) else None
+    if not isinstance(message, str):
+        return body
+    cut = min((message.find(marker) for marker in _STORE_INTERNALS if marker in message), default=-1)
+    if cut < 0:
+        return body
+    said = next((sentence for constraint, sentence in _CONSTRAINTS.items() if constraint in message), "")
+    error["message"] = " ".join(part for part in (message[:cut].strip().removesuffix("Error:").strip(), said) if part)
+    return json.dumps(error).encode()
 
 
 def _query_as_body(environ: dict) -> None:
@@ -199,6 +231,37 @@ class MlflowDispatch:
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if path.startswith(MLFLOW_PREFIXES) and path not in DATABRICKS_ONLY and \
                 self.server.handles(path, scope["method"]):
+            user = scope.get("state", {}).get("user")
+            if path.endswith("/mlflow/runs/create") and scope["method"] == "POST" and user:
+                scope, receive = await _with_user_id(scope, receive, user)
             await self.mlflow(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+async def _with_user_id(scope: Any, receive: Any, user: str) -> tuple[Any, Any]:
+    """``runs/create``'s body with ``user_id`` set to the caller the token names, as Databricks records a run's user
+    (the client sends its operating-system user, and any other name it likes)."""
+    import json
+
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    try:
+        body = json.loads(b"".join(chunks) or b"{}")
+    except ValueError:
+        body = None
+    raw = json.dumps({**body, "user_id": user}).encode() if isinstance(body, dict) else b"".join(chunks)
+    sent = False
+
+    async def replay() -> Any:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    headers = [(k, str(len(raw)).encode() if k == b"content-length" else v) for k, v in scope["headers"]]
+    return {**scope, "headers": headers}, replay

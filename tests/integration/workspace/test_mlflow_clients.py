@@ -35,6 +35,7 @@ CLIENT = textwrap.dedent("""
     client = mlflow.MlflowClient()
     got = client.get_run(run.info.run_id)
     out["params"], out["tags_team"] = got.data.params, got.data.tags.get("team")
+    out["user_id"] = got.info.user_id
     out["history"] = [m.value for m in client.get_metric_history(run.info.run_id, "mae")]
     out["artifacts"] = sorted(a.path for a in client.list_artifacts(run.info.run_id))
     out["text"] = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt")
@@ -53,6 +54,14 @@ CLIENT = textwrap.dedent("""
     except Exception as exc:
         out["alias"] = str(exc)
     out["run_id"] = run.info.run_id
+
+    @mlflow.trace
+    def answer(question):
+        return question.upper()
+
+    answer("hi")
+    mlflow.flush_trace_async_logging(terminate=False)
+    out["traces"] = len(mlflow.search_traces(locations=[experiment.experiment_id]))  # v4 route, then v3
     print(json.dumps(out))
 """)
 
@@ -78,6 +87,7 @@ def test_runs_params_metrics_tags_and_artifacts(client_run, server):
     assert client_run["params"] == {"alpha": "0.5"} and client_run["tags_team"] == "tax"
     assert client_run["history"] == [1.25, 1.0]
     assert client_run["text"] == "hello" and "notes" in client_run["artifacts"]
+    assert client_run["traces"] == 1  # search_traces failed: its first route answered 501, so it never fell back
     run_dir = server.workspace.paths.dbfs_to_local(client_run["artifact_location"]) / client_run["run_id"]
     assert (run_dir / "artifacts" / "notes" / "hello.txt").read_text() == "hello"  # in the workspace's DBFS
 
@@ -131,12 +141,47 @@ def test_the_run_and_experiment_links_mlflow_prints_open_pages(client_run, serve
         tracking.restore_run(client_run["run_id"])
 
 
-def test_unknown_mlflow_routes_are_501_not_flask_pages(server):
+def test_unknown_mlflow_routes_are_endpoint_not_found_as_databricks_answers_them(server):
+    """Databricks answers a route it does not serve 404 ENDPOINT_NOT_FOUND, and MLflow's client falls back on it
+    (search_traces asks v4 first, then v3); a 501 made search_traces fail."""
     import httpx
 
     answer = httpx.post(f"{server.url}/api/2.0/mlflow/no-such-thing", headers={"Authorization": f"Bearer {server.token}"},
                         json={})
-    assert answer.status_code == 501 and answer.json()["error_code"] == "NOT_IMPLEMENTED"
+    assert answer.status_code == 404 and answer.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+    assert "not served by the local workspace" in answer.json()["message"]
+
+
+def test_a_run_is_recorded_as_the_tokens_user_whatever_the_client_says(client_run, server):
+    """A run recorded the user the client sent (its operating-system user, or any name); Databricks records the
+    caller its token names."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {server.token}"}
+    me = httpx.get(f"{server.url}/api/2.0/preview/scim/v2/Me", headers=headers).json()["userName"]
+    assert client_run["user_id"] == me
+    experiment = httpx.get(f"{server.url}/api/2.0/mlflow/experiments/get-by-name", headers=headers,
+                           params={"experiment_name": "/Shared/clients-test"}).json()["experiment"]["experiment_id"]
+    claimed = httpx.post(f"{server.url}/api/2.0/mlflow/runs/create", headers=headers,
+                         json={"experiment_id": experiment, "user_id": "someone.else@example.ph"}).json()
+    assert claimed["run"]["info"]["user_id"] == me
+
+
+def test_store_errors_say_what_failed_without_the_databases_text(server):
+    """A duplicate experiment answered the SQLite error and the INSERT statement with its parameters."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {server.token}"}
+    url = f"{server.url}/api/2.0/mlflow/experiments/create"
+    httpx.post(url, headers=headers, json={"name": "/Shared/twice"})
+    again = httpx.post(url, headers=headers, json={"name": "/Shared/twice"})
+    assert again.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
+    message = again.json()["message"]
+    assert "/Shared/twice" in message and "already exists" in message
+    assert "sqlite3" not in message and "[SQL:" not in message and "INSERT" not in message
+    orphan = httpx.post(f"{server.url}/api/2.0/mlflow/runs/create", headers=headers, json={"experiment_id": "987654"})
+    assert orphan.status_code >= 400 and "sqlite3" not in orphan.text and "autoflush" not in orphan.text, orphan.text
+    assert int(again.headers["content-length"]) == len(again.content)
 
 
 @pytest.mark.parametrize(("call", "field"), [("experiments/create", "name"), ("experiments/update", "new_name")])
