@@ -123,6 +123,7 @@ class MlflowServer:
     def __call__(self, environ: dict, start_response: Any) -> list[bytes]:
         app = self._flask()
         _query_as_body(environ)
+        _with_default_page(environ)
         refused = _experiment_name_refused(environ)
         if refused is not None:
             start_response("400 Bad Request", [("Content-Type", "application/json")])
@@ -181,6 +182,29 @@ def _query_as_body(environ: dict) -> None:
                     "wsgi.input": io.BytesIO(body)})
 
 
+# Searches whose page size Databricks defaults when the request leaves it out (MLflow's handler takes 0, and refuses it).
+_DEFAULT_PAGES = {"experiments/search": 1000}
+
+
+def _with_default_page(environ: dict) -> None:
+    """A search without ``max_results`` (the SDK's ``search_experiments()``) gets Databricks' default page size."""
+    path = environ.get("PATH_INFO", "")
+    default = next((size for call, size in _DEFAULT_PAGES.items() if path.endswith("/mlflow/" + call)), None)
+    if default is None or environ.get("REQUEST_METHOD") != "POST":
+        return
+    import io
+    import json
+
+    raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and not body.get("max_results"):
+        raw = json.dumps({**body, "max_results": default}).encode()
+    environ.update({"CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw)})
+
+
 # The calls that name an experiment, and the field they name it in.
 _EXPERIMENT_NAMING = {"experiments/create": "name", "experiments/update": "new_name"}
 EXPERIMENT_NAME_RULE = "An experiment name must be an absolute path within the Databricks workspace, e.g. " \
@@ -214,7 +238,11 @@ def _experiment_name_refused(environ: dict) -> bytes | None:
 MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/api/2.0/preview/mlflow/", "/api/3.0/mlflow/")
 DATABRICKS_ONLY = frozenset({"/api/2.0/mlflow/model-versions/list-artifacts",
                              "/api/2.0/mlflow/model-versions/get-signed-download-uri",
-                             "/api/2.0/mlflow/databricks/registered-models/get"})
+                             "/api/2.0/mlflow/databricks/registered-models/get",
+                             "/api/2.0/mlflow/artifacts/list"})  # MLflow's handler would read dbfs:/ itself
+# The 2.0 list routes the Databricks SDK still calls, answered by the searches that replaced them (same fields).
+ALIASES = {"/api/2.0/mlflow/experiments/list": "/api/2.0/mlflow/experiments/search",
+           "/api/2.0/mlflow/registered-models/list": "/api/2.0/mlflow/registered-models/search"}
 
 
 class MlflowDispatch:
@@ -229,6 +257,11 @@ class MlflowDispatch:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path in ALIASES and scope["method"] == "GET":
+            path = ALIASES[path]
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+            if path.endswith("/experiments/search"):  # a GET's query as the search's POST body
+                scope, receive = _query_as_post(scope)
         if path.startswith(MLFLOW_PREFIXES) and path not in DATABRICKS_ONLY and \
                 self.server.handles(path, scope["method"]):
             user = scope.get("state", {}).get("user")
@@ -237,6 +270,28 @@ class MlflowDispatch:
             await self.mlflow(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def _query_as_post(scope: Any) -> tuple[Any, Any]:
+    """A GET whose query string becomes a POST's JSON body (``experiments/list`` → ``experiments/search``)."""
+    import json
+    from urllib.parse import parse_qsl
+
+    query = dict(parse_qsl(scope.get("query_string", b"").decode()))
+    body = {key: int(value) if key == "max_results" and value.isdigit() else value for key, value in query.items()}
+    raw = json.dumps(body).encode()
+    headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-length", b"content-type")]
+    headers += [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    sent = False
+
+    async def receive() -> Any:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return {**scope, "method": "POST", "query_string": b"", "headers": headers}, receive
 
 
 async def _with_user_id(scope: Any, receive: Any, user: str) -> tuple[Any, Any]:

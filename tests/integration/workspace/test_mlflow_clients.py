@@ -204,3 +204,17 @@ def test_an_experiment_name_that_is_no_workspace_path_is_refused_as_databricks_r
                         json={"max_results": 1000}).json()["experiments"]
     assert f"/Shared/named-by-path-{field}" in {e["name"] for e in listed}
     assert not {"forecast", "Shared/forecast", "/"} & {e["name"] for e in listed}
+
+
+def test_the_sdks_experiment_listing_and_artifact_calls_answer(client_run, w):
+    """``w.experiments.search_experiments()`` without max_results answered 400 (``Invalid value 0``);
+    ``list_experiments`` and ``w.model_registry.list_models`` (the 2.0 list routes the SDK still calls) were not
+    served; ``w.experiments.list_artifacts`` answered 500 ("Failed to get credentials for DBFS")."""
+    names = {e.name for e in w.experiments.search_experiments()}
+    assert "/Shared/clients-test" in names
+    assert "/Shared/clients-test" in {e.name for e in w.experiments.list_experiments()}
+    assert "clients_model_renamed" in {m.name for m in w.model_registry.list_models()}
+    listed = w.experiments.list_artifacts(run_id=client_run["run_id"])
+    assert {(f.path, f.is_dir) for f in listed} >= {("notes", True)}
+    inside = w.experiments.list_artifacts(run_id=client_run["run_id"], path="notes")
+    assert [(f.path, f.is_dir, f.file_size) for f in inside] == [("notes/hello.txt", False, 5)]

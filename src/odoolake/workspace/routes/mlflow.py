@@ -3,6 +3,8 @@
 
 - ``databricks/registered-models/get``: the workspace registry's model with its permission (the SDK's
   ``w.model_registry.get_model``).
+- ``artifacts/list``: a run's artifacts, listed from the workspace's DBFS (MLflow's handler would read ``dbfs:/``
+  itself, which it cannot).
 - ``model-versions/list-artifacts`` and ``model-versions/get-signed-download-uri``: what MLflow's
   ``DatabricksModelsArtifactRepository`` calls for ``load_model("models:/name/version")``. The "signed" URI is the
   file's ``/dbfs/<path>`` on this workspace, with the caller's own bearer token as the header MLflow sends with it.
@@ -75,18 +77,34 @@ def _relative(request: Request) -> str:
     return path
 
 
+def _listing(root: Path, path: str) -> list[dict]:
+    """The files and folders at ``path`` under ``root``, named relative to ``root`` (MLflow's ``FileInfo``)."""
+    target = root / path if path else root
+    if target.is_file():
+        return [{"path": path, "is_dir": False, "file_size": target.stat().st_size}]
+    if not target.is_dir():
+        return []
+    return [{"path": str(child.relative_to(root)), "is_dir": child.is_dir(),
+             **({} if child.is_dir() else {"file_size": child.stat().st_size})} for child in sorted(target.iterdir())]
+
+
 @router.get(f"{BASE}/model-versions/list-artifacts")
 def list_artifacts(request: Request) -> dict:
     _, root = _version_root(request)
-    path = _relative(request)
-    target = root / path if path else root
-    if target.is_file():
-        return {"files": [{"path": path, "is_dir": False, "file_size": target.stat().st_size}]}
-    if not target.is_dir():
-        return {"files": []}
-    files = [{"path": str(child.relative_to(root)), "is_dir": child.is_dir(),
-              **({} if child.is_dir() else {"file_size": child.stat().st_size})} for child in sorted(target.iterdir())]
-    return {"files": files}
+    return {"files": _listing(root, _relative(request))}
+
+
+@router.get(f"{BASE}/artifacts/list")
+def list_run_artifacts(request: Request) -> dict:
+    """A run's artifacts (``w.experiments.list_artifacts``; MLflow's own handler would read ``dbfs:/`` itself)."""
+    run_id = request.query_params.get("run_id") or request.query_params.get("run_uuid")
+    if not run_id:
+        raise InvalidParameterValue("Missing required parameter: run_id")
+    uri = _mlflow_errors(lambda: _stores(request).tracking.get_run(run_id)).info.artifact_uri
+    if not uri.startswith("dbfs:/"):
+        raise ResourceDoesNotExist(f"Run {run_id} keeps its artifacts at {uri}, outside this workspace's DBFS.")
+    _, root = request.app.state.ws.dbfs.local(uri)
+    return {"root_uri": uri, "files": _listing(root, _relative(request))}
 
 
 @router.get(f"{BASE}/model-versions/get-signed-download-uri")
