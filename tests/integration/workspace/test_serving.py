@@ -175,6 +175,48 @@ def test_a_version_without_a_signature_is_refused(serving, forecast_lake):
                        headers={"Authorization": f"Bearer {srv.token}"})
         assert r.status_code == 400
         assert r.json()["error_class"] == "NO_SIGNATURE" and "has no input signature" in r.json()["message"]
+        made = httpx.post(f"{srv.url}/api/2.0/serving-endpoints", headers={"Authorization": f"Bearer {srv.token}"},
+                          json={"name": "unsigned", "config": {"served_entities": [
+                              {"entity_name": MODEL_NAME, "entity_version": version}]}})
+        assert made.status_code == 400 and "has no input signature" in made.json()["message"]  # not READY and 400s
+    finally:
+        client.delete_model_version(MODEL_NAME, version)
+
+
+def test_a_model_the_workspace_cannot_load_is_refused_by_name_not_a_500(serving, forecast_lake, tmp_path):
+    """A pyfunc whose code only the client had: endpoint create and invocations answered 500 (ModuleNotFoundError),
+    and the server dropped the keep-alive connection after them."""
+    import sys
+
+    import mlflow
+
+    srv, _ = serving
+    paths = forecast_lake.paths
+    tracking.configure(paths)
+    (tmp_path / "clients_only_module.py").write_text(
+        "import mlflow\nclass Doubler(mlflow.pyfunc.PythonModel):\n"
+        "    def predict(self, context, model_input, params=None):\n        return model_input * 2\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import pandas as pd
+        from clients_only_module import Doubler
+        with mlflow.start_run(run_name="client-only-code") as run:
+            info = mlflow.pyfunc.log_model(name="model", python_model=Doubler(), input_example=pd.DataFrame({"x": [1.0]}))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("clients_only_module", None)
+    client = tracking.client(paths)
+    version = client.create_model_version(MODEL_NAME, source=info.model_uri, run_id=run.info.run_id).version
+    auth = {"Authorization": f"Bearer {srv.token}"}
+    try:
+        with httpx.Client(headers=auth) as http:  # one keep-alive connection throughout
+            made = http.post(f"{srv.url}/api/2.0/serving-endpoints", json={"name": "unloadable", "config": {
+                "served_entities": [{"entity_name": MODEL_NAME, "entity_version": version}]}})
+            assert made.status_code == 400 and made.json()["error_code"] == "INVALID_STATE", made.text
+            assert "cannot be loaded by the local workspace (ModuleNotFoundError" in made.json()["message"]
+            scored = http.post(f"{srv.url}/model/{MODEL_NAME}/{version}/invocations", json={"inputs": {"x": [1.0]}})
+            assert scored.status_code == 400 and "clients_only_module" in scored.json()["message"]
+            assert http.get(f"{srv.url}/api/2.0/serving-endpoints").status_code == 200
     finally:
         client.delete_model_version(MODEL_NAME, version)
 
@@ -218,6 +260,29 @@ def test_alias_endpoint_loads_once_and_swaps_when_the_alias_moves(serving, forec
         w.serving_endpoints.delete("bir-forecast-champion")
 
 
+def test_one_served_model_of_an_endpoint_is_called_by_its_name(serving, forecast_lake):
+    """``/serving-endpoints/<e>/served-models/<name>/invocations`` reaches that model whatever the traffic split
+    (it was 404 ENDPOINT_NOT_FOUND)."""
+    srv, _ = serving
+    auth = {"Authorization": f"Bearer {srv.token}"}
+    first, second = _versions(forecast_lake.paths)[:2]
+    made = httpx.post(f"{srv.url}/api/2.0/serving-endpoints", headers=auth, json={"name": "pinned", "config": {
+        "served_entities": [{"entity_name": MODEL_NAME, "entity_version": first, "name": "live"},
+                            {"entity_name": MODEL_NAME, "entity_version": second, "name": "shadow"}],
+        "traffic_config": {"routes": [{"served_model_name": "live", "traffic_percentage": 100},
+                                      {"served_model_name": "shadow", "traffic_percentage": 0}]}}})
+    assert made.status_code == 200, made.text
+    try:
+        url = f"{srv.url}/serving-endpoints/pinned/served-models/shadow/invocations"
+        r = httpx.post(url, headers=auth, json={"dataframe_records": [ROW]})
+        assert r.status_code == 200 and r.headers["served-model-name"] == "shadow"
+        assert _numbers(r.json()["predictions"]) == _expected(forecast_lake.paths, second, [ROW])
+        missing = httpx.post(url.replace("shadow", "nobody"), headers=auth, json={"dataframe_records": [ROW]})
+        assert missing.status_code == 404 and "serves no model named 'nobody'" in missing.json()["message"]
+    finally:
+        httpx.delete(f"{srv.url}/api/2.0/serving-endpoints/pinned", headers=auth)
+
+
 def test_external_models_and_bad_traffic_are_refused(serving, forecast_lake):
     srv, _ = serving
     auth = {"Authorization": f"Bearer {srv.token}"}
@@ -242,6 +307,14 @@ def test_external_models_and_bad_traffic_are_refused(serving, forecast_lake):
     r = httpx.post(f"{srv.url}/api/2.0/serving-endpoints", headers=auth, json={"name": "ext", "config": {
         "served_entities": [{**served, "min_provisioned_throughput": 0, "max_provisioned_throughput": 100}]}})
     assert r.status_code == 400 and "min_provisioned_throughput" in r.json()["message"], r.text
+    for entity, config, field in (  # accepted with 200 and then missing from the endpoint
+            ({"workload_type": "GPU_SMALL"}, {}, "workload_type"),
+            ({"min_provisioned_concurrency": 4, "max_provisioned_concurrency": 8}, {}, "min_provisioned_concurrency"),
+            ({"environment_vars": {"API_KEY": "x"}}, {}, "environment_vars"),
+            ({}, {"auto_capture_config": {"catalog_name": "main", "schema_name": "ml"}}, "auto_capture_config")):
+        r = httpx.post(f"{srv.url}/api/2.0/serving-endpoints", headers=auth,
+                       json={"name": "ext", "config": {"served_entities": [{**served, **entity}], **config}})
+        assert r.status_code == 400 and field in r.json()["message"], r.text
     listed = httpx.get(f"{srv.url}/api/2.0/serving-endpoints", headers=auth).json()["endpoints"]
     assert not {"ext", "split"} & {e["name"] for e in listed}  # nothing half-created
 

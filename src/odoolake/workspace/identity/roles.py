@@ -27,7 +27,7 @@ ROLES = (ADMIN, DEVELOPER, SERVICE_PRINCIPAL, READ_ONLY)
 # POSTs that only read, score or manage the caller's own things: open to read-only users. Anything not listed here
 # is a change (an allow-list: a new route is protected until it is added on purpose).
 READ_POSTS = (
-    re.compile(r"^/serving-endpoints/[^/]+/invocations$"),
+    re.compile(r"^/serving-endpoints/[^/]+/(served-models/[^/]+/)?invocations$"),
     re.compile(r"^/model/[^/]+/[^/]+/invocations$"),
     re.compile(r"^/api/2\.0/sql/statements/?$"),  # the statement itself is checked to be read-only by the route
     re.compile(r"^/api/2\.0/sql/statements/[^/]+/cancel$"),  # the route lets read-only users cancel only their own

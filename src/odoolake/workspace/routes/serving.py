@@ -73,11 +73,21 @@ def _answer(served_name: str, outcome: tuple[int, str, str]) -> Response:
 
 @invocation_router.post("/serving-endpoints/{name}/invocations")
 async def invocations(name: str, request: Request) -> Response:
+    return await _invoke(name, None, request)
+
+
+@invocation_router.post("/serving-endpoints/{name}/served-models/{served}/invocations")
+async def served_model_invocations(name: str, served: str, request: Request) -> Response:
+    """One served model of the endpoint, whatever the traffic split says."""
+    return await _invoke(name, served, request)
+
+
+async def _invoke(name: str, chosen: str | None, request: Request) -> Response:
     body = await _payload(request)
     content_type = request.headers.get("content-type")
 
     def run():
-        served, model = _svc(request).route(name)
+        served, model = _svc(request).route(name, chosen)
         return served, score(model, body, content_type)
 
     inline = len(body) <= INLINE_MAX_BYTES and _svc(request).is_warm(name)

@@ -16,13 +16,16 @@ from typing import Any
 
 from odoolake.workspace.db import Database
 from odoolake.workspace.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from odoolake.workspace.serving.invoke import no_signature_message
 from odoolake.workspace.serving.models import LoadedModel, ModelStore
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 WORKLOAD_SIZES = ("Small", "Medium", "Large")
-PROVISIONED_THROUGHPUT = ("min_provisioned_throughput", "max_provisioned_throughput")
+PROVISIONED = ("min_provisioned_throughput", "max_provisioned_throughput", "min_provisioned_concurrency",
+               "max_provisioned_concurrency")
 # Endpoint settings the local workspace does not offer: refused at create, never silently dropped.
 UNOFFERED = {"ai_gateway": "the AI gateway", "rate_limits": "rate limits"}
+UNOFFERED_IN_CONFIG = {"auto_capture_config": "inference tables (auto_capture_config)"}
 
 
 def _now() -> int:
@@ -37,10 +40,17 @@ def _entity(raw: Any, index: int, legacy: bool) -> dict:
         if raw.get(unsupported):
             raise InvalidParameterValue(f"Invalid {where}: {unsupported} endpoints cannot be served by the local "
                                         "workspace; only registered MLflow models can.")
-    for unsupported in PROVISIONED_THROUGHPUT:
+    for unsupported in PROVISIONED:
         if raw.get(unsupported) is not None:
-            raise InvalidParameterValue(f"Invalid {where}.{unsupported}: provisioned throughput is not offered by "
-                                        "the local workspace; use workload_size.")
+            raise InvalidParameterValue(f"Invalid {where}.{unsupported}: provisioned throughput and concurrency "
+                                        "are not offered by the local workspace; use workload_size.")
+    if raw.get("workload_type") not in (None, "CPU"):
+        raise InvalidParameterValue(f"Invalid {where}.workload_type: {raw['workload_type']!r}; the local workspace "
+                                    "serves on its own CPU only (CPU).")
+    if raw.get("environment_vars"):
+        raise InvalidParameterValue(f"Invalid {where}.environment_vars: a locally served model runs in the "
+                                    "workspace's own process, where per-model environment variables cannot be set; "
+                                    "leave them out locally (keep them in the target that deploys to Databricks).")
     name_key, version_key = ("model_name", "model_version") if legacy else ("entity_name", "entity_version")
     model, version = raw.get(name_key), raw.get(version_key)
     if not isinstance(model, str) or not model:
@@ -54,13 +64,15 @@ def _entity(raw: Any, index: int, legacy: bool) -> dict:
         raise InvalidParameterValue(f"Invalid {where}.workload_size: {size!r}; expected one of {', '.join(WORKLOAD_SIZES)}.")
     served_name = raw.get("name") or f"{model.split('.')[-1]}-{version}"
     return {"name": served_name, "entity_name": model, "entity_version": version, "workload_size": size,
-            "scale_to_zero_enabled": bool(raw.get("scale_to_zero_enabled", False)),
-            "environment_vars": raw.get("environment_vars") or {}}
+            "scale_to_zero_enabled": bool(raw.get("scale_to_zero_enabled", False))}
 
 
 def _normalise_config(config: Any) -> dict:
     if not isinstance(config, dict):
         raise InvalidParameterValue("Missing required field: config")
+    for key, what in UNOFFERED_IN_CONFIG.items():
+        if config.get(key):
+            raise InvalidParameterValue(f"Invalid config.{key}: {what} are not offered by the local workspace.")
     entities_raw = config.get("served_entities")
     legacy = False
     if not entities_raw and config.get("served_models"):
@@ -101,9 +113,12 @@ class ServingEndpoints:
         self._configs: dict[str, dict] = {}  # name -> config; this process owns every write, so it invalidates
 
     def _check_and_load(self, config: dict) -> None:
-        """Every served entity must exist; each is loaded now so the first request does not pay for it."""
+        """Every served entity must exist, load, and have an input signature (``invoke.score`` needs one); each is
+        loaded now so the first request does not pay for it, and an endpoint that could not answer is never made."""
         for entity in config["served_entities"]:
-            self.models.get(entity["entity_name"], entity["entity_version"])
+            model = self.models.get(entity["entity_name"], entity["entity_version"])
+            if model.input_schema is None:
+                raise InvalidParameterValue(no_signature_message(model))
 
     def _row(self, name: str):
         row = self.db.connect().execute("SELECT * FROM serving_endpoints WHERE name = ?", (name,)).fetchone()
@@ -181,8 +196,6 @@ class ServingEndpoints:
             common = {"name": e["name"], "workload_size": e["workload_size"],
                       "scale_to_zero_enabled": e["scale_to_zero_enabled"], "creator": row["creator"],
                       "creation_timestamp": row["updated"], "state": state}
-            if detailed and e["environment_vars"]:
-                common["environment_vars"] = e["environment_vars"]
             entities.append({**common, "entity_name": e["entity_name"], "entity_version": e["entity_version"]})
             models.append({**common, "model_name": e["entity_name"], "model_version": e["entity_version"]})
         out = {
@@ -205,13 +218,18 @@ class ServingEndpoints:
         return config is not None and all(self.models.peek(e["entity_name"], e["entity_version"]) is not None
                                           for e in config["served_entities"])
 
-    def route(self, name: str) -> tuple[str, LoadedModel]:
-        """Pick the served entity for one request (by traffic share) and its loaded model."""
+    def route(self, name: str, served: str | None = None) -> tuple[str, LoadedModel]:
+        """Pick the served entity for one request (``served``, or by traffic share) and its loaded model."""
         config = self._configs.get(name)
         if config is None:
             config = self._configs[name] = json.loads(self._row(name)["body"])["config"]
         routes = config["traffic_config"]["routes"]
-        if len(routes) == 1:
+        if served is not None:
+            if served not in {e["name"] for e in config["served_entities"]}:
+                raise ResourceDoesNotExist(f"Endpoint '{name}' serves no model named '{served}' (it serves "
+                                           f"{', '.join(e['name'] for e in config['served_entities'])}).")
+            chosen = served
+        elif len(routes) == 1:
             chosen = routes[0]["served_entity_name"]
         else:
             chosen = random.choices([r["served_entity_name"] for r in routes],

@@ -15,11 +15,14 @@ MAX_PAYLOAD = 16 * 1024 * 1024  # Databricks Model Serving's request limit
 NO_SIGNATURE = "NO_SIGNATURE"
 
 
+def no_signature_message(model: LoadedModel) -> str:
+    return (f"Model {model.name} version {model.version} has no input signature, so its required fields cannot be "
+            "checked: log it again with a signature (mlflow.models.infer_signature or an explicit ModelSignature) "
+            "and serve that version.")
+
+
 def no_signature(model: LoadedModel) -> tuple[int, str, str]:
-    body = {"error_code": "INVALID_PARAMETER_VALUE", "error_class": NO_SIGNATURE,
-            "message": f"Model {model.name} version {model.version} has no input signature, so its required fields "
-                       "cannot be checked: log it again with a signature (mlflow.models.infer_signature or an "
-                       "explicit ModelSignature) and serve that version."}
+    body = {"error_code": "INVALID_PARAMETER_VALUE", "error_class": NO_SIGNATURE, "message": no_signature_message(model)}
     return 400, json.dumps(body), "application/json"
 
 

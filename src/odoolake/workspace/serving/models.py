@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from odoolake.config import WorkspacePaths
-from odoolake.workspace.errors import ResourceDoesNotExist
+from odoolake.workspace.errors import InvalidState, ResourceDoesNotExist
 
 LOG = logging.getLogger(__name__)
 
@@ -81,7 +81,13 @@ class ModelStore:
             uri = self.client.get_model_version_download_uri(name, version)
             if uri.startswith("dbfs:/"):  # logged through the workspace (tracking URI databricks): its DBFS files
                 uri = str(self.paths.dbfs_to_local(uri))
-            model = mlflow.pyfunc.load_model(uri)
+            try:
+                model = mlflow.pyfunc.load_model(uri)
+            except Exception as exc:  # the model's own code or libraries: a 400 naming it, not a 500
+                raise InvalidState(f"Model {name} version {version} cannot be loaded by the local workspace "
+                                   f"({type(exc).__name__}: {_first_line(exc)}): served models load in the "
+                                   "workspace's own Python, where their code and libraries must be importable.") \
+                    from None
             loaded = LoadedModel(name, version, model, model.metadata.get_input_schema())
             self._loaded[key] = loaded
             LOG.info("loaded model %s version %s in %.2f s", name, version, time.perf_counter() - started)
