@@ -17,6 +17,7 @@ READS = [("GET", "/api/2.2/jobs/list"), ("HEAD", "/api/2.0/fs/files/Volumes/main
          ("GET", "/api/2.0/dbfs/read")]
 # Calls that read, score or act on the caller's own things: open to every role, production or not.
 READ_POSTS = [("POST", "/serving-endpoints/bir-forecast/invocations"),
+              ("POST", "/serving-endpoints/bir-forecast/served-models/live/invocations"),
               ("POST", "/model/bir_tax_forecaster/champion/invocations"),
               ("POST", "/api/2.0/sql/statements"), ("POST", "/api/2.0/sql/statements/01ab/cancel"),
               ("POST", "/api/2.0/mlflow/experiments/search"), ("POST", "/api/3.0/mlflow/traces/search"),
