@@ -26,7 +26,7 @@ from odoolake.workspace.compute import LOCAL_CLUSTER_ID, LocalCompute
 from odoolake.workspace.db import Database
 from odoolake.workspace.engine import LocalEngine
 from odoolake.workspace.errors import ApiError, EndpointNotFound, NotImplementedLocally
-from odoolake.workspace.files.dbfs import Dbfs, Volumes
+from odoolake.workspace.files.dbfs import Dbfs, RunArtifactFiles, Volumes
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
 from odoolake.workspace.frontdoor.tls import TlsFiles, ensure_certificates
 from odoolake.workspace.identity.oauth import OAuthService
@@ -37,7 +37,7 @@ from odoolake.workspace.jobs.runner import JobRunner, TaskFailure
 from odoolake.workspace.jobs.scheduler import Scheduler
 from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
-from odoolake.workspace.mlflow_server import MlflowDispatch, MlflowServer
+from odoolake.workspace.mlflow_server import ARTIFACT_ROOT, MlflowDispatch, MlflowServer
 from odoolake.workspace.pipelines import PipelinesService
 from odoolake.workspace.routes import (
     compute,
@@ -113,6 +113,7 @@ class Workspace:
         self.tree = WorkspaceTree(self.db, self.paths.home / "workspace")
         self.dbfs = Dbfs(self.paths.dbfs_root)
         self.volumes = Volumes(self.paths.volumes)
+        self.run_artifacts = RunArtifactFiles(self.paths.dbfs_to_local(ARTIFACT_ROOT))
         self.compute = LocalCompute(self.user, settings.host, settings.port)
         self.catalog = CatalogStore(self.paths, self.user)
         self.tls = self.renew_certificates()

@@ -6,10 +6,14 @@ Clients with ``tracking_uri="databricks"`` / ``registry_uri="databricks"`` (and 
 re-implements a handler. MLflow keeps its stores in module globals; they are set once to objects that route each
 call to the store of the workspace whose request is being answered, so several workspaces can live in one process.
 
-New experiments keep their artifacts under ``dbfs:/mlflow/experiments/<id>``: for those URIs MLflow's client picks
-its ``DbfsRestArtifactRepository``, which reads and writes through the DBFS API and the ``/dbfs/<path>`` routes
-(``routes/files.py``). Two Databricks-only calls that ``load_model("models:/…")`` makes with the workspace registry,
-``model-versions/list-artifacts`` and ``model-versions/get-signed-download-uri``, are answered by ``routes/mlflow.py``.
+New experiments keep their artifacts under ``dbfs:/databricks/mlflow-tracking/<id>``, Databricks' own default: for
+those URIs MLflow's client writes a run's and a logged model's files through the SDK's Files API
+(``/api/2.0/fs/files/WorkspaceInternal/Mlflow/Artifacts/…``, ``files.dbfs.RunArtifactFiles``), which escapes every
+file name. Experiments made before keep ``dbfs:/mlflow/experiments/<id>``, which MLflow's
+``DbfsRestArtifactRepository`` reads and writes through the DBFS API and ``/dbfs/<path>`` URLs (a name with ``#`` or
+``?`` is cut there: MLflow does not escape it). Two Databricks-only calls that ``load_model("models:/…")`` makes with
+the workspace registry, ``model-versions/list-artifacts`` and ``model-versions/get-signed-download-uri``, are
+answered by ``routes/mlflow.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 from odoolake.config import WorkspacePaths
 
-ARTIFACT_ROOT = "dbfs:/mlflow/experiments"
+ARTIFACT_ROOT = "dbfs:/databricks/mlflow-tracking"  # Databricks' default (see the module docstring)
 
 
 @dataclass

@@ -13,7 +13,9 @@ import textwrap
 
 import pytest
 
+ODD_NAMES = ("report#v1.txt", "report#v2.txt", "data?x.csv", "data?y.csv", "pct%41.txt", "space d.txt")
 CLIENT = textwrap.dedent("""
+    ODD_NAMES = __ODD_NAMES__
     import json
     import mlflow
     import numpy as np
@@ -30,6 +32,8 @@ CLIENT = textwrap.dedent("""
         mlflow.log_metric("mae", 1.0, step=1)
         mlflow.set_tag("team", "tax")
         mlflow.log_text("hello", "notes/hello.txt")
+        for odd in ODD_NAMES:  # cut at '#' or '?', and '%41' decoded, when written through /dbfs/<path> URLs
+            mlflow.log_text(f"content of {odd}", f"odd/{odd}")
         x, y = np.array([[1.0], [2.0], [3.0]]), np.array([2.0, 4.0, 6.0])
         info = mlflow.sklearn.log_model(LinearRegression().fit(x, y), name="model", input_example=x[:1])
     client = mlflow.MlflowClient()
@@ -39,6 +43,8 @@ CLIENT = textwrap.dedent("""
     out["history"] = [m.value for m in client.get_metric_history(run.info.run_id, "mae")]
     out["artifacts"] = sorted(a.path for a in client.list_artifacts(run.info.run_id))
     out["text"] = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt")
+    out["odd"] = sorted(a.path for a in client.list_artifacts(run.info.run_id, "odd"))
+    out["spaced"] = open(client.download_artifacts(run.info.run_id, "odd/space d.txt")).read()
     version = mlflow.register_model(info.model_uri, "clients_model")
     out["version"] = version.version
     model = mlflow.pyfunc.load_model(f"models:/clients_model/{version.version}")
@@ -63,7 +69,7 @@ CLIENT = textwrap.dedent("""
     mlflow.flush_trace_async_logging(terminate=False)
     out["traces"] = len(mlflow.search_traces(locations=[experiment.experiment_id]))  # v4 route, then v3
     print(json.dumps(out))
-""")
+""").replace("__ODD_NAMES__", repr(ODD_NAMES))
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +89,21 @@ def client_run(server, tmp_path_factory):
 
 
 def test_runs_params_metrics_tags_and_artifacts(client_run, server):
-    assert client_run["artifact_location"] == "dbfs:/mlflow/experiments/" + client_run["artifact_location"].rsplit("/", 1)[1]
+    experiment_id = client_run["artifact_location"].rsplit("/", 1)[1]
+    assert client_run["artifact_location"] == f"dbfs:/databricks/mlflow-tracking/{experiment_id}"  # Databricks' own
     assert client_run["params"] == {"alpha": "0.5"} and client_run["tags_team"] == "tax"
     assert client_run["history"] == [1.25, 1.0]
     assert client_run["text"] == "hello" and "notes" in client_run["artifacts"]
     assert client_run["traces"] == 1  # search_traces failed: its first route answered 501, so it never fell back
     run_dir = server.workspace.paths.dbfs_to_local(client_run["artifact_location"]) / client_run["run_id"]
     assert (run_dir / "artifacts" / "notes" / "hello.txt").read_text() == "hello"  # in the workspace's DBFS
+    # each its own file, as written: through /dbfs/<path> URLs '#' and '?' cut the name (two files were left, each
+    # the last one written) and '%41' was decoded. (MLflow's client cannot download a name with '#' or '?' by a
+    # runs:/ URI: its own URI parsing cuts it, on Databricks too.)
+    assert client_run["odd"] == sorted(f"odd/{name}" for name in ODD_NAMES)
+    stored = {p.name: p.read_text() for p in (run_dir / "artifacts" / "odd").iterdir()}
+    assert stored == {name: f"content of {name}" for name in ODD_NAMES}
+    assert client_run["spaced"] == "content of space d.txt"
 
 
 def test_models_are_logged_registered_loaded_and_searched(client_run, server):

@@ -14,6 +14,7 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import ClassVar
 
 from odoolake.config import VOLUMES_LAYOUT_MARK
 from odoolake.workspace.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
@@ -304,3 +305,28 @@ class Volumes:
             raise InvalidParameterValue(f"The directory {path} is not empty.", error_code="DIRECTORY_NOT_EMPTY")
         local.rmdir()
 
+
+
+class RunArtifactFiles(Volumes):
+    """The Files API paths where MLflow's client keeps a run's (and a logged model's) artifacts when the experiment's
+    location is ``dbfs:/databricks/mlflow-tracking/<experiment>`` (Databricks' default: MLflow then writes through
+    the SDK's Files API, which escapes every file name, not through ``/dbfs/<path>`` URLs, which cut a name at ``#``
+    or ``?``). ``/WorkspaceInternal/Mlflow/Artifacts/<exp>/Runs/<run>/…`` is kept at
+    ``dbfs:/databricks/mlflow-tracking/<exp>/<run>/…`` and ``…/<exp>/LoggedModels/<id>/…`` at
+    ``…/<exp>/logged_models/<id>/…``: the run's ``artifact_uri``, where the run page and serving read it."""
+
+    PREFIX = "/WorkspaceInternal/Mlflow/Artifacts"
+    # the Files path's kind -> the folder under the experiment
+    KINDS: ClassVar[dict[str, str]] = {"Runs": "", "LoggedModels": "logged_models"}
+
+    def path(self, raw: str) -> tuple[str, Path]:
+        path = clean_path(raw, "file_path")
+        parts = path[len(self.PREFIX):].strip("/").split("/") if path.startswith(self.PREFIX + "/") else []
+        if len(parts) < 3 or parts[1] not in self.KINDS:
+            raise InvalidParameterValue(f"Invalid path {raw!r}: MLflow's artifact paths are {self.PREFIX}/<experiment>"
+                                        "/Runs/<run>/… or …/LoggedModels/<model>/….")
+        experiment, kind, rest = parts[0], self.KINDS[parts[1]], parts[2:]
+        return path, under(self.root, "/".join(part for part in (experiment, kind, *rest) if part))
+
+    def directory(self, raw: str) -> tuple[str, Path]:
+        return self.path(raw)

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile  # what request.form() returns
 
 from odoolake.workspace.catalog.store import CatalogError
 from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, RequestTooLarge, ResourceDoesNotExist
-from odoolake.workspace.files.dbfs import DEFAULT_READ, UPLOAD_SUFFIX
+from odoolake.workspace.files.dbfs import DEFAULT_READ, UPLOAD_SUFFIX, RunArtifactFiles
 from odoolake.workspace.files.workspace_tree import MAX_IMPORT_BYTES
 from odoolake.workspace.routes.common import field, json_body, query_bool, query_int, read_body
 
@@ -29,8 +29,13 @@ def _dbfs(request: Request):
     return request.app.state.ws.dbfs
 
 
-def _volumes(request: Request):
-    return request.app.state.ws.volumes
+RUN_ARTIFACTS = RunArtifactFiles.PREFIX.strip("/")
+
+
+def _files(request: Request, path: str):
+    """The Files API's store for ``path``: a volume's, or MLflow's run artifacts (``RunArtifactFiles``)."""
+    ws = request.app.state.ws
+    return ws.run_artifacts if path.strip("/").startswith(RUN_ARTIFACTS) else ws.volumes
 
 
 def _in_a_schema(request: Request, path: str) -> str:
@@ -220,7 +225,7 @@ async def files_upload(path: str, request: Request) -> Response:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_FILE_UPLOAD:
         raise RequestTooLarge(f"The file is {declared} bytes; the limit is {MAX_FILE_UPLOAD}.")
-    volumes = _volumes(request)
+    volumes = _files(request, path)
     # "If true or unspecified, an existing file will be overwritten" (Databricks' Files API)
     upload = volumes.begin_upload(_in_a_schema(request, "/" + path.lstrip("/")),
                                   query_bool(request, "overwrite", default=True))
@@ -244,14 +249,14 @@ def files_post(path: str, request: Request) -> dict:
 
 @router.get("/api/2.0/fs/files/{path:path}")
 def files_download(path: str, request: Request) -> Response:
-    local = _volumes(request).file("/" + path.lstrip("/"))
+    local = _files(request, path).file("/" + path.lstrip("/"))
     return FileResponse(local, media_type=mimetypes.guess_type(local.name)[0] or "application/octet-stream",
                         headers={"Last-Modified": formatdate(local.stat().st_mtime, usegmt=True)})
 
 
 @router.head("/api/2.0/fs/files/{path:path}")
 def files_metadata(path: str, request: Request) -> Response:
-    local = _volumes(request).file("/" + path.lstrip("/"))
+    local = _files(request, path).file("/" + path.lstrip("/"))
     st = local.stat()
     return Response(headers={"Content-Length": str(st.st_size), "Content-Type": "application/octet-stream",
                              "Last-Modified": formatdate(st.st_mtime, usegmt=True)})
@@ -259,30 +264,30 @@ def files_metadata(path: str, request: Request) -> Response:
 
 @router.delete("/api/2.0/fs/files/{path:path}")
 def files_delete(path: str, request: Request) -> Response:
-    _volumes(request).delete("/" + path.lstrip("/"))
+    _files(request, path).delete("/" + path.lstrip("/"))
     return Response(status_code=204)
 
 
 @router.get("/api/2.0/fs/directories/{path:path}")
 def directories_list(path: str, request: Request) -> dict:
-    return {"contents": _volumes(request).list_directory("/" + path.strip("/"))}
+    return {"contents": _files(request, path).list_directory("/" + path.strip("/"))}
 
 
 @router.put("/api/2.0/fs/directories/{path:path}")
 def directories_create(path: str, request: Request) -> Response:
-    _volumes(request).create_directory(_in_a_schema(request, "/" + path.strip("/")))
+    _files(request, path).create_directory(_in_a_schema(request, "/" + path.strip("/")))
     return Response(status_code=204)
 
 
 @router.delete("/api/2.0/fs/directories/{path:path}")
 def directories_delete(path: str, request: Request) -> Response:
-    _volumes(request).delete_directory("/" + path.strip("/"))
+    _files(request, path).delete_directory("/" + path.strip("/"))
     return Response(status_code=204)
 
 
 @router.head("/api/2.0/fs/directories/{path:path}")
 def directories_metadata(path: str, request: Request) -> Response:
-    _volumes(request).list_directory("/" + path.strip("/"))
+    _files(request, path).list_directory("/" + path.strip("/"))
     return Response(status_code=200)
 
 
