@@ -129,6 +129,11 @@ def test_views_and_cron_refer_to_fields_and_methods_that_exist():
     for f in settings.iter("field"):
         if f.get("name") not in ("name", "model", "inherit_id", "arch"):
             assert f"{f.get('name')} = fields." in settings_source
+    # Odoo 17+ labels only the first field of a <setting> (web's form_compiler), and an <app> without a logo shows
+    # the addon's own icon, which it does not ship
+    assert all(len(s.findall("field")) == 1 for s in settings.iter("setting"))
+    assert all(a.get("logo", "").startswith("/account/static/") for a in settings.iter("app"))
+    assert '@api.constrains("ipai_serving_timeout")' in settings_source  # 0 would delete the parameter on save
 
 
 @pytest.mark.parametrize(("major", "tag"), [(17, "tree"), (18, "list"), (19, "list")])

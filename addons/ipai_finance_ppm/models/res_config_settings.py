@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 
 class ResConfigSettings(models.TransientModel):
@@ -14,3 +15,11 @@ class ResConfigSettings(models.TransientModel):
         string="Timeout (seconds)", config_parameter="ipai_finance_ppm.serving_timeout", default=10.0,
         help="Seconds to wait for the endpoint; must be more than 0 (otherwise nothing is sent and the schedule "
              "says why).")
+
+    @api.constrains("ipai_serving_timeout")
+    def _check_ipai_serving_timeout(self):
+        """Saving 0 would delete the setting (Settings store a false value as no parameter) and the schedules would
+        quietly use the 10 s default: refuse it at save, naming the setting."""
+        for settings in self:
+            if not settings.ipai_serving_timeout or settings.ipai_serving_timeout <= 0:
+                raise ValidationError(_("Finance PPM: the serving timeout must be more than 0 seconds."))
