@@ -425,6 +425,10 @@ PARTNER_COLUMNS = ("partner_name", "is_company", "payee_type", "payee_key", "tin
                    "income_declaration", "declaration_date", "vat_registered", "seller_category")
 
 
+# A line Odoo booked at 1.0 for want of any rate: its balance is the document amount, not pesos
+AT_ONE = "coalesce(u.currency <> 'PHP' AND l.amount_currency <> 0 AND l.balance = l.amount_currency, false)"
+
+
 def tax_lines_sql() -> str:
     php = """CASE WHEN from_balance THEN balance WHEN base <> 0 THEN money(round(base * abs(tax_amount) / 100, 2)
                    * CAST(sign(amount_currency) AS INTEGER))
@@ -436,8 +440,10 @@ def tax_lines_sql() -> str:
         WHERE state = 'posted'
       ), joined AS (
         SELECT l.*, u.* EXCLUDE (move_id), t.*, {', '.join('p.' + c for c in PARTNER_COLUMNS)}, r.fx_php_per_unit,
-          (u.currency = 'PHP' OR l.balance <> 0 OR coalesce(l.amount_currency = 0, true)) AS from_balance,
-          abs(coalesce(l.tax_base_amount, CAST(0 AS {MONEY}))) AS base
+          NOT {AT_ONE} AND (u.currency = 'PHP' OR l.balance <> 0 OR coalesce(l.amount_currency = 0, true))
+            AS from_balance,
+          CASE WHEN {AT_ONE} THEN CAST(0 AS {MONEY}) ELSE abs(coalesce(l.tax_base_amount, CAST(0 AS {MONEY}))) END
+            AS base
         FROM move_lines l JOIN usable u USING (move_id)
         LEFT JOIN taxes t ON l.tax_line_id = t.tax_id
         LEFT JOIN partners p ON p.partner_id = u.partner_id

@@ -64,7 +64,9 @@ CREATE TABLE rates AS SELECT currency_id->>'$[1]' AS currency, CAST(name AS DATE
   FROM b_rates QUALIFY row_number() OVER (PARTITION BY currency_id->>'$[1]', name ORDER BY id DESC) = 1;
 CREATE TABLE tax_lines AS SELECT l.*, u.agency, u.date, u.move_type, u.currency, t.amount, t.type_tax_use, t.atc,
     k.regime, p.tin_status,
-    CASE WHEN u.currency = 'PHP' OR l.balance <> 0 OR l.amount_currency = 0 THEN l.balance
+    CASE WHEN coalesce(u.currency <> 'PHP' AND l.amount_currency <> 0 AND l.balance = l.amount_currency, false)
+           THEN round(l.amount_currency * r.php_per_unit, 2)  -- booked at 1.0 by Odoo: no rate when posted
+         WHEN u.currency = 'PHP' OR l.balance <> 0 OR l.amount_currency = 0 THEN l.balance
          WHEN coalesce(l.tax_base_amount, 0) <> 0
            THEN round(abs(l.tax_base_amount) * abs(t.amount) / 100, 2) * sign(l.amount_currency)
          ELSE round(l.amount_currency * r.php_per_unit, 2) END AS php

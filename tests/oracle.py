@@ -376,8 +376,11 @@ def build(raw: Path) -> Oracle:
         balance, in_currency = dec(ln["balance"]), dec(ln.get("amount_currency"))
         php: Decimal | None = balance
         from_base = from_rate = False
-        if ln["move_currency"][1] != "PHP" and balance == 0 and in_currency != 0:
-            tax_base = abs(dec(ln.get("tax_base_amount")))
+        # Odoo books a currency that has no rate at all at 1.0 (res.currency._get_rates: COALESCE(..., 1.0)): the
+        # balance is then the document amount, and the line's tax base too, neither of them pesos
+        at_one = ln["move_currency"][1] != "PHP" and in_currency != 0 and balance == in_currency
+        if ln["move_currency"][1] != "PHP" and (balance == 0 or at_one) and in_currency != 0:
+            tax_base = D0 if at_one else abs(dec(ln.get("tax_base_amount")))
             fx = rate_on(rates, ln["move_currency"][1], on)
             if tax_base:
                 php, from_base = q2(tax_base * rate / 100) * (1 if in_currency > 0 else -1), True

@@ -121,6 +121,31 @@ def test_foreign_currency_lines_take_the_php_amounts_odoo_holds(spark):
     assert len(missing) == 1 and "enter the rate for 2026-05-05 in Odoo" in missing[0]["detail"]
 
 
+def test_a_foreign_currency_line_odoo_booked_at_one_is_not_read_as_pesos(spark):
+    """Odoo converts a currency that has no rate at all at 1.0 (``res.currency._get_rates``: ``COALESCE(…, 1.0)``):
+    a USD 1,000 bill with 2% withheld is booked with a balance of -20.00 and a tax base of 1,000.00, as if pesos.
+    Read as pesos, the 2307 certified ₱20.00 on ₱1,000 of income. Worked by hand: with the BSP rate of 56.25 loaded
+    later for 6 May, the bill of 19 May is ₱1,125.00 withheld on ₱56,250.00; the bill of 5 May, before any rate,
+    is carried to classify (MISSING_CURRENCY_RATE), not filed at 1:1."""
+    partners = [partner(1, "Cloud Corp.", True)]
+    taxes = [tax(50, "WC160", 2)]
+    usd = {"currency_id": [2, "USD"], "write_date": "2026-06-01 00:00:00"}
+    rates = [{"id": 1, "name": "2026-05-06", "inverse_company_rate": 56.25, **usd}]
+    at_one = {"currency": "USD", "balance": "-20.00", "amount_currency": "-20.00"}
+    bills = [Bill(1, "2026-05-19", 1, 50, "1000.00", "20.00", **at_one),
+             Bill(2, "2026-05-05", 1, 50, "1000.00", "20.00", **at_one),
+             Bill(3, "2026-05-19", 1, 50, "56250.00", "1125.00", currency="USD", balance="-1125.00",
+                  amount_currency="-20.00")]  # converted by Odoo: its pesos as held
+    ewt, _, held = silver_lines(spark, bills, partners, taxes, rates=rates)
+    rows = by_move(ewt)
+    assert (rows[1]["tax_withheld"], rows[1]["base"]) == (D("1125.00"), D("56250.00"))
+    assert reasons.PHP_FROM_REFERENCE_RATE.code in flags(rows[1])
+    assert rows[2]["atc_status"] == "to_classify" and rows[2]["tax_withheld"] is None
+    assert [r["move_id"] for r in held.where(F.col("reason") == reasons.MISSING_CURRENCY_RATE.code).collect()] == [2]
+    assert (rows[3]["tax_withheld"], rows[3]["base"]) == (D("1125.00"), D("56250.00"))
+    assert reasons.PHP_FROM_REFERENCE_RATE.code not in flags(rows[3])
+
+
 def test_backdated_posting_uses_the_return_that_covers_the_month(spark):
     """Months 1-2 of a quarter are due on the 10th (0619-E); month 3 at the end of the next month (1601-EQ)."""
     partners = [partner(1, "Supplier Corp.", True)]

@@ -483,7 +483,8 @@ class _MonthContext:
             self.later_case("duplicate_record", dup_line["id"])
 
     def _without_php(self, move_id: int, on: date, lines: list[dict[str, Any]]) -> None:
-        """A bill posted without a rate may lack the PHP base too; its rate may be entered later (next batch)."""
+        """A bill posted without a rate may have no peso amount at all (Odoo then books it at 1.0); its rate may be
+        entered later (next batch)."""
         case = profiles.currency_case(profiles.attribute_rng(self.gen.cfg.seed, move_id))
         if not case:
             return
@@ -492,9 +493,11 @@ class _MonthContext:
         # bills early on, whatever the random streams — and a month generated alone (--only) is the same month.
         if (on.year, on.month) < _months_after(self.gen.first_month, RATELESS_MONTHS):
             case = "no_php_base"
-        for rec in lines:
+        for rec in lines:  # booked as Odoo books a currency without any rate: at 1.0, no peso amount anywhere
+            rec["balance"] = rec["amount_currency"]
+            rec["debit"], rec["credit"] = max(rec["balance"], 0.0), max(-rec["balance"], 0.0)
             if rec["display_type"] == "tax":
-                rec["tax_base_amount"] = 0.0
+                rec["tax_base_amount"] = round(rec["tax_base_amount"] / USD_RATE, 2)
         self.case(case, move_id)
         if case == "no_php_base_rate_later":
             written = _ts(self.extracted_at + timedelta(days=2))

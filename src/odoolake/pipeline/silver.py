@@ -428,15 +428,22 @@ def _php_amount() -> tuple[Column, Column]:
     """The line's PHP amount (signed like ``balance``) and where it came from.
 
     Written rule (docs/bir-outputs.md): a PHP line, or a line with a PHP balance, uses ``balance``. A
-    foreign-currency line whose balance Odoo left at zero (no rate on the date) uses the PHP base Odoo holds on the
-    tax line (``tax_base_amount``, always in company currency) times the tax's rate, with the sign of
-    ``amount_currency``: the document amount converted at the rate Odoo used for the base. Without a PHP base
-    either, ``amount_currency`` is converted at the latest rate on or before the date in Odoo's rate table (the BSP
-    reference rate, where the company loads it). With none of these the amount is unknown (MISSING_CURRENCY_RATE).
+    foreign-currency line Odoo booked without a rate has none: Odoo converts a currency that has no rate at all at
+    1.0 (``res.currency._get_rates``: ``COALESCE(…, 1.0)``), so its ``balance`` equals ``amount_currency`` and its
+    ``tax_base_amount`` is the document base, neither in PHP (``unconverted``); an import may leave the balance at
+    zero instead. Such a line uses the PHP base Odoo holds on the tax line (``tax_base_amount``, company currency;
+    never an unconverted one) times the tax's rate, with the sign of ``amount_currency``: the document amount
+    converted at the rate Odoo used for the base. Without a PHP base either, ``amount_currency`` is converted at the
+    latest rate on or before the date in Odoo's rate table (the BSP reference rate, where the company loads it). With
+    none of these the amount is unknown (MISSING_CURRENCY_RATE).
     """
     balance, amount_currency = F.col("balance"), F.col("amount_currency")
-    from_balance = (F.col("currency") == "PHP") | (balance != 0) | F.coalesce(amount_currency == 0, F.lit(True))
-    base = F.abs(F.coalesce(F.col("tax_base_amount"), F.lit(0).cast(MONEY)))
+    unconverted = F.coalesce((F.col("currency") != "PHP") & (amount_currency != 0) & (balance == amount_currency),
+                             F.lit(False))
+    from_balance = ~unconverted & ((F.col("currency") == "PHP") | (balance != 0) |
+                                   F.coalesce(amount_currency == 0, F.lit(True)))
+    base = F.when(unconverted, F.lit(0).cast(MONEY)).otherwise(
+        F.abs(F.coalesce(F.col("tax_base_amount"), F.lit(0).cast(MONEY))))
     derived = F.round(base * F.abs(F.col("tax_amount")) / 100, 2) * F.signum(amount_currency).cast("int")
     converted = F.round(amount_currency * F.col("fx_php_per_unit"), 2)
     php = (F.when(from_balance, balance).when(base != 0, money(derived))
@@ -509,13 +516,14 @@ def _rate() -> Column:
 
 def _base() -> Column:
     """Signed taxable base (VAT-exclusive, as Odoo computes it): credit notes count negative. A foreign-currency line
-    whose PHP amount came from the reference rate has no PHP base in Odoo (``tax_base_amount`` 0): its base is the
-    one its PHP tax implies, tax ÷ rate, so the income reported with the tax is converted at the same rate (it was
-    0.00: a 2307 and QAP certifying the tax against no income)."""
+    whose PHP amount came from the reference rate has no PHP base in Odoo (``tax_base_amount`` 0, or the document
+    base Odoo converted at 1.0 for want of a rate): its base is the one its PHP tax implies, tax ÷ rate, so the
+    income reported with the tax is converted at the same rate (it was 0.00: a 2307 and QAP certifying the tax
+    against no income)."""
     refund = F.col("move_type").isin("in_refund", "out_refund")
     held = F.abs(F.coalesce(F.col("tax_base_amount"), F.lit(0).cast(MONEY)))
     implied = F.round(F.abs(F.col("balance_php")) * 100 / _rate(), 2)
-    from_tax = (held == 0) & (F.col("php_source") == "reference_rate") & (_rate() != 0)
+    from_tax = (F.col("php_source") == "reference_rate") & (_rate() != 0)
     return money(F.when(from_tax, implied).otherwise(held) * F.when(refund, F.lit(-1)).otherwise(F.lit(1)))
 
 
