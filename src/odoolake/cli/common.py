@@ -184,6 +184,42 @@ def check_reachable(host: str) -> None:
         raise WorkspaceUnreachable(host, reason) from None
 
 
+def check_trusted(host: str) -> None:
+    """For an https workspace: a TLS handshake verified as the clients will verify it (the CA bundle named in the
+    environment, else the system's), or a one-line error naming the fix. Otherwise the SDK retries its "cannot
+    connect" for minutes and PySpark's channel waits without a word."""
+    import ssl
+
+    parts = urlsplit(host if "://" in host else f"https://{host}")
+    if parts.scheme != "https" or not parts.hostname:
+        return
+    bundle = next((os.environ[v] for v in ("REQUESTS_CA_BUNDLE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "SSL_CERT_FILE")
+                   if os.environ.get(v)), None)
+    context = ssl.create_default_context(cafile=bundle)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 443), timeout=CONNECT_TIMEOUT) as sock, \
+                context.wrap_socket(sock, server_hostname=parts.hostname):
+            pass
+    except ssl.SSLCertVerificationError as exc:
+        raise OdoolakeError(
+            f"the certificate of {host} is not trusted ({exc.verify_message}): for a local workspace, add "
+            "`odoolake_ca_bundle = <its root>/tls/ca-bundle.pem` to the profile (`odoolake up --write-profile NAME` "
+            'writes it), or run eval "$(odoolake env --profile NAME)" first') from None
+    except (OSError, ssl.SSLError):
+        return  # not a certificate problem: the client names it
+
+
+def check_spark_remote(remote: str) -> None:
+    """A Spark Connect URL (``sc://host:port/;use_ssl=true;…``) that answers, and whose certificate is trusted, before
+    PySpark opens a channel to it (PySpark waits on a dead one for minutes, and again when the session is released)."""
+    parts = urlsplit("x" + remote[2:] if remote.startswith("sc://") else remote)
+    secure = "use_ssl=true" in remote.lower()
+    host = f"{'https' if secure else 'http'}://{parts.hostname}:{parts.port or 15002}"
+    _workspace["host"] = host
+    check_reachable(host)
+    check_trusted(host)
+
+
 def workspace_client(profile: str | None = None, host: str | None = None):
     """The SDK client for a profile, a host, or the environment, after checking the workspace answers at all.
 
@@ -205,6 +241,7 @@ def workspace_client(profile: str | None = None, host: str | None = None):
         from odoolake.workspace.frontdoor.trust import trust_profile
 
         trust_profile(chosen)  # a local workspace's CA, recorded in the profile by `odoolake up --write-profile`
+    check_trusted(target)
     try:
         config = Config(profile=chosen, retry_timeout_seconds=RETRY_BUDGET) if chosen else Config(
             host=target, retry_timeout_seconds=RETRY_BUDGET)
@@ -219,8 +256,10 @@ def workspace_client(profile: str | None = None, host: str | None = None):
 def lake_session(paths: WorkspacePaths, doing: str | None = None) -> Iterator[Any]:
     """A Spark session for one command, closed after it: the embedded engine, or ``ODOOLAKE_SPARK_REMOTE`` if set.
     ``doing`` is shown (on stderr, in a terminal) while the command works: what it is doing, and that it is."""
-    from odoolake.workspace.engine import LocalEngine
+    from odoolake.workspace.engine import REMOTE_ENV, LocalEngine
 
+    if os.environ.get(REMOTE_ENV):
+        check_spark_remote(os.environ[REMOTE_ENV])
     with err_console.status(doing) if doing else contextlib.nullcontext(), LocalEngine.start(paths.home) as engine:
         yield engine.session()
 

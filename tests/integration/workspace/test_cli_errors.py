@@ -52,6 +52,37 @@ def test_a_dead_or_unknown_workspace_is_one_line_in_seconds(tmp_path):
                    "profile 'nosuch' is not in", "(profiles: dead)", "--write-profile nosuch")
 
 
+def test_a_dead_spark_remote_is_one_line_in_seconds_not_a_silent_wait(tmp_path):
+    """``notebook run --profile`` and ``ODOOLAKE_SPARK_REMOTE`` printed nothing for minutes on a dead workspace
+    (PySpark's channel retries, and again when the session is released), and Ctrl-C did not end them."""
+    dead = free_port()
+    config = tmp_path / "databrickscfg"
+    config.write_text(f"[dead]\nhost = https://127.0.0.1:{dead}\ntoken = dapi0\n")
+    notebook = tmp_path / "hello.py"
+    notebook.write_text("# Databricks notebook source\nprint('hello')\n")
+    extra = {"DATABRICKS_CONFIG_FILE": str(config)}
+    one_line_error(odoolake("notebook", "run", str(notebook), "--profile", "dead", home=tmp_path, extra=extra),
+                   f"workspace not reachable at https://127.0.0.1:{dead} (connection refused)")
+    remote = {"ODOOLAKE_SPARK_REMOTE": f"sc://127.0.0.1:{dead}/;use_ssl=true;token=abc"}
+    one_line_error(odoolake("lake", "sql", "SELECT 1", home=tmp_path, extra=remote),
+                   f"workspace not reachable at https://127.0.0.1:{dead}")
+
+
+def test_a_profile_whose_workspace_certificate_is_not_trusted_is_named_in_seconds(server, tmp_path):
+    """A local workspace's profile without ``odoolake_ca_bundle`` (written by hand, or by ``databricks configure``)
+    made the SDK retry "cannot connect" for minutes."""
+    config = tmp_path / "databrickscfg"
+    config.write_text(f"[untrusted]\nhost = {server.https_url}\ntoken = {server.token}\n")
+    extra = {"DATABRICKS_CONFIG_FILE": str(config), "REQUESTS_CA_BUNDLE": "", "SSL_CERT_FILE": "",
+             "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": ""}
+    line = one_line_error(odoolake("tokens", "list", "--profile", "untrusted", home=tmp_path, extra=extra),
+                          f"the certificate of {server.https_url} is not trusted", "odoolake_ca_bundle")
+    assert "odoolake env --profile" in line
+    trusted = odoolake("tokens", "list", "--profile", "untrusted", home=tmp_path,
+                       extra={**extra, "REQUESTS_CA_BUNDLE": server.ca_bundle})
+    assert trusted.returncode == 0, trusted.stderr
+
+
 def test_bad_arguments_and_an_empty_lake_are_one_line_each(tmp_path):
     home = tmp_path / "empty"
     bad_month = odoolake("lake", "generate", "--only", "2026-13", home=home)
