@@ -14,6 +14,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_PORT = 8765  # the workspace's one port (REST, Spark Connect, SQL) unless --port says otherwise
 DEFAULT_HOME = ".odoolake"
 LOG = logging.getLogger(__name__)
 # Until 2026-12-04 the Files API kept ``/Volumes/x`` in ``<volumes>/Volumes/x`` and ``dbfs:/Volumes/x`` was a DBFS

@@ -151,7 +151,8 @@ REMITTANCE_COLUMNS = ("agency", "form", "period", "quarter", "classified", "to_c
 
 @app.command("remittances")
 @handle_errors
-def remittances_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q4.", callback=checked_quarter),
+def remittances_cmd(period: str = typer.Option(..., "--period", "--quarter", help="Quarter, e.g. 2026Q4.",
+                                               callback=checked_quarter),
                     agency: str = typer.Option(None, help="One agency (default: all)."),
                     home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """What to remit for a quarter: the 0619-E/F of its first two months and the 1601-EQ/FQ, with the part still
@@ -160,6 +161,8 @@ def remittances_cmd(period: str = typer.Option(..., help="Quarter, e.g. 2026Q4."
     quarter = f"{year}Q{q}"
     paths = WorkspacePaths.from_env(home)
     with lake_session(paths, "reading the remittances…") as spark:
+        if agency:
+            _company(spark, agency)  # an unknown agency is named with those the lake has
         rows = spark.sql(
             f"SELECT {', '.join('r.' + c for c in REMITTANCE_COLUMNS)}, c.due FROM gold.remittances r "
             "LEFT JOIN gold.filing_calendar c "

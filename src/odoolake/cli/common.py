@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.exceptions import TyperException
 
-from odoolake.config import WorkspacePaths
+from odoolake.config import DEFAULT_PORT, WorkspacePaths
 from odoolake.errors import OdoolakeError
 
 console = Console()
@@ -43,7 +43,9 @@ _workspace: dict[str, str] = {}  # the host the command talks to, for messages
 class WorkspaceUnreachable(OdoolakeError):
     def __init__(self, host: str, reason: str) -> None:
         self.host = host
-        super().__init__(f"workspace not reachable at {host} ({reason}): start it with `odoolake up --detach`, or "
+        port = urlsplit(host if "://" in host else f"https://{host}").port
+        start = f"odoolake up --detach{f' --port {port}' if port and port != DEFAULT_PORT else ''}"
+        super().__init__(f"workspace not reachable at {host} ({reason}): start it with `{start}`, or "
                          "check --profile / DATABRICKS_HOST")
 
 

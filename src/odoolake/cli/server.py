@@ -13,15 +13,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from odoolake.cli.common import HomeOpt, console, err_console, handle_errors
-from odoolake.config import WorkspacePaths
+from odoolake.cli.common import HomeOpt, console, handle_errors
+from odoolake.config import DEFAULT_PORT, WorkspacePaths
 from odoolake.errors import OdoolakeError
 from odoolake.pids import end_process, started_at
 
 if TYPE_CHECKING:
     from odoolake.workspace.engine import LocalEngine
 
-DEFAULT_PORT = 8765
 
 
 def _pid_file(paths: WorkspacePaths) -> Path:
@@ -221,8 +220,11 @@ def env(
     Use: eval "$(odoolake env --profile odoolake)", or
     odoolake env --profile odoolake --dotenv > .vscode/odoolake.env
     """
+    from odoolake.cli.common import _profile_host
     from odoolake.workspace.frontdoor.trust import exports
 
+    if profile:
+        _profile_host(profile)  # a profile that does not exist is named, not answered with nothing to export
     for line in exports(profile):
         print(line.removeprefix("export ") if dotenv else line)
 
@@ -233,8 +235,7 @@ def down(home: str = HomeOpt) -> None:
     paths = WorkspacePaths.from_env(home)
     state = _pid_file(paths)
     if not state.exists():
-        err_console.print(f"No workspace is running for {paths.home}.")
-        raise typer.Exit(1)
+        raise OdoolakeError(f"no workspace is running for {paths.home} (started with `odoolake up --detach`)")
     running = json.loads(state.read_text())
     pid = running["pid"]
     ours = end_process(pid, 10, terminate=True, started=running.get("started"))

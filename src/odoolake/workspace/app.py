@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from odoolake.config import WorkspacePaths, local_user
+from odoolake.config import DEFAULT_PORT, WorkspacePaths, local_user
 from odoolake.workspace.catalog import routes as catalog_routes
 from odoolake.workspace.catalog.store import CatalogStore
 from odoolake.workspace.compute import LOCAL_CLUSTER_ID, LocalCompute
@@ -65,7 +65,6 @@ from odoolake.workspace.sql.thrift_service import ThriftService
 
 _MLFLOW_ROUTE = re.compile(r"^/api/\d\.\d/(preview/)?mlflow/")  # MLflow's REST routes, every API version
 LOG = logging.getLogger(__name__)
-DEFAULT_PORT = 8765
 # Routes are matched in order, one after another: what SQL clients call for every query (the statement API, the
 # SQL connector's Thrift) comes first (routing took 0.3 ms of each statement behind the 70 routes before it).
 ROUTERS = (compute.router, sql_protocol.router, catalog_routes.router, serving.invocation_router, identity.public_router,

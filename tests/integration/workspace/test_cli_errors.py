@@ -62,7 +62,8 @@ def test_a_dead_spark_remote_is_one_line_in_seconds_not_a_silent_wait(tmp_path):
     notebook.write_text("# Databricks notebook source\nprint('hello')\n")
     extra = {"DATABRICKS_CONFIG_FILE": str(config)}
     one_line_error(odoolake("notebook", "run", str(notebook), "--profile", "dead", home=tmp_path, extra=extra),
-                   f"workspace not reachable at https://127.0.0.1:{dead} (connection refused)")
+                   f"workspace not reachable at https://127.0.0.1:{dead} (connection refused)",
+                   f"odoolake up --detach --port {dead}")  # the profile's port: the default would not match it
     remote = {"ODOOLAKE_SPARK_REMOTE": f"sc://127.0.0.1:{dead}/;use_ssl=true;token=abc"}
     one_line_error(odoolake("lake", "sql", "SELECT 1", home=tmp_path, extra=remote),
                    f"workspace not reachable at https://127.0.0.1:{dead}")
@@ -98,6 +99,23 @@ def test_bad_arguments_and_an_empty_lake_are_one_line_each(tmp_path):
                    "TABLE_OR_VIEW_NOT_FOUND", "odoolake demo")
     debug = odoolake("--debug", "notebook", "run", "nope.py", home=home)
     assert debug.returncode == 1 and "Traceback" in debug.stderr  # --debug keeps the whole story
+
+
+def test_env_down_and_remittances_name_what_is_wrong(tmp_path):
+    """``odoolake env --profile typo`` printed nothing (so ``eval`` did nothing, quietly); ``down`` with nothing
+    running had no ``error:`` line; ``bir remittances --agency XYZ`` blamed a missing month-end."""
+    config = tmp_path / "databrickscfg"
+    config.write_text("[odoolake]\nhost = https://127.0.0.1:8765\ntoken = dapi0\n")
+    one_line_error(odoolake("env", "--profile", "typo", home=tmp_path, extra={"DATABRICKS_CONFIG_FILE": str(config)}),
+                   "profile 'typo' is not in", "(profiles: odoolake)")
+    one_line_error(odoolake("down", home=tmp_path / "nothing"), "no workspace is running for")
+    from odoolake.workspace.engine import LocalEngine
+
+    with LocalEngine.start(tmp_path / "lake") as engine, engine.spark() as spark:
+        spark.sql("CREATE SCHEMA IF NOT EXISTS silver")
+        spark.sql("CREATE TABLE silver.companies AS SELECT 'RIM' AS agency")
+    one_line_error(odoolake("bir", "remittances", "--quarter", "2026Q3", "--agency", "XYZ", home=tmp_path / "lake"),
+                   "Unknown agency 'XYZ'; the lake has RIM")
 
 
 def test_up_detach_on_a_busy_port_fails_clearly(tmp_path):
