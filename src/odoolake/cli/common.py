@@ -157,6 +157,22 @@ def _config_file() -> Path:
     return Path(os.environ.get("DATABRICKS_CONFIG_FILE", Path.home() / ".databrickscfg"))
 
 
+def _hosts_of_profiles() -> dict[str, str]:
+    config = configparser.ConfigParser()
+    if _config_file().exists():
+        config.read(_config_file())
+    return {name: config[name].get("host", "") for name in config.sections()}
+
+
+def _same_host(a: str | None, b: str) -> bool:
+    """Whether two workspace URLs name the same host and port (the scheme's default port if none is given)."""
+    if not a:
+        return False
+    x, y = (urlsplit(u if "://" in u else f"https://{u}") for u in (a, b))
+    return (x.hostname, x.port or (443 if x.scheme == "https" else 80)) == \
+        (y.hostname, y.port or (443 if y.scheme == "https" else 80))
+
+
 def _profile_host(profile: str) -> str:
     path = _config_file()
     config = configparser.ConfigParser()
@@ -233,6 +249,8 @@ def workspace_client(profile: str | None = None, host: str | None = None):
 
     env_profile = os.environ.get("DATABRICKS_CONFIG_PROFILE")
     chosen = profile or (None if host or os.environ.get("DATABRICKS_HOST") else env_profile)
+    if not chosen and host and env_profile and _same_host(_hosts_of_profiles().get(env_profile), host):
+        chosen = env_profile  # a bundle target's host that the exported profile names: its token and CA
     target = _profile_host(chosen) if chosen else (host or os.environ.get("DATABRICKS_HOST"))
     if not target:
         raise OdoolakeError("no workspace given: pass --profile NAME, or set DATABRICKS_HOST and DATABRICKS_TOKEN "
