@@ -206,5 +206,5 @@ def test_the_forecasting_page_is_written_from_the_champions_run(forecast_lake):
 def test_scoring_without_a_champion_says_what_to_run(tmp_path, spark):
     from odoolake.config import WorkspacePaths
 
-    with pytest.raises(history.ForecastDataError, match="run the train_forecaster task first"):
+    with pytest.raises(history.ForecastDataError, match=r"train one first \(`odoolake ml train`"):
         score(spark, WorkspacePaths.from_env(tmp_path))

@@ -59,6 +59,19 @@ def _where(exc: BaseException) -> str:
     return f" (at {own[-1].filename}:{own[-1].lineno})" if own else ""
 
 
+# Tables the month-end (``odoolake lake run``, the demo) does not make, and what does.
+_BUILT_ELSEWHERE = {"bir_forecast": "`odoolake ml train` then `odoolake ml score` (or the bir_etl job)"}
+
+
+def _how_to_build(text: str) -> str:
+    """The hint after TABLE_OR_VIEW_NOT_FOUND: what builds the table named, for the lake's own tables."""
+    for table, how in _BUILT_ELSEWHERE.items():
+        if f"`{table}`" in text or f".{table}`" in text:
+            return f"the lake does not have it yet; build it with {how}"
+    return ("no such table in the lake: check the name (`SHOW TABLES IN <schema>`), or, for a lake not built yet, "
+            "build it with `odoolake demo` (or `odoolake lake run`)")
+
+
 def error_line(exc: BaseException) -> str:
     """One line for any failure: ours and the workspace's as they are, others with a hint of what to do."""
     from databricks.sdk.errors import DatabricksError
@@ -74,7 +87,7 @@ def error_line(exc: BaseException) -> str:
     if spark_error:
         text = text.split("\n\nJVM stacktrace")[0]
         if "TABLE_OR_VIEW_NOT_FOUND" in text:
-            return f"{text}: the lake does not have it yet; build it with `odoolake demo` (or `odoolake lake run`)"
+            return f"{text}: {_how_to_build(text)}"
         return f"the engine refused it: {text}"
     return f"{type(exc).__name__}: {text}{_where(exc)} (run with --debug for the traceback)"
 

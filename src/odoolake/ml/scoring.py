@@ -42,7 +42,8 @@ def champion(model_name: str = tracking.MODEL_NAME):
         return mlflow.MlflowClient().get_model_version_by_alias(model_name, tracking.ALIAS)
     except MlflowException as exc:
         raise history.ForecastDataError(
-            f"No {model_name}@{tracking.ALIAS} to score with: run the train_forecaster task first "
+            f"No {model_name}@{tracking.ALIAS} to score with: train one first (`odoolake ml train`, or the bir_etl "
+            "job's train_forecaster task) "
             f"({exc.message if hasattr(exc, 'message') else exc})") from exc
 
 

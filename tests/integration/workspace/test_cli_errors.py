@@ -96,7 +96,9 @@ def test_bad_arguments_and_an_empty_lake_are_one_line_each(tmp_path):
     assert "Traceback" not in done.stderr and "AttributeError" not in done.stderr
     one_line_error(odoolake("lake", "run", home=home), "No raw drops in dbfs:/raw/odoo", "odoolake lake generate")
     one_line_error(odoolake("lake", "sql", "SELECT * FROM gold.bir_transactions", home=home),
-                   "TABLE_OR_VIEW_NOT_FOUND", "odoolake demo")
+                   "TABLE_OR_VIEW_NOT_FOUND", "check the name", "odoolake demo")
+    one_line_error(odoolake("lake", "sql", "SELECT * FROM gold.bir_forecast", home=home),  # not the month-end's
+                   "TABLE_OR_VIEW_NOT_FOUND", "`odoolake ml train` then `odoolake ml score`")
     debug = odoolake("--debug", "notebook", "run", "nope.py", home=home)
     assert debug.returncode == 1 and "Traceback" in debug.stderr  # --debug keeps the whole story
 
