@@ -301,6 +301,22 @@ def form1604e(agent: Agent, year: int, rows: Iterable[AlphalistRow], exempt: Ite
                    len(schedule3) + len(schedule4), income, at_rate, withheld, left3 + left4, _differences(schedule3))
 
 
+def classification_code(text: str | None) -> str:
+    """The 1604-F classification code (one letter A to H), or BirRuleError naming what was given."""
+    code = (text or "").strip().upper()
+    if len(code) != 1 or code not in "ABCDEFGH":
+        raise BirRuleError(f"The 1604-F classification code must be one letter A to H, got {text!r}.")
+    return code
+
+
+def qap_form(text: str | None) -> str:
+    """The return a QAP goes with (``1601EQ``/``1601FQ``; ``1601-EQ`` too), or BirRuleError naming what was given."""
+    form = (text or "").strip().upper().replace("-", "")
+    if form not in QAP_FORMS:
+        raise BirRuleError(f"QAP form must be one of {', '.join(QAP_FORMS)}, got {text!r}.")
+    return form
+
+
 def form1604f(agent: Agent, year: int, rows: Iterable[AlphalistRow], classification: str,
               skip_invalid: bool = False) -> DatFile:
     """The 1604-F alphalist (schedule 4: final tax withheld), ``{TIN}{BR}{MMDDYYYY}1604F.dat``.
@@ -308,9 +324,7 @@ def form1604f(agent: Agent, year: int, rows: Iterable[AlphalistRow], classificat
     ``classification`` is the code A to H written before the ATC on each row (an open-source writer calls it the
     classification code and prints the column as "status as to residence/nationality"); what each letter means was
     not found in any source checked, so the filer supplies it, one for the whole file."""
-    code = (classification or "").strip().upper()
-    if code not in tuple("ABCDEFGH"):
-        raise BirRuleError(f"The 1604-F classification code must be one letter A to H, got {classification!r}.")
+    code = classification_code(classification)
     tin, br = _tin(agent.tin, agent.branch, "Withholding agent")
     as_of = date(year, 12, 31).strftime("%m/%d/%Y")
     schedule4, left = _select(rows, "1604-F", skip_invalid)

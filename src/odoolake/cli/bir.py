@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -68,13 +69,39 @@ def parse_quarter(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def checked_quarter(text: str) -> str:
-    """The ``--quarter`` option checked as it is read: a usage mistake (exit 2, the option named)."""
-    try:
-        parse_quarter(text)
-    except BirRuleError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    return text
+def usage(check: Callable[[str], object]) -> Callable[[str | None], str | None]:
+    """A typer callback: an option ``check`` refuses (BirRuleError) is a usage mistake (exit 2, the option named)."""
+    def checked(text: str | None) -> str | None:
+        if text is None:
+            return text
+        try:
+            check(text)
+        except BirRuleError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        return text
+    return checked
+
+
+checked_quarter = usage(parse_quarter)  # the --quarter/--period options, checked as they are read
+
+
+def _efps_group(text: str) -> None:
+    from odoolake.bir.calendar import EfpsGroup
+
+    if text.strip().upper() not in EfpsGroup.__members__:
+        raise BirRuleError(f"eFPS group must be one of A, B, C, D, E, got {text!r}.")
+
+
+def _qap_form(text: str) -> str:
+    from odoolake.bir.dat import qap_form
+
+    return qap_form(text)
+
+
+def _classification(text: str) -> str:
+    from odoolake.bir.dat import classification_code
+
+    return classification_code(text)
 
 
 def holiday_table(paths: WorkspacePaths, years: range):
@@ -110,9 +137,11 @@ def holiday_table(paths: WorkspacePaths, years: range):
 
 @app.command("calendar")
 @handle_errors
-def calendar_cmd(year: int = typer.Option(None, help="Year the obligations fall due in (default: this year)."),
-                 efps_group: str = typer.Option(None, "--efps-group", help="eFPS filing group A to E (RR 26-2002): "
-                                                "monthly returns move to the 15th (A) … 11th (E)."),
+def calendar_cmd(year: int = typer.Option(None, min=2000, max=2100,
+                                          help="Year the obligations fall due in (default: this year)."),
+                 efps_group: str = typer.Option(None, "--efps-group", callback=usage(_efps_group),
+                                                help="eFPS filing group A to E (RR 26-2002): monthly returns move to "
+                                                     "the 15th (A) … 11th (E)."),
                  by_period: bool = typer.Option(False, "--by-period", help="List the obligations for the year's "
                                                 "periods instead (annual returns then fall due the year after)."),
                  home: str = HomeOpt, output: Output = OutputOpt) -> None:
@@ -123,8 +152,6 @@ def calendar_cmd(year: int = typer.Option(None, help="Year the obligations fall 
     year = year or date.today().year
     group = None
     if efps_group:
-        if efps_group.strip().upper() not in EfpsGroup.__members__:
-            raise BirRuleError(f"eFPS group must be one of A, B, C, D, E, got {efps_group!r}.")
         group = EfpsGroup(efps_group.strip().upper())
     paths = WorkspacePaths.from_env(home)
     table = holiday_table(paths, range(year - 1, year + 2))
@@ -268,7 +295,8 @@ def write_qap(paths: WorkspacePaths, spark, agency: str, year: int, q: int, skip
 @handle_errors
 def dat_qap(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1.", callback=checked_quarter),
             agency: str = typer.Option(..., help="Agency (company) code, e.g. RIM."),
-            form: str = typer.Option("1601EQ", help="1601EQ (expanded withholding) or 1601FQ (final withholding)."),
+            form: str = typer.Option("1601EQ", callback=usage(_qap_form),
+                                     help="1601EQ (expanded withholding) or 1601FQ (final withholding)."),
             skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """The QAP attached to the 1601-EQ (or the 1601-FQ), as a DAT file."""
     year, q = parse_quarter(quarter)
@@ -326,8 +354,9 @@ def dat_1604e(year: int = typer.Option(..., help="Calendar year."), agency: str 
 @dat_app.command("1604f")
 @handle_errors
 def dat_1604f(year: int = typer.Option(..., help="Calendar year."), agency: str = typer.Option(...),
-              classification: str = typer.Option(..., help="The payee classification code (A to H) the BIR "
-                                                 "alphalist module asks for on each schedule 4 row."),
+              classification: str = typer.Option(..., callback=usage(_classification),
+                                                 help="The payee classification code (A to H) the BIR alphalist "
+                                                      "module asks for on each schedule 4 row."),
               skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """The annual 1604-F alphalist of final tax withheld (schedule 4), netted over the year."""
     from odoolake.bir import dat, filing

@@ -37,6 +37,7 @@ LATEST_CHARTS = "dbfs:/reports/bir_forecast/latest"
 def _config(origins: int, horizon: int, candidates: str | None, seed: int):
     from odoolake.ml.backtest import BacktestConfig
     from odoolake.ml.candidates import CANDIDATES, DEFAULT_CANDIDATES
+    from odoolake.ml.history import ForecastDataError
 
     if candidates == "all":
         chosen = tuple(CANDIDATES)
@@ -45,7 +46,12 @@ def _config(origins: int, horizon: int, candidates: str | None, seed: int):
     else:
         chosen = DEFAULT_CANDIDATES
     config = BacktestConfig(horizon=horizon, origins=origins, candidates=chosen, seed=seed)
-    config.validate()
+    try:
+        config.validate()
+    except ForecastDataError as exc:  # a usage mistake: exit 2, the option named
+        option = next((f"--{name}" for name in ("origins", "horizon", "candidates") if str(exc).startswith(name)),
+                      None)
+        raise typer.BadParameter(str(exc), param_hint=option) from None
     return config
 
 

@@ -90,6 +90,14 @@ def test_bad_arguments_and_an_empty_lake_are_one_line_each(tmp_path):
     assert bad_month.returncode == 2 and "expected a month as YYYY-MM" in bad_month.stderr
     bad_quarter = odoolake("bir", "dat", "qap", "--quarter", "2026Q5", "--agency", "RIM", home=home)
     assert bad_quarter.returncode == 2 and "'--quarter'" in bad_quarter.stderr and "2026Q5" in bad_quarter.stderr
+    for args, option in ((("bir", "calendar", "--efps-group", "Z"), "--efps-group"),  # these were exit 1, unnamed
+                         (("bir", "calendar", "--year", "26"), "--year"),
+                         (("bir", "dat", "qap", "--quarter", "2026Q3", "--agency", "RIM", "--form", "1601XX"), "--form"),
+                         (("bir", "dat", "1604f", "--year", "2026", "--agency", "RIM", "--classification", "Z"),
+                          "--classification"),
+                         (("ml", "train", "--origins", "5"), "--origins")):
+        usage = odoolake(*args, home=home)
+        assert usage.returncode == 2 and option in usage.stderr and "Traceback" not in usage.stderr, usage.stderr
     one_line_error(odoolake("notebook", "run", "nope.py", home=home), "Notebook nope.py not found")
     done = odoolake("demo", "--bundle", str(tmp_path / "nowhere"), home=home)
     assert done.returncode == 1 and "No bundle found (looked for databricks.yml in" in done.stderr
