@@ -255,8 +255,7 @@ QAP_FORMS = ("1601EQ", "1601FQ")
 def qap(agent: Agent, year: int, quarter: int, rows: Iterable[AlphalistRow],
         exempt: Iterable[AlphalistRow] = (), form: str = "1601EQ", skip_invalid: bool = False) -> DatFile:
     """The QAP attached to the 1601-EQ (or the 1601-FQ), named ``{TIN}{BR}{MMYYYY}{form}.dat``."""
-    if form not in QAP_FORMS:
-        raise BirRuleError(f"QAP form must be one of {', '.join(QAP_FORMS)}, got {form!r}.")
+    form = qap_form(form)
     tin, br = _tin(agent.tin, agent.branch, "Withholding agent")
     y, m = _quarter_end(year, quarter)
     period = f"{m:02d}/{y}"
