@@ -26,25 +26,34 @@ def parse_month(value: str, option: str) -> date:
 @app.command("generate")
 @handle_errors
 def generate_cmd(
-    months: int = typer.Option(36, min=1),
-    lines: int = typer.Option(300_000, min=1000),
-    seed: int = typer.Option(42),
+    months: int = typer.Option(None, min=1, help="Months of history (default 36; with --only, the lake's)."),
+    lines: int = typer.Option(None, min=1000, help="Journal lines over all the months (default 300,000; with "
+                                                   "--only, the lake's)."),
+    seed: int = typer.Option(None, help="Random seed (default 42; with --only, the lake's)."),
     end: str = typer.Option(None, help="Last month, YYYY-MM (default: the month before --as-of)."),
     as_of: str = AsOfOpt,
     only: str = typer.Option(None, help="Generate only this month's batch, YYYY-MM (an incremental drop: a month not "
-                                        "generated yet, such as the one after --end)."),
+                                        "generated yet, such as the one after --end), with the settings the lake's "
+                                        "data was generated with (dbfs:/raw/odoo/_generator.json)."),
     home: str = HomeOpt,
     output: Output = OutputOpt,
 ) -> None:
     """Write Odoo-shaped raw drops to dbfs:/raw/odoo, with a progress bar over the months."""
     from odoolake.datagen import GenConfig, generate
-    from odoolake.datagen.generator import batch_id
+    from odoolake.datagen.generator import batch_id, read_run_record
 
-    as_of_day = parse_as_of(as_of)
-    last = parse_month(end, "--end") if end else last_full_month(as_of_day)
     wanted = [parse_month(only, "--only")] if only else None
     paths = WorkspacePaths.from_env(home).ensure()
     raw = paths.dbfs_to_local(RAW_ROOT)
+    # A new month continues the lake's data: the same partners, volumes and seed (other settings made a step in
+    # every series the forecaster learns from), unless an option says otherwise.
+    recorded = (read_run_record(raw) or {}) if wanted else {}
+    months = months or recorded.get("months") or 36
+    lines = lines or recorded.get("lines") or 300_000
+    seed = seed if seed is not None else recorded.get("seed", 42)
+    as_of_day = parse_as_of(as_of or recorded.get("as_of"))
+    last_month: str | None = end or recorded.get("end")
+    last = parse_month(last_month, "--end") if last_month else last_full_month(as_of_day)
     if wanted:
         existing = sorted(raw.glob(f"*/{batch_id(wanted[0])}.jsonl"))
         if existing:

@@ -735,17 +735,22 @@ def generate(config: GenConfig, raw_root: Path, months: Iterable[date] | None = 
              progress: Callable[[str, int, int], None] | None = None) -> Manifest:
     """Write Odoo-shaped raw drops under ``raw_root`` and return what was generated."""
     manifest = Generator(config).run(raw_root, months, progress)
-    record_run(manifest, raw_root)
+    record_run(manifest, raw_root, adding=months is not None)
     return manifest
 
 
-def record_run(manifest: Manifest, raw_root: Path) -> Path:
-    """``<raw_root>/_generator.json``: the settings (as-of date and seed included) that reproduce these drops."""
+def record_run(manifest: Manifest, raw_root: Path, adding: bool = False) -> Path:
+    """``<raw_root>/_generator.json``: the settings (as-of date and seed included) that reproduce these drops.
+    ``adding`` (a month generated alone, with the recorded settings): its batch and cases join the record's."""
     cfg = manifest.config
+    previous = (read_run_record(raw_root) or {}) if adding else {}
+    cases = dict(previous.get("cases") or {})
+    for case, ids in manifest.cases.items():
+        cases[case] = cases.get(case, 0) + len(ids)
     record = {
         "as_of": cfg.as_of.isoformat() if cfg.as_of else None, "end": f"{cfg.end:%Y-%m}", "months": cfg.months,
         "lines": cfg.lines, "seed": cfg.seed, "agencies": list(cfg.agencies), "odoo_version": cfg.odoo_version,
-        "batches": manifest.batches, "cases": {k: len(v) for k, v in sorted(manifest.cases.items())},
+        "batches": sorted({*previous.get("batches", []), *manifest.batches}), "cases": dict(sorted(cases.items())),
     }
     raw_root.mkdir(parents=True, exist_ok=True)
     path = raw_root / RUN_RECORD
