@@ -500,7 +500,7 @@ def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Qua
         done.append({"agency": "all", "output": "month-end summary", "path": summary})
     emit(output, {"quarter": quarter, "written": done, "not_written": problems}, lambda: console.print(summary))
     if problems:
-        err_console.print(f"[yellow]{len(problems)} output(s) need fixes in Odoo first:[/]")
+        err_console.print(f"[yellow]{len(problems)} output(s) not written:[/]")  # each line says why (Odoo, no data…)
         for problem in problems[:20]:
             err_console.print(f"  - {problem}")
         raise OdoolakeError("Some outputs were not written (see above); everything written is complete.")
