@@ -283,6 +283,26 @@ def test_one_served_model_of_an_endpoint_is_called_by_its_name(serving, forecast
         httpx.delete(f"{srv.url}/api/2.0/serving-endpoints/pinned", headers=auth)
 
 
+def test_an_endpoint_whose_version_was_deleted_is_not_ready(serving, forecast_lake):
+    """After its model version was deleted the endpoint still said READY while every call answered 404."""
+    srv, w = serving
+    client = tracking.client(forecast_lake.paths)
+    existing = client.get_model_version(MODEL_NAME, _champion(forecast_lake.paths))
+    copy = client.create_model_version(MODEL_NAME, source=existing.source, run_id=existing.run_id).version
+    try:
+        w.serving_endpoints.create_and_wait("short-lived", config=EndpointCoreConfigInput(
+            name="short-lived", served_entities=[ServedEntityInput(entity_name=MODEL_NAME, entity_version=copy)]))
+        assert w.serving_endpoints.get("short-lived").state.ready.value == "READY"
+        client.delete_model_version(MODEL_NAME, copy)
+        got = w.serving_endpoints.get("short-lived")
+        assert got.state.ready.value == "NOT_READY"
+        (entity,) = got.config.served_entities
+        assert entity.state.deployment.value == "DEPLOYMENT_FAILED" and f"no version {copy}" in \
+            entity.state.deployment_state_message
+    finally:
+        w.serving_endpoints.delete("short-lived")
+
+
 def test_external_models_and_bad_traffic_are_refused(serving, forecast_lake):
     srv, _ = serving
     auth = {"Authorization": f"Bearer {srv.token}"}

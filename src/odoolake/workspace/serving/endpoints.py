@@ -188,11 +188,16 @@ class ServingEndpoints:
     def _render(self, row, detailed: bool) -> dict:
         stored = json.loads(row["body"])
         config = stored["config"]
-        entities, models = [], []
+        entities, models, gone = [], [], []
         for e in config["served_entities"]:
             follows = "" if e["entity_version"].isdigit() else f" (follows alias {e['entity_version']!r})"
             state = {"deployment": "DEPLOYMENT_READY",
                      "deployment_state_message": f"Served in-process by the local workspace{follows}."}
+            try:
+                self.models.resolve(e["entity_name"], e["entity_version"])
+            except ResourceDoesNotExist as exc:  # deleted from the registry since: it cannot answer
+                gone.append(e["name"])
+                state = {"deployment": "DEPLOYMENT_FAILED", "deployment_state_message": exc.message}
             common = {"name": e["name"], "workload_size": e["workload_size"],
                       "scale_to_zero_enabled": e["scale_to_zero_enabled"], "creator": row["creator"],
                       "creation_timestamp": row["updated"], "state": state}
@@ -201,7 +206,7 @@ class ServingEndpoints:
         out = {
             "name": row["name"], "id": row["id"], "creator": row["creator"],
             "creation_timestamp": row["created"], "last_updated_timestamp": row["updated"],
-            "state": {"ready": "READY", "config_update": "NOT_UPDATING"},
+            "state": {"ready": "NOT_READY" if gone else "READY", "config_update": "NOT_UPDATING"},
             "config": {"served_entities": entities, "served_models": models,
                        "config_version": stored.get("config_version", 1)},
             "tags": stored.get("tags") or [],
