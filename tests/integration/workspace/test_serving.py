@@ -285,7 +285,7 @@ def test_one_served_model_of_an_endpoint_is_called_by_its_name(serving, forecast
 
 def test_an_endpoint_whose_version_was_deleted_is_not_ready(serving, forecast_lake):
     """After its model version was deleted the endpoint still said READY while every call answered 404."""
-    srv, w = serving
+    _, w = serving
     client = tracking.client(forecast_lake.paths)
     existing = client.get_model_version(MODEL_NAME, _champion(forecast_lake.paths))
     copy = client.create_model_version(MODEL_NAME, source=existing.source, run_id=existing.run_id).version
