@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 import typer
-from rich.table import Table
 
 from odoolake.cli.common import HomeOpt, Output, OutputOpt, ProfileOpt, console, emit, handle_errors, workspace_client
 from odoolake.config import WorkspacePaths
@@ -70,13 +69,23 @@ def list_tokens(output: Output = OutputOpt, profile: str = ProfileOpt, home: str
     client = _client(profile)
     infos = ([t.as_dict() for t in client.tokens.list()] if client is not None
              else [t.as_dict() for t in _local(home).list()])
-    table = Table()  # the id whole (``tokens revoke`` needs it); the other columns fold on a narrow terminal
-    table.add_column("token_id", no_wrap=True, min_width=max((len(t["token_id"]) for t in infos), default=8))
-    for column in ("comment", "creation_time", "expiry_time"):
-        table.add_column(column)
-    for t in infos:
-        table.add_row(t["token_id"], t.get("comment", ""), str(t.get("creation_time")), str(t.get("expiry_time")))
-    emit(output, {"token_infos": infos}, lambda: console.print(table))
+    def text() -> None:  # each id whole on its own line (``tokens revoke`` needs it), at any terminal width
+        for t in infos:
+            console.print(t["token_id"], soft_wrap=True)
+            console.print(f"  comment: {t.get('comment') or '-'}   created: {_when(t.get('creation_time'))}   "
+                          f"expires: {_when(t.get('expiry_time'))}", highlight=False)
+        if not infos:
+            console.print("No tokens.")
+    emit(output, {"token_infos": infos}, text)
+
+
+def _when(epoch_ms: int | None) -> str:
+    """A token time for people (UTC, to the minute); JSON output keeps the API's epoch milliseconds."""
+    from datetime import UTC, datetime
+
+    if epoch_ms is None or epoch_ms < 0:
+        return "never"
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @app.command("revoke")

@@ -34,6 +34,9 @@ def test_up_tokens_down(tmp_path):
         via_profile = odoolake("tokens", "list", "-o", "json", "--profile", "local", env=env)
         assert via_profile.returncode == 0, via_profile.stderr
         assert "ci" in [t["comment"] for t in json.loads(via_profile.stdout)["token_infos"]]
+        shown = odoolake("tokens", "list", "--profile", "local", env={**env, "COLUMNS": "80"})
+        assert shown.returncode == 0 and " UTC" in shown.stdout  # times people read, not epoch milliseconds
+        assert token["token_info"]["token_id"] in shown.stdout  # whole: revoke needs it
         revoked = odoolake("tokens", "revoke", token["token_info"]["token_id"], env=env)
         assert revoked.returncode == 0
         again = odoolake("up", "--detach", "--port", str(port), env=env)
