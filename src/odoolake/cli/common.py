@@ -226,8 +226,8 @@ def check_trusted(host: str) -> None:
         return
     bundle = next((os.environ[v] for v in ("REQUESTS_CA_BUNDLE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "SSL_CERT_FILE")
                    if os.environ.get(v)), None)
-    context = ssl.create_default_context(cafile=bundle)
     try:
+        context = ssl.create_default_context(cafile=bundle)
         with socket.create_connection((parts.hostname, parts.port or 443), timeout=CONNECT_TIMEOUT) as sock, \
                 context.wrap_socket(sock, server_hostname=parts.hostname):
             pass
