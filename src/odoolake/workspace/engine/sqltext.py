@@ -14,7 +14,7 @@ import json
 import re
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -364,18 +364,22 @@ def replace_name_path(name: str, mapper: Callable[[PathRef], str]) -> str:
 
 
 def _replaced(sql: str, refs: list[PathRef], mapper: Callable[[PathRef], str]) -> str:
-    out, last = [], 0
+    edits = []
     for ref in refs:
         new = mapper(ref)
-        if new == ref.path:
-            continue
-        out.append(sql[last:ref.start])
-        out.append(quote_path(new, ref.quote))
-        last = ref.end + 1
-    if not out:
-        return sql
-    out.append(sql[last:])
-    return "".join(out)
+        if new != ref.path:
+            edits.append((ref.start, ref.end + 1, quote_path(new, ref.quote)))
+    return spliced(sql, edits)
+
+
+def spliced(text: str, edits: Iterable[tuple[int, int, str]]) -> str:
+    """``text`` with each span ``[start, end)`` replaced by its new text (spans that do not overlap; an empty span
+    inserts)."""
+    out, last = [], 0
+    for start, end, new in sorted(edits, key=lambda edit: (edit[0], edit[1])):
+        out += [text[last:start], new]
+        last = end
+    return "".join(out) + text[last:] if out else text
 
 
 def mentions(sql: str, name: str) -> bool:

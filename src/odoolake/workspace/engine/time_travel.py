@@ -70,8 +70,4 @@ def at_location(sql: str, location_of: Callable[[VersionedRef], str | None]) -> 
         edits.append((ref.start, ref.end, f"delta.{sqltext.quote_path(location, '`')}"))
         if ref.alias_at is not None:
             edits.append((ref.alias_at, ref.alias_at, f" AS {sqltext.quote_path(ref.parts[-1], '`')}"))
-    out, last = [], 0
-    for start, end, text in sorted(edits):
-        out += [sql[last:start], text]
-        last = end
-    return "".join(out) + sql[last:]
+    return sqltext.spliced(sql, edits)

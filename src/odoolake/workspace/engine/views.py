@@ -141,15 +141,9 @@ def qualified(query: str, schema: str) -> str:
     """``query`` with every table it names by one part named ``schema.table``: a view reads the tables of the schema
     it was made in, whatever schema its reader uses."""
     return replace_names(query, [ref for ref in table_refs(query) if len(ref.parts) == 1],
-                     lambda ref: f"{sqltext.quote_path(schema, '`')}.{sqltext.quote_path(ref.parts[0], '`')}")
+                         lambda ref: f"{sqltext.quote_path(schema, '`')}.{sqltext.quote_path(ref.parts[0], '`')}")
 
 
 def replace_names(sql: str, refs: list[TableRef], text_of: Callable[[TableRef], str | None]) -> str:
     """``sql`` with each name ``text_of`` answers a text for replaced by that text (the others as they were)."""
-    out, last = [], 0
-    for ref in refs:
-        text = text_of(ref)
-        if text is not None:
-            out += [sql[last:ref.start], text]
-            last = ref.end
-    return "".join(out) + sql[last:]
+    return sqltext.spliced(sql, [(ref.start, ref.end, text) for ref in refs if (text := text_of(ref)) is not None])
