@@ -1405,9 +1405,12 @@ class PlanRewriter:
         except CallRefused:
             return None
         found = self.catalog.find_view(name)
-        if found is not None and "." not in text.strip("`") and name.table in self._temporary_views(call):
-            return None  # a temporary view of the session hides it, as Spark resolves a one-part name
-        return found
+        return None if found is not None and self._temporary_view_hides(text, name, call) else found
+
+    def _temporary_view_hides(self, text: str, name: FullName, call: Call) -> bool:
+        """Whether ``text`` is a one-part name a temporary view of the session holds: Spark resolves it to that view,
+        before any persistent view of the name."""
+        return "." not in text.strip("`") and name.table in self._temporary_views(call)
 
     def _expand_views(self, sql: str, call: Call, depth: int = 0) -> str:
         """``sql`` with every persistent view it reads replaced by the view's query (views over views too)."""
@@ -1462,8 +1465,8 @@ class PlanRewriter:
         """The persistent view an ``ALTER VIEW name AS`` changes; None for a temporary view of the session (the
         engine's); refused when the name is a table's or nothing's."""
         name = self.resolve(text, call)
-        if "." not in text.strip("`") and name.table in self._temporary_views(call):
-            return None  # a temporary view hides a persistent one of its name, as Spark resolves a one-part name
+        if self._temporary_view_hides(text, name, call):
+            return None
         found = self.catalog.find_view(name)
         if found is not None:
             return found
