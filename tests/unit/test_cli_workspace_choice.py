@@ -23,8 +23,7 @@ def profiles(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(config))
     for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(common, "check_reachable", lambda host: None)
-    monkeypatch.setattr(common, "check_trusted", lambda host: None)
+    monkeypatch.setattr(common, "check_workspace", lambda host: None)
     from databricks.sdk.config import Config
 
     monkeypatch.setattr(Config, "_resolve_host_metadata", lambda self: None)  # no workspace answers here

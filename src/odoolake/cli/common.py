@@ -201,43 +201,37 @@ def _profile_host(profile: str) -> str:
     return host
 
 
-def check_reachable(host: str) -> None:
-    """Open (and close) a connection to ``host`` within CONNECT_TIMEOUT, or raise WorkspaceUnreachable."""
+def check_workspace(host: str) -> None:
+    """One connection to ``host`` within CONNECT_TIMEOUT, or WorkspaceUnreachable; for https, its TLS handshake
+    verified as the clients will verify it (the CA bundle named in the environment, else the system's), or a one-line
+    error naming the fix. Otherwise the SDK retries for minutes and PySpark's channel waits without a word."""
+    import ssl
+
     parts = urlsplit(host if "://" in host else f"https://{host}")
     if not parts.hostname:
         raise OdoolakeError(f"{host!r} is not a workspace URL; give it as http://host:port or https://host")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT).close()
+        sock = socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT)
     except OSError as exc:
         reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else (
             f"no answer within {CONNECT_TIMEOUT:.0f} s" if isinstance(exc, TimeoutError) else str(exc))
         raise WorkspaceUnreachable(host, reason) from None
-
-
-def check_trusted(host: str) -> None:
-    """For an https workspace: a TLS handshake verified as the clients will verify it (the CA bundle named in the
-    environment, else the system's), or a one-line error naming the fix. Otherwise the SDK retries its "cannot
-    connect" for minutes and PySpark's channel waits without a word."""
-    import ssl
-
-    parts = urlsplit(host if "://" in host else f"https://{host}")
-    if parts.scheme != "https" or not parts.hostname:
-        return
-    bundle = next((os.environ[v] for v in ("REQUESTS_CA_BUNDLE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "SSL_CERT_FILE")
-                   if os.environ.get(v)), None)
-    try:
-        context = ssl.create_default_context(cafile=bundle)
-        with socket.create_connection((parts.hostname, parts.port or 443), timeout=CONNECT_TIMEOUT) as sock, \
-                context.wrap_socket(sock, server_hostname=parts.hostname):
-            pass
-    except ssl.SSLCertVerificationError as exc:
-        raise OdoolakeError(
-            f"the certificate of {host} is not trusted ({exc.verify_message}): for a local workspace, add "
-            "`odoolake_ca_bundle = <its root>/tls/ca-bundle.pem` to the profile (`odoolake up --write-profile NAME` "
-            'writes it), or run eval "$(odoolake env --profile NAME)" first') from None
-    except (OSError, ssl.SSLError):
-        return  # not a certificate problem: the client names it
+    with sock:
+        if parts.scheme != "https":
+            return
+        bundle = next((os.environ[v] for v in ("REQUESTS_CA_BUNDLE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+                                               "SSL_CERT_FILE") if os.environ.get(v)), None)
+        try:
+            with ssl.create_default_context(cafile=bundle).wrap_socket(sock, server_hostname=parts.hostname):
+                pass
+        except ssl.SSLCertVerificationError as exc:
+            raise OdoolakeError(
+                f"the certificate of {host} is not trusted ({exc.verify_message}): for a local workspace, add "
+                "`odoolake_ca_bundle = <its root>/tls/ca-bundle.pem` to the profile (`odoolake up --write-profile "
+                'NAME` writes it), or run eval "$(odoolake env --profile NAME)" first') from None
+        except (OSError, ssl.SSLError):
+            return  # not a certificate problem: the client names it
 
 
 def check_spark_remote(remote: str) -> None:
@@ -247,8 +241,7 @@ def check_spark_remote(remote: str) -> None:
     secure = "use_ssl=true" in remote.lower()
     host = f"{'https' if secure else 'http'}://{parts.hostname}:{parts.port or 15002}"
     _workspace["host"] = host
-    check_reachable(host)
-    check_trusted(host)
+    check_workspace(host)
 
 
 def workspace_client(profile: str | None = None, host: str | None = None):
@@ -269,12 +262,11 @@ def workspace_client(profile: str | None = None, host: str | None = None):
         raise OdoolakeError("no workspace given: pass --profile NAME, or set DATABRICKS_HOST and DATABRICKS_TOKEN "
                             "(`odoolake up --detach --write-profile odoolake` writes a profile)")
     _workspace["host"] = target
-    check_reachable(target)
     if chosen:
         from odoolake.workspace.frontdoor.trust import trust_profile
 
         trust_profile(chosen)  # a local workspace's CA, recorded in the profile by `odoolake up --write-profile`
-    check_trusted(target)
+    check_workspace(target)
     try:
         config = Config(profile=chosen, retry_timeout_seconds=RETRY_BUDGET) if chosen else Config(
             host=target, retry_timeout_seconds=RETRY_BUDGET)
