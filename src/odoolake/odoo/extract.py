@@ -202,7 +202,7 @@ class Extractor:
                  since: str | None) -> Iterator[dict[str, Any]]:
         """Records changed after the checkpoint (or ``since``), minus re-deliveries (a backfill re-delivers)."""
         for rec in self._pages_from(spec, mapping, since or (cp.write_date and _shift(cp.write_date, self.lookback))):
-            if since or not _delivered(cp.recent, self._to_lake(rec, mapping)):
+            if since or str(rec["id"]) not in cp.recent or not _delivered(cp.recent, self._to_lake(rec, mapping)):
                 yield rec
 
     def _pages_from(self, spec: ExtractModel, mapping: dict[str, str], second: str | None) -> Iterator[dict[str, Any]]:
@@ -293,12 +293,13 @@ class Extractor:
                 if rec["id"] in seen:
                     continue
                 seen.add(rec["id"])
-                out.write(json.dumps(self._to_lake(rec, mapping)) + "\n")
+                lake = self._to_lake(rec, mapping)
+                out.write(json.dumps(lake) + "\n")
                 count += 1
                 key = _key(rec)
                 if newest is None or key > newest:
                     newest = key
-                recent[str(rec["id"])] = fingerprint(self._to_lake(rec, mapping))
+                recent[str(rec["id"])] = fingerprint(lake)
                 if self.progress and count % self.page_size == 0:
                     self.progress(spec.odoo, count)
             if spec.detect_deletions and spec.odoo in batch.known_ids:
