@@ -126,8 +126,10 @@ class MlflowServer:
 
     def __call__(self, environ: dict, start_response: Any) -> list[bytes]:
         app = self._flask()
+        _as_search(environ)
         _query_as_body(environ)
         _with_default_page(environ)
+        _as_callers_run(environ)
         refused = _experiment_name_refused(environ)
         if refused is not None:
             start_response("400 Bad Request", [("Content-Type", "application/json")])
@@ -171,19 +173,54 @@ def _without_store_internals(body: bytes) -> bytes:
     return json.dumps(error).encode()
 
 
+def _read_json(environ: dict) -> Any:
+    """The request's JSON body ({} when there is none; None when it is not JSON: MLflow's handler names that); the
+    body stays readable for the handler."""
+    import io
+    import json
+
+    raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(raw)
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return None
+
+
+def _write_json(environ: dict, body: dict) -> None:
+    """Replace the request's body with ``body`` as JSON."""
+    import io
+    import json
+
+    raw = json.dumps(body).encode()
+    environ.update({"CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw)})
+
+
+def _as_search(environ: dict) -> None:
+    """The 2.0 list routes the Databricks SDK still calls (``ALIASES``) as the searches that replaced them:
+    ``experiments/search`` is a POST, so the GET's query becomes its body."""
+    from urllib.parse import parse_qsl
+
+    path = environ.get("PATH_INFO", "")
+    if path not in ALIASES or environ.get("REQUEST_METHOD") != "GET":
+        return
+    environ["PATH_INFO"] = ALIASES[path]
+    if path.endswith("/experiments/list"):
+        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        environ.update({"REQUEST_METHOD": "POST", "QUERY_STRING": ""})
+        _write_json(environ, {key: int(value) if key == "max_results" and value.isdigit() else value
+                              for key, value in query.items()})
+
+
 def _query_as_body(environ: dict) -> None:
     """A DELETE that names its object in the query string (as the Databricks SDK sends ``registered-models/delete``,
     ``model-versions/delete``…) gets it as the JSON body, where MLflow's handlers read the fields of non-GET calls."""
+    from urllib.parse import parse_qsl
+
     if environ.get("REQUEST_METHOD") != "DELETE" or not environ.get("QUERY_STRING") or \
             int(environ.get("CONTENT_LENGTH") or 0):
         return
-    import io
-    import json
-    from urllib.parse import parse_qsl
-
-    body = json.dumps(dict(parse_qsl(environ["QUERY_STRING"]))).encode()
-    environ.update({"CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
-                    "wsgi.input": io.BytesIO(body)})
+    _write_json(environ, dict(parse_qsl(environ["QUERY_STRING"])))
 
 
 # Searches whose page size Databricks defaults when the request leaves it out (MLflow's handler takes 0, and refuses it).
@@ -196,17 +233,21 @@ def _with_default_page(environ: dict) -> None:
     default = next((size for call, size in _DEFAULT_PAGES.items() if path.endswith("/mlflow/" + call)), None)
     if default is None or environ.get("REQUEST_METHOD") != "POST":
         return
-    import io
-    import json
-
-    raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        body = None
+    body = _read_json(environ)
     if isinstance(body, dict) and not body.get("max_results"):
-        raw = json.dumps({**body, "max_results": default}).encode()
-    environ.update({"CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw)})
+        _write_json(environ, {**body, "max_results": default})
+
+
+def _as_callers_run(environ: dict) -> None:
+    """``runs/create`` with ``user_id`` set to the caller the token names (``BearerAuth`` keeps it in the request's
+    state), as Databricks records a run's user: the client sends its operating-system user, or any name it likes."""
+    user = (environ.get("asgi.scope") or {}).get("state", {}).get("user")
+    if not user or environ.get("REQUEST_METHOD") != "POST" or \
+            not environ.get("PATH_INFO", "").endswith("/mlflow/runs/create"):
+        return
+    body = _read_json(environ)
+    if isinstance(body, dict):
+        _write_json(environ, {**body, "user_id": user})
 
 
 # The calls that name an experiment, and the field they name it in.
@@ -223,15 +264,10 @@ def _experiment_name_refused(environ: dict) -> bytes | None:
     field = next((name for call, name in _EXPERIMENT_NAMING.items() if path.endswith("/mlflow/" + call)), None)
     if field is None or environ.get("REQUEST_METHOD") != "POST":
         return None
-    import io
     import json
 
-    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-    environ["wsgi.input"] = io.BytesIO(body)
-    try:
-        name = json.loads(body or b"{}").get(field)
-    except (ValueError, AttributeError):
-        return None  # MLflow's handler names the malformed request
+    body = _read_json(environ)
+    name = body.get(field) if isinstance(body, dict) else None  # a malformed one: MLflow's handler names it
     if not isinstance(name, str) or not name or (name.startswith("/") and name.strip("/")):
         return None
     message = f"Got an invalid experiment name '{name}'. {EXPERIMENT_NAME_RULE}"
@@ -261,66 +297,8 @@ class MlflowDispatch:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if path in ALIASES and scope["method"] == "GET":
-            path = ALIASES[path]
-            scope = {**scope, "path": path, "raw_path": path.encode()}
-            if path.endswith("/experiments/search"):  # a GET's query as the search's POST body
-                scope, receive = _query_as_post(scope)
         if path.startswith(MLFLOW_PREFIXES) and path not in DATABRICKS_ONLY and \
-                self.server.handles(path, scope["method"]):
-            user = scope.get("state", {}).get("user")
-            if path.endswith("/mlflow/runs/create") and scope["method"] == "POST" and user:
-                scope, receive = await _with_user_id(scope, receive, user)
-            await self.mlflow(scope, receive, send)
+                ((path in ALIASES and scope["method"] == "GET") or self.server.handles(path, scope["method"])):
+            await self.mlflow(scope, receive, send)  # requests are adjusted where MLflow reads them: MlflowServer
         else:
             await self.app(scope, receive, send)
-
-
-def _query_as_post(scope: Any) -> tuple[Any, Any]:
-    """A GET whose query string becomes a POST's JSON body (``experiments/list`` → ``experiments/search``)."""
-    import json
-    from urllib.parse import parse_qsl
-
-    query = dict(parse_qsl(scope.get("query_string", b"").decode()))
-    body = {key: int(value) if key == "max_results" and value.isdigit() else value for key, value in query.items()}
-    raw = json.dumps(body).encode()
-    headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-length", b"content-type")]
-    headers += [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
-    sent = False
-
-    async def receive() -> Any:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": raw, "more_body": False}
-
-    return {**scope, "method": "POST", "query_string": b"", "headers": headers}, receive
-
-
-async def _with_user_id(scope: Any, receive: Any, user: str) -> tuple[Any, Any]:
-    """``runs/create``'s body with ``user_id`` set to the caller the token names, as Databricks records a run's user
-    (the client sends its operating-system user, and any other name it likes)."""
-    import json
-
-    chunks, more = [], True
-    while more:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    try:
-        body = json.loads(b"".join(chunks) or b"{}")
-    except ValueError:
-        body = None
-    raw = json.dumps({**body, "user_id": user}).encode() if isinstance(body, dict) else b"".join(chunks)
-    sent = False
-
-    async def replay() -> Any:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": raw, "more_body": False}
-
-    headers = [(k, str(len(raw)).encode() if k == b"content-length" else v) for k, v in scope["headers"]]
-    return {**scope, "headers": headers}, replay
