@@ -136,8 +136,11 @@ class MlflowServer:
             return [refused]
         token = _CURRENT.set(self.stores())
         answered: list = []
+
+        def keep(status: str, headers: list, *exc_info: Any) -> None:  # sent once the body is known (it may change)
+            answered[:] = [status, headers]
         try:  # the whole answer is read while this workspace's stores are current
-            body = list(app(environ, lambda status, headers, *exc: answered.extend([status, headers])))
+            body = list(app(environ, keep))
         finally:
             _CURRENT.reset(token)
         status, headers = answered
