@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from odoolake.config import DEFAULT_PORT, WorkspacePaths, local_user
 from odoolake.workspace.catalog import routes as catalog_routes
+from odoolake.workspace.catalog.models import ModelVersionFiles, RegisteredModels
 from odoolake.workspace.catalog.store import CatalogStore
 from odoolake.workspace.compute import LOCAL_CLUSTER_ID, LocalCompute
 from odoolake.workspace.db import Database
@@ -51,6 +52,7 @@ from odoolake.workspace.routes import (
     secrets,
     serving,
     sql_protocol,
+    uc_models,
 )
 from odoolake.workspace.secrets.grants import TaskGrants
 from odoolake.workspace.secrets.store import SecretStore
@@ -68,8 +70,8 @@ LOG = logging.getLogger(__name__)
 # Routes are matched in order, one after another: what SQL clients call for every query (the statement API, the
 # SQL connector's Thrift) comes first (routing took 0.3 ms of each statement behind the 70 routes before it).
 ROUTERS = (compute.router, sql_protocol.router, catalog_routes.router, serving.invocation_router, identity.public_router,
-           identity.router, jobs.router, files.router, pipelines.router, serving.router, mlflow.router, secrets.router,
-           secrets.task_router, run_page.router, mlflow_pages.router)
+           identity.router, jobs.router, files.router, pipelines.router, serving.router, uc_models.router, mlflow.router,
+           secrets.router, secrets.task_router, run_page.router, mlflow_pages.router)
 
 
 @dataclass
@@ -115,6 +117,8 @@ class Workspace:
         self.run_artifacts = RunArtifactFiles(self.paths.dbfs_to_local(ARTIFACT_ROOT))
         self.compute = LocalCompute(self.user, settings.host, settings.port)
         self.catalog = CatalogStore(self.paths, self.user)
+        self.registered_models = RegisteredModels(self.catalog, self.paths.home / "models")
+        self.model_files = ModelVersionFiles(self.registered_models)
         self.tls = self.renew_certificates()
         self.engine = LocalEngine(self.paths, remote=settings.spark_remote)
         connections = TaskConnections(self.tokens, self.paths.home, settings.spark_url, self.tls.ca_bundle, self.user,
@@ -133,7 +137,7 @@ class Workspace:
         self.scheduler = Scheduler(self.db, self.jobs, locate=self.paths.lake_to_local)
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
         self.runner.pipelines = self.pipelines
-        self.models = ModelStore(self.paths)
+        self.models = ModelStore(self.paths, registered=self.registered_models)
         self.mlflow_server = MlflowServer(self.paths)
         self.serving = ServingEndpoints(self.db, self.models, self.user)
 

@@ -26,6 +26,7 @@ from typing import Any
 from odoolake.config import WorkspacePaths
 
 ARTIFACT_ROOT = "dbfs:/databricks/mlflow-tracking"  # Databricks' default (see the module docstring)
+ORG_ID_HEADER = "X-Databricks-Org-Id"
 
 
 @dataclass
@@ -147,7 +148,8 @@ class MlflowServer:
         if not status.startswith(("2", "3")):
             body = [_without_store_internals(b"".join(body))]
             headers = [(k, str(len(body[0])) if k.lower() == "content-length" else v) for k, v in headers]
-        start_response(status, headers)
+        # as every Databricks answer: MLflow's Unity Catalog registry reads a run's workspace from it (GetRun)
+        start_response(status, [*headers, (ORG_ID_HEADER, self.paths.workspace_id)])
         return body
 
 

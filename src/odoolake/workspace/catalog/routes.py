@@ -40,7 +40,7 @@ def _for_engine(request: Request) -> bool:
     return bool(getattr(request.app.state, "catalog_for_engine", False))
 
 
-def _page(items: list[dict], request: Request, key: str, page_size: int = MAX_PAGE,
+def listing_page(items: list[dict], request: Request, key: str, page_size: int = MAX_PAGE,
           all_unless_asked: bool = True) -> dict[str, Any]:
     """One page of a listing, by Databricks' rule: without ``max_results`` every item (Sail's catalog provider
     reads only the first page), or a page of ``page_size`` where Databricks pages then too (``table-summaries``); with 0
@@ -63,7 +63,7 @@ def _page(items: list[dict], request: Request, key: str, page_size: int = MAX_PA
 
 @router.get("/catalogs")
 def list_catalogs(request: Request) -> dict:
-    return _page(_store(request).catalogs(), request, "catalogs")
+    return listing_page(_store(request).catalogs(), request, "catalogs")
 
 
 @router.get("/catalogs/{name}")
@@ -86,7 +86,7 @@ def list_schemas(request: Request) -> dict:
     catalog = request.query_params.get("catalog_name")
     if not catalog:
         raise InvalidParameterValue("Missing required parameter: catalog_name")
-    return _page(_store(request).schemas(catalog), request, "schemas")
+    return listing_page(_store(request).schemas(catalog), request, "schemas")
 
 
 @router.get("/schemas/{full_name}")
@@ -129,7 +129,7 @@ def list_tables(request: Request) -> dict:
     if not _for_engine(request):  # Sail's provider reads no view: the engine's proxy answers for them
         tables = sorted(tables + [v.as_api(with_columns=not omit) for v in store.views(catalog, schema)],
                         key=lambda t: t["name"])
-    return _page(tables, request, "tables")
+    return listing_page(tables, request, "tables")
 
 
 @router.get("/table-summaries")
@@ -147,7 +147,7 @@ def table_summaries(request: Request) -> dict:
     kinds = [(t.name, t.table_type) for t in listed] + [(v.name, VIEW) for v in store.views(catalog)]
     summaries = [{"full_name": str(name), "table_type": kind} for name, kind in sorted(kinds, key=lambda k: str(k[0]))
                  if (schemas is None or schemas.match(name.schema)) and (tables is None or tables.match(name.table))]
-    return _page(summaries, request, "tables", page_size=MAX_SUMMARIES_PAGE, all_unless_asked=False)
+    return listing_page(summaries, request, "tables", page_size=MAX_SUMMARIES_PAGE, all_unless_asked=False)
 
 
 @router.get("/tables/{full_name}/exists")

@@ -75,6 +75,47 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (catalog_name, schema_name, name)
     );
     """,
+    # Registered models (MLflow's Unity Catalog registry, catalog/models.py): versions, tags, aliases, lineage
+    """
+    CREATE TABLE registered_models (
+        catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, name TEXT NOT NULL, description TEXT, owner TEXT,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, next_version INTEGER NOT NULL,
+        PRIMARY KEY (catalog_name, schema_name, name)
+    );
+    CREATE TABLE model_versions (
+        catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, model_name TEXT NOT NULL, version INTEGER NOT NULL,
+        source TEXT NOT NULL, run_id TEXT, run_tracking_server_id TEXT, model_id TEXT, description TEXT,
+        status TEXT NOT NULL, user_id TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+        PRIMARY KEY (catalog_name, schema_name, model_name, version),
+        FOREIGN KEY (catalog_name, schema_name, model_name) REFERENCES registered_models(catalog_name, schema_name, name)
+            ON DELETE CASCADE ON UPDATE CASCADE
+    );
+    CREATE INDEX model_versions_by_run ON model_versions(run_id);
+    CREATE TABLE model_tags (
+        catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, model_name TEXT NOT NULL, key TEXT NOT NULL,
+        value TEXT, PRIMARY KEY (catalog_name, schema_name, model_name, key),
+        FOREIGN KEY (catalog_name, schema_name, model_name) REFERENCES registered_models(catalog_name, schema_name, name)
+            ON DELETE CASCADE ON UPDATE CASCADE
+    );
+    CREATE TABLE model_version_tags (
+        catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, model_name TEXT NOT NULL, version INTEGER NOT NULL,
+        key TEXT NOT NULL, value TEXT, PRIMARY KEY (catalog_name, schema_name, model_name, version, key),
+        FOREIGN KEY (catalog_name, schema_name, model_name, version)
+            REFERENCES model_versions(catalog_name, schema_name, model_name, version) ON DELETE CASCADE ON UPDATE CASCADE
+    );
+    CREATE TABLE model_aliases (
+        catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, model_name TEXT NOT NULL, alias TEXT NOT NULL,
+        version INTEGER NOT NULL, PRIMARY KEY (catalog_name, schema_name, model_name, alias),
+        FOREIGN KEY (catalog_name, schema_name, model_name, version)
+            REFERENCES model_versions(catalog_name, schema_name, model_name, version) ON DELETE CASCADE ON UPDATE CASCADE
+    );
+    CREATE TABLE model_lineage (
+        catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, model_name TEXT NOT NULL, version INTEGER NOT NULL,
+        direction TEXT, info TEXT, created_at INTEGER NOT NULL,
+        FOREIGN KEY (catalog_name, schema_name, model_name, version)
+            REFERENCES model_versions(catalog_name, schema_name, model_name, version) ON DELETE CASCADE ON UPDATE CASCADE
+    );
+    """,
 )
 VIEW = "VIEW"
 
@@ -315,6 +356,11 @@ class CatalogStore:
             raise InvalidParameterValue(f"Schema '{catalog}.{name}' cannot be deleted.")
         tables = self.tables(catalog, name)
         views = self.views(catalog, name)
+        models = self.db.connect().execute("SELECT count(*) FROM registered_models WHERE catalog_name = ? AND "
+                                           "schema_name = ?", (catalog, name)).fetchone()[0]
+        if models:  # their versions' files are the registry's to delete (catalog/models.py), even with force
+            raise CatalogError(f"Schema '{catalog}.{name}' has {models} registered model(s); delete them first "
+                               "(MlflowClient().delete_registered_model).", error_code="SCHEMA_NOT_EMPTY", status=400)
         if (tables or views) and not force:
             raise CatalogError(f"Schema '{catalog}.{name}' is not empty: it has {len(tables)} table(s) and "
                                f"{len(views)} view(s). Drop them first, or use DROP SCHEMA … CASCADE.",

@@ -54,7 +54,7 @@ def file_info(path: str, local: Path) -> dict:
 
 
 @dataclass
-class _Upload:
+class Upload:
     path: str
     tmp: Path
     final: Path
@@ -77,7 +77,7 @@ class Dbfs:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        self._uploads: dict[int, _Upload] = {}
+        self._uploads: dict[int, Upload] = {}
         self._lock = threading.Lock()
 
     def _path(self, raw: str | None, field: str = "path", follow_last: bool = True) -> tuple[str, Path]:
@@ -172,10 +172,10 @@ class Dbfs:
         tmp = local.with_name(local.name + f".{handle}{UPLOAD_SUFFIX}")
         tmp.write_bytes(b"")
         with self._lock:
-            self._uploads[handle] = _Upload(path, tmp, local)
+            self._uploads[handle] = Upload(path, tmp, local)
         return handle
 
-    def _upload(self, handle: object) -> _Upload:
+    def _upload(self, handle: object) -> Upload:
         if not isinstance(handle, int):
             raise InvalidParameterValue(f"Invalid handle: expected an integer, got {handle!r}.")
         with self._lock:
@@ -235,7 +235,7 @@ class Volumes:
                 f"Invalid file_path {raw!r}: the Files API works on /Volumes/<catalog>/<schema>/<volume>/…")
         return path, under(self.root, path[len(VOLUMES):])
 
-    def begin_upload(self, raw: str, overwrite: bool) -> _Upload:
+    def begin_upload(self, raw: str, overwrite: bool) -> Upload:
         """Check the target and open a temporary file beside it; ``finish_upload`` renames it into place."""
         path, local = self.path(raw)
         check_parents(self.root, path, local)
@@ -247,10 +247,10 @@ class Volumes:
         local.parent.mkdir(parents=True, exist_ok=True)
         tmp = local.with_name(local.name + f".{secrets.token_hex(4)}{UPLOAD_SUFFIX}")
         tmp.write_bytes(b"")
-        return _Upload(path, tmp, local)
+        return Upload(path, tmp, local)
 
     @staticmethod
-    def finish_upload(upload: _Upload) -> None:
+    def finish_upload(upload: Upload) -> None:
         os.replace(upload.tmp, upload.final)
 
     def upload(self, raw: str, data: bytes, overwrite: bool) -> None:

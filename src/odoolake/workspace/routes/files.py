@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile  # what request.form() returns
 
+from odoolake.workspace.catalog.models import ModelVersionFiles
 from odoolake.workspace.catalog.store import CatalogError
 from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, RequestTooLarge, ResourceDoesNotExist
 from odoolake.workspace.files.dbfs import DEFAULT_READ, UPLOAD_SUFFIX, RunArtifactFiles
@@ -32,10 +33,17 @@ def _dbfs(request: Request):
 RUN_ARTIFACTS = RunArtifactFiles.PREFIX.strip("/")
 
 
+MODEL_FILES = ModelVersionFiles.PREFIX.strip("/") + "/"
+
+
 def _files(request: Request, path: str):
-    """The Files API's store for ``path``: a volume's, or MLflow's run artifacts (``RunArtifactFiles``)."""
+    """The Files API's store for ``path``: a volume's, MLflow's run artifacts (``RunArtifactFiles``) or a registered
+    model version's files (``ModelVersionFiles``)."""
     ws = request.app.state.ws
-    return ws.run_artifacts if path.strip("/").startswith(RUN_ARTIFACTS) else ws.volumes
+    relative = path.strip("/")
+    if relative.startswith(RUN_ARTIFACTS):
+        return ws.run_artifacts
+    return ws.model_files if (relative + "/").startswith(MODEL_FILES) else ws.volumes
 
 
 def _in_a_schema(request: Request, path: str) -> str:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from odoolake.workspace.identity.roles import ADMIN
+from odoolake.workspace.mlflow_server import ORG_ID_HEADER
 from odoolake.workspace.routes.common import field, json_body
 
 public_router = APIRouter()
@@ -64,7 +65,7 @@ def me(request: Request) -> JSONResponse:
         "groups": [*([ADMINS_GROUP] if request.app.state.ws.roles.role_of(user) == ADMIN else []), USERS_GROUP],
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
     }
-    return JSONResponse(body, headers={"X-Databricks-Org-Id": request.app.state.ws.workspace_id})
+    return JSONResponse(body, headers={ORG_ID_HEADER: request.app.state.ws.workspace_id})
 
 
 @router.post("/api/2.0/token/create")

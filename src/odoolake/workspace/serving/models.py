@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from odoolake.config import WorkspacePaths
-from odoolake.workspace.errors import InvalidState, ResourceDoesNotExist
+from odoolake.workspace.catalog.models import READY, ModelName, RegisteredModels, in_unity_catalog
+from odoolake.workspace.errors import ApiError, InvalidState, ResourceDoesNotExist
 
 LOG = logging.getLogger(__name__)
 
@@ -30,8 +31,10 @@ class LoadedModel:
 
 
 class ModelStore:
-    def __init__(self, paths: WorkspacePaths, alias_poll_seconds: float = 1.0) -> None:
+    def __init__(self, paths: WorkspacePaths, alias_poll_seconds: float = 1.0,
+                 registered: RegisteredModels | None = None) -> None:
         self.paths = paths
+        self.registered = registered  # models in Unity Catalog (three-part names)
         self.alias_poll_seconds = alias_poll_seconds
         self._client = None
         self._loaded: dict[tuple[str, str], LoadedModel] = {}
@@ -57,6 +60,8 @@ class ModelStore:
         """The version ``ref`` names: itself when it is a number, else the version the alias points to."""
         from mlflow.exceptions import MlflowException
 
+        if in_unity_catalog(name):
+            return self._resolve_in_catalog(name, ref)
         try:
             if ref.isdigit():
                 return str(self.client.get_model_version(name, ref).version)
@@ -65,6 +70,29 @@ class ModelStore:
             what = f"version {ref}" if ref.isdigit() else f"alias {ref!r}"
             raise ResourceDoesNotExist(f"Registered model {name!r} has no {what} in this workspace's registry "
                                        f"({_first_line(exc)}).") from None
+
+    def _resolve_in_catalog(self, name: str, ref: str) -> str:
+        if self.registered is None:
+            raise ResourceDoesNotExist(f"Model {name!r} is a Unity Catalog name, and this store has no catalog.")
+        try:
+            found = self.registered.get_version(name, ref) if ref.isdigit() else \
+                self.registered.version_by_alias(name, ref)
+        except ApiError as exc:
+            raise ResourceDoesNotExist(f"{exc.message} (Unity Catalog: a three-part entity_name is a model there)") \
+                from None
+        if found["status"] != READY:
+            raise InvalidState(f"Model {name} version {found['version']} is {found['status']}: its files are not "
+                               "finalized yet, so it cannot be served.")
+        return str(found["version"])
+
+    def _files(self, name: str, version: str) -> str:
+        """Where the version's MLflow model is, as ``mlflow.pyfunc.load_model`` takes it."""
+        if in_unity_catalog(name) and self.registered is not None:
+            return str(self.registered.version_dir(ModelName.parse(name), int(version)))
+        uri = self.client.get_model_version_download_uri(name, version)
+        if uri.startswith("dbfs:/"):  # logged through the workspace (tracking URI databricks): its DBFS files
+            uri = str(self.paths.dbfs_to_local(uri))
+        return uri
 
     def _load(self, name: str, version: str) -> LoadedModel:
         key = (name, version)
@@ -78,11 +106,8 @@ class ModelStore:
             import mlflow.pyfunc
 
             started = time.perf_counter()
-            uri = self.client.get_model_version_download_uri(name, version)
-            if uri.startswith("dbfs:/"):  # logged through the workspace (tracking URI databricks): its DBFS files
-                uri = str(self.paths.dbfs_to_local(uri))
             try:
-                model = mlflow.pyfunc.load_model(uri)
+                model = mlflow.pyfunc.load_model(self._files(name, version))
             except Exception as exc:  # the model's own code or libraries: a 400 naming it, not a 500
                 raise InvalidState(f"Model {name} version {version} cannot be loaded by the local workspace "
                                    f"({type(exc).__name__}: {_first_line(exc)}): served models load in the "

@@ -1,0 +1,147 @@
+"""MLflow 3's default registry with ``tracking_uri="databricks"``: Unity Catalog (``databricks-uc``).
+
+The real MLflow client, in its own process with only the Databricks environment, registers a model under a
+three-part name, loads it by version and by alias, searches it and edits it; the SDK lists it; a serving endpoint
+serves it by its three-part name. Unity Catalog's rules are checked against the workspace: the schema must exist,
+a version's files are finalized once, names have three parts, read-only users cannot register."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import httpx
+import pytest
+from databricks.sdk.service.serving import EndpointCoreConfigInput, ServedEntityInput
+
+from odoolake.workspace.catalog.models import ModelName
+
+MODEL = "main.default.uc_doubler"
+CLIENT = textwrap.dedent("""
+    import json
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    class Doubler(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return model_input["x"] * 2
+
+    mlflow.set_tracking_uri("databricks")  # the registry is left to MLflow's default
+    out = {"registry_uri": mlflow.get_registry_uri()}
+    mlflow.set_experiment("/Shared/uc-models-test")
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    with mlflow.start_run() as run:
+        info = mlflow.pyfunc.log_model(name="model", python_model=Doubler(),
+                                       signature=infer_signature(frame, frame["x"] * 2))
+    first = mlflow.register_model(info.model_uri, "__MODEL__")
+    second = mlflow.register_model(info.model_uri, "__MODEL__")
+    client = mlflow.MlflowClient()
+    out["versions"] = [first.version, second.version]
+    out["status"] = first.status
+    out["run_id"], out["registered_run_id"] = run.info.run_id, first.run_id
+    client.set_registered_model_alias("__MODEL__", "champion", first.version)
+    out["by_alias"] = client.get_model_version_by_alias("__MODEL__", "champion").version
+    out["prediction"] = mlflow.pyfunc.load_model("models:/__MODEL__@champion").predict(
+        pd.DataFrame({"x": [21.0]})).tolist()
+    out["by_name"] = sorted(v.version for v in client.search_model_versions("name = '__MODEL__'"))
+    out["by_run"] = sorted(v.version for v in client.search_model_versions(f"run_id = '{run.info.run_id}'"))
+    client.update_registered_model("__MODEL__", description="doubles x")
+    client.set_model_version_tag("__MODEL__", second.version, "stage", "candidate")
+    got = client.get_model_version("__MODEL__", second.version)
+    out["tags"], out["user_id"] = got.tags, got.user_id
+    out["model"] = {"description": client.get_registered_model("__MODEL__").description,
+                    "aliases": client.get_registered_model("__MODEL__").aliases}
+    client.delete_model_version("__MODEL__", second.version)
+    out["after_delete"] = sorted(v.version for v in client.search_model_versions("name = '__MODEL__'"))
+    for bad in ("main.no_such_schema.m", "two_part.name"):
+        try:
+            mlflow.register_model(info.model_uri, bad)
+            out[bad] = "registered"
+        except Exception as exc:
+            out[bad] = str(exc)
+    print(json.dumps(out))
+""").replace("__MODEL__", MODEL)
+
+
+@pytest.fixture(scope="module")
+def client_run(server, tmp_path_factory):
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("MLFLOW_", "DATABRICKS_", "SPARK", "PYSPARK"))}
+    env.update(DATABRICKS_HOST=server.https_url, DATABRICKS_TOKEN=server.token, REQUESTS_CA_BUNDLE=server.ca_bundle,
+               DATABRICKS_CONFIG_FILE=str(server.workspace.paths.home / "no-databrickscfg"))
+    script = tmp_path_factory.mktemp("mlflow-uc") / "register.py"
+    script.write_text(CLIENT)
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[:6000]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_mlflow_registers_loads_and_searches_models_in_unity_catalog(client_run, server):
+    assert client_run["registry_uri"] == "databricks-uc"
+    assert client_run["versions"] == ["1", "2"] and client_run["status"] == "READY"
+    assert client_run["registered_run_id"] == client_run["run_id"]
+    assert client_run["by_alias"] == "1" and client_run["prediction"] == [42.0]
+    assert client_run["by_name"] == ["1", "2"] and client_run["by_run"] == ["1", "2"]
+    assert client_run["tags"] == {"stage": "candidate"}
+    assert client_run["user_id"] == server.workspace.tokens.authenticate(server.token)
+    assert client_run["model"] == {"description": "doubles x", "aliases": {"champion": "1"}}
+    assert client_run["after_delete"] == ["1"]
+    files = server.workspace.registered_models.version_dir(ModelName.parse(MODEL), 1)
+    assert (files / "MLmodel").is_file() and not files.with_name("2").exists()  # deleted with its version
+
+
+def test_unity_catalogs_rules_are_the_workspaces(client_run, server):
+    assert "Schema 'main.no_such_schema' does not exist" in client_run["main.no_such_schema.m"]
+    assert "RESOURCE_DOES_NOT_EXIST" in client_run["main.no_such_schema.m"]
+    assert "Invalid model name 'two_part.name': Unity Catalog model names have three parts" in \
+        client_run["two_part.name"]
+    headers = {"Authorization": f"Bearer {server.token}"}
+    # a finalized version's files do not change
+    put = httpx.put(f"{server.url}/api/2.0/fs/files/Models/main/default/uc_doubler/1/MLmodel", content=b"x",
+                    headers=headers)
+    assert put.status_code == 400 and put.json()["error_code"] == "INVALID_STATE"
+    assert "finalized" in put.json()["message"]
+    finalize = httpx.post(f"{server.url}/api/2.0/mlflow/unity-catalog/model-versions/finalize",
+                          json={"name": MODEL, "version": "1"}, headers=headers)
+    assert finalize.status_code == 400 and "only a pending version can be finalized" in finalize.json()["message"]
+    # a schema with models is not dropped from under them
+    server.workspace.catalog.create_schema("main", "with_models")
+    server.workspace.registered_models.create_model("main.with_models.m", "tester")
+    drop = httpx.delete(f"{server.url}/api/2.1/unity-catalog/schemas/main.with_models?force=true", headers=headers)
+    assert drop.status_code == 400 and drop.json()["error_code"] == "SCHEMA_NOT_EMPTY"
+    assert server.workspace.registered_models.get_model("main.with_models.m")["name"] == "main.with_models.m"
+
+
+def test_read_only_users_read_models_but_do_not_register_them(client_run, server):
+    server.workspace.roles.set_role("uc-reader@example.ph", "read_only")
+    token = server.workspace.tokens.create("uc-reader@example.ph", "uc models")[0]
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"{server.url}/api/2.0/mlflow/unity-catalog"
+    got = httpx.get(f"{base}/registered-models/get", params={"name": MODEL}, headers=headers)
+    assert got.status_code == 200 and got.json()["registered_model"]["name"] == MODEL
+    made = httpx.post(f"{base}/registered-models/create", json={"name": "main.default.not_mine"}, headers=headers)
+    assert made.status_code == 403 and made.json()["error_code"] == "PERMISSION_DENIED"
+
+
+def test_the_sdk_lists_unity_catalog_models_and_versions(client_run, w):
+    listed = {m.full_name: m for m in w.registered_models.list(catalog_name="main", schema_name="default")}
+    assert listed[MODEL].comment == "doubles x"
+    assert [(v.version, v.status.value) for v in w.model_versions.list(MODEL)] == [(1, "READY")]
+    assert w.registered_models.get(MODEL).aliases[0].alias_name == "champion"
+
+
+def test_a_serving_endpoint_serves_a_unity_catalog_model_by_its_three_part_name(client_run, w):
+    for ref in ("1", "champion"):
+        name = f"uc-doubler-{ref}"
+        entity = ServedEntityInput(entity_name=MODEL, entity_version=ref, workload_size="Small",
+                                   scale_to_zero_enabled=True)
+        w.serving_endpoints.create_and_wait(name, config=EndpointCoreConfigInput(name=name, served_entities=[entity]))
+        try:
+            answer = w.serving_endpoints.query(name, dataframe_records=[{"x": 4.0}])
+            assert answer.predictions == [{"x": 8.0}]  # MLflow's scoring server answers a Series as records
+        finally:
+            w.serving_endpoints.delete(name)
