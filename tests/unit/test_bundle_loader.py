@@ -203,3 +203,21 @@ def test_validate_reports_unknown_keys_and_forbidden_values_at_their_line(tmp_pa
 def test_the_project_bundle_has_no_diagnostics():
     for target in ("local", "dev", "prod"):
         assert load_bundle(REPO_BUNDLE, target, user=USER, env={}).diagnostics == []
+
+
+def test_development_mode_prefixes_unity_catalog_models_with_an_identifier(tmp_path):
+    text = """bundle:
+  name: t
+targets:
+  dev:
+    mode: development
+    default: true
+resources:
+  registered_models:
+    m:
+      catalog_name: main
+      schema_name: default
+      name: forecaster
+"""
+    bundle = load_bundle(write(tmp_path, text), "dev", user=USER, env={})
+    assert bundle.resources("registered_models")["m"]["name"] == "dev_jane_doe_forecaster"

@@ -4,6 +4,8 @@ checked on the store itself. (The real client against a running workspace: the i
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from odoolake.config import WorkspacePaths
@@ -45,10 +47,10 @@ def test_a_version_is_pending_until_finalized_once(models):
 def test_names_have_three_parts_in_a_schema_that_exists(models):
     with pytest.raises(InvalidParameterValue, match="Unity Catalog model names have three parts"):
         models.create_model("default.forecast", "dev")
-    with pytest.raises(ResourceDoesNotExist, match="Schema 'main.nowhere' does not exist"):
+    with pytest.raises(ResourceDoesNotExist, match=re.escape("Schema 'main.nowhere' does not exist")):
         models.create_model("main.nowhere.forecast", "dev")
     models.create_model("MAIN.Default.Forecast", "dev")  # Unity Catalog names are case-insensitive
-    with pytest.raises(ResourceAlreadyExists, match="'main.default.forecast' already exists"):
+    with pytest.raises(ResourceAlreadyExists, match=re.escape("'main.default.forecast' already exists")):
         models.create_model(NAME, "dev")
     assert in_unity_catalog(NAME) and not in_unity_catalog("bir_forecast") and not in_unity_catalog("a.b")
 
@@ -76,7 +78,7 @@ def test_searches_filter_by_name_or_run(models):
     in_list, _ = models.search_versions("run_id IN ('run-b', 'run-x')")
     assert [(v["name"], v["version"]) for v in in_list] == [(NAME, "2")]
     for unsupported in ("", "tags.x = 'y'", "name LIKE 'main%'"):
-        with pytest.raises(InvalidParameterValue, match="name = '<catalog.schema.model>'"):
+        with pytest.raises(InvalidParameterValue, match=re.escape("name = '<catalog.schema.model>'")):
             models.search_versions(unsupported)
 
 

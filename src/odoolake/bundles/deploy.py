@@ -5,8 +5,7 @@ Deploy is a plan, then actions: sync the bundle's source files to ``workspace.fi
 notebooks, other files stay files), create or reset each job with its notebook paths rewritten to workspace
 paths, and record what the bundle owns in ``state_path/resources.json``. Re-deploying updates in place
 (``jobs/reset``); destroy deletes only the resources recorded there, then the bundle's root folder.
-Experiments, workspace-registry models and serving endpoints are deployed too; Unity Catalog
-``registered_models`` are reported as skipped.
+Experiments, workspace-registry models, Unity Catalog ``registered_models`` and serving endpoints are deployed too.
 """
 
 from __future__ import annotations
@@ -206,7 +205,8 @@ def pipeline_settings(bundle: Bundle, key: str) -> dict[str, Any]:
 
 # The order resources deploy in, each also after the resources whose ids it names (``_in_order``): a
 # ``${resources.<kind>.<key>.id}`` is known once that resource is deployed (``with_ids``).
-DEPLOY_ORDER = ("experiments", "models", "pipelines", "jobs", "model_serving_endpoints")
+DEPLOY_ORDER = ("experiments", "models", "registered_models", "pipelines", "jobs", "model_serving_endpoints")
+OTHER_KINDS = ("experiments", "models", "registered_models", "model_serving_endpoints")  # deleted by _delete_other
 ADOPTED = "adopted."
 ID_REFERENCE = re.compile(r"\$\{resources\.([\w-]+)\.([\w-]+)\.id\}")
 
@@ -280,9 +280,6 @@ def plan(w: Any, bundle: Bundle) -> list[Action]:
     for resource in _in_order(bundle):
         owned = resource in state or f"{ADOPTED}{resource}" in state
         actions.append(Action("update" if owned else "create", resource))
-    for key in bundle.resources("registered_models"):
-        actions.append(Action("skip", f"registered_models.{key}", "Unity Catalog models are not deployed by odoolake; "
-                              "declare workspace-registry `models` instead"))
     for resource in state:
         if resource.startswith(ADOPTED):
             continue
@@ -335,6 +332,38 @@ def _deploy_model(w: Any, spec: dict, action: Action, state: dict[str, str]) -> 
     w.model_registry.update_model(_ident(state, action.resource), description=description)
 
 
+def _deploy_registered_model(w: Any, spec: dict, action: Action, state: dict[str, str]) -> None:
+    """A Unity Catalog model (``catalog_name``, ``schema_name``, ``name``, ``comment``): made, or adopted when
+    training registered it first, and its comment kept in step; renamed in its schema when ``name`` changes."""
+    from databricks.sdk.errors import NotFound
+
+    where = f"resources.{action.resource}"
+    for needed in ("catalog_name", "schema_name", "name"):
+        if not isinstance(spec.get(needed), str) or not spec[needed]:
+            raise BundleError([Diagnostic("error", f"{action.resource} needs {needed} (a Unity Catalog model is "
+                                          "catalog_name.schema_name.name)", f"{where}.{needed}", None)])
+    full_name = f"{spec['catalog_name']}.{spec['schema_name']}.{spec['name']}"
+    comment = spec.get("comment")
+    if spec.get("grants"):
+        action.detail = "grants not applied: the local workspace has roles, not Unity Catalog privileges"
+    if action.kind == "create":
+        try:
+            w.registered_models.get(full_name)
+            state[ADOPTED + action.resource] = full_name
+            action.kind, action.detail = "update", f"adopted the existing model {full_name} (destroy leaves it)"
+        except NotFound:
+            w.registered_models.create(catalog_name=spec["catalog_name"], schema_name=spec["schema_name"],
+                                       name=spec["name"], comment=comment,
+                                       storage_location=spec.get("storage_location"))
+            state[action.resource] = full_name
+            return
+    key = action.resource if action.resource in state else ADOPTED + action.resource
+    if state[key].lower() != full_name.lower():  # renamed in the bundle: renamed in its schema
+        w.registered_models.update(state[key], new_name=spec["name"])
+        state[key] = full_name
+    w.registered_models.update(full_name, comment=comment)
+
+
 def _deploy_endpoint(w: Any, spec: dict, action: Action, state: dict[str, str]) -> None:
     from databricks.sdk.errors import NotFound
 
@@ -373,9 +402,11 @@ def deploy(w: Any, bundle: Bundle, on_step: Callable[[str], None] | None = None)
                 _deploy_experiment(w, _spec(bundle, action.resource, state), action, state)
             elif kind == "models" and action.kind != "delete":
                 _deploy_model(w, _spec(bundle, action.resource, state), action, state)
+            elif kind == "registered_models" and action.kind != "delete":
+                _deploy_registered_model(w, _spec(bundle, action.resource, state), action, state)
             elif kind == "model_serving_endpoints" and action.kind != "delete":
                 _deploy_endpoint(w, _spec(bundle, action.resource, state), action, state)
-            elif action.kind == "delete" and kind in ("experiments", "models", "model_serving_endpoints"):
+            elif action.kind == "delete" and kind in OTHER_KINDS:
                 _delete_other(w, kind, state.pop(action.resource))
             elif action.kind == "create" and kind == "jobs":
                 settings = JobSettings.from_dict(with_ids(job_settings(bundle, key, built), state,
@@ -422,6 +453,8 @@ def _delete_other(w: Any, kind: str, ident: str) -> None:
             w.experiments.delete_experiment(ident)
         elif kind == "models":
             w.model_registry.delete_model(ident)
+        elif kind == "registered_models":
+            w.registered_models.delete(ident)
         elif kind == "model_serving_endpoints":
             w.serving_endpoints.delete(ident)
 

@@ -426,6 +426,9 @@ def _apply_mode(config: dict, user: str, explicit_root: bool, locations: dict, d
         for spec in (config.get("resources", {}).get("model_serving_endpoints") or {}).values():
             if "name" in spec:
                 spec["name"] = f"{endpoint_prefix}{spec['name']}"
+        for spec in (config.get("resources", {}).get("registered_models") or {}).values():
+            if "name" in spec:  # a Unity Catalog name: letters, digits and underscores only
+                spec["name"] = re.sub(r"[^A-Za-z0-9_]", "_", endpoint_prefix) + spec["name"]
     elif mode == "production":
         target = config["bundle"].get("target")
         if not explicit_root:

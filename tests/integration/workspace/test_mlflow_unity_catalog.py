@@ -145,3 +145,52 @@ def test_a_serving_endpoint_serves_a_unity_catalog_model_by_its_three_part_name(
             assert answer.predictions == [{"x": 8.0}]  # MLflow's scoring server answers a Series as records
         finally:
             w.serving_endpoints.delete(name)
+
+
+BUNDLE = """bundle:
+  name: uc-models
+targets:
+  local:
+    default: true
+    workspace: {host: __HOST__}
+resources:
+  registered_models:
+    forecaster:
+      catalog_name: main
+      schema_name: default
+      name: __NAME__
+      comment: __COMMENT__
+    adopted:
+      catalog_name: main
+      schema_name: default
+      name: uc_doubler
+"""
+
+
+def _bundle(tmp_path, server, name: str, comment: str):
+    from odoolake.bundles.loader import load_bundle
+
+    text = BUNDLE.replace("__HOST__", server.url).replace("__NAME__", name).replace("__COMMENT__", comment)
+    (tmp_path / "databricks.yml").write_text(text)
+    return load_bundle(tmp_path, "local", user="tester@example.ph", env={})
+
+
+def test_a_bundle_deploys_renames_and_destroys_its_unity_catalog_models(client_run, server, w, tmp_path):
+    from databricks.sdk.errors import NotFound
+
+    from odoolake.bundles.deploy import deploy, destroy
+
+    first = deploy(w, _bundle(tmp_path, server, "bundle_forecaster", "first"))
+    kinds = {a.resource: (a.kind, a.detail) for a in first.actions}
+    assert kinds["registered_models.forecaster"][0] == "create"
+    assert kinds["registered_models.adopted"][0] == "update" and "adopted" in kinds["registered_models.adopted"][1]
+    assert w.registered_models.get("main.default.bundle_forecaster").comment == "first"
+    deploy(w, _bundle(tmp_path, server, "bundle_forecaster_v2", "second"))  # renamed in the bundle: renamed here
+    assert w.registered_models.get("main.default.bundle_forecaster_v2").comment == "second"
+    with pytest.raises(NotFound):
+        w.registered_models.get("main.default.bundle_forecaster")
+    removed = destroy(w, _bundle(tmp_path, server, "bundle_forecaster_v2", "second"))
+    assert removed == ["registered_models.forecaster"]
+    with pytest.raises(NotFound):
+        w.registered_models.get("main.default.bundle_forecaster_v2")
+    assert w.registered_models.get(MODEL).full_name == MODEL  # adopted: left with its versions

@@ -5,7 +5,8 @@
   a JSON body, as MLflow's client sends them. The workspace answers ``is-databricks-sdk-models-artifact-repository-
   enabled`` with true, so the client moves a version's files through the Files API (``/Models/…``) rather than with
   cloud credentials, which a local workspace has none of.
-- ``/api/2.1/unity-catalog/models``: the SDK's ``w.registered_models`` and ``w.model_versions`` (list, get, delete).
+- ``/api/2.1/unity-catalog/models``: the SDK's ``w.registered_models`` (create, list, get, update, delete; bundles'
+  ``registered_models``) and ``w.model_versions`` (list, get, delete).
 """
 
 from __future__ import annotations
@@ -233,6 +234,25 @@ def list_models(request: Request) -> dict:
         raise InvalidParameterValue("schema_name needs catalog_name.")
     return listing_page([_model_info(m) for m in _models(request).models(catalog, schema)], request,
                      "registered_models")
+
+
+@router.post(UC)
+async def create_uc_model(request: Request) -> dict:
+    args = await _args(request)
+    if args.get("storage_location"):
+        raise InvalidParameterValue("Invalid storage_location: a local workspace keeps every model's files under its "
+                                    "own root (<home>/models); leave storage_location out locally.")
+    full_name = ".".join(str(_required(args, key)) for key in ("catalog_name", "schema_name", "name"))
+    return _model_info(_models(request).create_model(full_name, request.state.user, _text(args, "comment") or ""))
+
+
+@router.patch(UC + "/{full_name}")
+async def update_uc_model(full_name: str, request: Request) -> dict:
+    args = await _args(request)
+    new_name = _text(args, "new_name")
+    if new_name and "." not in new_name:  # the SDK's new_name is the model's own name, in the same schema
+        new_name = f"{ModelName.parse(full_name).catalog}.{ModelName.parse(full_name).schema}.{new_name}"
+    return _model_info(_models(request).update_model(full_name, _text(args, "comment"), new_name))
 
 
 @router.get(UC + "/{full_name}")
