@@ -63,13 +63,28 @@ def _where(exc: BaseException) -> str:
 _BUILT_ELSEWHERE = {"bir_forecast": "`odoolake ml train` then `odoolake ml score` (or the bir_etl job)"}
 
 
+_lake: dict[str, WorkspacePaths] = {}  # the lake the running command works on (``on_lake``), for its error hints
+
+
+def on_lake(paths: WorkspacePaths) -> WorkspacePaths:
+    """Note the lake this command works on, so that an error can name it."""
+    _lake["paths"] = paths
+    return paths
+
+
 def _how_to_build(text: str) -> str:
-    """The hint after TABLE_OR_VIEW_NOT_FOUND: what builds the table named, for the lake's own tables."""
+    """The hint after TABLE_OR_VIEW_NOT_FOUND: what builds the table named, for the lake's own tables; the lake's
+    root when a command opened it, and that it is empty (a new root: a typo in --home or ODOOLAKE_HOME, say)."""
     for table, how in _BUILT_ELSEWHERE.items():
         if f"`{table}`" in text or f".{table}`" in text:
             return f"the lake does not have it yet; build it with {how}"
-    return ("no such table in the lake: check the name (`SHOW TABLES IN <schema>`), or, for a lake not built yet, "
-            "build it with `odoolake demo` (or `odoolake lake run`)")
+    paths = _lake.get("paths")
+    if paths is not None and not any(paths.warehouse.glob("*/*")):
+        return (f"the lake at {paths.home} has no tables at all: check --home (or ODOOLAKE_HOME), or build it "
+                "with `odoolake demo` (or `odoolake lake run`)")
+    where = f" at {paths.home}" if paths is not None else ""
+    return (f"no such table in the lake{where}: check the name (`SHOW TABLES IN <schema>`), or, for a lake not built "
+            "yet, build it with `odoolake demo` (or `odoolake lake run`)")
 
 
 def error_line(exc: BaseException) -> str:
@@ -283,6 +298,7 @@ def lake_session(paths: WorkspacePaths, doing: str | None = None) -> Iterator[An
     ``doing`` is shown (on stderr, in a terminal) while the command works: what it is doing, and that it is."""
     from odoolake.workspace.engine import REMOTE_ENV, LocalEngine
 
+    on_lake(paths)
     if os.environ.get(REMOTE_ENV):
         check_spark_remote(os.environ[REMOTE_ENV])
     with err_console.status(doing) if doing else contextlib.nullcontext(), LocalEngine.start(paths.home) as engine:

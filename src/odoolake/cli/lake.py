@@ -8,7 +8,17 @@ from datetime import date
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from odoolake.cli.common import HomeOpt, Output, OutputOpt, console, dbfs_lister, emit, handle_errors, lake_session
+from odoolake.cli.common import (
+    HomeOpt,
+    Output,
+    OutputOpt,
+    console,
+    dbfs_lister,
+    emit,
+    handle_errors,
+    lake_session,
+    on_lake,
+)
 from odoolake.cli.demo import RAW_ROOT, AsOfOpt, last_full_month, parse_as_of
 from odoolake.config import WorkspacePaths
 
@@ -130,7 +140,7 @@ def sql_cmd(
     else:  # the embedded engine, without importing PySpark (the command's start-up halves)
         from odoolake.cli import thin_sql
 
-        columns, rows = thin_sql.run(paths, statement, limit)
+        columns, rows = thin_sql.run(on_lake(paths), statement, limit)
     if output == Output.json:  # amounts as exact strings, never floats
         emit(output, {"columns": columns, "rows": [dict(zip(columns, r, strict=True)) for r in rows[:limit]]},
              lambda: None)

@@ -103,12 +103,20 @@ def test_bad_arguments_and_an_empty_lake_are_one_line_each(tmp_path):
     assert done.returncode == 1 and "No bundle found (looked for databricks.yml in" in done.stderr
     assert "Traceback" not in done.stderr and "AttributeError" not in done.stderr
     one_line_error(odoolake("lake", "run", home=home), "No raw drops in dbfs:/raw/odoo", "odoolake lake generate")
-    one_line_error(odoolake("lake", "sql", "SELECT * FROM gold.bir_transactions", home=home),
-                   "TABLE_OR_VIEW_NOT_FOUND", "check the name", "odoolake demo")
+    one_line_error(odoolake("lake", "sql", "SELECT * FROM gold.bir_transactions", home=home),  # a typo'd --home
+                   "TABLE_OR_VIEW_NOT_FOUND", f"the lake at {home.resolve()} has no tables at all: check --home",
+                   "odoolake demo")
     one_line_error(odoolake("lake", "sql", "SELECT * FROM gold.bir_forecast", home=home),  # not the month-end's
                    "TABLE_OR_VIEW_NOT_FOUND", "`odoolake ml train` then `odoolake ml score`")
     debug = odoolake("--debug", "notebook", "run", "nope.py", home=home)
     assert debug.returncode == 1 and "Traceback" in debug.stderr  # --debug keeps the whole story
+    from odoolake.workspace.engine import LocalEngine
+
+    with LocalEngine.start(home) as engine, engine.spark() as spark:
+        spark.sql("CREATE SCHEMA IF NOT EXISTS gold")
+        spark.sql("CREATE TABLE gold.kept (x INT) USING DELTA")
+    one_line_error(odoolake("lake", "sql", "SELECT * FROM gold.kep", home=home),  # a typo'd table in a built lake
+                   "TABLE_OR_VIEW_NOT_FOUND", f"no such table in the lake at {home.resolve()}: check the name")
 
 
 def test_env_down_and_remittances_name_what_is_wrong(tmp_path):
