@@ -418,6 +418,9 @@ def test_bir_cli_outputs(lake):
     assert bad.exit_code == 2 and "not a quarter" in bad.output and "--quarter" in bad.output  # a usage error
     empty = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2024Q1", "--agency", "RIM", *home])
     assert empty.exit_code == 1 and "No expanded withholding data for RIM in 2024Q1" in empty.output
+    nothing = runner.invoke(app, ["bir", "forms", "--quarter", "2030Q1", *home])  # a month-end page of zeros before
+    assert nothing.exit_code == 1 and "No month-end data for 2030Q1 in the lake (its periods run from" in nothing.output
+    assert not paths.dbfs_to_local("dbfs:/bir/all/2030Q1").exists()
     unknown = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2026Q3", "--agency", "XYZ", *home])
     assert unknown.exit_code == 1 and "Unknown agency 'XYZ'; the lake has" in unknown.output and \
         "RIM" in unknown.output and "month-end" not in unknown.output

@@ -463,6 +463,19 @@ def write_summary(paths: WorkspacePaths, spark, year: int, month: int, quarter: 
     return _write(paths, "all", quarter, f"month_end_{year}-{month:02d}.html", page)
 
 
+def _quarter_in_lake(spark, quarter: str, periods: list[str]) -> None:
+    """Refuse a quarter the month-end has no lines for, naming the periods the lake has, before anything is written
+    (it wrote a month-end page of zeros and a refusal per agency and output)."""
+    row = spark.sql(
+        "SELECT min(period) AS first, max(period) AS last, count_if(period IN (:a, :b, :c)) AS inside FROM "
+        "(SELECT period FROM silver.ewt_lines UNION ALL SELECT period FROM silver.vat_lines)",
+        args=dict(zip("abc", periods, strict=True))).collect()[0]
+    if not row["inside"]:
+        held = f"its periods run from {row['first']} to {row['last']}" if row["first"] else "it has no periods yet"
+        raise BirRuleError(f"No month-end data for {quarter} in the lake ({held}): run the month-end for that "
+                           "quarter first.")
+
+
 @app.command("forms")
 @handle_errors
 def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Quarter, e.g. 2026Q1.",
@@ -479,6 +492,7 @@ def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Qua
     problems: list[str] = []
     done: list[dict] = []
     with lake_session(paths, "writing the 2307s, QAPs, SLSP and month-end summary…") as spark:
+        _quarter_in_lake(spark, quarter, [f"{year}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)])
         forms.run(spark, [f"{year}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)])
         forms.check_in_step(spark)
         for code in _agencies(spark, agency):
