@@ -144,6 +144,11 @@ def test_ml_models_lists_window_data_version_and_metrics(forecast_lake):
     assert shown.returncode == 0, shown.stderr
     for words in ("training window", "data version", "backtest MAE", "2023-11..2026-10", "champion"):
         assert words in shown.stdout
+    narrow = subprocess.run([sys.executable, "-m", "odoolake.cli.main", "ml", "models"], capture_output=True,
+                            text=True, env={**env, "COLUMNS": "80"}, timeout=120, check=False)
+    assert narrow.returncode == 0, narrow.stderr  # a table rich cut to "champ…", "2023-…" became one block a version
+    assert "(champion)" in narrow.stdout and "training window: 2023-11..2026-10" in narrow.stdout
+    assert "…" not in narrow.stdout and max(len(line) for line in narrow.stdout.splitlines()) <= 80
     as_json = subprocess.run([sys.executable, "-m", "odoolake.cli.main", "ml", "models", "--output", "json"],
                              capture_output=True, text=True, env=env, timeout=120, check=False)
     assert as_json.returncode == 0, as_json.stderr

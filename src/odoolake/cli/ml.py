@@ -153,7 +153,28 @@ def models_cmd(home: str = HomeOpt, output: Output = OutputOpt) -> None:
         table.add_row(*cells)
     emit(output, [{"version": str(mv.version), "alias": by_version.get(str(mv.version)),
                    **{tag: mv.tags.get(tag) for _, tag in MODEL_COLUMNS[2:] if tag}} for mv in versions],
-         lambda: console.print(table))
+         lambda: _print_whole(table))
+
+
+def _print_whole(table: Table) -> None:
+    """The table if every cell fits the terminal; else one block per row, each value whole (rich cut the versions'
+    aliases, windows and metrics to "champ…", "2023-…" at 80 columns)."""
+    from rich.measure import Measurement
+
+    if Measurement.get(console, console.options.update(max_width=10_000), table).maximum <= console.width:
+        console.print(table)
+        return
+    titles = [str(column.header) for column in table.columns]
+    console.print(table.title or "", highlight=False)
+    for row in zip(*(list(column.cells) for column in table.columns), strict=True):
+        console.print(f"{titles[0]} {row[0]}" + (f"  ({row[1]})" if row[1] else ""), highlight=False)
+        line = ""
+        for pair in (f"{title}: {value}" for title, value in zip(titles[2:], row[2:], strict=True) if value):
+            if line and len(line) + 3 + len(pair) > console.width:  # a pair is never split across lines
+                console.print(line, highlight=False, soft_wrap=True)
+                line = ""
+            line = f"{line}   {pair}" if line else f"  {pair}"
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command("report")
