@@ -80,3 +80,19 @@ def w(server: Server):
     from databricks.sdk import WorkspaceClient
 
     return WorkspaceClient(host=server.url, token=server.token)
+
+
+def run_client_script(server: Server, folder, script: str, name: str) -> list[str]:
+    """A user's script in its own process with only the Databricks environment (host, token, the workspace's CA),
+    as ``python <name>`` runs it (``-c`` confuses MLflow); its stdout lines once it succeeded."""
+    import os
+
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("MLFLOW_", "DATABRICKS_", "SPARK", "PYSPARK"))}
+    env.update(DATABRICKS_HOST=server.https_url, DATABRICKS_TOKEN=server.token, REQUESTS_CA_BUNDLE=server.ca_bundle,
+               DATABRICKS_CONFIG_FILE=str(server.workspace.paths.home / "no-databrickscfg"))
+    path = folder / name
+    path.write_text(script)
+    proc = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[:6000]
+    return proc.stdout.strip().splitlines()

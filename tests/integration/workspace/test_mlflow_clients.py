@@ -6,12 +6,11 @@ DBFS API. The client runs in its own process, as a user's script does (with only
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+
+from .conftest import run_client_script
 
 ODD_NAMES = ("report#v1.txt", "report#v2.txt", "data?x.csv", "data?y.csv", "pct%41.txt", "space d.txt")
 CLIENT = textwrap.dedent("""
@@ -74,15 +73,7 @@ CLIENT = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def client_run(server, tmp_path_factory):
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("MLFLOW_", "DATABRICKS_", "SPARK", "PYSPARK"))}
-    env.update(DATABRICKS_HOST=server.https_url, DATABRICKS_TOKEN=server.token, REQUESTS_CA_BUNDLE=server.ca_bundle,
-               DATABRICKS_CONFIG_FILE=str(server.workspace.paths.home / "no-databrickscfg"))
-    script = tmp_path_factory.mktemp("mlflow-client") / "train.py"  # a user's script (``-c`` confuses MLflow)
-    script.write_text(CLIENT)
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[:6000]
-    lines = proc.stdout.strip().splitlines()
+    lines = run_client_script(server, tmp_path_factory.mktemp("mlflow-client"), CLIENT, "train.py")
     # the links MLflow prints when a run ends ("🏃 View run <name> at: <url>", "🧪 View experiment at: <url>")
     links = {line.split(" View ", 1)[1].split()[0]: line.rsplit(" at: ", 1)[1] for line in lines if " at: " in line}
     return {**json.loads(lines[-1]), "links": links}

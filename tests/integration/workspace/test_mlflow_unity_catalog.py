@@ -8,9 +8,6 @@ a version's files are finalized once, names have three parts, read-only users ca
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import httpx
@@ -18,6 +15,8 @@ import pytest
 from databricks.sdk.service.serving import EndpointCoreConfigInput, ServedEntityInput
 
 from odoolake.workspace.catalog.models import ModelName
+
+from .conftest import run_client_script
 
 MODEL = "main.default.uc_doubler"
 CLIENT = textwrap.dedent("""
@@ -69,15 +68,8 @@ CLIENT = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def client_run(server, tmp_path_factory):
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("MLFLOW_", "DATABRICKS_", "SPARK", "PYSPARK"))}
-    env.update(DATABRICKS_HOST=server.https_url, DATABRICKS_TOKEN=server.token, REQUESTS_CA_BUNDLE=server.ca_bundle,
-               DATABRICKS_CONFIG_FILE=str(server.workspace.paths.home / "no-databrickscfg"))
-    script = tmp_path_factory.mktemp("mlflow-uc") / "register.py"
-    script.write_text(CLIENT)
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[:6000]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = run_client_script(server, tmp_path_factory.mktemp("mlflow-uc"), CLIENT, "register.py")
+    return json.loads(lines[-1])
 
 
 def test_mlflow_registers_loads_and_searches_models_in_unity_catalog(client_run, server):
