@@ -301,6 +301,7 @@ def _deploy_experiment(w: Any, spec: dict, action: Action, state: dict[str, str]
     if action.kind == "update":
         ident = _ident(state, action.resource)
         if w.experiments.get_experiment(ident).experiment.name != name:
+            w.workspace.mkdirs(str(PurePosixPath(name).parent))
             w.experiments.update_experiment(ident, new_name=name)
         return
     try:
@@ -312,6 +313,7 @@ def _deploy_experiment(w: Any, spec: dict, action: Action, state: dict[str, str]
         action.kind, action.detail = "update", f"adopted the existing experiment {name} (destroy leaves it)"
         return
     tags = [ExperimentTag(key=t["key"], value=t.get("value", "")) for t in spec.get("tags") or []]
+    w.workspace.mkdirs(str(PurePosixPath(name).parent))  # Databricks makes no folder for an experiment
     created = w.experiments.create_experiment(name, artifact_location=spec.get("artifact_location"), tags=tags or None)
     state[action.resource] = created.experiment_id
 

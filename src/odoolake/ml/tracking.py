@@ -8,6 +8,7 @@ always set explicitly, from the workspace root.
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,9 +77,19 @@ def configure(paths: WorkspacePaths | None = None, experiment: str = EXPERIMENT)
     _restore_user_environment()
     client = mlflow.MlflowClient()
     if client.get_experiment_by_name(experiment) is None:
+        if config.tracking_uri.startswith("databricks"):  # Databricks makes no folder for an experiment
+            _workspace_folder(config.tracking_uri, posixpath.dirname(experiment))
         client.create_experiment(experiment, artifact_location=config.artifact_location)
     mlflow.set_experiment(experiment)
     return config
+
+
+def _workspace_folder(tracking_uri: str, folder: str) -> None:
+    """Make the workspace folder an experiment is created in (``databricks://<profile>`` names the profile)."""
+    from databricks.sdk import WorkspaceClient
+
+    profile = tracking_uri.partition("://")[2] or None
+    WorkspaceClient(profile=profile).workspace.mkdirs(folder)
 
 
 def _restore_user_environment() -> None:

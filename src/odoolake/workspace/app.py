@@ -28,7 +28,7 @@ from odoolake.workspace.db import Database
 from odoolake.workspace.engine import LocalEngine
 from odoolake.workspace.errors import ApiError, EndpointNotFound, NotImplementedLocally
 from odoolake.workspace.files.dbfs import Dbfs, RunArtifactFiles, Volumes
-from odoolake.workspace.files.workspace_tree import WorkspaceTree
+from odoolake.workspace.files.workspace_tree import SHARED, USERS, WorkspaceTree
 from odoolake.workspace.frontdoor.tls import TlsFiles, ensure_certificates
 from odoolake.workspace.identity.oauth import OAuthService
 from odoolake.workspace.identity.roles import Roles
@@ -38,7 +38,7 @@ from odoolake.workspace.jobs.runner import JobRunner, TaskFailure
 from odoolake.workspace.jobs.scheduler import Scheduler
 from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
-from odoolake.workspace.mlflow_server import ARTIFACT_ROOT, MlflowDispatch, MlflowServer
+from odoolake.workspace.mlflow_server import ARTIFACT_ROOT, MlflowDispatch, MlflowServer, WorkspaceExperiments
 from odoolake.workspace.pipelines import PipelinesService
 from odoolake.workspace.routes import (
     compute,
@@ -138,8 +138,18 @@ class Workspace:
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
         self.runner.pipelines = self.pipelines
         self.models = ModelStore(self.paths, registered=self.registered_models)
-        self.mlflow_server = MlflowServer(self.paths)
+        self.mlflow_server = MlflowServer(self.paths, folder_exists=self.tree.folder_exists)
+        self.tree.experiments = WorkspaceExperiments(self.mlflow_server)
+        self.tree.users = self.users
+        for folder in (SHARED, f"{USERS}/{self.user}"):  # every Databricks workspace has them
+            self.tree.mkdirs(folder)
         self.serving = ServingEndpoints(self.db, self.models, self.user)
+
+    def users(self) -> list[str]:
+        """This workspace's users (the owner, those with a role, those holding a token): each has a ``/Users/<name>``
+        folder, made the first time it is asked for."""
+        named = {self.user, *(name for name, _ in self.roles.users()[1:]), *(t.created_by_username for t in self.tokens.list())}
+        return sorted(name for name in named if name and "/" not in name)
 
     def renew_certificates(self) -> TlsFiles:
         """The workspace's CA and server certificate (for loopback and the host it serves), made or renewed if

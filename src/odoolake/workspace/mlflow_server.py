@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import contextvars
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from odoolake.config import WorkspacePaths
+
+if TYPE_CHECKING:
+    from odoolake.workspace.files.workspace_tree import Experiment
 
 ARTIFACT_ROOT = "dbfs:/databricks/mlflow-tracking"  # Databricks' default (see the module docstring)
 ORG_ID_HEADER = "X-Databricks-Org-Id"
@@ -71,11 +75,49 @@ def store_uri(paths: WorkspacePaths) -> str:
     return f"sqlite:///{paths.mlflow_db}"
 
 
+class WorkspaceExperiments:
+    """The store's active experiments by workspace path, for the workspace tree (``files/workspace_tree.py``): read
+    straight from the store's ``experiments`` table, so that listing a folder does not import MLflow."""
+
+    def __init__(self, server: MlflowServer) -> None:
+        self.server = server
+
+    def _rows(self, where: str, args: tuple) -> list[Experiment]:
+        import sqlite3
+
+        from odoolake.workspace.files.workspace_tree import Experiment
+
+        db = self.server.paths.mlflow_db
+        if not db.exists():
+            return []
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = conn.execute("SELECT experiment_id, name, creation_time, last_update_time FROM experiments "
+                                f"WHERE lifecycle_stage = 'active' AND {where} ORDER BY name", args).fetchall()
+        except sqlite3.OperationalError:  # MLflow has not made its tables yet
+            return []
+        finally:
+            conn.close()
+        return [Experiment(str(r[0]), r[1], r[2] or 0, r[3] or 0) for r in rows]
+
+    def named(self, path: str) -> Experiment | None:
+        found = self._rows("name = ?", (path,))
+        return found[0] if found else None
+
+    def under(self, folder: str) -> list[Experiment]:
+        prefix = folder.rstrip("/") + "/"
+        return self._rows("substr(name, 1, ?) = ?", (len(prefix), prefix))
+
+    def delete(self, experiment_id: str) -> None:
+        self.server.stores().tracking.delete_experiment(experiment_id)
+
+
 class MlflowServer:
     """A WSGI app with MLflow's REST handlers, answering for one workspace's store."""
 
-    def __init__(self, paths: WorkspacePaths) -> None:
+    def __init__(self, paths: WorkspacePaths, folder_exists: Callable[[str], bool] | None = None) -> None:
         self.paths = paths
+        self.folder_exists = folder_exists  # the workspace tree's: an experiment's parent must be a folder
         self._stores: Stores | None = None
         self._app: Any = None
         self._lock = threading.Lock()
@@ -131,10 +173,10 @@ class MlflowServer:
         _query_as_body(environ)
         _with_default_page(environ)
         _as_callers_run(environ)
-        refused = _experiment_name_refused(environ)
+        refused = _experiment_name_refused(environ, self.folder_exists)
         if refused is not None:
-            start_response("400 Bad Request", [("Content-Type", "application/json")])
-            return [refused]
+            start_response(refused[0], [("Content-Type", "application/json")])
+            return [refused[1]]
         token = _CURRENT.set(self.stores())
         answered: list = []
 
@@ -259,24 +301,50 @@ def _as_callers_run(environ: dict) -> None:
 _EXPERIMENT_NAMING = {"experiments/create": "name", "experiments/update": "new_name"}
 EXPERIMENT_NAME_RULE = "An experiment name must be an absolute path within the Databricks workspace, e.g. " \
                        "'/Users/<some-username>/my-experiment'."
+WORKSPACE_PREFIX = "/Workspace"  # the same tree: /Workspace/Shared/x is /Shared/x
 
 
-def _experiment_name_refused(environ: dict) -> bytes | None:
+def _experiment_name_refused(environ: dict, folder_exists: Callable[[str], bool] | None) -> tuple[str, bytes] | None:
     """Databricks keeps experiments in the workspace tree, so it refuses a name that is not an absolute workspace path
-    (``mlflow.set_experiment("forecast")`` works against a plain MLflow server and fails on Databricks): refused here
-    the same way, so code that runs locally runs there. The JSON error body to answer, or None to go on."""
+    (``mlflow.set_experiment("forecast")`` works against a plain MLflow server and fails on Databricks) and one whose
+    parent folder does not exist ("Parent directory /Shared/x does not exist": Databricks makes no folders for an
+    experiment): refused here the same way, so code that runs locally runs there. A name under ``/Workspace`` is the
+    same path without it (``get-by-name`` too). The status and JSON error body to answer, or None to go on."""
     path = environ.get("PATH_INFO", "")
+    if path.endswith("/mlflow/experiments/get-by-name"):
+        _without_workspace_prefix_in_query(environ)
+        return None
     field = next((name for call, name in _EXPERIMENT_NAMING.items() if path.endswith("/mlflow/" + call)), None)
     if field is None or environ.get("REQUEST_METHOD") != "POST":
         return None
     import json
+    import posixpath
 
     body = _read_json(environ)
     name = body.get(field) if isinstance(body, dict) else None  # a malformed one: MLflow's handler names it
-    if not isinstance(name, str) or not name or (name.startswith("/") and name.strip("/")):
+    if not isinstance(name, str) or not name:
         return None
-    message = f"Got an invalid experiment name '{name}'. {EXPERIMENT_NAME_RULE}"
-    return json.dumps({"error_code": "INVALID_PARAMETER_VALUE", "message": message}).encode()
+    if not (name.startswith("/") and name.strip("/")):
+        message = f"Got an invalid experiment name '{name}'. {EXPERIMENT_NAME_RULE}"
+        return "400 Bad Request", json.dumps({"error_code": "INVALID_PARAMETER_VALUE", "message": message}).encode()
+    if name.startswith(WORKSPACE_PREFIX + "/"):
+        name = name[len(WORKSPACE_PREFIX):]
+        _write_json(environ, {**body, field: name})
+    parent = posixpath.dirname(name.rstrip("/")) or "/"
+    if folder_exists is not None and not folder_exists(parent):
+        message = f"Parent directory {parent} does not exist."
+        return "404 Not Found", json.dumps({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": message}).encode()
+    return None
+
+
+def _without_workspace_prefix_in_query(environ: dict) -> None:
+    from urllib.parse import parse_qsl, urlencode
+
+    query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    fixed = [(k, v[len(WORKSPACE_PREFIX):] if k == "experiment_name" and v.startswith(WORKSPACE_PREFIX + "/") else v)
+             for k, v in query]
+    if fixed != query:
+        environ["QUERY_STRING"] = urlencode(fixed)
 
 
 # MLflow's REST paths; the Databricks-only ones below them are FastAPI routes (routes/mlflow.py).

@@ -223,3 +223,52 @@ def test_the_sdks_experiment_listing_and_artifact_calls_answer(client_run, w):
     assert {(f.path, f.is_dir) for f in listed} >= {("notes", True)}
     inside = w.experiments.list_artifacts(run_id=client_run["run_id"], path="notes")
     assert [(f.path, f.is_dir, f.file_size) for f in inside] == [("notes/hello.txt", False, 5)]
+
+
+def test_experiments_live_in_the_workspace_tree_as_on_databricks(server, w):
+    """Databricks keeps experiments in the workspace tree: ``/Shared`` and each user's ``/Users/<name>`` exist, an
+    experiment's parent folder must exist ("Parent directory … does not exist": code that made experiments in
+    missing folders locally failed there), ``/Workspace/x`` is ``/x``, a folder lists its experiments
+    (``MLFLOW_EXPERIMENT``), and deleting an experiment's path deletes the experiment."""
+    import httpx
+    from databricks.sdk.errors import BadRequest, NotFound, ResourceAlreadyExists
+
+    headers = {"Authorization": f"Bearer {server.token}"}
+    base = f"{server.url}/api/2.0/mlflow/experiments"
+    me = w.current_user.me().user_name
+    assert {o.path for o in w.workspace.list("/")} >= {"/Shared", "/Users"}
+    assert f"/Users/{me}" in {o.path for o in w.workspace.list("/Users")}
+    missing = httpx.post(f"{base}/create", headers=headers, json={"name": "/Shared/no-such-folder/forecast"})
+    assert missing.status_code == 404 and missing.json() == {
+        "error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Parent directory /Shared/no-such-folder does not exist."}
+    w.workspace.mkdirs("/Shared/tree-test")
+    made = httpx.post(f"{base}/create", headers=headers, json={"name": "/Workspace/Shared/tree-test/forecast"})
+    assert made.status_code == 200, made.text
+    found = httpx.get(f"{base}/get-by-name", headers=headers,
+                      params={"experiment_name": "/Workspace/Shared/tree-test/forecast"}).json()["experiment"]
+    assert found["name"] == "/Shared/tree-test/forecast" and found["experiment_id"] == made.json()["experiment_id"]
+    listed = w.api_client.do("GET", "/api/2.0/workspace/list", query={"path": "/Shared/tree-test"})["objects"]
+    assert [(o["path"], o["object_type"], str(o["object_id"])) for o in listed] == [
+        ("/Shared/tree-test/forecast", "MLFLOW_EXPERIMENT", found["experiment_id"])]
+    with pytest.raises(ResourceAlreadyExists, match="an MLflow experiment"):
+        w.workspace.mkdirs("/Shared/tree-test/forecast/inside")
+    renamed = httpx.post(f"{base}/update", headers=headers,
+                         json={"experiment_id": found["experiment_id"], "new_name": "/Shared/nowhere/forecast"})
+    assert renamed.status_code == 404 and "Parent directory /Shared/nowhere does not exist" in renamed.text
+    with pytest.raises(BadRequest, match="is not empty"):  # a folder holding an experiment
+        w.workspace.delete("/Shared/tree-test")
+    w.workspace.delete("/Shared/tree-test/forecast")
+    gone = httpx.get(f"{base}/get", headers=headers, params={"experiment_id": found["experiment_id"]}).json()
+    assert gone["experiment"]["lifecycle_stage"] == "deleted"
+    with pytest.raises(NotFound):
+        w.workspace.get_status("/Shared/tree-test/forecast")
+    w.workspace.delete("/Shared/tree-test")  # empty now
+
+
+def test_the_folder_of_an_experiment_made_outside_the_api_appears(server, w):
+    """``odoolake ml train`` writes MLflow's store directly: the folder of the experiment it makes is in the tree
+    (Databricks has no experiment without its folder)."""
+    server.workspace.mlflow_server.stores().tracking.create_experiment("/Shared/made-directly/forecast")
+    assert w.workspace.get_status("/Shared/made-directly").object_type.value == "DIRECTORY"
+    listed = w.api_client.do("GET", "/api/2.0/workspace/list", query={"path": "/Shared/made-directly"})["objects"]
+    assert [(o["path"], o["object_type"]) for o in listed] == [("/Shared/made-directly/forecast", "MLFLOW_EXPERIMENT")]

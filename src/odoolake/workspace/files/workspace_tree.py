@@ -12,8 +12,10 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
 from odoolake.workspace.db import Database
 from odoolake.workspace.errors import (
@@ -75,11 +77,67 @@ def source_to_ipynb(text: str, language: str) -> bytes:
     return json.dumps(nb, indent=1).encode()
 
 
+SHARED, USERS = "/Shared", "/Users"
+EXPERIMENT = "MLFLOW_EXPERIMENT"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An MLflow experiment as the tree shows it: Databricks keeps experiments in the workspace tree, by name."""
+
+    experiment_id: str
+    name: str
+    created: int
+    modified: int
+
+
+class Experiments(Protocol):
+    """The workspace's MLflow experiments, for the tree (``mlflow_server.WorkspaceExperiments``)."""
+
+    def named(self, path: str) -> Experiment | None: ...
+    def under(self, folder: str) -> list[Experiment]: ...
+    def delete(self, experiment_id: str) -> None: ...
+
+
 class WorkspaceTree:
+    """Notebooks, files and folders, and (read from MLflow's store) experiments, as Databricks' workspace tree holds
+    them: ``/Shared`` and each user's ``/Users/<name>`` exist; an experiment is an object at its name's path."""
+
     def __init__(self, db: Database, root: Path) -> None:
         self.db = db
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self.experiments: Experiments | None = None
+        self.users: Callable[[], list[str]] = list  # the workspace's users: each has a /Users/<name> folder
+
+    def _experiment(self, path: str) -> Experiment | None:
+        return self.experiments.named(path) if self.experiments is not None else None
+
+    def _made_on_demand(self, path: str) -> bool:
+        """Make ``path`` a folder if it is one Databricks always has (``/Shared``, a known user's ``/Users/<name>``)
+        or one an experiment made outside the REST API lives in (``odoolake ml train`` writes MLflow's store
+        directly); whether it was made."""
+        parts = PurePosixPath(path).parts
+        standing = path in (SHARED, USERS) or (len(parts) == 3 and parts[1] == USERS.strip("/")
+                                               and parts[2] in self.users())
+        if not standing and not (self.experiments is not None and self.experiments.under(path)):
+            return False
+        if self._experiment(path) is not None:
+            return False
+        self.mkdirs(path)
+        return True
+
+    def folder_exists(self, raw: str) -> bool:
+        """Whether ``raw`` is a folder (an experiment's parent must be one)."""
+        try:
+            return self.get_status(raw)["object_type"] == "DIRECTORY"
+        except ResourceDoesNotExist:
+            return False
+
+    def _experiment_info(self, experiment: Experiment) -> dict:
+        return {"path": experiment.name, "object_type": EXPERIMENT, "object_id": int(experiment.experiment_id),
+                "resource_id": experiment.experiment_id, "created_at": experiment.created,
+                "modified_at": experiment.modified}
 
     def _path(self, raw: str | None) -> str:
         return clean_path(raw, strip_prefixes=("/Workspace",))
@@ -111,7 +169,12 @@ class WorkspaceTree:
             return {"path": "/", "object_type": "DIRECTORY", "object_id": 0}
         row = self._row(path)
         if row is None:
-            raise ResourceDoesNotExist(f"Path ({raw}) doesn't exist.")
+            experiment = self._experiment(path)
+            if experiment is not None:
+                return self._experiment_info(experiment)
+            if not self._made_on_demand(path):
+                raise ResourceDoesNotExist(f"Path ({raw}) doesn't exist.")
+            row = self._row(path)
         return self._info(row)
 
     def mkdirs(self, raw: str | None) -> None:
@@ -126,6 +189,8 @@ class WorkspaceTree:
             row = conn.execute("SELECT object_type FROM objects WHERE path = ?", (str(current),)).fetchone()
             if row is not None and row["object_type"] != "DIRECTORY":
                 raise ResourceAlreadyExists(f"{current} already exists and is not a directory.")
+            if row is None and self._experiment(str(current)) is not None:
+                raise ResourceAlreadyExists(f"{current} already exists and is not a directory (an MLflow experiment).")
             if row is None:
                 now = _now()
                 conn.execute("INSERT INTO objects(path, parent, object_type, object_id, created_at, modified_at) "
@@ -142,27 +207,42 @@ class WorkspaceTree:
 
     def list(self, raw: str | None) -> list[dict]:
         path = self._path(raw)
+        if path == USERS:  # every user's folder, as Databricks lists them
+            for user in self.users():
+                self.mkdirs(f"{USERS}/{user}")
         if path != "/":
             status = self.get_status(path)
             if status["object_type"] != "DIRECTORY":
                 return [status]
         rows = self.db.connect().execute("SELECT * FROM objects WHERE parent = ? ORDER BY path", (path,))
-        return [self._info(r) for r in rows]
+        listed = [self._info(r) for r in rows]
+        taken = {item["path"] for item in listed}
+        inside = self.experiments.under(path) if self.experiments is not None else []
+        listed += [self._experiment_info(e) for e in inside
+                   if str(PurePosixPath(e.name).parent) == path and e.name not in taken]
+        return sorted(listed, key=lambda item: item["path"])
 
     def delete(self, raw: str | None, recursive: bool = False) -> None:
         path = self._path(raw)
         if path == "/":
             raise InvalidParameterValue("Cannot delete the workspace root.")
+        experiment = self._experiment(path) if self._row(path) is None else None
+        if experiment is not None and self.experiments is not None:  # deleted as Databricks does: into MLflow's trash
+            self.experiments.delete(experiment.experiment_id)
+            return
+        inside = self.experiments.under(path) if self.experiments is not None else []
         with self.db.transaction() as conn:
             row = conn.execute("SELECT * FROM objects WHERE path = ?", (path,)).fetchone()
             if row is None:
                 raise ResourceDoesNotExist(f"Path ({raw}) doesn't exist.")
             children = conn.execute("SELECT COUNT(*) FROM objects WHERE parent = ?", (path,)).fetchone()[0]
-            if row["object_type"] == "DIRECTORY" and children and not recursive:
+            if row["object_type"] == "DIRECTORY" and (children or inside) and not recursive:
                 raise InvalidParameterValue(f"Folder {path} is not empty; pass recursive=true to delete it.",
                                             error_code="DIRECTORY_NOT_EMPTY")
             conn.execute("DELETE FROM objects WHERE path = ? OR path LIKE ? ESCAPE '\\'",
                          (path, _like_prefix(path)))
+        for gone in inside if row["object_type"] == "DIRECTORY" else []:
+            self.experiments.delete(gone.experiment_id)  # type: ignore[union-attr]  # inside is empty without them
         local = under(self.root, path)
         if local.is_dir():
             shutil.rmtree(local, ignore_errors=True)
@@ -222,6 +302,8 @@ class WorkspaceTree:
 
     def _write(self, path: str, content: bytes, kind: str, lang: str | None, overwrite: bool) -> dict:
         local = under(self.root, path)
+        if self._experiment(path) is not None:
+            raise ResourceAlreadyExists(f"{path} already exists (an MLflow experiment).")
         with self.db.transaction() as conn:
             row = conn.execute("SELECT * FROM objects WHERE path = ?", (path,)).fetchone()
             if row is not None and (not overwrite or row["object_type"] == "DIRECTORY"):
