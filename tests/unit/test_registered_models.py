@@ -100,8 +100,11 @@ def test_aliases_point_at_versions_and_go_with_them(models):
     models.set_alias(NAME, "champion", second)  # moved, not added
     assert models.version_by_alias(NAME, "champion")["version"] == second
     assert models.get_model(NAME)["aliases"] == [{"alias": "champion", "version": second}]
-    for reserved in ("latest", "v3"):
-        with pytest.raises(InvalidParameterValue, match="an alias is a name other than 'latest'"):
+    for reserved, why in (("latest", "'latest' alias name (case insensitive) is reserved"),
+                          ("v3", "Version alias name 'v3' is reserved"),
+                          ("bad alias/!!", "Invalid alias name: 'bad alias/!!'"),
+                          ("a" * 256, "exceeds the maximum length of 255")):  # MLflow's own rules
+        with pytest.raises(InvalidParameterValue, match=re.escape(why)):
             models.set_alias(NAME, reserved, first)
     models.delete_version(NAME, second)
     with pytest.raises(ResourceDoesNotExist, match="has no alias 'champion'"):
@@ -152,3 +155,38 @@ def test_a_schema_with_models_is_not_dropped_from_under_them(models):
         models.catalog.delete_schema("main", "ml", force=True)
     models.delete_model("main.ml.forecast")
     models.catalog.delete_schema("main", "ml")
+
+
+def test_odd_numbers_and_names_are_a_clear_400(models):
+    """A version past 64 bits was a 500 (SQLite's OverflowError) that MLflow's client retried for four minutes;
+    "²" and "١" are digits to ``str.isdigit`` (a 500, and version 1)."""
+    models.create_model(NAME, "dev")
+    for version in ("99999999999999999999", "²", "١", "0", "-1", "1.0"):
+        with pytest.raises(InvalidParameterValue, match="Invalid version"):
+            models.get_version(NAME, version)
+    for size in ("²", "10001x"):
+        with pytest.raises(InvalidParameterValue, match="Invalid max_results"):
+            models.search_models(max_results=size)
+    with pytest.raises(InvalidParameterValue, match="Invalid page_token"):
+        models.search_models(page_token="١")
+    models.create_model("main.default.My-Model", "dev")  # Unity Catalog allows hyphens, not periods or spaces
+    assert models.get_model("main.default.my-model")["name"] == "main.default.my-model"
+    for bad in ("main.default." + "m" * 256, "main.default.a b", "main.default.a/b"):
+        with pytest.raises(InvalidParameterValue, match="a Unity Catalog name has 1 to 255 characters"):
+            models.create_model(bad, "dev")
+    with pytest.raises(ResourceDoesNotExist, match="Catalog 'nocat' does not exist"):
+        models.create_model("nocat.default.m", "dev")
+    with pytest.raises(CatalogError, match="nocat"):
+        models.models("nocat")
+
+
+def test_tags_are_strings_within_mlflows_limits_and_an_update_keeps_what_it_does_not_name(models):
+    models.create_model(NAME, "dev")
+    version = _ready(models)
+    models.update_version(NAME, version, "first description")
+    models.update_version(NAME, version, None)  # a PATCH naming no description: kept (it was emptied)
+    assert models.get_version(NAME, version)["description"] == "first description"
+    with pytest.raises(InvalidParameterValue, match="expected a string, got dict"):
+        models.set_version_tag(NAME, version, "k", {"a": 1})
+    with pytest.raises(InvalidParameterValue, match="exceeds the maximum length"):
+        models.set_model_tag(NAME, "k", "x" * 100_001)

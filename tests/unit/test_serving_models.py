@@ -6,18 +6,29 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import mlflow.pyfunc
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 
+from odoolake.workspace.errors import InvalidState
 from odoolake.workspace.serving.models import ModelStore
 
 
 class Registry:
     def __init__(self, aliases: dict[str, str]) -> None:
         self.aliases = aliases
+        self.made: dict[str, int] = {}  # version -> when it was registered; missing ones are made on first ask
+        self.gone: set[str] = set()
+        self.pending: set[str] = set()  # versions not finalized yet
 
     def get_model_version(self, name: str, version: str):
-        return SimpleNamespace(version=version)
+        if version in self.gone:
+            raise MlflowException(f"Model Version (name={name}, version={version}) not found",
+                                  RESOURCE_DOES_NOT_EXIST)
+        return SimpleNamespace(version=version, creation_timestamp=self.made.setdefault(version, 1000))
 
     def get_model_version_by_alias(self, name: str, alias: str):
+        if self.aliases[alias] in self.pending:
+            raise InvalidState(f"Model {name} version {self.aliases[alias]} is PENDING_REGISTRATION")
         return SimpleNamespace(version=self.aliases[alias])
 
     def get_model_version_download_uri(self, name: str, version: str) -> str:
@@ -81,3 +92,29 @@ def test_a_version_loaded_for_an_alias_and_then_asked_by_number_needs_no_registr
     registry.aliases["champion"] = "4"
     models.refresh_aliases()
     assert models.peek("wht", "3") is champion  # kept: an endpoint asks for it by number
+
+
+def test_an_alias_that_cannot_be_followed_does_not_hold_up_the_others(monkeypatch):
+    """An alias pointed at a version still pending (its client crashed, say) stopped every other alias from moving:
+    the watcher's pass ended at the first failure."""
+    models, registry = store(monkeypatch, {"stuck": "1", "moving": "1"})
+    models.get("a", "stuck")
+    models.get("b", "moving")
+    registry.pending.add("2")
+    registry.aliases.update(stuck="2", moving="3")
+    assert models.refresh_aliases() == [("b", "moving", "3")]
+    assert models.peek("a", "stuck").version == "1" and models.peek("b", "moving").version == "3"
+
+
+def test_a_version_deleted_or_registered_again_is_let_go(monkeypatch):
+    """An endpoint kept answering from a deleted model (and, once the name was registered again with another
+    model, from the old one) until the server restarted."""
+    models, registry = store(monkeypatch, {"champion": "2"})
+    models.get("wht", "1")
+    models.get("wht", "champion")
+    assert models.forget_deleted() == []
+    registry.gone.add("1")
+    registry.made["2"] = 2000  # version 2 deleted and registered again: another model
+    assert sorted(models.forget_deleted()) == [("wht", "1"), ("wht", "2")]
+    assert models.peek("wht", "1") is None and models.peek("wht", "champion") is None
+    assert models.get("wht", "champion").registered_at == 2000  # asked again, the new one

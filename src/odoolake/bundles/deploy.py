@@ -336,7 +336,8 @@ def _deploy_model(w: Any, spec: dict, action: Action, state: dict[str, str]) -> 
 
 def _deploy_registered_model(w: Any, spec: dict, action: Action, state: dict[str, str]) -> None:
     """A Unity Catalog model (``catalog_name``, ``schema_name``, ``name``, ``comment``): made, or adopted when
-    training registered it first, and its comment kept in step; renamed in its schema when ``name`` changes."""
+    training registered it first, and its comment kept in step. A changed catalog, schema or name recreates it, as
+    the Databricks CLI does: the bundle's old model is deleted (an adopted one is left) and the new one made."""
     from databricks.sdk.errors import NotFound
 
     where = f"resources.{action.resource}"
@@ -348,6 +349,14 @@ def _deploy_registered_model(w: Any, spec: dict, action: Action, state: dict[str
     comment = spec.get("comment")
     if spec.get("grants"):
         action.detail = "grants not applied: the local workspace has roles, not Unity Catalog privileges"
+    if action.kind == "update":
+        key = action.resource if action.resource in state else ADOPTED + action.resource
+        if state[key].lower() != full_name.lower():
+            old = state.pop(key)
+            if key == action.resource:
+                with contextlib.suppress(NotFound):
+                    w.registered_models.delete(old)
+            action.kind, action.detail = "create", f"recreated: {old} became {full_name}"
     if action.kind == "create":
         try:
             w.registered_models.get(full_name)
@@ -359,10 +368,6 @@ def _deploy_registered_model(w: Any, spec: dict, action: Action, state: dict[str
                                        storage_location=spec.get("storage_location"))
             state[action.resource] = full_name
             return
-    key = action.resource if action.resource in state else ADOPTED + action.resource
-    if state[key].lower() != full_name.lower():  # renamed in the bundle: renamed in its schema
-        w.registered_models.update(state[key], new_name=spec["name"])
-        state[key] = full_name
     w.registered_models.update(full_name, comment=comment)
 
 

@@ -148,7 +148,8 @@ class Workspace:
     def users(self) -> list[str]:
         """This workspace's users (the owner, those with a role, those holding a token): each has a ``/Users/<name>``
         folder, made the first time it is asked for."""
-        named = {self.user, *(name for name, _ in self.roles.users()[1:]), *(t.created_by_username for t in self.tokens.list())}
+        named = {self.user, *(name for name, _ in self.roles.users()[1:]),
+                 *(t.created_by_username for t in self.tokens.list())}
         return sorted(name for name in named if name and "/" not in name)
 
     def renew_certificates(self) -> TlsFiles:

@@ -12,6 +12,8 @@ import textwrap
 
 import httpx
 import pytest
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import NotFound, PermissionDenied
 from databricks.sdk.service.serving import EndpointCoreConfigInput, ServedEntityInput
 
 from odoolake.workspace.catalog.models import ModelName
@@ -149,7 +151,7 @@ resources:
   registered_models:
     forecaster:
       catalog_name: main
-      schema_name: default
+      schema_name: __SCHEMA__
       name: __NAME__
       comment: __COMMENT__
     adopted:
@@ -159,30 +161,91 @@ resources:
 """
 
 
-def _bundle(tmp_path, server, name: str, comment: str):
+def _bundle(tmp_path, server, name: str, comment: str, schema: str = "default"):
     from odoolake.bundles.loader import load_bundle
 
-    text = BUNDLE.replace("__HOST__", server.url).replace("__NAME__", name).replace("__COMMENT__", comment)
+    text = BUNDLE.replace("__HOST__", server.url).replace("__NAME__", name).replace("__COMMENT__", comment)\
+        .replace("__SCHEMA__", schema)
     (tmp_path / "databricks.yml").write_text(text)
     return load_bundle(tmp_path, "local", user="tester@example.ph", env={})
 
 
-def test_a_bundle_deploys_renames_and_destroys_its_unity_catalog_models(client_run, server, w, tmp_path):
-    from databricks.sdk.errors import NotFound
+def test_a_bundle_deploys_recreates_and_destroys_its_unity_catalog_models(client_run, server, w, tmp_path):
+    """A changed name, catalog or schema recreates the model, as the Databricks CLI does (``bundle plan``:
+    "recreate registered_models…"); a changed comment updates it in place."""
+    from odoolake.bundles.deploy import deploy, destroy, read_state
 
-    from odoolake.bundles.deploy import deploy, destroy
-
+    server.workspace.catalog.create_schema("main", "bundle_other")
     first = deploy(w, _bundle(tmp_path, server, "bundle_forecaster", "first"))
     kinds = {a.resource: (a.kind, a.detail) for a in first.actions}
     assert kinds["registered_models.forecaster"][0] == "create"
     assert kinds["registered_models.adopted"][0] == "update" and "adopted" in kinds["registered_models.adopted"][1]
     assert w.registered_models.get("main.default.bundle_forecaster").comment == "first"
-    deploy(w, _bundle(tmp_path, server, "bundle_forecaster_v2", "second"))  # renamed in the bundle: renamed here
-    assert w.registered_models.get("main.default.bundle_forecaster_v2").comment == "second"
+    deploy(w, _bundle(tmp_path, server, "bundle_forecaster", "second"))
+    assert w.registered_models.get("main.default.bundle_forecaster").comment == "second"
+    for name, schema in (("bundle_forecaster_v2", "default"), ("bundle_forecaster_v2", "bundle_other")):
+        again = deploy(w, _bundle(tmp_path, server, name, "second", schema))
+        step = next(a for a in again.actions if a.resource == "registered_models.forecaster")
+        assert step.kind == "create" and step.detail.startswith("recreated: "), step
+        assert w.registered_models.get(f"main.{schema}.{name}").comment == "second"
+    for gone in ("main.default.bundle_forecaster", "main.default.bundle_forecaster_v2"):
+        with pytest.raises(NotFound):
+            w.registered_models.get(gone)
+    bundle = _bundle(tmp_path, server, "bundle_forecaster_v2", "second", "bundle_other")
+    assert read_state(w, bundle)["registered_models.forecaster"] == "main.bundle_other.bundle_forecaster_v2"
+    assert destroy(w, bundle) == ["registered_models.forecaster"]
     with pytest.raises(NotFound):
-        w.registered_models.get("main.default.bundle_forecaster")
-    removed = destroy(w, _bundle(tmp_path, server, "bundle_forecaster_v2", "second"))
-    assert removed == ["registered_models.forecaster"]
-    with pytest.raises(NotFound):
-        w.registered_models.get("main.default.bundle_forecaster_v2")
+        w.registered_models.get("main.bundle_other.bundle_forecaster_v2")
     assert w.registered_models.get(MODEL).full_name == MODEL  # adopted: left with its versions
+
+
+def test_the_sdks_aliases_version_updates_and_owner(client_run, server, w):
+    w.registered_models.set_alias(MODEL, "staging", 1)
+    assert w.model_versions.get_by_alias(MODEL, "staging").version == 1
+    assert w.model_versions.update(MODEL, 1, comment="the first").comment == "the first"
+    assert w.model_versions.get(MODEL, 1).comment == "the first"
+    w.registered_models.delete_alias(MODEL, "staging")
+    with pytest.raises(NotFound, match="has no alias 'staging'"):
+        w.model_versions.get_by_alias(MODEL, "staging")
+    server.workspace.roles.set_role("uc-dev@example.ph", "developer")
+    developer = WorkspaceClient(host=server.url, token=server.workspace.tokens.create("uc-dev@example.ph", "uc")[0])
+    with pytest.raises(PermissionDenied, match="only the model's owner or an admin"):  # it was silently ignored
+        developer.registered_models.update(MODEL, owner="uc-dev@example.ph")
+    mine = developer.registered_models.create(catalog_name="main", schema_name="default", name="devs_model")
+    assert mine.owner == "uc-dev@example.ph"
+    assert w.registered_models.update("main.default.devs_model", owner="someone@example.ph").owner == \
+        "someone@example.ph"  # an admin may
+
+
+def test_an_endpoint_stops_answering_once_its_model_is_deleted(client_run, server, w):
+    """It answered from memory until the server restarted (while its state said NOT_READY)."""
+    import shutil
+
+    from databricks.sdk.errors import DatabricksError
+
+    from odoolake.testing.waiting import wait_until
+
+    registry = server.workspace.registered_models
+    registry.create_model("main.default.short_lived", "tester")
+    made = registry.create_version("main.default.short_lived", "models:/copied", "tester")
+    shutil.copytree(registry.version_dir(ModelName.parse(MODEL), 1),
+                    registry.version_dir(ModelName.parse("main.default.short_lived"), 1), dirs_exist_ok=True)
+    registry.finalize_version("main.default.short_lived", made["version"])
+    entity = ServedEntityInput(entity_name="main.default.short_lived", entity_version="1", workload_size="Small",
+                               scale_to_zero_enabled=True)
+    w.serving_endpoints.create_and_wait("short-lived", config=EndpointCoreConfigInput(name="short-lived",
+                                                                                      served_entities=[entity]))
+    try:
+        assert w.serving_endpoints.query("short-lived", dataframe_records=[{"x": 1.0}]).predictions == [{"x": 2.0}]
+        registry.delete_model("main.default.short_lived")
+
+        def refused() -> bool:
+            try:
+                w.serving_endpoints.query("short-lived", dataframe_records=[{"x": 1.0}])
+            except DatabricksError as exc:
+                return "does not exist" in str(exc)
+            return False
+
+        wait_until(refused, what="the endpoint of a deleted model refusing to answer")
+    finally:
+        w.serving_endpoints.delete("short-lived")

@@ -55,7 +55,7 @@ class ModelName:
             raise InvalidParameterValue(
                 f"Invalid model name {full_name!r}: Unity Catalog model names have three parts, "
                 "catalog.schema.model (use registry URI 'databricks' for the workspace registry's one-part names).")
-        return cls(*(identifier(part, "model name part") for part in parts))
+        return cls(identifier(parts[0], "catalog name"), identifier(parts[1], "schema name"), _model_part(parts[2]))
 
     @property
     def full(self) -> str:
@@ -66,6 +66,36 @@ class ModelName:
         return self.catalog, self.schema, self.model
 
 
+# Unity Catalog's rule for an object's name (a model's, here: catalogs and schemas are SQL identifiers locally)
+MAX_NAME_LENGTH = 255
+_NOT_IN_A_NAME = re.compile(r"[. /\x00-\x1f\x7f]")
+
+
+def _model_part(name: str) -> str:
+    if not name or len(name) > MAX_NAME_LENGTH or _NOT_IN_A_NAME.search(name):
+        raise InvalidParameterValue(f"Invalid model name {name!r}: a Unity Catalog name has 1 to {MAX_NAME_LENGTH} "
+                                    "characters and no period, space, slash or control character.")
+    return name.lower()
+
+
+def _number(value: object, what: str, least: int = 0) -> int:
+    """A whole number written in ASCII digits, within 64 bits (``"²"`` and ``"١"`` are digits to ``str.isdigit``)."""
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit()) or not least <= int(text) < 2**63:
+        raise InvalidParameterValue(f"Invalid {what} {value!r}: expected a whole number from {least}.")
+    return int(text)
+
+
+def _checked(check: Any, *args: object) -> None:
+    """One of MLflow's own checks of a registry value (the rules its client applies), as a 400 naming the problem."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        check(*args)
+    except MlflowException as exc:
+        raise InvalidParameterValue(str(exc.message)) from None
+
+
 def in_unity_catalog(model_name: str) -> bool:
     """Whether a served entity or model name is a Unity Catalog model's: three parts, as Databricks tells them
     apart from the workspace registry's names."""
@@ -73,29 +103,32 @@ def in_unity_catalog(model_name: str) -> bool:
 
 
 def _version_number(version: object) -> int:
-    text = str(version) if isinstance(version, (str, int)) and not isinstance(version, bool) else ""
-    if not text.isdigit() or int(text) < 1:
-        raise InvalidParameterValue(f"Invalid version {version!r}: expected a version number (1, 2, …).")
-    return int(text)
+    return _number(version, "version", least=1)
 
 
-def _tags(raw: object) -> list[tuple[str, str]]:
+def _tags(raw: object, version_tags: bool = False) -> list[tuple[str, str]]:
     if raw is None:
         return []
-    if not isinstance(raw, list) or not all(isinstance(t, dict) and isinstance(t.get("key"), str) for t in raw):
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
         raise InvalidParameterValue("Invalid tags: expected a list of {\"key\": …, \"value\": …}.")
-    return [(t["key"], str(t.get("value", ""))) for t in raw]
+    return [_tag(t.get("key"), t.get("value", ""), version_tags) for t in raw]
+
+
+def _tag(key: object, value: object, version_tag: bool) -> tuple[str, str]:
+    from mlflow.utils.validation import _validate_model_version_tag, _validate_registered_model_tag
+
+    if not isinstance(value, str):
+        raise InvalidParameterValue(f"Invalid value of tag {key!r}: expected a string, got {type(value).__name__}.")
+    _checked(_validate_model_version_tag if version_tag else _validate_registered_model_tag, key, value)
+    return str(key), value
 
 
 def _page(rows: list[Any], max_results: object, page_token: object, default: int,
           most: int) -> tuple[list[Any], str | None]:
-    size = default if max_results in (None, "", 0, "0") else max_results
-    if not str(size).isdigit() or int(str(size)) > most:
+    size = default if max_results in (None, "", 0, "0") else _number(max_results, "max_results", least=1)
+    if size > most:
         raise InvalidParameterValue(f"Invalid max_results {max_results!r}: expected 1 to {most}.")
-    token = str(page_token or "0")
-    if not token.isdigit():
-        raise InvalidParameterValue(f"Invalid page_token {page_token!r}.")
-    start, size = int(token), int(str(size))
+    start = _number(page_token or "0", "page_token")
     return rows[start:start + size], (str(start + size) if start + size < len(rows) else None)
 
 
@@ -118,6 +151,10 @@ class RegisteredModels:
         return row
 
     def _in_existing_schema(self, name: ModelName) -> None:
+        try:
+            self.catalog.catalog(name.catalog)
+        except CatalogError:
+            raise ResourceDoesNotExist(f"Catalog '{name.catalog}' does not exist (for model '{name.full}').") from None
         try:
             self.catalog.schema(name.catalog, name.schema)
         except CatalogError:
@@ -145,6 +182,9 @@ class RegisteredModels:
     def models(self, catalog: str | None = None, schema: str | None = None) -> list[dict]:
         query, args = "SELECT * FROM registered_models", []
         if catalog:
+            self.catalog.catalog(catalog)  # CATALOG_DOES_NOT_EXIST, as Databricks answers
+            if schema:
+                self.catalog.schema(catalog, schema)
             query += " WHERE catalog_name = ?" + (" AND schema_name = ?" if schema else "")
             args = [catalog.lower(), *([schema.lower()] if schema else [])]
         rows = self.db.connect().execute(query + " ORDER BY catalog_name, schema_name, name", args).fetchall()
@@ -153,7 +193,8 @@ class RegisteredModels:
     def search_models(self, max_results: object = None, page_token: object = None) -> tuple[list[dict], str | None]:
         return _page(self.models(), max_results, page_token, MODELS_PAGE, MAX_MODELS_PAGE)
 
-    def update_model(self, full_name: object, description: str | None = None, new_name: object = None) -> dict:
+    def update_model(self, full_name: object, description: str | None = None, new_name: object = None,
+                     owner: str | None = None) -> dict:
         name = ModelName.parse(full_name)
         target = ModelName.parse(new_name) if new_name else name
         if target != name and (target.catalog, target.schema) != (name.catalog, name.schema):
@@ -173,6 +214,9 @@ class RegisteredModels:
             if description is not None:
                 conn.execute("UPDATE registered_models SET description = ? WHERE catalog_name = ? AND "
                              "schema_name = ? AND name = ?", (description, *target.key))
+            if owner is not None:
+                conn.execute("UPDATE registered_models SET owner = ? WHERE catalog_name = ? AND "
+                             "schema_name = ? AND name = ?", (owner, *target.key))
             conn.execute("UPDATE registered_models SET updated_at = ? WHERE catalog_name = ? AND schema_name = ? "
                          "AND name = ?", (_now(), *target.key))
         return self.get_model(target.full)
@@ -187,11 +231,10 @@ class RegisteredModels:
 
     def set_model_tag(self, full_name: object, key: object, value: object) -> None:
         name = ModelName.parse(full_name)
-        if not isinstance(key, str) or not key:
-            raise InvalidParameterValue("Missing required parameter: key")
+        tag = _tag(key, "" if value is None else value, version_tag=False)
         with self.db.transaction() as conn:
             self._model_row(name)
-            conn.execute("INSERT OR REPLACE INTO model_tags VALUES (?, ?, ?, ?, ?)", (*name.key, key, str(value or "")))
+            conn.execute("INSERT OR REPLACE INTO model_tags VALUES (?, ?, ?, ?, ?)", (*name.key, *tag))
 
     def delete_model_tag(self, full_name: object, key: object) -> None:
         name = ModelName.parse(full_name)
@@ -240,7 +283,7 @@ class RegisteredModels:
                          (*name.key, version, source, run_id or "", run_tracking_server_id or "", model_id or "",
                           description or "", PENDING, user, now, now))
             conn.executemany("INSERT OR REPLACE INTO model_version_tags VALUES (?, ?, ?, ?, ?, ?)",
-                             [(*name.key, version, k, v) for k, v in _tags(tags)])
+                             [(*name.key, version, k, v) for k, v in _tags(tags, version_tags=True)])
         self.version_dir(name, version).mkdir(parents=True, exist_ok=True)
         return self.get_version(name.full, version)
 
@@ -280,12 +323,13 @@ class RegisteredModels:
         return [self._render_version(row) for row in rows]
 
     def update_version(self, full_name: object, version: object, description: str | None) -> dict:
+        """A version's description (left as it is when none is given: an update naming no field changed it to "")."""
         name, number = ModelName.parse(full_name), _version_number(version)
         with self.db.transaction() as conn:
-            self._version_row(name, number)
+            row = self._version_row(name, number)
             conn.execute("UPDATE model_versions SET description = ?, updated_at = ? WHERE catalog_name = ? AND "
                          "schema_name = ? AND model_name = ? AND version = ?",
-                         (description or "", _now(), *name.key, number))
+                         (row["description"] if description is None else description, _now(), *name.key, number))
         return self.get_version(name.full, number)
 
     def delete_version(self, full_name: object, version: object) -> None:
@@ -298,12 +342,11 @@ class RegisteredModels:
 
     def set_version_tag(self, full_name: object, version: object, key: object, value: object) -> None:
         name, number = ModelName.parse(full_name), _version_number(version)
-        if not isinstance(key, str) or not key:
-            raise InvalidParameterValue("Missing required parameter: key")
+        tag = _tag(key, "" if value is None else value, version_tag=True)
         with self.db.transaction() as conn:
             self._version_row(name, number)
             conn.execute("INSERT OR REPLACE INTO model_version_tags VALUES (?, ?, ?, ?, ?, ?)",
-                         (*name.key, number, key, str(value or "")))
+                         (*name.key, number, *tag))
 
     def delete_version_tag(self, full_name: object, version: object, key: object) -> None:
         name, number = ModelName.parse(full_name), _version_number(version)
@@ -342,10 +385,13 @@ class RegisteredModels:
     # -- aliases --------------------------------------------------------------------------------------------------
 
     def set_alias(self, full_name: object, alias: object, version: object) -> None:
+        from mlflow.utils.validation import _validate_model_alias_name, _validate_model_alias_name_reserved
+
         name, number = ModelName.parse(full_name), _version_number(version)
-        if not isinstance(alias, str) or not alias or _names_a_version(alias):
-            raise InvalidParameterValue(f"Invalid alias {alias!r}: an alias is a name other than 'latest' and "
-                                        "'v<number>' (those name versions already).")
+        if not isinstance(alias, str):
+            raise InvalidParameterValue(f"Invalid alias {alias!r}: expected a string.")
+        _checked(_validate_model_alias_name, alias)
+        _checked(_validate_model_alias_name_reserved, alias)
         with self.db.transaction() as conn:
             self._version_row(name, number)
             conn.execute("INSERT OR REPLACE INTO model_aliases VALUES (?, ?, ?, ?, ?)",
@@ -376,12 +422,6 @@ class RegisteredModels:
 
     def version_dir(self, name: ModelName, version: int) -> Path:
         return self._model_dir(name) / str(version)
-
-
-def _names_a_version(alias: str) -> bool:
-    """Whether ``alias`` is one of the names MLflow gives versions itself (``latest``, ``v<number>``)."""
-    lowered = alias.lower()
-    return lowered == "latest" or (lowered.startswith("v") and lowered[1:].isdigit())
 
 
 def _version_filter(filter_text: object) -> tuple[str, list]:

@@ -19,7 +19,7 @@ from odoolake.workspace.files.workspace_tree import MAX_IMPORT_BYTES
 from odoolake.workspace.routes.common import field, json_body, query_bool, query_int, read_body
 
 router = APIRouter()
-MAX_FILE_UPLOAD = 512 * 1024 * 1024
+MAX_FILE_UPLOAD = 5 * 1024**3  # the Files API's limit for one upload, as Databricks documents it
 
 
 def _tree(request: Request):

@@ -5,8 +5,8 @@
   a JSON body, as MLflow's client sends them. The workspace answers ``is-databricks-sdk-models-artifact-repository-
   enabled`` with true, so the client moves a version's files through the Files API (``/Models/…``) rather than with
   cloud credentials, which a local workspace has none of.
-- ``/api/2.1/unity-catalog/models``: the SDK's ``w.registered_models`` (create, list, get, update, delete; bundles'
-  ``registered_models``) and ``w.model_versions`` (list, get, delete).
+- ``/api/2.1/unity-catalog/models``: the SDK's ``w.registered_models`` (create, list, get, update, delete, aliases;
+  bundles' ``registered_models``) and ``w.model_versions`` (list, get, get by alias, update, delete).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from fastapi import APIRouter, Request
 
 from odoolake.workspace.catalog.models import ModelName, RegisteredModels
 from odoolake.workspace.catalog.routes import listing_page
-from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally
+from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, PermissionDenied
+from odoolake.workspace.identity.roles import ADMIN
 from odoolake.workspace.routes.common import json_body
 
 router = APIRouter()
@@ -236,6 +237,17 @@ def list_models(request: Request) -> dict:
                      "registered_models")
 
 
+def _owner(request: Request, args: dict, current: str | None) -> str | None:
+    """The ``owner`` asked for, if any: a model's owner (or an admin) may hand it to someone else."""
+    owner = _text(args, "owner")
+    if owner is None or owner == (current or request.state.user):
+        return None
+    if request.state.role != ADMIN and request.state.user != current:
+        raise PermissionDenied(f"{request.state.user} may not make {owner} the owner: only the model's owner or an "
+                               "admin may.")
+    return owner
+
+
 @router.post(UC)
 async def create_uc_model(request: Request) -> dict:
     args = await _args(request)
@@ -243,7 +255,8 @@ async def create_uc_model(request: Request) -> dict:
         raise InvalidParameterValue("Invalid storage_location: a local workspace keeps every model's files under its "
                                     "own root (<home>/models); leave storage_location out locally.")
     full_name = ".".join(str(_required(args, key)) for key in ("catalog_name", "schema_name", "name"))
-    return _model_info(_models(request).create_model(full_name, request.state.user, _text(args, "comment") or ""))
+    owner = _owner(request, args, None) or request.state.user
+    return _model_info(_models(request).create_model(full_name, owner, _text(args, "comment") or ""))
 
 
 @router.patch(UC + "/{full_name}")
@@ -252,7 +265,33 @@ async def update_uc_model(full_name: str, request: Request) -> dict:
     new_name = _text(args, "new_name")
     if new_name and "." not in new_name:  # the SDK's new_name is the model's own name, in the same schema
         new_name = f"{ModelName.parse(full_name).catalog}.{ModelName.parse(full_name).schema}.{new_name}"
-    return _model_info(_models(request).update_model(full_name, _text(args, "comment"), new_name))
+    models = _models(request)
+    owner = _owner(request, args, models.get_model(full_name)["user_id"])
+    return _model_info(models.update_model(full_name, _text(args, "comment"), new_name, owner))
+
+
+@router.put(UC + "/{full_name}/aliases/{alias}")
+async def set_uc_alias(full_name: str, alias: str, request: Request) -> dict:
+    version = _required(await _args(request), "version_num")
+    _models(request).set_alias(full_name, alias, version)
+    return {"alias_name": alias.lower(), "version_num": int(version)}
+
+
+@router.delete(UC + "/{full_name}/aliases/{alias}")
+def delete_uc_alias(full_name: str, alias: str, request: Request) -> dict:
+    _models(request).delete_alias(full_name, alias)
+    return {}
+
+
+@router.get(UC + "/{full_name}/aliases/{alias}")
+def get_uc_version_by_alias(full_name: str, alias: str, request: Request) -> dict:
+    return _version_info(_models(request).version_by_alias(full_name, alias))
+
+
+@router.patch(UC + "/{full_name}/versions/{version}")
+async def update_uc_version(full_name: str, version: str, request: Request) -> dict:
+    args = await _args(request)
+    return _version_info(_models(request).update_version(full_name, version, _text(args, "comment")))
 
 
 @router.get(UC + "/{full_name}")

@@ -28,6 +28,7 @@ class LoadedModel:
     version: str
     pyfunc: Any
     input_schema: Any
+    registered_at: int | None = None  # the version's creation time: a version deleted and made again is another
 
 
 class ModelStore:
@@ -40,6 +41,7 @@ class ModelStore:
         self._loaded: dict[tuple[str, str], LoadedModel] = {}
         self._aliases: dict[tuple[str, str], str] = {}  # (name, alias) -> version
         self._by_number: set[tuple[str, str]] = set()  # (name, version) asked for by its number
+        self._alias_problems: dict[tuple[str, str], str] = {}  # (name, alias) -> why it cannot be followed now
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._stop = threading.Event()
@@ -85,6 +87,17 @@ class ModelStore:
                                "finalized yet, so it cannot be served.")
         return str(found["version"])
 
+    def _registered_at(self, name: str, version: str) -> int | None:
+        """When the registry made this version; None once it is gone."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            if in_unity_catalog(name) and self.registered is not None:
+                return int(self.registered.get_version(name, version)["creation_timestamp"])
+            return int(self.client.get_model_version(name, version).creation_timestamp)
+        except (ApiError, MlflowException):
+            return None
+
     def _files(self, name: str, version: str) -> str:
         """Where the version's MLflow model is, as ``mlflow.pyfunc.load_model`` takes it."""
         if in_unity_catalog(name) and self.registered is not None:
@@ -113,7 +126,8 @@ class ModelStore:
                                    f"({type(exc).__name__}: {_first_line(exc)}): served models load in the "
                                    "workspace's own Python, where their code and libraries must be importable.") \
                     from None
-            loaded = LoadedModel(name, version, model, model.metadata.get_input_schema())
+            loaded = LoadedModel(name, version, model, model.metadata.get_input_schema(),
+                                 self._registered_at(name, version))
             self._loaded[key] = loaded
             LOG.info("loaded model %s version %s in %.2f s", name, version, time.perf_counter() - started)
             return loaded
@@ -130,6 +144,7 @@ class ModelStore:
             with self._lock:
                 self._by_number.add((name, loaded.version))
                 self._loaded.setdefault((name, loaded.version), loaded)  # let go meanwhile by an alias's move
+            self._ensure_watcher()
             return loaded
         with self._lock:
             version = self._aliases.get((name, ref))
@@ -154,17 +169,40 @@ class ModelStore:
             self._watcher = threading.Thread(target=self._watch, name="alias-watcher", daemon=True)
             self._watcher.start()
 
+    def forget_deleted(self) -> list[tuple[str, str]]:
+        """Let go of every loaded version the registry no longer has as it was loaded (deleted, its model renamed or
+        deleted, or deleted and registered again: another model under the same number), so that no request is
+        answered by it; returns the (name, version) let go. A request for it asks the registry again."""
+        gone = []
+        for key, loaded in list(self._loaded.items()):
+            if self._registered_at(*key) != loaded.registered_at:
+                with self._lock:
+                    self._loaded.pop(key, None)
+                    self._by_number.discard(key)
+                    for alias_key in [k for k, v in self._aliases.items() if k[0] == key[0] and v == key[1]]:
+                        self._aliases.pop(alias_key)
+                LOG.warning("model %s version %s is no longer in the registry as it was loaded: let go", *key)
+                gone.append(key)
+        return gone
+
     def refresh_aliases(self) -> list[tuple[str, str, str]]:
-        """Re-resolve every alias in use; load and swap the ones that moved. Returns (name, alias, version) swapped."""
+        """Re-resolve every alias in use; load and swap the ones that moved. Returns (name, alias, version) swapped.
+        An alias that cannot be followed now (removed, or pointing at a version not yet finalized, or one that does
+        not load) keeps its version and does not hold up the others."""
         swapped = []
         for (name, alias), version in list(self._aliases.items()):
             try:
                 current = self.resolve(name, alias)
-            except ResourceDoesNotExist:
-                LOG.warning("alias %s@%s was removed; still serving version %s", name, alias, version)
+                if current != version:
+                    self._load(name, current)
+            except ApiError as exc:
+                if self._alias_problems.get((name, alias)) != exc.message:  # once, not every second
+                    LOG.warning("alias %s@%s cannot be followed (%s); still serving version %s", name, alias,
+                                exc.message, version)
+                self._alias_problems[(name, alias)] = exc.message
                 continue
+            self._alias_problems.pop((name, alias), None)
             if current != version:
-                self._load(name, current)
                 with self._lock:
                     self._aliases[(name, alias)] = current
                     if (name, version) not in self._by_number and version not in {
@@ -177,6 +215,7 @@ class ModelStore:
     def _watch(self) -> None:
         while not self._stop.wait(self.alias_poll_seconds):
             try:
+                self.forget_deleted()
                 self.refresh_aliases()
             except Exception:  # the registry may be briefly locked by a training run; try again next tick
                 LOG.exception("alias refresh failed")
