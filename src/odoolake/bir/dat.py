@@ -216,8 +216,15 @@ def _select(rows: Iterable[AlphalistRow], kind: str, skip_invalid: bool, needs_a
                           for e in blocking[:10])
         raise BirRuleError(f"Cannot write the {kind}: {len(blocking)} line(s) need fixing in Odoo first: {named}"
                            + (" …" if len(blocking) > 10 else "")
-                           + " (or leave them out on purpose with --skip-invalid, listed in an exceptions file).")
+                           + " (or leave them out on purpose with --skip-invalid, listed in an exceptions file)"
+                           + _net_negative_note(sum(1 for e in left if e.problem == Problem.NET_NEGATIVE)) + ".")
     return keep, left
+
+
+def _net_negative_note(count: int) -> str:
+    """Said after a refusal's count, so that it adds up with what --skip-invalid then leaves out."""
+    return f"; {count} more net-negative line(s) are never reported and need no fix (listed there too)" if count \
+        else ""
 
 
 def _exempt(row: AlphalistRow) -> AlphalistRow:
@@ -479,7 +486,8 @@ def slsp(agent: Agent, kind: str, year: int, quarter: int, rows: Iterable[Relief
     if blocking and not skip_invalid:
         named = "; ".join(f"{clean_text(r.registered_name, 80)} ({p})" for r, p in blocking[:10])
         raise BirRuleError(f"Cannot write the SL{kind}: {len(blocking)} counterpart(ies) need fixing in Odoo first: "
-                           f"{named} (or leave them out on purpose with --skip-invalid).")
+                           f"{named} (or leave them out on purpose with --skip-invalid)"
+                           + _net_negative_note(len(left) - len(blocking)) + ".")
 
     def total(i: int) -> Decimal:
         return sum((r.amounts[i] for r in keep), ZERO)

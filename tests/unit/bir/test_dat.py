@@ -161,6 +161,11 @@ def test_rows_needing_a_fix_stop_the_file_naming_them_or_are_listed_when_skipped
     out = qap(AGENT, 2026, 1, bad, skip_invalid=True)
     assert out.rows == 1 and [e.problem for e in out.exceptions] == [Problem.INVALID_TIN, Problem.INVALID_TIN,
                                                                        Problem.NAME_NOT_SPLIT]
+    # the refusal counted 3 where --skip-invalid then left out 4: the net-negative line is named apart
+    with pytest.raises(BirRuleError, match=r"3 line\(s\) need fixing.*; 1 more net-negative line\(s\) are never "
+                                           r"reported and need no fix"):
+        qap(AGENT, 2026, 1, [*bad, REFUNDED])
+    assert len(qap(AGENT, 2026, 1, [*bad, REFUNDED], skip_invalid=True).exceptions) == 4
     assert "fill Last/First/Middle name on the partner in Odoo" in out.exceptions_csv()
 
 
