@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from odoolake.bir.tin import TinStatus
 from odoolake.cli.common import dbfs_lister
 from odoolake.config import WorkspacePaths
 from odoolake.datagen import GenConfig, generate
 from odoolake.odoo import OdooAccessError, OdooAuthError, OdooClient, OdooMissingError, OdooSettings, OdooUnavailable
-from odoolake.odoo.extract import CheckpointStore, Extractor, lake_ids
+from odoolake.odoo.extract import MODELS, CheckpointStore, Extractor, lake_ids, lake_moves_of_partners
 from odoolake.pipeline import month_end
 from odoolake.pipeline.schemas import ACCOUNT_MOVE
 from odoolake.testing.fake_odoo import FakeOdoo, FakeOdooServer
@@ -97,6 +98,41 @@ def test_full_then_incremental_extraction_feeds_the_month_end(generated, tmp_pat
         third = Extractor(client, raw_dir, page_size=500).run(known_ids={"account.move": lake_ids(spark, ACCOUNT_MOVE)})
         assert sum(third.rows.values()) == 0 and not third.files  # nothing changed: no batch, no duplicates
         engine.close()
+
+
+def test_a_partner_merged_in_odoo_moves_its_bills_to_the_partner_it_became(generated, tmp_path):
+    """Contacts → Merge re-points a partner's moves and lines with plain SQL (no ``write_date`` moves) and deletes
+    the partner: the lake kept the bills under the deleted partner (no name, no TIN: INVALID_TIN on every return)
+    though the accountant's fix in Odoo was done. The extraction reads the moves of a partner gone from Odoo again."""
+    db = _db(generated)
+    paths = WorkspacePaths.from_env(tmp_path / "lake").ensure()
+    raw_dir = paths.dbfs_to_local("dbfs:/raw/odoo")
+    with FakeOdooServer(db) as server, LocalEngine.start(paths.home) as engine, engine.spark() as spark:
+        client = OdooClient(_settings(server.url))
+        Extractor(client, raw_dir, page_size=500).run()
+        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+        payees = spark.sql("SELECT partner_id, first(payee_tin) AS tin, count(*) AS n FROM silver.ewt_lines "
+                           "WHERE tin_status = :valid GROUP BY partner_id ORDER BY n DESC",
+                           args={"valid": TinStatus.VALID.value}).collect()
+        source, target = payees[0], next(p for p in payees[1:] if p["tin"] != payees[0]["tin"])
+        moves = db.models["account.move"].records
+        lines = db.models["account.move.line"].records
+        naming = {m["id"] for m in moves.values() if source["partner_id"] in
+                  ({(m.get(k) or [None])[0] for k in ("partner_id", "commercial_partner_id")})}
+        naming |= {ln["move_id"][0] for ln in lines.values() if (ln.get("partner_id") or [None])[0] ==
+                   source["partner_id"]}
+        known = {spec.odoo: lake_ids(spark, spec.raw) for spec in MODELS if spec.detect_deletions}
+        db.clock.now += 3600
+        db.merge_partners([source["partner_id"]], target["partner_id"])
+        result = Extractor(client, raw_dir, page_size=500).run(known_ids=known,
+                                                               moves_of_partners=lake_moves_of_partners(spark))
+        assert result.deleted["res.partner"] == 1 and result.repointed == len(naming)
+        assert result.rows["account.move"] == len(naming)  # no write_date moved: only the moves read again
+        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+        after = spark.sql(f"SELECT DISTINCT partner_id, payee_tin FROM silver.ewt_lines WHERE move_id IN "
+                          f"({', '.join(map(str, sorted(naming)))})").collect()
+        assert {(r["partner_id"], r["payee_tin"]) for r in after} == {(target["partner_id"], target["tin"])}
+        assert not spark.sql(f"SELECT 1 FROM silver.ewt_lines WHERE partner_id = {source['partner_id']}").collect()
 
 
 def test_deleted_drafts_become_tombstones(generated, tmp_path):

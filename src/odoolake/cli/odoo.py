@@ -49,7 +49,7 @@ def extract_cmd(
     url: str = UrlOpt, db: str = DbOpt, login: str = LoginOpt, home: str = HomeOpt,
 ) -> None:
     """Extract what changed in Odoo since the checkpoint into dbfs:/raw/odoo (bronze ingests it on the next run)."""
-    from odoolake.odoo.extract import MODELS, Extractor, lake_ids
+    from odoolake.odoo.extract import MODELS, Extractor, lake_ids, lake_moves_of_partners
 
     start = None
     if since:
@@ -60,15 +60,16 @@ def extract_cmd(
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
     paths = WorkspacePaths.from_env(home).ensure()
     client = _client(url, db, login)
-    with lake_session(paths) as spark:
+    with lake_session(paths) as spark, console.status(f"extracting from {client.url} ({client.protocol})…") as status:
         known = {spec.odoo: lake_ids(spark, spec.raw) for spec in MODELS if spec.detect_deletions}
-    with console.status(f"extracting from {client.url} ({client.protocol})…") as status:
         extractor = Extractor(client, paths.dbfs_to_local(RAW_ROOT), page_size=page_size, lookback_seconds=lookback,
                               progress=lambda model, n: status.update(f"{model}: {n:,} records…"))
-        result = extractor.run(known_ids=known, since=start)
+        result = extractor.run(known_ids=known, since=start, moves_of_partners=lake_moves_of_partners(spark))
     for model, rows in result.rows.items():
         gone = result.deleted.get(model)
         console.print(f"  {model}: {rows:,} record(s)" + (f" incl. {gone} deletion(s)" if gone else ""))
+    if result.repointed:
+        console.print(f"  {result.repointed:,} move(s) read again: a partner they named was merged away in Odoo")
     console.print(f"Batch {result.batch}: {len(result.files)} file(s) in {RAW_ROOT}" if result.files
                   else "Nothing changed since the last extraction.")
 

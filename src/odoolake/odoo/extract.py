@@ -13,7 +13,10 @@ for long imports).
 Moves and lines follow silver's contract: a move that changed is delivered together with all its current lines
 in the same batch, because Odoo deletes and re-creates the tax lines of a draft. Moves and partners that
 disappeared from Odoo (drafts can be unlinked) become tombstones (``{"id", "_deleted": true}``). This is found by
-comparing Odoo's ids with the ids the lake holds.
+comparing Odoo's ids with the ids the lake holds. A partner that disappeared was usually merged into another
+(Contacts → Merge re-points its moves and lines with plain SQL, leaving their ``write_date`` alone): the moves the
+lake holds for it (``moves_of_partners``) are read again by id, with their lines, so that they name the partner
+they now belong to.
 
 Atomicity: each model's records are written to ``<model>/_tmp/<batch>.jsonl.part`` and renamed into place
 whole. Only after that is the model's checkpoint written, again by rename, to ``_state/odoo_checkpoint.json``.
@@ -117,6 +120,7 @@ class ExtractResult:
     rows: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    repointed: int = 0  # moves read again because a partner they named is gone (merged away)
 
 
 def _key(rec: dict[str, Any]) -> tuple[str, int]:
@@ -159,6 +163,8 @@ class _Batch:
     checkpoints: dict[str, ModelCheckpoint]
     since: str | None
     known_ids: dict[str, set[int]]
+    moves_of_partners: Callable[[set[int]], set[int]] | None = None
+    gone_partners: set[int] = field(default_factory=set)
     staged: dict[str, _Staged] = field(default_factory=dict)
     result: ExtractResult = field(init=False)
 
@@ -229,6 +235,12 @@ class Extractor:
                 after = within[-1]["id"]
             second = following
 
+    def _by_ids(self, spec: ExtractModel, ids: list[int], mapping: dict[str, str]) -> Iterator[dict[str, Any]]:
+        fields = sorted(set(mapping.values()) | {"write_date"})
+        for start in range(0, len(ids), 500):
+            yield from self.client.search_read(spec.odoo, [["id", "in", ids[start:start + 500]]], fields,
+                                               order="id asc", context=spec.context or None)
+
     def _lines_of(self, move_ids: list[int], mapping: dict[str, str]) -> Iterator[dict[str, Any]]:
         fields = sorted(set(mapping.values()) | {"write_date"})
         for start in range(0, len(move_ids), 500):
@@ -242,12 +254,16 @@ class Extractor:
 
     # -- one run --------------------------------------------------------------------------------------------
 
-    def run(self, known_ids: dict[str, set[int]] | None = None, since: datetime | None = None) -> ExtractResult:
-        """Extract what changed; ``known_ids`` (Odoo model -> ids the lake holds) enables deletion detection."""
+    def run(self, known_ids: dict[str, set[int]] | None = None, since: datetime | None = None,
+            moves_of_partners: Callable[[set[int]], set[int]] | None = None) -> ExtractResult:
+        """Extract what changed; ``known_ids`` (Odoo model -> ids the lake holds) enables deletion detection, and
+        ``moves_of_partners`` (partner ids -> ids of the lake's moves naming them, in the move or a line) the
+        re-reading of the moves of partners merged away (see the module docstring)."""
         now = self.clock()
         batch = _Batch(
             name=f"{BATCH_PREFIX}{now:%Y%m%dT%H%M%S%f}", now=now, checkpoints=self._recovered(self.store.load()),
             since=since.astimezone(UTC).strftime(TIME_FORMAT) if since else None, known_ids=known_ids or {},
+            moves_of_partners=moves_of_partners,
         )
         try:
             moved: list[int] = []
@@ -287,6 +303,10 @@ class Extractor:
         count, seen, recent = 0, set(), dict(cp.recent)
         with tmp.open("w") as out:
             changed = self._changed(spec, mapping, cp, batch.since)
+            if spec.odoo == "account.move" and batch.gone_partners and batch.moves_of_partners is not None:
+                repointed = sorted(batch.moves_of_partners(batch.gone_partners))
+                batch.result.repointed = len(repointed)
+                changed = _chain(changed, self._by_ids(spec, repointed, mapping))
             if spec.odoo == "account.move.line" and moved and cp.write_date:
                 changed = _chain(changed, self._lines_of(moved, mapping))
             for rec in changed:
@@ -305,6 +325,8 @@ class Extractor:
             if spec.detect_deletions and spec.odoo in batch.known_ids:
                 present = set(self.client.search(spec.odoo, [], context={"active_test": False}))
                 gone = sorted(batch.known_ids[spec.odoo] - present)
+                if spec.odoo == "res.partner":
+                    batch.gone_partners = set(gone)
                 stamp = batch.now.strftime(TIME_FORMAT)
                 for record_id in gone:
                     out.write(json.dumps({"id": record_id, "_deleted": True, "write_date": stamp}) + "\n")
@@ -344,6 +366,30 @@ class Extractor:
 def _chain(*iterables: Any) -> Iterator[Any]:
     for it in iterables:
         yield from it
+
+
+def lake_moves_of_partners(spark: Any) -> Callable[[set[int]], set[int]]:
+    """For ``Extractor.run``: the ids of the lake's moves that name any of the given partners, on the move or on a
+    line (any version: a move read again that no longer names one is delivered once more, unchanged)."""
+    from odoolake.pipeline import io
+
+    def moves(partners: set[int]) -> set[int]:
+        listed = ", ".join(str(int(p)) for p in sorted(partners))
+        queries = []
+        if io.table_exists(spark, ACCOUNT_MOVE.bronze_table):
+            queries.append(f"SELECT id AS move FROM {ACCOUNT_MOVE.bronze_table} WHERE _reject IS NULL AND "
+                           f"(CAST(element_at(partner_id, 1) AS BIGINT) IN ({listed}) OR "
+                           f"CAST(element_at(commercial_partner_id, 1) AS BIGINT) IN ({listed}))")
+        if io.table_exists(spark, ACCOUNT_MOVE_LINE.bronze_table):
+            queries.append(f"SELECT CAST(element_at(move_id, 1) AS BIGINT) AS move FROM "
+                           f"{ACCOUNT_MOVE_LINE.bronze_table} WHERE _reject IS NULL AND "
+                           f"CAST(element_at(partner_id, 1) AS BIGINT) IN ({listed})")
+        if not queries or not partners:
+            return set()
+        rows = spark.sql(f"SELECT DISTINCT move FROM ({' UNION ALL '.join(queries)}) WHERE move IS NOT NULL").collect()
+        return {int(r["move"]) for r in rows}
+
+    return moves
 
 
 def lake_ids(spark: Any, raw: RawModel) -> set[int]:

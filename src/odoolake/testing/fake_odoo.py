@@ -147,6 +147,23 @@ class FakeOdoo:
             db.add_model(raw.odoo_model, records, declared)
         return db
 
+    def merge_partners(self, sources: Iterable[int], target: int) -> None:
+        """What Odoo's Contacts → Merge does (``base.partner.merge.automatic.wizard``): every many2one naming a
+        source partner is re-pointed to the target with plain SQL (``_update_foreign_keys``), so no ``write_date``
+        moves, and the source partners are then deleted."""
+        sources = set(sources)
+        partners = self.models["res.partner"].records
+        name = partners[target].get("name") or ""
+        with self._lock:
+            for model in self.models.values():
+                for rec in model.records.values():
+                    for key in ("partner_id", "commercial_partner_id"):
+                        value = rec.get(key)
+                        if isinstance(value, list) and value and value[0] in sources:
+                            rec[key] = [target, name]
+            for source in sources:
+                partners.pop(source, None)
+
     def inject(self, kind: str, times: int = 1, model: str | None = None, method: str | None = None,
                seconds: float = 5.0) -> None:
         self.faults.append(Fault(kind, times, model, method, seconds))
