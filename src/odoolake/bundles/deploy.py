@@ -300,7 +300,9 @@ def _deploy_experiment(w: Any, spec: dict, action: Action, state: dict[str, str]
     name = spec["name"]
     if action.kind == "update":
         ident = _ident(state, action.resource)
-        if w.experiments.get_experiment(ident).experiment.name != name:
+        # the workspace keeps /Workspace/Shared/x as /Shared/x: the same name, not a rename on every deploy
+        same = name[len("/Workspace"):] if name.startswith("/Workspace/") else name
+        if w.experiments.get_experiment(ident).experiment.name != same:
             w.workspace.mkdirs(str(PurePosixPath(name).parent))
             w.experiments.update_experiment(ident, new_name=name)
         return

@@ -138,7 +138,7 @@ class Workspace:
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
         self.runner.pipelines = self.pipelines
         self.models = ModelStore(self.paths, registered=self.registered_models)
-        self.mlflow_server = MlflowServer(self.paths, folder_exists=self.tree.folder_exists)
+        self.mlflow_server = MlflowServer(self.paths, tree=self.tree)
         self.tree.experiments = WorkspaceExperiments(self.mlflow_server)
         self.tree.users = self.users
         for folder in (SHARED, f"{USERS}/{self.user}"):  # every Databricks workspace has them

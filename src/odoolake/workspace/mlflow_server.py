@@ -18,6 +18,7 @@ answered by ``routes/mlflow.py``.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 from collections.abc import Callable
@@ -25,9 +26,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from odoolake.config import WorkspacePaths
+from odoolake.workspace.files.workspace_tree import EXPERIMENT as EXPERIMENT_OBJECT
+from odoolake.workspace.identity.roles import ADMIN as ADMIN_ROLE
 
 if TYPE_CHECKING:
-    from odoolake.workspace.files.workspace_tree import Experiment
+    from odoolake.workspace.files.workspace_tree import Experiment, WorkspaceTree
 
 ARTIFACT_ROOT = "dbfs:/databricks/mlflow-tracking"  # Databricks' default (see the module docstring)
 ORG_ID_HEADER = "X-Databricks-Org-Id"
@@ -115,9 +118,9 @@ class WorkspaceExperiments:
 class MlflowServer:
     """A WSGI app with MLflow's REST handlers, answering for one workspace's store."""
 
-    def __init__(self, paths: WorkspacePaths, folder_exists: Callable[[str], bool] | None = None) -> None:
+    def __init__(self, paths: WorkspacePaths, tree: WorkspaceTree | None = None) -> None:
         self.paths = paths
-        self.folder_exists = folder_exists  # the workspace tree's: an experiment's parent must be a folder
+        self.tree = tree  # where experiments live (their folders, names and who may write there)
         self._stores: Stores | None = None
         self._app: Any = None
         self._lock = threading.Lock()
@@ -173,19 +176,23 @@ class MlflowServer:
         _query_as_body(environ)
         _with_default_page(environ)
         _as_callers_run(environ)
-        refused = _experiment_name_refused(environ, self.folder_exists)
-        if refused is not None:
-            start_response(refused[0], [("Content-Type", "application/json")])
-            return [refused[1]]
-        token = _CURRENT.set(self.stores())
-        answered: list = []
+        naming = _names_an_experiment(environ)
+        with self.tree.naming if naming and self.tree is not None else contextlib.nullcontext():
+            refused = _run_without_experiment(environ) or \
+                (_experiment_refused(environ, self.tree, self._name_of) if naming else None)
+            if refused is not None:
+                start_response(refused[0], [("Content-Type", "application/json"),
+                                            ("Content-Length", str(len(refused[1])))])
+                return [refused[1]]
+            token = _CURRENT.set(self.stores())
+            answered: list = []
 
-        def keep(status: str, headers: list, *exc_info: Any) -> None:  # sent once the body is known (it may change)
-            answered[:] = [status, headers]
-        try:  # the whole answer is read while this workspace's stores are current
-            body = list(app(environ, keep))
-        finally:
-            _CURRENT.reset(token)
+            def keep(status: str, headers: list, *exc_info: Any) -> None:  # sent once the body is known
+                answered[:] = [status, headers]
+            try:  # the whole answer is read while this workspace's stores are current
+                body = list(app(environ, keep))
+            finally:
+                _CURRENT.reset(token)
         status, headers = answered
         if not status.startswith(("2", "3")):
             body = [_without_store_internals(b"".join(body))]
@@ -193,6 +200,15 @@ class MlflowServer:
         # as every Databricks answer: MLflow's Unity Catalog registry reads a run's workspace from it (GetRun)
         start_response(status, [*headers, (ORG_ID_HEADER, self.paths.workspace_id)])
         return body
+
+    def _name_of(self, experiment_id: str) -> str | None:
+        """An experiment's name, deleted ones included (``experiments/restore`` names the one it brings back)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.stores().tracking.get_experiment(experiment_id).name)
+        except MlflowException:
+            return None  # MLflow's handler names what is wrong
 
 
 _STORE_INTERNALS = ("(raised as a result of Query-invoked autoflush", "(sqlite3.", "Error: (sqlite3.")
@@ -215,8 +231,10 @@ def _without_store_internals(body: bytes) -> bytes:
     cut = min((message.find(marker) for marker in _STORE_INTERNALS if marker in message), default=-1)
     if cut < 0:
         return body
-    said = next((sentence for constraint, sentence in _CONSTRAINTS.items() if constraint in message), "")
-    error["message"] = " ".join(part for part in (message[:cut].strip().removesuffix("Error:").strip(), said) if part)
+    kept = message[:cut].strip().removesuffix("Error:").strip()
+    said = next((sentence for constraint, sentence in _CONSTRAINTS.items() if constraint in message
+                 and sentence.lower().removeprefix("it ").rstrip(".") not in kept.lower()), "")
+    error["message"] = " ".join(part for part in (kept, said) if part)
     return json.dumps(error).encode()
 
 
@@ -297,43 +315,91 @@ def _as_callers_run(environ: dict) -> None:
         _write_json(environ, {**body, "user_id": user})
 
 
-# The calls that name an experiment, and the field they name it in.
-_EXPERIMENT_NAMING = {"experiments/create": "name", "experiments/update": "new_name"}
+# The calls that name an experiment, and the field they name it in (restore names it by its id).
+_EXPERIMENT_NAMING = {"experiments/create": "name", "experiments/update": "new_name",
+                      "experiments/restore": "experiment_id"}
 EXPERIMENT_NAME_RULE = "An experiment name must be an absolute path within the Databricks workspace, e.g. " \
                        "'/Users/<some-username>/my-experiment'."
 WORKSPACE_PREFIX = "/Workspace"  # the same tree: /Workspace/Shared/x is /Shared/x
+NO_EXPERIMENT = "No experiment was found. If using the Python fluent API, you can set an active experiment under " \
+                "which to create runs by calling mlflow.set_experiment(\"experiment_name\") at the start of your program."
 
 
-def _experiment_name_refused(environ: dict, folder_exists: Callable[[str], bool] | None) -> tuple[str, bytes] | None:
-    """Databricks keeps experiments in the workspace tree, so it refuses a name that is not an absolute workspace path
-    (``mlflow.set_experiment("forecast")`` works against a plain MLflow server and fails on Databricks) and one whose
-    parent folder does not exist ("Parent directory /Shared/x does not exist": Databricks makes no folders for an
-    experiment): refused here the same way, so code that runs locally runs there. A name under ``/Workspace`` is the
-    same path without it (``get-by-name`` too). The status and JSON error body to answer, or None to go on."""
+def _error(status: str, code: str, message: str) -> tuple[str, bytes]:
+    import json
+
+    return status, json.dumps({"error_code": code, "message": message}).encode()
+
+
+def _names_an_experiment(environ: dict) -> str | None:
+    """The field of a call that names an experiment (create, rename, restore), or None."""
     path = environ.get("PATH_INFO", "")
     if path.endswith("/mlflow/experiments/get-by-name"):
         _without_workspace_prefix_in_query(environ)
         return None
-    field = next((name for call, name in _EXPERIMENT_NAMING.items() if path.endswith("/mlflow/" + call)), None)
-    if field is None or environ.get("REQUEST_METHOD") != "POST":
+    if environ.get("REQUEST_METHOD") != "POST":
         return None
-    import json
+    return next((name for call, name in _EXPERIMENT_NAMING.items() if path.endswith("/mlflow/" + call)), None)
+
+
+def _run_without_experiment(environ: dict) -> tuple[str, bytes] | None:
+    """``runs/create`` naming no experiment: MLflow 3 sends none for a ``databricks`` URI when none was set, and
+    Databricks answers that no experiment was found (there is no default experiment outside a notebook)."""
+    if environ.get("REQUEST_METHOD") != "POST" or not environ.get("PATH_INFO", "").endswith("/mlflow/runs/create"):
+        return None
+    body = _read_json(environ)
+    if isinstance(body, dict) and body.get("experiment_id") in (None, "", "None"):
+        return _error("404 Not Found", "RESOURCE_DOES_NOT_EXIST", NO_EXPERIMENT)
+    return None
+
+
+def _experiment_refused(environ: dict, tree: WorkspaceTree | None,
+                        name_of: Callable[[str], str | None]) -> tuple[str, bytes] | None:
+    """Databricks keeps experiments in the workspace tree, so it refuses a name that is not an absolute workspace path
+    (``mlflow.set_experiment("forecast")`` works against a plain MLflow server and fails on Databricks), one whose
+    parent folder does not exist ("Parent directory /Shared/x does not exist": Databricks makes no folder for an
+    experiment), one where the tree already holds something, and one where the caller may not write: refused here
+    the same way, so code that runs locally runs there. A name under ``/Workspace`` is the same path without it
+    (``get-by-name`` too). The status and JSON error body to answer, or None to go on."""
     import posixpath
 
+    from odoolake.workspace.errors import ApiError
+    from odoolake.workspace.files.paths import clean_path
+
+    field = _names_an_experiment(environ)
     body = _read_json(environ)
-    name = body.get(field) if isinstance(body, dict) else None  # a malformed one: MLflow's handler names it
-    if not isinstance(name, str) or not name:
+    if field is None or not isinstance(body, dict):
         return None
-    if not (name.startswith("/") and name.strip("/")):
-        message = f"Got an invalid experiment name '{name}'. {EXPERIMENT_NAME_RULE}"
-        return "400 Bad Request", json.dumps({"error_code": "INVALID_PARAMETER_VALUE", "message": message}).encode()
-    if name.startswith(WORKSPACE_PREFIX + "/"):
-        name = name[len(WORKSPACE_PREFIX):]
-        _write_json(environ, {**body, field: name})
-    parent = posixpath.dirname(name.rstrip("/")) or "/"
-    if folder_exists is not None and not folder_exists(parent):
-        message = f"Parent directory {parent} does not exist."
-        return "404 Not Found", json.dumps({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": message}).encode()
+    name = name_of(str(body.get(field))) if field == "experiment_id" else body.get(field)
+    if not isinstance(name, str) or not name:
+        return None  # a malformed one: MLflow's handler names it
+    invalid = _error("400 Bad Request", "INVALID_PARAMETER_VALUE",
+                     f"Got an invalid experiment name '{name}'. {EXPERIMENT_NAME_RULE}")
+    if not (name.startswith("/") and name.strip("/")) or any(ord(c) < 32 or c == "\x7f" for c in name):
+        return invalid
+    try:
+        path = clean_path(name, strip_prefixes=(WORKSPACE_PREFIX,))
+    except ApiError as exc:
+        return _error("400 Bad Request", "INVALID_PARAMETER_VALUE",
+                      f"Got an invalid experiment name '{name}': {exc.message.split(': ', 1)[-1]}")
+    if path != name.removeprefix(WORKSPACE_PREFIX) or path == "/":  # a trailing slash, or /Workspace itself
+        return invalid
+    if field != "experiment_id" and path != name:
+        _write_json(environ, {**body, field: path})
+    if tree is None:
+        return None
+    parent = posixpath.dirname(path)
+    if not tree.folder_exists(parent):
+        return _error("404 Not Found", "RESOURCE_DOES_NOT_EXIST", f"Parent directory {parent} does not exist.")
+    taken = tree.object_type_at(path)
+    if taken not in (None, EXPERIMENT_OBJECT):  # another experiment's name: MLflow's handler refuses it itself
+        return _error("400 Bad Request", "RESOURCE_ALREADY_EXISTS", f"{path} already exists in the workspace (a "
+                      f"{str(taken).lower()}): an experiment needs a path of its own.")
+    state = (environ.get("asgi.scope") or {}).get("state", {})
+    try:
+        tree.check_writable(path, str(state.get("user") or ""), state.get("role") == ADMIN_ROLE)
+    except ApiError as exc:
+        return _error("403 Forbidden", exc.error_code, exc.message)
     return None
 
 

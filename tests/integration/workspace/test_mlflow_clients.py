@@ -9,6 +9,9 @@ import json
 import textwrap
 
 import pytest
+from databricks.sdk.service.workspace import ImportFormat, Language
+
+from odoolake.workspace.mlflow_server import NO_EXPERIMENT
 
 from .conftest import run_client_script
 
@@ -272,3 +275,62 @@ def test_the_folder_of_an_experiment_made_outside_the_api_appears(server, w):
     assert w.workspace.get_status("/Shared/made-directly").object_type.value == "DIRECTORY"
     listed = w.api_client.do("GET", "/api/2.0/workspace/list", query={"path": "/Shared/made-directly"})["objects"]
     assert [(o["path"], o["object_type"]) for o in listed] == [("/Shared/made-directly/forecast", "MLFLOW_EXPERIMENT")]
+
+
+def test_experiment_names_the_tree_cannot_hold_are_refused_with_a_clear_400(server, w):
+    """From a hostile review: '..' or '//' in a name was a 500 (MLflow's client retried for four minutes); an
+    experiment could be made, renamed or restored over a notebook or folder and then vanished from the tree;
+    ``start_run`` without an experiment got "Invalid experiment ID 'None'"."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {server.token}"}
+    base = f"{server.url}/api/2.0/mlflow"
+    w.workspace.mkdirs("/Shared/names")
+    for name in ("/Shared/../Users/x", "/Shared//names/x", "/Shared/./x", "/Shared/names/trail/", "/Shared/a\nb",
+                 "/Workspace/"):
+        refused = httpx.post(f"{base}/experiments/create", headers=headers, json={"name": name})
+        assert refused.status_code == 400, (name, refused.text)
+        assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE", name
+    w.workspace.import_("/Shared/names/nb", content="cHJpbnQoMSk=", language=Language.PYTHON,
+                        format=ImportFormat.SOURCE)
+    for taken, kind in (("/Shared/names/nb", "a notebook"), ("/Shared/names", "a directory"),
+                        ("/Shared", "a directory")):
+        refused = httpx.post(f"{base}/experiments/create", headers=headers, json={"name": taken})
+        assert refused.status_code == 400 and refused.json() == {
+            "error_code": "RESOURCE_ALREADY_EXISTS",
+            "message": f"{taken} already exists in the workspace ({kind}): an experiment needs a path of its own."}
+    made = httpx.post(f"{base}/experiments/create", headers=headers, json={"name": "/Shared/names/exp"}).json()
+    onto = httpx.post(f"{base}/experiments/update", headers=headers,
+                      json={"experiment_id": made["experiment_id"], "new_name": "/Shared/names/nb"})
+    assert onto.status_code == 400 and "already exists in the workspace (a notebook)" in onto.text
+    httpx.post(f"{base}/experiments/delete", headers=headers, json={"experiment_id": made["experiment_id"]})
+    w.workspace.import_("/Shared/names/exp", content="cHJpbnQoMSk=", language=Language.PYTHON,
+                        format=ImportFormat.SOURCE)  # a notebook where the deleted experiment was
+    back = httpx.post(f"{base}/experiments/restore", headers=headers, json={"experiment_id": made["experiment_id"]})
+    assert back.status_code == 400 and "already exists in the workspace (a notebook)" in back.text
+    nowhere = httpx.post(f"{base}/runs/create", headers=headers, json={"start_time": 1})
+    assert nowhere.status_code == 404 and nowhere.json() == {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                                                             "message": NO_EXPERIMENT}
+
+
+def test_users_change_only_shared_and_their_own_folder(server, w):
+    """Databricks' default workspace permissions: a developer wrote in another user's home, at the root, and made
+    a folder for a user that does not exist."""
+    import httpx
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.errors import PermissionDenied
+
+    server.workspace.roles.set_role("tree-dev@example.ph", "developer")
+    dev = WorkspaceClient(host=server.url, token=server.workspace.tokens.create("tree-dev@example.ph", "tree")[0])
+    owner = w.current_user.me().user_name
+    dev.workspace.mkdirs("/Users/tree-dev@example.ph/mine")
+    dev.workspace.mkdirs("/Shared/devs-too")
+    for path in (f"/Users/{owner}/intrudes", "/at-the-root", "/Users/nobody@example.ph"):
+        with pytest.raises(PermissionDenied, match="users change what is under /Shared and their own"):
+            dev.workspace.mkdirs(path)
+    with pytest.raises(PermissionDenied):
+        dev.workspace.delete(f"/Users/{owner}")
+    refused = httpx.post(f"{server.url}/api/2.0/mlflow/experiments/create",
+                         headers={"Authorization": f"Bearer {dev.config.token}"}, json={"name": f"/Users/{owner}/x"})
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
+    w.workspace.mkdirs("/admins-may")  # the owner is an admin

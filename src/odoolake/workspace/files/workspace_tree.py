@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from odoolake.workspace.db import Database
 from odoolake.workspace.errors import (
     InvalidParameterValue,
     NotImplementedLocally,
+    PermissionDenied,
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
@@ -109,6 +111,29 @@ class WorkspaceTree:
         root.mkdir(parents=True, exist_ok=True)
         self.experiments: Experiments | None = None
         self.users: Callable[[], list[str]] = list  # the workspace's users: each has a /Users/<name> folder
+        # Held while an experiment is named (created, renamed, restored) and while a path is deleted, so that an
+        # experiment is never made in a folder being deleted (the two are checked and written apart).
+        self.naming = threading.RLock()
+
+    def object_type_at(self, raw: str) -> str | None:
+        """The type of the object at ``raw`` (a folder, notebook, file or experiment), or None."""
+        try:
+            return str(self.get_status(raw)["object_type"])
+        except ResourceDoesNotExist:
+            return None
+
+    def check_writable(self, raw: str, user: str, admin: bool, home_itself: bool = False) -> None:
+        """Databricks' default workspace permissions: every user changes what is under ``/Shared`` and under their own
+        ``/Users/<name>`` (that folder itself too when ``home_itself``: making it again is a no-op); the workspace
+        root, other users' folders and folders of users that do not exist are for admins."""
+        if admin:
+            return
+        path = self._path(raw)
+        home = f"{USERS}/{user}"
+        if path.startswith(SHARED + "/") or path.startswith(home + "/") or (home_itself and path == home):
+            return
+        raise PermissionDenied(f"{user} may not change {path}: users change what is under {SHARED} and their own "
+                               f"{home}; the workspace root and other users' folders are for admins.")
 
     def _experiment(self, path: str) -> Experiment | None:
         return self.experiments.named(path) if self.experiments is not None else None
@@ -223,6 +248,10 @@ class WorkspaceTree:
         return sorted(listed, key=lambda item: item["path"])
 
     def delete(self, raw: str | None, recursive: bool = False) -> None:
+        with self.naming:
+            self._delete(raw, recursive)
+
+    def _delete(self, raw: str | None, recursive: bool) -> None:
         path = self._path(raw)
         if path == "/":
             raise InvalidParameterValue("Cannot delete the workspace root.")
@@ -330,6 +359,9 @@ class WorkspaceTree:
             raise InvalidParameterValue(f"Invalid format {fmt!r}: expected one of {', '.join(sorted(FORMATS))}.")
         path = self._path(raw)
         row = self._row(path)
+        if row is None and self._experiment(path) is not None:
+            raise InvalidParameterValue(f"{path} is an MLflow experiment, not a notebook or file: its runs and "
+                                        "artifacts are read through MLflow.")
         if row is None:
             raise ResourceDoesNotExist(f"Path ({raw}) doesn't exist.")
         if row["object_type"] == "DIRECTORY":

@@ -3,7 +3,7 @@
 | role | may |
 |---|---|
 | ``admin`` | everything (the machine's owner is admin) |
-| ``developer`` | everything except deploying to a production workspace |
+| ``developer`` | all but deploying to a production workspace; in the tree, only ``/Shared/…`` and ``/Users/<self>/…`` |
 | ``service_principal`` | what a developer may, and deploy to a production workspace |
 | ``read_only`` | read (GET), run read-only SQL, score models, and manage their own tokens |
 

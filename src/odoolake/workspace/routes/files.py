@@ -16,6 +16,7 @@ from odoolake.workspace.catalog.store import CatalogError
 from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally, RequestTooLarge, ResourceDoesNotExist
 from odoolake.workspace.files.dbfs import DEFAULT_READ, UPLOAD_SUFFIX, RunArtifactFiles
 from odoolake.workspace.files.workspace_tree import MAX_IMPORT_BYTES
+from odoolake.workspace.identity.roles import ADMIN
 from odoolake.workspace.routes.common import field, json_body, query_bool, query_int, read_body
 
 router = APIRouter()
@@ -86,8 +87,16 @@ async def workspace_import(request: Request) -> dict:
             raise InvalidParameterValue("Invalid content: not valid base64.") from None
         fmt, language = field(body, "format", str), field(body, "language", str)
         overwrite = field(body, "overwrite", bool, default=False)
-    _tree(request).import_(path if isinstance(path, str) else None, content, fmt, language, overwrite)
+    path = path if isinstance(path, str) else None
+    _writable(request, path)
+    _tree(request).import_(path, content, fmt, language, overwrite)
     return {}
+
+
+def _writable(request: Request, path: str | None, home_itself: bool = False) -> None:
+    """Refuse a change where the caller may not make it (``WorkspaceTree.check_writable``)."""
+    if path:
+        _tree(request).check_writable(path, request.state.user, request.state.role == ADMIN, home_itself)
 
 
 @router.get("/api/2.0/workspace/export")
@@ -118,20 +127,25 @@ def workspace_get_status(request: Request) -> dict:
 @router.post("/api/2.0/workspace/mkdirs")
 async def workspace_mkdirs(request: Request) -> dict:
     body = await json_body(request)
-    _tree(request).mkdirs(field(body, "path", str, required=True))
+    path = field(body, "path", str, required=True)
+    _writable(request, path, home_itself=True)
+    _tree(request).mkdirs(path)
     return {}
 
 
 @router.post("/api/2.0/workspace/delete")
 async def workspace_delete(request: Request) -> dict:
     body = await json_body(request)
-    _tree(request).delete(field(body, "path", str, required=True), field(body, "recursive", bool, default=False))
+    path = field(body, "path", str, required=True)
+    _writable(request, path)
+    _tree(request).delete(path, field(body, "recursive", bool, default=False))
     return {}
 
 
 @router.post("/api/2.0/workspace-files/import-file/{path:path}")
 async def workspace_import_file(path: str, request: Request) -> dict:
     content = await read_body(request, MAX_IMPORT_BYTES, "The file")
+    _writable(request, "/" + path.lstrip("/"))
     _tree(request).import_file("/" + path.lstrip("/"), content, query_bool(request, "overwrite"))
     return {}
 
