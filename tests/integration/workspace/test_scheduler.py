@@ -201,8 +201,11 @@ def test_file_arrival_triggers_fire_when_a_file_lands_and_the_folder_is_quiet(w,
         (run,) = fired(now + 246)
         assert w.jobs.get_run(run).trigger.value == "FILE_ARRIVAL"
         assert not fired(now + 320)  # nothing new
+        assert job_id in scheduler._arrival_checked
     finally:
         w.jobs.delete(job_id)
+    scheduler.tick(now + 400)
+    assert job_id not in scheduler._arrival_checked  # a deleted job is forgotten (it was kept for ever)
 
 
 def test_continuous_jobs_always_have_a_run(w, scheduler):

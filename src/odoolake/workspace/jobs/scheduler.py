@@ -77,7 +77,12 @@ class Scheduler:
         now_ms = int((self.clock() if now is None else now) * 1000)
         started = []
         states = self._states()
-        for job in self.jobs.store.jobs():
+        jobs = self.jobs.store.jobs()
+        alive = {job["job_id"] for job in jobs}
+        for kept in (self._arrival_checked, self.problems):  # forget deleted jobs (they grew with every one)
+            for gone in kept.keys() - alive:
+                del kept[gone]
+        for job in jobs:
             try:
                 run_id = self._tick_job(job, now_ms, states.get(job["job_id"]))
             except Exception as exc:
