@@ -67,6 +67,10 @@ EDGE_LINES = [
 ]
 
 
+RATE_EDGE_LINES = [f'{{"id": 990000101, "_deleted": true, {W}}}', f'{{"id": 990000102, {W}}}',
+                   f'{{"id": 990000103, "_deleted": false, {W}}}']
+
+
 def _rows(spark, table: str) -> Counter:
     frame = spark.table(table)
     columns = sorted(c for c in frame.columns if c != "_ingested_at")
@@ -86,6 +90,9 @@ def both(tmp_path_factory):
     lines = raw / "account_move_line"
     first = sorted(lines.glob("*.jsonl"))[0]
     (lines / "odoo-edge.jsonl").write_text(first.read_text() + "\n".join(EDGE_LINES) + "\n")
+    rates = raw / "res_currency_rate"  # a deleted rate's tombstone carries no date or currency: kept, not rejected
+    rates.mkdir(exist_ok=True)
+    (rates / "odoo-edge.jsonl").write_text("\n".join(RATE_EDGE_LINES) + "\n")
     crlf = sorted((raw / "res_partner").glob("*.jsonl"))[0]
     (raw / "res_partner" / "odoo-crlf.jsonl").write_bytes(crlf.read_bytes().replace(b"\n", b"\r\n"))
     with LocalEngine(paths) as engine, pytest.MonkeyPatch.context() as mp:
@@ -133,6 +140,10 @@ def test_the_edge_lines_reach_bronze_with_their_verdicts(both):
     assert seen[repr(reasons.MALFORMED_JSON.code)] >= 8 + CFG.messy.malformed_json_lines
     assert seen[repr(reasons.MISSING_FIELD.code)] >= 3
     assert by_native.rejected["account_move_line"] == len(lines)
+    rates = {dict(key)["id"]: dict(key)["_reject"] for key in native_rows["bronze.odoo_res_currency_rate"].elements()
+             if dict(key)["id"] in ("990000101", "990000102", "990000103")}
+    assert rates == {"990000101": "None", "990000102": repr(reasons.MISSING_FIELD.code),
+                     "990000103": repr(reasons.MISSING_FIELD.code)}
 
 
 def test_the_native_tables_have_the_pyspark_schema(both):

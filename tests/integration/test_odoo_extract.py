@@ -135,6 +135,36 @@ def test_a_partner_merged_in_odoo_moves_its_bills_to_the_partner_it_became(gener
         assert not spark.sql(f"SELECT 1 FROM silver.ewt_lines WHERE partner_id = {source['partner_id']}").collect()
 
 
+def test_an_exchange_rate_deleted_in_odoo_stops_converting_its_months(generated, tmp_path):
+    """A wrong rate deleted in Odoo (without another entered for its day) kept converting foreign-currency lines:
+    rates were not compared with Odoo's ids, and a rate's tombstone (no date, no currency) would have been rejected
+    by bronze. Its months are rebuilt from the date its earlier version had."""
+    db = _db(generated)
+    paths = WorkspacePaths.from_env(tmp_path / "lake").ensure()
+    raw_dir = paths.dbfs_to_local("dbfs:/raw/odoo")
+    rates = db.models["res.currency.rate"].records
+    stamp = datetime.fromtimestamp(db.clock.now, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    for rate_id, day, php in ((7001, "2026-08-01", 56.0), (7002, "2026-09-15", 57.5), (7003, "2026-10-01", 99.0)):
+        rates[rate_id] = {"id": rate_id, "name": day, "currency_id": [2, "USD"], "company_id": False,
+                          "rate": 1 / php, "inverse_company_rate": php, "write_date": stamp}
+    with FakeOdooServer(db) as server, LocalEngine.start(paths.home) as engine, engine.spark() as spark:
+        client = OdooClient(_settings(server.url))
+        Extractor(client, raw_dir, page_size=500).run()
+        first = month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+        known = {spec.odoo: lake_ids(spark, spec.raw) for spec in MODELS if spec.detect_deletions}
+        assert known["res.currency.rate"] == set(rates)
+        wrong = rates[7002]  # entered wrong, then deleted: 2026-09 on converts at 2026-08-01's rate again
+        db.clock.now += 3600
+        client.call("res.currency.rate", "unlink", ids=[wrong["id"]])
+        result = Extractor(client, raw_dir, page_size=500).run(known_ids=known)
+        assert result.deleted["res.currency.rate"] == 1
+        again = month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+        assert sorted(again.silver.periods) == [p for p in sorted(first.silver.periods) if p >= "2026-09"]
+        left = spark.sql("SELECT count(*) AS n FROM bronze.odoo_res_currency_rate WHERE _reject IS NULL AND "
+                         f"_deleted AND id = {wrong['id']}").first()["n"]
+        assert left == 1  # the tombstone reached bronze
+
+
 def test_deleted_drafts_become_tombstones(generated, tmp_path):
     db = _db(generated)
     raw_dir = tmp_path / "raw"

@@ -74,7 +74,7 @@ MODELS: tuple[ExtractModel, ...] = (
         "last_name": ("last_name", "l10n_ph_last_name"),
     }),
     ExtractModel(ACCOUNT_TAX, {"active_test": False}),
-    ExtractModel(RES_CURRENCY_RATE),
+    ExtractModel(RES_CURRENCY_RATE, detect_deletions=True),  # a wrong rate deleted in Odoo stops converting
     ExtractModel(ACCOUNT_MOVE, aliases={"origin_payment_id": ("origin_payment_id", "payment_id")},
                  detect_deletions=True),
     ExtractModel(ACCOUNT_MOVE_LINE),

@@ -124,7 +124,9 @@ def parse_sql(model: RawModel, lines: str, json_text: str = "value") -> str:
     """The rows ``bronze.ingest``'s PySpark path appends, from ``lines`` (a query giving ``value``, ``_source_file``
     and the ``json_text`` to parse), and ``_suspect``: the line's text where SUSPECT holds (else NULL)."""
     structure = _sql_text(json.dumps({name: _JSON_TYPES[kind] for name, kind in model.fields}))
-    absent = [f"CASE WHEN \"{name}\" IS NULL THEN '{name}' END" for name in model.required if name != "id"]
+    alive = {name: ' AND NOT coalesce("_deleted", false)' for name in model.required_unless_deleted()}
+    absent = [f"CASE WHEN \"{name}\" IS NULL{alive.get(name, '')} THEN '{name}' END" for name in model.required
+              if name != "id"]
     missing = f"concat_ws(',', {', '.join(absent)})" if absent else "''"
     malformed, has_missing = "id IS NULL", "_missing <> ''"
     doubles = [f'isinf("{name}")' for name, kind in model.fields if kind == "double"]

@@ -13,12 +13,16 @@ MONEY = "decimal(18,2)"  # every amount from silver on (pesos and centavos, exac
 RATE = "decimal(9,4)"  # tax rates in percent, e.g. 0.5000 or 12.0000
 
 
+TOMBSTONE_FIELDS = ("id", "write_date")  # what a record found deleted in Odoo is delivered with
+
+
 @dataclass(frozen=True)
 class RawModel:
     name: str  # folder name under the raw root, e.g. account_move
     odoo_model: str
     fields: tuple[tuple[str, str], ...]
     required: tuple[str, ...]
+    tombstones: bool = False  # the extraction delivers its deleted records as tombstones (``TOMBSTONE_FIELDS``)
 
     @property
     def ddl(self) -> str:
@@ -27,6 +31,11 @@ class RawModel:
     @property
     def bronze_table(self) -> str:
         return f"bronze.odoo_{self.name}"
+
+    def required_unless_deleted(self) -> tuple[str, ...]:
+        """The required fields a tombstone (``"_deleted": true``) may leave out: it carries only ``TOMBSTONE_FIELDS``
+        (an exchange rate deleted in Odoo has no date or currency left to send)."""
+        return tuple(name for name in self.required if name not in TOMBSTONE_FIELDS) if self.tombstones else ()
 
 
 # Fields the BIR outputs read beyond the journal (optional: an Odoo without them is extracted without them).
@@ -67,6 +76,7 @@ RES_PARTNER = RawModel(
      ("active", "boolean"), ("write_date", "string"), ("_deleted", "boolean"),
      *(BIR_ADDRESS_FIELDS + BIR_PARTNER_FIELDS)),
     ("id", "write_date"),
+    tombstones=True,
 )
 
 ACCOUNT_TAX = RawModel(
@@ -89,6 +99,7 @@ ACCOUNT_MOVE = RawModel(
      ("reversed_entry_id", M2O), ("origin_payment_id", M2O), ("write_date", "string"),
      ("create_date", "string"), ("_deleted", "boolean")),
     ("id", "write_date"),
+    tombstones=True,
 )
 
 ACCOUNT_MOVE_LINE = RawModel(
@@ -110,6 +121,7 @@ RES_CURRENCY_RATE = RawModel(
     (("id", "bigint"), ("name", "string"), ("currency_id", M2O), ("company_id", M2O), ("rate", "double"),
      ("inverse_company_rate", "double"), ("write_date", "string"), ("_deleted", "boolean")),
     ("id", "name", "currency_id", "write_date"),
+    tombstones=True,
 )
 
 RAW_MODELS: tuple[RawModel, ...] = (RES_COMPANY, RES_PARTNER, ACCOUNT_TAX, ACCOUNT_MOVE, ACCOUNT_MOVE_LINE,

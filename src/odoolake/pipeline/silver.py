@@ -758,11 +758,15 @@ def later_periods_of_same_year(periods: set[str], known: set[str]) -> set[str]:
 def periods_of_new_rates(spark: SparkSession, batches: list[str], known: set[str]) -> set[str]:
     """Periods whose foreign-currency lines a newly delivered exchange rate can convert: from the month of the
     earliest new rate on (a rate holds until the next one). Odoo's rates arrive with the month they are for, so an
-    ordinary month-end adds nothing here."""
+    ordinary month-end adds nothing here. A deleted rate (a tombstone carries no date) counts from the date its
+    earlier version had: the lines it converted are converted again without it."""
     if not io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
         return set()
-    earliest = valid_rows(spark, RES_CURRENCY_RATE).where(F.col("_batch_id").isin(batches)).agg(
-        F.min(F.substring("name", 1, 7))).first()
+    rates = valid_rows(spark, RES_CURRENCY_RATE)
+    new = rates.where(F.col("_batch_id").isin(batches))
+    gone = new.where(F.coalesce(F.col("_deleted"), F.lit(False))).select("id").distinct()
+    dated = new.select("name").unionByName(rates.join(gone, "id").select("name"))
+    earliest = dated.agg(F.min(F.substring("name", 1, 7))).first()
     first = earliest[0] if earliest is not None else None
     return {k for k in known if first and k >= first}
 
@@ -807,6 +811,8 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     bronze_moves = valid_rows(spark, ACCOUNT_MOVE)
     bronze_lines = valid_rows(spark, ACCOUNT_MOVE_LINE)
     all_batches = {r[0] for r in bronze_moves.select("_batch_id").distinct().collect()}
+    if io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):  # a batch of rates alone (a late or deleted rate)
+        all_batches |= {r[0] for r in valid_rows(spark, RES_CURRENCY_RATE).select("_batch_id").distinct().collect()}
     stale = io.outdated(spark, LAYOUT)
     if stale:  # written by an earlier version (e.g. DOUBLE amounts): rebuild silver whole from bronze
         io.drop_tables(spark, [*REBUILT_TABLES, io.SILVER_LOG])
