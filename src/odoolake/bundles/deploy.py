@@ -320,19 +320,29 @@ def _deploy_experiment(w: Any, spec: dict, action: Action, state: dict[str, str]
     state[action.resource] = created.experiment_id
 
 
-def _deploy_model(w: Any, spec: dict, action: Action, state: dict[str, str]) -> None:
+def _adopted_or_created(action: Action, state: dict[str, str], name: str, what: str, get: Callable[[], Any],
+                        create: Callable[[], Any]) -> bool:
+    """For a resource to create: adopt the one of this name that training (or anyone) made first (destroy leaves
+    it), else create it. Whether it was created (an adopted one is then updated like a deployed one)."""
     from databricks.sdk.errors import NotFound
 
+    try:
+        get()
+    except NotFound:
+        create()
+        state[action.resource] = name
+        return True
+    state[ADOPTED + action.resource] = name
+    action.kind, action.detail = "update", f"adopted the existing {what} {name} (destroy leaves it)"
+    return False
+
+
+def _deploy_model(w: Any, spec: dict, action: Action, state: dict[str, str]) -> None:
     name, description = spec["name"], spec.get("description")
-    if action.kind == "create":
-        try:
-            w.model_registry.get_model(name)
-            state[ADOPTED + action.resource] = name
-            action.kind, action.detail = "update", f"adopted the existing registered model {name} (destroy leaves it)"
-        except NotFound:
-            w.model_registry.create_model(name, description=description)
-            state[action.resource] = name
-            return
+    if action.kind == "create" and _adopted_or_created(
+            action, state, name, "registered model", lambda: w.model_registry.get_model(name),
+            lambda: w.model_registry.create_model(name, description=description)):
+        return
     w.model_registry.update_model(_ident(state, action.resource), description=description)
 
 
@@ -359,17 +369,12 @@ def _deploy_registered_model(w: Any, spec: dict, action: Action, state: dict[str
                 with contextlib.suppress(NotFound):
                     w.registered_models.delete(old)
             action.kind, action.detail = "create", f"recreated: {old} became {full_name}"
-    if action.kind == "create":
-        try:
-            w.registered_models.get(full_name)
-            state[ADOPTED + action.resource] = full_name
-            action.kind, action.detail = "update", f"adopted the existing model {full_name} (destroy leaves it)"
-        except NotFound:
-            w.registered_models.create(catalog_name=spec["catalog_name"], schema_name=spec["schema_name"],
-                                       name=spec["name"], comment=comment,
-                                       storage_location=spec.get("storage_location"))
-            state[action.resource] = full_name
-            return
+    if action.kind == "create" and _adopted_or_created(
+            action, state, full_name, "model", lambda: w.registered_models.get(full_name),
+            lambda: w.registered_models.create(catalog_name=spec["catalog_name"], schema_name=spec["schema_name"],
+                                               name=spec["name"], comment=comment,
+                                               storage_location=spec.get("storage_location"))):
+        return
     w.registered_models.update(full_name, comment=comment)
 
 
