@@ -29,7 +29,7 @@ class WorkspacePaths:
 
     @classmethod
     def from_env(cls, home: str | os.PathLike[str] | None = None) -> WorkspacePaths:
-        raw = home if home is not None else os.environ.get("ODOOLAKE_HOME", DEFAULT_HOME)
+        raw = home or os.environ.get("ODOOLAKE_HOME") or DEFAULT_HOME  # empty is unset (it meant the current folder)
         return cls(Path(raw).expanduser().resolve())
 
     @property

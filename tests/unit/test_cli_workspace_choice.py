@@ -50,3 +50,16 @@ def test_same_host_compares_host_and_port():
     assert not common._same_host("https://127.0.0.1:18765", "http://127.0.0.1:8765")
     assert common._same_host("https://adb-1.azuredatabricks.net", "adb-1.azuredatabricks.net:443")
     assert not common._same_host(None, "https://x")
+
+
+def test_an_empty_odoolake_home_is_the_default_root_not_the_current_folder(monkeypatch, tmp_path):
+    """``ODOOLAKE_HOME=`` made the current folder the root (a lake's files written straight into it)."""
+    from pathlib import Path
+
+    from odoolake.config import DEFAULT_HOME, WorkspacePaths
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ODOOLAKE_HOME", "")
+    assert WorkspacePaths.from_env().home == (tmp_path / DEFAULT_HOME).resolve()
+    assert WorkspacePaths.from_env("").home == (tmp_path / DEFAULT_HOME).resolve()
+    assert WorkspacePaths.from_env("lake").home == Path(tmp_path / "lake").resolve()

@@ -190,3 +190,15 @@ def test_tags_are_strings_within_mlflows_limits_and_an_update_keeps_what_it_does
         models.set_version_tag(NAME, version, "k", {"a": 1})
     with pytest.raises(InvalidParameterValue, match="exceeds the maximum length"):
         models.set_model_tag(NAME, "k", "x" * 100_001)
+
+
+def test_a_version_not_finalized_is_not_served(models):
+    from odoolake.workspace.serving.models import ModelStore
+
+    models.create_model(NAME, "dev")
+    pending = models.create_version(NAME, "models:/m-1", "dev")["version"]
+    store = ModelStore(paths=None, registered=models)  # type: ignore[arg-type]
+    with pytest.raises(InvalidState, match="PENDING_REGISTRATION: its files are not finalized yet"):
+        store.resolve(NAME, pending)
+    models.finalize_version(NAME, pending)
+    assert store.resolve(NAME, pending) == pending

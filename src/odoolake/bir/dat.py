@@ -486,7 +486,8 @@ def slsp(agent: Agent, kind: str, year: int, quarter: int, rows: Iterable[Relief
     if blocking and not skip_invalid:
         named = "; ".join(f"{clean_text(r.registered_name, 80)} ({p})" for r, p in blocking[:10])
         raise BirRuleError(f"Cannot write the SL{kind}: {len(blocking)} counterpart(ies) need fixing in Odoo first: "
-                           f"{named} (or leave them out on purpose with --skip-invalid)"
+                           f"{named}" + (" …" if len(blocking) > 10 else "")
+                           + " (or leave them out on purpose with --skip-invalid, listed in an exceptions file)"
                            + _net_negative_note(len(left) - len(blocking)) + ".")
 
     def total(i: int) -> Decimal:

@@ -361,21 +361,26 @@ def _deploy_registered_model(w: Any, spec: dict, action: Action, state: dict[str
     comment = spec.get("comment")
     if spec.get("grants"):
         action.detail = "grants not applied: the local workspace has roles, not Unity Catalog privileges"
+    replaced: tuple[str, str] | None = None  # (state key, name) a changed name replaces, once the new one exists
     if action.kind == "update":
         key = action.resource if action.resource in state else ADOPTED + action.resource
         if state[key].lower() != full_name.lower():
-            old = state.pop(key)
-            if key == action.resource:
-                with contextlib.suppress(NotFound):
-                    w.registered_models.delete(old)
-            action.kind, action.detail = "create", f"recreated: {old} became {full_name}"
-    if action.kind == "create" and _adopted_or_created(
-            action, state, full_name, "model", lambda: w.registered_models.get(full_name),
-            lambda: w.registered_models.create(catalog_name=spec["catalog_name"], schema_name=spec["schema_name"],
-                                               name=spec["name"], comment=comment,
-                                               storage_location=spec.get("storage_location"))):
-        return
-    w.registered_models.update(full_name, comment=comment)
+            replaced = key, state[key]
+            action.kind, action.detail = "create", f"recreated: {state[key]} became {full_name}"
+    created = action.kind == "create" and _adopted_or_created(
+        action, state, full_name, "model", lambda: w.registered_models.get(full_name),
+        lambda: w.registered_models.create(catalog_name=spec["catalog_name"], schema_name=spec["schema_name"],
+                                           name=spec["name"], comment=comment,
+                                           storage_location=spec.get("storage_location")))
+    if not created:
+        w.registered_models.update(full_name, comment=comment)
+    if replaced is not None:  # the new one exists: the old one goes (an adopted one is only forgotten)
+        key, old = replaced
+        if state.get(key) == old:
+            del state[key]
+        if key == action.resource:
+            with contextlib.suppress(NotFound):
+                w.registered_models.delete(old)
 
 
 def _deploy_endpoint(w: Any, spec: dict, action: Action, state: dict[str, str]) -> None:

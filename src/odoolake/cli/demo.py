@@ -138,7 +138,7 @@ def _summary(spark, task_values: dict, end: date, seconds: float, paths: Workspa
     periods = task_values.get("silver_cleaning", {}).get("periods", [])
     new = ", ".join(batches[-3:]) or "none (already ingested)"
     console.print(f"New batches: {len(batches)} (last: {new}); periods rebuilt: {len(periods)}. Data as of {as_of} "
-                  f"(pin it with --as-of). Finished in {seconds:.1f} s. Lake: {paths.warehouse}")
+                  f"(pin it with --as-of). Finished in {seconds:.1f} s. Lake: {paths.home} (tables in {paths.warehouse})")
 
 
 def _forecast_summary(spark, paths: WorkspacePaths) -> None:

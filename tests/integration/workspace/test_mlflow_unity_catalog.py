@@ -106,8 +106,18 @@ def test_unity_catalogs_rules_are_the_workspaces(client_run, server):
     server.workspace.catalog.create_schema("main", "with_models")
     server.workspace.registered_models.create_model("main.with_models.m", "tester")
     drop = httpx.delete(f"{server.url}/api/2.1/unity-catalog/schemas/main.with_models?force=true", headers=headers)
-    assert drop.status_code == 400 and drop.json()["error_code"] == "SCHEMA_NOT_EMPTY"
+    assert drop.status_code == 409 and drop.json()["error_code"] == "SCHEMA_NOT_EMPTY"
+    assert "has 1 registered model(s); delete them first" in drop.json()["message"]
+    warehouse = next(iter(w_of(server).warehouses.list())).id
+    cascade = w_of(server).statement_execution.execute_statement(
+        warehouse_id=warehouse, statement="DROP SCHEMA main.with_models CASCADE", wait_timeout="30s")
+    assert cascade.status.state.value == "FAILED"  # it said "Use DROP SCHEMA ... CASCADE", to one who had
+    assert "holds registered models (Unity Catalog), which CASCADE does not drop" in cascade.status.error.message
     assert server.workspace.registered_models.get_model("main.with_models.m")["name"] == "main.with_models.m"
+
+
+def w_of(server) -> WorkspaceClient:
+    return WorkspaceClient(host=server.url, token=server.token)
 
 
 def test_read_only_users_read_models_but_do_not_register_them(client_run, server):
@@ -119,6 +129,9 @@ def test_read_only_users_read_models_but_do_not_register_them(client_run, server
     assert got.status_code == 200 and got.json()["registered_model"]["name"] == MODEL
     made = httpx.post(f"{base}/registered-models/create", json={"name": "main.default.not_mine"}, headers=headers)
     assert made.status_code == 403 and made.json()["error_code"] == "PERMISSION_DENIED"
+    lineage = httpx.post(f"{base}/model-versions/emit-lineage", headers=headers,  # sent by load_model: a warning
+                         json={"name": MODEL, "version": "1", "model_version_lineage_info": {"direction": "DOWNSTREAM"}})
+    assert lineage.status_code == 200, lineage.text
 
 
 def test_the_sdk_lists_unity_catalog_models_and_versions(client_run, w):
@@ -192,6 +205,12 @@ def test_a_bundle_deploys_recreates_and_destroys_its_unity_catalog_models(client
         with pytest.raises(NotFound):
             w.registered_models.get(gone)
     bundle = _bundle(tmp_path, server, "bundle_forecaster_v2", "second", "bundle_other")
+    assert read_state(w, bundle)["registered_models.forecaster"] == "main.bundle_other.bundle_forecaster_v2"
+    refused = _bundle(tmp_path, server, "bundle_forecaster_v3", "second", "bundle_other")
+    refused.resources("registered_models")["forecaster"]["storage_location"] = "abfss://models@x.dfs.core.windows.net/"
+    with pytest.raises(Exception, match="Invalid storage_location"):  # the old model was deleted before this
+        deploy(w, refused)
+    assert w.registered_models.get("main.bundle_other.bundle_forecaster_v2").comment == "second"
     assert read_state(w, bundle)["registered_models.forecaster"] == "main.bundle_other.bundle_forecaster_v2"
     assert destroy(w, bundle) == ["registered_models.forecaster"]
     with pytest.raises(NotFound):

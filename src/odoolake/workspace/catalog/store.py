@@ -120,6 +120,11 @@ MIGRATIONS: tuple[str, ...] = (
 VIEW = "VIEW"
 
 
+# The status a schema's deletion is refused with while it holds registered models: 409, not the 400 of tables and
+# views, so that the engine (which sees only the status of the catalog's answer) can say why (engine/errors.py).
+MODELS_IN_SCHEMA = 409
+
+
 class CatalogError(ApiError):
     """A Unity Catalog API error; the code is the one Databricks sends (the SDK maps on the status)."""
 
@@ -360,7 +365,8 @@ class CatalogStore:
                                            "schema_name = ?", (catalog, name)).fetchone()[0]
         if models:  # their versions' files are the registry's to delete (catalog/models.py), even with force
             raise CatalogError(f"Schema '{catalog}.{name}' has {models} registered model(s); delete them first "
-                               "(MlflowClient().delete_registered_model).", error_code="SCHEMA_NOT_EMPTY", status=400)
+                               "(MlflowClient().delete_registered_model).", error_code="SCHEMA_NOT_EMPTY",
+                               status=MODELS_IN_SCHEMA)
         if (tables or views) and not force:
             raise CatalogError(f"Schema '{catalog}.{name}' is not empty: it has {len(tables)} table(s) and "
                                f"{len(views)} view(s). Drop them first, or use DROP SCHEMA … CASCADE.",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from odoolake.workspace.catalog.store import MODELS_IN_SCHEMA
 from odoolake.workspace.engine import delta_writes
 from odoolake.workspace.engine.session import idle_limit_words, session_idle_seconds
 
@@ -80,6 +81,10 @@ def _not_dropped_schema(m: re.Match[str]) -> SparkError:
                           "correctness of the schema and catalog.", _ANALYSIS)
     if name.endswith(("`default`", "`information_schema`")):
         return SparkError("FORBIDDEN_OPERATION", "42809", f"The schema {name} cannot be dropped.", _ANALYSIS)
+    if m.group("status") == str(MODELS_IN_SCHEMA):
+        return SparkError("SCHEMA_NOT_EMPTY", "2BP01", f"Cannot drop a schema {name} because it holds registered "
+                          "models (Unity Catalog), which CASCADE does not drop: delete them first "
+                          "(MlflowClient().delete_registered_model).", _ANALYSIS)
     return SparkError("SCHEMA_NOT_EMPTY", "2BP01", f"Cannot drop a schema {name} because it contains objects. Use "
                       "DROP SCHEMA ... CASCADE to drop the schema and all its objects.", _ANALYSIS)
 

@@ -33,6 +33,8 @@ READ_POSTS = (
     re.compile(r"^/api/2\.0/sql/statements/[^/]+/cancel$"),  # the route lets read-only users cancel only their own
     re.compile(r"^/sql/1\.0/warehouses/[^/]+$"),  # the SQL connector's Thrift calls: the engine checks each statement
     re.compile(r"^/api/[23]\.0/mlflow/[\w-]+/search$"),  # runs, experiments, logged models, traces (v3)
+    # what MLflow's client sends when anyone loads a Unity Catalog model: its (best-effort) downstream lineage
+    re.compile(r"^/api/2\.0/mlflow/unity-catalog/model-versions/emit-lineage$"),
     re.compile(r"^/api/2\.0/token/(create|delete)$"),  # the Token API acts on the caller's own tokens only
 )
 # What operating a production workspace takes, open to everyone but read-only users there: running and stopping
