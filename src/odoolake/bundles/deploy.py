@@ -349,7 +349,7 @@ def _deploy_model(w: Any, spec: dict, action: Action, state: dict[str, str]) -> 
 def _deploy_registered_model(w: Any, spec: dict, action: Action, state: dict[str, str]) -> None:
     """A Unity Catalog model (``catalog_name``, ``schema_name``, ``name``, ``comment``): made, or adopted when
     training registered it first, and its comment kept in step. A changed catalog, schema or name recreates it, as
-    the Databricks CLI does: the bundle's old model is deleted (an adopted one is left) and the new one made."""
+    the Databricks CLI does: the new one is made, then the bundle's old one deleted (an adopted one is left)."""
     from databricks.sdk.errors import NotFound
 
     where = f"resources.{action.resource}"
