@@ -60,8 +60,9 @@ def _parsed(spark: SparkSession, model: RawModel, paths: list[str], sample: int 
     parsed = texts.select("value", "_source_file", F.from_json("value", model.ddl).alias("r"))
     # a required field must be present and not null (Odoo sends false, never null, for an empty value), except
     # those a tombstone does not carry
-    alive = ~F.coalesce(F.col("r._deleted"), F.lit(False)) if model.required_unless_deleted() else F.lit(True)
-    absent = [F.when(F.col(f"r.{name}").isNull() & (alive if name in model.required_unless_deleted() else F.lit(True)),
+    alive = ~F.coalesce(F.col("r._deleted"), F.lit(False))
+    waived = model.required_unless_deleted()
+    absent = [F.when(F.col(f"r.{name}").isNull() & alive if name in waived else F.col(f"r.{name}").isNull(),
                      F.lit(name)) for name in model.required if name != "id"]
     malformed = F.col("r.id").isNull()
     missing = F.concat_ws(",", *absent)

@@ -176,10 +176,11 @@ class MlflowServer:
         _query_as_body(environ)
         _with_default_page(environ)
         _as_callers_run(environ)
+        _without_workspace_prefix_in_query(environ)
         naming = _names_an_experiment(environ)
         with self.tree.naming if naming and self.tree is not None else contextlib.nullcontext():
             refused = _run_without_experiment(environ) or \
-                (_experiment_refused(environ, self.tree, self._name_of) if naming else None)
+                (_experiment_refused(environ, naming, self.tree, self._name_of) if naming else None)
             if refused is not None:
                 start_response(refused[0], [("Content-Type", "application/json"),
                                             ("Content-Length", str(len(refused[1])))])
@@ -334,9 +335,6 @@ def _error(status: str, code: str, message: str) -> tuple[str, bytes]:
 def _names_an_experiment(environ: dict) -> str | None:
     """The field of a call that names an experiment (create, rename, restore), or None."""
     path = environ.get("PATH_INFO", "")
-    if path.endswith("/mlflow/experiments/get-by-name"):
-        _without_workspace_prefix_in_query(environ)
-        return None
     if environ.get("REQUEST_METHOD") != "POST":
         return None
     return next((name for call, name in _EXPERIMENT_NAMING.items() if path.endswith("/mlflow/" + call)), None)
@@ -353,7 +351,7 @@ def _run_without_experiment(environ: dict) -> tuple[str, bytes] | None:
     return None
 
 
-def _experiment_refused(environ: dict, tree: WorkspaceTree | None,
+def _experiment_refused(environ: dict, field: str, tree: WorkspaceTree | None,
                         name_of: Callable[[str], str | None]) -> tuple[str, bytes] | None:
     """Databricks keeps experiments in the workspace tree, so it refuses a name that is not an absolute workspace path
     (``mlflow.set_experiment("forecast")`` works against a plain MLflow server and fails on Databricks), one whose
@@ -366,9 +364,8 @@ def _experiment_refused(environ: dict, tree: WorkspaceTree | None,
     from odoolake.workspace.errors import ApiError
     from odoolake.workspace.files.paths import clean_path
 
-    field = _names_an_experiment(environ)
     body = _read_json(environ)
-    if field is None or not isinstance(body, dict):
+    if not isinstance(body, dict):
         return None
     name = name_of(str(body.get(field))) if field == "experiment_id" else body.get(field)
     if not isinstance(name, str) or not name:
@@ -404,6 +401,9 @@ def _experiment_refused(environ: dict, tree: WorkspaceTree | None,
 
 
 def _without_workspace_prefix_in_query(environ: dict) -> None:
+    """``experiments/get-by-name`` of ``/Workspace/x`` asks for ``/x``, the name the experiment is kept under."""
+    if not environ.get("PATH_INFO", "").endswith("/mlflow/experiments/get-by-name"):
+        return
     from urllib.parse import parse_qsl, urlencode
 
     query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
