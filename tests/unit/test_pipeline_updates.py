@@ -1,12 +1,16 @@
 """Pipeline updates always end: one that raised, and one active when the server stopped, so that neither blocks
-the pipeline's later updates for good."""
+the pipeline's later updates for good; and each runs as the pipeline's principal, started only by who may."""
 
 from __future__ import annotations
 
 import threading
 
+import pytest
+
 from odoolake.testing.waiting import wait_until
 from odoolake.workspace.db import Database
+from odoolake.workspace.errors import PermissionDenied
+from odoolake.workspace.identity.roles import Caller
 from odoolake.workspace.pipelines import INTERRUPTED_MESSAGE, PipelinesService
 
 SPEC = {"name": "p", "libraries": [{"notebook": {"path": "/Shared/p"}}], "target": "s"}
@@ -16,7 +20,7 @@ def test_an_update_active_when_the_server_stopped_is_failed_at_the_next_start(tm
     db = tmp_path / "workspace.db"
     started, release = threading.Event(), threading.Event()
 
-    def hangs(spec, update_id, full_refresh):  # the update's task process, when the server is killed
+    def hangs(spec, update_id, full_refresh, principal):  # the update's task process, when the server is killed
         started.set()
         release.wait(30)
         return True, None
@@ -38,7 +42,7 @@ def test_an_update_active_when_the_server_stopped_is_failed_at_the_next_start(tm
 
 
 def test_an_update_whose_run_raised_ends_failed_naming_the_error(tmp_path):
-    def raises(spec, update_id, full_refresh):
+    def raises(spec, update_id, full_refresh, principal):
         raise OSError("No space left on device")
 
     service = PipelinesService(Database(tmp_path / "workspace.db"), raises, "me@localhost")
@@ -48,3 +52,39 @@ def test_an_update_whose_run_raised_ends_failed_naming_the_error(tmp_path):
                         what="the update to end")
     assert update["message"] == "The update could not run: OSError: No space left on device"
     assert service.start_update(pipeline_id, wait=False)
+
+
+def test_an_update_runs_as_the_pipelines_creator_or_run_as_never_as_a_name_the_body_claims(tmp_path):
+    """Updates ran as the workspace owner (an admin) whoever made the pipeline, or as any ``creator_user_name``
+    the request body named."""
+    seen: list[str] = []
+    users = {"me@localhost", "dev@x", "robot@x"}
+    service = PipelinesService(Database(tmp_path / "workspace.db"),
+                               lambda spec, update_id, full, principal: (seen.append(principal), (True, None))[1],
+                               "me@localhost", users.__contains__, {"robot@x"}.__contains__)
+    developer = Caller("dev@x")
+    claimed = service.create({**SPEC, "name": "claims", "creator_user_name": "me@localhost"}, developer)
+    service.start_update(claimed, wait=True, caller=developer)
+    assert seen == ["dev@x"]
+    assert service.get(claimed)["creator_user_name"] == "dev@x"
+    assert "creator_user_name" not in service.get(claimed)["spec"]  # the server says who made it, not the body
+    with pytest.raises(PermissionDenied, match="may set run_as only to themselves or to a service principal, not "
+                                               "to the user me@localhost"):
+        service.create({**SPEC, "name": "as admin", "run_as": {"user_name": "me@localhost"}}, developer)
+    robot = service.create({**SPEC, "name": "robot", "run_as": {"service_principal_name": "robot@x"}}, developer)
+    service.start_update(robot, wait=True, caller=developer)
+    assert seen[-1] == "robot@x" and service.get(robot)["run_as_user_name"] == "robot@x"
+    # someone else's pipeline: seen, but not started, edited or deleted without a grant
+    theirs = service.create({**SPEC, "name": "theirs"}, Caller("me@localhost", is_admin=True))
+    with pytest.raises(PermissionDenied, match=f"dev@x may not start an update of pipeline {theirs}: that needs "
+                                               f"CAN_RUN"):
+        service.start_update(theirs, caller=developer)
+    with pytest.raises(PermissionDenied, match="needs CAN_MANAGE"):
+        service.edit(theirs, {**SPEC, "name": "mine now"}, developer)
+    with pytest.raises(PermissionDenied, match="needs CAN_MANAGE"):
+        service.delete(theirs, developer)
+    assert service.get(theirs)["name"] == "theirs"
+    service.set_permissions(theirs, [{"user_name": "dev@x", "permission_level": "CAN_RUN"}],
+                            Caller("me@localhost", is_admin=True), replace=False)
+    service.start_update(theirs, wait=True, caller=developer)
+    assert seen[-1] == "me@localhost"  # it runs as its owner, whoever starts it

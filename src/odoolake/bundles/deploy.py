@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from odoolake.bundles.loader import Bundle, BundleError, Diagnostic
+from odoolake.bundles.schema import PRINCIPAL_FIELDS, RESOURCE_LEVELS
 
 LOG = logging.getLogger(__name__)
 SOURCE_SUFFIXES = (".py", ".sql", ".yml", ".yaml", ".json", ".txt", ".md", ".csv")
@@ -207,6 +208,7 @@ def pipeline_settings(bundle: Bundle, key: str) -> dict[str, Any]:
 # ``${resources.<kind>.<key>.id}`` is known once that resource is deployed (``with_ids``).
 DEPLOY_ORDER = ("experiments", "models", "registered_models", "pipelines", "jobs", "model_serving_endpoints")
 OTHER_KINDS = ("experiments", "models", "registered_models", "model_serving_endpoints")  # deleted by _delete_other
+APPLIED_PERMISSIONS = ("jobs", "pipelines")  # kinds whose permissions a deploy sets (the Permissions API's types)
 ADOPTED = "adopted."
 ID_REFERENCE = re.compile(r"\$\{resources\.([\w-]+)\.([\w-]+)\.id\}")
 
@@ -432,20 +434,28 @@ def deploy(w: Any, bundle: Bundle, on_step: Callable[[str], None] | None = None)
                                                           f"resources.jobs.{key}")).as_dict()  # typed round trip
                 created = w.api_client.do("POST", "/api/2.2/jobs/create", body=settings)
                 state[action.resource] = str(created["job_id"])
+                _apply_permissions(w, bundle, action, state[action.resource])
             elif action.kind == "update" and kind == "jobs":
                 w.jobs.reset(int(state[action.resource]), JobSettings.from_dict(
                     with_ids(job_settings(bundle, key, built), state, f"resources.jobs.{key}")))
+                _apply_permissions(w, bundle, action, state[action.resource])
             elif action.kind == "delete" and kind == "jobs":
                 _delete_job(w, int(state.pop(action.resource)))
             elif action.kind == "create" and kind == "pipelines":
                 created = w.api_client.do("POST", "/api/2.0/pipelines", body=with_ids(
                     pipeline_settings(bundle, key), state, f"resources.pipelines.{key}"))
                 state[action.resource] = created["pipeline_id"]
+                _apply_permissions(w, bundle, action, state[action.resource])
             elif action.kind == "update" and kind == "pipelines":
                 w.api_client.do("PUT", f"/api/2.0/pipelines/{state[action.resource]}", body=with_ids(
                     pipeline_settings(bundle, key), state, f"resources.pipelines.{key}"))
+                _apply_permissions(w, bundle, action, state[action.resource])
             elif action.kind == "delete" and kind == "pipelines":
                 _delete_pipeline(w, state.pop(action.resource))
+            if kind not in APPLIED_PERMISSIONS and action.kind not in ("delete", "skip") and resource_permissions(
+                    bundle, kind, key):
+                action.detail = ", ".join(filter(None, (action.detail, "permissions not applied: a deploy sets "
+                                                        "those of jobs and pipelines only")))
     except BaseException:
         with contextlib.suppress(Exception):  # the step's own error is the one to report
             _write_state(w, bundle, state)
@@ -453,6 +463,27 @@ def deploy(w: Any, bundle: Bundle, on_step: Callable[[str], None] | None = None)
     result.ids = dict(state)
     _write_state(w, bundle, state)
     return result
+
+
+def resource_permissions(bundle: Bundle, kind: str, key: str) -> list[dict[str, str]]:
+    """The access control list a resource gets: its own ``permissions``, then each top-level one mapped to the
+    resource's level, unless the resource already names that principal (as the Databricks CLI merges them)."""
+    own = list(bundle.resources(kind)[key].get("permissions") or [])
+    for grant in bundle.config.get("permissions") or []:  # levels checked when the bundle loaded (schema.py)
+        level = RESOURCE_LEVELS.get(kind, {}).get(grant["level"])
+        named = {(f, grant[f]) for f in PRINCIPAL_FIELDS if grant.get(f)}
+        if level and not any((f, mine.get(f)) in named for mine in own for f in PRINCIPAL_FIELDS):
+            own.append({**{f: v for f, v in named}, "level": level})
+    return [{**{f: g[f] for f in PRINCIPAL_FIELDS if g.get(f)}, "permission_level": g.get("level", "")} for g in own]
+
+
+def _apply_permissions(w: Any, bundle: Bundle, action: Action, ident: str) -> None:
+    """Set a job's or pipeline's access control list (PUT: it becomes the object's list; its owner stays)."""
+    kind, key = action.resource.split(".", 1)
+    acl = resource_permissions(bundle, kind, key)
+    if acl:
+        w.api_client.do("PUT", f"/api/2.0/permissions/{kind}/{ident}", body={"access_control_list": acl})
+        action.detail = ", ".join(filter(None, (action.detail, f"permissions set: {len(acl)} grant(s)")))
 
 
 def _delete_job(w: Any, job_id: int) -> None:

@@ -469,6 +469,7 @@ def _validate(config: dict, root: Path, locations: dict, diags: list) -> None:
         if kind not in RESOURCE_TYPES:
             diags.append(Diagnostic("warning", f"unknown resource type {kind!r} (kept)", f"resources.{kind}",
                                     locations.get(f"resources.{kind}")))
+    schema.check(schema.TOP_PERMISSIONS, config.get("permissions"), "permissions", report)
     for kind, spec in schema.RESOURCES.items():
         for key, resource in (config.get("resources", {}).get(kind) or {}).items():
             schema.check(spec, resource, f"resources.{kind}.{key}", report)

@@ -47,6 +47,33 @@ def _list_of(item: Kind) -> Kind:
     return Kind("list", items=item)
 
 
+PRINCIPAL_FIELDS = ("user_name", "service_principal_name", "group_name")
+BUNDLE_LEVELS = ("CAN_MANAGE", "CAN_VIEW", "CAN_RUN")  # what the top-level ``permissions`` may grant
+# Each resource's level for a top-level one (as the Databricks CLI maps them); a level missing here is not given to
+# that kind (CAN_RUN to an experiment, say).
+RESOURCE_LEVELS = {
+    "jobs": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_VIEW", "CAN_RUN": "CAN_MANAGE_RUN"},
+    "pipelines": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_VIEW", "CAN_RUN": "CAN_RUN"},
+    "experiments": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_READ"},
+    "models": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_READ"},
+    "model_serving_endpoints": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_VIEW", "CAN_RUN": "CAN_QUERY"},
+}
+
+
+def _one_principal(value: Any) -> str | None:
+    named = [f for f in PRINCIPAL_FIELDS if value.get(f)]
+    return None if len(named) == 1 else f"name exactly one of {', '.join(PRINCIPAL_FIELDS)}, got {named or 'none'}"
+
+
+def permissions(*levels: str) -> Kind:
+    """A ``permissions`` list whose entries grant one of ``levels`` to one principal."""
+    return _list_of(Kind("object", check=_one_principal, fields={
+        "level": Kind("str", enum=levels), **{f: STR for f in PRINCIPAL_FIELDS}}))
+
+
+TOP_PERMISSIONS = permissions(*BUNDLE_LEVELS)
+
+
 def _quartz(value: Any) -> str | None:
     from odoolake.workspace.jobs.quartz import QuartzError, to_croniter
 
@@ -105,14 +132,16 @@ JOB = _obj(
     webhook_notifications=MAP, notification_settings=MAP, tags=MAP,
     run_as=_obj(user_name=STR, service_principal_name=STR, group_name=STR), queue=_obj(enabled=BOOL),
     git_source=MAP, health=MAP, format=Kind("str", enum=("SINGLE_TASK", "MULTI_TASK")),
-    edit_mode=Kind("str", enum=("UI_LOCKED", "EDITABLE")), deployment=MAP, permissions=_list_of(MAP),
+    edit_mode=Kind("str", enum=("UI_LOCKED", "EDITABLE")), deployment=MAP,
+    permissions=permissions("CAN_VIEW", "CAN_MANAGE_RUN", "IS_OWNER", "CAN_MANAGE"),
     performance_target=STR, budget_policy_id=STR, usage_policy_id=STR, lifecycle=MAP, environment_variables=MAP,
 )
 PIPELINE = _obj(
     name=STR, catalog=STR, schema=STR, target=STR, storage=STR, libraries=_list_of(MAP), clusters=_list_of(MAP),
     development=BOOL, continuous=BOOL, serverless=BOOL, channel=Kind("str", enum=("CURRENT", "PREVIEW")),
     photon=BOOL, edition=Kind("str", enum=("CORE", "PRO", "ADVANCED")), configuration=MAP, root_path=STR,
-    environment=MAP, notifications=_list_of(MAP), permissions=_list_of(MAP), allow_duplicate_names=BOOL,
+    environment=MAP, notifications=_list_of(MAP), permissions=permissions("CAN_VIEW", "CAN_RUN", "IS_OWNER", "CAN_MANAGE"),
+    allow_duplicate_names=BOOL,
     budget_policy_id=STR, deployment=MAP, event_log=MAP, filters=MAP, gateway_definition=MAP, id=STR,
     ingestion_definition=MAP, restart_window=MAP, run_as=MAP, tags=MAP, trigger=MAP, lifecycle=MAP,
 )

@@ -47,6 +47,7 @@ from odoolake.workspace.routes import (
     jobs,
     mlflow,
     mlflow_pages,
+    permissions,
     pipelines,
     run_page,
     secrets,
@@ -71,7 +72,7 @@ LOG = logging.getLogger(__name__)
 # SQL connector's Thrift) comes first (routing took 0.3 ms of each statement behind the 70 routes before it).
 ROUTERS = (compute.router, sql_protocol.router, catalog_routes.router, serving.invocation_router, identity.public_router,
            identity.router, jobs.router, files.router, pipelines.router, serving.router, uc_models.router, mlflow.router,
-           secrets.router, secrets.task_router, run_page.router, mlflow_pages.router)
+           secrets.router, secrets.task_router, permissions.router, run_page.router, mlflow_pages.router)
 
 
 @dataclass
@@ -127,6 +128,7 @@ class Workspace:
                                 settings.runner_workers, settings.task_memory_mb, self.task_grants, settings.base_url)
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
         self.jobs.known_principal = self.roles.exists
+        self.jobs.is_service_principal = self.roles.is_service_principal
         self.runner.jobs = self.jobs
         self.sql_sessions = SqlSessions(self.engine)
         self.statements = StatementService(self.engine, self.catalog, sql_sessions=self.sql_sessions,
@@ -135,7 +137,8 @@ class Workspace:
         self.sql_thrift = ThriftService(self.sql_sessions, self.sql_operations, self.catalog)
         self.statement_owners = StatementOwners()
         self.scheduler = Scheduler(self.db, self.jobs, locate=self.paths.lake_to_local)
-        self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user)
+        self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user, self.roles.exists,
+                                          self.roles.is_service_principal)
         self.runner.pipelines = self.pipelines
         self.models = ModelStore(self.paths, registered=self.registered_models)
         self.mlflow_server = MlflowServer(self.paths, tree=self.tree)
@@ -157,14 +160,15 @@ class Workspace:
         due: at start, then by the server while it runs."""
         return ensure_certificates(self.paths.home, (self.settings.host,))
 
-    def _execute_pipeline(self, spec: dict, update_id: str, full_refresh: bool) -> tuple[bool, str | None]:
-        """One pipeline update in a task process: the pipeline's notebooks under odoolake.dlt."""
+    def _execute_pipeline(self, spec: dict, update_id: str, full_refresh: bool,
+                          principal: str) -> tuple[bool, str | None]:
+        """One pipeline update in a task process as ``principal``: the pipeline's notebooks under odoolake.dlt."""
         try:
             notebooks = [str(self.tree.local_file(lib["notebook"]["path"])) for lib in spec["libraries"]]
             task = {"notebooks": notebooks, "target": spec["target"], "full_refresh": full_refresh,
                     "pipeline_id": spec["id"], "configuration": spec.get("configuration") or {}}
             outcome, _ = self.runner.spawn("pipeline", task, self.paths.home / "pipelines" / spec["id"] / update_id,
-                                           "pipeline", {}, None, update_id, spec.get("creator_user_name") or self.user)
+                                           "pipeline", {}, None, update_id, principal)
         except (TaskFailure, ApiError) as exc:
             return False, exc.message
         return not outcome.get("error"), outcome.get("error")

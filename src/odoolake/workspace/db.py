@@ -108,6 +108,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE run_tokens (token TEXT PRIMARY KEY, run_id INTEGER NOT NULL);
     """,
+    # 15: access control lists of jobs and pipelines (permissions.py); an object without an IS_OWNER row is owned by
+    # its creator
+    """
+    CREATE TABLE object_permissions (
+        object_type TEXT NOT NULL, object_id TEXT NOT NULL, kind TEXT NOT NULL, principal TEXT NOT NULL,
+        level TEXT NOT NULL, PRIMARY KEY (object_type, object_id, kind, principal));
+    """,
 )
 
 

@@ -3,6 +3,8 @@
 An update runs in a task process (like a job task): its notebooks are read from the workspace tree, datasets are
 written to the pipeline's ``target`` (or ``schema``) and expectation metrics to ``<target>.event_log``.
 States follow the API: updates go QUEUED → INITIALIZING → RUNNING → COMPLETED | FAILED | CANCELED.
+An update runs as the pipeline's ``run_as`` principal, else its creator; who may edit, delete and start it is the
+pipeline's access control list (``permissions.py``).
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from odoolake.workspace.db import Database
 from odoolake.workspace.errors import InvalidParameterValue, ResourceConflict, ResourceDoesNotExist
+from odoolake.workspace.identity.roles import Caller
+from odoolake.workspace.permissions import CAN_MANAGE, CAN_RUN, PIPELINES, ObjectPermissions, Owned
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELED")
+SERVER_FIELDS = ("creator_user_name", "run_as_user_name", "dry_run", "allow_duplicate_names")  # not the caller's to set
 INTERRUPTED_MESSAGE = "The workspace stopped while this update was running; start a new update."
 
 
@@ -26,12 +32,18 @@ def _now() -> int:
 
 
 class PipelinesService:
-    def __init__(self, db: Database, execute: Any, user: str) -> None:
-        """``execute(pipeline_spec, update_id, full_refresh) -> (ok, message)`` runs one update (blocking)."""
+    def __init__(self, db: Database, execute: Any, user: str,
+                 known_principal: Callable[[str], bool] | None = None,
+                 is_service_principal: Callable[[str], bool] | None = None) -> None:
+        """``execute(pipeline_spec, update_id, full_refresh, principal) -> (ok, message)`` runs one update (blocking)
+        as ``principal``."""
         self.db = db
         self.execute = execute
         self.user = user
         self._naming = threading.Lock()  # a name's check and its write happen together: two requests cannot both pass
+        self.known_principal = known_principal or (lambda name: name == user)
+        self.permissions = ObjectPermissions(db, PIPELINES, self.known_principal,
+                                             is_service_principal or (lambda name: False))
 
     def _spec(self, body: dict) -> dict:
         name = body.get("name")
@@ -46,9 +58,35 @@ class PipelinesService:
         target = body.get("target") or body.get("schema")
         if not isinstance(target, str) or not target:
             raise InvalidParameterValue("Missing required field: target (or schema), the schema the datasets go to.")
-        spec = {k: v for k, v in body.items() if k not in ("dry_run", "allow_duplicate_names")}
+        spec = {k: v for k, v in body.items() if k not in SERVER_FIELDS}
         spec["target"] = target
         return spec
+
+    def _check_run_as(self, spec: dict, caller: Caller | None, present: str | None = None) -> None:
+        """``run_as`` names one user or service principal of the workspace that ``caller`` may name (asked only
+        when it changes from ``present``)."""
+        run_as = spec.get("run_as")
+        if not run_as:
+            return
+        if not isinstance(run_as, dict) or len(run_as) != 1 or next(iter(run_as)) not in ("user_name",
+                                                                                          "service_principal_name"):
+            raise InvalidParameterValue("Invalid run_as: expected exactly one of user_name or service_principal_name.")
+        name = next(iter(run_as.values()))
+        if not isinstance(name, str) or not self.known_principal(name):
+            raise InvalidParameterValue(f"Invalid run_as: {name!r} is not a user or service principal of this "
+                                        f"workspace (add it with: odoolake users set {name} service_principal).")
+        if name != present:
+            self.permissions.check_run_as(name, caller)
+
+    @staticmethod
+    def _principal(row: Any) -> str:
+        """Whom the pipeline's updates run as: its ``run_as``, else its creator."""
+        run_as = json.loads(row["spec"]).get("run_as") or {}
+        return next(iter(run_as.values()), None) or row["creator"]
+
+    @staticmethod
+    def _owned(row: Any) -> Owned:
+        return Owned(row["pipeline_id"], row["creator"])
 
     def _check_name(self, spec: dict, body: dict, editing: str | None = None) -> None:
         """Pipeline names are unique unless the request says ``allow_duplicate_names``."""
@@ -59,15 +97,16 @@ class PipelinesService:
                 raise ResourceConflict(f"A pipeline named {spec['name']!r} already exists "
                                        f"({existing['pipeline_id']}).")
 
-    def create(self, body: dict) -> str:
+    def create(self, body: dict, caller: Caller | None = None) -> str:
         spec = self._spec(body)
+        self._check_run_as(spec, caller)
         pipeline_id = str(uuid.uuid4())
         spec["id"] = pipeline_id
         with self._naming:
             self._check_name(spec, body)
             with self.db.transaction() as conn:
                 conn.execute("INSERT INTO pipelines(pipeline_id, spec, creator, created) VALUES (?, ?, ?, ?)",
-                             (pipeline_id, json.dumps(spec), self.user, _now()))
+                             (pipeline_id, json.dumps(spec), caller.user if caller else self.user, _now()))
         return pipeline_id
 
     def _row(self, pipeline_id: str):
@@ -88,7 +127,7 @@ class PipelinesService:
         running = any(u["state"] not in TERMINAL for u in updates)
         state = "RUNNING" if running else ("FAILED" if updates and updates[0]["state"] == "FAILED" else "IDLE")
         return {"pipeline_id": pipeline_id, "name": spec["name"], "spec": spec, "state": state,
-                "creator_user_name": row["creator"], "run_as_user_name": row["creator"],
+                "creator_user_name": row["creator"], "run_as_user_name": self._principal(row),
                 "latest_updates": [{"update_id": u["update_id"], "state": u["state"],
                                     "creation_time": u["creation_time"]} for u in updates[:5]]}
 
@@ -96,20 +135,35 @@ class PipelinesService:
         ids = [r["pipeline_id"] for r in self.db.connect().execute("SELECT pipeline_id FROM pipelines ORDER BY created")]
         return [{k: v for k, v in self.get(i).items() if k != "spec"} for i in ids]
 
-    def edit(self, pipeline_id: str, body: dict) -> None:
-        self._row(pipeline_id)
+    def edit(self, pipeline_id: str, body: dict, caller: Caller | None = None) -> None:
+        row = self._row(pipeline_id)
+        self.permissions.require(self._owned(row), caller, CAN_MANAGE, "edit")
         spec = self._spec(body)
+        self._check_run_as(spec, caller, self._principal(row))
         spec["id"] = pipeline_id
         with self._naming:
             self._check_name(spec, body, editing=pipeline_id)
             with self.db.transaction() as conn:
                 conn.execute("UPDATE pipelines SET spec = ? WHERE pipeline_id = ?", (json.dumps(spec), pipeline_id))
 
-    def delete(self, pipeline_id: str) -> None:
-        self._row(pipeline_id)
+    def delete(self, pipeline_id: str, caller: Caller | None = None) -> None:
+        self.permissions.require(self._owned(self._row(pipeline_id)), caller, CAN_MANAGE, "delete")
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM pipelines WHERE pipeline_id = ?", (pipeline_id,))
             conn.execute("DELETE FROM pipeline_updates WHERE pipeline_id = ?", (pipeline_id,))
+        self.permissions.forget(pipeline_id)
+
+    def get_permissions(self, pipeline_id: str) -> dict:
+        return self.permissions.answer(self._owned(self._row(pipeline_id)))
+
+    def set_permissions(self, pipeline_id: str, access_control_list: Any, caller: Caller | None = None,
+                        replace: bool = True) -> dict:
+        """PUT (``replace``) or PATCH the pipeline's access control list; answers its permissions after it."""
+        owned = self._owned(self._row(pipeline_id))
+        self.permissions.require(owned, caller, CAN_MANAGE, "change the permissions of")
+        grants = self.permissions.check(access_control_list or [], caller, owner=self.permissions.owner(owned))
+        self.permissions.apply(owned, grants, replace)
+        return self.permissions.answer(owned)
 
     def recover(self) -> int:
         """End the updates that were active when the server stopped (their task processes ended with it): left
@@ -127,8 +181,11 @@ class PipelinesService:
                          "ON CONFLICT(update_id) DO UPDATE SET body = excluded.body",
                          (update["update_id"], update["pipeline_id"], json.dumps(update), update["creation_time"]))
 
-    def start_update(self, pipeline_id: str, full_refresh: bool = False, wait: bool = False) -> str:
-        spec = json.loads(self._row(pipeline_id)["spec"])
+    def start_update(self, pipeline_id: str, full_refresh: bool = False, wait: bool = False,
+                     caller: Caller | None = None) -> str:
+        row = self._row(pipeline_id)
+        self.permissions.require(self._owned(row), caller, CAN_RUN, "start an update of")
+        spec, principal = json.loads(row["spec"]), self._principal(row)
         if any(u["state"] not in TERMINAL for u in self._updates(pipeline_id)):
             raise ResourceConflict(f"Pipeline {pipeline_id} already has an active update.")
         update: dict[str, Any] = {"update_id": str(uuid.uuid4()), "pipeline_id": pipeline_id, "state": "QUEUED",
@@ -139,7 +196,7 @@ class PipelinesService:
             update["state"] = "RUNNING"
             self._save(update)
             try:
-                ok, message = self.execute(spec, update["update_id"], bool(full_refresh))
+                ok, message = self.execute(spec, update["update_id"], bool(full_refresh), principal)
             except Exception as exc:  # whatever happened, the update ends: an active one would block the pipeline
                 ok, message = False, f"The update could not run: {type(exc).__name__}: {exc}"
             update["state"] = "COMPLETED" if ok else "FAILED"

@@ -25,6 +25,8 @@ def test_round_trip_of_the_project_bundle(tmp_path):
         assert [a.kind for a in first.actions if a.resource == "jobs.bir_etl"] == ["create"]
         job_id = int(read_state(w, bundle)["jobs.bir_etl"])
         job = w.jobs.get(job_id)
+        users = [e for e in w.jobs.get_permissions(str(job_id)).access_control_list if e.group_name == "users"]
+        assert [p.permission_level.value for p in users[0].all_permissions] == ["CAN_MANAGE_RUN"]  # the bundle's CAN_RUN
         # local: development mode (schedules paused) without a name prefix, one developer per local workspace
         assert job.settings.name == "BIR Month-End ETL" and job.settings.schedule.pause_status.value == "PAUSED"
         state = read_state(w, bundle)

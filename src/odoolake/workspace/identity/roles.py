@@ -17,12 +17,22 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 
 from odoolake.workspace.db import Database, ReadCache
 from odoolake.workspace.errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
 
 ADMIN, DEVELOPER, SERVICE_PRINCIPAL, READ_ONLY = "admin", "developer", "service_principal", "read_only"
 ROLES = (ADMIN, DEVELOPER, SERVICE_PRINCIPAL, READ_ONLY)
+ALL_USERS, ADMINS = "users", "admins"  # Databricks' built-in groups: every user, and the workspace admins
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who makes a request, as object permissions (secret scopes, jobs) need to know it."""
+
+    user: str
+    is_admin: bool = False
 
 # POSTs that only read, score or manage the caller's own things: open to read-only users. Anything not listed here
 # is a change (an allow-list: a new route is protected until it is added on purpose).
@@ -69,6 +79,9 @@ class Roles:
 
     def exists(self, user: str) -> bool:
         return user == self.owner or self._row(user) is not None
+
+    def is_service_principal(self, user: str) -> bool:
+        return user != self.owner and self._row(user) == SERVICE_PRINCIPAL
 
     def set_role(self, user: str, role: str) -> None:
         if role not in ROLES:

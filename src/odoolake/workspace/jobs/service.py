@@ -15,11 +15,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from odoolake.workspace.errors import InvalidParameterValue, InvalidState, ResourceDoesNotExist, missing
+from odoolake.workspace.errors import (
+    InvalidParameterValue,
+    InvalidState,
+    PermissionDenied,
+    ResourceDoesNotExist,
+    missing,
+)
+from odoolake.workspace.identity.roles import Caller
 from odoolake.workspace.jobs import lifecycle
 from odoolake.workspace.jobs.runner import JobRunner
 from odoolake.workspace.jobs.settings import validate_settings, validate_tasks
 from odoolake.workspace.jobs.store import JobsStore
+from odoolake.workspace.permissions import CAN_MANAGE, CAN_MANAGE_RUN, JOBS, ObjectPermissions, Owned
 
 MAX_IDEMPOTENCY_TOKEN = 64  # characters, as Databricks limits the token
 TASK_FIELDS_FOR_RUN = ("task_key", "description", "depends_on", "run_if", "notebook_task", "spark_python_task",
@@ -44,6 +52,10 @@ def run_as_principal(job: dict) -> str:
     """Whom a job's runs act as (their secrets, for one): ``run_as``, else the job's creator."""
     run_as = job["settings"].get("run_as") or {}
     return next(iter(run_as.values()), None) or job["creator_user_name"]
+
+
+def _owned(job: dict) -> Owned:
+    return Owned(str(job["job_id"]), job["creator_user_name"])
 
 
 def public(doc: dict) -> dict:
@@ -72,9 +84,14 @@ class JobsService:
         self.user = user
         self.cluster_id = cluster_id
         self.known_principal: Any = lambda name: name == user  # the workspace replaces it with its users table
+        self.is_service_principal: Any = lambda name: False  # the workspace replaces it with its roles
+        self.permissions = ObjectPermissions(store.db, JOBS, lambda name: self.known_principal(name),
+                                             lambda name: self.is_service_principal(name))
         self._tokens_lock = threading.Lock()  # an idempotency token's check and its run's start, one at a time
 
-    def _check_run_as(self, settings: dict) -> None:
+    def _check_run_as(self, settings: dict, caller: Caller | None = None, present: str | None = None) -> None:
+        """``settings``' run_as is well formed, names a principal of the workspace and one ``caller`` may name
+        (checked only when it changes from ``present``, the job's principal now)."""
         run_as = settings.get("run_as")
         if not run_as:
             return
@@ -85,12 +102,16 @@ class JobsService:
         if not isinstance(name, str) or not self.known_principal(name):
             raise InvalidParameterValue(f"Invalid run_as: {name!r} is not a user or service principal of this "
                                         f"workspace (add it with: odoolake users set {name} service_principal).")
+        if name != present:
+            self.permissions.check_run_as(name, caller)
 
     # -- jobs ------------------------------------------------------------------------------------
 
-    def create(self, settings: dict, creator: str | None = None) -> int:
+    def create(self, settings: dict, creator: str | None = None, access_control_list: Any = None,
+               caller: Caller | None = None) -> int:
         validate_settings(settings, self.cluster_id)
-        self._check_run_as(settings)
+        self._check_run_as(settings, caller)
+        grants = self.permissions.check(access_control_list, caller) if access_control_list is not None else []
         settings = _with_trigger_defaults(copy.deepcopy(settings))
         settings.setdefault("name", "Untitled")
         settings.setdefault("max_concurrent_runs", 1)
@@ -99,6 +120,8 @@ class JobsService:
         settings.setdefault("email_notifications", {})
         job_id = self.store.next_id()
         self.store.insert_job(job_id, settings, creator or self.user, _now_ms())
+        if grants:
+            self.permissions.apply(Owned(str(job_id), creator or self.user), grants, replace=False)
         return job_id
 
     def _job(self, job_id: Any) -> dict:
@@ -134,23 +157,26 @@ class JobsService:
             body["prev_page_token"] = _page_token(max(0, start - limit))
         return body
 
-    def reset(self, job_id: Any, new_settings: dict) -> None:
-        self._job(job_id)
+    def reset(self, job_id: Any, new_settings: dict, caller: Caller | None = None) -> None:
+        job = self._job(job_id)
+        self.permissions.require(_owned(job), caller, CAN_MANAGE, "edit")
         validate_settings(new_settings, self.cluster_id)
-        self._check_run_as(new_settings)
+        self._check_run_as(new_settings, caller, run_as_principal(job))
         settings = _with_trigger_defaults(copy.deepcopy(new_settings))
         settings.setdefault("name", "Untitled")
         settings.setdefault("max_concurrent_runs", 1)
         self.store.save_settings(job_id, settings)
 
-    def update(self, job_id: Any, new_settings: dict | None, fields_to_remove: builtins.list[str] | None) -> None:
+    def update(self, job_id: Any, new_settings: dict | None, fields_to_remove: builtins.list[str] | None,
+               caller: Caller | None = None) -> None:
         job = self._job(job_id)
+        self.permissions.require(_owned(job), caller, CAN_MANAGE, "edit")
         settings = copy.deepcopy(job["settings"])
         new_settings = new_settings or {}
         if not isinstance(new_settings, dict):
             raise InvalidParameterValue("Invalid new_settings: expected an object.")
         validate_settings(new_settings, self.cluster_id, partial=True)
-        self._check_run_as(new_settings)
+        self._check_run_as(new_settings, caller, run_as_principal(job))
         for field in fields_to_remove or []:
             if not isinstance(field, str):
                 raise InvalidParameterValue(f"Invalid fields_to_remove entry {field!r}: expected a string.")
@@ -173,11 +199,27 @@ class JobsService:
         validate_settings(settings, self.cluster_id)
         self.store.save_settings(job_id, _with_trigger_defaults(settings))
 
-    def delete(self, job_id: Any) -> None:
-        self._job(job_id)
+    def delete(self, job_id: Any, caller: Caller | None = None) -> None:
+        job = self._job(job_id)
+        self.permissions.require(_owned(job), caller, CAN_MANAGE, "delete")
         for run in self.store.runs(job_id, active=True):
             self.runner.cancel(run["run_id"])
         self.store.delete_job(job_id)
+        self.permissions.forget(str(job_id))
+
+    # -- permissions -----------------------------------------------------------------------------
+
+    def get_permissions(self, job_id: Any) -> dict:
+        return self.permissions.answer(_owned(self._job(job_id)))
+
+    def set_permissions(self, job_id: Any, access_control_list: Any, caller: Caller | None = None,
+                        replace: bool = True) -> dict:
+        """PUT (``replace``) or PATCH a job's access control list; answers the job's permissions after it."""
+        job = self._job(job_id)
+        self.permissions.require(_owned(job), caller, CAN_MANAGE, "change the permissions of")
+        grants = self.permissions.check(access_control_list or [], caller, owner=self.permissions.owner(_owned(job)))
+        self.permissions.apply(_owned(job), grants, replace)
+        return self.permissions.answer(_owned(job))
 
     # -- runs ------------------------------------------------------------------------------------
 
@@ -200,7 +242,9 @@ class JobsService:
 
     def run_now(self, job_id: Any, job_parameters: dict | None = None, notebook_params: dict | None = None,
                 python_params: builtins.list | None = None, only: builtins.list | None = None,
-                queue: dict | None = None, trigger: str = "ONE_TIME", idempotency_token: str | None = None) -> dict:
+                queue: dict | None = None, trigger: str = "ONE_TIME", idempotency_token: str | None = None,
+                caller: Caller | None = None) -> dict:
+        self.permissions.require(_owned(self._job(job_id)), caller, CAN_MANAGE_RUN, "run")
         return self._started_once(idempotency_token, lambda: self._run_now(
             job_id, job_parameters, notebook_params, python_params, only, queue, trigger))
 
@@ -387,18 +431,31 @@ class JobsService:
             body["prev_page_token"] = _page_token(max(0, start - limit))
         return body
 
-    def cancel_run(self, run_id: Any) -> None:
+    def _require_run_rights(self, run: dict, caller: Caller | None, action: str) -> None:
+        """A job's run is the job's (CAN_MANAGE_RUN); a one-time run is its submitter's and the admins'."""
+        if caller is None or caller.is_admin:
+            return
+        job = self.store.job(run["job_id"]) if run.get("job_id") is not None else None
+        if job is not None:
+            self.permissions.require(_owned(job), caller, CAN_MANAGE_RUN, f"{action} run {run['run_id']} of")
+        elif run.get("creator_user_name") != caller.user:
+            raise PermissionDenied(f"{caller.user} may not {action} run {run['run_id']}: only who submitted it "
+                                   f"({run.get('creator_user_name')}) or an admin may.")
+
+    def cancel_run(self, run_id: Any, caller: Caller | None = None) -> None:
         run = self._run(run_id)
+        self._require_run_rights(run, caller, "cancel")
         if lifecycle.is_active(run):
             self.runner.cancel(run_id)
 
-    def cancel_all_runs(self, job_id: Any) -> None:
-        self._job(job_id)
+    def cancel_all_runs(self, job_id: Any, caller: Caller | None = None) -> None:
+        self.permissions.require(_owned(self._job(job_id)), caller, CAN_MANAGE_RUN, "cancel the runs of")
         for run in self.store.runs(job_id, active=True):
             self.runner.cancel(run["run_id"])
 
-    def delete_run(self, run_id: Any) -> None:
+    def delete_run(self, run_id: Any, caller: Caller | None = None) -> None:
         run = self._run(run_id)
+        self._require_run_rights(run, caller, "delete")
         if lifecycle.is_active(run):
             raise InvalidState(f"Run {run_id} is still active; cancel it before deleting it.")
         self.store.delete_run(run_id)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from odoolake.workspace.errors import InvalidParameterValue, MalformedRequest, RequestTooLarge
+from odoolake.workspace.identity.roles import ADMIN, Caller
 
 MAX_JSON_BODY = 20 * 1024 * 1024
 MAX_JSON_DEPTH = 64  # Databricks' own settings nest about 8 deep; deeper is an attack on recursive code
@@ -112,3 +113,8 @@ def versioned(router: APIRouter, method: str, versions: tuple[str, ...], path: s
         return fn
 
     return decorator
+
+
+def caller(request: Request) -> Caller:
+    """Who makes the request (set by the workspace's authentication), for object permissions."""
+    return Caller(request.state.user, request.state.role == ADMIN)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from odoolake.workspace.errors import NotImplementedLocally
-from odoolake.workspace.routes.common import field, json_body, query_bool, query_int, versioned
+from odoolake.workspace.routes.common import caller, field, json_body, query_bool, query_int, versioned
 
 router = APIRouter()
 V = ("2.0", "2.1", "2.2")
@@ -18,8 +18,8 @@ def _svc(request: Request):
 @versioned(router, "POST", V, "/jobs/create")
 async def create(request: Request) -> dict:
     body = await json_body(request)
-    body.pop("access_control_list", None)
-    return {"job_id": _svc(request).create(body, request.state.user)}
+    acl = body.pop("access_control_list", None)
+    return {"job_id": _svc(request).create(body, request.state.user, acl, caller(request))}
 
 
 @versioned(router, "GET", V, "/jobs/get")
@@ -40,7 +40,8 @@ def list_jobs(request: Request) -> dict:
 @versioned(router, "POST", V, "/jobs/reset")
 async def reset(request: Request) -> dict:
     body = await json_body(request)
-    _svc(request).reset(field(body, "job_id", int, required=True), field(body, "new_settings", dict, required=True))
+    _svc(request).reset(field(body, "job_id", int, required=True), field(body, "new_settings", dict, required=True),
+                        caller(request))
     return {}
 
 
@@ -48,14 +49,14 @@ async def reset(request: Request) -> dict:
 async def update(request: Request) -> dict:
     body = await json_body(request)
     _svc(request).update(field(body, "job_id", int, required=True), field(body, "new_settings", dict),
-                         field(body, "fields_to_remove", list))
+                         field(body, "fields_to_remove", list), caller(request))
     return {}
 
 
 @versioned(router, "POST", V, "/jobs/delete")
 async def delete(request: Request) -> dict:
     body = await json_body(request)
-    _svc(request).delete(field(body, "job_id", int, required=True))
+    _svc(request).delete(field(body, "job_id", int, required=True), caller(request))
     return {}
 
 
@@ -68,7 +69,7 @@ async def run_now(request: Request) -> dict:
     return _svc(request).run_now(
         field(body, "job_id", int, required=True), field(body, "job_parameters", dict),
         field(body, "notebook_params", dict), field(body, "python_params", list), field(body, "only", list),
-        field(body, "queue", dict), idempotency_token=field(body, "idempotency_token", str))
+        field(body, "queue", dict), idempotency_token=field(body, "idempotency_token", str), caller=caller(request))
 
 
 @versioned(router, "POST", V, "/jobs/runs/submit")
@@ -97,21 +98,21 @@ def list_runs(request: Request) -> dict:
 @versioned(router, "POST", V, "/jobs/runs/cancel")
 async def cancel_run(request: Request) -> dict:
     body = await json_body(request)
-    _svc(request).cancel_run(field(body, "run_id", int, required=True))
+    _svc(request).cancel_run(field(body, "run_id", int, required=True), caller(request))
     return {}
 
 
 @versioned(router, "POST", V, "/jobs/runs/cancel-all")
 async def cancel_all(request: Request) -> dict:
     body = await json_body(request)
-    _svc(request).cancel_all_runs(field(body, "job_id", int, required=True))
+    _svc(request).cancel_all_runs(field(body, "job_id", int, required=True), caller(request))
     return {}
 
 
 @versioned(router, "POST", V, "/jobs/runs/delete")
 async def delete_run(request: Request) -> dict:
     body = await json_body(request)
-    _svc(request).delete_run(field(body, "run_id", int, required=True))
+    _svc(request).delete_run(field(body, "run_id", int, required=True), caller(request))
     return {}
 
 
@@ -128,3 +129,4 @@ def repair(request: Request) -> dict:
 @versioned(router, "GET", V, "/jobs/runs/export")
 def export(request: Request) -> dict:
     raise NotImplementedLocally("jobs/runs/export is not supported locally; use runs/get-output.")
+

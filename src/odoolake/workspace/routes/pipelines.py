@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from odoolake.workspace.routes.common import field, json_body
+from odoolake.workspace.routes.common import caller, field, json_body
 
 router = APIRouter()
 
@@ -15,7 +15,7 @@ def _svc(request: Request):
 
 @router.post("/api/2.0/pipelines")
 async def create(request: Request) -> dict:
-    return {"pipeline_id": _svc(request).create(await json_body(request))}
+    return {"pipeline_id": _svc(request).create(await json_body(request), caller(request))}
 
 
 @router.get("/api/2.0/pipelines")
@@ -30,20 +30,21 @@ def get(pipeline_id: str, request: Request) -> dict:
 
 @router.put("/api/2.0/pipelines/{pipeline_id}")
 async def edit(pipeline_id: str, request: Request) -> dict:
-    _svc(request).edit(pipeline_id, await json_body(request))
+    _svc(request).edit(pipeline_id, await json_body(request), caller(request))
     return {}
 
 
 @router.delete("/api/2.0/pipelines/{pipeline_id}")
 def delete(pipeline_id: str, request: Request) -> dict:
-    _svc(request).delete(pipeline_id)
+    _svc(request).delete(pipeline_id, caller(request))
     return {}
 
 
 @router.post("/api/2.0/pipelines/{pipeline_id}/updates")
 async def start_update(pipeline_id: str, request: Request) -> dict:
     body = await json_body(request)
-    return {"update_id": _svc(request).start_update(pipeline_id, field(body, "full_refresh", bool, default=False))}
+    return {"update_id": _svc(request).start_update(pipeline_id, field(body, "full_refresh", bool, default=False),
+                                                    caller=caller(request))}
 
 
 @router.get("/api/2.0/pipelines/{pipeline_id}/updates/{update_id}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from odoolake.workspace.db import Database
@@ -21,21 +20,15 @@ from odoolake.workspace.errors import (
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
+from odoolake.workspace.identity.roles import ALL_USERS, Caller
 from odoolake.workspace.secrets.crypto import load_key, seal, unseal
 
 READ, WRITE, MANAGE = "READ", "WRITE", "MANAGE"
 PERMISSIONS = (READ, WRITE, MANAGE)  # in increasing order
-ALL_USERS = "users"  # the group every workspace user belongs to
 BACKEND = "DATABRICKS"
 NAME = re.compile(r"^[\w.@-]{1,128}$")
 MAX_VALUE_BYTES = 128 * 1024
 MAX_SECRETS_PER_SCOPE = 1000
-
-
-@dataclass(frozen=True)
-class Caller:
-    user: str
-    is_admin: bool = False
 
 
 def _name(value: object, field: str) -> str:
