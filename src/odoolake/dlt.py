@@ -35,8 +35,10 @@ from odoolake.errors import OdoolakeError
 
 
 class ExpectationFailed(OdoolakeError):
-    def __init__(self, dataset: str, expectation: str, failed: int) -> None:
+    def __init__(self, dataset: str, expectation: str, failed: int,
+                 metrics: list[dict[str, Any]] | None = None) -> None:
         self.dataset, self.expectation, self.failed = dataset, expectation, failed
+        self.metrics = metrics or []  # every expectation of the dataset, counted before the update stopped
         super().__init__(f"Expectation {expectation!r} on {dataset} failed for {failed} row(s) (expect_or_fail): "
                          "the update stopped and the table was not written.")
 
@@ -60,6 +62,22 @@ class Dataset:
     comment: str | None = None
     partition_cols: list[str] | None = None
     expectations: list[Expectation] = field(default_factory=list)
+    table_properties: dict[str, str] = field(default_factory=dict)
+
+
+METRICS_TABLE = "event_log"  # <target>.event_log: the expectation metrics of every update (not a dataset name)
+PIPELINE_ID_PROPERTY = "pipelines.pipelineId"  # the table property naming the pipeline a table belongs to
+# Arguments Databricks' @dlt.table takes that local pipelines cannot honour: refused by name, never ignored.
+NOT_SUPPORTED_ARGUMENTS = {
+    "spark_conf": "set the configuration in the pipeline's settings (configuration) instead",
+    "path": "local pipeline tables live in the lake's warehouse",
+    "schema": "the table's schema is the query's; cast in the query instead",
+    "row_filter": "row filters are not kept by the local catalog",
+    "cluster_by": "liquid clustering is not available on the local engine; use partition_cols",
+    "cluster_by_auto": "liquid clustering is not available on the local engine; use partition_cols",
+    "temporary": "every local pipeline table is published; use @dlt.view for an intermediate result",
+    "private": "every local pipeline table is published; use @dlt.view for an intermediate result",
+}
 
 
 _registry: dict[str, Dataset] = {}
@@ -114,12 +132,28 @@ def expect_all_or_fail(expectations: dict[str, str]) -> Callable:
 
 
 def _dataset(kind: str, fn: Callable | None, name: str | None, comment: str | None,
-             partition_cols: list[str] | None) -> Callable:
+             partition_cols: list[str] | None, table_properties: dict[str, str] | None = None,
+             unsupported: dict[str, Any] | None = None) -> Callable:
+    given = [arg for arg, value in (unsupported or {}).items() if value not in (None, False)]
+    if given:
+        raise PipelineDefinitionError(f"@dlt.{kind}({given[0]}=…) is not supported by local pipelines: "
+                                      f"{NOT_SUPPORTED_ARGUMENTS[given[0]]}.")
+    if table_properties is not None and not (isinstance(table_properties, dict) and all(
+            isinstance(k, str) for k in table_properties)):
+        raise PipelineDefinitionError(f"@dlt.{kind}(table_properties=…) must map property names to values.")
+
     def register(f: Callable) -> Callable:
         dataset_name = name or f.__name__
         if dataset_name in _registry:
             raise PipelineDefinitionError(f"Dataset {dataset_name!r} is defined twice in the pipeline.")
-        _registry[dataset_name] = Dataset(dataset_name, kind, f, comment, partition_cols, list(_pending.pop(f, [])))
+        if dataset_name.lower() == METRICS_TABLE and kind != "view":
+            raise PipelineDefinitionError(f"A dataset cannot be named {METRICS_TABLE!r} locally: the pipeline keeps "
+                                          f"its expectation metrics in <target>.{METRICS_TABLE}. Choose another name.")
+        if "." in dataset_name:
+            raise PipelineDefinitionError(f"Dataset name {dataset_name!r}: local pipelines publish to the pipeline's "
+                                          f"own catalog and schema; name the dataset without a catalog or schema.")
+        _registry[dataset_name] = Dataset(dataset_name, kind, f, comment, partition_cols, list(_pending.pop(f, [])),
+                                          {k: str(v) for k, v in (table_properties or {}).items()})
         f._dlt_dataset = dataset_name  # type: ignore[attr-defined]
         return f
 
@@ -127,17 +161,52 @@ def _dataset(kind: str, fn: Callable | None, name: str | None, comment: str | No
 
 
 def table(fn: Callable | None = None, *, name: str | None = None, comment: str | None = None,
-          partition_cols: list[str] | None = None, **_: Any) -> Callable:
-    return _dataset("table", fn, name, comment, partition_cols)
+          partition_cols: list[str] | None = None, table_properties: dict[str, str] | None = None,
+          spark_conf: dict | None = None, path: str | None = None, schema: Any = None, row_filter: str | None = None,
+          cluster_by: list[str] | None = None, cluster_by_auto: bool | None = None, temporary: bool = False,
+          private: bool = False) -> Callable:
+    return _dataset("table", fn, name, comment, partition_cols, table_properties, {
+        "spark_conf": spark_conf, "path": path, "schema": schema, "row_filter": row_filter, "cluster_by": cluster_by,
+        "cluster_by_auto": cluster_by_auto, "temporary": temporary, "private": private})
 
 
 def materialized_view(fn: Callable | None = None, *, name: str | None = None, comment: str | None = None,
-                      partition_cols: list[str] | None = None, **_: Any) -> Callable:
-    return _dataset("materialized_view", fn, name, comment, partition_cols)
+                      partition_cols: list[str] | None = None, table_properties: dict[str, str] | None = None,
+                      spark_conf: dict | None = None, path: str | None = None, schema: Any = None,
+                      row_filter: str | None = None, cluster_by: list[str] | None = None,
+                      cluster_by_auto: bool | None = None, private: bool = False) -> Callable:
+    return _dataset("materialized_view", fn, name, comment, partition_cols, table_properties, {
+        "spark_conf": spark_conf, "path": path, "schema": schema, "row_filter": row_filter, "cluster_by": cluster_by,
+        "cluster_by_auto": cluster_by_auto, "private": private})
 
 
-def view(fn: Callable | None = None, *, name: str | None = None, comment: str | None = None, **_: Any) -> Callable:
-    return _dataset("view", fn, name, comment, None)
+def view(fn: Callable | None = None, *, name: str | None = None, comment: str | None = None,
+         spark_conf: dict | None = None) -> Callable:
+    return _dataset("view", fn, name, comment, None, None, {"spark_conf": spark_conf})
+
+
+# What Databricks' dlt module also has and local pipelines do not: a clear refusal instead of an AttributeError.
+NOT_SUPPORTED_APIS = {
+    "create_streaming_table": "declare a streaming table with @dlt.table over dlt.read_stream(...)",
+    "streaming_table": "declare a streaming table with @dlt.table over dlt.read_stream(...)",
+    "apply_changes": "change-data-capture flows (SCD 1/2) are not available locally",
+    "apply_changes_from_snapshot": "change-data-capture flows (SCD 1/2) are not available locally",
+    "create_auto_cdc_flow": "change-data-capture flows (SCD 1/2) are not available locally",
+    "create_auto_cdc_from_snapshot_flow": "change-data-capture flows (SCD 1/2) are not available locally",
+    "append_flow": "write one @dlt.table per source and union them in another",
+    "create_sink": "sinks are not available locally",
+    "foreach_batch_sink": "sinks are not available locally",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in NOT_SUPPORTED_APIS:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            raise PipelineDefinitionError(f"dlt.{name} is not supported by local pipelines: "
+                                          f"{NOT_SUPPORTED_APIS[name]}.")
+        return refused
+    raise AttributeError(f"module 'dlt' has no attribute {name!r} (local pipelines have table, materialized_view, "
+                         f"view, read, read_stream and the expect* decorators)")
 
 
 def read(name: str) -> Any:
@@ -200,9 +269,9 @@ def _live_sql(text: str) -> str:
         if dataset is None:
             return None
         runner.materialise(dataset)
-        if _registry[dataset].kind == "view":
-            return sqltext.quote_path(dataset, "`")
-        return f"{sqltext.quote_path(runner.target, '`')}.{sqltext.quote_path(dataset, '`')}"
+        if _registry[dataset].kind == "view" or runner.planning:
+            return sqltext.quote_path(runner.view_name(dataset), "`")
+        return ".".join(sqltext.quote_path(part, "`") for part in [*runner.target.split("."), dataset])
 
     return views.replace_names(text, views.table_refs(text), named)
 
@@ -285,27 +354,78 @@ class DatasetResult:
 CHECKPOINT_PREFIX = "odoolake.streaming.checkpoint."
 
 
+@dataclass(frozen=True)
+class UpdateScope:
+    """What one update does: every dataset (the default), or only ``refresh`` and ``reset`` (Databricks'
+    ``refresh_selection`` and ``full_refresh_selection``); ``reset`` and ``full_refresh`` (all) drop tables and
+    checkpoints first; ``validate_only`` analyses every dataset and writes nothing."""
+
+    full_refresh: bool = False
+    refresh: frozenset[str] = frozenset()
+    reset: frozenset[str] = frozenset()
+    validate_only: bool = False
+
+    @property
+    def selected(self) -> frozenset[str] | None:
+        return (self.refresh | self.reset) or None
+
+    def resets(self, name: str) -> bool:
+        return self.full_refresh or name in self.reset
+
+
 class _Runner:
-    def __init__(self, spark: Any, target: str, full_refresh: bool) -> None:
+    def __init__(self, spark: Any, target: str, scope: UpdateScope, pipeline_id: str, planning: bool = False) -> None:
         self.spark = spark
         self.target = target
-        self.full_refresh = full_refresh
+        self.scope = scope
+        self.pipeline_id = pipeline_id
+        self.planning = planning  # analyse each dataset's query (and expectations) without reading or writing data
         self.done: dict[str, Any] = {}
         self.results: list[DatasetResult] = []
         self._active: list[str] = []
         self.streams: dict[str, dict[str, int]] = {}  # streaming table -> {source table: version read up to}
 
+    def view_name(self, name: str) -> str:
+        """The name the engine knows a dataset by in SQL: the temporary view of a view, or, while planning, of any
+        dataset (its table may not exist yet)."""
+        return f"__dlt_plan_{name}" if self.planning else name
+
     def _location(self, table: str) -> str:
         return self.spark.sql(f"DESCRIBE DETAIL {table}").first()["location"]
 
-    def _checkpoints(self, dataset: str) -> dict[str, int]:
+    def _properties(self, full: str) -> dict[str, str]:
         from deltalake import DeltaTable
 
+        return dict(DeltaTable(self._location(full)).metadata().configuration)
+
+    def _checkpoints(self, dataset: str) -> dict[str, int]:
         full = f"{self.target}.{dataset}"
-        if self.full_refresh or not self.spark.catalog.tableExists(full):
+        if self.scope.resets(dataset) or not self.spark.catalog.tableExists(full):
             return {}
-        config = DeltaTable(self._location(full)).metadata().configuration
+        config = self._properties(full)
         return {k[len(CHECKPOINT_PREFIX):]: int(v) for k, v in config.items() if k.startswith(CHECKPOINT_PREFIX)}
+
+    def _claim(self, name: str, full: str) -> None:
+        """Refuse to replace a table this pipeline does not own: one made outside any pipeline, or by another.
+        A table the pipeline wrote before its tables were marked is known by the pipeline's metrics rows."""
+        if not self.spark.catalog.tableExists(full):
+            return
+        owner = self._properties(full).get(PIPELINE_ID_PROPERTY)
+        if owner == self.pipeline_id or (owner is None and self._wrote_before(name)):
+            return
+        made_by = f"by pipeline {owner}" if owner else "outside any pipeline"
+        raise PipelineDefinitionError(f"Table {full} exists and was made {made_by}: this pipeline does not replace "
+                                      f"it. Rename the dataset {name}, or drop the table first if the pipeline "
+                                      f"should own it.")
+
+    def _wrote_before(self, name: str) -> bool:
+        metrics = f"{self.target}.{METRICS_TABLE}"
+        if not self.spark.catalog.tableExists(metrics):
+            return False
+        from pyspark.sql import functions as F
+
+        rows = self.spark.table(metrics).where((F.col("pipeline_id") == self.pipeline_id) & (F.col("dataset") == name))
+        return bool(rows.limit(1).count())
 
     def stream(self, name: str) -> Any:
         from odoolake.delta_log import appended_since, latest_version
@@ -317,10 +437,20 @@ class _Runner:
             if _registry[name].kind == "view":
                 raise PipelineDefinitionError(f"{reader} reads the view {name} as a stream; locally a streaming table "
                                               f"follows a table: declare {name} with @dlt.table.")
-            self.materialise(name)
+            upstream = self.materialise(name)
+            if name not in self.streams:
+                raise PipelineDefinitionError(f"{reader} reads {name} as a stream, but {name} is recomputed whole on "
+                                              f"every update, so it never only grows: read it with dlt.read, or make "
+                                              f"{name} a streaming table (over dlt.read_stream of its source).")
+            if self.planning:
+                self.streams.setdefault(reader, {})
+                return upstream
             source = f"{self.target}.{name}"
         else:
             source = name
+            if self.planning:
+                self.streams.setdefault(reader, {})
+                return self.spark.table(source)
         location = self._location(source)
         since = self._checkpoints(reader).get(source)
         if since is None:
@@ -359,17 +489,27 @@ class _Runner:
             return self.spark.table(name)  # a table outside the pipeline
         if name in self._active:
             raise PipelineDefinitionError("Datasets read each other in a cycle: " + " -> ".join([*self._active, name]))
+        dataset = _registry[name]
+        selected = self.scope.selected
+        if not self.planning and selected is not None and name not in selected and dataset.kind != "view":
+            return self._unselected(name)
         self._active.append(name)
         try:
-            dataset = _registry[name]
+            if self.planning:
+                return self._plan(dataset)
             df = dataset.fn()
-            df, metrics = self._check(dataset, df)
+            try:
+                df, metrics = self._check(dataset, df)
+            except ExpectationFailed as failed:
+                self.results.append(DatasetResult(name, dataset.kind, 0, failed.metrics))
+                raise
             if dataset.kind == "view":
                 df.createOrReplaceTempView(name)
                 rows = -1
             else:
                 full = f"{self.target}.{name}"
-                if self.full_refresh:
+                self._claim(name, full)
+                if self.scope.resets(name):
                     self.spark.sql(f"DROP TABLE IF EXISTS {full}")
                 incremental = name in self.streams and self.spark.catalog.tableExists(full)
                 if incremental:
@@ -380,9 +520,7 @@ class _Runner:
                 if dataset.partition_cols:
                     writer = writer.partitionBy(*dataset.partition_cols)
                 writer.saveAsTable(full)
-                if name in self.streams:
-                    props = ", ".join(f"'{CHECKPOINT_PREFIX}{src}' = '{v}'" for src, v in self.streams[name].items())
-                    self.spark.sql(f"ALTER TABLE {full} SET TBLPROPERTIES ({props})")
+                self._mark(dataset, full)
                 df = self.spark.table(full)
                 if not incremental:
                     rows = df.count()
@@ -393,47 +531,135 @@ class _Runner:
         finally:
             self._active.pop()
 
+    def _mark(self, dataset: Dataset, full: str) -> None:
+        """Write the table's properties (whose it is, the dataset's own ``table_properties``, a streaming table's
+        checkpoints) in one commit, and its comment; nothing when each already holds its value."""
+        from deltalake import DeltaTable
+
+        from odoolake.workspace.engine.sqltext import sql_literal
+
+        wanted = {PIPELINE_ID_PROPERTY: self.pipeline_id, **dataset.table_properties,
+                  **{f"{CHECKPOINT_PREFIX}{src}": str(v) for src, v in self.streams.get(dataset.name, {}).items()}}
+        metadata = DeltaTable(self._location(full)).metadata()
+        changed = {k: v for k, v in wanted.items() if metadata.configuration.get(k) != v}
+        if changed:
+            props = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in changed.items())
+            self.spark.sql(f"ALTER TABLE {full} SET TBLPROPERTIES ({props})")
+        if dataset.comment is not None and metadata.description != dataset.comment:
+            self.spark.sql(f"COMMENT ON TABLE {full} IS {sql_literal(dataset.comment)}")
+
+    def _unselected(self, name: str) -> Any:
+        """A dataset this update does not refresh: read as its table holds it."""
+        full = f"{self.target}.{name}"
+        if not self.spark.catalog.tableExists(full):
+            raise PipelineDefinitionError(f"Dataset {name} is not selected for this update and has no table yet: "
+                                          f"select it too, or run an update of every dataset.")
+        self.done[name] = self.spark.table(full)
+        return self.done[name]
+
+    def _plan(self, dataset: Dataset) -> Any:
+        """The dataset's query and expectations analysed by the engine, nothing read or written: the DataFrame is
+        named as a temporary view so that SQL of later datasets can read it."""
+
+        df = dataset.fn()
+        for e in dataset.expectations:
+            try:
+                _ = df.agg(_failing(e.condition)).schema  # the count _check makes: where an aggregate fails
+            except Exception as exc:
+                raise PipelineDefinitionError(f"Expectation {e.name!r} of dataset {dataset.name} is not a condition "
+                                              f"on one row: {_first_line(exc)}") from None
+        _ = df.schema  # analysis: an unknown column or table fails here, before any table of the update is written
+        df.createOrReplaceTempView(self.view_name(dataset.name))
+        self.done[dataset.name] = df
+        self.results.append(DatasetResult(dataset.name, dataset.kind, -1, []))
+        return df
+
     def _check(self, dataset: Dataset, df: Any) -> tuple[Any, list[dict[str, Any]]]:
         from pyspark.sql import functions as F
 
         if not dataset.expectations:
             return df, []
-        failing = [F.sum(F.when(~F.coalesce(F.expr(e.condition), F.lit(False)), 1).otherwise(0)).alias(f"e{i}")
-                   for i, e in enumerate(dataset.expectations)]
+        failing = [_failing(e.condition).alias(f"e{i}") for i, e in enumerate(dataset.expectations)]
         counts = df.agg(F.count(F.lit(1)).alias("n"), *failing).first()
-        metrics = []
+        metrics: list[dict[str, Any]] = []
         for i, e in enumerate(dataset.expectations):
             failed = int(counts[f"e{i}"] or 0)
             metrics.append({"name": e.name, "condition": e.condition, "action": e.action,
                             "passed_records": int(counts["n"]) - failed, "failed_records": failed})
-            if e.action == "fail" and failed:
-                raise ExpectationFailed(dataset.name, e.name, failed)
+        stopping = next((m for m in metrics if m["action"] == "fail" and m["failed_records"]), None)
+        if stopping is not None:
+            raise ExpectationFailed(dataset.name, stopping["name"], stopping["failed_records"], metrics)
         for e in dataset.expectations:
             if e.action == "drop":
                 df = df.where(F.coalesce(F.expr(e.condition), F.lit(False)))
         return df, metrics
 
 
-def run_pipeline(spark: Any, definitions: Callable[[], None], target: str, full_refresh: bool = False,
-                 pipeline_id: str = "local") -> list[DatasetResult]:
-    """Run ``definitions`` (which registers the datasets, e.g. by executing notebooks), then materialise them all.
+def _failing(condition: str) -> Any:
+    """How many rows fail an expectation: a null result fails, as on Databricks."""
+    from pyspark.sql import functions as F
 
-    Expectation metrics of every dataset are appended to ``<target>.event_log`` with the update id.
+    return F.sum(F.when(~F.coalesce(F.expr(condition), F.lit(False)), 1).otherwise(0))
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _each_dataset(runner: _Runner) -> None:
+    _context["runner"] = runner
+    try:
+        for name in list(_registry):
+            try:
+                runner.materialise(name)
+            except (PipelineDefinitionError, ExpectationFailed):
+                raise
+            except Exception as exc:
+                if runner.planning:  # the engine's analysis: say which dataset it was
+                    raise PipelineDefinitionError(f"Dataset {name}: {_first_line(exc)}") from exc
+                raise
+    finally:
+        _context.pop("runner", None)
+
+
+def run_pipeline(spark: Any, definitions: Callable[[], None], target: str, full_refresh: bool = False,
+                 pipeline_id: str = "local", scope: UpdateScope | None = None,
+                 update_id: str | None = None) -> list[DatasetResult]:
+    """Run ``definitions`` (which registers the datasets, e.g. by executing notebooks), analyse every dataset,
+    then materialise those the update's ``scope`` selects (all by default).
+
+    Nothing is written until every dataset's query and expectations have been analysed, as a Databricks update
+    checks the whole graph first; ``scope.validate_only`` stops there. Expectation metrics of the datasets the
+    update reached are appended to ``<target>.event_log`` with ``update_id``, also when an expectation stopped it.
     """
+    scope = scope or UpdateScope(full_refresh=full_refresh)
     reset()
     install_alias()
     definitions()
     if not _registry:
         raise PipelineDefinitionError("The pipeline defines no datasets (no @dlt.table / @dlt.view).")
+    unknown = sorted((scope.selected or set()) - set(_registry))
+    if unknown:
+        raise PipelineDefinitionError(f"The update selects {', '.join(unknown)}, which this pipeline does not define "
+                                      f"(defined: {', '.join(sorted(_registry))}).")
+    plan = _Runner(spark, target, scope, pipeline_id, planning=True)
+    _each_dataset(plan)
+    if scope.validate_only:
+        return plan.results
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {target}")
-    runner = _Runner(spark, target, full_refresh)
-    _context["runner"] = runner
-    update_id = uuid.uuid4().hex
+    runner = _Runner(spark, target, scope, pipeline_id)
+    update_id = update_id or uuid.uuid4().hex
     try:
-        for name in list(_registry):
-            runner.materialise(name)
-    finally:
-        _context.pop("runner", None)
+        _each_dataset(runner)
+    except ExpectationFailed:
+        _append_metrics(spark, runner, target, pipeline_id, update_id, scope.full_refresh)
+        raise
+    _append_metrics(spark, runner, target, pipeline_id, update_id, scope.full_refresh)
+    return runner.results
+
+
+def _append_metrics(spark: Any, runner: _Runner, target: str, pipeline_id: str, update_id: str,
+                    full_refresh: bool) -> None:
     now = time.time()
     rows = [(pipeline_id, update_id, now, r.name, r.kind, r.rows, m["name"], m["action"], m["passed_records"],
              m["failed_records"], full_refresh)
@@ -442,5 +668,4 @@ def run_pipeline(spark: Any, definitions: Callable[[], None], target: str, full_
     events = spark.createDataFrame(rows, "pipeline_id string, update_id string, timestamp double, dataset string, "
                                          "kind string, output_rows long, expectation string, action string, "
                                          "passed_records long, failed_records long, full_refresh boolean")
-    events.write.format("delta").mode("append").saveAsTable(f"{target}.event_log")
-    return runner.results
+    events.write.format("delta").mode("append").saveAsTable(f"{target}.{METRICS_TABLE}")

@@ -211,3 +211,170 @@ def test_a_live_session_leaves_other_names_and_calls_to_the_session(spark):
     assert results[0].rows == 2
     assert live.conf.get("spark.sql.session.timeZone") == spark.conf.get("spark.sql.session.timeZone")
     assert live.sql("SELECT 1 AS one").first()["one"] == 1  # no dataset named: the text goes as written
+
+
+def _two_tables(spark, source: dict):
+    def define():
+        @dlt.table(comment="the raw rows", table_properties={"quality": "bronze"})
+        def first():
+            return spark.createDataFrame(source["first"], "id long")
+
+        @dlt.table
+        def second():
+            return dlt.read("first").selectExpr(source.get("second", "id * 10 AS id"))
+
+    return define
+
+
+def _ids(spark, table: str) -> list[int]:
+    return sorted(r["id"] for r in spark.table(table).collect())
+
+
+def test_an_update_replaces_only_tables_its_pipeline_owns(spark):
+    """A pipeline overwrote any table of its datasets' names: a hand-made one, or another pipeline's."""
+    spark.sql("CREATE SCHEMA IF NOT EXISTS dlt_owned")
+    spark.sql("CREATE OR REPLACE TABLE dlt_owned.first USING DELTA AS SELECT 42 AS id")
+    with pytest.raises(PipelineDefinitionError, match=r"Table dlt_owned.first exists and was made outside any "
+                                                      r"pipeline: this pipeline does not replace it"):
+        run_pipeline(spark, _two_tables(spark, {"first": [(1,)]}), target="dlt_owned", pipeline_id="p-a")
+    assert _ids(spark, "dlt_owned.first") == [42]  # kept
+    spark.sql("DROP TABLE dlt_owned.first")
+    run_pipeline(spark, _two_tables(spark, {"first": [(1,)]}), target="dlt_owned", pipeline_id="p-a")
+    run_pipeline(spark, _two_tables(spark, {"first": [(2,)]}), target="dlt_owned", pipeline_id="p-a")  # its own
+    assert _ids(spark, "dlt_owned.first") == [2]
+    with pytest.raises(PipelineDefinitionError, match="was made by pipeline p-a"):
+        run_pipeline(spark, _two_tables(spark, {"first": [(3,)]}), target="dlt_owned", pipeline_id="p-b")
+    assert _ids(spark, "dlt_owned.first") == [2]
+    with pytest.raises(PipelineDefinitionError, match="was made by pipeline p-a"):  # nor drops it for a full refresh
+        run_pipeline(spark, _two_tables(spark, {"first": [(3,)]}), target="dlt_owned", pipeline_id="p-b",
+                     full_refresh=True)
+    assert _ids(spark, "dlt_owned.first") == [2]
+
+
+def test_a_table_the_pipeline_wrote_before_tables_were_marked_is_still_its_own(spark):
+    run_pipeline(spark, _two_tables(spark, {"first": [(1,)]}), target="dlt_legacy", pipeline_id="p-old")
+    spark.sql("ALTER TABLE dlt_legacy.first UNSET TBLPROPERTIES ('pipelines.pipelineId')")  # as older versions left it
+    run_pipeline(spark, _two_tables(spark, {"first": [(5,)]}), target="dlt_legacy", pipeline_id="p-old")
+    assert _ids(spark, "dlt_legacy.first") == [5]
+    spark.sql("ALTER TABLE dlt_legacy.first UNSET TBLPROPERTIES ('pipelines.pipelineId')")
+    with pytest.raises(PipelineDefinitionError, match="made outside any pipeline"):  # another pipeline never wrote it
+        run_pipeline(spark, _two_tables(spark, {"first": [(6,)]}), target="dlt_legacy", pipeline_id="p-new")
+
+
+def test_tables_carry_their_comment_and_properties(spark):
+    run_pipeline(spark, _two_tables(spark, {"first": [(1,)]}), target="dlt_props", pipeline_id="p-props")
+    props = {r["key"]: r["value"] for r in spark.sql("SHOW TBLPROPERTIES dlt_props.first").collect()}
+    assert props["quality"] == "bronze" and props["pipelines.pipelineId"] == "p-props"
+    detail = spark.sql("DESCRIBE DETAIL dlt_props.first").first()
+    assert detail["description"] == "the raw rows"
+
+
+def test_nothing_is_written_until_every_dataset_is_analysed(spark):
+    """An analysis error in a later dataset failed the update after earlier tables were rewritten."""
+    run_pipeline(spark, _two_tables(spark, {"first": [(1,)]}), target="dlt_analysis", pipeline_id="p-an")
+    with pytest.raises(PipelineDefinitionError, match=r"Dataset second: .*no_such_col"):
+        run_pipeline(spark, _two_tables(spark, {"first": [(9,)], "second": "no_such_col AS id"}),
+                     target="dlt_analysis", pipeline_id="p-an")
+    assert _ids(spark, "dlt_analysis.first") == [1]
+
+    def aggregate_expectation():
+        @dlt.table
+        @dlt.expect("not_a_row_condition", "count(*) > 0")
+        def counted():
+            return spark.createDataFrame([(1,)], "id long")
+
+    with pytest.raises(PipelineDefinitionError, match="Expectation 'not_a_row_condition' of dataset counted is not "
+                                                      "a condition on one row"):
+        run_pipeline(spark, aggregate_expectation, target="dlt_analysis", pipeline_id="p-an")
+
+
+def test_a_validate_only_update_writes_nothing(spark):
+    from odoolake.dlt import UpdateScope
+
+    results = run_pipeline(spark, _two_tables(spark, {"first": [(1,)]}), target="dlt_validate",
+                           pipeline_id="p-v", scope=UpdateScope(validate_only=True))
+    assert [r.name for r in results] == ["first", "second"]
+    assert not spark.catalog.tableExists("dlt_validate.first")
+    assert not spark.catalog.tableExists("dlt_validate.event_log")
+
+
+def test_a_selection_refreshes_only_the_datasets_it_names(spark):
+    from odoolake.dlt import UpdateScope
+
+    run_pipeline(spark, _two_tables(spark, {"first": [(1,)]}), target="dlt_select", pipeline_id="p-s")
+    results = run_pipeline(spark, _two_tables(spark, {"first": [(2,)]}), target="dlt_select", pipeline_id="p-s",
+                           scope=UpdateScope(refresh=frozenset({"second"})))
+    assert [r.name for r in results] == ["second"]
+    assert _ids(spark, "dlt_select.first") == [1]  # not selected: kept, and read as it is
+    assert _ids(spark, "dlt_select.second") == [10]
+    run_pipeline(spark, _two_tables(spark, {"first": [(3,)]}), target="dlt_select", pipeline_id="p-s",
+                 scope=UpdateScope(reset=frozenset({"first"})))
+    assert _ids(spark, "dlt_select.first") == [3] and _ids(spark, "dlt_select.second") == [10]
+    with pytest.raises(PipelineDefinitionError, match=r"selects nope, which this pipeline does not define "
+                                                      r"\(defined: first, second\)"):
+        run_pipeline(spark, _two_tables(spark, {"first": [(4,)]}), target="dlt_select", pipeline_id="p-s",
+                     scope=UpdateScope(refresh=frozenset({"nope"})))
+    with pytest.raises(PipelineDefinitionError, match="Dataset first is not selected for this update and has no "
+                                                      "table yet"):
+        run_pipeline(spark, _two_tables(spark, {"first": [(4,)]}), target="dlt_select_new", pipeline_id="p-s2",
+                     scope=UpdateScope(refresh=frozenset({"second"})))
+
+
+def test_a_stopped_update_still_records_its_expectation_metrics_under_the_api_update_id(spark):
+    with pytest.raises(ExpectationFailed):
+        run_pipeline(spark, definitions(spark, fail_on_negative=True), target="dlt_fail_log", pipeline_id="p-f",
+                     update_id="api-update-1")
+    log = spark.table("dlt_fail_log.event_log").where("update_id = 'api-update-1' AND dataset = 'strict'").collect()
+    assert [(r["expectation"], r["failed_records"]) for r in log] == [("no_negatives", 2)]
+
+
+def test_what_local_pipelines_cannot_do_is_refused_by_name():
+    with pytest.raises(PipelineDefinitionError, match=r"@dlt.table\(cluster_by=…\) is not supported by local "
+                                                      r"pipelines: liquid clustering"):
+        dlt.table(cluster_by=["id"])
+    with pytest.raises(PipelineDefinitionError, match=r"@dlt.table\(temporary=…\)"):
+        dlt.table(temporary=True)
+    with pytest.raises(TypeError, match="comentt"):
+        dlt.table(comentt="a typo")  # type: ignore[call-arg]
+    with pytest.raises(PipelineDefinitionError, match=r"dlt\.apply_changes is not supported by local pipelines: "
+                                                      r"change-data-capture"):
+        dlt.apply_changes(target="t", source="s", keys=["id"], sequence_by="ts")
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_thing'"):
+        dlt.no_such_thing  # noqa: B018
+    dlt.reset()
+    with pytest.raises(PipelineDefinitionError, match="cannot be named 'event_log' locally"):
+        @dlt.table(name="event_log")
+        def metrics():
+            return None
+
+
+def test_a_stream_of_a_dataset_recomputed_on_every_update_is_refused_before_anything_is_written(spark):
+    """It worked once, then every update failed with "changed in place" (the pipeline itself rewrote the source)."""
+    def define():
+        @dlt.table
+        def base():
+            return spark.range(3)
+
+        @dlt.table
+        def follower():
+            return dlt.read_stream("base")
+
+    with pytest.raises(PipelineDefinitionError, match="follower reads base as a stream, but base is recomputed whole "
+                                                      "on every update"):
+        run_pipeline(spark, define, target="dlt_stream_of_mv", pipeline_id="p-mv")
+    assert not spark.catalog.tableExists("dlt_stream_of_mv.base")
+
+    spark.sql("CREATE SCHEMA IF NOT EXISTS dlt_src2")
+    spark.range(2).write.format("delta").mode("overwrite").saveAsTable("dlt_src2.events")
+
+    def chained():  # a streaming table over a streaming table is fine
+        @dlt.table
+        def landed():
+            return dlt.read_stream("dlt_src2.events")
+
+        @dlt.table
+        def copied():
+            return dlt.read_stream("landed")
+
+    run_pipeline(spark, chained, target="dlt_stream_chain", pipeline_id="p-chain")
+    assert _ids(spark, "dlt_stream_chain.copied") == [0, 1]

@@ -516,19 +516,33 @@ def _delete_pipeline(w: Any, pipeline_id: str) -> None:
         w.pipelines.delete(pipeline_id)
 
 
-def run_pipeline_update(w: Any, bundle: Bundle, key: str, full_refresh: bool = False, timeout: float = 1800) -> str:
-    """Start an update of a deployed pipeline and wait; returns its final state."""
+@dataclass
+class PipelineUpdate:
+    state: str  # COMPLETED | FAILED | CANCELED
+    update_id: str
+    reason: str = ""  # why it did not complete, as the pipeline's events say
+
+
+def run_pipeline_update(w: Any, bundle: Bundle, key: str, full_refresh: bool = False, timeout: float = 1800,
+                        refresh: list[str] | None = None, reset: list[str] | None = None,
+                        validate_only: bool = False) -> PipelineUpdate:
+    """Start an update of a deployed pipeline (every dataset, or ``refresh`` and ``reset`` only) and wait."""
 
     state = read_state(w, bundle)
     if f"pipelines.{key}" not in state:
         raise BundleError([Diagnostic("error", f"pipeline {key!r} is not deployed for target {bundle.target!r}")])
     pipeline_id = state[f"pipelines.{key}"]
-    update_id = w.pipelines.start_update(pipeline_id, full_refresh=full_refresh).update_id
+    update_id = w.pipelines.start_update(pipeline_id, full_refresh=full_refresh, refresh_selection=refresh or None,
+                                         full_refresh_selection=reset or None,
+                                         validate_only=validate_only or None).update_id
     deadline = time.time() + timeout
     while time.time() < deadline:
         current = w.pipelines.get_update(pipeline_id, update_id).update.state.value
         if current in ("COMPLETED", "FAILED", "CANCELED"):
-            return current
+            reason = "" if current == "COMPLETED" else next(
+                (e.message for e in w.pipelines.list_pipeline_events(pipeline_id)
+                 if e.level and e.level.value == "ERROR" and update_id[:8] in (e.message or "")), "")
+            return PipelineUpdate(current, update_id, reason)
         time.sleep(1)
     raise BundleError([Diagnostic("error", f"pipeline {key} update {update_id} did not finish in {timeout:.0f} s")])
 

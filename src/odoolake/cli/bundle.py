@@ -25,6 +25,8 @@ app = typer.Typer(no_args_is_help=True)
 VarOpt = typer.Option(None, "--var", help="Set a variable: --var name=value (repeatable).")
 DirOpt = typer.Option("databricks", "--bundle-dir", help="Folder with databricks.yml.")
 ParamsOpt = typer.Option(None, "--params", help="Job parameter name=value (repeatable).")
+RefreshOpt = typer.Option(None, "--refresh", help="Pipelines: refresh only this dataset (repeatable).")
+FullRefreshOpt = typer.Option(None, "--full-refresh", help="Pipelines: reset and rebuild this dataset (repeatable).")
 
 
 def _vars(pairs: list[str] | None, option: str = "--var") -> dict[str, str]:
@@ -142,7 +144,12 @@ def _state(state: Any) -> str:
 @handle_errors
 def run_cmd(key: str = typer.Argument(..., help="Job key in the bundle, e.g. bir_etl."), target: str = TargetOpt,
             var: list[str] = VarOpt, bundle_dir: str = DirOpt, profile: str = ProfileOpt,
-            params: list[str] = ParamsOpt, output: Output = OutputOpt) -> None:
+            params: list[str] = ParamsOpt, output: Output = OutputOpt,
+            refresh: list[str] = RefreshOpt, full_refresh: list[str] = FullRefreshOpt,
+            full_refresh_all: bool = typer.Option(False, "--full-refresh-all", help="Pipelines: reset and rebuild "
+                                                  "every dataset."),
+            validate_only: bool = typer.Option(False, "--validate-only", help="Pipelines: analyse every dataset, "
+                                               "write nothing.")) -> None:
     """Run a deployed job (or start a pipeline update), show each task's state as it changes, and wait."""
     from odoolake.bundles.deploy import run, run_pipeline_update
 
@@ -150,11 +157,18 @@ def run_cmd(key: str = typer.Argument(..., help="Job key in the bundle, e.g. bir
     client = _client(bundle, profile)
     if key in bundle.resources("pipelines"):
         with console.status(f"pipeline {key}: updating…"):
-            state = run_pipeline_update(client, bundle, key)
-        emit(output, {"pipeline": key, "state": state}, lambda: console.print(f"Pipeline {key}: {state}"))
-        if state != "COMPLETED":
+            update = run_pipeline_update(client, bundle, key, full_refresh=full_refresh_all, refresh=refresh,
+                                         reset=full_refresh, validate_only=validate_only)
+        emit(output, {"pipeline": key, "state": update.state, "update_id": update.update_id,
+                      "reason": update.reason},
+             lambda: console.print(f"Pipeline {key}: {update.state}" + (f" {escape(update.reason)}"
+                                                                         if update.reason else "")))
+        if update.state != "COMPLETED":
             raise typer.Exit(1)
         return
+    if refresh or full_refresh or full_refresh_all or validate_only:
+        raise typer.BadParameter(f"{key} is a job: --refresh, --full-refresh, --full-refresh-all and "
+                                 f"--validate-only are for pipelines.")
     finished = run(client, bundle, key, _vars(params, "--params"), on_update=_RunProgress(output == Output.json))
     result = _state(finished.state)
     tasks = [{"task_key": t.task_key, "state": _state(t.state), "message": (t.state.state_message or "")

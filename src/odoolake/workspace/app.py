@@ -39,7 +39,7 @@ from odoolake.workspace.jobs.scheduler import Scheduler
 from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
 from odoolake.workspace.mlflow_server import ARTIFACT_ROOT, MlflowDispatch, MlflowServer, WorkspaceExperiments
-from odoolake.workspace.pipelines import PipelinesService
+from odoolake.workspace.pipelines import PipelinesService, destination
 from odoolake.workspace.routes import (
     compute,
     files,
@@ -138,7 +138,8 @@ class Workspace:
         self.statement_owners = StatementOwners()
         self.scheduler = Scheduler(self.db, self.jobs, locate=self.paths.lake_to_local)
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user, self.roles.exists,
-                                          self.roles.is_service_principal)
+                                          self.roles.is_service_principal, cancel=self.runner.cancel,
+                                          require_catalog=self.catalog.catalog)
         self.runner.pipelines = self.pipelines
         self.models = ModelStore(self.paths, registered=self.registered_models)
         self.mlflow_server = MlflowServer(self.paths, tree=self.tree)
@@ -160,13 +161,18 @@ class Workspace:
         due: at start, then by the server while it runs."""
         return ensure_certificates(self.paths.home, (self.settings.host,))
 
-    def _execute_pipeline(self, spec: dict, update_id: str, full_refresh: bool,
+    def _execute_pipeline(self, spec: dict, update_id: str, options: dict,
                           principal: str) -> tuple[bool, str | None]:
         """One pipeline update in a task process as ``principal``: the pipeline's notebooks under odoolake.dlt."""
         try:
+            for lib in spec["libraries"]:
+                if self.tree.get_status(lib["notebook"]["path"]).get("language") == "SQL":
+                    return False, (f"{lib['notebook']['path']} is a SQL notebook: local pipelines run Python "
+                                   f"datasets only (@dlt.table, @dlt.view); SQL pipeline sources (CREATE OR REFRESH "
+                                   f"MATERIALIZED VIEW …) are not supported locally.")
             notebooks = [str(self.tree.local_file(lib["notebook"]["path"])) for lib in spec["libraries"]]
-            task = {"notebooks": notebooks, "target": spec["target"], "full_refresh": full_refresh,
-                    "pipeline_id": spec["id"], "configuration": spec.get("configuration") or {}}
+            task = {"notebooks": notebooks, "target": destination(spec), "pipeline_id": spec["id"],
+                    "update_id": update_id, "configuration": spec.get("configuration") or {}, **options}
             outcome, _ = self.runner.spawn("pipeline", task, self.paths.home / "pipelines" / spec["id"] / update_id,
                                            "pipeline", {}, None, update_id, principal)
         except (TaskFailure, ApiError) as exc:

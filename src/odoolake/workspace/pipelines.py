@@ -18,7 +18,12 @@ from collections.abc import Callable
 from typing import Any
 
 from odoolake.workspace.db import Database
-from odoolake.workspace.errors import InvalidParameterValue, ResourceConflict, ResourceDoesNotExist
+from odoolake.workspace.errors import (
+    InvalidParameterValue,
+    NotImplementedLocally,
+    ResourceConflict,
+    ResourceDoesNotExist,
+)
 from odoolake.workspace.identity.roles import Caller
 from odoolake.workspace.permissions import CAN_MANAGE, CAN_RUN, PIPELINES, ObjectPermissions, Owned
 
@@ -31,14 +36,35 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
+def destination(spec: dict) -> str:
+    """Where a pipeline's datasets are published: ``<catalog>.<schema>``, or the schema in the default catalog."""
+    return f"{spec['catalog']}.{spec['target']}" if spec.get("catalog") else spec["target"]
+
+
+def _selection(value: Any, field: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidParameterValue(f"Invalid {field}: expected a list of dataset names.")
+    return list(dict.fromkeys(value))
+
+
 class PipelinesService:
     def __init__(self, db: Database, execute: Any, user: str,
                  known_principal: Callable[[str], bool] | None = None,
-                 is_service_principal: Callable[[str], bool] | None = None) -> None:
-        """``execute(pipeline_spec, update_id, full_refresh, principal) -> (ok, message)`` runs one update (blocking)
-        as ``principal``."""
+                 is_service_principal: Callable[[str], bool] | None = None,
+                 cancel: Callable[[str], None] | None = None,
+                 require_catalog: Callable[[str], Any] | None = None) -> None:
+        """``execute(pipeline_spec, update_id, options, principal) -> (ok, message)`` runs one update (blocking) as
+        ``principal``; ``options`` say what it refreshes (``full_refresh``, ``refresh_selection``,
+        ``full_refresh_selection``, ``validate_only``). ``cancel(update_id)`` ends a running update's work;
+        ``require_catalog(name)`` raises when the catalog does not exist."""
+        self.require_catalog = require_catalog or (lambda name: None)
         self.db = db
         self.execute = execute
+        self.cancel = cancel or (lambda update_id: None)
+        self._starting = threading.Lock()
+        self._stopping: dict[str, str] = {}  # update id -> who stopped it
         self.user = user
         self._naming = threading.Lock()  # a name's check and its write happen together: two requests cannot both pass
         self.known_principal = known_principal or (lambda name: name == user)
@@ -55,9 +81,22 @@ class PipelinesService:
         for i, lib in enumerate(libraries):
             if not isinstance(lib, dict) or not isinstance((lib.get("notebook") or {}).get("path"), str):
                 raise InvalidParameterValue(f"Invalid libraries[{i}]: only notebook libraries are supported locally.")
+        if body.get("target") and body.get("schema") and body["target"] != body["schema"]:
+            raise InvalidParameterValue("Give the schema the datasets go to as schema (or the older target), not "
+                                        "both.")
         target = body.get("target") or body.get("schema")
-        if not isinstance(target, str) or not target:
-            raise InvalidParameterValue("Missing required field: target (or schema), the schema the datasets go to.")
+        if not isinstance(target, str) or not target or "." in target:
+            raise InvalidParameterValue("Missing required field: schema (or target), the schema the datasets go to, "
+                                        "without its catalog (that is the catalog field).")
+        if body.get("continuous"):
+            raise NotImplementedLocally("Continuous pipelines are not supported locally: the local workspace runs "
+                                        "triggered updates; set continuous: false (start updates on a schedule with "
+                                        "a job's pipeline_task).")
+        catalog = body.get("catalog")
+        if catalog is not None:
+            if not isinstance(catalog, str) or not catalog or "." in catalog:
+                raise InvalidParameterValue(f"Invalid catalog {catalog!r}: expected a catalog's name.")
+            self.require_catalog(catalog)
         spec = {k: v for k, v in body.items() if k not in SERVER_FIELDS}
         spec["target"] = target
         return spec
@@ -182,24 +221,46 @@ class PipelinesService:
                          (update["update_id"], update["pipeline_id"], json.dumps(update), update["creation_time"]))
 
     def start_update(self, pipeline_id: str, full_refresh: bool = False, wait: bool = False,
-                     caller: Caller | None = None) -> str:
+                     caller: Caller | None = None, refresh_selection: Any = None, full_refresh_selection: Any = None,
+                     validate_only: bool = False, cause: str = "API_CALL") -> str:
+        """Start an update (``wait``: run it here and return when it ended). ``refresh_selection`` and
+        ``full_refresh_selection`` name the only datasets it refreshes (the latter reset first); ``validate_only``
+        analyses every dataset and writes nothing."""
         row = self._row(pipeline_id)
         self.permissions.require(self._owned(row), caller, CAN_RUN, "start an update of")
         spec, principal = json.loads(row["spec"]), self._principal(row)
-        if any(u["state"] not in TERMINAL for u in self._updates(pipeline_id)):
-            raise ResourceConflict(f"Pipeline {pipeline_id} already has an active update.")
-        update: dict[str, Any] = {"update_id": str(uuid.uuid4()), "pipeline_id": pipeline_id, "state": "QUEUED",
-                  "full_refresh": bool(full_refresh), "creation_time": _now(), "cause": "API_CALL"}
-        self._save(update)
+        if spec.get("catalog"):
+            self.require_catalog(spec["catalog"])  # it may have been dropped since
+        options: dict[str, Any] = {"full_refresh": bool(full_refresh), "validate_only": bool(validate_only),
+                                   "refresh_selection": _selection(refresh_selection, "refresh_selection"),
+                                   "full_refresh_selection": _selection(full_refresh_selection,
+                                                                        "full_refresh_selection")}
+        if full_refresh and (options["refresh_selection"] or options["full_refresh_selection"]):
+            raise InvalidParameterValue("full_refresh resets every dataset: it cannot be combined with "
+                                        "refresh_selection or full_refresh_selection (name the datasets to reset in "
+                                        "full_refresh_selection instead).")
+        with self._starting:  # the check for an active update and the new one's record, together
+            if any(u["state"] not in TERMINAL for u in self._updates(pipeline_id)):
+                raise ResourceConflict(f"Pipeline {pipeline_id} already has an active update.")
+            update: dict[str, Any] = {"update_id": str(uuid.uuid4()), "pipeline_id": pipeline_id, "state": "QUEUED",
+                                      "creation_time": _now(), "cause": cause,
+                                      **{k: v for k, v in options.items() if v}}
+            update.setdefault("full_refresh", False)
+            self._save(update)
 
         def work() -> None:
             update["state"] = "RUNNING"
             self._save(update)
             try:
-                ok, message = self.execute(spec, update["update_id"], bool(full_refresh), principal)
+                ok, message = self.execute(spec, update["update_id"], options, principal)
             except Exception as exc:  # whatever happened, the update ends: an active one would block the pipeline
                 ok, message = False, f"The update could not run: {type(exc).__name__}: {exc}"
-            update["state"] = "COMPLETED" if ok else "FAILED"
+            with self._starting:
+                stopped_by = self._stopping.pop(update["update_id"], None)
+            if stopped_by is not None:
+                update["state"], message = "CANCELED", f"Stopped by {stopped_by}."
+            else:
+                update["state"] = "COMPLETED" if ok else "FAILED"
             if message:
                 update["message"] = message
             self._save(update)
@@ -209,6 +270,24 @@ class PipelinesService:
         else:
             threading.Thread(target=work, name=f"pipeline-{pipeline_id[:8]}", daemon=True).start()
         return update["update_id"]
+
+    def stop(self, pipeline_id: str, caller: Caller | None = None) -> str | None:
+        """Stop the pipeline's active update (its task process is ended, nothing it started commits afterwards, and
+        the update ends CANCELED); returns its id, or None when no update was active."""
+        row = self._row(pipeline_id)
+        self.permissions.require(self._owned(row), caller, CAN_RUN, "stop")
+        with self._starting:
+            active = next((u for u in self._updates(pipeline_id) if u["state"] not in TERMINAL), None)
+            if active is None:
+                return None
+            self._stopping[active["update_id"]] = caller.user if caller else "the workspace"
+        self.cancel(active["update_id"])
+        return str(active["update_id"])
+
+    def list_updates(self, pipeline_id: str, max_results: int | None = None) -> builtins.list[dict]:
+        """The pipeline's updates, newest first."""
+        self._row(pipeline_id)
+        return self._updates(pipeline_id)[:max_results]
 
     def get_update(self, pipeline_id: str, update_id: str) -> dict:
         self._row(pipeline_id)

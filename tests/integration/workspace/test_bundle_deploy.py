@@ -51,7 +51,8 @@ def test_round_trip_of_the_project_bundle(tmp_path):
         # two months of data is too little history to train on: the task says so instead of failing the month-end
         exit_value = w.jobs.get_run_output(tasks["train_forecaster"].run_id).notebook_output.result
         assert "Not enough history to train" in exit_value
-        assert run_pipeline_update(w, bundle, "scout_dlt") == "COMPLETED"
+        assert run_pipeline_update(w, bundle, "scout_dlt").state == "COMPLETED"
+        assert run_pipeline_update(w, bundle, "scout_dlt", validate_only=True).state == "COMPLETED"
         pipeline_id = read_state(w, bundle)["pipelines.scout_dlt"]
         assert w.pipelines.get(pipeline_id).spec.development is True  # development mode
         again = deploy(w, bundle)  # updates in place

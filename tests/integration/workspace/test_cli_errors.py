@@ -10,6 +10,7 @@ import ssl
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -307,3 +308,68 @@ def test_a_deploy_that_fails_midway_records_what_it_made(server, tmp_path):
     fixed = deploy(w, load_bundle(bundle_dir, "local", user=user, env={}))
     assert [(a.resource, a.kind) for a in fixed.actions] == [("jobs.worker", "update"), ("jobs.orchestrator", "create")]
     assert fixed.ids["jobs.worker"] == made["jobs.worker"]
+
+
+PIPELINE_BUNDLE = """
+bundle:
+  name: cli_pipeline
+targets:
+  local:
+    default: true
+    mode: development
+    workspace:
+      host: {host}
+resources:
+  pipelines:
+    scout:
+      name: cli scout
+      target: cli_scout
+      libraries:
+        - notebook:
+            path: ./scout.py
+"""
+
+SCOUT = """# Databricks notebook source
+import dlt
+
+@dlt.table
+def rows():
+    return spark.range(3)
+
+@dlt.table
+def doubled():
+    return dlt.read("rows").selectExpr("{expression} AS id")
+"""
+
+
+def test_bundle_run_updates_a_pipeline_as_asked_and_says_why_it_failed(server, tmp_path):
+    """`bundle run <pipeline>` printed only FAILED, and had no --refresh/--full-refresh/--validate-only."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "databricks.yml").write_text(PIPELINE_BUNDLE.format(host=server.url))
+    config = tmp_path / "databrickscfg"
+    config.write_text(f"[probe]\nhost = {server.url}\ntoken = {server.token}\n")
+    env = {"DATABRICKS_CONFIG_FILE": str(config), "COLUMNS": "200"}
+    runner = CliRunner()
+
+    def invoke(*args: str, expression: str = "id * 2") -> Any:
+        (folder / "scout.py").write_text(SCOUT.replace("{expression}", expression))
+        deployed = runner.invoke(app, ["bundle", "deploy", "-p", "probe", "--bundle-dir", str(folder)], env=env)
+        assert deployed.exit_code == 0, deployed.output
+        return runner.invoke(app, ["bundle", "run", "scout", "-p", "probe", "--bundle-dir", str(folder), *args],
+                             env=env)
+
+    validated = invoke("--validate-only")
+    assert validated.exit_code == 0 and "Pipeline scout: COMPLETED" in validated.output, validated.output
+    assert invoke().exit_code == 0
+    only = invoke("--refresh", "doubled", expression="id * 3")
+    assert only.exit_code == 0, only.output
+    failed = invoke("--refresh", "doubled", expression="no_such_column")
+    assert failed.exit_code == 1
+    assert "Pipeline scout: FAILED" in failed.output and "Dataset doubled" in failed.output
+    assert "no_such_column" in failed.output
+    spark = server.workspace.engine.session()
+    try:
+        assert sorted(r["id"] for r in spark.table("cli_scout.doubled").collect()) == [0, 3, 6]  # the last good one
+    finally:
+        server.workspace.engine.stop_session(spark)

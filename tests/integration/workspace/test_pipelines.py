@@ -2,6 +2,7 @@
 
 
 import pytest
+from databricks.sdk.errors import BadRequest, NotFound, NotImplemented
 from databricks.sdk.service.jobs import PipelineTask, RunResultState, Task
 from databricks.sdk.service.pipelines import NotebookLibrary, PipelineLibrary
 from databricks.sdk.service.workspace import ImportFormat, Language
@@ -156,4 +157,127 @@ while not os.path.exists({str(release)!r}):
     finally:
         release.touch()
     assert wait(w, pid, first) == "COMPLETED"
+    w.pipelines.delete(pid)
+
+
+SLOW = b"""# Databricks notebook source
+import time
+import dlt
+
+@dlt.table
+def first():
+    return spark.range(3)
+
+@dlt.table
+def slow():
+    if spark.catalog.tableExists(spark.conf.get("mypipe.schema") + ".first"):  # the update's run, not its analysis
+        time.sleep(float(spark.conf.get("mypipe.sleep", "0")))
+    return dlt.read("first").selectExpr("id * 10 AS id")
+"""
+
+
+def _failure(w, pipeline_id: str, update_id: str) -> str:
+    """Why an update failed, as a user reads it: the ERROR event of the update."""
+    return next(e.message for e in w.pipelines.list_pipeline_events(pipeline_id)
+                if e.level.value == "ERROR" and update_id[:8] in e.message)
+
+
+def _ids(server, table: str) -> list[int]:
+    spark = server.workspace.engine.session()
+    try:
+        return sorted(r["id"] for r in spark.table(table).collect())
+    finally:
+        server.workspace.engine.stop_session(spark)
+
+
+def _slow_pipeline(w, name: str, schema: str, sleep: float = 0, catalog: str | None = None) -> str:
+    w.workspace.upload("/Shared/dlt/slow", SLOW, format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
+    return w.pipelines.create(name=name, schema=schema, catalog=catalog,
+                              configuration={"mypipe.sleep": str(sleep), "mypipe.schema": schema},
+                              libraries=[PipelineLibrary(notebook=NotebookLibrary(path="/Shared/dlt/slow"))]
+                              ).pipeline_id
+
+
+def test_validate_only_and_refresh_selections_do_what_they_say(w, server):
+    """validate_only ran a full update, writing every table; refresh_selection and full_refresh_selection were
+    ignored (every dataset refreshed)."""
+    pid = _slow_pipeline(w, "selections", "dlt_selections")
+    update = w.pipelines.start_update(pid, validate_only=True)
+    assert wait(w, pid, update.update_id) == "COMPLETED"
+    assert w.pipelines.get_update(pid, update.update_id).update.validate_only is True
+    spark = server.workspace.engine.session()
+    try:
+        assert not spark.catalog.tableExists("dlt_selections.first")  # validated, nothing written
+    finally:
+        server.workspace.engine.stop_session(spark)
+    assert wait(w, pid, w.pipelines.start_update(pid).update_id) == "COMPLETED"
+    assert _ids(server, "main.dlt_selections.slow") == [0, 10, 20]
+    w.pipelines.update(pid, name="selections", schema="dlt_selections",
+                       configuration={"mypipe.sleep": "0", "mypipe.schema": "dlt_selections"},
+                       libraries=[PipelineLibrary(notebook=NotebookLibrary(path="/Shared/dlt/slow"))])
+    selected = w.pipelines.start_update(pid, refresh_selection=["slow"])
+    assert wait(w, pid, selected.update_id) == "COMPLETED"
+    assert w.pipelines.get_update(pid, selected.update_id).update.refresh_selection == ["slow"]
+    bad = w.pipelines.start_update(pid, refresh_selection=["nope"])
+    assert wait(w, pid, bad.update_id) == "FAILED"
+    assert "selects nope, which this pipeline does not define" in _failure(w, pid, bad.update_id)
+    with pytest.raises(BadRequest, match="cannot be combined with refresh_selection"):
+        w.pipelines.start_update(pid, full_refresh=True, refresh_selection=["slow"])
+    assert [u.update_id for u in w.pipelines.list_updates(pid).updates][:2] == [bad.update_id, selected.update_id]
+    w.pipelines.delete(pid)
+
+
+def test_stop_cancels_the_running_update_and_nothing_it_started_is_written(w, server):
+    pid = _slow_pipeline(w, "stoppable", "dlt_stoppable", sleep=600)
+    update = w.pipelines.start_update(pid)
+    wait_until(lambda: _exists(server, "dlt_stoppable.first"), what="the update's first table")
+    w.pipelines.stop(pid)
+    assert wait(w, pid, update.update_id) == "CANCELED"
+    assert w.pipelines.get(pid).state.value == "IDLE"
+    assert not _exists(server, "dlt_stoppable.slow")
+    w.pipelines.delete(pid)
+
+
+def _exists(server, table: str) -> bool:
+    spark = server.workspace.engine.session()
+    try:
+        return spark.catalog.tableExists(table)
+    finally:
+        server.workspace.engine.stop_session(spark)
+
+
+def test_a_pipeline_publishes_to_its_catalog_and_refuses_tables_it_does_not_own(w, server):
+    """The catalog was ignored (a missing one accepted, tables in main), and a dataset replaced a hand-made table
+    of its name."""
+    with pytest.raises(NotImplemented, match="Continuous pipelines are not supported locally"):
+        w.pipelines.create(name="always on", schema="dlt_continuous", continuous=True, libraries=[
+            PipelineLibrary(notebook=NotebookLibrary(path="/Shared/dlt/slow"))])
+    with pytest.raises(NotFound, match="no_such_catalog"):
+        _slow_pipeline(w, "no catalog", "dlt_nocat", catalog="no_such_catalog")
+    assert not [p for p in w.pipelines.list_pipelines() if p.name == "no catalog"]
+
+    wh = next(iter(w.warehouses.list())).id
+    w.statement_execution.execute_statement(statement="CREATE SCHEMA IF NOT EXISTS main.dlt_owned",
+                                            warehouse_id=wh, wait_timeout="30s")
+    w.statement_execution.execute_statement(statement="CREATE OR REPLACE TABLE main.dlt_owned.first AS SELECT 42 AS id",
+                                            warehouse_id=wh, wait_timeout="30s")
+    pid = _slow_pipeline(w, "owned", "dlt_owned", catalog="main")
+    update = w.pipelines.start_update(pid)
+    assert wait(w, pid, update.update_id) == "FAILED"
+    assert "main.dlt_owned.first exists and was made outside any pipeline" in _failure(w, pid, update.update_id)
+    assert _ids(server, "main.dlt_owned.first") == [42]
+    w.pipelines.delete(pid)
+
+
+def test_a_sql_pipeline_source_is_refused_by_name(w, server):
+    """A SQL notebook reached the engine as DDL it cannot parse: a PARSE_SYNTAX_ERROR on valid Databricks SQL."""
+    w.workspace.upload("/Shared/dlt/sql_source", b"-- Databricks notebook source\n"
+                       b"CREATE OR REFRESH MATERIALIZED VIEW totals AS SELECT 1 AS n\n",
+                       format=ImportFormat.SOURCE, language=Language.SQL, overwrite=True)
+    pid = w.pipelines.create(name="sql source", schema="dlt_sql", libraries=[
+        PipelineLibrary(notebook=NotebookLibrary(path="/Shared/dlt/sql_source"))]).pipeline_id
+    update = w.pipelines.start_update(pid)
+    assert wait(w, pid, update.update_id) == "FAILED"
+    assert "/Shared/dlt/sql_source is a SQL notebook: local pipelines run Python datasets only" in _failure(
+        w, pid, update.update_id)
     w.pipelines.delete(pid)

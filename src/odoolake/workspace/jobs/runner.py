@@ -34,6 +34,7 @@ from odoolake.workspace.jobs.connections import TaskConnections
 from odoolake.workspace.jobs.processes import TaskCgroup, TreeMemory, delegated_cgroup, kill_tree, new_cgroup
 from odoolake.workspace.jobs.settings import topological_order
 from odoolake.workspace.jobs.store import JobsStore
+from odoolake.workspace.pipelines import TERMINAL as TERMINAL_UPDATES
 from odoolake.workspace.secrets.crypto import KEY_ENV
 from odoolake.workspace.secrets.grants import CREDENTIAL_ENV, IN_TASK_ENV, WORKSPACE_URL_ENV, TaskGrants
 from odoolake.workspace.secrets.reader import ENV_PREFIX
@@ -48,6 +49,7 @@ _REF = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 FAILED_STATES = ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "INTERNAL_ERROR")
 RUN_JOB_TRIGGER = "RUN_JOB_TASK"  # the trigger of a run that a run_job_task started, as Databricks names it
 WAIT_POLL_SECONDS = 0.25  # how often a waiting task looks at the run it waits for
+STOP_WAIT_SECONDS = 60  # how long a cancelled pipeline_task waits for the update it stopped to end
 
 
 class TaskFailure(Exception):
@@ -90,7 +92,7 @@ class JobRunner:
         self._slots = threading.BoundedSemaphore(workers)
         self._stopped = False
         self._lock = threading.Lock()
-        self._cancelled: set[int] = set()
+        self._cancelled: set[int | str] = set()  # run ids, and pipeline update ids (their processes' keys)
         self._swept = time.monotonic()  # when old runs were last forgotten (``forget_old_runs``)
         self._processes: dict[int | str, _TaskProcess] = {}
         self._queued_wakeup = threading.Condition()
@@ -144,7 +146,8 @@ class JobRunner:
             if not self._stopped:  # runs not started when the server stops stay as they are: recover() marks them
                 self._execute_safely(run_id)
 
-    def cancel(self, run_id: int) -> None:
+    def cancel(self, run_id: int | str) -> None:
+        """Stop a run (or a pipeline update, by its id): its task process is killed, now or as soon as it starts."""
         with self._lock:
             self._cancelled.add(run_id)
             task = self._processes.get(run_id)
@@ -313,7 +316,7 @@ class JobRunner:
             task["condition_task"] = {**spec, "outcome": "true" if holds else "false"}
             return {}
         if kind == "pipeline_task":
-            return self._run_pipeline_task(task["pipeline_task"])
+            return self._run_pipeline_task(run, task["pipeline_task"], self._time_left(task, deadline))
         if kind == "run_job_task":
             return self._run_job_task(run, task["run_job_task"], resolve, self._time_left(task, deadline))
         spec = json.loads(json.dumps(task[kind]))
@@ -490,15 +493,34 @@ class JobRunner:
                 self._queued_wakeup.wait(timeout=WAIT_POLL_SECONDS)
         return child
 
-    def _run_pipeline_task(self, spec: dict) -> dict[str, Any]:
+    def _run_pipeline_task(self, run: dict, spec: dict, timeout: float | None) -> dict[str, Any]:
+        """Run an update of the pipeline (cause ``JOB_TASK``, with the task's refresh selections) and wait for it;
+        cancelling or timing out the task stops the update."""
         pipelines = self.pipelines
         if pipelines is None:
             raise TaskFailure("FAILED", "pipeline_task needs the workspace's pipelines service.")
+        pipeline_id = spec["pipeline_id"]
         try:
-            update_id = pipelines.start_update(spec["pipeline_id"], bool(spec.get("full_refresh")), wait=True)
-            update = pipelines.get_update(spec["pipeline_id"], update_id)["update"]
+            update_id = pipelines.start_update(pipeline_id, bool(spec.get("full_refresh")), cause="JOB_TASK",
+                                               refresh_selection=spec.get("refresh_selection"),
+                                               full_refresh_selection=spec.get("full_refresh_selection"))
         except ApiError as exc:
             raise TaskFailure("FAILED", exc.message) from None
+        started = time.monotonic()
+        while (update := pipelines.get_update(pipeline_id, update_id)["update"])["state"] not in TERMINAL_UPDATES:
+            stopped = self._is_cancelled(run["run_id"])
+            if stopped or (timeout is not None and time.monotonic() - started > timeout):
+                pipelines.stop(pipeline_id)
+                deadline = time.monotonic() + STOP_WAIT_SECONDS  # its process is killed: it ends within seconds
+                while pipelines.get_update(pipeline_id, update_id)["update"]["state"] not in TERMINAL_UPDATES \
+                        and time.monotonic() < deadline:
+                    time.sleep(WAIT_POLL_SECONDS)
+                if stopped:
+                    raise TaskFailure("CANCELED", f"The run was cancelled (pipeline update {update_id} stopped).")
+                raise TaskFailure("TIMEDOUT", f"Task timed out after {timeout:.0f} seconds (pipeline update "
+                                  f"{update_id} stopped).")
+            with self._queued_wakeup:  # woken by a cancel
+                self._queued_wakeup.wait(timeout=WAIT_POLL_SECONDS)
         if update["state"] != "COMPLETED":
             raise TaskFailure("FAILED", f"Pipeline update {update_id} {update['state']}: {update.get('message', '')}")
         return {"logs": f"pipeline {spec['pipeline_id']} update {update_id} COMPLETED\n", "logs_truncated": False}

@@ -70,7 +70,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         elif kind == "sql_task":
             _run_sql_file(spark, Path(task["local_path"]), task.get("parameters") or {})
         elif kind == "pipeline":
-            from odoolake.dlt import LiveSession, run_pipeline
+            from odoolake.dlt import LiveSession, UpdateScope, run_pipeline
             from odoolake.workspace.notebooks import run_notebook
 
             configuration = {str(k): str(v) for k, v in (task.get("configuration") or {}).items()}
@@ -81,8 +81,16 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 for notebook in task["notebooks"]:
                     run_notebook(notebook, LiveSession(spark), paths, configuration, echo=True)
 
-            for dataset in run_pipeline(spark, definitions, task["target"], task["full_refresh"], task["pipeline_id"]):
-                print(f"{dataset.kind} {dataset.name}: {dataset.rows} rows; expectations {dataset.expectations}")
+            scope = UpdateScope(full_refresh=bool(task.get("full_refresh")),
+                                refresh=frozenset(task.get("refresh_selection") or ()),
+                                reset=frozenset(task.get("full_refresh_selection") or ()),
+                                validate_only=bool(task.get("validate_only")))
+            for dataset in run_pipeline(spark, definitions, task["target"], pipeline_id=task["pipeline_id"],
+                                        scope=scope, update_id=task.get("update_id")):
+                if scope.validate_only:
+                    print(f"{dataset.kind} {dataset.name}: analysed (validate only, nothing written)")
+                else:
+                    print(f"{dataset.kind} {dataset.name}: {dataset.rows} rows; expectations {dataset.expectations}")
         else:
             raise ValueError(f"task type {kind} cannot run in a task process")
         outcome["task_values"] = values.get(spec["task_key"], {})

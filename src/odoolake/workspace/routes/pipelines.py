@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from odoolake.workspace.routes.common import caller, field, json_body
+from odoolake.workspace.errors import NotImplementedLocally
+from odoolake.workspace.routes.common import caller, field, json_body, query_int
 
 router = APIRouter()
 
@@ -43,8 +44,25 @@ def delete(pipeline_id: str, request: Request) -> dict:
 @router.post("/api/2.0/pipelines/{pipeline_id}/updates")
 async def start_update(pipeline_id: str, request: Request) -> dict:
     body = await json_body(request)
-    return {"update_id": _svc(request).start_update(pipeline_id, field(body, "full_refresh", bool, default=False),
-                                                    caller=caller(request))}
+    if body.get("parameters") or body.get("rewind_spec"):
+        raise NotImplementedLocally(f"Starting an update with {'parameters' if body.get('parameters') else 'rewind_spec'}"
+                                    f" is not supported locally; set values in the pipeline's configuration.")
+    return {"update_id": _svc(request).start_update(
+        pipeline_id, field(body, "full_refresh", bool, default=False), caller=caller(request),
+        refresh_selection=field(body, "refresh_selection", list), validate_only=field(body, "validate_only", bool,
+                                                                                      default=False),
+        full_refresh_selection=field(body, "full_refresh_selection", list))}
+
+
+@router.get("/api/2.0/pipelines/{pipeline_id}/updates")
+def list_updates(pipeline_id: str, request: Request) -> dict:
+    return {"updates": _svc(request).list_updates(pipeline_id, query_int(request, "max_results"))}
+
+
+@router.post("/api/2.0/pipelines/{pipeline_id}/stop")
+def stop(pipeline_id: str, request: Request) -> dict:
+    _svc(request).stop(pipeline_id, caller(request))
+    return {}
 
 
 @router.get("/api/2.0/pipelines/{pipeline_id}/updates/{update_id}")
