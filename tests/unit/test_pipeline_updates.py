@@ -88,3 +88,35 @@ def test_an_update_runs_as_the_pipelines_creator_or_run_as_never_as_a_name_the_b
                             Caller("me@localhost", is_admin=True), replace=False)
     service.start_update(theirs, wait=True, caller=developer)
     assert seen[-1] == "me@localhost"  # it runs as its owner, whoever starts it
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("level='ERROR'", ["b"]),
+    ("level in ('INFO', 'WARN')", ["a", "c"]),
+    ("level != 'ERROR' AND event_type = 'create_update'", ["a"]),
+    ("timestamp >= '2026-12-05T10:00:00Z'", ["b", "c"]),
+    ("timestamp < '2026-12-05T10:00:00'", ["a"]),  # no zone: UTC
+    ("", ["a", "b", "c"]),
+])
+def test_the_events_filter_keeps_what_its_terms_say(text, kept):
+    from odoolake.workspace.pipelines import events_filter
+
+    events = [{"id": "a", "level": "INFO", "event_type": "create_update", "timestamp": "2026-12-05T09:59:59.000Z"},
+              {"id": "b", "level": "ERROR", "event_type": "update_progress", "timestamp": "2026-12-05T10:00:00.000Z"},
+              {"id": "c", "level": "INFO", "event_type": "update_progress", "timestamp": "2026-12-05T10:00:01.500Z"}]
+    keep = events_filter(text)
+    assert [e["id"] for e in events if keep(e)] == kept
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name LIKE 'x'", "is not a term on level, event_type or timestamp"),
+    ("level = ERROR", "the value of level is a quoted string"),
+    ("timestamp > 'yesterday'", "'yesterday' is not a timestamp"),
+    ("level in 'ERROR'", r"level in needs a list like \('WARN', 'ERROR'\)"),
+])
+def test_a_filter_the_events_call_does_not_know_is_refused_naming_the_term(text, message):
+    from odoolake.workspace.errors import InvalidParameterValue
+    from odoolake.workspace.pipelines import events_filter
+
+    with pytest.raises(InvalidParameterValue, match=message):
+        events_filter(text)

@@ -540,8 +540,8 @@ def run_pipeline_update(w: Any, bundle: Bundle, key: str, full_refresh: bool = F
         current = w.pipelines.get_update(pipeline_id, update_id).update.state.value
         if current in ("COMPLETED", "FAILED", "CANCELED"):
             reason = "" if current == "COMPLETED" else next(
-                (e.message for e in w.pipelines.list_pipeline_events(pipeline_id)
-                 if e.level and e.level.value == "ERROR" and update_id[:8] in (e.message or "")), "")
+                (e.message for e in w.pipelines.list_pipeline_events(pipeline_id, filter="level='ERROR'")
+                 if e.origin and e.origin.update_id == update_id), "")
             return PipelineUpdate(current, update_id, reason)
         time.sleep(1)
     raise BundleError([Diagnostic("error", f"pipeline {key} update {update_id} did not finish in {timeout:.0f} s")])

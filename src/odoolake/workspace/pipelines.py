@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import builtins
 import json
+import operator
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from odoolake.workspace.db import Database
@@ -34,6 +38,79 @@ INTERRUPTED_MESSAGE = "The workspace stopped while this update was running; star
 
 def _now() -> int:
     return int(time.time() * 1000)
+
+
+MAX_EVENTS = 1000  # events.max_results at most, as on Databricks
+_FILTER_TERM = re.compile(r"^\s*(level|event_type|timestamp)\s*(=|!=|>=|<=|>|<|in)\s*(.+?)\s*$", re.IGNORECASE)
+
+
+def _public(update: dict) -> dict:
+    return {k: v for k, v in update.items() if not k.startswith("_")}
+
+
+def _rfc3339(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ascending(order_by: Any) -> bool:
+    """``order_by`` of the events call: ``["timestamp asc"]`` or ``["timestamp desc"]`` (the default)."""
+    if not order_by:
+        return False
+    if not isinstance(order_by, list) or len(order_by) != 1 or not isinstance(order_by[0], str) or \
+            order_by[0].strip().lower() not in ("timestamp asc", "timestamp desc", "timestamp"):
+        raise InvalidParameterValue(f"Invalid order_by {order_by!r}: events are ordered by 'timestamp asc' or "
+                                    f"'timestamp desc'.")
+    return order_by[0].strip().lower() == "timestamp asc"
+
+
+def events_filter(text: str | None) -> Callable[[dict], bool]:
+    """The events filter Databricks documents: terms on ``level``, ``event_type`` and ``timestamp`` joined with
+    AND (``level='ERROR'``, ``level in ('WARN', 'ERROR')``, ``timestamp > '2026-12-01T00:00:00Z'``); anything else
+    is refused naming it."""
+    if not text or not text.strip():
+        return lambda event: True
+    tests: list[Callable[[dict], bool]] = []
+    for term in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        match = _FILTER_TERM.match(term)
+        if match is None:
+            raise InvalidParameterValue(f"Invalid filter {text!r}: {term.strip()!r} is not a term on level, "
+                                        f"event_type or timestamp (e.g. level='ERROR', "
+                                        f"timestamp > '2026-12-01T00:00:00Z').")
+        field, op, raw = match.group(1).lower(), match.group(2).lower(), match.group(3)
+        if op == "in":
+            values = re.findall(r"'([^']*)'", raw)
+            if not raw.startswith("(") or not values:
+                raise InvalidParameterValue(f"Invalid filter {text!r}: {field} in needs a list like "
+                                            f"('WARN', 'ERROR').")
+            tests.append(partial(_among, field, frozenset(values)))
+            continue
+        literal = re.fullmatch(r"'([^']*)'", raw)
+        if literal is None:
+            raise InvalidParameterValue(f"Invalid filter {text!r}: the value of {field} is a quoted string.")
+        value = literal.group(1)
+        if field == "timestamp":
+            value = _rfc3339(int(_instant(value, text) * 1000))
+        compare = {"=": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt,
+                   "<=": operator.le}[op]
+        tests.append(partial(_compared, field, compare, value))
+    return lambda event: all(test(event) for test in tests)
+
+
+def _among(field: str, values: frozenset[str], event: dict) -> bool:
+    return event[field] in values
+
+
+def _compared(field: str, compare: Callable[[Any, Any], Any], value: str, event: dict) -> bool:
+    return bool(compare(event[field], value))
+
+
+def _instant(value: str, text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidParameterValue(f"Invalid filter {text!r}: {value!r} is not a timestamp "
+                                    f"(e.g. 2026-12-01T00:00:00Z).") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def destination(spec: dict) -> str:
@@ -215,6 +292,7 @@ class PipelinesService:
         return len(active)
 
     def _save(self, update: dict) -> None:
+        update["_state_time"] = _now()  # when it reached its state: the time of its update_progress event
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO pipeline_updates(update_id, pipeline_id, body, created) VALUES (?, ?, ?, ?) "
                          "ON CONFLICT(update_id) DO UPDATE SET body = excluded.body",
@@ -287,23 +365,42 @@ class PipelinesService:
     def list_updates(self, pipeline_id: str, max_results: int | None = None) -> builtins.list[dict]:
         """The pipeline's updates, newest first."""
         self._row(pipeline_id)
-        return self._updates(pipeline_id)[:max_results]
+        return [_public(u) for u in self._updates(pipeline_id)[:max_results]]
 
     def get_update(self, pipeline_id: str, update_id: str) -> dict:
         self._row(pipeline_id)
         for update in self._updates(pipeline_id):
             if update["update_id"] == update_id:
-                return {"update": {k: v for k, v in update.items()}}
+                return {"update": _public(update)}
         raise ResourceDoesNotExist(f"Update {update_id} of pipeline {pipeline_id} does not exist.")
 
-    def events(self, pipeline_id: str) -> builtins.list[dict]:
+    def events(self, pipeline_id: str, filter: str | None = None, max_results: int | None = None,
+               order_by: builtins.list[str] | None = None) -> builtins.list[dict]:
+        """The pipeline's event log as the Pipelines API answers it: for each update a ``create_update`` event and an
+        ``update_progress`` event of its state (ERROR, with the reason, when it failed), newest first unless
+        ``order_by`` says ``timestamp asc``; ``filter`` as in events.filter (``level``, ``event_type``,
+        ``timestamp``)."""
         self._row(pipeline_id)
-        out = []
+        keep = events_filter(filter)
+        if max_results is not None and not 1 <= max_results <= MAX_EVENTS:
+            raise InvalidParameterValue(f"Invalid max_results {max_results}: must be between 1 and {MAX_EVENTS}.")
+        ascending = _ascending(order_by)
+        out: builtins.list[dict] = []
         for u in self._updates(pipeline_id):
-            level = "ERROR" if u["state"] == "FAILED" else "INFO"
-            out.append({"id": u["update_id"], "event_type": "update_progress", "level": level,
-                        "message": f"Update {u['update_id'][:8]} is {u['state']}" + (f": {u['message']}"
-                                                                                    if u.get("message") else ""),
-                        "timestamp": u["creation_time"], "origin": {"pipeline_id": pipeline_id,
-                                                                    "update_id": u["update_id"]}})
-        return out
+            origin = {"pipeline_id": pipeline_id, "update_id": u["update_id"]}
+            out.append({"id": f"{u['update_id']}-created", "event_type": "create_update", "level": "INFO",
+                        "message": f"Update {u['update_id'][:8]} started by {u.get('cause', 'API_CALL')}.",
+                        "timestamp": _rfc3339(u["creation_time"]), "origin": origin})
+            progress: dict[str, Any] = {
+                "id": f"{u['update_id']}-{u['state'].lower()}", "event_type": "update_progress",
+                "level": "ERROR" if u["state"] == "FAILED" else "INFO",
+                "message": f"Update {u['update_id'][:8]} is {u['state']}" + (f": {u['message']}" if u.get("message")
+                                                                             else ""),
+                "timestamp": _rfc3339(u.get("_state_time", u["creation_time"])), "origin": origin,
+                "details": {"update_progress": {"state": u["state"]}}}
+            if u["state"] == "FAILED":
+                progress["error"] = {"fatal": True, "exceptions": [{"message": u.get("message", "")}]}
+            out.append(progress)
+        out = sorted((e for e in out if keep(e)), key=lambda e: (e["timestamp"], e["event_type"] != "create_update"),
+                     reverse=not ascending)
+        return out[:max_results or MAX_EVENTS]

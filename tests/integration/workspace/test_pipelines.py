@@ -1,6 +1,8 @@
 """The Pipelines API and pipeline_task: a DLT notebook (with `import dlt`) updated through the SDK."""
 
 
+from datetime import datetime
+
 import pytest
 from databricks.sdk.errors import BadRequest, NotFound, NotImplemented
 from databricks.sdk.service.jobs import PipelineTask, RunResultState, Task
@@ -178,8 +180,8 @@ def slow():
 
 def _failure(w, pipeline_id: str, update_id: str) -> str:
     """Why an update failed, as a user reads it: the ERROR event of the update."""
-    return next(e.message for e in w.pipelines.list_pipeline_events(pipeline_id)
-                if e.level.value == "ERROR" and update_id[:8] in e.message)
+    return next(e.message for e in w.pipelines.list_pipeline_events(pipeline_id, filter="level='ERROR'")
+                if e.origin.update_id == update_id)
 
 
 def _ids(server, table: str) -> list[int]:
@@ -224,6 +226,18 @@ def test_validate_only_and_refresh_selections_do_what_they_say(w, server):
     with pytest.raises(BadRequest, match="cannot be combined with refresh_selection"):
         w.pipelines.start_update(pid, full_refresh=True, refresh_selection=["slow"])
     assert [u.update_id for u in w.pipelines.list_updates(pid).updates][:2] == [bad.update_id, selected.update_id]
+    # the event log: RFC 3339 timestamps, newest first, filtered and limited as asked
+    events = list(w.pipelines.list_pipeline_events(pid))
+    stamps = [datetime.fromisoformat(e.timestamp.replace("Z", "+00:00")) for e in events]
+    assert stamps == sorted(stamps, reverse=True) and events[0].origin.update_id == bad.update_id
+    errors = list(w.pipelines.list_pipeline_events(pid, filter="level='ERROR'"))
+    assert [e.origin.update_id for e in errors] == [bad.update_id] and errors[0].error.fatal
+    oldest = next(iter(w.pipelines.list_pipeline_events(pid, order_by=["timestamp asc"], max_results=1)))
+    assert oldest.event_type == "create_update" and oldest.origin.update_id == update.update_id
+    since = events[1].timestamp
+    assert all(e.timestamp > since for e in w.pipelines.list_pipeline_events(pid, filter=f"timestamp > '{since}'"))
+    with pytest.raises(BadRequest, match="LIKE 'x'\" is not a term on level, event_type or timestamp"):
+        list(w.pipelines.list_pipeline_events(pid, filter="name LIKE 'x'"))
     w.pipelines.delete(pid)
 
 
