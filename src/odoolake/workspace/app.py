@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from odoolake.config import DEFAULT_PORT, WorkspacePaths, local_user
 from odoolake.workspace.catalog import routes as catalog_routes
 from odoolake.workspace.catalog.models import ModelVersionFiles, RegisteredModels
-from odoolake.workspace.catalog.store import CatalogStore
+from odoolake.workspace.catalog.store import CATALOG, CatalogStore
 from odoolake.workspace.compute import LOCAL_CLUSTER_ID, LocalCompute
 from odoolake.workspace.db import Database
 from odoolake.workspace.engine import LocalEngine
@@ -139,7 +139,8 @@ class Workspace:
         self.scheduler = Scheduler(self.db, self.jobs, locate=self.paths.lake_to_local)
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user, self.roles.exists,
                                           self.roles.is_service_principal, cancel=self.runner.cancel,
-                                          require_catalog=self.catalog.catalog)
+                                          require_catalog=self.catalog.catalog,
+                                          drop_tables=self._drop_pipeline_tables)
         self.runner.pipelines = self.pipelines
         self.models = ModelStore(self.paths, registered=self.registered_models)
         self.mlflow_server = MlflowServer(self.paths, tree=self.tree)
@@ -160,6 +161,20 @@ class Workspace:
         """The workspace's CA and server certificate (for loopback and the host it serves), made or renewed if
         due: at start, then by the server while it runs."""
         return ensure_certificates(self.paths.home, (self.settings.host,))
+
+    def _drop_pipeline_tables(self, destination: str, pipeline_id: str) -> list[str]:
+        """Drop the tables ``pipeline_id`` made in ``destination`` (marked with its id: see odoolake.dlt)."""
+        from odoolake.dlt import PIPELINE_ID_PROPERTY
+
+        catalog, _, schema = destination.rpartition(".")
+        try:
+            tables = self.catalog.tables(catalog or CATALOG, schema)
+        except ApiError:  # the schema (or catalog) is gone: nothing of the pipeline is left there
+            return []
+        owned = [t for t in tables if t.properties.get(PIPELINE_ID_PROPERTY) == pipeline_id]
+        for table in owned:
+            self.catalog.delete_table(table.name)
+        return [str(t.name) for t in owned]
 
     def _execute_pipeline(self, spec: dict, update_id: str, options: dict,
                           principal: str) -> tuple[bool, str | None]:

@@ -32,6 +32,7 @@ from odoolake.workspace.identity.roles import Caller
 from odoolake.workspace.permissions import CAN_MANAGE, CAN_RUN, PIPELINES, ObjectPermissions, Owned
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELED")
+STOP_WAIT_SECONDS = 60  # how long a delete waits for the update it stopped to end
 SERVER_FIELDS = ("creator_user_name", "run_as_user_name", "dry_run", "allow_duplicate_names")  # not the caller's to set
 INTERRUPTED_MESSAGE = "The workspace stopped while this update was running; start a new update."
 
@@ -131,12 +132,15 @@ class PipelinesService:
                  known_principal: Callable[[str], bool] | None = None,
                  is_service_principal: Callable[[str], bool] | None = None,
                  cancel: Callable[[str], None] | None = None,
-                 require_catalog: Callable[[str], Any] | None = None) -> None:
+                 require_catalog: Callable[[str], Any] | None = None,
+                 drop_tables: Callable[[str, str], builtins.list[str]] | None = None) -> None:
         """``execute(pipeline_spec, update_id, options, principal) -> (ok, message)`` runs one update (blocking) as
         ``principal``; ``options`` say what it refreshes (``full_refresh``, ``refresh_selection``,
         ``full_refresh_selection``, ``validate_only``). ``cancel(update_id)`` ends a running update's work;
-        ``require_catalog(name)`` raises when the catalog does not exist."""
+        ``require_catalog(name)`` raises when the catalog does not exist; ``drop_tables(destination, pipeline_id)``
+        drops the tables the pipeline owns there (a cascading delete) and names them."""
         self.require_catalog = require_catalog or (lambda name: None)
+        self.drop_tables = drop_tables or (lambda destination, pipeline_id: [])
         self.db = db
         self.execute = execute
         self.cancel = cancel or (lambda update_id: None)
@@ -262,12 +266,21 @@ class PipelinesService:
             with self.db.transaction() as conn:
                 conn.execute("UPDATE pipelines SET spec = ? WHERE pipeline_id = ?", (json.dumps(spec), pipeline_id))
 
-    def delete(self, pipeline_id: str, caller: Caller | None = None) -> None:
-        self.permissions.require(self._owned(self._row(pipeline_id)), caller, CAN_MANAGE, "delete")
+    def delete(self, pipeline_id: str, caller: Caller | None = None, cascade: bool = True) -> builtins.list[str]:
+        """Delete the pipeline: its active update is stopped first, and (``cascade``, the default, as on Databricks)
+        the tables it made are dropped with it. Returns the tables dropped."""
+        row = self._row(pipeline_id)
+        self.permissions.require(self._owned(row), caller, CAN_MANAGE, "delete")
+        if self.stop(pipeline_id, caller) is not None:
+            deadline = time.monotonic() + STOP_WAIT_SECONDS
+            while any(u["state"] not in TERMINAL for u in self._updates(pipeline_id)) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        dropped = self.drop_tables(destination(json.loads(row["spec"])), pipeline_id) if cascade else []
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM pipelines WHERE pipeline_id = ?", (pipeline_id,))
             conn.execute("DELETE FROM pipeline_updates WHERE pipeline_id = ?", (pipeline_id,))
         self.permissions.forget(pipeline_id)
+        return dropped
 
     def get_permissions(self, pipeline_id: str) -> dict:
         return self.permissions.answer(self._owned(self._row(pipeline_id)))

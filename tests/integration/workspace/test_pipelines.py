@@ -295,3 +295,18 @@ def test_a_sql_pipeline_source_is_refused_by_name(w, server):
     assert "/Shared/dlt/sql_source is a SQL notebook: local pipelines run Python datasets only" in _failure(
         w, pid, update.update_id)
     w.pipelines.delete(pid)
+
+
+def test_deleting_a_pipeline_drops_the_tables_it_made_unless_told_not_to(w, server):
+    """Deleting a pipeline left its tables behind; on Databricks the delete cascades unless cascade=false."""
+    kept, dropped = _slow_pipeline(w, "kept", "dlt_kept"), _slow_pipeline(w, "dropped", "dlt_dropped")
+    for pid in (kept, dropped):
+        assert wait(w, pid, w.pipelines.start_update(pid).update_id) == "COMPLETED"
+    wh = next(iter(w.warehouses.list())).id
+    w.statement_execution.execute_statement(statement="CREATE TABLE main.dlt_dropped.hand_made AS SELECT 1 AS id",
+                                            warehouse_id=wh, wait_timeout="30s")
+    w.pipelines.delete(kept, cascade=False)
+    w.pipelines.delete(dropped)
+    assert _exists(server, "main.dlt_kept.first") and _exists(server, "main.dlt_kept.slow")
+    assert not _exists(server, "main.dlt_dropped.first") and not _exists(server, "main.dlt_dropped.slow")
+    assert _ids(server, "main.dlt_dropped.hand_made") == [1]  # not the pipeline's: kept

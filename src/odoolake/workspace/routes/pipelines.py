@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from odoolake.workspace.errors import NotImplementedLocally
-from odoolake.workspace.routes.common import caller, field, json_body, query_int
+from odoolake.workspace.routes.common import caller, field, json_body, query_bool, query_int
 
 router = APIRouter()
 
@@ -37,7 +37,7 @@ async def edit(pipeline_id: str, request: Request) -> dict:
 
 @router.delete("/api/2.0/pipelines/{pipeline_id}")
 def delete(pipeline_id: str, request: Request) -> dict:
-    _svc(request).delete(pipeline_id, caller(request))
+    _svc(request).delete(pipeline_id, caller(request), cascade=query_bool(request, "cascade", True))
     return {}
 
 
