@@ -97,6 +97,25 @@ def events_filter(text: str | None) -> Callable[[dict], bool]:
     return lambda event: all(test(event) for test in tests)
 
 
+def pipelines_filter(text: str | None) -> Callable[[dict], bool]:
+    """The list filter: ``name LIKE '<pattern>'`` or ``notebook='<path>'`` (one of them; composite filters are not
+    supported, as on Databricks)."""
+    if not text or not text.strip():
+        return lambda pipeline: True
+    like = re.fullmatch(r"\s*name\s+like\s+'([^']*)'\s*", text, re.IGNORECASE)
+    if like:
+        pattern = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in like.group(1)),
+                             re.IGNORECASE | re.DOTALL)
+        return lambda pipeline: pattern.fullmatch(pipeline["name"]) is not None
+    notebook = re.fullmatch(r"\s*notebook\s*=\s*'([^']*)'\s*", text, re.IGNORECASE)
+    if notebook:
+        path = notebook.group(1)
+        return lambda pipeline: any((lib.get("notebook") or {}).get("path") == path
+                                    for lib in pipeline["spec"].get("libraries") or [])
+    raise InvalidParameterValue(f"Invalid filter {text!r}: pipelines are filtered by name LIKE '<pattern>' or "
+                                f"notebook='<path>', one at a time.")
+
+
 def _among(field: str, values: frozenset[str], event: dict) -> bool:
     return event[field] in values
 
@@ -251,9 +270,12 @@ class PipelinesService:
                 "latest_updates": [{"update_id": u["update_id"], "state": u["state"],
                                     "creation_time": u["creation_time"]} for u in updates[:5]]}
 
-    def list(self) -> list[dict]:
+    def list(self, filter: str | None = None) -> list[dict]:
+        """Every pipeline (by creation), or those ``filter`` selects: ``name LIKE '<pattern>'`` (``%`` and ``_``
+        wildcards) or ``notebook='<path>'``, the two filters the Pipelines API documents."""
+        keep = pipelines_filter(filter)
         ids = [r["pipeline_id"] for r in self.db.connect().execute("SELECT pipeline_id FROM pipelines ORDER BY created")]
-        return [{k: v for k, v in self.get(i).items() if k != "spec"} for i in ids]
+        return [{k: v for k, v in p.items() if k != "spec"} for p in map(self.get, ids) if keep(p)]
 
     def edit(self, pipeline_id: str, body: dict, caller: Caller | None = None) -> None:
         row = self._row(pipeline_id)

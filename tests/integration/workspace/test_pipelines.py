@@ -223,6 +223,17 @@ def test_validate_only_and_refresh_selections_do_what_they_say(w, server):
     bad = w.pipelines.start_update(pid, refresh_selection=["nope"])
     assert wait(w, pid, bad.update_id) == "FAILED"
     assert "selects nope, which this pipeline does not define" in _failure(w, pid, bad.update_id)
+    # listing: the documented filters, and pages of max_results
+    assert [p.pipeline_id for p in w.pipelines.list_pipelines(filter="name LIKE 'select%'")] == [pid]
+    assert pid in [p.pipeline_id for p in w.pipelines.list_pipelines(filter="notebook='/Shared/dlt/slow'")]
+    assert not list(w.pipelines.list_pipelines(filter="name LIKE 'selections_'"))
+    other = _slow_pipeline(w, "selections' neighbour", "dlt_neighbour")
+    page = w.api_client.do("GET", "/api/2.0/pipelines", query={"max_results": 1})
+    assert len(page["statuses"]) == 1 and page["next_page_token"]
+    assert len(list(w.pipelines.list_pipelines(max_results=1))) == len(list(w.pipelines.list_pipelines())) >= 2
+    w.pipelines.delete(other)
+    with pytest.raises(BadRequest, match="filtered by name LIKE '<pattern>' or notebook='<path>'"):
+        list(w.pipelines.list_pipelines(filter="name = 'x' AND notebook = 'y'"))
     with pytest.raises(BadRequest, match="cannot be combined with refresh_selection"):
         w.pipelines.start_update(pid, full_refresh=True, refresh_selection=["slow"])
     assert [u.update_id for u in w.pipelines.list_updates(pid).updates][:2] == [bad.update_id, selected.update_id]

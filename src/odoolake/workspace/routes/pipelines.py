@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from odoolake.workspace.errors import NotImplementedLocally
+from odoolake.workspace.errors import InvalidParameterValue, NotImplementedLocally
 from odoolake.workspace.routes.common import caller, field, json_body, query_bool, query_int
 
 router = APIRouter()
+DEFAULT_PAGE, MAX_PAGE = 25, 100  # pipelines per list page, as the Pipelines API documents
 
 
 def _svc(request: Request):
@@ -21,7 +22,18 @@ async def create(request: Request) -> dict:
 
 @router.get("/api/2.0/pipelines")
 def list_pipelines(request: Request) -> dict:
-    return {"statuses": _svc(request).list()}
+    """A page of pipelines (``max_results``, 25 by default, at most 100), as Databricks pages them."""
+    limit = query_int(request, "max_results", DEFAULT_PAGE)
+    if limit is None or not 1 <= limit <= MAX_PAGE:
+        raise InvalidParameterValue(f"Invalid max_results {limit}: must be between 1 and {MAX_PAGE}.")
+    token = request.query_params.get("page_token") or "0"
+    if not token.isdigit():
+        raise InvalidParameterValue(f"Invalid page_token {token!r}.")
+    start, found = int(token), _svc(request).list(request.query_params.get("filter"))
+    body: dict = {"statuses": found[start:start + limit]}
+    if start + limit < len(found):
+        body["next_page_token"] = str(start + limit)
+    return body
 
 
 @router.get("/api/2.0/pipelines/{pipeline_id}")
