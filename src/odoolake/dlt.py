@@ -23,6 +23,7 @@ the pipeline's own dataset, as in a Databricks pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import time
@@ -40,7 +41,7 @@ class ExpectationFailed(OdoolakeError):
         self.dataset, self.expectation, self.failed = dataset, expectation, failed
         self.metrics = metrics or []  # every expectation of the dataset, counted before the update stopped
         super().__init__(f"Expectation {expectation!r} on {dataset} failed for {failed} row(s) (expect_or_fail): "
-                         "the update stopped and the table was not written.")
+                         "the table was not written (nor what reads it), and the update fails.")
 
 
 class PipelineDefinitionError(OdoolakeError):
@@ -384,6 +385,7 @@ class _Runner:
         self.results: list[DatasetResult] = []
         self._active: list[str] = []
         self.streams: dict[str, dict[str, int]] = {}  # streaming table -> {source table: version read up to}
+        self.failed: dict[str, Exception] = {}  # dataset -> why it failed (its own error, or an upstream's)
 
     def view_name(self, name: str) -> str:
         """The name the engine knows a dataset by in SQL: the temporary view of a view, or, while planning, of any
@@ -485,6 +487,8 @@ class _Runner:
     def materialise(self, name: str) -> Any:
         if name in self.done:
             return self.done[name]
+        if name in self.failed:  # the same error again: what reads a failed dataset fails with it
+            raise self.failed[name]
         if name not in _registry:
             return self.spark.table(name)  # a table outside the pipeline
         if name in self._active:
@@ -497,39 +501,47 @@ class _Runner:
         try:
             if self.planning:
                 return self._plan(dataset)
-            df = dataset.fn()
-            try:
-                df, metrics = self._check(dataset, df)
-            except ExpectationFailed as failed:
-                self.results.append(DatasetResult(name, dataset.kind, 0, failed.metrics))
-                raise
-            if dataset.kind == "view":
-                df.createOrReplaceTempView(name)
-                rows = -1
-            else:
-                full = f"{self.target}.{name}"
-                self._claim(name, full)
-                if self.scope.resets(name):
-                    self.spark.sql(f"DROP TABLE IF EXISTS {full}")
-                incremental = name in self.streams and self.spark.catalog.tableExists(full)
-                if incremental:
-                    rows = df.count()
-                    writer = df.write.format("delta").mode("append")
-                else:
-                    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-                if dataset.partition_cols:
-                    writer = writer.partitionBy(*dataset.partition_cols)
-                writer.saveAsTable(full)
-                self._mark(dataset, full)
-                df = self.spark.table(full)
-                if not incremental:
-                    rows = df.count()
-            self.done[name] = df
-            kind = "streaming_table" if name in self.streams else dataset.kind
-            self.results.append(DatasetResult(name, kind, rows, metrics))
-            return df
+            return self._run(name, dataset)
+        except Exception as exc:
+            if not self.planning:
+                self.failed.setdefault(name, exc)
+            raise
         finally:
             self._active.pop()
+
+    def _run(self, name: str, dataset: Dataset) -> Any:
+        """Compute the dataset, check its expectations and write it (a view: register it)."""
+        df = dataset.fn()
+        try:
+            df, metrics = self._check(dataset, df)
+        except ExpectationFailed as failed:
+            self.results.append(DatasetResult(name, dataset.kind, 0, failed.metrics))
+            raise
+        if dataset.kind == "view":
+            df.createOrReplaceTempView(name)
+            rows = -1
+        else:
+            full = f"{self.target}.{name}"
+            self._claim(name, full)
+            if self.scope.resets(name):
+                self.spark.sql(f"DROP TABLE IF EXISTS {full}")
+            incremental = name in self.streams and self.spark.catalog.tableExists(full)
+            if incremental:
+                rows = df.count()
+                writer = df.write.format("delta").mode("append")
+            else:
+                writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+            if dataset.partition_cols:
+                writer = writer.partitionBy(*dataset.partition_cols)
+            writer.saveAsTable(full)
+            self._mark(dataset, full)
+            df = self.spark.table(full)
+            if not incremental:
+                rows = df.count()
+        self.done[name] = df
+        kind = "streaming_table" if name in self.streams else dataset.kind
+        self.results.append(DatasetResult(name, kind, rows, metrics))
+        return df
 
     def _mark(self, dataset: Dataset, full: str) -> None:
         """Write the table's properties (whose it is, the dataset's own ``table_properties``, a streaming table's
@@ -607,19 +619,31 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _each_dataset(runner: _Runner) -> None:
+    """Analyse (planning) or run every dataset. Analysis stops at the first error; a run goes on with the datasets
+    that do not read a failed one, as a Databricks update runs its independent flows, then raises the first
+    error (the others are printed to the update's log)."""
     _context["runner"] = runner
+    errors: list[Exception] = []
     try:
         for name in list(_registry):
             try:
                 runner.materialise(name)
-            except (PipelineDefinitionError, ExpectationFailed):
-                raise
+            except (PipelineDefinitionError, ExpectationFailed) as exc:
+                if runner.planning:
+                    raise
+                errors.append(exc)
             except Exception as exc:
                 if runner.planning:  # the engine's analysis: say which dataset it was
                     raise PipelineDefinitionError(f"Dataset {name}: {_first_line(exc)}") from exc
-                raise
+                errors.append(exc)
     finally:
         _context.pop("runner", None)
+    distinct = [e for i, e in enumerate(errors) if not any(e is seen for seen in errors[:i])]
+    for later in distinct[1:]:
+        failed = ", ".join(sorted(name for name, exc in runner.failed.items() if exc is later))
+        print(f"also failed ({failed}): {type(later).__name__}: {_first_line(later)}", file=sys.stderr)
+    if distinct:
+        raise distinct[0]
 
 
 def run_pipeline(spark: Any, definitions: Callable[[], None], target: str, full_refresh: bool = False,
@@ -651,8 +675,9 @@ def run_pipeline(spark: Any, definitions: Callable[[], None], target: str, full_
     update_id = update_id or uuid.uuid4().hex
     try:
         _each_dataset(runner)
-    except ExpectationFailed:
-        _append_metrics(spark, runner, target, pipeline_id, update_id, scope.full_refresh)
+    except Exception:
+        with contextlib.suppress(Exception):  # the update's own error is the one to report
+            _append_metrics(spark, runner, target, pipeline_id, update_id, scope.full_refresh)
         raise
     _append_metrics(spark, runner, target, pipeline_id, update_id, scope.full_refresh)
     return runner.results

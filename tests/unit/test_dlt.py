@@ -378,3 +378,29 @@ def test_a_stream_of_a_dataset_recomputed_on_every_update_is_refused_before_anyt
 
     run_pipeline(spark, chained, target="dlt_stream_chain", pipeline_id="p-chain")
     assert _ids(spark, "dlt_stream_chain.copied") == [0, 1]
+
+
+def test_datasets_that_do_not_read_a_failed_one_are_still_refreshed(spark):
+    """The first failure stopped the update: an independent table defined after it kept last update's rows."""
+    source = {"n": 1}
+
+    def define():
+        @dlt.table
+        @dlt.expect_or_fail("small", "id < 5")
+        def strict():
+            return spark.range(source["n"])
+
+        @dlt.table
+        def reads_strict():
+            return dlt.read("strict")
+
+        @dlt.table
+        def independent():
+            return spark.range(source["n"] + 100, source["n"] + 101)
+
+    run_pipeline(spark, define, target="dlt_partial", pipeline_id="p-part")
+    source["n"] = 10
+    with pytest.raises(ExpectationFailed, match="'small' on strict failed for 5 row"):
+        run_pipeline(spark, define, target="dlt_partial", pipeline_id="p-part")
+    assert _ids(spark, "dlt_partial.independent") == [110]  # refreshed
+    assert _ids(spark, "dlt_partial.strict") == [0] and _ids(spark, "dlt_partial.reads_strict") == [0]  # kept
