@@ -231,17 +231,35 @@ def read_stream(name: str) -> Any:
 LIVE_SCHEMA = "live"  # the virtual schema a pipeline's code names its own datasets with
 
 
+def _publishes_to(qualifier: list[str], target: str) -> bool:
+    """Whether ``schema`` or ``catalog.schema`` names the pipeline's target (``schema`` or ``catalog.schema``; a
+    target without a catalog is in the default one)."""
+    from odoolake.workspace.catalog.store import CATALOG
+
+    named = [q.lower() for q in qualifier]
+    target_parts = target.lower().split(".")
+    full = target_parts if len(target_parts) == 2 else [CATALOG, *target_parts]
+    return named in (full, full[1:])
+
+
 def _dataset_of(parts: list[str]) -> str | None:
-    """The dataset of this pipeline a table name reads: ``LIVE.x`` (an error when ``x`` is not one), or a one-part
-    name that is one (Databricks resolves a bare name to the pipeline's dataset first); None for any other name."""
+    """The dataset of this pipeline a table name reads: ``LIVE.x`` (an error when ``x`` is not one), a one-part
+    name that is one (Databricks resolves a bare name to the pipeline's dataset first), or its name in the
+    pipeline's own schema (``schema.x``, ``catalog.schema.x``, as Databricks' default publishing mode reads it);
+    None for any other name."""
     by_name = {name.lower(): name for name in _registry}
+    runner = _context.get("runner")
     if len(parts) == 2 and parts[0].lower() == LIVE_SCHEMA:
         found = by_name.get(parts[1].lower())
         if found is None:
             defined = ", ".join(sorted(_registry)) or "none"
             raise PipelineDefinitionError(f"LIVE.{parts[1]} is not a dataset of this pipeline (defined: {defined}).")
-    elif len(parts) == 1 and _context.get("runner") is not None:
+    elif len(parts) == 1 and runner is not None:
         found = by_name.get(parts[0].lower())
+        if found is None:
+            return None
+    elif len(parts) in (2, 3) and runner is not None and _publishes_to(parts[:-1], runner.target):
+        found = by_name.get(parts[-1].lower())
         if found is None:
             return None
     else:
@@ -286,6 +304,8 @@ class _LiveReader:
     def table(self, tableName: str) -> Any:
         dataset = _dataset_of(_name_parts(tableName))
         if dataset is None:
+            if self._stream and _context.get("runner") is not None:  # a streaming table over a catalog table
+                return read_stream(tableName)
             return self._reader.table(tableName)
         return read_stream(dataset) if self._stream else read(dataset)
 

@@ -404,3 +404,40 @@ def test_datasets_that_do_not_read_a_failed_one_are_still_refreshed(spark):
         run_pipeline(spark, define, target="dlt_partial", pipeline_id="p-part")
     assert _ids(spark, "dlt_partial.independent") == [110]  # refreshed
     assert _ids(spark, "dlt_partial.strict") == [0] and _ids(spark, "dlt_partial.reads_strict") == [0]  # kept
+
+
+def test_a_dataset_read_by_its_name_in_the_pipelines_schema_is_the_datasets_and_a_stream_of_a_table_streams(spark):
+    """``main.<schema>.x`` was a plain table read (stale rows from the last update, or not found on the first);
+    ``spark.readStream.table`` of a catalog table re-read the whole table on every update."""
+    live = dlt.LiveSession(spark)
+    source = {"n": 3}
+    spark.sql("CREATE SCHEMA IF NOT EXISTS dlt_src3")
+    spark.range(2).write.format("delta").mode("overwrite").saveAsTable("dlt_src3.events")
+
+    def define():
+        @dlt.table
+        def down():
+            return live.table("main.dlt_fq.up").selectExpr("count(*) AS id")
+
+        @dlt.table
+        def down_sql():
+            return live.sql("SELECT count(*) AS id FROM dlt_fq.up")
+
+        @dlt.table
+        def up():
+            return spark.range(source["n"])
+
+        @dlt.table
+        def followed():
+            return live.readStream.table("dlt_src3.events")
+
+    first = run_pipeline(spark, define, target="dlt_fq", pipeline_id="p-fq")
+    assert [r.name for r in first][:2] == ["up", "down"]
+    assert _ids(spark, "dlt_fq.down") == [3] and _ids(spark, "dlt_fq.down_sql") == [3]
+    source["n"] = 7
+    spark.range(5, 6).write.format("delta").mode("append").saveAsTable("dlt_src3.events")
+    second = run_pipeline(spark, define, target="dlt_fq", pipeline_id="p-fq")
+    assert _ids(spark, "dlt_fq.down") == [7]  # this update's up, not the last one's
+    followed = next(r for r in second if r.name == "followed")
+    assert followed.kind == "streaming_table" and followed.rows == 1  # only the appended row
+    assert _ids(spark, "dlt_fq.followed") == [0, 1, 5]
