@@ -413,11 +413,13 @@ def deploy(w: Any, bundle: Bundle, on_step: Callable[[str], None] | None = None)
     step("building artifacts")
     built = build_artifacts(w, bundle)
     result.artifacts = sorted(built.values())
+    current: str | None = None  # the resource being deployed
     try:  # what was made is recorded even when a later step fails: a second deploy updates it, destroy removes it
         for action in result.actions:
             kind, key = action.resource.split(".", 1)
             if action.kind == "skip":
                 continue
+            current = action.resource
             step(f"{action.kind} {action.resource}")
             if kind == "experiments" and action.kind != "delete":
                 _deploy_experiment(w, _spec(bundle, action.resource, state), action, state)
@@ -456,7 +458,9 @@ def deploy(w: Any, bundle: Bundle, on_step: Callable[[str], None] | None = None)
                     bundle, kind, key):
                 action.detail = ", ".join(filter(None, (action.detail, "permissions not applied: a deploy sets "
                                                         "those of jobs and pipelines only")))
-    except BaseException:
+    except BaseException as exc:
+        if current is not None and isinstance(exc, Exception):
+            exc.add_note(f"{RESOURCE_NOTE}{current}")  # which resource failed: the CLI's error line names it
         with contextlib.suppress(Exception):  # the step's own error is the one to report
             _write_state(w, bundle, state)
         raise
@@ -548,6 +552,7 @@ def run_pipeline_update(w: Any, bundle: Bundle, key: str, full_refresh: bool = F
 
 
 RUN_DONE = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+RESOURCE_NOTE = "resource: "  # the note a deploy adds to the error of the resource it was deploying
 
 
 def run(w: Any, bundle: Bundle, key: str, params: dict[str, str] | None = None,

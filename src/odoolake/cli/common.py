@@ -92,7 +92,8 @@ def error_line(exc: BaseException) -> str:
     from databricks.sdk.errors import DatabricksError
 
     if isinstance(exc, OdoolakeError | DatabricksError):
-        return str(exc).split(". Config: ")[0].strip()  # the SDK appends its whole config; the cause comes first
+        line = str(exc).split(". Config: ")[0].strip()  # the SDK appends its whole config; the cause comes first
+        return f"{_resource(exc)}{line}"
     text = str(exc).strip().split("\n")[0]
     if _is_connection_error(exc) and "host" in _workspace:  # a workspace command lost its workspace
         return str(WorkspaceUnreachable(_workspace["host"], text or type(exc).__name__))
@@ -105,6 +106,14 @@ def error_line(exc: BaseException) -> str:
             return f"{text}: {_how_to_build(text)}"
         return f"the engine refused it: {text}"
     return f"{type(exc).__name__}: {text}{_where(exc)} (run with --debug for the traceback)"
+
+
+def _resource(exc: BaseException) -> str:
+    """``resources.<kind>.<key>: `` when a bundle deploy failed on that resource (the note it adds), else ''."""
+    from odoolake.bundles.deploy import RESOURCE_NOTE
+
+    notes = [n for n in getattr(exc, "__notes__", []) if n.startswith(RESOURCE_NOTE)]
+    return f"resources.{notes[-1][len(RESOURCE_NOTE):]}: " if notes else ""
 
 
 def _is_connection_error(exc: BaseException) -> bool:

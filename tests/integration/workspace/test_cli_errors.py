@@ -373,3 +373,10 @@ def test_bundle_run_updates_a_pipeline_as_asked_and_says_why_it_failed(server, t
         assert sorted(r["id"] for r in spark.table("cli_scout.doubled").collect()) == [0, 3, 6]  # the last good one
     finally:
         server.workspace.engine.stop_session(spark)
+
+    # a deploy the workspace refuses names the resource it was deploying
+    (folder / "databricks.yml").write_text(PIPELINE_BUNDLE.format(host=server.url).replace(
+        "        - notebook:\n            path: ./scout.py", "        - file:\n            path: ./scout.py"))
+    refused = runner.invoke(app, ["bundle", "deploy", "-p", "probe", "--bundle-dir", str(folder)], env=env)
+    assert refused.exit_code == 1
+    assert "error: resources.pipelines.scout: Invalid libraries[0]: only notebook libraries" in refused.output
