@@ -19,6 +19,7 @@ from odoolake.cli.common import (
     handle_errors,
     workspace_client,
 )
+from odoolake.workspace.jobs.lifecycle import SUCCEEDED
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -177,12 +178,12 @@ def run_cmd(key: str = typer.Argument(..., help="Job key in the bundle, e.g. bir
     def text() -> None:
         console.print(f"Run {finished.run_id}: {result} {finished.run_page_url or ''}".rstrip())
         for t in tasks:
-            if t["state"] != "SUCCESS" and t["message"]:
+            if t["state"] not in SUCCEEDED and t["message"]:
                 console.print(f"  {t['task_key']:24} {t['state']} {escape(t['message'])}")
 
     emit(output, {"run_id": finished.run_id, "state": result, "run_page_url": finished.run_page_url, "tasks": tasks},
          text)
-    if result != "SUCCESS":
+    if result not in SUCCEEDED:
         raise typer.Exit(1)
 
 

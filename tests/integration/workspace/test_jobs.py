@@ -228,17 +228,35 @@ def test_max_concurrent_runs_skips_or_queues(w, server, tmp_path):
     release = tmp_path / "release"  # the first run holds its slot until the test creates this file
     upload(w, "/Shared/ETL/pause", 'dbutils.widgets.text("release", "")\nimport os, time\n'
            'while not os.path.exists(dbutils.widgets.get("release")):\n    time.sleep(0.05)\n')
-    job = w.jobs.create(name="one-at-a-time", max_concurrent_runs=1, tasks=[
-        Task(task_key="p", notebook_task=NotebookTask(notebook_path="/Shared/ETL/pause",
-                                                      base_parameters={"release": str(release)}))])
+    tasks = [Task(task_key="p", notebook_task=NotebookTask(notebook_path="/Shared/ETL/pause",
+                                                           base_parameters={"release": str(release)}))]
+    job = w.jobs.create(name="one-at-a-time", max_concurrent_runs=1, queue=QueueSettings(enabled=False), tasks=tasks)
     first = w.jobs.run_now(job_id=job.job_id)
     skipped = w.jobs.run_now(job_id=job.job_id).result()
     assert skipped.state.result_state == RunResultState.MAXIMUM_CONCURRENT_RUNS_REACHED
     queued = w.jobs.run_now(job_id=job.job_id, queue=QueueSettings(enabled=True))
     assert w.jobs.get_run(queued.run_id).state.life_cycle_state == RunLifeCycleState.QUEUED
+    # the SDK speaks Jobs API 2.2, whose jobs queue by default; 2.1's do not
+    by_default = w.jobs.create(name="queued by default", tasks=tasks)
+    assert w.jobs.get(by_default.job_id).settings.queue.enabled is True
+    legacy = w.api_client.do("POST", "/api/2.1/jobs/create", body={"name": "2.1 job", "tasks": [t.as_dict()
+                                                                                             for t in tasks]})
+    assert w.jobs.get(legacy["job_id"]).settings.queue is None
+    default_first = w.jobs.run_now(job_id=by_default.job_id)
+    default_second = w.jobs.run_now(job_id=by_default.job_id)
+    assert w.jobs.get_run(default_second.run_id).state.life_cycle_state == RunLifeCycleState.QUEUED
+    w.jobs.cancel_all_runs(all_queued_runs=True)  # no job named: every queued run
+    for waiting in (queued, default_second):
+        wait_until(lambda r=waiting: w.jobs.get_run(r.run_id).state.result_state == RunResultState.CANCELED,
+                   what="the queued run to be cancelled")
     release.touch()
     assert first.result().state.result_state == RunResultState.SUCCESS
-    assert queued.result().state.result_state == RunResultState.SUCCESS
+    assert default_first.result().state.result_state == RunResultState.SUCCESS
+    never = w.jobs.create(name="never", max_concurrent_runs=0, tasks=tasks)  # 0 skips every run, queued or not
+    assert w.jobs.run_now(job_id=never.job_id).result().state.result_state == \
+        RunResultState.MAXIMUM_CONCURRENT_RUNS_REACHED
+    for j in (job.job_id, by_default.job_id, legacy["job_id"], never.job_id):
+        w.jobs.delete(j)
 
 
 def test_run_magic_and_notebook_run_find_workspace_notebooks_in_a_job(w):
@@ -539,3 +557,42 @@ def test_runs_waiting_on_run_job_tasks_never_hold_every_worker(w, server, tmp_pa
         wait_until(lambda run_id=run_id: w.jobs.get_run(run_id).state.life_cycle_state == RunLifeCycleState.TERMINATED,
                    what=f"run {run_id} to end", timeout=240)
         assert w.jobs.get_run(run_id).state.result_state == RunResultState.SUCCESS
+
+
+def test_leaf_tasks_decide_the_runs_result_and_a_branch_not_taken_stays_excluded(w, notebooks):
+    """A failed middle task with a succeeding cleanup leaf made the run FAILED (Databricks: SUCCESS_WITH_FAILURES),
+    and the tasks after the first of a branch not taken ran."""
+    from databricks.sdk.service.jobs import ConditionTask, ConditionTaskOp
+
+    job = w.jobs.create(name="leaves and branches", tasks=[
+        Task(task_key="boom", notebook_task=NotebookTask(notebook_path="/Shared/ETL/boom")),
+        Task(task_key="cleanup", depends_on=[Dep(task_key="boom")], run_if=RunIf.ALL_DONE,
+             notebook_task=NotebookTask(notebook_path="/Shared/ETL/first")),
+        Task(task_key="check", condition_task=ConditionTask(op=ConditionTaskOp.EQUAL_TO, left="a", right="b")),
+        Task(task_key="if_true", depends_on=[Dep(task_key="check", outcome="true")],
+             notebook_task=NotebookTask(notebook_path="/Shared/ETL/first")),
+        Task(task_key="after_if_true", depends_on=[Dep(task_key="if_true")],
+             notebook_task=NotebookTask(notebook_path="/Shared/ETL/boom")),
+    ])
+    run = w.jobs.run_now(job_id=job.job_id).result()
+    states = {t.task_key: t.state.result_state for t in run.tasks}
+    assert states["boom"] == RunResultState.FAILED and states["cleanup"] == RunResultState.SUCCESS
+    assert states["if_true"] == RunResultState.EXCLUDED and states["after_if_true"] == RunResultState.EXCLUDED
+    assert run.state.result_state == RunResultState.SUCCESS_WITH_FAILURES
+    assert [j.job_id for j in w.jobs.list(name="LEAVES AND BRANCHES")] == [job.job_id]  # exact name, any case
+    with pytest.raises(Exception, match=r"depends_on\[0\]\.outcome.*'boom' is not a condition_task"):
+        w.jobs.create(name="bad outcome", tasks=[
+            Task(task_key="boom", notebook_task=NotebookTask(notebook_path="/Shared/ETL/boom")),
+            Task(task_key="x", depends_on=[Dep(task_key="boom", outcome="true")],
+                 notebook_task=NotebookTask(notebook_path="/Shared/ETL/first"))])
+    w.jobs.delete(job.job_id)
+
+
+def test_a_job_timeout_names_the_jobs_timeout(w, server):
+    upload(w, "/Shared/ETL/slow_job", "import time\ntime.sleep(60)\n")
+    job = w.jobs.create(name="job timeout", timeout_seconds=3, tasks=[
+        Task(task_key="slow", notebook_task=NotebookTask(notebook_path="/Shared/ETL/slow_job"))])
+    run = w.jobs.run_now(job_id=job.job_id).result()
+    assert run.state.result_state == RunResultState.TIMEDOUT
+    assert "the job's timeout_seconds (3 s) passed while this task ran" in run.tasks[0].state.state_message
+    w.jobs.delete(job.job_id)

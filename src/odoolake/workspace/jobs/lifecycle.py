@@ -12,6 +12,7 @@ LOG = logging.getLogger(__name__)
 
 ACTIVE = ("QUEUED", "PENDING", "RUNNING", "TERMINATING", "WAITING_FOR_RETRY", "BLOCKED")
 TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+SUCCEEDED = ("SUCCESS", "SUCCESS_WITH_FAILURES")  # a run whose leaf tasks succeeded counts as successful
 
 # result_state -> (termination code, termination type, default message)
 RESULTS: dict[str, tuple[str, str, str]] = {

@@ -47,6 +47,7 @@ RUN_HISTORY_DAYS = 60  # how long an ended run is kept, as Databricks keeps a jo
 HISTORY_SWEEP_SECONDS = 3600
 _REF = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 FAILED_STATES = ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "INTERNAL_ERROR")
+NOT_STARTED = ("QUEUED", "PENDING")  # a run's life cycle states before a worker took it
 RUN_JOB_TRIGGER = "RUN_JOB_TASK"  # the trigger of a run that a run_job_task started, as Databricks names it
 WAIT_POLL_SECONDS = 0.25  # how often a waiting task looks at the run it waits for
 STOP_WAIT_SECONDS = 60  # how long a cancelled pipeline_task waits for the update it stopped to end
@@ -147,12 +148,17 @@ class JobRunner:
                 self._execute_safely(run_id)
 
     def cancel(self, run_id: int | str) -> None:
-        """Stop a run (or a pipeline update, by its id): its task process is killed, now or as soon as it starts."""
+        """Stop a run (or a pipeline update, by its id): its task process is killed, now or as soon as it starts; a
+        run still waiting for a worker (queued, pending) ends CANCELED at once."""
         with self._lock:
             self._cancelled.add(run_id)
             task = self._processes.get(run_id)
         if task is not None:
             task.kill()
+        elif isinstance(run_id, int):
+            run = self.store.run(run_id)
+            if run is not None and run["state"].get("life_cycle_state") in NOT_STARTED:
+                self._finish_cancelled(run)  # its worker, when it comes, finds it ended and leaves it
         with self._queued_wakeup:
             self._queued_wakeup.notify_all()
 
@@ -244,6 +250,8 @@ class JobRunner:
             results.append(state)
         if not deps:
             return None
+        if all(r == "EXCLUDED" for r in results):  # a task under a branch not taken is not taken either
+            return "EXCLUDED", "Its upstream tasks were all excluded."
         rule = task.get("run_if", "ALL_SUCCESS")
         ok = [r in ("SUCCESS", "SUCCESS_WITH_FAILURES", "EXCLUDED") for r in results]
         failed = [r in FAILED_STATES for r in results]
@@ -298,8 +306,12 @@ class JobRunner:
                 self._save(run)
                 time.sleep((task.get("min_retry_interval_millis") or 0) / 1000)
                 continue
+            message = failure.message
+            if failure.result_state == "TIMEDOUT" and deadline is not None and time.time() >= deadline - 1:
+                message = (f"The run timed out: the job's timeout_seconds ({run['timeout_seconds']} s) passed while "
+                           f"this task ran.")
             lifecycle.set_result(task, failure.result_state, f"Task {task['task_key']} failed with message: "
-                                 f"{failure.message}")
+                                 f"{message}")
             self._save(run)
             return
 
@@ -467,7 +479,7 @@ class JobRunner:
             self._slots.acquire()
         state = child["state"]
         result = state.get("result_state") or state.get("life_cycle_state")
-        if result != "SUCCESS":
+        if result not in lifecycle.SUCCEEDED:
             raise TaskFailure("FAILED", f"Run {child_id} of job {job_id} ended {result}: "
                               f"{state.get('state_message', '')}".rstrip(": "), output=output)
         return {**output, "logs": f"job {job_id} run {child_id} SUCCESS\n", "logs_truncated": False}
@@ -604,10 +616,18 @@ class JobRunner:
         self.store.save_run(run)
 
     def _finish(self, run: dict) -> None:
+        """The run's result from its tasks', as Databricks decides it: its leaf tasks (those no task depends on)
+        decide between FAILED and SUCCESS_WITH_FAILURES when some task failed."""
         results = [t["state"].get("result_state") for t in run["tasks"]]
         failed = [t for t in run["tasks"] if t["state"].get("result_state") in ("FAILED", "TIMEDOUT")]
+        upstream = {d["task_key"] for t in run["tasks"] for d in t.get("depends_on") or []}
+        leaves_failed = any(t["state"].get("result_state") in FAILED_STATES for t in run["tasks"]
+                            if t["task_key"] not in upstream)
         if self._is_cancelled(run["run_id"]) or any(r == "CANCELED" for r in results):
             lifecycle.set_result(run, "CANCELED")
+        elif not leaves_failed and any(r in FAILED_STATES for r in results):
+            lifecycle.set_result(run, "SUCCESS_WITH_FAILURES", (failed or [{"state": {}}])[0]["state"].get(
+                "state_message") or None)
         elif failed:
             first = failed[0]
             state = "TIMEDOUT" if all(t["state"]["result_state"] == "TIMEDOUT" for t in failed) else "FAILED"

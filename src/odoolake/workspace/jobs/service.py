@@ -27,7 +27,7 @@ from odoolake.workspace.jobs import lifecycle
 from odoolake.workspace.jobs.runner import JobRunner
 from odoolake.workspace.jobs.settings import validate_settings, validate_tasks
 from odoolake.workspace.jobs.store import JobsStore
-from odoolake.workspace.permissions import CAN_MANAGE, CAN_MANAGE_RUN, JOBS, ObjectPermissions, Owned
+from odoolake.workspace.permissions import CAN_MANAGE, CAN_MANAGE_RUN, JOBS, RANK, ObjectPermissions, Owned
 
 MAX_IDEMPOTENCY_TOKEN = 64  # characters, as Databricks limits the token
 TASK_FIELDS_FOR_RUN = ("task_key", "description", "depends_on", "run_if", "notebook_task", "spark_python_task",
@@ -366,10 +366,11 @@ class JobsService:
         return run
 
     def _admit(self, run: dict, settings: dict, queue: dict | None) -> None:
-        max_runs = int(settings.get("max_concurrent_runs", 1) or 1)
+        max_runs = settings.get("max_concurrent_runs")
+        max_runs = 1 if max_runs is None else int(max_runs)  # 0 skips every new run, as on Databricks
         active = self.store.runs(run["job_id"], active=True) if "job_id" in run else []
         queue_enabled = (queue or settings.get("queue") or {}).get("enabled", False)
-        if len(active) >= max_runs and not queue_enabled:
+        if max_runs == 0 or (len(active) >= max_runs and not queue_enabled):
             for task in run["tasks"]:
                 lifecycle.set_result(task, "MAXIMUM_CONCURRENT_RUNS_REACHED", skipped=True)
             lifecycle.set_result(run, "MAXIMUM_CONCURRENT_RUNS_REACHED", skipped=True)
@@ -448,10 +449,24 @@ class JobsService:
         if lifecycle.is_active(run):
             self.runner.cancel(run_id)
 
-    def cancel_all_runs(self, job_id: Any, caller: Caller | None = None) -> None:
+    def cancel_all_runs(self, job_id: Any, caller: Caller | None = None, all_queued_runs: bool = False) -> None:
+        """Cancel the job's active runs; without a job, ``all_queued_runs`` cancels every queued run of the jobs
+        ``caller`` may run (as Databricks cancels the workspace's queued runs)."""
+        if job_id is None:
+            if not all_queued_runs:
+                raise InvalidParameterValue("Missing required field: job_id (or all_queued_runs: true to cancel "
+                                            "every queued run).")
+            for run in self.store.runs(active=True):
+                job = self.store.job(run["job_id"]) if run.get("job_id") is not None else None
+                queued = run["state"].get("life_cycle_state") == "QUEUED"
+                if queued and job is not None and (caller is None or self.permissions.rank_of(
+                        _owned(job), caller) >= RANK[CAN_MANAGE_RUN]):
+                    self.runner.cancel(run["run_id"])
+            return
         self.permissions.require(_owned(self._job(job_id)), caller, CAN_MANAGE_RUN, "cancel the runs of")
         for run in self.store.runs(job_id, active=True):
-            self.runner.cancel(run["run_id"])
+            if not all_queued_runs or run["state"].get("life_cycle_state") == "QUEUED":
+                self.runner.cancel(run["run_id"])
 
     def delete_run(self, run_id: Any, caller: Caller | None = None) -> None:
         run = self._run(run_id)

@@ -136,6 +136,9 @@ def validate_tasks(tasks: Any, field: str, local_cluster_id: str, job_cluster_ke
         for j, dep in enumerate(graph[task["task_key"]]):
             if dep not in keys:
                 raise _fail(f"{field}[{i}].depends_on[{j}].task_key", f"unknown task {dep!r}")
+            if "outcome" in task["depends_on"][j] and "condition_task" not in tasks[keys[dep]]:
+                raise _fail(f"{field}[{i}].depends_on[{j}].outcome", f"{dep!r} is not a condition_task: only a "
+                            f"condition task has an outcome to depend on")
     order = topological_order(graph)
     if order is None:
         raise _fail(field, "depends_on has a cycle: " + " -> ".join(find_cycle(graph)))

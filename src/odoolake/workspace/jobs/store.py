@@ -32,7 +32,8 @@ class JobsStore:
     def jobs(self, name: str | None = None) -> list[dict]:
         rows = self.db.connect().execute("SELECT job_id FROM jobs ORDER BY job_id").fetchall()
         out = [self.job(r["job_id"]) for r in rows]
-        return [j for j in out if j and (name is None or j["settings"].get("name") == name)]
+        wanted = None if name is None else name.casefold()  # the exact name, ignoring case, as Databricks filters
+        return [j for j in out if j and (wanted is None or str(j["settings"].get("name", "")).casefold() == wanted)]
 
     def save_settings(self, job_id: int, settings: dict) -> None:
         with self.db.transaction() as conn:

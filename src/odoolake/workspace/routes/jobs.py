@@ -15,9 +15,17 @@ def _svc(request: Request):
     return request.app.state.ws.jobs
 
 
+def _queued_by_default(request: Request, settings: dict) -> dict:
+    """Jobs made (or reset) through Jobs API 2.2 queue their runs unless ``queue`` says otherwise; 2.0 and 2.1 do
+    not (Databricks' "Updating from Jobs API 2.1 to 2.2")."""
+    if request.url.path.startswith("/api/2.2/") and "queue" not in settings:
+        return {**settings, "queue": {"enabled": True}}
+    return settings
+
+
 @versioned(router, "POST", V, "/jobs/create")
 async def create(request: Request) -> dict:
-    body = await json_body(request)
+    body = _queued_by_default(request, await json_body(request))
     acl = body.pop("access_control_list", None)
     return {"job_id": _svc(request).create(body, request.state.user, acl, caller(request))}
 
@@ -40,8 +48,8 @@ def list_jobs(request: Request) -> dict:
 @versioned(router, "POST", V, "/jobs/reset")
 async def reset(request: Request) -> dict:
     body = await json_body(request)
-    _svc(request).reset(field(body, "job_id", int, required=True), field(body, "new_settings", dict, required=True),
-                        caller(request))
+    new_settings = _queued_by_default(request, field(body, "new_settings", dict, required=True))
+    _svc(request).reset(field(body, "job_id", int, required=True), new_settings, caller(request))
     return {}
 
 
@@ -105,7 +113,8 @@ async def cancel_run(request: Request) -> dict:
 @versioned(router, "POST", V, "/jobs/runs/cancel-all")
 async def cancel_all(request: Request) -> dict:
     body = await json_body(request)
-    _svc(request).cancel_all_runs(field(body, "job_id", int, required=True), caller(request))
+    _svc(request).cancel_all_runs(field(body, "job_id", int), caller(request),
+                                  field(body, "all_queued_runs", bool, default=False))
     return {}
 
 
