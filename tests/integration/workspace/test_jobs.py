@@ -342,25 +342,42 @@ def test_run_now_only_and_notebook_params_then_runs_paging_filters_cancel_all_an
     assert {e.state.result_state for e in ended} == {RunResultState.CANCELED}
 
 
-def test_dynamic_values_reach_a_task_as_databricks_fills_them(w, notebooks):
+def test_dynamic_values_reach_a_task_as_databricks_fills_them(w, server, notebooks):
     import json
     from datetime import UTC, datetime
 
+    from databricks.sdk.service.jobs import SubmitTask
+
     upload(w, "/Shared/ETL/setv", 'dbutils.jobs.taskValues.set(key="v", value=42)\n')
+    keys = ("rid", "jr", "v", "d", "name", "weekday", "year", "count", "a_run", "ws", "literal", "dashed", "rd_ref")
     upload(w, "/Shared/ETL/echo", "import json\n"
-           'dbutils.notebook.exit(json.dumps({k: dbutils.widgets.get(k) for k in ("rid", "jr", "v", "d", "name")}))\n')
-    job = w.jobs.create(name="dynamic", tasks=[
+           f'dbutils.notebook.exit(json.dumps({{k: dbutils.widgets.get(k) for k in {keys!r}}}))\n')
+    job = w.jobs.create(name="dynamic", parameters=[
+        JobParameterDefinition(name="run-date", default="2026-01-01"),
+        JobParameterDefinition(name="rd", default="{{job.start_time.iso_date}}")], tasks=[
         Task(task_key="a", notebook_task=NotebookTask(notebook_path="/Shared/ETL/setv")),
         Task(task_key="b", depends_on=[Dep(task_key="a")], notebook_task=NotebookTask(
             notebook_path="/Shared/ETL/echo", base_parameters={
                 "rid": "{{task.run_id}}", "jr": "{{job.run_id}}", "v": "{{tasks.a.values.v}}",
-                "d": "{{job.start_time.iso_date}}", "name": "{{task.name}} of {{job.name}}"}))])
+                "d": "{{job.start_time.iso_date}}", "name": "{{task.name}} of {{job.name}}",
+                "weekday": "{{job.start_time.is_weekday}}", "year": "{{job.start_time.year}}",
+                "count": "{{task.execution_count}}", "a_run": "{{tasks.a.run_id}}", "ws": "{{workspace.id}}",
+                "literal": "{{my.value}}", "dashed": "{{job.parameters.`run-date`}}",
+                "rd_ref": "at {{job.parameters.rd}}"}))])
     run = w.jobs.run_now(job.job_id).result()
     assert run.state.result_state == RunResultState.SUCCESS, run.state.state_message
     b = next(t for t in run.tasks if t.task_key == "b")
+    a = next(t for t in run.tasks if t.task_key == "a")
     seen = json.loads(w.jobs.get_run_output(b.run_id).notebook_output.result)
-    started = datetime.fromtimestamp(run.start_time / 1000, UTC).date().isoformat()
-    assert seen == {"rid": str(b.run_id), "jr": str(run.run_id), "v": "42", "d": started, "name": "b of dynamic"}
+    started = datetime.fromtimestamp(run.start_time / 1000, UTC)
+    assert seen == {"rid": str(b.run_id), "jr": str(run.run_id), "v": "42", "d": started.date().isoformat(),
+                    "name": "b of dynamic", "weekday": str(started.isoweekday() <= 5).lower(),
+                    "year": str(started.year), "count": "1", "a_run": str(a.run_id),
+                    "ws": server.workspace.workspace_id, "literal": "{{my.value}}", "dashed": "2026-01-01",
+                    "rd_ref": f"at {started.date().isoformat()}"}  # a parameter's default is a reference too
+    bad = w.jobs.submit(run_name="bad ref", tasks=[SubmitTask(task_key="t", notebook_task=NotebookTask(
+        notebook_path="/Shared/ETL/echo", base_parameters={"rid": "{{job.start_time.fortnight}}"}))]).result()
+    assert "Unknown dynamic value reference {{job.start_time.fortnight}}" in bad.tasks[0].state.state_message
 
 
 def test_a_job_parameter_overrides_the_task_parameter_of_the_same_name(w, notebooks):

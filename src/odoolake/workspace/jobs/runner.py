@@ -46,6 +46,8 @@ LOG_LIMIT = 1024 * 1024
 RUN_HISTORY_DAYS = 60  # how long an ended run is kept, as Databricks keeps a job's run history
 HISTORY_SWEEP_SECONDS = 3600
 _REF = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+_REF_PARTS = re.compile(r"`[^`]*`|[^.]+")  # a reference's dotted parts, a part in backticks may hold dots or dashes
+REFERENCE_NAMESPACES = ("job", "task", "tasks", "workspace")  # what Databricks resolves; other {{…}} stay text
 FAILED_STATES = ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "INTERNAL_ERROR")
 NOT_STARTED = ("QUEUED", "PENDING")  # a run's life cycle states before a worker took it
 RUN_JOB_TRIGGER = "RUN_JOB_TASK"  # the trigger of a run that a run_job_task started, as Databricks names it
@@ -571,36 +573,52 @@ class JobRunner:
         return self.tree.local_file(path)
 
     def _resolver(self, run: dict, task: dict, values: dict[str, dict[str, Any]]) -> Callable[[str], str]:
+        """Dynamic value references (``{{job.start_time.iso_date}}`` …) as Databricks fills them. A reference in a
+        namespace Databricks knows (job, task, tasks, workspace) that names nothing is an error; any other text in
+        braces stays as it is, as Databricks leaves it. Identifiers may be quoted in backticks."""
         start = datetime.fromtimestamp((run.get("start_time") or _now_ms()) / 1000, UTC)
+        triggered = datetime.fromtimestamp((run.get("_enqueued_at") or run.get("start_time") or _now_ms()) / 1000, UTC)
         params = {p["name"]: p["value"] for p in run.get("job_parameters") or []}
         fixed = {
             "job.id": str(run.get("job_id", "")), "job.run_id": str(run["run_id"]),
-            "job.name": run.get("run_name", ""), "task.name": task["task_key"], "task.run_id": str(task["run_id"]),
-            "job.start_time.iso_date": start.date().isoformat(),
-            "job.start_time.iso_datetime": start.isoformat(timespec="seconds"),
-            "job.start_time.timestamp_ms": str(int(start.timestamp() * 1000)),
+            "job.name": run.get("run_name", ""), "job.repair_count": "0",
+            "task.name": task["task_key"], "task.run_id": str(task["run_id"]),
+            "task.execution_count": str((task.get("attempt_number") or 0) + 1),
             "job.trigger.type": run.get("trigger", "ONE_TIME"),
+            "workspace.id": self.paths.workspace_id, "workspace.url": self.workspace_url or "",
+            **_time_values("job.start_time", start), **_time_values("job.trigger.time", triggered),
         }
         tasks_by_key = {t["task_key"]: t for t in run["tasks"]}
 
-        def lookup(ref: str) -> str:
-            if ref.startswith("secrets/"):
-                return "{{" + ref + "}}"  # resolved inside the task process: the value never reaches the run record
+        def lookup(raw: str, depth: int) -> str:
+            if raw.startswith("secrets/"):
+                return "{{" + raw + "}}"  # resolved inside the task process: the value never reaches the run record
+            parts = [p.strip("`") for p in _REF_PARTS.findall(raw)]
+            ref = ".".join(parts)
             if ref in fixed:
                 return fixed[ref]
-            if ref.startswith("job.parameters."):
-                name = ref[len("job.parameters."):]
+            if parts[0] == "job" and len(parts) >= 3 and parts[1] == "parameters":
+                name = ".".join(parts[2:])
                 if name in params:
-                    return str(params[name])
-            parts = ref.split(".")
+                    return resolve(str(params[name]), depth + 1)  # a default may itself be a reference
             if len(parts) == 4 and parts[0] == "tasks" and parts[2] == "values" and parts[3] in values.get(parts[1], {}):
                 value = values[parts[1]][parts[3]]
                 return value if isinstance(value, str) else json.dumps(value)
-            if len(parts) == 3 and parts[0] == "tasks" and parts[2] == "result_state" and parts[1] in tasks_by_key:
-                return tasks_by_key[parts[1]]["state"].get("result_state", "").lower()
-            raise TaskFailure("FAILED", f"Unknown dynamic value reference {{{{{ref}}}}}.")
+            upstream = tasks_by_key.get(parts[1]) if len(parts) == 3 and parts[0] == "tasks" else None
+            if upstream is not None and parts[2] in ("result_state", "run_id", "execution_count", "error_code"):
+                return {"result_state": upstream["state"].get("result_state", "").lower(),
+                        "run_id": str(upstream["run_id"]),
+                        "execution_count": str((upstream.get("attempt_number") or 0) + 1),
+                        "error_code": upstream["state"].get("result_state", "")
+                        if upstream["state"].get("result_state") in FAILED_STATES else ""}[parts[2]]
+            if parts[0] not in REFERENCE_NAMESPACES:
+                return "{{" + raw + "}}"  # not a reference Databricks knows: left as written
+            raise TaskFailure("FAILED", f"Unknown dynamic value reference {{{{{raw}}}}}.")
 
-        return lambda text: _REF.sub(lambda m: lookup(m.group(1)), text)
+        def resolve(text: str, depth: int = 0) -> str:
+            return text if depth > 1 else _REF.sub(lambda m: lookup(m.group(1), depth), text)
+
+        return resolve
 
     def _save(self, run: dict) -> None:
         self.store.save_run(run)
@@ -682,6 +700,16 @@ class _TaskProcess:
         if self.cgroup is not None:
             self.cgroup.kill()
         kill_tree(self.proc.pid)
+
+
+def _time_values(prefix: str, moment: datetime) -> dict[str, str]:
+    """``{{<prefix>.<argument>}}`` of a time, with Databricks' arguments (UTC)."""
+    values = {"iso_date": moment.date().isoformat(), "iso_datetime": moment.isoformat(timespec="seconds"),
+              "timestamp_ms": str(int(moment.timestamp() * 1000)), "iso_weekday": str(moment.isoweekday()),
+              "is_weekday": str(moment.isoweekday() <= 5).lower(), "year": str(moment.year),
+              "month": str(moment.month), "day": str(moment.day), "hour": str(moment.hour),
+              "minute": str(moment.minute), "second": str(moment.second)}
+    return {f"{prefix}.{k}": v for k, v in values.items()}
 
 
 def task_environment(credential: str | None, workspace_url: str | None) -> dict[str, str]:
