@@ -613,3 +613,24 @@ def test_a_job_timeout_names_the_jobs_timeout(w, server):
     assert run.state.result_state == RunResultState.TIMEDOUT
     assert "the job's timeout_seconds (3 s) passed while this task ran" in run.tasks[0].state.state_message
     w.jobs.delete(job.job_id)
+
+
+def test_job_parameters_reach_sql_file_tasks_and_run_now_sql_params_win(w, server):
+    """Job parameters were not pushed down to SQL file tasks (':p was not provided'), and run-now's sql_params were
+    dropped."""
+    from databricks.sdk.service.jobs import SqlTask
+    from databricks.sdk.service.jobs import SqlTaskFile as SqlFile
+
+    w.workspace.upload("/Shared/py/pushdown.sql", b"SELECT CAST(:n AS INT) * 2 AS doubled",
+                       format=ImportFormat.AUTO, overwrite=True)
+    job = w.jobs.create(name="sql pushdown", parameters=[JobParameterDefinition(name="n", default="5"),
+                                                         JobParameterDefinition(name="month", default="2026-07")],
+                        tasks=[Task(task_key="sql", sql_task=SqlTask(
+                            warehouse_id="local0000000000", file=SqlFile(path="/Shared/py/pushdown.sql"),
+                            parameters={"n": "21"}))])
+    run = w.jobs.run_now(job_id=job.job_id).result()
+    assert run.state.result_state == RunResultState.SUCCESS, run.state.state_message
+    assert "10" in w.jobs.get_run_output(run.tasks[0].run_id).logs  # the job's n over the task's
+    again = w.jobs.run_now(job_id=job.job_id, sql_params={"n": "50"}).result()
+    assert "100" in w.jobs.get_run_output(again.tasks[0].run_id).logs
+    w.jobs.delete(job.job_id)

@@ -558,8 +558,11 @@ class JobRunner:
             elif kind == "python_wheel_task":
                 spec["parameters"] = python_parameters()
                 spec["named_parameters"] = {k: resolve(str(v)) for k, v in (spec.get("named_parameters") or {}).items()}
-            elif kind == "sql_task":
-                spec["parameters"] = {k: resolve(str(v)) for k, v in (spec.get("parameters") or {}).items()}
+            elif kind == "sql_task":  # job parameters pushed down as for notebooks; run-now's sql_params over both
+                params = {**(spec.get("parameters") or {}),
+                          **{p["name"]: p["value"] for p in run.get("job_parameters") or []},
+                          **(run.get("_sql_params") or {})}
+                spec["parameters"] = {k: resolve(str(v)) for k, v in params.items()}
                 spec["local_path"] = str(self._file(spec["file"]["path"]))
         except ApiError as exc:
             raise TaskFailure("FAILED", f"{exc.message} Import it into the workspace first.") from exc

@@ -243,14 +243,14 @@ class JobsService:
     def run_now(self, job_id: Any, job_parameters: dict | None = None, notebook_params: dict | None = None,
                 python_params: builtins.list | None = None, only: builtins.list | None = None,
                 queue: dict | None = None, trigger: str = "ONE_TIME", idempotency_token: str | None = None,
-                caller: Caller | None = None) -> dict:
+                caller: Caller | None = None, sql_params: dict | None = None) -> dict:
         self.permissions.require(_owned(self._job(job_id)), caller, CAN_MANAGE_RUN, "run")
         return self._started_once(idempotency_token, lambda: self._run_now(
-            job_id, job_parameters, notebook_params, python_params, only, queue, trigger))
+            job_id, job_parameters, notebook_params, python_params, only, queue, trigger, sql_params))
 
     def _run_now(self, job_id: Any, job_parameters: dict | None, notebook_params: dict | None,
                  python_params: builtins.list | None, only: builtins.list | None, queue: dict | None,
-                 trigger: str) -> dict:
+                 trigger: str, sql_params: dict | None = None) -> dict:
         job = self._job(job_id)
         settings = job["settings"]
         tasks = settings.get("tasks") or []
@@ -269,7 +269,8 @@ class JobsService:
                 f"Job {job_id} cannot run: its run_job_tasks would trigger jobs in a circle "
                 f"({' → '.join(str(j) for j in cycle)}); circular Run Job dependencies are not supported.")
         params = self._job_parameters(settings, job_parameters)
-        for field, value, kind in (("notebook_params", notebook_params, dict), ("python_params", python_params, list)):
+        for field, value, kind in (("notebook_params", notebook_params, dict), ("python_params", python_params, list),
+                                   ("sql_params", sql_params, dict)):
             if value is not None and not isinstance(value, kind):
                 raise InvalidParameterValue(f"Invalid {field}: expected {'an object' if kind is dict else 'a list'}.")
         run = self._new_run(settings.get("name", "Untitled"), tasks, job_id=job_id, run_type="JOB_RUN",
@@ -277,6 +278,7 @@ class JobsService:
                             job_clusters=settings.get("job_clusters", []), creator=job["creator_user_name"],
                             principal=run_as_principal(job))
         run["_notebook_params"] = {k: str(v) for k, v in (notebook_params or {}).items()}
+        run["_sql_params"] = {k: str(v) for k, v in (sql_params or {}).items()}
         if python_params is not None:
             run["_python_params"] = [str(p) for p in python_params]
         self._admit(run, settings, queue)

@@ -77,7 +77,8 @@ async def run_now(request: Request) -> dict:
     return _svc(request).run_now(
         field(body, "job_id", int, required=True), field(body, "job_parameters", dict),
         field(body, "notebook_params", dict), field(body, "python_params", list), field(body, "only", list),
-        field(body, "queue", dict), idempotency_token=field(body, "idempotency_token", str), caller=caller(request))
+        field(body, "queue", dict), idempotency_token=field(body, "idempotency_token", str), caller=caller(request),
+        sql_params=field(body, "sql_params", dict))
 
 
 @versioned(router, "POST", V, "/jobs/runs/submit")
