@@ -634,3 +634,27 @@ def test_job_parameters_reach_sql_file_tasks_and_run_now_sql_params_win(w, serve
     again = w.jobs.run_now(job_id=job.job_id, sql_params={"n": "50"}).result()
     assert "100" in w.jobs.get_run_output(again.tasks[0].run_id).logs
     w.jobs.delete(job.job_id)
+
+
+def test_a_jobs_api_2_0_single_task_job_and_submit_run_as_one_task(w, server, notebooks):
+    """The legacy CLI's single-task format (top-level notebook_task) was stored and then 'has no tasks to run';
+    2.0 runs/submit in it was 'Missing required field: tasks'."""
+    auth = {"Authorization": f"Bearer {server.token}"}
+    cluster = next(iter(w.clusters.list())).cluster_id
+    made = httpx.post(f"{server.url}/api/2.0/jobs/create", headers=auth, json={
+        "name": "legacy month", "existing_cluster_id": cluster, "max_retries": 1,
+        "notebook_task": {"notebook_path": "/Shared/ETL/first", "base_parameters": {"month": "2026-07"}}})
+    assert made.status_code == 200, made.text
+    settings = w.jobs.get(made.json()["job_id"]).settings
+    assert [(t.task_key, t.notebook_task.notebook_path, t.max_retries) for t in settings.tasks] == [
+        ("legacy_month", "/Shared/ETL/first", 1)]
+    run = w.jobs.run_now(job_id=made.json()["job_id"]).result()
+    assert run.state.result_state == RunResultState.SUCCESS, run.state.state_message
+    assert w.jobs.get_run_output(run.tasks[0].run_id).notebook_output.result == "2026-07"
+    submitted = httpx.post(f"{server.url}/api/2.0/jobs/runs/submit", headers=auth, json={
+        "run_name": "legacy once", "existing_cluster_id": cluster,
+        "notebook_task": {"notebook_path": "/Shared/ETL/first"}})
+    assert submitted.status_code == 200, submitted.text
+    once = w.jobs.wait_get_run_job_terminated_or_skipped(submitted.json()["run_id"])
+    assert once.state.result_state == RunResultState.SUCCESS and once.tasks[0].task_key == "legacy_once"
+    w.jobs.delete(made.json()["job_id"])

@@ -18,6 +18,9 @@ TASK_TYPES = ("notebook_task", "spark_python_task", "python_wheel_task", "sql_ta
               "run_job_task", "pipeline_task")
 REFUSED_TASK_TYPES = ("spark_jar_task", "spark_submit_task", "dbt_task", "for_each_task", "dashboard_task",
                       "power_bi_task", "clean_rooms_notebook_task", "gen_ai_compute_task")
+# What a Jobs API 2.0 single-task job (format SINGLE_TASK) keeps at its top level that belongs to its one task.
+SINGLE_TASK_FIELDS = (*TASK_TYPES, *REFUSED_TASK_TYPES, "existing_cluster_id", "new_cluster", "libraries",
+                      "max_retries", "min_retry_interval_millis", "retry_on_timeout")
 RUN_IF = ("ALL_SUCCESS", "ALL_DONE", "NONE_FAILED", "AT_LEAST_ONE_SUCCESS", "ALL_FAILED", "AT_LEAST_ONE_FAILED")
 CONDITION_OPS = ("EQUAL_TO", "NOT_EQUAL", "GREATER_THAN", "GREATER_THAN_OR_EQUAL", "LESS_THAN",
                  "LESS_THAN_OR_EQUAL")
@@ -116,6 +119,20 @@ def validate_task(task: Any, field: str, local_cluster_id: str, job_cluster_keys
     jck = task.get("job_cluster_key")
     if jck is not None and job_cluster_keys is not None and jck not in job_cluster_keys:
         raise _fail(f"{field}.job_cluster_key", f"{jck!r} is not defined in job_clusters")
+
+
+def single_task_as_tasks(settings: dict) -> dict:
+    """A Jobs API 2.0 single-task job or submit (``notebook_task`` and its cluster at the top level, as the legacy
+    CLI sends it) as the one task of a multi-task job, named after the job, as Databricks converts it; anything
+    else unchanged."""
+    if not isinstance(settings, dict) or "tasks" in settings or not any(k in settings for k in (*TASK_TYPES,
+                                                                                              *REFUSED_TASK_TYPES)):
+        return settings
+    name = str(settings.get("name") or settings.get("run_name") or "")
+    task = {"task_key": re.sub(r"[^\w-]", "_", name)[:100] or "task",
+            **{k: v for k, v in settings.items() if k in SINGLE_TASK_FIELDS}}
+    return {**{k: v for k, v in settings.items() if k not in SINGLE_TASK_FIELDS}, "tasks": [task],
+            "format": "MULTI_TASK"}
 
 
 def validate_tasks(tasks: Any, field: str, local_cluster_id: str, job_cluster_keys: set[str] | None,

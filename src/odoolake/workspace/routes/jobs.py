@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from odoolake.workspace.errors import NotImplementedLocally
+from odoolake.workspace.jobs.settings import single_task_as_tasks
 from odoolake.workspace.routes.common import caller, field, json_body, query_bool, query_int, versioned
 
 router = APIRouter()
@@ -25,7 +26,7 @@ def _queued_by_default(request: Request, settings: dict) -> dict:
 
 @versioned(router, "POST", V, "/jobs/create")
 async def create(request: Request) -> dict:
-    body = _queued_by_default(request, await json_body(request))
+    body = _queued_by_default(request, single_task_as_tasks(await json_body(request)))
     acl = body.pop("access_control_list", None)
     return {"job_id": _svc(request).create(body, request.state.user, acl, caller(request))}
 
@@ -48,7 +49,7 @@ def list_jobs(request: Request) -> dict:
 @versioned(router, "POST", V, "/jobs/reset")
 async def reset(request: Request) -> dict:
     body = await json_body(request)
-    new_settings = _queued_by_default(request, field(body, "new_settings", dict, required=True))
+    new_settings = _queued_by_default(request, single_task_as_tasks(field(body, "new_settings", dict, required=True)))
     _svc(request).reset(field(body, "job_id", int, required=True), new_settings, caller(request))
     return {}
 
@@ -83,7 +84,7 @@ async def run_now(request: Request) -> dict:
 
 @versioned(router, "POST", V, "/jobs/runs/submit")
 async def submit(request: Request) -> dict:
-    body = await json_body(request)
+    body = single_task_as_tasks(await json_body(request))
     return _svc(request).submit(field(body, "run_name", str), field(body, "tasks", list, required=True),
                                 field(body, "timeout_seconds", int), request.state.user,
                                 field(body, "idempotency_token", str))
