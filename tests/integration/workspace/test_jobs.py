@@ -658,3 +658,32 @@ def test_a_jobs_api_2_0_single_task_job_and_submit_run_as_one_task(w, server, no
     once = w.jobs.wait_get_run_job_terminated_or_skipped(submitted.json()["run_id"])
     assert once.state.result_state == RunResultState.SUCCESS and once.tasks[0].task_key == "legacy_once"
     w.jobs.delete(made.json()["job_id"])
+
+
+def test_a_tasks_cluster_spark_conf_and_env_vars_reach_it(w, server):
+    """A job cluster's spark_conf and spark_env_vars were accepted and ignored."""
+    from databricks.sdk.service.compute import ClusterSpec
+    from databricks.sdk.service.jobs import JobCluster
+
+    scope = "cluster-env"
+    if scope not in [s.name for s in w.secrets.list_scopes()]:
+        w.secrets.create_scope(scope)
+    w.secrets.put_secret(scope, "token", string_value="s3cr3t-value")
+    upload(w, "/Shared/ETL/cluster_probe", "import os, json\n"
+           'dbutils.notebook.exit(json.dumps({"conf": spark.conf.get("odoolake.probe.month"), '
+           '"env": os.environ.get("PROBE_REGION"), "secret_len": len(os.environ.get("PROBE_TOKEN", ""))}))\n')
+    spec = ClusterSpec(spark_version="15.4.x-scala2.12", num_workers=1, node_type_id="local",
+                       spark_conf={"odoolake.probe.month": "{{job.start_time.year}}-07"},
+                       spark_env_vars={"PROBE_REGION": "ph-manila", "PROBE_TOKEN": "{{secrets/cluster-env/token}}"})
+    job = w.jobs.create(name="cluster settings", job_clusters=[JobCluster(job_cluster_key="c", new_cluster=spec)],
+                        tasks=[Task(task_key="t", job_cluster_key="c",
+                                    notebook_task=NotebookTask(notebook_path="/Shared/ETL/cluster_probe"))])
+    run = w.jobs.run_now(job_id=job.job_id).result()
+    assert run.state.result_state == RunResultState.SUCCESS, run.state.state_message
+    import json
+    from datetime import UTC, datetime
+
+    seen = json.loads(w.jobs.get_run_output(run.tasks[0].run_id).notebook_output.result)
+    year = datetime.fromtimestamp(run.start_time / 1000, UTC).year
+    assert seen == {"conf": f"{year}-07", "env": "ph-manila", "secret_len": len("s3cr3t-value")}
+    w.jobs.delete(job.job_id)

@@ -34,6 +34,7 @@ from odoolake.workspace.jobs.connections import TaskConnections
 from odoolake.workspace.jobs.processes import TaskCgroup, TreeMemory, delegated_cgroup, kill_tree, new_cgroup
 from odoolake.workspace.jobs.settings import topological_order
 from odoolake.workspace.jobs.store import JobsStore
+from odoolake.workspace.jobs.task_process import CLUSTER_KEY
 from odoolake.workspace.pipelines import TERMINAL as TERMINAL_UPDATES
 from odoolake.workspace.secrets.crypto import KEY_ENV
 from odoolake.workspace.secrets.grants import CREDENTIAL_ENV, IN_TASK_ENV, WORKSPACE_URL_ENV, TaskGrants
@@ -335,6 +336,10 @@ class JobRunner:
             return self._run_job_task(run, task["run_job_task"], resolve, self._time_left(task, deadline))
         spec = json.loads(json.dumps(task[kind]))
         self._prepare(kind, spec, run, resolve)
+        cluster = task.get("new_cluster") or next((jc.get("new_cluster") or {} for jc in run.get("job_clusters") or []
+                                                   if jc.get("job_cluster_key") == task.get("job_cluster_key")), {})
+        spec[CLUSTER_KEY] = {k: {str(n): resolve(str(v)) for n, v in (cluster.get(k) or {}).items()}
+                             for k in ("spark_conf", "spark_env_vars")}
         run_dir = self.paths.home / "runs" / str(run["run_id"]) / str(task["run_id"])
         timeout = self._time_left(task, deadline)
         outcome, logs = self.spawn(kind, spec, run_dir, task["task_key"], values, timeout, run["run_id"],

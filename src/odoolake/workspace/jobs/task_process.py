@@ -23,6 +23,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+CLUSTER_KEY = "_cluster"  # the task spec's copy of its cluster's spark_conf and spark_env_vars (the runner fills it)
+
 
 def _session(spec: dict[str, Any]):
     from pyspark.sql.connect.session import SparkSession
@@ -56,6 +58,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     outcome: dict[str, Any] = {"exit_value": None, "task_values": {}, "error": None, "error_trace": None}
     try:
         paths, spark = _session(spec)
+        _apply_cluster(task, spark)
         if kind == "notebook_task":
             from odoolake.workspace.notebooks import run_notebook
 
@@ -120,12 +123,25 @@ def _run_entry_point(task: dict[str, Any]) -> None:
 def _resolve_secrets(task: dict[str, Any]) -> None:
     from odoolake.workspace.secrets.reader import resolve_refs
 
-    for key in ("base_parameters", "named_parameters", "parameters", "configuration"):
-        value = task.get(key)
+    cluster = task.get(CLUSTER_KEY) or {}
+    for holder, key in [(task, k) for k in ("base_parameters", "named_parameters", "parameters", "configuration")] + [
+            (cluster, k) for k in ("spark_conf", "spark_env_vars")]:
+        value = holder.get(key)
         if isinstance(value, dict):
-            task[key] = {k: resolve_refs(v) if isinstance(v, str) else v for k, v in value.items()}
+            holder[key] = {k: resolve_refs(v) if isinstance(v, str) else v for k, v in value.items()}
         elif isinstance(value, list):
-            task[key] = [resolve_refs(v) if isinstance(v, str) else v for v in value]
+            holder[key] = [resolve_refs(v) if isinstance(v, str) else v for v in value]
+
+
+def _apply_cluster(task: dict[str, Any], spark: Any) -> None:
+    """The task's cluster settings, as its Databricks cluster would have them: ``spark_env_vars`` in the process's
+    environment (never over a variable the runner set: those carry the task's credentials), ``spark_conf`` on its
+    Spark session."""
+    cluster = task.get(CLUSTER_KEY) or {}
+    for name, value in (cluster.get("spark_env_vars") or {}).items():
+        os.environ.setdefault(str(name), str(value))
+    for key, value in (cluster.get("spark_conf") or {}).items():
+        spark.conf.set(str(key), str(value))
 
 
 def _exit_with_parent() -> None:
