@@ -687,3 +687,19 @@ def test_a_tasks_cluster_spark_conf_and_env_vars_reach_it(w, server):
     year = datetime.fromtimestamp(run.start_time / 1000, UTC).year
     assert seen == {"conf": f"{year}-07", "env": "ph-manila", "secret_len": len("s3cr3t-value")}
     w.jobs.delete(job.job_id)
+
+
+def test_a_library_the_workspace_lacks_fails_the_task_naming_it(w, notebooks):
+    """A task's libraries were ignored: its code then failed with a bare ModuleNotFoundError."""
+    from databricks.sdk.service.compute import Library, PythonPyPiLibrary
+
+    job = w.jobs.create(name="needs emoji", tasks=[Task(
+        task_key="t", libraries=[Library(pypi=PythonPyPiLibrary(package="emoji==2.12.1"))],
+        notebook_task=NotebookTask(notebook_path="/Shared/ETL/first"))])
+    run = w.jobs.run_now(job_id=job.job_id).result()
+    assert run.state.result_state == RunResultState.FAILED
+    assert "library emoji==2.12.1 is not in the local workspace's Python environment" in run.state.state_message
+    with pytest.raises(Exception, match=r"tasks\[0\]\.environment_key.*'nope' is not one of the job's environments"):
+        w.jobs.create(name="bad env", tasks=[Task(task_key="t", environment_key="nope",
+                                                  notebook_task=NotebookTask(notebook_path="/Shared/ETL/first"))])
+    w.jobs.delete(job.job_id)

@@ -29,7 +29,7 @@ import psutil
 from odoolake.config import WorkspacePaths
 from odoolake.workspace.errors import ApiError
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
-from odoolake.workspace.jobs import lifecycle
+from odoolake.workspace.jobs import libraries, lifecycle
 from odoolake.workspace.jobs.connections import TaskConnections
 from odoolake.workspace.jobs.processes import TaskCgroup, TreeMemory, delegated_cgroup, kill_tree, new_cgroup
 from odoolake.workspace.jobs.settings import topological_order
@@ -334,6 +334,9 @@ class JobRunner:
             return self._run_pipeline_task(run, task["pipeline_task"], self._time_left(task, deadline))
         if kind == "run_job_task":
             return self._run_job_task(run, task["run_job_task"], resolve, self._time_left(task, deadline))
+        problem = libraries.missing(task.get("libraries"))
+        if problem:
+            raise TaskFailure("FAILED", problem)
         spec = json.loads(json.dumps(task[kind]))
         self._prepare(kind, spec, run, resolve)
         cluster = task.get("new_cluster") or next((jc.get("new_cluster") or {} for jc in run.get("job_clusters") or []

@@ -282,6 +282,13 @@ def validate_settings(settings: Any, local_cluster_id: str, partial: bool = Fals
     if "tasks" in settings:
         validate_tasks(settings["tasks"], "tasks", local_cluster_id, None if partial else (job_cluster_keys or set()),
                        whole=not partial)
+        if not partial:  # an environment_key names one of the job's environments
+            environments = {e.get("environment_key") for e in settings.get("environments") or []
+                            if isinstance(e, dict)}
+            for i, task in enumerate(settings["tasks"]):
+                key = task.get("environment_key")
+                if key is not None and key not in environments:
+                    raise _fail(f"tasks[{i}].environment_key", f"{key!r} is not one of the job's environments")
     params = settings.get("parameters")
     if params is not None:
         _type(params, list, "parameters", "a list")
