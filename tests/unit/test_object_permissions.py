@@ -120,13 +120,19 @@ def test_forget_drops_a_deleted_jobs_grants(perms):
 
 
 def test_non_admins_run_jobs_only_as_themselves_or_a_service_principal(perms):
-    perms.check_run_as("creator@x", CREATOR)
-    perms.check_run_as("robot@x", CREATOR)
-    perms.check_run_as("other@x", ADMIN)
-    perms.check_run_as("owner@x", None)
+    perms.check_run_as({"user_name": "creator@x"}, CREATOR)
+    perms.check_run_as({"service_principal_name": "robot@x"}, CREATOR)
+    perms.check_run_as({"user_name": "other@x"}, ADMIN)
+    perms.check_run_as({"user_name": "owner@x"}, None)
+    perms.check_run_as({"user_name": "owner@x"}, CREATOR, present="owner@x")  # kept as found: not asked again
+    perms.check_run_as(None, CREATOR)
     with pytest.raises(PermissionDenied, match="creator@x may set run_as only to themselves or to a service "
                                                "principal, not to the user owner@x"):
-        perms.check_run_as("owner@x", CREATOR)
+        perms.check_run_as({"user_name": "owner@x"}, CREATOR)
+    with pytest.raises(InvalidParameterValue, match="expected exactly one of user_name or service_principal_name"):
+        perms.check_run_as({"user_name": "creator@x", "service_principal_name": "robot@x"}, ADMIN)
+    with pytest.raises(InvalidParameterValue, match="'ghost@x' is not a user or service principal"):
+        perms.check_run_as({"user_name": "ghost@x"}, ADMIN)
 
 
 def test_a_pipelines_grants_are_its_own_and_its_run_level_is_can_run(tmp_path):

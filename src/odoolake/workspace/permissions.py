@@ -225,9 +225,20 @@ class ObjectPermissions:
 
     # -- run_as ----------------------------------------------------------------------------------
 
-    def check_run_as(self, name: str, caller: Caller | None) -> None:
-        """A non-admin may have a job or pipeline run as themselves or a service principal, not as another user."""
-        if caller is None or caller.is_admin or name == caller.user or self.is_service_principal(name):
+    def check_run_as(self, run_as: Any, caller: Caller | None, present: str | None = None) -> None:
+        """A job's or pipeline's ``run_as``: one user or service principal of the workspace, which a non-admin
+        ``caller`` may name only if it is themselves or a service principal (asked only when it changes from
+        ``present``, whom the object runs as now)."""
+        if not run_as:
+            return
+        if not isinstance(run_as, dict) or len(run_as) != 1 or next(iter(run_as)) not in (USER, SERVICE_PRINCIPAL):
+            raise InvalidParameterValue("Invalid run_as: expected exactly one of user_name or service_principal_name.")
+        name = next(iter(run_as.values()))
+        if not isinstance(name, str) or not self.known_principal(name):
+            raise InvalidParameterValue(f"Invalid run_as: {name!r} is not a user or service principal of this "
+                                        f"workspace (add it with: odoolake users set {name} service_principal).")
+        if name == present or caller is None or caller.is_admin or name == caller.user or \
+                self.is_service_principal(name):
             return
         raise PermissionDenied(f"Invalid run_as: {caller.user} may set run_as only to themselves or to a service "
                                f"principal, not to the user {name} (a workspace admin may).")

@@ -201,22 +201,6 @@ class PipelinesService:
         spec["target"] = target
         return spec
 
-    def _check_run_as(self, spec: dict, caller: Caller | None, present: str | None = None) -> None:
-        """``run_as`` names one user or service principal of the workspace that ``caller`` may name (asked only
-        when it changes from ``present``)."""
-        run_as = spec.get("run_as")
-        if not run_as:
-            return
-        if not isinstance(run_as, dict) or len(run_as) != 1 or next(iter(run_as)) not in ("user_name",
-                                                                                          "service_principal_name"):
-            raise InvalidParameterValue("Invalid run_as: expected exactly one of user_name or service_principal_name.")
-        name = next(iter(run_as.values()))
-        if not isinstance(name, str) or not self.known_principal(name):
-            raise InvalidParameterValue(f"Invalid run_as: {name!r} is not a user or service principal of this "
-                                        f"workspace (add it with: odoolake users set {name} service_principal).")
-        if name != present:
-            self.permissions.check_run_as(name, caller)
-
     @staticmethod
     def _principal(row: Any) -> str:
         """Whom the pipeline's updates run as: its ``run_as``, else its creator."""
@@ -238,7 +222,7 @@ class PipelinesService:
 
     def create(self, body: dict, caller: Caller | None = None) -> str:
         spec = self._spec(body)
-        self._check_run_as(spec, caller)
+        self.permissions.check_run_as(spec.get("run_as"), caller)
         pipeline_id = str(uuid.uuid4())
         spec["id"] = pipeline_id
         with self._naming:
@@ -281,7 +265,7 @@ class PipelinesService:
         row = self._row(pipeline_id)
         self.permissions.require(self._owned(row), caller, CAN_MANAGE, "edit")
         spec = self._spec(body)
-        self._check_run_as(spec, caller, self._principal(row))
+        self.permissions.check_run_as(spec.get("run_as"), caller, self._principal(row))
         spec["id"] = pipeline_id
         with self._naming:
             self._check_name(spec, body, editing=pipeline_id)

@@ -89,28 +89,12 @@ class JobsService:
                                              lambda name: self.is_service_principal(name))
         self._tokens_lock = threading.Lock()  # an idempotency token's check and its run's start, one at a time
 
-    def _check_run_as(self, settings: dict, caller: Caller | None = None, present: str | None = None) -> None:
-        """``settings``' run_as is well formed, names a principal of the workspace and one ``caller`` may name
-        (checked only when it changes from ``present``, the job's principal now)."""
-        run_as = settings.get("run_as")
-        if not run_as:
-            return
-        if not isinstance(run_as, dict) or len(run_as) != 1 or next(iter(run_as)) not in ("user_name",
-                                                                                          "service_principal_name"):
-            raise InvalidParameterValue("Invalid run_as: expected exactly one of user_name or service_principal_name.")
-        name = next(iter(run_as.values()))
-        if not isinstance(name, str) or not self.known_principal(name):
-            raise InvalidParameterValue(f"Invalid run_as: {name!r} is not a user or service principal of this "
-                                        f"workspace (add it with: odoolake users set {name} service_principal).")
-        if name != present:
-            self.permissions.check_run_as(name, caller)
-
     # -- jobs ------------------------------------------------------------------------------------
 
     def create(self, settings: dict, creator: str | None = None, access_control_list: Any = None,
                caller: Caller | None = None) -> int:
         validate_settings(settings, self.cluster_id)
-        self._check_run_as(settings, caller)
+        self.permissions.check_run_as(settings.get("run_as"), caller)
         grants = self.permissions.check(access_control_list, caller) if access_control_list is not None else []
         settings = _with_trigger_defaults(copy.deepcopy(settings))
         settings.setdefault("name", "Untitled")
@@ -161,7 +145,7 @@ class JobsService:
         job = self._job(job_id)
         self.permissions.require(_owned(job), caller, CAN_MANAGE, "edit")
         validate_settings(new_settings, self.cluster_id)
-        self._check_run_as(new_settings, caller, run_as_principal(job))
+        self.permissions.check_run_as(new_settings.get("run_as"), caller, run_as_principal(job))
         settings = _with_trigger_defaults(copy.deepcopy(new_settings))
         settings.setdefault("name", "Untitled")
         settings.setdefault("max_concurrent_runs", 1)
@@ -176,7 +160,7 @@ class JobsService:
         if not isinstance(new_settings, dict):
             raise InvalidParameterValue("Invalid new_settings: expected an object.")
         validate_settings(new_settings, self.cluster_id, partial=True)
-        self._check_run_as(new_settings, caller, run_as_principal(job))
+        self.permissions.check_run_as(new_settings.get("run_as"), caller, run_as_principal(job))
         for field in fields_to_remove or []:
             if not isinstance(field, str):
                 raise InvalidParameterValue(f"Invalid fields_to_remove entry {field!r}: expected a string.")
