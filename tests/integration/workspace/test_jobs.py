@@ -244,7 +244,10 @@ def test_max_concurrent_runs_skips_or_queues(w, server, tmp_path):
     assert w.jobs.get(legacy["job_id"]).settings.queue is None
     default_first = w.jobs.run_now(job_id=by_default.job_id)
     default_second = w.jobs.run_now(job_id=by_default.job_id)
-    assert w.jobs.get_run(default_second.run_id).state.life_cycle_state == RunLifeCycleState.QUEUED
+    waiting = w.jobs.get_run(default_second.run_id)
+    assert waiting.state.life_cycle_state == RunLifeCycleState.QUEUED
+    assert waiting.state.queue_reason == "Queued due to reaching maximum concurrent runs of 1."
+    assert waiting.status.queue_details.code.value == "MAX_CONCURRENT_RUNS_REACHED"
     w.jobs.cancel_all_runs(all_queued_runs=True)  # no job named: every queued run
     for waiting in (queued, default_second):
         wait_until(lambda r=waiting: w.jobs.get_run(r.run_id).state.result_state == RunResultState.CANCELED,

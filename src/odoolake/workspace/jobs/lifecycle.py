@@ -29,10 +29,15 @@ RESULTS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def set_active(run: dict, life_cycle_state: str, message: str = "") -> None:
+def set_active(run: dict, life_cycle_state: str, message: str = "", queue_code: str | None = None) -> None:
+    """An active state; a QUEUED one says why in ``state.queue_reason`` and ``status.queue_details`` (``queue_code``
+    as Databricks names the cause, e.g. ``MAX_CONCURRENT_RUNS_REACHED``)."""
     run["state"] = {"life_cycle_state": life_cycle_state, "state_message": message,
                     "user_cancelled_or_timedout": False}
     run["status"] = {"state": "WAITING" if life_cycle_state == "WAITING_FOR_RETRY" else life_cycle_state}
+    if queue_code is not None:
+        run["state"]["queue_reason"] = message
+        run["status"]["queue_details"] = {"code": queue_code, "message": message}
     _log(run)
 
 

@@ -364,7 +364,8 @@ class JobsService:
             self.store.save_run(run)
             return
         if len(active) >= max_runs:
-            lifecycle.set_active(run, "QUEUED", "Queued: the job has reached its maximum concurrent runs")
+            lifecycle.set_active(run, "QUEUED", f"Queued due to reaching maximum concurrent runs of {max_runs}.",
+                                 queue_code="MAX_CONCURRENT_RUNS_REACHED")
         else:
             lifecycle.set_active(run, "PENDING", "Waiting for the local runner")
         run["_max_concurrent_runs"] = max_runs
