@@ -90,10 +90,12 @@ def _expectation(action: str, name: str, condition: str) -> Callable:
     def decorate(fn: Callable) -> Callable:
         expectation = Expectation(name, condition, action)
         registered = getattr(fn, "_dlt_dataset", None)
-        if registered:  # the expectation decorator sits above @dlt.table
-            _registry[registered].expectations.insert(0, expectation)
-        else:
-            _pending.setdefault(fn, []).insert(0, expectation)
+        held = _registry[registered].expectations if registered else _pending.setdefault(fn, [])
+        if any(e.name == name for e in held):  # "An expectation name must be unique for a given dataset"
+            raise PipelineDefinitionError(f"Expectation {name!r} is declared twice on "
+                                          f"{registered or getattr(fn, '__name__', 'a dataset')}: names are unique "
+                                          f"per dataset.")
+        held.insert(0, expectation)  # above @dlt.table, or waiting for it below
         return fn
 
     return decorate

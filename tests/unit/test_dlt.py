@@ -441,3 +441,21 @@ def test_a_dataset_read_by_its_name_in_the_pipelines_schema_is_the_datasets_and_
     followed = next(r for r in second if r.name == "followed")
     assert followed.kind == "streaming_table" and followed.rows == 1  # only the appended row
     assert _ids(spark, "dlt_fq.followed") == [0, 1, 5]
+
+
+def test_an_expectation_name_is_unique_per_dataset():
+    dlt.reset()
+    with pytest.raises(PipelineDefinitionError, match="Expectation 'same' is declared twice on twice"):
+        @dlt.table
+        @dlt.expect("same", "id > 0")
+        @dlt.expect_or_drop("same", "id < 9")
+        def twice():
+            return None
+    dlt.reset()
+    with pytest.raises(PipelineDefinitionError, match="'same' is declared twice"):
+        @dlt.expect_all({"same": "id > 0"})
+        @dlt.table
+        @dlt.expect("same", "id < 9")
+        def above_and_below():
+            return None
+    dlt.reset()
