@@ -603,6 +603,9 @@ class _Runner:
                 raise PipelineDefinitionError(f"Expectation {e.name!r} of dataset {dataset.name} is not a condition "
                                               f"on one row: {_first_line(exc)}") from None
         _ = df.schema  # analysis: an unknown column or table fails here, before any table of the update is written
+        selected = self.scope.selected
+        if dataset.kind != "view" and (selected is None or dataset.name in selected):
+            self._claim(dataset.name, f"{self.target}.{dataset.name}")  # a table it may not replace, before any write
         df.createOrReplaceTempView(self.view_name(dataset.name))
         self.done[dataset.name] = df
         self.results.append(DatasetResult(dataset.name, dataset.kind, -1, []))
@@ -684,6 +687,9 @@ def run_pipeline(spark: Any, definitions: Callable[[], None], target: str, full_
     definitions()
     if not _registry:
         raise PipelineDefinitionError("The pipeline defines no datasets (no @dlt.table / @dlt.view).")
+    by_name = {name.lower(): name for name in _registry}  # dataset names are case-insensitive, as table names
+    scope = UpdateScope(scope.full_refresh, frozenset(by_name.get(n.lower(), n) for n in scope.refresh),
+                        frozenset(by_name.get(n.lower(), n) for n in scope.reset), scope.validate_only)
     unknown = sorted((scope.selected or set()) - set(_registry))
     if unknown:
         raise PipelineDefinitionError(f"The update selects {', '.join(unknown)}, which this pipeline does not define "

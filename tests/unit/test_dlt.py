@@ -238,6 +238,12 @@ def test_an_update_replaces_only_tables_its_pipeline_owns(spark):
                                                       r"pipeline: this pipeline does not replace it"):
         run_pipeline(spark, _two_tables(spark, {"first": [(1,)]}), target="dlt_owned", pipeline_id="p-a")
     assert _ids(spark, "dlt_owned.first") == [42]  # kept
+    assert not spark.catalog.tableExists("dlt_owned.second")  # refused in the analysis: nothing was written
+    from odoolake.dlt import UpdateScope
+
+    with pytest.raises(PipelineDefinitionError, match="made outside any pipeline"):  # validate_only says so too
+        run_pipeline(spark, _two_tables(spark, {"first": [(1,)]}), target="dlt_owned", pipeline_id="p-a",
+                     scope=UpdateScope(validate_only=True))
     spark.sql("DROP TABLE dlt_owned.first")
     run_pipeline(spark, _two_tables(spark, {"first": [(1,)]}), target="dlt_owned", pipeline_id="p-a")
     run_pipeline(spark, _two_tables(spark, {"first": [(2,)]}), target="dlt_owned", pipeline_id="p-a")  # its own
@@ -303,7 +309,7 @@ def test_a_selection_refreshes_only_the_datasets_it_names(spark):
 
     run_pipeline(spark, _two_tables(spark, {"first": [(1,)]}), target="dlt_select", pipeline_id="p-s")
     results = run_pipeline(spark, _two_tables(spark, {"first": [(2,)]}), target="dlt_select", pipeline_id="p-s",
-                           scope=UpdateScope(refresh=frozenset({"second"})))
+                           scope=UpdateScope(refresh=frozenset({"SECOND"})))  # names in any case
     assert [r.name for r in results] == ["second"]
     assert _ids(spark, "dlt_select.first") == [1]  # not selected: kept, and read as it is
     assert _ids(spark, "dlt_select.second") == [10]

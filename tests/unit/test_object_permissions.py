@@ -151,3 +151,12 @@ def test_a_pipelines_grants_are_its_own_and_its_run_level_is_can_run(tmp_path):
                                                r"`databricks pipelines update-permissions`"):
         pipelines.require(pipeline, OTHER, CAN_MANAGE, "edit")
     assert pipelines.answer(pipeline)["object_id"] == "/pipelines/7"
+
+
+def test_a_principal_is_named_as_what_it_is(perms):
+    """A manager could write the owner entry as service_principal_name: <a user>."""
+    with pytest.raises(InvalidParameterValue, match="owner@x is a user; name it as user_name"):
+        perms.check([{"service_principal_name": "owner@x", "permission_level": CAN_VIEW}], ADMIN)
+    with pytest.raises(InvalidParameterValue, match="robot@x is a service principal; name it as "
+                                                    "service_principal_name"):
+        perms.check([{"user_name": "robot@x", "permission_level": CAN_VIEW}], ADMIN)

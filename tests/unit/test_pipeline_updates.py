@@ -109,7 +109,7 @@ def test_the_events_filter_keeps_what_its_terms_say(text, kept):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("name LIKE 'x'", "is not a term on level, event_type or timestamp"),
+    ("name LIKE 'x'", "is not a term on level, event_type, timestamp or id"),
     ("level = ERROR", "the value of level is a quoted string"),
     ("timestamp > 'yesterday'", "'yesterday' is not a timestamp"),
     ("level in 'ERROR'", r"level in needs a list like \('WARN', 'ERROR'\)"),

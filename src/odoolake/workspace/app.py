@@ -31,7 +31,7 @@ from odoolake.workspace.files.dbfs import Dbfs, RunArtifactFiles, Volumes
 from odoolake.workspace.files.workspace_tree import SHARED, USERS, WorkspaceTree
 from odoolake.workspace.frontdoor.tls import TlsFiles, ensure_certificates
 from odoolake.workspace.identity.oauth import OAuthService
-from odoolake.workspace.identity.roles import Roles
+from odoolake.workspace.identity.roles import ADMIN, Caller, Roles
 from odoolake.workspace.identity.tokens import TokenService
 from odoolake.workspace.jobs.connections import TaskConnections
 from odoolake.workspace.jobs.runner import JobRunner, TaskFailure
@@ -130,6 +130,7 @@ class Workspace:
         self.jobs.known_principal = self.roles.exists
         self.jobs.is_service_principal = self.roles.is_service_principal
         self.runner.jobs = self.jobs
+        self.runner.caller_of = self.caller_of
         self.sql_sessions = SqlSessions(self.engine)
         self.statements = StatementService(self.engine, self.catalog, sql_sessions=self.sql_sessions,
                                            results_dir=self.paths.home / "sql-results", public_url=settings.base_url)
@@ -149,6 +150,11 @@ class Workspace:
         for folder in (SHARED, f"{USERS}/{self.user}"):  # every Databricks workspace has them
             self.tree.mkdirs(folder)
         self.serving = ServingEndpoints(self.db, self.models, self.user)
+
+    def caller_of(self, principal: str | None) -> Caller:
+        """A principal as the permission checks see it (None: the workspace's owner)."""
+        name = principal or self.user
+        return Caller(name, self.roles.role_of(name) == ADMIN)
 
     def users(self) -> list[str]:
         """This workspace's users (the owner, those with a role, those holding a token): each has a ``/Users/<name>``

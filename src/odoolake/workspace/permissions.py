@@ -180,6 +180,10 @@ class ObjectPermissions:
                 raise InvalidParameterValue(f"Invalid {where}: {g.principal} is not a user or service principal "
                                             f"of this workspace (add it with: odoolake users set {g.principal} "
                                             f"developer).")
+            if g.kind != GROUP and g.kind != self._kind_of(g.principal):
+                actual = "a service principal" if self._kind_of(g.principal) == SERVICE_PRINCIPAL else "a user"
+                raise InvalidParameterValue(f"Invalid {where}: {g.principal} is {actual}; name it as "
+                                            f"{self._kind_of(g.principal)}.")
         if owners:
             new_owner = owners[0]
             if new_owner.kind == GROUP:

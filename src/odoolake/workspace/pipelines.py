@@ -41,8 +41,8 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-MAX_EVENTS = 1000  # events.max_results at most, as on Databricks
-_FILTER_TERM = re.compile(r"^\s*(level|event_type|timestamp)\s*(=|!=|>=|<=|>|<|in)\s*(.+?)\s*$", re.IGNORECASE)
+MAX_EVENTS, EVENTS_PAGE = 1000, 25  # events.max_results at most, and by default, as on Databricks
+_FILTER_TERM = re.compile(r"^\s*(level|event_type|timestamp|id)\s*(=|!=|>=|<=|>|<|in)\s*(.+?)\s*$", re.IGNORECASE)
 
 
 def _public(update: dict) -> dict:
@@ -75,7 +75,7 @@ def events_filter(text: str | None) -> Callable[[dict], bool]:
         match = _FILTER_TERM.match(term)
         if match is None:
             raise InvalidParameterValue(f"Invalid filter {text!r}: {term.strip()!r} is not a term on level, "
-                                        f"event_type or timestamp (e.g. level='ERROR', "
+                                        f"event_type, timestamp or id (e.g. level='ERROR', "
                                         f"timestamp > '2026-12-01T00:00:00Z').")
         field, op, raw = match.group(1).lower(), match.group(2).lower(), match.group(3)
         if op == "in":
@@ -265,7 +265,8 @@ class PipelinesService:
         row = self._row(pipeline_id)
         self.permissions.require(self._owned(row), caller, CAN_MANAGE, "edit")
         spec = self._spec(body)
-        self.permissions.check_run_as(spec.get("run_as"), caller, self._principal(row))
+        effective = spec.get("run_as") or {"user_name": row["creator"]}  # removing run_as falls back to the creator
+        self.permissions.check_run_as(effective, caller, self._principal(row))
         spec["id"] = pipeline_id
         with self._naming:
             self._check_name(spec, body, editing=pipeline_id)
@@ -394,15 +395,17 @@ class PipelinesService:
         raise ResourceDoesNotExist(f"Update {update_id} of pipeline {pipeline_id} does not exist.")
 
     def events(self, pipeline_id: str, filter: str | None = None, max_results: int | None = None,
-               order_by: builtins.list[str] | None = None) -> builtins.list[dict]:
+               order_by: builtins.list[str] | None = None, page_token: str | None = None) -> dict:
         """The pipeline's event log as the Pipelines API answers it: for each update a ``create_update`` event and an
         ``update_progress`` event of its state (ERROR, with the reason, when it failed), newest first unless
         ``order_by`` says ``timestamp asc``; ``filter`` as in events.filter (``level``, ``event_type``,
-        ``timestamp``)."""
+        ``timestamp``, ``id``); pages of ``max_results`` (25 by default) with a ``next_page_token``."""
         self._row(pipeline_id)
         keep = events_filter(filter)
         if max_results is not None and not 1 <= max_results <= MAX_EVENTS:
             raise InvalidParameterValue(f"Invalid max_results {max_results}: must be between 1 and {MAX_EVENTS}.")
+        if page_token is not None and not (page_token.isascii() and page_token.isdigit()):
+            raise InvalidParameterValue(f"Invalid page_token {page_token!r}.")
         ascending = _ascending(order_by)
         out: builtins.list[dict] = []
         for u in self._updates(pipeline_id):
@@ -422,4 +425,8 @@ class PipelinesService:
             out.append(progress)
         out = sorted((e for e in out if keep(e)), key=lambda e: (e["timestamp"], e["event_type"] != "create_update"),
                      reverse=not ascending)
-        return out[:max_results or MAX_EVENTS]
+        start, size = int(page_token or 0), max_results or EVENTS_PAGE
+        page: dict[str, Any] = {"events": out[start:start + size]}
+        if start + size < len(out):
+            page["next_page_token"] = str(start + size)
+        return page

@@ -237,3 +237,39 @@ def test_permissions_of_other_objects_are_refused_by_name(server, w):
     answer = httpx.put(f"{server.url}/api/2.0/permissions/jobs/abc", json={"access_control_list": []},
                        headers={"Authorization": f"Bearer {server.token}"})
     assert answer.status_code == 400 and "Invalid job_id 'abc'" in answer.json()["message"]
+
+
+def test_a_developer_cannot_reach_the_admins_rights_through_tasks_or_by_removing_run_as(server, w, developer):
+    """A run_job_task or pipeline_task started the admin's job or pipeline (as the admin) without the developer's
+    right to; removing a job's run_as (or a reset without one) made it run as its creator, the admin."""
+    from databricks.sdk.service.jobs import PipelineTask, RunJobTask, SubmitTask
+    from databricks.sdk.service.pipelines import NotebookLibrary, PipelineLibrary
+
+    admins_job = w.jobs.create(name="admin's job", tasks=TASKS)
+    runs = developer.jobs.submit(run_name="through a task", tasks=[
+        SubmitTask(task_key="child", run_job_task=RunJobTask(job_id=admins_job.job_id))]).result()
+    assert runs.state.result_state.value == "FAILED"
+    assert f"may not run job {admins_job.job_id}: that needs CAN_MANAGE_RUN" in runs.state.state_message
+    assert not list(w.jobs.list_runs(job_id=admins_job.job_id))  # nothing of the admin's job ran
+    pipeline_id = w.pipelines.create(name="admin's pipeline via task", target="perm_task_dlt", libraries=[
+        PipelineLibrary(notebook=NotebookLibrary(path="/Shared/no-such-pipeline-notebook"))]).pipeline_id
+    update = developer.jobs.submit(run_name="pipeline through a task", tasks=[
+        SubmitTask(task_key="p", pipeline_task=PipelineTask(pipeline_id=pipeline_id, full_refresh=True))]).result()
+    assert f"may not start an update of pipeline {pipeline_id}" in update.state.state_message
+    assert not w.pipelines.get(pipeline_id).latest_updates
+
+    robot = "perm-robot2@example.ph"
+    server.workspace.roles.set_role(robot, "service_principal")
+    as_robot = w.jobs.create(name="runs as a robot", tasks=TASKS, run_as=JobRunAs(service_principal_name=robot))
+    w.jobs.update_permissions(str(as_robot.job_id), access_control_list=[JobAccessControlRequest(
+        user_name="perm-dev@example.ph", permission_level=JobPermissionLevel.CAN_MANAGE)])
+    with pytest.raises(PermissionDenied, match="may set run_as only to themselves or to a service principal, not "
+                                               "to the user"):
+        developer.jobs.update(as_robot.job_id, fields_to_remove=["run_as"])
+    with pytest.raises(PermissionDenied, match="may set run_as only to themselves"):
+        developer.jobs.reset(as_robot.job_id, new_settings=JobSettings(name="no run_as", tasks=TASKS))
+    assert w.jobs.get(as_robot.job_id).run_as_user_name == robot  # unchanged
+    developer.jobs.update(as_robot.job_id, new_settings=JobSettings(name="renamed, still the robot"))
+    for job_id in (admins_job.job_id, as_robot.job_id):
+        w.jobs.delete(job_id)
+    w.pipelines.delete(pipeline_id)

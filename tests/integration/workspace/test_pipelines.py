@@ -247,7 +247,11 @@ def test_validate_only_and_refresh_selections_do_what_they_say(w, server):
     assert oldest.event_type == "create_update" and oldest.origin.update_id == update.update_id
     since = events[1].timestamp
     assert all(e.timestamp > since for e in w.pipelines.list_pipeline_events(pid, filter=f"timestamp > '{since}'"))
-    with pytest.raises(BadRequest, match="LIKE 'x'\" is not a term on level, event_type or timestamp"):
+    page = w.api_client.do("GET", f"/api/2.0/pipelines/{pid}/events", query={"max_results": 2})
+    assert len(page["events"]) == 2 and page["next_page_token"]  # a page, as the SDK reads it: it follows the token
+    assert len(list(w.pipelines.list_pipeline_events(pid, max_results=2))) == len(events)
+    assert [e.id for e in w.pipelines.list_pipeline_events(pid, filter=f"id='{events[0].id}'")] == [events[0].id]
+    with pytest.raises(BadRequest, match="LIKE 'x'\" is not a term on level, event_type, timestamp or id"):
         list(w.pipelines.list_pipeline_events(pid, filter="name LIKE 'x'"))
     w.pipelines.delete(pid)
 

@@ -29,6 +29,7 @@ import psutil
 from odoolake.config import WorkspacePaths
 from odoolake.workspace.errors import ApiError
 from odoolake.workspace.files.workspace_tree import WorkspaceTree
+from odoolake.workspace.identity.roles import Caller
 from odoolake.workspace.jobs import libraries, lifecycle
 from odoolake.workspace.jobs.connections import TaskConnections
 from odoolake.workspace.jobs.processes import TaskCgroup, TreeMemory, delegated_cgroup, kill_tree, new_cgroup
@@ -102,6 +103,9 @@ class JobRunner:
         self._queued_wakeup = threading.Condition()
         self.pipelines: Any = None  # the workspace's PipelinesService, for pipeline_task
         self.jobs: Any = None  # the workspace's JobsService, for run_job_task
+        # who a run's principal is to the permission checks (the workspace sets it from its roles): a run_job_task or
+        # pipeline_task needs the rights its run's principal holds on the job or pipeline it starts
+        self.caller_of: Callable[[str | None], Caller | None] = lambda principal: None
 
     # -- control ---------------------------------------------------------------------------------
 
@@ -477,7 +481,8 @@ class JobRunner:
             started = jobs.run_now(job_id, job_parameters={k: resolve(str(v)) for k, v in
                                                            (spec.get("job_parameters") or {}).items()},
                                    notebook_params=spec.get("notebook_params"),
-                                   python_params=spec.get("python_params"), trigger=RUN_JOB_TRIGGER)
+                                   python_params=spec.get("python_params"), trigger=RUN_JOB_TRIGGER,
+                                   caller=self.caller_of(run.get("_principal")))
         except ApiError as exc:
             raise TaskFailure("FAILED", f"Could not run job {job_id}: {exc.message}") from None
         child_id = started["run_id"]
@@ -524,6 +529,7 @@ class JobRunner:
         pipeline_id = spec["pipeline_id"]
         try:
             update_id = pipelines.start_update(pipeline_id, bool(spec.get("full_refresh")), cause="JOB_TASK",
+                                               caller=self.caller_of(run.get("_principal")),
                                                refresh_selection=spec.get("refresh_selection"),
                                                full_refresh_selection=spec.get("full_refresh_selection"))
         except ApiError as exc:

@@ -54,6 +54,12 @@ def run_as_principal(job: dict) -> str:
     return next(iter(run_as.values()), None) or job["creator_user_name"]
 
 
+def _effective_run_as(settings: dict, job: dict) -> dict:
+    """Whom ``settings`` would have the job run as: its run_as, else the job's creator. Removing a run_as is a
+    change of principal too (to the creator), checked by the same rule as setting one."""
+    return settings.get("run_as") or {"user_name": job["creator_user_name"]}
+
+
 def _owned(job: dict) -> Owned:
     return Owned(str(job["job_id"]), job["creator_user_name"])
 
@@ -145,7 +151,7 @@ class JobsService:
         job = self._job(job_id)
         self.permissions.require(_owned(job), caller, CAN_MANAGE, "edit")
         validate_settings(new_settings, self.cluster_id)
-        self.permissions.check_run_as(new_settings.get("run_as"), caller, run_as_principal(job))
+        self.permissions.check_run_as(_effective_run_as(new_settings, job), caller, run_as_principal(job))
         settings = _with_trigger_defaults(copy.deepcopy(new_settings))
         settings.setdefault("name", "Untitled")
         settings.setdefault("max_concurrent_runs", 1)
@@ -160,7 +166,6 @@ class JobsService:
         if not isinstance(new_settings, dict):
             raise InvalidParameterValue("Invalid new_settings: expected an object.")
         validate_settings(new_settings, self.cluster_id, partial=True)
-        self.permissions.check_run_as(new_settings.get("run_as"), caller, run_as_principal(job))
         for field in fields_to_remove or []:
             if not isinstance(field, str):
                 raise InvalidParameterValue(f"Invalid fields_to_remove entry {field!r}: expected a string.")
@@ -181,6 +186,7 @@ class JobsService:
             else:
                 settings[key] = value
         validate_settings(settings, self.cluster_id)
+        self.permissions.check_run_as(_effective_run_as(settings, job), caller, run_as_principal(job))
         self.store.save_settings(job_id, _with_trigger_defaults(settings))
 
     def delete(self, job_id: Any, caller: Caller | None = None) -> None:

@@ -19,7 +19,7 @@ def _service(request: Request, object_type: str, object_id: str) -> tuple[Any, A
     """The service that keeps ``object_type``'s permissions, and the object's id as that service takes it."""
     ws = request.app.state.ws
     if object_type == "jobs":
-        if not object_id.isdigit():
+        if not (object_id.isascii() and object_id.isdigit()):
             raise InvalidParameterValue(f"Invalid job_id {object_id!r}: expected an integer.")
         return ws.jobs, int(object_id)
     if object_type == "pipelines":

@@ -85,5 +85,5 @@ def get_update(pipeline_id: str, update_id: str, request: Request) -> dict:
 @router.get("/api/2.0/pipelines/{pipeline_id}/events")
 def events(pipeline_id: str, request: Request) -> dict:
     q = request.query_params
-    return {"events": _svc(request).events(pipeline_id, q.get("filter"), query_int(request, "max_results"),
-                                           q.getlist("order_by") or None)}
+    return _svc(request).events(pipeline_id, q.get("filter"), query_int(request, "max_results"),
+                                q.getlist("order_by") or None, q.get("page_token"))
