@@ -29,7 +29,7 @@ ALL_USERS, ADMINS = "users", "admins"  # Databricks' built-in groups: every user
 
 @dataclass(frozen=True)
 class Caller:
-    """Who makes a request, as object permissions (secret scopes, jobs) need to know it."""
+    """Who makes a request, as object permissions (secret scopes, jobs, pipelines) need to know it."""
 
     user: str
     is_admin: bool = False

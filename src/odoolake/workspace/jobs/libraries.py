@@ -52,8 +52,8 @@ def missing(libraries: Any) -> str | None:
             match = _WHEEL_NAME.match(PurePosixPath(str(library["whl"])).name)
             if match and _installed(match.group("name")) is None:
                 return (f"The task's wheel {library['whl']} ({match.group('name')}) is not installed in the local "
-                        f"workspace's Python environment; install the wheel there with {sys.executable} -m pip "
-                        f"install, then run again.")
+                        f"workspace's Python environment; install it there ({sys.executable} -m pip install "
+                        f"<the wheel file>), then run again.")
         if kind == "requirements":
             return (f"The task's requirements file {library['requirements']!r} is not installed by the local "
                     f"workspace; install its packages into {sys.prefix} and list them as pypi libraries.")
