@@ -543,8 +543,7 @@ class _Runner:
             df.createOrReplaceTempView(name)
             rows = -1
         else:
-            full = f"{self.target}.{name}"
-            self._claim(name, full)
+            full = f"{self.target}.{name}"  # claimed by the analysis pass, before any write of the update
             if self.scope.resets(name):
                 self.spark.sql(f"DROP TABLE IF EXISTS {full}")
             incremental = name in self.streams and self.spark.catalog.tableExists(full)
