@@ -19,7 +19,7 @@ from odoolake.cli.common import (
     handle_errors,
     workspace_client,
 )
-from odoolake.workspace.jobs.lifecycle import SUCCEEDED
+from odoolake.workspace.jobs.lifecycle import SUCCEEDED, latest_task_runs
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -125,7 +125,7 @@ class _RunProgress:
         if "run" not in self.seen and not self.quiet:
             console.print(f"Run {run.run_id}: {run.run_page_url or ''}".rstrip())
             self.seen["run"] = "started"
-        for task in run.tasks or []:
+        for task in latest_task_runs(run.tasks or []):
             state = _state(task.state)
             if self.seen.get(task.task_key) != state:
                 self.seen[task.task_key] = state
@@ -173,7 +173,7 @@ def run_cmd(key: str = typer.Argument(..., help="Job key in the bundle, e.g. bir
     finished = run(client, bundle, key, _vars(params, "--params"), on_update=_RunProgress(output == Output.json))
     result = _state(finished.state)
     tasks = [{"task_key": t.task_key, "state": _state(t.state), "message": (t.state.state_message or "")
-              if t.state else ""} for t in finished.tasks or []]
+              if t.state else ""} for t in latest_task_runs(finished.tasks or [])]
 
     def text() -> None:
         console.print(f"Run {finished.run_id}: {result} {finished.run_page_url or ''}".rstrip())

@@ -21,6 +21,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
+from odoolake.workspace.jobs.lifecycle import latest_task_runs
 from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
 
 DEFAULT_SCHEMAS = ("gold", "silver", "bronze")
@@ -213,7 +214,7 @@ def build_server(client_factory: Callable[[str | None], Any], warehouse_id: str 
     def summary(w, run, with_output: bool) -> RunSummary:
         state = run.state
         tasks = []
-        for t in run.tasks or []:
+        for t in latest_task_runs(run.tasks or []):
             output = None
             if with_output and t.state and t.state.life_cycle_state and t.state.life_cycle_state.value in TERMINAL:
                 out = w.jobs.get_run_output(t.run_id)
@@ -257,9 +258,10 @@ def build_server(client_factory: Callable[[str | None], Any], warehouse_id: str 
                     raise ToolError(f"Run {run_id} is still {run.state.life_cycle_state.value} after "
                                     f"{timeout_minutes} min; check it later with get_run({run_id}).")
                 if ctx is not None:
-                    done = sum(1 for t in run.tasks or [] if t.state and t.state.life_cycle_state
+                    tasks = latest_task_runs(run.tasks or [])
+                    done = sum(1 for t in tasks if t.state and t.state.life_cycle_state
                                and t.state.life_cycle_state.value in TERMINAL)
-                    await ctx.report_progress(done, len(run.tasks or []) or 1, f"run {run_id}: {done} task(s) done")
+                    await ctx.report_progress(done, len(tasks) or 1, f"run {run_id}: {done} task(s) done")
                 await asyncio.sleep(1.0)
         except DatabricksError as exc:
             raise ToolError(f"The workspace refused: {exc}") from None

@@ -39,6 +39,8 @@ from odoolake.workspace.jobs.scheduler import Scheduler
 from odoolake.workspace.jobs.service import JobsService
 from odoolake.workspace.jobs.store import JobsStore
 from odoolake.workspace.mlflow_server import ARTIFACT_ROOT, MlflowDispatch, MlflowServer, WorkspaceExperiments
+from odoolake.workspace.notifications.delivery import Notifier
+from odoolake.workspace.notifications.destinations import NotificationDestinations
 from odoolake.workspace.pipelines import PipelinesService, destination
 from odoolake.workspace.routes import (
     compute,
@@ -47,6 +49,7 @@ from odoolake.workspace.routes import (
     jobs,
     mlflow,
     mlflow_pages,
+    notification_destinations,
     permissions,
     pipelines,
     run_page,
@@ -72,7 +75,8 @@ LOG = logging.getLogger(__name__)
 # SQL connector's Thrift) comes first (routing took 0.3 ms of each statement behind the 70 routes before it).
 ROUTERS = (compute.router, sql_protocol.router, catalog_routes.router, serving.invocation_router, identity.public_router,
            identity.router, jobs.router, files.router, pipelines.router, serving.router, uc_models.router, mlflow.router,
-           secrets.router, secrets.task_router, permissions.router, run_page.router, mlflow_pages.router)
+           secrets.router, secrets.task_router, permissions.router, run_page.router, mlflow_pages.router,
+           notification_destinations.router)
 
 
 @dataclass
@@ -127,6 +131,10 @@ class Workspace:
         self.runner = JobRunner(JobsStore(self.db), self.tree, self.paths, connections,
                                 settings.runner_workers, settings.task_memory_mb, self.task_grants, settings.base_url)
         self.jobs = JobsService(JobsStore(self.db), self.runner, settings.base_url, self.user, LOCAL_CLUSTER_ID)
+        self.notification_destinations = NotificationDestinations(self.db, self.secrets.sealing_key)
+        self.notifier = Notifier(self.notification_destinations, self.paths.home)
+        self.runner.notifier = self.notifier
+        self.jobs.destination_exists = self.notification_destinations.exists
         self.jobs.known_principal = self.roles.exists
         self.jobs.is_service_principal = self.roles.is_service_principal
         self.runner.jobs = self.jobs
@@ -220,6 +228,7 @@ class Workspace:
         self.scheduler.stop()
         self.models.close()
         self.runner.stop()
+        self.notifier.close()
         self.statements.close()
         self.sql_operations.close_all()
         self.sql_sessions.close_all()

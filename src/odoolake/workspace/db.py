@@ -115,6 +115,12 @@ MIGRATIONS: tuple[str, ...] = (
         object_type TEXT NOT NULL, object_id TEXT NOT NULL, kind TEXT NOT NULL, principal TEXT NOT NULL,
         level TEXT NOT NULL, PRIMARY KEY (object_type, object_id, kind, principal));
     """,
+    # 16: notification destinations of job notifications (notifications/destinations.py); config sealed
+    """
+    CREATE TABLE notification_destinations (
+        id TEXT PRIMARY KEY, display_name TEXT NOT NULL, kind TEXT NOT NULL, config BLOB NOT NULL,
+        created_time INTEGER NOT NULL);
+    """,
 )
 
 

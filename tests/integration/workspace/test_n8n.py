@@ -23,12 +23,14 @@ class Receiver:
 
     def __init__(self) -> None:
         received = self.received = []
+        headers = self.headers = []  # each request's headers, in the order of ``received``
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
             def do_POST(self):
+                headers.append(dict(self.headers))
                 received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 self.send_response(200)
                 self.send_header("Content-Length", "2")

@@ -34,8 +34,7 @@ def test_pipeline_task_with_an_unknown_pipeline_fails_with_a_reason(w):
     assert "pipeline x was not found" in run.tasks[0].state.state_message
 
 
-def test_repair_export_and_presigned_urls_are_501(http):
-    assert http.post("/api/2.2/jobs/runs/repair", json={"run_id": 1}).status_code == 501
+def test_export_and_presigned_urls_are_501(http):
     assert http.get("/api/2.2/jobs/runs/export", params={"run_id": 1}).status_code == 501
     assert http.post("/api/2.0/fs/create-download-url", params={"path": "/Volumes/a/b/c/d"}).status_code == 501
 

@@ -7,6 +7,8 @@ terminal transition sets both objects together.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import Any
 
 LOG = logging.getLogger(__name__)
 
@@ -57,6 +59,18 @@ def set_internal_error(run: dict, message: str) -> None:
     run["status"] = {"state": "TERMINATED",
                      "termination_details": {"code": "INTERNAL_ERROR", "type": "INTERNAL_ERROR", "message": message}}
     _log(run)
+
+
+def latest_attempts(run: dict) -> dict[str, dict]:
+    """Each task's latest task run, by task key. A run's ``tasks`` keeps every attempt, oldest first: a retry or a
+    repair adds a task run of its own (a new ``run_id``) after the one it follows, as Databricks lists them."""
+    return {t["task_key"]: t for t in run.get("tasks", [])}
+
+
+def latest_task_runs(tasks: Iterable[Any]) -> list[Any]:
+    """For clients of any workspace: each task's latest attempt among a run's task runs (the SDK's ``RunTask``s),
+    the last started of each task key, since Databricks does not list a task's attempts in order."""
+    return list({t.task_key: t for t in sorted(tasks, key=lambda t: t.start_time or 0)}.values())
 
 
 def is_active(run: dict) -> bool:

@@ -9,6 +9,7 @@ Cancelling a run kills its current task process. State changes are written to SQ
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -19,8 +20,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +36,12 @@ from odoolake.workspace.identity.roles import Caller
 from odoolake.workspace.jobs import libraries, lifecycle
 from odoolake.workspace.jobs.connections import TaskConnections
 from odoolake.workspace.jobs.processes import TaskCgroup, TreeMemory, delegated_cgroup, kill_tree, new_cgroup
+from odoolake.workspace.jobs.repairs import repair_count
 from odoolake.workspace.jobs.settings import topological_order
 from odoolake.workspace.jobs.store import JobsStore
 from odoolake.workspace.jobs.task_process import CLUSTER_KEY
+from odoolake.workspace.notifications import events
+from odoolake.workspace.notifications.delivery import Notifier
 from odoolake.workspace.pipelines import TERMINAL as TERMINAL_UPDATES
 from odoolake.workspace.secrets.crypto import KEY_ENV
 from odoolake.workspace.secrets.grants import CREDENTIAL_ENV, IN_TASK_ENV, WORKSPACE_URL_ENV, TaskGrants
@@ -102,6 +108,7 @@ class JobRunner:
         self._processes: dict[int | str, _TaskProcess] = {}
         self._queued_wakeup = threading.Condition()
         self.pipelines: Any = None  # the workspace's PipelinesService, for pipeline_task
+        self.notifier: Notifier | None = None  # the workspace's, for job notifications
         self.jobs: Any = None  # the workspace's JobsService, for run_job_task
         # who a run's principal is to the permission checks (the workspace sets it from its roles): a run_job_task or
         # pipeline_task needs the rights its run's principal holds on the job or pipeline it starts
@@ -121,6 +128,7 @@ class JobRunner:
             lifecycle.set_internal_error(run, "The workspace stopped while this run was active; run it again.")
             run["end_time"] = _now_ms()
             self.store.save_run(run)
+            self.announce_end(run)
         self.connections.revoke_leftovers()
         self.forget_old_runs()
         return len(runs)
@@ -140,6 +148,8 @@ class JobRunner:
 
     def enqueue(self, run_id: int) -> None:
         """Run it on a thread of its own once a slot is free (``_slots``)."""
+        with self._lock:
+            self._cancelled.discard(run_id)  # a repaired run starts afresh, also when its first pass was cancelled
         if time.monotonic() - self._swept > HISTORY_SWEEP_SECONDS:  # in the background: the caller is answered at once
             self._swept = time.monotonic()
             self._start(self.forget_old_runs)
@@ -197,6 +207,7 @@ class JobRunner:
                 lifecycle.set_internal_error(run, f"The local runner failed: {exc}")
                 run["end_time"] = _now_ms()
                 self.store.save_run(run)
+                self.announce_end(run)
         finally:
             self.notify_slot_free()
 
@@ -220,16 +231,34 @@ class JobRunner:
             self._finish_cancelled(run)
             return
         started = _now_ms()
-        run["start_time"] = started
-        run["queue_duration"] = started - run.get("_enqueued_at", started)
+        if not run.get("start_time"):  # a repair keeps the run's first start
+            run["start_time"] = started
+            run["queue_duration"] = started - run.get("_enqueued_at", started)
         lifecycle.set_active(run, "RUNNING", "In run")
         self.store.save_run(run)
+        self._announce(events.START, run)
+        overdue = self._overdue_timer(run.get("_notify") or {}, partial(self._announce_if_active, events.OVERDUE, run))
+        try:
+            self._run_tasks(run, started)
+        finally:
+            if overdue is not None:
+                overdue.cancel()
+        self._finish(run)
+
+    def _run_tasks(self, run: dict, started: int) -> None:
+        """Each task whose latest attempt waits to run, in dependency order."""
+        run_id = run["run_id"]
         deadline = started / 1000 + run["timeout_seconds"] if run.get("timeout_seconds") else None
-        tasks = {t["task_key"]: t for t in run["tasks"]}
-        graph = {k: [d["task_key"] for d in t.get("depends_on") or []] for k, t in tasks.items()}
-        values: dict[str, dict[str, Any]] = {}
+        latest = lifecycle.latest_attempts(run)
+        graph = {k: [d["task_key"] for d in t.get("depends_on") or [] if d["task_key"] in latest]
+                 for k, t in latest.items()}
+        # task values are kept with the run: a repair's tasks read those of the tasks it does not re-run
+        values: dict[str, dict[str, Any]] = run.setdefault("_task_values", {})
         for key in topological_order(graph) or []:
+            tasks = lifecycle.latest_attempts(run)  # a retry adds a task run: the latest attempt is the one to read
             task = tasks[key]
+            if not lifecycle.is_active(task):  # ended in an earlier pass: a repair re-runs only the tasks it names
+                continue
             if self._is_cancelled(run_id):
                 lifecycle.set_result(task, "CANCELED", "The run was cancelled before this task started.")
                 self._save(run)
@@ -241,7 +270,6 @@ class JobRunner:
                 self._save(run)
                 continue
             self._run_task(run, task, values, deadline)
-        self._finish(run)
 
     def _should_run(self, task: dict, tasks: dict[str, dict]) -> tuple[str, str] | None:
         """None to run the task, else the (result_state, message) it ends with without running."""
@@ -281,6 +309,7 @@ class JobRunner:
     def _run_task(self, run: dict, task: dict, values: dict[str, dict[str, Any]], deadline: float | None) -> None:
         max_retries = task.get("max_retries", 0) or 0
         max_retries = 1000 if max_retries == -1 else max_retries
+        last_only = bool((task.get("notification_settings") or {}).get("alert_on_last_attempt"))
         attempt = 0
         while True:
             task["attempt_number"] = attempt
@@ -288,7 +317,10 @@ class JobRunner:
             task.pop("end_time", None)
             lifecycle.set_active(task, "RUNNING", "In run")
             self._save(run)
+            if attempt == 0 or not last_only:
+                self._announce(events.START, run, task)
             output: dict[str, Any] = {}
+            overdue = self._overdue_timer(task, partial(self._announce_if_active, events.OVERDUE, run, task))
             try:
                 output = self._attempt(run, task, values, deadline)
                 lifecycle.set_result(task, "SUCCESS", "")
@@ -298,19 +330,28 @@ class JobRunner:
                 output = {**exc.output, "error": exc.message, "error_trace": exc.trace}
                 if exc.logs is not None:
                     output["logs"], output["logs_truncated"] = exc.logs
+            finally:
+                if overdue is not None:
+                    overdue.cancel()
             task["end_time"] = _now_ms()
             task["execution_duration"] = task["end_time"] - task["start_time"]
             task["run_duration"] = task["execution_duration"]
             self._save_output(run, task, output)
             if failure is None:
                 self._save(run)
+                self._announce(events.SUCCESS, run, task)
                 return
             retryable = failure.result_state == "FAILED" or (
                 failure.result_state == "TIMEDOUT" and task.get("retry_on_timeout"))
             if attempt < max_retries and retryable and not self._is_cancelled(run["run_id"]):
                 attempt += 1
+                lifecycle.set_result(task, failure.result_state, f"Task {task['task_key']} failed with message: "
+                                     f"{failure.message}")
+                failed, task = task, self._retry_of(run, task)
                 lifecycle.set_active(task, "WAITING_FOR_RETRY", f"Retrying after: {failure.message}")
                 self._save(run)
+                if not last_only:
+                    self._announce(events.FAILURE, run, failed)
                 time.sleep((task.get("min_retry_interval_millis") or 0) / 1000)
                 continue
             message = failure.message
@@ -320,7 +361,19 @@ class JobRunner:
             lifecycle.set_result(task, failure.result_state, f"Task {task['task_key']} failed with message: "
                                  f"{message}")
             self._save(run)
+            self._announce(events.end_event(task, task), run, task)
             return
+
+    def _retry_of(self, run: dict, task: dict) -> dict:
+        """The next attempt of a failed task: a task run of its own, added after the one it retries (whose state and
+        output stay as they ended), as Databricks makes each retry a run with the next ``attempt_number``."""
+        retry = {k: copy.deepcopy(v) for k, v in task.items() if k not in ("end_time", "state", "status")}
+        retry_id = self.store.next_id()
+        retry.update({"run_id": retry_id, "attempt_number": task["attempt_number"] + 1, "start_time": _now_ms(),
+                      "execution_duration": 0, "run_duration": 0,
+                      "run_page_url": task["run_page_url"].rsplit("/", 1)[0] + f"/{retry_id}"})
+        run["tasks"].append(retry)
+        return retry
 
     def _attempt(self, run: dict, task: dict, values: dict[str, dict[str, Any]],
                  deadline: float | None) -> dict[str, Any]:
@@ -596,11 +649,12 @@ class JobRunner:
         start = datetime.fromtimestamp((run.get("start_time") or _now_ms()) / 1000, UTC)
         triggered = datetime.fromtimestamp((run.get("_enqueued_at") or run.get("start_time") or _now_ms()) / 1000, UTC)
         params = {p["name"]: p["value"] for p in run.get("job_parameters") or []}
+        runs_of = Counter(t["task_key"] for t in run["tasks"])  # a task's runs so far: its retries and repairs too
         fixed = {
             "job.id": str(run.get("job_id", "")), "job.run_id": str(run["run_id"]),
-            "job.name": run.get("run_name", ""), "job.repair_count": "0",
+            "job.name": run.get("run_name", ""), "job.repair_count": str(repair_count(run)),
             "task.name": task["task_key"], "task.run_id": str(task["run_id"]),
-            "task.execution_count": str((task.get("attempt_number") or 0) + 1),
+            "task.execution_count": str(runs_of[task["task_key"]]),
             "job.trigger.type": run.get("trigger", "ONE_TIME"),
             "workspace.id": self.paths.workspace_id, "workspace.url": self.workspace_url or "",
             **_time_values("job.start_time", start), **_time_values("job.trigger.time", triggered),
@@ -625,7 +679,7 @@ class JobRunner:
             if upstream is not None and parts[2] in ("result_state", "run_id", "execution_count", "error_code"):
                 return {"result_state": upstream["state"].get("result_state", "").lower(),
                         "run_id": str(upstream["run_id"]),
-                        "execution_count": str((upstream.get("attempt_number") or 0) + 1),
+                        "execution_count": str(runs_of[parts[1]]),
                         "error_code": upstream["state"].get("result_state", "")
                         if upstream["state"].get("result_state") in FAILED_STATES else ""}[parts[2]]
             if parts[0] not in REFERENCE_NAMESPACES:
@@ -643,20 +697,56 @@ class JobRunner:
     def _save_output(self, run: dict, task: dict, output: dict[str, Any]) -> None:
         self.store.save_output(task["run_id"], run["run_id"], output)
 
+    # -- notifications ---------------------------------------------------------------------------
+
+    def _announce(self, event: str | None, run: dict, task: dict | None = None) -> None:
+        """Send ``event`` of the run, or of one of its tasks, to whom the job's (or the task's) settings name."""
+        if self.notifier is None or event is None:
+            return
+        spec = task if task is not None else run.get("_notify") or {}
+        ids, addresses = events.recipients(spec, event)
+        if ids or addresses:
+            workspace = self.paths.workspace_id
+            notice = (events.run_notice(event, run, workspace) if task is None
+                      else events.task_notice(event, run, task, workspace))
+            self.notifier.send(notice, ids, addresses)
+
+    def announce_end(self, run: dict) -> None:
+        """The run ended: on_success or on_failure (or nothing, when muted), as its notification settings say."""
+        self._announce(events.end_event(run, run.get("_notify") or {}), run)
+
+    def _announce_if_active(self, event: str, run: dict, task: dict | None = None) -> None:
+        if lifecycle.is_active(task if task is not None else run):
+            self._announce(event, run, task)
+
+    @staticmethod
+    def _overdue_timer(spec: dict, fire: Callable[[], None]) -> threading.Timer | None:
+        """A timer that fires once the duration threshold of ``spec``'s health rules passes (None: no rule)."""
+        seconds = events.duration_threshold(spec)
+        if seconds is None:
+            return None
+        timer = threading.Timer(seconds, fire)
+        timer.daemon = True
+        timer.start()
+        return timer
+
     def _finish_cancelled(self, run: dict) -> None:
-        for task in run["tasks"]:
-            lifecycle.set_result(task, "CANCELED", "The run was cancelled while queued.")
+        for task in lifecycle.latest_attempts(run).values():
+            if lifecycle.is_active(task):  # a repaired run's tasks that it does not re-run keep their results
+                lifecycle.set_result(task, "CANCELED", "The run was cancelled while queued.")
         lifecycle.set_result(run, "CANCELED")
         run["end_time"] = _now_ms()
         self.store.save_run(run)
+        self.announce_end(run)
 
     def _finish(self, run: dict) -> None:
         """The run's result from its tasks', as Databricks decides it: its leaf tasks (those no task depends on)
         decide between FAILED and SUCCESS_WITH_FAILURES when some task failed."""
-        results = [t["state"].get("result_state") for t in run["tasks"]]
-        failed = [t for t in run["tasks"] if t["state"].get("result_state") in ("FAILED", "TIMEDOUT")]
-        upstream = {d["task_key"] for t in run["tasks"] for d in t.get("depends_on") or []}
-        leaves_failed = any(t["state"].get("result_state") in FAILED_STATES for t in run["tasks"]
+        tasks = list(lifecycle.latest_attempts(run).values())  # a retried or repaired task counts by its last attempt
+        results = [t["state"].get("result_state") for t in tasks]
+        failed = [t for t in tasks if t["state"].get("result_state") in ("FAILED", "TIMEDOUT")]
+        upstream = {d["task_key"] for t in tasks for d in t.get("depends_on") or []}
+        leaves_failed = any(t["state"].get("result_state") in FAILED_STATES for t in tasks
                             if t["task_key"] not in upstream)
         if self._is_cancelled(run["run_id"]) or any(r == "CANCELED" for r in results):
             lifecycle.set_result(run, "CANCELED")
@@ -675,6 +765,7 @@ class JobRunner:
         run["execution_duration"] = run["end_time"] - run.get("start_time", run["end_time"])
         run["run_duration"] = run["execution_duration"] + run.get("queue_duration", 0)
         self.store.save_run(run)
+        self.announce_end(run)
 
 
 def _compare(op: str, left: str, right: str) -> bool:

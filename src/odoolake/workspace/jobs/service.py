@@ -1,7 +1,7 @@
 """JobsService: the rules of the Jobs API (2.0/2.1/2.2). Method names follow the SDK's ``JobsAPI``.
 
-Limits: one page size for ``list`` (max 100) and ``list_runs`` (max 25); task runs are kept as one entry per
-task (``attempt_number`` counts retries); ``repair_run`` and ``export_run`` are not implemented (501).
+Limits: one page size for ``list`` (max 100) and ``list_runs`` (max 25); ``export_run`` is not implemented (501).
+A run's ``tasks`` hold every attempt: a retry or a repair adds a task run of its own (``jobs/repairs.py``).
 """
 
 from __future__ import annotations
@@ -23,17 +23,22 @@ from odoolake.workspace.errors import (
     missing,
 )
 from odoolake.workspace.identity.roles import Caller
-from odoolake.workspace.jobs import lifecycle
+from odoolake.workspace.jobs import lifecycle, repairs
 from odoolake.workspace.jobs.runner import JobRunner
-from odoolake.workspace.jobs.settings import validate_settings, validate_tasks
+from odoolake.workspace.jobs.settings import topological_order, validate_settings, validate_tasks
 from odoolake.workspace.jobs.store import JobsStore
+from odoolake.workspace.notifications import events
 from odoolake.workspace.permissions import CAN_MANAGE, CAN_MANAGE_RUN, JOBS, RANK, ObjectPermissions, Owned
 
 MAX_IDEMPOTENCY_TOKEN = 64  # characters, as Databricks limits the token
+# repair fields of task kinds the local runner does not have (or, for pipeline_params, that a pipeline_task sets)
+REPAIR_FIELDS_REFUSED = ("jar_params", "spark_submit_params", "dbt_commands", "python_named_params", "pipeline_params",
+                         "performance_target", "duration_target")
 TASK_FIELDS_FOR_RUN = ("task_key", "description", "depends_on", "run_if", "notebook_task", "spark_python_task",
                        "python_wheel_task", "sql_task", "condition_task", "run_job_task", "pipeline_task",
                        "existing_cluster_id", "job_cluster_key", "new_cluster", "environment_key", "libraries",
-                       "timeout_seconds", "max_retries", "min_retry_interval_millis", "retry_on_timeout")
+                       "timeout_seconds", "max_retries", "min_retry_interval_millis", "retry_on_timeout",
+                       *events.NOTIFICATION_FIELDS)
 
 
 def _now_ms() -> int:
@@ -62,6 +67,11 @@ def _effective_run_as(settings: dict, job: dict) -> dict:
 
 def _owned(job: dict) -> Owned:
     return Owned(str(job["job_id"]), job["creator_user_name"])
+
+
+def _notifications_of(spec: dict) -> dict:
+    """What a run keeps of its job's (or its request's) notification settings, for the runner to send."""
+    return {k: copy.deepcopy(spec[k]) for k in events.NOTIFICATION_FIELDS if spec.get(k)}
 
 
 def public(doc: dict) -> dict:
@@ -94,12 +104,15 @@ class JobsService:
         self.permissions = ObjectPermissions(store.db, JOBS, lambda name: self.known_principal(name),
                                              lambda name: self.is_service_principal(name))
         self._tokens_lock = threading.Lock()  # an idempotency token's check and its run's start, one at a time
+        self._repair_lock = threading.Lock()  # a run's repair checked and started, one at a time
+        self.destination_exists: Callable[[str], bool] = lambda dest_id: False  # the workspace's destinations
 
     # -- jobs ------------------------------------------------------------------------------------
 
     def create(self, settings: dict, creator: str | None = None, access_control_list: Any = None,
                caller: Caller | None = None) -> int:
         validate_settings(settings, self.cluster_id)
+        self._check_notifications(settings)
         self.permissions.check_run_as(settings.get("run_as"), caller)
         grants = self.permissions.check(access_control_list, caller) if access_control_list is not None else []
         settings = _with_trigger_defaults(copy.deepcopy(settings))
@@ -151,6 +164,7 @@ class JobsService:
         job = self._job(job_id)
         self.permissions.require(_owned(job), caller, CAN_MANAGE, "edit")
         validate_settings(new_settings, self.cluster_id)
+        self._check_notifications(new_settings)
         self.permissions.check_run_as(_effective_run_as(new_settings, job), caller, run_as_principal(job))
         settings = _with_trigger_defaults(copy.deepcopy(new_settings))
         settings.setdefault("name", "Untitled")
@@ -186,8 +200,16 @@ class JobsService:
             else:
                 settings[key] = value
         validate_settings(settings, self.cluster_id)
+        self._check_notifications(settings)
         self.permissions.check_run_as(_effective_run_as(settings, job), caller, run_as_principal(job))
         self.store.save_settings(job_id, _with_trigger_defaults(settings))
+
+    def _check_notifications(self, spec: dict) -> None:
+        """A job's (or a one-time run's) notification settings, and each task's, as Databricks checks them."""
+        events.validate(spec, "", self.destination_exists)
+        for i, task in enumerate(spec.get("tasks") or []):
+            if isinstance(task, dict):
+                events.validate(task, f"tasks[{i}].", self.destination_exists)
 
     def delete(self, job_id: Any, caller: Caller | None = None) -> None:
         job = self._job(job_id)
@@ -267,6 +289,7 @@ class JobsService:
                             trigger=trigger, job_parameters=params, timeout=settings.get("timeout_seconds", 0),
                             job_clusters=settings.get("job_clusters", []), creator=job["creator_user_name"],
                             principal=run_as_principal(job))
+        run["_notify"] = _notifications_of(settings)
         run["_notebook_params"] = {k: str(v) for k, v in (notebook_params or {}).items()}
         run["_sql_params"] = {k: str(v) for k, v in (sql_params or {}).items()}
         if python_params is not None:
@@ -312,12 +335,17 @@ class JobsService:
                 for name, p in defined.items()]
 
     def submit(self, run_name: str | None, tasks: Any, timeout_seconds: int | None = None,
-               creator: str | None = None, idempotency_token: str | None = None) -> dict:
+               creator: str | None = None, idempotency_token: str | None = None,
+               notifications: dict | None = None) -> dict:
+        """A one-time run; ``notifications`` holds the request's email/webhook notifications, notification
+        settings and health rules, as a job's settings hold them."""
         def start() -> dict:
             validate_tasks(tasks, "tasks", self.cluster_id, None)
+            self._check_notifications({**(notifications or {}), "tasks": tasks})
             run = self._new_run(run_name or "Untitled", tasks, job_id=None, run_type="SUBMIT_RUN", trigger="ONE_TIME",
                                 job_parameters=[], timeout=timeout_seconds or 0, job_clusters=[],
                                 creator=creator or self.user, principal=creator or self.user)
+            run["_notify"] = _notifications_of(notifications or {})
             self._admit(run, {"max_concurrent_runs": 1000}, None)
             return {"run_id": run["run_id"]}
 
@@ -343,19 +371,24 @@ class JobsService:
         }
         if job_id is not None:
             run["job_id"] = job_id
-        for spec in tasks:
-            task_run_id = self.store.next_id()
-            task = {k: copy.deepcopy(v) for k, v in spec.items() if k in TASK_FIELDS_FOR_RUN}
-            task.update({"run_id": task_run_id, "attempt_number": 0, "run_if": spec.get("run_if", "ALL_SUCCESS"),
-                         "run_page_url": self.run_page_url(job_id, task_run_id),
-                         "start_time": 0, "setup_duration": 0, "execution_duration": 0, "cleanup_duration": 0,
-                         "cluster_instance": {"cluster_id": self.cluster_id, "spark_context_id": "local"}})
-            for kind in ("notebook_task", "spark_python_task", "sql_task"):
-                if kind in task and kind != "sql_task":
-                    task[kind].setdefault("source", "WORKSPACE")
-            lifecycle.set_active(task, "PENDING", "Waiting for upstream tasks")
-            run["tasks"].append(task)
+        run["tasks"] = [self._task_run(spec, job_id) for spec in tasks]
         return run
+
+    def _task_run(self, spec: dict, job_id: int | None) -> dict:
+        """A new task run of ``spec`` (a job's task settings), waiting to start."""
+        task_run_id = self.store.next_id()
+        task = {k: copy.deepcopy(v) for k, v in spec.items() if k in TASK_FIELDS_FOR_RUN}
+        task.update({"run_id": task_run_id, "attempt_number": 0, "run_if": spec.get("run_if", "ALL_SUCCESS"),
+                     "run_page_url": self.run_page_url(job_id, task_run_id),
+                     "start_time": 0, "setup_duration": 0, "execution_duration": 0, "cleanup_duration": 0,
+                     "cluster_instance": {"cluster_id": self.cluster_id, "spark_context_id": "local"}})
+        for kind in ("notebook_task", "spark_python_task"):
+            if kind in task:
+                task[kind].setdefault("source", "WORKSPACE")
+        if isinstance(task.get("condition_task"), dict):
+            task["condition_task"].pop("outcome", None)  # decided when it runs (a repair may copy an earlier one)
+        lifecycle.set_active(task, "PENDING", "Waiting for upstream tasks")
+        return task
 
     def _admit(self, run: dict, settings: dict, queue: dict | None) -> None:
         max_runs = settings.get("max_concurrent_runs")
@@ -368,6 +401,7 @@ class JobsService:
             lifecycle.set_result(run, "MAXIMUM_CONCURRENT_RUNS_REACHED", skipped=True)
             run["start_time"] = run["end_time"] = _now_ms()
             self.store.save_run(run)
+            self.runner.announce_end(run)
             return
         if len(active) >= max_runs:
             lifecycle.set_active(run, "QUEUED", f"Queued due to reaching maximum concurrent runs of {max_runs}.",
@@ -386,14 +420,104 @@ class JobsService:
             raise missing("Run", run_id)
         return run
 
-    def get_run(self, run_id: Any) -> dict:
+    def get_run(self, run_id: Any, include_history: bool = False) -> dict:
         found = self.store.run(run_id) if isinstance(run_id, int) and not isinstance(run_id, bool) else None
         if found is None:
             owner = self.store.output(run_id) if isinstance(run_id, int) else None
             if owner is not None:
                 parent = self._run(owner[0])
                 return public(next(t for t in parent["tasks"] if t["run_id"] == run_id))
-        return public(self._run(run_id))
+        run = self._run(run_id)
+        return public(run) | ({"repair_history": repairs.repair_history(run)} if include_history else {})
+
+    def repair_run(self, run_id: Any, rerun_tasks: builtins.list[str] | None = None,
+                   rerun_all_failed_tasks: bool = False, rerun_dependent_tasks: bool = False,
+                   latest_repair_id: int | None = None, job_parameters: dict | None = None,
+                   notebook_params: dict | None = None, python_params: builtins.list | None = None,
+                   sql_params: dict | None = None, caller: Caller | None = None,
+                   refused: builtins.list[str] | None = None) -> dict:
+        """Re-run tasks of an ended run as part of it, with the job's current task settings (``jobs/repairs.py``
+        decides which); ``job_parameters`` and the other parameters, when given, replace the run's."""
+        if refused:
+            raise InvalidParameterValue(f"{', '.join(refused)}: not supported by the local runner's repair "
+                                        f"(supported: job_parameters, notebook_params, python_params, sql_params).")
+        with self._repair_lock:
+            run = self._run(run_id)
+            self._require_run_rights(run, caller, "repair")
+            if lifecycle.is_active(run):
+                raise InvalidState(f"Run {run_id} is still active ({run['state']['life_cycle_state']}); it can be "
+                                   f"repaired once it has ended.")
+            repairs.check_latest_repair(run, latest_repair_id)
+            keys = repairs.tasks_to_rerun(run, rerun_tasks, rerun_all_failed_tasks, rerun_dependent_tasks)
+            settings = self._settings_for_repair(run)
+            specs = {t["task_key"]: t for t in settings.get("tasks") or []} if settings is not None else {
+                k: t for k, t in lifecycle.latest_attempts(run).items()}  # a one-time run: its own tasks
+            gone = [k for k in keys if k not in specs]
+            if gone:
+                raise InvalidParameterValue(f"Task {', '.join(gone)} is no longer in job {run.get('job_id')}'s "
+                                            f"settings, so it cannot be re-run: repair the other tasks, or run the "
+                                            f"job again.")
+            present = set(lifecycle.latest_attempts(run))
+            now = _now_ms()
+            reruns = []
+            for key in keys:
+                spec = {**specs[key], "depends_on": [d for d in specs[key].get("depends_on") or []
+                                                     if d["task_key"] in present]}
+                task = self._task_run(spec, run.get("job_id"))
+                task["start_time"] = now  # after the attempts it follows, as clients order a task's runs
+                reruns.append(task)
+            self._check_repaired_graph(run, reruns, [specs[k] for k in keys])
+            self._reparameterise(run, settings, job_parameters, notebook_params, python_params, sql_params)
+            repair_id = self.store.next_id()
+            repairs.open_repair(run, repair_id, [t["run_id"] for t in reruns], now)
+            run["tasks"].extend(reruns)
+            run.pop("end_time", None)
+            lifecycle.set_active(run, "PENDING", f"Repair {repair_id}: waiting for the local runner")
+            self.store.save_run(run)
+        self.runner.enqueue(run["run_id"])
+        return {"repair_id": repair_id}
+
+    def _check_repaired_graph(self, run: dict, reruns: builtins.list[dict], specs: builtins.list[dict]) -> None:
+        """The job's settings may have changed since the run: its re-run tasks, with the tasks they keep, must still
+        have an order, and their run_job_tasks no circle."""
+        tasks = {**lifecycle.latest_attempts(run), **{t["task_key"]: t for t in reruns}}
+        graph = {k: [d["task_key"] for d in t.get("depends_on") or []] for k, t in tasks.items()}
+        if topological_order(graph) is None:
+            raise InvalidParameterValue(f"Run {run['run_id']} cannot be repaired: with the job's current settings its "
+                                        f"tasks would depend on each other in a circle; run the job again instead.")
+        cycle = self._run_job_cycle(run["job_id"], specs) if run.get("job_id") is not None else []
+        if cycle:
+            raise InvalidParameterValue(f"Run {run['run_id']} cannot be repaired: its run_job_tasks would trigger jobs "
+                                        f"in a circle ({' → '.join(str(j) for j in cycle)}).")
+
+    def _settings_for_repair(self, run: dict) -> dict | None:
+        """The job's current settings, which a repair's tasks run with; None for a one-time run (runs/submit)."""
+        if run.get("job_id") is None:
+            return None
+        job = self.store.job(run["job_id"])
+        if job is None:
+            raise InvalidState(f"Job {run['job_id']} no longer exists, so run {run['run_id']} cannot be repaired.")
+        return job["settings"]
+
+    def _reparameterise(self, run: dict, settings: dict | None, job_parameters: dict | None,
+                        notebook_params: dict | None, python_params: builtins.list | None,
+                        sql_params: dict | None) -> None:
+        """A repair runs with the job's current clusters and timeout, and the parameters it was given."""
+        if settings is not None:
+            run["job_clusters"] = settings.get("job_clusters", [])
+            run["timeout_seconds"] = settings.get("timeout_seconds", 0)
+            run["_notify"] = _notifications_of(settings)
+        if job_parameters is not None:
+            if settings is None:
+                raise InvalidParameterValue(f"Invalid job_parameters: run {run['run_id']} is a one-time run "
+                                            f"(runs/submit), which has no job parameters.")
+            run["job_parameters"] = self._job_parameters(settings, job_parameters)
+        if notebook_params is not None:
+            run["_notebook_params"] = {k: str(v) for k, v in notebook_params.items()}
+        if sql_params is not None:
+            run["_sql_params"] = {k: str(v) for k, v in sql_params.items()}
+        if python_params is not None:
+            run["_python_params"] = [str(p) for p in python_params]
 
     def list_runs(self, job_id: int | None = None, active_only: bool = False, completed_only: bool = False,
                   limit: int = 20, offset: int = 0, expand_tasks: bool = False, page_token: str | None = None,
@@ -473,11 +597,12 @@ class JobsService:
             raise InvalidParameterValue(f"Invalid run_id: expected an integer, got {run_id!r}.")
         run = self.store.run(run_id)
         if run is not None:
-            if len(run["tasks"]) != 1:
+            latest = list(lifecycle.latest_attempts(run).values())
+            if len(latest) != 1:
                 raise InvalidParameterValue(
                     "Retrieving the output of runs with multiple tasks is not supported. Please retrieve the output "
                     "of each individual task run instead (tasks[].run_id).")
-            run_id = run["tasks"][0]["run_id"]
+            run_id = latest[0]["run_id"]
         owner = self.store.output(run_id)
         if owner is None:
             parent = self.store.run_of_task(run_id)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from odoolake.workspace.errors import NotImplementedLocally
+from odoolake.workspace.jobs.service import REPAIR_FIELDS_REFUSED
 from odoolake.workspace.jobs.settings import single_task_as_tasks
+from odoolake.workspace.notifications.events import NOTIFICATION_FIELDS
 from odoolake.workspace.routes.common import caller, field, json_body, query_bool, query_int, versioned
 
 router = APIRouter()
@@ -87,12 +89,13 @@ async def submit(request: Request) -> dict:
     body = single_task_as_tasks(await json_body(request))
     return _svc(request).submit(field(body, "run_name", str), field(body, "tasks", list, required=True),
                                 field(body, "timeout_seconds", int), request.state.user,
-                                field(body, "idempotency_token", str))
+                                field(body, "idempotency_token", str),
+                                {k: body[k] for k in NOTIFICATION_FIELDS if body.get(k) is not None})
 
 
 @versioned(router, "GET", V, "/jobs/runs/get")
 def get_run(request: Request) -> dict:
-    return _svc(request).get_run(query_int(request, "run_id", required=True))
+    return _svc(request).get_run(query_int(request, "run_id", required=True), query_bool(request, "include_history"))
 
 
 @versioned(router, "GET", V, "/jobs/runs/list")
@@ -133,8 +136,15 @@ def get_output(request: Request) -> dict:
 
 
 @versioned(router, "POST", V, "/jobs/runs/repair")
-def repair(request: Request) -> dict:
-    raise NotImplementedLocally("jobs/runs/repair is not supported locally; start a new run with run-now.")
+async def repair(request: Request) -> dict:
+    body = await json_body(request)
+    return _svc(request).repair_run(
+        field(body, "run_id", int, required=True), field(body, "rerun_tasks", list),
+        field(body, "rerun_all_failed_tasks", bool, default=False), field(body, "rerun_dependent_tasks", bool,
+                                                                          default=False),
+        field(body, "latest_repair_id", int), field(body, "job_parameters", dict), field(body, "notebook_params", dict),
+        field(body, "python_params", list), field(body, "sql_params", dict), caller=caller(request),
+        refused=[name for name in REPAIR_FIELDS_REFUSED if body.get(name) not in (None, {}, [])])
 
 
 @versioned(router, "GET", V, "/jobs/runs/export")

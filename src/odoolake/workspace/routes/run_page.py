@@ -47,7 +47,10 @@ def _state(doc: dict) -> str:
 def _page(run: dict, outputs: dict[int, dict]) -> str:
     e = html.escape
     rows = []
+    seen: set[str] = set()  # a task listed again is a later attempt of it (a retry or a repair)
     for task in run.get("tasks", []):
+        again = task["task_key"] in seen
+        seen.add(task["task_key"])
         out = outputs.get(task["run_id"]) or {}
         detail = []
         if out.get("error"):
@@ -60,7 +63,9 @@ def _page(run: dict, outputs: dict[int, dict]) -> str:
         if out.get("error_trace"):
             detail.append(f"<details><summary>traceback</summary><pre>{e(out['error_trace'])}</pre></details>")
         message = (task.get("state") or {}).get("state_message", "")
-        rows.append(f"<tr><td>{e(task['task_key'])}</td><td class={e(_state(task))}>{e(_state(task))}</td>"
+        label = e(task["task_key"]) + (f" <small>(attempt {task.get('attempt_number', 0)}, task run "
+                                        f"{task['run_id']})</small>" if again else "")
+        rows.append(f"<tr><td>{label}</td><td class={e(_state(task))}>{e(_state(task))}</td>"
                     f"<td>{page_time(task.get('start_time'))}</td><td>{page_time(task.get('end_time'))}</td>"
                     f"<td>{e(message)}{''.join(detail)}</td></tr>")
     params = "".join(f"<li><code>{e(p['name'])}</code> = <code>{e(str(p.get('value', '')))}</code></li>"

@@ -44,7 +44,7 @@ class SecretStore:
         self.clock = clock
         self._key: bytes | None = None
 
-    def _sealing_key(self) -> bytes:
+    def sealing_key(self) -> bytes:
         if self._key is None:
             self._key = load_key(self.home)
         return self._key
@@ -110,7 +110,7 @@ class SecretStore:
         if len(value) > MAX_VALUE_BYTES:
             raise InvalidParameterValue(f"The secret value is {len(value)} bytes; the limit is {MAX_VALUE_BYTES}.",
                                         error_code="MAX_SECRET_SIZE_EXCEEDED")
-        sealed = seal(self._sealing_key(), f"{name}/{key_name}", value)
+        sealed = seal(self.sealing_key(), f"{name}/{key_name}", value)
         with self.db.transaction() as conn:
             count = conn.execute("SELECT COUNT(*) FROM secrets WHERE scope = ? AND key != ?",
                                  (name, key_name)).fetchone()[0]
@@ -141,7 +141,7 @@ class SecretStore:
                                         (name, key_name)).fetchone()
         if row is None:
             raise ResourceDoesNotExist(f"Secret {key_name} does not exist in scope {name}!")
-        return unseal(self._sealing_key(), f"{name}/{key_name}", row["sealed"])
+        return unseal(self.sealing_key(), f"{name}/{key_name}", row["sealed"])
 
     # -- ACLs --------------------------------------------------------------------------------------
 
