@@ -706,3 +706,37 @@ def test_a_library_the_workspace_lacks_fails_the_task_naming_it(w, notebooks):
         w.jobs.create(name="bad env", tasks=[Task(task_key="t", environment_key="nope",
                                                   notebook_task=NotebookTask(notebook_path="/Shared/ETL/first"))])
     w.jobs.delete(job.job_id)
+
+
+RENDEZVOUS = """import pathlib, time
+dbutils.widgets.text("me", "")
+dbutils.widgets.text("other", "")
+folder = pathlib.Path(dbutils.widgets.get("folder"))
+(folder / dbutils.widgets.get("me")).touch()
+deadline = time.monotonic() + 60
+while not (folder / dbutils.widgets.get("other")).exists():
+    if time.monotonic() > deadline:
+        raise TimeoutError("the other task never started: tasks ran one at a time")
+    time.sleep(0.05)
+"""
+
+
+def test_independent_tasks_run_at_the_same_time_and_their_dependents_wait_for_both(w, notebooks, tmp_path):
+    upload(w, "/Shared/ETL/rendezvous", RENDEZVOUS)
+    folder = str(tmp_path)
+
+    def meet(key: str, other: str) -> Task:
+        return Task(task_key=key, timeout_seconds=90, notebook_task=NotebookTask(
+            notebook_path="/Shared/ETL/rendezvous", base_parameters={"folder": folder, "me": key, "other": other}))
+
+    job = w.jobs.create(name="parallel", tasks=[
+        meet("forms", "features"), meet("features", "forms"),
+        Task(task_key="publish", depends_on=[Dep(task_key="forms"), Dep(task_key="features")],
+             notebook_task=NotebookTask(notebook_path="/Shared/ETL/first")),
+    ])
+    run = w.jobs.run_now(job_id=job.job_id).result()
+    assert run.state.result_state == RunResultState.SUCCESS, run.state.state_message
+    tasks = {t.task_key: t for t in run.tasks}
+    assert tasks["forms"].start_time < tasks["features"].end_time
+    assert tasks["features"].start_time < tasks["forms"].end_time
+    assert tasks["publish"].start_time >= max(tasks["forms"].end_time, tasks["features"].end_time)

@@ -1,10 +1,11 @@
 """The job runner: executes runs in background threads, one process per task.
 
-A run walks its task DAG in dependency order. For each task it evaluates ``run_if`` and condition-task
-outcomes, resolves ``{{…}}`` dynamic values, then starts a task process and waits for it under the task's
-``timeout_seconds``, retrying per ``max_retries``/``min_retry_interval_millis``/``retry_on_timeout``.
-Cancelling a run kills its current task process. State changes are written to SQLite as they happen, so
-``runs/get`` always shows the truth and a restarted server can mark interrupted runs.
+A run walks its task DAG: a task starts once the tasks it depends on have ended, so independent tasks run at the
+same time. For each task it evaluates ``run_if`` and condition-task outcomes, resolves ``{{…}}`` dynamic values,
+then starts a task process and waits for it under the task's ``timeout_seconds``, retrying per
+``max_retries``/``min_retry_interval_millis``/``retry_on_timeout``. Cancelling a run kills its task processes.
+State changes are written to SQLite as they happen, so ``runs/get`` always shows the truth and a restarted server
+can mark interrupted runs.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+DEFAULT_TASK_PARALLELISM = 4  # tasks of one run that run at once (each a process within the task memory limit)
+
+
 def default_task_memory_mb() -> int:
     """``ODOOLAKE_TASK_MEMORY_MB``, else a quarter of the machine's memory: a runaway task cannot starve the rest."""
     configured = os.environ.get("ODOOLAKE_TASK_MEMORY_MB")
@@ -89,8 +93,10 @@ def default_task_memory_mb() -> int:
 class JobRunner:
     def __init__(self, store: JobsStore, tree: WorkspaceTree, paths: WorkspacePaths,
                  connections: TaskConnections, workers: int = 2, task_memory_mb: int | None = None,
-                 grants: TaskGrants | None = None, workspace_url: str | None = None) -> None:
+                 grants: TaskGrants | None = None, workspace_url: str | None = None,
+                 task_parallelism: int = DEFAULT_TASK_PARALLELISM) -> None:
         self.store = store
+        self.task_parallelism = task_parallelism
         self.task_memory_mb = task_memory_mb or default_task_memory_mb()
         self.tree = tree
         self.paths = paths
@@ -105,7 +111,9 @@ class JobRunner:
         self._lock = threading.Lock()
         self._cancelled: set[int | str] = set()  # run ids, and pipeline update ids (their processes' keys)
         self._swept = time.monotonic()  # when old runs were last forgotten (``forget_old_runs``)
-        self._processes: dict[int | str, _TaskProcess] = {}
+        self._processes: dict[int | str, list[_TaskProcess]] = {}  # a run's task processes (several run at once)
+        self._yielded: dict[int, int] = {}  # run id -> its run_job_tasks waiting for their runs (see _yield_slot)
+        self._save_lock = threading.Lock()  # a run's tasks save it from several threads: one snapshot at a time
         self._queued_wakeup = threading.Condition()
         self.pipelines: Any = None  # the workspace's PipelinesService, for pipeline_task
         self.notifier: Notifier | None = None  # the workspace's, for job notifications
@@ -169,10 +177,10 @@ class JobRunner:
         run still waiting for a worker (queued, pending) ends CANCELED at once."""
         with self._lock:
             self._cancelled.add(run_id)
-            task = self._processes.get(run_id)
-        if task is not None:
+            tasks = list(self._processes.get(run_id, ()))
+        for task in tasks:
             task.kill()
-        elif isinstance(run_id, int):
+        if not tasks and isinstance(run_id, int):
             run = self.store.run(run_id)
             if run is not None and run["state"].get("life_cycle_state") in NOT_STARTED:
                 self._finish_cancelled(run)  # its worker, when it comes, finds it ended and leaves it
@@ -185,7 +193,7 @@ class JobRunner:
 
     def stop(self) -> None:
         with self._lock:
-            tasks = list(self._processes.values())
+            tasks = [task for running in self._processes.values() for task in running]
             self._cancelled.update(k for k in self._processes if isinstance(k, int))
         for task in tasks:
             task.kill()
@@ -246,7 +254,9 @@ class JobRunner:
         self._finish(run)
 
     def _run_tasks(self, run: dict, started: int) -> None:
-        """Each task whose latest attempt waits to run, in dependency order."""
+        """Run each task whose latest attempt waits to run, as Databricks does: a task starts once every task it
+        depends on has ended, and tasks that do not depend on each other run at the same time (at most
+        ``task_parallelism`` of one run at once), each on a thread of its own."""
         run_id = run["run_id"]
         deadline = started / 1000 + run["timeout_seconds"] if run.get("timeout_seconds") else None
         latest = lifecycle.latest_attempts(run)
@@ -254,22 +264,50 @@ class JobRunner:
                  for k, t in latest.items()}
         # task values are kept with the run: a repair's tasks read those of the tasks it does not re-run
         values: dict[str, dict[str, Any]] = run.setdefault("_task_values", {})
-        for key in topological_order(graph) or []:
-            tasks = lifecycle.latest_attempts(run)  # a retry adds a task run: the latest attempt is the one to read
-            task = tasks[key]
-            if not lifecycle.is_active(task):  # ended in an earlier pass: a repair re-runs only the tasks it names
-                continue
-            if self._is_cancelled(run_id):
-                lifecycle.set_result(task, "CANCELED", "The run was cancelled before this task started.")
-                self._save(run)
-                continue
+        # a task that ended in an earlier pass stays as it ended: a repair re-runs only the tasks it names
+        waiting = [k for k in topological_order(graph) or [] if lifecycle.is_active(latest[k])]
+        running: set[str] = set()
+        crashed: list[BaseException] = []
+        changed = threading.Condition()
+
+        def work(key: str, task: dict) -> None:
+            try:
+                self._run_task(run, task, values, deadline)
+            except BaseException as exc:  # the runner's own failure: the run ends INTERNAL_ERROR (_execute_safely)
+                crashed.append(exc)
+            finally:
+                with changed:
+                    running.discard(key)
+                    changed.notify_all()
+
+        with changed:
+            while (waiting and not crashed) or running:
+                tasks = lifecycle.latest_attempts(run)  # a retry adds a task run: the latest attempt is the one to read
+                ready = [k for k in waiting if not any(lifecycle.is_active(tasks[d]) for d in graph[k])]
+                if ready and len(running) < self.task_parallelism and not crashed:
+                    key = ready[0]
+                    waiting.remove(key)
+                    if not self._decided_without_running(run, tasks[key], tasks):
+                        running.add(key)
+                        threading.Thread(target=work, args=(key, tasks[key]), daemon=True,
+                                         name=f"odoolake-task-{run_id}-{key}").start()
+                    continue  # look again: a task decided without running may make others ready
+                changed.wait(timeout=1.0)
+        if crashed:
+            raise crashed[0]
+
+    def _decided_without_running(self, run: dict, task: dict, tasks: dict[str, dict]) -> bool:
+        """A task the run's cancel, a condition or run_if ends without running it (True, its state set)."""
+        if self._is_cancelled(run["run_id"]):
+            lifecycle.set_result(task, "CANCELED", "The run was cancelled before this task started.")
+        else:
             verdict = self._should_run(task, tasks)
-            if verdict is not None:
-                result_state, message = verdict
-                lifecycle.set_result(task, result_state, message, skipped=result_state == "EXCLUDED")
-                self._save(run)
-                continue
-            self._run_task(run, task, values, deadline)
+            if verdict is None:
+                return False
+            result_state, message = verdict
+            lifecycle.set_result(task, result_state, message, skipped=result_state == "EXCLUDED")
+        self._save(run)
+        return True
 
     def _should_run(self, task: dict, tasks: dict[str, dict]) -> tuple[str, str] | None:
         """None to run the task, else the (result_state, message) it ends with without running."""
@@ -450,7 +488,7 @@ class JobRunner:
                                     daemon=True)
             pump.start()
             with self._lock:
-                self._processes[owner] = task
+                self._processes.setdefault(owner, []).append(task)
                 cancelled = owner in self._cancelled
             if cancelled:  # cancelled while it started, when cancel() found no process to kill
                 task.kill()
@@ -458,7 +496,11 @@ class JobRunner:
                 code = self._watch(task, timeout, memory_limit)
             finally:
                 with self._lock:
-                    self._processes.pop(owner, None)
+                    running = self._processes.get(owner, [])
+                    if task in running:
+                        running.remove(task)
+                    if not running:
+                        self._processes.pop(owner, None)
                 task.kill()  # whatever the task left running in the background ends with it
                 pump.join(timeout=30)
         finally:
@@ -540,17 +582,35 @@ class JobRunner:
             raise TaskFailure("FAILED", f"Could not run job {job_id}: {exc.message}") from None
         child_id = started["run_id"]
         output = {"run_job_output": {"run_id": child_id}}
-        self._slots.release()  # while this run waits, its slot serves others (the child among them)
+        self._yield_slot(run["run_id"])  # while this run waits, its slot serves others (the child among them)
         try:
             child = self._wait_for_child(run, job_id, child_id, timeout, output)
         finally:
-            self._slots.acquire()
+            self._reclaim_slot(run["run_id"])
         state = child["state"]
         result = state.get("result_state") or state.get("life_cycle_state")
         if result not in lifecycle.SUCCEEDED:
             raise TaskFailure("FAILED", f"Run {child_id} of job {job_id} ended {result}: "
                               f"{state.get('state_message', '')}".rstrip(": "), output=output)
         return {**output, "logs": f"job {job_id} run {child_id} SUCCESS\n", "logs_truncated": False}
+
+    def _yield_slot(self, run_id: int) -> None:
+        """The run's worker slot goes to others while a run_job_task of it waits; with several such tasks running
+        at once, the first gives it up and the last to end takes it back."""
+        with self._lock:
+            self._yielded[run_id] = self._yielded.get(run_id, 0) + 1
+            first = self._yielded[run_id] == 1
+        if first:
+            self._slots.release()
+
+    def _reclaim_slot(self, run_id: int) -> None:
+        with self._lock:
+            self._yielded[run_id] -= 1
+            last = self._yielded[run_id] == 0
+            if last:
+                del self._yielded[run_id]
+        if last:
+            self._slots.acquire()
 
     def _wait_for_child(self, run: dict, job_id: int, child_id: int, timeout: float | None,
                         output: dict[str, Any]) -> dict:
@@ -692,7 +752,8 @@ class JobRunner:
         return resolve
 
     def _save(self, run: dict) -> None:
-        self.store.save_run(run)
+        with self._save_lock:  # each save writes the run as it is now, in the order the snapshots were taken
+            self.store.save_run(run)
 
     def _save_output(self, run: dict, task: dict, output: dict[str, Any]) -> None:
         self.store.save_output(task["run_id"], run["run_id"], output)
