@@ -15,6 +15,7 @@ from odoolake.workspace.jobs import lifecycle
 from odoolake.workspace.notifications import events
 from odoolake.workspace.notifications.delivery import SMTP_ENV, Notice, Notifier
 from odoolake.workspace.notifications.destinations import NotificationDestinations
+from odoolake.workspace.pipelines import PipelinesService
 
 
 def _ended(result: str, skipped: bool = False) -> dict:
@@ -95,3 +96,28 @@ def test_without_an_smtp_server_mail_is_written_to_the_outbox(tmp_path):
     [path] = (tmp_path / "outbox").iterdir()
     mail = message_from_bytes(path.read_bytes(), policy=policy.default)
     assert mail["To"] == "finance@example.ph" and path.name.endswith("-jobs.on_failure.eml")
+
+
+def test_a_pipeline_mails_the_recipients_of_the_alerts_its_update_raised(tmp_path):
+    db = Database(tmp_path / "w.db")
+    notifier = Notifier(NotificationDestinations(db, lambda: b"k" * 32), tmp_path, env={})
+    outcomes = iter([(False, "Dataset gold_ewt: column tin not found"), (True, None)])
+    service = PipelinesService(db, lambda *args: next(outcomes), "me@localhost", notify=notifier.send)
+    spec = {"name": "scout", "libraries": [{"notebook": {"path": "/Shared/p"}}], "target": "s", "notifications": [
+        {"email_recipients": ["oncall@example.ph"], "alerts": ["on-update-fatal-failure"]},
+        {"email_recipients": ["finance@example.ph"], "alerts": ["on-update-success", "on-update-failure"]}]}
+    pipeline_id = service.create(spec)
+    failed = service.start_update(pipeline_id, wait=True)
+    service.start_update(pipeline_id, wait=True)
+    notifier.close()
+    mails = {m["Subject"].rsplit(" ", 1)[1]: m for m in (message_from_bytes(p.read_bytes(), policy=policy.default)
+                                                           for p in (tmp_path / "outbox").iterdir())}
+    assert sorted(mails) == ["completed", "failed"]
+    assert mails["failed"]["To"] == "finance@example.ph, oncall@example.ph"
+    assert mails["failed"]["Subject"] == f"[odoolake] Pipeline scout update {failed} failed"
+    assert "column tin not found" in mails["failed"].get_content()
+    assert mails["completed"]["To"] == "finance@example.ph"
+    with pytest.raises(InvalidParameterValue, match=r"Invalid notifications\[0\].alerts: expected some of "
+                                                     r"on-update-success"):
+        service.create({**spec, "name": "other", "notifications": [{"email_recipients": ["a@b.ph"],
+                                                                    "alerts": ["on-update-start"]}]})

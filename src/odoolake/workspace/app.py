@@ -149,7 +149,7 @@ class Workspace:
         self.pipelines = PipelinesService(self.db, self._execute_pipeline, self.user, self.roles.exists,
                                           self.roles.is_service_principal, cancel=self.runner.cancel,
                                           require_catalog=self.catalog.catalog,
-                                          drop_tables=self._drop_pipeline_tables)
+                                          drop_tables=self._drop_pipeline_tables, notify=self.notifier.send)
         self.runner.pipelines = self.pipelines
         self.models = ModelStore(self.paths, registered=self.registered_models)
         self.mlflow_server = MlflowServer(self.paths, tree=self.tree)

@@ -29,6 +29,8 @@ from odoolake.workspace.errors import (
     ResourceDoesNotExist,
 )
 from odoolake.workspace.identity.roles import Caller
+from odoolake.workspace.notifications import events
+from odoolake.workspace.notifications.delivery import Notice
 from odoolake.workspace.permissions import CAN_MANAGE, CAN_RUN, PIPELINES, ObjectPermissions, Owned
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELED")
@@ -152,12 +154,15 @@ class PipelinesService:
                  is_service_principal: Callable[[str], bool] | None = None,
                  cancel: Callable[[str], None] | None = None,
                  require_catalog: Callable[[str], Any] | None = None,
-                 drop_tables: Callable[[str, str], builtins.list[str]] | None = None) -> None:
+                 drop_tables: Callable[[str, str], builtins.list[str]] | None = None,
+                 notify: Callable[[Notice, builtins.list[str], builtins.list[str]], None] | None = None) -> None:
         """``execute(pipeline_spec, update_id, options, principal) -> (ok, message)`` runs one update (blocking) as
         ``principal``; ``options`` say what it refreshes (``full_refresh``, ``refresh_selection``,
         ``full_refresh_selection``, ``validate_only``). ``cancel(update_id)`` ends a running update's work;
         ``require_catalog(name)`` raises when the catalog does not exist; ``drop_tables(destination, pipeline_id)``
-        drops the tables the pipeline owns there (a cascading delete) and names them."""
+        drops the tables the pipeline owns there (a cascading delete) and names them; ``notify(notice, destination
+        ids, addresses)`` sends the mail a pipeline's ``notifications`` ask for when an update ends."""
+        self.notify = notify or (lambda notice, ids, addresses: None)
         self.require_catalog = require_catalog or (lambda name: None)
         self.drop_tables = drop_tables or (lambda destination, pipeline_id: [])
         self.db = db
@@ -197,6 +202,7 @@ class PipelinesService:
             if not isinstance(catalog, str) or not catalog or "." in catalog:
                 raise InvalidParameterValue(f"Invalid catalog {catalog!r}: expected a catalog's name.")
             self.require_catalog(catalog)
+        events.validate_pipeline(body)
         spec = {k: v for k, v in body.items() if k not in SERVER_FIELDS}
         spec["target"] = target
         return spec
@@ -362,6 +368,9 @@ class PipelinesService:
             if message:
                 update["message"] = message
             self._save(update)
+            recipients = events.pipeline_recipients(spec, update["state"])
+            if recipients:
+                self.notify(events.pipeline_notice(spec, update), [], recipients)
 
         if wait:
             work()

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ DEFAULT_MAIL_FROM = "odoolake@localhost"
 OUTBOX = "outbox"
 ATTEMPTS = 3  # per webhook, 1 s then 2 s apart
 TIMEOUT_SECONDS = 10.0
+# headers kept on one line up to RFC 5322's limit: Python folds a long subject with no space to break at (a run's
+# id) right after "Subject:", which readers then show with a leading space
+MAIL_POLICY = policy.default.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,7 @@ class Notifier:
         LOG.warning("notification %s to %s failed %d times (%s)", notice.event_type, _site(url), ATTEMPTS, problem)
 
     def _mail(self, notice: Notice, to: list[str]) -> None:
-        message = EmailMessage()
+        message = EmailMessage(policy=MAIL_POLICY)
         message["From"], message["To"], message["Subject"] = self.mail_from, ", ".join(to), notice.subject
         message.set_content(notice.text)
         if self.smtp_url is None:

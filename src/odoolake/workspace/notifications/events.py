@@ -115,6 +115,48 @@ def task_notice(event: str, run: dict, task: dict, workspace_id: str) -> Notice:
     return Notice(f"jobs.{event}", payload, f"[odoolake] {headline}", _text(headline, task))
 
 
+# a pipeline's notifications (email only, as on Databricks): the alerts an update's end raises
+PIPELINE_ALERTS = {"COMPLETED": ("on-update-success",),
+                   "FAILED": ("on-update-failure", "on-update-fatal-failure", "on-flow-failure")}
+KNOWN_PIPELINE_ALERTS = ("on-update-success", "on-update-failure", "on-update-fatal-failure", "on-flow-failure")
+
+
+def validate_pipeline(spec: dict) -> None:
+    """A pipeline's ``notifications``: a list of {email_recipients, alerts}."""
+    notifications = spec.get("notifications")
+    if notifications is None:
+        return
+    if not isinstance(notifications, list):
+        raise _fail("notifications", "expected a list of {email_recipients, alerts}")
+    for i, item in enumerate(notifications):
+        recipients = item.get("email_recipients") if isinstance(item, dict) else None
+        alerts = item.get("alerts") if isinstance(item, dict) else None
+        if not isinstance(recipients, list) or not all(isinstance(a, str) and ADDRESS.match(a) for a in recipients):
+            raise _fail(f"notifications[{i}].email_recipients", f"expected a list of email addresses, got "
+                                                                f"{recipients!r}")
+        unknown = [a for a in alerts or [] if a not in KNOWN_PIPELINE_ALERTS] if isinstance(alerts, list) else [alerts]
+        if not alerts or unknown:
+            raise _fail(f"notifications[{i}].alerts", f"expected some of {', '.join(KNOWN_PIPELINE_ALERTS)}, got "
+                                                      f"{alerts!r}")
+
+
+def pipeline_recipients(spec: dict, state: str) -> list[str]:
+    """Who hears of an update that ended in ``state``: the recipients of every notification with one of its
+    alerts (a local update that fails is final, so it raises the failure, fatal-failure and flow-failure alerts)."""
+    raised = PIPELINE_ALERTS.get(state, ())
+    return sorted({r for n in spec.get("notifications") or [] if set(n.get("alerts") or []) & set(raised)
+                   for r in n.get("email_recipients") or []})
+
+
+def pipeline_notice(spec: dict, update: dict) -> Notice:
+    words = {"COMPLETED": "completed", "FAILED": "failed"}.get(update["state"], update["state"].lower())
+    headline = f"Pipeline {spec.get('name', '')} update {update['update_id']} {words}"
+    detail = update.get("message") or ""
+    return Notice(f"pipelines.{update['state'].lower()}", {"pipeline_id": update["pipeline_id"],
+                                                           "update_id": update["update_id"]},
+                  f"[odoolake] {headline}", f"{headline}.\n{detail}".strip())
+
+
 def _job(run: dict) -> dict:
     return {"job": {"job_id": run["job_id"], "name": run.get("run_name", "")}} if run.get("job_id") else {}
 
