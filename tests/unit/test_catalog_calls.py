@@ -637,3 +637,20 @@ def test_unset_and_replace_leave_a_table_the_properties_its_definition_gives(spa
     assert spark.sql("DESCRIBE DETAIL cc.replaced").first().partitionColumns == ["p"]
     spark.sql("CREATE OR REPLACE TABLE cc.replaced AS SELECT 1 AS a, 'x' AS p")
     assert spark.sql("DESCRIBE DETAIL cc.replaced").first().partitionColumns == []
+
+
+def test_a_pipelines_datasets_are_typed_as_unity_catalog_types_them():
+    from odoolake.dlt import CHECKPOINT_PREFIX, PIPELINE_ID_PROPERTY
+    from odoolake.workspace.catalog.store import FullName, TableInfo
+
+    def info(properties: dict[str, str]) -> TableInfo:
+        return TableInfo(name=FullName("main", "dlt", "t"), table_id="1", table_type="MANAGED",
+                         data_source_format="DELTA", storage_location="/tmp/t", comment=None, properties=properties,
+                         owner=None, created_at=0, updated_at=0)
+
+    assert info({}).kind == "MANAGED" and "pipeline_id" not in info({}).as_api()
+    view = info({PIPELINE_ID_PROPERTY: "p1"})
+    assert (view.kind, view.as_api()["pipeline_id"], view.as_api()["table_type"]) == ("MATERIALIZED_VIEW", "p1",
+                                                                                        "MATERIALIZED_VIEW")
+    assert view.as_api(for_engine=True)["table_type"] == "EXTERNAL"  # what the engine is told is unchanged
+    assert info({PIPELINE_ID_PROPERTY: "p1", f"{CHECKPOINT_PREFIX}main.raw.events": "3"}).kind == "STREAMING_TABLE"

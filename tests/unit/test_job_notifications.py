@@ -121,3 +121,25 @@ def test_a_pipeline_mails_the_recipients_of_the_alerts_its_update_raised(tmp_pat
                                                      r"on-update-success"):
         service.create({**spec, "name": "other", "notifications": [{"email_recipients": ["a@b.ph"],
                                                                     "alerts": ["on-update-start"]}]})
+
+
+def test_destinations_refuse_what_would_break_a_header_or_a_request(tmp_path):
+    destinations = NotificationDestinations(Database(tmp_path / "w.db"), lambda: b"k" * 32)
+    with pytest.raises(InvalidParameterValue, match=r"Invalid config\.email\.addresses"):
+        destinations.create("two in one", {"email": {"addresses": ["evil,victim@example.ph"]}})
+    with pytest.raises(InvalidParameterValue, match=r"Invalid config.generic_webhook.url: expected an http\(s\) URL"):
+        destinations.create("split", {"generic_webhook": {"url": "http://127.0.0.1/x\r\nHost: evil"}})
+    with pytest.raises(InvalidParameterValue, match=r"Invalid config\.generic_webhook\.username: expected a string"):
+        destinations.create("typed", {"generic_webhook": {"url": "http://127.0.0.1/x", "username": 7,
+                                                          "password": ["p"]}})
+    assert destinations.list()["results"] == []  # nothing refused was kept
+
+
+def test_a_name_with_a_line_break_still_makes_a_mail(tmp_path):
+    notifier = Notifier(NotificationDestinations(Database(tmp_path / "w.db"), lambda: b"k" * 32), tmp_path, env={})
+    notifier.send(Notice("jobs.on_failure", {}, "[odoolake] month\nBcc: all@example.ph run 9 failed", "x"), [],
+                  ["finance@example.ph"])
+    notifier.close()
+    [path] = (tmp_path / "outbox").iterdir()
+    mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert mail["Subject"] == "[odoolake] month Bcc: all@example.ph run 9 failed" and mail["Bcc"] is None

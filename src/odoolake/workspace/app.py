@@ -135,6 +135,7 @@ class Workspace:
         self.notifier = Notifier(self.notification_destinations, self.paths.home)
         self.runner.notifier = self.notifier
         self.jobs.destination_exists = self.notification_destinations.exists
+        self.notification_destinations.used_by = self.jobs.naming_destination
         self.jobs.known_principal = self.roles.exists
         self.jobs.is_service_principal = self.roles.is_service_principal
         self.runner.jobs = self.jobs

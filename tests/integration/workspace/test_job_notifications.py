@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import email
+import threading
+from datetime import timedelta
 from email import policy
 
 import pytest
@@ -18,6 +20,7 @@ from databricks.sdk.service.jobs import (
     JobsHealthRule,
     JobsHealthRules,
     NotebookTask,
+    QueueSettings,
     RunResultState,
     Task,
     TaskNotificationSettings,
@@ -28,6 +31,7 @@ from databricks.sdk.service.jobs import TaskDependency as Dep
 from databricks.sdk.service.settings import Config, EmailConfig, GenericWebhookConfig, SlackConfig
 
 from odoolake.testing.waiting import wait_until
+from odoolake.workspace.notifications.delivery import TIMEOUT_SECONDS
 
 from .test_jobs import upload
 from .test_n8n import Receiver
@@ -159,3 +163,74 @@ def test_muted_cancelled_runs_send_nothing_and_overdue_runs_warn(w, hooks):
     # notifications are delivered in order: a muted on_failure would have arrived before these
     assert _events(hook)[first:] == [("jobs.on_duration_warning_threshold_exceeded", None), ("jobs.on_success", None)]
     assert hook.received[-2]["run"] == {"run_id": run.run_id}
+
+
+class Hanging(Receiver):
+    """A receiver that takes each request and answers only when released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.taken = threading.Event()
+        super().__init__()
+        release, taken = self.release, self.taken
+
+        class Handler(self.httpd.RequestHandlerClass):
+            def do_POST(self):
+                taken.set()
+                release.wait(30)
+                super().do_POST()
+
+        self.httpd.RequestHandlerClass = Handler
+
+
+def test_a_receiver_that_hangs_delays_only_its_own_notices_and_a_destination_in_use_stays(w, hooks):
+    hook, _, generic_id, _ = hooks
+    hanging = Hanging()
+    stuck = w.notification_destinations.create(display_name="hangs", config=Config(
+        generic_webhook=GenericWebhookConfig(url=hanging.url)))
+    first = len(hook.received)
+    job_id = w.jobs.create(name="two receivers", webhook_notifications=WebhookNotifications(
+        on_start=[Webhook(id=stuck.id), Webhook(id=generic_id)]),
+        tasks=[Task(task_key="t", notebook_task=NotebookTask(notebook_path="/Shared/Notify/ok"))]).job_id
+    try:
+        w.jobs.run_now(job_id=job_id)  # on_start is sent as the run starts
+        # before the hanging call could time out: a shared lane would hold the other notice until then
+        wait_until(lambda: hanging.taken.is_set() and len(hook.received) > first, timeout=TIMEOUT_SECONDS * 0.8,
+                   what="the other receiver's notice while the first hangs")
+        assert not hanging.received  # still hanging when the other was delivered
+    finally:
+        hanging.release.set()
+    with pytest.raises(BadRequest, match=rf"Notification destination {stuck.id} is named by job {job_id}: remove it "):
+        w.notification_destinations.delete(stuck.id)
+    assert w.notification_destinations.get(stuck.id).display_name == "hangs"
+    w.jobs.delete(job_id)
+    w.notification_destinations.delete(stuck.id)
+    with pytest.raises(BadRequest, match="Invalid page_token"):
+        next(iter(w.notification_destinations.list(page_token="99999999999999999999")))
+
+
+def test_a_cancelled_queued_run_says_so_once_and_a_cancel_does_not_wait_for_a_retry(w, hooks):
+    hook, _, generic_id, _ = hooks
+    on_failure = WebhookNotifications(on_failure=[Webhook(id=generic_id)])
+    slow = w.jobs.create(name="queue", max_concurrent_runs=1, queue=QueueSettings(enabled=True),
+                         webhook_notifications=on_failure,
+                         tasks=[Task(task_key="slow", notebook_task=NotebookTask(notebook_path="/Shared/Notify/slow"))])
+    running = w.jobs.run_now(job_id=slow.job_id)
+    queued = w.jobs.run_now(job_id=slow.job_id)
+    wait_until(lambda: w.jobs.get_run(queued.run_id).state.life_cycle_state.value == "QUEUED", timeout=30,
+               what="the second run to queue")
+    w.jobs.cancel_run(queued.run_id).result(timeout=timedelta(seconds=30))
+    retried = w.jobs.create(name="retry later", webhook_notifications=on_failure, tasks=[Task(
+        task_key="boom", max_retries=1, min_retry_interval_millis=120_000,
+        notebook_task=NotebookTask(notebook_path="/Shared/Notify/boom"))])
+    waiting = w.jobs.run_now(job_id=retried.job_id)
+    wait_until(lambda: any(t.state.life_cycle_state.value == "WAITING_FOR_RETRY"
+                           for t in w.jobs.get_run(waiting.run_id).tasks), timeout=60, what="the retry to wait")
+    ended = w.jobs.cancel_run(waiting.run_id).result(timeout=timedelta(seconds=60))  # not the retry's 120 s
+    assert ended.tasks[-1].state.state_message == "The run was cancelled before this retry started."
+    w.jobs.cancel_run(running.run_id).result()
+    runs = {queued.run_id, running.run_id, waiting.run_id}
+    wait_until(lambda: {b["run"]["run_id"] for b in hook.received if b["event_type"] == "jobs.on_failure"} >= runs,
+               timeout=30, what="the three runs' on_failure")
+    ended_runs = [b["run"]["run_id"] for b in hook.received if b["event_type"] == "jobs.on_failure"]
+    assert ended_runs.count(queued.run_id) == 1

@@ -9,7 +9,10 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import BadRequest, PermissionDenied
 from databricks.sdk.service.jobs import (
     JobParameterDefinition,
+    JobSettings,
     NotebookTask,
+    PipelineParams,
+    PipelineTask,
     RepairHistoryItemType,
     RunResultState,
     SubmitTask,
@@ -61,7 +64,9 @@ def test_a_retry_is_a_task_run_of_its_own(w, failed_run):
     assert all(t.state.result_state == RunResultState.FAILED for t in flaky)
     for attempt in flaky:  # each attempt keeps its own output
         assert "flaky: told to fail" in w.jobs.get_run_output(attempt.run_id).error
-    assert _attempts(failed_run)["report"][0].state.result_state == RunResultState.UPSTREAM_FAILED
+    report = _attempts(failed_run)["report"][0]
+    assert report.state.result_state == RunResultState.UPSTREAM_FAILED
+    assert w.jobs.get_run(report.run_id).state.result_state == RunResultState.UPSTREAM_FAILED  # a run, no output
 
 
 def test_repairs_that_would_be_wrong_are_refused_by_name(server, w, failed_run):
@@ -135,3 +140,45 @@ def test_a_one_time_run_is_repaired_with_its_own_tasks_and_new_notebook_params(w
     repaired = w.jobs.repair_run(run.run_id, rerun_all_failed_tasks=True, notebook_params={"fail": "no"}).result()
     assert repaired.state.result_state == RunResultState.SUCCESS
     assert w.jobs.get_run_output(repaired.run_id).notebook_output.result == "ok"  # the latest attempt's output
+
+
+ECHO = ('import time\ndbutils.widgets.text("a", "")\ndbutils.widgets.text("b", "")\ndbutils.widgets.text("sleep", "0")\n'
+        'time.sleep(int(dbutils.widgets.get("sleep")))\n'
+        'if dbutils.widgets.get("a") == "bad":\n    raise ValueError("a is bad")\n'
+        'dbutils.notebook.exit(dbutils.widgets.get("a") + "/" + dbutils.widgets.get("b"))\n')
+
+
+def test_a_repair_keeps_the_parameters_it_does_not_give_and_waits_for_room_in_the_job(w, failed_run):
+    upload(w, "/Shared/Repair/echo", ECHO)
+    params = [JobParameterDefinition(name=n, default=f"{n.upper()}0") for n in ("a", "b", "sleep")]
+    echo = Task(task_key="echo", notebook_task=NotebookTask(notebook_path="/Shared/Repair/echo", base_parameters={
+        "a": "{{job.parameters.a}}", "b": "{{job.parameters.b}}", "sleep": "{{job.parameters.sleep}}"}))
+    job_id = w.jobs.create(name="echo", parameters=params, max_concurrent_runs=1, tasks=[echo]).job_id
+    failed = w.jobs.run_now(job_id=job_id, job_parameters={"a": "bad", "b": "B1", "sleep": "0"}).result()
+    assert failed.state.result_state == RunResultState.FAILED
+    busy = w.jobs.run_now(job_id=job_id, job_parameters={"sleep": "60"})
+    with pytest.raises(BadRequest, match=rf"Job {job_id} has 1 active run\(s\) \({busy.run_id}\), its "
+                                         rf"max_concurrent_runs of 1: repair run {failed.run_id} once they end"):
+        w.jobs.repair_run(failed.run_id, rerun_all_failed_tasks=True, job_parameters={"a": "A2"})
+    w.jobs.cancel_run(busy.run_id).result()
+    repaired = w.jobs.repair_run(failed.run_id, rerun_all_failed_tasks=True, job_parameters={"a": "A2"}).result()
+    assert w.jobs.get_run_output(repaired.run_id).notebook_output.result == "A2/B1"  # b as the run had it
+    assert {p.name: p.value for p in repaired.job_parameters} == {"a": "A2", "b": "B1", "sleep": "0"}
+
+    w.jobs.update(job_id, new_settings=JobSettings(tasks=[  # the job now makes echo wait for a new task
+        Task(task_key="first", notebook_task=NotebookTask(notebook_path="/Shared/Repair/count")),
+        Task(task_key="echo", depends_on=[Dep(task_key="first")], notebook_task=echo.notebook_task)]))
+    latest = w.jobs.get_run(failed.run_id, include_history=True).repair_history[-1].id
+    with pytest.raises(BadRequest, match=rf"Task echo now depends on first, which run {failed.run_id} does not have"):
+        w.jobs.repair_run(failed.run_id, rerun_tasks=["echo"], latest_repair_id=latest)
+
+
+def test_a_pipeline_task_is_repaired_with_the_pipeline_params_given(w):
+    run = w.jobs.submit(run_name="no pipeline", tasks=[SubmitTask(task_key="p", pipeline_task=PipelineTask(
+        pipeline_id="no-such-pipeline"))]).result()
+    assert run.state.result_state == RunResultState.FAILED
+    repaired = w.jobs.repair_run(run.run_id, rerun_all_failed_tasks=True,
+                                 pipeline_params=PipelineParams(full_refresh=True)).result()
+    first, again = repaired.tasks
+    assert (first.pipeline_task.full_refresh, again.pipeline_task.full_refresh) == (None, True)
+    assert "no-such-pipeline was not found" in again.state.state_message

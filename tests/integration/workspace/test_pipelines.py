@@ -5,6 +5,7 @@ from datetime import datetime
 
 import pytest
 from databricks.sdk.errors import BadRequest, NotFound, NotImplemented
+from databricks.sdk.service.catalog import TableType
 from databricks.sdk.service.jobs import PipelineTask, RunResultState, Task
 from databricks.sdk.service.pipelines import NotebookLibrary, PipelineLibrary
 from databricks.sdk.service.workspace import ImportFormat, Language
@@ -46,8 +47,16 @@ def test_pipeline_api_and_pipeline_task(w, server):
     try:
         assert spark.table("dlt_numbers.counted").first()[0] == 5
         assert spark.table("dlt_numbers.event_log").where("expectation = 'even'").first()["failed_records"] == 5
+        described = dict(spark.sql("DESCRIBE TABLE EXTENDED dlt_numbers.counted").select("col_name", "data_type")
+                         .collect())
+        assert described["Type"] == "MATERIALIZED_VIEW"
     finally:
         server.workspace.engine.stop_session(spark)
+    counted = w.tables.get("main.dlt_numbers.counted")  # a pipeline's datasets, as Unity Catalog types them
+    assert (counted.table_type, counted.pipeline_id) == (TableType.MATERIALIZED_VIEW, pid)
+    assert w.tables.get("main.dlt_numbers.event_log").table_type == TableType.MANAGED  # the pipeline's own log
+    summaries = {t.full_name: t.table_type for t in w.tables.list_summaries("main", schema_name_pattern="dlt_numbers")}
+    assert summaries["main.dlt_numbers.numbers"] == TableType.MATERIALIZED_VIEW
     job = w.jobs.create(name="with pipeline", tasks=[Task(task_key="p", pipeline_task=PipelineTask(pipeline_id=pid))])
     run = w.jobs.run_now(job_id=job.job_id).result()
     assert run.state.result_state == RunResultState.SUCCESS, run.tasks[0].state.state_message

@@ -101,7 +101,8 @@ def rows(store: CatalogStore) -> dict[str, list[dict]]:
     for table in store.tables(CATALOG):
         n = table.name
         out["tables"].append({"table_catalog": n.catalog, "table_schema": n.schema, "table_name": n.table,
-                              "table_type": table.table_type, "is_insertable_into": "YES",
+                              "table_type": table.kind,
+                              "is_insertable_into": "YES" if table.pipeline_id is None else "NO",
                               "table_owner": table.owner, "comment": table.comment,
                               "created": _ts(table.created_at), "created_by": table.owner,
                               "last_altered": _ts(table.updated_at), "last_altered_by": table.owner,

@@ -144,7 +144,7 @@ def table_summaries(request: Request) -> dict:
     listed = store.tables(catalog)
     if schemas is not None and schemas.match(INFORMATION_SCHEMA):  # named: its views, as a schema of their own
         listed += store.tables(catalog, INFORMATION_SCHEMA)
-    kinds = [(t.name, t.table_type) for t in listed] + [(v.name, VIEW) for v in store.views(catalog)]
+    kinds = [(t.name, t.kind) for t in listed] + [(v.name, VIEW) for v in store.views(catalog)]
     summaries = [{"full_name": str(name), "table_type": kind} for name, kind in sorted(kinds, key=lambda k: str(k[0]))
                  if (schemas is None or schemas.match(name.schema)) and (tables is None or tables.match(name.table))]
     return listing_page(summaries, request, "tables", page_size=MAX_SUMMARIES_PAGE, all_unless_asked=False)

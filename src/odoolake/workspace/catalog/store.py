@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odoolake.config import WorkspacePaths
+from odoolake.dlt import CHECKPOINT_PREFIX, PIPELINE_ID_PROPERTY
 from odoolake.workspace.catalog.columns import DeltaFacts, DeltaLogReader, delta_schema, partition_columns, uc_columns
 from odoolake.workspace.catalog.information_schema import TABLES as SYSTEM_TABLES
 from odoolake.workspace.db import Database
@@ -45,6 +46,8 @@ def unknown_catalog(name: str) -> str:
 DEFAULT_SCHEMA = "default"
 INFORMATION_SCHEMA = "information_schema"
 MANAGED, EXTERNAL = "MANAGED", "EXTERNAL"
+# what Unity Catalog calls a pipeline's datasets (a table whose pipelines.pipelineId property names its pipeline)
+MATERIALIZED_VIEW, STREAMING_TABLE = "MATERIALIZED_VIEW", "STREAMING_TABLE"
 FORMATS = ("DELTA", "PARQUET", "CSV", "JSON", "TEXT", "ORC", "AVRO")
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -192,19 +195,34 @@ class TableInfo:
     columns: list[dict] = field(default_factory=list)
     delta_version: int | None = None
 
+    @property
+    def pipeline_id(self) -> str | None:
+        return self.properties.get(PIPELINE_ID_PROPERTY)
+
+    @property
+    def kind(self) -> str:
+        """The table's type as Unity Catalog answers it: a pipeline's dataset is a STREAMING_TABLE (it keeps the
+        checkpoints of the streams it reads) or a MATERIALIZED_VIEW; any other table MANAGED or EXTERNAL, as kept
+        (``table_type``, which decides what a DROP removes)."""
+        if self.pipeline_id is None:
+            return self.table_type
+        return STREAMING_TABLE if any(k.startswith(CHECKPOINT_PREFIX) for k in self.properties) else MATERIALIZED_VIEW
+
     def as_api(self, with_columns: bool = True, for_engine: bool = False) -> dict:
         """``for_engine``: the view Sail gets. Every table is EXTERNAL to it, because Sail treats a MANAGED table as
         catalog-managed (commits through the catalog) while here the Delta log on disk is the truth for all tables."""
         body: dict = {
             "name": self.name.table, "catalog_name": self.name.catalog, "schema_name": self.name.schema,
             "full_name": str(self.name), "table_id": self.table_id,
-            "table_type": EXTERNAL if for_engine else self.table_type,
+            "table_type": EXTERNAL if for_engine else self.kind,
             "data_source_format": self.data_source_format, "storage_location": Path(self.storage_location).as_uri(),
             "owner": self.owner, "created_at": self.created_at, "updated_at": self.updated_at,
             "properties": self.properties,
         }
         if self.comment:
             body["comment"] = self.comment
+        if self.pipeline_id is not None and not for_engine:
+            body["pipeline_id"] = self.pipeline_id
         if with_columns:
             body["columns"] = self.columns
         return body

@@ -2445,7 +2445,7 @@ def _details(info: TableInfo) -> list[tuple[str, str]]:
         rows.append(("Owner", info.owner))
     if created is not None:
         rows.append(("Created Time", created.strftime("%a %b %d %H:%M:%S UTC %Y")))
-    rows += [("Last Access", "UNKNOWN"), ("Type", info.table_type), ("Provider", info.data_source_format.lower())]
+    rows += [("Last Access", "UNKNOWN"), ("Type", info.kind), ("Provider", info.data_source_format.lower())]
     if info.comment:
         rows.append(("Comment", info.comment))
     properties = own_properties(info.properties)  # as Spark's DESCRIBE of a V2 table (Delta) writes them

@@ -79,6 +79,13 @@ def open_repair(run: dict, repair_id: int, task_run_ids: list[int], now_ms: int)
     history.append({"type": "REPAIR", "id": repair_id, "start_time": now_ms, "task_run_ids": task_run_ids})
 
 
+def record_task_run(run: dict, task_run_id: int) -> None:
+    """A task run made while a repair runs (a retry of one of its tasks) belongs to that repair's history item."""
+    history = run.get(HISTORY)
+    if history:
+        history[-1]["task_run_ids"].append(task_run_id)
+
+
 def repair_history(run: dict) -> list[dict]:
     """The run's history as ``runs/get?include_history=true`` answers it: the latest item shows the run as it
     stands now."""

@@ -37,7 +37,7 @@ from odoolake.workspace.identity.roles import Caller
 from odoolake.workspace.jobs import libraries, lifecycle
 from odoolake.workspace.jobs.connections import TaskConnections
 from odoolake.workspace.jobs.processes import TaskCgroup, TreeMemory, delegated_cgroup, kill_tree, new_cgroup
-from odoolake.workspace.jobs.repairs import repair_count
+from odoolake.workspace.jobs.repairs import record_task_run, repair_count
 from odoolake.workspace.jobs.settings import topological_order
 from odoolake.workspace.jobs.store import JobsStore
 from odoolake.workspace.jobs.task_process import CLUSTER_KEY
@@ -236,7 +236,9 @@ class JobRunner:
             return
         queued = run["state"]["life_cycle_state"] == "QUEUED"
         if queued and not self._wait_for_slot(run, run.pop("_max_concurrent_runs", 1)):
-            self._finish_cancelled(run)
+            current = self.store.run(run_id)
+            if current is not None and lifecycle.is_active(current):  # else cancel() has ended it (and said so)
+                self._finish_cancelled(current)
             return
         started = _now_ms()
         if not run.get("start_time"):  # a repair keeps the run's first start
@@ -390,7 +392,10 @@ class JobRunner:
                 self._save(run)
                 if not last_only:
                     self._announce(events.FAILURE, run, failed)
-                time.sleep((task.get("min_retry_interval_millis") or 0) / 1000)
+                if self._cancelled_within(run["run_id"], (task.get("min_retry_interval_millis") or 0) / 1000):
+                    lifecycle.set_result(task, "CANCELED", "The run was cancelled before this retry started.")
+                    self._save(run)
+                    return
                 continue
             message = failure.message
             if failure.result_state == "TIMEDOUT" and deadline is not None and time.time() >= deadline - 1:
@@ -402,6 +407,14 @@ class JobRunner:
             self._announce(events.end_event(task, task), run, task)
             return
 
+    def _cancelled_within(self, run_id: int, seconds: float) -> bool:
+        """Wait ``seconds`` (a retry's interval), ending early when the run is cancelled; whether it was."""
+        deadline = time.monotonic() + seconds
+        with self._queued_wakeup:  # cancel() wakes it
+            while not self._is_cancelled(run_id) and (left := deadline - time.monotonic()) > 0:
+                self._queued_wakeup.wait(timeout=left)
+        return self._is_cancelled(run_id)
+
     def _retry_of(self, run: dict, task: dict) -> dict:
         """The next attempt of a failed task: a task run of its own, added after the one it retries (whose state and
         output stay as they ended), as Databricks makes each retry a run with the next ``attempt_number``."""
@@ -411,6 +424,7 @@ class JobRunner:
                       "execution_duration": 0, "run_duration": 0,
                       "run_page_url": task["run_page_url"].rsplit("/", 1)[0] + f"/{retry_id}"})
         run["tasks"].append(retry)
+        record_task_run(run, retry_id)
         return retry
 
     def _attempt(self, run: dict, task: dict, values: dict[str, dict[str, Any]],

@@ -31,8 +31,8 @@ from odoolake.workspace.notifications import events
 from odoolake.workspace.permissions import CAN_MANAGE, CAN_MANAGE_RUN, JOBS, RANK, ObjectPermissions, Owned
 
 MAX_IDEMPOTENCY_TOKEN = 64  # characters, as Databricks limits the token
-# repair fields of task kinds the local runner does not have (or, for pipeline_params, that a pipeline_task sets)
-REPAIR_FIELDS_REFUSED = ("jar_params", "spark_submit_params", "dbt_commands", "python_named_params", "pipeline_params",
+# repair fields of task kinds the local runner does not have
+REPAIR_FIELDS_REFUSED = ("jar_params", "spark_submit_params", "dbt_commands", "python_named_params",
                          "performance_target", "duration_target")
 TASK_FIELDS_FOR_RUN = ("task_key", "description", "depends_on", "run_if", "notebook_task", "spark_python_task",
                        "python_wheel_task", "sql_task", "condition_task", "run_job_task", "pipeline_task",
@@ -211,6 +211,16 @@ class JobsService:
             if isinstance(task, dict):
                 events.validate(task, f"tasks[{i}].", self.destination_exists)
 
+    def naming_destination(self, dest_id: str) -> builtins.list[str]:
+        """The jobs whose notifications (or whose tasks') send to the destination ``dest_id``, as ``job <id>``."""
+        def names(spec: dict) -> bool:
+            hooks = (spec.get("webhook_notifications") or {}).values()
+            return any(isinstance(h, dict) and h.get("id") == dest_id for event in hooks if isinstance(event, list)
+                       for h in event)
+
+        return [f"job {j['job_id']}" for j in self.store.jobs()
+                if names(j["settings"]) or any(names(t) for t in j["settings"].get("tasks") or [])]
+
     def delete(self, job_id: Any, caller: Caller | None = None) -> None:
         job = self._job(job_id)
         self.permissions.require(_owned(job), caller, CAN_MANAGE, "delete")
@@ -290,6 +300,8 @@ class JobsService:
                             job_clusters=settings.get("job_clusters", []), creator=job["creator_user_name"],
                             principal=run_as_principal(job))
         run["_notify"] = _notifications_of(settings)
+        if only:
+            run["_only"] = True  # a repair keeps it to these tasks (their dependencies on others were left out)
         run["_notebook_params"] = {k: str(v) for k, v in (notebook_params or {}).items()}
         run["_sql_params"] = {k: str(v) for k, v in (sql_params or {}).items()}
         if python_params is not None:
@@ -422,11 +434,11 @@ class JobsService:
 
     def get_run(self, run_id: Any, include_history: bool = False) -> dict:
         found = self.store.run(run_id) if isinstance(run_id, int) and not isinstance(run_id, bool) else None
-        if found is None:
-            owner = self.store.output(run_id) if isinstance(run_id, int) else None
-            if owner is not None:
-                parent = self._run(owner[0])
-                return public(next(t for t in parent["tasks"] if t["run_id"] == run_id))
+        if found is None and isinstance(run_id, int) and not isinstance(run_id, bool):
+            parent = self.store.run_of_task(run_id)  # a task run's id, also of one that has no output yet
+            task = next((t for t in parent["tasks"] if t["run_id"] == run_id), None) if parent else None
+            if task is not None:
+                return public(task)
         run = self._run(run_id)
         return public(run) | ({"repair_history": repairs.repair_history(run)} if include_history else {})
 
@@ -435,12 +447,13 @@ class JobsService:
                    latest_repair_id: int | None = None, job_parameters: dict | None = None,
                    notebook_params: dict | None = None, python_params: builtins.list | None = None,
                    sql_params: dict | None = None, caller: Caller | None = None,
-                   refused: builtins.list[str] | None = None) -> dict:
+                   refused: builtins.list[str] | None = None, pipeline_params: dict | None = None) -> dict:
         """Re-run tasks of an ended run as part of it, with the job's current task settings (``jobs/repairs.py``
         decides which); ``job_parameters`` and the other parameters, when given, replace the run's."""
         if refused:
             raise InvalidParameterValue(f"{', '.join(refused)}: not supported by the local runner's repair "
-                                        f"(supported: job_parameters, notebook_params, python_params, sql_params).")
+                                        f"(supported: job_parameters, notebook_params, python_params, sql_params, "
+                                        f"pipeline_params).")
         with self._repair_lock:
             run = self._run(run_id)
             self._require_run_rights(run, caller, "repair")
@@ -450,6 +463,8 @@ class JobsService:
             repairs.check_latest_repair(run, latest_repair_id)
             keys = repairs.tasks_to_rerun(run, rerun_tasks, rerun_all_failed_tasks, rerun_dependent_tasks)
             settings = self._settings_for_repair(run)
+            if settings is not None:
+                self._check_room_for_repair(run, settings)
             specs = {t["task_key"]: t for t in settings.get("tasks") or []} if settings is not None else {
                 k: t for k, t in lifecycle.latest_attempts(run).items()}  # a one-time run: its own tasks
             gone = [k for k in keys if k not in specs]
@@ -458,13 +473,20 @@ class JobsService:
                                             f"settings, so it cannot be re-run: repair the other tasks, or run the "
                                             f"job again.")
             present = set(lifecycle.latest_attempts(run))
+            for key in keys:
+                added = [d["task_key"] for d in specs[key].get("depends_on") or [] if d["task_key"] not in present]
+                if added and not run.get("_only"):
+                    raise InvalidParameterValue(f"Task {key} now depends on {', '.join(added)}, which run "
+                                                f"{run['run_id']} does not have: run the job again instead.")
             now = _now_ms()
             reruns = []
             for key in keys:
                 spec = {**specs[key], "depends_on": [d for d in specs[key].get("depends_on") or []
-                                                     if d["task_key"] in present]}
+                                                     if d["task_key"] in present]}  # an `only` run's tasks
                 task = self._task_run(spec, run.get("job_id"))
                 task["start_time"] = now  # after the attempts it follows, as clients order a task's runs
+                if pipeline_params is not None and isinstance(task.get("pipeline_task"), dict):
+                    task["pipeline_task"]["full_refresh"] = bool(pipeline_params.get("full_refresh"))
                 reruns.append(task)
             self._check_repaired_graph(run, reruns, [specs[k] for k in keys])
             self._reparameterise(run, settings, job_parameters, notebook_params, python_params, sql_params)
@@ -490,6 +512,15 @@ class JobsService:
             raise InvalidParameterValue(f"Run {run['run_id']} cannot be repaired: its run_job_tasks would trigger jobs "
                                         f"in a circle ({' → '.join(str(j) for j in cycle)}).")
 
+    def _check_room_for_repair(self, run: dict, settings: dict) -> None:
+        """A repaired run is an active run of its job again: refused while the job has max_concurrent_runs active."""
+        max_runs = settings.get("max_concurrent_runs")
+        max_runs = 1 if max_runs is None else int(max_runs)
+        active = [r["run_id"] for r in self.store.runs(run["job_id"], active=True)]
+        if len(active) >= max_runs:
+            raise InvalidState(f"Job {run['job_id']} has {len(active)} active run(s) ({', '.join(map(str, active))}), "
+                               f"its max_concurrent_runs of {max_runs}: repair run {run['run_id']} once they end.")
+
     def _settings_for_repair(self, run: dict) -> dict | None:
         """The job's current settings, which a repair's tasks run with; None for a one-time run (runs/submit)."""
         if run.get("job_id") is None:
@@ -507,15 +538,20 @@ class JobsService:
             run["job_clusters"] = settings.get("job_clusters", [])
             run["timeout_seconds"] = settings.get("timeout_seconds", 0)
             run["_notify"] = _notifications_of(settings)
-        if job_parameters is not None:
+        if job_parameters is not None:  # the values given override the run's; the others stay as the run had them
             if settings is None:
                 raise InvalidParameterValue(f"Invalid job_parameters: run {run['run_id']} is a one-time run "
                                             f"(runs/submit), which has no job parameters.")
-            run["job_parameters"] = self._job_parameters(settings, job_parameters)
+            defined = {p["name"] for p in settings.get("parameters") or []}
+            kept = {p["name"]: p["value"] for p in run.get("job_parameters") or [] if p["name"] in defined}
+            given = self._job_parameters(settings, job_parameters)  # checks the names given
+            run["job_parameters"] = [{**p, "value": str(job_parameters.get(p["name"], kept.get(p["name"], p["value"])))}
+                                     for p in given]
         if notebook_params is not None:
-            run["_notebook_params"] = {k: str(v) for k, v in notebook_params.items()}
+            run["_notebook_params"] = {**run.get("_notebook_params", {}),
+                                       **{k: str(v) for k, v in notebook_params.items()}}
         if sql_params is not None:
-            run["_sql_params"] = {k: str(v) for k, v in sql_params.items()}
+            run["_sql_params"] = {**run.get("_sql_params", {}), **{k: str(v) for k, v in sql_params.items()}}
         if python_params is not None:
             run["_python_params"] = [str(p) for p in python_params]
 

@@ -34,13 +34,15 @@ FIELDS = {"generic_webhook": ("url", "username", "password"), "slack": ("url",),
           "email": ("addresses",)}
 SECRET_FIELDS = ("url", "username", "password")  # kept sealed, answered as <field>_set
 MAX_PAGE = 100
-ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
+ADDRESS = re.compile(r"^[^@\s,;<>\"()]+@[^@\s,;<>\"()]+$")  # one address: no list separators, no display name
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class NotificationDestinations:
     def __init__(self, db: Database, key: Callable[[], bytes]) -> None:
         self.db = db
         self._key = key
+        self.used_by: Callable[[str], list[str]] = lambda dest_id: []  # the jobs naming a destination (the workspace)
 
     # -- the API ---------------------------------------------------------------------------------
 
@@ -73,7 +75,12 @@ class NotificationDestinations:
         size = page_size or MAX_PAGE
         if not 1 <= size <= MAX_PAGE:
             raise InvalidParameterValue(f"Invalid page_size {page_size}: must be between 1 and {MAX_PAGE}.")
-        start = int(page_token) if page_token and page_token.isdigit() else 0
+        start = 0
+        if page_token:
+            if not (page_token.isascii() and page_token.isdigit() and len(page_token) <= 9):
+                raise InvalidParameterValue(f"Invalid page_token {page_token[:40]!r}: pass the next_page_token of "
+                                            f"the previous page.")
+            start = int(page_token)
         rows = self.db.connect().execute("SELECT id, display_name, kind FROM notification_destinations "
                                          "ORDER BY created_time, id LIMIT ? OFFSET ?", (size + 1, start)).fetchall()
         body: dict[str, Any] = {"results": [{"id": r["id"], "display_name": r["display_name"],
@@ -106,6 +113,10 @@ class NotificationDestinations:
     def delete(self, dest_id: Any, caller: Caller | None = None) -> None:
         _require_admin(caller, "delete")
         row = self._row(dest_id)
+        users = self.used_by(row["id"])
+        if users:
+            raise InvalidParameterValue(f"Notification destination {row['id']} is named by {', '.join(users)}: remove "
+                                        f"it from their webhook_notifications first.")
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM notification_destinations WHERE id = ?", (row["id"],))
 
@@ -173,8 +184,13 @@ def _validate(kind: str, values: dict[str, Any]) -> None:
             raise InvalidParameterValue(f"Invalid config.email.addresses: expected a list of email addresses, got "
                                         f"{addresses!r}.")
         return
+    for name in ("username", "password"):
+        value = values.get(name)
+        if value is not None and (not isinstance(value, str) or CONTROL.search(value)):
+            raise InvalidParameterValue(f"Invalid config.{kind}.{name}: expected a string without control "
+                                        f"characters.")
     url = values.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
+    parts = urlsplit(url) if isinstance(url, str) and not CONTROL.search(url) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidParameterValue(f"Invalid config.{kind}.url: expected an http(s) URL, got {url!r}.")
     if kind == "generic_webhook" and bool(values.get("username")) != bool(values.get("password")):

@@ -144,7 +144,8 @@ async def repair(request: Request) -> dict:
                                                                           default=False),
         field(body, "latest_repair_id", int), field(body, "job_parameters", dict), field(body, "notebook_params", dict),
         field(body, "python_params", list), field(body, "sql_params", dict), caller=caller(request),
-        refused=[name for name in REPAIR_FIELDS_REFUSED if body.get(name) not in (None, {}, [])])
+        refused=[name for name in REPAIR_FIELDS_REFUSED if body.get(name) not in (None, {}, [])],
+        pipeline_params=field(body, "pipeline_params", dict))
 
 
 @versioned(router, "GET", V, "/jobs/runs/export")
