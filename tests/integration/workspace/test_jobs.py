@@ -740,3 +740,36 @@ def test_independent_tasks_run_at_the_same_time_and_their_dependents_wait_for_bo
     assert tasks["forms"].start_time < tasks["features"].end_time
     assert tasks["features"].start_time < tasks["forms"].end_time
     assert tasks["publish"].start_time >= max(tasks["forms"].end_time, tasks["features"].end_time)
+
+
+def test_queued_runs_never_hold_the_workers_their_run_job_tasks_need(w, notebooks):
+    """Two workers: queued runs of a job took them both while they waited, so the first run's run_job_task could
+    never start its child run, and every job of the workspace stopped."""
+    from datetime import timedelta
+
+    from databricks.sdk.service.jobs import QueueSettings, RunJobTask
+
+    child = w.jobs.create(name="queued child", tasks=[Task(task_key="c", notebook_task=NotebookTask(
+        notebook_path="/Shared/ETL/first"))]).job_id
+    parent = w.jobs.create(name="queued parent", max_concurrent_runs=1, queue=QueueSettings(enabled=True), tasks=[
+        Task(task_key="pre", notebook_task=NotebookTask(notebook_path="/Shared/ETL/first")),
+        Task(task_key="rj", depends_on=[Dep(task_key="pre")], run_job_task=RunJobTask(job_id=child))]).job_id
+    waiters = [w.jobs.run_now(job_id=parent) for _ in range(3)]
+    for waiter in waiters:
+        assert waiter.result(timeout=timedelta(minutes=4)).state.result_state == RunResultState.SUCCESS
+
+
+def test_nothing_starts_or_retries_once_the_jobs_timeout_has_passed(w, notebooks):
+    upload(w, "/Shared/ETL/slow", "import time\ntime.sleep(60)\n")
+    slow = NotebookTask(notebook_path="/Shared/ETL/slow")
+    job = w.jobs.create(name="timed out wide", timeout_seconds=4, tasks=[
+        Task(task_key="retried", notebook_task=slow, retry_on_timeout=True, max_retries=3),
+        *[Task(task_key=f"p{i}", notebook_task=slow) for i in range(4)],  # one of them waits for a free place
+        Task(task_key="after", depends_on=[Dep(task_key="retried")], run_if=RunIf.ALL_DONE, notebook_task=slow)])
+    run = w.jobs.run_now(job_id=job.job_id).result()
+    assert run.state.result_state == RunResultState.TIMEDOUT
+    keys = [t.task_key for t in run.tasks]
+    assert keys.count("retried") == 1  # no retry after the job's deadline
+    never = [t for t in run.tasks if "before this task started" in (t.state.state_message or "")]
+    assert {t.task_key for t in never} >= {"after"} and len(never) >= 2
+    assert all(t.state.result_state == RunResultState.TIMEDOUT for t in never)

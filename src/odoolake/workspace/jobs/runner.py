@@ -132,7 +132,9 @@ class JobRunner:
             for task in run.get("tasks", []):
                 if lifecycle.is_active(task):
                     self._kill_leftover(self.paths.home / "runs" / str(run["run_id"]) / str(task["run_id"]))
-                    lifecycle.set_internal_error(task, "The workspace stopped while this task was running.")
+                    when = ("while this task was running" if task["state"].get("life_cycle_state") == "RUNNING"
+                            else "before this task started")
+                    lifecycle.set_internal_error(task, f"The workspace stopped {when}.")
             lifecycle.set_internal_error(run, "The workspace stopped while this run was active; run it again.")
             run["end_time"] = _now_ms()
             self.store.save_run(run)
@@ -168,9 +170,29 @@ class JobRunner:
         threading.Thread(target=target, args=args, name=f"odoolake-{target.__name__.strip('_')}", daemon=True).start()
 
     def _execute_in_slot(self, run_id: int) -> None:
+        if not self._queue_turn(run_id):
+            return
         with self._slots:
             if not self._stopped:  # runs not started when the server stops stay as they are: recover() marks them
                 self._execute_safely(run_id)
+
+    def _queue_turn(self, run_id: int) -> bool:
+        """A queued run waits for its turn under the job's max_concurrent_runs before it takes a worker slot, so
+        that runs waiting in a queue never hold the slots the active ones need (a run_job_task's run, say). False
+        when it was cancelled while it waited."""
+        try:
+            run = self.store.run(run_id)
+            if run is None or run["state"].get("life_cycle_state") != "QUEUED":
+                return True
+            if self._wait_for_slot(run, run.get("_max_concurrent_runs", 1)):
+                return True
+            current = self.store.run(run_id)
+            if current is not None and lifecycle.is_active(current):  # else cancel() has ended it (and said so)
+                self._finish_cancelled(current)
+            return False
+        except Exception:
+            LOG.exception("run %s could not wait for its turn", run_id)
+            return True  # _execute_safely ends it
 
     def cancel(self, run_id: int | str) -> None:
         """Stop a run (or a pipeline update, by its id): its task process is killed, now or as soon as it starts; a
@@ -212,6 +234,9 @@ class JobRunner:
             LOG.exception("run %s failed inside the runner", run_id)
             run = self.store.run(run_id)
             if run is not None and lifecycle.is_active(run):
+                for task in lifecycle.latest_attempts(run).values():
+                    if lifecycle.is_active(task):
+                        lifecycle.set_internal_error(task, f"The local runner failed: {exc}")
                 lifecycle.set_internal_error(run, f"The local runner failed: {exc}")
                 run["end_time"] = _now_ms()
                 self.store.save_run(run)
@@ -234,12 +259,7 @@ class JobRunner:
         run = self.store.run(run_id)
         if run is None or not lifecycle.is_active(run):
             return
-        queued = run["state"]["life_cycle_state"] == "QUEUED"
-        if queued and not self._wait_for_slot(run, run.pop("_max_concurrent_runs", 1)):
-            current = self.store.run(run_id)
-            if current is not None and lifecycle.is_active(current):  # else cancel() has ended it (and said so)
-                self._finish_cancelled(current)
-            return
+        run.pop("_max_concurrent_runs", None)  # its turn came (_queue_turn)
         started = _now_ms()
         if not run.get("start_time"):  # a repair keeps the run's first start
             run["start_time"] = started
@@ -285,11 +305,12 @@ class JobRunner:
         with changed:
             while (waiting and not crashed) or running:
                 tasks = lifecycle.latest_attempts(run)  # a retry adds a task run: the latest attempt is the one to read
-                ready = [k for k in waiting if not any(lifecycle.is_active(tasks[d]) for d in graph[k])]
+                ready = [k for k in waiting
+                         if not any(d in running or lifecycle.is_active(tasks[d]) for d in graph[k])]
                 if ready and len(running) < self.task_parallelism and not crashed:
                     key = ready[0]
                     waiting.remove(key)
-                    if not self._decided_without_running(run, tasks[key], tasks):
+                    if not self._decided_without_running(run, tasks[key], tasks, deadline):
                         running.add(key)
                         threading.Thread(target=work, args=(key, tasks[key]), daemon=True,
                                          name=f"odoolake-task-{run_id}-{key}").start()
@@ -298,10 +319,15 @@ class JobRunner:
         if crashed:
             raise crashed[0]
 
-    def _decided_without_running(self, run: dict, task: dict, tasks: dict[str, dict]) -> bool:
-        """A task the run's cancel, a condition or run_if ends without running it (True, its state set)."""
+    def _decided_without_running(self, run: dict, task: dict, tasks: dict[str, dict],
+                                 deadline: float | None) -> bool:
+        """A task the run's cancel, its timeout, a condition or run_if ends without running it (True, its state
+        set)."""
         if self._is_cancelled(run["run_id"]):
             lifecycle.set_result(task, "CANCELED", "The run was cancelled before this task started.")
+        elif deadline is not None and time.time() >= deadline:
+            lifecycle.set_result(task, "TIMEDOUT", f"The run timed out before this task started: the job's "
+                                                   f"timeout_seconds ({run['timeout_seconds']} s) had passed.")
         else:
             verdict = self._should_run(task, tasks)
             if verdict is None:
@@ -383,12 +409,14 @@ class JobRunner:
                 return
             retryable = failure.result_state == "FAILED" or (
                 failure.result_state == "TIMEDOUT" and task.get("retry_on_timeout"))
-            if attempt < max_retries and retryable and not self._is_cancelled(run["run_id"]):
+            in_time = deadline is None or time.time() < deadline
+            if attempt < max_retries and retryable and in_time and not self._is_cancelled(run["run_id"]):
                 attempt += 1
-                lifecycle.set_result(task, failure.result_state, f"Task {task['task_key']} failed with message: "
+                # the retry is listed (waiting) before its attempt ends: the task never looks ended in between,
+                # when the tasks that depend on it would be decided
+                failed, task = task, self._retry_of(run, task, f"Retrying after: {failure.message}")
+                lifecycle.set_result(failed, failure.result_state, f"Task {failed['task_key']} failed with message: "
                                      f"{failure.message}")
-                failed, task = task, self._retry_of(run, task)
-                lifecycle.set_active(task, "WAITING_FOR_RETRY", f"Retrying after: {failure.message}")
                 self._save(run)
                 if not last_only:
                     self._announce(events.FAILURE, run, failed)
@@ -401,8 +429,8 @@ class JobRunner:
             if failure.result_state == "TIMEDOUT" and deadline is not None and time.time() >= deadline - 1:
                 message = (f"The run timed out: the job's timeout_seconds ({run['timeout_seconds']} s) passed while "
                            f"this task ran.")
-            lifecycle.set_result(task, failure.result_state, f"Task {task['task_key']} failed with message: "
-                                 f"{message}")
+            lifecycle.set_result(task, failure.result_state, message if failure.result_state == "CANCELED" else
+                                 f"Task {task['task_key']} failed with message: {message}")
             self._save(run)
             self._announce(events.end_event(task, task), run, task)
             return
@@ -415,14 +443,16 @@ class JobRunner:
                 self._queued_wakeup.wait(timeout=left)
         return self._is_cancelled(run_id)
 
-    def _retry_of(self, run: dict, task: dict) -> dict:
-        """The next attempt of a failed task: a task run of its own, added after the one it retries (whose state and
-        output stay as they ended), as Databricks makes each retry a run with the next ``attempt_number``."""
+    def _retry_of(self, run: dict, task: dict, why: str) -> dict:
+        """The next attempt of a failed task: a task run of its own, waiting for its retry, added after the one it
+        retries (whose state and output stay as they ended), as Databricks makes each retry a run with the next
+        ``attempt_number``."""
         retry = {k: copy.deepcopy(v) for k, v in task.items() if k not in ("end_time", "state", "status")}
         retry_id = self.store.next_id()
         retry.update({"run_id": retry_id, "attempt_number": task["attempt_number"] + 1, "start_time": _now_ms(),
                       "execution_duration": 0, "run_duration": 0,
                       "run_page_url": task["run_page_url"].rsplit("/", 1)[0] + f"/{retry_id}"})
+        lifecycle.set_active(retry, "WAITING_FOR_RETRY", why)
         run["tasks"].append(retry)
         record_task_run(run, retry_id)
         return retry
