@@ -69,6 +69,12 @@ def _owned(job: dict) -> Owned:
     return Owned(str(job["job_id"]), job["creator_user_name"])
 
 
+def _max_concurrent_runs(settings: dict) -> int:
+    """The job's limit on active runs: 1 when unset; 0 skips every new run, as on Databricks."""
+    value = settings.get("max_concurrent_runs")
+    return 1 if value is None else int(value)
+
+
 def _notifications_of(spec: dict) -> dict:
     """What a run keeps of its job's (or its request's) notification settings, for the runner to send."""
     return {k: copy.deepcopy(spec[k]) for k in events.NOTIFICATION_FIELDS if spec.get(k)}
@@ -403,8 +409,7 @@ class JobsService:
         return task
 
     def _admit(self, run: dict, settings: dict, queue: dict | None) -> None:
-        max_runs = settings.get("max_concurrent_runs")
-        max_runs = 1 if max_runs is None else int(max_runs)  # 0 skips every new run, as on Databricks
+        max_runs = _max_concurrent_runs(settings)
         active = self.store.runs(run["job_id"], active=True) if "job_id" in run else []
         queue_enabled = (queue or settings.get("queue") or {}).get("enabled", False)
         if max_runs == 0 or (len(active) >= max_runs and not queue_enabled):
@@ -514,8 +519,7 @@ class JobsService:
 
     def _check_room_for_repair(self, run: dict, settings: dict) -> None:
         """A repaired run is an active run of its job again: refused while the job has max_concurrent_runs active."""
-        max_runs = settings.get("max_concurrent_runs")
-        max_runs = 1 if max_runs is None else int(max_runs)
+        max_runs = _max_concurrent_runs(settings)
         active = [r["run_id"] for r in self.store.runs(run["job_id"], active=True)]
         if len(active) >= max_runs:
             raise InvalidState(f"Job {run['job_id']} has {len(active)} active run(s) ({', '.join(map(str, active))}), "

@@ -38,6 +38,11 @@ ADDRESS = re.compile(r"^[^@\s,;<>\"()]+@[^@\s,;<>\"()]+$")  # one address: no li
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def are_addresses(value: Any) -> bool:
+    """A list of email addresses, each one address (the rule for destinations, jobs and pipelines alike)."""
+    return isinstance(value, list) and all(isinstance(a, str) and ADDRESS.match(a) for a in value)
+
+
 class NotificationDestinations:
     def __init__(self, db: Database, key: Callable[[], bytes]) -> None:
         self.db = db
@@ -179,8 +184,7 @@ def _config(config: Any) -> tuple[str, dict[str, Any]]:
 def _validate(kind: str, values: dict[str, Any]) -> None:
     if kind == "email":
         addresses = values.get("addresses")
-        if not isinstance(addresses, list) or not addresses or not all(
-                isinstance(a, str) and ADDRESS.match(a) for a in addresses):
+        if not addresses or not are_addresses(addresses):
             raise InvalidParameterValue(f"Invalid config.email.addresses: expected a list of email addresses, got "
                                         f"{addresses!r}.")
         return

@@ -16,7 +16,7 @@ from typing import Any
 from odoolake.workspace.errors import InvalidParameterValue
 from odoolake.workspace.jobs import lifecycle
 from odoolake.workspace.notifications.delivery import Notice
-from odoolake.workspace.notifications.destinations import ADDRESS
+from odoolake.workspace.notifications.destinations import are_addresses
 
 START, SUCCESS, FAILURE, OVERDUE = ("on_start", "on_success", "on_failure", "on_duration_warning_threshold_exceeded")
 EVENTS = (START, SUCCESS, FAILURE, OVERDUE)
@@ -55,7 +55,7 @@ def validate(spec: dict, where: str, destination_exists: Callable[[str], bool]) 
                     if not isinstance(dest, str) or not destination_exists(dest):
                         raise _fail(f"{name}[{i}].id", f"notification destination {dest!r} does not exist "
                                                        f"(w.notification_destinations.list() lists them)")
-            elif not all(isinstance(a, str) and ADDRESS.match(a) for a in recipients):
+            elif not are_addresses(recipients):
                 raise _fail(name, f"expected a list of email addresses, got {recipients!r}")
     settings = spec.get("notification_settings")
     if settings is not None:
@@ -131,7 +131,7 @@ def validate_pipeline(spec: dict) -> None:
     for i, item in enumerate(notifications):
         recipients = item.get("email_recipients") if isinstance(item, dict) else None
         alerts = item.get("alerts") if isinstance(item, dict) else None
-        if not isinstance(recipients, list) or not all(isinstance(a, str) and ADDRESS.match(a) for a in recipients):
+        if not are_addresses(recipients):
             raise _fail(f"notifications[{i}].email_recipients", f"expected a list of email addresses, got "
                                                                 f"{recipients!r}")
         unknown = [a for a in alerts or [] if a not in KNOWN_PIPELINE_ALERTS] if isinstance(alerts, list) else [alerts]
