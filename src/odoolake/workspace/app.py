@@ -137,6 +137,7 @@ class Workspace:
         self.jobs.destination_exists = self.notification_destinations.exists
         self.notification_destinations.used_by = self.jobs.naming_destination
         self.jobs.known_principal = self.roles.exists
+        self.secrets.known_principal = self.roles.exists
         self.jobs.is_service_principal = self.roles.is_service_principal
         self.runner.jobs = self.jobs
         self.runner.caller_of = self.caller_of

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from odoolake.config import WorkspacePaths
+from odoolake.workspace.errors import ApiError
 from odoolake.workspace.files.workspace_tree import EXPERIMENT as EXPERIMENT_OBJECT
 from odoolake.workspace.identity.roles import ADMIN as ADMIN_ROLE
 
@@ -180,7 +181,8 @@ class MlflowServer:
         naming = _names_an_experiment(environ)
         with self.tree.naming if naming and self.tree is not None else contextlib.nullcontext():
             refused = _run_without_experiment(environ) or \
-                (_experiment_refused(environ, naming, self.tree, self._name_of) if naming else None)
+                (_experiment_refused(environ, naming, self.tree, self._name_of) if naming else None) or \
+                self._change_refused(environ)
             if refused is not None:
                 start_response(refused[0], [("Content-Type", "application/json"),
                                             ("Content-Length", str(len(refused[1])))])
@@ -201,6 +203,47 @@ class MlflowServer:
         # as every Databricks answer: MLflow's Unity Catalog registry reads a run's workspace from it (GetRun)
         start_response(status, [*headers, (ORG_ID_HEADER, self.paths.workspace_id)])
         return body
+
+    def _change_refused(self, environ: dict) -> tuple[str, bytes] | None:
+        """A change to an experiment, its runs or its logged models by a caller who may not change the experiment's
+        place in the workspace tree (another user's folder: ``WorkspaceTree.check_writable``), refused as Databricks
+        refuses it; the status and JSON error body, or None to go on."""
+        if self.tree is None:
+            return None
+        experiment_id = self._experiment_changed(environ)
+        name = self._name_of(experiment_id) if experiment_id else None
+        if name is None or not name.startswith("/"):  # unknown (MLflow's handler names it), or not in the tree
+            return None
+        state = (environ.get("asgi.scope") or {}).get("state", {})
+        try:
+            self.tree.check_writable(name, str(state.get("user") or ""), state.get("role") == ADMIN_ROLE)
+        except ApiError as exc:
+            return _error("403 Forbidden", exc.error_code, exc.message)
+        return None
+
+    def _experiment_changed(self, environ: dict) -> str | None:
+        """The id of the experiment a call changes (``CHANGES``): named in the body, or the experiment of the run
+        or logged model it names; None for any other call."""
+        from mlflow.exceptions import MlflowException
+
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD")
+        call = path.split("/mlflow/", 1)[-1]
+        if method == "GET" or not call.startswith(CHANGES) or call in CHANGE_EXEMPT:
+            return None
+        body = _read_json(environ)
+        body = body if isinstance(body, dict) else {}
+        try:
+            if body.get("experiment_id"):
+                return str(body["experiment_id"])
+            run_id = body.get("run_id") or body.get("run_uuid")
+            if run_id:
+                return str(self.stores().tracking.get_run(str(run_id)).info.experiment_id)
+            if call.startswith("logged-models/"):
+                model_id = call.split("/")[1]
+                return str(self.stores().tracking.get_logged_model(model_id).experiment_id)
+        except MlflowException:
+            return None  # no such run or model: MLflow's handler answers that
+        return None
 
     def _name_of(self, experiment_id: str) -> str | None:
         """An experiment's name, deleted ones included (``experiments/restore`` names the one it brings back)."""
@@ -316,6 +359,10 @@ def _as_callers_run(environ: dict) -> None:
         _write_json(environ, {**body, "user_id": user})
 
 
+# Calls that change an experiment, its runs or its logged models (POST, PATCH, DELETE), but for these reads and
+# ``experiments/create`` (whose new name ``_experiment_refused`` checks).
+CHANGES = ("experiments/", "runs/", "logged-models")
+CHANGE_EXEMPT = frozenset({"experiments/search", "experiments/create", "runs/search", "logged-models/search"})
 # The calls that name an experiment, and the field they name it in (restore names it by its id).
 _EXPERIMENT_NAMING = {"experiments/create": "name", "experiments/update": "new_name",
                       "experiments/restore": "experiment_id"}
@@ -361,7 +408,6 @@ def _experiment_refused(environ: dict, field: str, tree: WorkspaceTree | None,
     (``get-by-name`` too). The status and JSON error body to answer, or None to go on."""
     import posixpath
 
-    from odoolake.workspace.errors import ApiError
     from odoolake.workspace.files.paths import clean_path
 
     body = _read_json(environ)

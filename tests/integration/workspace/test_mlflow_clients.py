@@ -334,3 +334,47 @@ def test_users_change_only_shared_and_their_own_folder(server, w):
                          headers={"Authorization": f"Bearer {dev.config.token}"}, json={"name": f"/Users/{owner}/x"})
     assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
     w.workspace.mkdirs("/admins-may")  # the owner is an admin
+
+
+def test_a_user_changes_no_experiment_or_run_in_another_users_folder(server, w):
+    """An admin's experiment in their own folder: a developer's rename, delete, tags, new runs and every change to
+    its runs are refused (403 naming the rule) and leave it as it was; the same calls on an experiment in /Shared
+    go through."""
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.errors import PermissionDenied
+    from databricks.sdk.service.ml import Param, RunInfoStatus, UpdateRunStatus
+
+    server.workspace.roles.set_role("exp-dev@example.ph", "developer")
+    dev = WorkspaceClient(host=server.url, token=server.workspace.tokens.create("exp-dev@example.ph", "exp")[0])
+    owner = w.current_user.me().user_name
+    private = w.experiments.create_experiment(f"/Users/{owner}/private-forecast").experiment_id
+    run_id = w.experiments.create_run(experiment_id=private).run.info.run_id
+    w.experiments.log_metric("mae", 1.5, 1, run_id=run_id)
+    changes = {
+        "rename": lambda: dev.experiments.update_experiment(private, new_name="/Shared/taken"),
+        "delete": lambda: dev.experiments.delete_experiment(private),
+        "tag": lambda: dev.experiments.set_experiment_tag(private, "owner", "dev"),
+        "new run": lambda: dev.experiments.create_run(experiment_id=private),
+        "metric": lambda: dev.experiments.log_metric("mae", 9.0, 2, run_id=run_id),
+        "batch": lambda: dev.experiments.log_batch(run_id=run_id, params=[Param(key="alpha", value="9")]),
+        "run tag": lambda: dev.experiments.set_tag("team", "dev", run_id=run_id),
+        "run update": lambda: dev.experiments.update_run(run_id=run_id, status=UpdateRunStatus.KILLED),
+        "run delete": lambda: dev.experiments.delete_run(run_id),
+    }
+    for what, change in changes.items():
+        with pytest.raises(PermissionDenied, match="users change what is under /Shared and their own"):
+            change()
+            pytest.fail(f"{what}: not refused")
+    kept = w.experiments.get_experiment(private).experiment
+    assert (kept.name, kept.lifecycle_stage) == (f"/Users/{owner}/private-forecast", "active")
+    run = w.experiments.get_run(run_id).run
+    assert [m.value for m in run.data.metrics or []] == [1.5] and not run.data.params
+    assert not [t for t in run.data.tags or [] if t.key == "team"]
+    assert run.info.lifecycle_stage == "active" and run.info.status != RunInfoStatus.KILLED
+    shared = dev.experiments.create_experiment("/Shared/dev-may-change").experiment_id
+    own_run = w.experiments.create_run(experiment_id=shared).run.info.run_id  # the admin's run in /Shared
+    dev.experiments.log_metric("mae", 2.0, 1, run_id=own_run)
+    dev.experiments.set_experiment_tag(shared, "owner", "dev")
+    dev.experiments.delete_run(own_run)
+    dev.experiments.delete_experiment(shared)
+    assert w.experiments.get_experiment(shared).experiment.lifecycle_stage == "deleted"

@@ -273,3 +273,31 @@ def test_a_developer_cannot_reach_the_admins_rights_through_tasks_or_by_removing
     for job_id in (admins_job.job_id, as_robot.job_id):
         w.jobs.delete(job_id)
     w.pipelines.delete(pipeline_id)
+
+
+def test_a_one_time_run_runs_as_its_run_as_checked_as_a_jobs(server, w, developer):
+    """runs/submit took run_as and ignored it: the run ran as its submitter, also when an admin named another user,
+    and a developer naming the admin or a user that does not exist was not refused."""
+    from databricks.sdk.service.jobs import SubmitTask
+
+    from .test_jobs import upload
+
+    owner = w.current_user.me().user_name
+    upload(w, "/Shared/perm-who-am-i", 'dbutils.notebook.exit(spark.sql("SELECT current_user()").first()[0])')
+    tasks = [SubmitTask(task_key="who", notebook_task=NotebookTask(notebook_path="/Shared/perm-who-am-i"))]
+    with pytest.raises(PermissionDenied, match=rf"may set run_as only to themselves or to a service principal, not "
+                                               rf"to the user {owner}"):
+        developer.jobs.submit(run_name="as the admin", tasks=tasks, run_as=JobRunAs(user_name=owner))
+    with pytest.raises(BadRequest, match=r"'ghost@example\.ph' is not a user or service principal of this workspace"):
+        developer.jobs.submit(run_name="as nobody", tasks=tasks, run_as=JobRunAs(user_name="ghost@example.ph"))
+
+    def ran_as(client: WorkspaceClient, run_as: JobRunAs | None) -> str:
+        run = client.jobs.submit(run_name="who am i", tasks=tasks, run_as=run_as).result()
+        assert run.state.result_state.value == "SUCCESS", run.state.state_message
+        return str(client.jobs.get_run_output(run.tasks[0].run_id).notebook_output.result)
+
+    assert ran_as(w, JobRunAs(user_name="perm-dev@example.ph")) == "perm-dev@example.ph"
+    robot = "perm-robot3@example.ph"
+    server.workspace.roles.set_role(robot, "service_principal")
+    assert ran_as(developer, JobRunAs(service_principal_name=robot)) == robot
+    assert ran_as(developer, None) == "perm-dev@example.ph"

@@ -80,3 +80,7 @@ def test_bad_base64_and_unknown_enums_name_the_field(http):
     assert r.status_code == 400 and "contents" in r.json()["message"]
     r = http.post("/api/2.0/workspace/import", json={"path": "/Shared/x", "format": "PDF", "content": ""})
     assert r.status_code == 400 and "format" in r.json()["message"]
+    r = http.get("/api/2.2/jobs/runs/list", params={"run_type": "NOPE"})  # filtered to nothing, with a 200
+    assert r.status_code == 400 and r.json()["message"] == \
+        "Invalid run_type 'NOPE': expected one of JOB_RUN, WORKFLOW_RUN, SUBMIT_RUN."
+    assert http.get("/api/2.2/jobs/runs/list", params={"run_type": "SUBMIT_RUN"}).status_code == 200

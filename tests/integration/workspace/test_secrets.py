@@ -110,6 +110,9 @@ def test_the_secrets_api_with_acls_and_sealed_values(w, server):
     reader = WorkspaceClient(host=server.url, token=reader_token)
     with pytest.raises(PermissionDenied, match="needs READ permission on secret scope erp"):
         reader.secrets.get_secret("erp", "password")
+    with pytest.raises(BadRequest, match=r"erp-reader@example\.ph is not a user of this workspace"):
+        w.secrets.put_acl("erp", "erp-reader@example.ph", AclPermission.READ)  # not one until an admin adds it
+    server.workspace.roles.set_role("erp-reader@example.ph", "developer")
     w.secrets.put_acl("erp", "erp-reader@example.ph", AclPermission.READ)
     assert base64.b64decode(reader.secrets.get_secret("erp", "password").value) == b"s3cr3t-erp-pass"
     with pytest.raises(PermissionDenied, match="needs WRITE permission"):

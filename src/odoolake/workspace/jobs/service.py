@@ -31,6 +31,8 @@ from odoolake.workspace.notifications import events
 from odoolake.workspace.permissions import CAN_MANAGE, CAN_MANAGE_RUN, JOBS, RANK, ObjectPermissions, Owned
 
 MAX_IDEMPOTENCY_TOKEN = 64  # characters, as Databricks limits the token
+JOB_RUN, WORKFLOW_RUN, SUBMIT_RUN = "JOB_RUN", "WORKFLOW_RUN", "SUBMIT_RUN"  # a run's run_type, as the Jobs API has it
+RUN_TYPES = (JOB_RUN, WORKFLOW_RUN, SUBMIT_RUN)
 # repair fields of task kinds the local runner does not have
 REPAIR_FIELDS_REFUSED = ("jar_params", "spark_submit_params", "dbt_commands", "python_named_params",
                          "performance_target", "duration_target")
@@ -301,7 +303,7 @@ class JobsService:
                                    ("sql_params", sql_params, dict)):
             if value is not None and not isinstance(value, kind):
                 raise InvalidParameterValue(f"Invalid {field}: expected {'an object' if kind is dict else 'a list'}.")
-        run = self._new_run(settings.get("name", "Untitled"), tasks, job_id=job_id, run_type="JOB_RUN",
+        run = self._new_run(settings.get("name", "Untitled"), tasks, job_id=job_id, run_type=JOB_RUN,
                             trigger=trigger, job_parameters=params, timeout=settings.get("timeout_seconds", 0),
                             job_clusters=settings.get("job_clusters", []), creator=job["creator_user_name"],
                             principal=run_as_principal(job))
@@ -354,15 +356,18 @@ class JobsService:
 
     def submit(self, run_name: str | None, tasks: Any, timeout_seconds: int | None = None,
                creator: str | None = None, idempotency_token: str | None = None,
-               notifications: dict | None = None) -> dict:
+               notifications: dict | None = None, run_as: dict | None = None, caller: Caller | None = None) -> dict:
         """A one-time run; ``notifications`` holds the request's email/webhook notifications, notification
-        settings and health rules, as a job's settings hold them."""
+        settings and health rules, as a job's settings hold them. It runs as ``run_as`` (checked as a job's is),
+        else as its creator."""
         def start() -> dict:
             validate_tasks(tasks, "tasks", self.cluster_id, None)
             self._check_notifications({**(notifications or {}), "tasks": tasks})
-            run = self._new_run(run_name or "Untitled", tasks, job_id=None, run_type="SUBMIT_RUN", trigger="ONE_TIME",
+            self.permissions.check_run_as(run_as, caller)
+            submitter = creator or self.user
+            run = self._new_run(run_name or "Untitled", tasks, job_id=None, run_type=SUBMIT_RUN, trigger="ONE_TIME",
                                 job_parameters=[], timeout=timeout_seconds or 0, job_clusters=[],
-                                creator=creator or self.user, principal=creator or self.user)
+                                creator=submitter, principal=next(iter(run_as.values())) if run_as else submitter)
             run["_notify"] = _notifications_of(notifications or {})
             self._admit(run, {"max_concurrent_runs": 1000}, None)
             return {"run_id": run["run_id"]}
@@ -567,6 +572,8 @@ class JobsService:
             raise InvalidParameterValue("active_only and completed_only cannot both be true.")
         if not 0 <= limit <= 25:
             raise InvalidParameterValue(f"Invalid limit {limit}: must be between 0 and 25.")
+        if run_type is not None and run_type not in RUN_TYPES:
+            raise InvalidParameterValue(f"Invalid run_type {run_type!r}: expected one of {', '.join(RUN_TYPES)}.")
         if job_id is not None:
             self._job(job_id)
         limit = limit or 25

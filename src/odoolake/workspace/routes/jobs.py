@@ -90,7 +90,8 @@ async def submit(request: Request) -> dict:
     return _svc(request).submit(field(body, "run_name", str), field(body, "tasks", list, required=True),
                                 field(body, "timeout_seconds", int), request.state.user,
                                 field(body, "idempotency_token", str),
-                                {k: body[k] for k in NOTIFICATION_FIELDS if body.get(k) is not None})
+                                {k: body[k] for k in NOTIFICATION_FIELDS if body.get(k) is not None},
+                                field(body, "run_as", dict), caller(request))
 
 
 @versioned(router, "GET", V, "/jobs/runs/get")

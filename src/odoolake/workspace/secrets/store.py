@@ -43,6 +43,7 @@ class SecretStore:
         self.home = home
         self.clock = clock
         self._key: bytes | None = None
+        self.known_principal: Callable[[str], bool] = lambda name: True  # the workspace sets its users table's
 
     def sealing_key(self) -> bytes:
         if self._key is None:
@@ -149,6 +150,9 @@ class SecretStore:
         name = _name(scope, "scope")
         if not isinstance(principal, str) or not principal.strip():
             raise InvalidParameterValue("Invalid principal: a user name, a service principal or 'users' is required.")
+        if "@" in principal and not self.known_principal(principal):  # other names are groups, as in permissions
+            raise InvalidParameterValue(f"Invalid principal: {principal} is not a user of this workspace (add it "
+                                        f"with: odoolake users set {principal} developer).")
         if permission not in PERMISSIONS:
             raise InvalidParameterValue(f"Invalid permission {permission!r}: expected one of {', '.join(PERMISSIONS)}.")
         self._require(name, caller, MANAGE)
