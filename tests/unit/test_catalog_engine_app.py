@@ -180,6 +180,11 @@ def test_table_summaries_read_both_patterns_as_sql_like(tmp_path):
     assert summaries("&schema_name_pattern=bi%25&table_name_pattern=form_%25") == [
         "main.bir.form_2307", "main.bir.forms_log", "main.birx.form_x"]
     assert summaries("&schema_name_pattern=led%25") == ["main.ledger.move_lines"]
+    # nothing but % and _ is a wildcard (the SHOW TABLES forms * . | match themselves), and \ escapes them
+    for literal in ("form*", "f.rm%25", "qap%7Cremittances", "*"):
+        assert summaries(f"&schema_name_pattern=bir&table_name_pattern={literal}") == [], literal
+    assert summaries("&schema_name_pattern=bir&table_name_pattern=form%5C_2307") == ["main.bir.form_2307"]
+    assert summaries("&schema_name_pattern=bir&table_name_pattern=form%5C_%25") == ["main.bir.form_2307"]
     everything = summaries("")
     assert set(summaries("&table_name_pattern=%25")) == set(everything) == set(summaries("&schema_name_pattern="))
     assert {"main.bir.remittances", "main.ledger.move_lines"} <= set(everything)

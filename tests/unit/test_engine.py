@@ -132,6 +132,12 @@ def test_metadata_statements_answer_with_real_rows(fresh):
     ddl = fresh.sql("SHOW CREATE TABLE t_gold.meta").first()[0]
     assert ddl.startswith("CREATE TABLE main.t_gold.meta (") and "`amt` DECIMAL(18,2)" in ddl and "USING delta" in ddl
     assert "TBLPROPERTIES" not in ddl  # none of its own: the catalog's keys are not the table's
+    nested = "a INT, s STRUCT<x: INT, Nm: STRING>, l ARRAY<STRUCT<tin: STRING>>, m MAP<STRING, STRUCT<`k-1`: INT>>"
+    fresh.sql(f"CREATE OR REPLACE TABLE t_gold.meta_nested ({nested}) USING DELTA")
+    replayed = fresh.sql("SHOW CREATE TABLE t_gold.meta_nested").first()[0]
+    assert "`s` STRUCT<x: INT, Nm: STRING>" in replayed and "`m` MAP<STRING, STRUCT<`k-1`: INT>>" in replayed
+    fresh.sql(replayed.replace("CREATE TABLE main.t_gold.meta_nested", "CREATE TABLE t_gold.meta_nested_again"))
+    assert fresh.table("t_gold.meta_nested_again").schema == fresh.table("t_gold.meta_nested").schema
     fresh.sql("CREATE OR REPLACE TABLE t_gold.meta_props (a INT) TBLPROPERTIES ('my.prop' = 'x', 'foo' = 'bar', "
               "'delta.appendOnly' = 'false')")
     shown = fresh.sql("SHOW CREATE TABLE t_gold.meta_props").first()[0]  # every property, as SHOW TBLPROPERTIES
@@ -459,11 +465,12 @@ def test_drop_view_and_drop_temp_view_answer_as_spark_and_databricks(fresh):
     'does not support dropping views', IF EXISTS or not (dbt's clean-up sends DROP VIEW IF EXISTS)."""
     fresh.sql("CREATE TABLE IF NOT EXISTS t_gold.not_a_view (x INT)")
     for text in ("DROP VIEW IF EXISTS never_made", "DROP VIEW IF EXISTS t_gold.never_made",
-                 "DROP VIEW IF EXISTS main.t_gold.not_a_view", "DROP VIEW IF EXISTS global_temp.never_made"):
+                 "DROP VIEW IF EXISTS global_temp.never_made"):
         assert fresh.sql(text).collect() == []
     assert error_class(_refusal(lambda: fresh.sql("DROP VIEW t_gold.never_made"))) == "TABLE_OR_VIEW_NOT_FOUND"
-    wrong = _refusal(lambda: fresh.sql("DROP VIEW t_gold.not_a_view"))
-    assert error_class(wrong) == "WRONG_COMMAND_FOR_OBJECT_TYPE" and "Use DROP TABLE instead" in str(wrong)
+    for text in ("DROP VIEW t_gold.not_a_view", "DROP VIEW IF EXISTS main.t_gold.not_a_view"):  # as Spark: IF EXISTS too
+        wrong = _refusal(lambda: fresh.sql(text))  # noqa: B023
+        assert error_class(wrong) == "WRONG_COMMAND_FOR_OBJECT_TYPE" and "Use DROP TABLE instead" in str(wrong)
     assert fresh.table("t_gold.not_a_view").columns == ["x"]  # nothing dropped
     fresh.range(1).createOrReplaceTempView("Shown")
     fresh.sql("DROP VIEW IF EXISTS shown")  # names match case-insensitively, as in Spark
@@ -485,7 +492,8 @@ def test_common_analysis_mistakes_get_sparks_error_classes(fresh):
     ambiguous = _refusal(lambda: left.crossJoin(right).select("period").collect())
     assert error_class(ambiguous) == "AMBIGUOUS_REFERENCE" and "`period`" in str(ambiguous)
     for text in ("SELECT x, y FROM VALUES (1, 2) AS v(x, y) GROUP BY x",
-                 "SELECT x, count(*) FROM VALUES (1, 2) AS v(x, y) GROUP BY x HAVING y > 1"):
+                 "SELECT x, count(*) FROM VALUES (1, 2) AS v(x, y) GROUP BY x HAVING y > 1",
+                 "SELECT x, count(*) FROM VALUES (1, 2) AS v(x, y)", "SELECT id, max(id) FROM range(3)"):
         assert error_class(_refusal(lambda: fresh.sql(text).collect())) == "MISSING_AGGREGATION"  # noqa: B023
     from pyspark.sql import functions as F
 

@@ -27,6 +27,8 @@ from odoolake.workspace.engine.session import SESSION_IDLE_ENV, SESSION_IDLE_SEC
     ("divide by zero", "DIVIDE_BY_ZERO", "22012", "try_divide"),
     ('ambiguous attribute: ObjectName([Identifier("period")])', "AMBIGUOUS_REFERENCE", "42704", "`period`"),
     ('No field named g."#1". Did you mean \'g."#0"\'?', "MISSING_AGGREGATION", "42803", "any_value"),
+    ('No field named main.gold.qap."#0".\nValid fields are "count(Int64(1))".', "MISSING_AGGREGATION", "42803",
+     "any_value"),
     ("invalid argument: input schema for INSERT has 3 fields, but table schema has 2 fields",
      "INSERT_COLUMN_ARITY_MISMATCH.TOO_MANY_DATA_COLUMNS", "21S01", "the table has 2 columns, the data 3"),
     ("invalid argument: input schema for INSERT has 1 fields, but table schema has 2 fields",

@@ -113,6 +113,7 @@ def test_the_events_filter_keeps_what_its_terms_say(text, kept):
     ("level = ERROR", "the value of level is a quoted string"),
     ("timestamp > 'yesterday'", "'yesterday' is not a timestamp"),
     ("level in 'ERROR'", r"level in needs a list like \('WARN', 'ERROR'\)"),
+    ("level = 'ERROR' OR level='INFO'", r"terms are joined with AND only; for either of two values use level in"),
 ])
 def test_a_filter_the_events_call_does_not_know_is_refused_naming_the_term(text, message):
     from odoolake.workspace.errors import InvalidParameterValue

@@ -10,6 +10,7 @@ pipeline's access control list (``permissions.py``).
 from __future__ import annotations
 
 import builtins
+import hashlib
 import json
 import operator
 import re
@@ -66,6 +67,25 @@ def _ascending(order_by: Any) -> bool:
     return order_by[0].strip().lower() == "timestamp asc"
 
 
+def _events_query_key(filter: str | None, ascending: bool) -> str:
+    """What a page token of the events list was made for: its filter and order (the SDK sends both with it)."""
+    return hashlib.sha256(f"{filter or ''}\0{ascending}".encode()).hexdigest()[:12]
+
+
+def _events_page_start(page_token: str | None, asked: str) -> int:
+    """Where a page of events starts: the offset in ``page_token``, which must have been made for the same filter
+    and order (an offset into another filter's events skipped what this one finds)."""
+    if page_token is None:
+        return 0
+    offset, _, made_for = page_token.partition("-")
+    if not (offset.isascii() and offset.isdigit()) or not made_for:
+        raise InvalidParameterValue(f"Invalid page_token {page_token!r}.")
+    if made_for != asked:
+        raise InvalidParameterValue("Invalid page_token: it was given for another filter or order_by; ask for the "
+                                    "first page again (no page_token) with the new ones.")
+    return int(offset)
+
+
 def events_filter(text: str | None) -> Callable[[dict], bool]:
     """The events filter Databricks documents: terms on ``level``, ``event_type`` and ``timestamp`` joined with
     AND (``level='ERROR'``, ``level in ('WARN', 'ERROR')``, ``timestamp > '2026-12-01T00:00:00Z'``); anything else
@@ -88,6 +108,9 @@ def events_filter(text: str | None) -> Callable[[dict], bool]:
             tests.append(partial(_among, field, frozenset(values)))
             continue
         literal = re.fullmatch(r"'([^']*)'", raw)
+        if literal is None and re.search(r"'\s+or\s+", raw, re.IGNORECASE):
+            raise InvalidParameterValue(f"Invalid filter {text!r}: terms are joined with AND only; for either of "
+                                        f"two values use {field} in ('A', 'B').")
         if literal is None:
             raise InvalidParameterValue(f"Invalid filter {text!r}: the value of {field} is a quoted string.")
         value = literal.group(1)
@@ -413,9 +436,9 @@ class PipelinesService:
         keep = events_filter(filter)
         if max_results is not None and not 1 <= max_results <= MAX_EVENTS:
             raise InvalidParameterValue(f"Invalid max_results {max_results}: must be between 1 and {MAX_EVENTS}.")
-        if page_token is not None and not (page_token.isascii() and page_token.isdigit()):
-            raise InvalidParameterValue(f"Invalid page_token {page_token!r}.")
         ascending = _ascending(order_by)
+        asked = _events_query_key(filter, ascending)
+        start = _events_page_start(page_token, asked)
         out: builtins.list[dict] = []
         for u in self._updates(pipeline_id):
             origin = {"pipeline_id": pipeline_id, "update_id": u["update_id"]}
@@ -434,8 +457,8 @@ class PipelinesService:
             out.append(progress)
         out = sorted((e for e in out if keep(e)), key=lambda e: (e["timestamp"], e["event_type"] != "create_update"),
                      reverse=not ascending)
-        start, size = int(page_token or 0), max_results or EVENTS_PAGE
+        size = max_results or EVENTS_PAGE
         page: dict[str, Any] = {"events": out[start:start + size]}
         if start + size < len(out):
-            page["next_page_token"] = str(start + size)
+            page["next_page_token"] = f"{start + size}-{asked}"
         return page

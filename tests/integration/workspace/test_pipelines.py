@@ -258,6 +258,12 @@ def test_validate_only_and_refresh_selections_do_what_they_say(w, server):
     assert all(e.timestamp > since for e in w.pipelines.list_pipeline_events(pid, filter=f"timestamp > '{since}'"))
     page = w.api_client.do("GET", f"/api/2.0/pipelines/{pid}/events", query={"max_results": 2})
     assert len(page["events"]) == 2 and page["next_page_token"]  # a page, as the SDK reads it: it follows the token
+    following = w.api_client.do("GET", f"/api/2.0/pipelines/{pid}/events",
+                                query={"max_results": 2, "page_token": page["next_page_token"]})
+    assert [e["id"] for e in following["events"]] == [e.id for e in events[2:4]]
+    with pytest.raises(BadRequest, match="it was given for another filter or order_by; ask for the first page"):
+        w.api_client.do("GET", f"/api/2.0/pipelines/{pid}/events", query={  # an offset into other events
+            "max_results": 2, "page_token": page["next_page_token"], "filter": "level='ERROR'"})
     assert len(list(w.pipelines.list_pipeline_events(pid, max_results=2))) == len(events)
     assert [e.id for e in w.pipelines.list_pipeline_events(pid, filter=f"id='{events[0].id}'")] == [events[0].id]
     with pytest.raises(BadRequest, match="LIKE 'x'\" is not a term on level, event_type, timestamp or id"):

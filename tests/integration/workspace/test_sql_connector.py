@@ -240,6 +240,8 @@ def test_initial_catalog_schema_and_session_configuration(server, connector_tabl
         assert cur.fetchone().tz == "Asia/Manila"
     with pytest.raises(SqlError, match="NO_SUCH_PARAMETER"):
         connect(server, session_configuration={"NO_SUCH_PARAMETER": "1"})
+    with pytest.raises(SqlError, match=r"Configuration spark\.sql\.ansi\.enabled = 'maybe' is invalid"):
+        connect(server, session_configuration={"ANSI_MODE": "maybe"})
 
 
 def test_databricks_sql_parameters_set_by_statement_take_effect(server):
@@ -268,6 +270,10 @@ def test_databricks_sql_parameters_set_by_statement_take_effect(server):
         cur.execute("SELECT current_timezone() AS tz")
         assert cur.fetchone().tz == "Asia/Tokyo"  # unchanged, and the session still answers
         cur.execute("SET ANSI_MODE = false")
+        with pytest.raises(SqlError, match=r"INVALID_CONF_VALUE.*'maybe' in the config \"spark\.sql\.ansi\.enabled\""):
+            cur.execute("SET ANSI_MODE = maybe")  # the engine kept it and failed every later statement
+        cur.execute("SELECT 1/0 AS q")
+        assert cur.fetchone().q is None  # still false: the session answers as before
         cur.execute("SET ANSI_MODE")
         assert tuple(cur.fetchone()) == ("spark.sql.ansi.enabled", "false")
         cur.execute("RESET ANSI_MODE")

@@ -57,6 +57,22 @@ def type_text(delta_type: Any) -> str:
     raise ValueError(f"not a Delta type: {delta_type!r}")
 
 
+def type_sql(delta_type: Any) -> str:
+    """Spark's SQL form of a Delta type, as ``SHOW CREATE TABLE`` writes it (``DataType.sql``): keywords upper-cased,
+    struct field names kept as written (``STRUCT<tin: STRING, Nm: STRING>``), so the DDL makes the same type."""
+    if isinstance(delta_type, str):
+        return type_text(delta_type).upper()
+    kind = delta_type.get("type")
+    if kind == "array":
+        return f"ARRAY<{type_sql(delta_type['elementType'])}>"
+    if kind == "map":
+        return f"MAP<{type_sql(delta_type['keyType'])}, {type_sql(delta_type['valueType'])}>"
+    if kind == "struct":
+        return "STRUCT<" + ", ".join(f"{_field_name(f['name'])}: {type_sql(f['type'])}" for f in delta_type["fields"]) \
+            + ">"
+    raise ValueError(f"not a Delta type: {delta_type!r}")
+
+
 def _field_name(name: str) -> str:
     """A struct field's name as Spark's type text writes it: back-quoted unless a plain identifier, so the text
     parses back to the same type (and a name cannot end the type early)."""

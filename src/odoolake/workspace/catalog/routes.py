@@ -23,7 +23,7 @@ from odoolake.workspace.catalog.store import (
 from odoolake.workspace.engine.access import lake_roots, outside_lake
 from odoolake.workspace.errors import InvalidParameterValue, PermissionDenied
 from odoolake.workspace.routes.common import field, json_body, query_bool, query_int
-from odoolake.workspace.sql.metadata import pattern as name_pattern
+from odoolake.workspace.sql.metadata import like_pattern
 
 PREFIX = "/api/2.1/unity-catalog"
 MAX_PAGE = 1000
@@ -138,8 +138,8 @@ def table_summaries(request: Request) -> dict:
     if not catalog:
         raise InvalidParameterValue("Missing required parameter: catalog_name")
     # SQL LIKE patterns (``%``, ``_``), as Databricks reads them; unset or empty: everything
-    schemas = name_pattern(request.query_params.get("schema_name_pattern"))
-    tables = name_pattern(request.query_params.get("table_name_pattern"))
+    schemas = like_pattern(request.query_params.get("schema_name_pattern"))
+    tables = like_pattern(request.query_params.get("table_name_pattern"))
     store = _store(request)
     listed = store.tables(catalog)
     if schemas is not None and schemas.match(INFORMATION_SCHEMA):  # named: its views, as a schema of their own

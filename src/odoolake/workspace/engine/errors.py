@@ -134,8 +134,9 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
      lambda m: SparkError("AMBIGUOUS_REFERENCE", "42704",
                           f"Reference {_quoted(m.group('parts'))} is ambiguous: more than one input has a column of "
                           "that name. Qualify it with the table or alias it comes from.", _ANALYSIS)),
-    # a column neither grouped nor aggregated: Sail names it only by its internal id (``g."#1"``)
-    (re.compile(r'No field named \S*"#\d+"\. Did you mean'),
+    # a column neither grouped nor aggregated: Sail names it only by its internal id (``g."#1"``); with GROUP BY it
+    # suggests another id, for a global aggregate (``SELECT x, count(*) FROM t``) it lists the aggregate's fields
+    (re.compile(r'No field named \S*"#\d+"\.\s+(?:Did you mean|Valid fields are)'),
      lambda m: SparkError("MISSING_AGGREGATION", "42803",
                           "A non-aggregating expression is based on columns which are not participating in the GROUP "
                           "BY clause. Add the columns or the expression to the GROUP BY, aggregate the expression, or "

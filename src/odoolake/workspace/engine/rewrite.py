@@ -39,7 +39,7 @@ from google.protobuf import message_factory
 from google.protobuf.message import Message
 
 from odoolake.errors import DeltaCommandError
-from odoolake.workspace.catalog.columns import DeltaFacts, partition_columns, type_text, uc_columns
+from odoolake.workspace.catalog.columns import DeltaFacts, partition_columns, type_sql, type_text, uc_columns
 from odoolake.workspace.catalog.information_schema import InformationSchema
 from odoolake.workspace.catalog.store import (
     CATALOG,
@@ -1317,12 +1317,31 @@ class PlanRewriter:
             raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
                          f"{value!r} is not a time zone: name a region (Asia/Manila) or an offset (+08:00).")
         try:
-            self.upstream.config(call.session_id, call.user_id, Operation(set=base_pb2.ConfigRequest.Set(
-                pairs=[base_pb2.KeyValue(key=key, value=value)])))
+            self._set_checked(key, value, call)
         except UpstreamError as exc:
             raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
-                         f"SET {key} = {value}: {exc.error.details()}") from None
+                         f"The value '{value}' in the config \"{key}\" is invalid: {exc.error.details()}. The "
+                         "setting keeps its value.") from None
         return sqltext.answer_query([("key", "string"), ("value", "string")], [(key, value)])
+
+    def _set_checked(self, key: str, value: str, call: Call) -> None:
+        """Set ``key`` in the session, and put back what it was if the engine cannot plan a query with the new value:
+        Sail stores any text and then failed every later statement of the session (``SET ANSI_MODE = maybe``, then
+        even ``SELECT 1``)."""
+        Operation = base_pb2.ConfigRequest.Operation
+        before = self.upstream.config(call.session_id, call.user_id,
+                                      Operation(get_option=base_pb2.ConfigRequest.GetOption(keys=[key])))
+        was = before.pairs[0].value if before.pairs and before.pairs[0].HasField("value") else None
+        self.upstream.config(call.session_id, call.user_id, Operation(set=base_pb2.ConfigRequest.Set(
+            pairs=[base_pb2.KeyValue(key=key, value=value)])))
+        try:
+            self.upstream.query_rows(call.session_id, call.user_id,
+                                     relations_pb2.Relation(sql=relations_pb2.SQL(query="SELECT 1")))
+        except UpstreamError:
+            restore = Operation(unset=base_pb2.ConfigRequest.Unset(keys=[key])) if was is None else \
+                Operation(set=base_pb2.ConfigRequest.Set(pairs=[base_pb2.KeyValue(key=key, value=was)]))
+            self.upstream.config(call.session_id, call.user_id, restore)
+            raise
 
     def _use(self, sql: str, head: list[str], call: Call) -> str:
         target = [t.text for t in sqltext.tokens(sql)[1:] if t.text not in (";",)]
@@ -1360,9 +1379,9 @@ class PlanRewriter:
                                     [tuple(row.values()) for row in table.to_pylist()])
 
     def _drop_view(self, sql: str, parts: list[str], if_exists: bool, call: Call) -> str:
-        """``DROP VIEW [IF EXISTS] name``: a temporary view of the session is Sail's to drop; any other name is no
-        view (the catalog holds none: CREATE VIEW is refused), so IF EXISTS does nothing, a table is the wrong
-        command and anything else is not found, as Databricks answers. Sail sent every such name to the catalog,
+        """``DROP VIEW [IF EXISTS] name``: a temporary view of the session is Sail's to drop, a persistent view the
+        catalog's; a table is the wrong command (IF EXISTS too, as Spark checks it), IF EXISTS of any other name does
+        nothing and anything else is not found, as Databricks answers. Sail sent every such name to the catalog,
         which answered that dropping views is not supported, IF EXISTS or not."""
         global_temp = len(parts) == 2 and parts[0].lower() == "global_temp"
         found = self._temporary_view(parts[-1], global_temp, call) if len(parts) == 1 or global_temp else None
@@ -1374,11 +1393,11 @@ class PlanRewriter:
             self.access.check_write(call.principal, "drop views")
             self._catalog(lambda: self.catalog.delete_view(name))
             return sqltext.answer_query([], [])
-        if if_exists:
-            return sqltext.answer_query([], [])
-        if name is not None and self.catalog.find(name) is not None:
+        if name is not None and self.catalog.find(name) is not None:  # IF EXISTS or not, as Spark checks it
             raise refuse("INVALID_ARGUMENT", "WRONG_COMMAND_FOR_OBJECT_TYPE", "42809",
                          f"The operation DROP VIEW requires a VIEW. But `{name}` is a TABLE. Use DROP TABLE instead.")
+        if if_exists:
+            return sqltext.answer_query([], [])
         raise not_found(name if name is not None else ".".join(parts))
 
     def _temporary_view(self, name: str, global_temp: bool, call: Call) -> str | None:
@@ -2254,7 +2273,7 @@ class PlanRewriter:
             return f"CREATE VIEW {name} (\n{listed})\n{comment}AS {view.definition}\n"
         if info is None:
             raise not_found(name)
-        columns = ",\n".join(f"  `{c['name']}` {c['type_text'].upper()}" + ("" if c.get("nullable", True)
+        columns = ",\n".join(f"  `{c['name']}` {_column_type_sql(c)}" + ("" if c.get("nullable", True)
                                                                               else " NOT NULL")
                              + (f" COMMENT {sqltext.sql_literal(c['comment'])}" if c.get("comment") else "")
                              for c in info.columns)
@@ -2271,6 +2290,14 @@ class PlanRewriter:
             text += "TBLPROPERTIES (\n" + ",\n".join(f"  {sqltext.sql_literal(k)} = {sqltext.sql_literal(v)}"
                                                      for k, v in sorted(properties.items())) + ")\n"
         return text
+
+
+def _column_type_sql(column: dict) -> str:
+    """A catalog column's type as DDL: from its Delta field (``type_json``), which keeps nested field names as
+    written; from ``type_text`` for a column declared without one."""
+    if column.get("type_json"):
+        return type_sql(json.loads(column["type_json"])["type"])
+    return str(column["type_text"]).upper()
 
 
 # Spark's cache and optimizer hints, which the engine has neither of: answered as done once the table is known to
@@ -2450,7 +2477,8 @@ def _details(info: TableInfo) -> list[tuple[str, str]]:
         rows.append(("Comment", info.comment))
     properties = own_properties(info.properties)  # as Spark's DESCRIBE of a V2 table (Delta) writes them
     rows.append(("Table Properties", "[" + ",".join(f"{k}={v}" for k, v in sorted(properties.items())) + "]"))
-    rows += [("Location", info.storage_location), ("Is_managed_location", str(info.table_type == MANAGED).lower())]
+    rows += [("Location", Path(info.storage_location).as_uri()),  # a URI, as storage_location in the UC API
+             ("Is_managed_location", str(info.table_type == MANAGED).lower())]
     return rows
 
 

@@ -78,6 +78,27 @@ def pattern(value: str | None) -> re.Pattern[str] | None:
     return re.compile("(?:" + "|".join(trimmed) + r")\Z", re.I)
 
 
+def like_pattern(value: str | None) -> re.Pattern[str] | None:
+    """A SQL ``LIKE`` pattern as a regular expression: ``%`` any text, ``_`` one character, ``\\`` escapes the
+    next, everything else itself (names compared without case); None, empty and ``%`` match everything."""
+    if value is None or value in ("", "%"):
+        return None
+    out, escaped = [], False
+    for ch in value:
+        if escaped:
+            out.append(re.escape(ch))
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out) + r"\Z", re.I | re.S)
+
+
 def _trim(part: list[str]) -> list[str]:
     """An alternative without the blanks around it (``re.escape`` writes a blank as ``\\ ``)."""
     start, end = 0, len(part)

@@ -139,6 +139,16 @@ def engine_settings(conf: dict[str, str] | None) -> dict[str, str]:
     return out
 
 
+def _check_setting(spark: Any, key: str, value: str) -> None:
+    """Refuse a configuration value the engine cannot plan a query with (it stores any text, then fails every
+    statement of the session: ``ansi_mode = maybe``), naming it."""
+    try:
+        spark.sql("SELECT 1").collect()
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidParameterValue(f"Configuration {key} = {value!r} is invalid: {detail}") from None
+
+
 class SqlSessions:
     def __init__(self, engine: Any, idle_seconds: int | None = None, max_sessions: int = MAX_SESSIONS) -> None:
         self.engine = engine
@@ -160,6 +170,7 @@ class SqlSessions:
         try:
             for key, value in settings.items():
                 spark.conf.set(key, value)
+                _check_setting(spark, key, value)
             if catalog:
                 spark.sql(f"USE CATALOG `{catalog}`")
             if schema:
