@@ -18,6 +18,11 @@ def test_launch_configurations_use_commands_that_exist():
     launch = json.loads((REPO / ".vscode" / "launch.json").read_text())
     settings = json.loads((REPO / ".vscode" / "settings.json").read_text())
     assert settings["python.defaultInterpreterPath"] == "${workspaceFolder}/.venv/bin/python"
+    # the Ruff extension's id: publisher charliermarsh, name ruff (its package.json); a wrong one is "not installed"
+    assert settings["[python]"]["editor.defaultFormatter"] == "charliermarsh.ruff"
+    terminals = [settings[f"terminal.integrated.env.{system}"] for system in ("linux", "osx", "windows")]
+    assert all(env == {"ODOOLAKE_HOME": "${workspaceFolder}/.odoolake", "DATABRICKS_CONFIG_PROFILE": "odoolake"}
+               for env in terminals)  # the profile the docs set up, on every system
     runner = CliRunner()
     for config in launch["configurations"]:
         assert config["type"] == "debugpy" and config["request"] == "launch"

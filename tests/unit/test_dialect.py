@@ -28,6 +28,13 @@ def test_a_lateral_alias_is_inlined_but_a_column_of_that_name_wins():
 def test_qualify_and_pivot_are_respelled():
     qualified = rewrite("SELECT id FROM s.t QUALIFY row_number() OVER (PARTITION BY g ORDER BY id) = 1", columns_of)
     assert qualified is not None and "QUALIFY" not in qualified.upper() and "WHERE _w = 1" in qualified
+    # ORDER BY and LIMIT after the filter, an ordering by a column not answered carried out hidden, * written out
+    assert rewrite("SELECT id FROM s.t x QUALIFY rank() OVER (PARTITION BY g ORDER BY v) = 1 ORDER BY x.v DESC LIMIT 2",
+                   columns_of) == "SELECT id FROM (SELECT id, x.v AS _o0, RANK() OVER (PARTITION BY g ORDER BY v) AS " \
+                                  "_w FROM s.t AS x) AS _t WHERE _w = 1 ORDER BY _o0 DESC LIMIT 2"
+    assert rewrite("SELECT * FROM s.t QUALIFY rank() OVER (PARTITION BY g ORDER BY v) = 1", columns_of) == \
+        "SELECT `id`, `g`, `v` FROM (SELECT `id`, `g`, `v`, RANK() OVER (PARTITION BY g ORDER BY v) AS _w FROM s.t) " \
+        "AS _t WHERE _w = 1"
     pivoted = rewrite("SELECT * FROM s.t PIVOT (SUM(v) FOR g IN ('a' AS a, 'b'))", columns_of)
     assert pivoted == "SELECT * FROM s.t PIVOT(SUM(v) FOR (g) IN (('a') AS a, ('b')))"
     assert rewrite("SELECT * FROM s.t UNPIVOT (x FOR k IN (v))", columns_of) is None

@@ -208,7 +208,11 @@ def test_information_schema_cannot_be_written_by_any_path(fresh):
 def test_missing_and_existing_tables_are_named_in_errors(fresh):
     with pytest.raises(PySparkException) as err:
         fresh.sql("SELECT * FROM t_gold.no_such_table").collect()
-    assert "TABLE_OR_VIEW_NOT_FOUND" in str(err.value) and "no_such_table" in str(err.value)
+    assert "TABLE_OR_VIEW_NOT_FOUND" in str(err.value) and "`t_gold`.`no_such_table`" in str(err.value)
+    for missing in (lambda: fresh.sql("SELECT * FROM no_such_schema.once").collect(),  # the schema is what is wrong
+                    lambda: fresh.table("no_such_schema.once").collect()):
+        with pytest.raises(PySparkException, match=r"The table or view `no_such_schema`\.`once` cannot be found"):
+            missing()
     with pytest.raises(PySparkException) as err:
         fresh.sql("SHOW CREATE TABLE t_gold.no_such_table").collect()
     assert error_class(err.value) == "TABLE_OR_VIEW_NOT_FOUND" and "t_gold.no_such_table" in str(err.value)

@@ -129,3 +129,30 @@ def test_a_python_workers_own_error_is_passed_on_as_it_is():
            "line 7, in inv\n    return 1 / x\nZeroDivisionError: division by zero")
     assert classify(udf) is None
     assert classify("Arrow error: Divide by zero error") is not None  # the engine's own stays translated
+
+
+def test_a_missing_table_is_named_as_the_request_wrote_it():
+    """The engine names a missing table by its last part only (`t`), hiding a mistyped schema; Spark names it as
+    written. The request's own texts are searched for the qualified name (a bare one stays bare)."""
+    from odoolake.workspace.engine.errors import written_names
+    from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_pb2
+
+    sail = "Table not found: [TABLE_OR_VIEW_NOT_FOUND] Table or view not found: t"
+
+    def named(*written: str) -> str:
+        translated = translate(sail, None, 5, written)
+        assert translated is not None
+        return translated[0]
+
+    assert "The table or view `nosuchschema`.`t` cannot be found" in named("SELECT * FROM nosuchschema.t")
+    assert "`MAIN`.`gold`.`t` cannot" in named("SELECT 1", "select x from MAIN . `gold`.T join u")
+    assert "`my schema`.`t` cannot" in named("SELECT * FROM `my schema`.`t` WHERE t2 > 0")
+    assert "The table or view `t` cannot" in named("SELECT * FROM t", "SELECT * FROM s.tt")  # no qualified t
+    plan = base_pb2.Plan(command=commands_pb2.Command(sql_command=commands_pb2.SqlCommand(
+        input=relations_pb2.Relation(sql=relations_pb2.SQL(query="SELECT * FROM nosuchschema.t")))))
+    request = base_pb2.ExecutePlanRequest(session_id="s", plan=plan)
+    assert list(written_names(request)) == ["SELECT * FROM nosuchschema.t"]
+    read = base_pb2.AnalyzePlanRequest(schema=base_pb2.AnalyzePlanRequest.Schema(plan=base_pb2.Plan(
+        root=relations_pb2.Relation(read=relations_pb2.Read(
+            named_table=relations_pb2.Read.NamedTable(unparsed_identifier="gold.t", options={"k": "v"}))))))
+    assert list(written_names(read)) == ["gold.t"]

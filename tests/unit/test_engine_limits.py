@@ -49,6 +49,10 @@ def test_functions_and_types_the_engine_answers_otherwise(spark):
     # Spark: `(x IS NOT NULL)`, `current_database()`
     assert spark.sql("SELECT x IS NOT NULL, current_database() FROM VALUES (1) AS v(x)").columns == \
         ["is_not_null", "current_schema()"]
+    # Spark: `sum(x)`, `upper(s)` (function names lower-cased), `CAST(x AS STRING)`
+    assert spark.sql("SELECT SUM(x), UPPER(s) FROM VALUES (1, 'a') AS v(x, s) GROUP BY s").columns == \
+        ["SUM(x)", "UPPER(s)"]
+    assert spark.sql("SELECT CAST(x AS STRING) FROM VALUES (1) AS v(x)").columns == ["x"]
 
 
 def test_varchar_and_char_columns_are_strings_without_their_length(spark):

@@ -210,13 +210,21 @@ def _same_host(a: str | None, b: str) -> bool:
         (y.hostname, y.port or (443 if y.scheme == "https" else 80))
 
 
+def _profiles() -> list[str]:
+    """The profiles of the Databricks config file, in its order."""
+    config = configparser.ConfigParser()
+    if _config_file().exists():
+        config.read(_config_file())
+    return config.sections()
+
+
 def _profile_host(profile: str) -> str:
     path = _config_file()
     config = configparser.ConfigParser()
     if path.exists():
         config.read(path)
     if profile not in config:
-        known = ", ".join(s for s in config.sections()) or "none"
+        known = ", ".join(_profiles()) or "none"
         raise OdoolakeError(f"profile {profile!r} is not in {path} (profiles: {known}); create one with "
                             f"`odoolake up --detach --write-profile {profile}`")
     host = config[profile].get("host")

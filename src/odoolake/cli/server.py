@@ -220,13 +220,19 @@ def env(
     Use: eval "$(odoolake env --profile odoolake)", or
     odoolake env --profile odoolake --dotenv > .vscode/odoolake.env
     """
-    from odoolake.cli.common import _profile_host
+    from odoolake.cli.common import _config_file, _profile_host, _profiles
     from odoolake.workspace.frontdoor.trust import exports
 
     if profile:
         _profile_host(profile)  # a profile that does not exist is named, not answered with nothing to export
-    for line in exports(profile):
+    lines = exports(profile)
+    for line in lines:
         print(line.removeprefix("export ") if dotenv else line)
+    if not lines and not profile and not os.environ.get("DATABRICKS_CONFIG_PROFILE"):
+        # eval "$(odoolake env)" then exports nothing, and a client of a local workspace retries TLS without a word
+        print(f"odoolake env: nothing to export for the DEFAULT profile; name a local workspace's profile: odoolake "
+              f"env --profile NAME (profiles in {_config_file()}: {', '.join(_profiles()) or 'none'})",
+              file=sys.stderr)
 
 
 @handle_errors

@@ -127,6 +127,9 @@ def test_env_down_and_remittances_name_what_is_wrong(tmp_path):
     config.write_text("[odoolake]\nhost = https://127.0.0.1:8765\ntoken = dapi0\n")
     one_line_error(odoolake("env", "--profile", "typo", home=tmp_path, extra={"DATABRICKS_CONFIG_FILE": str(config)}),
                    "profile 'typo' is not in", "(profiles: odoolake)")
+    bare = odoolake("env", home=tmp_path, extra={"DATABRICKS_CONFIG_FILE": str(config)})  # eval'd: exports nothing
+    assert bare.returncode == 0 and bare.stdout == "" and "odoolake env --profile NAME" in bare.stderr and \
+        f"(profiles in {config}: odoolake)" in bare.stderr
     one_line_error(odoolake("down", home=tmp_path / "nothing"), "no workspace is running for")
     from odoolake.workspace.engine import LocalEngine
 

@@ -12,7 +12,7 @@ def test_well_known_needs_no_token_and_me_is_the_local_user(server, w):
 
 
 def test_bad_missing_and_revoked_tokens_get_401(server, w):
-    with pytest.raises(Unauthenticated):
+    with pytest.raises(Unauthenticated, match=r"Invalid access token\. Create a new token with `odoolake tokens "):
         WorkspaceClient(host=server.url, token="dapi-not-a-token").jobs.list().__next__()
     assert httpx.get(f"{server.url}/api/2.2/jobs/list").status_code == 401
     created = w.tokens.create(comment="short-lived", lifetime_seconds=600)
@@ -21,7 +21,7 @@ def test_bad_missing_and_revoked_tokens_get_401(server, w):
     assert other.current_user.me().user_name
     assert any(t.comment == "short-lived" for t in w.tokens.list())
     w.tokens.delete(created.token_info.token_id)
-    with pytest.raises(Unauthenticated):
+    with pytest.raises(Unauthenticated, match=r"the token has been revoked\. Create a new token with"):
         other.current_user.me()
 
 

@@ -63,6 +63,15 @@ def test_qualify_keeps_the_latest_month_per_agency(sql):
     run, t = sql
     assert run(f"SELECT agency, month FROM {t} QUALIFY row_number() OVER (PARTITION BY agency ORDER BY month DESC) = 1"
                " ORDER BY agency") == [("BOM", 2), ("JAP", 1), ("RIM", 2)]
+    # QUALIFY filters before ORDER BY, LIMIT and OFFSET apply (the subquery form kept LIMIT's rows, then filtered)
+    latest = "QUALIFY row_number() OVER (PARTITION BY agency ORDER BY month DESC) = 1"
+    assert run(f"SELECT agency, month FROM {t} {latest} ORDER BY agency LIMIT 2") == [("BOM", 2), ("JAP", 1)]
+    assert run(f"SELECT agency, month FROM {t} {latest} ORDER BY agency LIMIT 2 OFFSET 1") == [("JAP", 1), ("RIM", 2)]
+    assert run(f"SELECT agency FROM {t} s QUALIFY rank() OVER (PARTITION BY agency ORDER BY wht DESC) = 1 "
+               "ORDER BY s.wht DESC LIMIT 2") == [("RIM",), ("BOM",)]  # by a column it does not answer
+    assert run(f"SELECT * FROM {t} s {latest} ORDER BY s.agency LIMIT 1") == [("BOM", 2, D("70.00"))]
+    assert run(f"SELECT DISTINCT agency FROM {t} QUALIFY row_number() OVER (PARTITION BY agency ORDER BY month) <= 2 "
+               "ORDER BY agency") == [("BOM",), ("JAP",), ("RIM",)]  # DISTINCT after the filter, not before
 
 
 def test_pivot_and_unpivot(sql):

@@ -362,6 +362,7 @@ def test_bad_input_gets_clear_errors(server, connector_tables):
         connect(server, token="dapi-not-a-token")
     assert unauthenticated.value.context["http-code"] == 401
     assert "token" in unauthenticated.value.context["error-message"].lower()
+    assert "Create a new token with `odoolake tokens create`" in str(unauthenticated.value)  # the fix, named
     with connect(server) as conn, conn.cursor() as cur:
         with pytest.raises(SqlError, match=r"Invalid parameters\.when") as bad:
             cur.execute("SELECT :when AS w", [sql.parameters.DateParameter(name="when", value="not a date")])

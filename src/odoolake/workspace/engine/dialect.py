@@ -111,6 +111,8 @@ def rewrite(sql: str, columns_of: ColumnsOf) -> str | None:
     except ParseError:
         return None  # Sail reports the syntax error in its own terms (translated to PARSE_SYNTAX_ERROR)
     changed = qualify and tree.find(exp.Qualify) is not None
+    if changed:
+        _filter_before_order_and_limit(tree, columns_of)
     groupings = _group_by_ordinals(tree) if group_all else []
     orderings = _order_by_ordinals(tree) if order_all else []
     if len(groupings) == len(group_all) <= 1 and len(orderings) == len(order_all) <= 1 and \
@@ -129,6 +131,67 @@ def rewrite(sql: str, columns_of: ColumnsOf) -> str | None:
     if lateral:
         changed |= _inline_lateral_aliases(tree, columns_of)
     return tree.sql(dialect=WRITE) if changed else None
+
+
+# What SQL applies after QUALIFY's filter: DISTINCT, then ORDER BY, LIMIT and OFFSET.
+AFTER_QUALIFY = ("distinct", "order", "limit", "offset")
+
+
+def _filter_before_order_and_limit(tree: exp.Expr, columns_of: ColumnsOf) -> None:
+    """Each SELECT with QUALIFY as a subquery filtered on its window column, as sqlglot writes it, with two things
+    sqlglot's form got wrong. QUALIFY filters before DISTINCT, ORDER BY, LIMIT and OFFSET apply, but they stayed
+    inside the subquery, before its filter (``… QUALIFY row_number() … = 1 ORDER BY agency LIMIT 3`` kept 3 rows, then
+    filtered them to 1): they move to the outer query, and an ordering by anything but an output column (or an
+    ordinal) is carried out of the subquery as a hidden column. And ``SELECT *`` answered the window column too:
+    a ``*`` over one table whose columns are known is written out first. The SELECT is replaced in ``tree`` (the
+    root stays the root)."""
+    from sqlglot.transforms import eliminate_qualify
+
+    for select in list(tree.find_all(exp.Select)):
+        if not select.args.get("qualify"):
+            continue
+        _expand_lone_star(select, columns_of)
+        after = {key: select.args.get(key) for key in AFTER_QUALIFY}
+        for key in AFTER_QUALIFY:
+            select.set(key, None)
+        order = after["order"]
+        outputs = {s.alias_or_name.lower() for s in select.selects}
+        hidden: list[str] = []
+        for ordered in order.expressions if order is not None else []:
+            key = ordered.this
+            if select.is_star:  # the subquery's columns are the outer query's: only qualifiers are dropped
+                for column in key.find_all(exp.Column):
+                    column.set("table", None)
+            elif not ((isinstance(key, exp.Column) and not key.table and key.name.lower() in outputs) or
+                      (isinstance(key, exp.Literal) and key.is_int)):
+                name = f"_o{len(hidden)}"
+                select.append("expressions", exp.alias_(key.copy(), name))
+                ordered.set("this", exp.column(name))
+                hidden.append(name)
+        outer = eliminate_qualify(select.copy())
+        assert isinstance(outer, exp.Select)  # a SELECT with QUALIFY always becomes one
+        outer.set("expressions", [e for e in outer.selects if e.alias_or_name not in hidden])
+        for key, value in after.items():
+            if value is not None:
+                outer.set(key, value)
+        if select is tree:  # the root: its args take the outer query's (the caller keeps its reference)
+            for key in list(select.args):
+                select.set(key, None)
+            for key, value in outer.args.items():
+                select.set(key, value)
+        else:
+            select.replace(outer)
+
+
+def _expand_lone_star(select: exp.Select, columns_of: ColumnsOf) -> None:
+    """``SELECT *`` (or ``t.*``) from one table, no joins, as that table's columns in order, when they are known."""
+    source = select.args["from_"].this if select.args.get("from_") is not None else None
+    if len(select.selects) != 1 or not select.is_star or select.args.get("joins") or \
+            not isinstance(source, exp.Table) or not isinstance(source.this, exp.Identifier):
+        return
+    columns = columns_of(".".join(p.name for p in source.parts))
+    if columns:
+        select.set("expressions", [exp.column(name, quoted=True) for name in columns])
 
 
 def _order_by_ordinals(tree: exp.Expr) -> list[int]:

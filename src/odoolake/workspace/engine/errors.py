@@ -10,11 +10,13 @@ no rule recognises pass unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
@@ -257,14 +259,57 @@ def reported_classes(status_bin: bytes | None) -> tuple[str, ...]:
     return (info.reason,) if info.reason else _ANALYSIS
 
 
-def translate(details: str, status_bin: bytes | None, code: int) -> tuple[str, bytes] | None:
-    """The message and ``grpc-status-details-bin`` to send instead of Sail's, or None to relay them unchanged."""
+_BARE_NOT_FOUND = re.compile(r"The table or view `(?P<name>[^`.]+)` cannot be found")
+_NAME_PART = r"(?:`(?:[^`]|``)+`|[A-Za-z_]\w*)"
+
+
+def _name_as_written(found: SparkError, written: Iterable[str]) -> SparkError:
+    """A missing table that the engine names by its last part only (``t``), named as the request wrote it
+    (`` `nosuchschema`.`t` ``), as Spark names it: the first qualified reference to it in ``written`` (the
+    request's SQL texts and table names); unchanged when there is none."""
+    bare = _BARE_NOT_FOUND.search(found.message)
+    if bare is None:
+        return found
+    name = bare.group("name")
+    pattern = re.compile(rf"((?:{_NAME_PART}\s*\.\s*){{1,2}})(?:`{re.escape(name)}`|{re.escape(name)})(?![\w`])",
+                         re.IGNORECASE)
+    for text in written:
+        match = pattern.search(text)
+        if match is not None:
+            parts = [p.strip().strip("`").replace("``", "`") for p in re.findall(_NAME_PART, match.group(1))]
+            full = ".".join(f"`{part}`" for part in [*parts, name])
+            return dataclasses.replace(found, message=found.message.replace(f"`{name}`", full, 1))
+    return found
+
+
+_WRITTEN_FIELDS = frozenset({"query", "sql", "unparsed_identifier", "table_name"})
+
+
+def written_names(message: Any) -> Iterator[str]:
+    """The SQL texts and table names a Spark Connect request holds (``SQL.query``, ``SqlCommand.sql``,
+    ``NamedTable.unparsed_identifier``, catalog calls' ``table_name``), for naming a missing table as written."""
+    for field, value in message.ListFields():
+        values = value if field.is_repeated else [value]
+        for item in values:
+            if field.type == field.TYPE_MESSAGE and not isinstance(item, (str, bytes)):
+                if not hasattr(item, "ListFields"):  # a map's entries
+                    continue
+                yield from written_names(item)
+            elif field.type == field.TYPE_STRING and field.name in _WRITTEN_FIELDS:
+                yield item
+
+
+def translate(details: str, status_bin: bytes | None, code: int,
+              written: Iterable[str] = ()) -> tuple[str, bytes] | None:
+    """The message and ``grpc-status-details-bin`` to send instead of Sail's, or None to relay them unchanged;
+    ``written``: the request's SQL texts and table names, to name a missing table as the request did."""
     status, info = _error_info(status_bin)
     if info.metadata.get("errorClass"):
         return None
     found = classify(details)
     if found is None:
         return None
+    found = _name_as_written(found, written)
     message = f"[{found.error_class}] {found.message} SQLSTATE: {found.sql_state}"
     # raised as Spark raises it (ArithmeticException, DateTimeException, …), else as the engine raised it
     raised = found.classes or reported_classes(status_bin)

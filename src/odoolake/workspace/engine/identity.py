@@ -70,7 +70,5 @@ class Authenticator:
         try:
             user = self.tokens.authenticate(token)
         except ApiError as exc:
-            raise CallRefused("UNAUTHENTICATED", f"[UNAUTHENTICATED] {exc.message} Create a new token with "
-                                                 "`odoolake tokens create` or `odoolake up --write-profile NAME`."
-                              ) from None
+            raise CallRefused("UNAUTHENTICATED", f"[UNAUTHENTICATED] {exc.message}") from None  # names the fix
         return Principal(user, self.roles.role_of(user), token)

@@ -16,6 +16,9 @@ from odoolake.workspace.errors import (
     Unauthenticated,
 )
 
+# How to get a token that works, said wherever one is refused (REST, the SQL warehouse, Spark Connect)
+NEW_TOKEN = "Create a new token with `odoolake tokens create` or `odoolake up --write-profile NAME`."
+
 TOKEN_PREFIX = "dapi"
 MAX_LIFETIME_SECONDS = 10 * 365 * 24 * 3600
 
@@ -103,10 +106,10 @@ class TokenService:
 
         cached = self._cache.get(digest, load)
         if cached is None:
-            raise Unauthenticated("Invalid access token.")
+            raise Unauthenticated(f"Invalid access token. {NEW_TOKEN}")
         if cached[2]:
-            raise Unauthenticated("Invalid access token: the token has been revoked.")
+            raise Unauthenticated(f"Invalid access token: the token has been revoked. {NEW_TOKEN}")
         user, expiry, _ = cached
         if expiry != -1 and expiry <= self.clock() * 1000:
-            raise Unauthenticated("Invalid access token: the token has expired.")
+            raise Unauthenticated(f"Invalid access token: the token has expired. {NEW_TOKEN}")
         return user
