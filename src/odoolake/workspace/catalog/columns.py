@@ -40,36 +40,24 @@ _FROM_TEXT = {text: delta for delta, (text, _) in _PRIMITIVES.items()} | {
     "long": "long", "integer": "integer", "short": "short", "byte": "byte"}
 
 
-def type_text(delta_type: Any) -> str:
-    """Spark's simple string for a Delta type: ``int``, ``decimal(18,2)``, ``array<string>``, ``struct<a:int>``."""
+def type_text(delta_type: Any, sql: bool = False) -> str:
+    """Spark's simple string for a Delta type: ``int``, ``decimal(18,2)``, ``array<string>``, ``struct<a:int>``;
+    with ``sql`` its SQL form, as ``SHOW CREATE TABLE`` writes it (``DataType.sql``): keywords upper-cased, struct
+    field names kept as written (``STRUCT<tin: STRING, Nm: STRING>``), so the DDL makes the same type."""
+    keyword = str.upper if sql else str
+    comma, colon = (", ", ": ") if sql else (",", ":")
     if isinstance(delta_type, str):
         if _DECIMAL.match(delta_type):
-            return delta_type.replace(" ", "")
-        return _PRIMITIVES.get(delta_type, (delta_type, ""))[0]
+            return keyword(delta_type.replace(" ", ""))
+        return keyword(_PRIMITIVES.get(delta_type, (delta_type, ""))[0])
     kind = delta_type.get("type")
     if kind == "array":
-        return f"array<{type_text(delta_type['elementType'])}>"
+        return f"{keyword('array')}<{type_text(delta_type['elementType'], sql)}>"
     if kind == "map":
-        return f"map<{type_text(delta_type['keyType'])},{type_text(delta_type['valueType'])}>"
+        return f"{keyword('map')}<{type_text(delta_type['keyType'], sql)}{comma}{type_text(delta_type['valueType'], sql)}>"
     if kind == "struct":
-        return "struct<" + ",".join(f"{_field_name(f['name'])}:{type_text(f['type'])}" for f in delta_type["fields"]) \
-            + ">"
-    raise ValueError(f"not a Delta type: {delta_type!r}")
-
-
-def type_sql(delta_type: Any) -> str:
-    """Spark's SQL form of a Delta type, as ``SHOW CREATE TABLE`` writes it (``DataType.sql``): keywords upper-cased,
-    struct field names kept as written (``STRUCT<tin: STRING, Nm: STRING>``), so the DDL makes the same type."""
-    if isinstance(delta_type, str):
-        return type_text(delta_type).upper()
-    kind = delta_type.get("type")
-    if kind == "array":
-        return f"ARRAY<{type_sql(delta_type['elementType'])}>"
-    if kind == "map":
-        return f"MAP<{type_sql(delta_type['keyType'])}, {type_sql(delta_type['valueType'])}>"
-    if kind == "struct":
-        return "STRUCT<" + ", ".join(f"{_field_name(f['name'])}: {type_sql(f['type'])}" for f in delta_type["fields"]) \
-            + ">"
+        return keyword("struct") + "<" + comma.join(f"{_field_name(f['name'])}{colon}{type_text(f['type'], sql)}"
+                                                    for f in delta_type["fields"]) + ">"
     raise ValueError(f"not a Delta type: {delta_type!r}")
 
 

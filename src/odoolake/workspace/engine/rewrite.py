@@ -39,7 +39,7 @@ from google.protobuf import message_factory
 from google.protobuf.message import Message
 
 from odoolake.errors import DeltaCommandError
-from odoolake.workspace.catalog.columns import DeltaFacts, partition_columns, type_sql, type_text, uc_columns
+from odoolake.workspace.catalog.columns import DeltaFacts, partition_columns, type_text, uc_columns
 from odoolake.workspace.catalog.information_schema import InformationSchema
 from odoolake.workspace.catalog.store import (
     CATALOG,
@@ -2296,7 +2296,7 @@ def _column_type_sql(column: dict) -> str:
     """A catalog column's type as DDL: from its Delta field (``type_json``), which keeps nested field names as
     written; from ``type_text`` for a column declared without one."""
     if column.get("type_json"):
-        return type_sql(json.loads(column["type_json"])["type"])
+        return type_text(json.loads(column["type_json"])["type"], sql=True)
     return str(column["type_text"]).upper()
 
 

@@ -57,23 +57,7 @@ def pattern(value: str | None) -> re.Pattern[str] | None:
     """A name pattern as a regular expression (None, empty, ``%`` and ``*`` match everything)."""
     if value is None or value.strip() in ("", "%", "*"):
         return None
-    alternatives, out, escaped = [], [], False
-    for ch in value:
-        if escaped:
-            out.append(re.escape(ch))
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == "|":
-            alternatives.append(out)
-            out = []
-        elif ch in "%*":
-            out.append(".*")
-        elif ch in "_.":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-    alternatives.append(out)
+    alternatives = _regex_parts(value, {"%": ".*", "*": ".*", "_": ".", ".": "."}, "|")
     trimmed = ["".join(_trim(part)) for part in alternatives]
     return re.compile("(?:" + "|".join(trimmed) + r")\Z", re.I)
 
@@ -83,20 +67,30 @@ def like_pattern(value: str | None) -> re.Pattern[str] | None:
     next, everything else itself (names compared without case); None, empty and ``%`` match everything."""
     if value is None or value in ("", "%"):
         return None
-    out, escaped = [], False
+    return re.compile("".join(_regex_parts(value, {"%": ".*", "_": "."}, None)[0]) + r"\Z", re.I | re.S)
+
+
+def _regex_parts(value: str, wildcards: dict[str, str], separator: str | None) -> list[list[str]]:
+    """``value`` as regular-expression pieces, one list per alternative (split at ``separator``): each wildcard
+    character as its expression, ``\\`` escaping the next character, everything else matched as itself."""
+    alternatives: list[list[str]] = []
+    out: list[str] = []
+    escaped = False
     for ch in value:
         if escaped:
             out.append(re.escape(ch))
             escaped = False
         elif ch == "\\":
             escaped = True
-        elif ch == "%":
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
+        elif ch == separator:
+            alternatives.append(out)
+            out = []
+        elif ch in wildcards:
+            out.append(wildcards[ch])
         else:
             out.append(re.escape(ch))
-    return re.compile("".join(out) + r"\Z", re.I | re.S)
+    alternatives.append(out)
+    return alternatives
 
 
 def _trim(part: list[str]) -> list[str]:
