@@ -6,14 +6,38 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from pathlib import Path
+
+# A recorded start above this is seconds since the epoch (create_time, as versions before 2026-12-05 recorded it),
+# not since boot; compared within EPOCH_TOLERANCE, since the wall clock moves it.
+EPOCH_RECORD, EPOCH_TOLERANCE = 1e9, 120.0
 
 
 def started_at(pid: int) -> float:
-    """When process ``pid`` started (``psutil.Process.create_time``): recorded beside a pid, it tells the process
-    from a later one given the same pid."""
+    """When process ``pid`` started, recorded beside a pid to tell it from a later process given the same pid: on
+    Linux the seconds from boot to its start, from the kernel's clock ticks (``/proc/<pid>/stat``), which no setting
+    of the wall clock moves. psutil's create_time adds the boot time as the wall clock puts it now: on a shared
+    machine it moved by 27 s under a running server, and ``odoolake down`` took its own server for another process.
+    Elsewhere, create_time. NoSuchProcess when there is no such process."""
     import psutil  # imported here: the CLI's cold start does not pay for it
 
-    return psutil.Process(pid).create_time()
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        raise psutil.NoSuchProcess(pid) from None
+    except OSError:  # no /proc (not Linux)
+        return float(psutil.Process(pid).create_time())
+    fields = stat[stat.rindex(")") + 2:].split()  # from field 3 (state) on: the name may hold spaces
+    return int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime
+
+
+def _same_process(pid: int, started: float) -> bool:
+    """Whether ``pid`` is the process recorded as started at ``started`` (``started_at``)."""
+    import psutil
+
+    if started > EPOCH_RECORD:
+        return abs(psutil.Process(pid).create_time() - started) <= EPOCH_TOLERANCE
+    return started_at(pid) == started
 
 
 def end_process(pid: int, timeout: float, *, terminate: bool, started: float | None = None) -> bool:
@@ -24,7 +48,7 @@ def end_process(pid: int, timeout: float, *, terminate: bool, started: float | N
 
     if started is not None:
         try:
-            if psutil.Process(pid).create_time() != started:
+            if not _same_process(pid, started):
                 return False  # the pid was reused: what it named is gone
         except psutil.NoSuchProcess:
             return True

@@ -82,3 +82,27 @@ def test_a_pid_reused_by_another_process_of_the_same_user_is_left_alone(monkeypa
         assert other.wait(30) == -9
     finally:
         other.kill()
+
+
+def test_the_recorded_start_does_not_move_when_the_wall_clock_is_set(monkeypatch):
+    """psutil's create_time is the boot time as the wall clock puts it now plus the ticks to the start: a clock set
+    27 s ahead under a running server made ``odoolake down`` take the server for another process and forget it."""
+    import psutil
+    import psutil._pslinux as linux
+
+    from odoolake.pids import started_at
+
+    other = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline() == "ready\n"
+        recorded, epoch_recorded = started_at(other.pid), psutil.Process(other.pid).create_time()
+        real = linux.boot_time
+        monkeypatch.setattr(linux, "boot_time", lambda: real() + 27)  # the clock, set 27 s ahead
+        assert psutil.Process(other.pid).create_time() != epoch_recorded  # what moved
+        assert started_at(other.pid) == recorded
+        # a record from an earlier version (seconds since the epoch) is compared within minutes, not exactly
+        assert end_process(other.pid, 0.5, terminate=True, started=epoch_recorded - 600) is False
+        assert end_process(other.pid, 0.5, terminate=True, started=epoch_recorded)
+        assert other.wait(30) == -9
+    finally:
+        other.kill()
