@@ -121,6 +121,38 @@ targets:
     assert any("set workspace.root_path explicitly" in s for s in errors)
 
 
+def test_a_notebook_path_left_out_or_missing_is_an_error_at_validate_naming_file_and_line(tmp_path):
+    """A typo'd key left a task's or a pipeline library's notebook path out: deploy failed with a bare KeyError; a
+    pipeline's missing notebook passed validate and deploy, and only its update found it."""
+    text = """bundle: {name: t}
+resources:
+  jobs:
+    j:
+      name: job
+      tasks:
+        - task_key: a
+          notebook_task: {notebok_path: ../src/prepare.py}
+  pipelines:
+    p:
+      name: pipe
+      target: dlt_t
+      libraries:
+        - notebook: {paht: ./src/nb.py}
+        - notebook: {path: ./src/missing_dlt.py}
+"""
+    with pytest.raises(BundleError) as err:
+        load_bundle(write(tmp_path, text), env={})
+    errors = {(d.path, d.summary): d.location for d in err.value.diagnostics if d.severity == "error"}
+    assert ("resources.jobs.j.tasks[0].notebook_task.notebook_path", "notebook_path is required: the notebook to run") \
+        in errors
+    assert errors[("resources.pipelines.p.libraries[0].notebook.path", "path is required: the notebook to run")].line \
+        == 14
+    missing = next(location for (path, summary), location in errors.items()
+                   if path == "resources.pipelines.p.libraries[1].notebook.path" and
+                   "notebook './src/missing_dlt.py' not found" in summary)
+    assert missing.file.endswith("databricks.yml") and missing.line == 15
+
+
 def test_resource_references_resolve_after_mode_prefixes_and_unknown_ones_fail(tmp_path):
     text = BASE.replace("      name: job\n", "      name: job\n      description: trains ${resources.models.m.name}\n")
     text += """  models:

@@ -210,6 +210,7 @@ DEPLOY_ORDER = ("experiments", "models", "registered_models", "pipelines", "jobs
 OTHER_KINDS = ("experiments", "models", "registered_models", "model_serving_endpoints")  # deleted by _delete_other
 APPLIED_PERMISSIONS = ("jobs", "pipelines")  # kinds whose permissions a deploy sets (the Permissions API's types)
 ADOPTED = "adopted."
+DELETED = "deleted"  # an MLflow experiment's lifecycle_stage once deleted (restorable; its name stays taken)
 ID_REFERENCE = re.compile(r"\$\{resources\.([\w-]+)\.([\w-]+)\.id\}")
 
 
@@ -302,9 +303,12 @@ def _deploy_experiment(w: Any, spec: dict, action: Action, state: dict[str, str]
     name = spec["name"]
     if action.kind == "update":
         ident = _ident(state, action.resource)
+        found = w.experiments.get_experiment(ident).experiment
+        if found.lifecycle_stage == DELETED:  # deleted outside the bundle: deployed again, it is there again
+            w.experiments.restore_experiment(ident)
         # the workspace keeps /Workspace/Shared/x as /Shared/x: the same name, not a rename on every deploy
         same = name[len("/Workspace"):] if name.startswith("/Workspace/") else name
-        if w.experiments.get_experiment(ident).experiment.name != same:
+        if found.name != same:
             w.workspace.mkdirs(str(PurePosixPath(name).parent))
             w.experiments.update_experiment(ident, new_name=name)
         return
@@ -312,6 +316,13 @@ def _deploy_experiment(w: Any, spec: dict, action: Action, state: dict[str, str]
         existing = w.experiments.get_by_name(name).experiment
     except NotFound:
         existing = None
+    if existing is not None and existing.lifecycle_stage == DELETED:
+        # a deleted experiment keeps its name (a bundle destroy deletes its experiment): it is brought back, and is
+        # the bundle's again, where a new one of that name cannot be made
+        w.experiments.restore_experiment(existing.experiment_id)
+        state[action.resource] = existing.experiment_id
+        action.kind, action.detail = "update", f"restored the deleted experiment {name}"
+        return
     if existing is not None:
         state[ADOPTED + action.resource] = existing.experiment_id
         action.kind, action.detail = "update", f"adopted the existing experiment {name} (destroy leaves it)"

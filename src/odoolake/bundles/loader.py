@@ -205,6 +205,7 @@ def load_bundle(root: str | os.PathLike[str], target: str | None = None, variabl
     _apply_mode(config, user, explicit_root, locations, diags)
     _resolve_resource_refs(config, locations, diags)
     _validate(config, root, locations, diags)
+    _check_pipeline_libraries(config, root, locations, diags)
     bundle = Bundle(root, chosen or "", config, locations, diags)
     if raise_errors and bundle.has_errors:
         raise BundleError(diags)
@@ -499,19 +500,44 @@ def _validate(config: dict, root: Path, locations: dict, diags: list) -> None:
                     diags.append(Diagnostic("error", f"depends on unknown task {dep.get('task_key')!r}", dpath,
                                             locations.get(dpath) or locations.get(f"{path}.depends_on[{j}]")))
             nb_task = task.get("notebook_task")
-            nb = nb_task.get("notebook_path") if isinstance(nb_task, dict) else None
-            if isinstance(nb, str) and nb and not nb.startswith(("/", "${")):
-                source = locations.get(f"{path}.notebook_task.notebook_path")
-                folder = Path(source.file).parent if source else root
-                if not (folder / nb).is_file():
-                    diags.append(Diagnostic("error", f"notebook {nb!r} not found (relative to {folder})",
-                                            f"{path}.notebook_task.notebook_path", source))
+            if isinstance(nb_task, dict):
+                _check_notebook(nb_task.get("notebook_path"), f"{path}.notebook_task", "notebook_path", root,
+                                locations, diags)
         cycle = _cycle({str(t.get("task_key")): [str(d.get("task_key")) for d in t.get("depends_on") or []
                                                  if isinstance(d, dict)]
                         for t in tasks if isinstance(t.get("depends_on") or [], list)})
         if cycle:
             diags.append(Diagnostic("error", "depends_on has a cycle: " + " -> ".join(cycle), f"{base}.tasks",
                                     locations.get(f"{base}.tasks")))
+
+
+def _check_pipeline_libraries(config: dict, root: Path, locations: dict, diags: list) -> None:
+    """Each pipeline's notebook libraries name a notebook that exists (deploy read a missing path as a KeyError,
+    and an update was the first to find a missing notebook)."""
+    for key, pipeline in (config.get("resources", {}).get("pipelines") or {}).items():
+        libraries = pipeline.get("libraries") if isinstance(pipeline, dict) else None
+        for i, library in enumerate(libraries if isinstance(libraries, list) else []):
+            notebook = library.get("notebook") if isinstance(library, dict) else None
+            if isinstance(notebook, dict):
+                _check_notebook(notebook.get("path"), f"resources.pipelines.{key}.libraries[{i}].notebook", "path",
+                                root, locations, diags)
+
+
+def _check_notebook(value: Any, parent: str, field: str, root: Path, locations: dict, diags: list) -> None:
+    """A notebook named at ``parent.field``: required, and when relative (to the file that names it), a file."""
+    if not isinstance(value, str) or not value:
+        inside = [where for key, where in locations.items() if key.startswith(parent + ".")]  # e.g. a typo'd key
+        diags.append(Diagnostic("error", f"{field} is required: the notebook to run", f"{parent}.{field}",
+                                locations.get(parent) or (min(inside, key=lambda where: where.line) if inside else
+                                                          _located(locations, parent))))
+        return
+    if value.startswith(("/", "${")):
+        return
+    source = locations.get(f"{parent}.{field}")
+    folder = Path(source.file).parent if source else root
+    if not (folder / value).is_file():
+        diags.append(Diagnostic("error", f"notebook {value!r} not found (relative to {folder})", f"{parent}.{field}",
+                                source))
 
 
 def _cycle(graph: dict[str, list[str]]) -> list[str]:

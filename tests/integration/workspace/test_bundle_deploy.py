@@ -72,6 +72,15 @@ def test_round_trip_of_the_project_bundle(tmp_path):
             raise AssertionError("the bundle's job should be gone")
         except NotFound:
             pass
+        # deployed again: the experiment destroy deleted keeps its name, so it is restored, and is the bundle's
+        # (it stayed deleted, adopted, and a later destroy left it)
+        redeployed = {a.resource: (a.kind, a.detail) for a in deploy(w, bundle).actions}
+        assert redeployed["experiments.bir_forecasting"] == ("update", "restored the deleted experiment "
+                                                                       "/Shared/Experiments/BIR_Tax_Forecasting")
+        ident = read_state(w, bundle)["experiments.bir_forecasting"]
+        assert w.experiments.get_experiment(ident).experiment.lifecycle_stage == "active"
+        assert "experiments.bir_forecasting" in destroy(w, bundle)
+        assert w.experiments.get_experiment(ident).experiment.lifecycle_stage == "deleted"
 
 
 def test_ml_resources_adopt_what_training_created_and_serve_it(forecast_lake):
