@@ -153,6 +153,38 @@ resources:
     assert missing.file.endswith("databricks.yml") and missing.line == 15
 
 
+def test_a_duplicate_task_key_is_an_error_also_when_a_target_overrides_the_tasks(tmp_path):
+    """The target's override folded the two b tasks into one, without the depends_on of the first, and the
+    validation passed: b would have run beside a."""
+    text = """bundle: {name: t}
+resources:
+  jobs:
+    j:
+      name: job
+      tasks:
+        - task_key: a
+          notebook_task: {notebook_path: /Shared/a}
+        - task_key: b
+          depends_on: [{task_key: a}]
+          notebook_task: {notebook_path: /Shared/b}
+        - task_key: b
+          notebook_task: {notebook_path: /Shared/b2}
+targets:
+  local:
+    resources:
+      jobs:
+        j:
+          tasks:
+            - task_key: a
+              timeout_seconds: 60
+"""
+    with pytest.raises(BundleError) as err:
+        load_bundle(write(tmp_path, text), target="local", env={})
+    duplicate = [d for d in err.value.diagnostics if d.summary == "duplicate task_key 'b'"]
+    assert [d.path for d in duplicate] == ["resources.jobs.j.tasks[1].task_key", "resources.jobs.j.tasks[2].task_key"]
+    assert [d.location.line for d in duplicate] == [9, 12]
+
+
 def test_resource_references_resolve_after_mode_prefixes_and_unknown_ones_fail(tmp_path):
     text = BASE.replace("      name: job\n", "      name: job\n      description: trains ${resources.models.m.name}\n")
     text += """  models:

@@ -139,12 +139,17 @@ def _deep_merge(base: Any, override: Any) -> Any:
 
 
 def _merge_tasks_by_key(base: list, override: list) -> list:
-    """Target overrides of job tasks merge by task_key (as Databricks merges them), other lists replace."""
-    merged = {t.get("task_key"): t for t in base}
+    """Target overrides of job tasks merge by task_key (as Databricks merges them), other lists replace. The base's
+    tasks keep their order and places, a duplicate task_key included (validation names it: folded into one, a
+    task's depends_on was lost without a word)."""
+    merged = list(base)
     for task in override:
-        key = task.get("task_key")
-        merged[key] = _deep_merge(merged[key], task) if key in merged else task
-    return list(merged.values())
+        at = next((i for i, t in enumerate(merged) if t.get("task_key") == task.get("task_key")), None)
+        if at is None:
+            merged.append(task)
+        else:
+            merged[at] = _deep_merge(merged[at], task)
+    return merged
 
 
 def short_name(user: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -24,7 +25,9 @@ from odoolake.workspace.jobs.lifecycle import SUCCEEDED, latest_task_runs
 app = typer.Typer(no_args_is_help=True)
 
 VarOpt = typer.Option(None, "--var", help="Set a variable: --var name=value (repeatable).")
-DirOpt = typer.Option("databricks", "--bundle-dir", help="Folder with databricks.yml.")
+DirOpt = typer.Option(None, "--bundle-dir", help="Folder with databricks.yml (default: the current folder or the "
+                                                  "nearest above it that has one, else ./databricks).")
+DEFAULT_BUNDLE_DIR = "databricks"  # the project's own bundle, from the repository's root
 ParamsOpt = typer.Option(None, "--params", help="Job parameter name=value (repeatable).")
 RefreshOpt = typer.Option(None, "--refresh", help="Pipelines: refresh only this dataset (repeatable).")
 FullRefreshOpt = typer.Option(None, "--full-refresh", help="Pipelines: reset and rebuild this dataset (repeatable).")
@@ -40,11 +43,27 @@ def _vars(pairs: list[str] | None, option: str = "--var") -> dict[str, str]:
     return out
 
 
-def _load(bundle_dir: str, target: str | None, var: list[str] | None):
+def _bundle_root(bundle_dir: str | None) -> Path:
+    """The bundle's folder: the one named, else the current folder or the nearest above it with a databricks.yml
+    (as the Databricks CLI finds it), else ./databricks."""
+    if bundle_dir is not None:
+        return Path(bundle_dir)
+    from odoolake.bundles.loader import BundleError, Diagnostic
+
+    here = Path.cwd()
+    found = next((folder for folder in (here, *here.parents) if (folder / "databricks.yml").is_file()), None)
+    if found is None and not (Path(DEFAULT_BUNDLE_DIR) / "databricks.yml").is_file():
+        raise BundleError([Diagnostic("error", f"no databricks.yml in {here}, the folders above it or "
+                                               f"./{DEFAULT_BUNDLE_DIR}: run this in the bundle's folder, or name it "
+                                               "with --bundle-dir")])
+    return found if found is not None else Path(DEFAULT_BUNDLE_DIR)
+
+
+def _load(bundle_dir: str | None, target: str | None, var: list[str] | None):
     from odoolake.bundles.loader import load_bundle
     from odoolake.config import local_user
 
-    return load_bundle(bundle_dir, target, _vars(var), user=local_user())
+    return load_bundle(_bundle_root(bundle_dir), target, _vars(var), user=local_user())
 
 
 def _client(bundle, profile: str | None):
@@ -53,7 +72,7 @@ def _client(bundle, profile: str | None):
 
 @app.command("validate")
 @handle_errors
-def validate(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = DirOpt,
+def validate(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str | None = DirOpt,
              output: Output = OutputOpt) -> None:
     """Load, merge the target, resolve variables and references, and validate (-o json prints the resolved config)."""
     bundle = _load(bundle_dir, target, var)
@@ -68,7 +87,7 @@ def validate(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str =
 
 @app.command("summary")
 @handle_errors
-def summary(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = DirOpt,
+def summary(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str | None = DirOpt,
             output: Output = OutputOpt) -> None:
     """Name, target, workspace paths and every resource of the bundle."""
     bundle = _load(bundle_dir, target, var)
@@ -91,7 +110,7 @@ def summary(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = 
 
 @app.command("deploy")
 @handle_errors
-def deploy_cmd(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = DirOpt,
+def deploy_cmd(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str | None = DirOpt,
                profile: str = ProfileOpt, output: Output = OutputOpt) -> None:
     """Build artifacts, upload files, create or update experiments, models, jobs, pipelines and serving endpoints."""
     from odoolake.bundles.deploy import deploy
@@ -144,7 +163,7 @@ def _state(state: Any) -> str:
 @app.command("run")
 @handle_errors
 def run_cmd(key: str = typer.Argument(..., help="Job key in the bundle, e.g. bir_etl."), target: str = TargetOpt,
-            var: list[str] = VarOpt, bundle_dir: str = DirOpt, profile: str = ProfileOpt,
+            var: list[str] = VarOpt, bundle_dir: str | None = DirOpt, profile: str = ProfileOpt,
             params: list[str] = ParamsOpt, output: Output = OutputOpt,
             refresh: list[str] = RefreshOpt, full_refresh: list[str] = FullRefreshOpt,
             full_refresh_all: bool = typer.Option(False, "--full-refresh-all", help="Pipelines: reset and rebuild "
@@ -189,7 +208,7 @@ def run_cmd(key: str = typer.Argument(..., help="Job key in the bundle, e.g. bir
 
 @app.command("destroy")
 @handle_errors
-def destroy_cmd(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str = DirOpt, profile: str = ProfileOpt,
+def destroy_cmd(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str | None = DirOpt, profile: str = ProfileOpt,
                 auto_approve: bool = typer.Option(False, "--auto-approve", help="Do not ask for confirmation."),
                 output: Output = OutputOpt) -> None:
     """Delete what this bundle deployed to the target (and nothing else), then its root folder."""

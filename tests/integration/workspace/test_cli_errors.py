@@ -383,3 +383,17 @@ def test_bundle_run_updates_a_pipeline_as_asked_and_says_why_it_failed(server, t
     refused = runner.invoke(app, ["bundle", "deploy", "-p", "probe", "--bundle-dir", str(folder)], env=env)
     assert refused.exit_code == 1
     assert "error: resources.pipelines.scout: Invalid libraries[0]: only notebook libraries" in refused.output
+
+
+def test_bundle_commands_find_the_bundle_from_its_own_folder_or_say_where_they_looked(tmp_path):
+    """Inside the bundle's folder ``bundle validate`` answered "no databricks.yml in databricks" (it looked only in
+    ./databricks); the Databricks CLI looks in the current folder and those above it."""
+    repo = Path(__file__).resolve().parents[3]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
+    inside = subprocess.run([sys.executable, "-m", "odoolake.cli.main", "bundle", "validate"], capture_output=True,
+                            text=True, env=env, cwd=repo / "databricks" / "resources", timeout=300, check=False)
+    assert inside.returncode == 0 and "Validation OK!" in inside.stdout, inside.stderr
+    outside = subprocess.run([sys.executable, "-m", "odoolake.cli.main", "bundle", "validate"], capture_output=True,
+                             text=True, env=env, cwd=tmp_path, timeout=300, check=False)
+    assert outside.returncode == 1 and f"no databricks.yml in {tmp_path}, the folders above it or ./databricks: " \
+        "run this in the bundle's folder, or name it with --bundle-dir" in outside.stderr
