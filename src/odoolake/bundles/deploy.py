@@ -278,17 +278,18 @@ def _spec(bundle: Bundle, resource: str, state: dict[str, str]) -> Any:
 
 
 def plan(w: Any, bundle: Bundle) -> list[Action]:
+    """What a deploy does, in order: first it deletes what is no longer in the bundle (in destroy's order), then
+    it creates or updates the rest. Deleted first, a resource whose key was renamed frees its name for the new one
+    (a pipeline's name is unique: created first, the new one was refused 'already exists')."""
     state = read_state(w, bundle)
-    actions = []
+    removed = [resource for resource in state if not resource.startswith(ADOPTED) and
+               resource.split(".", 1)[1] not in bundle.resources(resource.split(".", 1)[0])]
+    order = {kind: i for i, kind in enumerate(reversed(DEPLOY_ORDER))}
+    actions = [Action("delete", resource, "no longer in the bundle")
+               for resource in sorted(removed, key=lambda r: order.get(r.split(".", 1)[0], -1))]
     for resource in _in_order(bundle):
         owned = resource in state or f"{ADOPTED}{resource}" in state
         actions.append(Action("update" if owned else "create", resource))
-    for resource in state:
-        if resource.startswith(ADOPTED):
-            continue
-        kind, key = resource.split(".", 1)
-        if key not in bundle.resources(kind):
-            actions.append(Action("delete", resource, "no longer in the bundle"))
     return actions
 
 

@@ -340,3 +340,43 @@ def test_deleting_a_pipeline_drops_the_tables_it_made_unless_told_not_to(w, serv
     assert _exists(server, "main.dlt_kept.first") and _exists(server, "main.dlt_kept.slow")
     assert not _exists(server, "main.dlt_dropped.first") and not _exists(server, "main.dlt_dropped.slow")
     assert _ids(server, "main.dlt_dropped.hand_made") == [1]  # not the pipeline's: kept
+
+
+def test_a_resource_whose_key_is_renamed_is_replaced_on_deploy(w, server, tmp_path):
+    """Deploy created the renamed pipeline before deleting the old one, and a pipeline's name is unique: refused
+    'already exists'. The experiment under the new key adopted the old one's, then deleted it."""
+    from odoolake.bundles.deploy import deploy, destroy, read_state
+    from odoolake.bundles.loader import load_bundle
+
+    text = """bundle: {name: renamed_keys}
+resources:
+  pipelines:
+    __KEY__:
+      name: Quality DLT of renamed keys
+      target: renamed_keys_dlt
+      libraries:
+        - notebook: {path: /Shared/no-such-pipeline-notebook}
+  experiments:
+    __KEY__:
+      name: /Shared/renamed-keys-experiment
+targets:
+  local: {default: true, workspace: {host: __HOST__}}
+"""
+
+    def bundle(key: str):
+        (tmp_path / "databricks.yml").write_text(text.replace("__KEY__", key).replace("__HOST__", server.url))
+        return load_bundle(tmp_path, "local", user="tester@example.ph", env={})
+
+    deploy(w, bundle("quality_dlt"))
+    before = read_state(w, bundle("quality_dlt"))
+    renamed = bundle("quality_pipe")
+    actions = [(a.kind, a.resource) for a in deploy(w, renamed).actions]
+    assert actions[:2] == [("delete", "pipelines.quality_dlt"), ("delete", "experiments.quality_dlt")]
+    state = read_state(w, renamed)
+    assert not {"pipelines.quality_dlt", "experiments.quality_dlt"} & set(state)
+    assert w.pipelines.get(state["pipelines.quality_pipe"]).name == "Quality DLT of renamed keys"
+    with pytest.raises(NotFound):
+        w.pipelines.get(before["pipelines.quality_dlt"])
+    experiment = w.experiments.get_experiment(state["experiments.quality_pipe"]).experiment
+    assert (experiment.experiment_id, experiment.lifecycle_stage) == (before["experiments.quality_dlt"], "active")
+    assert sorted(destroy(w, renamed)) == ["experiments.quality_pipe", "pipelines.quality_pipe"]
