@@ -26,6 +26,7 @@ from odoolake.bundles.schema import PRINCIPAL_FIELDS, RESOURCE_LEVELS
 
 LOG = logging.getLogger(__name__)
 SOURCE_SUFFIXES = (".py", ".sql", ".yml", ".yaml", ".json", ".txt", ".md", ".csv")
+SYNC_SNAPSHOT = "sync-snapshot.json"  # the files the last deploy uploaded, beside resources.json
 NOTEBOOK_HEADERS = ("# Databricks notebook source", "-- Databricks notebook source")
 
 
@@ -49,30 +50,43 @@ def _state_path(bundle: Bundle) -> str:
 
 
 def read_state(w: Any, bundle: Bundle) -> dict[str, str]:
+    return _read_json(w, _state_path(bundle))
+
+
+def _write_state(w: Any, bundle: Bundle, state: dict[str, str]) -> None:
+    _write_json(w, bundle, _state_path(bundle), state)
+
+
+def _read_json(w: Any, path: str) -> dict:
+    """A JSON file the deploy keeps in the workspace ({} when there is none yet)."""
     from databricks.sdk.errors import NotFound
 
     try:
-        raw = w.workspace.download(_state_path(bundle)).read()
+        raw = w.workspace.download(path).read()
     except NotFound:
         return {}
     return json.loads(raw or b"{}")
 
 
-def _write_state(w: Any, bundle: Bundle, state: dict[str, str]) -> None:
+def _write_json(w: Any, bundle: Bundle, path: str, data: Any) -> None:
     import io
 
     from databricks.sdk.service.workspace import ImportFormat
 
     w.workspace.mkdirs(bundle.config["workspace"]["state_path"])
-    w.workspace.upload(_state_path(bundle), io.BytesIO(json.dumps(state, indent=2).encode()),
-                       format=ImportFormat.AUTO, overwrite=True)
+    w.workspace.upload(path, io.BytesIO(json.dumps(data, indent=2).encode()), format=ImportFormat.AUTO,
+                       overwrite=True)
 
 
 def _sync_files(w: Any, bundle: Bundle) -> int:
-    """Upload the bundle folder's source files to ``workspace.file_path`` (via workspace-files import-file)."""
+    """Upload the bundle folder's source files to ``workspace.file_path`` (via workspace-files import-file), and
+    delete there the ones the last deploy uploaded that the folder no longer has, as the Databricks CLI's sync
+    does (its list is kept beside the state: ``SYNC_SNAPSHOT``)."""
     root = bundle.root.resolve()
     file_path = bundle.config["workspace"]["file_path"]
-    count = 0
+    snapshot = f"{bundle.config['workspace']['state_path']}/{SYNC_SNAPSHOT}"
+    before = set(_read_json(w, snapshot).get("files", []))
+    uploaded: list[str] = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if not path.is_file() or path.suffix not in SOURCE_SUFFIXES or any(p.startswith(".") for p in rel.parts):
@@ -81,8 +95,22 @@ def _sync_files(w: Any, bundle: Bundle) -> int:
         w.workspace.mkdirs(str(PurePosixPath(target).parent))
         w.api_client.do("POST", f"/api/2.0/workspace-files/import-file{target}", query={"overwrite": "true"},
                         data=path.read_bytes(), headers={"Content-Type": "application/octet-stream"})
-        count += 1
-    return count
+        uploaded.append(rel.as_posix())
+    for rel in sorted(before - set(uploaded)):
+        _delete_synced(w, f"{file_path}/{rel}")
+    _write_json(w, bundle, snapshot, {"files": uploaded})
+    return len(uploaded)
+
+
+def _delete_synced(w: Any, target: str) -> None:
+    """Delete a file an earlier deploy uploaded: kept as a notebook without its extension when it was one."""
+    from databricks.sdk.errors import NotFound
+
+    as_notebook = [str(PurePosixPath(target).with_suffix(""))] if PurePosixPath(target).suffix in (".py", ".sql") else []
+    for path in (target, *as_notebook):
+        with contextlib.suppress(NotFound):
+            w.workspace.delete(path)
+            return
 
 
 def _workspace_path(bundle: Bundle, source_file: str, relative: str, notebook: bool) -> str:

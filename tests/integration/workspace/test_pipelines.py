@@ -342,9 +342,10 @@ def test_deleting_a_pipeline_drops_the_tables_it_made_unless_told_not_to(w, serv
     assert _ids(server, "main.dlt_dropped.hand_made") == [1]  # not the pipeline's: kept
 
 
-def test_a_resource_whose_key_is_renamed_is_replaced_on_deploy(w, server, tmp_path):
+def test_a_resource_whose_key_is_renamed_is_replaced_and_a_removed_file_removed_on_deploy(w, server, tmp_path):
     """Deploy created the renamed pipeline before deleting the old one, and a pipeline's name is unique: refused
-    'already exists'. The experiment under the new key adopted the old one's, then deleted it."""
+    'already exists'. The experiment under the new key adopted the old one's, then deleted it. Files removed from
+    the bundle stayed in the workspace."""
     from odoolake.bundles.deploy import deploy, destroy, read_state
     from odoolake.bundles.loader import load_bundle
 
@@ -367,8 +368,17 @@ targets:
         (tmp_path / "databricks.yml").write_text(text.replace("__KEY__", key).replace("__HOST__", server.url))
         return load_bundle(tmp_path, "local", user="tester@example.ph", env={})
 
-    deploy(w, bundle("quality_dlt"))
-    before = read_state(w, bundle("quality_dlt"))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "gone.py").write_text("# Databricks notebook source\nprint('soon removed')\n")
+    (tmp_path / "src" / "gone.yml").write_text("a: 1\n")
+    (tmp_path / "src" / "kept.py").write_text("print('a plain file')\n")
+    first = bundle("quality_dlt")
+    deploy(w, first)
+    before = read_state(w, first)
+    files = first.config["workspace"]["file_path"]
+    assert {o.path.rsplit("/", 1)[1] for o in w.workspace.list(f"{files}/src")} == {"gone", "gone.yml", "kept.py"}
+    (tmp_path / "src" / "gone.py").unlink()  # a notebook and a file removed from the bundle: removed there too
+    (tmp_path / "src" / "gone.yml").unlink()
     renamed = bundle("quality_pipe")
     actions = [(a.kind, a.resource) for a in deploy(w, renamed).actions]
     assert actions[:2] == [("delete", "pipelines.quality_dlt"), ("delete", "experiments.quality_dlt")]
@@ -379,4 +389,5 @@ targets:
         w.pipelines.get(before["pipelines.quality_dlt"])
     experiment = w.experiments.get_experiment(state["experiments.quality_pipe"]).experiment
     assert (experiment.experiment_id, experiment.lifecycle_stage) == (before["experiments.quality_dlt"], "active")
+    assert {o.path.rsplit("/", 1)[1] for o in w.workspace.list(f"{files}/src")} == {"kept.py"}
     assert sorted(destroy(w, renamed)) == ["experiments.quality_pipe", "pipelines.quality_pipe"]
