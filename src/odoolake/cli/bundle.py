@@ -133,18 +133,28 @@ def deploy_cmd(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str
     emit(output, {"files": result.files, "artifacts": result.artifacts, "actions": actions}, text)
 
 
+QUEUED = "QUEUED"  # a run's life_cycle_state while max_concurrent_runs holds it back
+
+
 class _RunProgress:
     """Prints a line whenever the run or one of its tasks changes state (what `bundle run` shows while it waits)."""
 
     def __init__(self, quiet: bool) -> None:
         self.seen: dict[str, str] = {}
+        self.queued = False
         self.quiet = quiet
 
     def __call__(self, run: Any) -> None:
         if "run" not in self.seen and not self.quiet:
             console.print(f"Run {run.run_id}: {run.run_page_url or ''}".rstrip())
             self.seen["run"] = "started"
-        for task in latest_task_runs(run.tasks or []):
+        queued = run.state is not None and run.state.life_cycle_state is not None and \
+            run.state.life_cycle_state.value == QUEUED
+        if queued and not self.queued and not self.quiet:  # its tasks say only PENDING meanwhile
+            console.print(f"  queued: {run.state.state_message or 'waiting for its turn'}")
+        self.queued = queued
+        # the tasks that ended first first (a task whose upstream failed ends after that one)
+        for task in sorted(latest_task_runs(run.tasks or []), key=lambda t: t.end_time or float("inf")):
             state = _state(task.state)
             if self.seen.get(task.task_key) != state:
                 self.seen[task.task_key] = state
