@@ -34,6 +34,7 @@ from odoolake.workspace.engine.session import SESSION_IDLE_ENV, SESSION_IDLE_SEC
     ("invalid argument: input schema for INSERT has 1 fields, but table schema has 2 fields",
      "INSERT_COLUMN_ARITY_MISMATCH.NOT_ENOUGH_DATA_COLUMNS", "21S01", "the table has 2 columns, the data 1"),
     ("unknown function: no_such_fn", "UNRESOLVED_ROUTINE", "42883", "`no_such_fn`"),
+    ("unknown table function: event_log", "UNRESOLVED_ROUTINE", "42883", "SELECT * FROM <target>.event_log"),
     ("Cannot cast string 'abc' to value of Int32 type", "CAST_INVALID_INPUT", "22018", '"INT"'),
     ("Can't cast value 300 to type Int8", "CAST_OVERFLOW", "22003", 'The value 300 cannot be cast to "TINYINT"'),
     ("element_at: the index is out of bounds", "INVALID_ARRAY_INDEX_IN_ELEMENT_AT", "22003", "try_element_at"),

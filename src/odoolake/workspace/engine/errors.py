@@ -155,6 +155,12 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
     (re.compile(r"\bdivide by zero\b|\bdivision by zero\b", re.I),
      lambda m: SparkError("DIVIDE_BY_ZERO", "22012",
                           "Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead.")),
+    (re.compile(r"unknown table function: `?event_log\b", re.I),  # Databricks' TVF over a pipeline's event log
+     lambda m: SparkError("UNRESOLVED_ROUTINE", "42883",
+                          "The table function `event_log` is not available in the local workspace: a pipeline's "
+                          "expectation metrics are in the table <target>.event_log of its target schema (SELECT * "
+                          "FROM <target>.event_log), its updates' events in the Pipelines API "
+                          "(w.pipelines.list_pipeline_events).", _ANALYSIS)),
     (re.compile(r"unknown function: (?P<name>[\w.`]+)"),
      lambda m: SparkError("UNRESOLVED_ROUTINE", "42883",
                           f"Cannot resolve routine `{m.group('name').strip('`')}` on search path "
