@@ -599,6 +599,10 @@ def run(w: Any, bundle: Bundle, key: str, params: dict[str, str] | None = None,
         on_update: Callable[[Any], None] | None = None, poll_seconds: float = 1.0) -> Any:
     """Run a deployed job and wait for it; returns the SDK Run. ``on_update`` sees the run at every poll (progress)."""
 
+    if key not in bundle.resources("jobs"):
+        raise BundleError([Diagnostic("error", f"no job or pipeline {key!r} in the bundle (jobs: "
+                                      f"{', '.join(bundle.resources('jobs')) or 'none'}; pipelines: "
+                                      f"{', '.join(bundle.resources('pipelines')) or 'none'})")])
     state = read_state(w, bundle)
     if f"jobs.{key}" not in state:
         known = [r.split(".", 1)[1] for r in state if r.startswith("jobs.")]

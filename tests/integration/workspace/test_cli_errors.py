@@ -211,6 +211,10 @@ def test_bundle_run_shows_each_task_as_it_changes_and_its_url_opens_a_page(serve
     assert "probe &lt;ran&gt; &amp; done" in page.text  # the task's output, escaped
     assert browser.get(url, headers={"Authorization": "Basic " + base64.b64encode(b"me:dapi-wrong").decode()}
                        ).status_code == 401
+    gone = runner.invoke(app, ["bundle", "run", "probes", "-p", "probe", "--bundle-dir", str(tmp_path / "b")],
+                         env=env)  # a key the bundle does not define was "not deployed (run bundle deploy first)"
+    assert gone.exit_code == 1 and "no job or pipeline 'probes' in the bundle (jobs: probe; pipelines: none)" in \
+        gone.output
 
 
 @pytest.mark.parametrize(("args", "option"), [(["lake", "sql", "SELECT 1", "-p", "a=b"], "-p"),
