@@ -704,17 +704,19 @@ def run_pipeline(spark: Any, definitions: Callable[[], None], target: str, full_
         _each_dataset(runner)
     except Exception:
         with contextlib.suppress(Exception):  # the update's own error is the one to report
-            _append_metrics(spark, runner, target, pipeline_id, update_id, scope.full_refresh)
+            _append_metrics(spark, runner, target, pipeline_id, update_id, scope)
         raise
-    _append_metrics(spark, runner, target, pipeline_id, update_id, scope.full_refresh)
+    _append_metrics(spark, runner, target, pipeline_id, update_id, scope)
     return runner.results
 
 
 def _append_metrics(spark: Any, runner: _Runner, target: str, pipeline_id: str, update_id: str,
-                    full_refresh: bool) -> None:
+                    scope: UpdateScope) -> None:
+    """A row per dataset and expectation; ``full_refresh`` says whether that dataset was reset and rebuilt (the
+    whole update's full refresh, or the dataset named in its full-refresh selection)."""
     now = time.time()
     rows = [(pipeline_id, update_id, now, r.name, r.kind, r.rows, m["name"], m["action"], m["passed_records"],
-             m["failed_records"], full_refresh)
+             m["failed_records"], scope.full_refresh or r.name in scope.reset)
             for r in runner.results for m in (r.expectations or [{"name": None, "action": None, "passed_records": None,
                                                                   "failed_records": None}])]
     events = spark.createDataFrame(rows, "pipeline_id string, update_id string, timestamp double, dataset string, "

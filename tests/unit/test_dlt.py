@@ -314,8 +314,10 @@ def test_a_selection_refreshes_only_the_datasets_it_names(spark):
     assert _ids(spark, "dlt_select.first") == [1]  # not selected: kept, and read as it is
     assert _ids(spark, "dlt_select.second") == [10]
     run_pipeline(spark, _two_tables(spark, {"first": [(3,)]}), target="dlt_select", pipeline_id="p-s",
-                 scope=UpdateScope(reset=frozenset({"first"})))
+                 scope=UpdateScope(reset=frozenset({"first"})), update_id="reset-first")
     assert _ids(spark, "dlt_select.first") == [3] and _ids(spark, "dlt_select.second") == [10]
+    logged = spark.table("dlt_select.event_log").where("update_id = 'reset-first'").collect()
+    assert {(r["dataset"], r["full_refresh"]) for r in logged} == {("first", True)}  # the reset one says so
     with pytest.raises(PipelineDefinitionError, match=r"selects nope, which this pipeline does not define "
                                                       r"\(defined: first, second\)"):
         run_pipeline(spark, _two_tables(spark, {"first": [(4,)]}), target="dlt_select", pipeline_id="p-s",
