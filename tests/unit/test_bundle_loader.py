@@ -181,8 +181,30 @@ targets:
     with pytest.raises(BundleError) as err:
         load_bundle(write(tmp_path, text), target="local", env={})
     duplicate = [d for d in err.value.diagnostics if d.summary == "duplicate task_key 'b'"]
+    assert not [d for d in err.value.diagnostics if "parameter" in d.summary]
     assert [d.path for d in duplicate] == ["resources.jobs.j.tasks[1].task_key", "resources.jobs.j.tasks[2].task_key"]
     assert [d.location.line for d in duplicate] == [9, 12]
+
+
+def test_a_job_parameter_named_twice_is_an_error_at_validate(tmp_path):
+    text = """bundle: {name: t}
+resources:
+  jobs:
+    j:
+      name: job
+      parameters:
+        - {name: run_date, default: ""}
+        - {name: company, default: all}
+        - {name: run_date, default: today}
+      tasks:
+        - task_key: a
+          notebook_task: {notebook_path: /Shared/a}
+"""
+    with pytest.raises(BundleError) as err:
+        load_bundle(write(tmp_path, text), env={})
+    [duplicate] = [d for d in err.value.diagnostics if d.severity == "error"]
+    assert (duplicate.summary, duplicate.path, duplicate.location.line) == (
+        "duplicate job parameter 'run_date'", "resources.jobs.j.parameters[2].name", 9)
 
 
 def test_resource_references_resolve_after_mode_prefixes_and_unknown_ones_fail(tmp_path):

@@ -487,6 +487,13 @@ def _validate(config: dict, root: Path, locations: dict, diags: list) -> None:
             continue  # reported by the schema check
         tasks = [t for t in job.get("tasks") or [] if isinstance(t, dict)] if isinstance(job.get("tasks"), list) else []
         keys = [t.get("task_key") for t in tasks]
+        parameters: list[Any] = job["parameters"] if isinstance(job.get("parameters"), list) else []
+        names = [p.get("name") for p in parameters if isinstance(p, dict)]
+        for i, name in enumerate(names):
+            if name is not None and names.index(name) != i:  # the Jobs API refuses it at deploy, without a line
+                ppath = f"{base}.parameters[{i}].name"
+                diags.append(Diagnostic("error", f"duplicate job parameter {name!r}", ppath, _located(locations,
+                                                                                                        ppath)))
         for i, task in enumerate(tasks):
             path = f"{base}.tasks[{i}]"
             if not task.get("task_key"):
