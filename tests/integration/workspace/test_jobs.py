@@ -78,6 +78,8 @@ def test_failure_is_reported_retried_and_downstream_upstream_failed(w, notebooks
     out = w.jobs.get_run_output(tasks["boom"].run_id)
     assert "ValueError: boom from the notebook" in out.error
     assert "Traceback" in out.error_trace
+    frames = [line for line in out.error_trace.splitlines() if line.startswith('  File "')]
+    assert "boom" in frames[0] and not [f for f in frames if "task_process.py" in f or "/notebooks/" in f], frames
     with pytest.raises(Exception, match="multiple tasks"):
         w.jobs.get_run_output(run.run_id)
     skipped = w.jobs.get_run_output(tasks["after"].run_id)  # never ran, so it has no output: its metadata alone

@@ -100,12 +100,30 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     except SystemExit as done:
         if done.code not in (None, 0):
             outcome["error"] = f"SystemExit: {done.code}"
-            outcome["error_trace"] = traceback.format_exc()
+            outcome["error_trace"] = task_trace(done)
     except BaseException as exc:  # the task's own failure, reported to the runner
         outcome["error"] = f"{type(exc).__name__}: {exc}"
-        outcome["error_trace"] = traceback.format_exc()
+        outcome["error_trace"] = task_trace(exc)
         traceback.print_exc()
     return outcome
+
+
+TRACEBACK_HEAD = "Traceback (most recent call last):\n"
+# The packages whose frames lead to the task's own code (this runner, the notebook runtime, runpy), not the user's.
+RUNNER_FILES = (str(Path(__file__).parent), str(Path(__file__).parents[1] / "notebooks"), runpy.__file__)
+
+
+def task_trace(exc: BaseException) -> str:
+    """The traceback of a task's failure from the task's own code on (the notebook's cell, the script), as
+    Databricks shows a task's error: the runner's frames before it are the platform's. All of it when no frame is
+    the task's (a failure of the runner itself)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    first = next((i for i, frame in enumerate(frames) if not frame.filename.startswith(RUNNER_FILES)), 0)
+    lines = traceback.format_exception(exc)  # the exceptions it was raised from first, each with its traceback
+    starts = [i for i, line in enumerate(lines) if line == TRACEBACK_HEAD]
+    head = "".join(lines[:starts[-1]]) if starts else ""
+    return head + TRACEBACK_HEAD + "".join(traceback.format_list(frames[first:])) + \
+        "".join(traceback.format_exception_only(exc))
 
 
 def _run_entry_point(task: dict[str, Any]) -> None:
