@@ -54,3 +54,13 @@ def test_notebook_run_reports_errors_at_the_notebooks_own_line(tmp_path, monkeyp
     assert "agency BOM" in result.output
     assert isinstance(result.exception, ZeroDivisionError) or "division by zero" in result.output
     assert (str(notebook), 8) in frames and (str(notebook), 2) in frames  # lines 2 and 8 of the file itself
+
+
+def test_notebook_run_of_a_pipeline_notebook_says_how_pipelines_run(tmp_path, monkeypatch):
+    """It failed "No module named 'dlt'" with no hint: such a notebook is a pipeline's, run by an update."""
+    notebook = tmp_path / "dlt_me.py"
+    notebook.write_text("# Databricks notebook source\nimport dlt\n\n@dlt.table\ndef t():\n    return spark.range(1)\n")
+    monkeypatch.setenv("ODOOLAKE_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(app, ["notebook", "run", str(notebook)])
+    assert result.exit_code == 1 and "imports dlt: it is a pipeline's notebook, run by a pipeline update " \
+        "(odoolake bundle run <pipeline>, or w.pipelines.start_update)" in " ".join(result.output.split())

@@ -10,6 +10,7 @@ import typer
 
 from odoolake.cli.common import HomeOpt, console, handle_errors, lake_session
 from odoolake.config import WorkspacePaths
+from odoolake.errors import OdoolakeError
 
 app = typer.Typer(no_args_is_help=True)
 ParamOpt = typer.Option(None, "--params", "--param", help="Widget value name=value (repeatable), as for bundle run.")
@@ -42,6 +43,13 @@ def run_cmd(
         params[name] = value
     paths = WorkspacePaths.from_env(home).ensure()
     with lake_session(paths) as spark:
-        result = run_notebook(path, spark, paths, params, echo=True)
+        try:
+            result = run_notebook(path, spark, paths, params, echo=True)
+        except ModuleNotFoundError as exc:
+            if exc.name != "dlt":
+                raise
+            raise OdoolakeError(f"{path} imports dlt: it is a pipeline's notebook, run by a pipeline update "
+                                "(odoolake bundle run <pipeline>, or w.pipelines.start_update), where dlt is "
+                                "odoolake.dlt") from exc
     console.print(f"[green]{result.cells_run} cell(s) run[/]" + (f"; exit value: {result.exit_value}"
                                                                  if result.exit_value is not None else ""))
