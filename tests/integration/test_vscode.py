@@ -61,6 +61,7 @@ def test_notebook_run_of_a_pipeline_notebook_says_how_pipelines_run(tmp_path, mo
     notebook = tmp_path / "dlt_me.py"
     notebook.write_text("# Databricks notebook source\nimport dlt\n\n@dlt.table\ndef t():\n    return spark.range(1)\n")
     monkeypatch.setenv("ODOOLAKE_HOME", str(tmp_path / "home"))
+    monkeypatch.delitem(sys.modules, "dlt", raising=False)  # a pipeline run in this process maps it in
     result = CliRunner().invoke(app, ["notebook", "run", str(notebook)])
     assert result.exit_code == 1 and "imports dlt: it is a pipeline's notebook, run by a pipeline update " \
         "(odoolake bundle run <pipeline>, or w.pipelines.start_update)" in " ".join(result.output.split())
