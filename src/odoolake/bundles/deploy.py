@@ -305,6 +305,14 @@ def _spec(bundle: Bundle, resource: str, state: dict[str, str]) -> Any:
     return with_ids(bundle.resources(kind)[key], state, f"resources.{resource}")
 
 
+def _removal_order(resource: str) -> int:
+    """Where a resource comes when resources are deleted: the reverse of DEPLOY_ORDER (endpoints before models, jobs
+    before experiments)."""
+    kinds = tuple(reversed(DEPLOY_ORDER))
+    kind = resource.split(".", 1)[0]
+    return kinds.index(kind) if kind in kinds else -1
+
+
 def plan(w: Any, bundle: Bundle) -> list[Action]:
     """What a deploy does, in order: first it deletes what is no longer in the bundle (in destroy's order), then
     it creates or updates the rest. Deleted first, a resource whose key was renamed frees its name for the new one
@@ -312,9 +320,7 @@ def plan(w: Any, bundle: Bundle) -> list[Action]:
     state = read_state(w, bundle)
     removed = [resource for resource in state if not resource.startswith(ADOPTED) and
                resource.split(".", 1)[1] not in bundle.resources(resource.split(".", 1)[0])]
-    order = {kind: i for i, kind in enumerate(reversed(DEPLOY_ORDER))}
-    actions = [Action("delete", resource, "no longer in the bundle")
-               for resource in sorted(removed, key=lambda r: order.get(r.split(".", 1)[0], -1))]
+    actions = [Action("delete", resource, "no longer in the bundle") for resource in sorted(removed, key=_removal_order)]
     for resource in _in_order(bundle):
         owned = resource in state or f"{ADOPTED}{resource}" in state
         actions.append(Action("update" if owned else "create", resource))
@@ -622,8 +628,7 @@ def destroy(w: Any, bundle: Bundle) -> list[str]:
     """Delete what the bundle deployed (and only that), then its root folder; returns the resources removed."""
     state = read_state(w, bundle)
     removed = []
-    order = {kind: i for i, kind in enumerate(reversed(DEPLOY_ORDER))}  # endpoints before models, jobs before experiments
-    for resource, ident in sorted(state.items(), key=lambda item: order.get(item[0].split(".", 1)[0], -1)):
+    for resource, ident in sorted(state.items(), key=lambda item: _removal_order(item[0])):
         kind = resource.split(".", 1)[0]
         if resource.startswith(ADOPTED):
             continue
