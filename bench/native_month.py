@@ -1,0 +1,339 @@
+"""One new month's silver two ways, on copies of the same lake: the pipeline's ``silver.run`` on the embedded engine,
+and a prototype of a native path for it (DuckDB scans the Delta tables through delta-rs, runs the new month's silver in
+SQL, delta-rs writes each table with a predicate, as ``replaceWhere`` does). Issue 20's last untried design for "one
+new month <= 10% of a full run at 1M": it measures what the design would cost, it is not a build.
+
+    python bench/native_month.py setup --size 1000000       # the lake after a full run, then the new month's bronze
+    python bench/native_month.py compare --rounds 5          # engine and native silver, interleaved
+
+The prototype's SQL is the honest floor's (``floor_honest``: the same rules written again from the same constants),
+restricted to the new month as the pipeline restricts it: the batches not yet in silver's log, the moves they touch
+(every version), the periods those moves were ever in (plus silver's earlier period of a moved move, later periods of
+the same year, and periods a new exchange rate reaches), the lines of those moves from their move's delivery on, the
+payees' running totals carried from the earlier months of the year, duplicate deliveries of the new batches' lines.
+It writes what a new month's ``silver.run`` writes: moves, move lines, tax lines, EWT and VAT lines, payee running
+totals, exchange rates, the quarantine's rules and duplicate rows, the batch log. Each round starts from a copy of the
+same snapshot, in a new process; CPU is the process tree's (the engine host and Sail included for the engine). Row
+counts of what each wrote for the new month's periods are printed beside each other: the prototype does the same work
+where they agree (it is not row-for-row identical: its rules are the floor's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+MONEY = "DECIMAL(18,2)"
+WRITTEN = ("moves", "move_lines", "tax_lines", "ewt_lines", "vat_lines", "payee_ytd", "quarantine", "batch_log",
+           "currency_rates")
+
+
+def _tree_cpu(proc: psutil.Process) -> float:
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+# The bronze columns each step reads (a scan through delta-rs reads only these)
+MOVE_COLUMNS = ("id, _deleted, date, name, company_id, partner_id, move_type, ref, state, invoice_date, currency_id, "
+                "origin_payment_id, write_date, _batch_id")
+LINE_COLUMNS = ("id, move_id, display_type, tax_line_id, tax_ids, tax_base_amount, balance, amount_currency, account_id, "
+                "parent_state, write_date, _batch_id, _source_file")
+DUP_COLUMNS = "id, write_date, move_id, date, company_id, _batch_id, _source_file"
+
+
+def batches_of(table: Path) -> set[str]:
+    """The batches a bronze table holds, from its files' statistics (each append writes one batch's files)."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    files = pa.table(DeltaTable(str(table)).get_add_actions(flatten=True))
+    low, high = files.column("min._batch_id").to_pylist(), files.column("max._batch_id").to_pylist()
+    if any(a is None or a != b for a, b in zip(low, high, strict=True)):
+        raise RuntimeError(f"{table}: a file holds several batches")
+    return set(low)
+
+
+def _quote(values: list[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+# -- the prototype --------------------------------------------------------------------------------------------------
+
+def native_silver(warehouse: Path) -> dict:
+    """A new month's silver in DuckDB over delta-rs; returns the batches and periods it rebuilt."""
+    import duckdb
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+    from floor_honest import (
+        JOURNAL_SQL,
+        MACROS,
+        MOVE_REJECTS_SQL,
+        RATES_SQL,
+        ewt_sql,
+        rules_quarantine_sql,
+        tax_lines_sql,
+    )
+
+    con = duckdb.connect()
+    con.execute(MACROS)
+
+    def scan(view: str, table: str) -> None:
+        con.register(view, DeltaTable(str(warehouse / table)).to_pyarrow_dataset())
+
+    for view, table in (("b_moves", "bronze/odoo_account_move"), ("b_lines", "bronze/odoo_account_move_line"),
+                        ("b_rates", "bronze/odoo_res_currency_rate"), ("s_moves", "silver/moves"),
+                        ("s_lines", "silver/move_lines"), ("s_log", "silver/batch_log"),
+                        ("s_ytd", "silver/payee_ytd"), ("s_partners", "silver/partners"),
+                        ("s_taxes", "silver/taxes"), ("s_companies", "silver/companies")):
+        scan(view, table)
+
+    delivered = batches_of(warehouse / "bronze/odoo_account_move") | batches_of(warehouse / "bronze/odoo_res_currency_rate")
+    todo = sorted(delivered - {r[0] for r in con.execute("SELECT batch_id FROM s_log").fetchall()})
+    if not todo:
+        return {"batches": [], "periods": []}
+    in_todo = f"_batch_id IN ({_quote(todo)})"
+    con.execute(f"""
+        CREATE TABLE touched AS
+          SELECT id FROM b_moves WHERE _reject IS NULL AND {in_todo}
+          UNION SELECT CAST(move_id[1] AS BIGINT) FROM b_lines WHERE _reject IS NULL AND {in_todo}""")
+    con.execute(f"CREATE TABLE v_account_move AS SELECT {MOVE_COLUMNS} FROM b_moves SEMI JOIN touched USING (id) "
+                "WHERE _reject IS NULL")
+    periods = {r[0] for r in con.execute(
+        "SELECT DISTINCT substr(date, 1, 7) FROM v_account_move WHERE date IS NOT NULL").fetchall()}
+    periods |= {r[0] for r in con.execute(
+        "SELECT DISTINCT period FROM s_moves WHERE move_id IN (SELECT id FROM touched)").fetchall() if r[0]}
+    known = {p for r in con.execute("SELECT periods FROM s_log").fetchall() for p in (r[0] or "").split(",") if p}
+    first: dict[str, str] = {}
+    for p in periods:
+        first[p[:4]] = min(first.get(p[:4], p), p)
+    periods |= {k for k in known if k[:4] in first and k > first[k[:4]]}
+    new_rate = con.execute(f"SELECT min(substr(name, 1, 7)) FROM b_rates WHERE _reject IS NULL AND {in_todo}").fetchone()
+    if new_rate and new_rate[0]:
+        periods |= {k for k in known if k >= new_rate[0]}
+    in_periods = f"period IN ({_quote(sorted(periods))})"
+
+    # the current version of every touched move, and its lines from the move's delivery on
+    oldest = con.execute(f"SELECT min(_batch_id) FROM b_moves WHERE _reject IS NULL AND {in_todo}").fetchone()[0]
+    con.execute(f"""
+        CREATE TABLE v_account_move_line AS SELECT {LINE_COLUMNS} FROM b_lines
+          WHERE _reject IS NULL AND _batch_id >= '{oldest}' AND CAST(move_id[1] AS BIGINT) IN (SELECT id FROM touched)""")
+    con.execute(JOURNAL_SQL)
+    con.execute(f"""
+        CREATE TABLE all_moves AS
+          SELECT * FROM s_moves WHERE {in_periods} AND move_id NOT IN (SELECT id FROM touched)
+          UNION ALL BY NAME SELECT * FROM moves WHERE {in_periods};
+        CREATE TABLE all_lines AS
+          SELECT * FROM s_lines WHERE {in_periods} AND move_id NOT IN (SELECT id FROM touched)
+          UNION ALL BY NAME SELECT * FROM move_lines WHERE {in_periods};
+        DROP TABLE moves; DROP TABLE move_lines;
+        ALTER TABLE all_moves RENAME TO moves; ALTER TABLE all_lines RENAME TO move_lines;""")
+
+    # the dimensions as silver holds them; exchange rates rebuilt (every run does)
+    con.execute("CREATE VIEW v_res_currency_rate AS SELECT * FROM b_rates WHERE _reject IS NULL")
+    con.execute(RATES_SQL)
+    con.execute("CREATE TABLE partners AS SELECT * FROM s_partners")
+    con.execute("CREATE TABLE taxes AS SELECT * FROM s_taxes")
+    con.execute("CREATE TABLE companies AS SELECT * FROM s_companies")
+    con.execute(MOVE_REJECTS_SQL)
+    con.execute(tax_lines_sql())
+    # running totals carried from the year's earlier months, as ``silver.prior_ytd`` gives them
+    years = sorted({int(p[:4]) for p in periods})
+    con.execute(f"""
+        CREATE TABLE prior AS SELECT agency, payee_key, year, family, sum(base) AS _prior FROM s_ytd
+          WHERE year IN ({", ".join(map(str, years))}) AND NOT {in_periods} GROUP BY ALL;
+        CREATE TABLE tax_lines_prior AS SELECT t.*, p._prior FROM tax_lines t LEFT JOIN prior p
+          ON p.agency = t.agency AND p.payee_key = t.payee_key AND p.year = year(t.date) AND p.family = t.family""")
+    ewt = ewt_sql()
+    for old, new in ((f"CAST(0 AS {MONEY}) + sum(base) OVER", f"coalesce(_prior, CAST(0 AS {MONEY})) + sum(base) OVER"),
+                     ("FROM tax_lines\n        WHERE _reject IS NULL AND is_withholding",
+                      "FROM tax_lines_prior\n        WHERE _reject IS NULL AND is_withholding")):
+        if old not in ewt:
+            raise RuntimeError(f"the floor's EWT SQL changed: {old!r} not found")
+        ewt = ewt.replace(old, new)
+    con.execute(ewt)
+    rules, dedup = rules_quarantine_sql().split("CREATE TABLE q_dedup AS")
+    con.execute(rules)
+    # repeated (id, write_date) keys among the new batches' lines from two columns; only their rows read whole
+    repeated = [r[0] for r in con.execute(f"""
+        SELECT DISTINCT id FROM (SELECT id, write_date FROM b_lines WHERE _reject IS NULL AND id IN (
+          SELECT id FROM b_lines WHERE _reject IS NULL AND {in_todo}) GROUP BY ALL HAVING count(*) > 1)""").fetchall()]
+    ids = ", ".join(map(str, repeated)) or "NULL"
+    con.execute(f"CREATE TABLE dup_src AS SELECT {DUP_COLUMNS} FROM b_lines WHERE _reject IS NULL AND id IN ({ids})")
+    con.execute("CREATE TABLE q_dedup AS " + dedup.replace("v_account_move_line", "dup_src"))
+    con.execute(f"CREATE TABLE log AS SELECT unnest([{_quote(todo)}]) AS batch_id, "
+                f"'{','.join(sorted(periods))}' AS periods, current_timestamp AS processed_at")
+
+    def write(table: str, sql: str, predicate: str | None) -> None:
+        path = str(warehouse / "silver" / table)
+        target = pa.schema(DeltaTable(path).schema().to_arrow())
+        rows = con.sql(sql).arrow()
+        if not isinstance(rows, pa.Table):
+            rows = rows.read_all()
+        columns = [rows.column(f.name).cast(f.type) if f.name in rows.column_names else pa.nulls(len(rows), f.type)
+                   for f in target]
+        write_deltalake(path, pa.Table.from_arrays(columns, schema=target), mode="overwrite", predicate=predicate)
+
+    write("moves", "SELECT * FROM moves", in_periods)
+    write("move_lines", "SELECT * FROM move_lines", in_periods)
+    write("currency_rates", "SELECT * FROM currency_rates", None)
+    write("tax_lines", "SELECT * FROM tax_lines", in_periods)
+    write("ewt_lines", "SELECT * FROM ewt_lines", in_periods)
+    write("payee_ytd", "SELECT period, agency, payee_key, year, family, money(sum(base)) AS base FROM ewt_lines "
+                       "WHERE paid_this_year IS NOT NULL GROUP BY ALL", in_periods)
+    write("vat_lines", "SELECT * FROM vat_lines", in_periods)
+    write("quarantine", "SELECT * FROM q_rules", f"stage = 'rules' AND {in_periods}")
+    write("quarantine", f"SELECT * FROM q_dedup WHERE {in_todo}", f"stage = 'dedup' AND {in_todo}")
+    write("batch_log", "SELECT * FROM log", f"batch_id IN ({_quote(todo)})")
+    con.close()
+    return {"batches": todo, "periods": sorted(periods)}
+
+
+# -- what each wrote --------------------------------------------------------------------------------------------------
+
+def written_counts(warehouse: Path, periods: list[str]) -> dict[str, int]:
+    """Rows of the new month's periods in each table silver wrote (the quarantine by stage), read with DuckDB."""
+    import duckdb
+    from deltalake import DeltaTable
+
+    counts: dict[str, int] = {}
+    in_periods = f"period IN ({_quote(periods)})"
+    for table in WRITTEN:
+        con = duckdb.connect()
+        con.register("t", DeltaTable(str(warehouse / "silver" / table)).to_pyarrow_dataset())
+        if table == "quarantine":
+            for stage, reason, n in con.execute(f"SELECT stage, reason, count(*) FROM t WHERE stage = 'dedup' OR "
+                                                f"(stage = 'rules' AND {in_periods}) GROUP BY ALL").fetchall():
+                counts[f"quarantine {stage} {reason}"] = n
+        elif table in ("batch_log", "currency_rates"):
+            counts[table] = con.execute("SELECT count(*) FROM t").fetchone()[0]
+        else:
+            counts[table] = con.execute(f"SELECT count(*) FROM t WHERE {in_periods}").fetchone()[0]
+        con.close()
+    con = duckdb.connect()
+    con.register("e", DeltaTable(str(warehouse / "silver" / "ewt_lines")).to_pyarrow_dataset())
+    counts["ewt tax_withheld (centavos)"] = int(con.execute(
+        f"SELECT coalesce(sum(tax_withheld), 0) * 100 FROM e WHERE {in_periods}").fetchone()[0])
+    return counts
+
+
+# -- workers and orchestration ----------------------------------------------------------------------------------------
+
+def _restore(snap: Path, home: Path) -> None:
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(snap, home, symlinks=True)
+
+
+def worker(kind: str, snap: Path, home: Path) -> dict:
+    _restore(snap, home)
+    me = psutil.Process()
+    if kind == "engine":
+        from odoolake.config import WorkspacePaths
+        from odoolake.pipeline import silver
+        from odoolake.workspace.engine import LocalEngine
+
+        engine = LocalEngine(WorkspacePaths.from_env(home).ensure())
+        spark = engine.session()
+        cpu0, wall0 = _tree_cpu(me), time.perf_counter()
+        result = silver.run(spark)
+        wall, cpu = time.perf_counter() - wall0, _tree_cpu(me) - cpu0
+        periods = result.periods
+        engine.close()
+    else:
+        import duckdb  # noqa: F401  (imported before the clock starts in both: the engine's imports are done too)
+        import floor_honest  # noqa: F401
+
+        cpu0, wall0 = _tree_cpu(me), time.perf_counter()
+        done = native_silver(home / "warehouse")
+        wall, cpu = time.perf_counter() - wall0, _tree_cpu(me) - cpu0
+        periods = done["periods"]
+    return {"kind": kind, "wall": wall, "cpu": cpu, "periods": periods,
+            "counts": written_counts(home / "warehouse", periods)}
+
+
+def setup(size: int, snap: Path) -> None:
+    from month_end import _link_raw, ensure_data
+
+    from odoolake.cli.common import dbfs_lister
+    from odoolake.config import WorkspacePaths
+    from odoolake.pipeline import bronze, forms, gold, silver
+    from odoolake.workspace.engine import LocalEngine
+
+    raw, extra = ensure_data(size, HERE / ".data")
+    shutil.rmtree(snap, ignore_errors=True)
+    paths = WorkspacePaths.from_env(snap).ensure()
+    local_raw = paths.dbfs_to_local("dbfs:/raw/odoo")
+    _link_raw(raw, local_raw)
+    engine = LocalEngine(paths)
+    spark = engine.session()
+    ls = dbfs_lister(paths)
+    print("the full run …", file=sys.stderr, flush=True)
+    bronze.ingest(spark, "dbfs:/raw/odoo", ls)
+    silver.run(spark)
+    gold.run(spark)
+    forms.run(spark)
+    _link_raw(extra, local_raw)
+    print("the new month's bronze …", file=sys.stderr, flush=True)
+    bronze.ingest(spark, "dbfs:/raw/odoo", ls)
+    engine.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["setup", "compare", "worker"])
+    parser.add_argument("kind", nargs="?")
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--snapshot", type=Path, default=HERE / ".data" / "native_month" / "snapshot")
+    parser.add_argument("--home", type=Path, default=HERE / ".data" / "native_month" / "home")
+    args = parser.parse_args()
+    if args.command == "setup":
+        setup(args.size, args.snapshot)
+        return
+    if args.command == "worker":
+        print(json.dumps(worker(args.kind, args.snapshot, args.home)))
+        return
+    results: dict[str, list[dict]] = {"engine": [], "native": []}
+    env = dict(os.environ, RUST_LOG="error", ODOOLAKE_NATIVE_STEPS="off")
+    for i in range(args.rounds):
+        for kind in ("engine", "native"):
+            print(f"round {i + 1}/{args.rounds}: {kind} …", file=sys.stderr, flush=True)
+            proc = subprocess.run([sys.executable, __file__, "worker", kind, "--snapshot", str(args.snapshot),
+                                   "--home", str(args.home)], capture_output=True, text=True, env=env, check=False)
+            if proc.returncode != 0:
+                raise SystemExit(f"{kind} worker failed:\n{proc.stderr[-4000:]}")
+            results[kind].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    shutil.rmtree(args.home, ignore_errors=True)
+    print("| silver of one new month | wall (median) | CPU (median) | CPU per round |")
+    print("|---|---:|---:|---|")
+    for kind, runs in results.items():
+        print(f"| {kind} | {statistics.median(r['wall'] for r in runs):.2f} s | "
+              f"{statistics.median(r['cpu'] for r in runs):.2f} s | "
+              f"{', '.join(format(r['cpu'], '.2f') for r in runs)} |")
+    engine, native = results["engine"][0], results["native"][0]
+    print(f"\nperiods: engine {engine['periods']}, native {native['periods']}\n")
+    print("| rows written for those periods | engine | native |")
+    print("|---|---:|---:|")
+    for key in sorted(set(engine["counts"]) | set(native["counts"])):
+        print(f"| {key} | {engine['counts'].get(key, 0)} | {native['counts'].get(key, 0)} |")
+
+
+if __name__ == "__main__":
+    main()
