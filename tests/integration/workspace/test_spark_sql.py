@@ -174,3 +174,34 @@ def test_definitions_answer_with_no_columns_on_every_way_in(server):
         made = spark.sql("CREATE TABLE nocols_spark.made AS SELECT 1 AS a")
         assert made.columns != []  # a write's answer
         assert spark.sql("SELECT 2 AS b").columns == ["b"]
+
+
+def test_a_setting_the_engine_cannot_plan_with_is_refused_and_the_session_keeps_answering(server):
+    """``spark.conf.set`` of a value the engine cannot plan a query with (Sail stored it, then failed every later
+    statement of the session, ``SELECT 1`` included) is refused with INVALID_CONF_VALUE, and the setting keeps its
+    value; a Config call setting several keys puts all of them back. A valid value still takes effect."""
+    from pyspark.sql.connect.proto import base_pb2
+
+    with server.workspace.engine.spark() as spark:
+        spark.conf.set("spark.sql.ansi.enabled", "false")
+        with pytest.raises(Exception, match=r"INVALID_CONF_VALUE.*'maybe' in the config \"spark\.sql\.ansi\.enabled\""):
+            spark.conf.set("spark.sql.ansi.enabled", "maybe")
+        assert spark.conf.get("spark.sql.ansi.enabled") == "false"
+        assert spark.sql("SELECT 1/0 AS q").collect()[0].q is None  # the session answers, still without ANSI
+
+        both = base_pb2.ConfigRequest.Operation(set=base_pb2.ConfigRequest.Set(pairs=[
+            base_pb2.KeyValue(key="spark.sql.ansi.enabled", value="maybe"),
+            base_pb2.KeyValue(key="odoolake.test.label", value="kept?")]))
+        with pytest.raises(Exception, match="INVALID_CONF_VALUE") as refused:
+            spark.client.config(both)
+        assert "The settings keep their value" in str(refused.value)
+        assert spark.conf.get("spark.sql.ansi.enabled") == "false"
+        assert spark.conf.get("odoolake.test.label", "unset") == "unset"  # was not set before: unset again
+
+        with pytest.raises(Exception, match=r"INVALID_CONF_VALUE.*'No/Such_Zone' is not a time zone"):
+            spark.conf.set("spark.sql.session.timeZone", "No/Such_Zone")
+        spark.conf.set("spark.sql.session.timeZone", "Asia/Manila")
+        assert spark.sql("SELECT current_timezone() AS tz").collect()[0].tz == "Asia/Manila"
+        spark.conf.set("spark.sql.ansi.enabled", "true")
+        with pytest.raises(Exception, match="DIVIDE_BY_ZERO"):
+            spark.sql("SELECT 1/0 AS q").collect()

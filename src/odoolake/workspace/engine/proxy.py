@@ -645,7 +645,7 @@ class SparkConnectProxy:
             else:
                 call = self._call(request, context, auth)
                 if name == "Config":
-                    answered = self._config(request)
+                    answered = self._config(request, call)
                     if answered is not None:
                         return answered + self.server_sessions.suffix(name, call.session_id)
                 elif name == "CloneSession" and request.new_session_id:  # the copy is the caller's too
@@ -714,10 +714,16 @@ class SparkConnectProxy:
             self._abort(context, refused)
             return b""
 
-    def _config(self, request: base_pb2.ConfigRequest) -> bytes | None:
-        """Answer reads of keys Databricks clients expect and Sail lacks; everything else goes to Sail."""
+    def _config(self, request: base_pb2.ConfigRequest, call: Call) -> bytes | None:
+        """Answer reads of keys Databricks clients expect and Sail lacks, and check what a ``set`` sets (the rewriter's
+        ``set_checked``: a value the engine cannot plan with is refused, not kept); everything else goes to Sail."""
         operation = request.operation
         kind = operation.WhichOneof("op_type")
+        if kind == "set":
+            try:
+                return self.rewriter.set_checked(operation, call).SerializeToString()
+            except UpstreamError as exc:
+                raise exc.error from None  # relayed as the engine's own answer to the set
         if kind not in ("get", "get_with_default", "get_option"):
             return None
         keys = [p.key for p in operation.get_with_default.pairs] if kind == "get_with_default" else \

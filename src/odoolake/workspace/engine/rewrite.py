@@ -1313,35 +1313,43 @@ class PlanRewriter:
             found_value = response.pairs[0].value if response.pairs and response.pairs[0].HasField("value") else None
             return sqltext.answer_query([("key", "string"), ("value", "string")],
                                         [(key, found_value if found_value is not None else "<undefined>")])
-        if key == sqltext.TIME_ZONE_KEY and not sqltext.is_time_zone(value):
-            raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
-                         f"{value!r} is not a time zone: name a region (Asia/Manila) or an offset (+08:00).")
-        try:
-            self._set_checked(key, value, call)
-        except UpstreamError as exc:
-            raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
-                         f"The value '{value}' in the config \"{key}\" is invalid: {exc.error.details()}. The "
-                         "setting keeps its value.") from None
+        self.set_checked(base_pb2.ConfigRequest.Operation(set=base_pb2.ConfigRequest.Set(
+            pairs=[base_pb2.KeyValue(key=key, value=value)])), call)
         return sqltext.answer_query([("key", "string"), ("value", "string")], [(key, value)])
 
-    def _set_checked(self, key: str, value: str, call: Call) -> None:
-        """Set ``key`` in the session, and put back what it was if the engine cannot plan a query with the new value:
-        Sail stores any text and then failed every later statement of the session (``SET ANSI_MODE = maybe``, then
-        even ``SELECT 1``)."""
+    def set_checked(self, operation: base_pb2.ConfigRequest.Operation, call: Call) -> base_pb2.ConfigResponse:
+        """A ``set`` of session settings (SQL ``SET``, ``spark.conf.set``, a SQL connection's session configuration),
+        put back as they were if the engine cannot plan a query with the new values: Sail stores any text and then
+        failed every later statement of the session (``SET ANSI_MODE = maybe``, then even ``SELECT 1``). Refused
+        with INVALID_CONF_VALUE naming the value and the setting; Sail's answer to the ``set`` otherwise."""
         Operation = base_pb2.ConfigRequest.Operation
+        pairs = [(p.key, p.value) for p in operation.set.pairs]
+        for key, value in pairs:
+            if key == sqltext.TIME_ZONE_KEY and not sqltext.is_time_zone(value):
+                raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
+                             f"{value!r} is not a time zone: name a region (Asia/Manila) or an offset (+08:00).")
+        keys = [key for key, _ in pairs]
         before = self.upstream.config(call.session_id, call.user_id,
-                                      Operation(get_option=base_pb2.ConfigRequest.GetOption(keys=[key])))
-        was = before.pairs[0].value if before.pairs and before.pairs[0].HasField("value") else None
-        self.upstream.config(call.session_id, call.user_id, Operation(set=base_pb2.ConfigRequest.Set(
-            pairs=[base_pb2.KeyValue(key=key, value=value)])))
+                                      Operation(get_option=base_pb2.ConfigRequest.GetOption(keys=keys)))
+        was = {p.key: p.value for p in before.pairs if p.HasField("value")}
+        answer = self.upstream.config(call.session_id, call.user_id, operation)
         try:
             self.upstream.query_rows(call.session_id, call.user_id,
                                      relations_pb2.Relation(sql=relations_pb2.SQL(query="SELECT 1")))
-        except UpstreamError:
-            restore = Operation(unset=base_pb2.ConfigRequest.Unset(keys=[key])) if was is None else \
-                Operation(set=base_pb2.ConfigRequest.Set(pairs=[base_pb2.KeyValue(key=key, value=was)]))
-            self.upstream.config(call.session_id, call.user_id, restore)
-            raise
+        except UpstreamError as exc:
+            kept = [base_pb2.KeyValue(key=k, value=was[k]) for k in keys if k in was]
+            unset = [k for k in keys if k not in was]
+            if kept:
+                self.upstream.config(call.session_id, call.user_id, Operation(set=base_pb2.ConfigRequest.Set(
+                    pairs=kept)))
+            if unset:
+                self.upstream.config(call.session_id, call.user_id, Operation(unset=base_pb2.ConfigRequest.Unset(
+                    keys=unset)))
+            named = " and ".join(f"the value '{v}' in the config \"{k}\"" for k, v in pairs)
+            raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
+                         f"{named[0].upper()}{named[1:]} is invalid: {exc.error.details()}. "
+                         f"The setting{'s keep their' if len(pairs) > 1 else ' keeps its'} value.") from None
+        return answer
 
     def _use(self, sql: str, head: list[str], call: Call) -> str:
         target = [t.text for t in sqltext.tokens(sql)[1:] if t.text not in (";",)]

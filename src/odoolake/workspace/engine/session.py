@@ -57,6 +57,14 @@ def idle_limit_words(seconds: int) -> str:
 DEBUGGING_CONF = "spark.python.sql.dataFrameDebugging.enabled"
 
 
+def _set_all(spark: SparkSession, settings: dict[str, str]) -> None:
+    """``spark.conf.set`` of every setting at once: one Config call instead of one a setting."""
+    from pyspark.sql.connect.proto import base_pb2 as connect_pb2
+
+    spark.client.config(connect_pb2.ConfigRequest.Operation(set=connect_pb2.ConfigRequest.Set(
+        pairs=[connect_pb2.KeyValue(key=k, value=v) for k, v in settings.items()])))
+
+
 def _channel_builder(socket_path: str, principal: str | None) -> Any:
     from pyspark.sql.connect.client import ChannelBuilder
 
@@ -140,12 +148,10 @@ class LocalEngine:
         # door alike) the client reattaches and Sail answers "operation not found", failing a query that had
         # succeeded. Clients of the front door keep their own setting.
         spark.client.disable_reattachable_execute()
-        for key, value in SESSION_CONF.items():
-            spark.conf.set(key, value)
         # PySpark records the caller of each DataFrame and Column call for error context, trying `import IPython` on
         # every call (a search of sys.path when it is not installed): 0.2-0.3 s of client time per month-end run.
-        # Sail makes no use of that context.
-        spark.conf.set(DEBUGGING_CONF, "false")
+        # Sail makes no use of that context. One Config call sets both: the engine checks each set it is sent.
+        _set_all(spark, {**SESSION_CONF, DEBUGGING_CONF: "false"})
         spark._odoolake_engine = self  # type: ignore[attr-defined]
         spark._odoolake_owner_session = principal is None and not self._remote  # type: ignore[attr-defined]
         self._sessions.append(spark)

@@ -139,16 +139,6 @@ def engine_settings(conf: dict[str, str] | None) -> dict[str, str]:
     return out
 
 
-def _check_setting(spark: Any, key: str, value: str) -> None:
-    """Refuse a configuration value the engine cannot plan a query with (it stores any text, then fails every
-    statement of the session: ``ansi_mode = maybe``), naming it."""
-    try:
-        spark.sql("SELECT 1").collect()
-    except Exception as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidParameterValue(f"Configuration {key} = {value!r} is invalid: {detail}") from None
-
-
 class SqlSessions:
     def __init__(self, engine: Any, idle_seconds: int | None = None, max_sessions: int = MAX_SESSIONS) -> None:
         self.engine = engine
@@ -169,8 +159,11 @@ class SqlSessions:
         pending = None
         try:
             for key, value in settings.items():
-                spark.conf.set(key, value)
-                _check_setting(spark, key, value)
+                try:
+                    spark.conf.set(key, value)  # the engine refuses a value it cannot plan with, and keeps none
+                except Exception as exc:
+                    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise InvalidParameterValue(f"Configuration {key} = {value!r} is invalid: {detail}") from None
             if catalog:
                 spark.sql(f"USE CATALOG `{catalog}`")
             if schema:
