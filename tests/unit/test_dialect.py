@@ -35,6 +35,22 @@ def test_qualify_and_pivot_are_respelled():
     assert rewrite("SELECT * FROM s.t QUALIFY rank() OVER (PARTITION BY g ORDER BY v) = 1", columns_of) == \
         "SELECT `id`, `g`, `v` FROM (SELECT `id`, `g`, `v`, RANK() OVER (PARTITION BY g ORDER BY v) AS _w FROM s.t) " \
         "AS _t WHERE _w = 1"
+    # stars over a join written out, names answered twice told apart inside, USING's key first and once
+    assert rewrite("SELECT x.*, y.d FROM s.t x JOIN s.u y ON x.id = y.id QUALIFY row_number() OVER (ORDER BY d) = 1",
+                   columns_of) == "SELECT `id`, `g`, `v`, d FROM (SELECT `x`.`id`, `x`.`g`, `x`.`v`, y.d, " \
+                                  "ROW_NUMBER() OVER (ORDER BY d) AS _w FROM s.t AS x JOIN s.u AS y ON x.id = y.id) " \
+                                  "AS _t WHERE _w = 1"
+    assert rewrite("SELECT * FROM s.t x JOIN s.u y ON x.id = y.id QUALIFY row_number() OVER (ORDER BY d) = 1",
+                   columns_of) == "SELECT _c0 AS `id`, `g`, `v`, _c3 AS `id`, `d` FROM (SELECT `x`.`id` AS _c0, " \
+                                  "`x`.`g`, `x`.`v`, `y`.`id` AS _c3, `y`.`d`, ROW_NUMBER() OVER (ORDER BY d) AS _w " \
+                                  "FROM s.t AS x JOIN s.u AS y ON x.id = y.id) AS _t WHERE _w = 1"
+    assert rewrite("SELECT * FROM s.t LEFT JOIN (SELECT 1 AS id, 2 AS e) w USING (id) QUALIFY rank() OVER "
+                   "(ORDER BY e) = 1", columns_of).startswith("SELECT `id`, `g`, `v`, `e` FROM (SELECT `id`, `t`.`g`, "
+                                                              "`t`.`v`, `w`.`e`, RANK()")
+    for unknown in ("SELECT * FROM s.t FULL JOIN s.u USING (id) QUALIFY rank() OVER (ORDER BY d) = 1",
+                    "SELECT * FROM s.t JOIN s.unknown z ON true QUALIFY rank() OVER (ORDER BY v) = 1",
+                    "SELECT * FROM s.t LEFT SEMI JOIN s.u ON t.id = u.id QUALIFY rank() OVER (ORDER BY v) = 1"):
+        assert rewrite(unknown, columns_of).startswith("SELECT * FROM (SELECT *, ")  # not guessed
     pivoted = rewrite("SELECT * FROM s.t PIVOT (SUM(v) FOR g IN ('a' AS a, 'b'))", columns_of)
     assert pivoted == "SELECT * FROM s.t PIVOT(SUM(v) FOR (g) IN (('a') AS a, ('b')))"
     assert rewrite("SELECT * FROM s.t UNPIVOT (x FOR k IN (v))", columns_of) is None

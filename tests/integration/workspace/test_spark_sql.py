@@ -74,6 +74,23 @@ def test_qualify_keeps_the_latest_month_per_agency(sql):
                "ORDER BY agency") == [("BOM",), ("JAP",), ("RIM",)]  # DISTINCT after the filter, not before
 
 
+def test_qualify_over_a_join_answers_the_columns_of_its_stars_only(sql):
+    """``a.*`` and ``*`` over a join with QUALIFY answered the window column too (and ``a.*, b.wht`` answered ``wht``
+    twice): each month's latest row per agency beside its January, worked by hand from the five rows."""
+    run, t = sql
+    latest = "QUALIFY row_number() OVER (PARTITION BY a.agency ORDER BY a.month DESC) = 1 ORDER BY a.agency"
+    joined = f"FROM {t} a JOIN {t} b ON a.agency = b.agency AND b.month = 1"
+    assert run(f"SELECT a.*, b.wht AS jan {joined} {latest}") == [
+        ("BOM", 2, D("70.00"), D("30.00")), ("JAP", 1, D("10.00"), D("10.00")), ("RIM", 2, D("50.00"), D("100.00"))]
+    assert run(f"SELECT * {joined} {latest}") == [
+        ("BOM", 2, D("70.00"), "BOM", 1, D("30.00")), ("JAP", 1, D("10.00"), "JAP", 1, D("10.00")),
+        ("RIM", 2, D("50.00"), "RIM", 1, D("100.00"))]
+    names = f"(SELECT 'BOM' AS agency, 'Bombay' AS city UNION ALL SELECT 'RIM', 'Rizal') n"
+    assert run(f"SELECT * FROM {t} JOIN {names} USING (agency) "
+               "QUALIFY rank() OVER (PARTITION BY agency ORDER BY wht DESC) = 1 ORDER BY agency") == [
+        ("BOM", 2, D("70.00"), "Bombay"), ("RIM", 1, D("100.00"), "Rizal")]  # USING's key first, once
+
+
 def test_pivot_and_unpivot(sql):
     run, t = sql
     assert run(f"SELECT * FROM (SELECT agency, month, wht FROM {t}) PIVOT (SUM(wht) FOR month IN (1 AS jan, 2 AS feb)) "

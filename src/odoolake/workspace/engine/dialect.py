@@ -142,15 +142,17 @@ def _filter_before_order_and_limit(tree: exp.Expr, columns_of: ColumnsOf) -> Non
     sqlglot's form got wrong. QUALIFY filters before DISTINCT, ORDER BY, LIMIT and OFFSET apply, but they stayed
     inside the subquery, before its filter (``… QUALIFY row_number() … = 1 ORDER BY agency LIMIT 3`` kept 3 rows, then
     filtered them to 1): they move to the outer query, and an ordering by anything but an output column (or an
-    ordinal) is carried out of the subquery as a hidden column. And ``SELECT *`` answered the window column too:
-    a ``*`` over one table whose columns are known is written out first. The SELECT is replaced in ``tree`` (the
-    root stays the root)."""
+    ordinal) is carried out of the subquery as a hidden column. And ``SELECT *`` answered the window column too
+    (``x.*, y.c`` over a join answered ``c`` twice besides): stars over tables whose columns are known are written
+    out first (``_expand_stars``), and names answered twice are told apart inside the subquery. The SELECT is
+    replaced in ``tree`` (the root stays the root)."""
     from sqlglot.transforms import eliminate_qualify
 
     for select in list(tree.find_all(exp.Select)):
         if not select.args.get("qualify"):
             continue
-        _expand_lone_star(select, columns_of)
+        _expand_stars(select, columns_of)
+        renamed = _unique_names(select)
         after = {key: select.args.get(key) for key in AFTER_QUALIFY}
         for key in AFTER_QUALIFY:
             select.set(key, None)
@@ -170,7 +172,8 @@ def _filter_before_order_and_limit(tree: exp.Expr, columns_of: ColumnsOf) -> Non
                 hidden.append(name)
         outer = eliminate_qualify(select.copy())
         assert isinstance(outer, exp.Select)  # a SELECT with QUALIFY always becomes one
-        outer.set("expressions", [e for e in outer.selects if e.alias_or_name not in hidden])
+        outer.set("expressions", [exp.alias_(e, renamed[e.alias_or_name], quoted=True) if e.alias_or_name in renamed
+                                  else e for e in outer.selects if e.alias_or_name not in hidden])
         for key, value in after.items():
             if value is not None:
                 outer.set(key, value)
@@ -183,15 +186,78 @@ def _filter_before_order_and_limit(tree: exp.Expr, columns_of: ColumnsOf) -> Non
             select.replace(outer)
 
 
-def _expand_lone_star(select: exp.Select, columns_of: ColumnsOf) -> None:
-    """``SELECT *`` (or ``t.*``) from one table, no joins, as that table's columns in order, when they are known."""
-    source = select.args["from_"].this if select.args.get("from_") is not None else None
-    if len(select.selects) != 1 or not select.is_star or select.args.get("joins") or \
-            not isinstance(source, exp.Table) or not isinstance(source.this, exp.Identifier):
+def _expand_stars(select: exp.Select, columns_of: ColumnsOf) -> None:
+    """Each ``*`` and ``t.*`` of ``select`` as the columns it stands for, in Spark's order, where every source is a
+    table whose columns are known: ``*`` is each source's columns in turn (the joins' order), ``t.*`` the columns of
+    the source named or aliased ``t``; one join USING answers its keys first, once (an inner or left join: the left
+    side's). A ``*`` over a NATURAL, RIGHT or FULL join USING, several joins with one USING, a LEFT SEMI or ANTI join,
+    or a source whose columns are not known here (``_columns_of_source``) stays as it is."""
+    if not select.is_star or select.args.get("from_") is None:
         return
-    columns = columns_of(".".join(p.name for p in source.parts))
-    if columns:
-        select.set("expressions", [exp.column(name, quoted=True) for name in columns])
+    sources: dict[str, list[str]] = {}  # the name each source is referred to by: its columns
+    joins = select.args.get("joins") or []
+    for source in [select.args["from_"].this, *[j.this for j in joins]]:
+        columns = _columns_of_source(source, columns_of)
+        if not columns:
+            return
+        sources[source.alias_or_name.lower()] = columns
+    using = [j for j in joins if j.args.get("using")]
+    plain = not any(j.method or j.kind in ("SEMI", "ANTI") for j in joins) and \
+        (not using or (len(joins) == 1 and joins[0].side not in ("RIGHT", "FULL")))
+    keys = [k.name for k in using[0].args["using"]] if using else []
+    projections: list[exp.Expr] = []
+    for projection in select.selects:
+        if isinstance(projection, exp.Star):
+            if not plain:
+                return
+            # USING's keys first, once (the left side's: an inner or left join), then each side's other columns
+            named = [("", key) for key in keys] + [(name, column) for name, columns in sources.items()
+                                                   for column in columns if column.lower() not in
+                                                   {k.lower() for k in keys}]
+        elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+            columns = sources.get(projection.table.lower()) if not projection.args.get("db") else None
+            if columns is None:
+                return
+            named = [(projection.table.lower(), column) for column in columns]
+        else:
+            projections.append(projection)
+            continue
+        qualify = len(sources) > 1
+        projections += [exp.column(column, table=name if qualify and name else None, quoted=True)
+                        for name, column in named]
+    select.set("expressions", projections)
+
+
+def _columns_of_source(source: exp.Expr, columns_of: ColumnsOf) -> list[str] | None:
+    """The columns a FROM or JOIN source answers, in order: a table's from the catalog, a subquery's from its own
+    projections (a UNION's first query's) when they are all named (no ``*``); None when they are not known here."""
+    if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
+        return columns_of(".".join(p.name for p in source.parts))
+    if not isinstance(source, exp.Subquery) or not source.alias:
+        return None
+    query = source.this
+    while isinstance(query, exp.SetOperation):  # a UNION's columns are named by its first query
+        query = query.this
+    if isinstance(query, exp.Select) and not query.is_star and all(s.alias_or_name for s in query.selects):
+        return [s.alias_or_name for s in query.selects]
+    return None
+
+
+def _unique_names(select: exp.Select) -> dict[str, str]:
+    """Projections answering a name another one answers too (``x.id`` and ``y.id``) get names of their own, so the
+    query around them can tell them apart; returns each new name with the name it stands for."""
+    seen: dict[str, int] = {}
+    for projection in select.selects:
+        seen[projection.alias_or_name.lower()] = seen.get(projection.alias_or_name.lower(), 0) + 1
+    renamed: dict[str, str] = {}
+    for i, projection in enumerate(select.selects):
+        name = projection.alias_or_name
+        if seen.get(name.lower(), 0) > 1:
+            unique = f"_c{i}"
+            renamed[unique] = name
+            target = projection.this if isinstance(projection, exp.Alias) else projection
+            projection.replace(exp.alias_(target.copy(), unique))
+    return renamed
 
 
 def _order_by_ordinals(tree: exp.Expr) -> list[int]:
