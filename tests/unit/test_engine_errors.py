@@ -157,3 +157,54 @@ def test_a_missing_table_is_named_as_the_request_wrote_it():
         root=relations_pb2.Relation(read=relations_pb2.Read(
             named_table=relations_pb2.Read.NamedTable(unparsed_identifier="gold.t", options={"k": "v"}))))))
     assert list(written_names(read)) == ["gold.t"]
+
+
+def test_an_unresolved_column_proposes_the_nearest_columns_as_spark_does():
+    """Spark's proposal (SPARK-43867, its pull request's own examples): candidates sharing one qualifier are shown
+    without it for a one-part name and with the table for a two-part one; a namespace all share is dropped; nearest
+    first by edit distance (worked by hand: agncy→agency 1, →month 4, →wht 5), ties in the input's order, five at
+    most. The engine's text is translated to WITH_SUGGESTION only when the candidates are known."""
+    from odoolake.workspace.engine.errors import MAX_SUGGESTIONS, levenshtein, suggested_columns
+
+    assert levenshtein("kitten", "sitting") == 3 and levenshtein("", "abc") == 3 and levenshtein("same", "same") == 0
+    one_table = [("ns1", "table1", "col1"), ("ns1", "table1", "col2")]
+    assert suggested_columns("`col0`", one_table) == ["`col1`", "`col2`"]
+    assert suggested_columns("`table1`.`col0`", one_table) == ["`table1`.`col1`", "`table1`.`col2`"]
+    two_tables = [("ns1", "table1", "col1"), ("ns1", "table2", "col2")]
+    assert suggested_columns("`col0`", two_tables) == ["`table1`.`col1`", "`table2`.`col2`"]
+    assert suggested_columns("`table0`.`col0`", two_tables) == ["`table1`.`col1`", "`table2`.`col2`"]
+    assert suggested_columns("`ns0`.`table0`.`col0`", one_table) == ["`ns1`.`table1`.`col1`", "`ns1`.`table1`.`col2`"]
+    table = [("main", "s", "t", c) for c in ("wht", "month", "agency")]
+    assert suggested_columns("`agncy`", table) == ["`agency`", "`month`", "`wht`"]
+    many = [("main", "s", "t", f"c{i}") for i in range(7)]
+    assert suggested_columns("`c9`", many) == [f"`c{i}`" for i in range(5)] and MAX_SUGGESTIONS == 5  # Spark's take(5)
+
+    sail = 'attribute ObjectName([Identifier("agncy")]) is missing from the schema: cannot resolve attribute'
+    translated = translate(sail, None, 3, (), lambda: table)
+    assert translated is not None
+    assert translated[0] == ("[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with name "
+                             "`agncy` cannot be resolved. Did you mean one of the following? [`agency`, `month`, "
+                             "`wht`]. SQLSTATE: 42703")
+    status = status_pb2.Status.FromString(translated[1])
+    info = error_details_pb2.ErrorInfo()
+    status.details[0].Unpack(info)
+    assert info.metadata["errorClass"] == "UNRESOLVED_COLUMN.WITH_SUGGESTION" and info.metadata["sqlState"] == "42703"
+    for unknown in (None, lambda: []):  # not asked, or nothing known: no guess
+        plain = translate(sail, None, 3, (), unknown)
+        assert plain is not None and plain[0].startswith("[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION]")
+
+
+def test_a_columns_name_in_a_request_is_not_taken_for_a_tables():
+    """``select("agncy")`` sends ``unparsed_identifier`` too, in an unresolved attribute: only a NamedTable's names a
+    table (the column was looked up as a table, found nothing, and no proposal was made)."""
+    from odoolake.workspace.engine.errors import written_fields
+    from odoolake.workspace.engine.protos import base_pb2, relations_pb2
+
+    expressions_pb2 = relations_pb2.spark_dot_connect_dot_expressions__pb2  # loaded with it
+    project = relations_pb2.Relation(project=relations_pb2.Project(
+        input=relations_pb2.Relation(read=relations_pb2.Read(
+            named_table=relations_pb2.Read.NamedTable(unparsed_identifier="s.t"))),
+        expressions=[expressions_pb2.Expression(unresolved_attribute=expressions_pb2.Expression.UnresolvedAttribute(
+            unparsed_identifier="agncy"))]))
+    request = base_pb2.ExecutePlanRequest(session_id="s", plan=base_pb2.Plan(root=project))
+    assert list(written_fields(request)) == [("unparsed_identifier", "s.t")]

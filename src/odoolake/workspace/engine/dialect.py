@@ -719,3 +719,21 @@ def volatile_function(sql: str) -> str | None:
 def has_subquery(condition: str) -> bool:
     return any(t.token_type == TokenType.SELECT for t in sqltext.tokens(condition))
 
+
+
+def read_tables(sql: str) -> list[tuple[str, str]] | None:
+    """``(table name as written, its alias or "")`` for every table a query reads, or None
+    when it reads anything else (a subquery, a CTE, a table function) or does not parse: then the columns in scope
+    cannot be told from the catalog alone."""
+    try:
+        tree = sqlglot.parse_one(sql, read=READ)
+    except ParseError:
+        return None
+    if tree.find(exp.With, exp.Subquery, exp.Lateral, exp.Unnest) is not None:
+        return None
+    tables: list[tuple[str, str]] = []
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            return None
+        tables.append((".".join(p.name for p in table.parts), table.alias))
+    return tables

@@ -288,34 +288,105 @@ def _name_as_written(found: SparkError, written: Iterable[str]) -> SparkError:
     return found
 
 
-_WRITTEN_FIELDS = frozenset({"query", "sql", "unparsed_identifier", "table_name"})
+SQL_FIELDS = frozenset({"query", "sql"})  # the fields of a request that hold SQL text; the others, table names
+_WRITTEN_FIELDS = SQL_FIELDS | {"unparsed_identifier", "table_name"}
 
 
-def written_names(message: Any) -> Iterator[str]:
-    """The SQL texts and table names a Spark Connect request holds (``SQL.query``, ``SqlCommand.sql``,
-    ``NamedTable.unparsed_identifier``, catalog calls' ``table_name``), for naming a missing table as written."""
+def written_fields(message: Any) -> Iterator[tuple[str, str]]:
+    """``(field, text)`` for the SQL texts and table names a Spark Connect request holds (``SQL.query``,
+    ``SqlCommand.sql``, ``NamedTable.unparsed_identifier``, catalog calls' ``table_name``)."""
     for field, value in message.ListFields():
         values = value if field.is_repeated else [value]
         for item in values:
             if field.type == field.TYPE_MESSAGE and not isinstance(item, (str, bytes)):
                 if not hasattr(item, "ListFields"):  # a map's entries
                     continue
-                yield from written_names(item)
-            elif field.type == field.TYPE_STRING and field.name in _WRITTEN_FIELDS:
-                yield item
+                yield from written_fields(item)
+            elif field.type == field.TYPE_STRING and field.name in _WRITTEN_FIELDS and \
+                    (field.name != "unparsed_identifier" or field.containing_type.name == "NamedTable"):
+                yield field.name, item  # (a column's unparsed_identifier is no table name)
 
 
-def translate(details: str, status_bin: bytes | None, code: int,
-              written: Iterable[str] = ()) -> tuple[str, bytes] | None:
+def message_types(message: Any) -> Iterator[str]:
+    """The type names of ``message`` and of every message inside it."""
+    yield message.DESCRIPTOR.name
+    for field, value in message.ListFields():
+        if field.type == field.TYPE_MESSAGE:
+            for item in (value if field.is_repeated else [value]):
+                if hasattr(item, "ListFields"):  # not a map's entries
+                    yield from message_types(item)
+
+
+def written_names(message: Any) -> Iterator[str]:
+    """The SQL texts and table names of a request (``written_fields``), for naming a missing table as written."""
+    return (text for _, text in written_fields(message))
+
+
+# -- "Did you mean one of the following?" ------------------------------------------------------------------------
+
+MAX_SUGGESTIONS = 5  # Spark proposes the five candidates nearest the name
+Candidates = Callable[[], list[tuple[str, ...]]]  # each column in scope as (qualifier parts…, name), when asked
+_UNRESOLVED = re.compile(r"with name (?P<name>(?:`(?:[^`]|``)+`)(?:\.`(?:[^`]|``)+`)*) cannot be resolved\.")
+
+
+def levenshtein(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def _sql_id(parts: Iterable[str]) -> str:
+    return ".".join("`" + p.replace("`", "``") + "`" for p in parts)
+
+
+def suggested_columns(name: str, candidates: list[tuple[str, ...]]) -> list[str]:
+    """Spark's proposal for an unresolved column ``name`` (as the message quotes it): the candidates nearest it by
+    edit distance, at most MAX_SUGGESTIONS, each quoted as Spark quotes it. As Spark shortens them: a qualifier all
+    candidates share is left out when ``name`` has one part, and a namespace they all share (all but the table) when
+    ``name`` is not fully qualified."""
+    parts = [p.replace("``", "`") for p in re.findall(r"`((?:[^`]|``)+)`", name)]
+    written = ".".join(parts)
+    if len(parts) == 1 and len({c[:-1] for c in candidates}) == 1:
+        shown = [c[-1:] for c in candidates]
+    elif len(parts) < 3 and len({c[:-2] for c in candidates}) == 1:
+        shown = [c[-2:] for c in candidates]
+    else:
+        shown = list(candidates)
+    shown = list(dict.fromkeys(shown))  # a table read twice under one name offers its columns once
+    ordered = sorted(shown, key=lambda c: levenshtein(".".join(c), written))  # stable: ties keep the input's order
+    return [_sql_id(c) for c in ordered[:MAX_SUGGESTIONS]]
+
+
+def _with_suggestion(found: SparkError, candidates: Candidates | None) -> SparkError:
+    """An unresolved column with Spark's proposal of the columns in scope (UNRESOLVED_COLUMN.WITH_SUGGESTION);
+    unchanged when the candidates are not known."""
+    if found.error_class != "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION" or candidates is None:
+        return found
+    named = _UNRESOLVED.search(found.message)
+    columns = candidates() if named is not None else []
+    if named is None or not columns:
+        return found
+    proposal = ", ".join(suggested_columns(named.group("name"), columns))
+    return dataclasses.replace(found, error_class="UNRESOLVED_COLUMN.WITH_SUGGESTION",
+                               message=f"{found.message} Did you mean one of the following? [{proposal}].")
+
+
+def translate(details: str, status_bin: bytes | None, code: int, written: Iterable[str] = (),
+              candidates: Candidates | None = None) -> tuple[str, bytes] | None:
     """The message and ``grpc-status-details-bin`` to send instead of Sail's, or None to relay them unchanged;
-    ``written``: the request's SQL texts and table names, to name a missing table as the request did."""
+    ``written``: the request's SQL texts and table names, to name a missing table as the request did;
+    ``candidates``: the columns the request could have meant, asked only for an unresolved column."""
     status, info = _error_info(status_bin)
     if info.metadata.get("errorClass"):
         return None
     found = classify(details)
     if found is None:
         return None
-    found = _name_as_written(found, written)
+    found = _with_suggestion(_name_as_written(found, written), candidates)
     message = f"[{found.error_class}] {found.message} SQLSTATE: {found.sql_state}"
     # raised as Spark raises it (ArithmeticException, DateTimeException, …), else as the engine raised it
     raised = found.classes or reported_classes(status_bin)

@@ -422,16 +422,18 @@ class SparkConnectProxy:
         context.abort_with_status(_status(refused))
 
     @staticmethod
-    def _relay(context: grpc.ServicerContext, error: grpc.RpcError, request: Any = None) -> None:
+    def _relay(context: grpc.ServicerContext, error: grpc.RpcError, request: Any = None,
+               candidates: errors.Candidates | None = None) -> None:
         """Sail's error, with the Spark error class and SQLSTATE a Databricks user would see (:mod:`.errors`);
-        ``request``, when given, names a missing table as it wrote it."""
+        ``request``, when given, names a missing table as it wrote it; ``candidates`` proposes the columns an
+        unresolved one could have been."""
         details = error.details() or ""  # an upstream call's error is also a grpc.Call
         trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
         pairs: list[tuple[str, Any]] = [tuple(item) for item in trailing or ()]  # type: ignore[misc, arg-type]
         kept = [pair for pair in pairs if pair[0].startswith(("grpc-status-details", "x-"))]
         status_bin = next((value for key, value in kept if key == errors.STATUS_DETAILS_KEY), None)
         translated = errors.translate(details, status_bin, error.code().value[0],
-                                      errors.written_names(request) if request is not None else ())
+                                      errors.written_names(request) if request is not None else (), candidates)
         if translated is not None:
             details = translated[0]
             kept = [pair for pair in kept if pair[0] != errors.STATUS_DETAILS_KEY]
@@ -514,7 +516,7 @@ class SparkConnectProxy:
             if op.stopped:
                 self._abort(context, STOPPED)
             else:
-                self._relay(context, error, request)
+                self._relay(context, error, request, lambda: self.rewriter.column_candidates(request, call))
         except CallRefused as refused:  # a write the rules did for a stopped call failed because it was stopped
             _undo(prepared)
             self._abort(context, STOPPED if op.stopped else refused)
@@ -664,7 +666,10 @@ class SparkConnectProxy:
             answer = self._interrupt_for_client(request) if name == "Interrupt" else \
                 self.upstream.unary_unary[name](request)
         except grpc.RpcError as error:
-            self._relay(context, error, request if name == "AnalyzePlan" else None)
+            if name == "AnalyzePlan":
+                self._relay(context, error, request, lambda: self.rewriter.column_candidates(request, call))
+            else:
+                self._relay(context, error)
             return b""
         if name == "ReleaseSession":  # only once Sail has released it: until then its state is there to claim
             self.sessions.forget_released({request.session_id})

@@ -234,6 +234,12 @@ class WriteInput:
         self.raw = wire.length_delimited(relations_pb2.Relation.DESCRIPTOR.fields_by_name[kind].number, inner_bytes)
 
 
+# Spark Connect messages that bring columns the catalog does not know into a DataFrame's scope (``column_candidates``)
+NAMES_COLUMNS = frozenset({"Alias", "ToDF", "WithColumnsRenamed", "Aggregate", "LocalRelation", "CachedLocalRelation",
+                           "CachedRemoteRelation", "Range", "DataSource", "Unpivot", "SetOperation", "SubqueryAlias",
+                           "CommonInlineUserDefinedTableFunction", "MapPartitions", "GroupMap", "CoGroupMap"})
+
+
 class PlanRewriter:
     def __init__(self, catalog: CatalogStore, upstream: Upstream, access: AccessRules) -> None:
         self.catalog = catalog
@@ -993,6 +999,32 @@ class PlanRewriter:
             return self._insert_out_of_order(sql, call)
         count = sum(int(value or 0) for row in rows for value in row.values())
         return sqltext.answer_query(INSERT_METRICS, [(count, count)])
+
+    def column_candidates(self, request: Any, call: Call) -> list[tuple[str, ...]]:
+        """The columns a request could have meant by a name the engine could not resolve, each as ``(qualifier
+        parts…, column)`` as Spark qualifies them (an alias, else catalog, schema and table): those of every table
+        its SQL texts read and its DataFrames name. None are offered (an empty list) when the request reads or makes
+        columns the catalog does not hold (a subquery, a CTE, a table function, a table not found; a DataFrame's
+        ``withColumn``, aggregate, local rows: ``NAMES_COLUMNS``): a proposal missing what is in scope would
+        mislead."""
+        if NAMES_COLUMNS & set(errors.message_types(request)):
+            return []
+        candidates: list[tuple[str, ...]] = []
+        for field, text in errors.written_fields(request):
+            tables = dialect.read_tables(text) if field in errors.SQL_FIELDS else [(text, "")]
+            if tables is None:
+                return []
+            for name, alias in tables:
+                try:
+                    full = self.resolve(name, call)
+                except CallRefused:
+                    return []
+                columns = self._columns(name, call)
+                if columns is None:
+                    return []
+                qualifier = (alias,) if alias else (full.catalog, full.schema, full.table)
+                candidates += [(*qualifier, column) for column in columns]
+        return candidates
 
     def _columns(self, name: str, call: Call) -> list[str] | None:
         try:
