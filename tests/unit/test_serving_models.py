@@ -118,3 +118,24 @@ def test_a_version_deleted_or_registered_again_is_let_go(monkeypatch):
     assert sorted(models.forget_deleted()) == [("wht", "1"), ("wht", "2")]
     assert models.peek("wht", "1") is None and models.peek("wht", "champion") is None
     assert models.get("wht", "champion").registered_at == 2000  # asked again, the new one
+
+
+def test_a_models_logs_keep_its_newest_lines_and_leave_requests_out_of_the_workspace_log(caplog):
+    import logging
+
+    from odoolake.workspace.serving.logs import MAX_LINES, ModelLogs
+
+    logs = ModelLogs(logging.getLogger("odoolake.test.served"))
+    with caplog.at_level(logging.INFO, logger="odoolake.test.served"):
+        logs.note("m", logging.INFO, "loaded model m version 1 in 0.10 s", build=True)
+        for i in range(MAX_LINES + 5):
+            logs.note("m", logging.INFO, f"POST /serving-endpoints/e/invocations 200 in {i} ms")
+        logs.note("m", logging.WARNING, "POST /serving-endpoints/e/invocations 400 in 3 ms: Failed\nError: bad")
+    lines = logs.text("m").splitlines()
+    assert len(lines) == MAX_LINES == 1000 and lines[0].endswith("200 in 6 ms")  # the oldest went first
+    assert lines[-1].endswith("WARNING POST /serving-endpoints/e/invocations 400 in 3 ms: Failed Error: bad")
+    assert logs.text("m", build=True).endswith("INFO loaded model m version 1 in 0.10 s")
+    assert logs.text("other") == ""
+    echoed = [r.getMessage() for r in caplog.records]
+    assert echoed == ["loaded model m version 1 in 0.10 s", "POST /serving-endpoints/e/invocations 400 in 3 ms: "
+                                                             "Failed\nError: bad"]  # answered requests stay out

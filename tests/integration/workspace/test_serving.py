@@ -391,3 +391,33 @@ def test_the_odoo_addons_http_call_against_the_real_endpoint(serving, forecast_l
                 addon.predict_batch(f"http://127.0.0.1:{silent.getsockname()[1]}/x", srv.token, rows, timeout=0.5)
     finally:
         w.serving_endpoints.delete("bir-forecast-odoo")
+
+
+def test_a_served_models_logs_and_build_logs_through_the_sdk(serving, forecast_lake):
+    """``w.serving_endpoints.logs`` and ``build_logs`` (they were ENDPOINT_NOT_FOUND): the model's loads in both; in its
+    logs also each request, a refused one with its message. An unknown endpoint or served model is a 404 naming it."""
+    srv, w = serving
+    version = _versions(forecast_lake.paths)[0]
+    w.serving_endpoints.create_and_wait("logged", config=EndpointCoreConfigInput(name="logged", served_entities=[
+        ServedEntityInput(entity_name=MODEL_NAME, entity_version=version, name="first", workload_size="Small",
+                          scale_to_zero_enabled=True)]))
+    try:
+        auth = {"Authorization": f"Bearer {srv.token}"}
+        url = f"{srv.url}/serving-endpoints/logged/invocations"
+        assert httpx.post(url, headers=auth, json={"dataframe_records": [ROW]}).status_code == 200
+        assert httpx.post(url, headers=auth, json={"dataframe_records": [{"agency": "RIM"}]}).status_code == 400
+        logs = w.serving_endpoints.logs("logged", "first").logs
+        lines = logs.splitlines()
+        assert any(f"loaded model {MODEL_NAME} version " in line for line in lines)
+        ok = [line for line in lines if "POST /serving-endpoints/logged/invocations 200 in " in line]
+        refused = [line for line in lines if "POST /serving-endpoints/logged/invocations 400 in " in line]
+        assert ok and " INFO " in ok[-1]
+        assert refused and " WARNING " in refused[-1] and "missing inputs ['period']" in refused[-1]
+        built = w.serving_endpoints.build_logs("logged", "first").logs
+        assert "loaded model" in built and "/invocations" not in built  # loads only
+        with pytest.raises(NotFound, match="serves no model named 'second'"):
+            w.serving_endpoints.logs("logged", "second")
+        with pytest.raises(NotFound, match="'nowhere' does not exist"):
+            w.serving_endpoints.build_logs("nowhere", "first")
+    finally:
+        w.serving_endpoints.delete("logged")

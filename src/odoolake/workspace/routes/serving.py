@@ -7,11 +7,15 @@ is the retired classic serving URL the seed's Odoo code still calls, served here
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import time
 
 from fastapi import APIRouter, Request, Response
 
 from odoolake.workspace.routes.common import field, json_body, read_body
 from odoolake.workspace.serving.invoke import MAX_PAYLOAD, score
+from odoolake.workspace.serving.logs import REQUEST_PREFIX
 
 # A small request to a model already in memory is scored on the event loop: handing ~5 ms of GIL-bound predict to a
 # worker thread costs ~0.3 ms, a sixth of the serving overhead budget. Anything that may load a model or parse a
@@ -85,13 +89,15 @@ async def served_model_invocations(name: str, served: str, request: Request) -> 
 async def _invoke(name: str, chosen: str | None, request: Request) -> Response:
     body = await _payload(request)
     content_type = request.headers.get("content-type")
+    started = time.perf_counter()
 
     def run():
         served, model = _svc(request).route(name, chosen)
-        return served, score(model, body, content_type)
+        return served, model, score(model, body, content_type)
 
     inline = len(body) <= INLINE_MAX_BYTES and _svc(request).is_warm(name)
-    served, outcome = run() if inline else await asyncio.to_thread(run)
+    served, model, outcome = run() if inline else await asyncio.to_thread(run)
+    _log_request(request, model.name, outcome, started)
     return _answer(served, outcome)
 
 
@@ -100,6 +106,7 @@ async def classic_invocations(name: str, version: str, request: Request) -> Resp
     body = await _payload(request)
     content_type = request.headers.get("content-type")
     models = request.app.state.ws.models
+    started = time.perf_counter()
 
     def run():
         model = models.get(name, version)
@@ -107,4 +114,33 @@ async def classic_invocations(name: str, version: str, request: Request) -> Resp
 
     inline = len(body) <= INLINE_MAX_BYTES and models.peek(name, version) is not None
     outcome = run() if inline else await asyncio.to_thread(run)
+    _log_request(request, name, outcome, started)
     return _answer(f"{name}-{version}", outcome)
+
+
+def _log_request(request: Request, model: str, outcome: tuple[int, str, str], started: float) -> None:
+    """One line in the model's logs for a request: its route, status and time; a failed one's message too."""
+    status, content, _ = outcome
+    line = f"{REQUEST_PREFIX}{request.url.path} {status} in {(time.perf_counter() - started) * 1000:.0f} ms"
+    if status >= 400:
+        try:
+            line += f": {json.loads(content).get('message', content)}"
+        except (ValueError, AttributeError):
+            line += f": {content[:500]}"
+    request.app.state.ws.models.logs.note(model, logging.ERROR if status >= 500 else
+                                          logging.WARNING if status >= 400 else logging.INFO, line)
+
+
+@router.get("/api/2.0/serving-endpoints/{name}/served-models/{served}/logs")
+def served_model_logs(name: str, served: str, request: Request) -> dict:
+    """The served model's logs (``w.serving_endpoints.logs``): what the workspace did with its model
+    (``serving.logs``)."""
+    entity = _svc(request).served_entity(name, served)
+    return {"logs": request.app.state.ws.models.logs.text(entity["entity_name"])}
+
+
+@router.get("/api/2.0/serving-endpoints/{name}/served-models/{served}/build-logs")
+def served_model_build_logs(name: str, served: str, request: Request) -> dict:
+    """Its build logs (``w.serving_endpoints.build_logs``): its loads; no container is built locally."""
+    entity = _svc(request).served_entity(name, served)
+    return {"logs": request.app.state.ws.models.logs.text(entity["entity_name"], build=True)}

@@ -223,21 +223,30 @@ class ServingEndpoints:
         return config is not None and all(self.models.peek(e["entity_name"], e["entity_version"]) is not None
                                           for e in config["served_entities"])
 
-    def route(self, name: str, served: str | None = None) -> tuple[str, LoadedModel]:
-        """Pick the served entity for one request (``served``, or by traffic share) and its loaded model."""
+    def _config(self, name: str) -> dict:
         config = self._configs.get(name)
         if config is None:
             config = self._configs[name] = json.loads(self._row(name)["body"])["config"]
-        routes = config["traffic_config"]["routes"]
+        return config
+
+    def served_entity(self, name: str, served: str) -> dict:
+        """The endpoint's served entity named ``served``; 404 naming those it serves."""
+        entities = self._config(name)["served_entities"]
+        found = next((e for e in entities if e["name"] == served), None)
+        if found is None:
+            raise ResourceDoesNotExist(f"Endpoint '{name}' serves no model named '{served}' (it serves "
+                                       f"{', '.join(e['name'] for e in entities)}).")
+        return found
+
+    def route(self, name: str, served: str | None = None) -> tuple[str, LoadedModel]:
+        """Pick the served entity for one request (``served``, or by traffic share) and its loaded model."""
+        routes = self._config(name)["traffic_config"]["routes"]
         if served is not None:
-            if served not in {e["name"] for e in config["served_entities"]}:
-                raise ResourceDoesNotExist(f"Endpoint '{name}' serves no model named '{served}' (it serves "
-                                           f"{', '.join(e['name'] for e in config['served_entities'])}).")
             chosen = served
         elif len(routes) == 1:
             chosen = routes[0]["served_entity_name"]
         else:
             chosen = random.choices([r["served_entity_name"] for r in routes],
                                     weights=[r["traffic_percentage"] for r in routes])[0]
-        entity = next(e for e in config["served_entities"] if e["name"] == chosen)
+        entity = self.served_entity(name, chosen)
         return chosen, self.models.get(entity["entity_name"], entity["entity_version"])

@@ -18,6 +18,7 @@ from typing import Any
 from odoolake.config import WorkspacePaths
 from odoolake.workspace.catalog.models import READY, ModelName, RegisteredModels, in_unity_catalog
 from odoolake.workspace.errors import ApiError, InvalidState, ResourceDoesNotExist
+from odoolake.workspace.serving.logs import ModelLogs
 
 LOG = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class ModelStore:
         self._load_lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self.logs = ModelLogs(LOG)  # what ``serving-endpoints/…/logs`` answers for each model
 
     @property
     def client(self):
@@ -122,14 +124,16 @@ class ModelStore:
             try:
                 model = mlflow.pyfunc.load_model(self._files(name, version))
             except Exception as exc:  # the model's own code or libraries: a 400 naming it, not a 500
-                raise InvalidState(f"Model {name} version {version} cannot be loaded by the local workspace "
-                                   f"({type(exc).__name__}: {_first_line(exc)}): served models load in the "
-                                   "workspace's own Python, where their code and libraries must be importable.") \
-                    from None
+                problem = InvalidState(f"Model {name} version {version} cannot be loaded by the local workspace "
+                                       f"({type(exc).__name__}: {_first_line(exc)}): served models load in the "
+                                       "workspace's own Python, where their code and libraries must be importable.")
+                self.logs.note(name, logging.ERROR, problem.message, build=True)
+                raise problem from None
             loaded = LoadedModel(name, version, model, model.metadata.get_input_schema(),
                                  self._registered_at(name, version))
             self._loaded[key] = loaded
-            LOG.info("loaded model %s version %s in %.2f s", name, version, time.perf_counter() - started)
+            self.logs.note(name, logging.INFO, f"loaded model {name} version {version} in "
+                                               f"{time.perf_counter() - started:.2f} s", build=True)
             return loaded
 
     def get(self, name: str, ref: str) -> LoadedModel:
@@ -181,7 +185,8 @@ class ModelStore:
                     self._by_number.discard(key)
                     for alias_key in [k for k, v in self._aliases.items() if k[0] == key[0] and v == key[1]]:
                         self._aliases.pop(alias_key)
-                LOG.warning("model %s version %s is no longer in the registry as it was loaded: let go", *key)
+                self.logs.note(key[0], logging.WARNING, f"model {key[0]} version {key[1]} is no longer in the "
+                                                        "registry as it was loaded: let go")
                 gone.append(key)
         return gone
 
@@ -197,8 +202,8 @@ class ModelStore:
                     self._load(name, current)
             except ApiError as exc:
                 if self._alias_problems.get((name, alias)) != exc.message:  # once, not every second
-                    LOG.warning("alias %s@%s cannot be followed (%s); still serving version %s", name, alias,
-                                exc.message, version)
+                    self.logs.note(name, logging.WARNING, f"alias {name}@{alias} cannot be followed ({exc.message}); "
+                                                          f"still serving version {version}")
                 self._alias_problems[(name, alias)] = exc.message
                 continue
             self._alias_problems.pop((name, alias), None)
@@ -208,7 +213,8 @@ class ModelStore:
                     if (name, version) not in self._by_number and version not in {
                             v for (n, _), v in self._aliases.items() if n == name}:
                         self._loaded.pop((name, version), None)
-                LOG.info("alias %s@%s moved from version %s to %s: swapped", name, alias, version, current)
+                self.logs.note(name, logging.INFO, f"alias {name}@{alias} moved from version {version} to {current}: "
+                                                   "swapped")
                 swapped.append((name, alias, current))
         return swapped
 
