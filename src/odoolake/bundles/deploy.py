@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from odoolake.bundles import sync
 from odoolake.bundles.loader import Bundle, BundleError, Diagnostic
 from odoolake.bundles.schema import PRINCIPAL_FIELDS, RESOURCE_LEVELS
 
 LOG = logging.getLogger(__name__)
-SOURCE_SUFFIXES = (".py", ".sql", ".yml", ".yaml", ".json", ".txt", ".md", ".csv")
 SYNC_SNAPSHOT = "sync-snapshot.json"  # the files the last deploy uploaded, beside resources.json
 NOTEBOOK_HEADERS = ("# Databricks notebook source", "-- Databricks notebook source")
 
@@ -40,7 +40,8 @@ class Action:
 @dataclass
 class DeployResult:
     actions: list[Action] = field(default_factory=list)
-    files: int = 0
+    files: int = 0  # uploaded: new or changed since the last deploy
+    unchanged_files: int = 0
     ids: dict[str, str] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
 
@@ -78,28 +79,29 @@ def _write_json(w: Any, bundle: Bundle, path: str, data: Any) -> None:
                        overwrite=True)
 
 
-def _sync_files(w: Any, bundle: Bundle) -> int:
-    """Upload the bundle folder's source files to ``workspace.file_path`` (via workspace-files import-file), and
-    delete there the ones the last deploy uploaded that the folder no longer has, as the Databricks CLI's sync
-    does (its list is kept beside the state: ``SYNC_SNAPSHOT``)."""
+def _sync_files(w: Any, bundle: Bundle) -> tuple[int, int]:
+    """Upload the bundle's files (``sync.selected_files``: its .gitignore, ``sync.include`` and ``sync.exclude``) to
+    ``workspace.file_path`` (via workspace-files import-file), only those whose content changed since the last
+    deploy, and delete there the ones it uploaded that are no longer selected, as the Databricks CLI's sync does
+    (what it uploaded is kept beside the state: ``SYNC_SNAPSHOT``, each file with its SHA-256). Returns (files
+    uploaded, files unchanged)."""
     root = bundle.root.resolve()
     file_path = bundle.config["workspace"]["file_path"]
     snapshot = f"{bundle.config['workspace']['state_path']}/{SYNC_SNAPSHOT}"
-    before = set(_read_json(w, snapshot).get("files", []))
-    uploaded: list[str] = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if not path.is_file() or path.suffix not in SOURCE_SUFFIXES or any(p.startswith(".") for p in rel.parts):
-            continue
-        target = f"{file_path}/{rel.as_posix()}"
-        w.workspace.mkdirs(str(PurePosixPath(target).parent))
-        w.api_client.do("POST", f"/api/2.0/workspace-files/import-file{target}", query={"overwrite": "true"},
-                        data=path.read_bytes(), headers={"Content-Type": "application/octet-stream"})
-        uploaded.append(rel.as_posix())
-    for rel in sorted(before - set(uploaded)):
+    known = _read_json(w, snapshot).get("files") or {}
+    if not isinstance(known, dict):  # written by an earlier version: names only, so every file is uploaded once
+        known = dict.fromkeys(known, "")
+    current = {rel: sync.digest(root / rel) for rel in sync.selected_files(root, bundle.config.get("sync"))}
+    changed = [rel for rel, sha in current.items() if known.get(rel) != sha]
+    for folder in sorted({str(PurePosixPath(f"{file_path}/{rel}").parent) for rel in changed}):
+        w.workspace.mkdirs(folder)
+    for rel in changed:
+        w.api_client.do("POST", f"/api/2.0/workspace-files/import-file{file_path}/{rel}", query={"overwrite": "true"},
+                        data=(root / rel).read_bytes(), headers={"Content-Type": "application/octet-stream"})
+    for rel in sorted(set(known) - set(current)):
         _delete_synced(w, f"{file_path}/{rel}")
-    _write_json(w, bundle, snapshot, {"files": uploaded})
-    return len(uploaded)
+    _write_json(w, bundle, snapshot, {"files": current})
+    return len(changed), len(current) - len(changed)
 
 
 def _delete_synced(w: Any, target: str) -> None:
@@ -455,7 +457,7 @@ def deploy(w: Any, bundle: Bundle, on_step: Callable[[str], None] | None = None)
     result = DeployResult(actions=plan(w, bundle))
     state = read_state(w, bundle)
     step(f"uploading files to {bundle.config['workspace']['file_path']}")
-    result.files = _sync_files(w, bundle)
+    result.files, result.unchanged_files = _sync_files(w, bundle)
     step("building artifacts")
     built = build_artifacts(w, bundle)
     result.artifacts = sorted(built.values())

@@ -123,14 +123,16 @@ def deploy_cmd(target: str = TargetOpt, var: list[str] = VarOpt, bundle_dir: str
                 or result.ids.get("adopted." + a.resource, ""), "detail": a.detail} for a in result.actions]
 
     def text() -> None:
-        console.print(f"Uploaded {result.files} file(s) to {bundle.config['workspace']['file_path']}")
+        console.print(f"Uploaded {result.files} file(s) to {bundle.config['workspace']['file_path']}"
+                      + (f" ({result.unchanged_files} unchanged since the last deploy)" if result.unchanged_files else ""))
         for artifact in result.artifacts:
             console.print(f"Built and uploaded {artifact}")
         for a in actions:
             console.print(f"  {a['action']:9} {a['resource']} {a['id']} {a['detail']}".rstrip())
         console.print("[green]Deployment complete![/]")
 
-    emit(output, {"files": result.files, "artifacts": result.artifacts, "actions": actions}, text)
+    emit(output, {"files": result.files, "unchanged_files": result.unchanged_files, "artifacts": result.artifacts,
+                  "actions": actions}, text)
 
 
 QUEUED = "QUEUED"  # a run's life_cycle_state while max_concurrent_runs holds it back
