@@ -1350,38 +1350,68 @@ class PlanRewriter:
         return sqltext.answer_query([("key", "string"), ("value", "string")], [(key, value)])
 
     def set_checked(self, operation: base_pb2.ConfigRequest.Operation, call: Call) -> base_pb2.ConfigResponse:
-        """A ``set`` of session settings (SQL ``SET``, ``spark.conf.set``, a SQL connection's session configuration),
-        put back as they were if the engine cannot plan a query with the new values: Sail stores any text and then
-        failed every later statement of the session (``SET ANSI_MODE = maybe``, then even ``SELECT 1``). Refused
-        with INVALID_CONF_VALUE naming the value and the setting; Sail's answer to the ``set`` otherwise."""
-        Operation = base_pb2.ConfigRequest.Operation
+        """A ``set`` of session settings (SQL ``SET``, ``spark.conf.set``, a session builder's ``.config()`` keys, a
+        SQL connection's session configuration), put back as they were if the engine cannot plan a query with the
+        new values: Sail stores any text and then failed every later statement of the session (``SET ANSI_MODE =
+        maybe``, then even ``SELECT 1``). Refused with INVALID_CONF_VALUE naming each value it cannot use; Sail's
+        answer to the ``set`` otherwise."""
         pairs = [(p.key, p.value) for p in operation.set.pairs]
         for key, value in pairs:
             if key == sqltext.TIME_ZONE_KEY and not sqltext.is_time_zone(value):
                 raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
                              f"{value!r} is not a time zone: name a region (Asia/Manila) or an offset (+08:00).")
         keys = [key for key, _ in pairs]
-        before = self.upstream.config(call.session_id, call.user_id,
-                                      Operation(get_option=base_pb2.ConfigRequest.GetOption(keys=keys)))
-        was = {p.key: p.value for p in before.pairs if p.HasField("value")}
-        answer = self.upstream.config(call.session_id, call.user_id, operation)
+        was = self._settings(keys, call)
+        try:
+            answer = self.upstream.config(call.session_id, call.user_id, operation)
+            failure = self._unplannable(call)
+        except UpstreamError as exc:  # Sail may refuse a set of several keys, yet keep what it was given
+            failure = exc
+        if failure is None:
+            return answer
+        self._put_back(keys, was, call)
+        culprits = pairs if len(pairs) == 1 else [pair for pair in pairs if self._unplannable_alone(pair, was, call)]
+        named = culprits or pairs
+        values = " and ".join(f"the value '{v}' in the config \"{k}\"" for k, v in named)
+        kept = "The setting keeps its value." if len(pairs) == 1 else \
+            "No setting of the call was changed: each keeps its value."
+        raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
+                     f"{values[0].upper()}{values[1:]} {'is' if len(named) == 1 else 'are'} invalid: "
+                     f"{failure.error.details()}. {kept}")
+
+    # A query whose planning reads the settings a bad value breaks (ANSI mode, the session time zone)
+    _SETTINGS_PROBE = "SELECT CAST(CAST('2024-01-01 00:00:00' AS TIMESTAMP) AS STRING) AS probe"
+
+    def _settings(self, keys: list[str], call: Call) -> dict[str, str]:
+        got = self.upstream.config(call.session_id, call.user_id, base_pb2.ConfigRequest.Operation(
+            get_option=base_pb2.ConfigRequest.GetOption(keys=keys)))
+        return {p.key: p.value for p in got.pairs if p.HasField("value")}
+
+    def _unplannable(self, call: Call) -> UpstreamError | None:
         try:
             self.upstream.query_rows(call.session_id, call.user_id,
-                                     relations_pb2.Relation(sql=relations_pb2.SQL(query="SELECT 1")))
+                                     relations_pb2.Relation(sql=relations_pb2.SQL(query=self._SETTINGS_PROBE)))
         except UpstreamError as exc:
-            kept = [base_pb2.KeyValue(key=k, value=was[k]) for k in keys if k in was]
-            unset = [k for k in keys if k not in was]
-            if kept:
-                self.upstream.config(call.session_id, call.user_id, Operation(set=base_pb2.ConfigRequest.Set(
-                    pairs=kept)))
-            if unset:
-                self.upstream.config(call.session_id, call.user_id, Operation(unset=base_pb2.ConfigRequest.Unset(
-                    keys=unset)))
-            named = " and ".join(f"the value '{v}' in the config \"{k}\"" for k, v in pairs)
-            raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
-                         f"{named[0].upper()}{named[1:]} is invalid: {exc.error.details()}. "
-                         f"The setting{'s keep their' if len(pairs) > 1 else ' keeps its'} value.") from None
-        return answer
+            return exc
+        return None
+
+    def _put_back(self, keys: list[str], was: dict[str, str], call: Call) -> None:
+        """``keys`` as they were: all unset first (Sail refuses any set while a value it cannot read is stored), then
+        the earlier values set again."""
+        Operation = base_pb2.ConfigRequest.Operation
+        self.upstream.config(call.session_id, call.user_id, Operation(unset=base_pb2.ConfigRequest.Unset(keys=keys)))
+        kept = [base_pb2.KeyValue(key=k, value=was[k]) for k in keys if k in was]
+        if kept:
+            self.upstream.config(call.session_id, call.user_id, Operation(set=base_pb2.ConfigRequest.Set(pairs=kept)))
+
+    def _unplannable_alone(self, pair: tuple[str, str], was: dict[str, str], call: Call) -> bool:
+        """Whether one setting of a refused call is one the engine cannot plan with (to name only those)."""
+        key, value = pair
+        self.upstream.config(call.session_id, call.user_id, base_pb2.ConfigRequest.Operation(
+            set=base_pb2.ConfigRequest.Set(pairs=[base_pb2.KeyValue(key=key, value=value)])))
+        bad = self._unplannable(call) is not None
+        self._put_back([key], was, call)
+        return bad
 
     def _use(self, sql: str, head: list[str], call: Call) -> str:
         target = [t.text for t in sqltext.tokens(sql)[1:] if t.text not in (";",)]
