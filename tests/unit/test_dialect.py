@@ -51,6 +51,22 @@ def test_qualify_and_pivot_are_respelled():
                     "SELECT * FROM s.t JOIN s.unknown z ON true QUALIFY rank() OVER (ORDER BY v) = 1",
                     "SELECT * FROM s.t LEFT SEMI JOIN s.u ON t.id = u.id QUALIFY rank() OVER (ORDER BY v) = 1"):
         assert rewrite(unknown, columns_of).startswith("SELECT * FROM (SELECT *, ")  # not guessed
+    # found by a hostile audit: a CTE named like a table answered the table's columns; an alias list, a CTE's and a
+    # VALUES list's own names are the source's columns; a user's _c1 is not taken for the rewrite's own name
+    assert rewrite("WITH t AS (SELECT 'q' AS tag, 7 AS id) SELECT * FROM t QUALIFY row_number() OVER (ORDER BY id) = 1",
+                   columns_of).startswith("WITH t AS (SELECT 'q' AS tag, 7 AS id) SELECT `tag`, `id` FROM")
+    assert rewrite("SELECT * FROM s.t AS x(p, q, r) QUALIFY row_number() OVER (ORDER BY p) = 1", columns_of).startswith(
+        "SELECT `p`, `q`, `r` FROM (SELECT `p`, `q`, `r`, ROW_NUMBER()")
+    assert rewrite("SELECT * FROM VALUES (1, 2) AS v(x, y) QUALIFY row_number() OVER (ORDER BY x) = 1",
+                   columns_of).startswith("SELECT `x`, `y` FROM (SELECT `x`, `y`, ROW_NUMBER()")
+    assert rewrite("SELECT x.id, y.id, x.g AS _c1 FROM s.t x JOIN s.u y ON x.id = y.id QUALIFY row_number() OVER "
+                   "(ORDER BY x.v) = 1", columns_of).startswith("SELECT _c0 AS `id`, _c1_2 AS `id`, _c1 FROM")
+    for kept in ("SELECT * EXCEPT (v) FROM s.t QUALIFY row_number() OVER (ORDER BY id) = 1",
+                 "SELECT * FROM s.t LATERAL VIEW EXPLODE(ARRAY(1, 2)) e AS n QUALIFY row_number() OVER (ORDER BY n) = 1",
+                 "SELECT * FROM s.t PIVOT (SUM(v) FOR g IN ('a' AS a)) QUALIFY row_number() OVER (ORDER BY id) = 1",
+                 "SELECT * FROM s.t JOIN x.t ON true QUALIFY row_number() OVER (ORDER BY 1) = 1",  # two sources named t
+                 "SELECT * FROM (SELECT x.id, y.id FROM s.t x JOIN s.u y ON true) z QUALIFY rank() OVER (ORDER BY 1) = 1"):
+        assert rewrite(kept, columns_of).startswith("SELECT * ")  # left as written: not guessed
     pivoted = rewrite("SELECT * FROM s.t PIVOT (SUM(v) FOR g IN ('a' AS a, 'b'))", columns_of)
     assert pivoted == "SELECT * FROM s.t PIVOT(SUM(v) FOR (g) IN (('a') AS a, ('b')))"
     assert rewrite("SELECT * FROM s.t UNPIVOT (x FOR k IN (v))", columns_of) is None

@@ -179,6 +179,13 @@ def test_an_unresolved_column_proposes_the_nearest_columns_as_spark_does():
     many = [("main", "s", "t", f"c{i}") for i in range(7)]
     assert suggested_columns("`c9`", many) == [f"`c{i}`" for i in range(5)] and MAX_SUGGESTIONS == 5  # Spark's take(5)
 
+    # names needing quotes are compared quoted, as Spark compares them (worked by hand: mixd→Mixed 2, →`x y` 5,
+    # →`a``b` 6; `Mixed Cas`→`Mixed Case` 1, →`a.b` 9, the three-letter ones 9 or 10 in their order)
+    assert suggested_columns("`mixd`", [("m", "s", "q", c) for c in ("a`b", "x y", "Mixed")]) == [
+        "`Mixed`", "`x y`", "`a``b`"]
+    assert suggested_columns("`Mixed Cas`", [("m", "s", "o", c) for c in ("_c0", "_w", "_t", "_o0", "Mixed Case",
+                                                                         "a.b")]) == [
+        "`Mixed Case`", "`a.b`", "`_c0`", "`_w`", "`_t`"]
     sail = 'attribute ObjectName([Identifier("agncy")]) is missing from the schema: cannot resolve attribute'
     translated = translate(sail, None, 3, (), lambda: table)
     assert translated is not None
@@ -189,6 +196,9 @@ def test_an_unresolved_column_proposes_the_nearest_columns_as_spark_does():
     info = error_details_pb2.ErrorInfo()
     status.details[0].Unpack(info)
     assert info.metadata["errorClass"] == "UNRESOLVED_COLUMN.WITH_SUGGESTION" and info.metadata["sqlState"] == "42703"
+    there = 'attribute ObjectName([Identifier("agency")]) is missing from the schema: cannot resolve attribute'
+    kept = translate(there, None, 3, (), lambda: [("main", "s", "t", "agency")])  # the engine's own miss: no echo
+    assert kept is not None and kept[0].startswith("[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION]")
     for unknown in (None, lambda: []):  # not asked, or nothing known: no guess
         plain = translate(sail, None, 3, (), unknown)
         assert plain is not None and plain[0].startswith("[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION]")

@@ -93,6 +93,19 @@ def test_qualify_over_a_join_answers_the_columns_of_its_stars_only(sql):
         ("BOM", 2, D("70.00"), "Bombay"), ("RIM", 1, D("100.00"), "Rizal")]  # USING's key first, once
 
 
+def test_qualify_over_a_temporary_view_named_like_a_table_answers_the_views_columns(server):
+    """The star was written out as the catalog table's columns (a hostile audit): the session's temporary view of
+    that name comes first, as Spark resolves it, so its own columns are answered."""
+    with server.workspace.engine.spark() as spark:
+        spark.sql("CREATE SCHEMA IF NOT EXISTS dialect")
+        spark.sql("USE SCHEMA dialect")
+        spark.sql("CREATE OR REPLACE TABLE dialect.shadowed (id INT, tag STRING)")
+        spark.sql("CREATE OR REPLACE TEMP VIEW shadowed AS SELECT 'tv' AS tag, 42 AS id, 'extra' AS more")
+        answer = spark.sql("SELECT * FROM shadowed QUALIFY row_number() OVER (ORDER BY id) = 1")
+        assert answer.columns[:3] == ["tag", "id", "more"]
+        assert tuple(answer.collect()[0])[:3] == ("tv", 42, "extra")
+
+
 def test_an_unknown_column_is_answered_with_the_columns_meant(sql):
     """Spark's UNRESOLVED_COLUMN.WITH_SUGGESTION on every way in: the table's columns nearest the name, nearest first
     (worked by hand: agncy→agency 1, →month 4, →wht 5); with an alias, qualified by it. Where the columns in scope
@@ -106,7 +119,9 @@ def test_an_unknown_column_is_answered_with_the_columns_meant(sql):
                                                   "following? [`s`.`month`, `s`.`wht`, `s`.`agency`].")):
         run(f"SELECT agency FROM {t} s WHERE s.mnth = 1")
     for scoped in (f"WITH c AS (SELECT agency AS a FROM {t}) SELECT agncy FROM c",
-                   f"SELECT agncy FROM (SELECT agency AS a FROM {t}) x"):  # in scope: `a` only, not the table's
+                   f"SELECT agncy FROM (SELECT agency AS a FROM {t}) x",  # in scope: `a` only, not the table's
+                   f"SELECT agency FROM {t} UNION ALL SELECT agncy FROM {t} x",  # which branch's scope
+                   f"SELECT agncy FROM {t} AS s(a, m, w)"):  # the alias renames the columns
         with pytest.raises(Exception, match=r"\[UNRESOLVED_COLUMN\.WITHOUT_SUGGESTION\] .* name `agncy` cannot be "
                                             r"resolved\. SQLSTATE"):
             run(scoped)
@@ -120,11 +135,24 @@ def test_an_unknown_column_of_a_dataframe_is_answered_with_the_tables_columns(se
     with server.workspace.engine.spark() as spark:
         spark.sql("CREATE SCHEMA IF NOT EXISTS dialect")
         spark.sql("CREATE OR REPLACE TABLE dialect.sales_frame (agency STRING, month INT, wht DECIMAL(18,2))")
+        spark.sql("CREATE OR REPLACE TABLE dialect.sales_target (code STRING)")
         with pytest.raises(Exception, match=re.escape("name `agncy` cannot be resolved. Did you mean one of the "
                                                       "following? [`agency`, `month`, `wht`].")):
             spark.table("dialect.sales_frame").select("agncy").collect()
-        with pytest.raises(Exception, match=r"WITHOUT_SUGGESTION\] .* name `nw` cannot be resolved\. SQLSTATE"):
-            spark.table("dialect.sales_frame").withColumn("new", F.lit(1)).select("nw").collect()
+        frame = spark.table("dialect.sales_frame")
+        for made in (lambda: frame.withColumn("new", F.lit(1)).select("nw"),
+                     lambda: frame.drop("agency").select("agncy"),  # dropped before: not in scope
+                     lambda: frame.select("month").select("mnth"),
+                     lambda: spark.sql("SELECT month FROM dialect.sales_frame").select("mnth")):
+            with pytest.raises(Exception, match=r"WITHOUT_SUGGESTION\] .* cannot be resolved\. SQLSTATE"):
+                made().collect()
+        with pytest.raises(Exception, match=re.escape("`agncy` cannot be resolved. Did you mean one of the following? "
+                                                      "[`agency`, `month`, `wht`].")):  # the source's, not the target's
+            spark.sql("INSERT INTO dialect.sales_target SELECT agncy FROM dialect.sales_frame").collect()
+        spark.sql("CREATE OR REPLACE TEMP VIEW sales_frame AS SELECT 1 AS num")  # named like the table: comes first
+        spark.sql("USE SCHEMA dialect")
+        with pytest.raises(Exception, match=r"WITHOUT_SUGGESTION\] .* name `nm` cannot be resolved\. SQLSTATE"):
+            spark.sql("SELECT nm FROM sales_frame").collect()
 
 
 def test_pivot_and_unpivot(sql):

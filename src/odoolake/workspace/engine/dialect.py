@@ -27,6 +27,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
+from sqlglot.helper import find_new_name
 from sqlglot.tokens import TokenType
 
 from odoolake.workspace.engine import sqltext
@@ -148,10 +149,11 @@ def _filter_before_order_and_limit(tree: exp.Expr, columns_of: ColumnsOf) -> Non
     replaced in ``tree`` (the root stays the root)."""
     from sqlglot.transforms import eliminate_qualify
 
+    ctes = {cte.alias_or_name.lower(): cte.this for cte in tree.find_all(exp.CTE)}
     for select in list(tree.find_all(exp.Select)):
         if not select.args.get("qualify"):
             continue
-        _expand_stars(select, columns_of)
+        _expand_stars(select, columns_of, ctes)
         renamed = _unique_names(select)
         after = {key: select.args.get(key) for key in AFTER_QUALIFY}
         for key in AFTER_QUALIFY:
@@ -166,7 +168,7 @@ def _filter_before_order_and_limit(tree: exp.Expr, columns_of: ColumnsOf) -> Non
                     column.set("table", None)
             elif not ((isinstance(key, exp.Column) and not key.table and key.name.lower() in outputs) or
                       (isinstance(key, exp.Literal) and key.is_int)):
-                name = f"_o{len(hidden)}"
+                name = find_new_name(outputs | set(hidden), f"_o{len(hidden)}")
                 select.append("expressions", exp.alias_(key.copy(), name))
                 ordered.set("this", exp.column(name))
                 hidden.append(name)
@@ -186,21 +188,27 @@ def _filter_before_order_and_limit(tree: exp.Expr, columns_of: ColumnsOf) -> Non
             select.replace(outer)
 
 
-def _expand_stars(select: exp.Select, columns_of: ColumnsOf) -> None:
-    """Each ``*`` and ``t.*`` of ``select`` as the columns it stands for, in Spark's order, where every source is a
-    table whose columns are known: ``*`` is each source's columns in turn (the joins' order), ``t.*`` the columns of
-    the source named or aliased ``t``; one join USING answers its keys first, once (an inner or left join: the left
-    side's). A ``*`` over a NATURAL, RIGHT or FULL join USING, several joins with one USING, a LEFT SEMI or ANTI join,
-    or a source whose columns are not known here (``_columns_of_source``) stays as it is."""
-    if not select.is_star or select.args.get("from_") is None:
+def _expand_stars(select: exp.Select, columns_of: ColumnsOf, ctes: dict[str, exp.Expr]) -> None:
+    """Each ``*`` and ``t.*`` of ``select`` as the columns it stands for, in Spark's order, where every source's
+    columns are known here (``_columns_of_source``): ``*`` is each source's columns in turn (the joins' order), ``t.*``
+    the columns of the source named or aliased ``t``; one join USING answers its keys first, once (an inner or left
+    join: the left side's). Left as it is (the window column then shows): a ``*`` over a NATURAL, RIGHT or FULL join
+    USING, several joins with one USING, a LEFT SEMI or ANTI join; ``* EXCEPT``, LATERAL VIEW, PIVOT; two sources
+    answering to one name; a source whose columns are not known."""
+    if not select.is_star or select.args.get("from_") is None or select.args.get("laterals"):
+        return
+    if any(s.args.get(k) for s in select.find_all(exp.Star) for k in ("except_", "except", "replace", "rename")):
         return
     sources: dict[str, list[str]] = {}  # the name each source is referred to by: its columns
+    written: dict[str, str] = {}  # that name: the source's schema, for a star qualified with it (``s.t.*``)
     joins = select.args.get("joins") or []
     for source in [select.args["from_"].this, *[j.this for j in joins]]:
-        columns = _columns_of_source(source, columns_of)
-        if not columns:
+        columns = _columns_of_source(source, columns_of, ctes)
+        key = source.alias_or_name.lower()
+        if not columns or key in sources or source.args.get("pivots"):
             return
-        sources[source.alias_or_name.lower()] = columns
+        sources[key] = columns
+        written[key] = source.db.lower() if isinstance(source, exp.Table) and not source.alias else ""
     using = [j for j in joins if j.args.get("using")]
     plain = not any(j.method or j.kind in ("SEMI", "ANTI") for j in joins) and \
         (not using or (len(joins) == 1 and joins[0].side not in ("RIGHT", "FULL")))
@@ -215,10 +223,11 @@ def _expand_stars(select: exp.Select, columns_of: ColumnsOf) -> None:
                                                    for column in columns if column.lower() not in
                                                    {k.lower() for k in keys}]
         elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
-            columns = sources.get(projection.table.lower()) if not projection.args.get("db") else None
-            if columns is None:
+            table = projection.table.lower()
+            if table not in sources or projection.args.get("catalog") or \
+                    (projection.db and projection.db.lower() != written[table]):
                 return
-            named = [(projection.table.lower(), column) for column in columns]
+            named = [(table, column) for column in sources[table]]
         else:
             projections.append(projection)
             continue
@@ -228,19 +237,29 @@ def _expand_stars(select: exp.Select, columns_of: ColumnsOf) -> None:
     select.set("expressions", projections)
 
 
-def _columns_of_source(source: exp.Expr, columns_of: ColumnsOf) -> list[str] | None:
-    """The columns a FROM or JOIN source answers, in order: a table's from the catalog, a subquery's from its own
-    projections (a UNION's first query's) when they are all named (no ``*``); None when they are not known here."""
+def _columns_of_source(source: exp.Expr, columns_of: ColumnsOf, ctes: dict[str, exp.Expr]) -> list[str] | None:
+    """The columns a FROM or JOIN source answers, in order: those its alias names (``AS s(p, q)``); else a CTE's or
+    a subquery's own projections (a UNION's first query's) when all are named, without a ``*`` and none twice; a
+    table's from the catalog. None when they are not known here."""
+    alias = source.args.get("alias")
+    if isinstance(alias, exp.TableAlias) and alias.columns:
+        return [c.name for c in alias.columns]
     if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
+        if not source.db and source.name.lower() in ctes:
+            return _named_projections(ctes[source.name.lower()])
         return columns_of(".".join(p.name for p in source.parts))
-    if not isinstance(source, exp.Subquery) or not source.alias:
-        return None
-    query = source.this
+    if isinstance(source, exp.Subquery) and source.alias:
+        return _named_projections(source.this)
+    return None
+
+
+def _named_projections(query: exp.Expr) -> list[str] | None:
     while isinstance(query, exp.SetOperation):  # a UNION's columns are named by its first query
         query = query.this
-    if isinstance(query, exp.Select) and not query.is_star and all(s.alias_or_name for s in query.selects):
-        return [s.alias_or_name for s in query.selects]
-    return None
+    if not isinstance(query, exp.Select) or query.is_star or not all(s.alias_or_name for s in query.selects):
+        return None
+    names = [s.alias_or_name for s in query.selects]
+    return names if len({n.lower() for n in names}) == len(names) else None
 
 
 def _unique_names(select: exp.Select) -> dict[str, str]:
@@ -249,11 +268,13 @@ def _unique_names(select: exp.Select) -> dict[str, str]:
     seen: dict[str, int] = {}
     for projection in select.selects:
         seen[projection.alias_or_name.lower()] = seen.get(projection.alias_or_name.lower(), 0) + 1
+    taken = set(seen)
     renamed: dict[str, str] = {}
     for i, projection in enumerate(select.selects):
         name = projection.alias_or_name
         if seen.get(name.lower(), 0) > 1:
-            unique = f"_c{i}"
+            unique = find_new_name(taken, f"_c{i}")
+            taken.add(unique)
             renamed[unique] = name
             target = projection.this if isinstance(projection, exp.Alias) else projection
             projection.replace(exp.alias_(target.copy(), unique))
@@ -722,18 +743,23 @@ def has_subquery(condition: str) -> bool:
 
 
 def read_tables(sql: str) -> list[tuple[str, str]] | None:
-    """``(table name as written, its alias or "")`` for every table a query reads, or None
-    when it reads anything else (a subquery, a CTE, a table function) or does not parse: then the columns in scope
-    cannot be told from the catalog alone."""
+    """``(table name as written, its alias or "")`` for every table a query reads (not the table an INSERT or CTAS
+    writes), or None when it reads anything else (a subquery, a CTE, a table function, VALUES, a PIVOT, an alias
+    renaming a table's columns), has several scopes (a UNION) or does not parse: then the columns in scope cannot be
+    told from the catalog alone."""
     try:
         tree = sqlglot.parse_one(sql, read=READ)
     except ParseError:
         return None
-    if tree.find(exp.With, exp.Subquery, exp.Lateral, exp.Unnest) is not None:
-        return None
+    if tree.find(exp.With, exp.Subquery, exp.Lateral, exp.Unnest, exp.SetOperation, exp.Pivot, exp.Values) is not None:
+        return None  # columns the catalog does not hold, or (a UNION) several scopes
+    targets = {id(t) for t in tree.this.find_all(exp.Table)} if isinstance(tree, (exp.Insert, exp.Create)) else set()
     tables: list[tuple[str, str]] = []
     for table in tree.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier):
+        if id(table) in targets:  # what an INSERT or CTAS writes is not in its query's scope
+            continue
+        alias = table.args.get("alias")
+        if not isinstance(table.this, exp.Identifier) or (isinstance(alias, exp.TableAlias) and alias.columns):
             return None
         tables.append((".".join(p.name for p in table.parts), table.alias))
     return tables

@@ -343,13 +343,18 @@ def _sql_id(parts: Iterable[str]) -> str:
     return ".".join("`" + p.replace("`", "``") + "`" for p in parts)
 
 
+def _quote_if_needed(parts: Iterable[str]) -> str:
+    """Spark's ``quoteIfNeeded``: a part of letters, digits and underscores (not only digits) as it is."""
+    return ".".join(p if re.fullmatch(r"\w+", p, re.ASCII) and not p.isdigit() else _sql_id([p]) for p in parts)
+
+
 def suggested_columns(name: str, candidates: list[tuple[str, ...]]) -> list[str]:
     """Spark's proposal for an unresolved column ``name`` (as the message quotes it): the candidates nearest it by
-    edit distance, at most MAX_SUGGESTIONS, each quoted as Spark quotes it. As Spark shortens them: a qualifier all
-    candidates share is left out when ``name`` has one part, and a namespace they all share (all but the table) when
-    ``name`` is not fully qualified."""
+    edit distance (both quoted only where needed, as Spark compares them), at most MAX_SUGGESTIONS, each quoted. As
+    Spark shortens them: a qualifier all candidates share is left out when ``name`` has one part, and a namespace
+    they all share (all but the table) when ``name`` is not fully qualified."""
     parts = [p.replace("``", "`") for p in re.findall(r"`((?:[^`]|``)+)`", name)]
-    written = ".".join(parts)
+    written = _quote_if_needed(parts)
     if len(parts) == 1 and len({c[:-1] for c in candidates}) == 1:
         shown = [c[-1:] for c in candidates]
     elif len(parts) < 3 and len({c[:-2] for c in candidates}) == 1:
@@ -357,7 +362,7 @@ def suggested_columns(name: str, candidates: list[tuple[str, ...]]) -> list[str]
     else:
         shown = list(candidates)
     shown = list(dict.fromkeys(shown))  # a table read twice under one name offers its columns once
-    ordered = sorted(shown, key=lambda c: levenshtein(".".join(c), written))  # stable: ties keep the input's order
+    ordered = sorted(shown, key=lambda c: levenshtein(_quote_if_needed(c), written))  # stable: ties keep their order
     return [_sql_id(c) for c in ordered[:MAX_SUGGESTIONS]]
 
 
@@ -368,9 +373,10 @@ def _with_suggestion(found: SparkError, candidates: Candidates | None) -> SparkE
         return found
     named = _UNRESOLVED.search(found.message)
     columns = candidates() if named is not None else []
-    if named is None or not columns:
-        return found
-    proposal = ", ".join(suggested_columns(named.group("name"), columns))
+    proposed = suggested_columns(named.group("name"), columns) if named is not None and columns else []
+    if not proposed or named is None or named.group("name") in proposed:
+        return found  # nothing known, or the engine failed a name that is there: no proposal would help
+    proposal = ", ".join(proposed)
     return dataclasses.replace(found, error_class="UNRESOLVED_COLUMN.WITH_SUGGESTION",
                                message=f"{found.message} Did you mean one of the following? [{proposal}].")
 

@@ -237,7 +237,12 @@ class WriteInput:
 # Spark Connect messages that bring columns the catalog does not know into a DataFrame's scope (``column_candidates``)
 NAMES_COLUMNS = frozenset({"Alias", "ToDF", "WithColumnsRenamed", "Aggregate", "LocalRelation", "CachedLocalRelation",
                            "CachedRemoteRelation", "Range", "DataSource", "Unpivot", "SetOperation", "SubqueryAlias",
+                           "Drop",
                            "CommonInlineUserDefinedTableFunction", "MapPartitions", "GroupMap", "CoGroupMap"})
+
+
+# DataFrame steps over a SQL query's answer: its columns are the query's, not its tables'
+RELATION_STEPS = frozenset({"Project", "Filter", "Sort", "Limit", "Offset", "Tail", "Sample", "Deduplicate", "Join"})
 
 
 class PlanRewriter:
@@ -948,7 +953,7 @@ class PlanRewriter:
                         raise self._needs_command("INSERT … REPLACE")
                     return self._insert_replace_where(replacing, call, list(replacing.replace_on) or None)
             literals = dialect.inserted_literals(sql)  # before the column list is filled in
-            sql = dialect.fill_insert_columns(sql, lambda name: self._columns(name, call)) or sql
+            sql = dialect.fill_insert_columns(sql, lambda name: self._columns(name, call, views_first=False)) or sql
             sql = dialect.rewrite(sql, lambda name: self._columns(name, call)) or sql
             if eager and standalone and location is not None:
                 assert written is not None
@@ -1007,8 +1012,10 @@ class PlanRewriter:
         columns the catalog does not hold (a subquery, a CTE, a table function, a table not found; a DataFrame's
         ``withColumn``, aggregate, local rows: ``NAMES_COLUMNS``): a proposal missing what is in scope would
         mislead."""
-        if NAMES_COLUMNS & set(errors.message_types(request)):
-            return []
+        types = list(errors.message_types(request))
+        if NAMES_COLUMNS & set(types) or types.count("Project") > 1 or \
+                ("SQL" in types and RELATION_STEPS & set(types)):
+            return []  # columns made, dropped or chosen before the failing step: not the tables' own
         candidates: list[tuple[str, ...]] = []
         for field, text in errors.written_fields(request):
             tables = dialect.read_tables(text) if field in errors.SQL_FIELDS else [(text, "")]
@@ -1026,9 +1033,14 @@ class PlanRewriter:
                 candidates += [(*qualifier, column) for column in columns]
         return candidates
 
-    def _columns(self, name: str, call: Call) -> list[str] | None:
+    def _columns(self, name: str, call: Call, views_first: bool = True) -> list[str] | None:
+        """The columns of the catalog table ``name`` reads; None when it is not one (a temporary view of the session
+        by that name comes first, as Spark resolves it in a query: ``views_first``) or cannot be looked up."""
         try:
-            info = self.catalog.find(self.resolve(name, call))
+            full = self.resolve(name, call)
+            if views_first and self._temporary_view_hides(name, full, call):
+                return None
+            info = self.catalog.find(full)
         except (CallRefused, UpstreamError, grpc.RpcError):
             return None
         return [c["name"] for c in info.columns] if info is not None else None
