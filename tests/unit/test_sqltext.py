@@ -234,9 +234,20 @@ def test_set_statements_read_as_the_spark_settings_they_name(text, expected):
     assert (found if found is None else (found.verb, found.key, found.value)) == expected
 
 
-def test_a_time_zone_is_a_region_or_an_offset():
-    assert all(sqltext.is_time_zone(z) for z in ("Asia/Manila", "UTC", "+08:00", "-0530", "UTC+8", "GMT-03:00", "Z"))
-    assert not any(sqltext.is_time_zone(z) for z in ("No/Such_Zone", "America/New_York' -- note", "", "../etc"))
+def test_a_time_zone_is_read_as_spark_reads_it_and_kept_as_the_engine_can_use_it():
+    """Java's ZoneId.of with SHORT_IDS, as Spark reads spark.sql.session.timeZone (worked by hand); whole-hour
+    offsets as their Etc/GMT region, whose POSIX sign is the opposite of the offset's."""
+    assert {z: sqltext.engine_time_zone(z) for z in (
+        "Asia/Manila", "UTC", "Z", "GMT", "UT", "+8", "+08", "GMT+8", "UTC+08:00", "+0800", "-5", "+00:00",
+        "-05:30", "+0530", "+05:45:30", "-12", "+14", "+14:30", "-13", "PST", "IST", "EST")} == {
+        "Asia/Manila": "Asia/Manila", "UTC": "UTC", "Z": "UTC", "GMT": "UTC", "UT": "UTC", "+8": "Etc/GMT-8",
+        "+08": "Etc/GMT-8", "GMT+8": "Etc/GMT-8", "UTC+08:00": "Etc/GMT-8", "+0800": "Etc/GMT-8", "-5": "Etc/GMT+5",
+        "+00:00": "UTC", "-05:30": "-05:30", "+0530": "+05:30", "+05:45:30": "+05:45:30", "-12": "Etc/GMT+12",
+        "+14": "Etc/GMT-14", "+14:30": "+14:30", "-13": "-13:00", "PST": "America/Los_Angeles",
+        "IST": "Asia/Kolkata", "EST": "Etc/GMT+5"}  # EST is -05:00 to Java
+    for refused in ("No/Such_Zone", "America/New_York' -- note", "", "../etc", "utc", "z", "+19:00", "+25", "+99:00",
+                    "+08:60"):
+        assert sqltext.engine_time_zone(refused) is None, refused
 
 
 def test_create_table_finds_the_comments_sail_would_drop():

@@ -290,10 +290,15 @@ def test_a_setting_the_engine_cannot_plan_with_is_refused_and_the_session_keeps_
         assert (spark.conf.get("spark.sql.session.timeZone"), spark.conf.get("spark.sql.ansi.enabled")) == (
             "Asia/Tokyo", "false")
         assert spark.sql("SELECT 1 AS one").collect()[0].one == 1
-        # a zone the engine cannot read (it planned SELECT 1, then failed every query with a timestamp)
-        with pytest.raises(Exception, match=r"INVALID_CONF_VALUE\] The value 'GMT\+8' in the config"):
-            spark.conf.set("spark.sql.session.timeZone", "GMT+8")
-        assert spark.sql("SELECT CAST(TIMESTAMP'2024-01-01 00:00:00' AS STRING) AS s").collect()[0].s.startswith("2024")
+        # the offsets Spark takes, which the engine could not read (it planned SELECT 1, then failed every query with
+        # a timestamp) or format (date_format's X): kept as the engine reads them, eight hours east either way
+        for spelled in ("GMT+8", "+8", "+08:00"):
+            spark.conf.set("spark.sql.session.timeZone", spelled)
+            row = spark.sql("SELECT date_format(TIMESTAMP'2024-01-01 00:00:00', 'yyyy-MM-dd HH:mm XXX') AS local, "
+                            "CAST(CAST(TIMESTAMP'2024-01-01 00:00:00' AS BIGINT) AS STRING) AS epoch").collect()[0]
+            assert (row.local, row.epoch) == ("2024-01-01 00:00 +08:00", "1704038400"), spelled  # 2023-12-31T16:00Z
+        with pytest.raises(Exception, match=r"INVALID_CONF_VALUE.*'\+19:00' is not a time zone"):
+            spark.conf.set("spark.sql.session.timeZone", "+19:00")  # beyond Java's ±18:00
         with pytest.raises(Exception, match=r"INVALID_CONF_VALUE.*'No/Such_Zone' is not a time zone"):
             spark.conf.set("spark.sql.session.timeZone", "No/Such_Zone")
         spark.conf.set("spark.sql.session.timeZone", "Asia/Manila")

@@ -1368,10 +1368,14 @@ class PlanRewriter:
         maybe``, then even ``SELECT 1``). Refused with INVALID_CONF_VALUE naming each value it cannot use; Sail's
         answer to the ``set`` otherwise."""
         pairs = [(p.key, p.value) for p in operation.set.pairs]
-        for key, value in pairs:
-            if key == sqltext.TIME_ZONE_KEY and not sqltext.is_time_zone(value):
-                raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
-                             f"{value!r} is not a time zone: name a region (Asia/Manila) or an offset (+08:00).")
+        for pair in operation.set.pairs:
+            if pair.key == sqltext.TIME_ZONE_KEY:
+                zone = sqltext.engine_time_zone(pair.value)
+                if zone is None:
+                    raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
+                                 f"{pair.value!r} is not a time zone: name a region (Asia/Manila) or an offset "
+                                 "(+08:00).")
+                pair.value = zone  # as the engine reads it (the offset forms Spark takes, short IDs)
         keys = [key for key, _ in pairs]
         was = self._settings(keys, call)
         try:

@@ -68,7 +68,20 @@ SESSION_PARAMETERS = {
 TIME_ZONE_KEY = SESSION_PARAMETERS["timezone"]
 _SET_VERB = re.compile(r"(SET|RESET)\b\s*(.*?)\s*;?\s*", re.IGNORECASE | re.DOTALL)
 _TIME_ZONE = re.compile(r"TIME\s+ZONE\b\s*(.*)", re.IGNORECASE | re.DOTALL)
-_ZONE_OFFSET = re.compile(r"(?:UTC|GMT|UT)?[+-]\d{1,2}(?::?\d{2}(?::?\d{2})?)?|Z|UTC|GMT|UT", re.IGNORECASE)
+# Java's ZoneId.of, which Spark's session time zone goes through: an offset (+8, +08, +08:00, +0800, +08:00:00), with
+# or without a UTC/GMT/UT prefix, or one of those alone; case matters ("utc" is no zone)
+_ZONE_OFFSET = re.compile(r"(?:(?:UTC|GMT|UT)?(?P<sign>[+-])(?P<h>\d{1,2})(?::?(?P<m>\d{2})(?::?(?P<s>\d{2}))?)?)"
+                          r"|Z|UTC|GMT|UT")
+MAX_OFFSET_SECONDS = 18 * 3600  # java.time.ZoneOffset's range
+# Java's ZoneId.SHORT_IDS, which Spark's session time zone accepts (PST is America/Los_Angeles)
+SHORT_ZONE_IDS = {
+    "EST": "-05:00", "HST": "-10:00", "MST": "-07:00", "ACT": "Australia/Darwin", "AET": "Australia/Sydney",
+    "AGT": "America/Argentina/Buenos_Aires", "ART": "Africa/Cairo", "AST": "America/Anchorage", "BET": "America/Sao_Paulo",
+    "BST": "Asia/Dhaka", "CAT": "Africa/Harare", "CNT": "America/St_Johns", "CST": "America/Chicago",
+    "CTT": "Asia/Shanghai", "EAT": "Africa/Addis_Ababa", "ECT": "Europe/Paris", "IET": "America/Indiana/Indianapolis",
+    "IST": "Asia/Kolkata", "JST": "Asia/Tokyo", "MIT": "Pacific/Apia", "NET": "Asia/Yerevan", "NST": "Pacific/Auckland",
+    "PLT": "Asia/Karachi", "PNT": "America/Phoenix", "PRT": "America/Puerto_Rico", "PST": "America/Los_Angeles",
+    "SST": "Pacific/Guadalcanal", "VST": "Asia/Ho_Chi_Minh"}
 
 
 @dataclass(frozen=True)
@@ -114,18 +127,33 @@ def setting(sql: str) -> Setting | None:
     return Setting(verb, key, _setting_value(value) if eq and verb == "SET" else None)
 
 
-def is_time_zone(value: str) -> bool:
-    """Whether Spark can take ``value`` as a session time zone: a region (``Asia/Manila``) or an offset (``+08:00``,
-    ``UTC+8``, ``Z``)."""
-    if _ZONE_OFFSET.fullmatch(value):
-        return True
+def engine_time_zone(value: str) -> str | None:
+    """The session time zone the engine should keep for ``value`` as Spark reads it (Java's ``ZoneId.of`` with its
+    short IDs), or None when Spark would refuse it. A region stays as written; an offset of whole hours becomes its
+    ``Etc/GMT`` region (``+8`` → ``Etc/GMT-8``: the engine reads offsets in casts but cannot format a timestamp's zone
+    with them), another offset ``±HH:MM[:SS]``, a zero one and ``Z`` ``UTC``."""
+    value = SHORT_ZONE_IDS.get(value, value)
+    offset = _ZONE_OFFSET.fullmatch(value)
+    if offset is not None:
+        if offset.group("sign") is None:
+            return "UTC"
+        h, m, s = (int(offset.group(g) or 0) for g in ("h", "m", "s"))
+        seconds = h * 3600 + m * 60 + s
+        if m > 59 or s > 59 or seconds > MAX_OFFSET_SECONDS:
+            return None
+        sign = offset.group("sign")
+        if seconds == 0:
+            return "UTC"
+        if m == s == 0 and (-12 <= h * (1 if sign == "+" else -1) <= 14):
+            return f"Etc/GMT{'-' if sign == '+' else '+'}{h}"  # the POSIX sign: Etc/GMT-8 is eight hours east
+        return f"{sign}{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+        return None
+    return value
 
 
 # Texts longer than this (a seed's INSERT of thousands of literal rows: 50 MB of tokens for 700 KB of text) are not
