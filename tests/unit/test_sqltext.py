@@ -505,3 +505,20 @@ def test_a_large_text_is_not_kept_among_the_cached_token_lists():
     first = sqltext.words(big, 2)
     assert first == ["INSERT", "INTO"] and sqltext._small_tokens.cache_info().currsize == before
     assert sqltext._tokens(big) is sqltext._tokens(big)  # read once for the statement
+
+
+def test_settings_spark_checks_when_set_are_checked_as_spark_checks_them():
+    """SQLConf's rules for the integer settings (the engine stored any text): an int, within Java's range, and for
+    spark.sql.shuffle.partitions positive; other keys are the engine's to judge."""
+    problem = sqltext.setting_problem
+    assert problem("spark.sql.shuffle.partitions", "abc") == "spark.sql.shuffle.partitions should be int, but was abc"
+    assert problem("spark.sql.shuffle.partitions", "2.5") == "spark.sql.shuffle.partitions should be int, but was 2.5"
+    assert problem("spark.sql.shuffle.partitions", "") is not None
+    assert problem("spark.sql.shuffle.partitions", "0") == "The value of spark.sql.shuffle.partitions should be positive."
+    assert problem("spark.sql.shuffle.partitions", "-1") is not None
+    assert problem("spark.sql.shuffle.partitions", " 8 ") is None
+    assert problem("spark.sql.execution.arrow.maxRecordsPerBatch", "0") is None  # no positivity rule: as Spark
+    assert problem("spark.sql.execution.arrow.maxRecordsPerBatch", "-1") is None
+    assert problem("spark.sql.execution.arrow.maxRecordsPerBatch", "2147483647") is None
+    assert problem("spark.sql.execution.arrow.maxRecordsPerBatch", "99999999999") is not None  # past an int
+    assert problem("my.own.key", "abc") is None

@@ -297,6 +297,9 @@ def test_a_setting_the_engine_cannot_plan_with_is_refused_and_the_session_keeps_
             row = spark.sql("SELECT date_format(TIMESTAMP'2024-01-01 00:00:00', 'yyyy-MM-dd HH:mm XXX') AS local, "
                             "CAST(CAST(TIMESTAMP'2024-01-01 00:00:00' AS BIGINT) AS STRING) AS epoch").collect()[0]
             assert (row.local, row.epoch) == ("2024-01-01 00:00 +08:00", "1704038400"), spelled  # 2023-12-31T16:00Z
+        with pytest.raises(Exception, match=r"INVALID_CONF_VALUE\] The value 'abc' in the config \"spark\.sql\.shuffle"
+                                            r"\.partitions\" is invalid: spark\.sql\.shuffle\.partitions should be int"):
+            spark.conf.set("spark.sql.shuffle.partitions", "abc")  # the engine kept any text here
         with pytest.raises(Exception, match=r"INVALID_CONF_VALUE.*'\+19:00' is not a time zone"):
             spark.conf.set("spark.sql.session.timeZone", "+19:00")  # beyond Java's ±18:00
         with pytest.raises(Exception, match=r"INVALID_CONF_VALUE.*'No/Such_Zone' is not a time zone"):

@@ -1369,6 +1369,11 @@ class PlanRewriter:
         answer to the ``set`` otherwise."""
         pairs = [(p.key, p.value) for p in operation.set.pairs]
         for pair in operation.set.pairs:
+            problem = sqltext.setting_problem(pair.key, pair.value)
+            if problem is not None:
+                raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
+                             f"The value '{pair.value}' in the config \"{pair.key}\" is invalid: "
+                             f"{problem.rstrip('.')}. The setting keeps its value.")
             if pair.key == sqltext.TIME_ZONE_KEY:
                 zone = sqltext.engine_time_zone(pair.value)
                 if zone is None:

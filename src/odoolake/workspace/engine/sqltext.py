@@ -127,6 +127,29 @@ def setting(sql: str) -> Setting | None:
     return Setting(verb, key, _setting_value(value) if eq and verb == "SET" else None)
 
 
+# Spark settings whose values Spark checks when they are set, with its rule: the engine stores any text for them.
+# (int, must be positive) as SQLConf declares them; a boolean's text is checked by the engine itself (a probe).
+INT_SETTINGS = {"spark.sql.shuffle.partitions": True, "spark.sql.execution.arrow.maxRecordsPerBatch": False,
+                "spark.sql.autoBroadcastJoinThreshold": False, "spark.sql.files.maxRecordsPerFile": False,
+                "spark.sql.maxConcurrentOutputFileWriters": False}
+JAVA_INT = (-(2 ** 31), 2 ** 31 - 1)
+
+
+def setting_problem(key: str, value: str) -> str | None:
+    """Why Spark refuses ``value`` for ``key`` (in Spark's words), or None."""
+    if key not in INT_SETTINGS:
+        return None
+    try:
+        number = int(value.strip())
+    except ValueError:
+        return f"{key} should be int, but was {value}"
+    if not JAVA_INT[0] <= number <= JAVA_INT[1]:
+        return f"{key} should be int, but was {value}"
+    if INT_SETTINGS[key] and number <= 0:
+        return f"The value of {key} should be positive."
+    return None
+
+
 def engine_time_zone(value: str) -> str | None:
     """The session time zone the engine should keep for ``value`` as Spark reads it (Java's ``ZoneId.of`` with its
     short IDs), or None when Spark would refuse it. A region stays as written; an offset of whole hours becomes its
