@@ -130,8 +130,7 @@ def setting(sql: str) -> Setting | None:
 # Spark settings whose values Spark checks when they are set, with its rule: the engine stores any text for them.
 # (int, must be positive) as SQLConf declares them; a boolean's text is checked by the engine itself (a probe).
 INT_SETTINGS = {"spark.sql.shuffle.partitions": True, "spark.sql.execution.arrow.maxRecordsPerBatch": False,
-                "spark.sql.autoBroadcastJoinThreshold": False, "spark.sql.files.maxRecordsPerFile": False,
-                "spark.sql.maxConcurrentOutputFileWriters": False}
+                "spark.sql.maxConcurrentOutputFileWriters": False}  # (byte sizes such as "10MB" are not ints)
 JAVA_INT = (-(2 ** 31), 2 ** 31 - 1)
 
 
