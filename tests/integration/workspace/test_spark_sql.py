@@ -306,6 +306,11 @@ def test_a_setting_the_engine_cannot_plan_with_is_refused_and_the_session_keeps_
             spark.conf.set("spark.sql.session.timeZone", "No/Such_Zone")
         spark.conf.set("spark.sql.session.timeZone", "Asia/Manila")
         assert spark.sql("SELECT current_timezone() AS tz").collect()[0].tz == "Asia/Manila"
+        spark.conf.unset("spark.sql.session.timeZone")  # back to the session's start value (it was left undefined)
+        assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+        spark.sql("RESET spark.sql.session.timeZone")
+        assert spark.sql("SET spark.sql.session.timeZone").collect()[0].value == "UTC"
+        spark.conf.set("spark.sql.session.timeZone", "Asia/Manila")
         spark.conf.set("spark.sql.ansi.enabled", "true")
         with pytest.raises(Exception, match="DIVIDE_BY_ZERO"):
             spark.sql("SELECT 1/0 AS q").collect()

@@ -720,15 +720,18 @@ class SparkConnectProxy:
             return b""
 
     def _config(self, request: base_pb2.ConfigRequest, call: Call) -> bytes | None:
-        """Answer reads of keys Databricks clients expect and Sail lacks, and check what a ``set`` sets (the rewriter's
-        ``set_checked``: a value the engine cannot plan with is refused, not kept); everything else goes to Sail."""
+        """Answer reads of keys Databricks clients expect and Sail lacks, check what a ``set`` sets (the rewriter's
+        ``set_checked``: a value the engine cannot plan with is refused, not kept) and put an ``unset`` session
+        setting back to its start value (``unset_to_defaults``); everything else goes to Sail."""
         operation = request.operation
         kind = operation.WhichOneof("op_type")
-        if kind == "set":
+        if kind in ("set", "unset"):
             try:
-                return self.rewriter.set_checked(operation, call).SerializeToString()
+                done = self.rewriter.set_checked(operation, call) if kind == "set" else \
+                    self.rewriter.unset_to_defaults(operation, call)
             except UpstreamError as exc:
-                raise exc.error from None  # relayed as the engine's own answer to the set
+                raise exc.error from None  # relayed as the engine's own answer
+            return done.SerializeToString()
         if kind not in ("get", "get_with_default", "get_option"):
             return None
         keys = [p.key for p in operation.get_with_default.pairs] if kind == "get_with_default" else \

@@ -75,6 +75,7 @@ from odoolake.workspace.engine.delta_sql import UnknownColumn, comment_text, mat
 from odoolake.workspace.engine.identity import CallRefused, Principal
 from odoolake.workspace.engine.locks import table_lock
 from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_pb2
+from odoolake.workspace.engine.session import SESSION_CONF
 from odoolake.workspace.engine.upstream import Upstream, UpstreamError
 from odoolake.workspace.errors import ApiError
 from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
@@ -1343,8 +1344,7 @@ class PlanRewriter:
         key, value = found.key, found.value
         if found.verb == "RESET":
             if key:
-                self.upstream.config(call.session_id, call.user_id,
-                                     Operation(unset=base_pb2.ConfigRequest.Unset(keys=[key])))
+                self.unset_to_defaults(Operation(unset=base_pb2.ConfigRequest.Unset(keys=[key])), call)
             return sqltext.answer_query([], [])
         if not key:
             response = self.upstream.config(call.session_id, call.user_id,
@@ -1399,6 +1399,21 @@ class PlanRewriter:
         raise refuse("INVALID_ARGUMENT", "INVALID_CONF_VALUE", "22022",
                      f"{values[0].upper()}{values[1:]} {'is' if len(named) == 1 else 'are'} invalid: "
                      f"{failure.error.details()}. {kept}")
+
+    def unset_to_defaults(self, operation: base_pb2.ConfigRequest.Operation, call: Call) -> base_pb2.ConfigResponse:
+        """An ``unset`` (``spark.conf.unset``, SQL ``RESET key``): a setting every engine session starts with
+        (``SESSION_CONF``: the time zone) goes back to that value, as Spark's goes back to its default; Sail's unset
+        left it undefined (``conf.get`` answered None)."""
+        Operation = base_pb2.ConfigRequest.Operation
+        keys = list(operation.unset.keys)
+        defaults = [base_pb2.KeyValue(key=k, value=SESSION_CONF[k]) for k in keys if k in SESSION_CONF]
+        rest = [k for k in keys if k not in SESSION_CONF]
+        answer = self.upstream.config(call.session_id, call.user_id, Operation(unset=base_pb2.ConfigRequest.Unset(
+            keys=rest))) if rest or not defaults else base_pb2.ConfigResponse(session_id=call.session_id)
+        if defaults:
+            self.upstream.config(call.session_id, call.user_id, Operation(set=base_pb2.ConfigRequest.Set(
+                pairs=defaults)))
+        return answer
 
     # A query whose planning reads the settings a bad value breaks (ANSI mode, the session time zone)
     _SETTINGS_PROBE = "SELECT CAST(CAST('2024-01-01 00:00:00' AS TIMESTAMP) AS STRING) AS probe"
