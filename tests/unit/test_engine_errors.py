@@ -204,6 +204,12 @@ def test_an_unresolved_column_proposes_the_nearest_columns_as_spark_does():
         assert plain is not None and plain[0].startswith("[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION]")
 
 
+def test_a_name_with_a_backtick_or_quote_is_quoted_as_spark_quotes_it():
+    sail = 'attribute ObjectName([Identifier("a`c"), Identifier("x\\"y")]) is missing from the schema'
+    found = classify(sail)
+    assert found is not None and "with name `a``c`.`x\"y` cannot be resolved" in found.message
+
+
 def test_a_columns_name_in_a_request_is_not_taken_for_a_tables():
     """``select("agncy")`` sends ``unparsed_identifier`` too, in an unresolved attribute: only a NamedTable's names a
     table (the column was looked up as a table, found nothing, and no proposal was made)."""

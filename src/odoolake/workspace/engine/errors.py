@@ -53,8 +53,9 @@ _ANSI_OFF = 'If necessary set "spark.sql.ansi.enabled" to "false" to bypass this
 
 
 def _quoted(parts: str) -> str:
+    """Sail's ``Identifier("a`b")…`` (Rust's debug text) as Spark quotes a name: `` `a``b` `` (backticks doubled)."""
     names = re.findall(r'Identifier\("((?:[^"\\]|\\.)*)"\)', parts)
-    return ".".join(f"`{n}`" for n in names) if names else parts
+    return _sql_id(re.sub(r"\\(.)", r"\1", n) for n in names) if names else parts
 
 
 def _syntax(match: re.Match[str]) -> SparkError:
