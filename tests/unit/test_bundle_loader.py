@@ -307,3 +307,19 @@ resources:
 """
     bundle = load_bundle(write(tmp_path, text), "dev", user=USER, env={})
     assert bundle.resources("registered_models")["m"]["name"] == "dev_jane_doe_forecaster"
+
+
+def test_the_sync_mapping_is_checked_at_validate(tmp_path):
+    """``sync.exclude: "*.log"`` (a string) was read a character at a time: ``*`` excluded every file and deploy deleted
+    them all from the workspace, after a validate that said OK. ``sync.paths`` was ignored."""
+    def found(sync: str) -> list[tuple[str, str, str]]:
+        return [(d.severity, d.path, d.summary) for d in _diagnostics(tmp_path, BASE + sync) if d.path.startswith("sync")]
+
+    assert found('sync:\n  exclude: "*.log"\n') == [
+        ("error", "sync.exclude", 'sync.exclude must be a list of patterns, like ["*.log"]')]
+    assert found("sync:\n  include: [1]\n")[0][:2] == ("error", "sync.include")
+    assert found("sync:\n  paths: [., ../shared]\n") == [
+        ("error", "sync.paths", "sync.paths (folders outside the bundle root) is not supported locally: move them under "
+                                "the bundle root")]
+    assert found("sync:\n  bogus: 1\n") == [("warning", "sync.bogus", "unknown key 'bogus' in sync (ignored)")]
+    assert found('sync:\n  include: ["data/keep.csv"]\n  exclude: ["notes/**"]\n') == []

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from odoolake.bundles import sync
 from odoolake.bundles.loader import Bundle, BundleError, Diagnostic
@@ -82,37 +83,47 @@ def _write_json(w: Any, bundle: Bundle, path: str, data: Any) -> None:
 def _sync_files(w: Any, bundle: Bundle) -> tuple[int, int]:
     """Upload the bundle's files (``sync.selected_files``: its .gitignore, ``sync.include`` and ``sync.exclude``) to
     ``workspace.file_path`` (via workspace-files import-file), only those whose content changed since the last
-    deploy, and delete there the ones it uploaded that are no longer selected, as the Databricks CLI's sync does
-    (what it uploaded is kept beside the state: ``SYNC_SNAPSHOT``, each file with its SHA-256). Returns (files
-    uploaded, files unchanged)."""
+    deploy to that path, and delete there what it uploaded that is gone or now lands under another name (a file
+    that became a notebook, or the reverse), as the Databricks CLI's sync does. What it uploaded is kept beside the
+    state (``SYNC_SNAPSHOT``: the file path, and each file's SHA-256 and the name it has there). Two files that
+    would land under one name (``a.py`` and ``a.sql`` notebooks) are an error naming both. Returns (files uploaded,
+    files unchanged)."""
+    from databricks.sdk.errors import DatabricksError, NotFound
+
     root = bundle.root.resolve()
     file_path = bundle.config["workspace"]["file_path"]
-    snapshot = f"{bundle.config['workspace']['state_path']}/{SYNC_SNAPSHOT}"
-    known = _read_json(w, snapshot).get("files") or {}
-    if not isinstance(known, dict):  # written by an earlier version: names only, so every file is uploaded once
-        known = dict.fromkeys(known, "")
-    current = {rel: sync.digest(root / rel) for rel in sync.selected_files(root, bundle.config.get("sync"))}
-    changed = [rel for rel, sha in current.items() if known.get(rel) != sha]
+    snapshot_path = f"{bundle.config['workspace']['state_path']}/{SYNC_SNAPSHOT}"
+    snapshot = _read_json(w, snapshot_path)
+    # another file path (workspace.file_path changed) starts afresh: everything is uploaded there
+    known = (snapshot.get("files") or {}) if snapshot.get("file_path") == file_path else {}
+    if not isinstance(known, dict) or any(not isinstance(v, dict) for v in known.values()):
+        known = {}  # written by an earlier version: every file is uploaded again, nothing known to delete
+    current: dict[str, dict[str, str]] = {}
+    landed: dict[str, str] = {}
+    for rel in sync.selected_files(root, bundle.config.get("sync")):
+        content = (root / rel).read_bytes()
+        remote = sync.remote_name(rel, content)
+        if remote in landed:
+            raise BundleError([Diagnostic("error", f"both {landed[remote]} and {rel} would be {file_path}/{remote} in "
+                                                   "the workspace: remove one of them from the bundle", "sync")])
+        landed[remote] = rel
+        current[rel] = {"sha256": sync.digest(content), "remote": remote}
+    changed = [rel for rel, now in current.items() if known.get(rel) != now]
+    for rel, before in known.items():  # gone, or landing elsewhere now: its old object goes first
+        if rel not in current or current[rel]["remote"] != before.get("remote"):
+            with contextlib.suppress(NotFound):
+                w.workspace.delete(f"{file_path}/{before['remote']}")
     for folder in sorted({str(PurePosixPath(f"{file_path}/{rel}").parent) for rel in changed}):
         w.workspace.mkdirs(folder)
     for rel in changed:
-        w.api_client.do("POST", f"/api/2.0/workspace-files/import-file{file_path}/{rel}", query={"overwrite": "true"},
-                        data=(root / rel).read_bytes(), headers={"Content-Type": "application/octet-stream"})
-    for rel in sorted(set(known) - set(current)):
-        _delete_synced(w, f"{file_path}/{rel}")
-    _write_json(w, bundle, snapshot, {"files": current})
+        try:
+            w.api_client.do("POST", f"/api/2.0/workspace-files/import-file{quote(f'{file_path}/{rel}')}",
+                            query={"overwrite": "true"}, data=(root / rel).read_bytes(),
+                            headers={"Content-Type": "application/octet-stream"})
+        except DatabricksError as exc:
+            raise BundleError([Diagnostic("error", f"{rel} could not be uploaded: {exc}", "sync")]) from None
+    _write_json(w, bundle, snapshot_path, {"file_path": file_path, "files": current})
     return len(changed), len(current) - len(changed)
-
-
-def _delete_synced(w: Any, target: str) -> None:
-    """Delete a file an earlier deploy uploaded: kept as a notebook without its extension when it was one."""
-    from databricks.sdk.errors import NotFound
-
-    as_notebook = [str(PurePosixPath(target).with_suffix(""))] if PurePosixPath(target).suffix in (".py", ".sql") else []
-    for path in (target, *as_notebook):
-        with contextlib.suppress(NotFound):
-            w.workspace.delete(path)
-            return
 
 
 def _workspace_path(bundle: Bundle, source_file: str, relative: str, notebook: bool) -> str:

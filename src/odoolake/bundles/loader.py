@@ -211,6 +211,7 @@ def load_bundle(root: str | os.PathLike[str], target: str | None = None, variabl
     _resolve_resource_refs(config, locations, diags)
     _validate(config, root, locations, diags)
     _check_pipeline_libraries(config, root, locations, diags)
+    _check_sync(config, locations, diags)
     bundle = Bundle(root, chosen or "", config, locations, diags)
     if raise_errors and bundle.has_errors:
         raise BundleError(diags)
@@ -521,6 +522,33 @@ def _validate(config: dict, root: Path, locations: dict, diags: list) -> None:
         if cycle:
             diags.append(Diagnostic("error", "depends_on has a cycle: " + " -> ".join(cycle), f"{base}.tasks",
                                     locations.get(f"{base}.tasks")))
+
+
+SYNC_PATTERN_LISTS = ("include", "exclude")
+
+
+def _check_sync(config: dict, locations: dict, diags: list) -> None:
+    """``sync.include`` and ``sync.exclude`` are lists of patterns (a string was read a character at a time: ``*``
+    excluded every file, and deploy deleted them all from the workspace); ``sync.paths`` (folders outside the bundle
+    root) is refused, not ignored; other keys are unknown."""
+    sync = config.get("sync")
+    if sync is None:
+        return
+    if not isinstance(sync, dict):
+        diags.append(Diagnostic("error", "sync must be a mapping (include, exclude)", "sync", locations.get("sync")))
+        return
+    for key, value in sync.items():
+        path = f"sync.{key}"
+        if key in SYNC_PATTERN_LISTS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                diags.append(Diagnostic("error", f"{path} must be a list of patterns, like [\"*.log\"]", path,
+                                        _located(locations, path)))
+        elif key == "paths":
+            diags.append(Diagnostic("error", "sync.paths (folders outside the bundle root) is not supported locally: "
+                                    "move them under the bundle root", path, _located(locations, path)))
+        else:
+            diags.append(Diagnostic("warning", f"unknown key {key!r} in sync (ignored)", path,
+                                    _located(locations, path)))
 
 
 def _check_pipeline_libraries(config: dict, root: Path, locations: dict, diags: list) -> None:

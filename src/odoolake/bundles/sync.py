@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pathspec import GitIgnoreSpec
@@ -31,6 +31,8 @@ def _repository_root(root: Path) -> Path:
 
 
 def _spec(lines: Any) -> GitIgnoreSpec | None:
+    if lines is not None and not isinstance(lines, list):  # a string would be read a character at a time
+        raise TypeError(f"sync patterns must be a list, not {type(lines).__name__}")
     patterns = [str(p) for p in lines or [] if str(p).strip()]
     return GitIgnoreSpec.from_lines(patterns) if patterns else None
 
@@ -113,5 +115,13 @@ def selected_files(root: Path, sync: dict | None) -> list[str]:
     return sorted(chosen)
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def remote_name(rel: str, content: bytes) -> str:
+    """Where a file lands under the bundle's file path: a notebook (``.py``, ``.sql``, ``.scala``, ``.r`` with the
+    notebook header) without its extension, as the workspace imports it; any other file as it is named."""
+    from odoolake.workspace.files.workspace_tree import notebook_language
+
+    return str(PurePosixPath(rel).with_suffix("")) if notebook_language(rel, content) else rel
+
+
+def digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from odoolake.bundles.deploy import deploy
 from odoolake.bundles.loader import load_bundle
 
@@ -42,3 +44,50 @@ targets:
     assert (changed.files, changed.unchanged_files) == (1, 2)
     assert w.workspace.download(f"{files}/src/a.py").read() == b"print('changed')\n"
     assert listed("src") == {"a.py"}  # removed from the bundle: deleted there
+
+
+def test_file_names_notebooks_and_a_new_file_path_land_where_the_cli_puts_them(w, server, tmp_path):
+    """From a hostile audit: '#', '?' and '%' in a name cut it (``a #1.md`` and ``a #2.md`` both became ``a ``, the
+    second overwriting the first); a notebook that became a plain file (or a Scala notebook removed) stayed in the
+    workspace; two files landing as one notebook overwrote each other; a new ``workspace.file_path`` got only the
+    files changed since the last deploy elsewhere."""
+    from odoolake.bundles.loader import BundleError
+
+    def write(rel: str, text: str) -> None:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+
+    def bundle(file_path: str = ""):
+        where = f", file_path: {file_path}" if file_path else ""
+        (tmp_path / "databricks.yml").write_text(f"bundle: {{name: synced_names}}\ntargets:\n  local: {{default: true, "
+                                                 f"workspace: {{host: {server.url}{where}}}}}\n")
+        return load_bundle(tmp_path, "local", user="tester@example.ph", env={})
+
+    for rel, text in {"a #1.md": "one", "a #2.md": "two", "100%.txt": "pct", "q?x.md": "q",
+                      "src/nb.py": "# Databricks notebook source\nprint(1)\n", "src/plain.py": "print(2)\n",
+                      "src/snb.scala": "// Databricks notebook source\nprintln(3)\n"}.items():
+        write(rel, text)
+    deploy(w, bundle())
+    files = bundle().config["workspace"]["file_path"]
+    for rel, text in {"a #1.md": b"one", "a #2.md": b"two", "100%.txt": b"pct", "q?x.md": b"q"}.items():
+        assert w.workspace.download(f"{files}/{rel}").read() == text, rel
+
+    def kinds(folder: str) -> dict[str, str]:
+        return {o.path.rsplit("/", 1)[1]: o.object_type.value for o in w.workspace.list(f"{files}/{folder}")}
+
+    assert kinds("src") == {"nb": "NOTEBOOK", "plain.py": "FILE", "snb": "NOTEBOOK"}
+    write("src/nb.py", "print('no longer a notebook')\n")
+    write("src/plain.py", "# Databricks notebook source\nprint('now one')\n")
+    (tmp_path / "src" / "snb.scala").unlink()
+    deploy(w, bundle())
+    assert kinds("src") == {"nb.py": "FILE", "plain": "NOTEBOOK"}  # nothing stale left behind
+
+    write("src/plain.sql", "-- Databricks notebook source\nSELECT 1\n")
+    with pytest.raises(BundleError, match=r"both src/plain\.py and src/plain\.sql would be .*/src/plain"):
+        deploy(w, bundle())
+    (tmp_path / "src" / "plain.sql").unlink()
+
+    moved = bundle(f"{files}2")
+    result = deploy(w, moved)
+    assert (result.files, result.unchanged_files) == (7, 0)  # everything, at the new path
+    assert w.workspace.download(f"{files}2/a #1.md").read() == b"one"

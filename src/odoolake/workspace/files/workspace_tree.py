@@ -40,7 +40,9 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-def _notebook_language(name: str, content: bytes) -> str | None:
+def notebook_language(name: str, content: bytes) -> str | None:
+    """The notebook language of a file named ``name`` with ``content``: its extension's, when it starts with that
+    language's notebook header; None for a plain file."""
     ext = PurePosixPath(name).suffix.lower()
     lang = EXT_LANG.get(ext)
     if lang and content.lstrip(b"\xef\xbb\xbf").startswith(HEADERS[lang].encode()):
@@ -298,7 +300,7 @@ class WorkspaceTree:
         elif fmt == "RAW":
             kind = "FILE"
         elif fmt == "AUTO":
-            detected = _notebook_language(path, content)
+            detected = notebook_language(path, content)
             if detected:
                 kind, lang, path = "NOTEBOOK", detected, str(PurePosixPath(path).with_suffix(""))
             elif path.endswith(".ipynb"):
@@ -324,7 +326,7 @@ class WorkspaceTree:
             raise InvalidParameterValue(f"content is {len(content)} bytes; the import limit is {MAX_IMPORT_BYTES}.",
                                         error_code="MAX_NOTEBOOK_SIZE_EXCEEDED")
         path = self._path(raw)
-        lang = _notebook_language(path, content)
+        lang = notebook_language(path, content)
         if lang:
             return self._write(str(PurePosixPath(path).with_suffix("")), content, "NOTEBOOK", lang, overwrite)
         return self._write(path, content, "FILE", None, overwrite)
