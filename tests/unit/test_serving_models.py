@@ -131,11 +131,14 @@ def test_a_models_logs_keep_its_newest_lines_and_leave_requests_out_of_the_works
         for i in range(MAX_LINES + 5):
             logs.note("m", logging.INFO, f"POST /serving-endpoints/e/invocations 200 in {i} ms")
         logs.note("m", logging.WARNING, "POST /serving-endpoints/e/invocations 400 in 3 ms: Failed\nError: bad")
-    lines = logs.text("m").splitlines()
+    lines = logs.text(["m"]).splitlines()
     assert len(lines) == MAX_LINES == 1000 and lines[0].endswith("200 in 6 ms")  # the oldest went first
     assert lines[-1].endswith("WARNING POST /serving-endpoints/e/invocations 400 in 3 ms: Failed Error: bad")
-    assert logs.text("m", build=True).endswith("INFO loaded model m version 1 in 0.10 s")
-    assert logs.text("other") == ""
+    assert logs.text(["m"], build=True).endswith("INFO loaded model m version 1 in 0.10 s")
+    assert logs.text(["other"]) == ""
+    logs.note("n", logging.INFO, "POST /serving-endpoints/f/invocations 200 in 1 ms")
+    merged = logs.text(["n", "m", "n"]).splitlines()  # sources merged in time order, each once
+    assert len(merged) == MAX_LINES and merged[-1].endswith("/f/invocations 200 in 1 ms")
     echoed = [r.getMessage() for r in caplog.records]
     assert echoed == ["loaded model m version 1 in 0.10 s", "POST /serving-endpoints/e/invocations 400 in 3 ms: "
                                                              "Failed\nError: bad"]  # answered requests stay out

@@ -14,6 +14,7 @@ from databricks.sdk.service.serving import EndpointCoreConfigInput, EndpointTag,
 from odoolake.ml import ALIAS, MODEL_NAME, tracking
 from odoolake.ml.backtest import BacktestConfig
 from odoolake.ml.train import train
+from odoolake.testing.waiting import wait_until
 
 from .conftest import running_server
 
@@ -217,6 +218,28 @@ def test_a_model_the_workspace_cannot_load_is_refused_by_name_not_a_500(serving,
             scored = http.post(f"{srv.url}/model/{MODEL_NAME}/{version}/invocations", json={"inputs": {"x": [1.0]}})
             assert scored.status_code == 400 and "clients_only_module" in scored.json()["message"]
             assert http.get(f"{srv.url}/api/2.0/serving-endpoints").status_code == 200
+        # two loads failed: the version's build logs say why once (an alias retried it every second, and each time
+        # an ERROR line pushed older lines out), whole
+        from odoolake.workspace.serving.logs import version_source
+
+        built = srv.workspace.models.logs.text([version_source(MODEL_NAME, version)], build=True).splitlines()
+        assert len(built) == 1 and " ERROR " in built[0]
+        assert "cannot be loaded: ModuleNotFoundError: No module named 'clients_only_module'" in built[0]
+        # an endpoint following an alias moved onto it says so (it said READY while every call failed)
+        _, w = serving
+        client.set_registered_model_alias(MODEL_NAME, "probe", _champion(paths))
+        w.serving_endpoints.create_and_wait("probe-ep", config=EndpointCoreConfigInput(name="probe-ep", served_entities=[
+            ServedEntityInput(entity_name=MODEL_NAME, entity_version="probe", name="p", workload_size="Small",
+                              scale_to_zero_enabled=True)]))
+        try:
+            client.set_registered_model_alias(MODEL_NAME, "probe", version)
+            wait_until(lambda: w.serving_endpoints.get("probe-ep").state.ready.value == "NOT_READY", timeout=60,
+                       what="the endpoint to say its alias's version does not load")
+            state = w.serving_endpoints.get("probe-ep").config.served_entities[0].state
+            assert state.deployment.value == "DEPLOYMENT_FAILED" and "cannot be loaded" in state.deployment_state_message
+        finally:
+            w.serving_endpoints.delete("probe-ep")
+            client.delete_registered_model_alias(MODEL_NAME, "probe")
     finally:
         client.delete_model_version(MODEL_NAME, version)
 
@@ -415,6 +438,14 @@ def test_a_served_models_logs_and_build_logs_through_the_sdk(serving, forecast_l
         assert refused and " WARNING " in refused[-1] and "missing inputs ['period']" in refused[-1]
         built = w.serving_endpoints.build_logs("logged", "first").logs
         assert "loaded model" in built and "/invocations" not in built  # loads only
+        w.serving_endpoints.create_and_wait("logged-too", config=EndpointCoreConfigInput(name="logged-too", served_entities=[
+            ServedEntityInput(entity_name=MODEL_NAME, entity_version=version, name="twin", workload_size="Small",
+                              scale_to_zero_enabled=True)]))
+        try:  # the same model version served elsewhere: its loads, not the other endpoint's requests
+            twin = w.serving_endpoints.logs("logged-too", "twin").logs
+            assert f"loaded model {MODEL_NAME} version {version}" in twin and "POST " not in twin
+        finally:
+            w.serving_endpoints.delete("logged-too")
         with pytest.raises(NotFound, match="serves no model named 'second'"):
             w.serving_endpoints.logs("logged", "second")
         with pytest.raises(NotFound, match="'nowhere' does not exist"):

@@ -13,9 +13,10 @@ import time
 
 from fastapi import APIRouter, Request, Response
 
+from odoolake.workspace.errors import ApiError
 from odoolake.workspace.routes.common import field, json_body, read_body
 from odoolake.workspace.serving.invoke import MAX_PAYLOAD, score
-from odoolake.workspace.serving.logs import REQUEST_PREFIX
+from odoolake.workspace.serving.logs import REQUEST_PREFIX, served_source
 
 # A small request to a model already in memory is scored on the event loop: handing ~5 ms of GIL-bound predict to a
 # worker thread costs ~0.3 ms, a sixth of the serving overhead budget. Anything that may load a model or parse a
@@ -90,14 +91,21 @@ async def _invoke(name: str, chosen: str | None, request: Request) -> Response:
     body = await _payload(request)
     content_type = request.headers.get("content-type")
     started = time.perf_counter()
+    svc = _svc(request)
 
     def run():
-        served, model = _svc(request).route(name, chosen)
-        return served, model, score(model, body, content_type)
+        entity = svc.pick(name, chosen)
+        try:
+            model = svc.models.get(entity["entity_name"], entity["entity_version"])
+        except ApiError as exc:  # its model does not load (now): the request is in its logs too
+            _log_request(request, served_source(name, entity["name"]),
+                         (exc.status, json.dumps({"message": exc.message}), "application/json"), started)
+            raise
+        return entity["name"], score(model, body, content_type)
 
-    inline = len(body) <= INLINE_MAX_BYTES and _svc(request).is_warm(name)
-    served, model, outcome = run() if inline else await asyncio.to_thread(run)
-    _log_request(request, model.name, outcome, started)
+    inline = len(body) <= INLINE_MAX_BYTES and svc.is_warm(name)
+    served, outcome = run() if inline else await asyncio.to_thread(run)
+    _log_request(request, served_source(name, served), outcome, started)
     return _answer(served, outcome)
 
 
@@ -106,7 +114,6 @@ async def classic_invocations(name: str, version: str, request: Request) -> Resp
     body = await _payload(request)
     content_type = request.headers.get("content-type")
     models = request.app.state.ws.models
-    started = time.perf_counter()
 
     def run():
         model = models.get(name, version)
@@ -114,12 +121,11 @@ async def classic_invocations(name: str, version: str, request: Request) -> Resp
 
     inline = len(body) <= INLINE_MAX_BYTES and models.peek(name, version) is not None
     outcome = run() if inline else await asyncio.to_thread(run)
-    _log_request(request, name, outcome, started)
     return _answer(f"{name}-{version}", outcome)
 
 
-def _log_request(request: Request, model: str, outcome: tuple[int, str, str], started: float) -> None:
-    """One line in the model's logs for a request: its route, status and time; a failed one's message too."""
+def _log_request(request: Request, source: str, outcome: tuple[int, str, str], started: float) -> None:
+    """One line in the served model's logs for a request: its route, status and time; a failed one's message too."""
     status, content, _ = outcome
     line = f"{REQUEST_PREFIX}{request.url.path} {status} in {(time.perf_counter() - started) * 1000:.0f} ms"
     if status >= 400:
@@ -127,7 +133,7 @@ def _log_request(request: Request, model: str, outcome: tuple[int, str, str], st
             line += f": {json.loads(content).get('message', content)}"
         except (ValueError, AttributeError):
             line += f": {content[:500]}"
-    request.app.state.ws.models.logs.note(model, logging.ERROR if status >= 500 else
+    request.app.state.ws.models.logs.note(source, logging.ERROR if status >= 500 else
                                           logging.WARNING if status >= 400 else logging.INFO, line)
 
 
@@ -135,12 +141,10 @@ def _log_request(request: Request, model: str, outcome: tuple[int, str, str], st
 def served_model_logs(name: str, served: str, request: Request) -> dict:
     """The served model's logs (``w.serving_endpoints.logs``): what the workspace did with its model
     (``serving.logs``)."""
-    entity = _svc(request).served_entity(name, served)
-    return {"logs": request.app.state.ws.models.logs.text(entity["entity_name"])}
+    return {"logs": request.app.state.ws.models.logs.text(_svc(request).log_sources(name, served))}
 
 
 @router.get("/api/2.0/serving-endpoints/{name}/served-models/{served}/build-logs")
 def served_model_build_logs(name: str, served: str, request: Request) -> dict:
     """Its build logs (``w.serving_endpoints.build_logs``): its loads; no container is built locally."""
-    entity = _svc(request).served_entity(name, served)
-    return {"logs": request.app.state.ws.models.logs.text(entity["entity_name"], build=True)}
+    return {"logs": request.app.state.ws.models.logs.text(_svc(request).log_sources(name, served), build=True)}

@@ -7,6 +7,7 @@ models cannot be served locally and are refused by name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -15,8 +16,15 @@ import uuid
 from typing import Any
 
 from odoolake.workspace.db import Database
-from odoolake.workspace.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from odoolake.workspace.errors import (
+    ApiError,
+    InvalidParameterValue,
+    InvalidState,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+)
 from odoolake.workspace.serving.invoke import no_signature_message
+from odoolake.workspace.serving.logs import alias_source, served_source, version_source
 from odoolake.workspace.serving.models import LoadedModel, ModelStore
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
@@ -194,8 +202,11 @@ class ServingEndpoints:
             state = {"deployment": "DEPLOYMENT_READY",
                      "deployment_state_message": f"Served in-process by the local workspace{follows}."}
             try:
-                self.models.resolve(e["entity_name"], e["entity_version"])
-            except ResourceDoesNotExist as exc:  # deleted from the registry since: it cannot answer
+                version = self.models.resolve(e["entity_name"], e["entity_version"])
+                failed = self.models.load_failures.get((e["entity_name"], version))
+                if failed is not None:  # its version (an alias's new one, after a restart) does not load
+                    raise InvalidState(f"Model {e['entity_name']} version {version} cannot be loaded: {failed}")
+            except (ResourceDoesNotExist, InvalidState) as exc:  # deleted from the registry since: it cannot answer
                 gone.append(e["name"])
                 state = {"deployment": "DEPLOYMENT_FAILED", "deployment_state_message": exc.message}
             common = {"name": e["name"], "workload_size": e["workload_size"],
@@ -238,8 +249,8 @@ class ServingEndpoints:
                                        f"{', '.join(e['name'] for e in entities)}).")
         return found
 
-    def route(self, name: str, served: str | None = None) -> tuple[str, LoadedModel]:
-        """Pick the served entity for one request (``served``, or by traffic share) and its loaded model."""
+    def pick(self, name: str, served: str | None = None) -> dict:
+        """The served entity for one request: ``served``, or one by traffic share."""
         routes = self._config(name)["traffic_config"]["routes"]
         if served is not None:
             chosen = served
@@ -248,5 +259,21 @@ class ServingEndpoints:
         else:
             chosen = random.choices([r["served_entity_name"] for r in routes],
                                     weights=[r["traffic_percentage"] for r in routes])[0]
-        entity = self.served_entity(name, chosen)
-        return chosen, self.models.get(entity["entity_name"], entity["entity_version"])
+        return self.served_entity(name, chosen)
+
+    def route(self, name: str, served: str | None = None) -> tuple[str, LoadedModel]:
+        """Pick the served entity for one request (``pick``) and its loaded model."""
+        entity = self.pick(name, served)
+        return entity["name"], self.models.get(entity["entity_name"], entity["entity_version"])
+
+    def log_sources(self, name: str, served: str) -> tuple[str, ...]:
+        """Where the served model's log lines are kept: its requests, its version's loads (the version its alias
+        points to now, for an alias), its alias's moves."""
+        entity = self.served_entity(name, served)
+        model, ref = entity["entity_name"], entity["entity_version"]
+        sources = [served_source(name, served)]
+        with contextlib.suppress(ApiError):  # a version deleted since: its requests and moves are still there
+            sources.append(version_source(model, self.models.resolve(model, ref)))
+        if not ref.isdigit():
+            sources.append(alias_source(model, ref))
+        return tuple(sources)

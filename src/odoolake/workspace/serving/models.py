@@ -18,7 +18,7 @@ from typing import Any
 from odoolake.config import WorkspacePaths
 from odoolake.workspace.catalog.models import READY, ModelName, RegisteredModels, in_unity_catalog
 from odoolake.workspace.errors import ApiError, InvalidState, ResourceDoesNotExist
-from odoolake.workspace.serving.logs import ModelLogs
+from odoolake.workspace.serving.logs import ModelLogs, alias_source, version_source
 
 LOG = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ class ModelStore:
         self._load_lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self.logs = ModelLogs(LOG)  # what ``serving-endpoints/…/logs`` answers for each model
+        self.logs = ModelLogs(LOG)  # what ``serving-endpoints/…/logs`` answers for each served model
+        self.load_failures: dict[tuple[str, str], str] = {}  # (name, version) -> why its last load failed
 
     @property
     def client(self):
@@ -127,13 +128,19 @@ class ModelStore:
                 problem = InvalidState(f"Model {name} version {version} cannot be loaded by the local workspace "
                                        f"({type(exc).__name__}: {_first_line(exc)}): served models load in the "
                                        "workspace's own Python, where their code and libraries must be importable.")
-                self.logs.note(name, logging.ERROR, problem.message, build=True)
+                why = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
+                if self.load_failures.get(key) != why:  # once, not at every retry (an alias is retried each second)
+                    self.logs.note(version_source(name, version), logging.ERROR, f"model {name} version {version} "
+                                   f"cannot be loaded: {why}", build=True)
+                self.load_failures[key] = why
                 raise problem from None
+            self.load_failures.pop(key, None)
             loaded = LoadedModel(name, version, model, model.metadata.get_input_schema(),
                                  self._registered_at(name, version))
             self._loaded[key] = loaded
-            self.logs.note(name, logging.INFO, f"loaded model {name} version {version} in "
-                                               f"{time.perf_counter() - started:.2f} s", build=True)
+            self.logs.note(version_source(name, version), logging.INFO, f"loaded model {name} version {version} in "
+                                                                        f"{time.perf_counter() - started:.2f} s",
+                           build=True)
             return loaded
 
     def get(self, name: str, ref: str) -> LoadedModel:
@@ -185,8 +192,8 @@ class ModelStore:
                     self._by_number.discard(key)
                     for alias_key in [k for k, v in self._aliases.items() if k[0] == key[0] and v == key[1]]:
                         self._aliases.pop(alias_key)
-                self.logs.note(key[0], logging.WARNING, f"model {key[0]} version {key[1]} is no longer in the "
-                                                        "registry as it was loaded: let go")
+                self.logs.note(version_source(*key), logging.WARNING, f"model {key[0]} version {key[1]} is no "
+                                                                       "longer in the registry as it was loaded: let go")
                 gone.append(key)
         return gone
 
@@ -202,8 +209,8 @@ class ModelStore:
                     self._load(name, current)
             except ApiError as exc:
                 if self._alias_problems.get((name, alias)) != exc.message:  # once, not every second
-                    self.logs.note(name, logging.WARNING, f"alias {name}@{alias} cannot be followed ({exc.message}); "
-                                                          f"still serving version {version}")
+                    self.logs.note(alias_source(name, alias), logging.WARNING, f"alias {name}@{alias} cannot be "
+                                   f"followed ({exc.message}); still serving version {version}")
                 self._alias_problems[(name, alias)] = exc.message
                 continue
             self._alias_problems.pop((name, alias), None)
@@ -213,8 +220,8 @@ class ModelStore:
                     if (name, version) not in self._by_number and version not in {
                             v for (n, _), v in self._aliases.items() if n == name}:
                         self._loaded.pop((name, version), None)
-                self.logs.note(name, logging.INFO, f"alias {name}@{alias} moved from version {version} to {current}: "
-                                                   "swapped")
+                self.logs.note(alias_source(name, alias), logging.INFO, f"alias {name}@{alias} moved from version "
+                                                                        f"{version} to {current}: swapped")
                 swapped.append((name, alias, current))
         return swapped
 
