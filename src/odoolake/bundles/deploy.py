@@ -132,7 +132,7 @@ def _workspace_path(bundle: Bundle, source_file: str, relative: str, notebook: b
         return relative
     local = (Path(source_file).parent / relative).resolve()
     rel = local.relative_to(bundle.root.resolve()).as_posix()
-    if notebook and local.suffix in (".py", ".sql", ".scala", ".r"):
+    if notebook and local.suffix in (".py", ".sql", ".scala", ".r", ".ipynb"):
         rel = rel[: -len(local.suffix)]
     return f"{bundle.config['workspace']['file_path']}/{rel}"
 

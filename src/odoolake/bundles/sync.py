@@ -117,10 +117,12 @@ def selected_files(root: Path, sync: dict | None) -> list[str]:
 
 def remote_name(rel: str, content: bytes) -> str:
     """Where a file lands under the bundle's file path: a notebook (``.py``, ``.sql``, ``.scala``, ``.r`` with the
-    notebook header) without its extension, as the workspace imports it; any other file as it is named."""
-    from odoolake.workspace.files.workspace_tree import notebook_language
+    notebook header, or a Jupyter ``.ipynb``) without its extension, as the workspace imports it; any other file as
+    it is named."""
+    from odoolake.workspace.files.workspace_tree import is_jupyter_notebook, notebook_language
 
-    return str(PurePosixPath(rel).with_suffix("")) if notebook_language(rel, content) else rel
+    notebook = notebook_language(rel, content) or is_jupyter_notebook(rel, content)
+    return str(PurePosixPath(rel).with_suffix("")) if notebook else rel
 
 
 def digest(content: bytes) -> str:

@@ -91,3 +91,41 @@ def test_file_names_notebooks_and_a_new_file_path_land_where_the_cli_puts_them(w
     result = deploy(w, moved)
     assert (result.files, result.unchanged_files) == (7, 0)  # everything, at the new path
     assert w.workspace.download(f"{files}2/a #1.md").read() == b"one"
+
+
+def test_a_jupyter_notebook_in_a_bundle_is_deployed_as_a_notebook_and_runs_as_a_task(w, server, tmp_path):
+    """A ``.ipynb`` file was uploaded as a plain file, so a notebook_task naming it had no notebook to run; Databricks
+    imports it as a notebook without its extension (a hostile audit's finding)."""
+    import json
+
+    from odoolake.bundles.deploy import destroy, run
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "hello.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "markdown", "source": ["# Hello"]},
+                  {"cell_type": "code", "source": ["dbutils.notebook.exit(str(6 * 7))"]}],
+        "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}))
+    (tmp_path / "src" / "data.ipynb").write_text("not a notebook")  # kept as the file it is
+    (tmp_path / "databricks.yml").write_text(f"""bundle: {{name: jupyter_bundle}}
+resources:
+  jobs:
+    hello:
+      name: hello from jupyter
+      tasks:
+        - task_key: hi
+          notebook_task: {{notebook_path: ./src/hello.ipynb}}
+targets:
+  local: {{default: true, workspace: {{host: {server.url}}}}}
+""")
+    bundle = load_bundle(tmp_path, "local", user="tester@example.ph", env={})
+    deploy(w, bundle)
+    files = bundle.config["workspace"]["file_path"]
+    kinds = {o.path.rsplit("/", 1)[1]: o.object_type.value for o in w.workspace.list(f"{files}/src")}
+    assert kinds == {"hello": "NOTEBOOK", "data.ipynb": "FILE"}
+    try:
+        finished = run(w, bundle, "hello")
+        assert finished.state.result_state.value == "SUCCESS"
+        output = w.jobs.get_run_output(finished.tasks[0].run_id)
+        assert output.notebook_output.result == "42"
+    finally:
+        destroy(w, bundle)

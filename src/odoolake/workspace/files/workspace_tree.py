@@ -50,6 +50,17 @@ def notebook_language(name: str, content: bytes) -> str | None:
     return None
 
 
+def is_jupyter_notebook(name: str, content: bytes) -> bool:
+    """A ``.ipynb`` file holding a Jupyter notebook (JSON with its cells): imported as a notebook, as Databricks
+    imports one."""
+    if PurePosixPath(name).suffix.lower() != ".ipynb":
+        return False
+    try:
+        return isinstance(json.loads(content).get("cells"), list)
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return False
+
+
 def ipynb_to_source(content: bytes, path: str) -> tuple[str, str]:
     try:
         nb = json.loads(content)
@@ -321,7 +332,8 @@ class WorkspaceTree:
         return self._write(path, content, kind, lang, overwrite)
 
     def import_file(self, raw: str | None, content: bytes, overwrite: bool = False) -> dict:
-        """``workspace-files/import-file``: a file, or a notebook when it carries the notebook header."""
+        """``workspace-files/import-file``: a file, or a notebook when it carries the notebook header or is a Jupyter
+        notebook (``.ipynb``)."""
         if len(content) > MAX_IMPORT_BYTES:
             raise InvalidParameterValue(f"content is {len(content)} bytes; the import limit is {MAX_IMPORT_BYTES}.",
                                         error_code="MAX_NOTEBOOK_SIZE_EXCEEDED")
@@ -329,6 +341,9 @@ class WorkspaceTree:
         lang = notebook_language(path, content)
         if lang:
             return self._write(str(PurePosixPath(path).with_suffix("")), content, "NOTEBOOK", lang, overwrite)
+        if is_jupyter_notebook(path, content):
+            lang, text = ipynb_to_source(content, path)
+            return self._write(str(PurePosixPath(path).with_suffix("")), text.encode(), "NOTEBOOK", lang, overwrite)
         return self._write(path, content, "FILE", None, overwrite)
 
     def _write(self, path: str, content: bytes, kind: str, lang: str | None, overwrite: bool) -> dict:
