@@ -294,7 +294,7 @@ def test_a_setting_the_engine_cannot_plan_with_is_refused_and_the_session_keeps_
         # a timestamp) or format (date_format's X): kept as the engine reads them, eight hours east either way
         for spelled in ("GMT+8", "+8", "+08:00"):
             spark.conf.set("spark.sql.session.timeZone", spelled)
-            row = spark.sql("SELECT date_format(TIMESTAMP'2024-01-01 00:00:00', 'yyyy-MM-dd HH:mm XXX') AS local, "
+            row = spark.sql("SELECT date_format(TIMESTAMP'2024-01-01 00:00:00', 'yyyy-MM-dd HH:mm xxx') AS local, "
                             "CAST(CAST(TIMESTAMP'2024-01-01 00:00:00' AS BIGINT) AS STRING) AS epoch").collect()[0]
             assert (row.local, row.epoch) == ("2024-01-01 00:00 +08:00", "1704038400"), spelled  # 2023-12-31T16:00Z
         with pytest.raises(Exception, match=r"INVALID_CONF_VALUE\] The value 'abc' in the config \"spark\.sql\.shuffle"
