@@ -100,6 +100,7 @@ def _sync_files(w: Any, bundle: Bundle) -> tuple[int, int]:
         known = {}  # written by an earlier version: every file is uploaded again, nothing known to delete
     current: dict[str, dict[str, str]] = {}
     landed: dict[str, str] = {}
+    changed: dict[str, bytes] = {}  # each file read once: what is uploaded is what was compared
     for rel in sync.selected_files(root, bundle.config.get("sync")):
         content = (root / rel).read_bytes()
         remote = sync.remote_name(rel, content)
@@ -108,17 +109,18 @@ def _sync_files(w: Any, bundle: Bundle) -> tuple[int, int]:
                                                    "the workspace: remove one of them from the bundle", "sync")])
         landed[remote] = rel
         current[rel] = {"sha256": sync.digest(content), "remote": remote}
-    changed = [rel for rel, now in current.items() if known.get(rel) != now]
+        if known.get(rel) != current[rel]:
+            changed[rel] = content
     for rel, before in known.items():  # gone, or landing elsewhere now: its old object goes first
         if rel not in current or current[rel]["remote"] != before.get("remote"):
             with contextlib.suppress(NotFound):
                 w.workspace.delete(f"{file_path}/{before['remote']}")
     for folder in sorted({str(PurePosixPath(f"{file_path}/{rel}").parent) for rel in changed}):
         w.workspace.mkdirs(folder)
-    for rel in changed:
+    for rel, content in changed.items():
         try:
             w.api_client.do("POST", f"/api/2.0/workspace-files/import-file{quote(f'{file_path}/{rel}')}",
-                            query={"overwrite": "true"}, data=(root / rel).read_bytes(),
+                            query={"overwrite": "true"}, data=content,
                             headers={"Content-Type": "application/octet-stream"})
         except DatabricksError as exc:
             raise BundleError([Diagnostic("error", f"{rel} could not be uploaded: {exc}", "sync")]) from None

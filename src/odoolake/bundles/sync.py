@@ -91,8 +91,9 @@ class Selection:
         if self._named(self.include, rel):
             return True
         hidden = any(part.startswith(".") for part in rel.split("/"))
-        return not hidden and not any(self._ignored(self.root / p, folder=True) for p in _folders(rel)) and \
-            not self._ignored(self.root / rel, folder=False)
+        # an ignored folder was not entered (``enter``) unless sync.include may name something inside it
+        in_ignored = self.include is not None and any(self._ignored(self.root / p, folder=True) for p in _folders(rel))
+        return not hidden and not in_ignored and not self._ignored(self.root / rel, folder=False)
 
 
 def _folders(rel: str) -> list[str]:

@@ -1023,20 +1023,22 @@ class PlanRewriter:
             if tables is None:
                 return []
             for name, alias in tables:
-                try:
-                    full = self.resolve(name, call)
-                except CallRefused:
+                found = self._table_columns(name, call)
+                if found is None:
                     return []
-                columns = self._columns(name, call)
-                if columns is None:
-                    return []
+                full, columns = found
                 qualifier = (alias,) if alias else (full.catalog, full.schema, full.table)
                 candidates += [(*qualifier, column) for column in columns]
         return candidates
 
     def _columns(self, name: str, call: Call, views_first: bool = True) -> list[str] | None:
-        """The columns of the catalog table ``name`` reads; None when it is not one (a temporary view of the session
-        by that name comes first, as Spark resolves it in a query: ``views_first``) or cannot be looked up."""
+        """The columns of the catalog table ``name`` reads (``_table_columns``)."""
+        found = self._table_columns(name, call, views_first)
+        return found[1] if found is not None else None
+
+    def _table_columns(self, name: str, call: Call, views_first: bool = True) -> tuple[FullName, list[str]] | None:
+        """The catalog table ``name`` reads and its columns; None when it is not one (a temporary view of the
+        session by that name comes first, as Spark resolves it in a query: ``views_first``) or cannot be looked up."""
         try:
             full = self.resolve(name, call)
             if views_first and self._temporary_view_hides(name, full, call):
@@ -1044,7 +1046,7 @@ class PlanRewriter:
             info = self.catalog.find(full)
         except (CallRefused, UpstreamError, grpc.RpcError):
             return None
-        return [c["name"] for c in info.columns] if info is not None else None
+        return (full, [c["name"] for c in info.columns]) if info is not None else None
 
     def _dml(self, sql: str, head: list[str], call: Call, name: FullName | None) -> str:
         """DELETE, UPDATE and MERGE of table ``name`` run here, under its write lock, and answer with the rows

@@ -25,7 +25,7 @@ from odoolake.workspace.errors import (
 )
 from odoolake.workspace.serving.invoke import no_signature_message
 from odoolake.workspace.serving.logs import alias_source, served_source, version_source
-from odoolake.workspace.serving.models import LoadedModel, ModelStore
+from odoolake.workspace.serving.models import ModelStore
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 WORKLOAD_SIZES = ("Small", "Medium", "Large")
@@ -260,11 +260,6 @@ class ServingEndpoints:
             chosen = random.choices([r["served_entity_name"] for r in routes],
                                     weights=[r["traffic_percentage"] for r in routes])[0]
         return self.served_entity(name, chosen)
-
-    def route(self, name: str, served: str | None = None) -> tuple[str, LoadedModel]:
-        """Pick the served entity for one request (``pick``) and its loaded model."""
-        entity = self.pick(name, served)
-        return entity["name"], self.models.get(entity["entity_name"], entity["entity_version"])
 
     def log_sources(self, name: str, served: str) -> tuple[str, ...]:
         """Where the served model's log lines are kept: its requests, its version's loads (the version its alias
