@@ -13,7 +13,11 @@ same machine state):
   default): the plain PySpark path, as it runs on Databricks; ``sail-native`` with them on (bronze parsed by DuckDB
   and appended by delta-rs). ``sail-baseline`` is ``sail-pyspark`` with the ``odoolake`` package imported from
   ``--baseline-src`` (another version's ``src`` folder, put first on ``PYTHONPATH``): before and after a change,
-  interleaved.
+  interleaved. ``sail-new-period`` is ``sail-pyspark`` with a new month that holds only that month's moves (the
+  late edits to earlier months left out, ``new_period_only``): no earlier period changes, so silver rewrites one
+  period and the forms one quarter's new month. It is the least a design that rewrites only the moves a month
+  touches could leave to do, so its share bounds what such a design could reach. ``sail-tiny-month`` adds only
+  the month's first ``TINY_MONTH_MOVES`` moves: what a new month costs whatever it holds (the per-run overhead).
 - ``honest``: the same logical work in DuckDB SQL, every table written to Delta with delta-rs (``floor_honest``).
 - ``lean``: the core arithmetic only, parquet out (``floor_lean``): a lower bound.
 
@@ -47,11 +51,15 @@ sys.path.insert(0, str(HERE))
 END = date(2026, 10, 1)
 EXTRA = date(2026, 11, 1)
 MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
-ENGINES = ("sail", "sail-pyspark", "sail-native", "sail-baseline", "honest", "lean")
+ENGINES = ("sail", "sail-pyspark", "sail-native", "sail-baseline", "sail-new-period", "sail-tiny-month", "honest",
+           "lean")
+TINY_MONTH_MOVES = 20
 PIPELINES = tuple(kind for kind in ENGINES if kind.startswith("sail"))  # odoolake itself, not a floor
 LABELS = {"sail": "odoolake (Sail + Delta)", "sail-pyspark": "odoolake, PySpark path only",
           "sail-native": "odoolake, native bronze (DuckDB + delta-rs)",
           "sail-baseline": "odoolake, PySpark path, --baseline-src",
+          "sail-new-period": "odoolake, PySpark path, new month without late edits",
+          "sail-tiny-month": f"odoolake, PySpark path, new month of {TINY_MONTH_MOVES} moves",
           "honest": "DuckDB honest floor (Delta)", "lean": "DuckDB lean floor (parquet)"}
 STAGES = ("bronze", "silver", "gold+features", "forms")
 
@@ -220,6 +228,43 @@ def ensure_data(size: int, data_dir: Path) -> tuple[Path, Path]:
     return raw, extra
 
 
+def new_period_only(extra: Path, month: date = EXTRA, moves: int | None = None) -> Path:
+    """A copy of the added drop without its late edits: the moves dated in ``month`` (not the deletions of earlier
+    moves: a tombstone carries no date), or only the first ``moves`` of them, their lines and every other model's
+    records. Made once beside ``extra``."""
+    out = extra.parent / ("extra-new-period" if moves is None else f"extra-{moves}-moves")
+    if (out / "done").exists():
+        return out
+    prefix = f"{month:%Y-%m}"
+    kept: set[int] = set()
+    for source in sorted(extra.rglob("*.jsonl")):
+        model = source.parent.name
+        dest = out / source.relative_to(extra)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with source.open(encoding="utf-8") as lines, dest.open("w", encoding="utf-8") as written:
+            for line in lines:
+                try:
+                    record = json.loads(line)
+                except ValueError:  # a malformed line is kept as it is: bronze's rejects stay the same
+                    written.write(line)
+                    continue
+                if model == "account_move":
+                    day = record.get("date")
+                    if not (isinstance(day, str) and day.startswith(prefix)) or (moves is not None and len(kept) >= moves):
+                        continue
+                    kept.add(record.get("id"))
+                elif model == "account_move_line":
+                    move = record.get("move_id")
+                    if isinstance(move, list) and move and move[0] not in kept:
+                        continue
+                written.write(line)
+    for other in extra.iterdir():
+        if other.is_file() and not (out / other.name).exists():
+            (out / other.name).write_bytes(other.read_bytes())
+    (out / "done").write_text("ok")
+    return out
+
+
 def run_worker(kind: str, *args: str, baseline_src: Path | None = None) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "worker", kind, *args]
     env = dict(os.environ, RUST_LOG="error")
@@ -323,7 +368,9 @@ def main() -> None:
                 tmp = Path(tempfile.mkdtemp(dir=args.data_dir))
                 try:
                     print(f"{size:,} lines, run {run + 1}/{args.runs}: {kind} …", file=sys.stderr, flush=True)
-                    target = [str(raw), str(extra), str(tmp / "home")] if kind.startswith("sail") else \
+                    added = new_period_only(extra) if kind == "sail-new-period" else \
+                        new_period_only(extra, moves=TINY_MONTH_MOVES) if kind == "sail-tiny-month" else extra
+                    target = [str(raw), str(added), str(tmp / "home")] if kind.startswith("sail") else \
                         [str(raw), str(tmp / "floor")]
                     results[kind].append(run_worker(kind, *target, baseline_src=args.baseline_src))
                 finally:

@@ -5,6 +5,7 @@ new month <= 10% of a full run at 1M": it measures what the design would cost, i
 
     python bench/native_month.py setup --size 1000000       # the lake after a full run, then the new month's bronze
     python bench/native_month.py compare --rounds 5          # engine and native silver, interleaved
+    python bench/native_month.py setup --moves 20 --snapshot bench/.data/native_month/tiny   # a month of 20 moves
 
 The prototype's SQL is the honest floor's (``floor_honest``: the same rules written again from the same constants),
 restricted to the new month as the pipeline restricts it: the batches not yet in silver's log, the moves they touch
@@ -268,8 +269,9 @@ def worker(kind: str, snap: Path, home: Path) -> dict:
             "counts": written_counts(home / "warehouse", periods)}
 
 
-def setup(size: int, snap: Path) -> None:
-    from month_end import _link_raw, ensure_data
+def setup(size: int, snap: Path, moves: int | None = None) -> None:
+    """The lake after a full run, then the new month's bronze (only its first ``moves`` moves, when given)."""
+    from month_end import _link_raw, ensure_data, new_period_only
 
     from odoolake.cli.common import dbfs_lister
     from odoolake.config import WorkspacePaths
@@ -277,6 +279,8 @@ def setup(size: int, snap: Path) -> None:
     from odoolake.workspace.engine import LocalEngine
 
     raw, extra = ensure_data(size, HERE / ".data")
+    if moves is not None:
+        extra = new_period_only(extra, moves=moves)
     shutil.rmtree(snap, ignore_errors=True)
     paths = WorkspacePaths.from_env(snap).ensure()
     local_raw = paths.dbfs_to_local("dbfs:/raw/odoo")
@@ -303,9 +307,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--snapshot", type=Path, default=HERE / ".data" / "native_month" / "snapshot")
     parser.add_argument("--home", type=Path, default=HERE / ".data" / "native_month" / "home")
+    parser.add_argument("--moves", type=int, help="setup: a new month of only its first N moves")
     args = parser.parse_args()
     if args.command == "setup":
-        setup(args.size, args.snapshot)
+        setup(args.size, args.snapshot, args.moves)
         return
     if args.command == "worker":
         print(json.dumps(worker(args.kind, args.snapshot, args.home)))
