@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-import month_end  # noqa: E402
-import write_costs  # noqa: E402
+import month_end
+import write_costs
 
 
 def _write(path: Path, records: list[dict | str]) -> None:

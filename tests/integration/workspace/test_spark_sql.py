@@ -314,3 +314,22 @@ def test_a_setting_the_engine_cannot_plan_with_is_refused_and_the_session_keeps_
         spark.conf.set("spark.sql.ansi.enabled", "true")
         with pytest.raises(Exception, match="DIVIDE_BY_ZERO"):
             spark.sql("SELECT 1/0 AS q").collect()
+
+
+def test_a_bare_reset_puts_every_setting_of_the_session_back(server):
+    """``RESET`` without a key puts the session's settings back as Spark's does: custom keys gone, changed settings at
+    their defaults, the time zone at the session's start value (it left every setting as it was)."""
+    with server.workspace.engine.spark() as spark:
+        before = sorted(tuple(r) for r in spark.sql("SET").collect())
+        spark.sql("SET odoolake.test.reset = 1")
+        spark.sql("SET spark.sql.ansi.enabled = false")
+        spark.sql("SET TIME ZONE 'Asia/Manila'")
+        spark.sql("RESET")
+        assert sorted(tuple(r) for r in spark.sql("SET").collect()) == before
+        assert spark.sql("SET odoolake.test.reset").collect()[0].value == "<undefined>"
+        assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+        spark.sql("SET odoolake.test.reset = 2")  # a RESET of one key leaves the others
+        spark.sql("SET spark.sql.ansi.enabled = false")
+        spark.sql("RESET odoolake.test.reset")
+        assert spark.sql("SET spark.sql.ansi.enabled").collect()[0].value == "false"
+        assert spark.sql("SET odoolake.test.reset").collect()[0].value == "<undefined>"

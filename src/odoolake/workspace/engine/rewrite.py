@@ -75,7 +75,7 @@ from odoolake.workspace.engine.delta_sql import UnknownColumn, comment_text, mat
 from odoolake.workspace.engine.identity import CallRefused, Principal
 from odoolake.workspace.engine.locks import table_lock
 from odoolake.workspace.engine.protos import base_pb2, commands_pb2, relations_pb2
-from odoolake.workspace.engine.session import SESSION_CONF
+from odoolake.workspace.engine.session import DEBUGGING_CONF, SESSION_CONF
 from odoolake.workspace.engine.upstream import Upstream, UpstreamError
 from odoolake.workspace.errors import ApiError
 from odoolake.workspace.sql.readonly import NotReadOnly, check_read_only
@@ -1344,9 +1344,12 @@ class PlanRewriter:
                          "'+08:00').")
         Operation = base_pb2.ConfigRequest.Operation
         key, value = found.key, found.value
-        if found.verb == "RESET":
-            if key:
-                self.unset_to_defaults(Operation(unset=base_pb2.ConfigRequest.Unset(keys=[key])), call)
+        if found.verb == "RESET":  # a bare RESET puts every setting back, as Spark's does (it did nothing)
+            keys = [key] if key else [p.key for p in self.upstream.config(
+                call.session_id, call.user_id, Operation(get_all=base_pb2.ConfigRequest.GetAll())).pairs
+                if p.key != DEBUGGING_CONF]  # the client's own switch, which engine sessions start with
+            if keys:
+                self.unset_to_defaults(Operation(unset=base_pb2.ConfigRequest.Unset(keys=keys)), call)
             return sqltext.answer_query([], [])
         if not key:
             response = self.upstream.config(call.session_id, call.user_id,
