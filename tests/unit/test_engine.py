@@ -294,6 +294,17 @@ def test_unsupported_features_are_named(fresh, tmp_path):
     assert "sunk" not in [t.name for t in fresh.catalog.listTables("t_gold")]
     with pytest.raises(PySparkException, match="Change Data Feed"):
         fresh.read.format("delta").option("readChangeFeed", "true").load("dbfs:/ext/t").collect()
+    fresh.range(2).write.mode("overwrite").saveAsTable("t_gold.changes")
+    fresh.sql("DELETE FROM t_gold.changes WHERE id = 0")
+    for read in (fresh.read.option("readChangeFeed", "true").option("startingVersion", 0),  # by name: it read the
+                 fresh.read.format("delta").option("readchangefeed", "TRUE"),  # table as it is now, no error
+                 fresh.read.option("readChangeData", "true")):
+        with pytest.raises(PySparkException, match=r"Change Data Feed \(readChangeFeed\) is not supported") as err:
+            read.table("t_gold.changes").collect()
+        assert error_class(err.value) == "UNSUPPORTED_FEATURE"
+    assert fresh.read.option("readChangeFeed", "false").table("t_gold.changes").count() == 1
+    with pytest.raises(PySparkException, match=r"table_changes\(…\) \(Delta Change Data Feed\) is not supported"):
+        fresh.sql("SELECT * FROM table_changes('t_gold.changes', 0)").collect()
     with pytest.raises(PySparkException, match="OPTIMIZE … WHERE"):
         fresh.sql("OPTIMIZE t_gold.maint WHERE id > 0")
     with pytest.raises(PySparkException, match="Delta tables") as err:
@@ -704,3 +715,14 @@ def test_answers_the_engine_makes_come_back_as_written(fresh):
     assert [tuple(r) for r in fresh.sql(sqltext.answer_query(mixed, [("a'b", {"x": "y"}, 0.5)])).collect()] == [
         ("a'b", {"x": "y"}, 0.5)]
     assert fresh.sql(sqltext.answer_query(columns, [])).count() == 0
+
+
+def test_pyspark_ml_connect_trains_in_the_client(fresh):
+    """``pyspark.ml.connect`` estimators collect their input and fit in the client, so they work on the local engine
+    (classic ``pyspark.ml`` is refused by name): 1 and 3 scale to ∓1/√2 (mean 2, sample deviation √2)."""
+    from pyspark.ml.connect.feature import StandardScaler
+
+    data = fresh.createDataFrame([([1.0],), ([3.0],)], "f array<double>")
+    model = StandardScaler(inputCol="f", outputCol="o").fit(data)
+    scaled = sorted(row.o[0] for row in model.transform(data).collect())
+    assert scaled == pytest.approx([-0.5 ** 0.5, 0.5 ** 0.5])

@@ -282,4 +282,4 @@ def test_spark_ml_commands_and_relations_are_refused_by_name(rewriter):
         with pytest.raises(CallRefused) as refused:
             rewriter_.prepare_execute(base_pb2.ExecutePlanRequest(session_id="session-1", plan=plan), _call())
         assert refused.value.error_class == "UNSUPPORTED_FEATURE"
-        assert "Spark ML over Spark Connect (pyspark.ml.connect) is not supported" in refused.value.message
+        assert "Spark ML's estimators and models (pyspark.ml) are not supported" in refused.value.message

@@ -110,7 +110,7 @@ def test_clients_that_exit_without_stop_exit_and_ml_is_refused_by_name(server):
     for _ in range(6):
         proc = run_client(server, script, token=server.token, timeout=60)
         out = json.loads(proc.stdout.strip().splitlines()[-1])
-        assert out["one"] == 1 and "Spark ML over Spark Connect (pyspark.ml.connect) is not supported" in out["ml"]
+        assert out["one"] == 1 and "Spark ML's estimators and models (pyspark.ml) are not supported" in out["ml"]
         assert proc.returncode == 0 and "GRPC Error received" not in proc.stderr
 
 

@@ -309,8 +309,9 @@ class PlanRewriter:
         status arrives, and grpc can deadlock finalizing the unfinished call (7 hung exits in 25, measured; none as
         an error)."""
         raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
-                     "Spark ML over Spark Connect (pyspark.ml.connect) is not supported by the local engine "
-                     "(Sail 0.7.2): train on collected data with a Python library (scikit-learn, statsmodels).")
+                     "Spark ML's estimators and models (pyspark.ml) are not supported by the local engine "
+                     "(Sail 0.7.2): train on collected data with a Python library (scikit-learn, statsmodels), or "
+                     "with pyspark.ml.connect, which trains in the client.")
 
     def prepare_analyze(self, request: base_pb2.AnalyzePlanRequest, call: Call) -> None:
         call.analyzing = True
@@ -654,9 +655,7 @@ class PlanRewriter:
             raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
                          "Auto Loader (format 'cloudFiles') is a Databricks feature and is not available locally; "
                          "read the files in batch with spark.read and skip files already ingested.")
-        if str(source.options.get("readChangeFeed", "")).lower() == "true":
-            raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
-                         "Delta Change Data Feed (readChangeFeed) is not supported by the local engine.")
+        _refuse_change_feed(source.options)
         _time_travel_dates(source.options)
         if not source.format and not read.is_streaming:  # spark.read.load(path): Databricks' default source is Delta
             source.format = "delta"
@@ -684,6 +683,7 @@ class PlanRewriter:
     def _named_table(self, read: Any, call: Call) -> None:
         """``spark.read.table("text.`/some/file`")``: a name whose first part is a file format is a path. A catalog
         table read with ``versionAsOf``/``timestampAsOf`` is read at its location (see ``.time_travel``)."""
+        _refuse_change_feed(read.named_table.options)  # the engine read the table as it is now, rows of no change
         if any(key.lower() in time_travel.OPTIONS for key in read.named_table.options):
             location = self._time_travel_location(read.named_table.unparsed_identifier, call)
             if location is not None:
@@ -806,6 +806,10 @@ class PlanRewriter:
                          "Recursive CTEs (WITH RECURSIVE) are not supported by the local engine (Sail 0.7.2 reads the "
                          "CTE's own name as a missing table): unroll the recursion to a fixed depth, or compute it "
                          "in Python.")
+        if sqltext.calls(sql, "table_changes"):
+            raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
+                         "table_changes(…) (Delta Change Data Feed) is not supported by the local engine: compare two "
+                         "versions of the table instead (SELECT … VERSION AS OF n EXCEPT ALL …).")
         if sqltext.calls(sql, "read_files"):
             raise refuse("INVALID_ARGUMENT", "UNSUPPORTED_FEATURE", "0A000",
                          "read_files(…) is not supported by the local engine (Sail 0.7.2 has no such table "
@@ -2758,6 +2762,20 @@ def _volatile_in_plan(relation: relations_pb2.Relation) -> str | None:
         if found is not None:
             return found
     return None
+
+
+# The read options that ask Delta for a table's changes instead of its rows (``readChangeData`` is the older name).
+CHANGE_FEED_OPTIONS = frozenset({"readchangefeed", "readchangedata"})
+
+
+def _refuse_change_feed(options: Any) -> None:
+    """A read of Delta's Change Data Feed (by path or by name; option names in any case, as Spark reads them): the
+    engine has none, and read the table's current rows instead."""
+    if any(key.lower() in CHANGE_FEED_OPTIONS and str(value).strip().lower() == "true"
+           for key, value in options.items()):
+        raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
+                     "Delta Change Data Feed (readChangeFeed) is not supported by the local engine: compare two "
+                     "versions of the table instead (SELECT … VERSION AS OF n EXCEPT ALL …).")
 
 
 def _dynamic_overwrite_refused(target: str) -> CallRefused:
