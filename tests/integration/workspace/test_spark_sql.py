@@ -333,3 +333,37 @@ def test_a_bare_reset_puts_every_setting_of_the_session_back(server):
         spark.sql("RESET odoolake.test.reset")
         assert spark.sql("SET spark.sql.ansi.enabled").collect()[0].value == "false"
         assert spark.sql("SET odoolake.test.reset").collect()[0].value == "<undefined>"
+
+
+def test_timestamps_read_from_tables_answer_in_the_session_time_zone(server):
+    """A TIMESTAMP column read from a table is an instant shown in the session's zone, as Spark shows it: 18:30 UTC
+    is 02:30 the next day in Manila. The engine answered UTC's wall clock for a table's column whatever the session's
+    zone (a literal was right), so hour(), to_date() and date_format() bucketed Manila's evening into the wrong day."""
+    import datetime
+
+    from pyspark.sql import functions as F
+
+    with server.workspace.engine.spark() as spark:
+        spark.sql("CREATE SCHEMA IF NOT EXISTS tz_read")
+        spark.sql("CREATE OR REPLACE TABLE tz_read.posted (id INT, ts TIMESTAMP, `label ts` STRING)")
+        spark.sql("INSERT INTO tz_read.posted VALUES (1, TIMESTAMP'2024-03-10 18:30:00', 'evening')")
+        spark.sql("CREATE OR REPLACE TABLE tz_read.moved (id INT, ts TIMESTAMP)")
+        utc = "SELECT hour(ts) AS h, to_date(ts) AS d, date_format(ts, 'HH:mm') AS hm FROM tz_read.posted"
+        assert tuple(spark.sql(utc).collect()[0]) == (18, datetime.date(2024, 3, 10), "18:30")
+        spark.conf.set("spark.sql.session.timeZone", "Asia/Manila")
+        manila = (2, datetime.date(2024, 3, 11), "02:30")
+        assert tuple(spark.sql(utc).collect()[0]) == manila
+        joined = spark.sql("SELECT hour(p.ts) AS h, CAST(q.ts AS STRING) AS s, p.`label ts` AS label FROM tz_read.posted p "
+                           "JOIN tz_read.posted AS q ON p.id = q.id WHERE p.ts > TIMESTAMP'2024-03-11 02:00:00'")
+        assert [tuple(r) for r in joined.collect()] == [(2, "2024-03-11 02:30:00", "evening")]
+        frame = spark.table("tz_read.posted").select(F.hour("ts").alias("h"), F.to_date("ts").alias("d"),
+                                                     F.date_format("ts", "HH:mm").alias("hm"))
+        assert tuple(frame.collect()[0]) == manila
+        spark.sql("MERGE INTO tz_read.moved t USING tz_read.posted s ON t.id = s.id "
+                  "WHEN NOT MATCHED THEN INSERT (id, ts) VALUES (s.id, s.ts)")  # the instant itself, not moved
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+        assert spark.sql("SELECT CAST(ts AS STRING) AS s FROM tz_read.moved").collect()[0].s == "2024-03-10 18:30:00"
+        assert tuple(spark.sql(utc).collect()[0]) == (18, datetime.date(2024, 3, 10), "18:30")
+    with connect(server, session_configuration={"TIMEZONE": "Asia/Manila"}) as conn, conn.cursor() as cur:
+        cur.execute(utc)
+        assert tuple(cur.fetchone()) == manila

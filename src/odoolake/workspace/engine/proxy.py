@@ -672,9 +672,10 @@ class SparkConnectProxy:
                 self._relay(context, error)
             return b""
         if name == "ReleaseSession":  # only once Sail has released it: until then its state is there to claim
-            self.sessions.forget_released({request.session_id})
+            self._forget({request.session_id})
         answer += self.server_sessions.suffix(name, call.session_id)
         if name == "CloneSession" and request.new_session_id:
+            self.rewriter.sessions_cloned(request.session_id, request.new_session_id)
             answer += wire.length_delimited(_NEW_SERVER_SESSION, self.server_sessions.id_of(request.new_session_id).encode())
         return answer
 
@@ -760,7 +761,7 @@ class SparkConnectProxy:
         ended = all(op.done.wait(max(0.0, deadline - time.monotonic())) for op in ops)
         spent = self.sessions.forget_token(token)  # the token is spent: nobody may use its sessions again
         if ended:  # free them in Sail too (not while an interrupted operation still runs there: the idle sweep will)
-            self.sessions.forget_released(self._released(spent))
+            self._forget(self._released(spent))
         return len(ops)
 
     def interrupt_all(self, timeout: float = 30.0) -> int:
@@ -780,7 +781,13 @@ class SparkConnectProxy:
         released id stays closed in Sail: whoever claims it afresh gets ``SESSION_CLOSED``, never its state.
         Returns how many were forgotten."""
         cutoff, idle = self.sessions.idle(older_than, {op.session_id for op in self.operations.matching()})
-        return len(self.sessions.forget_released(self._released(idle), unused_since=cutoff))
+        return len(self._forget(self._released(idle), unused_since=cutoff))
+
+    def _forget(self, session_ids: set[str], unused_since: float | None = None) -> set[str]:
+        """Forget sessions the engine no longer runs (``Sessions.forget_released``), here and in the rewriter."""
+        gone = self.sessions.forget_released(session_ids, unused_since)
+        self.rewriter.sessions_ended(gone)
+        return gone
 
     def _released(self, sessions: dict[str, str]) -> set[str]:
         """The sessions Sail no longer runs after a release of each (released now, or closed before)."""

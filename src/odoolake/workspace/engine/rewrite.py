@@ -252,6 +252,8 @@ class PlanRewriter:
         self.upstream = upstream
         self.access = access
         self.information_schema = InformationSchema(catalog)
+        # session id → its time zone, for sessions whose zone is not UTC (see ``_in_session_zone``)
+        self._session_zones: dict[str, str] = {}
 
     # -- entry points --------------------------------------------------------------------------------------------
 
@@ -433,7 +435,7 @@ class PlanRewriter:
             view = self._view_named(relation.read.named_table.unparsed_identifier, call)
             if view is not None:
                 relation.sql.query = self.prepare_sql(f"SELECT * FROM {view.name}", call, eager=False)
-            else:
+            elif not self._zoned_table_read(relation, call):
                 self._named_table(relation.read, call)
         elif kind == "catalog" and _creates_managed_table(relation.catalog):
             made = self._create_managed_table(getattr(relation.catalog, relation.catalog.WhichOneof("cat_type")), call)
@@ -845,6 +847,7 @@ class PlanRewriter:
         if time_travel.mentions(sql):  # a catalog table AS OF a version: read at its location (see .time_travel)
             sql = time_travel.at_location(sql, lambda ref: self._time_travel_location(
                 ".".join(sqltext.quote_path(part, "`") for part in ref.parts), call))
+        sql = self._in_session_zone(sql, call)
         dropped_table = sqltext.drop_view(sql, "TABLE") if head[:2] == ["DROP", "TABLE"] else None
         if dropped_table is not None and len(dropped_table[0]) <= 3 and \
                 self._view_named(".".join(sqltext.quote_path(p, "`") for p in dropped_table[0]), call) is not None:
@@ -1041,8 +1044,14 @@ class PlanRewriter:
         return found[1] if found is not None else None
 
     def _table_columns(self, name: str, call: Call, views_first: bool = True) -> tuple[FullName, list[str]] | None:
-        """The catalog table ``name`` reads and its columns; None when it is not one (a temporary view of the
-        session by that name comes first, as Spark resolves it in a query: ``views_first``) or cannot be looked up."""
+        """The catalog table ``name`` reads and its columns' names (``_table_info``)."""
+        found = self._table_info(name, call, views_first)
+        return (found[0], [c["name"] for c in found[1].columns]) if found is not None else None
+
+    def _table_info(self, name: str, call: Call, views_first: bool = True) -> tuple[FullName, Any] | None:
+        """The catalog table ``name`` reads and what the catalog holds of it; None when it is not one (a temporary
+        view of the session by that name comes first, as Spark resolves it in a query: ``views_first``) or cannot be
+        looked up."""
         try:
             full = self.resolve(name, call)
             if views_first and self._temporary_view_hides(name, full, call):
@@ -1050,7 +1059,7 @@ class PlanRewriter:
             info = self.catalog.find(full)
         except (CallRefused, UpstreamError, grpc.RpcError):
             return None
-        return (full, [c["name"] for c in info.columns]) if info is not None else None
+        return (full, info) if info is not None else None
 
     def _dml(self, sql: str, head: list[str], call: Call, name: FullName | None) -> str:
         """DELETE, UPDATE and MERGE of table ``name`` run here, under its write lock, and answer with the rows
@@ -1398,6 +1407,9 @@ class PlanRewriter:
         except UpstreamError as exc:  # Sail may refuse a set of several keys, yet keep what it was given
             failure = exc
         if failure is None:
+            zone = next((p.value for p in operation.set.pairs if p.key == sqltext.TIME_ZONE_KEY), None)
+            if zone is not None:
+                self._note_zone(call.session_id, zone)
             return answer
         self._put_back(keys, was, call)
         culprits = pairs if len(pairs) == 1 else [pair for pair in pairs if self._unplannable_alone(pair, was, call)]
@@ -1415,6 +1427,8 @@ class PlanRewriter:
         left it undefined (``conf.get`` answered None)."""
         Operation = base_pb2.ConfigRequest.Operation
         keys = list(operation.unset.keys)
+        if sqltext.TIME_ZONE_KEY in keys:
+            self._note_zone(call.session_id, SESSION_CONF[sqltext.TIME_ZONE_KEY])
         defaults = [base_pb2.KeyValue(key=k, value=SESSION_CONF[k]) for k in keys if k in SESSION_CONF]
         rest = [k for k in keys if k not in SESSION_CONF]
         answer = self.upstream.config(call.session_id, call.user_id, Operation(unset=base_pb2.ConfigRequest.Unset(
@@ -1423,6 +1437,57 @@ class PlanRewriter:
             self.upstream.config(call.session_id, call.user_id, Operation(set=base_pb2.ConfigRequest.Set(
                 pairs=defaults)))
         return answer
+
+    def _note_zone(self, session_id: str, zone: str) -> None:
+        if sqltext.always_utc(zone):
+            self._session_zones.pop(session_id, None)
+        else:
+            self._session_zones[session_id] = zone
+
+    def sessions_cloned(self, source: str, copy: str) -> None:
+        """A session copied with its settings (``CloneSession``): the copy has the source's time zone."""
+        if source in self._session_zones:
+            self._session_zones[copy] = self._session_zones[source]
+
+    def sessions_ended(self, session_ids: set[str]) -> None:
+        for session_id in session_ids:
+            self._session_zones.pop(session_id, None)
+
+    def _in_session_zone(self, sql: str, call: Call) -> str:
+        """In a session whose time zone is not UTC, each catalog table the text reads (FROM, JOIN, MERGE's USING)
+        with TIMESTAMP columns is read through a subquery that casts them to TIMESTAMP. Sail (0.7.2) reads a table's
+        timestamps in UTC, the zone Delta stores them in, and its functions follow the column's zone, not the
+        session's: ``hour(ts)``, ``to_date(ts)``, ``date_format`` and a cast to string answered UTC's wall clock
+        where Spark answers the session's (a literal was right). The cast keeps the instant and takes the session's
+        zone. Paths (``delta.`/…```) and the target of UPDATE, DELETE and MERGE are left as they are."""
+        if call.session_id not in self._session_zones or time_travel.mentions(sql):  # AS OF needs the name itself
+            return sql
+
+        def query_of(ref: views.TableRef) -> str | None:
+            if len(ref.parts) > 3 or (len(ref.parts) > 1 and ref.parts[-2].lower() in sqltext.FILE_FORMATS):
+                return None
+            name = ".".join(sqltext.quote_path(part, "`") for part in ref.parts)
+            found = self._table_info(name, call)
+            if found is None or not any(c["type_text"] == "timestamp" for c in found[1].columns):
+                return None
+            columns = ", ".join(
+                f"CAST({quoted} AS TIMESTAMP) AS {quoted}" if c["type_text"] == "timestamp" else quoted
+                for c in found[1].columns for quoted in [sqltext.quote_path(c["name"], "`")])
+            return f"SELECT {columns} FROM {name}"
+
+        return views.replace_refs(sql, views.table_refs(sql), query_of)
+
+    def _zoned_table_read(self, relation: relations_pb2.Relation, call: Call) -> bool:
+        """``spark.table(name)`` in a session whose time zone is not UTC, of a table with TIMESTAMP columns: read as
+        ``SELECT * FROM name``, so its timestamps take the session's zone (``_in_session_zone``)."""
+        named = relation.read.named_table
+        if call.session_id not in self._session_zones or len(named.options):
+            return False
+        found = self._table_info(named.unparsed_identifier, call)
+        if found is None or not any(c["type_text"] == "timestamp" for c in found[1].columns):
+            return False
+        relation.sql.query = self.prepare_sql(f"SELECT * FROM {named.unparsed_identifier}", call, eager=False)
+        return True
 
     # A query whose planning reads the settings a bad value breaks (ANSI mode, the session time zone)
     _SETTINGS_PROBE = "SELECT CAST(CAST('2024-01-01 00:00:00' AS TIMESTAMP) AS STRING) AS probe"

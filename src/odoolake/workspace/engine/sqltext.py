@@ -178,6 +178,18 @@ def engine_time_zone(value: str) -> str | None:
     return value
 
 
+def always_utc(zone: str) -> bool:
+    """Whether a zone the engine keeps (``engine_time_zone``) is UTC all year (``UTC``, ``Etc/UTC``, ``GMT`` …)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        region = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False  # an offset (``+05:30``): engine_time_zone writes a zero one as UTC
+    return all(not region.utcoffset(datetime(2024, month, 1)) for month in (1, 7))
+
+
 # Texts longer than this (a seed's INSERT of thousands of literal rows: 50 MB of tokens for 700 KB of text) are not
 # kept in the cache of 512 texts; the last one is kept alone, for the readers of the same statement.
 _LARGE_TEXT = 64 * 1024
