@@ -34,5 +34,10 @@ class RawDataError(PipelineError):
         super().__init__(f"{path}{where}: {problem}")
 
 
+class DropConflictError(OdoolakeError):
+    """Generated drops would replace drops of the same month made with other settings (which the lake may have
+    ingested already: its bronze would no longer match its raw files)."""
+
+
 class BirRuleError(OdoolakeError):
     """A BIR rule was broken by the input (unknown ATC, malformed TIN, …)."""

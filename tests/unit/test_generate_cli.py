@@ -32,3 +32,44 @@ def test_a_month_generated_alone_uses_the_lakes_settings_and_joins_its_record(tm
     assert sum(record["cases"].values()) > sum(before["cases"].values())
     per_month = [_lines_of(raw, b) for b in before["batches"]]
     assert min(per_month) * 0.6 < _lines_of(raw, "odoo-202611") < max(per_month) * 1.4  # the same volume
+
+
+def test_months_already_generated_are_not_replaced_with_other_settings(tmp_path, monkeypatch):
+    """Generating again over a lake's months with other settings rewrote drops the lake had ingested (partner 100417
+    became another partner behind the same id), with no word; now refused, naming what differs, and nothing is
+    written. The same settings write the same files; a month already there cannot be added again."""
+    monkeypatch.setenv("ODOOLAKE_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    made = ["lake", "generate", "--months", "3", "--end", "2026-10", "--lines", "6000", "--as-of", "2026-11-05"]
+    assert runner.invoke(app, made).exit_code == 0
+    raw = tmp_path / "home" / "dbfs" / "raw" / "odoo"
+    files = {p: p.read_bytes() for p in sorted(raw.rglob("*")) if p.is_file()}
+    other = runner.invoke(app, ["lake", "generate", "--months", "2", "--end", "2026-10", "--lines", "6000"])
+    assert other.exit_code == 1, other.output
+    flat = " ".join(other.output.split())
+    assert "already holds odoo-202609 … odoo-202610 (2 months), generated with other settings (months 3 → 2)" in flat
+    assert "lake generate --only YYYY-MM" in flat
+    assert {p: p.read_bytes() for p in sorted(raw.rglob("*")) if p.is_file()} == files  # nothing was written
+    assert runner.invoke(app, [*made[:-2], "--as-of", "2026-11-20"]).exit_code == 0  # the same months again
+    assert {p: p.read_bytes() for p in sorted(raw.rglob("*")) if p.is_file() and p.suffix == ".jsonl"} == \
+        {p: b for p, b in files.items() if p.suffix == ".jsonl"}
+    again = runner.invoke(app, ["lake", "generate", "--only", "2026-10"])
+    assert again.exit_code == 2 and "the newest there is odoo-202610" in " ".join(again.output.replace("│", " ").split())
+
+
+def test_the_demo_run_a_month_later_adds_the_months_after_the_lakes(tmp_path):
+    """``odoolake demo`` in a lake made by an earlier run adds the months after it with the lake's settings, instead
+    of generating every month again for the later window (which replaced every ingested drop)."""
+    from datetime import date
+
+    from odoolake.cli.demo import _months_to_generate
+    from odoolake.datagen import GenConfig, generate
+
+    raw = tmp_path / "raw"
+    generate(GenConfig(months=3, end=date(2026, 10, 1), lines=6000), raw)
+    later = GenConfig(months=3, end=date(2026, 12, 1), lines=6000)
+    cfg, wanted = _months_to_generate(later, raw)
+    assert (cfg.end, wanted) == (date(2026, 10, 1), [date(2026, 11, 1), date(2026, 12, 1)])
+    assert _months_to_generate(GenConfig(months=3, end=date(2026, 10, 1), lines=6000), raw)[1] is None  # same run
+    other = GenConfig(months=3, end=date(2026, 12, 1), lines=9000)
+    assert _months_to_generate(other, raw) == (other, None)  # other settings: generate() refuses the overlap

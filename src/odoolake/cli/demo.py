@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -16,6 +18,9 @@ from odoolake.bundles.jobs import BundleError
 from odoolake.bundles.loader import Diagnostic
 from odoolake.cli.common import HomeOpt, console, handle_errors, lake_session
 from odoolake.config import WorkspacePaths
+
+if TYPE_CHECKING:
+    from odoolake.datagen import GenConfig
 
 RAW_ROOT = "dbfs:/raw/odoo"
 JOB_KEY = "bir_etl"
@@ -62,15 +67,18 @@ def demo(
     paths.ensure()
     as_of_day = parse_as_of(as_of)
     end = last_full_month(as_of_day)
-    cfg = GenConfig(months=months, end=end, lines=lines, seed=seed, as_of=as_of_day)
+    cfg, wanted = _months_to_generate(GenConfig(months=months, end=end, lines=lines, seed=seed, as_of=as_of_day),
+                                      paths.dbfs_to_local(RAW_ROOT))
     started = time.perf_counter()
     columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"),
                TimeElapsedColumn()]
     with contextlib.ExitStack() as stack:
         progress = stack.enter_context(Progress(*columns, console=console, transient=False))
-        gen_task = progress.add_task("generate Odoo extracts", total=months, note="")
-        generate(cfg, paths.dbfs_to_local(RAW_ROOT),
-                 progress=lambda batch, n, total: progress.update(gen_task, completed=n, note=batch))
+        gen_task = progress.add_task("generate Odoo extracts", total=months if wanted is None else len(wanted),
+                                     note="")
+        if wanted != []:
+            generate(cfg, paths.dbfs_to_local(RAW_ROOT), wanted,
+                     progress=lambda batch, n, total: progress.update(gen_task, completed=n, note=batch))
         run_task = progress.add_task(f"job {JOB_KEY}", total=len(tasks), note="starting engine")
         spark = stack.enter_context(lake_session(paths))
         task_values: dict = {}
@@ -81,6 +89,25 @@ def demo(
         progress.update(run_task, note="done")
         progress.stop()
         _summary(spark, task_values, end, time.perf_counter() - started, paths, as_of_day)
+
+
+def _months_to_generate(cfg: GenConfig, raw: Path) -> tuple[GenConfig, list[date] | None]:
+    """What the demo generates: every month of ``cfg`` (None) in a new lake; in one generated with the same settings
+    up to an earlier month (the demo run again a month later), only the months after it, with the settings the lake
+    was made with, as ``lake generate --only`` adds one: the months the lake has keep the drops it ingested."""
+    from odoolake.datagen.generator import batch_id, content_settings, read_run_record
+
+    recorded = read_run_record(raw)
+    if not recorded or recorded.get("end") is None:
+        return cfg, None
+    asked = content_settings(cfg)
+    if any(recorded.get(key) != value for key, value in asked.items() if key != "end") or \
+            recorded["end"] >= asked["end"]:
+        return cfg, None  # the same settings (written again, unchanged), or others: generate() says what conflicts
+    year, month = (int(part) for part in recorded["end"].split("-"))
+    made = dataclasses.replace(cfg, end=date(year, month, 1))
+    have = set(recorded.get("batches") or ())
+    return made, [m for m in cfg.month_starts() if batch_id(m) not in have]
 
 
 def find_bundle(explicit: str | None) -> Path:

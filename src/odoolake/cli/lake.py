@@ -67,8 +67,9 @@ def generate_cmd(
     if wanted:
         existing = sorted(raw.glob(f"*/{batch_id(wanted[0])}.jsonl"))
         if existing:
+            newest = max(recorded.get("batches") or [p.stem for p in raw.glob("*/*.jsonl")])
             raise typer.BadParameter(f"--only {only}: the batch {batch_id(wanted[0])} is already in {RAW_ROOT}; a new "
-                                     "drop is a month not generated yet (e.g. the month after --end)")
+                                     f"drop is a month not generated yet (the newest there is {newest})")
     cfg = GenConfig(months=months, end=last, lines=lines, seed=seed, as_of=as_of_day)
     columns = [TextColumn("[bold]generating Odoo extracts"), BarColumn(), TextColumn("{task.fields[batch]}"),
                TimeElapsedColumn()]

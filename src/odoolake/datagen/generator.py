@@ -48,6 +48,7 @@ from odoolake.datagen.model import (
     VendorCategory,
     month_index,
 )
+from odoolake.errors import DropConflictError
 
 MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
 USD_RATE = 56.2
@@ -731,9 +732,41 @@ def _months_after(start: date, months: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
+# The settings that decide what a month's drop holds (``as_of`` is only recorded).
+CONTENT_SETTINGS = ("end", "months", "lines", "seed", "agencies", "odoo_version")
+
+
+def content_settings(config: GenConfig) -> dict[str, Any]:
+    return {"end": f"{config.end:%Y-%m}", "months": config.months, "lines": config.lines, "seed": config.seed,
+            "agencies": list(config.agencies), "odoo_version": config.odoo_version}
+
+
+def check_no_replacement(config: GenConfig, raw_root: Path, months: Iterable[date] | None = None) -> None:
+    """Refuse to write a month whose drop is already under ``raw_root`` unless the recorded settings are these: the
+    same settings write the same files, other settings other records under the same ids (a different partner behind
+    an id the lake has ingested), with nothing to say the lake and its raw files disagree."""
+    wanted = {batch_id(m) for m in (months if months is not None else config.month_starts())}
+    present = sorted(wanted & {path.stem for path in raw_root.glob("*/*.jsonl")})
+    if not present:
+        return
+    recorded = read_run_record(raw_root) or {}
+    asked = content_settings(config)
+    changed = [f"{key} {recorded.get(key)} → {value}" for key, value in asked.items() if recorded.get(key) != value]
+    if not changed:
+        return
+    shown = present[0] if len(present) == 1 else f"{present[0]} … {present[-1]} ({len(present)} months)"
+    raise DropConflictError(
+        f"{raw_root} already holds {shown}, generated with other settings ({', '.join(changed)}); generating them "
+        "again would replace drops the lake may have ingested. Generate into a new ODOOLAKE_HOME, add the next "
+        "month with `odoolake lake generate --only YYYY-MM`, or start again with `odoolake demo --reset`.")
+
+
 def generate(config: GenConfig, raw_root: Path, months: Iterable[date] | None = None,
              progress: Callable[[str, int, int], None] | None = None) -> Manifest:
-    """Write Odoo-shaped raw drops under ``raw_root`` and return what was generated."""
+    """Write Odoo-shaped raw drops under ``raw_root`` and return what was generated (``check_no_replacement`` first:
+    a month already there is written again only with the settings it was made with)."""
+    months = list(months) if months is not None else None
+    check_no_replacement(config, raw_root, months)
     manifest = Generator(config).run(raw_root, months, progress)
     record_run(manifest, raw_root, adding=months is not None)
     return manifest
@@ -748,8 +781,7 @@ def record_run(manifest: Manifest, raw_root: Path, adding: bool = False) -> Path
     for case, ids in manifest.cases.items():
         cases[case] = cases.get(case, 0) + len(ids)
     record = {
-        "as_of": cfg.as_of.isoformat() if cfg.as_of else None, "end": f"{cfg.end:%Y-%m}", "months": cfg.months,
-        "lines": cfg.lines, "seed": cfg.seed, "agencies": list(cfg.agencies), "odoo_version": cfg.odoo_version,
+        "as_of": cfg.as_of.isoformat() if cfg.as_of else None, **content_settings(cfg),
         "batches": sorted({*previous.get("batches", []), *manifest.batches}), "cases": dict(sorted(cases.items())),
     }
     raw_root.mkdir(parents=True, exist_ok=True)
