@@ -381,6 +381,14 @@ def test_bir_cli_outputs(lake):
     assert {e["problem"] for e in excluded} <= {"INVALID_TIN", "NAME_NOT_SPLIT", "NET_NEGATIVE"}
     assert len([e for e in excluded if e["problem"] == "NET_NEGATIVE"]) == len(
         [r for r in gold_rows if r["income"] <= 0 or r["tax_withheld"] < 0])
+    # refused after a --skip-invalid run: the earlier file and its list are set aside, not left as if ready to upload
+    written = next(folder.glob("*1601EQ.dat")).name
+    refused = runner.invoke(app, ["bir", "dat", "qap", "--quarter", "2026Q3", "--agency", "RIM", *home])
+    assert refused.exit_code == 1 and f"set aside as {written}.superseded with its lists" in " ".join(
+        refused.output.split())
+    assert not list(folder.glob("*1601EQ.dat")) and not list(folder.glob("*1601EQ_exceptions.csv"))
+    assert (folder / f"{written}.superseded").read_bytes().decode().startswith("HQAP,H1601EQ")
+    assert (folder / f"{written.removesuffix('.dat')}_exceptions.csv.superseded").is_file()
     forms_run = runner.invoke(app, ["bir", "forms", "--period", "2026Q3", "--agency", "RIM", "--skip-invalid", *home])
     assert forms_run.exit_code == 0, forms_run.output
     pdfs = sorted(folder.glob("2307_*.pdf"))

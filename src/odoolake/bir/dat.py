@@ -195,10 +195,18 @@ def problems_of(row: AlphalistRow, needs_atc: bool = True) -> list[Problem]:
     return found
 
 
-def _select(rows: Iterable[AlphalistRow], kind: str, skip_invalid: bool, needs_atc: bool = True
+class DatRefused(BirRuleError):
+    """A DAT file not written because lines need fixing in Odoo; ``name`` is the file it would have been."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        super().__init__(message)
+
+
+def _select(rows: Iterable[AlphalistRow], kind: str, skip_invalid: bool, name: str, needs_atc: bool = True
             ) -> tuple[list[tuple[AlphalistRow, str, str]], list[LeftOut]]:
-    """(rows to write with TIN and branch, exceptions). Refuses the file when a row needs fixing in Odoo, unless
-    ``skip_invalid``; net-negative rows never block (they are simply not reportable)."""
+    """(rows to write with TIN and branch, exceptions). Refuses the file ``name`` when a row needs fixing in Odoo,
+    unless ``skip_invalid``; net-negative rows never block (they are simply not reportable)."""
     keep: list = []
     left: list = []
     for row in rows:
@@ -214,7 +222,7 @@ def _select(rows: Iterable[AlphalistRow], kind: str, skip_invalid: bool, needs_a
         named = "; ".join(f"{e.row.who} ({e.problem.value}"
                           f"{' ' + repr(e.row.tin) if e.problem == Problem.INVALID_TIN and e.row.tin else ''})"
                           for e in blocking[:10])
-        raise BirRuleError(f"Cannot write the {kind}: {len(blocking)} line(s) need fixing in Odoo first: {named}"
+        raise DatRefused(name, f"Cannot write the {kind}: {len(blocking)} line(s) need fixing in Odoo first: {named}"
                            + (" …" if len(blocking) > 10 else "")
                            + " (or leave them out on purpose with --skip-invalid, listed in an exceptions file)"
                            + _net_negative_note(sum(1 for e in left if e.problem == Problem.NET_NEGATIVE)) + ".")
@@ -266,8 +274,9 @@ def qap(agent: Agent, year: int, quarter: int, rows: Iterable[AlphalistRow],
     tin, br = _tin(agent.tin, agent.branch, "Withholding agent")
     y, m = _quarter_end(year, quarter)
     period = f"{m:02d}/{y}"
-    schedule1, left1 = _select(rows, f"QAP {form}", skip_invalid)
-    schedule2, left2 = _select((_exempt(r) for r in exempt), f"QAP {form} schedule 2", skip_invalid)
+    name = f"{tin}{br}{m:02d}{y}{form}.dat"
+    schedule1, left1 = _select(rows, f"QAP {form}", skip_invalid, name)
+    schedule2, left2 = _select((_exempt(r) for r in exempt), f"QAP {form} schedule 2", skip_invalid, name)
     lines = [f"HQAP,H{form},{tin},{br},{_quoted(agent.registered_name, NAME_WIDTH)},{period},{agent.rdo}"]
     for seq, (row, ptin, pbr) in enumerate(schedule1, start=1):
         amounts = f"{row.atc.upper()},{money(row.rate)},{money(row.income)},{money(tax_at_rate(row.income, row.rate))}"
@@ -281,7 +290,7 @@ def qap(agent: Agent, year: int, quarter: int, rows: Iterable[AlphalistRow],
         for seq, (row, ptin, pbr) in enumerate(schedule2, start=1):
             lines.append(f"D2,{form},{seq},{ptin},{pbr},{_names(row)},{period},{row.atc.upper()},{money(row.income)}")
         lines.append(f"C2,{form},{tin},{br},{period},{money(sum((r.income for r, _, _ in schedule2), ZERO))}")
-    return DatFile(f"{tin}{br}{m:02d}{y}{form}.dat", CRLF.join(lines) + CRLF, len(schedule1) + len(schedule2),
+    return DatFile(name, CRLF.join(lines) + CRLF, len(schedule1) + len(schedule2),
                    income, at_rate, withheld, left1 + left2, _differences(schedule1))
 
 
@@ -290,8 +299,9 @@ def form1604e(agent: Agent, year: int, rows: Iterable[AlphalistRow], exempt: Ite
     """The 1604-E alphalist, ``{TIN}{BR}{MMDDYYYY}1604E.dat``: schedule 3 (tax withheld) and 4 (exempt)."""
     tin, br = _tin(agent.tin, agent.branch, "Withholding agent")
     as_of = date(year, 12, 31).strftime("%m/%d/%Y")
-    schedule3, left3 = _select(rows, "1604-E", skip_invalid)
-    schedule4, left4 = _select((_exempt(r) for r in exempt), "1604-E schedule 4", skip_invalid)
+    name = f"{tin}{br}{date(year, 12, 31):%m%d%Y}1604E.dat"
+    schedule3, left3 = _select(rows, "1604-E", skip_invalid, name)
+    schedule4, left4 = _select((_exempt(r) for r in exempt), "1604-E schedule 4", skip_invalid, name)
     lines = [f"H1604E,{tin},{br},{as_of}"]
     for seq, (row, ptin, pbr) in enumerate(schedule3, start=1):
         lines.append(f"D3,1604E,{tin},{br},{as_of},{seq},{ptin},{pbr},{_names(row)},{row.atc.upper()},"
@@ -303,7 +313,7 @@ def form1604e(agent: Agent, year: int, rows: Iterable[AlphalistRow], exempt: Ite
             lines.append(f"D4,1604E,{tin},{br},{as_of},{seq},{ptin},{pbr},{_names(row)},{row.atc.upper()},"
                          f"{money(row.income)}")
         lines.append(f"C4,1604E,{tin},{br},{as_of},{money(sum((r.income for r, _, _ in schedule4), ZERO))}")
-    return DatFile(f"{tin}{br}{date(year, 12, 31):%m%d%Y}1604E.dat", CRLF.join(lines) + CRLF,
+    return DatFile(name, CRLF.join(lines) + CRLF,
                    len(schedule3) + len(schedule4), income, at_rate, withheld, left3 + left4, _differences(schedule3))
 
 
@@ -333,14 +343,15 @@ def form1604f(agent: Agent, year: int, rows: Iterable[AlphalistRow], classificat
     code = classification_code(classification)
     tin, br = _tin(agent.tin, agent.branch, "Withholding agent")
     as_of = date(year, 12, 31).strftime("%m/%d/%Y")
-    schedule4, left = _select(rows, "1604-F", skip_invalid)
+    name = f"{tin}{br}{date(year, 12, 31):%m%d%Y}1604F.dat"
+    schedule4, left = _select(rows, "1604-F", skip_invalid, name)
     lines = [f"H1604F,{tin},{br},{as_of}"]
     for seq, (row, ptin, pbr) in enumerate(schedule4, start=1):
         lines.append(f"D4,1604F,{tin},{br},{as_of},{seq},{ptin},{pbr},{_names(row)},{code},{row.atc.upper()},"
                      f"{money(row.income)},{money(row.rate)},{money(tax_at_rate(row.income, row.rate))}")
     income, at_rate, withheld = _totals(schedule4)
     lines.append(f"C4,1604F,{tin},{br},{as_of},{money(income)},{money(at_rate)}")
-    return DatFile(f"{tin}{br}{date(year, 12, 31):%m%d%Y}1604F.dat", CRLF.join(lines) + CRLF, len(schedule4),
+    return DatFile(name, CRLF.join(lines) + CRLF, len(schedule4),
                    income, at_rate, withheld, left, _differences(schedule4))
 
 
@@ -378,7 +389,8 @@ def sawt(payee: Agent, form: str, year: int, month: int, rows: Iterable[Alphalis
         others = sorted({row.atc.upper() for row in rows})
         raise BirRuleError(f"The SAWT for the {form} lists {SAWT_CREDITS[form][1]}; none of the {len(rows)} credits "
                            f"received in the period is one ({', '.join(others)}): they go with another return.")
-    checked, left = _select(claimed, "SAWT", skip_invalid)
+    name = f"{tin}{br}{month:02d}{year}{form}.dat"
+    checked, left = _select(claimed, "SAWT", skip_invalid, name)
     names = ",".join([_quoted(payee.registered_name, NAME_WIDTH), _quoted(payee.last_name, PERSON_WIDTH),
                       _quoted(payee.first_name, PERSON_WIDTH), _quoted(payee.middle_name, PERSON_WIDTH)])
     lines = [f"HSAWT,H{form},{tin},{br},{names},{period},{payee.rdo}"]
@@ -388,7 +400,7 @@ def sawt(payee: Agent, form: str, year: int, month: int, rows: Iterable[Alphalis
                      f"{money(tax_at_rate(row.income, row.rate))}")
     income, at_rate, withheld = _totals(checked)
     lines.append(f"CSAWT,C{form},{tin},{br},{period},{money(income)},{money(at_rate)}")
-    return DatFile(f"{tin}{br}{month:02d}{year}{form}.dat", CRLF.join(lines) + CRLF, len(checked), income, at_rate,
+    return DatFile(name, CRLF.join(lines) + CRLF, len(checked), income, at_rate,
                    withheld, left, _differences(checked))
 
 
@@ -485,10 +497,11 @@ def slsp(agent: Agent, kind: str, year: int, quarter: int, rows: Iterable[Relief
     blocking = [(r, p) for r, p in left if p != Problem.NET_NEGATIVE.value]
     if blocking and not skip_invalid:
         named = "; ".join(f"{clean_text(r.registered_name, 80)} ({p})" for r, p in blocking[:10])
-        raise BirRuleError(f"Cannot write the SL{kind}: {len(blocking)} counterpart(ies) need fixing in Odoo first: "
-                           f"{named}" + (" …" if len(blocking) > 10 else "")
-                           + " (or leave them out on purpose with --skip-invalid, listed in an exceptions file)"
-                           + _net_negative_note(len(left) - len(blocking)) + ".")
+        raise DatRefused(f"{tin}{kind}{m:02d}{y}.dat",
+                         f"Cannot write the SL{kind}: {len(blocking)} counterpart(ies) need fixing in Odoo first: "
+                         f"{named}" + (" …" if len(blocking) > 10 else "")
+                         + " (or leave them out on purpose with --skip-invalid, listed in an exceptions file)"
+                         + _net_negative_note(len(left) - len(blocking)) + ".")
 
     def total(i: int) -> Decimal:
         return sum((r.amounts[i] for r in keep), ZERO)

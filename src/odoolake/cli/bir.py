@@ -8,9 +8,10 @@ withheld), when there are any. Amounts print with two decimals and thousands sep
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -253,11 +254,48 @@ def _write(paths: WorkspacePaths, agency: str, period: str, name: str, content: 
     return f"dbfs:/bir/{agency}/{period}/{name}"
 
 
+# What a DAT file's refusal sets an earlier file of its name aside as: it holds lines the lake no longer holds as they
+# are (written with --skip-invalid, or before the lines that now need fixing), so it keeps no name that reads as ready.
+SUPERSEDED = ".superseded"
+# The lists written beside a DAT file (``{stem}_exceptions.csv``, ``{stem}_differences.csv``): they describe the DAT
+# file they were written with, so they go when it is written again without them, and with it when it is set aside.
+COMPANIONS = ("_exceptions.csv", "_differences.csv")
+
+
+def _companions(folder: Path, name: str) -> list[Path]:
+    stem = name.removesuffix(".dat")
+    return [folder / f"{stem}{suffix}" for suffix in COMPANIONS]
+
+
+@contextlib.contextmanager
+def _superseding(paths: WorkspacePaths, agency: str, period: str) -> Iterator[None]:
+    """A DAT file refused (lines need fixing in Odoo): an earlier file of its name in the period's folder, and the
+    lists beside it, are set aside as ``….superseded`` and the refusal says so. It was left in place, so the folder
+    showed a file ready to upload beside the message that none was written."""
+    from odoolake.bir.dat import DatRefused
+
+    try:
+        yield
+    except DatRefused as refused:
+        folder = paths.dbfs_to_local(f"dbfs:/bir/{agency}/{period}")
+        moved = [path for path in [folder / refused.name, *_companions(folder, refused.name)] if path.is_file()]
+        for path in moved:
+            path.replace(path.with_name(path.name + SUPERSEDED))
+        if not moved:
+            raise
+        raise BirRuleError(f"{refused} The earlier {refused.name} in dbfs:/bir/{agency}/{period} does not hold the "
+                           f"lake's lines as they are now: set aside as {refused.name}{SUPERSEDED}"
+                           + (" with its lists." if len(moved) > 1 else ".")) from None
+
+
 def _write_dat(paths: WorkspacePaths, agency: str, period: str, out) -> list[Written]:
-    """The DAT file and, when there are any, its exceptions and differences beside it."""
+    """The DAT file and, when there are any, its exceptions and differences beside it (lists an earlier file of the
+    name had are removed: they described that file)."""
     written = [Written(_write(paths, agency, period, out.name, out.content),
                        f"{out.rows} row(s), income {peso(out.income)}, tax {peso(out.tax)}",
                        {"kind": "dat", "rows": out.rows, "income": out.income, "tax": out.tax})]
+    for stale in _companions(paths.dbfs_to_local(f"dbfs:/bir/{agency}/{period}"), out.name):
+        stale.unlink(missing_ok=True)
     stem = out.name.removesuffix(".dat")
     if out.exceptions:
         left = sum((e.row.tax for e in out.exceptions), Decimal(0))
@@ -287,7 +325,8 @@ def write_qap(paths: WorkspacePaths, spark, agency: str, year: int, q: int, skip
     quarter = f"{year}Q{q}"
     regime = "FWT" if form == "1601FQ" else "EWT"
     schedule1, schedule2 = filing.qap_schedules(_quarter_rows(spark, agency, quarter, regime))
-    out = dat.qap(filing.agent(_company(spark, agency)), year, q, schedule1, schedule2, form, skip_invalid)
+    with _superseding(paths, agency, quarter):
+        out = dat.qap(filing.agent(_company(spark, agency)), year, q, schedule1, schedule2, form, skip_invalid)
     return _write_dat(paths, agency, quarter, out)
 
 
@@ -324,7 +363,8 @@ def dat_sawt(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1 (the SA
         if not found:
             raise BirRuleError(f"No tax withheld by customers for {agency} in {year}Q{q}.")
         rows = [filing.alphalist_row(r) for r in sorted(found, key=lambda r: (r["payee_name"] or "").upper())]
-        out = dat.sawt(filing.agent(_company(spark, agency)), form, year, 3 * q, rows, skip_invalid)
+        with _superseding(paths, agency, f"{year}Q{q}"):
+            out = dat.sawt(filing.agent(_company(spark, agency)), form, year, 3 * q, rows, skip_invalid)
     _print_written(output, _write_dat(paths, agency, f"{year}Q{q}", out))
 
 
@@ -347,7 +387,8 @@ def dat_1604e(year: int = typer.Option(..., help="Calendar year."), agency: str 
     paths = WorkspacePaths.from_env(home)
     with lake_session(paths, "writing the 1604-E DAT file…") as spark:
         schedule3, schedule4 = filing.qap_schedules(_annual(spark, agency, year, "EWT"))
-        out = dat.form1604e(filing.agent(_company(spark, agency)), year, schedule3, schedule4, skip_invalid)
+        with _superseding(paths, agency, str(year)):
+            out = dat.form1604e(filing.agent(_company(spark, agency)), year, schedule3, schedule4, skip_invalid)
     _print_written(output, _write_dat(paths, agency, str(year), out))
 
 
@@ -364,7 +405,8 @@ def dat_1604f(year: int = typer.Option(..., help="Calendar year."), agency: str 
     paths = WorkspacePaths.from_env(home)
     with lake_session(paths, "writing the 1604-F DAT file…") as spark:
         rows, _ = filing.qap_schedules(_annual(spark, agency, year, "FWT"))
-        out = dat.form1604f(filing.agent(_company(spark, agency)), year, rows, classification, skip_invalid)
+        with _superseding(paths, agency, str(year)):
+            out = dat.form1604f(filing.agent(_company(spark, agency)), year, rows, classification, skip_invalid)
     _print_written(output, _write_dat(paths, agency, str(year), out))
 
 
@@ -381,9 +423,12 @@ def write_slsp(paths: WorkspacePaths, spark, agency: str, year: int, q: int, ski
         rows = filing.relief_rows(found, side)
         if not rows:
             continue
-        name, content, left = dat.slsp(agent, kind, year, q, rows, skip_invalid)
+        with _superseding(paths, agency, quarter):
+            name, content, left = dat.slsp(agent, kind, year, q, rows, skip_invalid)
         written.append(Written(_write(paths, agency, quarter, name, content),
                                f"{len(rows) - len(left)} counterpart(ies)", {"kind": "dat", "rows": len(rows) - len(left)}))
+        for stale in _companions(paths.dbfs_to_local(f"dbfs:/bir/{agency}/{quarter}"), name):
+            stale.unlink(missing_ok=True)
         if left:
             text = dat.relief_exceptions_csv(left)
             written.append(Written(_write(paths, agency, quarter, name.replace('.dat', '_exceptions.csv'), text),
