@@ -51,6 +51,13 @@ class WorkspaceUnreachable(OdoolakeError):
 
 # -- the one error handler ------------------------------------------------------------------------
 
+def program() -> str:
+    """This command as it was called (``.venv/bin/odoolake`` when the virtualenv is not on PATH), for the commands a
+    message tells people to run."""
+    called = sys.argv[0] if sys.argv else ""
+    return called if Path(called).name == "odoolake" else "odoolake"
+
+
 def _where(exc: BaseException) -> str:
     """The innermost frame outside odoolake and its libraries (a notebook line, a user script), if any."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -261,7 +268,7 @@ def check_workspace(host: str) -> None:
             raise OdoolakeError(
                 f"the certificate of {host} is not trusted ({exc.verify_message}): for a local workspace, add "
                 "`odoolake_ca_bundle = <its root>/tls/ca-bundle.pem` to the profile (`odoolake up --write-profile "
-                'NAME` writes it), or run eval "$(odoolake env --profile NAME)" first') from None
+                f'NAME` writes it), or run eval "$({program()} env --profile NAME)" first') from None
         except (OSError, ssl.SSLError):
             return  # not a certificate problem: the client names it
 

@@ -88,7 +88,7 @@ def demo(
             progress.advance(run_task)
         progress.update(run_task, note="done")
         progress.stop()
-        _summary(spark, task_values, end, time.perf_counter() - started, paths, as_of_day)
+        _summary(spark, task_values, end, time.perf_counter() - started, paths, as_of_day, pinned=as_of is not None)
 
 
 def _months_to_generate(cfg: GenConfig, raw: Path) -> tuple[GenConfig, list[date] | None]:
@@ -121,7 +121,8 @@ def find_bundle(explicit: str | None) -> Path:
                                   "--bundle.")])
 
 
-def _summary(spark, task_values: dict, end: date, seconds: float, paths: WorkspacePaths, as_of: date) -> None:
+def _summary(spark, task_values: dict, end: date, seconds: float, paths: WorkspacePaths, as_of: date,
+             pinned: bool = False) -> None:
     from odoolake.pipeline import io
 
     layers = Table(title="Rows per layer", show_edge=False)
@@ -164,8 +165,9 @@ def _summary(spark, task_values: dict, end: date, seconds: float, paths: Workspa
     batches = task_values.get("bronze_ingestion", {}).get("new_batches", [])
     periods = task_values.get("silver_cleaning", {}).get("periods", [])
     new = ", ".join(batches[-3:]) or "none (already ingested)"
-    console.print(f"New batches: {len(batches)} (last: {new}); periods rebuilt: {len(periods)}. Data as of {as_of} "
-                  f"(pin it with --as-of). Finished in {seconds:.1f} s. Lake: {paths.home} (tables in {paths.warehouse})")
+    console.print(f"New batches: {len(batches)} (last: {new}); periods rebuilt: {len(periods)}. Data as of {as_of}"
+                  f"{'' if pinned else ' (pin it with --as-of)'}. Finished in {seconds:.1f} s. Lake: {paths.home} "
+                  f"(tables in {paths.warehouse})")
 
 
 def _forecast_summary(spark, paths: WorkspacePaths) -> None:

@@ -37,5 +37,8 @@ def mcp(
 
     server = build_server(client_for, warehouse_id, token_verifier=WorkspaceTokenVerifier(base.config.host),
                           auth=AuthSettings(issuer_url=base.config.host,
-                                            resource_server_url=AnyHttpUrl(f"http://{host}:{port}/mcp")))
+                                            resource_server_url=AnyHttpUrl(f"http://{host}:{port}/mcp"),
+                                            # workspace tokens name no resource: the verifier asks the workspace
+                                            # about each (unset, the SDK warned twice at start and did the same)
+                                            validate_token_resource=False))
     server.run("streamable-http", host=host, port=port, stateless_http=True, json_response=True)

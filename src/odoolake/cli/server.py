@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from odoolake.cli.common import HomeOpt, console, handle_errors
+from odoolake.cli.common import HomeOpt, console, handle_errors, program
 from odoolake.config import DEFAULT_PORT, WorkspacePaths
 from odoolake.errors import OdoolakeError
 from odoolake.pids import end_process, started_at
@@ -84,7 +84,7 @@ def _announce(paths: WorkspacePaths, url: str, plain_http: bool, profile: str | 
         value, _ = tokens.create(local_user(), f"profile {profile}")
         cfg = write_profile(profile, url, value, tls.ca_bundle, LOCAL_CLUSTER_ID)
         console.print(f"  wrote profile [bold]{profile}[/] to {cfg}: use [bold]--profile {profile}[/] or "
-                      f"DATABRICKS_CONFIG_PROFILE={profile}; [bold]eval \"$(odoolake env --profile {profile})\"[/] "
+                      f"DATABRICKS_CONFIG_PROFILE={profile}; [bold]eval \"$({program()} env --profile {profile})\"[/] "
                       "makes other clients trust the workspace's CA")
     elif tokens.count() == 0:
         console.print("  no tokens yet: [bold]odoolake tokens create --comment laptop[/] mints one without a token "
@@ -237,7 +237,7 @@ def env(
 
 @handle_errors
 def down(home: str = HomeOpt) -> None:
-    """Stop the background workspace started with ``odoolake up --detach``."""
+    """Stop the background workspace started with odoolake up --detach."""
     paths = WorkspacePaths.from_env(home)
     state = _pid_file(paths)
     if not state.exists():

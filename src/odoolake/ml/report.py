@@ -58,7 +58,8 @@ run's.
   below {alpha:g} divided by the number of models compared (Bonferroni). Otherwise the best baseline is the
   champion, and this page says so.
 - **Registry**: each training registers the champion's forecast as a new version (a pyfunc answering
-  `agency` + `period`; see [Serving](#serving)) tagged with its training window, the Delta version and a content
+  `agency` + `period`, logged as code with the forecast table as a JSON artifact, so loading it unpickles nothing;
+  see [Serving](#serving)) tagged with its training window, the Delta version and a content
   fingerprint of `gold.bir_features`, the configuration fingerprint and the backtest metrics, then moves the
   `champion` alias to it. The same data and configuration again registers nothing. A run that fails leaves the
   alias where it was. `odoolake ml models` lists the versions with these tags.
