@@ -25,6 +25,8 @@ from odoolake.workspace.engine.session import SESSION_IDLE_ENV, SESSION_IDLE_SEC
     ("not supported: Open source Unity Catalog does not support creating views", "UNSUPPORTED_FEATURE", "0A000",
      "CREATE TEMP VIEW"),
     ("divide by zero", "DIVIDE_BY_ZERO", "22012", "try_divide"),
+    ("Missing commit file: expected final version 99, replay reached 6", "DELTA_VERSION_NOT_FOUND", "22003",
+     "version 99: its latest version is 6"),
     ('ambiguous attribute: ObjectName([Identifier("period")])', "AMBIGUOUS_REFERENCE", "42704", "`period`"),
     ('No field named g."#1". Did you mean \'g."#0"\'?', "MISSING_AGGREGATION", "42803", "any_value"),
     ('No field named main.gold.qap."#0".\nValid fields are "count(Int64(1))".', "MISSING_AGGREGATION", "42803",

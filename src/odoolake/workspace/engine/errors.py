@@ -153,6 +153,10 @@ RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], SparkError]], ...]
                           f"Session {m.group('id')} was closed: it went unused for longer than "
                           f"{idle_limit_words(session_idle_seconds())}, or its client released it. Its settings, "
                           "temporary views and current schema are gone. Start a new session.")),
+    (re.compile(r"Missing commit file: expected final version (?P<version>\d+), replay reached (?P<latest>\d+)"),
+     lambda m: SparkError("DELTA_VERSION_NOT_FOUND", "22003",
+                          f"Cannot time travel Delta table to version {m.group('version')}: its latest version is "
+                          f"{m.group('latest')} (DESCRIBE HISTORY lists them).", _ANALYSIS)),
     (re.compile(r"\bdivide by zero\b|\bdivision by zero\b", re.I),
      lambda m: SparkError("DIVIDE_BY_ZERO", "22012",
                           "Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead.")),
