@@ -13,7 +13,7 @@ import csv
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,6 +56,26 @@ def _print_written(output: Output, written: list[Written]) -> None:
             console.print(w.line())
 
     emit(output, [w.as_json() for w in written], text)
+
+
+def open_period_warning(last_day: date, what: str, today: date | None = None) -> str | None:
+    """Said when a return's period is not over yet: it holds only what the lake has so far (an annual 1604-F written
+    on 5 December held January to November, with no word)."""
+    today = today or date.today()
+    if last_day < today:
+        return None
+    return (f"{what} ends {last_day:%d %b %Y}, after today ({today:%d %b %Y}): this file holds only what the lake has "
+            "so far; write it again once the period is over and its last month-end has run.")
+
+
+def quarter_last_day(year: int, quarter: int) -> date:
+    return date(year + (quarter == 4), 3 * quarter % 12 + 1, 1) - timedelta(days=1)
+
+
+def _warn_if_open(last_day: date, what: str) -> None:
+    warning = open_period_warning(last_day, what)
+    if warning:
+        err_console.print(f"[yellow]warning:[/] {warning}")
 
 
 def peso(value: Decimal | float | int | None) -> str:
@@ -339,6 +359,7 @@ def dat_qap(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1.", callb
             skip_invalid: bool = SkipOpt, home: str = HomeOpt, output: Output = OutputOpt) -> None:
     """The QAP attached to the 1601-EQ (or the 1601-FQ), as a DAT file."""
     year, q = parse_quarter(quarter)
+    _warn_if_open(quarter_last_day(year, q), f"The quarter {year}Q{q}")
     form = form.upper().replace("-", "")
     paths = WorkspacePaths.from_env(home)
     with lake_session(paths, "writing the QAP DAT file…") as spark:
@@ -357,6 +378,7 @@ def dat_sawt(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1 (the SA
     from odoolake.bir import dat, filing
 
     year, q = parse_quarter(quarter)
+    _warn_if_open(quarter_last_day(year, q), f"The quarter {year}Q{q}")
     paths = WorkspacePaths.from_env(home)
     with lake_session(paths, "writing the SAWT DAT file…") as spark:
         found = _rows(spark, "gold.sawt", agency, "quarter = :q", {"q": f"{year}Q{q}"})
@@ -385,6 +407,7 @@ def dat_1604e(year: int = typer.Option(..., help="Calendar year."), agency: str 
     from odoolake.bir import dat, filing
 
     paths = WorkspacePaths.from_env(home)
+    _warn_if_open(date(year, 12, 31), f"The year {year}")
     with lake_session(paths, "writing the 1604-E DAT file…") as spark:
         schedule3, schedule4 = filing.qap_schedules(_annual(spark, agency, year, "EWT"))
         with _superseding(paths, agency, str(year)):
@@ -403,6 +426,7 @@ def dat_1604f(year: int = typer.Option(..., help="Calendar year."), agency: str 
     from odoolake.bir import dat, filing
 
     paths = WorkspacePaths.from_env(home)
+    _warn_if_open(date(year, 12, 31), f"The year {year}")
     with lake_session(paths, "writing the 1604-F DAT file…") as spark:
         rows, _ = filing.qap_schedules(_annual(spark, agency, year, "FWT"))
         with _superseding(paths, agency, str(year)):
@@ -448,6 +472,7 @@ def dat_slsp(quarter: str = typer.Option(..., help="Quarter, e.g. 2026Q1.", call
              output: Output = OutputOpt) -> None:
     """The RELIEF summary lists of the quarter: purchases (P), sales (S) and importations (I)."""
     year, q = parse_quarter(quarter)
+    _warn_if_open(quarter_last_day(year, q), f"The quarter {year}Q{q}")
     paths = WorkspacePaths.from_env(home)
     with lake_session(paths, "writing the SLSP DAT files…") as spark:
         written = write_slsp(paths, spark, agency, year, q, skip_invalid)
@@ -532,6 +557,7 @@ def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Qua
     from odoolake.pipeline import forms
 
     year, q = parse_quarter(period)
+    _warn_if_open(quarter_last_day(year, q), f"The quarter {year}Q{q}")
     quarter = f"{year}Q{q}"
     paths = WorkspacePaths.from_env(home)
     problems: list[str] = []

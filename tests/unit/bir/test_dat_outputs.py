@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from odoolake.bir.dat import DatFile, DatRefused
-from odoolake.cli.bir import SUPERSEDED, _superseding, _write_dat
+from odoolake.cli.bir import SUPERSEDED, _superseding, _write_dat, open_period_warning, quarter_last_day
 from odoolake.config import WorkspacePaths
 from odoolake.errors import BirRuleError
 
@@ -48,3 +49,13 @@ def test_a_refused_dat_sets_an_earlier_file_of_its_name_aside_and_says_so(tmp_pa
     with pytest.raises(BirRuleError, match="not a quarter"), _superseding(paths, "RIM", "2026Q3"):  # touches nothing
         raise BirRuleError("2026Q5 is not a quarter")
     assert sorted(p.name for p in folder.iterdir()) == [NAME + SUPERSEDED]
+
+
+def test_a_return_whose_period_is_not_over_is_said_to_hold_only_what_the_lake_has():
+    assert [quarter_last_day(2026, q) for q in (1, 2, 3, 4)] == [
+        date(2026, 3, 31), date(2026, 6, 30), date(2026, 9, 30), date(2026, 12, 31)]
+    assert open_period_warning(date(2026, 12, 31), "The year 2026", today=date(2027, 1, 1)) is None
+    said = open_period_warning(date(2026, 12, 31), "The year 2026", today=date(2026, 12, 5))
+    assert said is not None and said.startswith("The year 2026 ends 31 Dec 2026, after today (05 Dec 2026)")
+    assert open_period_warning(date(2026, 9, 30), "The quarter 2026Q3", today=date(2026, 9, 30)) is not None  # its
+    # last day: the day's entries may still come
