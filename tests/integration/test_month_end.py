@@ -402,6 +402,13 @@ def test_bir_cli_outputs(lake):
     printed = next(row for row in sheet.iter_rows(values_only=True) if row[0] == "Total" and row[6] is not None)
     assert Decimal(str(printed[6])).quantize(Decimal("0.01")) == sum(Decimal(r[-1]) for r in certified)
     assert (folder / "2307_exceptions.csv").exists()
+    said = " ".join(forms_run.output.split())
+    differences = folder / "2307_differences.csv"  # the certificates' own list (the QAP's leaves out some payees)
+    assert ("certificate row(s) certify income x rate" in said) == differences.exists()
+    for row in csv.DictReader(differences.open()) if differences.exists() else []:
+        at_rate = (Decimal(row["income"]) * Decimal(row["rate"]) / 100).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+        assert Decimal(row["tax_certified"]) == at_rate != Decimal(row["tax_withheld"]), row
+        assert Decimal(row["difference"]) == Decimal(row["tax_withheld"]) - at_rate, row
     slp = _dat(folder, "*P092026.dat")
     for col in range(10, 16):
         assert Decimal(slp[0][col]) == sum(Decimal(r[col - 1]) for r in slp[1:]), col

@@ -169,6 +169,16 @@ def issues_csv(issues: Iterable[CertificateIssue]) -> str:
     return out.getvalue()
 
 
+def certificate_differences_csv(differences: Iterable[tuple[Row, Decimal]]) -> str:
+    """The certificate rows whose tax at the rate (what a 2307 certifies) differs from the tax withheld."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["payee", "tin", "atc", "rate", "income", "tax_withheld", "tax_certified", "difference"])
+    writer.writerows([[_s(r["payee_name"]), _s(r["payee_tin"]), _s(r["atc"]), _d(r["rate"]), _d(r["income_total"]),
+                       _d(r["tax_withheld"]), at, _d(r["tax_withheld"]) - at] for r, at in differences])
+    return out.getvalue()
+
+
 def relief_rows(rows: Iterable[Row], side: str) -> list[ReliefRow]:
     """Counterparty rows of the SLS (side ``sale``) or SLP (``purchase``), sorted by name."""
     out = []

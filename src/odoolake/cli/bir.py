@@ -280,6 +280,7 @@ SUPERSEDED = ".superseded"
 # The lists written beside a DAT file (``{stem}_exceptions.csv``, ``{stem}_differences.csv``): they describe the DAT
 # file they were written with, so they go when it is written again without them, and with it when it is set aside.
 COMPANIONS = ("_exceptions.csv", "_differences.csv")
+CERTIFICATE_EXCEPTIONS, CERTIFICATE_DIFFERENCES = "2307_exceptions.csv", "2307_differences.csv"  # beside the 2307s
 
 
 def _companions(folder: Path, name: str) -> list[Path]:
@@ -496,17 +497,21 @@ def write_certificates(paths: WorkspacePaths, spark, agency: str, year: int, q: 
         _write(paths, agency, quarter, f"{stem}.pdf", form_2307_pdf(cert))
     out = [Written(f"dbfs:/bir/{agency}/{quarter}/", f"{len(certs)} certificate(s) (XLSX and PDF)",
                    {"kind": "2307", "certificates": len(certs)})]
+    folder = paths.dbfs_to_local(f"dbfs:/bir/{agency}/{quarter}")
+    for stale in (CERTIFICATE_EXCEPTIONS, CERTIFICATE_DIFFERENCES):  # lists of an earlier run: written again if any
+        (folder / stale).unlink(missing_ok=True)
     if issues:
         withheld = sum((i.tax_withheld for i in issues if not i.certificate_issued or i.problem == "NET_NEGATIVE"),
                        Decimal(0))
-        out.append(Written(_write(paths, agency, quarter, '2307_exceptions.csv', filing.issues_csv(issues)),
+        out.append(Written(_write(paths, agency, quarter, CERTIFICATE_EXCEPTIONS, filing.issues_csv(issues)),
                            f"{len(issues)} line(s) to look at; tax not certified {peso(withheld)}",
                            {"kind": "exceptions", "rows": len(issues), "tax": withheld}))
-    if differences:
+    if differences:  # the QAP's own list differs: it leaves out rows a certificate is issued for (names not split)
         gap = sum((Decimal(str(r['tax_withheld'])) - at for r, at in differences), Decimal(0))
-        out.append(Written(f"dbfs:/bir/{agency}/{quarter}/", f"{len(differences)} certificate row(s) certify income "
-                           f"x rate, not the tax withheld (net {peso(gap)}; listed in the QAP's _differences.csv)",
-                           {"kind": "differences", "rows": len(differences), "net": gap}))
+        out.append(Written(_write(paths, agency, quarter, CERTIFICATE_DIFFERENCES,
+                                  filing.certificate_differences_csv(differences)),
+                           f"{len(differences)} certificate row(s) certify income x rate, not the tax withheld "
+                           f"(net {peso(gap)})", {"kind": "differences", "rows": len(differences), "net": gap}))
     return out
 
 
