@@ -732,11 +732,8 @@ def _months_after(start: date, months: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
-# The settings that decide what a month's drop holds (``as_of`` is only recorded).
-CONTENT_SETTINGS = ("end", "months", "lines", "seed", "agencies", "odoo_version")
-
-
 def content_settings(config: GenConfig) -> dict[str, Any]:
+    """The settings that decide what a month's drop holds, as the run record keeps them (``as_of`` is only recorded)."""
     return {"end": f"{config.end:%Y-%m}", "months": config.months, "lines": config.lines, "seed": config.seed,
             "agencies": list(config.agencies), "odoo_version": config.odoo_version}
 

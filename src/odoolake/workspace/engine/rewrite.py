@@ -1467,8 +1467,8 @@ class PlanRewriter:
             if len(ref.parts) > 3 or (len(ref.parts) > 1 and ref.parts[-2].lower() in sqltext.FILE_FORMATS):
                 return None
             name = ".".join(sqltext.quote_path(part, "`") for part in ref.parts)
-            found = self._table_info(name, call)
-            if found is None or not any(c["type_text"] == "timestamp" for c in found[1].columns):
+            found = self._with_timestamps(name, call)
+            if found is None:
                 return None
             columns = ", ".join(
                 f"CAST({quoted} AS TIMESTAMP) AS {quoted}" if c["type_text"] == "timestamp" else quoted
@@ -1477,16 +1477,23 @@ class PlanRewriter:
 
         return views.replace_refs(sql, views.table_refs(sql), query_of)
 
+    def _with_timestamps(self, name: str, call: Call) -> tuple[FullName, Any] | None:
+        """The catalog table ``name`` reads (``_table_info``) when it has TIMESTAMP columns."""
+        found = self._table_info(name, call)
+        return found if found is not None and any(c["type_text"] == "timestamp" for c in found[1].columns) else None
+
     def _zoned_table_read(self, relation: relations_pb2.Relation, call: Call) -> bool:
         """``spark.table(name)`` in a session whose time zone is not UTC, of a table with TIMESTAMP columns: read as
         ``SELECT * FROM name``, so its timestamps take the session's zone (``_in_session_zone``)."""
         named = relation.read.named_table
         if call.session_id not in self._session_zones or len(named.options):
             return False
-        found = self._table_info(named.unparsed_identifier, call)
-        if found is None or not any(c["type_text"] == "timestamp" for c in found[1].columns):
+        found = self._with_timestamps(named.unparsed_identifier, call)
+        if found is None:
             return False
-        relation.sql.query = self.prepare_sql(f"SELECT * FROM {named.unparsed_identifier}", call, eager=False)
+        full = found[0]
+        name = ".".join(sqltext.quote_path(part, "`") for part in (full.catalog, full.schema, full.table))
+        relation.sql.query = self.prepare_sql(f"SELECT * FROM {name}", call, eager=False)
         return True
 
     # A query whose planning reads the settings a bad value breaks (ANSI mode, the session time zone)
