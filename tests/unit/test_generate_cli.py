@@ -73,3 +73,12 @@ def test_the_demo_run_a_month_later_adds_the_months_after_the_lakes(tmp_path):
     assert _months_to_generate(GenConfig(months=3, end=date(2026, 10, 1), lines=6000), raw)[1] is None  # same run
     other = GenConfig(months=3, end=date(2026, 12, 1), lines=9000)
     assert _months_to_generate(other, raw) == (other, None)  # other settings: generate() refuses the overlap
+
+
+def test_lake_run_names_a_few_batches_in_full_and_many_by_count():
+    """``lake run`` printed Python lists (``batches ['odoo-202411', …]``)."""
+    from odoolake.cli.lake import _listed
+
+    assert _listed([], "none") == "none"
+    assert _listed(["odoo-202610", "odoo-202611"], "none") == "odoo-202610, odoo-202611"
+    assert _listed([f"odoo-2026{m:02d}" for m in range(1, 8)], "none") == "7: odoo-202601 … odoo-202607"

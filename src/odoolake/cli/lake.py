@@ -101,7 +101,15 @@ def run_cmd(
         result = month_end.run(spark, RAW_ROOT, dbfs_lister(paths), full_refresh=full_refresh,
                                on_stage=lambda s: status.update(f"month-end: {s}…") if not quiet else None)
     emit(output, {"new_batches": result.bronze.new_batches, "periods": result.silver.periods}, lambda: console.print(
-        f"batches {result.bronze.new_batches or 'none'}; periods rebuilt {result.silver.periods or 'none'}"))
+        f"New batches: {_listed(result.bronze.new_batches, 'none (already ingested)')}; periods rebuilt: "
+        f"{_listed(result.silver.periods, 'none')}"))
+
+
+def _listed(names: list[str], empty: str) -> str:
+    """A few names in full, a long list by its count and ends (``7: odoo-202411 … odoo-202611``)."""
+    if not names:
+        return empty
+    return ", ".join(names) if len(names) <= 3 else f"{len(names)}: {names[0]} … {names[-1]}"
 
 
 def _plain(value: object) -> object:
