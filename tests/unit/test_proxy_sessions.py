@@ -36,8 +36,18 @@ class Sail:
         return self.answers
 
 
+class Rewriter:
+    """The sessions the proxy tells the rewriter are gone (it forgets their time zones)."""
+
+    def __init__(self) -> None:
+        self.ended: list[set[str]] = []
+
+    def sessions_ended(self, session_ids: set[str]) -> None:
+        self.ended.append(set(session_ids))
+
+
 def proxy_with(sail: Sail, clock: Clock) -> SparkConnectProxy:
-    proxy = SparkConnectProxy(sail, None)  # type: ignore[arg-type]
+    proxy = SparkConnectProxy(sail, Rewriter())  # type: ignore[arg-type]
     proxy.sessions = Sessions(clock)
     return proxy
 
@@ -68,6 +78,7 @@ def test_idle_sessions_are_released_then_forgotten_and_busy_or_recent_ones_kept(
     clock.now += 101
     assert proxy.forget_idle_sessions(100) == 2
     assert proxy.sessions.all() == {} and proxy.sessions.of_token(ANA.token) == set()
+    assert proxy.rewriter.ended == [{"old"}, set(), {"busy", "recent"}]  # each told once, when forgotten
 
 
 def test_a_session_sail_did_not_release_keeps_its_owner_until_it_does():
