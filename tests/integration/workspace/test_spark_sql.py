@@ -359,6 +359,19 @@ def test_timestamps_read_from_tables_answer_in_the_session_time_zone(server):
         frame = spark.table("tz_read.posted").select(F.hour("ts").alias("h"), F.to_date("ts").alias("d"),
                                                      F.date_format("ts", "HH:mm").alias("hm"))
         assert tuple(frame.collect()[0]) == manila
+        optioned = spark.read.option("x", "y").table("tz_read.posted").select(F.hour("ts").alias("h"))
+        assert optioned.collect()[0].h == 2  # an option of no meaning to a table read changes nothing
+        # a mention of "as of" in a literal or a comment, and a table read at a version beside it, leave the others
+        noted = spark.sql("SELECT hour(ts) AS h FROM tz_read.posted WHERE `label ts` <> 'as of today' -- as of now")
+        assert noted.collect()[0].h == 2
+        versioned = spark.sql("SELECT hour(p.ts) AS h FROM tz_read.posted VERSION AS OF 1 v "
+                              "JOIN tz_read.posted p ON v.id = p.id")
+        assert versioned.collect()[0].h == 2
+        # clauses of a table's own name keep working (they failed to parse behind a subquery)
+        sampled = spark.sql("SELECT id FROM tz_read.posted TABLESAMPLE (100 PERCENT) WHERE id = 1")
+        assert [r.id for r in sampled.collect()] == [1]
+        pivoted = spark.sql("SELECT * FROM tz_read.posted PIVOT (count(id) FOR `label ts` IN ('evening'))")
+        assert pivoted.collect()[0]["evening"] == 1
         spark.sql("MERGE INTO tz_read.moved t USING tz_read.posted s ON t.id = s.id "
                   "WHEN NOT MATCHED THEN INSERT (id, ts) VALUES (s.id, s.ts)")  # the instant itself, not moved
         spark.conf.set("spark.sql.session.timeZone", "UTC")

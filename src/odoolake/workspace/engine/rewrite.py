@@ -1459,12 +1459,14 @@ class PlanRewriter:
         timestamps in UTC, the zone Delta stores them in, and its functions follow the column's zone, not the
         session's: ``hour(ts)``, ``to_date(ts)``, ``date_format`` and a cast to string answered UTC's wall clock
         where Spark answers the session's (a literal was right). The cast keeps the instant and takes the session's
-        zone. Paths (``delta.`/…```) and the target of UPDATE, DELETE and MERGE are left as they are."""
-        if call.session_id not in self._session_zones or time_travel.mentions(sql):  # AS OF needs the name itself
+        zone. Paths (``delta.`/…```), names with a clause of their own (AS OF, PIVOT, TABLESAMPLE) and the target of
+        UPDATE, DELETE and MERGE are left as they are."""
+        if call.session_id not in self._session_zones:
             return sql
 
         def query_of(ref: views.TableRef) -> str | None:
-            if len(ref.parts) > 3 or (len(ref.parts) > 1 and ref.parts[-2].lower() in sqltext.FILE_FORMATS):
+            if ref.clauses or len(ref.parts) > 3 or \
+                    (len(ref.parts) > 1 and ref.parts[-2].lower() in sqltext.FILE_FORMATS):
                 return None
             name = ".".join(sqltext.quote_path(part, "`") for part in ref.parts)
             found = self._with_timestamps(name, call)
@@ -1486,8 +1488,9 @@ class PlanRewriter:
         """``spark.table(name)`` in a session whose time zone is not UTC, of a table with TIMESTAMP columns: read as
         ``SELECT * FROM name``, so its timestamps take the session's zone (``_in_session_zone``)."""
         named = relation.read.named_table
-        if call.session_id not in self._session_zones or len(named.options):
-            return False
+        if call.session_id not in self._session_zones or \
+                any(key.lower() in (*time_travel.OPTIONS, *CHANGE_FEED_OPTIONS) for key in named.options):
+            return False  # read at a version, or refused as a change feed (``_named_table``)
         found = self._with_timestamps(named.unparsed_identifier, call)
         if found is None:
             return False

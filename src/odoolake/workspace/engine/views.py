@@ -92,6 +92,9 @@ class TableRef:
     start: int
     end: int  # exclusive
     aliased: bool
+    # the name carries a clause of its own (VERSION/TIMESTAMP AS OF, PIVOT, UNPIVOT, TABLESAMPLE): a subquery put in
+    # its place would leave the clause without a table to apply to
+    clauses: bool = False
 
 
 def table_refs(sql: str) -> list[TableRef]:
@@ -116,7 +119,7 @@ def table_refs(sql: str) -> list[TableRef]:
         if len(parts) == 1 and parts[0].name.lower() in defined:
             continue
         found.append(TableRef(tuple(part.name for part in parts), parts[0].meta["start"], parts[-1].meta["end"] + 1,
-                              bool(table.alias)))
+                              bool(table.alias), any(table.args.get(k) for k in ("version", "pivots", "sample"))))
     return sorted(found, key=lambda ref: ref.start)
 
 
