@@ -264,8 +264,13 @@ def _rows(spark, table: str, agency: str, where: str, args: dict) -> list[dict]:
     return rows
 
 
+def _out_folder(paths: WorkspacePaths, agency: str, period: str) -> Path:
+    """Where an agency's outputs for a period land (``dbfs:/bir/<agency>/<period>``), on this machine."""
+    return paths.dbfs_to_local(f"dbfs:/bir/{agency}/{period}")
+
+
 def _write(paths: WorkspacePaths, agency: str, period: str, name: str, content: bytes | str) -> str:
-    folder = paths.dbfs_to_local(f"dbfs:/bir/{agency}/{period}")
+    folder = _out_folder(paths, agency, period)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     tmp = target.with_suffix(target.suffix + ".tmp")
@@ -288,6 +293,12 @@ def _companions(folder: Path, name: str) -> list[Path]:
     return [folder / f"{stem}{suffix}" for suffix in COMPANIONS]
 
 
+def _drop_lists(paths: WorkspacePaths, agency: str, period: str, name: str) -> None:
+    """The lists an earlier DAT file of ``name`` had: they describe that file, now written again."""
+    for stale in _companions(_out_folder(paths, agency, period), name):
+        stale.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def _superseding(paths: WorkspacePaths, agency: str, period: str) -> Iterator[None]:
     """A DAT file refused (lines need fixing in Odoo): an earlier file of its name in the period's folder, and the
@@ -298,7 +309,7 @@ def _superseding(paths: WorkspacePaths, agency: str, period: str) -> Iterator[No
     try:
         yield
     except DatRefused as refused:
-        folder = paths.dbfs_to_local(f"dbfs:/bir/{agency}/{period}")
+        folder = _out_folder(paths, agency, period)
         moved = [path for path in [folder / refused.name, *_companions(folder, refused.name)] if path.is_file()]
         for path in moved:
             path.replace(path.with_name(path.name + SUPERSEDED))
@@ -315,8 +326,7 @@ def _write_dat(paths: WorkspacePaths, agency: str, period: str, out) -> list[Wri
     written = [Written(_write(paths, agency, period, out.name, out.content),
                        f"{out.rows} row(s), income {peso(out.income)}, tax {peso(out.tax)}",
                        {"kind": "dat", "rows": out.rows, "income": out.income, "tax": out.tax})]
-    for stale in _companions(paths.dbfs_to_local(f"dbfs:/bir/{agency}/{period}"), out.name):
-        stale.unlink(missing_ok=True)
+    _drop_lists(paths, agency, period, out.name)
     stem = out.name.removesuffix(".dat")
     if out.exceptions:
         left = sum((e.row.tax for e in out.exceptions), Decimal(0))
@@ -452,8 +462,7 @@ def write_slsp(paths: WorkspacePaths, spark, agency: str, year: int, q: int, ski
             name, content, left = dat.slsp(agent, kind, year, q, rows, skip_invalid)
         written.append(Written(_write(paths, agency, quarter, name, content),
                                f"{len(rows) - len(left)} counterpart(ies)", {"kind": "dat", "rows": len(rows) - len(left)}))
-        for stale in _companions(paths.dbfs_to_local(f"dbfs:/bir/{agency}/{quarter}"), name):
-            stale.unlink(missing_ok=True)
+        _drop_lists(paths, agency, quarter, name)
         if left:
             text = dat.relief_exceptions_csv(left)
             written.append(Written(_write(paths, agency, quarter, name.replace('.dat', '_exceptions.csv'), text),
@@ -497,7 +506,7 @@ def write_certificates(paths: WorkspacePaths, spark, agency: str, year: int, q: 
         _write(paths, agency, quarter, f"{stem}.pdf", form_2307_pdf(cert))
     out = [Written(f"dbfs:/bir/{agency}/{quarter}/", f"{len(certs)} certificate(s) (XLSX and PDF)",
                    {"kind": "2307", "certificates": len(certs)})]
-    folder = paths.dbfs_to_local(f"dbfs:/bir/{agency}/{quarter}")
+    folder = _out_folder(paths, agency, quarter)
     for stale in (CERTIFICATE_EXCEPTIONS, CERTIFICATE_DIFFERENCES):  # lists of an earlier run: written again if any
         (folder / stale).unlink(missing_ok=True)
     if issues:
@@ -598,5 +607,5 @@ def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Qua
 
 def load_outputs(paths: WorkspacePaths, agency: str, quarter: str) -> list[Path]:
     """The files ``forms`` wrote for an agency and quarter (for tests and downloads)."""
-    folder = paths.dbfs_to_local(f"dbfs:/bir/{agency}/{quarter}")
+    folder = _out_folder(paths, agency, quarter)
     return sorted(folder.iterdir()) if folder.exists() else []
