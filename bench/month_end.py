@@ -13,11 +13,12 @@ same machine state):
   default): the plain PySpark path, as it runs on Databricks; ``sail-native`` with them on (bronze parsed by DuckDB
   and appended by delta-rs). ``sail-baseline`` is ``sail-pyspark`` with the ``odoolake`` package imported from
   ``--baseline-src`` (another version's ``src`` folder, put first on ``PYTHONPATH``): before and after a change,
-  interleaved. ``sail-new-period`` is ``sail-pyspark`` with a new month that holds only that month's moves (the
-  late edits to earlier months left out, ``new_period_only``): no earlier period changes, so silver rewrites one
-  period and the forms one quarter's new month. It is the least a design that rewrites only the moves a month
-  touches could leave to do, so its share bounds what such a design could reach. ``sail-tiny-month`` adds only
-  the month's first ``TINY_MONTH_MOVES`` moves: what a new month costs whatever it holds (the per-run overhead).
+  interleaved. ``sail-new-period`` is ``sail-pyspark`` with a new month that holds only that month's moves and
+  rates (the late edits to earlier months and the rates entered late for them left out, ``new_period_only``): no
+  earlier period changes, so silver rewrites one period and the forms one quarter's new month. It is the least a
+  design that rewrites only the moves a month touches could leave to do, so its share bounds what such a design
+  could reach. ``sail-tiny-month`` adds only the month's first ``TINY_MONTH_MOVES`` moves (and no late rates):
+  what a new month costs whatever it holds (the per-run overhead).
 - ``honest``: the same logical work in DuckDB SQL, every table written to Delta with delta-rs (``floor_honest``).
 - ``lean``: the core arithmetic only, parquet out (``floor_lean``): a lower bound.
 
@@ -230,7 +231,8 @@ def ensure_data(size: int, data_dir: Path) -> tuple[Path, Path]:
 
 def new_period_only(extra: Path, month: date = EXTRA, moves: int | None = None) -> Path:
     """A copy of the added drop without its late edits: the moves dated in ``month`` (not the deletions of earlier
-    moves: a tombstone carries no date), or only the first ``moves`` of them, their lines and every other model's
+    moves: a tombstone carries no date), or only the first ``moves`` of them, their lines, the exchange rates not
+    dated before ``month`` (a rate entered late for an earlier bill re-converts that month) and every other model's
     records. Made once beside ``extra``."""
     out = extra.parent / ("extra-new-period" if moves is None else f"extra-{moves}-moves")
     if (out / "done").exists():
@@ -257,7 +259,13 @@ def new_period_only(extra: Path, month: date = EXTRA, moves: int | None = None) 
                     move = record.get("move_id")
                     if isinstance(move, list) and move and move[0] not in kept:
                         continue
+                elif model == "res_currency_rate":  # a rate dated earlier re-converts that month's lines: a late edit
+                    day = record.get("name")
+                    if isinstance(day, str) and day < prefix:
+                        continue
                 written.write(line)
+        if not dest.stat().st_size:  # nothing of this model left: no file, as an extract with nothing new writes none
+            dest.unlink()
     for other in extra.iterdir():
         if other.is_file() and not (out / other.name).exists():
             (out / other.name).write_bytes(other.read_bytes())

@@ -30,7 +30,8 @@ def drop(tmp_path: Path) -> Path:
     _write(extra / "account_move_line" / "odoo-202611.jsonl", [
         {"id": 10, "move_id": [1, "BILL/1"]}, {"id": 11, "move_id": [2, "BILL/2"]},
         {"id": 12, "move_id": [4, "BILL/4"]}, {"id": 13, "move_id": [9, "BILL/9"]}])
-    _write(extra / "res_currency_rate" / "odoo-202611.jsonl", [{"id": 7, "name": "2026-11-01"}])
+    _write(extra / "res_currency_rate" / "odoo-202611.jsonl", [{"id": 7, "name": "2026-11-01"},
+                                                                      {"id": 8, "name": "2026-10-30"}])
     (extra / "_generator.json").write_text("{}")
     return extra
 
@@ -40,7 +41,7 @@ def _ids(path: Path) -> list[object]:
             for line in path.read_text().splitlines()]
 
 
-def test_new_period_only_drops_late_edits_deletions_and_their_lines(drop: Path) -> None:
+def test_new_period_only_drops_late_edits_deletions_their_lines_and_earlier_rates(drop: Path) -> None:
     out = month_end.new_period_only(drop, month=date(2026, 11, 1))
     assert _ids(out / "account_move" / "odoo-202611.jsonl") == [1, 4, "{truncated"]
     assert _ids(out / "account_move_line" / "odoo-202611.jsonl") == [10, 12]
@@ -53,6 +54,13 @@ def test_tiny_month_keeps_only_the_first_moves_and_their_lines(drop: Path) -> No
     assert out.name == "extra-1-moves"
     assert _ids(out / "account_move" / "odoo-202611.jsonl") == [1, "{truncated"]
     assert _ids(out / "account_move_line" / "odoo-202611.jsonl") == [10]
+
+
+def test_a_model_with_nothing_left_has_no_file(drop: Path) -> None:
+    _write(drop / "res_currency_rate" / "odoo-202611.jsonl", [{"id": 8, "name": "2026-10-30"}])
+    out = month_end.new_period_only(drop, month=date(2026, 11, 1))
+    assert not (out / "res_currency_rate" / "odoo-202611.jsonl").exists()
+    assert _ids(out / "account_move" / "odoo-202611.jsonl") == [1, 4, "{truncated"]
 
 
 def test_operator_seconds_reads_compute_and_scan_times_of_the_physical_plan_only() -> None:

@@ -3,6 +3,7 @@ statements served next to Sail, and the rules applied on the server whoever the 
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import socket
 import uuid
@@ -726,3 +727,37 @@ def test_pyspark_ml_connect_trains_in_the_client(fresh):
     model = StandardScaler(inputCol="f", outputCol="o").fit(data)
     scaled = sorted(row.o[0] for row in model.transform(data).collect())
     assert scaled == pytest.approx([-0.5 ** 0.5, 0.5 ** 0.5])
+
+
+def _in_own_thread(work):
+    """``work(session)`` in a thread of its own, whose first session (made there) is PySpark's active one: PySpark
+    gives a checkpointed DataFrame to the thread's active session, not to the one that made it."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
+def test_checkpoints_keep_their_rows_in_the_engine_and_path_rules_still_apply(home, engine):
+    def checkpoints() -> list[list[int]]:
+        spark = engine.session()
+        try:
+            source = spark.range(5).selectExpr("id * 2 AS id")
+            answers = []
+            for kept in (source.localCheckpoint(), source.checkpoint(), source.localCheckpoint(eager=False)):
+                assert type(kept._plan).__name__ == "CachedRemoteRelation"  # the rows stay in the engine
+                answers.append(sorted(r.id for r in kept.join(spark.range(7), "id").collect()))
+            return answers
+        finally:
+            engine.stop_session(spark)
+
+    assert _in_own_thread(checkpoints) == [[0, 2, 4, 6]] * 3
+    _set_role(home, "dev@example.com", "developer")
+
+    def outside() -> PySparkException:
+        dev = engine.session("dev@example.com")
+        try:
+            return _refusal(lambda: dev.read.text("/etc/hostname").localCheckpoint())
+        finally:
+            engine.stop_session(dev)
+
+    err = _in_own_thread(outside)
+    assert PATH_OUTSIDE_LAKE in str(err) and error_class(err) == "INSUFFICIENT_PERMISSIONS"

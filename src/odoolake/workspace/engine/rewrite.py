@@ -293,6 +293,10 @@ class PlanRewriter:
             return Prepared(lock=location)
         if kind == "ml_command":
             self._refuse_ml()
+        if kind == "checkpoint_command" and not command.checkpoint_command.eager:
+            # Sail (0.7.2) computes checkpoints only eagerly ("lazy DataFrame checkpoint", an internal error): the
+            # rows are the same, computed now rather than at the first action
+            command.checkpoint_command.eager = True
         for relation in _messages(command, relations_pb2.Relation):
             self._relation(relation, call)
         return Prepared()
