@@ -5,6 +5,7 @@ new month <= 10% of a full run at 1M": it measures what the design would cost, i
 
     python bench/native_month.py setup --size 1000000       # the lake after a full run, then the new month's bronze
     python bench/native_month.py compare --rounds 5          # engine and native silver, interleaved
+    python bench/native_month.py compare --kinds engine,native,native-warm   # ... and native as a warm host runs it
     python bench/native_month.py setup --moves 20 --snapshot bench/.data/native_month/tiny   # a month of 20 moves
 
 The prototype's SQL is the honest floor's (``floor_honest``: the same rules written again from the same constants),
@@ -37,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 MONEY = "DECIMAL(18,2)"
+KINDS = ("engine", "native", "native-warm")
 WRITTEN = ("moves", "move_lines", "tax_lines", "ewt_lines", "vat_lines", "payee_ytd", "quarantine", "batch_log",
            "currency_rates")
 
@@ -261,6 +263,9 @@ def worker(kind: str, snap: Path, home: Path) -> dict:
         import duckdb  # noqa: F401  (imported before the clock starts in both: the engine's imports are done too)
         import floor_honest  # noqa: F401
 
+        if kind == "native-warm":  # as a long-lived engine host would run it: once before, on a copy of its own
+            native_silver(home / "warehouse")
+            _restore(snap, home)
         cpu0, wall0 = _tree_cpu(me), time.perf_counter()
         done = native_silver(home / "warehouse")
         wall, cpu = time.perf_counter() - wall0, _tree_cpu(me) - cpu0
@@ -305,6 +310,8 @@ def main() -> None:
     parser.add_argument("kind", nargs="?")
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--kinds", default="engine,native",
+                        help="compare: engine, native (a new process each round) and native-warm (run once before)")
     parser.add_argument("--snapshot", type=Path, default=HERE / ".data" / "native_month" / "snapshot")
     parser.add_argument("--home", type=Path, default=HERE / ".data" / "native_month" / "home")
     parser.add_argument("--moves", type=int, help="setup: a new month of only its first N moves")
@@ -315,10 +322,14 @@ def main() -> None:
     if args.command == "worker":
         print(json.dumps(worker(args.kind, args.snapshot, args.home)))
         return
-    results: dict[str, list[dict]] = {"engine": [], "native": []}
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        raise SystemExit(f"--kinds {args.kinds}: give some of {', '.join(KINDS)}")
+    results: dict[str, list[dict]] = {kind: [] for kind in kinds}
     env = dict(os.environ, RUST_LOG="error", ODOOLAKE_NATIVE_STEPS="off")
     for i in range(args.rounds):
-        for kind in ("engine", "native"):
+        for kind in kinds:
             print(f"round {i + 1}/{args.rounds}: {kind} …", file=sys.stderr, flush=True)
             proc = subprocess.run([sys.executable, __file__, "worker", kind, "--snapshot", str(args.snapshot),
                                    "--home", str(args.home)], capture_output=True, text=True, env=env, check=False)
@@ -332,12 +343,12 @@ def main() -> None:
         print(f"| {kind} | {statistics.median(r['wall'] for r in runs):.2f} s | "
               f"{statistics.median(r['cpu'] for r in runs):.2f} s | "
               f"{', '.join(format(r['cpu'], '.2f') for r in runs)} |")
-    engine, native = results["engine"][0], results["native"][0]
-    print(f"\nperiods: engine {engine['periods']}, native {native['periods']}\n")
-    print("| rows written for those periods | engine | native |")
-    print("|---|---:|---:|")
-    for key in sorted(set(engine["counts"]) | set(native["counts"])):
-        print(f"| {key} | {engine['counts'].get(key, 0)} | {native['counts'].get(key, 0)} |")
+    first = {kind: runs[0] for kind, runs in results.items()}
+    print("\nperiods: " + ", ".join(f"{kind} {run['periods']}" for kind, run in first.items()) + "\n")
+    print("| rows written for those periods | " + " | ".join(first) + " |")
+    print("|---|" + "---:|" * len(first))
+    for key in sorted({k for run in first.values() for k in run["counts"]}):
+        print(f"| {key} | " + " | ".join(str(run["counts"].get(key, 0)) for run in first.values()) + " |")
 
 
 if __name__ == "__main__":
