@@ -730,7 +730,7 @@ def test_pyspark_ml_connect_trains_in_the_client(fresh):
 
 
 def _in_own_thread(work):
-    """``work(session)`` in a thread of its own, whose first session (made there) is PySpark's active one: PySpark
+    """``work()`` in a thread of its own, whose first session (made there) is PySpark's active one: PySpark
     gives a checkpointed DataFrame to the thread's active session, not to the one that made it."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(work).result()
