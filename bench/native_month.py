@@ -29,7 +29,10 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -238,6 +241,21 @@ def written_counts(warehouse: Path, periods: list[str]) -> dict[str, int]:
 
 
 # -- workers and orchestration ----------------------------------------------------------------------------------------
+
+@contextmanager
+def snapshot_copy(snapshot: Path, prefix: str) -> Iterator[Path]:
+    """A lake copied from ``snapshot`` (made by ``setup``) into a temporary folder, removed afterwards."""
+    if not (snapshot / "warehouse").is_dir():
+        raise SystemExit(f"--snapshot {snapshot}: no lake there; make one with bench/native_month.py setup")
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        home = work / "home"
+        print(f"copying {snapshot} …", file=sys.stderr, flush=True)
+        shutil.copytree(snapshot, home, symlinks=True)
+        yield home
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
 
 def _restore(snap: Path, home: Path) -> None:
     shutil.rmtree(home, ignore_errors=True)

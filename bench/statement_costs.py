@@ -14,13 +14,11 @@ client's beside it), so a statement whose EXPLAIN costs what collecting it does 
 from __future__ import annotations
 
 import argparse
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+from native_month import snapshot_copy
 
 HERE = Path(__file__).resolve().parent
 
@@ -101,18 +99,10 @@ def main() -> None:
     parser.add_argument("--tables", default="silver.moves,silver.ewt_lines")
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
-    if not (args.snapshot / "warehouse").is_dir():
-        raise SystemExit(f"--snapshot {args.snapshot}: no lake there; make one with bench/native_month.py setup")
     if args.calls < 1:
         raise SystemExit(f"--calls {args.calls}: give at least 1")
-    work = Path(tempfile.mkdtemp(prefix="statement-costs-"))
-    try:
-        home = work / "home"
-        print(f"copying {args.snapshot} …", file=sys.stderr)
-        shutil.copytree(args.snapshot, home, symlinks=True)
+    with snapshot_copy(args.snapshot, "statement-costs-") as home:
         rows = measure(home, [t.strip() for t in args.tables.split(",") if t.strip()], args.calls)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     print(f"| statement ({args.calls} calls) | engine host CPU per call | client CPU per call |")
     print("|---|---:|---:|")
     for what, host, client in rows:

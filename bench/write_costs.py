@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+from native_month import snapshot_copy
 
 HERE = Path(__file__).resolve().parent
 _DURATION = re.compile(r"([\d.]+)(ns|µs|us|ms|s)\b")
@@ -92,15 +91,8 @@ def main() -> None:
     parser.add_argument("--snapshot", type=Path, default=HERE / ".data" / "native_month" / "snapshot")
     parser.add_argument("--stages", default="silver,gold,forms")
     args = parser.parse_args()
-    if not (args.snapshot / "warehouse").is_dir():
-        raise SystemExit(f"--snapshot {args.snapshot}: no lake there; make one with bench/native_month.py setup")
-    work = Path(tempfile.mkdtemp(prefix="write-costs-"))
-    try:
-        home = work / "home"
-        shutil.copytree(args.snapshot, home, symlinks=True)
+    with snapshot_copy(args.snapshot, "write-costs-") as home:
         rows = measure(home, args.stages.split(","))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     print("| table written | plan (CPU s) | query (CPU s) | its operators (s) | write (CPU s) |")
     print("|---|---:|---:|---:|---:|")
     for r in rows:
