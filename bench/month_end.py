@@ -36,6 +36,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -229,14 +230,19 @@ def ensure_data(size: int, data_dir: Path) -> tuple[Path, Path]:
     return raw, extra
 
 
+VARIANT_RULES = "moves of the month, their lines, rates not dated before it"  # what a made variant was made by
+
+
 def new_period_only(extra: Path, month: date = EXTRA, moves: int | None = None) -> Path:
     """A copy of the added drop without its late edits: the moves dated in ``month`` (not the deletions of earlier
     moves: a tombstone carries no date), or only the first ``moves`` of them, their lines, the exchange rates not
     dated before ``month`` (a rate entered late for an earlier bill re-converts that month) and every other model's
     records. Made once beside ``extra``."""
     out = extra.parent / ("extra-new-period" if moves is None else f"extra-{moves}-moves")
-    if (out / "done").exists():
+    done = out / "done"
+    if done.exists() and done.read_text() == VARIANT_RULES:
         return out
+    shutil.rmtree(out, ignore_errors=True)  # made by other rules (before late rates were left out): made again
     prefix = f"{month:%Y-%m}"
     kept: set[int] = set()
     for source in sorted(extra.rglob("*.jsonl")):
@@ -269,7 +275,7 @@ def new_period_only(extra: Path, month: date = EXTRA, moves: int | None = None) 
     for other in extra.iterdir():
         if other.is_file() and not (out / other.name).exists():
             (out / other.name).write_bytes(other.read_bytes())
-    (out / "done").write_text("ok")
+    done.write_text(VARIANT_RULES)
     return out
 
 

@@ -72,3 +72,12 @@ def test_operator_seconds_reads_compute_and_scan_times_of_the_physical_plan_only
         "== Optimized Logical Plan ==\n"
         "Projection: elapsed_compute=5s\n")
     assert write_costs.operator_seconds(explained) == pytest.approx(1.5e-6 + 0.0125 + 1.2)
+
+
+def test_a_variant_made_by_other_rules_is_made_again(drop: Path) -> None:
+    stale = drop.parent / "extra-new-period"
+    _write(stale / "account_move" / "odoo-202611.jsonl", [{"id": 99, "date": "2026-11-01"}])
+    (stale / "done").write_text("ok")  # what the variants' first version left
+    out = month_end.new_period_only(drop, month=date(2026, 11, 1))
+    assert _ids(out / "account_move" / "odoo-202611.jsonl") == [1, 4, "{truncated"]
+    assert month_end.new_period_only(drop, month=date(2026, 11, 1)) == out  # and kept once made
