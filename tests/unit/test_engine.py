@@ -15,6 +15,7 @@ import grpc
 import psutil
 import pytest
 from deltalake import DeltaTable
+from pyspark import StorageLevel
 from pyspark.errors import PySparkException
 
 from odoolake.config import WorkspacePaths
@@ -742,14 +743,17 @@ def test_checkpoints_keep_their_rows_in_the_engine_and_path_rules_still_apply(ho
         try:
             source = spark.range(5).selectExpr("id * 2 AS id")
             answers = []
-            for kept in (source.localCheckpoint(), source.checkpoint(), source.localCheckpoint(eager=False)):
+            for kept in (source.localCheckpoint(), source.checkpoint(), source.localCheckpoint(eager=False),
+                         source.localCheckpoint(storageLevel=StorageLevel.DISK_ONLY)):
                 assert type(kept._plan).__name__ == "CachedRemoteRelation"  # the rows stay in the engine
                 answers.append(sorted(r.id for r in kept.join(spark.range(7), "id").collect()))
+            err = _refusal(lambda: spark.readStream.format("rate").load().localCheckpoint())
+            assert error_class(err) == "UNSUPPORTED_FEATURE" and "streaming DataFrame" in str(err)
             return answers
         finally:
             engine.stop_session(spark)
 
-    assert _in_own_thread(checkpoints) == [[0, 2, 4, 6]] * 3
+    assert _in_own_thread(checkpoints) == [[0, 2, 4, 6]] * 4
     _set_role(home, "dev@example.com", "developer")
 
     def outside() -> PySparkException:

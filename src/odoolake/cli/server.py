@@ -247,7 +247,12 @@ def down(home: str = HomeOpt) -> None:
     ours = end_process(pid, 10, terminate=True, started=running.get("started"))
     state.unlink(missing_ok=True)
     if ours:
-        console.print(f"stopped the workspace at {running['url']} (pid {pid})")
+        from odoolake.workspace.engine.launcher import stop_unused_host
+
+        with console.status("stopping the engine …"):
+            engine_stopped = stop_unused_host(paths.home)
+        console.print(f"stopped the workspace at {running['url']} (pid {pid})" + (
+            "" if engine_stopped else "; its engine still serves another odoolake command and stops after it"))
     else:
         console.print(f"the workspace at {running['url']} had stopped already (pid {pid} is another process now); "
                       "its record is removed")

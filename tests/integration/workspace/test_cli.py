@@ -7,6 +7,7 @@ import sys
 
 from databricks.sdk import WorkspaceClient
 
+from odoolake.workspace.engine.launcher import no_host
 from tests.integration.workspace.conftest import free_port
 
 
@@ -41,9 +42,11 @@ def test_up_tokens_down(tmp_path):
         assert revoked.returncode == 0
         again = odoolake("up", "--detach", "--port", str(port), env=env)
         assert again.returncode == 1 and "already running" in again.stderr
+        assert not no_host(tmp_path / "home")  # the workspace holds its engine
     finally:
         stopped = odoolake("down", env=env)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert no_host(tmp_path / "home")  # down returns once the engine has exited too: a restart finds none
 
 
 def test_spark_connect_on_the_host_up_was_given_passes_the_name_check_on_the_first_up(tmp_path):

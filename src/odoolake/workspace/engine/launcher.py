@@ -78,6 +78,33 @@ def no_host(home: Path) -> bool:
     return not ("odoolake.workspace.engine.host" in command and str(home) in command)
 
 
+def stop_unused_host(home: Path, timeout: float = 30.0) -> bool:
+    """Stop the engine host of ``home`` if no client holds a lease on it, and wait for it to exit (up to
+    ``timeout``); True when no host runs for ``home`` afterwards. ``odoolake down`` calls it once the workspace server
+    (the host's client) has ended: left alone, an unused host exits some seconds later, so a restart in that window
+    found the old host still running and its spill and checkpoint folder was kept. A host another command still
+    uses is left to it (it exits on its own when that command ends): False."""
+    if no_host(home):
+        return True
+    try:
+        lease = host.lease_file(home).open("a")
+    except FileNotFoundError:
+        return no_host(home)
+    try:
+        try:
+            fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a client holds a lease
+        status = engine_status(home)
+        if status is not None:
+            with contextlib.suppress(Exception):  # a host already on its way out may not answer
+                _admin(home, "Shutdown")
+            end_process(int(status["pid"]), timeout, terminate=False)
+    finally:
+        lease.close()
+    return no_host(home)
+
+
 def interrupt_token(home: Path, token: str, timeout: float = 10.0) -> int:
     """Interrupt every engine operation started with ``token`` and wait for each to end."""
     try:

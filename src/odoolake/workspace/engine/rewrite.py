@@ -293,10 +293,8 @@ class PlanRewriter:
             return Prepared(lock=location)
         if kind == "ml_command":
             self._refuse_ml()
-        if kind == "checkpoint_command" and not command.checkpoint_command.eager:
-            # Sail (0.7.2) computes checkpoints only eagerly ("lazy DataFrame checkpoint", an internal error): the
-            # rows are the same, computed now rather than at the first action
-            command.checkpoint_command.eager = True
+        if kind == "checkpoint_command":
+            _checkpoint_as_sail_takes_it(command.checkpoint_command)
         for relation in _messages(command, relations_pb2.Relation):
             self._relation(relation, call)
         return Prepared()
@@ -2674,6 +2672,20 @@ def _details(info: TableInfo) -> list[tuple[str, str]]:
     rows += [("Location", Path(info.storage_location).as_uri()),  # a URI, as storage_location in the UC API
              ("Is_managed_location", str(info.table_type == MANAGED).lower())]
     return rows
+
+
+def _checkpoint_as_sail_takes_it(checkpoint: Any) -> None:
+    """``df.checkpoint()`` / ``localCheckpoint()`` as Sail (0.7.2) can run it. It computes checkpoints only eagerly
+    (a lazy one was an internal error): the rows are the same, computed now rather than at the first action. It keeps
+    them in its checkpoint folder whatever storage level is asked (one was refused naming Sail's internals): the level
+    is where Spark keeps the rows, not which rows. A streaming DataFrame cannot be checkpointed (Sail answered an
+    unclassed internal error): refused by name, before anything runs."""
+    if any(read.is_streaming for read in _messages(checkpoint.relation, relations_pb2.Read)):
+        raise refuse("UNIMPLEMENTED", "UNSUPPORTED_FEATURE", "0A000",
+                     "A streaming DataFrame (spark.readStream) cannot be checkpointed by the local engine (Sail "
+                     "0.7.2); checkpoint a batch read (spark.read …) instead.")
+    checkpoint.eager = True
+    checkpoint.ClearField("storage_level")
 
 
 def _schema_of(qualified: str | None) -> str:
