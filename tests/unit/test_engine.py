@@ -22,6 +22,7 @@ from odoolake.config import WorkspacePaths
 from odoolake.workspace.engine import LocalEngine, sqltext
 from odoolake.workspace.engine.access import PATH_OUTSIDE_LAKE, READ_ONLY_PRINCIPAL
 from odoolake.workspace.engine.isolation import NETWORK_NAMESPACE
+from odoolake.workspace.engine.launcher import stop_unused_host
 from odoolake.workspace.engine.protos import base_pb2
 from odoolake.workspace.engine.rewrite import MAX_SQL_TOKENS, SILENT_COLUMN_DROP
 
@@ -765,3 +766,8 @@ def test_checkpoints_keep_their_rows_in_the_engine_and_path_rules_still_apply(ho
 
     err = _in_own_thread(outside)
     assert PATH_OUTSIDE_LAKE in str(err) and error_class(err) == "INSUFFICIENT_PERMISSIONS"
+
+
+def test_stopping_an_unused_host_leaves_one_a_client_still_uses(home, engine, fresh):
+    assert stop_unused_host(home.home) is False  # this module's engine holds a lease
+    assert fresh.sql("SELECT 1 AS one").first().one == 1

@@ -78,6 +78,23 @@ def no_host(home: Path) -> bool:
     return not ("odoolake.workspace.engine.host" in command and str(home) in command)
 
 
+LEASE_CHECK_SECONDS = 2.0  # an idle host takes the lease file's lock for a moment each second to see it is idle
+
+
+def _lock_within(handle: IO[str], seconds: float) -> bool:
+    """The exclusive lock on ``handle``, tried until ``seconds`` have passed: False when a client holds it all along
+    (an idle host's own check holds it only for a moment)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
 def stop_unused_host(home: Path, timeout: float = 30.0) -> bool:
     """Stop the engine host of ``home`` if no client holds a lease on it, and wait for it to exit (up to
     ``timeout``); True when no host runs for ``home`` afterwards. ``odoolake down`` calls it once the workspace server
@@ -91,9 +108,7 @@ def stop_unused_host(home: Path, timeout: float = 30.0) -> bool:
     except FileNotFoundError:
         return no_host(home)
     try:
-        try:
-            fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock_within(lease, LEASE_CHECK_SECONDS):
             return False  # a client holds a lease
         status = engine_status(home)
         if status is not None:
