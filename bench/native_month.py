@@ -251,7 +251,7 @@ def snapshot_copy(snapshot: Path, prefix: str) -> Iterator[Path]:
     try:
         home = work / "home"
         print(f"copying {snapshot} …", file=sys.stderr, flush=True)
-        shutil.copytree(snapshot, home, symlinks=True)
+        _restore(snapshot, home)
         yield home
     finally:
         shutil.rmtree(work, ignore_errors=True)

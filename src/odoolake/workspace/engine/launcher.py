@@ -78,6 +78,27 @@ def no_host(home: Path) -> bool:
     return not ("odoolake.workspace.engine.host" in command and str(home) in command)
 
 
+def _shut_down(home: Path, child: subprocess.Popen | None, wait: bool, timeout: float = 30.0) -> None:
+    """Ask the running host of ``home`` to stop, the caller holding the lease file's exclusive lock. A host with
+    nothing running withdraws before it answers and exits on its own: waited for only with ``wait``. ``child`` is the
+    host when this process started it: reaped, or it lingers as a zombie (else the reaper thread reaps it)."""
+    status = engine_status(home)
+    if status is None:
+        return
+    answer: dict = {}
+    with contextlib.suppress(Exception):  # a host already on its way out may not answer
+        answer = _admin(home, "Shutdown")
+    if answer.get("withdrawn") and not wait:
+        return
+    if child is not None:
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    else:
+        end_process(int(status["pid"]), timeout, terminate=False)  # asked to shut down above
+
+
 LEASE_CHECK_SECONDS = 2.0  # an idle host takes the lease file's lock for a moment each second to see it is idle
 
 
@@ -110,11 +131,7 @@ def stop_unused_host(home: Path, timeout: float = 30.0) -> bool:
     try:
         if not _lock_within(lease, LEASE_CHECK_SECONDS):
             return False  # a client holds a lease
-        status = engine_status(home)
-        if status is not None:
-            with contextlib.suppress(Exception):  # a host already on its way out may not answer
-                _admin(home, "Shutdown")
-            end_process(int(status["pid"]), timeout, terminate=False)
+        _shut_down(home, None, wait=True, timeout=timeout)
     finally:
         lease.close()
     return no_host(home)
@@ -227,20 +244,7 @@ class EngineLease:
             lease.close()
             return
         try:
-            status = engine_status(self.home)
-            if status is not None:
-                answer: dict = {}
-                with contextlib.suppress(Exception):
-                    answer = _admin(self.home, "Shutdown")
-                if answer.get("withdrawn"):
-                    return  # the reaper thread reaps our child when it exits
-                if self._proc is not None:  # our child: reap it, or it lingers as a zombie
-                    try:
-                        self._proc.wait(30)
-                    except subprocess.TimeoutExpired:
-                        self._proc.kill()
-                else:
-                    end_process(int(status["pid"]), 30, terminate=False)  # asked to shut down above
+            _shut_down(self.home, self._proc, wait=False)
         finally:
             fcntl.flock(lease, fcntl.LOCK_UN)
             lease.close()
