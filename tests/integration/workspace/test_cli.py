@@ -7,7 +7,8 @@ import sys
 
 from databricks.sdk import WorkspaceClient
 
-from odoolake.workspace.engine.launcher import no_host
+from odoolake.workspace.engine.host import status_file
+from odoolake.workspace.engine.launcher import host_gone, no_host
 from tests.integration.workspace.conftest import free_port
 
 
@@ -43,10 +44,12 @@ def test_up_tokens_down(tmp_path):
         again = odoolake("up", "--detach", "--port", str(port), env=env)
         assert again.returncode == 1 and "already running" in again.stderr
         assert not no_host(tmp_path / "home")  # the workspace holds its engine
+        engine_pid = json.loads(status_file(tmp_path / "home").read_text())["pid"]
     finally:
         stopped = odoolake("down", env=env)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert no_host(tmp_path / "home")  # down returns once the engine has exited too: a restart finds none
+    assert host_gone({"pid": engine_pid})  # exited, not only withdrawn: a start removes only a gone host's folder
 
 
 def test_spark_connect_on_the_host_up_was_given_passes_the_name_check_on_the_first_up(tmp_path):
