@@ -7,6 +7,7 @@ new month <= 10% of a full run at 1M": it measures what the design would cost, i
     python bench/native_month.py compare --rounds 5          # engine and native silver, interleaved
     python bench/native_month.py compare --kinds engine,native,native-warm   # ... and native as a warm host runs it
     python bench/native_month.py setup --moves 20 --snapshot bench/.data/native_month/tiny   # a month of 20 moves
+    python bench/native_month.py statements                 # the warm prototype's costliest SQL statements
 
 The prototype's SQL is the honest floor's (``floor_honest``: the same rules written again from the same constants),
 restricted to the new month as the pipeline restricts it: the batches not yet in silver's log, the moves they touch
@@ -34,6 +35,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -83,8 +85,25 @@ def _quote(values: list[str]) -> str:
 
 # -- the prototype --------------------------------------------------------------------------------------------------
 
-def native_silver(warehouse: Path) -> dict:
-    """A new month's silver in DuckDB over delta-rs; returns the batches and periods it rebuilt."""
+class _TimedConnection:
+    """A DuckDB connection whose ``execute`` records (wall s, CPU s of this process, the statement's start)."""
+
+    def __init__(self, con: Any, spent: list[tuple[float, float, str]]) -> None:
+        self._con, self._spent = con, spent
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        result = self._con.execute(sql, *args)
+        self._spent.append((time.perf_counter() - wall0, time.process_time() - cpu0, " ".join(sql.split())[:100]))
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None = None) -> dict:
+    """A new month's silver in DuckDB over delta-rs; returns the batches and periods it rebuilt. With ``spent``,
+    each SQL statement's wall and CPU time is appended to it."""
     import duckdb
     import pyarrow as pa
     from deltalake import DeltaTable, write_deltalake
@@ -98,7 +117,7 @@ def native_silver(warehouse: Path) -> dict:
         tax_lines_sql,
     )
 
-    con = duckdb.connect()
+    con = duckdb.connect() if spent is None else _TimedConnection(duckdb.connect(), spent)
     con.execute(MACROS)
 
     def scan(view: str, table: str) -> None:
@@ -322,9 +341,29 @@ def setup(size: int, snap: Path, moves: int | None = None) -> None:
     engine.close()
 
 
+def statements(snap: Path, top: int = 12) -> None:
+    """The prototype run warm (once before, on a copy), then its costliest SQL statements."""
+    import duckdb  # noqa: F401  (imported before the clock starts)
+    import floor_honest  # noqa: F401
+
+    spent: list[tuple[float, float, str]] = []
+    with snapshot_copy(snap, "native-statements-") as home:
+        native_silver(home / "warehouse")
+        _restore(snap, home)
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        native_silver(home / "warehouse", spent)
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    print(f"native silver, warm: {wall:.2f} s wall, {cpu:.2f} s CPU; its SQL statements "
+          f"{sum(s[0] for s in spent):.2f} s wall, {sum(s[1] for s in spent):.2f} s CPU\n")
+    print("| statement | wall | CPU |")
+    print("|---|---:|---:|")
+    for wall_s, cpu_s, text in sorted(spent, reverse=True)[:top]:
+        print(f"| `{text}` | {wall_s * 1000:.0f} ms | {cpu_s * 1000:.0f} ms |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["setup", "compare", "worker"])
+    parser.add_argument("command", choices=["setup", "compare", "statements", "worker"])
     parser.add_argument("kind", nargs="?")
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
@@ -336,6 +375,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "setup":
         setup(args.size, args.snapshot, args.moves)
+        return
+    if args.command == "statements":
+        statements(args.snapshot)
         return
     if args.command == "worker":
         print(json.dumps(worker(args.kind, args.snapshot, args.home)))
