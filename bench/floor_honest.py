@@ -472,9 +472,12 @@ def tax_lines_sql() -> str:
 
 def ewt_sql() -> str:
     refund = "CASE WHEN move_type IN ('in_refund', 'out_refund') THEN -1 ELSE 1 END"
-    base = f"money(abs(coalesce(tax_base_amount, CAST(0 AS {MONEY}))) * {refund})"
-    thr = f"coalesce(tax_use <> 'sale' AND _classify IS NULL AND family IN {_in(THRESHOLD_FAMILIES)}, false)"
     rate = "abs(tax_amount)"
+    # a line converted at the reference rate has no PHP base in Odoo: the base its PHP tax implies (tax / rate)
+    held = f"abs(coalesce(tax_base_amount, CAST(0 AS {MONEY})))"
+    base = (f"money(CASE WHEN php_source = 'reference_rate' AND {rate} <> 0 "
+            f"THEN round(abs(balance_php) * 100 / {rate}, 2) ELSE {held} END * {refund})")
+    thr = f"coalesce(tax_use <> 'sale' AND _classify IS NULL AND family IN {_in(THRESHOLD_FAMILIES)}, false)"
     flags = [
         (reasons.MISSING_TIN, "tin_status = 'MISSING'"),
         (reasons.MALFORMED_TIN, "tin_status = 'MALFORMED'"),
