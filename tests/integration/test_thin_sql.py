@@ -9,8 +9,10 @@ import sys
 import threading
 import time
 
+import psutil
 import pytest
 
+from odoolake.cli import entry
 from odoolake.cli.thin_sql import EngineRefused, run
 from odoolake.config import WorkspacePaths
 from odoolake.workspace.engine import LocalEngine, host
@@ -67,7 +69,7 @@ def test_errors_carry_the_engines_message(engine, statement, condition):
 def test_the_command_does_not_import_pyspark(engine):
     paths, _ = engine
     probe = ("import sys, runpy; sys.argv = ['odoolake', 'lake', 'sql', 'SELECT 41 + 1 AS answer', '--output', 'json',"
-             f" '--home', {str(paths.home)!r}]\ntry:\n    runpy.run_module('odoolake.cli.main', run_name='__main__')\n"
+             f" '--home', {str(paths.home)!r}]\ntry:\n    runpy.run_module('odoolake.cli.entry', run_name='__main__')\n"
              "finally:\n    print('PYSPARK' if 'pyspark.sql.connect.session' in sys.modules else 'THIN', file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert json.loads(proc.stdout)["rows"] == [{"answer": 42}], proc.stderr[-2000:]
@@ -119,3 +121,45 @@ def test_a_client_arriving_while_the_host_exits_waits_and_starts_a_new_one(tmp_p
     assert got and engine_status(paths.home) is not None
     got[0].close()
     assert host._claim_idle(tmp_path / "removed") is not None  # a home removed under the host counts as idle
+
+
+def test_the_host_started_with_the_process_is_the_one_the_command_uses(tmp_path):
+    """odoolake.cli.entry starts the host from the arguments, before the CLI's imports; the command takes it over."""
+    paths = WorkspacePaths.from_env(tmp_path / "early").ensure()
+    entry.start(["lake", "sql", "SELECT 1", "--home", str(paths.home)])
+    early = entry._early.get("lease")
+    assert early is not None and early.started_here and early._proc is not None
+    assert run(paths, "SELECT 5 AS five", 5) == (["five"], [(5,)])
+    assert "lease" not in entry._early  # taken over, not left for exit to let go
+    assert engine_status(paths.home)["pid"] == early._proc.pid  # no second host was started
+
+
+def test_an_early_host_for_another_root_is_let_go(tmp_path):
+    """A command that ends up on another root stops the host started for the first (it held that root's start lock
+    until its host answered), and runs on its own."""
+    named, used = (WorkspacePaths.from_env(tmp_path / name).ensure() for name in ("named", "used"))
+    entry.start(["lake", "sql", "SELECT 1", "--home", str(named.home)])
+    assert "lease" in entry._early
+    assert run(used, "SELECT 6 AS six", 5) == (["six"], [(6,)])
+    assert "lease" not in entry._early
+    assert engine_status(used.home) is not None  # it ran on its own root's host, which lingers after it
+    _wait_for(lambda: no_host(named.home))  # the host started for the other root stops
+
+
+def test_a_command_that_never_runs_stops_the_host_started_for_it(tmp_path):
+    home = tmp_path / "refused"
+    proc = subprocess.run([sys.executable, "-m", "odoolake.cli.entry", "lake", "sql", "SELECT 1", "--limit", "-1",
+                           "--home", str(home)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "--limit" in proc.stderr
+    assert (home / "run" / "engine.log").exists()  # the host was started, before the options were checked
+    # and stopped as the command exited: withdrawn by then, its process ending (left alone, it would answer, idle
+    # for host.IDLE_EXIT_SECONDS and only then exit)
+    answered = []
+
+    def host_ended() -> bool:
+        answered.append(host.status_file(home).exists())
+        return not any(str(home) in " ".join(p.info["cmdline"] or []) and "odoolake.workspace.engine.host" in
+                       " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"]))
+
+    _wait_for(host_ended)
+    assert not any(answered)

@@ -45,9 +45,11 @@ def _value(value: Any, kind: Any) -> Any:
 
 @contextmanager
 def _channel(paths: WorkspacePaths) -> Iterator[Any]:
+    from odoolake.cli import entry
     from odoolake.workspace.engine.launcher import EngineLease
 
-    lease = EngineLease(paths, local_user(), wait=False)  # the host starts while gRPC and Arrow are imported
+    # the host started as the process did (odoolake.cli.entry), or starts now, while gRPC and Arrow are imported
+    lease = entry.take(paths) or EngineLease(paths, local_user(), wait=False)
     try:
         import grpc
 

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -151,8 +152,9 @@ def _configure_sail(catalog_uri: str, token: str, spill_dir: Path, memory_bytes:
 
 class _CatalogServer:
     """The Unity Catalog API Sail reads, on the private loopback. Its port listens at once, and the server (FastAPI,
-    about half the host's imports) starts in a thread: Sail's first catalog call waits in the listen backlog until
-    it answers, and statements that read no table (``SELECT 1``) never wait for it."""
+    about half the host's imports) is imported and started in a thread when the first call arrives: that call waits
+    in the listen backlog until it answers, and a host whose statements read no table (``lake sql "SELECT 1"``)
+    never pays for it. Imported at start-up instead, it held the GIL while the host answered its first statement."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -167,6 +169,7 @@ class _CatalogServer:
 
     def _run(self, store: CatalogStore, secret: str, on_failure: Callable[[], None]) -> None:
         try:
+            select.select([self.sock], [], [])  # until a connection waits to be accepted (or the socket closes)
             import uvicorn
 
             from odoolake.workspace.catalog.app import catalog_app
