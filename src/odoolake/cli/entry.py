@@ -4,8 +4,8 @@
 CLI itself takes a few tenths of a second to import (typer, every command group, gRPC, Arrow) before the command runs.
 So when the arguments name that command, the host is started first, from the arguments alone, and the command takes
 over the lease when it gets there (``take``); the host starts while the CLI imports. A command that never takes it
-(a bad option, ``--help``) lets it go at exit, which stops a host started for it. Only modules of the standard
-library and the engine's launcher are imported here.
+(an option the CLI refuses) lets it go at exit, which stops a host started for it; a request for help starts
+nothing. Besides the standard library, only the workspace's paths and the engine's launcher are imported here.
 """
 
 from __future__ import annotations
