@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+import types
+from pathlib import Path
 
 import psutil
 import pytest
@@ -146,20 +148,88 @@ def test_an_early_host_for_another_root_is_let_go(tmp_path):
     _wait_for(lambda: no_host(named.home))  # the host started for the other root stops
 
 
-def test_a_command_that_never_runs_stops_the_host_started_for_it(tmp_path):
-    home = tmp_path / "refused"
-    proc = subprocess.run([sys.executable, "-m", "odoolake.cli.entry", "lake", "sql", "SELECT 1", "--limit", "-1",
+def _host_processes(home) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"]) if "odoolake.workspace.engine.host" in (p.info["cmdline"] or [])
+            and str(home) in (p.info["cmdline"] or [])]
+
+
+def _refused_command(home) -> subprocess.CompletedProcess:
+    """`lake sql` with an --output value the CLI refuses, after the host was started from the arguments."""
+    return subprocess.run([sys.executable, "-m", "odoolake.cli.entry", "lake", "sql", "SELECT 1", "--output", "yaml",
                            "--home", str(home)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2 and "--limit" in proc.stderr
-    assert (home / "run" / "engine.log").exists()  # the host was started, before the options were checked
-    # and stopped as the command exited: withdrawn by then, its process ending (left alone, it would answer, idle
-    # for host.IDLE_EXIT_SECONDS and only then exit)
+
+
+def test_a_command_that_never_runs_stops_the_host_started_for_it(tmp_path):
+    paths = WorkspacePaths.from_env(tmp_path / "refused").ensure()
+    proc = _refused_command(paths.home)
+    assert proc.returncode == 2 and "--output" in proc.stderr
+    assert host.log_file(paths.home).exists()  # the host was started, before the options were checked
+    # and stopped as the command exited, not left to linger (alone, it would answer, idle for host.IDLE_EXIT_SECONDS
+    # and only then exit)
     answered = []
 
     def host_ended() -> bool:
-        answered.append(host.status_file(home).exists())
-        return not any(str(home) in " ".join(p.info["cmdline"] or []) and "odoolake.workspace.engine.host" in
-                       " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"]))
+        answered.append(host.status_file(paths.home).exists())
+        return not _host_processes(paths.home)
 
     _wait_for(host_ended)
     assert not any(answered)
+
+
+def test_a_command_that_never_runs_leaves_a_running_host_running(tmp_path):
+    paths = WorkspacePaths.from_env(tmp_path / "warm").ensure()
+    assert run(paths, "SELECT 1 AS one", 5) == (["one"], [(1,)])  # the host lingers after it
+    before = engine_status(paths.home)
+    assert before is not None
+    assert _refused_command(paths.home).returncode == 2
+    assert engine_status(paths.home)["pid"] == before["pid"]  # still there for the next command
+
+
+def test_a_root_that_does_not_exist_is_not_made_by_the_early_start(tmp_path):
+    missing = tmp_path / "typo"
+    entry.start(["lake", "sql", "SELECT 1", "--home", str(missing)])
+    assert "lease" not in entry._early and not missing.exists()
+
+
+def test_abandoning_a_host_still_starting_kills_it_unless_another_client_waits(tmp_path):
+    """EngineLease.abandon: a host nobody else waits for is killed before it answers; one a second client is waiting
+    for (blocked on the start lock, holding its own lease) is left to start and serve that client."""
+    alone = WorkspacePaths.from_env(tmp_path / "alone").ensure()
+    lease = EngineLease(alone, "owner@localhost", wait=False)
+    lease.abandon()
+    assert lease._proc is not None and lease._proc.poll() is not None  # ended, not merely asked to
+    assert no_host(alone.home)
+
+    shared = WorkspacePaths.from_env(tmp_path / "shared").ensure()
+    first = EngineLease(shared, "owner@localhost", wait=False)
+    got: list[EngineLease] = []
+    waiting = threading.Thread(target=lambda: got.append(EngineLease(shared, "owner@localhost")), daemon=True)
+    waiting.start()
+    lease_inode = host.lease_file(shared.home).stat().st_ino
+    locks = Path("/proc/locks")
+    _wait_for(lambda: locks.read_text().count(f":{lease_inode} ") >= 2)  # it holds its lease too
+    first.abandon()
+    waiting.join(120)
+    assert got and engine_status(shared.home) is not None  # the host it waited for answers it
+    assert engine_status(shared.home)["pid"] == first._proc.pid
+    got[0].close()
+
+
+def test_an_interrupt_before_the_cli_runs_stops_the_early_host(tmp_path, monkeypatch, capsys):
+    """Ctrl-C while the CLI is still being imported: the command says so in one line, exits 130 (as every command
+    does when interrupted) and stops the host it started, without waiting for it."""
+    paths = WorkspacePaths.from_env(tmp_path / "interrupted").ensure()
+
+    class Interrupted(types.ModuleType):
+        def __getattr__(self, name: str):
+            if name == "app":  # the import the entry point makes
+                raise KeyboardInterrupt
+            raise AttributeError(name)
+
+    monkeypatch.setitem(sys.modules, "odoolake.cli.main", Interrupted("odoolake.cli.main"))
+    monkeypatch.setattr(sys, "argv", ["odoolake", "lake", "sql", "SELECT 1", "--home", str(paths.home)])
+    with pytest.raises(SystemExit) as exited:
+        entry.main()
+    assert exited.value.code == entry.INTERRUPTED_EXIT
+    assert capsys.readouterr().err.strip() == f"error: {entry.INTERRUPTED}"
+    assert "lease" not in entry._early and not _host_processes(paths.home)

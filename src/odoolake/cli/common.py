@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.exceptions import TyperException
 
+from odoolake.cli.entry import INTERRUPTED, INTERRUPTED_EXIT
 from odoolake.config import DEFAULT_PORT, WorkspacePaths
 from odoolake.errors import OdoolakeError
 
@@ -147,8 +148,8 @@ def handle_errors(func: F) -> F:
         except (typer.Exit, typer.Abort, TyperException, click.exceptions.ClickException, SystemExit):
             raise  # usage errors and deliberate exits are click's to print
         except KeyboardInterrupt:
-            err_console.print("[bold red]error:[/] interrupted")
-            sys.exit(130)
+            err_console.print(f"[bold red]error:[/] {INTERRUPTED}")
+            sys.exit(INTERRUPTED_EXIT)
         except Exception as exc:
             if DEBUG:
                 raise

@@ -221,6 +221,37 @@ class EngineLease:
         proc.kill()
         raise EngineError(f"The engine did not start within {START_TIMEOUT:.0f} s; see {log_path}.")
 
+    def abandon(self) -> None:
+        """Let the lease go for a command that never used the host. A host that was already running is left as it
+        was (it exits on its own when unused). One this lease started is stopped, without waiting for it to answer
+        when it has not yet and no other client holds a lease (a client waiting for it does: then as ``close``)."""
+        if self._lease is None:
+            return
+        if not self.started_here:
+            self.close(linger=True)
+            return
+        if self._starting is None:
+            self.close()
+            return
+        lease, starting = self._lease, self._starting
+        fcntl.flock(lease, fcntl.LOCK_UN)
+        try:
+            fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another client waits for this host: let it start, then go as close() does
+            fcntl.flock(lease, fcntl.LOCK_SH)
+            self.close()
+            return
+        self._lease = self._starting = None
+        try:
+            if self._proc is not None and engine_status(self.home) is None:
+                self._proc.kill()  # it has not answered anyone: nothing can have used it
+                self._proc.wait()
+            else:
+                _shut_down(self.home, self._proc, wait=False)
+        finally:
+            starting.close()
+            lease.close()
+
     def close(self, linger: bool = False) -> None:
         """Release the lease; if nobody else holds one, stop the host. The host withdraws (status file, sockets)
         before it answers when nothing runs, and then exits on its own; otherwise this waits for it to exit.
