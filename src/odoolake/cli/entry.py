@@ -15,7 +15,7 @@ import atexit
 import contextlib
 import os
 import sys
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,16 +29,18 @@ INTERRUPTED, INTERRUPTED_EXIT = "interrupted", 130  # what every command says an
 _early: dict[str, EngineLease] = {}
 
 
-def early_home(argv: list[str], environ: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
+def early_home(argv: list[str], environ: Mapping[str, str] = os.environ) -> str | None:
     """The ``--home`` of a command line that runs ``lake sql`` on the embedded engine (``""`` for the default), or
     None: another command, another Spark Connect server, or a line the CLI would refuse or answer with help (anything
     but one statement and the command's options, or a ``--limit`` that is not a count), which needs no host."""
-    from odoolake.workspace.engine.session import REMOTE_ENV
-
     words = list(argv)
     while words and words[0] in GLOBAL_FLAGS:
         words.pop(0)
-    if tuple(words[:2]) not in EARLY_COMMANDS or environ.get(REMOTE_ENV):
+    if tuple(words[:2]) not in EARLY_COMMANDS:
+        return None  # before any import: every other command starts as it did
+    from odoolake.workspace.engine.session import REMOTE_ENV
+
+    if environ.get(REMOTE_ENV):
         return None
     home, statements, rest = "", 0, words[2:]
     while rest:
@@ -86,7 +88,7 @@ def take(paths: WorkspacePaths) -> EngineLease | None:
     lease = _early.pop("lease", None)
     if lease is None:
         return None
-    if Path(lease.home) == Path(paths.home):
+    if lease.home == paths.home:
         return lease
     lease.close()
     return None

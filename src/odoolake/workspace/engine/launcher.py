@@ -116,6 +116,13 @@ def _lock_within(handle: IO[str], seconds: float) -> bool:
             time.sleep(0.05)
 
 
+def _only_user(lease: IO[str]) -> bool:
+    """Trade this client's shared lock on the lease file for the exclusive one, which it gets only when no other
+    client holds a lease; False (and no lock held) otherwise."""
+    fcntl.flock(lease, fcntl.LOCK_UN)
+    return _lock_within(lease, 0)
+
+
 def stop_unused_host(home: Path, timeout: float = 30.0) -> bool:
     """Stop the engine host of ``home`` if no client holds a lease on it, and wait for it to exit (up to
     ``timeout``); True when no host runs for ``home`` afterwards. ``odoolake down`` calls it once the workspace server
@@ -234,10 +241,7 @@ class EngineLease:
             self.close()
             return
         lease, starting = self._lease, self._starting
-        fcntl.flock(lease, fcntl.LOCK_UN)
-        try:
-            fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # another client waits for this host: let it start, then go as close() does
+        if not _only_user(lease):  # another client waits for this host: let it start, then go as close() does
             fcntl.flock(lease, fcntl.LOCK_SH)
             self.close()
             return
@@ -268,10 +272,7 @@ class EngineLease:
         if linger:
             lease.close()  # releases the shared lock; the reaper thread ends with this process, the host lives on
             return
-        fcntl.flock(lease, fcntl.LOCK_UN)
-        try:
-            fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _only_user(lease):
             lease.close()
             return
         try:
