@@ -14,6 +14,44 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from odoolake.errors import WorkspaceRootError
+
+# Sail 0.7 writes a table under the path of its file URL as it is, escapes included: under /home/my lake, into
+# /home/my%20lake (then reads it back from there, so nothing fails but the files sit outside the root)
+URL_ESCAPED = "the engine would keep its tables beside it, in a folder named with URL escapes (such as %20)"
+# Characters a workspace root cannot hold, and why. Checked when a WorkspacePaths is made, so a command says so at once
+# rather than failing inside the engine (or, for a glob, reading another table's files).
+ROOT_CHARACTERS_REFUSED = {
+    "*?[]{}": "the engine reads a table's path as a glob pattern",
+    "#,%": "the engine's socket address would be cut or decoded there",
+    "\\": "a file URL reads it as a folder separator",
+    ' "<>`': URL_ESCAPED,
+}
+SOCKET_IN_ROOT = Path("run", "engine.sock")  # the longest socket path under a root (the engine host's sockets)
+SOCKET_PATH_LIMIT = 107  # bytes in an AF_UNIX socket's path (sun_path holds 108 with its NUL)
+
+
+def root_problem(home: Path) -> str | None:
+    """Why ``home`` (absolute) cannot be a workspace root, or None."""
+    text = str(home)
+    for refused, why in ROOT_CHARACTERS_REFUSED.items():
+        found = sorted({c for c in text if c in refused})
+        if found:
+            return f"its path holds {' '.join(repr(c) for c in found)}, and {why}"
+    controls = sorted({c for c in text if ord(c) < 32 or ord(c) == 127})
+    if controls:
+        return f"its path holds a control character ({', '.join(repr(c) for c in controls)})"
+    wide = sorted({c for c in text if ord(c) > 127})
+    if wide:
+        return f"its path holds {' '.join(repr(c) for c in wide)} (not ASCII), and {URL_ESCAPED}"
+    if len(os.fsencode(home / SOCKET_IN_ROOT)) > SOCKET_PATH_LIMIT:
+        return (f"its path is too long for the engine's socket {SOCKET_IN_ROOT} under it (at most "
+                f"{SOCKET_PATH_LIMIT - len(os.fsencode(Path('/') / SOCKET_IN_ROOT)) + 1} bytes)")
+    if home.exists() and not home.is_dir():
+        return "it is a file, not a folder"
+    return None
+
+
 DEFAULT_PORT = 8765  # the workspace's one port (REST, Spark Connect, SQL) unless --port says otherwise
 DEFAULT_HOME = ".odoolake"
 LOG = logging.getLogger(__name__)
@@ -26,6 +64,12 @@ VOLUMES_LAYOUT_MARK = ".odoolake-volumes-layout-2"
 @dataclass(frozen=True)
 class WorkspacePaths:
     home: Path
+
+    def __post_init__(self) -> None:
+        problem = root_problem(self.home)
+        if problem:
+            raise WorkspaceRootError(f"workspace root {self.home}: {problem}; choose another folder (--home or "
+                                     "ODOOLAKE_HOME)")
 
     @classmethod
     def from_env(cls, home: str | os.PathLike[str] | None = None) -> WorkspacePaths:
@@ -65,9 +109,18 @@ class WorkspacePaths:
     def spill_dir(self) -> Path:
         return self.home / "tmp"
 
+    def make(self, path: Path) -> Path:
+        """Make ``path`` (a folder of this root) if it is missing; a WorkspaceRootError naming it if it cannot be."""
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceRootError(f"workspace root {self.home}: cannot make {path}: "
+                                     f"{exc.strerror or exc}") from None
+        return path
+
     def ensure(self) -> WorkspacePaths:
         for path in (self.home, self.warehouse, self.dbfs_root, self.spill_dir, self.volumes):
-            path.mkdir(parents=True, exist_ok=True)
+            self.make(path)
         mark = self.volumes / VOLUMES_LAYOUT_MARK
         if not mark.exists():
             for old in (self.volumes / "Volumes", self.dbfs_root / "Volumes"):

@@ -11,6 +11,10 @@ class OdoolakeError(Exception):
     """Root of every error odoolake raises on purpose."""
 
 
+class WorkspaceRootError(OdoolakeError, ValueError):
+    """A workspace root the local workspace cannot use (the message names it and why)."""
+
+
 class EngineError(OdoolakeError):
     """The embedded engine could not start, or refused an operation."""
 

@@ -74,10 +74,10 @@ def start(argv: list[str]) -> None:
     from odoolake.config import WorkspacePaths, local_user
     from odoolake.workspace.engine.launcher import EngineLease
 
-    paths = WorkspacePaths.from_env(home or None)
-    if not paths.home.is_dir():
-        return
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception):  # a root it cannot use included
+        paths = WorkspacePaths.from_env(home or None)
+        if not paths.home.is_dir():
+            return
         _early["lease"] = EngineLease(paths, local_user(), wait=False)
         atexit.register(_release)
 
@@ -111,5 +111,7 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # `python -m odoolake.cli.entry`: run as the module the command imports, or its early
+    from odoolake.cli import entry  # lease would sit in __main__ where take() never finds it
+
+    entry.main()

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from odoolake.config import WorkspacePaths
 from odoolake.dlt import CHECKPOINT_PREFIX, PIPELINE_ID_PROPERTY
@@ -35,6 +36,16 @@ from odoolake.workspace.db import Database
 from odoolake.workspace.errors import ApiError, InvalidParameterValue
 
 CATALOG = "main"
+# What a URL parser (Sail's, WHATWG's) leaves as it is in a file URL's path: RFC 3986's sub-delimiters, ':' and '@',
+# and '|', '[', ']', '^'. Escaped (as ``Path.as_uri`` does), Sail looks for a folder named with the escape: a table
+# under a root such as /home/o'brien could be written and never read back.
+URI_PATH_SAFE = "/!$&'()*+,;=:@~|[]^"
+
+
+def file_uri(path: str | Path) -> str:
+    """``path`` as the file URL Sail reads it back from: escaped only where a URL parser would escape it."""
+    return "file://" + quote(str(path), safe=URI_PATH_SAFE)
+
 CATALOG_ALIASES: tuple[str, ...] = (CATALOG, "spark_catalog", "hive_metastore")
 NO_SUCH_CATALOG = ("NO_SUCH_CATALOG_EXCEPTION", "42704")  # Databricks' error class and SQLSTATE for it
 
@@ -215,7 +226,7 @@ class TableInfo:
             "name": self.name.table, "catalog_name": self.name.catalog, "schema_name": self.name.schema,
             "full_name": str(self.name), "table_id": self.table_id,
             "table_type": EXTERNAL if for_engine else self.kind,
-            "data_source_format": self.data_source_format, "storage_location": Path(self.storage_location).as_uri(),
+            "data_source_format": self.data_source_format, "storage_location": file_uri(self.storage_location),
             "owner": self.owner, "created_at": self.created_at, "updated_at": self.updated_at,
             "properties": self.properties,
         }

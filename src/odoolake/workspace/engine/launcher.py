@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -27,6 +28,17 @@ from odoolake.workspace.engine import host
 
 START_TIMEOUT = 90.0
 ADMIN_TIMEOUT = 5.0
+
+
+_RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*")
+
+
+def start_failure(log: str) -> str:
+    """What stopped a host that exited before it answered, in one line: the exception its traceback ends with (the
+    log holds the whole traceback), else the log's last line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    raised = [line for line in lines if _RAISED.match(line)]
+    return (raised or lines or ["it wrote nothing to its log"])[-1]
 
 
 def _admin(home: Path, method: str, body: dict | None = None, timeout: float = ADMIN_TIMEOUT) -> dict:
@@ -161,8 +173,7 @@ class EngineLease:
     def __init__(self, paths: WorkspacePaths, owner: str, workers: int | None = None, wait: bool = True) -> None:
         self.paths = paths
         self.home = paths.home
-        run = host.run_dir(self.home)
-        run.mkdir(parents=True, exist_ok=True)
+        run = paths.make(host.run_dir(self.home))
         os.chmod(run, 0o700)
         self._lease: IO[str] | None = host.lease_file(self.home).open("a")
         fcntl.flock(self._lease, fcntl.LOCK_SH)  # waits while a last user is stopping the host
@@ -171,17 +182,24 @@ class EngineLease:
         self._starting: IO[str] | None = None  # the start lock, held until the host this lease started answers
         self._readying = threading.Lock()
         self.status: dict = {}
-        if no_host(self.home):
-            starting = (run / "engine.start-lock").open("a")
-            fcntl.flock(starting, fcntl.LOCK_EX)
+        try:
             if no_host(self.home):
-                self._starting = starting
-                self._spawn(owner, workers)
-                self.started_here = True
-            else:
-                starting.close()
-        if wait:
-            self.ready()
+                starting = (run / "engine.start-lock").open("a")
+                fcntl.flock(starting, fcntl.LOCK_EX)
+                if no_host(self.home):
+                    self._starting = starting
+                    self._spawn(owner, workers)
+                    self.started_here = True
+                else:
+                    starting.close()
+            if wait:
+                self.ready()
+        except BaseException:  # the caller gets no lease to close: its locks go here, or this process's later
+            for handle in (self._starting, self._lease):  # leases would count it as another client
+                if handle is not None:
+                    handle.close()
+            self._starting = self._lease = None
+            raise
 
     @property
     def socket(self) -> Path:
@@ -222,8 +240,8 @@ class EngineLease:
             if host.status_file(self.home).exists() and engine_status(self.home) is not None:
                 return
             if proc.poll() is not None:
-                tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]
-                raise EngineError(f"The engine did not start (exit code {proc.returncode}):\n  " + "\n  ".join(tail))
+                raise EngineError(f"The engine did not start (exit code {proc.returncode}): "
+                                  f"{start_failure(log_path.read_text(errors='replace'))}; see {log_path}.")
             time.sleep(0.02)
         proc.kill()
         raise EngineError(f"The engine did not start within {START_TIMEOUT:.0f} s; see {log_path}.")

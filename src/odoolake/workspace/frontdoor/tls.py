@@ -52,6 +52,16 @@ class TlsFiles:
         return cls(d / "ca.pem", d / "ca.key", d / "server.pem", d / "server.key", d / "ca-bundle.pem")
 
 
+COMMON_NAME_LIMIT = 64  # bytes of UTF-8 in an X.509 common name (RFC 5280's ub-common-name, as cryptography counts)
+
+
+def ca_common_name(home: Path) -> str:
+    """The workspace CA's common name: it names the root's folder, shortened to what X.509 allows."""
+    name = f"odoolake workspace CA ({home.name})"
+    if len(name.encode()) <= COMMON_NAME_LIMIT:
+        return name
+    return name.encode()[:COMMON_NAME_LIMIT - 4].decode(errors="ignore") + "...)"  # never half a character
+
 def ensure_certificates(home: Path, extra_names: tuple[str, ...] = ()) -> TlsFiles:
     """Create the CA and the server certificate if missing, expiring, or lacking one of the names; idempotent.
     Processes sharing the home take turns (a lock file beside the certificates), so a key and a certificate
@@ -161,7 +171,7 @@ def _write_ca(files: TlsFiles, home: Path) -> None:
         _write_public(files.previous_ca, files.ca_cert.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "odoolake"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, f"odoolake workspace CA ({home.name})")])
+                      x509.NameAttribute(NameOID.COMMON_NAME, ca_common_name(home))])
     now = _now()
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
