@@ -12,13 +12,14 @@ condition alone over a period's withholding tax lines, then of the statements th
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from functools import reduce
 from pathlib import Path
+
+from saved import save_results
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -103,11 +104,7 @@ def main() -> None:
     print("|---|" + "---:|" * len(SHAPES))
     for what, by_shape in spent.items():
         print(f"| {what} | " + " | ".join(f"{statistics.median(by_shape[s]):.0f} ms" for s in SHAPES) + " |")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    name = f"expression_shapes-{time.strftime('%Y-%m-%d')}-{args.snapshot.name}.json"
-    (out / name).write_text(json.dumps({"command": " ".join(sys.argv), "host_ms": spent}, indent=1))
-    print(f"\nresults: bench/results/{name}", file=sys.stderr)
+    save_results(f"expression_shapes-{time.strftime('%Y-%m-%d')}-{args.snapshot.name}", {"host_ms": spent})
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from saved import save_results
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -128,11 +128,7 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for site, calls, host, client in result["sites"][:args.top]:
         print(f"| {site} | {calls} | {host * 1000:.0f} ms | {client * 1000:.0f} ms |")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    name = f"month_calls-{time.strftime('%Y-%m-%d')}-{args.snapshot.name}.json"
-    (out / name).write_text(json.dumps({"command": " ".join(sys.argv), **result}, indent=1))
-    print(f"\nresults: bench/results/{name}", file=sys.stderr)
+    save_results(f"month_calls-{time.strftime('%Y-%m-%d')}-{args.snapshot.name}", result)
 
 
 if __name__ == "__main__":

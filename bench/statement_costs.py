@@ -14,14 +14,13 @@ client's beside it), so a statement whose EXPLAIN costs what collecting it does 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 from native_month import snapshot_copy
+from saved import save_results
 
 HERE = Path(__file__).resolve().parent
 
@@ -110,13 +109,8 @@ def main() -> None:
     print("|---|---:|---:|")
     for what, host, client in rows:
         print(f"| {what} | {host:.1f} ms | {client:.1f} ms |")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    name = f"statement_costs-{time.strftime('%Y-%m-%d')}-{args.snapshot.name}.json"
-    (out / name).write_text(json.dumps({"command": " ".join(sys.argv), "calls": args.calls, "rows": [
-        {"statement": what, "host_ms": round(host, 1), "client_ms": round(client, 1)} for what, host, client in rows]},
-        indent=1))
-    print(f"\nresults: bench/results/{name}", file=sys.stderr)
+    save_results(f"statement_costs-{time.strftime('%Y-%m-%d')}-{args.snapshot.name}", {"calls": args.calls, "rows": [
+        {"statement": what, "host_ms": round(host, 1), "client_ms": round(client, 1)} for what, host, client in rows]})
 
 
 if __name__ == "__main__":

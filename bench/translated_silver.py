@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import psutil
+from saved import save_results
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -152,11 +153,7 @@ def main() -> None:
         parts = ", ".join(f"{k} {statistics.median(r['parts_ms'][k] for r in rs):.0f} ms" for k in rs[0]["parts_ms"])
         print(f"| {kind} | {statistics.median(r['wall_ms'] for r in rs):.0f} ms "
               f"| {statistics.median(r['cpu_ms'] for r in rs):.0f} ms | {parts} |")
-    out_dir = HERE / "results"
-    out_dir.mkdir(exist_ok=True)
-    name = f"translated_silver-{time.strftime('%Y-%m-%d-%H%M')}.json"
-    (out_dir / name).write_text(json.dumps({"command": " ".join(sys.argv), "results": results}, indent=1))
-    print(f"\nresults: bench/results/{name}", file=sys.stderr)
+    save_results(f"translated_silver-{time.strftime('%Y-%m-%d-%H%M')}", {"results": results})
 
 
 if __name__ == "__main__":

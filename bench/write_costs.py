@@ -17,15 +17,14 @@ whatever the month holds: the per-run cost a new month pays at any size.
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 from native_month import snapshot_copy
+from saved import save_results
 
 HERE = Path(__file__).resolve().parent
 _DURATION = re.compile(r"([\d.]+)(ns|µs|us|ms|s)\b")
@@ -100,11 +99,7 @@ def main() -> None:
     sums = {k: round(sum(r[k] for r in rows), 2) for k in ("plan", "query", "operators", "write")}
     print(f"| **all {len(rows)} writes** | {sums['plan']:.2f} | {sums['query']:.2f} | {sums['operators']:.2f} | "
           f"{sums['write']:.2f} |")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    name = f"write_costs-{time.strftime('%Y-%m-%d')}-{args.snapshot.name}.json"
-    (out / name).write_text(json.dumps({"command": " ".join(sys.argv), "writes": rows, "sums": sums}, indent=1))
-    print(f"\nresults: bench/results/{name}", file=sys.stderr)
+    save_results(f"write_costs-{time.strftime('%Y-%m-%d')}-{args.snapshot.name}", {"writes": rows, "sums": sums})
 
 
 if __name__ == "__main__":
