@@ -17,15 +17,16 @@ from pathlib import Path
 from odoolake.errors import WorkspaceRootError
 
 # Sail 0.7 writes a table under the path of its file URL as it is, escapes included: under /home/my lake, into
-# /home/my%20lake (then reads it back from there, so nothing fails but the files sit outside the root)
-URL_ESCAPED = "the engine would keep its tables beside it, in a folder named with URL escapes (such as %20)"
+# /home/my%20lake (then reads it back from there, so nothing fails but the files sit outside the root, where
+# delta-rs and the catalog do not find them); its Parquet writer escapes '~', '^' and '|' too
+URL_ESCAPED = "the engine would keep tables' files beside it, in a folder named with URL escapes (%XX)"
 # Characters a workspace root cannot hold, and why. Checked when a WorkspacePaths is made, so a command says so at once
 # rather than failing inside the engine (or, for a glob, reading another table's files).
 ROOT_CHARACTERS_REFUSED = {
     "*?[]{}": "the engine reads a table's path as a glob pattern",
     "#,%": "the engine's socket address would be cut or decoded there",
     "\\": "a file URL reads it as a folder separator",
-    ' "<>`': URL_ESCAPED,
+    ' "<>`~^|': URL_ESCAPED,
 }
 SOCKET_IN_ROOT = Path("run", "engine.sock")  # the longest socket path under a root (the engine host's sockets)
 SOCKET_PATH_LIMIT = 107  # bytes in an AF_UNIX socket's path (sun_path holds 108 with its NUL)
@@ -46,7 +47,7 @@ def root_problem(home: Path) -> str | None:
         return f"its path holds {' '.join(repr(c) for c in wide)} (not ASCII), and {URL_ESCAPED}"
     if len(os.fsencode(home / SOCKET_IN_ROOT)) > SOCKET_PATH_LIMIT:
         return (f"its path is too long for the engine's socket {SOCKET_IN_ROOT} under it (at most "
-                f"{SOCKET_PATH_LIMIT - len(os.fsencode(Path('/') / SOCKET_IN_ROOT)) + 1} bytes)")
+                f"{SOCKET_PATH_LIMIT - len(os.fsencode(Path('/') / SOCKET_IN_ROOT))} bytes)")
     if home.exists() and not home.is_dir():
         return "it is a file, not a folder"
     return None
@@ -68,13 +69,15 @@ class WorkspacePaths:
     def __post_init__(self) -> None:
         problem = root_problem(self.home)
         if problem:
-            raise WorkspaceRootError(f"workspace root {self.home}: {problem}; choose another folder (--home or "
-                                     "ODOOLAKE_HOME)")
+            raise WorkspaceRootError(str(self.home), problem)
 
     @classmethod
     def from_env(cls, home: str | os.PathLike[str] | None = None) -> WorkspacePaths:
         raw = home or os.environ.get("ODOOLAKE_HOME") or DEFAULT_HOME  # empty is unset (it meant the current folder)
-        return cls(Path(raw).expanduser().resolve())
+        try:
+            return cls(Path(raw).expanduser().resolve())
+        except WorkspaceRootError as exc:  # named as the user wrote it too
+            raise WorkspaceRootError(exc.root, exc.problem, os.fspath(raw)) from None
 
     @property
     def workspace_id(self) -> str:
@@ -114,8 +117,7 @@ class WorkspacePaths:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise WorkspaceRootError(f"workspace root {self.home}: cannot make {path}: "
-                                     f"{exc.strerror or exc}") from None
+            raise WorkspaceRootError(str(self.home), f"cannot make {path}: {exc.strerror or exc}") from None
         return path
 
     def ensure(self) -> WorkspacePaths:

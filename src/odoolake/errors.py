@@ -12,7 +12,18 @@ class OdoolakeError(Exception):
 
 
 class WorkspaceRootError(OdoolakeError, ValueError):
-    """A workspace root the local workspace cannot use (the message names it and why)."""
+    """A workspace root the local workspace cannot use: ``problem`` says why; ``given`` is how the user wrote it when
+    that differs from the absolute ``root`` (a relative path, a symlink)."""
+
+    def __init__(self, root: str, problem: str, given: str | None = None) -> None:
+        self.root, self.problem, self.given = root, problem, given
+        shown = " ".join(_shown(p) for p in (root, *([f"({given})"] if given and given != root else [])))
+        super().__init__(f"workspace root {shown}: {problem}; choose another folder (--home or ODOOLAKE_HOME)")
+
+
+def _shown(text: str) -> str:
+    """``text`` as it is, or escaped (``repr``) when it holds a character that would not print on one line."""
+    return text if text.isprintable() else repr(text)
 
 
 class EngineError(OdoolakeError):

@@ -9,15 +9,18 @@ import sys
 
 import psutil
 import pytest
+from deltalake import DeltaTable
 
 from odoolake.config import ROOT_CHARACTERS_REFUSED, WorkspacePaths
 from odoolake.errors import EngineError
+from odoolake.superset.publish import publish
 from odoolake.testing.waiting import wait_until
+from odoolake.workspace.catalog.store import file_uri
 from odoolake.workspace.engine import LocalEngine, host
 from odoolake.workspace.engine.launcher import EngineLease, host_gone
 
 # an apostrophe and URL sub-delimiters, which Sail reads literally in a file URL (escaped, it found no table)
-PEOPLES_FOLDER = "o'brien&co_(lake)+1=@:!$;~^|"
+PEOPLES_FOLDER = "o'brien&co_(lake)+1=@:!$;"
 
 
 def _lake_sql(home, statement: str = "SELECT 1 AS one", **env: str) -> subprocess.CompletedProcess:
@@ -38,13 +41,26 @@ def test_tables_checkpoints_and_the_command_work_under_a_root_named_like_a_perso
         spark.sql("CREATE TABLE main.default.t AS SELECT 1 AS x")
         spark.sql("INSERT INTO main.default.t VALUES (2)")
         spark.range(5).write.format("delta").mode("overwrite").saveAsTable("main.default.r")
+        for _ in range(2):
+            spark.sql("CREATE OR REPLACE TABLE main.default.c AS SELECT 'x' AS y")
+        spark.sql("CREATE TABLE main.default.s (z INT) PARTITIONED BY (z)")
         assert sorted(r.x for r in spark.table("main.default.t").collect()) == [1, 2]
         assert spark.table("main.default.r").count() == 5
         kept = spark.range(3).checkpoint()  # rows kept in the host's spill folder (released with the DataFrame)
         assert kept.count() == 3
+        location = dict(tuple(r)[:2] for r in spark.sql("DESCRIBE TABLE EXTENDED main.default.t").collect())["Location"]
+        assert location == file_uri(paths.warehouse / "default" / "t")
+        assert spark.sql(f"SELECT count(*) FROM delta.`{location}`").first()[0] == 2  # DESCRIBE's location reads
+        spark.sql("CREATE SCHEMA IF NOT EXISTS gold")
+        spark.sql("CREATE TABLE gold.totals AS SELECT 7 AS total")
+        published = publish(spark, paths.dbfs_to_local("dbfs:/superset/gold.duckdb"), ("totals",))
+        assert published.tables == {"totals": 1}  # the DuckDB file Superset reads, under the same root
     finally:
         engine.close()
-    assert (paths.warehouse / "default" / "t" / "_delta_log").is_dir()
+    # every file inside the root (Sail writes under a path as its URL spells it), and readable by another reader
+    assert [p.name for p in tmp_path.iterdir()] == [PEOPLES_FOLDER]
+    assert sorted(DeltaTable(str(paths.warehouse / "default" / "t")).to_pyarrow_table().column("x").to_pylist()) == [1, 2]
+    assert DeltaTable(str(paths.warehouse / "default" / "c")).to_pyarrow_table().num_rows == 1
     proc = _lake_sql(paths.home, "SELECT sum(x) AS total FROM main.default.t")
     assert proc.returncode == 0, proc.stderr
     assert "3" in proc.stdout

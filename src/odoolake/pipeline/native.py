@@ -106,7 +106,8 @@ def enabled(spark: SparkSession) -> WorkspacePaths | None:
     return engine.paths
 
 
-def _sql_text(value: str) -> str:
+def sql_text(value: str) -> str:
+    """A DuckDB string literal of ``value`` (a path may hold a quote)."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -114,7 +115,7 @@ def lines_sql(files: list[tuple[str, Path]]) -> str:
     """The non-blank lines of ``(uri, local file)`` pairs, as ``spark.read.text(path).where(trim(value) != '')``
     with ``_source_file = lit(path)`` gives them."""
     return " UNION ALL ".join(
-        f"SELECT value, {_sql_text(uri)} AS _source_file FROM read_csv({_sql_text(str(local))}, "
+        f"SELECT value, {sql_text(uri)} AS _source_file FROM read_csv({sql_text(str(local))}, "
         "columns={'value': 'VARCHAR'}, header=false, delim=chr(1), quote='', escape='', auto_detect=false, "
         "max_line_size=1000000000) WHERE trim(value) <> ''"
         for uri, local in files)
@@ -123,7 +124,7 @@ def lines_sql(files: list[tuple[str, Path]]) -> str:
 def parse_sql(model: RawModel, lines: str, json_text: str = "value") -> str:
     """The rows ``bronze.ingest``'s PySpark path appends, from ``lines`` (a query giving ``value``, ``_source_file``
     and the ``json_text`` to parse), and ``_suspect``: the line's text where SUSPECT holds (else NULL)."""
-    structure = _sql_text(json.dumps({name: _JSON_TYPES[kind] for name, kind in model.fields}))
+    structure = sql_text(json.dumps({name: _JSON_TYPES[kind] for name, kind in model.fields}))
     alive = {name: ' AND NOT coalesce("_deleted", false)' for name in model.required_unless_deleted()}
     absent = [f"CASE WHEN \"{name}\" IS NULL{alive.get(name, '')} THEN '{name}' END" for name in model.required
               if name != "id"]
@@ -193,7 +194,7 @@ def append(spark: SparkSession, paths: WorkspacePaths, model: RawModel, uris: li
     try:
         con.execute("SET TimeZone = 'UTC'")
         paths.spill_dir.mkdir(parents=True, exist_ok=True)
-        con.execute(f"SET temp_directory = {_sql_text(str(paths.spill_dir))}")
+        con.execute(f"SET temp_directory = {sql_text(str(paths.spill_dir))}")
         queries = [parse_sql(model, lines_sql(group)) for group in _groups(files)]
         schema = _delta_schema(con.sql(f"SELECT * EXCLUDE (_suspect) FROM ({queries[0]}) LIMIT 0").to_arrow_table()
                                .schema)

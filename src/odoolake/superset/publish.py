@@ -30,6 +30,7 @@ def publish(spark: Any, target: Path, tables: tuple[str, ...] = GOLD_TABLES) -> 
     import duckdb
 
     from odoolake.pipeline import io
+    from odoolake.pipeline.native import sql_text
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
@@ -37,7 +38,7 @@ def publish(spark: Any, target: Path, tables: tuple[str, ...] = GOLD_TABLES) -> 
     result = Published(target)
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH '{tmp}' AS pub (STORAGE_VERSION '{STORAGE_VERSION}')")
+        con.execute(f"ATTACH {sql_text(str(tmp))} AS pub (STORAGE_VERSION '{STORAGE_VERSION}')")
         for name in tables:
             if not io.table_exists(spark, f"gold.{name}"):
                 result.missing.append(name)

@@ -53,6 +53,7 @@ from odoolake.workspace.catalog.store import (
     FullName,
     TableInfo,
     ViewInfo,
+    file_uri,
     is_identifier,
     unknown_catalog,
 )
@@ -1854,7 +1855,7 @@ class PlanRewriter:
                          f"The schema `{'.'.join(parts)}` cannot be found. Verify the spelling and the catalog; "
                          "`SHOW SCHEMAS` lists what exists.") from None
         rows = [("Catalog Name", CATALOG), ("Namespace Name", schema["name"]), ("Comment", schema.get("comment") or ""),
-                ("Location", (self.catalog.paths.warehouse / schema["name"]).as_uri()),
+                ("Location", file_uri(self.catalog.paths.warehouse / schema["name"])),
                 ("Owner", schema.get("owner") or "")]
         if extended:
             properties = sorted((k, v) for k, v in (schema.get("properties") or {}).items()
@@ -2669,7 +2670,7 @@ def _details(info: TableInfo) -> list[tuple[str, str]]:
         rows.append(("Comment", info.comment))
     properties = own_properties(info.properties)  # as Spark's DESCRIBE of a V2 table (Delta) writes them
     rows.append(("Table Properties", "[" + ",".join(f"{k}={v}" for k, v in sorted(properties.items())) + "]"))
-    rows += [("Location", Path(info.storage_location).as_uri()),  # a URI, as storage_location in the UC API
+    rows += [("Location", file_uri(info.storage_location)),  # a URI, as storage_location in the UC API
              ("Is_managed_location", str(info.table_type == MANAGED).lower())]
     return rows
 
