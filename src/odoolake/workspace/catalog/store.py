@@ -36,24 +36,25 @@ from odoolake.workspace.db import Database
 from odoolake.workspace.errors import ApiError, InvalidParameterValue
 
 CATALOG = "main"
+CATALOG_ALIASES: tuple[str, ...] = (CATALOG, "spark_catalog", "hive_metastore")
+NO_SUCH_CATALOG = ("NO_SUCH_CATALOG_EXCEPTION", "42704")  # Databricks' error class and SQLSTATE for it
 # What a URL parser (Sail's, WHATWG's) leaves as it is in a file URL's path: RFC 3986's sub-delimiters, ':' and '@',
 # and '|', '[', ']', '^'. Escaped (as ``Path.as_uri`` does), Sail looks for a folder named with the escape: a table
 # under a root such as /home/o'brien could be written and never read back.
 URI_PATH_SAFE = "/!$&'()*+,;=:@~|[]^"
 
 
-def file_uri(path: str | Path) -> str:
-    """``path`` as the file URL Sail reads it back from: escaped only where a URL parser would escape it."""
-    return "file://" + quote(str(path), safe=URI_PATH_SAFE)
-
-CATALOG_ALIASES: tuple[str, ...] = (CATALOG, "spark_catalog", "hive_metastore")
-NO_SUCH_CATALOG = ("NO_SUCH_CATALOG_EXCEPTION", "42704")  # Databricks' error class and SQLSTATE for it
-
-
 def unknown_catalog(name: str) -> str:
     """The message of NO_SUCH_CATALOG, the same from every path (Spark Connect, the SQL warehouse)."""
     return (f"The catalog `{name}` was not found. This workspace has one catalog, `{CATALOG}` (also reachable as "
             f"{', '.join(CATALOG_ALIASES[1:])}).")
+
+
+def file_uri(path: str | Path) -> str:
+    """``path`` as the file URL Sail reads it back from: escaped only where a URL parser would escape it."""
+    return "file://" + quote(str(path), safe=URI_PATH_SAFE)
+
+
 DEFAULT_SCHEMA = "default"
 INFORMATION_SCHEMA = "information_schema"
 MANAGED, EXTERNAL = "MANAGED", "EXTERNAL"

@@ -138,7 +138,7 @@ def _configure_sail(catalog_uri: str, token: str, spill_dir: Path, memory_bytes:
     os.environ["SAIL_RUNTIME__STACK_SIZE"] = str(ENGINE_STACK_BYTES)
     os.environ["SAIL_RUNTIME__MEMORY_POOL__TYPE"] = "fair"
     os.environ["SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE"] = str(memory_bytes)
-    os.environ["SAIL_RUNTIME__TEMPORARY_FILES__PATHS"] = json.dumps([str(spill_dir)])  # a root may hold `"` or `\\`
+    os.environ["SAIL_RUNTIME__TEMPORARY_FILES__PATHS"] = json.dumps([str(spill_dir)])  # quoted: a path may hold `"`
     # `df.checkpoint()` and `df.localCheckpoint()` keep their rows in the engine, in the host's spill folder (released
     # with the session; a stopped host's folder is removed at the next start)
     os.environ["SAIL_EXECUTION__CHECKPOINT__PATH"] = str(spill_dir / "checkpoints")

@@ -62,6 +62,7 @@ def ca_common_name(home: Path) -> str:
         return name
     return name.encode()[:COMMON_NAME_LIMIT - 4].decode(errors="ignore") + "...)"  # never half a character
 
+
 def ensure_certificates(home: Path, extra_names: tuple[str, ...] = ()) -> TlsFiles:
     """Create the CA and the server certificate if missing, expiring, or lacking one of the names; idempotent.
     Processes sharing the home take turns (a lock file beside the certificates), so a key and a certificate
