@@ -14,6 +14,7 @@ from deltalake import DeltaTable
 from odoolake.config import ROOT_CHARACTERS_REFUSED, WorkspacePaths
 from odoolake.errors import EngineError
 from odoolake.superset.publish import publish
+from odoolake.testing.sessions import in_own_thread
 from odoolake.testing.waiting import wait_until
 from odoolake.workspace.catalog.store import file_uri
 from odoolake.workspace.engine import LocalEngine, host
@@ -37,24 +38,7 @@ def test_tables_checkpoints_and_the_command_work_under_a_root_named_like_a_perso
     paths = WorkspacePaths.from_env(tmp_path / PEOPLES_FOLDER).ensure()
     engine = LocalEngine(paths)
     try:
-        spark = engine.session()
-        spark.sql("CREATE TABLE main.default.t AS SELECT 1 AS x")
-        spark.sql("INSERT INTO main.default.t VALUES (2)")
-        spark.range(5).write.format("delta").mode("overwrite").saveAsTable("main.default.r")
-        for _ in range(2):
-            spark.sql("CREATE OR REPLACE TABLE main.default.c AS SELECT 'x' AS y")
-        spark.sql("CREATE TABLE main.default.s (z INT) PARTITIONED BY (z)")
-        assert sorted(r.x for r in spark.table("main.default.t").collect()) == [1, 2]
-        assert spark.table("main.default.r").count() == 5
-        kept = spark.range(3).checkpoint()  # rows kept in the host's spill folder (released with the DataFrame)
-        assert kept.count() == 3
-        location = dict(tuple(r)[:2] for r in spark.sql("DESCRIBE TABLE EXTENDED main.default.t").collect())["Location"]
-        assert location == file_uri(paths.warehouse / "default" / "t")
-        assert spark.sql(f"SELECT count(*) FROM delta.`{location}`").first()[0] == 2  # DESCRIBE's location reads
-        spark.sql("CREATE SCHEMA IF NOT EXISTS gold")
-        spark.sql("CREATE TABLE gold.totals AS SELECT 7 AS total")
-        published = publish(spark, paths.dbfs_to_local("dbfs:/superset/gold.duckdb"), ("totals",))
-        assert published.tables == {"totals": 1}  # the DuckDB file Superset reads, under the same root
+        in_own_thread(lambda: _tables_and_checkpoints(paths, engine.session()))
     finally:
         engine.close()
     # every file inside the root (Sail writes under a path as its URL spells it), and readable by another reader
@@ -64,6 +48,26 @@ def test_tables_checkpoints_and_the_command_work_under_a_root_named_like_a_perso
     proc = _lake_sql(paths.home, "SELECT sum(x) AS total FROM main.default.t")
     assert proc.returncode == 0, proc.stderr
     assert "3" in proc.stdout
+
+
+def _tables_and_checkpoints(paths: WorkspacePaths, spark) -> None:
+    spark.sql("CREATE TABLE main.default.t AS SELECT 1 AS x")
+    spark.sql("INSERT INTO main.default.t VALUES (2)")
+    spark.range(5).write.format("delta").mode("overwrite").saveAsTable("main.default.r")
+    for _ in range(2):
+        spark.sql("CREATE OR REPLACE TABLE main.default.c AS SELECT 'x' AS y")
+    spark.sql("CREATE TABLE main.default.s (z INT) PARTITIONED BY (z)")
+    assert sorted(r.x for r in spark.table("main.default.t").collect()) == [1, 2]
+    assert spark.table("main.default.r").count() == 5
+    kept = spark.range(3).checkpoint()  # rows kept in the host's spill folder (released with the DataFrame)
+    assert kept.count() == 3
+    location = dict(tuple(r)[:2] for r in spark.sql("DESCRIBE TABLE EXTENDED main.default.t").collect())["Location"]
+    assert location == file_uri(paths.warehouse / "default" / "t")
+    assert spark.sql(f"SELECT count(*) FROM delta.`{location}`").first()[0] == 2  # DESCRIBE's location reads
+    spark.sql("CREATE SCHEMA IF NOT EXISTS gold")
+    spark.sql("CREATE TABLE gold.totals AS SELECT 7 AS total")
+    published = publish(spark, paths.dbfs_to_local("dbfs:/superset/gold.duckdb"), ("totals",))
+    assert published.tables == {"totals": 1}  # the DuckDB file Superset reads, under the same root
 
 
 @pytest.mark.parametrize("char", ["#", "*", " "])

@@ -3,7 +3,6 @@ statements served next to Sail, and the rules applied on the server whoever the 
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import socket
 import uuid
@@ -19,6 +18,7 @@ from pyspark import StorageLevel
 from pyspark.errors import PySparkException
 
 from odoolake.config import WorkspacePaths
+from odoolake.testing.sessions import in_own_thread
 from odoolake.workspace.engine import LocalEngine, sqltext
 from odoolake.workspace.engine.access import PATH_OUTSIDE_LAKE, READ_ONLY_PRINCIPAL
 from odoolake.workspace.engine.isolation import NETWORK_NAMESPACE
@@ -731,13 +731,6 @@ def test_pyspark_ml_connect_trains_in_the_client(fresh):
     assert scaled == pytest.approx([-0.5 ** 0.5, 0.5 ** 0.5])
 
 
-def _in_own_thread(work):
-    """``work()`` in a thread of its own, whose first session (made there) is PySpark's active one: PySpark
-    gives a checkpointed DataFrame to the thread's active session, not to the one that made it."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(work).result()
-
-
 def test_checkpoints_keep_their_rows_in_the_engine_and_path_rules_still_apply(home, engine):
     def checkpoints() -> list[list[int]]:
         spark = engine.session()
@@ -754,7 +747,7 @@ def test_checkpoints_keep_their_rows_in_the_engine_and_path_rules_still_apply(ho
         finally:
             engine.stop_session(spark)
 
-    assert _in_own_thread(checkpoints) == [[0, 2, 4, 6]] * 4
+    assert in_own_thread(checkpoints) == [[0, 2, 4, 6]] * 4
     _set_role(home, "dev@example.com", "developer")
 
     def outside() -> PySparkException:
@@ -764,7 +757,7 @@ def test_checkpoints_keep_their_rows_in_the_engine_and_path_rules_still_apply(ho
         finally:
             engine.stop_session(dev)
 
-    err = _in_own_thread(outside)
+    err = in_own_thread(outside)
     assert PATH_OUTSIDE_LAKE in str(err) and error_class(err) == "INSUFFICIENT_PERMISSIONS"
 
 

@@ -1,0 +1,16 @@
+"""PySpark sessions in tests: PySpark's Spark Connect client gives a checkpointed DataFrame to the calling thread's
+active session (its first), not to the session that made it; a test that checkpoints in its own session runs there."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def in_own_thread(work: Callable[[], T]) -> T:
+    """``work()`` in a new thread, whose first session (made inside ``work``) is PySpark's active one there."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
