@@ -11,12 +11,12 @@ import time
 import types
 from pathlib import Path
 
-import psutil
 import pytest
 
 from odoolake.cli import entry
 from odoolake.cli.thin_sql import EngineRefused, run
 from odoolake.config import WorkspacePaths
+from odoolake.testing.sessions import engine_hosts
 from odoolake.workspace.engine import LocalEngine, host
 from odoolake.workspace.engine.launcher import EngineLease, engine_status, no_host
 
@@ -148,11 +148,6 @@ def test_an_early_host_for_another_root_is_let_go(tmp_path):
     _wait_for(lambda: no_host(named.home))  # the host started for the other root stops
 
 
-def _host_processes(home) -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["cmdline"]) if "odoolake.workspace.engine.host" in (p.info["cmdline"] or [])
-            and str(home) in (p.info["cmdline"] or [])]
-
-
 def _refused_command(home) -> subprocess.CompletedProcess:
     """`lake sql` with an --output value the CLI refuses, after the host was started from the arguments."""
     return subprocess.run([sys.executable, "-m", "odoolake.cli.entry", "lake", "sql", "SELECT 1", "--output", "yaml",
@@ -170,7 +165,7 @@ def test_a_command_that_never_runs_stops_the_host_started_for_it(tmp_path):
 
     def host_ended() -> bool:
         answered.append(host.status_file(paths.home).exists())
-        return not _host_processes(paths.home)
+        return not engine_hosts(paths.home)
 
     _wait_for(host_ended)
     assert not any(answered)
@@ -232,4 +227,4 @@ def test_an_interrupt_before_the_cli_runs_stops_the_early_host(tmp_path, monkeyp
         entry.main()
     assert exited.value.code == entry.INTERRUPTED_EXIT
     assert capsys.readouterr().err.strip() == f"error: {entry.INTERRUPTED}"
-    assert "lease" not in entry._early and not _host_processes(paths.home)
+    assert "lease" not in entry._early and not engine_hosts(paths.home)

@@ -7,14 +7,13 @@ import os
 import subprocess
 import sys
 
-import psutil
 import pytest
 from deltalake import DeltaTable
 
 from odoolake.config import ROOT_CHARACTERS_REFUSED, WorkspacePaths
 from odoolake.errors import EngineError
 from odoolake.superset.publish import publish
-from odoolake.testing.sessions import in_own_thread
+from odoolake.testing.sessions import engine_hosts, in_own_thread
 from odoolake.testing.waiting import wait_until
 from odoolake.workspace.catalog.store import file_uri
 from odoolake.workspace.engine import LocalEngine, host
@@ -27,11 +26,6 @@ PEOPLES_FOLDER = "o'brien&co_(lake)+1=@:!$;"
 def _lake_sql(home, statement: str = "SELECT 1 AS one", **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "odoolake.cli.entry", "lake", "sql", statement, "--home", str(home)],
                           capture_output=True, text=True, timeout=300, env={**os.environ, **env})
-
-
-def _hosts_of(home) -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["cmdline"]) if "odoolake.workspace.engine.host" in (p.info["cmdline"] or [])
-            and str(home) in (p.info["cmdline"] or [])]
 
 
 def test_tables_checkpoints_and_the_command_work_under_a_root_named_like_a_persons_folder(tmp_path):
@@ -80,7 +74,7 @@ def test_a_root_the_engine_cannot_use_is_refused_in_one_line(tmp_path, char):
     why = next(w for chars, w in ROOT_CHARACTERS_REFUSED.items() if char in chars)
     assert lines[0] == (f"error: workspace root {root}: its path holds {char!r}, and {why}; choose another folder "
                         "(--home or ODOOLAKE_HOME)")
-    assert not root.exists() and not _hosts_of(root)
+    assert not root.exists() and not engine_hosts(root)
 
 
 def test_a_file_given_as_the_root_is_named_and_kept(tmp_path):
