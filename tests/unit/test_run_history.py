@@ -102,3 +102,34 @@ def test_a_task_runs_run_is_found_by_its_index_also_for_runs_saved_before_it(tmp
     assert store.run_of_task(22)["run_id"] == 2 and store.run_of_task(2) is None
     store.delete_run(2)
     assert store.run_of_task(21) is None and store.run_of_task(11)["run_id"] == 1
+
+
+def test_a_run_cancelled_while_queued_is_ended_and_announced_once_by_racing_callers(tmp_path, monkeypatch):
+    """cancel() and the run's own wait for its queue turn both end a queued run that was cancelled; each read the
+    run as still queued before the other saved it, and the job's on_failure went out twice."""
+    import threading
+    import time
+
+    paths = WorkspacePaths.from_env(tmp_path / "home").ensure()
+    store = JobsStore(Database(paths.home / "workspace.db"))
+    store.save_run(run(42, "QUEUED"))
+    runner = JobRunner(store, tree=None, paths=paths, connections=None)  # type: ignore[arg-type]
+    announced: list[str] = []
+    monkeypatch.setattr(runner, "announce_end", lambda r: announced.append(r["state"]["result_state"]))
+    save = store.save_run
+    monkeypatch.setattr(store, "save_run", lambda body: (time.sleep(0.2), save(body)))  # the window both read in
+    both = threading.Barrier(2)
+
+    def end() -> None:
+        both.wait()
+        runner._finish_cancelled(42)
+
+    threads = [threading.Thread(target=end) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert announced == ["CANCELED"]
+    assert store.run(42)["state"]["result_state"] == "CANCELED"
+    runner.cancel(42)  # a cancel of a run already ended changes nothing
+    assert announced == ["CANCELED"]

@@ -186,9 +186,7 @@ class JobRunner:
                 return True
             if self._wait_for_slot(run, run.get("_max_concurrent_runs", 1)):
                 return True
-            current = self.store.run(run_id)
-            if current is not None and lifecycle.is_active(current):  # else cancel() has ended it (and said so)
-                self._finish_cancelled(current)
+            self._finish_cancelled(run_id)  # unless cancel() has ended it (and said so)
             return False
         except Exception:
             LOG.exception("run %s could not wait for its turn", run_id)
@@ -203,9 +201,7 @@ class JobRunner:
         for task in tasks:
             task.kill()
         if not tasks and isinstance(run_id, int):
-            run = self.store.run(run_id)
-            if run is not None and run["state"].get("life_cycle_state") in NOT_STARTED:
-                self._finish_cancelled(run)  # its worker, when it comes, finds it ended and leaves it
+            self._finish_cancelled(run_id)  # its worker, when it comes, finds it ended and leaves it
         with self._queued_wakeup:
             self._queued_wakeup.notify_all()
 
@@ -835,13 +831,20 @@ class JobRunner:
         timer.start()
         return timer
 
-    def _finish_cancelled(self, run: dict) -> None:
-        for task in lifecycle.latest_attempts(run).values():
-            if lifecycle.is_active(task):  # a repaired run's tasks that it does not re-run keep their results
-                lifecycle.set_result(task, "CANCELED", "The run was cancelled while queued.")
-        lifecycle.set_result(run, "CANCELED")
-        run["end_time"] = _now_ms()
-        self.store.save_run(run)
+    def _finish_cancelled(self, run_id: int) -> None:
+        """End a run cancelled before a worker took it, once: cancel() and the run's wait for its queue turn both
+        come here, and whichever is second (having read the run before the first saved it) must not end and
+        announce it again."""
+        with self._save_lock:
+            run = self.store.run(run_id)
+            if run is None or run["state"].get("life_cycle_state") not in NOT_STARTED:
+                return
+            for task in lifecycle.latest_attempts(run).values():
+                if lifecycle.is_active(task):  # a repaired run's tasks that it does not re-run keep their results
+                    lifecycle.set_result(task, "CANCELED", "The run was cancelled while queued.")
+            lifecycle.set_result(run, "CANCELED")
+            run["end_time"] = _now_ms()
+            self.store.save_run(run)
         self.announce_end(run)
 
     def _finish(self, run: dict) -> None:
