@@ -18,7 +18,11 @@ same machine state):
   earlier period changes, so silver rewrites one period and the forms one quarter's new month. It is the least a
   design that rewrites only the moves a month touches could leave to do, so its share bounds what such a design
   could reach. ``sail-tiny-month`` adds only the month's first ``TINY_MONTH_MOVES`` moves (and no late rates):
-  what a new month costs whatever it holds (the per-run overhead).
+  what a new month costs whatever it holds (the per-run overhead). ``sail-native-month`` is ``sail-pyspark`` whose
+  new month runs silver, gold and the forms natively after bronze (``native_month``'s prototype: DuckDB reads the
+  Delta tables' files, delta-rs writes, the earlier record versions looked up in an index of bronze's keys built
+  after the full run): what the one design left for the 1M new-month target would give. ``sail-native-month-all``
+  also runs the new month's bronze on the native path (``ODOOLAKE_NATIVE_STEPS=on`` for that stage only).
 - ``honest``: the same logical work in DuckDB SQL, every table written to Delta with delta-rs (``floor_honest``).
 - ``lean``: the core arithmetic only, parquet out (``floor_lean``): a lower bound.
 
@@ -53,8 +57,8 @@ sys.path.insert(0, str(HERE))
 END = date(2026, 10, 1)
 EXTRA = date(2026, 11, 1)
 MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
-ENGINES = ("sail", "sail-pyspark", "sail-native", "sail-baseline", "sail-new-period", "sail-tiny-month", "honest",
-           "lean")
+ENGINES = ("sail", "sail-pyspark", "sail-native", "sail-baseline", "sail-new-period", "sail-tiny-month",
+           "sail-native-month", "sail-native-month-all", "honest", "lean")
 TINY_MONTH_MOVES = 20
 PIPELINES = tuple(kind for kind in ENGINES if kind.startswith("sail"))  # odoolake itself, not a floor
 LABELS = {"sail": "odoolake (Sail + Delta)", "sail-pyspark": "odoolake, PySpark path only",
@@ -62,6 +66,8 @@ LABELS = {"sail": "odoolake (Sail + Delta)", "sail-pyspark": "odoolake, PySpark 
           "sail-baseline": "odoolake, PySpark path, --baseline-src",
           "sail-new-period": "odoolake, PySpark path, new month without late edits",
           "sail-tiny-month": f"odoolake, PySpark path, new month of {TINY_MONTH_MOVES} moves",
+          "sail-native-month": "odoolake, PySpark path, new month's silver, gold, forms native (prototype)",
+          "sail-native-month-all": "odoolake, PySpark path, new month all native (prototype)",
           "honest": "DuckDB honest floor (Delta)", "lean": "DuckDB lean floor (parquet)"}
 STAGES = ("bronze", "silver", "gold+features", "forms")
 
@@ -165,7 +171,50 @@ def _link_raw(src: Path, dest: Path) -> None:
                 link.symlink_to(f)
 
 
-def worker_sail(raw: Path, extra: Path, home: Path) -> dict:
+def _native_month_end(home: Path, spark: object, ls: object, native_bronze: bool) -> Callable[[Meter], None]:
+    """The new month with silver, gold and the forms run by ``native_month``'s prototype after bronze (the engine's,
+    or with ``native_bronze`` the local platform's native path). Unmetered before it, as a long-lived host would have
+    them: the prototype run once (on a copy of the lake, redoing its last batch), the index of bronze's record
+    versions, the lake's tables open."""
+    from deltalake import DeltaTable
+    from native_month import build_index, delta_table, native_forms, native_gold, native_silver
+
+    from odoolake.pipeline import bronze, native
+
+    warehouse, index = home / "warehouse", home.parent / "record_versions.duckdb"
+    scratch = home.parent / "warm-up"
+    shutil.copytree(warehouse, scratch)
+    last = max(r["batch_id"] for r in DeltaTable(str(scratch / "silver/batch_log")).to_pyarrow_table().to_pylist())
+    DeltaTable(str(scratch / "silver/batch_log")).delete(f"batch_id = '{last}'")
+    build_index(scratch, index, [last])
+    done = native_silver(scratch, index=index, files="parquet")
+    native_gold(scratch, done["batches"], done["periods"], "parquet")
+    native_forms(scratch, done["batches"], done["periods"], date.today(), "parquet")
+    shutil.rmtree(scratch)
+    build_index(warehouse, index, [])
+    for log in sorted(warehouse.glob("*/*/_delta_log")):  # open, as the host would have them from the month before
+        delta_table(log.parent)
+
+    def ingest() -> object:
+        if not native_bronze:
+            return bronze.ingest(spark, "dbfs:/raw/odoo", ls)  # type: ignore[arg-type]
+        os.environ[native.NATIVE_ENV] = "on"
+        try:
+            return bronze.ingest(spark, "dbfs:/raw/odoo", ls)  # type: ignore[arg-type]
+        finally:
+            os.environ[native.NATIVE_ENV] = "off"
+
+    def month_end(m: Meter) -> None:
+        m.stage("bronze", ingest)
+        done = m.stage("silver", lambda: native_silver(warehouse, index=index, files="parquet"))
+        batches, periods = done["batches"], done["periods"]  # type: ignore[index]
+        m.stage("gold+features", lambda: native_gold(warehouse, batches, periods, "parquet"))
+        m.stage("forms", lambda: native_forms(warehouse, batches, periods, date.today(), "parquet"))
+
+    return month_end
+
+
+def worker_sail(raw: Path, extra: Path, home: Path, native_month: str | None = None) -> dict:
     from lake_counts import pipeline_counts
     from profile_writes import CallCounter
 
@@ -195,10 +244,11 @@ def worker_sail(raw: Path, extra: Path, home: Path) -> dict:
         totals = {r["period"]: float(r["t"]) for r in spark.sql(
             "SELECT period, SUM(withholding_tax) AS t FROM gold.bir_transactions GROUP BY period").collect()}
         counts = pipeline_counts(spark)
+        new_month = _native_month_end(home, spark, ls, native_month == "all") if native_month else month_end
         _link_raw(extra, local_raw)
         incremental = Meter(home)
         incremental.proc = meter.proc
-        month_end(incremental)
+        new_month(incremental)
         engine.close()
     return {"stages": meter.stages, "incremental": incremental.stages, "peak_rss": meter.peak, "totals": totals,
             "counts": counts, "calls": full_calls}
@@ -442,7 +492,9 @@ def render(report: dict) -> str:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "worker":
         kind, rest = sys.argv[2], sys.argv[3:]
-        result = worker_sail(Path(rest[0]), Path(rest[1]), Path(rest[2])) if kind.startswith("sail") else \
+        native_month = {"sail-native-month": "rest", "sail-native-month-all": "all"}.get(kind)
+        result = worker_sail(Path(rest[0]), Path(rest[1]), Path(rest[2]), native_month) \
+            if kind.startswith("sail") else \
             worker_floor(kind, Path(rest[0]), Path(rest[1]))
         print(json.dumps(result))
     else:

@@ -8,6 +8,8 @@ new month <= 10% of a full run at 1M": it measures what the design would cost, i
     python bench/native_month.py compare --kinds engine,native,native-warm   # ... and native as a warm host runs it
     python bench/native_month.py setup --moves 20 --snapshot bench/.data/native_month/tiny   # a month of 20 moves
     python bench/native_month.py statements                 # the warm prototype's costliest SQL statements
+    python bench/native_month.py compare --rounds 3 --kinds month-engine-warm,month-native-index-parquet-warm
+                                                             # silver, gold and the forms of the new month
 
 The prototype's SQL is the honest floor's (``floor_honest``: the same rules written again from the same constants),
 restricted to the new month as the pipeline restricts it: the batches not yet in silver's log, the moves they touch
@@ -19,6 +21,14 @@ totals, exchange rates, the quarantine's rules and duplicate rows, the batch log
 same snapshot, in a new process; CPU is the process tree's (the engine host and Sail included for the engine). Row
 counts of what each wrote for the new month's periods are printed beside each other: the prototype does the same work
 where they agree (it is not row-for-row identical: its rules are the floor's).
+
+The ``month-`` kinds run what ``month_end`` runs after bronze: silver, gold with its features, the forms and their
+check against gold (``native_gold``, ``native_forms``: the floor's SQL for the new month's periods and quarters).
+``-index`` looks the earlier versions of the touched records and the earlier deliveries of the new lines' ids up in
+an index of bronze's record versions (``build_index``: a DuckDB file beside the lake that bronze would keep), so
+bronze is read only in the batches holding them; ``-parquet`` has DuckDB read the Delta tables' files itself
+(``scan_delta``) instead of through delta-rs's Arrow dataset. ``bench/month_end.py --engines sail-native-month``
+runs the same after a full run, for the new month's share of it.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +54,21 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 MONEY = "DECIMAL(18,2)"
-KINDS = ("engine", "native", "native-warm")
+KINDS = ("engine", "native", "native-warm", "native-index-warm", "month-engine", "month-engine-warm",
+         "month-native-warm", "month-native-index-warm", "month-native-index-parquet-warm")
+QUARTER_TABLES = ("form_2307", "qap", "sawt", "slsp", "remittances")
 WRITTEN = ("moves", "move_lines", "tax_lines", "ewt_lines", "vat_lines", "payee_ytd", "quarantine", "batch_log",
            "currency_rates")
+
+
+def connect(database: str = ":memory:") -> Any:
+    """A DuckDB connection on one thread: a new month's statements read a few thousand rows each, and DuckDB's
+    threads cost about 0.2 CPU-seconds more over the month's silver, gold and forms for no shorter wall time."""
+    import duckdb
+
+    con = duckdb.connect(database)
+    con.execute("SET threads = 1")
+    return con
 
 
 def _tree_cpu(proc: psutil.Process) -> float:
@@ -67,12 +90,27 @@ LINE_COLUMNS = ("id, move_id, display_type, tax_line_id, tax_ids, tax_base_amoun
 DUP_COLUMNS = "id, write_date, move_id, date, company_id, _batch_id, _source_file"
 
 
+_OPEN: dict[Path, Any] = {}
+
+
+def delta_table(path: Path) -> Any:
+    """``path``'s Delta table at its latest version, kept open between calls as a long-lived host would keep it
+    (brought up to date from the log's new entries only)."""
+    from deltalake import DeltaTable
+
+    table = _OPEN.get(path)
+    if table is None:
+        table = _OPEN[path] = DeltaTable(str(path))
+    else:
+        table.update_incremental()
+    return table
+
+
 def batches_of(table: Path) -> set[str]:
     """The batches a bronze table holds, from its files' statistics (each append writes one batch's files)."""
     import pyarrow as pa
-    from deltalake import DeltaTable
 
-    files = pa.table(DeltaTable(str(table)).get_add_actions(flatten=True))
+    files = pa.table(delta_table(table).get_add_actions(flatten=True))
     low, high = files.column("min._batch_id").to_pylist(), files.column("max._batch_id").to_pylist()
     if any(a is None or a != b for a, b in zip(low, high, strict=True)):
         raise RuntimeError(f"{table}: a file holds several batches")
@@ -81,6 +119,28 @@ def batches_of(table: Path) -> set[str]:
 
 def _quote(values: list[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def scan_delta(con: Any, view: str, path: Path, files: str = "parquet", periods: list[str] | None = None) -> None:
+    """``path``'s Delta table as a view of ``con``: with ``files="parquet"``, DuckDB reads the files of the table's
+    current version itself (partition values from the folder names, row groups skipped by their statistics), which
+    costs less to set up than delta-rs's Arrow dataset (``files="arrow"``); with ``periods``, only the files of those
+    ``period`` partitions. Tables written by Sail and delta-rs here have no deletion vectors or column mapping, which
+    the first way would not honour."""
+
+    table = delta_table(path)
+    if files == "arrow":
+        con.register(view, table.to_pyarrow_dataset())
+        return
+    uris = table.file_uris(None if periods is None else [("period", "in", periods)])
+    if not uris:
+        con.register(view, table.schema().to_arrow().empty_table())
+        return
+    partitions = table.metadata().partition_columns
+    hive = (", hive_partitioning = true, hive_types = {" + ", ".join(f"'{c}': VARCHAR" for c in partitions) + "}"
+            if partitions else ", hive_partitioning = false")
+    con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet([{_quote(uris)}], "
+                f"union_by_name = true{hive})")
 
 
 # -- the prototype --------------------------------------------------------------------------------------------------
@@ -101,12 +161,42 @@ class _TimedConnection:
         return getattr(self._con, name)
 
 
-def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None = None) -> dict:
+def build_index(warehouse: Path, index: Path, skip: list[str]) -> None:
+    """The index of bronze's record versions a native path would keep beside bronze (a second store): every valid
+    version's id, write date and batch (a move's also its date), sorted by id, in a DuckDB file. Built without the
+    batches in ``skip`` (the new month's): the measured run appends those, as bronze's ingest would."""
+    from deltalake import DeltaTable
+
+    index.unlink(missing_ok=True)
+    con = connect(str(index))
+    for view, table in (("b_moves", "bronze/odoo_account_move"), ("b_lines", "bronze/odoo_account_move_line")):
+        con.register(view, DeltaTable(str(warehouse / table)).to_pyarrow_dataset())
+    not_skipped = f"_batch_id NOT IN ({_quote(skip)})" if skip else "true"
+    con.execute(f"""
+        CREATE TABLE move_versions AS SELECT id, write_date, _batch_id AS batch, date FROM b_moves
+          WHERE _reject IS NULL AND {not_skipped} ORDER BY id;
+        CREATE TABLE line_versions AS SELECT id, write_date, _batch_id AS batch FROM b_lines
+          WHERE _reject IS NULL AND {not_skipped} ORDER BY id""")
+    con.close()
+
+
+def new_batches(warehouse: Path) -> list[str]:
+    """The batches bronze holds and silver's log does not (what a new month's silver processes)."""
+
+    delivered = batches_of(warehouse / "bronze/odoo_account_move") | batches_of(warehouse / "bronze/odoo_res_currency_rate")
+    con = connect()
+    scan_delta(con, "s_log", warehouse / "silver/batch_log")
+    done = {r[0] for r in con.execute("SELECT batch_id FROM s_log").fetchall()}
+    con.close()
+    return sorted(delivered - done)
+
+
+def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None = None,
+                  index: Path | None = None, files: str = "arrow") -> dict:
     """A new month's silver in DuckDB over delta-rs; returns the batches and periods it rebuilt. With ``spent``,
-    each SQL statement's wall and CPU time is appended to it."""
-    import duckdb
-    import pyarrow as pa
-    from deltalake import DeltaTable, write_deltalake
+    each SQL statement's wall and CPU time is appended to it. With ``index`` (made by ``build_index``), the new
+    batches' keys are appended to it and the earlier versions and deliveries are looked up there, so that bronze is
+    read only in the batches that hold them."""
     from floor_honest import (
         JOURNAL_SQL,
         MACROS,
@@ -117,11 +207,11 @@ def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None 
         tax_lines_sql,
     )
 
-    con = duckdb.connect() if spent is None else _TimedConnection(duckdb.connect(), spent)
+    con = connect() if spent is None else _TimedConnection(connect(), spent)
     con.execute(MACROS)
 
-    def scan(view: str, table: str) -> None:
-        con.register(view, DeltaTable(str(warehouse / table)).to_pyarrow_dataset())
+    def scan(view: str, table: str, periods: list[str] | None = None) -> None:
+        scan_delta(con, view, warehouse / table, files, periods)
 
     for view, table in (("b_moves", "bronze/odoo_account_move"), ("b_lines", "bronze/odoo_account_move_line"),
                         ("b_rates", "bronze/odoo_res_currency_rate"), ("s_moves", "silver/moves"),
@@ -130,8 +220,7 @@ def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None 
                         ("s_taxes", "silver/taxes"), ("s_companies", "silver/companies")):
         scan(view, table)
 
-    delivered = batches_of(warehouse / "bronze/odoo_account_move") | batches_of(warehouse / "bronze/odoo_res_currency_rate")
-    todo = sorted(delivered - {r[0] for r in con.execute("SELECT batch_id FROM s_log").fetchall()})
+    todo = new_batches(warehouse)
     if not todo:
         return {"batches": [], "periods": []}
     in_todo = f"_batch_id IN ({_quote(todo)})"
@@ -139,8 +228,23 @@ def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None 
         CREATE TABLE touched AS
           SELECT id FROM b_moves WHERE _reject IS NULL AND {in_todo}
           UNION SELECT CAST(move_id[1] AS BIGINT) FROM b_lines WHERE _reject IS NULL AND {in_todo}""")
+
+    def holding(versions: str, ids: str) -> str:
+        """``true``, or (with the index) only the bronze batches that hold a version of ``ids``."""
+        if index is None:
+            return "true"
+        found = [r[0] for r in con.execute(f"SELECT DISTINCT batch FROM ix.{versions} WHERE id IN ({ids})").fetchall()]
+        return f"_batch_id IN ({_quote(found) or 'NULL'})"
+
+    if index is not None:
+        con.execute(f"""
+            ATTACH '{index}' AS ix;
+            INSERT INTO ix.move_versions SELECT id, write_date, _batch_id, date FROM b_moves
+              WHERE _reject IS NULL AND {in_todo} ORDER BY id;
+            INSERT INTO ix.line_versions SELECT id, write_date, _batch_id FROM b_lines
+              WHERE _reject IS NULL AND {in_todo} ORDER BY id""")
     con.execute(f"CREATE TABLE v_account_move AS SELECT {MOVE_COLUMNS} FROM b_moves SEMI JOIN touched USING (id) "
-                "WHERE _reject IS NULL")
+                f"WHERE _reject IS NULL AND {holding('move_versions', 'SELECT id FROM touched')}")
     periods = {r[0] for r in con.execute(
         "SELECT DISTINCT substr(date, 1, 7) FROM v_account_move WHERE date IS NOT NULL").fetchall()}
     periods |= {r[0] for r in con.execute(
@@ -161,6 +265,9 @@ def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None 
         CREATE TABLE v_account_move_line AS SELECT {LINE_COLUMNS} FROM b_lines
           WHERE _reject IS NULL AND _batch_id >= '{oldest}' AND CAST(move_id[1] AS BIGINT) IN (SELECT id FROM touched)""")
     con.execute(JOURNAL_SQL)
+    if files == "parquet":  # only the periods rebuilt are read from here on
+        scan("s_moves", "silver/moves", sorted(periods))
+        scan("s_lines", "silver/move_lines", sorted(periods))
     con.execute(f"""
         CREATE TABLE all_moves AS
           SELECT * FROM s_moves WHERE {in_periods} AND move_id NOT IN (SELECT id FROM touched)
@@ -197,24 +304,19 @@ def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None 
     rules, dedup = rules_quarantine_sql().split("CREATE TABLE q_dedup AS")
     con.execute(rules)
     # repeated (id, write_date) keys among the new batches' lines from two columns; only their rows read whole
+    versions = "b_lines WHERE _reject IS NULL AND" if index is None else "ix.line_versions WHERE"
     repeated = [r[0] for r in con.execute(f"""
-        SELECT DISTINCT id FROM (SELECT id, write_date FROM b_lines WHERE _reject IS NULL AND id IN (
+        SELECT DISTINCT id FROM (SELECT id, write_date FROM {versions} id IN (
           SELECT id FROM b_lines WHERE _reject IS NULL AND {in_todo}) GROUP BY ALL HAVING count(*) > 1)""").fetchall()]
     ids = ", ".join(map(str, repeated)) or "NULL"
-    con.execute(f"CREATE TABLE dup_src AS SELECT {DUP_COLUMNS} FROM b_lines WHERE _reject IS NULL AND id IN ({ids})")
+    con.execute(f"CREATE TABLE dup_src AS SELECT {DUP_COLUMNS} FROM b_lines WHERE _reject IS NULL AND id IN ({ids}) "
+                f"AND {holding('line_versions', ids)}")
     con.execute("CREATE TABLE q_dedup AS " + dedup.replace("v_account_move_line", "dup_src"))
     con.execute(f"CREATE TABLE log AS SELECT unnest([{_quote(todo)}]) AS batch_id, "
                 f"'{','.join(sorted(periods))}' AS periods, current_timestamp AS processed_at")
 
     def write(table: str, sql: str, predicate: str | None) -> None:
-        path = str(warehouse / "silver" / table)
-        target = pa.schema(DeltaTable(path).schema().to_arrow())
-        rows = con.sql(sql).arrow()
-        if not isinstance(rows, pa.Table):
-            rows = rows.read_all()
-        columns = [rows.column(f.name).cast(f.type) if f.name in rows.column_names else pa.nulls(len(rows), f.type)
-                   for f in target]
-        write_deltalake(path, pa.Table.from_arrays(columns, schema=target), mode="overwrite", predicate=predicate)
+        write_rows(con, warehouse / "silver" / table, sql, predicate)
 
     write("moves", "SELECT * FROM moves", in_periods)
     write("move_lines", "SELECT * FROM move_lines", in_periods)
@@ -229,6 +331,92 @@ def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None 
     write("batch_log", "SELECT * FROM log", f"batch_id IN ({_quote(todo)})")
     con.close()
     return {"batches": todo, "periods": sorted(periods)}
+
+
+def write_rows(con: Any, path: Path, sql: str, predicate: str | None) -> None:
+    """``sql``'s rows written over those of ``path`` that ``predicate`` selects (all, without one), in the table's
+    schema (its columns the query lacks written as nulls), as ``replaceWhere`` does."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    table = delta_table(path)
+    target = pa.schema(table.schema().to_arrow())
+    rows = con.sql(sql).arrow()
+    if not isinstance(rows, pa.Table):
+        rows = rows.read_all()
+    columns = [rows.column(f.name).cast(f.type) if f.name in rows.column_names else pa.nulls(len(rows), f.type)
+               for f in target]
+    write_deltalake(table, pa.Table.from_arrays(columns, schema=target), mode="overwrite", predicate=predicate)
+
+
+def _month_scope(periods: list[str], batches: list[str]) -> dict[str, Any]:
+    """The predicates a new month's gold and forms write with: its periods, their quarters (and those quarters'
+    months), its batches; and the SQL of its batches' log rows."""
+    quarters = sorted({f"{p[:4]}Q{(int(p[5:7]) + 2) // 3}" for p in periods})
+    months = [f"{q[:4]}-{3 * int(q[-1]) - 2 + i:02d}" for q in quarters for i in range(3)]
+    return {"periods": f"period IN ({_quote(periods)})", "months": f"period IN ({_quote(months)})", "month_list": months,
+            "quarters": f"quarter IN ({_quote(quarters)})", "batches": f"batch_id IN ({_quote(batches)})",
+            "log": f"SELECT unnest([{_quote(batches)}]) AS batch_id, current_timestamp AS processed_at"}
+
+
+def native_gold(warehouse: Path, batches: list[str], periods: list[str], files: str = "arrow") -> None:
+    """A new month's gold in DuckDB over delta-rs, as ``gold.run`` and ``gold.refresh_features`` write it: the two
+    tables for ``periods``, gold's log, the features rebuilt from the whole of ``bir_transactions``."""
+    from floor_honest import GOLD_SQL, MACROS
+
+    gold_sql, features_sql = GOLD_SQL.split("CREATE TABLE bir_features AS")
+    scope = _month_scope(periods, batches)
+    con = connect()
+    con.execute(MACROS)
+    scan_delta(con, "s_ewt", warehouse / "silver/ewt_lines", files, periods)
+    scan_delta(con, "s_vat", warehouse / "silver/vat_lines", files, periods)
+    con.execute(f"CREATE TABLE ewt_lines AS SELECT * FROM s_ewt WHERE {scope['periods']}; "
+                f"CREATE TABLE vat_lines AS SELECT * FROM s_vat WHERE {scope['periods']}; {gold_sql}")
+    write_rows(con, warehouse / "gold/ewt_by_atc", "SELECT * FROM ewt_by_atc", scope["periods"])
+    write_rows(con, warehouse / "gold/bir_transactions", "SELECT * FROM bir_transactions", scope["periods"])
+    write_rows(con, warehouse / "gold/batch_log", scope["log"], scope["batches"])
+    con.execute("DROP TABLE bir_transactions")
+    scan_delta(con, "bir_transactions", warehouse / "gold/bir_transactions", files)
+    con.execute("CREATE TABLE bir_features AS" + features_sql)
+    write_rows(con, warehouse / "gold/bir_features", "SELECT * FROM bir_features", None)
+    con.close()
+
+
+def native_forms(warehouse: Path, batches: list[str], periods: list[str], as_of: date, files: str = "arrow") -> None:
+    """A new month's forms in DuckDB over delta-rs, as ``forms.run`` and ``forms.check_in_step`` do: the five form
+    tables for the quarters of ``periods``, the forms' log, the filing calendar, and every quarter's form totals
+    checked against gold."""
+    from floor_honest import FORMS_CHECK_SQL, MACROS, filing_calendar, forms_sql
+
+    scope = _month_scope(periods, batches)
+    con = connect()
+    con.execute(MACROS)
+    for view, table in (("s_partners", "silver/partners"), ("s_companies", "silver/companies"),
+                        ("g_tx", "gold/bir_transactions")):
+        scan_delta(con, view, warehouse / table, files)
+    scan_delta(con, "s_ewt", warehouse / "silver/ewt_lines", files, scope["month_list"])
+    scan_delta(con, "s_vat", warehouse / "silver/vat_lines", files, scope["month_list"])
+    con.execute(f"""
+        CREATE TABLE ewt_lines AS SELECT * FROM s_ewt WHERE {scope['months']};
+        CREATE TABLE vat_lines AS SELECT * FROM s_vat WHERE {scope['months']};
+        CREATE TABLE partners AS SELECT * FROM s_partners;
+        CREATE TABLE companies AS SELECT * FROM s_companies;
+        CREATE TABLE bir_transactions AS SELECT * FROM g_tx WHERE {scope['months']};
+        {forms_sql()}""")
+    for table in QUARTER_TABLES:
+        write_rows(con, warehouse / "gold" / table, f"SELECT * FROM {table} WHERE {scope['quarters']}",
+                   scope["quarters"])
+    write_rows(con, warehouse / "gold/forms_log", scope["log"], scope["batches"])
+    con.execute("DROP TABLE bir_transactions; CREATE TABLE bir_transactions AS SELECT * FROM g_tx")
+    filing_calendar(con, as_of)
+    write_rows(con, warehouse / "gold/filing_calendar", "SELECT * FROM filing_calendar", None)
+    for table in QUARTER_TABLES:
+        con.execute(f"DROP TABLE {table}")
+        scan_delta(con, table, warehouse / "gold" / table, files)
+    off = con.execute(FORMS_CHECK_SQL).fetchone()[0]
+    con.close()
+    if off:
+        raise RuntimeError(f"native forms: {off} quarter(s) of the form tables disagree with gold")
 
 
 # -- what each wrote --------------------------------------------------------------------------------------------------
@@ -277,6 +465,7 @@ def snapshot_copy(snapshot: Path, prefix: str) -> Iterator[Path]:
 
 
 def _restore(snap: Path, home: Path) -> None:
+    _OPEN.clear()  # the tables are replaced: no open table is up to date
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(snap, home, symlinks=True)
 
@@ -284,15 +473,30 @@ def _restore(snap: Path, home: Path) -> None:
 def worker(kind: str, snap: Path, home: Path) -> dict:
     _restore(snap, home)
     me = psutil.Process()
-    if kind == "engine":
+    warehouse, whole_month = home / "warehouse", kind.startswith("month-")
+    if "engine" in kind:
         from odoolake.config import WorkspacePaths
-        from odoolake.pipeline import silver
+        from odoolake.pipeline import forms, gold, silver
         from odoolake.workspace.engine import LocalEngine
 
         engine = LocalEngine(WorkspacePaths.from_env(home).ensure())
         spark = engine.session()
+
+        def month() -> silver.SilverResult:
+            result = silver.run(spark)
+            if whole_month:  # what month_end runs after silver
+                gold.run(spark)
+                forms.run(spark)
+                forms.check_in_step(spark)
+                gold.refresh_features(spark)
+            return result
+
+        if kind.endswith("-warm"):  # as month_end's new month meets the engine: after other work in the same host
+            month()
+            shutil.rmtree(home / "warehouse")  # the tables' files as they were, under the running host
+            shutil.copytree(snap / "warehouse", home / "warehouse", symlinks=True)
         cpu0, wall0 = _tree_cpu(me), time.perf_counter()
-        result = silver.run(spark)
+        result = month()
         wall, cpu = time.perf_counter() - wall0, _tree_cpu(me) - cpu0
         periods = result.periods
         engine.close()
@@ -300,13 +504,25 @@ def worker(kind: str, snap: Path, home: Path) -> dict:
         import duckdb  # noqa: F401  (imported before the clock starts in both: the engine's imports are done too)
         import floor_honest  # noqa: F401
 
-        if kind == "native-warm":  # as a long-lived engine host would run it: once before, on a copy of its own
-            native_silver(home / "warehouse")
+        index = home.parent / "record_versions.duckdb" if "-index" in kind else None
+        files = "parquet" if "-parquet" in kind else "arrow"
+
+        def run() -> dict:
+            if index is not None:  # the index as bronze would have kept it up to the new month
+                build_index(warehouse, index, new_batches(warehouse))
+            cpu0, wall0 = _tree_cpu(me), time.perf_counter()
+            done = native_silver(warehouse, index=index, files=files)
+            if whole_month:
+                native_gold(warehouse, done["batches"], done["periods"], files)
+                native_forms(warehouse, done["batches"], done["periods"], date.today(), files)
+            done.update(wall=time.perf_counter() - wall0, cpu=_tree_cpu(me) - cpu0)
+            return done
+
+        if kind.endswith("-warm"):  # as a long-lived engine host would run it: once before, on a copy of its own
+            run()
             _restore(snap, home)
-        cpu0, wall0 = _tree_cpu(me), time.perf_counter()
-        done = native_silver(home / "warehouse")
-        wall, cpu = time.perf_counter() - wall0, _tree_cpu(me) - cpu0
-        periods = done["periods"]
+        done = run()
+        wall, cpu, periods = done["wall"], done["cpu"], done["periods"]
     return {"kind": kind, "wall": wall, "cpu": cpu, "periods": periods,
             "counts": written_counts(home / "warehouse", periods)}
 
@@ -368,7 +584,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--kinds", default="engine,native",
-                        help="compare: engine, native (a new process each round) and native-warm (run once before)")
+                        help="compare: engine, native (a new process each round), native-warm (run once before), "
+                             "native-index-warm (with an index of bronze's record versions); month-engine, "
+                             "month-native-warm, month-native-index-warm and month-native-index-parquet-warm (the "
+                             "tables' files read by DuckDB itself): silver, gold and the forms")
     parser.add_argument("--snapshot", type=Path, default=HERE / ".data" / "native_month" / "snapshot")
     parser.add_argument("--home", type=Path, default=HERE / ".data" / "native_month" / "home")
     parser.add_argument("--moves", type=int, help="setup: a new month of only its first N moves")
@@ -397,7 +616,7 @@ def main() -> None:
                 raise SystemExit(f"{kind} worker failed:\n{proc.stderr[-4000:]}")
             results[kind].append(json.loads(proc.stdout.strip().splitlines()[-1]))
     shutil.rmtree(args.home, ignore_errors=True)
-    print("| silver of one new month | wall (median) | CPU (median) | CPU per round |")
+    print("| one new month: silver (month-: silver, gold, forms) | wall (median) | CPU (median) | CPU per round |")
     print("|---|---:|---:|---|")
     for kind, runs in results.items():
         print(f"| {kind} | {statistics.median(r['wall'] for r in runs):.2f} s | "
