@@ -239,19 +239,22 @@ def worker_sail(raw: Path, extra: Path, home: Path, native_month: str | None = N
             m.stage("gold+features", lambda: (gold.run(spark), gold.refresh_features(spark)))
             m.stage("forms", lambda: (forms.run(spark), forms.check_in_step(spark)))
 
+        def totals() -> dict[str, float]:
+            return {r["period"]: float(r["t"]) for r in spark.sql(
+                "SELECT period, SUM(withholding_tax) AS t FROM gold.bir_transactions GROUP BY period").collect()}
+
         month_end(meter)
         full_calls = calls.report()
-        totals = {r["period"]: float(r["t"]) for r in spark.sql(
-            "SELECT period, SUM(withholding_tax) AS t FROM gold.bir_transactions GROUP BY period").collect()}
-        counts = pipeline_counts(spark)
+        full_totals, counts = totals(), pipeline_counts(spark)
         new_month = _native_month_end(home, spark, ls, native_month == "all") if native_month else month_end
         _link_raw(extra, local_raw)
         incremental = Meter(home)
         incremental.proc = meter.proc
         new_month(incremental)
+        after = {"totals": totals(), "counts": pipeline_counts(spark)}  # what the new month left, to compare engines
         engine.close()
-    return {"stages": meter.stages, "incremental": incremental.stages, "peak_rss": meter.peak, "totals": totals,
-            "counts": counts, "calls": full_calls}
+    return {"stages": meter.stages, "incremental": incremental.stages, "peak_rss": meter.peak, "totals": full_totals,
+            "counts": counts, "calls": full_calls, "after_new_month": after}
 
 
 def worker_floor(kind: str, raw: Path, out: Path) -> dict:
@@ -396,6 +399,13 @@ def summarize(size: int, results: dict[str, list[dict]]) -> dict:
     first = {k: v[0] for k, v in results.items()}
     out["ewt_totals_mismatch"] = {f"{a} vs {b}": m for a in first for b in first if a < b
                                   if (m := _totals_mismatch(first[a]["totals"], first[b]["totals"]))}
+    pipelines = [kind for kind in first if "after_new_month" in first[kind]]
+    for kind in pipelines[1:]:  # the lake each left after its new month, against the first pipeline's
+        a, b = first[pipelines[0]]["after_new_month"], first[kind]["after_new_month"]
+        out[f"new_month_mismatch_{kind}"] = {
+            "totals": _totals_mismatch(a["totals"], b["totals"]),
+            "counts": {k: [a["counts"].get(k), b["counts"].get(k)] for k in sorted(set(a["counts"]) | set(b["counts"]))
+                       if a["counts"].get(k) != b["counts"].get(k)}}
     if "honest" in first:
         for kind in PIPELINES:
             if kind in first:
@@ -486,6 +496,10 @@ def render(report: dict) -> str:
         rows.append(f"\n{int(size):,} lines: EWT totals equal across engines: {not s['ewt_totals_mismatch']}; "
                     + "; ".join(f"row counts {k.removeprefix('count_mismatch_')} = honest: {not v}"
                                 for k, v in s.items() if k.startswith("count_mismatch_")))
+        for key, found in s.items():
+            if key.startswith("new_month_mismatch_"):
+                rows.append(f"after the new month, {key.removeprefix('new_month_mismatch_')} against the first "
+                            f"pipeline: EWT totals {found['totals'] or 'equal'}; row counts {found['counts'] or 'equal'}")
     return "\n".join(rows)
 
 

@@ -199,6 +199,7 @@ def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None 
     read only in the batches that hold them."""
     from floor_honest import (
         JOURNAL_SQL,
+        LATEST,
         MACROS,
         MOVE_REJECTS_SQL,
         RATES_SQL,
@@ -260,20 +261,24 @@ def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None 
     in_periods = f"period IN ({_quote(sorted(periods))})"
 
     # the current version of every touched move, and its lines from the move's delivery on
-    oldest = con.execute(f"SELECT min(_batch_id) FROM b_moves WHERE _reject IS NULL AND {in_todo}").fetchone()[0]
+    # as ``silver.lines_since``: from the oldest batch holding a touched move's current version (a move touched only
+    # by a new line has its current version in an earlier batch, and its earlier lines since then are current too)
+    oldest = con.execute(f"SELECT min(_batch_id) FROM (SELECT _batch_id FROM v_account_move {LATEST.format(key='id')})"
+                         ).fetchone()[0]
     con.execute(f"""
         CREATE TABLE v_account_move_line AS SELECT {LINE_COLUMNS} FROM b_lines
-          WHERE _reject IS NULL AND _batch_id >= '{oldest}' AND CAST(move_id[1] AS BIGINT) IN (SELECT id FROM touched)""")
+          WHERE _reject IS NULL AND {f"_batch_id >= '{oldest}'" if oldest else "false"}
+            AND CAST(move_id[1] AS BIGINT) IN (SELECT id FROM touched)""")
     con.execute(JOURNAL_SQL)
     if files == "parquet":  # only the periods rebuilt are read from here on
         scan("s_moves", "silver/moves", sorted(periods))
         scan("s_lines", "silver/move_lines", sorted(periods))
     con.execute(f"""
         CREATE TABLE all_moves AS
-          SELECT * FROM s_moves WHERE {in_periods} AND move_id NOT IN (SELECT id FROM touched)
+          SELECT * FROM s_moves ANTI JOIN touched ON move_id = touched.id WHERE {in_periods}
           UNION ALL BY NAME SELECT * FROM moves WHERE {in_periods};
         CREATE TABLE all_lines AS
-          SELECT * FROM s_lines WHERE {in_periods} AND move_id NOT IN (SELECT id FROM touched)
+          SELECT * FROM s_lines ANTI JOIN touched ON move_id = touched.id WHERE {in_periods}
           UNION ALL BY NAME SELECT * FROM move_lines WHERE {in_periods};
         DROP TABLE moves; DROP TABLE move_lines;
         ALTER TABLE all_moves RENAME TO moves; ALTER TABLE all_lines RENAME TO move_lines;""")
