@@ -55,7 +55,7 @@ sys.path.insert(0, str(HERE))
 
 MONEY = "DECIMAL(18,2)"
 KINDS = ("engine", "native", "native-warm", "native-index-warm", "month-engine", "month-engine-warm",
-         "month-native-warm", "month-native-index-warm", "month-native-index-parquet-warm")
+         "month-native-warm", "month-native-index-warm", "month-native-index-parquet", "month-native-index-parquet-warm")
 QUARTER_TABLES = ("form_2307", "qap", "sawt", "slsp", "remittances")
 WRITTEN = ("moves", "move_lines", "tax_lines", "ewt_lines", "vat_lines", "payee_ytd", "quarantine", "batch_log",
            "currency_rates")
