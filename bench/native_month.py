@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from saved import save_results
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -621,6 +622,7 @@ def main() -> None:
                 raise SystemExit(f"{kind} worker failed:\n{proc.stderr[-4000:]}")
             results[kind].append(json.loads(proc.stdout.strip().splitlines()[-1]))
     shutil.rmtree(args.home, ignore_errors=True)
+    save_results(f"native_month-{time.strftime('%Y-%m-%d-%H%M')}", {"results": results})
     print("| one new month: silver (month-: silver, gold, forms) | wall (median) | CPU (median) | CPU per round |")
     print("|---|---:|---:|---|")
     for kind, runs in results.items():
