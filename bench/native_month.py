@@ -133,7 +133,7 @@ def scan_delta(con: Any, view: str, path: Path, files: str = "parquet", periods:
     if files == "arrow":
         con.register(view, table.to_pyarrow_dataset())
         return
-    uris = table.file_uris(None if periods is None else [("period", "in", periods)])
+    uris = table.file_uris(file_pruning_predicate=None if periods is None else [("period", "in", periods)])
     if not uris:
         con.register(view, table.schema().to_arrow().empty_table())
         return
