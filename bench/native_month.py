@@ -63,8 +63,8 @@ WRITTEN = ("moves", "move_lines", "tax_lines", "ewt_lines", "vat_lines", "payee_
 
 
 def connect(database: str = ":memory:") -> Any:
-    """A DuckDB connection on one thread: a new month's statements read a few thousand rows each, and DuckDB's
-    threads cost about 0.2 CPU-seconds more over the month's silver, gold and forms for no shorter wall time."""
+    """A DuckDB connection on one thread: a new month's statements read a few thousand rows each, and more threads
+    cost more CPU over the month's silver, gold and forms for no shorter wall time."""
     import duckdb
 
     con = duckdb.connect(database)
@@ -128,7 +128,6 @@ def scan_delta(con: Any, view: str, path: Path, files: str = "parquet", periods:
     costs less to set up than delta-rs's Arrow dataset (``files="arrow"``); with ``periods``, only the files of those
     ``period`` partitions. Tables written by Sail and delta-rs here have no deletion vectors or column mapping, which
     the first way would not honour."""
-
     table = delta_table(path)
     if files == "arrow":
         con.register(view, table.to_pyarrow_dataset())
@@ -183,7 +182,6 @@ def build_index(warehouse: Path, index: Path, skip: list[str]) -> None:
 
 def new_batches(warehouse: Path) -> list[str]:
     """The batches bronze holds and silver's log does not (what a new month's silver processes)."""
-
     delivered = batches_of(warehouse / "bronze/odoo_account_move") | batches_of(warehouse / "bronze/odoo_res_currency_rate")
     con = connect()
     scan_delta(con, "s_log", warehouse / "silver/batch_log")
