@@ -6,6 +6,7 @@
 - `odoolake up` until its first SQL statement over REST returns.
 
     python bench/cold_start.py [--repeats 5]
+    python bench/cold_start.py --baseline-src /tmp/base/src   # and `odoolake up` of another version's src, interleaved
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -86,7 +88,9 @@ def cli_warm_host(home: Path) -> float:
         return _cli(home)
 
 
-def server_cold_start(home: Path) -> float:
+def server_cold_start(home: Path, src: Path | None = None) -> float:
+    """`odoolake up` until its first SQL statement over REST returns; with ``src``, the ``odoolake`` package (server
+    and engine host) imported from that folder instead."""
     from odoolake.workspace.db import Database
     from odoolake.workspace.identity.tokens import TokenService
 
@@ -95,8 +99,10 @@ def server_cold_start(home: Path) -> float:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     started = time.time()
+    env = None if src is None else dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (str(src), os.environ.get("PYTHONPATH")) if p))
     proc = subprocess.Popen([sys.executable, "-m", "odoolake.cli.main", "up", "--home", str(home), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         body = {"statement": "SELECT 1 AS one", "warehouse_id": "local0000000000", "wait_timeout": "30s"}
         while True:
@@ -116,10 +122,16 @@ def server_cold_start(home: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--baseline-src", type=Path, help="also `odoolake up` of this src folder's odoolake")
     args = parser.parse_args()
-    measures = {"cli_sql_select_1_s": cli_cold_start, "cli_sql_select_1_next_s": cli_next_command,
-                "cli_sql_select_1_warm_host_s": cli_warm_host,
-                "engine_first_query_s": engine_cold_start, "server_first_statement_s": server_cold_start}
+    measures: dict[str, Callable[[Path], float]] = {
+        "cli_sql_select_1_s": cli_cold_start, "cli_sql_select_1_next_s": cli_next_command,
+        "cli_sql_select_1_warm_host_s": cli_warm_host,
+        "engine_first_query_s": engine_cold_start, "server_first_statement_s": server_cold_start}
+    if args.baseline_src is not None:
+        if not (args.baseline_src / "odoolake").is_dir():
+            raise SystemExit(f"--baseline-src {args.baseline_src}: no odoolake package there")
+        measures["server_first_statement_baseline_s"] = lambda home: server_cold_start(home, args.baseline_src)
     runs: dict[str, list[float]] = {name: [] for name in measures}
     load = []
     for _ in range(args.repeats):  # interleaved, so a busy spell on the shared machine hits every measure alike
@@ -136,6 +148,9 @@ def main() -> None:
     print(f"  the same, engine host already running:                 {report['cli_sql_select_1_warm_host_s']:.2f} s")
     print(f"new process → LocalEngine → first query:                 {report['engine_first_query_s']:.2f} s")
     print(f"odoolake up → first SQL statement over REST:              {report['server_first_statement_s']:.2f} s")
+    if "server_first_statement_baseline_s" in report:
+        print(f"  the same with --baseline-src:                          "
+              f"{report['server_first_statement_baseline_s']:.2f} s")
     print(f"load average before each round: {', '.join(f'{v:.1f}' for v in load)}")
     out = HERE / "results" / f"cold_start-{date.today().isoformat()}.json"
     out.parent.mkdir(exist_ok=True)
