@@ -161,7 +161,9 @@ def up(
     # The engine host serves Spark Connect with the certificate it finds when it starts: it must find one that names
     # this host (made or renewed here first), or Databricks Connect from another machine fails its name check.
     ensure_certificates(paths.home, (host,))
-    early = LocalEngine.start(paths.home)  # the engine host starts while the server's modules load (~1 s each)
+    # the engine host starts while the server's modules load (~1 s each), and imports its catalog API meanwhile: the
+    # server's first SQL statement sets its session's schema, which calls it
+    early = LocalEngine.start(paths.home, catalog_at_start=True)
     try:
         if early.remote is None:
             early.lease(wait=False)

@@ -154,7 +154,10 @@ class _CatalogServer:
     """The Unity Catalog API Sail reads, on the private loopback. Its port listens at once, and the server (FastAPI,
     about half the host's imports) is imported and started in a thread when the first call arrives: that call waits
     in the listen backlog until it answers, and a host whose statements read no table (``lake sql "SELECT 1"``)
-    never pays for it. Imported at start-up instead, it held the GIL while the host answered its first statement."""
+    never pays for it. Imported at start-up instead, it held the GIL while the host answered its first statement.
+    A host started for the workspace server is told to serve it as soon as the host answers (``serve_now``): the
+    server's first SQL statement sets its session's schema, a catalog call, and arrives only after the server's own
+    start-up, which the import overlaps."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -163,13 +166,26 @@ class _CatalogServer:
         self.sock.listen(128)
         self.port: int = self.sock.getsockname()[1]
         self._server: object | None = None
+        self._wake_read, self._wake_write = os.pipe()
+        self.waiting = threading.Event()  # set while the thread waits for a first call or ``serve_now``
 
     def start(self, store: CatalogStore, secret: str, on_failure: Callable[[], None]) -> None:
         threading.Thread(target=self._run, args=(store, secret, on_failure), name="catalog", daemon=True).start()
 
+    def serve_now(self) -> None:
+        """Import and start the server without waiting for Sail's first call."""
+        os.write(self._wake_write, b"!")
+
+    @property
+    def serving(self) -> bool:
+        return bool(getattr(self._server, "started", False))
+
     def _run(self, store: CatalogStore, secret: str, on_failure: Callable[[], None]) -> None:
         try:
-            select.select([self.sock], [], [])  # until a connection waits to be accepted (or the socket closes)
+            self.waiting.set()
+            # until a connection waits to be accepted (or the socket closes), or serve_now
+            select.select([self.sock.fileno(), self._wake_read], [], [])
+            self.waiting.clear()
             import uvicorn
 
             from odoolake.workspace.catalog.app import catalog_app
@@ -230,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     parser.add_argument("--owner", required=True)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--catalog-at-start", action="store_true",
+                        help="serve the catalog API as soon as the host answers, not at its first call")
     args = parser.parse_args(argv)
     phases = _Phases()
     isolation, why_not = isolate_network()  # before any thread exists
@@ -298,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     for sock in (engine_socket(home), front_socket(home)):
         os.chmod(sock, 0o600)
     phases.mark("services")
+    if args.catalog_at_start:
+        catalog_server.serve_now()
     status = {"pid": os.getpid(), "isolation": isolation, "isolation_unavailable": why_not,
               "started": time.time(), "engine_socket": str(engine_socket(home)),
               "front_socket": str(front_socket(home)), "startup_seconds": phases.seconds}

@@ -168,9 +168,11 @@ class EngineLease:
     """A hold on the engine host of one workspace root; ``close()`` lets it go (and stops it if last).
 
     With ``wait=False`` a host this lease starts may still be starting when the constructor returns, so the caller
-    can do its own start-up meanwhile; ``ready()`` waits until it answers."""
+    can do its own start-up meanwhile; ``ready()`` waits until it answers. With ``catalog_at_start`` a host it starts
+    serves its catalog API as soon as it answers (for the workspace server, whose first statement makes a call)."""
 
-    def __init__(self, paths: WorkspacePaths, owner: str, workers: int | None = None, wait: bool = True) -> None:
+    def __init__(self, paths: WorkspacePaths, owner: str, workers: int | None = None, wait: bool = True,
+                 catalog_at_start: bool = False) -> None:
         self.paths = paths
         self.home = paths.home
         run = paths.make(host.run_dir(self.home))
@@ -188,7 +190,7 @@ class EngineLease:
                 fcntl.flock(starting, fcntl.LOCK_EX)
                 if no_host(self.home):
                     self._starting = starting
-                    self._spawn(owner, workers)
+                    self._spawn(owner, workers, catalog_at_start)
                     self.started_here = True
                 else:
                     starting.close()
@@ -222,10 +224,11 @@ class EngineLease:
             self.status = engine_status(self.home) or {}
         return self
 
-    def _spawn(self, owner: str, workers: int | None) -> None:
+    def _spawn(self, owner: str, workers: int | None, catalog_at_start: bool) -> None:
         log_path = host.log_file(self.home)
         command = [sys.executable, "-m", "odoolake.workspace.engine.host", "--home", str(self.home),
-                   "--owner", owner, *(["--workers", str(workers)] if workers else [])]
+                   "--owner", owner, *(["--workers", str(workers)] if workers else []),
+                   *(["--catalog-at-start"] if catalog_at_start else [])]
         with rotated(log_path).open("ab") as log:
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)

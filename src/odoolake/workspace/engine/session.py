@@ -95,16 +95,17 @@ def _channel_builder(socket_path: str, principal: str | None) -> Any:
 class LocalEngine:
     """Hands out Spark sessions on the engine of one workspace root."""
 
-    def __init__(self, paths: WorkspacePaths, remote: str | None = None) -> None:
+    def __init__(self, paths: WorkspacePaths, remote: str | None = None, catalog_at_start: bool = False) -> None:
         self.paths = paths.ensure()
         self._remote = remote
+        self._catalog_at_start = catalog_at_start  # a host it starts serves the catalog API at once (see EngineLease)
         self._lease: EngineLease | None = None
         self._leasing = threading.Lock()  # the server's threads and its front door may find a dead host at once
         self._sessions: list[SparkSession] = []
 
     @classmethod
-    def start(cls, home: str | os.PathLike[str] | None = None) -> LocalEngine:
-        return cls(WorkspacePaths.from_env(home), remote=os.environ.get(REMOTE_ENV))
+    def start(cls, home: str | os.PathLike[str] | None = None, catalog_at_start: bool = False) -> LocalEngine:
+        return cls(WorkspacePaths.from_env(home), remote=os.environ.get(REMOTE_ENV), catalog_at_start=catalog_at_start)
 
     @property
     def remote(self) -> str | None:
@@ -120,7 +121,8 @@ class LocalEngine:
                 stale, self._lease = self._lease, None
                 stale.close()  # the host died: start a new one
             if self._lease is None:
-                self._lease = EngineLease(self.paths, local_user(), workers_from_env(), wait=False)
+                self._lease = EngineLease(self.paths, local_user(), workers_from_env(), wait=False,
+                                          catalog_at_start=self._catalog_at_start)
             lease = self._lease
         if wait:
             lease.ready()
