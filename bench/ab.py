@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,11 +26,17 @@ def baseline_trees(baseline_src: Path | None) -> dict[str, Path]:
     return {"this tree": HERE.parent / "src", "baseline": baseline_src.resolve()}
 
 
+def src_env(src: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (this process's environment by default) with ``src`` first on ``PYTHONPATH``: a child imports
+    ``odoolake`` from there."""
+    base = dict(os.environ if env is None else env)
+    return {**base, "PYTHONPATH": os.pathsep.join(p for p in (str(src), base.get("PYTHONPATH")) if p)}
+
+
 def run_worker(script: str, src: Path, args: Sequence[str]) -> dict:
     """``script --worker *args`` with ``src`` first on ``PYTHONPATH``; its last line of output, decoded."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH")) if p))
     proc = subprocess.run([sys.executable, script, "--worker", *args],
-                          capture_output=True, text=True, env=env, check=False, timeout=1200)
+                          capture_output=True, text=True, env=src_env(src), check=False, timeout=1200)
     if proc.returncode != 0:
         raise SystemExit(f"worker on {src} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

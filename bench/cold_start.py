@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+from ab import baseline_trees, src_env
 
 HERE = Path(__file__).resolve().parent
 ENGINE = textwrap.dedent("""
@@ -99,8 +100,7 @@ def server_cold_start(home: Path, src: Path | None = None) -> float:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     started = time.time()
-    env = None if src is None else dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(src), os.environ.get("PYTHONPATH")) if p))
+    env = None if src is None else src_env(src)
     proc = subprocess.Popen([sys.executable, "-m", "odoolake.cli.main", "up", "--home", str(home), "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
@@ -129,9 +129,8 @@ def main() -> None:
         "cli_sql_select_1_warm_host_s": cli_warm_host,
         "engine_first_query_s": engine_cold_start, "server_first_statement_s": server_cold_start}
     if args.baseline_src is not None:
-        if not (args.baseline_src / "odoolake").is_dir():
-            raise SystemExit(f"--baseline-src {args.baseline_src}: no odoolake package there")
-        measures["server_first_statement_baseline_s"] = lambda home: server_cold_start(home, args.baseline_src)
+        baseline = baseline_trees(args.baseline_src)["baseline"]
+        measures["server_first_statement_baseline_s"] = lambda home: server_cold_start(home, baseline)
     runs: dict[str, list[float]] = {name: [] for name in measures}
     load = []
     for _ in range(args.repeats):  # interleaved, so a busy spell on the shared machine hits every measure alike

@@ -51,6 +51,7 @@ from datetime import date
 from pathlib import Path
 
 import psutil
+from ab import src_env
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -176,7 +177,6 @@ def _native_month_end(home: Path, spark: object, ls: object, native_bronze: bool
     or with ``native_bronze`` the local platform's native path). Unmetered before it, as a long-lived host would have
     them: the prototype run once (on a copy of the lake, redoing its last batch), the index of bronze's record
     versions, the lake's tables open."""
-    from deltalake import DeltaTable
     from native_month import build_index, delta_table, native_forms, native_gold, native_silver
 
     from odoolake.pipeline import bronze, native
@@ -184,8 +184,9 @@ def _native_month_end(home: Path, spark: object, ls: object, native_bronze: bool
     warehouse, index = home / "warehouse", home.parent / "record_versions.duckdb"
     scratch = home.parent / "warm-up"
     shutil.copytree(warehouse, scratch)
-    last = max(r["batch_id"] for r in DeltaTable(str(scratch / "silver/batch_log")).to_pyarrow_table().to_pylist())
-    DeltaTable(str(scratch / "silver/batch_log")).delete(f"batch_id = '{last}'")
+    log = delta_table(scratch / "silver/batch_log")
+    last = max(log.to_pyarrow_table(columns=["batch_id"]).column("batch_id").to_pylist())
+    log.delete(f"batch_id = '{last}'")
     build_index(scratch, index, [last])
     done = native_silver(scratch, index=index, files="parquet")
     native_gold(scratch, done["batches"], done["periods"], "parquet")
@@ -214,7 +215,7 @@ def _native_month_end(home: Path, spark: object, ls: object, native_bronze: bool
     return month_end
 
 
-def worker_sail(raw: Path, extra: Path, home: Path, native_month: str | None = None) -> dict:
+def worker_sail(raw: Path, extra: Path, home: Path, kind: str = "sail") -> dict:
     from lake_counts import pipeline_counts
     from profile_writes import CallCounter
 
@@ -246,7 +247,8 @@ def worker_sail(raw: Path, extra: Path, home: Path, native_month: str | None = N
         month_end(meter)
         full_calls = calls.report()
         full_totals, counts = totals(), pipeline_counts(spark)
-        new_month = _native_month_end(home, spark, ls, native_month == "all") if native_month else month_end
+        new_month = _native_month_end(home, spark, ls, kind == "sail-native-month-all") \
+            if kind.startswith("sail-native-month") else month_end
         _link_raw(extra, local_raw)
         incremental = Meter(home)
         incremental.proc = meter.proc
@@ -340,7 +342,7 @@ def run_worker(kind: str, *args: str, baseline_src: Path | None = None) -> dict:
     if kind == "sail-baseline":
         if baseline_src is None or not (baseline_src / "odoolake").is_dir():
             raise SystemExit("--engines sail-baseline needs --baseline-src <a src folder holding odoolake/>")
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(baseline_src), env.get("PYTHONPATH")) if p)
+        env = src_env(baseline_src, env)
     load = os.getloadavg()[0]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
@@ -506,9 +508,7 @@ def render(report: dict) -> str:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "worker":
         kind, rest = sys.argv[2], sys.argv[3:]
-        native_month = {"sail-native-month": "rest", "sail-native-month-all": "all"}.get(kind)
-        result = worker_sail(Path(rest[0]), Path(rest[1]), Path(rest[2]), native_month) \
-            if kind.startswith("sail") else \
+        result = worker_sail(Path(rest[0]), Path(rest[1]), Path(rest[2]), kind) if kind.startswith("sail") else \
             worker_floor(kind, Path(rest[0]), Path(rest[1]))
         print(json.dumps(result))
     else:

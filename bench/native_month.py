@@ -165,12 +165,10 @@ def build_index(warehouse: Path, index: Path, skip: list[str]) -> None:
     """The index of bronze's record versions a native path would keep beside bronze (a second store): every valid
     version's id, write date and batch (a move's also its date), sorted by id, in a DuckDB file. Built without the
     batches in ``skip`` (the new month's): the measured run appends those, as bronze's ingest would."""
-    from deltalake import DeltaTable
-
     index.unlink(missing_ok=True)
     con = connect(str(index))
     for view, table in (("b_moves", "bronze/odoo_account_move"), ("b_lines", "bronze/odoo_account_move_line")):
-        con.register(view, DeltaTable(str(warehouse / table)).to_pyarrow_dataset())
+        scan_delta(con, view, warehouse / table, "arrow")
     not_skipped = f"_batch_id NOT IN ({_quote(skip)})" if skip else "true"
     con.execute(f"""
         CREATE TABLE move_versions AS SELECT id, write_date, _batch_id AS batch, date FROM b_moves
