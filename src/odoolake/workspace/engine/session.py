@@ -156,6 +156,7 @@ class LocalEngine:
         _set_all(spark, {**SESSION_CONF, DEBUGGING_CONF: "false"})
         spark._odoolake_engine = self  # type: ignore[attr-defined]
         spark._odoolake_owner_session = principal is None and not self._remote  # type: ignore[attr-defined]
+        spark._odoolake_host = None if lease is None else lease.status  # type: ignore[attr-defined]
         self._sessions.append(spark)
         return spark
 
@@ -168,8 +169,15 @@ class LocalEngine:
             self.stop_session(spark)
 
     def stop_session(self, spark: SparkSession) -> None:
+        from odoolake.workspace.engine.launcher import host_gone
+
         if spark in self._sessions:
             self._sessions.remove(spark)
+        host = getattr(spark, "_odoolake_host", None)
+        if host is not None and host_gone(host):
+            # Nothing left to release the session in: PySpark would retry its ReleaseSession call for minutes (a
+            # server shutting down after its engine host died, or a session evicted after a restart, hung there).
+            spark.release_session_on_close = False  # type: ignore[attr-defined]  # the Connect session's setting
         with contextlib.suppress(Exception):  # the engine may already be gone; the session is over either way
             spark.stop()
 
