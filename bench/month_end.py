@@ -23,6 +23,9 @@ same machine state):
   Delta tables' files, delta-rs writes, the earlier record versions looked up in an index of bronze's keys built
   after the full run): what the one design left for the 1M new-month target would give. ``sail-native-month-all``
   also runs the new month's bronze on the native path (``ODOOLAKE_NATIVE_STEPS=on`` for that stage only).
+  ``sail-native-month-checked`` makes each stage's checks on the engine first, as a built version would (those the
+  prototype leaves out: ``native_month_checks``); ``sail-native-month-built`` is that as an engine host that ran the
+  full run on the engine would run it: the prototype's modules imported, but not run before and no table open.
 - ``honest``: the same logical work in DuckDB SQL, every table written to Delta with delta-rs (``floor_honest``).
 - ``lean``: the core arithmetic only, parquet out (``floor_lean``): a lower bound.
 
@@ -59,7 +62,8 @@ END = date(2026, 10, 1)
 EXTRA = date(2026, 11, 1)
 MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
 ENGINES = ("sail", "sail-pyspark", "sail-native", "sail-baseline", "sail-new-period", "sail-tiny-month",
-           "sail-native-month", "sail-native-month-all", "honest", "lean")
+           "sail-native-month", "sail-native-month-all", "sail-native-month-checked",
+           "sail-native-month-built", "honest", "lean")
 TINY_MONTH_MOVES = 20
 PIPELINES = tuple(kind for kind in ENGINES if kind.startswith("sail"))  # odoolake itself, not a floor
 LABELS = {"sail": "odoolake (Sail + Delta)", "sail-pyspark": "odoolake, PySpark path only",
@@ -69,6 +73,8 @@ LABELS = {"sail": "odoolake (Sail + Delta)", "sail-pyspark": "odoolake, PySpark 
           "sail-tiny-month": f"odoolake, PySpark path, new month of {TINY_MONTH_MOVES} moves",
           "sail-native-month": "odoolake, PySpark path, new month's silver, gold, forms native (prototype)",
           "sail-native-month-all": "odoolake, PySpark path, new month all native (prototype)",
+          "sail-native-month-checked": "odoolake, PySpark path, new month's silver, gold, forms native, checked",
+          "sail-native-month-built": "odoolake, PySpark path, new month's silver, gold, forms native, cold, checked",
           "honest": "DuckDB honest floor (Delta)", "lean": "DuckDB lean floor (parquet)"}
 STAGES = ("bronze", "silver", "gold+features", "forms")
 
@@ -172,29 +178,53 @@ def _link_raw(src: Path, dest: Path) -> None:
                 link.symlink_to(f)
 
 
-def _native_month_end(home: Path, spark: object, ls: object, native_bronze: bool) -> Callable[[Meter], None]:
+def native_month_checks(spark: object, stage: str) -> None:
+    """What the pipeline's stage asks the engine before its work and the prototype does not: the tables' layout,
+    whether partners, taxes or companies must be rebuilt from a new delivery of theirs (rebuilt on the engine if so),
+    which batches and quarters are pending and how the forms are partitioned."""
+    from odoolake.pipeline import forms, gold, io, silver
+
+    io.ensure_schemas(spark)  # type: ignore[arg-type]
+    if stage == "silver":
+        io.outdated(spark, silver.LAYOUT)  # type: ignore[arg-type]
+        silver.rebuild_dimensions(spark)  # type: ignore[arg-type]
+    elif stage == "gold":
+        io.outdated(spark, gold.LAYOUT)  # type: ignore[arg-type]
+        gold.pending_periods(spark)  # type: ignore[arg-type]
+    else:
+        forms.pending_quarters(spark)  # type: ignore[arg-type]
+
+
+def _native_month_end(home: Path, spark: object, ls: object, native_bronze: bool, warm: bool = True,
+                      checks: bool = False) -> Callable[[Meter], None]:
     """The new month with silver, gold and the forms run by ``native_month``'s prototype after bronze (the engine's,
-    or with ``native_bronze`` the local platform's native path). Unmetered before it, as a long-lived host would have
-    them: the prototype run once (on a copy of the lake, redoing its last batch), the index of bronze's record
-    versions, the lake's tables open."""
+    or with ``native_bronze`` the local platform's native path). Unmetered before it: the index of bronze's record
+    versions and the prototype's imports, as a long-lived host would have them; when ``warm`` also the prototype run
+    once (on a copy of the lake, redoing its last batch) and the lake's tables open. With ``checks``, each stage's
+    checks (``native_month_checks``) are made on the engine first, as a built version would make them."""
+    import deltalake  # noqa: F401  (a host imports what it runs at start)
+    import duckdb  # noqa: F401
+    import floor_honest  # noqa: F401
     from native_month import build_index, delta_table, native_forms, native_gold, native_silver
 
     from odoolake.pipeline import bronze, native
 
     warehouse, index = home / "warehouse", home.parent / "record_versions.duckdb"
-    scratch = home.parent / "warm-up"
-    shutil.copytree(warehouse, scratch)
-    log = delta_table(scratch / "silver/batch_log")
-    last = max(log.to_pyarrow_table(columns=["batch_id"]).column("batch_id").to_pylist())
-    log.delete(f"batch_id = '{last}'")
-    build_index(scratch, index, [last])
-    done = native_silver(scratch, index=index, files="parquet")
-    native_gold(scratch, done["batches"], done["periods"], "parquet")
-    native_forms(scratch, done["batches"], done["periods"], date.today(), "parquet")
-    shutil.rmtree(scratch)
+    if warm:
+        scratch = home.parent / "warm-up"
+        shutil.copytree(warehouse, scratch)
+        log = delta_table(scratch / "silver/batch_log")
+        last = max(log.to_pyarrow_table(columns=["batch_id"]).column("batch_id").to_pylist())
+        log.delete(f"batch_id = '{last}'")
+        build_index(scratch, index, [last])
+        done = native_silver(scratch, index=index, files="parquet")
+        native_gold(scratch, done["batches"], done["periods"], "parquet")
+        native_forms(scratch, done["batches"], done["periods"], date.today(), "parquet")
+        shutil.rmtree(scratch)
     build_index(warehouse, index, [])
-    for log in sorted(warehouse.glob("*/*/_delta_log")):  # open, as the host would have them from the month before
-        delta_table(log.parent)
+    if warm:
+        for log in sorted(warehouse.glob("*/*/_delta_log")):  # open, as the host would have them from the month before
+            delta_table(log.parent)
 
     def ingest() -> object:
         if not native_bronze:
@@ -205,12 +235,15 @@ def _native_month_end(home: Path, spark: object, ls: object, native_bronze: bool
         finally:
             os.environ[native.NATIVE_ENV] = "off"
 
+    def checked(stage: str, step: Callable[[], object]) -> Callable[[], object]:
+        return (lambda: (native_month_checks(spark, stage), step())[1]) if checks else step
+
     def month_end(m: Meter) -> None:
         m.stage("bronze", ingest)
-        done = m.stage("silver", lambda: native_silver(warehouse, index=index, files="parquet"))
+        done = m.stage("silver", checked("silver", lambda: native_silver(warehouse, index=index, files="parquet")))
         batches, periods = done["batches"], done["periods"]  # type: ignore[index]
-        m.stage("gold+features", lambda: native_gold(warehouse, batches, periods, "parquet"))
-        m.stage("forms", lambda: native_forms(warehouse, batches, periods, date.today(), "parquet"))
+        m.stage("gold+features", checked("gold", lambda: native_gold(warehouse, batches, periods, "parquet")))
+        m.stage("forms", checked("forms", lambda: native_forms(warehouse, batches, periods, date.today(), "parquet")))
 
     return month_end
 
@@ -247,7 +280,9 @@ def worker_sail(raw: Path, extra: Path, home: Path, kind: str = "sail") -> dict:
         month_end(meter)
         full_calls = calls.report()
         full_totals, counts = totals(), pipeline_counts(spark)
-        new_month = _native_month_end(home, spark, ls, kind == "sail-native-month-all") \
+        new_month = _native_month_end(home, spark, ls, kind == "sail-native-month-all",
+                                      warm=kind != "sail-native-month-built",
+                                      checks=kind in ("sail-native-month-built", "sail-native-month-checked")) \
             if kind.startswith("sail-native-month") else month_end
         _link_raw(extra, local_raw)
         incremental = Meter(home)
