@@ -166,15 +166,15 @@ class _CatalogServer:
         self.sock.listen(128)
         self.port: int = self.sock.getsockname()[1]
         self._server: object | None = None
-        self._wake_read, self._wake_write = os.pipe()
         self.waiting = threading.Event()  # set while the thread waits for a first call or ``serve_now``
 
     def start(self, store: CatalogStore, secret: str, on_failure: Callable[[], None]) -> None:
         threading.Thread(target=self._run, args=(store, secret, on_failure), name="catalog", daemon=True).start()
 
     def serve_now(self) -> None:
-        """Import and start the server without waiting for Sail's first call."""
-        os.write(self._wake_write, b"!")
+        """Import and start the server without waiting for Sail's first call: a connection of its own wakes the
+        thread as Sail's first would (closed at once, the server drops it)."""
+        socket.create_connection(("127.0.0.1", self.port)).close()
 
     @property
     def serving(self) -> bool:
@@ -183,8 +183,7 @@ class _CatalogServer:
     def _run(self, store: CatalogStore, secret: str, on_failure: Callable[[], None]) -> None:
         try:
             self.waiting.set()
-            # until a connection waits to be accepted (or the socket closes), or serve_now
-            select.select([self.sock.fileno(), self._wake_read], [], [])
+            select.select([self.sock], [], [])  # until a connection waits to be accepted (or the socket closes)
             self.waiting.clear()
             import uvicorn
 
