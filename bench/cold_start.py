@@ -3,10 +3,11 @@
 - the same command right after itself: the host the first one left running (it exits after IDLE_EXIT_SECONDS);
 - the same with an engine host already running for that root (another process holds it): the CLI's own share;
 - a new Python process that starts the engine through `LocalEngine` and answers one query;
-- `odoolake up` until its first SQL statement over REST returns.
+- `odoolake up` until its first SQL statement over REST returns;
+- that first statement alone, sent a few seconds after `up` answered (as a client connects some time after `up`).
 
     python bench/cold_start.py [--repeats 5]
-    python bench/cold_start.py --baseline-src /tmp/base/src   # and `odoolake up` of another version's src, interleaved
+    python bench/cold_start.py --baseline-src /tmp/base/src   # also the CLI and `up` of that src, interleaved
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ def engine_cold_start(home: Path) -> float:
 CLI = [str(Path(sys.executable).with_name("odoolake")), "lake", "sql", "SELECT 1", "--output", "json"]
 
 
-def _cli(home: Path) -> float:
+def _cli(home: Path, src: Path | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run([*CLI, "--home", str(home)], capture_output=True, text=True, check=True)
+    subprocess.run([*CLI, "--home", str(home)], capture_output=True, text=True, check=True,
+                   env=None if src is None else src_env(src))
     return time.perf_counter() - started
 
 
@@ -66,8 +68,9 @@ def _host_gone(home: Path) -> None:
         time.sleep(0.1)
 
 
-def cli_cold_start(home: Path) -> float:
-    took = _cli(home)
+def cli_cold_start(home: Path, src: Path | None = None) -> float:
+    """With ``src``, the ``odoolake`` package (CLI and engine host) imported from that folder instead."""
+    took = _cli(home, src)
     _host_gone(home)
     return took
 
@@ -89,9 +92,30 @@ def cli_warm_host(home: Path) -> float:
         return _cli(home)
 
 
-def server_cold_start(home: Path, src: Path | None = None) -> float:
+USER_PAUSE_SECONDS = 3.0  # between `odoolake up` answering and a user's first statement, for the "later" measure
+
+
+def _statement(port: int, token: str) -> bool:
+    body = {"statement": "SELECT 1 AS one", "warehouse_id": "local0000000000", "wait_timeout": "30s"}
+    try:
+        r = httpx.post(f"http://127.0.0.1:{port}/api/2.0/sql/statements", json=body, timeout=30,
+                       headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError:
+        return False
+    return r.status_code == 200 and r.json()["status"]["state"] == "SUCCEEDED"
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/_odoolake/health", timeout=30).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def server_cold_start(home: Path, src: Path | None = None, later: bool = False) -> float:
     """`odoolake up` until its first SQL statement over REST returns; with ``src``, the ``odoolake`` package (server
-    and engine host) imported from that folder instead."""
+    and engine host) imported from that folder instead. With ``later``, only the first statement, sent
+    USER_PAUSE_SECONDS after the server first answered (as a user's client connects some time after `up`)."""
     from odoolake.workspace.db import Database
     from odoolake.workspace.identity.tokens import TokenService
 
@@ -104,16 +128,17 @@ def server_cold_start(home: Path, src: Path | None = None) -> float:
     proc = subprocess.Popen([sys.executable, "-m", "odoolake.cli.main", "up", "--home", str(home), "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        body = {"statement": "SELECT 1 AS one", "warehouse_id": "local0000000000", "wait_timeout": "30s"}
-        while True:
-            try:
-                r = httpx.post(f"http://127.0.0.1:{port}/api/2.0/sql/statements", json=body, timeout=30,
-                               headers={"Authorization": f"Bearer {token}"})
-                if r.status_code == 200 and r.json()["status"]["state"] == "SUCCEEDED":
-                    return time.time() - started
-            except httpx.HTTPError:
-                pass
+        if later:
+            while not _answers(port):
+                time.sleep(0.05)
+            time.sleep(USER_PAUSE_SECONDS)
+            started = time.time()
+            if not _statement(port, token):
+                raise SystemExit("the first statement after `odoolake up` answered did not succeed")
+            return time.time() - started
+        while not _statement(port, token):
             time.sleep(0.05)
+        return time.time() - started
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -127,10 +152,13 @@ def main() -> None:
     measures: dict[str, Callable[[Path], float]] = {
         "cli_sql_select_1_s": cli_cold_start, "cli_sql_select_1_next_s": cli_next_command,
         "cli_sql_select_1_warm_host_s": cli_warm_host,
-        "engine_first_query_s": engine_cold_start, "server_first_statement_s": server_cold_start}
+        "engine_first_query_s": engine_cold_start, "server_first_statement_s": server_cold_start,
+        "server_first_statement_later_s": lambda home: server_cold_start(home, later=True)}
     if args.baseline_src is not None:
         baseline = baseline_trees(args.baseline_src)["baseline"]
+        measures["cli_sql_select_1_baseline_s"] = lambda home: cli_cold_start(home, baseline)
         measures["server_first_statement_baseline_s"] = lambda home: server_cold_start(home, baseline)
+        measures["server_first_statement_later_baseline_s"] = lambda home: server_cold_start(home, baseline, True)
     runs: dict[str, list[float]] = {name: [] for name in measures}
     load = []
     for _ in range(args.repeats):  # interleaved, so a busy spell on the shared machine hits every measure alike
@@ -144,12 +172,19 @@ def main() -> None:
               "runs": {name: [round(v, 2) for v in values] for name, values in runs.items()}}
     print(f"odoolake lake sql 'SELECT 1', new process, to exit:       {report['cli_sql_select_1_s']:.2f} s (median)")
     print(f"  the same right after itself (the host it left running): {report['cli_sql_select_1_next_s']:.2f} s")
+    if "cli_sql_select_1_baseline_s" in report:
+        print(f"  the same with --baseline-src:                          {report['cli_sql_select_1_baseline_s']:.2f} s")
     print(f"  the same, engine host already running:                 {report['cli_sql_select_1_warm_host_s']:.2f} s")
     print(f"new process → LocalEngine → first query:                 {report['engine_first_query_s']:.2f} s")
     print(f"odoolake up → first SQL statement over REST:              {report['server_first_statement_s']:.2f} s")
     if "server_first_statement_baseline_s" in report:
         print(f"  the same with --baseline-src:                          "
               f"{report['server_first_statement_baseline_s']:.2f} s")
+    print(f"  its first statement alone, {USER_PAUSE_SECONDS:.0f} s after `up` answered:      "
+          f"{report['server_first_statement_later_s']:.2f} s")
+    if "server_first_statement_later_baseline_s" in report:
+        print(f"  the same with --baseline-src:                          "
+              f"{report['server_first_statement_later_baseline_s']:.2f} s")
     print(f"load average before each round: {', '.join(f'{v:.1f}' for v in load)}")
     out = HERE / "results" / f"cold_start-{date.today().isoformat()}.json"
     out.parent.mkdir(exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -37,6 +38,19 @@ def patient_http():
             mp.setattr(httpx, name, patient(getattr(httpx, name)))
         mp.setattr(httpx, "Client", functools.partial(httpx.Client, timeout=HTTP_TIMEOUT))
         yield
+
+
+@pytest.fixture(scope="module")
+def sail_address() -> Iterator[tuple[str, int]]:
+    """A Sail Spark Connect server of the module's own, without an engine host in front of it."""
+    from pysail.spark import SparkConnectServer
+
+    server = SparkConnectServer("127.0.0.1", 0)
+    server.start(background=True)
+    address = server.listening_address
+    assert address is not None
+    yield address
+    server.stop()
 
 
 @dataclass

@@ -12,7 +12,6 @@ import socket
 import threading
 from collections.abc import Iterator
 
-import pytest
 from pyspark.sql.connect.proto import base_pb2, relations_pb2
 
 from odoolake.workspace.engine.upstream import Upstream
@@ -73,18 +72,6 @@ class Relay:
             pass  # the other side closed first: the call is over
         finally:
             sink.close()
-
-
-@pytest.fixture(scope="module")
-def sail_address() -> tuple[str, int]:
-    from pysail.spark import SparkConnectServer
-
-    server = SparkConnectServer("127.0.0.1", 0)
-    server.start(background=True)
-    address = server.listening_address
-    assert address is not None
-    yield address
-    server.stop()
 
 
 def test_the_proxy_channel_gets_every_answer_uncompressed(sail_address):

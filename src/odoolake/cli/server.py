@@ -177,6 +177,7 @@ def _serve(paths: WorkspacePaths, host: str, port: int, url: str, production: bo
     from odoolake.logfiles import keep_rotating
     from odoolake.workspace.app import Workspace, WorkspaceSettings, create_app
     from odoolake.workspace.engine.host import front_socket
+    from odoolake.workspace.engine.session import import_client_in_background
     from odoolake.workspace.frontdoor.server import WorkspaceServer, bind
 
     keep_rotating(_log_file(paths))  # when detached: its stdout is that file
@@ -202,6 +203,7 @@ def _serve(paths: WorkspacePaths, host: str, port: int, url: str, production: bo
         if server.started:
             state.write_text(json.dumps({"pid": os.getpid(), "url": url, "started": started_at(os.getpid())}))
             _announce(paths, url, allow_plain, write_profile_name)
+            import_client_in_background()
 
     server.startup = startup  # type: ignore[method-assign]
     try:

@@ -55,6 +55,19 @@ def idle_limit_words(seconds: int) -> str:
 
 
 DEBUGGING_CONF = "spark.python.sql.dataFrameDebugging.enabled"
+CLIENT_MODULE = "pyspark.sql.connect.session"  # PySpark's Connect client; importing it imports pandas (about 0.5 s)
+
+
+def import_client_in_background() -> threading.Thread:
+    """Import PySpark's Connect client in a thread of its own. A workspace server calls this once it listens: its
+    first SQL statement, which usually comes some time later, then finds the client imported instead of importing
+    it (a statement that comes at once waits for the same import, no longer)."""
+    import importlib
+
+    thread = threading.Thread(target=importlib.import_module, args=(CLIENT_MODULE,), name="import-client",
+                              daemon=True)
+    thread.start()
+    return thread
 
 
 def _set_all(spark: SparkSession, settings: dict[str, str]) -> None:
