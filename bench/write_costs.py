@@ -12,6 +12,10 @@ Runs the new month's silver, gold and forms on a copy of the snapshot. Before ea
 - **write**: the write itself, as the pipeline makes it (planned again, run, written, committed).
 A write whose query's operators take a few milliseconds but whose write takes a tenth of a second costs that much
 whatever the month holds: the per-run cost a new month pays at any size.
+
+``--catalog-as-constants`` puts constants in place of the ATC catalog's expressions (``odoolake.pipeline.catalog``:
+its CASE and OR chains of 38 rows): the rows written are then wrong, but the costs bound what any cheaper form of
+the catalog (a small table joined, a lookup) could save.
 """
 
 from __future__ import annotations
@@ -41,6 +45,26 @@ def operator_seconds(explained: str) -> float:
         if found:
             total += float(found.group(1)) * _SECONDS[found.group(2)]
     return total
+
+
+def catalog_as_constants() -> None:
+    """Every expression of ``odoolake.pipeline.catalog`` a constant of its type (a bound, not a rule)."""
+    from pyspark.sql import functions as F
+
+    from odoolake.pipeline import catalog
+    from odoolake.pipeline.schemas import RATE
+
+    def text(*_: object) -> object:
+        return F.lit(None).cast("string")
+
+    def true(*_: object) -> object:
+        return F.lit(True)
+
+    for name in ("expected_atc", "payee_condition", "nature", "family", "regime", "payor_condition"):
+        setattr(catalog, name, text)
+    for name in ("atc_known", "atc_in_force", "rate_in_force", "payor_eligible"):
+        setattr(catalog, name, true)
+    catalog.expected_rate = lambda *_: F.lit(None).cast(RATE)  # type: ignore[assignment]
 
 
 def measure(home: Path, stages: list[str]) -> list[dict]:
@@ -89,7 +113,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--snapshot", type=Path, default=HERE / ".data" / "native_month" / "snapshot")
     parser.add_argument("--stages", default="silver,gold,forms")
+    parser.add_argument("--catalog-as-constants", action="store_true",
+                        help="constants in place of the ATC catalog's expressions (a bound; wrong rows)")
     args = parser.parse_args()
+    if args.catalog_as_constants:
+        catalog_as_constants()
     with snapshot_copy(args.snapshot, "write-costs-") as home:
         rows = measure(home, args.stages.split(","))
     print("| table written | plan (CPU s) | query (CPU s) | its operators (s) | write (CPU s) |")
@@ -99,7 +127,9 @@ def main() -> None:
     sums = {k: round(sum(r[k] for r in rows), 2) for k in ("plan", "query", "operators", "write")}
     print(f"| **all {len(rows)} writes** | {sums['plan']:.2f} | {sums['query']:.2f} | {sums['operators']:.2f} | "
           f"{sums['write']:.2f} |")
-    save_results(f"write_costs-{time.strftime('%Y-%m-%d')}-{args.snapshot.name}", {"writes": rows, "sums": sums})
+    variant = "-catalog-as-constants" if args.catalog_as_constants else ""
+    save_results(f"write_costs-{time.strftime('%Y-%m-%d')}-{args.snapshot.name}{variant}",
+                 {"writes": rows, "sums": sums, "catalog_as_constants": args.catalog_as_constants})
 
 
 if __name__ == "__main__":
