@@ -205,9 +205,9 @@ class _CatalogServer:
 
 def warm_up(upstream: Upstream, user: str) -> str:
     """Make and release one session on Sail; the session's id. Sail builds its first session's state the first time
-    (about 0.1 s of the host's CPU more than any later session's); made here, after the host answers, that overlaps
-    the start-up of the client that started the host (still importing PySpark, or the workspace server its modules)
-    instead of lengthening the client's first statement."""
+    (a new host's first session cost it 90 ms of CPU, a later one 30 ms: ``bench/first_session.py``); made here, after
+    the host answers, that overlaps the start-up of the client that started the host (still importing PySpark, or the
+    workspace server its modules) instead of lengthening the client's first statement."""
     from odoolake.workspace.engine.protos import relations_pb2
     from odoolake.workspace.engine.upstream import UpstreamError
 
