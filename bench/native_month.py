@@ -122,7 +122,7 @@ def _quote(values: list[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-def scan_delta(con: Any, view: str, path: Path, files: str = "parquet", periods: list[str] | None = None) -> None:
+def scan_delta(con: Any, view: str, path: Path, files: str, periods: list[str] | None = None) -> None:
     """``path``'s Delta table as a view of ``con``: with ``files="parquet"``, DuckDB reads the files of the table's
     current version itself (partition values from the folder names, row groups skipped by their statistics), which
     costs less to set up than delta-rs's Arrow dataset (``files="arrow"``); with ``periods``, only the files of those
@@ -182,14 +182,14 @@ def new_batches(warehouse: Path) -> list[str]:
     """The batches bronze holds and silver's log does not (what a new month's silver processes)."""
     delivered = batches_of(warehouse / "bronze/odoo_account_move") | batches_of(warehouse / "bronze/odoo_res_currency_rate")
     con = connect()
-    scan_delta(con, "s_log", warehouse / "silver/batch_log")
+    scan_delta(con, "s_log", warehouse / "silver/batch_log", "parquet")
     done = {r[0] for r in con.execute("SELECT batch_id FROM s_log").fetchall()}
     con.close()
     return sorted(delivered - done)
 
 
 def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None = None,
-                  index: Path | None = None, files: str = "arrow") -> dict:
+                  index: Path | None = None, *, files: str) -> dict:
     """A new month's silver in DuckDB over delta-rs; returns the batches and periods it rebuilt. With ``spent``,
     each SQL statement's wall and CPU time is appended to it. With ``index`` (made by ``build_index``), the new
     batches' keys are appended to it and the earlier versions and deliveries are looked up there, so that bronze is
@@ -361,7 +361,7 @@ def _month_scope(periods: list[str], batches: list[str]) -> dict[str, Any]:
             "log": f"SELECT unnest([{_quote(batches)}]) AS batch_id, current_timestamp AS processed_at"}
 
 
-def native_gold(warehouse: Path, batches: list[str], periods: list[str], files: str = "arrow") -> None:
+def native_gold(warehouse: Path, batches: list[str], periods: list[str], files: str) -> None:
     """A new month's gold in DuckDB over delta-rs, as ``gold.run`` and ``gold.refresh_features`` write it: the two
     tables for ``periods``, gold's log, the features rebuilt from the whole of ``bir_transactions``."""
     from floor_honest import GOLD_SQL, MACROS
@@ -384,7 +384,7 @@ def native_gold(warehouse: Path, batches: list[str], periods: list[str], files: 
     con.close()
 
 
-def native_forms(warehouse: Path, batches: list[str], periods: list[str], as_of: date, files: str = "arrow") -> None:
+def native_forms(warehouse: Path, batches: list[str], periods: list[str], as_of: date, files: str) -> None:
     """A new month's forms in DuckDB over delta-rs, as ``forms.run`` and ``forms.check_in_step`` do: the five form
     tables for the quarters of ``periods``, the forms' log, the filing calendar, and every quarter's form totals
     checked against gold."""
@@ -566,10 +566,10 @@ def statements(snap: Path, top: int = 12) -> None:
 
     spent: list[tuple[float, float, str]] = []
     with snapshot_copy(snap, "native-statements-") as home:
-        native_silver(home / "warehouse")
+        native_silver(home / "warehouse", files="arrow")
         _restore(snap, home)
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        native_silver(home / "warehouse", spent)
+        native_silver(home / "warehouse", spent, files="arrow")
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     print(f"native silver, warm: {wall:.2f} s wall, {cpu:.2f} s CPU; its SQL statements "
           f"{sum(s[0] for s in spent):.2f} s wall, {sum(s[1] for s in spent):.2f} s CPU\n")

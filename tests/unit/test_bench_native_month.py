@@ -50,7 +50,7 @@ def test_an_open_table_sees_what_was_written_after_it_was_opened(tmp_path: Path)
     assert native_month.delta_table(table) is first
     assert first.version() == 1
     con = native_month.connect()
-    native_month.scan_delta(con, "log", table)
+    native_month.scan_delta(con, "log", table, "parquet")
     assert con.execute("SELECT count(*) FROM log").fetchone() == (2,)
     native_month._OPEN.clear()
 
@@ -61,7 +61,7 @@ def test_rows_written_keep_the_table_schema_and_replace_only_what_the_predicate_
                                           "period": ["2026-10", "2026-11"]}), partition_by=["period"])
     con = native_month.connect()
     native_month.write_rows(con, table, "SELECT 3 AS move_id, '2026-11' AS period", "period IN ('2026-11')")
-    native_month.scan_delta(con, "moves", table)
+    native_month.scan_delta(con, "moves", table, "parquet")
     assert con.execute("SELECT move_id, note, period FROM moves ORDER BY 1").fetchall() == [
         (1, "a", "2026-10"), (3, None, "2026-11")]
     native_month._OPEN.clear()
