@@ -93,6 +93,7 @@ def cli_warm_host(home: Path) -> float:
 
 
 USER_PAUSE_SECONDS = 3.0  # between `odoolake up` answering and a user's first statement, for the "later" measure
+UP_TIMEOUT_SECONDS = 120.0  # a server that has not answered by then has failed, not started slowly
 
 
 def _statement(port: int, token: str) -> bool:
@@ -127,17 +128,24 @@ def server_cold_start(home: Path, src: Path | None = None, later: bool = False) 
     env = None if src is None else src_env(src)
     proc = subprocess.Popen([sys.executable, "-m", "odoolake.cli.main", "up", "--home", str(home), "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    def until(answered: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + UP_TIMEOUT_SECONDS
+        while not answered():
+            if proc.poll() is not None:
+                raise SystemExit(f"`odoolake up` exited with code {proc.returncode} before it answered")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"`odoolake up` did not answer within {UP_TIMEOUT_SECONDS:.0f} s")
+            time.sleep(0.05)
+
     try:
         if later:
-            while not _answers(port):
-                time.sleep(0.05)
+            until(lambda: _answers(port))
             time.sleep(USER_PAUSE_SECONDS)
             started = time.time()
             if not _statement(port, token):
                 raise SystemExit("the first statement after `odoolake up` answered did not succeed")
             return time.time() - started
-        while not _statement(port, token):
-            time.sleep(0.05)
+        until(lambda: _statement(port, token))
         return time.time() - started
     finally:
         proc.terminate()
@@ -147,7 +155,8 @@ def server_cold_start(home: Path, src: Path | None = None, later: bool = False) 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--baseline-src", type=Path, help="also `odoolake up` of this src folder's odoolake")
+    parser.add_argument("--baseline-src", type=Path,
+                        help="also the CLI and `odoolake up` of this src folder's odoolake, interleaved")
     args = parser.parse_args()
     measures: dict[str, Callable[[Path], float]] = {
         "cli_sql_select_1_s": cli_cold_start, "cli_sql_select_1_next_s": cli_next_command,

@@ -203,21 +203,34 @@ class _CatalogServer:
             self._server.should_exit = True  # type: ignore[attr-defined]
 
 
-def warm_up(upstream: Upstream, user: str) -> str:
+WARM_UP_TIMEOUT = 30.0  # seconds the warm-up session's query may take before it is given up
+WARM_UP_JOIN = 5.0  # seconds a stopping host waits for a warm-up still running (it takes a tenth of one)
+
+
+def warm_up(upstream: Upstream, user: str, stopping: threading.Event | None = None) -> str:
     """Make and release one session on Sail; the session's id. Sail builds its first session's state the first time
     (a new host's first session cost it 90 ms of CPU, a later one 30 ms: ``bench/first_session.py``); made here, after
     the host answers, that overlaps the start-up of the client that started the host (still importing PySpark, or the
-    workspace server its modules) instead of lengthening the client's first statement."""
+    workspace server its modules) instead of lengthening the client's first statement. Nothing depends on it: a
+    failure is logged (not when the host is ``stopping``, which closes the channel under it) and a client's first
+    session then pays as it would have."""
     from odoolake.workspace.engine.protos import relations_pb2
     from odoolake.workspace.engine.upstream import UpstreamError
 
     session = f"warm-up-{uuid.uuid4()}"
     try:
-        upstream.query_rows(session, user, relations_pb2.Relation(sql=relations_pb2.SQL(query="SELECT 1")))
-    except UpstreamError as exc:  # nothing depends on it: a client's first session pays as it would have
-        LOG.warning("the engine's warm-up session failed: %s", exc)
+        upstream.query_rows(session, user, relations_pb2.Relation(sql=relations_pb2.SQL(query="SELECT 1")),
+                            timeout=WARM_UP_TIMEOUT)
+        LOG.info("engine warm-up session made")
+    except (UpstreamError, ValueError) as exc:  # ValueError: the channel was closed (the host is stopping)
+        if stopping is None or not stopping.is_set():
+            LOG.warning("the engine's warm-up session failed: %s", exc)
     finally:
-        upstream.release_session(session, user)
+        released = False
+        with contextlib.suppress(ValueError):
+            released = upstream.release_session(session, user)
+        if not released and (stopping is None or not stopping.is_set()):
+            LOG.warning("the engine's warm-up session %s was not released: Sail did not answer", session)
     return session
 
 
@@ -340,14 +353,16 @@ def main(argv: list[str] | None = None) -> int:
     status = {"pid": os.getpid(), "isolation": isolation, "isolation_unavailable": why_not,
               "started": time.time(), "engine_socket": str(engine_socket(home)),
               "front_socket": str(front_socket(home)), "startup_seconds": phases.seconds}
+    # before the host is seen: a client may stop it as soon as it finds it, and is then answered with a clean stop
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
     tmp = status_file(home).with_suffix(".tmp")
     tmp.write_text(json.dumps(status))
     os.replace(tmp, status_file(home))
     LOG.info("engine ready (%s)", isolation)
-    threading.Thread(target=warm_up, args=(upstream, args.owner), name="warm-up", daemon=True).start()
+    warming = threading.Thread(target=warm_up, args=(upstream, args.owner, stopping), name="warm-up", daemon=True)
+    warming.start()
 
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
     idle_since: float | None = None
     claim: IO[str] | None = None  # held from the decision to exit until the host has withdrawn
     while not stopping.wait(1.0):
@@ -368,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     proxy.interrupt_all(timeout=10)  # nothing a client started may commit after the engine said it stopped
     front_server.stop(grace=2).wait()
     owner_server.stop(grace=2).wait()
+    warming.join(timeout=WARM_UP_JOIN)  # its session released before the channel closes under it
     upstream.close()
     sail.stop()
     catalog_server.stop()

@@ -9,6 +9,7 @@ real Databricks cluster — and nothing here touches them.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from odoolake.workspace.engine.launcher import EngineLease
 
+LOG = logging.getLogger(__name__)
 REMOTE_ENV = "ODOOLAKE_SPARK_REMOTE"
 # How long an engine session may go unused before the engine closes it (with its settings, temporary views and
 # current schema). Sail closes sessions idle for 15 minutes unless told otherwise, which broke a Databricks Connect
@@ -58,16 +60,20 @@ DEBUGGING_CONF = "spark.python.sql.dataFrameDebugging.enabled"
 CLIENT_MODULE = "pyspark.sql.connect.session"  # PySpark's Connect client; importing it imports pandas (about 0.5 s)
 
 
-def import_client_in_background() -> threading.Thread:
+def import_client_in_background() -> None:
     """Import PySpark's Connect client in a thread of its own. A workspace server calls this once it listens: its
     first SQL statement, which usually comes some time later, then finds the client imported instead of importing
     it (a statement that comes at once waits for the same import, no longer)."""
-    import importlib
 
-    thread = threading.Thread(target=importlib.import_module, args=(CLIENT_MODULE,), name="import-client",
-                              daemon=True)
-    thread.start()
-    return thread
+    def load() -> None:
+        import importlib
+
+        try:
+            importlib.import_module(CLIENT_MODULE)
+        except Exception:  # the first statement imports it again and answers with the error
+            LOG.exception("importing PySpark's client in the background failed")
+
+    threading.Thread(target=load, name="import-client", daemon=True).start()
 
 
 def _set_all(spark: SparkSession, settings: dict[str, str]) -> None:

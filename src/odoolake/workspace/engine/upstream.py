@@ -79,16 +79,17 @@ class Upstream:
 
     # -- calls the proxy makes itself, in a client's session ----------------------------------------------------
 
-    def execute(self, session_id: str, user_id: str, plan: base_pb2.Plan,
-                operation_id: str = "") -> list[base_pb2.ExecutePlanResponse]:
+    def execute(self, session_id: str, user_id: str, plan: base_pb2.Plan, operation_id: str = "",
+                timeout: float | None = None) -> list[base_pb2.ExecutePlanResponse]:
         """Run ``plan``; ``operation_id``, when given, is the client's operation this work is done for, so that an
-        interrupt of that operation reaches it."""
+        interrupt of that operation reaches it. ``timeout``: seconds before the call is given up (none by default)."""
         request = base_pb2.ExecutePlanRequest(session_id=session_id, operation_id=operation_id or str(uuid.uuid4()),
                                               user_context=base_pb2.UserContext(user_id=user_id),
                                               client_type="odoolake-engine")
         request.plan.CopyFrom(plan)
         try:
-            return [base_pb2.ExecutePlanResponse.FromString(raw) for raw in self.unary_stream["ExecutePlan"](request)]
+            return [base_pb2.ExecutePlanResponse.FromString(raw)
+                    for raw in self.unary_stream["ExecutePlan"](request, timeout=timeout)]
         except grpc.RpcError as exc:
             raise UpstreamError(exc) from None
 
@@ -110,11 +111,12 @@ class Upstream:
                 rows.extend(pyarrow.ipc.open_stream(io.BytesIO(result.local_relation.data)).read_all().to_pylist())
         return rows
 
-    def query_rows(self, session_id: str, user_id: str, relation: relations_pb2.Relation) -> list[dict]:
+    def query_rows(self, session_id: str, user_id: str, relation: relations_pb2.Relation,
+                   timeout: float | None = None) -> list[dict]:
         import pyarrow.ipc
 
         rows: list[dict] = []
-        for response in self.execute(session_id, user_id, base_pb2.Plan(root=relation)):
+        for response in self.execute(session_id, user_id, base_pb2.Plan(root=relation), timeout=timeout):
             if response.HasField("arrow_batch"):
                 reader = pyarrow.ipc.open_stream(io.BytesIO(response.arrow_batch.data))
                 rows.extend(reader.read_all().to_pylist())
