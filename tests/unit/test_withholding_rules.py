@@ -282,3 +282,28 @@ def test_codes_a_company_may_not_use_codes_out_of_force_and_unknown_taxes(spark)
     assert 4 not in rows
     found = {(r["reason"], r["action"], r["move_id"]) for r in held.collect()}
     assert found == {(reasons.ATC_NOT_IN_FORCE.code, "to_classify", 3), (reasons.UNKNOWN_TAX.code, "rejected", 4)}
+
+
+def test_a_payee_of_two_partners_prints_the_same_identity_whatever_order_its_lines_come_in(spark):
+    """Two partners share a TIN (one payee) and differ in name and country: the payee's 2307 and QAP rows print the
+    oldest partner's name whichever partner's line comes first. ``country`` is each partner's own (no form prints it
+    for a shared TIN); the rows take the greatest, so it too is the same whatever the order."""
+    from odoolake.pipeline import forms, silver
+    from odoolake.pipeline.schemas import RES_PARTNER
+    from tests.unit.journal import raw_frame
+
+    partners = [partner(4, "ABC Trading Inc.", True, "400-000-004-00000", country_id=[173, "Philippines"]),
+                partner(5, "ABC Trading Corporation", True, "400000004", country_id=[113, "Japan"])]
+    bills = [Bill(1, "2026-02-10", 4, 90, "100000.00", "2000.00"),
+             Bill(2, "2026-03-10", 5, 90, "50000.00", "1000.00")]
+    ewt, _, _ = silver_lines(spark, bills, partners, [tax(90, "WC120", 2)])
+    lines = forms.with_identity(ewt, silver.build_partners(raw_frame(spark, RES_PARTNER, partners)))
+    fours, fives = lines.where("partner_id = 4"), lines.where("partner_id = 5")
+    printed = []
+    for ordered in (fours.unionByName(fives), fives.unionByName(fours)):
+        for build in (forms.build_form_2307, forms.build_qap):
+            rows = [r.asDict() for r in build(ordered).collect()]
+            assert len(rows) == 1 and rows[0]["income_total" if build is forms.build_form_2307 else "income"] == (
+                D("150000.00"))
+            printed.append((rows[0]["payee_name"], rows[0]["payee_tin"], rows[0]["country"]))
+    assert printed == [("ABC Trading Inc.", "400000004", "Philippines")] * 4

@@ -98,7 +98,16 @@ def with_identity(lines: DataFrame, partners: DataFrame) -> DataFrame:
 
 
 def _identity() -> list[Column]:
-    return [F.first(c, ignorenulls=True).alias(c) for c in IDENTITY]
+    """A form row's payee identity. Every line of a payee carries the same identity (``silver.partners``: the oldest
+    partner of a shared TIN and branch) except ``country``, each partner's own; ``max`` takes the same one on every
+    rebuild, where ``first`` took whichever line came first (and cost Sail more to plan)."""
+    return [F.max(c).alias(c) for c in IDENTITY]
+
+
+def _nature() -> Column:
+    """The income description of a form row: its code's, the same on every rebuild where a quarter's lines fall under
+    two rows of the catalog with different descriptions (``first`` took whichever line came first)."""
+    return F.max(catalog.nature()).alias("nature")
 
 
 def _classified(ewt: DataFrame, *regimes: str) -> DataFrame:
@@ -108,7 +117,7 @@ def _classified(ewt: DataFrame, *regimes: str) -> DataFrame:
 def build_form_2307(ewt: DataFrame) -> DataFrame:
     lines = _classified(ewt, "EWT").withColumn("m", F.col("month") - (F.ceil(F.col("month") / 3) - 1) * 3)
     return lines.groupBy("agency", "quarter", "payee_key", "atc", "rate").agg(
-        *_identity(), F.first(catalog.nature(), ignorenulls=True).alias("nature"),
+        *_identity(), _nature(),
         _money_sum(F.col("base"), F.col("m") == 1).alias("income_month1"),
         _money_sum(F.col("base"), F.col("m") == 2).alias("income_month2"),
         _money_sum(F.col("base"), F.col("m") == 3).alias("income_month3"),
@@ -120,7 +129,7 @@ def build_form_2307(ewt: DataFrame) -> DataFrame:
 
 def build_qap(ewt: DataFrame) -> DataFrame:
     return _classified(ewt, "EWT", "FWT").groupBy("agency", "quarter", "regime", "payee_key", "atc", "rate").agg(
-        *_identity(), F.first(catalog.nature(), ignorenulls=True).alias("nature"),
+        *_identity(), _nature(),
         _money_sum(F.col("base")).alias("income"),
         _money_sum(F.col("tax_withheld")).alias("tax_withheld"),
     ).withColumn("schedule", F.when(F.col("rate") == 0, F.lit(2)).otherwise(F.lit(1)))
@@ -128,7 +137,7 @@ def build_qap(ewt: DataFrame) -> DataFrame:
 
 def build_sawt(ewt: DataFrame) -> DataFrame:
     return _classified(ewt, "CWT").groupBy("agency", "quarter", "payee_key", "atc", "rate").agg(
-        *_identity(), F.first(catalog.nature(), ignorenulls=True).alias("nature"),
+        *_identity(), _nature(),
         _money_sum(F.col("base")).alias("income"),
         _money_sum(F.col("tax_withheld")).alias("tax_withheld"),
     ).withColumnRenamed("payee_key", "payor_key")
