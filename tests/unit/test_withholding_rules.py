@@ -286,8 +286,8 @@ def test_codes_a_company_may_not_use_codes_out_of_force_and_unknown_taxes(spark)
 
 def test_a_payee_of_two_partners_prints_the_same_identity_whatever_order_its_lines_come_in(spark):
     """Two partners share a TIN (one payee) and differ in name and country: the payee's 2307 and QAP rows print the
-    oldest partner's name whichever partner's line comes first. ``country`` is each partner's own (no form prints it
-    for a shared TIN); the rows take the greatest, so it too is the same whatever the order."""
+    oldest partner's name whichever partner's line comes first. ``country`` and ``tin_status`` are each partner's own
+    (no form prints them for a shared TIN); the rows take the greatest, so they too are the same whatever the order."""
     from odoolake.pipeline import forms, silver
     from odoolake.pipeline.schemas import RES_PARTNER
     from tests.unit.journal import raw_frame
@@ -305,5 +305,5 @@ def test_a_payee_of_two_partners_prints_the_same_identity_whatever_order_its_lin
             rows = [r.asDict() for r in build(ordered).collect()]
             assert len(rows) == 1 and rows[0]["income_total" if build is forms.build_form_2307 else "income"] == (
                 D("150000.00"))
-            printed.append((rows[0]["payee_name"], rows[0]["payee_tin"], rows[0]["country"]))
-    assert printed == [("ABC Trading Inc.", "400000004", "Philippines")] * 4
+            printed.append((rows[0]["payee_name"], rows[0]["payee_tin"], rows[0]["country"], rows[0]["tin_status"]))
+    assert printed == [("ABC Trading Inc.", "400000004", "Philippines", "VALID")] * 4

@@ -98,9 +98,10 @@ def with_identity(lines: DataFrame, partners: DataFrame) -> DataFrame:
 
 
 def _identity() -> list[Column]:
-    """A form row's payee identity. Every line of a payee carries the same identity (``silver.partners``: the oldest
-    partner of a shared TIN and branch) except ``country``, each partner's own; ``max`` takes the same one on every
-    rebuild, where ``first`` took whichever line came first (and cost Sail more to plan)."""
+    """A form row's payee identity. Every line of a payee carries the same names and address (``silver.partners``: the
+    oldest partner's of a shared TIN and branch), but each partner its own ``country`` and ``tin_status`` (how its TIN
+    was written); ``max`` takes the same one on every rebuild, where ``first`` took whichever line came first (and
+    cost Sail more to plan)."""
     return [F.max(c).alias(c) for c in IDENTITY]
 
 
