@@ -221,10 +221,9 @@ def _native_month_end(home: Path, spark: object, ls: object, native_bronze: bool
         native_gold(scratch, done["batches"], done["periods"], "parquet")
         native_forms(scratch, done["batches"], done["periods"], date.today(), "parquet")
         shutil.rmtree(scratch)
-    build_index(warehouse, index, [])
-    if warm:
         for log in sorted(warehouse.glob("*/*/_delta_log")):  # open, as the host would have them from the month before
             delta_table(log.parent)
+    build_index(warehouse, index, [])
 
     def ingest() -> object:
         if not native_bronze:
@@ -236,7 +235,12 @@ def _native_month_end(home: Path, spark: object, ls: object, native_bronze: bool
             os.environ[native.NATIVE_ENV] = "off"
 
     def checked(stage: str, step: Callable[[], object]) -> Callable[[], object]:
-        return (lambda: (native_month_checks(spark, stage), step())[1]) if checks else step
+        """``step``, after the stage's checks when ``checks``."""
+        def run() -> object:
+            native_month_checks(spark, stage)
+            return step()
+
+        return run if checks else step
 
     def month_end(m: Meter) -> None:
         m.stage("bronze", ingest)
