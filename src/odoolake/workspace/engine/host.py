@@ -217,21 +217,35 @@ def warm_up(upstream: Upstream, user: str, stopping: threading.Event | None = No
     from odoolake.workspace.engine.protos import relations_pb2
     from odoolake.workspace.engine.upstream import UpstreamError
 
+    def warn(message: str, *args: object) -> None:
+        if stopping is None or not stopping.is_set():
+            LOG.warning(message, *args)
+
     session = f"warm-up-{uuid.uuid4()}"
     try:
         upstream.query_rows(session, user, relations_pb2.Relation(sql=relations_pb2.SQL(query="SELECT 1")),
                             timeout=WARM_UP_TIMEOUT)
         LOG.info("engine warm-up session made")
     except (UpstreamError, ValueError) as exc:  # ValueError: the channel was closed (the host is stopping)
-        if stopping is None or not stopping.is_set():
-            LOG.warning("the engine's warm-up session failed: %s", exc)
+        warn("the engine's warm-up session failed: %s", exc)
     finally:
         released = False
         with contextlib.suppress(ValueError):
             released = upstream.release_session(session, user)
-        if not released and (stopping is None or not stopping.is_set()):
-            LOG.warning("the engine's warm-up session %s was not released: Sail did not answer", session)
+        if not released:
+            warn("the engine's warm-up session %s was not released: Sail did not answer", session)
     return session
+
+
+def _stop_on_signal(stopping: threading.Event) -> Callable[..., None]:
+    """A signal handler that sets ``stopping`` from a thread of its own. Python runs handlers in the main thread,
+    which waits on ``stopping`` itself: set there, the handler could wait for the lock the interrupted wait holds,
+    and the host hung instead of stopping (seen when SIGTERM came as the host had just answered)."""
+
+    def handler(*_: object) -> None:
+        threading.Thread(target=stopping.set, name="stop-signal", daemon=True).start()
+
+    return handler
 
 
 def _claim_idle(home: Path) -> IO[str] | None:
@@ -354,8 +368,8 @@ def main(argv: list[str] | None = None) -> int:
               "started": time.time(), "engine_socket": str(engine_socket(home)),
               "front_socket": str(front_socket(home)), "startup_seconds": phases.seconds}
     # before the host is seen: a client may stop it as soon as it finds it, and is then answered with a clean stop
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _stop_on_signal(stopping))
     tmp = status_file(home).with_suffix(".tmp")
     tmp.write_text(json.dumps(status))
     os.replace(tmp, status_file(home))
