@@ -25,7 +25,9 @@ same machine state):
   also runs the new month's bronze on the native path (``ODOOLAKE_NATIVE_STEPS=on`` for that stage only).
   ``sail-native-month-checked`` makes each stage's checks on the engine first, as a built version would (those the
   prototype leaves out: ``native_month_checks``); ``sail-native-month-built`` is that as an engine host that ran the
-  full run on the engine would run it: the prototype's modules imported, but not run before and no table open.
+  full run on the engine would run it: the prototype's modules imported, but not run before and no table open;
+  ``sail-native-month-built-native`` is ``sail-native-month-built`` with the checks answered natively from the Delta
+  logs (``native_month.native_checks``), as a built native path would make them.
 - ``honest``: the same logical work in DuckDB SQL, every table written to Delta with delta-rs (``floor_honest``).
 - ``lean``: the core arithmetic only, parquet out (``floor_lean``): a lower bound.
 
@@ -63,7 +65,7 @@ EXTRA = date(2026, 11, 1)
 MODELS = ("res_company", "res_partner", "account_tax", "account_move", "account_move_line", "res_currency_rate")
 ENGINES = ("sail", "sail-pyspark", "sail-native", "sail-baseline", "sail-new-period", "sail-tiny-month",
            "sail-native-month", "sail-native-month-all", "sail-native-month-checked",
-           "sail-native-month-built", "honest", "lean")
+           "sail-native-month-built", "sail-native-month-built-native", "honest", "lean")
 TINY_MONTH_MOVES = 20
 PIPELINES = tuple(kind for kind in ENGINES if kind.startswith("sail"))  # odoolake itself, not a floor
 LABELS = {"sail": "odoolake (Sail + Delta)", "sail-pyspark": "odoolake, PySpark path only",
@@ -75,6 +77,7 @@ LABELS = {"sail": "odoolake (Sail + Delta)", "sail-pyspark": "odoolake, PySpark 
           "sail-native-month-all": "odoolake, PySpark path, new month all native (prototype)",
           "sail-native-month-checked": "odoolake, PySpark path, new month's silver, gold, forms native, checked",
           "sail-native-month-built": "odoolake, PySpark path, new month's silver, gold, forms native, cold, checked",
+          "sail-native-month-built-native": "odoolake, PySpark path, new month native, cold, checked natively",
           "honest": "DuckDB honest floor (Delta)", "lean": "DuckDB lean floor (parquet)"}
 STAGES = ("bronze", "silver", "gold+features", "forms")
 
@@ -178,6 +181,11 @@ def _link_raw(src: Path, dest: Path) -> None:
                 link.symlink_to(f)
 
 
+# How each native-month variant makes the stages' checks (none: the prototype's most favourable form)
+_CHECKS = {"sail-native-month-checked": "engine", "sail-native-month-built": "engine",
+           "sail-native-month-built-native": "native"}
+
+
 def native_month_checks(spark: object, stage: str) -> None:
     """What the pipeline's stage asks the engine before its work and the prototype does not: the tables' layout,
     whether partners, taxes or companies must be rebuilt from a new delivery of theirs (rebuilt on the engine if so),
@@ -196,16 +204,25 @@ def native_month_checks(spark: object, stage: str) -> None:
 
 
 def _native_month_end(home: Path, spark: object, ls: object, native_bronze: bool, warm: bool = True,
-                      checks: bool = False) -> Callable[[Meter], None]:
+                      checks: str | None = None) -> Callable[[Meter], None]:
     """The new month with silver, gold and the forms run by ``native_month``'s prototype after bronze (the engine's,
     or with ``native_bronze`` the local platform's native path). Unmetered before it: the index of bronze's record
     versions and the prototype's imports, as a long-lived host would have them; when ``warm`` also the prototype run
     once (on a copy of the lake, redoing its last batch) and the lake's tables open. With ``checks``, each stage's
-    checks (``native_month_checks``) are made on the engine first, as a built version would make them."""
+    checks are made first, as a built version would make them: on the engine (``"engine"``: ``native_month_checks``)
+    or from the Delta logs (``"native"``: ``native_month.native_checks``)."""
     import deltalake  # noqa: F401  (a host imports what it runs at start)
     import duckdb  # noqa: F401
     import floor_honest  # noqa: F401
-    from native_month import build_index, delta_table, native_forms, native_gold, native_silver
+    from native_month import (
+        build_index,
+        delta_table,
+        dimension_layouts,
+        native_checks,
+        native_forms,
+        native_gold,
+        native_silver,
+    )
 
     from odoolake.pipeline import bronze, native
 
@@ -224,6 +241,7 @@ def _native_month_end(home: Path, spark: object, ls: object, native_bronze: bool
         for log in sorted(warehouse.glob("*/*/_delta_log")):  # open, as the host would have them from the month before
             delta_table(log.parent)
     build_index(warehouse, index, [])
+    dimensions = dimension_layouts(warehouse) if checks == "native" else {}
 
     def ingest() -> object:
         if not native_bronze:
@@ -237,7 +255,10 @@ def _native_month_end(home: Path, spark: object, ls: object, native_bronze: bool
     def checked(stage: str, step: Callable[[], object]) -> Callable[[], object]:
         """``step``, after the stage's checks when ``checks``."""
         def run() -> object:
-            native_month_checks(spark, stage)
+            if checks == "native":
+                native_checks(warehouse, stage, dimensions)
+            else:
+                native_month_checks(spark, stage)
             return step()
 
         return run if checks else step
@@ -285,8 +306,8 @@ def worker_sail(raw: Path, extra: Path, home: Path, kind: str = "sail") -> dict:
         full_calls = calls.report()
         full_totals, counts = totals(), pipeline_counts(spark)
         new_month = _native_month_end(home, spark, ls, kind == "sail-native-month-all",
-                                      warm=kind != "sail-native-month-built",
-                                      checks=kind in ("sail-native-month-built", "sail-native-month-checked")) \
+                                      warm=not kind.startswith("sail-native-month-built"),
+                                      checks=_CHECKS.get(kind)) \
             if kind.startswith("sail-native-month") else month_end
         _link_raw(extra, local_raw)
         incremental = Meter(home)

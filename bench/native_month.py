@@ -421,6 +421,113 @@ def native_forms(warehouse: Path, batches: list[str], periods: list[str], as_of:
         raise RuntimeError(f"native forms: {off} quarter(s) of the form tables disagree with gold")
 
 
+# -- the stages' checks, natively -------------------------------------------------------------------------------------
+
+# Delta's names of the primitive types Spark spells otherwise (``simpleString``)
+_SPARK_NAMES = {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint"}
+
+
+def _simple(kind: Any) -> str:
+    """A Delta schema's type (its JSON) as Spark's ``simpleString`` spells it."""
+    if isinstance(kind, str):
+        return _SPARK_NAMES.get(kind, kind)
+    if kind["type"] == "array":
+        return f"array<{_simple(kind['elementType'])}>"
+    if kind["type"] == "map":
+        return f"map<{_simple(kind['keyType'])},{_simple(kind['valueType'])}>"
+    return "struct<" + ",".join(f"{f['name']}:{_simple(f['type'])}" for f in kind["fields"]) + ">"
+
+
+def delta_layout(path: Path, table: Any = None) -> list[tuple[str, str]]:
+    """A Delta table's columns and their types, in order, from its log (what ``spark.table(name).schema`` gives);
+    ``table`` to read it from a ``DeltaTable`` other than the one kept open."""
+    schema = json.loads((table or delta_table(path)).schema().to_json())
+    return [(f["name"], _simple(f["type"])) for f in schema["fields"]]
+
+
+def _table_path(warehouse: Path, name: str) -> Path:
+    schema, _, table = name.partition(".")
+    return warehouse / schema / table
+
+
+def _exists(warehouse: Path, name: str) -> bool:
+    return (_table_path(warehouse, name) / "_delta_log").is_dir()
+
+
+def _outdated(warehouse: Path, expected: dict[str, dict[str, str]]) -> list[str]:
+    """``io.outdated`` from the tables' logs."""
+    stale = []
+    for name, columns in expected.items():
+        if _exists(warehouse, name):
+            have = dict(delta_layout(_table_path(warehouse, name)))
+            if any(have.get(column) != kind for column, kind in columns.items()):
+                stale.append(name)
+    return stale
+
+
+def _committed_at(warehouse: Path, name: str) -> int | None:
+    """The table's latest commit time (ms) from its log, as ``io.last_commit_at`` reads ``DESCRIBE HISTORY``."""
+    if not _exists(warehouse, name):
+        return None
+    last = delta_table(_table_path(warehouse, name)).history(1)
+    return int(last[0]["timestamp"]) if last else None
+
+
+def _column(warehouse: Path, name: str, column: str) -> list[Any]:
+    return delta_table(_table_path(warehouse, name)).to_pyarrow_table(columns=[column]).column(column).to_pylist()
+
+
+def dimension_layouts(warehouse: Path) -> dict[str, list[tuple[str, str]]]:
+    """What a built native path would hold as constants: each dimension table's layout as its build writes it (here
+    read from the lake before the new month, unmetered, without keeping the tables open: they were written by that
+    build)."""
+    from deltalake import DeltaTable
+
+    from odoolake.pipeline import silver
+
+    paths = {table: _table_path(warehouse, table) for _, table, _ in silver.DIMENSIONS}
+    return {table: delta_layout(path, DeltaTable(str(path))) for table, path in paths.items()}
+
+
+def native_checks(warehouse: Path, stage: str, dimensions: dict[str, list[tuple[str, str]]]) -> list[str]:
+    """What ``native_month_checks`` asks the engine, answered from the Delta logs and the logs' small tables instead:
+    the tables' layout, whether a dimension's bronze was committed after it (then it would be rebuilt: raised here,
+    the prototype does not rebuild dimensions), the pending batches and quarters, the forms' partitioning. Returns
+    the periods (gold) or quarters (forms) pending, as the engine's checks do."""
+    from odoolake.pipeline import forms, gold, io, silver
+
+    missing = [s for s in io.SCHEMAS if not (warehouse / s).is_dir()]
+    if missing:
+        raise RuntimeError(f"native checks: schemas {missing} missing")
+    pending: list[str] = []
+    if stage == "silver":
+        stale = _outdated(warehouse, silver.LAYOUT)
+        for raw, table, _ in silver.DIMENSIONS:
+            built_at, received_at = _committed_at(warehouse, table), _committed_at(warehouse, raw.bronze_table)
+            if built_at is None or received_at is None or built_at <= received_at \
+                    or delta_layout(_table_path(warehouse, table)) != dimensions[table]:
+                stale.append(table)
+    elif stage == "gold":
+        stale = _outdated(warehouse, gold.LAYOUT)
+        done = set(_column(warehouse, io.GOLD_LOG, "batch_id")) if _exists(warehouse, io.GOLD_LOG) else set()
+        logged = delta_table(_table_path(warehouse, io.SILVER_LOG)).to_pyarrow_table(columns=["batch_id", "periods"])
+        pending = sorted({p for r in logged.to_pylist() if r["batch_id"] not in done
+                          for p in (r["periods"] or "").split(",") if p})
+    else:
+        tables = (*forms.QUARTER_TABLES, forms.FORMS_LOG)
+        stale = [t for t in tables if not _exists(warehouse, t)] or _outdated(warehouse, forms.LAYOUT)
+        stale += [t for t in forms.QUARTER_TABLES
+                  if delta_table(_table_path(warehouse, t)).metadata().partition_columns != list(forms.BY_QUARTER)]
+        done = set(_column(warehouse, forms.FORMS_LOG, "batch_id"))
+        new = [b for b in sorted(_column(warehouse, io.GOLD_LOG, "batch_id")) if b not in done]
+        logged = delta_table(_table_path(warehouse, io.SILVER_LOG)).to_pyarrow_table(columns=["batch_id", "periods"])
+        pending = sorted({forms.quarter_of(p) for r in logged.to_pylist() if r["batch_id"] in new
+                          for p in (r["periods"] or "").split(",") if p})
+    if stale:
+        raise RuntimeError(f"native checks: {stale} would be rebuilt whole, which the prototype does not do")
+    return pending
+
+
 # -- what each wrote --------------------------------------------------------------------------------------------------
 
 def written_counts(warehouse: Path, periods: list[str]) -> dict[str, int]:
