@@ -32,6 +32,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+from cpu_time import cpu_of
 from gold_fixture import timed_statement, write_gold_transactions
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +56,7 @@ class Cpu:
         self.procs = [psutil.Process(), psutil.Process(engine_pid)]
 
     def now(self) -> float:
-        return sum(sum(p.cpu_times()[:2]) for p in self.procs)
+        return cpu_of(self.procs)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from functools import reduce
 from pathlib import Path
 
+from cpu_time import engine_cpu
 from saved import save_results
 
 HERE = Path(__file__).resolve().parent
@@ -28,7 +29,6 @@ SHAPES = ("nested", "balanced")
 
 
 def measure(home: Path, period: str, rounds: int, calls: int) -> dict[str, dict[str, list[float]]]:
-    from profile_writes import cpu_of_children
     from pyspark.sql import Column, DataFrame
     from pyspark.sql import functions as F
 
@@ -78,10 +78,10 @@ def measure(home: Path, period: str, rounds: int, calls: int) -> dict[str, dict[
         for what in spent:
             for shape in SHAPES:
                 collect: Callable[[], object] = built[shape][what].collect
-                before = cpu_of_children()
+                before = engine_cpu()
                 for _ in range(calls):
                     collect()
-                spent[what][shape].append((cpu_of_children() - before) / calls * 1000)
+                spent[what][shape].append((engine_cpu() - before) / calls * 1000)
     engine.close()
     return spent
 

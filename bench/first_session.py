@@ -17,22 +17,17 @@ import time
 from pathlib import Path
 
 import ab
+from cpu_time import engine_cpu
 
 MEASURES = ("first_ms", "first_host_cpu_ms", "later_ms", "later_host_cpu_ms")
 
 
 def worker(sessions: int, pause: int) -> None:
-    import psutil
     import pyspark.sql.connect.session  # noqa: F401  # imported before the clock, as a client has it
 
     import odoolake
     from odoolake.config import WorkspacePaths
     from odoolake.workspace.engine import LocalEngine
-
-    me = psutil.Process()
-
-    def host_cpu() -> float:
-        return sum(sum(p.cpu_times()[:2]) for p in me.children(recursive=True))
 
     opened: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -40,10 +35,10 @@ def worker(sessions: int, pause: int) -> None:
         engine.lease()
         time.sleep(pause)
         for _ in range(sessions):
-            started, cpu = time.perf_counter(), host_cpu()
+            started, cpu = time.perf_counter(), engine_cpu()
             spark = engine.session()
             spark.sql("SELECT 1").collect()
-            opened.append(((time.perf_counter() - started) * 1000, (host_cpu() - cpu) * 1000))
+            opened.append(((time.perf_counter() - started) * 1000, (engine_cpu() - cpu) * 1000))
         engine.close()
     later = opened[1:] or opened
     print(json.dumps({"src": str(Path(odoolake.__file__).parent.parent),

@@ -20,6 +20,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from cpu_time import cpu_of
 from gold_fixture import write_gold_transactions
 
 QUERY = ("SELECT agency, SUM(withholding_tax) AS total_wht FROM gold.bir_transactions "
@@ -54,9 +55,6 @@ def main() -> None:
                 session.client.disable_reattachable_execute()
         processes = [psutil.Process(), psutil.Process(status["pid"])]
 
-        def cpu() -> float:
-            return sum(sum(p.cpu_times()[:2]) for p in processes)
-
         wall: dict[str, list[float]] = {name: [] for name in paths}
         used: dict[str, list[float]] = {name: [] for name in paths}
         for session in paths.values():
@@ -64,10 +62,10 @@ def main() -> None:
         load = os.getloadavg()[0]
         for i in range(args.queries):
             for name, session in paths.items():
-                c0, t0 = cpu(), time.perf_counter()
+                c0, t0 = cpu_of(processes), time.perf_counter()
                 session.sql(QUERY.format(month=1 + i % 12)).collect()
                 wall[name].append((time.perf_counter() - t0) * 1000)
-                used[name].append((cpu() - c0) * 1000)
+                used[name].append((cpu_of(processes) - c0) * 1000)
         p50 = {name: statistics.median(values) for name, values in wall.items()}
         report = {"date": date.today().isoformat(), "queries": args.queries, "load": [round(load, 2),
                                                                                       round(os.getloadavg()[0], 2)],

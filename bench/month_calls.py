@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
+from cpu_time import engine_cpu
 from saved import save_results
 
 HERE = Path(__file__).resolve().parent
@@ -35,13 +35,10 @@ class CpuPerCall:
     """Wraps a session's stub: each call's host and client CPU, keyed by call, pipeline site and written table."""
 
     def __init__(self) -> None:
-        self.me = psutil.Process()
         self.rows: list[tuple[str, str, float, float]] = []
 
     def cpu(self) -> tuple[float, float]:
-        from profile_writes import cpu_of_children
-
-        return cpu_of_children(), sum(self.me.cpu_times()[:2])
+        return engine_cpu(), time.process_time()
 
     def install(self, spark: Any) -> None:
         stub = spark.client._stub

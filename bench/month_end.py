@@ -57,6 +57,7 @@ from pathlib import Path
 
 import psutil
 from ab import src_env
+from cpu_time import tree_cpu
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -132,17 +133,11 @@ class Meter:
             time.sleep(0.05)
 
     def _usage(self) -> tuple[float, int]:
-        cpu, read = 0.0, 0
-        own = self.proc.cpu_times()
-        cpu += own.children_user + own.children_system  # children that have exited
+        read = 0
         for p in self._tree():
-            try:
-                t = p.cpu_times()
-                cpu += t.user + t.system
+            with contextlib.suppress(psutil.Error):
                 read += p.io_counters().read_chars
-            except psutil.Error:
-                pass
-        return cpu, read
+        return tree_cpu(self.proc), read
 
     def stage(self, name: str, fn: Callable[[], object]) -> object:
         self._window = 0

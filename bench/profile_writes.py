@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+from cpu_time import engine_cpu
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -124,26 +125,15 @@ def time_writes(log: list[dict], rss: PeakRss | None = None) -> None:
             depth[0] += 1
             if rss is not None:
                 rss.reset()
-            started, cpu = time.perf_counter(), cpu_of_children()
+            started, cpu = time.perf_counter(), engine_cpu()
             try:
                 return _original(df, name, *args, **kwargs)
             finally:
                 depth[0] -= 1
                 log.append({"write": _fn, "table": name, "seconds": round(time.perf_counter() - started, 3),
-                            "engine_cpu": round(cpu_of_children() - cpu, 3),
+                            "engine_cpu": round(engine_cpu() - cpu, 3),
                             "peak_rss_gib": round(rss.peak / 2**30, 2) if rss is not None else None})
         setattr(io, fn_name, timed)
-
-
-def cpu_of_children() -> float:
-    total = 0.0
-    for child in psutil.Process().children(recursive=True):
-        try:
-            t = child.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
 
 
 def thread_cpu() -> collections.Counter[str]:
@@ -209,13 +199,13 @@ def main() -> None:
             "forms": lambda: (forms.run(spark), forms.check_in_step(spark)),
         }
         for stage in stages:
-            before = (time.perf_counter(), time.process_time(), cpu_of_children(), len(writes))
+            before = (time.perf_counter(), time.process_time(), engine_cpu(), len(writes))
             threads = thread_cpu()
             run[stage]()
             wall = time.perf_counter() - before[0]
             by_thread = {name: round(cpu, 2) for name, cpu in (thread_cpu() - threads).most_common() if cpu >= 0.01}
             out["stages"][stage] = {"wall": round(wall, 2), "client_cpu": round(time.process_time() - before[1], 2),
-                                    "engine_cpu": round(cpu_of_children() - before[2], 2),
+                                    "engine_cpu": round(engine_cpu() - before[2], 2),
                                     "engine_cpu_by_thread": by_thread, "writes": writes[before[3]:]}
             print(f"{stage}: {wall:.2f} s wall, engine CPU {out['stages'][stage]['engine_cpu']:.2f} s "
                   f"(by thread: {by_thread})", file=sys.stderr)

@@ -46,6 +46,7 @@ from functools import partial
 from pathlib import Path
 from typing import cast
 
+from cpu_time import cpu_of
 from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.errors import ErrorCodes
@@ -675,7 +676,7 @@ def measure(queries: int, rounds: int) -> dict:
         cpu = {kind: psutil.Process(proc.pid) for kind, proc in proxies.items()}
 
         def spent() -> dict[str, float]:
-            return {kind: sum(process.cpu_times()[:2]) for kind, process in cpu.items()}
+            return {kind: cpu_of([process]) for kind, process in cpu.items()}
 
         urls = {"direct_plain": f"sc://{target}", "direct": f"sc://localhost:{port}/;token={TOKEN}"}
         urls.update({kind: f"sc://localhost:{ports[kind]}/;token={TOKEN}" for kind in KINDS})

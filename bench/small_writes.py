@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from profile_writes import cpu_of_children
+from cpu_time import engine_cpu
 
 TABLES = (("silver.ewt_lines", ("period",)), ("silver.move_lines", ("period",)), ("silver.vat_lines", ("period",)),
           ("silver.payee_ytd", ()), ("gold.bir_transactions", ()))
@@ -52,7 +52,7 @@ def main() -> None:
                 location = str(paths.warehouse.joinpath(*table.split(".")))
                 for kind in KINDS:
                     rows = spark.table(table).where(where)
-                    wall, cpu, engine_cpu = time.perf_counter(), time.process_time(), cpu_of_children()
+                    wall, cpu, host = time.perf_counter(), time.process_time(), engine_cpu()
                     if kind == "sail":
                         io.replace_where(rows, table, where, list(partitions))
                     else:
@@ -61,16 +61,16 @@ def main() -> None:
                             deltalake.write_deltalake(location, collected, mode="overwrite", predicate=where,
                                                       partition_by=list(partitions) or None)
                     spent.setdefault((table, kind), []).append((
-                        time.perf_counter() - wall, time.process_time() - cpu, cpu_of_children() - engine_cpu))
+                        time.perf_counter() - wall, time.process_time() - cpu, engine_cpu() - host))
         for table, _ in TABLES:
             count = spark.table(table).where(where).count()
             report["tables"][table] = {"rows": count}
             for kind in KINDS:
                 runs = spent[(table, kind)]
-                wall, cpu, engine_cpu = (round(statistics.median(r[i] for r in runs) * 1000, 1) for i in range(3))
-                report["tables"][table][kind] = {"wall_ms": wall, "client_cpu_ms": cpu, "engine_cpu_ms": engine_cpu}
+                wall, cpu, host = (round(statistics.median(r[i] for r in runs) * 1000, 1) for i in range(3))
+                report["tables"][table][kind] = {"wall_ms": wall, "client_cpu_ms": cpu, "engine_cpu_ms": host}
                 print(f"{table:22s} {count:7d} rows  {kind:8s} wall {wall:7.1f} ms  client CPU {cpu:6.1f} ms  "
-                      f"engine CPU {engine_cpu:6.1f} ms", flush=True)
+                      f"engine CPU {host:6.1f} ms", flush=True)
     out = Path(__file__).resolve().parent / "results" / f"small_writes-{time.strftime('%Y-%m-%d-%H%M%S')}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
+from cpu_time import engine_cpu
 from native_month import snapshot_copy
 from saved import save_results
 
@@ -31,16 +31,11 @@ class _Captured(Exception):
 
 def per_call(call: Callable[[], object], calls: int) -> tuple[float, float]:
     """Milliseconds of CPU per call: (engine host, client). One call first, not counted."""
-    me = psutil.Process()
-
-    def cpu() -> tuple[float, float]:
-        return (sum(sum(p.cpu_times()[:2]) for p in me.children(recursive=True)), sum(me.cpu_times()[:2]))
-
     call()
-    host0, client0 = cpu()
+    host0, client0 = engine_cpu(), time.process_time()
     for _ in range(calls):
         call()
-    host1, client1 = cpu()
+    host1, client1 = engine_cpu(), time.process_time()
     return (host1 - host0) / calls * 1000, (client1 - client0) / calls * 1000
 
 

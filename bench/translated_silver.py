@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
+from cpu_time import engine_cpu
 from saved import save_results
 
 HERE = Path(__file__).resolve().parent
@@ -32,11 +32,6 @@ sys.path.insert(0, str(HERE))
 KINDS = ("engine", "translated")
 # Functions SQLFrame's DuckDB dialect leaves under their Spark names
 MACROS = ("CREATE MACRO to_date(x) AS CAST(x AS DATE)", "CREATE MACRO startswith(a, b) AS starts_with(a, b)")
-
-
-def _cpu(proc: psutil.Process, children: bool) -> float:
-    procs = proc.children(recursive=True) if children else [proc]
-    return sum(sum(p.cpu_times()[:2]) for p in procs)
 
 
 def _statement(spark: object, period: str) -> object:
@@ -57,12 +52,11 @@ def engine_round(home: Path, period: str, calls: int) -> dict:
 
     engine = LocalEngine(WorkspacePaths.from_env(home).ensure())
     spark = engine.session()
-    me = psutil.Process()
     rows = _statement(spark, period).count()  # type: ignore[attr-defined]
-    host0, client0, wall0 = _cpu(me, True), _cpu(me, False), time.perf_counter()
+    host0, client0, wall0 = engine_cpu(), time.process_time(), time.perf_counter()
     for _ in range(calls):
         _statement(spark, period).count()  # type: ignore[attr-defined]
-    host, client = _cpu(me, True) - host0, _cpu(me, False) - client0
+    host, client = engine_cpu() - host0, time.process_time() - client0
     wall = time.perf_counter() - wall0
     engine.close()
     return {"rows": rows, "wall_ms": wall / calls * 1000, "cpu_ms": (host + client) / calls * 1000,
@@ -89,18 +83,17 @@ def translated_round(home: Path, period: str, calls: int, sqlframe: Path) -> dic
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM _arrow_{name}")
     for macro in MACROS:
         con.execute(macro)
-    me = psutil.Process()
     parts = {"build the DataFrame": 0.0, "generate SQL": 0.0, "DuckDB": 0.0}
     rows = 0
     wall0 = time.perf_counter()
     for _ in range(calls + 1):
-        c0 = _cpu(me, False)
+        c0 = time.process_time()
         df = _statement(spark, period)
-        c1 = _cpu(me, False)
+        c1 = time.process_time()
         sql = df.sql(optimize=False)  # type: ignore[attr-defined]
-        c2 = _cpu(me, False)
+        c2 = time.process_time()
         rows = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
-        c3 = _cpu(me, False)
+        c3 = time.process_time()
         if _ == 0:  # the first call warms imports, not counted
             wall0 = time.perf_counter()
             continue

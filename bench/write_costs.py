@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
+from cpu_time import tree_cpu
 from native_month import snapshot_copy
 from saved import save_results
 
@@ -77,25 +77,20 @@ def measure(home: Path, stages: list[str]) -> list[dict]:
     engine = LocalEngine(WorkspacePaths.from_env(home).ensure())
     spark = engine.session()
     spark.sql("SELECT 1").collect()  # the session's first call is not any write's
-    me = psutil.Process()
-
-    def cpu() -> float:
-        return sum(sum(p.cpu_times()[:2]) for p in [me, *me.children(recursive=True)])
-
     rows: list[dict] = []
 
     def measured(write: Callable[..., None]) -> Callable[..., None]:
         def wrapped(df, name: str, *args, **kwargs) -> None:
-            c0 = cpu()
+            c0 = tree_cpu()
             df.where(F.lit(False)).collect()
-            c1 = cpu()
+            c1 = tree_cpu()
             df.createOrReplaceTempView("_write_costs_input")
             explained = "\n".join(r[0] for r in spark.sql("EXPLAIN ANALYZE SELECT * FROM _write_costs_input").collect())
-            c2 = cpu()
+            c2 = tree_cpu()
             started = time.perf_counter()
             write(df, name, *args, **kwargs)
             rows.append({"table": name, "plan": round(c1 - c0, 3), "query": round(c2 - c1, 3),
-                         "operators": round(operator_seconds(explained), 3), "write": round(cpu() - c2, 3),
+                         "operators": round(operator_seconds(explained), 3), "write": round(tree_cpu() - c2, 3),
                          "write_wall": round(time.perf_counter() - started, 3)})
         return wrapped
 
