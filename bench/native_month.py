@@ -48,7 +48,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import psutil
+from cpu_time import tree_cpu
 from saved import save_results
 
 HERE = Path(__file__).resolve().parent
@@ -70,17 +70,6 @@ def connect(database: str = ":memory:") -> Any:
     con = duckdb.connect(database)
     con.execute("SET threads = 1")
     return con
-
-
-def _tree_cpu(proc: psutil.Process) -> float:
-    total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
-        except psutil.NoSuchProcess:
-            pass
-    return total
 
 
 # The bronze columns each step reads (a scan through delta-rs reads only these)
@@ -423,26 +412,14 @@ def native_forms(warehouse: Path, batches: list[str], periods: list[str], as_of:
 
 # -- the stages' checks, natively -------------------------------------------------------------------------------------
 
-# Delta's names of the primitive types Spark spells otherwise (``simpleString``)
-_SPARK_NAMES = {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint"}
-
-
-def _simple(kind: Any) -> str:
-    """A Delta schema's type (its JSON) as Spark's ``simpleString`` spells it."""
-    if isinstance(kind, str):
-        return _SPARK_NAMES.get(kind, kind)
-    if kind["type"] == "array":
-        return f"array<{_simple(kind['elementType'])}>"
-    if kind["type"] == "map":
-        return f"map<{_simple(kind['keyType'])},{_simple(kind['valueType'])}>"
-    return "struct<" + ",".join(f"{f['name']}:{_simple(f['type'])}" for f in kind["fields"]) + ">"
-
-
 def delta_layout(path: Path, table: Any = None) -> list[tuple[str, str]]:
-    """A Delta table's columns and their types, in order, from its log (what ``spark.table(name).schema`` gives);
-    ``table`` to read it from a ``DeltaTable`` other than the one kept open."""
-    schema = json.loads((table or delta_table(path)).schema().to_json())
-    return [(f["name"], _simple(f["type"])) for f in schema["fields"]]
+    """A Delta table's columns and their types, in order, from its log, as ``spark.table(name).schema`` gives them
+    (Delta's schema is Spark's JSON, read with PySpark's own parser); ``table`` to read it from a ``DeltaTable`` other
+    than the one kept open."""
+    from pyspark.sql.types import StructType
+
+    schema = StructType.fromJson(json.loads((table or delta_table(path)).schema().to_json()))
+    return [(f.name, f.dataType.simpleString()) for f in schema.fields]
 
 
 def _table_path(warehouse: Path, name: str) -> Path:
@@ -581,7 +558,6 @@ def _restore(snap: Path, home: Path) -> None:
 
 def worker(kind: str, snap: Path, home: Path) -> dict:
     _restore(snap, home)
-    me = psutil.Process()
     warehouse, whole_month = home / "warehouse", kind.startswith("month-")
     if "engine" in kind:
         from odoolake.config import WorkspacePaths
@@ -604,9 +580,9 @@ def worker(kind: str, snap: Path, home: Path) -> dict:
             month()
             shutil.rmtree(home / "warehouse")  # the tables' files as they were, under the running host
             shutil.copytree(snap / "warehouse", home / "warehouse", symlinks=True)
-        cpu0, wall0 = _tree_cpu(me), time.perf_counter()
+        cpu0, wall0 = tree_cpu(), time.perf_counter()
         result = month()
-        wall, cpu = time.perf_counter() - wall0, _tree_cpu(me) - cpu0
+        wall, cpu = time.perf_counter() - wall0, tree_cpu() - cpu0
         periods = result.periods
         engine.close()
     else:
@@ -619,12 +595,12 @@ def worker(kind: str, snap: Path, home: Path) -> dict:
         def run() -> dict:
             if index is not None:  # the index as bronze would have kept it up to the new month
                 build_index(warehouse, index, new_batches(warehouse))
-            cpu0, wall0 = _tree_cpu(me), time.perf_counter()
+            cpu0, wall0 = tree_cpu(), time.perf_counter()
             done = native_silver(warehouse, index=index, files=files)
             if whole_month:
                 native_gold(warehouse, done["batches"], done["periods"], files)
                 native_forms(warehouse, done["batches"], done["periods"], date.today(), files)
-            done.update(wall=time.perf_counter() - wall0, cpu=_tree_cpu(me) - cpu0)
+            done.update(wall=time.perf_counter() - wall0, cpu=tree_cpu() - cpu0)
             return done
 
         if kind.endswith("-warm"):  # as a long-lived engine host would run it: once before, on a copy of its own
@@ -637,7 +613,8 @@ def worker(kind: str, snap: Path, home: Path) -> dict:
 
 
 def setup(size: int, snap: Path, moves: int | None = None) -> None:
-    """The lake after a full run, then the new month's bronze (only its first ``moves`` moves, when given)."""
+    """The lake after a full run as the month-end makes it (bronze, silver, gold with its features, the forms), then
+    the new month's bronze (only its first ``moves`` moves, when given)."""
     from month_end import _link_raw, ensure_data, new_period_only
 
     from odoolake.cli.common import dbfs_lister
@@ -659,6 +636,7 @@ def setup(size: int, snap: Path, moves: int | None = None) -> None:
     bronze.ingest(spark, "dbfs:/raw/odoo", ls)
     silver.run(spark)
     gold.run(spark)
+    gold.refresh_features(spark)  # as the month-end's full run leaves the lake: the new month's gold refreshes them
     forms.run(spark)
     _link_raw(extra, local_raw)
     print("the new month's bronze …", file=sys.stderr, flush=True)

@@ -3,6 +3,7 @@ gold and forms read and write, and tables kept open between calls. docs/performa
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -64,4 +65,134 @@ def test_rows_written_keep_the_table_schema_and_replace_only_what_the_predicate_
     native_month.scan_delta(con, "moves", table, "parquet")
     assert con.execute("SELECT move_id, note, period FROM moves ORDER BY 1").fetchall() == [
         (1, "a", "2026-10"), (3, None, "2026-11")]
+    native_month._OPEN.clear()
+
+
+# -- the stages' checks answered from the Delta logs (docs/performance.md's fifteenth pass) ----------------------------
+
+def test_a_layout_read_from_the_log_names_each_type_as_spark_does(tmp_path: Path) -> None:
+    table = tmp_path / "t"
+    rows = pa.table({
+        "id": pa.array([1], pa.int64()), "n": pa.array([1], pa.int32()),
+        "amount": pa.array([1], pa.decimal128(18, 2)), "day": pa.array([0], pa.date32()),
+        "at": pa.array([0], pa.timestamp("us", tz="UTC")), "ok": [True], "tags": pa.array([["a"]]),
+        "pair": pa.array([{"a": "x", "b": 1}], pa.struct([("a", pa.string()), ("b", pa.int64())]))})
+    write_deltalake(str(table), rows)
+    assert native_month.delta_layout(table) == [
+        ("id", "bigint"), ("n", "int"), ("amount", "decimal(18,2)"), ("day", "date"), ("at", "timestamp"),
+        ("ok", "boolean"), ("tags", "array<string>"), ("pair", "struct<a:string,b:bigint>")]
+    native_month._OPEN.clear()
+
+
+def _table(warehouse: Path, name: str, rows: pa.Table, partition_by: list[str] | None = None) -> None:
+    schema, _, table = name.partition(".")
+    write_deltalake(str(warehouse / schema / table), rows, mode="overwrite", partition_by=partition_by)
+
+
+def _one(column: str = "id") -> pa.Table:
+    return pa.table({column: pa.array([1], pa.int64())})
+
+
+def _committed_after(warehouse: Path, later: str, earlier: str) -> None:
+    """Write ``later`` again until its commit time is past ``earlier``'s (commit times are in milliseconds)."""
+    while native_month._committed_at(warehouse, later) <= native_month._committed_at(warehouse, earlier):  # type: ignore[operator]
+        _table(warehouse, later, _one())
+
+
+def _silver_lake(warehouse: Path) -> dict[str, list[tuple[str, str]]]:
+    """Bronze dimensions, then silver's dimensions built after them; the layouts their build writes."""
+    from odoolake.pipeline import silver
+
+    for schema in ("bronze", "silver", "gold"):
+        (warehouse / schema).mkdir(parents=True, exist_ok=True)
+    for raw, table, _ in silver.DIMENSIONS:
+        _table(warehouse, raw.bronze_table, _one())
+        _table(warehouse, table, _one())
+        _committed_after(warehouse, table, raw.bronze_table)
+    return {table: [("id", "bigint")] for _, table, _ in silver.DIMENSIONS}
+
+
+def test_native_silver_checks_pass_a_lake_whose_dimensions_are_newer_than_their_bronze(tmp_path: Path) -> None:
+    layouts = _silver_lake(tmp_path)
+    assert native_month.native_checks(tmp_path, "silver", layouts) == []
+    native_month._OPEN.clear()
+
+
+def test_native_silver_checks_refuse_a_dimension_received_again_since_it_was_built(tmp_path: Path) -> None:
+    layouts = _silver_lake(tmp_path)
+    _committed_after(tmp_path, "bronze.odoo_res_partner", "silver.partners")
+    try:
+        native_month.native_checks(tmp_path, "silver", layouts)
+    except RuntimeError as refused:
+        assert "['silver.partners'] would be rebuilt whole" in str(refused)
+    else:
+        raise AssertionError("a partner delivery newer than silver.partners passed the checks")
+    native_month._OPEN.clear()
+
+
+def test_native_silver_checks_refuse_a_dimension_of_another_layout_or_an_outdated_table(tmp_path: Path) -> None:
+    layouts = _silver_lake(tmp_path)
+    layouts["silver.taxes"] = [("id", "bigint"), ("rate", "decimal(18,4)")]
+    _table(tmp_path, "silver.move_lines", pa.table({"balance": pa.array([1.0], pa.float64())}))  # DOUBLE, not MONEY
+    try:
+        native_month.native_checks(tmp_path, "silver", layouts)
+    except RuntimeError as refused:
+        assert "['silver.move_lines', 'silver.taxes'] would be rebuilt whole" in str(refused)
+    else:
+        raise AssertionError("a layout the build no longer writes passed the checks")
+    native_month._OPEN.clear()
+
+
+def _logs(warehouse: Path) -> None:
+    _table(warehouse, "silver.batch_log", pa.table({"batch_id": ["b1", "b2", "b3"],
+                                                   "periods": ["2026-01", "2026-03,2026-04", None]}))
+    _table(warehouse, "gold.batch_log", pa.table({"batch_id": ["b1"]}))
+
+
+def test_native_gold_checks_name_the_periods_of_the_batches_gold_has_not_seen(tmp_path: Path) -> None:
+    (tmp_path / "bronze").mkdir()
+    _logs(tmp_path)
+    assert native_month.native_checks(tmp_path, "gold", {}) == ["2026-03", "2026-04"]
+    native_month._OPEN.clear()
+
+
+_ARROW = {"decimal(18,2)": pa.decimal128(18, 2), "string": pa.string(), "boolean": pa.bool_()}
+
+
+def _form_rows(name: str) -> pa.Table:
+    """A row of form table ``name`` holding the columns of the forms' current layout, and its quarter."""
+    from odoolake.pipeline import forms
+
+    columns = {column: pa.nulls(1, _ARROW[kind]) for column, kind in forms.LAYOUT[name].items()}
+    return pa.table({**columns, "quarter": ["2026Q1"]})
+
+
+def _forms_lake(warehouse: Path) -> None:
+    from odoolake.pipeline import forms
+
+    (warehouse / "bronze").mkdir(parents=True)
+    _logs(warehouse)
+    _table(warehouse, "gold.batch_log", pa.table({"batch_id": ["b1", "b2"]}))
+    for name in forms.QUARTER_TABLES:
+        _table(warehouse, name, _form_rows(name), partition_by=["quarter"])
+    _table(warehouse, forms.FORMS_LOG, pa.table({"batch_id": ["b1"]}))
+
+
+def test_native_forms_checks_name_the_quarters_of_the_gold_batches_the_forms_have_not_seen(tmp_path: Path) -> None:
+    _forms_lake(tmp_path)
+    assert native_month.native_checks(tmp_path, "forms", {}) == ["2026Q1", "2026Q2"]
+    native_month._OPEN.clear()
+
+
+def test_native_forms_checks_refuse_a_form_table_not_partitioned_by_quarter(tmp_path: Path) -> None:
+    _forms_lake(tmp_path)
+    shutil.rmtree(tmp_path / "gold/sawt")  # written again unpartitioned, as an earlier version wrote it
+    _table(tmp_path, "gold.sawt", _form_rows("gold.sawt"))
+    native_month._OPEN.clear()
+    try:
+        native_month.native_checks(tmp_path, "forms", {})
+    except RuntimeError as refused:
+        assert "['gold.sawt'] would be rebuilt whole" in str(refused)
+    else:
+        raise AssertionError("a form table without the quarter partitioning passed the checks")
     native_month._OPEN.clear()
