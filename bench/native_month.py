@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -454,6 +454,14 @@ def _column(warehouse: Path, name: str, column: str) -> list[Any]:
     return delta_table(_table_path(warehouse, name)).to_pyarrow_table(columns=[column]).column(column).to_pylist()
 
 
+def _logged_periods(warehouse: Path, wanted: Callable[[str], bool]) -> set[str]:
+    """The periods silver's batch log lists for the batches ``wanted`` accepts."""
+    from odoolake.pipeline import io
+
+    logged = delta_table(_table_path(warehouse, io.SILVER_LOG)).to_pyarrow_table(columns=["batch_id", "periods"])
+    return {p for r in logged.to_pylist() if wanted(r["batch_id"]) for p in (r["periods"] or "").split(",") if p}
+
+
 def dimension_layouts(warehouse: Path) -> dict[str, list[tuple[str, str]]]:
     """What a built native path would hold as constants: each dimension table's layout as its build writes it (here
     read from the lake before the new month, unmetered, without keeping the tables open: they were written by that
@@ -487,9 +495,7 @@ def native_checks(warehouse: Path, stage: str, dimensions: dict[str, list[tuple[
     elif stage == "gold":
         stale = _outdated(warehouse, gold.LAYOUT)
         done = set(_column(warehouse, io.GOLD_LOG, "batch_id")) if _exists(warehouse, io.GOLD_LOG) else set()
-        logged = delta_table(_table_path(warehouse, io.SILVER_LOG)).to_pyarrow_table(columns=["batch_id", "periods"])
-        pending = sorted({p for r in logged.to_pylist() if r["batch_id"] not in done
-                          for p in (r["periods"] or "").split(",") if p})
+        pending = sorted(_logged_periods(warehouse, lambda batch: batch not in done))
     else:
         tables = (*forms.QUARTER_TABLES, forms.FORMS_LOG)
         stale = [t for t in tables if not _exists(warehouse, t)] or _outdated(warehouse, forms.LAYOUT)
@@ -497,9 +503,7 @@ def native_checks(warehouse: Path, stage: str, dimensions: dict[str, list[tuple[
                   if delta_table(_table_path(warehouse, t)).metadata().partition_columns != list(forms.BY_QUARTER)]
         done = set(_column(warehouse, forms.FORMS_LOG, "batch_id"))
         new = [b for b in sorted(_column(warehouse, io.GOLD_LOG, "batch_id")) if b not in done]
-        logged = delta_table(_table_path(warehouse, io.SILVER_LOG)).to_pyarrow_table(columns=["batch_id", "periods"])
-        pending = sorted({forms.quarter_of(p) for r in logged.to_pylist() if r["batch_id"] in new
-                          for p in (r["periods"] or "").split(",") if p})
+        pending = sorted({forms.quarter_of(p) for p in _logged_periods(warehouse, lambda batch: batch in new)})
     if stale:
         raise RuntimeError(f"native checks: {stale} would be rebuilt whole, which the prototype does not do")
     return pending
