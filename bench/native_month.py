@@ -414,12 +414,12 @@ def native_forms(warehouse: Path, batches: list[str], periods: list[str], as_of:
 
 def delta_layout(path: Path, table: Any = None) -> list[tuple[str, str]]:
     """A Delta table's columns and their types, in order, from its log, as ``spark.table(name).schema`` gives them
-    (Delta's schema is Spark's JSON, read with PySpark's own parser); ``table`` to read it from a ``DeltaTable`` other
-    than the one kept open."""
-    from pyspark.sql.types import StructType
+    (each type named by ``type_text``, as the workspace's catalog names it to Sail); ``table`` to read it from a
+    ``DeltaTable`` other than the one kept open."""
+    from odoolake.workspace.catalog.columns import type_text
 
-    schema = StructType.fromJson(json.loads((table or delta_table(path)).schema().to_json()))
-    return [(f.name, f.dataType.simpleString()) for f in schema.fields]
+    schema = json.loads((table or delta_table(path)).schema().to_json())
+    return [(f["name"], type_text(f["type"])) for f in schema["fields"]]
 
 
 def _table_path(warehouse: Path, name: str) -> Path:
