@@ -60,7 +60,8 @@ def _cli(home: Path, src: Path | None = None) -> float:
 
 
 def _host_gone(home: Path) -> None:
-    """Wait (untimed) until a host the command left running exits on its own, so measures do not overlap."""
+    """Wait (untimed) until a host a measure left running exits on its own (after IDLE_EXIT_SECONDS), so measures
+    do not overlap and the root can be removed: a host still running writes its log and sockets under ``run/``."""
     from odoolake.workspace.engine.launcher import engine_status
 
     deadline = time.monotonic() + 120
@@ -70,17 +71,13 @@ def _host_gone(home: Path) -> None:
 
 def cli_cold_start(home: Path, src: Path | None = None) -> float:
     """With ``src``, the ``odoolake`` package (CLI and engine host) imported from that folder instead."""
-    took = _cli(home, src)
-    _host_gone(home)
-    return took
+    return _cli(home, src)
 
 
 def cli_next_command(home: Path) -> float:
     """The command run again right after itself: the host the first left running (for host.IDLE_EXIT_SECONDS)."""
     _cli(home)
-    took = _cli(home)
-    _host_gone(home)
-    return took
+    return _cli(home)
 
 
 def cli_warm_host(home: Path) -> float:
@@ -175,6 +172,7 @@ def main() -> None:
         for name, measure in measures.items():
             with tempfile.TemporaryDirectory() as tmp:
                 runs[name].append(measure(Path(tmp)))
+                _host_gone(Path(tmp))
     report = {"date": date.today().isoformat(), "cpus": os.cpu_count(), "python": platform.python_version(),
               "command": " ".join(["bench/cold_start.py", *sys.argv[1:]]), "load_before": load,
               **{name: round(statistics.median(values), 2) for name, values in runs.items()},
