@@ -499,25 +499,92 @@ def test_scout_dlt_pipeline_runs_locally(lake):
     assert spark.table("scout.event_log").where("pipeline_id = 'scout_dlt'").count() >= 4
 
 
-def test_silver_in_period_chunks_gives_the_same_gold(tmp_path, monkeypatch):
-    """Large lakes build silver lines in groups of periods (bounded memory); forced here to one period per group."""
+def test_silver_in_period_chunks_and_id_buckets_gives_the_same_gold(tmp_path, monkeypatch):
+    """Large lakes build silver lines in groups of periods and deduplicate moves and lines in groups of ids (bounded
+    memory); forced here to one period per group and three groups of ids."""
     from odoolake.pipeline import silver
 
     assert silver.period_chunks(["2026-01", "2026-02", "2026-03"], 0) == [["2026-01", "2026-02", "2026-03"]]
     assert silver.period_chunks(["2026-01", "2026-02", "2026-03"], 3 * silver.LINES_BYTES_PER_CHUNK) == [
         ["2026-01"], ["2026-02"], ["2026-03"]]
+    size = silver.MOVES_BYTES_PER_BUCKET
+    assert [io.id_buckets(n, size) for n in (0, size, size + 1, 3 * size)] == [1, 1, 2, 3]
     monkeypatch.setattr(silver, "LINES_BYTES_PER_CHUNK", 1)
+    written: list[tuple[str, str]] = []
+    replace_where = io.replace_where
+
+    def recorded(df, name, predicate, *args):
+        written.append((name, predicate))
+        replace_where(df, name, predicate, *args)
+
+    monkeypatch.setattr(io, "replace_where", recorded)
+    monkeypatch.setattr(io, "id_buckets", lambda _bytes, _per_bucket: 3)
     paths = WorkspacePaths.from_env(tmp_path / "chunked")
     raw = paths.dbfs_to_local(RAW)
-    generate(CFG, raw)
+    manifest = generate(CFG, raw)
     copy_id = _bill_copied_into_a_later_month(raw, "2026-06", "2026-09-15")
     engine = LocalEngine(paths)
     spark = engine.session()
-    month_end.run(spark, RAW, dbfs_lister(paths))
+    result = month_end.run(spark, RAW, dbfs_lister(paths))
+    # bronze's check, in groups of ids too, counts every line of the files and every line it rejects
+    lines = sum(1 for path in raw.glob("*/*.jsonl") for line in path.read_text().splitlines() if line.strip())
+    assert sum(result.bronze.rows.values()) + sum(result.bronze.rejected.values()) == lines
+    assert sum(result.bronze.rejected.values()) == CFG.messy.malformed_json_lines + len(manifest.cases["missing_field"])
+    for table, column in ((io.SILVER_MOVES, "move_id"), (io.QUARANTINE, "record_id")):
+        assert sorted(p.rsplit(" AND ", 1)[-1] for name, p in written if name == table and "pmod" in p) == [
+            io.in_bucket(column, bucket, 3) for bucket in range(3)], table
     assert_gold_matches_oracle(spark, raw)
     # the copy sits in another group of periods than its original, and is still found
     assert spark.sql(f"SELECT reason FROM silver.quarantine WHERE stage = 'rules' AND record_id = {copy_id}").first()[
         0] == reasons.DUPLICATE_BILL.code
+    repeated = {r[0] for r in spark.sql(f"SELECT record_id FROM silver.quarantine "
+                                        f"WHERE reason = '{reasons.DUPLICATE_RECORD.code}'").collect()}
+    assert repeated == set(manifest.cases["duplicate_record"])
+
+    # A full rebuild stopped after the first group of moves loses none: each group replaced only its own rows.
+    moves = {r[0] for r in spark.table(io.SILVER_MOVES).select("move_id").collect()}
+
+    def stopped(df, name, predicate, *args):
+        if name == io.SILVER_MOVES and predicate.endswith(io.in_bucket("move_id", 1, 3)):
+            raise RuntimeError("stopped between two groups")
+        replace_where(df, name, predicate, *args)
+
+    monkeypatch.setattr(io, "replace_where", stopped)
+    with pytest.raises(RuntimeError, match="stopped between two groups"):
+        silver.run(spark, full_refresh=True)
+    assert {r[0] for r in spark.table(io.SILVER_MOVES).select("move_id").collect()} == moves
+    assert spark.table(io.SILVER_MOVES).count() == len(moves)
+    engine.close()
+
+
+def test_withholding_lines_built_year_by_year_keep_the_running_totals_of_the_oracle(tmp_path, monkeypatch):
+    """A chunked full run builds ``silver.ewt_lines`` one year at a time (the running totals start again each year):
+    over months of two years, every line's payments to its payee this year equal the independent oracle's."""
+    from odoolake.pipeline import silver
+
+    assert silver.years_of(["2025-11", "2025-12", "2026-01"]) == [["2025-11", "2025-12"], ["2026-01"]]
+    monkeypatch.setattr(silver, "LINES_BYTES_PER_CHUNK", 1)
+    written: list[str] = []
+    replace_where = io.replace_where
+
+    def recorded(df, name, predicate, *args):
+        if name == io.EWT_LINES:
+            written.append(predicate)
+        replace_where(df, name, predicate, *args)
+
+    monkeypatch.setattr(io, "replace_where", recorded)
+    paths = WorkspacePaths.from_env(tmp_path / "years")
+    raw = paths.dbfs_to_local(RAW)
+    generate(GenConfig(months=6, end=date(2026, 3, 1), lines=20_000, seed=11), raw)
+    engine = LocalEngine(paths)
+    spark = engine.session()
+    month_end.run(spark, RAW, dbfs_lister(paths))
+    assert [sorted({p[:4] for p in re.findall(r"'(\d{4}-\d{2})'", w)}) for w in written] == [["2025"], ["2026"]]
+    expected = {ln.line_id: ln.paid for ln in oracle.build(raw).lines if ln.paid is not None}
+    got = {r["line_id"]: r["paid_this_year"] for r in
+           spark.table(io.EWT_LINES).where("paid_this_year IS NOT NULL").collect()}
+    assert expected and got == expected
+    assert_gold_matches_oracle(spark, raw)
     engine.close()
 
 

@@ -154,22 +154,29 @@ def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> t
     """The new files' rows in bronze and the rejected lines among them; refuses (and takes back out of bronze) a file
     that repeats a record version, since silver orders a record's deliveries by ``(write_date, batch, file)`` and
     needs that order total. One aggregate over the new rows answers all three (the files are new, so their rows are
-    what the append wrote: no history query is needed for the count)."""
+    what the append wrote: no history query is needed for the count); on a large table, one per group of ids
+    (``io.id_buckets``: a record's versions share its id)."""
     new = spark.table(model.bronze_table).where(F.col("_source_file").isin(paths))
     valid = F.col("_reject").isNull()
-    per_key = new.groupBy("_source_file", "id", "write_date").agg(
-        F.count(F.lit(1)).alias("n"), F.sum(valid.cast("int")).alias("v"))
-    totals = per_key.agg(F.sum("n").alias("rows"), F.sum(F.col("n") - F.col("v")).alias("rejected"),
-                         F.sum((F.col("v") > 1).cast("int")).alias("repeated")).first()
-    if totals is None:
-        return 0, 0
-    if totals["repeated"]:
-        example = per_key.where(F.col("v") > 1).orderBy("_source_file", "id").first()
-        assert example is not None  # the aggregate just counted it
-        io.replace_where(new.limit(0), model.bronze_table, io.in_list("_source_file", paths))
-        raise RawDataError(example["_source_file"], REPEATED_RECORD.format(id=example["id"],
-                                                                           write_date=example["write_date"]))
-    return int(totals["rows"] or 0), int(totals["rejected"] or 0)
+    buckets = io.id_buckets(io.table_bytes(spark, model.bronze_table), io.KEYS_BYTES_PER_BUCKET)
+    rows = rejected = 0
+    for bucket in range(buckets):
+        part = new if buckets == 1 else new.where(io.in_bucket("id", bucket, buckets))
+        per_key = part.groupBy("_source_file", "id", "write_date").agg(
+            F.count(F.lit(1)).alias("n"), F.sum(valid.cast("int")).alias("v"))
+        totals = per_key.agg(F.sum("n").alias("rows"), F.sum(F.col("n") - F.col("v")).alias("rejected"),
+                             F.sum((F.col("v") > 1).cast("int")).alias("repeated")).first()
+        if totals is None:
+            continue
+        if totals["repeated"]:
+            example = per_key.where(F.col("v") > 1).orderBy("_source_file", "id").first()
+            assert example is not None  # the aggregate just counted it
+            io.replace_where(new.limit(0), model.bronze_table, io.in_list("_source_file", paths))
+            raise RawDataError(example["_source_file"], REPEATED_RECORD.format(id=example["id"],
+                                                                               write_date=example["write_date"]))
+        rows += int(totals["rows"] or 0)
+        rejected += int(totals["rejected"] or 0)
+    return rows, rejected
 
 
 def ingested_files(spark: SparkSession, model: RawModel) -> set[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -225,3 +225,35 @@ def in_list(column: str, values: Iterable[str]) -> str:
     """SQL ``column IN ('a', 'b')`` for trusted literals (periods, batch ids)."""
     quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(set(values)))
     return f"{column} IN ({quoted})" if quoted else "false"
+
+
+# Deduplicating a large table at once can take the engine's memory; a full run splits it into groups of record ids,
+# one per so many bytes of the table, each in a commit of its own that replaces only its group's rows (a run stopped
+# between two leaves the others as they were, never missing). A record's versions share its id, so the groups are
+# independent. Finding repeated versions is an aggregate of the keys alone: at 30M lines in one group the engine
+# peaked at 5.5 GiB.
+KEYS_BYTES_PER_BUCKET = 512 * 1024 * 1024
+
+
+def id_buckets(table_bytes: int, bytes_per_bucket: int) -> int:
+    """How many groups of ids a deduplication over ``table_bytes`` of a table is split into."""
+    return max(1, -(-table_bytes // bytes_per_bucket))
+
+
+def in_bucket(column: str, bucket: int, buckets: int) -> str:
+    """The SQL condition for ids of ``bucket`` of ``buckets`` (``pmod``: negative ids too; no id, as a line that
+    does not parse has: the first). A CASE, not ``coalesce``, which Sail's replaceWhere refuses ("coalesce should
+    have been simplified to case")."""
+    return f"CASE WHEN {column} IS NULL THEN 0 ELSE pmod({column}, {buckets}) END = {bucket}"
+
+
+def replace_by_id_bucket(rows_of: Callable[[DataFrame], DataFrame], source: DataFrame, table: str, where: str,
+                         written_id: str, buckets: int, partition_by: Sequence[str] = ()) -> None:
+    """Replace the rows of ``table`` matching ``where`` with ``rows_of(source)``: in one commit, or in ``buckets``
+    commits of ``source``'s ``id``s, each replacing only the rows whose ``written_id`` is in its bucket."""
+    for bucket in range(buckets):
+        if buckets == 1:
+            replace_where(rows_of(source), table, where, partition_by)
+        else:
+            replace_where(rows_of(source.where(in_bucket("id", bucket, buckets))), table,
+                          f"{where} AND {in_bucket(written_id, bucket, buckets)}", partition_by)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import reduce
+from itertools import groupby
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -360,6 +361,18 @@ def duplicate_records(lines: DataFrame) -> DataFrame:
     exact = Window.partitionBy("id", "write_date").orderBy("_batch_id", "_source_file")
     copies = lines.join(repeated, ["id", "write_date"], "left_semi")
     return copies.withColumn("_copy", F.row_number().over(exact)).where(F.col("_copy") > 1).drop("_copy")
+
+
+def dedup_quarantine(lines: DataFrame, in_batch: Column) -> DataFrame:
+    """The quarantine's rows for the repeated deliveries among ``lines`` made in the batches of ``in_batch``."""
+    return duplicate_records(lines).where(in_batch).select(
+        F.lit("dedup").alias("stage"), F.lit(reasons.DUPLICATE_RECORD.code).alias("reason"),
+        F.lit(reasons.DUPLICATE_RECORD.action.value).alias("action"),
+        F.lit("account.move.line").alias("model"), F.col("id").alias("record_id"), m2o_id("move_id").alias("move_id"),
+        F.date_format(F.to_date("date"), "yyyy-MM").alias("period"), m2o_name("company_id").alias("agency"),
+        F.concat(F.lit("same id and write_date delivered again in "), F.col("_batch_id")).alias("detail"),
+        "_batch_id", "_source_file", F.lit(None).cast("string").alias("raw"),
+    )
 
 
 # -- EWT / VAT lines and rule-based quarantine ------------------------------------------------------
@@ -726,11 +739,21 @@ LAYOUT = {
 REBUILT_TABLES = (io.SILVER_MOVES, io.SILVER_LINES, io.TAX_LINES, io.EWT_LINES, io.VAT_LINES, io.PAYEE_YTD)
 
 
+# A full run keeps each move's newest version in groups of move ids (io.replace_by_id_bucket): at 30M lines (5.9M
+# moves) the aggregate and join over every version peaked at 5.7 GiB in one group, 1.9 GiB in four.
+MOVES_BYTES_PER_BUCKET = 128 * 1024 * 1024
+
+
 def period_chunks(periods: list[str], bronze_lines_bytes: int) -> list[list[str]]:
     """Consecutive groups of periods, one per LINES_BYTES_PER_CHUNK of bronze lines (one group below that)."""
     groups = max(1, min(len(periods), -(-bronze_lines_bytes // LINES_BYTES_PER_CHUNK)))
     size = -(-len(periods) // groups) if periods else 1
     return [periods[i:i + size] for i in range(0, len(periods), size)]
+
+
+def years_of(periods: list[str]) -> list[list[str]]:
+    """Sorted ``yyyy-MM`` periods grouped by year."""
+    return [list(group) for _, group in groupby(periods, key=lambda period: period[:4])]
 
 
 def processed_batches(spark: SparkSession) -> set[str]:
@@ -847,13 +870,14 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     result.periods = sorted(periods)
     where_p = io.in_list("period", periods)
 
-    moves_now = with_period(current_moves(moves_src))
     # A full run builds lines and tax lines in groups of periods, one per LINES_BYTES_PER_CHUNK of bronze lines
     # (bounded memory); a new month's few periods are one group.
     chunks = period_chunks(sorted(periods), io.table_bytes(spark, ACCOUNT_MOVE_LINE.bronze_table)) if full else \
         [sorted(periods)]
     if full:
-        io.replace_where(moves_now, io.SILVER_MOVES, where_p, ["period"])
+        buckets = io.id_buckets(io.table_bytes(spark, ACCOUNT_MOVE.bronze_table), MOVES_BYTES_PER_BUCKET)
+        io.replace_by_id_bucket(lambda moves: with_period(current_moves(moves)), moves_src, io.SILVER_MOVES, where_p,
+                                "move_id", buckets, ["period"])
         anchor = spark.table(io.SILVER_MOVES)
         # The newest version of every line is a window over all of bronze: at 10M lines it alone took the engine
         # past 4 GiB. Lines belong to their move's period, so groups of periods are independent; each group's
@@ -866,7 +890,8 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     else:
         touched_ids = touched.withColumnRenamed("id", "move_id")
         keep_moves = spark.table(io.SILVER_MOVES).where(where_p).join(touched_ids, "move_id", "left_anti")
-        io.replace_where(keep_moves.unionByName(moves_now.where(where_p)), io.SILVER_MOVES, where_p, ["period"])
+        moves_now = with_period(current_moves(moves_src)).where(where_p)
+        io.replace_where(keep_moves.unionByName(moves_now), io.SILVER_MOVES, where_p, ["period"])
         anchor = spark.table(io.SILVER_MOVES).where(where_p).join(touched_ids, "move_id", "left_semi")
         keep_lines = spark.table(io.SILVER_LINES).where(where_p).join(touched_ids, "move_id", "left_anti")
         io.replace_where(keep_lines.unionByName(current_lines(lines_since(bronze_lines, anchor), anchor)),
@@ -885,22 +910,22 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     # Copies of the lines delivered in these batches: every delivery of those line ids, and no others.
     dup_src = bronze_lines if full else bronze_lines.join(bronze_lines.where(in_batch).select("id").distinct(), "id",
                                                           "left_semi")
-    dups = duplicate_records(dup_src).where(in_batch).select(
-        F.lit("dedup").alias("stage"), F.lit(reasons.DUPLICATE_RECORD.code).alias("reason"),
-        F.lit(reasons.DUPLICATE_RECORD.action.value).alias("action"),
-        F.lit("account.move.line").alias("model"), F.col("id").alias("record_id"), m2o_id("move_id").alias("move_id"),
-        F.date_format(F.to_date("date"), "yyyy-MM").alias("period"), m2o_name("company_id").alias("agency"),
-        F.concat(F.lit("same id and write_date delivered again in "), F.col("_batch_id")).alias("detail"),
-        "_batch_id", "_source_file", F.lit(None).cast("string").alias("raw"),
-    )
-    io.replace_where(ewt_lines(tax_lines, prior_ytd(spark, periods)), io.EWT_LINES, where_p, ["period"])
+    # The running totals start again each year, so a chunked run builds the withholding lines year by year (at 30M
+    # lines, all years at once peaked at 4.8 GiB); a run in one group keeps one write.
+    for ytd_group in (years_of(sorted(periods)) if len(chunks) > 1 else [sorted(periods)]):
+        where_y = io.in_list("period", ytd_group)
+        io.replace_where(ewt_lines(tax_lines.where(where_y), prior_ytd(spark, set(ytd_group))), io.EWT_LINES,
+                         where_y, ["period"])
     io.replace_where(payee_ytd(spark.table(io.EWT_LINES).where(where_p)), io.PAYEE_YTD, where_p)
     io.replace_where(vat_lines(tax_lines), io.VAT_LINES, where_p, ["period"])
     move_rejects = build_move_rejects(moves_p.join(companies_now.select("company_id", "agency"), "company_id", "left"))
     rules = move_rejects.unionByName(tax_line_rejects(tax_lines)).unionByName(
         build_flags(spark.table(io.EWT_LINES).where(where_p)))
     io.replace_where(rules, io.QUARANTINE, f"stage = 'rules' AND {where_p}")
-    io.replace_where(dups, io.QUARANTINE, f"stage = 'dedup' AND {io.in_list('_batch_id', todo)}")
+    dedup_buckets = io.id_buckets(io.table_bytes(spark, ACCOUNT_MOVE_LINE.bronze_table),
+                                  io.KEYS_BYTES_PER_BUCKET) if full else 1
+    io.replace_by_id_bucket(lambda lines: dedup_quarantine(lines, in_batch), dup_src, io.QUARANTINE,
+                            f"stage = 'dedup' AND {io.in_list('_batch_id', todo)}", "record_id", dedup_buckets)
     log = spark.createDataFrame([(b, ",".join(result.periods)) for b in todo], "batch_id string, periods string")
     log = log.withColumn("processed_at", F.current_timestamp())
     if full:
