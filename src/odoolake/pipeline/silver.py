@@ -740,7 +740,7 @@ REBUILT_TABLES = (io.SILVER_MOVES, io.SILVER_LINES, io.TAX_LINES, io.EWT_LINES, 
 
 
 # A full run keeps each move's newest version in groups of move ids (io.replace_by_id_bucket): at 30M lines (5.9M
-# moves) the aggregate and join over every version peaked at 5.7 GiB in one group, 1.9 GiB in four.
+# moves) the aggregate and join over every version peaked at 6.8 GiB in one group, 2.6-2.8 GiB in three.
 MOVES_BYTES_PER_BUCKET = 128 * 1024 * 1024
 
 
