@@ -154,11 +154,13 @@ def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> t
     """The new files' rows in bronze and the rejected lines among them; refuses (and takes back out of bronze) a file
     that repeats a record version, since silver orders a record's deliveries by ``(write_date, batch, file)`` and
     needs that order total. One aggregate over the new rows answers all three (the files are new, so their rows are
-    what the append wrote: no history query is needed for the count); on a large table, one per group of ids
-    (``io.id_buckets``: a record's versions share its id)."""
+    what the append wrote: no history query is needed for the count). Several files into a large table (a first
+    load) are counted one group of ids at a time (``io.id_buckets``: a record's versions share its id); one file, as
+    a month's extract brings, at once, without asking the table's size."""
     new = spark.table(model.bronze_table).where(F.col("_source_file").isin(paths))
     valid = F.col("_reject").isNull()
-    buckets = io.id_buckets(io.table_bytes(spark, model.bronze_table), io.KEYS_BYTES_PER_BUCKET)
+    buckets = io.id_buckets(io.table_bytes(spark, model.bronze_table), io.KEYS_BYTES_PER_BUCKET) if len(paths) > 1 \
+        else 1
     rows = rejected = 0
     for bucket in range(buckets):
         part = new if buckets == 1 else new.where(io.in_bucket("id", bucket, buckets))
