@@ -872,8 +872,8 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
 
     # A full run builds lines and tax lines in groups of periods, one per LINES_BYTES_PER_CHUNK of bronze lines
     # (bounded memory); a new month's few periods are one group.
-    chunks = period_chunks(sorted(periods), io.table_bytes(spark, ACCOUNT_MOVE_LINE.bronze_table)) if full else \
-        [sorted(periods)]
+    lines_bytes = io.table_bytes(spark, ACCOUNT_MOVE_LINE.bronze_table) if full else 0
+    chunks = period_chunks(sorted(periods), lines_bytes) if full else [sorted(periods)]
     if full:
         buckets = io.id_buckets(io.table_bytes(spark, ACCOUNT_MOVE.bronze_table), MOVES_BYTES_PER_BUCKET)
         io.replace_by_id_bucket(lambda moves: with_period(current_moves(moves)), moves_src, io.SILVER_MOVES, where_p,
@@ -922,8 +922,7 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     rules = move_rejects.unionByName(tax_line_rejects(tax_lines)).unionByName(
         build_flags(spark.table(io.EWT_LINES).where(where_p)))
     io.replace_where(rules, io.QUARANTINE, f"stage = 'rules' AND {where_p}")
-    dedup_buckets = io.id_buckets(io.table_bytes(spark, ACCOUNT_MOVE_LINE.bronze_table),
-                                  io.KEYS_BYTES_PER_BUCKET) if full else 1
+    dedup_buckets = io.id_buckets(lines_bytes, io.KEYS_BYTES_PER_BUCKET) if full else 1
     io.replace_by_id_bucket(lambda lines: dedup_quarantine(lines, in_batch), dup_src, io.QUARANTINE,
                             f"stage = 'dedup' AND {io.in_list('_batch_id', todo)}", "record_id", dedup_buckets)
     log = spark.createDataFrame([(b, ",".join(result.periods)) for b in todo], "batch_id string, periods string")
