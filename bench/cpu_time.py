@@ -30,9 +30,10 @@ def engine_cpu(process: psutil.Process | None = None) -> float:
     return cpu_of((process or psutil.Process()).children(recursive=True))
 
 
-def tree_cpu(process: psutil.Process | None = None) -> float:
+def tree_cpu(process: psutil.Process | None = None, tree: list[psutil.Process] | None = None) -> float:
     """``process`` (default: this one) with its descendants, those running and those that exited and were waited
-    for."""
+    for; ``tree``, when the caller has listed ``process`` and its descendants already."""
     me = process or psutil.Process()
     waited = me.cpu_times()
-    return cpu_of([me, *me.children(recursive=True)]) + waited.children_user + waited.children_system
+    return cpu_of(tree if tree is not None else [me, *me.children(recursive=True)]) + waited.children_user \
+        + waited.children_system

@@ -133,11 +133,12 @@ class Meter:
             time.sleep(0.05)
 
     def _usage(self) -> tuple[float, int]:
+        tree = self._tree()
         read = 0
-        for p in self._tree():
+        for p in tree:
             with contextlib.suppress(psutil.Error):
                 read += p.io_counters().read_chars
-        return tree_cpu(self.proc), read
+        return tree_cpu(self.proc, tree), read
 
     def stage(self, name: str, fn: Callable[[], object]) -> object:
         self._window = 0

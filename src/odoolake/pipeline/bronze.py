@@ -163,8 +163,7 @@ def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> t
         else 1
     rows = rejected = 0
     for bucket in range(buckets):
-        part = new if buckets == 1 else new.where(io.in_bucket("id", bucket, buckets))
-        per_key = part.groupBy("_source_file", "id", "write_date").agg(
+        per_key = io.bucket_rows(new, "id", bucket, buckets).groupBy("_source_file", "id", "write_date").agg(
             F.count(F.lit(1)).alias("n"), F.sum(valid.cast("int")).alias("v"))
         totals = per_key.agg(F.sum("n").alias("rows"), F.sum(F.col("n") - F.col("v")).alias("rejected"),
                              F.sum((F.col("v") > 1).cast("int")).alias("repeated")).first()

@@ -235,9 +235,14 @@ def in_list(column: str, values: Iterable[str]) -> str:
 KEYS_BYTES_PER_BUCKET = 512 * 1024 * 1024
 
 
+def groups_for(total_bytes: int, bytes_per_group: int) -> int:
+    """How many groups work over ``total_bytes`` is split into: one per ``bytes_per_group`` begun, at least one."""
+    return max(1, -(-total_bytes // bytes_per_group))
+
+
 def id_buckets(table_bytes: int, bytes_per_bucket: int) -> int:
     """How many groups of ids a deduplication over ``table_bytes`` of a table is split into."""
-    return max(1, -(-table_bytes // bytes_per_bucket))
+    return groups_for(table_bytes, bytes_per_bucket)
 
 
 def in_bucket(column: str, bucket: int, buckets: int) -> str:
@@ -247,13 +252,15 @@ def in_bucket(column: str, bucket: int, buckets: int) -> str:
     return f"CASE WHEN {column} IS NULL THEN 0 ELSE pmod({column}, {buckets}) END = {bucket}"
 
 
+def bucket_rows(rows: DataFrame, column: str, bucket: int, buckets: int) -> DataFrame:
+    """``rows`` whose ``column`` is in ``bucket`` of ``buckets``: all of them, unfiltered, when there is one."""
+    return rows if buckets == 1 else rows.where(in_bucket(column, bucket, buckets))
+
+
 def replace_by_id_bucket(rows_of: Callable[[DataFrame], DataFrame], source: DataFrame, table: str, where: str,
                          written_id: str, buckets: int, partition_by: Sequence[str] = ()) -> None:
     """Replace the rows of ``table`` matching ``where`` with ``rows_of(source)``: in one commit, or in ``buckets``
     commits of ``source``'s ``id``s, each replacing only the rows whose ``written_id`` is in its bucket."""
     for bucket in range(buckets):
-        if buckets == 1:
-            replace_where(rows_of(source), table, where, partition_by)
-        else:
-            replace_where(rows_of(source.where(in_bucket("id", bucket, buckets))), table,
-                          f"{where} AND {in_bucket(written_id, bucket, buckets)}", partition_by)
+        replaced = where if buckets == 1 else f"{where} AND {in_bucket(written_id, bucket, buckets)}"
+        replace_where(rows_of(bucket_rows(source, "id", bucket, buckets)), table, replaced, partition_by)

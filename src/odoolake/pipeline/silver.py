@@ -746,7 +746,7 @@ MOVES_BYTES_PER_BUCKET = 128 * 1024 * 1024
 
 def period_chunks(periods: list[str], bronze_lines_bytes: int) -> list[list[str]]:
     """Consecutive groups of periods, one per LINES_BYTES_PER_CHUNK of bronze lines (one group below that)."""
-    groups = max(1, min(len(periods), -(-bronze_lines_bytes // LINES_BYTES_PER_CHUNK)))
+    groups = max(1, min(len(periods), io.groups_for(bronze_lines_bytes, LINES_BYTES_PER_CHUNK)))
     size = -(-len(periods) // groups) if periods else 1
     return [periods[i:i + size] for i in range(0, len(periods), size)]
 
