@@ -7,6 +7,9 @@ A file is read as text and parsed line by line, so one bad line cannot hide the 
   naming it and the lines, before anything is written;
 - a required field missing from every line is schema drift, and the run stops naming it.
 Files already in bronze are skipped. Each model's new files are parsed once (Sail's ``cache()`` is a no-op).
+A file's ingest finishes after its append: its rows are checked and its rejected lines quarantined, then it is
+listed in ``bronze.ingest_log``. A file in bronze but not in the log was appended by a run stopped before that (a
+cancelled or killed job): the next ingest checks and quarantines it then, in place.
 
 On the embedded engine, the owner's own sessions parse and append natively (DuckDB + delta-rs, :mod:`.native`),
 with the same rows as the PySpark path below, which is what runs on Databricks and JVM Spark.
@@ -31,6 +34,7 @@ MALFORMED_DETAIL = "line does not parse as a JSON object"
 MISSING_DETAIL = "missing or null required field(s): "
 BRONZE_META_DDL = ("_source_file string, _batch_id string, _ingested_at timestamp, _reject string, _detail string, "
                    "_raw string")  # the columns bronze adds to each model's fields, in order
+INGEST_LOG_DDL = "source_file string, model string, batch_id string"  # then finished_at, the time of the run
 REPEATED_RECORD = ("holds record id {id} twice with the same write_date {write_date}: one extract delivers each "
                    "record version once; remove the repeated line (or split the file into two drops) and run again")
 
@@ -181,9 +185,20 @@ def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> t
 
 
 def ingested_files(spark: SparkSession, model: RawModel) -> set[str]:
+    """The files whose rows are in the model's bronze table (appended, whether or not their ingest finished)."""
     if not io.table_exists(spark, model.bronze_table):
         return set()
     return {r[0] for r in spark.table(model.bronze_table).select("_source_file").distinct().collect()}
+
+
+def finished_files(spark: SparkSession) -> set[str]:
+    """The files whose ingest finished: appended, checked and quarantined (``io.BRONZE_LOG``)."""
+    return {r[0] for r in spark.table(io.BRONZE_LOG).select("source_file").collect()}
+
+
+def _log_rows(spark: SparkSession, files: list[tuple[RawModel, str]]) -> DataFrame:
+    rows = spark.createDataFrame([(path, model.name, batch_of(path)) for model, path in files], INGEST_LOG_DDL)
+    return rows.withColumn("finished_at", F.current_timestamp())
 
 
 @io.stage
@@ -198,38 +213,55 @@ def ingest(
     Every new file of every model is pre-checked before anything is written; then each model's files are
     parsed once and appended in one commit, rejected lines included (flagged in ``_reject``, with the raw
     text): bronze keeps what was received. The rejected lines are also written to ``silver.quarantine``.
+    Files a stopped run appended but did not finish are checked and quarantined with them (the module's doc).
     """
     io.ensure_schemas(spark)
+    models = list(models)
     result = BronzeResult()
-    staged: list[tuple[RawModel, list[str]]] = []
+    in_bronze = {model.name: ingested_files(spark, model) for model in models}
+    if not io.table_exists(spark, io.BRONZE_LOG):
+        # Created before anything is appended. Files already in bronze were ingested by an earlier version, which
+        # kept no log: they count as finished (one it left unchecked cannot be told apart).
+        earlier = [(m, f) for m in RAW_MODELS
+                   for f in sorted(in_bronze[m.name] if m.name in in_bronze else ingested_files(spark, m))]
+        io.overwrite(_log_rows(spark, earlier), io.BRONZE_LOG)
+    finished = finished_files(spark)
+    staged: list[tuple[RawModel, list[str], list[str]]] = []
     for model in models:
-        done = ingested_files(spark, model)
+        done = in_bronze[model.name]
         listed = sorted(f for f in list_files(f"{raw_root.rstrip('/')}/{model.name}") if f.endswith((".jsonl", ".json")))
         new = [f for f in listed if f not in done]
-        result.skipped_files += len(listed) - len(new)
+        unfinished = sorted(done - finished)  # appended by a run stopped before its check
+        result.skipped_files += sum(f in done and f in finished for f in listed)
         if new:
             _precheck(spark, model, new)
-            staged.append((model, new))
+        if new or unfinished:
+            staged.append((model, new, unfinished))
     if not io.table_exists(spark, io.QUARANTINE):
         io.overwrite(spark.createDataFrame([], QUARANTINE_DDL), io.QUARANTINE)
     from odoolake.pipeline import native
 
     local = native.enabled(spark)  # the local engine's own session: DuckDB parses, delta-rs appends
-    for model, paths in staged:
-        if local is not None:
-            appended: int | None = native.append(spark, local, model, paths)  # its own count: the parity test compares
-        else:
-            io.append(_bronze_rows(spark, model, paths), model.bronze_table)
-            appended = None
+    checked: list[tuple[RawModel, str]] = []
+    for model, new, unfinished in staged:
+        appended: int | None = None
+        if new and local is not None:
+            appended = native.append(spark, local, model, new)  # its own count: the parity test compares
+        elif new:
+            io.append(_bronze_rows(spark, model, new), model.bronze_table)
+        paths = unfinished + new
         bronze = spark.table(model.bronze_table)
         found, rejected = _check_new_rows(spark, model, paths)
-        written = found if appended is None else appended
+        written = appended if appended is not None and not unfinished else found
         if rejected:
-            # Keyed by source file, so re-ingesting a file after a crash replaces, never duplicates.
+            # Keyed by source file, so finishing a file's ingest again replaces, never duplicates.
             io.replace_where(_quarantine_rows(bronze, model, paths), io.QUARANTINE,
                              f"stage = 'ingest' AND {io.in_list('_source_file', paths)}")
         result.rows[model.name] = written - rejected
         result.rejected[model.name] = rejected
         result.new_batches.extend(batch_of(p) for p in paths)
+        checked.extend((model, p) for p in paths)
+    if checked:
+        io.replace_where(_log_rows(spark, checked), io.BRONZE_LOG, io.in_list("source_file", [p for _, p in checked]))
     result.new_batches = sorted(set(result.new_batches))
     return result

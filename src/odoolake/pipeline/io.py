@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 SCHEMAS = ("bronze", "silver", "gold")
 
+BRONZE_LOG = "bronze.ingest_log"
 QUARANTINE = "silver.quarantine"
 SILVER_MOVES = "silver.moves"
 SILVER_LINES = "silver.move_lines"

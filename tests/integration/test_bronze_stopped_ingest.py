@@ -1,0 +1,142 @@
+"""A bronze ingest stopped after its append commits (a cancelled or killed month-end) is finished by the next one.
+
+The append is bronze's commit; the check that no file repeats a record version and the quarantine of rejected lines
+come after it. A file in bronze is not ingested again, so without ``bronze.ingest_log`` a run stopped between the two
+left its files unchecked for good: a repeated version stayed in bronze and a rejected line never reached the
+quarantine. Both paths (PySpark, and the native one the owner's session can take) are run."""
+
+from __future__ import annotations
+
+import pytest
+
+from odoolake.bir import reasons
+from odoolake.cli.common import dbfs_lister
+from odoolake.config import WorkspacePaths
+from odoolake.errors import RawDataError
+from odoolake.pipeline import bronze, io, native
+from odoolake.pipeline.schemas import RAW_BY_NAME
+from odoolake.workspace.engine import LocalEngine
+
+RAW = "dbfs:/raw/odoo"
+LINES = RAW_BY_NAME["account_move_line"]
+
+
+def _line(record_id: int, balance: float) -> str:
+    return (f'{{"id": {record_id}, "move_id": [1, "X"], "balance": {balance}, '
+            f'"write_date": "2099-01-01 00:00:00"}}\n')
+
+
+GOOD = _line(1, 1.0) + _line(2, 2.0)
+NOT_JSON = '{"id": 3, "move_id": [1, "X"], "balance": \n'  # a truncated line: rejected, quarantined
+REPEATED = _line(1, 1.0)  # record 1's version again in the same file: the file is refused
+
+
+class Stopped(Exception):
+    """Stands for the run being cancelled or killed at that point."""
+
+
+@pytest.fixture(params=["pyspark", "native"])
+def lake(request, tmp_path, monkeypatch):
+    monkeypatch.setenv(native.NATIVE_ENV, "on" if request.param == "native" else "off")
+    paths = WorkspacePaths.from_env(tmp_path)
+    folder = paths.dbfs_to_local(RAW) / LINES.name
+    folder.mkdir(parents=True)
+    with LocalEngine(paths) as engine:
+        spark = engine.session()
+        assert (native.enabled(spark) is not None) == (request.param == "native")
+        yield paths, folder, spark
+
+
+def _ingest(paths, spark) -> bronze.BronzeResult:
+    return bronze.ingest(spark, RAW, dbfs_lister(paths), models=[LINES])
+
+
+def _stopped_after_the_append(paths, spark, monkeypatch) -> None:
+    def stop(*_args, **_kwargs):
+        raise Stopped
+    with monkeypatch.context() as m:
+        m.setattr(bronze, "_check_new_rows", stop)
+        with pytest.raises(Stopped):
+            _ingest(paths, spark)
+
+
+def _quarantined(spark, source: str) -> list[tuple[int | None, str]]:
+    return sorted(((r["record_id"], r["reason"]) for r in spark.table(io.QUARANTINE)
+                  .where(f"stage = 'ingest' AND _source_file LIKE '%{source}'").collect()), key=str)
+
+
+def test_a_file_left_unchecked_is_checked_and_quarantined_by_the_next_ingest(lake, monkeypatch):
+    paths, folder, spark = lake
+    (folder / "odoo-209901.jsonl").write_text(GOOD + NOT_JSON)
+    _stopped_after_the_append(paths, spark, monkeypatch)
+    assert spark.table(LINES.bronze_table).count() == 3, "the append committed"
+    assert not any(f.endswith("odoo-209901.jsonl") for f in bronze.finished_files(spark))
+
+    result = _ingest(paths, spark)
+    assert result.new_batches == ["odoo-209901"]
+    assert (result.rows[LINES.name], result.rejected[LINES.name], result.skipped_files) == (2, 1, 0)
+    assert spark.table(LINES.bronze_table).count() == 3, "finished in place, not appended again"
+    assert _quarantined(spark, "odoo-209901.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
+    assert any(f.endswith("odoo-209901.jsonl") for f in bronze.finished_files(spark))
+
+    again = _ingest(paths, spark)
+    assert (again.new_batches, again.skipped_files) == ([], 1)
+    assert spark.table(LINES.bronze_table).count() == 3
+    assert _quarantined(spark, "odoo-209901.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
+
+
+def test_a_file_left_unchecked_that_repeats_a_record_version_is_refused_by_the_next_ingest(lake, monkeypatch):
+    paths, folder, spark = lake
+    (folder / "odoo-209901.jsonl").write_text(GOOD)
+    _ingest(paths, spark)
+    (folder / "odoo-209902.jsonl").write_text(GOOD + REPEATED)
+    _stopped_after_the_append(paths, spark, monkeypatch)
+    assert spark.table(LINES.bronze_table).count() == 5
+
+    with pytest.raises(RawDataError, match=r"odoo-209902\.jsonl: holds record id 1 twice with the same "
+                                           r"write_date 2099-01-01 00:00:00"):
+        _ingest(paths, spark)
+    assert {r[0].rsplit("/", 1)[-1] for r in spark.table(LINES.bronze_table).select("_source_file").collect()} \
+        == {"odoo-209901.jsonl"}, "the refused file's rows are taken back out; the earlier file's stay"
+    assert {f.rsplit("/", 1)[-1] for f in bronze.finished_files(spark)} == {"odoo-209901.jsonl"}
+
+
+def test_a_run_stopped_after_the_quarantine_but_before_the_log_quarantines_nothing_twice(lake, monkeypatch):
+    paths, folder, spark = lake
+    (folder / "odoo-209901.jsonl").write_text(GOOD + NOT_JSON)
+    replace_where = io.replace_where
+
+    def stop_at_the_log(rows, table, *args, **kwargs):
+        if table == io.BRONZE_LOG:
+            raise Stopped
+        return replace_where(rows, table, *args, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(io, "replace_where", stop_at_the_log)
+        with pytest.raises(Stopped):
+            _ingest(paths, spark)
+    assert _quarantined(spark, "odoo-209901.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
+
+    _ingest(paths, spark)
+    assert _quarantined(spark, "odoo-209901.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
+    assert spark.table(LINES.bronze_table).count() == 3
+
+
+def test_a_lake_ingested_before_the_log_existed_counts_its_files_as_finished(lake, monkeypatch):
+    """A lake an earlier version made has bronze tables and no log: its files are not checked again (at 30M lines
+    that would be an aggregate over every line), and the log is made before anything new is appended."""
+    paths, folder, spark = lake
+    (folder / "odoo-209901.jsonl").write_text(GOOD)
+    _ingest(paths, spark)
+    spark.sql(f"DROP TABLE {io.BRONZE_LOG}")
+    (folder / "odoo-209902.jsonl").write_text(_line(5, 5.0))
+    checked: list[list[str]] = []
+    check = bronze._check_new_rows
+
+    def recording(spark_, model, files):
+        checked.append([f.rsplit("/", 1)[-1] for f in files])
+        return check(spark_, model, files)
+    monkeypatch.setattr(bronze, "_check_new_rows", recording)
+    result = _ingest(paths, spark)
+    assert checked == [["odoo-209902.jsonl"]]
+    assert (result.new_batches, result.skipped_files) == (["odoo-209902"], 1)
+    assert {f.rsplit("/", 1)[-1] for f in bronze.finished_files(spark)} == {"odoo-209901.jsonl", "odoo-209902.jsonl"}
