@@ -104,14 +104,14 @@ def test_a_file_left_unchecked_that_repeats_a_record_version_is_refused_by_the_n
 def test_a_run_stopped_after_the_quarantine_but_before_the_log_quarantines_nothing_twice(lake, monkeypatch):
     paths, folder, spark = lake
     (folder / "odoo-209901.jsonl").write_text(GOOD + NOT_JSON)
-    replace_where = io.replace_where
+    append = io.append
 
-    def stop_at_the_log(rows, table, *args, **kwargs):
+    def stop_at_the_log(rows, table):
         if table == io.BRONZE_LOG:
             raise Stopped
-        return replace_where(rows, table, *args, **kwargs)
+        return append(rows, table)
     with monkeypatch.context() as m:
-        m.setattr(io, "replace_where", stop_at_the_log)
+        m.setattr(io, "append", stop_at_the_log)
         with pytest.raises(Stopped):
             _ingest(paths, spark)
     assert _quarantined(spark, "odoo-209901.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
@@ -140,3 +140,50 @@ def test_a_lake_ingested_before_the_log_existed_counts_its_files_as_finished(lak
     assert checked == [["odoo-209902.jsonl"]]
     assert (result.new_batches, result.skipped_files) == (["odoo-209902"], 1)
     assert {f.rsplit("/", 1)[-1] for f in bronze.finished_files(spark)} == {"odoo-209901.jsonl", "odoo-209902.jsonl"}
+
+
+def test_an_unfinished_file_and_new_ones_are_counted_together_and_checked_apart(lake, monkeypatch):
+    """The unfinished file is checked on its own: a new file's refusal takes only the new files back out, and the
+    unfinished one is finished (its raw copy may be gone by then)."""
+    paths, folder, spark = lake
+    (folder / "odoo-209901.jsonl").write_text(GOOD + NOT_JSON)
+    _stopped_after_the_append(paths, spark, monkeypatch)
+    (folder / "odoo-209901.jsonl").unlink()  # moved away after the stop
+    (folder / "odoo-209902.jsonl").write_text(_line(7, 7.0) + REPEATED + NOT_JSON)
+    (folder / "odoo-209903.jsonl").write_text(_line(8, 8.0) + _line(8, 8.0))
+    with pytest.raises(RawDataError, match=r"odoo-209903\.jsonl: holds record id 8 twice"):
+        _ingest(paths, spark)
+    assert sorted(r[0].rsplit("/", 1)[-1] for r in spark.table(LINES.bronze_table).select("_source_file").collect()) \
+        == ["odoo-209901.jsonl"] * 3
+    assert {f.rsplit("/", 1)[-1] for f in bronze.finished_files(spark)} == {"odoo-209901.jsonl"}
+    assert _quarantined(spark, "odoo-209901.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
+
+    (folder / "odoo-209903.jsonl").write_text(_line(8, 8.0))
+    result = _ingest(paths, spark)
+    assert result.new_batches == ["odoo-209902", "odoo-209903"]
+    assert (result.rows[LINES.name], result.rejected[LINES.name]) == (3, 1)
+
+    (folder / "odoo-209904.jsonl").write_text(_line(9, 9.0) + _line(12, 12.0) + NOT_JSON)
+    _stopped_after_the_append(paths, spark, monkeypatch)
+    (folder / "odoo-209905.jsonl").write_text(_line(10, 10.0) + _line(11, 11.0) + NOT_JSON)
+    result = _ingest(paths, spark)
+    assert (result.new_batches, result.skipped_files) == (["odoo-209904", "odoo-209905"], 2)
+    assert (result.rows[LINES.name], result.rejected[LINES.name]) == (4, 2), "the unfinished file's rows count too"
+    assert spark.table(LINES.bronze_table).count() == 3 + 3 + 1 + 3 + 3
+
+
+def test_a_bronze_table_dropped_and_ingested_again_is_unfinished_until_checked_again(lake, monkeypatch):
+    """The log still lists the files whose rows the drop took away; once they are appended again they must count
+    as unfinished, or a stop before their check left them unchecked for good."""
+    paths, folder, spark = lake
+    (folder / "odoo-209901.jsonl").write_text(GOOD + NOT_JSON)
+    _ingest(paths, spark)
+    io.drop_tables(spark, [io.QUARANTINE])
+    spark.sql(f"DROP TABLE {LINES.bronze_table}")
+    _stopped_after_the_append(paths, spark, monkeypatch)
+    assert not any(f.endswith("odoo-209901.jsonl") for f in bronze.finished_files(spark))
+
+    result = _ingest(paths, spark)
+    assert result.new_batches == ["odoo-209901"]
+    assert _quarantined(spark, "odoo-209901.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
+    assert spark.table(io.BRONZE_LOG).where("source_file LIKE '%odoo-209901.jsonl'").count() == 1

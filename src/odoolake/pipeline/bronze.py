@@ -155,10 +155,10 @@ def _quarantine_rows(bronze: DataFrame, model: RawModel, paths: list[str]) -> Da
 
 
 def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> tuple[int, int]:
-    """The new files' rows in bronze and the rejected lines among them; refuses (and takes back out of bronze) a file
-    that repeats a record version, since silver orders a record's deliveries by ``(write_date, batch, file)`` and
-    needs that order total. One aggregate over the new rows answers all three (the files are new, so their rows are
-    what the append wrote: no history query is needed for the count). Several files into a large table (a first
+    """The rows ``paths`` brought to bronze and the rejected lines among them; refuses (and takes ``paths`` back out of
+    bronze) a file that repeats a record version, since silver orders a record's deliveries by ``(write_date, batch,
+    file)`` and needs that order total. One aggregate over their rows answers all three (a file's rows came in one
+    append: no history query is needed for the count). Several files into a large table (a first
     load) are counted one group of ids at a time (``io.id_buckets``: a record's versions share its id); one file, as
     a month's extract brings, at once, without asking the table's size."""
     new = spark.table(model.bronze_table).where(F.col("_source_file").isin(paths))
@@ -184,6 +184,17 @@ def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> t
     return rows, rejected
 
 
+def _finish(spark: SparkSession, model: RawModel, paths: list[str]) -> tuple[int, int]:
+    """Check the appended files ``paths`` (``_check_new_rows``) and quarantine their rejected lines; returns their
+    rows and rejected lines."""
+    found, rejected = _check_new_rows(spark, model, paths)
+    if rejected:
+        # Keyed by source file, so finishing a file's ingest again replaces, never duplicates.
+        io.replace_where(_quarantine_rows(spark.table(model.bronze_table), model, paths), io.QUARANTINE,
+                         f"stage = 'ingest' AND {io.in_list('_source_file', paths)}")
+    return found, rejected
+
+
 def ingested_files(spark: SparkSession, model: RawModel) -> set[str]:
     """The files whose rows are in the model's bronze table (appended, whether or not their ingest finished)."""
     if not io.table_exists(spark, model.bronze_table):
@@ -201,6 +212,12 @@ def _log_rows(spark: SparkSession, files: list[tuple[RawModel, str]]) -> DataFra
     return rows.withColumn("finished_at", F.current_timestamp())
 
 
+def _log_finished(spark: SparkSession, files: list[tuple[RawModel, str]]) -> None:
+    """List ``files`` in the log: none of them is there (``ingest`` takes out a file whose rows left bronze)."""
+    if files:
+        io.append(_log_rows(spark, files), io.BRONZE_LOG)
+
+
 @io.stage
 def ingest(
     spark: SparkSession,
@@ -213,8 +230,8 @@ def ingest(
     Every new file of every model is pre-checked before anything is written; then each model's files are
     parsed once and appended in one commit, rejected lines included (flagged in ``_reject``, with the raw
     text): bronze keeps what was received. The rejected lines are also written to ``silver.quarantine``.
-    Files a stopped run appended but did not finish are checked and quarantined with them (the module's doc).
-    """
+    Files a stopped run appended but did not finish are checked and quarantined first, on their own (the module's
+    doc)."""
     io.ensure_schemas(spark)
     models = list(models)
     result = BronzeResult()
@@ -222,46 +239,54 @@ def ingest(
     if not io.table_exists(spark, io.BRONZE_LOG):
         # Created before anything is appended. Files already in bronze were ingested by an earlier version, which
         # kept no log: they count as finished (one it left unchecked cannot be told apart).
-        earlier = [(m, f) for m in RAW_MODELS
+        every = {m.name: m for m in (*RAW_MODELS, *models)}.values()
+        earlier = [(m, f) for m in every
                    for f in sorted(in_bronze[m.name] if m.name in in_bronze else ingested_files(spark, m))]
         io.overwrite(_log_rows(spark, earlier), io.BRONZE_LOG)
     finished = finished_files(spark)
     staged: list[tuple[RawModel, list[str], list[str]]] = []
+    forgotten: list[str] = []
     for model in models:
         done = in_bronze[model.name]
         listed = sorted(f for f in list_files(f"{raw_root.rstrip('/')}/{model.name}") if f.endswith((".jsonl", ".json")))
         new = [f for f in listed if f not in done]
         unfinished = sorted(done - finished)  # appended by a run stopped before its check
+        forgotten += [f for f in new if f in finished]
         result.skipped_files += sum(f in done and f in finished for f in listed)
         if new:
             _precheck(spark, model, new)
         if new or unfinished:
             staged.append((model, new, unfinished))
+    if forgotten:  # finished once, but their rows left bronze (a dropped table): unfinished until checked again
+        io.replace_where(spark.table(io.BRONZE_LOG).limit(0), io.BRONZE_LOG, io.in_list("source_file", forgotten))
     if not io.table_exists(spark, io.QUARANTINE):
         io.overwrite(spark.createDataFrame([], QUARANTINE_DDL), io.QUARANTINE)
     from odoolake.pipeline import native
 
     local = native.enabled(spark)  # the local engine's own session: DuckDB parses, delta-rs appends
     checked: list[tuple[RawModel, str]] = []
-    for model, new, unfinished in staged:
-        appended: int | None = None
-        if new and local is not None:
-            appended = native.append(spark, local, model, new)  # its own count: the parity test compares
-        elif new:
-            io.append(_bronze_rows(spark, model, new), model.bronze_table)
-        paths = unfinished + new
-        bronze = spark.table(model.bronze_table)
-        found, rejected = _check_new_rows(spark, model, paths)
-        written = appended if appended is not None and not unfinished else found
-        if rejected:
-            # Keyed by source file, so finishing a file's ingest again replaces, never duplicates.
-            io.replace_where(_quarantine_rows(bronze, model, paths), io.QUARANTINE,
-                             f"stage = 'ingest' AND {io.in_list('_source_file', paths)}")
-        result.rows[model.name] = written - rejected
-        result.rejected[model.name] = rejected
-        result.new_batches.extend(batch_of(p) for p in paths)
-        checked.extend((model, p) for p in paths)
-    if checked:
-        io.replace_where(_log_rows(spark, checked), io.BRONZE_LOG, io.in_list("source_file", [p for _, p in checked]))
+    try:
+        for model, new, unfinished in staged:
+            rows = rejected = 0
+            if unfinished:  # on their own: a new file's refusal takes only the new files back out of bronze
+                rows, rejected = _finish(spark, model, unfinished)
+                checked.extend((model, p) for p in unfinished)
+            if new:
+                if local is not None:  # its own count, which the parity test compares with the PySpark path's
+                    appended: int | None = native.append(spark, local, model, new)
+                else:
+                    io.append(_bronze_rows(spark, model, new), model.bronze_table)
+                    appended = None
+                found, new_rejected = _finish(spark, model, new)
+                rows += found if appended is None else appended
+                rejected += new_rejected
+                checked.extend((model, p) for p in new)
+            result.rows[model.name] = rows - rejected
+            result.rejected[model.name] = rejected
+            result.new_batches.extend(batch_of(p) for p in unfinished + new)
+    except RawDataError:
+        _log_finished(spark, checked)  # what was finished before the refusal is not checked again
+        raise
+    _log_finished(spark, checked)
     result.new_batches = sorted(set(result.new_batches))
     return result
