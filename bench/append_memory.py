@@ -2,6 +2,10 @@
 
     python bench/append_memory.py --data bench/.data/30000000/raw --files 1,4,12
     python bench/append_memory.py --data bench/.data/30000000/raw --files 12 --repartition 2
+    python bench/append_memory.py --data bench/.data/30000000/raw --files 2,4 --join 3
+
+With ``--join K`` each file appended is K monthly files joined into one (written to a temporary folder first, not
+timed), so a count of larger files can be set beside the same bytes in more files.
 
 Each count appends the first N monthly files of ``account_move_line`` to an empty lake in one statement, as
 ``bronze.ingest``'s PySpark path does (``--repartition K`` spreads the rows over K writers first), in a new engine
@@ -25,22 +29,32 @@ HERE = Path(__file__).resolve().parent
 MODEL_DIR = "account_move_line"
 
 
-def append(data: Path, files: int, repartition: int | None) -> dict[str, float]:
+def append(data: Path, files: int, repartition: int | None, join: int = 1) -> dict[str, float]:
     from odoolake.config import WorkspacePaths
     from odoolake.pipeline import bronze, io
     from odoolake.pipeline.schemas import ACCOUNT_MOVE_LINE
     from odoolake.workspace.engine import LocalEngine
 
-    chosen = sorted((data / MODEL_DIR).glob("*.jsonl"))[:files]
-    if len(chosen) < files:
-        raise SystemExit(f"--files {files}: {data / MODEL_DIR} holds {len(chosen)} files")
+    monthly = sorted((data / MODEL_DIR).glob("*.jsonl"))[:files * join]
+    if len(monthly) < files * join:
+        raise SystemExit(f"--files {files} --join {join}: {data / MODEL_DIR} holds {len(monthly)} files")
     root = Path(tempfile.mkdtemp(prefix="append-memory"))
     try:
         paths = WorkspacePaths.from_env(root).ensure()
         raw = paths.dbfs_to_local(f"dbfs:/raw/odoo/{MODEL_DIR}")
         raw.mkdir(parents=True)
-        for f in chosen:
-            (raw / f.name).symlink_to(f.resolve())
+        chosen = []
+        for i in range(files):
+            parts = monthly[i * join:(i + 1) * join]
+            target = raw / parts[0].name
+            if join == 1:
+                target.symlink_to(parts[0].resolve())
+            else:
+                with target.open("wb") as out:
+                    for part in parts:
+                        with part.open("rb") as src:
+                            shutil.copyfileobj(src, out, 16 * 2**20)
+            chosen.append(target)
         uris = [f"dbfs:/raw/odoo/{MODEL_DIR}/{f.name}" for f in chosen]
         with LocalEngine(paths) as engine:
             spark = engine.session()
@@ -67,15 +81,17 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE / ".data" / "30000000" / "raw")
     parser.add_argument("--files", default="1,4,12", help="comma-separated counts of monthly files")
     parser.add_argument("--repartition", type=int, help="spread the rows over this many writers first")
+    parser.add_argument("--join", type=int, default=1, help="make each file appended of this many monthly files")
     args = parser.parse_args()
     runs = []
     for files in (int(n) for n in args.files.split(",")):
-        run = append(args.data, files, args.repartition)
+        run = append(args.data, files, args.repartition, args.join)
         runs.append(run)
         print(f"{run['files']:>3} files ({run['json_gib']} GiB of JSON): {run['wall_s']} s, engine {run['engine_cpu_s']}"
               f" CPU-s, peak RSS {run['peak_rss_gib']} GiB, {run['data_files']} data files", flush=True)
-    save_results(f"append_memory-{'-'.join(args.files.split(','))}{f'-r{args.repartition}' if args.repartition else ''}",
-                 {"runs": runs, "repartition": args.repartition})
+    save_results(f"append_memory-{'-'.join(args.files.split(','))}{f'-r{args.repartition}' if args.repartition else ''}"
+                 f"{f'-j{args.join}' if args.join > 1 else ''}",
+                 {"runs": runs, "repartition": args.repartition, "join": args.join})
 
 
 if __name__ == "__main__":

@@ -187,3 +187,52 @@ def test_a_bronze_table_dropped_and_ingested_again_is_unfinished_until_checked_a
     assert result.new_batches == ["odoo-209901"]
     assert _quarantined(spark, "odoo-209901.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
     assert spark.table(io.BRONZE_LOG).where("source_file LIKE '%odoo-209901.jsonl'").count() == 1
+
+
+@pytest.mark.parametrize("lake", ["pyspark"], indirect=True)  # the native path streams every file in one commit
+def test_a_first_load_appended_in_groups_of_files_and_stopped_between_two_is_finished_by_the_next(lake, monkeypatch):
+    paths, folder, spark = lake
+    for month in (1, 2, 3):
+        (folder / f"odoo-20990{month}.jsonl").write_text(_line(10 * month, 1.0) + _line(10 * month + 1, 2.0) + NOT_JSON)
+    one_file = (folder / "odoo-209901.jsonl").stat().st_size
+    assert bronze.local_bytes(spark, [f"{RAW}/{LINES.name}/odoo-209901.jsonl"]) == [one_file]
+    monkeypatch.setattr(bronze, "APPEND_BYTES_PER_GROUP", 2 * one_file)  # two files, then the third
+    append = io.append
+    appends: list[int] = []
+
+    def second_append_stops(rows, table):
+        if table == LINES.bronze_table:
+            appends.append(1)
+            if len(appends) == 2:
+                raise Stopped
+        return append(rows, table)
+    with monkeypatch.context() as m:
+        m.setattr(io, "append", second_append_stops)
+        with pytest.raises(Stopped):
+            _ingest(paths, spark)
+    assert sorted({r[0].rsplit("/", 1)[-1] for r in spark.table(LINES.bronze_table).select("_source_file").collect()}) \
+        == ["odoo-209901.jsonl", "odoo-209902.jsonl"], "the first group committed on its own"
+
+    result = _ingest(paths, spark)
+    assert result.new_batches == ["odoo-209901", "odoo-209902", "odoo-209903"]
+    assert (result.rows[LINES.name], result.rejected[LINES.name]) == (6, 3)
+    assert spark.table(LINES.bronze_table).count() == 9
+    assert {f.rsplit("/", 1)[-1] for f in bronze.finished_files(spark)} == {f"odoo-20990{m}.jsonl" for m in (1, 2, 3)}
+    for month in (1, 2, 3):
+        assert _quarantined(spark, f"odoo-20990{month}.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
+
+
+@pytest.mark.parametrize("lake", ["pyspark"], indirect=True)
+def test_files_are_appended_in_groups_above_the_group_size_and_in_one_commit_below_it(lake, monkeypatch):
+    paths, folder, spark = lake
+    for month in (1, 2, 3, 4):
+        (folder / f"odoo-20990{month}.jsonl").write_text(_line(month, 1.0))
+    with monkeypatch.context() as m:
+        m.setattr(bronze, "APPEND_BYTES_PER_GROUP", 3 * (folder / "odoo-209901.jsonl").stat().st_size)
+        _ingest(paths, spark)
+    for month in (5, 6):
+        (folder / f"odoo-20990{month}.jsonl").write_text(_line(month, 1.0))
+    _ingest(paths, spark)
+    rows_by_commit = [int((r["operationMetrics"] or {}).get("numOutputRows") or 0)
+                      for r in spark.sql(f"DESCRIBE HISTORY {LINES.bronze_table}").orderBy("version").collect()]
+    assert [n for n in rows_by_commit if n] == [3, 1, 2]

@@ -241,6 +241,19 @@ def groups_for(total_bytes: int, bytes_per_group: int) -> int:
     return max(1, -(-total_bytes // bytes_per_group))
 
 
+def consecutive_groups(items: Sequence[R], sizes: Sequence[int], bytes_per_group: int) -> list[list[R]]:
+    """``items`` in order, in groups of up to ``bytes_per_group`` by ``sizes`` (an item larger than that alone)."""
+    groups: list[list[R]] = []
+    size = 0
+    for item, n in zip(items, sizes, strict=True):
+        if not groups or size + n > bytes_per_group:
+            groups.append([])
+            size = 0
+        groups[-1].append(item)
+        size += n
+    return groups
+
+
 def id_buckets(table_bytes: int, bytes_per_bucket: int) -> int:
     """How many groups of ids a deduplication over ``table_bytes`` of a table is split into."""
     return groups_for(table_bytes, bytes_per_bucket)

@@ -157,16 +157,7 @@ GROUP_BYTES = 128 << 20  # raw text parsed in one query: small files together, s
 
 def _groups(files: list[tuple[str, Path]]) -> list[list[tuple[str, Path]]]:
     """Consecutive files of up to GROUP_BYTES together (a larger file alone: DuckDB splits it over the cores)."""
-    groups: list[list[tuple[str, Path]]] = []
-    size = 0
-    for one in files:
-        n = one[1].stat().st_size
-        if not groups or size + n > GROUP_BYTES:
-            groups.append([])
-            size = 0
-        groups[-1].append(one)
-        size += n
-    return groups
+    return io.consecutive_groups(files, [local.stat().st_size for _, local in files], GROUP_BYTES)
 
 
 def table_location(spark: SparkSession, table: str) -> str:
