@@ -252,8 +252,9 @@ def ingest(
     """Ingest every new ``<raw_root>/<model>/*.jsonl`` file.
 
     Every new file of every model is pre-checked before anything is written; then each model's files are
-    parsed once and appended in one commit, rejected lines included (flagged in ``_reject``, with the raw
-    text): bronze keeps what was received. The rejected lines are also written to ``silver.quarantine``.
+    parsed once and appended in one commit (a first load of large files on this machine: in groups, ``_append``),
+    rejected lines included (flagged in ``_reject``, with the raw text): bronze keeps what was received. The
+    rejected lines are also written to ``silver.quarantine``.
     Files a stopped run appended but did not finish are checked and quarantined first, on their own (the module's
     doc)."""
     io.ensure_schemas(spark)
