@@ -60,6 +60,24 @@ def _stopped_after_the_append(paths, spark, monkeypatch) -> None:
             _ingest(paths, spark)
 
 
+def _stopped_at_append(paths, spark, monkeypatch, table: str, nth: int = 1) -> None:
+    """An ingest stopped as it makes its ``nth`` append to ``table``."""
+    append = io.append
+    calls = 0
+
+    def stopping(rows, name):
+        nonlocal calls
+        if name == table:
+            calls += 1
+            if calls == nth:
+                raise Stopped
+        return append(rows, name)
+    with monkeypatch.context() as m:
+        m.setattr(io, "append", stopping)
+        with pytest.raises(Stopped):
+            _ingest(paths, spark)
+
+
 def _quarantined(spark, source: str) -> list[tuple[int | None, str]]:
     return sorted(((r["record_id"], r["reason"]) for r in spark.table(io.QUARANTINE)
                   .where(f"stage = 'ingest' AND _source_file LIKE '%{source}'").collect()), key=str)
@@ -104,16 +122,7 @@ def test_a_file_left_unchecked_that_repeats_a_record_version_is_refused_by_the_n
 def test_a_run_stopped_after_the_quarantine_but_before_the_log_quarantines_nothing_twice(lake, monkeypatch):
     paths, folder, spark = lake
     (folder / "odoo-209901.jsonl").write_text(GOOD + NOT_JSON)
-    append = io.append
-
-    def stop_at_the_log(rows, table):
-        if table == io.BRONZE_LOG:
-            raise Stopped
-        return append(rows, table)
-    with monkeypatch.context() as m:
-        m.setattr(io, "append", stop_at_the_log)
-        with pytest.raises(Stopped):
-            _ingest(paths, spark)
+    _stopped_at_append(paths, spark, monkeypatch, io.BRONZE_LOG)
     assert _quarantined(spark, "odoo-209901.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
 
     _ingest(paths, spark)
@@ -197,19 +206,7 @@ def test_a_first_load_appended_in_groups_of_files_and_stopped_between_two_is_fin
     one_file = (folder / "odoo-209901.jsonl").stat().st_size
     assert bronze.local_bytes(spark, [f"{RAW}/{LINES.name}/odoo-209901.jsonl"]) == [one_file]
     monkeypatch.setattr(bronze, "APPEND_BYTES_PER_GROUP", 2 * one_file)  # two files, then the third
-    append = io.append
-    appends: list[int] = []
-
-    def second_append_stops(rows, table):
-        if table == LINES.bronze_table:
-            appends.append(1)
-            if len(appends) == 2:
-                raise Stopped
-        return append(rows, table)
-    with monkeypatch.context() as m:
-        m.setattr(io, "append", second_append_stops)
-        with pytest.raises(Stopped):
-            _ingest(paths, spark)
+    _stopped_at_append(paths, spark, monkeypatch, LINES.bronze_table, nth=2)
     assert sorted({r[0].rsplit("/", 1)[-1] for r in spark.table(LINES.bronze_table).select("_source_file").collect()}) \
         == ["odoo-209901.jsonl", "odoo-209902.jsonl"], "the first group committed on its own"
 
