@@ -7,6 +7,8 @@ quarantine. Both paths (PySpark, and the native one the owner's session can take
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
 from odoolake.bir import reasons
@@ -19,6 +21,7 @@ from odoolake.workspace.engine import LocalEngine
 
 RAW = "dbfs:/raw/odoo"
 LINES = RAW_BY_NAME["account_move_line"]
+PARTNERS = RAW_BY_NAME["res_partner"]
 
 
 def _line(record_id: int, balance: float) -> str:
@@ -47,8 +50,8 @@ def lake(request, tmp_path, monkeypatch):
         yield paths, folder, spark
 
 
-def _ingest(paths, spark) -> bronze.BronzeResult:
-    return bronze.ingest(spark, RAW, dbfs_lister(paths), models=[LINES])
+def _ingest(paths, spark, models=(LINES,)) -> bronze.BronzeResult:
+    return bronze.ingest(spark, RAW, dbfs_lister(paths), models=list(models))
 
 
 def _stopped_after_the_append(paths, spark, monkeypatch) -> None:
@@ -60,7 +63,7 @@ def _stopped_after_the_append(paths, spark, monkeypatch) -> None:
             _ingest(paths, spark)
 
 
-def _stopped_at_append(paths, spark, monkeypatch, table: str, nth: int = 1) -> None:
+def _stopped_at_append(paths, spark, monkeypatch, table: str, nth: int = 1, models=(LINES,)) -> None:
     """An ingest stopped as it makes its ``nth`` append to ``table``."""
     append = io.append
     calls = 0
@@ -75,7 +78,7 @@ def _stopped_at_append(paths, spark, monkeypatch, table: str, nth: int = 1) -> N
     with monkeypatch.context() as m:
         m.setattr(io, "append", stopping)
         with pytest.raises(Stopped):
-            _ingest(paths, spark)
+            _ingest(paths, spark, models)
 
 
 def _quarantined(spark, source: str) -> list[tuple[int | None, str]]:
@@ -233,3 +236,48 @@ def test_files_are_appended_in_groups_above_the_group_size_and_in_one_commit_bel
     rows_by_commit = [int((r["operationMetrics"] or {}).get("numOutputRows") or 0)
                       for r in spark.sql(f"DESCRIBE HISTORY {LINES.bronze_table}").orderBy("version").collect()]
     assert [n for n in rows_by_commit if n] == [3, 1, 2]
+
+
+def test_file_sizes_are_known_only_for_the_local_engine_and_its_workspace_paths(lake):
+    paths, folder, spark = lake
+    (folder / "odoo-209901.jsonl").write_text(GOOD)
+    volume = paths.volume_to_local("/Volumes/main/raw/odoo/a.jsonl")
+    volume.parent.mkdir(parents=True)
+    volume.write_text(GOOD + GOOD)
+    size = len(GOOD.encode())
+    assert bronze.local_bytes(spark, [f"{RAW}/{LINES.name}/odoo-209901.jsonl", "/Volumes/main/raw/odoo/a.jsonl"]) \
+        == [size, 2 * size]
+    assert bronze.local_bytes(spark, [f"{RAW}/{LINES.name}/odoo-209999.jsonl"]) is None, "a file not there"
+    assert bronze.local_bytes(spark, [(folder / "odoo-209901.jsonl").as_uri()]) is None, "not a workspace path"
+    remote = types.SimpleNamespace(_odoolake_engine=types.SimpleNamespace(remote="sc://elsewhere:15002", paths=paths))
+    assert bronze.local_bytes(remote, [f"{RAW}/{LINES.name}/odoo-209901.jsonl"]) is None, "another machine's engine"
+    assert bronze.local_bytes(types.SimpleNamespace(), [f"{RAW}/{LINES.name}/odoo-209901.jsonl"]) is None
+
+
+@pytest.mark.parametrize("lake", ["pyspark"], indirect=True)
+def test_a_failure_in_a_later_model_keeps_the_earlier_models_finished(lake, monkeypatch):
+    paths, folder, spark = lake
+    partners = paths.dbfs_to_local(RAW) / PARTNERS.name
+    partners.mkdir()
+    (partners / "odoo-209901.jsonl").write_text('{"id": 1, "name": "A", "write_date": "2099-01-01 00:00:00"}\n')
+    (folder / "odoo-209901.jsonl").write_text(GOOD)
+    _stopped_at_append(paths, spark, monkeypatch, LINES.bronze_table, models=[PARTNERS, LINES])
+    assert {f.rsplit("/", 1)[-1] for f in bronze.finished_files(spark)} == {"odoo-209901.jsonl"}
+    assert all(f"/{PARTNERS.name}/" in f for f in bronze.finished_files(spark)), "the partners' file, finished"
+
+
+def test_a_log_made_from_a_lake_ingested_before_it_covers_every_model_not_only_those_asked_for(lake, monkeypatch):
+    paths, folder, spark = lake
+    partners = paths.dbfs_to_local(RAW) / PARTNERS.name
+    partners.mkdir()
+    (partners / "odoo-209901.jsonl").write_text('{"id": 1, "name": "A", "write_date": "2099-01-01 00:00:00"}\n')
+    (folder / "odoo-209901.jsonl").write_text(GOOD)
+    bronze.ingest(spark, RAW, dbfs_lister(paths), models=[PARTNERS, LINES])
+    spark.sql(f"DROP TABLE {io.BRONZE_LOG}")
+    _ingest(paths, spark)  # the lines only: the log is made again, from every model's bronze
+    checked: list[str] = []
+    check = bronze._check_new_rows
+    monkeypatch.setattr(bronze, "_check_new_rows", lambda s, model, files: (checked.append(model.name), check(
+        s, model, files))[1])
+    result = bronze.ingest(spark, RAW, dbfs_lister(paths), models=[PARTNERS])
+    assert (checked, result.new_batches, result.skipped_files) == ([], [], 1)

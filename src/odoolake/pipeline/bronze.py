@@ -17,6 +17,7 @@ with the same rows as the PySpark path below, which is what runs on Databricks a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -35,10 +36,10 @@ MISSING_DETAIL = "missing or null required field(s): "
 BRONZE_META_DDL = ("_source_file string, _batch_id string, _ingested_at timestamp, _reject string, _detail string, "
                    "_raw string")  # the columns bronze adds to each model's fields, in order
 # The PySpark path's append holds more memory the more raw text, and the more files, it takes at once (at the
-# 30M-line extract's size: 24 monthly files of lines, 14 GB, 3.7 GiB in one append; 7 GB as 12 files 2.2 GiB, as 4
-# files 1.7 GiB; 24 files of moves, 3.8 GB, 3.1 GiB). Where the files are on this machine, a first load is appended
-# in groups of files of up to this many bytes, each group a commit (a run stopped between two is finished by the
-# next, as any stopped append is: the module's doc).
+# 30M-line extract's size: 24 monthly files of lines, 14.2 GiB, 3.7 GiB in one append; 7.1 GiB as 12 files 2.2 GiB,
+# as 4 files 1.7 GiB; 24 files of moves, 3.8 GiB, 3.1 GiB). Where the files' sizes are known (``local_bytes``), a
+# first load is appended in groups of files of up to this many bytes, each group a commit (a run stopped between two
+# is finished by the next, as any stopped append is: the module's doc).
 APPEND_BYTES_PER_GROUP = 2 << 30
 INGEST_LOG_DDL = "source_file string, model string, batch_id string"  # then finished_at, the time of the run
 REPEATED_RECORD = ("holds record id {id} twice with the same write_date {write_date}: one extract delivers each "
@@ -191,12 +192,15 @@ def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> t
 
 
 def local_bytes(spark: SparkSession, uris: list[str]) -> list[int] | None:
-    """Each file's size where the session's engine runs on this machine (its files are local), else None."""
+    """Each file's size where the session's engine is the local one and the files are in its workspace (``dbfs:/``,
+    ``/dbfs/`` or ``/Volumes/`` paths, the only ones it reads), else None."""
     engine = getattr(spark, "_odoolake_engine", None)
     if engine is None or engine.remote is not None:
         return None
+    paths = engine.paths
     try:
-        return [engine.paths.dbfs_to_local(uri).stat().st_size for uri in uris]
+        return [(paths.volume_to_local(uri) if uri.startswith("/Volumes/") else paths.dbfs_to_local(uri)).stat().st_size
+                for uri in uris]
     except (OSError, ValueError):
         return None
 
@@ -309,8 +313,11 @@ def ingest(
             result.rows[model.name] = rows - rejected
             result.rejected[model.name] = rejected
             result.new_batches.extend(batch_of(p) for p in unfinished + new)
-    except RawDataError:
-        _log_finished(spark, checked)  # what was finished before the refusal is not checked again
+    except Exception:
+        # What was finished before a refusal (or a failure: the memory, the engine) is not checked again; if the log
+        # cannot be written either, the error to report is the first.
+        with contextlib.suppress(Exception):
+            _log_finished(spark, checked)
         raise
     _log_finished(spark, checked)
     result.new_batches = sorted(set(result.new_batches))
