@@ -81,6 +81,13 @@ def _stopped_at_append(paths, spark, monkeypatch, table: str, nth: int = 1, mode
             _ingest(paths, spark, models)
 
 
+def _a_partners_file_and_a_lines_file(paths, folder) -> None:
+    partners = paths.dbfs_to_local(RAW) / PARTNERS.name
+    partners.mkdir()
+    (partners / "odoo-209901.jsonl").write_text('{"id": 1, "name": "A", "write_date": "2099-01-01 00:00:00"}\n')
+    (folder / "odoo-209901.jsonl").write_text(GOOD)
+
+
 def _quarantined(spark, source: str) -> list[tuple[int | None, str]]:
     return sorted(((r["record_id"], r["reason"]) for r in spark.table(io.QUARANTINE)
                   .where(f"stage = 'ingest' AND _source_file LIKE '%{source}'").collect()), key=str)
@@ -257,10 +264,7 @@ def test_file_sizes_are_known_only_for_the_local_engine_and_its_workspace_paths(
 @pytest.mark.parametrize("lake", ["pyspark"], indirect=True)
 def test_a_failure_in_a_later_model_keeps_the_earlier_models_finished(lake, monkeypatch):
     paths, folder, spark = lake
-    partners = paths.dbfs_to_local(RAW) / PARTNERS.name
-    partners.mkdir()
-    (partners / "odoo-209901.jsonl").write_text('{"id": 1, "name": "A", "write_date": "2099-01-01 00:00:00"}\n')
-    (folder / "odoo-209901.jsonl").write_text(GOOD)
+    _a_partners_file_and_a_lines_file(paths, folder)
     _stopped_at_append(paths, spark, monkeypatch, LINES.bronze_table, models=[PARTNERS, LINES])
     assert {f.rsplit("/", 1)[-1] for f in bronze.finished_files(spark)} == {"odoo-209901.jsonl"}
     assert all(f"/{PARTNERS.name}/" in f for f in bronze.finished_files(spark)), "the partners' file, finished"
@@ -268,16 +272,16 @@ def test_a_failure_in_a_later_model_keeps_the_earlier_models_finished(lake, monk
 
 def test_a_log_made_from_a_lake_ingested_before_it_covers_every_model_not_only_those_asked_for(lake, monkeypatch):
     paths, folder, spark = lake
-    partners = paths.dbfs_to_local(RAW) / PARTNERS.name
-    partners.mkdir()
-    (partners / "odoo-209901.jsonl").write_text('{"id": 1, "name": "A", "write_date": "2099-01-01 00:00:00"}\n')
-    (folder / "odoo-209901.jsonl").write_text(GOOD)
+    _a_partners_file_and_a_lines_file(paths, folder)
     bronze.ingest(spark, RAW, dbfs_lister(paths), models=[PARTNERS, LINES])
     spark.sql(f"DROP TABLE {io.BRONZE_LOG}")
     _ingest(paths, spark)  # the lines only: the log is made again, from every model's bronze
     checked: list[str] = []
     check = bronze._check_new_rows
-    monkeypatch.setattr(bronze, "_check_new_rows", lambda s, model, files: (checked.append(model.name), check(
-        s, model, files))[1])
+
+    def recording(spark_, model, files):
+        checked.append(model.name)
+        return check(spark_, model, files)
+    monkeypatch.setattr(bronze, "_check_new_rows", recording)
     result = bronze.ingest(spark, RAW, dbfs_lister(paths), models=[PARTNERS])
     assert (checked, result.new_batches, result.skipped_files) == ([], [], 1)

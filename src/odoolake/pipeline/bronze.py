@@ -183,7 +183,7 @@ def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> t
         if totals["repeated"]:
             example = per_key.where(F.col("v") > 1).orderBy("_source_file", "id").first()
             assert example is not None  # the aggregate just counted it
-            io.replace_where(new.limit(0), model.bronze_table, io.in_list("_source_file", paths))
+            io.delete_where(spark, model.bronze_table, io.in_list("_source_file", paths))
             raise RawDataError(example["_source_file"], REPEATED_RECORD.format(id=example["id"],
                                                                                write_date=example["write_date"]))
         rows += int(totals["rows"] or 0)
@@ -287,7 +287,7 @@ def ingest(
         if new or unfinished:
             staged.append((model, new, unfinished))
     if forgotten:  # finished once, but their rows left bronze (a dropped table): unfinished until checked again
-        io.replace_where(spark.table(io.BRONZE_LOG).limit(0), io.BRONZE_LOG, io.in_list("source_file", forgotten))
+        io.delete_where(spark, io.BRONZE_LOG, io.in_list("source_file", forgotten))
     if not io.table_exists(spark, io.QUARANTINE):
         io.overwrite(spark.createDataFrame([], QUARANTINE_DDL), io.QUARANTINE)
     from odoolake.pipeline import native

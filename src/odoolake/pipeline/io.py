@@ -138,6 +138,11 @@ def overwrite(df: DataFrame, name: str, partition_by: Iterable[str] = ()) -> Non
     _listed(df.sparkSession, name, True)
 
 
+def delete_where(spark: SparkSession, name: str, predicate: str) -> None:
+    """Take the rows matching ``predicate`` out of the table ``name`` (a replace with no rows: one commit)."""
+    replace_where(spark.table(name).limit(0), name, predicate)
+
+
 def replace_where(df: DataFrame, name: str, predicate: str, partition_by: Iterable[str] = ()) -> None:
     """Atomically replace the rows matching ``predicate`` with ``df`` (creating the table if needed).
 
