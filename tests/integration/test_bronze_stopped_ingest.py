@@ -89,8 +89,16 @@ def _a_partners_file_and_a_lines_file(paths, folder) -> None:
 
 
 def _quarantined(spark, source: str) -> list[tuple[int | None, str]]:
-    return sorted(((r["record_id"], r["reason"]) for r in spark.table(io.QUARANTINE)
-                  .where(f"stage = 'ingest' AND _source_file LIKE '%{source}'").collect()), key=str)
+    return sorted(((r["record_id"], r["reason"]) for r in spark.table(io.QUARANTINE).where("stage = 'ingest'")
+                   .collect() if r["_source_file"].endswith(f"/{source}")), key=str)
+
+
+def _in_bronze(spark) -> list[str]:
+    return sorted(r[0].rsplit("/", 1)[-1] for r in spark.table(LINES.bronze_table).select("_source_file").collect())
+
+
+def _finished(spark) -> set[str]:
+    return {f.rsplit("/", 1)[-1] for f in bronze.finished_files(spark)}
 
 
 def test_a_file_left_unchecked_is_checked_and_quarantined_by_the_next_ingest(lake, monkeypatch):
@@ -162,25 +170,26 @@ def test_a_lake_ingested_before_the_log_existed_counts_its_files_as_finished(lak
 
 
 def test_an_unfinished_file_and_new_ones_are_counted_together_and_checked_apart(lake, monkeypatch):
-    """The unfinished file is checked on its own: a new file's refusal takes only the new files back out, and the
-    unfinished one is finished (its raw copy may be gone by then)."""
+    """The unfinished file is checked on its own, before the new ones are appended; a new file's refusal takes only
+    that file back out of bronze, and the others are finished (the unfinished one's raw copy may be gone)."""
     paths, folder, spark = lake
     (folder / "odoo-209901.jsonl").write_text(GOOD + NOT_JSON)
     _stopped_after_the_append(paths, spark, monkeypatch)
     (folder / "odoo-209901.jsonl").unlink()  # moved away after the stop
     (folder / "odoo-209902.jsonl").write_text(_line(7, 7.0) + REPEATED + NOT_JSON)
     (folder / "odoo-209903.jsonl").write_text(_line(8, 8.0) + _line(8, 8.0))
-    with pytest.raises(RawDataError, match=r"odoo-209903\.jsonl: holds record id 8 twice"):
+    with pytest.raises(RawDataError, match=r"odoo-209903\.jsonl: holds record id 8 twice") as refused:
         _ingest(paths, spark)
-    assert sorted(r[0].rsplit("/", 1)[-1] for r in spark.table(LINES.bronze_table).select("_source_file").collect()) \
-        == ["odoo-209901.jsonl"] * 3
-    assert {f.rsplit("/", 1)[-1] for f in bronze.finished_files(spark)} == {"odoo-209901.jsonl"}
+    assert "refused too" not in str(refused.value)
+    assert _in_bronze(spark) == ["odoo-209901.jsonl"] * 3 + ["odoo-209902.jsonl"] * 3
+    assert _finished(spark) == {"odoo-209901.jsonl", "odoo-209902.jsonl"}
     assert _quarantined(spark, "odoo-209901.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
+    assert _quarantined(spark, "odoo-209902.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
 
     (folder / "odoo-209903.jsonl").write_text(_line(8, 8.0))
     result = _ingest(paths, spark)
-    assert result.new_batches == ["odoo-209902", "odoo-209903"]
-    assert (result.rows[LINES.name], result.rejected[LINES.name]) == (3, 1)
+    assert (result.new_batches, result.skipped_files) == (["odoo-209903"], 1)
+    assert (result.rows[LINES.name], result.rejected[LINES.name]) == (1, 0)
 
     (folder / "odoo-209904.jsonl").write_text(_line(9, 9.0) + _line(12, 12.0) + NOT_JSON)
     _stopped_after_the_append(paths, spark, monkeypatch)
@@ -285,3 +294,81 @@ def test_a_log_made_from_a_lake_ingested_before_it_covers_every_model_not_only_t
     monkeypatch.setattr(bronze, "_check_new_rows", recording)
     result = bronze.ingest(spark, RAW, dbfs_lister(paths), models=[PARTNERS])
     assert (checked, result.new_batches, result.skipped_files) == ([], [], 1)
+
+
+def test_a_refused_unfinished_file_takes_only_itself_out_of_bronze(lake, monkeypatch):
+    """Two files a stopped run appended, one repeating a record version, whose raw copies are gone: the refusal takes
+    the repeating file back out, and the other is finished, not lost."""
+    paths, folder, spark = lake
+    (folder / "odoo-209901.jsonl").write_text(GOOD + NOT_JSON)
+    (folder / "odoo-209902.jsonl").write_text(_line(5, 5.0) + _line(5, 5.0))
+    (folder / "odoo-209903.jsonl").write_text(_line(6, 6.0) + _line(6, 6.0) + _line(7, 7.0))
+    _stopped_after_the_append(paths, spark, monkeypatch)
+    (folder / "odoo-209901.jsonl").unlink()
+    with pytest.raises(RawDataError, match=r"odoo-209902\.jsonl: holds record id 5 twice .*; refused too, for the "
+                                           r"same reason: dbfs:/raw/odoo/account_move_line/odoo-209903\.jsonl$"):
+        _ingest(paths, spark)
+    assert _in_bronze(spark) == ["odoo-209901.jsonl"] * 3
+    assert _finished(spark) == {"odoo-209901.jsonl"}
+    assert _quarantined(spark, "odoo-209901.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
+
+    (folder / "odoo-209902.jsonl").write_text(_line(5, 5.0))  # delivered again, mended
+    (folder / "odoo-209903.jsonl").write_text(_line(6, 6.0) + _line(7, 7.0))
+    result = _ingest(paths, spark)
+    assert (result.new_batches, result.rows[LINES.name], result.rejected[LINES.name]) == (
+        ["odoo-209902", "odoo-209903"], 3, 0)
+    assert _in_bronze(spark) == ["odoo-209901.jsonl"] * 3 + ["odoo-209902.jsonl"] + ["odoo-209903.jsonl"] * 2
+
+
+@pytest.mark.parametrize("mended", [True, False], ids=["mended", "refused"])
+def test_a_forgotten_file_delivered_again_leaves_no_quarantine_rows_of_its_old_copy(lake, mended):
+    """A file whose bronze rows were dropped is ingested anew: its old copy's rejected lines leave the quarantine,
+    whether the new copy has none or is refused."""
+    paths, folder, spark = lake
+    (folder / "odoo-209901.jsonl").write_text(GOOD + NOT_JSON)
+    _ingest(paths, spark)
+    assert _quarantined(spark, "odoo-209901.jsonl") == [(None, reasons.MALFORMED_JSON.code)]
+    spark.sql(f"DROP TABLE {LINES.bronze_table}")
+    (folder / "odoo-209901.jsonl").write_text(GOOD if mended else GOOD + REPEATED)
+    if mended:
+        _ingest(paths, spark)
+        assert _in_bronze(spark) == ["odoo-209901.jsonl"] * 2
+    else:
+        with pytest.raises(RawDataError, match=r"odoo-209901\.jsonl: holds record id 1 twice"):
+            _ingest(paths, spark)
+        assert _in_bronze(spark) == []
+    assert _quarantined(spark, "odoo-209901.jsonl") == []
+
+
+QUOTED = "odoo-209901 o'neil\\x.jsonl"  # a quote and a backslash in a file name
+
+
+def test_sql_strings_are_read_back_as_written(lake):
+    _, _, spark = lake
+    values = ["o'neil", "a\\b", "\\'", "''", "ñ ☃", QUOTED]
+    for value in values:
+        assert spark.sql(f"SELECT {io.sql_string(value)} AS v").first()["v"] == value, value
+    rows = spark.createDataFrame([(v,) for v in [*values, "oneil", "ab", "x"]], "v string")
+    assert sorted(r["v"] for r in rows.where(io.in_list("v", values)).collect()) == sorted(values)
+
+
+def test_a_file_name_with_a_quote_or_a_backslash_is_ingested_refused_and_forgotten_as_any_other(lake, monkeypatch):
+    paths, folder, spark = lake
+    (folder / QUOTED).write_text(GOOD + REPEATED)
+    with pytest.raises(RawDataError, match="holds record id 1 twice"):
+        _ingest(paths, spark)
+    assert _in_bronze(spark) == []
+
+    (folder / QUOTED).write_text(GOOD + NOT_JSON)
+    _ingest(paths, spark)
+    assert _quarantined(spark, QUOTED) == [(None, reasons.MALFORMED_JSON.code)]
+    assert _finished(spark) == {QUOTED}
+
+    spark.sql(f"DROP TABLE {LINES.bronze_table}")
+    (folder / QUOTED).write_text(GOOD + REPEATED)
+    _stopped_after_the_append(paths, spark, monkeypatch)
+    assert _finished(spark) == set(), "a forgotten file leaves the log before it is appended again"
+    assert _quarantined(spark, QUOTED) == []
+    with pytest.raises(RawDataError, match="holds record id 1 twice"):
+        _ingest(paths, spark)
+    assert _in_bronze(spark) == []

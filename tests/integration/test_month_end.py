@@ -545,9 +545,10 @@ def test_silver_in_period_chunks_and_id_buckets_gives_the_same_gold(tmp_path, mo
     month = sorted((raw / "account_move_line").glob("*.jsonl"))[-1]
     with monkeypatch.context() as patched:
         patched.setattr(io, "table_bytes", lambda *_: pytest.fail("one file's check asked for the table's size"))
-        found, _ = bronze._check_new_rows(spark, RAW_BY_NAME["account_move_line"],
-                                          [f"{RAW}/account_move_line/{month.name}"])
-    assert found == sum(1 for line in month.read_text().splitlines() if line.strip())
+        checked = bronze._check_new_rows(spark, RAW_BY_NAME["account_move_line"],
+                                         [f"{RAW}/account_move_line/{month.name}"])
+    assert checked.rows == sum(1 for line in month.read_text().splitlines() if line.strip())
+    assert checked.refused == []
 
     # A full rebuild stopped after the first group of moves loses none: each group replaced only its own rows.
     moves = {r[0] for r in spark.table(io.SILVER_MOVES).select("move_id").collect()}

@@ -5,7 +5,9 @@ A file is read as text and parsed line by line, so one bad line cannot hide the 
   text) and goes to ``silver.quarantine`` (stage ``ingest``);
 - a file that is empty, or whose first lines mostly do not parse, is not JSON lines at all, and the run stops
   naming it and the lines, before anything is written;
-- a required field missing from every line is schema drift, and the run stops naming it.
+- a required field missing from every line is schema drift, and the run stops naming it;
+- a file holding one record version twice is found after the append: the run stops naming it and the record, and
+  takes that file's rows back out of bronze (only that file's: the others are finished as usual).
 Files already in bronze are skipped. Each model's new files are parsed once (Sail's ``cache()`` is a no-op).
 A file's ingest finishes after its append: its rows are checked and its rejected lines quarantined, then it is
 listed in ``bronze.ingest_log``. A file in bronze but not in the log was appended by a run stopped before that (a
@@ -44,6 +46,22 @@ APPEND_BYTES_PER_GROUP = 2 << 30
 INGEST_LOG_DDL = "source_file string, model string, batch_id string"  # then finished_at, the time of the run
 REPEATED_RECORD = ("holds record id {id} twice with the same write_date {write_date}: one extract delivers each "
                    "record version once; remove the repeated line (or split the file into two drops) and run again")
+
+
+@dataclass
+class Checked:
+    """What ``_check_new_rows`` found in a group of appended files: their lines and the rejected lines among them; the
+    files refused for repeating a record version (``_finish`` takes them back out of bronze), and the error naming
+    the first of them."""
+
+    rows: int = 0
+    rejected: int = 0
+    refused: list[str] = field(default_factory=list)
+    error: RawDataError | None = None
+
+    def raise_refusal(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 @dataclass
@@ -161,34 +179,39 @@ def _quarantine_rows(bronze: DataFrame, model: RawModel, paths: list[str]) -> Da
     )
 
 
-def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> tuple[int, int]:
-    """The rows ``paths`` brought to bronze and the rejected lines among them; refuses (and takes ``paths`` back out of
-    bronze) a file that repeats a record version, since silver orders a record's deliveries by ``(write_date, batch,
-    file)`` and needs that order total. One aggregate over their rows answers all three (a file's rows came in one
-    append: no history query is needed for the count). Several files into a large table (a first
-    load) are counted one group of ids at a time (``io.id_buckets``: a record's versions share its id); one file, as
-    a month's extract brings, at once, without asking the table's size."""
+def _check_new_rows(spark: SparkSession, model: RawModel, paths: list[str]) -> Checked:
+    """The rows ``paths`` brought to bronze and the rejected lines among them, file by file; a file that repeats a
+    record version is refused, since silver orders a record's deliveries by ``(write_date, batch, file)`` and needs
+    that order total (``_finish`` takes it back out of bronze). One aggregate over their rows answers all three (a
+    file's rows came in one append: no history query is needed for the count). Several files into a large table (a
+    first load) are counted one group of ids at a time (``io.id_buckets``: a record's versions share its id); one
+    file, as a month's extract brings, at once, without asking the table's size."""
     new = spark.table(model.bronze_table).where(F.col("_source_file").isin(paths))
     valid = F.col("_reject").isNull()
     buckets = io.id_buckets(io.table_bytes(spark, model.bronze_table), io.KEYS_BYTES_PER_BUCKET) if len(paths) > 1 \
         else 1
-    rows = rejected = 0
+    per_file: dict[str, list[int]] = {}  # rows, rejected, record versions repeated
     for bucket in range(buckets):
         per_key = io.bucket_rows(new, "id", bucket, buckets).groupBy("_source_file", "id", "write_date").agg(
             F.count(F.lit(1)).alias("n"), F.sum(valid.cast("int")).alias("v"))
-        totals = per_key.agg(F.sum("n").alias("rows"), F.sum(F.col("n") - F.col("v")).alias("rejected"),
-                             F.sum((F.col("v") > 1).cast("int")).alias("repeated")).first()
-        if totals is None:
-            continue
-        if totals["repeated"]:
-            example = per_key.where(F.col("v") > 1).orderBy("_source_file", "id").first()
-            assert example is not None  # the aggregate just counted it
-            io.delete_where(spark, model.bronze_table, io.in_list("_source_file", paths))
-            raise RawDataError(example["_source_file"], REPEATED_RECORD.format(id=example["id"],
-                                                                               write_date=example["write_date"]))
-        rows += int(totals["rows"] or 0)
-        rejected += int(totals["rejected"] or 0)
-    return rows, rejected
+        for row in per_key.groupBy("_source_file").agg(
+                F.sum("n").alias("rows"), F.sum(F.col("n") - F.col("v")).alias("rejected"),
+                F.sum((F.col("v") > 1).cast("int")).alias("repeated")).collect():
+            counts = per_file.setdefault(row["_source_file"], [0, 0, 0])
+            for i, name in enumerate(("rows", "rejected", "repeated")):
+                counts[i] += int(row[name] or 0)
+    checked = Checked(rows=sum(c[0] for c in per_file.values()), rejected=sum(c[1] for c in per_file.values()),
+                      refused=sorted(f for f, (_, _, repeated) in per_file.items() if repeated))
+    if checked.refused:
+        first = checked.refused[0]
+        example = new.where(F.col("_source_file") == first).groupBy("id", "write_date").agg(
+            F.sum(valid.cast("int")).alias("v")).where(F.col("v") > 1).orderBy("id").first()
+        assert example is not None  # the aggregate just counted it
+        others = checked.refused[1:]
+        also = f"; refused too, for the same reason: {', '.join(others)}" if others else ""
+        checked.error = RawDataError(first, REPEATED_RECORD.format(id=example["id"], write_date=example["write_date"])
+                                     + also)
+    return checked
 
 
 def local_bytes(spark: SparkSession, uris: list[str]) -> list[int] | None:
@@ -212,15 +235,18 @@ def _append(spark: SparkSession, model: RawModel, uris: list[str]) -> None:
         io.append(_bronze_rows(spark, model, group), model.bronze_table)
 
 
-def _finish(spark: SparkSession, model: RawModel, paths: list[str]) -> tuple[int, int]:
-    """Check the appended files ``paths`` (``_check_new_rows``) and quarantine their rejected lines; returns their
-    rows and rejected lines."""
-    found, rejected = _check_new_rows(spark, model, paths)
-    if rejected:
+def _finish(spark: SparkSession, model: RawModel, paths: list[str]) -> Checked:
+    """Check the appended files ``paths`` (``_check_new_rows``), take the refused ones back out of bronze (only those:
+    a stopped run's files may have no raw copy left) and quarantine the others' rejected lines."""
+    checked = _check_new_rows(spark, model, paths)
+    if checked.refused:
+        io.delete_where(spark, model.bronze_table, io.in_list("_source_file", checked.refused))
+    kept = [p for p in paths if p not in checked.refused]
+    if checked.rejected:
         # Keyed by source file, so finishing a file's ingest again replaces, never duplicates.
-        io.replace_where(_quarantine_rows(spark.table(model.bronze_table), model, paths), io.QUARANTINE,
-                         f"stage = 'ingest' AND {io.in_list('_source_file', paths)}")
-    return found, rejected
+        io.replace_where(_quarantine_rows(spark.table(model.bronze_table), model, kept), io.QUARANTINE,
+                         f"stage = 'ingest' AND {io.in_list('_source_file', kept)}")
+    return checked
 
 
 def ingested_files(spark: SparkSession, model: RawModel) -> set[str]:
@@ -287,6 +313,8 @@ def ingest(
         if new or unfinished:
             staged.append((model, new, unfinished))
     if forgotten:  # finished once, but their rows left bronze (a dropped table): unfinished until checked again
+        if io.table_exists(spark, io.QUARANTINE):  # and their rejected lines with them (first: the log still says so)
+            io.delete_where(spark, io.QUARANTINE, f"stage = 'ingest' AND {io.in_list('_source_file', forgotten)}")
         io.delete_where(spark, io.BRONZE_LOG, io.in_list("source_file", forgotten))
     if not io.table_exists(spark, io.QUARANTINE):
         io.overwrite(spark.createDataFrame([], QUARANTINE_DDL), io.QUARANTINE)
@@ -297,19 +325,22 @@ def ingest(
     try:
         for model, new, unfinished in staged:
             rows = rejected = 0
-            if unfinished:  # on their own: a new file's refusal takes only the new files back out of bronze
-                rows, rejected = _finish(spark, model, unfinished)
-                checked.extend((model, p) for p in unfinished)
+            if unfinished:  # before the new files: a refusal stops the ingest before they are appended
+                outcome = _finish(spark, model, unfinished)
+                checked.extend((model, p) for p in unfinished if p not in outcome.refused)
+                outcome.raise_refusal()
+                rows, rejected = outcome.rows, outcome.rejected
             if new:
                 if local is not None:  # its own count, which the parity test compares with the PySpark path's
                     appended: int | None = native.append(spark, local, model, new)
                 else:
                     _append(spark, model, new)
                     appended = None
-                found, new_rejected = _finish(spark, model, new)
-                rows += found if appended is None else appended
-                rejected += new_rejected
-                checked.extend((model, p) for p in new)
+                outcome = _finish(spark, model, new)
+                checked.extend((model, p) for p in new if p not in outcome.refused)
+                outcome.raise_refusal()
+                rows += outcome.rows if appended is None else appended
+                rejected += outcome.rejected
             result.rows[model.name] = rows - rejected
             result.rejected[model.name] = rejected
             result.new_batches.extend(batch_of(p) for p in unfinished + new)

@@ -227,9 +227,15 @@ def drop_tables(spark: SparkSession, names: Iterable[str]) -> None:
         _listed(spark, name, False)
 
 
+def sql_string(value: str) -> str:
+    """A Spark SQL string literal of ``value``. Spark escapes with a backslash: it reads ``'a''b'`` as two literals
+    side by side, ``ab``, and ``'a\\b'`` as ``a`` and a backspace."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def in_list(column: str, values: Iterable[str]) -> str:
-    """SQL ``column IN ('a', 'b')`` for trusted literals (periods, batch ids)."""
-    quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(set(values)))
+    """SQL ``column IN ('a', 'b')`` of strings (periods, batch ids, file names)."""
+    quoted = ", ".join(sql_string(v) for v in sorted(set(values)))
     return f"{column} IN ({quoted})" if quoted else "false"
 
 
