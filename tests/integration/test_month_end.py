@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from odoolake.bir import reasons
 from odoolake.cli.common import dbfs_lister
@@ -597,9 +598,10 @@ def test_withholding_lines_built_year_by_year_keep_the_running_totals_of_the_ora
     engine.close()
 
 
-def _bill_copied_into_a_later_month(raw: Path, period: str, on: str) -> int:
-    """Deliver again, under a new id and dated ``on``, a posted vendor bill of ``period`` with tax lines (the same
-    vendor and reference: a duplicate bill, found only by comparing moves of both months). Returns the copy's id."""
+def _bill_copied_into_a_later_month(raw: Path, period: str, on: str, batch: str = "odoo-209901") -> int:
+    """Deliver again in ``batch``, under a new id and dated ``on``, a posted vendor bill of ``period`` with tax lines
+    (the same vendor and reference: a duplicate bill, found only by comparing moves of both months). Returns the
+    copy's id."""
     def records(model: str) -> list[dict]:
         out = []
         for path in sorted((raw / model).glob("*.jsonl")):
@@ -622,9 +624,9 @@ def _bill_copied_into_a_later_month(raw: Path, period: str, on: str) -> int:
     copied = [dict(ln, id=next_line + i, move_id=[copy_id, "BILL/COPY"], date=on)
               for i, ln in enumerate(ln for ln in lines if ln["move_id"][0] == bill["id"]
                                      and ln["write_date"] == bill["write_date"])]
-    (raw / "account_move" / "odoo-209901.jsonl").write_text(json.dumps(
+    (raw / "account_move" / f"{batch}.jsonl").write_text(json.dumps(
         dict(bill, id=copy_id, name="BILL/COPY", date=on, invoice_date=on, line_ids=[c["id"] for c in copied])) + "\n")
-    (raw / "account_move_line" / "odoo-209901.jsonl").write_text("".join(json.dumps(c) + "\n" for c in copied))
+    (raw / "account_move_line" / f"{batch}.jsonl").write_text("".join(json.dumps(c) + "\n" for c in copied))
     return copy_id
 
 
@@ -688,3 +690,161 @@ def test_dimensions_are_rebuilt_only_when_their_bronze_changed(lake):
         "Renamed Supplier Inc."
     assert versions("silver.partners") == before["silver.partners"] + 1
     assert versions("silver.taxes") == before["silver.taxes"]
+
+
+# -- deliveries a later month can bring (each run again on a small lake, against the oracle) ---------------------------
+
+SMALL = GenConfig(months=4, end=date(2026, 10, 1), lines=8_000, seed=11)
+
+
+@pytest.fixture
+def small_lake(tmp_path):
+    """A small lake after its first month-end: (paths, raw folder, session)."""
+    paths = WorkspacePaths.from_env(tmp_path)
+    raw = paths.dbfs_to_local(RAW)
+    generate(SMALL, raw)
+    with LocalEngine(paths) as engine:
+        spark = engine.session()
+        month_end.run(spark, RAW, dbfs_lister(paths))
+        yield paths, raw, spark
+
+
+def _latest_raw(raw: Path, model: str, record_id: int) -> dict:
+    versions = [rec for path in sorted((raw / model).glob("*.jsonl")) for line in path.read_text().splitlines()
+                if line.startswith("{") and (rec := _json_or_none(line)) and rec.get("id") == record_id]
+    return max(versions, key=lambda rec: str(rec.get("write_date")))
+
+
+def _json_or_none(line: str) -> dict | None:
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
+def _deliver(raw: Path, model: str, batch: str, records: list[dict]) -> None:
+    (raw / model / f"{batch}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _move_reasons(spark, move_id: int) -> list[str]:
+    return sorted(r[0] for r in spark.sql(f"SELECT reason FROM silver.quarantine WHERE stage = 'rules' AND "
+                                          f"record_id = {move_id} AND model = 'account.move'").collect())
+
+
+def _original_of(spark, copy_id: int) -> int:
+    copy = spark.table("silver.moves").where(f"move_id = {copy_id}").first()
+    same = spark.table("silver.moves").where(
+        (F.col("ref") == copy["ref"]) & (F.col("partner_id") == copy["partner_id"])
+        & (F.col("company_id") == copy["company_id"]) & (F.col("move_id") != copy_id)).collect()
+    assert len(same) == 1
+    return same[0]["move_id"]
+
+
+def _cancelled(raw: Path, move_id: int) -> dict:
+    return dict(_latest_raw(raw, "account_move", move_id), state="cancel", write_date="2099-01-01 00:00:00")
+
+
+def test_a_new_month_flags_a_copy_of_an_earlier_bill_and_frees_a_copy_whose_original_is_cancelled(small_lake):
+    """A bill repeated in a new month is a duplicate of one in a period the month does not touch; a copy in an
+    earlier period is freed when its original, in a later one, is cancelled (the copy's period is rebuilt too)."""
+    paths, raw, spark = small_lake
+    first = _bill_copied_into_a_later_month(raw, "2026-07", "2026-09-15", batch="odoo-209901")
+    month_end.run(spark, RAW, dbfs_lister(paths))
+    assert _move_reasons(spark, first) == [reasons.DUPLICATE_BILL.code]
+    assert spark.table("silver.ewt_lines").where(f"move_id = {first}").count() == 0
+    assert_gold_matches_oracle(spark, raw)
+
+    early = _bill_copied_into_a_later_month(raw, "2026-09", "2026-07-10", batch="odoo-209902")
+    month_end.run(spark, RAW, dbfs_lister(paths))
+    assert _move_reasons(spark, early) == [reasons.DUPLICATE_BILL.code]
+    original = _original_of(spark, early)
+    _deliver(raw, "account_move", "odoo-209903", [_cancelled(raw, original)])
+    month_end.run(spark, RAW, dbfs_lister(paths))
+    assert _move_reasons(spark, original) == [reasons.CANCELLED.code]
+    assert _move_reasons(spark, early) == []
+    assert spark.table("silver.ewt_lines").where(f"move_id = {early}").count() > 0
+    assert_gold_matches_oracle(spark, raw)
+
+
+def test_a_batch_of_changed_lines_alone_reaches_silver_and_gold(small_lake):
+    """Odoo's extract of a month may hold a line whose move did not change: the batch is silver's to process."""
+    paths, raw, spark = small_lake
+    line = spark.sql("SELECT line_id, balance FROM silver.tax_lines WHERE is_withholding AND _reject IS NULL "
+                     "AND period = '2026-08' ORDER BY line_id LIMIT 1").first()
+    changed = dict(_latest_raw(raw, "account_move_line", line["line_id"]), write_date="2099-01-01 00:00:00")
+    changed["balance"] = round(changed["balance"] * 2, 2)
+    _deliver(raw, "account_move_line", "odoo-209901", [changed])
+    result = month_end.run(spark, RAW, dbfs_lister(paths))
+    assert result.silver.batches == ["odoo-209901"]
+    got = spark.sql(f"SELECT balance FROM silver.tax_lines WHERE line_id = {line['line_id']}").first()["balance"]
+    assert got == Decimal(str(changed["balance"])) != line["balance"]
+    assert_gold_matches_oracle(spark, raw)
+
+
+def test_a_deleted_move_keeps_its_newest_date_and_one_never_dated_is_left_out(small_lake, monkeypatch):
+    """A tombstone takes its date from the newest dated version, whatever order the engine reads them in; a move
+    whose tombstone is all that reached bronze has no period, and every path (a new month, a full run, a full run
+    in groups of ids) leaves it out instead of failing or writing a row without one."""
+    paths, raw, spark = small_lake
+    moved = spark.sql("SELECT move_id FROM silver.moves WHERE period = '2026-08' AND state = 'posted' "
+                      "ORDER BY move_id LIMIT 1").first()["move_id"]
+    redated = dict(_latest_raw(raw, "account_move", moved), date="2026-09-05", write_date="2099-01-01 00:00:00")
+    _deliver(raw, "account_move", "odoo-209901", [redated])
+    month_end.run(spark, RAW, dbfs_lister(paths))
+    never = 990_000_001
+    _deliver(raw, "account_move", "odoo-209902", [
+        {"id": moved, "_deleted": True, "write_date": "2099-01-02 00:00:00"},
+        {"id": never, "_deleted": True, "write_date": "2099-01-02 00:00:00"}])
+
+    def deleted_move() -> tuple:
+        row = spark.table("silver.moves").where(f"move_id = {moved}").first()
+        assert spark.table("silver.moves").where(f"move_id = {never} OR period IS NULL").count() == 0
+        return row["state"], row["period"], str(row["date"])
+
+    month_end.run(spark, RAW, dbfs_lister(paths))
+    assert deleted_move() == ("deleted", "2026-09", "2026-09-05")
+    month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
+    assert deleted_move() == ("deleted", "2026-09", "2026-09-05")
+    monkeypatch.setattr(io, "id_buckets", lambda _bytes, _per_bucket: 3)
+    month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
+    assert deleted_move() == ("deleted", "2026-09", "2026-09-05")
+    assert _move_reasons(spark, moved) == [reasons.DELETED.code]
+    assert_gold_matches_oracle(spark, raw)
+
+
+def test_a_first_run_stopped_between_two_groups_is_finished_as_a_full_run(tmp_path, monkeypatch):
+    """silver's log is written last: while it is missing the next run is a full one, in the same groups, not a new
+    month over every batch at once (which would drop the memory bound the groups keep)."""
+    from odoolake.pipeline import silver
+
+    paths = WorkspacePaths.from_env(tmp_path)
+    raw = paths.dbfs_to_local(RAW)
+    generate(SMALL, raw)
+    monkeypatch.setattr(io, "id_buckets", lambda _bytes, _per_bucket: 3)
+    monkeypatch.setattr(silver, "LINES_BYTES_PER_CHUNK", 1)
+    replace_where = io.replace_where
+    written: list[str] = []
+
+    def stopping(df, name, predicate, *args):
+        if name == io.SILVER_LINES and len([w for w in written if w == io.SILVER_LINES]) == 1:
+            raise RuntimeError("stopped between two groups")
+        written.append(name)
+        replace_where(df, name, predicate, *args)
+
+    with LocalEngine(paths) as engine:
+        spark = engine.session()
+        monkeypatch.setattr(io, "replace_where", stopping)
+        with pytest.raises(RuntimeError, match="stopped between two groups"):
+            month_end.run(spark, RAW, dbfs_lister(paths))
+        assert not io.table_exists(spark, io.SILVER_LOG)
+
+        def recorded(df, name, predicate, *args):
+            written.append(name)
+            replace_where(df, name, predicate, *args)
+        monkeypatch.setattr(io, "replace_where", recorded)
+        written.clear()
+        result = month_end.run(spark, RAW, dbfs_lister(paths))
+        assert written.count(io.SILVER_MOVES) == 3, "the moves again in their groups of ids"
+        assert written.count(io.SILVER_LINES) == len(result.silver.periods) > 1, "the lines again period by period"
+        assert_gold_matches_oracle(spark, raw)

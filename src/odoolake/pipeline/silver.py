@@ -280,11 +280,10 @@ TOMBSTONE_FILL = ("date", "name", "company_id", "partner_id", "move_type")
 def current_moves(moves: DataFrame) -> DataFrame:
     # A tombstone ({"id", "_deleted": true}) carries no date or company: take them from an earlier version.
     # Only tombstoned ids are looked up (a small join), not every move (a window over all of them).
+    # The newest dated version fills them, whatever order the engine reads the versions in.
     tombstoned = moves.where(F.coalesce(F.col("_deleted"), F.lit(False))).select("id").distinct()
-    earlier = (
-        moves.join(tombstoned, "id", "left_semi").where(F.col("date").isNotNull())
-        .groupBy("id").agg(*[F.first(name, ignorenulls=True).alias(f"_prev_{name}") for name in TOMBSTONE_FILL])
-    )
+    earlier = newest(moves.join(tombstoned, "id", "left_semi").where(F.col("date").isNotNull())).select(
+        "id", *[F.col(name).alias(f"_prev_{name}") for name in TOMBSTONE_FILL])
     cur = newest(moves).join(earlier, "id", "left")
     for name in TOMBSTONE_FILL:
         cur = cur.withColumn(name, F.coalesce(F.col(name), F.col(f"_prev_{name}")))
@@ -403,13 +402,17 @@ def _action_of(reason: Column) -> Column:
     return expr
 
 
+BILL_DOCUMENT = ("company_id", "partner_id", "move_type", "ref")  # a bill posted twice repeats all four
+
+
 def build_move_rejects(moves: DataFrame) -> DataFrame:
     """Moves that are not usable: not posted, or a later posted bill with the same vendor and reference.
 
     The repeated documents are found with a hash aggregate and joined back (few rows), not with a window
-    over every move: about 6x faster on the embedded engine at 2M moves.
+    over every move: about 6x faster on the embedded engine at 2M moves. A new month's run rebuilds every period
+    holding a bill of a document its moves have or had (``run``), so ``moves`` holds each copy's original.
     """
-    doc = ["company_id", "partner_id", "move_type", "ref"]
+    doc = list(BILL_DOCUMENT)
     bills = moves.where((F.col("state") == "posted") & F.col("ref").isNotNull()).select("move_id", *doc)
     repeated = (
         bills.groupBy(*doc).agg(F.min("move_id").alias("_first"), F.count(F.lit(1)).alias("_n"))
@@ -833,13 +836,17 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     io.ensure_schemas(spark)
     bronze_moves = valid_rows(spark, ACCOUNT_MOVE)
     bronze_lines = valid_rows(spark, ACCOUNT_MOVE_LINE)
-    all_batches = {r[0] for r in bronze_moves.select("_batch_id").distinct().collect()}
-    if io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):  # a batch of rates alone (a late or deleted rate)
-        all_batches |= {r[0] for r in valid_rows(spark, RES_CURRENCY_RATE).select("_batch_id").distinct().collect()}
+    # A batch may hold moves, lines (a line changed, its move not) or rates alone (a late or deleted rate).
+    delivered = bronze_moves.select("_batch_id").unionByName(bronze_lines.select("_batch_id"))
+    if io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
+        delivered = delivered.unionByName(valid_rows(spark, RES_CURRENCY_RATE).select("_batch_id"))
+    all_batches = {r[0] for r in delivered.distinct().collect()}
     stale = io.outdated(spark, LAYOUT)
     if stale:  # written by an earlier version (e.g. DOUBLE amounts): rebuild silver whole from bronze
         io.drop_tables(spark, [*REBUILT_TABLES, io.SILVER_LOG])
-    full = full_refresh or bool(stale) or not io.table_exists(spark, io.SILVER_MOVES)
+    # The log is written last: a first run stopped part-way (between two groups) is finished as a full run.
+    full = full_refresh or bool(stale) or not io.table_exists(spark, io.SILVER_MOVES) \
+        or not io.table_exists(spark, io.SILVER_LOG)
     todo = sorted(all_batches if full else (set(batches) if batches is not None else all_batches - processed_batches(spark)))
     result = SilverResult(batches=todo)
 
@@ -863,7 +870,17 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     periods = {r[0] for r in dated.collect() if r[0]}
     if not full:
         previous = spark.table(io.SILVER_MOVES).join(touched.withColumnRenamed("id", "move_id"), "move_id", "left_semi")
-        periods |= {r[0] for r in previous.select("period").distinct().collect() if r[0]}
+        # A bill's flag as a later copy depends on the other bills of its document, in any period: their periods are
+        # rebuilt too, so each copy is compared with its original (every version of a touched move counts: a bill
+        # whose reference changed frees its old document's copy).
+        documents = previous.select(*BILL_DOCUMENT).unionByName(moves_src.select(
+            m2o_id("company_id").alias("company_id"), m2o_id("partner_id").alias("partner_id"), "move_type",
+            blank_to_null("ref").alias("ref"))).where(F.col("ref").isNotNull()).select(
+            *[F.col(c).alias(f"_d_{c}") for c in BILL_DOCUMENT])
+        same_document = spark.table(io.SILVER_MOVES).join(
+            documents, [F.col(c).eqNullSafe(F.col(f"_d_{c}")) for c in BILL_DOCUMENT], "left_semi")
+        periods |= {r[0] for r in previous.select("period").unionByName(same_document.select("period")).distinct()
+                    .collect() if r[0]}
         known = logged_periods(spark)
         periods |= later_periods_of_same_year(periods, known)
         periods |= periods_of_new_rates(spark, todo, known)
@@ -876,8 +893,9 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     chunks = period_chunks(sorted(periods), lines_bytes) if full else [sorted(periods)]
     if full:
         buckets = io.id_buckets(io.table_bytes(spark, ACCOUNT_MOVE.bronze_table), MOVES_BYTES_PER_BUCKET)
-        io.replace_by_id_bucket(lambda moves: with_period(current_moves(moves)), moves_src, io.SILVER_MOVES, where_p,
-                                "move_id", buckets, ["period"])
+        # A move with no period (deleted before any dated version reached bronze) has nothing to report.
+        io.replace_by_id_bucket(lambda moves: with_period(current_moves(moves)).where(where_p), moves_src,
+                                io.SILVER_MOVES, where_p, "move_id", buckets, ["period"])
         anchor = spark.table(io.SILVER_MOVES)
         # The newest version of every line is a window over all of bronze: at 10M lines it alone took the engine
         # past 4 GiB. Lines belong to their move's period, so groups of periods are independent; each group's
