@@ -95,6 +95,12 @@ def both(tmp_path_factory):
     (rates / "odoo-edge.jsonl").write_text("\n".join(RATE_EDGE_LINES) + "\n")
     crlf = sorted((raw / "res_partner").glob("*.jsonl"))[0]
     (raw / "res_partner" / "odoo-crlf.jsonl").write_bytes(crlf.read_bytes().replace(b"\n", b"\r\n"))
+    # a file whose second half ends its lines with CRLF (two files joined): DuckDB's reader cannot read it, so the
+    # engine appends the model's files, as the PySpark path does
+    taxes = sorted((raw / "account_tax").glob("*.jsonl"))[0].read_bytes().splitlines(keepends=True)
+    half = len(taxes) // 2
+    (raw / "account_tax" / "odoo-mixed.jsonl").write_bytes(b"".join(taxes[:half]) + b"".join(
+        line.replace(b"\n", b"\r\n") for line in taxes[half:]))
     with LocalEngine(paths) as engine, pytest.MonkeyPatch.context() as mp:
         spark = engine.session()
         assert native.enabled(spark) is None, "off unless asked for"
@@ -129,6 +135,9 @@ def test_every_bronze_table_and_the_quarantine_are_identical_row_for_row(both):
              *(f"only native:  {dict(k)}" for k in list(only_native)[:20])])
     assert (by_native.rows, by_native.rejected, by_native.new_batches) == \
         (by_pyspark.rows, by_pyspark.rejected, by_pyspark.new_batches)
+    assert by_pyspark.engine_appended == {}
+    assert list(by_native.engine_appended) == ["account_tax"], "every other model went the native way"
+    assert "CSV" in by_native.engine_appended["account_tax"]
 
 
 def test_the_edge_lines_reach_bronze_with_their_verdicts(both):

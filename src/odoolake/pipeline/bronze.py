@@ -70,6 +70,8 @@ class BronzeResult:
     rows: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     skipped_files: int = 0
+    # model -> why the native path could not read its new files (a file mixing line endings): the engine appended them
+    engine_appended: dict[str, str] = field(default_factory=dict)
 
 
 def batch_of(path: str) -> str:
@@ -331,11 +333,14 @@ def ingest(
                 outcome.raise_refusal()
                 rows, rejected = outcome.rows, outcome.rejected
             if new:
-                if local is not None:  # its own count, which the parity test compares with the PySpark path's
-                    appended: int | None = native.append(spark, local, model, new)
-                else:
+                appended: int | None = None  # the native path's own count, which the parity test compares
+                if local is not None:
+                    try:
+                        appended = native.append(spark, local, model, new)
+                    except Exception as exc:  # it commits last, so nothing was appended; PySpark is the reference
+                        result.engine_appended[model.name] = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
+                if appended is None:
                     _append(spark, model, new)
-                    appended = None
                 outcome = _finish(spark, model, new)
                 checked.extend((model, p) for p in new if p not in outcome.refused)
                 outcome.raise_refusal()

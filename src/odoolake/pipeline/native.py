@@ -9,9 +9,10 @@ exactly it measured no faster than Sail's ``from_json`` (docs/performance.md, "N
 The rows are the PySpark path's row for row (the same columns, types, verdicts and details;
 ``tests/integration/test_native_parity.py`` proves it on generated data with every messy case), except
 ``_ingested_at``, the time of the write, and except inputs an adversarial comparison found that odoolake's Odoo
-extract never writes (mixed line endings, NaN spelled ``nan``, a byte-order mark, ...: docs/performance.md, "Native
-steps"). The PySpark path's rules are the reference; where DuckDB reads JSON differently from Spark, the comments
-below say how it is brought back.
+extract never writes (NaN spelled ``nan``, a byte-order mark, ...: docs/performance.md, "Native steps"). Files it
+cannot read at all (mixed line endings) are appended by the engine instead (``bronze.ingest``). The PySpark path's
+rules are the reference; where DuckDB reads JSON differently from Spark, the comments below say how it is brought
+back.
 
 Why it was built: Sail's ``from_json`` over Odoo's records is about half of bronze, and a DuckDB prototype with
 DuckDB's own (lenient) JSON rules parsed the same lines in about half the time.
