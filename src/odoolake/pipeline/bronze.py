@@ -315,7 +315,8 @@ def ingest(
         if new or unfinished:
             staged.append((model, new, unfinished))
     if forgotten:  # finished once, but their rows left bronze (a dropped table): unfinished until checked again
-        if io.table_exists(spark, io.QUARANTINE):  # and their rejected lines with them (first: the log still says so)
+        # Their old rejected lines go too, before the log rows: a run stopped between the two finds them forgotten again.
+        if io.table_exists(spark, io.QUARANTINE):
             io.delete_where(spark, io.QUARANTINE, f"stage = 'ingest' AND {io.in_list('_source_file', forgotten)}")
         io.delete_where(spark, io.BRONZE_LOG, io.in_list("source_file", forgotten))
     if not io.table_exists(spark, io.QUARANTINE):
