@@ -598,10 +598,11 @@ def test_withholding_lines_built_year_by_year_keep_the_running_totals_of_the_ora
     engine.close()
 
 
-def _bill_copied_into_a_later_month(raw: Path, period: str, on: str, batch: str = "odoo-209901") -> int:
+def _bill_copied_into_a_later_month(raw: Path, period: str, on: str, batch: str = "odoo-209901",
+                                    ref: str | None = None) -> int:
     """Deliver again in ``batch``, under a new id and dated ``on``, a posted vendor bill of ``period`` with tax lines
-    (the same vendor and reference: a duplicate bill, found only by comparing moves of both months). Returns the
-    copy's id."""
+    (the same vendor and reference: a duplicate bill, found only by comparing moves of both months; with ``ref``, a
+    new bill of the same vendor). Returns the copy's id."""
     def records(model: str) -> list[dict]:
         out = []
         for path in sorted((raw / model).glob("*.jsonl")):
@@ -625,7 +626,8 @@ def _bill_copied_into_a_later_month(raw: Path, period: str, on: str, batch: str 
               for i, ln in enumerate(ln for ln in lines if ln["move_id"][0] == bill["id"]
                                      and ln["write_date"] == bill["write_date"])]
     (raw / "account_move" / f"{batch}.jsonl").write_text(json.dumps(
-        dict(bill, id=copy_id, name="BILL/COPY", date=on, invoice_date=on, line_ids=[c["id"] for c in copied])) + "\n")
+        dict(bill, id=copy_id, name="BILL/COPY", date=on, invoice_date=on, line_ids=[c["id"] for c in copied],
+             ref=ref or bill["ref"])) + "\n")
     (raw / "account_move_line" / f"{batch}.jsonl").write_text("".join(json.dumps(c) + "\n" for c in copied))
     return copy_id
 
@@ -848,3 +850,33 @@ def test_a_first_run_stopped_between_two_groups_is_finished_as_a_full_run(tmp_pa
         assert written.count(io.SILVER_MOVES) == 3, "the moves again in their groups of ids"
         assert written.count(io.SILVER_LINES) == len(result.silver.periods) > 1, "the lines again period by period"
         assert_gold_matches_oracle(spark, raw)
+
+
+def _quarter_forms(spark, quarter: str) -> dict[str, list[tuple]]:
+    """Every column but timestamps of the quarter's rows of each form table, sorted."""
+    tables = ("gold.form_2307", "gold.qap", "gold.sawt", "gold.slsp")
+    out = {}
+    for table in tables:
+        frame = spark.table(table).where(f"quarter = '{quarter}'")
+        columns = sorted(name for name, kind in frame.dtypes if not kind.startswith("timestamp"))
+        out[table] = sorted(tuple(repr(r[c]) for c in columns) for r in frame.select(*columns).collect())
+    return out
+
+
+def test_a_payees_new_tin_gives_one_form_row_in_a_quarter_built_before_and_after_it(small_lake):
+    """A vendor's TIN changes after October was built, and a bill of November arrives: 2026Q4 is rebuilt from lines
+    silver gave the old key (October) and the new one (November). The forms group a payee's lines by its key as it is
+    now, as a full rebuild does, not in two rows of one quarter."""
+    paths, raw, spark = small_lake
+    copy_id = _bill_copied_into_a_later_month(raw, "2026-10", "2026-11-05", ref="NEW/2026/11/0001")
+    partner_id = _latest_raw(raw, "account_move", copy_id)["partner_id"][0]
+    _deliver(raw, "res_partner", "odoo-209901", [dict(_latest_raw(raw, "res_partner", partner_id),
+                                                      vat="987-654-321-00000", write_date="2099-01-01 00:00:00")])
+    month_end.run(spark, RAW, dbfs_lister(paths))
+    incremental = _quarter_forms(spark, "2026Q4")
+    keys = {r[0] for table, key in (("gold.form_2307", "payee_key"), ("gold.qap", "payee_key"),
+                                    ("gold.slsp", "counterparty_key"))
+            for r in spark.table(table).where("quarter = '2026Q4' AND payee_tin = '987654321'").select(key).collect()}
+    assert len(keys) == 1, keys
+    month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
+    assert incremental == _quarter_forms(spark, "2026Q4")

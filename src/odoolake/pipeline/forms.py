@@ -80,21 +80,26 @@ def _money_sum(value: Column, when: Column | None = None) -> Column:
     return F.coalesce(F.sum(picked), F.lit(0)).cast(MONEY)
 
 
-def payee_identity(partners: DataFrame) -> DataFrame:
-    """partner_id -> the identity the outputs print (the oldest partner of a shared TIN; see silver.partners)."""
+def payee_identity(partners: DataFrame, key: str = "payee_key") -> DataFrame:
+    """partner_id -> the key the forms group a payee's lines by (as ``key``) and the identity they print (the oldest
+    partner of a shared TIN; see silver.partners)."""
     return partners.select(
-        "partner_id", "payee_name", (~F.coalesce(F.col("payee_is_company"), F.lit(False))).alias("individual"),
+        "partner_id", F.col("payee_key").alias(key), "payee_name",
+        (~F.coalesce(F.col("payee_is_company"), F.lit(False))).alias("individual"),
         *[F.col(f"payee_{c}").alias(c) for c in ("last_name", "first_name", "middle_name", "name_status",
                                                    "address1", "address2", "zip")], "country",
         F.col("tin").alias("payee_tin"), F.col("tin_branch").alias("payee_branch"), "tin_status",
     )
 
 
-def with_identity(lines: DataFrame, partners: DataFrame) -> DataFrame:
-    """EWT or VAT lines with the payee identity the outputs print, joined on the line's partner. (``drop`` skips a
-    name the lines do not have, on every engine: asking for their columns would cost an engine call.)"""
-    return lines.drop("payee_name", "payee_tin", "payee_branch", "tin_status").join(payee_identity(partners),
-                                                                                      "partner_id", "left")
+def with_identity(lines: DataFrame, partners: DataFrame, key: str = "payee_key") -> DataFrame:
+    """EWT lines (or VAT lines, ``key="counterparty_key"``) with the payee's key and the identity the outputs print,
+    both the partner's as it is now, joined on the line's partner. A line keeps the key silver gave it when its period
+    was built, so a quarter whose months were built before and after a payee's TIN changed would hold the payee
+    under two keys, in two rows of a form, where a full rebuild holds one. (``drop`` skips a name the lines do not
+    have, on every engine: asking for their columns would cost an engine call.)"""
+    return lines.drop(key, "payee_name", "payee_tin", "payee_branch", "tin_status").join(
+        payee_identity(partners, key), "partner_id", "left")
 
 
 def _identity() -> list[Column]:
@@ -255,7 +260,7 @@ def run(spark: SparkSession, periods: list[str] | None = None, as_of: date | Non
         where_p = io.in_list("period", months_of(quarters))  # the lines' partition column: only these are read
         partners = spark.table(io.SILVER_PARTNERS)
         ewt = with_identity(spark.table(io.EWT_LINES).where(where_p), partners)
-        vat = with_identity(spark.table(io.VAT_LINES).where(where_p), partners)
+        vat = with_identity(spark.table(io.VAT_LINES).where(where_p), partners, "counterparty_key")
         io.replace_where(build_form_2307(ewt), FORM_2307, where_q, BY_QUARTER)
         io.replace_where(build_qap(ewt), QAP, where_q, BY_QUARTER)
         io.replace_where(build_sawt(ewt), SAWT, where_q, BY_QUARTER)
