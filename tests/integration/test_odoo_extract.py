@@ -456,3 +456,147 @@ def test_cli_check_extract_and_since(generated, tmp_path, monkeypatch):
         assert (after.write_date, after.id) == (before.write_date, before.id)  # the checkpoint never moves back
         wrong = runner.invoke(app, ["odoo", "check"], env={**env, "ODOO_API_KEY": "nope"})
         assert wrong.exit_code == 1 and "refused the credentials" in wrong.output and KEY not in wrong.output
+
+
+def _only_taxes(deletions: bool = False):
+    from odoolake.odoo.extract import ExtractModel
+    from odoolake.pipeline.schemas import ACCOUNT_TAX
+
+    return (ExtractModel(ACCOUNT_TAX, {"active_test": False}, detect_deletions=deletions),)
+
+
+def _after_first_page(client, then) -> None:
+    """Run ``then`` once, right after the extraction's first page of records is answered."""
+    search_read = client.search_read
+    pages = []
+
+    def paged(*args, **kwargs):
+        rows = search_read(*args, **kwargs)
+        pages.append(args)
+        if len(pages) == 1:
+            then()
+        return rows
+    client.search_read = paged  # type: ignore[method-assign]
+
+
+def test_a_record_changed_while_a_run_pages_is_delivered_at_its_new_version(tmp_path):
+    """Tax 1 is read on the first page, renamed while the run pages on, and met again at its new write_date: that
+    version is delivered too (it was skipped as an id already seen, while the checkpoint moved past it for good)."""
+    clock = Clock()
+    db = FakeOdoo(version=19, api_key=KEY, clock=clock)
+    db.add_model("account.tax", _taxes(4, "2026-11-02 00:50:00.100000"))
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+
+        def edits() -> None:
+            clock.now += 10
+            client.call("account.tax", "write", ids=[1], vals={"name": "changed"})
+            clock.now += 600
+            client.call("account.tax", "create", vals_list=[{"name": "T5", "amount": 1.0, "type_tax_use": "sale"}])
+        _after_first_page(client, edits)
+        Extractor(client, tmp_path, page_size=2, lookback_seconds=60, models=_only_taxes()).run()
+        Extractor(OdooClient(_settings(server.url)), tmp_path, page_size=2, lookback_seconds=60,
+                  models=_only_taxes()).run()
+    delivered = _delivered(tmp_path, "account_tax")
+    newest = {}
+    for rec in delivered:  # the newest delivery of each id, as bronze and silver order them
+        if rec["id"] not in newest or rec["write_date"] >= newest[rec["id"]]["write_date"]:
+            newest[rec["id"]] = rec
+    assert {i: r["name"] for i, r in newest.items()} == {1: "changed", 2: "T2", 3: "T3", 4: "T4", 5: "T5"}
+    assert len({(r["id"], r["write_date"]) for r in delivered}) == len(delivered), "no version twice"
+
+
+def test_a_tombstone_sorts_after_a_version_read_the_same_second(tmp_path):
+    """A tax edited, read by the run, then deleted before the run compares ids, all in the run's second: its
+    tombstone must not repeat the version's (id, write_date) (bronze refuses such a file) nor sort before it."""
+    clock = Clock()
+    clock.now += 3600
+    db = FakeOdoo(version=19, api_key=KEY, clock=clock)
+    db.add_model("account.tax", _taxes(3, "2026-11-02 01:00:00.100000"))
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+        client.call("account.tax", "write", ids=[2], vals={"name": "edited"})  # 02:00:00, the run's second
+        _after_first_page(client, lambda: client.call("account.tax", "unlink", ids=[2]))
+        now = datetime.fromtimestamp(clock.now, UTC)
+        Extractor(client, tmp_path, models=_only_taxes(deletions=True), clock=lambda: now).run(
+            known_ids={"account.tax": {1, 2, 3}})
+    lines = [r for r in _delivered(tmp_path, "account_tax") if r["id"] == 2]
+    assert [r.get("_deleted", False) for r in lines] == [False, True]
+    assert lines[1]["write_date"] > lines[0]["write_date"]
+
+
+def test_a_since_without_a_zone_is_utc_as_odoos_write_dates_are(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        db = FakeOdoo(version=19, api_key=KEY, clock=Clock())
+        db.add_model("account.tax", _taxes(1, "2026-11-02 00:30:00.000000"))
+        with FakeOdooServer(db) as server:
+            client = OdooClient(_settings(server.url))
+            result = Extractor(client, tmp_path, models=_only_taxes()).run(since=datetime(2026, 11, 2, 0, 0))
+        assert result.rows == {"account.tax": 1}
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_checkpoints_saved_at_once_by_two_threads_each_land_whole(tmp_path):
+    import threading
+
+    from odoolake.odoo.extract import ModelCheckpoint
+
+    store, failures = CheckpointStore(tmp_path), []
+
+    def saving(n: int) -> None:
+        for i in range(200):
+            try:
+                store.save({"account.tax": ModelCheckpoint("2026-11-02 00:00:00", n * 1000 + i, "b", {})})
+                assert store.load()["account.tax"].id >= 0
+            except Exception as exc:  # counted and shown below
+                failures.append(exc)
+    threads = [threading.Thread(target=saving, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert not list((tmp_path / "_state").glob("*.tmp"))
+
+
+def test_a_commit_that_fails_part_way_leaves_no_staged_files(tmp_path, monkeypatch):
+    db = FakeOdoo(version=19, api_key=KEY, clock=Clock())
+    db.add_model("account.tax", _taxes(2, "2026-11-02 00:30:00.000000"))
+
+    from odoolake.odoo import extract
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+        with pytest.raises(OSError, match="No space left"), monkeypatch.context() as m:
+            m.setattr(extract.os, "replace", full_disk)  # the staged file cannot be made visible
+            Extractor(client, tmp_path, models=_only_taxes()).run()
+    assert list(tmp_path.glob("*/_tmp/*")) == []
+    assert list(tmp_path.glob("*/*.jsonl")) == [] and CheckpointStore(tmp_path).load() == {}
+
+
+def test_a_second_extract_into_the_same_folder_is_refused_while_one_runs(tmp_path):
+    from odoolake.odoo.errors import OdooError
+
+    db = FakeOdoo(version=19, api_key=KEY, clock=Clock())
+    db.add_model("account.tax", _taxes(3, "2026-11-02 00:30:00.000000"))
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+        refused: list[str] = []
+
+        def second_run() -> None:
+            with pytest.raises(OdooError, match=r"another Odoo extract is running into .* wait for it to end") as err:
+                Extractor(OdooClient(_settings(server.url)), tmp_path, models=_only_taxes()).run()
+            refused.append(str(err.value))
+        _after_first_page(client, second_run)
+        first = Extractor(client, tmp_path, models=_only_taxes()).run()
+        assert first.rows == {"account.tax": 3} and len(refused) == 1
+        assert Extractor(OdooClient(_settings(server.url)), tmp_path, models=_only_taxes()).run().rows == {
+            "account.tax": 0}, "the lock is released when a run ends"

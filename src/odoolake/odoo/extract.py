@@ -26,9 +26,11 @@ takes the checkpoint from the committed file. Either way, a crash leaves neither
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from odoolake.odoo.client import OdooClient
-from odoolake.odoo.errors import OdooMissingError
+from odoolake.odoo.errors import OdooError, OdooMissingError
 from odoolake.pipeline.schemas import (
     ACCOUNT_MOVE,
     ACCOUNT_MOVE_LINE,
@@ -108,7 +110,7 @@ class CheckpointStore:
 
     def save(self, checkpoints: dict[str, ModelCheckpoint]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".json.tmp")
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # a save's own
         tmp.write_text(json.dumps({"models": {m: c.as_dict() for m, c in checkpoints.items()},
                                    "updated_at": datetime.now(UTC).isoformat()}, indent=1))
         os.replace(tmp, self.path)
@@ -125,6 +127,11 @@ class ExtractResult:
 
 def _key(rec: dict[str, Any]) -> tuple[str, int]:
     return str(rec.get("write_date") or ""), int(rec["id"])
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; one without a zone is taken as UTC (Odoo's write_date has none), not as local time."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _shift(stamp: str, seconds: float) -> str:
@@ -258,11 +265,24 @@ class Extractor:
             moves_of_partners: Callable[[set[int]], set[int]] | None = None) -> ExtractResult:
         """Extract what changed; ``known_ids`` (Odoo model -> ids the lake holds) enables deletion detection, and
         ``moves_of_partners`` (partner ids -> ids of the lake's moves naming them, in the move or a line) the
-        re-reading of the moves of partners merged away (see the module docstring)."""
+        re-reading of the moves of partners merged away (see the module docstring). One run at a time into a raw
+        folder: a second is refused (two would send the same records twice and race for the checkpoints)."""
+        lock = self.store.path.parent / "extract.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("a") as handle:  # released by the kernel when the file closes, or the process dies
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OdooError(f"another Odoo extract is running into {self.raw_dir} (it holds {lock}): "
+                                "wait for it to end, then run again") from None
+            return self._run(known_ids, since, moves_of_partners)
+
+    def _run(self, known_ids: dict[str, set[int]] | None, since: datetime | None,
+             moves_of_partners: Callable[[set[int]], set[int]] | None) -> ExtractResult:
         now = self.clock()
         batch = _Batch(
             name=f"{BATCH_PREFIX}{now:%Y%m%dT%H%M%S%f}", now=now, checkpoints=self._recovered(self.store.load()),
-            since=since.astimezone(UTC).strftime(TIME_FORMAT) if since else None, known_ids=known_ids or {},
+            since=_utc(since).strftime(TIME_FORMAT) if since else None, known_ids=known_ids or {},
             moves_of_partners=moves_of_partners,
         )
         try:
@@ -275,19 +295,23 @@ class Extractor:
             for spec in self.models:
                 self._tmp_path(spec, batch.name).unlink(missing_ok=True)
             raise
-        for odoo in COMMIT_ORDER:  # everything was read: now make it visible, lines before moves
-            ready = batch.staged.get(odoo)
-            if ready is None:
-                continue
-            staged = ready
-            if staged.count:
-                final = staged.tmp.parent.parent / f"{batch.name}.jsonl"
-                os.replace(staged.tmp, final)
-                batch.result.files.append(final)
-                batch.checkpoints[odoo] = staged.checkpoint
-                self.store.save(batch.checkpoints)
-            else:
-                staged.tmp.unlink()
+        try:
+            for odoo in COMMIT_ORDER:  # everything was read: now make it visible, lines before moves
+                ready = batch.staged.get(odoo)
+                if ready is None:
+                    continue
+                staged = ready
+                if staged.count:
+                    final = staged.tmp.parent.parent / f"{batch.name}.jsonl"
+                    os.replace(staged.tmp, final)
+                    batch.result.files.append(final)
+                    batch.checkpoints[odoo] = staged.checkpoint
+                    self.store.save(batch.checkpoints)
+                else:
+                    staged.tmp.unlink()
+        finally:  # a commit that failed part-way (a full disk): the files not made visible are not left behind
+            for staged in batch.staged.values():
+                staged.tmp.unlink(missing_ok=True)
         return batch.result
 
     def _tmp_path(self, spec: ExtractModel, batch: str) -> Path:
@@ -300,7 +324,8 @@ class Extractor:
         tmp = self._tmp_path(spec, batch.name)
         tmp.parent.mkdir(parents=True, exist_ok=True)
         newest: tuple[str, int] | None = (cp.write_date, cp.id) if cp.write_date else None
-        count, seen, recent = 0, set(), dict(cp.recent)
+        count, recent = 0, dict(cp.recent)
+        seen: set[tuple[int, str]] = set()  # (id, write_date): a record changed while the run pages is written again
         with tmp.open("w") as out:
             changed = self._changed(spec, mapping, cp, batch.since)
             if spec.odoo == "account.move" and batch.gone_partners and batch.moves_of_partners is not None:
@@ -310,9 +335,10 @@ class Extractor:
             if spec.odoo == "account.move.line" and moved and cp.write_date:
                 changed = _chain(changed, self._lines_of(moved, mapping))
             for rec in changed:
-                if rec["id"] in seen:
+                version = (rec["id"], str(rec.get("write_date") or ""))
+                if version in seen:
                     continue
-                seen.add(rec["id"])
+                seen.add(version)
                 lake = self._to_lake(rec, mapping)
                 out.write(json.dumps(lake) + "\n")
                 count += 1
@@ -327,7 +353,9 @@ class Extractor:
                 gone = sorted(batch.known_ids[spec.odoo] - present)
                 if spec.odoo == "res.partner":
                     batch.gone_partners = set(gone)
-                stamp = batch.now.strftime(TIME_FORMAT)
+                # After every version this file holds (one read a moment before its record was deleted may carry
+                # this very second): bronze refuses a file repeating (id, write_date), and silver takes the newest.
+                stamp = max(batch.now.strftime(TIME_FORMAT), _shift(newest[0], -1) if newest and newest[0] else "")
                 for record_id in gone:
                     out.write(json.dumps({"id": record_id, "_deleted": True, "write_date": stamp}) + "\n")
                 batch.result.deleted[spec.odoo] = len(gone)
@@ -336,7 +364,7 @@ class Extractor:
                                  self._trim(recent, newest[0] if newest else None))
         batch.staged[spec.odoo] = _Staged(tmp, new_cp, count)
         batch.result.rows[spec.odoo] = count
-        return sorted(seen) if spec.odoo == "account.move" else moved
+        return sorted({record_id for record_id, _ in seen}) if spec.odoo == "account.move" else moved
 
     def _trim(self, recent: dict[str, str], newest: str | None) -> dict[str, str]:
         if newest is None:
