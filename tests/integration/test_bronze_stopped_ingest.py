@@ -372,3 +372,25 @@ def test_a_file_name_with_a_quote_or_a_backslash_is_ingested_refused_and_forgott
     with pytest.raises(RawDataError, match="holds record id 1 twice"):
         _ingest(paths, spark)
     assert _in_bronze(spark) == []
+
+
+def test_only_files_the_native_path_cannot_read_go_the_engines_way(lake, monkeypatch):
+    """An interrupt (DuckDB raises Ctrl-C as RuntimeError "Query interrupted"), memory or a bug in the native path
+    stop the ingest; a file it cannot read (``native.Unreadable``) is appended by the engine, and the result says so."""
+    paths, folder, spark = lake
+    if native.enabled(spark) is None:
+        pytest.skip("the native path's own rule")
+    (folder / "odoo-209901.jsonl").write_text(GOOD)
+
+    def interrupted(*_args, **_kwargs):
+        raise RuntimeError("Query interrupted")
+    with monkeypatch.context() as m:
+        m.setattr(native, "append", interrupted)
+        with pytest.raises(RuntimeError, match="Query interrupted"):
+            _ingest(paths, spark)
+    assert not io.table_exists(spark, LINES.bronze_table) or _in_bronze(spark) == []
+
+    (folder / "odoo-209902.jsonl").write_bytes(GOOD.encode() + _line(3, 3.0).replace("\n", "\r\n").encode())
+    result = _ingest(paths, spark)
+    assert "CSV" in result.engine_appended[LINES.name]
+    assert _in_bronze(spark) == ["odoo-209901.jsonl"] * 2 + ["odoo-209902.jsonl"] * 3

@@ -338,8 +338,8 @@ def ingest(
                 if local is not None:
                     try:
                         appended = native.append(spark, local, model, new)
-                    except Exception as exc:  # it commits last, so nothing was appended; PySpark is the reference
-                        result.engine_appended[model.name] = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
+                    except native.Unreadable as exc:  # nothing was appended; the PySpark path is the reference
+                        result.engine_appended[model.name] = str(exc)
                 if appended is None:
                     _append(spark, model, new)
                 outcome = _finish(spark, model, new)

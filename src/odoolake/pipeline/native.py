@@ -10,9 +10,9 @@ The rows are the PySpark path's row for row (the same columns, types, verdicts a
 ``tests/integration/test_native_parity.py`` proves it on generated data with every messy case), except
 ``_ingested_at``, the time of the write, and except inputs an adversarial comparison found that odoolake's Odoo
 extract never writes (NaN spelled ``nan``, a byte-order mark, ...: docs/performance.md, "Native steps"). Files it
-cannot read at all (mixed line endings) are appended by the engine instead (``bronze.ingest``). The PySpark path's
-rules are the reference; where DuckDB reads JSON differently from Spark, the comments below say how it is brought
-back.
+cannot read at all (mixed line endings: ``Unreadable``) are appended by the engine instead (``bronze.ingest``). The
+PySpark path's rules are the reference; where DuckDB reads JSON differently from Spark, the comments below say how
+it is brought back.
 
 Why it was built: Sail's ``from_json`` over Odoo's records is about half of bronze, and a DuckDB prototype with
 DuckDB's own (lenient) JSON rules parsed the same lines in about half the time.
@@ -76,6 +76,11 @@ def strict_json(line: str) -> str | None:
         return json.dumps(json.loads(line, parse_float=finite, parse_constant=refuse), ensure_ascii=False)
     except (ValueError, RecursionError):
         return None
+
+
+class Unreadable(Exception):
+    """The native reader could not read a model's new files (DuckDB's CSV reader on a file mixing line endings, a
+    lone surrogate it re-reads): nothing was appended, and ``bronze.ingest`` lets the engine append them."""
 
 
 def _field(name: str, kind: str) -> str:
@@ -184,6 +189,9 @@ def append(spark: SparkSession, paths: WorkspacePaths, model: RawModel, uris: li
         io.append(spark.createDataFrame([], f"{model.ddl}, {BRONZE_META_DDL}"), model.bronze_table)
     location = table_location(spark, model.bronze_table)
     files = [(uri, paths.dbfs_to_local(uri)) for uri in uris]
+    # What reading the files can raise; an interrupt (Ctrl-C, a cancelled run), memory or disk stay failures.
+    unreadable_errors = (duckdb.InvalidInputException, duckdb.ConversionException, UnicodeError)
+    unreadable: list[BaseException] = []
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -195,6 +203,13 @@ def append(spark: SparkSession, paths: WorkspacePaths, model: RawModel, uris: li
         count = [0]
 
         def batches() -> Iterator[Any]:
+            try:
+                yield from parsed()
+            except unreadable_errors as exc:  # delta-rs wraps what the reader raises: remember what it was
+                unreadable.append(exc)
+                raise
+
+        def parsed() -> Iterator[Any]:
             """Group by group (each parsed on all cores into Arrow; a streaming result runs on one core), the rows
             whose line is not SUSPECT; then the suspect lines, read again through Python's strict reader."""
             odd: list[Any] = []
@@ -219,8 +234,15 @@ def append(spark: SparkSession, paths: WorkspacePaths, model: RawModel, uris: li
                 count[0] += batch.num_rows
                 yield batch.cast(schema) if batch.schema != schema else batch
 
-        write_deltalake(location, pa.RecordBatchReader.from_batches(schema, batches()), mode="append",
-                        schema_mode="merge")
+        try:
+            write_deltalake(location, pa.RecordBatchReader.from_batches(schema, batches()), mode="append",
+                            schema_mode="merge")
+        except Exception as exc:  # it commits last: nothing was appended
+            if unreadable:
+                raise Unreadable(str(unreadable[0]).splitlines()[0][:300]) from exc
+            raise
+    except unreadable_errors as exc:  # the schema's probe of the first group
+        raise Unreadable(str(exc).splitlines()[0][:300]) from exc
     finally:
         con.close()
     return count[0]
