@@ -600,3 +600,20 @@ def test_a_second_extract_into_the_same_folder_is_refused_while_one_runs(tmp_pat
         assert first.rows == {"account.tax": 3} and len(refused) == 1
         assert Extractor(OdooClient(_settings(server.url)), tmp_path, models=_only_taxes()).run().rows == {
             "account.tax": 0}, "the lock is released when a run ends"
+
+
+
+def test_a_folder_that_cannot_be_locked_is_still_extracted_into(tmp_path, monkeypatch):
+    """/dbfs on Databricks is a FUSE mount that may not take locks: the run goes on without one."""
+    import errno
+
+    from odoolake.odoo import extract
+
+    def no_locks(*_args, **_kwargs):
+        raise OSError(errno.ENOLCK, "No locks available")
+    monkeypatch.setattr(extract.fcntl, "flock", no_locks)
+    db = FakeOdoo(version=19, api_key=KEY, clock=Clock())
+    db.add_model("account.tax", _taxes(2, "2026-11-02 00:30:00.000000"))
+    with FakeOdooServer(db) as server:
+        assert Extractor(OdooClient(_settings(server.url)), tmp_path, models=_only_taxes()).run().rows == {
+            "account.tax": 2}

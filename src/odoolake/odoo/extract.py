@@ -275,6 +275,8 @@ class Extractor:
             except BlockingIOError:
                 raise OdooError(f"another Odoo extract is running into {self.raw_dir} (it holds {lock}): "
                                 "wait for it to end, then run again") from None
+            except OSError:  # a file system without locks (a FUSE mount such as /dbfs): runs are not kept apart
+                pass
             return self._run(known_ids, since, moves_of_partners)
 
     def _run(self, known_ids: dict[str, set[int]] | None, since: datetime | None,
