@@ -374,6 +374,32 @@ def test_a_file_name_with_a_quote_or_a_backslash_is_ingested_refused_and_forgott
     assert _in_bronze(spark) == []
 
 
+@pytest.mark.parametrize("where", ["precheck", "append"])
+def test_a_file_that_is_not_utf8_is_named_and_nothing_of_its_model_is_appended(lake, monkeypatch, where):
+    """A file saved as Windows-1252 (an accented payee name) stopped the ingest with Sail's "Encountered invalid
+    UTF-8 data at line N", naming no file (and N counted from a part of the file). Now the file is named, by the
+    precheck when its sample meets the bytes, by the append otherwise (the precheck left out here: it reads only a
+    file's first lines, and Sail meets bytes far into a large file only there); the model's earlier files stay."""
+    paths, folder, spark = lake
+    (folder / "odoo-209901.jsonl").write_text(GOOD)
+    _ingest(paths, spark)
+    accented = '{"id": 7, "move_id": [1, "Jos\xe9 Pe\xf1a"], "balance": 1.0, "write_date": "2099-01-01 00:00:00"}\n'
+    (folder / "odoo-209902.jsonl").write_text(_line(5, 5.0))  # a good new file of the same model
+    (folder / "odoo-209903.jsonl").write_bytes(_line(6, 6.0).encode() + accented.encode("cp1252"))
+    with monkeypatch.context() as m:
+        if where == "append":
+            m.setattr(bronze, "_precheck", lambda *_args: None)
+        with pytest.raises(RawDataError) as refused:
+            _ingest(paths, spark)
+    assert refused.value.path.endswith("/odoo-209903.jsonl") and refused.value.problem == bronze.NOT_UTF8
+    assert _in_bronze(spark) == ["odoo-209901.jsonl"] * 2 and _finished(spark) == {"odoo-209901.jsonl"}
+
+    (folder / "odoo-209903.jsonl").write_text(_line(6, 6.0) + accented)  # converted to UTF-8
+    _ingest(paths, spark)
+    assert _in_bronze(spark) == ["odoo-209901.jsonl"] * 2 + ["odoo-209902.jsonl"] + ["odoo-209903.jsonl"] * 2
+    assert _finished(spark) == {"odoo-209901.jsonl", "odoo-209902.jsonl", "odoo-209903.jsonl"}
+
+
 def test_only_files_the_native_path_cannot_read_go_the_engines_way(lake, monkeypatch):
     """An interrupt (DuckDB raises Ctrl-C as RuntimeError "Query interrupted"), memory or a bug in the native path
     stop the ingest; a file it cannot read (``native.Unreadable``) is appended by the engine, and the result says so."""

@@ -20,7 +20,7 @@ with the same rows as the PySpark path below, which is what runs on Databricks a
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
@@ -44,6 +44,9 @@ BRONZE_META_DDL = ("_source_file string, _batch_id string, _ingested_at timestam
 # is finished by the next, as any stopped append is: the module's doc).
 APPEND_BYTES_PER_GROUP = 2 << 30
 INGEST_LOG_DDL = "source_file string, model string, batch_id string"  # then finished_at, the time of the run
+NOT_UTF8 = ("holds bytes that are not UTF-8 (saved as Windows-1252, Latin-1 or UTF-16?): Odoo's extracts are UTF-8 "
+            "JSON lines; convert it, e.g. `iconv -f cp1252 -t utf-8`, and run again")
+UNDECODABLE = "invalid UTF-8"  # how Sail's reader says it, naming no file ("Encountered invalid UTF-8 data at line 2")
 REPEATED_RECORD = ("holds record id {id} twice with the same write_date {write_date}: one extract delivers each "
                    "record version once; remove the repeated line (or split the file into two drops) and run again")
 
@@ -230,6 +233,25 @@ def local_bytes(spark: SparkSession, uris: list[str]) -> list[int] | None:
         return None
 
 
+@contextlib.contextmanager
+def _naming_undecodable(spark: SparkSession, paths: list[str]) -> Iterator[None]:
+    """Name the file when the engine stops at bytes that are not UTF-8: Sail says only "invalid UTF-8 data at line N"
+    (N counted from a part of the file it split, not the file's start), so on that error alone each file is read
+    again by itself to find it. JVM Spark reads such bytes as U+FFFD and never stops here."""
+    try:
+        yield
+    except Exception as exc:
+        if UNDECODABLE not in str(exc):
+            raise
+        for path in paths:
+            try:
+                spark.read.text(path).count()
+            except Exception as alone:
+                if UNDECODABLE in str(alone):
+                    raise RawDataError(path, NOT_UTF8) from exc
+        raise
+
+
 def _append(spark: SparkSession, model: RawModel, uris: list[str]) -> None:
     """The PySpark path's append: in one commit, or in groups of ``APPEND_BYTES_PER_GROUP`` where sizes are known."""
     sizes = local_bytes(spark, uris) if len(uris) > 1 else None
@@ -311,7 +333,8 @@ def ingest(
         forgotten += [f for f in new if f in finished]
         result.skipped_files += sum(f in done and f in finished for f in listed)
         if new:
-            _precheck(spark, model, new)
+            with _naming_undecodable(spark, new):
+                _precheck(spark, model, new)
         if new or unfinished:
             staged.append((model, new, unfinished))
     if forgotten:  # finished once, but their rows left bronze (a dropped table): unfinished until checked again
@@ -341,7 +364,8 @@ def ingest(
                     except native.Unreadable as exc:  # nothing was appended; the PySpark path is the reference
                         result.engine_appended[model.name] = str(exc)
                 if appended is None:
-                    _append(spark, model, new)
+                    with _naming_undecodable(spark, new):
+                        _append(spark, model, new)
                 outcome = _finish(spark, model, new)
                 checked.extend((model, p) for p in new if p not in outcome.refused)
                 outcome.raise_refusal()
