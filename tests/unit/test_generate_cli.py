@@ -82,3 +82,33 @@ def test_lake_run_names_a_few_batches_in_full_and_many_by_count():
     assert _listed([], "none") == "none"
     assert _listed(["odoo-202610", "odoo-202611"], "none") == "odoo-202610, odoo-202611"
     assert _listed([f"odoo-2026{m:02d}" for m in range(1, 8)], "none") == "7: odoo-202601 … odoo-202607"
+
+
+def test_a_month_not_over_or_past_a_gap_is_generated_with_a_warning(tmp_path, monkeypatch):
+    """``--only`` wrote a month still running (moves dated after today) or two months past the newest drop (the
+    month between left out) without a word."""
+    from datetime import date
+
+    from odoolake.cli.lake import only_month_warnings
+
+    made = ["odoo-202609", "odoo-202610"]
+    assert only_month_warnings(date(2026, 11, 1), made, today=date(2026, 12, 7)) == []
+    assert only_month_warnings(date(2026, 11, 1), made, today=date(2026, 11, 30)) == [
+        "--only 2026-11: the month is not over (today is 30 Nov 2026); its drop holds moves dated up to 30 Nov 2026, "
+        "which no extract taken today would"]
+    assert only_month_warnings(date(2027, 1, 1), made, today=date(2027, 2, 1)) == [
+        "--only 2027-01: the lake's newest drop before it is odoo-202610, so 2026-11 … 2026-12 are not generated; "
+        "add them with --only first"]
+    assert only_month_warnings(date(2026, 12, 1), made, today=date(2027, 1, 1))[0].startswith(
+        "--only 2026-12: the lake's newest drop before it is odoo-202610, so 2026-11 is not generated; add it")
+    assert only_month_warnings(date(2026, 8, 1), made, today=date(2027, 1, 1)) == []  # a month before the lake's
+
+    monkeypatch.setenv("ODOOLAKE_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    assert runner.invoke(app, ["lake", "generate", "--months", "2", "--end", "2026-08", "--lines", "4000",
+                               "--as-of", "2026-09-05"]).exit_code == 0
+    added = runner.invoke(app, ["lake", "generate", "--only", "2026-10"])
+    assert added.exit_code == 0, added.output  # still written: a warning, not a refusal
+    warned = [line for line in added.output.splitlines() if line.startswith("warning: --only 2026-10:")]
+    assert warned == ["warning: --only 2026-10: the lake's newest drop before it is odoo-202608, so 2026-09 is not "
+                      "generated; add it with --only first"]

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from odoolake.cli.common import HomeOpt, Output, OutputOpt, console, emit, err_console, handle_errors, lake_session
@@ -75,7 +76,7 @@ def quarter_last_day(year: int, quarter: int) -> date:
 def _warn_if_open(last_day: date, what: str) -> None:
     warning = open_period_warning(last_day, what)
     if warning:
-        err_console.print(f"[yellow]warning:[/] {warning}")
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)  # one line, as errors are
 
 
 def peso(value: Decimal | float | int | None) -> str:
@@ -599,9 +600,10 @@ def forms_cmd(period: str = typer.Option(..., "--quarter", "--period", help="Qua
         done.append({"agency": "all", "output": "month-end summary", "path": summary})
     emit(output, {"quarter": quarter, "written": done, "not_written": problems}, lambda: console.print(summary))
     if problems:
-        err_console.print(f"[yellow]{len(problems)} output(s) not written:[/]")  # each line says why (Odoo, no data…)
+        # each line says why (Odoo, no data…), on one line however wide the terminal
+        err_console.print(f"[yellow]{len(problems)} output(s) not written:[/]", soft_wrap=True)
         for problem in problems[:20]:
-            err_console.print(f"  - {problem}")
+            err_console.print(f"  - {escape(problem)}", soft_wrap=True)
         raise OdoolakeError("Some outputs were not written (see above); everything written is complete.")
 
 

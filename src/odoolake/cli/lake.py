@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from odoolake.cli.common import (
@@ -15,6 +16,7 @@ from odoolake.cli.common import (
     console,
     dbfs_lister,
     emit,
+    err_console,
     handle_errors,
     lake_session,
     on_lake,
@@ -31,6 +33,29 @@ def parse_month(value: str, option: str) -> date:
     if not m:
         raise typer.BadParameter(f"{option} {value!r}: expected a month as YYYY-MM, e.g. 2026-11")
     return date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def only_month_warnings(month: date, generated: list[str], today: date) -> list[str]:
+    """What ``generate --only`` says about a month it still writes: one not over yet holds moves dated after today,
+    which no extract taken today would; one past the month after the newest drop leaves the months between missing
+    (the month-end would report them empty)."""
+    from odoolake.datagen.generator import _next_month, batch_id
+
+    said = []
+    month_end = _next_month(month) - timedelta(days=1)
+    if month_end >= today:
+        said.append(f"--only {month:%Y-%m}: the month is not over (today is {today:%d %b %Y}); its drop holds moves "
+                    f"dated up to {month_end:%d %b %Y}, which no extract taken today would")
+    earlier = sorted(b for b in generated if b < batch_id(month))
+    if earlier:
+        expected = _next_month(date(int(earlier[-1][-6:-2]), int(earlier[-1][-2:]), 1))
+        if expected < month:
+            last_missing = date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
+            missing = f"{expected:%Y-%m}" + ("" if last_missing == expected else f" … {last_missing:%Y-%m}")
+            said.append(f"--only {month:%Y-%m}: the lake's newest drop before it is {earlier[-1]}, so {missing} "
+                        f"{'is' if last_missing == expected else 'are'} not generated; add "
+                        f"{'it' if last_missing == expected else 'them'} with --only first")
+    return said
 
 
 @app.command("generate")
@@ -70,6 +95,9 @@ def generate_cmd(
             newest = max(recorded.get("batches") or [p.stem for p in raw.glob("*/*.jsonl")])
             raise typer.BadParameter(f"--only {only}: the batch {batch_id(wanted[0])} is already in {RAW_ROOT}; a new "
                                      f"drop is a month not generated yet (the newest there is {newest})")
+        for warning in only_month_warnings(wanted[0], recorded.get("batches") or [p.stem for p in raw.glob(
+                "account_move/*.jsonl")], date.today()):
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     cfg = GenConfig(months=months, end=last, lines=lines, seed=seed, as_of=as_of_day)
     columns = [TextColumn("[bold]generating Odoo extracts"), BarColumn(), TextColumn("{task.fields[batch]}"),
                TimeElapsedColumn()]
