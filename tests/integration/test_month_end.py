@@ -881,3 +881,30 @@ def test_a_payees_new_tin_gives_one_form_row_in_a_quarter_built_before_and_after
     assert len(keys) == 1, keys
     month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
     assert incremental == _quarter_forms(spark, "2026Q4")
+
+
+def test_a_batch_whose_moves_reach_bronze_after_its_lines_is_taken_again_down_to_the_forms(small_lake):
+    """The extractor commits a batch's lines before its moves and an ingest lists moves first, so a month-end can
+    ingest a batch's lines alone. Silver processed that batch (nothing to do yet) and logged it, and when its moves
+    came the batch was never taken again: the new bill reached bronze and nothing after it. Now a batch with rows
+    appended after silver processed it is processed again, and gold and the forms take it again after silver."""
+    paths, raw, spark = small_lake
+    billed = spark.sql("SELECT m.move_id FROM silver.moves m JOIN silver.ewt_lines e ON e.move_id = m.move_id "
+                       "WHERE m.period = '2026-09' AND m.state = 'posted' ORDER BY m.move_id LIMIT 1").first()
+    move = _latest_raw(raw, "account_move", billed["move_id"])
+    new_id, when = 990_000_100, "2099-01-01 00:00:00"
+    lines = [dict(_latest_raw(raw, "account_move_line", line_id), id=990_000_200 + n, move_id=[new_id, "BILL/NEW"],
+                  write_date=when) for n, line_id in enumerate(move["line_ids"])]
+    _deliver(raw, "account_move_line", "odoo-209901", lines)  # the lines file lands first
+    first = month_end.run(spark, RAW, dbfs_lister(paths))
+    assert first.silver.batches == ["odoo-209901"]
+    _deliver(raw, "account_move", "odoo-209901", [dict(move, id=new_id, name="BILL/NEW", ref="NEW-REF-1",
+                                                       write_date=when, line_ids=[ln["id"] for ln in lines])])
+    second = month_end.run(spark, RAW, dbfs_lister(paths))
+    assert second.silver.batches == ["odoo-209901"] and "2026-09" in second.silver.periods
+    assert spark.table("silver.ewt_lines").where(f"move_id = {new_id}").count() > 0
+    assert_gold_matches_oracle(spark, raw)
+    incremental = _quarter_forms(spark, "2026Q3")
+    assert month_end.run(spark, RAW, dbfs_lister(paths)).silver.batches == []  # taken once, not on every run
+    month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
+    assert incremental == _quarter_forms(spark, "2026Q3")

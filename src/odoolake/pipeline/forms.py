@@ -225,16 +225,15 @@ def _gold_batches(spark: SparkSession) -> list[str]:
 
 
 def pending_quarters(spark: SparkSession) -> tuple[list[str], list[str]] | None:
-    """(gold batches the forms have not seen, their quarters); None when the forms must be built whole (missing,
-    or written by an earlier version)."""
+    """(gold batches the forms have not seen, or not since gold processed them again; their quarters); None when the
+    forms must be built whole (missing, or written by an earlier version)."""
     if any(not io.table_exists(spark, t) for t in (*QUARTER_TABLES, FORMS_LOG)) or io.outdated(spark, LAYOUT):
         return None
     # Written unpartitioned by an earlier version, or one of them replaced since (a restore, a notebook): Delta
     # refuses to change a table's partitioning on a replace, so all are dropped and rebuilt together.
     if any(io.partition_columns(spark, t) != list(BY_QUARTER) for t in QUARTER_TABLES):
         return None
-    done = {r[0] for r in spark.table(FORMS_LOG).select("batch_id").collect()}
-    new = [b for b in _gold_batches(spark) if b not in done]
+    new = io.pending_batches(io.processed_at(spark, io.GOLD_LOG), io.processed_at(spark, FORMS_LOG))
     if not new:
         return [], []
     periods = {p for r in spark.table(io.SILVER_LOG).where(F.col("batch_id").isin(new)).collect()

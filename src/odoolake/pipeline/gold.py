@@ -104,12 +104,12 @@ def refresh_features(spark: SparkSession) -> int:
 
 
 def pending_periods(spark: SparkSession) -> tuple[list[str], list[str]]:
-    """Silver batches gold has not seen yet, and the periods they touched."""
-    silver_log = spark.table(io.SILVER_LOG)
-    done: set[str] = set()
-    if io.table_exists(spark, io.GOLD_LOG):
-        done = {r[0] for r in spark.table(io.GOLD_LOG).select("batch_id").collect()}
-    rows = [r for r in silver_log.collect() if r["batch_id"] not in done]
+    """Silver batches gold has not seen yet (or not since silver processed them again), and the periods they
+    touched."""
+    silver_log = spark.table(io.SILVER_LOG).collect()
+    new = set(io.pending_batches({r["batch_id"]: r["processed_at"] for r in silver_log},
+                                 io.processed_at(spark, io.GOLD_LOG)))
+    rows = [r for r in silver_log if r["batch_id"] in new]
     periods = sorted({p for r in rows for p in (r["periods"] or "").split(",") if p})
     return sorted(r["batch_id"] for r in rows), periods
 

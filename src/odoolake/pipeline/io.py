@@ -218,6 +218,24 @@ def outdated(spark: SparkSession, expected: dict[str, dict[str, str]]) -> list[s
     return stale
 
 
+def processed_at(spark: SparkSession, log: str) -> dict[str, datetime | None]:
+    """Each batch in a stage's log (``silver.batch_log``, ``gold.batch_log``, ``gold.forms_log``) and when that stage
+    last processed it."""
+    if not table_exists(spark, log):
+        return {}
+    return {r[0]: r[1] for r in spark.table(log).select("batch_id", "processed_at").collect()}
+
+
+def pending_batches(upstream: dict[str, datetime | None], done: dict[str, datetime | None]) -> list[str]:
+    """The batches the stage before has processed and this one has not, or not since: a batch can come back (its
+    moves file reached bronze after its lines file, and silver processed it again), and each stage after it must
+    then take it again."""
+    def since(batch: str) -> bool:
+        before, after = upstream[batch], done[batch]
+        return before is not None and after is not None and before > after
+    return sorted(b for b in upstream if b not in done or since(b))
+
+
 def drop_tables(spark: SparkSession, names: Iterable[str]) -> None:
     """Drop derived tables so they are rebuilt whole (never bronze: it holds what was received)."""
     for name in names:

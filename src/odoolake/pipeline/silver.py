@@ -759,12 +759,6 @@ def years_of(periods: list[str]) -> list[list[str]]:
     return [list(group) for _, group in groupby(periods, key=lambda period: period[:4])]
 
 
-def processed_batches(spark: SparkSession) -> set[str]:
-    if not io.table_exists(spark, io.SILVER_LOG):
-        return set()
-    return {r[0] for r in spark.table(io.SILVER_LOG).select("batch_id").collect()}
-
-
 def logged_periods(spark: SparkSession) -> set[str]:
     """Every period silver has built, from its batch log (a few rows, not a scan of the journal)."""
     if not io.table_exists(spark, io.SILVER_LOG):
@@ -836,18 +830,23 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     io.ensure_schemas(spark)
     bronze_moves = valid_rows(spark, ACCOUNT_MOVE)
     bronze_lines = valid_rows(spark, ACCOUNT_MOVE_LINE)
-    # A batch may hold moves, lines (a line changed, its move not) or rates alone (a late or deleted rate).
-    delivered = bronze_moves.select("_batch_id").unionByName(bronze_lines.select("_batch_id"))
+    # A batch may hold moves, lines (a line changed, its move not) or rates alone (a late or deleted rate). Its files
+    # may reach bronze in two ingests (the extractor commits a batch's lines before its moves, and an ingest lists
+    # moves first): a batch with rows appended after silver processed it is processed again.
+    arrival = ["_batch_id", "_ingested_at"]
+    delivered = bronze_moves.select(*arrival).unionByName(bronze_lines.select(*arrival))
     if io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
-        delivered = delivered.unionByName(valid_rows(spark, RES_CURRENCY_RATE).select("_batch_id"))
-    all_batches = {r[0] for r in delivered.distinct().collect()}
+        delivered = delivered.unionByName(valid_rows(spark, RES_CURRENCY_RATE).select(*arrival))
+    arrived = {r[0]: r[1] for r in delivered.groupBy("_batch_id").agg(F.max("_ingested_at")).collect()}
+    all_batches = set(arrived)
     stale = io.outdated(spark, LAYOUT)
     if stale:  # written by an earlier version (e.g. DOUBLE amounts): rebuild silver whole from bronze
         io.drop_tables(spark, [*REBUILT_TABLES, io.SILVER_LOG])
     # The log is written last: a first run stopped part-way (between two groups) is finished as a full run.
     full = full_refresh or bool(stale) or not io.table_exists(spark, io.SILVER_MOVES) \
         or not io.table_exists(spark, io.SILVER_LOG)
-    todo = sorted(all_batches if full else (set(batches) if batches is not None else all_batches - processed_batches(spark)))
+    todo = sorted(all_batches if full else set(batches) if batches is not None
+                  else io.pending_batches(arrived, io.processed_at(spark, io.SILVER_LOG)))
     result = SilverResult(batches=todo)
 
     rebuilt = rebuild_dimensions(spark, always=full)
