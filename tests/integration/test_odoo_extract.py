@@ -617,3 +617,83 @@ def test_a_folder_that_cannot_be_locked_is_still_extracted_into(tmp_path, monkey
     with FakeOdooServer(db) as server:
         assert Extractor(OdooClient(_settings(server.url)), tmp_path, models=_only_taxes()).run().rows == {
             "account.tax": 2}
+
+
+def test_a_since_later_than_the_checkpoint_reads_from_the_checkpoint(tmp_path):
+    """``odoo extract --since`` (a backfill) given a day after the checkpoint read from that day, and the checkpoint
+    then moved past the changes between, which were never read (found by a hostile review)."""
+    clock = Clock()  # 2026-11-02 01:00 UTC
+    db = FakeOdoo(version=19, api_key=KEY, clock=clock)
+    db.add_model("account.tax", _taxes(2, "2026-11-02 00:30:00.000000"))
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+        Extractor(client, tmp_path, models=_only_taxes()).run()
+        clock.now += 3600
+        client.call("account.tax", "write", ids=[1], vals={"name": "edited on the 2nd"})
+        clock.now += 86400
+        client.call("account.tax", "write", ids=[2], vals={"name": "edited on the 3rd"})
+        Extractor(client, tmp_path, models=_only_taxes()).run(since=datetime(2026, 11, 3, tzinfo=UTC))
+        Extractor(client, tmp_path, models=_only_taxes()).run()
+    latest = {rec["id"]: rec["name"] for rec in _delivered(tmp_path, "account_tax")}
+    assert latest == {1: "edited on the 2nd", 2: "edited on the 3rd"}
+
+
+def test_lines_read_by_move_after_the_pages_do_not_move_the_checkpoint_past_lines_no_page_read(tmp_path):
+    """The lines of changed moves are read by move id after the lines' pages; one written late in that phase moved
+    the lines' checkpoint to its write_date, past a line written earlier in the phase that no page had read."""
+    from odoolake.odoo.extract import ExtractModel
+    from odoolake.pipeline.schemas import ACCOUNT_MOVE_LINE
+
+    clock = Clock()
+    db = FakeOdoo(version=19, api_key=KEY, clock=clock)
+    stamp = "2026-11-02 00:00:00.000000"
+    db.add_model("account.move", [{"id": m, "name": f"M{m}", "write_date": stamp} for m in (1, 2)])
+    db.add_model("account.move.line", [{"id": 100 + m, "move_id": [m, f"M{m}"], "balance": 1.0, "write_date": stamp}
+                                       for m in (1, 2)])
+    models = (ExtractModel(ACCOUNT_MOVE), ExtractModel(ACCOUNT_MOVE_LINE))
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+        Extractor(client, tmp_path, models=models).run()
+        clock.now += 3600
+        client.call("account.move", "write", ids=[1], vals={"name": "M1 edited"})  # move 1 changes, not its line
+        search_read = client.search_read
+
+        def by_move(model, domain, *args, **kwargs):
+            if model == "account.move.line" and domain and domain[0][0] == "move_id":  # the by-move phase
+                clock.now += 10
+                client.call("account.move.line", "write", ids=[102], vals={"balance": 2.0})  # move 2's line
+                clock.now += 400  # the phase runs on past the look-back (300 s)
+                client.call("account.move.line", "write", ids=[101], vals={"balance": 3.0})  # move 1's line
+            return search_read(model, domain, *args, **kwargs)
+        client.search_read = by_move  # type: ignore[method-assign]
+        Extractor(client, tmp_path, models=models).run()
+        client.search_read = search_read  # type: ignore[method-assign]
+        Extractor(client, tmp_path, models=models).run()
+    balances = {rec["id"]: rec["balance"] for rec in _delivered(tmp_path, "account_move_line")}
+    assert balances == {101: 3.0, 102: 2.0}
+    versions = [(rec["id"], rec["balance"]) for rec in _delivered(tmp_path, "account_move_line")]
+    assert versions.count((101, 3.0)) == 1, "what was read by move is not delivered again by the next run's pages"
+
+
+def test_an_extract_odoo_refuses_writes_nothing_into_the_raw_folder(tmp_path):
+    """The run lock was taken before Odoo was asked anything: a refused extract made <raw>/_state/extract.lock (as
+    another user, the PermissionError on it hid the missing model)."""
+    raw = tmp_path / "never-written"
+    with FakeOdooServer(FakeOdoo(api_key=KEY)) as server, pytest.raises(OdooMissingError):
+        Extractor(OdooClient(_settings(server.url)), raw).run()
+    assert not raw.exists()
+
+
+def test_a_damaged_checkpoint_is_named_and_left_as_it_is(tmp_path):
+    from odoolake.odoo import OdooError
+
+    db = FakeOdoo(version=19, api_key=KEY, clock=Clock())
+    db.add_model("account.tax", _taxes(1, "2026-11-02 00:30:00.000000"))
+    damaged = tmp_path / "_state" / "odoo_checkpoint.json"
+    damaged.parent.mkdir()
+    damaged.write_text('{"models": {"account.tax": {"write_da')
+    unreadable = r"odoo_checkpoint\.json: the extract's checkpoint cannot be read"
+    with FakeOdooServer(db) as server, pytest.raises(OdooError, match=unreadable):
+        Extractor(OdooClient(_settings(server.url)), tmp_path, models=_only_taxes()).run()
+    assert damaged.read_text() == '{"models": {"account.tax": {"write_da'
+    assert not list(tmp_path.glob("account_tax/odoo-extract-*.jsonl"))

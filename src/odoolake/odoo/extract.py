@@ -105,8 +105,13 @@ class CheckpointStore:
     def load(self) -> dict[str, ModelCheckpoint]:
         if not self.path.is_file():
             return {}
-        data = json.loads(self.path.read_text())
-        return {model: ModelCheckpoint(**value) for model, value in (data.get("models") or {}).items()}
+        try:
+            data = json.loads(self.path.read_text())
+            return {model: ModelCheckpoint(**value) for model, value in (data.get("models") or {}).items()}
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise OdooError(f"{self.path}: the extract's checkpoint cannot be read ({exc}); put back a good copy, or "
+                            "move it aside to extract everything again (records the lake has are then delivered "
+                            "again, and quarantined as repeated deliveries)") from None
 
     def save(self, checkpoints: dict[str, ModelCheckpoint]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,8 +218,11 @@ class Extractor:
 
     def _changed(self, spec: ExtractModel, mapping: dict[str, str], cp: ModelCheckpoint,
                  since: str | None) -> Iterator[dict[str, Any]]:
-        """Records changed after the checkpoint (or ``since``), minus re-deliveries (a backfill re-delivers)."""
-        for rec in self._pages_from(spec, mapping, since or (cp.write_date and _shift(cp.write_date, self.lookback))):
+        """Records changed after the checkpoint (or ``since``), minus re-deliveries (a backfill re-delivers). A
+        ``since`` later than the checkpoint reads from the checkpoint: the changes between were never read."""
+        after_checkpoint = cp.write_date and _shift(cp.write_date, self.lookback)
+        start = min(since, after_checkpoint) if since and after_checkpoint else since or after_checkpoint
+        for rec in self._pages_from(spec, mapping, start):
             if since or str(rec["id"]) not in cp.recent or not _delivered(cp.recent, self._to_lake(rec, mapping)):
                 yield rec
 
@@ -267,6 +275,8 @@ class Extractor:
         ``moves_of_partners`` (partner ids -> ids of the lake's moves naming them, in the move or a line) the
         re-reading of the moves of partners merged away (see the module docstring). One run at a time into a raw
         folder: a second is refused (two would send the same records twice and race for the checkpoints)."""
+        # Odoo is asked first: a run it refuses (no such model or field, a bad key) writes nothing into the folder
+        mappings = {spec.odoo: self._fields(spec) for spec in self.models}
         lock = self.store.path.parent / "extract.lock"
         lock.parent.mkdir(parents=True, exist_ok=True)
         with lock.open("a") as handle:  # released by the kernel when the file closes, or the process dies
@@ -277,10 +287,10 @@ class Extractor:
                                 "wait for it to end, then run again") from None
             except OSError:  # a file system without locks (a FUSE mount such as /dbfs): runs are not kept apart
                 pass
-            return self._run(known_ids, since, moves_of_partners)
+            return self._run(mappings, known_ids, since, moves_of_partners)
 
-    def _run(self, known_ids: dict[str, set[int]] | None, since: datetime | None,
-             moves_of_partners: Callable[[set[int]], set[int]] | None) -> ExtractResult:
+    def _run(self, mappings: dict[str, dict[str, str]], known_ids: dict[str, set[int]] | None,
+             since: datetime | None, moves_of_partners: Callable[[set[int]], set[int]] | None) -> ExtractResult:
         now = self.clock()
         batch = _Batch(
             name=f"{BATCH_PREFIX}{now:%Y%m%dT%H%M%S%f}", now=now, checkpoints=self._recovered(self.store.load()),
@@ -290,7 +300,7 @@ class Extractor:
         try:
             moved: list[int] = []
             for spec in self.models:
-                moved = self._read_model(batch, spec, moved)
+                moved = self._read_model(batch, spec, mappings[spec.odoo], moved)
         except BaseException:
             for staged in batch.staged.values():  # nothing of a failed run becomes visible; checkpoints unchanged
                 staged.tmp.unlink(missing_ok=True)
@@ -319,24 +329,28 @@ class Extractor:
     def _tmp_path(self, spec: ExtractModel, batch: str) -> Path:
         return self.raw_dir / spec.raw.name / "_tmp" / f"{batch}.jsonl.part"
 
-    def _read_model(self, batch: _Batch, spec: ExtractModel, moved: list[int]) -> list[int]:
+    def _read_model(self, batch: _Batch, spec: ExtractModel, mapping: dict[str, str], moved: list[int]) -> list[int]:
         """Stage one model's changes (and tombstones) in a part file; returns the ids written (moves: for lines)."""
-        mapping = self._fields(spec)
         cp = batch.checkpoints.get(spec.odoo, ModelCheckpoint())
         tmp = self._tmp_path(spec, batch.name)
         tmp.parent.mkdir(parents=True, exist_ok=True)
         newest: tuple[str, int] | None = (cp.write_date, cp.id) if cp.write_date else None
         count, recent = 0, dict(cp.recent)
+        written = cp.write_date or ""  # the newest write_date in this file, read by page or by id
         seen: set[tuple[int, str]] = set()  # (id, write_date): a record changed while the run pages is written again
         with tmp.open("w") as out:
-            changed = self._changed(spec, mapping, cp, batch.since)
+            # (records, whether they move the checkpoint): only the pages by write_date do. Records read by id
+            # after them (a moved move's lines, a merged partner's moves) may be newer than records written
+            # meanwhile that no page covered; the next run's pages find those, and skip what was delivered here.
+            sources: list[tuple[Iterator[dict[str, Any]], bool]] = [(self._changed(spec, mapping, cp, batch.since),
+                                                                     True)]
             if spec.odoo == "account.move" and batch.gone_partners and batch.moves_of_partners is not None:
                 repointed = sorted(batch.moves_of_partners(batch.gone_partners))
                 batch.result.repointed = len(repointed)
-                changed = _chain(changed, self._by_ids(spec, repointed, mapping))
+                sources.append((self._by_ids(spec, repointed, mapping), False))
             if spec.odoo == "account.move.line" and moved and cp.write_date:
-                changed = _chain(changed, self._lines_of(moved, mapping))
-            for rec in changed:
+                sources.append((self._lines_of(moved, mapping), False))
+            for rec, paged in ((rec, paged) for records, paged in sources for rec in records):
                 version = (rec["id"], str(rec.get("write_date") or ""))
                 if version in seen:
                     continue
@@ -345,8 +359,9 @@ class Extractor:
                 out.write(json.dumps(lake) + "\n")
                 count += 1
                 key = _key(rec)
-                if newest is None or key > newest:
+                if paged and (newest is None or key > newest):
                     newest = key
+                written = max(written, key[0])
                 recent[str(rec["id"])] = fingerprint(lake)
                 if self.progress and count % self.page_size == 0:
                     self.progress(spec.odoo, count)
@@ -357,7 +372,7 @@ class Extractor:
                     batch.gone_partners = set(gone)
                 # After every version this file holds (one read a moment before its record was deleted may carry
                 # this very second): bronze refuses a file repeating (id, write_date), and silver takes the newest.
-                stamp = max(batch.now.strftime(TIME_FORMAT), _shift(newest[0], -1) if newest and newest[0] else "")
+                stamp = max(batch.now.strftime(TIME_FORMAT), _shift(written, -1) if written else "")
                 for record_id in gone:
                     out.write(json.dumps({"id": record_id, "_deleted": True, "write_date": stamp}) + "\n")
                 batch.result.deleted[spec.odoo] = len(gone)
@@ -391,11 +406,6 @@ class Extractor:
             if later:
                 checkpoints[spec.odoo] = cp
         return checkpoints
-
-
-def _chain(*iterables: Any) -> Iterator[Any]:
-    for it in iterables:
-        yield from it
 
 
 def lake_moves_of_partners(spark: Any) -> Callable[[set[int]], set[int]]:
