@@ -633,14 +633,6 @@ def _bill_copied_into_a_later_month(raw: Path, period: str, on: str, batch: str 
     return copy_id
 
 
-def _latest_raw(raw: Path, model: str, record_id: int) -> dict:
-    """The newest delivery of a record in the raw drops (by write_date, then batch), as the extract wrote it."""
-    found = [(rec["write_date"], path.stem, rec) for path in sorted((raw / model).glob("*.jsonl"))
-             for line in path.read_text().splitlines() if line.strip().startswith("{")
-             for rec in [json.loads(line)] if isinstance(rec, dict) and rec.get("id") == record_id]
-    return max(found, key=lambda f: (f[0], f[1]))[2]
-
-
 def test_late_change_to_an_old_month_rebuilds_that_quarter(lake):
     """A new drop that cancels a bill of an old quarter (Q2) besides nothing else: silver, gold and the forms of that
     quarter are rebuilt and equal the oracle's (which reads every raw file); a run that looked only at the newest
@@ -713,9 +705,11 @@ def small_lake(tmp_path):
 
 
 def _latest_raw(raw: Path, model: str, record_id: int) -> dict:
-    versions = [rec for path in sorted((raw / model).glob("*.jsonl")) for line in path.read_text().splitlines()
+    """The newest delivery of a record in the raw drops (by write_date, then batch), as the extract wrote it."""
+    versions = [(str(rec.get("write_date")), path.stem, rec) for path in sorted((raw / model).glob("*.jsonl"))
+                for line in path.read_text().splitlines()
                 if line.startswith("{") and (rec := _json_or_none(line)) and rec.get("id") == record_id]
-    return max(versions, key=lambda rec: str(rec.get("write_date")))
+    return max(versions, key=lambda found: found[:2])[2]
 
 
 def _json_or_none(line: str) -> dict | None:
