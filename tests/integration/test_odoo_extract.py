@@ -380,12 +380,16 @@ def test_writeback_is_idempotent_and_names_what_it_skipped():
     empty = {"lake_predicted_tax": 0.0, "lake_predicted_tax_low": 0.0, "lake_predicted_tax_high": 0.0,
              "lake_model_version": False}
     db.add_model("ipai.finance.bir_schedule", [
-        {"id": 1, "name": "0619-E RIM 2026-09", "company_id": [1, "RIM"], "period_start": "2026-09-01",
-         "period_end": "2026-09-30", **empty},
-        {"id": 2, "name": "1601-EQ RIM 2026Q3", "company_id": [1, "RIM"], "period_start": "2026-07-01",
-         "period_end": "2026-09-30", **empty},
-        {"id": 3, "name": "0619-E BOM 2026-10", "company_id": [2, "BOM"], "period_start": "2026-10-01",
-         "period_end": "2026-10-31", **empty},
+        {"id": 1, "name": "0619-E RIM 2026-09", "company_id": [1, "RIM"], "form_code": "0619E",
+         "period_start": "2026-09-01", "period_end": "2026-09-30", **empty},
+        {"id": 2, "name": "0619-E RIM Q3, by mistake", "company_id": [1, "RIM"], "form_code": "0619E",
+         "period_start": "2026-07-01", "period_end": "2026-09-30", **empty},
+        {"id": 3, "name": "0619-E BOM 2026-10", "company_id": [2, "BOM"], "form_code": "0619E",
+         "period_start": "2026-10-01", "period_end": "2026-10-31", **empty},
+        {"id": 4, "name": "2551Q RIM 2026-09", "company_id": [1, "RIM"], "form_code": "2551Q",
+         "period_start": "2026-09-01", "period_end": "2026-09-30", **empty},
+        {"id": 5, "name": "0619-E RIM, a typo", "company_id": [1, "RIM"], "form_code": "0619E",
+         "period_start": "2026-10-01", "period_end": "2026-09-30", **empty},
     ], {"lake_scored_at": "datetime", "lake_model_version": "char"})
     preds = [Prediction("RIM", p, v, "3", v * 0.8, v * 1.5)
              for p, v in (("2026-07", 100.0), ("2026-08", 200.0), ("2026-09", 300.5))]
@@ -394,7 +398,9 @@ def test_writeback_is_idempotent_and_names_what_it_skipped():
         first = push_predictions(client, preds)
         assert first.written == [1]
         assert first.skipped == {2: "covers 3 months (2026-07..2026-09); the forecast is per month",
-                                 3: "no forecast for BOM 2026-10"}
+                                 3: "no forecast for BOM 2026-10",
+                                 4: "form 2551Q: the forecast is of the monthly expanded withholding (0619E)",
+                                 5: "its period ends (2026-09-30) before it starts (2026-10-01)"}
         records = db.models["ipai.finance.bir_schedule"].records
         assert (records[1]["lake_predicted_tax_low"], records[1]["lake_predicted_tax"],
                 records[1]["lake_predicted_tax_high"]) == (240.4, 300.5, 450.75)
@@ -410,6 +416,39 @@ def test_writeback_is_idempotent_and_names_what_it_skipped():
         newer = push_predictions(client, [Prediction(p.agency, p.period, p.predicted, "4", p.low, p.high * 2)
                                           for p in preds])
         assert newer.written == [1] and records[1]["lake_model_version"] == "4"
+
+
+def test_a_writeback_stopped_part_way_names_the_record_and_what_was_written():
+    """Odoo answering 503 after the first write stopped the write-back with the client's error alone: neither the
+    record nor what had been written before it was said. Running again writes what still differs."""
+    from odoolake.odoo import OdooUnavailable
+    from odoolake.odoo.writeback import Prediction, push_predictions
+
+    db = FakeOdoo(api_key=KEY, clock=Clock())
+    db.add_model("ipai.finance.bir_schedule", [
+        {"id": n, "name": f"0619-E RIM {month}", "company_id": [1, "RIM"], "form_code": "0619E",
+         "period_start": f"{month}-01", "period_end": f"{month}-28", "lake_predicted_tax": 0.0,
+         "lake_predicted_tax_low": 0.0, "lake_predicted_tax_high": 0.0, "lake_model_version": False}
+        for n, month in ((7, "2026-08"), (8, "2026-09"))], {"lake_scored_at": "datetime", "lake_model_version": "char"})
+    preds = [Prediction("RIM", p, 100.0, "3", 80.0, 150.0) for p in ("2026-08", "2026-09")]
+    with FakeOdooServer(db) as server:
+        client = OdooClient(_settings(server.url))
+        write, calls = client.write, []
+
+        def failing_after_one(*args, **kwargs):
+            calls.append(args)
+            if len(calls) > 1:
+                raise OdooUnavailable("ipai.finance.bir_schedule.write: HTTP 503 after 2 attempt(s)")
+            return write(*args, **kwargs)
+        client.write = failing_after_one  # type: ignore[method-assign]
+        with pytest.raises(OdooUnavailable) as stopped:
+            push_predictions(client, preds)
+        assert str(stopped.value) == (
+            "writing the forecast to ipai.finance.bir_schedule record 8 (RIM 2026-09) failed (record 7 was written; "
+            "running again writes what still differs): ipai.finance.bir_schedule.write: HTTP 503 after 2 attempt(s)")
+        client.write = write  # type: ignore[method-assign]
+        again = push_predictions(client, preds)
+        assert (again.unchanged, again.written) == ([7], [8])
 
 
 def test_the_job_task_extracts_with_the_key_from_the_secret_scope(generated, tmp_path, monkeypatch, spark):

@@ -7,7 +7,10 @@ Each ``ipai.finance.bir_schedule`` record (from the ``ipai_finance_ppm`` addon) 
 months (quarterly and annual returns) are skipped, with the reason: a sum of monthly medians is not the median
 of the sum, and its interval is not the sum of theirs. A record is written only when a value or the model
 version differs from what Odoo already holds, so running the write-back again changes nothing, not even
-``write_date``. A month missing from the forecast is skipped, with the reason.
+``write_date``. A month missing from the forecast is skipped, with the reason, as is a record of another form (the
+forecast is of the monthly expanded withholding, 0619-E) and one whose period ends before it starts. A failure part
+way (Odoo down, a record deleted meanwhile) stops the run naming the record and what was written before it; running
+again writes only what still differs.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from datetime import date
 from typing import Any
 
 from odoolake.odoo.client import OdooClient
+from odoolake.odoo.errors import OdooError
 
 SCHEDULE_MODEL = "ipai.finance.bir_schedule"
-FIELDS = ["company_id", "period_start", "period_end", "lake_predicted_tax", "lake_predicted_tax_low",
+FORECAST_FORMS = ("0619E",)  # the addon's MONTHLY_EWT_FORMS: the forecaster predicts a month's expanded withholding
+FIELDS = ["company_id", "form_code", "period_start", "period_end", "lake_predicted_tax", "lake_predicted_tax_low",
           "lake_predicted_tax_high", "lake_model_version"]
 VALUES = (("lake_predicted_tax", "predicted"), ("lake_predicted_tax_low", "low"), ("lake_predicted_tax_high", "high"))
 
@@ -61,7 +66,15 @@ def push_predictions(client: OdooClient, predictions: Iterable[Prediction], doma
         if not agency or not rec.get("period_start") or not rec.get("period_end"):
             result.skipped[rec["id"]] = "no company or period on the record"
             continue
+        if rec.get("form_code") and rec["form_code"] not in FORECAST_FORMS:
+            result.skipped[rec["id"]] = (f"form {rec['form_code']}: the forecast is of the monthly expanded "
+                                         f"withholding ({', '.join(FORECAST_FORMS)})")
+            continue
         months = _months(rec["period_start"], rec["period_end"])
+        if not months:
+            result.skipped[rec["id"]] = (f"its period ends ({rec['period_end']}) before it starts "
+                                         f"({rec['period_start']})")
+            continue
         if len(months) != 1:
             result.skipped[rec["id"]] = (f"covers {len(months)} months ({months[0]}..{months[-1]}); the forecast is "
                                          "per month")
@@ -78,7 +91,14 @@ def push_predictions(client: OdooClient, predictions: Iterable[Prediction], doma
             continue
         if now:
             vals["lake_scored_at"] = now
-        client.write(SCHEDULE_MODEL, [rec["id"]], vals)
+        try:
+            client.write(SCHEDULE_MODEL, [rec["id"]], vals)
+        except OdooError as exc:
+            written = result.written
+            done = (f"record {written[0]} was written" if len(written) == 1 else
+                    f"records {', '.join(map(str, written))} were written" if written else "none was written")
+            raise type(exc)(f"writing the forecast to {SCHEDULE_MODEL} record {rec['id']} ({agency} {months[0]}) "
+                            f"failed ({done}; running again writes what still differs): {exc}") from exc
         result.written.append(rec["id"])
     return result
 
