@@ -86,6 +86,23 @@ def test_retraining_the_same_data_registers_nothing_and_a_new_config_does(foreca
     wider = train.train(spark, paths, BacktestConfig(origins=13))
     assert not wider.unchanged and int(wider.version) > int(forecast_lake.first.version)
     assert _champion(paths) == wider.version  # trained on the same data, chosen by its own backtest
+    again = train.train(spark, paths)  # the first configuration on the same data: the champion stays
+    assert again.unchanged and again.champion_was is None and _champion(paths) == wider.version
+
+
+def test_data_back_to_an_earlier_state_makes_its_version_the_champion_again(forecast_lake):
+    """A batch delivered twice is trained on (a new champion), then cancelled: the data is what it was, training
+    names the version trained on it, and scoring used the champion trained on the doubled data (its forecast went
+    to Odoo, millions too high)."""
+    paths, spark = forecast_lake.paths, forecast_lake.spark
+    data, config = history.load(spark), BacktestConfig()
+    first = data.agencies[0]
+    doubled = history.History(data.wide.assign(**{first: data.wide[first] + 5_000_000.0}), data.table_version)
+    bad = train.train_on(doubled, paths, config)
+    assert not bad.unchanged and _champion(paths) == bad.version
+    fixed = train.train_on(data, paths, config)
+    assert fixed.unchanged and int(fixed.version) < int(bad.version) and _champion(paths) == fixed.version
+    assert fixed.decision.endswith(f"; the champion moves back to it from version {bad.version}")
 
 
 def test_a_failed_training_leaves_the_champion_untouched(forecast_lake, monkeypatch):

@@ -7,7 +7,10 @@ the configuration's fingerprint and its backtest metrics; the ``champion`` alias
 fails at any step leaves the alias where it was (a half-registered version is deleted).
 
 A retrain on the same data (by content) with the same configuration registers nothing and says which version
-already holds that forecast.
+already holds that forecast. That version becomes the champion again if the champion was trained on other data
+(the data came back to what it was, a duplicated batch cancelled, say: scoring then uses the version the training
+named, not one trained on data since undone); a champion trained on this same data with another configuration
+stays.
 """
 
 from __future__ import annotations
@@ -43,12 +46,15 @@ class TrainResult:
     selection: backtest.Selection | None = None
     forecast: pd.DataFrame | None = None
     charts: list[Path] = field(default_factory=list)
+    champion_was: str | None = None  # an unchanged training that moved the alias back: the version it left
 
     @property
     def decision(self) -> str:
         if self.unchanged:
+            moved = (f"; the champion moves back to it from version {self.champion_was}" if self.champion_was
+                     else "")
             return (f"nothing registered: version {self.version} was trained on the same data "
-                    f"({self.data_fingerprint}) with the same configuration")
+                    f"({self.data_fingerprint}) with the same configuration{moved}")
         return self.selection.reason if self.selection else ""
 
     def summary(self) -> dict[str, Any]:
@@ -72,6 +78,16 @@ def find_version(client, model_name: str, data_fingerprint: str, config_fingerpr
     return None
 
 
+def _champion(client, model_name: str):
+    """The version the alias names, or None (no alias yet)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(model_name, tracking.ALIAS)
+    except MlflowException:
+        return None
+
+
 def train(spark, paths: WorkspacePaths | None = None, config: backtest.BacktestConfig | None = None,
           chart_dir: Path | None = None, experiment: str = tracking.EXPERIMENT, model_name: str = tracking.MODEL_NAME,
           progress: Callable[[int, int], None] | None = None) -> TrainResult:
@@ -92,8 +108,13 @@ def train_on(data: history.History, paths: WorkspacePaths | None, config: backte
     fingerprint = data.fingerprint()
     same = find_version(client, model_name, fingerprint, config.fingerprint())
     if same is not None:
+        champion = _champion(client, model_name)
+        stale = champion is not None and champion.tags.get("data_fingerprint") != fingerprint
+        if stale:
+            client.set_registered_model_alias(model_name, tracking.ALIAS, same.version)
         return TrainResult(str(same.version), True, same.run_id, same.tags.get("method", ""), window,
-                           data.table_version, fingerprint, config)
+                           data.table_version, fingerprint, config,
+                           champion_was=str(champion.version) if stale and champion is not None else None)
     with mlflow.start_run(run_name=f"{model_name} {data.last}") as run:
         mlflow.log_params({**{k: (",".join(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
                            "training_first": data.first, "training_last": data.last, "agencies": len(data.agencies),
