@@ -230,3 +230,21 @@ def test_scoring_without_a_champion_says_what_to_run(tmp_path, spark):
 
     with pytest.raises(history.ForecastDataError, match=r"train one first \(`odoolake ml train`"):
         score(spark, WorkspacePaths.from_env(tmp_path))
+
+
+def test_the_history_ends_with_the_last_closed_month(spark, tmp_path):
+    """An Odoo extract taken on 3 November holds a few days of November: as the history's last month it was learned
+    from as a whole month (1,500 against about 300,000) and the forecast started at December, skipping the
+    November schedule. Months not over by today, and bills dated ahead, are left out."""
+    from datetime import date
+
+    rows = [("RIM", "2026-09", 300_000.0), ("RIM", "2026-10", 310_000.0), ("RIM", "2026-11", 1_500.0),
+            ("RIM", "2026-12", 900.0)]
+    spark.createDataFrame(rows, "agency string, period string, withholding_tax double").write.format(
+        "delta").mode("overwrite").saveAsTable("default.features_on_the_3rd")
+    data = history.load(spark, "default.features_on_the_3rd", today=date(2026, 11, 3))
+    assert data.periods == ["2026-09", "2026-10"]
+    assert history.load(spark, "default.features_on_the_3rd", today=date(2026, 12, 1)).last == "2026-11"
+    with pytest.raises(history.ForecastDataError, match=r"holds only months not over yet \(2026-09 on, today is "
+                                                        r"01 Sep 2026\)"):
+        history.load(spark, "default.features_on_the_3rd", today=date(2026, 9, 1))

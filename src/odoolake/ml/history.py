@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 
@@ -67,8 +68,22 @@ def _as_float(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]  # Decimal, int or float alike
 
 
-def load(spark, table: str | None = None) -> History:
-    """The table as a :class:`History`, with its current Delta version (None where the format has none)."""
+def closed_months(frame: pd.DataFrame, today: date | None = None) -> pd.DataFrame:
+    """The rows of months over by ``today``: an extract taken on 3 November holds a few days of November (and
+    perhaps bills dated ahead), which as the last month would be learned from as a whole month and start the
+    forecast a month late."""
+    current = f"{today or date.today():%Y-%m}"
+    kept = frame[frame["period"] < current]
+    if kept.empty and not frame.empty:
+        raise ForecastDataError(f"gold.bir_features holds only months not over yet ({min(frame['period'])} on, "
+                                f"today is {today or date.today():%d %b %Y}): the forecast learns from closed "
+                                "months; train it once a month has ended.")
+    return kept
+
+
+def load(spark, table: str | None = None, today: date | None = None) -> History:
+    """The table's closed months (:func:`closed_months`) as a :class:`History`, with its current Delta version
+    (None where the format has none)."""
     from pyspark.sql import functions as F
 
     from odoolake.pipeline import io
@@ -77,7 +92,7 @@ def load(spark, table: str | None = None) -> History:
     if not io.table_exists(spark, name):
         raise ForecastDataError(f"{name} does not exist yet: run the bir_etl job's features task first.")
     rows = spark.table(name).select("agency", "period", F.col(TARGET).cast("double").alias(TARGET)).toPandas()
-    return from_long(rows, table_version(spark, name))
+    return from_long(closed_months(rows, today), table_version(spark, name))
 
 
 def table_version(spark, name: str) -> int | None:
