@@ -85,6 +85,21 @@ def test_only_monthly_ewt_forms_ask_and_the_request_is_agency_and_month():
     assert client.INPUTS == ("agency", "period") and client.ANSWER == ("p10", "p50", "p90")
 
 
+def test_the_fields_the_write_back_fills_are_the_ones_the_addon_clears_on_another_request():
+    """A forecast written for one company and month stayed on the record after its month or company changed: the
+    addon now clears the lake's fields then; they must be every lake_* field of the model, and the write-back's."""
+    from odoolake.odoo.writeback import FIELDS
+
+    tree = ast.parse((ADDON / "models" / "bir_schedule.py").read_text())
+    constants = {t.id: ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                 for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, (ast.Tuple, ast.Constant))}
+    lake = {f for f in _model_fields() if f.startswith("lake_")}
+    assert set(constants["LAKE_FIELDS"]) == lake
+    assert {f for f in FIELDS if f.startswith("lake_")} | {"lake_scored_at"} == lake
+    source = (ADDON / "models" / "bir_schedule.py").read_text()
+    assert 'vals = {**vals, **dict.fromkeys(LAKE_FIELDS, False)}' in source.split("def write(self, vals):")[1]
+
+
 @pytest.mark.parametrize("bad", [0, 0.0, -1, "-5", "soon", None, float("nan")])
 def test_an_invalid_timeout_is_an_error_naming_the_setting(bad):
     client = _serving_client()

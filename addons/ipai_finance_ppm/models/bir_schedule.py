@@ -15,6 +15,10 @@ DEFAULT_TIMEOUT = 10.0
 MONTHLY_EWT_FORMS = ("0619E",)
 # Changing these changes what the endpoint is asked (the company's agency code and the month).
 REQUEST_FIELDS = ("company_id", "form_code", "period_start")
+# Written by the lakehouse's write-back for the record's company, form and month: another company, form or period
+# makes them another record's forecast, so they are cleared (the next write-back fills them for the new one).
+LAKE_FIELDS = ("lake_predicted_tax", "lake_predicted_tax_low", "lake_predicted_tax_high", "lake_model_version",
+               "lake_scored_at")
 BATCH = 200
 
 
@@ -79,6 +83,8 @@ class BirSchedule(models.Model):
         return records
 
     def write(self, vals):
+        if any(f in vals for f in (*REQUEST_FIELDS, "period_end")) and not any(f in vals for f in LAKE_FIELDS):
+            vals = {**vals, **dict.fromkeys(LAKE_FIELDS, False)}
         result = super().write(vals)
         if not self.env.context.get("ipai_skip_prediction") and any(f in vals for f in REQUEST_FIELDS):
             self._refresh_predictions()

@@ -76,6 +76,19 @@ class TestBirSchedule(TransactionCase):
         for c in call.call_args_list:
             self.assertTrue(all(row["period"] for row in c.args[2]))
 
+    def test_another_month_or_company_clears_the_lakes_forecast(self):
+        record = self.schedules[1].with_context(ipai_skip_prediction=True)
+        lake = {"lake_predicted_tax": 300.5, "lake_predicted_tax_low": 240.4, "lake_predicted_tax_high": 450.75,
+                "lake_model_version": "3"}
+        record.write(lake)
+        record.write({"name": "0619-E February, renamed"})  # not the request: the forecast stays
+        self.assertEqual(record.lake_predicted_tax, 300.5)
+        record.write({"period_start": "2026-06-01", "period_end": "2026-06-30"})
+        self.assertEqual((record.lake_predicted_tax, record.lake_model_version), (0.0, False))
+        record.write(lake)
+        record.write({"company_id": self.env["res.company"].create({"name": "JAP"}).id})
+        self.assertEqual((record.lake_predicted_tax_high, record.lake_model_version), (0.0, False))
+
     def test_only_users_who_may_write_can_refresh(self):
         reader = new_test_user(self.env, login="bir_reader", groups="account.group_account_invoice")
         with patch(TARGET) as call, self.assertRaises(AccessError):
