@@ -902,3 +902,52 @@ def test_a_batch_whose_moves_reach_bronze_after_its_lines_is_taken_again_down_to
     assert month_end.run(spark, RAW, dbfs_lister(paths)).silver.batches == []  # taken once, not on every run
     month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
     assert incremental == _quarter_forms(spark, "2026Q3")
+
+
+def test_a_copy_stays_a_duplicate_when_its_period_is_rebuilt_for_another_reason(small_lake):
+    """A July bill copied into September is flagged DUPLICATE_BILL. A later batch changing one line of another
+    September move rebuilt September without July, where the original is: the duplicate check saw only the rebuilt
+    periods' moves, so the copy lost its flag and its withholding was counted twice (the ordinary next month-end
+    did the same through its later months of the year; found by an incremental-against-full comparison)."""
+    paths, raw, spark = small_lake
+    copy_id = _bill_copied_into_a_later_month(raw, "2026-07", "2026-09-15", batch="odoo-209900")
+    # a September bill again, dated in August under a later id: the later copy, in a month not rebuilt below
+    late_copy = _bill_copied_into_a_later_month(raw, "2026-09", "2026-08-20", batch="odoo-209901")
+    month_end.run(spark, RAW, dbfs_lister(paths))
+    assert _move_reasons(spark, copy_id) == _move_reasons(spark, late_copy) == [reasons.DUPLICATE_BILL.code]
+    other = spark.sql(f"SELECT line_id FROM silver.tax_lines WHERE period = '2026-09' AND move_id NOT IN "
+                      f"({copy_id}, {_original_of(spark, late_copy)}) AND _reject IS NULL ORDER BY line_id LIMIT 1"
+                      ).first()["line_id"]
+    changed = dict(_latest_raw(raw, "account_move_line", other), write_date="2099-01-02 00:00:00")
+    changed["balance"] = round(changed["balance"] * 2, 2)
+    _deliver(raw, "account_move_line", "odoo-209902", [changed])
+    result = month_end.run(spark, RAW, dbfs_lister(paths))
+    assert "2026-09" in result.silver.periods and not {"2026-07", "2026-08"} & set(result.silver.periods)
+    assert _move_reasons(spark, copy_id) == _move_reasons(spark, late_copy) == [reasons.DUPLICATE_BILL.code]
+    assert spark.table("silver.ewt_lines").where(f"move_id = {copy_id}").count() == 0
+    assert_gold_matches_oracle(spark, raw)
+    incremental = _quarter_forms(spark, "2026Q3")
+    month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
+    assert incremental == _quarter_forms(spark, "2026Q3")
+
+
+def test_an_exchange_rate_moved_to_a_later_date_stops_converting_the_months_it_left(small_lake):
+    """A USD rate dated 1 July, then corrected to 1 September: July's dollar lines kept the July conversion, since
+    only the new version's date said which months to convert again (a full rebuild has them without a rate)."""
+    paths, raw, spark = small_lake
+    rate = {"id": 990000001, "name": "2026-07-01", "currency_id": [2, "USD"], "company_id": [1, "RIM"],
+            "rate": round(1 / 56.0, 12), "inverse_company_rate": 56.0, "write_date": "2099-01-01 00:00:00"}
+    (raw / "res_currency_rate").mkdir(exist_ok=True)
+    _deliver(raw, "res_currency_rate", "odoo-209901", [rate])
+    month_end.run(spark, RAW, dbfs_lister(paths))
+    converted = spark.sql("SELECT COUNT(*) AS n FROM silver.tax_lines WHERE period = '2026-07' "
+                          "AND php_source = 'reference_rate'").first()["n"]
+    assert converted > 0, "the generated July holds dollar lines only the reference rate converts"
+    _deliver(raw, "res_currency_rate", "odoo-209902", [dict(rate, name="2026-09-01", write_date="2099-01-02 00:00:00")])
+    result = month_end.run(spark, RAW, dbfs_lister(paths))
+    assert "2026-07" in result.silver.periods
+    assert spark.sql("SELECT COUNT(*) AS n FROM silver.tax_lines WHERE period = '2026-07' "
+                     "AND php_source = 'reference_rate'").first()["n"] == 0
+    incremental = _quarter_forms(spark, "2026Q3")
+    month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
+    assert incremental == _quarter_forms(spark, "2026Q3")

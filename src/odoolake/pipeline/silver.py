@@ -410,7 +410,8 @@ def build_move_rejects(moves: DataFrame) -> DataFrame:
 
     The repeated documents are found with a hash aggregate and joined back (few rows), not with a window
     over every move: about 6x faster on the embedded engine at 2M moves. A new month's run rebuilds every period
-    holding a bill of a document its moves have or had (``run``), so ``moves`` holds each copy's original.
+    holding a bill of a document its moves have or had, and gives this every bill of the rebuilt periods' documents
+    (``run``), so ``moves`` holds each copy's original.
     """
     doc = list(BILL_DOCUMENT)
     bills = moves.where((F.col("state") == "posted") & F.col("ref").isNotNull()).select("move_id", *doc)
@@ -778,14 +779,15 @@ def later_periods_of_same_year(periods: set[str], known: set[str]) -> set[str]:
 def periods_of_new_rates(spark: SparkSession, batches: list[str], known: set[str]) -> set[str]:
     """Periods whose foreign-currency lines a newly delivered exchange rate can convert: from the month of the
     earliest new rate on (a rate holds until the next one). Odoo's rates arrive with the month they are for, so an
-    ordinary month-end adds nothing here. A deleted rate (a tombstone carries no date) counts from the date its
-    earlier version had: the lines it converted are converted again without it."""
+    ordinary month-end adds nothing here. A rate delivered again counts from the earliest date any of its versions had
+    (a tombstone carries none): the lines a deleted rate, or one moved to a later date, converted are converted again
+    without it."""
     if not io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
         return set()
     rates = valid_rows(spark, RES_CURRENCY_RATE)
     new = rates.where(F.col("_batch_id").isin(batches))
-    gone = new.where(F.coalesce(F.col("_deleted"), F.lit(False))).select("id").distinct()
-    dated = new.select("name").unionByName(rates.join(gone, "id").select("name"))
+    # every version of a rate delivered again: one moved to a later date (or deleted) leaves the months it converted
+    dated = rates.join(new.select("id").distinct(), "id").select("name")
     earliest = dated.agg(F.min(F.substring("name", 1, 7))).first()
     first = earliest[0] if earliest is not None else None
     return {k for k in known if first and k >= first}
@@ -915,13 +917,19 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
                          io.SILVER_LINES, where_p, ["period"])
 
     moves_p = spark.table(io.SILVER_MOVES).where(where_p)
+    # A copy is a duplicate of an original in any period: a period rebuilt for another reason (a new month, a later
+    # month of the year) is checked against every bill of its documents, not only those of the periods rebuilt.
+    documents_p = moves_p.where(F.col("ref").isNotNull()).select(
+        *[F.col(c).alias(f"_d_{c}") for c in BILL_DOCUMENT]).distinct()
+    bills_p = moves_p if full else moves_p.unionByName(spark.table(io.SILVER_MOVES).where(f"NOT ({where_p})").join(
+        documents_p, [F.col(c).eqNullSafe(F.col(f"_d_{c}")) for c in BILL_DOCUMENT], "left_semi"))
     lines_p = spark.table(io.SILVER_LINES).where(where_p)
     companies_now = spark.table(io.SILVER_COMPANIES)
     rates = spark.table(io.SILVER_RATES) if io.table_exists(spark, io.SILVER_RATES) else None
     for chunk in chunks:
         where_c = io.in_list("period", chunk)
         conformed = conform_tax_lines(moves_p.where(where_c), lines_p.where(where_c), spark.table(io.SILVER_PARTNERS),
-                                      spark.table(io.SILVER_TAXES), companies_now, rates, all_moves=moves_p)
+                                      spark.table(io.SILVER_TAXES), companies_now, rates, all_moves=bills_p)
         io.replace_where(conformed, io.TAX_LINES, where_c, ["period"])
     tax_lines = spark.table(io.TAX_LINES).where(where_p)
     # Copies of the lines delivered in these batches: every delivery of those line ids, and no others.
@@ -935,7 +943,8 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
                          where_y, ["period"])
     io.replace_where(payee_ytd(spark.table(io.EWT_LINES).where(where_p)), io.PAYEE_YTD, where_p)
     io.replace_where(vat_lines(tax_lines), io.VAT_LINES, where_p, ["period"])
-    move_rejects = build_move_rejects(moves_p.join(companies_now.select("company_id", "agency"), "company_id", "left"))
+    move_rejects = build_move_rejects(bills_p.join(companies_now.select("company_id", "agency"), "company_id",
+                                                   "left")).where(where_p)
     rules = move_rejects.unionByName(tax_line_rejects(tax_lines)).unionByName(
         build_flags(spark.table(io.EWT_LINES).where(where_p)))
     io.replace_where(rules, io.QUARANTINE, f"stage = 'rules' AND {where_p}")
