@@ -919,10 +919,21 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     moves_p = spark.table(io.SILVER_MOVES).where(where_p)
     # A copy is a duplicate of an original in any period: a period rebuilt for another reason (a new month, a later
     # month of the year) is checked against every bill of its documents, not only those of the periods rebuilt.
-    documents_p = moves_p.where(F.col("ref").isNotNull()).select(
-        *[F.col(c).alias(f"_d_{c}") for c in BILL_DOCUMENT]).distinct()
-    bills_p = moves_p if full else moves_p.unionByName(spark.table(io.SILVER_MOVES).where(f"NOT ({where_p})").join(
-        documents_p, [F.col(c).eqNullSafe(F.col(f"_d_{c}")) for c in BILL_DOCUMENT], "left_semi"))
+    # Only other months' posted bills count (the others are flagged in their own months), matched on the reference
+    # by plain equality (it is never null in a bill), which the engine joins by hash.
+    posted_bill = (F.col("state") == "posted") & F.col("ref").isNotNull()
+    documents_p = moves_p.where(posted_bill).select(*[F.col(c).alias(f"_d_{c}") for c in BILL_DOCUMENT]).distinct()
+    document_match = [F.col("ref") == F.col("_d_ref"), *[F.col(c).eqNullSafe(F.col(f"_d_{c}"))
+                                                         for c in BILL_DOCUMENT if c != "ref"]]
+    # Such bills are few (a copy across months is rare): fetched once, they join the checks as a small local table
+    # instead of a scan of silver.moves planned into each statement that checks.
+    bills_p = moves_p
+    if not full:
+        elsewhere = spark.table(io.SILVER_MOVES).where(posted_bill & ~F.expr(where_p)).join(
+            documents_p, document_match, "left_semi")
+        found = elsewhere.collect()
+        if found:
+            bills_p = moves_p.unionByName(spark.createDataFrame(found, elsewhere.schema))
     lines_p = spark.table(io.SILVER_LINES).where(where_p)
     companies_now = spark.table(io.SILVER_COMPANIES)
     rates = spark.table(io.SILVER_RATES) if io.table_exists(spark, io.SILVER_RATES) else None
