@@ -40,6 +40,7 @@ def only_month_warnings(month: date, generated: list[str], today: date) -> list[
     which no extract taken today would; one past the month after the newest drop leaves the months between missing
     (the month-end would report them empty)."""
     from odoolake.datagen.generator import _next_month, batch_id
+    from odoolake.ml.calendar import periods_between, shift
 
     said = []
     month_end = _next_month(month) - timedelta(days=1)
@@ -48,13 +49,13 @@ def only_month_warnings(month: date, generated: list[str], today: date) -> list[
                     f"dated up to {month_end:%d %b %Y}, which no extract taken today would")
     earlier = sorted(b for b in generated if b < batch_id(month))
     if earlier:
-        expected = _next_month(date(int(earlier[-1][-6:-2]), int(earlier[-1][-2:]), 1))
-        if expected < month:
-            last_missing = date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
-            missing = f"{expected:%Y-%m}" + ("" if last_missing == expected else f" … {last_missing:%Y-%m}")
-            said.append(f"--only {month:%Y-%m}: the lake's newest drop before it is {earlier[-1]}, so {missing} "
-                        f"{'is' if last_missing == expected else 'are'} not generated; add "
-                        f"{'it' if last_missing == expected else 'them'} with --only first")
+        newest = f"{earlier[-1][-6:-2]}-{earlier[-1][-2:]}"
+        missing = periods_between(shift(newest, 1), shift(f"{month:%Y-%m}", -1))
+        if missing:
+            one = len(missing) == 1
+            span = missing[0] if one else f"{missing[0]} … {missing[-1]}"
+            said.append(f"--only {month:%Y-%m}: the lake's newest drop before it is {earlier[-1]}, so {span} "
+                        f"{'is' if one else 'are'} not generated; add {'it' if one else 'them'} with --only first")
     return said
 
 
