@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from odoolake.config import WorkspacePaths
-from odoolake.ml import backtest, history, tracking
+from odoolake.ml import backtest, history, scoring, tracking
 from odoolake.ml.charts import forecast_charts
 
 BACKTEST_ARTIFACT = "backtest/forecasts.csv"
@@ -78,16 +78,6 @@ def find_version(client, model_name: str, data_fingerprint: str, config_fingerpr
     return None
 
 
-def _champion(client, model_name: str):
-    """The version the alias names, or None (no alias yet)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_model_version_by_alias(model_name, tracking.ALIAS)
-    except MlflowException:
-        return None
-
-
 def train(spark, paths: WorkspacePaths | None = None, config: backtest.BacktestConfig | None = None,
           chart_dir: Path | None = None, experiment: str = tracking.EXPERIMENT, model_name: str = tracking.MODEL_NAME,
           progress: Callable[[int, int], None] | None = None) -> TrainResult:
@@ -108,7 +98,10 @@ def train_on(data: history.History, paths: WorkspacePaths | None, config: backte
     fingerprint = data.fingerprint()
     same = find_version(client, model_name, fingerprint, config.fingerprint())
     if same is not None:
-        champion = _champion(client, model_name)
+        try:
+            champion = scoring.champion(model_name)
+        except history.ForecastDataError:  # no champion yet
+            champion = None
         stale = champion is not None and champion.tags.get("data_fingerprint") != fingerprint
         if stale:
             client.set_registered_model_alias(model_name, tracking.ALIAS, same.version)
