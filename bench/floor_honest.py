@@ -526,7 +526,7 @@ def ewt_sql() -> str:
         tax_withheld, paid_this_year, payee_condition, expected_atc, expected_rate, currency, php_source, posted_at,
         {dq} AS dq_flags, _batch_id, twa_since, is_government
       FROM expect;
-    CREATE TABLE payee_ytd AS SELECT period, agency, payee_key, year, family, money(sum(base)) AS base
+    CREATE TABLE payee_ytd AS SELECT period, partner_id, agency, payee_key, year, family, money(sum(base)) AS base
       FROM ewt_lines WHERE paid_this_year IS NOT NULL GROUP BY ALL;
     CREATE TABLE vat_lines AS
       SELECT period, year(date) AS year, month(date) AS month, agency, company_id, move_id, move_name, move_type,

@@ -280,8 +280,10 @@ def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None 
     # running totals carried from the year's earlier months, as ``silver.prior_ytd`` gives them
     years = sorted({int(p[:4]) for p in periods})
     con.execute(f"""
-        CREATE TABLE prior AS SELECT agency, payee_key, year, family, sum(base) AS _prior FROM s_ytd
-          WHERE year IN ({", ".join(map(str, years))}) AND NOT {in_periods} GROUP BY ALL;
+        CREATE TABLE prior AS SELECT y.agency, coalesce(p.payee_key, y.payee_key) AS payee_key, y.year, y.family,
+            sum(y.base) AS _prior
+          FROM s_ytd y LEFT JOIN s_partners p ON p.partner_id = y.partner_id
+          WHERE y.year IN ({", ".join(map(str, years))}) AND NOT {in_periods.replace("period", "y.period")} GROUP BY ALL;
         CREATE TABLE tax_lines_prior AS SELECT t.*, p._prior FROM tax_lines t LEFT JOIN prior p
           ON p.agency = t.agency AND p.payee_key = t.payee_key AND p.year = year(t.date) AND p.family = t.family""")
     ewt = ewt_sql()
@@ -314,7 +316,8 @@ def native_silver(warehouse: Path, spent: list[tuple[float, float, str]] | None 
     write("currency_rates", "SELECT * FROM currency_rates", None)
     write("tax_lines", "SELECT * FROM tax_lines", in_periods)
     write("ewt_lines", "SELECT * FROM ewt_lines", in_periods)
-    write("payee_ytd", "SELECT period, agency, payee_key, year, family, money(sum(base)) AS base FROM ewt_lines "
+    write("payee_ytd", "SELECT period, partner_id, agency, payee_key, year, family, money(sum(base)) AS base "
+                       "FROM ewt_lines "
                        "WHERE paid_this_year IS NOT NULL GROUP BY ALL", in_periods)
     write("vat_lines", "SELECT * FROM vat_lines", in_periods)
     write("quarantine", "SELECT * FROM q_rules", f"stage = 'rules' AND {in_periods}")

@@ -631,9 +631,10 @@ def ewt_lines(tax_lines: DataFrame, prior_ytd: DataFrame | None = None) -> DataF
 
 
 def payee_ytd(ewt: DataFrame) -> DataFrame:
-    """Per period, what the payor paid each payee in each threshold family (the running totals' earlier months)."""
+    """Per period, what the payor paid each payee in each threshold family (the running totals' earlier months), by
+    partner: a partner whose TIN changes takes its part of the year's total to its new payee (``prior_ytd``)."""
     return (ewt.where(F.col("paid_this_year").isNotNull())
-            .groupBy("period", *YTD_KEYS).agg(money(F.sum("base")).alias("base")))
+            .groupBy("period", "partner_id", *YTD_KEYS).agg(money(F.sum("base")).alias("base")))
 
 
 def vat_lines(tax_lines: DataFrame) -> DataFrame:
@@ -739,6 +740,7 @@ LAYOUT = {
     io.TAX_LINES: {"balance_php": MONEY, "_classify": "string"},
     io.EWT_LINES: {"base": MONEY, "tax_withheld": MONEY, "atc_status": "string", "payee_key": "string"},
     io.VAT_LINES: {"vat": MONEY, "counterparty_key": "string"},
+    io.PAYEE_YTD: {"partner_id": "bigint"},
 }
 REBUILT_TABLES = (io.SILVER_MOVES, io.SILVER_LINES, io.TAX_LINES, io.EWT_LINES, io.VAT_LINES, io.PAYEE_YTD)
 
@@ -794,11 +796,16 @@ def periods_of_new_rates(spark: SparkSession, batches: list[str], known: set[str
 
 
 def prior_ytd(spark: SparkSession, periods: set[str]) -> DataFrame | None:
-    """Running-total rows of the years being rebuilt, for the periods not being rebuilt (the earlier months)."""
+    """Running-total rows of the years being rebuilt, for the periods not being rebuilt (the earlier months), each
+    under its partner's payee as it is now: a full rebuild gives a partner's earlier lines its new TIN's key, so the
+    year's total goes on under the new TIN instead of starting again."""
     if not io.table_exists(spark, io.PAYEE_YTD):
         return None
     years = sorted({int(p[:4]) for p in periods})
-    return spark.table(io.PAYEE_YTD).where(F.col("year").isin(years) & ~F.col("period").isin(sorted(periods)))
+    prior = spark.table(io.PAYEE_YTD).where(F.col("year").isin(years) & ~F.col("period").isin(sorted(periods)))
+    now = spark.table(io.SILVER_PARTNERS).select("partner_id", F.col("payee_key").alias("_now"))
+    return prior.join(now, "partner_id", "left").withColumn(
+        "payee_key", F.coalesce(F.col("_now"), F.col("payee_key"))).drop("_now")
 
 
 DIMENSIONS = ((RES_PARTNER, io.SILVER_PARTNERS, build_partners), (ACCOUNT_TAX, io.SILVER_TAXES, build_taxes),
