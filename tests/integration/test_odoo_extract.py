@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -86,7 +88,7 @@ def test_full_then_incremental_extraction_feeds_the_month_end(generated, tmp_pat
         client.write("account.move.line", [line["id"]], {"balance": line["balance"] - 100.0})
         client.write("account.move", [move_id], {"ref": "changed in Odoo"})
         second = Extractor(client, raw_dir, page_size=500).run(
-            known_ids={"account.move": lake_ids(spark, ACCOUNT_MOVE)})
+            known_ids={"account.move": lake_ids(spark, ACCOUNT_MOVE, raw_dir)})
         assert second.rows["account.move"] == 1
         siblings = [r for r in db.models["account.move.line"].records.values() if r["move_id"][0] == move_id]
         assert second.rows["account.move.line"] == len(siblings)  # the changed move with all its current lines
@@ -95,7 +97,8 @@ def test_full_then_incremental_extraction_feeds_the_month_end(generated, tmp_pat
         assert {k for k in before if abs(before[k] - after[k]) > 0.005} == {key}  # only that agency-month moved
         assert after[key] == before[key] + Decimal("100.00")  # EWT = -Σ balance of its tax lines
 
-        third = Extractor(client, raw_dir, page_size=500).run(known_ids={"account.move": lake_ids(spark, ACCOUNT_MOVE)})
+        third = Extractor(client, raw_dir, page_size=500).run(
+            known_ids={"account.move": lake_ids(spark, ACCOUNT_MOVE, raw_dir)})
         assert sum(third.rows.values()) == 0 and not third.files  # nothing changed: no batch, no duplicates
         engine.close()
 
@@ -121,11 +124,11 @@ def test_a_partner_merged_in_odoo_moves_its_bills_to_the_partner_it_became(gener
                   ({(m.get(k) or [None])[0] for k in ("partner_id", "commercial_partner_id")})}
         naming |= {ln["move_id"][0] for ln in lines.values() if (ln.get("partner_id") or [None])[0] ==
                    source["partner_id"]}
-        known = {spec.odoo: lake_ids(spark, spec.raw) for spec in MODELS if spec.detect_deletions}
+        known = _known(spark, raw_dir)
         db.clock.now += 3600
         db.merge_partners([source["partner_id"]], target["partner_id"])
         result = Extractor(client, raw_dir, page_size=500).run(known_ids=known,
-                                                               moves_of_partners=lake_moves_of_partners(spark))
+                                                               moves_of_partners=lake_moves_of_partners(spark, raw_dir))
         assert result.deleted["res.partner"] == 1 and result.repointed == len(naming)
         assert result.rows["account.move"] == len(naming)  # no write_date moved: only the moves read again
         month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
@@ -133,6 +136,117 @@ def test_a_partner_merged_in_odoo_moves_its_bills_to_the_partner_it_became(gener
                           f"({', '.join(map(str, sorted(naming)))})").collect()
         assert {(r["partner_id"], r["payee_tin"]) for r in after} == {(target["partner_id"], target["tin"])}
         assert not spark.sql(f"SELECT 1 FROM silver.ewt_lines WHERE partner_id = {source['partner_id']}").collect()
+
+
+def _held_back_bill(db: FakeOdoo) -> tuple[int, int, Callable[[], None]]:
+    """Take a posted vendor bill with withholding, and its lines, out of Odoo: (bill id, its partner, a function
+    that enters it again, stamped now, as a bill created after the lake's last month-end)."""
+    moves, lines = db.models["account.move"].records, db.models["account.move.line"].records
+    bill = next(m for m in sorted(moves.values(), key=lambda m: m["id"])
+                if m.get("move_type") == "in_invoice" and m.get("state") == "posted" and m.get("partner_id")
+                and any(ln["move_id"][0] == m["id"] and ln.get("tax_line_id") and (ln.get("balance") or 0) < 0
+                        and "Withholding" in str(ln.get("account_id")) for ln in lines.values()))
+    kept = [lines.pop(i) for i in [i for i, ln in lines.items() if ln["move_id"][0] == bill["id"]]]
+    moves.pop(bill["id"])
+
+    def enter() -> None:
+        stamp = datetime.fromtimestamp(db.clock.now, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        moves[bill["id"]] = dict(bill, write_date=stamp)
+        lines.update({ln["id"]: dict(ln, write_date=stamp) for ln in kept})
+    return bill["id"], bill["partner_id"][0], enter
+
+
+def _known(spark, raw_dir: Path) -> dict[str, set[int]]:
+    return {spec.odoo: lake_ids(spark, spec.raw, raw_dir) for spec in MODELS if spec.detect_deletions}
+
+
+def test_a_bill_deleted_in_odoo_before_a_month_end_ingested_it_is_deleted_in_the_lake(generated, tmp_path):
+    """A bill extracted, then deleted in Odoo (reset to draft and unlinked) before any month-end ingested it: the
+    next extract compared Odoo's ids with bronze's alone, which did not hold the bill yet, so no tombstone was
+    written and the month-end after took the bill's posted version as current."""
+    db = _db(generated)
+    paths = WorkspacePaths.from_env(tmp_path / "lake").ensure()
+    raw_dir = paths.dbfs_to_local("dbfs:/raw/odoo")
+    bill_id, _, enter = _held_back_bill(db)
+    with FakeOdooServer(db) as server, LocalEngine.start(paths.home) as engine, engine.spark() as spark:
+        client = OdooClient(_settings(server.url))
+        Extractor(client, raw_dir, page_size=500).run()
+        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+        db.clock.now += 3600
+        enter()
+        assert Extractor(client, raw_dir, page_size=500).run(known_ids=_known(spark, raw_dir)).rows["account.move"] == 1
+        db.clock.now += 3600
+        client.call("account.move", "unlink", ids=[bill_id])
+        second = Extractor(client, raw_dir, page_size=500).run(known_ids=_known(spark, raw_dir))
+        assert second.deleted["account.move"] == 1
+        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+        assert spark.sql(f"SELECT state FROM silver.moves WHERE move_id = {bill_id}").first()["state"] == "deleted"
+        assert not spark.sql(f"SELECT 1 FROM silver.ewt_lines WHERE move_id = {bill_id}").collect()
+
+
+@pytest.mark.parametrize("stopped", [False, True], ids=["whole", "stopped_before_its_moves"])
+def test_a_partner_merged_before_a_month_end_ingested_its_new_bill_moves_that_bill_too(generated, tmp_path,
+                                                                                      monkeypatch, stopped):
+    """A bill of a vendor entered in Odoo and extracted, then the vendor merged into another before any month-end
+    ingested the bill: the merged partner's moves were looked up in bronze alone, so the bill was never read again
+    and kept naming the partner merged away (no name, no TIN) for good. Likewise when the run that saw the merge
+    stopped after making its partners' file visible and before its moves': the next run reads them again."""
+    db = _db(generated)
+    paths = WorkspacePaths.from_env(tmp_path / "lake").ensure()
+    raw_dir = paths.dbfs_to_local("dbfs:/raw/odoo")
+    bill_id, source, enter = _held_back_bill(db)
+    partners = db.models["res.partner"].records
+    target = next(p["id"] for p in sorted(partners.values(), key=lambda p: p["id"])
+                  if p["id"] != source and p.get("vat") and p.get("vat") != partners[source].get("vat"))
+    with FakeOdooServer(db) as server, LocalEngine.start(paths.home) as engine, engine.spark() as spark:
+        client = OdooClient(_settings(server.url))
+        Extractor(client, raw_dir, page_size=500).run()
+        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+        db.clock.now += 3600
+        enter()
+        Extractor(client, raw_dir, page_size=500).run(known_ids=_known(spark, raw_dir),
+                                                      moves_of_partners=lake_moves_of_partners(spark, raw_dir))
+        db.clock.now += 3600
+        db.merge_partners([source], target)
+        if stopped:
+            replace = os.replace
+
+            def stopping(src, dst):
+                if Path(dst).parent.name == ACCOUNT_MOVE.name:
+                    raise OSError("stopped before the moves' file")
+                replace(src, dst)
+            monkeypatch.setattr("odoolake.odoo.extract.os.replace", stopping)
+            with pytest.raises(OSError, match="stopped before"):
+                Extractor(client, raw_dir, page_size=500).run(
+                    known_ids=_known(spark, raw_dir), moves_of_partners=lake_moves_of_partners(spark, raw_dir))
+            monkeypatch.setattr("odoolake.odoo.extract.os.replace", replace)
+            assert any('"_deleted": true' in p.read_text() for p in (raw_dir / "res_partner").glob("*.jsonl"))
+        merged = Extractor(client, raw_dir, page_size=500).run(
+            known_ids=_known(spark, raw_dir), moves_of_partners=lake_moves_of_partners(spark, raw_dir))
+        assert merged.deleted["res.partner"] == 1 and merged.repointed >= 1
+        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+        named = spark.sql(f"SELECT DISTINCT partner_id FROM silver.ewt_lines WHERE move_id = {bill_id}").collect()
+        assert [r["partner_id"] for r in named] == [target]
+
+
+def test_the_raw_files_bronze_has_not_taken_in_count_as_the_lake(tmp_path):
+    """Between an extract and the month-end that ingests it, the lake is bronze and those files: a move naming a
+    partner on itself or on one of its lines is found in them, and an id they deliver is one the lake holds."""
+    paths = WorkspacePaths.from_env(tmp_path / "lake").ensure()
+    raw_dir = paths.dbfs_to_local("dbfs:/raw/odoo")
+    files = {"account_move": ['{"id": 1, "partner_id": [7, "P"], "commercial_partner_id": false}',
+                              '{"id": 2, "partner_id": [8, "Q"]}', '{"id": 3, "commercial_partner_id": [7, "P"]}',
+                              '{"id": 4, "_deleted": true, "write_date": "2026-11-02 01:00:00"}', '{"id": 5, trunc'],
+             "account_move_line": ['{"id": 10, "move_id": [2, "B"], "partner_id": [7, "P"]}',
+                                   '{"id": 11, "move_id": [6, "C"], "partner_id": [9, "R"]}', "not json"]}
+    for model, lines in files.items():
+        (raw_dir / model).mkdir(parents=True)
+        (raw_dir / model / "odoo-extract-20261102T010000000000.jsonl").write_text("\n".join(lines) + "\n")
+    with LocalEngine(paths) as engine:
+        spark = engine.session()
+        assert lake_moves_of_partners(spark, raw_dir)({7}) == {1, 2, 3}
+        assert lake_moves_of_partners(spark, raw_dir)({9}) == {6}
+        assert lake_ids(spark, ACCOUNT_MOVE, raw_dir) == {1, 2, 3}
 
 
 def test_an_exchange_rate_deleted_in_odoo_stops_converting_its_months(generated, tmp_path):
@@ -151,7 +265,7 @@ def test_an_exchange_rate_deleted_in_odoo_stops_converting_its_months(generated,
         client = OdooClient(_settings(server.url))
         Extractor(client, raw_dir, page_size=500).run()
         first = month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
-        known = {spec.odoo: lake_ids(spark, spec.raw) for spec in MODELS if spec.detect_deletions}
+        known = _known(spark, raw_dir)
         assert known["res.currency.rate"] == set(rates)
         wrong = rates[7002]  # entered wrong, then deleted: 2026-09 on converts at 2026-08-01's rate again
         db.clock.now += 3600

@@ -32,9 +32,9 @@ if settings is None:
     dbutils.notebook.exit(json.dumps({"skipped": "no Odoo connection configured"}))
 
 client = OdooClient(settings)
-known = {spec.odoo: lake_ids(spark, spec.raw) for spec in MODELS if spec.detect_deletions}
-result = Extractor(client, dbfs_file(dbutils.widgets.get("raw_root"))).run(
-    known_ids=known, moves_of_partners=lake_moves_of_partners(spark))
+raw_dir = dbfs_file(dbutils.widgets.get("raw_root"))
+known = {spec.odoo: lake_ids(spark, spec.raw, raw_dir) for spec in MODELS if spec.detect_deletions}
+result = Extractor(client, raw_dir).run(known_ids=known, moves_of_partners=lake_moves_of_partners(spark, raw_dir))
 print(f"{client!r}: batch {result.batch}: " + ", ".join(f"{m} {n}" for m, n in result.rows.items())
       + (f"; deleted {result.deleted}" if result.deleted else "")
       + (f"; {result.repointed} move(s) read again for merged partners" if result.repointed else ""))

@@ -61,10 +61,11 @@ def extract_cmd(
     paths = WorkspacePaths.from_env(home).ensure()
     client = _client(url, db, login)
     with lake_session(paths) as spark, console.status(f"extracting from {client.url} ({client.protocol})…") as status:
-        known = {spec.odoo: lake_ids(spark, spec.raw) for spec in MODELS if spec.detect_deletions}
-        extractor = Extractor(client, paths.dbfs_to_local(RAW_ROOT), page_size=page_size, lookback_seconds=lookback,
+        raw_dir = paths.dbfs_to_local(RAW_ROOT)
+        known = {spec.odoo: lake_ids(spark, spec.raw, raw_dir) for spec in MODELS if spec.detect_deletions}
+        extractor = Extractor(client, raw_dir, page_size=page_size, lookback_seconds=lookback,
                               progress=lambda model, n: status.update(f"{model}: {n:,} records…"))
-        result = extractor.run(known_ids=known, since=start, moves_of_partners=lake_moves_of_partners(spark))
+        result = extractor.run(known_ids=known, since=start, moves_of_partners=lake_moves_of_partners(spark, raw_dir))
     for model, rows in result.rows.items():
         gone = result.deleted.get(model)
         console.print(f"  {model}: {rows:,} record(s)" + (f" incl. {gone} deletion(s)" if gone else ""))
