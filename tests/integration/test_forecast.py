@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import mlflow
 import pytest
@@ -151,6 +152,8 @@ def test_batch_scoring_writes_future_months_and_marked_backtest_rows(forecast_la
     to_odoo = predictions_from_lake(spark)  # what the write-back sends: the coming months only
     assert sorted({p.period for p in to_odoo}) == ["2026-11", "2026-12", "2027-01"] and len(to_odoo) == 24
     assert all(0 <= p.low <= p.predicted <= p.high and p.model_version == champion for p in to_odoo)
+    scored = {datetime.strptime(p.scored_at or "", "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC) for p in to_odoo}
+    assert len(scored) == 1 and timedelta(0) <= datetime.now(UTC) - scored.pop() < timedelta(hours=2)  # UTC, as Odoo
 
 
 def test_ml_models_lists_window_data_version_and_metrics(forecast_lake):

@@ -530,6 +530,21 @@ def test_writeback_is_idempotent_and_names_what_it_skipped():
         newer = push_predictions(client, [Prediction(p.agency, p.period, p.predicted, "4", p.low, p.high * 2)
                                           for p in preds])
         assert newer.written == [1] and records[1]["lake_model_version"] == "4"
+        # lake_scored_at says when the lake scored the values written, not when the write-back ran
+        scored = push_predictions(client, [Prediction(p.agency, p.period, p.predicted, "5", p.low, p.high,
+                                                      scored_at="2026-11-30 02:00:00") for p in preds],
+                                  now="2026-12-07 10:00:00")
+        assert scored.written == [1] and records[1]["lake_scored_at"] == "2026-11-30 02:00:00"
+
+
+def test_the_skipped_schedules_are_listed_newest_first_and_a_long_list_is_cut_with_a_count():
+    from odoolake.odoo.writeback import WritebackResult, skipped_lines
+
+    result = WritebackResult(skipped={n: f"no forecast for RIM month {n}" for n in range(1, 26)})
+    lines = skipped_lines(result, limit=20)
+    assert lines[0] == "  schedule 25: no forecast for RIM month 25" and lines[19].startswith("  schedule 6:")
+    assert lines[20:] == ["  … and 5 more skipped"]
+    assert len(skipped_lines(result)) == 25 and skipped_lines(WritebackResult()) == []
 
 
 def test_a_writeback_stopped_part_way_names_the_record_and_what_was_written():

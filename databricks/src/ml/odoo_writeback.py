@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from odoolake.odoo import OdooClient
 from odoolake.odoo.client import settings_from_notebook
-from odoolake.odoo.writeback import predictions_from_lake, push_predictions
+from odoolake.odoo.writeback import predictions_from_lake, push_predictions, skipped_lines
 from odoolake.pipeline import io
 
 settings = settings_from_notebook(dbutils)
@@ -30,7 +30,6 @@ if settings is None or not io.table_exists(spark, "gold.bir_forecast"):
 client = OdooClient(settings)
 result = push_predictions(client, predictions_from_lake(spark), now=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"))
 print(f"written {len(result.written)}, unchanged {len(result.unchanged)}, skipped {len(result.skipped)}")
-for record_id, why in sorted(result.skipped.items())[:20]:
-    print(f"  schedule {record_id}: {why}")
+print("\n".join(skipped_lines(result, limit=20)))
 dbutils.notebook.exit(json.dumps({"written": len(result.written), "unchanged": len(result.unchanged),
                                   "skipped": len(result.skipped)}))

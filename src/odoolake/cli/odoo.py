@@ -79,7 +79,7 @@ def extract_cmd(
 @handle_errors
 def writeback_cmd(url: str = UrlOpt, db: str = DbOpt, login: str = LoginOpt, home: str = HomeOpt) -> None:
     """Write gold.bir_forecast into ipai.finance.bir_schedule.lake_predicted_tax (only what changed)."""
-    from odoolake.odoo.writeback import predictions_from_lake, push_predictions
+    from odoolake.odoo.writeback import predictions_from_lake, push_predictions, skipped_lines
 
     paths = WorkspacePaths.from_env(home)
     client = _client(url, db, login)
@@ -87,5 +87,5 @@ def writeback_cmd(url: str = UrlOpt, db: str = DbOpt, login: str = LoginOpt, hom
         predictions = predictions_from_lake(spark)
     result = push_predictions(client, predictions, now=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"))
     console.print(f"written {len(result.written)}, unchanged {len(result.unchanged)}, skipped {len(result.skipped)}")
-    for record_id, why in sorted(result.skipped.items()):
-        console.print(f"  schedule {record_id}: {why}")
+    for line in skipped_lines(result):
+        console.print(line, soft_wrap=True, markup=False)

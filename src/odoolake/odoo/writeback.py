@@ -7,7 +7,8 @@ Each ``ipai.finance.bir_schedule`` record (from the ``ipai_finance_ppm`` addon) 
 months (quarterly and annual returns) are skipped, with the reason: a sum of monthly medians is not the median
 of the sum, and its interval is not the sum of theirs. A record is written only when a value or the model
 version differs from what Odoo already holds, so running the write-back again changes nothing, not even
-``write_date``. A month missing from the forecast is skipped, with the reason, as is a record of another form (the
+``write_date``; ``lake_scored_at`` then says when the lake scored the values written (``gold.bir_forecast``'s
+``scored_at``). A month missing from the forecast is skipped, with the reason, as is a record of another form (the
 forecast is of the monthly expanded withholding, 0619-E) and one whose period ends before it starts. A failure part
 way (Odoo down, a record deleted meanwhile) stops the run naming the record and what was written before it; running
 again writes only what still differs.
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
+from odoolake.ml.calendar import period_of, periods_between
 from odoolake.odoo.client import OdooClient
 from odoolake.odoo.errors import OdooError
 
@@ -38,6 +40,7 @@ class Prediction:
     model_version: str
     low: float  # p10
     high: float  # p90
+    scored_at: str | None = None  # when the lake scored it, UTC "YYYY-MM-DD HH:MM:SS" (Odoo's Datetime text)
 
 
 @dataclass
@@ -49,11 +52,18 @@ class WritebackResult:
 
 def _months(start: str, end: str) -> list[str]:
     first, last = date.fromisoformat(start[:10]), date.fromisoformat(end[:10])
-    out, y, m = [], first.year, first.month
-    while (y, m) <= (last.year, last.month):
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
+    return periods_between(period_of(first.year, first.month), period_of(last.year, last.month))
+
+
+def skipped_lines(result: WritebackResult, limit: int | None = None) -> list[str]:
+    """What was skipped and why, one line per schedule, the newest records first (a long list is mostly past months
+    without a forecast); past ``limit`` lines, how many more."""
+    ordered = sorted(result.skipped.items(), reverse=True)
+    shown = ordered if limit is None else ordered[:limit]
+    lines = [f"  schedule {record_id}: {why}" for record_id, why in shown]
+    if len(ordered) > len(shown):
+        lines.append(f"  … and {len(ordered) - len(shown)} more skipped")
+    return lines
 
 
 def push_predictions(client: OdooClient, predictions: Iterable[Prediction], domain: list | None = None,
@@ -89,8 +99,8 @@ def push_predictions(client: OdooClient, predictions: Iterable[Prediction], doma
                 "lake_model_version") == found.model_version:
             result.unchanged.append(rec["id"])
             continue
-        if now:
-            vals["lake_scored_at"] = now
+        if found.scored_at or now:
+            vals["lake_scored_at"] = found.scored_at or now
         try:
             client.write(SCHEDULE_MODEL, [rec["id"]], vals)
         except OdooError as exc:
@@ -105,8 +115,16 @@ def push_predictions(client: OdooClient, predictions: Iterable[Prediction], doma
 
 def predictions_from_lake(spark: Any, table: str = "gold.bir_forecast") -> list[Prediction]:
     """The coming months' forecasts (``kind = 'forecast'``); backtest rows are history, never written to Odoo."""
-    rows = (spark.table(table).where("kind = 'forecast'")
-            .select("agency", "period", "predicted_wht", "predicted_wht_p10", "predicted_wht_p90", "model_version")
+    from pyspark.sql import functions as F
+
+    forecast = spark.table(table)
+    # seconds since the epoch: a timestamp collected comes back in the client's local time, Odoo wants UTC
+    scored = F.unix_timestamp("scored_at") if "scored_at" in forecast.columns else F.lit(None)
+    rows = (forecast.where("kind = 'forecast'")
+            .select("agency", "period", "predicted_wht", "predicted_wht_p10", "predicted_wht_p90", "model_version",
+                    scored.alias("scored_at"))
             .collect())
     return [Prediction(r["agency"], r["period"], float(r["predicted_wht"]), str(r["model_version"]),
-                       float(r["predicted_wht_p10"]), float(r["predicted_wht_p90"])) for r in rows]
+                       float(r["predicted_wht_p10"]), float(r["predicted_wht_p90"]),
+                       None if r["scored_at"] is None else
+                       datetime.fromtimestamp(r["scored_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")) for r in rows]
