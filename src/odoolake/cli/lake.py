@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import re
-from datetime import date, timedelta
+from datetime import date
 
 import typer
 from rich.markup import escape
@@ -39,11 +40,11 @@ def only_month_warnings(month: date, generated: list[str], today: date) -> list[
     """What ``generate --only`` says about a month it still writes: one not over yet holds moves dated after today,
     which no extract taken today would; one past the month after the newest drop leaves the months between missing
     (the month-end would report them empty)."""
-    from odoolake.datagen.generator import _next_month, batch_id
+    from odoolake.datagen.generator import batch_id
     from odoolake.ml.calendar import periods_between, shift
 
     said = []
-    month_end = _next_month(month) - timedelta(days=1)
+    month_end = month.replace(day=calendar.monthrange(month.year, month.month)[1])
     if month_end >= today:
         said.append(f"--only {month:%Y-%m}: the month is not over (today is {today:%d %b %Y}); its drop holds moves "
                     f"dated up to {month_end:%d %b %Y}, which no extract taken today would")
