@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,12 +110,7 @@ def test_a_partner_merged_in_odoo_moves_its_bills_to_the_partner_it_became(gener
     the partner: the lake kept the bills under the deleted partner (no name, no TIN: INVALID_TIN on every return)
     though the accountant's fix in Odoo was done. The extraction reads the moves of a partner gone from Odoo again."""
     db = _db(generated)
-    paths = WorkspacePaths.from_env(tmp_path / "lake").ensure()
-    raw_dir = paths.dbfs_to_local("dbfs:/raw/odoo")
-    with FakeOdooServer(db) as server, LocalEngine.start(paths.home) as engine, engine.spark() as spark:
-        client = OdooClient(_settings(server.url))
-        Extractor(client, raw_dir, page_size=500).run()
-        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+    with _extracted_lake(db, tmp_path) as (client, raw_dir, spark, paths):
         payees = spark.sql("SELECT partner_id, first(payee_tin) AS tin, count(*) AS n FROM silver.ewt_lines "
                            "WHERE tin_status = :valid GROUP BY partner_id ORDER BY n DESC",
                            args={"valid": TinStatus.VALID.value}).collect()
@@ -156,6 +153,18 @@ def _held_back_bill(db: FakeOdoo) -> tuple[int, int, Callable[[], None]]:
     return bill["id"], bill["partner_id"][0], enter
 
 
+@contextmanager
+def _extracted_lake(db: FakeOdoo, tmp_path: Path) -> Iterator[tuple[OdooClient, Path, Any, WorkspacePaths]]:
+    """A lake after a first extract of ``db`` and a month-end: (client, raw folder, session, paths)."""
+    paths = WorkspacePaths.from_env(tmp_path / "lake").ensure()
+    raw_dir = paths.dbfs_to_local("dbfs:/raw/odoo")
+    with FakeOdooServer(db) as server, LocalEngine.start(paths.home) as engine, engine.spark() as spark:
+        client = OdooClient(_settings(server.url))
+        Extractor(client, raw_dir, page_size=500).run()
+        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+        yield client, raw_dir, spark, paths
+
+
 def _known(spark, raw_dir: Path) -> dict[str, set[int]]:
     return {spec.odoo: lake_ids(spark, spec.raw, raw_dir) for spec in MODELS if spec.detect_deletions}
 
@@ -165,13 +174,8 @@ def test_a_bill_deleted_in_odoo_before_a_month_end_ingested_it_is_deleted_in_the
     next extract compared Odoo's ids with bronze's alone, which did not hold the bill yet, so no tombstone was
     written and the month-end after took the bill's posted version as current."""
     db = _db(generated)
-    paths = WorkspacePaths.from_env(tmp_path / "lake").ensure()
-    raw_dir = paths.dbfs_to_local("dbfs:/raw/odoo")
     bill_id, _, enter = _held_back_bill(db)
-    with FakeOdooServer(db) as server, LocalEngine.start(paths.home) as engine, engine.spark() as spark:
-        client = OdooClient(_settings(server.url))
-        Extractor(client, raw_dir, page_size=500).run()
-        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+    with _extracted_lake(db, tmp_path) as (client, raw_dir, spark, paths):
         db.clock.now += 3600
         enter()
         assert Extractor(client, raw_dir, page_size=500).run(known_ids=_known(spark, raw_dir)).rows["account.move"] == 1
@@ -192,16 +196,11 @@ def test_a_partner_merged_before_a_month_end_ingested_its_new_bill_moves_that_bi
     and kept naming the partner merged away (no name, no TIN) for good. Likewise when the run that saw the merge
     stopped after making its partners' file visible and before its moves': the next run reads them again."""
     db = _db(generated)
-    paths = WorkspacePaths.from_env(tmp_path / "lake").ensure()
-    raw_dir = paths.dbfs_to_local("dbfs:/raw/odoo")
     bill_id, source, enter = _held_back_bill(db)
     partners = db.models["res.partner"].records
     target = next(p["id"] for p in sorted(partners.values(), key=lambda p: p["id"])
                   if p["id"] != source and p.get("vat") and p.get("vat") != partners[source].get("vat"))
-    with FakeOdooServer(db) as server, LocalEngine.start(paths.home) as engine, engine.spark() as spark:
-        client = OdooClient(_settings(server.url))
-        Extractor(client, raw_dir, page_size=500).run()
-        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+    with _extracted_lake(db, tmp_path) as (client, raw_dir, spark, paths):
         db.clock.now += 3600
         enter()
         Extractor(client, raw_dir, page_size=500).run(known_ids=_known(spark, raw_dir),
