@@ -910,6 +910,56 @@ def test_a_payees_new_tin_carries_the_years_running_total_into_the_months_built_
     assert incremental == november()
 
 
+def _copy_naming(raw: Path, move_id: int, on: str, batch: str, ref: str, partner: int | None) -> int:
+    """A copy of ``move_id`` under a new reference dated ``on``, naming ``partner`` (one silver does not hold), or
+    no partner at all, on the move and its lines."""
+    copy_id = _bill_copied_into_a_later_month(raw, "2026-10", on, batch=batch, ref=ref, move_id=move_id)
+    named = [partner, "Not delivered"] if partner else False
+    for model in ("account_move", "account_move_line"):
+        path = raw / model / f"{batch}.jsonl"
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        for rec in records:
+            rec["partner_id"] = named
+            if model == "account_move":
+                rec["commercial_partner_id"] = named
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return copy_id
+
+
+@pytest.mark.parametrize("partner", [99_999_999, None], ids=["not_delivered", "none"])
+def test_a_payee_silver_holds_no_key_for_carries_its_running_total_as_a_full_rebuild_does(small_lake, partner):
+    """Bills naming a partner silver does not hold (or none) had no payee key: a full rebuild's window ran their
+    lines together across months, while a new month joined the earlier months' totals by equality, where null
+    matches nothing, and started again from nothing (found by a review). Such a partner is now a payee of its own
+    (``partner:<id>``), as one without a TIN is, and the earlier months' totals are joined null-safe."""
+    paths, raw, spark = small_lake
+    bill = spark.sql(
+        "SELECT e.move_id FROM silver.ewt_lines e JOIN silver.moves m ON m.move_id = e.move_id "
+        "WHERE e.period = '2026-10' AND e.paid_this_year IS NOT NULL AND e.move_type = 'in_invoice' "
+        "AND m.state = 'posted' AND m.ref IS NOT NULL ORDER BY e.move_id LIMIT 1").first()["move_id"]
+    october = _copy_naming(raw, bill, "2026-10-20", "odoo-209901", "ORPHAN/1", partner)
+    month_end.run(spark, RAW, dbfs_lister(paths))
+    november = _copy_naming(raw, bill, "2026-11-05", "odoo-209902", "ORPHAN/2", partner)
+    month_end.run(spark, RAW, dbfs_lister(paths))
+
+    def lines(move_id: int) -> list[tuple]:
+        return sorted((r["line_id"], r["payee_key"], r["paid_this_year"], r["payee_condition"], r["base"])
+                      for r in spark.table("silver.ewt_lines").where(f"move_id = {move_id}").collect())
+
+    incremental = lines(november)
+    assert incremental and {r[1] for r in incremental} == {f"partner:{partner}" if partner else None}
+    # by hand: what the payor paid that payee (the same key, or none) in the family in the earlier months, and then
+    # November's own base
+    line = spark.table("silver.ewt_lines").where(f"move_id = {november}").first()
+    key = f"'partner:{partner}'" if partner else "NULL"
+    earlier = spark.sql(f"SELECT SUM(base) AS paid FROM silver.ewt_lines WHERE payee_key <=> {key} AND "
+                        f"agency = '{line['agency']}' AND family = '{line['family']}' AND year = 2026 AND "
+                        f"period < '2026-11' AND paid_this_year IS NOT NULL").first()["paid"]
+    assert len(lines(october)) == len(incremental) == 1 and incremental[0][2] == earlier + line["base"] != line["base"]
+    month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
+    assert incremental == lines(november)
+
+
 def test_running_totals_an_earlier_version_kept_by_payee_alone_rebuild_silver_whole(small_lake):
     """An earlier version kept ``silver.payee_ytd`` by payee only, so a new month could not carry a partner's total
     to a new TIN: such a lake is rebuilt from bronze on the next run, not read with a column missing."""

@@ -96,6 +96,11 @@ class ModelCheckpoint:
         return {"write_date": self.write_date, "id": self.id, "batch": self.batch, "recent": self.recent}
 
 
+# The checkpoint's list of partners whose tombstone a run made visible before the moves it read again for them
+# (a run stopped between the two files): the next run reads those moves again, whatever bronze holds by then.
+REPOINT_OWED = "repoint_owed"
+
+
 class CheckpointStore:
     """``<raw_root>/_state/odoo_checkpoint.json``, replaced atomically."""
 
@@ -103,20 +108,29 @@ class CheckpointStore:
         self.path = raw_dir / "_state" / "odoo_checkpoint.json"
 
     def load(self) -> dict[str, ModelCheckpoint]:
+        return self.read()[0]
+
+    def owed(self) -> set[int]:
+        return self.read()[1]
+
+    def read(self) -> tuple[dict[str, ModelCheckpoint], set[int]]:
+        """The models' checkpoints, and the partners merged away whose moves a run has still to read again."""
         if not self.path.is_file():
-            return {}
+            return {}, set()
         try:
             data = json.loads(self.path.read_text())
-            return {model: ModelCheckpoint(**value) for model, value in (data.get("models") or {}).items()}
+            models = {model: ModelCheckpoint(**value) for model, value in (data.get("models") or {}).items()}
+            return models, {int(p) for p in data.get(REPOINT_OWED) or []}
         except (ValueError, TypeError, AttributeError) as exc:
             raise OdooError(f"{self.path}: the extract's checkpoint cannot be read ({exc}); put back a good copy, or "
                             "move it aside to extract everything again (records the lake has are then delivered "
                             "again, and quarantined as repeated deliveries)") from None
 
-    def save(self, checkpoints: dict[str, ModelCheckpoint]) -> None:
+    def save(self, checkpoints: dict[str, ModelCheckpoint], owed: set[int] | None = None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # a save's own
         tmp.write_text(json.dumps({"models": {m: c.as_dict() for m, c in checkpoints.items()},
+                                   REPOINT_OWED: sorted(owed or ()),
                                    "updated_at": datetime.now(UTC).isoformat()}, indent=1))
         os.replace(tmp, self.path)
 
@@ -176,12 +190,18 @@ class _Batch:
     since: str | None
     known_ids: dict[str, set[int]]
     moves_of_partners: Callable[[set[int]], set[int]] | None = None
-    gone_partners: set[int] = field(default_factory=set)
+    gone_partners: set[int] = field(default_factory=set)  # merged away: their moves are read again
+    repoint_read: bool = False  # whether this run read the moves of ``gone_partners`` again
     staged: dict[str, _Staged] = field(default_factory=dict)
     result: ExtractResult = field(init=False)
 
     def __post_init__(self) -> None:
         self.result = ExtractResult(self.name)
+
+    @property
+    def owed_after(self) -> set[int]:
+        """The partners whose moves are still to be read again once this run's files are all visible."""
+        return set() if self.repoint_read else set(self.gone_partners)
 
 
 class Extractor:
@@ -292,10 +312,11 @@ class Extractor:
     def _run(self, mappings: dict[str, dict[str, str]], known_ids: dict[str, set[int]] | None,
              since: datetime | None, moves_of_partners: Callable[[set[int]], set[int]] | None) -> ExtractResult:
         now = self.clock()
+        checkpoints, stored_owed = self.store.read()
         batch = _Batch(
-            name=f"{BATCH_PREFIX}{now:%Y%m%dT%H%M%S%f}", now=now, checkpoints=self._recovered(self.store.load()),
+            name=f"{BATCH_PREFIX}{now:%Y%m%dT%H%M%S%f}", now=now, checkpoints=self._recovered(checkpoints),
             since=_utc(since).strftime(TIME_FORMAT) if since else None, known_ids=known_ids or {},
-            moves_of_partners=moves_of_partners,
+            moves_of_partners=moves_of_partners, gone_partners=set(stored_owed),
         )
         try:
             moved: list[int] = []
@@ -318,9 +339,13 @@ class Extractor:
                     os.replace(staged.tmp, final)
                     batch.result.files.append(final)
                     batch.checkpoints[odoo] = staged.checkpoint
-                    self.store.save(batch.checkpoints)
+                    # a partner's tombstone is visible before the moves read again for it: owed until they are
+                    stored_owed = batch.owed_after if odoo == ACCOUNT_MOVE.odoo_model else set(batch.gone_partners)
+                    self.store.save(batch.checkpoints, stored_owed)
                 else:
                     staged.tmp.unlink()
+            if stored_owed != batch.owed_after:
+                self.store.save(batch.checkpoints, batch.owed_after)
         finally:  # a commit that failed part-way (a full disk): the files not made visible are not left behind
             for staged in batch.staged.values():
                 staged.tmp.unlink(missing_ok=True)
@@ -344,10 +369,12 @@ class Extractor:
             # meanwhile that no page covered; the next run's pages find those, and skip what was delivered here.
             sources: list[tuple[Iterator[dict[str, Any]], bool]] = [(self._changed(spec, mapping, cp, batch.since),
                                                                      True)]
-            if spec.odoo == "account.move" and batch.gone_partners and batch.moves_of_partners is not None:
-                repointed = sorted(batch.moves_of_partners(batch.gone_partners))
-                batch.result.repointed = len(repointed)
-                sources.append((self._by_ids(spec, repointed, mapping), False))
+            if spec.odoo == "account.move" and batch.moves_of_partners is not None:
+                batch.repoint_read = True
+                if batch.gone_partners:
+                    repointed = sorted(batch.moves_of_partners(batch.gone_partners))
+                    batch.result.repointed = len(repointed)
+                    sources.append((self._by_ids(spec, repointed, mapping), False))
             if spec.odoo == "account.move.line" and moved and cp.write_date:
                 sources.append((self._lines_of(moved, mapping), False))
             for rec, paged in ((rec, paged) for records, paged in sources for rec in records):
@@ -369,7 +396,7 @@ class Extractor:
                 present = set(self.client.search(spec.odoo, [], context={"active_test": False}))
                 gone = sorted(batch.known_ids[spec.odoo] - present)
                 if spec.odoo == "res.partner":
-                    batch.gone_partners = set(gone)
+                    batch.gone_partners |= set(gone)
                 # After every version this file holds (one read a moment before its record was deleted may carry
                 # this very second): bronze refuses a file repeating (id, write_date), and silver takes the newest.
                 stamp = max(batch.now.strftime(TIME_FORMAT), _shift(written, -1) if written else "")
@@ -416,20 +443,21 @@ def _first_id(value: Any) -> int | None:
 def pending_records(spark: Any, raw: RawModel, raw_dir: Path) -> Iterator[dict[str, Any]]:
     """The records of the model's raw files bronze has not taken in yet (an extract since the last month-end), oldest
     file first: the lake holds them from the next month-end on, so what Odoo did to them since counts as well."""
-    from odoolake.pipeline import io
+    from odoolake.pipeline import bronze, io
 
     folder = raw_dir / raw.name
     taken: set[str] = set()
     if io.table_exists(spark, raw.bronze_table):
         taken = {r[0] for r in spark.table(raw.bronze_table).select("_batch_id").distinct().collect()}
-    for path in sorted(folder.glob("*.jsonl")):
-        if path.stem in taken:
+    files = sorted(p for p in folder.glob("*") if p.name.endswith(bronze.RAW_SUFFIXES) and p.is_file())
+    for path in files:
+        if bronze.batch_of(str(path)) in taken:
             continue
         with path.open(encoding="utf-8", errors="replace") as lines:
             for line in lines:
                 try:
                     rec = json.loads(line)
-                except ValueError:  # bronze quarantines such a line; it names no record to compare
+                except (ValueError, RecursionError):  # bronze quarantines such a line; it names no record
                     continue
                 if isinstance(rec, dict) and isinstance(rec.get("id"), int):
                     yield rec
@@ -468,10 +496,10 @@ def lake_moves_of_partners(spark: Any, raw_dir: Path) -> Callable[[set[int]], se
 
 
 def lake_ids(spark: Any, raw: RawModel, raw_dir: Path) -> set[int]:
-    """What the lake believes exists in Odoo: ids whose latest bronze version is not a tombstone, and those the raw
-    files bronze has not taken in yet deliver (a record extracted, then deleted in Odoo before a month-end, is
-    deleted in the lake too). A record bronze holds and those files delete counts still: a tombstone written again
-    is harmless, and it has the moves of a partner merged away read again after a run stopped part way."""
+    """What the lake believes exists in Odoo: ids whose latest bronze version is not a tombstone, then the raw files
+    bronze has not taken in yet, oldest first (a record they deliver exists, one they delete does not): a record
+    extracted, then deleted in Odoo before a month-end, is deleted in the lake too, and one deleted by an extract
+    is not deleted again by every extract before the month-end."""
     from odoolake.pipeline import io
 
     ids: set[int] = set()
@@ -480,4 +508,9 @@ def lake_ids(spark: Any, raw: RawModel, raw_dir: Path) -> set[int]:
             f"SELECT id FROM (SELECT id, max_by(coalesce(_deleted, false), write_date) AS gone "
             f"FROM {raw.bronze_table} WHERE _reject IS NULL GROUP BY id) WHERE NOT gone").collect()
         ids = {int(r["id"]) for r in rows}
-    return ids | {rec["id"] for rec in pending_records(spark, raw, raw_dir) if not rec.get("_deleted")}
+    for rec in pending_records(spark, raw, raw_dir):
+        if rec.get("_deleted"):
+            ids.discard(rec["id"])
+        else:
+            ids.add(rec["id"])
+    return ids

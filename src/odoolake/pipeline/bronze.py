@@ -77,6 +77,9 @@ class BronzeResult:
     engine_appended: dict[str, str] = field(default_factory=dict)
 
 
+RAW_SUFFIXES = (".jsonl", ".json")  # the raw drops bronze takes in
+
+
 def batch_of(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".jsonl").removesuffix(".json")
 
@@ -327,7 +330,7 @@ def ingest(
     forgotten: list[str] = []
     for model in models:
         done = in_bronze[model.name]
-        listed = sorted(f for f in list_files(f"{raw_root.rstrip('/')}/{model.name}") if f.endswith((".jsonl", ".json")))
+        listed = sorted(f for f in list_files(f"{raw_root.rstrip('/')}/{model.name}") if f.endswith(RAW_SUFFIXES))
         new = [f for f in listed if f not in done]
         unfinished = sorted(done - finished)  # appended by a run stopped before its check
         forgotten += [f for f in new if f in finished]

@@ -163,6 +163,11 @@ PAYEE_IDENTITY = ("payee_name", "is_company", "last_name", "first_name", "middle
                   "address2", "zip")
 
 
+def partner_key() -> Column:
+    """The payee key of a partner with no TIN to group by, or one silver does not hold: the partner alone."""
+    return F.concat(F.lit("partner:"), F.col("partner_id").cast("string"))
+
+
 def build_partners(raw: DataFrame) -> DataFrame:
     """One row per partner, its TIN, split names and address, and the payee identity the BIR outputs print.
 
@@ -188,8 +193,7 @@ def build_partners(raw: DataFrame) -> DataFrame:
         F.lower(blank_to_null("x_ph_seller_category")).alias("seller_category"),
         F.coalesce(F.col("_deleted"), F.lit(False)).alias("is_deleted"),
     )
-    key = F.coalesce(F.concat(F.col("tin"), F.col("tin_branch")),
-                     F.concat(F.lit("partner:"), F.col("partner_id").cast("string")))
+    key = F.coalesce(F.concat(F.col("tin"), F.col("tin_branch")), partner_key())
     own = own.withColumn("payee_key", key).withColumn(
         "payee_name", F.when(F.col("name_status").isin("fields", "comma"), F.concat_ws(
             ", ", F.col("last_name"), F.col("first_name"), F.col("middle_name"))).otherwise(F.col("partner_name")))
@@ -498,6 +502,8 @@ def conform_tax_lines(moves: DataFrame, lines: DataFrame, partners: DataFrame, t
         .join(usable.drop("period", "write_date", "_batch_id"), "move_id")
         .join(taxes, F.col("tax_line_id") == F.col("tax_id"), "left")
         .join(partners.select("partner_id", *PARTNER_COLUMNS), "partner_id", "left")
+        # a partner silver does not hold (not delivered yet) is a payee of its own, as one without a TIN is
+        .withColumn("payee_key", F.coalesce(F.col("payee_key"), partner_key()))
     )
     if rates is not None:  # a small per-day table: an equality join, broadcast
         joined = joined.join(F.broadcast(rates), ["currency", "date"], "left")
@@ -565,7 +571,11 @@ def _paid_this_year(wht: DataFrame, prior_ytd: DataFrame | None) -> DataFrame:
         Window.unboundedPreceding, Window.currentRow)
     thr = flagged.where(F.col("_thr"))
     if prior_ytd is not None:
-        thr = thr.join(prior_ytd.groupBy(*YTD_KEYS).agg(F.sum("base").alias("_prior")), YTD_KEYS, "left")
+        # null-safe: lines with no partner have no payee key, and a full run's window keeps them together too
+        prior = prior_ytd.groupBy(*YTD_KEYS).agg(F.sum("base").alias("_prior")).select(
+            *[F.col(k).alias(f"_y_{k}") for k in YTD_KEYS], "_prior")
+        thr = thr.join(prior, [F.col(k).eqNullSafe(F.col(f"_y_{k}")) for k in YTD_KEYS], "left").drop(
+            *[f"_y_{k}" for k in YTD_KEYS])
     else:
         thr = thr.withColumn("_prior", F.lit(None).cast(MONEY))
     thr = thr.withColumn("paid_this_year", money(F.coalesce(F.col("_prior"), F.lit(0).cast(MONEY))
