@@ -960,6 +960,59 @@ def test_a_payee_silver_holds_no_key_for_carries_its_running_total_as_a_full_reb
     assert incremental == lines(november)
 
 
+def _withholding_of(spark, move_id: int) -> list[tuple]:
+    return sorted((r["line_id"], r["family"], r["atc"], r["paid_this_year"], r["payee_condition"], r["expected_rate"],
+                   r["dq_flags"]) for r in spark.table("silver.ewt_lines").where(f"move_id = {move_id}").collect())
+
+
+@pytest.mark.parametrize("change", ["atc_given", "atc_of_another_family"])
+def test_a_tax_changed_in_odoo_applies_to_every_month_of_its_lines_as_a_full_rebuild_does(small_lake, change):
+    """A withholding tax without an ATC is fixed in Odoo as the quarantine asks, or given the ATC of another family,
+    after October was built, and a November bill under it arrives. The earlier months kept the tax as it was: their
+    lines stayed "to classify" (or in the old family), November's running total started from nothing, and the
+    quarter's forms held the tax twice (found by comparing new months with full rebuilds). The months holding the
+    tax's lines are now rebuilt, as a full rebuild has them."""
+    paths, raw, spark = small_lake
+    where = ("e.atc_status = 'to_classify' AND e.regime = 'EWT'" if change == "atc_given"
+             else "e.atc = 'WI011' AND e.paid_this_year IS NOT NULL")
+    bill = spark.sql(
+        "SELECT e.move_id, e.tax_id, e.is_company FROM silver.ewt_lines e JOIN silver.moves m ON m.move_id = e.move_id "
+        f"WHERE e.period = '2026-10' AND {where} AND e.move_type = 'in_invoice' AND m.state = 'posted' "
+        "AND m.ref IS NOT NULL ORDER BY e.move_id LIMIT 1").first()
+    copy_id = _bill_copied_into_a_later_month(raw, "2026-10", "2026-11-05", ref="NEW/2026/11/0003",
+                                              move_id=bill["move_id"])
+    atc = ("WC010" if bill["is_company"] else "WI010") if change == "atc_given" else "WI515"
+    _deliver(raw, "account_tax", "odoo-209901", [dict(_latest_raw(raw, "account_tax", bill["tax_id"]),
+                                                      l10n_ph_atc=atc, write_date="2099-01-01 00:00:00")])
+    result = month_end.run(spark, RAW, dbfs_lister(paths))
+    assert {"2026-10", "2026-11"} <= set(result.silver.periods)
+    incremental = _withholding_of(spark, copy_id), _withholding_of(spark, bill["move_id"]), _quarter_forms(
+        spark, "2026Q4")
+    assert {r[2] for r in incremental[1]} == {atc}
+    month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
+    assert incremental == (_withholding_of(spark, copy_id), _withholding_of(spark, bill["move_id"]),
+                           _quarter_forms(spark, "2026Q4"))
+
+
+def test_a_company_renamed_in_odoo_reports_every_month_under_its_new_name(small_lake):
+    """A company's name is its agency in every gold table and return: renamed in Odoo, the months built before kept
+    the old name beside the new month's, and the running totals of the year started again under the new one."""
+    paths, raw, spark = small_lake
+    company = spark.sql("SELECT company_id, agency FROM silver.companies ORDER BY company_id LIMIT 1").first()
+    _deliver(raw, "res_company", "odoo-209901", [dict(_latest_raw(raw, "res_company", company["company_id"]),
+                                                      name="RENAMED", write_date="2099-01-01 00:00:00")])
+    month_end.run(spark, RAW, dbfs_lister(paths))
+
+    def by_agency() -> list[tuple]:
+        return sorted((r["agency"], r["period"], r["withholding_tax"])
+                      for r in spark.table("gold.bir_transactions").collect())
+
+    incremental = by_agency()
+    assert company["agency"] not in {r[0] for r in incremental} and "RENAMED" in {r[0] for r in incremental}
+    month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
+    assert incremental == by_agency()
+
+
 def test_running_totals_an_earlier_version_kept_by_payee_alone_rebuild_silver_whole(small_lake):
     """An earlier version kept ``silver.payee_ytd`` by payee only, so a new month could not carry a partner's total
     to a new TIN: such a lake is rebuilt from bronze on the next run, not read with a column missing."""

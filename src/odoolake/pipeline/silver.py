@@ -13,6 +13,7 @@ Dimensions (partners, taxes, companies) are small and rebuilt whole.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import reduce
 from itertools import groupby
 
@@ -805,6 +806,31 @@ def periods_of_new_rates(spark: SparkSession, batches: list[str], known: set[str
     return {k for k in known if first and k >= first}
 
 
+REDELIVERED = (ACCOUNT_TAX, RES_COMPANY)  # their values apply to every month of their lines (partners: from now on)
+REDELIVERED_NAMES = {raw.name for raw in REDELIVERED}
+
+
+def periods_of_redelivered(spark: SparkSession, batches: list[str]) -> set[str]:
+    """Periods holding lines of a tax or a company that ``batches`` deliver again (an ATC set in Odoo as the
+    quarantine asks, a rate or family changed, a company renamed): a full rebuild conforms every month with the tax
+    and company as they are now, so these months are rebuilt. Taxes and companies rarely change; a partner, changed
+    every month somewhere, applies to the months built after it (docs/data-model.md)."""
+    if not batches:
+        return set()
+    in_batch = F.col("_batch_id").isin(batches)
+    ids = {raw.name: [r[0] for r in valid_rows(spark, raw).where(in_batch).select("id").distinct().collect()]
+           for raw in REDELIVERED if io.table_exists(spark, raw.bronze_table)}
+    held = []
+    if ids.get(ACCOUNT_TAX.name) and io.table_exists(spark, io.TAX_LINES):
+        held.append(spark.table(io.TAX_LINES).where(F.col("tax_line_id").isin(ids[ACCOUNT_TAX.name])).select("period"))
+    if ids.get(RES_COMPANY.name):
+        held.append(spark.table(io.SILVER_MOVES).where(F.col("company_id").isin(ids[RES_COMPANY.name]))
+                    .select("period"))
+    if not held:
+        return set()
+    return {r[0] for r in reduce(DataFrame.unionByName, held).distinct().collect() if r[0]}
+
+
 def prior_ytd(spark: SparkSession, periods: set[str]) -> DataFrame | None:
     """Running-total rows of the years being rebuilt, for the periods not being rebuilt (the earlier months), each
     under its partner's payee as it is now: a full rebuild gives a partner's earlier lines its new TIN's key, so the
@@ -852,11 +878,19 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     # A batch may hold moves, lines (a line changed, its move not) or rates alone (a late or deleted rate). Its files
     # may reach bronze in two ingests (the extractor commits a batch's lines before its moves, and an ingest lists
     # moves first): a batch with rows appended after silver processed it is processed again.
+    # A tax or a company delivered again applies to every month of its lines, as a full rebuild applies it: a batch
+    # of either is processed too (``periods_of_redelivered``).
     arrival = ["_batch_id", "_ingested_at"]
-    delivered = bronze_moves.select(*arrival).unionByName(bronze_lines.select(*arrival))
-    if io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
-        delivered = delivered.unionByName(valid_rows(spark, RES_CURRENCY_RATE).select(*arrival))
-    arrived = {r[0]: r[1] for r in delivered.groupBy("_batch_id").agg(F.max("_ingested_at")).collect()}
+    sources = [(ACCOUNT_MOVE, bronze_moves), (ACCOUNT_MOVE_LINE, bronze_lines)] + [
+        (raw, valid_rows(spark, raw)) for raw in (RES_CURRENCY_RATE, *REDELIVERED)
+        if io.table_exists(spark, raw.bronze_table)]
+    delivered = reduce(DataFrame.unionByName, [rows.select(*arrival, F.lit(raw.name).alias("_model"))
+                                               for raw, rows in sources])
+    arrived: dict[str, datetime | None] = {}
+    models_of: dict[str, set[str]] = {}
+    for batch, model, at in delivered.groupBy("_batch_id", "_model").agg(F.max("_ingested_at")).collect():
+        arrived[batch] = max((t for t in (arrived.get(batch), at) if t is not None), default=None)
+        models_of.setdefault(batch, set()).add(model)
     all_batches = set(arrived)
     stale = io.outdated(spark, LAYOUT)
     if stale:  # written by an earlier version (e.g. DOUBLE amounts): rebuild silver whole from bronze
@@ -900,6 +934,7 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
         periods |= {r[0] for r in previous.select("period").unionByName(same_document.select("period")).distinct()
                     .collect() if r[0]}
         known = logged_periods(spark)
+        periods |= periods_of_redelivered(spark, [b for b in todo if models_of.get(b, set()) & REDELIVERED_NAMES])
         periods |= later_periods_of_same_year(periods, known)
         periods |= periods_of_new_rates(spark, todo, known)
     result.periods = sorted(periods)
