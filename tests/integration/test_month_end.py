@@ -994,14 +994,31 @@ def test_a_tax_changed_in_odoo_applies_to_every_month_of_its_lines_as_a_full_reb
                            _quarter_forms(spark, "2026Q4"))
 
 
-def test_a_company_renamed_in_odoo_reports_every_month_under_its_new_name(small_lake):
+@pytest.mark.parametrize("groups", [False, True], ids=["one_group", "in_groups"])
+def test_a_company_renamed_in_odoo_reports_every_month_under_its_new_name(small_lake, monkeypatch, groups):
     """A company's name is its agency in every gold table and return: renamed in Odoo, the months built before kept
-    the old name beside the new month's, and the running totals of the year started again under the new one."""
+    the old name beside the new month's, and the running totals of the year started again under the new one. A
+    company delivered again with nothing silver takes from it changed (Odoo's lock dates are set on it every month)
+    rebuilds no month; one renamed rebuilds every month of its lines, in groups of periods as a full run would."""
+    from odoolake.pipeline import silver
+
     paths, raw, spark = small_lake
     company = spark.sql("SELECT company_id, agency FROM silver.companies ORDER BY company_id LIMIT 1").first()
-    _deliver(raw, "res_company", "odoo-209901", [dict(_latest_raw(raw, "res_company", company["company_id"]),
-                                                      name="RENAMED", write_date="2099-01-01 00:00:00")])
-    month_end.run(spark, RAW, dbfs_lister(paths))
+    record = _latest_raw(raw, "res_company", company["company_id"])
+    _deliver(raw, "res_company", "odoo-209900", [dict(record, street="12 Rizal Street", write_date="2099-01-01")])
+    assert month_end.run(spark, RAW, dbfs_lister(paths)).silver.periods == []
+    made: list[int] = []
+    if groups:
+        monkeypatch.setattr(silver, "ONE_GROUP_PERIODS", 1)
+        monkeypatch.setattr(silver, "LINES_BYTES_PER_CHUNK", 1)
+        chunked = silver.period_chunks
+        monkeypatch.setattr(silver, "period_chunks", lambda *a: made.append(len(c := chunked(*a))) or c)
+    _deliver(raw, "res_company", "odoo-209901", [dict(record, name="RENAMED", write_date="2099-01-02 00:00:00")])
+    result = month_end.run(spark, RAW, dbfs_lister(paths))
+    held = {r[0] for r in spark.sql(f"SELECT DISTINCT period FROM silver.moves WHERE company_id = "
+                                    f"{company['company_id']}").collect()}
+    assert set(result.silver.periods) == held and len(held) > 1
+    assert made == ([len(held)] if groups else [])
 
     def by_agency() -> list[tuple]:
         return sorted((r["agency"], r["period"], r["withholding_tax"])

@@ -479,6 +479,9 @@ PARTNER_COLUMNS = ("partner_name", "is_company", "payee_type", "payee_key", "tin
                    "income_declaration", "declaration_date", "vat_registered", "seller_category")
 
 
+COMPANY_COLUMNS = ("agency", "twa_since", "is_government")  # what a tax line takes from its company
+
+
 def conform_tax_lines(moves: DataFrame, lines: DataFrame, partners: DataFrame, taxes: DataFrame,
                       companies: DataFrame, rates: DataFrame | None = None,
                       all_moves: DataFrame | None = None) -> DataFrame:
@@ -492,7 +495,7 @@ def conform_tax_lines(moves: DataFrame, lines: DataFrame, partners: DataFrame, t
     lines, VAT lines and their quarantine read one table instead of joining the journal three times.
     """
     def with_company(df: DataFrame) -> DataFrame:
-        return df.join(companies.select("company_id", "agency", "twa_since", "is_government"), "company_id", "left")
+        return df.join(companies.select("company_id", *COMPANY_COLUMNS), "company_id", "left")
 
     moves = with_company(moves)
     scope = moves if all_moves is None else with_company(all_moves)
@@ -745,6 +748,7 @@ def build_partner_flags(partners: DataFrame) -> DataFrame:
 # -- the stage --------------------------------------------------------------------------------------
 
 LINES_BYTES_PER_CHUNK = 128 * 1024 * 1024
+ONE_GROUP_PERIODS = 6  # a new month rebuilding at most this many periods does so in one group, without sizing bronze
 # Columns whose presence and type mark the current table layout; a lake written before is rebuilt from bronze.
 LAYOUT = {
     io.SILVER_LINES: {"balance": MONEY},
@@ -810,22 +814,31 @@ REDELIVERED = (ACCOUNT_TAX, RES_COMPANY)  # their values apply to every month of
 REDELIVERED_NAMES = {raw.name for raw in REDELIVERED}
 
 
-def periods_of_redelivered(spark: SparkSession, batches: list[str]) -> set[str]:
-    """Periods holding lines of a tax or a company that ``batches`` deliver again (an ATC set in Odoo as the
-    quarantine asks, a rate or family changed, a company renamed): a full rebuild conforms every month with the tax
-    and company as they are now, so these months are rebuilt. Taxes and companies rarely change; a partner, changed
-    every month somewhere, applies to the months built after it (docs/data-model.md)."""
+def company_values(spark: SparkSession) -> dict[int, tuple]:
+    """Each company's ``COMPANY_COLUMNS`` as silver holds them (a few rows)."""
+    if not io.table_exists(spark, io.SILVER_COMPANIES):
+        return {}
+    rows = spark.table(io.SILVER_COMPANIES).select("company_id", *COMPANY_COLUMNS).collect()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def periods_of_redelivered(spark: SparkSession, batches: list[str], companies_before: dict[int, tuple]) -> set[str]:
+    """Periods holding lines of a tax that ``batches`` deliver again (an ATC set in Odoo as the quarantine asks, a
+    rate or family changed) or of a company whose ``COMPANY_COLUMNS`` changed (renamed: its agency): a full rebuild
+    conforms every month with them as they are now, so these months are rebuilt. A company delivered again with
+    those unchanged (Odoo's lock dates are set on it each month) rebuilds nothing. A partner, changed somewhere in
+    most months, applies to the months built after it (docs/data-model.md)."""
     if not batches:
         return set()
-    in_batch = F.col("_batch_id").isin(batches)
-    ids = {raw.name: [r[0] for r in valid_rows(spark, raw).where(in_batch).select("id").distinct().collect()]
-           for raw in REDELIVERED if io.table_exists(spark, raw.bronze_table)}
     held = []
-    if ids.get(ACCOUNT_TAX.name) and io.table_exists(spark, io.TAX_LINES):
-        held.append(spark.table(io.TAX_LINES).where(F.col("tax_line_id").isin(ids[ACCOUNT_TAX.name])).select("period"))
-    if ids.get(RES_COMPANY.name):
-        held.append(spark.table(io.SILVER_MOVES).where(F.col("company_id").isin(ids[RES_COMPANY.name]))
-                    .select("period"))
+    if io.table_exists(spark, ACCOUNT_TAX.bronze_table) and io.table_exists(spark, io.TAX_LINES):
+        taxes = [r[0] for r in valid_rows(spark, ACCOUNT_TAX).where(F.col("_batch_id").isin(batches))
+                 .select("id").distinct().collect()]
+        if taxes:
+            held.append(spark.table(io.TAX_LINES).where(F.col("tax_line_id").isin(taxes)).select("period"))
+    renamed = [c for c, now in company_values(spark).items() if companies_before.get(c, now) != now]
+    if renamed:
+        held.append(spark.table(io.SILVER_MOVES).where(F.col("company_id").isin(renamed)).select("period"))
     if not held:
         return set()
     return {r[0] for r in reduce(DataFrame.unionByName, held).distinct().collect() if r[0]}
@@ -902,6 +915,8 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
                   else io.pending_batches(arrived, io.processed_at(spark, io.SILVER_LOG)))
     result = SilverResult(batches=todo)
 
+    redelivered = [] if full else [b for b in todo if models_of.get(b, set()) & REDELIVERED_NAMES]
+    companies_before = company_values(spark) if redelivered else {}
     rebuilt = rebuild_dimensions(spark, always=full)
     if io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):  # rebuilt every run: it reaches past today
         io.overwrite(build_currency_rates(valid_rows(spark, RES_CURRENCY_RATE)), io.SILVER_RATES)
@@ -934,7 +949,7 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
         periods |= {r[0] for r in previous.select("period").unionByName(same_document.select("period")).distinct()
                     .collect() if r[0]}
         known = logged_periods(spark)
-        periods |= periods_of_redelivered(spark, [b for b in todo if models_of.get(b, set()) & REDELIVERED_NAMES])
+        periods |= periods_of_redelivered(spark, redelivered, companies_before)
         periods |= later_periods_of_same_year(periods, known)
         periods |= periods_of_new_rates(spark, todo, known)
     result.periods = sorted(periods)
@@ -942,8 +957,10 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
 
     # A full run builds lines and tax lines in groups of periods, one per LINES_BYTES_PER_CHUNK of bronze lines
     # (bounded memory); a new month's few periods are one group.
-    lines_bytes = io.table_bytes(spark, ACCOUNT_MOVE_LINE.bronze_table) if full else 0
-    chunks = period_chunks(sorted(periods), lines_bytes) if full else [sorted(periods)]
+    # (A new month rebuilding many periods, after a tax or company changed, is grouped the same way.)
+    grouped = full or len(periods) > ONE_GROUP_PERIODS
+    lines_bytes = io.table_bytes(spark, ACCOUNT_MOVE_LINE.bronze_table) if grouped else 0
+    chunks = period_chunks(sorted(periods), lines_bytes)
     if full:
         buckets = io.id_buckets(io.table_bytes(spark, ACCOUNT_MOVE.bronze_table), MOVES_BYTES_PER_BUCKET)
         # A move with no period (deleted before any dated version reached bronze) has nothing to report.
