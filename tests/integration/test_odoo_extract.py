@@ -245,6 +245,42 @@ def test_a_partner_merged_before_a_month_end_ingested_its_new_bill_moves_that_bi
         assert not spark.sql(f"SELECT 1 FROM silver.ewt_lines WHERE partner_id = {source}").collect()
 
 
+def test_a_merge_seen_by_a_run_killed_after_its_partners_file_is_not_lost(generated, tmp_path, monkeypatch):
+    """The partners' file is the first a run makes visible when no company changed: killed right after its rename,
+    before the checkpoint was saved, the partner's tombstone was visible and nothing said its moves were owed
+    (found by a review). The owed partners are saved before any file becomes visible."""
+    db = _db(generated)
+    with _extracted_lake(db, tmp_path) as (client, raw_dir, spark, paths):
+        payees = spark.sql("SELECT partner_id, first(payee_tin) AS tin, count(*) AS n FROM silver.ewt_lines "
+                           "WHERE payee_tin IS NOT NULL GROUP BY partner_id ORDER BY n DESC").collect()
+        source = payees[0]["partner_id"]
+        target = next(p["partner_id"] for p in payees[1:] if p["tin"] != payees[0]["tin"])
+
+        def extract() -> ExtractResult:
+            return Extractor(client, raw_dir, page_size=500).run(
+                known_ids=_known(spark, raw_dir), moves_of_partners=lake_moves_of_partners(spark, raw_dir))
+
+        def tombstoned() -> bool:
+            return any('"_deleted": true' in p.read_text() for p in (raw_dir / "res_partner").glob("*.jsonl"))
+
+        db.clock.now += 3600
+        db.merge_partners([source], target)
+        replace = os.replace
+
+        def killed(src, dst):
+            replace(src, dst)
+            if Path(dst).parent.name == "res_partner":
+                raise KeyboardInterrupt("killed after the partners' rename, before its checkpoint")
+        monkeypatch.setattr("odoolake.odoo.extract.os.replace", killed)
+        with pytest.raises(KeyboardInterrupt):
+            extract()
+        monkeypatch.setattr("odoolake.odoo.extract.os.replace", replace)
+        assert tombstoned() and CheckpointStore(raw_dir).owed() == {source}
+        assert extract().repointed > 0
+        month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
+        assert not spark.sql(f"SELECT 1 FROM silver.ewt_lines WHERE partner_id = {source}").collect()
+
+
 def test_owed_moves_that_turn_out_to_be_none_are_owed_no_more(generated, tmp_path):
     """A run owes the moves of a partner whose tombstone an earlier run made visible; when it finds none to read
     (nothing else changed either, so it writes no file), the debt is still cleared, not carried into every run."""
@@ -889,16 +925,18 @@ def test_an_extract_odoo_refuses_writes_nothing_into_the_raw_folder(tmp_path):
     assert not raw.exists()
 
 
-def test_a_damaged_checkpoint_is_named_and_left_as_it_is(tmp_path):
+@pytest.mark.parametrize("text", ['{"models": {"account.tax": {"write_da', '{"models": {}, "repoint_owed": "12"}'],
+                         ids=["cut_short", "owed_not_a_list"])
+def test_a_damaged_checkpoint_is_named_and_left_as_it_is(tmp_path, text):
     from odoolake.odoo import OdooError
 
     db = FakeOdoo(version=19, api_key=KEY, clock=Clock())
     db.add_model("account.tax", _taxes(1, "2026-11-02 00:30:00.000000"))
     damaged = tmp_path / "_state" / "odoo_checkpoint.json"
     damaged.parent.mkdir()
-    damaged.write_text('{"models": {"account.tax": {"write_da')
+    damaged.write_text(text)
     unreadable = r"odoo_checkpoint\.json: the extract's checkpoint cannot be read"
     with FakeOdooServer(db) as server, pytest.raises(OdooError, match=unreadable):
         Extractor(OdooClient(_settings(server.url)), tmp_path, models=_only_taxes()).run()
-    assert damaged.read_text() == '{"models": {"account.tax": {"write_da'
+    assert damaged.read_text() == text
     assert not list(tmp_path.glob("account_tax/odoo-extract-*.jsonl"))

@@ -120,7 +120,10 @@ class CheckpointStore:
         try:
             data = json.loads(self.path.read_text())
             models = {model: ModelCheckpoint(**value) for model, value in (data.get("models") or {}).items()}
-            return models, {int(p) for p in data.get(REPOINT_OWED) or []}
+            owed = data.get(REPOINT_OWED) or []
+            if not isinstance(owed, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in owed):
+                raise TypeError(f"{REPOINT_OWED} is not a list of partner ids")
+            return models, set(owed)
         except (ValueError, TypeError, AttributeError) as exc:
             raise OdooError(f"{self.path}: the extract's checkpoint cannot be read ({exc}); put back a good copy, or "
                             "move it aside to extract everything again (records the lake has are then delivered "
@@ -328,6 +331,9 @@ class Extractor:
             for spec in self.models:
                 self._tmp_path(spec, batch.name).unlink(missing_ok=True)
             raise
+        if batch.gone_partners != stored_owed:  # owed before any partner's tombstone can become visible
+            stored_owed = set(batch.gone_partners)
+            self.store.save(batch.checkpoints, stored_owed)
         try:
             for odoo in COMMIT_ORDER:  # everything was read: now make it visible, lines before moves
                 ready = batch.staged.get(odoo)

@@ -814,17 +814,22 @@ REDELIVERED = (ACCOUNT_TAX, RES_COMPANY)  # their values apply to every month of
 REDELIVERED_NAMES = {raw.name for raw in REDELIVERED}
 
 
-def company_values(spark: SparkSession) -> dict[int, tuple]:
-    """Each company's ``COMPANY_COLUMNS`` as silver holds them (a few rows)."""
-    if not io.table_exists(spark, io.SILVER_COMPANIES):
+def company_values(spark: SparkSession, without: list[str] | None = None) -> dict[int, tuple]:
+    """Each company's ``COMPANY_COLUMNS`` as bronze gives them, leaving out the batches ``without`` (a few rows).
+    From bronze, not silver.companies: a run stopped after rebuilding the dimensions would leave the new values
+    there, and the next run would see no change."""
+    if not io.table_exists(spark, RES_COMPANY.bronze_table):
         return {}
-    rows = spark.table(io.SILVER_COMPANIES).select("company_id", *COMPANY_COLUMNS).collect()
-    return {r[0]: tuple(r[1:]) for r in rows}
+    rows = valid_rows(spark, RES_COMPANY)
+    if without:
+        rows = rows.where(~F.col("_batch_id").isin(without))
+    return {r[0]: tuple(r[1:]) for r in build_companies(rows).select("company_id", *COMPANY_COLUMNS).collect()}
 
 
 def periods_of_redelivered(spark: SparkSession, batches: list[str], companies_before: dict[int, tuple]) -> set[str]:
     """Periods holding lines of a tax that ``batches`` deliver again (an ATC set in Odoo as the quarantine asks, a
-    rate or family changed) or of a company whose ``COMPANY_COLUMNS`` changed (renamed: its agency): a full rebuild
+    rate or family changed) or of a company whose ``COMPANY_COLUMNS`` changed since the earlier batches (renamed:
+    its agency; or new: delivered after moves of its own): a full rebuild
     conforms every month with them as they are now, so these months are rebuilt. A company delivered again with
     those unchanged (Odoo's lock dates are set on it each month) rebuilds nothing. A partner, changed somewhere in
     most months, applies to the months built after it (docs/data-model.md)."""
@@ -836,7 +841,8 @@ def periods_of_redelivered(spark: SparkSession, batches: list[str], companies_be
                  .select("id").distinct().collect()]
         if taxes:
             held.append(spark.table(io.TAX_LINES).where(F.col("tax_line_id").isin(taxes)).select("period"))
-    renamed = [c for c, now in company_values(spark).items() if companies_before.get(c, now) != now]
+    now = company_values(spark)
+    renamed = sorted(c for c in set(now) | set(companies_before) if companies_before.get(c) != now.get(c))
     if renamed:
         held.append(spark.table(io.SILVER_MOVES).where(F.col("company_id").isin(renamed)).select("period"))
     if not held:
@@ -916,7 +922,7 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     result = SilverResult(batches=todo)
 
     redelivered = [] if full else [b for b in todo if models_of.get(b, set()) & REDELIVERED_NAMES]
-    companies_before = company_values(spark) if redelivered else {}
+    companies_before = company_values(spark, without=redelivered) if redelivered else {}
     rebuilt = rebuild_dimensions(spark, always=full)
     if io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):  # rebuilt every run: it reaches past today
         io.overwrite(build_currency_rates(valid_rows(spark, RES_CURRENCY_RATE)), io.SILVER_RATES)
