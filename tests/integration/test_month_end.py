@@ -1059,6 +1059,31 @@ def test_a_company_renamed_in_a_run_stopped_after_the_dimensions_reaches_its_ear
     assert incremental == by_agency()
 
 
+def test_a_batch_taken_again_does_not_rebuild_a_rename_it_already_applied(small_lake):
+    """A batch with a company's rename and a bill's lines, its moves file arriving at a later month-end (the
+    extractor commits companies and lines before moves): the second run compared the company with bronze without the
+    whole batch, saw the rename again and rebuilt every month of the company once more (found by a review). Only the
+    rows silver has not processed are left out now."""
+    paths, raw, spark = small_lake
+    billed = spark.sql("SELECT m.move_id, m.company_id FROM silver.moves m JOIN silver.ewt_lines e "
+                       "ON e.move_id = m.move_id WHERE m.period = '2026-09' AND m.state = 'posted' "
+                       "ORDER BY m.move_id LIMIT 1").first()
+    move = _latest_raw(raw, "account_move", billed["move_id"])
+    new_id, when = 990_000_100, "2099-01-01 00:00:00"
+    lines = [dict(_latest_raw(raw, "account_move_line", line_id), id=990_000_200 + n, move_id=[new_id, "BILL/NEW"],
+                  write_date=when) for n, line_id in enumerate(move["line_ids"])]
+    _deliver(raw, "res_company", "odoo-209901", [dict(_latest_raw(raw, "res_company", billed["company_id"]),
+                                                      name="RENAMED", write_date=when)])
+    _deliver(raw, "account_move_line", "odoo-209901", lines)
+    first = month_end.run(spark, RAW, dbfs_lister(paths))
+    assert min(first.silver.periods) < "2026-09"  # the rename rebuilt the company's earlier months
+    _deliver(raw, "account_move", "odoo-209901", [dict(move, id=new_id, name="BILL/NEW", ref="NEW-REF-1",
+                                                       write_date=when, line_ids=[ln["id"] for ln in lines])])
+    second = month_end.run(spark, RAW, dbfs_lister(paths))
+    # September and the later months of its year, for the running totals; not the company's earlier months again
+    assert second.silver.batches == ["odoo-209901"] and min(second.silver.periods) == "2026-09"
+
+
 def test_a_company_delivered_after_its_moves_gets_its_months_rebuilt(small_lake):
     """A bill of a company silver did not hold yet is conformed without an agency; when the company is delivered,
     the months of its moves are rebuilt under it, as a full rebuild has them."""

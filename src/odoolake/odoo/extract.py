@@ -331,10 +331,10 @@ class Extractor:
             for spec in self.models:
                 self._tmp_path(spec, batch.name).unlink(missing_ok=True)
             raise
-        if batch.gone_partners != stored_owed:  # owed before any partner's tombstone can become visible
-            stored_owed = set(batch.gone_partners)
-            self.store.save(batch.checkpoints, stored_owed)
         try:
+            if batch.gone_partners != stored_owed:  # owed before any partner's tombstone can become visible
+                stored_owed = set(batch.gone_partners)
+                self.store.save(batch.checkpoints, stored_owed)
             for odoo in COMMIT_ORDER:  # everything was read: now make it visible, lines before moves
                 ready = batch.staged.get(odoo)
                 if ready is None:

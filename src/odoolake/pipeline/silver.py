@@ -814,15 +814,25 @@ REDELIVERED = (ACCOUNT_TAX, RES_COMPANY)  # their values apply to every month of
 REDELIVERED_NAMES = {raw.name for raw in REDELIVERED}
 
 
-def company_values(spark: SparkSession, without: list[str] | None = None) -> dict[int, tuple]:
-    """Each company's ``COMPANY_COLUMNS`` as bronze gives them, leaving out the batches ``without`` (a few rows).
+def unprocessed_rows(batches: list[str], done: dict[str, datetime | None]) -> Column:
+    """The bronze rows of ``batches`` silver has not processed: all of a batch it never processed, and those that
+    arrived after it did (a batch taken again)."""
+    def part(batch: str) -> Column:
+        of_batch = F.col("_batch_id") == batch
+        when = done.get(batch)
+        return of_batch & (F.col("_ingested_at") > F.lit(when)) if when is not None else of_batch
+    return reduce(Column.__or__, [part(b) for b in batches])
+
+
+def company_values(spark: SparkSession, leave_out: Column | None = None) -> dict[int, tuple]:
+    """Each company's ``COMPANY_COLUMNS`` as bronze gives them, without the rows ``leave_out`` selects (a few rows).
     From bronze, not silver.companies: a run stopped after rebuilding the dimensions would leave the new values
     there, and the next run would see no change."""
     if not io.table_exists(spark, RES_COMPANY.bronze_table):
         return {}
     rows = valid_rows(spark, RES_COMPANY)
-    if without:
-        rows = rows.where(~F.col("_batch_id").isin(without))
+    if leave_out is not None:
+        rows = rows.where(~leave_out)
     return {r[0]: tuple(r[1:]) for r in build_companies(rows).select("company_id", *COMPANY_COLUMNS).collect()}
 
 
@@ -917,12 +927,13 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     # The log is written last: a first run stopped part-way (between two groups) is finished as a full run.
     full = full_refresh or bool(stale) or not io.table_exists(spark, io.SILVER_MOVES) \
         or not io.table_exists(spark, io.SILVER_LOG)
+    done = {} if full else io.processed_at(spark, io.SILVER_LOG)
     todo = sorted(all_batches if full else set(batches) if batches is not None
-                  else io.pending_batches(arrived, io.processed_at(spark, io.SILVER_LOG)))
+                  else io.pending_batches(arrived, done))
     result = SilverResult(batches=todo)
 
     redelivered = [] if full else [b for b in todo if models_of.get(b, set()) & REDELIVERED_NAMES]
-    companies_before = company_values(spark, without=redelivered) if redelivered else {}
+    companies_before = company_values(spark, unprocessed_rows(redelivered, done)) if redelivered else {}
     rebuilt = rebuild_dimensions(spark, always=full)
     if io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):  # rebuilt every run: it reaches past today
         io.overwrite(build_currency_rates(valid_rows(spark, RES_CURRENCY_RATE)), io.SILVER_RATES)
