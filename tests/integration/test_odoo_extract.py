@@ -21,15 +21,13 @@ from odoolake.config import WorkspacePaths
 from odoolake.datagen import GenConfig, generate
 from odoolake.odoo import OdooAccessError, OdooAuthError, OdooClient, OdooMissingError, OdooSettings, OdooUnavailable
 from odoolake.odoo.extract import (
-    MODELS,
     CheckpointStore,
     Extractor,
     ExtractResult,
-    lake_ids,
-    lake_moves_of_partners,
+    LakeView,
 )
 from odoolake.pipeline import month_end
-from odoolake.pipeline.schemas import ACCOUNT_MOVE
+from odoolake.pipeline.schemas import ACCOUNT_MOVE, RES_CURRENCY_RATE
 from odoolake.testing.fake_odoo import FakeOdoo, FakeOdooServer
 from odoolake.workspace.engine import LocalEngine
 
@@ -96,8 +94,7 @@ def test_full_then_incremental_extraction_feeds_the_month_end(generated, tmp_pat
         db.clock.now += 3600
         client.write("account.move.line", [line["id"]], {"balance": line["balance"] - 100.0})
         client.write("account.move", [move_id], {"ref": "changed in Odoo"})
-        second = Extractor(client, raw_dir, page_size=500).run(
-            known_ids={"account.move": lake_ids(spark, ACCOUNT_MOVE, raw_dir)})
+        second = Extractor(client, raw_dir, page_size=500).run_against_lake(spark)
         assert second.rows["account.move"] == 1
         siblings = [r for r in db.models["account.move.line"].records.values() if r["move_id"][0] == move_id]
         assert second.rows["account.move.line"] == len(siblings)  # the changed move with all its current lines
@@ -106,8 +103,7 @@ def test_full_then_incremental_extraction_feeds_the_month_end(generated, tmp_pat
         assert {k for k in before if abs(before[k] - after[k]) > 0.005} == {key}  # only that agency-month moved
         assert after[key] == before[key] + Decimal("100.00")  # EWT = -Σ balance of its tax lines
 
-        third = Extractor(client, raw_dir, page_size=500).run(
-            known_ids={"account.move": lake_ids(spark, ACCOUNT_MOVE, raw_dir)})
+        third = Extractor(client, raw_dir, page_size=500).run_against_lake(spark)
         assert sum(third.rows.values()) == 0 and not third.files  # nothing changed: no batch, no duplicates
         engine.close()
 
@@ -128,11 +124,9 @@ def test_a_partner_merged_in_odoo_moves_its_bills_to_the_partner_it_became(gener
                   ({(m.get(k) or [None])[0] for k in ("partner_id", "commercial_partner_id")})}
         naming |= {ln["move_id"][0] for ln in lines.values() if (ln.get("partner_id") or [None])[0] ==
                    source["partner_id"]}
-        known = _known(spark, raw_dir)
         db.clock.now += 3600
         db.merge_partners([source["partner_id"]], target["partner_id"])
-        result = Extractor(client, raw_dir, page_size=500).run(known_ids=known,
-                                                               moves_of_partners=lake_moves_of_partners(spark, raw_dir))
+        result = Extractor(client, raw_dir, page_size=500).run_against_lake(spark)
         assert result.deleted["res.partner"] == 1 and result.repointed == len(naming)
         assert result.rows["account.move"] == len(naming)  # no write_date moved: only the moves read again
         month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
@@ -172,10 +166,6 @@ def _extracted_lake(db: FakeOdoo, tmp_path: Path) -> Iterator[tuple[OdooClient, 
         yield client, raw_dir, spark, paths
 
 
-def _known(spark, raw_dir: Path) -> dict[str, set[int]]:
-    return {spec.odoo: lake_ids(spark, spec.raw, raw_dir) for spec in MODELS if spec.detect_deletions}
-
-
 def test_a_bill_deleted_in_odoo_before_a_month_end_ingested_it_is_deleted_in_the_lake(generated, tmp_path):
     """A bill extracted, then deleted in Odoo (reset to draft and unlinked) before any month-end ingested it: the
     next extract compared Odoo's ids with bronze's alone, which did not hold the bill yet, so no tombstone was
@@ -185,10 +175,10 @@ def test_a_bill_deleted_in_odoo_before_a_month_end_ingested_it_is_deleted_in_the
     with _extracted_lake(db, tmp_path) as (client, raw_dir, spark, paths):
         db.clock.now += 3600
         enter()
-        assert Extractor(client, raw_dir, page_size=500).run(known_ids=_known(spark, raw_dir)).rows["account.move"] == 1
+        assert Extractor(client, raw_dir, page_size=500).run_against_lake(spark).rows["account.move"] == 1
         db.clock.now += 3600
         client.call("account.move", "unlink", ids=[bill_id])
-        second = Extractor(client, raw_dir, page_size=500).run(known_ids=_known(spark, raw_dir))
+        second = Extractor(client, raw_dir, page_size=500).run_against_lake(spark)
         assert second.deleted["account.move"] == 1
         month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
         assert spark.sql(f"SELECT state FROM silver.moves WHERE move_id = {bill_id}").first()["state"] == "deleted"
@@ -211,8 +201,7 @@ def test_a_partner_merged_before_a_month_end_ingested_its_new_bill_moves_that_bi
                   if p["id"] != source and p.get("vat") and p.get("vat") != partners[source].get("vat"))
     with _extracted_lake(db, tmp_path) as (client, raw_dir, spark, paths):
         def extract() -> ExtractResult:
-            return Extractor(client, raw_dir, page_size=500).run(
-                known_ids=_known(spark, raw_dir), moves_of_partners=lake_moves_of_partners(spark, raw_dir))
+            return Extractor(client, raw_dir, page_size=500).run_against_lake(spark)
 
         db.clock.now += 3600
         enter()
@@ -257,8 +246,7 @@ def test_a_merge_seen_by_a_run_killed_after_its_partners_file_is_not_lost(genera
         target = next(p["partner_id"] for p in payees[1:] if p["tin"] != payees[0]["tin"])
 
         def extract() -> ExtractResult:
-            return Extractor(client, raw_dir, page_size=500).run(
-                known_ids=_known(spark, raw_dir), moves_of_partners=lake_moves_of_partners(spark, raw_dir))
+            return Extractor(client, raw_dir, page_size=500).run_against_lake(spark)
 
         def tombstoned() -> bool:
             return any('"_deleted": true' in p.read_text() for p in (raw_dir / "res_partner").glob("*.jsonl"))
@@ -334,9 +322,14 @@ def test_the_raw_files_bronze_has_not_taken_in_count_as_the_lake(tmp_path):
         (raw_dir / name).write_text("\n".join(lines) + "\n")
     with LocalEngine(paths) as engine:
         spark = engine.session()
-        assert lake_moves_of_partners(spark, raw_dir)({7}) == {1, 2, 3}
-        assert lake_moves_of_partners(spark, raw_dir)({9}) == {6, 12}
-        assert lake_ids(spark, ACCOUNT_MOVE, raw_dir) == {1, 2, 12}  # 3 delivered, then deleted; 4 only deleted
+        lake = LakeView(spark, raw_dir)
+        assert lake.moves_of_partners({7}) == {1, 2, 3}
+        assert lake.moves_of_partners({9}) == {6, 12}
+        assert lake.ids(ACCOUNT_MOVE) == {1, 2, 12}  # 3 delivered, then deleted; 4 only deleted
+        for name in files:  # one extract reads each model's files once (up to seven times before)
+            (raw_dir / name).unlink()
+        assert (lake.moves_of_partners({7}), lake.ids(ACCOUNT_MOVE)) == ({1, 2, 3}, {1, 2, 12})
+        assert LakeView(spark, raw_dir).moves_of_partners({7}) == set()
 
 
 def test_an_exchange_rate_deleted_in_odoo_stops_converting_its_months(generated, tmp_path):
@@ -355,7 +348,7 @@ def test_an_exchange_rate_deleted_in_odoo_stops_converting_its_months(generated,
         client = OdooClient(_settings(server.url))
         Extractor(client, raw_dir, page_size=500).run()
         first = month_end.run(spark, "dbfs:/raw/odoo", dbfs_lister(paths))
-        known = _known(spark, raw_dir)
+        known = {"res.currency.rate": LakeView(spark, raw_dir).ids(RES_CURRENCY_RATE)}
         assert known["res.currency.rate"] == set(rates)
         wrong = rates[7002]  # entered wrong, then deleted: 2026-09 on converts at 2026-08-01's rate again
         db.clock.now += 3600

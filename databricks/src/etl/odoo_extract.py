@@ -22,7 +22,7 @@ import json
 from odoolake.config import dbfs_file
 from odoolake.odoo import OdooClient
 from odoolake.odoo.client import settings_from_notebook
-from odoolake.odoo.extract import MODELS, Extractor, lake_ids, lake_moves_of_partners
+from odoolake.odoo.extract import Extractor
 
 settings = settings_from_notebook(dbutils)
 if settings is None:
@@ -33,8 +33,7 @@ if settings is None:
 
 client = OdooClient(settings)
 raw_dir = dbfs_file(dbutils.widgets.get("raw_root"))
-known = {spec.odoo: lake_ids(spark, spec.raw, raw_dir) for spec in MODELS if spec.detect_deletions}
-result = Extractor(client, raw_dir).run(known_ids=known, moves_of_partners=lake_moves_of_partners(spark, raw_dir))
+result = Extractor(client, raw_dir).run_against_lake(spark)
 print(f"{client!r}: batch {result.batch}: " + ", ".join(f"{m} {n}" for m, n in result.rows.items())
       + (f"; deleted {result.deleted}" if result.deleted else "")
       + (f"; {result.repointed} move(s) read again for merged partners" if result.repointed else ""))

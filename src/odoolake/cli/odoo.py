@@ -49,7 +49,7 @@ def extract_cmd(
     url: str = UrlOpt, db: str = DbOpt, login: str = LoginOpt, home: str = HomeOpt,
 ) -> None:
     """Extract what changed in Odoo since the checkpoint into dbfs:/raw/odoo (bronze ingests it on the next run)."""
-    from odoolake.odoo.extract import MODELS, Extractor, lake_ids, lake_moves_of_partners
+    from odoolake.odoo.extract import Extractor
 
     start = None
     if since:
@@ -62,10 +62,9 @@ def extract_cmd(
     client = _client(url, db, login)
     with lake_session(paths) as spark, console.status(f"extracting from {client.url} ({client.protocol})…") as status:
         raw_dir = paths.dbfs_to_local(RAW_ROOT)
-        known = {spec.odoo: lake_ids(spark, spec.raw, raw_dir) for spec in MODELS if spec.detect_deletions}
         extractor = Extractor(client, raw_dir, page_size=page_size, lookback_seconds=lookback,
                               progress=lambda model, n: status.update(f"{model}: {n:,} records…"))
-        result = extractor.run(known_ids=known, since=start, moves_of_partners=lake_moves_of_partners(spark, raw_dir))
+        result = extractor.run_against_lake(spark, since=start)
     for model, rows in result.rows.items():
         gone = result.deleted.get(model)
         console.print(f"  {model}: {rows:,} record(s)" + (f" incl. {gone} deletion(s)" if gone else ""))

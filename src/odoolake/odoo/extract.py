@@ -312,6 +312,13 @@ class Extractor:
                 pass
             return self._run(mappings, known_ids, since, moves_of_partners)
 
+    def run_against_lake(self, spark: Any, since: datetime | None = None) -> ExtractResult:
+        """``run`` for the lake this folder feeds: Odoo compared with bronze and the raw files it has not taken in
+        (``LakeView``, read once), so that deletions become tombstones and merged partners' moves are read again."""
+        lake = LakeView(spark, self.raw_dir)
+        known = {spec.odoo: lake.ids(spec.raw) for spec in self.models if spec.detect_deletions}
+        return self.run(known_ids=known, since=since, moves_of_partners=lake.moves_of_partners)
+
     def _run(self, mappings: dict[str, dict[str, str]], known_ids: dict[str, set[int]] | None,
              since: datetime | None, moves_of_partners: Callable[[set[int]], set[int]] | None) -> ExtractResult:
         now = self.clock()
@@ -446,77 +453,112 @@ def _first_id(value: Any) -> int | None:
     return value[0] if isinstance(value, list) and value and isinstance(value[0], int) else None
 
 
-def pending_records(spark: Any, raw: RawModel, raw_dir: Path) -> Iterator[dict[str, Any]]:
-    """The records of the model's raw files bronze has not taken in yet (an extract since the last month-end), oldest
-    file first: the lake holds them from the next month-end on, so what Odoo did to them since counts as well."""
-    from odoolake.pipeline import bronze, io
+@dataclass(frozen=True)
+class PartnerReference:
+    """Where a model's records name a partner, and the move each record belongs to (``None``: the record is one)."""
 
-    folder = raw_dir / raw.name
-    taken: set[str] = set()
-    if io.table_exists(spark, raw.bronze_table):
-        taken = {r[0] for r in spark.table(raw.bronze_table).select("_batch_id").distinct().collect()}
-    files = sorted(p for p in folder.glob("*") if p.name.endswith(bronze.RAW_SUFFIXES) and p.is_file())
-    for path in files:
-        if bronze.batch_of(str(path)) in taken:
-            continue
-        with path.open(encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                try:
-                    rec = json.loads(line)
-                except (ValueError, RecursionError):  # bronze quarantines such a line; it names no record
+    raw: RawModel
+    partner_fields: tuple[str, ...]
+    move_field: str | None = None
+
+
+# The records that tie a move to a partner: a merge in Odoo re-points all of them (see the module docstring)
+PARTNER_REFERENCES = (PartnerReference(ACCOUNT_MOVE, ("partner_id", "commercial_partner_id")),
+                      PartnerReference(ACCOUNT_MOVE_LINE, ("partner_id",), move_field="move_id"))
+
+
+@dataclass
+class _Pending:
+    """A model's raw files bronze has not taken in yet, read once: whether each id's newest version there is a
+    tombstone (files oldest first), and for the models of ``PARTNER_REFERENCES`` the moves naming each partner."""
+
+    deleted: dict[int, bool] = field(default_factory=dict)
+    moves_of: dict[int, set[int]] = field(default_factory=dict)
+
+
+class LakeView:
+    """The lake as one extract compares Odoo with it: bronze, and the raw files bronze has not taken in yet (an
+    extract since the last month-end: the lake holds them from the next month-end on, so what Odoo did to them since
+    counts as well). Each model's bronze batches are listed, and its pending files parsed, once per view."""
+
+    def __init__(self, spark: Any, raw_dir: Path) -> None:
+        self.spark = spark
+        self.raw_dir = raw_dir
+        self._pending: dict[str, _Pending] = {}
+
+    def _records(self, raw: RawModel) -> Iterator[dict[str, Any]]:
+        from odoolake.pipeline import bronze, io
+
+        taken: set[str] = set()
+        if io.table_exists(self.spark, raw.bronze_table):
+            taken = {r[0] for r in self.spark.table(raw.bronze_table).select("_batch_id").distinct().collect()}
+        folder = self.raw_dir / raw.name
+        files = sorted(p for p in folder.glob("*") if p.name.endswith(bronze.RAW_SUFFIXES) and p.is_file())
+        for path in files:
+            if bronze.batch_of(str(path)) in taken:
+                continue
+            with path.open(encoding="utf-8", errors="replace") as lines:
+                for line in lines:
+                    try:
+                        rec = json.loads(line)
+                    except (ValueError, RecursionError):  # bronze quarantines such a line; it names no record
+                        continue
+                    if isinstance(rec, dict) and isinstance(rec.get("id"), int):
+                        yield rec
+
+    def pending(self, raw: RawModel) -> _Pending:
+        if raw.name not in self._pending:
+            ref = next((r for r in PARTNER_REFERENCES if r.raw.name == raw.name), None)
+            found = _Pending()
+            for rec in self._records(raw):
+                found.deleted[rec["id"]] = bool(rec.get("_deleted"))
+                if ref is None:
                     continue
-                if isinstance(rec, dict) and isinstance(rec.get("id"), int):
-                    yield rec
+                move = _first_id(rec.get(ref.move_field)) if ref.move_field else rec["id"]
+                for name in ref.partner_fields:
+                    partner = _first_id(rec.get(name))
+                    if partner is not None and move is not None:
+                        found.moves_of.setdefault(partner, set()).add(move)
+            self._pending[raw.name] = found
+        return self._pending[raw.name]
 
+    def ids(self, raw: RawModel) -> set[int]:
+        """What the lake believes exists in Odoo: ids whose latest bronze version is not a tombstone, then the
+        pending files (a record they deliver exists, one they delete does not): a record extracted, then deleted in
+        Odoo before a month-end, is deleted in the lake too, and one deleted by an extract is not deleted again by
+        every extract before the month-end."""
+        from odoolake.pipeline import io
 
-def lake_moves_of_partners(spark: Any, raw_dir: Path) -> Callable[[set[int]], set[int]]:
-    """For ``Extractor.run``: the ids of the lake's moves that name any of the given partners, on the move or on a
-    line (any version: a move read again that no longer names one is delivered once more, unchanged), in bronze or
-    in the raw files it has not taken in yet (a bill extracted, then its partner merged away before a month-end)."""
-    from odoolake.pipeline import io
+        ids: set[int] = set()
+        if io.table_exists(self.spark, raw.bronze_table):
+            rows = self.spark.sql(
+                f"SELECT id FROM (SELECT id, max_by(coalesce(_deleted, false), write_date) AS gone "
+                f"FROM {raw.bronze_table} WHERE _reject IS NULL GROUP BY id) WHERE NOT gone").collect()
+            ids = {int(r["id"]) for r in rows}
+        for record_id, deleted in self.pending(raw).deleted.items():
+            (ids.discard if deleted else ids.add)(record_id)
+        return ids
 
-    def moves(partners: set[int]) -> set[int]:
+    def moves_of_partners(self, partners: set[int]) -> set[int]:
+        """For ``Extractor.run``: the ids of the lake's moves that name any of the given partners, on the move or on
+        a line (any version: a move read again that no longer names one is delivered once more, unchanged), in
+        bronze or in the pending files (a bill extracted, then its partner merged away before a month-end)."""
+        from odoolake.pipeline import io
+
         if not partners:
             return set()
         listed = ", ".join(str(int(p)) for p in sorted(partners))
         queries = []
-        if io.table_exists(spark, ACCOUNT_MOVE.bronze_table):
-            queries.append(f"SELECT id AS move FROM {ACCOUNT_MOVE.bronze_table} WHERE _reject IS NULL AND "
-                           f"(CAST(element_at(partner_id, 1) AS BIGINT) IN ({listed}) OR "
-                           f"CAST(element_at(commercial_partner_id, 1) AS BIGINT) IN ({listed}))")
-        if io.table_exists(spark, ACCOUNT_MOVE_LINE.bronze_table):
-            queries.append(f"SELECT CAST(element_at(move_id, 1) AS BIGINT) AS move FROM "
-                           f"{ACCOUNT_MOVE_LINE.bronze_table} WHERE _reject IS NULL AND "
-                           f"CAST(element_at(partner_id, 1) AS BIGINT) IN ({listed})")
+        for ref in PARTNER_REFERENCES:
+            if io.table_exists(self.spark, ref.raw.bronze_table):
+                move = f"CAST(element_at({ref.move_field}, 1) AS BIGINT)" if ref.move_field else "id"
+                names = " OR ".join(f"CAST(element_at({name}, 1) AS BIGINT) IN ({listed})" for name in ref.partner_fields)
+                queries.append(f"SELECT {move} AS move FROM {ref.raw.bronze_table} WHERE _reject IS NULL AND ({names})")
         found: set[int] = set()
         if queries:
-            rows = spark.sql(f"SELECT DISTINCT move FROM ({' UNION ALL '.join(queries)}) WHERE move IS NOT NULL")
+            rows = self.spark.sql(f"SELECT DISTINCT move FROM ({' UNION ALL '.join(queries)}) WHERE move IS NOT NULL")
             found = {int(r["move"]) for r in rows.collect()}
-        found |= {rec["id"] for rec in pending_records(spark, ACCOUNT_MOVE, raw_dir)
-                  if {_first_id(rec.get("partner_id")), _first_id(rec.get("commercial_partner_id"))} & partners}
-        found |= {move for rec in pending_records(spark, ACCOUNT_MOVE_LINE, raw_dir)
-                  if _first_id(rec.get("partner_id")) in partners and (move := _first_id(rec.get("move_id")))}
+        for ref in PARTNER_REFERENCES:
+            moves_of = self.pending(ref.raw).moves_of
+            found.update(*(moves_of.get(p, ()) for p in partners))
         return found
-
-    return moves
-
-
-def lake_ids(spark: Any, raw: RawModel, raw_dir: Path) -> set[int]:
-    """What the lake believes exists in Odoo: ids whose latest bronze version is not a tombstone, then the raw files
-    bronze has not taken in yet, oldest first (a record they deliver exists, one they delete does not): a record
-    extracted, then deleted in Odoo before a month-end, is deleted in the lake too, and one deleted by an extract
-    is not deleted again by every extract before the month-end."""
-    from odoolake.pipeline import io
-
-    ids: set[int] = set()
-    if io.table_exists(spark, raw.bronze_table):
-        rows = spark.sql(
-            f"SELECT id FROM (SELECT id, max_by(coalesce(_deleted, false), write_date) AS gone "
-            f"FROM {raw.bronze_table} WHERE _reject IS NULL GROUP BY id) WHERE NOT gone").collect()
-        ids = {int(r["id"]) for r in rows}
-    for rec in pending_records(spark, raw, raw_dir):
-        if rec.get("_deleted"):
-            ids.discard(rec["id"])
-        else:
-            ids.add(rec["id"])
-    return ids
