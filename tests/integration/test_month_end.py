@@ -895,8 +895,7 @@ def test_a_payees_new_tin_carries_the_years_running_total_into_the_months_built_
     month_end.run(spark, RAW, dbfs_lister(paths))
 
     def november() -> list[tuple]:
-        return sorted((r["line_id"], r["payee_key"], r["paid_this_year"], r["payee_condition"], r["dq_flags"])
-                      for r in spark.table("silver.ewt_lines").where(f"move_id = {copy_id}").collect())
+        return _ewt_lines_of(spark, copy_id, "payee_key", "paid_this_year", "payee_condition", "dq_flags")
 
     incremental = november()
     copy = spark.table("silver.ewt_lines").where(f"move_id = {copy_id}").first()
@@ -943,8 +942,7 @@ def test_a_payee_silver_holds_no_key_for_carries_its_running_total_as_a_full_reb
     month_end.run(spark, RAW, dbfs_lister(paths))
 
     def lines(move_id: int) -> list[tuple]:
-        return sorted((r["line_id"], r["payee_key"], r["paid_this_year"], r["payee_condition"], r["base"])
-                      for r in spark.table("silver.ewt_lines").where(f"move_id = {move_id}").collect())
+        return _ewt_lines_of(spark, move_id, "payee_key", "paid_this_year", "payee_condition", "base")
 
     incremental = lines(november)
     assert incremental and {r[1] for r in incremental} == {f"partner:{partner}" if partner else None}
@@ -960,9 +958,15 @@ def test_a_payee_silver_holds_no_key_for_carries_its_running_total_as_a_full_reb
     assert incremental == lines(november)
 
 
+def _ewt_lines_of(spark, move_id: int, *columns: str) -> list[tuple]:
+    """A move's withholding lines in silver, by line id: the line id, then ``columns``."""
+    rows = spark.table("silver.ewt_lines").where(f"move_id = {move_id}").select("line_id", *columns).collect()
+    return sorted(tuple(r) for r in rows)
+
+
 def _withholding_of(spark, move_id: int) -> list[tuple]:
-    return sorted((r["line_id"], r["family"], r["atc"], r["paid_this_year"], r["payee_condition"], r["expected_rate"],
-                   r["dq_flags"]) for r in spark.table("silver.ewt_lines").where(f"move_id = {move_id}").collect())
+    return _ewt_lines_of(spark, move_id, "family", "atc", "paid_this_year", "payee_condition", "expected_rate",
+                         "dq_flags")
 
 
 @pytest.mark.parametrize("change", ["atc_given", "atc_of_another_family"])
