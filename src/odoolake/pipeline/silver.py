@@ -833,16 +833,20 @@ def company_values(spark: SparkSession, leave_out: Column | None = None) -> dict
     rows = valid_rows(spark, RES_COMPANY)
     if leave_out is not None:
         rows = rows.where(~leave_out)
-    return {r[0]: tuple(r[1:]) for r in build_companies(rows).select("company_id", *COMPANY_COLUMNS).collect()}
+    return _values_by_company(build_companies(rows))
+
+
+def _values_by_company(companies: DataFrame) -> dict[int, tuple]:
+    return {r[0]: tuple(r[1:]) for r in companies.select("company_id", *COMPANY_COLUMNS).collect()}
 
 
 def periods_of_redelivered(spark: SparkSession, batches: list[str], companies_before: dict[int, tuple]) -> set[str]:
-    """Periods holding lines of a tax that ``batches`` deliver again (an ATC set in Odoo as the quarantine asks, a
-    rate or family changed) or of a company whose ``COMPANY_COLUMNS`` changed since the earlier batches (renamed:
-    its agency; or new: delivered after moves of its own): a full rebuild
-    conforms every month with them as they are now, so these months are rebuilt. A company delivered again with
-    those unchanged (Odoo's lock dates are set on it each month) rebuilds nothing. A partner, changed somewhere in
-    most months, applies to the months built after it (docs/data-model.md)."""
+    """After ``rebuild_dimensions``: periods holding lines of a tax that ``batches`` deliver again (an ATC set in
+    Odoo as the quarantine asks, a rate or family changed) or of a company whose ``COMPANY_COLUMNS`` changed since
+    the earlier batches (renamed: its agency; or new: delivered after moves of its own): a full rebuild conforms
+    every month with them as they are now, so these months are rebuilt. A company delivered again with those
+    unchanged (Odoo's lock dates are set on it each month) rebuilds nothing. A partner, changed somewhere in most
+    months, applies to the months built after it (docs/data-model.md)."""
     if not batches:
         return set()
     held = []
@@ -851,7 +855,7 @@ def periods_of_redelivered(spark: SparkSession, batches: list[str], companies_be
                  .select("id").distinct().collect()]
         if taxes:
             held.append(spark.table(io.TAX_LINES).where(F.col("tax_line_id").isin(taxes)).select("period"))
-    now = company_values(spark)
+    now = _values_by_company(spark.table(io.SILVER_COMPANIES))  # rebuilt from bronze by now (rebuild_dimensions)
     renamed = sorted(c for c in set(now) | set(companies_before) if companies_before.get(c) != now.get(c))
     if renamed:
         held.append(spark.table(io.SILVER_MOVES).where(F.col("company_id").isin(renamed)).select("period"))
