@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from odoolake.bir import reasons
+from odoolake.bir import atc, reasons
 from odoolake.cli.common import dbfs_lister
 from odoolake.config import WorkspacePaths
 from odoolake.datagen import GenConfig, generate
@@ -996,6 +996,41 @@ def test_a_tax_changed_in_odoo_applies_to_every_month_of_its_lines_as_a_full_reb
     month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
     assert incremental == (_withholding_of(spark, copy_id), _withholding_of(spark, bill["move_id"]),
                            _quarter_forms(spark, "2026Q4"))
+
+
+def test_a_tax_of_earlier_months_changed_in_odoo_rebuilds_the_later_months_of_their_year(small_lake):
+    """A withholding tax last used before the lake's latest month (a company that moved to a new tax record) is given
+    the ATC of another family in Odoo, and nothing else arrives: the months of its lines are rebuilt for the tax, and
+    each later month of the year with them, since what a payee was paid earlier in a family (its running total, its
+    threshold condition) changes with those months' lines. The year's withholding lines and running totals are then
+    those of a full rebuild."""
+    paths, raw, spark = small_lake
+    last = spark.sql("SELECT max(period) AS p FROM silver.moves").first()["p"]
+    tax = spark.sql(
+        "WITH used AS (SELECT tax_line_id, min(period) AS since FROM silver.tax_lines GROUP BY tax_line_id "
+        "HAVING max(period) < :last) SELECT e.tax_id, e.atc, u.since FROM silver.ewt_lines e JOIN used u "
+        "ON u.tax_line_id = e.tax_id WHERE e.paid_this_year IS NOT NULL ORDER BY u.since DESC, e.tax_id LIMIT 1",
+        args={"last": last}).first()
+    assert tax is not None, "the generated lake has no withholding tax used only before its latest month"
+    old = atc.rules_for(tax["atc"])[0]
+    other = next(r.atc for r in atc.CATALOG if r.regime == old.regime and r.payee_type == old.payee_type
+                 and r.family != old.family and r.in_force(date.fromisoformat(f"{tax['since']}-01")))
+    _deliver(raw, "account_tax", "odoo-209901", [dict(_latest_raw(raw, "account_tax", tax["tax_id"]),
+                                                      l10n_ph_atc=other, write_date="2099-01-01 00:00:00")])
+    result = month_end.run(spark, RAW, dbfs_lister(paths))
+    known = sorted(r[0] for r in spark.sql("SELECT DISTINCT period FROM silver.moves").collect())
+    assert result.silver.periods == [p for p in known if p[:4] == tax["since"][:4] and p >= tax["since"]] != [last]
+
+    def year() -> tuple[list[tuple], list[tuple]]:
+        lines = spark.table("silver.ewt_lines").where(f"year = {last[:4]}").select(
+            "line_id", "family", "atc", "paid_this_year", "payee_condition", "expected_rate").collect()
+        ytd = spark.table("silver.payee_ytd").where(f"year = {last[:4]}").collect()
+        return sorted(tuple(r) for r in lines), sorted(tuple(r) for r in ytd)
+
+    incremental = year()
+    assert other in {r[2] for r in incremental[0]}
+    month_end.run(spark, RAW, dbfs_lister(paths), full_refresh=True)
+    assert incremental == year()
 
 
 @pytest.mark.parametrize("groups", [False, True], ids=["one_group", "in_groups"])

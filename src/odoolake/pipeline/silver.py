@@ -799,7 +799,7 @@ def periods_of_new_rates(spark: SparkSession, batches: list[str], known: set[str
     ordinary month-end adds nothing here. A rate delivered again counts from the earliest date any of its versions had
     (a tombstone carries none): the lines a deleted rate, or one moved to a later date, converted are converted again
     without it."""
-    if not io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
+    if not batches or not io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):
         return set()
     rates = valid_rows(spark, RES_CURRENCY_RATE)
     new = rates.where(F.col("_batch_id").isin(batches))
@@ -810,8 +810,7 @@ def periods_of_new_rates(spark: SparkSession, batches: list[str], known: set[str
     return {k for k in known if first and k >= first}
 
 
-REDELIVERED = (ACCOUNT_TAX, RES_COMPANY)  # their values apply to every month of their lines (partners: from now on)
-REDELIVERED_NAMES = {raw.name for raw in REDELIVERED}
+REACHING_BACK = (ACCOUNT_TAX, RES_COMPANY, RES_CURRENCY_RATE)  # delivered again: earlier months change (Redelivered)
 
 
 def unprocessed_rows(batches: list[str], done: dict[str, datetime | None]) -> Column:
@@ -840,28 +839,47 @@ def _values_by_company(companies: DataFrame) -> dict[int, tuple]:
     return {r[0]: tuple(r[1:]) for r in companies.select("company_id", *COMPANY_COLUMNS).collect()}
 
 
-def periods_of_redelivered(spark: SparkSession, batches: list[str], companies_before: dict[int, tuple]) -> set[str]:
-    """After ``rebuild_dimensions``: periods holding lines of a tax that ``batches`` deliver again (an ATC set in
-    Odoo as the quarantine asks, a rate or family changed) or of a company whose ``COMPANY_COLUMNS`` changed since
-    the earlier batches (renamed: its agency; or new: delivered after moves of its own): a full rebuild conforms
-    every month with them as they are now, so these months are rebuilt. A company delivered again with those
-    unchanged (Odoo's lock dates are set on it each month) rebuilds nothing. A partner, changed somewhere in most
-    months, applies to the months built after it (docs/data-model.md)."""
-    if not batches:
-        return set()
-    held = []
-    if io.table_exists(spark, ACCOUNT_TAX.bronze_table) and io.table_exists(spark, io.TAX_LINES):
-        taxes = [r[0] for r in valid_rows(spark, ACCOUNT_TAX).where(F.col("_batch_id").isin(batches))
+class Redelivered:
+    """The dimensions whose values apply to every month of their lines (taxes, companies, exchange rates) as a new
+    month's batches deliver them again, and the earlier periods a full rebuild, which conforms every month with them
+    as they are now, would build differently: those are rebuilt. Made before ``rebuild_dimensions`` (it keeps the
+    companies' values from before the batches), asked after it. A partner, changed somewhere in most months, applies
+    to the months built after it (``prior_ytd``; docs/data-model.md)."""
+
+    def __init__(self, spark: SparkSession, todo: list[str], models_of: dict[str, set[str]],
+                 done: dict[str, datetime | None]) -> None:
+        self.spark = spark
+        self.batches = {raw.name: [b for b in todo if raw.name in models_of.get(b, set())] for raw in REACHING_BACK}
+        companies = self.batches[RES_COMPANY.name]
+        self.companies_before = company_values(spark, unprocessed_rows(companies, done)) if companies else None
+
+    def periods(self, known: set[str]) -> set[str]:
+        held = [df for df in (self._of_taxes(), self._of_companies()) if df is not None]
+        found = {r[0] for r in reduce(DataFrame.unionByName, held).distinct().collect() if r[0]} if held else set()
+        return found | periods_of_new_rates(self.spark, self.batches[RES_CURRENCY_RATE.name], known)
+
+    def _of_taxes(self) -> DataFrame | None:
+        """The periods of a tax delivered again (an ATC set in Odoo as the quarantine asks, a rate or family
+        changed)."""
+        batches = self.batches[ACCOUNT_TAX.name]
+        if not batches or not io.table_exists(self.spark, io.TAX_LINES):
+            return None
+        taxes = [r[0] for r in valid_rows(self.spark, ACCOUNT_TAX).where(F.col("_batch_id").isin(batches))
                  .select("id").distinct().collect()]
-        if taxes:
-            held.append(spark.table(io.TAX_LINES).where(F.col("tax_line_id").isin(taxes)).select("period"))
-    now = _values_by_company(spark.table(io.SILVER_COMPANIES))  # rebuilt from bronze by now (rebuild_dimensions)
-    renamed = sorted(c for c in set(now) | set(companies_before) if companies_before.get(c) != now.get(c))
-    if renamed:
-        held.append(spark.table(io.SILVER_MOVES).where(F.col("company_id").isin(renamed)).select("period"))
-    if not held:
-        return set()
-    return {r[0] for r in reduce(DataFrame.unionByName, held).distinct().collect() if r[0]}
+        return self.spark.table(io.TAX_LINES).where(F.col("tax_line_id").isin(taxes)).select("period") if taxes \
+            else None
+
+    def _of_companies(self) -> DataFrame | None:
+        """The periods of a company whose ``COMPANY_COLUMNS`` changed since the earlier batches (renamed: its agency;
+        or new: delivered after moves of its own). A company delivered again with those unchanged (Odoo's lock dates
+        are set on it each month) rebuilds nothing."""
+        before = self.companies_before
+        if before is None:
+            return None
+        now = _values_by_company(self.spark.table(io.SILVER_COMPANIES))  # rebuilt from bronze by now
+        changed = sorted(c for c in set(now) | set(before) if before.get(c) != now.get(c))
+        return self.spark.table(io.SILVER_MOVES).where(F.col("company_id").isin(changed)).select("period") \
+            if changed else None
 
 
 def prior_ytd(spark: SparkSession, periods: set[str]) -> DataFrame | None:
@@ -911,11 +929,11 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
     # A batch may hold moves, lines (a line changed, its move not) or rates alone (a late or deleted rate). Its files
     # may reach bronze in two ingests (the extractor commits a batch's lines before its moves, and an ingest lists
     # moves first): a batch with rows appended after silver processed it is processed again.
-    # A tax or a company delivered again applies to every month of its lines, as a full rebuild applies it: a batch
-    # of either is processed too (``periods_of_redelivered``).
+    # A tax, a company or a rate delivered again applies to every month of its lines, as a full rebuild applies it: a
+    # batch of any is processed too (``Redelivered``).
     arrival = ["_batch_id", "_ingested_at"]
     sources = [(ACCOUNT_MOVE, bronze_moves), (ACCOUNT_MOVE_LINE, bronze_lines)] + [
-        (raw, valid_rows(spark, raw)) for raw in (RES_CURRENCY_RATE, *REDELIVERED)
+        (raw, valid_rows(spark, raw)) for raw in REACHING_BACK
         if io.table_exists(spark, raw.bronze_table)]
     delivered = reduce(DataFrame.unionByName, [rows.select(*arrival, F.lit(raw.name).alias("_model"))
                                                for raw, rows in sources])
@@ -936,8 +954,7 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
                   else io.pending_batches(arrived, done))
     result = SilverResult(batches=todo)
 
-    redelivered = [] if full else [b for b in todo if models_of.get(b, set()) & REDELIVERED_NAMES]
-    companies_before = company_values(spark, unprocessed_rows(redelivered, done)) if redelivered else {}
+    redelivered = None if full else Redelivered(spark, todo, models_of, done)
     rebuilt = rebuild_dimensions(spark, always=full)
     if io.table_exists(spark, RES_CURRENCY_RATE.bronze_table):  # rebuilt every run: it reaches past today
         io.overwrite(build_currency_rates(valid_rows(spark, RES_CURRENCY_RATE)), io.SILVER_RATES)
@@ -970,9 +987,8 @@ def run(spark: SparkSession, batches: list[str] | None = None, full_refresh: boo
         periods |= {r[0] for r in previous.select("period").unionByName(same_document.select("period")).distinct()
                     .collect() if r[0]}
         known = logged_periods(spark)
-        periods |= periods_of_redelivered(spark, redelivered, companies_before)
-        periods |= later_periods_of_same_year(periods, known)
-        periods |= periods_of_new_rates(spark, todo, known)
+        periods |= redelivered.periods(known) if redelivered else set()
+        periods |= later_periods_of_same_year(periods, known)  # their running totals go on from these
     result.periods = sorted(periods)
     where_p = io.in_list("period", periods)
 
