@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -301,35 +302,58 @@ def test_owed_moves_that_turn_out_to_be_none_are_owed_no_more(generated, tmp_pat
         assert asked == [{424242}] and result.files == [] and store.owed() == set()
 
 
+class _CountingTables:
+    """A session that counts ``spark.table`` calls by table name (the scans of a table's batches)."""
+
+    def __init__(self, spark) -> None:
+        self.spark, self.tables = spark, Counter()
+
+    def table(self, name: str):
+        self.tables[name] += 1
+        return self.spark.table(name)
+
+    def __getattr__(self, name: str):
+        return getattr(self.spark, name)
+
+
 def test_the_raw_files_bronze_has_not_taken_in_count_as_the_lake(tmp_path):
     """Between an extract and the month-end that ingests it, the lake is bronze and those files: a move naming a
-    partner on itself or on one of its lines is found in them, and an id they deliver is one the lake holds."""
+    partner on itself or on one of its lines is found in them, and an id they deliver is one the lake holds. A file
+    whose batch bronze holds is not read again, and one extract lists bronze's batches once (up to seven times
+    before)."""
     paths = WorkspacePaths.from_env(tmp_path / "lake").ensure()
     raw_dir = paths.dbfs_to_local("dbfs:/raw/odoo")
-    files = {"account_move/odoo-extract-20261102T010000000000.jsonl": [
+    files = {"account_move/odoo-extract-20261001T010000000000.jsonl": [  # in bronze, which holds 20 and 21 only
+                 '{"id": 22, "partner_id": [7, "P"]}'],
+             "account_move/odoo-extract-20261102T010000000000.jsonl": [
                  '{"id": 1, "partner_id": [7, "P"], "commercial_partner_id": false}',
                  '{"id": 2, "partner_id": [8, "Q"]}', '{"id": 3, "commercial_partner_id": [7, "P"]}',
                  '{"id": 4, "_deleted": true, "write_date": "2026-11-02 01:00:00"}', '{"id": 5, trunc', "[" * 100_000],
              "account_move/odoo-extract-20261103T010000000000.jsonl": [
-                 '{"id": 3, "_deleted": true, "write_date": "2026-11-03 01:00:00"}'],
+                 '{"id": 3, "_deleted": true, "write_date": "2026-11-03 01:00:00"}',
+                 '{"id": 21, "_deleted": true, "write_date": "2026-11-03 01:00:00"}'],
              "account_move/a-manual-drop.json": ['{"id": 12, "partner_id": [9, "R"]}'],
              "account_move/notes.txt": ['{"id": 13}'],
              "account_move_line/odoo-extract-20261102T010000000000.jsonl": [
-                 '{"id": 10, "move_id": [2, "B"], "partner_id": [7, "P"]}',
-                 '{"id": 11, "move_id": [6, "C"], "partner_id": [9, "R"]}', "not json"]}
+                 '{"id": 10, "move_id": [2, "B"], "partner_id": [7, "P"]}', '{"id": 14, "move_id": false, '
+                 '"partner_id": [7, "P"]}', '{"id": 11, "move_id": [6, "C"], "partner_id": [9, "R"]}', "not json"]}
     for name, lines in files.items():
         (raw_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (raw_dir / name).write_text("\n".join(lines) + "\n")
     with LocalEngine(paths) as engine:
         spark = engine.session()
-        lake = LakeView(spark, raw_dir)
-        assert lake.moves_of_partners({7}) == {1, 2, 3}
-        assert lake.moves_of_partners({9}) == {6, 12}
-        assert lake.ids(ACCOUNT_MOVE) == {1, 2, 12}  # 3 delivered, then deleted; 4 only deleted
-        for name in files:  # one extract reads each model's files once (up to seven times before)
-            (raw_dir / name).unlink()
-        assert (lake.moves_of_partners({7}), lake.ids(ACCOUNT_MOVE)) == ({1, 2, 3}, {1, 2, 12})
-        assert LakeView(spark, raw_dir).moves_of_partners({7}) == set()
+        spark.sql("CREATE SCHEMA IF NOT EXISTS bronze")
+        spark.sql(f"CREATE TABLE {ACCOUNT_MOVE.bronze_table} USING delta AS SELECT * FROM VALUES "
+                  "(20L, array('7', 'P'), CAST(NULL AS array<string>), '2026-10-01 01:00:00', CAST(NULL AS boolean), "
+                  "CAST(NULL AS string), 'odoo-extract-20261001T010000000000'), (21L, array('8', 'Q'), NULL, "
+                  "'2026-10-01 01:00:00', NULL, NULL, 'odoo-extract-20261001T010000000000') AS "
+                  "t(id, partner_id, commercial_partner_id, write_date, _deleted, _reject, _batch_id)")
+        counting = _CountingTables(spark)
+        lake = LakeView(counting, raw_dir)
+        assert lake.moves_of_partners({7}) == {1, 2, 3, 20}
+        assert lake.moves_of_partners({7, 9}) == {1, 2, 3, 6, 12, 20}
+        assert lake.ids(ACCOUNT_MOVE) == {1, 2, 12, 20}  # 3 delivered, then deleted; 4 only deleted; 21 deleted
+        assert counting.tables == {ACCOUNT_MOVE.bronze_table: 1}
 
 
 def test_an_exchange_rate_deleted_in_odoo_stops_converting_its_months(generated, tmp_path):
@@ -833,6 +857,13 @@ def test_a_commit_that_fails_part_way_leaves_no_staged_files(tmp_path, monkeypat
     assert list(tmp_path.glob("*/*.jsonl")) == [] and CheckpointStore(tmp_path).load() == {}
 
 
+class _Unread:
+    """A session that must not be used."""
+
+    def __getattr__(self, name: str):
+        raise AssertionError(f"the lake was read ({name}) before the extract held its folder")
+
+
 def test_a_second_extract_into_the_same_folder_is_refused_while_one_runs(tmp_path):
     from odoolake.odoo.errors import OdooError
 
@@ -846,6 +877,10 @@ def test_a_second_extract_into_the_same_folder_is_refused_while_one_runs(tmp_pat
             with pytest.raises(OdooError, match=r"another Odoo extract is running into .* wait for it to end") as err:
                 Extractor(OdooClient(_settings(server.url)), tmp_path, models=_only_taxes()).run()
             refused.append(str(err.value))
+            # against the lake too, and before reading it: the other run's files are not all there yet
+            with pytest.raises(OdooError, match=r"another Odoo extract is running into"):
+                Extractor(OdooClient(_settings(server.url)), tmp_path,
+                          models=_only_taxes(deletions=True)).run_against_lake(_Unread())
         _after_first_page(client, second_run)
         first = Extractor(client, tmp_path, models=_only_taxes()).run()
         assert first.rows == {"account.tax": 3} and len(refused) == 1

@@ -32,6 +32,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -300,6 +301,21 @@ class Extractor:
         folder: a second is refused (two would send the same records twice and race for the checkpoints)."""
         # Odoo is asked first: a run it refuses (no such model or field, a bad key) writes nothing into the folder
         mappings = {spec.odoo: self._fields(spec) for spec in self.models}
+        with self._one_run():
+            return self._run(mappings, known_ids, since, moves_of_partners)
+
+    def run_against_lake(self, spark: Any, since: datetime | None = None) -> ExtractResult:
+        """``run`` for the lake this folder feeds: Odoo compared with bronze and the raw files it has not taken in
+        (``LakeView``), so that deletions become tombstones and merged partners' moves are read again. The lake is
+        read once the run holds the folder, so another extract's files are either all there or not yet."""
+        mappings = {spec.odoo: self._fields(spec) for spec in self.models}
+        with self._one_run():
+            lake = LakeView(spark, self.raw_dir)
+            known = {spec.odoo: lake.ids(spec.raw) for spec in self.models if spec.detect_deletions}
+            return self._run(mappings, known, since, lake.moves_of_partners)
+
+    @contextmanager
+    def _one_run(self) -> Iterator[None]:
         lock = self.store.path.parent / "extract.lock"
         lock.parent.mkdir(parents=True, exist_ok=True)
         with lock.open("a") as handle:  # released by the kernel when the file closes, or the process dies
@@ -310,14 +326,7 @@ class Extractor:
                                 "wait for it to end, then run again") from None
             except OSError:  # a file system without locks (a FUSE mount such as /dbfs): runs are not kept apart
                 pass
-            return self._run(mappings, known_ids, since, moves_of_partners)
-
-    def run_against_lake(self, spark: Any, since: datetime | None = None) -> ExtractResult:
-        """``run`` for the lake this folder feeds: Odoo compared with bronze and the raw files it has not taken in
-        (``LakeView``, read once), so that deletions become tombstones and merged partners' moves are read again."""
-        lake = LakeView(spark, self.raw_dir)
-        known = {spec.odoo: lake.ids(spec.raw) for spec in self.models if spec.detect_deletions}
-        return self.run(known_ids=known, since=since, moves_of_partners=lake.moves_of_partners)
+            yield
 
     def _run(self, mappings: dict[str, dict[str, str]], known_ids: dict[str, set[int]] | None,
              since: datetime | None, moves_of_partners: Callable[[set[int]], set[int]] | None) -> ExtractResult:
@@ -467,36 +476,33 @@ PARTNER_REFERENCES = (PartnerReference(ACCOUNT_MOVE, ("partner_id", "commercial_
                       PartnerReference(ACCOUNT_MOVE_LINE, ("partner_id",), move_field="move_id"))
 
 
-@dataclass
-class _Pending:
-    """A model's raw files bronze has not taken in yet, read once: whether each id's newest version there is a
-    tombstone (files oldest first), and for the models of ``PARTNER_REFERENCES`` the moves naming each partner."""
-
-    deleted: dict[int, bool] = field(default_factory=dict)
-    moves_of: dict[int, set[int]] = field(default_factory=dict)
-
-
 class LakeView:
     """The lake as one extract compares Odoo with it: bronze, and the raw files bronze has not taken in yet (an
     extract since the last month-end: the lake holds them from the next month-end on, so what Odoo did to them since
-    counts as well). Each model's bronze batches are listed, and its pending files parsed, once per view."""
+    counts as well). Each model's bronze batches are listed once per view; its pending files are read as each
+    question asks (streamed: a first load not yet ingested can be millions of records)."""
 
     def __init__(self, spark: Any, raw_dir: Path) -> None:
         self.spark = spark
         self.raw_dir = raw_dir
-        self._pending: dict[str, _Pending] = {}
+        self._pending_files: dict[str, list[Path]] = {}
 
-    def _records(self, raw: RawModel) -> Iterator[dict[str, Any]]:
+    def pending_files(self, raw: RawModel) -> list[Path]:
+        """The model's raw files whose batch bronze does not hold, oldest first (by name)."""
         from odoolake.pipeline import bronze, io
 
-        taken: set[str] = set()
-        if io.table_exists(self.spark, raw.bronze_table):
-            taken = {r[0] for r in self.spark.table(raw.bronze_table).select("_batch_id").distinct().collect()}
-        folder = self.raw_dir / raw.name
-        files = sorted(p for p in folder.glob("*") if p.name.endswith(bronze.RAW_SUFFIXES) and p.is_file())
-        for path in files:
-            if bronze.batch_of(str(path)) in taken:
-                continue
+        if raw.name not in self._pending_files:
+            taken: set[str] = set()
+            if io.table_exists(self.spark, raw.bronze_table):
+                taken = {r[0] for r in self.spark.table(raw.bronze_table).select("_batch_id").distinct().collect()}
+            folder = self.raw_dir / raw.name
+            self._pending_files[raw.name] = sorted(
+                p for p in folder.glob("*") if p.name.endswith(bronze.RAW_SUFFIXES) and p.is_file()
+                and bronze.batch_of(str(p)) not in taken)
+        return self._pending_files[raw.name]
+
+    def _records(self, raw: RawModel) -> Iterator[dict[str, Any]]:
+        for path in self.pending_files(raw):
             with path.open(encoding="utf-8", errors="replace") as lines:
                 for line in lines:
                     try:
@@ -505,22 +511,6 @@ class LakeView:
                         continue
                     if isinstance(rec, dict) and isinstance(rec.get("id"), int):
                         yield rec
-
-    def pending(self, raw: RawModel) -> _Pending:
-        if raw.name not in self._pending:
-            ref = next((r for r in PARTNER_REFERENCES if r.raw.name == raw.name), None)
-            found = _Pending()
-            for rec in self._records(raw):
-                found.deleted[rec["id"]] = bool(rec.get("_deleted"))
-                if ref is None:
-                    continue
-                move = _first_id(rec.get(ref.move_field)) if ref.move_field else rec["id"]
-                for name in ref.partner_fields:
-                    partner = _first_id(rec.get(name))
-                    if partner is not None and move is not None:
-                        found.moves_of.setdefault(partner, set()).add(move)
-            self._pending[raw.name] = found
-        return self._pending[raw.name]
 
     def ids(self, raw: RawModel) -> set[int]:
         """What the lake believes exists in Odoo: ids whose latest bronze version is not a tombstone, then the
@@ -535,8 +525,8 @@ class LakeView:
                 f"SELECT id FROM (SELECT id, max_by(coalesce(_deleted, false), write_date) AS gone "
                 f"FROM {raw.bronze_table} WHERE _reject IS NULL GROUP BY id) WHERE NOT gone").collect()
             ids = {int(r["id"]) for r in rows}
-        for record_id, deleted in self.pending(raw).deleted.items():
-            (ids.discard if deleted else ids.add)(record_id)
+        for rec in self._records(raw):
+            (ids.discard if rec.get("_deleted") else ids.add)(rec["id"])
         return ids
 
     def moves_of_partners(self, partners: set[int]) -> set[int]:
@@ -551,14 +541,16 @@ class LakeView:
         queries = []
         for ref in PARTNER_REFERENCES:
             if io.table_exists(self.spark, ref.raw.bronze_table):
-                move = f"CAST(element_at({ref.move_field}, 1) AS BIGINT)" if ref.move_field else "id"
+                move_of = f"CAST(element_at({ref.move_field}, 1) AS BIGINT)" if ref.move_field else "id"
                 names = " OR ".join(f"CAST(element_at({name}, 1) AS BIGINT) IN ({listed})" for name in ref.partner_fields)
-                queries.append(f"SELECT {move} AS move FROM {ref.raw.bronze_table} WHERE _reject IS NULL AND ({names})")
+                queries.append(f"SELECT {move_of} AS move FROM {ref.raw.bronze_table} WHERE _reject IS NULL AND ({names})")
         found: set[int] = set()
         if queries:
             rows = self.spark.sql(f"SELECT DISTINCT move FROM ({' UNION ALL '.join(queries)}) WHERE move IS NOT NULL")
             found = {int(r["move"]) for r in rows.collect()}
         for ref in PARTNER_REFERENCES:
-            moves_of = self.pending(ref.raw).moves_of
-            found.update(*(moves_of.get(p, ()) for p in partners))
+            for rec in self._records(ref.raw):
+                move = _first_id(rec.get(ref.move_field)) if ref.move_field else rec["id"]
+                if move is not None and any(_first_id(rec.get(name)) in partners for name in ref.partner_fields):
+                    found.add(move)
         return found
