@@ -336,7 +336,9 @@ def test_the_raw_files_bronze_has_not_taken_in_count_as_the_lake(tmp_path):
              "account_move/notes.txt": ['{"id": 13}'],
              "account_move_line/odoo-extract-20261102T010000000000.jsonl": [
                  '{"id": 10, "move_id": [2, "B"], "partner_id": [7, "P"]}', '{"id": 14, "move_id": false, '
-                 '"partner_id": [7, "P"]}', '{"id": 11, "move_id": [6, "C"], "partner_id": [9, "R"]}', "not json"]}
+                 '"partner_id": [7, "P"]}', '{"id": 15, "move_id": [0, "?"], "partner_id": [7, "P"]}',
+                 '{"id": 16, "move_id": [false, "?"], "partner_id": [7, "P"]}', '{"id": 17, "move_id": [30, "D"], '
+                 '"partner_id": [true, "?"]}', '{"id": 11, "move_id": [6, "C"], "partner_id": [9, "R"]}', "not json"]}
     for name, lines in files.items():
         (raw_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (raw_dir / name).write_text("\n".join(lines) + "\n")
@@ -350,8 +352,8 @@ def test_the_raw_files_bronze_has_not_taken_in_count_as_the_lake(tmp_path):
                   "t(id, partner_id, commercial_partner_id, write_date, _deleted, _reject, _batch_id)")
         counting = _CountingTables(spark)
         lake = LakeView(counting, raw_dir)
-        assert lake.moves_of_partners({7}) == {1, 2, 3, 20}
-        assert lake.moves_of_partners({7, 9}) == {1, 2, 3, 6, 12, 20}
+        assert lake.moves_of_partners({7}) == {1, 2, 3, 20}  # no move 0 or False (ids are positive)
+        assert lake.moves_of_partners({1, 7, 9}) == {1, 2, 3, 6, 12, 20}  # [true, …] is not partner 1
         assert lake.ids(ACCOUNT_MOVE) == {1, 2, 12, 20}  # 3 delivered, then deleted; 4 only deleted; 21 deleted
         assert counting.tables == {ACCOUNT_MOVE.bronze_table: 1}
 

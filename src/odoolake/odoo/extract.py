@@ -458,8 +458,10 @@ class Extractor:
 
 
 def _first_id(value: Any) -> int | None:
-    """The id of an Odoo many2one as the raw files hold it (``[id, "name"]``, or ``false`` when empty)."""
-    return value[0] if isinstance(value, list) and value and isinstance(value[0], int) else None
+    """The id of an Odoo many2one as the raw files hold it (``[id, "name"]``, or ``false`` when empty); Odoo's ids
+    are positive, so ``[0, …]`` or ``[false, …]`` name nothing."""
+    first = value[0] if isinstance(value, list) and value else None
+    return first if isinstance(first, int) and not isinstance(first, bool) and first > 0 else None
 
 
 @dataclass(frozen=True)
@@ -485,9 +487,9 @@ class LakeView:
     def __init__(self, spark: Any, raw_dir: Path) -> None:
         self.spark = spark
         self.raw_dir = raw_dir
-        self._pending_files: dict[str, list[Path]] = {}
+        self._pending_files: dict[str, tuple[Path, ...]] = {}
 
-    def pending_files(self, raw: RawModel) -> list[Path]:
+    def pending_files(self, raw: RawModel) -> tuple[Path, ...]:
         """The model's raw files whose batch bronze does not hold, oldest first (by name)."""
         from odoolake.pipeline import bronze, io
 
@@ -496,9 +498,9 @@ class LakeView:
             if io.table_exists(self.spark, raw.bronze_table):
                 taken = {r[0] for r in self.spark.table(raw.bronze_table).select("_batch_id").distinct().collect()}
             folder = self.raw_dir / raw.name
-            self._pending_files[raw.name] = sorted(
+            self._pending_files[raw.name] = tuple(sorted(
                 p for p in folder.glob("*") if p.name.endswith(bronze.RAW_SUFFIXES) and p.is_file()
-                and bronze.batch_of(str(p)) not in taken)
+                and bronze.batch_of(str(p)) not in taken))
         return self._pending_files[raw.name]
 
     def _records(self, raw: RawModel) -> Iterator[dict[str, Any]]:
